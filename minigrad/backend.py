@@ -324,19 +324,21 @@ def minimum(xp: Any, a: Any, b: Any) -> Any:
 def fmax(xp: Any, a: Any, b: Any) -> Any:
     """``xp.fmax(a, b)`` (NaN loses to a number) with PyTorch's rule at a tie on every device: ``a``; see
     :func:`_tie_to_first`."""
-    return _tie_to_first(xp, xp.fmax(a, b), a, b)
+    y = xp.fmax(a, b)
+    return y if y.dtype.kind != "f" else _tie_to_first(xp, y, a, b)
 
 
 def fmin(xp: Any, a: Any, b: Any) -> Any:
     """``xp.fmin(a, b)`` (NaN loses to a number) with PyTorch's rule at a tie on every device: ``a``; see
     :func:`_tie_to_first`."""
-    return _tie_to_first(xp, xp.fmin(a, b), a, b)
+    y = xp.fmin(a, b)
+    return y if y.dtype.kind != "f" else _tie_to_first(xp, y, a, b)
 
 
 def _tie_to_first(xp: Any, y: Any, a: Any, b: Any) -> Any:
-    """``y`` (fmax's or fmin's result) with ``a`` where ``a == b``: the sign of a tie of zeros is a's, as PyTorch's.
-    NumPy's float64 loop gives a, its float32 SIMD loop b, CuPy's (CUDA's) +0.0 / -0.0."""
-    return y if y.dtype.kind != "f" else xp.where(a == b, a, y)
+    """``y`` (fmax's or fmin's float result) with ``a`` where ``a == b``: the sign of a tie of zeros is a's, as
+    PyTorch's. NumPy's float64 loop gives a, its float32 SIMD loop b, CuPy's (CUDA's) +0.0 / -0.0."""
+    return xp.where(a == b, a, y)
 
 
 def floor_divide(xp: Any, a: Any, b: Any) -> Any:
@@ -394,6 +396,28 @@ def complex_quotient(xp: Any, a: Any, b: Any, y: Any) -> Any:
     out = xp.empty(real.shape, dtype=dtype)
     out.real, out.imag = real, imag
     return out
+
+
+def argmax(xp: Any, data: Any, axis: int | None = None, keepdims: bool = False) -> Any:
+    """``xp.argmax(data, axis, keepdims=keepdims)`` (``axis`` None: of the flattened array) with the first NaN's
+    index where there is one, as NumPy and PyTorch, on every device; see :func:`_first_nan`."""
+    index = xp.argmax(data, axis=axis, keepdims=keepdims)
+    return index if xp is numpy or data.dtype.kind != "f" else _first_nan(xp, index, data, axis, keepdims)
+
+
+def argmin(xp: Any, data: Any, axis: int | None = None, keepdims: bool = False) -> Any:
+    """``xp.argmin(data, axis, keepdims=keepdims)`` with the first NaN's index where there is one; see
+    :func:`argmax`."""
+    index = xp.argmin(data, axis=axis, keepdims=keepdims)
+    return index if xp is numpy or data.dtype.kind != "f" else _first_nan(xp, index, data, axis, keepdims)
+
+
+def _first_nan(xp: Any, index: Any, data: Any, axis: int | None, keepdims: bool) -> Any:
+    """``index`` (argmax's or argmin's of the float ``data`` on CuPy) with the first NaN's index where ``data`` has
+    one: CuPy's float argmax/argmin returns one of the NaNs (its parallel reduction's pick), not the first, where
+    NumPy's (and PyTorch's) returns the first."""
+    nan = xp.isnan(data)
+    return xp.where(nan.any(axis=axis, keepdims=keepdims), xp.argmax(nan, axis=axis, keepdims=keepdims), index)
 
 
 def on_device(device: Device | str) -> Any:

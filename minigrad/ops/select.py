@@ -212,8 +212,8 @@ def max_with_indices(x: Tensor, dim: int, keepdim: bool = False, smallest: bool 
     if x.ndim == 0:   # PyTorch accepts dim 0 / -1 of a 0-d tensor: the value itself, index 0
         xp = backend.array_module(x.data)
         return result(clone(x), Tensor._make(xp.zeros((), dtype="int64"), False, None, 0))   # a bool stays bool
-    xp = backend.array_module(x.data)
-    index = _indices(name, lambda data: _arg_extreme(xp, data, axis, True, smallest).astype("int64", copy=False), x)
+    xp, pick = backend.array_module(x.data), backend.argmin if smallest else backend.argmax
+    index = _indices(name, lambda data: pick(xp, data, axis, True).astype("int64", copy=False), x)
     op = Gather(axis, index.data, squeeze=not keepdim)
     op.name = name
     values = fresh_memory(op(x))
@@ -229,26 +229,15 @@ def _argextreme(x: Any, dim: Any, keepdim: bool, axis: Any, keepdims: Any, small
         raise ArgumentTypeError(f"{name}(): does not support bool input (shape {x.shape}), as in PyTorch")
     dim = dim_or_axis(name, dim, axis)
     keep = keep_flag(name, keepdim, keepdims)
-    xp = backend.array_module(x.data)
+    xp, pick = backend.array_module(x.data), backend.argmin if smallest else backend.argmax
     if dim is None:
         if x.data.size == 0:
             raise EmptyReductionError(f"{name}: the input is empty (shape {x.shape})")
-        return _indices(name, lambda data: xp.asarray(_arg_extreme(xp, data, None, keep, smallest)).astype("int64"),
-                        x)
+        return _indices(name, lambda data: xp.asarray(pick(xp, data, None, keep)).astype("int64"), x)
     a = _reduction_axis(x, dim, name)
     if x.ndim == 0:
         return Tensor._make(xp.zeros((), dtype="int64"), False, None, 0)
-    return _indices(name, lambda data: xp.asarray(_arg_extreme(xp, data, a, keep, smallest)).astype("int64"), x)
-
-
-def _arg_extreme(xp: Any, data: Any, axis: int | None, keepdims: bool, smallest: bool) -> Any:
-    """argmin/argmax of an array along ``axis`` (None: flattened): the first NaN where there is one, as NumPy and
-    PyTorch. CuPy's float argmax returns one of the NaNs (its parallel reduction's pick), not the first."""
-    index = (xp.argmin if smallest else xp.argmax)(data, axis=axis, keepdims=keepdims)
-    if xp is backend.numpy or data.dtype.kind != "f":
-        return index
-    nan = xp.isnan(data)
-    return xp.where(nan.any(axis=axis, keepdims=keepdims), xp.argmax(nan, axis=axis, keepdims=keepdims), index)
+    return _indices(name, lambda data: xp.asarray(pick(xp, data, a, keep)).astype("int64"), x)
 
 
 def argmax(input: Tensor, dim: int | None = None, keepdim: bool = False, *, axis: int | None = None,  # noqa: A002
