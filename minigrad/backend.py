@@ -294,6 +294,15 @@ def full(xp: Any, shape: Any, value: Any, dtype: Any = None) -> Any:
     return xp.broadcast_to(device_scalar(xp, value, dtype), shape).copy()
 
 
+def assignable(xp: Any, value: Any, dtype: Any = None) -> Any:
+    """``value`` (an array or a number, already of ``dtype``) as the right side of ``array[index] = value`` for an
+    array of ``xp``: itself, except a float or complex zero number on CuPy, which becomes a device scalar (CuPy
+    writes a host zero with a memset, so -0.0 would land as +0.0: see :func:`signed_zero`)."""
+    if xp is numpy or not signed_zero(value):
+        return value
+    return device_scalar(xp, value, dtype)
+
+
 def stable_argsort(xp: Any, data: Any, axis: int = -1) -> Any:
     """Stable sort indices along ``axis``, in NumPy's order on every device: NaN last, -0.0 equal to 0.0.
 

@@ -866,12 +866,9 @@ def _cast(value: Any, dtype: Any) -> Any:
 
 
 def _written(xp: Any, value: Any, dtype: Any) -> Any:
-    """``value`` (an array or a number) cast to ``dtype`` for ``array[index] = value``. On CuPy a float or complex
-    zero number becomes a device scalar: CuPy writes a host zero with a memset, so -0.0 would land as +0.0."""
-    value = _cast(value, dtype)
-    if xp is not numpy and backend.signed_zero(value):
-        return backend.device_scalar(xp, value, dtype)
-    return value
+    """``value`` (an array or a number) cast to ``dtype`` for ``array[index] = value`` on every device (a signed
+    zero kept on CuPy: :func:`backend.assignable`)."""
+    return backend.assignable(xp, _cast(value, dtype), dtype)
 
 
 def _index_put_dtype(x: Tensor, index: Any, value: Tensor) -> None:
