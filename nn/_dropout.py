@@ -48,10 +48,7 @@ def dropout(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool 
     The identity (``input`` itself) when ``training`` is False or ``p`` is 0. The mask comes from the engine's
     generator on ``input``'s device. ``inplace=True`` writes the result into ``input`` and returns it. Any shape.
     """
-    x, p = _tensor(input, "dropout"), _unwrapped(p)
-    if isinstance(p, bool) or not isinstance(p, (int, float, numpy.integer, numpy.floating)) or not 0.0 <= p <= 1.0:
-        raise ValueError(f"dropout: probability p must be in [0, 1], got {p!r}")
-    p = float(p)
+    x, p = _tensor(input, "dropout"), _probability(p, "dropout")
     if not flag(training, "dropout", "training") or p == 0 or x.numel() == 0:   # training="False" is not True
         return x
     return _maybe_in_place("dropout_", x, inplace, lambda t: _inverted_dropout(t, p, t.shape))
@@ -63,7 +60,8 @@ def _unwrapped(p: Any) -> Any:
 
 
 def _probability(p: Any, name: str) -> float:
-    """``p`` as a float in [0, 1]: a Python or NumPy number, or a 0-d tensor."""
+    """``p`` as a float in [0, 1]: a Python or NumPy number, or a 0-d real tensor; anything else raises
+    PyTorch's ValueError (and message) naming ``name``. The one check of every dropout function and module."""
     p = _unwrapped(p)
     if isinstance(p, bool) or not isinstance(p, (int, float, numpy.integer, numpy.floating)) or not 0 <= p <= 1:
         raise ValueError(f"{name}: dropout probability has to be between 0 and 1, but got {p!r}")

@@ -19,6 +19,7 @@ from minigrad import Tensor
 
 from . import functional as F
 from . import init
+from ._dropout import _probability
 from ._errors import ArgumentAssertionError, InputShapeError
 from ._parameters import float_dtype, size_arg, weight_and_bias
 from .containers import ModuleDict, ModuleList, ParameterDict, ParameterList, Sequential
@@ -150,9 +151,7 @@ class _DropoutNd(Module):
     def __init__(self, p: float = 0.5, inplace: bool = False, *, device: Any = None, dtype: Any = None) -> None:
         super().__init__()
         name = type(self).__name__
-        if isinstance(p, bool) or not isinstance(p, (int, float, numpy.integer, numpy.floating)) or not 0 <= p <= 1:
-            raise ValueError(f"{name}: dropout probability has to be between 0 and 1, but got p={p!r} "
-                             "(p must be in [0, 1])")
+        _probability(p, name)
         if not isinstance(inplace, (bool, numpy.bool_)):
             raise TypeError(f"{name}: inplace must be a bool, got {inplace!r}")
         self.p, self.inplace = p, bool(inplace)   # p as given, as PyTorch (its repr shows `p=0` for 0)

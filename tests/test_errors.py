@@ -205,7 +205,8 @@ CASES = [
          ("LSTM", "dropout", "[0, 1]", "1.5")),
     Case("recurrent_dropout_negative", lambda w: nn.GRU(E, H, num_layers=2, dropout=-0.1), ValueError,
          ("GRU", "dropout", "-0.1")),
-    Case("dropout_module_p", lambda w: nn.Dropout(p=2.0), ValueError, ("Dropout", "p", "[0, 1]", "2.0")),
+    Case("dropout_module_p", lambda w: nn.Dropout(p=2.0), ValueError,
+         ("Dropout", "dropout probability", "between 0 and 1", "2.0")),
     Case("functional_dropout_p", lambda w: F.dropout(w.x, p=-0.5), ValueError, ("dropout", "p", "-0.5")),
     Case("zero_hidden_size", lambda w: nn.LSTMCell(E, 0), ValueError, ("LSTMCell", "hidden_size", "0")),
     # --- files
