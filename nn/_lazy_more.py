@@ -28,14 +28,14 @@ from .conv_transpose import Conv3d, ConvTranspose1d, ConvTranspose2d, ConvTransp
 from .normalization import BatchNorm1d
 from .normalization_more import InstanceNorm1d
 from .normalization_nd import BatchNorm2d, BatchNorm3d, InstanceNorm2d, InstanceNorm3d
-from .parameter import UninitializedBuffer, UninitializedParameter, is_lazy, keep_placeholders
+from .parameter import SavesPlaceholders, UninitializedBuffer, UninitializedParameter, is_lazy
 
 __all__ = ["LazyBatchNorm1d", "LazyBatchNorm2d", "LazyBatchNorm3d", "LazyConv1d", "LazyConv2d", "LazyConv3d",
            "LazyConvTranspose1d", "LazyConvTranspose2d", "LazyConvTranspose3d", "LazyInstanceNorm1d",
            "LazyInstanceNorm2d", "LazyInstanceNorm3d"]
 
 
-class _LazyMixin:
+class _LazyMixin(SavesPlaceholders):
     """What every lazy module shares: the placeholders, ``has_uninitialized_params``, the first call and the
     state-dict hook. A subclass says how a channel count shapes each lazy tensor (``_shapes``) and where an input
     holds its channels (``_channels_of``)."""
@@ -93,11 +93,6 @@ class _LazyMixin:
         self.__dict__.pop("_lazy_names", None)
         object.__setattr__(self, "__class__", self.cls_to_become)
         return self.forward(input, *args, **kwargs)   # the plain module's forward from now on
-
-    def _save_to_state_dict(self, destination: dict, prefix: str, keep_vars: bool) -> None:
-        """As Module's, each placeholder saved as itself (PyTorch's)."""
-        super()._save_to_state_dict(destination, prefix, keep_vars)  # type: ignore[misc]
-        keep_placeholders(self, destination, prefix)
 
     def _load_from_state_dict(self, state_dict: Mapping[str, Any], prefix: str, local_metadata: dict, strict: bool,
                               missing_keys: list, unexpected_keys: list, error_msgs: list) -> None:

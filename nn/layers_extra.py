@@ -15,7 +15,7 @@ from . import init
 from ._parameters import float_dtype, size_arg, weight_and_bias
 from .layers import Linear, _DropoutNd
 from .module import Module
-from .parameter import UninitializedParameter, is_lazy, keep_placeholders
+from .parameter import SavesPlaceholders, UninitializedParameter, is_lazy
 
 __all__ = ["AlphaDropout", "Bilinear", "Dropout1d", "Dropout2d", "Dropout3d", "FeatureAlphaDropout", "LazyLinear"]
 
@@ -64,7 +64,7 @@ class AlphaDropout(_DropoutNd):
         return F.alpha_dropout(input, self.p, self.training)   # not self.inplace: PyTorch's ignores it
 
 
-class LazyLinear(Linear):
+class LazyLinear(SavesPlaceholders, Linear):
     """A :class:`Linear` whose ``in_features`` is the last dim of its first input, as ``torch.nn.LazyLinear``.
 
     Until then ``weight`` and ``bias`` are placeholders (``nn.parameter.UninitializedParameter``); the first call
@@ -116,11 +116,6 @@ class LazyLinear(Linear):
         """input: (*, in_features) → (*, out_features); the first call sets in_features."""
         self.initialize_parameters(input)
         return F.linear(input, self.weight, self.bias)
-
-    def _save_to_state_dict(self, destination: dict, prefix: str, keep_vars: bool) -> None:
-        """As Module's, each placeholder saved as itself (PyTorch's)."""
-        super()._save_to_state_dict(destination, prefix, keep_vars)
-        keep_placeholders(self, destination, prefix)
 
     def _load_from_state_dict(self, state_dict: Mapping[str, Any], prefix: str, local_metadata: dict, strict: bool,
                               missing_keys: list, unexpected_keys: list, error_msgs: list) -> None:

@@ -23,7 +23,7 @@ from ._buffer import Buffer, _mark, buffer_persistence
 from .module import Parameter
 
 __all__ = ["Buffer", "Parameter", "UninitializedBuffer", "UninitializedParameter", "UninitializedTensorMixin",
-           "is_lazy"]   # torch.nn.parameter's (keep_placeholders is the lazy modules' helper)
+           "is_lazy"]   # torch.nn.parameter's (SavesPlaceholders is the lazy modules' mixin)
 
 _UNUSABLE = ("Attempted to use an uninitialized parameter in {what}. This error happens when you are using a "
              "`LazyModule` or explicitly manipulating `torch.nn.parameter.{cls}` objects. When using LazyModules "
@@ -138,12 +138,20 @@ class UninitializedBuffer(UninitializedTensorMixin, Tensor):
         return bool(buffer_persistence(self))
 
 
-def keep_placeholders(module: Any, destination: dict, prefix: str) -> None:
-    """A lazy module's state dict (``destination``, filled by Module's) holds each placeholder itself, as
-    PyTorch's, not a detached empty tensor."""
-    for name, value in (*module._parameters.items(), *module._buffers.items()):
-        if is_lazy(value) and prefix + name in destination:
-            destination[prefix + name] = value
+class SavesPlaceholders:
+    """The lazy modules' state-dict saving, mixed in before their Module class (``LazyLinear(SavesPlaceholders,
+    Linear)``, ``nn._lazy_more._LazyMixin``): the state dict holds each placeholder itself, as PyTorch's, not a
+    detached empty tensor."""
+
+    _parameters: dict
+    _buffers: dict
+
+    def _save_to_state_dict(self, destination: dict, prefix: str, keep_vars: bool) -> None:
+        """As Module's, each placeholder saved as itself (PyTorch's)."""
+        super()._save_to_state_dict(destination, prefix, keep_vars)  # type: ignore[misc]
+        for name, value in (*self._parameters.items(), *self._buffers.items()):
+            if is_lazy(value) and prefix + name in destination:
+                destination[prefix + name] = value
 
 
 def is_lazy(param: Any) -> bool:

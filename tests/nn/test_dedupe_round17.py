@@ -49,3 +49,16 @@ def test_dropout_module_takes_a_0d_tensor_probability() -> None:
     mg.manual_seed(0)
     kept = nn.Dropout(mg.tensor(0.25))(mg.ones(1000)).numpy()
     np.testing.assert_allclose(kept[kept != 0], 1 / 0.75, rtol=1e-6)
+
+
+@pytest.mark.parametrize("name, args", [("LazyLinear", (3,)), ("LazyConv2d", (4, 3)), ("LazyBatchNorm1d", ())])
+def test_lazy_modules_save_their_placeholders_through_one_method(name: str, args: tuple) -> None:
+    # LazyLinear and the other lazy modules each wrote their own _save_to_state_dict: one now, the same object
+    assert getattr(nn, name)._save_to_state_dict is nn.LazyLinear._save_to_state_dict
+    ours, theirs = getattr(nn, name)(*args), getattr(torch.nn, name)(*args)
+    got, expected = ours.state_dict(), theirs.state_dict()
+    assert list(got) == list(expected)
+    for key, value in got.items():
+        placeholder = isinstance(expected[key], torch.nn.parameter.UninitializedTensorMixin)
+        assert nn.parameter.is_lazy(value) == placeholder
+        assert (value is getattr(ours, key)) == placeholder   # the placeholder itself, not a detached copy
