@@ -342,10 +342,6 @@ class Binary(Function):
                 sum_to(gb, _shape(b)) if self.needs_grad[1] else None)
 
 
-# ``a // b`` with NumPy's (PyTorch's) values on every device (backend.floor_divide), by the name ops.pointwise imports
-floor_quotient = backend.floor_divide
-
-
 def _remainder(xp: Any, a: Any, b: Any) -> Any:
     """PyTorch's remainder: fmod, moved by b where its sign differs from b's. A zero result keeps fmod's sign
     (the sign of a: ``-0.0 % 2.0`` is -0.0, and ``3.0 % -1.5`` is 0.0, where NumPy gives b's sign)."""

@@ -60,7 +60,6 @@ from .math import (
     _shape,
     _xp_of,
     atan2,
-    floor_quotient,
     fmod,
     logical_and,
     logical_not,
@@ -157,7 +156,7 @@ def _quotient(xp: Any, a: Any, b: Any, mode: str, name: str) -> Any:
         # number: in float32, the number itself (NumPy would round it to float16 first), the result rounded once
         return _quotient(xp, a.astype("float32"), b, mode, name).astype("float16")
     with backend.errstate(xp, divide="ignore", invalid="ignore", over="ignore"):
-        return floor_quotient(xp, a, b) if mode == "floor" else xp.trunc(a / b)
+        return backend.floor_divide(xp, a, b) if mode == "floor" else xp.trunc(a / b)
 
 
 class RoundedDiv(Function):
