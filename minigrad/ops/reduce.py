@@ -490,11 +490,12 @@ def _numpy_call(dim: Any, axis: Any, keepdims: Any) -> bool:
 def _extreme(x: Any, dim: Any, keepdim: bool, axis: Any, keepdims: Any, smallest: bool, other: Any) -> Any:
     name = "min" if smallest else "max"
     if other is not None:   # torch.max(a, other=b)
-        if dim is not None:
-            raise TypeError(f"{name}: give a dim or other=, not both")
+        if dim is not None or keepdim is not None:
+            raise TypeError(f"{name}: give a dim or other=, not both (keepdim goes with a dim)")
         dim = other
-    if isinstance(dim, Tensor) and not (keepdim or keepdims):   # torch.max(a, b): the elementwise maximum
-        return minimum(x, dim) if smallest else maximum(x, dim)   # (with keepdim, a 0-d int tensor is the dim)
+    if isinstance(dim, Tensor) and keepdim is None and keepdims is None:   # torch.max(a, b): elementwise
+        return minimum(x, dim) if smallest else maximum(x, dim)   # (with keepdim given, a 0-d int tensor is the dim)
+    keepdim = False if keepdim is None else keepdim
     if dim is not None and axis is None:   # PyTorch: (values, indices); keepdims= is PyTorch's alias here
         return max_with_indices(x, dim, keep_flag(name, keepdim, keepdims), smallest)
     x = tensor_arg(x, name)
@@ -504,13 +505,13 @@ def _extreme(x: Any, dim: Any, keepdim: bool, axis: Any, keepdims: Any, smallest
     return op(x)
 
 
-def _out_dtypes(dim: Any, other: Any) -> str:
+def _out_dtypes(dim: Any, other: Any, keepdim: Any) -> str:
     """max/min's out= rule: values along a dim need out of their own dtype; the elementwise form
     (``max(a, b)``, ``max(a, other=b)``) casts into out as torch.maximum does."""
-    return "cast" if other is not None or isinstance(dim, Tensor) else "exact"
+    return "cast" if other is not None or (isinstance(dim, Tensor) and keepdim is None) else "exact"
 
 
-def max(input: Tensor, dim: Any = None, keepdim: bool = False, *, axis: Any = None,  # noqa: A002, A001
+def max(input: Tensor, dim: Any = None, keepdim: bool | None = None, *, axis: Any = None,  # noqa: A002, A001
         keepdims: bool | None = None, other: Tensor | None = None, out: Any = None) -> Any:
     """The maximum: of all elements (no dim), ``(values, indices)`` along ``dim``, values along ``axis=``.
 
@@ -521,17 +522,17 @@ def max(input: Tensor, dim: Any = None, keepdim: bool = False, *, axis: Any = No
     """
     if out is not None:
         return write_out("max", _extreme(input, dim, keepdim, axis, keepdims, False, other), out,
-                         _out_dtypes(dim, other), inputs=(input, dim, other))
+                         _out_dtypes(dim, other, keepdim), inputs=(input, dim, other))
     return _extreme(input, dim, keepdim, axis, keepdims, False, other)
 
 
-def min(input: Tensor, dim: Any = None, keepdim: bool = False, *, axis: Any = None,  # noqa: A002, A001
+def min(input: Tensor, dim: Any = None, keepdim: bool | None = None, *, axis: Any = None,  # noqa: A002, A001
         keepdims: bool | None = None, other: Tensor | None = None, out: Any = None) -> Any:
     """The minimum; the same conventions as :func:`max`: x (*) → () with no dim, ``(values, indices)`` with
     ``dim`` removed (kept as 1 with ``keepdim``), or the elementwise minimum with a Tensor ``other``."""
     if out is not None:
         return write_out("min", _extreme(input, dim, keepdim, axis, keepdims, True, other), out,
-                         _out_dtypes(dim, other), inputs=(input, dim, other))
+                         _out_dtypes(dim, other, keepdim), inputs=(input, dim, other))
     return _extreme(input, dim, keepdim, axis, keepdims, True, other)
 
 
