@@ -17,7 +17,7 @@ from typing import Any
 import numpy
 
 from . import backend, dtypes
-from .arguments import as_bool, is_tensor_dtype
+from .arguments import ArgumentTypeError, as_bool, is_tensor_dtype
 from .backend import Device
 from .dtypes import bool_, float16, float32, float64, int32, int64
 from .printing import set_printoptions, tensor_repr  # noqa: F401 - mg.set_printoptions is imported from here
@@ -296,8 +296,9 @@ class Tensor:
             raise backend.reworded(error, f"tensor: cannot make a tensor from this {type(data).__name__} "
                               f"(dtype {dtype!r}): {error}") from error
         if array.dtype.kind not in "biufc" or array.dtype.itemsize > 8 and not is_tensor_dtype(array.dtype):
-            raise TypeError(f"tensor: cannot make a tensor of dtype {array.dtype} from a {type(data).__name__} "
-                            "(numbers only, at most float64 and complex128, as PyTorch)")
+            # both classes: PyTorch raises RuntimeError for None or an object, TypeError for a str
+            raise ArgumentTypeError(f"tensor: cannot make a tensor of dtype {array.dtype} from a "
+                                    f"{type(data).__name__} (numbers only, at most float64 and complex128, as PyTorch)")
         self.data = array
         self._grad = None
         self._node = None

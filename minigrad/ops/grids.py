@@ -159,18 +159,18 @@ def trapezoid(y: Tensor, x: Any = None, *, dx: Any = None, dim: int = -1) -> Ten
     """The trapezoidal rule along ``dim``: Σ (y[i] + y[i+1]) / 2 · Δx, with sample points ``x`` (a tensor)
     or a spacing ``dx`` (1 by default), as torch.trapezoid. y (…, n, …) → (…, …)."""
     y = tensor_arg(y, "trapezoid")
+    if y.ndim == 0:
+        raise IndexError(f"trapezoid: dim {dim} is out of range for a 0-d tensor (PyTorch's IndexError)")
+    axis = one_axis(dim, y.ndim, "trapezoid")
+    if y.shape[axis] == 0:   # no samples: zeros of y's dtype (bool and integer ones too), as PyTorch, before its checks
+        return y.new_zeros(y.shape[:axis] + y.shape[axis + 1:])
     if y.dtype.kind == "b":
         raise ArgumentTypeError("trapezoid: a bool y is not supported (as in PyTorch)")
     if y.dtype.kind in "iu":   # integrated in the default float dtype, as PyTorch (NumPy's int * float: float64)
         y = y.to(dtype=get_default_dtype())
     if isinstance(x, Tensor) and x.dtype.kind == "b":
         raise ArgumentTypeError("trapezoid: received a bool input for `x`, but bool is not supported (as in PyTorch)")
-    if y.ndim == 0:
-        raise IndexError(f"trapezoid: dim {dim} is out of range for a 0-d tensor (PyTorch's IndexError)")
-    axis = one_axis(dim, y.ndim, "trapezoid")
     n = y.shape[axis]
-    if n == 0:
-        return y.sum(dim=axis)
     later = getitem(y, (slice(None),) * axis + (slice(1, None),))
     earlier = getitem(y, (slice(None),) * axis + (slice(None, -1),))
     pairs = add(later, earlier)
