@@ -6,7 +6,8 @@ never surfaces as a NumPy error from deep inside (``tests/test_fuzz.py`` checks 
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+import contextlib
+from typing import Any, Iterator, Sequence
 
 import numpy
 
@@ -93,6 +94,21 @@ class ArgumentTypeError(TypeError, RuntimeError):
 class AllocationError(MemoryError, RuntimeError):
     """A result too large to allocate (``mg.zeros(2**40)``): PyTorch's RuntimeError ("can't allocate memory") and
     Python's MemoryError, so ``except`` clauses written for either catch it."""
+
+
+@contextlib.contextmanager
+def allocating(name: str) -> Iterator[None]:
+    """Around the making of ``name``'s result: NumPy's MemoryError, or its ValueError for a size beyond what an
+    array can address ("array is too big"), becomes AllocationError, as PyTorch's "can't allocate memory" or
+    "Storage size calculation overflowed" RuntimeError (``mg.randperm(2**40)``)."""
+    try:
+        yield
+    except MemoryError as error:
+        raise AllocationError(f"{name}: can't allocate memory: {error}") from None
+    except ValueError as error:
+        if "too big" not in str(error):
+            raise
+        raise AllocationError(f"{name}: can't allocate memory: {error}") from None
 
 
 class EmptyReductionError(ValueError, RuntimeError, IndexError):

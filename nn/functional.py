@@ -397,7 +397,6 @@ def one_hot(tensor: Any = None, num_classes: int = -1, *, input: Any = None) -> 
     num_classes = _int(num_classes, "one_hot", "num_classes")
     if num_classes < -1:
         raise InputShapeError(f"one_hot: num_classes must be -1 or a non-negative int, got {num_classes!r}")
-    xp = mg.array_module(array)
     indices = tensor if isinstance(tensor, Tensor) else mg.as_tensor(array)
     if num_classes == -1:
         if not array.size:
@@ -407,8 +406,7 @@ def one_hot(tensor: Any = None, num_classes: int = -1, *, input: Any = None) -> 
     indices = checked_indices(indices, indices.device, num_classes, "one_hot", lambda value, _low, _high: (
         f"one_hot: class index {value} is out of range for num_classes={num_classes} "
         f"(indices must be in [0, {num_classes - 1}])"))
-    with mg.on_device(mg.device_of(array)):
-        classes = mg.as_tensor(xp.arange(num_classes))   # depends on num_classes only
+    classes = mg.arange(num_classes, device=indices.device)   # depends on num_classes only; AllocationError if too many
     return (indices.unsqueeze(-1) == classes).astype(numpy.int64)
 
 

@@ -12,6 +12,7 @@ import math
 from typing import Any
 
 from .. import backend
+from ..arguments import allocating
 from ..autograd import AxisError, Function
 from ..recording import note_draw
 from ..tensor import Tensor
@@ -31,7 +32,9 @@ from ._util import (
 def _drawn(name: str, make: Any, inputs: tuple) -> Tensor:
     """A tensor without gradient computed as ``make(*arrays of inputs)``; replayed by ``mg.compile``."""
     arrays = [x.data if isinstance(x, Tensor) else x for x in inputs]
-    return note_draw(name, make, inputs, Tensor._make(make(*arrays), False, None, 0))
+    with allocating(name):
+        data = make(*arrays)
+    return note_draw(name, make, inputs, Tensor._make(data, False, None, 0))
 
 
 # --- unique, unique_consecutive ----------------------------------------------------------------------

@@ -13,7 +13,7 @@ import numpy
 
 from .. import backend
 from .. import memory_formats as _memory_format
-from ..arguments import is_tensor_dtype
+from ..arguments import allocating, is_tensor_dtype
 from ..constructors import (
     _device_arg,
     _fill_in,
@@ -101,7 +101,8 @@ def linspace(start: float, end: float, steps: int, *, dtype: Any = None, device:
             start = _fill_in(start, dtype, "linspace")   # (-4.0 into uint8 raises; the int -4 wraps to 252)
             end = _fill_in(end, dtype, "linspace") if steps > 1 else end
         start, end = float(start), float(end)
-        values = linspace_arrays(numpy, start, end, steps, numpy.dtype(numpy.float64) if dtype.kind == "b" else dtype)
+        with allocating("linspace"):
+            values = linspace_arrays(numpy, start, end, steps, numpy.float64 if dtype.kind == "b" else dtype)
     return tensor(values, dtype=dtype, device=device, requires_grad=False if requires_grad is None else requires_grad)
 
 

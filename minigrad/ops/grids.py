@@ -14,6 +14,7 @@ import numpy
 
 from .. import backend
 from .. import memory_formats as _memory_format
+from ..arguments import allocating
 from ..constructors import _fill_in, keep_out_shape, out_requires_grad, randint, tensor, tensor_options
 from ..dtypes import get_default_dtype
 from ..outputs import creation_args, write_out
@@ -50,7 +51,7 @@ def logspace(start: float, end: float, steps: int, base: float = 10.0, *, out: A
     dtype = backend.as_dtype(get_default_dtype() if dtype is None else dtype, "logspace")
     if dtype.kind == "b" and steps > 1:   # 0 or 1 step: base**start as a bool, as PyTorch's
         raise NotImplementedError("logspace: not implemented for dtype bool (as PyTorch's)")
-    with numpy.errstate(all="ignore"):
+    with numpy.errstate(all="ignore"), allocating("logspace"):
         values = _logspace_values(start, end, steps, float(base), dtype)
     return tensor(values, dtype=dtype, device=device, requires_grad=False if requires_grad is None else requires_grad)
 
@@ -93,9 +94,10 @@ def _c_pow(base: float, exponent: float) -> float:
 
 def _triangle_indices(name: str, row: int, col: int, offset: int, upper: bool, dtype: Any, device: Any) -> Tensor:
     row, col, offset = count_arg(row, name, "row"), count_arg(col, name, "col"), int_arg(offset, name, "offset")
-    rows, cols = numpy.indices((row, col))
-    keep = cols - rows >= offset if upper else cols - rows <= offset
-    pairs = numpy.stack([rows[keep], cols[keep]])   # row-major order, as PyTorch
+    with allocating(name):
+        rows, cols = numpy.indices((row, col))
+        keep = cols - rows >= offset if upper else cols - rows <= offset
+        pairs = numpy.stack([rows[keep], cols[keep]])   # row-major order, as PyTorch
     dtype = int64 if dtype is None else backend.as_dtype(dtype, name)
     if dtype not in (numpy.int32, numpy.int64):   # PyTorch's index types only
         raise NotImplementedError(f"{name}: not implemented for dtype {dtype} (int32 or int64 indices, as PyTorch's)")

@@ -15,7 +15,7 @@ from typing import Any, Callable
 import numpy
 
 from .. import backend, generators
-from ..arguments import as_bool
+from ..arguments import allocating, as_bool
 from ..autograd import Function
 from ..constructors import SampleDtypeError, exact_integers, out_requires_grad, tensor_options
 from ..dtypes import get_default_dtype
@@ -46,7 +46,9 @@ def _drawn(name: str, make: Callable, inputs: tuple) -> Tensor:
     """``make(*arrays of inputs)`` as a Tensor without gradient, noted as a draw (an ``mg.compile``
     replay calls ``make`` again: fresh samples, in eager's order)."""
     arrays = [i.data if isinstance(i, Tensor) else i for i in inputs]
-    return note_draw(name, make, inputs, Tensor._make(make(*arrays), False, None, 0))
+    with allocating(name):
+        data = make(*arrays)
+    return note_draw(name, make, inputs, Tensor._make(data, False, None, 0))
 
 
 class ZeroGradientDraw(Function):

@@ -56,3 +56,30 @@ def test_tensor_of_an_object_raises_runtime_error(data: Any) -> None:
         torch.tensor(data)
     with pytest.raises(RuntimeError, match="tensor: cannot make a tensor"):
         mg.tensor(data)
+
+
+def _functional(lib: Any) -> Any:
+    import nn
+    return nn.functional if lib is mg else torch.nn.functional
+
+
+@pytest.mark.parametrize("n", [2**50, 2**62])   # past the address space (NumPy's MemoryError), past intp ("too big")
+@pytest.mark.parametrize("call", [
+    lambda lib, n: lib.randperm(n),
+    lambda lib, n: lib.linspace(0, 1, n),
+    lambda lib, n: lib.logspace(0, 1, n),
+    lambda lib, n: _functional(lib).one_hot(lib.tensor([0]), n),
+    lambda lib, n: lib.bincount(lib.tensor([1]), minlength=n),
+    lambda lib, n: lib.bincount(lib.tensor([n // 8])),
+    lambda lib, n: lib.histc(lib.tensor([1.0]), bins=n),
+    lambda lib, n: lib.multinomial(lib.ones(3), n, replacement=True),
+    lambda lib, n: lib.tril_indices(2**25, 2**25) if n < 2**60 else lib.tril_indices(2**31, 2**31),
+    lambda lib, n: lib.triu_indices(2**25, 2**25) if n < 2**60 else lib.triu_indices(2**31, 2**31),
+])
+def test_impossible_sizes_raise_runtime_error(call: Any, n: int) -> None:
+    """A result too large to allocate: torch's RuntimeError, ours too (AllocationError is also a MemoryError)."""
+    with pytest.raises(RuntimeError):
+        call(torch, n)
+    with pytest.raises(RuntimeError) as error:
+        call(mg, n)
+    assert isinstance(error.value, MemoryError) or "too big" in str(error.value)
