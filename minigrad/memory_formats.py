@@ -92,6 +92,13 @@ def suggest(shape: tuple, strides: tuple) -> memory_format:
     return fmt
 
 
+def suggests_c_order(array: Any) -> bool:
+    """A quick sufficient test that :func:`suggest` gives ``contiguous_format``: a C-contiguous array without size-1
+    dims (NumPy's C-contiguous flag ignores those dims' strides, and by PyTorch's rule a (N, 1, H, W) array with
+    channels-last strides, C-contiguous too, is channels-last)."""
+    return bool(array.flags.c_contiguous) and 1 not in array.shape
+
+
 def common(layouts: Any) -> memory_format:
     """The memory format of PyTorch's ``cat`` of arrays with these ``(shape, strides)``: their :func:`suggest`
     when they all agree, else ``contiguous_format``."""
@@ -100,11 +107,17 @@ def common(layouts: Any) -> memory_format:
 
 
 def in_format(array: Any, fmt: memory_format, where: str) -> Any:
-    """``array`` (one the caller owns) laid out densely in ``fmt`` (C order or a channels-last format): itself
-    when it already is, else a copy."""
-    if fmt is contiguous_format:
-        return backend.array_module(array).ascontiguousarray(array)
-    return array if is_contiguous_as(array, fmt) else lay_out(array, fmt, where)
+    """``array`` (one the caller owns) laid out densely in ``fmt`` (C order or a channels-last format) with
+    PyTorch's strides, a size-1 dim's too (NumPy's results may give those any stride): itself when it already
+    is, else a copy."""
+    if array.size == 0 or array.strides == dense_strides(array.shape, fmt, array.itemsize):
+        return array
+    order = _ORDER.get(fmt, tuple(range(array.ndim)))
+    inverse = tuple(sorted(range(len(order)), key=order.__getitem__))
+    xp = backend.array_module(array)
+    out = xp.empty(tuple(array.shape[d] for d in order), dtype=array.dtype).transpose(inverse)   # fresh: exact strides
+    out[...] = array
+    return out
 
 
 def dense_strides(shape: tuple, fmt: memory_format, itemsize: int) -> tuple:

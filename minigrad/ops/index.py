@@ -95,7 +95,7 @@ class Roll(Function):
 
     def forward(self, x: Any) -> Any:
         out = self.xp.roll(x, self.shifts, self.axes)
-        if x.flags.c_contiguous or self.axes is None or x.size == 0:
+        if _memory_format.suggests_c_order(x) or self.axes is None or x.size == 0:
             return out
         # NumPy's roll keeps any input's order of strides
         return _memory_format.in_format(out, _roll_layout(x, self.shifts, self.axes), "roll")

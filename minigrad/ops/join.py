@@ -39,7 +39,7 @@ class Concat(Function):
     def forward(self, *xs: Any) -> Any:
         self.sizes = [x.shape[self.axis] for x in xs]
         out = self.xp.concatenate(xs, axis=self.axis)
-        if out.flags.c_contiguous and (out.ndim not in (4, 5) or xs[0].flags.c_contiguous):
+        if out.flags.c_contiguous and (out.ndim not in (4, 5) or _memory_format.suggests_c_order(xs[0])):
             return out   # only 4-D and 5-D arrays have a channels-last, and a C-order input suggests none
         # PyTorch's layout: channels-last when every input suggests it, else C order (NumPy's keeps a transposed
         # input's order of strides; CuPy's is always C order, also where PyTorch's is channels-last)
@@ -63,7 +63,7 @@ class Stack(Function):
         out = self.xp.stack(xs, axis=self.axis)
         # as Concat's: a 4-D to 6-D result may be channels-last (from the inputs', or from the inputs with the
         # new dim last), where CuPy's stack is always C order
-        if out.flags.c_contiguous and (out.ndim not in (4, 5, 6) or xs[0].flags.c_contiguous):
+        if out.flags.c_contiguous and (out.ndim not in (4, 5, 6) or _memory_format.suggests_c_order(xs[0])):
             return out
         # PyTorch's layout: its stack is cat(xs, dim).view(...) for a dim the inputs have, else a cat of the inputs
         # unsqueezed at the end (the new dim's stride 1), so a channels-last result only from channels-last inputs

@@ -83,3 +83,26 @@ def test_impossible_sizes_raise_runtime_error(call: Any, n: int) -> None:
     with pytest.raises(RuntimeError) as error:
         call(mg, n)
     assert isinstance(error.value, MemoryError) or "too big" in str(error.value)
+
+
+def _laid_out(lib: Any, shape: tuple, order: tuple) -> Any:
+    """A dense tensor of ``shape`` whose dims lie in memory in ``order`` (outermost first), as torch lays it out."""
+    data = np.arange(int(np.prod(shape)), dtype=np.float32).reshape([shape[d] for d in order])
+    return lib.tensor(data).permute(*np.argsort(order).tolist())
+
+
+@pytest.mark.parametrize("shape,order,call", [
+    ((1, 3, 1, 4), (0, 2, 3, 1), lambda lib, a: lib.cat([a, a], 1)),   # a size-1 dim's stride: torch's 24, not 1
+    ((1, 3, 1, 4), (0, 2, 3, 1), lambda lib, a: lib.cat([a, a], 3)),
+    ((3, 1, 2, 4), (0, 2, 3, 1), lambda lib, a: lib.cat([a, a], 1)),   # C = 1: C-contiguous and channels-last
+    ((3, 2, 1, 1, 1), (0, 2, 3, 4, 1), lambda lib, a: lib.cat([a, a], -1)),
+    ((3, 2, 1, 1, 1), (0, 2, 3, 4, 1), lambda lib, a: lib.stack([a, a], 2)),
+    ((3, 2, 1, 1, 1), (0, 2, 3, 4, 1), lambda lib, a: lib.roll(a, 1, 1)),
+    ((2, 1, 3, 1), (0, 2, 3, 1), lambda lib, a: lib.roll(a, 1, 2)),
+])
+def test_cat_stack_roll_strides_of_channels_last_inputs(shape: tuple, order: tuple, call: Any) -> None:
+    """cat/stack/roll lay out their result as torch's suggest_memory_format says, with torch's strides (a size-1
+    dim's too): NumPy's C-contiguous flag ignores size-1 dims, so a channels-last input with C = 1 looked C-order."""
+    ours, theirs = call(mg, _laid_out(mg, shape, order)), call(torch, _laid_out(torch, shape, order))
+    assert ours.stride() == theirs.stride()
+    np.testing.assert_array_equal(ours.numpy(), theirs.numpy())
