@@ -242,11 +242,19 @@ def _as_array(value: Any) -> Any:
         return None
 
 
+def _is_placeholder(tensor: Any) -> bool:
+    """Whether ``tensor`` is a lazy module's placeholder (``nn.parameter.is_lazy``, not imported here:
+    nn.parameter imports nn.module, which imports this module)."""
+    return hasattr(type(tensor), "cls_to_become")
+
+
 def _check_values(values: dict, assign: bool) -> tuple[dict, list]:
     """(the arrays to load by key, problems): a problem names a key whose value is not a numeric array, has
     another shape, or would be copied into a read-only array."""
     arrays, problems = {}, []
     for key, (target, value) in values.items():
+        if _is_placeholder(target) and _is_placeholder(value):   # a lazy module's into a lazy module's: nothing to
+            continue                                              # load, the target stays a placeholder (PyTorch's)
         array = _as_array(value)
         if array is None or array.dtype.kind not in "biufc":
             kind = type(value).__name__ if array is None else f"dtype {array.dtype}"

@@ -106,3 +106,19 @@ def test_cat_stack_roll_strides_of_channels_last_inputs(shape: tuple, order: tup
     ours, theirs = call(mg, _laid_out(mg, shape, order)), call(torch, _laid_out(torch, shape, order))
     assert ours.stride() == theirs.stride()
     np.testing.assert_array_equal(ours.numpy(), theirs.numpy())
+
+
+@pytest.mark.parametrize("make", [
+    lambda nn: nn.LazyLinear(3),
+    lambda nn: nn.LazyConv2d(4, 3),
+    lambda nn: nn.LazyBatchNorm1d(),
+    lambda nn: nn.Sequential(nn.LazyLinear(3), nn.ReLU()),
+])
+def test_lazy_state_dict_loads_into_a_lazy_module(make: Any) -> None:
+    """A lazy module's placeholders load into another lazy module (nothing to copy; it stays lazy), as torch's."""
+    import nn
+    for lib_nn in (nn, torch.nn):
+        target = make(lib_nn)
+        result = target.load_state_dict(make(lib_nn).state_dict())
+        assert not result.missing_keys and not result.unexpected_keys
+        assert isinstance(next(iter(target.parameters())), lib_nn.parameter.UninitializedParameter)
