@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from .. import backend
+from ..outputs import write_out
 from ..tensor import Tensor
 from ._util import tensor_arg
 from .arrange import diagonal, select, split_with_sizes, unfold
@@ -90,14 +91,31 @@ def slice_copy(input: Tensor, dim: int = 0, start: int | None = None, end: int |
     return _copied("slice_copy", _slice, input, dim, start, end, step)
 
 
-def split_copy(input: Tensor, split_size: Any, dim: int = 0) -> tuple:  # noqa: A002
-    """torch.split_copy: ``input.split(split_size, dim)``, each part copied; a tuple."""
-    return _copied("split_copy", split, input, split_size, dim)
+def _pieces_out(name: str, pieces: tuple, out: Any) -> None:
+    """PyTorch's ``out=`` of a ``*_copy`` giving several pieces: ``out`` (a list or tuple of as many tensors, each
+    of its piece's dtype) gets each piece, resized as ``write_out`` resizes, and None is returned."""
+    if not isinstance(out, (list, tuple)):
+        raise TypeError(f"{name}(): argument 'out' must be tuple of Tensors, not {type(out).__name__}")
+    if len(out) != len(pieces):
+        raise RuntimeError(f"{name}(): expected an out= argument of size {len(pieces)}, got size {len(out)}")
+    for piece, target in zip(pieces, out):   # detached: PyTorch's takes an input that requires grad
+        write_out(name, piece.detach(), target, "exact")
+    return None
 
 
-def split_with_sizes_copy(input: Tensor, split_sizes: Any, dim: int = 0) -> tuple:  # noqa: A002
-    """torch.split_with_sizes_copy: ``input.split_with_sizes(split_sizes, dim)``, each part copied; a tuple."""
-    return _copied("split_with_sizes_copy", split_with_sizes, input, split_sizes, dim)
+def split_copy(input: Tensor, split_size: Any, dim: int = 0, *, out: Any = None) -> tuple | None:  # noqa: A002
+    """torch.split_copy: ``input.split(split_size, dim)``, each part copied; a tuple (with ``out=``, a list of
+    tensors: each part written into one, None returned)."""
+    pieces = _copied("split_copy", split, input, split_size, dim)
+    return pieces if out is None else _pieces_out("split_copy", pieces, out)
+
+
+def split_with_sizes_copy(input: Tensor, split_sizes: Any, dim: int = 0, *,  # noqa: A002
+                          out: Any = None) -> tuple | None:
+    """torch.split_with_sizes_copy: ``input.split_with_sizes(split_sizes, dim)``, each part copied; a tuple (with
+    ``out=``, a list of tensors: each part written into one, None returned)."""
+    pieces = _copied("split_with_sizes_copy", split_with_sizes, input, split_sizes, dim)
+    return pieces if out is None else _pieces_out("split_with_sizes_copy", pieces, out)
 
 
 def squeeze_copy(input: Tensor, dim: Any = None) -> Tensor:  # noqa: A002
@@ -115,9 +133,11 @@ def transpose_copy(input: Tensor, dim0: int, dim1: int) -> Tensor:  # noqa: A002
     return _copied("transpose_copy", lambda x: transpose(x, dim0=dim0, dim1=dim1), input)
 
 
-def unbind_copy(input: Tensor, dim: int = 0) -> tuple:  # noqa: A002
-    """torch.unbind_copy: ``input.unbind(dim)``, each slice copied; a tuple."""
-    return _copied("unbind_copy", unbind, input, dim)
+def unbind_copy(input: Tensor, dim: int = 0, *, out: Any = None) -> tuple | None:  # noqa: A002
+    """torch.unbind_copy: ``input.unbind(dim)``, each slice copied; a tuple (with ``out=``, a list of tensors: each
+    slice written into one, None returned)."""
+    pieces = _copied("unbind_copy", unbind, input, dim)
+    return pieces if out is None else _pieces_out("unbind_copy", pieces, out)
 
 
 def unfold_copy(input: Tensor, dimension: int, size: int, step: int) -> Tensor:  # noqa: A002

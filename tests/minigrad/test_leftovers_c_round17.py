@@ -122,3 +122,30 @@ def test_lazy_state_dict_loads_into_a_lazy_module(make: Any) -> None:
         result = target.load_state_dict(make(lib_nn).state_dict())
         assert not result.missing_keys and not result.unexpected_keys
         assert isinstance(next(iter(target.parameters())), lib_nn.parameter.UninitializedParameter)
+
+
+@pytest.mark.parametrize("call,shapes", [
+    (lambda lib, x, out: lib.unbind_copy(x, 0, out=out), [(3,), (3,)]),
+    (lambda lib, x, out: lib.unbind_copy(x, 1, out=tuple(out)), [(2,), (0,), (2,)]),   # one resized (empty)
+    (lambda lib, x, out: lib.split_copy(x, 1, 0, out=out), [(1, 3), (1, 3)]),
+    (lambda lib, x, out: lib.split_with_sizes_copy(x, [1, 2], 1, out=out), [(2, 1), (2, 2)]),
+])
+def test_copy_functions_with_a_list_out(call: Any, shapes: list) -> None:
+    """unbind_copy/split_copy/split_with_sizes_copy(out=[...]) write each piece into its tensor and return None."""
+    data = np.arange(6.0, dtype=np.float32).reshape(2, 3)
+    ours = [mg.zeros(s) for s in shapes]
+    theirs = [torch.zeros(s) for s in shapes]
+    assert call(mg, mg.tensor(data), ours) is None
+    assert call(torch, torch.tensor(data), theirs) is None
+    for o, t in zip(ours, theirs):
+        np.testing.assert_array_equal(o.numpy(), t.numpy())
+
+
+def test_copy_functions_list_out_errors() -> None:
+    """A wrong count of outs and a wrong dtype raise RuntimeError, as torch's."""
+    for lib in (mg, torch):
+        x = lib.ones(2, 3)
+        with pytest.raises(RuntimeError):
+            lib.unbind_copy(x, 0, out=[lib.empty(3)])
+        with pytest.raises(RuntimeError):
+            lib.unbind_copy(x, 0, out=[lib.empty(3, dtype=lib.float64), lib.empty(3, dtype=lib.float64)])
