@@ -60,7 +60,7 @@ from .ops.index import Flip, Roll, Scatter, Triangle
 from .ops.join import Concat, Stack, Unbind
 from .ops.ldl import LDLFactor, LDLSolve
 from .ops.linalg import MatMul
-from .ops.math import Binary, Flat, Lerp, NotDifferentiable, Unary, exp2, log1p
+from .ops.math import Binary, Flat, Lerp, NotDifferentiable, Unary, exp2, log1p, logaddexp
 from .ops.matrix_functions import MatrixExp
 from .ops.order_stats import NanMedianAll
 from .ops.pointwise import RoundedDiv
@@ -733,12 +733,28 @@ def _spread(node: Any, grads: list) -> tuple:
     return tuple(full)
 
 
+def _silu(node: Function, g: Tensor) -> Tensor:
+    """nn's ``SiLU`` (x · σ(x)): PyTorch's g · σ · (1 + x · (1 - σ)), in the engine's order."""
+    x = _input(node, 0, node.saved[0])
+    s = Sigmoid()(x)
+    return Mul()(Mul()(g, s), Add()(1, Mul()(x, Sub()(1, s))))
+
+
+def _mish(node: Function, g: Tensor) -> Tensor:
+    """nn's ``Mish`` (x · tanh(softplus(x))): PyTorch's g · (t + x · σ(x) · (1 - t²)), t = tanh(softplus(x))."""
+    x = _input(node, 0, node.saved[0])
+    t = Tanh()(logaddexp(x, 0.0))
+    return Mul()(g, Add()(t, Mul()(Mul()(x, Sigmoid()(x)), Sub()(1, Mul()(t, t)))))
+
+
 LATE_RULES["nn.hooks.OutputGrads"] = _module_output_grads
 LATE_RULES["nn.hooks.InputGrads"] = _module_input_grads
 LATE_RULES["nn._padding.ConstantPad"] = _constant_pad
 LATE_RULES["nn._embedding.EmbeddingLookup"] = _embedding
 LATE_RULES["nn._fold.Fold"] = _fold
 LATE_RULES["nn._common_losses._BinaryCrossEntropy"] = _binary_cross_entropy
+LATE_RULES["nn._activations.SiLU"] = _silu
+LATE_RULES["nn._activations.Mish"] = _mish
 
 
 # --- fused and compiled nodes: refused with the way that works -------------------------------------------------

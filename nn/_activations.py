@@ -187,8 +187,30 @@ def silu(input: Tensor, inplace: bool = False) -> Tensor:  # noqa: A002
             raise NotImplementedError(f"silu: no automatic differentiation for complex outputs (input {x.dtype}, "
                                       f"shape {x.shape}), as in PyTorch; run it under mg.no_grad()")
         return x / (1 + mg.exp(-x))
-    x = _floating(x, "silu")
-    return x * x.sigmoid()
+    return SiLU()(_floating(x, "silu"))
+
+
+def _sigmoid_of(xp: Any, x: Any) -> Any:
+    """σ(x) = 1 / (1 + e⁻ˣ) of an array, as the ``sigmoid`` op computes it (e⁻ˣ = inf gives 0, quietly)."""
+    with mg.errstate(xp, over="ignore"):
+        return xp.asarray(1 / (xp.exp(-x) + 1))   # asarray: NumPy gives a scalar for 0-d input
+
+
+class SiLU(mg.Function):
+    """x · σ(x) as one op, so that its backward is PyTorch's g · σ · (1 + x · (1 - σ)): the chain rule through
+    the product would form g · x, which overflows to inf (inf · 0 = NaN) where PyTorch's stays finite. Its
+    ``create_graph=True`` rule is minigrad/higher_order_rules.py's ``_silu``. Same shape in and out."""
+
+    name = "silu"
+
+    def forward(self, x: Any) -> Any:
+        s = _sigmoid_of(self.xp, x)
+        self.saved = (x, s)
+        return x * s
+
+    def backward(self, gy: Any) -> Any:
+        x, s = self.saved
+        return gy * s * (1 + x * (1 - s))
 
 
 def _softplus(x: Tensor) -> Tensor:
@@ -200,8 +222,24 @@ def mish(input: Tensor, inplace: bool = False) -> Tensor:  # noqa: A002
     """x · tanh(softplus(x)). Any shape."""
     if inplace is not False and flag(inplace, "mish", "inplace"):
         return written_in_place("mish_", input, mish)
-    x = _floating(input, "mish")
-    return x * _softplus(x).tanh()
+    return Mish()(_floating(input, "mish"))
+
+
+class Mish(mg.Function):
+    """x · tanh(softplus(x)) as one op, so that its backward is PyTorch's g · (t + x · σ(x) · (1 - t²)),
+    t = tanh(softplus(x)), which stays finite where the chain rule's g · x overflows. Its ``create_graph=True``
+    rule is minigrad/higher_order_rules.py's ``_mish``. Same shape in and out."""
+
+    name = "mish"
+
+    def forward(self, x: Any) -> Any:
+        t = self.xp.asarray(self.xp.tanh(self.xp.logaddexp(x, 0)))   # softplus(x) = log(1 + eˣ), stable
+        self.saved = (x, t)
+        return x * t
+
+    def backward(self, gy: Any) -> Any:
+        x, t = self.saved
+        return gy * (t + x * _sigmoid_of(self.xp, x) * (1 - t * t))
 
 
 def softplus(input: Tensor, beta: float = 1.0, threshold: float = 20.0) -> Tensor:  # noqa: A002

@@ -1,0 +1,49 @@
+"""Round 18: the leftovers of round 17 against torch (silu/mish gradients at the float32 extremes, ...).
+
+Each test runs the same call on torch and on minigrad and compares values (NaNs in the same places), dtypes,
+shapes, strides and exception classes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pytest
+
+import minigrad as mg
+import nn.functional as F
+
+torch = pytest.importorskip("torch", reason="no torch")
+
+
+def _np(t: Any) -> np.ndarray:
+    return np.asarray(t.detach().numpy())
+
+
+# --- 1. silu/mish: the gradient stays finite where g · x overflows ---------------------------------------------
+
+@pytest.mark.parametrize("name", ["silu", "mish"])
+@pytest.mark.parametrize("x, g", [(3e38, 3e38), (-3e38, 3e38), (1e38, 3e38), (100.0, 3e38), (-100.0, 3e38),
+                                  (-10.0, 3e38), (5.0, 3e38), (2.0, 1.0), (float("inf"), 1.0)])
+def test_silu_mish_gradient_does_not_overflow(name: str, x: float, g: float) -> None:
+    ours = mg.tensor([x], dtype=mg.float32, requires_grad=True)
+    getattr(F, name)(ours).backward(mg.tensor([g], dtype=mg.float32))
+    theirs = torch.tensor([x], dtype=torch.float32, requires_grad=True)
+    getattr(torch.nn.functional, name)(theirs).backward(torch.tensor([g]))
+    np.testing.assert_allclose(_np(ours.grad), _np(theirs.grad), rtol=1e-6, equal_nan=True)
+
+
+@pytest.mark.parametrize("name", ["silu", "mish"])
+def test_silu_mish_higher_derivatives_and_name(name: str) -> None:
+    values = np.array([-30.0, -3.0, -0.5, 0.0, 0.3, 2.0, 40.0])
+    fn = getattr(F, name)
+    x = mg.tensor(values[:5].reshape(5, 1) * np.ones((1, 2)), requires_grad=True)
+    assert mg.autograd.gradgradcheck(fn, (x,))
+    ours, theirs = mg.tensor(values, requires_grad=True), torch.tensor(values, requires_grad=True)
+    assert fn(ours).grad_fn.name() == getattr(torch.nn.functional, name)(theirs).grad_fn.name()
+    g_ours, g_theirs = fn(ours).sum(), getattr(torch.nn.functional, name)(theirs).sum()
+    for _ in range(3):   # first, second and third derivatives
+        g_ours = mg.autograd.grad(g_ours, ours, create_graph=True)[0]
+        g_theirs = torch.autograd.grad(g_theirs, theirs, create_graph=True)[0]
+        np.testing.assert_allclose(_np(g_ours), _np(g_theirs), rtol=1e-10, atol=1e-300)
+        g_ours, g_theirs = g_ours.sum(), g_theirs.sum()
