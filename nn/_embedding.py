@@ -27,8 +27,8 @@ class EmbeddingLookup(mg.Function):
 
     def backward(self, gy: Any) -> Any:
         xp = self.xp
-        rows = gy.reshape(-1, gy.shape[-1])
         flat = self.indices.reshape(-1)
+        rows = gy.reshape(flat.size, gy.shape[-1])   # not (-1, D): D may be 0
         if self.padding_idx is not None:
             rows = rows * (flat != self.padding_idx)[:, None]
         if self.scale_grad_by_freq:   # each row's gradient over how often its index occurs in this batch

@@ -1,0 +1,48 @@
+"""Zero-size and size-1 shapes across ops and nn against PyTorch 2.13: the cases a round-18 differential fuzz (every
+namespace function and Tensor method on (0,), (0, 3), (3, 0), (2, 0, 4) and size-1 inputs, reductions over an empty
+dim, k=0 products, empty joins, 0x0 linear algebra, conv/pool/norm layers with batch 0 and 0 channels, Embedding
+with empty indices, losses with N=0, recurrent layers with batch 0 and T=0, attention with 0 tokens, interpolate,
+one_hot/bincount/histc of empty inputs) found differing, each compared with live torch: value, dtype, shape,
+raised class and the gradient through the empty result (zeros of the input's shape)."""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import numpy as np
+import pytest
+
+import minigrad as mg
+import nn
+
+torch = pytest.importorskip("torch", reason="no torch")
+
+
+def _lib_nn(lib: Any) -> Any:
+    return nn if lib is mg else torch.nn
+
+
+def _same_forward_and_grads(build: Callable[[Any], tuple]) -> None:
+    """``build(lib)`` -> (output, leaves) on each library: same output shape/dtype/values, and the gradient of
+    ``output.sum()`` into each leaf the same (zeros of the leaf's shape through an empty output)."""
+    out_t, leaves_t = build(torch)
+    out_m, leaves_m = build(mg)
+    assert tuple(out_m.shape) == tuple(out_t.shape)
+    assert str(out_m.dtype) == str(out_t.dtype).replace("torch.", "")
+    np.testing.assert_allclose(out_m.detach().numpy(), out_t.detach().numpy(), rtol=1e-5, atol=1e-6)
+    grads_t = torch.autograd.grad(out_t.sum(), leaves_t)
+    grads_m = mg.autograd.grad(out_m.sum(), leaves_m)
+    for got, expected in zip(grads_m, grads_t):
+        assert tuple(got.shape) == tuple(expected.shape)
+        np.testing.assert_allclose(got.numpy(), expected.numpy(), rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize(("num", "dim", "indices"), [(5, 0, (2,)), (5, 0, (2, 3)), (5, 3, (2, 0)), (5, 3, (0,)),
+                                                      (0, 3, (0,)), (5, 0, (0,))])
+def test_embedding_backward_with_zero_width_or_no_indices(num: int, dim: int, indices: tuple) -> None:
+    # nn.Embedding(5, 0)(idx).sum().backward(): ours raised NumPy's "cannot reshape array of size 0 into shape (0)"
+    def build(lib: Any) -> tuple:
+        weight = lib.ones(num, dim, requires_grad=True)
+        out = _lib_nn(lib).functional.embedding(lib.zeros(indices, dtype=lib.int64), weight)
+        return out, [weight]
+    _same_forward_and_grads(build)
