@@ -46,3 +46,15 @@ def test_embedding_backward_with_zero_width_or_no_indices(num: int, dim: int, in
         out = _lib_nn(lib).functional.embedding(lib.zeros(indices, dtype=lib.int64), weight)
         return out, [weight]
     _same_forward_and_grads(build)
+
+
+@pytest.mark.parametrize("name", ["quantile", "nanquantile"])
+@pytest.mark.parametrize(("shape", "dim"), [((1,), None), ((2, 3), 1), ((2, 3), None), ((4,), 0)])
+def test_quantile_gradient_into_an_empty_q(name: str, shape: tuple, dim: Any) -> None:
+    # torch.quantile(x, q_empty_requiring_grad) backward: zeros for x, an empty gradient for q; ours raised
+    # NumPy's "cannot reshape array of size 0 into shape (0,newaxis)" in q's gradient
+    def build(lib: Any) -> tuple:
+        x = lib.ones(shape, dtype=lib.float64, requires_grad=True)
+        q = lib.zeros(0, dtype=lib.float64, requires_grad=True)
+        return getattr(lib, name)(x, q, dim), [x, q]
+    _same_forward_and_grads(build)

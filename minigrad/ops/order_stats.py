@@ -17,6 +17,7 @@ of the stable order). The values always agree.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from .. import backend, return_types
@@ -405,7 +406,8 @@ class Quantile(Function):
             backend.scatter_add(xp, gx, (line, index.reshape(-1, lines)), part.reshape(-1, lines))
         gq = None
         if self.q_slope is not None and self.needs_grad[1]:
-            gq = (g * self.q_slope).reshape(self.q_slope.shape[0], -1).sum(axis=1).reshape(self.q_shape)
+            per_q = g * self.q_slope   # (Q, lines, 1); Q may be 0, so no reshape(Q, -1)
+            gq = per_q.reshape(per_q.shape[0], math.prod(per_q.shape[1:])).sum(axis=1).reshape(self.q_shape)
         return gx.reshape(self.in_shape), gq
 
 
