@@ -150,6 +150,8 @@ def cast_as_torch(array: Any, dtype: numpy.dtype, order: str = "K") -> Any:
     """``array.astype(dtype, order=order)`` (same shape) with PyTorch's values and silence: a float goes into uint8
     through int64, as c10's TypeCast.h (-1.2654e10 is 212; NumPy's direct cast gives 0 past 2**31), and NaN, inf or
     out-of-range values give no NumPy RuntimeWarning (float64 1e40 to float32 is inf)."""
+    if order == "K" and any(step == 0 and size > 1 for step, size in zip(array.strides, array.shape)):
+        order = "C"   # a broadcast array: NumPy's "K" would lay the copy out in F order, PyTorch's copy is C order
     with numpy.errstate(invalid="ignore", over="ignore"):   # CuPy never warns
         if dtype.char == "B" and array.dtype.kind in "fc":
             array = array.astype(int64, order=order)
@@ -186,14 +188,35 @@ _REFLECTED = {"add": "__radd__", "subtract": "__rsub__", "multiply": "__rmul__",
 def _array_ufunc(self: Tensor, ufunc: Any, method: str, *inputs: Any, out: Any = None, **kwargs: Any) -> Any:
     """NumPy meeting a Tensor. ``array += tensor`` (the ``p.data += -lr * p.grad`` habit: ``.data`` is the
     array) updates the array in place with the tensor's values, outside autograd as PyTorch's ``.data``;
-    ``array * tensor`` and the other operators are the Tensor's reflected ones (a Tensor); any other
-    NumPy function of a Tensor is refused (TypeError): use the Tensor's own op or ``.numpy()``."""
+    ``array * tensor`` and the other operators are the Tensor's reflected ones (a Tensor). Any other NumPy
+    function called on host tensors (``numpy.exp(x)``, ``numpy.isnan(x)``) computes on their arrays and gives a
+    Tensor, as PyTorch's (a bool result becomes uint8, as PyTorch's ``__array_wrap__`` makes it); NumPy records
+    nothing for backward, so a tensor that requires grad is refused (RuntimeError, as PyTorch's), and a GPU
+    tensor too (TypeError): use the Tensor's own op."""
     if method == "__call__" and out is not None and all(backend.is_array(o) for o in out):
         return ufunc(*(x.data if isinstance(x, Tensor) else x for x in inputs), out=out, **kwargs)
     name = _REFLECTED.get(ufunc.__name__)
-    if method == "__call__" and out is None and not kwargs and name and len(inputs) == 2 and inputs[1] is self:
+    if method == "__call__" and out is None and not kwargs and name and len(inputs) == 2 and inputs[1] is self \
+            and not isinstance(inputs[0], Tensor):
         return getattr(self, name)(inputs[0])
-    return NotImplemented
+    if method != "__call__" or out is not None:
+        return NotImplemented
+    for x in inputs:
+        if isinstance(x, Tensor) and x._requires_grad:
+            raise RuntimeError(f"numpy.{ufunc.__name__}: can't call NumPy on a tensor that requires grad (NumPy "
+                               f"records nothing for backward); use the tensor's own op, or tensor.detach()")
+        if isinstance(x, Tensor) and type(x.data) is not numpy.ndarray:
+            raise TypeError(f"numpy.{ufunc.__name__}: can't convert a tensor on {x.device} to NumPy; use the "
+                            f"tensor's own op, or tensor.cpu() first")
+    result = ufunc(*(x.data if isinstance(x, Tensor) else x for x in inputs), **kwargs)
+    return tuple(map(_from_ufunc, result)) if ufunc.nout > 1 else _from_ufunc(result)
+
+
+def _from_ufunc(result: Any) -> Tensor:
+    """A NumPy function's result as PyTorch's ``Tensor.__array_wrap__`` gives it: a Tensor sharing the array
+    (0-d for a NumPy scalar), bools as uint8."""
+    array = numpy.asarray(result)
+    return Tensor._make(array.astype(numpy.uint8) if array.dtype == numpy.bool_ else array, False, None, 0)
 
 
 class _NumPyOnly:
@@ -246,6 +269,7 @@ class Tensor:
     __slots__ = ("data", "_requires_grad", "_grad", "_node", "_index", "_hooks", "name", "_view", "_views",
                  "_post_hooks", "__weakref__")
     __array_ufunc__ = _NumPyOnly()   # `array += tensor`, `array * tensor`: see _array_ufunc
+    _refuses_ops = False   # True for nn's lazy placeholders, whose ``_refuse_op(name)`` the engine's ops call
 
     @property
     def __cuda_array_interface__(self) -> dict:
@@ -344,6 +368,13 @@ class Tensor:
     def is_leaf(self) -> bool:
         return self._node is None
 
+    def __reduce_ex__(self, protocol: Any) -> tuple:
+        """``pickle.dumps`` and ``copy.copy``, as PyTorch's: a leaf of this class over the array (``copy.copy``:
+        the same memory; pickle: NumPy's copy of the values, a view's too), with ``requires_grad`` and the
+        attributes a subclass keeps in ``__dict__``; the gradient, hooks and graph stay behind (a tensor computed
+        by an op comes back as a leaf). ``multiprocessing`` sends tensors its own way (multiprocessing.reductions)."""
+        return _rebuild_leaf, (type(self), self.data, self._requires_grad), getattr(self, "__dict__", None) or None
+
     def __deepcopy__(self, memo: dict) -> Tensor:
         """``copy.deepcopy`` of a leaf (a parameter, data): its own array, as PyTorch's. A tensor's ``.grad`` and
         attributes are copied too, a Parameter's are not (torch's ``Parameter.__deepcopy__`` makes a new
@@ -423,10 +454,21 @@ class Tensor:
         return bool(self.data)
 
     def __float__(self) -> float:
-        return float(self.item())
+        return float(self._real_item("float"))
 
     def __int__(self) -> int:
-        return int(self.item())
+        return int(self._real_item("int"))
+
+    def _real_item(self, caller: str) -> Any:
+        """``item()``, with a complex value read as PyTorch's ``float(z)``/``int(z)`` read it: its real part when the
+        imaginary part is 0, else ArgumentTypeError (PyTorch's RuntimeError, Python's TypeError for a complex)."""
+        value = self.item()
+        if isinstance(value, complex):
+            if value.imag != 0:
+                raise ArgumentTypeError(f"{caller}(): the complex value {value} cannot be converted to a real "
+                                        "number (its imaginary part is not 0; use .real or .abs())")
+            return value.real
+        return value
 
     def __complex__(self) -> complex:
         return complex(self.item())
@@ -695,6 +737,12 @@ class Tensor:
 
     def __repr__(self) -> str:
         return tensor_repr(self)
+
+
+def _rebuild_leaf(cls: type, data: Any, requires_grad: bool) -> Tensor:
+    """``Tensor.__reduce_ex__``'s other half: a leaf of class ``cls`` (a Parameter stays one) over ``data``."""
+    tensor = cls._make(data, False, None, 0)
+    return tensor.requires_grad_(True) if requires_grad else tensor
 
 
 def _address(array: Any) -> int:

@@ -8,8 +8,11 @@ first input gives them their shapes), as PyTorch's: an empty (0,) tensor of a dt
 shape in place, turning the same object into a ``Parameter`` (a plain ``Tensor`` for a buffer). Its Tensor
 methods and operators (``p + 1``, ``p.sum()``, ``p[0]``, ``p.tolist()``) raise PyTorch's ValueError, but for the
 few PyTorch allows (``to``, ``float``, ``copy_``, ``size`` …); a lazy module's state dict holds the placeholders.
-Where minigrad differs: a function given one (``mg.sum(p)``, ``mg.cat([p])``) sees the empty (0,) tensor, or raises
-the shape error, where PyTorch refuses every op.
+An op given one (``mg.sum(p)``, ``mg.add(p, 1)``, ``F.relu(p)``) raises PyTorch's ValueError as well: the engine
+asks each input that is not a plain Tensor (``_refuses_ops``), at no cost to the ops on plain tensors. Where minigrad
+differs: a function that reads the shape first (``mg.cat([p])``, ``F.linear(x, p)``, ``mg.zeros_like(p)``) raises the
+shape's RuntimeError, and the few that compute on the array outside the engine (``mg.isnan``, ``mg.nonzero``,
+``mg.all``, ``mg.numel`` …) see the empty (0,) tensor, where PyTorch refuses every op.
 """
 
 from __future__ import annotations
@@ -52,6 +55,14 @@ class UninitializedTensorMixin:
                            "happens in `load_state_dict` when trying to load an uninitialized parameter into an "
                            "initialized one. Call `forward` to initialize the parameters before accessing their "
                            "attributes.")
+
+    _refuses_ops = True   # the engine's ops call _refuse_op
+
+    def _refuse_op(self, op: str) -> None:
+        """Raise PyTorch's ValueError for the engine's op ``op`` given this placeholder, but for the conversions
+        of the methods PyTorch allows (``to``, ``float``, ``cuda`` …: see :data:`_ALLOWED`)."""
+        if op not in ("astype", "to_device"):
+            raise ValueError(_UNUSABLE.format(what=op, cls=type(self).__name__))
 
     def numel(self) -> int:
         raise ValueError(_UNUSABLE.format(what="numel", cls=type(self).__name__))

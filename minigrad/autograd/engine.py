@@ -158,6 +158,8 @@ class Function:
         on_host = True
         for x in inputs:
             if isinstance(x, Tensor):
+                if type(x) is not Tensor and x._refuses_ops:   # a lazy module's placeholder (nn.parameter)
+                    x._refuse_op(self.name)
                 data = x.data
                 arrays.append(data)
                 if type(data) is not numpy.ndarray:

@@ -11,7 +11,9 @@ import numpy as np
 import pytest
 
 import minigrad as mg
+import nn
 import nn.functional as F
+import nn.parameter
 
 torch = pytest.importorskip("torch", reason="no torch")
 
@@ -47,3 +49,34 @@ def test_silu_mish_higher_derivatives_and_name(name: str) -> None:
         g_theirs = torch.autograd.grad(g_theirs, theirs, create_graph=True)[0]
         np.testing.assert_allclose(_np(g_ours), _np(g_theirs), rtol=1e-10, atol=1e-300)
         g_ours, g_theirs = g_ours.sum(), g_theirs.sum()
+
+
+# --- 2. a lazy module's placeholder given to an op: PyTorch's ValueError -----------------------------------------
+
+_PLACEHOLDER_CALLS = {
+    "sum": lambda lib, F, p: lib.sum(p),
+    "add": lambda lib, F, p: lib.add(p, 1),
+    "mul": lambda lib, F, p: lib.mul(lib.ones(1), p),
+    "exp": lambda lib, F, p: lib.exp(p),
+    "stack": lambda lib, F, p: lib.stack([p, p]),
+    "matmul": lambda lib, F, p: lib.matmul(p, p),
+    "clone": lambda lib, F, p: lib.clone(p),
+    "relu": lambda lib, F, p: F.relu(p),
+    "softmax": lambda lib, F, p: F.softmax(p, 0),
+}
+
+
+@pytest.mark.parametrize("kind", ["UninitializedParameter", "UninitializedBuffer"])
+@pytest.mark.parametrize("call", list(_PLACEHOLDER_CALLS))
+def test_ops_refuse_a_placeholder(kind: str, call: str) -> None:
+    for lib, functional, module in ((torch, torch.nn.functional, torch.nn.parameter), (mg, F, nn.parameter)):
+        with pytest.raises(ValueError, match="Attempted to use an uninitialized parameter"):
+            _PLACEHOLDER_CALLS[call](lib, functional, getattr(module, kind)())
+
+
+def test_placeholder_conversions_still_work() -> None:
+    p, q = nn.parameter.UninitializedParameter(), torch.nn.parameter.UninitializedParameter()
+    assert str(p.to(mg.float64).dtype) == str(q.to(torch.float64).dtype).replace("torch.", "")
+    assert type(p.cpu()) is nn.parameter.UninitializedParameter
+    model = nn.LazyLinear(3).double()
+    assert model(mg.ones(2, 4, dtype=mg.float64)).shape == (2, 3)
