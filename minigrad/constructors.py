@@ -672,6 +672,8 @@ def _as_tensor(data: Any, dtype: Any, device: Any, like: Any, copy: bool | None)
     data = _buffer_numbers(data, "as_tensor")
     if copy is False:
         raise ValueError(f"asarray: copy=False cannot alias a {type(data).__name__} into a tensor (a copy is needed)")
+    if copy and isinstance(data, numpy.ndarray):   # an ndarray subclass (matrix, masked array) is read in place
+        data = numpy.array(data, subok=False)
     if like is not None and not isinstance(like, Tensor):
         raise TypeError(f"as_tensor: like must be a Tensor, got {type(like).__name__}")
     if device is None and like is not None:

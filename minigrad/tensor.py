@@ -191,8 +191,8 @@ def _array_ufunc(self: Tensor, ufunc: Any, method: str, *inputs: Any, out: Any =
     ``array * tensor`` and the other operators are the Tensor's reflected ones (a Tensor). Any other NumPy
     function called on host tensors (``numpy.exp(x)``, ``numpy.isnan(x)``) computes on their arrays and gives a
     Tensor, as PyTorch's (a bool result becomes uint8, as PyTorch's ``__array_wrap__`` makes it); NumPy records
-    nothing for backward, so a tensor that requires grad is refused (RuntimeError, as PyTorch's), and a GPU
-    tensor too (TypeError): use the Tensor's own op."""
+    nothing for backward, so a tensor that requires grad is refused (ArgumentTypeError: PyTorch's RuntimeError),
+    and a GPU tensor too (TypeError): use the Tensor's own op."""
     if method == "__call__" and out is not None and all(backend.is_array(o) for o in out):
         return ufunc(*(x.data if isinstance(x, Tensor) else x for x in inputs), out=out, **kwargs)
     name = _REFLECTED.get(ufunc.__name__)
@@ -203,8 +203,8 @@ def _array_ufunc(self: Tensor, ufunc: Any, method: str, *inputs: Any, out: Any =
         return NotImplemented
     for x in inputs:
         if isinstance(x, Tensor) and x._requires_grad:
-            raise RuntimeError(f"numpy.{ufunc.__name__}: can't call NumPy on a tensor that requires grad (NumPy "
-                               f"records nothing for backward); use the tensor's own op, or tensor.detach()")
+            raise ArgumentTypeError(f"numpy.{ufunc.__name__}: can't call NumPy on a tensor that requires grad "
+                                    "(NumPy records nothing for backward); use the tensor's own op, or tensor.detach()")
         if isinstance(x, Tensor) and type(x.data) is not numpy.ndarray:
             raise TypeError(f"numpy.{ufunc.__name__}: can't convert a tensor on {x.device} to NumPy; use the "
                             f"tensor's own op, or tensor.cpu() first")
