@@ -19,11 +19,10 @@ The rules, as PyTorch applies them (``torch/_tensor_str.py`` describes the same 
   show at each end of every dim, with ``...`` between.
 * Suffixes after the values: the device (when it is not the default device), ``size=`` (empty
   tensors of other than 1 dim), the dtype (when it is not the default: float, its complex pair,
-  int64 and bool need none), ``grad_fn=<op>`` or ``requires_grad=True``; one that would pass
-  ``linewidth`` starts a new line.
+  int64 and bool need none), ``grad_fn=<MulBackward0>`` (the node's PyTorch name, ``grad_fn.name()``) or
+  ``requires_grad=True``; one that would pass ``linewidth`` starts a new line.
 
-minigrad's own wording: the dtype is NumPy's name (``dtype=float64``, PyTorch's ``torch.float64``)
-and ``grad_fn`` names the op (``grad_fn=<mul>``, PyTorch's ``MulBackward0``).
+minigrad's own wording: the dtype is NumPy's name (``dtype=float64``, PyTorch's ``torch.float64``).
 """
 
 from __future__ import annotations
@@ -252,8 +251,8 @@ def tensor_repr(tensor: Any) -> str:
         default = (dtypes.get_default_dtype(), dtypes.default_complex_dtype(), dtypes.int64, dtypes.bool_)
         if array.dtype not in default:
             suffixes.append(f"dtype={array.dtype}")
-    if tensor._node is not None:
-        suffixes.append(f"grad_fn=<{tensor._node.name}>")
+    if tensor._node is not None:   # PyTorch's name of the node (grad_fn.name()), as PyTorch prints it
+        suffixes.append(f"grad_fn=<{tensor.grad_fn.name()}>")
     elif tensor.requires_grad:
         suffixes.append("requires_grad=True")
     return _with_suffixes(prefix + text, suffixes, indent, options["linewidth"])

@@ -130,3 +130,17 @@ def test_a_cast_copy_of_a_broadcast_array_is_c_ordered_as_pytorch(make: object) 
     ours, theirs = make(mg), make(torch)
     assert ours.stride() == theirs.stride() and ours.is_contiguous() == theirs.is_contiguous()
     assert ours.view(-1).tolist() == theirs.view(-1).tolist()
+
+
+@pytest.mark.parametrize("make", [
+    lambda lib: lib.tensor([1.0, 2.0], requires_grad=True) * 2,
+    lambda lib: lib.tensor([1 + 2j, -0.5j], dtype=lib.complex128, requires_grad=True) * 1,
+    lambda lib: lib.tensor([[1.5, 2.5]], dtype=lib.float64, requires_grad=True).sum(0),
+    lambda lib: lib.tensor([0.1, 100.0], dtype=lib.float64, requires_grad=True).tanh(),
+    lambda lib: lib.tensor([[1.0, 2.0], [3.0, 4.0]], requires_grad=True)[0],
+], ids=["mul", "complex128-wraps", "sum-dim", "tanh-float64", "select"])
+def test_repr_names_the_node_as_pytorch_and_wraps_where_it_wraps(make: object) -> None:
+    """repr printed minigrad's short op name (grad_fn=<mul>), whose other length also moved the dtype/grad_fn
+    suffixes onto one line where PyTorch wraps them; it now prints grad_fn.name(), PyTorch's text exactly (bar
+    NumPy's dtype names)."""
+    assert repr(make(mg)) == repr(make(torch)).replace("torch.", "")

@@ -210,7 +210,7 @@ def test_repr_is_pytorch_like() -> None:
     assert repr(mg.tensor([1.0, 2.0])) == "tensor([1., 2.])"
     assert repr(mg.tensor([1, 2])) == "tensor([1, 2])"
     assert repr(mg.tensor([1.0], requires_grad=True)) == "tensor([1.], requires_grad=True)"
-    assert repr(mg.tensor([1.0], requires_grad=True) * 2) == "tensor([2.], grad_fn=<mul>)"
+    assert repr(mg.tensor([1.0], requires_grad=True) * 2) == "tensor([2.], grad_fn=<MulBackward0>)"
     assert repr(mg.tensor([0.5], dtype=mg.float64)) == "tensor([0.5000], dtype=float64)"
     assert repr(mg.zeros(2, 2)) == "tensor([[0., 0.],\n        [0., 0.]])"
 
