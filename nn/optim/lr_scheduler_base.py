@@ -248,9 +248,11 @@ class LRScheduler:
         for key in ("base_lrs", "_last_lr", "min_lrs", "max_lrs", "base_momentums", "max_momentums"):
             if key in values:
                 value = values[key]
-                if not isinstance(value, (list, tuple)) or len(value) != groups:
+                # fewer values than groups: groups added (add_param_group) after the saved scheduler was made,
+                # which PyTorch's load takes as they are
+                if not isinstance(value, (list, tuple)) or len(value) > groups:
                     raise ValueError(f"{name}: {key} must hold one value per parameter group ({groups}), "
-                                     f"got {value!r}")
+                                     f"or fewer for groups added later, got {value!r}")
                 values[key] = [v.item() if isinstance(v, mg.Tensor) and v.ndim == 0 else v for v in value]
         for key in ("last_epoch", "_step_count"):
             if key in values:

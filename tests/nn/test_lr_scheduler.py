@@ -218,7 +218,7 @@ def test_scheduler_argument_and_state_errors() -> None:
         lr_scheduler.CosineAnnealingLR(groups(None), T_max=0)
     sched = lr_scheduler.StepLR(groups(None), step_size=2)
     state = sched.state_dict()
-    for bad, words in [({"base_lrs": [0.1]}, "base_lrs must hold one value per parameter group"),
+    for bad, words in [({"base_lrs": [0.1] * 3}, "base_lrs must hold one value per parameter group"),
                        ({"last_epoch": 2.5}, "last_epoch must be an int"),
                        ({"warmup": 3}, r"unknown entries \['warmup'\]")]:
         with pytest.raises(ValueError, match=words):
