@@ -44,6 +44,16 @@ def _floating_or_complex(x: Any, name: str) -> Tensor:
     return x
 
 
+def _same_dtype(name: str, **tensors: Any) -> None:
+    """An InputDtypeError (RuntimeError, as PyTorch's) unless the given Tensors (others skipped) share one dtype:
+    PyTorch's matmul, addmm and bilinear kernels refuse mixed dtypes where NumPy would promote them."""
+    dtypes = {what: tensor.dtype for what, tensor in tensors.items() if isinstance(tensor, Tensor)}
+    if len(set(dtypes.values())) > 1:
+        listed = ", ".join(f"{what} {dtype}" for what, dtype in dtypes.items())
+        raise InputDtypeError(f"{name}: expected all tensors to have the same dtype, got {listed} (cast them with "
+                              f".to(dtype), as PyTorch needs too)")
+
+
 def _not_complex(x: Tensor, name: str) -> Tensor:
     """``x`` unless it is complex: ComplexInputError for a function PyTorch has no complex kernel for (an order,
     as clamp needs, or a reduction it never wrote for complex), naming the function, dtype and shape."""

@@ -98,7 +98,7 @@ def nll_loss(input: Tensor, target: Any, weight: Any = None, size_average: bool 
     reduction = checked_reduction(size_average, reduce, reduction, "nll_loss")
     log_probs = _kernel_floating(input, "nll_loss")
     rows, safe, keep, shape = class_targets(log_probs, target, ignore_index, "nll_loss")
-    weight = class_weights(weight, log_probs, rows.shape[1], "nll_loss")
+    weight = class_weights(weight, log_probs, rows.shape[1], "nll_loss", strict=True)
     return _float16_as_pytorch(nll_rows(rows, safe, keep, weight, shape, reduction), rows, safe, keep, weight,
                                reduction, log_probs.ndim)
 
@@ -132,7 +132,7 @@ def cross_entropy(input: Tensor, target: Any, weight: Any = None, size_average: 
         return _soft_cross_entropy(logits, target, weight, reduction, label_smoothing)
     rows, safe, keep, shape = class_targets(logits, target, ignore_index, name)
     classes = rows.shape[1]
-    weight = class_weights(weight, logits, classes, name)
+    weight = class_weights(weight, logits, classes, name, strict=True)
     if logits.ndim > 2 and logits.dtype == mg.float16:   # PyTorch's float16 kernel along dim 1 rounds otherwise
         log_probs = mg.log_softmax(logits, 1).permute(0, *range(2, logits.ndim), 1).reshape(-1, classes)
     else:

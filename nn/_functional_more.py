@@ -16,7 +16,7 @@ import numpy
 import minigrad as mg
 from minigrad import Tensor
 
-from ._arguments import _dim, _floating, _floating_or_complex, _number, _tensor
+from ._arguments import _dim, _floating, _floating_or_complex, _number, _same_dtype, _tensor
 from ._dropout import _alpha_dropped, _inverted_dropout, _maybe_in_place, _probability
 from ._errors import InputShapeError
 from ._flags import flag
@@ -41,6 +41,7 @@ def bilinear(input1: Tensor, input2: Tensor, weight: Tensor, bias: Tensor | None
     out, in1, in2 = weight.shape
     if bias is not None and _tensor(bias, name, "bias").shape != (out,):
         raise InputShapeError(f"{name}: bias must have shape ({out},), got {bias.shape}")
+    _same_dtype(name, input1=x1, input2=x2, weight=weight, bias=bias)
     lead = x1.shape[:-1]
     half = x1.dtype == x2.dtype == weight.dtype == mg.float16   # as PyTorch: two float32 products, each rounded
     if half:

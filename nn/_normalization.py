@@ -13,10 +13,25 @@ import minigrad as mg
 from minigrad import Tensor
 
 from ._arguments import _floating, _int, _not_complex, _number, _tensor
-from ._errors import InputShapeError
+from ._errors import InputDtypeError, InputShapeError
 from ._flags import flag
 
 __all__ = ["batch_norm", "group_norm", "instance_norm", "layer_norm", "rms_norm"]
+
+
+def _mixed(name: str, x: Tensor, **params: Any) -> bool:
+    """PyTorch's CPU rule for a normalisation's parameters (weight, bias, running estimates; None skipped): all of
+    the input's dtype, or all float32 with a float16 input (its "mixed dtype" kernels: computed in float32, the
+    result rounded once to float16). True for that mixed case, False for one dtype; any other mix is an
+    InputDtypeError (RuntimeError, as PyTorch's) naming every dtype, where NumPy would promote."""
+    dtypes = {what: tensor.dtype for what, tensor in params.items() if isinstance(tensor, Tensor)}
+    if all(dtype == x.dtype for dtype in dtypes.values()):
+        return False
+    if x.dtype == mg.float16 and all(dtype == mg.float32 for dtype in dtypes.values()):
+        return True
+    listed = ", ".join(f"{what} {dtype}" for what, dtype in dtypes.items())
+    raise InputDtypeError(f"{name}: mixed dtypes: input {x.dtype} with {listed}; the parameters must have the "
+                          f"input's dtype (or all be float32 with a float16 input), as PyTorch's CPU kernels")
 
 
 def _per_channel(tensor: Any, channels: int, ndim: int, name: str, what: str) -> Tensor:
@@ -93,6 +108,8 @@ def layer_norm(input: Tensor, normalized_shape: Any, weight: Tensor | None = Non
     for what, tensor in (("weight", weight), ("bias", bias)):
         if tensor is not None and _tensor(tensor, "layer_norm", what).shape != shape:
             raise InputShapeError(f"layer_norm: {what} of shape {tensor.shape} must have normalized_shape {shape}")
+    if _mixed("layer_norm", input, weight=weight, bias=bias):
+        return layer_norm(input.float(), shape, weight, bias, eps).half()
     out, _, _ = _normalized(input, tuple(range(input.ndim - len(shape), input.ndim)), eps)
     if weight is not None:
         out = out * weight
@@ -135,6 +152,7 @@ def batch_norm(input: Tensor, running_mean: Tensor | None, running_var: Tensor |
         raise ValueError(f"batch_norm: eps must be non-negative, got {eps}")
     if (running_mean is None) != (running_var is None):   # one alone was left un-updated; torch refuses
         raise ValueError("batch_norm: running_mean and running_var must either both be None or neither be None")
+    _mixed("batch_norm", x, running_mean=running_mean, running_var=running_var, weight=weight, bias=bias)
     count = math.prod(x.shape[axis] for axis in axes)
     if training and count == 1:
         raise ValueError(f"batch_norm: expected more than 1 value per channel when training, got input "
@@ -260,6 +278,8 @@ def group_norm(input: Tensor, num_groups: int, weight: Tensor | None = None,  # 
     if batch * channels // num_groups * math.prod(x.shape[2:]) == 1:
         raise ValueError(f"{name}: expected more than 1 value per channel when training, got input of shape "
                          f"{x.shape} with num_groups={num_groups}")
+    if _mixed(name, x, weight=weight, bias=bias):
+        return group_norm(x.float(), num_groups, weight, bias, eps).half()
     grouped = x.reshape(batch, num_groups, channels // num_groups * math.prod(x.shape[2:]))
     out, _, _ = _normalized(grouped, (2,), eps)
     return _affine(out.reshape(x.shape), weight, bias, name)
@@ -282,14 +302,15 @@ def instance_norm(input: Tensor, running_mean: Tensor | None = None,  # noqa: A0
         raise ValueError(f"{name}: expected an input of at least 3 dims (N, C, *), got shape {x.shape}")
     if (running_mean is None) != (running_var is None):   # as torch (its batch_norm underneath) refuses
         raise ValueError(f"{name}: running_mean and running_var must either both be None or neither be None")
+    _mixed(name, x, weight=weight, bias=bias)   # PyTorch casts the running estimates
     channels, count = x.shape[1], math.prod(x.shape[2:])
     if not use_input_stats and (running_mean is None or running_var is None):
         raise ValueError(f"{name}: running_mean and running_var are needed when use_input_stats is False")
     if x.dtype == mg.float16 and count != 1:   # PyTorch's: batch_norm of (1, N·C, *S), the (C,) tensors repeated
         return _half_instance_norm(x, running_mean, running_var, weight, bias, use_input_stats, momentum, eps)
     if not use_input_stats:
-        mean = _per_channel(running_mean, channels, x.ndim, name, "running_mean")
-        variance = _per_channel(running_var, channels, x.ndim, name, "running_var")
+        mean = _per_channel(running_mean, channels, x.ndim, name, "running_mean").to(x.dtype)
+        variance = _per_channel(running_var, channels, x.ndim, name, "running_var").to(x.dtype)
         return _affine((x - mean) / (variance + eps).sqrt(), weight, bias, name)
     if count == 1:
         raise ValueError(f"{name}: expected more than 1 spatial element when training, got input of shape {x.shape}")

@@ -14,7 +14,7 @@ import minigrad as mg
 from minigrad import Tensor
 
 from ._activations import _reads_input
-from ._errors import InputShapeError
+from ._errors import InputDtypeError, InputShapeError
 
 __all__ = ["CheckedIndices", "ClassTargets", "TargetError", "WeightedMean", "checked_indices", "class_targets",
            "class_weights", "index_array", "nll_rows", "weighted_mean"]
@@ -29,8 +29,9 @@ class TargetError(IndexError, TypeError, ValueError, RuntimeError):
     """
 
 
-def index_array(indices: Any, device: Any, name: str, what: str = "indices") -> Any:
-    """Integer indices (Tensor, array, list or int) as an array on ``device``; ``what`` names them in errors."""
+def index_array(indices: Any, device: Any, name: str, what: str = "indices", dtypes: tuple[str, ...] = ()) -> Any:
+    """Integer indices (Tensor, array, list or int) as an array on ``device``; ``what`` names them in errors.
+    ``dtypes``: the only integer dtypes PyTorch's kernel takes (``embedding``: int64 and int32), if it is choosy."""
     if isinstance(indices, Tensor):
         if indices.device != device:
             raise ValueError(f"{name}: {what} are on {indices.device} but the input is on {device}")
@@ -45,6 +46,9 @@ def index_array(indices: Any, device: Any, name: str, what: str = "indices") -> 
     if array.dtype.kind not in "iu":
         given = "" if isinstance(indices, Tensor) or mg.is_array(indices) else f"{type(indices).__name__}, "
         raise TargetError(f"{name}: {what} must be integers, got {given}dtype {array.dtype}")
+    if dtypes and array.dtype.name not in dtypes:   # RuntimeError, as PyTorch's
+        raise TargetError(f"{name}: {what} must have dtype {' or '.join(dtypes)}, got {array.dtype} "
+                          f"(cast them with .long())")
     return array
 
 
@@ -132,9 +136,10 @@ class WeightedMean(mg.Function):
 
 
 def checked_indices(indices: Any, device: Any, bound: int, name: str, message: Any, what: str = "indices",
-                    ignore: int | None = None) -> Tensor:
-    """``indices`` (Tensor, array, list or int) as an integer Tensor checked by :class:`CheckedIndices`."""
-    array = index_array(indices, device, name, what)
+                    ignore: int | None = None, dtypes: tuple[str, ...] = ()) -> Tensor:
+    """``indices`` (Tensor, array, list or int) as an integer Tensor checked by :class:`CheckedIndices`
+    (``dtypes``: as :func:`index_array`)."""
+    array = index_array(indices, device, name, what, dtypes)
     tensor = indices if isinstance(indices, Tensor) else mg.as_tensor(array)
     return CheckedIndices(name, bound, ignore, message)(tensor)
 
@@ -155,7 +160,8 @@ def class_targets(logits: Tensor, target: Any, ignore_index: int, name: str) -> 
     classes = logits.shape[1] if batched else logits.shape[0]
     what = f"target (class indices for C={classes} classes)"
     try:
-        array = index_array(target, logits.device, name, what)
+        # PyTorch's kernels: Long or Byte for a (C,) or (N, C) input, Long alone for (N, C, d1, …)
+        array = index_array(target, logits.device, name, what, ("int64", "uint8") if logits.ndim <= 2 else ("int64",))
     except TargetError as error:   # a float target: also the shapes (cross_entropy: meant as probabilities?)
         shape = f"target of shape {tuple(target.shape)}, " if hasattr(target, "shape") else ""
         hint = "; class probabilities are a float target of the input's shape" if name == "cross_entropy" else ""
@@ -185,14 +191,18 @@ def class_targets(logits: Tensor, target: Any, ignore_index: int, name: str) -> 
     return rows, safe, keep, tuple(array.shape)
 
 
-def class_weights(weight: Any, like: Tensor, classes: int, name: str) -> Tensor | None:
+def class_weights(weight: Any, like: Tensor, classes: int, name: str, strict: bool = False) -> Tensor | None:
     """Per-class weights (C,) as a Tensor of ``like``'s dtype; a Tensor stays one (its values are read by
-    ops, so a compiled function sees each call's weights)."""
+    ops, so a compiled function sees each call's weights). ``strict``: a Tensor of another dtype raises, as
+    PyTorch's nll_loss kernel does (its class-index cross_entropy too)."""
     if weight is None:
         return None
     if isinstance(weight, Tensor):
         if weight.device != like.device:
             raise ValueError(f"{name}: weight is on {weight.device} but the input is on {like.device}")
+        if strict and weight.dtype != like.dtype:
+            raise InputDtypeError(f"{name}: weight ({weight.dtype}) must have the input's dtype ({like.dtype}), "
+                                  f"as PyTorch's kernel needs")
         if weight.shape != (classes,):
             raise InputShapeError(f"{name}: weight must have shape ({classes},) (one per class), got {weight.shape}")
         return weight if weight.dtype == like.dtype else weight.astype(like.dtype)

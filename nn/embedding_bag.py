@@ -25,7 +25,7 @@ from ._embedding import EmbeddingLookup, _normalize_padding, _renorm_rows
 from ._errors import ArgumentAssertionError
 from ._flags import flag
 from ._parameters import float_dtype, size_arg
-from ._targets import checked_indices, index_array
+from ._targets import TargetError, checked_indices, index_array
 from .module import Module, Parameter
 
 __all__ = ["EmbeddingBag", "embedding_bag"]
@@ -41,10 +41,19 @@ class BagDtypeError(TypeError, RuntimeError):
     """``offsets`` or ``per_sample_weights`` of the wrong dtype (PyTorch raises RuntimeError; a TypeError too)."""
 
 
+def _index_dtype(name: str, dtype: Any) -> None:
+    """PyTorch's embedding_bag takes int64 or int32 indices (with their offsets promoted to one dtype); other
+    integers raise its RuntimeError."""
+    if numpy.dtype(dtype).name not in ("int64", "int32"):
+        raise TargetError(f"{name}: input and offsets must be int64 or int32 (promoted together), got {dtype} "
+                          f"(cast them with .long())")
+
+
 def _bags(name: str, indices: Any, offsets: Any, include_last_offset: bool, device: Any) -> tuple:
     """(flat indices (n,), the bag of each of the first ``used`` indices (used,) as host int64, bags B, used)."""
     array = index_array(indices, device, name, "input")
     if array.ndim == 2:
+        _index_dtype(name, array.dtype)
         if offsets is not None:
             raise ValueError(f"{name}: if input is 2D, then offsets has to be None, as input is treated is a "
                              f"mini-batch of fixed length sequences. However, found offsets of type "
@@ -61,6 +70,7 @@ def _bags(name: str, indices: Any, offsets: Any, include_last_offset: bool, devi
         raise ValueError(f"{name}: offsets has to be a 1D Tensor")
     if starts.dtype.kind not in "iu":
         raise BagDtypeError(f"{name}: offsets must be integers (int64 or int32), got {starts.dtype}")
+    _index_dtype(name, numpy.result_type(array.dtype, starts.dtype))   # PyTorch promotes the pair first
     n = array.shape[0]
     starts = starts.astype(numpy.int64)
     if include_last_offset:

@@ -51,7 +51,7 @@ from ._activations import (
     threshold,
 )
 from ._activations_inplace import celu_, elu_, hardtanh_, leaky_relu_, relu_, selu_, threshold_
-from ._arguments import _dim, _dtype_error, _floating, _implicit_dim, _int, _number, _tensor
+from ._arguments import _dim, _dtype_error, _floating, _implicit_dim, _int, _number, _same_dtype, _tensor
 from ._attention import multi_head_attention_forward, scaled_dot_product_attention
 from ._common_losses import (
     binary_cross_entropy,
@@ -167,12 +167,13 @@ __all__ += ["linear_cross_entropy"]
 # --- float16 in float32 -----------------------------------------------------------
 
 
-def _float16_in_float32(fn: Any, widened: tuple[str, ...], moved: tuple[str, ...] = ()) -> Any:
+def _float16_in_float32(fn: Any, widened: tuple[str, ...], moved: tuple[str, ...] = (), strict: bool = False) -> Any:
     """``fn`` that computes a float16 ``input`` as PyTorch's CPU kernels do: in float32 (their ``opmath`` type), its
     float16 tensor arguments named in ``widened`` cast up, and the result rounded once to float16 (a chain of
     float16 steps rounds at each). ``moved``: float16 tensors that ``fn`` reads and moves in place (running
     estimates), read in float32 and written back rounded once. Other inputs: ``fn`` as it is. The gradients flow
-    back through the casts."""
+    back through the casts. ``strict``: a ``widened`` tensor of another dtype than float16 leaves the call to ``fn``
+    as it is, whose own dtype rule decides (PyTorch refuses a float32 conv weight with a float16 input)."""
     signature = inspect.signature(fn)
     first = next(iter(signature.parameters))
 
@@ -190,6 +191,8 @@ def _float16_in_float32(fn: Any, widened: tuple[str, ...], moved: tuple[str, ...
         if bound.arguments.get("inplace") is True:   # written into x: float16 steps, each rounded
             return fn(*args, **kwargs)
         halves = {name: bound.arguments.get(name) for name in widened + moved}
+        if strict and any(isinstance(halves[name], Tensor) and halves[name].dtype != mg.float16 for name in widened):
+            return fn(*args, **kwargs)
         for name, value in halves.items():
             if isinstance(value, Tensor) and value.dtype == mg.float16:
                 bound.arguments[name] = value.float()
@@ -203,12 +206,13 @@ def _float16_in_float32(fn: Any, widened: tuple[str, ...], moved: tuple[str, ...
     return run
 
 
-layer_norm = _float16_in_float32(layer_norm, ("input", "weight", "bias"))
+# strict: another dtype among the parameters goes to the function's own rule (PyTorch's mixed-dtype norms or error)
+layer_norm = _float16_in_float32(layer_norm, ("input", "weight", "bias"), strict=True)
 rms_norm = _float16_in_float32(rms_norm, ("input", "weight"))
-group_norm = _float16_in_float32(group_norm, ("input", "weight", "bias"))
+group_norm = _float16_in_float32(group_norm, ("input", "weight", "bias"), strict=True)
 conv1d, conv2d, conv3d, conv_transpose1d, conv_transpose2d, conv_transpose3d = (
-    _float16_in_float32(f, ("input", "weight", "bias")) for f in (conv1d, conv2d, conv3d, conv_transpose1d,
-                                                                   conv_transpose2d, conv_transpose3d))
+    _float16_in_float32(f, ("input", "weight", "bias"), strict=True) for f in (
+        conv1d, conv2d, conv3d, conv_transpose1d, conv_transpose2d, conv_transpose3d))
 # (interpolate takes float16 itself: PyTorch's kernels keep its weights in float16)
 avg_pool1d, avg_pool2d, avg_pool3d, adaptive_avg_pool1d, adaptive_avg_pool2d = (
     _float16_in_float32(f, ("input",)) for f in (avg_pool1d, avg_pool2d, avg_pool3d, adaptive_avg_pool1d,
@@ -283,6 +287,7 @@ def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     if x.shape[-1] != weight.shape[-1]:
         raise InputShapeError(f"linear: input of shape {x.shape} does not match weight of shape {weight.shape} "
                               f"(last input dimension must be {weight.shape[-1]})")
+    _same_dtype("linear", input=x, weight=weight, bias=bias)
     if x.dtype is mg.float16 and bias is not None:   # PyTorch's addmm: x @ Wᵀ + b in float32, rounded once
         return linear(x.float(), weight.float(), bias.float()).half()
     y = x @ (weight.T if weight.ndim == 2 else weight)
@@ -324,7 +329,7 @@ def embedding(input: Any, weight: Tensor, padding_idx: int | None = None,  # noq
     # checked by an op whose output the lookup reads: a compiled function checks and uses each call's indices
     indices = checked_indices(input, weight.device, num, "embedding", lambda value, _low, _high: (
         f"embedding: index {value} is out of range for an embedding of {num} rows "
-        f"(indices must be in [0, {num - 1}])"))
+        f"(indices must be in [0, {num - 1}])"), dtypes=("int64", "int32"))
     if padding_idx is not None:
         padding_idx = _normalize_padding(_int(padding_idx, "embedding", "padding_idx"), num, "embedding")
     if max_norm is not None:
@@ -394,6 +399,8 @@ def one_hot(tensor: Any = None, num_classes: int = -1, *, input: Any = None) -> 
         raise TypeError(f"one_hot: expected an integer Tensor of class indices, got {type(tensor).__name__}")
     if array.dtype.kind not in "iu":
         raise TargetError(f"one_hot: class indices must be integers, got dtype {array.dtype}")
+    if array.dtype != numpy.int64:   # RuntimeError, as PyTorch's ("only applicable to index tensor of type Long")
+        raise TargetError(f"one_hot: class indices must have dtype int64, got {array.dtype} (cast them with .long())")
     num_classes = _int(num_classes, "one_hot", "num_classes")
     if num_classes < -1:
         raise InputShapeError(f"one_hot: num_classes must be -1 or a non-negative int, got {num_classes!r}")

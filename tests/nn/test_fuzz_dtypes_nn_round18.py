@@ -1,0 +1,155 @@
+"""Mixed dtypes entering nn layers, functionals and losses, against PyTorch 2.13 (round 18).
+
+A scratch differential fuzzer fed every layer and functional inputs, weights, biases, running estimates, targets and
+indices of other dtypes than PyTorch's kernels take. Where PyTorch refuses a mix NumPy would promote, a promoted
+result is a different answer: each case below runs on both libraries and must give the same dtype and values, or
+raise the same class (minigrad's error classes are also RuntimeErrors where PyTorch's are)."""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import numpy as np
+import pytest
+
+import minigrad as mg
+import nn
+import nn.functional as F
+
+torch = pytest.importorskip("torch", reason="no torch")
+TF = torch.nn.functional
+
+
+class _Side:
+    """One library: its tensors, dtypes, ``nn`` and functional namespace."""
+
+    def __init__(self, ours: bool) -> None:
+        self.ours, self.nn, self.F = ours, (nn if ours else torch.nn), (F if ours else TF)
+
+    def t(self, array: Any) -> Any:
+        if not isinstance(array, np.ndarray):
+            return array
+        return mg.tensor(array.copy()) if self.ours else torch.from_numpy(array.copy())
+
+    def dt(self, name: str) -> Any:
+        return getattr(mg if self.ours else torch, name)
+
+
+def _a(shape: tuple, dtype: str, seed: int = 0, low: int = 0, high: int = 3) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    if np.dtype(dtype).kind in "iub":
+        return rng.integers(low, high, shape).astype(dtype)
+    return rng.standard_normal(shape).astype(dtype)
+
+
+def _outputs(value: Any) -> list:
+    return [y for x in value for y in _outputs(x)] if isinstance(value, (tuple, list)) else [value]
+
+
+def _same(call: Callable[[_Side], Any], rtol: float = 1e-6) -> None:
+    """``call`` gives torch's dtypes and values on both sides, or raises an error of torch's class on both."""
+    try:
+        expected = call(_Side(False))
+    except Exception as error:  # noqa: BLE001 - any class torch raises
+        with pytest.raises(type(error)):
+            call(_Side(True))
+        return
+    ours = call(_Side(True))
+    for a, e in zip(_outputs(ours), _outputs(expected), strict=True):
+        a, e = a.numpy(), e.detach().numpy()
+        assert (a.dtype, a.shape) == (e.dtype, e.shape)
+        np.testing.assert_allclose(a, e, rtol=rtol, atol=rtol)
+
+
+def _module(name: str, args: tuple, dtype: str) -> Callable[[_Side], Any]:
+    """``name(*args)`` on one side, with torch's float32 weights, cast to ``dtype``."""
+    torch.manual_seed(0)
+    state = {k: v.numpy().copy() for k, v in getattr(torch.nn, name)(*args).state_dict().items()}
+
+    def build(side: _Side) -> Any:
+        module = getattr(side.nn, name)(*args)
+        module.load_state_dict({k: side.t(v) for k, v in state.items()})
+        return module.to(side.dt(dtype))
+    return build
+
+
+@pytest.mark.parametrize("x, w, b", [("float64", "float32", "float32"), ("float32", "float64", None),
+                                     ("float16", "float32", "float32"), ("int64", "float32", None),
+                                     ("float32", "float32", "float64"), ("complex64", "float32", None),
+                                     ("float64", "float64", "float64")])
+def test_linear_and_bilinear_refuse_mixed_dtypes(x: str, w: str, b: str | None) -> None:
+    """F.linear and F.bilinear took NumPy's promotion (float32 weights with a float64 input gave float64);
+    PyTorch's addmm and bilinear refuse any mix (RuntimeError)."""
+    bias = None if b is None else _a((3,), b, 2)
+    _same(lambda s: s.F.linear(s.t(_a((2, 4), x)), s.t(_a((3, 4), w, 1)), s.t(bias)))
+    _same(lambda s: s.F.bilinear(s.t(_a((2, 4), x)), s.t(_a((2, 5), x, 3)), s.t(_a((3, 4, 5), w, 1)), s.t(bias)))
+    if b is not None and x[0] == "f":
+        _same(lambda s: _module("Linear", (4, 3), w)(s)(s.t(_a((2, 4), x))))
+
+
+@pytest.mark.parametrize("x, w, b, stats", [
+    ("float64", "float32", "float32", "float32"), ("float32", "float64", "float64", "float64"),
+    ("float32", "float32", "float32", "float64"), ("float16", "float16", "float32", "float16"),
+    ("float16", "float32", "float32", "float32"), ("float16", "float32", None, "float32"),
+    ("float16", "float32", "float32", "float16"), ("int64", "float32", "float32", "float32"),
+    ("float32", None, None, "float64"), ("float64", "float64", None, "float64")])
+def test_normalizations_take_pytorchs_mixed_dtype_rule(x: str, w: str | None, b: str | None, stats: str) -> None:
+    """layer_norm, group_norm, batch_norm and instance_norm promoted mixed dtypes (float32 parameters with a float64
+    input gave float64); PyTorch's CPU kernels take parameters of the input's dtype, or all float32 ones with a
+    float16 input (computed in float32, rounded to float16), and refuse any other mix (RuntimeError)."""
+    weight, bias = (None if d is None else np.abs(_a((4,), d, i)) + 0.5 for i, d in ((1, w), (2, b)))
+    mean, var = _a((4,), stats, 3), np.abs(_a((4,), stats, 4)) + 1
+    inp = _a((3, 4, 5), x, 5)
+    tol = 2e-3 if "float16" in (x, w, b) else 1e-6
+    _same(lambda s: s.F.layer_norm(s.t(inp), (5,), None if w is None else s.t(_a((5,), w)), None), tol)
+    _same(lambda s: s.F.group_norm(s.t(inp), 2, s.t(weight), s.t(bias)), tol)
+    for training in (True, False):
+        def batch_norm(s: _Side, training: bool = training) -> Any:
+            m, v = s.t(mean), s.t(var)
+            return s.F.batch_norm(s.t(inp), m, v, s.t(weight), s.t(bias), training=training), m, v
+        _same(batch_norm, tol)
+    for use_input_stats in (True, False):   # PyTorch casts the running estimates to the input's dtype
+        _same(lambda s, u=use_input_stats: s.F.instance_norm(s.t(inp), s.t(mean), s.t(var), s.t(weight), s.t(bias),
+                                                             use_input_stats=u), tol)
+    if w is not None and w == b == stats:
+        for name, args in (("LayerNorm", (5,)), ("BatchNorm1d", (4,)), ("GroupNorm", (2, 4))):
+            _same(lambda s, name=name, args=args: _module(name, args, w)(s)(s.t(inp)), tol)
+
+
+@pytest.mark.parametrize("name", ["conv1d", "conv_transpose1d", "conv2d"])
+@pytest.mark.parametrize("w, b", [("float32", None), ("float32", "float16"), ("float16", "float32")])
+def test_a_float16_convolution_refuses_float32_parameters(name: str, w: str, b: str | None) -> None:
+    """A float16 input with a float32 weight or bias was widened with them and gave float16; PyTorch refuses the
+    mix as it does for every other pair of dtypes (RuntimeError)."""
+    dims = 2 if name.endswith("2d") else 1
+    weight = _a((2, 2) + (2,) * dims, w, 1)
+    bias = None if b is None else _a((2,), b, 2)
+    _same(lambda s: getattr(s.F, name)(s.t(_a((1, 2) + (4,) * dims, "float16")), s.t(weight), s.t(bias)), 2e-3)
+
+
+@pytest.mark.parametrize("dtype", ["int64", "int32", "int16", "uint8", "int8"])
+def test_lookup_indices_and_class_targets_take_pytorchs_integer_dtypes(dtype: str) -> None:
+    """embedding and embedding_bag took any integer indices, one_hot any integer classes, cross_entropy and
+    nll_loss any integer targets; PyTorch's kernels take int64 or int32 (embedding), int64 (one_hot), int64 or
+    uint8 for an (N, C) input and int64 for (N, C, d) (the losses), and raise RuntimeError for the rest."""
+    weight, idx = _a((5, 3), "float32"), _a((2, 3), dtype, 1, 0, 5)
+    _same(lambda s: s.F.embedding(s.t(idx), s.t(weight)))
+    _same(lambda s: s.F.embedding_bag(s.t(idx.reshape(-1)), s.t(weight), s.t(np.array([0, 2]))))
+    _same(lambda s: s.F.one_hot(s.t(idx), 5))
+    _same(lambda s: _module("Embedding", (5, 3), "float64")(s)(s.t(idx)))
+    logits, logits3 = _a((4, 3), "float32"), _a((4, 3, 2), "float32")
+    target, target3 = _a((4,), dtype, 2), _a((4, 2), dtype, 3)
+    for loss in ("cross_entropy", "nll_loss"):
+        _same(lambda s, loss=loss: getattr(s.F, loss)(s.t(logits), s.t(target)))
+        _same(lambda s, loss=loss: getattr(s.F, loss)(s.t(logits3), s.t(target3)))
+
+
+@pytest.mark.parametrize("x, w", [("float32", "float64"), ("float64", "float32"), ("float16", "float32"),
+                                  ("float32", "float32")])
+def test_class_weights_of_another_dtype_raise_with_class_targets(x: str, w: str) -> None:
+    """cross_entropy and nll_loss cast a class weight of another dtype to the input's; PyTorch's kernel refuses
+    it (RuntimeError "expected scalar type Float but found Double")."""
+    logits, target, weight = _a((4, 3), x), _a((4,), "int64", 1), np.abs(_a((3,), w, 2)) + 0.1
+    for loss in ("cross_entropy", "nll_loss"):
+        _same(lambda s, loss=loss: getattr(s.F, loss)(s.t(logits), s.t(target), weight=s.t(weight)), 2e-3)
+    _same(lambda s: s.nn.CrossEntropyLoss(weight=s.t(weight))(s.t(logits), s.t(target)), 2e-3)
