@@ -117,11 +117,16 @@ class EmptyReductionError(ValueError, RuntimeError, IndexError):
 
 
 def constant_array(name: str, value: Any) -> Any:
-    """A non-Tensor input that is not a number or an array: a numeric array, or a TypeError naming the op."""
+    """A non-Tensor input that is not a Python number or an array of a tensor dtype: a numeric array, or a
+    TypeError naming the op (an object, string, structured or longdouble array or NumPy scalar too, as PyTorch
+    refuses to convert them: NumPy would compute an object or float128 result)."""
     try:
         array = numpy.asarray(value)
     except (TypeError, ValueError):
         array = None
+    if array is not None and isinstance(value, (numpy.ndarray, numpy.generic)) and not is_tensor_dtype(array.dtype):
+        raise TypeError(f"{name}: can't use a NumPy {type(value).__name__} of dtype {array.dtype} as an input "
+                        "(tensors hold bools, integers, floats up to float64 and complex numbers up to complex128)")
     if array is None or array.dtype.kind not in "biufc":
         raise TypeError(f"{name}: an input must be a Tensor, an array or a number, got {type(value).__name__}"
                         + (f" ({value!r:.60})" if isinstance(value, (str, list, tuple)) else ""))

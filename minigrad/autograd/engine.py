@@ -37,7 +37,7 @@ import numpy
 
 from .. import anomaly, backend
 from ..anomaly import AnomalyError
-from ..arguments import AxisError, constant_array, with_op_context, wrapped_ints
+from ..arguments import AxisError, constant_array, is_tensor_dtype, with_op_context, wrapped_ints
 from ..frames import in_fresh_chunk
 from ..hooks import (
     AFTER_BACKWARD,
@@ -177,8 +177,9 @@ class Function:
                         needs_grad.append(True)
                         continue
             else:
-                arrays.append(x if isinstance(x, (int, float, complex)) or backend.is_array(x)
-                              else constant_array(self.name, x))
+                # an array of a dtype no tensor holds (object, longdouble, str ...) goes to constant_array's refusal
+                numeric = isinstance(x, (int, float, complex)) or backend.is_array(x) and is_tensor_dtype(x.dtype)
+                arrays.append(x if numeric else constant_array(self.name, x))
             edges.append(None)
             needs_grad.append(False)
         if on_host:

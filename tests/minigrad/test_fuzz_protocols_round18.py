@@ -144,3 +144,24 @@ def test_repr_names_the_node_as_pytorch_and_wraps_where_it_wraps(make: object) -
     suffixes onto one line where PyTorch wraps them; it now prints grad_fn.name(), PyTorch's text exactly (bar
     NumPy's dtype names)."""
     assert repr(make(mg)) == repr(make(torch)).replace("torch.", "")
+
+
+@pytest.mark.parametrize("operand", [
+    lambda: np.array([1.5, 2.0, 3.0], dtype=object), lambda: np.array([1, 2, 3], dtype=object),
+    lambda: np.array([1.0, 2.0, 3.0], dtype=np.longdouble), lambda: np.longdouble(2.0),
+    lambda: np.array(["a", "b", "c"]), lambda: np.zeros(3, dtype=[("a", "f4"), ("b", "i4")]),
+], ids=["object", "object-int", "longdouble", "longdouble-scalar", "str", "structured"])
+@pytest.mark.parametrize("call", [
+    lambda t, a: t + a, lambda t, a: a * t, lambda t, a: t @ a, lambda t, a: t.add(a), lambda t, a: mg.maximum(t, a)
+    if isinstance(t, mg.Tensor) else torch.maximum(t, a),
+], ids=["add", "rmul", "matmul", "add-method", "maximum"])
+def test_operands_of_no_tensor_dtype_are_refused_as_pytorch(operand: object, call: object) -> None:
+    """t + numpy_object_array gave a Tensor of dtype object, and a longdouble operand a float128 tensor (t @
+    object_array an AttributeError): PyTorch refuses to convert such arrays (TypeError), and so does minigrad.
+    A longdouble NumPy scalar is refused too (PyTorch's arithmetic reads it as a Python float, dropping the extra
+    precision; minigrad keeps a NumPy scalar's dtype, and no tensor holds this one)."""
+    if not isinstance(operand(), np.longdouble):
+        with pytest.raises(TypeError):
+            call(torch.tensor([1.0, 2.0, 3.0]), operand())
+    with pytest.raises(TypeError, match="dtype|input"):
+        call(mg.tensor([1.0, 2.0, 3.0]), operand())
