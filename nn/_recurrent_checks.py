@@ -180,7 +180,7 @@ def check_states(owner: str, state: Any, expected: dict, x: Tensor, dtype: Any) 
         if not isinstance(s, Tensor):
             raise RecurrentStateError(f"{owner}: state {name} must be a Tensor, got {type(s).__name__}")
         if s.shape != shape:
-            pytorch = _pytorch_state_message(names, name, states, shape, x)
+            pytorch = _pytorch_state_message(owner, names, name, states, shape, x)
             raise RecurrentStateError(f"{owner}: expected state {name} of shape {shape} {detail}, got {s.shape}"
                                       + (f". {pytorch}" if pytorch else ""))
         if s.dtype != dtype:
@@ -192,13 +192,14 @@ def check_states(owner: str, state: Any, expected: dict, x: Tensor, dtype: Any) 
     return states
 
 
-def _pytorch_state_message(names: tuple, name: str, states: tuple, shape: tuple, x: Tensor) -> str:
+def _pytorch_state_message(owner: str, names: tuple, name: str, states: tuple, shape: tuple, x: Tensor) -> str:
     """PyTorch's words for state ``name`` not having ``shape``, so that code matching PyTorch's message still matches.
 
     A layer's states are named h0 (and c0), a cell's h (and c). Layers: "Expected hidden size (2, 2, 4), got
     [2, 3, 4]" (an LSTM's "hidden[0]"/"hidden[1]"), or, for a state of the wrong rank, "For batched 3-D input, hx
     should also be 3-D but got 2-D tensor". Cells: "Input batch size 2 doesn't match hidden0 batch size 3", or
-    "hidden0 has inconsistent hidden_size: got 5, expected 4"; "" for a cell's state of the wrong rank.
+    "hidden0 has inconsistent hidden_size: got 5, expected 4", or for a state of a rank no input has, "GRUCell:
+    Expected hidden to be 1D or 2D, got 3D instead" (an LSTMCell's "hx[0]"/"hx[1]").
     """
     got = states[names.index(name)]
     if name.endswith("0"):                  # a layer's h0 / c0
@@ -211,6 +212,9 @@ def _pytorch_state_message(names: tuple, name: str, states: tuple, shape: tuple,
         which = "hidden" if len(names) == 1 else f"hidden[{names.index(name)}]"
         return f"Expected {which} size {shape}, got {list(got.shape)}"
     hidden = f"hidden{names.index(name)}"   # a cell's h / c
+    if got.ndim not in (1, 2):
+        which = "hidden" if len(names) == 1 else f"hx[{names.index(name)}]"
+        return f"{owner}: Expected {which} to be 1D or 2D, got {got.ndim}D instead"
     if got.ndim != len(shape):
         return ""
     if len(shape) == 2 and got.shape[0] != shape[0]:
@@ -242,12 +246,15 @@ def length_masks(owner: str, lengths: Any, steps: int, batch: int, device: Any, 
     if values.dtype.kind not in "iu":
         raise TypeError(f"{owner}: lengths must be integers (a list, NumPy array or integer Tensor), "
                         f"got dtype {values.dtype}")
+    # wrong lengths are RecurrentInputErrors: RuntimeError, as PyTorch's packing raises, and ValueError
     if values.ndim != 1 or values.shape[0] != batch:
-        raise ValueError(f"{owner}: lengths must hold one length per sequence of the batch ({batch}), "
-                         f"got shape {values.shape}" + batch_hint)
+        raise RecurrentInputError(f"{owner}: lengths must hold one length per sequence of the batch ({batch}), "
+                                  f"got shape {values.shape}" + batch_hint)
     if values.min() < 1 or values.max() > steps:
-        raise ValueError(f"{owner}: lengths must each be in [1, {steps}] (the input has {steps} time steps), "
-                         f"got {values.tolist()}")
+        pytorch = (". Length of all samples has to be greater than 0, but found an element in 'lengths' that is "
+                   "<= 0") if values.min() < 1 else ""
+        raise RecurrentInputError(f"{owner}: lengths must each be in [1, {steps}] (the input has {steps} time "
+                                  f"steps), got {values.tolist()}{pytorch}")
     active, shortest = int(values.max()), int(values.min())
     keep = mg.to_device(numpy.arange(active)[:, None, None] < values[None, :, None], device)   # (T', B, 1)
     input_mask = None

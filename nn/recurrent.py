@@ -209,7 +209,8 @@ class _Recurrent(Module):
         owner = type(self).__name__
         steps, batch = x.shape[time_axis], x.shape[1 - time_axis]
         if steps == 0:
-            raise RecurrentInputError(f"{owner}: the input has no time steps (shape {x.shape})")
+            raise RecurrentInputError(f"{owner}: the input has no time steps (shape {x.shape}). "
+                                      "Expected sequence length to be larger than 0 in RNN")   # PyTorch's words
         initial = self._initial_states(state, x, batch, unbatched)
         masks = length_masks(owner, lengths, steps, batch, x.device, self._batch_hint(), time_axis)
         if masks is not None and masks.input_mask is not None:

@@ -139,8 +139,10 @@ def _lengths_array(owner: str, lengths: Any, batch: int, minimum: int = 1) -> nu
         raise PackingError(f"{owner}: expected len(lengths) to be equal to batch_size ({batch}), "
                          f"got lengths of shape {values.shape}")
     if batch and values.min() < minimum:
-        bound = "greater than 0" if minimum == 1 else f"at least {minimum}"
-        raise PackingError(f"{owner}: every length must be {bound}, got {values.tolist()}")
+        if minimum == 1:        # PyTorch's words
+            raise PackingError(f"{owner}: Length of all samples has to be greater than 0, but found an element "
+                               f"in 'lengths' that is <= 0: {values.tolist()}")
+        raise PackingError(f"{owner}: every length must be at least {minimum}, got {values.tolist()}")
     return values.astype(numpy.int64)
 
 
@@ -209,9 +211,9 @@ def pack_padded_sequence(input: Any, lengths: Any, batch_first: bool = False,
                          f"(batch_first={batch_first}), got {values.tolist()}")
     if enforce_sorted:
         if numpy.any(numpy.diff(values) > 0):
-            raise PackingError(f"pack_padded_sequence: lengths must be sorted in decreasing order when "
-                             f"enforce_sorted=True, got {values.tolist()}; pass enforce_sorted=False to sort "
-                             "them here")
+            raise PackingError(f"pack_padded_sequence: `lengths` array must be sorted in decreasing order when "
+                               f"`enforce_sorted` is True, got {values.tolist()}; pass enforce_sorted=False to "
+                               "sort them here")
         order, sorted_indices, unsorted_indices = numpy.arange(batch), None, None
     else:
         order = numpy.argsort(-values, kind="stable")
@@ -234,6 +236,31 @@ def pack_like(padded: Tensor, like: PackedSequence) -> PackedSequence:
 
 # --- packed → padded ---------------------------------------------------------------
 
+def _checked_layout(sequence: PackedSequence) -> numpy.ndarray:
+    """``sequence.batch_sizes`` as host int64 (T_max,), checked to describe ``sequence.data`` (PyTorch raises
+    where it does not): integers that never grow and count no more rows than ``data`` has (PyTorch reads the
+    first rows), and ``sorted_indices``/``unsorted_indices`` permutations of the batch. A hand-built
+    PackedSequence that fails one would otherwise read the padding row, or a sequence twice or not at all."""
+    raw = sequence.batch_sizes
+    raw = raw.numpy() if isinstance(raw, Tensor) else (mg.to_numpy(raw) if mg.is_array(raw) else numpy.asarray(raw))
+    problem = ""
+    if raw.ndim != 1 or raw.dtype.kind not in "iu":
+        problem = f"batch_sizes must be a 1-D integer tensor, got {raw.dtype} of shape {raw.shape}"
+    elif raw.size and (raw.min() < 0 or numpy.any(numpy.diff(raw) > 0)):
+        problem = f"batch_sizes must not grow (sequences sorted by decreasing length), got {raw.tolist()}"
+    elif raw.sum() > sequence.data.shape[0]:
+        problem = (f"batch_sizes count {int(raw.sum())} rows ({raw.tolist()}), but its data has "
+                   f"{sequence.data.shape[0]}")
+    batch = int(raw[0]) if raw.ndim == 1 and raw.size else 0
+    for name in ("sorted_indices", "unsorted_indices"):
+        index = _host(getattr(sequence, name))
+        if not problem and index is not None and not numpy.array_equal(numpy.sort(index), numpy.arange(batch)):
+            problem = f"{name} must be a permutation of the batch's {batch} positions, got {index.tolist()}"
+    if problem:
+        raise PackingError(f"pad_packed_sequence: the PackedSequence's {problem}")
+    return raw.astype(numpy.int64)
+
+
 def pad_packed_sequence(sequence: PackedSequence, batch_first: bool = False, padding_value: float = 0.0,
                         total_length: int | None = None) -> tuple[Tensor, Tensor]:
     """Undo :func:`pack_padded_sequence`: returns (padded, lengths).
@@ -245,7 +272,7 @@ def pad_packed_sequence(sequence: PackedSequence, batch_first: bool = False, pad
     if not isinstance(sequence, PackedSequence):
         raise TypeError(f"pad_packed_sequence: expected a PackedSequence, got {type(sequence).__name__}")
     data = sequence.data
-    batch_sizes = _host(sequence.batch_sizes)
+    batch_sizes = _checked_layout(sequence)
     steps, batch = batch_sizes.size, int(batch_sizes[0])
     if isinstance(total_length, Tensor) and total_length.ndim == 0 and total_length.dtype.kind in "iu":
         total_length = int(total_length.item())     # a 0-d integer tensor, as PyTorch takes it
@@ -254,8 +281,9 @@ def pad_packed_sequence(sequence: PackedSequence, batch_first: bool = False, pad
             raise TypeError(f"pad_packed_sequence: total_length must be an int, got {type(total_length).__name__} "
                             f"{total_length!r}")
         if total_length < steps:
-            raise PackingError(f"pad_packed_sequence: expected total_length to be at least the length of the "
-                             f"longest sequence ({steps}), got total_length={total_length}")
+            raise PackingError(f"pad_packed_sequence: Expected total_length to be at least the length of the "
+                               f"longest sequence in input, but got total_length={total_length} and max sequence "
+                               f"length being {steps}")
         steps_out = int(total_length)
     else:
         steps_out = steps
