@@ -18,6 +18,7 @@ import numpy
 
 from . import backend
 from .tensor import Tensor
+from .versions import INPLACE
 
 
 class HookError(RuntimeError, TypeError, ValueError):
@@ -64,6 +65,8 @@ def _add_to_grad(tensor: Tensor, g: Any, fresh: bool = False) -> None:
     of an add); NumPy ops give scalars, not arrays, for 0-d results. A
     ``fresh`` array (one the backward walk allocated for this tensor alone: a
     sum, a weight's product-sum value) is taken as it is, when its dtype fits.
+    Adding into an existing ``.grad`` is an in-place change (its version moves
+    on, as PyTorch's): a graph that saved that ``.grad`` then refuses to backward.
     """
     if tensor._grad is None:
         if not (fresh and backend.is_array(g) and g.dtype == tensor.data.dtype):
@@ -71,6 +74,7 @@ def _add_to_grad(tensor: Tensor, g: Any, fresh: bool = False) -> None:
         tensor._grad = Tensor._make(g if backend.is_array(g) else numpy.asarray(g), False, None, 0)
     else:
         tensor._grad.data += g
+        INPLACE.bump(tensor._grad.data)
 
 
 # the key under which a node's ``hooks`` keep ``grad_fn.register_hook``'s hooks (the others: output indices)

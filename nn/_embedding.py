@@ -25,6 +25,11 @@ class EmbeddingLookup(mg.Function):
         self.weight_shape = weight.shape
         return weight[self.indices]
 
+    def kept_for_backward(self) -> tuple:
+        """The indices too: changed in place after the lookup, backward raises, as PyTorch's (which saves them),
+        instead of sending the rows' gradients to the rows they name now."""
+        return (self.saved, self.indices)
+
     def backward(self, gy: Any) -> Any:
         xp = self.xp
         flat = self.indices.reshape(-1)

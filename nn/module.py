@@ -479,7 +479,7 @@ class Module(ModuleHooks):
                 grad.detach_()
             else:
                 grad.requires_grad_(False)
-            grad.data[...] = 0
+            grad.zero_()   # an in-place change (its version moves on), as PyTorch's
 
     def requires_grad_(self, requires_grad: bool = True) -> Module:
         """Set ``requires_grad`` on every parameter (e.g. ``False`` to freeze); returns ``self``."""

@@ -293,6 +293,11 @@ class Scatter(Function):
             out[where] = part
         return out
 
+    def kept_for_backward(self) -> tuple:
+        """The index too: changed in place after the forward, backward raises, as PyTorch's (which saves it),
+        instead of reading the gradient at the places it names now."""
+        return (self.saved, self.index)
+
     def backward(self, gy: Any) -> tuple:
         xp = self.xp
         where = self._where(xp)

@@ -730,6 +730,11 @@ class SetItem(Function):
             self.index = _in_range(index)   # the part has no elements: nothing written, no gradient read
         return out
 
+    def kept_for_backward(self) -> tuple:
+        """The index arrays too: an index tensor changed in place after ``y[i] = v`` makes backward raise, as
+        PyTorch's (which saves it), instead of reading the gradient at the places it names now."""
+        return (self.saved, self.index)
+
     def backward(self, gy: Any) -> tuple:
         gx = gv = None
         if self.needs_grad[0]:

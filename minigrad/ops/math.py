@@ -218,7 +218,17 @@ class Unary(Function):
             return gy * self.derivative(self.xp, x, y).astype(gy.dtype, copy=False)
 
     def kept_for_backward(self) -> tuple:
+        if self.name in _READS_INPUT_ONLY:   # x changed in place: refused; y changed: PyTorch's gradient still
+            return self.saved[:1]
+        if self.name == "frac":   # a gradient of ones: nothing read (y only for its shape)
+            return ()
         return self.saved if self.keeps_input else self.saved[1:]
+
+
+# the Unary ops whose derivative (the first and the higher ones, real and complex) reads x only, as PyTorch's, which
+# saves only x: an in-place change of the result before backward is not refused (torch.acos(x).mul_(2) backward works)
+_READS_INPUT_ONLY = frozenset({"log1p", "log2", "log10", "erf", "erfc", "asin", "acos", "atan", "sinh", "cosh",
+                               "asinh", "acosh", "atanh", "ndtr", "entr", "i0", "lgamma", "digamma", "polygamma"})
 
 
 def _unary(name: str, fn: Callable, derivative: Callable, doc: str,
@@ -340,6 +350,13 @@ class Binary(Function):
             ga, gb = self.grads(self.xp, gy, a, b, y)
         return (sum_to(ga, _shape(a)) if self.needs_grad[0] else None,
                 sum_to(gb, _shape(b)) if self.needs_grad[1] else None)
+
+    def kept_for_backward(self) -> tuple:
+        """What the gradients read, as PyTorch saves: a and b (the result too for hypot and copysign), nothing
+        for fmod's and remainder's a alone (its gradient is gy), so an in-place change of the rest is not refused."""
+        if self.name in ("fmod", "remainder") and not self.needs_grad[1]:
+            return ()
+        return self.saved if self.name in ("hypot", "copysign") else self.saved[:2]
 
 
 def _remainder(xp: Any, a: Any, b: Any) -> Any:

@@ -82,6 +82,11 @@ class Gather(Function):
         y = self.xp.take_along_axis(x[part], index, axis=self.axis)
         return y.squeeze(self.axis) if self.squeeze else y
 
+    def kept_for_backward(self) -> tuple:
+        """The index too: changed in place after the forward (gather's index, or the indices max(dim), sort or
+        topk returned), backward raises, as PyTorch's, instead of scattering the gradient by the new values."""
+        return (self.saved, self.index)
+
     def backward(self, gy: Any) -> Any:
         xp = self.xp
         if self.squeeze:

@@ -401,6 +401,11 @@ class GetItem(Function):
                     backend.numpy.lib.stride_tricks.as_strided(out, strides=strides)
         return out
 
+    def kept_for_backward(self) -> tuple:
+        """The index arrays too: an index tensor changed in place after ``x[i]`` (``i[0] = 1``) makes backward
+        raise, as PyTorch's (which saves it), instead of sending the gradient to the rows it names now."""
+        return (self.saved, self.index)
+
     def backward(self, gy: Any) -> Any:
         gx = self.xp.zeros(self.in_shape, dtype=gy.dtype)
         if self.basic or _is_basic(self.index):

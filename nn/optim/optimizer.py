@@ -380,7 +380,7 @@ class Optimizer(OptimizerHooks):
                     grad.detach_()
                 else:
                     grad.requires_grad_(False)
-                grad.data[...] = 0
+                grad.zero_()   # an in-place change (its version moves on), as PyTorch's
 
     def _grad_array(self, p: mg.Tensor, index: int, where: str) -> Any:
         """``p``'s gradient array after checking its shape, dtype, device (and finiteness if asked); None if absent."""
