@@ -315,7 +315,7 @@ def _like(x: Any, name: str) -> Tensor:
     return x
 
 
-def zeros_like(input: Tensor, dtype: Any = None, device: Any = None, requires_grad: bool = False, *,  # noqa: A002
+def zeros_like(input: Tensor, *, dtype: Any = None, device: Any = None, requires_grad: bool = False,  # noqa: A002
                memory_format: Any = None, layout: Any = None, pin_memory: Any = None) -> Tensor:
     """Zeros with ``x``'s shape, and its dtype and device unless given (``memory_format``: minigrad.memory_format)."""
     x = _like(input, "zeros_like")
@@ -325,7 +325,7 @@ def zeros_like(input: Tensor, dtype: Any = None, device: Any = None, requires_gr
     return _memory_format.relayout(out, memory_format, "zeros_like", x)
 
 
-def ones_like(input: Tensor, dtype: Any = None, device: Any = None, requires_grad: bool = False, *,  # noqa: A002
+def ones_like(input: Tensor, *, dtype: Any = None, device: Any = None, requires_grad: bool = False,  # noqa: A002
               memory_format: Any = None, layout: Any = None, pin_memory: Any = None) -> Tensor:
     """Ones with ``x``'s shape, and its dtype and device unless given (``memory_format``: minigrad.memory_format)."""
     x = _like(input, "ones_like")
@@ -335,8 +335,8 @@ def ones_like(input: Tensor, dtype: Any = None, device: Any = None, requires_gra
     return _memory_format.relayout(out, memory_format, "ones_like", x)
 
 
-def full_like(input: Tensor, fill_value: Any, dtype: Any = None, device: Any = None,  # noqa: A002
-              requires_grad: bool = False, *, memory_format: Any = None, layout: Any = None,
+def full_like(input: Tensor, fill_value: Any, *, dtype: Any = None, device: Any = None,  # noqa: A002
+              requires_grad: bool = False, memory_format: Any = None, layout: Any = None,
               pin_memory: Any = None) -> Tensor:
     """``fill_value`` (a number) with ``x``'s shape, and its dtype and device unless given."""
     x = _like(input, "full_like")
@@ -349,8 +349,8 @@ def full_like(input: Tensor, fill_value: Any, dtype: Any = None, device: Any = N
 _NOT_GIVEN = object()   # arange's start when only end is given (a None start is refused, as PyTorch's)
 
 
-def arange(start: Any = _NOT_GIVEN, end: Any = None, step: Any = 1, dtype: Any = None, device: Any = None,
-           requires_grad: bool = False, *, stop: Any = None, out: Any = None, layout: Any = None,
+def arange(start: Any = _NOT_GIVEN, end: Any = None, step: Any = 1, *, dtype: Any = None, device: Any = None,
+           requires_grad: bool = False, stop: Any = None, out: Any = None, layout: Any = None,
            pin_memory: Any = None) -> Tensor:
     """Evenly spaced values in [start, end), as ``torch.arange``: ``arange(5)``, ``arange(1, 5)``,
     ``arange(0, 1, 0.1)``, ``arange(end=5)`` (``stop=`` is NumPy's name); int64 when every bound is an
@@ -370,7 +370,7 @@ def arange(start: Any = _NOT_GIVEN, end: Any = None, step: Any = 1, dtype: Any =
     tensor_options("arange", layout, None if out is not None else pin_memory, device)
     if out is not None:
         dtype, device = creation_args("arange", out, dtype, device)
-        values = keep_out_shape(arange(start, end, step, dtype, device, stop=stop), out)
+        values = keep_out_shape(arange(start, end, step, dtype=dtype, device=device, stop=stop), out)
         return out_requires_grad(write_out("arange", values, out), requires_grad, "arange")
     if stop is not None:
         if end is not None:

@@ -59,12 +59,16 @@ def _unwrapped(p: Any) -> Any:
     return p.item() if isinstance(p, Tensor) and p.ndim == 0 and p.dtype.kind in "iuf" else p
 
 
-def _probability(p: Any, name: str) -> float:
-    """``p`` as a float in [0, 1]: a Python or NumPy number, or a 0-d real tensor; anything else raises
-    PyTorch's ValueError (and message) naming ``name``. The one check of every dropout function and module."""
+def _probability(p: Any, name: str, module: bool = False) -> float:
+    """``p`` as a float in [0, 1]: a Python or NumPy number (a bool too: ``p=True`` is 1, as PyTorch's), or a 0-d
+    real tensor; anything else raises PyTorch's ValueError (and message) naming ``name``. A NaN passes PyTorch's
+    ``p < 0 or p > 1``: a ``module`` keeps it, and a call refuses it as PyTorch's kernels do (RuntimeError, and a
+    ValueError as the other values). The one check of every dropout function and module."""
     p = _unwrapped(p)
-    if isinstance(p, bool) or not isinstance(p, (int, float, numpy.integer, numpy.floating)) or not 0 <= p <= 1:
+    if not isinstance(p, (int, float, numpy.integer, numpy.floating)) or p < 0 or p > 1:
         raise ValueError(f"{name}: dropout probability has to be between 0 and 1, but got {p!r}")
+    if p != p and not module:
+        raise InputShapeError(f"{name}: dropout probability has to be between 0 and 1, but got {p!r}")
     return float(p)
 
 

@@ -356,7 +356,7 @@ def sigmoid(input: Tensor) -> Tensor:  # noqa: A002
     return mg.sigmoid(input)
 
 
-def gelu(input: Tensor, approximate: str = "none") -> Tensor:  # noqa: A002 - PyTorch's keyword
+def gelu(input: Tensor, *, approximate: str = "none") -> Tensor:  # noqa: A002 - PyTorch's keyword
     """GELU(x) = x · Φ(x), Φ the standard normal CDF, as ``torch.nn.functional.gelu``.
 
     ``approximate="none"``: Φ(x) = ½(1 + erf(x/√2)); ``"tanh"``:

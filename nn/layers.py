@@ -151,7 +151,7 @@ class _DropoutNd(Module):
     def __init__(self, p: float = 0.5, inplace: bool = False, *, device: Any = None, dtype: Any = None) -> None:
         super().__init__()
         name = type(self).__name__
-        _probability(p, name)
+        _probability(p, name, module=True)
         if not isinstance(inplace, (bool, numpy.bool_)):
             raise TypeError(f"{name}: inplace must be a bool, got {inplace!r}")
         self.p, self.inplace = p, bool(inplace)   # p as given, as PyTorch (its repr shows `p=0` for 0)

@@ -793,7 +793,7 @@ def test_fuzz_like_constructors_refuse_array_devices_dtypes_and_fill_values():
             assert word in str(info.value), (name, str(info.value))
         assert call(None).device == x.device   # None still means x's device
     with pytest.raises(TypeError) as info:
-        mg.ones_like(x, [])
+        mg.ones_like(x, dtype=[])
     assert "ones_like" in str(info.value) and "dtype" in str(info.value)
     for fill in (np.array([]), np.array([1.0, 2.0]), None, "a"):
         with pytest.raises(TypeError) as info:
@@ -814,7 +814,7 @@ def test_fuzz_arange_checks_its_numbers_step_and_dtype():
     import minigrad as mg
 
     with pytest.raises(TypeError) as info:
-        mg.arange(mg.tensor(0.25), 3, None, ",")   # numpy.dtype(",") raised a SyntaxError
+        mg.arange(mg.tensor(0.25), 3, None, dtype=",")   # numpy.dtype(",") raised a SyntaxError
     assert "arange" in str(info.value) and "','" in str(info.value) and "not a dtype" in str(info.value)
     with pytest.raises(ValueError, match="arange: step must be nonzero"):
         mg.arange(0, 5, 0)                          # NumPy raised a ZeroDivisionError
@@ -1074,6 +1074,6 @@ def test_fuzz_gelu_approximate_must_be_a_string():
     x = mg.tensor([0.25], requires_grad=True)
     for bad in (np.array([]), np.array(["none"]), None, 0):
         with pytest.raises(TypeError) as info:
-            nn.functional.gelu(x, bad)
+            nn.functional.gelu(x, approximate=bad)
         assert f"gelu(): argument 'approximate' must be str, not {type(bad).__name__}" in str(info.value)
     assert x.grad is None and x.tolist() == [0.25]

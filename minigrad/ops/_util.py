@@ -217,8 +217,8 @@ def int_tuple(values: Any, name: str, what: str = "shape") -> tuple:
     naming the op."""
     items = values if isinstance(values, (tuple, list)) else (values,)
     try:
-        if bool in map(type, items):   # (bool has no subclasses: isinstance's test, without a generator)
-            raise TypeError("bools are not sizes")
+        if items and type(items[0]) is bool:   # PyTorch's parser tells an int list by its first element only: a
+            raise TypeError("bools are not sizes")   # later bool is the int 0 or 1 (``x.reshape(2, True, 12)``)
         ints = tuple(map(operator.index, items))
     except TypeError:
         raise TypeError(f"{name}: {what} must be an int or a sequence of ints, got {values!r}") from None
@@ -269,11 +269,13 @@ def normalize_axis(axis: Any, ndim: int, name: str) -> Any:
     if not isinstance(axis, (int, tuple, list)) and not hasattr(axis, "__index__"):
         raise TypeError(f"{name}: axis must be an int, a tuple of ints or None, got {axis!r}")
     axes = (axis,) if isinstance(axis, int) or not isinstance(axis, (tuple, list)) else tuple(axis)
+    if axes and isinstance(axes[0], bool):   # PyTorch refuses True as dim 1 (``x.sum(True)`` means no keepdim);
+        # its parser tells an int list by the first element only, so a later bool is the dim 0 or 1, as PyTorch's
+        # ``x.permute(2, 0, True)`` and ``x.sum((0, True))``
+        raise TypeError(f"{name}: axis must be an int or a tuple of ints, got {axis!r}")
     out = []
     for a in axes:
         try:
-            if isinstance(a, bool):   # PyTorch refuses True as dim 1 (``x.sum(True)`` means no keepdim)
-                raise TypeError("a bool")
             a = operator.index(a)
         except TypeError:
             raise TypeError(f"{name}: axis must be an int or a tuple of ints, got {axis!r}") from None

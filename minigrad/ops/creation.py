@@ -49,7 +49,7 @@ def from_numpy(array: numpy.ndarray) -> Tensor:
     return Tensor._make(shared_memory(array), False, None, 0)
 
 
-def rand_like(input: Tensor, dtype: Any = None, device: Any = None, requires_grad: bool = False, *,  # noqa: A002
+def rand_like(input: Tensor, *, dtype: Any = None, device: Any = None, requires_grad: bool = False,  # noqa: A002
               generator: Any = None, memory_format: Any = None, layout: Any = None,
               pin_memory: Any = None) -> Tensor:
     """Uniform samples in [0, 1) with ``x``'s shape (and its dtype and device unless given), from ``generator``
@@ -62,7 +62,7 @@ def rand_like(input: Tensor, dtype: Any = None, device: Any = None, requires_gra
     return _memory_format.relayout(out, memory_format, "rand_like", x)
 
 
-def randn_like(input: Tensor, dtype: Any = None, device: Any = None, requires_grad: bool = False, *,  # noqa: A002
+def randn_like(input: Tensor, *, dtype: Any = None, device: Any = None, requires_grad: bool = False,  # noqa: A002
                generator: Any = None, memory_format: Any = None, layout: Any = None,
                pin_memory: Any = None) -> Tensor:
     """Standard normal samples with ``x``'s shape (and its dtype and device unless given), from ``generator``

@@ -36,7 +36,7 @@ def eye(n: int, m: int | None = None, *, out: Any = None, dtype: Any = None, dev
     return out
 
 
-def empty_like(input: Tensor, dtype: Any = None, device: Any = None, requires_grad: bool = False, *,  # noqa: A002
+def empty_like(input: Tensor, *, dtype: Any = None, device: Any = None, requires_grad: bool = False,  # noqa: A002
                memory_format: Any = None, layout: Any = None, pin_memory: Any = None) -> Tensor:
     """An uninitialised (here: zero) tensor with ``x``'s shape, and its dtype and device unless given."""
     x = _like(input, "empty_like")

@@ -80,3 +80,62 @@ def test_placeholder_conversions_still_work() -> None:
     assert type(p.cpu()) is nn.parameter.UninitializedParameter
     model = nn.LazyLinear(3).double()
     assert model(mg.ones(2, 4, dtype=mg.float64)).shape == (2, 3)
+
+
+# --- 3. positional arguments PyTorch takes only by keyword; bools among ints; dropout's p ------------------------
+
+@pytest.mark.parametrize("call", [
+    lambda lib, F: lib.ones_like(lib.zeros(2), lib.float64),
+    lambda lib, F: lib.zeros_like(lib.zeros(2), lib.float64),
+    lambda lib, F: lib.empty_like(lib.zeros(2), lib.float64),
+    lambda lib, F: lib.full_like(lib.zeros(2), 3, lib.float64),
+    lambda lib, F: lib.rand_like(lib.zeros(2), lib.float64),
+    lambda lib, F: lib.randn_like(lib.zeros(2), lib.float64),
+    lambda lib, F: lib.arange(0, 5, 1, lib.float64),
+    lambda lib, F: F.gelu(lib.ones(2), "tanh"),
+], ids=["ones_like", "zeros_like", "empty_like", "full_like", "rand_like", "randn_like", "arange", "gelu"])
+def test_keyword_only_arguments_refuse_a_position(call: Any) -> None:
+    with pytest.raises(TypeError):
+        call(torch, torch.nn.functional)
+    with pytest.raises(TypeError):
+        call(mg, F)
+
+
+@pytest.mark.parametrize("call", [
+    lambda x: x.permute(2, 0, True), lambda x: x.sum((0, True)), lambda x: x.amax((1, False)),
+    lambda x: x.reshape(2, True, 12), lambda x: x.flip((0, True)), lambda x: x.tile((1, True)),
+    lambda x: x.permute(True, 0, 2), lambda x: x.sum(True), lambda x: x.flip(True),
+], ids=["permute", "sum", "amax", "reshape", "flip", "tile", "permute_first", "sum_one", "flip_one"])
+def test_a_bool_after_the_first_int_of_a_list_is_an_int(call: Any) -> None:
+    # PyTorch's parser tells an int list by its first element: later bools are 0 or 1, a first one is refused
+    values = np.arange(24.0).reshape(2, 3, 4)
+    try:
+        expected = call(torch.tensor(values))
+    except TypeError:
+        with pytest.raises(TypeError):
+            call(mg.tensor(values))
+        return
+    got = call(mg.tensor(values))
+    assert tuple(got.shape) == tuple(expected.shape)
+    np.testing.assert_array_equal(_np(got), _np(expected))
+
+
+@pytest.mark.parametrize("p", [True, False])
+@pytest.mark.parametrize("name", ["dropout", "alpha_dropout", "dropout2d", "feature_alpha_dropout"])
+def test_dropout_takes_a_bool_probability(name: str, p: bool) -> None:
+    x = np.ones((2, 3, 4, 4), dtype=np.float32)
+    expected = getattr(torch.nn.functional, name)(torch.tensor(x), p, True)
+    np.testing.assert_array_equal(_np(getattr(F, name)(mg.tensor(x), p, True)), _np(expected))
+    assert repr(nn.Dropout(p)) == repr(torch.nn.Dropout(p))
+
+
+@pytest.mark.parametrize("module", ["Dropout", "AlphaDropout", "Dropout2d"])
+def test_dropout_module_keeps_a_nan_probability_and_its_call_refuses_it(module: str) -> None:
+    theirs, ours = getattr(torch.nn, module)(float("nan")), getattr(nn, module)(float("nan"))
+    assert repr(ours) == repr(theirs)
+    with pytest.raises(RuntimeError):
+        theirs(torch.ones(2, 3, 4, 4))
+    with pytest.raises(RuntimeError, match="dropout probability"):
+        ours(mg.ones(2, 3, 4, 4))
+    with pytest.raises(RuntimeError, match="dropout probability"):
+        F.dropout(mg.ones(3), float("nan"), False)
