@@ -332,6 +332,8 @@ def prelu(input: Tensor, weight: Tensor) -> Tensor:  # noqa: A002
     An input of fewer than 2 dims has 1 channel.
     """
     x, weight = _floating(input, "prelu"), _tensor(weight, "prelu", "weight")
+    if weight.dtype != x.dtype:   # RuntimeError, as PyTorch's ("Type promoting not supported")
+        raise InputDtypeError(f"prelu: input ({x.dtype}) and weight ({weight.dtype}) must have the same dtype")
     if weight.ndim > 1:
         raise InputShapeError(f"prelu: weight must be a scalar or 1-D, got shape {weight.shape}")
     count = weight.numel()

@@ -344,7 +344,7 @@ def multi_margin_loss(input: Tensor, target: Any, p: int = 1, margin: float = 1.
     rows, _ = _class_rows(_kernel_floating(input, name), name)
     count, classes = rows.shape
     target = checked_indices(target, rows.device, classes, name, lambda value, _low, _high: (
-        f"{name}: target {value} is out of range for C={classes} classes"), "target")
+        f"{name}: target {value} is out of range for C={classes} classes"), "target", dtypes=("int64",))
     if target.ndim > 1 or target.numel() != count:
         raise InputShapeError(f"{name}: inconsistent target size: expected {count} class indices for input of shape "
                               f"{input.shape}, got target of shape {target.shape}")
@@ -379,7 +379,9 @@ def multilabel_margin_loss(input: Tensor, target: Any, size_average: bool | None
     rows, single = _class_rows(_kernel_floating(input, name), name)
     classes = rows.shape[1]
     # shifted by one, so that the end marker -1 is index 0 to the range check
-    target = target if isinstance(target, Tensor) else mg.as_tensor(index_array(target, rows.device, name, "target"))
+    # int64 alone, as PyTorch's kernel (a uint8 -1 would wrap round)
+    array = index_array(target, rows.device, name, "target", ("int64",))
+    target = target if isinstance(target, Tensor) else mg.as_tensor(array)
     shifted = checked_indices(target + 1, rows.device, classes + 1, name, lambda value, _low, _high: (
                                   f"{name}: target {value - 1} is out of range: entries must be in "
                                   f"[-1, {classes - 1}]"), "target")

@@ -12,7 +12,7 @@ import numpy
 import minigrad as mg
 from minigrad import Tensor
 
-from ._arguments import _floating, _int, _not_complex, _number, _tensor
+from ._arguments import _floating, _int, _number, _tensor
 from ._errors import InputDtypeError, InputShapeError
 from ._flags import flag
 
@@ -101,7 +101,7 @@ def layer_norm(input: Tensor, normalized_shape: Any, weight: Tensor | None = Non
     input: (*, *normalized_shape) → same shape. y = (x - E[x]) / √(Var[x] + eps) · weight + bias,
     with ``weight`` and ``bias`` of shape ``normalized_shape`` (either may be None).
     """
-    input = _not_complex(_tensor(input, "layer_norm"), "layer_norm")
+    input = _floating(input, "layer_norm")   # no integer or complex kernel, as PyTorch's
     shape = _normalized_shape(normalized_shape, "layer_norm")
     if not shape or input.shape[input.ndim - len(shape):] != shape or len(shape) > input.ndim:
         raise InputShapeError(f"layer_norm: input of shape {input.shape} does not end with normalized_shape {shape}")
@@ -256,7 +256,7 @@ def rms_norm(input: Tensor, normalized_shape: Any, weight: Tensor | None = None,
     eps = float(numpy.finfo(input.dtype).eps) if eps is None else _number(eps, "rms_norm", "eps")
     axes = tuple(range(input.ndim - len(shape), input.ndim))
     out = input * ((input * input).mean(axis=axes, keepdims=True) + eps).rsqrt()
-    return out if weight is None else out * weight
+    return out if weight is None else (out * weight).to(input.dtype)   # the input's dtype, as PyTorch's
 
 
 def group_norm(input: Tensor, num_groups: int, weight: Tensor | None = None,  # noqa: A002 - PyTorch's name

@@ -153,3 +153,28 @@ def test_class_weights_of_another_dtype_raise_with_class_targets(x: str, w: str)
     for loss in ("cross_entropy", "nll_loss"):
         _same(lambda s, loss=loss: getattr(s.F, loss)(s.t(logits), s.t(target), weight=s.t(weight)), 2e-3)
     _same(lambda s: s.nn.CrossEntropyLoss(weight=s.t(weight))(s.t(logits), s.t(target)), 2e-3)
+
+
+@pytest.mark.filterwarnings("ignore:Mismatch dtype between input and weight")   # torch's rms_norm
+@pytest.mark.parametrize("x, w", [("float32", "float64"), ("float64", "float32"), ("float16", "float32"),
+                                  ("float32", "float16"), ("float64", "float64")])
+def test_prelu_refuses_and_rms_norm_keeps_the_inputs_dtype(x: str, w: str) -> None:
+    """F.prelu (and nn.PReLU) promoted a weight of another dtype; PyTorch refuses it ("Type promoting not
+    supported"). F.rms_norm gave the promoted dtype (float64 for a float32 input with a float64 weight), PyTorch
+    the input's."""
+    inp, weight = _a((2, 4, 3), x), _a((4,), w, 1)
+    tol = 2e-3 if "float16" in (x, w) else 1e-6
+    _same(lambda s: s.F.prelu(s.t(inp), s.t(weight)), tol)
+    _same(lambda s: _module("PReLU", (4,), w)(s)(s.t(inp)), tol)
+    _same(lambda s: s.F.rms_norm(s.t(inp), (3,), s.t(_a((3,), w, 2))), tol)
+
+
+@pytest.mark.parametrize("dtype", ["int64", "int32", "int16"])
+def test_margin_losses_take_int64_targets_and_layer_norm_floats(dtype: str) -> None:
+    """multi_margin_loss and multilabel_margin_loss took any integer target, PyTorch's kernels int64 alone
+    (RuntimeError); layer_norm of an integer input gave float64, PyTorch has no such kernel
+    (NotImplementedError)."""
+    x = _a((4, 3), "float32")
+    _same(lambda s: s.F.multi_margin_loss(s.t(x), s.t(_a((4,), dtype, 1))))
+    _same(lambda s: s.F.multilabel_margin_loss(s.t(x), s.t(np.array([[0, 1, -1]] * 4, dtype=dtype))))
+    _same(lambda s: s.F.layer_norm(s.t(_a((2, 3), dtype, 2)), (3,)))
