@@ -391,6 +391,14 @@ def _adaptive_bounds(input: Any, output_size: Any, name: str) -> tuple:  # noqa:
     return x, steps * length // out, -((-(steps + 1) * length) // out)
 
 
+def _some_channels(x: Tensor, dims: int, name: str) -> None:
+    """PyTorch's adaptive max pools (and its 3-D average pool) refuse a batched input with no channels, (N, 0, *S);
+    an unbatched (0, *S) is a batch of none and pools to (0, *out)."""
+    if x.ndim == dims + 2 and x.shape[1] == 0:
+        raise InputShapeError(f"{name}(): Expected input to have non-zero size for non-batch dimensions, but input "
+                              f"has sizes {tuple(x.shape)} with dimension 1 being empty")
+
+
 def adaptive_avg_pool1d(input: Tensor, output_size: Any) -> Tensor:  # noqa: A002
     """Mean over ``output_size`` windows that tile the last dim, as PyTorch's: (N, C, L) or (C, L) →
     (N, C, output_size); window i covers [⌊i·L/out⌋, ⌈(i + 1)·L/out⌉). ``None`` keeps L."""
@@ -436,6 +444,7 @@ def adaptive_max_pool1d(input: Tensor, output_size: Any, return_indices: bool = 
     PyTorch's: (N, C, L) or (C, L) → (N, C, output_size), the gradient to the first largest entry;
     ``return_indices``: also each maximum's int64 position in L."""
     x, starts, ends = _adaptive_bounds(input, output_size, "adaptive_max_pool1d")
+    _some_channels(x, 1, "adaptive_max_pool1d")
     # (out, widest window) positions; a narrower window repeats its first position, which leaves its max unchanged
     width = int((ends - starts).max(initial=1))
     table = starts[:, None] + numpy.arange(width)
@@ -480,6 +489,7 @@ def adaptive_max_pool2d(input: Tensor, output_size: Any, return_indices: bool = 
     (N, C, H_out, W_out), the gradient to the first largest entry in row-major order; ``return_indices``: also
     each maximum's int64 position in the flattened H·W plane."""
     x, ((starts_h, ends_h), (starts_w, ends_w)) = _adaptive_windows_2d(input, output_size, "adaptive_max_pool2d")
+    _some_channels(x, 2, "adaptive_max_pool2d")
     height, width = x.shape[-2:]
     # (H_out, W_out, widest window) flat positions, row-major within each window; a smaller window repeats its
     # first position, which leaves its maximum and the first index of it unchanged

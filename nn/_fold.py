@@ -82,6 +82,9 @@ def unfold(input: Tensor, kernel_size: Any, dilation: Any = 1, padding: Any = 0,
         raise FoldRankError(f"unfold: Input Error: Only 3D or 4D input Tensors are supported (got {x.ndim}D: shape "
                             f"{x.shape}); expected (C, H, W) or (N, C, H, W)")
     x, unbatched = _batched(x, 2, name)
+    if 0 in x.shape[1:]:   # PyTorch's im2col: only the batch dim may be empty
+        raise InputShapeError(f"{name}: expected a 3D or 4D (batch mode) input with possibly 0 batch size and other "
+                              f"non-zero dimensions, got shape {tuple(input.shape)}")
     kernel = _pair(kernel_size, name, "kernel_size", 1)
     dilation, stride = _pair(dilation, name, "dilation", 1), _pair(stride, name, "stride", 1)
     padding = _pair(padding, name, "padding", 0)
@@ -102,6 +105,9 @@ def fold(input: Tensor, output_size: Any, kernel_size: Any, dilation: Any = 1, p
         raise FoldRankError(f"fold: Input Error: Only unbatched (2D) or batched (3D) input Tensors are supported "
                             f"(got {x.ndim}D: shape {x.shape}); expected (C·kH·kW, L) or (N, C·kH·kW, L)")
     x, unbatched = (x.unsqueeze(0), True) if x.ndim == 2 else (x, False)
+    if 0 in x.shape[1:]:   # PyTorch's col2im: only the batch dim may be empty
+        raise InputShapeError(f"{name}: expected a 2D or 3D (batch mode) input with possibly 0 batch size and "
+                              f"non-zero dimensions, got shape {tuple(input.shape)}")
     size = _pair(output_size, name, "output_size", 1)
     kernel = _pair(kernel_size, name, "kernel_size", 1)
     dilation, stride = _pair(dilation, name, "dilation", 1), _pair(stride, name, "stride", 1)

@@ -22,7 +22,7 @@ import minigrad as mg
 from minigrad import Tensor
 
 from ._arguments import _in_int64, _tensor
-from ._conv import _window_means
+from ._conv import _some_channels, _window_means
 from ._errors import InputShapeError
 from ._flags import flag
 from ._half_pool import adaptive_avg_pool3d_float16
@@ -277,6 +277,11 @@ def interpolate(input: Tensor, size: Any = None, scale_factor: Any = None, mode:
     if any(s < (mode != "area") for s in sizes) or any(n <= 0 for n in x.shape[2:]):
         raise InputShapeError(f"{name}: input and output sizes should be greater than 0, but got input "
                               f"(spatial) {tuple(x.shape[2:])} and output {sizes}")
+    if x.shape[1] == 0 and mode != "area":   # PyTorch's upsample kernels refuse (N, 0, *S)
+        raise InputShapeError(f"{name}: Non-empty {x.ndim}D data tensor expected but got a tensor with sizes "
+                              f"{list(x.shape)} (no channels)")
+    if mode == "area" and x.ndim == 5 and tuple(sizes) != (1, 1, 1):   # as PyTorch's 3-D adaptive pooling
+        _some_channels(x, 3, "adaptive_avg_pool3d")
     if mode == "area" and x.dtype == mg.float16:   # PyTorch's adaptive average pooling of float16
         if x.ndim == 5:   # its 3-D kernel's float16 steps
             return adaptive_avg_pool3d_float16(x, sizes)

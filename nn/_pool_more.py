@@ -23,6 +23,7 @@ from ._conv import (
     _ints,
     _max_pool,
     _max_positions,
+    _some_channels,
     _window_means,
     adaptive_max_pool1d,
     adaptive_max_pool2d,
@@ -98,6 +99,8 @@ def _adaptive_windows(input: Any, output_size: Any, dims: int, name: str) -> tup
         raise ArgumentFormError(f"{name}: output_size must be an int or a tuple of {dims}, got {output_size!r}")
     sizes = tuple(length if size is None else _int(size, name, "output_size") for size, length in
                   zip(sizes, x.shape[-dims:]))
+    if not (name == "adaptive_avg_pool3d" and sizes == (1,) * dims):   # PyTorch's mean to 1s takes no channels
+        _some_channels(x, dims, name)
     windows = []
     for out, length in zip(_ints(sizes, dims, name, "output_size", 0), x.shape[-dims:]):
         steps = numpy.arange(out)

@@ -58,3 +58,61 @@ def test_quantile_gradient_into_an_empty_q(name: str, shape: tuple, dim: Any) ->
         q = lib.zeros(0, dtype=lib.float64, requires_grad=True)
         return getattr(lib, name)(x, q, dim), [x, q]
     _same_forward_and_grads(build)
+
+
+def _functional(lib: Any) -> Any:
+    return nn.functional if lib is mg else torch.nn.functional
+
+
+NO_CHANNELS = {   # PyTorch's kernels refuse an empty non-batch dim here; ours computed an empty result
+    "interpolate_nearest": lambda lib: _functional(lib).interpolate(lib.zeros(1, 0, 4), size=3),
+    "interpolate_nearest_exact": lambda lib: _functional(lib).interpolate(lib.zeros(0, 0, 4, 4), size=3,
+                                                                          mode="nearest-exact"),
+    "interpolate_linear": lambda lib: _functional(lib).interpolate(lib.zeros(2, 0, 4), size=3, mode="linear"),
+    "interpolate_bilinear": lambda lib: _functional(lib).interpolate(lib.zeros(1, 0, 4, 4), scale_factor=2,
+                                                                     mode="bilinear"),
+    "interpolate_bicubic": lambda lib: _functional(lib).interpolate(lib.zeros(1, 0, 4, 4), size=3, mode="bicubic"),
+    "interpolate_trilinear": lambda lib: _functional(lib).interpolate(lib.zeros(1, 0, 2, 2, 2), size=3,
+                                                                      mode="trilinear"),
+    "interpolate_area_3d": lambda lib: _functional(lib).interpolate(lib.zeros(1, 0, 2, 2, 2), size=(1, 2, 1),
+                                                                    mode="area"),
+    "upsample_module": lambda lib: _lib_nn(lib).Upsample(scale_factor=2)(lib.zeros(2, 0, 5)),
+    "adaptive_max_pool1d": lambda lib: _functional(lib).adaptive_max_pool1d(lib.zeros(2, 0, 4), 2),
+    "adaptive_max_pool2d": lambda lib: _functional(lib).adaptive_max_pool2d(lib.zeros(0, 0, 4, 4), 2),
+    "adaptive_max_pool3d": lambda lib: _functional(lib).adaptive_max_pool3d(lib.zeros(2, 0, 4, 4, 4), 0),
+    "adaptive_avg_pool3d": lambda lib: _lib_nn(lib).AdaptiveAvgPool3d(2)(lib.zeros(2, 0, 4, 4, 4)),
+    "unfold": lambda lib: _functional(lib).unfold(lib.zeros(2, 0, 3, 3), 2),
+    "unfold_unbatched": lambda lib: _lib_nn(lib).Unfold(2)(lib.zeros(0, 3, 3)),
+    "fold": lambda lib: _functional(lib).fold(lib.zeros(2, 0, 4), (3, 3), 2),
+    "fold_unbatched": lambda lib: _functional(lib).fold(lib.zeros(0, 4), (3, 3), 2),
+}
+WITH_BATCH_OR_CHANNELS = {   # ... while an empty batch, or an empty dim PyTorch takes, still computes
+    "interpolate_batch0": lambda lib: _functional(lib).interpolate(lib.zeros(0, 2, 4), size=3, mode="linear"),
+    "interpolate_area_1d": lambda lib: _functional(lib).interpolate(lib.zeros(1, 0, 4), size=3, mode="area"),
+    "interpolate_area_2d": lambda lib: _functional(lib).interpolate(lib.zeros(1, 0, 4, 4), size=3, mode="area"),
+    "adaptive_avg_pool1d": lambda lib: _functional(lib).adaptive_avg_pool1d(lib.zeros(2, 0, 4), 2),
+    "adaptive_avg_pool2d": lambda lib: _functional(lib).adaptive_avg_pool2d(lib.zeros(2, 0, 4, 4), 2),
+    "adaptive_max_pool1d_unbatched": lambda lib: _functional(lib).adaptive_max_pool1d(lib.zeros(0, 4), 2),
+    "adaptive_max_pool3d_unbatched": lambda lib: _functional(lib).adaptive_max_pool3d(lib.zeros(0, 4, 4, 4), 2),
+    "adaptive_avg_pool3d_to_ones": lambda lib: _functional(lib).adaptive_avg_pool3d(lib.zeros(2, 0, 4, 4, 4), 1),
+    "interpolate_area_3d_to_ones": lambda lib: _functional(lib).interpolate(lib.zeros(1, 0, 2, 2, 2), size=1,
+                                                                            mode="area"),
+    "adaptive_avg_pool3d_batch0": lambda lib: _functional(lib).adaptive_avg_pool3d(lib.zeros(0, 3, 4, 4, 4), 2),
+    "unfold_batch0": lambda lib: _functional(lib).unfold(lib.zeros(0, 2, 3, 3), 2),
+    "fold_batch0": lambda lib: _functional(lib).fold(lib.zeros(0, 4, 4), (3, 3), 2),
+}
+
+
+@pytest.mark.parametrize("name", sorted(NO_CHANNELS))
+def test_kernels_that_refuse_an_empty_non_batch_dim_raise(name: str) -> None:
+    # F.interpolate(zeros(1, 0, 4), size=3): torch's RuntimeError "Non-empty 3D data tensor expected"; ours (1, 0, 3)
+    with pytest.raises(RuntimeError):
+        NO_CHANNELS[name](torch)
+    with pytest.raises(RuntimeError, match=r"interpolate|adaptive_(avg|max)_pool\dd|fold"):   # the op named
+        NO_CHANNELS[name](mg)
+
+
+@pytest.mark.parametrize("name", sorted(WITH_BATCH_OR_CHANNELS))
+def test_an_empty_batch_still_computes(name: str) -> None:
+    expected, got = WITH_BATCH_OR_CHANNELS[name](torch), WITH_BATCH_OR_CHANNELS[name](mg)
+    assert tuple(got.shape) == tuple(expected.shape)
