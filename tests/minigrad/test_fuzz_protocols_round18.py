@@ -165,3 +165,32 @@ def test_operands_of_no_tensor_dtype_are_refused_as_pytorch(operand: object, cal
             call(torch.tensor([1.0, 2.0, 3.0]), operand())
     with pytest.raises(TypeError, match="dtype|input"):
         call(mg.tensor([1.0, 2.0, 3.0]), operand())
+
+
+
+@pytest.mark.parametrize("fn", [
+    lambda x: np.round(x), lambda x: np.reshape(x, -1), lambda x: np.argmax(x), lambda x: np.cumsum(x),
+    lambda x: np.argsort(x), lambda x: np.linalg.inv(x),
+], ids=["round", "reshape", "argmax", "cumsum", "argsort", "linalg.inv"])
+def test_numpy_functions_computing_on_the_array_give_tensors_as_pytorch(fn: object) -> None:
+    """numpy.round(t), numpy.reshape(t, -1), numpy.linalg.inv(t) … compute on numpy.asarray(t) and hand the
+    result to t.__array_wrap__: PyTorch's gives a Tensor, minigrad had none (an ndarray or NumPy scalar came back);
+    a tensor that requires grad is refused, as PyTorch's numpy() refuses it."""
+    values = np.array([[1.5, 2.5], [-0.5, 4.0]], dtype=np.float32)
+    ours, theirs = fn(mg.tensor(values)), fn(torch.tensor(values))
+    assert isinstance(ours, mg.Tensor) and str(ours.dtype) == str(theirs.dtype).replace("torch.", "")
+    np.testing.assert_allclose(ours.numpy(), theirs.numpy(), rtol=1e-6)
+    for lib in (mg, torch):
+        with pytest.raises(RuntimeError):
+            fn(lib.tensor(values, requires_grad=True))
+
+
+@pytest.mark.parametrize("shape", [(), (3,), (2, 3), (2, 3, 4)])
+def test_numpy_transpose_of_a_tensor_reverses_its_dims_as_pytorch(shape: tuple) -> None:
+    """numpy.transpose(t) calls t.transpose(None), NumPy's spelling of "reverse the dims", which raised
+    ShapeMismatchError ("1 dims (None,) given"); PyTorch's numpy.transpose(t) gives the reversed tensor."""
+    values = np.arange(float(np.prod(shape))).reshape(shape)
+    ours, theirs = np.transpose(mg.tensor(values)), np.transpose(torch.tensor(values))
+    assert isinstance(ours, mg.Tensor) and ours.shape == tuple(theirs.shape)
+    np.testing.assert_array_equal(ours.numpy(), theirs.numpy())
+    assert mg.tensor(values).transpose(None).shape == values.T.shape
