@@ -684,6 +684,16 @@ class Tensor:
         array = self.numpy()
         return array if dtype is None else array.astype(dtype, copy=False)
 
+    def __array_wrap__(self, array: Any, context: Any = None, return_scalar: bool = False) -> Tensor:
+        """The result of a NumPy function that computed on ``numpy.asarray(x)`` (``numpy.round(x)``,
+        ``numpy.reshape(x, -1)``, ``numpy.linalg.inv(x)``) as a Tensor, as PyTorch's ``__array_wrap__`` gives it
+        (bools as uint8); refused for a tensor that requires grad, whose graph NumPy cannot continue (PyTorch's
+        RuntimeError: its ``numpy()`` refuses such a tensor)."""
+        if self._requires_grad:
+            raise ArgumentTypeError("a NumPy function was called on a tensor that requires grad (NumPy records "
+                                    "nothing for backward); use the tensor's own op, or tensor.detach()")
+        return _from_ufunc(array)
+
     def cpu(self) -> Tensor:
         """This tensor on the CPU: itself when already there, else a copy of the same shape (recorded for backward)."""
         return self.to("cpu")
