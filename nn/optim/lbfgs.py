@@ -172,6 +172,7 @@ class LBFGS(Optimizer):
         d, t = state.get("d"), state.get("t")
         old_dirs, old_stps = list(state.get("old_dirs", [])), list(state.get("old_stps", []))
         ro, h_diag = list(state.get("ro", [])), state.get("H_diag", 1.0)
+        al = state.get("al")            # the two-loop's last alphas, kept in the state as PyTorch's (history_size long)
         prev_flat_grad, prev_loss = state.get("prev_flat_grad"), state.get("prev_loss")
         iteration = 0
         while iteration < hyper["max_iter"]:
@@ -193,7 +194,9 @@ class LBFGS(Optimizer):
                     old_stps.append(s)
                     ro.append(1.0 / ys)
                     h_diag = ys / (y @ y).item()
-                d = _two_loop(-flat_grad, old_dirs, old_stps, ro, h_diag)
+                d, alphas = _two_loop(-flat_grad, old_dirs, old_stps, ro, h_diag)
+                al = list(al) if al is not None else [None] * hyper["history_size"]
+                al[:len(alphas)] = [xp.asarray(a, dtype=d.dtype) for a in alphas]   # 0-d arrays, as PyTorch's
             prev_flat_grad = flat_grad.copy()
             prev_loss = loss
             if n_iter == 1:
@@ -236,6 +239,8 @@ class LBFGS(Optimizer):
         new_state = {"func_evals": func_evals, "n_iter": n_iter, "d": d, "t": t, "old_dirs": old_dirs,
                      "old_stps": old_stps, "ro": ro, "H_diag": h_diag, "prev_flat_grad": prev_flat_grad,
                      "prev_loss": prev_loss}
+        if al is not None:
+            new_state["al"] = al
         return first_loss, new_state
 
     # --- state: one entry, under the first parameter, for the whole vector ---
@@ -278,6 +283,16 @@ class LBFGS(Optimizer):
                 converted[key] = [xp.ascontiguousarray(v.real) for v in value] if isinstance(value, list) else \
                     xp.ascontiguousarray(value.real)
         converted["ro"] = [check_number(v, f"{where}: {label} ro[{i}]") for i, v in enumerate(entries["ro"])]
+        if "al" in entries:
+            if not isinstance(entries["al"], (list, tuple)):
+                raise ValueError(f"{where}: {label} 'al' must be a list, got {type(entries['al']).__name__}")
+            xp, dtype = mg.array_module(converted["d"]), converted["d"].dtype
+
+            def alpha(v: Any, i: int) -> Any:   # a 0-d array in d's dtype (the step's own ones without a host read)
+                if v is None or (mg.is_array(v) and v.shape == () and v.dtype == dtype and mg.array_module(v) is xp):
+                    return v
+                return xp.asarray(check_number(v, f"{where}: {label} al[{i}]"), dtype)
+            converted["al"] = [alpha(v, i) for i, v in enumerate(entries["al"])]
         return converted
 
 
@@ -298,8 +313,8 @@ def _part(flat: Any, offset: int, p: mg.Tensor) -> Any:
     return (part.view(p.dtype) if p.dtype.kind == "c" else part).reshape(p.shape)
 
 
-def _two_loop(q: Any, old_dirs: list, old_stps: list, ro: list, h_diag: float) -> Any:
-    """H·q for the L-BFGS inverse-Hessian approximation H built from pairs (s, y) = (old_stps, old_dirs).
+def _two_loop(q: Any, old_dirs: list, old_stps: list, ro: list, h_diag: float) -> tuple[Any, list]:
+    """(H·q, the alphas) for the L-BFGS inverse-Hessian approximation H built from pairs (s, y) = (old_stps, old_dirs).
 
     The coefficients stay 0-d float64 arrays on q's device (the numbers of Python floats, without a host read per
     pair), cast to q's dtype where they scale a vector, as a Python float scales it."""
@@ -311,4 +326,4 @@ def _two_loop(q: Any, old_dirs: list, old_stps: list, ro: list, h_diag: float) -
     for i in range(len(old_dirs)):
         beta = (old_dirs[i] @ r).astype("float64") * ro[i]
         r = r + (alphas[i] - beta).astype(r.dtype) * old_stps[i]
-    return r
+    return r, alphas

@@ -65,3 +65,45 @@ def test_scheduler_state_saved_after_add_param_group_loads_as_torch(name: str, k
     ours = _resume_after_a_group_was_added(mg, optim, lr_scheduler, name, kwargs)
     assert [len(lrs) for lrs in ours] == [len(lrs) for lrs in theirs]
     np.testing.assert_allclose(np.concatenate(ours), np.concatenate(theirs), rtol=1e-12)
+
+
+def _lbfgs_run(lib: Any, opt_module: Any, start: np.ndarray, steps: int, state: dict | None = None) -> tuple:
+    """(the parameter, the optimizer) after ``steps`` LBFGS steps on a quartic, from ``state`` if given."""
+    p = lib.tensor(start.copy(), requires_grad=True)
+    opt = opt_module.LBFGS([p], lr=0.5, max_iter=3, history_size=4)
+    if state is not None:
+        opt.load_state_dict(state)
+
+    def closure() -> Any:
+        opt.zero_grad()
+        loss = ((p - 1.0) ** 4).sum() + (p ** 2).sum()
+        loss.backward()
+        return loss
+
+    for _ in range(steps):
+        opt.step(closure)
+    return p, opt
+
+
+def _numbers(values: list) -> list:
+    return [None if v is None else float(v) for v in values]
+
+
+def test_lbfgs_state_dict_keeps_the_two_loop_alphas_as_torch() -> None:
+    # PyTorch's LBFGS keeps the two-loop recursion's alphas in its state ("al", history_size long, None where no pair
+    # was used yet); minigrad's state dict lacked the key, and resuming from PyTorch's dropped it
+    start = np.array([0.3, -1.2, 2.0])
+    tp, topt = _lbfgs_run(torch, torch.optim, start, 2)
+    mp, mopt = _lbfgs_run(mg, optim, start, 2)
+    theirs, ours = topt.state_dict()["state"][0], mopt.state_dict()["state"][0]
+    assert sorted(ours) == sorted(theirs)
+    assert len(ours["al"]) == 4 and [v is None for v in ours["al"]] == [v is None for v in theirs["al"]]
+    np.testing.assert_allclose(np.array(_numbers(ours["al"]), dtype=float),
+                               np.array(_numbers(theirs["al"]), dtype=float), rtol=1e-9)
+    assert isinstance(ours["al"][0], mg.Tensor) and ours["al"][0].shape == () and ours["al"][0].dtype == mg.float64
+    converted = {"state": {0: {k: ([None if u is None else mg.tensor(u.numpy()) for u in v] if isinstance(v, list)
+                                   else mg.tensor(v.numpy()) if isinstance(v, torch.Tensor) else v)
+                               for k, v in theirs.items()}},
+                 "param_groups": [dict(g) for g in topt.state_dict()["param_groups"]]}
+    resumed = _lbfgs_run(mg, optim, tp.detach().numpy(), 0, converted)[1]
+    assert _numbers(resumed.state_dict()["state"][0]["al"]) == _numbers(theirs["al"])
