@@ -123,9 +123,9 @@ def _check_writable(x: Tensor, name: str) -> None:
                            "the tensor before performing the operation.")
     if not getattr(data.flags, "writeable", True):
         _refuse_conj_copy(x, name)
-        raise RuntimeError(f"{name}: the tensor written in place (shape {x.shape}) is a read-only view whose "
-                           "elements overlap in memory (overlapping windows of unfold or as_strided); "
-                           "clone() it first.")
+        raise RuntimeError(f"{name}: the tensor written in place (shape {x.shape}) is read-only: it views a "
+                           "non-writable NumPy array (from_numpy/as_tensor/from_dlpack of it; PyTorch would write "
+                           "into it, with a warning) or overlapping windows of unfold or as_strided; clone() it first.")
 
 
 def _refuse_overlap(written: Any, read: Any, name: str) -> None:

@@ -194,3 +194,16 @@ def test_numpy_transpose_of_a_tensor_reverses_its_dims_as_pytorch(shape: tuple) 
     assert isinstance(ours, mg.Tensor) and ours.shape == tuple(theirs.shape)
     np.testing.assert_array_equal(ours.numpy(), theirs.numpy())
     assert mg.tensor(values).transpose(None).shape == values.T.shape
+
+
+@pytest.mark.parametrize("wrap", [mg.from_numpy, mg.as_tensor, mg.from_dlpack])
+def test_a_write_into_a_read_only_numpy_array_names_it(wrap: object) -> None:
+    """An in-place op on a tensor over a non-writable NumPy array said the tensor's "elements overlap in memory
+    (overlapping windows of unfold or as_strided)". PyTorch writes into such memory (warning that it is undefined
+    behaviour); minigrad refuses, and now says why."""
+    array = np.arange(3.0)
+    array.flags.writeable = False
+    t = wrap(array)
+    with pytest.raises(RuntimeError, match="non-writable NumPy array"):
+        t.add_(1)
+    assert array.tolist() == [0.0, 1.0, 2.0]
