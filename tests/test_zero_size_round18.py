@@ -116,3 +116,21 @@ def test_kernels_that_refuse_an_empty_non_batch_dim_raise(name: str) -> None:
 def test_an_empty_batch_still_computes(name: str) -> None:
     expected, got = WITH_BATCH_OR_CHANNELS[name](torch), WITH_BATCH_OR_CHANNELS[name](mg)
     assert tuple(got.shape) == tuple(expected.shape)
+
+
+@pytest.mark.parametrize(("shapes", "dim"), [([(0,)], 1), ([(0,), (0,)], 1), ([(0,), (0,)], -2), ([(0,)], 5),
+                                             ([(0,)], -1), ([(0,), (2, 3)], 1), ([(2, 3), (0,)], -1)])
+def test_cat_of_legacy_empties_alone_takes_any_dim(shapes: list, dim: int) -> None:
+    # torch.cat([torch.empty(0)], 1): (0,) (its legacy rule checks no dim against (0,)s alone); ours an AxisError
+    def build(lib: Any) -> tuple:
+        parts = [lib.ones(shape, requires_grad=True) for shape in shapes]
+        return lib.cat(parts, dim), parts
+    _same_forward_and_grads(build)
+
+
+@pytest.mark.parametrize("dim", [True, 1.5])
+def test_cat_of_legacy_empties_still_checks_the_dim_type(dim: Any) -> None:
+    with pytest.raises(TypeError):
+        torch.cat([torch.zeros(0)], dim)
+    with pytest.raises(TypeError, match="concat"):
+        mg.cat([mg.zeros(0)], dim)

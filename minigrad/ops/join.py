@@ -244,7 +244,12 @@ def cat(tensors: Sequence[Tensor], dim: int | None = None, *, axis: int | None =
                                  f"concatenated (shapes {[t.shape for t in tensors]})")
     legacy = axis is None and any(t.shape == (0,) for t in tensors)
     first = next((t for t in tensors if t.shape != (0,)), tensors[0]) if legacy else tensors[0]
-    a = one_axis(dim_or_axis("concat", dim, axis, 0), getattr(first, "ndim", 0), "concat")
+    a = dim_or_axis("concat", dim, axis, 0)
+    if legacy and first.shape == (0,):   # legacy empties alone: PyTorch checks the dim's type, not its range
+        one_axis(a, 2**63 - 1, "concat")   # (torch.cat([torch.empty(0)], 1) is (0,))
+        a = 0
+    else:
+        a = one_axis(a, getattr(first, "ndim", 0), "concat")
     if legacy and first.ndim != 1:
         tensors = _legacy_empties_shaped(tensors, first.shape, a)
     return Concat(a)(*tensors)
