@@ -35,6 +35,7 @@ from ._dropout import dropout
 from ._recurrent_checks import (
     LengthMasks,
     RecurrentInputError,
+    RecurrentStateError,
     as_input,
     check_cell_flags,
     check_finite_steps,
@@ -131,6 +132,46 @@ class _Recurrent(Module):
 
     def flatten_parameters(self) -> None:
         """Nothing to do (PyTorch needs it for cuDNN; kept so PyTorch code runs unchanged)."""
+
+    # --- PyTorch's checking helpers, which layers subclassed in PyTorch code call from their own forward ---
+
+    def check_input(self, input: Tensor, batch_sizes: Tensor | None) -> None:  # noqa: A002 - PyTorch's name
+        """PyTorch's check of ``input``: (T, B, I) ((B, T, I) if ``batch_first``), or packed data (N, I) when
+        ``batch_sizes`` is given, of the weights' dtype (ValueError); RuntimeError for a wrong rank or width."""
+        weight_dtype = self._flat_weights[0].dtype
+        if input.dtype != weight_dtype:
+            raise ValueError(f"RNN input dtype ({input.dtype}) does not match weight dtype ({weight_dtype}). "
+                             f"Convert input: input.to({weight_dtype}), or convert model: model.to({input.dtype})")
+        rank = 2 if batch_sizes is not None else 3
+        if input.ndim != rank:
+            raise RecurrentInputError(f"input must have {rank} dimensions, got {input.ndim}")
+        if input.shape[-1] != self.input_size:
+            raise RecurrentInputError(f"input.size(-1) must be equal to input_size. Expected {self.input_size}, "
+                                      f"got {input.shape[-1]}")
+
+    def get_expected_hidden_size(self, input: Tensor, batch_sizes: Tensor | None) -> tuple[int, int, int]:  # noqa: A002
+        """h0's shape for ``input``: (D·num_layers, B, H) (P with ``proj_size`` P); B = ``batch_sizes[0]`` if given."""
+        return self._expected_state_size(input, batch_sizes, self._output_size)
+
+    def _expected_state_size(self, input: Tensor, batch_sizes: Tensor | None, width: int) -> tuple[int, int, int]:  # noqa: A002
+        batch = int(batch_sizes[0]) if batch_sizes is not None else input.shape[0 if self.batch_first else 1]
+        return (self.num_layers * len(self._suffixes), batch, width)
+
+    def check_hidden_size(self, hx: Tensor, expected_hidden_size: tuple[int, int, int],
+                          msg: str = "Expected hidden size {}, got {}") -> None:
+        """A RuntimeError (``msg`` filled with the expected and the actual shape) unless ``hx`` has the shape."""
+        if tuple(hx.shape) != tuple(expected_hidden_size):
+            raise RecurrentStateError(msg.format(expected_hidden_size, list(hx.shape)))
+
+    def check_forward_args(self, input: Tensor, hidden: Tensor, batch_sizes: Tensor | None) -> None:  # noqa: A002
+        """:meth:`check_input`, then the shape of ``hidden`` (h0) for that input."""
+        self.check_input(input, batch_sizes)
+        self.check_hidden_size(hidden, self.get_expected_hidden_size(input, batch_sizes))
+
+    def permute_hidden(self, hx: Tensor, permutation: Tensor | None) -> Tensor:
+        """``hx`` (D·num_layers, B, H) with its batch axis reordered by ``permutation`` (a PackedSequence's
+        ``sorted_indices``; None leaves it as is)."""
+        return hx if permutation is None else hx.index_select(1, permutation)
 
     @property
     def all_weights(self) -> list[list[Parameter]]:
@@ -493,6 +534,25 @@ class LSTM(_Recurrent):
             for k in range(num_layers):
                 for suffix in self._suffixes:
                     add_parameters(self, f"_l{k}{suffix}", peephole_shapes(hidden_size, coupled), device, dtype)
+
+    def get_expected_cell_size(self, input: Tensor, batch_sizes: Tensor | None) -> tuple[int, int, int]:  # noqa: A002
+        """c0's shape for ``input``: (D·num_layers, B, H), H even with ``proj_size``."""
+        return self._expected_state_size(input, batch_sizes, self.hidden_size)
+
+    def check_forward_args(self, input: Tensor, hidden: tuple[Tensor, Tensor],  # noqa: A002
+                           batch_sizes: Tensor | None) -> None:
+        """:meth:`check_input`, then the shapes of (h0, c0) for that input."""
+        self.check_input(input, batch_sizes)
+        self.check_hidden_size(hidden[0], self.get_expected_hidden_size(input, batch_sizes),
+                               "Expected hidden[0] size {}, got {}")
+        self.check_hidden_size(hidden[1], self.get_expected_cell_size(input, batch_sizes),
+                               "Expected hidden[1] size {}, got {}")
+
+    def permute_hidden(self, hx: tuple[Tensor, Tensor], permutation: Tensor | None) -> tuple[Tensor, Tensor]:
+        """(h, c), each with its batch axis reordered by ``permutation`` (None leaves them as they are)."""
+        if permutation is None:
+            return hx
+        return hx[0].index_select(1, permutation), hx[1].index_select(1, permutation)
 
     def _step_weights(self, k: int, suffix: str, loop: bool, half: bool) -> tuple:
         """(W_hhᵀ, W_hrᵀ or None, (w_ci, w_cf, w_co) or None, b_hh or None, half) for layer ``k``, direction

@@ -119,3 +119,55 @@ def test_wrong_lengths_keyword_raise_what_pytorchs_packing_raises(torch, lengths
     with pytest.raises(RuntimeError, match="LSTM: lengths") as caught:
         nn.LSTM(2, 3)(mg.zeros(3, 2, 2), lengths=lengths)
     assert isinstance(caught.value, ValueError)
+
+
+# --- PyTorch's checking helpers of RNNBase, which subclasses call ------------------------------------------
+
+class _Checked:
+    """A layer subclassed as PyTorch code subclasses nn.LSTM/GRU: its forward checks and permutes through the
+    base class's helpers before running it."""
+
+    def forward(self, input: Any, hx: Any = None) -> Any:  # noqa: A002
+        packed = not hasattr(input, "ndim")
+        data, batch_sizes, sorted_indices = (input[0], input[1], input[2]) if packed else (input, None, None)
+        if hx is not None:
+            self.check_forward_args(data, hx, batch_sizes)
+            hx = self.permute_hidden(hx, sorted_indices)       # into the packed (sorted) batch order...
+            hx = self.permute_hidden(hx, input[3] if packed else None)   # ...and back: what forward takes
+        return super().forward(input, hx)
+
+
+@pytest.mark.parametrize("name", ["RNN", "LSTM", "GRU"])
+@pytest.mark.parametrize("options", [{}, {"batch_first": True, "bidirectional": True, "num_layers": 2}])
+def test_rnnbase_checking_helpers_are_pytorchs(torch, name: str, options: dict) -> None:
+    if name == "LSTM":
+        options = {**options, "proj_size": 2}
+    layers = [type("Checked" + name, (_Checked, base), {})(3, 4, **options).double()
+              for base in (getattr(nn, name), getattr(torch.nn, name))]
+    layers[0].load_state_dict({k: v.detach().numpy() for k, v in layers[1].state_dict().items()})
+    rows = options.get("num_layers", 1) * (2 if options.get("bidirectional") else 1)
+    bf = options.get("batch_first", False)
+    draw = np.random.default_rng(0)
+    x = draw.standard_normal((3, 4, 3) if bf else (4, 3, 3))
+    widths = [2, 4] if name == "LSTM" else [4]
+    states = [draw.standard_normal((rows, 3, w)) for w in widths]
+    for lengths in ([4, 2, 3], None):
+        results = []
+        for layer, lib, rnn in ((layers[0], mg, mrnn), (layers[1], torch, torch.nn.utils.rnn)):
+            assert layer.get_expected_hidden_size(lib.tensor(x), None) == (rows, 3, widths[0])
+            hx = tuple(lib.tensor(s) for s in states) if name == "LSTM" else lib.tensor(states[0])
+            inp = lib.tensor(x) if lengths is None else rnn.pack_padded_sequence(lib.tensor(x), lengths, bf, False)
+            output, final = layer(inp, hx)
+            output = output if lengths is None else output.data
+            results.append([output, *(final if name == "LSTM" else [final])])
+            permuted = layer.permute_hidden(hx, lib.tensor(np.array([2, 0, 1])))
+            results[-1] += list(permuted) if name == "LSTM" else [permuted]
+            bad = tuple(lib.tensor(s[:, :2]) for s in states) if name == "LSTM" else lib.tensor(states[0][:, :2])
+            with pytest.raises(RuntimeError, match=r"Expected hidden(\[0\])? size \(\d, 3, \d\), got \[\d, 2, \d\]"):
+                layer(inp, bad)
+            with pytest.raises(ValueError, match=r"RNN input dtype \((torch\.)?float32\) does not match"):
+                layer.check_input(lib.tensor(x.astype(np.float32)), None)
+            with pytest.raises(RuntimeError, match="input must have 2 dimensions, got 3"):
+                layer.check_input(lib.tensor(x), lib.tensor(np.array([3, 3])))
+        for ours, theirs in zip(*results):
+            np.testing.assert_allclose(ours.numpy(), theirs.detach().numpy(), rtol=1e-12, atol=1e-12)
