@@ -147,7 +147,12 @@ def walk(start: Function, targets: Any = None, quiet: bool = False) -> tuple[dic
                 _check_saved(node)
             if node in wanted and not stop:   # a target that leads on: its gradient before its hooks, as torch
                 _capture(captured, node, wanted[node], grads_out)
-            after = _run_hooks(node, grads_out, stop and quiet) if node.hooks or node.retained else None
+            after = None
+            if node.hooks or node.retained:
+                epoch = INPLACE.epoch
+                after = _run_hooks(node, grads_out, stop and quiet)
+                if INPLACE.epoch != epoch and node is not start and not stop and node.epoch >= 0:
+                    _check_saved(node)   # a hook changed an array in place: this node's saved ones again
             if stop:
                 _capture(captured, node, wanted[node], grads_out)
                 if after is not None and not quiet:   # backward(inputs=): PyTorch runs the node, for nothing

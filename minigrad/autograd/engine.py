@@ -31,6 +31,7 @@ from __future__ import annotations
 import threading
 import weakref
 from contextvars import ContextVar
+from sys import getrefcount
 from typing import Any, Callable, Sequence
 
 import numpy
@@ -555,6 +556,10 @@ def _move_cpu_scalars(name: str, inputs: Sequence[Any], devices: list) -> tuple:
 
 # held while gradients are added into leaves' .grad (a read-modify-write NumPy may run without the GIL)
 _ACCUMULATING = threading.Lock()
+# the references to a .grad array that only its Tensor holds, counted in _accumulate (the Tensor, the local name,
+# getrefcount's argument): any more (a node's saved arrays, a view, the user's name) and the in-place add counts as
+# a change (INPLACE.bump, ~2 us), which an add into a .grad no graph saved (every training step's) does not pay
+_GRAD_ALONE = 3
 
 
 def _accumulate(leaves: dict, owned: set) -> None:
@@ -578,8 +583,11 @@ def _accumulate(leaves: dict, owned: set) -> None:
                 if getattr(g, "shape", ()) != leaf.data.shape:
                     g = _in_leaf_shape(leaf, g, sum(other is g for other in leaves.values()) > 1)
                 _add_to_grad(leaf, g, leaf in owned)
-            else:
-                total.data += g   # the common case, inline
+            else:   # the common case, inline
+                array = total.data
+                array += g
+                if getrefcount(array) > _GRAD_ALONE:   # held elsewhere too: perhaps saved by a graph, which then
+                    INPLACE.bump(array)                # refuses it, as PyTorch's (the add moved .grad's version on)
     if _state.get().checks is True:
         anomaly.check_leaves(leaves)
     if _PostHooks.registered:
@@ -736,7 +744,10 @@ def _propagate(root: Tensor, grad: Any, retain_graph: bool, observer: Callable |
         after = None
         if (node.hooks or node.retained) and observer is None:
             after = _run_node_hooks(node, grads_out, node in stops and getattr(stops, "quiet", False))
-            epoch = INPLACE.epoch   # a hook may have changed an array in place: later nodes check again
+            if INPLACE.epoch != epoch:   # a hook changed an array in place: this node and the later ones check again
+                epoch = INPLACE.epoch
+                if node not in stops and node.epoch >= 0:   # (saved_tensors_hooks' values: unpacked, no check)
+                    _check_saved(node)
             if node in stops:
                 if after is not None and not stops.quiet:   # backward(inputs=): PyTorch runs the node, for nothing
                     _after_backward(node, after, (None,) * len(node.edges), grads_out)

@@ -32,12 +32,11 @@ def _functional(lib: Any) -> Any:
 
 
 def _outcome(lib: Any, program: Callable) -> Any:
-    """``program(lib, x)`` with x a float64 leaf, returning the loss: 'raise' if its backward raises RuntimeError,
-    else x's gradient."""
+    """``program(lib, x)`` with x a float64 leaf, returning the loss: 'raise' if it or the loss's backward raises
+    RuntimeError, else x's gradient."""
     x = lib.tensor(A, requires_grad=True)
-    loss = program(lib, x)
     try:
-        loss.backward()
+        program(lib, x).backward()   # (autograd.grad inside the program may raise too)
     except RuntimeError:
         return "raise"
     return np.array(x.grad.detach().numpy() if lib is torch else x.grad.numpy())
@@ -210,3 +209,48 @@ def test_changing_a_result_the_gradient_reads_is_still_refused(name: str) -> Non
         z.mul_(1.5)
         return (z * lib.tensor(B)).sum()
     assert _same_as_torch(program) == "raise"
+
+
+def _no_grad(lib: Any) -> Any:
+    return torch.no_grad() if lib is torch else mg.no_grad()
+
+
+@pytest.mark.parametrize("walk", ["backward", "create_graph"])
+def test_a_hook_that_changes_a_saved_tensor_makes_its_node_raise(walk: str) -> None:
+    # a tensor hook on z ran after the check of z's node (y * y), so the node read the y the hook had changed
+    def program(lib: Any, x: Any) -> Any:
+        y = x * 1
+        z = y * y
+
+        def hook(g: Any) -> Any:
+            with _no_grad(lib):
+                y.add_(1)
+            return g
+        z.register_hook(hook)
+        loss = z.sum()
+        if walk == "create_graph":
+            (g,) = lib.autograd.grad(loss, x, create_graph=True)
+            return g.sum()
+        return loss
+    assert _same_as_torch(program) == "raise"
+
+
+@pytest.mark.parametrize("saved", [True, False])
+def test_accumulating_into_a_grad_that_a_graph_saved_raises(saved: bool) -> None:
+    # the second backward added into x.grad in place without moving its version: the graph that had saved x.grad
+    # (y * x.grad) gave a gradient of the sum
+    for lib in (torch, mg):
+        x = lib.tensor(A, requires_grad=True)
+        y = lib.tensor(B, requires_grad=True)
+        (x * 2).sum().backward()
+        g = x.grad
+        loss = (y * (g if saved else g.clone())).sum()
+        (x * 3).sum().backward()
+        assert x.grad is g
+        np.testing.assert_array_equal(g.numpy(), np.full(A.shape, 5.0))
+        if saved:
+            with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+                loss.backward()
+        else:
+            loss.backward()
+            np.testing.assert_array_equal(y.grad.numpy(), np.full(A.shape, 2.0))
