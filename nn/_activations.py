@@ -16,7 +16,17 @@ import numpy
 import minigrad as mg
 from minigrad import Tensor
 
-from ._arguments import _dim, _floating, _implicit_dim, _like_input, _not_complex, _number, _promoted, _tensor
+from ._arguments import (
+    _dim,
+    _dtype_error,
+    _floating,
+    _implicit_dim,
+    _like_input,
+    _not_complex,
+    _number,
+    _promoted,
+    _tensor,
+)
 from ._errors import InputDtypeError, InputShapeError
 from ._flags import flag
 from ._in_place import written_in_place
@@ -157,9 +167,17 @@ def softshrink(input: Tensor, lambd: float = 0.5) -> Tensor:  # noqa: A002
     return _reads_input(mg.where(x.abs() <= lambd, 0.0, x - lambd * x.sign()))
 
 
+def _no_bool(x: Any, name: str) -> Tensor:
+    """``x`` (a Tensor) unless it is bool, which PyTorch refuses here (NotImplementedError)."""
+    x = _tensor(x, name)
+    if x.dtype.kind == "b":
+        raise _dtype_error(x.dtype, f"{name}: not implemented for bool (input of shape {x.shape}), as in PyTorch")
+    return x
+
+
 def tanhshrink(input: Tensor) -> Tensor:  # noqa: A002
-    """x - tanh(x). Any shape (integers become float32)."""
-    x = _promoted(input, "tanhshrink")
+    """x - tanh(x). Any shape (integers become float32; a bool is refused, as PyTorch's subtraction does)."""
+    x = _promoted(_no_bool(input, "tanhshrink"), "tanhshrink")
     return x - x.tanh()
 
 
@@ -171,7 +189,7 @@ def threshold(input: Tensor, threshold: float, value: float, inplace: bool = Fal
 
 
 def _thresholded(input: Any, limit: Any, value: Any) -> Tensor:  # noqa: A002
-    x = _not_complex(_tensor(input, "threshold"), "threshold")   # a complex number has no order
+    x = _not_complex(_no_bool(input, "threshold"), "threshold")   # a complex number has no order
     limit = _like_input(_number(limit, "threshold", "threshold"), x)
     return _reads_input(mg.where(x <= limit, _like_input(_number(value, "threshold", "value"), x), x))
 
@@ -280,8 +298,8 @@ class _DegenerateSoftplus(mg.autograd.Function):
 
 
 def softsign(input: Tensor) -> Tensor:  # noqa: A002
-    """x / (1 + |x|). Any shape (integers become float32)."""
-    x = _promoted(input, "softsign")
+    """x / (1 + |x|). Any shape (integers become float32; a bool is refused, as PyTorch's abs does)."""
+    x = _promoted(_no_bool(input, "softsign"), "softsign")
     return x / (x.abs() + 1)
 
 
@@ -320,9 +338,8 @@ def softmin(input: Tensor, dim: int | None = None, _stacklevel: int = 3, dtype: 
     x = _tensor(input, "softmin")
     if dim is None:
         dim = _implicit_dim("softmin", x.ndim, _stacklevel)
-    if dtype is not None:
-        x = x.astype(dtype)
-    return mg.softmax(-x, axis=dim)
+    x = -_no_bool(x, "softmin")   # negated in x's dtype first, as PyTorch's (-x).softmax(dim, dtype)
+    return mg.softmax(x if dtype is None else x.astype(dtype), axis=dim)
 
 
 def prelu(input: Tensor, weight: Tensor) -> Tensor:  # noqa: A002

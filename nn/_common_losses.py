@@ -373,7 +373,17 @@ def mse_loss(input: Tensor, target: Any, size_average: bool | None = None, reduc
 def l1_loss(input: Tensor, target: Any, size_average: bool | None = None, reduce: bool | None = None,  # noqa: A002
             reduction: str = "mean", weight: Any = None) -> Tensor:
     """|input - target|, reduced; target broadcasts against input; ``weight`` as in :func:`mse_loss`."""
+    _no_bool_subtraction("l1_loss", input=input, target=target)
     return _pointwise_loss("l1_loss", input, target, size_average, reduce, reduction, weight, lambda diff: diff.abs())
+
+
+def _no_bool_subtraction(name: str, **operands: Any) -> None:
+    """PyTorch's losses written as ``input - target`` refuse a bool operand (RuntimeError), where a cast to float
+    would give an answer: so do these."""
+    for what, value in operands.items():
+        if getattr(value, "dtype", None) == numpy.bool_:
+            raise InputDtypeError(f"{name}: Subtraction, the `-` operator, with a bool tensor is not supported "
+                                  f"({what} is bool), as in PyTorch")
 
 
 def _in_input_category(target: Tensor, input: Tensor) -> Tensor:  # noqa: A002
@@ -498,7 +508,10 @@ def pairwise_distance(x1: Tensor, x2: Tensor, p: float = 2.0, eps: float = 1e-6,
     if x1.dtype.kind == "b" or x2.dtype.kind == "b":   # PyTorch's x1 - x2 refuses a bool (made float, it would not)
         raise InputDtypeError(f"{name}: Subtraction, the `-` operator, with a bool tensor is not supported (dtypes "
                               f"{x1.dtype} and {x2.dtype}), as in PyTorch")
-    x1, x2 = _promoted(x1, name), _promoted(x2, name)
     shape = _broadcast_shape(x1, x2, name)
-    difference = x1 - x2 + _number(eps, name, "eps")
+    if x1.dtype.kind in "iu" and x2.dtype.kind in "iu":   # PyTorch subtracts in their dtype (uint8 wraps round)
+        difference = _promoted(x1 - x2, name)
+    else:   # an integer with a float: in the float's dtype, as PyTorch promotes by category
+        difference = _in_input_category(x1, x2) - _in_input_category(x2, x1)
+    difference = difference + _number(eps, name, "eps")
     return difference.norm(_number(p, name, "p"), -1 if shape else None, keepdim=bool(keepdim))

@@ -21,7 +21,7 @@ import minigrad as mg
 from minigrad import Tensor
 
 from ._arguments import _dtype_error, _floating, _number, _tensor
-from ._common_losses import _kernel_floating, pairwise_distance
+from ._common_losses import _kernel_floating, _no_bool_subtraction, pairwise_distance
 from ._errors import InputShapeError
 from ._flags import flag
 from ._reduction import check_reduction, checked_reduction, reduce_loss
@@ -94,6 +94,7 @@ def gaussian_nll_loss(input: Tensor, target: Any, var: Any, full: bool = False, 
     Entries of var must be >= 0.
     """
     name = "gaussian_nll_loss"
+    _no_bool_subtraction(name, input=input, target=target)
     (input,) = _real_inputs(name, input=input)
     target = _operand(target, input, name)
     if isinstance(var, (int, float)) and not isinstance(var, bool):
@@ -170,6 +171,7 @@ def margin_ranking_loss(input1: Tensor, input2: Tensor, target: Any, margin: flo
     """max(0, -target·(input1 - input2) + margin), reduced; as PyTorch. target ±1 says which input should
     rank higher. input1, input2, target: the same number of dims (broadcastable shapes)."""
     name = "margin_ranking_loss"
+    _no_bool_subtraction(name, input1=input1, input2=input2, target=target)   # -target, input1 - input2
     reduction = checked_reduction(size_average, reduce, reduction, name)
     input1, input2 = _real_inputs(name, input1=input1, input2=input2)
     target = _operand(target, input1, name)
@@ -219,6 +221,7 @@ def multilabel_soft_margin_loss(input: Tensor, target: Any, weight: Any = None, 
     ``weight`` broadcasts too (e.g. (C,)). reduction='none' gives (N,).
     """
     name = "multilabel_soft_margin_loss"
+    _no_bool_subtraction(name, target=target)   # 1 - target
     reduction = checked_reduction(size_average, reduce, reduction, name)
     input = _kernel_floating(input, name)
     if input.ndim == 0:
@@ -276,6 +279,7 @@ def triplet_margin_loss(anchor: Tensor, positive: Tensor, negative: Tensor, marg
     (N,). ``swap``: d(a, n) becomes min(d(a, n), d(p, n)) (Balntas et al. 2016). margin > 0.
     """
     name = "triplet_margin_loss"
+    _no_bool_subtraction(name, anchor=anchor, positive=positive, negative=negative)
     reduction = checked_reduction(size_average, reduce, reduction, name)
     anchor, positive, negative = _real_inputs(name, anchor=anchor, positive=positive, negative=negative)
     margin, p, eps = _number(margin, name, "margin"), _number(p, name, "p"), _number(eps, name, "eps")

@@ -167,12 +167,13 @@ __all__ += ["linear_cross_entropy"]
 # --- float16 in float32 -----------------------------------------------------------
 
 
-def _float16_in_float32(fn: Any, widened: tuple[str, ...], moved: tuple[str, ...] = (), strict: bool = False) -> Any:
+def _float16_in_float32(fn: Any, widened: tuple[str, ...], moved: tuple[str, ...] = (),
+                        strict: tuple[str, ...] = ()) -> Any:
     """``fn`` that computes a float16 ``input`` as PyTorch's CPU kernels do: in float32 (their ``opmath`` type), its
     float16 tensor arguments named in ``widened`` cast up, and the result rounded once to float16 (a chain of
     float16 steps rounds at each). ``moved``: float16 tensors that ``fn`` reads and moves in place (running
     estimates), read in float32 and written back rounded once. Other inputs: ``fn`` as it is. The gradients flow
-    back through the casts. ``strict``: a ``widened`` tensor of another dtype than float16 leaves the call to ``fn``
+    back through the casts. ``strict``: a tensor so named of another dtype than float16 leaves the call to ``fn``
     as it is, whose own dtype rule decides (PyTorch refuses a float32 conv weight with a float16 input)."""
     signature = inspect.signature(fn)
     first = next(iter(signature.parameters))
@@ -191,7 +192,7 @@ def _float16_in_float32(fn: Any, widened: tuple[str, ...], moved: tuple[str, ...
         if bound.arguments.get("inplace") is True:   # written into x: float16 steps, each rounded
             return fn(*args, **kwargs)
         halves = {name: bound.arguments.get(name) for name in widened + moved}
-        if strict and any(isinstance(halves[name], Tensor) and halves[name].dtype != mg.float16 for name in widened):
+        if any(isinstance(halves[name], Tensor) and halves[name].dtype != mg.float16 for name in strict):
             return fn(*args, **kwargs)
         for name, value in halves.items():
             if isinstance(value, Tensor) and value.dtype == mg.float16:
@@ -207,18 +208,18 @@ def _float16_in_float32(fn: Any, widened: tuple[str, ...], moved: tuple[str, ...
 
 
 # strict: another dtype among the parameters goes to the function's own rule (PyTorch's mixed-dtype norms or error)
-layer_norm = _float16_in_float32(layer_norm, ("input", "weight", "bias"), strict=True)
+layer_norm = _float16_in_float32(layer_norm, ("input", "weight", "bias"), strict=("weight", "bias"))
 rms_norm = _float16_in_float32(rms_norm, ("input", "weight"))
-group_norm = _float16_in_float32(group_norm, ("input", "weight", "bias"), strict=True)
+group_norm = _float16_in_float32(group_norm, ("input", "weight", "bias"), strict=("weight", "bias"))
 conv1d, conv2d, conv3d, conv_transpose1d, conv_transpose2d, conv_transpose3d = (
-    _float16_in_float32(f, ("input", "weight", "bias"), strict=True) for f in (
+    _float16_in_float32(f, ("input", "weight", "bias"), strict=("weight", "bias")) for f in (
         conv1d, conv2d, conv3d, conv_transpose1d, conv_transpose2d, conv_transpose3d))
 # (interpolate takes float16 itself: PyTorch's kernels keep its weights in float16)
 avg_pool1d, avg_pool2d, avg_pool3d, adaptive_avg_pool1d, adaptive_avg_pool2d = (
     _float16_in_float32(f, ("input",)) for f in (avg_pool1d, avg_pool2d, avg_pool3d, adaptive_avg_pool1d,
                                                   adaptive_avg_pool2d))
 scaled_dot_product_attention = _float16_in_float32(scaled_dot_product_attention,
-                                                   ("query", "key", "value", "attn_mask"))
+                                                   ("query", "key", "value", "attn_mask"), strict=("key", "value"))
 # PyTorch has no float16 CPU kernel of these: in float32 rounded once, rather than float16 steps
 pdist, multi_margin_loss = (_float16_in_float32(f, ("input", "weight")) for f in (pdist, multi_margin_loss))
 # the activations whose float16 kernels run in float32 (PyTorch's softsign and tanhshrink are float16 steps)
@@ -496,6 +497,9 @@ def pad(input: Tensor, pad: Any, mode: str = "constant", value: float | None = N
         return _constant_pad(input, widths, 0.0 if value is None else value)
     if value not in (None, 0):
         raise InputShapeError(f"pad: mode {mode!r} does not take a value (got value={value!r})")
+    if mode != "circular" and input.dtype.kind == "b":   # NotImplementedError, as PyTorch's kernels
+        raise _dtype_error(input.dtype, f"pad: {mode} padding is not implemented for bool (input of shape "
+                                        f"{input.shape}), as in PyTorch")
     padded = len(amounts) // 2
     if padded > 3 or input.ndim not in (padded + 1, padded + 2):   # PyTorch's kernels: (C, *S) or (N, C, *S)
         raise UnsupportedModeError(f"pad: {mode} padding of {padded} dim(s) ({len(amounts)} amounts) takes a "

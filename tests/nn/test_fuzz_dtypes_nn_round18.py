@@ -178,3 +178,47 @@ def test_margin_losses_take_int64_targets_and_layer_norm_floats(dtype: str) -> N
     _same(lambda s: s.F.multi_margin_loss(s.t(x), s.t(_a((4,), dtype, 1))))
     _same(lambda s: s.F.multilabel_margin_loss(s.t(x), s.t(np.array([[0, 1, -1]] * 4, dtype=dtype))))
     _same(lambda s: s.F.layer_norm(s.t(_a((2, 3), dtype, 2)), (3,)))
+
+
+BOOLS = np.array([[True, False, True, False]] * 2)
+FLOATS = _a((2, 4), "float32")
+
+
+@pytest.mark.parametrize("call", [
+    lambda s, b: s.F.threshold(s.t(b), 0.5, 2.0), lambda s, b: s.F.softsign(s.t(b)),
+    lambda s, b: s.F.tanhshrink(s.t(b)), lambda s, b: s.F.softmin(s.t(b), dim=1, dtype=s.dt("float32")),
+    lambda s, b: s.F.pad(s.t(b)[None], (1, 1), mode="reflect"), lambda s, b: s.F.pad(s.t(b)[None], (1, 1),
+                                                                                       mode="replicate"),
+    lambda s, b: s.F.pad(s.t(b)[None], (1, 1), mode="circular"), lambda s, b: s.nn.ReflectionPad1d(1)(s.t(b)[None]),
+    lambda s, b: s.F.l1_loss(s.t(FLOATS), s.t(b)), lambda s, b: s.F.multilabel_soft_margin_loss(s.t(FLOATS), s.t(b)),
+    lambda s, b: s.F.gaussian_nll_loss(s.t(FLOATS), s.t(b), s.t(np.ones((2, 4), "float32"))),
+    lambda s, b: s.F.margin_ranking_loss(s.t(FLOATS[0]), s.t(FLOATS[1]), s.t(b[0])),
+    lambda s, b: s.F.triplet_margin_loss(s.t(FLOATS), s.t(b), s.t(FLOATS)),
+    lambda s, b: s.F.mse_loss(s.t(FLOATS), s.t(b)), lambda s, b: s.F.softmin(s.t(b.astype(np.uint8)), 1,
+                                                                               dtype=s.dt("float32"))],
+    ids=["threshold", "softsign", "tanhshrink", "softmin", "reflect", "replicate", "circular", "ReflectionPad1d",
+         "l1", "multilabel_soft_margin", "gaussian_nll", "margin_ranking", "triplet", "mse", "softmin_uint8"])
+def test_bool_inputs_and_targets_raise_where_pytorchs_kernels_do(call: Callable) -> None:
+    """A bool input to threshold (float64 out), softsign, tanhshrink, softmin, reflect and replicate padding, and a
+    bool operand of l1, multilabel soft margin, Gaussian NLL, margin ranking and triplet losses was cast to float;
+    PyTorch has no such kernel or refuses bool subtraction (NotImplementedError / RuntimeError). softmin negates
+    before its dtype cast, as PyTorch (a uint8 -x wraps round). Circular padding and mse_loss take bools in both."""
+    _same(lambda s: call(s, BOOLS))
+
+
+@pytest.mark.parametrize("a, b", [("uint8", "uint8"), ("int64", "float16"), ("int32", "float64"),
+                                  ("float32", "float32")])
+def test_pairwise_distance_subtracts_in_pytorchs_dtype(a: str, b: str) -> None:
+    """pairwise_distance turned integers into float32 before x1 - x2: uint8 inputs gave the true distance where
+    PyTorch's uint8 difference wraps round, and an int64 with a float16 gave float32 (PyTorch: float16)."""
+    x1, x2 = _a((3, 4), a, 1, 0, 9), _a((3, 4), b, 2, 0, 9)
+    _same(lambda s: s.F.pairwise_distance(s.t(x1), s.t(x2)), 2e-3)
+    _same(lambda s: s.nn.PairwiseDistance()(s.t(x1), s.t(x2)), 2e-3)
+
+
+@pytest.mark.parametrize("q, kv", [("float16", "float32"), ("float32", "float16"), ("float16", "float16")])
+def test_attention_of_a_float16_query_refuses_float32_keys(q: str, kv: str) -> None:
+    """scaled_dot_product_attention widened a float16 query to float32 with float32 keys and values and gave
+    float16; PyTorch refuses the mix, as for every other pair (RuntimeError)."""
+    query, key = _a((1, 2, 3, 4), q), _a((1, 2, 3, 4), kv, 1)
+    _same(lambda s: s.F.scaled_dot_product_attention(s.t(query), s.t(key), s.t(key)), 2e-3)
