@@ -75,10 +75,12 @@ def _holds_tensor(seq: Any) -> bool:
     return any(_holds_tensor(v) for v in seq if type(v) in dtypes.SEQUENCES)
 
 
-def _tensor_items(seq: Any) -> list:
+def _tensor_items(seq: Any, dtype: Any) -> list:
     """``seq`` with each Tensor in it replaced by its one element (a 0-d host array, keeping its dtype), as
     ``torch.tensor([t1, t2])`` reads them: a Tensor inside a list is a number, so ``[tensor([1.]), tensor([2.])]``
-    has shape (2,), not NumPy's stacked (2, 1); a tensor of other than one element raises ValueError."""
+    has shape (2,), not NumPy's stacked (2, 1); a tensor of other than one element raises ValueError, and a complex
+    one whose imaginary part is not 0 RuntimeError when ``dtype`` (the dtype asked for, or None) is real, as
+    PyTorch's (the cast would drop the imaginary part)."""
     items = []
     for v in seq:
         if isinstance(v, Tensor):
@@ -86,8 +88,11 @@ def _tensor_items(seq: Any) -> list:
                 raise ValueError(f"tensor: only one element tensors can be converted to Python scalars; a list "
                                  f"holds a tensor of shape {v.shape} (use mg.stack to join tensors)")
             v = numpy.asarray(backend.to_numpy(v.data)).reshape(())
+            if dtype is not None and dtype.kind != "c" and v.dtype.kind == "c" and v.imag != 0:
+                raise RuntimeError(f"tensor: the complex value {v.item()} of a tensor in the list cannot be "
+                                   f"converted to {dtype} (its imaginary part is not 0), as in PyTorch")
         elif type(v) in dtypes.SEQUENCES:
-            v = _tensor_items(v)
+            v = _tensor_items(v, dtype)
         items.append(v)
     return items
 
@@ -310,7 +315,7 @@ class Tensor:
                 swapped = isinstance(data, numpy.ndarray) and not data.dtype.isnative   # ">f4" on this machine
                 dtype = data.dtype.newbyteorder("=") if swapped else _infer_dtype(data)   # the native dtype
             if type(data) in dtypes.SEQUENCES and _holds_tensor(data):
-                data = _tensor_items(data)
+                data = _tensor_items(data, dtype)
             if dtype is not None and dtype.kind in "iu" and not backend.is_array(data):
                 data = _fitting_integers(data, dtype)
             if backend.is_array(data) and dtype is not None and data.dtype != dtype:

@@ -207,3 +207,19 @@ def test_a_write_into_a_read_only_numpy_array_names_it(wrap: object) -> None:
     with pytest.raises(RuntimeError, match="non-writable NumPy array"):
         t.add_(1)
     assert array.tolist() == [0.0, 1.0, 2.0]
+
+
+@pytest.mark.parametrize("items, dtype", [
+    (lambda lib: [lib.tensor(1j), 2.0], "float32"), (lambda lib: [3, lib.tensor(1j, dtype=lib.complex64)], "float64"),
+    (lambda lib: [[lib.tensor(0.5 - 2j)], [1.0]], "float32"), (lambda lib: [lib.tensor(1 + 0j), 2.0], "float32"),
+    (lambda lib: [lib.tensor(1j), 2.0], None),
+])
+def test_a_complex_tensor_in_a_list_keeps_its_imaginary_part_or_raises_as_pytorch(items: object, dtype: object) -> None:
+    """mg.tensor([mg.tensor(1j), 2.0], dtype=mg.float32) dropped the imaginary part silently ([0., 2.]); PyTorch
+    reads each tensor as a number and refuses a complex one with a non-zero imaginary part (RuntimeError)."""
+    def run(lib: object) -> object:
+        try:
+            return lib.tensor(items(lib), dtype=None if dtype is None else getattr(lib, dtype)).tolist()
+        except RuntimeError:
+            return RuntimeError
+    assert run(mg) == run(torch)
