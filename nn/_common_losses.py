@@ -197,7 +197,9 @@ def _soft_cross_entropy(logits: Tensor, target: Any, weight: Any, reduction: str
     if label_smoothing:
         target = target * (1.0 - label_smoothing) + label_smoothing / classes
     products = mg.log_softmax(logits, axis=axis) * target
-    weight = class_weights(weight, logits, classes, name)
+    checked = class_weights(weight, logits, classes, name)
+    # a float Tensor weight promotes the product, as PyTorch's (a float32 weight makes a float16 loss float32)
+    weight = weight if isinstance(weight, Tensor) and weight.dtype.kind == "f" else checked
     if weight is not None:
         products = products * weight.reshape((classes,) + (1,) * (logits.ndim - axis - 1))
     return reduce_loss(-products.sum(axis=axis), reduction)
@@ -229,11 +231,12 @@ def binary_cross_entropy_with_logits(input: Tensor, target: Any, weight: Any = N
     input = _kernel_floating(input, name)
     y = _same_shape_target(target, input, name)
     softplus_neg = mg.logaddexp(-input, 0.0)   # its gradient -σ(x) stays finite at x = -inf, as PyTorch's
-    dtype = numpy.result_type(input.dtype, y.dtype)
+    # the loss has the target's dtype, as PyTorch's, which writes it in place into 1 - target
+    dtype = y.dtype
     if pos_weight is not None:
         pw = _weight_in(_as_operand(pos_weight, input, name, "pos_weight"), dtype, input, name, "pos_weight")
         softplus_neg = (1 + (pw - 1) * y) * softplus_neg
-    loss = (1 - y) * input + softplus_neg
+    loss = ((1 - y) * input + softplus_neg).to(dtype)
     if weight is not None:
         loss = loss * _weight_in(_as_operand(weight, input, name, "weight"), dtype, input, name, "weight")
     return reduce_loss(loss, reduction)

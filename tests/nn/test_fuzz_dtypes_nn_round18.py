@@ -222,3 +222,17 @@ def test_attention_of_a_float16_query_refuses_float32_keys(q: str, kv: str) -> N
     float16; PyTorch refuses the mix, as for every other pair (RuntimeError)."""
     query, key = _a((1, 2, 3, 4), q), _a((1, 2, 3, 4), kv, 1)
     _same(lambda s: s.F.scaled_dot_product_attention(s.t(query), s.t(key), s.t(key)), 2e-3)
+
+
+@pytest.mark.parametrize("x, t, w", [("float32", "float16", "float16"), ("float64", "float32", None),
+                                     ("float16", "float32", "float32"), ("float32", "float64", "float32")])
+def test_probability_losses_give_pytorchs_dtype_with_mixed_floats(x: str, t: str, w: str | None) -> None:
+    """binary_cross_entropy_with_logits gave the promoted dtype; PyTorch's writes the loss into 1 - target, so it
+    has the target's dtype (a float32 input with a float16 target gives float16). cross_entropy against class
+    probabilities cast a float weight to the input's dtype; PyTorch's product promotes (float16 logits with a
+    float32 weight give float32)."""
+    logits, target = _a((4, 3), x), np.abs(_a((4, 3), t, 1)) / 3
+    weight = None if w is None else np.abs(_a((3,), w, 2)) + 0.1
+    _same(lambda s: s.F.binary_cross_entropy_with_logits(s.t(logits), s.t(target), s.t(weight)), 2e-3)
+    _same(lambda s: s.F.binary_cross_entropy_with_logits(s.t(logits), s.t(target), pos_weight=s.t(weight)), 2e-3)
+    _same(lambda s: s.F.cross_entropy(s.t(logits), s.t(_a((4, 3), x, 3) ** 2), weight=s.t(weight)), 2e-3)
