@@ -46,6 +46,11 @@ class OutDtypeError(TypeError, RuntimeError):
     """The result cannot be written into ``out``'s dtype (TypeError here, RuntimeError in PyTorch)."""
 
 
+class OutKernelError(OutDtypeError, NotImplementedError):
+    """A function that computes in ``out``'s dtype (``nansum``, ``cumprod``, ``range`` …) given an out of a dtype
+    it has no kernel for: PyTorch's NotImplementedError ("nansum_cpu" not implemented for 'Long')."""
+
+
 def _check_out(name: str, out: Any) -> Tensor:
     if not isinstance(out, Tensor):
         raise TypeError(f"{name}(): argument 'out' must be Tensor, not {type(out).__name__}")
@@ -226,7 +231,8 @@ def takes_out(fn: Callable, name: str, rule: OutRule = OutRule()) -> Callable:
             return fn(*args, **kwargs)
         kind = getattr(getattr(out, "dtype", None), "kind", None)
         if kind is not None and kind not in rule.kinds:
-            raise OutDtypeError(f"{name}(): out (shape {out.shape}) may not have dtype {out.dtype}, as in PyTorch")
+            error = OutKernelError if rule.accumulate else OutDtypeError   # (computed in out's dtype: no kernel)
+            raise error(f"{name}(): out (shape {out.shape}) may not have dtype {out.dtype}, as in PyTorch")
         if rule.accumulate and kind is not None:
             if kwargs.get("dtype") is not None and backend.as_dtype(kwargs["dtype"], name) != out.dtype:
                 raise OutDtypeError(f"{name}(): dtype {backend.as_dtype(kwargs['dtype'], name)} does not match "
@@ -300,7 +306,7 @@ OUT_RULES: dict[str, dict[str, OutRule]] = {
         **_rules("std var", OutRule(reads_as_out=True)),
         **_rules("addmm addmv baddbmm alias_copy argmax argmin argsort as_strided_copy chain_matmul detach_copy "
                  "diag diagonal_copy dot expand_copy frexp frobenius_norm histogram index_add index_copy index_reduce "
-                 "inner isin log_softmax logcumsumexp logsumexp matrix_power median mv nonzero nonzero_static norm "
+                 "inner isin log_softmax logcumsumexp matrix_power median mv nonzero nonzero_static norm "
                  "nuclear_norm permute_copy renorm scatter scatter_add scatter_reduce select_copy slice_copy "
                  "slice_scatter softmax squeeze_copy t_copy tensordot transpose_copy tril triu unfold_copy "
                  "unsqueeze_copy vdot view_copy", OutRule("exact")),
@@ -331,7 +337,6 @@ OUT_RULES: dict[str, dict[str, OutRule]] = {
                  "shifted_chebyshev_polynomial_u shifted_chebyshev_polynomial_v shifted_chebyshev_polynomial_w sinc "
                  "spherical_bessel_j0 xlog1py xlogy zeta", _CAST),
         "round": _EXACT,
-        "logsumexp": OutRule("exact"),
     },
     "fft": {
         **_rules("fft fft2 fftn ifft2 ifftn ihfft2 ihfftn rfft rfft2 rfftn", OutRule(kinds="c")),

@@ -102,12 +102,12 @@ def log_softmax(input: Tensor, dim: int, *, dtype: Any = None) -> Tensor:  # noq
     return _log_softmax(_cast(input, dtype), dim)
 
 
-def logsumexp(input: Tensor, dim: Any, keepdim: bool = False) -> Tensor:  # noqa: A002 - PyTorch's name
+def logsumexp(input: Tensor, dim: Any, keepdim: bool = False, *, out: Tensor | None = None) -> Tensor:  # noqa: A002
     """log(sum(exp(x))) over ``dim`` (an int or a tuple; required), x = ``input``, stable for large inputs.
 
-    input: any shape → that shape without ``dim`` (kept as size 1 with ``keepdim``).
+    input: any shape → that shape without ``dim`` (kept as size 1 with ``keepdim``); ``out=`` as ``mg.logsumexp``'s.
     """
-    return _logsumexp(input, dim, keepdim)
+    return _logsumexp(input, dim, keepdim, out=out)
 
 
 from .outputs import install as _install_out  # noqa: E402 - last: it wraps the functions above

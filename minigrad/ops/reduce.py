@@ -10,7 +10,7 @@ from .. import backend
 from ..arguments import EmptyReductionError
 from ..autograd import Function
 from ..dtypes import get_default_dtype
-from ..outputs import write_out
+from ..outputs import OutDtypeError, write_out
 from ..tensor import Tensor
 from ._util import (
     NOT_GIVEN,
@@ -472,7 +472,11 @@ def mean(input: Tensor, dim: Any = None, keepdim: bool = False, *, axis: Any = N
     An integer or bool tensor needs ``dtype=`` (PyTorch raises RuntimeError without it); NumPy's keywords
     (``axis=``, or ``keepdims=`` without a dim) give NumPy's float64 mean."""
     if out is not None:
-        return write_out("mean", mean(input, dim, keepdim, axis=axis, keepdims=keepdims, dtype=dtype), out)
+        result = mean(input, dim, keepdim, axis=axis, keepdims=keepdims, dtype=dtype)
+        if dim is not None and result.dtype.kind == "c" and getattr(getattr(out, "dtype", None), "kind", "") == "f":
+            result = result.to(out.dtype)   # PyTorch's mean along a dim writes the real part (with the cast's
+            # warning) into a real out; without a dim it refuses, as here
+        return write_out("mean", result, out)
     x = input
     if dtype is not None:
         x = tensor_arg(x, "mean").to(dtype=_mean_dtype(dtype, "mean"))
@@ -609,15 +613,37 @@ def std(input: Tensor, dim: Any = None, unbiased: bool | None = None, keepdim: b
 
 
 def logsumexp(input: Tensor, dim: Any = None, keepdim: bool = False, *, axis: Any = None,  # noqa: A002
-              keepdims: bool | None = None) -> Tensor:
+              keepdims: bool | None = None, out: Tensor | None = None) -> Tensor:
     """log(sum(exp(x))) over ``dim`` (None: all), stable for large inputs.
 
-    Integer and bool inputs give the default float dtype (float32), as PyTorch.
+    Integer and bool inputs give the default float dtype (float32), as PyTorch. ``out=`` takes any floating or
+    complex dtype, computed as PyTorch's (see :func:`_logsumexp_into`).
     """
     x = tensor_arg(input, "logsumexp")
     if x.dtype.kind not in "fc":
         x = x.to(dtype=get_default_dtype())
-    return _reduced(LogSumExp, "logsumexp", x, dim, keepdim, axis, keepdims)
+    if out is None:
+        return _reduced(LogSumExp, "logsumexp", x, dim, keepdim, axis, keepdims)
+    if isinstance(out, Tensor) and out.dtype.kind not in "fc":
+        raise OutDtypeError(f"logsumexp(): expected a floating point or complex out, got {out.dtype} (shape "
+                            f"{out.shape}), as in PyTorch")
+    if isinstance(out, Tensor) and out.dtype != x.dtype and axis is None and keepdims is None:
+        result = _logsumexp_into(x, dim, keepdim, out.dtype)
+    else:   # (NumPy's keywords: the result cast into out)
+        result = _reduced(LogSumExp, "logsumexp", x, dim, keepdim, axis, keepdims)
+    return write_out("logsumexp", result, out, inputs=(input,))
+
+
+def _logsumexp_into(x: Tensor, dim: Any, keepdim: bool, dtype: Any) -> Tensor:
+    """logsumexp of ``x`` over ``dim`` into an out of another ``dtype``, PyTorch's steps: e^(x - max) in x's dtype
+    (an infinite max taken as 0), then the sum, its log and the max added back in ``dtype`` (a float32 x into a
+    float64 out is not the float32 result cast). The result's shape, of ``dtype``."""
+    if not x.numel():   # no max to take: log(0) = -inf, as PyTorch's
+        return sum(x.exp(), dim, keepdim, dtype=dtype).log()
+    kept = amax(x, () if dim is None else dim, keepdim=True)
+    kept = kept.masked_fill(abs(kept) == math.inf, 0)
+    total = sum((x - kept).exp(), dim, keepdim, dtype=dtype)
+    return total.log() + kept.reshape(total.shape)
 
 
 def softmax(input: Tensor, dim: int | None = None, dtype: Any = None, *, axis: int | None = None) -> Tensor:  # noqa: A002

@@ -5,6 +5,7 @@ shapes, strides and exception classes."""
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import numpy as np
@@ -139,3 +140,54 @@ def test_dropout_module_keeps_a_nan_probability_and_its_call_refuses_it(module: 
         ours(mg.ones(2, 3, 4, 4))
     with pytest.raises(RuntimeError, match="dropout probability"):
         F.dropout(mg.ones(3), float("nan"), False)
+
+
+# --- 4. out= of another dtype where PyTorch computes -----------------------------------------------------------
+
+_X = np.array([[1.5, -2.0, 0.0], [3.0, np.nan, 1.0]])
+
+
+@pytest.mark.parametrize("x_dtype, out_dtype", [("float64", "float32"), ("float64", "float16"),
+                                                ("float64", "complex64"), ("int64", "float64"), ("float32", "float32")])
+@pytest.mark.parametrize("special", [False, True])
+def test_logsumexp_into_another_floating_out(x_dtype: str, out_dtype: str, special: bool) -> None:
+    x = np.nan_to_num(_X) if x_dtype == "int64" else _X
+    fns = [(torch.special if special else torch).logsumexp, (mg.special if special else mg).logsumexp]
+    theirs = fns[0](torch.tensor(x).to(getattr(torch, x_dtype)), 0, out=torch.empty(0, dtype=getattr(torch, out_dtype)))
+    ours = fns[1](mg.tensor(x).to(getattr(mg, x_dtype)), 0, out=mg.empty(0, dtype=getattr(mg, out_dtype)))
+    assert str(_np(ours).dtype) == str(_np(theirs).dtype)
+    np.testing.assert_allclose(_np(ours), _np(theirs), rtol=1e-6, equal_nan=True)
+
+
+@pytest.mark.parametrize("call", [
+    lambda lib: lib.logsumexp(lib.tensor(_X), 0, out=lib.empty(0, dtype=lib.int64)),
+    lambda lib: lib.mean(lib.tensor(_X + 1j), out=lib.empty(0, dtype=lib.float64)),   # no dim: refused
+    lambda lib: lib.mean(lib.tensor(_X), 0, out=lib.empty(0, dtype=lib.int64)),
+], ids=["logsumexp_into_long", "mean_complex_no_dim", "mean_into_long"])
+def test_out_dtypes_torch_refuses(call: Any) -> None:
+    with pytest.raises(RuntimeError):
+        call(torch)
+    with pytest.raises(RuntimeError):
+        call(mg)
+
+
+@pytest.mark.parametrize("out_dtype", ["int64", "bool", "complex128"])
+@pytest.mark.parametrize("name", ["nansum", "nanmean"])
+def test_nansum_out_without_a_kernel_is_not_implemented(name: str, out_dtype: str) -> None:
+    with pytest.raises(NotImplementedError):
+        getattr(torch, name)(torch.tensor(_X), 1, out=torch.empty(0, dtype=getattr(torch, out_dtype)))
+    with pytest.raises(NotImplementedError):
+        getattr(mg, name)(mg.tensor(_X), 1, out=mg.empty(0, dtype=getattr(mg, out_dtype)))
+
+
+@pytest.mark.parametrize("dim", [0, 1, (0, 1)])
+@pytest.mark.parametrize("out_dtype", ["float32", "float64"])
+def test_mean_of_complex_along_a_dim_into_a_real_out_is_the_real_part(dim: Any, out_dtype: str) -> None:
+    x = _X + 1j * _X[::-1]
+    with warnings.catch_warnings():   # torch's "discards the imaginary part" (once per process)
+        warnings.simplefilter("ignore")
+        theirs = torch.mean(torch.tensor(x), dim, out=torch.empty(0, dtype=getattr(torch, out_dtype)))
+    with pytest.warns(Warning, match="imaginary part"):   # (ours: NumPy's ComplexWarning of the cast)
+        ours = mg.mean(mg.tensor(x), dim, out=mg.empty(0, dtype=getattr(mg, out_dtype)))
+    assert str(_np(ours).dtype) == str(_np(theirs).dtype)
+    np.testing.assert_allclose(_np(ours), _np(theirs), rtol=1e-6, equal_nan=True)
