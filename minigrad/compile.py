@@ -205,7 +205,7 @@ from .dtypes import get_default_dtype
 from .ops.inference import is_inference_mode_enabled
 from .recording import _state, set_state
 from .tensor import Tensor
-from .versions import INPLACE
+from .versions import INPLACE, memory_owner
 
 __all__ = ["CompileError", "CompileWarning", "add_guard", "add_signature_part", "compile", "is_compiling",
            "mode_changed", "mode_read", "reset", "run_eagerly"]
@@ -784,6 +784,9 @@ class Compiled:
                               "and dicts)")
         if any(id(y) not in tracer.slot_of for y in outputs):
             tracer.note_eager("it returns a tensor no captured op made")
+        elif _views_an_external(outputs, tracer):
+            tracer.note_eager("it returns a view of a tensor argument or weight (x.T, x[0], x.view(...)), whose "
+                              "gradient a replay would not keep in step with an in-place change of that tensor")
         elif tracer.stale:
             stale = tracer.stale_read(outputs)
             if stale is not None:
@@ -852,6 +855,16 @@ guards.COMPILED = (Compiled,)  # but through, to what it compiles
 MODES = (None, "default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs")
 BACKENDS = ("inductor", "eager", "aot_eager", "cudagraphs")
 FUSING_MODES = ("max-autotune", "max-autotune-no-cudagraphs")   # minigrad.fusion, on a GPU
+
+
+def _views_an_external(outputs: list, tracer: Tracer) -> bool:
+    """Whether an output that requires grad is a view of an argument or weight (not the tensor itself): eager
+    tracks it as a view, whose graph an in-place op on the tensor re-points; a replay's output would keep its
+    node, and its gradient would miss the change (a silent wrong gradient), so such a signature runs eagerly."""
+    owners = {id(memory_owner(t.data)) for t in tracer.externals if t.requires_grad}
+    externals = {id(t) for t in tracer.externals}
+    return bool(owners) and any(y.requires_grad and id(y) not in externals and id(memory_owner(y.data)) in owners
+                                for y in outputs)
 
 
 def compile(fn: Callable | None = None, *, check: bool = False,  # noqa: A001 - mg.compile, as torch.compile
