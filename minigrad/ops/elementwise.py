@@ -692,10 +692,8 @@ def pow(input: Any, exponent: Any, *, out: Tensor | None = None) -> Tensor:  # n
 
 
 def power_operator(a: Any, b: Any) -> Tensor:
-    """``a ** b``: :func:`pow` without its ``out=`` test (the operators never take one). An integer NumPy array
-    exponent is an integer tensor's (``int_tensor ** numpy_array`` with negative exponents: PyTorch's values; a
-    bool array stays NumPy's, as PyTorch's ``bool_tensor ** bool_array`` gives int8)."""
-    if (isinstance(b, Tensor) or backend.is_array(b) and b.dtype.kind != "b") and _integral(b) and _integral(a):
+    """``a ** b``: :func:`pow` without its ``out=`` test (the operators never take one)."""
+    if isinstance(b, Tensor) and _integral(b) and _integral(a):
         if _is_bool(a) and _is_bool(b):
             raise DtypeNotImplementedError(f"pow: not implemented for two bool operands (shapes {_shape(a)} and "
                                            f"{_shape(b)}), as in PyTorch")

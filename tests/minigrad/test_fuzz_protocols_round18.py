@@ -223,26 +223,3 @@ def test_a_complex_tensor_in_a_list_keeps_its_imaginary_part_or_raises_as_pytorc
         except RuntimeError:
             return RuntimeError
     assert run(mg) == run(torch)
-
-
-@pytest.mark.parametrize("dtype, exponent_dtype", [("int32", "int32"), ("int64", "int8"), ("int8", "int64"),
-                                                    ("uint8", "int32")])
-@pytest.mark.parametrize("inplace", [False, True])
-def test_an_integer_tensor_to_an_integer_numpy_array_power_as_pytorch(dtype: str, exponent_dtype: str,
-                                                                       inplace: bool) -> None:
-    """int_tensor ** int_ndarray (and **=) with negative exponents raised NumPy's "Integers to negative integer
-    powers" (as a ShapeMismatchError); PyTorch reads the array as a tensor: 1, ±1 or 0 as for two tensors."""
-    base = np.array([2, -1, 4, 1, 0, 3]).astype(dtype)
-    exponent = np.array([2, -1, 3, -2, 2, -3]).astype(exponent_dtype)
-    results = []
-    for lib in (mg, torch):
-        t = lib.tensor(base)
-        if inplace:
-            if lib is mg:
-                t **= exponent
-            else:
-                t.pow_(torch.from_numpy(exponent))
-        else:
-            t = t ** (exponent if lib is mg else torch.from_numpy(exponent))
-        results.append((t.tolist(), str(t.dtype).replace("torch.", "")))
-    assert results[0] == results[1]
