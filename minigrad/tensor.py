@@ -194,8 +194,9 @@ def _array_ufunc(self: Tensor, ufunc: Any, method: str, *inputs: Any, out: Any =
     """NumPy meeting a Tensor. ``array += tensor`` (the ``p.data += -lr * p.grad`` habit: ``.data`` is the
     array) updates the array in place with the tensor's values, outside autograd as PyTorch's ``.data``;
     ``array * tensor`` and the other operators are the Tensor's reflected ones (a Tensor). Any other NumPy
-    function called on host tensors (``numpy.exp(x)``, ``numpy.isnan(x)``) computes on their arrays and gives a
-    Tensor, as PyTorch's (a bool result becomes uint8, as PyTorch's ``__array_wrap__`` makes it); NumPy records
+    ufunc called on host tensors (``numpy.exp(x)``, ``numpy.isnan(x)``, ``numpy.add.reduce(x)``) computes on their
+    arrays and gives a Tensor, as PyTorch's (a bool result becomes uint8, as PyTorch's ``__array_wrap__`` makes it;
+    ``outer`` gives NumPy's array, as there; ``at`` and tensors as ``out=`` are refused); NumPy records
     nothing for backward, so a tensor that requires grad is refused (ArgumentTypeError: PyTorch's RuntimeError),
     and a GPU tensor too (TypeError): use the Tensor's own op."""
     if method == "__call__" and out is not None and all(backend.is_array(o) for o in out):
@@ -204,7 +205,7 @@ def _array_ufunc(self: Tensor, ufunc: Any, method: str, *inputs: Any, out: Any =
     if method == "__call__" and out is None and not kwargs and name and len(inputs) == 2 and inputs[1] is self \
             and not isinstance(inputs[0], Tensor):
         return getattr(self, name)(inputs[0])
-    if method != "__call__" or out is not None:
+    if method == "at" or out is not None:   # NumPy would write into a tensor behind autograd's back
         return NotImplemented
     for x in inputs:
         if isinstance(x, Tensor) and x._requires_grad:
@@ -213,8 +214,10 @@ def _array_ufunc(self: Tensor, ufunc: Any, method: str, *inputs: Any, out: Any =
         if isinstance(x, Tensor) and type(x.data) is not numpy.ndarray:
             raise TypeError(f"numpy.{ufunc.__name__}: can't convert a tensor on {x.device} to NumPy; use the "
                             f"tensor's own op, or tensor.cpu() first")
-    result = ufunc(*(x.data if isinstance(x, Tensor) else x for x in inputs), **kwargs)
-    return tuple(map(_from_ufunc, result)) if ufunc.nout > 1 else _from_ufunc(result)
+    result = getattr(ufunc, method)(*(x.data if isinstance(x, Tensor) else x for x in inputs), **kwargs)
+    if method == "outer":   # NumPy's outer reads its operands as arrays, and PyTorch gives its ndarray
+        return result
+    return tuple(map(_from_ufunc, result)) if ufunc.nout > 1 and method == "__call__" else _from_ufunc(result)
 
 
 def _from_ufunc(result: Any) -> Tensor:

@@ -223,3 +223,18 @@ def test_a_complex_tensor_in_a_list_keeps_its_imaginary_part_or_raises_as_pytorc
         except RuntimeError:
             return RuntimeError
     assert run(mg) == run(torch)
+
+
+@pytest.mark.parametrize("fn", [
+    lambda x: np.add.reduce(x), lambda x: np.add.reduce(x, axis=1), lambda x: np.maximum.accumulate(x),
+    lambda x: np.logical_and.reduce(x > 2), lambda x: np.add.reduceat(x[0], [0, 2]),
+    lambda x: np.multiply.outer(x[0], x[0]),
+], ids=["add.reduce", "add.reduce-axis", "maximum.accumulate", "logical_and.reduce", "add.reduceat", "outer"])
+def test_numpy_ufunc_methods_of_tensors_as_pytorch(fn: object) -> None:
+    """numpy.add.reduce(t), numpy.maximum.accumulate(t) … raised NumPy's "returned NotImplemented"; PyTorch's
+    give Tensors (and outer NumPy's ndarray)."""
+    values = np.array([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]], dtype=np.float32)
+    ours, theirs = fn(mg.tensor(values)), fn(torch.tensor(values))
+    assert isinstance(ours, mg.Tensor) == isinstance(theirs, torch.Tensor)
+    assert str(ours.dtype).replace("torch.", "") == str(theirs.dtype).replace("torch.", "")
+    np.testing.assert_array_equal(np.asarray(ours), np.asarray(theirs))
