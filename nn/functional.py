@@ -505,6 +505,9 @@ def pad(input: Tensor, pad: Any, mode: str = "constant", value: float | None = N
         raise UnsupportedModeError(f"pad: {mode} padding of {padded} dim(s) ({len(amounts)} amounts) takes a "
                                    f"{padded + 1}-D or {padded + 2}-D input (at most 3 padded dims), got shape "
                                    f"{input.shape}")
+    if mode != "circular" and 0 in input.shape[input.ndim - padded - 1:]:   # PyTorch's kernels: only N may be 0
+        raise InputShapeError(f"pad: {mode} padding expects a {padded + 1}-D or {padded + 2}-D (batch mode) input "
+                              f"with possibly 0 batch size and other non-zero dims, got shape {input.shape}")
     out = input
     for axis, (before, after) in enumerate(widths):
         if (before, after) == (0, 0):

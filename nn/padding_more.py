@@ -34,9 +34,10 @@ class _PadNd(Module):
         padded = len(self.padding) // 2
         check_pad_input(type(self).__name__, self.mode, input, self.dims, padded)
         # torch's 2-D/3-D kernels give an empty dim where the amounts crop exactly all of it (the 1-D ones refuse);
-        # F.pad refuses any size <= 0, so such a dim is emptied here and left unpadded. Otherwise F.pad's order, as
-        # torch's (circular crops first, reflect reads past the crop, replicate copies input[clamp(j - before)]).
-        x, amounts, emptied = input, list(self.padding), 0
+        # F.pad refuses any size <= 0, so such a dim is left unpadded and emptied after F.pad (which, as torch's
+        # kernels, refuses an input with an empty non-batch dim). Otherwise F.pad's order, as torch's (circular
+        # crops first, reflect reads past the crop, replicate copies input[clamp(j - before)]).
+        amounts, emptied = list(self.padding), []
         for k in range(padded if padded > 1 else 0):
             axis, (before, after) = input.ndim - 1 - k, amounts[2 * k:2 * k + 2]
             if self.mode != "circular" and input.shape[axis] + before + after == 0:
@@ -44,12 +45,15 @@ class _PadNd(Module):
                     raise InputShapeError(f"{type(self).__name__}: padding size should be less than the "
                                           f"corresponding input dimension, but got padding ({before}, {after}) "
                                           f"of dim {axis} of an input of shape {input.shape}")
-                x, amounts[2 * k:2 * k + 2] = x[(slice(None),) * axis + (slice(0, 0),)], (0, 0)
-                emptied += 1
-        if emptied and emptied == padded:
+                amounts[2 * k:2 * k + 2] = (0, 0)
+                emptied.append(axis)
+        if emptied and len(emptied) == padded:
             raise InputShapeError(f"{type(self).__name__}: input of shape {input.shape} is too small: padding "
                                   f"{self.padding} leaves each of its last {padded} dims empty")
-        return pad(x, tuple(amounts), self.mode)
+        out = pad(input, tuple(amounts), self.mode)
+        for axis in emptied:
+            out = out.narrow(axis, 0, 0)
+        return out.clone() if emptied else out   # never a view, as F.pad's result
 
     def extra_repr(self) -> str:
         return f"{self.padding}"

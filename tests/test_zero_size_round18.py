@@ -85,6 +85,10 @@ NO_CHANNELS = {   # PyTorch's kernels refuse an empty non-batch dim here; ours c
     "unfold_unbatched": lambda lib: _lib_nn(lib).Unfold(2)(lib.zeros(0, 3, 3)),
     "fold": lambda lib: _functional(lib).fold(lib.zeros(2, 0, 4), (3, 3), 2),
     "fold_unbatched": lambda lib: _functional(lib).fold(lib.zeros(0, 4), (3, 3), 2),
+    "pad_reflect": lambda lib: _functional(lib).pad(lib.zeros(2, 0, 5), (1, 1), mode="reflect"),
+    "pad_reflect_unbatched": lambda lib: _functional(lib).pad(lib.zeros(0, 5, 5), (1, 1, 1, 1), mode="reflect"),
+    "pad_replicate": lambda lib: _functional(lib).pad(lib.zeros(2, 0, 4, 4, 4), (1,) * 6, mode="replicate"),
+    "pad_replicate_unpadded_dim": lambda lib: _lib_nn(lib).ReplicationPad2d((1, 1, 0, 0))(lib.zeros(1, 2, 0, 5)),
 }
 WITH_BATCH_OR_CHANNELS = {   # ... while an empty batch, or an empty dim PyTorch takes, still computes
     "interpolate_batch0": lambda lib: _functional(lib).interpolate(lib.zeros(0, 2, 4), size=3, mode="linear"),
@@ -100,6 +104,8 @@ WITH_BATCH_OR_CHANNELS = {   # ... while an empty batch, or an empty dim PyTorch
     "adaptive_avg_pool3d_batch0": lambda lib: _functional(lib).adaptive_avg_pool3d(lib.zeros(0, 3, 4, 4, 4), 2),
     "unfold_batch0": lambda lib: _functional(lib).unfold(lib.zeros(0, 2, 3, 3), 2),
     "fold_batch0": lambda lib: _functional(lib).fold(lib.zeros(0, 4, 4), (3, 3), 2),
+    "pad_reflect_batch0": lambda lib: _functional(lib).pad(lib.zeros(0, 3, 5), (1, 1), mode="reflect"),
+    "pad_circular_no_channels": lambda lib: _functional(lib).pad(lib.zeros(2, 0, 5), (1, 1), mode="circular"),
 }
 
 
@@ -108,7 +114,7 @@ def test_kernels_that_refuse_an_empty_non_batch_dim_raise(name: str) -> None:
     # F.interpolate(zeros(1, 0, 4), size=3): torch's RuntimeError "Non-empty 3D data tensor expected"; ours (1, 0, 3)
     with pytest.raises(RuntimeError):
         NO_CHANNELS[name](torch)
-    with pytest.raises(RuntimeError, match=r"interpolate|adaptive_(avg|max)_pool\dd|fold"):   # the op named
+    with pytest.raises(RuntimeError, match=r"interpolate|adaptive_(avg|max)_pool\dd|fold|pad"):   # the op named
         NO_CHANNELS[name](mg)
 
 
