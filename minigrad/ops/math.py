@@ -352,11 +352,14 @@ class Binary(Function):
                 sum_to(gb, _shape(b)) if self.needs_grad[1] else None)
 
     def kept_for_backward(self) -> tuple:
-        """What the gradients read, as PyTorch saves: a and b (the result too for hypot and copysign), nothing
-        for fmod's and remainder's a alone (its gradient is gy), so an in-place change of the rest is not refused."""
+        """What the gradients read, as PyTorch saves: a and b (the result too for hypot; a and the result for
+        copysign), nothing for fmod's and remainder's a alone (its gradient is gy), so an in-place change of the
+        rest is not refused."""
         if self.name in ("fmod", "remainder") and not self.needs_grad[1]:
             return ()
-        return self.saved if self.name in ("hypot", "copysign") else self.saved[:2]
+        if self.name == "copysign":
+            return self.saved[0], self.saved[2]
+        return self.saved if self.name == "hypot" else self.saved[:2]
 
 
 def _remainder(xp: Any, a: Any, b: Any) -> Any:

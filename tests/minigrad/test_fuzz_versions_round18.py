@@ -186,12 +186,20 @@ def _binary(name: str, scalar: bool = False) -> Callable:
     return program
 
 
+def _sign_changed(lib: Any, x: Any) -> Any:
+    w = lib.tensor(B - 0.5, requires_grad=True) * 1
+    z = lib.copysign(x * 1, w)
+    w.mul_(1.5)   # copysign's gradient reads the result and the magnitudes, not the signs' tensor
+    return (z * lib.tensor(B)).sum()
+
+
 UNCHECKED_RESULTS = {
     **{name: _unary(name) for name in ("acos", "asin", "atan", "sinh", "cosh", "asinh", "atanh", "erf", "erfc",
                                        "log1p", "log2", "log10", "lgamma", "digamma", "i0", "ndtr", "entr", "frac")},
     **{name: _binary(name) for name in ("atan2", "fmod", "remainder", "xlogy", "logaddexp", "logaddexp2", "fmax",
                                         "fmin", "nextafter")},
     "fmod_number": _binary("fmod", scalar=True), "remainder_number": _binary("remainder", scalar=True),
+    "copysign_sign_changed": _sign_changed,
 }
 
 
