@@ -696,10 +696,13 @@ class Tensor:
         """The result of a NumPy function that computed on ``numpy.asarray(x)`` (``numpy.round(x)``,
         ``numpy.reshape(x, -1)``, ``numpy.linalg.inv(x)``) as a Tensor, as PyTorch's ``__array_wrap__`` gives it
         (bools as uint8); refused for a tensor that requires grad, whose graph NumPy cannot continue (PyTorch's
-        RuntimeError: its ``numpy()`` refuses such a tensor)."""
+        RuntimeError: its ``numpy()`` refuses such a tensor), and for a GPU tensor (TypeError, as PyTorch's)."""
         if self._requires_grad:
             raise ArgumentTypeError("a NumPy function was called on a tensor that requires grad (NumPy records "
                                     "nothing for backward); use the tensor's own op, or tensor.detach()")
+        if type(self.data) is not numpy.ndarray:   # PyTorch's TypeError: a device tensor is not NumPy's to read
+            raise TypeError(f"a NumPy function was called on a tensor on {self.device}; use the tensor's own op, "
+                            "or tensor.cpu() first")
         return _from_ufunc(array)
 
     def cpu(self) -> Tensor:

@@ -238,3 +238,13 @@ def test_numpy_ufunc_methods_of_tensors_as_pytorch(fn: object) -> None:
     assert isinstance(ours, mg.Tensor) == isinstance(theirs, torch.Tensor)
     assert str(ours.dtype).replace("torch.", "") == str(theirs.dtype).replace("torch.", "")
     np.testing.assert_array_equal(np.asarray(ours), np.asarray(theirs))
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("fn", [lambda x: np.exp(x), lambda x: np.add.reduce(x), lambda x: np.round(x)],
+                         ids=["ufunc", "ufunc-method", "wrapped"])
+def test_numpy_functions_refuse_a_gpu_tensor_as_pytorch(fn: object) -> None:
+    """PyTorch refuses to hand a CUDA tensor to NumPy (TypeError); so do the NumPy paths above (the stand-in
+    runs this without a GPU)."""
+    with pytest.raises(TypeError, match="cuda"):
+        fn(mg.tensor([1.5, 2.5], device="cuda"))
