@@ -14,7 +14,7 @@ from typing import Any
 
 from minigrad import Tensor
 
-from ._arguments import _floating_or_complex, _tensor
+from ._arguments import _dtype_error, _floating_or_complex, _tensor
 from ._conv import Unfold, _backward_takes_inputs, _batched, _conv, _conv_arguments, _ints
 from ._errors import ArgumentFormError, InputDtypeError, InputShapeError
 
@@ -71,13 +71,21 @@ def _pair(value: Any, name: str, what: str, low: int) -> tuple:
     return _ints(value, 2, name, what, low)
 
 
+def _not_integer(x: Tensor, name: str) -> Tensor:
+    """``x`` unless it holds integers: PyTorch's im2col and col2im take floats, complex and bool only
+    (NotImplementedError)."""
+    if x.dtype.kind in "iu":
+        raise _dtype_error(x.dtype, f"{name}: not implemented for {x.dtype} (shape {x.shape}), as in PyTorch")
+    return x
+
+
 def unfold(input: Tensor, kernel_size: Any, dilation: Any = 1, padding: Any = 0, stride: Any = 1) -> Tensor:  # noqa: A002
     """The sliding blocks of a batched (N, C, H, W) or unbatched (C, H, W) input as columns, as
     ``torch.nn.functional.unfold`` (im2col): → (N, C·kH·kW, L), L = the number of blocks
     ∏ ⌊(size + 2·padding - dilation·(k - 1) - 1) / stride⌋ + 1; row c·kH·kW + i·kW + j holds kernel offset (i, j)
     of channel c. Zero padding. Each argument an int or a pair."""
     name = "unfold"
-    x = _tensor(input, name)
+    x = _not_integer(_tensor(input, name), name)
     if x.ndim not in (3, 4):
         raise FoldRankError(f"unfold: Input Error: Only 3D or 4D input Tensors are supported (got {x.ndim}D: shape "
                             f"{x.shape}); expected (C, H, W) or (N, C, H, W)")
@@ -100,7 +108,7 @@ def fold(input: Tensor, output_size: Any, kernel_size: Any, dilation: Any = 1, p
     adjoint of :func:`unfold`): (N, C·kH·kW, L) or unbatched (C·kH·kW, L) → (N, C, *output_size); overlapping
     blocks add up, the padding is cut off. L must be the number of blocks :func:`unfold` would give."""
     name = "fold"
-    x = _tensor(input, name)
+    x = _not_integer(_tensor(input, name), name)
     if x.ndim not in (2, 3):
         raise FoldRankError(f"fold: Input Error: Only unbatched (2D) or batched (3D) input Tensors are supported "
                             f"(got {x.ndim}D: shape {x.shape}); expected (C·kH·kW, L) or (N, C·kH·kW, L)")

@@ -21,7 +21,7 @@ import numpy
 import minigrad as mg
 from minigrad import Tensor
 
-from ._arguments import _in_int64, _tensor
+from ._arguments import _dtype_error, _in_int64, _tensor
 from ._conv import _some_channels, _window_means
 from ._errors import InputShapeError
 from ._flags import flag
@@ -288,6 +288,9 @@ def interpolate(input: Tensor, size: Any = None, scale_factor: Any = None, mode:
         return _area(x.float(), sizes).half()   # the 1-D and 2-D kernels: in float32, rounded once
     if mode == "area":
         return _area(x, sizes)
+    if mode.startswith("nearest") and x.dtype.kind != "f" and x.dtype != mg.uint8:   # as PyTorch's kernels
+        raise _dtype_error(x.dtype, f"interpolate: mode {mode!r} takes a floating-point or uint8 input, got "
+                                    f"{x.dtype} (shape {x.shape}), as in PyTorch")
     if mode.startswith("nearest"):
         out = x
         for axis in reversed(range(2, x.ndim)):
@@ -298,7 +301,7 @@ def interpolate(input: Tensor, size: Any = None, scale_factor: Any = None, mode:
         return x.clone() if out is x else out   # a new tensor, as PyTorch's, even where nothing moves
     if x.dtype.kind != "f":
         raise NotImplementedError(f"interpolate: mode {mode!r} needs a floating-point input, got {x.dtype} "
-                                  f"(shape {x.shape}); nearest modes take any dtype")
+                                  f"(shape {x.shape}); nearest modes take uint8 too")
     if sizes == x.shape[2:] and mode != "bicubic" and not antialias:   # PyTorch's linear kernels copy
         return x.clone()
     # float16, as PyTorch's kernels: in float32, rounded once; the linear, trilinear and bicubic kernels store

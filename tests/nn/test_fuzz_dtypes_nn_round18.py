@@ -236,3 +236,16 @@ def test_probability_losses_give_pytorchs_dtype_with_mixed_floats(x: str, t: str
     _same(lambda s: s.F.binary_cross_entropy_with_logits(s.t(logits), s.t(target), s.t(weight)), 2e-3)
     _same(lambda s: s.F.binary_cross_entropy_with_logits(s.t(logits), s.t(target), pos_weight=s.t(weight)), 2e-3)
     _same(lambda s: s.F.cross_entropy(s.t(logits), s.t(_a((4, 3), x, 3) ** 2), weight=s.t(weight)), 2e-3)
+
+
+@pytest.mark.parametrize("dtype", ["int64", "int32", "int8", "uint8", "bool", "complex64", "float32"])
+def test_nearest_interpolation_and_fold_take_pytorchs_dtypes(dtype: str) -> None:
+    """Nearest interpolation (F.interpolate, nn.Upsample) took any dtype and unfold/fold any integers; PyTorch's
+    nearest kernels take floats and uint8, im2col/col2im floats, complex and bool (NotImplementedError)."""
+    x = _a((1, 2, 4, 4), dtype, 1, 0, 9) if dtype != "complex64" else _a((1, 2, 4, 4), "float32").astype(dtype)
+    for mode in ("nearest", "nearest-exact"):
+        _same(lambda s, mode=mode: s.F.interpolate(s.t(x), scale_factor=2, mode=mode))
+        _same(lambda s, mode=mode: s.F.interpolate(s.t(x[0]), size=6, mode=mode))
+    _same(lambda s: s.nn.Upsample(scale_factor=2)(s.t(x)))
+    _same(lambda s: s.F.unfold(s.t(x), (2, 2)))
+    _same(lambda s: s.F.fold(s.t(x.reshape(1, 8, 4)), (3, 3), (2, 2)))
