@@ -158,16 +158,84 @@ def _stride_order(array: Any) -> tuple | None:
     return None if order == tuple(range(array.ndim)) else order
 
 
+def _dense(shape: tuple, strides: tuple) -> bool:
+    """PyTorch's ``is_non_overlapping_and_dense`` (strides in elements): the dims of size 2 or more, from the
+    smallest stride, each step the product of the sizes inside it (a size-1 dim's stride does not matter)."""
+    expected = 1
+    for dim in sorted((d for d in range(len(shape)) if shape[d] > 1), key=strides.__getitem__):
+        if strides[dim] != expected:
+            return False
+        expected *= shape[dim]
+    return True
+
+
+def _preserved_strides(like: Any) -> tuple | None:
+    """The strides (in elements) PyTorch's ``preserve_format`` gives a copy of ``like`` (``clone``, ``empty_like``,
+    ``.to``): ``like``'s own when its elements are dense and do not overlap (a size-1 dim's too), else its
+    ``infer_dense_strides`` (the dims sorted by stride as :func:`_stride_order` sorts them, a size-1 dim given the
+    stride of the dims inside it); None where that is C order (or ``like`` is empty or has a negative stride)."""
+    if like.size == 0 or (like.flags.c_contiguous and 1 not in like.shape) or min(like.strides, default=0) < 0:
+        return None
+    shape, itemsize = like.shape, like.itemsize
+    if like.flags.c_contiguous:   # dense: its own strides, unless a size-1 dim's differ from C order's
+        step = itemsize
+        for size, stride in zip(reversed(shape), reversed(like.strides)):
+            if stride != step:
+                return tuple(s // itemsize for s in like.strides)
+            step *= size
+        return None
+    strides = tuple(s // itemsize for s in like.strides)
+    if not _dense(shape, strides):
+        perm = list(reversed(range(like.ndim)))   # innermost first; PyTorch's insertion sort
+        for i in range(1, len(perm)):
+            later = i
+            for earlier in range(i - 1, -1, -1):
+                a, b = perm[earlier], perm[later]
+                if strides[a] == 0 or strides[b] == 0 or strides[a] < strides[b]:
+                    break
+                if strides[a] > strides[b] or shape[a] > shape[b]:
+                    perm[earlier], perm[later] = b, a
+                    later = earlier
+                else:
+                    break
+        dense, step = [0] * like.ndim, 1
+        for dim in perm:
+            dense[dim] = step
+            step *= shape[dim]
+        strides = tuple(dense)
+    return None if strides == dense_strides(shape, contiguous_format, 1) else strides
+
+
+def _with_strides(array: Any, strides: tuple) -> Any:
+    """A copy of host ``array`` in new memory with these ``strides`` (in elements, dense: see :func:`_dense`);
+    None for a GPU array (the caller lays out the order of dims instead: size-1 dims get C order's strides)."""
+    numpy = backend.numpy
+    if type(array) is not numpy.ndarray:
+        return None
+    memory = numpy.empty(array.size, dtype=array.dtype)
+    out = numpy.ndarray(array.shape, array.dtype, memory, strides=tuple(s * array.itemsize for s in strides))
+    out[...] = array
+    return out
+
+
 def lay_out(array: Any, fmt: Any, where: str, like: Any = None) -> Any:
     """``array`` (a new array the caller owns) in format ``fmt``; ``preserve_format`` takes ``like``'s layout,
-    as PyTorch's: its order of strides when its elements do not overlap (a transposed or channels-last one),
-    else C order.
+    as PyTorch's: its strides when its elements are dense and do not overlap (a transposed or channels-last one,
+    size-1 dims' strides too), else dense strides in its order of strides (:func:`_preserved_strides`).
     ``None`` changes nothing."""
     fmt = check(fmt, where)
     if fmt is None or fmt is contiguous_format:
         return array
     if fmt is preserve_format:
-        order = None if like is None else _stride_order(like)
+        strides = None if like is None or like.shape != array.shape else _preserved_strides(like)
+        if strides is None:
+            return array
+        if array.strides == tuple(s * array.itemsize for s in strides):
+            return array
+        copy = _with_strides(array, strides)
+        if copy is not None:
+            return copy
+        order = _stride_order(like)
         if order is None:
             return array
     else:

@@ -461,7 +461,7 @@ class AsType(Function):
     def forward(self, x: Any) -> Any:
         self.in_dtype = x.dtype
         out = cast_as_torch(x, self.dtype, "C")   # PyTorch's values (a float into uint8 through int64), silently
-        if x.flags.c_contiguous:
+        if x.flags.c_contiguous and 1 not in x.shape:   # (NumPy's flag ignores a size-1 dim's stride; PyTorch not)
             return out
         # PyTorch's preserve_format, as clone's: a transposed or permuted input keeps its order of strides and a
         # broadcast one becomes C order (NumPy's order="K" gives (4, 3) expanded from (1, 3) strides (1, 4))

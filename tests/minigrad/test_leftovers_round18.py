@@ -191,3 +191,33 @@ def test_mean_of_complex_along_a_dim_into_a_real_out_is_the_real_part(dim: Any, 
         ours = mg.mean(mg.tensor(x), dim, out=mg.empty(0, dtype=getattr(mg, out_dtype)))
     assert str(_np(ours).dtype) == str(_np(theirs).dtype)
     np.testing.assert_allclose(_np(ours), _np(theirs), rtol=1e-6, equal_nan=True)
+
+
+# --- 5. preserve_format copies keep PyTorch's strides, a size-1 dim's included --------------------------------
+
+_LAYOUTS = [   # (base shape, permutation, index): dense with odd size-1 strides, and not dense
+    ((3, 2, 1, 1), (2, 0, 3, 1), (slice(0, 1),)),                       # (1, 3, 1, 2) strides (1, 2, 1, 1)
+    ((1, 1, 2), (2, 1, 0), (slice(None), slice(None), slice(0, 1))),     # (2, 1, 1) strides (1, 2, 2)
+    ((2, 3, 1), (2, 1, 0), (slice(None), slice(None, None, 2))),         # (1, 2, 2) strides (1, 2, 3): not dense
+    ((4, 1, 3, 4), (1, 3, 0, 2), (Ellipsis, slice(0, 1))),                # (1, 4, 4, 1) strides (12, 1, 12, 4)
+    ((3, 4), (1, 0), ()),                                                # a transposed matrix
+]
+
+
+_PRESERVING = {
+    "clone": lambda lib, x: x.clone(), "empty_like": lambda lib, x: lib.empty_like(x),
+    "zeros_like": lambda lib, x: lib.zeros_like(x), "full_like": lambda lib, x: lib.full_like(x, 2.0),
+    "to": lambda lib, x: x.to(lib.float64), "double": lambda lib, x: x.double(),
+}
+
+
+@pytest.mark.parametrize("name", list(_PRESERVING))
+@pytest.mark.parametrize("layout", range(len(_LAYOUTS)))
+def test_preserve_format_strides_as_torchs(name: str, layout: int) -> None:
+    shape, perm, index = _LAYOUTS[layout]
+    values = np.arange(float(np.prod(shape)), dtype=np.float32).reshape(shape)
+    theirs = _PRESERVING[name](torch, torch.tensor(values).permute(perm)[index])
+    ours = _PRESERVING[name](mg, mg.tensor(values).permute(*perm)[index])
+    assert tuple(ours.stride()) == theirs.stride() and tuple(ours.shape) == tuple(theirs.shape)
+    if name != "empty_like":   # (its values are whatever the memory held)
+        np.testing.assert_array_equal(_np(ours), _np(theirs))
