@@ -151,7 +151,13 @@ def cross_entropy(input: Tensor, target: Any, weight: Any = None, size_average: 
     else:
         denominator = keep.sum() if weight is None else mg.where(keep > 0, weight[safe], 0.0).sum()
         smooth = weighted_mean(smooth.sum(), denominator)
-    return (1.0 - label_smoothing) * loss + smooth * (label_smoothing / classes)
+    return (1.0 - label_smoothing) * loss + smooth * _smoothing_share(label_smoothing, classes)
+
+
+def _smoothing_share(label_smoothing: float, classes: int) -> float:
+    """ε/C, each class's share of the smoothing; with no classes PyTorch's float division gives inf (times the
+    empty sums: NaN for a sum or mean, an empty 'none')."""
+    return label_smoothing / classes if classes else math.inf
 
 
 def _float16_as_pytorch(loss: Tensor, log_probs: Tensor, safe: Tensor, keep: Tensor, weight: Tensor | None,
@@ -195,14 +201,17 @@ def _soft_cross_entropy(logits: Tensor, target: Any, weight: Any, reduction: str
     axis = 1 if logits.ndim >= 2 else 0
     classes = logits.shape[axis]
     if label_smoothing:
-        target = target * (1.0 - label_smoothing) + label_smoothing / classes
+        target = target * (1.0 - label_smoothing) + _smoothing_share(label_smoothing, classes)
     products = mg.log_softmax(logits, axis=axis) * target
     checked = class_weights(weight, logits, classes, name)
     # a float Tensor weight promotes the product, as PyTorch's (a float32 weight makes a float16 loss float32)
     weight = weight if isinstance(weight, Tensor) and weight.dtype.kind == "f" else checked
     if weight is not None:
         products = products * weight.reshape((classes,) + (1,) * (logits.ndim - axis - 1))
-    return reduce_loss(-products.sum(axis=axis), reduction)
+    losses = -products.sum(axis=axis)
+    if reduction == "mean" and classes == 0:   # PyTorch's mean divides the sum by numel / C = 0 / 0
+        return losses.sum() * math.nan
+    return reduce_loss(losses, reduction)
 
 
 def _same_shape_target(target: Any, input: Tensor, name: str) -> Tensor:  # noqa: A002

@@ -187,7 +187,7 @@ def class_targets(logits: Tensor, target: Any, ignore_index: int, name: str) -> 
         rows = logits
     else:
         order = (0, *range(2, logits.ndim), 1)
-        rows = logits.transpose(order).reshape(-1, classes)
+        rows = logits.transpose(order).reshape(array.size, classes)   # not (-1, C): C may be 0
     return rows, safe, keep, tuple(array.shape)
 
 

@@ -140,3 +140,38 @@ def test_cat_of_legacy_empties_still_checks_the_dim_type(dim: Any) -> None:
         torch.cat([torch.zeros(0)], dim)
     with pytest.raises(TypeError, match="concat"):
         mg.cat([mg.zeros(0)], dim)
+
+
+def _loss_case(fn: str, shape: tuple, target: Any, **kwargs: Any) -> Callable[[Any], tuple]:
+    """``fn(logits of shape, target(lib), **kwargs)`` and the logits as the one leaf."""
+    def build(lib: Any) -> tuple:
+        x = lib.zeros(shape, dtype=lib.float64, requires_grad=True)
+        return getattr(_functional(lib), fn)(x, target(lib), **kwargs), [x]
+    return build
+
+
+def _probabilities(shape: tuple) -> Callable[[Any], Any]:
+    return lambda lib: lib.full(shape, 0.5, dtype=lib.float64)
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+@pytest.mark.parametrize("label_smoothing", [0.0, 0.1])
+@pytest.mark.parametrize("shape", [(2, 0), (0, 0), (2, 0, 3), (0,)])
+def test_cross_entropy_with_no_classes(shape: tuple, label_smoothing: float, reduction: str) -> None:
+    # F.cross_entropy(zeros(2, 0), probabilities, label_smoothing=0.1): ours raised Python's ZeroDivisionError (ε/C);
+    # the mean over no classes is torch's NaN (its sum over numel / C = 0 / 0), ours was 0
+    _same_forward_and_grads(_loss_case("cross_entropy", shape, _probabilities(shape), reduction=reduction,
+                                       label_smoothing=label_smoothing))
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+@pytest.mark.parametrize(("fn", "label_smoothing"), [("cross_entropy", 0.0), ("cross_entropy", 0.1), ("nll_loss", 0.0)])
+@pytest.mark.parametrize("shape", [(0, 0), (0, 0, 3), (0, 0, 3, 2)])
+def test_class_index_losses_with_no_rows_and_no_classes(shape: tuple, fn: str, label_smoothing: float,
+                                                        reduction: str) -> None:
+    # F.cross_entropy(zeros(0, 0, 3), zeros((0, 3), int64)): torch's NaN; ours raised "cannot reshape array of size
+    # 0 into shape (0)" (the rows as reshape(-1, C) with C = 0), and with label smoothing a ZeroDivisionError
+    kwargs = {"label_smoothing": label_smoothing} if fn == "cross_entropy" else {}
+    target = (shape[0],) + shape[2:]
+    _same_forward_and_grads(_loss_case(fn, shape, lambda lib: lib.zeros(target, dtype=lib.int64),
+                                       reduction=reduction, **kwargs))
