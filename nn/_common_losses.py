@@ -134,7 +134,7 @@ def cross_entropy(input: Tensor, target: Any, weight: Any = None, size_average: 
     classes = rows.shape[1]
     weight = class_weights(weight, logits, classes, name, strict=True)
     if logits.ndim > 2 and logits.dtype == mg.float16:   # PyTorch's float16 kernel along dim 1 rounds otherwise
-        log_probs = mg.log_softmax(logits, 1).permute(0, *range(2, logits.ndim), 1).reshape(-1, classes)
+        log_probs = mg.log_softmax(logits, 1).permute(0, *range(2, logits.ndim), 1).reshape(rows.shape)
     else:
         log_probs = mg.log_softmax(rows, axis=1)
     loss = _float16_as_pytorch(nll_rows(log_probs, safe, keep, weight, shape, reduction), log_probs, safe, keep,

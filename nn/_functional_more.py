@@ -46,10 +46,11 @@ def bilinear(input1: Tensor, input2: Tensor, weight: Tensor, bias: Tensor | None
     half = x1.dtype == x2.dtype == weight.dtype == mg.float16   # as PyTorch: two float32 products, each rounded
     if half:
         x1, x2, weight = x1.float(), x2.float(), weight.float()
-    mixed = x1.reshape(-1, in1) @ weight.permute(1, 0, 2).reshape(in1, out * in2)     # (B, out·in2)
+    rows = math.prod(lead)   # B, not -1: any of B, in1, in2, out may be 0
+    mixed = x1.reshape(rows, in1) @ weight.permute(1, 0, 2).reshape(in1, out * in2)     # (B, out·in2)
     if half:
         mixed = mixed.half().float()
-    y = (mixed.reshape(-1, out, in2) * x2.reshape(-1, 1, in2)).sum(axis=-1)             # (B, out)
+    y = (mixed.reshape(rows, out, in2) * x2.reshape(rows, 1, in2)).sum(axis=-1)         # (B, out)
     if half:
         y = y.half()
     if bias is not None:

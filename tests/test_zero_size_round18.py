@@ -142,10 +142,10 @@ def test_cat_of_legacy_empties_still_checks_the_dim_type(dim: Any) -> None:
         mg.cat([mg.zeros(0)], dim)
 
 
-def _loss_case(fn: str, shape: tuple, target: Any, **kwargs: Any) -> Callable[[Any], tuple]:
+def _loss_case(fn: str, shape: tuple, target: Any, dtype: str = "float64", **kwargs: Any) -> Callable[[Any], tuple]:
     """``fn(logits of shape, target(lib), **kwargs)`` and the logits as the one leaf."""
     def build(lib: Any) -> tuple:
-        x = lib.zeros(shape, dtype=lib.float64, requires_grad=True)
+        x = lib.zeros(shape, dtype=getattr(lib, dtype), requires_grad=True)
         return getattr(_functional(lib), fn)(x, target(lib), **kwargs), [x]
     return build
 
@@ -167,11 +167,23 @@ def test_cross_entropy_with_no_classes(shape: tuple, label_smoothing: float, red
 @pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
 @pytest.mark.parametrize(("fn", "label_smoothing"), [("cross_entropy", 0.0), ("cross_entropy", 0.1), ("nll_loss", 0.0)])
 @pytest.mark.parametrize("shape", [(0, 0), (0, 0, 3), (0, 0, 3, 2)])
-def test_class_index_losses_with_no_rows_and_no_classes(shape: tuple, fn: str, label_smoothing: float,
+@pytest.mark.parametrize("dtype", ["float64", "float16"])
+def test_class_index_losses_with_no_rows_and_no_classes(dtype: str, shape: tuple, fn: str, label_smoothing: float,
                                                         reduction: str) -> None:
     # F.cross_entropy(zeros(0, 0, 3), zeros((0, 3), int64)): torch's NaN; ours raised "cannot reshape array of size
-    # 0 into shape (0)" (the rows as reshape(-1, C) with C = 0), and with label smoothing a ZeroDivisionError
+    # 0 into shape (0)" (the rows as reshape(-1, C) with C = 0; float16 has its own path), and with label smoothing
+    # a ZeroDivisionError
     kwargs = {"label_smoothing": label_smoothing} if fn == "cross_entropy" else {}
     target = (shape[0],) + shape[2:]
-    _same_forward_and_grads(_loss_case(fn, shape, lambda lib: lib.zeros(target, dtype=lib.int64),
+    _same_forward_and_grads(_loss_case(fn, shape, lambda lib: lib.zeros(target, dtype=lib.int64), dtype,
                                        reduction=reduction, **kwargs))
+
+
+@pytest.mark.parametrize(("batch", "in1", "in2", "out"), [(2, 3, 3, 0), (0, 3, 3, 0), (0, 3, 3, 2), (1, 1, 1, 1)])
+def test_bilinear_with_no_outputs(batch: int, in1: int, in2: int, out: int) -> None:
+    # F.bilinear(x1 (2, 3), x2 (2, 3), weight (0, 3, 3)): torch's (2, 0); ours "cannot reshape array of size 0"
+    def build(lib: Any) -> tuple:
+        x1, x2 = lib.ones(batch, in1, requires_grad=True), lib.ones(batch, in2, requires_grad=True)
+        weight, bias = lib.ones(out, in1, in2, requires_grad=True), lib.ones(out, requires_grad=True)
+        return _functional(lib).bilinear(x1, x2, weight, bias), [x1, x2, weight, bias]
+    _same_forward_and_grads(build)
