@@ -295,6 +295,14 @@ def _none_strides(index: Any, x: Any, strides: tuple) -> tuple:
     return tuple(strides)
 
 
+def _c_ordered(index: Any) -> bool:
+    """Whether each array of an advanced index is C-contiguous (or 1-D), so that it leaves a C-order x's result in
+    C order (one flags check for the usual single index array)."""
+    if type(index) is not tuple:
+        return index.ndim < 2 or index.flags.c_contiguous if backend.is_array(index) else True
+    return all(p.ndim < 2 or p.flags.c_contiguous for p in index if backend.is_array(p))
+
+
 def _c_strides(shape: tuple, itemsize: int) -> tuple:
     """C order's byte strides for ``shape``, size-1 dims' too (``itemsize`` times the sizes of the later dims)."""
     strides, step = [], itemsize
@@ -380,9 +388,11 @@ class GetItem(Function):
         if type(out) is not type(x):   # NumPy gives a scalar for all-int indices: PyTorch's is a 0-d view
             out = x[(*index, Ellipsis) if type(index) is tuple else (index, Ellipsis)]
         if not self.basic:
-            # NumPy's layout of an advanced index is its own; PyTorch's is C order for a C-order x (and indices),
-            # size-1 dims included: NumPy's flag passes any stride there, PyTorch's order sees it (x[0] of a permute)
-            c_order = x.flags.c_contiguous and (1 not in x.shape or x.strides == _c_strides(x.shape, x.itemsize))
+            # NumPy's layout of an advanced index is its own; PyTorch's is C order for a C-order x and indices,
+            # size-1 dims included: NumPy's flag passes any stride there, PyTorch's order sees it (x[0] of a permute);
+            # an index in another order orders the dims x does not (x[idx.T] of a C-order x: NumPy gives C order)
+            c_order = x.flags.c_contiguous and (1 not in x.shape or x.strides == _c_strides(x.shape, x.itemsize)) \
+                and _c_ordered(index)
             if not (c_order and out.flags.c_contiguous):
                 operands = None if c_order else _advanced_operands(x, index, out.shape)
                 if operands is not None:

@@ -221,3 +221,17 @@ def test_preserve_format_strides_as_torchs(name: str, layout: int) -> None:
     assert tuple(ours.stride()) == theirs.stride() and tuple(ours.shape) == tuple(theirs.shape)
     if name != "empty_like":   # (its values are whatever the memory held)
         np.testing.assert_array_equal(_np(ours), _np(theirs))
+
+
+# --- 6. an index tensor in another order than C orders the result of a C-order x ------------------------------
+
+@pytest.mark.parametrize("call", [
+    lambda L, x, i: x[i.T], lambda L, x, i: x[:, i.T], lambda L, x, i: x[i.T, i.T], lambda L, x, i: x[i.T, None],
+    lambda L, x, i: x[L.stack([i, i]).permute(2, 0, 1)], lambda L, x, i: x[i.T, 1:3], lambda L, x, i: x[i],
+], ids=["rows", "columns", "both", "none", "permuted_3d", "with_slice", "c_order_index"])
+def test_advanced_index_result_follows_the_index_order(call: Any) -> None:
+    x, index = np.arange(20.0).reshape(5, 4), np.array([[0, 1, 2], [3, 0, 1]])
+    theirs = call(torch, torch.tensor(x), torch.tensor(index))
+    ours = call(mg, mg.tensor(x), mg.tensor(index))
+    assert tuple(ours.stride()) == theirs.stride()
+    np.testing.assert_array_equal(_np(ours), _np(theirs))
