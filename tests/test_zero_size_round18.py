@@ -187,3 +187,22 @@ def test_bilinear_with_no_outputs(batch: int, in1: int, in2: int, out: int) -> N
         weight, bias = lib.ones(out, in1, in2, requires_grad=True), lib.ones(out, requires_grad=True)
         return _functional(lib).bilinear(x1, x2, weight, bias), [x1, x2, weight, bias]
     _same_forward_and_grads(build)
+
+
+@pytest.mark.parametrize("shape", [(3, 0), (0, 0), (2, 3, 0)])
+@pytest.mark.parametrize("kwargs", [{}, {"density": True}, {"weight": True}, {"bins": 3}, {"bins": []}])
+def test_histogramdd_of_points_with_no_coordinates(shape: tuple, kwargs: dict) -> None:
+    # torch.histogramdd(zeros(3, 0)): a 0-d hist of 0 (NaN with density) and no edges; ours raised NumPy's
+    # "cannot reshape array of size 0 into shape (0)"
+    results = []
+    for lib in (torch, mg):
+        options = dict(kwargs)
+        if options.pop("weight", False):
+            options["weight"] = lib.ones(shape[:-1])
+        options.setdefault("bins", 10)
+        results.append(lib.histogramdd(lib.zeros(shape), **options))
+    expected, got = results
+    assert got.hist.shape == tuple(expected.hist.shape) == ()
+    assert str(got.hist.dtype) == str(expected.hist.dtype).replace("torch.", "")
+    np.testing.assert_array_equal(got.hist.numpy(), expected.hist.numpy())
+    assert got.bin_edges == () == tuple(expected.bin_edges)

@@ -205,6 +205,9 @@ def histogramdd(input: Any, bins: Any = 10, *, range: Sequence[float] | None = N
         weight = weight.reshape(-1)
     all_edges = all(isinstance(b, Tensor) for b in bins)
     ranges = [None] * dims if all_edges else _range_pairs(range, dims, name)
+    if dims == 0:   # points of no coordinates: PyTorch's 0-D histogram counts none of them (its density 0 / 0)
+        hist, _ = _run(x.reshape(0, 0), [], [], None, density, name)
+        return return_types.histogramdd(hist, ())
     hist, edges = _run(x.reshape(-1, dims), bins, ranges, weight, density, name)
     return return_types.histogramdd(hist, tuple(edges))
 
