@@ -74,8 +74,8 @@ def _shape_arg(shape: Any, name: str = "tensor") -> tuple:
     if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
         shape = tuple(shape[0])
     try:
-        if any(isinstance(s, bool) for s in shape):
-            raise TypeError("bools are not sizes")
+        if shape and isinstance(shape[0], bool):   # PyTorch's parser tells an int list by its first element only:
+            raise TypeError("bools are not sizes")   # a later bool is the size 0 or 1 (``zeros(2, True)`` is (2, 1))
         shape = tuple(operator.index(s) for s in shape)
     except TypeError:
         raise TypeError(f"{name}: a shape is ints or one tuple of ints, got {shape!r}") from None

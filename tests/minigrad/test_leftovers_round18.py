@@ -106,7 +106,9 @@ def test_keyword_only_arguments_refuse_a_position(call: Any) -> None:
     lambda x: x.permute(2, 0, True), lambda x: x.sum((0, True)), lambda x: x.amax((1, False)),
     lambda x: x.reshape(2, True, 12), lambda x: x.flip((0, True)), lambda x: x.tile((1, True)),
     lambda x: x.permute(True, 0, 2), lambda x: x.sum(True), lambda x: x.flip(True),
-], ids=["permute", "sum", "amax", "reshape", "flip", "tile", "permute_first", "sum_one", "flip_one"])
+    lambda x: x.new_zeros(2, True), lambda x: x.new_ones((2, False)),
+], ids=["permute", "sum", "amax", "reshape", "flip", "tile", "permute_first", "sum_one", "flip_one", "new_zeros",
+        "new_ones"])
 def test_a_bool_after_the_first_int_of_a_list_is_an_int(call: Any) -> None:
     # PyTorch's parser tells an int list by its first element: later bools are 0 or 1, a first one is refused
     values = np.arange(24.0).reshape(2, 3, 4)
@@ -119,6 +121,20 @@ def test_a_bool_after_the_first_int_of_a_list_is_an_int(call: Any) -> None:
     got = call(mg.tensor(values))
     assert tuple(got.shape) == tuple(expected.shape)
     np.testing.assert_array_equal(_np(got), _np(expected))
+
+
+@pytest.mark.parametrize("call", [
+    lambda L: L.zeros(2, True), lambda L: L.ones((3, False)), lambda L: L.full((2, True), 1.0),
+    lambda L: L.rand(2, True), lambda L: L.zeros(True, 2), lambda L: L.zeros(True),
+], ids=["zeros", "ones", "full", "rand", "zeros_first", "zeros_one"])
+def test_a_bool_after_the_first_size_is_a_size(call: Any) -> None:
+    try:
+        expected = call(torch)
+    except TypeError:
+        with pytest.raises(TypeError):
+            call(mg)
+        return
+    assert tuple(call(mg).shape) == tuple(expected.shape)
 
 
 @pytest.mark.parametrize("p", [True, False])
