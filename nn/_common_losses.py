@@ -498,6 +498,9 @@ def cosine_similarity(x1: Tensor, x2: Tensor, dim: int = 1, eps: float = 1e-8) -
     a vector shorter than ``eps`` still sends the norm's gradient back.
     """
     name = "cosine_similarity"
+    x1, x2 = _tensor(x1, name), _tensor(x2, name)
+    if x1.dtype.kind == "f" or x2.dtype.kind == "f":   # an integer with a float: the float's dtype, as PyTorch's
+        x1, x2 = _in_input_category(x1, x2), _in_input_category(x2, x1)
     x1, x2, eps = _floating(x1, name), _floating(x2, name), _number(eps, name, "eps")
     shape = _broadcast_shape(x1, x2, name)
     axis = _dim(dim, len(shape), name)

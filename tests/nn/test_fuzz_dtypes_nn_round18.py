@@ -249,3 +249,13 @@ def test_nearest_interpolation_and_fold_take_pytorchs_dtypes(dtype: str) -> None
     _same(lambda s: s.nn.Upsample(scale_factor=2)(s.t(x)))
     _same(lambda s: s.F.unfold(s.t(x), (2, 2)))
     _same(lambda s: s.F.fold(s.t(x.reshape(1, 8, 4)), (3, 3), (2, 2)))
+
+
+@pytest.mark.parametrize("a, b", [("int64", "float32"), ("bool", "float64"), ("uint8", "float16"), ("int64", "int64"),
+                                  ("float16", "float32")])
+def test_cosine_similarity_casts_an_integer_to_the_others_float(a: str, b: str) -> None:
+    """cosine_similarity refused an integer (or bool) tensor beside a float one; PyTorch casts both to their common
+    floating dtype (two integers: RuntimeError)."""
+    x1, x2 = _a((3, 4), a, 1, 0, 3), _a((3, 4), b, 2, 0, 3)
+    _same(lambda s: s.F.cosine_similarity(s.t(x1), s.t(x2)), 2e-3)
+    _same(lambda s: s.nn.CosineSimilarity()(s.t(x2), s.t(x1)), 2e-3)
