@@ -206,3 +206,23 @@ def test_histogramdd_of_points_with_no_coordinates(shape: tuple, kwargs: dict) -
     assert str(got.hist.dtype) == str(expected.hist.dtype).replace("torch.", "")
     np.testing.assert_array_equal(got.hist.numpy(), expected.hist.numpy())
     assert got.bin_edges == () == tuple(expected.bin_edges)
+
+
+@pytest.mark.parametrize("shape", [(0, 2), (2, 0), (0, 2, 3), (3, 0, 2)])
+def test_hermitian_pinv_and_rank_of_empty_non_square_matrices(shape: tuple) -> None:
+    # torch.linalg.pinv(zeros(0, 2), hermitian=True): (2, 0) zeros, matrix_rank 0; ours raised a LinAlgError that
+    # blamed "a NaN or inf in the input" (NumPy's eigh of a non-square array)
+    def build(lib: Any) -> tuple:
+        a = lib.ones(shape, dtype=lib.float64, requires_grad=True)
+        return lib.linalg.pinv(a, hermitian=True), [a]
+    _same_forward_and_grads(build)
+    expected = torch.linalg.matrix_rank(torch.ones(shape), hermitian=True)
+    np.testing.assert_array_equal(mg.linalg.matrix_rank(mg.ones(shape), hermitian=True).numpy(), expected.numpy())
+
+
+@pytest.mark.parametrize("fn", ["pinv", "matrix_rank"])
+def test_hermitian_pinv_and_rank_of_non_square_matrices_raise(fn: str) -> None:
+    with pytest.raises(RuntimeError):
+        getattr(torch.linalg, fn)(torch.ones(2, 3), hermitian=True)
+    with pytest.raises(RuntimeError, match=f"{fn}: hermitian=True needs square matrices"):
+        getattr(mg.linalg, fn)(mg.ones(2, 3), hermitian=True)

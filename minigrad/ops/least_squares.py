@@ -46,7 +46,17 @@ def pinv(A: Any, rcond: Any = None, hermitian: bool = False, *, atol: Any = None
     if rcond is not None:
         atol, rtol = 0.0, rcond
     atol_value, rtol_value = tolerances(A, atol, rtol)
-    return PseudoInverse(atol_value, rtol_value, bool(hermitian))(A)
+    return PseudoInverse(atol_value, rtol_value, _square_if_hermitian(A, hermitian, name))(A)
+
+
+def _square_if_hermitian(A: Tensor, hermitian: Any, name: str) -> bool:  # noqa: N803
+    """``hermitian`` for A (…, m, n): PyTorch's eigh refuses m ≠ n, but an empty A still has its empty pseudo-inverse
+    and rank 0 (then computed from the SVD: False)."""
+    if hermitian and A.shape[-1] != A.shape[-2]:
+        if A.numel():
+            raise LinalgShapeError(f"{name}: hermitian=True needs square matrices, got shape {A.shape}")
+        return False
+    return bool(hermitian)
 
 
 def matrix_rank(A: Any, tol: Any = None, hermitian: bool = False, *, atol: Any = None,  # noqa: N803
@@ -58,6 +68,7 @@ def matrix_rank(A: Any, tol: Any = None, hermitian: bool = False, *, atol: Any =
     if tol is not None:
         atol, rtol = tol, 0.0
     atol_value, rtol_value = tolerances(A, atol, rtol)
+    hermitian = _square_if_hermitian(A, hermitian, name)
 
     def count(a: Any) -> Any:
         xp = module(a)
