@@ -6,9 +6,12 @@ RuntimeError of a changed saved tensor, or the gradients.
 Root causes: an op's index kept as an attribute (``x[i]``, gather, scatter, ``y[i] = v``, embedding, the indices
 max/sort/topk return) was not among the arrays backward checks, so an index changed in place sent the gradient to
 the places it named now, silently; ``zero_grad(set_to_none=False)`` zeroed a ``.grad`` without moving its version,
-so a graph that had saved that ``.grad`` gave a gradient of zeros; unary and binary math kept their result (or an
-operand their gradient does not read) among the checked arrays, so changing it in place made backward raise where
-PyTorch, which saves only what the formula reads, gives the gradient.
+so a graph that had saved that ``.grad`` gave a gradient of zeros, and so did a second backward adding into it;
+a tensor hook that changed a saved array ran after its node's check; ``mg.compile`` replays returned a view of an
+argument as an untracked output, whose gradient missed a later in-place change of the argument; unary and binary
+math (and copysign's sign tensor) kept their result or an operand their gradient does not read among the checked
+arrays, so changing it in place made backward raise where PyTorch, which saves only what the formula reads, gives
+the gradient.
 """
 
 from __future__ import annotations
