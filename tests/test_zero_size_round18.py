@@ -226,3 +226,15 @@ def test_hermitian_pinv_and_rank_of_non_square_matrices_raise(fn: str) -> None:
         getattr(torch.linalg, fn)(torch.ones(2, 3), hermitian=True)
     with pytest.raises(RuntimeError, match=f"{fn}: hermitian=True needs square matrices"):
         getattr(mg.linalg, fn)(mg.ones(2, 3), hermitian=True)
+
+
+@pytest.mark.parametrize("form", ["operator", "function", "method"])
+@pytest.mark.parametrize("values", [[], [True, False]])
+def test_bool_to_a_negative_int_power_raises_even_when_empty(values: list, form: str) -> None:
+    # torch.zeros(0, dtype=torch.bool) ** -1: RuntimeError (integers to negative integer powers); ours gave an empty
+    # int64 tensor (the check ran only on non-empty bools, inside the int64 power)
+    for lib in (torch, mg):
+        x = lib.tensor(values, dtype=lib.bool)
+        with pytest.raises(RuntimeError, match="negative integer powers"):
+            x ** -1 if form == "operator" else lib.pow(x, -1) if form == "function" else x.pow(-1)
+    assert mg.zeros(0, dtype=mg.bool).pow(2).dtype == mg.int64   # a non-negative power still computes, as torch's

@@ -699,11 +699,11 @@ def power_operator(a: Any, b: Any) -> Tensor:
                                            f"{_shape(b)}), as in PyTorch")
         return IntegerPow()(a, b)
     if isinstance(a, Tensor) and isinstance(b, int) and not isinstance(b, bool):
-        if a.dtype.kind == "b":
-            a = AsType(_INT64)(a)
-        elif b < 0 and a.dtype.kind in "iu":   # uint8 ** -3 would wrap -3 to 253 (and give 0), not raise
+        if b < 0 and a.dtype.kind in "biu":   # uint8 ** -3 would wrap -3 to 253 (and give 0); an empty one raises too
             raise IntegerPowerError(f"pow: Integers to negative integer powers are not allowed (a {a.dtype} tensor "
                                     f"to the power {b}), as in PyTorch")
+        if a.dtype.kind == "b":
+            a = AsType(_INT64)(a)
         elif a.dtype.kind in "iu":   # PyTorch converts the exponent to the dtype: uint8 ** 300 raises, not wraps
             _fill_in(b, a.dtype, "pow")
     return Pow()(a, b)
