@@ -68,7 +68,8 @@ class PackedSequence(_PackedSequenceFields):
             data, batch_sizes = data
         if unsorted_indices is None and sorted_indices is not None:
             device = sorted_indices.device if isinstance(sorted_indices, Tensor) else "cpu"
-            unsorted_indices = _index_tensor(numpy.argsort(_host(sorted_indices), kind="stable"), device)
+            unsorted_indices = _index_tensor(numpy.argsort(_permutation("sorted_indices", sorted_indices),
+                                                           kind="stable"), device)
         return super().__new__(cls, data, batch_sizes, sorted_indices, unsorted_indices)
 
     def to(self, *args: Any, **kwargs: Any) -> PackedSequence:
@@ -228,7 +229,7 @@ def pack_padded_sequence(input: Any, lengths: Any, batch_first: bool = False,
 def pack_like(padded: Tensor, like: PackedSequence) -> PackedSequence:
     """Pack a time-major padded (T ≥ T_max, B, *) tensor with the layout (batch sizes, order) of ``like``."""
     batch_sizes = _host(like.batch_sizes)
-    sorted_indices = _host(like.sorted_indices)
+    sorted_indices = _permutation("sorted_indices", like.sorted_indices, int(batch_sizes[0]))
     order = numpy.arange(int(batch_sizes[0])) if sorted_indices is None else sorted_indices
     data = _pack_rows(padded, batch_sizes, order, batch_first=False)
     return PackedSequence(data, like.batch_sizes, like.sorted_indices, like.unsorted_indices)
@@ -236,29 +237,34 @@ def pack_like(padded: Tensor, like: PackedSequence) -> PackedSequence:
 
 # --- packed → padded ---------------------------------------------------------------
 
-def _checked_layout(sequence: PackedSequence) -> numpy.ndarray:
-    """``sequence.batch_sizes`` as host int64 (T_max,), checked to describe ``sequence.data`` (PyTorch raises
-    where it does not): integers that never grow and count no more rows than ``data`` has (PyTorch reads the
-    first rows), and ``sorted_indices``/``unsorted_indices`` permutations of the batch. A hand-built
-    PackedSequence that fails one would otherwise read the padding row, or a sequence twice or not at all."""
+def _checked_layout(sequence: PackedSequence) -> tuple[numpy.ndarray, numpy.ndarray | None]:
+    """(``batch_sizes`` (T_max,), ``unsorted_indices`` (B,) or None) of ``sequence`` as host int64, checked to
+    describe ``sequence.data`` (PyTorch raises where they do not): batch sizes that are integers, never grow and
+    count no more rows than ``data`` has (PyTorch reads the first ones), and indices that are a permutation of
+    the batch. A hand-built PackedSequence that failed one would read the padding row, or a sequence twice."""
     raw = sequence.batch_sizes
     raw = raw.numpy() if isinstance(raw, Tensor) else (mg.to_numpy(raw) if mg.is_array(raw) else numpy.asarray(raw))
-    problem = ""
     if raw.ndim != 1 or raw.dtype.kind not in "iu":
         problem = f"batch_sizes must be a 1-D integer tensor, got {raw.dtype} of shape {raw.shape}"
     elif raw.size and (raw.min() < 0 or numpy.any(numpy.diff(raw) > 0)):
         problem = f"batch_sizes must not grow (sequences sorted by decreasing length), got {raw.tolist()}"
     elif raw.sum() > sequence.data.shape[0]:
-        problem = (f"batch_sizes count {int(raw.sum())} rows ({raw.tolist()}), but its data has "
-                   f"{sequence.data.shape[0]}")
-    batch = int(raw[0]) if raw.ndim == 1 and raw.size else 0
-    for name in ("sorted_indices", "unsorted_indices"):
-        index = _host(getattr(sequence, name))
-        if not problem and index is not None and not numpy.array_equal(numpy.sort(index), numpy.arange(batch)):
-            problem = f"{name} must be a permutation of the batch's {batch} positions, got {index.tolist()}"
-    if problem:
-        raise PackingError(f"pad_packed_sequence: the PackedSequence's {problem}")
-    return raw.astype(numpy.int64)
+        problem = f"batch_sizes count {int(raw.sum())} rows ({raw.tolist()}), but its data has {sequence.data.shape[0]}"
+    else:
+        return raw.astype(numpy.int64), _permutation("unsorted_indices", sequence.unsorted_indices,
+                                                     int(raw[0]) if raw.size else 0)
+    raise PackingError(f"pad_packed_sequence: the PackedSequence's {problem}")
+
+
+def _permutation(name: str, indices: Any, batch: int | None = None) -> numpy.ndarray | None:
+    """A PackedSequence's ``indices`` (None stays None) as host int64, checked to be a permutation of its
+    ``batch`` positions (of as many as it has if None): PackingError otherwise."""
+    values = _host(indices)
+    if values is not None and not numpy.array_equal(numpy.sort(values), numpy.arange(
+            values.size if batch is None else batch)):
+        raise PackingError(f"PackedSequence: {name} must be a permutation of the batch's positions 0 … "
+                           f"{(values.size if batch is None else batch) - 1}, got {values.tolist()}")
+    return values
 
 
 def pad_packed_sequence(sequence: PackedSequence, batch_first: bool = False, padding_value: float = 0.0,
@@ -272,7 +278,7 @@ def pad_packed_sequence(sequence: PackedSequence, batch_first: bool = False, pad
     if not isinstance(sequence, PackedSequence):
         raise TypeError(f"pad_packed_sequence: expected a PackedSequence, got {type(sequence).__name__}")
     data = sequence.data
-    batch_sizes = _checked_layout(sequence)
+    batch_sizes, sorted_position = _checked_layout(sequence)      # sorted_position: batch position b → its rank s
     steps, batch = batch_sizes.size, int(batch_sizes[0])
     if isinstance(total_length, Tensor) and total_length.ndim == 0 and total_length.dtype.kind in "iu":
         total_length = int(total_length.item())     # a 0-d integer tensor, as PyTorch takes it
@@ -287,7 +293,6 @@ def pad_packed_sequence(sequence: PackedSequence, batch_first: bool = False, pad
         steps_out = int(total_length)
     else:
         steps_out = steps
-    sorted_position = _host(sequence.unsorted_indices)        # batch position b → its rank s
     if sorted_position is None:
         sorted_position = numpy.arange(batch)
     t = numpy.arange(steps_out)[:, None]

@@ -54,15 +54,17 @@ def test_a_packed_sequence_that_does_not_describe_its_data_raises(torch, rows: i
         return torch.nn.utils.rnn.PackedSequence(torch.tensor(data), torch.tensor(batch_sizes),
                                                  None if index is None else torch.tensor(index))
 
-    ours = mrnn.PackedSequence(mg.tensor(data), mg.tensor(np.array(batch_sizes)),
-                               None if index is None else mg.tensor(index))
+    def ours() -> mrnn.PackedSequence:
+        return mrnn.PackedSequence(mg.tensor(data), mg.tensor(np.array(batch_sizes)),
+                                   None if index is None else mg.tensor(index))
+
     if sorted_indices != [0, 0]:
         assert isinstance(_raised(lambda: torch.nn.utils.rnn.pad_packed_sequence(theirs())), RuntimeError)
         assert _raised(lambda: torch.nn.GRU(2, 3).double()(theirs())) is not None
-    with pytest.raises(RuntimeError, match="pad_packed_sequence: the PackedSequence's"):
-        mrnn.pad_packed_sequence(ours)
-    with pytest.raises(RuntimeError, match="the PackedSequence's"):
-        nn.GRU(2, 3, dtype=np.float64)(ours)
+    with pytest.raises(RuntimeError, match="PackedSequence('s)?:? (batch_sizes|sorted_indices)"):
+        mrnn.pad_packed_sequence(ours())
+    with pytest.raises(RuntimeError, match="PackedSequence('s)?:? (batch_sizes|sorted_indices)"):
+        nn.GRU(2, 3, dtype=np.float64)(ours())
 
 
 def test_a_packed_sequence_with_rows_past_its_batch_sizes_reads_the_first_ones_as_pytorch(torch) -> None:
