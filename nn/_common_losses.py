@@ -98,7 +98,7 @@ def nll_loss(input: Tensor, target: Any, weight: Any = None, size_average: bool 
     reduction = checked_reduction(size_average, reduce, reduction, "nll_loss")
     log_probs = _kernel_floating(input, "nll_loss")
     rows, safe, keep, shape = class_targets(log_probs, target, ignore_index, "nll_loss")
-    weight = class_weights(weight, log_probs, rows.shape[1], "nll_loss", strict=True)
+    weight = class_weights(weight, log_probs, rows.shape[1], "nll_loss")
     return _float16_as_pytorch(nll_rows(rows, safe, keep, weight, shape, reduction), rows, safe, keep, weight,
                                reduction, log_probs.ndim)
 
@@ -132,7 +132,7 @@ def cross_entropy(input: Tensor, target: Any, weight: Any = None, size_average: 
         return _soft_cross_entropy(logits, target, weight, reduction, label_smoothing)
     rows, safe, keep, shape = class_targets(logits, target, ignore_index, name)
     classes = rows.shape[1]
-    weight = class_weights(weight, logits, classes, name, strict=True)
+    weight = class_weights(weight, logits, classes, name)
     if logits.ndim > 2 and logits.dtype == mg.float16:   # PyTorch's float16 kernel along dim 1 rounds otherwise
         log_probs = mg.log_softmax(logits, 1).permute(0, *range(2, logits.ndim), 1).reshape(rows.shape)
     else:
@@ -240,12 +240,11 @@ def binary_cross_entropy_with_logits(input: Tensor, target: Any, weight: Any = N
     input = _kernel_floating(input, name)
     y = _same_shape_target(target, input, name)
     softplus_neg = mg.logaddexp(-input, 0.0)   # its gradient -σ(x) stays finite at x = -inf, as PyTorch's
-    # the loss has the target's dtype, as PyTorch's, which writes it in place into 1 - target
-    dtype = y.dtype
+    dtype = numpy.result_type(input.dtype, y.dtype)
     if pos_weight is not None:
         pw = _weight_in(_as_operand(pos_weight, input, name, "pos_weight"), dtype, input, name, "pos_weight")
         softplus_neg = (1 + (pw - 1) * y) * softplus_neg
-    loss = ((1 - y) * input + softplus_neg).to(dtype)
+    loss = (1 - y) * input + softplus_neg
     if weight is not None:
         loss = loss * _weight_in(_as_operand(weight, input, name, "weight"), dtype, input, name, "weight")
     return reduce_loss(loss, reduction)

@@ -14,7 +14,7 @@ import minigrad as mg
 from minigrad import Tensor
 
 from ._activations import _reads_input
-from ._errors import InputDtypeError, InputShapeError
+from ._errors import InputShapeError
 
 __all__ = ["CheckedIndices", "ClassTargets", "TargetError", "WeightedMean", "checked_indices", "class_targets",
            "class_weights", "index_array", "nll_rows", "weighted_mean"]
@@ -191,18 +191,14 @@ def class_targets(logits: Tensor, target: Any, ignore_index: int, name: str) -> 
     return rows, safe, keep, tuple(array.shape)
 
 
-def class_weights(weight: Any, like: Tensor, classes: int, name: str, strict: bool = False) -> Tensor | None:
+def class_weights(weight: Any, like: Tensor, classes: int, name: str) -> Tensor | None:
     """Per-class weights (C,) as a Tensor of ``like``'s dtype; a Tensor stays one (its values are read by
-    ops, so a compiled function sees each call's weights). ``strict``: a Tensor of another dtype raises, as
-    PyTorch's nll_loss kernel does (its class-index cross_entropy too)."""
+    ops, so a compiled function sees each call's weights)."""
     if weight is None:
         return None
     if isinstance(weight, Tensor):
         if weight.device != like.device:
             raise ValueError(f"{name}: weight is on {weight.device} but the input is on {like.device}")
-        if strict and weight.dtype != like.dtype:
-            raise InputDtypeError(f"{name}: weight ({weight.dtype}) must have the input's dtype ({like.dtype}), "
-                                  f"as PyTorch's kernel needs")
         if weight.shape != (classes,):
             raise InputShapeError(f"{name}: weight must have shape ({classes},) (one per class), got {weight.shape}")
         return weight if weight.dtype == like.dtype else weight.astype(like.dtype)
