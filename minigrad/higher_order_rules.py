@@ -73,7 +73,7 @@ from .ops.shape import AsType, BroadcastTo, Clone, GetItem, Reshape, Transpose
 from .ops.solvers import Det, Inverse, Solve, TriangularSolve
 from .ops.special import ComplexSign, Logit, NanToNum, Sinc, cosh, sinh, xlogy
 from .ops.special_bessel import NoDerivative
-from .ops.special_functions import i0, i0e, i1, i1e, xlog1py
+from .ops.special_functions import erfinv, i0, i0e, i1, i1e, xlog1py
 from .ops.statistics import NanMean, NanSum
 from .ops.tensor_more import Compared, Mantissa
 from .tensor import Tensor
@@ -457,7 +457,7 @@ _UNARY.update({
     "acosh": lambda x, y: _acosh_slope(x),
     "atanh": lambda x, y: Div()(1, Sub()(1, _square_of(x))),
     "erfc": lambda x, y: Mul()(-2 / _SQRT_PI, Exp()(Neg()(_square_of(x)))),
-    "erfinv": lambda x, y: Mul()(_SQRT_PI / 2, Exp()(_square_of(y))),
+    "erfinv": lambda x, y: Mul()(_SQRT_PI / 2, Exp()(_square_of(erfinv(x)))),   # from x, as PyTorch's
     "erfcx": lambda x, y: Sub()(Mul()(Mul()(2, x), y), 2 / _SQRT_PI),
     "ndtr": lambda x, y: Div()(Exp()(Mul()(-0.5, _square_of(x))), _SQRT_2PI),
     "log_ndtr": lambda x, y: Div()(Exp()(Sub()(Mul()(-0.5, _square_of(x)), y)), _SQRT_2PI),

@@ -207,7 +207,7 @@ class Unary(Function):
                 y = xp.asarray(float16_in_float32(lambda v: xp.asarray(self.fn(xp, v)), x))
             else:
                 y = xp.asarray(self.fn(xp, x))
-        self.saved = (x, y)
+        self.saved = (x.copy() if self.name in _COPIES_INPUT else x, y)
         return y
 
     def backward(self, gy: Any) -> Any:
@@ -228,7 +228,14 @@ class Unary(Function):
 # the Unary ops whose derivative (the first and the higher ones, real and complex) reads x only, as PyTorch's, which
 # saves only x: an in-place change of the result before backward is not refused (torch.acos(x).mul_(2) backward works)
 _READS_INPUT_ONLY = frozenset({"log1p", "log2", "log10", "erf", "erfc", "asin", "acos", "atan", "sinh", "cosh",
-                               "asinh", "acosh", "atanh", "ndtr", "entr", "i0", "lgamma", "digamma", "polygamma"})
+                               "asinh", "acosh", "atanh", "ndtr", "entr", "i0", "lgamma", "digamma", "polygamma",
+                               "erfinv"})   # erfinv's derivative recomputes erfinv(x), as PyTorch's
+# the Unary ops whose derivative reads x where PyTorch's does not save the x the user holds, so changing x in place
+# before backward is not refused: they read a copy. expm1 (PyTorch saves its result and takes y + 1, which rounds
+# to 0 in the negative tail; ours is exp(x), so ELU's small gradients stay) and ndtri (float32's y rounded put 5e-6
+# into exp(y²/2): ours recomputes y in float64 from p) check the result as PyTorch's; ndtr is PyTorch's composite
+# (1 + erf(x/√2)) / 2, whose erf saves its own x/√2, so neither change is refused
+_COPIES_INPUT = frozenset({"expm1", "ndtri", "ndtr"})
 
 
 def _unary(name: str, fn: Callable, derivative: Callable, doc: str,
@@ -266,7 +273,8 @@ def _log1p(xp: Any, x: Any) -> Any:
 log1p = _unary("log1p", _log1p, lambda xp, x, y: 1 / (1 + x), "log(1 + x), exact for small x.")
 # d expm1 = exp(x), not y + 1: that rounds to 0 far in the negative tail (float32 at x = -30), where
 # elu/selu/celu built on expm1 then lose their small gradients
-expm1 = _unary("expm1", lambda xp, x: xp.expm1(x), lambda xp, x, y: xp.exp(x), "exp(x) - 1, exact for small x.")
+expm1 = _unary("expm1", lambda xp, x: xp.expm1(x), lambda xp, x, y: xp.exp(x), "exp(x) - 1, exact for small x.",
+               keeps_input=False)   # x: a copy (_COPIES_INPUT)
 log2 = _unary("log2", lambda xp, x: xp.log2(x), lambda xp, x, y: 1 / (x * _LN2), "Base-2 logarithm.")
 log10 = _unary("log10", lambda xp, x: xp.log10(x), lambda xp, x, y: 1 / (x * _LN10), "Base-10 logarithm.")
 exp2 = _unary("exp2", lambda xp, x: xp.exp2(x), lambda xp, x, y: y * _LN2, "2 ** x.", keeps_input=False)

@@ -178,7 +178,14 @@ def _erfcx_derivative(xp: Any, x: Any, y: Any) -> Any:
 def erfinv(input: Tensor) -> Tensor:  # noqa: A002 - PyTorch's name
     """The inverse error function (torch.erfinv): erf(erfinv(x)) = x for -1 ≤ x ≤ 1, ±inf at ±1, NaN
     outside; gradient √π/2 · exp(erfinv(x)²). Any shape."""
-    return Unary("erfinv", _erfinv_array, lambda xp, x, y: (_SQRT_PI / 2) * xp.exp(y * y))(_floating(input, "erfinv"))
+    return Unary("erfinv", _erfinv_array, _erfinv_derivative)(_floating(input, "erfinv"))
+
+
+def _erfinv_derivative(xp: Any, x: Any, y: Any) -> Any:
+    """√π/2 · exp(erfinv(x)²), erfinv recomputed from x as PyTorch's, which saves only x: the result changed in
+    place before backward is not refused."""
+    again = _erfinv_array(xp, x)
+    return (_SQRT_PI / 2) * xp.exp(again * again)
 
 
 def erfcx(input: Tensor) -> Tensor:  # noqa: A002 - PyTorch's name
@@ -205,7 +212,7 @@ def ndtri(input: Tensor) -> Tensor:  # noqa: A002 - PyTorch's name
     """The standard normal quantile Φ⁻¹(p) (torch.special.ndtri): ∓inf at 0 and 1, NaN outside [0, 1];
     gradient √(2π) · exp(ndtri(p)² / 2). Any shape; float32 is computed in float64 (its own Newton steps were
     5e-4 off at p = 1e-12)."""
-    return Unary("ndtri", _in_float64(_ndtri_array), _ndtri_derivative)(_floating(input, "ndtri"))
+    return Unary("ndtri", _in_float64(_ndtri_array), _ndtri_derivative, keeps_input=False)(_floating(input, "ndtri"))
 
 
 def log_ndtr(input: Tensor) -> Tensor:  # noqa: A002 - PyTorch's name

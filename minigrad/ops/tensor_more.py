@@ -135,8 +135,8 @@ def ldexp(input: Tensor, other: Any) -> Tensor:  # noqa: A002
     if dtype.kind not in "fc":
         dtype = get_default_dtype()
     wide = promote_types(dtype, numpy.float64)
-    try:
-        return mul(x.astype(wide), exp2(other.astype(wide))).astype(dtype)
+    try:   # x copied: other's gradient reads it (PyTorch's reads the result), so x changed in place is not refused
+        return mul(x.to(dtype=wide, copy=True), exp2(other.astype(wide))).astype(dtype)
     except ValueError as error:   # shapes that do not broadcast: named as ldexp, not its mul
         raise called_as("ldexp", error, x, other) from None
 
