@@ -288,7 +288,8 @@ def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     if x.shape[-1] != weight.shape[-1]:
         raise InputShapeError(f"linear: input of shape {x.shape} does not match weight of shape {weight.shape} "
                               f"(last input dimension must be {weight.shape[-1]})")
-    _same_dtype("linear", input=x, weight=weight, bias=bias)
+    if weight.dtype != x.dtype or (isinstance(bias, Tensor) and bias.dtype != x.dtype):   # one cheap test
+        _same_dtype("linear", input=x, weight=weight, bias=bias)
     if x.dtype is mg.float16 and bias is not None:   # PyTorch's addmm: x @ Wᵀ + b in float32, rounded once
         return linear(x.float(), weight.float(), bias.float()).half()
     y = x @ (weight.T if weight.ndim == 2 else weight)
