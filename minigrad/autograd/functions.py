@@ -360,10 +360,10 @@ class _Targets:
                 for edge in node.edges:
                     if type(edge) is tuple and (beyond[edge[0]] or edge[0] in outputs):
                         consumers[edge[0]] = consumers.get(edge[0], 0) + 1
-        if self.captured is not None:
+        if self.captured is not None:   # a replay needing nothing beyond it: its outputs' eager nodes stop there
             for node in outputs:
                 if node in consumers:
-                    self._capture(node, node in stops)
+                    self._capture(node, node in stops or not beyond.get(node, True))
         return consumers, stops
 
     def _capture(self, node: Function, stop: bool) -> None:
