@@ -365,7 +365,7 @@ def test_a_function_that_leaves_a_module_mode_changed_runs_eagerly() -> None:
         return model(x)
 
     compiled = mg.compile(fn)
-    x = mg.tensor(np.random.default_rng(0).standard_normal((4, 6)))
+    x = mg.tensor(np.random.default_rng(0).standard_normal((4, 6)), dtype=mg.float32)
     runs = []
     for f in (fn, compiled):
         calls["n"] = 0
