@@ -693,6 +693,10 @@ def pow(input: Any, exponent: Any, *, out: Tensor | None = None) -> Tensor:  # n
 
 def power_operator(a: Any, b: Any) -> Tensor:
     """``a ** b``: :func:`pow` without its ``out=`` test (the operators never take one)."""
+    if isinstance(a, Tensor) and isinstance(b, numpy.generic) and b.dtype.kind in "biuf" and not isinstance(b, float):
+        # PyTorch reads a NumPy scalar as a Python number (complex 0 ** np.int64(0) is 1, not exp(0 · log 0) = NaN,
+        # and the result is not saved); the dtype stays NumPy 2's (README)
+        a, b = a.astype(numpy.result_type(a.dtype, b.dtype)), b.item()
     if isinstance(b, Tensor) and _integral(b) and _integral(a):
         if _is_bool(a) and _is_bool(b):
             raise DtypeNotImplementedError(f"pow: not implemented for two bool operands (shapes {_shape(a)} and "

@@ -75,3 +75,31 @@ def test_expm1_keeps_its_exact_gradient_in_the_negative_tail() -> None:
     x = mg.tensor([-30.0, -1e-3], requires_grad=True)
     mg.expm1(x).sum().backward()
     np.testing.assert_allclose(x.grad.numpy(), np.exp([-30.0, -1e-3]), rtol=1e-6)
+
+
+NUMPY_SCALARS = [np.int8, np.int16, np.int32, np.int64, np.uint8, np.uint16, np.uint32, np.uint64, np.bool_,
+                 np.float16, np.float32]
+
+
+@pytest.mark.parametrize("kind", NUMPY_SCALARS, ids=lambda t: t.__name__)
+@pytest.mark.parametrize("dtype", ["complex64", "complex128"])
+def test_complex_zero_to_a_numpy_scalar_power_is_pytorchs(dtype: str, kind: type) -> None:
+    # mg.tensor(0j) ** np.int64(0) was NaN + NaN j (a NumPy scalar went the tensor-exponent way, exp(0 · log 0));
+    # PyTorch reads a NumPy scalar as a Python number: 1 + 0j, and 0j (not -0j) for 1 and 2. A 0-d int tensor
+    # exponent is a tensor in both: NaN + NaN j. (The dtype stays NumPy 2's: complex64 ** np.int64 is complex128.)
+    for e in (0, 1) if kind is np.bool_ else (0, 1, 2):
+        ours = (mg.tensor([0j, 1 + 2j], dtype=dtype) ** kind(e)).numpy()
+        theirs = (torch.tensor([0j, 1 + 2j], dtype=getattr(torch, dtype)) ** kind(e)).numpy()
+        np.testing.assert_array_equal(ours, theirs)
+        assert str(ours[0]) == str(theirs[0])   # the sign of a zero part
+    theirs = torch.tensor(0j, dtype=getattr(torch, dtype)) ** torch.tensor(0)
+    assert np.isnan((mg.tensor(0j, dtype=dtype) ** mg.tensor(0)).numpy()) and np.isnan(theirs.numpy())
+
+
+def test_a_numpy_scalar_power_saves_no_result() -> None:
+    # as a Python number exponent: x ** np.int64(2) changed in place before backward is not refused
+    def program(lib: Any, x: Any) -> Any:
+        z = (x * 1) ** np.int64(2)
+        z.mul_(1.5)
+        return (z * lib.tensor(B)).sum()
+    assert not isinstance(_same_as_torch(program), str)
