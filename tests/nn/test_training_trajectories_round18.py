@@ -107,3 +107,183 @@ def test_lbfgs_state_dict_keeps_the_two_loop_alphas_as_torch() -> None:
                  "param_groups": [dict(g) for g in topt.state_dict()["param_groups"]]}
     resumed = _lbfgs_run(mg, optim, tp.detach().numpy(), 0, converted)[1]
     assert _numbers(resumed.state_dict()["state"][0]["al"]) == _numbers(theirs["al"])
+
+
+# --- whole training loops: configurations the fuzzer drew (/tmp/fuzz18_training.py), two per optimizer family ---
+
+def _schedule(lib: Any, opt: Any, spec: tuple | None) -> Any:
+    """The scheduler a spec names: (class name, kwargs); lr_lambda "pow" is 0.9 ** epoch."""
+    if spec is None:
+        return None
+    schedulers = lib.optim.lr_scheduler
+    name, kwargs = spec[0], dict(spec[1])
+    if name in ("LambdaLR", "MultiplicativeLR"):
+        kwargs["lr_lambda"] = lambda epoch: 0.9 ** epoch
+    if name == "SequentialLR":
+        kwargs["schedulers"] = [schedulers.LinearLR(opt, start_factor=0.5, total_iters=2),
+                                schedulers.ExponentialLR(opt, gamma=0.8)]
+    if name == "ChainedScheduler":
+        return schedulers.ChainedScheduler([schedulers.StepLR(opt, step_size=2, gamma=0.5),
+                                            schedulers.ExponentialLR(opt, gamma=0.9)], optimizer=opt)
+    return getattr(schedulers, name)(opt, **kwargs)
+
+
+def _numbers_of(entries: dict) -> dict:
+    """An optimizer state entry's values as float arrays (None kept), for comparing."""
+    def one(v: Any) -> Any:
+        if isinstance(v, (list, tuple)):
+            return [one(u) for u in v]
+        return None if v is None else np.array(v.detach().numpy() if hasattr(v, "detach") else v, dtype=float)
+    return {k: one(v) for k, v in entries.items()}
+
+
+def _trajectory(lib: Any, opt_name: str, kwargs: dict, sched: tuple | None, options: dict) -> list:
+    """Per step: the loss, the lrs, every parameter and buffer and the optimizer's state, for 7 steps of a
+    Linear(no bias)-BatchNorm1d-Tanh-Linear classifier (float64, weights from torch.manual_seed(0)) on fixed batches.
+
+    options: groups=2 (the last three parameters in a group with lr × 2 and ``group2``'s values), frozen (the
+    BatchNorm weight), clip ("norm" or "value"), accum (two micro-batches per step), reload (the step at which
+    optimizer and scheduler are rebuilt from their state dicts), plateau losses go to ReduceLROnPlateau."""
+    torch.manual_seed(0)
+    reference = torch.nn.Sequential(torch.nn.Linear(4, 5, bias=False), torch.nn.BatchNorm1d(5), torch.nn.Tanh(),
+                                    torch.nn.Linear(5, 3)).double()
+    if lib is torch:
+        model = reference
+    else:
+        model = lib.nn.Sequential(lib.nn.Linear(4, 5, bias=False), lib.nn.BatchNorm1d(5), lib.nn.Tanh(),
+                                  lib.nn.Linear(5, 3)).double()
+        model.load_state_dict({k: v.numpy() for k, v in reference.state_dict().items()})
+    params = list(model.parameters())
+    if options.get("frozen"):
+        params[1].requires_grad_(False)
+    groups = [{"params": params}]
+    if options.get("groups") == 2:
+        groups = [{"params": params[:2]}, {"params": params[2:], "lr": kwargs["lr"] * 2, **options.get("group2", {})}]
+
+    def make() -> tuple:
+        opt = getattr(lib.optim, opt_name)([dict(g) for g in groups], **kwargs)
+        return opt, _schedule(lib, opt, sched)
+
+    def loss_of(x: Any, y: Any) -> Any:
+        return lib.nn.functional.cross_entropy(model(x), y, label_smoothing=0.1)
+
+    opt, scheduler = make()
+    rng = np.random.default_rng(1)
+    seen = []
+    for step in range(7):
+        batches = [(lib.tensor(rng.standard_normal((5, 4))), lib.tensor(rng.integers(0, 3, 5))) for _ in range(2)]
+        if step == options.get("reload"):
+            saved, saved_schedule = opt.state_dict(), scheduler and scheduler.state_dict()
+            opt, scheduler = make()
+            opt.load_state_dict(saved)
+            if scheduler is not None:
+                scheduler.load_state_dict(saved_schedule)
+        if opt_name == "LBFGS":
+            def closure(opt: Any = opt, batch: tuple = batches[0]) -> Any:
+                opt.zero_grad()
+                loss = loss_of(*batch)
+                loss.backward()
+                return loss
+            loss = opt.step(closure).item()
+        else:
+            opt.zero_grad(set_to_none=step % 2 == 0)
+            loss = 0.0
+            for x, y in batches[:2 if options.get("accum") else 1]:
+                part = loss_of(x, y) / (2 if options.get("accum") else 1)
+                part.backward()
+                loss += part.item()
+            trained = [p for p in params if p.requires_grad]
+            if options.get("clip") == "norm":
+                lib.nn.utils.clip_grad_norm_(trained, 0.5)
+            elif options.get("clip") == "value":
+                lib.nn.utils.clip_grad_value_(trained, 0.1)
+            opt.step()
+        if scheduler is not None and sched[0] == "ReduceLROnPlateau":
+            scheduler.step(loss)
+        elif scheduler is not None:
+            scheduler.step()
+        state = opt.state_dict()["state"]
+        seen.append({"loss": loss, "lrs": [float(g["lr"]) for g in opt.param_groups],
+                     "model": {k: v.detach().numpy().copy() for k, v in model.state_dict().items()},
+                     "state": {i: _numbers_of(entries) for i, entries in state.items()}})
+    return seen
+
+
+def _assert_same_trajectory(ours: list, theirs: list) -> None:
+    for step, (mine, reference) in enumerate(zip(ours, theirs)):
+        np.testing.assert_allclose(mine["loss"], reference["loss"], rtol=1e-10, err_msg=f"step {step} loss")
+        np.testing.assert_allclose(mine["lrs"], reference["lrs"], rtol=1e-10, err_msg=f"step {step} lrs")
+        for name, value in reference["model"].items():
+            np.testing.assert_allclose(mine["model"][name], value, rtol=1e-10, atol=1e-12,
+                                       err_msg=f"step {step} {name}")
+        assert mine["state"].keys() == reference["state"].keys(), step
+        for index, entries in reference["state"].items():
+            assert sorted(mine["state"][index]) == sorted(entries), (step, index)
+            for key, value in entries.items():
+                if key == "al":
+                    continue       # LBFGS's scratch alphas: compared by test_lbfgs_state_dict_keeps_..._as_torch
+                mine_value = mine["state"][index][key]
+                if isinstance(value, list):
+                    assert len(mine_value) == len(value), (step, index, key)
+                    value, mine_value = np.array(value, dtype=float), np.array(mine_value, dtype=float)
+                np.testing.assert_allclose(mine_value, value, rtol=1e-10, atol=1e-12,
+                                           err_msg=f"step {step} state[{index}][{key}]")
+
+
+_CHAINED = ("ChainedScheduler", {})
+_TRAJECTORIES = [   # (optimizer, its kwargs, scheduler, loop options): drawn by the fuzzer, two per family
+    ("SGD", dict(lr=0.05, momentum=0.5, nesterov=True), _CHAINED, dict(accum=True, reload=2)),
+    ("SGD", dict(lr=0.01, momentum=0.5, nesterov=True),
+     ("CyclicLR", dict(base_lr=0.002, max_lr=0.01, step_size_up=1, mode="triangular2", gamma=0.9,
+                       base_momentum=0.8, max_momentum=0.9)),
+     dict(groups=2, clip="value", group2=dict(momentum=0.0))),
+    ("Adam", dict(lr=0.05, betas=(0.8, 0.9), eps=1e-3, amsgrad=True, decoupled_weight_decay=True),
+     ("MultiStepLR", dict(milestones=[3, 6], gamma=0.1)),
+     dict(groups=2, frozen=True, reload=2, group2=dict(weight_decay=0.0, amsgrad=True))),
+    ("Adam", dict(lr=0.01, eps=1e-3), ("MultiStepLR", dict(milestones=[4, 5, 6], gamma=0.5)),
+     dict(groups=2, frozen=True, clip="norm", accum=True, group2=dict(eps=1e-6, amsgrad=True))),
+    ("AdamW", dict(lr=0.001, betas=(0.0, 0.99), weight_decay=0.0, amsgrad=True), ("SequentialLR", dict(milestones=[1])),
+     dict(groups=2)),
+    ("AdamW", dict(lr=0.001, betas=(0.8, 0.9), eps=1e-3, amsgrad=True), _CHAINED, dict(accum=True, reload=2)),
+    ("RMSprop", dict(lr=0.001, alpha=0.9, eps=1e-4, momentum=0.9, centered=True),
+     ("CosineAnnealingLR", dict(T_max=3)),
+     dict(groups=2, clip="norm", accum=True, reload=5, group2=dict(weight_decay=0.05, momentum=0.0))),
+    ("RMSprop", dict(lr=0.001, eps=1e-4), ("CosineAnnealingLR", dict(T_max=5)), dict(accum=True, reload=4)),
+    ("Adagrad", dict(lr=0.01, lr_decay=0.01, initial_accumulator_value=0.1), ("CosineAnnealingLR", dict(T_max=10)),
+     dict(groups=2, frozen=True, clip="norm", accum=True, reload=3)),
+    ("Adagrad", dict(lr=0.1, initial_accumulator_value=0.1), _CHAINED,
+     dict(groups=2, clip="norm", reload=2, group2=dict(eps=1e-6))),
+    ("Adadelta", dict(lr=0.5), ("MultiplicativeLR", dict(lr_lambda="pow")), dict(reload=3)),
+    ("Adadelta", dict(lr=1.0, eps=1e-3), ("ExponentialLR", dict(gamma=0.5)),
+     dict(groups=2, clip="norm", reload=2, group2=dict(eps=1e-6))),
+    ("Adamax", dict(lr=0.05), ("MultiplicativeLR", dict(lr_lambda="pow")), dict(reload=3)),
+    ("Adamax", dict(lr=0.002, eps=1e-3), ("ExponentialLR", dict(gamma=0.5)),
+     dict(groups=2, clip="norm", reload=2, group2=dict(betas=(0.5, 0.8)))),
+    ("NAdam", dict(lr=0.05, betas=(0.5, 0.9), eps=1e-3, momentum_decay=0.1, decoupled_weight_decay=True),
+     ("CosineAnnealingLR", dict(T_max=3)),
+     dict(groups=2, clip="norm", accum=True, reload=5,
+          group2=dict(weight_decay=0.05, betas=(0.5, 0.8), momentum_decay=0.02))),
+    ("NAdam", dict(lr=0.05, eps=1e-3), ("CosineAnnealingLR", dict(T_max=5)), dict(accum=True, reload=4)),
+    ("RAdam", dict(lr=0.05, betas=(0.9, 0.6), decoupled_weight_decay=True), ("SequentialLR", dict(milestones=[1])),
+     dict(groups=2)),
+    ("RAdam", dict(lr=0.05, betas=(0.5, 0.9), eps=1e-3, decoupled_weight_decay=True), _CHAINED,
+     dict(accum=True, reload=2)),
+    ("ASGD", dict(lr=0.1, alpha=0.5, t0=2.0), ("CosineAnnealingLR", dict(T_max=10)),
+     dict(groups=2, frozen=True, clip="norm", accum=True, reload=3, group2=dict(alpha=0.8))),
+    ("ASGD", dict(lr=0.01, alpha=0.5), _CHAINED, dict(groups=2, clip="norm", reload=2, group2=dict(maximize=True))),
+    ("Rprop", dict(lr=0.1), ("MultiplicativeLR", dict(lr_lambda="pow")), dict(reload=3)),
+    ("Rprop", dict(lr=0.01, step_sizes=(1e-3, 0.2)), ("ExponentialLR", dict(gamma=0.5)),
+     dict(groups=2, clip="norm", reload=2, group2=dict(etas=(0.4, 1.3)))),
+    ("LBFGS", dict(lr=0.5, max_iter=3, history_size=5, line_search_fn="strong_wolfe"),
+     ("ExponentialLR", dict(gamma=0.5)), dict(reload=5)),
+    ("LBFGS", dict(lr=1.0, max_iter=3, tolerance_grad=1e-12),
+     ("ReduceLROnPlateau", dict(mode="max", factor=0.5, patience=0, threshold=0.1, min_lr=0.05)), dict(reload=5)),
+]
+
+
+@pytest.mark.parametrize("opt_name, kwargs, sched, options", _TRAJECTORIES,
+                         ids=[f"{c[0]}-{i % 2}" for i, c in enumerate(_TRAJECTORIES)])
+def test_training_trajectory_matches_torch(opt_name: str, kwargs: dict, sched: tuple, options: dict) -> None:
+    theirs = _trajectory(torch, opt_name, kwargs, sched, options)
+    ours = _trajectory(mg, opt_name, kwargs, sched, options)
+    _assert_same_trajectory(ours, theirs)
