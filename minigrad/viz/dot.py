@@ -67,7 +67,7 @@ def emit_clusters(graph: graphviz.Digraph, units: list[Unit], h_norms: dict[str,
     for path in children:
         if not path:
             continue
-        base = "cluster_" + re.sub(r"\W", "_", path, flags=re.ASCII)
+        base = "cluster_" + re.sub(r"\W", "_", path, flags=re.ASCII)[:200]   # an id, not drawn: kept short
         name, k = base, 1
         while name in taken:
             name, k = f"{base}_{k}", k + 1

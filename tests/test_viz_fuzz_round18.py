@@ -1,0 +1,56 @@
+"""Regressions found by fuzzing mg.viz with hostile names, odd graphs, every option and the CLI (round 18).
+
+Root causes: (1) a name's ``&`` was read by Graphviz as the start of an HTML entity (``a&amp;b`` drawn
+``a&b``), and a NUL ended the DOT string (dot: syntax error); (2) a name or scope longer than 16 KiB made
+DOT text Graphviz cannot read (a quoted string or an id past its 16,384-byte limit).
+"""
+
+from __future__ import annotations
+
+import html
+import re
+import shutil
+import subprocess
+
+import pytest
+
+import minigrad as mg
+from minigrad import viz
+
+needs_dot = pytest.mark.skipif(shutil.which("dot") is None, reason="no dot")
+
+
+def _drawn_texts(source: str) -> list[str]:
+    """The text lines Graphviz draws for a DOT source (read back from its SVG)."""
+    result = subprocess.run(["dot", "-Tsvg"], input=source.encode("utf-8"), capture_output=True, timeout=60)
+    assert result.returncode == 0 and not result.stderr, result.stderr.decode(errors="replace")
+    return [html.unescape(text) for text in re.findall(r"<text[^>]*>(.*?)</text>", result.stdout.decode(), re.S)]
+
+
+def _named_loss(name: str) -> mg.Tensor:
+    x = mg.randn(2, 3, requires_grad=True)
+    x.name = name
+    with mg.name_scope(name):
+        return (x * 2).tanh().sum()
+
+
+@needs_dot
+@pytest.mark.parametrize("name, drawn", [("a&amp;b", "a&amp;b"), ("&lt;pad&gt;", "&lt;pad&gt;"),
+                                         ("n\x00ul", "n\u2400ul"), ("\\N&\\G", "\\N&\\G")])
+@pytest.mark.parametrize("collapse", [None, 0])
+def test_names_with_entities_or_nul_are_drawn_as_written(name, drawn, collapse):
+    """A leaf and a scope named ``a&amp;b`` were drawn ``a&b`` (Graphviz reads entities in labels);
+    a NUL in a name ended the DOT string and dot refused the whole drawing."""
+    texts = _drawn_texts(viz.draw(_named_loss(name), collapse=collapse, show_grads=True).source)
+    assert texts.count(drawn) == 2   # the leaf, and the cluster or the box
+
+
+@needs_dot
+@pytest.mark.parametrize("char, collapse", [("y", None), ("&", None), ("\\", 0), ("\U0001f525", 0)])
+def test_names_longer_than_16_kib_give_dot_that_graphviz_reads(char, collapse):
+    """A 20,000-character name (or scope) made a quoted string, and a scope a cluster id, past Graphviz's
+    16,384-byte limit: dot failed with a syntax error. Now the name keeps its start and end around a ``…``."""
+    name = char * 20_000
+    texts = _drawn_texts(viz.draw(_named_loss(name), collapse=collapse).source)
+    shortened = [text for text in texts if "…" in text]
+    assert shortened and all(text == char * 500 + "…" + char * 499 for text in shortened)
