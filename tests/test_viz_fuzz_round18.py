@@ -36,6 +36,7 @@ def _named_loss(name: str) -> mg.Tensor:
 
 @needs_dot
 @pytest.mark.parametrize("name, drawn", [("a&amp;b", "a&amp;b"), ("&lt;pad&gt;", "&lt;pad&gt;"),
+                                         ("&#;&#65;", "&#;&#65;"),
                                          ("n\x00ul", "n\u2400ul"), ("\\N&\\G", "\\N&\\G")])
 @pytest.mark.parametrize("collapse", [None, 0])
 def test_names_with_entities_or_nul_are_drawn_as_written(name, drawn, collapse):
