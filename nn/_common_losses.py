@@ -413,6 +413,7 @@ def _pointwise_loss(name: str, input: Any, target: Any, size_average: Any, reduc
         _not_complex(input, name)
     if not isinstance(target, (int, float)):   # a Python number is meant to broadcast
         target = _in_input_category(_as_operand(target, input, name), input)
+        input = _in_input_category(input, target)   # an integer input with a float target: the target's dtype
         _broadcast_shape(input, target, name)
         _warn_if_broadcast(input, target, name)
         if not takes_complex and input.dtype.kind in "biu" and target.dtype.kind in "biu":   # nor integers

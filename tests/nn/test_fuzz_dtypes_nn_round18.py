@@ -244,3 +244,14 @@ def test_cosine_similarity_casts_an_integer_to_the_others_float(a: str, b: str) 
     x1, x2 = _a((3, 4), a, 1, 0, 3), _a((3, 4), b, 2, 0, 3)
     _same(lambda s: s.F.cosine_similarity(s.t(x1), s.t(x2)), 2e-3)
     _same(lambda s: s.nn.CosineSimilarity()(s.t(x2), s.t(x1)), 2e-3)
+
+
+@pytest.mark.parametrize("a, b", [("int64", "float16"), ("int32", "float32"), ("float32", "int64"),
+                                  ("int64", "int64")])
+def test_pointwise_losses_of_an_integer_input_take_the_targets_float(a: str, b: str) -> None:
+    """mse_loss, l1_loss and the other pointwise losses kept a float target's dtype for an integer target but
+    promoted an integer input with a float target by NumPy's rule (int64 with float32: float64); PyTorch promotes by
+    category both ways (float32)."""
+    x, y = _a((3, 4), a, 1, 0, 5), _a((3, 4), b, 2, 0, 5)
+    for loss in ("mse_loss", "l1_loss", "huber_loss", "smooth_l1_loss"):
+        _same(lambda s, loss=loss: getattr(s.F, loss)(s.t(x), s.t(y)), 2e-3)
