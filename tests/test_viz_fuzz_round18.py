@@ -55,3 +55,25 @@ def test_names_longer_than_16_kib_give_dot_that_graphviz_reads(char, collapse):
     texts = _drawn_texts(viz.draw(_named_loss(name), collapse=collapse).source)
     shortened = [text for text in texts if "…" in text]
     assert shortened and all(text == char * 500 + "…" + char * 499 for text in shortened)
+
+
+@pytest.mark.parametrize("bad, named", [(["--steps", str(10 ** 20)], "--steps"),
+                                        (["--hidden", str(10 ** 8)], "--hidden"),
+                                        (["--batch", "4096", "--hidden", "4096"], "--batch 4096"),
+                                        (["--out", ""], "--out")])
+def test_cli_refuses_a_model_too_large_to_build_naming_the_argument(bad, named, tmp_path, capsys):
+    """``--steps 10**20`` was a traceback from deep inside randn, ``--hidden 10**8`` was killed by the kernel for
+    memory, ``--out ''`` wrote runs/viz/lstm.dot: now each is a usage error (exit 2) before anything is built."""
+    argv = ["--format", "dot", "--out", str(tmp_path / "g"), *bad]
+    with pytest.raises(SystemExit) as exit_:
+        viz.main(argv)
+    assert exit_.value.code == 2
+    assert named in capsys.readouterr().err
+
+
+def test_cli_says_which_out_path_it_cannot_write(tmp_path, capsys):
+    """An --out path it could not write was reported as a bare ``[Errno 20] Not a directory``."""
+    (tmp_path / "file").write_text("")
+    out = str(tmp_path / "file" / "sub" / "g.dot")
+    assert viz.main(["--steps", "1", "--out", out]) == 1
+    assert f"cannot write --out {out!r}" in capsys.readouterr().err

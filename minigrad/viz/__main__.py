@@ -27,6 +27,8 @@ from minigrad.viz import (
 )
 
 VOCAB = 12   # the seq2seq demo's token ids
+DEMO_VALUES = 1 << 28   # numbers a demo model may hold (weights and recorded values: 1 GiB of float32)
+DEMO_OPS = 2_000_000    # ops it may record (each ~1 KiB of memory)
 
 
 def _collapse_arg(text: str) -> int | str:
@@ -99,6 +101,23 @@ def parser() -> argparse.ArgumentParser:
     return parser
 
 
+def check_size(cli: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """Refuse, before building anything, a demo model whose weights or recorded graph would not fit in memory."""
+    directions = 2 if args.bidirectional else 1
+    layers = args.layers * directions * (2 if args.model == "seq2seq" else 1)   # recurrent layers unrolled
+    width = max(args.input_size, directions * args.hidden)
+    weights = layers * 4 * args.hidden * (width + args.hidden + 2)   # an LSTM's: 4 gates
+    values = layers * args.steps * args.batch * args.hidden * 32      # about 8 gate-sized values per step
+    ops = layers * args.steps * 10
+    if weights + values > DEMO_VALUES or ops > DEMO_OPS:
+        cli.error(
+            f"--steps {args.steps}, --layers {args.layers}, --hidden {args.hidden}, --batch {args.batch} and "
+            f"--input-size {args.input_size} make a model of about {weights + values:,} values and {ops:,} recorded "
+            f"ops, more than this demo builds ({DEMO_VALUES:,} values, {DEMO_OPS:,} ops); pass smaller sizes "
+            f"(the drawing depends only on --steps and --layers)"
+        )
+
+
 def model_loss(args: argparse.Namespace) -> mg.Tensor:
     """Build the named model, run it forward and return its loss."""
     mg.manual_seed(args.seed)
@@ -135,6 +154,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = cli.parse_args(argv)
     if args.wrap is not None and args.collapse is None:
         cli.error("--wrap lays out the boxes of time steps: pass --collapse steps (or N) as well")
+    if args.out == "":
+        cli.error("argument --out: expected a file path, got ''")
+    check_size(cli, args)
     if args.format is None:   # `--out graph.png` means PNG
         ending = os.path.splitext(args.out or "")[1].lstrip(".").lower()
         args.format = ending if ending in FORMATS else "svg"
@@ -144,8 +166,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         written = render(loss, path=out, format=args.format, collapse=args.collapse, params=args.params,
                          show_shapes=not args.no_shapes, show_grads=args.grads, rankdir=args.rankdir,
                          steps_shown=args.steps_shown, max_nodes=args.max_nodes, wrap=args.wrap)
-    except (DotNotFoundError, DrawingTooLargeError, ValueError, OSError) as error:   # OSError: the --out path
+    except (DotNotFoundError, DrawingTooLargeError, ValueError) as error:
         print(f"minigrad.viz: {error}", file=sys.stderr)
+        return 1
+    except OSError as error:   # the --out path
+        print(f"minigrad.viz: cannot write --out {out!r}: {error}", file=sys.stderr)
         return 1
     if written != out and os.path.splitext(out)[1].lower() == "." + args.format:
         os.replace(written, out)   # `--out graph.PNG`: the file named (render would add ".png")
