@@ -8,6 +8,7 @@ DOT text Graphviz cannot read (a quoted string or an id past its 16,384-byte lim
 from __future__ import annotations
 
 import html
+import os
 import re
 import shutil
 import subprocess
@@ -71,9 +72,15 @@ def test_cli_refuses_a_model_too_large_to_build_naming_the_argument(bad, named, 
     assert named in capsys.readouterr().err
 
 
-def test_cli_says_which_out_path_it_cannot_write(tmp_path, capsys):
-    """An --out path it could not write was reported as a bare ``[Errno 20] Not a directory``."""
-    (tmp_path / "file").write_text("")
-    out = str(tmp_path / "file" / "sub" / "g.dot")
-    assert viz.main(["--steps", "1", "--out", out]) == 1
-    assert f"cannot write --out {out!r}" in capsys.readouterr().err
+@pytest.mark.parametrize("folder", ["/proc/no_such_process", "/proc/self/fdinfo"])
+def test_render_says_which_path_it_cannot_write(folder, tmp_path, capsys):
+    """A path render could not write (no such folder under /proc, no permission) raised a bare OSError such as
+    ``[Errno 2] No such file or directory: '/proc/x'``, and the CLI printed just that."""
+    if not os.path.isdir("/proc/self"):
+        pytest.skip("needs /proc")
+    x = mg.randn(3, requires_grad=True)
+    target = f"{folder}/g.dot"
+    with pytest.raises(OSError, match=f"^render: cannot write {re.escape(repr(target))}: "):
+        viz.render((x * 2).sum(), path=target, format="dot")
+    assert viz.main(["--steps", "1", "--format", "dot", "--out", target]) == 1
+    assert f"minigrad.viz: render: cannot write {target!r}: " in capsys.readouterr().err

@@ -166,11 +166,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         written = render(loss, path=out, format=args.format, collapse=args.collapse, params=args.params,
                          show_shapes=not args.no_shapes, show_grads=args.grads, rankdir=args.rankdir,
                          steps_shown=args.steps_shown, max_nodes=args.max_nodes, wrap=args.wrap)
-    except (DotNotFoundError, DrawingTooLargeError, ValueError) as error:
+    except (DotNotFoundError, DrawingTooLargeError, ValueError, OSError) as error:   # OSError: the --out path
         print(f"minigrad.viz: {error}", file=sys.stderr)
-        return 1
-    except OSError as error:   # the --out path
-        print(f"minigrad.viz: cannot write --out {out!r}: {error}", file=sys.stderr)
         return 1
     if written != out and os.path.splitext(out)[1].lower() == "." + args.format:
         os.replace(written, out)   # `--out graph.PNG`: the file named (render would add ".png")

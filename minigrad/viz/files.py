@@ -52,8 +52,13 @@ def render(*roots: Any, path: str | os.PathLike, format: str = "svg", **draw_kwa
         except FileExistsError:   # a file where a folder of the path should be
             raise NotADirectoryError(f"render: cannot write {target!r}: a part of {folder!r} is a file, "
                                      "not a folder") from None
+        except OSError as error:   # no permission, a read-only file system (/proc), ...
+            raise type(error)(f"render: cannot write {target!r}: {error.strerror or error}") from None
     if os.path.isdir(target):
         raise IsADirectoryError(f"render: cannot write {target!r}: it is a folder; pass a file name inside it")
-    with open(target, "wb") as file:
-        file.write(data)
+    try:
+        with open(target, "wb") as file:
+            file.write(data)
+    except OSError as error:   # no permission, a read-only or full disk, ...
+        raise type(error)(f"render: cannot write {target!r}: {error.strerror or error}") from None
     return target
