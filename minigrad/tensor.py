@@ -489,10 +489,11 @@ class Tensor:
         return int(self.item())
 
     def __iter__(self) -> Any:
-        """The rows (views sharing this tensor's memory, recorded as indexing); a 0-d tensor has none."""
+        """The rows: ``self.unbind(0)``, as PyTorch's (views sharing this tensor's memory, recorded as one
+        UnbindBackward0 node, which refuses an in-place change of a row while recording); a 0-d tensor has none."""
         if self.data.ndim == 0:
             raise TypeError("iteration over a 0-d tensor")
-        return (self[i] for i in range(len(self)))
+        return iter(self.unbind(0))
 
     def __reversed__(self) -> Tensor:
         """``reversed(x)``: ``x`` flipped along dim 0 (a 0-d tensor: itself), as PyTorch's."""

@@ -103,3 +103,20 @@ def test_a_numpy_scalar_power_saves_no_result() -> None:
         z.mul_(1.5)
         return (z * lib.tensor(B)).sum()
     assert not isinstance(_same_as_torch(program), str)
+
+
+@pytest.mark.parametrize("walk", [list, tuple, iter])
+def test_iterating_a_tensor_is_one_unbind(walk: Callable) -> None:
+    # the rows were x[i] each (SelectBackward0 nodes, one per row); PyTorch's are x.unbind(0): one
+    # UnbindBackward0 node, whose rows refuse an in-place change while recording (a multi-output view)
+    for lib in (torch, mg):
+        x = lib.tensor(A, requires_grad=True)
+        rows = list(walk(x * 1))
+        assert [r.grad_fn.name() for r in rows] == ["UnbindBackward0"] * 3
+        assert all(r.grad_fn is rows[0].grad_fn for r in rows)
+        (rows[0] * 2 + rows[2] * 3).sum().backward()
+        np.testing.assert_array_equal(x.grad.numpy() if lib is mg else x.grad.detach().numpy(),
+                                      np.repeat([[2.0], [0.0], [3.0]], 4, axis=1))
+        with pytest.raises(RuntimeError):
+            for row in x * 1:
+                row.add_(1)
