@@ -619,9 +619,12 @@ def asarray(obj: Any, dtype: Any = None, device: str | Device | None = None, *, 
             copy: bool | None = None, requires_grad: bool | None = None) -> Tensor:
     """torch.asarray: :func:`as_tensor` of ``obj`` (PyTorch names the argument ``obj`` here, ``data`` there),
     except that a bytes, bytearray or memoryview is read as raw memory of ``dtype`` (the default dtype when None),
-    shared when writable, as PyTorch's ``asarray(bytearray(8))`` is two float32s."""
+    shared when writable, as PyTorch's ``asarray(bytearray(8))`` is two float32s, and a 0-d NumPy array is
+    copied, as PyTorch's."""
     if isinstance(obj, (bytes, bytearray, memoryview)):
         obj = _buffer_array(obj, dtype)
+    elif type(obj) is numpy.ndarray and obj.ndim == 0:   # PyTorch's asarray reads a 0-d NumPy array as a NumPy
+        obj = obj.copy()   # scalar: a copy, even with copy=False (as_tensor and from_numpy share its memory)
     return as_tensor(obj, dtype, device, like=like, copy=copy, requires_grad=requires_grad)
 
 

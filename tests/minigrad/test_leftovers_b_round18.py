@@ -120,3 +120,16 @@ def test_iterating_a_tensor_is_one_unbind(walk: Callable) -> None:
         with pytest.raises(RuntimeError):
             for row in x * 1:
                 row.add_(1)
+
+
+@pytest.mark.parametrize("make", ["asarray", "asarray_copy_false", "as_tensor", "from_numpy", "asarray_1d"])
+def test_asarray_of_a_0d_numpy_array_copies_as_pytorchs(make: str) -> None:
+    # mg.asarray(np.array(3.0)) shared the array's memory; PyTorch's asarray reads a 0-d NumPy array as a scalar
+    # (a copy, even with copy=False), while as_tensor, from_numpy and asarray of a 1-d array share it
+    def shares(lib: Any) -> tuple:
+        source = np.array([3.0]) if make == "asarray_1d" else np.array(3.0, dtype=np.float32)
+        name = make.removesuffix("_copy_false").removesuffix("_1d")
+        t = getattr(lib, name)(source, copy=False) if make.endswith("copy_false") else getattr(lib, name)(source)
+        source[...] = 7
+        return float(t.reshape(-1)[0].item()), str(t.dtype).removeprefix("torch."), tuple(t.shape)
+    assert shares(mg) == shares(torch)
