@@ -60,19 +60,31 @@ def _inplace_function(name: str) -> Any:
 globals().update({_name: _inplace_function(_name) for _name in INPLACE})
 
 
+def _untracked(parts: list) -> list:
+    """``parts`` (views of one tensor) marked as memory of their own for autograd, as PyTorch's unsafe_split:
+    an in-place op on a part is recorded on that part alone (split's parts refuse it while recording). The
+    memory is still shared: the version counter is the memory's, so a saved array another write changed is
+    still refused (PyTorch's separate counters give a silently wrong gradient there, as its docs warn)."""
+    for part in parts:
+        part._view = ()
+    return parts
+
+
 def unsafe_chunk(input: Tensor, chunks: int, dim: int = 0) -> list:  # noqa: A002
-    """:func:`chunk` (torch.unsafe_chunk): ``chunks`` parts along ``dim``."""
-    return chunk(input, int_arg(chunks, "unsafe_chunk", "chunks"), dim)
+    """:func:`chunk` (torch.unsafe_chunk): ``chunks`` parts along ``dim``, which may be changed in place."""
+    return _untracked(chunk(input, int_arg(chunks, "unsafe_chunk", "chunks"), dim))
 
 
 def unsafe_split(input: Tensor, split_size: int, dim: int = 0) -> list:  # noqa: A002
-    """:func:`split` into parts of ``split_size`` (an int, as torch.unsafe_split) along ``dim``."""
-    return split(input, int_arg(split_size, "unsafe_split", "split_size"), dim)
+    """:func:`split` into parts of ``split_size`` (an int, as torch.unsafe_split) along ``dim``, which may be
+    changed in place."""
+    return _untracked(split(input, int_arg(split_size, "unsafe_split", "split_size"), dim))
 
 
 def unsafe_split_with_sizes(input: Tensor, split_sizes: Any, dim: int = 0) -> list:  # noqa: A002
-    """:func:`split_with_sizes` (torch.unsafe_split_with_sizes): parts of the given sizes along ``dim``."""
-    return split_with_sizes(input, split_sizes, dim)
+    """:func:`split_with_sizes` (torch.unsafe_split_with_sizes): parts of the given sizes along ``dim``, which
+    may be changed in place."""
+    return _untracked(split_with_sizes(input, split_sizes, dim))
 
 
 def bfloat16(self: Tensor, memory_format: Any = None) -> Tensor:

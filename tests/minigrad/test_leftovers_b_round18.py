@@ -133,3 +133,17 @@ def test_asarray_of_a_0d_numpy_array_copies_as_pytorchs(make: str) -> None:
         source[...] = 7
         return float(t.reshape(-1)[0].item()), str(t.dtype).removeprefix("torch."), tuple(t.shape)
     assert shares(mg) == shares(torch)
+
+
+@pytest.mark.parametrize("name", ["unsafe_split", "unsafe_chunk", "unsafe_split_with_sizes"])
+def test_unsafe_split_parts_may_be_changed_in_place(name: str) -> None:
+    # PyTorch documents unsafe_split as split without the autograd refusal of in-place ops on its parts: the op
+    # is recorded on the part alone (its memory, and so the input's values, still change). Ours refused it as
+    # split does. (Changing the input and then using a part's saved value raises here; PyTorch's separate
+    # version counters read the changed values silently, as its docs warn.)
+    def program(lib: Any, x: Any) -> Any:
+        y = x * 1
+        parts = getattr(lib, name)(y, [2, 1] if name.endswith("sizes") else 2)
+        parts[0].mul_(2)
+        return (parts[0] * 3).sum() + (parts[1] ** 2).sum() + (y * lib.tensor(B)).sum()
+    assert not isinstance(_same_as_torch(program), str)
