@@ -84,3 +84,19 @@ def test_render_says_which_path_it_cannot_write(folder, tmp_path, capsys):
         viz.render((x * 2).sum(), path=target, format="dot")
     assert viz.main(["--steps", "1", "--format", "dot", "--out", target]) == 1
     assert f"minigrad.viz: render: cannot write {target!r}: " in capsys.readouterr().err
+
+
+def test_an_elided_run_counts_every_step_scope_even_two_with_one_number():
+    """Steps were keyed by number, so a user's ``t3`` and ``t03`` (or ``t٣``) in one layer overwrote each other:
+    with steps_shown=2 two of them were drawn as boxes inside the elided run, which said "6 steps elided"
+    (there were 8) and left their ‖∂L/∂h‖ out of its range."""
+    x = mg.randn(3, requires_grad=True)
+    h = x
+    with mg.name_scope("rnn"):
+        for step in ["t0", "t1", "t2", "t3", "t03", "t4", "t5", "t\u0663", "t6", "t7"]:
+            with mg.name_scope(step):
+                h = mg.tag(h.tanh() * 2, "h")
+    source = viz.draw(h.sum(), collapse="steps", steps_shown=2).source
+    boxes = re.findall(r'label="([^"\\]+)', source)
+    assert [b for b in boxes if b.startswith("t")] == ["t0", "t1…t6", "t7"]
+    assert "8 steps elided" in source

@@ -121,22 +121,23 @@ def plan_elision(scopes: Iterable[str], steps_shown: int, longer_than: int = 0) 
     ⌈steps_shown/2⌉ and last ⌊steps_shown/2⌋ steps, by step number; the steps
     between become one run (eliding a single step would save nothing).
     """
-    layers: dict[str, dict[int, str]] = {}
+    layers: dict[str, dict[str, None]] = {}   # layer → its step scopes, in walk order
     for scope in scopes:
         step = outer_step(scope)
         if step is not None:
-            layers.setdefault(parent(step), {})[int(step.rsplit("/", 1)[-1][1:])] = step
+            layers.setdefault(parent(step), {})[step] = None
     plan: dict[str, Elided] = {}
     for layer, steps in layers.items():
         if len(steps) <= max(steps_shown + 1, longer_than):
             continue
-        order = sorted(steps)
+        # by step number; scopes with the same number (a user's t3 and t03) each count as a step
+        order = sorted(steps, key=lambda step: int(step.rsplit("/", 1)[-1][1:]))
         head = (steps_shown + 1) // 2
         middle = order[head:len(order) - (steps_shown - head)]
-        run = Elided(f"{layer}/t{middle[0]}…t{middle[-1]}" if layer else f"t{middle[0]}…t{middle[-1]}",
-                     len(middle))
-        for t in middle:
-            plan[steps[t]] = run
+        first, last = (step.rsplit("/", 1)[-1] for step in (middle[0], middle[-1]))
+        run = Elided(f"{layer}/{first}…{last}" if layer else f"{first}…{last}", len(middle))
+        for step in middle:
+            plan[step] = run
     return plan
 
 
