@@ -100,3 +100,16 @@ def test_an_elided_run_counts_every_step_scope_even_two_with_one_number():
     boxes = re.findall(r'label="([^"\\]+)', source)
     assert [b for b in boxes if b.startswith("t")] == ["t0", "t1…t6", "t7"]
     assert "8 steps elided" in source
+
+
+@pytest.mark.parametrize("path, error, words", [
+    (None, TypeError, "path must be a str, bytes or os.PathLike, got NoneType"),
+    (123, TypeError, "got int"),
+    ("g\x00.dot", ValueError, "must not contain a NUL"),
+])
+def test_render_names_itself_for_a_path_that_is_no_path(path, error, words):
+    """render(path=None) raised os.fsdecode's "expected str, bytes or os.PathLike object" and a path with a NUL
+    open's "embedded null byte", after drawing: neither said which call or argument was wrong."""
+    x = mg.randn(3, requires_grad=True)
+    with pytest.raises(error, match=f"^render: .*{re.escape(words)}"):
+        viz.render((x * 2).sum(), path=path, format="dot")

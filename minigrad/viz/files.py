@@ -27,7 +27,11 @@ def render(*roots: Any, path: str | os.PathLike, format: str = "svg", **draw_kwa
     """
     if format not in FORMATS:
         raise ValueError(f"render: format must be one of {', '.join(FORMATS)}, got {format!r}")
-    target = os.fsdecode(path)   # str, bytes or path-like
+    if not isinstance(path, (str, bytes, os.PathLike)):
+        raise TypeError(f"render: path must be a str, bytes or os.PathLike, got {type(path).__name__}")
+    target = os.fsdecode(path)
+    if "\x00" in target:
+        raise ValueError(f"render: path must not contain a NUL character, got {target!r}")
     if not os.path.basename(target):   # "" or "runs/": would write a hidden ".svg"
         raise ValueError(f"render: path must name a file (e.g. 'runs/graph'), got {target!r}")
     if not target.endswith("." + format):
