@@ -37,6 +37,22 @@ def _inverted_dropout(x: Tensor, p: float, mask_shape: tuple) -> Tensor:
     return x * (keep.astype(x.dtype) * x.dtype.type(1.0 / (1.0 - p)))
 
 
+def _unbatched_version(x: Tensor, batched: int, inplace: Any, name: str) -> None:
+    """Move the version of an input of other than ``batched`` dims, written in place, on by two, as PyTorch's
+    ``unsqueeze_(0)`` and ``squeeze_(0)`` around its channel dropout do (whatever ``p`` and ``training``)."""
+    if x.ndim != batched and inplace is not False and flag(inplace, name, "inplace"):
+        x._bump_version()
+        x._bump_version()
+
+
+def _alpha_version(out: Tensor, x: Tensor, p: float) -> Tensor:
+    """``out``; x's version moved on once more when it was written in place with 0 < p < 1, where PyTorch's
+    in-place alpha dropout is two ops (``mul_`` and ``add_``)."""
+    if out is x and p < 1:
+        x._bump_version()
+    return out
+
+
 def _maybe_in_place(name: str, x: Tensor, inplace: bool, drop: Callable[[Tensor], Tensor]) -> Tensor:
     """``drop(x)``, written into ``x`` (and x returned) when ``inplace``; ``name`` is PyTorch's in-place op's."""
     return written_in_place(name, x, drop) if inplace is not False and flag(inplace, name, "inplace") else drop(x)
@@ -80,6 +96,7 @@ def dropout1d(input: Tensor, p: float = 0.5, training: bool = True, inplace: boo
     p, x = _probability(p, name), _floating(input, name)
     if x.ndim not in (2, 3):
         raise InputShapeError(f"{name}: expected a 2-D (C, L) or 3-D (N, C, L) input, got shape {x.shape}")
+    _unbatched_version(x, 3, inplace, name)
     if not flag(training, name, "training") or p == 0 or x.numel() == 0:
         return x
     return _maybe_in_place("feature_dropout_", x, inplace, lambda t: _inverted_dropout(t, p, (*t.shape[:-1], 1)))
@@ -98,7 +115,7 @@ def alpha_dropout(input: Tensor, p: float = 0.5, training: bool = False, inplace
     p, x = _probability(p, name), _floating(input, name)
     if not flag(training, name, "training") or p == 0 or x.numel() == 0:
         return x
-    return _maybe_in_place("alpha_dropout_", x, inplace, lambda t: _alpha_dropped(t, p, t.shape))
+    return _alpha_version(_maybe_in_place("alpha_dropout_", x, inplace, lambda t: _alpha_dropped(t, p, t.shape)), x, p)
 
 
 def _alpha_dropped(x: Tensor, p: float, mask_shape: tuple) -> Tensor:

@@ -17,7 +17,14 @@ import minigrad as mg
 from minigrad import Tensor
 
 from ._arguments import _dim, _floating, _floating_or_complex, _number, _same_dtype, _tensor
-from ._dropout import _alpha_dropped, _inverted_dropout, _maybe_in_place, _probability
+from ._dropout import (
+    _alpha_dropped,
+    _alpha_version,
+    _inverted_dropout,
+    _maybe_in_place,
+    _probability,
+    _unbatched_version,
+)
 from ._errors import InputShapeError
 from ._flags import flag
 
@@ -158,6 +165,7 @@ def dropout3d(input: Tensor, p: float = 0.5, training: bool = True, inplace: boo
     name = "dropout3d"
     p, x = _probability(p, name), _tensor(input, name)
     _dimension_warning(name, x.ndim, (4, 5), 3)
+    _unbatched_version(x, 5, inplace, name)
     if not flag(training, name, "training") or p == 0 or x.numel() == 0:
         return x
 
@@ -181,5 +189,5 @@ def feature_alpha_dropout(input: Tensor, p: float = 0.5, training: bool = False,
     p, x = _probability(p, name), _floating(input, name)
     if not flag(training, name, "training") or p == 0 or x.numel() == 0:
         return x
-    return _maybe_in_place("feature_alpha_dropout_", x, inplace, lambda t: t * 0.0 if p == 1 else
-                           _alpha_dropped(t, p, _channel_mask_shape(t, name)))
+    return _alpha_version(_maybe_in_place("feature_alpha_dropout_", x, inplace, lambda t: t * 0.0 if p == 1 else
+                                         _alpha_dropped(t, p, _channel_mask_shape(t, name))), x, p)

@@ -81,12 +81,14 @@ def _parts(tensor: Tensor, draw: Any) -> Any:
     return both[0] + 1j * both[1]
 
 
-def _write(tensor: Tensor, values: Any) -> Tensor:
+def _write(tensor: Tensor, values: Any, writes: int = 1) -> Tensor:
     """Copy ``values`` (an array on the tensor's device) into the tensor's own array, as an in-place op: the
-    version counter moves, so a backward that saved the old values refuses them (as PyTorch's)."""
+    version counter moves, so a backward that saved the old values refuses them (as PyTorch's), by ``writes``:
+    the number of in-place ops PyTorch's function makes, so ``tensor._version`` reads as PyTorch's."""
     with mg.no_grad():
         tensor.data[...] = values.astype(tensor.dtype, copy=False)
-    tensor._bump_version()
+    for _ in range(writes):
+        tensor._bump_version()
     return tensor
 
 
@@ -287,7 +289,7 @@ def orthogonal_(tensor: Tensor, gain: float = 1.0, generator: Any = None) -> Ten
         q = q * xp.sign(xp.diagonal(r))
         if rows < cols:
             q = q.T
-    return _write(tensor, (gain * q).reshape(tensor.shape))
+    return _write(tensor, (gain * q).reshape(tensor.shape), writes=2)   # PyTorch's copy_ and mul_(gain)
 
 
 def eye_(tensor: Tensor) -> Tensor:
@@ -316,7 +318,7 @@ def dirac_(tensor: Tensor, groups: int = 1) -> Tensor:
     for g in range(groups):
         for d in range(min(out_per_group, tensor.shape[1])):
             values[(g * out_per_group + d, d, *centre)] = 1
-    return _write(tensor, values)
+    return _write(tensor, values, writes=1 + groups * min(out_per_group, tensor.shape[1]))   # zero_, one write each
 
 
 def trunc_normal_(tensor: Tensor, mean: float = 0.0, std: float = 1.0, a: float = -2.0, b: float = 2.0,
@@ -401,7 +403,7 @@ def sparse_(tensor: Tensor, sparsity: float, std: float = 0.01, generator: Any =
     with mg.on_device(tensor.device):
         for col in range(cols):
             values[gen.permutation(rows)[:zeros], col] = 0
-    return _write(tensor, values)
+    return _write(tensor, values, writes=1 + cols)   # PyTorch's normal_, then one write per column
 
 
 # --- PyTorch's deprecated spellings without the trailing underscore (old tutorials write them) -----------------

@@ -4,12 +4,14 @@ exponent: ours raised "modified by an inplace operation" where PyTorch gives the
 
 from __future__ import annotations
 
+import warnings
 from typing import Any, Callable
 
 import numpy as np
 import pytest
 
 import minigrad as mg
+import nn
 
 torch = pytest.importorskip("torch", reason="no torch")
 
@@ -147,3 +149,35 @@ def test_unsafe_split_parts_may_be_changed_in_place(name: str) -> None:
         parts[0].mul_(2)
         return (parts[0] * 3).sum() + (parts[1] ** 2).sum() + (y * lib.tensor(B)).sum()
     assert not isinstance(_same_as_torch(program), str)
+
+
+def _init_and_dropout_cases(lib: Any) -> dict:
+    init = (torch.nn if lib is torch else nn).init
+    F = torch.nn.functional if lib is torch else nn.functional
+    return {
+        "orthogonal_": (lambda: lib.empty(3, 5), lambda x: init.orthogonal_(x)),
+        "sparse_": (lambda: lib.empty(4, 3), lambda x: init.sparse_(x, 0.5)),
+        "dirac_": (lambda: lib.empty(4, 2, 3), lambda x: init.dirac_(x, 2)),
+        "dropout1d_unbatched": (lambda: lib.ones(3, 4), lambda x: F.dropout1d(x, 0.5, True, inplace=True)),
+        "dropout1d_unbatched_eval": (lambda: lib.ones(3, 4), lambda x: F.dropout1d(x, 0.5, False, inplace=True)),
+        "dropout3d_unbatched": (lambda: lib.ones(3, 2, 2, 2), lambda x: F.dropout3d(x, 0.5, True, inplace=True)),
+        "alpha_dropout": (lambda: lib.ones(3, 4), lambda x: F.alpha_dropout(x, 0.5, True, inplace=True)),
+        "feature_alpha_dropout": (lambda: lib.ones(3, 4),
+                                  lambda x: F.feature_alpha_dropout(x, 0.5, True, inplace=True)),
+    }
+
+
+@pytest.mark.parametrize("name", sorted(_init_and_dropout_cases(mg)))
+def test_version_after_init_and_in_place_dropout_is_pytorchs(name: str) -> None:
+    # each was 1: PyTorch's functions make several in-place ops (orthogonal_: copy_ and mul_; sparse_: normal_
+    # and a write per column; dirac_: zero_ and a write per delta; alpha dropout: mul_ and add_; an unbatched
+    # channel dropout: unsqueeze_ and squeeze_ around it)
+    versions = []
+    for lib in (torch, mg):
+        make, call = _init_and_dropout_cases(lib)[name]
+        x = make()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            call(x)
+        versions.append(x._version)
+    assert versions[1] == versions[0]
