@@ -191,7 +191,7 @@ class SinusoidalTimeEmbedding(nn.Module):
         scale = math.log(10000) / (half - 1)
         # the dtype named: an int64 arange times a Python float follows NumPy promotion in some engines
         emb = torch.exp(torch.arange(half, dtype=torch.float32) * -scale)
-        emb = t[:, None].float() * emb[None, :]   # int64 * float32 is float64 under NumPy 2's rule (minigrad)
+        emb = t[:, None].float() * emb[None, :]   # int64 * float32 is float64 under NumPy 2 promotion
         return torch.cat((emb.sin(), emb.cos()), dim=-1)
 
 
