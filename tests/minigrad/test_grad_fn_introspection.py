@@ -191,7 +191,7 @@ def test_tutorial_walk_prints_pytorchs_tree(torch: Any, build: Callable, shapes:
 
 def test_tutorial_walk_over_modules_reaches_every_parameter(torch: Any) -> None:
     model = nn.Sequential(nn.Linear(4, 8), nn.Tanh(), nn.Linear(8, 3))
-    loss = nn.functional.cross_entropy(model(mg.tensor(X34)), np.array([0, 2, 1]))
+    loss = nn.functional.cross_entropy(model(mg.tensor(X34, dtype=mg.float32)), np.array([0, 2, 1]))
     _assert_walk_reaches_everything(loss, list(model.parameters()))
     names = {line.split()[0] for line in _print_graph(loss.grad_fn)}
     torch_model = torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.Tanh(), torch.nn.Linear(8, 3))
@@ -201,7 +201,7 @@ def test_tutorial_walk_over_modules_reaches_every_parameter(torch: Any) -> None:
     assert shared <= names and shared <= {line.split()[0] for line in _print_graph(torch_loss.grad_fn)}
 
     cell = nn.RNNCell(4, 5)
-    h = cell(mg.tensor(X234[1]), cell(mg.tensor(X234[0])))
+    h = cell(mg.tensor(X234[1], dtype=mg.float32), cell(mg.tensor(X234[0], dtype=mg.float32)))
     _assert_walk_reaches_everything(h.sum(), list(cell.parameters()))
     assert h.grad_fn.name() == "TanhBackward0"
 
