@@ -134,8 +134,9 @@ def torch_keywords(owner: str, x: Any, state: Any, input: Any, hx: Any) -> tuple
     return x, state
 
 
-def as_input(owner: str, x: Any) -> Tensor:
-    """``x`` as a floating-point Tensor (arrays are wrapped), or a TypeError naming ``owner``."""
+def as_input(owner: str, x: Any, weight: Tensor) -> Tensor:
+    """``x`` as a floating-point Tensor of ``weight``'s dtype (arrays are wrapped), or a TypeError naming ``owner``
+    (a RecurrentInputError for another dtype: PyTorch's layers and cells refuse one, they do not promote)."""
     if not isinstance(x, Tensor):
         if not mg.is_array(x):
             raise TypeError(f"{owner}: input must be a Tensor, got {type(x).__name__}")
@@ -143,6 +144,9 @@ def as_input(owner: str, x: Any) -> Tensor:
     if x.dtype.kind != "f":
         raise RecurrentInputError(f"{owner}: input must be a floating-point tensor, got {x.dtype} "
                                   "(embed token ids with nn.Embedding first)")
+    if x.dtype != weight.dtype:
+        raise RecurrentInputError(f"{owner}: input dtype ({x.dtype}) does not match weight dtype ({weight.dtype}). "
+                                  f"Convert input: input.to({weight.dtype}), or convert model: model.to({x.dtype})")
     return x
 
 

@@ -331,7 +331,7 @@ class _Cell(Module):
     def _check_input(self, x: Any) -> Tensor:
         """``x`` as a floating-point Tensor of shape (B, I) or (I,), or RecurrentInputError."""
         owner = type(self).__name__
-        x = as_input(owner, x)
+        x = as_input(owner, x, self.weight_ih)
         if x.ndim not in (1, 2) or x.shape[-1] != self.input_size:
             raise RecurrentInputError(f"{owner}: expected input of shape (batch, input_size={self.input_size}) or "
                                       f"(input_size,), got {x.shape}. "

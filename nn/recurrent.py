@@ -230,10 +230,10 @@ class _Recurrent(Module):
                                           f"{self.input_size}), got {x.data.shape}. "
                                           + pytorch_input_message(owner, x.data, self.input_size, (2,)))
             padded, packed_lengths = pad_packed_sequence(x)
-            output, final = self._forward_padded(as_input(owner, padded), state, packed_lengths, time_axis=0,
-                                                 unbatched=False)
+            padded = as_input(owner, padded, self._weight("weight_ih_l0"))
+            output, final = self._forward_padded(padded, state, packed_lengths, time_axis=0, unbatched=False)
             return pack_like(output, x), final
-        x = as_input(owner, x)
+        x = as_input(owner, x, self._weight("weight_ih_l0"))
         if x.ndim not in (2, 3) or x.shape[-1] != self.input_size:
             layout = "(batch, seq_len, input_size)" if self.batch_first else "(seq_len, batch, input_size)"
             raise RecurrentInputError(f"{owner}: expected input of shape {layout} or (seq_len, input_size) with "
