@@ -709,7 +709,7 @@ def transpose(input: Tensor, *dims: Any, axes: Any = None, dim0: Any = None, dim
         return swapaxes(x, dims[0], dims[1])
     if len(dims) == 1 and isinstance(dims[0], (tuple, list)):
         dims = tuple(dims[0])
-    if not dims or (len(dims) == 1 and dims[0] is None):   # NumPy's transpose(None) (numpy.transpose(x) calls it): reversed
+    if not dims or (len(dims) == 1 and dims[0] is None):   # NumPy's transpose(None) (numpy.transpose(x)): reversed
         return _view_op(x, Transpose(None))
     return permute(x, dims, name="transpose")
 
