@@ -585,17 +585,16 @@ def test_piano_roll_lstm_with_scheduled_sampling(torch: Any, monkeypatch: pytest
     assert generated.shape == (3, 4, 88) and generated.dtype == dtype and set(np.unique(generated)) <= {0.0, 1.0}
 
 
-def test_a_float32_frame_into_a_float64_lstm_is_promoted_where_torch_refuses(torch: Any) -> None:
+def test_a_float32_frame_into_a_float64_lstm_is_refused_as_torch_refuses(torch: Any) -> None:
     """Why ``sample_frame`` ends in ``type_as(probs)``, not the usual ``.float()``: in float64, torch refuses the
-    float32 frame (``nn.LSTM``: ValueError, ``nn.Linear``: RuntimeError), while minigrad computes in float64, as
-    NumPy 2's promotion rules say (DESIGN §3, a documented difference; the README's RecurrentInputError is for
-    non-floating inputs)."""
+    float32 frame (``nn.LSTM``: ValueError, ``nn.Linear``: RuntimeError), and so does minigrad since round 18
+    (RecurrentInputError, a ValueError and RuntimeError; it computed in float64 before)."""
     import minigrad as mg  # noqa: PLC0415
     import nn  # noqa: PLC0415
 
     frame = np.ones((2, 1, 3), dtype=np.float32)
     with pytest.raises(ValueError, match="dtype"):
         torch.nn.LSTM(3, 4, batch_first=True).double()(torch.from_numpy(frame))
-    output, _ = nn.LSTM(3, 4, batch_first=True).double()(mg.from_numpy(frame))
-    assert output.dtype == np.float64
+    with pytest.raises(ValueError, match="dtype"):
+        nn.LSTM(3, 4, batch_first=True).double()(mg.from_numpy(frame))
 
