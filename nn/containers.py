@@ -15,7 +15,7 @@ from minigrad import Tensor
 
 from ._compile_state import first_registration, mark_called, reregistered
 from .hooks import REGISTRATION, registered
-from .module import Module, Parameter
+from .module import Module, Parameter, scope_part
 
 __all__ = ["ModuleDict", "ModuleList", "ParameterDict", "ParameterList", "Sequential"]
 
@@ -173,7 +173,7 @@ class _Container(Module):
         self.__dict__["_container_scope"] = name
         for key, child in self._modules.items():
             if child is not None:
-                object.__setattr__(child, "_scope_name", f"{name}.{key}")
+                object.__setattr__(child, "_scope_name", f"{name}.{scope_part(key)}")
 
     def _put(self, key: str, module: Module | None) -> None:
         """Register ``module`` as the child ``key`` (None: a placeholder, as PyTorch's add_module allows)."""
@@ -190,7 +190,7 @@ class _Container(Module):
             return
         if "_called" in self.__dict__:
             mark_called(module.modules())
-        object.__setattr__(module, "_scope_name", f"{self._scope_name}.{key}")
+        object.__setattr__(module, "_scope_name", f"{self._scope_name}.{scope_part(key)}")
         # a container already assigned to a parent (e.g. `self.layers.append(...)` after
         # `self.layers = ModuleList()`) names the new parameters from that attribute
         assigned = self._scope_name != type(self).__name__.lower()
@@ -300,15 +300,13 @@ class ModuleDict(_Container):
             self.update(modules)
 
     def _check_key(self, key: Any) -> str:
-        """PyTorch's checks of a child's name (``add_module``'s), and no ``/`` (it separates name scopes)."""
+        """PyTorch's checks of a child's name (``add_module``'s); a ``/`` is drawn as "∕" in its scope."""
         if not isinstance(key, str):
             raise TypeError(f"ModuleDict: module name should be a string. Got {type(key).__name__}")
         if "." in key:
             raise KeyError(f"ModuleDict: module name can't contain '.', got: {key}")
         if key == "":
             raise KeyError("ModuleDict: module name can't be empty string \"\"")
-        if "/" in key:
-            raise KeyError(f"ModuleDict: module name can't contain '/' (it separates name scopes), got: {key}")
         if key not in self._modules and hasattr(self, key):
             raise KeyError(f"ModuleDict: attribute '{key}' already exists")
         return key

@@ -75,6 +75,13 @@ _NO_ATTRIBUTE = object()   # inspect.getattr_static's default: the class has no 
 _PLAIN = frozenset({int, float, bool, str, type(None)})
 
 
+
+def scope_part(name: str) -> str:
+    """A child module's name as a part of its graph scope: PyTorch allows "/" in ``add_module`` names, which
+    ``mg.name_scope`` reads as nesting, so it is drawn as the division slash "∕"."""
+    return name.replace("/", "\u2215")
+
+
 class Module(ModuleHooks):
     """Base class of every layer and model.
 
@@ -155,7 +162,7 @@ class Module(ModuleHooks):
             self._modules[name] = value
             if "_called" in self.__dict__:   # added to a called tree: a first registration into it counts too
                 mark_called(value.modules())
-            object.__setattr__(value, "_scope_name", name)
+            object.__setattr__(value, "_scope_name", scope_part(name))
             for path, param in value.named_parameters():
                 param.name = f"{name}.{path}"
         elif name in self._modules:      # None

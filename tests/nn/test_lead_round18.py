@@ -30,3 +30,16 @@ def test_a_packed_input_of_another_dtype_is_refused(torch: Any) -> None:
     with pytest.raises(ValueError, match="float64"):
         nn.GRU(3, 5)(packed)
     assert nn.GRU(3, 5)(packed.to(mg.float32))[1].dtype == mg.float32
+
+
+def test_a_child_named_with_a_slash_runs_and_is_drawn_as_named(torch: Any) -> None:
+    """PyTorch allows "/" in a child's name (only "." and "" are refused); ours raised in forward, where the name
+    became a name scope, and ModuleDict refused it."""
+    theirs = torch.nn.Sequential()
+    theirs.add_module("a/b", torch.nn.Linear(2, 2))
+    ours = nn.Sequential()
+    ours.add_module("a/b", nn.Linear(2, 2))
+    assert list(dict(ours.named_parameters())) == list(dict(theirs.named_parameters())) == ["a/b.weight", "a/b.bias"]
+    y = ours(mg.ones(1, 2))
+    assert y.shape == (1, 2) and "a\u2215b" in mg.viz.draw(y).source
+    assert nn.ModuleDict({"x/y": nn.Linear(2, 3)})["x/y"](mg.ones(1, 2)).shape == (1, 3)
