@@ -435,6 +435,9 @@ class Program:
         # retain_grad on such an output see its whole gradient, summed with the inside's terms (Replay.backward)
         inside = {v for r in routes for _j, v in r}
         self.read_inside = {j: v for j, v in enumerate(self.outputs) if v >= n_ext and v in inside}
+        # the externals each output's gradient reaches: autograd.grad asking for an output decides from them
+        # whether eager's node for it would run on (autograd/functions._Targets)
+        self.reaches = [_reached(v, routes, producer, n_ext) for v in self.outputs]
         keeps = {k: 2 if any(backend.is_array(v) for v in ops[k].__dict__.values()) else 1 for k in order}
         saved_at = {k: i for i, k in enumerate(sorted(keeps))}
         reads = [a + [index(ref) for _name, _position, ref in step[5]] for a, step in zip(args, tracer.steps)]
@@ -672,6 +675,19 @@ def _with_params(op: Function, params: list, n_args: int) -> Callable:
         return op.forward(*arrays[:n_args])
 
     return forward
+
+
+def _reached(value: int, routes: list[tuple], producer: dict, n_externals: int) -> frozenset:
+    """The external inputs (value indices below ``n_externals``) a gradient of ``value`` flows into."""
+    found, seen, stack = set(), set(), [value]
+    while stack:
+        v = stack.pop()
+        if v < n_externals:
+            found.add(v)
+        elif v in producer and producer[v] not in seen:
+            seen.add(producer[v])
+            stack.extend(u for _j, u in routes[producer[v]])
+    return frozenset(found)
 
 
 def _kahn_order(outputs: list[int], routes: list[tuple], producer: dict) -> list[int]:

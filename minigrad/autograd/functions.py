@@ -360,18 +360,29 @@ class _Targets:
                 for edge in node.edges:
                     if type(edge) is tuple and (beyond[edge[0]] or edge[0] in outputs):
                         consumers[edge[0]] = consumers.get(edge[0], 0) + 1
-        if self.captured is not None:   # a replay needing nothing beyond it: its outputs' eager nodes stop there
+        if self.captured is not None:
             for node in outputs:
                 if node in consumers:
-                    self._capture(node, node in stops or not beyond.get(node, True))
+                    self._capture(node, node in stops, beyond)
         return consumers, stops
 
-    def _capture(self, node: Function, stop: bool) -> None:
+    def _runs_on(self, node: Function, index: int, beyond: dict) -> bool:
+        """Whether eager's node for output ``index`` of ``node`` would run on to a target. A replayed mg.compile
+        call answers per output: through the inputs that output was computed from only."""
+        reaches = getattr(getattr(node, "program", None), "reaches", None)
+        if reaches is None:
+            return True
+        edges = [node.edges[i] for i in reaches[index]]
+        return any(edge[0] in self.outputs or beyond[edge[0]] if type(edge) is tuple
+                   else edge is not None and edge in self.leaves for edge in edges)
+
+    def _capture(self, node: Function, stop: bool, beyond: dict) -> None:
         """Hook each target output of ``node`` to store its gradient: after the user's hooks at a node that
         does not run on (what PyTorch returns there), before them at one that does (PyTorch's too)."""
         captured = self.captured
         assert captured is not None
         for index in self.outputs[node]:
+            stop_here = stop or not self._runs_on(node, index, beyond)
             def capture(g: Tensor, key: tuple = (node, index)) -> None:
                 if getattr(CAPTURING, "walk", None) is captured:   # this grad's walk, not another thread's
                     captured[key] = g.data
@@ -381,7 +392,7 @@ class _Targets:
                     node.hooks = {}
                 hooks = node.hooks.setdefault(index, [])   # at a stop: after the tensor hooks, before prehooks
                 hooks.insert(next((i for i, h in enumerate(hooks) if getattr(h, "prehook", False)), len(hooks))
-                             if stop else 0, capture)
+                             if stop_here else 0, capture)
             self.installed.append((node, index, capture))
 
     def release(self) -> None:

@@ -1,0 +1,29 @@
+"""Round 18 (lead): autograd.grad of a compiled call's output with a tensor hook, when another requested input
+does not feed that output (the capture took the gradient before the hook: a silent half gradient)."""
+from typing import Any
+
+import pytest
+
+import minigrad as mg
+
+
+def _step(lib: Any, x: Any, y: Any, x2: Any) -> tuple:
+    out = x * y
+    return (out * out).sum() + (x2 * 3).sum(), out
+
+
+@pytest.mark.parametrize("which", [("out", "x2"), ("out", "x"), ("out",), ("out", "x", "x2"), ("x2", "out")])
+def test_a_hooked_output_of_a_replay_gets_torch_gradient(torch: Any, which: tuple) -> None:
+    results = []
+    for lib, compiled in ((torch, False), (mg, False), (mg, True)):
+        f = mg.compile(lambda x, y, x2: _step(mg, x, y, x2)) if compiled else (lambda x, y, x2, lib=lib: _step(
+            lib, x, y, x2))
+        for _call in range(4):   # the later calls replay
+            x = lib.tensor([1.0, 2.0], requires_grad=True)
+            x2 = lib.tensor([1.0, 1.0], requires_grad=True)
+            loss, out = f(x, lib.tensor([3.0, 4.0]), x2)
+            out.register_hook(lambda g: g * 2)
+            named = {"out": out, "x": x, "x2": x2}
+            grads = (torch.autograd.grad if lib is torch else mg.autograd.grad)(loss, [named[w] for w in which])
+            results.append([g.tolist() for g in grads])
+    assert all(r == results[0] for r in results), results
