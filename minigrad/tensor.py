@@ -379,10 +379,18 @@ class Tensor:
 
     def __reduce_ex__(self, protocol: Any) -> tuple:
         """``pickle.dumps`` and ``copy.copy``, as PyTorch's: a leaf of this class over the array (``copy.copy``:
-        the same memory; pickle: NumPy's copy of the values, a view's too), with ``requires_grad`` and the
-        attributes a subclass keeps in ``__dict__``; the gradient, hooks and graph stay behind (a tensor computed
-        by an op comes back as a leaf). ``multiprocessing`` sends tensors its own way (multiprocessing.reductions)."""
-        return _rebuild_leaf, (type(self), self.data, self._requires_grad), getattr(self, "__dict__", None) or None
+        the same memory; pickle: NumPy's copy of the values), with ``requires_grad`` and the attributes a subclass
+        keeps in ``__dict__``; the gradient, hooks and graph stay behind (a tensor computed by an op comes back as a
+        leaf). A view of a host array (``x.T``, ``x[::2]``, ``x.expand(3, 4)``) travels as PyTorch's does: the
+        whole array it views, with its shape, strides and offset, so it loads with the same strides (and shares
+        memory with the tensors of the same pickle that view that array). ``multiprocessing`` sends tensors its
+        own way (multiprocessing.reductions)."""
+        data, base = self.data, _storage(self.data)
+        args = (type(self), data, self._requires_grad)
+        if type(data) is numpy.ndarray and base is not data:
+            layout = (data.shape, data.dtype, data.strides, _address(data) - _address(base), data.flags.writeable)
+            args = (type(self), base, self._requires_grad, layout)
+        return _rebuild_leaf, args, getattr(self, "__dict__", None) or None
 
     def __deepcopy__(self, memo: dict) -> Tensor:
         """``copy.deepcopy`` of a leaf (a parameter, data): its own array, as PyTorch's. A tensor's ``.grad`` and
@@ -575,12 +583,7 @@ class Tensor:
 
     def storage_offset(self) -> int:
         """How many elements this tensor's first element lies past the start of the memory it views."""
-        base, parent = self.data, self.data.base
-        while parent is not None:   # NumPy's as_strided (unfold) puts a non-array wrapper between a view and its base
-            if backend.is_array(parent):
-                base = parent
-            parent = getattr(parent, "base", None)
-        return (_address(self.data) - _address(base)) // self.data.itemsize
+        return (_address(self.data) - _address(_storage(self.data))) // self.data.itemsize
 
     def data_ptr(self) -> int:
         """The address of the first element (host memory, or device memory for a CUDA tensor)."""
@@ -766,10 +769,25 @@ class Tensor:
         return tensor_repr(self)
 
 
-def _rebuild_leaf(cls: type, data: Any, requires_grad: bool) -> Tensor:
-    """``Tensor.__reduce_ex__``'s other half: a leaf of class ``cls`` (a Parameter stays one) over ``data``."""
+def _rebuild_leaf(cls: type, data: Any, requires_grad: bool, layout: tuple | None = None) -> Tensor:
+    """``Tensor.__reduce_ex__``'s other half: a leaf of class ``cls`` (a Parameter stays one) over ``data``, or
+    over the view of it that ``layout`` (shape, dtype, byte strides, byte offset, writeable) describes."""
+    if layout is not None:
+        shape, dtype, strides, offset, writeable = layout
+        data = numpy.ndarray(shape, dtype, buffer=data, offset=offset, strides=strides)
+        data.flags.writeable = writeable
     tensor = cls._make(data, False, None, 0)
     return tensor.requires_grad_(True) if requires_grad else tensor
+
+
+def _storage(array: Any) -> Any:
+    """The array that owns the memory ``array`` views (``array`` itself when it owns its memory)."""
+    base, parent = array, array.base
+    while parent is not None:   # NumPy's as_strided (unfold) puts a non-array wrapper between a view and its base
+        if backend.is_array(parent):
+            base = parent
+        parent = getattr(parent, "base", None)
+    return base
 
 
 def _address(array: Any) -> int:

@@ -23,3 +23,21 @@ def test_zero_size_strides_are_contiguous(make: Callable) -> None:
     ours, theirs = make(mg), make(torch)
     assert ours.stride() == theirs.stride()
     assert ours.is_contiguous() == theirs.is_contiguous()
+
+
+@pytest.mark.parametrize("view", [
+    lambda x: x.T, lambda x: x[::2], lambda x: x[:, 1], lambda x: x[:, 1:3], lambda x: x[0].expand(3, 4),
+    lambda x: x[:, :1].expand(3, 4), lambda x: x.reshape(2, 3, 2).permute(2, 0, 1), lambda x: x[1:],
+], ids=["T", "step", "column", "narrow", "expand", "expand_column", "permute", "offset"])
+def test_pickled_view_keeps_strides(view: Callable) -> None:
+    """A pickled view loads with the view's strides and offset (PyTorch pickles the storage it views)."""
+    import pickle
+    ours = pickle.loads(pickle.dumps(view(mg.arange(12.0).reshape(3, 4))))
+    theirs = pickle.loads(pickle.dumps(view(torch.arange(12.0).reshape(3, 4))))
+    assert ours.tolist() == theirs.tolist()
+    assert (ours.stride(), ours.storage_offset(), ours.is_contiguous()) == \
+        (theirs.stride(), theirs.storage_offset(), theirs.is_contiguous())
+    base = mg.arange(4.0)
+    first, second = pickle.loads(pickle.dumps([base, base[1:]]))
+    first[1] = 9.0     # two views of one array in one pickle share memory again, as PyTorch's
+    assert second[0].item() == 9.0
