@@ -11,8 +11,10 @@ few PyTorch allows (``to``, ``float``, ``copy_``, ``size`` …); a lazy module's
 An op given one (``mg.sum(p)``, ``mg.add(p, 1)``, ``F.relu(p)``) raises PyTorch's ValueError as well: the engine
 asks each input that is not a plain Tensor (``_refuses_ops``), at no cost to the ops on plain tensors. Where minigrad
 differs: a function that reads the shape first (``mg.cat([p])``, ``F.linear(x, p)``, ``mg.zeros_like(p)``) raises the
-shape's RuntimeError, and the few that compute on the array outside the engine (``mg.isnan``, ``mg.nonzero``,
-``mg.all``, ``mg.numel`` …) see the empty (0,) tensor, where PyTorch refuses every op.
+shape's RuntimeError; the functions that compute on the array outside the engine (``mg.isnan``, ``mg.nonzero``,
+``mg.all``, ``mg.numel`` …) raise PyTorch's ValueError too, but for a few that return no values (``mg.typename``,
+``mg.get_device``, ``mg.is_inference``) and two in-place ones that return the placeholder itself
+(``mg.detach_``, ``mg.conj_physical_``), where PyTorch refuses every function.
 """
 
 from __future__ import annotations
@@ -60,8 +62,8 @@ class UninitializedTensorMixin:
 
     def _refuse_op(self, op: str) -> None:
         """Raise PyTorch's ValueError for the engine's op ``op`` given this placeholder, but for the conversions
-        of the methods PyTorch allows (``to``, ``float``, ``cuda`` …: see :data:`_ALLOWED`)."""
-        if op not in ("astype", "to_device"):
+        of the methods PyTorch allows (``to``, ``float``, ``cuda``, ``size`` …: see :data:`_ALLOWED`)."""
+        if op not in ("astype", "to_device", "size"):
             raise ValueError(_UNUSABLE.format(what=op, cls=type(self).__name__))
 
     def numel(self) -> int:

@@ -162,9 +162,12 @@ def called_as(name: str, error: Exception, *inputs: Any) -> Exception:
 def tensor_arg(x: Any, name: str) -> Tensor:
     """``x`` as a Tensor: Tensors pass through, NumPy/CuPy arrays and numbers are wrapped (no copy).
 
-    Anything else raises a TypeError naming the op, instead of an AttributeError from deep inside it.
+    Anything else raises a TypeError naming the op, instead of an AttributeError from deep inside it. A lazy
+    module's placeholder (nn.parameter) raises PyTorch's ValueError, as the engine's ops do (not its empty array).
     """
     if isinstance(x, Tensor):
+        if x._refuses_ops:
+            x._refuse_op(name)
         return x
     if backend.is_array(x) or (isinstance(x, (int, float)) and not isinstance(x, bool)):
         return Tensor._make(x if backend.is_array(x) else backend.numpy.asarray(x), False, None, 0)

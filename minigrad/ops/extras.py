@@ -100,6 +100,8 @@ def type_(x: Tensor, dtype: Any = None, non_blocking: bool = False) -> Any:
 def _tensor(x: Any, name: str) -> Tensor:
     if not isinstance(x, Tensor):
         raise TypeError(f"{name}: expected a Tensor, got {type(x).__name__}")
+    if x._refuses_ops:   # a lazy module's placeholder (nn.parameter): PyTorch's ValueError, not its empty array
+        x._refuse_op(name)
     return x
 
 

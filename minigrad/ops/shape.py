@@ -536,8 +536,8 @@ def size(x: Tensor, dim: int | None = None) -> Any:
     """``x.size()``: the shape as a :class:`Size`; ``x.size(d)``: the length of dim ``d`` (PyTorch's method)."""
     x = tensor_arg(x, "size")
     if dim is None:
-        return Size(x.shape)
-    return x.shape[one_axis(dim, x.ndim, "size")] if x.ndim else _no_dims("size", dim)
+        return Size(x.data.shape)   # (a lazy placeholder's is its empty (0,) array's, as PyTorch's)
+    return x.data.shape[one_axis(dim, x.ndim, "size")] if x.ndim else _no_dims("size", dim)
 
 
 def _no_dims(name: str, dim: Any) -> Any:

@@ -41,3 +41,23 @@ def test_pickled_view_keeps_strides(view: Callable) -> None:
     first, second = pickle.loads(pickle.dumps([base, base[1:]]))
     first[1] = 9.0     # two views of one array in one pickle share memory again, as PyTorch's
     assert second[0].item() == 9.0
+
+
+@pytest.mark.parametrize("name", ["numel", "isnan", "isfinite", "all", "any", "nonzero", "argwhere", "unique",
+                                  "count_nonzero", "logical_not", "signbit", "argsort", "flatten", "real", "conj",
+                                  "is_complex", "is_floating_point", "histc", "detach", "where"])
+def test_lazy_placeholder_refused_by_functions(name: str) -> None:
+    """A function given a lazy module's placeholder raises PyTorch's ValueError, never acts on its empty array."""
+    from nn.parameter import UninitializedParameter
+    with pytest.raises(ValueError):
+        getattr(torch, name)(torch.nn.parameter.UninitializedParameter())
+    with pytest.raises(ValueError, match="uninitialized parameter"):
+        getattr(mg, name)(UninitializedParameter())
+
+
+def test_lazy_placeholder_size() -> None:
+    """``p.size()`` is one of the methods PyTorch allows on a placeholder: its empty (0,) shape."""
+    from nn.parameter import UninitializedParameter
+    theirs = torch.nn.parameter.UninitializedParameter()
+    assert tuple(UninitializedParameter().size()) == tuple(theirs.size())
+    assert UninitializedParameter().size(0) == theirs.size(0)
