@@ -768,6 +768,9 @@ class Replay(Function):
 
     name = "compiled"
     multiple = True
+    # the backward replays the captured ops' own backwards, each passed (or refused) by engine._complex_gate when the
+    # eager run captured it; a call of other dtypes is captured again, so complex values get PyTorch's gradients
+    complex_grad = True
 
     def __init__(self, program: Program) -> None:
         self.program = program
