@@ -135,14 +135,15 @@ def torch_keywords(owner: str, x: Any, state: Any, input: Any, hx: Any) -> tuple
 
 
 def as_input(owner: str, x: Any, weight: Tensor) -> Tensor:
-    """``x`` as a floating-point Tensor of ``weight``'s dtype (arrays are wrapped), or a TypeError naming ``owner``
-    (a RecurrentInputError for another dtype: PyTorch's layers and cells refuse one, they do not promote)."""
+    """``x`` as a floating-point or complex Tensor of ``weight``'s dtype (arrays are wrapped), or a TypeError naming
+    ``owner`` (a RecurrentInputError for another dtype: PyTorch's layers and cells refuse one, they do not promote;
+    complex layers compute as PyTorch's, with its complex tanh and sigmoid)."""
     if not isinstance(x, Tensor):
         if not mg.is_array(x):
             raise TypeError(f"{owner}: input must be a Tensor, got {type(x).__name__}")
         x = mg.as_tensor(x)
-    if x.dtype.kind != "f":
-        raise RecurrentInputError(f"{owner}: input must be a floating-point tensor, got {x.dtype} "
+    if x.dtype.kind not in "fc":
+        raise RecurrentInputError(f"{owner}: input must be a floating-point or complex tensor, got {x.dtype} "
                                   "(embed token ids with nn.Embedding first)")
     if x.dtype != weight.dtype:
         raise RecurrentInputError(f"{owner}: input dtype ({x.dtype}) does not match weight dtype ({weight.dtype}). "

@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 import minigrad as mg
+import nn
 
 torch = pytest.importorskip("torch", reason="no torch")
 
@@ -71,3 +72,50 @@ def test_compiled_complex_output_and_real_weight_as_torch() -> None:
         mw.grad = None
         compiled(mw, mg.tensor(x0)).backward(mg.tensor(g0))
     _close(mw.grad, tw.grad, "real weight")
+
+
+RECURRENT = [  # (class name, args, kwargs, input shape)
+    ("RNNCell", (3, 4), {}, (2, 3)),
+    ("LSTMCell", (3, 4), {}, (2, 3)),
+    ("GRUCell", (3, 4), {}, (3,)),
+    ("RNN", (3, 4), dict(batch_first=True, bias=False), (2, 5, 3)),
+    ("LSTM", (3, 4), dict(num_layers=2, bidirectional=True), (5, 2, 3)),
+    ("LSTM", (3, 4), dict(proj_size=2), (5, 3)),
+    ("GRU", (3, 4), dict(num_layers=2), (5, 2, 3)),
+]
+
+
+def _leaves(out: Any) -> list:
+    return [t for o in out for t in _leaves(o)] if isinstance(out, tuple) else [out]
+
+
+@pytest.mark.parametrize("name, args, kwargs, shape", RECURRENT)
+def test_complex_recurrent_layers_and_cells_as_torch(name: str, args: tuple, kwargs: dict, shape: tuple) -> None:
+    # a complex input to a layer built with dtype=complex raised "input must be a floating-point tensor"; PyTorch
+    # computes (complex tanh and sigmoid gates), so outputs, states and every gradient are its
+    rng = np.random.default_rng(2)
+    theirs = getattr(torch.nn, name)(*args, **kwargs, dtype=torch.complex128)
+    ours = getattr(nn, name)(*args, **kwargs, dtype=mg.complex128)
+    ours.load_state_dict({k: mg.tensor(v.detach().numpy()) for k, v in theirs.state_dict().items()})
+    x = _complex(rng, *shape)
+    tx, mx = torch.tensor(x, requires_grad=True), mg.tensor(x, requires_grad=True)
+    touts, mouts = _leaves(theirs(tx)), _leaves(ours(mx))
+    sum((y.abs() ** 2).sum() for y in touts).backward()
+    sum((y.abs() ** 2).sum() for y in mouts).backward()
+    for i, (m, t) in enumerate(zip(mouts, touts)):
+        _close(m, t, f"{name} output {i}")
+    _close(mx.grad, tx.grad, f"{name} input grad")
+    for (key, mp), tp in zip(ours.named_parameters(), theirs.parameters()):
+        _close(mp.grad, tp.grad, f"{name}.{key} grad")
+
+
+def test_complex_recurrent_refusals_as_torch() -> None:
+    # a real input or state for a complex layer is refused, as PyTorch's (it does not promote)
+    lstm = nn.LSTM(3, 4, dtype=mg.complex64)
+    with pytest.raises(ValueError, match="does not match weight dtype"):
+        lstm(mg.zeros((5, 2, 3)))
+    cell = nn.RNNCell(3, 4, dtype=mg.complex128)
+    with pytest.raises(RuntimeError):
+        cell(mg.zeros((2, 3), dtype=mg.complex128), mg.zeros((2, 4), dtype=mg.float64))
+    with pytest.raises(NotImplementedError):   # relu has no complex kernel in PyTorch either
+        nn.RNNCell(3, 4, nonlinearity="relu", dtype=mg.complex128)(mg.ones((2, 3), dtype=mg.complex128))
