@@ -119,12 +119,15 @@ def cross_entropy(input: Tensor, target: Any, weight: Any = None, size_average: 
     """
     name = "cross_entropy"
     reduction = checked_reduction(size_average, reduce, reduction, name)
+    probabilities = target.data if isinstance(target, Tensor) else target
+    if isinstance(input, Tensor) and input.dtype.kind in "biu" and input.data.size == 0 and \
+            mg.is_array(probabilities) and probabilities.dtype.kind == "f" and probabilities.shape == input.shape:
+        input = input.to(dtype=probabilities.dtype)   # PyTorch's: no integer check on the empty soft-label path
     logits = _kernel_floating(input, name)
     if not 0.0 <= label_smoothing <= 1.0:
         raise InputShapeError(f"{name}: label_smoothing must be in [0, 1], got {label_smoothing}")
     if logits.ndim == 0:
         raise ValueError(f"{name}: logits need a class dimension: (C,), (N, C) or (N, C, d1, ...), got a 0-d tensor")
-    probabilities = target.data if isinstance(target, Tensor) else target
     if mg.is_array(probabilities) and probabilities.dtype.kind == "f" and probabilities.shape == logits.shape:
         if ignore_index != -100:   # torch refuses rather than ignore nothing
             raise InputShapeError(f"{name}: ignore_index is not supported for floating point target (class "

@@ -128,10 +128,13 @@ def batch_norm(input: Tensor, running_mean: Tensor | None, running_var: Tensor |
     Then times ``weight`` and plus ``bias`` (C,), either may be None.
     """
     x = _floating(input, "batch_norm")
-    if x.shape == (0,):   # PyTorch: an empty 1-D input gives an empty result, the running estimates untouched
-        if weight is not None:   # weight and bias in the graph (zero gradients), as torch's
-            x = x * _tensor(weight, "batch_norm", "weight").reshape(-1)[0:0]
-        return x if bias is None else x + _tensor(bias, "batch_norm", "bias").reshape(-1)[0:0]
+    if x.numel() == 0:   # PyTorch's: an empty input skips every check (eval mode needs no running estimates): its
+        out = x.clone()  # copy times weight[0] plus bias[0] (zero gradients), the running estimates untouched
+        for what, tensor in (("weight", weight), ("bias", bias)):
+            if tensor is not None:
+                first = _tensor(tensor, "batch_norm", what).reshape(-1)[0].to(x.dtype)
+                out = out * first if what == "weight" else out + first
+        return out
     if x.ndim < 2:
         raise InputShapeError(f"batch_norm: expected an input of at least 2 dims (N, C, ...), got shape {x.shape}")
     axes = (0, *range(2, x.ndim))
@@ -157,11 +160,9 @@ def batch_norm(input: Tensor, running_mean: Tensor | None, running_var: Tensor |
     if training and count == 1:
         raise ValueError(f"batch_norm: expected more than 1 value per channel when training, got input "
                          f"of shape {x.shape}")
-    if x.dtype == mg.float16 and (count or not training):
+    if x.dtype == mg.float16:
         return _half_batch_norm(x, running_mean, running_var, weight, bias, training, momentum, eps)
-    if training and count == 0:   # an empty batch: nothing to normalise, the running estimates kept, as torch
-        out = x
-    elif training:
+    if training:
         mean = x.mean(axis=axes)   # not shifted: PyTorch's CPU kernel sums (a constant channel is an ulp off)
         centered = x - mean.reshape(shape)
         variance = (centered * centered).mean(axis=axes)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Callable
 
+import numpy as np
 import pytest
 
 import minigrad as mg
@@ -61,3 +62,38 @@ def test_lazy_placeholder_size() -> None:
     theirs = torch.nn.parameter.UninitializedParameter()
     assert tuple(UninitializedParameter().size()) == tuple(theirs.size())
     assert UninitializedParameter().size(0) == theirs.size(0)
+
+
+@pytest.mark.parametrize("shape", [(0, 3), (0, 3, 4), (2, 3, 0), (0, 3, 2, 2)])
+@pytest.mark.parametrize("stats", ["none", "mean_only", "wrong_size"])
+@pytest.mark.parametrize("training", [False, True])
+def test_batch_norm_empty_batch(shape: tuple, stats: str, training: bool) -> None:
+    """An empty input skips batch_norm's checks in PyTorch (eval mode needs no running estimates): its copy times
+    weight[0] plus bias[0], with zero gradients for weight and bias."""
+    import nn.functional as F
+    seen = []
+    for L, functional in ((torch, torch.nn.functional), (mg, F)):
+        channels = 4 if stats == "wrong_size" else 3
+        mean = None if stats == "none" else L.zeros(channels)
+        var = L.ones(channels) if stats == "wrong_size" else None
+        x, w = L.zeros(*shape, requires_grad=True), L.ones(3, requires_grad=True)
+        if stats == "mean_only" and training:
+            var = None
+        out = functional.batch_norm(x, mean, var, w, L.zeros(3), training=training)
+        out.sum().backward()
+        seen.append((tuple(out.shape), str(out.dtype).split(".")[-1], out is x, w.grad.tolist(), tuple(x.grad.shape)))
+    assert seen[0] == seen[1]
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+@pytest.mark.parametrize("dtypes", [("int64", "float32"), ("int32", "float64"), ("uint8", "float16")])
+def test_cross_entropy_soft_labels_empty_integer_batch(reduction: str, dtypes: tuple) -> None:
+    """Soft-label cross_entropy of an empty integer input computes in the target's dtype, as PyTorch's."""
+    import nn.functional as F
+    seen = []
+    for L, functional in ((torch, torch.nn.functional), (mg, F)):
+        out = functional.cross_entropy(L.zeros(0, 3, dtype=getattr(L, dtypes[0])),
+                                       L.zeros(0, 3, dtype=getattr(L, dtypes[1])), reduction=reduction)
+        seen.append((tuple(out.shape), str(out.dtype).split(".")[-1], out.detach().numpy()))
+    assert seen[0][:2] == seen[1][:2]
+    np.testing.assert_array_equal(seen[1][2], seen[0][2])   # (NaN for an empty mean; PyTorch's sum is -0.0)
