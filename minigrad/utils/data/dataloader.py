@@ -138,6 +138,7 @@ class DataLoader(Generic[T_co]):
         self.prefetch_factor, self.persistent_workers = prefetch_factor, bool(persistent_workers)
         self.pin_memory_device, self.in_order = pin_memory_device, in_order
         self._workers: list[Worker] | None = None
+        self._iterator: _LoaderIterator | None = None
         self._initialized = True
 
     def __setattr__(self, name: str, value: Any) -> None:
@@ -152,7 +153,13 @@ class DataLoader(Generic[T_co]):
         if self.timeout and not self.num_workers:   # as PyTorch's single-process iterator
             raise _AssertValueError(f"DataLoader: timeout={self.timeout!r} needs num_workers > 0 (PyTorch's "
                                     "single-process loading requires timeout == 0)")
-        return _LoaderIterator(self, self._pass())
+        workers = self._start_workers()
+        if self.persistent_workers and self.num_workers:   # as PyTorch: one iterator, reset at each pass
+            if self._iterator is None:
+                self._iterator = _LoaderIterator(self, self._pass(workers))
+            self._iterator._batches = self._pass(workers)
+            return self._iterator
+        return _LoaderIterator(self, self._pass(workers))
 
     def _fetch(self, dataset: Any, index: Any) -> Any:
         """The batch (or, unbatched, the sample) of ``dataset`` at ``index`` (a list of indices when batched)."""
@@ -162,9 +169,8 @@ class DataLoader(Generic[T_co]):
         samples = getitems(list(index)) if callable(getitems) else [dataset[i] for i in index]
         return self.collate_fn(samples)
 
-    def _pass(self) -> Iterator[Any]:
+    def _pass(self, workers: list[Worker]) -> Iterator[Any]:
         if self.num_workers:
-            workers = self._start_workers()
             yield from (self._pass_stream(workers) if self._iterable else self._pass_map(workers))
             return
         if self._iterable:
@@ -196,8 +202,9 @@ class DataLoader(Generic[T_co]):
         return (self.collate_fn(samples),)
 
     def _start_workers(self) -> list[Worker]:
-        """This pass's workers: new ones (a fresh base seed drawn from ``generator`` or the engine's stream, as
-        PyTorch draws one per pass), or the same ones again with ``persistent_workers``."""
+        """This pass's workers (none without ``num_workers``). As PyTorch, each pass draws a base seed for new
+        workers from ``generator`` or the engine's stream, also when it has no workers, so a seeded shuffle gives
+        the same order for any ``num_workers``; ``persistent_workers`` keep theirs (no draw after the first pass)."""
         if self.persistent_workers and self._workers is not None:
             return self._workers
         rng = _check_generator(self.generator, "DataLoader") or mg.random_generator("cpu")

@@ -1,0 +1,66 @@
+"""minigrad.utils.data against torch.utils.data: the cases a differential fuzzer found (round 18).
+
+Each test runs the same program on torch (with real worker processes, forked: a few hundredths of a second) and on
+minigrad (workers emulated in the calling process) and compares what both give. Random orders are each library's
+own numbers, so the tests compare relations between passes (equal or not), never the orders themselves."""
+
+from __future__ import annotations
+
+import multiprocessing
+from typing import Any
+
+import pytest
+
+import minigrad as mg
+
+torch = pytest.importorskip("torch", reason="no torch")
+
+
+def _order(data: Any, lib: Any, num_workers: int, seeded: bool, persistent: bool = False, epochs: int = 1) -> list:
+    """The batches of ``epochs`` shuffled passes over 0 … 8 with ``num_workers`` workers, the order drawn from a
+    generator seeded 0 (``seeded``) or from the global stream seeded 0."""
+    generator = lib.Generator().manual_seed(0) if seeded else None
+    if not seeded:
+        lib.manual_seed(0)
+    loader = data.DataLoader(list(range(8)), batch_size=3, shuffle=True, generator=generator,
+                             num_workers=num_workers, persistent_workers=persistent)
+    return [[batch.tolist() for batch in loader] for _ in range(epochs)]
+
+
+def _order_relations(data: Any, lib: Any) -> list[bool]:
+    """Whether a seeded shuffle gives one order for 0, 1 and 2 workers (by generator and by the global seed),
+    whether persistent workers give the same epochs as new ones (PyTorch draws a base seed per new set of
+    workers, from the generator the shuffle reads), and whether a pass moves the global stream."""
+    relations = []
+    for seeded in (True, False):
+        orders = [_order(data, lib, workers, seeded) for workers in (0, 1, 2)]
+        relations += [orders[0] == orders[1], orders[1] == orders[2]]
+    fresh, persistent = (_order(data, lib, 1, True, persistent, epochs=3) for persistent in (False, True))
+    relations += [fresh == _order(data, lib, 0, True, epochs=3), persistent == fresh]
+    for workers in (0, 1):
+        lib.manual_seed(0)
+        plain = lib.rand(1).item()
+        lib.manual_seed(0)
+        list(data.DataLoader(range(3), num_workers=workers))
+        relations.append(lib.rand(1).item() == plain)
+    return relations
+
+
+def test_a_seeded_shuffle_gives_one_order_for_any_num_workers_as_torch() -> None:
+    """Each pass draws the workers' base seed from the loader's generator (or the global stream) as PyTorch's, also
+    without workers: the order of 8 samples in batches of 3 changed with num_workers > 0 before."""
+    assert _order_relations(mg.utils.data, mg) == _order_relations(torch.utils.data, torch)
+    assert multiprocessing.active_children() == []
+
+
+def _persistent_iterators(data: Any) -> tuple:
+    loader = data.DataLoader(list(range(6)), batch_size=2, num_workers=1, persistent_workers=True)
+    first, second = iter(loader), iter(loader)
+    return first is second, next(first).tolist(), next(second).tolist(), [batch.tolist() for batch in loader]
+
+
+def test_persistent_workers_keep_one_iterator_reset_at_each_pass_as_torch() -> None:
+    """With persistent workers PyTorch's ``iter(loader)`` returns its one iterator, reset: two live iterators
+    were independent before."""
+    assert _persistent_iterators(mg.utils.data) == _persistent_iterators(torch.utils.data)
+    assert multiprocessing.active_children() == []
