@@ -27,6 +27,7 @@ from . import (
 from .amp import autocast, get_autocast_dtype, is_autocast_enabled, set_autocast_dtype, set_autocast_enabled
 from .arguments import Int64RangeError
 from .autograd import AnomalyError, AxisError, Function, HookError, tag
+from .autograd.engine import DeviceMismatchError
 from .backend import (
     Device,
     array_module,
@@ -176,7 +177,7 @@ __all__ = [
     "Generator", "HookError", "RemovableHandle", "current_scope", "CompileError",
     "CompileWarning", "accelerator", "compile", "compiler", "cond", "return_types", "while_loop",
     "channels_last", "channels_last_3d", "contiguous_format", "memory_format", "preserve_format",
-    "AnomalyError", "AxisError", "Int64RangeError", "Device", "Function", "GradcheckError", "Tensor", "abs", "add",
+    "AnomalyError", "AxisError", "DeviceMismatchError", "Int64RangeError", "Device", "Function", "GradcheckError", "Tensor", "abs", "add",
     "array_module", "device_of", "errstate", "is_array", "make_array", "on_device", "random_generator",
     "resolve_device", "scatter_add", "to_device", "to_numpy",
     "arange", "as_tensor", "astype", "bool_", "broadcast_to", "chunk", "clip", "concat", "cpu", "cuda",

@@ -535,6 +535,11 @@ def _common_module(name: str, inputs: Sequence[Any], arrays: list) -> Any:
     return backend.module_for(first)
 
 
+class DeviceMismatchError(ValueError, RuntimeError):
+    """An op on tensors from two devices: the ValueError DESIGN.md names, and PyTorch's RuntimeError ("Expected all
+    tensors to be on the same device"), so ``except`` clauses written for either catch it."""
+
+
 def _move_cpu_scalars(name: str, inputs: Sequence[Any], devices: list) -> tuple:
     """PyTorch reads a 0-dim CPU tensor among CUDA tensors as a scalar (``corr / torch.tensor(dim).sqrt()``):
     ``inputs`` with each such tensor moved to the GPU differentiably (its gradient comes back to the CPU); any
@@ -547,7 +552,7 @@ def _move_cpu_scalars(name: str, inputs: Sequence[Any], devices: list) -> tuple:
         other = odd if odd is not None else big.device
         shape = "" if big is None or odd is not None else f" (a CPU tensor of shape {tuple(big.shape)}: only 0-dim " \
             "CPU tensors may join CUDA ones, as in PyTorch)"
-        raise ValueError(f"{name}: tensors are on different devices ({gpus[0]} and {other}){shape}; "
+        raise DeviceMismatchError(f"{name}: tensors are on different devices ({gpus[0]} and {other}){shape}; "
                          "move them with .to(device) first")
     return tuple(x.to(gpus[0]) if isinstance(x, Tensor) and x.device.type == "cpu" else x for x in inputs)
 
@@ -861,7 +866,7 @@ def _check_saved(node: Function) -> None:
     INPLACE.refuse_changed(node.kept_for_backward(), node.epoch, where)
 
 
-class GradDeviceError(ValueError, RuntimeError):
+class GradDeviceError(DeviceMismatchError):
     """``y.backward(grad)`` with ``grad`` on another device than ``y``: the ValueError of an op on two devices, and
     PyTorch's RuntimeError ("invalid gradient ... expected device")."""
 

@@ -30,6 +30,7 @@ import numpy
 
 from .. import backend
 from ..autograd import Function
+from ..autograd.engine import DeviceMismatchError
 from ..constructors import tensor
 from ..dtypes import get_default_dtype
 from ..outputs import write_out
@@ -599,7 +600,7 @@ def equal(input: Tensor, other: Tensor) -> bool:  # noqa: A002
     """Whether ``a`` and ``b`` have the same shape and equal elements (no broadcasting; NaN is unequal)."""
     a, b = tensor_arg(input, "equal"), tensor_arg(other, "equal")
     if a.device != b.device:
-        raise ValueError(f"equal: tensors are on different devices ({a.device} and {b.device})")
+        raise DeviceMismatchError(f"equal: tensors are on different devices ({a.device} and {b.device})")
     if a.shape != b.shape:
         return False
     note_read(a, "equal")

@@ -27,3 +27,13 @@ def test_a_hooked_output_of_a_replay_gets_torch_gradient(torch: Any, which: tupl
             grads = (torch.autograd.grad if lib is torch else mg.autograd.grad)(loss, [named[w] for w in which])
             results.append([g.tolist() for g in grads])
     assert all(r == results[0] for r in results), results
+
+
+@pytest.mark.gpu
+def test_tensors_on_two_devices_raise_both_classes() -> None:
+    """DESIGN.md names a ValueError, PyTorch raises a RuntimeError: the error is both (it was a plain ValueError)."""
+    on_gpu, on_cpu = mg.ones(3, device="cuda", requires_grad=True), mg.ones(3)
+    for call in (lambda: on_gpu * on_cpu, lambda: mg.equal(on_gpu, on_cpu), lambda: on_gpu.backward(on_cpu)):
+        with pytest.raises(RuntimeError, match="device") as info:
+            call()
+        assert isinstance(info.value, ValueError) and isinstance(info.value, mg.DeviceMismatchError)
