@@ -6,7 +6,9 @@ own numbers, so the tests compare relations between passes (equal or not), never
 
 from __future__ import annotations
 
+import copy
 import multiprocessing
+import pickle
 from typing import Any
 
 import pytest
@@ -64,3 +66,21 @@ def test_persistent_workers_keep_one_iterator_reset_at_each_pass_as_torch() -> N
     were independent before."""
     assert _persistent_iterators(mg.utils.data) == _persistent_iterators(torch.utils.data)
     assert multiprocessing.active_children() == []
+
+
+PICKLING = [
+    lambda loader: pickle.dumps(iter(loader)),
+    lambda loader: (list(loader), copy.deepcopy(loader)),
+    lambda loader: (list(loader), pickle.dumps(loader)),
+]
+
+
+@pytest.mark.parametrize("case", range(len(PICKLING)))
+def test_loader_iterators_refuse_pickling_as_torch(case: int) -> None:
+    """A loader's iterator cannot be pickled or copied (PyTorch's NotImplementedError), nor a loader with persistent
+    workers that holds one (PyTorch's too, checked offline: its persistent workers take seconds to shut down after
+    the error): a TypeError about a generator leaked before."""
+    with pytest.raises(Exception) as theirs:
+        pickle.dumps(iter(torch.utils.data.DataLoader(range(4), batch_size=2)))
+    with pytest.raises(theirs.type, match="cannot be pickled"):
+        PICKLING[case](mg.utils.data.DataLoader(range(4), batch_size=2, num_workers=1, persistent_workers=True))

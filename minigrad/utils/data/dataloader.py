@@ -60,6 +60,9 @@ class _LoaderIterator:
     def __len__(self) -> int:
         return len(self._loader)
 
+    def __getstate__(self) -> None:   # as PyTorch's loader iterators (a persistent loader holds its iterator)
+        raise NotImplementedError(f"DataLoader: its iterator ({type(self).__name__}) cannot be pickled or copied")
+
 
 class DataLoader(Generic[T_co]):
     """Iterate over ``dataset`` in batches: ``for batch in DataLoader(dataset, batch_size=32, shuffle=True)``.
