@@ -248,7 +248,9 @@ def rms_norm(input: Tensor, normalized_shape: Any, weight: Tensor | None = None,
 
     input: (*, *normalized_shape) → same shape; ``weight`` of shape ``normalized_shape`` (or None).
     """
-    input = _floating(input, "rms_norm")
+    input = _tensor(input, "rms_norm")
+    if not input.is_complex():   # a complex input computes with PyTorch's complex ops (mean of x², rsqrt)
+        input = _floating(input, "rms_norm")
     shape = _normalized_shape(normalized_shape, "rms_norm")
     if not shape or len(shape) > input.ndim or input.shape[input.ndim - len(shape):] != shape:
         raise InputShapeError(f"rms_norm: input of shape {input.shape} does not end with normalized_shape {shape}")

@@ -119,3 +119,22 @@ def test_complex_recurrent_refusals_as_torch() -> None:
         cell(mg.zeros((2, 3), dtype=mg.complex128), mg.zeros((2, 4), dtype=mg.float64))
     with pytest.raises(NotImplementedError):   # relu has no complex kernel in PyTorch either
         nn.RNNCell(3, 4, nonlinearity="relu", dtype=mg.complex128)(mg.ones((2, 3), dtype=mg.complex128))
+
+
+@pytest.mark.parametrize("weight", [None, "complex", "real"])
+def test_complex_rms_norm_as_torch(weight: str | None) -> None:
+    # F.rms_norm refused a complex input (ComplexInputError); PyTorch computes x · rsqrt(mean(x·x) + eps) with its
+    # complex ops (a real weight multiplies, a complex one too), so values and gradients are its
+    rng = np.random.default_rng(3)
+    x = _complex(rng, 2, 3, 4)
+    w = {None: None, "complex": _complex(rng, 4), "real": rng.standard_normal(4)}[weight]
+    outs = []
+    for lib in (torch, mg):
+        args = [lib.tensor(v, requires_grad=True) for v in (x, w) if v is not None]
+        y = lib.nn.functional.rms_norm(args[0], (4,), *args[1:], eps=1e-3)
+        (y * y.conj()).real.sum().backward()
+        outs.append([y] + [a.grad for a in args])
+    for i, (t, m) in enumerate(zip(*outs)):
+        _close(m, t, f"rms_norm {weight} {i}")
+    theirs, ours = torch.nn.RMSNorm(4, dtype=torch.complex64), nn.RMSNorm(4, dtype=mg.complex64)
+    _close(ours(mg.tensor(x.astype(np.complex64))), theirs(torch.tensor(x.astype(np.complex64))), "RMSNorm", 1e-6)
