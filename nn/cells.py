@@ -48,6 +48,7 @@ from ._recurrent_checks import (
     torch_keywords,
 )
 from .module import Module, Parameter
+from .utils.parametrize import is_parametrized
 
 __all__ = ["GRUCell", "LSTMCell", "RNNCell", "RNNCellBase", "RecurrentStateError", "float16_linear", "gru_step",
            "is_float16", "loop_weight", "lstm_step", "rnn_step", "torch_keywords"]
@@ -280,6 +281,16 @@ def result_dtype(x: Tensor, weight: Tensor) -> Any:
     return numpy.result_type(x.dtype, weight.dtype)
 
 
+def unread_weight(module: Module, name: str) -> Tensor:
+    """``module.<name>`` for its dtype and device only: a parametrized one's original, read without running the
+    parametrization. A parametrization can change state on each read (``parametrizations.spectral_norm`` runs its
+    power iteration in training mode), so a forward reads a weight for its value as often as PyTorch's does."""
+    if not is_parametrized(module, name):
+        return getattr(module, name)
+    originals = module.parametrizations[name]
+    return originals.original if hasattr(originals, "original") else originals.original0
+
+
 def is_float16(x: Tensor, weight: Tensor) -> bool:
     """Whether a step of ``x`` with ``weight`` computes in float16 (PyTorch's float16 rounding, module docstring)."""
     return result_dtype(x, weight) == FLOAT16
@@ -331,7 +342,7 @@ class _Cell(Module):
     def _check_input(self, x: Any) -> Tensor:
         """``x`` as a floating-point Tensor of shape (B, I) or (I,), or RecurrentInputError."""
         owner = type(self).__name__
-        x = as_input(owner, x, self.weight_ih)
+        x = as_input(owner, x, unread_weight(self, "weight_ih"))
         if x.ndim not in (1, 2) or x.shape[-1] != self.input_size:
             raise RecurrentInputError(f"{owner}: expected input of shape (batch, input_size={self.input_size}) or "
                                       f"(input_size,), got {x.shape}. "
@@ -341,7 +352,7 @@ class _Cell(Module):
     def _initial_states(self, state: Any, x: Tensor, unbatched: bool, n_states: int) -> tuple:
         """``state`` checked against the batched ``x`` (B, I) and made (B, H) each; zeros when None."""
         batch = x.shape[0]
-        dtype = result_dtype(x, self.weight_ih)
+        dtype = result_dtype(x, unread_weight(self, "weight_ih"))
         if state is None:
             zeros = mg.zeros((batch, self.hidden_size), dtype=dtype, device=x.device)
             return (zeros,) * n_states
@@ -387,7 +398,7 @@ class RNNCell(_Cell):
         """x (B, I) or (I,), state h (B, H) or (H,) → h' (B, H) or (H,). PyTorch's ``input=``, ``hx=`` work too."""
         x, state = torch_keywords("RNNCell", x, state, input, hx)
         x, (h,), unbatched = self._inputs(x, state, 1)
-        half = is_float16(x, self.weight_ih)
+        half = is_float16(x, unread_weight(self, "weight_ih"))
         h = mg.tag(rnn_step(self._gates_x(x, half), h, self.weight_hh.T, self.bias_hh, self.nonlinearity, half), "h")
         return h.squeeze(0) if unbatched else h
 
@@ -431,7 +442,7 @@ class LSTMCell(_Cell):
         x, state = torch_keywords("LSTMCell", x, state, input, hx)
         x, (h, c), unbatched = self._inputs(x, state, 2)
         peepholes = (getattr(self, "weight_ci", None), self.weight_cf, self.weight_co) if self.peephole else None
-        half = is_float16(x, self.weight_ih)
+        half = is_float16(x, unread_weight(self, "weight_ih"))
         h, c = lstm_step(self._gates_x(x, half), h, c, self.weight_hh.T, self.bias_hh, peepholes, self.coupled,
                          self.fused, half=half)
         h, c = mg.tag(h, "h"), mg.tag(c, "c")
@@ -465,7 +476,7 @@ class GRUCell(_Cell):
         """x (B, I) or (I,), state h (B, H) or (H,) → h' (B, H) or (H,). PyTorch's ``input=``, ``hx=`` work too."""
         x, state = torch_keywords("GRUCell", x, state, input, hx)
         x, (h,), unbatched = self._inputs(x, state, 1)
-        half = is_float16(x, self.weight_ih)
+        half = is_float16(x, unread_weight(self, "weight_ih"))
         h = mg.tag(gru_step(self._gates_x(x, half), h, self.weight_hh.T, self.bias_hh, self.fused, half), "h")
         return h.squeeze(0) if unbatched else h
 

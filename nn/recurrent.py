@@ -64,8 +64,10 @@ from .cells import (
     reset_uniform,
     result_dtype,
     rnn_step,
+    unread_weight,
 )
 from .module import Module, Parameter
+from .utils.parametrize import is_parametrized
 from .utils.rnn import PackedSequence, pack_like, pad_packed_sequence
 
 __all__ = ["GRU", "LSTM", "RNN", "RNNBase"]
@@ -222,6 +224,8 @@ class _Recurrent(Module):
         """
         owner = type(self).__name__
         x, state = torch_keywords(owner, x, state, input, hx)
+        if is_parametrized(self):
+            self._read_parametrized_as_pytorch()
         if isinstance(x, PackedSequence):
             if lengths is not None:
                 raise ValueError(f"{owner}: a PackedSequence carries its own lengths; do not pass lengths= too")
@@ -230,10 +234,10 @@ class _Recurrent(Module):
                                           f"{self.input_size}), got {x.data.shape}. "
                                           + pytorch_input_message(owner, x.data, self.input_size, (2,)))
             padded, packed_lengths = pad_packed_sequence(x)
-            padded = as_input(owner, padded, self._weight("weight_ih_l0"))
+            padded = as_input(owner, padded, self._dtype_weight())
             output, final = self._forward_padded(padded, state, packed_lengths, time_axis=0, unbatched=False)
             return pack_like(output, x), final
-        x = as_input(owner, x, self._weight("weight_ih_l0"))
+        x = as_input(owner, x, self._dtype_weight())
         if x.ndim not in (2, 3) or x.shape[-1] != self.input_size:
             layout = "(batch, seq_len, input_size)" if self.batch_first else "(seq_len, batch, input_size)"
             raise RecurrentInputError(f"{owner}: expected input of shape {layout} or (seq_len, input_size) with "
@@ -243,6 +247,26 @@ class _Recurrent(Module):
         if unbatched:
             return self._forward_padded(x.expand_dims(1), state, lengths, time_axis=0, unbatched=True)
         return self._forward_padded(x, state, lengths, time_axis=1 if self.batch_first else 0, unbatched=False)
+
+    def _read_parametrized_as_pytorch(self) -> None:
+        """Read each parametrized weight (``nn.utils.parametrize``) as often per forward as PyTorch's layer does,
+        less the one read the loop over time makes: a parametrization can change state on each read
+        (``parametrizations.spectral_norm`` runs its power iteration in training mode), so the weight the loop
+        reads then has PyTorch's value. PyTorch's forward reads the first parametrized weight (in
+        :attr:`_flat_weights_names` order) 4 times, each later one twice, and uses the last read."""
+        reads = 4
+        for name in self._flat_weights_names:
+            if is_parametrized(self, name):
+                for _ in range(reads - 1):     # recorded (not under no_grad): parametrize.cached() keeps the first
+                    getattr(self, name)
+                reads = 2
+
+    def _dtype_weight(self) -> Tensor:
+        """weight_ih_l0, whose dtype the input must have; parametrized, its original, read without running the
+        parametrization (:meth:`_read_parametrized_as_pytorch` counts the reads)."""
+        if is_parametrized(self, "weight_ih_l0"):
+            return unread_weight(self, "weight_ih_l0")
+        return self._weight("weight_ih_l0")
 
     def _forward_padded(self, x: Tensor, state: State, lengths: Any, time_axis: int,
                         unbatched: bool) -> tuple[Tensor, State]:
@@ -271,7 +295,7 @@ class _Recurrent(Module):
         """Each state tensor as a list over layer·direction of (B, H) tensors (h: (B, P) with ``proj_size`` P)."""
         owner = type(self).__name__
         count = self.num_layers * len(self._suffixes)
-        dtype = result_dtype(x, self._weight("weight_ih_l0"))
+        dtype = result_dtype(x, self._dtype_weight())
         # (name, width, the width's name): h is proj_size wide with a projection, c always hidden_size
         widths = [("h0", self._output_size, "proj_size" if self.proj_size else "hidden_size"),
                   ("c0", self.hidden_size, "hidden_size")][:self.n_states]
