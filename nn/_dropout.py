@@ -112,9 +112,10 @@ def alpha_dropout(input: Tensor, p: float = 0.5, training: bool = False, inplace
     (a = 1/√(((λα)²·p + 1)(1 - p)), b = a·λα·p). The identity when not ``training``. Any shape.
     ``inplace=True`` writes the result into ``input`` and returns it."""
     name = "alpha_dropout"
-    p, x = _probability(p, name), _floating(input, name)
+    p, x = _probability(p, name), _tensor(input, name)
     if not flag(training, name, "training") or p == 0 or x.numel() == 0:
-        return x
+        return x   # of any dtype, as PyTorch's
+    x = _floating(x, name)
     return _alpha_version(_maybe_in_place("alpha_dropout_", x, inplace, lambda t: _alpha_dropped(t, p, t.shape)), x, p)
 
 

@@ -186,8 +186,9 @@ def feature_alpha_dropout(input: Tensor, p: float = 0.5, training: bool = False,
     ``torch.nn.functional.feature_alpha_dropout``. The identity when not ``training``. ``inplace=True`` writes
     the result into ``input`` and returns it, as PyTorch's."""
     name = "feature_alpha_dropout"
-    p, x = _probability(p, name), _floating(input, name)
+    p, x = _probability(p, name), _tensor(input, name)
     if not flag(training, name, "training") or p == 0 or x.numel() == 0:
-        return x
+        return x   # of any dtype, as PyTorch's
+    x = _floating(x, name)
     return _alpha_version(_maybe_in_place("feature_alpha_dropout_", x, inplace, lambda t: t * 0.0 if p == 1 else
                                          _alpha_dropped(t, p, _channel_mask_shape(t, name))), x, p)

@@ -52,15 +52,19 @@ def _operand(value: Any, like: Tensor, name: str, what: str = "target") -> Tenso
     return value if value.dtype.kind == "f" else value.astype(like.dtype)
 
 
-def _real_inputs(name: str, **inputs: Any) -> list[Tensor]:
+def _real_inputs(name: str, promote: bool = False, **inputs: Any) -> list[Tensor]:
     """The inputs of a loss PyTorch writes from ops, which takes any real dtype: integer and bool inputs become the
     default float dtype, as PyTorch's ops turn them into floats (an int64 input with a float64 target gives a
-    float64 loss, two int64 inputs a float32 one). A complex input raises."""
+    float64 loss, two int64 inputs a float32 one); with ``promote``, where PyTorch's first op is ``input1 - input2``,
+    the widest float dtype among the inputs if any (an int64 input with a float16 one gives a float16 loss).
+    A complex input raises."""
     tensors = [_tensor(value, name, what) for what, value in inputs.items()]
     for what, tensor in zip(inputs, tensors):
         if tensor.dtype.kind not in "biuf":
             raise _dtype_error(tensor.dtype, f"{name}: {what} must be real, got {tensor.dtype}")
-    return [tensor if tensor.dtype.kind == "f" else tensor.astype(mg.get_default_dtype()) for tensor in tensors]
+    floats = [tensor.dtype for tensor in tensors if tensor.dtype.kind == "f"]
+    common = max(floats, key=lambda dtype: dtype.itemsize) if floats and promote else mg.get_default_dtype()
+    return [tensor if tensor.dtype.kind == "f" else tensor.astype(common) for tensor in tensors]
 
 
 def _clamp_min_zero(z: Tensor) -> Tensor:
@@ -173,7 +177,9 @@ def margin_ranking_loss(input1: Tensor, input2: Tensor, target: Any, margin: flo
     name = "margin_ranking_loss"
     _no_bool_subtraction(name, input1=input1, input2=input2, target=target)   # -target, input1 - input2
     reduction = checked_reduction(size_average, reduce, reduction, name)
-    input1, input2 = _real_inputs(name, input1=input1, input2=input2)
+    input1, input2 = _real_inputs(name, True, input1=input1, input2=input2)
+    if isinstance(target, Tensor) and target.dtype.kind == "u":   # PyTorch negates it in its own dtype: -1 is 255
+        target = -(-target).astype(input1.dtype)
     target = _operand(target, input1, name)
     _same_ndim(name, input1=input1, input2=input2, target=target)
     _broadcast(name, input1, input2, target)
@@ -281,7 +287,7 @@ def triplet_margin_loss(anchor: Tensor, positive: Tensor, negative: Tensor, marg
     name = "triplet_margin_loss"
     _no_bool_subtraction(name, anchor=anchor, positive=positive, negative=negative)
     reduction = checked_reduction(size_average, reduce, reduction, name)
-    anchor, positive, negative = _real_inputs(name, anchor=anchor, positive=positive, negative=negative)
+    anchor, positive, negative = _real_inputs(name, True, anchor=anchor, positive=positive, negative=negative)
     margin, p, eps = _number(margin, name, "margin"), _number(p, name, "p"), _number(eps, name, "eps")
     if margin <= 0:
         raise ValueError(f"{name}: margin must be greater than 0, got {margin}")

@@ -97,3 +97,35 @@ def test_cross_entropy_soft_labels_empty_integer_batch(reduction: str, dtypes: t
         seen.append((tuple(out.shape), str(out.dtype).split(".")[-1], out.detach().numpy()))
     assert seen[0][:2] == seen[1][:2]
     np.testing.assert_array_equal(seen[1][2], seen[0][2])   # (NaN for an empty mean; PyTorch's sum is -0.0)
+
+
+@pytest.mark.parametrize("dtype", ["int64", "uint8", "bool", "complex64"])
+@pytest.mark.parametrize("call", [("alpha_dropout", 0.5, False), ("alpha_dropout", 0.0, True),
+                                  ("feature_alpha_dropout", 0.5, False), ("feature_alpha_dropout", 0.0, True)])
+def test_alpha_dropout_identity_of_any_dtype(dtype: str, call: tuple) -> None:
+    """alpha dropout that drops nothing (eval mode, p=0) returns its input of any dtype, as PyTorch's."""
+    import nn.functional as F
+    name, p, training = call
+    for L, functional in ((torch, torch.nn.functional), (mg, F)):
+        x = L.ones(2, 3, 4).to(getattr(L, dtype))
+        assert getattr(functional, name)(x, p, training) is x
+
+
+@pytest.mark.parametrize("case", [("triplet_margin_loss", "int64", "float16"),
+                                  ("triplet_margin_loss", "float16", "uint8"),
+                                  ("margin_ranking_loss", "int32", "float16"),
+                                  ("margin_ranking_loss", "float16", "int64"),
+                                  ("margin_ranking_loss", "int64", "uint8")])
+def test_ranking_losses_promote_integers_as_pytorch(case: tuple) -> None:
+    """An integer input with a float16 one gives a float16 loss (PyTorch's promotion of ``input1 - input2``);
+    a uint8 target is negated in uint8 (1 becomes 255), as PyTorch's ``-target``."""
+    import nn.functional as F
+    name, first, other = case
+    seen = []
+    for L, functional in ((torch, torch.nn.functional), (mg, F)):
+        x = L.tensor([[0, 1, 2, 3], [4, 1, 0, 2]]).to(getattr(L, first))
+        y, z = L.ones(2, 4).to(getattr(L, other)), L.zeros(2, 4).to(getattr(L, other))
+        out = getattr(functional, name)(x, y, z if name == "triplet_margin_loss" else y, reduction="none")
+        seen.append((str(out.dtype).split(".")[-1], out.float().tolist()))
+    assert seen[0][0] == seen[1][0]
+    np.testing.assert_allclose(seen[1][1], seen[0][1], rtol=1e-3)
