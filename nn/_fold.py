@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from minigrad import Tensor
+from minigrad import Tensor, float32, float64
 
 from ._arguments import _dtype_error, _floating_or_complex, _tensor
 from ._conv import Unfold, _backward_takes_inputs, _batched, _conv, _conv_arguments, _ints
@@ -160,7 +160,10 @@ def _conv_transpose(name: str, dims: int, input: Any, weight: Any, bias: Any, st
                               f"got shape {weight.shape}")
     if bias is not None:
         bias = _tensor(bias, name, "bias")
-    if weight.dtype != x.dtype or (bias is not None and bias.dtype != x.dtype):   # RuntimeError, as PyTorch's
+    # PyTorch's 1-d and 2-d CPU kernels add a real bias of any float dtype into a float32 or float64 output (its
+    # oneDNN one, for a float32 batch of more than one, refuses: minigrad takes that bias too)
+    other_bias = dims < 3 and x.dtype in (float32, float64) and getattr(bias, "dtype", x.dtype).kind == "f"
+    if weight.dtype != x.dtype or (bias is not None and bias.dtype != x.dtype and not other_bias):   # RuntimeError
         raise InputDtypeError(f"{name}: input ({x.dtype}), weight ({weight.dtype}) and bias "
                               f"({getattr(bias, 'dtype', None)}) must have the same dtype")
     in_channels, per_group, *kernel = weight.shape
@@ -187,7 +190,7 @@ def _conv_transpose(name: str, dims: int, input: Any, weight: Any, bias: Any, st
     columns = columns.reshape(batch, out_channels, *kernel, *sizes)
     y = Fold(kernel, stride, dilation, tuple((p, p) for p in padding), tuple(sizes), out_size)(columns)
     if bias is not None:
-        y = y + bias.reshape(out_channels, *(1,) * dims)
+        y = (y + bias.reshape(out_channels, *(1,) * dims)).to(x.dtype)   # in the wider dtype, rounded once
     return y.squeeze(0) if unbatched else y
 
 

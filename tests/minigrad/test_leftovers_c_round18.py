@@ -129,3 +129,23 @@ def test_ranking_losses_promote_integers_as_pytorch(case: tuple) -> None:
         seen.append((str(out.dtype).split(".")[-1], out.float().tolist()))
     assert seen[0][0] == seen[1][0]
     np.testing.assert_allclose(seen[1][1], seen[0][1], rtol=1e-3)
+
+
+@pytest.mark.parametrize("dtypes", [("float32", "float64"), ("float64", "float16"), ("float32", "float16"),
+                                    ("float64", "float32")])
+@pytest.mark.parametrize("dims", [1, 2])
+def test_conv_transpose_bias_of_another_float_dtype(dtypes: tuple, dims: int) -> None:
+    """PyTorch's conv_transpose1d/2d (float32 or float64 input) add a bias of another float dtype: the result in
+    the input's dtype (the sum rounded once), the bias's gradient in its own."""
+    import nn.functional as F
+    seen = []
+    for L, functional in ((torch, torch.nn.functional), (mg, F)):
+        rng = np.random.default_rng(0)
+        x = L.tensor(rng.standard_normal((1, 2) + (5,) * dims), dtype=getattr(L, dtypes[0]))
+        w = L.tensor(rng.standard_normal((2, 3) + (2,) * dims), dtype=getattr(L, dtypes[0]))
+        b = L.tensor(rng.standard_normal(3) / 3, dtype=getattr(L, dtypes[1]), requires_grad=True)
+        out = getattr(functional, f"conv_transpose{dims}d")(x, w, b, stride=2)
+        out.sum().backward()
+        seen.append((str(out.dtype).split(".")[-1], str(b.grad.dtype).split(".")[-1], out.detach().numpy()))
+    assert seen[0][:2] == seen[1][:2]
+    np.testing.assert_array_equal(seen[1][2], seen[0][2])
