@@ -7,8 +7,10 @@ own numbers, so the tests compare relations between passes (equal or not), never
 from __future__ import annotations
 
 import copy
+import gc
 import multiprocessing
 import pickle
+import sys
 from typing import Any
 
 import pytest
@@ -84,3 +86,40 @@ def test_loader_iterators_refuse_pickling_as_torch(case: int) -> None:
         pickle.dumps(iter(torch.utils.data.DataLoader(range(4), batch_size=2)))
     with pytest.raises(theirs.type, match="cannot be pickled"):
         PICKLING[case](mg.utils.data.DataLoader(range(4), batch_size=2, num_workers=1, persistent_workers=True))
+
+
+SETTINGS = [   # (num_workers at construction, attribute, value): torch checks a context at each assignment
+    (0, "multiprocessing_context", "spawn"),
+    (1, "multiprocessing_context", "no such method"),
+    (1, "multiprocessing_context", 3),
+    (0, "num_workers", -1),   # torch: AssertionError when iterated (a ZeroDivisionError before)
+]
+
+
+@pytest.mark.parametrize("case", range(len(SETTINGS)))
+def test_worker_settings_assigned_after_construction_are_checked_as_torch(case: int) -> None:
+    """Assigned after construction, a bad setting raises torch's class instead of being taken silently."""
+    workers, name, value = SETTINGS[case]
+
+    def run(data: Any) -> None:
+        loader = data.DataLoader(range(4), batch_size=2, num_workers=workers)
+        setattr(loader, name, value)
+        list(loader)
+
+    with pytest.MonkeyPatch.context() as patch:   # torch's half-made worker iterator fails in __del__: not ours
+        patch.setattr(sys, "unraisablehook", lambda unraisable: None)
+        with pytest.raises(Exception) as theirs:
+            run(torch.utils.data)
+        theirs = theirs.type
+        gc.collect()
+    with pytest.raises(theirs):
+        run(mg.utils.data)
+
+
+def test_a_start_method_assigned_after_construction_is_stored_as_its_context_as_torch() -> None:
+    contexts = []
+    for data in (torch.utils.data, mg.utils.data):
+        loader = data.DataLoader(range(4), num_workers=1)
+        loader.multiprocessing_context = "spawn"
+        contexts.append(loader.multiprocessing_context)
+    assert contexts[0] is contexts[1] is multiprocessing.get_context("spawn")

@@ -28,11 +28,16 @@ __all__ = ["DataLoader"]
 _FIXED = ("batch_size", "batch_sampler", "sampler", "drop_last", "dataset", "persistent_workers")
 
 
-def _start_method(context: Any) -> Any:
-    """PyTorch's check of ``multiprocessing_context`` with workers: a start method's name (made the context,
-    as PyTorch stores it) or a context object; anything else raises PyTorch's ValueError or TypeError."""
+def _start_method(context: Any, num_workers: int) -> Any:
+    """PyTorch's check of ``multiprocessing_context`` (at each assignment): None, or with workers a start method's
+    name (made the context, as PyTorch stores it) or a context object; anything else raises PyTorch's ValueError
+    or TypeError."""
     if context is None:
         return None
+    if not num_workers:
+        raise ValueError(f"DataLoader: the multiprocessing_context option can only be used with worker loading "
+                         f"(num_workers > 0), but got num_workers={num_workers} and "
+                         f"multiprocessing_context={context!r}")
     if isinstance(context, str):
         methods = multiprocessing.get_all_start_methods()
         if context not in methods:
@@ -43,6 +48,12 @@ def _start_method(context: Any) -> Any:
         raise TypeError(f"DataLoader: multiprocessing_context option should be a valid context object or a string "
                         f"specifying the start method, but got multiprocessing_context={context!r}")
     return context
+
+
+def _check_num_workers(num_workers: Any) -> None:
+    if isinstance(num_workers, bool) or not isinstance(num_workers, (int, numpy.integer)) or num_workers < 0:
+        raise _AssertValueError(f"DataLoader: num_workers option should be non-negative, got {num_workers!r}; "
+                                "use num_workers=0 to load in this process")
 
 
 class _LoaderIterator:
@@ -89,17 +100,14 @@ class DataLoader(Generic[T_co]):
                 isinstance(batch_size, bool) or not isinstance(batch_size, (int, numpy.integer)) or batch_size <= 0):
             raise ValueError(f"DataLoader: batch_size should be a positive integer value, but got "
                              f"batch_size={batch_size!r}")
-        if isinstance(num_workers, bool) or not isinstance(num_workers, (int, numpy.integer)) or num_workers < 0:
-            raise ValueError(f"DataLoader: num_workers option should be non-negative, got {num_workers!r}; "
-                             "use num_workers=0 to load in this process")
+        _check_num_workers(num_workers)
         if timeout < 0:
             raise ValueError(f"DataLoader: timeout option should be non-negative, got {timeout!r}")
         if num_workers == 0:
-            for value, what in ((prefetch_factor, "prefetch_factor"), (multiprocessing_context,
-                                                                      "multiprocessing_context")):
-                if value is not None:
-                    raise ValueError(f"DataLoader: the {what} option can only be used with worker loading "
-                                     f"(num_workers > 0), but got num_workers=0 and {what}={value!r}")
+            if prefetch_factor is not None:
+                raise ValueError(f"DataLoader: the prefetch_factor option can only be used with worker loading "
+                                 f"(num_workers > 0), but got num_workers=0 and prefetch_factor={prefetch_factor!r}")
+            _start_method(multiprocessing_context, 0)
             if persistent_workers:
                 raise ValueError("DataLoader: persistent_workers option needs num_workers > 0")
         elif prefetch_factor is None:
@@ -108,8 +116,6 @@ class DataLoader(Generic[T_co]):
                 or prefetch_factor <= 0:   # PyTorch: ValueError below 0, AssertionError at iter() for 0
             raise _AssertValueError(f"DataLoader: prefetch_factor option should be a positive int, got "
                                     f"{prefetch_factor!r}")
-        if num_workers:
-            multiprocessing_context = _start_method(multiprocessing_context)
         iterable = isinstance(dataset, IterableDataset) or (not hasattr(dataset, "__getitem__")
                                                            and hasattr(dataset, "__iter__"))
         if iterable and (shuffle or sampler is not None or batch_sampler is not None):
@@ -148,6 +154,10 @@ class DataLoader(Generic[T_co]):
         if name in _FIXED and self.__dict__.get("_initialized"):
             raise ValueError(f"DataLoader: the {name} attribute should not be set after the DataLoader is "
                              "initialized (make a new DataLoader)")
+        if name == "num_workers":
+            _check_num_workers(value)
+        elif name == "multiprocessing_context":   # checked at each assignment, as PyTorch's property
+            value = _start_method(value, self.num_workers)
         super().__setattr__(name, value)
 
     # --- one pass ---------------------------------------------------------------------------------
