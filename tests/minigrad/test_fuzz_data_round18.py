@@ -6,6 +6,7 @@ own numbers, so the tests compare relations between passes (equal or not), never
 
 from __future__ import annotations
 
+import collections.abc
 import copy
 import gc
 import multiprocessing
@@ -123,3 +124,18 @@ def test_a_start_method_assigned_after_construction_is_stored_as_its_context_as_
         loader.multiprocessing_context = "spawn"
         contexts.append(loader.multiprocessing_context)
     assert contexts[0] is contexts[1] is multiprocessing.get_context("spawn")
+
+
+def test_an_iterable_dataset_without_iter_cannot_be_made_as_torch() -> None:
+    """IterableDataset is abstract (collections.abc.Iterable) as PyTorch's: a NotImplementedError came only when
+    iterated before."""
+    for data in (torch.utils.data, mg.utils.data):
+        class Counted(data.IterableDataset):
+            def __len__(self) -> int:
+                return 3
+
+        with pytest.raises(TypeError, match="abstract"):
+            Counted()
+        with pytest.raises(TypeError, match="abstract"):
+            data.IterableDataset()
+        assert isinstance(data.ChainDataset([]), collections.abc.Iterable)

@@ -43,12 +43,10 @@ class Dataset(Generic[T_co]):
         return ConcatDataset([self, other])
 
 
-class IterableDataset(Dataset[T_co]):
+class IterableDataset(Dataset[T_co], Iterable[T_co]):
     """A stream of samples: ``iter(dataset)`` yields them (no indexing, so no shuffling).
-    ``a + b`` is ``ChainDataset([a, b])``."""
-
-    def __iter__(self) -> Iterator[Any]:
-        raise NotImplementedError(f"{type(self).__name__} has no __iter__()")
+    ``a + b`` is ``ChainDataset([a, b])``. Abstract as PyTorch's: a subclass without ``__iter__`` cannot be made
+    (TypeError)."""
 
     def __add__(self, other: Dataset) -> ChainDataset:   # type: ignore[override]
         return ChainDataset([self, other])
