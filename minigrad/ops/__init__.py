@@ -335,6 +335,7 @@ _more_methods.update({name: getattr(index, name) for name in (
 _more_methods.update({name: getattr(contract, name) for name in ("dot", "outer", "ger", "mm", "addmm", "baddbmm")})
 _more_methods.update({
     "type": extras.type_, "is_contiguous": extras.is_contiguous, "nelement": extras.nelement, "apply_": extras.apply_,
+    "map_": extras.map_,
     "is_inference": inference.is_inference,
     "bernoulli": random.bernoulli, "bernoulli_": random.bernoulli_, "multinomial": random.multinomial,
     "random_": random.random_, "exponential_": random.exponential_, "geometric_": random.geometric_,

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import builtins
 from typing import Any, Callable
 
 import numpy
@@ -77,6 +78,37 @@ def apply_(x: Tensor, function: Callable[[Any], Any]) -> Tensor:
         raise TypeError(f"apply_: only implemented for CPU tensors, as PyTorch's; this one is on {x.device}")
     values = numpy.vectorize(function, otypes=[x.dtype])(x.data) if x.data.size else x.data.copy()
     return x.copy_(Tensor._make(values, False, None, 0))
+
+
+def map_(x: Tensor, other: Tensor, callable: Callable[[Any, Any], Any]) -> Tensor:  # noqa: A002 - PyTorch's name
+    """Replace each element ``a`` of ``x`` by ``callable(a, b)``, ``b`` the element of ``other`` (broadcast to
+    x's shape, x's dtype) at its place, in place, in Python (slow; a CPU tensor that does not require grad, as
+    PyTorch's ``Tensor.map_``). The callable gets Python numbers; results are cast to x's dtype."""
+    x = _tensor(x, "map_")
+    if not isinstance(other, Tensor):
+        raise TypeError(f"map_(): argument 'other' (position 1) must be Tensor, not {type(other).__name__}")
+    if other.dtype != x.dtype:
+        raise TypeError(f"map_: expected 'other' of x's dtype {x.dtype}, got {other.dtype}")
+    if not builtins.callable(callable):
+        raise TypeError(f"map_: expected a callable, got {type(callable).__name__}")
+    if x.requires_grad:
+        raise RuntimeError("map_: cannot call it on a tensor that requires grad (its values would change "
+                           "outside the graph); use x.detach().map_(...)")
+    if x.device != backend.CPU or other.device != backend.CPU:
+        raise TypeError(f"map_: only implemented for CPU tensors, as PyTorch's; got {x.device} and {other.device}")
+    try:
+        pairs = numpy.broadcast_to(other.data, x.shape)
+    except ValueError:
+        raise RuntimeError(f"map_: 'other' of shape {other.shape} does not broadcast to x's shape {x.shape}") from None
+    values = [callable(a, b) for a, b in zip(x.data.ravel().tolist(), pairs.ravel().tolist())]
+    try:
+        with numpy.errstate(over="ignore", invalid="ignore"):   # 1e40 into float32 is inf, as PyTorch's
+            result = numpy.array(values, dtype=x.dtype).reshape(x.shape)
+    except OverflowError as error:
+        raise RuntimeError(f"map_: a value cannot be converted to {x.dtype} without overflow ({error})") from None
+    except (TypeError, ValueError) as error:
+        raise TypeError(f"map_: the callable must return numbers ({error})") from None
+    return x.copy_(Tensor._make(result, False, None, 0))
 
 
 def type_(x: Tensor, dtype: Any = None, non_blocking: bool = False) -> Any:

@@ -149,3 +149,23 @@ def test_conv_transpose_bias_of_another_float_dtype(dtypes: tuple, dims: int) ->
         seen.append((str(out.dtype).split(".")[-1], str(b.grad.dtype).split(".")[-1], out.detach().numpy()))
     assert seen[0][:2] == seen[1][:2]
     np.testing.assert_array_equal(seen[1][2], seen[0][2])
+
+
+def test_tensor_map_() -> None:
+    """``x.map_(other, callable)``: callable(a, b) of each element and other's (broadcast) in place, as PyTorch's;
+    refused on a tensor that requires grad, for another dtype of other, and for a shape that does not broadcast."""
+    seen = []
+    for L in (torch, mg):
+        x, other = L.arange(6.0).reshape(2, 3), L.tensor([1.0, 2.0, 3.0])
+        assert x.map_(other, lambda a, b: a * 10 + b) is x
+        mapped = x.tolist()
+        ints = L.arange(3)
+        ints.map_(other=L.ones(3, dtype=L.int64), callable=lambda a, b: a + b + 0.5)
+        errors = []
+        for x, other in ((L.ones(2, requires_grad=True), L.ones(2)), (L.ones(3), L.ones(3, dtype=L.float64)),
+                         (L.ones(3), L.ones(2, 3))):
+            with pytest.raises((RuntimeError, TypeError)) as info:
+                x.map_(other, max)
+            errors.append(RuntimeError if isinstance(info.value, RuntimeError) else TypeError)
+        seen.append((mapped, ints.tolist(), errors))
+    assert seen[0] == seen[1]

@@ -64,6 +64,7 @@ LEFT_OUT: dict[tuple[str, str], dict[str, str]] = {
 TORCH_REFUSES: dict[tuple[str, str, str], Callable[[], Any]] = {
     ("Tensor", "to", "other"): lambda: torch.ones(2).to(other=torch.ones(2)),
     ("Tensor", "apply_", "callable"): lambda: torch.ones(2).apply_(callable=float),
+    ("Tensor", "map_", "tensor"): lambda: torch.ones(2).map_(tensor=torch.ones(2), callable=max),   # (other=)
     ("mg", "from_numpy", "ndarray"): lambda: torch.from_numpy(ndarray=np.ones(2)),
     ("mg", "set_num_threads", "int"): lambda: torch.set_num_threads(int=1),
     ("mg", "set_num_interop_threads", "int"): lambda: torch.set_num_interop_threads(int=1),
