@@ -16,7 +16,8 @@ the twice continuously differentiable functions these are meant for, so ``hvp`` 
 
 :func:`jvp` uses PyTorch's double-backward trick (two backward walks) for real inputs and outputs, where every
 op involved has a higher-order rule; otherwise (complex, ``strict=True``, an op without one) J·v from the
-Jacobian's rows, one backward per output element: exact, but slower for large outputs.
+Jacobian's rows, one backward per output element (two for a complex one, whose rows give ∂y/∂z and ∂y/∂z*):
+exact, but slower for large outputs.
 ``jacobian(strategy="forward-mode")`` (PyTorch's limits: ``vectorize=True``, no ``create_graph`` or ``strict``)
 gives the reverse-mode Jacobian in the outputs' dtypes, as PyTorch's forward mode does.
 """
@@ -101,11 +102,13 @@ def jvp(func: Callable, inputs: Any, v: Any = None, create_graph: bool = False, 
     for i, out in enumerate(outputs):
         flat = backend.array_module(out.data).zeros(out.numel(), dtype=out.dtype)
         reached = False
+        imaginary = _rows(out, inputs, 1j) if out.is_complex() else None   # the rows for grad_output i
         for k, rows in _rows(out, inputs):
-            for j, row in enumerate(rows):
+            rows_i = next(imaginary)[1] if imaginary is not None else (None,) * len(inputs)
+            for j, (row, row_i) in enumerate(zip(rows, rows_i)):
                 if row is not None:
                     reached = used[j] = True
-                    flat[k] += (row * vs[j]).sum()
+                    flat[k] += _jvp_term(row, row_i, vs[j], out.is_complex())
         if not reached and out.numel():
             unreached.append(i)
         result.append(_wrap(flat.reshape(out.shape)))
@@ -389,8 +392,9 @@ def _jvp_with_graph(outputs: tuple, is_outputs_tuple: bool, inputs: tuple, v: An
     return _unpack(outputs, is_outputs_tuple), _unpack(result, is_outputs_tuple)
 
 
-def _rows(out: Tensor, inputs: tuple) -> Any:
-    """For each element k of ``out`` (flattened): (k, d out[k] / d input, an array or None per input)."""
+def _rows(out: Tensor, inputs: tuple, scale: complex = 1) -> Any:
+    """For each element k of ``out`` (flattened): (k, d out[k] / d input, an array or None per input): the
+    gradients for a grad_output of ``scale`` at k (``1j`` for the second row of a complex output)."""
     n = out.numel()
     if not out.requires_grad:
         for k in range(n):
@@ -399,8 +403,21 @@ def _rows(out: Tensor, inputs: tuple) -> Any:
     xp = backend.array_module(out.data)
     for k in range(n):
         one_hot = xp.zeros(n, dtype=out.dtype)
-        one_hot[k] = 1
+        one_hot[k] = scale
         yield k, _grads((out,), inputs, (one_hot.reshape(out.shape),), retain_graph=True)
+
+
+def _jvp_term(row: Any, row_i: Any, v: Any, complex_out: bool) -> Any:
+    """Σ (∂y/∂z · v + ∂y/∂z* · conj(v)) for one output element y and one input z, from its rows in PyTorch's
+    convention: the gradient for grad_output g is conj(g)·∂y/∂z* + g·conj(∂y/∂z), so ``row`` (g = 1) and
+    ``row_i`` (g = i; None for a real y, where ∂y/∂z* = conj(∂y/∂z)) give both derivatives. Real y and z: Σ row·v."""
+    if row_i is None and row.dtype.kind != "c" and v.dtype.kind != "c":
+        return (row * v).sum()
+    if row_i is None:
+        row_i = 0
+    by_conj, by_z_conj = (row + 1j * row_i) / 2, (row - 1j * row_i) / 2   # ∂y/∂z*, conj(∂y/∂z)
+    term = (by_z_conj.conj() * v + by_conj * v.conj()).sum()
+    return term if complex_out else term.real
 
 
 def _wrap(array: Any) -> Tensor:

@@ -138,3 +138,31 @@ def test_complex_rms_norm_as_torch(weight: str | None) -> None:
         _close(m, t, f"rms_norm {weight} {i}")
     theirs, ours = torch.nn.RMSNorm(4, dtype=torch.complex64), nn.RMSNorm(4, dtype=mg.complex64)
     _close(ours(mg.tensor(x.astype(np.complex64))), theirs(torch.tensor(x.astype(np.complex64))), "RMSNorm", 1e-6)
+
+
+JVP_FUNCTIONS: dict[str, Callable[[Any, Any, Any], Any]] = {
+    "real_of_complex": lambda lib, a, b: (a.abs() ** 2 * b).sum(),
+    "holomorphic": lambda lib, a, b: lib.exp(a) * 2 + b,
+    "conjugate": lambda lib, a, b: a.conj() * lib.sin(a) + b,
+    "angle": lambda lib, a, b: (a + b).angle(),
+    "real_to_complex": lambda lib, a, b: lib.exp(b * (1 + 2j)) + a,
+    "tuple": lambda lib, a, b: (a * b, a.conj() * b.sum(), (a * a).real),
+}
+
+
+@pytest.mark.parametrize("name", sorted(JVP_FUNCTIONS))
+@pytest.mark.parametrize("strict", [False, True])
+def test_functional_jvp_of_complex_functions_as_torch(name: str, strict: bool) -> None:
+    # autograd.functional.jvp multiplied the rows of PyTorch's (conjugate) gradient by v for complex inputs or
+    # outputs: for |z|² it gave Σ conj-gradient · v, not the directional derivative Re(conj(2z)·v) torch's
+    # double-backward trick gives (and torch.func.jvp, and a finite difference)
+    rng = np.random.default_rng(5)
+    a, b, va, vb = _complex(rng, 3), rng.standard_normal(3), _complex(rng, 3), rng.standard_normal(3)
+    results = []
+    fn = JVP_FUNCTIONS[name]
+    for lib in (torch, mg):
+        results.append(lib.autograd.functional.jvp(lambda x, y, lib=lib: fn(lib, x, y), (lib.tensor(a), lib.tensor(b)),
+                                                   (lib.tensor(va), lib.tensor(vb)), strict=strict)[1])
+    theirs, ours = (r if isinstance(r, tuple) else (r,) for r in results)
+    for i, (m, t) in enumerate(zip(ours, theirs)):
+        _close(m, t, f"{name} jvp {i}")
