@@ -14,6 +14,7 @@ import pickle
 import sys
 from typing import Any
 
+import numpy as np
 import pytest
 
 import minigrad as mg
@@ -139,3 +140,25 @@ def test_an_iterable_dataset_without_iter_cannot_be_made_as_torch() -> None:
         with pytest.raises(TypeError, match="abstract"):
             data.IterableDataset()
         assert isinstance(data.ChainDataset([]), collections.abc.Iterable)
+
+
+GRAD_AFTER_ARRAY = [   # an array first, then a Tensor that requires grad (torch.as_tensor keeps it)
+    lambda lib, w: [np.array(-1.0, np.float32), 3.5, w],
+    lambda lib, w: [np.array([[253]], np.uint8), w.reshape(1, 1)],
+    lambda lib, w: [np.array([[2.0, 1.0]]), w.expand(1, 2), lib.zeros(1, 2)],
+    lambda lib, w: [np.array([True]), w.reshape(1) * 2],
+]
+
+
+@pytest.mark.parametrize("case", range(len(GRAD_AFTER_ARRAY)))
+def test_default_collate_keeps_the_graph_of_a_tensor_after_an_array_as_torch(case: int) -> None:
+    """The batch requires grad and the gradient reaches the sample's leaf: the graph was silently dropped (the
+    Tensor read as its array) before."""
+    outcomes = []
+    for data, lib in ((torch.utils.data, torch), (mg.utils.data, mg)):
+        w = lib.tensor(2.0, requires_grad=True)
+        batch = data.default_collate(GRAD_AFTER_ARRAY[case](lib, w))
+        (batch * lib.arange(batch.numel()).reshape(batch.shape)).sum().backward()
+        outcomes.append((str(batch.dtype).removeprefix("torch."), tuple(batch.shape), batch.tolist(),
+                         batch.requires_grad, w.grad.item()))
+    assert outcomes[1] == outcomes[0]

@@ -57,7 +57,8 @@ def default_collate(batch: Sequence[Any]) -> Any:
     becomes ``mg.tensor(batch)`` as PyTorch's ``torch.tensor(batch)``: int64
     for ints, bool for bools, the default float dtype when a float is among
     them (never truncated); after an array first, each other sample is converted as
-    ``torch.as_tensor`` would (a list, number or 0-d array stacks where the shapes agree);
+    ``torch.as_tensor`` would (a list, number or 0-d array stacks where the shapes agree; a Tensor that requires
+    grad keeps the batch in its graph);
     strings come back as the batch itself; dicts, tuples and lists are
     collated field by field (a tuple of fields comes back as a list, a named
     tuple, a list or a mapping as its own type where it can be copied).
@@ -84,6 +85,8 @@ def default_collate(batch: Sequence[Any]) -> Any:
     if mg.is_array(elem) or isinstance(elem, numpy.ndarray):   # a memmap or matrix row too, as PyTorch
         if elem.dtype.kind not in "biufc":
             raise TypeError(f"default_collate: batch must contain numeric arrays; found dtype {elem.dtype}")
+        if any(isinstance(b, mg.Tensor) and b.requires_grad for b in batch):   # torch.as_tensor keeps its graph
+            return default_collate([b if isinstance(b, mg.Tensor) else mg.as_tensor(_as_array(b)) for b in batch])
         arrays = [_as_array(b) for b in batch]   # PyTorch's torch.as_tensor of each sample, then stack
         return _stack_arrays([mg.to_device(a, mg.get_default_device()) for a in arrays], "array")
     if isinstance(elem, numbers.Integral):
