@@ -146,6 +146,11 @@ def jacobian(func: Callable, inputs: Any, create_graph: bool = False, strict: bo
         raise RuntimeError("torch.autograd.functional.jacobian: `strict=True` and `vectorized=True` are not "
                            "supported together. Please either set `strict=False` or `vectorize=False`.")
     is_inputs_tuple, inputs, outputs, is_outputs_tuple = _call(func, inputs, "jacobian", strict, create_graph)
+    complex_out = next((out for out in outputs if out.is_complex()), None)
+    if complex_out is not None and not forward:   # its rows would be conjugate-convention gradients, not J
+        raise RuntimeError(f"jacobian: grad can be implicitly created only for real scalar outputs but got "
+                           f"{complex_out.dtype} (as PyTorch's: differentiate mg.view_as_real(out) instead; a "
+                           "hessian's gradient of complex inputs is complex too)")
     if create_graph:
         result = tuple(_jacobian_rows_with_graph(i, out, inputs, strict) for i, out in enumerate(outputs))
         if not is_inputs_tuple:

@@ -166,3 +166,29 @@ def test_functional_jvp_of_complex_functions_as_torch(name: str, strict: bool) -
     theirs, ours = (r if isinstance(r, tuple) else (r,) for r in results)
     for i, (m, t) in enumerate(zip(ours, theirs)):
         _close(m, t, f"{name} jvp {i}")
+
+
+@pytest.mark.parametrize("call", ["jacobian_holomorphic", "jacobian_real_to_complex", "jacobian_graph",
+                                  "hessian_of_complex_input"])
+def test_functional_jacobian_of_a_complex_output_raises_as_torch(call: str) -> None:
+    # autograd.functional.jacobian of a complex output returned the rows of the conjugate-convention gradient
+    # (conj(f'(z)) for a holomorphic f), and hessian of a complex input their Jacobian; PyTorch refuses both
+    rng = np.random.default_rng(6)
+    z, x = _complex(rng, 3), rng.standard_normal(3)
+
+    def run(lib: Any) -> Any:
+        functional = lib.autograd.functional
+        if call == "jacobian_holomorphic":
+            return functional.jacobian(lambda v: lib.exp(v), lib.tensor(z))
+        if call == "jacobian_real_to_complex":
+            return functional.jacobian(lambda v: lib.exp(v * 1j), lib.tensor(x))
+        if call == "jacobian_graph":
+            return functional.jacobian(lambda v: v * v, lib.tensor(z), create_graph=True)
+        return functional.hessian(lambda v: (v.abs() ** 2).sum(), lib.tensor(z))
+
+    for lib in (torch, mg):
+        with pytest.raises(RuntimeError, match="real scalar outputs"):
+            run(lib)
+    # a real output of complex inputs keeps its Jacobian (the conjugate-convention gradient rows), as torch's
+    _close(mg.autograd.functional.jacobian(lambda v: v.abs() ** 2, mg.tensor(z)),
+           torch.autograd.functional.jacobian(lambda v: v.abs() ** 2, torch.tensor(z)), "real output")
