@@ -22,6 +22,7 @@ from minigrad import Tensor
 
 from ._arguments import _tensor
 from ._conv import _backward_takes_inputs
+from ._errors import ComplexInputError
 from ._flags import flag
 
 
@@ -218,6 +219,8 @@ def grid_sample(input: Tensor, grid: Tensor, mode: str = "bilinear", padding_mod
     if x.ndim not in (4, 5) or grid.ndim != x.ndim or grid.shape[0] != x.shape[0] or grid.shape[-1] != x.ndim - 2:
         raise GridShapeError(f"{name}: expected a 4-D input with a (N, H_out, W_out, 2) grid or a 5-D input with a "
                          f"(N, D_out, H_out, W_out, 3) grid, the same N; got input {x.shape} and grid {grid.shape}")
+    if x.dtype.kind == "c":   # PyTorch's kernel has no complex dtype: NotImplementedError, as its
+        raise ComplexInputError(f"{name}: not implemented for complex tensors (input {x.dtype}, grid {grid.dtype})")
     if x.dtype.kind != "f" or grid.dtype != x.dtype:
         raise GridDtypeError(f"{name}: expected input and grid of the same floating dtype, got {x.dtype} and "
                              f"{grid.dtype}")

@@ -192,3 +192,13 @@ def test_functional_jacobian_of_a_complex_output_raises_as_torch(call: str) -> N
     # a real output of complex inputs keeps its Jacobian (the conjugate-convention gradient rows), as torch's
     _close(mg.autograd.functional.jacobian(lambda v: v.abs() ** 2, mg.tensor(z)),
            torch.autograd.functional.jacobian(lambda v: v.abs() ** 2, torch.tensor(z)), "real output")
+
+
+@pytest.mark.parametrize("grid_dtype", ["complex128", "float64"])
+def test_complex_grid_sample_raises_not_implemented_as_torch(grid_dtype: str) -> None:
+    # a complex input raised GridDtypeError (a TypeError and RuntimeError), not PyTorch's NotImplementedError
+    x = _complex(np.random.default_rng(7), 1, 1, 2, 2)
+    grid = np.zeros((1, 2, 2, 2), dtype=grid_dtype)
+    for lib in (torch, mg):
+        with pytest.raises(NotImplementedError):
+            lib.nn.functional.grid_sample(lib.tensor(x), lib.tensor(grid), align_corners=False)
