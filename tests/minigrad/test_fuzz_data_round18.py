@@ -162,3 +162,35 @@ def test_default_collate_keeps_the_graph_of_a_tensor_after_an_array_as_torch(cas
         outcomes.append((str(batch.dtype).removeprefix("torch."), tuple(batch.shape), batch.tolist(),
                          batch.requires_grad, w.grad.item()))
     assert outcomes[1] == outcomes[0]
+
+
+NO_DTYPE_AFTER_TENSOR = [   # an int first: torch.tensor(batch) infers every sample's dtype before reading sizes
+    lambda lib: [1, lib.tensor([0, 253], dtype=lib.uint8), {"k": 1}],
+    lambda lib: [1, lib.ones(2), None],
+    lambda lib: [1.5, lib.ones(2), None],   # a float first: float64 is given, the Tensor's size raises first
+    lambda lib: [np.float32(1.0), lib.ones(2, 2), {1, 2}],
+    lambda lib: [True, lib.zeros(0), object()],
+]
+
+CONTAINER_AFTER_ARRAY = [   # an array first: what torch.as_tensor cannot read raises its class (a ValueError before)
+    lambda lib: [np.array(-1.0), ([np.int64(3)],), [{"k": lib.tensor(1.0)}, (True,)]],
+    lambda lib: [np.ones((2, 2), np.float16), [(False, np.ones((2, 2), np.float32)), (lib.ones(2, 2),)]],
+    lambda lib: [np.array(0), (1, (2, 3))],
+]
+
+
+@pytest.mark.parametrize("case", range(len(NO_DTYPE_AFTER_TENSOR)))
+def test_default_collate_of_numbers_reads_every_type_before_sizes_as_torch(case: int) -> None:
+    with pytest.raises(Exception) as theirs:
+        torch.utils.data.default_collate(NO_DTYPE_AFTER_TENSOR[case](torch))
+    with pytest.raises(theirs.type):
+        mg.utils.data.default_collate(NO_DTYPE_AFTER_TENSOR[case](mg))
+
+
+@pytest.mark.filterwarnings("ignore:Creating a tensor from a list of numpy")
+@pytest.mark.parametrize("case", range(len(CONTAINER_AFTER_ARRAY)))
+def test_default_collate_of_a_container_after_an_array_raises_torchs_class(case: int) -> None:
+    with pytest.raises(Exception) as theirs:
+        torch.utils.data.default_collate(CONTAINER_AFTER_ARRAY[case](torch))
+    with pytest.raises(theirs.type):
+        mg.utils.data.default_collate(CONTAINER_AFTER_ARRAY[case](mg))

@@ -81,7 +81,7 @@ def default_collate(batch: Sequence[Any]) -> Any:
         # PyTorch's torch.as_tensor(batch): the scalars' dtypes promoted (a Python float among float64s is float64)
         if elem.dtype.kind not in "biufc":
             raise TypeError(f"default_collate: batch must contain numeric arrays; found dtype {elem.dtype}")
-        return mg.tensor([_python_number(b) for b in batch])
+        return mg.tensor(_numbers(batch))
     if mg.is_array(elem) or isinstance(elem, numpy.ndarray):   # a memmap or matrix row too, as PyTorch
         if elem.dtype.kind not in "biufc":
             raise TypeError(f"default_collate: batch must contain numeric arrays; found dtype {elem.dtype}")
@@ -91,9 +91,9 @@ def default_collate(batch: Sequence[Any]) -> Any:
         return _stack_arrays([mg.to_device(a, mg.get_default_device()) for a in arrays], "array")
     if isinstance(elem, numbers.Integral):
         # PyTorch's torch.tensor(batch): [1, 2.5] is float, [True, 2] int64, [True, False] bool
-        return mg.tensor([_python_number(b) for b in batch])
+        return mg.tensor(_numbers(batch))
     if isinstance(elem, numbers.Real):
-        return mg.tensor([_python_number(b) for b in batch], dtype=mg.float64)
+        return mg.tensor([_python_number(b) for b in batch], dtype=mg.float64)   # in order: torch's dtype is given
     if isinstance(elem, (str, bytes)):
         return batch   # as PyTorch: the batch itself (a field of tuples stays the tuple zip made)
     if isinstance(elem, Mapping):
@@ -125,9 +125,21 @@ def _as_array(value: Any) -> Any:
         return value.data
     try:
         return mg.as_tensor(value).data
-    except TypeError as error:
+    except (TypeError, ValueError) as error:   # torch.as_tensor: RuntimeError, TypeError or ValueError by the value
         raise _NotConvertibleError(f"default_collate: a batch mixes arrays and {type(value).__name__} ({error})") \
             from error
+
+
+def _numbers(batch: Sequence[Any]) -> list:
+    """The samples of a batch whose first sample is an int or a NumPy scalar, for ``mg.tensor``. As
+    ``torch.tensor(batch)`` infers the dtype first, a sample of no dtype (None, a dict, a set) raises before any
+    Tensor's size is read (PyTorch's RuntimeError)."""
+    for value in batch:
+        if value is None or not isinstance(value, (numbers.Number, numpy.generic, numpy.ndarray, mg.Tensor, str,
+                                                   bytes, Sequence)):
+            raise _MixedBatchError(f"default_collate: a batch mixes numbers and {type(value).__name__} (could not "
+                                   "infer its dtype)")
+    return [_python_number(b) for b in batch]
 
 
 def _python_number(value: Any) -> Any:
