@@ -228,7 +228,7 @@ def _pool_windows(name: str, dims: int, input: Any, kernel_size: Any, stride: An
                   dilation: Any, ceil_mode: Any, value: float, integers: bool = False) -> tuple:
     """The pooling windows (N, C, *K, *O) of ``input`` padded with ``value`` (extra on the right in ceil mode),
     with the batched input, whether it was unbatched, and the parsed kernel, stride, padding, output size.
-    ``integers``: an integer input is taken too (padded with its dtype's minimum)."""
+    ``integers``: an integer input is taken too (padded with its dtype's minimum for a ``value`` of -inf)."""
     x = _tensor(input, name)
     # the arguments first, as PyTorch's parser: any non-int is its TypeError, before any value or input check
     given = {"kernel_size": kernel_size, "stride": stride, "padding": padding, "dilation": dilation}
@@ -239,7 +239,7 @@ def _pool_windows(name: str, dims: int, input: Any, kernel_size: Any, stride: An
                                          (("kernel_size", 1), ("stride", 1), ("padding", 0), ("dilation", 1)))
     if not (integers and x.dtype.kind in "iu"):
         x = _floating(x, name)
-    else:
+    elif value == float("-inf"):
         value = numpy.iinfo(x.dtype).min
     x, unbatched = _batched(x, dims, name)
     if 0 in x.shape[1:]:   # PyTorch: only a batched input's batch dim may be empty
@@ -343,18 +343,33 @@ def _avg_pool(name: str, dims: int, input: Any, kernel_size: Any, stride: Any, p
             raise TypeError(f"{name}: divisor_override must be an int, got {divisor_override!r}")
         if divisor_override == 0:
             raise InputShapeError(f"{name}: divisor_override must be non-zero, got {divisor_override!r}")
+    # PyTorch's CPU kernels take int64 too: the exact sum divided by the count, rounded toward zero
+    integers = getattr(input, "dtype", None) == mg.int64
     windows, x, unbatched, kernel, stride, padding, out_size = _pool_windows(
-        name, dims, input, kernel_size, stride, padding, 1, ceil_mode, 0.0)
+        name, dims, input, kernel_size, stride, padding, 1, ceil_mode, 0, integers=integers)
     sums = _reads_input(windows.sum(axis=tuple(range(2, 2 + dims))))   # PyTorch's backward reads x (zeros)
-    if divisor_override is not None:
+    if integers:
+        divisor = divisor_override
+        if divisor is None:
+            divisor = mg.as_tensor(mg.make_array(_avg_counts(x, kernel, stride, padding, out_size, name,
+                                                             count_include_pad), x.dtype, x.device))
+        out = mg.div(sums, divisor, rounding_mode="trunc")
+    elif divisor_override is not None:
         out = sums / float(divisor_override)
     else:
-        include_pad = flag(count_include_pad, name, "count_include_pad")
-        counts = numpy.ones((), dtype=numpy.int64)
-        for n, k, s, p, o in zip(x.shape[2:], kernel, stride, padding, out_size):
-            counts = numpy.multiply.outer(counts, _window_counts(n, k, s, p, o, include_pad))
+        counts = _avg_counts(x, kernel, stride, padding, out_size, name, count_include_pad)
         out = sums / mg.as_tensor(mg.make_array(counts.astype(x.dtype), x.dtype, x.device))
     return out.squeeze(0) if unbatched else out
+
+
+def _avg_counts(x: Tensor, kernel: tuple, stride: tuple, padding: tuple, out_size: tuple, name: str,
+                count_include_pad: Any) -> Any:
+    """The (*O) int64 NumPy array of how many entries each average-pooling window of ``x`` divides by."""
+    include_pad = flag(count_include_pad, name, "count_include_pad")
+    counts = numpy.ones((), dtype=numpy.int64)
+    for n, k, s, p, o in zip(x.shape[2:], kernel, stride, padding, out_size):
+        counts = numpy.multiply.outer(counts, _window_counts(n, k, s, p, o, include_pad))
+    return counts
 
 
 def avg_pool1d(input: Tensor, kernel_size: Any, stride: Any = None, padding: Any = 0,  # noqa: A002

@@ -170,17 +170,28 @@ def adaptive_max_pool3d_with_indices(input: Tensor, output_size: Any, return_ind
 
 def _lp_pool(name: str, dims: int, pool: Any, max_pool: Any, input: Any, norm_type: Any,  # noqa: A002
              kernel_size: Any, stride: Any, ceil_mode: Any) -> Tensor:
-    x = _floating(input, name)
-    p = _number(norm_type, name, "norm_type")
+    x = _tensor(input, name)
+    p = exponent = _number(norm_type, name, "norm_type")
+    if x.dtype.kind in "biu" and abs(p) != math.inf:
+        # PyTorch's x.pow(p): an int p keeps integers (bool: int64), which only int64's average pool takes (its
+        # mean rounded toward 0); a float p gives the default float dtype
+        if isinstance(norm_type, (int, numpy.integer)):
+            x, exponent = x.to(mg.int64) if x.dtype == mg.bool else x, int(norm_type)
+        else:
+            x = x.to(mg.get_default_dtype())
+    elif x.dtype.kind not in "iu":   # (integers' max pools: the 2-D and 3-D ones take them)
+        x = _floating(x, name)
     if p == math.inf:
         return max_pool(x.abs(), kernel_size, stride, 0, 1, ceil_mode)
     if p == -math.inf:
         return -max_pool(-x.abs(), kernel_size, stride, 0, 1, ceil_mode)
     kernel = _ints(kernel_size, dims, name, "kernel_size", 1)
     try:
-        out = pool(x ** p, kernel_size, stride, 0, ceil_mode)
+        out = pool(x ** exponent, kernel_size, stride, 0, ceil_mode)
     except ValueError as error:   # the average pool's shape error, named as the call
         raise type(error)(f"{name}: {error}") from None
+    if out.dtype.kind in "iu":   # an int64 average times PyTorch's Python float: the default float dtype
+        out = out.to(mg.get_default_dtype())
     # as PyTorch: sign(out)·relu(|out|) (a zero mean stays 0), times the window size, to the power 1/p
     return (out.sign() * out.abs().relu() * float(math.prod(kernel))) ** (1.0 / p)
 
@@ -270,7 +281,10 @@ def local_response_norm(input: Tensor, size: int, alpha: float = 1e-4, beta: flo
     """x / (k + α/n · Σ x²)^β, the sum over the ``size`` = n channels around each (n//2 before, (n-1)//2 after,
     zero beyond the ends), as ``torch.nn.functional.local_response_norm`` (AlexNet's). (N, C, *) → same shape."""
     name = "local_response_norm"
-    x = _floating(input, name)
+    x = _tensor(input, name)
+    integers = x.dtype == mg.int64   # PyTorch's: the mean of the squares is then int64's average pool (toward 0)
+    if not integers:
+        x = _floating(x, name)
     if x.ndim < 3:
         raise ValueError(f"{name}: expected 3D or higher dimensionality input (got {x.ndim} dimensions)")
     if isinstance(size, bool) or not isinstance(size, (int, numpy.integer)) or size < 1:
@@ -287,4 +301,7 @@ def local_response_norm(input: Tensor, size: int, alpha: float = 1e-4, beta: flo
     for offset in range(size):   # the sum of the window along the channels, one shifted slice at a time
         part = padded[:, offset:offset + channels]
         total = part if total is None else total + part
+    if integers:
+        mean = mg.div(total, size, rounding_mode="trunc").to(mg.get_default_dtype())
+        return x.to(mean.dtype) / ((mean * alpha + k) ** beta)
     return x / ((total * (alpha / size) + k) ** beta)

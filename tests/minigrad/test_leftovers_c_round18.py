@@ -169,3 +169,29 @@ def test_tensor_map_() -> None:
             errors.append(RuntimeError if isinstance(info.value, RuntimeError) else TypeError)
         seen.append((mapped, ints.tolist(), errors))
     assert seen[0] == seen[1]
+
+
+@pytest.mark.parametrize("case", [
+    ("avg_pool1d", (2, 3, 7), (3, 2, 1), {}), ("avg_pool2d", (1, 2, 5, 5), (3, 2, 1), {"count_include_pad": False}),
+    ("avg_pool2d", (1, 2, 5, 4), (2, 2, 1), {"ceil_mode": True, "divisor_override": 3}),
+    ("avg_pool3d", (1, 1, 3, 4, 4), (2, 1, 1), {}),
+    ("lp_pool1d", (2, 3, 6), (2, 2), {}), ("lp_pool2d", (1, 2, 4, 4), (1, 2), {}),
+    ("lp_pool2d", (1, 2, 4, 4), (3, 2), {}),
+    ("lp_pool2d", (1, 2, 4, 4), (2.0, 2), {}), ("local_response_norm", (1, 5, 3, 3), (3,), {"alpha": 0.3, "k": 2.0}),
+], ids=lambda case: case[0])
+@pytest.mark.parametrize("dtype", ["int64", "bool"])
+def test_integer_pools_as_pytorch(case: tuple, dtype: str) -> None:
+    """PyTorch's CPU average pools take int64 (the exact sum divided by the count, rounded toward zero); lp_pool
+    and local_response_norm of int64 (and lp_pool of bool, an int64 power) build on it and give float32."""
+    import nn.functional as F
+    name, shape, args, kwargs = case
+    seen = []
+    for L, functional in ((torch, torch.nn.functional), (mg, F)):
+        x = L.tensor(np.random.default_rng(0).integers(-9, 10, shape)).to(getattr(L, dtype))
+        try:
+            out = getattr(functional, name)(x, *args, **kwargs)
+        except NotImplementedError:
+            seen.append("NotImplementedError")
+            continue
+        seen.append((str(out.dtype).split(".")[-1], np.round(out.double().numpy(), 4).tolist()))
+    assert str(seen[0]) == str(seen[1])
