@@ -194,3 +194,24 @@ def test_default_collate_of_a_container_after_an_array_raises_torchs_class(case:
         torch.utils.data.default_collate(CONTAINER_AFTER_ARRAY[case](torch))
     with pytest.raises(theirs.type):
         mg.utils.data.default_collate(CONTAINER_AFTER_ARRAY[case](mg))
+
+
+def _stream_loader_attributes(data: Any) -> list:
+    class Stream(data.IterableDataset):
+        def __iter__(self) -> Any:
+            return iter(range(5))
+
+    out = []
+    for batch_size in (None, 3):
+        loader = data.DataLoader(Stream(), batch_size=batch_size, drop_last=batch_size is not None)
+        batches = loader.batch_sampler
+        out.append((type(loader.sampler).__name__, next(iter(loader.sampler)), type(batches).__name__,
+                    None if batches is None else (batches.batch_size, batches.drop_last),
+                    [batch if isinstance(batch, int) else batch.tolist() for batch in loader]))
+    return out
+
+
+def test_a_loader_over_a_stream_has_torchs_sampler_and_batch_sampler() -> None:
+    """``loader.sampler`` yields None forever and ``loader.batch_sampler`` holds the batch size, as PyTorch's
+    (both were None before)."""
+    assert _stream_loader_attributes(mg.utils.data) == _stream_loader_attributes(torch.utils.data)

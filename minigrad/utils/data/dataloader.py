@@ -11,6 +11,7 @@ dataset copies and per-worker random streams. ``pin_memory``, ``prefetch_factor`
 
 from __future__ import annotations
 
+import itertools
 import multiprocessing
 from typing import Any, Callable, Generic, Iterable, Iterator
 
@@ -20,7 +21,7 @@ import minigrad as mg
 
 from .collate import default_collate, default_convert
 from .dataset import IterableDataset, T_co
-from .sampler import BatchSampler, RandomSampler, SequentialSampler, _AssertValueError, _check_generator
+from .sampler import BatchSampler, RandomSampler, Sampler, SequentialSampler, _AssertValueError, _check_generator
 from .worker import Worker
 
 __all__ = ["DataLoader"]
@@ -54,6 +55,13 @@ def _check_num_workers(num_workers: Any) -> None:
     if isinstance(num_workers, bool) or not isinstance(num_workers, (int, numpy.integer)) or num_workers < 0:
         raise _AssertValueError(f"DataLoader: num_workers option should be non-negative, got {num_workers!r}; "
                                 "use num_workers=0 to load in this process")
+
+
+class _InfiniteConstantSampler(Sampler):
+    """The sampler of a loader over an IterableDataset, as PyTorch's: None forever (``itertools.repeat(None)``)."""
+
+    def __iter__(self) -> Iterator[None]:
+        return itertools.repeat(None)
 
 
 class _LoaderIterator:
@@ -133,10 +141,12 @@ class DataLoader(Generic[T_co]):
                              "with drop_last")
         if generator is not None:
             _check_generator(generator, "DataLoader")
-        if not iterable and sampler is None:
+        if iterable:   # PyTorch's placeholders: the stream decides the order, the batches are read from it
+            sampler = _InfiniteConstantSampler()
+        elif sampler is None:
             sampler = RandomSampler(dataset, generator=generator) if shuffle else SequentialSampler(dataset)
         batched = batch_size is not None or batch_sampler is not None
-        if batch_sampler is None and batch_size is not None and not iterable:
+        if batch_sampler is None and batch_size is not None:
             batch_sampler = BatchSampler(sampler, batch_size, drop_last)
         self.dataset, self.batch_size, self.drop_last = dataset, batch_size, bool(drop_last)
         self.sampler, self.batch_sampler, self.generator = sampler, batch_sampler, generator
