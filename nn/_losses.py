@@ -37,7 +37,8 @@ __all__ = ["cosine_embedding_loss", "ctc_loss", "gaussian_nll_loss", "hinge_embe
 
 def _operand(value: Any, like: Tensor, name: str, what: str = "target") -> Tensor:
     """A loss's other operand as a Tensor on ``like``'s device, in its dtype when it holds integers or bools
-    (a ±1 target must not promote a float32 loss); arrays and numbers welcome."""
+    (a ±1 target must not promote a float32 loss); a float or complex one is kept (a complex target makes a complex
+    loss, as PyTorch's ops, rather than losing its imaginary part); arrays and numbers welcome."""
     if isinstance(value, Tensor):
         if value.device != like.device:
             raise ValueError(f"{name}: input is on {like.device} but {what} is on {value.device}")
@@ -49,22 +50,22 @@ def _operand(value: Any, like: Tensor, name: str, what: str = "target") -> Tenso
         except (TypeError, ValueError) as error:
             raise TypeError(f"{name}: {what} must be a Tensor, an array or numbers, got {type(value).__name__}") \
                 from error
-    return value if value.dtype.kind == "f" else value.astype(like.dtype)
+    return value if value.dtype.kind in "fc" else value.astype(like.dtype)
 
 
-def _real_inputs(name: str, promote: bool = False, **inputs: Any) -> list[Tensor]:
+def _real_inputs(name: str, promote: bool = False, complex_ok: bool = False, **inputs: Any) -> list[Tensor]:
     """The inputs of a loss PyTorch writes from ops, which takes any real dtype: integer and bool inputs become the
     default float dtype, as PyTorch's ops turn them into floats (an int64 input with a float64 target gives a
     float64 loss, two int64 inputs a float32 one); with ``promote``, where PyTorch's first op is ``input1 - input2``,
     the widest float dtype among the inputs if any (an int64 input with a float16 one gives a float16 loss).
-    A complex input raises."""
+    A complex input raises, unless ``complex_ok`` (PyTorch's ops compute with it: it is kept)."""
     tensors = [_tensor(value, name, what) for what, value in inputs.items()]
     for what, tensor in zip(inputs, tensors):
-        if tensor.dtype.kind not in "biuf":
+        if tensor.dtype.kind not in ("biufc" if complex_ok else "biuf"):
             raise _dtype_error(tensor.dtype, f"{name}: {what} must be real, got {tensor.dtype}")
     floats = [tensor.dtype for tensor in tensors if tensor.dtype.kind == "f"]
     common = max(floats, key=lambda dtype: dtype.itemsize) if floats and promote else mg.get_default_dtype()
-    return [tensor if tensor.dtype.kind == "f" else tensor.astype(common) for tensor in tensors]
+    return [tensor if tensor.dtype.kind in "fc" else tensor.astype(common) for tensor in tensors]
 
 
 def _clamp_min_zero(z: Tensor) -> Tensor:
@@ -99,7 +100,7 @@ def gaussian_nll_loss(input: Tensor, target: Any, var: Any, full: bool = False, 
     """
     name = "gaussian_nll_loss"
     _no_bool_subtraction(name, input=input, target=target)
-    (input,) = _real_inputs(name, input=input)
+    (input,) = _real_inputs(name, complex_ok=True, input=input)   # a complex loss, as PyTorch's
     target = _operand(target, input, name)
     if isinstance(var, (int, float)) and not isinstance(var, bool):
         var = mg.full(input.shape, float(var), dtype=input.dtype, device=input.device)
@@ -135,7 +136,7 @@ def poisson_nll_loss(input: Tensor, target: Any, log_input: bool = True, full: b
     """
     name = "poisson_nll_loss"
     reduction = checked_reduction(size_average, reduce, reduction, name)
-    (input,) = _real_inputs(name, input=input)
+    (input,) = _real_inputs(name, complex_ok=True, input=input)   # a complex loss, as PyTorch's
     target = _operand(target, input, name)
     _broadcast(name, input, target)
     if flag(log_input, name, "log_input"):
@@ -287,7 +288,7 @@ def triplet_margin_loss(anchor: Tensor, positive: Tensor, negative: Tensor, marg
     name = "triplet_margin_loss"
     _no_bool_subtraction(name, anchor=anchor, positive=positive, negative=negative)
     reduction = checked_reduction(size_average, reduce, reduction, name)
-    anchor, positive, negative = _real_inputs(name, True, anchor=anchor, positive=positive, negative=negative)
+    anchor, positive, negative = _real_inputs(name, True, True, anchor=anchor, positive=positive, negative=negative)
     margin, p, eps = _number(margin, name, "margin"), _number(p, name, "p"), _number(eps, name, "eps")
     if margin <= 0:
         raise ValueError(f"{name}: margin must be greater than 0, got {margin}")

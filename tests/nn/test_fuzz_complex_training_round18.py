@@ -202,3 +202,46 @@ def test_complex_grid_sample_raises_not_implemented_as_torch(grid_dtype: str) ->
     for lib in (torch, mg):
         with pytest.raises(NotImplementedError):
             lib.nn.functional.grid_sample(lib.tensor(x), lib.tensor(grid), align_corners=False)
+
+
+COMPLEX_LOSSES: dict[str, tuple[Callable[..., Any], tuple[str, ...]]] = {   # (call, operand kinds: c/r/v)
+    "triplet_margin_loss": (lambda F, a, p, n: F.triplet_margin_loss(a, p, n, swap=True), ("c", "c", "c")),
+    "triplet_margin_loss_p1_mixed": (lambda F, a, p, n: F.triplet_margin_loss(a, p, n, p=1), ("c", "r", "c")),
+    "gaussian_nll_loss": (lambda F, x, t, v: F.gaussian_nll_loss(x, t, v, full=True), ("c", "c", "v")),
+    "gaussian_nll_loss_complex_target": (lambda F, x, t, v: F.gaussian_nll_loss(x, t, v), ("r", "c", "v")),
+    "poisson_nll_loss": (lambda F, x, t: F.poisson_nll_loss(x, t), ("c", "c")),
+    "poisson_nll_loss_rate": (lambda F, x, t: F.poisson_nll_loss(x, t, log_input=False), ("c", "v")),
+    "poisson_nll_loss_complex_target": (lambda F, x, t: F.poisson_nll_loss(x, t), ("r", "c")),
+    "multilabel_soft_margin_complex_target": (lambda F, x, t: F.multilabel_soft_margin_loss(x, t), ("r", "c")),
+}
+
+
+@pytest.mark.parametrize("name", sorted(COMPLEX_LOSSES))
+def test_losses_written_from_ops_take_complex_values_as_torch(name: str) -> None:
+    # triplet_margin_loss, gaussian_nll_loss and poisson_nll_loss refused a complex input (ComplexInputError), and
+    # a complex target of a real input was cast to the input's dtype, its imaginary part lost (a float64 loss
+    # where PyTorch's ops give a complex128 one); PyTorch computes all of them with its ops
+    rng = np.random.default_rng(8)
+    call, kinds = COMPLEX_LOSSES[name]
+    values = [{"c": _complex(rng, 3, 4), "r": rng.standard_normal((3, 4)),
+               "v": np.abs(rng.standard_normal((3, 4))) + 0.5}[kind] for kind in kinds]
+    outs = []
+    for lib in (torch, mg):
+        args = [lib.tensor(v, requires_grad=True) for v in values]
+        loss = call(lib.nn.functional, *args)
+        (loss.abs() ** 2 if loss.is_complex() else loss).backward()
+        outs.append([loss] + [a.grad for a in args])
+    for i, (t, m) in enumerate(zip(*outs)):
+        _close(m, t, f"{name} {i}")
+
+
+def test_complex_variance_and_margin_target_raise_as_torch() -> None:
+    # a complex variance (no order) and a complex margin_ranking target (clamp) raise NotImplementedError, as torch's
+    rng = np.random.default_rng(9)
+    x, t, z = rng.standard_normal((3, 4)), rng.standard_normal((3, 4)), _complex(rng, 3, 4)
+    for lib in (torch, mg):
+        F = lib.nn.functional
+        with pytest.raises(NotImplementedError):
+            F.gaussian_nll_loss(lib.tensor(x), lib.tensor(t), lib.tensor(z))
+        with pytest.raises(NotImplementedError):
+            F.margin_ranking_loss(lib.tensor(x[0]), lib.tensor(t[0]), lib.tensor(z[0]))
