@@ -503,7 +503,9 @@ class Optimizer(OptimizerHooks):
         """A floating state array of ``shape`` (default: ``p``'s) on ``p``'s device in ``p``'s dtype."""
         array = value.data if isinstance(value, mg.Tensor) else value
         if not mg.is_array(array):
-            raise TypeError(f"{what} is a {type(value).__name__}, not an array or Tensor")
+            kind = f"{type(value).__module__}.{type(value).__name__}"   # torch.Tensor, not our Tensor
+            raise TypeError(f"{what} is a {kind}, not a NumPy/CuPy array or a minigrad Tensor (convert a PyTorch "
+                            f"state with .numpy() first)")
         if tuple(array.shape) != (tuple(p.shape) if shape is None else shape):
             expected = f"{param_label(p, index)} has shape {tuple(p.shape)}" if shape is None else f"expected {shape}"
             raise StateShapeError(f"{what}: shape {tuple(array.shape)} in the state, {expected}")
