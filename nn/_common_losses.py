@@ -408,6 +408,14 @@ def _in_input_category(target: Tensor, input: Tensor) -> Tensor:  # noqa: A002
     return target
 
 
+def _complex_into_real(name: str, input: Tensor, target: Tensor) -> None:  # noqa: A002
+    """PyTorch's RuntimeError for a loss computed into the input's real dtype from a complex target (casting it
+    would drop its imaginary part)."""
+    if target.dtype.kind == "c" and input.dtype.kind != "c":
+        raise InputDtypeError(f"{name}: result type {target.dtype} (the target's) can't be cast to the desired output "
+                              f"type {input.dtype} (the input's), as in PyTorch")
+
+
 def _pointwise_loss(name: str, input: Any, target: Any, size_average: Any, reduce: Any,  # noqa: A002
                     reduction: str, weight: Any, error: Any, takes_complex: bool = True) -> Tensor:
     reduction = checked_reduction(size_average, reduce, reduction, name)
@@ -416,6 +424,8 @@ def _pointwise_loss(name: str, input: Any, target: Any, size_average: Any, reduc
         _not_complex(input, name)
     if not isinstance(target, (int, float)):   # a Python number is meant to broadcast
         target = _in_input_category(_as_operand(target, input, name), input)
+        if not takes_complex:   # a complex target of a real input: no kernel either
+            _not_complex(target, name)
         input = _in_input_category(input, target)   # an integer input with a float target: the target's dtype
         _broadcast_shape(input, target, name)
         _warn_if_broadcast(input, target, name)
@@ -448,7 +458,7 @@ def smooth_l1_loss(input: Tensor, target: Any, size_average: bool | None = None,
             and target.dtype.kind == "f":   # PyTorch's kernel computes in the float target's dtype (two ints: refused)
         input = input.astype(target.dtype)
     input = _kernel_floating(input, name)
-    target = _in_input_category(_as_operand(target, input, name), input)
+    target = _not_complex(_in_input_category(_as_operand(target, input, name), input), name)   # PyTorch's kernel
     _broadcast_shape(input, target, name)
     _warn_if_broadcast(input, target, name)
     difference = input - target
@@ -476,6 +486,7 @@ def huber_loss(input: Tensor, target: Any, reduction: str = "mean", delta: float
     target = _as_operand(target, input, name)
     _broadcast_shape(input, target, name)
     _warn_if_broadcast(input, target, name)
+    _complex_into_real(name, input, target)
     if target.dtype != input.dtype:   # PyTorch's huber_loss computes in the input's dtype (f32 input, f64 target: f32)
         target = target.astype(input.dtype)
     difference = input - target

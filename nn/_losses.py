@@ -21,7 +21,7 @@ import minigrad as mg
 from minigrad import Tensor
 
 from ._arguments import _dtype_error, _floating, _number, _tensor
-from ._common_losses import _kernel_floating, _no_bool_subtraction, pairwise_distance
+from ._common_losses import _complex_into_real, _kernel_floating, _no_bool_subtraction, pairwise_distance
 from ._errors import InputShapeError
 from ._flags import flag
 from ._reduction import check_reduction, checked_reduction, reduce_loss
@@ -214,6 +214,7 @@ def soft_margin_loss(input: Tensor, target: Any, size_average: bool | None = Non
     if tuple(mg.broadcast_shapes(input.shape, target.shape)) != input.shape:   # PyTorch's in-place kernel
         raise InputShapeError(f"{name}: target of shape {target.shape} does not broadcast to the input's shape "
                               f"{input.shape}")
+    _complex_into_real(name, input, target)
     if target.dtype != input.dtype:   # PyTorch computes in the input's dtype (f32 input, f64 target: f32)
         target = target.astype(input.dtype)
     return reduce_loss(mg.logaddexp(-target * input, 0.0), reduction)

@@ -245,3 +245,15 @@ def test_complex_variance_and_margin_target_raise_as_torch() -> None:
             F.gaussian_nll_loss(lib.tensor(x), lib.tensor(t), lib.tensor(z))
         with pytest.raises(NotImplementedError):
             F.margin_ranking_loss(lib.tensor(x[0]), lib.tensor(t[0]), lib.tensor(z[0]))
+
+
+@pytest.mark.parametrize("name, error", [("mse_loss", NotImplementedError), ("smooth_l1_loss", NotImplementedError),
+                                         ("huber_loss", RuntimeError), ("soft_margin_loss", RuntimeError)])
+def test_complex_target_of_a_real_kernel_loss_raises_as_torch(name: str, error: type) -> None:
+    # a real input with a complex target: huber_loss gave 0.0 and soft_margin_loss a float64 loss (the target cast
+    # to the input's dtype, its imaginary part dropped), mse_loss and smooth_l1_loss a complex loss; PyTorch's
+    # kernels refuse (no complex kernel, or a complex result that can't be cast to the input's dtype)
+    x, t = np.ones(3), np.ones(3) * (1 + 1j)
+    for lib in (torch, mg):
+        with pytest.raises(error):
+            getattr(lib.nn.functional, name)(lib.tensor(x), lib.tensor(t))
