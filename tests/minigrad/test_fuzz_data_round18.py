@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import collections.abc
 import copy
+import dataclasses
 import gc
 import multiprocessing
 import pickle
@@ -215,3 +216,21 @@ def test_a_loader_over_a_stream_has_torchs_sampler_and_batch_sampler() -> None:
     """``loader.sampler`` yields None forever and ``loader.batch_sampler`` holds the batch size, as PyTorch's
     (both were None before)."""
     assert _stream_loader_attributes(mg.utils.data) == _stream_loader_attributes(torch.utils.data)
+
+
+def _worker_info_fields(data: Any) -> list:
+    class Fields(data.Dataset):
+        def __len__(self) -> int:
+            return 1
+
+        def __getitem__(self, i: int) -> list:
+            info = data.get_worker_info()
+            return [(field.name, getattr(info, field.name)) for field in dataclasses.fields(info)
+                    if field.name not in ("seed", "dataset")]
+
+    return list(data.DataLoader(Fields(), batch_size=None, num_workers=1))
+
+
+def test_worker_info_has_torchs_fields() -> None:
+    """``get_worker_info().rng`` and ``.worker_method`` exist as in PyTorch 2.13 (an AttributeError before)."""
+    assert _worker_info_fields(mg.utils.data) == _worker_info_fields(torch.utils.data)

@@ -36,12 +36,15 @@ _local = threading.local()
 @dataclass(frozen=True)
 class WorkerInfo:
     """What ``get_worker_info()`` returns inside a worker: its ``id`` (0 … num_workers - 1), ``num_workers``,
-    its ``seed`` (base seed + id) and ``dataset``, the worker's own (shallow) copy of the dataset."""
+    its ``seed`` (base seed + id) and ``dataset``, the worker's own (shallow) copy of the dataset; ``rng`` (None)
+    and ``worker_method`` ("multiprocessing": the workers stand for processes) as PyTorch's fields."""
 
     id: int
     num_workers: int
     seed: int
     dataset: Any
+    rng: Any = None
+    worker_method: str | None = "multiprocessing"
 
 
 def get_worker_info() -> WorkerInfo | None:
