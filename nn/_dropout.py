@@ -19,7 +19,7 @@ import minigrad as mg
 from minigrad import Tensor
 
 from ._arguments import _floating, _tensor
-from ._errors import InputShapeError
+from ._errors import ComplexInputError, InputShapeError
 from ._flags import flag
 from ._in_place import written_in_place
 
@@ -33,6 +33,9 @@ def _inverted_dropout(x: Tensor, p: float, mask_shape: tuple) -> Tensor:
         return x
     if p == 1:
         return x * 0.0
+    if x.dtype.kind == "c":   # PyTorch draws the mask with bernoulli_ in the input's dtype, which has no complex kernel
+        raise ComplexInputError(f"dropout: a random mask of a complex input is not implemented (dtype {x.dtype}, shape "
+                                f"{x.shape}), as in PyTorch; drop the real and imaginary parts with one real mask")
     keep = mg.rand(tuple(mask_shape), dtype=mg.float32, device=x.device) >= p
     return x * (keep.astype(x.dtype) * x.dtype.type(1.0 / (1.0 - p)))
 

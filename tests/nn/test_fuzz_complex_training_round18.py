@@ -257,3 +257,18 @@ def test_complex_target_of_a_real_kernel_loss_raises_as_torch(name: str, error: 
     for lib in (torch, mg):
         with pytest.raises(error):
             getattr(lib.nn.functional, name)(lib.tensor(x), lib.tensor(t))
+
+
+@pytest.mark.parametrize("name", ["dropout", "dropout2d", "dropout3d", "Dropout"])
+def test_complex_dropout_in_training_raises_as_torch(name: str) -> None:
+    # a complex input in training computed a masked copy; PyTorch draws its mask with bernoulli_ in the input's
+    # dtype and refuses (NotImplementedError); p=0, p=1 and eval mode still pass the input through, as its
+    x = _complex(np.random.default_rng(10), 2, 3, 4, 4)
+    for lib in (torch, mg):
+        run = (lambda v, p, training, lib=lib: lib.nn.Dropout(p).train(training)(v)) if name == "Dropout" else \
+            (lambda v, p, training, lib=lib: getattr(lib.nn.functional, name)(v, p, training=training))
+        with pytest.raises(NotImplementedError):
+            run(lib.tensor(x), 0.5, True)
+        for p, training in ((0.5, False), (0.0, True), (1.0, True)):
+            out = run(lib.tensor(x), p, training)
+            np.testing.assert_array_equal(np.asarray(out.numpy()), x * (p != 1.0 or not training))
