@@ -272,3 +272,26 @@ def test_complex_dropout_in_training_raises_as_torch(name: str) -> None:
         for p, training in ((0.5, False), (0.0, True), (1.0, True)):
             out = run(lib.tensor(x), p, training)
             np.testing.assert_array_equal(np.asarray(out.numpy()), x * (p != 1.0 or not training))
+
+
+@pytest.mark.gpu
+def test_complex_lstm_and_compiled_step_on_cuda_as_on_the_host() -> None:
+    # the two paths opened above (complex recurrent layers, compiled complex gradients) on the device backend
+    rng = np.random.default_rng(11)
+    x, w0 = _complex(rng, 4, 2, 3), _complex(rng, 3, 3)
+    results = []
+    for device in ("cpu", "cuda"):
+        mg.manual_seed(0)
+        lstm = nn.LSTM(3, 2, dtype=mg.complex128).to(device)
+        if not results:
+            weights = {k: v.detach().numpy() for k, v in lstm.state_dict().items()}
+        lstm.load_state_dict({k: mg.tensor(v, device=device) for k, v in weights.items()})
+        out, _ = lstm(mg.tensor(x, device=device))
+        w = mg.tensor(w0, requires_grad=True, device=device)
+        step = mg.compile(lambda v, w: (mg.tanh(v @ w).abs() ** 2).sum())
+        for _ in range(2):
+            w.grad = None
+            step(mg.tensor(x, device=device), w).backward()
+        results.append((out.detach().cpu().numpy(), w.grad.cpu().numpy()))
+    for host, device in zip(*results):
+        np.testing.assert_allclose(device, host, rtol=1e-12, atol=1e-12)
