@@ -959,9 +959,16 @@ def contiguous(x: Tensor, memory_format: Any = None) -> Tensor:
     return fresh_memory(op(x))
 
 
+class IndexKindError(IndexError, TypeError):
+    """An index of a kind no tensor takes (a str, bytes, a dict): NumPy's IndexError and PyTorch's TypeError."""
+
+
 def _index_error(error: IndexError, index: Any) -> IndexError:
     """``error`` from indexing, with each array in ``index`` described (a float tensor used as an index)."""
     parts = index if isinstance(index, tuple) else (index,)
+    odd = next((p for p in parts if isinstance(p, (str, bytes, dict, set, float, complex))), None)
+    if odd is not None:
+        return IndexKindError(f"{error}; got {type(odd).__name__} {odd!r:.40}")
     arrays = [p for p in parts if isinstance(p, Tensor) or backend.is_array(p)]
     if not arrays:
         return error

@@ -37,3 +37,14 @@ def test_tensors_on_two_devices_raise_both_classes() -> None:
         with pytest.raises(RuntimeError, match="device") as info:
             call()
         assert isinstance(info.value, ValueError) and isinstance(info.value, mg.DeviceMismatchError)
+
+
+@pytest.mark.parametrize("index", ["a", b"a", 1.5, {"k": 1}, (0, "a")], ids=repr)
+def test_an_index_of_no_tensor_kind_raises_torch_class_too(torch: Any, index: Any) -> None:
+    """PyTorch raises TypeError for a str/bytes index and IndexError for a float or dict; ours is both (it was an
+    IndexError only, so `except TypeError` written for PyTorch, as default_collate's callers do, missed it)."""
+    with pytest.raises((TypeError, IndexError)) as theirs:
+        torch.ones(2, 2)[index]
+    with pytest.raises(type(theirs.value)) as ours:
+        mg.ones(2, 2)[index]
+    assert isinstance(ours.value, IndexError) and isinstance(ours.value, TypeError)
