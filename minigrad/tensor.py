@@ -382,14 +382,15 @@ class Tensor:
         the same memory; pickle: NumPy's copy of the values), with ``requires_grad`` and the attributes a subclass
         keeps in ``__dict__``; the gradient, hooks and graph stay behind (a tensor computed by an op comes back as a
         leaf). A view of a host array (``x.T``, ``x[::2]``, ``x.expand(3, 4)``) travels as PyTorch's does: the
-        whole array it views, with its shape, strides and offset, so it loads with the same strides (and shares
-        memory with the tensors of the same pickle that view that array). ``multiprocessing`` sends tensors its
-        own way (multiprocessing.reductions)."""
+        whole array it views, with its shape, strides and offset, so it loads with the same strides. Tensors
+        loaded from one pickle never share memory (PyTorch pickles each tensor's storage on its own), even views
+        of one array or x and x.detach(). ``multiprocessing`` sends tensors its own way
+        (multiprocessing.reductions)."""
         data, base = self.data, _storage(self.data)
-        args = (type(self), data, self._requires_grad)
+        args = (type(self), _Memory(data), self._requires_grad)
         if type(data) is numpy.ndarray and base is not data:
             layout = (data.shape, data.dtype, data.strides, _address(data) - _address(base), data.flags.writeable)
-            args = (type(self), base, self._requires_grad, layout)
+            args = (type(self), _Memory(base), self._requires_grad, layout)
         return _rebuild_leaf, args, getattr(self, "__dict__", None) or None
 
     def __deepcopy__(self, memo: dict) -> Tensor:
@@ -769,9 +770,24 @@ class Tensor:
         return tensor_repr(self)
 
 
-def _rebuild_leaf(cls: type, data: Any, requires_grad: bool, layout: tuple | None = None) -> Tensor:
-    """``Tensor.__reduce_ex__``'s other half: a leaf of class ``cls`` (a Parameter stays one) over ``data``, or
-    over the view of it that ``layout`` (shape, dtype, byte strides, byte offset, writeable) describes."""
+class _Memory:
+    """The array a pickled tensor views. ``copy.copy`` keeps this object (the copy shares the memory, as PyTorch's);
+    pickle writes a new view of the array for each tensor, so NumPy's pickle does not memoize one array for two
+    tensors and the loaded tensors do not share memory, as PyTorch's."""
+
+    __slots__ = ("array",)
+
+    def __init__(self, array: Any) -> None:
+        self.array = array
+
+    def __reduce__(self) -> tuple:
+        return _Memory, (self.array.view(),)
+
+
+def _rebuild_leaf(cls: type, memory: _Memory, requires_grad: bool, layout: tuple | None = None) -> Tensor:
+    """``Tensor.__reduce_ex__``'s other half: a leaf of class ``cls`` (a Parameter stays one) over ``memory``'s
+    array, or over the view of it that ``layout`` (shape, dtype, byte strides, byte offset, writeable) describes."""
+    data = memory.array
     if layout is not None:
         shape, dtype, strides, offset, writeable = layout
         data = numpy.ndarray(shape, dtype, buffer=data, offset=offset, strides=strides)
