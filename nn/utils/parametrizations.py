@@ -16,6 +16,7 @@ import minigrad as mg
 from minigrad import Tensor
 
 from .. import functional as F
+from .._errors import ComplexInputError
 from ..module import Module
 from . import parametrize
 
@@ -47,6 +48,9 @@ def _weight_norm(v: Tensor, g: Tensor, dim: int) -> Tensor:
     (which refuses a 0-d ``v``, whatever ``dim``)."""
     if v.ndim == 0:
         raise IndexError(f"_weight_norm: dimension specified as {dim} but the tensor has no dimensions")
+    if v.is_complex() and dim in (0, v.ndim - 1):   # PyTorch's fused kernel takes these dims, and no complex dtype
+        raise ComplexInputError(f"_weight_norm: not implemented for complex tensors with dim={dim} (v {v.dtype} of "
+                                f"shape {v.shape}), as PyTorch's weight_norm kernel; dim=None norms the whole tensor")
     return v * (g / norm_except_dim(v, dim))
 
 

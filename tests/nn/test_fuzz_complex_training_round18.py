@@ -295,3 +295,30 @@ def test_complex_lstm_and_compiled_step_on_cuda_as_on_the_host() -> None:
         results.append((out.detach().cpu().numpy(), w.grad.cpu().numpy()))
     for host, device in zip(*results):
         np.testing.assert_allclose(device, host, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("dim", [0, 1, None])
+@pytest.mark.parametrize("api", ["parametrizations", "legacy"])
+def test_complex_weight_norm_as_torch(api: str, dim: int | None) -> None:
+    # weight_norm of a complex weight computed along dim 0 or the last dim, where PyTorch's fused kernel (which
+    # has no complex dtype) raises NotImplementedError; dim=None (the whole tensor) computes in both
+    rng = np.random.default_rng(12)
+    theirs = torch.nn.Linear(3, 4, dtype=torch.complex128)
+    ours = nn.Linear(3, 4, dtype=mg.complex128)
+    ours.load_state_dict({k: mg.tensor(v.detach().numpy()) for k, v in theirs.state_dict().items()})
+    x = _complex(rng, 2, 3)
+    wrap = {"parametrizations": lambda lib: lib.nn.utils.parametrizations.weight_norm,
+            "legacy": lambda lib: lib.nn.utils.weight_norm}[api]
+    if dim is not None:
+        for lib, module in ((torch, theirs), (mg, ours)):
+            with pytest.raises(NotImplementedError):
+                wrap(lib)(module, dim=dim)(lib.tensor(x))
+        return
+    outs = []
+    for lib, module in ((torch, theirs), (mg, ours)):
+        wrapped = wrap(lib)(module, dim=None)
+        y = wrapped(lib.tensor(x))
+        (y.abs() ** 2).sum().backward()
+        outs.append([y] + [p.grad for p in wrapped.parameters()])
+    for i, (t, m) in enumerate(zip(*outs)):
+        _close(m, t, f"weight_norm {i}")
