@@ -780,6 +780,16 @@ class Replay(Function):
     hooks = _own_table("_hooks")        # type: ignore[assignment]
     retained = _own_table("_retained")  # type: ignore[assignment]
 
+    def register_hook(self, hook: Any) -> Any:
+        """Refused: this node stands for all the call's ops, so its ``grad_inputs`` are the gradients of the call's
+        inputs, not those of the op eager's ``grad_fn`` is (a hook that scales them scaled every path of the call,
+        a silently wrong gradient). Prehooks (one output) see eager's ``grad_outputs`` and are taken."""
+        raise NotImplementedError(
+            "grad_fn.register_hook: this grad_fn is a replayed mg.compile call's node, which stands for its "
+            f"{len(self.program.drawn)} ops (its grad_inputs are the gradients of the call's "
+            "inputs, not eager's last op's); register a hook on the output tensor (y.register_hook(hook)), or call "
+            "the function without mg.compile")
+
     def forward(self, *arrays: Any) -> tuple:
         program = self.program
         with program.lock:

@@ -1,0 +1,33 @@
+"""Round 18: mg.compile's replayed calls meet the autograd API (differential fuzz against eager and PyTorch)."""
+from typing import Any
+
+import pytest
+
+import minigrad as mg
+
+
+def _two_outputs(lib: Any, x: Any, y: Any) -> tuple:
+    return (x * y).tanh(), (x * x).sum()
+
+
+def test_grad_fn_register_hook_on_a_replayed_output_is_refused_not_applied_to_the_whole_call(torch: Any) -> None:
+    """A replay's grad_fn stands for all its ops: a grad_fn hook that scales its grad_inputs scaled the gradient of
+    every path of the call (x.grad [4.06, 8.0] where eager and PyTorch give [2.06, 4.0]); it raises instead."""
+    def scale(grad_inputs: tuple, _grad_outputs: tuple) -> tuple:
+        return tuple(None if g is None else g * 2 for g in grad_inputs)
+
+    x = torch.tensor([1.0, 2.0], requires_grad=True)
+    a, b = _two_outputs(torch, x, torch.tensor([3.0, 4.0]))
+    a.grad_fn.register_hook(scale)
+    (a.sum() + b).backward()
+    compiled = mg.compile(lambda x, y: _two_outputs(mg, x, y))
+    for call in range(4):   # the first calls run eagerly (capture, checks), the later ones replay
+        x_mg = mg.tensor([1.0, 2.0], requires_grad=True)
+        a_mg, b_mg = compiled(x_mg, mg.tensor([3.0, 4.0]))
+        try:
+            a_mg.grad_fn.register_hook(scale)
+        except NotImplementedError as error:
+            assert call > 0 and "mg.compile" in str(error) and "register_hook" in str(error)
+            continue
+        (a_mg.sum() + b_mg).backward()
+        assert x_mg.grad.tolist() == pytest.approx(x.grad.tolist()), call
