@@ -328,6 +328,7 @@ class _Targets:
                 self.outputs.setdefault(t._node, set()).add(t._index)
         self.captured = captured
         self.installed: list = []
+        self.per_output: dict = {}   # set by prepare
 
     def prepare(self, root_node: Function) -> tuple[dict, set]:
         """Pass 1 of a restricted walk: consumers counted among the nodes on a path to a target only, and
@@ -337,6 +338,18 @@ class _Targets:
         """
         outputs, leaves = self.outputs, self.leaves
         beyond: dict = {}   # node -> whether its backward leads to a target (None while its parents are visited)
+        # a replayed mg.compile call -> whether each output leads to a target (through the inputs it was computed
+        # from, as eager's node for it would)
+        split: dict = {}
+        self.per_output = split
+        finished: list = []   # the nodes, each after the nodes it reads
+
+        def leads(edge: Any) -> bool:
+            if type(edge) is not tuple:
+                return edge is not None and edge in leaves
+            parent = edge[0]
+            return parent in outputs or (beyond[parent] if parent not in split else split[parent][edge[1]])
+
         stack = [root_node]
         while stack:
             node = stack[-1]
@@ -346,8 +359,22 @@ class _Targets:
                 continue
             stack.pop()
             if beyond[node] is None:
-                beyond[node] = any(edge[0] in outputs or beyond[edge[0]] if type(edge) is tuple
-                                   else edge is not None and edge in leaves for edge in node.edges)
+                reaches = getattr(getattr(node, "program", None), "reaches", None)
+                if reaches is None:
+                    beyond[node] = any(leads(edge) for edge in node.edges)
+                else:
+                    split[node] = [any(leads(node.edges[i]) for i in inputs) for inputs in reaches]
+                    beyond[node] = any(split[node])
+                finished.append(node)
+        if split:   # a replayed call runs on when an output a gradient comes to leads on (consumers first)
+            used: dict = {node: set() for node in split}
+            for node in reversed(finished):
+                if node in split and node is not root_node:
+                    beyond[node] = any(split[node][i] for i in used[node])
+                if beyond[node]:
+                    for edge in node.edges:
+                        if type(edge) is tuple and edge[0] in used:
+                            used[edge[0]].add(edge[1])
         consumers = {root_node: 0} if beyond[root_node] or root_node in outputs else {}
         # a replayed mg.compile call whose target output its own ops read (return loss, logits) runs on: the
         # target's gradient is made inside its backward
@@ -355,34 +382,30 @@ class _Targets:
                        and not _read_inside(node, outputs[node]))
         stops.quiet = self.captured is not None   # grad's: their grad_fn prehooks do not run, as PyTorch's
         stops.leaves = leaves
-        for node, leads in beyond.items():
-            if leads:
+        for node, runs in beyond.items():
+            if runs:
                 for edge in node.edges:
                     if type(edge) is tuple and (beyond[edge[0]] or edge[0] in outputs):
                         consumers[edge[0]] = consumers.get(edge[0], 0) + 1
         if self.captured is not None:
             for node in outputs:
                 if node in consumers:
-                    self._capture(node, node in stops, beyond)
+                    self._capture(node, node in stops)
         return consumers, stops
 
-    def _runs_on(self, node: Function, index: int, beyond: dict) -> bool:
+    def _runs_on(self, node: Function, index: int) -> bool:
         """Whether eager's node for output ``index`` of ``node`` would run on to a target. A replayed mg.compile
         call answers per output: through the inputs that output was computed from only."""
-        reaches = getattr(getattr(node, "program", None), "reaches", None)
-        if reaches is None:
-            return True
-        edges = [node.edges[i] for i in reaches[index]]
-        return any(edge[0] in self.outputs or beyond[edge[0]] if type(edge) is tuple
-                   else edge is not None and edge in self.leaves for edge in edges)
+        split = self.per_output.get(node)
+        return True if split is None else split[index]
 
-    def _capture(self, node: Function, stop: bool, beyond: dict) -> None:
+    def _capture(self, node: Function, stop: bool) -> None:
         """Hook each target output of ``node`` to store its gradient: after the user's hooks at a node that
         does not run on (what PyTorch returns there), before them at one that does (PyTorch's too)."""
         captured = self.captured
         assert captured is not None
         for index in self.outputs[node]:
-            stop_here = stop or not self._runs_on(node, index, beyond)
+            stop_here = stop or not self._runs_on(node, index)
             def capture(g: Tensor, key: tuple = (node, index)) -> None:
                 if getattr(CAPTURING, "walk", None) is captured:   # this grad's walk, not another thread's
                     captured[key] = g.data

@@ -31,3 +31,30 @@ def test_grad_fn_register_hook_on_a_replayed_output_is_refused_not_applied_to_th
             continue
         (a_mg.sum() + b_mg).backward()
         assert x_mg.grad.tolist() == pytest.approx(x.grad.tolist()), call
+
+
+def _product_and_loss(lib: Any, x: Any, y: Any) -> tuple:
+    return x * y, (x * 2).sum()
+
+
+@pytest.mark.parametrize("case", ["freed", "hook"])
+def test_a_restricted_walk_runs_a_replay_only_through_the_outputs_a_gradient_comes_to(torch: Any, case: str) -> None:
+    """autograd.grad(loss, [loss, y]) where y feeds only the call's other output: eager's nodes for loss do not run
+    (y is off its path), the replay ran on because y is one of its inputs: after a backward through the other
+    output had freed it, a RuntimeError where eager and PyTorch give (1.0, None); with a grad_fn hook on an op
+    downstream of the call, the hook ran where theirs do not."""
+    results = []
+    compiled = mg.compile(lambda x, y: _product_and_loss(mg, x, y))
+    for lib, fn in [(torch, lambda x, y: _product_and_loss(torch, x, y))] + [(mg, compiled)] * 4:
+        x = lib.tensor([1.0, 2.0], requires_grad=True)
+        y = lib.tensor([3.0, 4.0], requires_grad=True)
+        product, loss = fn(x, y)
+        calls = []
+        if case == "freed":
+            product.sum().backward()
+        else:
+            loss = loss * 3
+            loss.grad_fn.register_hook(lambda _gi, _go: calls.append(1))
+        grads = lib.autograd.grad(loss, [loss, y], allow_unused=True)
+        results.append(([None if g is None else g.tolist() for g in grads], calls))
+    assert all(r == results[0] for r in results), results
