@@ -438,6 +438,12 @@ class Program:
         # the externals each output's gradient reaches: autograd.grad asking for an output decides from them
         # whether eager's node for it would run on (autograd/functions._Targets)
         self.reaches = [_reached(v, routes, producer, n_ext) for v in self.outputs]
+        # the externals no output's gradient reaches (an argument returned as it is, or not read): eager's graph
+        # has no edge to them, so the replay's node has none either (fix_outputs)
+        through = {j for j, _v in self.passthrough}   # returned as it is: not the node's output
+        reached = frozenset().union(*[r for j, r in enumerate(self.reaches) if j not in through])
+        self.unreached = frozenset(v for v in range(n_ext) if v not in reached)
+        self.fixes = self.fixes or bool(self.unreached)
         keeps = {k: 2 if any(backend.is_array(v) for v in ops[k].__dict__.values()) else 1 for k in order}
         saved_at = {k: i for i, k in enumerate(sorted(keeps))}
         reads = [a + [index(ref) for _name, _position, ref in step[5]] for a, step in zip(args, tracer.steps)]
@@ -500,6 +506,10 @@ class Program:
         """The replay's outputs as eager gives them (see ``passthrough`` …): ``tensors`` are the call's
         Tensor arguments, ``weights`` the tensors found on the way."""
         outs = list(outs)
+        node = outs[0]._node if outs else None
+        if self.unreached and node is not None:
+            node.edges = tuple([None if i in self.unreached else edge for i, edge in enumerate(node.edges)])
+            node.needs_grad = tuple([i not in self.unreached and n for i, n in enumerate(node.needs_grad)])
         for j in self.no_grad_outputs:
             outs[j] = Tensor._make(outs[j].data, False, None, 0)
         n_arguments = len(tensors)

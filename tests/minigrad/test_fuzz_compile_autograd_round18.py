@@ -58,3 +58,27 @@ def test_a_restricted_walk_runs_a_replay_only_through_the_outputs_a_gradient_com
         grads = lib.autograd.grad(loss, [loss, y], allow_unused=True)
         results.append(([None if g is None else g.tolist() for g in grads], calls))
     assert all(r == results[0] for r in results), results
+
+
+def _returns_an_argument(lib: Any, x: Any, y: Any, z: Any) -> tuple:
+    return z, (x * x).sum() + (y * 0.1).exp().sum()
+
+
+@pytest.mark.parametrize("calls_before", [0, 1, 2, 3])
+def test_a_checkpointed_compiled_call_that_returns_an_argument(torch: Any, calls_before: int) -> None:
+    """A replay's node had an edge to every input, an argument returned as it is (or not read) included, where
+    eager's ops have none: checkpoint around a compiled call whose forward ran eagerly (the capture's checks) and
+    whose recomputation replayed raised CheckpointError ('read a tensor ... the forward did not read')."""
+    def run(lib: Any, fn: Any) -> list:
+        x, y, z = (lib.ones(3, requires_grad=True) for _ in range(3))
+        checkpoint = torch.utils.checkpoint.checkpoint if lib is torch else mg.utils.checkpoint.checkpoint
+        returned, loss = checkpoint(fn, x, y, z, use_reentrant=False)
+        loss.backward(inputs=[y], retain_graph=True)
+        (returned.sum() + loss).backward()
+        return [float(returned is z)] + [g for t in (x, y, z) for g in t.grad.tolist()]
+
+    compiled = mg.compile(lambda x, y, z: _returns_an_argument(mg, x, y, z))
+    for _ in range(calls_before):
+        compiled(*(mg.ones(3, requires_grad=True) for _ in range(3)))
+    expected = run(torch, lambda x, y, z: _returns_an_argument(torch, x, y, z))
+    assert run(mg, compiled) == pytest.approx(expected)
