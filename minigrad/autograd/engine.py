@@ -553,7 +553,7 @@ def _move_cpu_scalars(name: str, inputs: Sequence[Any], devices: list) -> tuple:
         shape = "" if big is None or odd is not None else f" (a CPU tensor of shape {tuple(big.shape)}: only 0-dim " \
             "CPU tensors may join CUDA ones, as in PyTorch)"
         raise DeviceMismatchError(f"{name}: tensors are on different devices ({gpus[0]} and {other}){shape}; "
-                         "move them with .to(device) first")
+                                  "move them with .to(device) first")
     return tuple(x.to(gpus[0]) if isinstance(x, Tensor) and x.device.type == "cpu" else x for x in inputs)
 
 
