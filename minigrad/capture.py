@@ -431,6 +431,10 @@ class Program:
         routes = [tuple((j, v) for j, v in enumerate(args[k]) if tracer.steps[k][4] and ops[k].needs_grad[j])
                   for k in range(len(ops))]
         order = _kahn_order(self.outputs, routes, producer)
+        # an output whose gradient reaches every op (the loss of ``return loss, logits``): a backward given it runs
+        # them all, so Replay.backward need not look for ops kept for a later backward (-1: none of the first few)
+        self.cover = next((j for j, v in enumerate(self.outputs[:8])
+                           if len(_kahn_order([v], routes, producer)) == len(order)), -1)
         # outputs that the call's own ops also read with a gradient (``return loss, logits``): eager's hooks and
         # retain_grad on such an output see its whole gradient, summed with the inside's terms (Replay.backward)
         inside = {v for r in routes for _j, v in r}
@@ -773,6 +777,22 @@ def _own_table(attribute: str) -> property:
     return property(get, set_table)
 
 
+class _Freed(dict):
+    """The state of a replayed op whose backward ran and freed its arrays, while the call's other ops keep theirs
+    (:meth:`Replay._keep_the_rest`): reading it (as the op's ``saved``, or its attributes) raises PyTorch's error."""
+
+    def __init__(self, op: str) -> None:
+        super().__init__()
+        self.op = op
+
+    def _refuse(self, *_args: Any) -> Any:
+        raise RuntimeError(f"backward: trying to backward through the graph a second time (op '{self.op}' of a "
+                           "replayed mg.compile call); its saved arrays were freed by the first backward. Pass "
+                           "retain_graph=True to the first backward() to keep them.")
+
+    __iter__ = __getitem__ = __len__ = keys = items = _refuse
+
+
 class Replay(Function):
     """One call of a compiled function as one node: forward and backward replay the captured ops."""
 
@@ -830,10 +850,10 @@ class Replay(Function):
         in-place check refuses changes to these only, as it would eager's nodes (``x * w`` keeps ``x`` alone where
         only ``w`` needs a gradient, so a later write into ``w``, e.g. through ``w.detach()``, is allowed)."""
         kept = []
-        states = self.saved[0]
+        states = self.saved[0] if self.saved else self.left
         for op, _backward, at, keep, *_rest in self.program.backward_plan:
             state = states[at]
-            if state is None:   # its backward ran already
+            if state is None or type(state) is _Freed:   # its backward ran already
                 continue
             saved = state if keep == 1 else state.get("saved")
             if type(op).kept_for_backward is not Function.kept_for_backward:   # needs_grad says what it reads
@@ -846,14 +866,41 @@ class Replay(Function):
 
     def backward(self, *grads_out: Any) -> tuple:
         program = self.program
-        saved = self.saved[0]
-        if not frees_saved():   # retain_graph: a later backward needs every op's state again
+        saved = self.saved[0] if self.saved else self.left
+        frees = frees_saved()
+        if not frees:   # retain_graph: a later backward needs every op's state again
             saved = list(saved)
+        # a backward from some outputs only runs their ops: eager's nodes of the others keep their arrays
+        cover = program.cover
+        partial = frees and self.epoch >= 0 and (not self.saved or len(grads_out) > 1 and (
+            grads_out[cover] is None if cover >= 0 else any(g is None for g in grads_out)))
+        held = list(saved) if partial else None
         taps = self._taps() if (self.hooks or self.retained) and program.read_inside else None
         with program.lock:
             if _state.get().checks is True:   # detect_anomaly around the backward: each op is checked, as eager
-                return program.backward(saved, grads_out, program.anomaly_check, taps)
-            return program.backward(saved, grads_out, taps=taps)
+                grads = program.backward(saved, grads_out, program.anomaly_check, taps)
+            else:
+                grads = program.backward(saved, grads_out, taps=taps)
+        if held is not None:
+            self._keep_the_rest(saved, held)
+        return grads
+
+    def _keep_the_rest(self, saved: list, held: list) -> None:
+        """After a backward that ran some of the call's ops only (``a.backward()`` of ``a, b = f(x)``): keep the
+        arrays of the others for a later backward from the other outputs, as eager keeps their nodes'. The ops that
+        ran get a :class:`_Freed` state, which raises PyTorch's RuntimeError if their backward reads it again (those
+        that saved nothing get theirs back: they can run again, as eager's); the node saves ``()`` for the engine,
+        which frees only a node that saved something. ``held``: the states before the backward."""
+        for op, _backward, at, keep, *_rest in self.program.backward_plan:
+            state = held[at]
+            if saved[at] is None and state is not None:
+                own = state if keep == 1 else state.get("saved")   # as the engine frees a node's (autograd.engine)
+                saved[at] = _Freed(op.name) if own or type(own) is not tuple else state
+        if all(state is None or type(state) is _Freed for state in saved):
+            self.saved = (saved,)   # every op ran: freed as any node
+            return
+        self.left = saved
+        self.saved = ()
 
     def _taps(self) -> dict | None:
         """The hooks and ``retain_grad`` of the outputs that the call's own ops also read (``return loss, logits``
