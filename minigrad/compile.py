@@ -162,7 +162,12 @@ What is captured, and what is not (as JAX documents for ``jit``):
   gradient inside the replay's backward, the part from outside the call
   included, as eager; ``autograd.grad`` of such an output too);
   ``detect_anomaly`` around a backward checks each replayed op's gradients
-  and names the op, as eager.
+  and names the op, as eager. A replayed output's ``grad_fn`` is the call's
+  one node: its ``register_prehook`` (one output) sees eager's gradient, its
+  ``register_hook`` raises NotImplementedError (its ``grad_inputs`` would be
+  the call's inputs', not eager's last op's). A backward from some outputs
+  keeps the arrays of the ops it did not run, so a later backward from the
+  others works, as eager's.
 * **Outputs as eager gives them.** An argument or weight returned as it is
   is that object (a leaf stays a leaf), a tensor returned twice is one
   object, and an output that eager gives without a gradient (an index, a
