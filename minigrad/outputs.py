@@ -54,9 +54,20 @@ class OutKernelError(OutDtypeError, NotImplementedError):
 def _check_out(name: str, out: Any) -> Tensor:
     if not isinstance(out, Tensor):
         raise TypeError(f"{name}(): argument 'out' must be Tensor, not {type(out).__name__}")
-    if is_grad_enabled() and out.requires_grad:
+    if is_grad_enabled() and (out.requires_grad or _no_grad_view(out)):
         raise RuntimeError(AUTOGRAD_ERROR.format(name=name))
     return out
+
+
+def _no_grad_view(out: Tensor) -> bool:
+    """Whether ``out`` is a view made under no_grad of a tensor that requires grad (ops.shape.NO_GRAD_VIEW, the
+    one view record that names no base), or a view of one: PyTorch's such a view requires grad, so out= with grad
+    mode on refuses it (writing it would change the base behind autograd's back). As ops.inplace.made_under_no_grad
+    (which this module cannot import)."""
+    view = getattr(out, "_view", None)
+    while view and view[0] is not None:
+        view = getattr(view[0], "_view", None)
+    return bool(view)
 
 
 def creation_args(name: str, out: Any, dtype: Any, device: Any) -> tuple[Any, Any]:

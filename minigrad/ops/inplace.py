@@ -87,6 +87,7 @@ from .shape import (
     _uint8_mask_fill,
     astype,
     getitem,
+    made_under_no_grad,
 )
 from .strided import _may_overlap, _places, _span
 
@@ -426,7 +427,7 @@ def _refuse_unrecorded_view_write(x: Tensor, name: str) -> None:
     """PyTorch's refusals of an in-place op, with grad mode on, on a view ``x`` (``x._view`` set) that nothing
     records: one made under no_grad of a tensor that requires grad, or one made before its base became a leaf
     that requires grad (PyTorch's views read their base's flag)."""
-    if x._view is NO_GRAD_VIEW:
+    if made_under_no_grad(x):
         raise RuntimeError(f"{name}: a view was created in no_grad mode and is being modified in place with grad "
                            "mode enabled (as PyTorch, this is refused: nothing would update the graph of the "
                            "tensor it views). Make the view and the in-place op both inside the no_grad block, or "
@@ -792,7 +793,7 @@ def setitem(x: Tensor, index: Any, value: Any) -> None:
     # (a value that requires grad, written into an integer or bool tensor, is cast: no gradient, as PyTorch's copy_)
     record = is_grad_enabled() and (x.requires_grad or _requires_grad(value) and x.dtype.kind in "fc")
     if not record and getattr(x, "_view", None) and is_grad_enabled() and (
-            x._view is NO_GRAD_VIEW or _views_a_leaf(x)):
+            made_under_no_grad(x) or _views_a_leaf(x)):
         if basic:   # PyTorch selects first: an index that does not fit raises its IndexError first (not index_put_'s)
             x.detach()[index]
         _refuse_unrecorded_view_write(x, "setitem")

@@ -28,7 +28,17 @@ from ..recording import enable_grad
 from ..tensor import Tensor
 from ._util import ShapeMismatchError, int_tuple, one_axis, sum_to
 from .inplace import LEAF_ERROR, _views_a_leaf
-from .shape import NO_GRAD_VIEW, Reshape, Transpose, _note_view, method_dims, squeeze, swapaxes, unsqueeze
+from .shape import (
+    NO_GRAD_VIEW,
+    Reshape,
+    Transpose,
+    _note_view,
+    made_under_no_grad,
+    method_dims,
+    squeeze,
+    swapaxes,
+    unsqueeze,
+)
 
 __all__ = ["resize_", "resize_as_", "squeeze_", "swapaxes_", "swapdims_", "t_", "transpose_", "unsqueeze_"]
 
@@ -49,7 +59,7 @@ def _check(x: Any, name: str) -> bool:
     if not isinstance(x, Tensor):
         raise TypeError(f"{name}: expected a Tensor, got {type(x).__name__}")
     view = getattr(x, "_view", None)
-    if view is NO_GRAD_VIEW and is_grad_enabled():
+    if view and is_grad_enabled() and made_under_no_grad(x):
         raise RuntimeError(f"{name}: a view was created in no_grad mode and is being modified in place with grad "
                            "mode enabled (as PyTorch, this is refused). Make the view and the in-place op both "
                            "inside the no_grad block, or both outside.")

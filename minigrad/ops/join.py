@@ -23,7 +23,7 @@ from ._util import (
     one_of,
     tensor_arg,
 )
-from .shape import NO_GRAD_VIEW, _note_view
+from .shape import NO_GRAD_VIEW, _note_view, made_under_no_grad
 
 
 class EmptyTensorListError(TypeError, ValueError, RuntimeError):
@@ -198,6 +198,9 @@ def _parts(x: Tensor, parts: tuple, indices: list, name: str) -> list:
         if x._node is not None:
             for part, index in zip(parts, indices):
                 _note_view(x, part, _PartOf(index, name))
+        elif getattr(x.data, "base", None) is not None and made_under_no_grad(x):   # parts of a no_grad view
+            for part in parts:   # in-place with grad on: refused, as PyTorch's
+                part._view = NO_GRAD_VIEW
     elif x.requires_grad or getattr(x, "_view", None) is NO_GRAD_VIEW:   # in-place with grad on: refused
         for part in parts:
             part._view = NO_GRAD_VIEW

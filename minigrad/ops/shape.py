@@ -1007,6 +1007,16 @@ def getitem(x: Tensor, index: Any) -> Tensor:
 NO_GRAD_VIEW = (None, "no_grad")
 
 
+def made_under_no_grad(x: Tensor) -> bool:
+    """Whether ``x`` is a view made under no_grad of a tensor that requires grad (NO_GRAD_VIEW), or a view of
+    one made in either mode (x[0][1:], x[0].t(): PyTorch refuses in-place ops on them with grad mode on too).
+    The chain is walked here, at an in-place op, to keep view ops free of the check."""
+    view = getattr(x, "_view", None)
+    while view and view[0] is not None:
+        view = getattr(view[0], "_view", None)
+    return view is NO_GRAD_VIEW
+
+
 def _note_view(x: Tensor, out: Tensor, how: Any) -> None:
     """Record that ``out`` reads x's memory through ``how``: a basic index, or the Reshape/Transpose (Diagonal,
     Unfold, AsStrided) op that made it. An in-place op on either then re-points the other's graph (ops/inplace.py)."""
