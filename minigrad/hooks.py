@@ -28,7 +28,9 @@ class HookError(RuntimeError, TypeError, ValueError):
 # Threads share graphs: HOOKS_LOCK guards adding and removing the entries of a node's ``hooks`` table (dict and
 # lists), and a walk reads a snapshot of them, so another thread's hook never breaks or doubles a walk's hooks.
 # CAPTURING.walk: the ``captured`` dict of the ``autograd.grad`` walk this thread runs now (its capture hooks
-# store only then, never another thread's or an inner walk's gradients).
+# store only then, never another thread's or an inner walk's gradients). CAPTURING.batched: this thread runs the
+# per-row walks of ``autograd.grad(..., is_grads_batched=True)`` (a ``retain_grad``
+# tensor they reach keeps its ``.grad``).
 HOOKS_LOCK = threading.Lock()
 CAPTURING = threading.local()
 
@@ -119,8 +121,8 @@ def run_node_hooks(node: Any, grads_out: list, stop: bool, apply: Callable, reta
             grads_out[index] = apply(hooks, grads_out[index], name)
     for index, ref in (node.retained or {}).items():
         tensor = ref()
-        if tensor is not None and grads_out[index] is not None:
-            retain(tensor, grads_out[index])
+        if tensor is not None and grads_out[index] is not None and not getattr(CAPTURING, "batched", False):
+            retain(tensor, grads_out[index])   # (a batched walk's rows: PyTorch's .grad gets an unusable batch)
     for index, pre, name in prehooks:
         grads_out[index] = apply(pre, grads_out[index], name)
     return after

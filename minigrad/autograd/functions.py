@@ -134,7 +134,11 @@ def grad(outputs: Any, inputs: Any, grad_outputs: Any = None, retain_graph: bool
     ``create_graph``. ``create_graph=True`` gives gradients with a graph of their own (higher-order
     gradients, :mod:`minigrad.higher_order`; an op without a higher-order rule raises NotImplementedError naming
     it); ``is_grads_batched``: each grad_output has a leading batch dim, and each gradient gets one (B, *input
-    shape), one backward per row (PyTorch vmaps one backward); ``only_inputs`` is deprecated in PyTorch and ignored.
+    shape), one backward per row (PyTorch vmaps one backward), so tensor and ``grad_fn`` hooks on the way run once
+    per row, each seeing that row's gradient (PyTorch's run once, on a batched gradient of the same logical shape),
+    and a ``retain_grad()`` tensor on the way keeps its ``.grad`` (PyTorch's gets a batched tensor that any use
+    refuses; the rows summed would be no gradient at all); ``only_inputs`` is deprecated in PyTorch and
+    ignored.
     """
     if is_grads_batched:
         return _batched_grad(outputs, inputs, grad_outputs, retain_graph, create_graph, allow_unused,
@@ -212,9 +216,13 @@ def _batched_grad(outputs: Any, inputs: Any, grad_outputs: Any, retain_graph: bo
     names = list(inputs) if isinstance(inputs, dict) else None
     wanted = _tensor_list(inputs, "grad", "inputs")
     keep = create_graph if retain_graph is None else retain_graph
-    per_row = [grad(outputs, wanted, [r[b] for r in rows], retain_graph=keep or b < size - 1,
-                    create_graph=create_graph, allow_unused=allow_unused, materialize_grads=materialize_grads)
-               for b in range(size)]
+    outer, CAPTURING.batched = getattr(CAPTURING, "batched", False), True
+    try:
+        per_row = [grad(outputs, wanted, [r[b] for r in rows], retain_graph=keep or b < size - 1,
+                        create_graph=create_graph, allow_unused=allow_unused, materialize_grads=materialize_grads)
+                   for b in range(size)]
+    finally:
+        CAPTURING.batched = outer
     stack = create_graph_walk().stack_tensors
     result = [None if column[0] is None else stack(list(column)) for column in zip(*per_row)]
     return dict(zip(names, result)) if names is not None else tuple(result)
