@@ -26,6 +26,20 @@ from ._in_place import written_in_place
 __all__ = ["alpha_dropout", "dropout", "dropout1d"]
 
 
+def _refuse_complex_mask(x: Tensor) -> None:
+    """ComplexInputError (NotImplementedError, as PyTorch's) for a complex x: PyTorch draws the random mask with
+    ``bernoulli_`` in the input's dtype, which has no complex kernel (p = 0 and p = 1 need no mask and pass)."""
+    if x.dtype.kind == "c":
+        raise ComplexInputError(f"dropout: a random mask of a complex input is not implemented (dtype {x.dtype}, shape "
+                                f"{x.shape}), as in PyTorch; drop the real and imaginary parts with one real mask")
+
+
+def _droppable(x: Tensor, name: str) -> Tensor:
+    """x if it is floating point or complex (a complex one is zeroed by p = 1 and refused a random mask, as
+    PyTorch's), else :func:`_floating`'s error naming ``name``."""
+    return x if x.dtype.kind == "c" else _floating(x, name)
+
+
 def _inverted_dropout(x: Tensor, p: float, mask_shape: tuple) -> Tensor:
     """x with each entry zeroed with probability ``p`` (a ``mask_shape`` that broadcasts against x, such as
     (N, C, 1), zeroes whole rows) and the rest scaled by 1/(1-p). x itself for p = 0; p is in [0, 1]."""
@@ -33,9 +47,7 @@ def _inverted_dropout(x: Tensor, p: float, mask_shape: tuple) -> Tensor:
         return x
     if p == 1:
         return x * 0.0
-    if x.dtype.kind == "c":   # PyTorch draws the mask with bernoulli_ in the input's dtype, which has no complex kernel
-        raise ComplexInputError(f"dropout: a random mask of a complex input is not implemented (dtype {x.dtype}, shape "
-                                f"{x.shape}), as in PyTorch; drop the real and imaginary parts with one real mask")
+    _refuse_complex_mask(x)
     keep = mg.rand(tuple(mask_shape), dtype=mg.float32, device=x.device) >= p
     return x * (keep.astype(x.dtype) * x.dtype.type(1.0 / (1.0 - p)))
 
@@ -96,9 +108,10 @@ def dropout1d(input: Tensor, p: float = 0.5, training: bool = True, inplace: boo
     scale the rest by 1/(1 - p); as ``torch.nn.functional.dropout1d``. The identity when not ``training``.
     ``inplace=True`` writes the result into ``input`` and returns it."""
     name = "dropout1d"
-    p, x = _probability(p, name), _floating(input, name)
+    p, x = _probability(p, name), _tensor(input, name)
     if x.ndim not in (2, 3):
         raise InputShapeError(f"{name}: expected a 2-D (C, L) or 3-D (N, C, L) input, got shape {x.shape}")
+    x = _droppable(x, name)
     _unbatched_version(x, 3, inplace, name)
     if not flag(training, name, "training") or p == 0 or x.numel() == 0:
         return x
@@ -118,7 +131,7 @@ def alpha_dropout(input: Tensor, p: float = 0.5, training: bool = False, inplace
     p, x = _probability(p, name), _tensor(input, name)
     if not flag(training, name, "training") or p == 0 or x.numel() == 0:
         return x   # of any dtype, as PyTorch's
-    x = _floating(x, name)
+    x = _droppable(x, name)
     return _alpha_version(_maybe_in_place("alpha_dropout_", x, inplace, lambda t: _alpha_dropped(t, p, t.shape)), x, p)
 
 
@@ -127,6 +140,7 @@ def _alpha_dropped(x: Tensor, p: float, mask_shape: tuple) -> Tensor:
     ``p`` set to -λα, then a·x + b (see ``alpha_dropout``); zeros for p = 1, as PyTorch's."""
     if p == 1:
         return x * 0.0
+    _refuse_complex_mask(x)
     keep = (mg.rand(tuple(mask_shape), dtype=mg.float32, device=x.device) >= p).astype(x.dtype)
     a = 1.0 / math.sqrt((_SELU_SATURATION ** 2 * p + 1) * (1 - p))
     shift = (keep - 1) * (_SELU_SATURATION * a) + _SELU_SATURATION * a * p

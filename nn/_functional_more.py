@@ -20,6 +20,7 @@ from ._arguments import _dim, _floating, _floating_or_complex, _number, _same_dt
 from ._dropout import (
     _alpha_dropped,
     _alpha_version,
+    _droppable,
     _inverted_dropout,
     _maybe_in_place,
     _probability,
@@ -189,6 +190,6 @@ def feature_alpha_dropout(input: Tensor, p: float = 0.5, training: bool = False,
     p, x = _probability(p, name), _tensor(input, name)
     if not flag(training, name, "training") or p == 0 or x.numel() == 0:
         return x   # of any dtype, as PyTorch's
-    x = _floating(x, name)
+    x = _droppable(x, name)
     return _alpha_version(_maybe_in_place("feature_alpha_dropout_", x, inplace, lambda t: t * 0.0 if p == 1 else
                                          _alpha_dropped(t, p, _channel_mask_shape(t, name))), x, p)

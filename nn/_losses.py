@@ -20,9 +20,9 @@ import numpy
 import minigrad as mg
 from minigrad import Tensor
 
-from ._arguments import _dtype_error, _floating, _number, _tensor
+from ._arguments import _dtype_error, _floating, _floating_or_complex, _number, _tensor
 from ._common_losses import _complex_into_real, _kernel_floating, _no_bool_subtraction, pairwise_distance
-from ._errors import InputShapeError
+from ._errors import InputDtypeError, InputShapeError
 from ._flags import flag
 from ._reduction import check_reduction, checked_reduction, reduce_loss
 from ._targets import checked_indices, class_weights, index_array
@@ -205,10 +205,11 @@ def soft_margin_loss(input: Tensor, target: Any, size_average: bool | None = Non
                      reduce: bool | None = None, reduction: str = "mean") -> Tensor:
     """log(1 + e^{-target·input}) (two-class logistic loss, target ±1), reduced; as PyTorch, but stable for
     any product (PyTorch's overflows to inf where -target·input > ~88 in float32). The target broadcasts to the
-    input's shape."""
+    input's shape. A complex input gives PyTorch's complex log1p(e^{-target·input}) (overflowing as its does),
+    without a gradient (PyTorch refuses to record it: RuntimeError where an argument requires grad)."""
     name = "soft_margin_loss"
     reduction = checked_reduction(size_average, reduce, reduction, name)
-    input = _floating(input, name)
+    input = _floating_or_complex(input, name)
     target = _operand(target, input, name)
     _broadcast(name, input, target)
     if tuple(mg.broadcast_shapes(input.shape, target.shape)) != input.shape:   # PyTorch's in-place kernel
@@ -217,6 +218,11 @@ def soft_margin_loss(input: Tensor, target: Any, size_average: bool | None = Non
     _complex_into_real(name, input, target)
     if target.dtype != input.dtype:   # PyTorch computes in the input's dtype (f32 input, f64 target: f32)
         target = target.astype(input.dtype)
+    if input.dtype.kind == "c":
+        if (input.requires_grad or target.requires_grad) and mg.is_grad_enabled():
+            raise InputDtypeError(f"{name}: no automatic differentiation for complex outputs (input {input.dtype}, "
+                                  f"shape {input.shape}), as in PyTorch; run it under mg.no_grad()")
+        return reduce_loss(mg.log1p(mg.exp(-target * input)), reduction)
     return reduce_loss(mg.logaddexp(-target * input, 0.0), reduction)
 
 

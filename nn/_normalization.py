@@ -299,10 +299,13 @@ def instance_norm(input: Tensor, running_mean: Tensor | None = None,  # noqa: A0
     ``bias`` (C,).
     """
     name = "instance_norm"
-    x, eps = _floating(input, name), _number(eps, name, "eps")
+    x, eps = _tensor(input, name), _number(eps, name, "eps")
     use_input_stats = flag(use_input_stats, name, "use_input_stats")
     if x.ndim < (3 if use_input_stats else 2):   # (N, C) with the running estimates: torch's batch_norm of it
-        raise ValueError(f"{name}: expected an input of at least 3 dims (N, C, *), got shape {x.shape}")
+        # the shape before the dtype, as PyTorch; under 2 dims its batch_norm indexes dim 1 (IndexError)
+        raise (ValueError if use_input_stats else IndexError)(
+            f"{name}: expected an input of at least {3 if use_input_stats else 2} dims (N, C, *), got shape {x.shape}")
+    x = _floating(x, name)
     if (running_mean is None) != (running_var is None):   # as torch (its batch_norm underneath) refuses
         raise ValueError(f"{name}: running_mean and running_var must either both be None or neither be None")
     _mixed(name, x, weight=weight, bias=bias)   # PyTorch casts the running estimates

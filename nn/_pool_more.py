@@ -282,11 +282,11 @@ def local_response_norm(input: Tensor, size: int, alpha: float = 1e-4, beta: flo
     zero beyond the ends), as ``torch.nn.functional.local_response_norm`` (AlexNet's). (N, C, *) → same shape."""
     name = "local_response_norm"
     x = _tensor(input, name)
+    if x.ndim < 3:   # the shape before the dtype, as PyTorch
+        raise ValueError(f"{name}: expected 3D or higher dimensionality input (got {x.ndim} dimensions)")
     integers = x.dtype == mg.int64   # PyTorch's: the mean of the squares is then int64's average pool (toward 0)
     if not integers:
         x = _floating(x, name)
-    if x.ndim < 3:
-        raise ValueError(f"{name}: expected 3D or higher dimensionality input (got {x.ndim} dimensions)")
     if isinstance(size, bool) or not isinstance(size, (int, numpy.integer)) or size < 1:
         raise InputShapeError(f"{name}: size must be a positive int, got {size!r}")
     if x.numel() == 0:
