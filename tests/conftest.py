@@ -54,6 +54,16 @@ def torch():
     return pytest.importorskip("torch", reason="PyTorch is not installed (optional test peer)")
 
 
+@pytest.fixture(scope="module")
+def torch_optim_loaded() -> None:
+    """torch.optim's first step imports its compiler machinery (about 2 s): once per module, outside the tests'
+    timings (``pytestmark = pytest.mark.usefixtures("torch_optim_loaded")``)."""
+    torch = pytest.importorskip("torch", reason="PyTorch is not installed (optional test peer)")
+    p = torch.ones(1, requires_grad=True)
+    p.grad = torch.ones(1)
+    torch.optim.SGD([p], lr=0.1).step()
+
+
 @pytest.fixture
 def has_dot() -> bool:
     if shutil.which("dot") is None:

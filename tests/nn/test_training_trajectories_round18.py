@@ -14,12 +14,7 @@ from nn.optim import lr_scheduler
 torch = pytest.importorskip("torch", reason="no torch")
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _torch_optim_loaded() -> None:
-    """torch.optim's first step imports its compiler machinery (about 2 s): once, outside the tests' timings."""
-    p = torch.ones(1, requires_grad=True)
-    p.grad = torch.ones(1)
-    torch.optim.SGD([p], lr=0.1).step()
+pytestmark = pytest.mark.usefixtures("torch_optim_loaded")
 
 
 def _lrs(opt: Any) -> list[float]:
