@@ -226,14 +226,24 @@ def _with_suffixes(text: str, suffixes: list[str], indent: int, linewidth: int) 
     return text + ")"
 
 
+def _is_parameter_class(cls: type) -> bool:
+    """Whether ``cls`` is ``nn.Parameter`` itself (the engine never imports nn)."""
+    return cls.__name__ == "Parameter" and cls.__module__.split(".")[0] == "nn"
+
+
 def tensor_repr(tensor: Any) -> str:
-    """``repr(tensor)`` in PyTorch's layout (``Tensor.__repr__``; a Parameter adds its own first line)."""
+    """``repr(tensor)`` in PyTorch's layout (``Tensor.__repr__``; a Parameter adds its own first line).
+
+    As PyTorch's, a Tensor or an ``nn.Parameter`` prints as ``tensor(...)``, a subclass as ``MyTensor(...)``,
+    and a subclass of Parameter as ``Parameter(MyParameter(...))``."""
     note_read(tensor, "__repr__")   # inside an mg.compile capture: printing reads the values
     options = PRINT_OPTIONS
     array = tensor.data
     if hasattr(array, "requires_grad"):   # p.data = <a Tensor>: say so rather than fail inside the layout
         return f"<Tensor whose .data holds a {type(array).__name__}, not an array: assign arrays to .data>"
-    prefix = "tensor("
+    classes = type(tensor).__mro__
+    plain = classes[0].__module__ == "minigrad.tensor" or _is_parameter_class(classes[0])
+    prefix = "tensor(" if plain else f"{classes[0].__name__}("
     indent = len(prefix)
     suffixes = []
     if _shows_device(tensor.device):
@@ -255,4 +265,7 @@ def tensor_repr(tensor: Any) -> str:
         suffixes.append(f"grad_fn=<{tensor.grad_fn.name()}>")
     elif tensor.requires_grad:
         suffixes.append("requires_grad=True")
-    return _with_suffixes(prefix + text, suffixes, indent, options["linewidth"])
+    text = _with_suffixes(prefix + text, suffixes, indent, options["linewidth"])
+    if not plain and any(_is_parameter_class(cls) for cls in classes):
+        text = f"Parameter({text})"
+    return text
