@@ -348,10 +348,10 @@ def _quantile(node: Function, g: Tensor) -> tuple:
     for index, part in parts:
         gx = IndexPutAdd((line, index.reshape(count, lines)))(gx, Reshape((count, lines))(part))
     gq = None
-    if with_q:   # the engine's gq: g · (high - low) · slope, 0 where the slope is (no inf - inf), summed per q
+    if with_q:   # the engine's gq: g · (high - low) · slope, 0 where the rank is fixed, summed per q
         x_lines = Reshape((lines, n))(_input(node, 0, x))
         low, high = (Reshape(below.shape)(GetItem((line, i.reshape(count, lines)))(x_lines)) for i in (below, above))
-        part = Where()(node.slope == 0, _zero(g), Mul()(Sub()(high, low), node.slope))
+        part = Where()(node.fixed, _zero(g), Mul()(Sub()(high, low), node.slope))
         gq = Reshape(node.q_shape)(Sum((1,), False)(Reshape((count, -1))(Mul()(g_last, part))))
     return Reshape(tuple(node.in_shape))(gx), gq
 

@@ -111,8 +111,8 @@ def _edges(bins: Tensor, x: Tensor, dim: int, name: str) -> Tensor:
         raise ShapeMismatchError(f"{name}: bins tensor should have one dimension, but got {bins.ndim} dimensions in "
                                  f"the bins tensor for dimension {dim}")
     if bins.shape[0] < 2:
-        raise ValueError(f"{name}: bins must be > 0, but got {bins.shape[0] - 1} for dimension {dim} (a bins "
-                         f"tensor holds the edges, at least 2)")
+        raise ShapeMismatchError(f"{name}: bins must be > 0, but got {bins.shape[0] - 1} for dimension {dim} (a bins "
+                                 f"tensor holds the edges, at least 2)")
     if bins.dtype != x.dtype:
         raise ArgumentTypeError(f"{name}: input tensor and bins tensors should have the same dtype, but got input "
                                 f"with dtype {x.dtype} and bins for dimension {dim} with dtype {bins.dtype}")

@@ -325,7 +325,8 @@ class Quantile(Function):
     a NaN has rank n - 1 for quantile, so gives NaN); round the rank per ``interpolation``; lerp
     between the sorted values below and above it. The gradient goes to those two elements, with the
     weights (1 - w) and w, and (linear interpolation) to ``q`` through the rank, as PyTorch's:
-    (above - below) · (n - 1) per line (0 where the rank is fixed: a line with a NaN, a clamped rank).
+    (above - below) · (n - 1) per line (0 where the rank is fixed: a line with a NaN, a clamped rank; NaN
+    for an infinite line of one element, as PyTorch's inf - inf times 0).
 
     x: (..., n), q: (Q,) → (Q, ...).
     """
@@ -346,8 +347,9 @@ class Quantile(Function):
         if self.ignore_nan:
             count = (~nan).sum(axis=-1, keepdims=True).astype(x.dtype)
             rank = q * (count - 1)
-            slope = xp.where(rank < 0, x.dtype.type(0), count - 1)   # d rank / d q
-            rank = xp.where(rank < 0, x.dtype.type(0), rank)   # a line of NaNs: rank 0, a NaN
+            fixed = rank < 0
+            slope = xp.where(fixed, x.dtype.type(0), count - 1)   # d rank / d q
+            rank = xp.where(fixed, x.dtype.type(0), rank)   # a line of NaNs: rank 0, a NaN
         else:
             last = x.dtype.type(n - 1)
             fixed = nan.any(axis=-1, keepdims=True)
@@ -379,8 +381,9 @@ class Quantile(Function):
         self.q_slope = None
         if self.interpolation == "linear":
             with backend.errstate(xp, invalid="ignore"):
-                slope = xp.broadcast_to(slope, out_shape)
-                self.q_slope = xp.where(slope == 0, slope, (high - low) * slope)
+                slope, self.fixed = xp.broadcast_to(slope, out_shape), xp.broadcast_to(fixed, out_shape)
+                # 0 where the rank is fixed, else PyTorch's (high - low) · slope: NaN for inf - inf times a slope 0
+                self.q_slope = xp.where(self.fixed, slope, (high - low) * slope)
             if self.q_grad:   # create_graph's rule: the weight and q's slope depend on both
                 self.x_q, self.slope = (x, q), slope
         positions = xp.broadcast_to(order, out_shape[:-1] + (n,))
