@@ -782,20 +782,30 @@ def clip(input: Tensor, min: Any = None, max: Any = None, *, out: Tensor | None 
         # PyTorch's two-tensor-bound clamp has no bool kernel (one bound goes through clamp_min/max, which has)
         raise DtypeNotImplementedError(f"clamp: not implemented for 'Bool' (a bool tensor between two bool tensor "
                                        f"bounds; shape {x.shape}), as in PyTorch")
-    bounds = [_number_bound(bound, x) for bound in (min, max) if bound is not None]
+    given = [bound for bound in (min, max) if bound is not None]
+    if getattr(getattr(x, "dtype", None), "kind", "") == "b" and all(type(bound) is bool for bound in given):
+        kernel = "clamp_scalar" if len(given) == 2 else "clamp_min_scalar" if min is not None else "clamp_max_scalar"
+        raise DtypeNotImplementedError(f'clamp: "{kernel}_cpu" not implemented for \'Bool\' (a bool tensor of shape '
+                                       f"{x.shape} with bool bounds), as in PyTorch")
+    floating = any(getattr(getattr(bound, "dtype", None), "kind", "") in "fc" if not isinstance(bound, (int, float))
+                   else isinstance(bound, float) for bound in given)   # an integer x then clamps into a float result
+    bounds = [_number_bound(bound, x, floating) for bound in (min, max) if bound is not None]
     return Clip(min is not None, max is not None)(x, *bounds)
 
 
-def _number_bound(bound: Any, x: Any) -> Any:
+def _number_bound(bound: Any, x: Any, floating: bool = False) -> Any:
     """A clamp bound made ready: a number that keeps x's dtype must fit it, as PyTorch converts it (300 for uint8,
-    1e39 for float32 raise RuntimeError where NumPy would wrap or overflow to inf); a NumPy scalar is read as
-    the Python number; arrays and Tensors pass as they are."""
+    1e39 for float32 raise RuntimeError where NumPy would wrap or overflow to inf; an int beside a ``floating``
+    bound need not fit an integer x, the result being a float: it is made a float); a NumPy scalar is read as the
+    Python number; arrays and Tensors pass as they are."""
     if isinstance(bound, numpy.generic) and not isinstance(bound, numpy.complexfloating):
         bound = bound.item()
     if isinstance(bound, (int, float)) and not isinstance(bound, bool):
         kind = getattr(getattr(x, "dtype", None), "kind", "")
-        if kind in ("f", "c") or (kind in ("i", "u") and isinstance(bound, int)):   # the result keeps x's dtype
+        if kind in ("f", "c") or (kind in ("i", "u") and isinstance(bound, int) and not floating):   # keeps x's dtype
             _fill_in(bound, x.dtype, "clamp")
+        elif kind in ("i", "u") and isinstance(bound, int):   # NumPy would wrap it into x's dtype first
+            return float(bound)
         return bound
     if bound is not None and not isinstance(bound, (bool, Tensor)) and not backend.is_array(bound):
         if isinstance(bound, (complex, numpy.complexfloating)):   # PyTorch's NotImplementedError: no order
@@ -837,6 +847,10 @@ def where(condition: Any, input: Any, other: Any) -> Tensor:  # noqa: A002
     """
     _check_condition(condition)
     a, b = input, other
+    for tensor, number in ((a, b), (b, a)):
+        if isinstance(tensor, Tensor) and type(number) in (int, float) and (
+                tensor.dtype.kind in "iu" and type(number) is int or tensor.dtype.kind == "f" and tensor.itemsize > 2):
+            _fill_in(number, tensor.dtype, "where")   # the result keeps the tensor's dtype: 300 into int8 raises
     if not isinstance(a, Tensor) and not isinstance(b, Tensor):
         numbers = isinstance(a, _PYTHON_NUMBER) and isinstance(b, _PYTHON_NUMBER)
         a = as_tensor(a, dtype=torch_result_type(a, b) if numbers else None,

@@ -415,10 +415,34 @@ def _integer_pair(a: Any, b: Any, name: str) -> tuple:
 
 
 def gcd(input: Any, other: Any) -> Tensor:  # noqa: A002
-    """The greatest common divisor of integers, elementwise and broadcast (non-negative; gcd(0, 0) is 0)."""
+    """The greatest common divisor of integers, elementwise and broadcast (gcd(0, 0) is 0). Non-negative except
+    beside the dtype's minimum, where PyTorch's answer is kept (see :func:`_gcd_as_torch`)."""
     a, b = _integer_pair(input, other, "gcd")
     xp = _xp_of(a, b)
-    return _bool_result("gcd", lambda x, y: xp.asarray(xp.gcd(x, y)), (a, b))
+    return _bool_result("gcd", lambda x, y: _gcd_as_torch(xp, x, y), (a, b))
+
+
+def _gcd_as_torch(xp: Any, x: Any, y: Any) -> Any:
+    """NumPy's gcd of two broadcast integer operands, but PyTorch's where one is the result dtype's minimum.
+
+    PyTorch's kernel runs Euclid's loop ``while a: a, b = b % a, a`` (C's remainder) from ``abs(a), abs(b)``,
+    and ``abs`` leaves INT_MIN negative, so its answer there can be negative: gcd(-32768, 6) is -2 in int16,
+    not 2. That loop is run for those elements only."""
+    g = xp.asarray(xp.gcd(x, y))
+    if g.dtype.kind != "i":
+        return g
+    lowest = xp.iinfo(g.dtype).min
+    x, y = (xp.broadcast_to(xp.asarray(v, dtype=g.dtype), g.shape) for v in (x, y))
+    odd = (x == lowest) | (y == lowest)
+    if not odd.any():
+        return g
+    a, b = xp.abs(x[odd]), xp.abs(y[odd])   # abs(INT_MIN) is INT_MIN, as in C
+    while (a != 0).any():
+        going = a != 0
+        a, b = xp.where(going, xp.fmod(b, xp.where(going, a, 1)), 0), xp.where(going, a, b)
+    g = g.copy()
+    g[odd] = b
+    return g
 
 
 def lcm(input: Any, other: Any) -> Tensor:  # noqa: A002

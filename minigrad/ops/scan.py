@@ -225,6 +225,8 @@ def cumprod(input: Tensor, dim: Any = NOT_GIVEN, *, dtype: Any = None, axis: Any
     """Running products along ``dim``: out[i] = x[0] · … · x[i]; same shape; exact gradients at zeros."""
     x = tensor_arg(input, "cumprod")
     x = astype(x, dtype) if dtype is not None else _integer_result(x)
+    if x.dtype.kind == "b":   # only through dtype=: bool inputs multiply as int64
+        raise NotImplementedError("cumprod: not implemented for dtype bool (as PyTorch's)")
     a = _scan_axis(x, dim, axis, "cumprod")
     return CumProd(a)(x) if a is not None else x + 0
 

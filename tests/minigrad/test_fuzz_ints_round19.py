@@ -1,0 +1,109 @@
+"""Round 19: integer and bool semantics fuzzed against PyTorch 2.13 (/tmp/fuzz19_ints.py), one test per root cause.
+
+Each case runs the same call on minigrad and on torch and compares the dtype, the values and the exception class.
+"""
+from typing import Any, Callable
+
+import numpy as np
+import pytest
+
+import minigrad as mg
+
+
+def _run(call: Callable, lib: Any) -> Any:
+    try:
+        return call(lib)
+    except Exception as error:  # noqa: BLE001 - the class is what is compared
+        return error
+
+
+def _same_as_torch(call: Callable, torch: Any) -> None:
+    ours, theirs = _run(call, mg), _run(call, torch)
+    if isinstance(theirs, Exception):
+        assert isinstance(ours, type(theirs)), f"torch raised {type(theirs).__name__}, minigrad gave {ours!r}"
+        return
+    assert not isinstance(ours, Exception), f"minigrad raised {ours!r}, torch gave {theirs}"
+    assert str(ours.dtype) == str(theirs.dtype).replace("torch.", "")
+    np.testing.assert_array_equal(ours.numpy(), theirs.numpy())
+
+
+def _t(lib: Any, values: list, dtype: str) -> Any:
+    return lib.tensor(values, dtype=getattr(lib, dtype))
+
+
+# where(condition, int_tensor, python_int): the int keeps the tensor's dtype, so one it cannot hold raises, as
+# PyTorch's; minigrad wrapped it (300 into int8 was 44, -300 into uint8 212)
+@pytest.mark.parametrize("dtype, number", [("int8", 128), ("int8", 300), ("int8", -129), ("uint8", 256),
+                                           ("uint8", -300), ("int16", 2**31), ("int32", 2**40), ("int64", 2**63),
+                                           ("float32", 1e39), ("int8", 127), ("uint8", -1), ("bool", 300)])
+@pytest.mark.parametrize("side", ["input", "other"])
+def test_where_with_a_python_int_the_tensor_cannot_hold(dtype: str, number: Any, side: str, torch: Any) -> None:
+    def call(lib: Any) -> Any:
+        mask, x = lib.tensor([True, False, True]), _t(lib, [1, 0, 1], dtype)
+        return lib.where(mask, x, number) if side == "input" else lib.where(mask, number, x)
+    _same_as_torch(call, torch)
+
+
+# clamp of a bool tensor between Python bools: PyTorch has no scalar kernel for bools (NotImplementedError);
+# minigrad returned the bools
+@pytest.mark.parametrize("call", [
+    lambda lib: lib.tensor([True, False]).clamp(False),
+    lambda lib: lib.tensor([True, False]).clamp(None, True),
+    lambda lib: lib.tensor([True, False]).clamp(False, True),
+    lambda lib: lib.clamp(lib.tensor([True, False]), min=True),
+    lambda lib: lib.tensor([True, False]).clamp_min(False),
+    lambda lib: lib.tensor([True, False]).clamp_max(True),
+    lambda lib: lib.tensor([True, False]).clamp_(False),
+    lambda lib: lib.tensor([True, False]).clamp_min_(True),
+    lambda lib: lib.tensor([True, False]).clamp_max_(False),
+    lambda lib: lib.tensor([True, False]).clamp(0, 1),            # an int bound: int64, computed
+    lambda lib: lib.tensor([True, False]).clamp(lib.tensor([False, True])),   # a tensor bound: computed
+], ids=lambda f: "")
+def test_clamp_of_bools_between_bools_raises_as_torch(call: Callable, torch: Any) -> None:
+    _same_as_torch(call, torch)
+
+
+# clamp of an integer tensor with a float bound gives a float: the other (int) bound need not fit the integer
+# dtype; minigrad raised "300 cannot be converted to type int8" where PyTorch clamps
+@pytest.mark.parametrize("dtype, low, high", [("int8", -1.5, 300), ("uint8", 0.5, 2**31), ("int32", 2**40, 2.5),
+                                              ("int16", float("nan"), 40000)])
+def test_clamp_of_integers_with_a_float_bound_takes_any_int_bound(dtype: str, low: Any, high: Any,
+                                                                    torch: Any) -> None:
+    ours = _t(mg, [1, 5, -3] if dtype != "uint8" else [1, 5, 3], dtype).clamp(low, high)
+    theirs = _t(torch, [1, 5, -3] if dtype != "uint8" else [1, 5, 3], dtype).clamp(low, high)
+    assert ours.dtype.kind == "f"   # float64 by NumPy 2's promotion (README), PyTorch's float32
+    np.testing.assert_allclose(ours.numpy(), theirs.numpy().astype(np.float64), equal_nan=True)
+
+
+def test_clamp_of_integers_with_an_int_bound_still_checks_it(torch: Any) -> None:
+    _same_as_torch(lambda lib: _t(lib, [1, 2], "int8").clamp(1, 300), torch)
+
+
+# cumprod(dtype=bool): PyTorch has no bool kernel ("cumprod_out_cpu" not implemented); minigrad computed it
+@pytest.mark.parametrize("dtype", ["int64", "uint8", "bool", "int8"])
+def test_cumprod_into_bool_raises_as_torch(dtype: str, torch: Any) -> None:
+    _same_as_torch(lambda lib: _t(lib, [[1, 2, 0], [3, 1, 1]], dtype).cumprod(1, dtype=lib.bool), torch)
+    _same_as_torch(lambda lib: _t(lib, [[1, 2, 0], [3, 1, 1]], dtype).cumprod(1), torch)   # int64: computed
+
+
+# gcd beside the dtype's minimum: PyTorch's Euclid loop starts from abs(), which leaves INT_MIN negative, so its
+# answer can be negative (int16 gcd(-32768, 6) is -2); minigrad gave NumPy's 2
+@pytest.mark.parametrize("dtype, a, b", [("int16", [-32768, -32768, 6, -32768, 0], [6, -7, -32768, 0, -32768]),
+                                         ("int8", [-128, 12, -128, -128], [-6, -128, -128, 3]),
+                                         ("int32", [-(2**31), 5, -(2**31)], [10, -(2**31), 2**30]),
+                                         ("int64", [-(2**63), 9, -(2**63)], [-5, -(2**63), 64])])
+def test_gcd_beside_the_minimum_as_torch(dtype: str, a: list, b: list, torch: Any) -> None:
+    _same_as_torch(lambda lib: lib.gcd(_t(lib, a, dtype), _t(lib, b, dtype)), torch)
+    _same_as_torch(lambda lib: _t(lib, a, dtype).gcd_(_t(lib, b, dtype)), torch)
+
+
+def test_gcd_of_a_narrower_minimum_promotes_first(torch: Any) -> None:
+    _same_as_torch(lambda lib: lib.gcd(_t(lib, [-128, 7], "int8"), _t(lib, [6, -7], "int16")), torch)
+
+
+@pytest.mark.gpu
+def test_gcd_beside_the_minimum_on_the_gpu() -> None:
+    a, b = [-32768, -32768, 6, 12], [6, 0, -32768, 8]
+    on_gpu = mg.gcd(mg.tensor(a, dtype=mg.int16, device="cuda"), mg.tensor(b, dtype=mg.int16, device="cuda"))
+    assert on_gpu.cpu().tolist() == mg.gcd(mg.tensor(a, dtype=mg.int16), mg.tensor(b, dtype=mg.int16)).tolist()
+    assert on_gpu.cpu().tolist() == [-2, -32768, -2, 4]
