@@ -207,8 +207,12 @@ class Unflatten(Module):
         if not sizes or not all(isinstance(n, int) and not isinstance(n, bool) for n in sizes):
             raise TypeError("Unflatten: unflattened_size must be a non-empty sequence of ints, "
                             f"got {unflattened_size!r}")
-        # a list stays a list, as torch keeps it (its repr shows the brackets)
-        self.dim, self.unflattened_size = dim, list(sizes) if isinstance(unflattened_size, list) else sizes
+        # a list stays a list and an mg.Size a Size, as torch keeps what it is given (its repr shows which)
+        if isinstance(unflattened_size, list):
+            sizes = list(sizes)
+        elif isinstance(unflattened_size, mg.Size):
+            sizes = unflattened_size
+        self.dim, self.unflattened_size = dim, sizes
 
     def forward(self, input: Tensor) -> Tensor:  # noqa: A002 - PyTorch's name
         """input: (…, n, …) with n at ``dim`` → (…, *unflattened_size, …)."""

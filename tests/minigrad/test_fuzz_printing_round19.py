@@ -64,3 +64,15 @@ def test_a_parameter_subclass_prints_as_pytorchs(torch: Any) -> None:
     assert repr(MyParameter(mg.tensor([1.5, 2.0]))) == repr(TorchMyParameter(torch.tensor([1.5, 2.0])))
     assert repr(nn.Parameter(mg.tensor([1.5, 2.0]))) == repr(torch.nn.Parameter(torch.tensor([1.5, 2.0])))
     assert repr(mg.tensor([1.5, 2.0])) == repr(torch.tensor([1.5, 2.0]))
+
+
+# --- modules' extra_repr --------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("sizes", ["size", "list", "tuple"])
+def test_unflatten_keeps_a_size_as_given(torch: Any, sizes: str) -> None:
+    """``nn.Unflatten(0, mg.Size([2, 3]))`` prints ``unflattened_size=Size([2, 3])`` as PyTorch's (it printed the
+    tuple ``(2, 3)``); a list stays a list, a tuple a tuple."""
+    make = {"size": lambda lib: lib.Size([2, 3]), "list": lambda lib: [2, 3], "tuple": lambda lib: (2, 3)}[sizes]
+    ours, theirs = nn.Unflatten(0, make(mg)), torch.nn.Unflatten(0, make(torch))
+    assert repr(ours).replace("mg.", "") == repr(theirs).replace("torch.", "")
+    assert ours(mg.ones(4, 6).T).shape == (2, 3, 4)
