@@ -17,6 +17,7 @@ from ..tensor import Tensor
 from ._util import (
     FLOAT16,
     OUT_DTYPE,
+    ArgumentTypeError,
     DtypeNotImplementedError,
     ShapeMismatchError,
     called_as,
@@ -89,17 +90,23 @@ def _scaled_sum(name: str, x: Any, product: Tensor, beta: Any, alpha: Any) -> Te
     NaN and inf do not propagate), as PyTorch. Integer tensors refuse a float beta or alpha (PyTorch's
     addr does; its addmm/addmv/addbmm/baddbmm truncate them to ints, silently); bool tensors read them as
     truth values (``(beta and x) or (alpha and product)``), as PyTorch's. A complex beta or alpha needs complex
-    tensors, except one with no imaginary part (PyTorch converts it to the tensors' dtype)."""
+    tensors, except one with no imaginary part (PyTorch converts it to the tensors' dtype). addr refuses a bool
+    beta or alpha unless the tensors are bool, as PyTorch's."""
+    x = tensor_arg(x, name)
+    if name == "addr" and not x.dtype == product.dtype == numpy.bool_:
+        for what, value in (("beta", beta), ("alpha", alpha)):
+            if isinstance(value, (bool, numpy.bool_)):
+                raise ArgumentTypeError(f"addr: a bool {what} ({value!r}) needs bool tensors, got {x.dtype} and "
+                                        f"{product.dtype} (PyTorch: Boolean {what} only supported for Boolean results)")
     beta, alpha = (number(int(v) if isinstance(v, bool) else v, name, what, complex_ok=True)   # True: a Scalar
                    for v, what in ((beta, "beta"), (alpha, "alpha")))
-    x = tensor_arg(x, name)
     if x.dtype.kind != "c" and product.dtype.kind != "c":
         beta, alpha = (real_scalar(name, what, value, numpy.result_type(x.dtype, product.dtype))
                        for what, value in (("beta", beta), ("alpha", alpha)))
     if x.dtype.kind in "iub" and product.dtype.kind in "iub":
         for what, value in (("beta", beta), ("alpha", alpha)):
             if isinstance(value, float):
-                raise TypeError(f"{name}: for integer tensors {what} must be an int, got {value!r}")
+                raise ArgumentTypeError(f"{name}: for integer tensors {what} must be an int, got {value!r}")
         if x.dtype == product.dtype == numpy.bool_:
             beta, alpha = bool(beta), bool(alpha)
     try:
@@ -361,8 +368,11 @@ def _summed_integers(inputs: list, output: str, tensors: tuple) -> tuple:
     """Integer and bool operands as PyTorch's einsum takes them: it first sums an operand over the indices only
     it has (not in the output nor in another operand; beside other operands, those of a size other than 1) with
     ``sum``, which gives int64. Then the result is int64 (exact where the narrow dtype would wrap around) and
-    the operands are cast to it; PyTorch itself refuses some of those mixes, minigrad computes them."""
-    if all(t.dtype.kind not in "biu" or t.dtype == numpy.int64 for t in tensors):
+    the operands are cast to it; PyTorch itself refuses some of those mixes, minigrad computes them. Beside a
+    floating or complex operand nothing is cast: the result promotes to that dtype (PyTorch's ``sum`` first
+    widens the integers it sums, never the floats)."""
+    if all(t.dtype.kind not in "biu" or t.dtype == numpy.int64 for t in tensors) \
+            or any(t.dtype.kind in "fc" for t in tensors):
         return tensors
     for k, (sub, t) in enumerate(zip(inputs, tensors)):
         elsewhere = set(output).union(*(set(s) for j, s in enumerate(inputs) if j != k))

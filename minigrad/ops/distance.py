@@ -45,6 +45,7 @@ class Cdist(Function):
             y = diff.max(axis=-1)
         else:
             y = (diff ** p).sum(axis=-1) ** (1 / p)
+        y = xp.ascontiguousarray(y)   # C order whatever the inputs' layout, as PyTorch's
         self.saved = (x1, x2, y)
         return y
 

@@ -31,7 +31,7 @@ class MatMul(Function):
         if plain and a.dtype is not _BOOL:
             self.saved = (a, b)
             return _by_matrix(a, b)
-        if getattr(a, "dtype", None) == _BOOL and getattr(b, "dtype", None) == _BOOL:
+        if getattr(a, "dtype", None) == _BOOL and getattr(b, "dtype", None) == _BOOL and not _empty_product(a, b):
             # NumPy's product of bools is an OR of ANDs; PyTorch has no bool kernel for it
             raise DtypeNotImplementedError(f"{self.name}: not implemented for 'Bool' (two bool operands, shapes "
                                            f"{tuple(a.shape)} and {tuple(b.shape)}), as in PyTorch")
@@ -85,6 +85,12 @@ class MatMul(Function):
         return ga, gb
 
     kept_for_backward = read_by_the_others   # x @ W_frozen: nothing of x (it may change in place, as in PyTorch)
+
+
+def _empty_product(a: Any, b: Any) -> bool:
+    """Whether ``a @ b`` has an empty operand (an empty result, or all False from an empty sum) that is not a dot
+    product of two vectors: PyTorch returns those for bools before it looks for a bool kernel."""
+    return (a.size == 0 or b.size == 0) and not (a.ndim == 1 and b.ndim == 1)
 
 
 FEW_ROWS = 48   # up to this many rows, x @ W.T runs faster as (W @ x.T).T (see _by_matrix)

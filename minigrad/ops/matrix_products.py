@@ -41,6 +41,8 @@ def vecdot(x: Any, y: Any, *, dim: int = -1) -> Tensor:
     if x.dtype != y.dtype:   # PyTorch: RuntimeError (no promotion)
         raise DtypeMismatchError(f"{name}: expected x and y to have the same dtype, got x of dtype {x.dtype} and y "
                                  f"of dtype {y.dtype}")
+    if x.ndim == 1 and y.ndim == 1 and x.shape != y.shape:   # two vectors: PyTorch's dot, which does not broadcast
+        raise LinalgShapeError(f"{name}: vectors of different lengths, shapes {x.shape} and {y.shape}")
     try:
         shape = numpy.broadcast_shapes(x.shape, y.shape)
     except ValueError:

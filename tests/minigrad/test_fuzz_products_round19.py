@@ -1,0 +1,134 @@
+"""Products and contractions against torch: the cases a differential fuzzer found (round 19).
+
+Each case runs the same call on torch and on minigrad and compares values, dtypes, shapes and layout, or the
+class of the error both raise (never a hard-coded outcome)."""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any, Callable
+
+import numpy as np
+import pytest
+
+import minigrad as mg
+
+torch = pytest.importorskip("torch", reason="no torch")
+
+rng = np.random.default_rng(19)
+
+
+def _np(t: Any) -> np.ndarray:
+    return np.asarray(t.detach().resolve_conj().numpy() if isinstance(t, torch.Tensor) else t.numpy())
+
+
+def _array(shape: tuple, dtype: str) -> np.ndarray:
+    if dtype == "bool":
+        return rng.random(shape) < 0.5
+    if dtype.startswith("int"):
+        return rng.integers(-4, 5, shape).astype(dtype)
+    return rng.standard_normal(shape).astype(dtype)
+
+
+def _same(call: Callable, *arrays: np.ndarray) -> tuple:
+    """call(lib, *tensors) on both libraries: the same shape, dtype and values; returns (torch's, minigrad's)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        t = call(torch, *[torch.tensor(a) for a in arrays])
+        m = call(mg, *[mg.tensor(a) for a in arrays])
+    assert tuple(t.shape) == tuple(m.shape) and str(t.dtype).replace("torch.", "") == str(m.dtype)
+    np.testing.assert_allclose(_np(m), _np(t), rtol=1e-6, atol=1e-9)
+    return t, m
+
+
+def _same_error(call: Callable, *arrays: np.ndarray) -> None:
+    with pytest.raises(Exception) as theirs:
+        call(torch, *[torch.tensor(a) for a in arrays])
+    expected = RuntimeError if isinstance(theirs.value, RuntimeError) else type(theirs.value)
+    with pytest.raises(expected):
+        call(mg, *[mg.tensor(a) for a in arrays])
+
+
+# --- einsum of an integer operand with a floating one promotes (it cast the floats to int64: 0.5 became 0) ---------
+
+@pytest.mark.parametrize("equation, shapes, dtypes", [   # PyTorch sums the float operand alone, then multiplies
+    ("i,ij->i", [(2,), (2, 3)], ["int32", "float64"]),
+    ("ij,i->i", [(2, 3), (2,)], ["float64", "int32"]),
+    ("i,ij->i", [(3,), (3, 2)], ["bool", "float32"]),
+    ("i,ij->i", [(3,), (3, 2)], ["int64", "complex128"]),
+    (",cae->", [(), (2, 3, 4)], ["int32", "float64"]),
+])
+def test_einsum_integer_beside_float_promotes(equation: str, shapes: list, dtypes: list) -> None:
+    arrays = [_array(s, d) if d[0] in "bi" else (_array(s, "float64") + (0.25j if d[0] == "c" else 0.25)).astype(d)
+              for s, d in zip(shapes, dtypes)]
+    _same(lambda lib, *ts: lib.einsum(equation, *ts), *arrays)
+
+
+# --- bool products with an empty operand: PyTorch returns (all False) before it looks for a bool kernel ---------
+
+@pytest.mark.parametrize("call, shapes", [
+    (lambda lib, a, b: lib.matmul(a, b), [(2, 3), (3, 0)]),
+    (lambda lib, a, b: a @ b, [(3, 0), (0, 4)]),
+    (lambda lib, a, b: lib.matmul(a, b), [(3, 0), (0,)]),
+    (lambda lib, a, b: lib.matmul(a, b), [(0,), (2, 0, 3)]),
+    (lambda lib, a, b: lib.matmul(a, b), [(3,), (3, 3, 0)]),
+    (lambda lib, a, b: lib.mm(a, b), [(0, 2), (2, 4)]),
+    (lambda lib, a, b: lib.bmm(a, b), [(2, 4, 0), (2, 0, 3)]),
+    (lambda lib, a, b: lib.mv(a, b), [(2, 0), (0,)]),
+    (lambda lib, a, b: lib.tensordot(a, b, 0), [(0, 3), (2, 1, 3)]),
+    (lambda lib, a, b: lib.linalg.multi_dot([a, b, a]), [(2, 0), (0, 2)]),
+    (lambda lib, x, a, b: lib.addmm(x, a, b, beta=True, alpha=True), [(3, 4), (3, 0), (0, 4)]),
+    (lambda lib, x, a, b: lib.addmv(x, a, b), [(3,), (3, 0), (0,)]),
+    (lambda lib, x, a, b: lib.baddbmm(x, a, b, beta=False), [(2, 3, 4), (2, 3, 0), (2, 0, 4)]),
+])
+def test_bool_product_with_an_empty_operand(call: Callable, shapes: list) -> None:
+    _same(call, *[_array(s, "bool") for s in shapes])
+
+
+@pytest.mark.parametrize("call, shapes", [
+    (lambda lib, a, b: lib.matmul(a, b), [(0,), (0,)]),   # a dot product: PyTorch has no bool kernel even empty
+    (lambda lib, a, b: lib.matmul(a, b), [(2, 3), (3,)]),
+    (lambda lib, a, b: lib.mm(a, b), [(2, 3), (3, 2)]),
+])
+def test_bool_product_still_refused(call: Callable, shapes: list) -> None:
+    _same_error(call, *[_array(s, "bool") for s in shapes])
+
+
+# --- addr: a bool beta/alpha needs bool tensors; a float one with integer tensors is PyTorch's RuntimeError --------
+
+@pytest.mark.parametrize("dtype, kwargs", [
+    ("float64", {"alpha": True}), ("float32", {"beta": False}), ("int64", {"beta": True}),
+    ("int64", {"beta": 1.5}), ("int32", {"alpha": 0.5}), ("bool", {"beta": 0.5}),
+])
+def test_addr_scalar_refusals(dtype: str, kwargs: dict) -> None:
+    _same_error(lambda lib, x, a, b: lib.addr(x, a, b, **kwargs), _array((3, 2), dtype), _array((3,), dtype),
+                _array((2,), dtype))
+
+
+@pytest.mark.parametrize("dtype, kwargs", [("bool", {"alpha": True, "beta": False}), ("float64", {"alpha": 2})])
+def test_addr_scalars_it_takes(dtype: str, kwargs: dict) -> None:
+    _same(lambda lib, x, a, b: lib.addr(x, a, b, **kwargs), _array((3, 2), dtype), _array((3,), dtype),
+          _array((2,), dtype))
+
+
+# --- cdist's result is C-ordered whatever its inputs' layout, as PyTorch's --------------------------------------
+
+@pytest.mark.parametrize("p", [0.0, 1.0, 1.5, 2.0, float("inf")])
+@pytest.mark.parametrize("shapes", [[(3, 2), (4, 3)], [(2, 4, 3), (3, 4)]])
+def test_cdist_result_is_contiguous(p: float, shapes: list) -> None:
+    a, b = _array(shapes[0], "float64"), _array(shapes[1], "float64")
+    t, m = _same(lambda lib, x, y: lib.cdist(x.transpose(-1, -2), y, p=p), a, b)
+    assert t.is_contiguous() and m.is_contiguous() and m.stride() == t.stride()
+    assert m.view(-1).shape == (m.numel(),)
+
+
+# --- linalg.vecdot of two vectors of different lengths: PyTorch's dot, no broadcasting ---------------------------
+
+@pytest.mark.parametrize("shapes", [[(3,), (1,)], [(1,), (3,)]])
+def test_vecdot_vectors_of_different_lengths(shapes: list) -> None:
+    _same_error(lambda lib, x, y: lib.linalg.vecdot(x, y), *[_array(s, "float64") for s in shapes])
+
+
+@pytest.mark.parametrize("shapes", [[(2, 3), (2, 1)], [(2, 3), (1,)], [(2, 1), (3,)]])
+def test_vecdot_batches_still_broadcast(shapes: list) -> None:
+    _same(lambda lib, x, y: lib.linalg.vecdot(x, y), *[_array(s, "float64") for s in shapes])
