@@ -99,6 +99,9 @@ def _unique(name: str, x: Any, return_inverse: bool, return_counts: bool, dim: A
         if any(size == 0 for d, size in enumerate(x.shape) if d != axis) and x.shape[axis] != 0:
             raise ShapeMismatchError(f"{name}: dim {dim} of shape {x.shape}: the other dims include one of size 0, "
                                      "so there are no slices to compare (as PyTorch refuses)")
+        if x.shape[axis] == 0 and x.shape.count(0) > 1:
+            raise ShapeMismatchError(f"{name}: dim {dim} of shape {x.shape}: more than one dim has size 0, so there "
+                                     "is no slice shape to keep (as PyTorch refuses)")
     xp = backend.array_module(x.data)
     wanted = [0] + [i for i, on in ((1, flag(return_inverse, name, "return_inverse")),
                                     (2, flag(return_counts, name, "return_counts"))) if on]

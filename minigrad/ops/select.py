@@ -19,6 +19,7 @@ from ..outputs import write_out
 from ..recording import note_draw
 from ..return_types import ValuesIndices
 from ..tensor import Tensor
+from ._stl_order import topk_line
 from ._util import (
     NOT_GIVEN,
     ArgumentTypeError,
@@ -261,9 +262,10 @@ def topk(input: Tensor, k: int, dim: int = -1, largest: bool = True, sorted: boo
          out: Any = None) -> ValuesIndices:
     """The ``k`` largest (smallest) elements along ``dim`` and their indices, as torch.topk.
 
-    Values come in descending (ascending) order; equal values keep their index
-    order; NaN counts as the largest value. The gradient goes to the picked
-    elements. x: (..., n, ...) → values, indices: (..., k, ...). ``out=``: a (values, indices) pair of tensors.
+    Values come in descending (ascending) order (``sorted=False``: PyTorch's order on a line with equal values,
+    else sorted too); NaN counts as the largest value. Among equal values the indices are PyTorch's CPU ones
+    (:mod:`._stl_order`; on a GPU: index order). The gradient goes to the picked elements.
+    x: (..., n, ...) → values, indices: (..., k, ...). ``out=``: a (values, indices) pair of tensors.
     """
     if out is not None:
         return write_out("topk", topk(input, k, dim, largest, sorted), out, "exact", inputs=(input,))
@@ -287,12 +289,34 @@ def topk(input: Tensor, k: int, dim: int = -1, largest: bool = True, sorted: boo
 
     def make(data: Any) -> Any:
         order = _order(xp, data, axis, descending=largest)
-        return xp.take(order, xp.arange(k), axis=axis).astype("int64", copy=False)
+        chosen = xp.take(order, xp.arange(k), axis=axis).astype("int64", copy=False)
+        return _torch_topk_ties(data, order, chosen, axis, largest, sorted) if xp is backend.numpy else chosen
 
     index = _indices("topk", make, x)
     op = Gather(axis, index.data)
     op.name = "topk"
     return return_types.topk(op(x), index)
+
+
+def _torch_topk_ties(data: Any, order: Any, chosen: Any, axis: int, largest: bool, ordered: bool) -> Any:
+    """topk's indices ``chosen`` (the first k of the stable ``order`` along ``axis``), with PyTorch's CPU pick
+    and order on the lines where equal values meet the selection (:mod:`._stl_order` replays its steps)."""
+    np, n, k = backend.numpy, data.shape[axis], chosen.shape[axis]
+    if chosen.size == 0:
+        return chosen
+    lines = np.moveaxis(data, axis, -1).reshape(-1, n)
+    line_order = np.moveaxis(order, axis, -1).reshape(-1, n)
+    ranked = np.take_along_axis(lines, line_order[:, :k + 1], axis=-1)   # the picked values and the next one
+    same = ranked[:, 1:] == ranked[:, :-1]
+    if ranked.dtype.kind == "f":
+        same |= np.isnan(ranked[:, 1:]) & np.isnan(ranked[:, :-1])
+    tied = np.nonzero(same.any(axis=-1))[0]
+    if not len(tied):
+        return chosen
+    picked = np.moveaxis(chosen, axis, -1).reshape(-1, k).copy()
+    for line in tied:
+        picked[line] = topk_line(lines[line].tolist(), k, largest, ordered)
+    return np.moveaxis(picked.reshape(np.moveaxis(chosen, axis, -1).shape), -1, axis)
 
 
 def _order(xp: Any, data: Any, axis: int, descending: bool) -> Any:

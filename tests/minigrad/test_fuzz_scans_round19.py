@@ -73,3 +73,65 @@ def test_quantile_q_gradient_of_infinite_single_value_as_torch(case: str) -> Non
         results.append((_np(y), _np(t.grad), _np(q.grad)))
     for ours, theirs in zip(results[1], results[0]):
         np.testing.assert_allclose(ours, theirs, equal_nan=True)
+
+
+# --- unique(dim=) of a tensor with more than one dim of size 0: PyTorch's RuntimeError (it returned empties) ---
+
+@pytest.mark.parametrize("name", ["unique", "unique_consecutive"])
+@pytest.mark.parametrize("shape, dim", [((0, 0), 0), ((2, 0, 0), -1), ((0, 3, 0), 2)])
+def test_unique_dim_with_two_empty_dims_raises_as_torch(name: str, shape: tuple, dim: int) -> None:
+    def call(lib: Any) -> Any:
+        return getattr(lib, name)(lib.zeros(shape, dtype=lib.int64), dim=dim, return_counts=True)
+
+    expected = _raised(torch, call)
+    assert expected is RuntimeError
+    got = _raised(mg, call)
+    assert got is not None and issubclass(got, expected)
+
+
+# --- topk among equal values: PyTorch's CPU pick and order (its std::nth_element / partial_sort / sort steps) ---
+
+def _topk_line(seed: int, n: int, high: int, nans: int, dtype: str) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    values = rng.integers(-high, high + 1, n).astype(dtype)
+    if nans:
+        values[rng.integers(0, n, nans)] = np.nan
+    return values
+
+
+TOPK_CASES = {   # (values, k, dim, largest, sorted)
+    "five_largest": (np.array([4, -1, 3, 0, 0], dtype=np.int64), 4, -1, True, True),
+    "five_smallest": (np.array([-4, 4, -2, -2, -1], dtype=np.int64), 4, 0, False, True),
+    "unsorted_small": (np.array([[2, 1, 1, 3], [-2, -4, 0, 1]], dtype=np.int16), 3, 1, False, False),
+    "rows_float16": (np.array([[2, -1, 2], [-1, -1, 2], [2, -1, 2], [2, 0, 0], [-2, -3, -3]], dtype=np.float16),
+                     2, 0, True, True),
+    "introselect_32": (_topk_line(1, 32, 4, 0, "int64"), 12, -1, True, True),
+    "introselect_nan": (_topk_line(2, 40, 3, 6, "float64"), 25, -1, True, True),
+    "introselect_nan_smallest": (_topk_line(3, 40, 3, 6, "float32"), 30, 0, False, True),
+    "unsorted_nan": (_topk_line(4, 29, 2, 3, "float64"), 9, -1, True, False),
+    "partial_sort_heap": (_topk_line(5, 200, 3, 4, "float64"), 3, -1, True, True),
+    "partial_sort_smallest": (_topk_line(6, 130, 2, 0, "int32").reshape(1, 130), 2, 1, False, False),
+}
+
+
+@pytest.mark.parametrize("name", list(TOPK_CASES))
+def test_topk_index_among_ties_as_torch(name: str) -> None:
+    values, k, dim, largest, ordered = TOPK_CASES[name]
+    results = []
+    for lib in (torch, mg):
+        out = lib.topk(lib.tensor(values.copy()), k, dim=dim, largest=largest, sorted=ordered)
+        results.append((_np(out.values), _np(out.indices)))
+    np.testing.assert_array_equal(results[1][0], results[0][0])
+    np.testing.assert_array_equal(results[1][1], results[0][1])
+
+
+@pytest.mark.parametrize("k", [1, 3, 6])
+def test_topk_gradient_goes_to_torchs_tied_element(k: int) -> None:
+    values = np.array([[1.0, 3.0, 3.0, 0.0, 3.0, 1.0, 1.0, 2.0], [5.0, 5.0, 5.0, 5.0, 5.0, 5.0, 5.0, 5.0]])
+    grads = []
+    for lib in (torch, mg):
+        x = lib.tensor(values.copy(), requires_grad=True)
+        out = lib.topk(x, k, dim=1)
+        (out.values * lib.tensor(np.arange(1.0, 2 * k + 1).reshape(2, k))).sum().backward()
+        grads.append(_np(x.grad))
+    np.testing.assert_array_equal(grads[1], grads[0])
