@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import math
 import warnings
+from typing import Any
 
 import numpy
 
 import minigrad as mg
 from minigrad import Tensor
 
-from ._arguments import _dim, _floating, _floating_or_complex, _number, _same_dtype, _tensor
+from ._arguments import _dim, _dtype_error, _floating, _number, _same_dtype, _tensor
 from ._dropout import (
     _alpha_dropped,
     _alpha_version,
@@ -37,9 +38,11 @@ def bilinear(input1: Tensor, input2: Tensor, weight: Tensor, bias: Tensor | None
 
     input1: (*, in1), input2: (*, in2) with the same leading dims, weight A: (out, in1, in2), bias: (out,)
     → (*, out). One matmul: x1 against A laid out as (in1, out·in2), then a product with x2 summed over in2.
+    Complex and integer tensors too, as PyTorch's (integers wrap around in their dtype); bools only for an
+    empty result (PyTorch has no bool kernel).
     """
     name = "bilinear"
-    x1, x2 = _floating_or_complex(input1, name), _tensor(input2, name, "input2")   # complex too, as PyTorch's
+    x1, x2 = _tensor(input1, name), _tensor(input2, name, "input2")
     weight = _tensor(weight, name, "weight")
     if weight.ndim != 3 or x1.ndim == 0 or x1.shape[:-1] != x2.shape[:-1] \
             or (x1.shape[-1], x2.shape[-1]) != weight.shape[1:]:
@@ -50,7 +53,10 @@ def bilinear(input1: Tensor, input2: Tensor, weight: Tensor, bias: Tensor | None
     if bias is not None and _tensor(bias, name, "bias").shape != (out,):
         raise InputShapeError(f"{name}: bias must have shape ({out},), got {bias.shape}")
     _same_dtype(name, input1=x1, input2=x2, weight=weight, bias=bias)
-    lead = x1.shape[:-1]
+    lead, dtype = x1.shape[:-1], x1.dtype
+    if dtype == mg.bool and math.prod(lead) * out:
+        raise _dtype_error(x1.dtype, f"{name}: not implemented for 'Bool' (input1 {x1.shape}, weight {weight.shape}), "
+                                     "as in PyTorch")
     half = x1.dtype == x2.dtype == weight.dtype == mg.float16   # as PyTorch: two float32 products, each rounded
     if half:
         x1, x2, weight = x1.float(), x2.float(), weight.float()
@@ -63,6 +69,8 @@ def bilinear(input1: Tensor, input2: Tensor, weight: Tensor, bias: Tensor | None
         y = y.half()
     if bias is not None:
         y = y + bias
+    if y.dtype != dtype:   # an integer sum is int64: the same values modulo 2**bits, wrapped as PyTorch's
+        y = y.to(dtype)
     return y.reshape(*lead, out)
 
 
@@ -80,17 +88,43 @@ def pdist(input: Tensor, p: float = 2) -> Tensor:  # noqa: A002 - PyTorch's name
     first, second = numpy.triu_indices(x.shape[0], 1)
     difference = (x[mg.as_tensor(mg.make_array(first, numpy.int64, x.device))]
                   - x[mg.as_tensor(mg.make_array(second, numpy.int64, x.device))])        # (pairs, M)
+    if p in (1, math.inf):
+        return _SignedDistance(p)(difference)
     size = difference.abs()
     if p == 0:   # PyTorch's kernel: min(⌈|d|⌉, 1) summed (a NaN stays NaN); its gradient is 0, still a graph node
         return size.ceil().clamp(max=1.0).sum(axis=-1)
-    if p == math.inf:
-        return size.amax(dim=-1) if x.shape[1] else size.sum(axis=-1)
-    if p == 1:
-        return size.sum(axis=-1)
     total = (size * size if p == 2 else size ** p).sum(axis=-1)
-    # the root read at 1 where the distance is 0: the value is 0 and the gradient 0 instead of 0·inf
-    positive = total > 0
-    return mg.where(positive, mg.where(positive, total, 1.0) ** (1.0 / p), 0.0)
+    # the root read at 1 where the distance is 0: the value is 0 and the gradient 0 instead of 0·inf (a NaN total,
+    # from a NaN or inf - inf, stays NaN, as PyTorch's)
+    zero = total == 0
+    return mg.where(zero, 0.0, mg.where(zero, 1.0, total) ** (1.0 / p))
+
+
+class _SignedDistance(mg.Function):
+    """pdist's 1-norm (``p = 1``) or inf-norm (``p = inf``) of each row of the differences d (pairs, M) → (pairs,),
+    with PyTorch's backward: g · sign(d) for p = 1; g · sign(d) · [|d| = distance] for p = inf, so that every tied
+    entry gets the whole gradient (amax would share it). sign(NaN) and the tie test at an infinite distance
+    (inf - inf) are NaN, as in PyTorch's kernel. PyTorch has no double backward for pdist; this op has none either."""
+
+    name = "pdist"
+
+    def __init__(self, p: float) -> None:
+        self.p = p
+
+    def forward(self, d: Any) -> Any:
+        size = self.xp.abs(d)
+        y = size.max(axis=-1) if self.p == math.inf and d.shape[-1] else size.sum(axis=-1)
+        self.saved = (d, y)
+        return y
+
+    def backward(self, gy: Any) -> Any:
+        d, y = self.saved
+        xp = self.xp
+        g = gy[..., None] * xp.sign(d)   # NumPy's sign: NaN at NaN, as PyTorch's kernel's (torch.sign gives 0)
+        if self.p == 1:
+            return g
+        with mg.errstate(xp, invalid="ignore"):   # PyTorch's tie test, 1 - min(1, ⌈||d| - y|⌉): 1 at a tie
+            return g * (1 - xp.minimum(1, xp.ceil(xp.abs(xp.abs(d) - y[..., None]))))
 
 
 def gumbel_softmax(logits: Tensor, tau: float = 1, hard: bool = False, eps: float = 1e-10, dim: int = -1) -> Tensor:

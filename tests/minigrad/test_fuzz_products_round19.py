@@ -132,3 +132,25 @@ def test_vecdot_vectors_of_different_lengths(shapes: list) -> None:
 @pytest.mark.parametrize("shapes", [[(2, 3), (2, 1)], [(2, 3), (1,)], [(2, 1), (3,)]])
 def test_vecdot_batches_still_broadcast(shapes: list) -> None:
     _same(lambda lib, x, y: lib.linalg.vecdot(x, y), *[_array(s, "float64") for s in shapes])
+
+
+# --- F.bilinear of integer tensors: PyTorch's kernel computes them (wrapping in the dtype); bools only empty ------
+
+@pytest.mark.parametrize("dtype", ["int8", "int32", "int64"])
+@pytest.mark.parametrize("bias", [False, True])
+def test_bilinear_integer_tensors(dtype: str, bias: bool) -> None:
+    import nn
+
+    functional = {torch: torch.nn.functional, mg: nn.functional}
+    shapes = [(4, 2), (4, 3), (5, 2, 3)] + [(5,)] * bias
+    arrays = [_array(s, dtype) * (50 if dtype == "int8" else 1) for s in shapes]   # int8 wraps around
+    _same(lambda lib, *ts: functional[lib].bilinear(*ts), *[a.astype(dtype) for a in arrays])
+
+
+def test_bilinear_bool_tensors() -> None:
+    import nn
+
+    functional = {torch: torch.nn.functional, mg: nn.functional}
+    _same(lambda lib, *ts: functional[lib].bilinear(*ts), *[_array(s, "bool") for s in [(0, 3), (0, 2), (4, 3, 2)]])
+    _same_error(lambda lib, *ts: functional[lib].bilinear(*ts), *[_array(s, "bool") for s in [(2, 3), (2, 2),
+                                                                                                (4, 3, 2)]])
