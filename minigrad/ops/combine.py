@@ -236,6 +236,8 @@ def _contracted(dims: Any, a: Tensor, b: Tensor) -> tuple:
     if isinstance(dims, (list, tuple)):
         if len(dims) != 2:
             raise ValueError(f"tensordot: dims must be an int or two lists of dims, got {dims!r}")
+        if not all(isinstance(d, (list, tuple)) for d in dims):   # [1, 0] is not ([1], [0]): PyTorch's TypeError
+            raise TypeError(f"tensordot: dims must be an int or two lists of dims, got {dims!r}")
         dims_a, dims_b = (int_tuple(d, "tensordot", "dims") for d in dims)
         if len(dims_a) != len(dims_b):
             raise ValueError(f"tensordot: the two lists of dims must have the same length, got {dims!r}")

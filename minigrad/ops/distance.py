@@ -76,7 +76,7 @@ class Cdist(Function):
                 sum_to(-local.sum(axis=-3), x2.shape) if self.needs_grad[1] else None)
 
 
-def cdist(x1: Tensor, x2: Tensor, p: float = 2.0, compute_mode: str | None = None) -> Tensor:
+def cdist(x1: Tensor, x2: Tensor, p: float = 2.0, compute_mode: str = "use_mm_for_euclid_dist_if_necessary") -> Tensor:
     """The p-norm distance between each row of ``x1`` and each row of ``x2``, as torch.cdist.
 
     x1: (B..., P, M), x2: (B..., R, M) (batch dims broadcast) → (B..., P, R). ``p`` >= 0 (inf allowed).
@@ -104,8 +104,8 @@ def cdist(x1: Tensor, x2: Tensor, p: float = 2.0, compute_mode: str | None = Non
     p = number(p, "cdist", "p")
     if not p >= 0:
         raise ShapeMismatchError(f"cdist: p must be non-negative, got {p}")
-    if compute_mode not in (None, "use_mm_for_euclid_dist_if_necessary", "use_mm_for_euclid_dist",
-                            "donot_use_mm_for_euclid_dist"):
+    if compute_mode not in ("use_mm_for_euclid_dist_if_necessary", "use_mm_for_euclid_dist",
+                            "donot_use_mm_for_euclid_dist"):   # None too, as PyTorch's
         raise ValueError(f"cdist: {compute_mode!r} is not a valid compute_mode")
     return Cdist(float(p))(x1, x2)
 

@@ -154,3 +154,23 @@ def test_bilinear_bool_tensors() -> None:
     _same(lambda lib, *ts: functional[lib].bilinear(*ts), *[_array(s, "bool") for s in [(0, 3), (0, 2), (4, 3, 2)]])
     _same_error(lambda lib, *ts: functional[lib].bilinear(*ts), *[_array(s, "bool") for s in [(2, 3), (2, 2),
                                                                                                 (4, 3, 2)]])
+
+
+# --- tensordot's dims as two ints ([1, 0]) is PyTorch's TypeError, not ([1], [0]); cdist refuses compute_mode=None -
+
+@pytest.mark.parametrize("dims", [[1, 0], ([1], 0), (1, [0])])
+def test_tensordot_dims_pairs_need_lists(dims: Any) -> None:
+    _same_error(lambda lib, a, b: lib.tensordot(a, b, dims=dims), _array((2, 3), "float64"), _array((3, 2), "float64"))
+
+
+@pytest.mark.parametrize("dims", [([1], [0]), [[1], [0]], ((1,), (0,)), "tensor"])
+def test_tensordot_dims_lists_still_taken(dims: Any) -> None:
+    _same(lambda lib, a, b: lib.tensordot(a, b, dims=lib.tensor([[1], [0]]) if dims == "tensor" else dims),
+          _array((2, 3), "float64"), _array((3, 2), "float64"))
+
+
+def test_cdist_compute_mode_none_refused() -> None:
+    _same_error(lambda lib, a, b: lib.cdist(a, b, compute_mode=None), _array((2, 3), "float64"),
+                _array((4, 3), "float64"))
+    _same(lambda lib, a, b: lib.cdist(a, b, 2.0, "use_mm_for_euclid_dist_if_necessary"), _array((2, 3), "float64"),
+          _array((4, 3), "float64"))
