@@ -62,6 +62,9 @@ class Tracer:
         self.stale: list[tuple[int, str, set]] = []   # (step, op, refs sharing memory with a recorded write's tensor)
         self.repointed: set[int] = set()   # ids of tensors read as another array since a recorded write
         self.writes_into: set[int] = set()   # the externals written in place (mg.compile: none may be made inside fn)
+        # (step, result, its strides when drawn) of each draw: a ``*_like`` draw is laid out as its input after it
+        # is recorded (rand_like of a transposed x is transposed), which its replay must do too (Program)
+        self.draws: list[tuple[int, Tensor, tuple]] = []
 
     def record(self, op: Function, inputs: tuple, result: Any) -> None:
         refs = []
@@ -189,6 +192,7 @@ class Tracer:
             self.generators.append((len(self.steps), generator))
         if name in RANDOM_DRAWS and not found and type(result.data) is numpy.ndarray:
             self.host_draws += 1   # from the engine's host generator
+        self.draws.append((len(self.steps), result, result.data.strides))
         self.record(_Draw(name, make), inputs, result)
 
     def note_read(self, tensor: Tensor, how: str) -> None:
@@ -279,11 +283,16 @@ class _Draw(Function):
     draws from the engine's generator at replay time, in eager's order.
     """
 
+    layout: tuple | None = None   # (dims by stride, back): the capture's layout where it was laid out after the draw
+
     def __init__(self, name: str, make: Callable) -> None:
         self.name, self.make = name, make
 
     def forward(self, *arrays: Any) -> Any:
-        return self.make(*arrays)
+        if self.layout is None:
+            return self.make(*arrays)
+        order, back = self.layout   # the same values, in memory as the capture's (rand_like of a transposed x)
+        return self.make(*arrays).transpose(order).copy().transpose(back)
 
 
 class _Write(Function):
@@ -423,6 +432,10 @@ class Program:
         # a lone Tensor or a flat tuple of them is returned as Replay made it; else rebuilt from the spec
         self.form = "one" if spec is None else "tuple" if spec[0] is tuple and not any(spec[1]) else "nested"
         ops = [_fresh(op) for op, *_ in tracer.steps]
+        for k, y, strides in tracer.draws:   # laid out after it was drawn (rand_like's preserve_format): replayed so
+            if y.data.strides != strides:
+                order = sorted(range(y.ndim), key=lambda d, y=y: -y.data.strides[d])
+                ops[k].layout = (tuple(order), tuple(sorted(range(y.ndim), key=order.__getitem__)))
         # the writes into the caller's memory (a BatchNorm's running statistics): each replay gives them its own
         # undo list (Replay.forward), which undo_writes puts back should the replay stop
         self.undoing = tuple(op for op in ops if type(op) is _Write and op.outside)
@@ -666,11 +679,19 @@ def _frozen(tracer: Tracer) -> list[tuple[int, str, Any]]:
             if name in _NOT_CAPTURED or name == "xp":
                 continue
             parts = value if type(value) is tuple else (value,)
+            if all(_own_output(tracer, step, part) for part in parts):
+                continue   # its own output, kept for its backward (Std's deviation): each forward makes it anew
             if any(backend.is_array(part) for part in parts):
                 found.append((step, f"its array '{name}'" + (" (partly traced)" if name in traced else ""),
                               tuple(None if name in traced and tracer.array_ref.get(id(part)) is not None
                                     else part for part in parts)))
     return found
+
+
+def _own_output(tracer: Tracer, step: int, part: Any) -> bool:
+    """Whether ``part`` is the array of an output of op ``step`` itself."""
+    ref = tracer.array_ref.get(id(part)) if backend.is_array(part) else None
+    return type(ref) is tuple and ref[0] == "o" and ref[1] == step
 
 
 def _with_params(op: Function, params: list, n_args: int) -> Callable:
