@@ -159,7 +159,11 @@ def block_diag(*tensors: Tensor) -> Tensor:
 
 def trapezoid(y: Tensor, x: Any = None, *, dx: Any = None, dim: int = -1) -> Tensor:
     """The trapezoidal rule along ``dim``: Σ (y[i] + y[i+1]) / 2 · Δx, with sample points ``x`` (a tensor)
-    or a spacing ``dx`` (1 by default), as torch.trapezoid. y (…, n, …) → (…, …)."""
+    or a spacing ``dx`` (1 by default), as torch.trapezoid. y (…, n, …) → (…, …).
+
+    An integer y is integrated with PyTorch's formulas and dtypes: ``((y[:-1] + y[1:]) * Δx).sum(dim) / 2`` with
+    sample points, ``(y.sum(dim) - (y[0] + y[-1]) / 2) · dx`` with a spacing, the pair sums and integer products
+    in the integers' dtype (wrapping as PyTorch's), integer sums in int64, then the default float dtype."""
     y = tensor_arg(y, "trapezoid")
     if y.ndim == 0:
         raise IndexError(f"trapezoid: dim {dim} is out of range for a 0-d tensor (PyTorch's IndexError)")
@@ -168,32 +172,39 @@ def trapezoid(y: Tensor, x: Any = None, *, dx: Any = None, dim: int = -1) -> Ten
         return y.new_zeros(y.shape[:axis] + y.shape[axis + 1:])
     if y.dtype.kind == "b":
         raise ArgumentTypeError("trapezoid: a bool y is not supported (as in PyTorch)")
-    if y.dtype.kind in "iu":   # integrated in the default float dtype, as PyTorch (NumPy's int * float: float64)
-        y = y.to(dtype=get_default_dtype())
+    integer = y.dtype.kind in "iu"
     if isinstance(x, Tensor) and x.dtype.kind == "b":
         raise ArgumentTypeError("trapezoid: received a bool input for `x`, but bool is not supported (as in PyTorch)")
     n = y.shape[axis]
-    later = getitem(y, (slice(None),) * axis + (slice(1, None),))
-    earlier = getitem(y, (slice(None),) * axis + (slice(None, -1),))
-    pairs = add(later, earlier)
+    before = (slice(None),) * axis
+    pairs = add(getitem(y, before + (slice(1, None),)), getitem(y, before + (slice(None, -1),)))   # in y's dtype
     if isinstance(x, Tensor):
         if dx is not None:
             raise TypeError("trapezoid: give x or dx, not both")
         spacing = x[1:] - x[:-1] if x.ndim == 1 else getitem(x, (slice(None),) * axis + (slice(1, None),)) - \
             getitem(x, (slice(None),) * axis + (slice(None, -1),))
-        # integer sample points: their differences in x's dtype (wrapping as PyTorch's do), then y's float dtype
-        spacing = spacing.to(dtype=y.dtype) if spacing.dtype.kind in "iu" else spacing
+        # integer sample points: their differences in x's dtype (wrapping as PyTorch's do), then y's dtype (an
+        # integer y: PyTorch's promotion of the two, an integer or x's float dtype)
+        if integer and spacing.dtype.kind not in "iu":
+            pairs = pairs.to(dtype=spacing.dtype)
+        elif not integer and spacing.dtype.kind in "iu":
+            spacing = spacing.to(dtype=y.dtype)
         if x.ndim == 1:
             if x.shape[0] != n:   # else reshape's error, naming neither trapezoid nor the sample points
                 raise ShapeMismatchError(f"trapezoid: there must be one `x` value for each sample point: x has "
                                          f"{x.shape[0]}, y {n} along dim {dim} (shape {y.shape})")
             spacing = reshape(spacing, (n - 1,) + (1,) * (y.ndim - axis - 1))
         try:
-            return mul(mul(pairs, spacing), 0.5).sum(dim=axis)
+            total = mul(pairs, spacing).sum(dim=axis)
         except ValueError:
             raise ShapeMismatchError(f"trapezoid: x of shape {x.shape} does not broadcast with y of shape "
                                      f"{y.shape}") from None
+        return mul(total.to(dtype=get_default_dtype()) if total.dtype.kind in "iu" else total, 0.5)
     step = 1.0 if dx is None and x is None else float(number(x if dx is None else dx, "trapezoid", "dx"))
+    if integer:
+        default = get_default_dtype()
+        ends = add(getitem(y, before + (0,)), getitem(y, before + (-1,))).to(dtype=default)
+        return mul(y.sum(dim=axis).to(dtype=default) - mul(ends, 0.5), step)
     return mul(pairs.sum(dim=axis), step / 2)
 
 

@@ -72,23 +72,26 @@ def vander(x: Any, N: int | None = None, increasing: bool = False) -> Tensor:  #
 def cumulative_trapezoid(y: Any, x: Any = None, *, dx: Any = None, dim: int = -1) -> Tensor:
     """The running trapezoidal rule along ``dim`` (torch.cumulative_trapezoid): out[i] = Σ_(j ≤ i) (y[j] + y[j+1])
     / 2 · Δx_j, with sample points ``x`` (a 1-D tensor of y.shape[dim] points, or one that broadcasts with y) or a
-    spacing ``dx`` (1 by default). y (…, n, …) → (…, n - 1, …); an integer y gives the default float dtype."""
+    spacing ``dx`` (1 by default). y (…, n, …) → (…, n - 1, …); an integer y gives the default float dtype (or
+    x's float dtype).
+
+    An integer y is integrated as PyTorch's: its pair sums y[i] + y[i+1], and their products with integer
+    spacings, are in the integers' dtype (wrapping as PyTorch's), integer running sums in int64, then floats."""
     name = "cumulative_trapezoid"
     y = tensor_arg(y, name)
     if y.dtype.kind == "b":
         raise ArgumentTypeError(f"{name}: received a bool input for `y`, but bool is not supported (as in PyTorch)")
-    if y.dtype.kind in "iu":   # integrated in the default float dtype, as PyTorch
-        y = y.to(dtype=get_default_dtype())
+    integer = y.dtype.kind in "iu"
     if y.ndim == 0:
         raise IndexError(f"{name}: dim {dim} is out of range for a 0-d tensor (PyTorch's IndexError)")
     axis = one_axis(dim, y.ndim, name)
     before = (slice(None),) * axis
-    pairs = add(getitem(y, before + (slice(1, None),)), getitem(y, before + (slice(None, -1),)))
+    pairs = add(getitem(y, before + (slice(1, None),)), getitem(y, before + (slice(None, -1),)))   # in y's dtype
     if x is None or not isinstance(x, Tensor):
         if x is not None and dx is not None:
             raise TypeError(f"{name}: give x or dx, not both")
         step = 1.0 if dx is None and x is None else float(number(x if dx is None else dx, name, "dx"))
-        return cumsum(mul(pairs, step / 2), axis)
+        return cumsum(mul(pairs.to(dtype=get_default_dtype()) if integer else pairs, step / 2), axis)
     if dx is not None:
         raise TypeError(f"{name}: give x or dx, not both")
     if x.dtype.kind == "b":
@@ -104,13 +107,19 @@ def cumulative_trapezoid(y: Any, x: Any = None, *, dx: Any = None, dim: int = -1
             raise ShapeMismatchError(f"{name}: x of shape {x.shape} has no dim {dim} of y's (shape {y.shape})")
         x_before = (slice(None),) * x_axis
         spacing = getitem(x, x_before + (slice(1, None),)) - getitem(x, x_before + (slice(None, -1),))
-    # integer sample points: their differences in x's dtype (wrapping as PyTorch's do), then y's float dtype
-    spacing = spacing.to(dtype=y.dtype) if spacing.dtype.kind in "iu" else spacing
+    # integer sample points: their differences in x's dtype (wrapping as PyTorch's do), then y's dtype (an
+    # integer y: PyTorch's promotion of the two, an integer or x's float dtype)
+    if integer and spacing.dtype.kind not in "iu":
+        pairs = pairs.to(dtype=spacing.dtype)
+    elif not integer and spacing.dtype.kind in "iu":
+        spacing = spacing.to(dtype=y.dtype)
     try:
         numpy.broadcast_shapes(tuple(spacing.shape), tuple(pairs.shape))
     except ValueError:
         raise ShapeMismatchError(f"{name}: x of shape {x.shape} does not broadcast with y of shape {y.shape}") \
             from None
+    if integer and spacing.dtype.kind in "iu":   # PyTorch: ((left + right) * dx).cumsum(dim) / 2, in int64
+        return mul(cumsum(mul(pairs, spacing), axis).to(dtype=get_default_dtype()), 0.5)
     return cumsum(mul(mul(pairs, spacing), 0.5), axis)
 
 

@@ -107,3 +107,34 @@ def test_gcd_beside_the_minimum_on_the_gpu() -> None:
     on_gpu = mg.gcd(mg.tensor(a, dtype=mg.int16, device="cuda"), mg.tensor(b, dtype=mg.int16, device="cuda"))
     assert on_gpu.cpu().tolist() == mg.gcd(mg.tensor(a, dtype=mg.int16), mg.tensor(b, dtype=mg.int16)).tolist()
     assert on_gpu.cpu().tolist() == [-2, -32768, -2, 4]
+
+
+# trapezoid / cumulative_trapezoid of integers: PyTorch adds the pairs y[i] + y[i+1] (and multiplies them by integer
+# spacings) in the integers' dtype, wrapping, and sums integers in int64 before its float; minigrad cast y to
+# float first (int8 [126, 127, 100, -128] cumulatively was [126.5, 240, 226], PyTorch's [-1.5, -16, -30])
+TRAPEZOID_CASES = {
+    "int8 pairs wrap": ("cumulative_trapezoid", ([126, 127, 100, -128], "int8"), None, {}),
+    "int8 pairs wrap dx": ("cumulative_trapezoid", ([126, 127, 100, -128], "int8"), None, {"dx": 2}),
+    "uint8 pairs wrap": ("cumulative_trapezoid", ([254, 255, 100, 0], "uint8"), None, {}),
+    "int64 pairs wrap": ("cumulative_trapezoid", ([2**62, 2**62, 2**62], "int64"), None, {}),
+    "int64 sum wraps": ("trapezoid", ([2**62, 2**62, 2**62], "int64"), None, {}),
+    "int32 ends wrap": ("trapezoid", ([[2**31 - 1, 5, 2**31 - 1], [1, 2, 3]], "int32"), None, {"dx": 0.5}),
+    "int8 products wrap": ("trapezoid", ([1, 2, 3], "int8"), ([1, 5, 127], "int8"), {}),
+    "int8 spacing wraps": ("trapezoid", ([100, 100, 100], "int8"), ([-128, 0, 127], "int8"), {}),
+    "int8 spacing wraps, running": ("cumulative_trapezoid", ([100, 100, 100], "int8"), ([-128, 0, 127], "int8"), {}),
+    "int16 y, float64 x": ("trapezoid", ([32767, 32767, 1], "int16"), ([0.0, 0.5, 2.0], "float64"), {}),
+    "int32 y, float32 x, running": ("cumulative_trapezoid", ([2**31 - 1, 1, 7], "int32"), ([0.0, 1.0, 3.0], "float32"),
+                                    {}),
+    "uint8 y, int16 x by dim 0": ("cumulative_trapezoid", ([[200, 1], [100, 2], [3, 250]], "uint8"),
+                                  ([-3, 400, 9], "int16"), {"dim": 0}),
+}
+
+
+@pytest.mark.parametrize("case", sorted(TRAPEZOID_CASES))
+def test_trapezoid_of_integers_as_torch(case: str, torch: Any) -> None:
+    name, (y, y_dtype), x, kwargs = TRAPEZOID_CASES[case]
+
+    def call(lib: Any) -> Any:
+        samples = () if x is None else (_t(lib, x[0], x[1]),)
+        return getattr(lib, name)(_t(lib, y, y_dtype), *samples, **kwargs)
+    _same_as_torch(call, torch)
