@@ -88,23 +88,23 @@ def pdist(input: Tensor, p: float = 2) -> Tensor:  # noqa: A002 - PyTorch's name
     first, second = numpy.triu_indices(x.shape[0], 1)
     difference = (x[mg.as_tensor(mg.make_array(first, numpy.int64, x.device))]
                   - x[mg.as_tensor(mg.make_array(second, numpy.int64, x.device))])        # (pairs, M)
-    if p in (1, math.inf):
-        return _SignedDistance(p)(difference)
-    size = difference.abs()
     if p == 0:   # PyTorch's kernel: min(⌈|d|⌉, 1) summed (a NaN stays NaN); its gradient is 0, still a graph node
-        return size.ceil().clamp(max=1.0).sum(axis=-1)
-    total = (size * size if p == 2 else size ** p).sum(axis=-1)
+        return difference.abs().ceil().clamp(max=1.0).sum(axis=-1)
+    if p != 2:
+        return _PairDistance(p)(difference)
+    total = (difference * difference).sum(axis=-1)
     # the root read at 1 where the distance is 0: the value is 0 and the gradient 0 instead of 0·inf (a NaN total,
     # from a NaN or inf - inf, stays NaN, as PyTorch's)
     zero = total == 0
-    return mg.where(zero, 0.0, mg.where(zero, 1.0, total) ** (1.0 / p))
+    return mg.where(zero, 0.0, mg.where(zero, 1.0, total).sqrt())
 
 
-class _SignedDistance(mg.Function):
-    """pdist's 1-norm (``p = 1``) or inf-norm (``p = inf``) of each row of the differences d (pairs, M) → (pairs,),
-    with PyTorch's backward: g · sign(d) for p = 1; g · sign(d) · [|d| = distance] for p = inf, so that every tied
-    entry gets the whole gradient (amax would share it). sign(NaN) and the tie test at an infinite distance
-    (inf - inf) are NaN, as in PyTorch's kernel. PyTorch has no double backward for pdist; this op has none either."""
+class _PairDistance(mg.Function):
+    """pdist's p-norm (p > 0, not 2) of each row of the differences d (pairs, M) → (pairs,), with PyTorch's
+    backward term by term: g · sign(d) for p = 1; g · sign(d) · [|d| = distance] for p = inf (every tied entry gets
+    the whole gradient, where amax would share it); g · d |d|^(p-2) / distance^(p-1) otherwise (0 at a zero
+    distance, and at d = 0 for p < 1). sign(NaN) and the tie test at an infinite distance (inf - inf) are NaN, as
+    in PyTorch's kernel. PyTorch has no double backward for pdist; this op has none either."""
 
     name = "pdist"
 
@@ -112,19 +112,29 @@ class _SignedDistance(mg.Function):
         self.p = p
 
     def forward(self, d: Any) -> Any:
-        size = self.xp.abs(d)
-        y = size.max(axis=-1) if self.p == math.inf and d.shape[-1] else size.sum(axis=-1)
+        size, p = self.xp.abs(d), self.p
+        if p == math.inf:
+            y = size.max(axis=-1) if d.shape[-1] else size.sum(axis=-1)
+        else:
+            y = size.sum(axis=-1) if p == 1 else (size ** p).sum(axis=-1) ** (1 / p)
         self.saved = (d, y)
         return y
 
     def backward(self, gy: Any) -> Any:
         d, y = self.saved
-        xp = self.xp
-        g = gy[..., None] * xp.sign(d)   # NumPy's sign: NaN at NaN, as PyTorch's kernel's (torch.sign gives 0)
-        if self.p == 1:
-            return g
-        with mg.errstate(xp, invalid="ignore"):   # PyTorch's tie test, 1 - min(1, ⌈||d| - y|⌉): 1 at a tie
-            return g * (1 - xp.minimum(1, xp.ceil(xp.abs(xp.abs(d) - y[..., None]))))
+        xp, p = self.xp, self.p
+        g, y = gy[..., None], y[..., None]
+        sign = xp.sign(d)   # NumPy's sign: NaN at NaN, as PyTorch's kernel's (torch.sign gives 0)
+        with mg.errstate(xp, divide="ignore", invalid="ignore"):
+            if p == 1:
+                return g * sign
+            if p == math.inf:   # PyTorch's tie test, 1 - min(1, ⌈||d| - y|⌉): 1 at a tie
+                return g * sign * (1 - xp.minimum(1, xp.ceil(xp.abs(xp.abs(d) - y))))
+            slope = sign * xp.abs(d) ** (p - 1) if p < 2 else d * xp.abs(d) ** (p - 2)
+            grad = xp.where(y == 0, 0, slope * g / y ** (p - 1))
+            if p < 1:
+                grad = xp.where(d == 0, 0, grad)   # 0 · inf
+            return grad.astype(d.dtype, copy=False)
 
 
 def gumbel_softmax(logits: Tensor, tau: float = 1, hard: bool = False, eps: float = 1e-10, dim: int = -1) -> Tensor:

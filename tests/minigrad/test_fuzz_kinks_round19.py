@@ -1,0 +1,88 @@
+"""Round 19: values and gradients at kinks, ties, signed zeros, infinities and NaNs, fuzzed against PyTorch 2.13.
+
+Each case is ``fn(lib, F, *tensors)`` in PyTorch's spelling, run with ``lib = minigrad`` and ``lib = torch`` on the
+same arrays (float64 and float32); the outputs and the input gradients for the same random upstream gradient must
+agree: equal shapes and dtypes, NaN at the same places, finite values equal to rounding, and where a case says so
+the same signs of zeros. (tests/minigrad/test_probe_kinks.py holds the earlier, fixed float64 cases.)
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Callable
+
+import numpy as np
+import pytest
+from helpers import flat_outputs
+
+import minigrad as mg
+
+NAN, INF = math.nan, math.inf
+
+
+def _values(ours: Any, theirs: Any, what: str, signed_zeros: bool = False) -> None:
+    a = ours.detach().numpy() if isinstance(ours, mg.Tensor) else np.asarray(ours)
+    e = theirs.detach().numpy(force=True)
+    assert a.shape == e.shape, f"{what}: shape {a.shape} != {e.shape}"
+    assert a.dtype == e.dtype, f"{what}: dtype {a.dtype} != {e.dtype}"
+    rtol = 1e-5 if a.dtype == np.float32 else 1e-10
+    np.testing.assert_allclose(a, e, rtol=rtol, atol=1e-30, equal_nan=True, err_msg=what)
+    if signed_zeros:
+        zeros = (a == 0) & (e == 0)
+        np.testing.assert_array_equal(np.signbit(a[zeros]), np.signbit(e[zeros]), err_msg=f"{what}: signs of zeros")
+
+
+def _same_as_torch(torch: Any, fn: Callable, arrays: tuple, signed_zeros: bool = False) -> None:
+    """Outputs, then each output's input gradients for one random upstream gradient (the same for both)."""
+    ours_in = [mg.tensor(a, requires_grad=True) for a in arrays]
+    theirs_in = [torch.tensor(a, requires_grad=True) for a in arrays]
+    ours = flat_outputs(fn(mg, mg.nn.functional, *ours_in))
+    theirs = flat_outputs(fn(torch, torch.nn.functional, *theirs_in))
+    assert len(ours) == len(theirs)
+    rng = np.random.default_rng(19)
+    for i, (o, t) in enumerate(zip(ours, theirs)):
+        _values(o, t, f"output {i}", signed_zeros)
+        if not t.requires_grad:
+            continue
+        upstream = (rng.uniform(0.5, 1.5, t.shape) * rng.choice([-1.0, 1.0], t.shape)).astype(arrays[0].dtype)
+        grads = mg.autograd.grad(o, ours_in, mg.tensor(upstream), retain_graph=True, allow_unused=True)
+        their_grads = torch.autograd.grad(t, theirs_in, torch.from_numpy(upstream), retain_graph=True,
+                                          allow_unused=True)
+        for k, (g, tg) in enumerate(zip(grads, their_grads)):
+            zero = np.zeros(arrays[k].shape, arrays[k].dtype)
+            _values(zero if g is None else g, torch.from_numpy(zero) if tg is None else tg,
+                    f"gradient of input {k} from output {i}")
+
+
+# --- pdist --------------------------------------------------------------------------------------------------------
+# A NaN in a row (or inf - inf) gave a distance of 0 with p = 2 and other p (the zero test read NaN > 0 as false);
+# p = inf shared the gradient among tied entries (amax's rule) where PyTorch's kernel gives each the whole gradient;
+# PyTorch's kernel also gives NaN gradients where a difference is NaN (p = 1, 2, inf) or the distance is infinite.
+PDIST_CASES = {
+    "nan_p2": ([[1.0, NAN], [2.0, 3.0], [4.0, 5.0]], 2.0),
+    "inf_minus_inf_p2": ([[INF, 1.0], [INF, 3.0]], 2.0),
+    "nan_p3": ([[1.0, NAN, 5.0], [2.0, 3.0, 0.0]], 3.0),
+    "nan_p_half": ([[1.0, NAN, 5.0], [2.0, 3.0, 0.0]], 0.5),
+    "nan_p1": ([[NAN, -3.0], [-3.0, -6.0], [1.0, 2.0]], 1.0),
+    "ties_pinf": ([[-2.0, 6.0], [6.0, -2.0], [0.0, 0.0]], INF),
+    "ties_3d_pinf": ([[0.5, -3.0, 0.5], [-3.0, -3.0, -3.0]], INF),
+    "infinite_pinf": ([[-INF, -0.36], [INF, 6.0]], INF),
+    "nan_pinf": ([[1.0, NAN, 5.0], [2.0, 3.0, 0.0]], INF),
+    "zero_rows": ([[1.0, 2.0], [1.0, 2.0], [0.0, 2.0]], INF),
+    "zero_difference_infinite_distance_p_half": ([[-0.0, -0.0, 0.5, -0.5, INF], [-0.5, -0.0, -3.0, 2.0, -0.0]], 0.5),
+}
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize("name", sorted(PDIST_CASES))
+def test_pdist_at_nan_ties_and_infinities_as_torch(name: str, dtype: str, torch: Any) -> None:
+    rows, p = PDIST_CASES[name]
+    _same_as_torch(torch, lambda t, F, x: F.pdist(x, p), (np.array(rows, dtype=dtype),))
+
+
+def test_pdist_has_no_double_backward_at_p_inf_as_torch(torch: Any) -> None:
+    for lib in (torch, mg):
+        x = lib.tensor([[1.0, 2.0], [3.0, 3.0]], requires_grad=True)
+        with pytest.raises(RuntimeError):   # minigrad: NotImplementedError naming pdist, a RuntimeError
+            (g,) = lib.autograd.grad(lib.nn.functional.pdist(x, INF).sum(), [x], create_graph=True)
+            g.sum().backward()
