@@ -708,7 +708,7 @@ def _module_output_grads(node: Any, grads: list) -> tuple:
         node.grads["grad_output"] = grad_output
     else:   # no input needs a gradient: the hooks run here
         node._run("backward", (None,) * node.grads["n_inputs"], grad_output)
-    return tuple(grad_output[i] for i in node.places)
+    return tuple(grad_output[i] for i in node.places) + node.link_grads(grad_output)   # then the watched inputs
 
 
 def _module_input_grads(node: Any, grads: list) -> tuple:

@@ -33,6 +33,10 @@ class StateDictError(RuntimeError, ValueError):
     """A state dict does not fit the module: the message names every bad key."""
 
 
+class PostHookReturnError(RuntimeError, AssertionError):
+    """A ``load_state_dict`` post-hook returned a value: PyTorch asserts it returns None (AssertionError)."""
+
+
 class _IncompatibleKeys(NamedTuple):
     """What ``load_state_dict`` returns, as PyTorch's: the keys the module has and the state dict lacks, and the
     keys the state dict has and the module lacks (lists, in the order found)."""
@@ -219,8 +223,8 @@ def _run_post_hooks(module: Any, keys: _IncompatibleKeys) -> None:
             _run_post_hooks(child, keys)
     for hook, _ in _hooks(module, "load_post"):
         if hook(module, keys) is not None:
-            raise RuntimeError(f"{type(module).__name__}: a load_state_dict post-hook must return None; to change "
-                               "the missing or unexpected keys, edit incompatible_keys' lists in place")
+            raise PostHookReturnError(f"{type(module).__name__}: a load_state_dict post-hook must return None; to "
+                                      "change the missing or unexpected keys, edit incompatible_keys' lists in place")
 
 
 def _key_lines(strict: bool, missing: list, unexpected: list) -> list[str]:

@@ -10,6 +10,11 @@ backward sees ``grad_input`` and calls the hooks with both::
     inputs ─► [InputGrads] ─► forward ─► [OutputGrads] ─► outputs
                   ▲ backward: hook(module, grad_input, grad_output)   ▲ backward: pre-hook(module, grad_output)
 
+As PyTorch's, only a Tensor output or the Tensors of a tuple output that require grad are watched, the hooks run
+without recording unless ``create_graph=True``, and an input that gets no gradient is handed zeros: the output op
+also takes the watched inputs (an edge to the input op), so that the input side still runs with zeros when the
+pre-hooks return None for every output.
+
 A hook registered or removed is counted (``_compile_state.reregistered``), so a compiled
 call through the module is captured again, eagerly while a hook exists: a replay
 would skip Python side effects.
@@ -321,7 +326,7 @@ def call_with_hooks(module: Any, args: tuple, kwargs: dict) -> Any:
         if backward:   # the backward hooks as registered now, as PyTorch's (a later remove() or add changes nothing)
             grads["hooks"] = {kind: [*_GLOBAL[kind].values(), *hooks[kind].values()]
                               for kind in ("backward_pre", "backward")}
-            args = _watch_inputs(module, args, grads)
+            args, links = _watch_inputs(module, args, grads)
         with mg.name_scope(module._scope_name):
             output = module.forward(*args, **kwargs)
         for i, (hook, options) in enumerate(forward_hooks):
@@ -331,7 +336,10 @@ def call_with_hooks(module: Any, args: tuple, kwargs: dict) -> Any:
             if result is not None:
                 output = result
         if backward:
-            output = _watch_outputs(module, output, grads)
+            if not isinstance(output, (Tensor, tuple)):   # PyTorch's warning: its hooks watch no list or dict
+                warnings.warn(f"{type(module).__name__}: for backward hooks to be called, module output should be a "
+                              f"Tensor or a tuple of Tensors but received {type(output).__name__}", stacklevel=4)
+            output = _watch_outputs(module, output, grads, links)
         return output
     except Exception:
         # as PyTorch's: a pre-hook, forward or forward hook raised; the always_call hooks not yet run run now
@@ -350,35 +358,42 @@ def call_with_hooks(module: Any, args: tuple, kwargs: dict) -> Any:
         raise
 
 
-def _watch_inputs(module: Any, args: tuple, grads: dict) -> tuple:
-    """``args`` with its tensors passed through an :class:`InputGrads` op (if one requires grad)."""
+def _watch_inputs(module: Any, args: tuple, grads: dict) -> tuple[tuple, tuple]:
+    """(``args`` with its tensors passed through an :class:`InputGrads` op (if one requires grad), the op's outputs)."""
     places = [i for i, a in enumerate(args) if isinstance(a, Tensor) and a.requires_grad]
     grads["n_inputs"] = len(args)   # grad_input has an entry per positional argument (None: not a Tensor)
     if not places:
-        return args
+        return args, ()
     # a tensor that needs no gradient stays out of the op (none is computed for it); its grad_input is zeros,
     # as PyTorch's (whose hook op marks it non-differentiable and hands the hooks a zero gradient)
     grads["constants"] = [(i, a) for i, a in enumerate(args) if isinstance(a, Tensor) and not a.requires_grad]
+    # an input that requires grad but gets none (forward did not use it) has zeros too, as PyTorch's (whose hook op
+    # materialises a missing gradient): its place -> (shape, dtype, device)
+    grads["blanks"] = {i: (tuple(args[i].shape), args[i].dtype, args[i].device) for i in places}
     outs = InputGrads(module, grads, places, len(args))(*[args[i] for i in places])
     args = list(args)
     for i, out in zip(places, outs):
         args[i] = out
     grads["inputs_watched"] = True
-    return tuple(args)
+    return tuple(args), outs
 
 
-def _watch_outputs(module: Any, output: Any, grads: dict) -> Any:
-    """``output`` (a Tensor, or a tuple/list whose Tensors are watched) passed through an :class:`OutputGrads`
-    op; ``grad_output`` then has an entry per item of the tuple (None for one that is not a Tensor)."""
-    items = (output,) if isinstance(output, Tensor) else tuple(output) if isinstance(output, (tuple, list)) else ()
-    places = [i for i, y in enumerate(items) if isinstance(y, Tensor)]
-    if not any(items[i].requires_grad for i in places):
+def _watch_outputs(module: Any, output: Any, grads: dict, links: tuple) -> Any:
+    """``output`` (a Tensor, or a tuple whose Tensors that require grad are watched) passed through an
+    :class:`OutputGrads` op; ``grad_output`` then has an entry per item of the tuple (None for one that is not a
+    Tensor, or needs no gradient). As PyTorch's, a list or dict output is not watched (no backward hook runs).
+    ``links``: the watched inputs (:func:`_watch_inputs`), inputs of the op too, so that it can hand the input side
+    zeros when the backward pre-hooks leave no gradient for any output (see :meth:`OutputGrads.backward`)."""
+    items = (output,) if isinstance(output, Tensor) else tuple(output) if isinstance(output, tuple) else ()
+    places = [i for i, y in enumerate(items) if isinstance(y, Tensor) and y.requires_grad]
+    if not places:
         return output
-    outs = OutputGrads(module, grads, places, len(items))(*[items[i] for i in places])
+    outs = OutputGrads(module, grads, places, len(items), len(links))(*[items[i] for i in places], *links)
     if isinstance(output, Tensor):
         return outs[0]
     watched = dict(zip(places, outs))
-    return type(output)(watched.get(i, y) for i, y in enumerate(items))
+    items = [watched.get(i, y) for i, y in enumerate(items)]
+    return tuple(items) if type(output) is tuple else type(output)(*items)   # a namedtuple keeps its type
 
 
 class _Identity(Function):
@@ -407,41 +422,87 @@ class _Identity(Function):
         return arrays
 
     def _run(self, kind: str, grads: tuple, *extra: Any) -> tuple:
-        """Each hook of ``kind`` in turn, ``hook(module, grads, *extra)``; a non-None result replaces ``grads``."""
+        """Each hook of ``kind`` in turn, ``hook(module, grads, *extra)``; a non-None result (a tuple or list of
+        as many) replaces ``grads``, checked once the last hook ran, as PyTorch's (a Tensor for each Tensor, of its
+        shape and dtype, or None)."""
+        if kind == "backward" and not self.grads.get("inputs_watched"):
+            return self._run_without_inputs(grads, *extra)
+        if kind == "backward":
+            blanks = self.grads["blanks"]
+            grads = tuple(g if g is not None or i not in blanks else
+                          mg.zeros(blanks[i][0], dtype=blanks[i][1], device=blanks[i][2]) for i, g in enumerate(grads))
+        name = f"{type(self.module).__name__}: a {kind.replace('_', ' ')} hook"
+        new = grads
         for hook, _options in self.grads["hooks"][kind]:   # those of the forward call (a snapshot)
-            result = hook(self.module, grads, *extra)
-            if result is not None:
-                result = tuple(result) if isinstance(result, (tuple, list)) else (result,)
-                if len(result) != len(grads):
-                    raise RuntimeError(f"{type(self.module).__name__}: a {kind.replace('_', ' ')} hook returned "
-                                       f"{len(result)} gradients for {len(grads)}")
-                grads = tuple(self._checked(kind, g, old) for g, old in zip(result, grads))
-        return grads
+            result = hook(self.module, new, *extra)
+            if result is None:
+                continue
+            if not isinstance(result, (tuple, list)):   # PyTorch takes len() of it and indexes it, then fails
+                error = RuntimeError if isinstance(result, Tensor) else TypeError
+                raise error(f"{name} must return None or a tuple of {len(grads)} gradients (Tensor or None), got "
+                            f"{type(result).__name__}")
+            if len(result) != len(grads):
+                raise RuntimeError(f"{name} returned an invalid number of gradients, got {len(result)}, but "
+                                   f"expected {len(grads)}")
+            new = tuple(result)
+        if new is grads:   # no hook replaced them: the same tuple goes on (the full backward hooks see it)
+            return grads
+        return tuple(self._checked(name, g, old) for g, old in zip(new, grads))
 
-    def _checked(self, kind: str, g: Any, old: Any) -> Any:
-        """A hook's replacement ``g`` for the gradient ``old``, as a Tensor; PyTorch refuses another shape or dtype."""
+    def _run_without_inputs(self, grad_input: tuple, grad_output: tuple) -> tuple:
+        """The full backward hooks of a call whose inputs need no gradient, run from the output side: as
+        PyTorch's, each must return None or a tuple of Nones (there is no input gradient to replace)."""
+        for hook, _options in self.grads["hooks"]["backward"]:
+            result = hook(self.module, grad_input, grad_output)
+            if result is not None and not (isinstance(result, tuple) and all(g is None for g in result)):
+                raise RuntimeError(f"{type(self.module).__name__}: a backward hook of a module whose inputs need no "
+                                   "gradient should always return None or None for all gradients, got "
+                                   f"{type(result).__name__}")
+        return grad_input
+
+    @staticmethod
+    def _checked(name: str, g: Any, old: Any) -> Any:
+        """A hook's replacement ``g`` for the gradient ``old``: PyTorch refuses a non-Tensor, another shape or dtype."""
         if g is None:
             return None
-        g = g if isinstance(g, Tensor) else mg.tensor(g)
+        if not isinstance(g, Tensor):
+            raise TypeError(f"{name} returned a {type(g).__name__} as a gradient; expected a Tensor or None")
         if old is not None and (tuple(g.shape) != tuple(old.shape) or g.dtype != old.dtype):
-            raise RuntimeError(f"{type(self.module).__name__}: a {kind.replace('_', ' ')} hook returned a gradient "
-                               f"of shape {tuple(g.shape)}, dtype {g.dtype} for one of shape {tuple(old.shape)}, "
-                               f"dtype {old.dtype}")
+            raise RuntimeError(f"{name} returned a gradient of shape {tuple(g.shape)}, dtype {g.dtype} for one of "
+                               f"shape {tuple(old.shape)}, dtype {old.dtype}")
         return g
 
 
 class OutputGrads(_Identity):
-    """On the module's outputs: its backward runs the backward pre-hooks on ``grad_output`` and keeps it."""
+    """On the module's outputs: its backward runs the backward pre-hooks on ``grad_output`` and keeps it. Its last
+    ``n_links`` inputs are the watched inputs (:class:`InputGrads`' outputs), which it hands no value on."""
 
     name = "backward_hook"
 
+    def __init__(self, module: Any, grads: dict, places: list, length: int, n_links: int) -> None:
+        super().__init__(module, grads, places, length)
+        self.n_links = n_links
+
+    def forward(self, *arrays: Any) -> tuple:
+        return super().forward(*arrays[:len(arrays) - self.n_links])
+
     def backward(self, *grads_out: Any) -> tuple:
-        grad_output = self._run("backward_pre", self._spread(grads_out))
-        if self.grads.get("inputs_watched"):   # for the input side, until its hooks ran
-            self.grads["grad_output"] = grad_output
-        else:   # no input needs a gradient: the hooks run here
-            self._run("backward", (None,) * self.grads["n_inputs"], grad_output)
-        return self._gather(grad_output)
+        with mg.no_grad():   # as PyTorch's, hooks run without recording (create_graph=False: this backward)
+            grad_output = self._run("backward_pre", self._spread(grads_out))
+            if self.grads.get("inputs_watched"):   # for the input side, until its hooks ran
+                self.grads["grad_output"] = grad_output
+            else:   # no input needs a gradient: the hooks run here
+                self._run("backward", (None,) * self.grads["n_inputs"], grad_output)
+        return self._gather(grad_output) + tuple(_arrays(self.link_grads(grad_output)))
+
+    def link_grads(self, grad_output: tuple) -> tuple:
+        """The gradients for the watched inputs (Tensors): None, or zeros when the pre-hooks left no gradient for
+        any output. None would then reach the inputs through forward's ops; PyTorch's input side still runs (its
+        hook op materialises zeros): the full backward hooks see zeros, and so do the inputs' gradients."""
+        if not self.n_links or any(g is not None for g in grad_output):
+            return (None,) * self.n_links
+        blanks = self.grads["blanks"].values()   # (shape, dtype, device) of each watched input, in order
+        return tuple(mg.zeros(shape, dtype=dtype, device=device) for shape, dtype, device in blanks)
 
 
 class InputGrads(_Identity):
@@ -456,9 +517,10 @@ class InputGrads(_Identity):
         if grad_output is None:
             return grads_in
         grad_input = list(self._spread(grads_in))
-        for i, tensor in self.grads.get("constants", ()):
-            grad_input[i] = mg.zeros_like(tensor)
-        grad_input = self._run("backward", tuple(grad_input), grad_output)
+        with mg.no_grad():   # as PyTorch's, hooks run without recording (create_graph=False: this backward)
+            for i, tensor in self.grads.get("constants", ()):
+                grad_input[i] = mg.zeros_like(tensor)
+            grad_input = self._run("backward", tuple(grad_input), grad_output)
         return self._gather(grad_input)
 
 
