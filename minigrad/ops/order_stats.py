@@ -74,7 +74,7 @@ def kthvalue(input: Tensor, k: int, dim: int = -1, keepdim: bool = False, *,  # 
     if out is not None:
         return write_out("kthvalue", kthvalue(input, k, dim, keepdim), out, "exact", inputs=(input,),
                          overlap="any")
-    x = _real(input, "kthvalue")
+    x = _real(input, "kthvalue", kinds="iufb")   # bool: refused below, after PyTorch's earlier checks
     k = int_arg(k, "kthvalue", "k")
     keep = flag(keepdim, "kthvalue", "keepdim")
     axis = one_axis(dim, max(x.ndim, 1), "kthvalue")
@@ -83,6 +83,8 @@ def kthvalue(input: Tensor, k: int, dim: int = -1, keepdim: bool = False, *,  # 
         raise EmptyReductionError(f"kthvalue: expected reduction dim {axis} to have non-zero size (shape {x.shape})")
     if not 1 <= k <= size:
         raise SelectedIndexError(f"kthvalue: k ({k}) is out of range for dim {axis} of size {size} (shape {x.shape})")
+    if x.dtype.kind == "b" and x.ndim:   # a 0-d bool is its own value, as PyTorch's
+        raise DtypeNotImplementedError(f"kthvalue: not supported for dtype bool (as in PyTorch; shape {x.shape})")
     pick = (slice(None),) * axis + (slice(k - 1, k),)
 
     def index(xp: Any, data: Any) -> Any:
@@ -248,11 +250,13 @@ def nanmedian(input: Tensor, dim: Any = None, keepdim: bool = False) -> Any:  # 
     """The lower median ignoring NaNs, as torch.nanmedian: of all elements (a 0-d tensor) without
     ``dim``; with ``dim``, ``(values, indices)`` along it. A line of NaNs only gives NaN (its index: the
     first NaN; PyTorch's is unspecified there). x: (..., n, ...) → (..., ...)."""
-    x = _real(input, "nanmedian")
     if dim is None:
-        return NanMedianAll()(x)
+        return NanMedianAll()(_real(input, "nanmedian"))
+    x = _real(input, "nanmedian", kinds="iufb")
     keep = flag(keepdim, "nanmedian", "keepdim")
-    axis = _reduction_axis(x, dim, "nanmedian")
+    axis = _reduction_axis(x, dim, "nanmedian")   # an empty dim: PyTorch's IndexError, before the dtype's
+    if x.dtype.kind == "b":
+        raise DtypeNotImplementedError(f"nanmedian: not supported for dtype bool (as in PyTorch; shape {x.shape})")
     return _picked("nanmedian", x, axis, keep, lambda xp, data: _nanmedian_index(xp, data, axis))
 
 

@@ -135,3 +135,31 @@ def test_topk_gradient_goes_to_torchs_tied_element(k: int) -> None:
         (out.values * lib.tensor(np.arange(1.0, 2 * k + 1).reshape(2, k))).sum().backward()
         grads.append(_np(x.grad))
     np.testing.assert_array_equal(grads[1], grads[0])
+
+
+# --- kthvalue/nanmedian of a bool tensor: PyTorch's 0-d kthvalue and its IndexError for an empty dim come first ---
+
+BOOL_ORDER_CASES = {
+    "kthvalue_0d": lambda lib: lib.kthvalue(lib.tensor(True), 1),
+    "kthvalue_0d_keepdim": lambda lib: lib.kthvalue(lib.tensor(False), 1, 0, True),
+    "kthvalue_empty_dim": lambda lib: lib.kthvalue(lib.zeros((3, 0), dtype=lib.bool), 1),
+    "kthvalue_rows": lambda lib: lib.kthvalue(lib.tensor([[True, False]]), 1),
+    "kthvalue_other_dim_empty": lambda lib: lib.kthvalue(lib.zeros((2, 0), dtype=lib.bool), 1, 0),
+    "nanmedian_empty_dim": lambda lib: lib.nanmedian(lib.zeros((2, 0), dtype=lib.bool), 1),
+    "nanmedian_0d_dim": lambda lib: lib.nanmedian(lib.tensor(True), 0),
+    "nanmedian_other_dim_empty": lambda lib: lib.nanmedian(lib.zeros((2, 0), dtype=lib.bool), 0),
+}
+
+
+@pytest.mark.parametrize("name", list(BOOL_ORDER_CASES))
+def test_bool_kthvalue_nanmedian_as_torch(name: str) -> None:
+    call = BOOL_ORDER_CASES[name]
+    expected = _raised(torch, call)
+    if expected is not None:
+        got = _raised(mg, call)
+        assert got is not None and issubclass(got, expected), (got, expected)
+        return
+    theirs, ours = call(torch), call(mg)
+    for t, m in zip(theirs, ours):
+        assert str(t.dtype).replace("torch.", "") == str(m.dtype) and tuple(t.shape) == tuple(m.shape)
+        np.testing.assert_array_equal(_np(m), _np(t))
