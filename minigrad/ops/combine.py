@@ -21,6 +21,7 @@ from ..tensor import Tensor
 from ._util import (
     NOT_GIVEN,
     ArgumentTypeError,
+    DtypeNotImplementedError,
     ShapeMismatchError,
     int_arg,
     int_tuple,
@@ -321,6 +322,9 @@ def _cross(a: Any, b: Any, dim: Any, name: str) -> Tensor:
     axis = one_axis(dim, max(a.ndim, 1), name)
     if not a.ndim or a.shape[axis] != 3 or b.shape[axis] != 3:
         raise _shapes(name, a, b, f"length 3 in dim {dim} of both inputs")
+    if a.dtype.kind == "b" and b.dtype.kind == "b":   # else sub's error for two bools, not naming cross
+        raise DtypeNotImplementedError(f"{name}: \"cross\" not implemented for 'Bool' (shapes {a.shape} and "
+                                       f"{b.shape}), as in PyTorch")
     a = a if a.shape == shape else broadcast_to(a, shape)
     b = b if b.shape == shape else broadcast_to(b, shape)
     # (a1 b2 - a2 b1, a2 b0 - a0 b2, a0 b1 - a1 b0): rolled by -1 the components are (1, 2, 0), by -2 (2, 0, 1)

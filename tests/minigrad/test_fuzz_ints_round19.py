@@ -138,3 +138,16 @@ def test_trapezoid_of_integers_as_torch(case: str, torch: Any) -> None:
         samples = () if x is None else (_t(lib, x[0], x[1]),)
         return getattr(lib, name)(_t(lib, y, y_dtype), *samples, **kwargs)
     _same_as_torch(call, torch)
+
+
+# the cross product of two bool tensors: PyTorch's NotImplementedError ("cross" not implemented for 'Bool');
+# minigrad raised sub's ArgumentTypeError about subtracting bools, naming neither cross nor its class
+@pytest.mark.parametrize("call", [lambda lib: lib.linalg.cross(lib.tensor([[True, False, True]]),
+                                                              lib.tensor([[False, True, True]])),
+                                  lambda lib: lib.cross(lib.tensor([True, False, True]), lib.tensor([True] * 3), dim=0),
+                                  lambda lib: lib.tensor([[True, True, False]]).cross(lib.tensor([[True] * 3]), dim=1)],
+                         ids=["linalg.cross", "cross", "method"])
+def test_cross_of_bools_raises_as_torch(call: Callable, torch: Any) -> None:
+    _same_as_torch(call, torch)
+    with pytest.raises(NotImplementedError, match="cross"):
+        call(mg)
