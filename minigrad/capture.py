@@ -65,6 +65,7 @@ class Tracer:
         # (step, result, its strides when drawn) of each draw: a ``*_like`` draw is laid out as its input after it
         # is recorded (rand_like of a transposed x is transposed), which its replay must do too (Program)
         self.draws: list[tuple[int, Tensor, tuple]] = []
+        self.own_outputs: dict[int, list[str]] = {}   # step -> the names of the op's attributes that are its outputs
 
     def record(self, op: Function, inputs: tuple, result: Any) -> None:
         refs = []
@@ -85,6 +86,9 @@ class Tracer:
             return
         self.steps.append((op, refs, len(outs), tuple(y.data.shape for y in outs), outs[0]._node is op,
                            self._array_params(op)))
+        own = [name for name, value in op.__dict__.items() if any(value is y.data for y in outs)]
+        if own:   # its own output kept for its backward (Std's deviation): each forward makes it anew, not frozen
+            self.own_outputs[len(self.steps) - 1] = own
         for i, y in enumerate(outs):
             self.slot_of[id(y)] = self.array_ref[id(y.data)] = ("o", len(self.steps) - 1, i)
             self.keep.append(y)
@@ -675,23 +679,16 @@ def _frozen(tracer: Tracer) -> list[tuple[int, str, Any]]:
     found = [(step, "a constant input", value) for step, value in zip(tracer.constant_steps, tracer.constants)]
     for step, (op, _refs, _n, _shapes, _recorded, params) in enumerate(tracer.steps):
         traced = {name for name, _position, _ref in params}
+        own = tracer.own_outputs.get(step, ())
         for name, value in op.__dict__.items():
-            if name in _NOT_CAPTURED or name == "xp":
+            if name in _NOT_CAPTURED or name == "xp" or name in own:
                 continue
             parts = value if type(value) is tuple else (value,)
-            if all(_own_output(tracer, step, part) for part in parts):
-                continue   # its own output, kept for its backward (Std's deviation): each forward makes it anew
             if any(backend.is_array(part) for part in parts):
                 found.append((step, f"its array '{name}'" + (" (partly traced)" if name in traced else ""),
                               tuple(None if name in traced and tracer.array_ref.get(id(part)) is not None
                                     else part for part in parts)))
     return found
-
-
-def _own_output(tracer: Tracer, step: int, part: Any) -> bool:
-    """Whether ``part`` is the array of an output of op ``step`` itself."""
-    ref = tracer.array_ref.get(id(part)) if backend.is_array(part) else None
-    return type(ref) is tuple and ref[0] == "o" and ref[1] == step
 
 
 def _with_params(op: Function, params: list, n_args: int) -> Callable:

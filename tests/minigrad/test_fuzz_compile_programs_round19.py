@@ -46,6 +46,7 @@ def test_a_replayed_like_draw_keeps_its_inputs_layout(draw: Callable, torch: Any
     lambda lib, x: x.std(0),
     lambda lib, x: lib.std(x, dim=1, keepdim=True, correction=0),
     lambda lib, x: lib.std_mean(x, dim=0)[0],
+    lambda lib, x: (lambda s: s * s.detach())(lib.std(x, dim=(0,), correction=1)),   # its array read again
 ])
 def test_std_over_a_dim_replays(spread: Callable, torch: Any) -> None:
     """``x.std(0)`` keeps its own output for its backward; the capture took that array for a value frozen from the
