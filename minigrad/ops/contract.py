@@ -352,30 +352,34 @@ def einsum(equation: Any, *operands: Any) -> Tensor:
             raise ShapeMismatchError(f"einsum: index {letter!r} has sizes {sorted(sizes)} in {equation!r} "
                                      f"(shapes {[t.shape for t in tensors]})")
         size[letter] = min(sizes - {1}, default=1)
+    shapes = [t.shape for t in tensors]
     # a dim of size 1 broadcasts to its index's size in the other operands, as PyTorch's (its gradient sums back)
     tensors = tuple(t if t.shape == (wanted := tuple(size[letter] for letter in s)) else broadcast_to(t, wanted)
                     for s, t in zip(inputs, tensors))
-    operands = _summed_integers(inputs, output, tensors)
-    if len(operands) > 1 and all(t.dtype.kind == "b" for t in operands) and set("".join(inputs)) - set(output):
-        # a contraction of bools: PyTorch's runs bmm, which has no bool kernel (NumPy's would OR the ANDs)
-        raise DtypeNotImplementedError(f"einsum: not implemented for 'Bool' (bool operands summed over "
-                                       f"{''.join(sorted(set(''.join(inputs)) - set(output)))!r} in {equation!r}), "
-                                       "as in PyTorch")
+    operands = _summed_integers(inputs, output, tensors, shapes)
+    summed = "".join(sorted(letter for letter in set("".join(inputs)) - set(output) if size[letter] > 1))
+    if len(operands) > 1 and all(t.dtype.kind == "b" for t in operands) and summed:
+        # a contraction of bools: PyTorch's runs bmm, which has no bool kernel (NumPy's would OR the ANDs); an index
+        # of size 1 is only squeezed, one of size 0 gives an empty product (False)
+        raise DtypeNotImplementedError(f"einsum: not implemented for 'Bool' (bool operands summed over {summed!r} in "
+                                       f"{equation!r}), as in PyTorch")
     return Einsum(inputs, output)(*operands)
 
 
-def _summed_integers(inputs: list, output: str, tensors: tuple) -> tuple:
+def _summed_integers(inputs: list, output: str, tensors: tuple, shapes: list) -> tuple:
     """Integer and bool operands as PyTorch's einsum takes them: it first sums an operand over the indices only
-    it has (not in the output nor in another operand; beside other operands, those of a size other than 1) with
-    ``sum``, which gives int64. Then the result is int64 (exact where the narrow dtype would wrap around) and
-    the operands are cast to it; PyTorch itself refuses some of those mixes, minigrad computes them. Beside a
-    floating or complex operand nothing is cast: the result promotes to that dtype (PyTorch's ``sum`` first
-    widens the integers it sums, never the floats)."""
+    it has (not in the output, and of size 1 in every other operand that has them; ``shapes`` are the operands'
+    own, before broadcasting) with ``sum``, which gives int64; a lone operand, over every index not in the
+    output. Then the result is int64 (exact where the narrow dtype would wrap around) and the operands are cast
+    to it; PyTorch itself refuses some of those mixes, minigrad computes them. Beside a floating or complex
+    operand nothing is cast: the result promotes to that dtype (PyTorch's ``sum`` first widens the integers it
+    sums, never the floats)."""
     if all(t.dtype.kind not in "biu" or t.dtype == numpy.int64 for t in tensors) \
             or any(t.dtype.kind in "fc" for t in tensors):
         return tensors
-    for k, (sub, t) in enumerate(zip(inputs, tensors)):
-        elsewhere = set(output).union(*(set(s) for j, s in enumerate(inputs) if j != k))
-        if any(letter not in elsewhere and (len(tensors) == 1 or t.shape[sub.index(letter)] != 1) for letter in sub):
-            return tuple(astype(t, numpy.int64) for t in tensors)
+    for k, (sub, shape) in enumerate(zip(inputs, shapes)):
+        for letter in set(sub) - set(output):
+            others = [shapes[j][s.index(letter)] for j, s in enumerate(inputs) if j != k and letter in s]
+            if len(tensors) == 1 or (shape[sub.index(letter)] != 1 and all(n == 1 for n in others)):
+                return tuple(astype(t, numpy.int64) for t in tensors)
     return tensors

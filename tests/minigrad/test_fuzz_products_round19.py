@@ -174,3 +174,23 @@ def test_cdist_compute_mode_none_refused() -> None:
                 _array((4, 3), "float64"))
     _same(lambda lib, a, b: lib.cdist(a, b, 2.0, "use_mm_for_euclid_dist_if_necessary"), _array((2, 3), "float64"),
           _array((4, 3), "float64"))
+
+
+# --- integer einsum: PyTorch sums (to int64) an index that only one operand has at a size other than 1; a bool
+# --- einsum over indices of size 1 only squeezes them (no bmm) -----------------------------------------------------
+
+@pytest.mark.parametrize("equation, shapes, dtype", [
+    ("...,...,e,...a->e", [(1, 1), (1, 3), (2,), (1,)], "int32"),
+    ("ab,b->a", [(2, 3), (1,)], "int32"),
+    ("ab,b->a", [(2, 1), (3,)], "int16"),
+    ("ab,cb->a", [(2, 3), (1, 3)], "int32"),
+    ("Bc...,Bc...->", [(1, 1), (1, 1)], "bool"),
+    (",a,->", [(), (1,), ()], "bool"),
+    ("cCe,Bea", [(1, 2, 1), (1, 1, 2)], "bool"),
+])
+def test_einsum_integer_and_bool_sizes_of_one(equation: str, shapes: list, dtype: str) -> None:
+    _same(lambda lib, *ts: lib.einsum(equation, *ts), *[_array(s, dtype) for s in shapes])
+
+
+def test_einsum_bool_contraction_still_refused() -> None:
+    _same_error(lambda lib, a, b: lib.einsum("ij,jk->ik", a, b), _array((2, 3), "bool"), _array((3, 2), "bool"))
