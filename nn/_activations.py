@@ -123,7 +123,9 @@ def hardtanh(input: Tensor, min_val: float = -1.0, max_val: float = 1.0,  # noqa
         raise InputShapeError(f"hardtanh: cannot do hardtanh on an unsigned type ({x.dtype}) with negative limits "
                               f"(min_val={low}, max_val={high}), as in PyTorch")
     low, high = _like_input(low, x), _like_input(high, x)
-    return _reads_input(mg.where(x <= low, low, mg.where(x >= high, high, x)))
+    # at a bound itself the value is x (its sign of zero, as PyTorch's clamp: relu6(-0.0) is -0.0), the gradient 0
+    bounded = mg.where(x < low, low, mg.where(x > high, high, x.detach()))
+    return _reads_input(mg.where((x <= low) | (x >= high), bounded, x))
 
 
 def relu6(input: Tensor, inplace: bool = False) -> Tensor:  # noqa: A002

@@ -86,3 +86,18 @@ def test_pdist_has_no_double_backward_at_p_inf_as_torch(torch: Any) -> None:
         with pytest.raises(RuntimeError):   # minigrad: NotImplementedError naming pdist, a RuntimeError
             (g,) = lib.autograd.grad(lib.nn.functional.pdist(x, INF).sum(), [x], create_graph=True)
             g.sum().backward()
+
+
+# --- hardtanh / relu6 at their bounds -----------------------------------------------------------------------------
+# at a bound the value was the bound (relu6(-0.0) gave 0.0); PyTorch's clamp keeps x there (-0.0), gradient 0.
+# (No NaN: PyTorch's gradient at NaN depends on whether it falls in the vectorised loop or the scalar tail.)
+BOUNDS = np.array([-0.0, 0.0, 6.0, -1.0, 1.0, INF, 7.0, -3.0, 0.5, -0.0, -INF])
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize("name", ["relu6", "hardtanh", "hardtanh_zero_bounds", "hardtanh_negative_zero_low"])
+def test_hardtanh_keeps_x_at_a_bound_as_torch(name: str, dtype: str, torch: Any) -> None:
+    fn = {"relu6": lambda t, F, x: F.relu6(x), "hardtanh": lambda t, F, x: F.hardtanh(x),
+          "hardtanh_zero_bounds": lambda t, F, x: F.hardtanh(x, -0.0, 0.0),
+          "hardtanh_negative_zero_low": lambda t, F, x: F.hardtanh(x, -0.0, 6.0)}[name]
+    _same_as_torch(torch, fn, (BOUNDS.astype(dtype),), signed_zeros=True)
