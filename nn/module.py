@@ -141,20 +141,23 @@ class Module(ModuleHooks):
         if isinstance(value, Parameter) and name not in self._parameters and self._class_has(name):
             # a method or class attribute (forward, cuda, a property): PyTorch's register_parameter refuses it
             raise KeyError(f"{type(self).__name__}: attribute '{name}' already exists")
+        as_parameter = isinstance(value, Parameter)   # what a registration hook returns for it is one, as PyTorch's
         if REGISTRATION["module"] or REGISTRATION["parameter"] or REGISTRATION["buffer"]:
             value = self._through_registration_hooks(name, value)
-        self._check_replacement(name, value)
+        if not as_parameter:
+            self._check_replacement(name, value)
         old = self.__dict__.get(name, value)
         if old is not value and not (type(old) is type(value) and type(value) in _PLAIN and old == value):
             # a registered tensor or module, or a plain attribute a forward may read (Dropout's p, a tensor
             # kept as an attribute), replaced: mg.compile's guard, so that no capture replays the old one
             reregistered()
-        elif name not in self.__dict__ and isinstance(value, (Parameter, Module)):
+        elif name not in self.__dict__ and (as_parameter or isinstance(value, Module)):
             first_registration(self)   # counted once this module was called: a forward may iterate over them
-        if isinstance(value, Parameter):
+        if as_parameter:
             self._forget(name, self._buffers, self._modules)
             self._parameters[name] = value
-            value.name = name
+            if isinstance(value, Tensor):
+                value.name = name
         elif name in self._parameters:   # None
             self._parameters[name] = None
         elif isinstance(value, Module):

@@ -256,3 +256,23 @@ def test_a_load_state_dict_post_hook_that_returns_a_value_raises_torchs_assertio
         results.append(_outcome(lambda m=m: m.load_state_dict(m.state_dict())))
     _same(results[1], results[0])
     assert issubclass(results[1][1][0], RuntimeError)   # ours stays a RuntimeError too
+
+
+@pytest.mark.parametrize("returned", ["plain tensor", "other parameter", "none"])
+def test_what_a_parameter_registration_hook_returns_is_registered_as_the_parameter(returned: str) -> None:
+    """torch registers the hook's result, whatever it is, in ``_parameters`` (a plain Tensor was dropped from
+    ``parameters()``: an optimizer would not train it)."""
+    def one(lib: Any, t: Any, _: Any) -> Any:
+        parameter = (torch.nn if lib is torch.nn else nn).Parameter
+        replacement = {"plain tensor": lambda: t([9.0], rg=True), "other parameter": lambda: parameter(t([7.0])),
+                       "none": lambda: None}[returned]
+        handle = lib.modules.module.register_module_parameter_registration_hook(lambda m, n, v: replacement())
+        try:
+            m = lib.Module()
+            m.p = parameter(t([1.0]))
+        finally:
+            handle.remove()
+        return type(m.p).__name__, [(n, _v(p), p.requires_grad) for n, p in m.named_parameters()]
+
+    theirs, ours = (one(*lib) for lib in _libs())
+    assert ours == theirs
