@@ -377,6 +377,9 @@ def scatter_add_(x: Tensor, dim: int, index: Any, src: Any) -> Tensor:
 
 # --- repeats, broadcasting, grids ------------------------------------------------------------------
 
+_REPEAT_DTYPES = (backend.numpy.dtype("int64"), backend.numpy.dtype("int32"))
+
+
 def repeat_interleave(input: Tensor, repeats: Any = None, dim: Any = None, *,  # noqa: A002
                       output_size: int | None = None) -> Tensor:
     """Each element (slice along ``dim``) repeated ``repeats`` times in place (flattened when ``dim`` is
@@ -385,6 +388,11 @@ def repeat_interleave(input: Tensor, repeats: Any = None, dim: Any = None, *,  #
     With no ``repeats``, ``input`` (n,) is the counts and each position i is repeated counts[i] times
     (``mg.repeat_interleave(tensor([2, 0, 1]))`` → ``[0, 0, 2]``, the segment of each element), in its dtype."""
     x = tensor_arg(input, "repeat_interleave")
+    counts_tensor = x if repeats is None else repeats
+    if isinstance(counts_tensor, Tensor) and counts_tensor.dtype not in _REPEAT_DTYPES:   # PyTorch's kernels
+        raise DtypeNotImplementedError(f"repeat_interleave: repeats must be integers, int64 or int32, got dtype "
+                                       f"{counts_tensor.dtype} (PyTorch: \"repeat_interleave_cpu\" not implemented "
+                                       f"for it)")
     if repeats is None:
         if x.ndim != 1:
             raise ShapeMismatchError(f"repeat_interleave: repeats must be a 1-D int tensor, got shape {x.shape}")

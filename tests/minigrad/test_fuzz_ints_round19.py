@@ -151,3 +151,18 @@ def test_cross_of_bools_raises_as_torch(call: Callable, torch: Any) -> None:
     _same_as_torch(call, torch)
     with pytest.raises(NotImplementedError, match="cross"):
         call(mg)
+
+
+# repeat_interleave's counts tensor: PyTorch has kernels for int64 and int32 only (NotImplementedError for int8,
+# uint8, int16 and bool); minigrad counted with any integer dtype, and a bool tensor alone raised arange's error
+@pytest.mark.parametrize("dtype", ["int8", "uint8", "int16", "bool", "int32", "int64"])
+@pytest.mark.parametrize("form", ["counts", "repeats", "method"])
+def test_repeat_interleave_counts_of_int32_or_int64_only(dtype: str, form: str, torch: Any) -> None:
+    def call(lib: Any) -> Any:
+        counts = _t(lib, [1, 2, 0], dtype)
+        if form == "counts":
+            return lib.repeat_interleave(counts)
+        if form == "repeats":
+            return lib.repeat_interleave(_t(lib, [5, 6, 7], "int64"), counts)
+        return _t(lib, [[5, 6, 7]], "int8").repeat_interleave(counts, dim=1)
+    _same_as_torch(call, torch)
