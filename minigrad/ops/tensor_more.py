@@ -293,6 +293,8 @@ def _scan_(name: str, op: Any) -> Any:
         if dtype is not None and isinstance(self, Tensor) and numpy.dtype(dtype) != self.dtype:
             raise InplaceCastError(f"{name}: bad in-place call: the tensor has dtype {self.dtype} but dtype="
                                    f"{numpy.dtype(dtype)} was given (they must match)")
+        if isinstance(self, Tensor) and self.dtype.kind == "b":   # PyTorch's scans have no bool kernel
+            raise NotImplementedError(f"{name}: not implemented for dtype bool (as PyTorch's)")
         return apply(self, dim)
     method.__name__ = name
     method.__doc__ = apply.__doc__

@@ -166,3 +166,11 @@ def test_repeat_interleave_counts_of_int32_or_int64_only(dtype: str, form: str, 
             return lib.repeat_interleave(_t(lib, [5, 6, 7], "int64"), counts)
         return _t(lib, [[5, 6, 7]], "int8").repeat_interleave(counts, dim=1)
     _same_as_torch(call, torch)
+
+
+# cumsum_/cumprod_ of a bool tensor: PyTorch's NotImplementedError (no bool scan kernel); minigrad raised its
+# InplaceCastError (int64 can't be cast back to bool), a RuntimeError of another class
+@pytest.mark.parametrize("name", ["cumsum_", "cumprod_"])
+@pytest.mark.parametrize("dtype", ["bool", "int8", "uint8"])
+def test_in_place_scans_of_bools_raise_as_torch(name: str, dtype: str, torch: Any) -> None:
+    _same_as_torch(lambda lib: getattr(_t(lib, [[1, 1, 0], [100, 3, 1]], dtype), name)(1), torch)
