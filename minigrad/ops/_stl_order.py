@@ -1,12 +1,14 @@
-"""PyTorch's CPU ``topk`` order among equal values: a port of the C++ standard library's selection and sort.
+"""PyTorch's CPU ``topk`` and ``sort`` order among equal values: a port of the C++ standard library's selection
+and sort.
 
 PyTorch's CPU topk (aten/src/ATen/native/TopKImpl.h) fills a queue of (value, index) pairs per line and calls
 ``std::partial_sort`` (when 64·k <= n) or ``std::nth_element`` then ``std::sort`` of the first k - 1 pairs, with
-NaN counted as the largest value. Those algorithms are not stable: which of several equal values comes first
-(and so which index, and which element gets the gradient) depends on their exact steps. This module replays the
-steps of GNU libstdc++'s versions (bits/stl_algo.h, bits/stl_heap.h), which PyTorch's Linux wheels use, on a
-Python list of pairs. Only the lines where equal values meet the selection run here (pure Python, O(n) per line
-for the selection); the others take the stable order, which is the same.
+NaN counted as the largest value; its ``sort(stable=False)`` calls ``std::sort`` on each line
+(SortingKernel.cpp). Those algorithms are not stable: which of several equal values comes first (and so which
+index, and which element gets the gradient) depends on their exact steps. This module replays the steps of GNU
+libstdc++'s versions (bits/stl_algo.h, bits/stl_heap.h), which PyTorch's Linux wheels use, on a Python list of
+pairs. Only the lines where equal values meet the selection run here (pure Python); the others take the stable
+order, which is the same.
 """
 
 from __future__ import annotations
@@ -176,6 +178,13 @@ def nth_element(q: list, nth: int, less: Less) -> None:
     _insertion_sort(q, first, last, less)
 
 
+def sort_line(values: list, descending: bool) -> list:
+    """The indices PyTorch's CPU ``sort(stable=False)`` orders one line of ``values`` by (std::sort)."""
+    q = list(zip(values, range(len(values))))
+    stl_sort(q, 0, len(q), _larger if descending else _smaller)
+    return [index for _, index in q]
+
+
 def topk_line(values: list, k: int, largest: bool, ordered: bool) -> list:
     """The indices PyTorch's CPU topk returns for one line of ``values`` (Python numbers), in its order."""
     n = len(values)
@@ -192,4 +201,4 @@ def topk_line(values: list, k: int, largest: bool, ordered: bool) -> list:
     return [index for _, index in q[:k]]
 
 
-__all__ = ["nth_element", "stl_sort", "topk_line"]
+__all__ = ["nth_element", "sort_line", "stl_sort", "topk_line"]

@@ -27,7 +27,17 @@ from ..outputs import write_out
 from ..tensor import Tensor
 from ._util import DtypeNotImplementedError, complex_order_error, flag, fresh_memory, int_arg, one_axis, tensor_arg
 from .scan import MedianAll
-from .select import Gather, SelectedIndexError, ValuesIndices, _indices, _order, _reduction_axis, c_order, sort
+from .select import (
+    Gather,
+    SelectedIndexError,
+    ValuesIndices,
+    _indices,
+    _order,
+    _reduction_axis,
+    _torch_sort_ties,
+    c_order,
+    sort,
+)
 from .shape import clone
 
 
@@ -343,6 +353,8 @@ class Quantile(Function):
         xp = self.xp
         n = x.shape[-1]
         order = _order(xp, x, x.ndim - 1, descending=False)   # NaN last
+        if xp is backend.numpy:   # PyTorch's sort(stable=False): which of equal values gets the gradient
+            order = _torch_sort_ties(x, order, x.ndim - 1, descending=False)
         ordered = xp.take_along_axis(x, order, axis=-1)
         self.q_shape = q.shape
         q = q.reshape((-1,) + (1,) * x.ndim)                    # (Q, 1, ..., 1)

@@ -19,7 +19,7 @@ from ..outputs import write_out
 from ..recording import note_draw
 from ..return_types import ValuesIndices
 from ..tensor import Tensor
-from ._stl_order import topk_line
+from ._stl_order import sort_line, topk_line
 from ._util import (
     NOT_GIVEN,
     ArgumentTypeError,
@@ -333,15 +333,51 @@ def _order(xp: Any, data: Any, axis: int, descending: bool) -> Any:
     return (n - 1 - order).astype("int64", copy=False)
 
 
-def _sort_order(x: Tensor, axis: int, descending: bool, name: str) -> Tensor:
-    """Stable sort indices of ``x`` along ``axis`` as an int64 Tensor (see :func:`_order`)."""
+_REPLAYED = 1 << 16   # elements per sort call at most that replay PyTorch's order among equal values in Python
+
+
+def _torch_sort_ties(data: Any, order: Any, axis: int, descending: bool) -> Any:
+    """The stable ``order`` of ``data`` along ``axis``, with PyTorch's CPU ``sort(stable=False)`` order on lines
+    of more than 16 elements with equal values (its std::sort, replayed by :mod:`._stl_order`; up to 16 it is an
+    insertion sort: stable). PyTorch keeps the stable order for a stride-0 dim and for its radix sort (a 1-D
+    integer tensor of 32768 elements or more, ascending); so does this past ``_REPLAYED`` tied elements."""
+    np, n = backend.numpy, data.shape[axis]
+    if n <= 16 or data.size == 0 or data.strides[axis] == 0:
+        return order
+    if data.ndim == 1 and not descending and data.dtype.kind in "iu" and n >= 32768:
+        return order
+    lines = np.moveaxis(data, axis, -1).reshape(-1, n)
+    shape = np.moveaxis(order, axis, -1).shape
+    line_order = np.moveaxis(order, axis, -1).reshape(-1, n)
+    ranked = np.take_along_axis(lines, line_order, axis=-1)
+    same = ranked[:, 1:] == ranked[:, :-1]
+    if ranked.dtype.kind == "f":
+        same |= np.isnan(ranked[:, 1:]) & np.isnan(ranked[:, :-1])
+    tied = np.nonzero(same.any(axis=-1))[0]
+    if not len(tied) or len(tied) * n > _REPLAYED:
+        return order
+    picked = line_order.copy()
+    for line in tied:
+        picked[line] = sort_line(lines[line].tolist(), descending)
+    return np.moveaxis(picked.reshape(shape), -1, axis)
+
+
+def _sort_order(x: Tensor, axis: int, descending: bool, name: str, stable: bool = True) -> Tensor:
+    """Sort indices of ``x`` along ``axis`` as an int64 Tensor: stable (see :func:`_order`), or with
+    ``stable=False`` on the CPU PyTorch's order among equal values (:func:`_torch_sort_ties`)."""
     xp = backend.array_module(x.data)
-    return _indices(name, lambda data: _order(xp, data, axis, descending), x)
+
+    def make(data: Any) -> Any:
+        order = _order(xp, data, axis, descending)
+        return order if stable or xp is not backend.numpy else _torch_sort_ties(data, order, axis, descending)
+
+    return _indices(name, make, x)
 
 
 def sort(input: Tensor, dim: int = -1, descending: bool = False, *, stable: bool = False,  # noqa: A002
          out: Any = None, axis: Any = NOT_GIVEN) -> Any:
-    """``(values, indices)`` sorted along ``dim`` (equal values keep their order); the gradient follows.
+    """``(values, indices)`` sorted along ``dim``; the gradient follows. Equal values keep their order with
+    ``stable=True``; with ``stable=False`` (on the CPU) they come in PyTorch's order (:func:`_torch_sort_ties`).
     ``out=``: a (values, indices) pair of tensors (minigrad/outputs.py). NumPy's ``axis=`` gives NumPy's
     result, the sorted values alone (``axis=None``: of the flattened tensor, shape (n,))."""
     if axis is not NOT_GIVEN:
@@ -360,7 +396,7 @@ def sort(input: Tensor, dim: int = -1, descending: bool = False, *, stable: bool
         values, indices = sort(permute(x, order), order.index(axis), descending, stable=stable)
         back = tuple(order.index(d) for d in range(x.ndim))
         return return_types.sort(permute(values, back), permute(indices, back))
-    index = _sort_order(x, axis, flag(descending, "sort", "descending"), "sort")
+    index = _sort_order(x, axis, flag(descending, "sort", "descending"), "sort", flag(stable, "sort", "stable"))
     op = Gather(axis, index.data)
     op.name = "sort"
     return return_types.sort(op(x), index)
@@ -368,7 +404,7 @@ def sort(input: Tensor, dim: int = -1, descending: bool = False, *, stable: bool
 
 def argsort(input: Tensor, dim: int = -1, descending: bool = False, *, stable: bool = False,  # noqa: A002
             axis: Any = NOT_GIVEN) -> Tensor:
-    """The indices that sort ``x`` along ``dim`` (int64, no gradient; equal values keep their order). NumPy's
+    """The indices that sort ``x`` along ``dim`` (int64, no gradient; equal values as :func:`sort`'s). NumPy's
     ``axis=`` gives NumPy's result: along that axis, or of the flattened tensor (shape (n,)) for ``axis=None``."""
     if axis is not NOT_GIVEN:
         return _numpy_sorted("argsort", input, dim, axis, descending, None, values=False)
@@ -383,7 +419,8 @@ def argsort(input: Tensor, dim: int = -1, descending: bool = False, *, stable: b
     if order is not None:   # PyTorch's result keeps x's layout (as sort's)
         back = tuple(order.index(d) for d in range(x.ndim))
         return permute(argsort(permute(x, order), order.index(axis), descending, stable=stable), back)
-    return _sort_order(x, axis, flag(descending, "argsort", "descending"), "argsort")
+    return _sort_order(x, axis, flag(descending, "argsort", "descending"), "argsort",
+                       flag(stable, "argsort", "stable"))
 
 
 def _numpy_sorted(name: str, input: Any, dim: Any, axis: Any, descending: bool, out: Any,  # noqa: A002

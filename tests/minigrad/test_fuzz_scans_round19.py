@@ -163,3 +163,60 @@ def test_bool_kthvalue_nanmedian_as_torch(name: str) -> None:
     for t, m in zip(theirs, ours):
         assert str(t.dtype).replace("torch.", "") == str(m.dtype) and tuple(t.shape) == tuple(m.shape)
         np.testing.assert_array_equal(_np(m), _np(t))
+
+
+# --- sort(stable=False) among equal values on lines of more than 16: PyTorch's CPU order (its std::sort) ---
+
+SORT_CASES = {   # (values, dim, descending)
+    "ints_17": (_topk_line(10, 17, 2, 0, "int64"), -1, False),
+    "floats_desc_40": (_topk_line(11, 40, 3, 0, "float32"), 0, True),
+    "nan_ties": (_topk_line(12, 33, 2, 5, "float64"), -1, False),
+    "nan_ties_desc": (_topk_line(13, 33, 2, 5, "float64"), -1, True),
+    "rows_dim0": (_topk_line(14, 60, 2, 0, "int16").reshape(20, 3), 0, False),
+    "bool_24": (_topk_line(15, 24, 1, 0, "int64").astype(bool), -1, True),
+    "all_equal": (np.ones((20, 2), dtype=np.float32), 0, False),
+}
+
+
+@pytest.mark.parametrize("name", list(SORT_CASES))
+def test_unstable_sort_order_among_ties_as_torch(name: str) -> None:
+    values, dim, descending = SORT_CASES[name]
+    got = []
+    for lib in (torch, mg):
+        x = lib.tensor(values.copy())
+        out = lib.sort(x, dim=dim, descending=descending)
+        got.append((_np(out.values), _np(out.indices), _np(x.argsort(dim=dim, descending=descending))))
+    for ours, theirs in zip(got[1], got[0]):
+        np.testing.assert_array_equal(ours, theirs)
+
+
+@pytest.mark.parametrize("stable", [True, False])
+def test_sort_keeps_stable_order_where_torch_does(stable: bool) -> None:
+    """stable=True; a broadcast (stride-0) dim; PyTorch's radix sort of a long 1-D integer tensor."""
+    cases = [lambda lib: lib.tensor([1.0, 2.0]).expand(20, 2).sort(dim=0, stable=stable),
+             lambda lib: lib.tensor(_topk_line(16, 32768, 2, 0, "int64")).sort(stable=stable),
+             lambda lib: lib.tensor(_topk_line(17, 40, 2, 0, "int64")).sort(stable=stable)]
+    for call in cases:
+        np.testing.assert_array_equal(_np(call(mg).indices), _np(call(torch).indices))
+
+
+SORT_GRAD_CASES = {   # which of equal elements gets the gradient follows PyTorch's sort
+    "msort": lambda lib, x: lib.msort(x),
+    "sort_values": lambda lib, x: x.sort(dim=0, descending=True).values,
+    "quantile_all": lambda lib, x: lib.quantile(x, 0.3),
+    "quantile_dim0_lower": lambda lib, x: lib.quantile(x, lib.tensor([0.1, 0.6], dtype=lib.float64), dim=0,
+                                                       interpolation="lower"),
+    "nanquantile_nearest": lambda lib, x: lib.nanquantile(x.reshape(-1), 0.75, interpolation="nearest"),
+}
+
+
+@pytest.mark.parametrize("name", list(SORT_GRAD_CASES))
+def test_gradient_through_sort_among_ties_as_torch(name: str) -> None:
+    values = _topk_line(18, 42, 3, 4, "float64").reshape(21, 2)
+    grads = []
+    for lib in (torch, mg):
+        x = lib.tensor(values.copy(), requires_grad=True)
+        y = SORT_GRAD_CASES[name](lib, x)
+        (y * lib.tensor(np.linspace(-1.0, 2.0, y.numel()).reshape(tuple(y.shape)))).sum().backward()
+        grads.append(_np(x.grad))
+    np.testing.assert_array_equal(grads[1], grads[0])
