@@ -26,8 +26,8 @@ class Adagrad(Optimizer):
 
     complex_as_real = True   # a complex parameter steps as its real and imaginary parts, as PyTorch's
 
-    def __init__(self, params: Iterable[Any], lr: float = 1e-2, lr_decay: float = 0.0, weight_decay: float = 0.0,
-                 initial_accumulator_value: float = 0.0, eps: float = 1e-10, foreach: bool | None = None, *,
+    def __init__(self, params: Iterable[Any], lr: float = 1e-2, lr_decay: float = 0, weight_decay: float = 0,
+                 initial_accumulator_value: float = 0, eps: float = 1e-10, foreach: bool | None = None, *,
                  maximize: bool = False, differentiable: bool = False, fused: bool | None = None,
                  check_finite: bool = False) -> None:
         self._fused = check_implementation("Adagrad", foreach, False, differentiable, fused)   # PyTorch's keywords

@@ -240,12 +240,11 @@ class Optimizer(OptimizerHooks):
         return type(self).__name__
 
     def __repr__(self) -> str:
+        """PyTorch's: ``SGD (``, then each group's ``Parameter Group i`` and sorted entries, a blank line between."""
         lines = [f"{self._name} ("]
         for i, group in enumerate(self.param_groups):
-            lines.append(f"Parameter Group {i}")
-            for key in sorted(group):
-                if key != "params":
-                    lines.append(f"    {key}: {group[key]}")
+            lines += ([""] if i else []) + [f"Parameter Group {i}"]
+            lines += [f"    {key}: {group[key]}" for key in sorted(group) if key != "params"]
         return "\n".join(lines) + "\n)"
 
     # --- groups and hyper-parameters ---

@@ -23,7 +23,7 @@ class RMSprop(Optimizer):
     complex_as_real = True   # a complex parameter steps as its real and imaginary parts, as PyTorch's
 
     def __init__(self, params: Iterable[Any], lr: float = 1e-2, alpha: float = 0.99, eps: float = 1e-8,
-                 weight_decay: float = 0.0, momentum: float = 0.0, centered: bool = False,
+                 weight_decay: float = 0, momentum: float = 0, centered: bool = False,
                  capturable: bool = False, foreach: bool | None = None, maximize: bool = False,
                  differentiable: bool = False, *, check_finite: bool = False) -> None:
         check_implementation("RMSprop", foreach, capturable, differentiable)   # PyTorch's positions, off only

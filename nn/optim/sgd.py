@@ -24,8 +24,8 @@ class SGD(Optimizer):
     complex_as_real = True   # complex parameters are taken, as PyTorch's
     complex_native = True    # and stepped in complex arithmetic, as PyTorch's SGD (no view_as_real there)
 
-    def __init__(self, params: Iterable[Any], lr: float = 1e-3, momentum: float = 0.0, dampening: float = 0.0,
-                 weight_decay: float = 0.0, nesterov: bool = False, *, maximize: bool = False,
+    def __init__(self, params: Iterable[Any], lr: float = 1e-3, momentum: float = 0, dampening: float = 0,
+                 weight_decay: float = 0, nesterov: bool = False, *, maximize: bool = False,
                  foreach: bool | None = None, differentiable: bool = False, fused: bool | None = None,
                  check_finite: bool = False) -> None:
         if nesterov and is_number(momentum) and is_number(dampening) and (not momentum > 0 or dampening != 0):
