@@ -1,4 +1,4 @@
-"""Round 19: optimizer repr and grad_fn names against PyTorch (fuzzer: /tmp/fuzz19_optrepr.py, /tmp/fuzz19_gradfn.py)."""
+"""Round 19: optimizer repr and grad_fn names against PyTorch (fuzzers: /tmp/fuzz19_optrepr.py, _gradfn.py)."""
 
 from __future__ import annotations
 
