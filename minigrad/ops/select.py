@@ -333,7 +333,7 @@ def _order(xp: Any, data: Any, axis: int, descending: bool) -> Any:
     return (n - 1 - order).astype("int64", copy=False)
 
 
-_REPLAYED = 1 << 16   # elements per sort call at most that replay PyTorch's order among equal values in Python
+_REPLAYED = 1 << 13   # elements per sort call at most that replay PyTorch's order among equal values in Python
 
 
 def _torch_sort_ties(data: Any, order: Any, axis: int, descending: bool) -> Any:
