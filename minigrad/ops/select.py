@@ -298,9 +298,13 @@ def topk(input: Tensor, k: int, dim: int = -1, largest: bool = True, sorted: boo
     return return_types.topk(op(x), index)
 
 
+_REPLAYED = 1 << 13   # elements per sort/topk call at most that replay PyTorch's order among equal values in Python
+
+
 def _torch_topk_ties(data: Any, order: Any, chosen: Any, axis: int, largest: bool, ordered: bool) -> Any:
     """topk's indices ``chosen`` (the first k of the stable ``order`` along ``axis``), with PyTorch's CPU pick
-    and order on the lines where equal values meet the selection (:mod:`._stl_order` replays its steps)."""
+    and order on the lines where equal values meet the selection (:mod:`._stl_order` replays its steps), up to
+    ``_REPLAYED`` elements of such lines per call."""
     np, n, k = backend.numpy, data.shape[axis], chosen.shape[axis]
     if chosen.size == 0:
         return chosen
@@ -311,7 +315,7 @@ def _torch_topk_ties(data: Any, order: Any, chosen: Any, axis: int, largest: boo
     if ranked.dtype.kind == "f":
         same |= np.isnan(ranked[:, 1:]) & np.isnan(ranked[:, :-1])
     tied = np.nonzero(same.any(axis=-1))[0]
-    if not len(tied):
+    if not len(tied) or len(tied) * n > _REPLAYED:
         return chosen
     picked = np.moveaxis(chosen, axis, -1).reshape(-1, k).copy()
     for line in tied:
@@ -331,9 +335,6 @@ def _order(xp: Any, data: Any, axis: int, descending: bool) -> Any:
     n = data.shape[axis]
     order = xp.flip(backend.stable_argsort(xp, xp.flip(data, axis), axis), axis)
     return (n - 1 - order).astype("int64", copy=False)
-
-
-_REPLAYED = 1 << 13   # elements per sort call at most that replay PyTorch's order among equal values in Python
 
 
 def _torch_sort_ties(data: Any, order: Any, axis: int, descending: bool) -> Any:
