@@ -11,9 +11,9 @@ backward sees ``grad_input`` and calls the hooks with both::
                   ▲ backward: hook(module, grad_input, grad_output)   ▲ backward: pre-hook(module, grad_output)
 
 As PyTorch's, only a Tensor output or the Tensors of a tuple output that require grad are watched, the hooks run
-without recording unless ``create_graph=True``, and an input that gets no gradient is handed zeros: the output op
-also takes the watched inputs (an edge to the input op), so that the input side still runs with zeros when the
-pre-hooks return None for every output.
+without recording unless ``create_graph=True``, and an input that gets no gradient is handed zeros. With backward
+pre-hooks, the output op also takes the watched inputs (an edge to the input op, handed through as outputs no one
+uses), so that the input side still runs, with zeros, when the pre-hooks return None for every output.
 
 A hook registered or removed is counted (``_compile_state.reregistered``), so a compiled
 call through the module is captured again, eagerly while a hook exists: a replay
@@ -327,6 +327,8 @@ def call_with_hooks(module: Any, args: tuple, kwargs: dict) -> Any:
             grads["hooks"] = {kind: [*_GLOBAL[kind].values(), *hooks[kind].values()]
                               for kind in ("backward_pre", "backward")}
             args, links = _watch_inputs(module, args, grads)
+            if not grads["hooks"]["backward_pre"]:   # only a pre-hook can leave every output without a gradient
+                links = ()
         with mg.name_scope(module._scope_name):
             output = module.forward(*args, **kwargs)
         for i, (hook, options) in enumerate(forward_hooks):
@@ -388,7 +390,8 @@ def _watch_outputs(module: Any, output: Any, grads: dict, links: tuple) -> Any:
     places = [i for i, y in enumerate(items) if isinstance(y, Tensor) and y.requires_grad]
     if not places:
         return output
-    outs = OutputGrads(module, grads, places, len(items), len(links))(*[items[i] for i in places], *links)
+    op = OutputGrads(module, grads, places, len(items), len(links))
+    outs = op(*[items[i] for i in places], *links)[:len(places)]   # the links' outputs are not used
     if isinstance(output, Tensor):
         return outs[0]
     watched = dict(zip(places, outs))
@@ -475,16 +478,14 @@ class _Identity(Function):
 
 class OutputGrads(_Identity):
     """On the module's outputs: its backward runs the backward pre-hooks on ``grad_output`` and keeps it. Its last
-    ``n_links`` inputs are the watched inputs (:class:`InputGrads`' outputs), which it hands no value on."""
+    ``n_links`` inputs are the watched inputs (:class:`InputGrads`' outputs), handed through as outputs no one uses
+    (so that a walk that hands each op's gradients through unchanged, ``draw(show_grads=True)``, reaches them)."""
 
     name = "backward_hook"
 
     def __init__(self, module: Any, grads: dict, places: list, length: int, n_links: int) -> None:
         super().__init__(module, grads, places, length)
         self.n_links = n_links
-
-    def forward(self, *arrays: Any) -> tuple:
-        return super().forward(*arrays[:len(arrays) - self.n_links])
 
     def backward(self, *grads_out: Any) -> tuple:
         with mg.no_grad():   # as PyTorch's, hooks run without recording (create_graph=False: this backward)

@@ -179,7 +179,7 @@ def _unused_second_input(lib: Any) -> Any:
 
 
 @pytest.mark.parametrize("case", ["unused input", "unused input, create_graph", "pre-hook returns nones",
-                                  "pre-hook returns nones, two inputs"])
+                                  "pre-hook returns nones, two inputs", "pre-hook returns nones, create_graph"])
 def test_an_input_that_gets_no_gradient_gets_zeros_and_the_hooks_still_run(case: str) -> None:
     def one(lib: Any, t: Any, api: Any) -> Any:
         log: list = []
@@ -197,7 +197,7 @@ def test_an_input_that_gets_no_gradient_gets_zeros_and_the_hooks_still_run(case:
         loss = sum(o.sum() for o in out) if isinstance(out, tuple) else out.sum()
         if case.endswith("create_graph"):
             grads = api.autograd.grad(loss, (a, b), create_graph=True, allow_unused=True)
-            log.append(("grad", _v(grads), [g.requires_grad for g in grads]))
+            log.append(("grad", _v(grads), [None if g is None else g.requires_grad for g in grads]))
         else:
             loss.backward()
             log.append(("grads", _v(a.grad), _v(b.grad), [_v(p.grad) for p in m.parameters()]))
@@ -205,6 +205,20 @@ def test_an_input_that_gets_no_gradient_gets_zeros_and_the_hooks_still_run(case:
 
     theirs, ours = (one(*lib) for lib in _libs())
     assert ours == theirs
+
+
+def test_a_drawing_with_gradients_still_reaches_the_inputs_of_a_module_with_backward_pre_hooks() -> None:
+    """The pre-hooks' op takes the watched inputs too (to hand them zeros): ``draw(show_grads=True)``, whose walk
+    hands each hook op's gradients through, still reaches the input's edge."""
+    m = _linear(nn)
+    m.register_full_backward_pre_hook(lambda mod, go: None)
+    m.register_full_backward_hook(lambda mod, gi, go: None)
+    x = mg.tensor([[1.0, 2.0]], dtype=mg.float64, requires_grad=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")   # draw warns that it runs no hook
+        source = mg.viz.draw(m(x).sum(), show_grads=True).source
+    (edge,) = [line for line in source.splitlines() if line.strip().startswith("p0 ->")]
+    assert "xlabel" in edge and "dashed" not in edge
 
 
 @pytest.mark.gpu
