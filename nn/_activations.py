@@ -306,8 +306,9 @@ def softsign(input: Tensor) -> Tensor:  # noqa: A002
 
 
 def logsigmoid(input: Tensor) -> Tensor:  # noqa: A002
-    """log σ(x) = -softplus(-x), stable in both tails (logsigmoid(-1000) = -1000). Any shape."""
-    return -_softplus(-_floating(input, "logsigmoid"))
+    """log σ(x) = -softplus(-x), stable in both tails (logsigmoid(-1000) = -1000). Any shape. 0 - softplus, not a
+    negation: where e⁻ˣ underflows (x = 800, inf) the result is 0.0, as PyTorch's, not -0.0."""
+    return 0.0 - _softplus(-_floating(input, "logsigmoid"))
 
 
 class GluSizeError(ValueError, RuntimeError):

@@ -101,3 +101,10 @@ def test_hardtanh_keeps_x_at_a_bound_as_torch(name: str, dtype: str, torch: Any)
           "hardtanh_zero_bounds": lambda t, F, x: F.hardtanh(x, -0.0, 0.0),
           "hardtanh_negative_zero_low": lambda t, F, x: F.hardtanh(x, -0.0, 6.0)}[name]
     _same_as_torch(torch, fn, (BOUNDS.astype(dtype),), signed_zeros=True)
+
+
+# --- logsigmoid where e^-x underflows ---------------------------------------------------------------------------
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_logsigmoid_is_positive_zero_where_exp_underflows_as_torch(dtype: str, torch: Any) -> None:
+    x = np.array([INF, 800.0, 50.0, 0.0, -0.0, -3.0, -INF, NAN], dtype=dtype)   # was -0.0 at inf and 800
+    _same_as_torch(torch, lambda t, F, x: F.logsigmoid(x), (x,), signed_zeros=True)
