@@ -43,6 +43,7 @@ from ._util import (
 from .shape import AsType
 
 _PYTHON_NUMBER = (bool, int, float, complex)   # where(mask, 2, 0): a pair of these takes PyTorch's dtype
+_INT_OR_FLOAT = (int, float)   # exact types: a bool is neither
 _BOOL = numpy.dtype(bool)   # NumPy's (and CuPy's) bool dtype: one object, compared by identity
 _FLOAT16, _FLOAT32 = numpy.dtype("float16"), numpy.dtype("float32")
 _REAL_NUMBER = (int, float)
@@ -847,10 +848,11 @@ def where(condition: Any, input: Any, other: Any) -> Tensor:  # noqa: A002
     """
     _check_condition(condition)
     a, b = input, other
-    for tensor, number in ((a, b), (b, a)):
-        if isinstance(tensor, Tensor) and type(number) in (int, float) and (
-                tensor.dtype.kind in "iu" and type(number) is int or tensor.dtype.kind == "f" and tensor.itemsize > 2):
-            _fill_in(number, tensor.dtype, "where")   # the result keeps the tensor's dtype: 300 into int8 raises
+    if type(b) in _INT_OR_FLOAT or type(a) in _INT_OR_FLOAT:   # the result keeps the tensor's dtype: 300 into
+        tensor, number = (a, b) if type(b) in _INT_OR_FLOAT else (b, a)   # int8 raises, as PyTorch converts it
+        if isinstance(tensor, Tensor) and (tensor.dtype.kind in "iu" and type(number) is int
+                                           or tensor.dtype.kind == "f" and tensor.itemsize > 2):
+            _fill_in(number, tensor.dtype, "where")
     if not isinstance(a, Tensor) and not isinstance(b, Tensor):
         numbers = isinstance(a, _PYTHON_NUMBER) and isinstance(b, _PYTHON_NUMBER)
         a = as_tensor(a, dtype=torch_result_type(a, b) if numbers else None,
