@@ -65,6 +65,7 @@ OPAQUE: tuple = (type, types.ModuleType, types.FunctionType, types.MethodType, T
 COMPILED: tuple = ()
 
 _SCALARS = (int, float, bool, str, complex, type(None))
+NUMPY_SCALARS = (numpy.number, numpy.bool_)   # numpy.float64(0.5), numpy.int64(3): numbers too, guarded as they are
 _CALLABLES = (types.FunctionType, types.MethodType, types.BuiltinFunctionType, functools.partial)
 
 
@@ -303,21 +304,30 @@ def unchanged(now: Sequence, then: Sequence) -> bool:
     if all(map(operator.is_, now, then)):   # the usual case, in C
         return True
     for a, b in zip(now, then):
-        if a is not b and not (type(a) is type(b) and type(a) in (int, float, bool, str) and static(a) == static(b)):
+        if a is not b and not (type(a) is type(b) and (type(a) in (int, float, bool, str) or
+                                                     isinstance(a, NUMPY_SCALARS)) and static(a) == static(b)):
             return False
     return True
 
 
 def static(value: Any) -> Any:
     """A non-Tensor argument's part of the signature: its type and value, as ``2``, ``2.0`` and ``True``
-    are equal in Python but give other results (an int tensor times 2 stays int); ``-0.0`` and NaN too."""
+    are equal in Python but give other results (an int tensor times 2 stays int); ``-0.0`` and NaN too, also
+    in a complex number's parts and in NumPy's scalars (``numpy.float64(-0.0) == 0.0``)."""
     kind = type(value)
-    if kind is float:
-        if value != value:
-            return (kind, "nan")   # NaN != NaN: one signature for all NaNs, not one per call
-        if value == 0.0:
-            return (kind, value, math.copysign(1.0, value))
+    if kind is float or isinstance(value, numpy.floating):
+        return (kind, *_float_part(value))
+    if kind is complex or isinstance(value, numpy.complexfloating):
+        return (kind, _float_part(value.real), _float_part(value.imag))
     return (kind, value)
+
+
+def _float_part(value: Any) -> tuple:
+    if value != value:
+        return ("nan",)   # NaN != NaN: one signature for all NaNs, not one per call
+    if value == 0.0:
+        return (value, math.copysign(1.0, value))
+    return (value,)
 
 
 def describe(value: Any, key: list, tensors: list, words: frozenset = frozenset(), depth: int = 0) -> None:
@@ -343,7 +353,7 @@ def describe(value: Any, key: list, tensors: list, words: frozenset = frozenset(
             attributes = vars(value)
             if len(attributes) <= PATH_BREADTH:
                 for name, item in attributes.items():
-                    if type(item) in _SCALARS:
+                    if type(item) in _SCALARS or isinstance(item, NUMPY_SCALARS):
                         key.append((name, static(item)))
                     elif isinstance(item, Tensor):
                         key.append(name)
@@ -573,10 +583,11 @@ def _marker(value: Any) -> Any:
     values, a function or method itself (a dispatch table's entry swapped), an nn module's counts of children,
     parameters and buffers (one added), None for anything else (a tensor: guarded elsewhere)."""
     kind = type(value)
-    if kind in _SCALARS:
+    if kind in _SCALARS or isinstance(value, NUMPY_SCALARS):
         return static(value)
     if kind in _LISTS or kind in _DICTS:
-        if kind is list and PATH_BREADTH < len(value) <= ARRAY_ITEMS and all(type(v) in _SCALARS for v in value):
+        if kind is list and PATH_BREADTH < len(value) <= ARRAY_ITEMS and \
+                all(type(v) in _SCALARS or isinstance(v, NUMPY_SCALARS) for v in value):
             return (kind, tuple(map(static, value)))   # a wide list of numbers (its items are not looked into)
         return (kind, len(value))
     if kind is numpy.ndarray and value.size <= ARRAY_ITEMS:   # ``x * float(table[0])``: its values

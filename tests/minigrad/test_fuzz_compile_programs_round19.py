@@ -68,3 +68,73 @@ def test_std_over_a_dim_replays(spread: Callable, torch: Any) -> None:
             spread(torch, t).mul(2).sum().backward()
             np.testing.assert_allclose(x.grad.numpy(), t.grad.numpy(), rtol=1e-12, atol=1e-12)
     assert compiled.programs and not compiled.eager   # replayed, not run eagerly
+
+
+CONFIG = {"scale": np.float64(2.0)}   # NumPy scalars the functions below read: changing one must capture again
+
+
+class _Holder:
+    def __init__(self) -> None:
+        self.scale = np.float32(2.0)
+
+    def apply(self, x: mg.Tensor) -> mg.Tensor:
+        return x * self.scale
+
+
+HOLDER = _Holder()
+
+
+def _set_scale(value: float) -> None:
+    CONFIG["scale"], HOLDER.scale = np.float64(value), np.float32(value)
+
+
+@pytest.mark.parametrize("fn", [
+    lambda x, holder: x * CONFIG["scale"],    # a dict item
+    lambda x, holder: x * HOLDER.scale,       # an object's attribute
+    lambda x, holder: HOLDER.apply(x),        # read by a method it calls
+    lambda x, holder: x * holder.scale,       # an attribute of an object argument (its part of the signature)
+], ids=["dict", "attribute", "method", "argument"])
+def test_a_numpy_scalar_it_reads_is_guarded(fn: Callable) -> None:
+    """``hp["lr"] = numpy.float64(...)``, ``self.scale = numpy.sqrt(d)``: a NumPy scalar read through a dict or an
+    object was not guarded as Python numbers are, so after it changed a replay multiplied by the old value
+    ([2, 4] where eager gives [3, 6])."""
+    compiled = mg.compile(fn)
+    x = mg.tensor([1.0, 2.0])
+    try:
+        _set_scale(2.0)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", mg.CompileWarning)
+            for _ in range(3):   # capture, check, replay
+                compiled(x, HOLDER)
+            for value in (3.0, -0.0, 3.0):
+                _set_scale(value)
+                got, want = compiled(x, HOLDER), fn(x, HOLDER)
+                assert got.numpy().tobytes() == want.numpy().tobytes(), value
+    finally:
+        _set_scale(2.0)
+
+
+@pytest.mark.parametrize("first, then", [
+    (np.float64(0.0), np.float64(-0.0)),
+    (np.float32(0.0), np.float32(-0.0)),
+    (complex(0.0, 1.0), complex(-0.0, 1.0)),
+    (complex(1.0, 0.0), complex(1.0, -0.0)),
+], ids=["float64", "float32", "complex-real", "complex-imag"])
+def test_a_negative_zero_in_a_numpy_or_complex_argument_is_another_signature(first: Any, then: Any,
+                                                                              torch: Any) -> None:
+    """``-0.0`` and ``0.0`` are equal in Python: a Python float argument's signature told them apart, a NumPy
+    scalar's or a complex number's did not, so ``f(x, numpy.float64(-0.0))`` replayed the capture of ``0.0``
+    (``x * -0.0`` gave [0.0] where eager and PyTorch give [-0.0])."""
+    def fn(x: Any, k: Any) -> Any:
+        return x * k
+
+    compiled = mg.compile(fn)
+    x = mg.tensor([1.0])
+    for _ in range(3):
+        compiled(x, first)
+    got, want = compiled(x, then), fn(x, then)
+    assert got.numpy().tobytes() == want.numpy().tobytes()
+    def signs(a: np.ndarray) -> np.ndarray:
+        return np.signbit(np.stack([a.real, a.imag]))
+
+    np.testing.assert_array_equal(signs(got.numpy()), signs(fn(torch.tensor([1.0]), then).numpy()))
