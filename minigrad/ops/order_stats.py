@@ -6,10 +6,12 @@ recorded draw, :func:`select._indices`, so an ``mg.compile`` replay recomputes
 them) and take the values as a :class:`select.Gather` at those indices, so the
 gradient goes to exactly the picked elements, as PyTorch's does.
 
-Ties. ``mode`` picks the last occurrence of the most frequent value (the
-smallest such value) by a stable sort; PyTorch's CPU ``mode`` agrees on rows of
-up to 16 elements (with a NaN, each NaN its own value, the order PyTorch's sort
-leaves is rebuilt), beyond that its index among equal values is unspecified.
+Ties. ``mode`` picks the most frequent value (the smallest such value) and, on
+the CPU, PyTorch's index of it: the last of its run after PyTorch's std::sort,
+replayed (:mod:`._stl_order`) on lines of more than 16 elements where the value
+repeats and on lines with a NaN (each NaN its own value there), up to 8,192
+elements per call; otherwise (and on a GPU) its last occurrence, which is
+PyTorch's on lines of up to 16 elements.
 ``kthvalue`` on the CPU runs PyTorch's own quickselect on the lines where the
 k-th value is tied, so it picks PyTorch's CPU index (on a GPU: the position k
 of the stable order). The values always agree.
@@ -25,9 +27,11 @@ from ..arguments import EmptyReductionError
 from ..autograd import Function
 from ..outputs import write_out
 from ..tensor import Tensor
+from ._stl_order import stl_sort
 from ._util import DtypeNotImplementedError, complex_order_error, flag, fresh_memory, int_arg, one_axis, tensor_arg
 from .scan import MedianAll
 from .select import (
+    _REPLAYED,
     Gather,
     SelectedIndexError,
     ValuesIndices,
@@ -197,32 +201,32 @@ def mode(input: Tensor, dim: int = -1, keepdim: bool = False) -> ValuesIndices: 
     def index(xp: Any, data: Any) -> Any:
         chosen = _mode_index(xp, data, axis)
         size = data.shape[axis] if data.ndim else 1
-        if xp is not backend.numpy or data.dtype.kind != "f" or not 1 < size <= 16:
+        if xp is not backend.numpy or data.size == 0 or size < 2:
             return chosen
         lines = xp.moveaxis(data, axis, -1).reshape(-1, size)   # (lines, n)
         flat = xp.moveaxis(chosen, axis, -1).reshape(-1).copy()
-        for line in xp.nonzero(xp.isnan(lines).any(axis=-1))[0]:   # NaN breaks the order PyTorch's sort relies on
-            flat[line] = _mode_index_with_nan(lines[line].tolist())
+        replay = _nan_mask(xp, lines).any(axis=-1)   # NaN breaks the order PyTorch's sort relies on
+        if size > 16:   # std::sort is no longer an insertion sort: which of the equal values ends the run
+            replay |= (lines == lines[xp.arange(len(flat)), flat][:, None]).sum(axis=-1) > 1
+            if replay.sum() * size > _REPLAYED:
+                return chosen
+        for line in xp.nonzero(replay)[0]:
+            flat[line] = _mode_index_replayed(lines[line].tolist())
         return xp.moveaxis(flat.reshape(xp.moveaxis(chosen, axis, -1).shape), -1, axis)
 
     return _picked("mode", x, axis, keep, index)
 
 
-def _mode_index_with_nan(values: list) -> int:
-    """The index PyTorch's CPU mode picks on a line of up to 16 elements with a NaN: that of the last element
-    of the first longest run of ``==`` values after libstdc++'s insertion sort by ``<`` (as std::sort on so
-    few elements), where a NaN compares false both ways."""
-    pairs = list(enumerate(values))
-    for i in range(1, len(pairs)):
-        value = pairs[i][1]
-        j = 0 if value < pairs[0][1] else i   # smaller than the first: to the front, else left while smaller
-        while j and value < pairs[j - 1][1]:
-            j -= 1
-        pairs.insert(j, pairs.pop(i))
+def _mode_index_replayed(values: list) -> int:
+    """The index PyTorch's CPU mode picks on one line: that of the last element of the first longest run of
+    ``==`` values after its std::sort of (value, index) pairs by ``<`` (replayed by :mod:`._stl_order`), where
+    a NaN compares false both ways."""
+    pairs = list(zip(values, range(len(values))))
+    stl_sort(pairs, 0, len(pairs), lambda a, b: a[0] < b[0])
     best, best_count, count = 0, 0, 0
-    for i, (index, value) in enumerate(pairs):
+    for i, (value, index) in enumerate(pairs):
         count += 1
-        if i == len(pairs) - 1 or value != pairs[i + 1][1]:
+        if i == len(pairs) - 1 or value != pairs[i + 1][0]:
             if count > best_count:
                 best, best_count = index, count
             count = 0

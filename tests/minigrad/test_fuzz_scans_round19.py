@@ -220,3 +220,28 @@ def test_gradient_through_sort_among_ties_as_torch(name: str) -> None:
         (y * lib.tensor(np.linspace(-1.0, 2.0, y.numel()).reshape(tuple(y.shape)))).sum().backward()
         grads.append(_np(x.grad))
     np.testing.assert_array_equal(grads[1], grads[0])
+
+
+# --- mode on lines of more than 16 elements: PyTorch's index among equal values, and its value with a NaN ---
+
+MODE_CASES = {   # (values, dim)
+    "ints_29": (_topk_line(20, 29 * 4, 4, 0, "int64").reshape(4, 29), -1),
+    "bools_19": (np.array([1, 1, 0, 0, 0, 0, 0, 0, 1, 1, 0, 1, 0, 1, 0, 1, 1, 0, 1], dtype=bool), 0),
+    "float16_dim0": (_topk_line(21, 40 * 3, 3, 0, "float16").reshape(40, 3), 0),
+    # a NaN splits the run of zeros in PyTorch's sort: its mode is -0.9 here, not the four zeros
+    "nan_splits_run": (np.array([-0.5, 1.0, -1.5, -0.6, nan, -0.6, -1.5, nan, -0.5, -0.1, 0.5, -0.5, -0.0, -0.3, 0.0,
+                                 -0.3, -1.4, -0.9, -0.7, 0.8, -0.9, -1.0, 0.1, 0.7, 0.1, -0.0, -1.6, 0.4, 1.1, -0.3,
+                                 -0.0, -0.9, -0.7, 0.1, -0.2, nan, 0.2], dtype=np.float32), -1),
+    "nan_rows": (_topk_line(22, 25 * 5, 2, 30, "float64").reshape(5, 25), 1),
+}
+
+
+@pytest.mark.parametrize("name", list(MODE_CASES))
+def test_mode_among_ties_on_long_lines_as_torch(name: str) -> None:
+    values, dim = MODE_CASES[name]
+    got = []
+    for lib in (torch, mg):
+        out = lib.mode(lib.tensor(values.copy()), dim)
+        got.append((_np(out.values), _np(out.indices)))
+    np.testing.assert_array_equal(got[1][0], got[0][0])
+    np.testing.assert_array_equal(got[1][1], got[0][1])
