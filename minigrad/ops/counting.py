@@ -16,6 +16,7 @@ from ..arguments import allocating
 from ..autograd import AxisError, Function
 from ..recording import note_draw
 from ..tensor import Tensor
+from ._stl_order import stl_sort
 from ._util import (
     ArgumentValueError,
     DtypeNotImplementedError,
@@ -27,6 +28,7 @@ from ._util import (
     one_axis,
     tensor_arg,
 )
+from .select import _REPLAYED, _torch_sort_ties
 
 
 def _drawn(name: str, make: Any, inputs: tuple) -> Tensor:
@@ -59,6 +61,29 @@ def _sort_order(xp: Any, items: Any) -> Any:
     return xp.lexsort(keys.T[::-1])   # lexsort's last key is the primary one: the first column
 
 
+def _row_less(a: tuple, b: tuple) -> bool:
+    """PyTorch's unique(dim=) comparator of two (row, index) pairs: the first entry that is < or > decides
+    (a NaN is neither, so it passes on to the next entry)."""
+    for left, right in zip(a[0], b[0]):
+        if left < right:
+            return True
+        if left > right:
+            return False
+    return False
+
+
+def _torch_nan_order(items: Any, order: Any) -> Any:
+    """PyTorch's CPU order of ``items`` (1-D, or rows) with NaNs, on which unique's NaN results depend: its
+    sort(stable=False) of the elements (NaN last), or its std::sort of the rows by :func:`_row_less` (which a
+    NaN makes inconsistent: PyTorch's rows then come out of order, equal rows apart), replayed by
+    :mod:`._stl_order`."""
+    if items.ndim == 1:
+        return _torch_sort_ties(items, order, 0, descending=False)
+    pairs = list(zip(map(tuple, items.tolist()), range(items.shape[0])))
+    stl_sort(pairs, 0, len(pairs), _row_less)
+    return backend.numpy.asarray([index for _, index in pairs], dtype="int64")
+
+
 def _unique_parts(xp: Any, data: Any, consecutive: bool, axis: int | None = None) -> tuple:
     """(values, inverse, counts): the sorted unique elements of the flattened ``data`` (or one per run of
     equal neighbours), for each element the index of its value (data's shape), and how many each value
@@ -72,6 +97,8 @@ def _unique_parts(xp: Any, data: Any, consecutive: bool, axis: int | None = None
     order = None
     if not consecutive:
         order = _sort_order(xp, items)
+        if xp is backend.numpy and items.dtype.kind == "f" and items.size <= _REPLAYED and xp.isnan(items).any():
+            order = _torch_nan_order(items, order)
         items = items[order]
     starts = _runs(xp, items)
     values = items[starts]
@@ -118,6 +145,8 @@ def unique(input: Tensor, sorted: bool = True, return_inverse: bool = False,  # 
     order. NaNs are each unique, as PyTorch's. The result is always sorted (as PyTorch's CPU and CUDA
     results for ``sorted=False`` are). With ``dim``, the unique slices along it, sorted
     lexicographically: x: (..., n, ...) → values (..., U, ...), inverse (n,), counts (U,). No gradient.
+    With NaNs (up to 8,192 elements, on the CPU) the NaNs' inverse indices, and with ``dim`` the whole result,
+    follow PyTorch's CPU sort, whose row comparison a NaN breaks (slices out of order, equal ones apart).
     """
     x = input
     flag(sorted, "unique", "sorted")

@@ -245,3 +245,26 @@ def test_mode_among_ties_on_long_lines_as_torch(name: str) -> None:
         got.append((_np(out.values), _np(out.indices)))
     np.testing.assert_array_equal(got[1][0], got[0][0])
     np.testing.assert_array_equal(got[1][1], got[0][1])
+
+
+# --- unique with NaNs: the NaNs' inverse indices (PyTorch's sort order), and unique(dim=)'s NaN-broken row sort ---
+
+UNIQUE_NAN_CASES = {   # (values, dim)
+    "flat_inverse": (_topk_line(30, 36, 3, 7, "float32").reshape(12, 3), None),
+    "flat_float16": (_topk_line(31, 20, 2, 4, "float16"), None),
+    "dim0_scalars": (np.array([-inf, nan, 1.0]), 0),
+    "dim0_repeats": (np.array([1.0, nan, 0.0, nan, 1.0], dtype=np.float32), 0),
+    "dim1_rows": (np.array([[0.1, 1.2, -3.4, 0.8, inf], [nan, -1.6, -0.4, nan, -0.9]], dtype=np.float16), 1),
+    "dim0_rows": (np.array([[1.0, nan], [0.0, 2.0], [1.0, nan], [-1.0, 0.0], [0.0, 2.0]]), 0),
+}
+
+
+@pytest.mark.parametrize("name", list(UNIQUE_NAN_CASES))
+def test_unique_with_nan_as_torch(name: str) -> None:
+    values, dim = UNIQUE_NAN_CASES[name]
+    got = []
+    for lib in (torch, mg):
+        out = lib.unique(lib.tensor(values.copy()), return_inverse=True, return_counts=True, dim=dim)
+        got.append([_np(o) for o in out])
+    for ours, theirs in zip(got[1], got[0]):
+        np.testing.assert_array_equal(ours, theirs)
