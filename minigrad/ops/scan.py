@@ -15,7 +15,7 @@ from typing import Any
 import numpy
 
 from .. import backend, return_types
-from ..autograd import Function
+from ..autograd import Function, is_grad_enabled
 from ..outputs import write_out
 from ..tensor import Tensor
 from ._util import (
@@ -74,6 +74,19 @@ def _wide(xp: Any, x: Any) -> Any:
 def _integer_result(x: Tensor) -> Tensor:
     """Integer and bool inputs accumulate in int64, as PyTorch's sum/prod/cumsum."""
     return astype(x, "int64") if x.dtype.kind in "biu" and x.dtype != "int64" else x
+
+
+def _accumulated(x: Tensor, dtype: Any, name: str) -> Tensor:
+    """``x`` cast to ``dtype`` when given, else to its accumulation dtype (:func:`_integer_result`). An integer
+    or bool ``dtype`` for an ``x`` whose gradient is recorded raises PyTorch's RuntimeError (its autograd has no
+    integer results) rather than give a result that silently drops out of the graph."""
+    if dtype is None:
+        return _integer_result(x)
+    y = astype(x, dtype)
+    if y.dtype.kind in "biu" and x.requires_grad and is_grad_enabled():
+        raise RuntimeError(f"{name}: autograd does not support the integer dtype {y.dtype} for an input that "
+                           f"requires grad (dtype {x.dtype}, shape {x.shape}); detach it or use mg.no_grad()")
+    return y
 
 
 class Prod(Function):
@@ -136,8 +149,7 @@ def prod(input: Tensor, dim: Any = NOT_GIVEN, keepdim: bool = False, *, dtype: A
     Shapes: x (..., n, ...) → ``dim`` removed (kept as 1 with ``keepdim=True``). NumPy's ``axis=``
     may be a tuple. The gradient is exact where x has zeros.
     """
-    x = tensor_arg(input, "prod")
-    x = astype(x, dtype) if dtype is not None else _integer_result(x)
+    x = _accumulated(tensor_arg(input, "prod"), dtype, "prod")
     chosen = dim_or_axis("prod", dim, axis)
     if dim is not NOT_GIVEN and dim is not None:
         chosen = one_axis(dim, max(x.ndim, 1), "prod")
@@ -162,7 +174,10 @@ class CumSum(Function):
         self.axis = axis
 
     def forward(self, x: Any) -> Any:
-        return c_order(self.xp.cumsum(x, axis=self.axis, dtype=_wide(self.xp, x)).astype(x.dtype, copy=False))
+        y = self.xp.cumsum(x, axis=self.axis, dtype=_wide(self.xp, x))
+        if y.dtype.kind in "fc":
+            y += 0   # PyTorch's running sum starts at +0.0: a leading -0.0 (or run of them) gives 0.0
+        return c_order(y.astype(x.dtype, copy=False))
 
     def backward(self, gy: Any) -> Any:
         xp = self.xp
@@ -178,8 +193,7 @@ def cumsum(input: Tensor, dim: Any = NOT_GIVEN, *, dtype: Any = None, axis: Any 
     if out is not None:
         dtype = getattr(out, "dtype", None) if dtype is None else dtype
         return write_out("cumsum", cumsum(input, dim, dtype=dtype, axis=axis), out, "exact", inputs=(input,))
-    x = tensor_arg(input, "cumsum")
-    x = astype(x, dtype) if dtype is not None else _integer_result(x)
+    x = _accumulated(tensor_arg(input, "cumsum"), dtype, "cumsum")
     if x.dtype.kind == "b":   # only through dtype= or a bool out=: bool inputs sum as int64
         raise NotImplementedError("cumsum: not implemented for dtype bool (as PyTorch's)")
     a = _scan_axis(x, dim, axis, "cumsum")
@@ -197,7 +211,12 @@ class CumProd(Function):
         self.axis = axis
 
     def forward(self, x: Any) -> Any:
-        y = c_order(self.xp.cumprod(x, axis=self.axis, dtype=_wide(self.xp, x)).astype(x.dtype, copy=False))
+        factors = x
+        if x.dtype.kind == "c":   # PyTorch's running product starts at 1: 1 · (inf + 0j) is inf + NaN j
+            factors = x.copy()
+            first = (slice(None),) * self.axis + (slice(0, 1),)
+            factors[first] = factors[first] * 1
+        y = c_order(self.xp.cumprod(factors, axis=self.axis, dtype=_wide(self.xp, x)).astype(x.dtype, copy=False))
         self.saved, self.result = (x,), y   # saved: what minigrad/higher_order_rules.py reads
         return y
 
@@ -223,8 +242,7 @@ class CumProd(Function):
 
 def cumprod(input: Tensor, dim: Any = NOT_GIVEN, *, dtype: Any = None, axis: Any = NOT_GIVEN) -> Tensor:  # noqa: A002
     """Running products along ``dim``: out[i] = x[0] · … · x[i]; same shape; exact gradients at zeros."""
-    x = tensor_arg(input, "cumprod")
-    x = astype(x, dtype) if dtype is not None else _integer_result(x)
+    x = _accumulated(tensor_arg(input, "cumprod"), dtype, "cumprod")
     if x.dtype.kind == "b":   # only through dtype=: bool inputs multiply as int64
         raise NotImplementedError("cumprod: not implemented for dtype bool (as PyTorch's)")
     a = _scan_axis(x, dim, axis, "cumprod")

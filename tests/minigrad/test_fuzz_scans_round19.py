@@ -268,3 +268,51 @@ def test_unique_with_nan_as_torch(name: str) -> None:
         got.append([_np(o) for o in out])
     for ours, theirs in zip(got[1], got[0]):
         np.testing.assert_array_equal(ours, theirs)
+
+
+# --- cumsum starts at +0.0 and cumprod at 1 (complex: 1 · (inf + 0j) = inf + NaN j), as PyTorch's running loops ---
+
+SCAN_START_CASES = {
+    "cumsum_minus_zero": (lambda lib, x: lib.cumsum(x, 0), np.array([-0.0, -0.0, 1.0, -0.0], dtype=np.float32)),
+    "cumsum_minus_zero_rows": (lambda lib, x: x.cumsum(1), np.array([[-0.0, -0.0], [2.0, -0.0]])),
+    "cumsum_float16": (lambda lib, x: x.cumsum(-1), np.array([-0.0, -0.0], dtype=np.float16)),
+    "cumsum_complex": (lambda lib, x: x.cumsum(0), np.array([complex(-0.0, -0.0), 1j], dtype=np.complex64)),
+    "cumprod_complex_inf": (lambda lib, x: lib.cumprod(x, 0), np.array([complex(inf, 0), -2j], dtype=np.complex64)),
+    "cumprod_complex_minus_inf_rows": (lambda lib, x: lib.cumprod(x, 1),
+                                       np.array([[complex(-inf, 0), 2 + 1j], [0.8 - 2j, complex(nan, 0)]])),
+}
+
+
+@pytest.mark.parametrize("name", list(SCAN_START_CASES))
+def test_running_sum_and_product_start_as_torch(name: str) -> None:
+    call, values = SCAN_START_CASES[name]
+    theirs, ours = _np(call(torch, torch.tensor(values.copy()))), _np(call(mg, mg.tensor(values.copy())))
+    assert ours.dtype == theirs.dtype
+    np.testing.assert_array_equal(ours, theirs)
+    for part in (np.real, np.imag):
+        np.testing.assert_array_equal(np.signbit(part(ours)), np.signbit(part(theirs)))
+
+
+# --- an integer dtype= for an input that requires grad: PyTorch's RuntimeError (the result left the graph) ---
+
+INT_DTYPE_CASES = {
+    "cumsum": lambda lib, x: x.cumsum(0, dtype=lib.int64),
+    "cumsum_int32": lambda lib, x: lib.cumsum(x, dim=0, dtype=lib.int32),
+    "cumprod": lambda lib, x: lib.cumprod(x, 0, dtype=lib.int16),
+    "prod_bool": lambda lib, x: x.prod(dtype=lib.bool),
+    "prod_dim": lambda lib, x: lib.prod(x, 0, dtype=lib.int32),
+}
+
+
+@pytest.mark.parametrize("name", list(INT_DTYPE_CASES))
+def test_integer_dtype_of_input_requiring_grad_raises_as_torch(name: str) -> None:
+    call = INT_DTYPE_CASES[name]
+    expected = _raised(torch, lambda lib: call(lib, lib.tensor([1.5, 2.0], requires_grad=True)))
+    assert expected is RuntimeError
+    got = _raised(mg, lambda lib: call(lib, lib.tensor([1.5, 2.0], requires_grad=True)))
+    assert got is not None and issubclass(got, expected)
+    for lib in (torch, mg):   # without a recorded gradient it is a plain cast, as PyTorch's
+        with lib.no_grad():
+            quiet = call(lib, lib.tensor([1.5, 2.0], requires_grad=True))
+        assert quiet.dtype == call(lib, lib.tensor([1.5, 2.0])).dtype
+    np.testing.assert_array_equal(_np(call(mg, mg.tensor([1.5, 2.0]))), _np(call(torch, torch.tensor([1.5, 2.0]))))
