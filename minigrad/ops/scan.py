@@ -395,7 +395,10 @@ def median(input: Tensor, dim: Any = None, keepdim: bool = False, *, axis: Any =
     if x.dtype.kind == "c":   # complex values have no order (PyTorch's NotImplementedError)
         raise complex_order_error("median", x.dtype)
     if x.dtype.kind not in "iuf":
-        raise DtypeNotImplementedError(f"median: expected a real, non-bool tensor (as PyTorch), got dtype {x.dtype}")
+        empty_dim = dim is not None and x.ndim and x.shape[one_axis(dim, x.ndim, "median")] == 0
+        if not empty_dim:   # an empty dim raises PyTorch's IndexError first (below), for a bool tensor too
+            raise DtypeNotImplementedError(f"median: expected a real, non-bool tensor (as PyTorch), got dtype "
+                                           f"{x.dtype}")
     if dim is None:
         return MedianAll()(x)
     axis = _reduction_axis(x, dim, "median")

@@ -137,7 +137,7 @@ def test_topk_gradient_goes_to_torchs_tied_element(k: int) -> None:
     np.testing.assert_array_equal(grads[1], grads[0])
 
 
-# --- kthvalue/nanmedian of a bool tensor: PyTorch's 0-d kthvalue and its IndexError for an empty dim come first ---
+# --- kthvalue/median/nanmedian of a bool tensor: PyTorch's 0-d kthvalue, its IndexError for an empty dim first ---
 
 BOOL_ORDER_CASES = {
     "kthvalue_0d": lambda lib: lib.kthvalue(lib.tensor(True), 1),
@@ -148,11 +148,15 @@ BOOL_ORDER_CASES = {
     "nanmedian_empty_dim": lambda lib: lib.nanmedian(lib.zeros((2, 0), dtype=lib.bool), 1),
     "nanmedian_0d_dim": lambda lib: lib.nanmedian(lib.tensor(True), 0),
     "nanmedian_other_dim_empty": lambda lib: lib.nanmedian(lib.zeros((2, 0), dtype=lib.bool), 0),
+    "median_empty_dim": lambda lib: lib.median(lib.zeros((0, 3), dtype=lib.bool), 0),
+    "median_method_empty_dim": lambda lib: lib.zeros((2, 0), dtype=lib.bool).median(-1, True),
+    "median_rows": lambda lib: lib.median(lib.tensor([[True, False]]), 1),
+    "median_0d_dim": lambda lib: lib.median(lib.tensor(True), 0),
 }
 
 
 @pytest.mark.parametrize("name", list(BOOL_ORDER_CASES))
-def test_bool_kthvalue_nanmedian_as_torch(name: str) -> None:
+def test_bool_kthvalue_median_nanmedian_as_torch(name: str) -> None:
     call = BOOL_ORDER_CASES[name]
     expected = _raised(torch, call)
     if expected is not None:
