@@ -20,6 +20,7 @@ import numpy
 from . import anomaly, backend, codegen, generators
 from .autograd import Function, _dense, _sum, frees_saved
 from .hooks import CAPTURING, _add_to_retained, _apply_hooks, _is_prehook, _shaped_label
+from .ops.shape import NO_GRAD_VIEW, _note_view
 from .recording import _state
 from .tensor import Tensor
 from .versions import INPLACE, memory_owner
@@ -398,7 +399,9 @@ class Program:
         self.no_grad_outputs = [j for j, (v, y) in enumerate(zip(self.outputs, outputs))
                                 if tracer.grad and v >= n_ext and first_at[v] == j and not y.requires_grad]
         self.made_inside: set[int] = set()   # weights made inside fn (found by the check run): returned as copies
-        self.fixes = bool(self.passthrough or self.duplicates or self.no_grad_outputs)
+        # outputs eager tracks as views of other outputs (``return y, y[-1]``): a replay's are tracked so too
+        self.views = output_views(outputs) or []
+        self.fixes = bool(self.passthrough or self.duplicates or self.no_grad_outputs or self.views)
         # the random streams its draws use (the engine's host generator, generator= objects): a call that
         # must be captured again (an op's shape changed) puts them back first, so it draws what eager would
         self.random = ([host_stream] if tracer.host_states else []) + list(dict.fromkeys(
@@ -543,6 +546,11 @@ class Program:
                 outs[j] = weights[v - n_arguments]
         for j, first in self.duplicates:
             outs[j] = outs[first]
+        for j, k, how in self.views:
+            if k is None:
+                outs[j]._view = NO_GRAD_VIEW   # a view made under no_grad: in-place ops on it refused as eager's
+            elif type(outs[j].data) is not numpy.ndarray or memory_owner(outs[j].data) is memory_owner(outs[k].data):
+                _note_view(outs[k], outs[j], how)   # an in-place op on either re-points the other's graph
         return tuple(outs)
 
     def failed(self, error: Exception, arrays: tuple) -> Exception:
@@ -669,6 +677,27 @@ class Program:
                     total = grads[index]   # a lazy gradient (ProductSum) is valued where it is read
                     grads[index] = g if total is None else _sum(total, g, index, owned)
         return tuple(grads[:self.n_externals])
+
+
+def output_views(outputs: list[Tensor]) -> list[tuple[int, int | None, Any]] | None:
+    """``(j, k, how)`` for each output ``j`` that eager tracks as the view ``how`` of output ``k`` (``return y,
+    y[-1]``; k None: a view made under no_grad), which a replay's outputs must be too: an in-place op on ``y``
+    re-points ``y[-1]``'s graph in eager mode. None where an output is tracked as a view of a tensor the call does
+    not return (``y.t()[0]``) and another output owns that memory (``y``): a replay cannot track it (an in-place
+    op on ``y`` would miss the view's graph), so that signature runs eagerly. (Outputs that are all views of a
+    tensor made inside, ``y.t()`` and ``y[0]``, are untracked views in a replay: an in-place op on one raises.)"""
+    at = {id(y): k for k, y in enumerate(outputs)}
+    views, through = [], set()
+    for j, y in enumerate(outputs):
+        record = getattr(y, "_view", None)
+        if record is NO_GRAD_VIEW:
+            views.append((j, None, None))
+        elif record and at.get(id(record[0]), j) != j:
+            views.append((j, at[id(record[0])], record[1]))
+        elif record:   # a view of a tensor the call does not return
+            through.add(id(memory_owner(y.data)))
+    owners = (id(y.data) for y in outputs if memory_owner(y.data) is y.data)
+    return None if through and not through.isdisjoint(owners) else views
 
 
 def _frozen(tracer: Tracer) -> list[tuple[int, str, Any]]:

@@ -202,6 +202,7 @@ from .capture import (
     _Retrace,
     _unflatten,
     host_stream,
+    output_views,
     random_states,
     restore_random,
     stream_of,
@@ -792,6 +793,10 @@ class Compiled:
         elif _views_an_external(outputs, tracer):
             tracer.note_eager("it returns a view of a tensor argument or weight (x.T, x[0], x.view(...)), whose "
                               "gradient a replay would not keep in step with an in-place change of that tensor")
+        elif output_views(outputs) is None:
+            tracer.note_eager("it returns tensors that share memory through a tensor it does not return (y.t() and "
+                              "y[0] of a y made inside), whose graphs a replay would not keep in step with an "
+                              "in-place change of one")
         elif tracer.stale:
             stale = tracer.stale_read(outputs)
             if stale is not None:
