@@ -25,7 +25,7 @@ import numpy
 from .. import backend, memory_formats, return_types
 from ..autograd import Function
 from ..constructors import empty, tensor
-from ..dtypes import get_default_dtype, promote_types, torch_result_type
+from ..dtypes import get_default_dtype, torch_result_type
 from ..recording import is_grad_enabled, no_grad, note_draw
 from ..storage import TypedStorage, UntypedStorage, warn_typed_storage
 from ..tensor import Tensor
@@ -120,12 +120,32 @@ def index_reduce(input: Tensor, dim: int, index: Any, source: Tensor, reduce: st
     return _scatter_reduce(x, axis, spread, source, reduce, include_self, name)   # its errors name index_reduce
 
 
+def _exact_ldexp(x: Tensor, exponent: Tensor) -> Tensor:
+    """x · 2^e for a floating x and integer exponents e, correctly rounded as C's ``ldexp`` (PyTorch's kernel):
+    computed in float64 by up to three powers of two that float64 holds (2^-1074 … 2^1023), in an order that
+    rounds only at the last step (down: e + 1074 first, then 2^-1074; up: 2^1023 first), then rounded once to
+    x's dtype. Exponents beyond [-2148, 2098] give the same 0 or inf as those ends. Differentiable in x."""
+    e = exponent.to(dtype=_INT64).clamp(-2148, 2098)
+    low = e < -1074
+    factors = [where(low, e + 1074, e.clamp(max=1023)), where(low, -1074, (e - 1023).clamp(0, 1023))]
+    factors.append(e - factors[0] - factors[1])   # 2^(e - 2046) for e past 2046, else 2^0
+    y = x.to(dtype=_FLOAT64)
+    for factor in factors:
+        y = mul(y, exp2(factor.to(dtype=_FLOAT64)))   # exp2 of an integer is that power of two exactly
+    return y.to(dtype=x.dtype)
+
+
+_INT64, _FLOAT64 = numpy.dtype(numpy.int64), numpy.dtype(numpy.float64)
+
+
 def ldexp(input: Tensor, other: Any) -> Tensor:  # noqa: A002
     """input · 2^other (torch.ldexp), broadcast together: differentiable in ``input`` (and in a float ``other``).
     The dtype is PyTorch's: ``input`` and ``other`` promoted by its rules (a 0-d tensor loses to a dimensioned
     one of its category), and the default float dtype where that is an integer or bool, so a float16 input
-    with an integer exponent stays float16. Computed in float64 (complex128) and rounded once, so a power of
-    two beyond the result dtype's range does not overflow when the product fits (2^-10 · 2^20 in float16)."""
+    with an integer exponent stays float16. The values are PyTorch's too: a floating input with integer
+    exponents is C's exact ``ldexp`` (2^-10 · 2^20 is 1024 in float16, 0 · 2^1100 is 0); otherwise it is
+    ``input * 2.0 ** other``, the power in ``other``'s float dtype (the default one for integers), so an
+    integer input times a power beyond float32's range is inf (NaN for 0), as PyTorch's."""
     x = tensor_arg(input, "ldexp")
     other = other if isinstance(other, Tensor) else tensor(other)
     if other.dtype.kind == "b" and x.dtype.kind == "f":   # PyTorch's real kernel takes no bool exponent
@@ -134,9 +154,13 @@ def ldexp(input: Tensor, other: Any) -> Tensor:  # noqa: A002
     dtype = torch_result_type(x, other)
     if dtype.kind not in "fc":
         dtype = get_default_dtype()
-    wide = promote_types(dtype, numpy.float64)
-    try:   # x copied: other's gradient reads it (PyTorch's reads the result), so x changed in place is not refused
-        return mul(x.to(dtype=wide, copy=True), exp2(other.astype(wide))).astype(dtype)
+    try:
+        if x.dtype.kind == "f" and other.dtype.kind in "iu":
+            return _exact_ldexp(x.astype(dtype), other)
+        power = exp2(other.astype(other.dtype if other.dtype.kind in "fc" else get_default_dtype()))
+        dtype = torch_result_type(x, power)
+        # x copied: other's gradient reads it (PyTorch's reads the result), so x changed in place is not refused
+        return mul(x.to(dtype=dtype, copy=True), power.astype(dtype))
     except ValueError as error:   # shapes that do not broadcast: named as ldexp, not its mul
         raise called_as("ldexp", error, x, other) from None
 

@@ -174,3 +174,39 @@ def test_repeat_interleave_counts_of_int32_or_int64_only(dtype: str, form: str, 
 @pytest.mark.parametrize("dtype", ["bool", "int8", "uint8"])
 def test_in_place_scans_of_bools_raise_as_torch(name: str, dtype: str, torch: Any) -> None:
     _same_as_torch(lambda lib: getattr(_t(lib, [[1, 1, 0], [100, 3, 1]], dtype), name)(1), torch)
+
+
+# ldexp: a floating input with integer exponents is PyTorch's exact ldexp kernel, anything else its
+# input * 2.0 ** other with the power in other's float dtype (the default float for integers); minigrad computed
+# everything in float64 (0 · 2^1100 was NaN, an int 0 · 2^255 was 0 where PyTorch gives NaN)
+LDEXP_CASES = {
+    "float64 0 by 2^1100": (([0.0, 1e-300, 2.0**-1074], "float64"), ([1100, 1100, 2000], "int64")),
+    "float64 down past 2^-1074": (([1.5, 3.0, 2.0**1000], "float64"), ([-1075, -1075, -2100], "int32")),
+    "float32 0 by 2^300": (([0.0, -0.0, 1.5], "float32"), ([300, 2000, -160], "int16")),
+    "float16 by int8": (([2.0**-10, 3.0, 0.0], "float16"), ([20, -30, 100], "int8")),
+    "int 0 by 2^255": (([0, 0, 1, 3], "int64"), ([255, 128, 200, -150], "int64")),
+    "uint8 by bool": (([1, 2], "uint8"), ([True, False], "bool")),
+    "float16 by float16": (([2.0**-10], "float16"), ([20.0], "float16")),
+    "float32 0 by 255.0": (([0.0, 2.0**-100], "float32"), ([255.0, 200.0], "float32")),
+    "float64 by float32": (([1.5, -2.0], "float64"), ([2.5, -1.0], "float32")),
+    "complex64 by int": (([1.5 + 1j], "complex64"), ([200], "int64")),
+}
+
+
+@pytest.mark.parametrize("case", sorted(LDEXP_CASES))
+def test_ldexp_as_torch(case: str, torch: Any) -> None:
+    (x, x_dtype), (e, e_dtype) = LDEXP_CASES[case]
+    ours = mg.ldexp(_t(mg, x, x_dtype), _t(mg, e, e_dtype))
+    theirs = torch.ldexp(_t(torch, x, x_dtype), _t(torch, e, e_dtype))
+    assert str(ours.dtype) == str(theirs.dtype).replace("torch.", "")
+    np.testing.assert_array_equal(ours.numpy(), theirs.numpy())
+    assert (np.signbit(ours.numpy().real) == np.signbit(theirs.numpy().real)).all()
+
+
+def test_exact_ldexp_keeps_its_gradients() -> None:
+    x = mg.tensor([1.5, 2.0, 0.25], dtype=mg.float64, requires_grad=True)
+    exponents = mg.tensor([3, -1, -1080])
+    assert mg.gradcheck(lambda t: mg.ldexp(t, exponents), (x,))
+    (grad,) = mg.autograd.grad((mg.ldexp(x, exponents) ** 2).sum(), x, create_graph=True)
+    (second,) = mg.autograd.grad(grad.sum(), x)
+    assert second.tolist() == [128.0, 0.5, 0.0]
