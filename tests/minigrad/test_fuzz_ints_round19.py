@@ -210,3 +210,20 @@ def test_exact_ldexp_keeps_its_gradients() -> None:
     (grad,) = mg.autograd.grad((mg.ldexp(x, exponents) ** 2).sum(), x, create_graph=True)
     (second,) = mg.autograd.grad(grad.sum(), x)
     assert second.tolist() == [128.0, 0.5, 0.0]
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("call", [
+    lambda dev: mg.ldexp(mg.tensor([0.0, 1e-300, 1.5], dtype=mg.float64, device=dev),
+                         mg.tensor([1100, 1100, -1075], device=dev)),
+    lambda dev: mg.ldexp(mg.tensor([0, 3], device=dev), mg.tensor([255, -150], device=dev)),
+    lambda dev: mg.cumulative_trapezoid(mg.tensor([126, 127, 100, -128], dtype=mg.int8, device=dev)),
+    lambda dev: mg.trapezoid(mg.tensor([100, 100, 100], dtype=mg.int8, device=dev),
+                             mg.tensor([-128, 0, 127], dtype=mg.int8, device=dev)),
+    lambda dev: mg.where(mg.tensor([True, False], device=dev), mg.tensor([1, 2], dtype=mg.uint8, device=dev), -1),
+    lambda dev: mg.tensor([1, 5, -3], dtype=mg.int8, device=dev).clamp(-1.5, 300),
+], ids=["ldexp exact", "ldexp int", "cumulative_trapezoid", "trapezoid", "where", "clamp"])
+def test_integer_fixes_on_the_gpu(call: Callable) -> None:
+    on_gpu, on_cpu = call("cuda"), call("cpu")
+    assert on_gpu.dtype == on_cpu.dtype
+    np.testing.assert_array_equal(on_gpu.cpu().numpy(), on_cpu.numpy())
