@@ -108,3 +108,45 @@ def test_hardtanh_keeps_x_at_a_bound_as_torch(name: str, dtype: str, torch: Any)
 def test_logsigmoid_is_positive_zero_where_exp_underflows_as_torch(dtype: str, torch: Any) -> None:
     x = np.array([INF, 800.0, 50.0, 0.0, -0.0, -3.0, -INF, NAN], dtype=dtype)   # was -0.0 at inf and 800
     _same_as_torch(torch, lambda t, F, x: F.logsigmoid(x), (x,), signed_zeros=True)
+
+
+# --- signed zeros at ties: where PyTorch has one rule, the same ------------------------------------------------
+# max(dim)/min(dim) return the first extreme's index and its value (its sign of zero); a stable sort keeps ±0 in
+# input order; cummax/cummin take the last of equal values. (Which zero amax/amin, max()/min() with no dim and
+# maximum/minimum return at a ±0 tie is not one rule in PyTorch: its CPU loops differ between the vectorised part
+# and the scalar tail, and from CUDA's; minigrad keeps NumPy's there.)
+SIGNED_ZERO_TIES = np.array([[0.0, -0.0, -1.0], [-0.0, 0.0, -2.0], [-3.0, -0.0, 0.0], [NAN, -0.0, 0.0]])
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize("name", ["max_min_dim", "sort", "cummax_cummin"])
+def test_signed_zero_ties_where_torch_has_one_rule(name: str, dtype: str, torch: Any) -> None:
+    fn = {"max_min_dim": lambda t, F, x: [*x.max(1), *x.min(1), *x[:3].max(0), *x[:3].min(0)],
+          "sort": lambda t, F, x: [*x.sort(dim=1, stable=True), *x.sort(dim=1, descending=True, stable=True),
+                                   x.argsort(dim=0, stable=True)],
+          "cummax_cummin": lambda t, F, x: [*x.cummax(1), *x.cummin(1), *x.cummax(0)]}[name]
+    _same_as_torch(torch, fn, (SIGNED_ZERO_TIES.astype(dtype),), signed_zeros=True)
+
+
+# --- the same on the GPU (the strict CuPy stand-in without one) ---------------------------------------------------
+@pytest.mark.gpu
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_pdist_and_bounded_activations_on_the_gpu_match_the_cpu(dtype: str) -> None:
+    rows = np.array([[1.0, NAN, 5.0], [2.0, 3.0, 0.0], [-2.0, 6.0, 0.0], [6.0, -2.0, 0.0], [0.0, 0.0, 0.0]], dtype)
+    points = np.array([-0.0, 0.0, 6.0, -1.0, 1.0, INF, 800.0, -3.0], dtype)
+    upstream = np.linspace(-1.5, 1.5, 10).astype(dtype)
+
+    def run(device: str) -> list:
+        x = mg.tensor(rows, requires_grad=True, device=device)
+        y = mg.tensor(points, requires_grad=True, device=device)
+        F = mg.nn.functional
+        total = sum(((F.pdist(x, p) * mg.tensor(upstream, device=device)).nansum() for p in (0.5, 1.0, 2.0, 3.0, INF)),
+                    start=F.relu6(y).sum() + F.hardtanh(y, -0.0, 1.0).sum() + F.logsigmoid(y).sum())
+        total.backward()
+        return [F.relu6(y).numpy(), F.logsigmoid(y).numpy(), total.numpy(), x.grad.numpy(), y.grad.numpy()]
+
+    with np.errstate(all="ignore"):   # the stand-in is NumPy underneath, which warns where CuPy does not
+        results = zip(run("cuda"), run("cpu"))
+    for gpu, cpu in results:
+        np.testing.assert_allclose(gpu, cpu, rtol=1e-5, atol=1e-6)
+        np.testing.assert_array_equal(np.signbit(gpu[gpu == 0]), np.signbit(cpu[cpu == 0]))
