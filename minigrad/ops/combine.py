@@ -241,7 +241,7 @@ def _contracted(dims: Any, a: Tensor, b: Tensor) -> tuple:
             raise TypeError(f"tensordot: dims must be an int or two lists of dims, got {dims!r}")
         dims_a, dims_b = (int_tuple(d, "tensordot", "dims") for d in dims)
         if len(dims_a) != len(dims_b):
-            raise ValueError(f"tensordot: the two lists of dims must have the same length, got {dims!r}")
+            raise ShapeMismatchError(f"tensordot: the two lists of dims must have the same length, got {dims!r}")
         if not a.ndim or not b.ndim:
             if dims_a:
                 raise AxisError(f"tensordot: dims {dims!r} for a 0-d tensor (shapes {a.shape} and {b.shape})")
@@ -251,7 +251,10 @@ def _contracted(dims: Any, a: Tensor, b: Tensor) -> tuple:
             if len(set(ds)) != len(ds):
                 raise ValueError(f"tensordot: a dim appears more than once in {dims!r}")
         return dims_a, dims_b
-    n = int_arg(dims, "tensordot", "dims")
+    try:   # True is 1 too: PyTorch's test is isinstance(dims, int)
+        n = int_arg(int(dims) if isinstance(dims, bool) else dims, "tensordot", "dims")
+    except TypeError:   # PyTorch's RuntimeError
+        raise ArgumentTypeError(f"tensordot: dims must be an int or two lists of dims, got {dims!r:.60}") from None
     if n < 0 or n > min(a.ndim, b.ndim):
         raise ShapeMismatchError(f"tensordot: dims must be in 0..{min(a.ndim, b.ndim)} for shapes {a.shape} and "
                                  f"{b.shape}, got {n}")

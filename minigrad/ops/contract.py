@@ -198,6 +198,8 @@ def _parse(equation: str, operands: tuple) -> tuple:
         letters = sub.replace("...", "")
         if not letters.isalpha() and letters:
             raise ShapeMismatchError(f"einsum: subscripts must be letters (and '...'), got {sub!r} in {equation!r}")
+        if sub.count("...") > 1:
+            raise ShapeMismatchError(f"einsum: more than one ellipsis in the subscripts {sub!r} of {equation!r}")
         if "..." in sub:
             extra = t.ndim - len(letters)
             if extra < 0:
@@ -208,6 +210,8 @@ def _parse(equation: str, operands: tuple) -> tuple:
         spelled.append(sub)
     broadcast = "".join(spare[:ellipsis_dims])
     if arrow:
+        if rhs.count("...") > 1:
+            raise ShapeMismatchError(f"einsum: more than one ellipsis in the output subscripts {rhs!r}")
         out = rhs.replace("...", broadcast)
         if not out.isalpha() and out:
             raise ShapeMismatchError(f"einsum: output subscripts must be letters, got {rhs!r}")

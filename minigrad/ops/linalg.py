@@ -20,6 +20,10 @@ class MatMulShapeError(ValueError, RuntimeError):
     """Operands ``@`` cannot multiply: a 0-d one, or inner sizes that differ (PyTorch's RuntimeError)."""
 
 
+class MatMulScalarError(MatMulShapeError, TypeError):
+    """A 0-d operand of ``@``: PyTorch's RuntimeError for a 0-d tensor, its TypeError for a Python number."""
+
+
 class MatMul(Function):
     complex_grad = "holomorphic"   # complex values: see autograd.engine._complex_gate
 
@@ -39,7 +43,7 @@ class MatMul(Function):
             self.saved = (a, b)
             return _by_matrix(a, b)
         if getattr(a, "ndim", 0) == 0 or getattr(b, "ndim", 0) == 0:
-            raise MatMulShapeError("matmul: both operands need at least one dimension, got shapes "
+            raise MatMulScalarError("matmul: both operands need at least one dimension, got shapes "
                                    f"{tuple(getattr(a, 'shape', ()))} and {tuple(getattr(b, 'shape', ()))} "
                                    "(use * for scalars)")
         inner_a, inner_b = a.shape[-1], b.shape[-2 if b.ndim > 1 else 0]

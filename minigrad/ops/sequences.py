@@ -134,7 +134,7 @@ def chain_matmul(*matrices: Any) -> Tensor:
     warnings.warn(_CHAIN_MATMUL_DEPRECATED, UserWarning, stacklevel=user_stacklevel(2))
     name = "chain_matmul"
     if not matrices:
-        raise ValueError(f"{name}: expected one or more matrices")
+        raise ShapeMismatchError(f"{name}: expected one or more matrices")
     items = [tensor_arg(m, name) for m in matrices]
     for i, m in enumerate(items):
         if m.ndim != 2:

@@ -42,11 +42,13 @@ def _same(call: Callable, *arrays: np.ndarray) -> tuple:
 
 
 def _same_error(call: Callable, *arrays: np.ndarray) -> None:
-    with pytest.raises(Exception) as theirs:
-        call(torch, *[torch.tensor(a) for a in arrays])
-    expected = RuntimeError if isinstance(theirs.value, RuntimeError) else type(theirs.value)
-    with pytest.raises(expected):
-        call(mg, *[mg.tensor(a) for a in arrays])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")   # chain_matmul's deprecation
+        with pytest.raises(Exception) as theirs:
+            call(torch, *[torch.tensor(a) for a in arrays])
+        expected = RuntimeError if isinstance(theirs.value, RuntimeError) else type(theirs.value)
+        with pytest.raises(expected):
+            call(mg, *[mg.tensor(a) for a in arrays])
 
 
 # --- einsum of an integer operand with a floating one promotes (it cast the floats to int64: 0.5 became 0) ---------
@@ -194,3 +196,24 @@ def test_einsum_integer_and_bool_sizes_of_one(equation: str, shapes: list, dtype
 
 def test_einsum_bool_contraction_still_refused() -> None:
     _same_error(lambda lib, a, b: lib.einsum("ij,jk->ik", a, b), _array((2, 3), "bool"), _array((3, 2), "bool"))
+
+
+# --- error classes: as PyTorch's (a RuntimeError where PyTorch raises one, a TypeError for a number) -------------
+
+@pytest.mark.parametrize("call", [
+    lambda lib, a: lib.einsum("i...j...->", a),              # two ellipses in one operand
+    lambda lib, a: lib.einsum("...ij->......", a),
+    lambda lib, a: lib.tensordot(a, a.T, ([1, 0], [0])),     # lists of different lengths
+    lambda lib, a: lib.tensordot(a, a.T, 1.0),               # a float dims
+    lambda lib, a: lib.chain_matmul(),
+    lambda lib, a: lib.matmul(a[0], a.sum()),                # a 0-d operand: RuntimeError
+    lambda lib, a: a @ 2,                                    # a Python number: TypeError
+    lambda lib, a: 2.5 @ a,
+    lambda lib, a: lib.matmul(a, 2),
+])
+def test_product_error_classes(call: Callable) -> None:
+    _same_error(call, _array((2, 3), "float64"))
+
+
+def test_tensordot_bool_dims_is_an_int() -> None:   # PyTorch's isinstance(dims, int) takes True as 1
+    _same(lambda lib, a, b: lib.tensordot(a, b, True), _array((2, 3), "float64"), _array((3, 2), "float64"))
