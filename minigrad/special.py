@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from .autograd.names import respelled
 from .ops.elementwise import sigmoid as expit
 from .ops.gamma import digamma, gammainc, gammaincc, mvlgamma, polygamma, zeta
 from .ops.gamma import lgamma as gammaln
@@ -80,7 +81,8 @@ def multigammaln(input: Tensor, p: int) -> Tensor:  # noqa: A002 - PyTorch's nam
 
 def round(input: Tensor, *, decimals: int = 0) -> Tensor:  # noqa: A002, A001 - PyTorch's name
     """input rounded half to even, to ``decimals`` places (torch.special.round); the gradient is 0. Any shape."""
-    return _round(input, decimals=decimals)
+    # PyTorch's special.round always passes decimals: round's overload 1
+    return respelled(_round(input, decimals=decimals), input, "round", "RoundBackward1")
 
 
 def _cast(x: Tensor, dtype: Any) -> Tensor:

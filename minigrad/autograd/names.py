@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["OpName", "named", "pytorch_spelling"]
+__all__ = ["OpName", "named", "pytorch_spelling", "respelled", "spelled"]
 
 
 class OpName(str):
@@ -51,6 +51,12 @@ _SPELLINGS = {
     # PyTorch's linalg functions record the node of the op they call: the _ex variant, the full decomposition
     "linalg.inv": "LinalgInvEx", "linalg.cholesky": "LinalgCholeskyEx", "linalg.solve": "LinalgSolveEx",
     "linalg.lu_factor": "LinalgLuFactorEx", "linalg.svdvals": "LinalgSvd", "linalg.eigvalsh": "LinalgEigh",
+    "fft_c2c": "FftC2C", "fft_r2c": "FftR2C", "fft_c2r": "FftC2R", "real": "Select", "imag": "Select",
+    "tensor_split": "Slice", "unflatten": "View", "take_along_dim": "Gather", "pad": "ConstantPadNd",
+    # the functions PyTorch has only in torch.special record torch.special's nodes
+    "log_ndtr": "SpecialLogNdtr", "ndtri": "SpecialNdtri", "i0e": "SpecialI0E", "i1": "SpecialI1",
+    "i1e": "SpecialI1E", "xlog1py": "SpecialXlog1Py", "entr": "SpecialEntr", "zeta": "SpecialZeta",
+    "erfcx": "SpecialErfcx", "gammainc": "Igamma", "gammaincc": "Igammac",
 }
 # where PyTorch's overload number is not 0 (its second signature: a dim, a scalar bound)
 _NUMBERED = {"clip": 1, "clamp": 1, "max": 1, "min": 1, "median": 1, "squeeze": 1}
@@ -81,6 +87,21 @@ def _op_name(name: str, pytorch: str | None = None) -> OpName:
             _CACHE.clear()
         found = _CACHE[key] = OpName(name, pytorch)
     return found
+
+
+def spelled(name: str, pytorch: str) -> OpName:
+    """The op name ``name`` whose PyTorch spelling is ``pytorch`` (shared, made once): an op sets it as its
+    node's ``name`` where PyTorch's node depends on the call (``x.squeeze(0)`` is ``SqueezeBackward1``)."""
+    return _op_name(name, pytorch)
+
+
+def respelled(out: Any, input: Any, name: str, pytorch: str) -> Any:  # noqa: A002
+    """``out`` (a Tensor an op made from ``input``), its new node, made by the op ``name``, spelled ``pytorch``
+    in PyTorch's terms (``clamp_min`` runs ``clip``: ``ClampMinBackward0``); returns ``out``."""
+    node = out._node
+    if node is not None and out is not input and node.name == name:
+        node.name = _op_name(name, pytorch)
+    return out
 
 
 def named(node: Any) -> Any:
@@ -183,6 +204,66 @@ def _tensor_operand(node: Any) -> str:
     return f"{camel}Backward{0 if any(hasattr(bound, 'ndim') for bound in node.saved[1:]) else 1}"
 
 
+def _input_dtypes(node: Any) -> list:
+    """The dtype of each input of ``node`` (None where unknown: a constant)."""
+    dtypes = []
+    for edge in node.edges:
+        if type(edge) is tuple:
+            meta = edge[0].out_meta
+            dtypes.append(meta[edge[1]][1] if len(meta) > edge[1] else None)
+        else:
+            dtypes.append(getattr(edge, "dtype", None))
+    return dtypes
+
+
+def _fft(node: Any) -> str:
+    """PyTorch transforms a real input of a one-dim ``fft`` one-sided (``FftR2CBackward0``), and takes the
+    conjugate of that for ``ifft``/``ihfft`` (``ConjBackward0``); over more dims it transforms complex."""
+    real = [dtype is not None and dtype.kind != "c" for dtype in _input_dtypes(node)] == [True]
+    if node.name == "fft_c2c" and not (real and len(node.axes) == 1):
+        return "FftC2CBackward0"
+    if getattr(node, "inverse", False) or getattr(node, "conjugate", False):
+        return "ConjBackward0" if len(node.axes) == 1 else "FftC2CBackward0"
+    return "FftR2CBackward0"
+
+
+def _setitem(node: Any) -> str:
+    """PyTorch's ``x[index] = value``: an index that only views x whole (``:``, ``...``) fills or copies x
+    itself; one of index arrays only puts into x (``IndexPutBackward0``); any other first takes a view and
+    writes into it (``CopySlices``). The node's index is after ``_index_arrays``: arrays, ints, slices."""
+    index = node.index if type(node.index) is tuple else (node.index,)
+    shape, viewed, advanced = node.out_meta[0][0], False, False
+    at = 0   # the dim an item indexes: from the start before an Ellipsis, from the end after it
+    for position, item in enumerate(index):
+        if item is Ellipsis:
+            at = len(shape) - sum(_dims_taken(rest) for rest in index[position + 1:])
+        elif getattr(item, "ndim", 0):
+            advanced = True
+        elif isinstance(item, slice):
+            viewed = viewed or item.indices(shape[at]) != (0, shape[at], 1)
+        else:   # an int, None, a bool
+            viewed = True
+        at += _dims_taken(item) if item is not Ellipsis else 0
+    if viewed:
+        return "torch::autograd::CopySlices"
+    if advanced:
+        return "IndexPutBackward0"
+    return "FillBackward3" if tuple(node.value_shape) == () else "torch::autograd::CopyBackwards"
+
+
+def _dims_taken(item: Any) -> int:
+    """How many dims of the indexed tensor an index item takes: a bool mask its dims, None and a bool none."""
+    if item is None or isinstance(item, bool) or item is Ellipsis:
+        return 0
+    return item.ndim if getattr(item, "dtype", None) is not None and item.dtype.kind == "b" else 1
+
+
 _BY_NODE = {"matmul": _matmul, "sum": _reduction, "mean": _reduction, "prod": _reduction, "max": _reduction,
             "min": _reduction, "getitem": _getitem, "transpose": _transpose, "pow": _pow, "fmod": _tensor_operand,
-            "remainder": _tensor_operand, "clip": _tensor_operand, "clamp": _tensor_operand}
+            "remainder": _tensor_operand, "clip": _tensor_operand, "clamp": _tensor_operand, "fft_c2c": _fft,
+            "fft_r2c": _fft, "setitem": _setitem,
+            # a scalar value (no src) is PyTorch's overload 1; a Tensor weight of lerp (no number) too
+            "scatter": lambda node: f"ScatterBackward{int(node.src_shape is None)}",
+            "lerp": lambda node: f"LerpBackward{int(node.weight is None)}",
+            # torch.diag of a vector builds a matrix with diag_embed; of a matrix it takes a (copied) diagonal
+            "diag": lambda node: "DiagEmbedBackward0" if len(node.in_shape) == 1 else "DiagonalBackward0_copy"}

@@ -342,9 +342,9 @@ _more_methods.update({
     "cauchy_": random.cauchy_, "log_normal_": random.log_normal_,
     "__mod__": math.remainder, "__rmod__": _reflected(math.remainder),
     "clamp_min_": lambda self, min: inplace._inplace(
-        self, "clamp_min_", lambda cur: clip(cur, *inplace.in_dtype_of(cur, min)), min),
+        self, "clamp_min_", lambda cur: math.clamp_min(cur, *inplace.in_dtype_of(cur, min)), min),
     "clamp_max_": lambda self, max: inplace._inplace(
-        self, "clamp_max_", lambda cur: clip(cur, None, *inplace.in_dtype_of(cur, max)), max),
+        self, "clamp_max_", lambda cur: math.clamp_max(cur, *inplace.in_dtype_of(cur, max)), max),
     "__imod__": lambda self, other: inplace._inplace(
         self, "remainder_", lambda cur: math.remainder(cur, *inplace.in_dtype_of(cur, other)), other),
     "remainder_": lambda self, other: inplace._inplace(

@@ -15,6 +15,7 @@ from typing import Any
 
 from .. import backend
 from ..autograd import Function
+from ..autograd.names import spelled
 from ..tensor import Tensor
 from . import index as _index
 from ._util import (
@@ -197,7 +198,9 @@ def index_fill(input: Tensor, dim: int, index: Any, value: Any) -> Tensor:  # no
     # the mask is an op of the index (the caller's Tensor when it is one): a compiled replay uses each call's
     index = index if isinstance(index, Tensor) and index.data is data else Tensor._make(data, False, None, 0)
     mask = IndexMask(axis, x.shape, ("index_fill", f"dim {axis} (shape {x.shape})", True))(index)
-    return _fill("index_fill", mask, value)(x)
+    # a Tensor value is PyTorch's overload 1
+    return _fill(spelled("index_fill", "IndexFillBackward1") if isinstance(value, Tensor) else "index_fill", mask,
+                 value)(x)
 
 
 class MaskedScatter(Function):

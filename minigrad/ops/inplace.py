@@ -38,6 +38,7 @@ import numpy
 
 from .. import backend
 from ..autograd import Function, is_grad_enabled
+from ..autograd.names import spelled
 from ..constructors import SampleDtypeError, _fill_in, rand, randn
 from ..dtypes import can_cast
 from ..recording import _state
@@ -629,8 +630,9 @@ def fill_(x: Tensor, value: Any) -> Tensor:
                                  f"shape {value.shape}")
     if isinstance(value, Tensor):   # PyTorch's fill with a tensor value refuses memory shared by elements
         _check_writable(x, "fill_")
+    name = spelled("fill_", "FillBackward3" if isinstance(value, Tensor) else "FillBackward2")   # PyTorch's nodes
     value = _dtype_of(x, value)
-    return _inplace(x, "fill_", _fill("fill_", True, value), value)
+    return _inplace(x, "fill_", _fill(name, True, value), value)
 
 
 def copy_(x: Tensor, src: Any, non_blocking: bool = False) -> Tensor:
@@ -645,7 +647,7 @@ def copy_(x: Tensor, src: Any, non_blocking: bool = False) -> Tensor:
         src = _cast(_value_array(src, x, "copy_"), x.dtype)
     else:
         raise TypeError(f"copy_: expected a Tensor or an array to copy from, got {type(src).__name__}")
-    fill = _fill("copy_", True, src)
+    fill = _fill(_COPY, True, src)
 
     def compute(current: Tensor) -> Tensor:   # checked once _inplace has refused a leaf, as PyTorch's order
         if src.shape != x.shape and not _broadcasts_to(tuple(src.shape), tuple(x.shape)):
@@ -691,8 +693,9 @@ def masked_fill(input: Tensor, mask: Any, value: Any) -> Tensor:  # noqa: A002
         raise TypeError(f"masked_fill: expected a Tensor, got {type(x).__name__}")
     if isinstance(value, Tensor) and value.ndim:
         raise ShapeMismatchError(f"masked_fill: value must be a number or a 0-d tensor, got shape {value.shape}")
+    name = _MASKED_FILL_TENSOR if isinstance(value, Tensor) else "masked_fill"
     value = _item_fits(x, _real_part_only(x, value, "masked_fill"), "masked_fill")
-    return _fill("masked_fill", _bool_mask(mask, "masked_fill"), _dtype_of(x, value, "masked_fill"))(x)
+    return _fill(name, _bool_mask(mask, "masked_fill"), _dtype_of(x, value, "masked_fill"))(x)
 
 
 def masked_fill_(x: Tensor, mask: Any, value: Any) -> Tensor:
@@ -700,8 +703,14 @@ def masked_fill_(x: Tensor, mask: Any, value: Any) -> Tensor:
     number or a 0-d tensor."""
     if isinstance(value, Tensor) and value.ndim:
         raise ShapeMismatchError(f"masked_fill_: value must be a number or a 0-d tensor, got shape {value.shape}")
+    name = spelled("masked_fill_", "MaskedFillBackward1") if isinstance(value, Tensor) else "masked_fill_"
     value = _dtype_of(x, _item_fits(x, _real_part_only(x, value, "masked_fill_"), "masked_fill_"), "masked_fill_")
-    return _inplace(x, "masked_fill_", _fill("masked_fill_", _bool_mask(mask, "masked_fill_"), value), value)
+    return _inplace(x, "masked_fill_", _fill(name, _bool_mask(mask, "masked_fill_"), value), value)
+
+
+# PyTorch's nodes: copy_'s, and masked_fill's overload with a Tensor value
+_COPY = spelled("copy_", "torch::autograd::CopyBackwards")
+_MASKED_FILL_TENSOR = spelled("masked_fill", "MaskedFillBackward1")
 
 
 class SetItem(Function):

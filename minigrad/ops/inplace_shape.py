@@ -24,6 +24,7 @@ from typing import Any, Callable
 
 from .. import backend
 from ..autograd import Function, is_grad_enabled
+from ..autograd.names import spelled
 from ..recording import enable_grad
 from ..tensor import Tensor
 from ._util import ShapeMismatchError, int_tuple, one_axis, sum_to
@@ -74,16 +75,22 @@ def _check(x: Any, name: str) -> bool:
     return record
 
 
-def _reshape_in_place(x: Any, name: str, make: Callable[[Tensor], Any]) -> Tensor:
+# PyTorch's nodes of the in-place shape changes (their own overloads)
+_NODES = {"unsqueeze_": "UnsqueezeBackward1", "t_": "TBackward1", "transpose_": "TransposeBackward1",
+          "swapaxes_": "TransposeBackward1", "swapdims_": "TransposeBackward1"}
+
+
+def _reshape_in_place(x: Any, name: str, make: Callable[[Tensor], Any], pytorch: str | None = None) -> Tensor:
     """Give ``x`` the shape of ``make(x)``: a Reshape or Transpose op (None: the shape stays), applied as a view
-    of x's array; recorded when x is a non-leaf that requires grad (see the module docstring)."""
+    of x's array; recorded when x is a non-leaf that requires grad (see the module docstring). ``pytorch``:
+    PyTorch's name of the node (by default from ``_NODES``)."""
     record = _check(x, name)
     try:
         op = make(x)
     except (IndexError, ValueError, TypeError) as error:
         raise backend.reworded(error, f"{name}: {error}") from error
     if op is not None:
-        op.name = name[:-1]
+        op.name = spelled(name[:-1], pytorch or _NODES[name])
         views = _tracked_views(x)
         if views or _is_tracked_view(x):
             # x's old self, hidden, keeps x's place among the views; x becomes op(old), a view of it
@@ -174,7 +181,8 @@ def squeeze_(x: Tensor, *dims: Any, dim: Any = None) -> Tensor:
     PyTorch's ``x.squeeze_(0, 2)``) that have length 1."""
     dim = method_dims("squeeze_", dims, dim)
     return _reshape_in_place(x, "squeeze_", lambda cur: _new_shape(
-        cur, lambda s: squeeze(s) if dim is None else squeeze(s, dim)))
+        cur, lambda s: squeeze(s) if dim is None else squeeze(s, dim)),
+        f"SqueezeBackward{3 if dim is None else 5 if isinstance(dim, (tuple, list)) else 4}")
 
 
 def t_(x: Tensor) -> Tensor:

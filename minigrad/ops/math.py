@@ -16,6 +16,7 @@ from typing import Any, Callable
 from .. import backend
 from ..arguments import ArgumentTypeError, wrapped_ints
 from ..autograd import Function
+from ..autograd.names import respelled, spelled
 from ..dtypes import get_default_dtype
 from ..outputs import write_out
 from ..recording import note_draw, note_read
@@ -183,8 +184,11 @@ def round(input: Tensor, *, decimals: int = 0) -> Tensor:  # noqa: A002, A001 - 
     scale = 10.0 ** builtins.abs(decimals)
     # PyTorch's formula (not NumPy's): scale up, round to even, scale back
     if decimals > 0:
-        return Flat("round", lambda xp, a: xp.rint(a * scale) / scale)(x)
-    return Flat("round", lambda xp, a: xp.rint(a / scale) * scale)(x)
+        return Flat(_ROUND_DECIMALS, lambda xp, a: xp.rint(a * scale) / scale)(x)
+    return Flat(_ROUND_DECIMALS, lambda xp, a: xp.rint(a / scale) * scale)(x)
+
+
+_ROUND_DECIMALS = spelled("round", "RoundBackward1")   # PyTorch's round(decimals=) is its overload 1
 
 
 # --- unary math ------------------------------------------------------------------------------------
@@ -542,12 +546,12 @@ def _same_dtype_as_start(start: Tensor, other: Tensor, what: str) -> None:
 
 def clamp_min(input: Tensor, min: Any) -> Tensor:  # noqa: A002 - PyTorch's name
     """max(x, min) elementwise (torch.clamp_min)."""
-    return clip(input, min=min)
+    return respelled(clip(input, min=min), input, "clip", f"ClampMinBackward{int(isinstance(min, Tensor))}")
 
 
 def clamp_max(input: Tensor, max: Any) -> Tensor:  # noqa: A002 - PyTorch's name
     """min(x, max) elementwise (torch.clamp_max)."""
-    return clip(input, max=max)
+    return respelled(clip(input, max=max), input, "clip", f"ClampMaxBackward{int(isinstance(max, Tensor))}")
 
 
 # --- tests that give bool tensors (no gradient) ----------------------------------------------------

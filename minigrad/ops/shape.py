@@ -12,6 +12,7 @@ from typing import Any
 from .. import backend
 from .. import memory_formats as _memory_format
 from ..autograd import AxisError, Function, is_grad_enabled
+from ..autograd.names import spelled
 from ..recording import note_read
 from ..tensor import Tensor, cast_as_torch
 from ..versions import memory_owner
@@ -758,7 +759,14 @@ def t(input: Tensor) -> Tensor:  # noqa: A002
     x = tensor_arg(input, "t")
     if x.ndim > 2:
         raise ShapeMismatchError(f"t: expects a tensor with at most 2 dims, got shape {x.shape} (use transpose or mT)")
-    return swapaxes(x, 0, -1) if x.ndim == 2 else _view_op(x, Transpose(tuple(range(x.ndim))))
+    op = Transpose((1, 0) if x.ndim == 2 else tuple(range(x.ndim)))
+    op.name = _T
+    return _view_op(x, op)
+
+
+_T = spelled("transpose", "TBackward0")   # PyTorch's nodes of t(), unsqueeze(), squeeze() (no dim, a dim, dims)
+_UNSQUEEZE = spelled("reshape", "UnsqueezeBackward0")
+_SQUEEZE = tuple(spelled("reshape", f"SqueezeBackward{i}") for i in range(3))
 
 
 def matrix_transpose(x: Tensor) -> Tensor:
@@ -787,7 +795,9 @@ def _insert_dim(x: Tensor, axis: int, name: str) -> Tensor:
     a = one_axis(axis, x.ndim + 1, name)
     shape = list(x.shape)
     shape.insert(a, 1)
-    return _view_op(x, Reshape(tuple(shape), a))
+    op = Reshape(tuple(shape), a)
+    op.name = _UNSQUEEZE
+    return _view_op(x, op)
 
 
 def unsqueeze(input: Tensor, dim: int) -> Tensor:  # noqa: A002
@@ -815,7 +825,9 @@ def squeeze(input: Tensor, dim: Any = None, *, axis: Any = None) -> Tensor:  # n
                 if x.ndim and x.shape[a] != 1:
                     raise ValueError(f"squeeze: axis {a} has size {x.shape[a]}, not 1 (shape {x.shape})")
         shape = tuple(s for i, s in enumerate(x.shape) if i not in axes or s != 1)
-    return _view_op(x, Reshape(shape))
+    op = Reshape(shape)
+    op.name = _SQUEEZE[0 if axes is None else 2 if isinstance(dim if axis is None else axis, (tuple, list)) else 1]
+    return _view_op(x, op)
 
 
 def method_dims(name: str, dims: tuple, dim: Any) -> Any:

@@ -20,6 +20,7 @@ import numpy
 
 from .. import backend
 from ..autograd import Function
+from ..autograd.names import respelled
 from ..tensor import Tensor, float64
 from . import elementwise, inplace
 from ._util import (
@@ -438,7 +439,7 @@ def sgn(input: Tensor) -> Tensor:  # noqa: A002 - PyTorch's name
     """The sign of each element, -1, 0 or 1 in input's dtype (torch.sgn, for real tensors :func:`sign`);
     of complex z, ``z / |z|`` (0 at 0) with PyTorch's gradient."""
     x = _numeric(input, "sgn")
-    return ComplexSign()(x) if x.dtype.kind == "c" else sign(x)
+    return ComplexSign()(x) if x.dtype.kind == "c" else respelled(sign(x), x, "sign", "SgnBackward0")
 
 
 def signbit(input: Tensor) -> Tensor:  # noqa: A002 - PyTorch's name
