@@ -217,3 +217,33 @@ def test_product_error_classes(call: Callable) -> None:
 
 def test_tensordot_bool_dims_is_an_int() -> None:   # PyTorch's isinstance(dims, int) takes True as 1
     _same(lambda lib, a, b: lib.tensordot(a, b, True), _array((2, 3), "float64"), _array((3, 2), "float64"))
+
+
+# --- the same fixes on a GPU (the strict CuPy stand-in without one): values as on the CPU -------------------------
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("call, shapes, dtypes", [
+    (lambda lib, a, b: lib.cdist(a.transpose(-1, -2), b, p=1.5), [(3, 2), (4, 3)], ["float64", "float64"]),
+    (lambda lib, a, b: lib.einsum("i,ij->i", a, b), [(2,), (2, 3)], ["int32", "float64"]),
+    (lambda lib, a, b: lib.einsum("ab,b->a", a, b), [(2, 3), (1,)], ["int32", "int32"]),
+    (lambda lib, a, b: lib.matmul(a, b), [(3, 0), (0, 4)], ["bool", "bool"]),
+    (lambda lib, x, a, b: lib.addr(x, a, b, beta=True, alpha=False), [(3, 2), (3,), (2,)], ["bool"] * 3),
+    (lambda lib, a, b: lib.tensordot(a, b, ([1], [0])), [(2, 3), (3, 2)], ["float64", "float64"]),
+])
+def test_fixed_products_on_a_gpu(call: Callable, shapes: list, dtypes: list) -> None:
+    arrays = [_array(s, d) for s, d in zip(shapes, dtypes)]
+    cpu = call(mg, *[mg.tensor(a) for a in arrays])
+    gpu = call(mg, *[mg.tensor(a, device="cuda") for a in arrays])
+    assert gpu.device.type == "cuda" and gpu.dtype == cpu.dtype and gpu.shape == cpu.shape
+    np.testing.assert_allclose(gpu.cpu().numpy(), cpu.numpy(), rtol=1e-12)
+    assert gpu.is_contiguous() == cpu.is_contiguous()
+
+
+@pytest.mark.gpu
+def test_bilinear_integer_on_a_gpu() -> None:
+    import nn
+
+    arrays = [_array(s, "int32") for s in [(4, 2), (4, 3), (5, 2, 3), (5,)]]
+    cpu = nn.functional.bilinear(*[mg.tensor(a) for a in arrays])
+    gpu = nn.functional.bilinear(*[mg.tensor(a, device="cuda") for a in arrays])
+    assert gpu.dtype == cpu.dtype and np.array_equal(gpu.cpu().numpy(), cpu.numpy())
