@@ -32,7 +32,7 @@ from ._util import (
 from .elementwise import where
 from .math import _logaddexp
 from .select import Gather, _indices, _reduction_axis, c_order, sort
-from .shape import astype, permute, reshape
+from .shape import astype, clone, permute, reshape
 
 
 def _to_last(xp: Any, x: Any, axes: tuple) -> Any:
@@ -194,10 +194,10 @@ def cumsum(input: Tensor, dim: Any = NOT_GIVEN, *, dtype: Any = None, axis: Any 
         dtype = getattr(out, "dtype", None) if dtype is None else dtype
         return write_out("cumsum", cumsum(input, dim, dtype=dtype, axis=axis), out, "exact", inputs=(input,))
     x = _accumulated(tensor_arg(input, "cumsum"), dtype, "cumsum")
-    if x.dtype.kind == "b":   # only through dtype= or a bool out=: bool inputs sum as int64
+    if x.dtype.kind == "b" and x.ndim and x.numel():   # PyTorch has no bool kernel (0-d and empty skip it)
         raise NotImplementedError("cumsum: not implemented for dtype bool (as PyTorch's)")
     a = _scan_axis(x, dim, axis, "cumsum")
-    return CumSum(a)(x) if a is not None else x + 0
+    return CumSum(a)(x) if a is not None else clone(x)   # a 0-d x: PyTorch copies it (-0.0 stays)
 
 
 class CumProd(Function):
@@ -243,10 +243,10 @@ class CumProd(Function):
 def cumprod(input: Tensor, dim: Any = NOT_GIVEN, *, dtype: Any = None, axis: Any = NOT_GIVEN) -> Tensor:  # noqa: A002
     """Running products along ``dim``: out[i] = x[0] · … · x[i]; same shape; exact gradients at zeros."""
     x = _accumulated(tensor_arg(input, "cumprod"), dtype, "cumprod")
-    if x.dtype.kind == "b":   # only through dtype=: bool inputs multiply as int64
+    if x.dtype.kind == "b" and x.ndim and x.numel():   # PyTorch has no bool kernel (0-d and empty skip it)
         raise NotImplementedError("cumprod: not implemented for dtype bool (as PyTorch's)")
     a = _scan_axis(x, dim, axis, "cumprod")
-    return CumProd(a)(x) if a is not None else x + 0
+    return CumProd(a)(x) if a is not None else clone(x)
 
 
 def _logcumsumexp_array(xp: Any, x: Any, axis: int) -> Any:
@@ -315,7 +315,7 @@ def logcumsumexp(input: Tensor, dim: Any = NOT_GIVEN, *, axis: Any = NOT_GIVEN) 
     if x.dtype.kind not in "fc":
         raise DtypeNotImplementedError(f"logcumsumexp: expected a floating point tensor, got dtype {x.dtype}")
     a = _scan_axis(x, dim, axis, "logcumsumexp")
-    return LogCumSumExp(a)(x) if a is not None else x + 0
+    return LogCumSumExp(a)(x) if a is not None else clone(x)
 
 
 # --- median ----------------------------------------------------------------------------------------
@@ -405,7 +405,7 @@ def median(input: Tensor, dim: Any = None, keepdim: bool = False, *, axis: Any =
     keep = keep_flag("median", keepdim, None)
     xp = backend.array_module(x.data)
     if x.ndim == 0:
-        return return_types.median(x + 0, Tensor._make(xp.zeros((), dtype="int64"), False, None, 0))
+        return return_types.median(clone(x), Tensor._make(xp.zeros((), dtype="int64"), False, None, 0))
     index = _indices("median", lambda data: _median_index(xp, data, axis), x)   # replayed on new values
     op = Gather(axis, index.data, squeeze=not keep)
     op.name = "median"

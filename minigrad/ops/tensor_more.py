@@ -317,8 +317,10 @@ def _scan_(name: str, op: Any) -> Any:
         if dtype is not None and isinstance(self, Tensor) and numpy.dtype(dtype) != self.dtype:
             raise InplaceCastError(f"{name}: bad in-place call: the tensor has dtype {self.dtype} but dtype="
                                    f"{numpy.dtype(dtype)} was given (they must match)")
-        if isinstance(self, Tensor) and self.dtype.kind == "b":   # PyTorch's scans have no bool kernel
-            raise NotImplementedError(f"{name}: not implemented for dtype bool (as PyTorch's)")
+        if isinstance(self, Tensor) and self.dtype.kind == "b":
+            if self.ndim and self.numel():   # PyTorch's scans have no bool kernel (a 0-d or empty tensor skips it)
+                raise NotImplementedError(f"{name}: not implemented for dtype bool (as PyTorch's)")
+            return apply(self, dim, dtype=self.dtype)   # a copy of itself, not int64's running sum
         return apply(self, dim)
     method.__name__ = name
     method.__doc__ = apply.__doc__

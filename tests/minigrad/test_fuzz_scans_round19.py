@@ -320,3 +320,57 @@ def test_integer_dtype_of_input_requiring_grad_raises_as_torch(name: str) -> Non
             quiet = call(lib, lib.tensor([1.5, 2.0], requires_grad=True))
         assert quiet.dtype == call(lib, lib.tensor([1.5, 2.0])).dtype
     np.testing.assert_array_equal(_np(call(mg, mg.tensor([1.5, 2.0]))), _np(call(torch, torch.tensor([1.5, 2.0]))))
+
+
+# --- a scan of a 0-d tensor copies it (-0.0 and inf + 0j stay), and a 0-d or empty bool tensor passes ---
+
+ZERO_D_CASES = {
+    "cumsum_minus_zero": (lambda lib, x: lib.cumsum(x, 0), -0.0),
+    "cumprod_minus_zero": (lambda lib, x: x.cumprod(-1), -0.0),
+    "logcumsumexp_minus_zero": (lambda lib, x: lib.logcumsumexp(x, 0), -0.0),
+    "median_dim_minus_zero": (lambda lib, x: lib.median(x, 0).values, -0.0),
+    "cumprod_complex_inf": (lambda lib, x: lib.cumprod(x, 0), complex(inf, 0)),
+}
+
+
+@pytest.mark.parametrize("name", list(ZERO_D_CASES))
+def test_scan_of_0d_tensor_copies_as_torch(name: str) -> None:
+    call, value = ZERO_D_CASES[name]
+    got = []
+    for lib in (torch, mg):
+        x = lib.tensor(value, requires_grad=not isinstance(value, complex))
+        y = call(lib, x)
+        grad = None
+        if x.requires_grad:
+            y.backward()
+            grad = _np(x.grad)
+        got.append((_np(y), grad))
+    (theirs, their_grad), (ours, our_grad) = got
+    np.testing.assert_array_equal(ours, theirs)
+    for part in (np.real, np.imag):
+        np.testing.assert_array_equal(np.signbit(part(ours)), np.signbit(part(theirs)))
+    np.testing.assert_array_equal(our_grad, their_grad)
+
+
+BOOL_SCAN_CASES = {
+    "cumsum_0d": lambda lib: lib.cumsum(lib.tensor(True), 0, dtype=lib.bool),
+    "cumprod_0d": lambda lib: lib.cumprod(lib.tensor(False), 0, dtype=lib.bool),
+    "cumsum_empty": lambda lib: lib.cumsum(lib.zeros((2, 0), dtype=lib.bool), 0, dtype=lib.bool),
+    "cumsum__0d": lambda lib: lib.tensor(True).cumsum_(0),
+    "cumprod__empty": lambda lib: lib.zeros((0, 3), dtype=lib.bool).cumprod_(1),
+    "cumsum__rows": lambda lib: lib.tensor([[True], [False]]).cumsum_(0),
+    "cumsum_rows": lambda lib: lib.cumsum(lib.tensor([True, False]), 0, dtype=lib.bool),
+}
+
+
+@pytest.mark.parametrize("name", list(BOOL_SCAN_CASES))
+def test_bool_scans_as_torch(name: str) -> None:
+    call = BOOL_SCAN_CASES[name]
+    expected = _raised(torch, call)
+    if expected is not None:
+        got = _raised(mg, call)
+        assert got is not None and issubclass(got, expected), (got, expected)
+        return
+    theirs, ours = call(torch), call(mg)
+    assert str(theirs.dtype).replace("torch.", "") == str(ours.dtype) and tuple(theirs.shape) == tuple(ours.shape)
+    np.testing.assert_array_equal(_np(ours), _np(theirs))
