@@ -258,6 +258,7 @@ def _inplace(x: Tensor, name: str, compute: Callable[[Tensor], Tensor], *operand
     if view is not None:
         # write through the base, whose graph then re-points x (as PyTorch's CopySlices)
         base, how = view
+        before = base._node
         if isinstance(how, (Reshape, Transpose)):   # x is all of base, rearranged: base takes all of out
             _inplace(base, name, lambda _: _put_back(how, out, base.shape), out)
         elif isinstance(how, BroadcastTo):   # x is all of base, expanded: the copies hold one value (a fill)
@@ -266,6 +267,8 @@ def _inplace(x: Tensor, name: str, compute: Callable[[Tensor], Tensor], *operand
             _inplace(base, name, lambda cur: _scatter_back(how, cur, out, x, base, name), out)
         else:   # x is base[how]
             setitem(base, how, out)
+        if base._node is not None and base._node is not before:   # PyTorch's name of the base's new node
+            base._node.name = spelled(str(base._node.name), "torch::autograd::CopySlices")
         if name in RESULT_SAVERS:
             saved_output_is(out, x)
         return x
@@ -643,7 +646,7 @@ def copy_(x: Tensor, src: Any, non_blocking: bool = False) -> Tensor:
     if isinstance(src, Tensor):
         _refuse_overlap(x.data, src.data, "copy_")   # before a cast copies it, as PyTorch checks the memory
         src = _dtype_of(x, src.to(x.device) if src.device != x.device else src)
-    elif backend.is_array(src) or isinstance(src, (list, tuple, int, float)):
+    elif backend.is_array(src) or isinstance(src, (list, tuple, int, float, complex)):   # complex: its real part
         src = _cast(_value_array(src, x, "copy_"), x.dtype)
     else:
         raise TypeError(f"copy_: expected a Tensor or an array to copy from, got {type(src).__name__}")
@@ -675,10 +678,11 @@ def _bool_mask(mask: Any, name: str) -> Any:
 def _real_part_only(x: Tensor, value: Any, name: str) -> Any:
     """``value`` for a masked or indexed write into ``x``: into a real tensor PyTorch refuses a complex value with
     a non-zero imaginary part (NumPy would keep the real part: a silent wrong result), and takes a complex
-    Python number with a zero one as its real part."""
+    Python number with a zero one as its real part. Into a bool tensor any complex value converts (True where
+    it is not 0), as PyTorch's."""
     data = value.data if isinstance(value, Tensor) else value
     number = isinstance(data, (complex, numpy.complexfloating))
-    if x.dtype.kind == "c" or not (number or backend.is_array(data) and data.dtype.kind == "c"):
+    if x.dtype.kind in "cb" or not (number or backend.is_array(data) and data.dtype.kind == "c"):
         return value
     if data.imag != 0 if number else bool((data.imag != 0).any()):
         what = f"value {data!r}" if number else "a complex value with a non-zero imaginary part"

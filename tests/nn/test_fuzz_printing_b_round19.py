@@ -74,6 +74,9 @@ def test_grad_fn_names_are_pytorch_s(expression) -> None:
     "a.clamp_min_(0)", "a.clamp_max_(p)", "a.masked_fill_(a > 0, lib.tensor(1.0, dtype=lib.float64))",
     "a.scatter_(1, lib.tensor([[0], [1], [2]]), 1.0)", "a.t_()", "a.transpose_(0, 1)", "a.swapaxes_(0, 1)",
     "a.unsqueeze_(0)", "a.unsqueeze_(0).squeeze_()", "a.unsqueeze_(0).squeeze_(0)", "a.unsqueeze_(0).squeeze_((0,))",
+    # an in-place op on a view writes through its base: PyTorch's CopySlices, whatever the view
+    "a[:].fill_(1.0)", "a.t().mul_(2)", "a.view(12).add_(1)", "a[0][1:].zero_()", "a.diagonal().zero_()",
+    "a.unsqueeze(0).mul_(2)", "a[..., 1].relu_()",
 ])
 def test_grad_fn_names_after_in_place_ops_are_pytorch_s(statement) -> None:
     names = []
