@@ -7,6 +7,7 @@ operand's subscripts (indices it alone sums over are broadcast back).
 
 from __future__ import annotations
 
+import operator
 from typing import Any
 
 import numpy
@@ -309,11 +310,15 @@ def _sublist_letters(sublist: Any) -> str:
     for n in sublist:
         if n is Ellipsis:
             letters += "..."
-        elif isinstance(n, int) and not isinstance(n, bool) and 0 <= n < 52:
-            letters += chr(ord("A") + n) if n < 26 else chr(ord("a") + n - 26)
-        else:
+            continue
+        try:   # any integer (a NumPy one, True as 1), as PyTorch's
+            n = operator.index(n)
+        except TypeError:
+            raise TypeError(f"einsum: a subscript in a sublist must be an int, got {n!r:.40}") from None
+        if not 0 <= n < 52:
             raise ValueError(f"einsum(): subscript in subscript list is not within the valid range [0, 52), got "
                              f"{n!r}")
+        letters += chr(ord("A") + n) if n < 26 else chr(ord("a") + n - 26)
     return letters
 
 

@@ -247,3 +247,15 @@ def test_bilinear_integer_on_a_gpu() -> None:
     cpu = nn.functional.bilinear(*[mg.tensor(a) for a in arrays])
     gpu = nn.functional.bilinear(*[mg.tensor(a, device="cuda") for a in arrays])
     assert gpu.dtype == cpu.dtype and np.array_equal(gpu.cpu().numpy(), cpu.numpy())
+
+
+# --- einsum's sublist form takes any integer subscript (NumPy's, True as 1), a TypeError for others ---------------
+
+@pytest.mark.parametrize("sublist", [[np.int64(0), np.int64(1)], [0, True], (np.int32(27), 3)])
+def test_einsum_sublist_integer_kinds(sublist: list) -> None:
+    _same(lambda lib, a: lib.einsum(a, sublist), _array((2, 3), "float64"))
+
+
+@pytest.mark.parametrize("sublist", [[0.0, 1], [0, "a"], [0, 52], [-1, 0]])
+def test_einsum_sublist_refusals(sublist: list) -> None:
+    _same_error(lambda lib, a: lib.einsum(a, sublist), _array((2, 3), "float64"))
