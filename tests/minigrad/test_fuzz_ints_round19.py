@@ -2,6 +2,7 @@
 
 Each case runs the same call on minigrad and on torch and compares the dtype, the values and the exception class.
 """
+import warnings
 from typing import Any, Callable
 
 import numpy as np
@@ -227,3 +228,30 @@ def test_integer_fixes_on_the_gpu(call: Callable) -> None:
     on_gpu, on_cpu = call("cuda"), call("cpu")
     assert on_gpu.dtype == on_cpu.dtype
     np.testing.assert_array_equal(on_gpu.cpu().numpy(), on_cpu.numpy())
+
+
+# a complex value written into a bool tensor converts as PyTorch's (True where it is not 0); minigrad refused
+# one with an imaginary part ("cannot be converted to type bool"), as it rightly does for the other real dtypes
+@pytest.mark.parametrize("call", [
+    lambda lib: lib.tensor([True, False]).masked_fill(lib.tensor([True, False]), 2 + 1j),
+    lambda lib: lib.tensor([False, False]).masked_fill_(lib.tensor([False, True]), 1j),
+    lambda lib: lib.tensor([False, True]).masked_fill(lib.tensor([True, True]), lib.tensor(0j)),
+    lambda lib: lib.tensor([False, True]).masked_fill(lib.tensor([True, False]), lib.tensor(3j)),
+    lambda lib: (lambda x: (x.__setitem__(0, 1j), x)[1])(lib.tensor([False, False])),
+    lambda lib: (lambda x: (x.__setitem__(0, lib.tensor(1j)), x)[1])(lib.tensor([False, False])),
+    lambda lib: (lambda x: (x.__setitem__(slice(0, 1), lib.tensor([1j])), x)[1])(lib.tensor([False, False])),
+    lambda lib: lib.tensor([1, 0]).masked_fill(lib.tensor([True, False]), 2 + 1j),    # int64: still refused
+    lambda lib: lib.tensor([1.0, 0.0]).masked_fill(lib.tensor([True, False]), 2 + 0j),  # no imaginary part: 2.0
+], ids=lambda f: "")
+def test_complex_values_into_bool_tensors_as_torch(call: Callable, torch: Any) -> None:
+    _same_as_torch(call, torch)
+
+
+# copy_ of a complex Python number: PyTorch copies its real part (True for a nonzero one into bools); minigrad
+# raised "expected a Tensor or an array to copy from, got complex"
+@pytest.mark.parametrize("dtype", ["int32", "uint8", "bool", "float32", "float16", "complex64"])
+@pytest.mark.parametrize("value", [2.5 + 1j, 1j, 0j])
+def test_copy_of_a_complex_number_as_torch(dtype: str, value: complex, torch: Any) -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")   # NumPy's ComplexWarning, PyTorch's once-per-process UserWarning
+        _same_as_torch(lambda lib: _t(lib, [1, 0], dtype).copy_(value), torch)
