@@ -288,7 +288,13 @@ def root_grads(roots: list, given: Any, name: str, what: str) -> list:
 
 
 def backward(roots: list, given: Any, retain_graph: bool, targets: Any) -> None:
-    """``backward(create_graph=True)``: each leaf's ``.grad`` becomes ``.grad + gradient`` (a Tensor with its graph)."""
+    """``backward(create_graph=True)``: each leaf's ``.grad`` becomes ``.grad + gradient`` (a Tensor with its graph).
+    All of it records, the leaves' hooks and the additions into ``.grad`` too, even under ``no_grad``, as PyTorch's."""
+    with enable_grad():
+        _backward(roots, given, retain_graph, targets)
+
+
+def _backward(roots: list, given: Any, retain_graph: bool, targets: Any) -> None:
     from .autograd.functions import _Roots
     grads = root_grads(roots, given, "backward", "grad_tensors")
     leaves, _, visited = walk(_Roots(roots, grads), targets)
@@ -307,7 +313,14 @@ def backward(roots: list, given: Any, retain_graph: bool, targets: Any) -> None:
 
 def grad(roots: list, given: Any, wanted: list, retain_graph: bool, allow_unused: Any,
          materialize_grads: bool) -> list:
-    """``grad(create_graph=True)``: one gradient Tensor (with its graph) or None per tensor of ``wanted``."""
+    """``grad(create_graph=True)``: one gradient Tensor (with its graph) or None per tensor of ``wanted``; it all
+    records (the leaves' hooks too), even under ``no_grad``, as PyTorch's."""
+    with enable_grad():
+        return _grad(roots, given, wanted, retain_graph, allow_unused, materialize_grads)
+
+
+def _grad(roots: list, given: Any, wanted: list, retain_graph: bool, allow_unused: Any,
+          materialize_grads: bool) -> list:
     from .autograd.functions import _Roots, _Targets
     grads = root_grads(roots, given, "grad", "grad_outputs")
     leaves, captured, visited = walk(_Roots(roots, grads), _Targets(wanted), quiet=True) if roots else ({}, {}, [])

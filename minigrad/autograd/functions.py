@@ -16,7 +16,7 @@ import numpy
 
 from .. import backend
 from ..hooks import CAPTURING, HOOKS_LOCK, _apply_hooks, _leaf_label, retain_grad
-from ..recording import refuse_backward_in_transform
+from ..recording import _state, refuse_backward_in_transform
 from ..tensor import Tensor
 from ..versions import INPLACE
 from .engine import Function, GradShapeError, LazyGradient, _accumulate, _dense, _root_grad, _walk
@@ -67,8 +67,30 @@ def tensor_backward(self: Tensor, gradient: Any = None, retain_graph: bool | Non
         return
     gradient = _root_grad(self, gradient)
     owned: set = set()   # the walk's sums, leaves' among them: arrays no other tensor can hold
-    leaves = {self: gradient} if self._node is None else _walk(self, gradient, retain_graph, None, owned)
-    _accumulate(leaves, owned)
+    token = _grad_off()
+    try:
+        leaves = {self: gradient} if self._node is None else _walk(self, gradient, retain_graph, None, owned)
+        _accumulate(leaves, owned)
+    finally:
+        if token is not None:
+            _state.reset(token)
+
+
+def _grad_off() -> Any:
+    """Grad mode off for one backward without ``create_graph``, as PyTorch runs it: the hooks' ops (tensor,
+    ``grad_fn`` and post-accumulate hooks) record nothing. Returns the token that gives the caller's mode back
+    (``_state.reset``), None where it was off already. One switch per backward call, none per node."""
+    global _OFF
+    state = _state.get()
+    if not state.grad:
+        return None
+    last = _OFF   # (a state, its copy with grad off): most backward calls start from the same state
+    if last[0] is not state:
+        last = _OFF = (state, state.but("grad", False))
+    return _state.set(last[1])
+
+
+_OFF: tuple = (None, None)
 
 
 def backward(tensors: Any, grad_tensors: Any = None, retain_graph: bool | None = None, create_graph: bool = False,
@@ -112,10 +134,15 @@ def backward(tensors: Any, grad_tensors: Any = None, retain_graph: bool | None =
         create_graph_walk().backward(roots, grad_tensors, True if retain_graph is None else retain_graph, targets)
         return
     owned: set = set()
-    leaves = _walk_roots(roots, grads, False if retain_graph is None else retain_graph, owned, targets)
-    if targets is not None:
-        leaves = {leaf: g for leaf, g in leaves.items() if leaf in targets.leaves}
-    _accumulate(leaves, owned)
+    token = _grad_off()
+    try:
+        leaves = _walk_roots(roots, grads, False if retain_graph is None else retain_graph, owned, targets)
+        if targets is not None:
+            leaves = {leaf: g for leaf, g in leaves.items() if leaf in targets.leaves}
+        _accumulate(leaves, owned)
+    finally:
+        if token is not None:
+            _state.reset(token)
 
 
 def grad(outputs: Any, inputs: Any, grad_outputs: Any = None, retain_graph: bool | None = None,
@@ -169,12 +196,22 @@ def grad(outputs: Any, inputs: Any, grad_outputs: Any = None, retain_graph: bool
     targets = _Targets(wanted, captured)
     owned: set = set()
     outer, CAPTURING.walk = getattr(CAPTURING, "walk", None), captured
+    token = _grad_off()
     try:
         leaves = _walk_roots(roots, grads, False if retain_graph is None else retain_graph, owned,
                              targets) if roots else {}
+        result = _grad_results(wanted, leaves, captured, owned, allow_unused, materialize_grads)
     finally:
         CAPTURING.walk = outer
         targets.release()
+        if token is not None:
+            _state.reset(token)
+    return dict(zip(names, result)) if names is not None else tuple(result)
+
+
+def _grad_results(wanted: list, leaves: dict, captured: dict, owned: set, allow_unused: bool | None,
+                  materialize_grads: bool) -> list:
+    """:func:`grad`'s gradient Tensor (or None) per wanted input, after the leaves' hooks."""
     result = []
     done: dict = {}   # id(input) -> its gradient: an input given twice runs its leaf hooks once, as PyTorch
     for i, t in enumerate(wanted):
@@ -190,7 +227,7 @@ def grad(outputs: Any, inputs: Any, grad_outputs: Any = None, retain_graph: bool
                 g = backend.array_module(t.data).zeros_like(t.data)
         result.append(None if g is None else Tensor._make(g, False, None, 0))
         done[id(t)] = result[-1]
-    return dict(zip(names, result)) if names is not None else tuple(result)
+    return result
 
 
 def _batched_grad(outputs: Any, inputs: Any, grad_outputs: Any, retain_graph: bool | None, create_graph: bool,

@@ -1,0 +1,124 @@
+"""Round 19 (hooks b): grad mode inside backward hooks, and hook order, checked against live PyTorch.
+
+Found by the differential fuzzer /tmp/fuzz19_hooks_b.py (hook kinds x backward entry points, random graphs).
+"""
+
+import numpy as np
+import pytest
+
+import minigrad as mg
+
+torch = pytest.importorskip("torch", reason="no torch")
+
+
+def _state(api, tag, *tensors):
+    """What a hook saw: grad mode, and whether each tensor (the gradient, a result computed from it) requires grad."""
+    return tag, bool(api.is_grad_enabled()), tuple(None if t is None else bool(t.requires_grad) for t in tensors)
+
+
+def _hooks_log(api, kind: str, entry: str) -> list:
+    """One hook of ``kind`` computing with a tensor that requires grad, during one backward of ``entry``."""
+    log: list = []
+    x = api.tensor(np.array([1.0, 2.0]), requires_grad=True)
+    w = api.tensor(np.array([3.0, -1.0]), requires_grad=True)
+    k = api.tensor(np.array([0.5, 0.25]), requires_grad=True)
+
+    def use(tag, g):
+        log.append(_state(api, tag, g, g * k))
+
+    if kind == "function":
+        class Twice(api.autograd.Function):
+            @staticmethod
+            def forward(ctx, a):
+                return a * 2
+
+            @staticmethod
+            def backward(ctx, g):
+                use("function", g)
+                return g * 2
+        y = Twice.apply(x * w)
+    else:
+        y = x * w
+    z = y.sin()
+    if kind == "tensor":
+        y.register_hook(lambda g: use("tensor", g))
+    elif kind == "leaf":
+        x.register_hook(lambda g: use("leaf", g))
+    elif kind == "prehook":
+        z.grad_fn.register_prehook(lambda go: use("prehook", go[0]))
+    elif kind == "posthook":
+        z.grad_fn.register_hook(lambda gi, go: use("posthook", gi[0]))
+    elif kind == "post_accumulate":
+        w.register_post_accumulate_grad_hook(lambda p: use("post_accumulate", p.grad))
+    elif kind == "multi_any":
+        api.autograd.graph.register_multi_grad_hook((x, w), lambda g: use("multi_any", g), mode="any")
+    elif kind == "nested_grad":
+        q = (k * k).sum()
+
+        def nested(g):
+            (gk,) = api.autograd.grad(q, [k], retain_graph=True)
+            log.append(_state(api, "nested", g, gk, gk * k))
+        y.register_hook(nested)
+    elif kind == "nested_grad_create_graph":
+        q = (k * k).sum()
+
+        def nested_cg(g):
+            (gk,) = api.autograd.grad(q, [k], retain_graph=True, create_graph=True)
+            log.append(_state(api, "nested_cg", g, gk, gk * k))
+        y.register_hook(nested_cg)
+    s = z.sum()
+    if entry == "backward":
+        s.backward()
+    elif entry == "backward_retain":
+        s.backward(retain_graph=True)
+    elif entry == "backward_create_graph_under_no_grad":
+        with api.no_grad():
+            s.backward(create_graph=True)
+    elif entry == "autograd_backward_inputs":
+        api.autograd.backward([s], inputs=[x, w])
+    elif entry == "grad":
+        api.autograd.grad(s, [x, w])
+    elif entry == "grad_under_enable_grad":
+        with api.enable_grad():
+            api.autograd.grad(s, [x, w])
+    elif entry == "grad_create_graph_under_no_grad":
+        with api.no_grad():
+            api.autograd.grad(s, [x, w], create_graph=True)
+    elif entry == "leaf_backward":
+        x.register_hook(lambda g: use("leaf_root", g))
+        x.backward(api.tensor(np.array([1.0, 1.0])))
+    log.append(("after", bool(api.is_grad_enabled())))
+    return log
+
+
+_CASES = [(kind, entry) for entry in ("backward", "backward_retain", "autograd_backward_inputs", "grad",
+                                      "grad_under_enable_grad")
+          for kind in ("tensor", "leaf", "prehook", "posthook", "function", "multi_any", "nested_grad",
+                       "nested_grad_create_graph")
+          if not (entry.startswith("grad") and kind == "post_accumulate")]
+_CASES += [("post_accumulate", "backward"), ("post_accumulate", "autograd_backward_inputs"), ("leaf", "leaf_backward")]
+_CASES += [(kind, "backward_create_graph_under_no_grad") for kind in ("tensor", "leaf", "prehook", "post_accumulate",
+                                                                     "multi_any")]
+_CASES += [(kind, "grad_create_graph_under_no_grad") for kind in ("tensor", "leaf", "posthook")]
+
+
+@pytest.mark.parametrize(("kind", "entry"), _CASES)
+def test_backward_hooks_run_in_pytorchs_grad_mode(kind, entry):
+    # a backward without create_graph runs its hooks with grad mode off (their results need no grad); one with
+    # create_graph=True with it on, even under no_grad; the caller's mode is back afterwards
+    assert _hooks_log(mg, kind, entry) == _hooks_log(torch, kind, entry)
+
+
+def test_create_graph_backward_under_no_grad_keeps_the_graph_of_grad():
+    # .grad of a backward(create_graph=True) called under no_grad has a graph, as PyTorch's (minigrad's had none)
+    results = []
+    for api in (torch, mg):
+        x = api.tensor(np.array([1.0, 2.0]), requires_grad=True)
+        (x * x).sum().backward()   # a .grad already there: .grad + gradient must record too
+        s = (x * x * x).sum()
+        with api.no_grad():
+            s.backward(create_graph=True)
+        results.append((x.grad.requires_grad, x.grad.detach().numpy().tolist()))
+        x.grad.sum().backward()
+        results.append(x.grad.detach().numpy().tolist())
+    assert results[:2] == results[2:]
