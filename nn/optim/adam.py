@@ -7,11 +7,16 @@ from typing import Any, Iterable
 
 import minigrad as mg
 
-from .checks import as_pair, invalid, is_number
+from .checks import invalid, is_number
 from .optimizer import Optimizer, lerp_
 from .ported import DecoupledWeightDecayFlag, check_implementation
 
 __all__ = ["Adam", "AdamW"]
+
+
+def _stored(betas: Any) -> Any:
+    """``betas`` as PyTorch's Adam and AdamW store them: a list as a tuple (its other optimizers keep the list)."""
+    return tuple(betas) if isinstance(betas, list) else betas
 
 
 class Adam(DecoupledWeightDecayFlag, Optimizer):
@@ -34,7 +39,7 @@ class Adam(DecoupledWeightDecayFlag, Optimizer):
                              "foreach=True")
         self._fused = check_implementation(type(self).__name__, foreach, capturable, differentiable, fused)
         self._foreach = bool(foreach)
-        super().__init__(params, dict(lr=lr, betas=as_pair(betas), eps=eps, weight_decay=weight_decay,
+        super().__init__(params, dict(lr=lr, betas=_stored(betas), eps=eps, weight_decay=weight_decay,
                                       amsgrad=amsgrad, maximize=maximize,
                                       decoupled_weight_decay=decoupled_weight_decay), check_finite=check_finite)
 

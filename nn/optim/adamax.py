@@ -6,7 +6,6 @@ from typing import Any, Iterable
 
 import minigrad as mg
 
-from .checks import as_pair
 from .optimizer import Optimizer, lerp_
 from .ported import check_betas, check_flags, check_implementation
 
@@ -28,7 +27,7 @@ class Adamax(Optimizer):
                  maximize: bool = False, differentiable: bool = False, capturable: bool = False,
                  check_finite: bool = False) -> None:
         check_implementation(type(self).__name__, foreach, capturable, differentiable)
-        super().__init__(params, dict(lr=lr, betas=as_pair(betas), eps=eps, weight_decay=weight_decay,
+        super().__init__(params, dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay,
                                       maximize=maximize), check_finite=check_finite)
 
     def _hyper(self, group: dict) -> dict:

@@ -15,9 +15,9 @@ import numpy
 
 import minigrad as mg
 
-__all__ = ["BoolHyperParameterError", "HyperParameterTypeError", "ShortPairError", "ZeroDivisorError", "as_pair",
-           "check_count", "check_number", "copied", "followed", "invalid", "is_flag", "is_number", "lr_scalar",
-           "param_label", "scalar_of", "snapshot"]
+__all__ = ["BoolHyperParameterError", "HyperParameterTypeError", "ShortPairError", "ZeroDivisorError", "check_count",
+           "check_number", "copied", "followed", "invalid", "is_flag", "is_number", "lr_scalar", "param_label",
+           "scalar_of", "snapshot"]
 
 
 class HyperParameterTypeError(ValueError, TypeError):
@@ -38,11 +38,6 @@ class ShortPairError(ValueError, IndexError):
 class ZeroDivisorError(ValueError, ZeroDivisionError):
     """A schedule's length or divisor of 0 (StepLR's step_size, CosineAnnealingLR's T_max, OneCycleLR's div_factor):
     ValueError as minigrad's other invalid arguments, ZeroDivisionError as PyTorch's division by it raises."""
-
-
-def as_pair(value: Any) -> Any:
-    """A list or tuple (``betas``, ``etas``) as a tuple; anything else unchanged, for the checks to name."""
-    return tuple(value) if isinstance(value, (tuple, list)) else value
 
 
 def invalid(value: Any, message: str, pair: bool = False, kind: type | tuple[type, ...] | None = None,

@@ -9,7 +9,7 @@ import numpy as np
 
 import minigrad as mg
 
-from .checks import as_pair, invalid, is_number
+from .checks import invalid, is_number
 from .optimizer import lerp_
 from .ported import (
     SCALAR_DTYPE,
@@ -43,7 +43,7 @@ class NAdam(ScalarStateOptimizer, DecoupledWeightDecayFlag):
                  decoupled_weight_decay: bool = False, *, foreach: bool | None = None, maximize: bool = False,
                  capturable: bool = False, differentiable: bool = False, check_finite: bool = False) -> None:
         check_implementation(type(self).__name__, foreach, capturable, differentiable)
-        super().__init__(params, dict(lr=lr, betas=as_pair(betas), eps=eps, weight_decay=weight_decay,
+        super().__init__(params, dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay,
                                       momentum_decay=momentum_decay, decoupled_weight_decay=decoupled_weight_decay,
                                       maximize=maximize), check_finite=check_finite)
 

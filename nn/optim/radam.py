@@ -6,7 +6,6 @@ from typing import Any, Iterable
 
 import minigrad as mg
 
-from .checks import as_pair
 from .optimizer import lerp_
 from .ported import DecoupledWeightDecayFlag, check_betas, check_flags, check_implementation
 
@@ -31,7 +30,7 @@ class RAdam(DecoupledWeightDecayFlag):
                  foreach: bool | None = None, maximize: bool = False, capturable: bool = False,
                  differentiable: bool = False, check_finite: bool = False) -> None:
         check_implementation(type(self).__name__, foreach, capturable, differentiable)
-        super().__init__(params, dict(lr=lr, betas=as_pair(betas), eps=eps, weight_decay=weight_decay,
+        super().__init__(params, dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay,
                                       decoupled_weight_decay=decoupled_weight_decay, maximize=maximize),
                          check_finite=check_finite)
 

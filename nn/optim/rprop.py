@@ -7,7 +7,7 @@ from typing import Any, Iterable
 
 import minigrad as mg
 
-from .checks import as_pair, invalid, is_number
+from .checks import invalid, is_number
 from .optimizer import Optimizer
 from .ported import check_flags, check_implementation
 
@@ -32,7 +32,7 @@ class Rprop(Optimizer):
                  foreach: bool | None = None, maximize: bool = False, differentiable: bool = False,
                  check_finite: bool = False) -> None:
         check_implementation(type(self).__name__, foreach, capturable, differentiable)
-        super().__init__(params, dict(lr=lr, etas=as_pair(etas), step_sizes=as_pair(step_sizes), maximize=maximize),
+        super().__init__(params, dict(lr=lr, etas=etas, step_sizes=step_sizes, maximize=maximize),
                          check_finite=check_finite)
 
     def _hyper(self, group: dict) -> dict:

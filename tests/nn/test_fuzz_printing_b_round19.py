@@ -33,6 +33,20 @@ def test_optimizer_repr_and_default_hyper_parameters_are_pytorch_s(name) -> None
                 assert type(value) is type(torch_group[key]) and value == torch_group[key], key
 
 
+@pytest.mark.parametrize("name, kwargs", [
+    ("Adam", {"betas": [0.8, 0.9]}), ("AdamW", {"betas": [0.8, 0.9]}), ("Adamax", {"betas": [0.8, 0.9]}),
+    ("NAdam", {"betas": [0.8, 0.9]}), ("RAdam", {"betas": [0.8, 0.9]}),
+    ("Rprop", {"etas": [0.4, 2.0], "step_sizes": [0.1, 1.0]}),
+])
+def test_a_list_pair_is_stored_as_pytorch_stores_it(name, kwargs) -> None:
+    """PyTorch's Adam and AdamW store betas as a tuple; its other optimizers keep the list they were given."""
+    theirs = getattr(torch.optim, name)([torch.nn.Parameter(torch.ones(2))], **kwargs)
+    ours = getattr(nn.optim, name)([nn.Parameter(mg.ones(2))], **kwargs)
+    assert repr(ours) == _without_implementation_keys(repr(theirs))
+    for key in kwargs:
+        assert type(ours.param_groups[0][key]) is type(theirs.param_groups[0][key])
+
+
 # --- grad_fn.name() of one op's node, as PyTorch's ---------------------------------------------------------------
 
 def _inputs(lib) -> dict:
