@@ -617,7 +617,7 @@ class Program:
         return values, saved
 
     def backward(self, saved: list, grads_out: tuple, observe: Callable | None = None,
-                 taps: dict | None = None) -> tuple:
+                 taps: dict | None = None, check: Callable | None = None) -> tuple:
         """Every captured op's backward in eager's order; returns one gradient (or None) per external.
 
         Each op's entry of ``saved`` is set to None once its backward is done (its arrays are freed
@@ -627,16 +627,18 @@ class Program:
         index of its first output), as ``autograd.observe_backward``'s observer sees a node.
         ``taps`` (value index -> function of its gradient, returning the gradient sent on): run on a
         value's summed gradient just before the op that made it runs its backward (the hooks of an
-        output the call's ops also read, see :meth:`Replay.backward`).
+        output the call's ops also read, see :meth:`Replay.backward`). ``check(op, state, keep)``, if given, runs
+        before each op's backward (the in-place check of :meth:`Replay._check_op`).
         """
-        if observe is None and taps is None and self.backward_code is not None:
+        if observe is None and taps is None and check is None and self.backward_code is not None:
             return self.backward_code(saved, grads_out)
         start = time.perf_counter()
-        grads = self._backward(saved, grads_out, observe, taps)
+        grads = self._backward(saved, grads_out, observe, taps, check)
         self.replay_seconds += time.perf_counter() - start
         return grads
 
-    def _backward(self, saved: list, grads_out: tuple, observe: Callable | None, taps: dict | None = None) -> tuple:
+    def _backward(self, saved: list, grads_out: tuple, observe: Callable | None, taps: dict | None = None,
+                  check: Callable | None = None) -> tuple:
         grads: list = [None] * self.n_values
         owned: set = set()   # value indices whose sum this backward allocated (safe to add into in place)
         for index, g in zip(self.outputs, grads_out):
@@ -659,6 +661,8 @@ class Program:
                     continue
                 grads[first:first + n_out] = [None] * n_out
                 gouts = [_dense(g) for g in gouts]
+            if check is not None and saved[at] is not None:
+                check(op, saved[at], keep)
             if keep == 1:   # this call's saved arrays back on the shared op instance
                 op.saved = saved[at]
             else:
@@ -893,23 +897,22 @@ class Replay(Function):
         return outputs
 
     def kept_for_backward(self) -> list:
-        """The arrays this call's ops saved that their backwards read (each op's own ``kept_for_backward``): the
-        in-place check refuses changes to these only, as it would eager's nodes (``x * w`` keeps ``x`` alone where
-        only ``w`` needs a gradient, so a later write into ``w``, e.g. through ``w.detach()``, is allowed)."""
-        kept = []
-        states = self.saved[0] if self.saved else self.left
-        for op, _backward, at, keep, *_rest in self.program.backward_plan:
-            state = states[at]
-            if state is None or type(state) is _Freed:   # its backward ran already
-                continue
-            saved = state if keep == 1 else state.get("saved")
-            if type(op).kept_for_backward is not Function.kept_for_backward:   # needs_grad says what it reads
-                view = type(op).__new__(type(op))   # the shared instance is not touched: a replay may be using it
-                view.__dict__.update(op.__dict__ if keep == 1 else state)
-                view.saved = saved
-                saved = view.kept_for_backward()
-            kept.append(saved)
-        return kept
+        """Nothing for the engine's check before the node runs: its backward checks each captured op it runs, as
+        eager's walk checks each node it runs (:meth:`_check_op`), so a write into what only an op no gradient
+        reaches saved is allowed (``a.backward()`` of ``a, b = f(x)`` after a write into ``b``), as in eager mode."""
+        return []
+
+    def _check_op(self, op: Function, state: Any, keep: int) -> None:
+        """Refuse an in-place change since this call of the arrays op ``op`` (its ``state``) saved that its
+        backward reads (its own ``kept_for_backward``: ``x * w`` keeps ``x`` alone where only ``w`` needs a
+        gradient, so a later write into ``w``, e.g. through ``w.detach()``, is allowed)."""
+        saved = state if keep == 1 else state.get("saved")
+        if type(op).kept_for_backward is not Function.kept_for_backward:   # needs_grad says what it reads
+            view = type(op).__new__(type(op))   # the shared instance is not touched: a replay may be using it
+            view.__dict__.update(op.__dict__ if keep == 1 else state)
+            view.saved = saved
+            saved = view.kept_for_backward()
+        INPLACE.refuse_changed(saved, self.epoch, f"'{op.name}' (of a replayed mg.compile call)")
 
     def backward(self, *grads_out: Any) -> tuple:
         program = self.program
@@ -923,11 +926,12 @@ class Replay(Function):
             grads_out[cover] is None if cover >= 0 else any(g is None for g in grads_out)))
         held = list(saved) if partial else None
         taps = self._taps() if (self.hooks or self.retained) and program.read_inside else None
+        check = self._check_op if self.epoch >= 0 and self.epoch != INPLACE.epoch else None   # a write since
         with program.lock:
             if _state.get().checks is True:   # detect_anomaly around the backward: each op is checked, as eager
-                grads = program.backward(saved, grads_out, program.anomaly_check, taps)
+                grads = program.backward(saved, grads_out, program.anomaly_check, taps, check)
             else:
-                grads = program.backward(saved, grads_out, taps=taps)
+                grads = program.backward(saved, grads_out, taps=taps, check=check)
         if held is not None:
             self._keep_the_rest(saved, held)
         return grads
