@@ -48,10 +48,12 @@ def _exponential_below_zero(x: Tensor, alpha: float, input_scale: float = 1.0) -
     α·input_scale, as PyTorch's. The exponential reads 0 where x > 0, so a large x neither overflows nor sends
     inf·0 = NaN back through the unused piece; a NaN x takes the exponential's piece, so its gradient is NaN, as
     PyTorch's vectorised CPU kernel gives for any tensor of 16 float32s or more (its scalar tail and CUDA kernel
-    give the slope 1: a NaN input should not look like a finite gradient)."""
+    give the slope 1: a NaN input should not look like a finite gradient). At 0 itself the result is the
+    exponential's tangent (α·input_scale)·x: the same value and slope, and no curvature, as PyTorch's double
+    backward (x < 0) gives."""
     positive = x > 0
     negative = alpha * mg.expm1(mg.where(positive, 0.0, x) * input_scale)
-    return mg.where(positive, x, negative)
+    return mg.where(x == 0, (alpha * input_scale) * x, mg.where(positive, x, negative))
 
 
 def elu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:  # noqa: A002 - PyTorch's name
@@ -364,4 +366,7 @@ def prelu(input: Tensor, weight: Tensor) -> Tensor:  # noqa: A002
     if weight.ndim != x.ndim:   # (C,) → (1, C, 1, …): one slope per channel
         weight = weight.reshape([count if axis == 1 else 1 for axis in range(x.ndim)])
     positive = x > 0   # weight's gradient reads 0 there, not x: an infinite x sends no inf · 0 = NaN to it
-    return _reads_input(mg.where(positive, x, weight * mg.where(positive, 0.0, x)))
+    # at x = 0 the slope is the weight's value but not the weight itself: no second derivative between the two there,
+    # as PyTorch's double backward (x >= 0) gives
+    slope = mg.where(x == 0, weight.detach(), weight)
+    return _reads_input(mg.where(positive, x, slope * mg.where(positive, 0.0, x)))

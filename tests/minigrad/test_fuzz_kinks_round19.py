@@ -110,6 +110,42 @@ def test_logsigmoid_is_positive_zero_where_exp_underflows_as_torch(dtype: str, t
     _same_as_torch(torch, lambda t, F, x: F.logsigmoid(x), (x,), signed_zeros=True)
 
 
+# --- second derivatives at the kink ---------------------------------------------------------------------------
+# PyTorch's double backward of elu/celu/selu is masked by x < 0 and prelu's by x >= 0: at x = 0 itself no curvature
+# (elu) and no cross term between x and the weight (prelu), while the first derivative there is the negative
+# side's slope. minigrad's pieces gave the negative side's second derivative (α·s² at 0 for elu).
+SECOND_ORDER = {
+    "elu": lambda t, F, x, w: F.elu(x),
+    "elu_alpha": lambda t, F, x, w: F.elu(x, 0.5),
+    "celu": lambda t, F, x, w: F.celu(x, 2.0),
+    "selu": lambda t, F, x, w: F.selu(x),
+    "prelu": lambda t, F, x, w: F.prelu(x, w),
+    "prelu_channels": lambda t, F, x, w: F.prelu(x.reshape(2, 3), w.expand(3).contiguous()),
+}
+KINK_INPUTS = np.array([0.0, -0.0, -1.0, 2.0, 0.0, -3.0])
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize("name", sorted(SECOND_ORDER))
+def test_second_derivative_at_zero_as_torch(name: str, dtype: str, torch: Any) -> None:
+    fn = SECOND_ORDER[name]
+    x, w = KINK_INPUTS.astype(dtype), np.array([0.25], dtype)
+    rng = np.random.default_rng(5)
+    upstream, vx, vw = (rng.uniform(0.5, 1.5, shape).astype(dtype) * rng.choice([-1, 1], shape).astype(dtype)
+                        for shape in ((2, 3) if name == "prelu_channels" else (6,), (6,), (1,)))
+
+    def run(lib: Any) -> list:
+        inputs = [lib.tensor(x, requires_grad=True), lib.tensor(w, requires_grad=True)]
+        out = fn(lib, lib.nn.functional, *inputs)
+        gx, gw = lib.autograd.grad(out, inputs, lib.tensor(upstream), create_graph=True, allow_unused=True)
+        total = (gx * lib.tensor(vx)).sum() + (0 if gw is None else (gw * lib.tensor(vw)).sum())
+        return [gx, *lib.autograd.grad(total, inputs, allow_unused=True)]
+
+    for i, (ours, theirs) in enumerate(zip(run(mg), run(torch))):
+        zero = np.zeros((6,) if i < 2 else (1,), dtype)
+        _values(zero if ours is None else ours, torch.from_numpy(zero) if theirs is None else theirs, f"result {i}")
+
+
 # --- signed zeros at ties: where PyTorch has one rule, the same ------------------------------------------------
 # max(dim)/min(dim) return the first extreme's index and its value (its sign of zero); a stable sort keeps ±0 in
 # input order; cummax/cummin take the last of equal values. (Which zero amax/amin, max()/min() with no dim and
