@@ -92,7 +92,8 @@ def _scaled_sum(name: str, x: Any, product: Tensor, beta: Any, alpha: Any) -> Te
     addr does; its addmm/addmv/addbmm/baddbmm truncate them to ints, silently); bool tensors read them as
     truth values (``(beta and x) or (alpha and product)``), as PyTorch's. A complex beta or alpha needs complex
     tensors, except one with no imaginary part (PyTorch converts it to the tensors' dtype). addr refuses a bool
-    beta or alpha unless the tensors are bool, as PyTorch's."""
+    beta or alpha unless the tensors are bool, as PyTorch's. addmm, addmv and addbmm with alpha = 0 ignore the
+    product's values as PyTorch's (its addr and baddbmm compute 0 · product, NaN from a NaN operand)."""
     x = tensor_arg(x, name)
     if name == "addr" and not x.dtype == product.dtype == numpy.bool_:
         for what, value in (("beta", beta), ("alpha", alpha)):
@@ -117,7 +118,12 @@ def _scaled_sum(name: str, x: Any, product: Tensor, beta: Any, alpha: Any) -> Te
     if not fits:
         raise ShapeMismatchError(f"{name}: input of shape {x.shape} does not broadcast to the product's shape "
                                  f"{product.shape}")
-    scaled = product if alpha == 1 else mul(product, alpha)
+    if alpha == 0 and name in ("addmm", "addmv", "addbmm"):
+        # BLAS's gemm/gemv never read the product's operands when alpha is 0: their NaN and inf do not leak, as
+        # PyTorch's (its gradients still are alpha times theirs: a NaN operand gives the other a NaN gradient)
+        scaled = _zeros_linked_to(name, product)
+    else:
+        scaled = product if alpha == 1 else mul(product, alpha)
     if beta == 0 and x.requires_grad and is_grad_enabled():
         return add(scaled, _zeros_linked_to(name, x))   # x still gets a (zero) gradient, as PyTorch's
     if beta == 0:

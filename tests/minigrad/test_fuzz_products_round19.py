@@ -259,3 +259,31 @@ def test_einsum_sublist_integer_kinds(sublist: list) -> None:
 @pytest.mark.parametrize("sublist", [[0.0, 1], [0, "a"], [0, 52], [-1, 0]])
 def test_einsum_sublist_refusals(sublist: list) -> None:
     _same_error(lambda lib, a: lib.einsum(a, sublist), _array((2, 3), "float64"))
+
+
+# --- alpha = 0: PyTorch's addmm/addmv/addbmm never read the product (BLAS), so its NaN and inf do not leak; its
+# --- addr and (small) baddbmm compute 0 · product; the gradients are alpha times the product's either way ----------
+
+@pytest.mark.parametrize("call, shapes", [
+    (lambda lib, x, a, b: lib.addmm(x, a, b, alpha=0), [(2, 2), (2, 3), (3, 2)]),
+    (lambda lib, x, a, b: lib.addmm(x, a, b, alpha=0, beta=0.5), [(2,), (2, 3), (3, 2)]),
+    (lambda lib, x, a, b: lib.addmv(x, a, b, alpha=0.0), [(2,), (2, 3), (3,)]),
+    (lambda lib, x, a, b: lib.addbmm(x, a, b, alpha=0), [(2, 2), (4, 2, 3), (4, 3, 2)]),
+    (lambda lib, x, a, b: lib.addr(x, a, b, alpha=0), [(2, 3), (2,), (3,)]),
+    (lambda lib, x, a, b: lib.baddbmm(x, a, b, alpha=0), [(1, 2, 2), (1, 2, 3), (1, 3, 2)]),
+])
+@pytest.mark.parametrize("bad", [float("nan"), float("inf")])
+def test_alpha_zero_and_a_nan_operand(call: Callable, shapes: list, bad: float) -> None:
+    arrays = [_array(s, "float64") for s in shapes]
+    arrays[1].flat[0] = bad
+    g = None
+    grads = []
+    for lib in (torch, mg):
+        tensors = [lib.tensor(a.copy(), requires_grad=True) for a in arrays]
+        with np.errstate(invalid="ignore"):   # inf · 0 in NumPy's products
+            out = call(lib, *tensors)
+            g = _array(tuple(out.shape), "float64") if g is None else g
+            out.backward(lib.tensor(g))
+        grads.append([_np(out)] + [_np(t.grad) for t in tensors])
+    for theirs, ours in zip(*grads):
+        np.testing.assert_allclose(ours, theirs, rtol=1e-12, atol=1e-12, equal_nan=True)
