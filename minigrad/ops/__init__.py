@@ -13,6 +13,7 @@ from typing import Any
 from .. import backend
 from .. import memory_formats as _memory_format
 from ..arguments import wrapped_ints
+from ..autograd.names import spelled
 from ..outputs import write_out
 from ..recording import is_grad_enabled, note_draw
 from ..tensor import Tensor
@@ -20,6 +21,7 @@ from . import creation, inplace
 from ._util import ShapeMismatchError, number, refuse_complex, same_device, sum_to, tensor_arg, unwrap
 from .elementwise import (
     Div,
+    Sub,
     abs,
     abs_operator,
     add,
@@ -161,6 +163,18 @@ def _reflected(fn: Any) -> Any:
     return reflected
 
 
+def _rsub(self: Tensor, other: Any) -> Tensor:
+    """``other - x`` (a number): PyTorch's node is its rsub's (``RsubBackward1``)."""
+    out = sub(other, self)
+    node = out._node
+    if type(node) is Sub:   # (one cheap check: a hot path)
+        node.name = _RSUB
+    return out
+
+
+_RSUB = spelled("sub", "RsubBackward1")
+
+
 def _rdiv(self: Tensor, other: Any) -> Tensor:
     """``other / x``. For a Python number ``other`` the recorded op keeps a copy of x, as PyTorch's keeps x's
     reciprocal, so x may change in place before backward (``mg.div(other, x)`` keeps x itself, as torch.div). A
@@ -246,7 +260,7 @@ def _mm(self: Tensor, other: Tensor) -> Tensor:
 _methods = {
     "to": _to,
     "__add__": add, "__radd__": add,
-    "__sub__": sub, "__rsub__": _reflected(sub),
+    "__sub__": sub, "__rsub__": _rsub,
     "__mul__": multiply_operator, "__rmul__": multiply_operator,
     "__truediv__": div, "__rtruediv__": _rdiv,
     "__pow__": power_operator, "__rpow__": _reflected(power_operator),

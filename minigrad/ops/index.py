@@ -14,6 +14,7 @@ from typing import Any
 from .. import backend
 from .. import memory_formats as _memory_format
 from ..autograd import AxisError, Function
+from ..autograd.names import respelled
 from ..outputs import write_out
 from ..recording import note_draw, note_read
 from ..tensor import Tensor
@@ -251,8 +252,9 @@ def masked_select(input: Tensor, mask: Any, *, out: Any = None) -> Tensor:  # no
         raise ShapeMismatchError(f"masked_select: mask of shape {mask.shape} does not broadcast with shape "
                                  f"{x.shape}") from None
     # the mask as a Tensor index: an mg.compile replay selects with each call's mask
-    return getitem(broadcast_to(x, shape) if shape != x.shape else x,
-                   broadcast_to(mask, shape) if shape != mask.shape else mask)
+    out = getitem(broadcast_to(x, shape) if shape != x.shape else x,
+                  broadcast_to(mask, shape) if shape != mask.shape else mask)
+    return respelled(out, x, "getitem", "MaskedSelectBackward0")   # PyTorch's node
 
 
 # --- scatter ---------------------------------------------------------------------------------------

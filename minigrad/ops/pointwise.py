@@ -31,6 +31,7 @@ import numpy
 from .. import backend
 from ..autograd import Function
 from ..autograd.engine import DeviceMismatchError
+from ..autograd.names import respelled
 from ..constructors import tensor
 from ..dtypes import get_default_dtype
 from ..outputs import write_out
@@ -396,7 +397,9 @@ def absolute(x: Tensor) -> Tensor:
 def rsub(input: Any, other: Any, *, alpha: Any = 1) -> Tensor:  # noqa: A002
     """``b - alpha * a`` broadcast (torch.rsub)."""
     try:
-        return sub(other, input, alpha=alpha)
+        out = sub(other, input, alpha=alpha)
+        # PyTorch's node: rsub's overload 0 for a Tensor other, 1 for a number
+        return respelled(out, input, "sub", f"RsubBackward{int(not isinstance(other, Tensor))}")
     except ValueError as error:   # shapes that do not broadcast: named as the user called it
         raise called_as("rsub", error, input, other) from None
 

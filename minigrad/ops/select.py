@@ -14,6 +14,7 @@ from typing import Any
 from .. import backend, return_types
 from ..arguments import EmptyReductionError
 from ..autograd import AxisError, Function
+from ..autograd.names import respelled
 from ..memory_formats import _stride_order
 from ..outputs import write_out
 from ..recording import note_draw
@@ -464,7 +465,7 @@ def index_select(input: Tensor, dim: int, index: Any, *, out: Tensor | None = No
     else:
         check_along(data, x.shape[axis], "index_select", axis)
         index = data.reshape(-1)
-    out = x[(slice(None),) * axis + (index,)]
+    out = respelled(x[(slice(None),) * axis + (index,)], x, "getitem", "IndexSelectBackward0")   # PyTorch's node
     return out if out.data.flags.c_contiguous else contiguous(out)   # PyTorch's result is C order
 
 

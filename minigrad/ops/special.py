@@ -163,13 +163,15 @@ def _real_only(x: Any, name: str) -> None:
 def deg2rad(input: Tensor) -> Tensor:  # noqa: A002 - PyTorch's name
     """Degrees to radians, ``input * π/180``; any shape; complex tensors raise, as in PyTorch."""
     _real_only(input, "deg2rad")
-    return elementwise.mul(_floating(input, "deg2rad"), _math.pi / 180)
+    x = _floating(input, "deg2rad")
+    return respelled(elementwise.mul(x, _math.pi / 180), x, "mul", "Deg2RadBackward0")   # PyTorch's node
 
 
 def rad2deg(input: Tensor) -> Tensor:  # noqa: A002 - PyTorch's name
     """Radians to degrees, ``input * 180/π``; any shape; complex tensors raise, as in PyTorch."""
     _real_only(input, "rad2deg")
-    return elementwise.mul(_floating(input, "rad2deg"), 180 / _math.pi)
+    x = _floating(input, "rad2deg")
+    return respelled(elementwise.mul(x, 180 / _math.pi), x, "mul", "Rad2DegBackward0")   # PyTorch's node
 
 
 # --- special functions: erfc, logit ---------------------------------------------------------------------

@@ -74,7 +74,9 @@ def _inputs(lib) -> dict:
     "x.scatter(1, lib.tensor([[0], [1], [2]]), 5.0)", "x.lerp(p, u)", "x.lerp(p, 0.3)",
     "x.masked_fill(x > 0, lib.tensor(1.0, dtype=lib.float64))",
     "x.index_fill(1, lib.tensor([0]), lib.tensor(1.0, dtype=lib.float64))", "x.round(decimals=1)",
-    "lib.special.round(x)", "x.sgn()", "v.diag()", "x[:3, :3].diag()",
+    "lib.special.round(x)", "x.sgn()", "v.diag()", "x[:3, :3].diag()", "1 - x", "lib.rsub(x, 2)", "lib.rsub(x, p)",
+    "lib.tensor(1.0, dtype=lib.float64) - x", "x.deg2rad()", "x.rad2deg()", "x.index_select(1, lib.tensor([0, 2]))",
+    "x.masked_select(x > 0)",
 ])
 def test_grad_fn_names_are_pytorch_s(expression) -> None:
     theirs = eval(expression, {}, _inputs(torch)).grad_fn.name()
