@@ -112,6 +112,8 @@ def _fitting_integers(data: Any, dtype: numpy.dtype) -> Any:
         _check_int64(data)
     if raw.dtype.kind not in "iuf":
         return data
+    if raw.dtype.kind == "f" and bool((numpy.abs(raw) >= 2.0 ** 63).any()):
+        _check_int64(data)   # [2**63, 1] is float64 to NumPy, and 2.0**63 is not above int64's max as a float
     info = numpy.iinfo(dtype)
     low = -int(info.max) if dtype.kind == "u" and raw.dtype.kind != "f" else int(info.min)
     bad = (raw < low) | (raw > int(info.max))

@@ -853,6 +853,8 @@ def where(condition: Any, input: Any, other: Any) -> Tensor:  # noqa: A002
         if isinstance(tensor, Tensor) and (tensor.dtype.kind in "iu" and type(number) is int
                                            or tensor.dtype.kind == "f" and tensor.itemsize > 2):
             _fill_in(number, tensor.dtype, "where")
+        elif isinstance(tensor, Tensor) and tensor.dtype.kind == "b" and type(number) is int:
+            _fill_in(number, _INT64, "where")   # bools and an int give int64: 2**63 raises, not wraps
     if not isinstance(a, Tensor) and not isinstance(b, Tensor):
         numbers = isinstance(a, _PYTHON_NUMBER) and isinstance(b, _PYTHON_NUMBER)
         a = as_tensor(a, dtype=torch_result_type(a, b) if numbers else None,

@@ -16,6 +16,7 @@ from typing import Any
 from .. import backend
 from ..autograd import Function
 from ..autograd.names import spelled
+from ..constructors import _fill_in
 from ..tensor import Tensor
 from . import index as _index
 from ._util import (
@@ -587,9 +588,9 @@ def _scatter_with_reduce(x: Any, dim: Any, index: Any, src: Any, value: Any, red
         warnings.warn("The reduce argument of scatter with Tensor src is deprecated (as in PyTorch); use "
                       "scatter_reduce instead", UserWarning, stacklevel=3)
         src = tensor_arg(src, name)
-    elif isinstance(src, (bool, int, float)):
-        data = index_data(index, name)
-        src = device_array(x, lambda xp: backend.full(xp, tuple(data.shape), src).astype(x.dtype))
+    elif isinstance(src, (bool, int, float, complex)):
+        data, number = index_data(index, name), _fill_in(src, x.dtype, name)   # 300 into int8 raises, as PyTorch's
+        src = device_array(x, lambda xp: backend.full(xp, tuple(data.shape), number).astype(x.dtype))
         src = tensor_arg(src, name)
     else:
         raise TypeError(f"{name}: src must be a Tensor or a number, got {type(src).__name__}")
@@ -603,8 +604,19 @@ def scatter(input: Tensor, dim: int, index: Any, src: Any = None, *, value: Any 
     is deprecated, as PyTorch does). Unlike PyTorch, the reduce forms have gradients (scatter_reduce's)."""
     x = input
     if reduce is None:
-        return _index.scatter(x, dim, index, src, value=value)
+        return _index.scatter(x, dim, index, _number_in(x, src, "scatter"), value=_number_in(x, value, "scatter"))
     return _scatter_with_reduce(x, dim, index, src, value, reduce, "scatter")
+
+
+def _number_in(x: Any, src: Any, name: str) -> Any:
+    """A Python number written by scatter, converted into x's dtype as PyTorch converts it: 300 into int8, 255.9
+    into uint8 or 1e39 into float32 raise RuntimeError (NumPy wrapped them); a complex one with no imaginary part
+    is its real part. Anything else passes as it is."""
+    real = type(src) in (int, float) or type(src) is complex and getattr(x, "dtype", None) is not None \
+        and x.dtype.kind != "c"
+    if isinstance(x, Tensor) and real:
+        return _fill_in(src, x.dtype, name)
+    return src
 
 
 def scatter_(x: Tensor, dim: int, index: Any, src: Any = None, *, value: Any = None,
@@ -612,7 +624,7 @@ def scatter_(x: Tensor, dim: int, index: Any, src: Any = None, *, value: Any = N
     """:func:`scatter` in place: x keeps its shape; ``index`` has x's ndim, ``src`` is at least its shape (or
     ``value`` a scalar)."""
     if reduce is None:
-        return _index.scatter_(x, dim, index, src, value=value)
+        return _index.scatter_(x, dim, index, _number_in(x, src, "scatter_"), value=_number_in(x, value, "scatter_"))
     source = value if src is None else src
     return _inplace(x, "scatter_", lambda cur: _scatter_with_reduce(cur, dim, index, src, value, reduce, "scatter_"),
                     source)

@@ -255,3 +255,38 @@ def test_copy_of_a_complex_number_as_torch(dtype: str, value: complex, torch: An
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")   # NumPy's ComplexWarning, PyTorch's once-per-process UserWarning
         _same_as_torch(lambda lib: _t(lib, [1, 0], dtype).copy_(value), torch)
+
+
+# a Python number written by scatter (src or value=) is converted into x's dtype as PyTorch converts it;
+# minigrad wrapped it (300 into int8 was 44, 255.9 into uint8 255, 1e39 into float32 inf)
+@pytest.mark.parametrize("dtype, number", [("int8", 300), ("int8", -129), ("uint8", 256), ("uint8", 255.9),
+                                           ("uint8", -0.5), ("int16", 2**31), ("int32", 2**40), ("float32", 1e39),
+                                           ("int8", 2 + 0j), ("int8", 2 + 1j), ("uint8", -1), ("int8", 2.5)])
+@pytest.mark.parametrize("form", ["src", "value", "in place", "reduce"])
+def test_scatter_of_a_number_the_dtype_cannot_hold(dtype: str, number: Any, form: str, torch: Any) -> None:
+    def call(lib: Any) -> Any:
+        x, index = _t(lib, [1, 2, 3], dtype), lib.tensor([1])
+        if form == "src":
+            return x.scatter(0, index, number)
+        if form == "value":
+            return lib.scatter(x, 0, index, value=number)
+        if form == "in place":
+            return x.scatter_(0, index, number)
+        return x.scatter(0, index, number, reduce="add")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")   # the deprecated reduce=
+        _same_as_torch(call, torch)
+
+
+# integers past int64 that wrapped silently: mg.tensor([2**63, 1], dtype=mg.int64) (NumPy reads the list as
+# float64, and 2.0**63 is not above int64's max as a float) and where(mask, bool_tensor, 2**63) (an int64 result)
+@pytest.mark.parametrize("call", [
+    lambda lib: lib.tensor([2**63, 1], dtype=lib.int64),
+    lambda lib: lib.tensor([[2**63], [1.5]], dtype=lib.int32),
+    lambda lib: lib.tensor([2.0**63], dtype=lib.int64),          # a float: cast as PyTorch casts it
+    lambda lib: lib.tensor([2**63 - 1, 1], dtype=lib.int64),
+    lambda lib: lib.where(lib.tensor([True, False]), lib.tensor([True, False]), 2**63),
+    lambda lib: lib.where(lib.tensor([True, False]), 2**63 - 1, lib.tensor([True, False])),
+], ids=lambda f: "")
+def test_integers_past_int64_raise_as_torch(call: Callable, torch: Any) -> None:
+    _same_as_torch(call, torch)
