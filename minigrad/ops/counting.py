@@ -72,8 +72,15 @@ def _row_less(a: tuple, b: tuple) -> bool:
     return False
 
 
-def _torch_nan_order(items: Any, order: Any) -> Any:
-    """PyTorch's CPU order of ``items`` (1-D, or rows) with NaNs, on which unique's NaN results depend: its
+def _order_shows(items: Any) -> bool:
+    """Whether PyTorch's order of the float ``items`` shows in unique's result: with a NaN (the NaNs' inverse
+    indices, the rows' order), or with both 0.0 and -0.0 (which zero comes first, and so is the value)."""
+    zeros = backend.numpy.signbit(items[items == 0])
+    return bool(backend.numpy.isnan(items).any() or (zeros.any() and not zeros.all()))
+
+
+def _torch_order(items: Any, order: Any) -> Any:
+    """PyTorch's CPU order of ``items`` (1-D, or rows) with NaNs or signed zeros (:func:`_order_shows`): its
     sort(stable=False) of the elements (NaN last), or its std::sort of the rows by :func:`_row_less` (which a
     NaN makes inconsistent: PyTorch's rows then come out of order, equal rows apart), replayed by
     :mod:`._stl_order`."""
@@ -97,8 +104,8 @@ def _unique_parts(xp: Any, data: Any, consecutive: bool, axis: int | None = None
     order = None
     if not consecutive:
         order = _sort_order(xp, items)
-        if xp is backend.numpy and items.dtype.kind == "f" and items.size <= _REPLAYED and xp.isnan(items).any():
-            order = _torch_nan_order(items, order)
+        if xp is backend.numpy and items.dtype.kind == "f" and items.size <= _REPLAYED and _order_shows(items):
+            order = _torch_order(items, order)
         items = items[order]
     starts = _runs(xp, items)
     values = items[starts]

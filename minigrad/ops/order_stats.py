@@ -29,7 +29,7 @@ from ..outputs import write_out
 from ..tensor import Tensor
 from ._stl_order import stl_sort
 from ._util import DtypeNotImplementedError, complex_order_error, flag, fresh_memory, int_arg, one_axis, tensor_arg
-from .scan import MedianAll
+from .scan import MedianAll, _zero_as_torch
 from .select import (
     _REPLAYED,
     Gather,
@@ -256,6 +256,7 @@ class NanMedianAll(MedianAll):
         if flat.size == 0:
             return super().forward(x)   # NaN, or PyTorch's NaN cast to an integer dtype
         y = flat[_nanmedian_index(xp, flat, 0)].reshape(())   # all NaN: the first (no host test of that)
+        y = _zero_as_torch(xp, x, y, ignore_nan=True)
         self.saved = (x, y)
         return y
 

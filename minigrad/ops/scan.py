@@ -18,6 +18,7 @@ from .. import backend, return_types
 from ..autograd import Function, is_grad_enabled
 from ..outputs import write_out
 from ..tensor import Tensor
+from ._stl_order import nth_element
 from ._util import (
     NOT_GIVEN,
     DtypeNotImplementedError,
@@ -31,7 +32,7 @@ from ._util import (
 )
 from .elementwise import where
 from .math import _logaddexp
-from .select import Gather, _indices, _reduction_axis, c_order, sort
+from .select import _REPLAYED, Gather, _indices, _reduction_axis, c_order, sort
 from .shape import astype, clone, permute, reshape
 
 
@@ -282,7 +283,10 @@ class LogCumSumExp(Function):
         self.axis = axis
 
     def forward(self, x: Any) -> Any:
-        y = _logcumsumexp_array(self.xp, x.astype(_wide(self.xp, x), copy=False), self.axis).astype(x.dtype, copy=False)
+        y = _logcumsumexp_array(self.xp, x.astype(_wide(self.xp, x), copy=False), self.axis)
+        if y.dtype.kind == "f":
+            y += 0   # PyTorch's log1p(exp(min - max)) + max from -inf is never -0.0: a leading -0.0 gives 0.0
+        y = y.astype(x.dtype, copy=False)
         y = c_order(y)   # PyTorch's result is C order whatever x's layout
         self.saved = (x, y)
         return y
@@ -360,6 +364,27 @@ def _numpy_median(input: Any, dim: Any, keepdim: bool, axis: Any, keepdims: bool
     return out
 
 
+def _zero_as_torch(xp: Any, x: Any, y: Any, ignore_nan: bool) -> Any:
+    """The median ``y`` of ``x``, with the sign PyTorch's CPU median() gives a zero median where ``x`` holds
+    both 0.0 and -0.0: that of the element its std::nth_element leaves in the middle of x's elements in memory
+    order (replayed by :mod:`._stl_order`; with ``ignore_nan``, nanmedian's comparator and middle of the
+    non-NaN values)."""
+    if xp is not numpy or y != 0 or x.dtype.kind != "f" or x.size > _REPLAYED:
+        return y
+    flat = numpy.ravel(x, order="K")   # PyTorch clones x keeping its strides, then reads its memory
+    zeros = flat[flat == 0]
+    if numpy.signbit(zeros).all() or not numpy.signbit(zeros).any():
+        return y
+    pairs = list(zip(flat.tolist(), range(flat.size)))
+    if ignore_nan:
+        middle = (int((~numpy.isnan(flat)).sum()) - 1) // 2
+        nth_element(pairs, middle, lambda a, b: a[0] < b[0] or (b[0] != b[0] and a[0] == a[0]))
+    else:
+        middle = (flat.size - 1) // 2
+        nth_element(pairs, middle, lambda a, b: a[0] < b[0])
+    return flat[pairs[middle][1]].reshape(())
+
+
 class MedianAll(Function):
     """The lower median of all elements (NaN if any is NaN); equal elements share the gradient, as
     torch.median()."""
@@ -372,6 +397,7 @@ class MedianAll(Function):
             y = xp.asarray(empty, dtype=x.dtype)
         else:
             y = flat[_median_index(xp, flat, 0)].reshape(())
+            y = _zero_as_torch(xp, x, y, ignore_nan=False)
         self.saved = (x, y)
         return y
 

@@ -374,3 +374,35 @@ def test_bool_scans_as_torch(name: str) -> None:
     theirs, ours = call(torch), call(mg)
     assert str(theirs.dtype).replace("torch.", "") == str(ours.dtype) and tuple(theirs.shape) == tuple(ours.shape)
     np.testing.assert_array_equal(_np(ours), _np(theirs))
+
+
+# --- which zero (0.0 or -0.0) a result holds: PyTorch's order among equal values decides it ---
+
+def _signed_zeros(seed: int, n: int, dtype: str) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    values = rng.choice([0.0, -0.0, 1.0, -1.0, 0.5], n).astype(dtype)
+    values[:2] = [0.0, -0.0]
+    return values
+
+
+ZERO_SIGN_CASES = {
+    "logcumsumexp_leading": lambda lib, x: lib.logcumsumexp(lib.tensor([-0.0, -0.0, 1.0], dtype=x.dtype), 0),
+    "logcumsumexp_rows": lambda lib, x: (-x.reshape(4, 6).abs()).logcumsumexp(0),
+    "median_all": lambda lib, x: x.median(),
+    "median_all_transposed": lambda lib, x: x.reshape(4, 6).t().median(),
+    "nanmedian_all": lambda lib, x: lib.nanmedian(x[:21]),
+    "nanmedian_all_transposed": lambda lib, x: x[:20].reshape(4, 5).t().nanmedian(),
+    "unique_flat": lambda lib, x: lib.unique(x, return_inverse=True)[0],
+    "unique_rows": lambda lib, x: lib.unique(x.reshape(24, 1) * 0, dim=0),
+    "sort_values": lambda lib, x: x.sort(descending=True).values,
+}
+
+
+@pytest.mark.parametrize("seed", [40, 42])
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("name", list(ZERO_SIGN_CASES))
+def test_sign_of_zero_in_results_as_torch(name: str, dtype: str, seed: int) -> None:
+    call, values = ZERO_SIGN_CASES[name], _signed_zeros(seed, 24, dtype)
+    theirs, ours = _np(call(torch, torch.tensor(values.copy()))), _np(call(mg, mg.tensor(values.copy())))
+    np.testing.assert_array_equal(ours, theirs)
+    np.testing.assert_array_equal(np.signbit(ours), np.signbit(theirs))
