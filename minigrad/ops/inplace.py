@@ -594,6 +594,9 @@ def scaled(b: Any, alpha: Any, a: Any = None) -> Any:
     if not isinstance(b, Tensor):
         if isinstance(b, bool) and getattr(a, "dtype", None) == numpy.bool_:   # bool x + 2 * True stays bool
             return b and alpha != 0
+        if type(alpha) is int and type(b) in (int, bool) and getattr(getattr(a, "dtype", None), "kind", "") in "iu" \
+                and hasattr(a, "dtype"):
+            _fill_in(alpha, a.dtype, "alpha")   # an int tensor and a number: alpha must fit the tensor's dtype
         return b * alpha if isinstance(b, (int, float, complex, numpy.number)) else mul(b, alpha)
     if isinstance(a, Tensor) or backend.is_array(a):
         common = numpy.result_type(a.dtype, b.dtype)
@@ -603,6 +606,8 @@ def scaled(b: Any, alpha: Any, a: Any = None) -> Any:
         common = b.dtype
     if common.kind == "b":   # True + 2 * True stays bool in PyTorch: alpha * b is b (alpha non-zero)
         return astype(mul(b, alpha), bool)
+    if common.kind in ("i", "u") and type(alpha) is int:   # PyTorch converts alpha into the result's dtype:
+        _fill_in(alpha, common, "alpha")                   # 300 for int8 raises (NumPy wrapped it to 44)
     return mul(b if b.dtype == common else astype(b, common), alpha)
 
 

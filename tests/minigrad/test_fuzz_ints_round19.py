@@ -290,3 +290,21 @@ def test_scatter_of_a_number_the_dtype_cannot_hold(dtype: str, number: Any, form
 ], ids=lambda f: "")
 def test_integers_past_int64_raise_as_torch(call: Callable, torch: Any) -> None:
     _same_as_torch(call, torch)
+
+
+# add/sub's alpha is converted into the (integer) result's dtype as PyTorch converts it: alpha=300 for int8
+# raises; minigrad computed alpha * b in int8, wrapping 300 to 44 (alpha=2**40 added nothing)
+@pytest.mark.parametrize("dtype, alpha", [("int8", 300), ("int8", -129), ("uint8", 256), ("int32", 2**40),
+                                          ("int8", 127), ("uint8", -1), ("int64", 2**63 - 1)])
+@pytest.mark.parametrize("form", ["add", "sub", "add_", "sub_", "add a number", "add an int16 tensor"])
+def test_integer_alpha_the_result_cannot_hold(dtype: str, alpha: int, form: str, torch: Any) -> None:
+    def call(lib: Any) -> Any:
+        x = _t(lib, [1, 2], dtype)
+        if form in ("add", "sub"):
+            return getattr(lib, form)(x, x, alpha=alpha)
+        if form in ("add_", "sub_"):
+            return getattr(x, form)(_t(lib, [1, 1], dtype), alpha=alpha)
+        if form == "add a number":
+            return lib.add(x, 1, alpha=alpha)
+        return lib.add(x, _t(lib, [1, 1], "int16"), alpha=alpha)
+    _same_as_torch(call, torch)
