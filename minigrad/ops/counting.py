@@ -347,7 +347,9 @@ def _search(name: str, boundaries: Any, values: Any, out_int32: bool, right: boo
                             f"{boundaries.shape}, got {sorter.dtype}{sorter.shape}")
     out_dtype = "int32" if flag(out_int32, name, "out_int32") else "int64"
     dtype = _common_dtype(boundaries.data, value_array)
-    if dtype.kind == "b":   # PyTorch's searchsorted has no bool kernel (a bool with an integer compares as integers)
+    # PyTorch's searchsorted has no bool kernel (a bool with an integer compares as integers); with no values its
+    # empty result comes before the kernel
+    if dtype.kind == "b" and value_array.size:
         raise DtypeNotImplementedError(f"{name}: not implemented for 'Bool' (both the sorted sequence and the values "
                                        "are bool), as in PyTorch")
 

@@ -406,3 +406,25 @@ def test_sign_of_zero_in_results_as_torch(name: str, dtype: str, seed: int) -> N
     theirs, ours = _np(call(torch, torch.tensor(values.copy()))), _np(call(mg, mg.tensor(values.copy())))
     np.testing.assert_array_equal(ours, theirs)
     np.testing.assert_array_equal(np.signbit(ours), np.signbit(theirs))
+
+
+# --- searchsorted/bucketize of bool tensors: no values give PyTorch's empty result (its kernel refuses bools) ---
+
+SEARCH_BOOL_CASES = {
+    "no_values": lambda lib: lib.searchsorted(lib.tensor([False, True, True]), lib.zeros((2, 0), dtype=lib.bool)),
+    "bucketize_no_values": lambda lib: lib.bucketize(lib.zeros(0, dtype=lib.bool), lib.tensor([False, True])),
+    "values": lambda lib: lib.searchsorted(lib.tensor([False, True]), lib.tensor([True])),
+    "empty_sequence": lambda lib: lib.searchsorted(lib.zeros(0, dtype=lib.bool), lib.tensor([True])),
+}
+
+
+@pytest.mark.parametrize("name", list(SEARCH_BOOL_CASES))
+def test_bool_searchsorted_as_torch(name: str) -> None:
+    call = SEARCH_BOOL_CASES[name]
+    expected = _raised(torch, call)
+    if expected is not None:
+        got = _raised(mg, call)
+        assert got is not None and issubclass(got, expected), (got, expected)
+        return
+    theirs, ours = call(torch), call(mg)
+    assert str(theirs.dtype).replace("torch.", "") == str(ours.dtype) and tuple(theirs.shape) == tuple(ours.shape)
