@@ -157,10 +157,10 @@ def _index_write(x: Any, dim: Any, index: Any, source: Any, name: str, add: bool
     if alpha != 1:
         if x.dtype.kind == "b":   # PyTorch's bool index_add: any non-zero alpha adds (an or), zero adds nothing
             source = source * bool(alpha)
-        elif x.dtype.kind in "iu" and not float(alpha).is_integer():
-            raise TypeError(f"{name}: alpha {alpha!r} for a tensor of dtype {x.dtype} (ints take a whole number)")
+        elif x.dtype.kind in "iu":   # converted into x's dtype as PyTorch's: 2.5 is 2, 300 for int8 or NaN raise
+            source = source * _fill_in(alpha, x.dtype, name)
         else:
-            source = source * (int(alpha) if x.dtype.kind in "iu" else alpha)
+            source = source * alpha
     check = (name, f"dim {axis} (shape {x.shape})", False)
     if x.ndim == 0:
         return reshape(IndexWrite(0, data, add, check, zero_d=True)(reshape(x, (1,)), reshape(source, (-1,))), ())

@@ -308,3 +308,15 @@ def test_integer_alpha_the_result_cannot_hold(dtype: str, alpha: int, form: str,
             return lib.add(x, 1, alpha=alpha)
         return lib.add(x, _t(lib, [1, 1], "int16"), alpha=alpha)
     _same_as_torch(call, torch)
+
+
+# index_add's alpha is converted into an integer x's dtype as PyTorch converts it: 300 for int8 and NaN raise
+# (minigrad wrapped 300 to 44), and a float is truncated (minigrad refused 2.5 with a TypeError)
+@pytest.mark.parametrize("dtype, alpha", [("int8", 300), ("uint8", 2**40), ("int16", float("nan")), ("int32", 2.5),
+                                          ("int64", 0.5), ("uint8", -1), ("int8", -128), ("int16", 255.9)])
+@pytest.mark.parametrize("in_place", [False, True])
+def test_index_add_integer_alpha_as_torch(dtype: str, alpha: Any, in_place: bool, torch: Any) -> None:
+    def call(lib: Any) -> Any:
+        x = _t(lib, [[1, 2], [3, 4]], dtype)
+        return getattr(x, "index_add_" if in_place else "index_add")(0, lib.tensor([0]), x[:1].clone(), alpha=alpha)
+    _same_as_torch(call, torch)
