@@ -263,9 +263,10 @@ def topk(input: Tensor, k: int, dim: int = -1, largest: bool = True, sorted: boo
          out: Any = None) -> ValuesIndices:
     """The ``k`` largest (smallest) elements along ``dim`` and their indices, as torch.topk.
 
-    Values come in descending (ascending) order (``sorted=False``: PyTorch's order on a line with equal values,
-    else sorted too); NaN counts as the largest value. Among equal values the indices are PyTorch's CPU ones
-    (:mod:`._stl_order`; on a GPU: index order). The gradient goes to the picked elements.
+    Values come in descending (ascending) order (``sorted=False``: in PyTorch's CPU order); NaN counts as the
+    largest value. Among equal values the indices are PyTorch's CPU ones (:mod:`._stl_order`, up to 8,192
+    elements of such lines per call; on a GPU and past that: index order). The gradient goes to the picked
+    elements.
     x: (..., n, ...) → values, indices: (..., k, ...). ``out=``: a (values, indices) pair of tensors.
     """
     if out is not None:
@@ -304,8 +305,9 @@ _REPLAYED = 1 << 13   # elements per sort/topk call at most that replay PyTorch'
 
 def _torch_topk_ties(data: Any, order: Any, chosen: Any, axis: int, largest: bool, ordered: bool) -> Any:
     """topk's indices ``chosen`` (the first k of the stable ``order`` along ``axis``), with PyTorch's CPU pick
-    and order on the lines where equal values meet the selection (:mod:`._stl_order` replays its steps), up to
-    ``_REPLAYED`` elements of such lines per call."""
+    and order (:mod:`._stl_order` replays its steps) on the lines where equal values meet the selection and,
+    for ``sorted=False``, on every line (its k values unordered), up to ``_REPLAYED`` elements of such lines per
+    call (past that, the stable order)."""
     np, n, k = backend.numpy, data.shape[axis], chosen.shape[axis]
     if chosen.size == 0:
         return chosen
@@ -315,11 +317,14 @@ def _torch_topk_ties(data: Any, order: Any, chosen: Any, axis: int, largest: boo
     same = ranked[:, 1:] == ranked[:, :-1]
     if ranked.dtype.kind == "f":
         same |= np.isnan(ranked[:, 1:]) & np.isnan(ranked[:, :-1])
-    tied = np.nonzero(same.any(axis=-1))[0]
-    if not len(tied) or len(tied) * n > _REPLAYED:
+    replay = same.any(axis=-1)
+    if not ordered and 1 < k and n < 64 * k:   # sorted=False: the k values in std::nth_element's order
+        replay[:] = True
+    lines_replayed = np.nonzero(replay)[0]
+    if not len(lines_replayed) or len(lines_replayed) * n > _REPLAYED:
         return chosen
     picked = np.moveaxis(chosen, axis, -1).reshape(-1, k).copy()
-    for line in tied:
+    for line in lines_replayed:
         picked[line] = topk_line(lines[line].tolist(), k, largest, ordered)
     return np.moveaxis(picked.reshape(np.moveaxis(chosen, axis, -1).shape), -1, axis)
 

@@ -428,3 +428,17 @@ def test_bool_searchsorted_as_torch(name: str) -> None:
         return
     theirs, ours = call(torch), call(mg)
     assert str(theirs.dtype).replace("torch.", "") == str(ours.dtype) and tuple(theirs.shape) == tuple(ours.shape)
+
+
+@pytest.mark.parametrize("k", [2, 5, 9])
+def test_topk_unsorted_order_without_ties_as_torch(k: int) -> None:
+    """sorted=False: PyTorch returns the k values in its std::nth_element's order (not sorted)."""
+    values = np.random.default_rng(50).normal(size=(3, 11))
+    got = []
+    for lib in (torch, mg):
+        x = lib.tensor(values.copy(), requires_grad=True)
+        out = lib.topk(x, k, sorted=False, largest=k != 5)
+        (out.values * lib.tensor(np.arange(3.0 * k).reshape(3, k))).sum().backward()
+        got.append((_np(out.values), _np(out.indices), _np(x.grad)))
+    for ours, theirs in zip(got[1], got[0]):
+        np.testing.assert_array_equal(ours, theirs)
