@@ -51,6 +51,7 @@ _SPELLINGS = {
     # PyTorch's linalg functions record the node of the op they call: the _ex variant, the full decomposition
     "linalg.inv": "LinalgInvEx", "linalg.cholesky": "LinalgCholeskyEx", "linalg.solve": "LinalgSolveEx",
     "linalg.lu_factor": "LinalgLuFactorEx", "linalg.svdvals": "LinalgSvd", "linalg.eigvalsh": "LinalgEigh",
+    "linalg.eigvals": "LinalgEig",
     "fft_c2c": "FftC2C", "fft_r2c": "FftR2C", "fft_c2r": "FftC2R", "real": "Select", "imag": "Select",
     "tensor_split": "Slice", "unflatten": "View", "take_along_dim": "Gather", "pad": "ConstantPadNd",
     # the functions PyTorch has only in torch.special record torch.special's nodes
@@ -265,5 +266,6 @@ _BY_NODE = {"matmul": _matmul, "sum": _reduction, "mean": _reduction, "prod": _r
             # a scalar value (no src) is PyTorch's overload 1; a Tensor weight of lerp (no number) too
             "scatter": lambda node: f"ScatterBackward{int(node.src_shape is None)}",
             "lerp": lambda node: f"LerpBackward{int(node.weight is None)}",
+            "nanmedian": lambda node: f"NanmedianBackward{int(getattr(node, 'axis', None) is not None)}",
             # torch.diag of a vector builds a matrix with diag_embed; of a matrix it takes a (copied) diagonal
             "diag": lambda node: "DiagEmbedBackward0" if len(node.in_shape) == 1 else "DiagonalBackward0_copy"}

@@ -27,6 +27,7 @@ from typing import Any
 import numpy
 
 from ..autograd import Function
+from ..autograd.names import respelled
 from ..backend import array_module
 from ..dtypes import get_default_dtype
 from ..tensor import Tensor
@@ -282,7 +283,7 @@ def conj(input: Tensor) -> Tensor:  # noqa: A002
 def conj_physical(input: Tensor) -> Tensor:  # noqa: A002
     """The complex conjugate, computed now (as ``conj`` here); a real tensor itself."""
     x = tensor_arg(input, "conj_physical")
-    return Conj()(x) if x.dtype.kind == "c" else x
+    return respelled(Conj()(x), x, "conj", "ConjPhysicalBackward0") if x.dtype.kind == "c" else x
 
 
 def conj_physical_(input: Tensor) -> Tensor:  # noqa: A002

@@ -28,6 +28,7 @@ from typing import Any
 from .. import backend, generators
 from ..arguments import ShapeMismatchError
 from ..autograd import Function, LazyGradient
+from ..autograd.names import spelled
 from ..constructors import SampleDtypeError
 from ..tensor import Tensor
 from ._util import DtypeMismatchError, DtypeNotImplementedError, int_arg, note_random_op, sum_to, tensor_arg
@@ -242,7 +243,8 @@ def polygamma(n: int, input: Tensor) -> Tensor:  # noqa: A002 - PyTorch's name
     if n < 0:
         raise ShapeMismatchError(f"polygamma: n must be non-negative, got {n}")
     name = "digamma" if n == 0 else "polygamma"
-    return Unary(name, lambda xp, a: _polygamma_array(xp, n, a),
+    # PyTorch's node is polygamma's, n = 0 too
+    return Unary(spelled(name, "PolygammaBackward0"), lambda xp, a: _polygamma_array(xp, n, a),
                  lambda xp, a, y: _polygamma_array(xp, n + 1, a))(_floating(input, name))
 
 

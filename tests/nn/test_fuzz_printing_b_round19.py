@@ -76,7 +76,8 @@ def _inputs(lib) -> dict:
     "x.index_fill(1, lib.tensor([0]), lib.tensor(1.0, dtype=lib.float64))", "x.round(decimals=1)",
     "lib.special.round(x)", "x.sgn()", "v.diag()", "x[:3, :3].diag()", "1 - x", "lib.rsub(x, 2)", "lib.rsub(x, p)",
     "lib.tensor(1.0, dtype=lib.float64) - x", "x.deg2rad()", "x.rad2deg()", "x.index_select(1, lib.tensor([0, 2]))",
-    "x.masked_select(x > 0)",
+    "x.masked_select(x > 0)", "lib.linalg.eigvals(x[:3, :3])", "lib.nanmedian(x, 0).values", "x.nanmedian()",
+    "lib.conj_physical(c)", "lib.polygamma(0, p)", "lib.polygamma(2, p)",
 ])
 def test_grad_fn_names_are_pytorch_s(expression) -> None:
     theirs = eval(expression, {}, _inputs(torch)).grad_fn.name()
