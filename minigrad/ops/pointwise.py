@@ -578,6 +578,16 @@ def addcdiv(input: Tensor, tensor1: Any, tensor2: Any, *deprecated: Any, value: 
 
 # --- predicates ----------------------------------------------------------------------------------------
 
+def _wrapped_into(number: Any, other: Any) -> Any:
+    """A Python int beside an integer tensor, converted into its dtype as PyTorch converts it (two's complement:
+    256 is 0 for int8, so ``isin(int8_tensor, 256)`` finds the zeros); anything else as it is."""
+    if type(number) is not int or not isinstance(other, Tensor) or other.dtype.kind not in "iu":
+        return number
+    bits = other.dtype.itemsize * 8
+    number %= 2 ** bits
+    return number - 2 ** bits if other.dtype.kind == "i" and number >= 2 ** (bits - 1) else number
+
+
 def isin(elements: Any = NOT_GIVEN, test_elements: Any = NOT_GIVEN, *, assume_unique: bool = False,
          invert: bool = False, element: Any = NOT_GIVEN, test_element: Any = NOT_GIVEN) -> Tensor:
     """True where an element of ``elements`` is in ``test_elements`` (False where ``invert``): a bool tensor
@@ -590,12 +600,14 @@ def isin(elements: Any = NOT_GIVEN, test_elements: Any = NOT_GIVEN, *, assume_un
     if not isinstance(elements, Tensor) and not isinstance(test_elements, Tensor):
         raise TypeError("isin: expected at least one Tensor, got "
                         f"{type(elements).__name__} and {type(test_elements).__name__}")
+    if any(isinstance(x, (bool, numpy.bool_)) or (isinstance(x, Tensor) and x.dtype.kind == "b")
+           for x in (elements, test_elements)):
+        raise ArgumentTypeError("isin: Unsupported input type encountered for isin(): Bool (as PyTorch's isin, "
+                                "which has no bool kernel); compare as integers: .long()")
     elements = elements if _plain_number(elements) else _numeric(elements, "isin")
     test_elements = test_elements if _plain_number(test_elements) else _numeric(test_elements, "isin")
     refuse_complex("isin", elements, test_elements, runtime=True)   # PyTorch's isin sorts: complex has no order
-    if any(isinstance(x, bool) or (isinstance(x, Tensor) and x.dtype.kind == "b") for x in (elements, test_elements)):
-        raise ArgumentTypeError("isin: Unsupported input type encountered for isin(): Bool (as PyTorch's isin, "
-                                "which has no bool kernel); compare as integers: .long()")
+    elements, test_elements = _wrapped_into(elements, test_elements), _wrapped_into(test_elements, elements)
     xp = _xp_of(elements, test_elements)
     unique, flip = bool(assume_unique), bool(invert)
     return _bool_result("isin", lambda a, b: xp.asarray(xp.isin(a, b, assume_unique=unique, invert=flip)),

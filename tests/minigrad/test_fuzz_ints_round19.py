@@ -320,3 +320,17 @@ def test_index_add_integer_alpha_as_torch(dtype: str, alpha: Any, in_place: bool
         x = _t(lib, [[1, 2], [3, 4]], dtype)
         return getattr(x, "index_add_" if in_place else "index_add")(0, lib.tensor([0]), x[:1].clone(), alpha=alpha)
     _same_as_torch(call, torch)
+
+
+# isin with a Python int the integer tensor's dtype cannot hold: PyTorch converts it into that dtype first
+# (256 is 0 in int8), as its comparisons do; minigrad compared exactly. A Python bool raises PyTorch's
+# RuntimeError (minigrad's TypeError named a missing Tensor)
+@pytest.mark.parametrize("dtype, number", [("int8", 256), ("int8", -256), ("int8", 128), ("uint8", -256),
+                                           ("uint8", -1), ("int16", 2**63), ("int32", -(2**63)), ("int8", 3),
+                                           ("int8", True), ("float32", 2**63)])
+@pytest.mark.parametrize("side", ["test_elements", "elements"])
+def test_isin_with_a_python_int_as_torch(dtype: str, number: Any, side: str, torch: Any) -> None:
+    def call(lib: Any) -> Any:
+        x = _t(lib, [3, 0, 255 if dtype == "uint8" else -1], dtype)
+        return lib.isin(x, number) if side == "test_elements" else lib.isin(number, x)
+    _same_as_torch(call, torch)
