@@ -801,6 +801,8 @@ def _number_bound(bound: Any, x: Any, floating: bool = False) -> Any:
     Python number; arrays and Tensors pass as they are."""
     if isinstance(bound, numpy.generic) and not isinstance(bound, numpy.complexfloating):
         bound = bound.item()
+    if type(bound) is complex and getattr(getattr(x, "dtype", None), "kind", "") == "f":
+        bound = _fill_in(bound, x.dtype, "clamp")   # PyTorch's float clamp takes 2+0j as 2.0 (2+1j raises)
     if isinstance(bound, (int, float)) and not isinstance(bound, bool):
         kind = getattr(getattr(x, "dtype", None), "kind", "")
         if kind in ("f", "c") or (kind in ("i", "u") and isinstance(bound, int) and not floating):   # keeps x's dtype

@@ -334,3 +334,15 @@ def test_isin_with_a_python_int_as_torch(dtype: str, number: Any, side: str, tor
         x = _t(lib, [3, 0, 255 if dtype == "uint8" else -1], dtype)
         return lib.isin(x, number) if side == "test_elements" else lib.isin(number, x)
     _same_as_torch(call, torch)
+
+
+# a complex clamp bound with no imaginary part is its real part for a float tensor, as PyTorch's (2+1j raises its
+# RuntimeError); minigrad refused any complex bound. Integer and bool tensors refuse them, as PyTorch's
+@pytest.mark.parametrize("dtype", ["float32", "float16", "float64", "int8", "bool"])
+@pytest.mark.parametrize("bound", [2 + 0j, 0j, 2 + 1j])
+@pytest.mark.parametrize("side", ["min", "max", "in place"])
+def test_clamp_with_a_complex_bound_as_torch(dtype: str, bound: complex, side: str, torch: Any) -> None:
+    def call(lib: Any) -> Any:
+        x = _t(lib, [1, 5], dtype)
+        return x.clamp(min=bound) if side == "min" else x.clamp(max=bound) if side == "max" else x.clamp_(bound)
+    _same_as_torch(call, torch)
