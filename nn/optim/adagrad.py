@@ -31,9 +31,9 @@ class Adagrad(Optimizer):
                  maximize: bool = False, differentiable: bool = False, fused: bool | None = None,
                  check_finite: bool = False) -> None:
         self._fused = check_implementation("Adagrad", foreach, False, differentiable, fused)   # PyTorch's keywords
-        super().__init__(params, dict(lr=lr, lr_decay=lr_decay, weight_decay=weight_decay,
-                                      initial_accumulator_value=initial_accumulator_value, eps=eps,
-                                      maximize=maximize), check_finite=check_finite)
+        super().__init__(params, dict(lr=lr, lr_decay=lr_decay, eps=eps, weight_decay=weight_decay,
+                                      initial_accumulator_value=initial_accumulator_value, maximize=maximize),
+                         check_finite=check_finite)
         for group in self.param_groups:
             for p in group["params"]:
                 self.state[p] = self._initial_state(p.data, self.defaults["initial_accumulator_value"])

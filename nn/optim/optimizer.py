@@ -276,15 +276,15 @@ class Optimizer(OptimizerHooks):
         mistaken = [k for k in unknown if k in _hyper_parameter_names()]
         if mistaken:
             raise TypeError(f"{self._name}: unknown hyper-parameter(s) {mistaken}; known: {sorted(self.defaults)}")
-        full = {"params": params}
+        # PyTorch's order: the group's own entries (a scheduler's, a program's own too) as given, the names, then
+        # the defaults it does not set
+        full = {key: params if key == "params" else value for key, value in group.items()}
         if names is not None:
             full["param_names"] = names
         for key, value in self.defaults.items():
             if value is required and key not in group:   # an older optimizer's `lr=required` left unset
                 raise ValueError(f"parameter group didn't specify a value of required optimization parameter {key}")
-            full[key] = group.get(key, value)
-        for key in (_SCHEDULER_KEYS & group.keys()).union(unknown):   # and a program's own entries, as PyTorch's
-            full[key] = group[key]
+            full.setdefault(key, value)
         self._hyper(full)
         self.param_groups.append(full)
 

@@ -30,8 +30,8 @@ class RAdam(DecoupledWeightDecayFlag):
                  foreach: bool | None = None, maximize: bool = False, capturable: bool = False,
                  differentiable: bool = False, check_finite: bool = False) -> None:
         check_implementation(type(self).__name__, foreach, capturable, differentiable)
-        super().__init__(params, dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay,
-                                      decoupled_weight_decay=decoupled_weight_decay, maximize=maximize),
+        super().__init__(params, dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, maximize=maximize,
+                                      decoupled_weight_decay=decoupled_weight_decay),
                          check_finite=check_finite)
 
     def _hyper(self, group: dict) -> dict:

@@ -27,8 +27,8 @@ class RMSprop(Optimizer):
                  capturable: bool = False, foreach: bool | None = None, maximize: bool = False,
                  differentiable: bool = False, *, check_finite: bool = False) -> None:
         check_implementation("RMSprop", foreach, capturable, differentiable)   # PyTorch's positions, off only
-        super().__init__(params, dict(lr=lr, alpha=alpha, eps=eps, weight_decay=weight_decay, momentum=momentum,
-                                      centered=centered, maximize=maximize), check_finite=check_finite)
+        super().__init__(params, dict(lr=lr, momentum=momentum, alpha=alpha, eps=eps, centered=centered,
+                                      weight_decay=weight_decay, maximize=maximize), check_finite=check_finite)
 
     def _state_keys(self, hyper: dict) -> tuple[set, set]:
         required, optional = {"step", "square_avg"}, set()

@@ -47,6 +47,19 @@ def test_a_list_pair_is_stored_as_pytorch_stores_it(name, kwargs) -> None:
         assert type(ours.param_groups[0][key]) is type(theirs.param_groups[0][key])
 
 
+@pytest.mark.parametrize("name, group", [
+    ("SGD", {"name": "head", "lr": 0.1}), ("Adam", {"eps": 1e-3, "lr": 0.1, "tag": 1}), ("Adagrad", {}),
+    ("RMSprop", {"weight_decay": 0.1}), ("RAdam", {}), ("NAdam", {"lr": 0.2, "betas": (0.8, 0.9)}),
+])
+def test_group_and_state_dict_keys_are_in_pytorch_s_order(name, group) -> None:
+    """The group's own entries as given, then the defaults in PyTorch's order (``print(opt.param_groups)``)."""
+    theirs = getattr(torch.optim, name)([{"params": [torch.nn.Parameter(torch.ones(2))], **group}])
+    ours = getattr(nn.optim, name)([{"params": [nn.Parameter(mg.ones(2))], **group}])
+    expected = [key for key in theirs.param_groups[0] if key not in _IMPLEMENTATION]
+    assert list(ours.param_groups[0]) == expected
+    assert list(ours.state_dict()["param_groups"][0]) == expected[1:] + ["params"]
+
+
 # --- grad_fn.name() of one op's node, as PyTorch's ---------------------------------------------------------------
 
 def _inputs(lib) -> dict:
