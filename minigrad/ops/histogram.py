@@ -99,10 +99,11 @@ class Histogram(Function):
 def _points(input: Any, name: str) -> Tensor:  # noqa: A002 - PyTorch's name
     x = tensor_arg(input, name)
     refuse_complex(name, x, order=False)   # PyTorch: NotImplementedError ("histogramdd" not implemented)
-    if x.dtype.kind != "f" or x.dtype.itemsize < 4:
-        raise DtypeNotImplementedError(f"{name}: only float32 and float64 tensors are supported (as PyTorch's CPU "
-                                       f"kernel, NotImplementedError), got "
-                        f"dtype {x.dtype}")
+    if x.dtype.kind != "f" or x.dtype.itemsize < 4:   # PyTorch's float16 sums run in float16, split by thread
+        raise DtypeNotImplementedError(f"{name}: only float32 and float64 tensors are supported, got dtype {x.dtype} "
+                                       f"(PyTorch refuses other dtypes too, and float16 without a range; its float16 "
+                                       f"counts and weights are summed in float16 per thread, which minigrad does "
+                                       f"not reproduce: cast with .float())")
     return x
 
 
