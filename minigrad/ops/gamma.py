@@ -226,6 +226,22 @@ def _polygamma_array(xp: Any, n: int, x: Any) -> Any:
     return xp.where(pole, x.dtype.type(xp.inf if n % 2 else -xp.inf), out).astype(x.dtype, copy=False)
 
 
+def _polygamma_as_pytorch(xp: Any, n: int, x: Any) -> Any:
+    """``_polygamma_array``, but ψ'(x) at the negative integers as PyTorch's: not the pole's +inf but the
+    π²/sin²(πx) of its reflection formula with πx and the sine rounded in x's dtype (float32 for float16), a
+    finite 1.3e15 at -1 in float32 and 6.6e32 in float64 (so also digamma's gradient there)."""
+    out = _polygamma_array(xp, n, x)
+    if n != 1:
+        return out
+    with backend.errstate(xp, invalid="ignore"):
+        pole = (x < 0) & (x - xp.floor(x) == 0)
+    narrow = xp.where(pole, x, -0.5).astype(xp.float32 if x.itemsize < 4 else x.dtype)
+    pi = narrow.dtype.type(math.pi)
+    sine = xp.sin(pi * narrow)   # not 0: πx rounds
+    with backend.errstate(xp, over="ignore"):
+        return xp.where(pole, (pi * pi / (sine * sine)).astype(x.dtype), out)
+
+
 def lgamma(input: Tensor) -> Tensor:  # noqa: A002 - PyTorch's name
     """log|Γ(x)| elementwise (torch.lgamma); gradient digamma(x). input: any shape → the same shape."""
     return Unary("lgamma", _lgamma_array, lambda xp, x, y: _polygamma_array(xp, 0, x))(_floating(input, "lgamma"))
@@ -244,8 +260,8 @@ def polygamma(n: int, input: Tensor) -> Tensor:  # noqa: A002 - PyTorch's name
         raise ShapeMismatchError(f"polygamma: n must be non-negative, got {n}")
     name = "digamma" if n == 0 else "polygamma"
     # PyTorch's node is polygamma's, n = 0 too
-    return Unary(spelled(name, "PolygammaBackward0"), lambda xp, a: _polygamma_array(xp, n, a),
-                 lambda xp, a, y: _polygamma_array(xp, n + 1, a))(_floating(input, name))
+    return Unary(spelled(name, "PolygammaBackward0"), lambda xp, a: _polygamma_as_pytorch(xp, n, a),
+                 lambda xp, a, y: _polygamma_as_pytorch(xp, n + 1, a))(_floating(input, name))
 
 
 def mvlgamma(input: Tensor, p: int) -> Tensor:  # noqa: A002 - PyTorch's name

@@ -107,7 +107,7 @@ def test_polygamma_at_minus_infinity_is_nan() -> None:
     t = torch.tensor([-np.inf, -3.0], dtype=torch.float64, requires_grad=True)
     torch.digamma(t).sum().backward()
     assert np.isnan(value).all() and np.isnan(slope[0]) and np.isnan(t.grad[0].item())
-    assert slope[1] == np.inf   # a pole of trigamma
+    assert slope[1] == t.grad[1].item()   # a pole of trigamma: torch's π²/sin²(πx) in float64, 7.3e31
     for n in (2, 3):
         assert np.isnan(mg.polygamma(n, mg.tensor([-np.inf], dtype=mg.float32)).item())
 
