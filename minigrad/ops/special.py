@@ -489,7 +489,9 @@ def nan_to_num(input: Tensor, nan: float = 0.0, posinf: float | None = None,  # 
     """NaN → ``nan``, +inf → ``posinf``, -inf → ``neginf``; the defaults are 0 and input's dtype's largest and
     smallest finite values (torch.nan_to_num). Any shape. Integer and bool tensors come back as a copy."""
     x = _numeric(input, "nan_to_num")
-    nan = 0.0 if nan is None else number(nan, "nan_to_num", "nan")   # None: the default, as PyTorch's
+    # None: the default, as PyTorch's; a bool is PyTorch's 0.0 or 1.0
+    nan, posinf, neginf = (float(v) if isinstance(v, (bool, numpy.bool_)) else v for v in (nan, posinf, neginf))
+    nan = 0.0 if nan is None else number(nan, "nan_to_num", "nan")
     posinf = None if posinf is None else number(posinf, "nan_to_num", "posinf")
     neginf = None if neginf is None else number(neginf, "nan_to_num", "neginf")
     if x.dtype.kind in "biu":

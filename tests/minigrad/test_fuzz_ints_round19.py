@@ -346,3 +346,11 @@ def test_clamp_with_a_complex_bound_as_torch(dtype: str, bound: complex, side: s
         x = _t(lib, [1, 5], dtype)
         return x.clamp(min=bound) if side == "min" else x.clamp(max=bound) if side == "max" else x.clamp_(bound)
     _same_as_torch(call, torch)
+
+
+# nan_to_num's replacements may be Python bools, read as 0.0 and 1.0 as PyTorch reads them; minigrad raised
+# "nan must be a number, got bool"
+@pytest.mark.parametrize("dtype", ["float32", "float64", "int32", "bool"])
+def test_nan_to_num_with_bool_replacements_as_torch(dtype: str, torch: Any) -> None:
+    values = [float("nan"), float("inf"), -float("inf"), 1.5] if dtype.startswith("float") else [1, 0, 1, 1]
+    _same_as_torch(lambda lib: _t(lib, values, dtype).nan_to_num(nan=True, posinf=False, neginf=True), torch)
