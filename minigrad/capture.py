@@ -20,6 +20,7 @@ import numpy
 from . import anomaly, backend, codegen, generators
 from .autograd import Function, _dense, _sum, frees_saved
 from .hooks import CAPTURING, _add_to_retained, _apply_hooks, _is_prehook, _shaped_label
+from .ops.inplace import _views_own_result
 from .ops.shape import NO_GRAD_VIEW, _note_view
 from .recording import _state
 from .tensor import Tensor
@@ -549,6 +550,8 @@ class Program:
         for j, k, how in self.views:
             if k is None:
                 outs[j]._view = NO_GRAD_VIEW   # a view made under no_grad: in-place ops on it refused as eager's
+            elif k < 0:   # a view of an array its op saved: written in place as eager's (whose backward then refuses)
+                outs[j]._view = ()
             elif type(outs[j].data) is not numpy.ndarray or memory_owner(outs[j].data) is memory_owner(outs[k].data):
                 _note_view(outs[k], outs[j], how)   # an in-place op on either re-points the other's graph
         return tuple(outs)
@@ -685,12 +688,17 @@ class Program:
 
 def output_views(outputs: list[Tensor]) -> list[tuple[int, int | None, Any]] | None:
     """``(j, k, how)`` for each output ``j`` that eager tracks as the view ``how`` of output ``k`` (``return y,
-    y[-1]``; k None: a view made under no_grad), which a replay's outputs must be too: an in-place op on ``y``
-    re-points ``y[-1]``'s graph in eager mode. None where an output is tracked as a view of a tensor the call does
-    not return (``y.t()[0]``) and another output owns that memory (``y``): a replay cannot track it (an in-place
-    op on ``y`` would miss the view's graph), so that signature runs eagerly. (Outputs that are all views of a
-    tensor made inside, ``y.t()`` and ``y[0]``, are untracked views in a replay: an in-place op on one raises.)"""
+    y[-1]``; k None: a view made under no_grad; k -1: memory no other output shares, a view of an array its own op
+    saved or of a tensor the call does not return, ``x.max()``, ``tensordot``'s reshape), which a replay's outputs
+    must be too: an in-place op on ``y`` re-points ``y[-1]``'s graph in eager mode. None where an output is tracked
+    as a view of a tensor the call does not return (``y.t()[0]``) and another output owns that memory (``y``): a
+    replay cannot track it (an in-place op on ``y`` would miss the view's graph), so that signature runs eagerly.
+    (Outputs that are all views of a tensor made inside, ``y.t()`` and ``y[0]``, are untracked views in a replay:
+    an in-place op on one raises.)"""
     at = {id(y): k for k, y in enumerate(outputs)}
+    sharing: dict[int, set[int]] = {}   # memory owner -> the outputs (distinct tensors) that read it
+    for y in outputs:
+        sharing.setdefault(id(memory_owner(y.data)), set()).add(id(y))
     views, through = [], set()
     for j, y in enumerate(outputs):
         record = getattr(y, "_view", None)
@@ -698,10 +706,27 @@ def output_views(outputs: list[Tensor]) -> list[tuple[int, int | None, Any]] | N
             views.append((j, None, None))
         elif record and at.get(id(record[0]), j) != j:
             views.append((j, at[id(record[0])], record[1]))
-        elif record:   # a view of a tensor the call does not return
+        elif record and len(sharing[id(memory_owner(y.data))]) > 1:   # a view of a tensor the call does not return
             through.add(id(memory_owner(y.data)))
+        elif record == () or (record or record is None and y._node is not None and
+                                getattr(y.data, "base", None) is not None) and _writes_through(y):
+            views.append((j, -1, None))   # (an output of memory of its own needs nothing)
     owners = (id(y.data) for y in outputs if memory_owner(y.data) is y.data)
     return None if through and not through.isdisjoint(owners) else views
+
+
+def _writes_through(y: Tensor) -> bool:
+    """Whether eager mode records an in-place op on ``y``, a view (or its own view's array) whose memory no other
+    output reads: the tensor its views lead to owns its memory, or an op's own saved array (``x.max()``); not an
+    untracked view (quantile's ``y[..., 0]``), where eager raises, and so does a replay's untracked output."""
+    base = y
+    record = getattr(base, "_view", None)
+    while record and record is not NO_GRAD_VIEW:
+        base = record[0]
+        record = getattr(base, "_view", None)
+    if record is NO_GRAD_VIEW or base._node is None:
+        return False
+    return record == () or getattr(base.data, "base", None) is None or _views_own_result(base)
 
 
 def _frozen(tracer: Tracer) -> list[tuple[int, str, Any]]:

@@ -204,3 +204,35 @@ def test_a_write_into_an_output_refuses_only_a_backward_through_the_op_that_save
         else:
             assert isinstance(got, str) and isinstance(eager, str) and "inplace" in got and "'exp'" in got, got
     assert isinstance(want, str) == (backward_from == "written")
+
+
+@pytest.mark.parametrize("fn", [
+    lambda lib, x, y: (lib.tensordot(x, y, dims=([], [])),),   # a reshape of a tensor it does not return
+    lambda lib, x, y: ((x * y).amax(), x * 1),                 # a view of the array its op saved
+    lambda lib, x, y: (lib.kthvalue(x * y, 1, dim=-1)[0],),
+    lambda lib, x, y: ((x * y).t().reshape(-1),),
+], ids=["tensordot", "amax", "kthvalue", "reshape"])
+def test_an_in_place_op_on_an_output_that_is_a_view_of_memory_only_it_reads(fn: Callable, torch: Any) -> None:
+    """Eager mode records ``y.mul_(3)`` on an output that views memory no other tensor the caller sees reads
+    (tensordot's reshaped product, ``x.amax()``'s saved result); a replay's output was an untracked view, so the
+    same write raised RuntimeError ("a view minigrad does not track") on every replayed call."""
+    def run(lib: Any, call: Callable, offset: float) -> tuple:
+        x = lib.tensor(np.arange(6.0).reshape(2, 3) + offset, requires_grad=True)
+        y = lib.tensor(np.array([2.0]), requires_grad=True)
+        outs = call(x, y)
+        outs[0].mul_(3)
+        try:   # (amax's backward reads the array written: refused, in PyTorch too)
+            sum(o.sum() for o in outs).backward()
+        except RuntimeError as error:
+            assert "inplace" in str(error)
+            return outs[0].detach().numpy().copy(), np.array([np.nan]), np.array([np.nan])
+        return outs[0].detach().numpy().copy(), x.grad.numpy().copy(), y.grad.numpy().copy()
+
+    compiled = mg.compile(lambda x, y: fn(mg, x, y))
+    want = run(torch, lambda x, y: fn(torch, x, y), 3.0)
+    for call in range(4):   # capture, check, replays
+        got, eager = run(mg, compiled, call), run(mg, lambda x, y: fn(mg, x, y), call)
+        for a, b in zip(got, eager):
+            assert a.tobytes() == b.tobytes(), call
+    for a, b in zip(got, want):
+        np.testing.assert_allclose(a, b, rtol=1e-12)
