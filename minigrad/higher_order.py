@@ -43,6 +43,7 @@ from .autograd.engine import (
 from .autograd.functions import register_create_graph_walk
 from .hooks import (
     HookError,
+    _is_prehook,
     _leaf_label,
     _PostHooks,
     run_after_backward,
@@ -259,9 +260,13 @@ def accumulate(tensor: Tensor, g: Tensor) -> None:
     tensor._grad = Clone()(g) if tensor._grad is None else Add()(tensor._grad, g)
 
 
-def leaf_grad(leaf: Tensor, g: Tensor) -> Tensor:
-    """A leaf's gradient after its own hooks (they run in ``grad`` and ``backward`` alike)."""
-    return apply_hooks(leaf._hooks, g, _leaf_label(leaf)) if leaf._hooks else g
+def leaf_grad(leaf: Tensor, g: Tensor, in_grad: bool = False) -> Tensor:
+    """A leaf's gradient after its own hooks (they run in ``grad`` and ``backward`` alike; its AccumulateGrad's
+    prehooks in ``backward`` only, ``in_grad`` False)."""
+    if not leaf._hooks:
+        return g
+    hooks = [hook for hook in leaf._hooks if not _is_prehook(hook)] if in_grad else leaf._hooks
+    return apply_hooks(hooks, g, _leaf_label(leaf))
 
 
 # --- the entry points: backward and grad with create_graph=True (called by .functions) -------------------------
@@ -330,7 +335,7 @@ def _grad(roots: list, given: Any, wanted: list, retain_graph: bool, allow_unuse
             g = captured.get((t._node, t._index))
         else:
             g = leaves.get(t)
-            g = None if g is None else leaf_grad(t, _dense(g))
+            g = None if g is None else leaf_grad(t, _dense(g), in_grad=True)
         if g is None:
             if not (allow_unused or materialize_grads):
                 raise RuntimeError(f"grad: input {i} (shape {tuple(t.shape)}) appears to not have been used in "

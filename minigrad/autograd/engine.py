@@ -947,7 +947,9 @@ class AccumulateGrad:
 
     def register_prehook(self, hook: Callable[[tuple], Any]) -> RemovableHandle:
         """``hook(grad_outputs)`` on the leaf's gradient before it is added into ``.grad``; returns None or a
-        tuple of 1 replacement. The leaf's own ``variable.register_hook`` underneath."""
+        tuple of 1 replacement. Kept among the leaf's own hooks (``variable.register_hook``), after them all, as
+        PyTorch runs the tensor hooks first; as PyTorch's, it runs in a backward, not in ``autograd.grad`` (which
+        runs no AccumulateGrad)."""
         leaf = weakref.ref(self.variable)   # the hook lives on the leaf: holding it (or self) would be a cycle
 
         def on_gradient(grad: Tensor) -> Any:
@@ -956,6 +958,7 @@ class AccumulateGrad:
                 raise HookError(f"register_prehook: the hook {getattr(hook, '__name__', hook)!r} on "
                                 f"{_leaf_label(leaf())} must return None or a tuple of 1 gradient")
             return None if result is None else result[0]
+        on_gradient.prehook = True   # after the tensor hooks; grad() skips it (hooks.register_hook, _tensor_hooks)
         return register_hook(self.variable, on_gradient)
 
     def register_hook(self, hook: Callable) -> RemovableHandle:

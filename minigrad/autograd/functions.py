@@ -15,7 +15,7 @@ from typing import Any
 import numpy
 
 from .. import backend
-from ..hooks import CAPTURING, HOOKS_LOCK, _apply_hooks, _leaf_label, retain_grad
+from ..hooks import CAPTURING, HOOKS_LOCK, _apply_hooks, _is_prehook, _leaf_label, retain_grad
 from ..recording import _state, refuse_backward_in_transform
 from ..tensor import Tensor
 from ..versions import INPLACE
@@ -276,11 +276,17 @@ def _input_grad(t: Tensor, leaves: dict, captured: dict, owned: set) -> Any:
         return None
     fresh = t in owned or isinstance(g, LazyGradient)
     g = _dense(g)
-    if t._hooks:   # leaves' hooks run in grad() too, as in PyTorch
-        g, fresh = _apply_hooks(t._hooks, g, _leaf_label(t)), False
+    if t._hooks:   # leaves' hooks run in grad() too, as in PyTorch (not their AccumulateGrad's prehooks)
+        g, fresh = _apply_hooks(_tensor_hooks(t._hooks), g, _leaf_label(t)), False
     if not backend.is_array(g):
         g = backend.array_module(t.data).asarray(g)
     return g if fresh and g.dtype == t.data.dtype else g.astype(t.data.dtype, copy=True)
+
+
+def _tensor_hooks(hooks: list) -> list:
+    """A leaf's hooks that :func:`grad` runs: its tensor hooks, not its AccumulateGrad's prehooks (PyTorch's grad
+    runs no AccumulateGrad node)."""
+    return [hook for hook in hooks if not _is_prehook(hook)]
 
 
 def _tensor_list(value: Any, name: str, what: str) -> list:

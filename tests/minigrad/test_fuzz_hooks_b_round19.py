@@ -122,3 +122,38 @@ def test_create_graph_backward_under_no_grad_keeps_the_graph_of_grad():
         x.grad.sum().backward()
         results.append(x.grad.detach().numpy().tolist())
     assert results[:2] == results[2:]
+
+
+def _accumulate_grad_prehooks_log(api, entry: str) -> list:
+    """AccumulateGrad prehooks and tensor hooks on one leaf, registered interleaved, each replacing the gradient."""
+    log: list = []
+    x = api.tensor(np.array([1.0, 2.0]), requires_grad=True)
+    y = x * 3.0
+    accumulator = y.grad_fn.next_functions[0][0]
+    accumulator.register_prehook(lambda go: log.append(("acc1", go[0].tolist())) or (go[0] * 10,))
+    x.register_hook(lambda g: log.append(("t1", g.tolist())))
+    accumulator.register_prehook(lambda go: log.append(("acc2", go[0].tolist())))
+    x.register_hook(lambda g: log.append(("t2", g.tolist())) or g + 1)
+    s = y.sum()
+    if entry == "backward":
+        s.backward()
+    elif entry == "backward_inputs":
+        s.backward(inputs=[x])
+    elif entry == "backward_create_graph":
+        s.backward(create_graph=True)
+    elif entry == "leaf_backward":
+        x.backward(api.tensor(np.array([1.0, 1.0])))
+    if entry.startswith("grad"):
+        log.append([g.tolist() for g in api.autograd.grad(s, [x], create_graph=entry == "grad_create_graph")])
+    else:
+        log.append(x.grad.tolist())
+    return log
+
+
+@pytest.mark.parametrize("entry", ["backward", "backward_inputs", "backward_create_graph", "leaf_backward", "grad",
+                                   "grad_create_graph"])
+def test_accumulate_grad_prehooks_run_after_the_tensor_hooks_and_not_in_grad(entry):
+    # PyTorch runs a leaf's tensor hooks, then its AccumulateGrad's prehooks (whatever the order registered), and
+    # autograd.grad runs no AccumulateGrad: minigrad ran them all in registration order, in grad() too (x.grad and
+    # grad()'s result were other values than PyTorch's)
+    assert _accumulate_grad_prehooks_log(mg, entry) == _accumulate_grad_prehooks_log(torch, entry)
