@@ -10,15 +10,22 @@ from typing import Any
 def memory_owner(array: Any) -> Any:
     """The array that owns ``array``'s memory: its ``.base`` for a view (NumPy and CuPy keep the owner there), or
     the owner of the array behind the holder object of a ``numpy.lib.stride_tricks.as_strided`` view (also for a
-    view of such a view, whose ``.base`` is the as_strided array: ``x.unfold(1, 2, 2).diagonal()``)."""
-    base = getattr(array, "base", None)
-    if base is None or hasattr(base, "shape"):
+    view of such a view, whose ``.base`` is the as_strided array: ``x.unfold(1, 2, 2).diagonal()``), at any depth
+    (a loop)."""
+    while True:
+        base = getattr(array, "base", None)
         if base is None:
             return array
-        nested = getattr(base, "base", None)
-        return base if nested is None or nested is base else memory_owner(base)   # (a GPU array may be its own)
-    held = getattr(base, "base", None)   # NumPy's as_strided (unfold's windows) holds its array through an object
-    return memory_owner(held) if hasattr(held, "shape") else array
+        if hasattr(base, "shape"):
+            nested = getattr(base, "base", None)
+            if nested is None or nested is base:   # (a GPU array may be its own)
+                return base
+            array = base
+            continue
+        held = getattr(base, "base", None)   # NumPy's as_strided (unfold's windows) holds its array through an object
+        if not hasattr(held, "shape"):
+            return array
+        array = held
 
 
 class InplaceLog:

@@ -204,7 +204,26 @@ def _writable(x: Tensor, name: str) -> Any:
 
 
 def _inplace(x: Tensor, name: str, compute: Callable[[Tensor], Tensor], *operands: Any) -> Tensor:
-    """Write ``compute(old value of x)`` into ``x``'s array and keep the object; record it when needed."""
+    """Write ``compute(old value of x)`` into ``x``'s array and keep the object; record it when needed.
+
+    A view is written through its base, and a view of a view through the base's base …: one write per level, in
+    a loop (a chain of 100,000 views needs no recursion); then each level's base node is named and told, innermost
+    first, as a recursive write would."""
+    through: list[tuple] = []   # (base, its node before, out, view, name) of each view written through its base
+    step: tuple | None = (x, name, compute, operands)
+    while step is not None:
+        step = _write(*step, through)
+    for base, before, out, view, level_name in reversed(through):
+        if base._node is not None and base._node is not before:   # PyTorch's name of the base's new node
+            base._node.name = spelled(str(base._node.name), "torch::autograd::CopySlices")
+        if level_name in RESULT_SAVERS:
+            saved_output_is(out, view)
+    return x
+
+
+def _write(x: Tensor, name: str, compute: Callable[[Tensor], Tensor], operands: tuple, through: list) -> tuple | None:
+    """One level of :func:`_inplace`: write into ``x``, or, for a view, note it in ``through`` and return the
+    write into its base (``x``, ``name``, ``compute``, ``operands`` of the next level)."""
     if not isinstance(x, Tensor):
         raise TypeError(f"{name}: expected a Tensor, got {type(x).__name__}")
     if name not in SAME_VALUE_WRITES:
@@ -258,20 +277,14 @@ def _inplace(x: Tensor, name: str, compute: Callable[[Tensor], Tensor], *operand
     if view is not None:
         # write through the base, whose graph then re-points x (as PyTorch's CopySlices)
         base, how = view
-        before = base._node
+        through.append((base, base._node, out, x, name))
         if isinstance(how, (Reshape, Transpose)):   # x is all of base, rearranged: base takes all of out
-            _inplace(base, name, lambda _: _put_back(how, out, base.shape), out)
-        elif isinstance(how, BroadcastTo):   # x is all of base, expanded: the copies hold one value (a fill)
-            _inplace(base, name, lambda _: _unexpand(out, base.shape), out)
-        elif isinstance(how, Function):   # diagonal, unfold, as_strided: out goes where x reads base's memory
-            _inplace(base, name, lambda cur: _scatter_back(how, cur, out, x, base, name), out)
-        else:   # x is base[how]
-            setitem(base, how, out)
-        if base._node is not None and base._node is not before:   # PyTorch's name of the base's new node
-            base._node.name = spelled(str(base._node.name), "torch::autograd::CopySlices")
-        if name in RESULT_SAVERS:
-            saved_output_is(out, x)
-        return x
+            return base, name, lambda _: _put_back(how, out, base.shape), (out,)
+        if isinstance(how, BroadcastTo):   # x is all of base, expanded: the copies hold one value (a fill)
+            return base, name, lambda _: _unexpand(out, base.shape), (out,)
+        if isinstance(how, Function):   # diagonal, unfold, as_strided: out goes where x reads base's memory
+            return base, name, lambda cur: _scatter_back(how, cur, out, x, base, name), (out,)
+        return _setitem_step(base, how, out)   # x is base[how]
     (_writable(x, name) if name in SAME_VALUE_WRITES else x.data)[...] = out.data
     if tracer:
         tracer.record_write(name, x, out, record)
@@ -281,7 +294,7 @@ def _inplace(x: Tensor, name: str, compute: Callable[[Tensor], Tensor], *operand
     x._bump_version()
     if record and name in RESULT_SAVERS:
         saved_output_is(out, x)
-    return x
+    return None
 
 
 # in-place ops whose PyTorch derivative reads the result (the tensor written in place), so that a later change of
@@ -773,6 +786,14 @@ def setitem(x: Tensor, index: Any, value: Any) -> None:
 
     ``value`` is a Tensor, an array, a number or a (nested) list of numbers.
     """
+    step = _setitem_step(x, index, value)
+    if step is not None:
+        _inplace(step[0], step[1], step[2], *step[3])
+
+
+def _setitem_step(x: Tensor, index: Any, value: Any) -> tuple | None:
+    """:func:`setitem`'s checks, and its write when it is not recorded (then None); else the recorded write, as
+    :func:`_inplace`'s arguments (``x``, ``"setitem"``, ``compute``, ``operands``), for ``_inplace`` to run."""
     if not isinstance(x, Tensor):
         raise TypeError(f"setitem: expected a Tensor, got {type(x).__name__}")
     if isinstance(value, _NUMBERS):   # checked to fit x's dtype as PyTorch's fills check it ...
@@ -798,8 +819,7 @@ def setitem(x: Tensor, index: Any, value: Any) -> None:
         value = _real_part_only(x, value, "setitem")
     first, index = _torch_index(index, x.ndim)
     if first is not None:   # PyTorch selects with the ints first: write into that view
-        setitem(getitem(x, first), index, value)
-        return
+        return _setitem_step(getitem(x, first), index, value)
     if isinstance(value, Tensor) and value.dtype != x.dtype and not _is_basic(index):   # (0-d int tensors: ints)
         _index_put_dtype(x, index, value)
     if isinstance(value, Tensor) and value.ndim:   # (a 0-d value is a fill: read first)
@@ -840,12 +860,12 @@ def setitem(x: Tensor, index: Any, value: Any) -> None:
             raise RuntimeError(f"setitem: value {value!r} cannot be converted to type {x.dtype} without overflow") \
                 from None
         x._bump_version()
-        return
+        return None
     if basic and x.requires_grad and (x._node is None or getattr(x.data, "base", None) is not None
                                       and _views_a_leaf(x)):
         x.detach()[index]   # refused below (a leaf): PyTorch selects first, so an index that does not fit raises its
         # IndexError first (an advanced index is index_put_'s, which refuses the leaf first)
-    _inplace(x, "setitem", lambda cur: SetItem(index)(cur, value), value)
+    return x, "setitem", lambda cur: SetItem(index)(cur, value), (value,)
 
 
 def _first_write_error(data: Any, index: Any, value_shape: tuple, error: Exception) -> Exception | None:
