@@ -277,8 +277,7 @@ def _max_pool(name: str, dims: int, input: Any, kernel_size: Any, stride: Any, p
     dilation = _ints(dilation, dims, name, "dilation", 1)
     flat = windows.reshape(*x.shape[:2], math.prod(kernel), *out_size)
     # as PyTorch's kernel, the first largest entry read from the input (a padded minimum or -inf is no entry:
-    # a window of -inf picks its first input entry) gets the gradient. A window with several NaNs picks its
-    # first NaN where PyTorch's picks its last (the same NaN value; finding the last costs a pass over windows).
+    # a window of -inf picks its first input entry) gets the gradient; a window with NaNs, its last NaN.
     # max(dim) picks with its own index, unchecked: gather's range check of a user's index reads it on the host
     values, choice = flat.max(dim=2, keepdim=True)
     inside = _inside_windows(x.shape[2:], kernel, stride, padding, dilation, out_size)
@@ -288,6 +287,13 @@ def _max_pool(name: str, dims: int, input: Any, kernel_size: Any, stride: Any, p
         with mg.no_grad():
             choice = mg.where(values == low, mg.as_tensor(first_inside), choice)
         values = flat.gather(2, choice)
+    # the host looks for a NaN first (a GPU would read the answer back: it always takes the second pass)
+    if x.dtype.kind == "f" and (x.device.type != "cpu" or bool((values != values).any())):
+        # max(dim) picks a window's first NaN; over the window reversed, its last
+        last_values, last_choice = flat.flip(2).max(dim=2, keepdim=True)
+        nan_window = values != values
+        values = mg.where(nan_window, last_values, values)
+        choice = mg.where(nan_window, flat.shape[2] - 1 - last_choice, choice)
     values = _reads_input(values).squeeze(2)   # PyTorch's max-pool backward reads x
     if unbatched:
         values = values.squeeze(0)
@@ -313,7 +319,8 @@ def max_pool1d(input: Tensor, kernel_size: Any, stride: Any = None, padding: Any
 
     input: (N, C, L) or (C, L) → (N, C, L_out), L_out = ⌊(L + 2·padding - dilation·(k - 1) - 1) / stride⌋ + 1
     (⌈⌉ with ``ceil_mode``, a last window starting in the right padding dropped). ``stride`` defaults to
-    ``kernel_size``; padding (with -inf) at most half the kernel. The gradient goes to the first largest entry.
+    ``kernel_size``; padding (with -inf) at most half the kernel. The gradient goes to the first largest entry
+    (to the last NaN of a window holding NaNs, as PyTorch's).
     ``return_indices``: also the int64 position in L of each maximum, as PyTorch's.
     """
     return _max_pool("max_pool1d", 1, input, kernel_size, stride, padding, dilation, ceil_mode, return_indices)

@@ -39,3 +39,27 @@ def test_trigamma_at_the_negative_integers_as_torch(dtype: str, torch: Any) -> N
     theirs = torch.tensor(x, requires_grad=True)
     torch.digamma(theirs).sum().backward()
     np.testing.assert_allclose(ours.grad.numpy(), theirs.grad.numpy(), rtol=1e-6)
+
+
+@pytest.mark.parametrize("dims, kwargs", [(1, {"kernel_size": 3, "stride": 1}), (2, {"kernel_size": 2, "stride": 1}),
+                                          (2, {"kernel_size": 3, "stride": 2, "padding": 1}),
+                                          (3, {"kernel_size": 2, "stride": 1, "dilation": 2})])
+def test_max_pool_picks_the_last_nan_of_a_window(dims: int, kwargs: dict, torch: Any) -> None:
+    """A window with several NaNs sends its index and gradient to its last NaN, as PyTorch's CPU kernel
+    (``val > max || isnan(val)``); minigrad picked the first."""
+    import nn.functional as F
+
+    rng = np.random.default_rng(dims)
+    x = rng.integers(-3, 3, size=(2, 2) + (5,) * dims).astype(np.float64)
+    x[rng.random(x.shape) < 0.5] = NAN
+    name = f"max_pool{dims}d"
+    ours = mg.tensor(x, requires_grad=True)
+    values, index = getattr(F, name)(ours, return_indices=True, **kwargs)
+    upstream = np.arange(1.0, values.numel() + 1).reshape(values.shape)
+    values.backward(mg.tensor(upstream))
+    theirs = torch.tensor(x, requires_grad=True)
+    expected, expected_index = getattr(torch.nn.functional, name)(theirs, return_indices=True, **kwargs)
+    expected.backward(torch.tensor(upstream))
+    np.testing.assert_array_equal(index.numpy(), expected_index.numpy())
+    np.testing.assert_array_equal(ours.grad.numpy(), theirs.grad.numpy())
+    np.testing.assert_array_equal(values.detach().numpy(), expected.detach().numpy())
