@@ -430,8 +430,8 @@ def diff(input: Tensor, n: int = 1, dim: int = -1, prepend: Tensor | None = None
             if not isinstance(part, Tensor):
                 raise TypeError(f"diff: {what} must be a Tensor, got {type(part).__name__}")
             if part.ndim != x.ndim or any(p != s for d, (p, s) in enumerate(zip(part.shape, x.shape)) if d != axis):
-                raise ValueError(f"diff: {what} of shape {part.shape} must have the shape {x.shape} of the input "
-                                 f"outside dim {axis}")
+                raise ShapeMismatchError(f"diff: {what} of shape {part.shape} must have the shape {x.shape} of the "
+                                         f"input outside dim {axis}")
         parts.append(part)
     if n == 0:
         return x   # as PyTorch and NumPy: order 0 is the input itself, without prepend/append

@@ -18,6 +18,7 @@ from ..recording import note_draw
 from ..tensor import Tensor
 from ._stl_order import stl_sort
 from ._util import (
+    ArgumentTypeError,
     ArgumentValueError,
     DtypeNotImplementedError,
     ShapeMismatchError,
@@ -343,8 +344,8 @@ def _search(name: str, boundaries: Any, values: Any, out_int32: bool, right: boo
     if sorter is not None:
         sorter = tensor_arg(sorter, name)
         if sorter.dtype != "int64" or sorter.shape != boundaries.shape:
-            raise TypeError(f"{name}: sorter must be an int64 tensor of the sorted sequence's shape "
-                            f"{boundaries.shape}, got {sorter.dtype}{sorter.shape}")
+            raise ArgumentTypeError(f"{name}: sorter must be an int64 tensor of the sorted sequence's shape "
+                                    f"{boundaries.shape}, got {sorter.dtype}{sorter.shape}")
     out_dtype = "int32" if flag(out_int32, name, "out_int32") else "int64"
     dtype = _common_dtype(boundaries.data, value_array)
     # PyTorch's searchsorted has no bool kernel (a bool with an integer compares as integers); with no values its

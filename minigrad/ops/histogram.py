@@ -169,8 +169,8 @@ def histogram(input: Any, bins: Any = 100, *, range: Sequence[float] | None = No
     if weight is not None:
         weight = tensor_arg(weight, name)
         if weight.numel() != x.numel():
-            raise ValueError(f"{name}: if weight tensor is provided it should have as many elements as the input, "
-                             f"got input with shape {x.shape} and weight with shape {weight.shape}")
+            raise ShapeMismatchError(f"{name}: if weight tensor is provided it should have as many elements as the "
+                                     f"input, got input with shape {x.shape} and weight with shape {weight.shape}")
         weight = weight.reshape(-1)
     hist, edges = _run(x.reshape(-1, 1), [bins], _range_pairs(range, 1, name), weight, density, name)
     return return_types.histogram(hist, edges[0])
@@ -200,9 +200,9 @@ def histogramdd(input: Any, bins: Any = 10, *, range: Sequence[float] | None = N
     if weight is not None:
         weight = tensor_arg(weight, name)
         if tuple(weight.shape) != tuple(x.shape[:-1]):
-            raise ValueError(f"{name}: if weight tensor is provided it should have the same shape as the input "
-                             f"tensor excluding its innermost dimension, but got input with shape {x.shape} and "
-                             f"weight with shape {weight.shape}")
+            raise ShapeMismatchError(f"{name}: if weight tensor is provided it should have the same shape as the "
+                                     f"input tensor excluding its innermost dimension, but got input with shape "
+                                     f"{x.shape} and weight with shape {weight.shape}")
         weight = weight.reshape(-1)
     all_edges = all(isinstance(b, Tensor) for b in bins)
     ranges = [None] * dims if all_edges else _range_pairs(range, dims, name)

@@ -442,3 +442,25 @@ def test_topk_unsorted_order_without_ties_as_torch(k: int) -> None:
         got.append((_np(out.values), _np(out.indices), _np(x.grad)))
     for ours, theirs in zip(got[1], got[0]):
         np.testing.assert_array_equal(ours, theirs)
+
+
+# --- shape refusals: PyTorch's RuntimeError (they were a bare ValueError / TypeError) ---
+
+SHAPE_REFUSALS = {
+    "diff_prepend_shape": lambda lib: lib.diff(lib.zeros((2, 3)), dim=0, prepend=lib.zeros((1, 2))),
+    "diff_append_dims": lambda lib: lib.diff(lib.zeros((2, 3)), dim=0, append=lib.zeros(3)),
+    "histogram_weight": lambda lib: lib.histogram(lib.tensor([1.0, 2.0]), 3, weight=lib.tensor([1.0, 2.0, 3.0])),
+    "histogramdd_weight": lambda lib: lib.histogramdd(lib.zeros((3, 2)), 3, weight=lib.zeros(4)),
+    "searchsorted_sorter_shape": lambda lib: lib.searchsorted(lib.tensor([1.0, 2.0, 3.0]), lib.tensor([1.0]),
+                                                              sorter=lib.tensor([0, 1])),
+    "searchsorted_sorter_dtype": lambda lib: lib.searchsorted(lib.tensor([1.0, 2.0, 3.0]), lib.tensor([1.0]),
+                                                              sorter=lib.tensor([0, 1, 2], dtype=lib.int32)),
+}
+
+
+@pytest.mark.parametrize("name", list(SHAPE_REFUSALS))
+def test_shape_refusals_raise_torch_error_class(name: str) -> None:
+    expected = _raised(torch, SHAPE_REFUSALS[name])
+    assert expected is RuntimeError
+    got = _raised(mg, SHAPE_REFUSALS[name])
+    assert got is not None and issubclass(got, expected), got
