@@ -13,6 +13,7 @@ import collections
 import operator
 import threading
 import time
+from heapq import heapify, heappop, heappush
 from typing import Any, Callable
 
 import numpy
@@ -803,16 +804,18 @@ def _kahn_order(outputs: list[int], routes: list[tuple], producer: dict) -> list
             else:
                 consumers[parent] = 1
                 stack.append(parent)
-    order, ready = [], [k for k in roots if consumers[k] == 0]
+    # eager runs the ready op recorded last first (a heap by -k: the ops are numbered in the order recorded)
+    order, ready = [], [-k for k in roots if consumers[k] == 0]
+    heapify(ready)
     while ready:
-        k = ready.pop()
+        k = -heappop(ready)
         order.append(k)
         for _j, v in routes[k]:
             parent = producer.get(v)
             if parent is not None:
                 consumers[parent] -= 1
                 if consumers[parent] == 0:
-                    ready.append(parent)
+                    heappush(ready, -parent)
     return order
 
 

@@ -27,6 +27,7 @@ from __future__ import annotations
 import math
 import sys
 import warnings
+from heapq import heappop, heappush
 from typing import Any, Callable
 
 from . import backend
@@ -138,10 +139,11 @@ def walk(start: Function, targets: Any = None, quiet: bool = False) -> tuple[dic
     for begin in WALK_BEGINS:   # register_multi_grad_hook (autograd.graph)
         begin(consumers, targets)
     pending: dict = {start: [None] * start.n_outputs}
-    ready = [start]
+    ready = [(0, 0, start)]   # a heap: the node recorded last runs first, as the ordinary walk (engine._propagate)
+    pushed = 0
     with enable_grad():   # PyTorch: a create_graph backward records, even under no_grad
         while ready:
-            node = ready.pop()
+            node = heappop(ready)[2]
             grads_out = pending.pop(node)
             stop = node in stops
             if node is not start and (node.saved is _FREED or node.epoch != INPLACE.epoch) and not stop:
@@ -182,7 +184,8 @@ def walk(start: Function, targets: Any = None, quiet: bool = False) -> tuple[dic
                         g = _dense(g)   # a lazy placeholder (igamma's a) that an op on a target's path needs: raise
                         slot[index] = g if slot[index] is None else Add()(slot[index], g)
                     if count == 0:
-                        ready.append(parent)
+                        pushed -= 1
+                        heappush(ready, (-parent.seq, pushed, parent))
                 elif g is not None:
                     total = leaves.get(edge)
                     leaves[edge] = g if total is None else _add_leaf(total, g)

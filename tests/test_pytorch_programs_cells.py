@@ -764,11 +764,10 @@ def test_per_step_compiled_cells_agree_with_eager_to_rounding() -> None:
         np.testing.assert_allclose(theirs[name], ours[name], rtol=1e-5, atol=1e-7, err_msg=name)
 
 
-@pytest.mark.xfail(strict=True, reason="a weight reached through an op inside each compiled call (w.reshape, w.t(), "
-                   "a conv's weight.reshape) gets its per-call gradients summed in call order, g2 + g1 + g0, while "
-                   "eager's depth-first walk reaches those ops last, g0 + g1 + g2, when the weight is the op's first "
-                   "operand: float32 sums differ in the last bit (compiling the whole loop is bit-identical)")
 def test_per_step_compile_sums_a_shared_weights_gradient_in_eagers_order() -> None:
+    """A weight reached through an op inside each compiled call (``w.reshape``) gets its per-call gradients summed in
+    eager's order: both walks run the ready op recorded last first (PyTorch's order; eager's walk took the op made
+    ready last, and summed g0 + g1 + g2 where the replays summed g2 + g1 + g0, a last-bit float32 difference)."""
     import minigrad as mg  # noqa: PLC0415
 
     def weight_gradient(compiled: bool) -> np.ndarray:

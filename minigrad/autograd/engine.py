@@ -13,8 +13,9 @@ call into a node of the graph:
   outputs at all.
 
 :meth:`Tensor.backward` walks the nodes reachable from the root in an order where
-every node comes after all its consumers (Kahn's algorithm with an explicit
-stack: no recursion, so a 50,000-op chain is fine), calls each node's
+every node comes after all its consumers (Kahn's algorithm, no recursion, so a
+50,000-op chain is fine; among the nodes ready to run, the one recorded last
+first, as PyTorch's sequence numbers order them), calls each node's
 ``backward`` once with the summed gradient of its outputs and frees its saved
 arrays unless ``retain_graph`` is set. :func:`observe_backward` runs the same
 walk for an observer (the visualiser's gradient norms) and changes nothing.
@@ -28,9 +29,11 @@ scope) and its switches (``no_grad`` …) are in :mod:`minigrad.recording`.
 
 from __future__ import annotations
 
+import itertools
 import threading
 import weakref
 from contextvars import ContextVar
+from heapq import heappop, heappush
 from sys import getrefcount
 from typing import Any, Callable, Sequence
 
@@ -125,6 +128,7 @@ class Function:
     needs_grad: tuple = ()
     scope = ""
     epoch = 0          # INPLACE.epoch when recorded: saved arrays changed in place after it are refused
+    seq = 0            # when recorded (a count): among the nodes ready in a backward, the latest recorded runs first
     tag: str | None = None
     profiling = False   # True while the profiler's PROFILE_HOOK runs this call (it is timed once)
     hooks: dict | None = None
@@ -206,6 +210,7 @@ class Function:
             if state.scope:   # the class default is "": most ops record outside any name scope
                 self.scope = state.scope
             self.epoch = INPLACE.epoch
+            self.seq = next(_SEQUENCE)
             node = self
             if _PACK is not None:   # saved_tensors_hooks on in some thread (autograd.graph)
                 _PACK(self, inputs)
@@ -350,6 +355,7 @@ def tag(tensor: Tensor, label: str) -> Tensor:
 
 
 _meta_cache: dict = {}
+_SEQUENCE = itertools.count(1)   # Function.seq
 
 
 def _tangent_only(node: Function, inputs: Sequence[Any], arrays: Sequence[Any], out: Any, edges: list,
@@ -736,13 +742,27 @@ def _propagate(root: Tensor, grad: Any, retain_graph: bool, observer: Callable |
     leaves: dict = {}
     if owned is None:   # keys of sums this walk allocated, so adding into them in place is safe
         owned = set()
-    ready = [root_node]
+    # the nodes whose consumers all ran: the one recorded last runs first, as in PyTorch's ready queue (by its
+    # sequence numbers). A heap of (-seq, -count, node) (ties, nodes made outside Function.__call__ with seq 0: the
+    # one ready last first), but the one node the last node made ready skips it while the heap is empty (a chain)
+    ready: list = []
+    became = root_node
+    pushed = 0
     checking = _state.get().checks is True   # anomaly checks
     profiler = PROFILE_HOOK
     special = observer is not None or checking or profiler is not None   # an observer, anomaly checks, a profiler
     epoch = INPLACE.epoch
-    while ready:
-        node = ready.pop()
+    while True:
+        if became is not None and not ready:
+            node = became
+        else:
+            if became is not None:
+                pushed -= 1
+                heappush(ready, (-became.seq, pushed, became))
+            if not ready:
+                break
+            node = heappop(ready)[2]
+        became = None
         grads_out = [_dense(g) for g in pending.pop(node)] if node in owned else pending.pop(node)
         if (node.saved is _FREED or node.epoch != epoch) and node not in stops:
             _check_saved(node)
@@ -801,7 +821,11 @@ def _propagate(root: Tensor, grad: Any, retain_graph: bool, observer: Callable |
                     total = slot[index]
                     slot[index] = g if total is None and type(g) is numpy.ndarray else _sum(total, g, edge, owned)
                 if count == 0:
-                    ready.append(parent)
+                    if became is None:
+                        became = parent
+                    else:
+                        pushed -= 1
+                        heappush(ready, (-parent.seq, pushed, parent))
             elif g is not None:
                 total = leaves.get(edge)
                 if total is None:

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 import minigrad as mg
+import nn as mnn
 
 torch = pytest.importorskip("torch", reason="no torch")
 
@@ -157,3 +158,58 @@ def test_accumulate_grad_prehooks_run_after_the_tensor_hooks_and_not_in_grad(ent
     # autograd.grad runs no AccumulateGrad: minigrad ran them all in registration order, in grad() too (x.grad and
     # grad()'s result were other values than PyTorch's)
     assert _accumulate_grad_prehooks_log(mg, entry) == _accumulate_grad_prehooks_log(torch, entry)
+
+
+def _branch_order(api, how: str) -> list:
+    """Hooks on two branches that join again (``b * a`` with ``b`` recorded after ``a``), and on a third op."""
+    log: list = []
+    x = api.tensor(np.array([0.5, 1.0]), requires_grad=True)
+    a = x.sin()
+    b = x.exp()
+    c = (x * 3.0).tanh()
+    d = b * a + c
+    for name, t in (("a", a), ("b", b), ("c", c)):
+        t.register_hook(lambda g, name=name: log.append(("tensor", name, np.round(g.detach().numpy(), 6).tolist())))
+        t.grad_fn.register_prehook(lambda go, name=name: log.append(("prehook", name)))
+        t.grad_fn.register_hook(lambda gi, go, name=name: log.append(("posthook", name)))
+    s = d.sum()
+    if how == "backward":
+        s.backward()
+    elif how == "grad":
+        api.autograd.grad(s, [x])
+    elif how == "create_graph":
+        api.autograd.grad(s, [x], create_graph=True)
+    return log
+
+
+@pytest.mark.parametrize("how", ["backward", "grad", "create_graph"])
+def test_hooks_on_branches_run_in_pytorchs_order(how):
+    # among the nodes ready in a backward, the one recorded last runs first (PyTorch's sequence numbers); the walk
+    # took the one made ready last
+    assert _branch_order(mg, how) == _branch_order(torch, how)
+
+
+def _cell_twice_log(api, module) -> list:
+    """Module backward hooks of a recurrent cell called twice, the second call fed the first's state."""
+    log: list = []
+    cell = module.LSTMCell(2, 3).double()
+    rng = np.random.default_rng(0)
+    with api.no_grad():
+        for p in cell.parameters():
+            p.copy_(api.tensor(rng.standard_normal(tuple(p.shape)) * 0.5))
+
+    def sums(grads):
+        return tuple(None if g is None else round(float(g.sum()), 6) for g in grads)
+
+    cell.register_full_backward_pre_hook(lambda m, go: log.append(("pre", sums(go))))
+    cell.register_full_backward_hook(lambda m, gi, go: log.append(("full", sums(gi), sums(go))))
+    x = api.tensor(np.ones((1, 2)), requires_grad=True)
+    h, c = cell(x, cell(x))
+    (h.sum() * 2 + c.sum()).backward()
+    return log
+
+
+def test_module_hooks_of_a_cell_called_twice_run_in_pytorchs_order():
+    # the second call's full backward hook runs before the first call's pre-hook, as PyTorch's (its input-side node
+    # was recorded after the first call's output-side node: it runs first once both are ready)
+    assert _cell_twice_log(mg, mnn) == _cell_twice_log(torch, torch.nn)
