@@ -85,9 +85,12 @@ def _grad_off() -> Any:
     if not state.grad:
         return None
     last = _OFF   # (a state, its copy with grad off): most backward calls start from the same state
-    if last[0] is not state:
-        last = _OFF = (state, state.but("grad", False))
-    return _state.set(last[1])
+    if last[0] is state:
+        return _state.set(last[1])
+    off = state.but("grad", False)
+    if state.checks is False:   # kept for the next call; never one holding an mg.compile tracer alive
+        _OFF = (state, off)
+    return _state.set(off)
 
 
 _OFF: tuple = (None, None)
