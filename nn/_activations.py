@@ -194,8 +194,23 @@ def threshold(input: Tensor, threshold: float, value: float, inplace: bool = Fal
 
 def _thresholded(input: Any, limit: Any, value: Any) -> Tensor:  # noqa: A002
     x = _not_complex(_no_bool(input, "threshold"), "threshold")   # a complex number has no order
-    limit = _like_input(_number(limit, "threshold", "threshold"), x)
-    return _reads_input(mg.where(x <= limit, _like_input(_number(value, "threshold", "value"), x), x))
+    half = x.dtype == mg.float16   # PyTorch compares float16 with a float32 threshold
+    limit = _in_dtype(x, limit, "threshold", mg.float32 if half else x.dtype)
+    value = _in_dtype(x, value, "value", x.dtype)
+    return _reads_input(mg.where((x.float() if half else x) <= limit, value, x))
+
+
+def _in_dtype(x: Tensor, number: Any, what: str, dtype: Any) -> Any:
+    """threshold's ``number`` converted into ``dtype``, as PyTorch converts both numbers: 255.9 or 300 into
+    uint8, NaN into an int dtype or 1e5 into float16 raise RuntimeError (NumPy would wrap them); a float into an
+    int dtype truncates; a bool, an int (kept exact) or a complex with no imaginary part converts too."""
+    if type(number) not in (bool, int, complex):
+        number = _number(number, "threshold", what)
+    try:
+        return mg.full((), number, dtype=dtype).item()
+    except RuntimeError:
+        raise RuntimeError(f"threshold: {what} {number!r} cannot be converted to type {dtype} without overflow "
+                           f"(input {x.dtype} of shape {x.shape}), as in PyTorch") from None
 
 
 def silu(input: Tensor, inplace: bool = False) -> Tensor:  # noqa: A002

