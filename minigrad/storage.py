@@ -20,6 +20,7 @@ from typing import Any
 import numpy
 
 from . import backend
+from .arguments import ArgumentTypeError, ShapeMismatchError, allocating, as_dtype
 
 __all__ = ["TypedStorage", "UntypedStorage", "is_storage"]
 
@@ -85,7 +86,10 @@ class UntypedStorage:
         data = args[0] if args else 0
         dev = backend.resolve_device("cpu" if device is None else device)
         if isinstance(data, (int, numpy.integer)) and not isinstance(data, bool):
-            host = numpy.zeros(int(data), dtype=numpy.uint8)
+            if data < 0:   # PyTorch: RuntimeError from its allocator
+                raise ShapeMismatchError(f"UntypedStorage: a size must be non-negative, got {int(data)}")
+            with allocating("UntypedStorage"):
+                host = numpy.zeros(int(data), dtype=numpy.uint8)
         else:
             try:
                 host = numpy.asarray(list(data), dtype=numpy.uint8)
@@ -174,8 +178,11 @@ class TypedStorage:
     """
 
     def __init__(self, untyped: UntypedStorage, dtype: Any) -> None:
+        if not isinstance(untyped, UntypedStorage):   # PyTorch: RuntimeError, an invalid combination of arguments
+            raise ArgumentTypeError(f"TypedStorage: reads an UntypedStorage (x.storage() makes one), got "
+                                    f"{type(untyped).__name__}")
         self._untyped_storage = untyped
-        self.dtype = numpy.dtype(dtype)
+        self.dtype = as_dtype(dtype, "TypedStorage")
 
     def data_ptr(self) -> int:
         """The address of the first byte (the untyped storage's)."""

@@ -86,3 +86,18 @@ def test_error_table_rows_raise_for_any_generator_state(call: str, torch_class: 
             assert isinstance(_raised(call, mg), torch_class)
             torch.manual_seed(seed)
             assert isinstance(_raised(call, torch), torch_class)
+
+
+@pytest.mark.parametrize("call", ["t.TypedStorage(0, 0)", "t.UntypedStorage(-1)"])
+def test_storage_constructors_refuse_bad_arguments_as_torch(call: str, torch: Any) -> None:
+    """A storage made from a wrong argument raises a RuntimeError, as PyTorch's (the fuzz's
+    ``mg.TypedStorage(0, 0)`` leaked NumPy's TypeError from ``numpy.dtype(0)``; a negative size, NumPy's
+    ValueError); minigrad's errors are also the TypeError/ValueError they were."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")   # TypedStorage is deprecated
+        with pytest.raises(RuntimeError):
+            eval(call, {"t": torch})   # noqa: S307 - the literal calls above
+        with pytest.raises(RuntimeError, match="Storage"):
+            eval(call, {"t": mg})   # noqa: S307
