@@ -35,10 +35,11 @@ __all__ = ["cosine_embedding_loss", "ctc_loss", "gaussian_nll_loss", "hinge_embe
 
 # --- shared pieces ----------------------------------------------------------------------------------
 
-def _operand(value: Any, like: Tensor, name: str, what: str = "target") -> Tensor:
+def _operand(value: Any, like: Tensor, name: str, what: str = "target", cast: bool = True) -> Tensor:
     """A loss's other operand as a Tensor on ``like``'s device, in its dtype when it holds integers or bools
     (a ±1 target must not promote a float32 loss); a float or complex one is kept (a complex target makes a complex
-    loss, as PyTorch's ops, rather than losing its imaginary part); arrays and numbers welcome."""
+    loss, as PyTorch's ops, rather than losing its imaginary part); arrays and numbers welcome. With ``cast=False``
+    it keeps its own dtype (a target only compared, which an integer input's dtype could wrap: 255 in int8)."""
     if isinstance(value, Tensor):
         if value.device != like.device:
             raise ValueError(f"{name}: input is on {like.device} but {what} is on {value.device}")
@@ -46,11 +47,11 @@ def _operand(value: Any, like: Tensor, name: str, what: str = "target") -> Tenso
         value = mg.as_tensor(mg.to_device(value, like.device))
     else:
         try:
-            value = mg.tensor(value, dtype=like.dtype, device=like.device)
+            value = mg.tensor(value, dtype=like.dtype if cast else None, device=like.device)
         except (TypeError, ValueError) as error:
             raise TypeError(f"{name}: {what} must be a Tensor, an array or numbers, got {type(value).__name__}") \
                 from error
-    return value if value.dtype.kind in "fc" else value.astype(like.dtype)
+    return value if value.dtype.kind in "fc" or not cast else value.astype(like.dtype)
 
 
 def _real_inputs(name: str, promote: bool = False, complex_ok: bool = False, **inputs: Any) -> list[Tensor]:
@@ -70,8 +71,8 @@ def _real_inputs(name: str, promote: bool = False, complex_ok: bool = False, **i
 
 def _clamp_min_zero(z: Tensor) -> Tensor:
     """max(z, 0) as PyTorch's ``clamp_min``: the gradient passed where z >= 0, z = 0 included; a NaN stays NaN
-    (with gradient 0), so a NaN distance does not turn into a zero loss."""
-    return z.clamp(min=0.0)
+    (with gradient 0), so a NaN distance does not turn into a zero loss. An integer z stays integer."""
+    return z.clamp(min=0)
 
 
 def _same_ndim(name: str, **tensors: Tensor) -> None:
@@ -191,14 +192,21 @@ def hinge_embedding_loss(input: Tensor, target: Any, margin: float = 1.0,  # noq
                          size_average: bool | None = None, reduce: bool | None = None,
                          reduction: str = "mean") -> Tensor:
     """x where target = 1, max(0, margin - x) where target = -1, reduced; as PyTorch (a target that is
-    neither gets both terms). input x: distances, any shape; target broadcasts against it."""
+    neither gets both terms). input x: distances, any shape, floating or integer (the loss keeps its dtype, the
+    float margin converted into it as PyTorch's: truncated, and -1.0 into uint8 raises; a bool input is refused as
+    PyTorch's ``margin - x``); target broadcasts against it."""
     name = "hinge_embedding_loss"
     reduction = checked_reduction(size_average, reduce, reduction, name)
-    input = _floating(input, name)
-    target = _operand(target, input, name)
+    _no_bool_subtraction(name, input=input)
+    input = _tensor(input, name)
+    if input.dtype.kind not in "iu":
+        input = _floating(input, name)
+    target = _operand(target, input, name, cast=False)
     _broadcast(name, input, target)
-    below_margin = _clamp_min_zero(_number(margin, name, "margin") - input)
-    return reduce_loss(mg.where(target != 1, below_margin, 0.0) + mg.where(target != -1, input, 0.0), reduction)
+    margin = float(margin) if type(margin) is bool else _number(margin, name, "margin")   # PyTorch's double
+    zeros = mg.zeros_like(input)
+    below_margin = _clamp_min_zero(mg.full_like(input, margin) - input)
+    return reduce_loss(mg.where(target != 1, below_margin, zeros) + mg.where(target != -1, input, zeros), reduction)
 
 
 def soft_margin_loss(input: Tensor, target: Any, size_average: bool | None = None,  # noqa: A002

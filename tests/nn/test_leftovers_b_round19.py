@@ -15,17 +15,20 @@ TF = torch.nn.functional
 
 
 def _outcome(call):
-    """``call()``'s (values, dtype name) or the built-in class of what it raised."""
+    """``call()``'s (values, dtype name), or the exception it raised."""
     try:
         out = call()
     except Exception as error:  # noqa: BLE001 - the class is the comparison
-        return _builtin_class(error)
+        return error
     return out.tolist(), str(out.dtype).replace("torch.", "")
 
 
-def _builtin_class(error: BaseException) -> str:
-    """The first built-in exception class of ``error`` (minigrad's errors subclass PyTorch's classes)."""
-    return next(cls.__name__ for cls in type(error).__mro__ if cls.__module__ == "builtins")
+def _same(ours, theirs) -> None:
+    """The two outcomes agree: equal values and dtypes, or ours raised an instance of PyTorch's class."""
+    if isinstance(theirs, Exception):
+        assert isinstance(ours, type(theirs)), (ours, theirs)
+    else:
+        assert ours == theirs
 
 
 @pytest.mark.parametrize(("dtype", "limit", "value"), [
@@ -40,4 +43,18 @@ def test_threshold_converts_its_numbers_into_the_input_dtype(dtype, limit, value
         data = np.array([0, 2**62, 2**62 + 1, 2**62 + 2, 5], dtype=dtype)
     ours = _outcome(lambda: F.threshold(mg.tensor(data), limit, value))
     theirs = _outcome(lambda: TF.threshold(torch.tensor(data), limit, value))
-    assert ours == theirs
+    _same(ours, theirs)
+
+
+@pytest.mark.parametrize(("dtype", "target", "margin", "reduction"), [
+    ("int64", "int64", 1.0, "none"), ("int32", "float32", 1.5, "sum"), ("uint8", "int64", 2.7, "none"),
+    ("uint8", "int64", -1, "none"), ("int8", "int64", 300, "none"), ("int64", "int64", 1.0, "mean"),
+    ("int8", "int64", True, "sum"), ("bool", "int64", 1.0, "none"), ("float16", "int64", 1e5, "none"),
+])
+def test_hinge_embedding_loss_takes_integer_inputs(dtype, target, margin, reduction):
+    data = np.array([[1, 0, 3, 1], [2, 5, 0, 4]], dtype=dtype)
+    labels = np.array([1, -1, -1, 255], dtype=target)   # 255 is neither label, also for an int8 input
+    ours = _outcome(lambda: F.hinge_embedding_loss(mg.tensor(data), mg.tensor(labels), margin, reduction=reduction))
+    theirs = _outcome(lambda: TF.hinge_embedding_loss(torch.tensor(data), torch.tensor(labels), margin,
+                                                      reduction=reduction))
+    _same(ours, theirs)
