@@ -147,9 +147,11 @@ def _pack(node: Function, inputs: tuple) -> None:
         if tensor is None or tensor.data is not array:
             tensor = Tensor._make(array, False, None, 0)
         local.packing = True
+        token = _state.set(_state.get().but("grad", False))   # as PyTorch's, the pack hook runs without recording
         try:
             packed = _outside_capture(pack_hook, tensor)
         finally:
+            _state.reset(token)
             local.packing = False
         return _Slot(packed, tuple(array.shape), array.dtype, tensor.device)
 

@@ -213,3 +213,33 @@ def test_module_hooks_of_a_cell_called_twice_run_in_pytorchs_order():
     # the second call's full backward hook runs before the first call's pre-hook, as PyTorch's (its input-side node
     # was recorded after the first call's output-side node: it runs first once both are ready)
     assert _cell_twice_log(mg, mnn) == _cell_twice_log(torch, torch.nn)
+
+
+def _pack_hook_log(api, create_graph: bool) -> list:
+    """What saved-tensor pack and unpack hooks see: grad mode, and whether a result computed with a tensor that
+    requires grad requires grad."""
+    log: list = []
+    k = api.tensor(np.array([0.5, 0.25]), requires_grad=True)
+
+    def pack(t):
+        log.append(_state(api, "pack", t, t * k))
+        return t
+
+    def unpack(t):
+        log.append(_state(api, "unpack", t, t * k))
+        return t
+
+    x = api.tensor(np.array([1.0, 2.0]), requires_grad=True)
+    with api.autograd.graph.saved_tensors_hooks(pack, unpack):
+        y = (x * x).sum()
+    if create_graph:
+        api.autograd.grad(y, [x], create_graph=True)
+    else:
+        y.backward()
+    return log
+
+
+@pytest.mark.parametrize("create_graph", [False, True])
+def test_saved_tensors_pack_hook_runs_without_recording(create_graph):
+    # PyTorch's pack hook runs with grad mode off (its result holds no graph); minigrad's recorded
+    assert _pack_hook_log(mg, create_graph) == _pack_hook_log(torch, create_graph)
