@@ -8,6 +8,8 @@
 - ``autocast`` does not change dtypes: minigrad has no per-op precision lists, so ops inside
   the block run in their inputs' dtypes (float32 where PyTorch would pick float16/bfloat16).
   Results are then more precise than PyTorch's, never wrong; it warns once that it does nothing.
+  As PyTorch's, a ``"cuda"`` block without a GPU warns and disables itself (``is_autocast_enabled("cuda")``
+  stays False in it).
   ``dtype=torch.bfloat16`` is accepted like float16 (NumPy has no bfloat16, and neither changes a dtype).
 - ``set_autocast_enabled``, ``set_autocast_dtype`` and ``get_autocast_dtype`` are PyTorch's per-thread switches
   that ``autocast`` blocks set and restore (``is_autocast_enabled`` reads the first): they are kept and read back
@@ -21,11 +23,13 @@
 
 from __future__ import annotations
 
+import functools
 import math
 import sys
 import threading
 import types
 import warnings
+from collections.abc import Iterable, Mapping
 from typing import Any, Callable
 
 from . import backend
@@ -55,6 +59,10 @@ class autocast:  # noqa: N801 - PyTorch's name
         self.fast_dtype = (get_autocast_dtype(self._device_kind) if dtype is None
                            else _autocast_dtype(dtype, "autocast"))
         self.enabled = as_bool(enabled, "autocast", "enabled")
+        self._cache_enabled = cache_enabled
+        if self.enabled and self._device_kind == "cuda" and not backend.cuda_is_available():
+            warnings.warn("CUDA is not available or torch_xla is imported. Disabling autocast.", stacklevel=2)
+            self.enabled = False   # as PyTorch's: is_autocast_enabled("cuda") stays False in the block
         if self.enabled and self._device_kind == "cpu" and not (_is_bfloat16(self.fast_dtype)
                                                                  or self.fast_dtype == float16):
             warnings.warn("In CPU autocast, but the target dtype is not supported. Disabling autocast.\nCPU Autocast "
@@ -62,6 +70,8 @@ class autocast:  # noqa: N801 - PyTorch's name
             self.enabled = False   # as PyTorch's
 
     def __enter__(self) -> autocast:
+        if self._cache_enabled is not None and not isinstance(self._cache_enabled, bool):   # PyTorch's, on entry
+            raise TypeError(f"autocast: cache_enabled must be a bool (got {type(self._cache_enabled).__name__})")
         states, dtypes = _states(), _dtypes()
         self._previous = states.get(self._device_kind, False), get_autocast_dtype(self._device_kind)
         states[self._device_kind] = self.enabled   # a block sets the state, the block's end restores it
@@ -75,11 +85,10 @@ class autocast:  # noqa: N801 - PyTorch's name
         return None
 
     def __call__(self, fn: Callable) -> Callable:
+        @functools.wraps(fn)   # name, doc, __qualname__ and __wrapped__, as PyTorch's decorator
         def wrapper(*args: Any, **kwargs: Any) -> Any:
             with self:
                 return fn(*args, **kwargs)
-        wrapper.__name__ = getattr(fn, "__name__", "wrapper")
-        wrapper.__doc__ = fn.__doc__
         return wrapper
 
 
@@ -169,11 +178,22 @@ def set_autocast_dtype(device_type: str, dtype: Any) -> None:
     _dtypes()[_device_kind(device_type, "set_autocast_dtype")] = _autocast_dtype(dtype, "set_autocast_dtype")
 
 
+class ScalerCheckError(AssertionError, ValueError):
+    """A GradScaler misuse PyTorch reports with an AssertionError (a bad growth/backoff factor, a step or update
+    before ``scale()``, no gradient to check); a ValueError too, as minigrad raised before."""
+
+
+class ScaleOutputsError(ValueError, TypeError):
+    """``GradScaler.scale`` of something that is not a Tensor or an iterable of them (ValueError, as PyTorch's)."""
+
+
 class GradScaler:
     """PyTorch's dynamic loss scaler (``torch.amp.GradScaler``), same arguments, methods and state dict.
 
     Typical loop: ``scaler.scale(loss).backward()``; optionally ``scaler.unscale_(opt)`` then clip;
-    ``scaler.step(opt)``; ``scaler.update()``.
+    ``scaler.step(opt)``; ``scaler.update()``. As PyTorch's, the scale is a float32 value made by the first
+    ``scale()``; ``unscale_``, ``step`` and ``update`` before it raise (AssertionError), and ``get_scale()``
+    and ``state_dict()`` report ``init_scale`` as given until then.
     """
 
     def __init__(self, device: str = "cuda", init_scale: float = 2.0**16, growth_factor: float = 2.0,
@@ -185,58 +205,67 @@ class GradScaler:
             self._enabled = False
         if self._enabled:
             if not growth_factor > 1.0:
-                raise ValueError(f"GradScaler: growth_factor should be > 1, got {growth_factor}")
+                raise ScalerCheckError(f"GradScaler: The growth factor must be > 1.0, got {growth_factor}")
             if not backoff_factor < 1.0:
-                raise ValueError(f"GradScaler: backoff_factor should be < 1, got {backoff_factor}")
-        self._init_scale = float(init_scale)
+                raise ScalerCheckError(f"GradScaler: The backoff factor must be < 1.0, got {backoff_factor}")
+        # kept as given (PyTorch's state_dict() reports them so); the scale is float32 once scale() made it
+        self._init_scale = init_scale
         self._scale: float | None = None
-        self._growth_factor, self._backoff_factor = float(growth_factor), float(backoff_factor)
-        self._growth_interval = int(growth_interval)
+        self._growth_factor, self._backoff_factor = growth_factor, backoff_factor
+        self._growth_interval = growth_interval
         self._growth_tracker = 0
         self._per_optimizer: dict[int, dict] = {}
 
     def is_enabled(self) -> bool:
         return self._enabled
 
-    def _current(self) -> float:
+    def _started(self, name: str) -> float:
+        """The current scale; PyTorch's AssertionError when ``scale()`` has not made it yet."""
         if self._scale is None:
-            self._scale = _float32(self._init_scale)
+            raise ScalerCheckError(f"Attempted {name} but _scale is None.  This may indicate your script did not "
+                                   "use scaler.scale(loss or outputs) earlier in the iteration.")
         return self._scale
 
     def scale(self, outputs: Any) -> Any:
-        """``outputs`` (a Tensor, or lists/tuples of them) times the current scale; unchanged when disabled."""
+        """``outputs`` times the current scale, as PyTorch's: a Tensor, or a list/tuple (same type back, nested)
+        or other iterable (a lazy ``map`` back) of them; unchanged when disabled. A float16 tensor stays float16
+        (multiplied in float32, then rounded), an integer one becomes float32."""
         if not self._enabled:
             return outputs
-        if isinstance(outputs, (list, tuple)):
-            return type(outputs)(self.scale(o) for o in outputs)
-        if not hasattr(outputs, "backward"):
-            raise TypeError(f"GradScaler.scale: outputs must be a Tensor or a list/tuple of them, "
-                            f"got {type(outputs).__name__}")
-        return outputs * backend.numpy.float32(self._current())
+        if hasattr(outputs, "backward"):
+            if self._scale is None:
+                self._scale = _float32(self._init_scale)
+            return _times_scale(outputs, self._scale)
+        if isinstance(outputs, (str, bytes, Mapping)) or not isinstance(outputs, Iterable):
+            # PyTorch maps over a dict's keys (or a string's characters); minigrad refuses instead
+            raise ScaleOutputsError(f"GradScaler.scale: outputs must be a Tensor or an iterable of Tensors, got "
+                                    f"{type(outputs).__name__}" + (" (pass list(outputs.values()))"
+                                                                   if isinstance(outputs, Mapping) else ""))
+        scaled = map(self.scale, outputs)
+        return type(outputs)(scaled) if isinstance(outputs, (list, tuple)) else scaled
 
     def _state(self, optimizer: Any) -> dict:
-        return self._per_optimizer.setdefault(id(optimizer), {"stage": _READY, "found_inf": False})
+        # found_inf: None until unscale_ saw a gradient (PyTorch records no inf check then)
+        return self._per_optimizer.setdefault(id(optimizer), {"stage": _READY, "found_inf": None})
 
     def unscale_(self, optimizer: Any) -> None:
         """Divide ``optimizer``'s gradients by the scale, in place, and note whether any is inf/NaN."""
         if not self._enabled:
             return
+        scale = self._started("unscale_")
         state = self._state(optimizer)
         if state["stage"] is _UNSCALED:
             raise RuntimeError("unscale_() has already been called on this optimizer since the last update().")
         if state["stage"] is _STEPPED:
             raise RuntimeError("unscale_() is being called after step().")
-        inverse = _float32(1.0 / self._current())
-        found = False
-        for group in optimizer.param_groups:
-            for p in group["params"]:
-                if p.grad is None:
-                    continue
-                grad = p.grad.data
-                if grad.dtype == backend.numpy.float16:
-                    raise ValueError("Attempting to unscale FP16 gradients.")
-                grad *= grad.dtype.type(inverse)
-                found = found or not bool(backend.array_module(grad).isfinite(grad).all())
+        grads = [p.grad.data for group in optimizer.param_groups for p in group["params"] if p.grad is not None]
+        if any(grad.dtype == backend.numpy.float16 for grad in grads):   # before any gradient changes
+            raise ValueError("Attempting to unscale FP16 gradients.")
+        inverse = _float32(1.0 / scale)
+        found = None
+        for grad in grads:
+            grad *= grad.dtype.type(inverse)
+            found = bool(found) or not bool(backend.array_module(grad).isfinite(grad).all())
         state["found_inf"], state["stage"] = found, _UNSCALED
 
     def step(self, optimizer: Any, *args: Any, **kwargs: Any) -> Any:
@@ -245,28 +274,34 @@ class GradScaler:
             return optimizer.step(*args, **kwargs)
         if "closure" in kwargs:
             raise RuntimeError("Closure use is not currently supported if GradScaler is enabled.")
+        self._started("step")
         state = self._state(optimizer)
         if state["stage"] is _STEPPED:
             raise RuntimeError("step() has already been called since the last update().")
         if state["stage"] is _READY:
             self.unscale_(optimizer)
+        if state["found_inf"] is None:
+            raise ScalerCheckError("No inf checks were recorded for this optimizer.")
         result = None if state["found_inf"] else optimizer.step(*args, **kwargs)
         state["stage"] = _STEPPED
         return result
 
     def update(self, new_scale: Any = None) -> None:
-        """Set the next scale: ``new_scale`` if given, else backed off after an inf/NaN, grown after
-        ``growth_interval`` clean steps in a row."""
+        """Set the next scale: ``new_scale`` if given (a float or a one-element tensor), else backed off after an
+        inf/NaN, grown after ``growth_interval`` clean steps in a row."""
         if not self._enabled:
             return
+        scale = self._started("update")
         if new_scale is not None:
+            if hasattr(new_scale, "backward") and (new_scale.numel() != 1 or new_scale.requires_grad):
+                raise ScalerCheckError("new_scale should be a float or a 1-element torch.cuda.FloatTensor or "
+                                       "torch.FloatTensor with requires_grad=False.")
             value = new_scale.item() if hasattr(new_scale, "item") else new_scale
             self._scale = _float32(float(value))
         else:
-            found = [s["found_inf"] for s in self._per_optimizer.values() if s["stage"] is not _READY]
+            found = [s["found_inf"] for s in self._per_optimizer.values() if s["found_inf"] is not None]
             if not found:
-                raise AssertionError("No inf checks were recorded prior to update.")
-            scale = self._current()
+                raise ScalerCheckError("No inf checks were recorded prior to update.")
             if any(found):
                 self._scale, self._growth_tracker = _float32(scale * self._backoff_factor), 0
             else:
@@ -278,26 +313,28 @@ class GradScaler:
         self._per_optimizer.clear()
 
     def get_scale(self) -> float:
-        """The current scale (1.0 when disabled)."""
-        return self._current() if self._enabled else 1.0
+        """The current scale (``init_scale`` as given before the first ``scale()``; 1.0 when disabled)."""
+        if not self._enabled:
+            return 1.0
+        return self._init_scale if self._scale is None else self._scale
 
     def get_growth_factor(self) -> float:
         return self._growth_factor
 
     def set_growth_factor(self, new_factor: float) -> None:
-        self._growth_factor = float(new_factor)
+        self._growth_factor = new_factor
 
     def get_backoff_factor(self) -> float:
         return self._backoff_factor
 
     def set_backoff_factor(self, new_factor: float) -> None:
-        self._backoff_factor = float(new_factor)
+        self._backoff_factor = new_factor
 
     def get_growth_interval(self) -> int:
         return self._growth_interval
 
     def set_growth_interval(self, new_interval: int) -> None:
-        self._growth_interval = int(new_interval)
+        self._growth_interval = new_interval
 
     def state_dict(self) -> dict:
         """PyTorch's keys: scale, growth_factor, backoff_factor, growth_interval, _growth_tracker ({} when disabled)."""
@@ -308,7 +345,8 @@ class GradScaler:
                 "_growth_tracker": self._growth_tracker}
 
     def load_state_dict(self, state_dict: dict) -> None:
-        """Take a :meth:`state_dict` (checked whole before anything changes)."""
+        """Take a :meth:`state_dict` (checked whole before anything changes). As PyTorch's, before the first
+        ``scale()`` the loaded scale is reported as given, and made float32 by ``scale()``."""
         if not self._enabled:
             return
         if len(state_dict) == 0:
@@ -318,12 +356,28 @@ class GradScaler:
         missing = [k for k in keys if k not in state_dict]
         if missing:
             raise KeyError(f"GradScaler.load_state_dict: missing keys {missing}")
-        values = [float(state_dict[k]) for k in keys]
-        if not all(math.isfinite(v) for v in values):
+        if not all(math.isfinite(float(state_dict[k])) for k in keys):
             raise ValueError("GradScaler.load_state_dict: values must be finite")
-        self._scale = _float32(values[0])
-        self._growth_factor, self._backoff_factor = values[1], values[2]
-        self._growth_interval, self._growth_tracker = int(values[3]), int(values[4])
+        self._init_scale = state_dict["scale"]
+        if self._scale is not None:
+            self._scale = _float32(float(state_dict["scale"]))
+        self._growth_factor, self._backoff_factor = state_dict["growth_factor"], state_dict["backoff_factor"]
+        self._growth_interval, self._growth_tracker = state_dict["growth_interval"], int(state_dict["_growth_tracker"])
+
+
+def _times_scale(output: Any, scale: float) -> Any:
+    """``output * scale`` in PyTorch's dtype for a tensor times its float32 0-d scale: a dimensioned floating
+    tensor keeps its dtype (float16 multiplied in float32 and rounded once), a 0-d one promotes with float32, an
+    integer or bool one becomes float32 (NumPy's promotion would give float64, or float32 for float16)."""
+    np_ = backend.numpy
+    dtype = np_.dtype(output.dtype)
+    if dtype.kind not in "fc":
+        target = np_.dtype(np_.float32)
+    else:
+        target = dtype if output.ndim > 0 else np_.promote_types(dtype, np_.float32)
+    compute = np_.promote_types(target, np_.float32)
+    scaled = (output if dtype == compute else output.to(compute)) * np_.float32(scale)
+    return scaled if compute == target else scaled.to(target)
 
 
 def _older_amp(device: str) -> types.ModuleType:
