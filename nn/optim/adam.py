@@ -19,6 +19,16 @@ def _stored(betas: Any) -> Any:
     return tuple(betas) if isinstance(betas, list) else betas
 
 
+def _check_float_betas(name: str, betas: Any) -> None:
+    """PyTorch's Adam and AdamW take the constructor's ``betas`` as two floats (a NumPy float64 is one), not an int
+    such as 0 or a float32: ValueError for a pair of numbers in [0, 1) that is not (the others are refused as
+    invalid betas; a group's own betas are not checked so, as in PyTorch)."""
+    pair = isinstance(betas, (tuple, list)) and len(betas) == 2
+    if pair and all(is_number(b) and 0.0 <= b < 1.0 for b in betas) and not all(isinstance(b, float) for b in betas):
+        raise ValueError(f"{name}: betas must be either both floats or both Tensors, got betas={betas!r} (as in "
+                         "PyTorch; write 0.0 for 0)")
+
+
 class Adam(DecoupledWeightDecayFlag, Optimizer):
     """Adam (Kingma & Ba), as ``torch.optim.Adam``: weight decay is added to the gradient (L2), or with
     ``decoupled_weight_decay=True`` (a group setting, as PyTorch's) taken off the parameter first, as AdamW.
@@ -39,6 +49,7 @@ class Adam(DecoupledWeightDecayFlag, Optimizer):
                              "foreach=True")
         self._fused = check_implementation(type(self).__name__, foreach, capturable, differentiable, fused)
         self._foreach = bool(foreach)
+        _check_float_betas(type(self).__name__, betas)
         super().__init__(params, dict(lr=lr, betas=_stored(betas), eps=eps, weight_decay=weight_decay,
                                       amsgrad=amsgrad, maximize=maximize,
                                       decoupled_weight_decay=decoupled_weight_decay), check_finite=check_finite)

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 import minigrad as mg
+import nn
 from nn import functional as F
 
 torch = pytest.importorskip("torch", reason="no torch")
@@ -57,4 +58,16 @@ def test_hinge_embedding_loss_takes_integer_inputs(dtype, target, margin, reduct
     ours = _outcome(lambda: F.hinge_embedding_loss(mg.tensor(data), mg.tensor(labels), margin, reduction=reduction))
     theirs = _outcome(lambda: TF.hinge_embedding_loss(torch.tensor(data), torch.tensor(labels), margin,
                                                       reduction=reduction))
+    _same(ours, theirs)
+
+
+@pytest.mark.parametrize("name", ["Adam", "AdamW", "NAdam", "Adamax"])
+@pytest.mark.parametrize("betas", [(0, 0.9), (0.9, 0), (np.float32(0.5), 0.9), (np.float64(0.5), 0.9), [0.0, 0.5],
+                                   (1, 0.9), (0.9, 1.0)])
+def test_adam_takes_its_constructor_betas_as_floats_only(name, betas):
+    def build(module, parameter):
+        return getattr(module.optim, name)([parameter], betas=betas)
+
+    ours = _outcome(lambda: build(nn, nn.Parameter(mg.zeros(2))) and mg.zeros(1))
+    theirs = _outcome(lambda: build(torch, torch.nn.Parameter(torch.zeros(2))) and torch.zeros(1))
     _same(ours, theirs)
