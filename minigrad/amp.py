@@ -364,6 +364,17 @@ class GradScaler:
         self._growth_factor, self._backoff_factor = state_dict["growth_factor"], state_dict["backoff_factor"]
         self._growth_interval, self._growth_tracker = state_dict["growth_interval"], int(state_dict["_growth_tracker"])
 
+    def __getstate__(self) -> dict:
+        """Pickle (and ``copy.deepcopy``) between iterations only, as PyTorch's: the copy starts from the current
+        scale as its ``init_scale``, and needs a ``scale()`` before ``unscale_``/``step``/``update``."""
+        state = self.__dict__.copy()
+        if self._enabled:
+            if self._per_optimizer:
+                raise ScalerCheckError("A GradScaler instance may only be pickled at the beginning of an iteration, "
+                                       "or at the end after scaler.update().")
+            state["_init_scale"], state["_scale"] = self.get_scale(), None
+        return state
+
 
 def _times_scale(output: Any, scale: float) -> Any:
     """``output * scale`` in PyTorch's dtype for a tensor times its float32 0-d scale: a dimensioned floating

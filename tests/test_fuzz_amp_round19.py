@@ -8,6 +8,7 @@ gradients, and autocast on "cuda" without a GPU, ``cache_enabled`` and the decor
 
 from __future__ import annotations
 
+import pickle
 import warnings
 from typing import Any
 
@@ -194,3 +195,26 @@ def test_the_scaler_and_autocast_on_cuda_tensors() -> None:
     scaler.update()
     np.testing.assert_allclose(weight.cpu().numpy(), [0.7, 1.7], rtol=1e-6)
     assert scaler.get_scale() == 4.0 and scaler.state_dict()["_growth_tracker"] == 1
+
+
+def _pickled(lib: Any, mid_iteration: bool) -> Any:
+    weight = _param(lib, [1.0, 2.0])
+    opt, scaler = _SGD([weight]), _scaler(lib, init_scale=0.1)
+    scaler.scale((weight * 3).sum()).backward()
+    scaler.unscale_(opt)
+    if not mid_iteration:
+        scaler.step(opt)
+        scaler.update()
+    copied = _outcome(lambda: pickle.loads(pickle.dumps(scaler)))
+    if isinstance(copied, set):
+        return copied
+    return copied.state_dict(), _outcome(lambda: copied.unscale_(opt))   # the copy needs a scale() first
+
+
+@pytest.mark.parametrize("mid_iteration", [False, True])
+def test_pickling_a_scaler_as_torchs(mid_iteration: bool) -> None:
+    want, got = _pickled(torch, mid_iteration), _pickled(mg, mid_iteration)
+    if mid_iteration:   # PyTorch refuses: the per-optimizer state would not match the copies' optimizers
+        assert "AssertionError" in want and "AssertionError" in got
+    else:
+        assert got[0] == want[0] and "AssertionError" in want[1] and "AssertionError" in got[1]
