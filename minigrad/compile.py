@@ -89,11 +89,12 @@ What is captured, and what is not (as JAX documents for ``jit``):
   tensor (a Python number or NumPy array passed to an op, an index array an
   op holds) are frozen at capture time. If ``fn`` computed one from an
   argument's values outside the engine (``t.data % 5``, ``float(t.data.sum())``),
-  it would be wrong on the next call, so the first calls (up to
-  ``VERIFY_CALLS`` = 2, until one with other argument values than the
-  capture's) also run ``fn`` eagerly and compare: a difference makes the
-  signature run eagerly, with a :class:`CompileWarning` naming the op (the
-  call's result is eager's, so correct). ``check=True`` compares on every
+  it would be wrong on the next call, so the first calls (``VERIFY_CALLS``
+  = 2, and the first one with other argument values than the capture's in
+  any case: a warm-up with one input proves nothing) also run ``fn`` eagerly
+  and compare: a difference makes the signature run eagerly, with a
+  :class:`CompileWarning` naming the op (the call's result is eager's, so
+  correct). ``check=True`` compares on every
   call and raises :class:`CompileError` instead. ``.item()``/``.numpy()``/
   ``bool()`` of an argument or a computed tensor inside ``fn`` run that
   signature eagerly at once (a :class:`CompileWarning` says so).
@@ -653,6 +654,8 @@ class Compiled:
             return self._capture(key, args, kwargs, tensors, None)   # a weight changed shape, dtype, device or grad
         if self.check or not program.verified:   # (a capture with other weights is not compared with this one)
             return self._capture(key, args, kwargs, tensors, program)
+        if program.unproven and _digest(tensors) != program.argument_values:   # checked with the capture's values only
+            return self._capture(key, args, kwargs, tensors, program)
         random = program.random
         if random is not None:   # where its draws start: a call captured again draws these numbers, as eager
             states = random_states(random)
@@ -848,9 +851,14 @@ class Compiled:
                 warnings.warn(f"compile: {name} runs eagerly for this input signature: {why}", CompileWarning,
                               stacklevel=3)
             previous.checks_left -= 1
-            # a call with the capture's own values proves nothing: check again, unless that was the last try
-            previous.verified = previous.checks_left <= 0 or previous.argument_values != _digest(tensors) \
-                or previous.argument_values == 0
+            # a call with the capture's own values proves nothing about values fn computed from them (frozen, or
+            # tensors it made): after VERIFY_CALLS such checks it replays, and the first call with other values is
+            # checked too (``unproven``; no digest on a GPU: verified)
+            other = previous.argument_values != _digest(tensors) or previous.argument_values == 0
+            previous.verified = other or previous.checks_left <= 0
+            previous.unproven = not other and bool(previous.made_inside or any(
+                value is not None and (type(value) is not tuple or any(v is not None for v in value))
+                for _step, _what, value in previous.frozen))   # (an index a traced tensor gives: None)
         else:
             self.programs[key] = program
             if not program.verified:   # check the frozen values on the next calls (see VERIFY_CALLS)

@@ -236,3 +236,32 @@ def test_an_in_place_op_on_an_output_that_is_a_view_of_memory_only_it_reads(fn: 
             assert a.tobytes() == b.tobytes(), call
     for a, b in zip(got, want):
         np.testing.assert_allclose(a, b, rtol=1e-12)
+
+
+@pytest.mark.parametrize("fn", [
+    lambda x: x * float(x.data.max()),
+    lambda x: x * mg.tensor(np.sort(x.data)[::-1].copy()),
+], ids=["number", "array"])
+def test_a_value_frozen_from_the_arguments_is_checked_after_a_warm_up_with_one_input(fn: Callable) -> None:
+    """A value ``fn`` computes from ``x.data`` is frozen by a capture and checked on the next calls; but the
+    checks stopped after two calls with the capture's own values, so a warm-up with one input (four calls) left
+    the signature replaying the frozen value: ``x * float(x.data.max())`` gave [2, 10] for [1, 5] (eager [5, 25])."""
+    compiled = mg.compile(fn)
+    warm = mg.tensor([1.0, 2.0])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", mg.CompileWarning)
+        for _ in range(5):
+            assert compiled(warm).numpy().tobytes() == fn(warm).numpy().tobytes()
+        for values in ([1.0, 5.0], [3.0, -1.0], [1.0, 2.0]):
+            x = mg.tensor(values)
+            assert compiled(x).numpy().tobytes() == fn(x).numpy().tobytes(), values
+
+
+def test_a_warm_up_with_one_input_still_replays() -> None:
+    """The calls with the capture's values replay once the checks are used up (not an eager run each)."""
+    compiled = mg.compile(lambda x: x * 2 + 1)
+    x = mg.tensor([1.0, 2.0], requires_grad=True)
+    for _ in range(5):
+        y = compiled(x)
+    assert type(y.grad_fn).__name__ == "Replay" and compiled.programs and not compiled.eager
+    assert compiled(mg.tensor([3.0], requires_grad=True)).tolist() == [7.0]
