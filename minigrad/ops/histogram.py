@@ -80,9 +80,12 @@ class Histogram(Function):
             flat = flat * sizes[d] + position
         total = math.prod(sizes)
         flat = xp.where(inside, flat, total)   # outside points go to one extra bin, dropped below
-        weights = None if weight is None else weight.astype(xp.float64)
-        if x.shape[0]:
-            hist = xp.bincount(flat, weights=weights, minlength=total + 1)[:total]
+        if x.shape[0] and weight is not None:   # summed in x's dtype point by point, as PyTorch's (on one thread):
+            hist = xp.zeros(total + 1, dtype=x.dtype)   # float32 weights that cancel give its 0, not a float64 rest
+            backend.scatter_add(xp, hist, flat, weight)
+            hist = hist[:total]
+        elif x.shape[0]:
+            hist = xp.bincount(flat, minlength=total + 1)[:total]
         else:
             hist = xp.zeros(total)
         hist = hist.astype(x.dtype).reshape(sizes)

@@ -464,3 +464,22 @@ def test_shape_refusals_raise_torch_error_class(name: str) -> None:
     assert expected is RuntimeError
     got = _raised(mg, SHAPE_REFUSALS[name])
     assert got is not None and issubclass(got, expected), got
+
+
+# --- histogram's weights are summed in the input's dtype, point by point, as PyTorch's (float32 that cancels: 0) ---
+
+@pytest.mark.parametrize("density", [False, True])
+@pytest.mark.parametrize("dims", [1, 2])
+def test_histogram_weights_summed_in_input_dtype_as_torch(density: bool, dims: int) -> None:
+    x = np.array([1.0, 1.0, 3.0, 1.0, 1.0, 2.5], dtype=np.float32)
+    w = np.array([0.2, 2.0, 0.5, -1.0, -1.2, 0.25], dtype=np.float32)   # the weights of the ones cancel in float32
+    got = []
+    for lib in (torch, mg):
+        if dims == 1:
+            out = lib.histogram(lib.tensor(x), lib.tensor([0.9906361, 1.3549932]), weight=lib.tensor(w),
+                                density=density)
+        else:
+            points = lib.tensor(np.stack([x, x[::-1]], axis=1))
+            out = lib.histogramdd(points, [2, 3], range=[0.0, 3.0, 0.0, 3.0], weight=lib.tensor(w), density=density)
+        got.append(_np(out.hist))
+    np.testing.assert_array_equal(got[1], got[0])
