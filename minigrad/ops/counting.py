@@ -199,8 +199,16 @@ class BinCount(Function):
 
     def forward(self, weights: Any, index: Any) -> Any:
         self.saved = (index,)
-        out = _bincount(self.xp, index, self.minlength, weights.astype("float64"), check=True)
-        return out.astype(self.dtype, copy=False)
+        if self.dtype != "float32":
+            out = _bincount(self.xp, index, self.minlength, weights.astype("float64"), check=True)
+            return out.astype(self.dtype, copy=False)
+        # float32 weights add up in float32 one by one, as PyTorch's (float64 keeps the rest of weights that cancel)
+        low, high = (int(v) for v in self.xp.stack((index.min(), index.max())).tolist())   # one host read
+        if low < 0:
+            raise BincountError(f"bincount: only non-negative inputs, got the value {low}")
+        out = self.xp.zeros(max(self.minlength, high + 1), dtype="float32")
+        backend.scatter_add(self.xp, out, index, weights)
+        return out
 
     def backward(self, gy: Any) -> tuple:
         (index,) = self.saved

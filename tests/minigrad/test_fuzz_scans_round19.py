@@ -483,3 +483,16 @@ def test_histogram_weights_summed_in_input_dtype_as_torch(density: bool, dims: i
             out = lib.histogramdd(points, [2, 3], range=[0.0, 3.0, 0.0, 3.0], weight=lib.tensor(w), density=density)
         got.append(_np(out.hist))
     np.testing.assert_array_equal(got[1], got[0])
+
+
+@pytest.mark.parametrize("minlength", [0, 4])
+def test_bincount_float32_weights_summed_in_float32_as_torch(minlength: int) -> None:
+    index = np.array([1, 1, 2, 1, 1, 0])
+    weights = np.array([0.2, 2.0, 0.5, -1.0, -1.2, 0.1], dtype=np.float32)
+    got = []
+    for lib in (torch, mg):
+        w = lib.tensor(weights.copy(), requires_grad=lib is mg)
+        out = lib.bincount(lib.tensor(index), w, minlength=minlength)
+        got.append((_np(out), str(out.dtype).replace("torch.", "")))
+    np.testing.assert_array_equal(got[1][0], got[0][0])
+    assert got[1][1] == got[0][1]
