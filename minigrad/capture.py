@@ -698,9 +698,11 @@ def output_views(outputs: list[Tensor]) -> list[tuple[int, int | None, Any]] | N
     (Outputs that are all views of a tensor made inside, ``y.t()`` and ``y[0]``, are untracked views in a replay:
     an in-place op on one raises.)"""
     at = {id(y): k for k, y in enumerate(outputs)}
-    sharing: dict[int, set[int]] = {}   # memory owner -> the outputs (distinct tensors) that read it
-    for y in outputs:
-        sharing.setdefault(id(memory_owner(y.data)), set()).add(id(y))
+    sharing: dict[int, set[int]] = {}   # memory owner -> the outputs (distinct tensors) that read it, but views
+    for y in outputs:                    # tracked as views of another output (which follow that one)
+        record = getattr(y, "_view", None)
+        if not (record and record is not NO_GRAD_VIEW and at.get(id(record[0]), at[id(y)]) != at[id(y)]):
+            sharing.setdefault(id(memory_owner(y.data)), set()).add(id(y))
     views, through = [], set()
     for j, y in enumerate(outputs):
         record = getattr(y, "_view", None)

@@ -265,3 +265,26 @@ def test_a_warm_up_with_one_input_still_replays() -> None:
         y = compiled(x)
     assert type(y.grad_fn).__name__ == "Replay" and compiled.programs and not compiled.eager
     assert compiled(mg.tensor([3.0], requires_grad=True)).tolist() == [7.0]
+
+
+def test_an_output_that_views_a_tensor_it_does_not_return_and_its_own_view_follow_an_in_place_change(
+        torch: Any) -> None:
+    """``r = (x * 2).reshape(-1); return r, r[:1]``: ``r`` views a tensor the call does not return and ``r[:1]``
+    views ``r``; eager writes ``r.mul_(3)`` through to that tensor and re-points both, a replay raised."""
+    def fn(x: Any) -> tuple:
+        r = (x * 2).reshape(-1)
+        return r, r[:1]
+
+    def run(call: Callable, x: Any) -> tuple:
+        r, head = call(x)
+        r.mul_(3)
+        (r.sum() + 5 * head.sum()).backward()
+        return r.detach().numpy().copy(), head.detach().numpy().copy(), x.grad.numpy().copy()
+
+    compiled = mg.compile(fn)
+    values = np.arange(4.0).reshape(2, 2)
+    want = run(fn, torch.tensor(values, requires_grad=True))
+    for call in range(4):   # capture, check, replays
+        got = run(compiled, mg.tensor(values, requires_grad=True))
+        for a, b in zip(got, want):
+            np.testing.assert_array_equal(a, b, err_msg=f"call {call}")
