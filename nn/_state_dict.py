@@ -72,20 +72,47 @@ def own_state(module: Any) -> Iterator[tuple[str, Tensor]]:
 # --- saving ---
 
 def save_module_state(module: Any, destination: dict | None, prefix: str, keep_vars: bool) -> dict:
-    """``module.state_dict(destination=..., prefix=..., keep_vars=...)``, PyTorch's walk (see the module doc)."""
+    """``module.state_dict(destination=..., prefix=..., keep_vars=...)``, PyTorch's walk (see the module doc).
+
+    A loop, not a recursion, so a model nested thousands deep saves (PyTorch's recursion stops near 1,000): each
+    module's own entries, then its children's, then its post-hooks; a child whose class overrides ``state_dict``
+    is called instead, as PyTorch's walk calls it."""
     if destination is None:
         destination = OrderedDict()
         destination._metadata = OrderedDict()
-    local_metadata = {"version": getattr(module, "_version", 1)}
-    metadata = getattr(destination, "_metadata", None)
-    if metadata is not None:
-        metadata[prefix[:-1]] = local_metadata
-    for hook, _ in _hooks(module, "state_dict_pre"):
-        hook(module, prefix, keep_vars)
-    module._save_to_state_dict(destination, prefix, keep_vars)
-    for name, child in module._modules.items():
-        if child is not None:
-            child.state_dict(destination=destination, prefix=f"{prefix}{name}.", keep_vars=keep_vars)
+    result = destination
+    # Module's state_dict (the first class of the root's to define it; nn.module imports this module, not back)
+    base_method = next(c.__dict__["state_dict"] for c in reversed(type(module).__mro__) if "state_dict" in c.__dict__)
+    pending: list[tuple] = [("enter", module, prefix, None)]   # (step, module, its prefix, its local metadata)
+    while pending:
+        step, current, at, local_metadata = pending.pop()
+        if step == "call":   # its class's own state_dict, called as PyTorch's walk calls it (its return value unused)
+            current.state_dict(destination=destination, prefix=at, keep_vars=keep_vars)
+        elif step == "finish":   # after its children: its post-hooks
+            result = _post_hooks(current, destination, at, local_metadata)
+        else:
+            local_metadata = {"version": getattr(current, "_version", 1)}
+            metadata = getattr(destination, "_metadata", None)
+            if metadata is not None:
+                metadata[at[:-1]] = local_metadata
+            for hook, _ in _hooks(current, "state_dict_pre"):
+                hook(current, at, keep_vars)
+            current._save_to_state_dict(destination, at, keep_vars)
+            pending.append(("finish", current, at, local_metadata))
+            pending.extend(("enter" if _walked_here(child, base_method) else "call", child, f"{at}{name}.", None)
+                           for name, child in reversed(current._modules.items()) if child is not None)
+    return result   # the root's: a private post-hook of a child may return a new dict, which its caller drops
+
+
+def _walked_here(module: Any, base_method: Any) -> bool:
+    """Whether ``module.state_dict`` is ``base_method`` (Module's own: its children are walked in
+    :func:`save_module_state`'s loop), not a subclass's override or an instance's attribute."""
+    return type(module).state_dict is base_method and "state_dict" not in module.__dict__
+
+
+def _post_hooks(module: Any, destination: dict, prefix: str, local_metadata: dict) -> dict:
+    """``module``'s state-dict post-hooks, in order; a private hook (``_register_state_dict_hook``) may return a
+    new dict, which the later hooks and ``module.state_dict``'s caller get."""
     for hook, options in _hooks(module, "state_dict"):
         result = hook(module, destination, prefix, local_metadata)
         if options.get("public"):

@@ -712,7 +712,9 @@ class Module(ModuleHooks):
         """PyTorch's layout: ``Name(extra)`` on one line, else the extra lines then ``(child): repr``, indented."""
         extra = self.extra_repr()
         extra_lines = extra.split("\n") if extra else []
-        child_lines = [f"({name}): " + _addindent(repr(module), 2) for name, module in self._modules.items()]
+        child_lines = []
+        for name, module in self._modules.items():   # a loop, not a comprehension (a frame per level of nesting)
+            child_lines.append(f"({name}): " + _addindent(repr(module), 2))
         if len(extra_lines) == 1 and not child_lines:
             return f"{self._get_name()}({extra_lines[0]})"
         lines = extra_lines + child_lines

@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 
 import minigrad as mg
+import nn
 
 torch = pytest.importorskip("torch", reason="no torch")
 
@@ -59,3 +60,41 @@ def test_inplace_write_through_a_long_chain_of_views(kind: str) -> None:
         results.append((y.detach().numpy(), v.detach().numpy(), x.grad.numpy()))
     for theirs, ours in zip(*results):
         np.testing.assert_array_equal(ours, theirs)
+
+
+def _nested(lib: object, depth: int) -> object:
+    """``Sequential(Sequential(... Linear(2, 2) ...))``, ``depth`` Sequentials deep, weights 0.5 and bias 0
+    (``lib``: torch, or minigrad, whose modules are nn's)."""
+    modules = torch.nn if lib is torch else nn
+    module = modules.Linear(2, 2)
+    with lib.no_grad():
+        module.weight.fill_(0.5)
+        module.bias.fill_(0.0)
+    for _ in range(depth):
+        module = modules.Sequential(module)
+    return module
+
+
+def test_state_dict_of_a_deeply_nested_model_is_a_loop() -> None:
+    """``state_dict()`` of a model nested 400 deep, under a 150-frame stack: the walk is a loop (it took two frames
+    per level, so it failed at half PyTorch's depth, ~500 of the default 1,000); keys, metadata and values as
+    PyTorch's (which, at the full stack, copes); a load of it back works."""
+    theirs = _nested(torch, 400).state_dict()
+    ours_model = _nested(mg, 400)
+    with shallow_stack():
+        ours = ours_model.state_dict()
+    assert list(ours) == list(theirs)
+    assert dict(ours._metadata) == dict(theirs._metadata)
+    np.testing.assert_array_equal(ours[list(ours)[0]].numpy(), theirs[list(theirs)[0]].numpy())
+    assert repr(ours_model.load_state_dict(ours)) == "<All keys matched successfully>"
+
+
+def test_repr_of_a_nested_model_reaches_pytorchs_depth() -> None:
+    """``repr`` of a model nested 100 deep, with a stack PyTorch's repr fits in (350 frames): ours fits too (its
+    list comprehension took a second frame per level, ~245 levels of the default stack where PyTorch's reach ~330),
+    and prints the same text."""
+    theirs_model, ours_model = _nested(torch, 100), _nested(mg, 100)
+    with shallow_stack(350):
+        theirs = repr(theirs_model)
+        ours = repr(ours_model)
+    assert ours == theirs
