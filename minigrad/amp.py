@@ -261,11 +261,12 @@ class GradScaler:
         grads = [p.grad.data for group in optimizer.param_groups for p in group["params"] if p.grad is not None]
         if any(grad.dtype == backend.numpy.float16 for grad in grads):   # before any gradient changes
             raise ValueError("Attempting to unscale FP16 gradients.")
-        inverse = _float32(1.0 / scale)
+        # in float64 then float32, as PyTorch's: a scale of 0 gives inf (finite gradients become NaN: 0 * inf)
+        inverse = _float32(1.0 / scale) if scale != 0 else math.copysign(math.inf, scale)
         found = None
-        for grad in grads:
-            grad *= grad.dtype.type(inverse)
+        for grad in grads:   # checked while still scaled, as PyTorch's kernel (0 * inf after it is not seen)
             found = bool(found) or not bool(backend.array_module(grad).isfinite(grad).all())
+            grad *= grad.dtype.type(inverse)
         state["found_inf"], state["stage"] = found, _UNSCALED
 
     def step(self, optimizer: Any, *args: Any, **kwargs: Any) -> Any:

@@ -218,3 +218,26 @@ def test_pickling_a_scaler_as_torchs(mid_iteration: bool) -> None:
         assert "AssertionError" in want and "AssertionError" in got
     else:
         assert got[0] == want[0] and "AssertionError" in want[1] and "AssertionError" in got[1]
+
+
+def _underflowed(lib: Any, init_scale: float) -> list:
+    # a scale of 0 (backed off to it, or set): unscaling multiplies by inf, and PyTorch checks for inf/NaN before
+    # it, so the step takes the NaN gradients (0 * inf); a tiny scale unscales by its float32 reciprocal
+    weight = _param(lib, [1.0, 2.0])
+    opt, scaler, seen = _SGD([weight]), _scaler(lib, init_scale=init_scale, backoff_factor=1e-30), []
+    for _ in range(2):
+        weight.grad = None
+        scaler.scale((weight * 3).sum()).backward()
+        scaler.unscale_(opt)
+        seen.append(weight.grad.numpy().tolist())
+        scaler.step(opt)
+        scaler.update()
+        seen.append((scaler.get_scale(), weight.detach().numpy().tolist()))
+    return seen
+
+
+@pytest.mark.parametrize("init_scale", [0.0, 1e-30])
+def test_a_scale_of_zero_unscales_by_inf_as_torchs(init_scale: float) -> None:
+    want = _underflowed(torch, init_scale)
+    got = _underflowed(mg, init_scale)   # raised ZeroDivisionError
+    np.testing.assert_equal(got, want)
