@@ -57,6 +57,7 @@ from .shape import (
     Size,
     astype,
     broadcast_to,
+    broadcast_to_method,
     clone,
     contiguous,
     dim,
@@ -272,7 +273,7 @@ _methods = {
     "softmax": softmax, "log_softmax": log_softmax, "matmul": matmul,
     "reshape": reshape, "view": view, "transpose": transpose, "swapaxes": swapaxes,
     "expand_dims": expand_dims, "unsqueeze": expand_dims, "squeeze": squeeze_method,
-    "broadcast_to": broadcast_to, "chunk": chunk, "split": split, "unbind": unbind, "where": _where_method,
+    "broadcast_to": broadcast_to_method, "chunk": chunk, "split": split, "unbind": unbind, "where": _where_method,
 }
 # PyTorch's spellings (DESIGN §3): the methods an RNN program uses, and the in-place ops
 _methods.update({

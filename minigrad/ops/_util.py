@@ -321,6 +321,14 @@ def sizes_keyword(name: str, values: tuple, keyword: str, value: Any) -> tuple:
     return (value,)
 
 
+def some_sizes(name: str, values: tuple, what: str) -> tuple:
+    """``values``, the sizes (or counts) a call gave positionally, unless it gave none: a TypeError, as PyTorch's
+    (``x.reshape()`` would be a 0-d tensor of a one-element x, ``x.tile()`` x itself)."""
+    if not values:
+        raise TypeError(f"{name}() missing 1 required positional argument: '{what}'")
+    return values
+
+
 def unsupported(name: str, option: str, why: str) -> NotImplementedError:
     """The error for one of PyTorch's options that minigrad does not implement, naming the op and the option."""
     return NotImplementedError(f"{name}: {option} is not supported ({why})")

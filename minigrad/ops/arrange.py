@@ -29,6 +29,7 @@ from ._util import (
     normalize_axis,
     one_axis,
     sizes_keyword,
+    some_sizes,
     tensor_arg,
 )
 from .combine import (  # listed in __all__ and METHODS below
@@ -147,7 +148,7 @@ def select(input: Tensor, dim: int, index: int) -> Tensor:  # noqa: A002
 def tile(input: Tensor, *counts: Any, dims: Any = None) -> Tensor:  # noqa: A002
     """``x`` repeated ``dims[i]`` times along each dim (positional or ``dims=``); fewer counts than dims are
     padded with 1s in front (torch.tile): (3, 4).tile(2) → (3, 8)."""
-    dims = counts if dims is None else sizes_keyword("tile", counts, "dims", dims)
+    dims = some_sizes("tile", counts if dims is None else sizes_keyword("tile", counts, "dims", dims), "dims")
     x = tensor_arg(input, "tile")
     counts = int_tuple(dims[0] if len(dims) == 1 and isinstance(dims[0], (tuple, list)) else dims, "tile", "dims")
     if any(c < 0 for c in counts):

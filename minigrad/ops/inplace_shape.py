@@ -27,7 +27,7 @@ from ..autograd import Function, is_grad_enabled
 from ..autograd.names import spelled
 from ..recording import enable_grad
 from ..tensor import Tensor
-from ._util import ShapeMismatchError, int_tuple, one_axis, sum_to
+from ._util import ShapeMismatchError, int_tuple, one_axis, some_sizes, sum_to
 from .inplace import LEAF_ERROR, _views_a_leaf
 from .shape import (
     NO_GRAD_VIEW,
@@ -224,7 +224,7 @@ def resize_(x: Tensor, *sizes: Any, size: Any = None, memory_format: Any = None)
         if sizes:
             raise TypeError("resize_: give the sizes once, positionally or as size=")
         sizes = (size,)
-    if len(sizes) == 1 and isinstance(sizes[0], (tuple, list)):
+    if len(some_sizes("resize_", sizes, "size")) == 1 and isinstance(sizes[0], (tuple, list)):
         sizes = tuple(sizes[0])
     shape = int_tuple(sizes, "resize_", "size")
     if any(n < 0 for n in shape):

@@ -28,6 +28,7 @@ from ._util import (
     one_axis,
     one_of,
     sizes_keyword,
+    some_sizes,
     sum_to,
     tensor_arg,
 )
@@ -575,6 +576,7 @@ def reshape(input: Tensor, *sizes: Any, shape: Any = None) -> Tensor:  # noqa: A
     PyTorch's ``reshape(shape=(2, 3))``; ``view`` is the same op."""
     if shape is not None:
         sizes = sizes_keyword("reshape", sizes, "shape", shape)
+    sizes = some_sizes("reshape", sizes, "shape")
     return _view_op(tensor_arg(input, "reshape"), Reshape(_sizes(sizes, "reshape", True)))
 
 
@@ -589,6 +591,7 @@ def view(x: Tensor, *shape: Any, size: Any = None, dtype: Any = None) -> Tensor:
         shape = sizes_keyword("view", shape, "size", size)
     if dtype is not None:
         shape = sizes_keyword("view", shape, "dtype", dtype)
+    shape = some_sizes("view", shape, "size")
     x = tensor_arg(x, "view")
     if len(shape) == 1 and not isinstance(shape[0], (int, tuple, list, backend.numpy.integer, Tensor)) \
             and type(shape[0]).__name__ != "Size":   # a NumPy int or a 0-d tensor is a size, as in PyTorch
@@ -725,6 +728,8 @@ def permute(input: Tensor, *order: Any, dims: Any = None, name: str = "permute")
     x = tensor_arg(input, name)
     if len(dims) == 1 and isinstance(dims[0], (tuple, list)):
         dims = tuple(dims[0])
+    if any(isinstance(d, (tuple, list)) or isinstance(d, Tensor) and d.numel() > 1 for d in dims):
+        raise TypeError(f"{name}: dims must be ints or one sequence of ints, got {dims} (as in PyTorch)")
     if len(dims) != x.ndim:   # first, as PyTorch (a 0-d tensor takes only ())
         raise ShapeMismatchError(f"{name}: {len(dims)} dims {dims} given for the {x.ndim} dims of shape {x.shape}")
     permutation = normalize_axis(dims, x.ndim, name)
@@ -863,13 +868,23 @@ def broadcast_to(input: Tensor, size: Any = NOT_GIVEN, *, shape: Any = NOT_GIVEN
     return track_view(x, out, op)   # a read-only view: a base changed in place re-points its graph
 
 
+def broadcast_to_method(self: Tensor, *sizes: Any, size: Any = NOT_GIVEN, shape: Any = NOT_GIVEN) -> Tensor:
+    """``x.broadcast_to(2, 3)``, ``x.broadcast_to((2, 3))`` or ``size=``: :func:`broadcast_to`; the method takes
+    the sizes as arguments too, as PyTorch's (its function takes one sequence)."""
+    if sizes:
+        if size is not NOT_GIVEN:
+            raise TypeError("broadcast_to: give the size positionally or as size=, not both")
+        size = sizes[0] if len(sizes) == 1 else sizes
+    return broadcast_to(self, size, shape=shape)
+
+
 def expand(x: Tensor, *sizes: Any, size: Any = None) -> Tensor:
     """Broadcast length-1 dims to ``sizes`` (or ``size=``; -1 keeps a dim), new dims in front; as torch's
     ``expand``."""
     if size is not None:
         sizes = sizes_keyword("expand", sizes, "size", size)
     x = tensor_arg(x, "expand")
-    sizes = _sizes(sizes, "expand")
+    sizes = _sizes(some_sizes("expand", sizes, "size"), "expand")
     lead = len(sizes) - x.ndim
     if lead < 0:
         raise ShapeMismatchError(f"expand: {len(sizes)} sizes {sizes} for a tensor with {x.ndim} dims (shape "

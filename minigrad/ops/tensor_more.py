@@ -41,6 +41,7 @@ from ._util import (
     number,
     one_axis,
     refuse_complex,
+    some_sizes,
     tensor_arg,
 )
 from .combine import addbmm, addmv, addr
@@ -243,6 +244,7 @@ def _sum_to_size(self: Tensor, *sizes: Any, size: Any = None) -> Tensor:
         if sizes:
             raise TypeError("sum_to_size: give the size as arguments or as size=, not both")
         sizes = (size,)
+    sizes = some_sizes("sum_to_size", sizes, "size")
     shape = tuple(sizes[0]) if len(sizes) == 1 and isinstance(sizes[0], (tuple, list)) else sizes
     shape = tuple(int_arg(s, "sum_to_size", "size") for s in shape)
     lead = self.ndim - len(shape)

@@ -71,3 +71,19 @@ def test_adam_takes_its_constructor_betas_as_floats_only(name, betas):
     ours = _outcome(lambda: build(nn, nn.Parameter(mg.zeros(2))) and mg.zeros(1))
     theirs = _outcome(lambda: build(torch, torch.nn.Parameter(torch.zeros(2))) and torch.zeros(1))
     _same(ours, theirs)
+
+
+@pytest.mark.parametrize(("name", "shape", "args"), [
+    ("broadcast_to", (1, 3, 1), (2, 3, 4)), ("broadcast_to", (3,), (2, -1)), ("broadcast_to", (3,), (3,)),
+    ("broadcast_to", (3,), ("Size", (2, 3))), ("reshape", (1,), ()), ("view", (1,), ()), ("expand", (), ()),
+    ("tile", (2, 3), ()), ("sum_to_size", (1,), ()), ("resize_", (1,), ()),
+    ("permute", (2, 3, 4), ("tensor", [2, 0, 1])), ("permute", (2, 3, 4), ((2, 0), 1)),
+    ("permute", (1,), ("tensor", [0])), ("view", (2, 3), ("tensor", [3, 2])),
+])
+def test_size_arguments_are_spelled_as_pytorchs(name, shape, args):
+    def call(lib):
+        spelled = {"Size": lambda: (lib.Size(args[1]),), "tensor": lambda: (lib.tensor(args[1]),)}
+        given = spelled[args[0]]() if args and isinstance(args[0], str) else args
+        return getattr(lib.zeros(shape), name)(*given)
+
+    _same(_outcome(lambda: call(mg)), _outcome(lambda: call(torch)))
