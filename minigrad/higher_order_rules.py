@@ -893,8 +893,6 @@ def _cloned_stand_ins(node: Function, nodes: list) -> list:
     it is: the gradient walk stops at the clone (the outside tensor's hooks run once, in the outer walk, not also
     here), and the clone's graph reaches the input, so the gradient can be differentiated again. The clones, one per
     input of ``node`` (None where the recomputation does not read it)."""
-    from .utils.checkpoint import _key
-
     segment, inside = node.saved[1], set(nodes)
     stand_ins: list = [None] * len(node.edges)
     for op in nodes:
@@ -902,13 +900,13 @@ def _cloned_stand_ins(node: Function, nodes: list) -> list:
         for j, edge in enumerate(edges):
             if edge is None or (type(edge) is tuple and edge[0] in inside):
                 continue
-            k = segment.input_keys.get(_key(edge))
+            k = segment.input_index(edge)
             if k is None:
                 segment._mismatch("the recomputation read a tensor that requires grad that the forward did not read "
                                   "(a tensor that requires grad made inside the function cannot be checkpointed)",
                                   nodes)
             if stand_ins[k] is None:
-                outside = edge if isinstance(edge, Tensor) else Tensor._make(
+                outside = segment.original(edge) if isinstance(edge, Tensor) else Tensor._make(
                     node.xp.zeros(edge[0].out_meta[edge[1]][0], dtype=segment.input_dtypes[k]), True, *edge)
                 stand_ins[k] = Clone()(outside)
             edges[j], changed = (stand_ins[k]._node, 0), True

@@ -41,6 +41,7 @@ from typing import Any, Callable, ContextManager, Iterator, Sequence
 
 from .. import backend
 from ..arguments import as_bool
+from ..autograd import graph
 from ..autograd.engine import Function, LazyGradient
 from ..autograd.functions import grad
 from ..compile import run_eagerly
@@ -50,11 +51,13 @@ from ..recording import _state, enable_grad, name_scope, no_grad
 from ..tensor import Tensor
 from ..versions import INPLACE
 
-__all__ = ["CheckpointError", "checkpoint", "checkpoint_sequential", "noop_context_fn"]
+__all__ = ["CheckpointError", "checkpoint", "checkpoint_sequential", "noop_context_fn", "set_checkpoint_debug_enabled",
+           "set_checkpoint_early_stop"]
 
 _MARKER = "checkpoint#"          # the scope a checkpointed function records in: checkpoint#1, checkpoint#2, …
 _serial = itertools.count(1)
 _DETERMINISM_CHECKS = ("default", "none")
+_debug_enabled: bool | None = None   # set_checkpoint_debug_enabled's value: None defers to each call's debug=
 
 
 class CheckpointError(RuntimeError):
@@ -64,6 +67,25 @@ class CheckpointError(RuntimeError):
 def noop_context_fn() -> tuple[ContextManager, ContextManager]:
     """``context_fn``'s default: no context around the forward run nor around the recomputation."""
     return contextlib.nullcontext(), contextlib.nullcontext()
+
+
+@contextlib.contextmanager
+def set_checkpoint_debug_enabled(enabled: bool | None) -> Iterator[None]:
+    """Inside: every non-reentrant :func:`checkpoint` call runs with ``debug=enabled`` whatever its own ``debug``
+    argument (``None``: each call's own), as torch's (a process-wide setting, restored on exit)."""
+    global _debug_enabled
+    previous, _debug_enabled = _debug_enabled, enabled
+    try:
+        yield
+    finally:
+        _debug_enabled = previous
+
+
+@contextlib.contextmanager
+def set_checkpoint_early_stop(enable: bool) -> Iterator[None]:
+    """Torch's switch for stopping a recomputation once it has every tensor backward needs: taken and changes
+    nothing here, where the whole function is always recomputed (see ``early_stop`` in :func:`checkpoint`)."""
+    yield
 
 
 def checkpoint(function: Callable, *args: Any, use_reentrant: bool | None = None, preserve_rng_state: bool = True,
@@ -101,8 +123,17 @@ def checkpoint(function: Callable, *args: Any, use_reentrant: bool | None = None
     second (torch's ``create_selective_checkpoint_contexts`` is not available). ``determinism_check``:
     ``"default"`` checks that the recomputation gives outputs of the same shapes and dtypes, ``"none"``
     does not (that it returns and reads the same tensors is always checked: its gradients map on them);
-    ``debug=True`` lists the ops of both runs in a :class:`CheckpointError`. ``early_stop`` is taken and
-    changes nothing: the whole function is always recomputed (torch may stop once it has what it needs).
+    ``debug=True`` lists the ops of both runs in a :class:`CheckpointError` (inside
+    :func:`set_checkpoint_debug_enabled`, its value applies instead, to non-reentrant calls). ``early_stop``
+    is taken and changes nothing: the whole function is always recomputed (torch may stop once it has what
+    it needs).
+
+    ``saved_tensors_hooks`` (and ``save_on_cpu``) as in torch: hooks on at the call pack the tensor arguments
+    (positional ones), and the recomputation reads what their unpack hook gives back; they pack none of the
+    function's own arrays (hooks it enters itself do). Hooks on during backward apply to the recomputed ops
+    of the reentrant variant only. Gradients of gradients (``create_graph=True``) equal a plain run's to
+    rounding, not bit for bit: the recomputed graph joins the outer one at the inputs, so the parts of a
+    second-order gradient are summed in another order.
 
     Inside ``mg.compile`` the captured call runs eagerly (with a CompileWarning): a replay cannot
     recompute the function. A function that changes a tensor argument in place, or whose recomputation
@@ -120,7 +151,9 @@ def checkpoint(function: Callable, *args: Any, use_reentrant: bool | None = None
                              "passes none to the function, as torch's; pass use_reentrant=False)")
         if (context_fn is not None and context_fn is not noop_context_fn) or debug:
             raise ValueError("checkpoint: passing `context_fn` or `debug` is only supported when use_reentrant=False")
-    elif determinism_check not in _DETERMINISM_CHECKS:
+    else:
+        debug = bool(_debug_enabled) if _debug_enabled is not None else debug
+    if not reentrant and determinism_check not in _DETERMINISM_CHECKS:
         raise ValueError(f"checkpoint: determinism_check should be one of {list(_DETERMINISM_CHECKS)}, "
                          f"but got {determinism_check!r}")
     if context_fn is not None and not callable(context_fn):
@@ -136,7 +169,7 @@ def checkpoint(function: Callable, *args: Any, use_reentrant: bool | None = None
             return function(*args)
     segment = _Segment(function, args, kwargs, preserve, context_fn, determinism_check == "default" or reentrant,
                        debug)
-    return segment.run()
+    return segment.run(reentrant)
 
 
 def checkpoint_sequential(functions: Any, segments: int, input: Any, use_reentrant: bool | None = None,  # noqa: A002
@@ -203,19 +236,21 @@ class _Segment:
         self.preserve, self.check, self.debug = preserve, check, debug
         self.context_fn = context_fn or noop_context_fn
 
-    def run(self) -> Any:
+    def run(self, reentrant: bool) -> Any:
         """The forward: run the function once, then replace its graph by one ``checkpoint`` node."""
         arguments = _unique(_tensors_in((self.args, self.kwargs), []))
         before = [INPLACE.version(t.data) for t in arguments]
         outer = _state.get().scope
         forward_context, self.recompute_context = _contexts(self.context_fn)
+        self.packed = _pack_arguments(self.args)
         # this thread's copy of the host stream: another thread's draws do not move it between host_state and
         # the function's draws (the recomputation draws from host_state)
         with own_host_stream(keep=True) if self.preserve else contextlib.nullcontext():
             self.host_state = get_rng_state() if self.preserve else None
             gpus = sorted({t.device.index or 0 for t in arguments if t.device.type == "cuda"}) if self.preserve else []
             self.gpu_seeds = _draw_gpu_seeds(gpus)
-            with _gpu_streams(self.gpu_seeds), forward_context, name_scope(f"{_MARKER}{next(_serial)}") as path:
+            with _gpu_streams(self.gpu_seeds), forward_context, _without_callers_hooks(), \
+                    name_scope(f"{_MARKER}{next(_serial)}") as path:
                 result = self.function(*self.args, **self.kwargs)
         for i, (t, version) in enumerate(zip(arguments, before)):
             if INPLACE.version(t.data) != version:
@@ -234,6 +269,8 @@ class _Segment:
         self.ops = [n.name for n in nodes] if self.debug else None
         self.label = _without_markers(outer)   # the recomputed ops' scope, as the forward's ops had it
         self.input_keys = {_key(edge): k for k, edge in enumerate(externals)}
+        self.reentrant = reentrant
+        self.originals: dict = {}   # id of a leaf argument's unpacked stand-in -> the leaf (see recompute)
         self.input_dtypes = [edge.dtype if isinstance(edge, Tensor) else edge[0].out_meta[edge[1]][1]
                              for edge in externals]
         # in-place changes of these after the forward are refused at backward, as a plain run's saved arrays
@@ -265,12 +302,15 @@ class _Segment:
         """Run the function again as the forward ran it (its random streams, recording), as the node's backward
         and its ``create_graph`` rule do: the outputs the node stands for (checked to be the forward's) and the
         recorded ops between them and the inputs, relabelled as the forward's segment."""
+        args = self._unpacked_arguments()
+        # the non-reentrant variant recomputes under hooks of its own in torch: the caller's do not apply there
+        callers_hooks = contextlib.nullcontext() if self.reentrant else _without_callers_hooks()
         with fork_rng(devices=[], enabled=self.preserve):
             if self.preserve:
                 set_rng_state(self.host_state)
-            with _gpu_streams(self.gpu_seeds), enable_grad(), self.recompute_context, \
+            with _gpu_streams(self.gpu_seeds), enable_grad(), self.recompute_context, callers_hooks, \
                     name_scope(f"{_MARKER}{next(_serial)}") as path:
-                result = self.function(*self.args, **self.kwargs)
+                result = self.function(*args, **self.kwargs)
         found = _tensors_in(result, [])
         ys = [found[p] for p in self.positions] if len(found) == self.n_found else []
         if len(found) != self.n_found or any(not isinstance(y, Tensor) or y._node is None
@@ -286,6 +326,37 @@ class _Segment:
         _relabel(nodes, path, self.label)
         return ys, nodes
 
+    def _unpacked_arguments(self) -> tuple:
+        """The arguments for the recomputation: as given, or, where saved_tensors_hooks packed the tensor arguments
+        in the forward (as torch saves them for backward), each tensor's ``unpack_hook`` value in its place, a
+        tensor with the argument's graph (a leaf's stand-in is mapped back to the leaf by :meth:`input_index`)."""
+        if self.packed is None:
+            return self.args
+        args = list(self.args)
+        self.originals.clear()
+        for i, packed, unpack_hook in self.packed:
+            a = args[i]
+            value = unpack_hook(packed)
+            if not isinstance(value, Tensor) or value.shape != a.shape or value.dtype != a.dtype \
+                    or value.device != a.device:
+                raise RuntimeError(f"checkpoint: the saved_tensors_hooks unpack_hook returned "
+                                   f"{_describe(value)} for tensor argument {i}, which was {_describe(a)}; "
+                                   "unpack_hook(pack_hook(t)) must have t's shape, dtype and device")
+            args[i] = Tensor._make(value.data, a.requires_grad, a._node, a._index)
+            if a.requires_grad and a._node is None:
+                self.originals[id(args[i])] = (args[i], a)   # the stand-in kept alive while its id is used
+        return tuple(args)
+
+    def input_index(self, edge: Any) -> int | None:
+        """Which input of the node an edge of the recomputed ops to a tensor outside stands for (None: none)."""
+        if isinstance(edge, Tensor) and id(edge) in self.originals:
+            edge = self.originals[id(edge)][1]
+        return self.input_keys.get(_key(edge))
+
+    def original(self, edge: Any) -> Any:
+        """The tensor outside an edge of the recomputed ops reads: a leaf argument for its unpacked stand-in."""
+        return self.originals[id(edge)][1] if isinstance(edge, Tensor) and id(edge) in self.originals else edge
+
     def _point_at_stand_ins(self, nodes: list, node: _Checkpoint) -> list:
         """Point every edge of the recomputed ops to a tensor outside at a fresh leaf standing for the node's
         input it is (so the gradient stops there, without the outside tensor's hooks); those leaves, per input."""
@@ -296,7 +367,7 @@ class _Segment:
             for j, edge in enumerate(edges):
                 if edge is None or (type(edge) is tuple and edge[0] in inside):
                     continue
-                k = self.input_keys.get(_key(edge))
+                k = self.input_index(edge)
                 if k is None:
                     what = f"a leaf of shape {tuple(edge.shape)}" if isinstance(edge, Tensor) else \
                         f"output {edge[1]} of op '{edge[0].name}'"
@@ -406,6 +477,39 @@ def _relabel(nodes: list, path: str, scope: str) -> None:
 def _without_markers(scope: str) -> str:
     """``scope`` less the scopes checkpoints record in (from an outer checkpoint's recomputation)."""
     return "/".join(part for part in scope.split("/") if not part.startswith(_MARKER)) if _MARKER in scope else scope
+
+
+# --- saved_tensors_hooks ---------------------------------------------------------------------------------
+
+
+def _pack_arguments(args: tuple) -> list | None:
+    """The tensor arguments (positional, not nested) through the caller's innermost ``saved_tensors_hooks``
+    pack hook, as torch's checkpoint saves them for backward: ``[(position, packed, unpack_hook)]``; None
+    without hooks. The recomputation reads ``unpack_hook(packed)`` in their place."""
+    local = graph._HOOKS
+    if not local.stack or local.packing:
+        return None
+    pack_hook, unpack_hook = local.stack[-1]
+    with no_grad():
+        return [(i, pack_hook(a), unpack_hook) for i, a in enumerate(args) if isinstance(a, Tensor)]
+
+
+@contextlib.contextmanager
+def _without_callers_hooks() -> Iterator[None]:
+    """Inside: the caller's ``saved_tensors_hooks`` pack nothing (hooks entered inside do), as in torch, whose
+    checkpoint saves the function's tensors under hooks of its own, innermost."""
+    local = graph._HOOKS
+    outer, local.stack = local.stack, []
+    try:
+        yield
+    finally:
+        local.stack = outer
+
+
+def _describe(value: Any) -> str:
+    if isinstance(value, Tensor):
+        return f"a {value.dtype}{tuple(value.shape)} tensor on {value.device}"
+    return f"a {type(value).__name__}"
 
 
 # --- the random streams ---------------------------------------------------------------------------------
