@@ -125,3 +125,30 @@ def test_set_checkpoint_debug_enabled_and_early_stop_exist_as_torchs() -> None:
     with mg_checkpoint.set_checkpoint_early_stop(False):
         mg_checkpoint.checkpoint(lambda a: a.exp(), x, use_reentrant=False).sum().backward()
     np.testing.assert_array_equal(x.grad.numpy(), np.exp(np.ones(3, dtype=np.float32)))
+
+
+def test_retain_grad_inside_the_function_gives_the_forwards_tensors_their_grad_as_torch() -> None:
+    """Torch's non-reentrant checkpoint keeps the forward's graph, so a tensor the function called retain_grad()
+    on (an intermediate it keeps, or the output it returns) gets its .grad; ours left them None."""
+    results = []
+    for T, C_ in ((mg, mg_checkpoint), (torch, torch_checkpoint)):
+        x = T.tensor(X, dtype=T.float64, requires_grad=True)
+        w = T.tensor(W, dtype=T.float64, requires_grad=True)
+        kept = []
+
+        def f(a: Any, b: Any) -> Any:
+            h = a @ b
+            h.retain_grad()
+            kept.append(h)
+            y = h.tanh()
+            y.retain_grad()
+            return y
+
+        out = C_.checkpoint(f, x, w, use_reentrant=False)
+        loss = (out * out).sum()
+        loss.backward(retain_graph=True)
+        loss.backward()   # the .grad of both accumulates, as a plain run's
+        assert out.retains_grad
+        results.append([np.asarray(t.grad.detach().numpy()) for t in (kept[0], out)])
+    for got, want in zip(*results):
+        np.testing.assert_allclose(got, want, rtol=1e-12)

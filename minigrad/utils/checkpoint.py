@@ -27,6 +27,8 @@ The segment's ops run again in the same order on the same arrays, so every gradi
 bit for bit (up to the order in which a tensor used both inside and outside a segment sums its parts).
 ``loss.backward()``, ``mg.autograd.grad`` (no ``.grad`` changes), ``retain_graph=True``, nested
 checkpoints, keyword arguments, non-tensor arguments and outputs that are tuples, lists or dicts work.
+A tensor the function calls ``retain_grad()`` on gets its ``.grad`` from the recomputed ops (they are the
+forward's, in the same order), as torch's non-reentrant checkpoint, which keeps the forward's graph, gives it.
 
 While ``function`` runs in the forward, its graph exists as in a plain run; it is dropped when
 ``checkpoint`` returns, so the saving is in what the graph holds between forward and backward.
@@ -267,6 +269,8 @@ class _Segment:
         nodes, externals = _segment(wrapped, path)
         _relabel(nodes, path, outer)
         self.ops = [n.name for n in nodes] if self.debug else None
+        # the function's retain_grad() tensors: the recomputed ops give them their .grad (see recompute)
+        self.retained = [(i, n.name, n.retained) for i, n in enumerate(nodes) if n.retained]
         self.label = _without_markers(outer)   # the recomputed ops' scope, as the forward's ops had it
         self.input_keys = {_key(edge): k for k, edge in enumerate(externals)}
         self.reentrant = reentrant
@@ -277,6 +281,9 @@ class _Segment:
         self.arrays = tuple([t.data for t in arguments] + [e.data for e in externals if isinstance(e, Tensor)])
         node = _Checkpoint(self, externals, [y.data for y in wrapped])
         made = [Tensor._make(y.data, True, node, i) for i, y in enumerate(wrapped)]
+        for y, m in zip(wrapped, made):
+            if y.retains_grad:   # the function called retain_grad() on a tensor it returns
+                m.retain_grad()
         return _rebuild(result, {id(y): m for y, m in zip(wrapped, made)})
 
     def gradients(self, node: _Checkpoint, grads: tuple) -> tuple:
@@ -324,6 +331,9 @@ class _Segment:
                                    "the recomputation", [])
         nodes, _ = _segment(ys, path)
         _relabel(nodes, path, self.label)
+        for i, name, retained in self.retained:   # the same ops, met in the same order by the same walk
+            if i < len(nodes) and nodes[i].name == name:
+                nodes[i].retained = retained   # the forward's tensors, which the caller holds, not the recomputed
         return ys, nodes
 
     def _unpacked_arguments(self) -> tuple:
