@@ -906,8 +906,11 @@ def _cloned_stand_ins(node: Function, nodes: list) -> list:
                                   "(a tensor that requires grad made inside the function cannot be checkpointed)",
                                   nodes)
             if stand_ins[k] is None:
-                outside = segment.original(edge) if isinstance(edge, Tensor) else Tensor._make(
-                    node.xp.zeros(edge[0].out_meta[edge[1]][0], dtype=segment.input_dtypes[k]), True, *edge)
+                # the node's own edge, not the recomputed op's: an outer checkpoint's create_graph rule may have
+                # re-pointed it (at its clone of what the outer function read, e.g. another tensor's stand-in)
+                source = node.edges[k]
+                outside = source if isinstance(source, Tensor) else Tensor._make(
+                    node.xp.zeros(source[0].out_meta[source[1]][0], dtype=segment.input_dtypes[k]), True, *source)
                 stand_ins[k] = Clone()(outside)
             edges[j], changed = (stand_ins[k]._node, 0), True
         if changed:

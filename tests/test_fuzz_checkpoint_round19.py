@@ -42,6 +42,8 @@ def _hooked_run(lib: str, reentrant: bool, where: str) -> dict:
         return t * 2
 
     def f(a: Any, b: Any) -> Any:
+        if "nested" in where:
+            a = C_.checkpoint(lambda a2: a2.sin() * 2, a, use_reentrant=reentrant)
         return ((a.exp() * b.sin()) @ w).tanh() * 0.1
 
     def on(part: str) -> Any:
@@ -66,7 +68,7 @@ def _hooked_run(lib: str, reentrant: bool, where: str) -> dict:
 
 @pytest.mark.parametrize("reentrant, where", [
     (reentrant, where) for reentrant in (True, False)
-    for where in ("fwd", "bwd", "fwd+bwd", "fwd nonleaf", "fwd+bwd nonleaf", "fwd double")
+    for where in ("fwd", "bwd", "fwd+bwd", "fwd nonleaf", "fwd+bwd nonleaf", "fwd double", "fwd double nested")
     if not (reentrant and "double" in where)])   # torch's reentrant checkpoint refuses autograd.grad
 def test_saved_tensors_hooks_see_the_arguments_and_not_the_functions_own_tensors_as_torch(
         reentrant: bool, where: str) -> None:

@@ -363,10 +363,6 @@ class _Segment:
             edge = self.originals[id(edge)][1]
         return self.input_keys.get(_key(edge))
 
-    def original(self, edge: Any) -> Any:
-        """The tensor outside an edge of the recomputed ops reads: a leaf argument for its unpacked stand-in."""
-        return self.originals[id(edge)][1] if isinstance(edge, Tensor) and id(edge) in self.originals else edge
-
     def _point_at_stand_ins(self, nodes: list, node: _Checkpoint) -> list:
         """Point every edge of the recomputed ops to a tensor outside at a fresh leaf standing for the node's
         input it is (so the gradient stops there, without the outside tensor's hooks); those leaves, per input."""
