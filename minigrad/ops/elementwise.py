@@ -850,12 +850,14 @@ def where(condition: Any, input: Any, other: Any) -> Tensor:  # noqa: A002
     """
     _check_condition(condition)
     a, b = input, other
-    if type(b) in _INT_OR_FLOAT or type(a) in _INT_OR_FLOAT:   # the result keeps the tensor's dtype: 300 into
-        tensor, number = (a, b) if type(b) in _INT_OR_FLOAT else (b, a)   # int8 raises, as PyTorch converts it
-        if isinstance(tensor, Tensor) and (tensor.dtype.kind in "iu" and type(number) is int
-                                           or tensor.dtype.kind == "f" and tensor.itemsize > 2):
-            _fill_in(number, tensor.dtype, "where")
-        elif isinstance(tensor, Tensor) and tensor.dtype.kind == "b" and type(number) is int:
+    numbers = (*_INT_OR_FLOAT, complex)
+    if type(b) in numbers or type(a) in numbers:   # the result keeps the tensor's dtype (a complex number: its
+        tensor, number = (a, b) if type(b) in numbers else (b, a)   # complex twin): 300 into int8 or 1e39j into
+        kind = tensor.dtype.kind if isinstance(tensor, Tensor) else None   # complex64 raises, as PyTorch's
+        if kind in ("i", "u") and type(number) is int or kind in ("f", "c") and tensor.itemsize > 2:
+            twin = numpy.result_type(tensor.dtype, numpy.complex64) if type(number) is complex else tensor.dtype
+            _fill_in(number, twin, "where")
+        elif kind == "b" and type(number) is int:
             _fill_in(number, _INT64, "where")   # bools and an int give int64: 2**63 raises, not wraps
     if not isinstance(a, Tensor) and not isinstance(b, Tensor):
         numbers = isinstance(a, _PYTHON_NUMBER) and isinstance(b, _PYTHON_NUMBER)

@@ -338,7 +338,8 @@ def _scatter(x: Any, dim: Any, index: Any, src: Any, add: bool, name: str, value
                                      f"{src.shape} in any dim (and both need x's {x.ndim} dims)")
         if src.device != x.device:
             raise ValueError(f"{name}: src is on {src.device} but the tensor is on {x.device}")
-    elif add or not isinstance(src, (bool, int, float)):   # a bool fills a mask: mask.scatter(1, i, True)
+    elif add or not (isinstance(src, (bool, int, float)) or isinstance(src, complex) and x.dtype.kind == "c"):
+        # a bool fills a mask (mask.scatter(1, i, True)); a complex number a complex x
         raise TypeError(f"{name}: src must be a Tensor{'' if add else ' or a number'}, got {type(src).__name__}")
     if isinstance(src, Tensor) and src.dtype != x.dtype:   # torch refuses for scatter_add too (ints truncated)
         raise DtypeMismatchError(f"{name}: src has dtype {src.dtype} but the tensor has dtype {x.dtype} (cast one)")

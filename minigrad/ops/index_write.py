@@ -610,11 +610,9 @@ def scatter(input: Tensor, dim: int, index: Any, src: Any = None, *, value: Any 
 
 def _number_in(x: Any, src: Any, name: str) -> Any:
     """A Python number written by scatter, converted into x's dtype as PyTorch converts it: 300 into int8, 255.9
-    into uint8 or 1e39 into float32 raise RuntimeError (NumPy wrapped them); a complex one with no imaginary part
-    is its real part. Anything else passes as it is."""
-    real = type(src) in (int, float) or type(src) is complex and getattr(x, "dtype", None) is not None \
-        and x.dtype.kind != "c"
-    if isinstance(x, Tensor) and real:
+    into uint8, 1e39 into float32 or 1e39j into complex64 raise RuntimeError (NumPy wrapped them); a complex one
+    with no imaginary part is its real part in a real x. Anything else passes as it is."""
+    if isinstance(x, Tensor) and type(src) in (int, float, complex):
         return _fill_in(src, x.dtype, name)
     return src
 

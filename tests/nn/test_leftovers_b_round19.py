@@ -4,6 +4,8 @@ written into complex tensors, and a few grad_fn names, each compared with live P
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 
@@ -87,3 +89,37 @@ def test_size_arguments_are_spelled_as_pytorchs(name, shape, args):
         return getattr(lib.zeros(shape), name)(*given)
 
     _same(_outcome(lambda: call(mg)), _outcome(lambda: call(torch)))
+
+
+@pytest.mark.parametrize("dtype", ["complex64", "complex128"])
+@pytest.mark.parametrize("value", [1 + 2j, 1j, 2 + 0j, 3, 2.5, 1e39j, complex(1e39, 0)])
+@pytest.mark.parametrize("op", ["scatter", "scatter_", "scatter_value", "where", "where_first", "setitem", "fill_",
+                                "masked_fill_", "index_put_"])
+def test_a_complex_number_is_written_into_a_complex_tensor(dtype, value, op):
+    def call(lib):
+        z, i, m = lib.tensor(np.array([1, 2, 3], dtype=dtype)), lib.tensor([0, 2]), lib.tensor([True, False, True])
+        calls = {
+            "scatter": lambda: z.scatter(0, i, value), "scatter_": lambda: z.scatter_(0, i, value),
+            "scatter_value": lambda: lib.scatter(z, 0, i, value=value), "where": lambda: lib.where(m, z, value),
+            "where_first": lambda: lib.where(m, value, z), "setitem": lambda: (z.__setitem__(1, value), z)[1],
+            "fill_": lambda: z.fill_(value), "masked_fill_": lambda: z.masked_fill_(m, value),
+            "index_put_": lambda: z.index_put_((i,), lib.tensor(value, dtype=z.dtype)),
+        }
+        return calls[op]()
+
+    _same(_outcome(lambda: call(mg)), _outcome(lambda: call(torch)))
+
+
+@pytest.mark.parametrize(("call", "shape"), [
+    (lambda lib, x: lib.vdot(x, x.detach()), (3,)), (lambda lib, x: x.vdot(x.detach() * 2), (3,)),
+    (lambda lib, x: x.split([2, 3])[1], (5, 2)), (lambda lib, x: lib.split(x, [1, 4])[0], (5, 2)),
+    (lambda lib, x: x.split(2)[0], (5, 2)), (lambda lib, x: x.split([5])[0], (5, 2)),
+    (lambda lib, x: lib.atleast_2d(x), (3,)), (lambda lib, x: lib.atleast_3d(x), (3,)),
+    (lambda lib, x: lib.atleast_3d(x), (2, 3)), (lambda lib, x: lib.atleast_2d(x), ()),
+    (lambda lib, x: lib.atleast_3d((x, x))[1], ()),
+])
+def test_grad_fn_names_of_vdot_split_with_sizes_and_atleast_nd(call, shape):
+    data = np.arange(1.0, 1.0 + math.prod(shape)).reshape(shape)
+    ours = call(mg, mg.tensor(data, requires_grad=True)).grad_fn.name()
+    theirs = call(torch, torch.tensor(data, requires_grad=True)).grad_fn.name()
+    assert ours == theirs
