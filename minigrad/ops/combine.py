@@ -16,6 +16,7 @@ from typing import Any, Sequence
 
 from .. import backend
 from ..autograd import AxisError
+from ..autograd.names import respelled
 from ..recording import note_read
 from ..tensor import Tensor
 from ._util import (
@@ -56,7 +57,8 @@ def _atleast(ndim: int, tensors: tuple, name: str) -> Any:
                 shape = (1, t.shape[0], 1)[:ndim]   # (n,) → (1, n) or (1, n, 1)
             else:
                 shape = t.shape + (1,)              # (m, n) → (m, n, 1)
-            t = reshape(t, shape)
+            grown = reshape(t, shape)   # PyTorch unsqueezes a tensor of 1 or 2 dims (and views a 0-d one)
+            t = respelled(grown, t, "reshape", "UnsqueezeBackward0") if t.ndim else grown
         out.append(t)
     return out[0] if single else tuple(out)
 
@@ -227,7 +229,7 @@ def vdot(input: Tensor, other: Tensor) -> Tensor:  # noqa: A002
     if a.ndim != 1 or b.ndim != 1 or a.shape != b.shape:
         raise _shapes("vdot", a, b, "two 1-D tensors of the same length")
     # a real vector with a complex one: NumPy's promotion (DESIGN §3), where PyTorch asks for one dtype
-    return dot(a.conj() if a.dtype.kind == "c" else a, b)
+    return respelled(dot(a.conj() if a.dtype.kind == "c" else a, b), a, "dot", "VdotBackward0")
 
 
 def _contracted(dims: Any, a: Tensor, b: Tensor) -> tuple:

@@ -11,6 +11,7 @@ from typing import Any, Sequence
 from .. import backend
 from .. import memory_formats as _memory_format
 from ..autograd import AxisError, Function, is_grad_enabled
+from ..autograd.names import spelled
 from ..outputs import write_out
 from ..tensor import Tensor
 from ._util import (
@@ -332,6 +333,8 @@ def split(tensor: Tensor, split_size_or_sections: Any = NOT_GIVEN, dim: int | No
     size = x.shape[a]
     points = (_numpy_split_points if numpy_style else _torch_split_points)(split_size_or_sections, size, a)
     op = Split(points, a, len(points) + 1)
+    if not numpy_style and isinstance(split_size_or_sections, (list, tuple)):   # PyTorch's split_with_sizes
+        op.name = spelled("split", "SplitWithSizesBackward0")
     return _parts(x, op(x), op.indices, "split")
 
 
