@@ -154,3 +154,25 @@ def test_retain_grad_inside_the_function_gives_the_forwards_tensors_their_grad_a
         results.append([np.asarray(t.grad.detach().numpy()) for t in (kept[0], out)])
     for got, want in zip(*results):
         np.testing.assert_allclose(got, want, rtol=1e-12)
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("reentrant", [True, False])
+def test_save_on_cpu_around_a_checkpoint_on_the_gpu_gives_the_plain_runs_gradients(reentrant: bool) -> None:
+    """The GPU arguments go to the host through save_on_cpu's pack hook and come back for the recomputation."""
+    x_host = np.linspace(-1.0, 1.0, 6).reshape(2, 3)
+    grads = []
+    for checkpointed in (False, True):
+        x = mg.tensor(x_host, device="cuda", requires_grad=True)
+        w = mg.tensor(np.array(W), device="cuda", requires_grad=True)
+
+        def f(a: mg.Tensor, b: mg.Tensor) -> mg.Tensor:
+            return (a.exp() @ b).sin()
+
+        with mg.autograd.graph.save_on_cpu():
+            y = mg_checkpoint.checkpoint(f, x, w, use_reentrant=reentrant) if checkpointed else f(x, w)
+        y.sum().backward()
+        assert x.grad.device == x.device
+        grads.append([x.grad.numpy(), w.grad.numpy()])
+    for got, want in zip(*grads):
+        np.testing.assert_array_equal(got, want)
