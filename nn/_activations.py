@@ -21,7 +21,6 @@ from ._arguments import (
     _dtype_error,
     _floating,
     _implicit_dim,
-    _like_input,
     _not_complex,
     _number,
     _promoted,
@@ -124,7 +123,7 @@ def hardtanh(input: Tensor, min_val: float = -1.0, max_val: float = 1.0,  # noqa
     if x.dtype.kind == "u" and min(low, high) < 0:   # NumPy would wrap the limit (-1 is 255 in uint8)
         raise InputShapeError(f"hardtanh: cannot do hardtanh on an unsigned type ({x.dtype}) with negative limits "
                               f"(min_val={low}, max_val={high}), as in PyTorch")
-    low, high = _like_input(low, x), _like_input(high, x)
+    low, high = _in_dtype(x, low, "min_val", x.dtype, "hardtanh"), _in_dtype(x, high, "max_val", x.dtype, "hardtanh")
     # at a bound itself the value is x (its sign of zero, as PyTorch's clamp: relu6(-0.0) is -0.0), the gradient 0
     bounded = mg.where(x < low, low, mg.where(x > high, high, x.detach()))
     return _reads_input(mg.where((x <= low) | (x >= high), bounded, x))
@@ -195,21 +194,21 @@ def threshold(input: Tensor, threshold: float, value: float, inplace: bool = Fal
 def _thresholded(input: Any, limit: Any, value: Any) -> Tensor:  # noqa: A002
     x = _not_complex(_no_bool(input, "threshold"), "threshold")   # a complex number has no order
     half = x.dtype == mg.float16   # PyTorch compares float16 with a float32 threshold
-    limit = _in_dtype(x, limit, "threshold", mg.float32 if half else x.dtype)
-    value = _in_dtype(x, value, "value", x.dtype)
+    limit = _in_dtype(x, limit, "threshold", mg.float32 if half else x.dtype, "threshold")
+    value = _in_dtype(x, value, "value", x.dtype, "threshold")
     return _reads_input(mg.where((x.float() if half else x) <= limit, value, x))
 
 
-def _in_dtype(x: Tensor, number: Any, what: str, dtype: Any) -> Any:
-    """threshold's ``number`` converted into ``dtype``, as PyTorch converts both numbers: 255.9 or 300 into
-    uint8, NaN into an int dtype or 1e5 into float16 raise RuntimeError (NumPy would wrap them); a float into an
-    int dtype truncates; a bool, an int (kept exact) or a complex with no imaginary part converts too."""
+def _in_dtype(x: Tensor, number: Any, what: str, dtype: Any, name: str) -> Any:
+    """``name``'s (threshold's, hardtanh's) ``number`` converted into ``dtype``, as PyTorch converts it: 255.9 or
+    300 into uint8, NaN into an int dtype or 1e5 into float16 raise RuntimeError (NumPy would wrap them); a float
+    into an int dtype truncates; a bool, an int (kept exact) or a complex with no imaginary part converts too."""
     if type(number) not in (bool, int, complex):
-        number = _number(number, "threshold", what)
+        number = _number(number, name, what)
     try:
         return mg.full((), number, dtype=dtype).item()
     except RuntimeError:
-        raise RuntimeError(f"threshold: {what} {number!r} cannot be converted to type {dtype} without overflow "
+        raise RuntimeError(f"{name}: {what} {number!r} cannot be converted to type {dtype} without overflow "
                            f"(input {x.dtype} of shape {x.shape}), as in PyTorch") from None
 
 

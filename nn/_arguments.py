@@ -103,11 +103,6 @@ def _int(value: Any, name: str, what: str) -> int:
     return _in_int64((number,), name, what)[0]
 
 
-def _like_input(value: Any, x: Tensor) -> Any:
-    """A bound or fill value for ``x``: truncated to an int for an integer tensor (as PyTorch), else as given."""
-    return int(value) if x.dtype.kind in "iu" else value
-
-
 def _dim(dim: Any, ndim: int, name: str) -> int | None:
     """``dim`` as a non-negative int; None for a 0-d tensor, whose only dims are 0 and -1 (as in PyTorch)."""
     dim = _int(dim, name, "dim")   # a 0-d int tensor too, as PyTorch's

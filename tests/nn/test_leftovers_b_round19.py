@@ -123,3 +123,12 @@ def test_grad_fn_names_of_vdot_split_with_sizes_and_atleast_nd(call, shape):
     ours = call(mg, mg.tensor(data, requires_grad=True)).grad_fn.name()
     theirs = call(torch, torch.tensor(data, requires_grad=True)).grad_fn.name()
     assert ours == theirs
+
+
+@pytest.mark.parametrize(("dtype", "low", "high"), [
+    ("float16", 0.5, 1e5), ("float16", -1e5, 2.0), ("int8", 0, 300), ("int8", -1.5, 2.5), ("uint8", 0, 2.5),
+])
+def test_hardtanh_converts_its_limits_into_the_input_dtype(dtype, low, high):
+    data = np.array([0, 1, 2, 3, 100], dtype=dtype)
+    _same(_outcome(lambda: F.hardtanh(mg.tensor(data), low, high)),
+          _outcome(lambda: TF.hardtanh(torch.tensor(data), low, high)))
