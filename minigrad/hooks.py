@@ -204,6 +204,18 @@ class RemovableHandle:
         self.remove()
 
 
+def refuse_checkpointed(tensor: Tensor, what: str) -> None:
+    """Refuse a tensor that a function run under ``utils.checkpoint`` computed (its op is marked ``checkpointed``):
+    that graph was replaced by the checkpoint node's, recomputed in backward, so gradients do not reach it (torch's
+    non-reentrant checkpoint keeps it). ``what`` names the call, e.g. ``"grad: input 0"``."""
+    node = tensor._node
+    if node is not None and getattr(node, "checkpointed", False):
+        raise NotImplementedError(
+            f"{what} (shape {tuple(tensor.shape)}) was computed inside a function run under checkpoint(), whose "
+            f"graph backward recomputes: gradients do not reach the forward's tensors there (only its outputs and "
+            "the tensors it reads). Return the tensor from the function, or compute it outside checkpoint().")
+
+
 def register_hook(tensor: Tensor, hook: Callable) -> RemovableHandle:
     """Call ``hook(grad)`` when the gradient of ``tensor`` is computed; returns a handle whose ``remove()`` removes it.
 
@@ -212,6 +224,7 @@ def register_hook(tensor: Tensor, hook: Callable) -> RemovableHandle:
     """
     if not tensor.requires_grad:
         raise RuntimeError("register_hook: this tensor does not require grad")
+    refuse_checkpointed(tensor, "register_hook: the tensor")
     node = tensor._node
     if node is None:
         hooks = tensor._hooks

@@ -176,3 +176,50 @@ def test_save_on_cpu_around_a_checkpoint_on_the_gpu_gives_the_plain_runs_gradien
         grads.append([x.grad.numpy(), w.grad.numpy()])
     for got, want in zip(*grads):
         np.testing.assert_array_equal(got, want)
+
+
+def _inner_run(lib: str) -> tuple:
+    """``y = checkpoint(f, x)`` where ``f`` keeps its intermediate ``h`` in a list; x, h, y."""
+    T, C_ = (torch, torch_checkpoint) if lib == "torch" else (mg, mg_checkpoint)
+    x = T.tensor(X[0], dtype=T.float64, requires_grad=True)
+    kept: list = []
+
+    def f(a: Any, kept: list = kept) -> Any:
+        h = a * 3
+        kept.append(h)
+        return h.exp()
+
+    return x, (C_.checkpoint(f, x, use_reentrant=False), kept)
+
+
+@pytest.mark.parametrize("call", ["grad", "grad allow_unused", "backward inputs", "register_hook"])
+def test_gradients_at_a_tensor_computed_inside_the_function_are_refused_not_none(call: str) -> None:
+    """Torch's non-reentrant checkpoint keeps the forward's graph: grad(y, h) at an intermediate h of the function
+    is exp(3x). Ours replaced that graph by the checkpoint node's: grad(..., allow_unused=True) and
+    backward(inputs=[h]) gave None silently, and a hook on h never ran. Now they raise."""
+    x, (y, kept) = _inner_run("torch")
+    torch_grad = torch.autograd.grad(y.sum(), kept[0])[0]
+    np.testing.assert_allclose(torch_grad.numpy(), np.exp(3 * np.array(X[0])))
+    x, (y, kept) = _inner_run("mg")
+    h = kept[0]
+    with pytest.raises(NotImplementedError, match="inside a function run under checkpoint"):
+        if call == "grad":
+            mg.autograd.grad(y.sum(), h)
+        elif call == "grad allow_unused":
+            mg.autograd.grad(y.sum(), [h], allow_unused=True)
+        elif call == "backward inputs":
+            y.sum().backward(inputs=[h])
+        else:
+            h.register_hook(lambda g: g)
+
+
+def test_retain_grad_after_the_call_and_an_intermediate_used_outside_give_torchs_gradients() -> None:
+    results = []
+    for lib in ("mg", "torch"):
+        x, (y, kept) = _inner_run(lib)
+        h = kept[0]
+        h.retain_grad()   # after the checkpointed call: the recomputation gives it its .grad, as torch's graph does
+        (y.sum() + (h * h).sum()).backward()   # h also used outside the function
+        results.append([np.asarray(t.grad.detach().numpy()) for t in (x, h)])
+    for got, want in zip(*results):
+        np.testing.assert_allclose(got, want, rtol=1e-12)

@@ -15,7 +15,7 @@ from typing import Any
 import numpy
 
 from .. import backend
-from ..hooks import CAPTURING, HOOKS_LOCK, _apply_hooks, _is_prehook, _leaf_label, retain_grad
+from ..hooks import CAPTURING, HOOKS_LOCK, _apply_hooks, _is_prehook, _leaf_label, refuse_checkpointed, retain_grad
 from ..recording import _state, refuse_backward_in_transform
 from ..tensor import Tensor
 from ..versions import INPLACE
@@ -296,6 +296,8 @@ def _tensor_list(value: Any, name: str, what: str) -> list:
     """``value`` (a Tensor, any iterable of them as torch's ``tuple(inputs)`` takes, e.g. ``model.parameters()``
     or a ``ParameterList``, or a dict's values) as a list of Tensors."""
     if isinstance(value, Tensor):
+        if what == "inputs":
+            refuse_checkpointed(value, f"{name}: {what}[0]")
         return [value]
     if type(value).__name__ == "GradientEdge":   # one edge (a tuple itself)
         value = [value]
@@ -313,6 +315,8 @@ def _tensor_list(value: Any, name: str, what: str) -> list:
                 value[i] = edge_tensor(t)
                 continue
             raise TypeError(f"{name}: {what} must all be Tensors, but {what}[{i}] is a {type(t).__name__}")
+        if what == "inputs":
+            refuse_checkpointed(t, f"{name}: {what}[{i}]")
     return list(value)
 
 

@@ -27,8 +27,11 @@ The segment's ops run again in the same order on the same arrays, so every gradi
 bit for bit (up to the order in which a tensor used both inside and outside a segment sums its parts).
 ``loss.backward()``, ``mg.autograd.grad`` (no ``.grad`` changes), ``retain_graph=True``, nested
 checkpoints, keyword arguments, non-tensor arguments and outputs that are tuples, lists or dicts work.
-A tensor the function calls ``retain_grad()`` on gets its ``.grad`` from the recomputed ops (they are the
-forward's, in the same order), as torch's non-reentrant checkpoint, which keeps the forward's graph, gives it.
+A tensor the function computes that the caller holds (kept in a list, a module attribute) and calls
+``retain_grad()`` on, inside the function or after, gets its ``.grad`` from the recomputed ops (they are the
+forward's, in the same order), as torch's non-reentrant checkpoint, which keeps the forward's graph, gives it;
+``grad()``, ``backward(inputs=)`` and ``register_hook`` at such a tensor raise NotImplementedError (no
+gradient reaches the forward's own ops; torch's gives one).
 
 While ``function`` runs in the forward, its graph exists as in a plain run; it is dropped when
 ``checkpoint`` returns, so the saving is in what the graph holds between forward and backward.
@@ -39,6 +42,7 @@ from __future__ import annotations
 import contextlib
 import itertools
 import warnings
+import weakref
 from typing import Any, Callable, ContextManager, Iterator, Sequence
 
 from .. import backend
@@ -269,8 +273,12 @@ class _Segment:
         nodes, externals = _segment(wrapped, path)
         _relabel(nodes, path, outer)
         self.ops = [n.name for n in nodes] if self.debug else None
-        # the function's retain_grad() tensors: the recomputed ops give them their .grad (see recompute)
-        self.retained = [(i, n.name, n.retained) for i, n in enumerate(nodes) if n.retained]
+        # the forward's ops, by weak reference (their saved arrays are not kept): the recomputed ops, met in the
+        # same order, give the tensors of theirs that the caller holds and retain_grad()s their .grad; grad(),
+        # backward(inputs=) and register_hook refuse those tensors (hooks.refuse_checkpointed)
+        self.forward_nodes = [(weakref.ref(n), n.name) for n in nodes]
+        for n in nodes:
+            n.checkpointed = True
         self.label = _without_markers(outer)   # the recomputed ops' scope, as the forward's ops had it
         self.input_keys = {_key(edge): k for k, edge in enumerate(externals)}
         self.reentrant = reentrant
@@ -331,9 +339,10 @@ class _Segment:
                                    "the recomputation", [])
         nodes, _ = _segment(ys, path)
         _relabel(nodes, path, self.label)
-        for i, name, retained in self.retained:   # the same ops, met in the same order by the same walk
-            if i < len(nodes) and nodes[i].name == name:
-                nodes[i].retained = retained   # the forward's tensors, which the caller holds, not the recomputed
+        for op, (ref, name) in zip(nodes, self.forward_nodes):   # the same ops, met in the same order
+            forward = ref()
+            if forward is not None and forward.retained and op.name == name:
+                op.retained = forward.retained   # the forward's tensors, which the caller holds, not the recomputed
         return ys, nodes
 
     def _unpacked_arguments(self) -> tuple:
