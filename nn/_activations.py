@@ -167,6 +167,10 @@ def softshrink(input: Tensor, lambd: float = 0.5) -> Tensor:  # noqa: A002
     x, lambd = _floating(input, "softshrink"), _number(lambd, "softshrink", "lambd")
     if lambd < 0:
         raise InputShapeError(f"softshrink: lambd must be non-negative, got {lambd}")
+    limit = float(mg.finfo(x.dtype).max)
+    if not lambd <= limit:   # NaN and inf too, as PyTorch's
+        raise InputShapeError(f"softshrink: lambda must be in range [0, {limit:g}] for input dtype {x.dtype}, but "
+                              f"found {lambd}")
     return _reads_input(mg.where(x.abs() <= lambd, 0.0, x - lambd * x.sign()))
 
 

@@ -537,7 +537,9 @@ def pad(input: Tensor, pad: Any, mode: str = "constant", value: float | None = N
 
 
 def _constant_pad(x: Tensor, widths: list, value: Any) -> Tensor:
-    if x.dtype.kind in "iu" and not numpy.iinfo(x.dtype).min <= value <= numpy.iinfo(x.dtype).max:   # NaN too
+    integer, floating = x.dtype.kind in "iu", x.dtype.kind == "f"   # NaN or 1e5 (float16) too, as PyTorch's
+    if integer and not numpy.iinfo(x.dtype).min <= value <= numpy.iinfo(x.dtype).max \
+            or floating and numpy.finfo(x.dtype).max < abs(value) < math.inf:
         raise InputShapeError(f"pad: value {value!r} cannot be converted to {x.dtype} without overflow (input of "
                               f"shape {x.shape})")
     crop = []

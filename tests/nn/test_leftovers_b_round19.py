@@ -27,11 +27,13 @@ def _outcome(call):
 
 
 def _same(ours, theirs) -> None:
-    """The two outcomes agree: equal values and dtypes, or ours raised an instance of PyTorch's class."""
+    """The two outcomes agree: equal values (NaN where NaN) and dtypes, or ours raised an instance of PyTorch's
+    class."""
     if isinstance(theirs, Exception):
         assert isinstance(ours, type(theirs)), (ours, theirs)
     else:
-        assert ours == theirs
+        assert not isinstance(ours, Exception), (ours, theirs)
+        assert ours[1] == theirs[1] and np.array_equal(ours[0], theirs[0], equal_nan=True), (ours, theirs)
 
 
 @pytest.mark.parametrize(("dtype", "limit", "value"), [
@@ -132,3 +134,15 @@ def test_hardtanh_converts_its_limits_into_the_input_dtype(dtype, low, high):
     data = np.array([0, 1, 2, 3, 100], dtype=dtype)
     _same(_outcome(lambda: F.hardtanh(mg.tensor(data), low, high)),
           _outcome(lambda: TF.hardtanh(torch.tensor(data), low, high)))
+
+
+@pytest.mark.parametrize(("dtype", "number"), [
+    ("float16", 1e5), ("float16", 65520.0), ("float32", 1e39), ("float64", 1e300), ("float16", float("nan")),
+    ("float32", float("inf")), ("float16", 2.5),
+])
+def test_pad_value_and_softshrink_lambda_must_fit_the_input_dtype(dtype, number):
+    data = np.array([[1, 2], [3, 4]], dtype=dtype)
+    _same(_outcome(lambda: F.pad(mg.tensor(data), (1, 1), value=number)),
+          _outcome(lambda: TF.pad(torch.tensor(data), (1, 1), value=number)))
+    _same(_outcome(lambda: F.softshrink(mg.tensor(data), number)),
+          _outcome(lambda: TF.softshrink(torch.tensor(data), number)))
