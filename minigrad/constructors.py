@@ -460,7 +460,8 @@ def _fused_multiply_add(a: Any, b: Any, c: Any) -> Any:
         total = product + c
         back = total - product
         sum_error = (product - (total - back)) + (c - back)
-        fused = total + (sum_error + product_error)
+        correction = sum_error + product_error
+        fused = numpy.where(correction == 0, total, total + correction)   # keeps -0.0 + -0.0's sign (-0.0)
         finite = numpy.isfinite(fused)
         return fused if finite.all() else numpy.where(finite, fused, product + c)
 

@@ -8,7 +8,7 @@ from typing import Any
 
 from .. import backend
 from ..arguments import EmptyReductionError
-from ..autograd import Function
+from ..autograd import Function, is_grad_enabled
 from ..dtypes import get_default_dtype
 from ..outputs import OutDtypeError, write_out
 from ..tensor import Tensor
@@ -433,6 +433,17 @@ def _reduced(op_class: Any, name: str, x: Any, dim: Any, keepdim: bool, axis: An
     return op(x)
 
 
+def summed_as(x: Tensor, dtype: Any, name: str) -> Tensor:
+    """``x`` cast to a sum's ``dtype=``. An integer or bool ``dtype`` for an ``x`` whose gradient is recorded
+    raises PyTorch's RuntimeError (its autograd has no integer results) rather than give a result that silently
+    drops out of the graph."""
+    y = x.to(dtype=dtype)
+    if y.dtype.kind in "biu" and x.requires_grad and is_grad_enabled():
+        raise RuntimeError(f"{name}: autograd does not support the integer dtype {y.dtype} for an input that "
+                           f"requires grad (dtype {x.dtype}, shape {x.shape}); detach it or use mg.no_grad()")
+    return y
+
+
 def sum(input: Tensor, dim: Any = None, keepdim: bool = False, *, axis: Any = None,  # noqa: A002, A001
         keepdims: bool | None = None, dtype: Any = None, out: Tensor | None = None) -> Tensor:
     """Sum over ``dim`` (int, tuple, or None or () for all); ``dtype`` casts first, as torch.sum.
@@ -449,7 +460,7 @@ def sum(input: Tensor, dim: Any = None, keepdim: bool = False, *, axis: Any = No
         return _reduced(Sum, "sum", x, dim, keepdim, axis, keepdims)
     x = tensor_arg(x, "sum")
     if dtype is not None:
-        x = x.to(dtype=dtype)
+        x = summed_as(x, dtype, "sum")
     wanted = x.dtype if dtype is not None and x.dtype.kind in "biu" else None
     if x.dtype.kind == "u":   # NumPy sums unsigned ints as uint64; PyTorch gives int64
         x = x.to(dtype="int64")

