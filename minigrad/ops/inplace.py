@@ -48,6 +48,7 @@ from ._util import (
     ArgumentTypeError,
     DtypeMismatchError,
     ShapeMismatchError,
+    in_int64,
     note_random_op,
     number,
     refuse_complex_alpha,
@@ -797,6 +798,8 @@ def _setitem_step(x: Tensor, index: Any, value: Any) -> tuple | None:
     if not isinstance(x, Tensor):
         raise TypeError(f"setitem: expected a Tensor, got {type(x).__name__}")
     if isinstance(value, _NUMBERS):   # checked to fit x's dtype as PyTorch's fills check it ...
+        if type(value) is int:   # PyTorch reads an int as an int64 first, whatever x's dtype: 2**63 raises
+            in_int64(value, "setitem", "value")
         if x.dtype == numpy.float16:   # ... though its setitem casts into float16 (70000 → inf) where a fill refuses
             with numpy.errstate(over="ignore"):
                 value = numpy.float16(_fill_in(value, numpy.dtype(numpy.float64), "setitem"))

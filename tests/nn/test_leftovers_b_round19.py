@@ -146,3 +146,15 @@ def test_pad_value_and_softshrink_lambda_must_fit_the_input_dtype(dtype, number)
           _outcome(lambda: TF.pad(torch.tensor(data), (1, 1), value=number)))
     _same(_outcome(lambda: F.softshrink(mg.tensor(data), number)),
           _outcome(lambda: TF.softshrink(torch.tensor(data), number)))
+
+
+@pytest.mark.parametrize("dtype", ["float16", "float32", "float64", "int8", "int64", "uint8"])
+@pytest.mark.parametrize("value", [2**63, -2**63 - 1, 2**64, -2**63])
+@pytest.mark.parametrize("mask", [False, True])
+def test_setitem_reads_an_int_as_int64_first(dtype, value, mask):
+    def write(lib):
+        z = lib.zeros(3, dtype=getattr(lib, dtype))
+        z[lib.tensor([True, False, True]) if mask else 1] = value
+        return z
+
+    _same(_outcome(lambda: write(mg)), _outcome(lambda: write(torch)))
