@@ -158,3 +158,24 @@ def test_setitem_reads_an_int_as_int64_first(dtype, value, mask):
         return z
 
     _same(_outcome(lambda: write(mg)), _outcome(lambda: write(torch)))
+
+
+@pytest.mark.gpu
+def test_the_fixed_paths_run_on_the_gpu_as_on_the_cpu():
+    def run(device):
+        x = mg.tensor([[1.0, -2.0, 3.0], [0.5, 4.0, -1.0]], device=device)
+        i = mg.tensor([[0, 2, 1]], device=device)
+        z = mg.zeros(3, dtype=mg.complex64, device=device)
+        z[1] = 2 + 1j
+        outs = [
+            F.threshold(x, 0.75, -1.0), F.threshold(x.half(), 0.99999, 5.0).float(), F.hardtanh(x, -1.5, 2.5),
+            F.hinge_embedding_loss(x.long(), mg.tensor([1, -1, 1], device=device), reduction="sum"),
+            F.hinge_embedding_loss(x, mg.tensor([1, -1, 1], device=device)),
+            x[:1, :1].broadcast_to(2, 3), mg.zeros(2, 3, dtype=mg.complex64, device=device).scatter(1, i, 1j).abs(),
+            mg.where(x > 0, z.broadcast_to(2, 3), 3j).abs(), F.pad(x.half(), (1, 1), value=2.5).float(),
+            F.softshrink(x, 0.75),
+        ]
+        return [out.cpu().numpy() for out in outs]
+
+    for ours, cpu in zip(run("cuda"), run("cpu")):
+        np.testing.assert_array_equal(ours, cpu)
