@@ -24,7 +24,22 @@ from . import (
     higher_order_rules,  # noqa: F401  # more of its rules (statistics, scans, indexing, custom Functions)
     return_types,
 )
-from .amp import autocast, get_autocast_dtype, is_autocast_enabled, set_autocast_dtype, set_autocast_enabled
+from .amp import (
+    autocast,
+    clear_autocast_cache,
+    get_autocast_cpu_dtype,
+    get_autocast_dtype,
+    get_autocast_gpu_dtype,
+    is_autocast_cache_enabled,
+    is_autocast_cpu_enabled,
+    is_autocast_enabled,
+    set_autocast_cache_enabled,
+    set_autocast_cpu_dtype,
+    set_autocast_cpu_enabled,
+    set_autocast_dtype,
+    set_autocast_enabled,
+    set_autocast_gpu_dtype,
+)
 from .arguments import Int64RangeError
 from .autograd import AnomalyError, AxisError, Function, HookError, tag
 from .autograd.engine import DeviceMismatchError
@@ -172,6 +187,9 @@ __all__ = [
     "CheckpointError", "load", "save",
     "gc_paused", "gru_gates", "lstm_gates", "step_addmm", "step_matmul", "tag",
     "amp", "autocast", "is_autocast_enabled", "set_autocast_enabled", "get_autocast_dtype", "set_autocast_dtype",
+    "is_autocast_cpu_enabled", "set_autocast_cpu_enabled", "get_autocast_cpu_dtype", "set_autocast_cpu_dtype",
+    "get_autocast_gpu_dtype", "set_autocast_gpu_dtype", "is_autocast_cache_enabled", "set_autocast_cache_enabled",
+    "clear_autocast_cache",
     "default_generator", "get_rng_state", "initial_seed", "seed",
     "set_rng_state",
     "Generator", "HookError", "RemovableHandle", "current_scope", "CompileError",

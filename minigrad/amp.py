@@ -14,7 +14,13 @@
 - ``set_autocast_enabled``, ``set_autocast_dtype`` and ``get_autocast_dtype`` are PyTorch's per-thread switches
   that ``autocast`` blocks set and restore (``is_autocast_enabled`` reads the first): they are kept and read back
   as PyTorch's, and change no dtype either (``get_autocast_dtype`` is PyTorch's default, float16 for "cuda" and
-  ``mg.bfloat16``, a name only, for "cpu", until set).
+  ``mg.bfloat16``, a name only, for "cpu", until set). PyTorch's deprecated per-device spellings
+  (``is_autocast_cpu_enabled``, ``get_autocast_cpu_dtype``, ``get_autocast_gpu_dtype`` and their setters) read and
+  set the same state, each with torch's DeprecationWarning.
+- ``is_autocast_cache_enabled``/``set_autocast_cache_enabled`` keep PyTorch's per-thread cache flag (an ``autocast``
+  block's ``cache_enabled`` sets it and its end restores it); there is no cast cache, so ``clear_autocast_cache``
+  does nothing. ``is_autocast_available(device_type)`` is True for "cpu" and "cuda" (with or without a GPU, as
+  PyTorch's), False for PyTorch's other device types (an autocast block there raises here).
 - ``torch.cuda.amp``, PyTorch's older spelling (``from torch.cuda.amp import GradScaler, autocast``), is
   :data:`cuda_amp`: the same two for ``"cuda"``, with that module's arguments (no device argument; each
   constructor warns as torch 2.13's does: that module is deprecated too);
@@ -36,8 +42,10 @@ from . import backend
 from .arguments import as_bool
 from .dtypes import bfloat16, float16
 
-__all__ = ["GradScaler", "autocast", "get_autocast_dtype", "is_autocast_enabled", "set_autocast_dtype",
-           "set_autocast_enabled"]
+__all__ = ["GradScaler", "autocast", "clear_autocast_cache", "get_autocast_cpu_dtype", "get_autocast_dtype",
+           "get_autocast_gpu_dtype", "is_autocast_available", "is_autocast_cache_enabled", "is_autocast_cpu_enabled",
+           "is_autocast_enabled", "set_autocast_cache_enabled", "set_autocast_cpu_dtype", "set_autocast_cpu_enabled",
+           "set_autocast_dtype", "set_autocast_enabled", "set_autocast_gpu_dtype"]
 
 _READY, _UNSCALED, _STEPPED = "ready", "unscaled", "stepped"
 _warned_autocast = False
@@ -59,7 +67,8 @@ class autocast:  # noqa: N801 - PyTorch's name
         self.fast_dtype = (get_autocast_dtype(self._device_kind) if dtype is None
                            else _autocast_dtype(dtype, "autocast"))
         self.enabled = as_bool(enabled, "autocast", "enabled")
-        self._cache_enabled = cache_enabled
+        # PyTorch's default: the thread's cache flag when the block is made (is_autocast_cache_enabled)
+        self._cache_enabled = is_autocast_cache_enabled() if cache_enabled is None else cache_enabled
         if self.enabled and self._device_kind == "cuda" and not backend.cuda_is_available():
             warnings.warn("CUDA is not available or torch_xla is imported. Disabling autocast.", stacklevel=2)
             self.enabled = False   # as PyTorch's: is_autocast_enabled("cuda") stays False in the block
@@ -70,18 +79,20 @@ class autocast:  # noqa: N801 - PyTorch's name
             self.enabled = False   # as PyTorch's
 
     def __enter__(self) -> autocast:
-        if self._cache_enabled is not None and not isinstance(self._cache_enabled, bool):   # PyTorch's, on entry
+        if not isinstance(self._cache_enabled, bool):   # PyTorch's, on entry
             raise TypeError(f"autocast: cache_enabled must be a bool (got {type(self._cache_enabled).__name__})")
         states, dtypes = _states(), _dtypes()
-        self._previous = states.get(self._device_kind, False), get_autocast_dtype(self._device_kind)
+        self._previous = (states.get(self._device_kind, False), get_autocast_dtype(self._device_kind),
+                          is_autocast_cache_enabled())
         states[self._device_kind] = self.enabled   # a block sets the state, the block's end restores it
         dtypes[self._device_kind] = self.fast_dtype
+        _state.cache_enabled = self._cache_enabled
         if self.enabled:
             _warn_once()
         return self
 
     def __exit__(self, *exc: object) -> None:
-        _states()[self._device_kind], _dtypes()[self._device_kind] = self._previous
+        _states()[self._device_kind], _dtypes()[self._device_kind], _state.cache_enabled = self._previous
         return None
 
     def __call__(self, fn: Callable) -> Callable:
@@ -176,6 +187,82 @@ def set_autocast_dtype(device_type: str, dtype: Any) -> None:
     """Set the dtype autocast names for ``device_type`` in this thread (``torch.set_autocast_dtype``); a block
     without ``dtype=`` takes it. It changes no op's dtype here."""
     _dtypes()[_device_kind(device_type, "set_autocast_dtype")] = _autocast_dtype(dtype, "set_autocast_dtype")
+
+
+def _deprecated(old: str, new: str) -> None:
+    warnings.warn(f"torch.{old} is deprecated. Please use torch.{new} instead.", DeprecationWarning, stacklevel=3)
+
+
+def is_autocast_cpu_enabled() -> bool:
+    """``is_autocast_enabled("cpu")``, PyTorch's deprecated spelling (warns as torch's)."""
+    _deprecated("is_autocast_cpu_enabled()", "is_autocast_enabled('cpu')")
+    return is_autocast_enabled("cpu")
+
+
+def set_autocast_cpu_enabled(enabled: bool) -> None:
+    """``set_autocast_enabled("cpu", enabled)``, PyTorch's deprecated spelling (warns as torch's)."""
+    _deprecated("set_autocast_cpu_enabled(enabled)", "set_autocast_enabled('cpu', enabled)")
+    set_autocast_enabled("cpu", enabled)
+
+
+def get_autocast_cpu_dtype() -> Any:
+    """``get_autocast_dtype("cpu")``, PyTorch's deprecated spelling (warns as torch's)."""
+    _deprecated("get_autocast_cpu_dtype()", "get_autocast_dtype('cpu')")
+    return get_autocast_dtype("cpu")
+
+
+def set_autocast_cpu_dtype(dtype: Any) -> None:
+    """``set_autocast_dtype("cpu", dtype)``, PyTorch's deprecated spelling (warns as torch's)."""
+    _deprecated("set_autocast_cpu_dtype(dtype)", "set_autocast_dtype('cpu', dtype)")
+    set_autocast_dtype("cpu", dtype)
+
+
+def get_autocast_gpu_dtype() -> Any:
+    """``get_autocast_dtype("cuda")``, PyTorch's deprecated spelling (warns as torch's)."""
+    _deprecated("get_autocast_gpu_dtype()", "get_autocast_dtype('cuda')")
+    return get_autocast_dtype("cuda")
+
+
+def set_autocast_gpu_dtype(dtype: Any) -> None:
+    """``set_autocast_dtype("cuda", dtype)``, PyTorch's deprecated spelling (warns as torch's)."""
+    _deprecated("set_autocast_gpu_dtype(dtype)", "set_autocast_dtype('cuda', dtype)")
+    set_autocast_dtype("cuda", dtype)
+
+
+def is_autocast_cache_enabled() -> bool:
+    """Whether autocast would cache its casts in this thread (PyTorch's flag, True until set; the innermost
+    ``autocast`` block's ``cache_enabled``). minigrad casts nothing, so nothing is cached either way."""
+    return getattr(_state, "cache_enabled", True)
+
+
+def set_autocast_cache_enabled(enabled: bool) -> None:
+    """Set this thread's autocast cache flag (``torch.set_autocast_cache_enabled``); a bool, as PyTorch's."""
+    if not isinstance(enabled, bool):
+        raise TypeError(f"set_autocast_cache_enabled: enabled must be a bool (got {type(enabled).__name__})")
+    _state.cache_enabled = enabled
+
+
+def clear_autocast_cache() -> None:
+    """Empty autocast's cache of casts (``torch.clear_autocast_cache``): minigrad keeps none, so nothing to do."""
+
+
+# PyTorch's device types (its device-string parser's list): autocast here knows only "cpu" and "cuda"
+_TORCH_DEVICE_TYPES = ("cpu", "cuda", "ipu", "xpu", "mkldnn", "opengl", "opencl", "ideep", "hip", "ve", "fpga",
+                       "maia", "xla", "lazy", "vulkan", "mps", "meta", "hpu", "mtia", "privateuseone")
+
+
+def is_autocast_available(device_type: str) -> bool:
+    """Whether ``autocast(device_type)`` works here (``torch.amp.is_autocast_available``): True for "cpu" and
+    "cuda" (even without a GPU, as PyTorch's; the block then disables itself), False for PyTorch's other device
+    types, where minigrad's autocast raises; a string that names no device type raises RuntimeError, as torch's."""
+    if not isinstance(device_type, str):
+        raise TypeError(f"is_autocast_available(): argument 'device_type' must be str, not "
+                        f"{type(device_type).__name__}")
+    kind = device_type.split(":")[0]
+    if kind not in _TORCH_DEVICE_TYPES:
+        raise RuntimeError(f"is_autocast_available: expected one of {', '.join(_TORCH_DEVICE_TYPES)} device type "
+                           f"at start of device string: {device_type}")
+    return kind in ("cpu", "cuda")
 
 
 class ScalerCheckError(AssertionError, ValueError):

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import numpy as np
@@ -52,3 +53,59 @@ def test_integer_dtype_sum_of_an_input_that_requires_grad_raises(name: str, dtyp
             ours = fn(mg, mg.tensor(a, requires_grad=True), getattr(mg, dtype)).numpy()
         assert ours.dtype == theirs.dtype
         np.testing.assert_array_equal(ours, theirs)
+
+
+def _autocast_state(t: Any) -> tuple:
+    """The deprecated per-device reads, the cache flag and availability, with names for the dtypes."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        cpu_dtype, gpu_dtype = t.get_autocast_cpu_dtype(), t.get_autocast_gpu_dtype()
+        cpu_enabled = t.is_autocast_cpu_enabled()
+    names = tuple("bfloat16" if "bfloat16" in str(d) else str(np.dtype(str(d).split(".")[-1])) for d in
+                  (cpu_dtype, gpu_dtype))
+    return (cpu_enabled, *names, t.is_autocast_cache_enabled(), t.clear_autocast_cache(),
+            *(t.amp.is_autocast_available(kind) for kind in ("cpu", "cuda:0", "meta")))
+
+
+def _autocast_states(t: Any) -> list:
+    """The state in and around nested blocks, after the setters, and the refusals' classes."""
+    states = [_autocast_state(t)]
+    with t.autocast("cpu"):
+        states.append(_autocast_state(t))
+        with t.autocast("cpu", dtype=t.float16, cache_enabled=False):
+            states.append(_autocast_state(t))
+        states.append(_autocast_state(t))
+    with t.autocast("cpu", enabled=False, cache_enabled=False):
+        states.append(_autocast_state(t))
+    t.set_autocast_cache_enabled(False)
+    block = t.autocast("cpu")   # takes the flag as it is when made
+    t.set_autocast_cache_enabled(True)
+    with block:
+        states.append(_autocast_state(t))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        t.set_autocast_cpu_enabled(True)
+        t.set_autocast_cpu_dtype(t.float16)
+        t.set_autocast_gpu_dtype(t.bfloat16)
+        states.append(_autocast_state(t))
+        t.set_autocast_cpu_enabled(False)
+        t.set_autocast_cpu_dtype(t.bfloat16)
+        t.set_autocast_gpu_dtype(t.float16)
+    states.append(_autocast_state(t))
+    for bad in (lambda: t.set_autocast_cache_enabled(1), lambda: t.amp.is_autocast_available(1),
+                lambda: t.amp.is_autocast_available("foo"), lambda: t.clear_autocast_cache(1)):
+        try:
+            bad()
+            states.append("no error")
+        except (TypeError, RuntimeError) as e:
+            states.append(RuntimeError if isinstance(e, RuntimeError) and not isinstance(e, TypeError) else TypeError)
+    return states
+
+
+@pytest.mark.filterwarnings("ignore:autocast. minigrad does not change op dtypes")
+def test_autocast_state_functions_as_torch(torch: Any) -> None:
+    """torch's is_autocast_cpu_enabled, get_autocast_cpu/gpu_dtype (and setters), is/set_autocast_cache_enabled,
+    clear_autocast_cache and torch.amp.is_autocast_available were missing; each reads the same state as torch's."""
+    assert _autocast_states(mg) == _autocast_states(torch)
+    with pytest.warns(DeprecationWarning, match=r"get_autocast_dtype\('cpu'\)"):
+        mg.get_autocast_cpu_dtype()
