@@ -10,6 +10,7 @@ import inspect
 from typing import Any
 
 from ..arguments import NO_BFLOAT16
+from ..autograd.names import spelled
 from ..tensor import Tensor
 from ._util import int_arg
 from .combine import split_with_sizes
@@ -60,13 +61,17 @@ def _inplace_function(name: str) -> Any:
 globals().update({_name: _inplace_function(_name) for _name in INPLACE})
 
 
-def _untracked(parts: list) -> list:
+def _untracked(parts: list, pytorch: str = "UnsafeSplitBackward0") -> list:
     """``parts`` (views of one tensor) marked as memory of their own for autograd, as PyTorch's unsafe_split:
     an in-place op on a part is recorded on that part alone (split's parts refuse it while recording). The
     memory is still shared: the version counter is the memory's, so a saved array another write changed is
-    still refused (PyTorch's separate counters give a silently wrong gradient there, as its docs warn)."""
+    still refused (PyTorch's separate counters give a silently wrong gradient there, as its docs warn). Their
+    node (one for all) is spelled ``pytorch``, as PyTorch's."""
     for part in parts:
         part._view = ()
+    node = parts[0]._node if parts else None
+    if node is not None:
+        node.name = spelled(str(node.name), pytorch)
     return parts
 
 
@@ -84,7 +89,7 @@ def unsafe_split(input: Tensor, split_size: int, dim: int = 0) -> list:  # noqa:
 def unsafe_split_with_sizes(input: Tensor, split_sizes: Any, dim: int = 0) -> list:  # noqa: A002
     """:func:`split_with_sizes` (torch.unsafe_split_with_sizes): parts of the given sizes along ``dim``, which
     may be changed in place."""
-    return _untracked(split_with_sizes(input, split_sizes, dim))
+    return _untracked(split_with_sizes(input, split_sizes, dim), "UnsafeSplitWithSizesBackward0")
 
 
 def bfloat16(self: Tensor, memory_format: Any = None) -> Tensor:

@@ -118,7 +118,8 @@ def test_a_complex_number_is_written_into_a_complex_tensor(dtype, value, op):
     (lambda lib, x: x.split(2)[0], (5, 2)), (lambda lib, x: x.split([5])[0], (5, 2)),
     (lambda lib, x: lib.atleast_2d(x), (3,)), (lambda lib, x: lib.atleast_3d(x), (3,)),
     (lambda lib, x: lib.atleast_3d(x), (2, 3)), (lambda lib, x: lib.atleast_2d(x), ()),
-    (lambda lib, x: lib.atleast_3d((x, x))[1], ()),
+    (lambda lib, x: lib.atleast_3d((x, x))[1], ()), (lambda lib, x: lib.unsafe_split(x, 2)[2], (5, 2)),
+    (lambda lib, x: lib.unsafe_split_with_sizes(x, [2, 3])[0], (5, 2)), (lambda lib, x: x.unsafe_chunk(2)[1], (5,)),
 ])
 def test_grad_fn_names_of_vdot_split_with_sizes_and_atleast_nd(call, shape):
     data = np.arange(1.0, 1.0 + math.prod(shape)).reshape(shape)
