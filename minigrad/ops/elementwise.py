@@ -44,6 +44,7 @@ from .shape import AsType
 
 _PYTHON_NUMBER = (bool, int, float, complex)   # where(mask, 2, 0): a pair of these takes PyTorch's dtype
 _INT_OR_FLOAT = (int, float)   # exact types: a bool is neither
+_NOT_BOOL = (int, float, complex)   # where's numbers converted into the tensor's dtype (exact types)
 _BOOL = numpy.dtype(bool)   # NumPy's (and CuPy's) bool dtype: one object, compared by identity
 _FLOAT16, _FLOAT32 = numpy.dtype("float16"), numpy.dtype("float32")
 _REAL_NUMBER = (int, float)
@@ -850,10 +851,11 @@ def where(condition: Any, input: Any, other: Any) -> Tensor:  # noqa: A002
     """
     _check_condition(condition)
     a, b = input, other
-    numbers = (*_INT_OR_FLOAT, complex)
-    if type(b) in numbers or type(a) in numbers:   # the result keeps the tensor's dtype (a complex number: its
-        tensor, number = (a, b) if type(b) in numbers else (b, a)   # complex twin): 300 into int8 or 1e39j into
-        kind = tensor.dtype.kind if isinstance(tensor, Tensor) else None   # complex64 raises, as PyTorch's
+    # a number beside a tensor is converted into the result's dtype, the tensor's (its complex twin for a complex
+    # number), as PyTorch converts it: 300 into int8 or 1e39j into complex64 raise
+    if type(b) in _NOT_BOOL or type(a) in _NOT_BOOL:
+        tensor, number = (a, b) if type(b) in _NOT_BOOL else (b, a)
+        kind = tensor.dtype.kind if isinstance(tensor, Tensor) else None
         if kind in ("i", "u") and type(number) is int or kind in ("f", "c") and tensor.itemsize > 2:
             twin = numpy.result_type(tensor.dtype, numpy.complex64) if type(number) is complex else tensor.dtype
             _fill_in(number, twin, "where")
