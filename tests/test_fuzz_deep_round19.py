@@ -98,3 +98,29 @@ def test_repr_of_a_nested_model_reaches_pytorchs_depth() -> None:
         theirs = repr(theirs_model)
         ours = repr(ours_model)
     assert ours == theirs
+
+
+EINSUM_MANY = [
+    ",".join(["a"] * 100) + "->a",                     # NumPy's einsum takes fewer than 64 operands: it raised
+    ",".join(["ij"] * 70) + "->j",
+    ",".join(["ii"] * 70) + "->i",                     # diagonals
+    ",".join("ab"[i % 2] + "ab"[(i + 1) % 2] for i in range(65)) + "->ab",
+]
+
+
+@pytest.mark.parametrize("equation", EINSUM_MANY, ids=lambda e: f"{e[:6]}x{e.count(',') + 1}")
+def test_einsum_with_many_operands(equation: str) -> None:
+    """``einsum`` of 65-100 operands (PyTorch takes any number; ours raised NumPy's "too many operands"): values
+    and every operand's gradient as PyTorch's (float64)."""
+    inputs = equation.split("->")[0].split(",")
+    rng = np.random.default_rng(0)
+    arrays = [rng.uniform(0.9, 1.1, (2,) * len(sub)) for sub in inputs]
+    results = []
+    for lib in (torch, mg):
+        operands = [lib.tensor(a, requires_grad=True) for a in arrays]
+        y = lib.einsum(equation, *operands)
+        (y * y).sum().backward()
+        results.append((y.detach().numpy(), [o.grad.numpy() for o in operands]))
+    np.testing.assert_allclose(results[1][0], results[0][0], rtol=1e-12)
+    for ours, theirs in zip(results[1][1], results[0][1]):
+        np.testing.assert_allclose(ours, theirs, rtol=1e-12)

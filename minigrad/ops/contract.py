@@ -8,7 +8,7 @@ operand's subscripts (indices it alone sums over are broadcast back).
 from __future__ import annotations
 
 import operator
-from typing import Any
+from typing import Any, Sequence
 
 import numpy
 
@@ -251,6 +251,23 @@ def diagonal_expansion(sub: str) -> tuple:
     return "".join(dict.fromkeys(sub)), pairs, renamed
 
 
+_AT_ONCE = 16   # operands one NumPy einsum call contracts, at most (NumPy takes fewer than 64; its path search slows)
+
+
+def _contract(xp: Any, inputs: list, output: str, arrays: Sequence[Any]) -> Any:
+    """``xp.einsum`` of ``inputs -> output`` (subscripts without ``...``) on ``arrays``, any number of them: more
+    than :data:`_AT_ONCE` are contracted a group at a time, left to right (as PyTorch's, which takes any number),
+    each group down to the indices the rest or the output still need."""
+    inputs, arrays = list(inputs), list(arrays)
+    while len(arrays) > _AT_ONCE:
+        head, rest = inputs[:_AT_ONCE], inputs[_AT_ONCE:]
+        needed = set(output).union(*rest)
+        kept = "".join(dict.fromkeys(letter for sub in head for letter in sub if letter in needed))
+        part = xp.einsum(",".join(head) + "->" + kept, *arrays[:_AT_ONCE], optimize=True)
+        inputs, arrays = [kept, *rest], [part, *arrays[_AT_ONCE:]]
+    return xp.einsum(",".join(inputs) + "->" + output, *arrays, optimize=len(arrays) > 2)
+
+
 class Einsum(Function):
     # multilinear, so holomorphic in each operand: PyTorch's gradient conjugates the others (autograd.engine)
     complex_grad = "holomorphic"
@@ -262,11 +279,10 @@ class Einsum(Function):
 
     def forward(self, *arrays: Any) -> Any:
         self.saved = arrays
-        spec = ",".join(self.inputs) + "->" + self.output
         if all(a.dtype == FLOAT16 for a in arrays):   # in float32, rounded once, as PyTorch's (NumPy's rounds often)
-            return self.xp.asarray(float16_in_float32(lambda *a: self.xp.einsum(spec, *a, optimize=len(a) > 2),
+            return self.xp.asarray(float16_in_float32(lambda *a: _contract(self.xp, self.inputs, self.output, a),
                                                       *arrays))
-        return self.xp.asarray(self.xp.einsum(spec, *arrays, optimize=len(arrays) > 2))
+        return self.xp.asarray(_contract(self.xp, self.inputs, self.output, arrays))
 
     def backward(self, gy: Any) -> tuple:
         xp, arrays = self.xp, self.saved
@@ -281,13 +297,13 @@ class Einsum(Function):
             once = sub if diagonal is None else diagonal[0]   # a repeated index once: the diagonal's gradient
             shape = tuple(array.shape[sub.index(letter)] for letter in once)
             kept = "".join(letter for letter in once if letter in available)
-            spec = ",".join([self.output] + [s for s, _ in others]) + "->" + kept
+            subs = [self.output] + [s for s, _ in others]
             factors = [gy, *[a for _, a in others]]
             if all(a.dtype == FLOAT16 for a in factors):
-                g = xp.asarray(float16_in_float32(lambda *a, spec=spec: xp.einsum(spec, *a, optimize=len(a) > 2),
+                g = xp.asarray(float16_in_float32(lambda *a, subs=subs, kept=kept: _contract(xp, subs, kept, a),
                                                   *factors))
             else:
-                g = xp.asarray(xp.einsum(spec, *factors, optimize=len(factors) > 2))
+                g = xp.asarray(_contract(xp, subs, kept, factors))
             # a broadcast (size-1) '...' dim of this operand sums back
             squeezed = tuple(i for i, letter in enumerate(kept) if shape[once.index(letter)] == 1 != g.shape[i])
             if squeezed:
