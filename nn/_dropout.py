@@ -16,7 +16,7 @@ from typing import Any, Callable
 import numpy
 
 import minigrad as mg
-from minigrad import Tensor
+from minigrad import Tensor, memory_formats
 
 from ._arguments import _floating, _tensor
 from ._errors import ComplexInputError, InputShapeError
@@ -40,16 +40,31 @@ def _droppable(x: Tensor, name: str) -> Tensor:
     return x if x.dtype.kind == "c" else _floating(x, name)
 
 
+def _in_layout(x: Tensor, mask_shape: tuple, drop: Callable[[Tensor, tuple], Tensor]) -> Tensor:
+    """``drop(x, mask_shape)`` laid out as x, as PyTorch's dropouts keep a transposed, permuted or channels-last
+    input's layout: such an x is dropped viewed in its memory order (its mask drawn in that order too, as
+    PyTorch's), and the result viewed back. ``mask_shape`` has x's number of dims."""
+    order = memory_formats._stride_order(x.data)   # None for a C-ordered x (one flags check)
+    if order is None:
+        return drop(x, tuple(mask_shape))
+    back = tuple(order.index(d) for d in range(x.ndim))
+    return drop(x.permute(order), tuple(mask_shape[d] for d in order)).permute(back)
+
+
 def _inverted_dropout(x: Tensor, p: float, mask_shape: tuple) -> Tensor:
-    """x with each entry zeroed with probability ``p`` (a ``mask_shape`` that broadcasts against x, such as
-    (N, C, 1), zeroes whole rows) and the rest scaled by 1/(1-p). x itself for p = 0; p is in [0, 1]."""
+    """x with each entry zeroed with probability ``p`` (a ``mask_shape`` of x's rank that broadcasts against x,
+    such as (N, C, 1), zeroes whole rows) and the rest scaled by 1/(1-p); in x's layout. x itself for p = 0;
+    p is in [0, 1]."""
     if p == 0:
         return x
     if p == 1:
         return x * 0.0
     _refuse_complex_mask(x)
-    keep = mg.rand(tuple(mask_shape), dtype=mg.float32, device=x.device) >= p
-    return x * (keep.astype(x.dtype) * x.dtype.type(1.0 / (1.0 - p)))
+
+    def drop(t: Tensor, shape: tuple) -> Tensor:
+        keep = mg.rand(shape, dtype=mg.float32, device=t.device) >= p
+        return t * (keep.astype(t.dtype) * t.dtype.type(1.0 / (1.0 - p)))
+    return _in_layout(x, mask_shape, drop)
 
 
 def _unbatched_version(x: Tensor, batched: int, inplace: Any, name: str) -> None:
@@ -137,11 +152,14 @@ def alpha_dropout(input: Tensor, p: float = 0.5, training: bool = False, inplace
 
 def _alpha_dropped(x: Tensor, p: float, mask_shape: tuple) -> Tensor:
     """x with the entries (or, for a ``mask_shape`` such as (N, C, 1, 1), the channels) dropped with probability
-    ``p`` set to -λα, then a·x + b (see ``alpha_dropout``); zeros for p = 1, as PyTorch's."""
+    ``p`` set to -λα, then a·x + b (see ``alpha_dropout``), in x's layout; zeros for p = 1, as PyTorch's."""
     if p == 1:
         return x * 0.0
     _refuse_complex_mask(x)
-    keep = (mg.rand(tuple(mask_shape), dtype=mg.float32, device=x.device) >= p).astype(x.dtype)
     a = 1.0 / math.sqrt((_SELU_SATURATION ** 2 * p + 1) * (1 - p))
-    shift = (keep - 1) * (_SELU_SATURATION * a) + _SELU_SATURATION * a * p
-    return x * (keep * a) + shift
+
+    def drop(t: Tensor, shape: tuple) -> Tensor:
+        keep = (mg.rand(shape, dtype=mg.float32, device=t.device) >= p).astype(t.dtype)
+        shift = (keep - 1) * (_SELU_SATURATION * a) + _SELU_SATURATION * a * p
+        return t * (keep * a) + shift
+    return _in_layout(x, mask_shape, drop)

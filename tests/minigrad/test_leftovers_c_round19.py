@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 import minigrad as mg
+import nn
 
 NAN = float("nan")
 
@@ -109,3 +110,26 @@ def test_autocast_state_functions_as_torch(torch: Any) -> None:
     assert _autocast_states(mg) == _autocast_states(torch)
     with pytest.warns(DeprecationWarning, match=r"get_autocast_dtype\('cpu'\)"):
         mg.get_autocast_cpu_dtype()
+
+
+DROPOUTS = {
+    "dropout": lambda f, x: f.dropout(x, 0.5, True),
+    "alpha_dropout": lambda f, x: f.alpha_dropout(x, 0.5, True),
+    "feature_alpha_dropout": lambda f, x: f.feature_alpha_dropout(x, 0.5, True),
+    "dropout1d": lambda f, x: f.dropout1d(x[..., 0], 0.5, True),
+    "dropout2d": lambda f, x: f.dropout2d(x, 0.5, True),
+    "dropout3d": lambda f, x: f.dropout3d(x[None], 0.5, True),
+}
+
+
+@pytest.mark.parametrize("name", DROPOUTS)
+@pytest.mark.parametrize("perm", [(3, 2, 1, 0), (1, 0, 2, 3), (0, 2, 3, 1)])
+def test_dropout_keeps_the_input_layout(name: str, perm: tuple, torch: Any) -> None:
+    """A transposed or permuted input's dropout has its layout (its strides), as torch's; ours was C order."""
+    a = np.random.default_rng(0).standard_normal((4, 5, 3, 2)).astype("float32")
+    theirs = DROPOUTS[name](torch.nn.functional, torch.tensor(a).permute(*perm))
+    ours = DROPOUTS[name](nn.functional, mg.tensor(a).permute(*perm))
+    assert ours.shape == tuple(theirs.shape) and ours.stride() == theirs.stride()
+    if name == "dropout":   # each entry dropped (0) or kept and scaled by 1 / (1 - p)
+        x = a.transpose(perm)
+        assert np.all((ours.numpy() == 0) | (ours.numpy() == 2 * x))
