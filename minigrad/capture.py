@@ -437,6 +437,7 @@ class Program:
             and all(v < len(tracer.arguments) for _j, v in self.passthrough)
         self.checks_left, self.argument_values = 0, 0
         self.unproven = False   # checked with the capture's argument values only: a call with others is checked too
+        self.diverged = False   # a check found it took another path: dropped, never replayed
         self.weight_meta = [(t.data.shape, t.data.strides, t.data.dtype, type(t.data), t.requires_grad)
                             for t in self.weights]   # (strides: a view or a copy, a branch on is_contiguous())
         # a lone Tensor or a flat tuple of them is returned as Replay made it; else rebuilt from the spec

@@ -227,6 +227,7 @@ class CompileWarning(UserWarning):
 
 
 VERIFY_CALLS = 2   # calls that check frozen values against a fresh run before the replays start (see Program)
+_CHECKS_LOCK = threading.Lock()   # Compiled._checked: one thread's count of a check at a time
 
 
 def _name(fn: Any) -> str:
@@ -850,20 +851,30 @@ class Compiled:
                 self.eager[key] = (why, watched)
                 warnings.warn(f"compile: {name} runs eagerly for this input signature: {why}", CompileWarning,
                               stacklevel=3)
-            previous.checks_left -= 1
+            self._checked(previous, why is None, _digest(tensors))
+        else:
+            if not program.verified:   # check the frozen values on the next calls (see VERIFY_CALLS), set up before
+                program.checks_left, program.argument_values = VERIFY_CALLS, _digest(tensors)   # others can see it
+            self.programs[key] = program
+        return result
+
+    def _checked(self, program: Program, agrees: bool, values: int) -> None:
+        """Count a check of ``program`` by a call with argument values of digest ``values`` (``agrees``: it took the
+        captured path). One at a time (another thread's check may end meanwhile), and in the order a replaying
+        thread reads them (``verified``, then ``unproven``), so that none replays a program no check proved."""
+        with _CHECKS_LOCK:
+            if not agrees or program.diverged:   # dropped: a thread that found it before never replays it
+                program.diverged, program.verified = True, False
+                return
+            program.checks_left -= 1
             # a call with the capture's own values proves nothing about values fn computed from them (frozen, or
             # tensors it made): after VERIFY_CALLS such checks it replays, and the first call with other values is
-            # checked too (``unproven``; no digest on a GPU: verified)
-            other = previous.argument_values != _digest(tensors) or previous.argument_values == 0
-            previous.verified = other or previous.checks_left <= 0
-            previous.unproven = not other and bool(previous.made_inside or any(
+            # checked too (``unproven``, set before ``verified``; no digest on a GPU: verified)
+            other = program.argument_values != values or program.argument_values == 0
+            program.unproven = not other and bool(program.made_inside or any(
                 value is not None and (type(value) is not tuple or any(v is not None for v in value))
-                for _step, _what, value in previous.frozen))   # (an index a traced tensor gives: None)
-        else:
-            self.programs[key] = program
-            if not program.verified:   # check the frozen values on the next calls (see VERIFY_CALLS)
-                program.checks_left, program.argument_values = VERIFY_CALLS, _digest(tensors)
-        return result
+                for _step, _what, value in program.frozen))   # (an index a traced tensor gives: None)
+            program.verified = other or program.checks_left <= 0
 
 
 guards.OPAQUE += (Compiled,)   # a compiled function is not looked into for the tensors a capture read,

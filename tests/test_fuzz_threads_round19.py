@@ -1,0 +1,106 @@
+"""Round 19 concurrency fuzzing: this round's engine changes (one grad-mode switch per backward, the ready queue
+ordered by sequence numbers, AccumulateGrad prehooks, checkpoint with saved_tensors_hooks) and mg.compile's
+verification of values frozen from the arguments, run from 2-8 threads at once with forced switching
+(``sys.setswitchinterval(1e-6)``) and compared bit for bit with lone runs. The offline harness is
+/tmp/fuzz19_threads.py (and /tmp/fuzz19_compile_race.py).
+
+The engine's grad-mode switch and sequence numbers held up. The races found are in mg.compile's bookkeeping of
+its verification calls, where another thread could replay a capture whose frozen value (``float(x.data.max())``)
+was never checked against other argument values, a silently wrong result; each is forced here with events.
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+import warnings
+from typing import Any
+
+import numpy as np
+
+import minigrad as mg
+from tests.helpers import in_threads
+
+WAIT = 20.0
+compile_module = sys.modules["minigrad.compile"]   # (mg.compile is the function)
+
+
+def _scaled_by_max(x: mg.Tensor) -> mg.Tensor:
+    return x * float(x.data.max())   # a value computed outside the engine: frozen by a capture
+
+
+def _eager(values: list) -> np.ndarray:
+    v = np.array(values, np.float32)
+    return v * np.float32(v.max())
+
+
+def _call(f: Any, values: list) -> np.ndarray:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return f(mg.tensor(np.array(values, np.float32))).numpy()
+
+
+def test_a_call_between_a_captures_publication_and_its_check_setup_does_not_skip_the_checks(monkeypatch: Any) -> None:
+    # thread A captures; right after it publishes the program (before it set up the verification calls), thread B
+    # calls with the capture's own values: B's check must not count as one with other values
+    f = mg.compile(_scaled_by_max)
+    published, b_done = threading.Event(), threading.Event()
+    digest = compile_module._digest
+    capturer: list = []
+
+    def slow_digest(tensors: list) -> int:
+        if threading.current_thread() is capturer[0] and not published.is_set():
+            published.set()
+            assert b_done.wait(WAIT)
+        return digest(tensors)
+
+    monkeypatch.setattr(compile_module, "_digest", slow_digest)
+
+    def a() -> np.ndarray:
+        capturer.append(threading.current_thread())
+        return _call(f, [1.0, 2.0])
+
+    def b() -> np.ndarray:
+        assert published.wait(WAIT)
+        try:
+            return _call(f, [1.0, 2.0])
+        finally:
+            b_done.set()
+
+    for out in in_threads(a, b):
+        np.testing.assert_array_equal(out, _eager([1.0, 2.0]))
+    for values in ([1.0, 3.0], [1.0, 5.0], [2.0, 7.0]):
+        np.testing.assert_array_equal(_call(f, values), _eager(values))
+
+
+def test_a_thread_holding_a_program_another_threads_check_found_wrong_does_not_replay_it(monkeypatch: Any) -> None:
+    # thread D finds the program; before it reads whether the program is verified, thread B's check with other
+    # values finds the frozen value wrong (the signature goes eager): D must not replay the program
+    f = mg.compile(_scaled_by_max)
+    _call(f, [1.0, 2.0])   # captured: the next calls check
+    found, b_done = threading.Event(), threading.Event()
+    guards = compile_module.Compiled._guards
+    holder: list = []
+
+    def slow_guards(self: Any) -> list:
+        if threading.current_thread() is holder[0] and not found.is_set():
+            found.set()   # D has the program, in __call__
+            assert b_done.wait(WAIT)
+        return guards(self)
+
+    monkeypatch.setattr(compile_module.Compiled, "_guards", slow_guards)
+
+    def d() -> np.ndarray:
+        holder.append(threading.current_thread())
+        return _call(f, [1.0, 5.0])
+
+    def b() -> np.ndarray:
+        assert found.wait(WAIT)
+        try:
+            return _call(f, [1.0, 3.0])
+        finally:
+            b_done.set()
+
+    out_d, out_b = in_threads(d, b)
+    np.testing.assert_array_equal(out_b, _eager([1.0, 3.0]))
+    np.testing.assert_array_equal(out_d, _eager([1.0, 5.0]))
