@@ -104,3 +104,38 @@ def test_a_thread_holding_a_program_another_threads_check_found_wrong_does_not_r
     out_d, out_b = in_threads(d, b)
     np.testing.assert_array_equal(out_b, _eager([1.0, 3.0]))
     np.testing.assert_array_equal(out_d, _eager([1.0, 5.0]))
+
+
+def test_two_threads_recomputing_one_checkpoint_whose_arguments_hooks_packed() -> None:
+    # one graph (retain_graph=True), a checkpoint made under saved_tensors_hooks: thread A's recomputation maps the
+    # unpacked argument back to x; thread B's recomputation starting meanwhile must not drop A's mapping
+    rng = np.random.default_rng(0)
+    x = mg.tensor(rng.standard_normal((3, 4)), requires_grad=True)
+    w = mg.tensor(rng.standard_normal((4, 4)), requires_grad=True)
+    a_in, b_in = threading.Event(), threading.Event()
+    first: list = []
+
+    def f(v: mg.Tensor) -> mg.Tensor:
+        if threading.current_thread() in first[:1] and not a_in.is_set():
+            a_in.set()   # A's recomputation has its unpacked arguments: let B recompute too
+            assert b_in.wait(WAIT)
+        elif first and threading.current_thread() is not first[0]:
+            b_in.set()
+        return ((v @ w).tanh() @ w).sin()
+
+    with mg.autograd.graph.saved_tensors_hooks(lambda t: t * 1, lambda t: t * 1):
+        y = mg.utils.checkpoint.checkpoint(f, x, use_reentrant=False)
+    s = (y * y).sum()
+    want = [g.numpy() for g in mg.autograd.grad(s, (x, w), retain_graph=True)]
+
+    def a() -> list:
+        first.append(threading.current_thread())
+        return [g.numpy() for g in mg.autograd.grad(s, (x, w), retain_graph=True)]
+
+    def b() -> list:
+        assert a_in.wait(WAIT)
+        return [g.numpy() for g in mg.autograd.grad(s, (x, w), retain_graph=True)]
+
+    for got in in_threads(a, b):
+        for g, expected in zip(got, want):
+            np.testing.assert_array_equal(g, expected)

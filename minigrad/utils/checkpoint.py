@@ -41,6 +41,7 @@ from __future__ import annotations
 
 import contextlib
 import itertools
+import threading
 import warnings
 import weakref
 from typing import Any, Callable, ContextManager, Iterator, Sequence
@@ -282,7 +283,9 @@ class _Segment:
         self.label = _without_markers(outer)   # the recomputed ops' scope, as the forward's ops had it
         self.input_keys = {_key(edge): k for k, edge in enumerate(externals)}
         self.reentrant = reentrant
-        self.originals: dict = {}   # id of a leaf argument's unpacked stand-in -> the leaf (see recompute)
+        # per thread (threads may recompute one shared graph's node at once): id of a leaf argument's unpacked
+        # stand-in -> (the stand-in, the leaf), filled by each recomputation (see _unpacked_arguments)
+        self.local = threading.local()
         self.input_dtypes = [edge.dtype if isinstance(edge, Tensor) else edge[0].out_meta[edge[1]][1]
                              for edge in externals]
         # in-place changes of these after the forward are refused at backward, as a plain run's saved arrays
@@ -352,7 +355,7 @@ class _Segment:
         if self.packed is None:
             return self.args
         args = list(self.args)
-        self.originals.clear()
+        originals = self.local.originals = {}   # this recomputation's (this thread's)
         for i, packed, unpack_hook in self.packed:
             a = args[i]
             value = unpack_hook(packed)
@@ -363,13 +366,14 @@ class _Segment:
                                    "unpack_hook(pack_hook(t)) must have t's shape, dtype and device")
             args[i] = Tensor._make(value.data, a.requires_grad, a._node, a._index)
             if a.requires_grad and a._node is None:
-                self.originals[id(args[i])] = (args[i], a)   # the stand-in kept alive while its id is used
+                originals[id(args[i])] = (args[i], a)   # the stand-in kept alive while its id is used
         return tuple(args)
 
     def input_index(self, edge: Any) -> int | None:
         """Which input of the node an edge of the recomputed ops to a tensor outside stands for (None: none)."""
-        if isinstance(edge, Tensor) and id(edge) in self.originals:
-            edge = self.originals[id(edge)][1]
+        originals = getattr(self.local, "originals", None)
+        if originals and isinstance(edge, Tensor) and id(edge) in originals:
+            edge = originals[id(edge)][1]
         return self.input_keys.get(_key(edge))
 
     def _point_at_stand_ins(self, nodes: list, node: _Checkpoint) -> list:
