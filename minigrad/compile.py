@@ -544,7 +544,7 @@ class Compiled:
 
     def _forget_program(self, program: Any) -> None:
         """Drop ``program`` under every signature it is kept for (see :meth:`_other_modes`)."""
-        for key in [key for key, kept in self.programs.items() if kept is program]:
+        for key in [key for key, kept in list(self.programs.items()) if kept is program]:   # list: one step
             self.programs.pop(key, None)   # (another thread may be dropping it too)
 
     def _guards(self) -> list:

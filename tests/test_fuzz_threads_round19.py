@@ -139,3 +139,32 @@ def test_two_threads_recomputing_one_checkpoint_whose_arguments_hooks_packed() -
     for got in in_threads(a, b):
         for g, expected in zip(got, want):
             np.testing.assert_array_equal(g, expected)
+
+
+def test_a_program_published_while_another_threads_check_drops_a_program() -> None:
+    # thread A's check finds the capture wrong and drops it from the table of programs, which it looks through; a
+    # program another thread publishes meanwhile (forced here, with a trace function, at the look's first step)
+    # must not make A raise 'dictionary changed size during iteration'
+    f = mg.compile(_scaled_by_max)
+    _call(f, [1.0, 2.0])   # captured: the next call checks, and finds float(x.data.max()) changed
+
+    def local(frame: Any, event: str, arg: Any) -> Any:
+        if event == "line" and not published:
+            published.append(True)
+            f.programs[("another thread's signature",)] = object()   # as another thread's capture would
+        return local
+
+    def tracer(frame: Any, event: str, arg: Any) -> Any:
+        if event == "call" and frame.f_back is not None and frame.f_back.f_code.co_name == "_forget_program":
+            return local
+        return None
+
+    published: list = []
+    previous = sys.gettrace()
+    sys.settrace(tracer)
+    try:
+        out = _call(f, [1.0, 3.0])
+    finally:
+        sys.settrace(previous)
+    np.testing.assert_array_equal(out, _eager([1.0, 3.0]))
+    np.testing.assert_array_equal(_call(f, [1.0, 5.0]), _eager([1.0, 5.0]))
