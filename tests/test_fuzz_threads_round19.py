@@ -17,6 +17,7 @@ import warnings
 from typing import Any
 
 import numpy as np
+import pytest
 
 import minigrad as mg
 from tests.helpers import in_threads
@@ -168,3 +169,52 @@ def test_a_program_published_while_another_threads_check_drops_a_program() -> No
         sys.settrace(previous)
     np.testing.assert_array_equal(out, _eager([1.0, 3.0]))
     np.testing.assert_array_equal(_call(f, [1.0, 5.0]), _eager([1.0, 5.0]))
+
+
+@pytest.mark.parametrize("mode", ["all", "any"])
+def test_a_multi_grad_hook_counts_each_threads_backward_apart(mode: str) -> None:
+    # a multi-grad hook on two shared leaves; thread A's backward stops between the two leaves' gradients while
+    # thread B runs a whole backward: each backward calls fn once, with its own gradients (PyTorch keys its
+    # state by graph task)
+    a = mg.tensor([1.0, 2.0], requires_grad=True)
+    b = mg.tensor([3.0, 4.0], requires_grad=True)
+    a_mid, b_done = threading.Event(), threading.Event()
+    calls: dict = {}
+    seen = {"A": 0}
+
+    def pause(g: mg.Tensor) -> None:
+        if threading.current_thread().name == "A":
+            seen["A"] += 1
+            if seen["A"] == 2:   # between the two leaves' multi-grad hooks
+                a_mid.set()
+                assert b_done.wait(WAIT)
+
+    a.register_hook(pause)
+    b.register_hook(pause)
+
+    def fn(grads: Any) -> None:
+        grads = grads if isinstance(grads, (list, tuple)) else [grads]
+        calls.setdefault(threading.current_thread().name, []).append(
+            [None if g is None else g.numpy().tolist() for g in grads])
+
+    mg.autograd.graph.register_multi_grad_hook((a, b), fn, mode=mode)
+
+    def run(scale: float) -> None:
+        (a * scale + b * (2 * scale)).sum().backward()
+
+    def thread_a() -> None:
+        threading.current_thread().name = "A"
+        run(1.0)
+
+    def thread_b() -> None:
+        threading.current_thread().name = "B"
+        assert a_mid.wait(WAIT)
+        try:
+            run(10.0)
+        finally:
+            b_done.set()
+
+    in_threads(thread_a, thread_b)
+    assert len(calls["A"]) == 1 and len(calls["B"]) == 1, calls
+    if mode == "all":
+        assert calls["A"] == [[[1.0, 1.0], [2.0, 2.0]]] and calls["B"] == [[[10.0, 10.0], [20.0, 20.0]]]

@@ -364,28 +364,30 @@ class _AllGrads:
     def __init__(self, tensors: list, fn: Callable) -> None:
         self.sources = [weakref.ref(t if t._node is None else t._node) for t in tensors]
         self.fn = fn
-        self.walk: Any = None
-        self.buffer: list = []
-        self.expected = self.count = 0
+        # per backward walk (threads' backwards run at once, as PyTorch keys its state by graph task): the
+        # gradients so far, how many came and how many this walk brings
+        self.walks: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
         self.lock = threading.Lock()
 
     def hook(self, index: int) -> Callable:
         def inner_hook(grad: Tensor) -> None:
             walk = _WALK.get()
             with self.lock:
-                if walk is None or self.walk is not walk:
-                    self.walk = walk
-                    self.buffer = [None] * len(self.sources)
-                    self.count = 0
-                    self.expected = sum(walk.reaches_source(source()) for source in self.sources) \
+                state = None if walk is None else self.walks.get(walk)
+                if state is None:
+                    expected = sum(walk.reaches_source(source()) for source in self.sources) \
                         if walk is not None else 1
-                self.buffer[index] = grad
-                self.count += 1
-                done = self.count == self.expected
-                if done:
-                    grads, self.buffer, self.walk = self.buffer, [], None
+                    state = [[None] * len(self.sources), 0, expected]
+                    if walk is not None:
+                        self.walks[walk] = state
+                buffer = state[0]
+                buffer[index] = grad
+                state[1] += 1
+                done = state[1] == state[2]
+                if done and walk is not None:
+                    del self.walks[walk]
             if done:
-                self.fn(grads)
+                self.fn(buffer)
         inner_hook.__name__ = f"multi_grad_hook_{index}"
         return inner_hook
 
@@ -415,13 +417,14 @@ def register_multi_grad_hook(tensors: Sequence[Tensor], fn: Callable, *, mode: s
         handles = tuple(t.register_hook(registration.hook(i)) for i, t in enumerate(tensors))
     else:
         lock = threading.Lock()
-        last: list = [None]   # the walk fn last ran for
+        ran_for: weakref.WeakSet = weakref.WeakSet()   # the walks fn ran for (threads' backwards run at once)
 
         def wrapped_fn(grad: Tensor) -> None:
             walk = _WALK.get()
             with lock:
-                ran = walk is not None and last[0] is walk
-                last[0] = walk
+                ran = walk is not None and walk in ran_for
+                if walk is not None:
+                    ran_for.add(walk)
             if not ran:
                 fn(grad)
         wrapped_fn.__name__ = getattr(fn, "__name__", "multi_grad_hook")
