@@ -558,14 +558,18 @@ def test_cross_entropy_mean_then_in_place_add_backpropagates(torch: Any, device:
 
 
 @pytest.mark.parametrize("device", DEVICES)
-def test_sort_with_ties_is_stable_on_every_device(torch: Any, device: str) -> None:
-    """``caption_lengths.sort(dim=0, descending=True)`` with equal lengths: the ties keep their order on cuda too
-    (minigrad asked CuPy for ``kind=None``, which the CuPy stand-in read as NumPy's unstable quicksort)."""
+def test_sort_with_ties_orders_them_as_torch_on_every_device(torch: Any, device: str) -> None:
+    """``caption_lengths.sort(dim=0, descending=True)`` with equal lengths: on the CPU the ties come in PyTorch's
+    CPU order (its ``std::sort``, round 19), on a GPU in their index order, also with ``stable=True`` (minigrad
+    had asked CuPy for ``kind=None``, which the CuPy stand-in read as NumPy's unstable quicksort)."""
     import minigrad as mg  # noqa: PLC0415
 
     lengths = np.random.default_rng(0).integers(3, 7, 40)   # > 16 entries: NumPy's quicksort is unstable there
+    stable = device != "cpu"
     ours = mg.tensor(lengths, device=device).sort(dim=0, descending=True)
-    theirs = torch.tensor(lengths).sort(dim=0, descending=True, stable=True)
+    theirs = torch.tensor(lengths).sort(dim=0, descending=True, stable=stable)
     np.testing.assert_array_equal(ours.indices.numpy(), theirs.indices.numpy())
     np.testing.assert_array_equal(mg.tensor(lengths, device=device).argsort().numpy(),
+                                  torch.tensor(lengths).argsort(stable=stable).numpy())
+    np.testing.assert_array_equal(mg.tensor(lengths, device=device).argsort(stable=True).numpy(),
                                   torch.tensor(lengths).argsort(stable=True).numpy())

@@ -439,8 +439,8 @@ def _numpy_sorted(name: str, input: Any, dim: Any, axis: Any, descending: bool, 
     x = tensor_arg(input, name)
     if axis is None:
         x, axis = reshape(x, (-1,)), -1
-    result = sort(x, axis, descending) if values else argsort(x, axis, descending)
-    result = result.values if values else result
+    result = sort(x, axis, descending, stable=True) if values else argsort(x, axis, descending, stable=True)
+    result = result.values if values else result   # NumPy's spelling: equal values keep their order
     return result if out is None else write_out(name, result, out, "exact")
 
 
