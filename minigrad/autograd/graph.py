@@ -354,6 +354,17 @@ class _MultiHandle(RemovableHandle):
             handle.remove()
 
 
+class _Gathering:
+    """One backward's gradients for a ``mode="all"`` hook, until the last one it brings arrives."""
+
+    __slots__ = ("grads", "arrived", "expected")
+
+    def __init__(self, size: int, expected: int) -> None:
+        self.grads: list = [None] * size   # one per registered tensor; None until (unless) it arrives
+        self.arrived = 0
+        self.expected = expected
+
+
 class _AllGrads:
     """``mode="all"``: the gradients of one backward, until the last this backward reaches arrives.
 
@@ -364,8 +375,7 @@ class _AllGrads:
     def __init__(self, tensors: list, fn: Callable) -> None:
         self.sources = [weakref.ref(t if t._node is None else t._node) for t in tensors]
         self.fn = fn
-        # per backward walk (threads' backwards run at once, as PyTorch keys its state by graph task): the
-        # gradients so far, how many came and how many this walk brings
+        # a _Gathering per backward walk: threads' backwards run at once, as PyTorch keys its state by graph task
         self.walks: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
         self.lock = threading.Lock()
 
@@ -373,21 +383,20 @@ class _AllGrads:
         def inner_hook(grad: Tensor) -> None:
             walk = _WALK.get()
             with self.lock:
-                state = None if walk is None else self.walks.get(walk)
-                if state is None:
+                gathering = None if walk is None else self.walks.get(walk)
+                if gathering is None:
                     expected = sum(walk.reaches_source(source()) for source in self.sources) \
                         if walk is not None else 1
-                    state = [[None] * len(self.sources), 0, expected]
+                    gathering = _Gathering(len(self.sources), expected)
                     if walk is not None:
-                        self.walks[walk] = state
-                buffer = state[0]
-                buffer[index] = grad
-                state[1] += 1
-                done = state[1] == state[2]
+                        self.walks[walk] = gathering
+                gathering.grads[index] = grad
+                gathering.arrived += 1
+                done = gathering.arrived == gathering.expected
                 if done and walk is not None:
                     del self.walks[walk]
             if done:
-                self.fn(buffer)
+                self.fn(gathering.grads)
         inner_hook.__name__ = f"multi_grad_hook_{index}"
         return inner_hook
 
