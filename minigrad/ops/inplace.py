@@ -787,9 +787,10 @@ def setitem(x: Tensor, index: Any, value: Any) -> None:
 
     ``value`` is a Tensor, an array, a number or a (nested) list of numbers.
     """
-    step = _setitem_step(x, index, value)
-    if step is not None:
-        _inplace(step[0], step[1], step[2], *step[3])
+    write = _setitem_step(x, index, value)
+    if write is not None:
+        target, name, compute, operands = write
+        _inplace(target, name, compute, *operands)
 
 
 def _setitem_step(x: Tensor, index: Any, value: Any) -> tuple | None:
