@@ -290,7 +290,7 @@ class _Draw(Function):
     draws from the engine's generator at replay time, in eager's order.
     """
 
-    layout: tuple | None = None   # (dims by stride, back): the capture's layout where it was laid out after the draw
+    layout: tuple | None = None   # _memory_layout of the capture's result, where it was laid out after the draw
 
     def __init__(self, name: str, make: Callable) -> None:
         self.name, self.make = name, make
@@ -445,8 +445,7 @@ class Program:
         ops = [_fresh(op) for op, *_ in tracer.steps]
         for k, y, strides in tracer.draws:   # laid out after it was drawn (rand_like's preserve_format): replayed so
             if y.data.strides != strides:
-                order = sorted(range(y.ndim), key=lambda d, y=y: -y.data.strides[d])
-                ops[k].layout = (tuple(order), tuple(sorted(range(y.ndim), key=order.__getitem__)))
+                ops[k].layout = _memory_layout(y.data)
         # the writes into the caller's memory (a BatchNorm's running statistics): each replay gives them its own
         # undo list (Replay.forward), which undo_writes puts back should the replay stop
         self.undoing = tuple(op for op in ops if type(op) is _Write and op.outside)
@@ -687,6 +686,15 @@ class Program:
                     total = grads[index]   # a lazy gradient (ProductSum) is valued where it is read
                     grads[index] = g if total is None else _sum(total, g, index, owned)
         return tuple(grads[:self.n_externals])
+
+
+def _memory_layout(array: Any) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """``(order, back)`` for ``array``, of any shape: ``order`` lists its dims from the largest stride to the
+    smallest (how its elements lie in memory), ``back`` the inverse permutation, so that
+    ``fresh.transpose(order).copy().transpose(back)`` has ``fresh``'s values laid out as ``array``'s."""
+    order = sorted(range(array.ndim), key=lambda d: -array.strides[d])
+    back = sorted(range(array.ndim), key=order.__getitem__)
+    return tuple(order), tuple(back)
 
 
 def output_views(outputs: list[Tensor]) -> list[tuple[int, int | None, Any]] | None:
