@@ -4,9 +4,12 @@ verification of values frozen from the arguments, run from 2-8 threads at once w
 (``sys.setswitchinterval(1e-6)``) and compared bit for bit with lone runs. The offline harness is
 /tmp/fuzz19_threads.py (and /tmp/fuzz19_compile_race.py).
 
-The engine's grad-mode switch and sequence numbers held up. The races found are in mg.compile's bookkeeping of
-its verification calls, where another thread could replay a capture whose frozen value (``float(x.data.max())``)
-was never checked against other argument values, a silently wrong result; each is forced here with events.
+The engine's grad-mode switch and sequence numbers held up. The races found, each forced here with events (or a
+trace function standing in for another thread's step): mg.compile's bookkeeping of its verification calls, where
+another thread could replay a capture whose frozen value (``float(x.data.max())``) was never checked against other
+argument values (a silently wrong result), and its table of programs read while another thread added one; a
+checkpoint node of one shared graph recomputed by two threads at once under saved_tensors_hooks (CheckpointError);
+register_multi_grad_hook's per-backward state shared by threads backpropagating through the same tensors.
 """
 
 from __future__ import annotations
