@@ -742,27 +742,28 @@ def _propagate(root: Tensor, grad: Any, retain_graph: bool, observer: Callable |
     leaves: dict = {}
     if owned is None:   # keys of sums this walk allocated, so adding into them in place is safe
         owned = set()
-    # the nodes whose consumers all ran: the one recorded last runs first, as in PyTorch's ready queue (by its
-    # sequence numbers). A heap of (-seq, -count, node) (ties, nodes made outside Function.__call__ with seq 0: the
-    # one ready last first), but the one node the last node made ready skips it while the heap is empty (a chain)
+    # Nodes whose consumers have all run wait in `ready`, a heap of (-seq, push count, node): the one recorded last
+    # runs first, as PyTorch's ready queue orders nodes by sequence number (equal seqs, e.g. 0 for nodes made outside
+    # Function.__call__: the one pushed last first). `just_ready`, the first node the last node made ready, runs
+    # next without going through the heap when the heap is empty (else it joins it): a chain never touches the heap.
     ready: list = []
-    became = root_node
-    pushed = 0
+    just_ready = root_node
+    pushed = 0   # counts down, so that a later push sorts first among equal seqs
     checking = _state.get().checks is True   # anomaly checks
     profiler = PROFILE_HOOK
     special = observer is not None or checking or profiler is not None   # an observer, anomaly checks, a profiler
     epoch = INPLACE.epoch
     while True:
-        if became is not None and not ready:
-            node = became
+        if just_ready is not None and not ready:
+            node = just_ready
         else:
-            if became is not None:
+            if just_ready is not None:
                 pushed -= 1
-                heappush(ready, (-became.seq, pushed, became))
+                heappush(ready, (-just_ready.seq, pushed, just_ready))
             if not ready:
                 break
             node = heappop(ready)[2]
-        became = None
+        just_ready = None
         grads_out = [_dense(g) for g in pending.pop(node)] if node in owned else pending.pop(node)
         if (node.saved is _FREED or node.epoch != epoch) and node not in stops:
             _check_saved(node)
@@ -821,8 +822,8 @@ def _propagate(root: Tensor, grad: Any, retain_graph: bool, observer: Callable |
                     total = slot[index]
                     slot[index] = g if total is None and type(g) is numpy.ndarray else _sum(total, g, edge, owned)
                 if count == 0:
-                    if became is None:
-                        became = parent
+                    if just_ready is None:
+                        just_ready = parent
                     else:
                         pushed -= 1
                         heappush(ready, (-parent.seq, pushed, parent))
