@@ -313,11 +313,7 @@ def _torch_topk_ties(data: Any, order: Any, chosen: Any, axis: int, largest: boo
         return chosen
     lines = np.moveaxis(data, axis, -1).reshape(-1, n)
     line_order = np.moveaxis(order, axis, -1).reshape(-1, n)
-    ranked = np.take_along_axis(lines, line_order[:, :k + 1], axis=-1)   # the picked values and the next one
-    same = ranked[:, 1:] == ranked[:, :-1]
-    if ranked.dtype.kind == "f":
-        same |= np.isnan(ranked[:, 1:]) & np.isnan(ranked[:, :-1])
-    replay = same.any(axis=-1)
+    replay = _tied(lines, line_order[:, :k + 1])   # among the picked values and the next one
     if not ordered and 1 < k and n < 64 * k:   # sorted=False: the k values in std::nth_element's order
         replay[:] = True
     lines_replayed = np.nonzero(replay)[0]
@@ -327,6 +323,18 @@ def _torch_topk_ties(data: Any, order: Any, chosen: Any, axis: int, largest: boo
     for line in lines_replayed:
         picked[line] = topk_line(lines[line].tolist(), k, largest, ordered)
     return np.moveaxis(picked.reshape(np.moveaxis(chosen, axis, -1).shape), -1, axis)
+
+
+def _tied(lines: Any, line_order: Any) -> Any:
+    """Which lines hold equal values (NaN equal to NaN) where PyTorch's unstable order may differ from the stable
+    one. lines: (L, n) host array; line_order: (L, m) int64, each line's first m positions in stable sorted
+    order → (L,) bool. Sorted, equal values sit side by side, so neighbours are compared."""
+    np = backend.numpy
+    ranked = np.take_along_axis(lines, line_order, axis=-1)
+    same = ranked[:, 1:] == ranked[:, :-1]
+    if ranked.dtype.kind == "f":
+        same |= np.isnan(ranked[:, 1:]) & np.isnan(ranked[:, :-1])
+    return same.any(axis=-1)
 
 
 def _order(xp: Any, data: Any, axis: int, descending: bool) -> Any:
@@ -356,11 +364,7 @@ def _torch_sort_ties(data: Any, order: Any, axis: int, descending: bool) -> Any:
     lines = np.moveaxis(data, axis, -1).reshape(-1, n)
     shape = np.moveaxis(order, axis, -1).shape
     line_order = np.moveaxis(order, axis, -1).reshape(-1, n)
-    ranked = np.take_along_axis(lines, line_order, axis=-1)
-    same = ranked[:, 1:] == ranked[:, :-1]
-    if ranked.dtype.kind == "f":
-        same |= np.isnan(ranked[:, 1:]) & np.isnan(ranked[:, :-1])
-    tied = np.nonzero(same.any(axis=-1))[0]
+    tied = np.nonzero(_tied(lines, line_order))[0]
     if not len(tied) or len(tied) * n > _REPLAYED:
         return order
     picked = line_order.copy()
