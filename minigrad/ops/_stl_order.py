@@ -34,6 +34,8 @@ def _smaller(a: tuple, b: tuple) -> bool:
 # --- heaps (bits/stl_heap.h) --------------------------------------------------------------------------
 
 def _push_heap(q: list, first: int, hole: int, top: int, value: tuple, less: Less) -> None:
+    """std::__push_heap: move ``value`` up from the empty slot ``hole`` (heap offsets from ``first``) past the
+    parents that are ``less`` than it, not above ``top``; a max-heap by ``less``, as the STL's."""
     parent = (hole - 1) // 2
     while hole > top and less(q[first + parent], value):
         q[first + hole] = q[first + parent]
@@ -43,6 +45,8 @@ def _push_heap(q: list, first: int, hole: int, top: int, value: tuple, less: Les
 
 
 def _adjust_heap(q: list, first: int, hole: int, length: int, value: tuple, less: Less) -> None:
+    """std::__adjust_heap: sift the hole at ``hole`` down to a leaf along the larger children, then push
+    ``value`` up from there (the STL's order of comparisons, which decides ties)."""
     top, child = hole, hole
     while child < (length - 1) // 2:
         child = 2 * (child + 1)
@@ -58,6 +62,7 @@ def _adjust_heap(q: list, first: int, hole: int, length: int, value: tuple, less
 
 
 def _make_heap(q: list, first: int, last: int, less: Less) -> None:
+    """std::make_heap of q[first:last]."""
     length = last - first
     if length < 2:
         return
@@ -66,12 +71,15 @@ def _make_heap(q: list, first: int, last: int, less: Less) -> None:
 
 
 def _pop_heap(q: list, first: int, last: int, result: int, less: Less) -> None:
+    """std::__pop_heap: the heap q[first:last]'s top goes to ``result``, whose pair is sifted into the heap."""
     value = q[result]
     q[result] = q[first]
     _adjust_heap(q, first, 0, last - first, value, less)
 
 
 def _heap_select(q: list, first: int, middle: int, last: int, less: Less) -> None:
+    """std::__heap_select: the ``middle - first`` smallest pairs (by ``less``) of q[first:last] into a heap in
+    q[first:middle]."""
     _make_heap(q, first, middle, less)
     for i in range(middle, last):
         if less(q[i], q[first]):
@@ -89,6 +97,7 @@ def _partial_sort(q: list, first: int, middle: int, last: int, less: Less) -> No
 # --- quicksort steps (bits/stl_algo.h) ----------------------------------------------------------------
 
 def _median_to_first(q: list, result: int, a: int, b: int, c: int, less: Less) -> None:
+    """std::__move_median_to_first: swap the median of q[a], q[b], q[c] into q[result]."""
     if less(q[a], q[b]):
         pick = b if less(q[b], q[c]) else c if less(q[a], q[c]) else a
     else:
@@ -113,6 +122,8 @@ def _partition_pivot(q: list, first: int, last: int, less: Less) -> int:
 
 
 def _linear_insert(q: list, last: int, less: Less) -> None:
+    """std::__unguarded_linear_insert: move q[last] left past the pairs it is ``less`` than (one it is not is
+    known to lie before it, so no bound is checked)."""
     value, prev = q[last], last - 1
     while less(value, q[prev]):
         q[last] = q[prev]
@@ -121,6 +132,7 @@ def _linear_insert(q: list, last: int, less: Less) -> None:
 
 
 def _insertion_sort(q: list, first: int, last: int, less: Less) -> None:
+    """std::__insertion_sort of q[first:last]."""
     for i in range(first + 1, last):
         if less(q[i], q[first]):
             value = q[i]
@@ -131,10 +143,13 @@ def _insertion_sort(q: list, first: int, last: int, less: Less) -> None:
 
 
 def _lg(n: int) -> int:
+    """std::__lg: floor(log2(n)), for n > 0."""
     return n.bit_length() - 1
 
 
 def _introsort_loop(q: list, first: int, last: int, depth: int, less: Less) -> None:
+    """std::__introsort_loop: quicksort q[first:last] down to runs of ``_THRESHOLD`` left unsorted (the final
+    insertion sort finishes them), switching to a heap sort after ``depth`` levels."""
     while last - first > _THRESHOLD:
         if depth == 0:
             _partial_sort(q, first, last, last, less)
