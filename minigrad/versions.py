@@ -16,16 +16,16 @@ def memory_owner(array: Any) -> Any:
         base = getattr(array, "base", None)
         if base is None:
             return array
-        if hasattr(base, "shape"):
+        if hasattr(base, "shape"):   # a view of an array: that array, unless it is a view itself
             nested = getattr(base, "base", None)
             if nested is None or nested is base:   # (a GPU array may be its own)
                 return base
             array = base
-            continue
-        held = getattr(base, "base", None)   # NumPy's as_strided (unfold's windows) holds its array through an object
-        if not hasattr(held, "shape"):
-            return array
-        array = held
+        else:   # NumPy's as_strided (unfold's windows) holds its array through an object
+            held = getattr(base, "base", None)
+            if not hasattr(held, "shape"):
+                return array
+            array = held
 
 
 class InplaceLog:
