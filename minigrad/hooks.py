@@ -230,9 +230,12 @@ def register_hook(tensor: Tensor, hook: Callable) -> RemovableHandle:
         hooks = tensor._hooks
         if hooks is None:
             hooks = tensor._hooks = []
-        # a leaf's tensor hooks run before its AccumulateGrad's prehooks (PyTorch's order), kept after them here
-        hooks.insert(len(hooks) if _is_prehook(hook) else next((i for i, h in enumerate(hooks) if _is_prehook(h)),
-                                                              len(hooks)), hook)
+        # a leaf's tensor hooks run before its AccumulateGrad's prehooks (PyTorch's order): a tensor hook goes
+        # before the first prehook, a prehook last
+        if _is_prehook(hook):
+            hooks.append(hook)
+        else:
+            hooks.insert(next((i for i, h in enumerate(hooks) if _is_prehook(h)), len(hooks)), hook)
     else:
         with HOOKS_LOCK:   # another thread's grad may be removing its capture hook from this table
             if node.hooks is None:
