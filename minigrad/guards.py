@@ -323,6 +323,7 @@ def static(value: Any) -> Any:
 
 
 def _float_part(value: Any) -> tuple:
+    """A float's (or a complex number's part's) key in :func:`static`: every NaN alike, ``-0.0`` apart from 0.0."""
     if value != value:
         return ("nan",)   # NaN != NaN: one signature for all NaNs, not one per call
     if value == 0.0:

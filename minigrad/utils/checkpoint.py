@@ -526,6 +526,7 @@ def _without_callers_hooks() -> Iterator[None]:
 
 
 def _describe(value: Any) -> str:
+    """``value`` for an error message: a tensor's dtype, shape and device, else its type."""
     if isinstance(value, Tensor):
         return f"a {value.dtype}{tuple(value.shape)} tensor on {value.device}"
     return f"a {type(value).__name__}"
