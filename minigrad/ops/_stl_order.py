@@ -16,6 +16,9 @@ from __future__ import annotations
 from typing import Callable
 
 Less = Callable[[tuple, tuple], bool]
+# elements per op call at most whose lines are replayed here (pure Python, slow): past it, callers keep the
+# stable order
+MAX_REPLAYED = 1 << 13
 _THRESHOLD = 16   # libstdc++'s _S_threshold: ranges up to this size are insertion-sorted
 
 
@@ -216,4 +219,4 @@ def topk_line(values: list, k: int, largest: bool, ordered: bool) -> list:
     return [index for _, index in q[:k]]
 
 
-__all__ = ["nth_element", "sort_line", "stl_sort", "topk_line"]
+__all__ = ["MAX_REPLAYED", "nth_element", "sort_line", "stl_sort", "topk_line"]

@@ -16,7 +16,7 @@ from ..arguments import allocating
 from ..autograd import AxisError, Function
 from ..recording import note_draw
 from ..tensor import Tensor
-from ._stl_order import stl_sort
+from ._stl_order import MAX_REPLAYED, stl_sort
 from ._util import (
     ArgumentTypeError,
     ArgumentValueError,
@@ -29,7 +29,7 @@ from ._util import (
     one_axis,
     tensor_arg,
 )
-from .select import _REPLAYED, _torch_sort_ties
+from .select import _torch_sort_ties
 
 
 def _drawn(name: str, make: Any, inputs: tuple) -> Tensor:
@@ -105,7 +105,7 @@ def _unique_parts(xp: Any, data: Any, consecutive: bool, axis: int | None = None
     order = None
     if not consecutive:
         order = _sort_order(xp, items)
-        if xp is backend.numpy and items.dtype.kind == "f" and items.size <= _REPLAYED and _order_shows(items):
+        if xp is backend.numpy and items.dtype.kind == "f" and items.size <= MAX_REPLAYED and _order_shows(items):
             order = _torch_order(items, order)
         items = items[order]
     starts = _runs(xp, items)

@@ -27,11 +27,10 @@ from ..arguments import EmptyReductionError
 from ..autograd import Function
 from ..outputs import write_out
 from ..tensor import Tensor
-from ._stl_order import stl_sort
+from ._stl_order import MAX_REPLAYED, stl_sort
 from ._util import DtypeNotImplementedError, complex_order_error, flag, fresh_memory, int_arg, one_axis, tensor_arg
 from .scan import MedianAll, _zero_as_torch
 from .select import (
-    _REPLAYED,
     Gather,
     SelectedIndexError,
     ValuesIndices,
@@ -208,7 +207,7 @@ def mode(input: Tensor, dim: int = -1, keepdim: bool = False) -> ValuesIndices: 
         replay = _nan_mask(xp, lines).any(axis=-1)   # NaN breaks the order PyTorch's sort relies on
         if size > 16:   # std::sort is no longer an insertion sort: which of the equal values ends the run
             replay |= (lines == lines[xp.arange(len(flat)), flat][:, None]).sum(axis=-1) > 1
-            if replay.sum() * size > _REPLAYED:
+            if replay.sum() * size > MAX_REPLAYED:
                 return chosen
         for line in xp.nonzero(replay)[0]:
             flat[line] = _mode_index_replayed(lines[line].tolist())

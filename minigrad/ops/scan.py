@@ -18,7 +18,7 @@ from .. import backend, return_types
 from ..autograd import Function, is_grad_enabled
 from ..outputs import write_out
 from ..tensor import Tensor
-from ._stl_order import nth_element
+from ._stl_order import MAX_REPLAYED, nth_element
 from ._util import (
     NOT_GIVEN,
     DtypeNotImplementedError,
@@ -32,7 +32,7 @@ from ._util import (
 )
 from .elementwise import where
 from .math import _logaddexp
-from .select import _REPLAYED, Gather, _indices, _reduction_axis, c_order, sort
+from .select import Gather, _indices, _reduction_axis, c_order, sort
 from .shape import astype, clone, permute, reshape
 
 
@@ -369,7 +369,7 @@ def _zero_as_torch(xp: Any, x: Any, y: Any, ignore_nan: bool) -> Any:
     both 0.0 and -0.0: that of the element its std::nth_element leaves in the middle of x's elements in memory
     order (replayed by :mod:`._stl_order`; with ``ignore_nan``, nanmedian's comparator and middle of the
     non-NaN values)."""
-    if xp is not numpy or y != 0 or x.dtype.kind != "f" or x.size > _REPLAYED:
+    if xp is not numpy or y != 0 or x.dtype.kind != "f" or x.size > MAX_REPLAYED:
         return y
     flat = numpy.ravel(x, order="K")   # PyTorch clones x keeping its strides, then reads its memory
     zeros = flat[flat == 0]

@@ -20,7 +20,7 @@ from ..outputs import write_out
 from ..recording import note_draw
 from ..return_types import ValuesIndices
 from ..tensor import Tensor
-from ._stl_order import sort_line, topk_line
+from ._stl_order import MAX_REPLAYED, sort_line, topk_line
 from ._util import (
     NOT_GIVEN,
     ArgumentTypeError,
@@ -300,13 +300,10 @@ def topk(input: Tensor, k: int, dim: int = -1, largest: bool = True, sorted: boo
     return return_types.topk(op(x), index)
 
 
-_REPLAYED = 1 << 13   # elements per sort/topk call at most that replay PyTorch's order among equal values in Python
-
-
 def _torch_topk_ties(data: Any, order: Any, chosen: Any, axis: int, largest: bool, ordered: bool) -> Any:
     """topk's indices ``chosen`` (the first k of the stable ``order`` along ``axis``), with PyTorch's CPU pick
     and order (:mod:`._stl_order` replays its steps) on the lines where equal values meet the selection and,
-    for ``sorted=False``, on every line (its k values unordered), up to ``_REPLAYED`` elements of such lines per
+    for ``sorted=False``, on every line (its k values unordered), up to ``MAX_REPLAYED`` elements of such lines per
     call (past that, the stable order)."""
     np, n, k = backend.numpy, data.shape[axis], chosen.shape[axis]
     if chosen.size == 0:
@@ -317,7 +314,7 @@ def _torch_topk_ties(data: Any, order: Any, chosen: Any, axis: int, largest: boo
     if not ordered and 1 < k and n < 64 * k:   # sorted=False: the k values in std::nth_element's order
         replay[:] = True
     lines_replayed = np.nonzero(replay)[0]
-    if not len(lines_replayed) or len(lines_replayed) * n > _REPLAYED:
+    if not len(lines_replayed) or len(lines_replayed) * n > MAX_REPLAYED:
         return chosen
     picked = np.moveaxis(chosen, axis, -1).reshape(-1, k).copy()
     for line in lines_replayed:
@@ -355,7 +352,7 @@ def _torch_sort_ties(data: Any, order: Any, axis: int, descending: bool) -> Any:
     """The stable ``order`` of ``data`` along ``axis``, with PyTorch's CPU ``sort(stable=False)`` order on lines
     of more than 16 elements with equal values (its std::sort, replayed by :mod:`._stl_order`; up to 16 it is an
     insertion sort: stable). PyTorch keeps the stable order for a stride-0 dim and for its radix sort (a 1-D
-    integer tensor of 32768 elements or more, ascending); so does this past ``_REPLAYED`` tied elements."""
+    integer tensor of 32768 elements or more, ascending); so does this past ``MAX_REPLAYED`` tied elements."""
     np, n = backend.numpy, data.shape[axis]
     if n <= 16 or data.size == 0 or data.strides[axis] == 0:
         return order
@@ -365,7 +362,7 @@ def _torch_sort_ties(data: Any, order: Any, axis: int, descending: bool) -> Any:
     shape = np.moveaxis(order, axis, -1).shape
     line_order = np.moveaxis(order, axis, -1).reshape(-1, n)
     tied = np.nonzero(_tied(lines, line_order))[0]
-    if not len(tied) or len(tied) * n > _REPLAYED:
+    if not len(tied) or len(tied) * n > MAX_REPLAYED:
         return order
     picked = line_order.copy()
     for line in tied:
