@@ -43,7 +43,6 @@ from ._util import (
 from .shape import AsType
 
 _PYTHON_NUMBER = (bool, int, float, complex)   # where(mask, 2, 0): a pair of these takes PyTorch's dtype
-_INT_OR_FLOAT = (int, float)   # exact types: a bool is neither
 _NOT_BOOL = (int, float, complex)   # where's numbers converted into the tensor's dtype (exact types)
 _BOOL = numpy.dtype(bool)   # NumPy's (and CuPy's) bool dtype: one object, compared by identity
 _FLOAT16, _FLOAT32 = numpy.dtype("float16"), numpy.dtype("float32")
