@@ -21,7 +21,9 @@ class Cdist(Function):
     Backward is PyTorch's term by term (``_cdist_backward``), per difference d = x1_i - x2_j and
     distance D: p = 0: 0; p = 1: sign(d); p = 2: d / D; p = inf: sign(d) where |d| = D (every tie gets
     it); p < 2: sign(d) |d|^(p-1) / D^(p-1) (0 at d = 0 when p < 1); else d |d|^(p-2) / D^(p-1).
-    A zero distance gives 0. x1: (B..., P, M), x2: (B..., R, M) → (B..., P, R).
+    A zero distance gives 0. As PyTorch's CPU kernel, a NaN difference makes a p = 0 count NaN and is
+    skipped by the p = inf max; sign(NaN) is NaN, and so is an infinite difference's p = inf term.
+    x1: (B..., P, M), x2: (B..., R, M) → (B..., P, R).
     """
 
     def __init__(self, p: float) -> None:
@@ -35,14 +37,14 @@ class Cdist(Function):
         diff = xp.abs(self._differences(x1, x2))
         if diff.shape[-1] == 0:
             y = xp.zeros(diff.shape[:-1], dtype=diff.dtype)
-        elif p == 0:
-            y = (diff != 0).sum(axis=-1).astype(diff.dtype)
+        elif p == 0:   # a NaN difference makes the count NaN, as PyTorch's
+            y = xp.where(xp.isnan(diff).any(axis=-1), xp.nan, (diff != 0).sum(axis=-1)).astype(diff.dtype)
         elif p == 1:
             y = diff.sum(axis=-1)
         elif p == 2:
             y = xp.sqrt((diff * diff).sum(axis=-1))
-        elif p == math.inf:
-            y = diff.max(axis=-1)
+        elif p == math.inf:   # PyTorch's CPU kernel takes max(0, |d|...) skipping NaN differences
+            y = xp.where(xp.isnan(diff), 0, diff).max(axis=-1)
         else:
             y = (diff ** p).sum(axis=-1) ** (1 / p)
         y = xp.ascontiguousarray(y)   # C order whatever the inputs' layout, as PyTorch's
@@ -57,14 +59,15 @@ class Cdist(Function):
                     xp.zeros_like(x2) if self.needs_grad[1] else None)
         d = self._differences(x1, x2)
         g, dist = gy[..., None], y[..., None]
-        sign = (d > 0).astype(d.dtype) - (d < 0)
+        sign = xp.where(xp.isnan(d), xp.nan, (d > 0).astype(d.dtype) - (d < 0))   # PyTorch's sign(NaN) here is NaN
         with backend.errstate(xp, divide="ignore", invalid="ignore", over="ignore"):
             if p == 1:
                 local = sign * g
             elif p == 2:
                 local = xp.where(dist == 0, 0, g * d / dist)
             elif p == math.inf:
-                local = g * sign * (xp.abs(d) == dist)
+                tie = xp.where(xp.isinf(d), xp.nan, (xp.abs(d) == dist).astype(d.dtype))   # PyTorch's |inf - inf| test
+                local = g * sign * tie
             elif p < 2:
                 local = xp.where(dist == 0, 0, sign * xp.abs(d) ** (p - 1) * g / dist ** (p - 1))
                 if p < 1:
