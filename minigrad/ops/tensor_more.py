@@ -124,6 +124,9 @@ def index_reduce(input: Tensor, dim: int, index: Any, source: Tensor, reduce: st
     return _scatter_reduce(x, axis, spread, source, reduce, include_self, name)   # its errors name index_reduce
 
 
+_INT64, _FLOAT64 = numpy.dtype(numpy.int64), numpy.dtype(numpy.float64)
+
+
 def _exact_ldexp(x: Tensor, exponent: Tensor) -> Tensor:
     """x · 2^e for a floating x and integer exponents e, correctly rounded as C's ``ldexp`` (PyTorch's kernel):
     computed in float64 by up to three powers of two that float64 holds (2^-1074 … 2^1023), in an order that
@@ -137,9 +140,6 @@ def _exact_ldexp(x: Tensor, exponent: Tensor) -> Tensor:
     for factor in factors:
         y = mul(y, exp2(factor.to(dtype=_FLOAT64)))   # exp2 of an integer is that power of two exactly
     return y.to(dtype=x.dtype)
-
-
-_INT64, _FLOAT64 = numpy.dtype(numpy.int64), numpy.dtype(numpy.float64)
 
 
 def ldexp(input: Tensor, other: Any) -> Tensor:  # noqa: A002
