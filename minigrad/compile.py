@@ -871,10 +871,17 @@ class Compiled:
             # tensors it made): after VERIFY_CALLS such checks it replays, and the first call with other values is
             # checked too (``unproven``, set before ``verified``; no digest on a GPU: verified)
             other = program.argument_values != values or program.argument_values == 0
-            program.unproven = not other and bool(program.made_inside or any(
-                value is not None and (type(value) is not tuple or any(v is not None for v in value))
-                for _step, _what, value in program.frozen))   # (an index a traced tensor gives: None)
+            program.unproven = not other and _holds_values(program)
             program.verified = other or program.checks_left <= 0
+
+
+def _holds_values(program: Program) -> bool:
+    """Whether ``program`` replays values that ``fn`` may have computed from its arguments' values at capture:
+    weights it made inside, or frozen values (an index a traced tensor gives is frozen as None, or a tuple of
+    Nones: not such a value)."""
+    return bool(program.made_inside) or any(
+        value is not None and (type(value) is not tuple or any(v is not None for v in value))
+        for _step, _what, value in program.frozen)
 
 
 guards.OPAQUE += (Compiled,)   # a compiled function is not looked into for the tensors a capture read,
