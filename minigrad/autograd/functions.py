@@ -76,6 +76,9 @@ def tensor_backward(self: Tensor, gradient: Any = None, retain_graph: bool | Non
             _state.reset(token)
 
 
+_OFF: tuple = (None, None)   # _grad_off's cache of the last state it turned grad off in
+
+
 def _grad_off() -> Any:
     """Grad mode off for one backward without ``create_graph``, as PyTorch runs it: the hooks' ops (tensor,
     ``grad_fn`` and post-accumulate hooks) record nothing. Returns the token that gives the caller's mode back
@@ -91,9 +94,6 @@ def _grad_off() -> Any:
     if state.checks is False:   # kept for the next call; never one holding an mg.compile tracer alive
         _OFF = (state, off)
     return _state.set(off)
-
-
-_OFF: tuple = (None, None)
 
 
 def backward(tensors: Any, grad_tensors: Any = None, retain_graph: bool | None = None, create_graph: bool = False,
