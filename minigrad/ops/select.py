@@ -308,18 +308,18 @@ def _torch_topk_ties(data: Any, order: Any, chosen: Any, axis: int, largest: boo
     np, n, k = backend.numpy, data.shape[axis], chosen.shape[axis]
     if chosen.size == 0:
         return chosen
-    lines = np.moveaxis(data, axis, -1).reshape(-1, n)
-    line_order = np.moveaxis(order, axis, -1).reshape(-1, n)
+    lines = data.swapaxes(axis, -1).reshape(-1, n)   # (L, n); swapaxes is its own inverse, and cheap
+    line_order = order.swapaxes(axis, -1).reshape(-1, n)
     replay = _tied(lines, line_order[:, :k + 1])   # among the picked values and the next one
     if not ordered and 1 < k and n < 64 * k:   # sorted=False: the k values in std::nth_element's order
         replay[:] = True
     lines_replayed = np.nonzero(replay)[0]
     if not len(lines_replayed) or len(lines_replayed) * n > MAX_REPLAYED:
         return chosen
-    picked = np.moveaxis(chosen, axis, -1).reshape(-1, k).copy()
+    picked = chosen.swapaxes(axis, -1).reshape(-1, k).copy()
     for line in lines_replayed:
         picked[line] = topk_line(lines[line].tolist(), k, largest, ordered)
-    return np.moveaxis(picked.reshape(np.moveaxis(chosen, axis, -1).shape), -1, axis)
+    return picked.reshape(chosen.swapaxes(axis, -1).shape).swapaxes(axis, -1)
 
 
 def _tied(lines: Any, line_order: Any) -> Any:
@@ -327,7 +327,7 @@ def _tied(lines: Any, line_order: Any) -> Any:
     one. lines: (L, n) host array; line_order: (L, m) int64, each line's first m positions in stable sorted
     order → (L,) bool. Sorted, equal values sit side by side, so neighbours are compared."""
     np = backend.numpy
-    ranked = np.take_along_axis(lines, line_order, axis=-1)
+    ranked = lines[np.arange(len(lines))[:, None], line_order]   # take_along_axis's gather, without its checks
     same = ranked[:, 1:] == ranked[:, :-1]
     if ranked.dtype.kind == "f":
         same |= np.isnan(ranked[:, 1:]) & np.isnan(ranked[:, :-1])
@@ -358,16 +358,16 @@ def _torch_sort_ties(data: Any, order: Any, axis: int, descending: bool) -> Any:
         return order
     if data.ndim == 1 and not descending and data.dtype.kind in "iu" and n >= 32768:
         return order
-    lines = np.moveaxis(data, axis, -1).reshape(-1, n)
-    shape = np.moveaxis(order, axis, -1).shape
-    line_order = np.moveaxis(order, axis, -1).reshape(-1, n)
+    lines = data.swapaxes(axis, -1).reshape(-1, n)   # (L, n); swapaxes is its own inverse, and cheap
+    shape = order.swapaxes(axis, -1).shape
+    line_order = order.swapaxes(axis, -1).reshape(-1, n)
     tied = np.nonzero(_tied(lines, line_order))[0]
     if not len(tied) or len(tied) * n > MAX_REPLAYED:
         return order
     picked = line_order.copy()
     for line in tied:
         picked[line] = sort_line(lines[line].tolist(), descending)
-    return np.moveaxis(picked.reshape(shape), -1, axis)
+    return picked.reshape(shape).swapaxes(axis, -1)
 
 
 def _sort_order(x: Tensor, axis: int, descending: bool, name: str, stable: bool = True) -> Tensor:
