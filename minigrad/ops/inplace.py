@@ -244,7 +244,7 @@ def _write(x: Tensor, name: str, compute: Callable[[Tensor], Tensor], operands: 
         if x._node is None and x.requires_grad:
             raise RuntimeError(f"{name}: {LEAF_ERROR} Update parameters under `with mg.no_grad():`, "
                                "or use the out-of-place op.")
-        if view or getattr(x.data, "base", None) is not None:
+        if (view or getattr(x.data, "base", None) is not None) and not through:   # a chain has one root: once
             _refuse_view_of_leaf(x, name)
         if not view:   # None, or () for the copy a reshape made: memory of its own
             if view is None and getattr(x.data, "base", None) is not None:
