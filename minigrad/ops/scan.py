@@ -285,7 +285,8 @@ class LogCumSumExp(Function):
     def forward(self, x: Any) -> Any:
         y = _logcumsumexp_array(self.xp, x.astype(_wide(self.xp, x), copy=False), self.axis)
         if y.dtype.kind == "f":
-            y += 0   # PyTorch's log1p(exp(min - max)) + max from -inf is never -0.0: a leading -0.0 gives 0.0
+            y = y + 0   # PyTorch's log1p(exp(min - max)) + max from -inf is never -0.0: a leading -0.0 gives 0.0
+            # (a new array: the scan of an empty broadcast input may hand back a read-only one)
         y = y.astype(x.dtype, copy=False)
         y = c_order(y)   # PyTorch's result is C order whatever x's layout
         self.saved = (x, y)
