@@ -33,6 +33,21 @@ def _raised(lib: Any, call: Callable) -> type | None:
     return None
 
 
+def _as_torch(call: Callable, values: bool = True) -> None:
+    """``call(torch)`` and ``call(mg)`` raise the same class, or give results (one tensor or a tuple of them) of the
+    same dtypes and shapes, and with ``values`` the same values."""
+    expected = _raised(torch, call)
+    if expected is not None:
+        got = _raised(mg, call)
+        assert got is not None and issubclass(got, expected), (got, expected)
+        return
+    theirs, ours = call(torch), call(mg)
+    for t, m in zip(theirs, ours) if isinstance(theirs, tuple) else [(theirs, ours)]:
+        assert str(t.dtype).replace("torch.", "") == str(m.dtype) and tuple(t.shape) == tuple(m.shape)
+        if values:
+            np.testing.assert_array_equal(_np(m), _np(t))
+
+
 # --- histogram: a bins tensor of one edge is PyTorch's RuntimeError (it was a bare ValueError) ---
 
 @pytest.mark.parametrize("name", ["histogram", "histogram_density", "histogramdd"])
@@ -157,16 +172,7 @@ BOOL_ORDER_CASES = {
 
 @pytest.mark.parametrize("name", list(BOOL_ORDER_CASES))
 def test_bool_kthvalue_median_nanmedian_as_torch(name: str) -> None:
-    call = BOOL_ORDER_CASES[name]
-    expected = _raised(torch, call)
-    if expected is not None:
-        got = _raised(mg, call)
-        assert got is not None and issubclass(got, expected), (got, expected)
-        return
-    theirs, ours = call(torch), call(mg)
-    for t, m in zip(theirs, ours):
-        assert str(t.dtype).replace("torch.", "") == str(m.dtype) and tuple(t.shape) == tuple(m.shape)
-        np.testing.assert_array_equal(_np(m), _np(t))
+    _as_torch(BOOL_ORDER_CASES[name])
 
 
 # --- sort(stable=False) among equal values on lines of more than 16: PyTorch's CPU order (its std::sort) ---
@@ -365,15 +371,7 @@ BOOL_SCAN_CASES = {
 
 @pytest.mark.parametrize("name", list(BOOL_SCAN_CASES))
 def test_bool_scans_as_torch(name: str) -> None:
-    call = BOOL_SCAN_CASES[name]
-    expected = _raised(torch, call)
-    if expected is not None:
-        got = _raised(mg, call)
-        assert got is not None and issubclass(got, expected), (got, expected)
-        return
-    theirs, ours = call(torch), call(mg)
-    assert str(theirs.dtype).replace("torch.", "") == str(ours.dtype) and tuple(theirs.shape) == tuple(ours.shape)
-    np.testing.assert_array_equal(_np(ours), _np(theirs))
+    _as_torch(BOOL_SCAN_CASES[name])
 
 
 # --- which zero (0.0 or -0.0) a result holds: PyTorch's order among equal values decides it ---
@@ -420,14 +418,7 @@ SEARCH_BOOL_CASES = {
 
 @pytest.mark.parametrize("name", list(SEARCH_BOOL_CASES))
 def test_bool_searchsorted_as_torch(name: str) -> None:
-    call = SEARCH_BOOL_CASES[name]
-    expected = _raised(torch, call)
-    if expected is not None:
-        got = _raised(mg, call)
-        assert got is not None and issubclass(got, expected), (got, expected)
-        return
-    theirs, ours = call(torch), call(mg)
-    assert str(theirs.dtype).replace("torch.", "") == str(ours.dtype) and tuple(theirs.shape) == tuple(ours.shape)
+    _as_torch(SEARCH_BOOL_CASES[name], values=False)
 
 
 @pytest.mark.parametrize("k", [2, 5, 9])
