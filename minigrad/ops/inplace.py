@@ -285,7 +285,7 @@ def _write(x: Tensor, name: str, compute: Callable[[Tensor], Tensor], operands: 
             return base, name, lambda _: _unexpand(out, base.shape), (out,)
         if isinstance(how, Function):   # diagonal, unfold, as_strided: out goes where x reads base's memory
             return base, name, lambda cur: _scatter_back(how, cur, out, x, base, name), (out,)
-        return _setitem_step(base, how, out)   # x is base[how]
+        return _setitem_step(base, how, out, through=True)   # x is base[how]
     (_writable(x, name) if name in SAME_VALUE_WRITES else x.data)[...] = out.data
     if tracer:
         tracer.record_write(name, x, out, record)
@@ -793,9 +793,10 @@ def setitem(x: Tensor, index: Any, value: Any) -> None:
         _inplace(target, name, compute, *operands)
 
 
-def _setitem_step(x: Tensor, index: Any, value: Any) -> tuple | None:
+def _setitem_step(x: Tensor, index: Any, value: Any, through: bool = False) -> tuple | None:
     """:func:`setitem`'s checks, and its write when it is not recorded (then None); else the recorded write, as
-    :func:`_inplace`'s arguments (``x``, ``"setitem"``, ``compute``, ``operands``), for ``_inplace`` to run."""
+    :func:`_inplace`'s arguments (``x``, ``"setitem"``, ``compute``, ``operands``), for ``_inplace`` to run.
+    ``through``: the write into a view's base (``index`` is the view's own; its chain's root was checked once)."""
     if not isinstance(x, Tensor):
         raise TypeError(f"setitem: expected a Tensor, got {type(x).__name__}")
     if isinstance(value, _NUMBERS):   # checked to fit x's dtype as PyTorch's fills check it ...
@@ -823,7 +824,7 @@ def _setitem_step(x: Tensor, index: Any, value: Any) -> tuple | None:
         value = _real_part_only(x, value, "setitem")
     first, index = _torch_index(index, x.ndim)
     if first is not None:   # PyTorch selects with the ints first: write into that view
-        return _setitem_step(getitem(x, first), index, value)
+        return _setitem_step(getitem(x, first), index, value, through)
     if isinstance(value, Tensor) and value.dtype != x.dtype and not _is_basic(index):   # (0-d int tensors: ints)
         _index_put_dtype(x, index, value)
     if isinstance(value, Tensor) and value.ndim:   # (a 0-d value is a fill: read first)
@@ -865,8 +866,8 @@ def _setitem_step(x: Tensor, index: Any, value: Any) -> tuple | None:
                 from None
         x._bump_version()
         return None
-    if basic and x.requires_grad and (x._node is None or getattr(x.data, "base", None) is not None
-                                      and _views_a_leaf(x)):
+    if basic and x.requires_grad and not through and (x._node is None or getattr(x.data, "base", None) is not None
+                                                      and _views_a_leaf(x)):
         x.detach()[index]   # refused below (a leaf): PyTorch selects first, so an index that does not fit raises its
         # IndexError first (an advanced index is index_put_'s, which refuses the leaf first)
     return x, "setitem", lambda cur: SetItem(index)(cur, value), (value,)
