@@ -64,3 +64,30 @@ def test_an_in_place_write_into_a_view_chain_of_a_leaf_is_still_refused() -> Non
             v = v.view(3)
         with pytest.raises(RuntimeError, match="view of a leaf Variable"):
             v.mul_(2.0)
+
+
+@pytest.mark.parametrize("shapes, dims", [
+    (((0, 3), (0, 3)), 2),                 # a full contraction of empty bools: PyTorch's dot, no bool kernel
+    (((1, 0), (0, 1)), 1),                 # one row and one column: dot too
+    (((0, 1), (0, 1)), ([0], [0])),
+    (((0,), (0, 1)), 1),
+    (((0,), (0,)), 1),                     # two empty vectors: inner too
+])
+def test_tensordot_of_bools_that_pytorch_reduces_to_dot_is_refused(shapes: tuple, dims) -> None:
+    """Since matmul gives False for an empty bool product (round 19), tensordot and inner returned False where
+    PyTorch's tensordot takes dot, which refuses bools even when empty; the zero-size sweep of round 18 saw it."""
+    for lib in (torch, mg):
+        a, b = (lib.zeros(s, dtype=lib.bool) for s in shapes)
+        with pytest.raises(NotImplementedError):
+            lib.tensordot(a, b, dims=dims)
+        if len(shapes[0]) == 1 and shapes[0] == shapes[1]:
+            with pytest.raises(NotImplementedError):
+                lib.inner(a, b)
+
+
+def test_tensordot_of_empty_bools_with_a_real_matrix_result_is_false() -> None:
+    """Where PyTorch's tensordot is a matrix product (more than one row or column) empty bools still give False."""
+    results = [lib.tensordot(lib.zeros((0, 3), dtype=lib.bool), lib.zeros((0, 3), dtype=lib.bool), dims=([0], [0]))
+               for lib in (torch, mg)]
+    np.testing.assert_array_equal(results[1].numpy(), results[0].numpy())
+    assert results[1].dtype == mg.bool

@@ -282,6 +282,9 @@ def tensordot(a: Tensor, b: Tensor, dims: Any = 2) -> Tensor:
     free_b = [d for d in range(b.ndim) if d not in dims_b]
     inner = math.prod(a.shape[d] for d in dims_a)
     rows, cols = math.prod(a.shape[d] for d in free_a), math.prod(b.shape[d] for d in free_b)
+    if rows == cols == 1 and a.dtype.kind == b.dtype.kind == "b":   # PyTorch's tensordot takes dot then, which has
+        raise DtypeNotImplementedError(   # no bool kernel, even for empty tensors (matmul's empty bools are False)
+            f"tensordot: \"dot\" not implemented for 'Bool' (shapes {a.shape} and {b.shape}), as in PyTorch")
     order_a, order_b = free_a + list(dims_a), list(dims_b) + free_b
     a2 = permute(a, order_a) if order_a != sorted(order_a) else a
     b2 = permute(b, order_b) if order_b != sorted(order_b) else b
