@@ -30,7 +30,6 @@
 from __future__ import annotations
 
 import functools
-import inspect
 import math
 import sys
 import threading
@@ -190,54 +189,43 @@ def set_autocast_dtype(device_type: str, dtype: Any) -> None:
     _dtypes()[_device_kind(device_type, "set_autocast_dtype")] = _autocast_dtype(dtype, "set_autocast_dtype")
 
 
-def _deprecated_spelling(modern: str) -> Callable[[Callable], Callable]:
-    """Decorator for PyTorch's deprecated per-device spellings (``is_autocast_cpu_enabled`` …): the function
-    first warns as torch's does, a DeprecationWarning naming ``modern``, the spelling to use instead."""
-    def decorate(fn: Callable) -> Callable:
-        old = f"{fn.__name__}({', '.join(inspect.signature(fn).parameters)})"   # e.g. set_autocast_cpu_dtype(dtype)
-
-        @functools.wraps(fn)
-        def warned(*args: Any, **kwargs: Any) -> Any:
-            warnings.warn(f"torch.{old} is deprecated. Please use torch.{modern} instead.", DeprecationWarning,
-                          stacklevel=2)
-            return fn(*args, **kwargs)
-        return warned
-    return decorate
+def _deprecated(old: str, new: str) -> None:
+    warnings.warn(f"torch.{old} is deprecated. Please use torch.{new} instead.", DeprecationWarning, stacklevel=3)
 
 
-@_deprecated_spelling("is_autocast_enabled('cpu')")
 def is_autocast_cpu_enabled() -> bool:
     """``is_autocast_enabled("cpu")``, PyTorch's deprecated spelling (warns as torch's)."""
+    _deprecated("is_autocast_cpu_enabled()", "is_autocast_enabled('cpu')")
     return is_autocast_enabled("cpu")
 
 
-@_deprecated_spelling("set_autocast_enabled('cpu', enabled)")
 def set_autocast_cpu_enabled(enabled: bool) -> None:
     """``set_autocast_enabled("cpu", enabled)``, PyTorch's deprecated spelling (warns as torch's)."""
+    _deprecated("set_autocast_cpu_enabled(enabled)", "set_autocast_enabled('cpu', enabled)")
     set_autocast_enabled("cpu", enabled)
 
 
-@_deprecated_spelling("get_autocast_dtype('cpu')")
 def get_autocast_cpu_dtype() -> Any:
     """``get_autocast_dtype("cpu")``, PyTorch's deprecated spelling (warns as torch's)."""
+    _deprecated("get_autocast_cpu_dtype()", "get_autocast_dtype('cpu')")
     return get_autocast_dtype("cpu")
 
 
-@_deprecated_spelling("set_autocast_dtype('cpu', dtype)")
 def set_autocast_cpu_dtype(dtype: Any) -> None:
     """``set_autocast_dtype("cpu", dtype)``, PyTorch's deprecated spelling (warns as torch's)."""
+    _deprecated("set_autocast_cpu_dtype(dtype)", "set_autocast_dtype('cpu', dtype)")
     set_autocast_dtype("cpu", dtype)
 
 
-@_deprecated_spelling("get_autocast_dtype('cuda')")
 def get_autocast_gpu_dtype() -> Any:
     """``get_autocast_dtype("cuda")``, PyTorch's deprecated spelling (warns as torch's)."""
+    _deprecated("get_autocast_gpu_dtype()", "get_autocast_dtype('cuda')")
     return get_autocast_dtype("cuda")
 
 
-@_deprecated_spelling("set_autocast_dtype('cuda', dtype)")
 def set_autocast_gpu_dtype(dtype: Any) -> None:
     """``set_autocast_dtype("cuda", dtype)``, PyTorch's deprecated spelling (warns as torch's)."""
+    _deprecated("set_autocast_gpu_dtype(dtype)", "set_autocast_dtype('cuda', dtype)")
     set_autocast_dtype("cuda", dtype)
 
 
