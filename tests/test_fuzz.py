@@ -200,6 +200,10 @@ def _restore_global_state():
     mg.set_default_dtype(mg.float32)
     mg.set_printoptions(profile="default")
     mg.use_deterministic_algorithms(False)
+    for device, dtype in (("cpu", mg.bfloat16), ("cuda", mg.float16)):   # set_autocast_cpu_enabled(True) …
+        mg.set_autocast_enabled(device, False)
+        mg.set_autocast_dtype(device, dtype)
+    mg.set_autocast_cache_enabled(True)
     limiter = mg.settings._threads[0]
     if limiter is not None:   # set_num_threads: the BLAS pools as they were
         limiter.restore_original_limits()
