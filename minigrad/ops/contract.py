@@ -389,9 +389,9 @@ def einsum(equation: Any, *operands: Any) -> Tensor:
                     for s, t in zip(inputs, tensors))
     operands = _summed_integers(inputs, output, tensors, shapes)
     summed = "".join(sorted(letter for letter in set("".join(inputs)) - set(output) if size[letter] > 1))
-    if len(operands) > 1 and all(t.dtype.kind == "b" for t in operands) and summed:
+    if len(operands) > 1 and all(t.dtype.kind == "b" for t in operands) and summed and all(size[c] for c in output):
         # a contraction of bools: PyTorch's runs bmm, which has no bool kernel (NumPy's would OR the ANDs); an index
-        # of size 1 is only squeezed, one of size 0 gives an empty product (False)
+        # of size 1 is only squeezed, one of size 0 gives an empty product (False), and an empty result runs no bmm
         raise DtypeNotImplementedError(f"einsum: not implemented for 'Bool' (bool operands summed over {summed!r} in "
                                        f"{equation!r}), as in PyTorch")
     return Einsum(inputs, output)(*operands)

@@ -14,3 +14,21 @@ def test_logcumsumexp_of_an_empty_broadcast_input_on_every_device(shape: tuple) 
         y = mg.logcumsumexp(x, -1)
         assert y.shape == shape and y.device.type == device
         np.testing.assert_array_equal(y.cpu().numpy(), np.zeros(shape))
+
+
+@pytest.mark.parametrize("equation, shapes", [("...i,i->...", [(0, 2), (2,)]), ("ij,j->i", [(0, 2), (2,)]),
+                                              ("ij,jk->ik", [(0, 2), (2, 3)]), ("ij,jk->ik", [(2, 2), (2, 0)]),
+                                              ("bij,bjk->bik", [(0, 2, 2), (0, 2, 2)]), ("ij,ij->i", [(0, 2), (0, 2)]),
+                                              ("ij,jk->ik", [(2, 0), (0, 3)])])
+def test_bool_einsum_with_an_empty_result_is_pytorchs(equation: str, shapes: list) -> None:
+    """PyTorch runs no bmm for an empty result (so no 'not implemented for Bool'): an empty bool tensor."""
+    torch = pytest.importorskip("torch", reason="no torch")
+    theirs = torch.einsum(equation, *[torch.ones(s, dtype=torch.bool) for s in shapes])
+    ours = mg.einsum(equation, *[mg.ones(*s, dtype=mg.bool) for s in shapes])
+    assert ours.dtype == mg.bool and tuple(ours.shape) == tuple(theirs.shape)
+    np.testing.assert_array_equal(ours.numpy(), theirs.numpy())
+
+
+def test_bool_einsum_that_sums_still_raises_as_pytorch() -> None:
+    with pytest.raises(NotImplementedError, match="Bool"):
+        mg.einsum("ij,j->i", mg.ones(2, 2, dtype=mg.bool), mg.ones(2, dtype=mg.bool))
