@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import threading
 from collections.abc import Iterator
 
 __all__ = ["gc_paused"]
+
+_PAUSE = threading.Lock()
+_paused = [0, False]   # [blocks open in any thread, whether the collector ran before the first of them]
 
 
 @contextlib.contextmanager
@@ -21,11 +25,20 @@ def gc_paused() -> Iterator[None]:
     ``python -m bench.gc_pause`` (bench/RESULTS.md): no difference on short sequences, 4–8 %
     of a training step at T = 1000, and 1.2–1.7× there when a large library (``import torch``)
     has filled the heap.
+
+    Threads share the collector: the first block to open (in any thread) pauses it and the last to close
+    restores it, under a lock (reading its state and pausing it apart let another thread's exit fall in
+    between and leave it paused for good).
     """
-    was_enabled = gc.isenabled()
-    gc.disable()
+    with _PAUSE:
+        if _paused[0] == 0:
+            _paused[1] = gc.isenabled()
+            gc.disable()
+        _paused[0] += 1
     try:
         yield
     finally:
-        if was_enabled:
-            gc.enable()
+        with _PAUSE:
+            _paused[0] -= 1
+            if _paused[0] == 0 and _paused[1]:
+                gc.enable()

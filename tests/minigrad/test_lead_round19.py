@@ -32,3 +32,48 @@ def test_bool_einsum_with_an_empty_result_is_pytorchs(equation: str, shapes: lis
 def test_bool_einsum_that_sums_still_raises_as_pytorch() -> None:
     with pytest.raises(NotImplementedError, match="Bool"):
         mg.einsum("ij,j->i", mg.ones(2, 2, dtype=mg.bool), mg.ones(2, dtype=mg.bool))
+
+
+def test_gc_paused_from_two_threads_leaves_the_collector_running(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Thread D read the collector's state (paused: A was inside) and A's exit re-enabled it before D paused it
+    again; D's exit then left it paused for good (a fresh clone's suite saw gc disabled in a later test)."""
+    import gc
+    import threading
+
+    from minigrad import memory
+
+    a_inside, d_reading, a_exited = threading.Event(), threading.Event(), threading.Event()
+
+    class Racing:   # the gc module, with A's exit forced between D's isenabled() and its disable()
+        def __getattr__(self, name: str):
+            return getattr(gc, name)
+
+        def isenabled(self) -> bool:
+            state = gc.isenabled()
+            if threading.current_thread().name == "D":
+                d_reading.set()
+                a_exited.wait(0.5)
+            return state
+
+    def a() -> None:
+        with memory.gc_paused():
+            a_inside.set()
+            d_reading.wait(0.3)
+        a_exited.set()
+
+    def d() -> None:
+        a_inside.wait(1)
+        with memory.gc_paused():
+            pass
+
+    assert gc.isenabled()
+    monkeypatch.setattr(memory, "gc", Racing())
+    threads = [threading.Thread(target=a, name="A"), threading.Thread(target=d, name="D")]
+    try:
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert gc.isenabled()
+    finally:
+        gc.enable()
