@@ -15,7 +15,7 @@ from typing import Any
 import numpy
 
 from .. import backend, return_types
-from ..autograd import Function, is_grad_enabled
+from ..autograd import Function
 from ..outputs import write_out
 from ..tensor import Tensor
 from ._stl_order import MAX_REPLAYED, nth_element
@@ -32,6 +32,7 @@ from ._util import (
 )
 from .elementwise import where
 from .math import _logaddexp
+from .reduce import summed_as
 from .select import Gather, _indices, _reduction_axis, c_order, sort
 from .shape import astype, clone, permute, reshape
 
@@ -78,16 +79,9 @@ def _integer_result(x: Tensor) -> Tensor:
 
 
 def _accumulated(x: Tensor, dtype: Any, name: str) -> Tensor:
-    """``x`` cast to ``dtype`` when given, else to its accumulation dtype (:func:`_integer_result`). An integer
-    or bool ``dtype`` for an ``x`` whose gradient is recorded raises PyTorch's RuntimeError (its autograd has no
-    integer results) rather than give a result that silently drops out of the graph."""
-    if dtype is None:
-        return _integer_result(x)
-    y = astype(x, dtype)
-    if y.dtype.kind in "biu" and x.requires_grad and is_grad_enabled():
-        raise RuntimeError(f"{name}: autograd does not support the integer dtype {y.dtype} for an input that "
-                           f"requires grad (dtype {x.dtype}, shape {x.shape}); detach it or use mg.no_grad()")
-    return y
+    """``x`` cast to ``dtype`` when given (:func:`~minigrad.ops.reduce.summed_as`: an integer ``dtype`` of an input
+    that requires grad raises), else to its accumulation dtype (:func:`_integer_result`)."""
+    return _integer_result(x) if dtype is None else summed_as(x, dtype, name)
 
 
 class Prod(Function):
