@@ -26,7 +26,8 @@ class HookError(RuntimeError, TypeError, ValueError):
 
 
 # Threads share graphs: HOOKS_LOCK guards adding and removing the entries of a node's ``hooks`` table (dict and
-# lists), and a walk reads a snapshot of them, so another thread's hook never breaks or doubles a walk's hooks.
+# lists) and of a leaf's hook lists, and a walk reads a snapshot of them, so another thread's hook never breaks or
+# doubles a walk's hooks.
 # CAPTURING.walk: the ``captured`` dict of the ``autograd.grad`` walk this thread runs now (its capture hooks
 # store only then, never another thread's or an inner walk's gradients). CAPTURING.batched: this thread runs the
 # per-row walks of ``autograd.grad(..., is_grads_batched=True)`` (a ``retain_grad``
@@ -226,22 +227,20 @@ def register_hook(tensor: Tensor, hook: Callable) -> RemovableHandle:
         raise RuntimeError("register_hook: this tensor does not require grad")
     refuse_checkpointed(tensor, "register_hook: the tensor")
     node = tensor._node
-    if node is None:
-        hooks = tensor._hooks
-        if hooks is None:
-            hooks = tensor._hooks = []
-        # a leaf's tensor hooks run before its AccumulateGrad's prehooks (PyTorch's order): a tensor hook goes
-        # before the first prehook, a prehook last
-        if _is_prehook(hook):
-            hooks.append(hook)
+    with HOOKS_LOCK:   # another thread may be adding a hook here too (both would make the list: one lost)
+        if node is None:
+            hooks = tensor._hooks
+            if hooks is None:
+                hooks = tensor._hooks = []
         else:
-            hooks.insert(next((i for i, h in enumerate(hooks) if _is_prehook(h)), len(hooks)), hook)
-    else:
-        with HOOKS_LOCK:   # another thread's grad may be removing its capture hook from this table
             if node.hooks is None:
                 node.hooks = {}
             hooks = node.hooks.setdefault(tensor._index, [])
-            # before the node's prehooks, which run after every tensor hook (PyTorch's order)
+        # a tensor hook goes before the first prehook (a node's, or a leaf's AccumulateGrad's), which run after
+        # every tensor hook (PyTorch's order); a prehook last
+        if _is_prehook(hook) and node is None:
+            hooks.append(hook)
+        else:
             hooks.insert(next((i for i, h in enumerate(hooks) if _is_prehook(h)), len(hooks)), hook)
 
     def remove() -> None:
@@ -281,10 +280,11 @@ def register_post_accumulate_grad_hook(tensor: Tensor, hook: Callable[[Tensor], 
                            "on non-leaf tensors")
     if not callable(hook):
         raise TypeError(f"register_post_accumulate_grad_hook: the hook must be callable, got {type(hook).__name__}")
-    hooks = getattr(tensor, "_post_hooks", None)
-    if hooks is None:
-        hooks = tensor._post_hooks = []
-    hooks.append(hook)
+    with HOOKS_LOCK:   # as register_hook's
+        hooks = getattr(tensor, "_post_hooks", None)
+        if hooks is None:
+            hooks = tensor._post_hooks = []
+        hooks.append(hook)
     _PostHooks.registered = True
 
     def remove() -> None:

@@ -50,7 +50,7 @@ from .elementwise import mul, where
 from .gamma import gammainc, gammaincc, mvlgamma, polygamma
 from .index import diag, tril, triu
 from .index_write import _scatter_reduce
-from .inplace import InplaceCastError, _inplace, masked_fill
+from .inplace import InplaceCastError, _inplace, masked_fill, number_in
 from .iterator_layout import insertion_sort
 from .math import Flat, exp2
 from .scan import cumprod, cumsum
@@ -297,6 +297,8 @@ def _fill_diagonal_(self: Tensor, fill_value: Any, wrap: bool = False) -> Tensor
     count = min(self.shape)
     if self.ndim == 2 and wrap and self.shape[0] > self.shape[1]:
         count = (self.numel() + step - 1) // step
+    if not isinstance(fill_value, Tensor):   # checked here, so that an overflow's error names this op
+        fill_value = number_in(self, fill_value, name)
     flat = numpy.zeros(self.numel(), dtype=bool)
     flat[numpy.arange(count) * step] = True
     mask = Tensor._make(backend.make_array(flat.reshape(self.shape), bool, self.device), False, None, 0)
