@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import os
 import threading
 from collections.abc import Iterator
 
 __all__ = ["gc_paused"]
 
 _PAUSE = threading.Lock()
-_paused = [0, False]   # [blocks open in any thread, whether the collector ran before the first of them]
+_open: dict = {}            # thread id -> gc_paused blocks open in that thread (none: the collector runs as before)
+_was_enabled = [False]      # whether the collector ran before the first open block
 
 
 @contextlib.contextmanager
@@ -28,17 +30,44 @@ def gc_paused() -> Iterator[None]:
 
     Threads share the collector: the first block to open (in any thread) pauses it and the last to close
     restores it, under a lock (reading its state and pausing it apart let another thread's exit fall in
-    between and leave it paused for good).
+    between and leave it paused for good). A process forked meanwhile keeps only its forking thread's
+    blocks (:func:`_after_fork`): the other threads, which would close theirs, are not copied into it.
     """
+    thread = threading.get_ident()
     with _PAUSE:
-        if _paused[0] == 0:
-            _paused[1] = gc.isenabled()
+        if not _open:
+            _was_enabled[0] = gc.isenabled()
             gc.disable()
-        _paused[0] += 1
+        _open[thread] = _open.get(thread, 0) + 1
     try:
         yield
     finally:
         with _PAUSE:
-            _paused[0] -= 1
-            if _paused[0] == 0 and _paused[1]:
-                gc.enable()
+            _close(thread)
+
+
+def _close(thread: int) -> None:
+    """One block of ``thread`` closed (under ``_PAUSE``): the last one open anywhere restores the collector."""
+    if _open[thread] > 1:
+        _open[thread] -= 1
+    else:
+        del _open[thread]
+        if not _open and _was_enabled[0]:
+            gc.enable()
+
+
+def _after_fork() -> None:
+    """In a forked child: only the forking thread runs on, so only its blocks stay open (the collector runs again
+    if it has none); the lock is new, as another thread may have held it at the fork."""
+    global _PAUSE
+    _PAUSE = threading.Lock()
+    mine = _open.get(threading.get_ident())
+    _open.clear()
+    if mine:
+        _open[threading.get_ident()] = mine
+    elif _was_enabled[0]:
+        gc.enable()
+
+
+if hasattr(os, "register_at_fork"):   # (not on Windows, which does not fork)
+    os.register_at_fork(after_in_child=_after_fork)

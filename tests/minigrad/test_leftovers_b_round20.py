@@ -80,3 +80,54 @@ def test_hooks_registered_from_two_threads_at_once_both_run(kind: str) -> None:
         t.join()
     (x * 2).sum().backward()
     assert sorted(calls) == ["A", "B"]
+
+
+# --- a process forked while another thread is inside gc_paused: the child's collector runs ---
+
+def _in_child(body) -> str:   # noqa: ANN001 - body() -> str, run in a forked child; its result
+    import os
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:   # the child
+        try:
+            os.write(write, body().encode())
+        finally:
+            os._exit(0)
+    os.close(write)
+    out = os.read(read, 100).decode()
+    os.close(read)
+    os.waitpid(pid, 0)
+    return out
+
+
+def _closed_block_then(check) -> str:   # noqa: ANN001
+    with mg.gc_paused():
+        pass
+    return f"{check()}"
+
+
+@pytest.mark.skipif(not hasattr(__import__("os"), "fork"), reason="no os.fork on this platform")
+def test_fork_while_another_thread_pauses_gc_leaves_the_childs_collector_running() -> None:
+    import gc
+    inside, leave = threading.Event(), threading.Event()
+
+    def pausing() -> None:
+        with mg.gc_paused():
+            inside.set()
+            leave.wait(5)
+
+    thread = threading.Thread(target=pausing)
+    thread.start()
+    try:
+        inside.wait(5)
+        assert not gc.isenabled()
+        child = _in_child(lambda: f"{gc.isenabled()}")
+        # the forking thread's own block stays open in the child, and restores the collector when it closes
+        with mg.gc_paused():
+            nested = _in_child(lambda: f"{gc.isenabled()}" + _closed_block_then(gc.isenabled))
+    finally:
+        leave.set()
+        thread.join()
+    assert child == "True"
+    assert nested == "FalseFalse"   # (an inner block closed there leaves the forking thread's open one paused)
+    assert gc.isenabled()
