@@ -379,9 +379,11 @@ class _Layout:
         stored = self.archive.array(key)
         low = offset + sum((n - 1) * st for n, st in zip(stored.shape, strides) if st < 0)
         high = offset + sum((n - 1) * st for n, st in zip(stored.shape, strides) if st > 0) + stored.itemsize
+        # whole elements only (torch's offsets and strides count elements); a dim of size 1 may have any stride
+        # (``x[::100]``), as long as it fits an intp
         if stored.dtype != base.dtype or len(strides) != stored.ndim or not base.flags.c_contiguous \
-                or any(abs(st) > base.nbytes for st in strides) \
-                or (stored.size and (low < 0 or high > base.nbytes)):
+                or any(not -_MAX_BYTES - 1 <= st <= _MAX_BYTES or st % stored.itemsize for st in strides) \
+                or offset % stored.itemsize or (stored.size and (low < 0 or high > base.nbytes)):
             raise self.archive.error(f"key {key!r} claims to be a view of {base_key!r} that does not fit in it "
                                      f"(dtype {stored.dtype} shape {stored.shape} offset {offset} strides {strides}; "
                                      f"the base is {base.dtype} {base.shape}) (tampered?)")

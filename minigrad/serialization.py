@@ -173,6 +173,9 @@ class _Saver:
                 self.link_to_largest(entries)   # several dtypes (torch refuses them), or an owner in F order
                 continue
             start = byte_bounds(root)[0]
+            entries = [entry for entry in entries if _in_elements(entry[2], start)]
+            if not entries:
+                continue
             whole = [path for path, _, data in entries
                      if data.flags.c_contiguous and data.nbytes == root.nbytes and _address(data) == start]
             if whole:
@@ -197,13 +200,22 @@ class _Saver:
         start, end = byte_bounds(base)
         for path, node, data in entries:
             low, high = byte_bounds(data)
-            if path != base_path and data.dtype == base.dtype and start <= low and high <= end:
+            if path != base_path and data.dtype == base.dtype and start <= low and high <= end \
+                    and _in_elements(data, start):
                 node.update(view_of=base_path, offset=_address(data) - start,
                             strides=[int(st) for st in data.strides])
 
 
 def _address(array: numpy.ndarray) -> int:
     return int(array.__array_interface__["data"][0])
+
+
+def _in_elements(array: numpy.ndarray, start: int) -> bool:
+    """Whether ``array`` starts a whole number of its elements after address ``start`` and its strides are whole
+    elements, as a torch view's storage offset and strides are (``np.ndarray(..., offset=2)`` over float32 memory
+    is not: such an array is saved on its own, not as a view)."""
+    size = array.itemsize
+    return (_address(array) - start) % size == 0 and all(st % size == 0 for st in array.strides)
 
 
 def _flatten(obj: Any, path: str, saver: _Saver, where: str, depth: int = 0) -> Any:
@@ -350,6 +362,8 @@ def save(obj: Any, f: str | os.PathLike | BinaryIO) -> str | None:
         raise ValueError(f"nn.save: invalid file name: {path!r} (a file path is needed, not a folder)")
     # a symlink is written through, as open(path, "wb") (torch.save) writes: its target is replaced, not the link
     target = os.path.realpath(path) if os.path.islink(path) else os.path.abspath(path)
+    if os.path.islink(target):   # realpath stops inside a loop of links, where open(path, "wb") raises ELOOP
+        raise OSError(errno.ELOOP, f"nn.save: cannot write {path}: its symbolic links form a loop", path)
     folder = os.path.dirname(target)
     if not os.path.isdir(folder):
         raise FileNotFoundError(errno.ENOENT, f"nn.save: parent directory {folder} does not exist", path)

@@ -1,0 +1,100 @@
+"""Round 20: hostile checkpoint files (fuzzed with /tmp/fuzz20_files.py): view records that reach outside their
+storage or inside an element, valid views torch round-trips, and save targets that are loops of links."""
+
+from __future__ import annotations
+
+import errno
+import io
+import json
+import os
+import zipfile
+from typing import Any
+
+import numpy as np
+import pytest
+
+import minigrad as mg
+
+LAYOUT = "__minigrad__"
+
+
+def npy(array: np.ndarray) -> bytes:
+    buffer = io.BytesIO()
+    np.lib.format.write_array(buffer, array, allow_pickle=False)
+    return buffer.getvalue()
+
+
+def archive(arrays: dict, layout: Any) -> io.BytesIO:
+    """An .npz holding ``arrays`` and the layout entry ``layout`` (JSON-able)."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as z:
+        for key, array in {**arrays, LAYOUT: np.asarray(json.dumps(layout))}.items():
+            z.writestr(key + ".npy", npy(array))
+    buffer.seek(0)
+    return buffer
+
+
+def saved(obj: Any) -> io.BytesIO:
+    buffer = io.BytesIO()
+    mg.save(obj, buffer)
+    buffer.seek(0)
+    return buffer
+
+
+# --- views: whole elements only, a size-1 dim may have any stride --------------------------------------------
+
+@pytest.mark.parametrize("offset, strides", [(1, [4]), (0, [6]), (2, [8]), (10, [-4])])
+def test_a_view_inside_an_element_is_refused(offset: int, strides: list) -> None:
+    """A crafted view at a byte offset or stride that is not a whole float32 loaded with stride() and
+    storage_offset() that were not its own (offset 1 byte reported as 0, stride 6 bytes as 1)."""
+    base = np.arange(8, dtype=np.float32)
+    stored = np.ndarray((3,), np.float32, buffer=base, offset=offset, strides=tuple(strides)).copy()
+    layout = {"format": 1, "root": {"dict": [["b", {"leaf": "b"}], ["v", {"leaf": "v", "kind": "tensor",
+                                              "view_of": "b", "offset": offset, "strides": strides}]]}}
+    with pytest.raises(mg.CheckpointError, match=r"<BytesIO>: key 'v' claims to be a view of 'b' that does not fit"):
+        mg.load(archive({"b": base, "v": stored}, layout))
+
+
+@pytest.mark.parametrize("pick", [lambda x: x[::100], lambda x: x[3::20], lambda x: x.reshape(2, 5)[:, ::9],
+                                  lambda x: x.reshape(10, 1)[7:8, :]])
+def test_views_with_a_long_stride_on_a_size_1_dim_round_trip_as_torch(torch: Any, pick: Any) -> None:
+    """``x[::100]`` (one element, stride 100 elements, beyond the storage) saved fine but load refused it."""
+    ours, theirs = mg.arange(10.0), torch.arange(10.0)
+    loaded = mg.load(saved({"x": ours, "v": pick(ours)}))
+    buffer = io.BytesIO()
+    torch.save({"x": theirs, "v": pick(theirs)}, buffer)
+    buffer.seek(0)
+    expected = torch.load(buffer)["v"]
+    view = loaded["v"]
+    assert view.tolist() == expected.tolist()
+    assert view.storage_offset() == expected.storage_offset()
+    assert view.stride()[-1] == expected.stride()[-1] or view.shape[-1] == 1
+    assert np.shares_memory(view.numpy(), loaded["x"].numpy())
+
+
+def test_arrays_at_a_byte_offset_inside_an_element_save_on_their_own() -> None:
+    """NumPy arrays over float32 memory at a byte offset of 2 (or a stride of 6 bytes) were saved as views that
+    load refused: they are saved on their own, and the other views of that memory still share it."""
+    root = np.arange(10, dtype=np.float32)
+    odd = np.ndarray((2,), np.float32, buffer=root, offset=2)
+    skew = np.ndarray((2,), np.float32, buffer=root, offset=4, strides=(6,))
+    for obj in ({"r": root, "v": odd, "a": root[2:5]}, {"v": odd}, {"v": skew, "a": root[::2]}):
+        loaded = mg.load(saved(obj))
+        for key, value in obj.items():
+            assert loaded[key].numpy().tobytes() == value.tobytes(), key
+    loaded = mg.load(saved({"r": root, "v": odd, "a": root[2:5]}))
+    assert np.shares_memory(loaded["a"].numpy(), loaded["r"].numpy()) and loaded["a"].storage_offset() == 2
+
+
+# --- save targets ---------------------------------------------------------------------------------------------
+
+def test_saving_to_a_loop_of_links_raises_eloop_as_open_does(tmp_path) -> None:
+    """A symlink loop was replaced by a regular file (the links broken); open(path, "wb") and torch.save raise."""
+    a, b = tmp_path / "a", tmp_path / "b"
+    os.symlink(b, a)
+    os.symlink(a, b)
+    with pytest.raises(OSError) as info:
+        mg.save({"w": mg.ones(2)}, a)
+    assert info.value.errno == errno.ELOOP and str(a) in str(info.value)
+    assert os.path.islink(a) and os.path.islink(b)
+    assert sorted(os.listdir(tmp_path)) == ["a", "b"]
