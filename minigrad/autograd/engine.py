@@ -678,7 +678,7 @@ def count_consumers(start: Function) -> dict:
 
 
 def _walk(root: Tensor, grad: Any, retain_graph: bool, observer: Callable | None, owned: set | None = None,
-          targets: Any = None) -> dict:
+          targets: Any = None, finished: dict | None = None) -> dict:
     """Kahn's algorithm from ``root``: run each node's backward once, after all its consumers.
 
     Returns ``{leaf: summed gradient}``. With an observer, hands it each
@@ -686,7 +686,8 @@ def _walk(root: Tensor, grad: Any, retain_graph: bool, observer: Callable | None
     ``owned``, if given, is the set the walk records its own sums in: a leaf
     in it has a gradient array the walk allocated (``.grad`` may take it
     without a copy). With ``targets`` (a ``functions._Targets``), only the nodes on a path to one of
-    them run (the returned leaves may include others: the caller filters).
+    them run (the returned leaves may include others: the caller filters). If the walk raises,
+    ``finished`` (when given) holds the leaves whose gradient was complete, to accumulate as PyTorch has.
     """
     root_node = root._node
     stops: set | frozenset = _NO_STOPS
@@ -702,8 +703,8 @@ def _walk(root: Tensor, grad: Any, retain_graph: bool, observer: Callable | None
     token = _freeing.set(not retain_graph and observer is None)
     try:
         if len(consumers) >= FRESH_CHUNK_NODES:   # pass 2 calls every node's backward: see minigrad.frames
-            return in_fresh_chunk(_propagate, root, grad, retain_graph, observer, owned, consumers, stops)
-        return _propagate(root, grad, retain_graph, observer, owned, consumers, stops)
+            return in_fresh_chunk(_propagate, root, grad, retain_graph, observer, owned, consumers, stops, finished)
+        return _propagate(root, grad, retain_graph, observer, owned, consumers, stops, finished)
     finally:
         _freeing.reset(token)
 
@@ -729,14 +730,15 @@ _observing: ContextVar[bool] = ContextVar("minigrad_observing", default=False)  
 
 
 def _propagate(root: Tensor, grad: Any, retain_graph: bool, observer: Callable | None, owned: set | None,
-               consumers: dict, stops: set | frozenset = _NO_STOPS) -> dict:
+               consumers: dict, stops: set | frozenset = _NO_STOPS, finished: dict | None = None) -> dict:
     """Pass 2 of :func:`_walk`: a node runs once every consumer has sent its gradient.
 
     In a restricted walk, a parent missing from ``consumers`` is off every path to the targets and
     gets nothing; a node in ``stops`` (a target's, with hooks that capture its gradient) runs its
-    hooks but not its backward, as PyTorch runs no op beyond what the inputs need.
+    hooks but not its backward, as PyTorch runs no op beyond what the inputs need. If a node (its
+    backward or a hook) raises, ``finished`` (when given) gets the leaves whose every consumer had run.
     """
-    root_node = root._node
+    root_node = node = root._node
     pending: dict = {root_node: [None] * root_node.n_outputs}
     pending[root_node][root._index] = grad
     leaves: dict = {}
@@ -753,89 +755,103 @@ def _propagate(root: Tensor, grad: Any, retain_graph: bool, observer: Callable |
     profiler = PROFILE_HOOK
     special = observer is not None or checking or profiler is not None   # an observer, anomaly checks, a profiler
     epoch = INPLACE.epoch
-    while True:
-        if just_ready is not None and not ready:
-            node = just_ready
-        else:
-            if just_ready is not None:
-                pushed -= 1
-                heappush(ready, (-just_ready.seq, pushed, just_ready))
-            if not ready:
-                break
-            node = heappop(ready)[2]
-        just_ready = None
-        grads_out = [_dense(g) for g in pending.pop(node)] if node in owned else pending.pop(node)
-        if (node.saved is _FREED or node.epoch != epoch) and node not in stops:
-            _check_saved(node)
-        after = None
-        if (node.hooks or node.retained) and observer is None:
-            after = _run_node_hooks(node, grads_out, node in stops and getattr(stops, "quiet", False))
-            if INPLACE.epoch != epoch:   # a hook changed an array in place: this node and the later ones check again
-                epoch = INPLACE.epoch
-                if node not in stops and node.epoch >= 0:   # (saved_tensors_hooks' values: unpacked, no check)
-                    _check_saved(node)
-            if node in stops:
-                if after is not None and not stops.quiet:   # backward(inputs=): PyTorch runs the node, for nothing
-                    _after_backward(node, after, (None,) * len(node.edges), grads_out)
-                continue
-        if special and profiler is not None:   # the node's backward as two timed events (autograd.profiler)
-            timed = profiler.begin_backward(node)
-        if node.multiple:
-            grads_in = _multi_backward(node, grads_out)
-        else:
-            grads_in = node.backward(grads_out[0]) if grads_out[0] is not None else (None,) * len(node.edges)
-            if type(grads_in) is not tuple:
-                grads_in = (grads_in,)
-        if after is not None:   # grad_fn.register_hook
-            wanted = getattr(stops, "leaves", None)   # a restricted walk's: what its gradients go to
-            if wanted is not None:   # as PyTorch, the hooks see None for an input off every path to a target
-                grads_in = tuple(None if edge is None or (edge[0] not in consumers if type(edge) is tuple
-                                                          else edge not in wanted) else g
-                                 for edge, g in zip(node.edges, grads_in))
-            grads_in = _after_backward(node, after, grads_in, grads_out)
-            epoch = INPLACE.epoch
-        if special:
-            if profiler is not None:
-                profiler.end_backward(timed)
-            if observer is not None:
-                grads_in = tuple([_dense(g) for g in grads_in])
-                observer(node, grads_out, grads_in)
-            elif checking:
-                anomaly.check_backward(node.name, node.scope, [_dense(g) for g in grads_in], grads_out)
-        if not retain_graph and (node.saved or type(node.saved) is not tuple):   # PyTorch: a node that saved
-            node.saved = _FREED                                                   # nothing can run again
-        elif node.epoch < 0:   # saved_tensors_hooks: the packed values again, unpacked anew by a later backward
-            node.saved = node.__dict__.pop("_packed", node.saved)
-        for edge, g in zip(node.edges, grads_in):
-            if edge is None:
-                continue
-            if type(edge) is tuple:
-                parent, index = edge
-                try:
-                    count = consumers[parent] = consumers[parent] - 1
-                except KeyError:   # a restricted walk: no target lies beyond this parent
+    try:
+        while True:
+            if just_ready is not None and not ready:
+                node = just_ready
+            else:
+                if just_ready is not None:
+                    pushed -= 1
+                    heappush(ready, (-just_ready.seq, pushed, just_ready))
+                if not ready:
+                    break
+                node = heappop(ready)[2]
+            just_ready = None
+            grads_out = [_dense(g) for g in pending.pop(node)] if node in owned else pending.pop(node)
+            if (node.saved is _FREED or node.epoch != epoch) and node not in stops:
+                _check_saved(node)
+            after = None
+            if (node.hooks or node.retained) and observer is None:
+                after = _run_node_hooks(node, grads_out, node in stops and getattr(stops, "quiet", False))
+                if INPLACE.epoch != epoch:   # a hook wrote an array in place: check this node and later ones anew
+                    epoch = INPLACE.epoch
+                    if node not in stops and node.epoch >= 0:   # (saved_tensors_hooks' values: unpacked, no check)
+                        _check_saved(node)
+                if node in stops:
+                    if after is not None and not stops.quiet:   # backward(inputs=): PyTorch runs the node for nothing
+                        _after_backward(node, after, (None,) * len(node.edges), grads_out)
                     continue
-                slot = pending.get(parent)
-                if slot is None:
-                    slot = pending[parent] = [None] * parent.n_outputs
-                if g is not None:
-                    total = slot[index]
-                    slot[index] = g if total is None and type(g) is numpy.ndarray else _sum(total, g, edge, owned)
-                if count == 0:
-                    if just_ready is None:
-                        just_ready = parent
+            if special and profiler is not None:   # the node's backward as two timed events (autograd.profiler)
+                timed = profiler.begin_backward(node)
+            if node.multiple:
+                grads_in = _multi_backward(node, grads_out)
+            else:
+                grads_in = node.backward(grads_out[0]) if grads_out[0] is not None else (None,) * len(node.edges)
+                if type(grads_in) is not tuple:
+                    grads_in = (grads_in,)
+            if after is not None:   # grad_fn.register_hook
+                wanted = getattr(stops, "leaves", None)   # a restricted walk's: what its gradients go to
+                if wanted is not None:   # as PyTorch, the hooks see None for an input off every path to a target
+                    grads_in = tuple(None if edge is None or (edge[0] not in consumers if type(edge) is tuple
+                                                              else edge not in wanted) else g
+                                     for edge, g in zip(node.edges, grads_in))
+                grads_in = _after_backward(node, after, grads_in, grads_out)
+                epoch = INPLACE.epoch
+            if special:
+                if profiler is not None:
+                    profiler.end_backward(timed)
+                if observer is not None:
+                    grads_in = tuple([_dense(g) for g in grads_in])
+                    observer(node, grads_out, grads_in)
+                elif checking:
+                    anomaly.check_backward(node.name, node.scope, [_dense(g) for g in grads_in], grads_out)
+            if not retain_graph and (node.saved or type(node.saved) is not tuple):   # PyTorch: a node that saved
+                node.saved = _FREED                                                   # nothing can run again
+            elif node.epoch < 0:   # saved_tensors_hooks: the packed values again, unpacked anew by a later backward
+                node.saved = node.__dict__.pop("_packed", node.saved)
+            for edge, g in zip(node.edges, grads_in):
+                if edge is None:
+                    continue
+                if type(edge) is tuple:
+                    parent, index = edge
+                    try:
+                        count = consumers[parent] = consumers[parent] - 1
+                    except KeyError:   # a restricted walk: no target lies beyond this parent
+                        continue
+                    slot = pending.get(parent)
+                    if slot is None:
+                        slot = pending[parent] = [None] * parent.n_outputs
+                    if g is not None:
+                        total = slot[index]
+                        slot[index] = g if total is None and type(g) is numpy.ndarray else _sum(total, g, edge, owned)
+                    if count == 0:
+                        if just_ready is None:
+                            just_ready = parent
+                        else:
+                            pushed -= 1
+                            heappush(ready, (-parent.seq, pushed, parent))
+                elif g is not None:
+                    total = leaves.get(edge)
+                    if total is None:
+                        leaves[edge] = g
+                    elif type(total) is type(g) is numpy.ndarray and edge in owned and g.dtype is total.dtype:
+                        total += g   # a weight used many times: add in place into the sum this walk made
                     else:
-                        pushed -= 1
-                        heappush(ready, (-parent.seq, pushed, parent))
-            elif g is not None:
-                total = leaves.get(edge)
-                if total is None:
-                    leaves[edge] = g
-                elif type(total) is type(g) is numpy.ndarray and edge in owned and g.dtype is total.dtype:
-                    total += g   # a weight used many times: add in place into the sum this walk made
-                else:
-                    leaves[edge] = _sum(total, g, edge, owned)
+                        leaves[edge] = _sum(total, g, edge, owned)
+    except BaseException:   # PyTorch has added into each leaf whose every consumer ran before the error: so do we
+        if finished is not None:
+            finished.update(_finished_leaves(leaves, pending, consumers, node))
+        raise
     return leaves
+
+
+def _finished_leaves(leaves: dict, pending: dict, consumers: dict, failed: Function) -> dict:
+    """After node ``failed`` raised: the leaves of ``leaves`` that no node left to run (``failed``, the ones
+    waiting in ``pending`` and those still counting consumers) sends a gradient to. PyTorch's engine has already
+    added these into their ``.grad`` (a leaf's AccumulateGrad runs as soon as its last consumer has)."""
+    unrun = [failed, *pending, *(node for node, count in consumers.items() if count > 0)]
+    waiting = {id(edge) for node in unrun for edge in node.edges if edge is not None and type(edge) is not tuple}
+    return {leaf: g for leaf, g in leaves.items() if id(leaf) not in waiting}
 
 
 def _after_backward(node: Function, hooks: list, grads_in: tuple, grads_out: list) -> tuple:

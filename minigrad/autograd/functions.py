@@ -53,9 +53,10 @@ def tensor_backward(self: Tensor, gradient: Any = None, retain_graph: bool | Non
     ``gradient`` (or minigrad's earlier keyword ``grad``) is the gradient of some scalar loss w.r.t.
     ``x`` (defaults to 1 for a one-element ``x``). ``retain_graph`` keeps the saved arrays so a
     second backward (or :func:`observe_backward`) can run. ``inputs``: accumulate only into these
-    tensors (see :func:`backward`). Hooks run and ``.grad`` changes only after every node's
-    gradient was computed, so an error in the walk leaves every ``.grad`` as it was. Inside a ``mg.func``
-    transform (``vmap``, ``grad`` …) it raises torch's RuntimeError.
+    tensors (see :func:`backward`). Leaves' hooks run and ``.grad`` changes after every node's gradient was
+    computed; if a node (its backward or a hook) raises, the leaves whose every consumer had run get their
+    gradient first, as PyTorch's engine has added those. Inside a ``mg.func`` transform (``vmap``, ``grad`` …)
+    it raises torch's RuntimeError.
     """
     refuse_backward_in_transform()
     if grad is not None:
@@ -67,9 +68,15 @@ def tensor_backward(self: Tensor, gradient: Any = None, retain_graph: bool | Non
         return
     gradient = _root_grad(self, gradient)
     owned: set = set()   # the walk's sums, leaves' among them: arrays no other tensor can hold
+    finished: dict = {}   # if the walk raises: the leaves whose gradient was complete
     token = _grad_off()
     try:
-        leaves = {self: gradient} if self._node is None else _walk(self, gradient, retain_graph, None, owned)
+        try:
+            leaves = {self: gradient} if self._node is None else _walk(self, gradient, retain_graph, None, owned,
+                                                                       finished=finished)
+        except BaseException:
+            _accumulate(finished, owned)   # as PyTorch's engine, which had added these before the error
+            raise
         _accumulate(leaves, owned)
     finally:
         if token is not None:
@@ -137,9 +144,15 @@ def backward(tensors: Any, grad_tensors: Any = None, retain_graph: bool | None =
         create_graph_walk().backward(roots, grad_tensors, True if retain_graph is None else retain_graph, targets)
         return
     owned: set = set()
+    finished: dict = {}   # if the walk raises: the leaves whose gradient was complete
     token = _grad_off()
     try:
-        leaves = _walk_roots(roots, grads, False if retain_graph is None else retain_graph, owned, targets)
+        try:
+            leaves = _walk_roots(roots, grads, False if retain_graph is None else retain_graph, owned, targets,
+                                 finished)
+        except BaseException:   # as PyTorch's engine, which had added these before the error
+            _accumulate({leaf: g for leaf, g in finished.items() if targets is None or leaf in targets.leaves}, owned)
+            raise
         if targets is not None:
             leaves = {leaf: g for leaf, g in leaves.items() if leaf in targets.leaves}
         _accumulate(leaves, owned)
@@ -353,10 +366,11 @@ class _Roots(Function):
         return self.saved
 
 
-def _walk_roots(roots: list, grads: list, retain_graph: Any, owned: set, targets: _Targets | None) -> dict:
+def _walk_roots(roots: list, grads: list, retain_graph: Any, owned: set, targets: _Targets | None,
+                finished: dict | None = None) -> dict:
     """:func:`_walk` from several roots at once (through a :class:`_Roots` node); ``{leaf: summed gradient}``."""
     start = Tensor._make(numpy.ones(()), True, _Roots(roots, grads), 0)
-    return _walk(start, start.data, retain_graph, None, owned, targets)
+    return _walk(start, start.data, retain_graph, None, owned, targets, finished)
 
 
 class _Stops(set):

@@ -1,0 +1,95 @@
+"""Round 20 (exception safety): what a failure inside user code leaves behind, checked against live PyTorch.
+
+Found by the differential fuzzer /tmp/fuzz20_exceptions.py (random programs with an exception injected in a hook,
+a custom Function, a module hook, a closure, a collate_fn, a context manager …; after the failure it compares the
+global state and a fixed follow-up program with torch's).
+"""
+
+from typing import Any
+
+import numpy as np
+import pytest
+
+import minigrad as mg
+import nn as mnn
+
+
+class Boom(Exception):
+    """The user's own exception: it must come out of the library unchanged (the same object)."""
+
+
+def _leaf_grads_after_a_failing_backward(lib: Any, nn_lib: Any, case: str) -> list:
+    """Backward through ``(tanh(exp(a*b) + c) * a).sum() + (b*c).sum()`` where ``case`` raises midway; the
+    leaves' ``.grad`` afterwards (the error must be the user's object)."""
+    a = lib.tensor(np.array([0.5, -1.0, 2.0]), requires_grad=True)
+    b = lib.tensor(np.array([1.5, 0.25, -0.5]), requires_grad=True)
+    c = lib.tensor(np.array([0.3]), requires_grad=True)
+    error = Boom("user")
+
+    def raise_(*_: Any) -> None:
+        raise error
+
+    class Twice(lib.autograd.Function):
+        @staticmethod
+        def forward(ctx: Any, x: Any) -> Any:
+            return x * 2
+
+        @staticmethod
+        def backward(ctx: Any, g: Any) -> Any:
+            raise error
+
+    h1 = Twice.apply(a) * b if case == "function_backward" else a * b
+    h2 = (h1.exp() + c).tanh()
+    loss = (h2 * a).sum() + (b * c).sum()
+    if case == "node_hook":
+        h1.grad_fn.register_hook(raise_)
+    elif case == "node_prehook":
+        h1.grad_fn.register_prehook(raise_)
+    elif case == "tensor_hook":
+        h1.register_hook(raise_)
+    with pytest.raises(Boom) as info:
+        loss.backward()
+    assert info.value is error
+    return [None if t.grad is None else t.grad.numpy().tolist() for t in (a, b, c)]
+
+
+@pytest.mark.parametrize("case", ["node_hook", "node_prehook", "tensor_hook", "function_backward"])
+def test_a_backward_that_raises_keeps_the_gradients_of_the_finished_leaves_as_pytorch(case: str, torch: Any) -> None:
+    """A node that raised (its hook, its backward): PyTorch has already added the gradient of each leaf whose every
+    consumer ran before it (c here, through b*c and the add); minigrad changed no .grad at all, so a retry or the
+    next step's backward summed differently from PyTorch's (c.grad once where PyTorch has it twice)."""
+    ours = _leaf_grads_after_a_failing_backward(mg, mnn, case)
+    theirs = _leaf_grads_after_a_failing_backward(torch, torch.nn, case)
+    assert [g is None for g in ours] == [g is None for g in theirs]
+    for mine, expected in zip(ours, theirs):
+        if expected is not None:
+            np.testing.assert_allclose(mine, expected, rtol=1e-12)
+
+
+def _module_grads_after_a_failing_backward_hook(lib: Any, nn_lib: Any) -> list:
+    """A full backward hook on the first Linear raises; then one good backward: every parameter's .grad."""
+    lib.manual_seed(0)
+    model = nn_lib.Sequential(nn_lib.Linear(3, 4), nn_lib.Tanh(), nn_lib.Linear(4, 2))
+    with lib.no_grad():
+        for i, p in enumerate(model.parameters()):
+            p.copy_(lib.tensor(np.linspace(-1, 1, p.numel()).reshape(tuple(p.shape)) * (i + 1) / 3,
+                               dtype=lib.float32))
+    x = lib.tensor([[0.2, -0.5, 0.9]], requires_grad=True)
+
+    def raise_(*_: Any) -> None:
+        raise Boom("hook")
+    handle = model[0].register_full_backward_hook(raise_)
+    with pytest.raises(Boom):
+        model(x).sum().backward()
+    handle.remove()
+    model(x).sum().backward()
+    return [None if p.grad is None else p.grad.numpy() for p in model.parameters()]
+
+
+def test_a_module_backward_hook_that_raises_leaves_the_later_layers_grads_as_pytorch(torch: Any) -> None:
+    """The last Linear's gradients were complete when the first one's hook raised: PyTorch keeps them, so the
+    next backward doubles them; minigrad had dropped them (half PyTorch's .grad after the retry)."""
+    ours = _module_grads_after_a_failing_backward_hook(mg, mnn)
+    theirs = _module_grads_after_a_failing_backward_hook(torch, torch.nn)
+    for mine, expected in zip(ours, theirs):
+        np.testing.assert_allclose(mine, expected, rtol=1e-5, atol=1e-7)
