@@ -653,9 +653,11 @@ def _frequency_scaled(node: Function, g: Tensor) -> Tensor:
 
 def _embedding(node: Function, g: Tensor) -> Tensor:
     """The rows of ``g`` added into the table's rows (repeated indices accumulate), as EmbeddingLookup.backward:
-    none into ``padding_idx``; each over its index's count with ``scale_grad_by_freq`` (see FrequencyScaled)."""
+    none into ``padding_idx``; each over its index's count with ``scale_grad_by_freq`` (see FrequencyScaled).
+    Forward AD's walk keeps ``padding_idx``'s rows: PyTorch's jvp is the plain lookup of the tangent (the padding
+    row's output is that row, so its tangent is the tangent's row), while its (double) backward masks them."""
     xp, indices = node.xp, node.indices
-    if node.padding_idx is not None:
+    if node.padding_idx is not None and not _forward_ad_walk():
         g = Mul()(g, (indices != node.padding_idx).astype(g.dtype)[..., None])
     if node.scale_grad_by_freq:
         counts = xp.bincount(indices.reshape(-1), minlength=node.weight_shape[0])

@@ -1,0 +1,51 @@
+"""Round 20: higher-order and forward-mode gradients through whole nn modules and losses, fuzzed against torch 2.13
+(float64, to 1e-10): gradient penalties (double backward w.r.t. inputs and parameters), autograd.functional.hvp/vhp,
+forward AD (dual numbers, autograd.functional.jvp) and torch.func (functional_call, grad, jvp, jacrev/jacfwd,
+hessian, vmap of per-sample gradients). One regression test per root cause found.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pytest
+
+import minigrad as mg
+
+RNG = np.random.default_rng(20)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _torch_func_loaded() -> None:
+    """torch.func's first jvp through an embedding loads its decompositions (seconds, once): done in setup."""
+    try:
+        import torch
+    except ImportError:
+        return
+    w = torch.ones(2, 1, dtype=torch.float64)
+    torch.func.jvp(lambda v: torch.nn.functional.embedding(torch.tensor([1]), v, padding_idx=0) * 2, (w,), (w,))
+
+
+# --- forward AD through an embedding with padding_idx: PyTorch's jvp is the plain lookup of the tangent -------------
+
+@pytest.mark.parametrize("padding_idx", [0, 3, -1])
+def test_embedding_forward_ad_keeps_the_padding_rows_tangent(padding_idx: int, torch: Any) -> None:
+    """The padding row's output is that row of the table, so its tangent is the tangent's row (torch's forward AD);
+    only the (double) backward masks it. Ours masked the tangent too (forward AD is built on the backward rules)."""
+    weight, tangent = RNG.standard_normal((5, 3)), RNG.standard_normal((5, 3))
+    indices = np.array([[0, 1, 3], [4, 3, 2]])
+
+    def results(lib: Any) -> list:
+        def f(w: Any) -> Any:
+            return lib.nn.functional.embedding(lib.tensor(indices), w, padding_idx=padding_idx) * 2
+
+        w, t = lib.tensor(weight), lib.tensor(tangent)
+        fa = lib.autograd.forward_ad
+        with fa.dual_level():
+            dual = fa.unpack_dual(f(fa.make_dual(w, t))).tangent
+        return [dual, lib.func.jvp(f, (w,), (t,))[1], lib.func.jacfwd(f)(w),
+                lib.autograd.functional.jvp(f, (w,), (t,))[1]]   # the last: reverse mode's (masked) in torch too
+
+    for ours, theirs in zip(results(mg), results(torch)):
+        np.testing.assert_allclose(ours.numpy(), theirs.numpy(), rtol=1e-12, atol=1e-12)
