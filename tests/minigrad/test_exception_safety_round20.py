@@ -93,3 +93,54 @@ def test_a_module_backward_hook_that_raises_leaves_the_later_layers_grads_as_pyt
     theirs = _module_grads_after_a_failing_backward_hook(torch, torch.nn)
     for mine, expected in zip(ours, theirs):
         np.testing.assert_allclose(mine, expected, rtol=1e-5, atol=1e-7)
+
+
+def _loader_events(lib: Any, num_workers: int, failing: str, iterable: bool) -> list:
+    """next() over a DataLoader of 8 samples in batches of 2 whose ``failing`` part (the dataset, the collate_fn)
+    raises at sample 2: each batch, or (class, whether it is the user's object) of what next() raised."""
+    error = Boom("bad sample")
+
+    class Samples(lib.utils.data.Dataset):
+        def __len__(self) -> int:
+            return 8
+
+        def __getitem__(self, i: int) -> Any:
+            if failing == "dataset" and i == 2:
+                raise error
+            return lib.tensor([float(i)])
+
+    class Stream(lib.utils.data.IterableDataset):
+        def __iter__(self) -> Any:
+            for i in range(8):
+                if failing == "dataset" and i == 2:
+                    raise error
+                yield lib.tensor([float(i)])
+
+    def collate(batch: list) -> Any:
+        if failing == "collate" and float(batch[0][0]) == 2:
+            raise error
+        return lib.stack(batch)
+    loader = lib.utils.data.DataLoader(Stream() if iterable else Samples(), batch_size=2, collate_fn=collate,
+                                       num_workers=num_workers)
+    events: list = []
+    batches = iter(loader)
+    for _ in range(10):
+        try:
+            events.append(next(batches).flatten().tolist())
+        except StopIteration:
+            events.append("end")
+            break
+        except Boom as raised:
+            events.append(("raised", raised is error))   # with workers, PyTorch re-raises a copy (ExceptionWrapper)
+    return events
+
+
+@pytest.mark.parametrize("iterable", [False, True])
+@pytest.mark.parametrize("failing", ["dataset", "collate"])
+@pytest.mark.parametrize("num_workers", [0, 2])
+def test_a_dataloader_iterator_goes_on_after_a_batch_that_raised_as_pytorch(num_workers: int, failing: str,
+                                                                            iterable: bool, torch: Any) -> None:
+    """PyTorch's iterator raises the batch's error at that next() and gives the following batches after it (a
+    stream whose generator raised ends, as a dead generator does); minigrad's pass was a generator that the error
+    ended, so every later next() raised StopIteration and the rest of the epoch was silently skipped."""
+    assert _loader_events(mg, num_workers, failing, iterable) == _loader_events(torch, num_workers, failing, iterable)

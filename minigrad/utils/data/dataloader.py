@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import itertools
 import multiprocessing
-from typing import Any, Callable, Generic, Iterable, Iterator
+from typing import Any, Callable, Generic, Iterable, Iterator, NamedTuple
 
 import numpy
 
@@ -64,6 +64,21 @@ class _InfiniteConstantSampler(Sampler):
         return itertools.repeat(None)
 
 
+class _Raised(NamedTuple):
+    """What a pass yields for a batch whose fetching raised ``error`` (a dataset's ``__getitem__``, a
+    ``collate_fn``): ``next()`` raises it and the pass goes on with the next batch, as PyTorch's iterator."""
+
+    error: BaseException
+
+
+def _fetched(fetch: Callable[..., Any], *args: Any) -> Any:
+    """``fetch(*args)``, or :class:`_Raised` with what it raised (so the generator of the pass lives on)."""
+    try:
+        return fetch(*args)
+    except BaseException as error:  # noqa: BLE001 - handed to the caller of next(), unchanged
+        return _Raised(error)
+
+
 class _LoaderIterator:
     """What ``iter(loader)`` returns: the batches of one pass, with ``len()`` as the loader's."""
 
@@ -74,7 +89,10 @@ class _LoaderIterator:
         return self
 
     def __next__(self) -> Any:
-        return next(self._batches)
+        batch = next(self._batches)
+        if type(batch) is _Raised:
+            raise batch.error
+        return batch
 
     def __len__(self) -> int:
         return len(self._loader)
@@ -199,13 +217,13 @@ class DataLoader(Generic[T_co]):
         if self._iterable:
             stream = iter(self.dataset)
             while True:
-                batch = self._next_of_stream(stream)
+                batch = _fetched(self._next_of_stream, stream)
                 if batch is None:
                     return
-                yield batch[0]
+                yield batch if type(batch) is _Raised else batch[0]
         indices = self.batch_sampler if self.batch_sampler is not None else self.sampler
         for index in indices:
-            yield self._fetch(self.dataset, index)
+            yield _fetched(self._fetch, self.dataset, index)
 
     def _next_of_stream(self, stream: Iterator[Any]) -> Any:
         """The next batch (or sample) of an IterableDataset's ``stream``, or None at its end (a last short
@@ -245,10 +263,7 @@ class DataLoader(Generic[T_co]):
                 pass
         indices = self.batch_sampler if self.batch_sampler is not None else self.sampler
         for i, index in enumerate(indices):
-            worker = workers[i % len(workers)]
-            with worker.running():
-                batch = self._fetch(worker.info.dataset, index)
-            yield batch
+            yield _fetched(self._fetch_in, workers[i % len(workers)], index)
 
     def _pass_stream(self, workers: list[Worker]) -> Iterator[Any]:
         """Each worker iterates its own copy of the stream; batches come round robin over the workers not
@@ -260,12 +275,21 @@ class DataLoader(Generic[T_co]):
         active = list(range(len(workers)))
         while active:
             for w in list(active):
-                with workers[w].running():
-                    batch = self._next_of_stream(streams[w])
+                batch = _fetched(self._next_in, workers[w], streams[w])
                 if batch is None:
                     active.remove(w)
                     continue
-                yield batch[0]
+                yield batch if type(batch) is _Raised else batch[0]
+
+    def _fetch_in(self, worker: Worker, index: Any) -> Any:
+        """:meth:`_fetch` of the batch at ``index`` by ``worker``."""
+        with worker.running():
+            return self._fetch(worker.info.dataset, index)
+
+    def _next_in(self, worker: Worker, stream: Iterator[Any]) -> Any:
+        """:meth:`_next_of_stream` of ``worker``'s ``stream``."""
+        with worker.running():
+            return self._next_of_stream(stream)
 
     def __len__(self) -> int:
         """Number of batches: ⌈N / batch_size⌉, or ⌊N / batch_size⌋ with ``drop_last``."""
