@@ -444,8 +444,10 @@ class GradScaler:
         missing = [k for k in keys if k not in state_dict]
         if missing:
             raise KeyError(f"GradScaler.load_state_dict: missing keys {missing}")
-        if not all(math.isfinite(float(state_dict[k])) for k in keys):
-            raise ValueError("GradScaler.load_state_dict: values must be finite")
+        for key in keys:
+            if not _finite_number(state_dict[key]):
+                raise ValueError(f"GradScaler.load_state_dict: {key} must be a finite number, "
+                                 f"got {state_dict[key]!r}"[:300])
         self._init_scale = state_dict["scale"]
         if self._scale is not None:
             self._scale = _float32(float(state_dict["scale"]))
@@ -511,6 +513,16 @@ def _older_amp(device: str) -> types.ModuleType:
 
 cuda_amp = _older_amp("cuda")
 cpu_amp = _older_amp("cpu")
+
+
+def _finite_number(value: Any) -> bool:
+    """Whether ``float(value)`` is a finite float (a one-element tensor counts; text, lists and huge ints do not)."""
+    if isinstance(value, str):
+        return False
+    try:
+        return math.isfinite(float(value))
+    except (TypeError, ValueError, OverflowError):
+        return False
 
 
 def _float32(value: float) -> float:

@@ -257,8 +257,8 @@ class LRScheduler:
         for key in ("last_epoch", "_step_count"):
             if key in values:
                 value = values[key]
-                value = value.item() if isinstance(value, mg.Tensor) else value
-                if not is_number(value) or value != int(value):
+                value = value.item() if isinstance(value, mg.Tensor) and value.numel() == 1 else value
+                if not is_number(value) or not math.isfinite(value) or value != int(value):
                     raise ValueError(f"{name}: {key} must be an int, got {value!r}")
                 values[key] = int(value)
         return values

@@ -98,3 +98,38 @@ def test_saving_to_a_loop_of_links_raises_eloop_as_open_does(tmp_path) -> None:
     assert info.value.errno == errno.ELOOP and str(a) in str(info.value)
     assert os.path.islink(a) and os.path.islink(b)
     assert sorted(os.listdir(tmp_path)) == ["a", "b"]
+
+
+# --- scheduler and GradScaler states ----------------------------------------------------------------------------
+
+@pytest.mark.parametrize("bad", [{"last_epoch": float("inf")}, {"last_epoch": float("nan")},
+                                 {"_step_count": float("-inf")}, {"last_epoch": "tensor"}])
+def test_a_scheduler_state_with_a_non_finite_epoch_is_refused_whole(bad: dict) -> None:
+    """last_epoch=inf raised OverflowError from int(), nan a bare 'cannot convert float NaN to integer', and a
+    2-element tensor NotOneElementError: each is a ValueError naming the entry, and nothing changes."""
+    if bad.get("last_epoch") == "tensor":
+        bad = {"last_epoch": mg.tensor([1, 2])}
+    optimizer = mg.optim.SGD([mg.ones(2, requires_grad=True)], lr=0.1)
+    scheduler = mg.optim.lr_scheduler.StepLR(optimizer, 2)
+    before = repr(scheduler.state_dict())
+    key = next(iter(bad))
+    with pytest.raises(ValueError, match=f"StepLR.load_state_dict: {key} must be an int"):
+        scheduler.load_state_dict({**scheduler.state_dict(), **bad})
+    assert repr(scheduler.state_dict()) == before
+
+
+@pytest.mark.parametrize("bad", [{"scale": "abc"}, {"scale": [1.0]}, {"scale": 2 ** 2000}, {"scale": "tensor"},
+                                 {"_growth_tracker": float("nan")}, {"growth_factor": 1 + 0j}])
+def test_a_grad_scaler_state_that_is_not_finite_numbers_is_refused_by_name(bad: dict) -> None:
+    """float() of the entry escaped as a bare TypeError / OverflowError / NotOneElementError naming nothing."""
+    from minigrad.amp import GradScaler
+
+    if bad.get("scale") == "tensor":
+        bad = {"scale": mg.ones(2)}
+    scaler = GradScaler("cpu", init_scale=4.0)
+    state = {**scaler.state_dict(), **bad}
+    before = dict(scaler.__dict__)
+    key = next(iter(bad))
+    with pytest.raises(ValueError, match=f"GradScaler.load_state_dict: {key} must be a finite number"):
+        scaler.load_state_dict(state)
+    assert {k: repr(v) for k, v in scaler.__dict__.items()} == {k: repr(v) for k, v in before.items()}
