@@ -79,7 +79,7 @@ from .ops.linalg import MatMul, StepAddMatMul, StepMatMul
 from .ops.math import Binary, Unary
 from .ops.reduce import LogSoftmax, LogSumExp, Max, Mean, Norm, Softmax, Sum, _count
 from .ops.shape import AsType, BroadcastTo, Clone, GetItem, Repeat, Reshape, Transpose, _is_basic
-from .recording import enable_grad
+from .recording import _state, enable_grad
 from .tensor import Tensor
 from .versions import INPLACE
 
@@ -142,8 +142,10 @@ def walk(start: Function, targets: Any = None, quiet: bool = False) -> tuple[dic
     ready = [(0, 0, start)]   # a heap: the node recorded last runs first, as the ordinary walk (engine._propagate)
     pushed = 0
     with enable_grad():   # PyTorch: a create_graph backward records, even under no_grad
+        mode = _state.get()
         while ready:
             node = heappop(ready)[2]
+            restore(mode)   # a hook of the last node may have changed grad mode: each node runs in the walk's
             grads_out = pending.pop(node)
             stop = node in stops
             if node is not start and (node.saved is _FREED or node.epoch != INPLACE.epoch) and not stop:
@@ -189,7 +191,16 @@ def walk(start: Function, targets: Any = None, quiet: bool = False) -> tuple[dic
                 elif g is not None:
                     total = leaves.get(edge)
                     leaves[edge] = g if total is None else _add_leaf(total, g)
+        restore(mode)
     return leaves, captured, visited
+
+
+def restore(mode: Any) -> None:
+    """Set the recording state (grad mode …) back to ``mode`` if a hook changed it without restoring it (a bare
+    ``set_grad_enabled(False)``): PyTorch's engine runs each node, a leaf's hooks and ``.grad`` accumulation
+    among them, in the state the backward began with, which a node's hooks change for that node only."""
+    if _state.get() is not mode:
+        _state.set(mode)
 
 
 def _add_leaf(total: Any, g: Any) -> Any:
@@ -308,14 +319,23 @@ def _backward(roots: list, given: Any, retain_graph: bool, targets: Any) -> None
     leaves, _, visited = walk(_Roots(roots, grads), targets)
     if targets is not None:
         leaves = {leaf: g for leaf, g in leaves.items() if leaf in targets.leaves}
-    # every hook first: an error changes nothing
-    leaves = {leaf: leaf_grad(leaf, _dense(g)) for leaf, g in leaves.items()}
+    # every hook first: an error changes nothing. A leaf's hooks, its accumulation and its post-accumulate hooks
+    # run in the state its hooks left (PyTorch runs them as one node), each leaf's hooks in the walk's state
+    mode, modes = _state.get(), {}
     for leaf, g in leaves.items():
+        restore(mode)
+        leaves[leaf] = leaf_grad(leaf, _dense(g))
+        modes[leaf] = _state.get()
+    for leaf, g in leaves.items():
+        restore(modes[leaf])
         if g.requires_grad:
             warnings.warn(REFERENCE_CYCLE, UserWarning, stacklevel=4)
         accumulate(leaf, g)
     if _PostHooks.registered:
-        run_post_accumulate_hooks(leaves)
+        for leaf in leaves:
+            restore(modes[leaf])
+            run_post_accumulate_hooks((leaf,))
+    restore(mode)
     _release(visited, retain_graph)
 
 
@@ -332,6 +352,7 @@ def _grad(roots: list, given: Any, wanted: list, retain_graph: bool, allow_unuse
     from .autograd.functions import _Roots, _Targets
     grads = root_grads(roots, given, "grad", "grad_outputs")
     leaves, captured, visited = walk(_Roots(roots, grads), _Targets(wanted), quiet=True) if roots else ({}, {}, [])
+    mode = _state.get()
     result = []
     for i, t in enumerate(wanted):
         if t._node is not None:
@@ -339,6 +360,7 @@ def _grad(roots: list, given: Any, wanted: list, retain_graph: bool, allow_unuse
         else:
             g = leaves.get(t)
             g = None if g is None else leaf_grad(t, _dense(g), in_grad=True)
+            restore(mode)
         if g is None:
             if not (allow_unused or materialize_grads):
                 raise RuntimeError(f"grad: input {i} (shape {tuple(t.shape)}) appears to not have been used in "

@@ -131,3 +131,53 @@ def test_fork_while_another_thread_pauses_gc_leaves_the_childs_collector_running
     assert child == "True"
     assert nested == "FalseFalse"   # (an inner block closed there leaves the forking thread's open one paused)
     assert gc.isenabled()
+
+
+# --- a hook that turns grad mode off (and leaves it off) in a create_graph backward: the rest of the walk records ---
+
+def _second_order(api, nnm, entry: str, spot: str) -> tuple:   # noqa: ANN001
+    """``x.grad`` and ``w.grad`` of a create_graph backward where the hook at ``spot`` turns grad mode off and leaves
+    it off; then the gradient of their sum w.r.t. x and w (None where the first gradient lost its graph)."""
+    x = api.tensor([1.0, 2.0], dtype=api.float64, requires_grad=True)
+    w = api.tensor([3.0, -1.0], dtype=api.float64, requires_grad=True)
+    lin = nnm.Linear(2, 2).double()
+    with api.no_grad():
+        lin.weight.copy_(api.tensor([[1.0, 2.0], [0.5, -1.0]], dtype=api.float64))
+        lin.bias.copy_(api.tensor([0.1, 0.2], dtype=api.float64))
+
+    def off(*args: object) -> None:
+        api.set_grad_enabled(False)
+    z = (x * w).sin()
+    s = lin(z).sum() + (w * 3.0).exp().sum()
+    if spot == "pre":
+        z.grad_fn.register_prehook(off)
+    elif spot == "post":
+        z.grad_fn.register_hook(off)
+    elif spot == "module":
+        lin.register_full_backward_hook(off)
+    elif spot == "leaf":   # x's own hook: x's accumulation runs with it off (one node in PyTorch), w's not
+        x.register_hook(off)
+    try:
+        if entry == "backward":
+            s.backward(create_graph=True)
+            first = [x.grad, w.grad]
+        else:
+            first = list(api.autograd.grad(s, [x, w], create_graph=True))
+        mode = api.is_grad_enabled()
+    finally:
+        api.set_grad_enabled(True)
+    second = []
+    for g in first:   # (retain_graph: minigrad's second-order graph reaches the forward's nodes, torch's does not)
+        again = api.autograd.grad(g.sum(), [x, w], retain_graph=True, allow_unused=True, materialize_grads=True) \
+            if g.requires_grad else None
+        second.append(None if again is None else [t.detach().numpy().round(9).tolist() for t in again])
+    return mode, [g.detach().numpy().round(9).tolist() for g in first], second
+
+
+@pytest.mark.parametrize("entry, spot", [("backward", "pre"), ("backward", "post"), ("backward", "module"),
+                                         ("backward", "leaf"), ("grad", "pre"), ("grad", "post"), ("grad", "module")])
+def test_create_graph_walk_gives_each_node_the_walks_grad_mode(entry: str, spot: str) -> None:
+    import nn
+    ours = _second_order(mg, nn, entry, spot)
+    theirs = _second_order(torch, torch.nn, entry, spot)
+    assert ours == theirs
