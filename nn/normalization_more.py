@@ -64,6 +64,9 @@ class _InstanceNormNd(_NormBase):
     ``InstanceNorm{dims}d``; see :class:`InstanceNorm1d` for ``affine``, ``track_running_stats`` and momentum."""
 
     dims = 0
+    # torch's instance_norm moves the running estimates inside its batch_norm kernel, unseen by torch.func: its
+    # grad/jvp/vjp let the buffers change in place (vmap refuses), read by mg.func.functional_call
+    _writes_buffers_under_grad = True
 
     def __init__(self, num_features: int, eps: float = 1e-5, momentum: float | None = 0.1, affine: bool = False,
                  track_running_stats: bool = False, device: Any = None, dtype: Any = None, *,

@@ -125,9 +125,10 @@ def _refuse_changed_buffers(module: Any, watched: list) -> None:
     mode): PyTorch refuses the in-place write to a tensor captured from outside the transform; so do we, with
     the buffers' values put back (nothing changes when the call fails). A buffer every transform got as an input
     (vmap: a mapped one, as ``stack_module_state``'s; grad: an argument) is written, as torch's."""
-    from .vmap import passed_to_every_level
+    from .vmap import passed_to_every_level, vmap_depth
     changed = [name for name, t, version, _ in watched
-               if INPLACE.version(t.data) != version and not passed_to_every_level(t.data)]
+               if INPLACE.version(t.data) != version and not passed_to_every_level(t.data)
+               and not (vmap_depth() == 0 and _writes_buffers_under_grad(module, name))]
     if not changed:
         return
     for _, t, _, values in watched:
@@ -173,6 +174,12 @@ def _check_keys(module: Any, tensors: dict) -> None:
         messages.append(f"Missing key(s): {', '.join(map(repr, missing))}.")
     if messages:
         raise RuntimeError(f"Error(s) in reparametrizing for {_name(module)}:\n\t" + "\n\t".join(messages))
+
+
+def _writes_buffers_under_grad(module: Any, name: str) -> bool:
+    """Whether the submodule owning buffer ``name`` says torch.func's grad/jvp/vjp let it write its buffers
+    (InstanceNorm: torch's kernel updates the running estimates outside autograd's view; vmap refuses it)."""
+    return bool(getattr(_submodule(module, name.rpartition(".")[0]), "_writes_buffers_under_grad", False))
 
 
 def _name(module: Any) -> str:

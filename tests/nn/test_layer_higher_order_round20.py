@@ -49,3 +49,50 @@ def test_embedding_forward_ad_keeps_the_padding_rows_tangent(padding_idx: int, t
 
     for ours, theirs in zip(results(mg), results(torch)):
         np.testing.assert_allclose(ours.numpy(), theirs.numpy(), rtol=1e-12, atol=1e-12)
+
+
+def _twins(expression: str, torch: Any) -> tuple:
+    """(minigrad's module, torch's) built from ``expression`` over ``nn``, in float64, with the same state."""
+    ours = eval(expression, vars(mg.nn)).double()          # noqa: S307 - the tests' own expressions
+    theirs = eval(expression, vars(torch.nn)).double()     # noqa: S307
+    theirs.load_state_dict({k: torch.tensor(v.numpy()) for k, v in ours.state_dict().items()})
+    return ours, theirs
+
+
+# --- torch.func through an InstanceNorm that tracks running statistics ------------------------------------------------
+
+def _transformed(lib: Any, model: Any, transform: str, x0: np.ndarray) -> list:
+    """``transform`` of the sum of cubes of ``model``'s output through functional_call (parameters and buffers
+    passed in, buffers captured), then the buffers; an error's class in place of the result."""
+    params = {k: v.detach().clone() for k, v in model.named_parameters()}
+    buffers = {k: v.detach().clone() for k, v in model.named_buffers()}
+    x = lib.tensor(x0)
+
+    def loss(p: dict, inputs: Any) -> Any:
+        return lib.func.functional_call(model, {**p, **buffers}, (inputs,)).pow(3).sum()
+
+    try:
+        if transform == "grad":
+            got = [v.numpy() for _, v in sorted(lib.func.grad(loss)(params, x).items())]
+        elif transform == "jvp":
+            got = [lib.func.jvp(lambda inputs: loss(params, inputs), (x,), (x * 0.5,))[1].numpy()]
+        else:
+            got = [lib.func.vmap(lib.func.grad(loss), in_dims=(None, 0))(params, x[:, None])]
+    except RuntimeError as error:
+        got = [type(error)]
+    return got + [v.numpy() for _, v in sorted(buffers.items())]
+
+
+@pytest.mark.parametrize("transform", ["grad", "jvp", "vmap"])
+def test_instance_norm_running_stats_under_func_transforms(transform: str, torch: Any) -> None:
+    """torch's instance_norm moves its running estimates in its kernel, which torch.func's grad and jvp let happen
+    (vmap refuses: the buffers are not batched); ours refused all three (as for BatchNorm, which torch refuses)."""
+    x0 = RNG.standard_normal((3, 2, 4))
+    models = _twins("Sequential(Linear(4, 4), InstanceNorm1d(2, affine=True, track_running_stats=True))", torch)
+    ours, theirs = (_transformed(lib, model, transform, x0) for lib, model in zip((mg, torch), models))
+    assert len(ours) == len(theirs)
+    for a, b in zip(ours, theirs):
+        if isinstance(b, type):
+            assert a is b
+        else:
+            np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-12)
