@@ -27,7 +27,8 @@ class Adadelta(Optimizer):
                  weight_decay: float = 0, foreach: bool | None = None, *, capturable: bool = False,
                  maximize: bool = False, differentiable: bool = False, check_finite: bool = False) -> None:
         check_implementation(type(self).__name__, foreach, capturable, differentiable)
-        super().__init__(params, dict(lr=lr, rho=rho, eps=eps, weight_decay=weight_decay, maximize=maximize),
+        super().__init__(params, dict(lr=lr, rho=rho, eps=eps, weight_decay=weight_decay, maximize=maximize,
+                                      capturable=capturable, foreach=foreach, differentiable=differentiable),
                          check_finite=check_finite)
 
     def _hyper(self, group: dict) -> dict:

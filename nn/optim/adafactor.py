@@ -53,7 +53,7 @@ class Adafactor(Optimizer):
         check_implementation("Adafactor", foreach)
         eps = tuple(eps) if isinstance(eps, list) else eps
         super().__init__(params, dict(lr=lr, beta2_decay=beta2_decay, eps=eps, d=d, weight_decay=weight_decay,
-                                      maximize=maximize), check_finite=check_finite)
+                                      foreach=foreach, maximize=maximize), check_finite=check_finite)
 
     def _hyper(self, group: dict) -> dict:
         eps = group.get("eps", self.defaults["eps"])

@@ -30,9 +30,10 @@ class Adagrad(Optimizer):
                  initial_accumulator_value: float = 0, eps: float = 1e-10, foreach: bool | None = None, *,
                  maximize: bool = False, differentiable: bool = False, fused: bool | None = None,
                  check_finite: bool = False) -> None:
-        self._fused = check_implementation("Adagrad", foreach, False, differentiable, fused)   # PyTorch's keywords
+        check_implementation("Adagrad", foreach, False, differentiable, fused)   # PyTorch's keywords
         super().__init__(params, dict(lr=lr, lr_decay=lr_decay, eps=eps, weight_decay=weight_decay,
-                                      initial_accumulator_value=initial_accumulator_value, maximize=maximize),
+                                      initial_accumulator_value=initial_accumulator_value, foreach=foreach,
+                                      maximize=maximize, differentiable=differentiable, fused=fused),
                          check_finite=check_finite)
         for group in self.param_groups:
             for p in group["params"]:

@@ -47,15 +47,15 @@ class Adam(DecoupledWeightDecayFlag, Optimizer):
         if foreach and not capturable and isinstance(lr, mg.Tensor):
             raise ValueError(f"{type(self).__name__}: lr as a Tensor is not supported for capturable=False and "
                              "foreach=True")
-        self._fused = check_implementation(type(self).__name__, foreach, capturable, differentiable, fused)
-        self._foreach = bool(foreach)
+        check_implementation(type(self).__name__, foreach, capturable, differentiable, fused)
         _check_float_betas(type(self).__name__, betas)
         super().__init__(params, dict(lr=lr, betas=_stored(betas), eps=eps, weight_decay=weight_decay,
-                                      amsgrad=amsgrad, maximize=maximize,
+                                      amsgrad=amsgrad, maximize=maximize, foreach=foreach, capturable=capturable,
+                                      differentiable=differentiable, fused=fused,
                                       decoupled_weight_decay=decoupled_weight_decay), check_finite=check_finite)
 
     def _hyper(self, group: dict) -> dict:
-        if getattr(self, "_foreach", False) and isinstance(group.get("lr"), mg.Tensor):   # a group's, as PyTorch's
+        if group.get("foreach") and not group.get("capturable") and isinstance(group.get("lr"), mg.Tensor):
             raise RuntimeError(f"{self._name}: lr as a Tensor is not supported for capturable=False and foreach=True")
         hyper = super()._hyper(group)
         betas = hyper["betas"]

@@ -27,8 +27,9 @@ class Adamax(Optimizer):
                  maximize: bool = False, differentiable: bool = False, capturable: bool = False,
                  check_finite: bool = False) -> None:
         check_implementation(type(self).__name__, foreach, capturable, differentiable)
-        super().__init__(params, dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay,
-                                      maximize=maximize), check_finite=check_finite)
+        super().__init__(params, dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, foreach=foreach,
+                                      maximize=maximize, differentiable=differentiable, capturable=capturable),
+                         check_finite=check_finite)
 
     def _hyper(self, group: dict) -> dict:
         hyper = super()._hyper(group)

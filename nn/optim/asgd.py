@@ -36,7 +36,8 @@ class ASGD(ScalarStateOptimizer):
                  differentiable: bool = False, capturable: bool = False, *, check_finite: bool = False) -> None:
         check_implementation(type(self).__name__, foreach, capturable, differentiable)
         super().__init__(params, dict(lr=lr, lambd=lambd, alpha=alpha, t0=t0, weight_decay=weight_decay,
-                                      maximize=maximize), check_finite=check_finite)
+                                      foreach=foreach, maximize=maximize, differentiable=differentiable,
+                                      capturable=capturable), check_finite=check_finite)
 
     def _hyper(self, group: dict) -> dict:
         hyper = super()._hyper(group)           # alpha: a finite number >= 0
@@ -62,18 +63,27 @@ class ASGD(ScalarStateOptimizer):
         if hyper["weight_decay"] != 0:
             g = g + hyper["weight_decay"] * param
         eta, mu = float(state["eta"]), float(state["mu"])
-        param *= 1 - lambd * eta
-        param += -eta * g
         ax = state["ax"]
-        if mu != 1:
+        if hyper["foreach"]:        # PyTorch's foreach step: the same update, rounded another way
+            param -= (g + lambd * param) * eta
             ax += (param - ax) * mu
         else:
-            ax[...] = param
+            param *= 1 - lambd * eta
+            param += -eta * g
+            if mu != 1:
+                ax += (param - ax) * mu
+            else:
+                ax[...] = param
         # PyTorch makes the new values with torch.as_tensor (float32, its default dtype, from a Python float lr;
         # a Tensor lr's dtype from a Tensor lr, read here as a NumPy scalar of it), then copies them into the
         # state (float32, or the parameter's dtype after a load). PyTorch's 0-d float32 power is float64's, rounded.
         base = 1 + lambd * lr * step
-        eta = lr / base.dtype.type(float(base) ** alpha) if isinstance(base, np.generic) else SCALAR_DTYPE(
-            lr / base ** alpha)
+        if isinstance(base, np.generic):
+            eta = lr / base.dtype.type(float(base) ** alpha)
+        elif hyper["foreach"]:      # there a float32 step Tensor makes each operation float32, and lr / t is
+            f32 = SCALAR_DTYPE      # PyTorch's t.reciprocal() * lr
+            eta = f32(1) / f32(float(f32(1) + f32(lambd * lr) * f32(step)) ** alpha) * f32(lr)
+        else:
+            eta = SCALAR_DTYPE(lr / base ** alpha)
         state["eta"] = np.array(eta, dtype=state["eta"].dtype)
         state["mu"] = np.array(SCALAR_DTYPE(1 / max(1, step - t0)), dtype=state["mu"].dtype)

@@ -45,7 +45,8 @@ class NAdam(ScalarStateOptimizer, DecoupledWeightDecayFlag):
         check_implementation(type(self).__name__, foreach, capturable, differentiable)
         super().__init__(params, dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay,
                                       momentum_decay=momentum_decay, decoupled_weight_decay=decoupled_weight_decay,
-                                      maximize=maximize), check_finite=check_finite)
+                                      maximize=maximize, foreach=foreach, capturable=capturable,
+                                      differentiable=differentiable), check_finite=check_finite)
 
     def _hyper(self, group: dict) -> dict:
         hyper = super()._hyper(group)

@@ -83,6 +83,11 @@ class StateDictKeyError(ValueError, KeyError):
         return str(self.args[0]) if self.args else ""
 
 
+class ImplementationFlagError(NotImplementedError, AssertionError):
+    """A step under ``capturable=True`` or ``differentiable=True``, which minigrad does not implement, where PyTorch's
+    CPU step raises AssertionError (or RuntimeError, which NotImplementedError is)."""
+
+
 class StateShapeError(ValueError, RuntimeError):
     """A state array in ``load_state_dict`` whose shape is not its parameter's: ValueError here (refused at the
     load, nothing loaded); PyTorch loads it and raises RuntimeError at the next ``step()``."""
@@ -90,9 +95,10 @@ class StateShapeError(ValueError, RuntimeError):
 
 __all__ = ["Optimizer"]
 
-# Keys PyTorch writes into its param groups that choose an implementation, not the result.
-# A PyTorch state dict converted with `.numpy()` loads with them dropped.
-_TORCH_IMPLEMENTATION_KEYS = frozenset({"foreach", "fused", "capturable", "differentiable"})
+# Keys PyTorch writes into its param groups that choose an implementation, with the value its optimizers'
+# __setstate__ gives a group that lacks one. Each optimizer keeps those its PyTorch twin has (in its defaults);
+# a saved key an optimizer does not have is dropped at a load.
+_TORCH_IMPLEMENTATION_KEYS = {"foreach": None, "fused": None, "capturable": False, "differentiable": False}
 # A learning-rate scheduler records its settings in each group, as PyTorch's do: the starting lr,
 # OneCycleLR's/CyclicLR's bounds and SWALR's swa_lr (so an optimizer's state dict saved during such a
 # schedule loads again).
@@ -210,8 +216,6 @@ class Optimizer(OptimizerHooks):
     # The constructor takes a complex parameter that step() refuses once it has a gradient (PyTorch's Adafactor);
     # with complex_as_real the constructor takes it anyway.
     accepts_complex = False
-    # Built with fused=True (SGD, Adam, AdamW, Adagrad): as PyTorch's fused step, step() refuses a complex parameter.
-    _fused = False
 
     def __init__(self, params: Iterable[Any], defaults: dict, *, check_finite: bool = False) -> None:
         self.defaults = dict(defaults)
@@ -263,6 +267,10 @@ class Optimizer(OptimizerHooks):
         for i, p in enumerate(params):
             if not isinstance(p, mg.Tensor):
                 raise TypeError(f"{self._name}: parameter {i} of a group is a {type(p).__name__}, not a Tensor")
+            if not p.is_leaf and self.defaults.get("differentiable"):
+                raise NotImplementedError(f"{self._name}: differentiable=True with a non-leaf Tensor "
+                                          f"({p.name or p.shape}): minigrad does not differentiate through an "
+                                          "optimizer step")
             if not p.is_leaf:
                 raise ValueError(f"{self._name}: can't optimize a non-leaf Tensor ({p.name or p.shape}); "
                                  "optimize the leaf it was computed from")
@@ -316,7 +324,7 @@ class Optimizer(OptimizerHooks):
         except (TypeError, ValueError, NotImplementedError) as error:
             raise type(error)(f"{error} [{where}]") from None
 
-    def _checked_lr(self, lr: Any) -> Any:
+    def _checked_lr(self, lr: Any, fused: bool = False) -> Any:
         """A learning rate (a number, or a 0-d or one-element real Tensor read now) checked, as
         :func:`~.checks.lr_scalar` gives it: a Python float, or for a Tensor a NumPy scalar (a step computes in its
         dtype, as PyTorch's); raises naming the value."""
@@ -331,7 +339,7 @@ class Optimizer(OptimizerHooks):
                     else BoolHyperParameterError if isinstance(value, bool) else LearningRateTypeError)
             raise kind(f"{self._name}: invalid learning rate lr={value!r} (must be a finite number >= 0)")
         # (PyTorch's fused steps read a Tensor lr as a double)
-        return lr_scalar(lr) if tensor and not self._fused else float(value)
+        return lr_scalar(lr) if tensor and not fused else float(value)
 
     def _hyper(self, group: dict) -> dict:
         """The group's hyper-parameters checked, with a 0-d Tensor ``lr`` read as a float.
@@ -341,8 +349,14 @@ class Optimizer(OptimizerHooks):
         # NumPy scalars (np.float64(0.9) from a config or np.logspace) read as Python numbers, as PyTorch reads
         # them: under NumPy 2 a float64 scalar would turn a float32 parameter's updates and state into float64
         hyper = {k: _python_number(v) for k, v in group.items() if k != "params" and k != "param_names"}
+        for key in _TORCH_IMPLEMENTATION_KEYS:
+            # PyTorch's: foreach, fused and capturable True, False or None; differentiable True or False
+            value, none = hyper.get(key), key != "differentiable"
+            if key in self.defaults and not is_flag(value) and not (none and value is None):
+                allowed = "True, False or None" if none else "True or False"
+                raise TypeError(f"{self._name}: {key} must be {allowed}, got {value!r}")
         if "lr" in hyper:                  # (a user's subclass may have no lr)
-            hyper["lr"] = self._checked_lr(hyper["lr"])
+            hyper["lr"] = self._checked_lr(hyper["lr"], bool(hyper.get("fused")))
         betas = hyper.get("betas")
         if isinstance(betas, (tuple, list)) and any(isinstance(b, mg.Tensor) or mg.is_array(b) for b in betas):
             # PyTorch takes them, but then computes its bias corrections (and NAdam its mu product) in the
@@ -424,10 +438,13 @@ class Optimizer(OptimizerHooks):
             index = 0
             for g, group in enumerate(self.param_groups):
                 hyper = self._checked_hyper(group, f"param_groups[{g}], checked by step()")
+                refused = hyper.get("capturable") or hyper.get("differentiable")
                 for p in group["params"]:
                     grad = self._grad_array(p, index, where)
                     if grad is not None:
-                        if p.dtype.kind == "c" and self._fused:
+                        if refused:
+                            self._refuse_implementation(p, index, hyper, where)
+                        if p.dtype.kind == "c" and hyper.get("fused"):
                             raise RuntimeError(f"{where}: `fused=True` requires all the params to be floating "
                                                f"point Tensors, but {param_label(p, index)} is {p.dtype}")
                         if p.dtype.kind == "c" and not self.complex_as_real:   # (taken by accepts_complex)
@@ -450,6 +467,26 @@ class Optimizer(OptimizerHooks):
                         self._update(p.data, grad, state, hyper)
                     bump_version(p)
         return loss
+
+    @staticmethod
+    def _refuse_implementation(p: mg.Tensor, index: int, hyper: dict, where: str) -> None:
+        """Raise for a group's ``capturable=True`` (unfused) or ``differentiable=True``, which minigrad does not
+        implement, at the step of a parameter with a gradient.
+
+        PyTorch's CPU step raises there too for capturable (AssertionError: it wants CUDA tensors) and for
+        differentiable with a parameter that requires grad (RuntimeError: a leaf changed in place) or with
+        ``foreach=True`` (AssertionError). Its differentiable step of a parameter that does not require grad
+        computes its bias corrections in float32 (Adam's, and others'): other numbers, so refused too.
+        """
+        label = param_label(p, index)
+        if hyper.get("capturable") and not hyper.get("fused"):
+            raise ImplementationFlagError(f"{where}: capturable=True is not supported ({label} is on {p.device}; "
+                                          "PyTorch's capturable step wants CUDA tensors and minigrad does not capture "
+                                          "CUDA graphs): leave it False or None")
+        if hyper.get("differentiable"):
+            raise ImplementationFlagError(f"{where}: differentiable=True is not supported: minigrad does not "
+                                          f"differentiate through an optimizer step ({label}; PyTorch's CPU step "
+                                          "raises too for a leaf that requires grad): leave it False")
 
     def _update(self, param: Any, grad: Any, state: dict, hyper: dict) -> None:
         """Update one parameter array and its state (arrays and counts) in place."""
@@ -629,7 +666,7 @@ class Optimizer(OptimizerHooks):
         values = {}
         unknown = []
         for key, value in saved.items():
-            if key == "params" or key in _TORCH_IMPLEMENTATION_KEYS:
+            if key == "params" or (key in _TORCH_IMPLEMENTATION_KEYS and key not in self.defaults):
                 continue
             if key == "param_names":         # as PyTorch's: the saved names replace the group's
                 if (not isinstance(value, (list, tuple)) or len(value) != len(group["params"])
@@ -657,6 +694,9 @@ class Optimizer(OptimizerHooks):
             values[key] = value
         if unknown:
             raise ValueError(f"{where}: unknown hyper-parameter(s) {sorted(unknown)} for {self._name}")
+        for key, default in _TORCH_IMPLEMENTATION_KEYS.items():   # (a state dict saved before they were kept)
+            if key in self.defaults and key not in saved:
+                values[key] = default
         candidate = {**group, **values}
         if "initial_lr" in candidate:
             initial = scalar_of(candidate["initial_lr"])

@@ -1,8 +1,9 @@
 """What the optimizers ported one to one from ``torch.optim`` share: Adamax, NAdam, RAdam, Adadelta, Rprop, ASGD.
 
-- PyTorch's implementation keywords are accepted so that PyTorch calls run
-  unchanged: ``foreach``/``fused`` with either value (minigrad has one
-  implementation of each optimizer), ``capturable``/``differentiable`` off.
+- PyTorch's implementation keywords are accepted and kept in the groups, as
+  PyTorch's: ``foreach``/``fused`` with either value (minigrad has one
+  implementation of each optimizer); ``capturable``/``differentiable`` refused
+  by ``step()`` where PyTorch's CPU step raises.
 - ``betas`` pairs are checked as Adam checks them.
 - Per-parameter *scalar* state (NAdam's ``mu_product``, ASGD's ``eta`` and
   ``mu``): PyTorch keeps these as 0-d tensors of its default scalar dtype
@@ -35,18 +36,16 @@ SCALAR_DTYPE = np.float32
 
 
 def check_implementation(name: str, foreach: Any = None, capturable: Any = False, differentiable: Any = False,
-                         fused: Any = None) -> bool:
-    """Check PyTorch's implementation keywords: flags (or None), and ``capturable``/``differentiable`` off.
-    Returns whether ``fused`` is on (a fused step refuses complex parameters, as PyTorch's).
+                         fused: Any = None) -> None:
+    """Check PyTorch's implementation keywords as its constructors do: flags (or None), and ``fused`` neither with
+    ``differentiable`` nor with ``foreach`` (RuntimeError).
 
-    ``foreach`` and ``fused`` choose how PyTorch computes a step (lists of tensors at once, one fused
-    kernel), never what it computes, so either value is taken and minigrad runs its one implementation
-    (nanoGPT passes ``fused=True`` when ``AdamW``'s signature has it), except together, which PyTorch refuses.
-    ``capturable`` (CUDA-graph capture) and ``differentiable`` (autograd through the step) would change what
-    a step does: refused.
+    The optimizer keeps them in its groups, as PyTorch's. ``foreach`` and ``fused`` choose how PyTorch computes a
+    step (lists of tensors at once, one fused kernel), never what it computes, so either value is taken and
+    minigrad runs its one implementation (nanoGPT passes ``fused=True`` when ``AdamW``'s signature has it).
+    ``capturable`` (CUDA-graph capture) and ``differentiable`` (autograd through the step) are taken here too and
+    refused by ``step()`` where PyTorch's CPU step raises (see ``Optimizer._refuse_implementation``).
     """
-    why = {"capturable": "minigrad does not capture CUDA graphs",
-           "differentiable": "steps run under no_grad; minigrad does not differentiate through a step"}
     flags = {"foreach": foreach, "capturable": capturable, "differentiable": differentiable, "fused": fused}
     for key, value in flags.items():
         if value is not None and value is not False and not is_flag(value):
@@ -55,10 +54,6 @@ def check_implementation(name: str, foreach: Any = None, capturable: Any = False
         raise RuntimeError(f"{name}: `fused` does not support `differentiable`")
     if fused and foreach:
         raise RuntimeError(f"{name}: `fused` and `foreach` cannot be `True` together.")
-    for key, value in flags.items():
-        if value and key in why:
-            raise ValueError(f"{name}: {key}={value!r} is not supported ({why[key]}); leave it False or None")
-    return bool(fused)
 
 
 def check_flags(name: str, hyper: dict, *keys: str) -> None:

@@ -31,7 +31,8 @@ class RAdam(DecoupledWeightDecayFlag):
                  differentiable: bool = False, check_finite: bool = False) -> None:
         check_implementation(type(self).__name__, foreach, capturable, differentiable)
         super().__init__(params, dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, maximize=maximize,
-                                      decoupled_weight_decay=decoupled_weight_decay),
+                                      foreach=foreach, capturable=capturable,
+                                      decoupled_weight_decay=decoupled_weight_decay, differentiable=differentiable),
                          check_finite=check_finite)
 
     def _hyper(self, group: dict) -> dict:

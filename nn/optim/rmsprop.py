@@ -26,9 +26,10 @@ class RMSprop(Optimizer):
                  weight_decay: float = 0, momentum: float = 0, centered: bool = False,
                  capturable: bool = False, foreach: bool | None = None, maximize: bool = False,
                  differentiable: bool = False, *, check_finite: bool = False) -> None:
-        check_implementation("RMSprop", foreach, capturable, differentiable)   # PyTorch's positions, off only
+        check_implementation("RMSprop", foreach, capturable, differentiable)   # (PyTorch's positions)
         super().__init__(params, dict(lr=lr, momentum=momentum, alpha=alpha, eps=eps, centered=centered,
-                                      weight_decay=weight_decay, maximize=maximize), check_finite=check_finite)
+                                      weight_decay=weight_decay, capturable=capturable, foreach=foreach,
+                                      maximize=maximize, differentiable=differentiable), check_finite=check_finite)
 
     def _state_keys(self, hyper: dict) -> tuple[set, set]:
         required, optional = {"step", "square_avg"}, set()

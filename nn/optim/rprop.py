@@ -32,7 +32,8 @@ class Rprop(Optimizer):
                  foreach: bool | None = None, maximize: bool = False, differentiable: bool = False,
                  check_finite: bool = False) -> None:
         check_implementation(type(self).__name__, foreach, capturable, differentiable)
-        super().__init__(params, dict(lr=lr, etas=etas, step_sizes=step_sizes, maximize=maximize),
+        super().__init__(params, dict(lr=lr, etas=etas, step_sizes=step_sizes, foreach=foreach, maximize=maximize,
+                                      differentiable=differentiable, capturable=capturable),
                          check_finite=check_finite)
 
     def _hyper(self, group: dict) -> dict:

@@ -32,9 +32,10 @@ class SGD(Optimizer):
             # the constructor's values, as PyTorch's (a value of the wrong kind is named by the base class)
             raise ValueError(f"SGD: nesterov momentum needs momentum > 0 and dampening = 0 "
                              f"(got momentum={momentum}, dampening={dampening})")
-        self._fused = check_implementation("SGD", foreach, False, differentiable, fused)   # PyTorch's keywords
+        check_implementation("SGD", foreach, False, differentiable, fused)   # PyTorch's keywords
         super().__init__(params, dict(lr=lr, momentum=momentum, dampening=dampening, weight_decay=weight_decay,
-                                      nesterov=nesterov, maximize=maximize), check_finite=check_finite)
+                                      nesterov=nesterov, maximize=maximize, foreach=foreach,
+                                      differentiable=differentiable, fused=fused), check_finite=check_finite)
 
     def _hyper(self, group: dict) -> dict:
         # A group's own momentum=0 under nesterov=True steps plainly, as PyTorch's (`SGD([{"params": biases,

@@ -9,8 +9,9 @@ import nn
 
 torch = pytest.importorskip("torch", reason="no torch")
 
-# PyTorch's groups also carry foreach/fused/capturable/differentiable, which minigrad's do not keep
-_IMPLEMENTATION = ("foreach", "fused", "capturable", "differentiable")
+# PyTorch's groups also carry foreach/fused/capturable/differentiable, which minigrad's keep too since round 20:
+# nothing is left out of the comparison
+_IMPLEMENTATION: tuple[str, ...] = ()
 
 
 def _without_implementation_keys(text: str) -> str:

@@ -148,9 +148,8 @@ def test_positional_arguments_keywords_and_defaults_are_torch_s(torch, name) -> 
         assert ours[key].default == parameter.default, key
     model = MLP()
     opt = getattr(optim, name)(model.parameters())
-    assert opt.defaults == {
-        k: v for k, v in getattr(torch.optim, name)(torch_twin(torch, model).parameters()).defaults.items()
-        if k not in ("foreach", "capturable", "differentiable")}
+    theirs = getattr(torch.optim, name)(torch_twin(torch, model).parameters()).defaults
+    assert list(opt.defaults.items()) == list(theirs.items())   # foreach, capturable ... too, in PyTorch's order
 
 
 POSITIONAL = {
@@ -385,21 +384,28 @@ def test_a_bad_hyper_parameter_set_between_steps_changes_nothing(name, kwargs, t
 
 
 @pytest.mark.parametrize("name", NAMES)
-def test_implementation_keywords_what_changes_must_be_off(name) -> None:
+def test_implementation_keywords_are_kept_and_refused_where_torch_s_cpu_step_raises(name) -> None:
     model = MLP()
     make = getattr(optim, name)
     make(model.parameters(), foreach=None, capturable=False, differentiable=False)
     make(model.parameters(), foreach=False)
-    make(model.parameters(), foreach=True)   # how PyTorch computes, not what: taken
-    for key in ("capturable", "differentiable"):
-        with pytest.raises(ValueError, match=rf"{name}: {key}=True is not supported .* leave it False or None"):
-            make(model.parameters(), **{key: True})
+    assert make(model.parameters(), foreach=True).param_groups[0]["foreach"] is True   # how, not what: taken
+    for key, error in (("capturable", AssertionError), ("differentiable", RuntimeError)):
+        opt = make(model.parameters(), **{key: True})     # taken by the constructor, as PyTorch's
+        assert opt.param_groups[0][key] is True
+        opt.step()                                        # no gradients: nothing to refuse
+        for p in model.parameters():
+            p.grad = mg.ones_like(p)
+        with pytest.raises(error, match=rf"{name}.step: {key}=True is not supported"):
+            opt.step()
+        for p in model.parameters():
+            p.grad = None
     with pytest.raises(TypeError, match=rf"{name}: foreach must be True, False or None"):
         make(model.parameters(), foreach="yes")
 
 
 def test_a_torch_state_dict_with_implementation_keys_loads(torch) -> None:
-    """PyTorch's groups carry foreach/capturable/differentiable: they choose an implementation and are dropped."""
+    """PyTorch's groups carry foreach/capturable/differentiable: they load with the group, as PyTorch's."""
     model = MLP()
     twin = torch_twin(torch, model)
     theirs = torch.optim.Adamax(twin.parameters(), foreach=False)
@@ -408,7 +414,7 @@ def test_a_torch_state_dict_with_implementation_keys_loads(torch) -> None:
     assert {"foreach", "capturable", "differentiable"} <= state["param_groups"][0].keys()
     ours = optim.Adamax(model.parameters())
     ours.load_state_dict(state)
-    assert "foreach" not in ours.param_groups[0]
+    assert ours.param_groups[0]["foreach"] is False
 
 
 # --- gradients that are None or zero ---
@@ -524,12 +530,12 @@ def test_every_optimizer_takes_pytorchs_positional_arguments_in_pytorchs_order(t
 
 def test_pytorchs_implementation_keywords_how_taken_what_refused() -> None:
     """foreach/fused choose how PyTorch computes a step: taken, the same numbers; capturable/differentiable
-    would change what a step does: refused."""
+    are refused by a step, where PyTorch's CPU step raises."""
     p = nn.Parameter(mg.ones(2))
-    with pytest.raises(ValueError, match="capturable=True is not supported"):
-        optim.RMSprop([p], 0.01, 0.99, 1e-8, 0.0, 0.0, False, True)   # PyTorch's 8th positional: capturable
-    with pytest.raises(ValueError, match="differentiable=True is not supported"):
-        optim.Adam([p], lr=0.1, differentiable=True)
+    assert optim.RMSprop([p], 0.01, 0.99, 1e-8, 0.0, 0.0, False, True).defaults["capturable"] is True   # 8th
+    p.grad = mg.ones(2)
+    with pytest.raises(RuntimeError, match="differentiable=True is not supported"):
+        optim.Adam([p], lr=0.1, differentiable=True).step()
     with pytest.raises(TypeError, match="fused must be True, False or None"):
         optim.AdamW([p], lr=0.1, fused="yes")
     optim.Adagrad([p], 0.01, 0.0, 0.0, 0.0, 1e-10, True)   # PyTorch's 7th positional: foreach

@@ -1,0 +1,138 @@
+"""Round 20, leftovers A: optimizers' implementation keys (foreach, fused, capturable, differentiable) as
+torch.optim's, Adafactor's eps, and containers built deep or long (fuzzer: /tmp/fuzz20_optflags.py)."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import numpy as np
+import pytest
+
+import minigrad as mg
+from nn import optim
+
+torch = pytest.importorskip("torch", reason="no torch")
+
+pytestmark = pytest.mark.usefixtures("torch_optim_loaded")
+
+NAMES = ["SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "Adadelta", "Adamax", "NAdam", "RAdam", "ASGD", "Rprop",
+         "LBFGS", "Adafactor"]
+
+
+def _params(lib: Any, dtype: Any = np.float64, requires_grad: bool = True) -> list:
+    rng = np.random.default_rng(0)
+    return [lib.tensor(rng.standard_normal(shape).astype(dtype), requires_grad=requires_grad)
+            for shape in ((3, 2), (4,))]
+
+
+def _grads(lib: Any, step: int, dtype: Any = np.float64) -> list:
+    rng = np.random.default_rng(100 + step)
+    return [lib.tensor(rng.standard_normal(shape).astype(dtype)) for shape in ((3, 2), (4,))]
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_defaults_groups_and_state_dict_keep_torch_s_implementation_keys_in_its_order(name: str) -> None:
+    # foreach/fused/capturable/differentiable were missing from defaults, param_groups and state_dict()
+    theirs = getattr(torch.optim, name)(_params(torch), foreach=True) if name != "LBFGS" else \
+        torch.optim.LBFGS(_params(torch))
+    ours = getattr(optim, name)(_params(mg), foreach=True) if name != "LBFGS" else optim.LBFGS(_params(mg))
+    assert list(ours.defaults.items()) == list(theirs.defaults.items())
+    assert list(ours.param_groups[0])[1:] == list(theirs.param_groups[0])[1:]
+    assert [(k, v) for k, v in ours.state_dict()["param_groups"][0].items()] == \
+        [(k, v) for k, v in theirs.state_dict()["param_groups"][0].items()]
+
+
+def _to_ours(state_dict: dict) -> dict:
+    state_dict = copy.deepcopy(state_dict)
+    state_dict["state"] = {i: {k: (mg.tensor(v.numpy()) if isinstance(v, torch.Tensor) else v) for k, v in e.items()}
+                           for i, e in state_dict["state"].items()}
+    return state_dict
+
+
+def _to_torch(state_dict: dict) -> dict:
+    state_dict = copy.deepcopy(state_dict)
+    state_dict["state"] = {i: {k: (torch.from_numpy(np.array(v.numpy())) if isinstance(v, mg.Tensor) else v)
+                               for k, v in e.items()} for i, e in state_dict["state"].items()}
+    return state_dict
+
+
+def _run(lib: Any, name: str, kwargs: dict, load: dict | None = None, convert: Any = None) -> tuple:
+    """Six steps; the state dict after three (a copy); with ``load``, a new optimizer loads it after three."""
+    params = _params(lib)
+    opt_module = torch.optim if lib is torch else optim
+    opt, saved = getattr(opt_module, name)(params, **kwargs), None
+    for step in range(6):
+        if step == 3:
+            saved = copy.deepcopy(opt.state_dict())
+            if load is not None:
+                opt = getattr(opt_module, name)(params, **kwargs)
+                opt.load_state_dict(convert(load))
+        for p, g in zip(params, _grads(lib, step)):
+            p.grad = g
+        opt.step()
+    return [p.detach().numpy().copy() for p in params], saved, opt
+
+
+@pytest.mark.parametrize("name, kwargs", [
+    ("SGD", dict(lr=0.1, momentum=0.9, fused=True)), ("Adam", dict(amsgrad=True, foreach=True)),
+    ("AdamW", dict(fused=True)), ("Adagrad", dict(lr_decay=0.01, fused=True)),
+    ("RMSprop", dict(centered=True, momentum=0.5, foreach=False)), ("NAdam", dict(foreach=True)),
+    ("ASGD", dict(t0=1, lambd=0.1, foreach=True)), ("Rprop", dict(foreach=False)), ("Adafactor", dict(foreach=True)),
+])
+def test_state_dicts_go_both_ways_with_their_keys_and_equal_steps(name: str, kwargs: dict) -> None:
+    # PyTorch's keys were dropped at a load (and absent from ours); ASGD's foreach step rounded as its loop does
+    theirs, t_saved, _ = _run(torch, name, kwargs)
+    ours, o_saved, _ = _run(mg, name, kwargs)
+    np.testing.assert_allclose(ours[0], theirs[0], rtol=1e-13, atol=1e-15)
+    plain = {k: v for k, v in kwargs.items() if k not in ("foreach", "fused")}   # the keys come from the load
+    reference = _run(torch, name, plain, load=t_saved, convert=copy.deepcopy)[0]   # (a load casts 0-d state)
+    loaded_ours = _run(mg, name, plain, load=t_saved, convert=_to_ours)
+    loaded_theirs = _run(torch, name, plain, load=o_saved, convert=_to_torch)
+    for values, opt in (loaded_ours[::2], loaded_theirs[::2]):
+        for a, b in zip(values, reference):
+            np.testing.assert_allclose(a, b, rtol=1e-13, atol=1e-15)
+        assert {k: v for k, v in opt.param_groups[0].items() if k != "params"} == \
+            {k: v for k, v in t_saved["param_groups"][0].items() if k != "params"}
+
+
+@pytest.mark.parametrize("name, kwargs, requires_grad", [
+    ("Adam", dict(capturable=True), True), ("RMSprop", dict(capturable=True), False),
+    ("NAdam", dict(capturable=True), True), ("ASGD", dict(capturable=True), True),
+    ("Adam", dict(differentiable=True), True), ("SGD", dict(lr=0.1, differentiable=True), True),
+    ("Adadelta", dict(differentiable=True, foreach=True), False), ("Rprop", dict(differentiable=True), True),
+    ("Adam", dict(capturable=True, fused=True), True),
+])
+def test_capturable_and_differentiable_are_taken_and_refused_where_torch_s_cpu_step_raises(
+        name: str, kwargs: dict, requires_grad: bool) -> None:
+    # both were refused by the constructor (ValueError); PyTorch takes them and its CPU step raises AssertionError
+    # (capturable wants CUDA tensors; foreach under differentiable) or RuntimeError (a leaf changed in place), and a
+    # fused capturable step runs
+    outcomes = []
+    for lib, opt_module in ((torch, torch.optim), (mg, optim)):
+        params = _params(lib, requires_grad=requires_grad)
+        opt = getattr(opt_module, name)(params, **kwargs)
+        assert all(opt.param_groups[0][k] == v for k, v in kwargs.items())
+        if "foreach" not in kwargs:     # (PyTorch's foreach step asserts differentiable=False with no gradient too)
+            opt.step()                  # no gradient: nothing to refuse
+        for p, g in zip(params, _grads(lib, 0)):
+            p.grad = g
+        try:
+            opt.step()
+            outcomes.append(params[0].detach().numpy().copy())
+        except (AssertionError, RuntimeError) as error:
+            outcomes.append(type(error))
+    theirs, ours = outcomes
+    if isinstance(theirs, type):
+        assert isinstance(ours, type) and issubclass(ours, theirs), (ours, theirs)
+    else:
+        np.testing.assert_allclose(ours, theirs, rtol=1e-13)
+
+
+def test_differentiable_with_a_non_leaf_is_refused_clearly() -> None:
+    # PyTorch optimizes a non-leaf under differentiable=True (autograd through the step); minigrad does not
+    p = mg.ones(2, requires_grad=True) * 2
+    with pytest.raises(NotImplementedError, match="differentiable=True with a non-leaf"):
+        optim.SGD([p], lr=0.1, differentiable=True)
+    with pytest.raises(TypeError, match="differentiable must be True or False, got None"):
+        optim.Adam(_params(mg), differentiable=None)
