@@ -7,6 +7,7 @@ import errno
 import io
 import json
 import os
+import signal
 import zipfile
 from typing import Any
 
@@ -30,6 +31,15 @@ def archive(arrays: dict, layout: Any) -> io.BytesIO:
     with zipfile.ZipFile(buffer, "w") as z:
         for key, array in {**arrays, LAYOUT: np.asarray(json.dumps(layout))}.items():
             z.writestr(key + ".npy", npy(array))
+    buffer.seek(0)
+    return buffer
+
+
+def raw_layout(text: str) -> io.BytesIO:
+    """An .npz holding only a layout entry of ``text``."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as z:
+        z.writestr(LAYOUT + ".npy", npy(np.asarray(text)))
     buffer.seek(0)
     return buffer
 
@@ -84,6 +94,35 @@ def test_arrays_at_a_byte_offset_inside_an_element_save_on_their_own() -> None:
             assert loaded[key].numpy().tobytes() == value.tobytes(), key
     loaded = mg.load(saved({"r": root, "v": odd, "a": root[2:5]}))
     assert np.shares_memory(loaded["a"].numpy(), loaded["r"].numpy()) and loaded["a"].storage_offset() == 2
+
+
+# --- layouts ---------------------------------------------------------------------------------------------------
+
+def test_a_layout_string_of_escaped_quotes_is_read_in_linear_time() -> None:
+    """The layout's depth check backtracked quadratically over ``"\\"\\"\\"...`` (20 s for 40 KB of layout,
+    hours for the 64 MB allowed): a hostile file hung mg.load. A 400,000-quote layout now fails at once as JSON.
+    The alarm is a watchdog for the hang (about a thousand times the time the load takes), not a timing check."""
+    layout = '{"format": 1, "root": "' + '\\"' * 400_000
+
+    def hung(*_: Any) -> None:
+        raise TimeoutError("mg.load hung on the layout's depth check")
+
+    previous = signal.signal(signal.SIGALRM, hung)
+    signal.alarm(60)
+    try:
+        with pytest.raises(mg.CheckpointError, match="<BytesIO>: the layout entry '__minigrad__' is not valid JSON"):
+            mg.load(raw_layout(layout))
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def test_a_layout_format_must_be_the_int_1() -> None:
+    """``"format": true`` and ``1.0`` (== 1 in Python) loaded as format 1; save writes the int 1 only."""
+    for text in ('{"format": true, "root": {"none": true}}', '{"format": 1.0, "root": {"none": true}}'):
+        with pytest.raises(mg.CheckpointError, match="<BytesIO>: the layout format .* is not 1"):
+            mg.load(raw_layout(text))
+    assert mg.load(raw_layout('{"format": 1, "root": {"none": true}}')) is None
 
 
 # --- save targets ---------------------------------------------------------------------------------------------
