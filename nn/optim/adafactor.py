@@ -30,6 +30,12 @@ def _norm(xp: Any, array: Any, axis: int | None = None) -> Any:
     return xp.sqrt(squares.sum(axis=axis, keepdims=True))
 
 
+def _is_number_pair(eps: Any) -> bool:
+    """``eps`` is two values, the first a number or None and the second a number (perhaps out of range)."""
+    return (isinstance(eps, (tuple, list)) and len(eps) == 2 and (eps[0] is None or is_number(eps[0]))
+            and is_number(eps[1]))
+
+
 class Adafactor(Optimizer):
     """Adafactor, as ``torch.optim.Adafactor`` (its defaults, its use of ``lr`` and ``eps``).
 
@@ -54,6 +60,16 @@ class Adafactor(Optimizer):
         eps = tuple(eps) if isinstance(eps, list) else eps
         super().__init__(params, dict(lr=lr, beta2_decay=beta2_decay, eps=eps, d=d, weight_decay=weight_decay,
                                       foreach=foreach, maximize=maximize), check_finite=check_finite)
+
+    def add_param_group(self, group: dict) -> None:
+        """As the base, but a group's own ``eps`` that is no pair of numbers (or None) is taken, as PyTorch takes
+        it, and refused by ``step()`` (where PyTorch's unpacking of it raises); a pair of numbers out of range
+        is refused here."""
+        if not isinstance(group, dict) or "eps" not in group or _is_number_pair(group["eps"]):
+            super().add_param_group(group)
+            return
+        super().add_param_group({**group, "eps": self.defaults["eps"]})
+        self.param_groups[-1]["eps"] = group["eps"]
 
     def _hyper(self, group: dict) -> dict:
         eps = group.get("eps", self.defaults["eps"])

@@ -136,3 +136,40 @@ def test_differentiable_with_a_non_leaf_is_refused_clearly() -> None:
         optim.SGD([p], lr=0.1, differentiable=True)
     with pytest.raises(TypeError, match="differentiable must be True or False, got None"):
         optim.Adam(_params(mg), differentiable=None)
+
+
+_ABSENT = object()
+
+
+def _adafactor_outcome(lib: Any, opt_module: Any, group_eps: Any = _ABSENT, eps: Any = _ABSENT) -> Any:
+    """The stepped values, or where it raised: ('ctor' | 'step', the error's class)."""
+    p, q = (lib.tensor(np.arange(1.0, 7.0).reshape(2, 3), requires_grad=True),
+            lib.tensor(np.ones(3), requires_grad=True))
+    groups = [{"params": [p]}, {"params": [q]} if group_eps is _ABSENT else {"params": [q], "eps": group_eps}]
+    try:
+        opt = opt_module.Adafactor(groups) if eps is _ABSENT else opt_module.Adafactor(groups, eps=eps)
+    except Exception as error:   # noqa: BLE001 (the class is what is compared)
+        return "ctor", type(error)
+    p.grad, q.grad = lib.tensor(np.full((2, 3), 0.5)), lib.tensor(np.full(3, 0.25))
+    try:
+        opt.step()
+    except Exception as error:   # noqa: BLE001
+        return "step", type(error)
+    return p.detach().numpy().tolist(), q.detach().numpy().tolist()
+
+
+@pytest.mark.parametrize("group_eps, eps", [
+    (0, _ABSENT), (1e-3, _ABSENT), (None, _ABSENT), ("x", _ABSENT), ((1e-3,), _ABSENT), ((None, 1e-3, 1), _ABSENT),
+    ((None, 0), _ABSENT), ((0, 1e-3), _ABSENT), ([None, 0.0], _ABSENT),
+    (_ABSENT, 0), (_ABSENT, 1e-3), (_ABSENT, None), (_ABSENT, (1e-3,)), (_ABSENT, [None, 0.0]),
+])
+def test_adafactor_takes_a_group_s_malformed_eps_and_its_step_refuses_it_as_torch_s(group_eps: Any, eps: Any) -> None:
+    # a group's eps that is no pair (eps=0, a float, None, a str, 1 or 3 values) was refused when the group was
+    # added; PyTorch takes it and its step() raises (unpacking it). The constructor's eps is checked there by both.
+    theirs = _adafactor_outcome(torch, torch.optim, group_eps, eps)
+    ours = _adafactor_outcome(mg, optim, group_eps, eps)
+    if isinstance(theirs[1], type):
+        assert ours[0] == theirs[0] and issubclass(ours[1], theirs[1]), (ours, theirs)
+    else:
+        np.testing.assert_allclose(np.array(ours[0]), np.array(theirs[0]), rtol=1e-13)
+        np.testing.assert_allclose(np.array(ours[1]), np.array(theirs[1]), rtol=1e-13)
