@@ -158,6 +158,20 @@ def _padded(coordinate: Tensor, size: int, padding_mode: str, align_corners: boo
     return mg.where(inside, clipped, clipped.detach())
 
 
+def _nonfinite_placed(position: Tensor, size: int, padding_mode: str, volumetric: bool) -> Tensor:
+    """A non-finite position (a NaN in the grid, or an infinity that reflection's fmod made NaN) put where
+    PyTorch's CPU kernels put it. 2-D: the first pixel under border and reflection (its vectorised clip takes
+    max(NaN, 0) as 0); zeros keeps the NaN, so a NaN output. 3-D: the last pixel under border and reflection
+    (``std::min(size - 1, std::max(NaN, 0))``); zeros moves it to -100 (``safe_downgrade_to_int_range``), outside,
+    so 0 with finite weights."""
+    if padding_mode == "zeros" and not volumetric:
+        return position
+    with mg.no_grad():
+        lost = ~mg.isfinite(position.detach())
+    target = -100.0 if padding_mode == "zeros" else float(size - 1 if volumetric else 0)
+    return mg.where(lost, target, position)
+
+
 def _cubic_weights(t: Tensor) -> list[Tensor]:
     """The cubic convolution weights (A = -0.75) of the four taps at distances 1 + t, t, 1 - t, 2 - t."""
     a = _CUBIC_A
@@ -234,7 +248,8 @@ def grid_sample(input: Tensor, grid: Tensor, mode: str = "bilinear", padding_mod
     coordinates = [_unnormalize(grid[..., k], size, align, fused) for k, size in enumerate(sizes)]   # x, y[, z]
     if mode == "bicubic":
         return _bicubic(taps, coordinates, padding_mode, align)
-    positions = [_padded(c, size, padding_mode, align) for c, size in zip(coordinates, sizes)]
+    positions = [_nonfinite_placed(_padded(c, size, padding_mode, align), size, padding_mode, x.ndim == 5)
+                 for c, size in zip(coordinates, sizes)]
     if mode == "nearest":   # half to even, as nearbyint; the gradient reaches the input, the grid's is 0
         nearest = [p.round() for p in positions]                           # round: recorded, a zero gradient
         out = taps.read([p.detach() for p in nearest])
