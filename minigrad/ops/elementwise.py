@@ -581,8 +581,8 @@ class Abs(Function):
     def backward(self, gy: Any) -> Any:
         (x,) = self.saved
         xp = self.xp
-        # sign(x) selected, not multiplied: 0 at x == 0 and at NaN (PyTorch's sign(NaN) is 0)
-        return xp.where(x > 0, gy, xp.where(x < 0, -gy, gy.dtype.type(0)))
+        # PyTorch's gy · sgn(x), sgn(NaN) = 0: selected where x ≠ 0, else gy · 0 (0, but NaN for a non-finite gy)
+        return xp.where(x > 0, gy, xp.where(x < 0, -gy, gy * 0))
 
     def complex_backward(self, gy: Any) -> Any:
         """|z| of complex z: gy * z / |z| (PyTorch's sgn(z); 0 at z == 0)."""
