@@ -79,7 +79,7 @@ from .ops.linalg import MatMul, StepAddMatMul, StepMatMul
 from .ops.math import Binary, Unary
 from .ops.reduce import LogSoftmax, LogSumExp, Max, Mean, Norm, Softmax, Sum, _count
 from .ops.shape import AsType, BroadcastTo, Clone, GetItem, Repeat, Reshape, Transpose, _is_basic
-from .recording import _state, enable_grad
+from .recording import _state, enable_grad, restore_state
 from .tensor import Tensor
 from .versions import INPLACE
 
@@ -145,7 +145,7 @@ def walk(start: Function, targets: Any = None, quiet: bool = False) -> tuple[dic
         mode = _state.get()
         while ready:
             node = heappop(ready)[2]
-            restore(mode)   # a hook of the last node may have changed grad mode: each node runs in the walk's
+            restore_state(mode)   # a hook of the last node may have changed grad mode: each node runs in the walk's
             grads_out = pending.pop(node)
             stop = node in stops
             if node is not start and (node.saved is _FREED or node.epoch != INPLACE.epoch) and not stop:
@@ -191,16 +191,8 @@ def walk(start: Function, targets: Any = None, quiet: bool = False) -> tuple[dic
                 elif g is not None:
                     total = leaves.get(edge)
                     leaves[edge] = g if total is None else _add_leaf(total, g)
-        restore(mode)
+        restore_state(mode)
     return leaves, captured, visited
-
-
-def restore(mode: Any) -> None:
-    """Set the recording state (grad mode …) back to ``mode`` if a hook changed it without restoring it (a bare
-    ``set_grad_enabled(False)``): PyTorch's engine runs each node, a leaf's hooks and ``.grad`` accumulation
-    among them, in the state the backward began with, which a node's hooks change for that node only."""
-    if _state.get() is not mode:
-        _state.set(mode)
 
 
 def _add_leaf(total: Any, g: Any) -> Any:
@@ -323,19 +315,19 @@ def _backward(roots: list, given: Any, retain_graph: bool, targets: Any) -> None
     # run in the state its hooks left (PyTorch runs them as one node), each leaf's hooks in the walk's state
     mode, modes = _state.get(), {}
     for leaf, g in leaves.items():
-        restore(mode)
+        restore_state(mode)
         leaves[leaf] = leaf_grad(leaf, _dense(g))
         modes[leaf] = _state.get()
     for leaf, g in leaves.items():
-        restore(modes[leaf])
+        restore_state(modes[leaf])
         if g.requires_grad:
             warnings.warn(REFERENCE_CYCLE, UserWarning, stacklevel=4)
         accumulate(leaf, g)
     if _PostHooks.registered:
         for leaf in leaves:
-            restore(modes[leaf])
+            restore_state(modes[leaf])
             run_post_accumulate_hooks((leaf,))
-    restore(mode)
+    restore_state(mode)
     _release(visited, retain_graph)
 
 
@@ -360,7 +352,7 @@ def _grad(roots: list, given: Any, wanted: list, retain_graph: bool, allow_unuse
         else:
             g = leaves.get(t)
             g = None if g is None else leaf_grad(t, _dense(g), in_grad=True)
-            restore(mode)
+            restore_state(mode)
         if g is None:
             if not (allow_unused or materialize_grads):
                 raise RuntimeError(f"grad: input {i} (shape {tuple(t.shape)}) appears to not have been used in "

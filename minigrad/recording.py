@@ -189,6 +189,15 @@ class set_grad_enabled(_Switch):  # noqa: N801 - PyTorch's name
         return super().__call__(fn)
 
 
+def restore_state(state: State) -> None:
+    """Set this thread's recording state back to ``state`` if something changed it since (a hook's bare
+    ``set_grad_enabled(True)`` or ``no_grad().__enter__()``): the backward walks call it per node, as PyTorch's
+    engine runs each node (a leaf's hooks, accumulation and post-accumulate hooks among them) in the state the
+    backward began with, so a node's hooks change grad mode for that node only."""
+    if _state.get() is not state:
+        _state.set(state)
+
+
 def is_grad_enabled() -> bool:
     """Whether ops are recorded for backward in this thread (False inside ``no_grad``/``inference_mode``)."""
     return _state.get().grad

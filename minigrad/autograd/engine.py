@@ -59,7 +59,7 @@ from ..hooks import (
     run_after_backward,
     run_post_accumulate_hooks,
 )
-from ..recording import _state, current_scope, is_grad_enabled
+from ..recording import _state, current_scope, is_grad_enabled, restore_state
 from ..tensor import COMPLEX_GRAD_BEGINS, Tensor
 from ..versions import INPLACE
 from .names import OpName, named
@@ -574,11 +574,20 @@ _GRAD_ALONE = 3
 
 
 def _accumulate(leaves: dict, owned: set) -> None:
-    """Each leaf's hooks on its summed gradient, then ``leaf.grad += gradient``, then post-accumulate hooks."""
+    """Each leaf's hooks on its summed gradient, then ``leaf.grad += gradient``, then post-accumulate hooks.
+
+    Each leaf's hooks start in the recording state of the backward; its post-accumulate hooks run in the state
+    its hooks left (PyTorch runs them in one node, the leaf's AccumulateGrad)."""
+    modes: dict | None = None   # the leaves whose hooks changed the recording state: the state they left
     for leaf, g in leaves.items():   # a leaf's hooks see its gradient summed over all its uses, as in PyTorch
         if leaf._hooks:
+            mode = _state.get()
             leaves[leaf] = _apply_hooks(leaf._hooks, _dense(g), _leaf_label(leaf))
             owned.discard(leaf)
+            if _state.get() is not mode:   # for this leaf only
+                modes = modes or {}
+                modes[leaf] = _state.get()
+                _state.set(mode)
     # product sums are valued first, outside the lock: threads sharing weights (Hogwild-style training)
     # run their GEMMs in parallel and only add in turn, so that no thread's addition is lost
     for leaf, g in leaves.items():
@@ -602,7 +611,11 @@ def _accumulate(leaves: dict, owned: set) -> None:
     if _state.get().checks is True:
         anomaly.check_leaves(leaves)
     if _PostHooks.registered:
-        run_post_accumulate_hooks(leaves)
+        mode = _state.get()
+        for leaf in leaves:
+            restore_state(modes.get(leaf, mode) if modes else mode)
+            run_post_accumulate_hooks((leaf,))
+        restore_state(mode)
 
 
 def _in_leaf_shape(leaf: Tensor, g: Any, shared: bool = False) -> Any:
@@ -772,6 +785,7 @@ def _propagate(root: Tensor, grad: Any, retain_graph: bool, observer: Callable |
                 _check_saved(node)
             after = None
             if (node.hooks or node.retained) and observer is None:
+                mode = _state.get()   # a hook changes grad mode for its node only, as in PyTorch: restored after
                 after = _run_node_hooks(node, grads_out, node in stops and getattr(stops, "quiet", False))
                 if INPLACE.epoch != epoch:   # a hook wrote an array in place: check this node and later ones anew
                     epoch = INPLACE.epoch
@@ -780,7 +794,10 @@ def _propagate(root: Tensor, grad: Any, retain_graph: bool, observer: Callable |
                 if node in stops:
                     if after is not None and not stops.quiet:   # backward(inputs=): PyTorch runs the node for nothing
                         _after_backward(node, after, (None,) * len(node.edges), grads_out)
+                    restore_state(mode)
                     continue
+                if after is None:
+                    restore_state(mode)
             if special and profiler is not None:   # the node's backward as two timed events (autograd.profiler)
                 timed = profiler.begin_backward(node)
             if node.multiple:
@@ -796,6 +813,7 @@ def _propagate(root: Tensor, grad: Any, retain_graph: bool, observer: Callable |
                                                               else edge not in wanted) else g
                                      for edge, g in zip(node.edges, grads_in))
                 grads_in = _after_backward(node, after, grads_in, grads_out)
+                restore_state(mode)
                 epoch = INPLACE.epoch
             if special:
                 if profiler is not None:

@@ -181,3 +181,45 @@ def test_create_graph_walk_gives_each_node_the_walks_grad_mode(entry: str, spot:
     ours = _second_order(mg, nn, entry, spot)
     theirs = _second_order(torch, torch.nn, entry, spot)
     assert ours == theirs
+
+
+# --- a hook that turns grad mode on (and leaves it on) in a backward: the other nodes' hooks still run without ---
+
+def _modes_seen(api, entry: str, spot: str, action: str) -> tuple:   # noqa: ANN001
+    """(hook, grad mode, whether an op on the gradient there records) at each hook, sorted, where the hook at
+    ``spot`` changes grad mode by ``action`` and leaves it so; and the caller's grad mode after."""
+    log = []
+    k = api.tensor([0.5, 0.25], dtype=api.float64, requires_grad=True)
+
+    def seen(tag: str):   # noqa: ANN202
+        def hook(*args: object) -> None:
+            log.append((tag, api.is_grad_enabled(), (k * 2).requires_grad))
+            if tag == spot:
+                api.set_grad_enabled(True) if action == "set_grad_enabled" else api.enable_grad().__enter__()
+        return hook
+    x = api.tensor([1.0, 2.0], dtype=api.float64, requires_grad=True)
+    w = api.tensor([3.0, -1.0], dtype=api.float64, requires_grad=True)
+    y = x * w
+    z = y.sin()
+    v = (w * 3.0).exp()
+    s = z.sum() + v.sum()
+    y.register_hook(seen("y"))
+    z.grad_fn.register_prehook(seen("pre"))
+    z.grad_fn.register_hook(seen("post"))
+    x.register_hook(seen("x"))
+    v.register_hook(seen("v"))
+    if entry == "backward":
+        w.register_post_accumulate_grad_hook(seen("w_post"))
+        s.backward()
+    else:
+        api.autograd.grad(s, [x, w])
+    after = api.is_grad_enabled()
+    api.set_grad_enabled(True)
+    return sorted(log), after
+
+
+@pytest.mark.parametrize("entry", ["backward", "grad"])
+@pytest.mark.parametrize("spot", ["y", "pre", "post", "x"])
+@pytest.mark.parametrize("action", ["set_grad_enabled", "enable_grad_entered"])
+def test_a_hooks_grad_mode_change_lasts_for_its_node_only(entry: str, spot: str, action: str) -> None:
+    assert _modes_seen(mg, entry, spot, action) == _modes_seen(torch, entry, spot, action)
