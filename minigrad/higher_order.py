@@ -145,7 +145,7 @@ def walk(start: Function, targets: Any = None, quiet: bool = False) -> tuple[dic
         mode = _state.get()
         while ready:
             node = heappop(ready)[2]
-            restore_state(mode)   # a hook of the last node may have changed grad mode: each node runs in the walk's
+            restore_state(mode)   # each node runs in the walk's state (the last node's hooks may have changed it)
             grads_out = pending.pop(node)
             stop = node in stops
             if node is not start and (node.saved is _FREED or node.epoch != INPLACE.epoch) and not stop:
