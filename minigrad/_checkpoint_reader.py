@@ -27,6 +27,7 @@ from __future__ import annotations
 import json
 import math
 import re
+import sys
 import zipfile
 from collections import OrderedDict
 from typing import Any, BinaryIO, Callable
@@ -223,6 +224,11 @@ class _Archive:
             array = array.reshape(shape)
         if not dtype.isnative:
             array = array.astype(dtype.newbyteorder("="))
+        if dtype.kind == "U" and array.size and dtype.itemsize and \
+                int(array.reshape(-1).view(numpy.uint32).max()) > sys.maxunicode:
+            # NumPy's .item() would build a str CPython cannot hold (its operations raise SystemError)
+            raise self.error(f"key {key!r} holds text with a code point beyond U+10FFFF, which is not Unicode "
+                             "(tampered?)")
         return array
 
 

@@ -117,6 +117,25 @@ def test_a_layout_string_of_escaped_quotes_is_read_in_linear_time() -> None:
         signal.signal(signal.SIGALRM, previous)
 
 
+@pytest.mark.parametrize("point", [0x110000, 0xFFFFFFFF])
+@pytest.mark.parametrize("where", ["leaf", "layout"])
+def test_text_beyond_unicode_is_refused(point: int, where: str) -> None:
+    """A str entry whose UTF-32 holds a code point past U+10FFFF loaded as a str CPython cannot hold (``s[1]``
+    raised SystemError: invalid maximum character passed to PyUnicode_New)."""
+    text = np.frombuffer(np.array([ord("a"), point, ord("b")], "<u4").tobytes(), "<U3").reshape(())
+    key = "s" if where == "leaf" else LAYOUT
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as z:
+        z.writestr(f"{key}.npy", npy(text))
+        if where == "leaf":
+            layout = {"format": 1, "root": {"dict": [["k", {"leaf": "s", "kind": "str"}]]}}
+            z.writestr(LAYOUT + ".npy", npy(np.asarray(json.dumps(layout))))
+    buffer.seek(0)
+    with pytest.raises(mg.CheckpointError, match=f"<BytesIO>: key '{key}' holds text with a code point beyond"):
+        mg.load(buffer)
+    assert mg.load(saved({"k": "a\U0010ffff\ud800b"}))["k"] == "a\U0010ffff\ud800b"
+
+
 def test_a_layout_format_must_be_the_int_1() -> None:
     """``"format": true`` and ``1.0`` (== 1 in Python) loaded as format 1; save writes the int 1 only."""
     for text in ('{"format": true, "root": {"none": true}}', '{"format": 1.0, "root": {"none": true}}'):
