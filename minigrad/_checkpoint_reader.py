@@ -224,6 +224,8 @@ class _Archive:
             array = array.reshape(shape)
         if not dtype.isnative:
             array = array.astype(dtype.newbyteorder("="))
+        if dtype.kind == "b":   # a bool byte other than 0 or 1 (a tampered file) is made 1, as C's bool expects
+            array = array.view(numpy.uint8).astype(numpy.bool_)
         if dtype.kind == "U" and array.size and dtype.itemsize and \
                 int(array.reshape(-1).view(numpy.uint32).max()) > sys.maxunicode:
             # NumPy's .item() would build a str CPython cannot hold (its operations raise SystemError)

@@ -136,6 +136,19 @@ def test_text_beyond_unicode_is_refused(point: int, where: str) -> None:
     assert mg.load(saved({"k": "a\U0010ffff\ud800b"}))["k"] == "a\U0010ffff\ud800b"
 
 
+def test_bool_bytes_other_than_0_and_1_load_as_true() -> None:
+    """A tampered bool entry holding bytes 2 and 255 loaded them as is: NumPy reads them as True, but their bytes
+    (``.view(uint8)``, ``tobytes()``, a GPU kernel's C bool) were not 1."""
+    raw = np.frombuffer(b"\x02\x01\x00\xff", np.bool_).copy()
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as z:
+        z.writestr("m.npy", npy(raw))
+    buffer.seek(0)
+    loaded = mg.load(buffer)["m"]
+    assert loaded.numpy().view(np.uint8).tolist() == [1, 1, 0, 1]
+    assert loaded.tolist() == [True, True, False, True]
+
+
 def test_a_layout_format_must_be_the_int_1() -> None:
     """``"format": true`` and ``1.0`` (== 1 in Python) loaded as format 1; save writes the int 1 only."""
     for text in ('{"format": true, "root": {"none": true}}', '{"format": 1.0, "root": {"none": true}}'):
