@@ -295,10 +295,13 @@ def register_post_accumulate_grad_hook(tensor: Tensor, hook: Callable[[Tensor], 
 
 
 def run_post_accumulate_hooks(leaves: Iterable[Tensor]) -> None:
-    """Each leaf's post-accumulate-grad hooks, in order of registration, after every ``.grad`` was accumulated."""
+    """Each leaf's post-accumulate-grad hooks, in order of registration, after every ``.grad`` was accumulated.
+
+    A hook returns None, or the leaf itself as PyTorch accepts (``lambda p: p.add_(p.grad, alpha=-lr)``, the
+    example in PyTorch's docstring)."""
     for leaf in leaves:
         for hook in list(getattr(leaf, "_post_hooks", None) or ()):
             result = hook(leaf)
-            if result is not None:
+            if result is not None and result is not leaf:
                 raise HookError(f"register_post_accumulate_grad_hook: the hook {getattr(hook, '__name__', hook)!r} "
                                 f"on {_leaf_label(leaf)} returned a {type(result).__name__}; it must return None")

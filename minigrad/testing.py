@@ -23,28 +23,34 @@ def _host(value: Any) -> numpy.ndarray:
     return numpy.asarray(backend.to_numpy(value) if backend.is_array(value) else value)
 
 
-def assert_close(actual: Any, expected: Any, *, rtol: float | None = None, atol: float | None = None,
-                 equal_nan: bool = False, check_device: bool = True, check_dtype: bool = True,
+def assert_close(actual: Any, expected: Any, *, allow_subclasses: bool = True, rtol: float | None = None,
+                 atol: float | None = None, equal_nan: bool = False, check_device: bool = True,
+                 check_dtype: bool = True, check_layout: bool = True, check_stride: bool = False,
                  msg: str | None = None) -> None:
     """Raise AssertionError unless ``|actual - expected| <= atol + rtol·|expected|`` everywhere, with
-    PyTorch's default tolerances for the dtype, its shape/dtype/device checks, and nested sequences and
-    dicts compared item by item."""
+    PyTorch's default tolerances for the dtype, its shape/dtype/device (and, with ``check_stride=True``,
+    stride) checks, and nested sequences and dicts compared item by item. ``check_layout`` has nothing to
+    check (every tensor here is dense and strided); ``allow_subclasses=False`` refuses a Parameter compared
+    with a plain Tensor (TypeError), as PyTorch's."""
     if (rtol is None) != (atol is None):
         raise ValueError("assert_close: give both rtol and atol, or neither")
+    checks = dict(allow_subclasses=allow_subclasses, rtol=rtol, atol=atol, equal_nan=equal_nan,
+                  check_device=check_device, check_dtype=check_dtype, check_layout=check_layout,
+                  check_stride=check_stride, msg=msg)
     if isinstance(expected, dict) and isinstance(actual, dict):
         if actual.keys() != expected.keys():
             raise AssertionError(msg or f"The keys differ: {sorted(actual)} != {sorted(expected)}")
         for key in expected:
-            assert_close(actual[key], expected[key], rtol=rtol, atol=atol, equal_nan=equal_nan,
-                         check_device=check_device, check_dtype=check_dtype, msg=msg)
+            assert_close(actual[key], expected[key], **checks)
         return
     if isinstance(expected, (list, tuple)) and isinstance(actual, (list, tuple)):
         if len(actual) != len(expected):
             raise AssertionError(msg or f"The lengths differ: {len(actual)} != {len(expected)}")
         for a, e in zip(actual, expected):
-            assert_close(a, e, rtol=rtol, atol=atol, equal_nan=equal_nan, check_device=check_device,
-                         check_dtype=check_dtype, msg=msg)
+            assert_close(a, e, **checks)
         return
+    if not allow_subclasses and type(actual) is not type(expected):
+        raise TypeError(f"No comparison pair was able to handle inputs of type {type(actual)} and {type(expected)}.")
     a, e = _host(actual), _host(expected)
     if isinstance(actual, Tensor) and isinstance(expected, Tensor):
         if check_device and actual.device != expected.device:
@@ -53,6 +59,10 @@ def assert_close(actual: Any, expected: Any, *, rtol: float | None = None, atol:
             raise AssertionError(msg or f"The values have different dtypes: {actual.dtype} != {expected.dtype}")
     if a.shape != e.shape:
         raise AssertionError(msg or f"The values have different shapes: {a.shape} != {e.shape}")
+    if check_stride and isinstance(actual, Tensor) and isinstance(expected, Tensor) \
+            and actual.stride() != expected.stride():
+        raise AssertionError(msg or f"The values for attribute 'stride()' do not match: {actual.stride()} != "
+                             f"{expected.stride()}.")
     if rtol is None:
         rtol, atol = _TOLERANCES.get(numpy.result_type(a, e), (0.0, 0.0))
     if a.dtype.kind in "biu" and e.dtype.kind in "biu":

@@ -1,0 +1,70 @@
+"""Round 20: PyTorch 2.13's own docstring examples, run on minigrad beside torch.
+
+The offline sweep (every ``Example::`` block of torch, torch.Tensor, nn, nn.functional, linalg, fft, special,
+distributions, optim, nn.utils, autograd and func whose name minigrad has) found these; each test runs the
+docstring's statements on both libraries and compares the results.
+"""
+import numpy as np
+import pytest
+
+import minigrad as mg
+
+torch = pytest.importorskip("torch", reason="no torch")
+
+
+@pytest.mark.parametrize("hook_name", ["sgd_update", "identity", "other_tensor", "int"])
+def test_post_accumulate_grad_hook_may_return_the_leaf(hook_name):
+    """torch.Tensor.register_post_accumulate_grad_hook's docstring: ``lambda p: p.add_(p.grad, alpha=-lr)``
+    returns the leaf itself, which PyTorch accepts; any other value is refused (TypeError/RuntimeError)."""
+    def run(lib):
+        hooks = {"sgd_update": lambda p: p.add_(p.grad, alpha=-0.01), "identity": lambda p: p,
+                 "other_tensor": lambda p: p.detach(), "int": lambda p: 5}
+        v = lib.tensor([0., 0., 0.], requires_grad=True)
+        handle = v.register_post_accumulate_grad_hook(hooks[hook_name])
+        try:
+            v.backward(lib.tensor([1., 2., 3.]))
+        except (RuntimeError, TypeError) as error:
+            return type(error)
+        finally:
+            handle.remove()
+        return v.detach().numpy().copy()
+
+    ours, theirs = run(mg), run(torch)
+    if isinstance(theirs, type):
+        assert isinstance(ours, type) and issubclass(ours, theirs)
+    else:
+        np.testing.assert_allclose(ours, theirs, rtol=1e-6)
+
+
+def _assert_close_outcome(lib, actual, expected, **kwargs):
+    try:
+        lib.testing.assert_close(actual, expected, **kwargs)
+    except (AssertionError, TypeError) as error:
+        return type(error)
+    return None
+
+
+@pytest.mark.parametrize("case", ["fft2_check_stride_false", "stride_differs", "same_stride", "layout",
+                                  "transposed_view", "subclass_refused", "nested"])
+def test_testing_assert_close_takes_torch_keywords(case):
+    """torch.fft.fft2's docstring calls ``torch.testing.assert_close(fft2, two_ffts, check_stride=False)``:
+    assert_close takes PyTorch's allow_subclasses/check_layout/check_stride keywords and checks strides."""
+    def run(lib):
+        x = lib.tensor(np.arange(24.0, dtype=np.float32).reshape(4, 6))
+        if case == "fft2_check_stride_false":
+            fft2 = lib.fft.fft2(x)
+            two_ffts = lib.fft.fft(lib.fft.fft(x, dim=0), dim=1)
+            return _assert_close_outcome(lib, fft2, two_ffts, check_stride=False)
+        if case == "stride_differs":
+            return _assert_close_outcome(lib, x.t().contiguous(), x.t(), check_stride=True)
+        if case == "same_stride":
+            return _assert_close_outcome(lib, x, x.clone(), check_stride=True, check_layout=True)
+        if case == "layout":
+            return _assert_close_outcome(lib, x, x + 0, check_layout=False)
+        if case == "transposed_view":
+            return _assert_close_outcome(lib, lib.ones(1, 3), lib.ones(3, 1).t(), check_stride=True)
+        if case == "subclass_refused":
+            return _assert_close_outcome(lib, lib.nn.Parameter(x.clone()), x, allow_subclasses=False)
+        return _assert_close_outcome(lib, [x, {"a": x}], [x.t().contiguous().t(), {"a": x}], check_stride=True)
+
+    assert run(mg) is run(torch)
