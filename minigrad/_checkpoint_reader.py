@@ -54,6 +54,7 @@ _KIND_NAMES = {"U": "text", "iu": "an integer", "fiu": "a real number", "cfiu": 
 _DTYPES = {numpy.dtype(code).newbyteorder(order) for code in ("?", "i1", "i2", "i4", "i8", "u1", "u2", "u4", "u8",
                                                              "f2", "f4", "f8", "c8", "c16") for order in "<>"}
 _MAX_BYTES = (1 << 63) - 1     # what a NumPy array may span (intp on 64-bit)
+_CHUNK = 16 << 20               # bytes read from a member at a time (more would briefly hold twice the array)
 
 
 def supported_dtype(dtype: numpy.dtype) -> bool:
@@ -214,7 +215,7 @@ class _Archive:
             buffer = memoryview(array.view(numpy.uint8)) if count else memoryview(b"")
             filled = 0
             while filled < needed:
-                got = member.readinto(buffer[filled:])
+                got = member.readinto(buffer[filled:filled + _CHUNK])   # zip reads a whole request into a copy
                 if not got:
                     raise self.error(f"key {key!r} ends after {filled:,} of {needed:,} bytes (file truncated?)")
                 filled += got
