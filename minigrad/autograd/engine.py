@@ -577,10 +577,18 @@ def _accumulate(leaves: dict, owned: set) -> None:
     """Each leaf's hooks on its summed gradient, then ``leaf.grad += gradient``, then post-accumulate hooks.
 
     Each leaf's hooks start in the recording state of the backward; its post-accumulate hooks run in the state
-    its hooks left (PyTorch runs them in one node, the leaf's AccumulateGrad)."""
+    its hooks left (PyTorch runs them in one node, the leaf's AccumulateGrad). Several leaves, some with hooks:
+    one after the other (:func:`_leaf_by_leaf`)."""
+    several = len(leaves) > 1
+    if several and _PostHooks.registered and any(getattr(leaf, "_post_hooks", None) for leaf in leaves):
+        _leaf_by_leaf(leaves, owned)
+        return
     modes: dict | None = None   # the leaves whose hooks changed the recording state: the state they left
     for leaf, g in leaves.items():   # a leaf's hooks see its gradient summed over all its uses, as in PyTorch
         if leaf._hooks:
+            if several:   # (no hook ran yet: the leaves before this one have none)
+                _leaf_by_leaf(leaves, owned)
+                return
             mode = _state.get()
             leaves[leaf] = _apply_hooks(leaf._hooks, _dense(g), _leaf_label(leaf))
             owned.discard(leaf)
@@ -616,6 +624,14 @@ def _accumulate(leaves: dict, owned: set) -> None:
             restore_state(modes.get(leaf, mode) if modes else mode)
             run_post_accumulate_hooks((leaf,))
         restore_state(mode)
+
+
+def _leaf_by_leaf(leaves: dict, owned: set) -> None:
+    """:func:`_accumulate` of one leaf after the other, in the order they were complete (``leaves``' order), as
+    PyTorch runs their AccumulateGrad nodes (hooks, addition, post-accumulate hooks) when some have hooks: a hook
+    sees the ``.grad`` of the leaves before it accumulated, and one that raises leaves the rest untouched."""
+    for leaf, g in leaves.items():
+        _accumulate({leaf: g}, owned)
 
 
 def _in_leaf_shape(leaf: Tensor, g: Any, shared: bool = False) -> Any:
@@ -848,12 +864,13 @@ def _propagate(root: Tensor, grad: Any, retain_graph: bool, observer: Callable |
                         else:
                             pushed -= 1
                             heappush(ready, (-parent.seq, pushed, parent))
-                elif g is not None:
-                    total = leaves.get(edge)
+                elif g is not None:   # (taken out and put back: `leaves` is in the order the leaves were complete)
+                    total = leaves.pop(edge, None)
                     if total is None:
                         leaves[edge] = g
                     elif type(total) is type(g) is numpy.ndarray and edge in owned and g.dtype is total.dtype:
                         total += g   # a weight used many times: add in place into the sum this walk made
+                        leaves[edge] = total
                     else:
                         leaves[edge] = _sum(total, g, edge, owned)
     except BaseException:   # PyTorch has added into each leaf whose every consumer ran before the error: so do we

@@ -144,3 +144,49 @@ def test_a_dataloader_iterator_goes_on_after_a_batch_that_raised_as_pytorch(num_
     stream whose generator raised ends, as a dead generator does); minigrad's pass was a generator that the error
     ended, so every later next() raised StopIteration and the rest of the epoch was silently skipped."""
     assert _loader_events(mg, num_workers, failing, iterable) == _loader_events(torch, num_workers, failing, iterable)
+
+
+def _leaf_hooks_run(lib: Any, kind: str, raising: str) -> tuple:
+    """Hooks of ``kind`` (tensor hooks / post-accumulate-grad hooks) on the three leaves of the graph above, the one
+    on ``raising`` raising (or none): the order they ran in with which leaves had a .grad then, and the .grads."""
+    a = lib.tensor(np.array([0.5, -1.0, 2.0]), requires_grad=True)
+    b = lib.tensor(np.array([1.5, 0.25, -0.5]), requires_grad=True)
+    c = lib.tensor(np.array([0.3]), requires_grad=True)
+    log: list = []
+    error = Boom("leaf hook")
+
+    def hook(name: str) -> Any:
+        def run(_: Any) -> None:
+            log.append((name, [t.grad is not None for t in (a, b, c)]))
+            if name == raising:
+                raise error
+        return run
+    for name, leaf in zip("abc", (a, b, c)):
+        if kind == "post":
+            leaf.register_post_accumulate_grad_hook(hook(name))
+        else:
+            leaf.register_hook(hook(name))
+    loss = ((a * b).exp() + c).tanh().mul(a).sum() + (b * c).sum()
+    try:
+        loss.backward()
+    except Boom as raised:
+        assert raised is error
+    return log, [None if t.grad is None else t.grad.numpy().tolist() for t in (a, b, c)]
+
+
+@pytest.mark.parametrize("raising", ["", "a", "b", "c"])
+@pytest.mark.parametrize("kind", ["tensor", "post"])
+def test_leaf_hooks_run_leaf_by_leaf_in_the_order_the_leaves_are_complete_as_pytorch(kind: str, raising: str,
+                                                                                     torch: Any) -> None:
+    """PyTorch runs each leaf's AccumulateGrad (its hooks, the addition into .grad, its post-accumulate hooks) as
+    soon as the leaf's last consumer ran: here c, then a, then b, and a post hook of a sees c.grad but not b.grad.
+    minigrad ran every leaf's hooks first (in the order the leaves got their first gradient: b, c, a), then every
+    addition, then every post hook: another order, hooks seeing other .grads, and a raising hook left no .grad at
+    all (or all of them, for a post hook) where PyTorch keeps the leaves done before it."""
+    ours = _leaf_hooks_run(mg, kind, raising)
+    theirs = _leaf_hooks_run(torch, kind, raising)
+    assert ours[0] == theirs[0]
+    assert [g is None for g in ours[1]] == [g is None for g in theirs[1]]
+    for mine, expected in zip(*(ours[1], theirs[1])):
+        if expected is not None:
+            np.testing.assert_allclose(mine, expected, rtol=1e-12)
