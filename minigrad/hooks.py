@@ -120,7 +120,7 @@ def run_node_hooks(node: Any, grads_out: list, stop: bool, apply: Callable, reta
                 if not stop:
                     prehooks.append((index, pre, name))
             grads_out[index] = apply(hooks, grads_out[index], name)
-    for index, ref in (node.retained or {}).items():
+    for index, ref in tuple((node.retained or {}).items()):   # a snapshot (see HOOKS_LOCK)
         tensor = ref()
         if tensor is not None and grads_out[index] is not None and not getattr(CAPTURING, "batched", False):
             retain(tensor, grads_out[index])   # (a batched walk's rows: PyTorch's .grad gets an unusable batch)
@@ -257,9 +257,10 @@ def retain_grad(tensor: Tensor) -> None:
     node = tensor._node
     if node is None:
         return
-    if node.retained is None:
-        node.retained = {}
-    node.retained[tensor._index] = weakref.ref(tensor)
+    with HOOKS_LOCK:   # as register_hook's: another thread may be retaining another output of this node
+        if node.retained is None:
+            node.retained = {}
+        node.retained[tensor._index] = weakref.ref(tensor)
 
 
 class _PostHooks:

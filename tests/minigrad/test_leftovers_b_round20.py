@@ -223,3 +223,42 @@ def _modes_seen(api, entry: str, spot: str, action: str) -> tuple:   # noqa: ANN
 @pytest.mark.parametrize("action", ["set_grad_enabled", "enable_grad_entered"])
 def test_a_hooks_grad_mode_change_lasts_for_its_node_only(entry: str, spot: str, action: str) -> None:
     assert _modes_seen(mg, entry, spot, action) == _modes_seen(torch, entry, spot, action)
+
+
+def test_retain_grad_on_two_outputs_of_one_op_from_two_threads_keeps_both() -> None:
+    """Thread A reads the node's (empty) table of retained outputs and waits for B to retain the other output;
+    before the fix A then made a second table over B's and B's output got no .grad."""
+    x = mg.tensor([[1.0, 2.0], [3.0, 4.0]], requires_grad=True)
+    first, second = x.unbind(0)
+    node = first._node
+    a_reading, b_done = threading.Event(), threading.Event()
+
+    class Racy(type(node)):
+        @property
+        def retained(self) -> dict | None:
+            value = self.__dict__.get("_retained")
+            if value is None and threading.current_thread().name == "A":
+                a_reading.set()
+                b_done.wait(0.3)
+            return value
+
+        @retained.setter
+        def retained(self, value: dict | None) -> None:
+            self.__dict__["_retained"] = value
+    node.__class__ = Racy
+
+    def a() -> None:
+        first.retain_grad()
+
+    def b() -> None:
+        a_reading.wait(1)
+        second.retain_grad()
+        b_done.set()
+    threads = [threading.Thread(target=a, name="A"), threading.Thread(target=b, name="B")]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    (first * 2 + second * 3).sum().backward()
+    assert first.grad is not None and second.grad is not None
+    assert first.grad.tolist() == [2.0, 2.0] and second.grad.tolist() == [3.0, 3.0]
