@@ -38,6 +38,7 @@ from .autograd.engine import (
     LazyGradient,
     _check_saved,
     _dense,
+    _finished_leaves,
     _in_leaf_shape,
     count_consumers,
 )
@@ -118,13 +119,15 @@ def _no_rule(node: Function) -> NotImplementedError:
 
 # --- the walk ---------------------------------------------------------------------------------------------------
 
-def walk(start: Function, targets: Any = None, quiet: bool = False) -> tuple[dict, dict, list]:
+def walk(start: Function, targets: Any = None, quiet: bool = False, finished: dict | None = None
+         ) -> tuple[dict, dict, list]:
     """Run the rules from ``start`` (a ``functions._Roots`` node whose saved values are the roots' gradient Tensors).
 
     Returns ``({leaf: gradient Tensor}, {(node, index): gradient Tensor}, nodes run)``; the second holds
     the gradients of ``targets``' non-leaf tensors (``targets``: a ``functions._Targets`` restricting
     the walk to the ops on a path to them, or None for every op). ``quiet`` (``grad``'s walk): the targets'
-    nodes it stops at run no ``grad_fn`` prehook, as PyTorch's. Runs with gradient recording on.
+    nodes it stops at run no ``grad_fn`` prehook, as PyTorch's. Runs with gradient recording on. The leaves
+    come in the order they were complete; if a node raises, ``finished`` (when given) gets those complete then.
     """
     leaves: dict = {}
     captured: dict = {}
@@ -143,54 +146,60 @@ def walk(start: Function, targets: Any = None, quiet: bool = False) -> tuple[dic
     pushed = 0
     with enable_grad():   # PyTorch: a create_graph backward records, even under no_grad
         mode = _state.get()
-        while ready:
-            node = heappop(ready)[2]
-            restore_state(mode)   # each node runs in the walk's state (the last node's hooks may have changed it)
-            grads_out = pending.pop(node)
-            stop = node in stops
-            if node is not start and (node.saved is _FREED or node.epoch != INPLACE.epoch) and not stop:
-                _check_saved(node)
-            if node in wanted and not stop:   # a target that leads on: its gradient before its hooks, as torch
-                _capture(captured, node, wanted[node], grads_out)
-            after = None
-            if node.hooks or node.retained:
-                epoch = INPLACE.epoch
-                after = _run_hooks(node, grads_out, stop and quiet)
-                if INPLACE.epoch != epoch and node is not start and not stop and node.epoch >= 0:
-                    _check_saved(node)   # a hook changed an array in place: this node's saved ones again
-            if stop:
-                _capture(captured, node, wanted[node], grads_out)
-                if after is not None and not quiet:   # backward(inputs=): PyTorch runs the node, for nothing
-                    run_after_backward(node, after, (None,) * len(node.edges), grads_out)
-                continue
-            grads_in = node.saved if node is start else _node_grads(node, grads_out)   # start: the roots' grads
-            if after is not None:   # grad_fn.register_hook
-                if targets is not None:   # as PyTorch, the hooks see None for an input off every path to a target
-                    grads_in = tuple(None if edge is None or (edge[0] not in consumers if type(edge) is tuple
-                                                              else edge not in targets.leaves) else g
-                                     for edge, g in zip(node.edges, grads_in))
-                grads_in = run_after_backward(node, after, tuple(grads_in), grads_out)
-            visited.append(node)
-            for edge, g in zip(node.edges, grads_in):
-                if edge is None:
+        node = start
+        try:
+            while ready:
+                node = heappop(ready)[2]
+                restore_state(mode)   # each node runs in the walk's state (the last node's hooks may have changed it)
+                grads_out = pending.pop(node)
+                stop = node in stops
+                if node is not start and (node.saved is _FREED or node.epoch != INPLACE.epoch) and not stop:
+                    _check_saved(node)
+                if node in wanted and not stop:   # a target that leads on: its gradient before its hooks, as torch
+                    _capture(captured, node, wanted[node], grads_out)
+                after = None
+                if node.hooks or node.retained:
+                    epoch = INPLACE.epoch
+                    after = _run_hooks(node, grads_out, stop and quiet)
+                    if INPLACE.epoch != epoch and node is not start and not stop and node.epoch >= 0:
+                        _check_saved(node)   # a hook changed an array in place: this node's saved ones again
+                if stop:
+                    _capture(captured, node, wanted[node], grads_out)
+                    if after is not None and not quiet:   # backward(inputs=): PyTorch runs the node, for nothing
+                        run_after_backward(node, after, (None,) * len(node.edges), grads_out)
                     continue
-                if type(edge) is tuple:
-                    parent, index = edge
-                    if parent not in consumers:   # a restricted walk: no target beyond this parent
+                grads_in = node.saved if node is start else _node_grads(node, grads_out)   # start: the roots' grads
+                if after is not None:   # grad_fn.register_hook
+                    if targets is not None:   # as PyTorch, the hooks see None for an input off every path to a target
+                        grads_in = tuple(None if edge is None or (edge[0] not in consumers if type(edge) is tuple
+                                                                  else edge not in targets.leaves) else g
+                                         for edge, g in zip(node.edges, grads_in))
+                    grads_in = run_after_backward(node, after, tuple(grads_in), grads_out)
+                visited.append(node)
+                for edge, g in zip(node.edges, grads_in):
+                    if edge is None:
                         continue
-                    count = consumers[parent] = consumers[parent] - 1
-                    slot = pending.get(parent)
-                    if slot is None:
-                        slot = pending[parent] = [None] * parent.n_outputs
-                    if g is not None:
-                        g = _dense(g)   # a lazy placeholder (igamma's a) that an op on a target's path needs: raise
-                        slot[index] = g if slot[index] is None else Add()(slot[index], g)
-                    if count == 0:
-                        pushed -= 1
-                        heappush(ready, (-parent.seq, pushed, parent))
-                elif g is not None:
-                    total = leaves.get(edge)
-                    leaves[edge] = g if total is None else _add_leaf(total, g)
+                    if type(edge) is tuple:
+                        parent, index = edge
+                        if parent not in consumers:   # a restricted walk: no target beyond this parent
+                            continue
+                        count = consumers[parent] = consumers[parent] - 1
+                        slot = pending.get(parent)
+                        if slot is None:
+                            slot = pending[parent] = [None] * parent.n_outputs
+                        if g is not None:
+                            g = _dense(g)   # a lazy placeholder (igamma's a) that an op on a target's path needs: raise
+                            slot[index] = g if slot[index] is None else Add()(slot[index], g)
+                        if count == 0:
+                            pushed -= 1
+                            heappush(ready, (-parent.seq, pushed, parent))
+                    elif g is not None:   # (taken out and put back: `leaves` is in the order the leaves were complete)
+                        total = leaves.pop(edge, None)
+                        leaves[edge] = g if total is None else _add_leaf(total, g)
+        except BaseException:   # PyTorch has accumulated each leaf whose every consumer ran before the error
+            if finished is not None:
+                finished.update(_finished_leaves(leaves, pending, consumers, node))
+            raise
         restore_state(mode)
     return leaves, captured, visited
 
@@ -308,27 +317,34 @@ def backward(roots: list, given: Any, retain_graph: bool, targets: Any) -> None:
 def _backward(roots: list, given: Any, retain_graph: bool, targets: Any) -> None:
     from .autograd.functions import _Roots
     grads = root_grads(roots, given, "backward", "grad_tensors")
-    leaves, _, visited = walk(_Roots(roots, grads), targets)
-    if targets is not None:
-        leaves = {leaf: g for leaf, g in leaves.items() if leaf in targets.leaves}
-    # every hook first: an error changes nothing. A leaf's hooks, its accumulation and its post-accumulate hooks
-    # run in the state its hooks left (PyTorch runs them as one node), each leaf's hooks in the walk's state
-    mode, modes = _state.get(), {}
-    for leaf, g in leaves.items():
-        restore_state(mode)
-        leaves[leaf] = leaf_grad(leaf, _dense(g))
-        modes[leaf] = _state.get()
-    for leaf, g in leaves.items():
-        restore_state(modes[leaf])
-        if g.requires_grad:
-            warnings.warn(REFERENCE_CYCLE, UserWarning, stacklevel=4)
-        accumulate(leaf, g)
-    if _PostHooks.registered:
-        for leaf in leaves:
-            restore_state(modes[leaf])
-            run_post_accumulate_hooks((leaf,))
-    restore_state(mode)
+    finished: dict = {}
+    try:
+        leaves, _, visited = walk(_Roots(roots, grads), targets, finished=finished)
+    except BaseException:   # as PyTorch's engine, which had accumulated these before the error
+        _accumulate_leaves(finished, targets)
+        raise
+    _accumulate_leaves(leaves, targets)
     _release(visited, retain_graph)
+
+
+def _accumulate_leaves(leaves: dict, targets: Any) -> None:
+    """Leaf after leaf, in the order they were complete, as PyTorch's AccumulateGrad nodes: the leaf's hooks (in the
+    walk's state), ``.grad + gradient`` and its post-accumulate hooks (in the state its hooks left); a hook that
+    raises leaves the leaves before it done and the rest untouched. ``targets``: only their leaves."""
+    mode = _state.get()
+    try:
+        for leaf, g in leaves.items():
+            if targets is not None and leaf not in targets.leaves:
+                continue
+            restore_state(mode)
+            g = leaf_grad(leaf, _dense(g))
+            if g.requires_grad:
+                warnings.warn(REFERENCE_CYCLE, UserWarning, stacklevel=5)
+            accumulate(leaf, g)
+            if _PostHooks.registered:
+                run_post_accumulate_hooks((leaf,))
+    finally:
+        restore_state(mode)
 
 
 def grad(roots: list, given: Any, wanted: list, retain_graph: bool, allow_unused: Any,

@@ -5,6 +5,7 @@ a custom Function, a module hook, a closure, a collate_fn, a context manager …
 global state and a fixed follow-up program with torch's).
 """
 
+import warnings
 from typing import Any
 
 import numpy as np
@@ -18,7 +19,7 @@ class Boom(Exception):
     """The user's own exception: it must come out of the library unchanged (the same object)."""
 
 
-def _leaf_grads_after_a_failing_backward(lib: Any, nn_lib: Any, case: str) -> list:
+def _leaf_grads_after_a_failing_backward(lib: Any, case: str, create_graph: bool) -> list:
     """Backward through ``(tanh(exp(a*b) + c) * a).sum() + (b*c).sum()`` where ``case`` raises midway; the
     leaves' ``.grad`` afterwards (the error must be the user's object)."""
     a = lib.tensor(np.array([0.5, -1.0, 2.0]), requires_grad=True)
@@ -47,19 +48,22 @@ def _leaf_grads_after_a_failing_backward(lib: Any, nn_lib: Any, case: str) -> li
         h1.grad_fn.register_prehook(raise_)
     elif case == "tensor_hook":
         h1.register_hook(raise_)
-    with pytest.raises(Boom) as info:
-        loss.backward()
+    with pytest.raises(Boom) as info, warnings.catch_warnings():
+        warnings.simplefilter("ignore")   # create_graph's reference-cycle warning
+        loss.backward(create_graph=create_graph)
     assert info.value is error
-    return [None if t.grad is None else t.grad.numpy().tolist() for t in (a, b, c)]
+    return [None if t.grad is None else t.grad.detach().numpy().tolist() for t in (a, b, c)]
 
 
+@pytest.mark.parametrize("create_graph", [False, True])
 @pytest.mark.parametrize("case", ["node_hook", "node_prehook", "tensor_hook", "function_backward"])
-def test_a_backward_that_raises_keeps_the_gradients_of_the_finished_leaves_as_pytorch(case: str, torch: Any) -> None:
+def test_a_backward_that_raises_keeps_the_gradients_of_the_finished_leaves_as_pytorch(case: str, create_graph: bool,
+                                                                                      torch: Any) -> None:
     """A node that raised (its hook, its backward): PyTorch has already added the gradient of each leaf whose every
     consumer ran before it (c here, through b*c and the add); minigrad changed no .grad at all, so a retry or the
     next step's backward summed differently from PyTorch's (c.grad once where PyTorch has it twice)."""
-    ours = _leaf_grads_after_a_failing_backward(mg, mnn, case)
-    theirs = _leaf_grads_after_a_failing_backward(torch, torch.nn, case)
+    ours = _leaf_grads_after_a_failing_backward(mg, case, create_graph)
+    theirs = _leaf_grads_after_a_failing_backward(torch, case, create_graph)
     assert [g is None for g in ours] == [g is None for g in theirs]
     for mine, expected in zip(ours, theirs):
         if expected is not None:
@@ -146,7 +150,7 @@ def test_a_dataloader_iterator_goes_on_after_a_batch_that_raised_as_pytorch(num_
     assert _loader_events(mg, num_workers, failing, iterable) == _loader_events(torch, num_workers, failing, iterable)
 
 
-def _leaf_hooks_run(lib: Any, kind: str, raising: str) -> tuple:
+def _leaf_hooks_run(lib: Any, kind: str, raising: str, create_graph: bool) -> tuple:
     """Hooks of ``kind`` (tensor hooks / post-accumulate-grad hooks) on the three leaves of the graph above, the one
     on ``raising`` raising (or none): the order they ran in with which leaves had a .grad then, and the .grads."""
     a = lib.tensor(np.array([0.5, -1.0, 2.0]), requires_grad=True)
@@ -168,23 +172,27 @@ def _leaf_hooks_run(lib: Any, kind: str, raising: str) -> tuple:
             leaf.register_hook(hook(name))
     loss = ((a * b).exp() + c).tanh().mul(a).sum() + (b * c).sum()
     try:
-        loss.backward()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")   # create_graph's reference-cycle warning
+            loss.backward(create_graph=create_graph)
     except Boom as raised:
         assert raised is error
-    return log, [None if t.grad is None else t.grad.numpy().tolist() for t in (a, b, c)]
+    return log, [None if t.grad is None else t.grad.detach().numpy().tolist() for t in (a, b, c)]
 
 
+@pytest.mark.parametrize("create_graph", [False, True])
 @pytest.mark.parametrize("raising", ["", "a", "b", "c"])
 @pytest.mark.parametrize("kind", ["tensor", "post"])
 def test_leaf_hooks_run_leaf_by_leaf_in_the_order_the_leaves_are_complete_as_pytorch(kind: str, raising: str,
+                                                                                     create_graph: bool,
                                                                                      torch: Any) -> None:
     """PyTorch runs each leaf's AccumulateGrad (its hooks, the addition into .grad, its post-accumulate hooks) as
     soon as the leaf's last consumer ran: here c, then a, then b, and a post hook of a sees c.grad but not b.grad.
     minigrad ran every leaf's hooks first (in the order the leaves got their first gradient: b, c, a), then every
     addition, then every post hook: another order, hooks seeing other .grads, and a raising hook left no .grad at
     all (or all of them, for a post hook) where PyTorch keeps the leaves done before it."""
-    ours = _leaf_hooks_run(mg, kind, raising)
-    theirs = _leaf_hooks_run(torch, kind, raising)
+    ours = _leaf_hooks_run(mg, kind, raising, create_graph)
+    theirs = _leaf_hooks_run(torch, kind, raising, create_graph)
     assert ours[0] == theirs[0]
     assert [g is None for g in ours[1]] == [g is None for g in theirs[1]]
     for mine, expected in zip(*(ours[1], theirs[1])):
