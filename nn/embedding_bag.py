@@ -78,7 +78,7 @@ def _bags(name: str, indices: Any, offsets: Any, include_last_offset: bool, devi
             raise OffsetsError(f"{name}: include_last_offset=True needs at least one offset")
         starts, end = starts[:-1], int(starts[-1])
     else:
-        end = n
+        end = n if starts.size else 0   # no offsets: no bags, so no index in one (PyTorch: a (0, D) result)
     if starts.size and starts[0] != 0:
         raise OffsetsError(f"{name}: offsets[0] has to be 0, i.e., the first sequence in the mini-batch has to start "
                          f"from position 0. However, got {int(starts[0])}")
