@@ -15,7 +15,7 @@ from minigrad import Tensor
 
 from ._compile_state import first_registration, mark_called, reregistered
 from .hooks import REGISTRATION, registered
-from .module import Module, Parameter, scope_part
+from .module import Module, Parameter, place_of, scope_part
 
 __all__ = ["ModuleDict", "ModuleList", "ParameterDict", "ParameterList", "Sequential"]
 
@@ -70,8 +70,19 @@ class Sequential(Module):
         length = len(modules)
         if not hasattr(index, "__index__") or not -length <= index.__index__() <= length:
             raise IndexError(f"Sequential.insert: index {index!r} is out of range for {length} modules")
-        modules.insert(index.__index__(), module)
-        self._renumber(modules)
+        position = index.__index__() + (length if index.__index__() < 0 else 0)
+        # as PyTorch's: the children from position on move up one key, set directly (no registration hook runs)
+        reregistered()
+        if "_called" in self.__dict__:
+            mark_called(module.modules())
+        place = place_of(self)
+        for i in range(length, position - 1, -1):
+            moved = modules[i - 1] if i > position else module
+            self._modules[str(i)] = moved
+            object.__setattr__(self, str(i), moved)
+            if moved is not None:
+                object.__setattr__(moved, "_scope_name", str(i))
+                place_of(moved).moved(place, str(i))
         return self
 
     def pop(self, key: int | slice) -> Any:
@@ -175,9 +186,10 @@ class _Container(Module):
             if child is not None:
                 object.__setattr__(child, "_scope_name", f"{name}.{scope_part(key)}")
 
-    def _put(self, key: str, module: Module | None) -> None:
-        """Register ``module`` as the child ``key`` (None: a placeholder, as PyTorch's add_module allows)."""
-        if REGISTRATION["module"]:   # PyTorch's containers register through add_module, which runs these hooks
+    def _put(self, key: str, module: Module | None, hooks: bool = True) -> None:
+        """Register ``module`` as the child ``key`` (None: a placeholder, as PyTorch's add_module allows);
+        ``hooks=False``: without the registration hooks (PyTorch's ``ModuleList.insert`` sets the child directly)."""
+        if REGISTRATION["module"] and hooks:   # PyTorch's containers register through add_module, which runs them
             module = registered("module", self, key, module)
         if module is not None and not isinstance(module, Module):
             raise TypeError(f"{type(self).__name__}: {type(module).__name__} is not a Module subclass (key {key!r})")
@@ -190,13 +202,12 @@ class _Container(Module):
             return
         if "_called" in self.__dict__:
             mark_called(module.modules())
+        self._keyed(key, module)
+
+    def _keyed(self, key: str, module: Module) -> None:
+        """``module``, held at ``key``, scoped and named from there (``layers.0``, its ``layers.0.weight``)."""
         object.__setattr__(module, "_scope_name", f"{self._scope_name}.{scope_part(key)}")
-        # a container already assigned to a parent (e.g. `self.layers.append(...)` after
-        # `self.layers = ModuleList()`) names the new parameters from that attribute
-        assigned = self._scope_name != type(self).__name__.lower()
-        prefix = f"{self._scope_name}.{key}" if assigned else key
-        for path, param in module.named_parameters():
-            param.name = f"{prefix}.{path}"
+        place_of(module).moved(place_of(self), key)
 
     def __len__(self) -> int:
         return len(self._modules)
@@ -253,10 +264,22 @@ class ModuleList(_Container):
         return self
 
     def insert(self, index: int, module: Module) -> None:
-        """Put ``module`` before position ``index`` (as list.insert); the children are numbered anew."""
+        """Put ``module`` before position ``index`` (as list.insert); the children after it move up one key.
+        As PyTorch's, no registration hook runs (it sets the children directly)."""
+        if module is not None and not isinstance(module, Module):   # (before anything moves)
+            raise TypeError(f"ModuleList.insert: {type(module).__name__} is not a Module subclass")
         modules = list(self._modules.values())
-        modules.insert(index, module)
-        self._reindex(modules)
+        modules.insert(index, module)          # (list.insert's errors, and its reading of ``index``)
+        count = len(modules) - 1
+        position = max(0, count + index.__index__()) if index.__index__() < 0 else min(index.__index__(), count)
+        reregistered()
+        scope, place, children = self._scope_name, place_of(self), self._modules
+        for i in range(count, position, -1):  # (a key of digits needs no scope_part)
+            moved = children[str(i)] = modules[i]
+            if moved is not None:
+                object.__setattr__(moved, "_scope_name", f"{scope}.{i}")
+                place_of(moved).moved(place, str(i))
+        self._put(str(position), module, hooks=False)
 
     def pop(self, key: int | slice) -> Any:
         """Remove and return the module (or the ModuleList of a slice) at ``key``; the rest are numbered anew."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import inspect
 import warnings
 from typing import Any, Iterator, Mapping
@@ -39,8 +40,71 @@ from .hooks import (
 )
 
 
+class Place:
+    """Where a module sits: its key in the module that registered it last and that module's place (``parent``,
+    None for a root). A parameter's ``name`` is read through its module's place, so registering a module (or
+    renumbering a container) is O(1): nothing below it is renamed, its path is read when a name is."""
+
+    __slots__ = ("key", "parent")
+
+    def __init__(self) -> None:
+        self.key: str | None = None
+        self.parent: Place | None = None
+
+    def moved(self, parent: Place, key: str) -> None:
+        """This module is now the child ``key`` of the module whose place is ``parent``."""
+        self.key, self.parent = key, parent
+
+    def path(self, name: str) -> str:
+        """``name`` under this place: ``"encoder.layers.0." + name`` (a cycle of registrations ends the path)."""
+        parts, place, seen = [name], self, set()
+        while place is not None and place.parent is not None and id(place) not in seen:
+            seen.add(id(place))
+            parts.append(place.key)
+            place = place.parent
+        return ".".join(reversed(parts))
+
+
+def place_of(module: Any) -> Place:
+    """``module``'s :class:`Place` (made on first use: a module whose ``__init__`` skipped Module's has none)."""
+    place = module.__dict__.get("_place")
+    if place is None:
+        place = Place()
+        object.__setattr__(module, "_place", place)
+    return place
+
+
+_TENSOR_NAME = Tensor.__dict__["name"]   # the slot behind Tensor.name
+
+
 class Parameter(Tensor):
-    """A Tensor that a Module registers as a trainable parameter (requires grad)."""
+    """A Tensor that a Module registers as a trainable parameter (requires grad).
+
+    Its ``name`` is its path from the module tree's root (``"encoder.0.weight"``), read through the
+    :class:`Place` of the module that registered it last; a name set by hand is kept until it is registered.
+    """
+
+    @property
+    def name(self) -> str | None:   # type: ignore[override]
+        owner = self.__dict__.get("_named_by")
+        return _TENSOR_NAME.__get__(self, Tensor) if owner is None else owner[0].path(owner[1])
+
+    @name.setter
+    def name(self, value: str | None) -> None:
+        self.__dict__.pop("_named_by", None)
+        _TENSOR_NAME.__set__(self, value)
+
+    def _register_as(self, place: Place, name: str) -> None:
+        """Named ``name`` in the module at ``place`` (its path read when the name is)."""
+        _TENSOR_NAME.__set__(self, name)
+        self.__dict__["_named_by"] = (place, name)
+
+    def __deepcopy__(self, memo: dict) -> Parameter:
+        new = super().__deepcopy__(memo)   # (the name as it reads now, set by hand)
+        owner = self.__dict__.get("_named_by")
+        if owner is not None:              # the copy's name follows the copied module's place
+            new.__dict__["_named_by"] = copy.deepcopy(owner, memo)
+        return new
 
     def __init__(self, data: Any = None, requires_grad: bool = True) -> None:
         if data is None:   # PyTorch's Parameter(): an empty one of the default dtype
@@ -102,6 +166,7 @@ class Module(ModuleHooks):
         self.__dict__["training"] = True   # a new module is in no signature: nothing to tell mg.compile
         give_serial(self)
         object.__setattr__(self, "_scope_name", type(self).__name__.lower())
+        object.__setattr__(self, "_place", Place())
 
     def __getstate__(self) -> dict:
         # a copy carries compile()'s settings, not its captures (they hold this module's op objects), and is
@@ -156,7 +221,9 @@ class Module(ModuleHooks):
         if as_parameter:
             self._forget(name, self._buffers, self._modules)
             self._parameters[name] = value
-            if isinstance(value, Tensor):
+            if isinstance(value, Parameter):
+                value._register_as(place_of(self), name)
+            elif isinstance(value, Tensor):
                 value.name = name
         elif name in self._parameters:   # None
             self._parameters[name] = None
@@ -166,8 +233,7 @@ class Module(ModuleHooks):
             if "_called" in self.__dict__:   # added to a called tree: a first registration into it counts too
                 mark_called(value.modules())
             object.__setattr__(value, "_scope_name", scope_part(name))
-            for path, param in value.named_parameters():
-                param.name = f"{name}.{path}"
+            place_of(value).moved(place_of(self), name)   # its parameters' names now read "name.…"
         elif name in self._modules:      # None
             self._modules[name] = None
         elif buffer_persistence(value) is not None:   # nn.Buffer(t, persistent=...): registered as PyTorch's

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 import minigrad as mg
+import nn
 from nn import optim
 
 torch = pytest.importorskip("torch", reason="no torch")
@@ -173,3 +174,59 @@ def test_adafactor_takes_a_group_s_malformed_eps_and_its_step_refuses_it_as_torc
     else:
         np.testing.assert_allclose(np.array(ours[0]), np.array(theirs[0]), rtol=1e-13)
         np.testing.assert_allclose(np.array(ours[1]), np.array(theirs[1]), rtol=1e-13)
+
+
+# --- containers built deep or long: registration names nothing below the child (it read every descendant) ---
+
+def _counting_walks(monkeypatch: Any) -> list:
+    """Each call of Module.named_modules (what walking a subtree goes through) from now on."""
+    calls: list = []
+    walk = nn.Module.named_modules
+
+    def counted(self: Any, *args: Any, **kwargs: Any) -> Any:
+        calls.append(type(self).__name__)
+        return walk(self, *args, **kwargs)
+
+    monkeypatch.setattr(nn.Module, "named_modules", counted)
+    return calls
+
+
+def test_nesting_sequentials_walks_no_subtree_and_names_the_parameters_from_the_root(monkeypatch) -> None:
+    # each registration renamed the child's whole subtree: 3,000 nested Sequentials took 9 s (PyTorch: 0.2 s)
+    calls = _counting_walks(monkeypatch)
+    ours, theirs = nn.Linear(2, 2), torch.nn.Linear(2, 2)
+    for _ in range(200):
+        ours, theirs = nn.Sequential(ours), torch.nn.Sequential(theirs)
+    assert calls == []
+    names = [name for name, _ in theirs.named_parameters()]
+    assert [name for name, _ in ours.named_parameters()] == names
+    assert [p.name for p in ours.parameters()] == names      # the name a drawing shows: its path from the root
+    outer = nn.Module()
+    outer.model = ours                                       # registered again: the names follow
+    assert [p.name for p in ours.parameters()] == [f"model.{name}" for name in names]
+
+
+@pytest.mark.parametrize("container", ["ModuleList", "Sequential"])
+def test_insert_moves_the_later_children_up_without_registering_them_again_as_torch(monkeypatch, container) -> None:
+    # insert renumbered every child through the registration path (hooks, a walk of each subtree): quadratic
+    # in a loop of insert(0, m), and PyTorch runs no registration hook there at all
+    from nn.module import register_module_module_registration_hook
+    results = []
+    for lib, register in ((torch.nn, torch.nn.modules.module.register_module_module_registration_hook),
+                          (nn, register_module_module_registration_hook)):
+        made = lib.ModuleList([lib.Linear(1, 1), lib.ReLU()]) if container == "ModuleList" else \
+            lib.Sequential(lib.Linear(1, 1), lib.ReLU())
+        hooked: list = []
+        handle = register(lambda module, name, child, hooked=hooked: hooked.append(name))
+        calls = _counting_walks(monkeypatch) if lib is nn else []
+        try:
+            for index, child in ((1, lib.Tanh()), (0, lib.Linear(2, 2)), (4, lib.Sigmoid()), (2, lib.Linear(3, 3))):
+                made.insert(index, child)
+        finally:
+            handle.remove()
+        assert calls == []
+        results.append((hooked, [(k, type(m).__name__) for k, m in made.named_children()],
+                        [k for k, _ in made.named_parameters()], list(made.state_dict())))
+        if lib is nn:
+            assert [p.name for p in made.parameters()] == results[-1][2]
+    assert results[1] == results[0]
