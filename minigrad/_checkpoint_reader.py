@@ -15,7 +15,10 @@ The checks run before anything large is allocated or anything deep is walked:
   claiming 10¹² elements is refused unread;
 - the JSON layout entry has a size and a nesting limit, and every node of it is
   checked for its form; keys that collide (``a/b`` and ``a``) are refused, and
-  so is a member the layout does not use (the archive was edited).
+  so is a member the layout does not use (the archive was edited);
+- an entry loaded as a view of another (``view_of``) or as the same tensor
+  (``same_as``) must hold the values it shares, as ``numpy.load`` reads them;
+  a view lies inside its base, in whole elements.
 
 Anything else that goes wrong while the file is interpreted (a malformed value
 deep in the layout) is still a :class:`CheckpointError` naming the file;
@@ -358,6 +361,12 @@ class _Layout:
             first = node["same_as"]
             if set(node) - {"leaf", "kind", "same_as"} or not isinstance(first, str) or first not in self.tensors:
                 raise self.bad(where, f"'same_as' must name an earlier tensor entry, got {_short(first)}")
+            # save stores the tensor's values under both keys (numpy.load reads each): they must agree
+            stored, saved = self.archive.array(key), self.archive.array(first)
+            if stored.dtype != saved.dtype or stored.shape != saved.shape or stored.tobytes() != saved.tobytes():
+                raise self.archive.error(f"key {key!r} is marked as the same tensor as {first!r} but holds other "
+                                         f"values ({stored.dtype} {stored.shape}; {saved.dtype} {saved.shape}) "
+                                         "(tampered?)")
             return self.tensors[first]
         if "view_of" in node:
             array = self.view(key, node, where)

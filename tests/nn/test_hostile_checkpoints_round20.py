@@ -150,6 +150,20 @@ def test_bool_bytes_other_than_0_and_1_load_as_true() -> None:
     assert loaded.tolist() == [True, True, False, True]
 
 
+@pytest.mark.parametrize("other", [np.ones(7, np.int8), np.arange(4.0) + 1, np.arange(4.0).reshape(2, 2)])
+def test_an_entry_marked_same_as_another_must_hold_its_values(other: np.ndarray) -> None:
+    """A tampered entry marked ``same_as`` an earlier one loaded as that one whatever it held (numpy.load of the
+    same file gave its own values): now its values are checked, as a view's are."""
+    layout = {"format": 1, "root": {"dict": [["a", {"leaf": "a"}], ["b", {"leaf": "b", "same_as": "a"}]]}}
+    with pytest.raises(mg.CheckpointError, match="<BytesIO>: key 'b' is marked as the same tensor as 'a' but holds"):
+        mg.load(archive({"a": np.arange(4.0), "b": other}, layout))
+    loaded = mg.load(archive({"a": np.arange(4.0), "b": np.arange(4.0)}, layout))
+    assert loaded["b"] is loaded["a"]
+    tied = mg.arange(3.0)
+    loaded = mg.load(saved({"x": tied, "y": [tied, tied[1:]]}))
+    assert loaded["y"][0] is loaded["x"] and np.shares_memory(loaded["y"][1].numpy(), loaded["x"].numpy())
+
+
 def test_a_layout_format_must_be_the_int_1() -> None:
     """``"format": true`` and ``1.0`` (== 1 in Python) loaded as format 1; save writes the int 1 only."""
     for text in ('{"format": true, "root": {"none": true}}', '{"format": 1.0, "root": {"none": true}}'):
