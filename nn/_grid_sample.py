@@ -20,7 +20,7 @@ import numpy
 import minigrad as mg
 from minigrad import Tensor
 
-from ._arguments import _tensor
+from ._arguments import _dtype_error, _tensor
 from ._conv import _backward_takes_inputs
 from ._errors import ComplexInputError
 from ._flags import flag
@@ -235,7 +235,9 @@ def grid_sample(input: Tensor, grid: Tensor, mode: str = "bilinear", padding_mod
                          f"(N, D_out, H_out, W_out, 3) grid, the same N; got input {x.shape} and grid {grid.shape}")
     if x.dtype.kind == "c":   # PyTorch's kernel has no complex dtype: NotImplementedError, as its
         raise ComplexInputError(f"{name}: not implemented for complex tensors (input {x.dtype}, grid {grid.dtype})")
-    if x.dtype.kind != "f" or grid.dtype != x.dtype:
+    if x.dtype.kind != "f":   # PyTorch's kernel has no integer or bool dtype: NotImplementedError, as its
+        raise _dtype_error(x.dtype, f"{name}: not implemented for an input of {x.dtype} (grid {grid.dtype})")
+    if grid.dtype != x.dtype:
         raise GridDtypeError(f"{name}: expected input and grid of the same floating dtype, got {x.dtype} and "
                              f"{grid.dtype}")
     if 0 in x.shape[2:]:

@@ -65,3 +65,22 @@ def test_embedding_bag_with_no_offsets_is_zero_bags(mode: str, index_dtype: type
     assert got.shape == (0, 3) and got.dtype == mg.float64
     got.sum().backward()
     np.testing.assert_array_equal(w.grad.numpy(), np.zeros((4, 3)))
+
+
+@pytest.mark.parametrize("case", ["grid_sample_int64", "grid_sample_bool", "grid_sample_int64_5d", "sdpa_1d"])
+def test_refusals_raise_torch_exception_class(case: str) -> None:
+    # grid_sample of an integer/bool input: torch NotImplementedError (ours: TypeError/RuntimeError);
+    # scaled_dot_product_attention of 1-D tensors: torch RuntimeError (ours: a bare ValueError)
+    def call(lib: object, fn: object) -> object:
+        if case == "sdpa_1d":
+            q = lib.tensor(np.ones(4))
+            return fn.scaled_dot_product_attention(q, q, q)
+        dtype = bool if case == "grid_sample_bool" else np.int64
+        shape = (1, 1, 2, 2, 2) if case.endswith("5d") else (1, 1, 2, 2)
+        grid = np.zeros((1,) * (len(shape) - 1) + (len(shape) - 2,))
+        return fn.grid_sample(lib.tensor(np.ones(shape, dtype)), lib.tensor(grid), align_corners=False)
+
+    with pytest.raises(Exception) as expected:
+        call(torch, TF)
+    with pytest.raises(type(expected.value)):
+        call(mg, F)
