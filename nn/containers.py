@@ -75,14 +75,14 @@ class Sequential(Module):
         reregistered()
         if "_called" in self.__dict__:
             mark_called(module.modules())
-        place = place_of(self)
+        place, children, attributes = place_of(self), self._modules, self.__dict__
         for i in range(length, position - 1, -1):
             moved = modules[i - 1] if i > position else module
-            self._modules[str(i)] = moved
-            object.__setattr__(self, str(i), moved)
+            key = str(i)
+            children[key] = attributes[key] = moved
             if moved is not None:
-                object.__setattr__(moved, "_scope_name", str(i))
-                place_of(moved).moved(place, str(i))
+                object.__setattr__(moved, "_scope_name", key)   # (a container's property names its children)
+                place_of(moved).moved(place, key)
         return self
 
     def pop(self, key: int | slice) -> Any:
@@ -275,10 +275,11 @@ class ModuleList(_Container):
         reregistered()
         scope, place, children = self._scope_name, place_of(self), self._modules
         for i in range(count, position, -1):  # (a key of digits needs no scope_part)
-            moved = children[str(i)] = modules[i]
+            key = str(i)
+            moved = children[key] = modules[i]
             if moved is not None:
-                object.__setattr__(moved, "_scope_name", f"{scope}.{i}")
-                place_of(moved).moved(place, str(i))
+                object.__setattr__(moved, "_scope_name", f"{scope}.{key}")
+                place_of(moved).moved(place, key)
         self._put(str(position), module, hooks=False)
 
     def pop(self, key: int | slice) -> Any:
