@@ -17,6 +17,19 @@ _TOLERANCES = {numpy.dtype("float16"): (1e-3, 1e-5), numpy.dtype("float32"): (1.
                numpy.dtype("complex128"): (1e-7, 1e-7)}
 
 
+_NUMBERS = (bool, int, float, complex)
+
+
+def _pairs(actual: Any, expected: Any, allow_subclasses: bool) -> bool:
+    """PyTorch's comparison pairs: a Tensor with a Tensor, an array with an array, a number with a number."""
+    if not allow_subclasses and type(actual) is not type(expected):
+        return False
+    for kind in (Tensor, numpy.ndarray):
+        if isinstance(actual, kind) != isinstance(expected, kind):
+            return False
+    return backend.is_array(actual) == backend.is_array(expected)
+
+
 def _host(value: Any) -> numpy.ndarray:
     if isinstance(value, Tensor):
         return backend.to_numpy(value.data)
@@ -49,8 +62,10 @@ def assert_close(actual: Any, expected: Any, *, allow_subclasses: bool = True, r
         for a, e in zip(actual, expected):
             assert_close(a, e, **checks)
         return
-    if not allow_subclasses and type(actual) is not type(expected):
+    if not _pairs(actual, expected, allow_subclasses):
         raise TypeError(f"No comparison pair was able to handle inputs of type {type(actual)} and {type(expected)}.")
+    if check_dtype and type(actual) in _NUMBERS and type(expected) in _NUMBERS and type(actual) is not type(expected):
+        raise AssertionError(msg or f"The (d)types do not match: {type(actual)} != {type(expected)}.")
     a, e = _host(actual), _host(expected)
     if isinstance(actual, Tensor) and isinstance(expected, Tensor):
         if check_device and actual.device != expected.device:

@@ -68,3 +68,20 @@ def test_testing_assert_close_takes_torch_keywords(case):
         return _assert_close_outcome(lib, [x, {"a": x}], [x.t().contiguous().t(), {"a": x}], check_stride=True)
 
     assert run(mg) is run(torch)
+
+
+@pytest.mark.parametrize("case", ["numpy_vs_tensor", "tensor_vs_float", "float_vs_tensor", "tensor_vs_list",
+                                  "numpy_vs_float", "int_vs_float", "numpy_pair", "float_pair", "list_pair"])
+def test_testing_assert_close_pairs_types_as_torch(case):
+    """torch.testing.assert_close's docstring: ``assert_close(actual.numpy(), expected)`` (an array against a
+    Tensor) raises TypeError; a Tensor pairs only with a Tensor, an array with an array, and two Python numbers
+    of different types fail the dtype check."""
+    def run(lib):
+        pairs = {"numpy_vs_tensor": (np.ones(2), lib.ones(2, dtype=lib.float64)),
+                 "tensor_vs_float": (lib.tensor(1.0), 1.0), "float_vs_tensor": (1.0, lib.tensor(1.0)),
+                 "tensor_vs_list": (lib.ones(2), [1.0, 1.0]), "numpy_vs_float": (np.ones(2), 1.0),
+                 "int_vs_float": (1, 1.0), "numpy_pair": (np.ones(2), np.ones(2)), "float_pair": (1.0, 1.0),
+                 "list_pair": ([1.0], [1.0])}
+        return _assert_close_outcome(lib, *pairs[case])
+
+    assert run(mg) is run(torch)
