@@ -85,3 +85,44 @@ def test_testing_assert_close_pairs_types_as_torch(case):
         return _assert_close_outcome(lib, *pairs[case])
 
     assert run(mg) is run(torch)
+
+
+WINDOW_CASES = [("bartlett", {}), ("blackman", {}), ("cosine", {}), ("exponential", {}), ("exponential", {"tau": 0.5}),
+                ("gaussian", {}), ("gaussian", {"std": 0.7}), ("general_cosine", {"a": [0.46, 0.23, 0.31]}),
+                ("general_hamming", {}), ("general_hamming", {"alpha": 0.6}), ("hamming", {}), ("hann", {}),
+                ("kaiser", {}), ("kaiser", {"beta": 3.3}), ("nuttall", {})]
+
+
+@pytest.mark.parametrize("name,kwargs", WINDOW_CASES)
+def test_signal_windows_match_torch(name, kwargs):
+    """torch.signal.windows' docstring examples (``torch.signal.windows.hann(10, sym=False)`` …) had no
+    counterpart: mg.signal.windows gives PyTorch's values, shapes and dtypes."""
+    for M in (0, 1, 2, 7, 10):
+        for sym in (True, False):
+            for dtype in ("float32", "float64"):
+                ours = getattr(mg.signal.windows, name)(M, sym=sym, dtype=getattr(mg, dtype), **kwargs)
+                theirs = getattr(torch.signal.windows, name)(M, sym=sym, dtype=getattr(torch, dtype), **kwargs)
+                assert ours.dtype == np.dtype(dtype) and tuple(ours.shape) == tuple(theirs.shape)
+                tol = 1e-6 if dtype == "float32" else 1e-12
+                np.testing.assert_allclose(ours.numpy(), theirs.numpy(), rtol=tol, atol=tol,
+                                           err_msg=f"{name}({M}, sym={sym}, dtype={dtype})")
+
+
+@pytest.mark.parametrize("call", ["hann(-1)", "hann(3, dtype=L.int64)", "gaussian(3, std=0)", "exponential(3, tau=0)",
+                                  "exponential(3, center=1.0)", "general_cosine(3, a=[])", "general_cosine(3, a=3)",
+                                  "kaiser(3, beta=-1)", "exponential(4, center=1.0, sym=False)",
+                                  "hann(4, requires_grad=True)"])
+def test_signal_windows_refuse_as_torch(call):
+    def run(lib):
+        try:
+            out = eval("lib.signal.windows." + call, {"lib": lib, "L": lib})
+        except (ValueError, TypeError) as error:
+            return type(error)
+        return out.detach().numpy().tolist(), out.requires_grad
+
+    ours, theirs = run(mg), run(torch)
+    if isinstance(theirs, type):
+        assert ours is theirs
+    else:
+        np.testing.assert_allclose(ours[0], theirs[0], rtol=1e-6, atol=1e-7)
+        assert ours[1] == theirs[1]
