@@ -364,8 +364,8 @@ class Optimizer(OptimizerHooks):
             raise NotImplementedError(f"{self._name}: Tensor betas are not supported, got betas={betas!r}; pass "
                                       "Python floats, e.g. betas=(float(beta1), float(beta2))")
         for key, value in hyper.items():
-            if key == "lr" or key not in self.defaults:   # (a scheduler's entries, a program's own)
-                continue
+            if key == "lr" or key not in self.defaults or key in _TORCH_IMPLEMENTATION_KEYS:   # (checked above;
+                continue                                    # a scheduler's entries, a program's own)
             if isinstance(value, mg.Tensor) or mg.is_array(value):
                 raise TypeError(f"{self._name}: hyper-parameter {key} is a Tensor; only lr may be a (0-d) Tensor")
             if isinstance(self.defaults.get(key), bool) and not is_flag(value):

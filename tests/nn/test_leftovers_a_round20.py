@@ -230,3 +230,26 @@ def test_insert_moves_the_later_children_up_without_registering_them_again_as_to
         if lib is nn:
             assert [p.name for p in made.parameters()] == results[-1][2]
     assert results[1] == results[0]
+
+
+@pytest.mark.parametrize("name, kwargs, group", [
+    ("RMSprop", dict(foreach=True, centered=True), dict(foreach=None)), ("SGD", dict(lr=0.1, fused=True),
+                                                                          dict(fused=None)),
+    ("Rprop", dict(foreach=False), dict(foreach=None)), ("Adam", dict(fused=False), dict(fused=True)),
+])
+def test_a_group_s_own_implementation_flag_is_taken_as_torch_s(name: str, kwargs: dict, group: dict) -> None:
+    # a group's foreach=None under a constructor's True (a bool default) was refused as "must be True or False"
+    values, groups = [], []
+    for lib, opt_module in ((torch, torch.optim), (mg, optim)):
+        params = _params(lib)
+        opt = getattr(opt_module, name)([{"params": params[:1]}, {"params": params[1:], "lr": 0.05, **group}],
+                                        **kwargs)
+        for step in range(3):
+            for p, g in zip(params, _grads(lib, step)):
+                p.grad = g
+            opt.step()
+        values.append([p.detach().numpy().copy() for p in params])
+        groups.append(opt.state_dict()["param_groups"])
+    assert groups[1] == groups[0]
+    for ours, theirs in zip(values[1], values[0]):
+        np.testing.assert_allclose(ours, theirs, rtol=1e-13)
