@@ -126,3 +126,27 @@ def test_signal_windows_refuse_as_torch(call):
     else:
         np.testing.assert_allclose(ours[0], theirs[0], rtol=1e-6, atol=1e-7)
         assert ours[1] == theirs[1]
+
+
+@pytest.mark.parametrize("nested", [False, True])
+def test_vmap_of_autograd_grad_through_a_graph_recorded_outside(nested):
+    """torch.vmap's docstring: ``vmap(lambda v: autograd.grad(y, x, v))(I_N)`` is the Jacobian of a ``y`` recorded
+    outside; the loop here kept the graph for every example but the last (the first call freed it before), and the
+    graph is freed after the call, as torch's one batched backward frees it."""
+    def run(lib):
+        x = lib.tensor(np.linspace(-1, 1, 6).astype(np.float32).reshape(2, 3), requires_grad=True)
+        y = (x ** 3).sum(1) if nested else x[0] ** 2
+        if nested:
+            out = lib.vmap(lib.vmap(lambda v: lib.autograd.grad(y, x, v)[0]))(lib.eye(2).repeat(3, 1, 1))
+        else:
+            out = lib.vmap(lambda v: lib.autograd.grad(y, x, v)[0])(lib.eye(3))
+        try:
+            lib.autograd.grad(y, x, lib.ones_like(y))
+            freed = False
+        except RuntimeError:
+            freed = True
+        return out.detach().numpy(), freed
+
+    (ours, ours_freed), (theirs, theirs_freed) = run(mg), run(torch)
+    np.testing.assert_allclose(ours, theirs, rtol=1e-6)
+    assert ours_freed and theirs_freed

@@ -9,6 +9,7 @@ adding them into ``.grad``.
 
 from __future__ import annotations
 
+import contextvars
 import warnings
 from typing import Any
 
@@ -161,6 +162,12 @@ def backward(tensors: Any, grad_tensors: Any = None, retain_graph: bool | None =
             _state.reset(token)
 
 
+# True while vmap's loop (minigrad.func.vmap) runs an example that is not the last: there a grad() with the default
+# retain_graph keeps the graph, as PyTorch's one batched backward frees it once (torch.vmap's docstring example:
+# ``vmap(lambda v: autograd.grad(y, x, v))(I_N)`` gives the Jacobian of a y recorded outside).
+LOOP_KEEPS_GRAPH: contextvars.ContextVar[bool] = contextvars.ContextVar("loop_keeps_graph", default=False)
+
+
 def grad(outputs: Any, inputs: Any, grad_outputs: Any = None, retain_graph: bool | None = None,
          create_graph: bool = False, only_inputs: bool = True, allow_unused: bool | None = None,
          is_grads_batched: bool = False, materialize_grads: bool = False) -> Any:
@@ -186,6 +193,8 @@ def grad(outputs: Any, inputs: Any, grad_outputs: Any = None, retain_graph: bool
     if is_grads_batched:
         return _batched_grad(outputs, inputs, grad_outputs, retain_graph, create_graph, allow_unused,
                              materialize_grads)
+    if retain_graph is None and LOOP_KEEPS_GRAPH.get():
+        retain_graph = True
     if not only_inputs:
         warnings.warn("grad: only_inputs is deprecated and ignored (it is always True); use mg.autograd.backward "
                       "to accumulate into other tensors' .grad", FutureWarning, stacklevel=2)

@@ -29,6 +29,7 @@ from typing import Any, Callable, Iterator
 
 import numpy
 
+from ..autograd.functions import LOOP_KEEPS_GRAPH
 from ..constructors import ones, zeros
 from ..generators import own_host_stream
 from ..ops import stack
@@ -113,8 +114,12 @@ def _vmap_call(func: Callable, in_dims: Any, out_dims: Any, randomness: str, chu
                 random_ops.start_call(i)
                 shifts = [(arg, i * arg.stride(dim)) for arg, dim in zip(flat_args, flat_dims) if dim is not None]
                 epoch, changes = INPLACE.epoch, INPLACE.thread_changes()
-                with vmapped_storage(shifts):   # as_strided's offsets count from example 0, as torch's
-                    results.append(func(*_pytree.unflatten(sample, args_spec), **kwargs))
+                keeps = LOOP_KEEPS_GRAPH.set(LOOP_KEEPS_GRAPH.get() or i < batch_size - 1)
+                try:
+                    with vmapped_storage(shifts):   # as_strided's offsets count from example 0, as torch's
+                        results.append(func(*_pytree.unflatten(sample, args_spec), **kwargs))
+                finally:
+                    LOOP_KEEPS_GRAPH.reset(keeps)
                 if INPLACE.epoch != epoch and INPLACE.thread_changes() != changes:   # not only another thread's
                     _check_shared_writes(shared, flat_dims, epoch, name)
                     _check_unmapped_writes(unmapped, written, epoch, name)
