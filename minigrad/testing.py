@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import math
+import warnings
+from collections.abc import Sequence
 from typing import Any
 
 import numpy
 
 from . import backend
+from .constructors import empty, randint
 from .tensor import Tensor
 
-__all__ = ["assert_close"]
+__all__ = ["assert_close", "make_tensor"]
 
 # PyTorch's default (rtol, atol) by dtype
 _TOLERANCES = {numpy.dtype("float16"): (1e-3, 1e-5), numpy.dtype("float32"): (1.3e-6, 1e-5),
@@ -91,3 +95,69 @@ def assert_close(actual: Any, expected: Any, *, allow_subclasses: bool = True, r
                              f"({100 * bad / max(a.size, 1):.1f}%)\nGreatest absolute difference: "
                              f"{numpy.nanmax(difference) if difference.size else 0} (up to {atol} allowed)\n"
                              f"rtol={rtol}, atol={atol}")
+
+
+def make_tensor(*shape: Any, dtype: Any, device: Any, low: float | None = None, high: float | None = None,
+                requires_grad: bool = False, noncontiguous: bool = False, exclude_zero: bool = False,
+                memory_format: Any = None) -> Tensor:
+    """A random tensor of ``shape`` for tests, as ``torch.testing.make_tensor``: values uniform in [low, high)
+    (default [-9, 9) for floating and complex dtypes, where real and imaginary parts are each drawn; [-9, 10)
+    for integers, clamped to the dtype's range; bools are 0 or 1). ``noncontiguous=True`` gives every second
+    element of a tensor twice as long in the last dim, ``exclude_zero=True`` replaces zeros by 1 (the dtype's
+    smallest normal number for floats), ``requires_grad`` is for floating and complex dtypes only."""
+    if len(shape) == 1 and isinstance(shape[0], Sequence):
+        shape = tuple(shape[0])
+    dt = backend.as_dtype(dtype, "make_tensor")
+    if noncontiguous and memory_format is not None:
+        raise ValueError(f"The parameters `noncontiguous` and `memory_format` are mutually exclusive, but got "
+                         f"noncontiguous={noncontiguous} and memory_format={memory_format}")
+    exact = dt.kind in "biu"
+    if requires_grad and exact:
+        raise ValueError(f"`requires_grad=True` is not supported for boolean and integral dtypes, but got dtype={dt}")
+    if dt.kind not in "biufc":
+        raise TypeError(f"The requested dtype '{dt}' is not supported by torch.testing.make_tensor().")
+    noncontiguous = noncontiguous and math.prod(shape) > 1
+    if noncontiguous:
+        shape = (*shape[:-1], 2 * shape[-1])
+    if dt.kind == "b":
+        lowest, highest, default = 0, 2, (0, 2)
+    elif exact:
+        info = numpy.iinfo(dt)
+        lowest, highest, default = int(info.min), int(info.max) + (dt != numpy.int64), (-9, 10)
+    else:
+        info = numpy.finfo(numpy.empty(0, dt).real.dtype)
+        lowest, highest, default = float(info.min), float(info.max), (-9, 9)
+    low, high = _interval(low, high, default, lowest, highest, dt)
+    if exact:
+        result = randint(math.ceil(low), math.ceil(high), shape, dtype=dt, device=device)
+    else:
+        result = empty(shape, dtype=dt, device=device)
+        parts = result.data.view(result.data.real.dtype) if dt.kind == "c" else result.data
+        parts[...] = empty(parts.shape, dtype=parts.dtype, device=device).uniform_(low, high).data
+    if noncontiguous:
+        result = result[..., 1::2]
+    elif memory_format is not None:
+        result = result.clone(memory_format=memory_format)
+    if exclude_zero:
+        result[result == 0] = 1 if exact else float(info.tiny)
+    if not exact:
+        result.requires_grad = requires_grad
+    return result
+
+
+def _interval(low: float | None, high: float | None, default: tuple, lowest: float, highest: float,
+              dt: numpy.dtype) -> tuple:
+    """make_tensor's [low, high), checked and clamped to [lowest, highest) as PyTorch's."""
+    low, high = default[0] if low is None else low, default[1] if high is None else high
+    if any(isinstance(v, float) and math.isnan(v) for v in (low, high)):
+        raise ValueError(f"`low` and `high` cannot be NaN, but got low={low} and high={high}")
+    if low == high and dt.kind in "fc":
+        warnings.warn("Passing `low==high` to `torch.testing.make_tensor` for floating or complex types is "
+                      "deprecated since 2.1 and will be removed in 2.3. Use `torch.full(...)` instead.",
+                      FutureWarning, stacklevel=3)
+    elif low >= high:
+        raise ValueError(f"`low` must be less than `high`, but got {low} >= {high}")
+    elif high < lowest or low >= highest:
+        raise ValueError(f"The value interval specified by `low` and `high` is [{low}, {high}), but {dt} only "
+                         f"supports [{lowest}, {highest})")
+    return min(max(low, lowest), highest), min(max(high, lowest), highest)

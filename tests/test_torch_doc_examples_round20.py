@@ -150,3 +150,26 @@ def test_vmap_of_autograd_grad_through_a_graph_recorded_outside(nested):
     (ours, ours_freed), (theirs, theirs_freed) = run(mg), run(torch)
     np.testing.assert_allclose(ours, theirs, rtol=1e-6)
     assert ours_freed and theirs_freed
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64", "float16", "int64", "int8", "uint8", "bool", "complex64"])
+@pytest.mark.parametrize("kwargs", [{}, {"low": -2, "high": 3}, {"noncontiguous": True}, {"exclude_zero": True},
+                                    {"low": -100, "high": 3}, {"low": 5, "high": 4}, {"requires_grad": True},
+                                    {"low": float("nan")}])
+def test_testing_make_tensor_as_torch(dtype, kwargs):
+    """torch.testing.make_tensor (its docstring example: ``make_tensor((3,), device='cpu', dtype=torch.float32,
+    low=-1, high=1)``) had no counterpart: mg.testing.make_tensor gives torch's dtype, shape, layout, value range
+    and refusals (values are random in both)."""
+    def run(lib):
+        try:
+            t = lib.testing.make_tensor(3, 4, dtype=getattr(lib, dtype), device="cpu", **kwargs)
+        except (ValueError, TypeError) as error:
+            return type(error)
+        values = t.detach().numpy()
+        parts = np.concatenate([values.real.ravel(), values.imag.ravel()]) if values.dtype.kind == "c" else values
+        return (str(t.dtype).replace("torch.", ""), tuple(t.shape), t.is_contiguous(), t.requires_grad,
+                bool((values != 0).all()) if kwargs.get("exclude_zero") else None,
+                float(parts.min()) >= (kwargs.get("low", -9) if dtype not in ("uint8", "bool") else 0),
+                float(parts.max()) < (kwargs.get("high", 10)))
+
+    assert run(mg) == run(torch)
