@@ -28,7 +28,7 @@ import minigrad as mg
 
 from .checks import check_count, check_number, invalid, is_number, param_label
 from .line_search import Trial, divide, strong_wolfe
-from .optimizer import Optimizer, bump_version
+from .optimizer import Optimizer, bump_version, check_written
 
 __all__ = ["LBFGS"]
 
@@ -93,6 +93,7 @@ class LBFGS(Optimizer):
             if p.device != first.device or p.dtype != first.dtype:
                 raise ValueError(f"{where}: {param_label(p, i)} is {p.dtype} on {p.device}, {param_label(first, 0)} "
                                  f"is {first.dtype} on {first.device}; LBFGS needs one dtype and device")
+            check_written(p, i, where)
 
     def _flat_params(self) -> Any:
         xp = mg.array_module(self._params[0].data)

@@ -195,6 +195,20 @@ def _hyper_parameter_names() -> set[str]:
     return names - {"self", "params"}
 
 
+
+def check_written(p: mg.Tensor, index: int, where: str) -> None:
+    """PyTorch's refusal to step a parameter whose elements share memory (an ``expand``-ed tensor, say one
+    assigned by ``load_state_dict(assign=True)``): an in-place update would write one value to every row.
+    A read-only array (a view of a non-writable NumPy array) is refused by name too, before anything changes."""
+    data = p.data
+    if data.size and any(n > 1 and step == 0 for n, step in zip(data.shape, data.strides)):
+        raise RuntimeError(f"{where}: unsupported operation: more than one element of {param_label(p, index)} "
+                           "(an expanded view) refers to a single memory location. Please clone() the parameter "
+                           "before performing the operation.")
+    if not getattr(data.flags, "writeable", True):
+        raise RuntimeError(f"{where}: {param_label(p, index)} is read-only (a view of a non-writable array); "
+                           "clone() it first")
+
 class Optimizer(OptimizerHooks):
     """Base class: parameter groups, per-parameter state, ``zero_grad``, ``step``, ``state_dict``, and
     PyTorch's step and state-dict hooks (:mod:`nn.optim.hooks`).
@@ -442,6 +456,7 @@ class Optimizer(OptimizerHooks):
                 for p in group["params"]:
                     grad = self._grad_array(p, index, where)
                     if grad is not None:
+                        check_written(p, index, where)
                         if refused:
                             self._refuse_implementation(p, index, hyper, where)
                         if p.dtype.kind == "c" and hyper.get("fused"):
