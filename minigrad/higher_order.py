@@ -993,8 +993,8 @@ def _unbind(node: Function, grads: list) -> Tensor:
 
 def _weighted_mean(node: Function, g: Tensor) -> tuple:
     denominator, total, empty = node.saved   # the inputs (the denominator 1 where it is 0), not the quotient
-    if empty:   # every target ignored: NaN loss, zero gradients, as the engine's
-        return _zeros((), g), _zeros((), g)
+    if empty:   # a zero denominator: the total's gradient is g / 0 (±inf, NaN for 0), as the engine's
+        return g * math.inf, _zeros((), g)
     y = Div()(_input(node, 0, total), _input(node, 1, denominator)) if node.edges[1] is not None else None
     return _quotient_grads(node, g, denominator, y, ())
 

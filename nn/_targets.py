@@ -111,9 +111,11 @@ class ClassTargets(mg.Function):
 
 
 class WeightedMean(mg.Function):
-    """total / denominator (both 0-d); when the denominator is 0 (every target ignored) the loss is NaN with
-    zero gradients, as PyTorch's (0/0 in the backward would make every gradient NaN). An op, not a Python
-    test of the denominator, so a compiled function decides it on each call's values."""
+    """total / denominator (both 0-d); when the denominator is 0 the loss is NaN, and the total's gradient is
+    PyTorch's grad / 0 (±inf): every target ignored, the loss's ``where`` gives each row 0 of it (zero gradients,
+    as PyTorch's); kept targets whose class weights are all 0 get 0·inf = NaN, as PyTorch's. The denominator's
+    gradient is 0 then. An op, not a Python test of the denominator, so a compiled function decides it on each
+    call's values."""
 
     name = "div"
 
@@ -129,10 +131,12 @@ class WeightedMean(mg.Function):
 
     def backward(self, gy: Any) -> tuple:
         safe, total, empty = self.saved
-        zero = self.xp.zeros_like(gy)
+        xp = self.xp
         # as Div's backward, so the numbers equal a plain total / denominator
-        return (self.xp.where(empty, zero, gy / safe),
-                self.xp.where(empty, zero, -gy * ((total / safe) / safe)))
+        # PyTorch's grad / total_weight at 0: ±inf, NaN for a 0 or NaN grad (no division: nothing to warn)
+        over_zero = xp.where((gy == 0) | xp.isnan(gy), xp.nan, xp.copysign(xp.inf, gy))
+        return (xp.where(empty, over_zero, gy / safe),
+                xp.where(empty, xp.zeros_like(gy), -gy * ((total / safe) / safe)))
 
 
 def checked_indices(indices: Any, device: Any, bound: int, name: str, message: Any, what: str = "indices",
@@ -234,5 +238,5 @@ def nll_rows(log_probs: Tensor, safe: Tensor, keep: Tensor, weight: Tensor | Non
 
 
 def weighted_mean(total: Tensor, denominator: Tensor) -> Tensor:
-    """total / denominator, NaN with zero gradients when the denominator is 0 (see :class:`WeightedMean`)."""
+    """total / denominator, NaN when the denominator is 0, with PyTorch's gradients (see :class:`WeightedMean`)."""
     return WeightedMean()(total, denominator)

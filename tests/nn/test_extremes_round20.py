@@ -1,0 +1,57 @@
+"""Extreme float32/float16 values through composite nn code (losses, normalisations, activations), against torch
+2.13: values, NaN/inf positions and signs, and first gradients (round 20's differential fuzzing of extremes)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import minigrad as mg
+from nn import functional as F
+
+torch = pytest.importorskip("torch", reason="no torch")
+TF = torch.nn.functional
+
+
+def _same(ours, theirs) -> None:
+    """Same shape and dtype, NaN where torch has NaN, infinities of the same sign, the rest allclose."""
+    theirs_np = theirs.detach().float().numpy()
+    ours_np = np.asarray(ours.detach().numpy(), dtype=np.float32)
+    assert str(ours.dtype).split(".")[-1] == str(theirs.dtype).split(".")[-1]
+    assert ours_np.shape == theirs_np.shape
+    np.testing.assert_array_equal(np.isnan(ours_np), np.isnan(theirs_np))
+    np.testing.assert_array_equal(np.isposinf(ours_np), np.isposinf(theirs_np))
+    np.testing.assert_array_equal(np.isneginf(ours_np), np.isneginf(theirs_np))
+    np.testing.assert_allclose(ours_np, theirs_np, rtol=1e-3, atol=1e-3, equal_nan=True)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float16])
+@pytest.mark.parametrize("name, target, weight, ignore_index, label_smoothing", [
+    # kept targets whose class weights are all 0 (a total weight of 0): NaN loss, NaN gradients at their rows
+    ("nll_loss", [1, 0, 1], [1.0, 0.0, 1.0, 0.0], 0, 0.0),
+    ("nll_loss", [1, 2, 1], [1.0, 0.0, 0.0, 0.0], -100, 0.0),
+    ("cross_entropy", [1, 0, 1], [1.0, 0.0, 1.0, 0.0], 0, 0.0),
+    ("cross_entropy", [1, 1, 1], [1.0, 0.0, 1.0, 0.0], -100, 0.1),
+    # every target ignored: NaN loss, zero gradients (as before)
+    ("nll_loss", [0, 0, 0], None, 0, 0.0),
+    ("cross_entropy", [0, 0, 0], [1.0, 0.0, 1.0, 0.0], 0, 0.1),
+])
+def test_a_zero_total_class_weight_gives_nan_gradients_at_the_kept_rows(name: str, target: list, weight: list | None,
+                                                                        ignore_index: int, label_smoothing: float,
+                                                                        dtype: type) -> None:
+    # the mean's gradient is grad / total_weight = inf there, times each kept row's class weight 0: NaN, as
+    # PyTorch's; minigrad gave zero gradients (the all-ignored rule applied to any zero denominator)
+    logits = np.random.default_rng(0).standard_normal((3, 4)).astype(dtype)
+    results = []
+    for lib, functional in ((mg, F), (torch, TF)):
+        x = lib.tensor(logits, requires_grad=True)
+        kwargs = {"weight": None if weight is None else lib.tensor(np.array(weight, dtype)),
+                  "ignore_index": ignore_index}
+        if name == "cross_entropy":
+            kwargs["label_smoothing"] = label_smoothing
+        loss = getattr(functional, name)(x, lib.tensor(target), **kwargs)
+        (grad,) = lib.autograd.grad(loss, x, create_graph=True)
+        (second,) = lib.autograd.grad((grad * grad).sum(), x)
+        results.append((loss, grad, second))
+    for ours, theirs in zip(*results):
+        _same(ours, theirs)
