@@ -157,18 +157,24 @@ def _antialias_taps(in_size: int, out_size: int, scale: float | None, align_corn
         total = (total + row).astype(ct)
     weights = numpy.where(total != 0, weights / numpy.where(total != 0, total, ct(1)), weights).astype(ct)
     positions = numpy.minimum(low + j, in_size - 1)
-    return [(positions[k], weights[k]) for k in range(width)]
+    # a tap past a position's count is no tap of it (PyTorch's loop stops at the count): left out, not weighted 0,
+    # so an inf or NaN pixel there does not make the output NaN
+    return [(positions[k], weights[k], j[k] < count) for k in range(width)]
 
 
 def _resample(x: Tensor, axis: int, taps: Any) -> Tensor:
-    """Σ over taps of x gathered at the tap's positions along ``axis``, times its weights (None: no weights)."""
+    """Σ over taps of x gathered at the tap's positions along ``axis``, times its weights (None: no weights); a
+    tap's optional third entry, a bool per output position, leaves it out where False."""
     out = None
     trailing = (1,) * (x.ndim - 1 - axis)
-    for positions, weights in taps:
+    for positions, weights, *used in taps:
         # a host array: its range is checked on the host as it moves (a device Tensor would be read back)
         picked = x[(slice(None),) * axis + (positions.astype(numpy.int64),)]
         if weights is not None:
             picked = picked * mg.as_tensor(mg.make_array(weights.reshape((-1,) + trailing), x.dtype, x.device))
+        if used and not used[0].all():   # (an antialias tap: the output positions it is a tap of)
+            picked = mg.where(mg.as_tensor(mg.make_array(used[0].reshape((-1,) + trailing), mg.bool, x.device)),
+                              picked, 0.0)
         out = picked if out is None else out + picked
     return out
 

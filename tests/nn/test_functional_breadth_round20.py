@@ -84,3 +84,16 @@ def test_refusals_raise_torch_exception_class(case: str) -> None:
         call(torch, TF)
     with pytest.raises(type(expected.value)):
         call(mg, F)
+
+
+@pytest.mark.parametrize("mode", ["bilinear", "bicubic"])
+@pytest.mark.parametrize("value", [np.inf, -np.inf, np.nan])
+@pytest.mark.parametrize("size", [(3, 2), (2, 4), (1, 3), (5, 5)])
+def test_antialias_interpolate_leaves_pixels_outside_a_filter_out(mode: str, value: float, size: tuple) -> None:
+    # an inf/NaN pixel outside an output position's filter support does not reach it (torch sums only the taps in
+    # the support); ours weighted the padding taps by 0, and 0 · inf made those outputs NaN
+    x = np.zeros((1, 1, 6, 6))
+    x[0, 0, 5, 5] = value
+    expected = TF.interpolate(torch.tensor(x), size=size, mode=mode, antialias=True).numpy()
+    got = F.interpolate(mg.tensor(x), size=size, mode=mode, antialias=True).numpy()
+    np.testing.assert_array_equal(got, expected)
