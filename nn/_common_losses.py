@@ -64,16 +64,16 @@ def _warn_if_broadcast(input: Tensor, target: Tensor, name: str) -> None:  # noq
                       "they broadcast, which is likely not what you meant (as PyTorch warns)", stacklevel=3)
 
 
-def _with_gradient(value: Tensor, x: Tensor, slope: Any) -> Tensor:
-    """``value`` in the forward pass, with d(result)/dx = ``slope`` (elementwise) in the backward pass.
+def _with_gradient(value: Tensor, x: Tensor) -> Tensor:
+    """``value`` in the forward pass, with d(result)/dx = 1 (elementwise) in the backward pass.
 
-    value + slope·(x - x.detach()): the added term is exactly 0. For PyTorch functions whose backward
-    is not the derivative of their forward: a clamp done without gradient (``cosine_similarity``). ``value``
-    and ``slope`` must not depend on ``x``'s graph.
+    value + (x - x.detach()): the added term is exactly 0 where x is finite; where it is ±inf or NaN (inf - inf is
+    NaN) the result is x itself, which ``value`` must equal there, so its gradient is 1 too (it was 0: a float16
+    loss of inf sent no gradient back). For PyTorch functions whose backward is not the derivative of their
+    forward: a clamp done without gradient (``cosine_similarity``), a sum rounded as PyTorch's kernel (float16
+    ``nll_loss``). ``value`` must not depend on ``x``'s graph.
     """
-    if isinstance(slope, Tensor):
-        slope = slope.detach()
-    return value + slope * (x - x.detach()).nan_to_num(0.0)   # 0 at an overflowed x too (inf - inf is NaN)
+    return mg.where(x.detach().isfinite(), value + (x - x.detach()), x)
 
 
 def _broadcast_shape(a: Tensor, b: Tensor, name: str) -> tuple:
@@ -177,7 +177,7 @@ def _float16_as_pytorch(loss: Tensor, log_probs: Tensor, safe: Tensor, keep: Ten
     if reduction == "mean":
         with numpy.errstate(divide="ignore", invalid="ignore"):   # no kept row: 0/0 is NaN, as PyTorch's
             total = total / (numpy.float16(kept.sum()) if weight is None and ndim == 2 else _cascade_sum(scale, kept))
-    return _with_gradient(mg.tensor(total), loss, 1.0)
+    return _with_gradient(mg.tensor(total), loss)
 
 
 def _cascade_sum(values: numpy.ndarray, kept: numpy.ndarray) -> numpy.float16:
@@ -522,7 +522,7 @@ def cosine_similarity(x1: Tensor, x2: Tensor, dim: int = 1, eps: float = 1e-8) -
 
     def unit(x: Tensor) -> Tensor:
         norm = x.norm(2, axis, keepdim=True)
-        return x / _with_gradient(norm.detach().clip(min=eps), norm, 1.0)
+        return x / _with_gradient(norm.detach().clip(min=eps), norm)
 
     return (unit(x1) * unit(x2)).sum(axis)
 

@@ -55,3 +55,23 @@ def test_a_zero_total_class_weight_gives_nan_gradients_at_the_kept_rows(name: st
         results.append((loss, grad, second))
     for ours, theirs in zip(*results):
         _same(ours, theirs)
+
+
+INF, NAN = float("inf"), float("nan")
+
+
+@pytest.mark.parametrize("name, reduction", [("nll_loss", "sum"), ("nll_loss", "mean"), ("cross_entropy", "mean"),
+                                             ("cross_entropy", "sum")])
+def test_a_float16_class_loss_of_inf_or_nan_still_sends_its_gradient_back(name: str, reduction: str) -> None:
+    # the float16 sum/mean takes PyTorch's rounded value with the engine loss's gradient; where that loss was ±inf
+    # or NaN the gradient was 0 (inf - inf = NaN zeroed), so one inf logit silenced every row's gradient
+    logits = np.array([[2.0, 0.59, -0.39, 2.6], [-INF, -0.078, INF, 30.0]], np.float16)
+    results = []
+    for lib, functional in ((mg, F), (torch, TF)):
+        x = lib.tensor(logits, requires_grad=True)
+        loss = getattr(functional, name)(x, lib.tensor([0, 2]), reduction=reduction)
+        loss.backward()
+        results.append((loss, x.grad))
+    for ours, theirs in zip(*results):
+        _same(ours, theirs)
+
