@@ -201,7 +201,11 @@ def _half_batch_norm(x: Tensor, running_mean: Tensor | None, running_var: Tensor
             running_mean.copy_(running_mean.float().mul_(1 - momentum).add_(mean.detach() * momentum))
             running_var.copy_(running_var.float().mul_(1 - momentum).add_(
                 variance.detach() * (momentum * count / (count - 1))))
-    invstd = 1 / (variance + eps).sqrt()
+    if eps == 0:   # instance_norm's eps=0: a zero-variance channel's 1/√var is 0, as in :func:`_normalized`
+        flat = variance == 0
+        invstd = mg.where(flat, 0.0, mg.where(flat, 1.0, variance).rsqrt())
+    else:
+        invstd = 1 / (variance + eps).sqrt()
     return _half_affine(x32, _rounded(mean, mg.float16).reshape(shape), _rounded(invstd, mg.float16).reshape(shape),
                         weight, bias)
 

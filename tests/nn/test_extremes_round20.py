@@ -75,3 +75,19 @@ def test_a_float16_class_loss_of_inf_or_nan_still_sends_its_gradient_back(name: 
     for ours, theirs in zip(*results):
         _same(ours, theirs)
 
+
+
+def test_float16_instance_norm_eps_zero_of_a_constant_instance_is_zero_as_torchs() -> None:
+    # round 17 gave float32/float64 PyTorch's 1/√var = 0 for a zero-variance instance with eps=0; the float16 path
+    # (PyTorch's batch_norm kernel in float32) still divided by 0: NaN outputs and gradients
+    x = np.array([[[3.0, 3.0, 3.0], [1.0, 2.0, 4.0]], [[-0.5, -0.5, -0.5], [0.0, 0.0, 0.0]]], np.float16)
+    w, b = np.array([1.5, 2.0], np.float16), np.array([0.1, 0.2], np.float16)
+    upstream = np.random.default_rng(2).uniform(0.5, 1.5, x.shape).astype(np.float16)
+    results = []
+    for lib, functional in ((mg, F), (torch, TF)):
+        leaves = [lib.tensor(a, requires_grad=True) for a in (x, w, b)]
+        out = functional.instance_norm(leaves[0], weight=leaves[1], bias=leaves[2], eps=0.0)
+        (out * lib.tensor(upstream)).sum().backward()
+        results.append([out] + [leaf.grad for leaf in leaves])
+    for ours, theirs in zip(*results):
+        _same(ours, theirs)
