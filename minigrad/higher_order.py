@@ -40,6 +40,7 @@ from .autograd.engine import (
     _dense,
     _finished_leaves,
     _in_leaf_shape,
+    _leaf_consumers,
     count_consumers,
 )
 from .autograd.functions import register_create_graph_walk
@@ -119,8 +120,8 @@ def _no_rule(node: Function) -> NotImplementedError:
 
 # --- the walk ---------------------------------------------------------------------------------------------------
 
-def walk(start: Function, targets: Any = None, quiet: bool = False, finished: dict | None = None
-         ) -> tuple[dict, dict, list]:
+def walk(start: Function, targets: Any = None, quiet: bool = False, finished: dict | None = None,
+         on_leaf: Callable | None = None) -> tuple[dict, dict, list]:
     """Run the rules from ``start`` (a ``functions._Roots`` node whose saved values are the roots' gradient Tensors).
 
     Returns ``({leaf: gradient Tensor}, {(node, index): gradient Tensor}, nodes run)``; the second holds
@@ -128,6 +129,9 @@ def walk(start: Function, targets: Any = None, quiet: bool = False, finished: di
     the walk to the ops on a path to them, or None for every op). ``quiet`` (``grad``'s walk): the targets'
     nodes it stops at run no ``grad_fn`` prehook, as PyTorch's. Runs with gradient recording on. The leaves
     come in the order they were complete; if a node raises, ``finished`` (when given) gets those complete then.
+    ``on_leaf(leaf, gradient)``, when given, runs (in the walk's state) as soon as a leaf's gradient is complete, as
+    PyTorch runs a leaf's AccumulateGrad before any other ready node; the leaf's entry becomes what it returns (None:
+    none, the leaf is done).
     """
     leaves: dict = {}
     captured: dict = {}
@@ -139,6 +143,7 @@ def walk(start: Function, targets: Any = None, quiet: bool = False, finished: di
         wanted = targets.outputs
     else:
         consumers, stops, wanted = count_consumers(start), frozenset(), {}
+    ripe = None if on_leaf is None else _leaf_consumers(consumers, stops, None)   # each leaf's consumers left
     for begin in WALK_BEGINS:   # register_multi_grad_hook (autograd.graph)
         begin(consumers, targets)
     pending: dict = {start: [None] * start.n_outputs}
@@ -196,12 +201,27 @@ def walk(start: Function, targets: Any = None, quiet: bool = False, finished: di
                     elif g is not None:   # (taken out and put back: `leaves` is in the order the leaves were complete)
                         total = leaves.pop(edge, None)
                         leaves[edge] = g if total is None else _add_leaf(total, g)
+                if ripe is not None:
+                    _ripe_leaves(node, ripe, leaves, on_leaf, mode)
         except BaseException:   # PyTorch has accumulated each leaf whose every consumer ran before the error
             if finished is not None:
                 finished.update(_finished_leaves(leaves, pending, consumers, node))
             raise
         restore_state(mode)
     return leaves, captured, visited
+
+
+def _ripe_leaves(node: Function, ripe: dict, leaves: dict, on_leaf: Callable, mode: Any) -> None:
+    """:func:`walk`'s ``on_leaf`` on each leaf whose last consumer ``node`` was (taken out of ``leaves`` first: one
+    whose hooks raise is not complete, as in PyTorch), in the walk's state ``mode``."""
+    for edge in node.edges:
+        if edge is not None and type(edge) is not tuple and edge in ripe:
+            ripe[edge] -= 1
+            if ripe[edge] == 0 and edge in leaves:
+                restore_state(mode)
+                done = on_leaf(edge, leaves.pop(edge))
+                if done is not None:
+                    leaves[edge] = done
 
 
 def _add_leaf(total: Any, g: Any) -> Any:
@@ -319,11 +339,12 @@ def _backward(roots: list, given: Any, retain_graph: bool, targets: Any) -> None
     grads = root_grads(roots, given, "backward", "grad_tensors")
     finished: dict = {}
     try:
-        leaves, _, visited = walk(_Roots(roots, grads), targets, finished=finished)
+        leaves, _, visited = walk(_Roots(roots, grads), targets, finished=finished,
+                                  on_leaf=lambda leaf, g: _accumulate_leaves({leaf: g}, targets))
     except BaseException:   # as PyTorch's engine, which had accumulated these before the error
         _accumulate_leaves(finished, targets)
         raise
-    _accumulate_leaves(leaves, targets)
+    _accumulate_leaves(leaves, targets)   # (none left: each was accumulated once complete)
     _release(visited, retain_graph)
 
 
@@ -359,16 +380,16 @@ def _grad(roots: list, given: Any, wanted: list, retain_graph: bool, allow_unuse
           materialize_grads: bool) -> list:
     from .autograd.functions import _Roots, _Targets
     grads = root_grads(roots, given, "grad", "grad_outputs")
-    leaves, captured, visited = walk(_Roots(roots, grads), _Targets(wanted), quiet=True) if roots else ({}, {}, [])
-    mode = _state.get()
+    targets = _Targets(wanted)
+
+    def hooked(leaf: Tensor, g: Any) -> Any:   # a wanted leaf's hooks run once its gradient is complete, as torch's
+        return leaf_grad(leaf, _dense(g), in_grad=True) if leaf in targets.leaves else g
+
+    leaves, captured, visited = walk(_Roots(roots, grads), targets, quiet=True, on_leaf=hooked) if roots \
+        else ({}, {}, [])
     result = []
     for i, t in enumerate(wanted):
-        if t._node is not None:
-            g = captured.get((t._node, t._index))
-        else:
-            g = leaves.get(t)
-            g = None if g is None else leaf_grad(t, _dense(g), in_grad=True)
-            restore_state(mode)
+        g = captured.get((t._node, t._index)) if t._node is not None else leaves.get(t)
         if g is None:
             if not (allow_unused or materialize_grads):
                 raise RuntimeError(f"grad: input {i} (shape {tuple(t.shape)}) appears to not have been used in "

@@ -9,10 +9,11 @@ deterministic already, and it has no cuDNN or MPS backend, so those flags are st
 
 from __future__ import annotations
 
+import contextlib
 import os
 import types
 import warnings
-from typing import Any
+from typing import Any, Iterator
 
 from .arguments import as_bool
 
@@ -119,9 +120,29 @@ def _flags(name: str, **values: Any) -> types.SimpleNamespace:
     return namespace
 
 
+@contextlib.contextmanager
+def _cudnn_flags(enabled: bool = False, benchmark: bool = False, benchmark_limit: int = 10,
+                 deterministic: bool = False, allow_tf32: bool = True, fp32_precision: str = "none",
+                 depthwise_kernel: str = "auto") -> Iterator[None]:
+    """``with mg.backends.cudnn.flags(enabled=..., deterministic=...):``: PyTorch's cuDNN flags set for the block
+    (each to its argument, the defaults included: ``enabled=False`` unless given, as PyTorch's), then restored.
+    Stored only: minigrad has no cuDNN, so ``benchmark_limit``, ``fp32_precision`` and ``depthwise_kernel`` are
+    accepted and not kept (PyTorch keeps them only where cuDNN is available)."""
+    cudnn = backends.cudnn
+    names = ("enabled", "benchmark", "deterministic", "allow_tf32")
+    before = [getattr(cudnn, name) for name in names]
+    for name, value in zip(names, (enabled, benchmark, deterministic, allow_tf32)):
+        setattr(cudnn, name, value)
+    try:
+        yield
+    finally:
+        for name, value in zip(names, before):
+            setattr(cudnn, name, value)
+
+
 backends = types.SimpleNamespace(
     cudnn=_flags("cudnn", deterministic=False, benchmark=False, enabled=True, allow_tf32=True,
-                 is_available=lambda: False, version=lambda: None),
+                 is_available=lambda: False, version=lambda: None, flags=_cudnn_flags),
     mps=_flags("mps", is_available=lambda: False, is_built=lambda: False),
     cuda=_flags("cuda", matmul=types.SimpleNamespace(allow_tf32=False), is_built=lambda: False),
     mkldnn=_flags("mkldnn", enabled=False, is_available=lambda: False),

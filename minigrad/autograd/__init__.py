@@ -41,9 +41,10 @@ from .engine import (  # the private names: for the engine's other modules (code
     tag,
 )
 from .functions import backward, grad, tensor_backward
+from .grad_mode import is_multithreading_enabled, set_multithreading_enabled
 from .variable import Variable
 
 __all__ = ["AnomalyError", "AxisError", "Function", "FunctionCtx", "HookError", "LazyGradient", "backward",
-           "current_scope", "grad", "once_differentiable",
-           "is_grad_enabled", "observe_backward", "register_hook", "register_post_accumulate_grad_hook",
-           "retain_grad", "tag", "tensor_backward", "Variable"]
+           "current_scope", "grad", "once_differentiable", "is_grad_enabled", "is_multithreading_enabled",
+           "observe_backward", "register_hook", "register_post_accumulate_grad_hook",
+           "retain_grad", "set_multithreading_enabled", "tag", "tensor_backward", "Variable"]

@@ -53,12 +53,12 @@ from ..hooks import (
     _leaf_label,
     _PostHooks,
     _run_node_hooks,
-    register_hook,
     register_post_accumulate_grad_hook,
     retain_grad,
     run_after_backward,
     run_post_accumulate_hooks,
 )
+from ..hooks import register_hook as _register_tensor_hook
 from ..recording import _state, current_scope, is_grad_enabled, restore_state
 from ..tensor import COMPLEX_GRAD_BEGINS, Tensor
 from ..versions import INPLACE
@@ -305,6 +305,7 @@ class Function:
 
         on_output_gradient.__name__ = getattr(hook, "__name__", "prehook")
         on_output_gradient.prehook = True   # runs after the output's tensor hooks (hooks._run_node_hooks)
+        _NodeHooks.registered = True
         with HOOKS_LOCK:   # another thread's grad may be removing its capture hook from this table
             if self.hooks is None:
                 self.hooks = {}
@@ -327,6 +328,7 @@ class Function:
         """
         if not callable(hook):
             raise TypeError(f"grad_fn.register_hook: the hook must be callable, got {type(hook).__name__}")
+        _NodeHooks.registered = True
         with HOOKS_LOCK:
             if self.hooks is None:
                 self.hooks = {}
@@ -338,6 +340,23 @@ class Function:
                 if hook in hooks:
                     hooks.remove(hook)
         return RemovableHandle(remove)
+
+
+class _NodeHooks:
+    """Whether a hook was ever put on a non-leaf tensor or an op node (``y.register_hook``,
+    ``grad_fn.register_prehook``/``register_hook``, multi-grad hooks): user code that runs in the middle of a
+    backward walk. Until then no one can see when a leaf's ``.grad`` changes during the walk, so backward adds into
+    every leaf after it; from then on each leaf as soon as its gradient is complete (:func:`_accumulate_ripe`)."""
+
+    registered = False
+
+
+def register_hook(tensor: Tensor, hook: Callable) -> RemovableHandle:
+    """``tensor.register_hook(hook)`` (:func:`minigrad.hooks.register_hook`); a hook on a non-leaf also sets
+    :class:`_NodeHooks`."""
+    if tensor._node is not None:
+        _NodeHooks.registered = True
+    return _register_tensor_hook(tensor, hook)
 
 
 def tag(tensor: Tensor, label: str) -> Tensor:
@@ -573,12 +592,13 @@ _ACCUMULATING = threading.Lock()
 _GRAD_ALONE = 3
 
 
-def _accumulate(leaves: dict, owned: set) -> None:
+def _accumulate(leaves: dict, owned: set, shared: bool = False) -> None:
     """Each leaf's hooks on its summed gradient, then ``leaf.grad += gradient``, then post-accumulate hooks.
 
     Each leaf's hooks start in the recording state of the backward; its post-accumulate hooks run in the state
     its hooks left (PyTorch runs them in one node, the leaf's AccumulateGrad). Several leaves, some with hooks:
-    one after the other (:func:`_leaf_by_leaf`)."""
+    one after the other (:func:`_leaf_by_leaf`). ``shared``: one leaf's gradient array is another's too (for
+    :func:`_in_leaf_shape`; found among ``leaves`` themselves otherwise)."""
     several = len(leaves) > 1
     if several and _PostHooks.registered and any(getattr(leaf, "_post_hooks", None) for leaf in leaves):
         _leaf_by_leaf(leaves, owned)
@@ -609,7 +629,7 @@ def _accumulate(leaves: dict, owned: set) -> None:
             total = leaf._grad
             if total is None or type(g) is not type(total.data):
                 if getattr(g, "shape", ()) != leaf.data.shape:
-                    g = _in_leaf_shape(leaf, g, sum(other is g for other in leaves.values()) > 1)
+                    g = _in_leaf_shape(leaf, g, shared or _shares_gradient(leaf, leaves))
                 _add_to_grad(leaf, g, leaf in owned)
             else:   # the common case, inline
                 array = total.data
@@ -631,7 +651,14 @@ def _leaf_by_leaf(leaves: dict, owned: set) -> None:
     PyTorch runs their AccumulateGrad nodes (hooks, addition, post-accumulate hooks) when some have hooks: a hook
     sees the ``.grad`` of the leaves before it accumulated, and one that raises leaves the rest untouched."""
     for leaf, g in leaves.items():
-        _accumulate({leaf: g}, owned)
+        _accumulate({leaf: g}, owned, _shares_gradient(leaf, leaves))
+
+
+def _shares_gradient(leaf: Tensor, leaves: dict) -> bool:
+    """Whether ``leaf``'s gradient array in ``leaves`` is another leaf's there too (both inputs of an add get one);
+    read only for a leaf whose shape changed since the forward (:func:`_in_leaf_shape`): False otherwise."""
+    g = leaves[leaf]
+    return getattr(g, "shape", ()) != leaf.data.shape and sum(other is g for other in leaves.values()) > 1
 
 
 def _in_leaf_shape(leaf: Tensor, g: Any, shared: bool = False) -> Any:
@@ -729,13 +756,45 @@ def _walk(root: Tensor, grad: Any, retain_graph: bool, observer: Callable | None
     if WALK_BEGINS:   # register_multi_grad_hook (autograd.graph): which of its tensors this walk reaches
         for begin in WALK_BEGINS:
             begin(consumers, targets)
+    ripe = None   # a backward where hooks may run mid-walk: each leaf's consumers left, to accumulate it when complete
+    if _NodeHooks.registered and observer is None and getattr(targets, "captured", None) is None:
+        ripe = _leaf_consumers(consumers, stops, None if targets is None else targets.leaves)
     token = _freeing.set(not retain_graph and observer is None)
     try:
         if len(consumers) >= FRESH_CHUNK_NODES:   # pass 2 calls every node's backward: see minigrad.frames
-            return in_fresh_chunk(_propagate, root, grad, retain_graph, observer, owned, consumers, stops, finished)
-        return _propagate(root, grad, retain_graph, observer, owned, consumers, stops, finished)
+            return in_fresh_chunk(_propagate, root, grad, retain_graph, observer, owned, consumers, stops, finished,
+                                  ripe)
+        return _propagate(root, grad, retain_graph, observer, owned, consumers, stops, finished, ripe)
     finally:
         _freeing.reset(token)
+
+
+def _leaf_consumers(consumers: dict, stops: set | frozenset, wanted: set | None) -> dict:
+    """How many edges of the nodes a walk runs (``consumers``, less the ``stops`` whose backward does not run) lead
+    to each leaf (each of ``wanted`` only, when given: ``backward(inputs=)``)."""
+    counts: dict = {}
+    for node in consumers:
+        if node not in stops:
+            for edge in node.edges:
+                if edge is not None and type(edge) is not tuple and (wanted is None or edge in wanted):
+                    counts[edge] = counts.get(edge, 0) + 1
+    return counts
+
+
+def _accumulate_ripe(node: Function, ripe: dict, leaves: dict, owned: set) -> None:
+    """After ``node`` sent its gradients: accumulate each leaf whose last consumer it was (its hooks, ``.grad +=``,
+    post-accumulate hooks), at once, as PyTorch runs a leaf's AccumulateGrad (the largest sequence number) before
+    any other ready node. It leaves ``leaves`` (the walk's caller adds the rest), before its hooks run: a hook
+    that raises leaves it unaccumulated, as torch's."""
+    complete = []
+    for edge in node.edges:
+        left = ripe.get(edge) if edge is not None and type(edge) is not tuple else None
+        if left is not None:
+            ripe[edge] = left - 1
+            if left == 1 and edge in leaves:
+                complete.append((edge, _shares_gradient(edge, leaves)))
+    for leaf, shared in complete:
+        _accumulate({leaf: leaves.pop(leaf)}, owned, shared)
 
 
 _NO_STOPS: frozenset = frozenset()
@@ -759,13 +818,16 @@ _observing: ContextVar[bool] = ContextVar("minigrad_observing", default=False)  
 
 
 def _propagate(root: Tensor, grad: Any, retain_graph: bool, observer: Callable | None, owned: set | None,
-               consumers: dict, stops: set | frozenset = _NO_STOPS, finished: dict | None = None) -> dict:
+               consumers: dict, stops: set | frozenset = _NO_STOPS, finished: dict | None = None,
+               ripe: dict | None = None) -> dict:
     """Pass 2 of :func:`_walk`: a node runs once every consumer has sent its gradient.
 
     In a restricted walk, a parent missing from ``consumers`` is off every path to the targets and
     gets nothing; a node in ``stops`` (a target's, with hooks that capture its gradient) runs its
     hooks but not its backward, as PyTorch runs no op beyond what the inputs need. If a node (its
-    backward or a hook) raises, ``finished`` (when given) gets the leaves whose every consumer had run.
+    backward or a hook) raises, ``finished`` (when given) gets the leaves whose every consumer had run. With
+    ``ripe`` (each leaf's consumers left, :func:`_leaf_consumers`), a leaf complete is accumulated at once
+    (:func:`_accumulate_ripe`) and left out of the result.
     """
     root_node = node = root._node
     pending: dict = {root_node: [None] * root_node.n_outputs}
@@ -873,6 +935,8 @@ def _propagate(root: Tensor, grad: Any, retain_graph: bool, observer: Callable |
                         leaves[edge] = total
                     else:
                         leaves[edge] = _sum(total, g, edge, owned)
+            if ripe is not None:
+                _accumulate_ripe(node, ripe, leaves, owned)
     except BaseException:   # PyTorch has added into each leaf whose every consumer ran before the error: so do we
         if finished is not None:
             finished.update(_finished_leaves(leaves, pending, consumers, node))
