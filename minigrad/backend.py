@@ -86,6 +86,15 @@ class Device(str):
     def __repr__(self) -> str:
         return f"device({str(self)!r})"
 
+    def __enter__(self) -> Device:
+        """``with mg.device("cuda"):``: this device is the default of factory functions in the block, as PyTorch's."""
+        _device_stack.append(get_default_device())
+        set_default_device(self)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        set_default_device(_device_stack.pop())
+
 
 CPU = Device("cpu")
 
@@ -145,6 +154,7 @@ def cuda_synchronize() -> None:
 # --- default device ---------------------------------------------------------
 
 _default_device: Device = CPU
+_device_stack: list = []   # the defaults that `with mg.device(...)` blocks replaced, innermost last
 
 
 def set_default_device(device: str | Device) -> None:
