@@ -203,12 +203,13 @@ class _Taps:
             for position, size in zip(reversed(positions), reversed(self.sizes)):   # D (or H) first: row-major
                 ok = (position >= 0) & (position < size)
                 inside = ok if inside is None else inside & ok
-                index = mg.where(ok, position, 0).astype(mg.int64)   # outside or NaN: read 0, masked below
+                index = mg.where(ok, position, 0).astype(mg.int64)   # outside or NaN: read pixel 0, masked below
                 flat_index = index if flat_index is None else flat_index * size + index
             (batch, channels), points = self.shape[:2], math.prod(flat_index.shape[1:])
             index = flat_index.reshape(batch, 1, points).expand(batch, channels, points)
         values = _backward_takes_inputs(self.flat.gather(2, index)).reshape(self.shape)
-        return values * inside.astype(values.dtype).unsqueeze(1)
+        # selected, not multiplied by the mask: an inf or NaN pixel read in a point's stead must not leave a NaN
+        return mg.where(inside.unsqueeze(1), values, 0.0)
 
 
 def grid_sample(input: Tensor, grid: Tensor, mode: str = "bilinear", padding_mode: str = "zeros",  # noqa: A002

@@ -97,3 +97,19 @@ def test_antialias_interpolate_leaves_pixels_outside_a_filter_out(mode: str, val
     expected = TF.interpolate(torch.tensor(x), size=size, mode=mode, antialias=True).numpy()
     got = F.interpolate(mg.tensor(x), size=size, mode=mode, antialias=True).numpy()
     np.testing.assert_array_equal(got, expected)
+
+
+@pytest.mark.parametrize("mode", ["bilinear", "nearest", "bicubic"])
+@pytest.mark.parametrize("padding_mode", ["zeros", "border", "reflection"])
+@pytest.mark.parametrize("value", [np.inf, np.nan])
+def test_grid_sample_outside_taps_do_not_read_an_inf_pixel(mode: str, padding_mode: str, value: float) -> None:
+    # a tap outside the input reads nothing (torch skips it); ours read pixel 0 and multiplied it by a 0 mask, so
+    # an inf/NaN first pixel made outside and edge points NaN
+    x = np.zeros((1, 1, 3, 3))
+    x[0, 0, 0, 0] = value
+    g = np.array([[[[-2.0, -2.0], [0.9, 0.9], [1.2, -0.4], [0.0, 0.0]]]])
+    for align_corners in (False, True):
+        kwargs = dict(mode=mode, padding_mode=padding_mode, align_corners=align_corners)
+        expected = TF.grid_sample(torch.tensor(x), torch.tensor(g), **kwargs).numpy()
+        got = F.grid_sample(mg.tensor(x), mg.tensor(g), **kwargs).numpy()
+        np.testing.assert_array_equal(got, expected)
