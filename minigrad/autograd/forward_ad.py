@@ -479,6 +479,9 @@ def _passing_grad(*args: Any, **kwargs: Any) -> Any:
     _here.level.passing = True
     try:
         return grad(*args, **kwargs)
+    except NoSecondDerivative as error:   # forward AD through a gradient without a derivative (jacfwd(jacrev(f)))
+        raise NotImplementedError(f"Trying to use forward AD with an op that does not support it (nor does "
+                                  f"PyTorch's forward AD): {error}") from error
     except RuntimeError as error:
         if "modified by an inplace operation" not in str(error):
             raise

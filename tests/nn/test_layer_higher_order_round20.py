@@ -96,3 +96,29 @@ def test_instance_norm_running_stats_under_func_transforms(transform: str, torch
             assert a is b
         else:
             np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-12)
+
+
+# --- forward-over-reverse through a gradient without a derivative: NotImplementedError, as torch's forward AD -------
+
+def _ctc_error_class(lib: Any, transform: str, log_probs: np.ndarray) -> type:
+    """The class of the error ``transform`` of a summed ctc_loss raises (it must raise)."""
+    x, targets = lib.tensor(log_probs), lib.tensor([[1, 2], [3, 1]])
+
+    def loss(v: Any) -> Any:
+        return lib.nn.functional.ctc_loss(v.log_softmax(2), targets, [5, 4], [2, 1], reduction="sum")
+
+    programs = {"hessian": lambda: lib.func.hessian(loss)(x),
+                "jacfwd_jacrev": lambda: lib.func.jacfwd(lib.func.jacrev(loss))(x),
+                "jvp_grad": lambda: lib.func.jvp(lib.func.grad(loss), (x,), (x,)),
+                "hvp": lambda: lib.autograd.functional.hvp(loss, x, x)}
+    with pytest.raises(RuntimeError) as caught:   # NotImplementedError is a RuntimeError
+        programs[transform]()
+    return NotImplementedError if issubclass(caught.type, NotImplementedError) else RuntimeError
+
+
+@pytest.mark.parametrize("transform", ["hessian", "jacfwd_jacrev", "jvp_grad", "hvp"])
+def test_forward_over_reverse_through_ctc_loss_raises_torchs_class(transform: str, torch: Any) -> None:
+    """ctc_loss's gradient has no derivative (nor in torch): forward AD over it raised NoSecondDerivative, a
+    RuntimeError, where torch's forward AD raises NotImplementedError (reverse-over-reverse: RuntimeError, both)."""
+    log_probs = RNG.standard_normal((5, 2, 4))
+    assert _ctc_error_class(mg, transform, log_probs) is _ctc_error_class(torch, transform, log_probs)
