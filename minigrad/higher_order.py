@@ -648,7 +648,8 @@ def _relu(node: Function, g: Tensor) -> Tensor:
 @rule(Abs)
 def _abs(node: Function, g: Tensor) -> Tensor:
     (x,) = node.saved
-    return reads_input(node, 0, Where()(x > 0, g, Where()(x < 0, Neg()(g), _zero(g))), x, again=True)
+    # g · 0 where x is 0 or NaN (PyTorch's g · sgn(x)): NaN there for an inf or NaN g, as the first-order backward
+    return reads_input(node, 0, Where()(x > 0, g, Where()(x < 0, Neg()(g), Mul()(g, _zero(g)))), x, again=True)
 
 
 @rule(Sin)

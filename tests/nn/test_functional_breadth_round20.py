@@ -36,14 +36,18 @@ def test_grid_sample_places_a_non_finite_grid_value_as_torch(value: float, paddi
         np.testing.assert_allclose(got.numpy(), expected, rtol=1e-6)
 
 
-@pytest.mark.parametrize("case", ["abs", "lp_pool1d"])
+@pytest.mark.parametrize("case", ["abs", "abs_create_graph", "lp_pool1d"])
 def test_abs_gradient_at_zero_or_nan_carries_a_non_finite_upstream(case: str) -> None:
     # torch's abs backward is grad · sgn(x) (sgn(NaN) = 0): at x = 0 or NaN an inf/NaN grad gives NaN, not 0. So
     # lp_pool with p = 0.5 over a window holding a negative (NaN output): every grad of the window is NaN
     def run(lib: object, fn: object) -> tuple:
-        if case == "abs":
+        if case.startswith("abs"):
             x = lib.tensor([np.nan, 0.0, -0.0, 1.0, -2.0], requires_grad=True)
-            x.abs().backward(lib.tensor([np.inf, np.nan, -1.0, np.nan, 2.0]))
+            upstream = lib.tensor([np.inf, np.nan, -1.0, np.nan, 2.0])
+            if case == "abs_create_graph":
+                (grad,) = lib.autograd.grad(x.abs(), x, upstream, create_graph=True)
+                return np.asarray(grad.detach().numpy())
+            x.abs().backward(upstream)
         else:
             x = lib.tensor([[[1.37, -0.10, 0.5, 0.25]]], requires_grad=True)
             fn.lp_pool1d(x, 0.5, 2).sum().backward()
