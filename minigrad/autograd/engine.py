@@ -50,6 +50,7 @@ from ..hooks import (
     RemovableHandle,
     _add_to_grad,
     _apply_hooks,
+    _is_prehook,
     _leaf_label,
     _PostHooks,
     _run_node_hooks,
@@ -236,6 +237,8 @@ class Function:
         else:
             if record:
                 self.out_meta = _shared_meta(out, self, arrays)
+                if self.runs_user_hooks:   # nn's module backward hooks: user code in the walk (see _NodeHooks)
+                    _NodeHooks.registered = True
             result = tuple([Tensor._make(y, record, node, i) for i, y in enumerate(out)])
         if checks:
             if checks is True:
@@ -344,9 +347,10 @@ class Function:
 
 class _NodeHooks:
     """Whether a hook was ever put on a non-leaf tensor or an op node (``y.register_hook``,
-    ``grad_fn.register_prehook``/``register_hook``, multi-grad hooks): user code that runs in the middle of a
-    backward walk. Until then no one can see when a leaf's ``.grad`` changes during the walk, so backward adds into
-    every leaf after it; from then on each leaf as soon as its gradient is complete (:func:`_accumulate_ripe`)."""
+    ``grad_fn.register_prehook``/``register_hook``, multi-grad hooks, nn's module backward hooks) or a custom
+    ``autograd.Function`` of the user's was recorded: user code that runs in the middle of a backward walk. Until
+    then no one can see when a leaf's ``.grad`` changes during the walk, so backward adds into every leaf after
+    it; from then on each leaf as soon as its gradient is complete (:func:`_accumulate_ripe`)."""
 
     registered = False
 
@@ -756,9 +760,15 @@ def _walk(root: Tensor, grad: Any, retain_graph: bool, observer: Callable | None
     if WALK_BEGINS:   # register_multi_grad_hook (autograd.graph): which of its tensors this walk reaches
         for begin in WALK_BEGINS:
             begin(consumers, targets)
-    ripe = None   # a backward where hooks may run mid-walk: each leaf's consumers left, to accumulate it when complete
-    if _NodeHooks.registered and observer is None and getattr(targets, "captured", None) is None:
-        ripe = _leaf_consumers(consumers, stops, None if targets is None else targets.leaves)
+    ripe = None   # each leaf's consumers left, to accumulate it (run its hooks, in grad()) once complete
+    captured = getattr(targets, "captured", None)
+    if observer is not None:
+        pass
+    elif captured is None:   # a backward where hooks may run mid-walk
+        if _NodeHooks.registered:
+            ripe = _Ripe(_leaf_consumers(consumers, stops, None if targets is None else targets.leaves))
+    elif any(leaf._hooks for leaf in targets.leaves):   # grad(): its wanted leaves' hooks, in the order complete
+        ripe = _Ripe(_leaf_consumers(consumers, stops, {leaf for leaf in targets.leaves if leaf._hooks}), captured)
     token = _freeing.set(not retain_graph and observer is None)
     try:
         if len(consumers) >= FRESH_CHUNK_NODES:   # pass 2 calls every node's backward: see minigrad.frames
@@ -781,11 +791,22 @@ def _leaf_consumers(consumers: dict, stops: set | frozenset, wanted: set | None)
     return counts
 
 
-def _accumulate_ripe(node: Function, ripe: dict, leaves: dict, owned: set) -> None:
+class _Ripe(dict):
+    """Each leaf's consumers left in a walk (:func:`_leaf_consumers`); ``captured``: ``grad()``'s dict, where a
+    complete leaf's gradient goes after its tensor hooks (None: a backward, which accumulates it)."""
+
+    def __init__(self, counts: dict, captured: dict | None = None) -> None:
+        super().__init__(counts)
+        self.captured = captured
+
+
+def _accumulate_ripe(node: Function, ripe: _Ripe, leaves: dict, owned: set) -> None:
     """After ``node`` sent its gradients: accumulate each leaf whose last consumer it was (its hooks, ``.grad +=``,
     post-accumulate hooks), at once, as PyTorch runs a leaf's AccumulateGrad (the largest sequence number) before
     any other ready node. It leaves ``leaves`` (the walk's caller adds the rest), before its hooks run: a hook
-    that raises leaves it unaccumulated, as torch's."""
+    that raises leaves it unaccumulated, as torch's. In ``grad()`` (``ripe.captured``) the leaf's tensor hooks
+    run instead (not its AccumulateGrad's prehooks, as PyTorch's grad runs no AccumulateGrad) and its hooked
+    gradient goes to ``captured[leaf]``."""
     complete = []
     for edge in node.edges:
         left = ripe.get(edge) if edge is not None and type(edge) is not tuple else None
@@ -793,8 +814,15 @@ def _accumulate_ripe(node: Function, ripe: dict, leaves: dict, owned: set) -> No
             ripe[edge] = left - 1
             if left == 1 and edge in leaves:
                 complete.append((edge, _shares_gradient(edge, leaves)))
+    captured = ripe.captured
     for leaf, shared in complete:
-        _accumulate({leaf: leaves.pop(leaf)}, owned, shared)
+        if captured is None:
+            _accumulate({leaf: leaves.pop(leaf)}, owned, shared)
+        else:
+            mode = _state.get()   # a hook changes grad mode for its leaf only
+            hooks = [hook for hook in leaf._hooks if not _is_prehook(hook)]
+            captured[leaf] = _apply_hooks(hooks, _dense(leaves.pop(leaf)), _leaf_label(leaf))
+            restore_state(mode)
 
 
 _NO_STOPS: frozenset = frozenset()
@@ -819,7 +847,7 @@ _observing: ContextVar[bool] = ContextVar("minigrad_observing", default=False)  
 
 def _propagate(root: Tensor, grad: Any, retain_graph: bool, observer: Callable | None, owned: set | None,
                consumers: dict, stops: set | frozenset = _NO_STOPS, finished: dict | None = None,
-               ripe: dict | None = None) -> dict:
+               ripe: _Ripe | None = None) -> dict:
     """Pass 2 of :func:`_walk`: a node runs once every consumer has sent its gradient.
 
     In a restricted walk, a parent missing from ``consumers`` is off every path to the targets and

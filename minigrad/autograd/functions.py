@@ -296,13 +296,16 @@ def _input_grad(t: Tensor, leaves: dict, captured: dict, owned: set) -> Any:
     if t._node is not None:
         g = captured.get((t._node, t._index))
         return None if g is None else g.astype(t.data.dtype, copy=True)
-    g = leaves.get(t)
-    if g is None:
-        return None
-    fresh = t in owned or isinstance(g, LazyGradient)
-    g = _dense(g)
-    if t._hooks:   # leaves' hooks run in grad() too, as in PyTorch (not their AccumulateGrad's prehooks)
-        g, fresh = _apply_hooks(_tensor_hooks(t._hooks), g, _leaf_label(t)), False
+    if t in captured:   # its hooks ran in the walk once its gradient was complete, as PyTorch's (engine._Ripe)
+        g, fresh = captured[t], False
+    else:
+        g = leaves.get(t)
+        if g is None:
+            return None
+        fresh = t in owned or isinstance(g, LazyGradient)
+        g = _dense(g)
+        if t._hooks:   # leaves' hooks run in grad() too, as in PyTorch (not their AccumulateGrad's prehooks)
+            g, fresh = _apply_hooks(_tensor_hooks(t._hooks), g, _leaf_label(t)), False
     if not backend.is_array(g):
         g = backend.array_module(t.data).asarray(g)
     return g if fresh and g.dtype == t.data.dtype else g.astype(t.data.dtype, copy=True)

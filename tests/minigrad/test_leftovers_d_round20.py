@@ -1,0 +1,76 @@
+"""Round 20 leftovers, batch D: when leaves' hooks run in ``autograd.grad`` and when ``.grad`` is accumulated under
+module backward hooks and custom Functions; storage offsets and strides of views (compared with live PyTorch)."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import minigrad as mg
+import nn as mnn
+from minigrad.autograd import engine
+
+torch = pytest.importorskip("torch", reason="no torch")
+
+
+# --- 1. autograd.grad runs each wanted leaf's hooks as soon as its gradient is complete ---------------------------
+
+def _grad_hook_log(api, case: str) -> list:
+    log: list = []
+    x = api.tensor([0.3, 0.7], dtype=api.float64, requires_grad=True)
+    w = api.tensor([0.5, -0.2], dtype=api.float64, requires_grad=True)
+    x.register_hook(lambda g: log.append(("x", np.round(g.numpy(), 6).tolist())))
+    w.register_hook(lambda g: log.append(("w", np.round(g.numpy(), 6).tolist())) or g * 2)
+    a = x.sin()
+    if case == "chain":
+        out = (a * w).exp().sum()
+    elif case == "node_hook":
+        a.register_hook(lambda g: log.append(("a",)))
+        out = (a * w).exp().sum()
+    elif case == "prehook":
+        b = a * w
+        b.grad_fn.register_prehook(lambda go: log.append(("pre",)))
+        out = (b.tanh() + w).sum()
+    else:   # two roots
+        out = [a * w, (w * 3.0).exp()]
+    got = api.autograd.grad(out, [x, w], grad_outputs=None if case != "roots" else
+                            [api.ones(2, dtype=api.float64), api.ones(2, dtype=api.float64)])
+    log.append(("result", [np.round(g.numpy(), 6).tolist() for g in got]))
+    return log
+
+
+@pytest.mark.parametrize("case", ["chain", "node_hook", "prehook", "roots"])
+def test_grad_runs_leaf_hooks_once_complete(case):
+    assert _grad_hook_log(mg, case) == _grad_hook_log(torch, case)
+
+
+def _grads_seen(api, nn_module, kind: str) -> list:
+    log: list = []
+    l1, l2 = nn_module.Linear(2, 2), nn_module.Linear(2, 2)
+    x = api.ones(1, 2, requires_grad=True)
+
+    def seen(tag):
+        log.append((tag, l2.weight.grad is not None, l1.weight.grad is not None, x.grad is not None))
+
+    if kind == "module":
+        l2.register_full_backward_hook(lambda m, gi, go: seen("l2"))
+        l1.register_full_backward_hook(lambda m, gi, go: seen("l1"))
+        out = l2(l1(x).sin()).sum()
+    else:
+        class Twice(api.autograd.Function):
+            @staticmethod
+            def forward(ctx, a):
+                return a * 2
+
+            @staticmethod
+            def backward(ctx, g):
+                seen("twice")
+                return g * 2
+        out = l2(Twice.apply(l1(x))).sum()
+    out.backward()
+    return log
+
+
+@pytest.mark.parametrize("kind", ["module", "function"])
+def test_backward_accumulates_leaves_before_module_hooks_and_custom_functions(kind, monkeypatch):
+    monkeypatch.setattr(engine._NodeHooks, "registered", False)   # as in a fresh process
+    assert _grads_seen(mg, mnn, kind) == _grads_seen(torch, torch.nn, kind)
