@@ -214,7 +214,8 @@ def soft_margin_loss(input: Tensor, target: Any, size_average: bool | None = Non
     """log(1 + e^{-target·input}) (two-class logistic loss, target ±1), reduced; as PyTorch, but stable for
     any product (PyTorch's overflows to inf where -target·input > ~88 in float32). The target broadcasts to the
     input's shape. A complex input gives PyTorch's complex log1p(e^{-target·input}) (overflowing as its does),
-    without a gradient (PyTorch refuses to record it: RuntimeError where an argument requires grad)."""
+    without a gradient (PyTorch refuses to record it: RuntimeError where an argument requires grad). A target that
+    requires grad raises RuntimeError, as PyTorch's (no derivative w.r.t. the target)."""
     name = "soft_margin_loss"
     reduction = checked_reduction(size_average, reduce, reduction, name)
     input = _floating_or_complex(input, name)
@@ -231,6 +232,9 @@ def soft_margin_loss(input: Tensor, target: Any, size_average: bool | None = Non
             raise InputDtypeError(f"{name}: no automatic differentiation for complex outputs (input {input.dtype}, "
                                   f"shape {input.shape}), as in PyTorch; run it under mg.no_grad()")
         return reduce_loss(mg.log1p(mg.exp(-target * input)), reduction)
+    if target.requires_grad and mg.is_grad_enabled():   # PyTorch's kernel has no derivative for the target
+        raise RuntimeError(f"The function '{name}' is not differentiable with respect to argument 'target'. This "
+                           "input cannot have requires_grad True.")
     return reduce_loss(mg.logaddexp(-target * input, 0.0), reduction)
 
 

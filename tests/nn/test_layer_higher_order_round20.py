@@ -122,3 +122,22 @@ def test_forward_over_reverse_through_ctc_loss_raises_torchs_class(transform: st
     RuntimeError, where torch's forward AD raises NotImplementedError (reverse-over-reverse: RuntimeError, both)."""
     log_probs = RNG.standard_normal((5, 2, 4))
     assert _ctc_error_class(mg, transform, log_probs) is _ctc_error_class(torch, transform, log_probs)
+
+
+# --- soft_margin_loss has no derivative w.r.t. its target in torch: a target that requires grad raises -------------
+
+@pytest.mark.parametrize("module", [False, True])
+@pytest.mark.parametrize("input_requires_grad", [False, True])
+def test_soft_margin_loss_refuses_a_target_that_requires_grad(module: bool, input_requires_grad: bool,
+                                                               torch: Any) -> None:
+    """torch raises at the call (a gradient penalty w.r.t. both arguments, func.grad over the target, ...); ours
+    differentiated w.r.t. the target. Under no_grad both compute."""
+    x0, y0 = RNG.standard_normal((3, 4)), np.sign(RNG.standard_normal((3, 4)))
+    for lib in (mg, torch):
+        loss = lib.nn.SoftMarginLoss() if module else lib.nn.functional.soft_margin_loss
+        x, y = lib.tensor(x0, requires_grad=input_requires_grad), lib.tensor(y0, requires_grad=True)
+        with pytest.raises(RuntimeError, match="not differentiable with respect to argument 'target'"):
+            loss(x, y)
+        with lib.no_grad():
+            value = loss(x, y).item()
+    assert value == pytest.approx(mg.nn.functional.soft_margin_loss(mg.tensor(x0), mg.tensor(y0)).item(), rel=1e-12)
