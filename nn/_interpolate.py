@@ -308,8 +308,6 @@ def interpolate(input: Tensor, size: Any = None, scale_factor: Any = None, mode:
     if x.dtype.kind != "f":
         raise NotImplementedError(f"interpolate: mode {mode!r} needs a floating-point input, got {x.dtype} "
                                   f"(shape {x.shape}); nearest modes take uint8 too")
-    if sizes == x.shape[2:] and mode != "bicubic" and not antialias:   # PyTorch's linear kernels copy
-        return x.clone()
     # float16, as PyTorch's kernels: in float32, rounded once; the linear, trilinear and bicubic kernels store
     # their weights in float16 (the bilinear and antialias kernels keep them in float32)
     narrow = x.dtype == mg.float16

@@ -117,3 +117,18 @@ def test_grid_sample_outside_taps_do_not_read_an_inf_pixel(mode: str, padding_mo
         expected = TF.grid_sample(torch.tensor(x), torch.tensor(g), **kwargs).numpy()
         got = F.grid_sample(mg.tensor(x), mg.tensor(g), **kwargs).numpy()
         np.testing.assert_array_equal(got, expected)
+
+
+@pytest.mark.parametrize("mode", ["linear", "bilinear", "trilinear"])
+@pytest.mark.parametrize("align_corners", [False, True])
+def test_linear_interpolate_to_the_same_size_computes_as_torch(mode: str, align_corners: bool) -> None:
+    # torch's linear kernels compute an unchanged size too (each entry weighed 1, read again weighed 0): an inf
+    # entry becomes NaN, -0.0 stays; ours copied the input (inf stayed inf)
+    shape = {"linear": (1, 2, 5), "bilinear": (1, 2, 3, 5), "trilinear": (1, 2, 2, 3, 5)}[mode]
+    x = np.random.default_rng(0).standard_normal(shape)
+    x.flat[2], x.flat[4], x.flat[7] = np.inf, -0.0, np.nan
+    for kwargs in (dict(size=shape[2:]), dict(scale_factor=1.0)):
+        expected = TF.interpolate(torch.tensor(x), mode=mode, align_corners=align_corners, **kwargs).numpy()
+        got = F.interpolate(mg.tensor(x), mode=mode, align_corners=align_corners, **kwargs).numpy()
+        np.testing.assert_array_equal(got, expected)
+        np.testing.assert_array_equal(np.signbit(got), np.signbit(expected))
