@@ -405,13 +405,14 @@ class _Layout:
         # (``x[::100]``), as long as it fits an intp
         if stored.dtype != base.dtype or len(strides) != stored.ndim or not base.flags.c_contiguous \
                 or any(not -_MAX_BYTES - 1 <= st <= _MAX_BYTES or st % stored.itemsize for st in strides) \
-                or offset % stored.itemsize or (stored.size and (low < 0 or high > base.nbytes)):
+                or offset % stored.itemsize or (low < 0 or high > base.nbytes if stored.size else
+                                                 not 0 <= offset <= base.nbytes):
             raise self.archive.error(f"key {key!r} claims to be a view of {base_key!r} that does not fit in it "
                                      f"(dtype {stored.dtype} shape {stored.shape} offset {offset} strides {strides}; "
                                      f"the base is {base.dtype} {base.shape}) (tampered?)")
-        if not stored.size:
-            return stored
         view = numpy.ndarray(stored.shape, stored.dtype, buffer=base, offset=offset, strides=tuple(strides))
+        if not stored.size:   # an empty view: where it starts (torch's storage offset) and its strides only
+            return view
         if numpy.ascontiguousarray(view).tobytes() != numpy.ascontiguousarray(stored).tobytes():
             raise self.archive.error(f"key {key!r} is marked as a view of {base_key!r} but holds other values "
                                      "(tampered?)")

@@ -153,7 +153,7 @@ class _Saver:
             data = obj.data
         else:
             data = obj
-        if type(data) is numpy.ndarray and data.size:
+        if type(data) is numpy.ndarray:   # (an empty one too: a view keeps its storage offset, as torch's)
             self.host.append((path, node, data))
         return node
 

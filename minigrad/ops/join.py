@@ -24,7 +24,7 @@ from ._util import (
     one_of,
     tensor_arg,
 )
-from .shape import NO_GRAD_VIEW, _note_view, made_under_no_grad
+from .shape import NO_GRAD_VIEW, _at_slice_starts, _note_view, made_under_no_grad
 
 
 class EmptyTensorListError(TypeError, ValueError, RuntimeError):
@@ -102,10 +102,16 @@ class Split(Function):
         # end); made once here, not per forward: a recurrent step splits its gates every step
         before = (slice(None),) * axis
         self.indices = [before + (slice(lo, hi),) for lo, hi in zip([0, *points], [*points, None])]
+        # a part left empty by the points alone (split sizes with a 0): see forward
+        self.empty_part = self.sorted_end is None or 0 in points or len(set(points)) < len(points)
 
     def forward(self, x: Any) -> Any:
         self.in_shape = x.shape
-        return tuple([x[index] for index in self.indices])   # views of x
+        parts = tuple([x[index] for index in self.indices])   # views of x
+        if self.empty_part or self.sorted_end >= x.shape[self.axis]:   # an empty part starts where PyTorch's does
+            parts = tuple([part if part.size else _at_slice_starts(x, index, part)
+                           for part, index in zip(parts, self.indices)])
+        return parts
 
     def backward(self, *grads: Any) -> Any:
         xp = self.xp

@@ -405,6 +405,8 @@ class GetItem(Function):
                 strides = _c_strides(out.shape, out.itemsize)
                 if out.strides != strides:
                     out = backend.numpy.lib.stride_tricks.as_strided(out, strides=strides)
+        if not out.size and self.basic:   # an empty view: where PyTorch's starts
+            out = _at_slice_starts(x, index, out)
         if self.adds_dims and type(x) is backend.numpy.ndarray:   # (a GPU array keeps NumPy's 0 strides)
             strides = _none_strides(index, x, out.strides)
             if strides != out.strides:   # NumPy's reshape often gives PyTorch's (quicker than as_strided)
@@ -425,6 +427,38 @@ class GetItem(Function):
         else:
             backend.scatter_add(self.xp, gx, self.index, gy)
         return gx
+
+
+def _at_slice_starts(x: Any, index: Any, out: Any) -> Any:
+    """``out = x[index]`` (a basic index, ``out`` empty) starting where PyTorch's view does: past the start of each
+    empty slice too (NumPy leaves an empty slice's start out of the view's address: ``x[5:5]`` starts at x's first
+    element, PyTorch's has ``storage_offset()`` 5). The same view of the same memory otherwise."""
+    if type(x) is not backend.numpy.ndarray:   # (a GPU array keeps NumPy's address)
+        return out
+    items = index if type(index) is tuple else (index,)
+    dim, skip = 0, 0   # skip: bytes from x's first element to the view's
+    for item in items:
+        if item is Ellipsis:
+            dim += x.ndim - sum(p is not None and p is not Ellipsis for p in items)
+        elif type(item) is slice:
+            start, _, step = item.indices(x.shape[dim])
+            if step < 0:   # a negative step gives NumPy's view (see README)
+                return out
+            skip += start * x.strides[dim]
+            dim += 1
+        elif isinstance(item, bool):   # (NumPy's x[True]: a new dim, not an index)
+            return out
+        elif item is not None:   # an int
+            skip += operator.index(item) % x.shape[dim] * x.strides[dim]
+            dim += 1
+    owner = memory_owner(x)
+    offset = int(x.__array_interface__["data"][0]) + skip - int(owner.__array_interface__["data"][0])
+    if offset == int(out.__array_interface__["data"][0]) - int(owner.__array_interface__["data"][0]):
+        return out
+    try:
+        return backend.numpy.ndarray(out.shape, out.dtype, buffer=owner, offset=offset, strides=out.strides)
+    except (TypeError, ValueError, BufferError):   # an owner without a plain buffer: NumPy's address
+        return out
 
 
 class Repeat(Function):

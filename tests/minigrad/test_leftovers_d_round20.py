@@ -74,3 +74,47 @@ def _grads_seen(api, nn_module, kind: str) -> list:
 def test_backward_accumulates_leaves_before_module_hooks_and_custom_functions(kind, monkeypatch):
     monkeypatch.setattr(engine._NodeHooks, "registered", False)   # as in a fresh process
     assert _grads_seen(mg, mnn, kind) == _grads_seen(torch, torch.nn, kind)
+
+
+# --- 2. zero-size views keep PyTorch's storage offset (slicing, narrow, split; through save/load) -----------------
+
+def _layout(t) -> tuple:
+    return tuple(t.shape), tuple(t.stride()), t.storage_offset(), t.is_contiguous()
+
+
+EMPTY_VIEWS = {
+    "x[5:5]": lambda x: x[5:5],
+    "x[7:2]": lambda x: x[7:2],
+    "x[12:]": lambda x: x[12:],
+    "m[1:,3:3]": lambda x: x.reshape(3, 4)[1:, 3:3],
+    "m[1:1,2:]": lambda x: x.reshape(3, 4)[1:1, 2:],
+    "m[1:3][1:1]": lambda x: x.reshape(3, 4)[1:3][1:1],
+    "m[..., 2:2]": lambda x: x.reshape(3, 4)[..., 2:2],
+    "m[2, 1:1]": lambda x: x.reshape(3, 4)[2, 1:1],
+    "x[::2][3:3]": lambda x: x[::2][3:3],
+    "narrow": lambda x: x.reshape(3, 4).narrow(1, 3, 0),
+    "expand": lambda x: x[5:5][None].expand(4, 0),
+    "t": lambda x: x.reshape(3, 4)[:, 1:1].t(),
+    "view": lambda x: x[5:5].view(0, 3),
+    "unbind": lambda x: x.reshape(3, 4)[:, 2:2].unbind(0)[2],
+    "split_with_sizes": lambda x: x.reshape(3, 4).split([2, 0, 2], 1)[1],
+    "split": lambda x: x.reshape(3, 4).split([3, 0], 0)[1],
+}
+
+
+@pytest.mark.parametrize("name", list(EMPTY_VIEWS))
+def test_zero_size_view_storage_offset(name):
+    view = EMPTY_VIEWS[name]
+    assert _layout(view(mg.arange(12.0))) == _layout(view(torch.arange(12.0)))
+
+
+@pytest.mark.parametrize("name", ["x[5:5]", "m[1:,3:3]", "t", "x[12:]"])
+@pytest.mark.parametrize("with_base", [True, False])
+def test_zero_size_view_save_load_keeps_offset_and_strides(name, with_base, tmp_path):
+    view = EMPTY_VIEWS[name]
+    loaded = []
+    for api, path in ((mg, tmp_path / "m.pt"), (torch, tmp_path / "t.pt")):
+        x = api.arange(12.0)
+        api.save([x, view(x)] if with_base else [view(x)], path)
+        loaded.append([_layout(t) for t in api.load(path)])
+    assert loaded[0] == loaded[1]
