@@ -1056,6 +1056,10 @@ def _root_grad(root: Tensor, grad: Any, name: str = "backward") -> Any:
                 f"this one has shape {tuple(root.shape)}: pass its gradient (gradient=, grad=) of that shape"
             )
         return backend.array_module(root.data).ones_like(root.data)
+    data = grad.data if isinstance(grad, Tensor) else grad
+    if type(data) is numpy.ndarray and type(root.data) is numpy.ndarray and data.dtype is root.data.dtype \
+            and data.shape == root.data.shape:   # the usual case: a host array fit as it is (the checks below pass)
+        return data
     if isinstance(grad, Tensor) and grad.device != root.device:
         if grad.ndim != 0:   # PyTorch moves a 0-dim gradient and refuses any other on another device
             raise GradDeviceError(f"{name}: grad is on {grad.device} but the tensor is on {root.device} (shape "
