@@ -697,6 +697,51 @@ def _binary_cross_entropy(node: Function, g: Tensor) -> tuple:
     return (gx, gy, gw) if weight else (gx, gy)
 
 
+def _binary_cross_entropy_with_logits(node: Function, g: Tensor) -> tuple:
+    """nn's binary_cross_entropy_with_logits op: PyTorch's backward formulas (its FunctionsManual's, not the loss's
+    derivative) written with Tensor ops of x, y, w and p, so that their derivatives are PyTorch's double backward:
+    x gets ((p·y + 1 - y)·σ(x) - p·y)·g·w, y gets (log σ(-x) - p·log σ(x))·g·w (-x·g·w without p), w a new node
+    of the op unweighted, times g, p -y·log σ(x)·g·w; each in its input's dtype."""
+    x, y, w, p, _ = node.saved
+    x_t, y_t = _as_tensor(_input(node, 0, x)), _as_tensor(_input(node, 1, y))
+    w_t = _input(node, 2, w) if node.weighted else None
+    p_t = _input(node, len(node.edges) - 1, p) if node.positive else None
+
+    def times_g_w(slope: Tensor, dtype: Any) -> Tensor:
+        return _kept(Mul()(slope, g) if w_t is None else Mul()(Mul()(slope, g), w_t), dtype)
+
+    def log_sigmoid(t: Tensor) -> Tensor:
+        return Neg()(logaddexp(Neg()(t), 0.0))
+
+    grads = [None] * len(node.edges)
+    with backend.errstate(node.xp, over="ignore", invalid="ignore"):   # inf - inf, 0·inf: NaN, as PyTorch
+        if node.edges[0] is not None:
+            if p_t is None:
+                slope = Sub()(Sigmoid()(x_t), y_t)
+            else:
+                t = Mul()(p_t, y_t)
+                slope = Sub()(Mul()(Sub()(Add()(t, 1), y_t), Sigmoid()(x_t)), t)
+            grads[0] = times_g_w(slope, x.dtype)
+        if node.edges[1] is not None:
+            if p_t is None:
+                gy = Mul()(Neg()(x_t), g)
+            else:   # PyTorch's in-place steps here, in grad mode too: each in x's dtype
+                slope = Sub()(log_sigmoid(Neg()(x_t)), _kept(Mul()(log_sigmoid(x_t), p_t), x.dtype))
+                gy = _kept(Mul()(_kept(slope, x.dtype), g), x.dtype)
+            grads[1] = _kept(gy if w_t is None else _kept(Mul()(gy, w_t), gy.dtype), y.dtype)
+        if w_t is not None and node.edges[2] is not None:
+            unweighted = type(node)(False, node.positive)(x_t, y_t, *(() if p_t is None else (p_t,)))
+            grads[2] = _kept(Mul()(g, unweighted), w.dtype)
+        if p_t is not None and node.edges[-1] is not None:
+            grads[-1] = times_g_w(Neg()(Mul()(y_t, log_sigmoid(x_t))), p.dtype)
+    return tuple(grads)
+
+
+def _kept(t: Tensor, dtype: Any) -> Tensor:
+    """``t`` in ``dtype`` (itself if it is already)."""
+    return t if t.dtype == dtype else AsType(dtype)(t)
+
+
 def _as_tensor(value: Any) -> Tensor:
     """An input that has no edge (a constant array) as a Tensor without a graph."""
     return value if isinstance(value, Tensor) else Tensor._make(value, False, None, 0)
@@ -755,6 +800,7 @@ LATE_RULES["nn._padding.ConstantPad"] = _constant_pad
 LATE_RULES["nn._embedding.EmbeddingLookup"] = _embedding
 LATE_RULES["nn._fold.Fold"] = _fold
 LATE_RULES["nn._common_losses._BinaryCrossEntropy"] = _binary_cross_entropy
+LATE_RULES["nn._common_losses._BinaryCrossEntropyWithLogits"] = _binary_cross_entropy_with_logits
 LATE_RULES["nn._activations.SiLU"] = _silu
 LATE_RULES["nn._activations.Mish"] = _mish
 

@@ -233,29 +233,97 @@ def binary_cross_entropy_with_logits(input: Tensor, target: Any, weight: Any = N
                                      reduction: str = "mean", pos_weight: Any = None) -> Tensor:
     """Sigmoid + binary cross-entropy in one stable expression, as PyTorch.
 
-    loss = (1 - y)·x + (1 + (pos_weight - 1)·y) · log(1 + e^{-x}), with
-    log(1 + e^{-x}) = logaddexp(-x, 0), so no exponential overflows. ``weight``
-    rescales each element, ``pos_weight`` the positive class (broadcast along the last axis); both must
-    broadcast to the input's shape.
+    loss = (1 - y)·x - (1 + (pos_weight - 1)·y) · log σ(x), with log σ(x) = -logaddexp(-x, 0), so no
+    exponential overflows. ``weight`` rescales each element, ``pos_weight`` the positive class (broadcast
+    along the last axis); both must broadcast to the input's shape. The loss has the target's dtype (float64
+    logits and a float32 target give float32, as PyTorch's); the gradients are PyTorch's own formulas
+    (:class:`_BinaryCrossEntropyWithLogits`), which differ from the loss's derivative at infinities.
     """
     name = "binary_cross_entropy_with_logits"
     reduction = checked_reduction(size_average, reduce, reduction, name)
     input = _kernel_floating(input, name)
     y = _same_shape_target(target, input, name)
-    softplus_neg = mg.logaddexp(-input, 0.0)   # its gradient -σ(x) stays finite at x = -inf, as PyTorch's
-    dtype = numpy.result_type(input.dtype, y.dtype)
-    if pos_weight is not None:
-        pw = _weight_in(_as_operand(pos_weight, input, name, "pos_weight"), dtype, input, name, "pos_weight")
-        softplus_neg = (1 + (pw - 1) * y) * softplus_neg
-    loss = (1 - y) * input + softplus_neg
-    if weight is not None:
-        loss = loss * _weight_in(_as_operand(weight, input, name, "weight"), dtype, input, name, "weight")
-    return reduce_loss(loss, reduction)
+    extras = []
+    for what, value in (("weight", weight), ("pos_weight", pos_weight)):
+        if value is not None:   # (their own dtype: each gets its gradient in it, summed back by the broadcast)
+            value = _weight_in(_as_operand(value, input, name, what), None, input, name, what)
+            extras.append(value if value.shape == input.shape else value.broadcast_to(input.shape))
+    op = _BinaryCrossEntropyWithLogits(weight is not None, pos_weight is not None)
+    return reduce_loss(op(input, y, *extras), reduction)
+
+
+def _log_sigmoid(xp: Any, x: Any) -> Any:
+    """log σ(x) = -log(1 + e^{-x}), in x's dtype, without overflow (0 at +inf, -inf at -inf)."""
+    return -xp.logaddexp(-x, x.dtype.type(0))
+
+
+class _BinaryCrossEntropyWithLogits(mg.Function):
+    """The elementwise loss w·((1 - y)·x - (1 + (p - 1)·y)·log σ(x)) with PyTorch's hand-written gradients,
+    which at infinities are not the derivative of the loss (x = -inf, p = 1: y gets inf, not inf - inf):
+
+    x: ((p·y + 1 - y)·σ(x) - p·y)·g·w (without pos_weight: (σ(x) - y)·g·w);
+    y: (log σ(-x) - p·log σ(x))·g·w (without pos_weight: -x·g·w);
+    w: the loss unweighted·g; p: -y·log σ(x)·g·w (PyTorch refuses gradients for w and p; minigrad gives them).
+    x, y, w, p: (S,), of their own dtypes; the loss has y's, with the log σ term rounded to x's, as PyTorch's
+    in-place steps. Its ``create_graph`` rule (``minigrad.higher_order_rules``) writes the same formulas with
+    Tensor ops, so the second derivatives are PyTorch's (the derivatives of these formulas).
+    """
+
+    name = "binary_cross_entropy_with_logits"
+
+    def __init__(self, weighted: bool, positive: bool) -> None:
+        self.weighted, self.positive = weighted, positive
+
+    def forward(self, x: Any, y: Any, *extras: Any) -> Any:
+        xp = self.xp
+        w = extras[0] if self.weighted else None
+        p = extras[-1] if self.positive else None
+        log_sigmoid = _log_sigmoid(xp, x)
+        if p is not None:
+            log_sigmoid = (log_sigmoid * ((p - 1) * y + 1)).astype(x.dtype, copy=False)
+        loss = (((1 - y) * x).astype(y.dtype, copy=False) - log_sigmoid).astype(y.dtype, copy=False)
+        self.saved = (x, y, w, p, loss if w is not None else None)
+        return loss if w is None else (loss * w).astype(y.dtype, copy=False)
+
+    def backward(self, g: Any) -> tuple:
+        # each step in the dtype PyTorch's in-place steps keep (a product can overflow in float32 there)
+        xp = self.xp
+        x, y, w, p, loss = self.saved
+        gx = gy = gw = gp = None
+        with mg.errstate(xp, over="ignore", invalid="ignore"):   # inf - inf, 0·inf: NaN, as PyTorch's
+            if self.needs_grad[0]:
+                sigmoid = 1 / (1 + xp.exp(-x))
+                if p is None:
+                    slope = _kept(sigmoid - y, x.dtype)
+                else:
+                    t = p * y
+                    slope = _kept((t + 1 - y) * sigmoid, t.dtype) - t
+                gx = _kept(slope * g, slope.dtype)
+                gx = _kept(gx if w is None else _kept(gx * w, gx.dtype), x.dtype)
+            if self.needs_grad[1]:
+                if p is None:
+                    gy = -x * g
+                else:
+                    slope = _log_sigmoid(xp, -x) - _kept(_log_sigmoid(xp, x) * p, x.dtype)
+                    gy = _kept(slope * g, x.dtype)
+                gy = _kept(gy if w is None else _kept(gy * w, gy.dtype), y.dtype)
+            if w is not None and self.needs_grad[2]:
+                gw = _kept(g * loss, w.dtype)
+            if p is not None and self.needs_grad[-1]:
+                gp = -(y * _log_sigmoid(xp, x)) * g
+                gp = _kept(gp if w is None else gp * w, p.dtype)
+        return (gx, gy) + ((gw,) if w is not None else ()) + ((gp,) if p is not None else ())
+
+
+def _kept(a: Any, dtype: Any) -> Any:
+    """``a`` in ``dtype`` (no copy if it is already)."""
+    return a.astype(dtype, copy=False)
 
 
 def _weight_in(weight: Tensor, dtype: Any, like: Tensor | None = None, name: str = "", what: str = "") -> Tensor:
-    """A binary cross-entropy's ``weight``/``pos_weight`` in the loss's dtype: as PyTorch's, a float64 weight
-    does not turn a float32 loss into float64 (its gradient, if it wants one, comes back in its own dtype).
+    """A binary cross-entropy's ``weight``/``pos_weight`` in the loss's dtype (``dtype`` None: its own): as
+    PyTorch's, a float64 weight does not turn a float32 loss into float64 (its gradient, if it wants one, comes
+    back in its own dtype).
     With ``like``, it must broadcast to its shape, as PyTorch's in-place product (an error names the function,
     ``what`` and both shapes)."""
     if like is not None:
@@ -266,7 +334,7 @@ def _weight_in(weight: Tensor, dtype: Any, like: Tensor | None = None, name: str
         if not fits:
             raise InputShapeError(f"{name}: {what} of shape {weight.shape} does not broadcast against the input "
                                   f"of shape {like.shape} (to that shape: the loss keeps the input's shape)")
-    return weight if weight.dtype == dtype else weight.astype(dtype)
+    return weight if dtype is None or weight.dtype == dtype else weight.astype(dtype)
 
 
 def _check_unit_interval(input: Tensor, target: Tensor, name: str) -> None:  # noqa: A002
