@@ -84,14 +84,15 @@ def test_masking_backward_selects_like_pytorch(torch, name, upstream):
 
 @pytest.mark.parametrize("upstream", [INF, NAN])
 def test_masked_elements_get_exactly_zero_whatever_arrives(upstream):
-    """Where the gradient does not flow it is exactly 0; where it flows it is what arrived (or its share)."""
+    """Where the gradient does not flow it is exactly 0 (abs: g·0 at x = 0, as PyTorch); where it flows it is what
+    arrived (or its share)."""
     x = mg.tensor([-2.0, 0.0, 3.0], dtype=mg.float64, requires_grad=True)
     cases = {
         "relu": (mg.relu(x), [0.0, 0.0, upstream]),
         "clip": (mg.clip(x, -1.0, 1.0), [0.0, upstream, 0.0]),
         "maximum": (mg.maximum(x, mg.tensor(np.ones(3))), [0.0, 0.0, upstream]),
         "minimum": (mg.minimum(x, mg.tensor(np.ones(3))), [upstream, upstream, 0.0]),
-        "abs": (mg.abs(x), [-upstream, 0.0, upstream]),
+        "abs": (mg.abs(x), [-upstream, upstream * 0.0, upstream]),   # PyTorch's g·sgn(x): inf·0 is NaN
         "max": (mg.max(x, axis=0), [0.0, 0.0, upstream]),
         "min": (mg.min(x, axis=0, keepdims=True), [upstream, 0.0, 0.0]),
         "amax": (mg.amax(x, 0), [0.0, 0.0, upstream]),

@@ -110,7 +110,7 @@ def unary(mg_fn: Callable, torch_name: str) -> Callable:
 
 
 def op_abs(p: Program, x: tuple) -> tuple:
-    return lambda: mg.abs(x[0]), lambda: p.refs.selecting_abs.apply(x[1])
+    return lambda: mg.abs(x[0]), lambda: p.torch.abs(x[1])
 
 
 def op_pow_scalar(p: Program, x: tuple) -> tuple:

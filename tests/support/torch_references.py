@@ -17,7 +17,6 @@ import minigrad as mg
 
 
 class References(NamedTuple):
-    selecting_abs: Any    # torch.abs whose gradient selects ±g
     selecting_amax: Any   # torch.amax/amin whose gradient selects (and, for max/min over dims, NaNs share)
     nan_keeping_logcumsumexp: Any   # torch.logcumsumexp whose gradient keeps a NaN from above
     resync: Any           # the identity that hands minigrad's numbers on, both ways
@@ -26,19 +25,6 @@ class References(NamedTuple):
 @functools.cache
 def reference_ops(torch: Any) -> References:
     """torch.autograd.Functions that are PyTorch's op except for one documented rule."""
-
-    class SelectingAbs(torch.autograd.Function):
-        """torch.abs, whose gradient selects ±g instead of multiplying g by sign(x)."""
-
-        @staticmethod
-        def forward(ctx: Any, x: Any) -> Any:
-            ctx.save_for_backward(x)
-            return torch.abs(x)
-
-        @staticmethod
-        def backward(ctx: Any, g: Any) -> Any:
-            (x,) = ctx.saved_tensors
-            return torch.where(x > 0, g, torch.where(x < 0, -g, torch.zeros_like(g)))
 
     class SelectingAmax(torch.autograd.Function):
         """torch.amax/amin over ``dims`` whose gradient selects: ties share g, the rest get 0 (PyTorch
@@ -114,4 +100,4 @@ def reference_ops(torch: Any) -> References:
                 return g, None, None, None, None
             return torch.from_numpy(ours.copy()), None, None, None, None
 
-    return References(SelectingAbs, SelectingAmax, NanKeepingLogcumsumexp, Resync)
+    return References(SelectingAmax, NanKeepingLogcumsumexp, Resync)
