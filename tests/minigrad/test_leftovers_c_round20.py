@@ -137,10 +137,13 @@ def _cudnn_flags_states(cudnn: Any) -> list:
     return states
 
 
-def test_cudnn_flags_as_torch() -> None:
+def test_cudnn_flags_as_torch(monkeypatch: pytest.MonkeyPatch) -> None:
     """``mg.backends.cudnn.flags(...)`` sets the flags for the block (its defaults too: enabled=False) and restores
     them, also after an error, as PyTorch's; minigrad had no ``flags``."""
     import minigrad.backends.cudnn as cudnn  # the package spelling reaches the same namespace
 
     assert cudnn is mg.backends.cudnn
+    for module in (mg.backends.cudnn, torch.backends.cudnn):   # one start for both (other tests set them)
+        for name, value in (("enabled", True), ("benchmark", False), ("deterministic", False), ("allow_tf32", True)):
+            monkeypatch.setattr(module, name, value)
     assert _cudnn_flags_states(mg.backends.cudnn) == _cudnn_flags_states(torch.backends.cudnn)
