@@ -1,6 +1,6 @@
 """The smallest program learners start from: a min-char-rnn-style character RNN, minigrad against plain NumPy.
 
-    python -m bench.char_rnn_tiny [--iterations 300] [--repeats 3] [--threads 1]
+    python -m bench.char_rnn_tiny [--iterations 300] [--repeats 3] [--threads 1] [--clock wall|process]
 
 Batch 1, hidden 100, 25-step chunks, one-hot inputs, softmax cross-entropy summed
 over the chunk, gradients clipped to [-5, 5], Adagrad (lr 0.1, the update
@@ -15,7 +15,9 @@ the same process from the same initial weights on the same chunks:
 The minigrad peers are a faithful port of the NumPy program, step by step (no vectorising over
 the chunk). Before timing, the first five iterations' losses of the peers are compared (they are the same
 computation) and their largest difference is printed. Each number is the median over
-``--repeats`` rounds of ``--iterations`` iterations per peer, as milliseconds per iteration.
+``--repeats`` rounds of ``--iterations`` iterations per peer, as milliseconds per iteration: wall
+time by default, or with ``--clock process`` this process's CPU time (as ``bench.overhead``), which on
+a shared machine leaves out the time spent descheduled (with one BLAS thread both count the same work).
 """
 
 from __future__ import annotations
@@ -142,7 +144,7 @@ def minigrad_peer(weights: dict, vocab: int, chunk: Callable, compiled: bool) ->
     return iteration
 
 
-def run(iterations: int, repeats: int) -> None:
+def run(iterations: int, repeats: int, clock: Callable[[], float] = time.perf_counter) -> None:
     data, vocab = _data()
     chunk = _chunks(data)
     weights = _weights(vocab)
@@ -159,10 +161,10 @@ def run(iterations: int, repeats: int) -> None:
     position = 5
     for _ in range(repeats):
         for name, peer in peers.items():
-            start = time.perf_counter()
+            start = clock()
             for i in range(position, position + iterations):
                 peer(i)
-            samples[name].append((time.perf_counter() - start) * 1e3 / iterations)
+            samples[name].append((clock() - start) * 1e3 / iterations)
         position += iterations
     ms = {name: statistics.median(v) for name, v in samples.items()}
     ratios = [name for name in ms if name != "numpy"]
@@ -177,10 +179,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--iterations", type=int, default=300, help="iterations per peer and round")
     parser.add_argument("--repeats", type=int, default=3, help="rounds (the median is reported)")
     parser.add_argument("--threads", type=int, default=1, help="BLAS threads (threadpoolctl)")
+    parser.add_argument("--clock", choices=("wall", "process"), default="wall",
+                        help="wall time (perf_counter) or this process's CPU time (process_time)")
     args = parser.parse_args(argv)
     steady_state()
     with threadpool_limits(limits=args.threads):
-        run(args.iterations, args.repeats)
+        run(args.iterations, args.repeats, time.perf_counter if args.clock == "wall" else time.process_time)
 
 
 if __name__ == "__main__":
