@@ -23,6 +23,7 @@ class EmbeddingLookup(mg.Function):
 
     def forward(self, weight: Any) -> Any:
         self.weight_shape = weight.shape
+        self.saved = (self.indices,)   # freed by a backward without retain_graph: a second one raises, as PyTorch's
         return weight[self.indices]
 
     def kept_for_backward(self) -> tuple:
@@ -32,7 +33,7 @@ class EmbeddingLookup(mg.Function):
 
     def backward(self, gy: Any) -> Any:
         xp = self.xp
-        flat = self.indices.reshape(-1)
+        flat = self.saved[0].reshape(-1)
         rows = gy.reshape(flat.size, gy.shape[-1])   # not (-1, D): D may be 0
         if self.padding_idx is not None:
             rows = rows * (flat != self.padding_idx)[:, None]

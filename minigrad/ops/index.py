@@ -284,6 +284,7 @@ class Scatter(Function):
         if self.check is not None:
             check_along(self.index, x.shape[self.axis], self.check, self.axis)
         self.src_shape = getattr(src, "shape", None)
+        self.saved = (self.index,)   # freed by a backward without retain_graph: a second one raises, as PyTorch's
         where = self._where(xp)
         part = src[tuple(slice(0, n) for n in self.index.shape)] if self.src_shape else src
         out = x.copy()
@@ -311,6 +312,8 @@ class Scatter(Function):
         if self.needs_grad[1]:
             gsrc = xp.zeros(self.src_shape, dtype=gy.dtype)
             gsrc[tuple(slice(0, n) for n in self.index.shape)] = gy[where]
+        elif self.add:   # PyTorch saves scatter_add's index for src's gradient only: x's runs again, as PyTorch's
+            self.saved = ()
         return gx, gsrc
 
 

@@ -99,6 +99,8 @@ class IndexWrite(Function):
                 raise RuntimeError(f"{self.name}: backward to source of a 0-d tensor takes a single index, got "
                                    f"{self.saved[0].size}")
             gsource = xp.moveaxis(xp.moveaxis(gy, self.axis, 0)[self.saved[0]], 0, self.axis)
+        elif self.add:   # PyTorch saves index_add's index for source's gradient only: x's runs again, as PyTorch's
+            self.saved = ()
         return gx, gsource
 
 
@@ -292,6 +294,7 @@ class IndexPutAdd(Function):
     def forward(self, x: Any, values: Any) -> Any:
         xp = self.xp
         self.index = index = _index_arrays(self.index, xp, x.shape)
+        self.saved = (index,)   # freed by a backward without retain_graph: a second one raises, as PyTorch's
         self.values_shape = values.shape
         out = x.copy()
         try:

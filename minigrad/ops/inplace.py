@@ -751,6 +751,8 @@ class SetItem(Function):
 
     def forward(self, x: Any, value: Any) -> Any:
         self.index = index = _index_arrays(self.index, self.xp, x.shape)
+        if not _is_basic(index):   # index arrays: freed by a backward without retain_graph (a second one raises,
+            self.saved = (index,)  # as PyTorch's index_put)
         self.value_shape = getattr(value, "shape", ())
         self.value_dtype = getattr(value, "dtype", None)
         out = x.copy()

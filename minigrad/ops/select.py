@@ -80,6 +80,7 @@ class Gather(Function):
         index = self.index
         if self.check is not None:
             check_along(index, x.shape[self.axis], self.check, self.axis)
+        self.saved = (index,)   # freed by a backward without retain_graph: a second one raises, as PyTorch's
         part = tuple(slice(None) if d == self.axis else slice(0, n) for d, n in enumerate(index.shape))
         y = self.xp.take_along_axis(x[part], index, axis=self.axis)
         return y.squeeze(self.axis) if self.squeeze else y
@@ -91,13 +92,14 @@ class Gather(Function):
 
     def backward(self, gy: Any) -> Any:
         xp = self.xp
+        (index,) = self.saved
         if self.squeeze:
             gy = xp.expand_dims(gy, self.axis)
         ndim = len(self.in_shape)
         # a full fancy index: an arange per dim, the gathered indices along `axis`
-        where = tuple(self.index if d == self.axis else
+        where = tuple(index if d == self.axis else
                       xp.arange(n).reshape((1,) * d + (n,) + (1,) * (ndim - d - 1))
-                      for d, n in enumerate(self.index.shape))
+                      for d, n in enumerate(index.shape))
         gx = xp.zeros(self.in_shape, dtype=gy.dtype)
         backend.scatter_add(xp, gx, where, gy)
         return gx

@@ -64,3 +64,78 @@ def test_bce_with_logits_takes_the_targets_dtype(x_dtype: str, y_dtype: str) -> 
     assert ours_x.grad.dtype == x.dtype
     np.testing.assert_allclose(ours.numpy(), theirs.detach().numpy(), rtol=1e-6)
     np.testing.assert_allclose(ours_x.grad.numpy(), theirs_x.grad.numpy(), rtol=1e-6)
+
+
+# --- a second backward through the index ops ------------------------------------------------------------------
+
+def _index_cases(lib: Any) -> dict:
+    """name -> f(x) for x of shape (5, 3) that requires grad; each op saves its index for backward in PyTorch."""
+    idx = lib.tensor([0, 2, 2])
+    row = lib.tensor([[0, 1, 2]])
+    embedding = torch.nn.functional.embedding if lib is torch else nn.functional.embedding
+    return {
+        "gather": lambda x: lib.gather(x, 0, row),
+        "take_along_dim": lambda x: lib.take_along_dim(x, row, 0),
+        "take_along_dim_flat": lambda x: lib.take_along_dim(x, lib.tensor([0, 4, 7])),
+        "max_dim": lambda x: x.max(0).values,
+        "sort": lambda x: x.sort(0).values,
+        "topk": lambda x: x.topk(2, 0).values,
+        "cummax": lambda x: x.cummax(0).values,
+        "embedding": lambda x: embedding(idx, x),
+        "scatter": lambda x: x.scatter(0, row, 1.0),
+        "scatter_src": lambda x: lib.zeros(5, 3).scatter(0, row, x[:1]),
+        "scatter_add_src": lambda x: lib.zeros(5, 3).scatter_add(0, row, x[:1]),
+        "index_put": lambda x: x.index_put((idx,), lib.ones(3)),
+        "index_put_accumulate": lambda x: x.index_put((idx,), lib.ones(3), accumulate=True),
+        "index_put_values": lambda x: lib.zeros(5, 3).index_put((idx,), x[0]),
+        "put": lambda x: x.put(lib.tensor([0, 1]), lib.ones(2), accumulate=True),
+        "setitem_values": lambda x: _set(lib.zeros(5, 3), idx, x[0]),
+    }
+
+
+def _set(a: Any, index: Any, value: Any) -> Any:
+    a[index] = value
+    return a
+
+
+def _backward_twice(lib: Any, name: str, retain_graph: bool = False) -> tuple:
+    """The error class of a second backward (None: none), and x's gradient after it or the first."""
+    x = (torch.from_numpy if lib is torch else mg.tensor)((np.arange(15.0).reshape(5, 3) % 4 - 1.5).astype(np.float32))
+    x.requires_grad_(True)
+    y = _index_cases(lib)[name](x)
+    y.sum().backward(retain_graph=retain_graph)
+    try:
+        y.sum().backward()
+    except Exception as error:  # noqa: BLE001 - the class is what is compared
+        return type(error), x.grad.numpy().copy()
+    return None, x.grad.numpy().copy()
+
+
+@pytest.mark.parametrize("name", [
+    "gather", "take_along_dim", "take_along_dim_flat", "max_dim", "sort", "topk", "cummax", "embedding", "scatter",
+    "scatter_src", "scatter_add_src", "index_put", "index_put_accumulate", "index_put_values", "put",
+    "setitem_values"])
+def test_a_second_backward_through_an_index_op_raises_as_torch(name: str) -> None:
+    ours, theirs = _backward_twice(mg, name), _backward_twice(torch, name)
+    assert theirs[0] is RuntimeError and ours[0] is RuntimeError
+    np.testing.assert_allclose(ours[1], theirs[1])
+    ours, theirs = _backward_twice(mg, name, retain_graph=True), _backward_twice(torch, name, retain_graph=True)
+    assert ours[0] is None and theirs[0] is None   # retain_graph=True keeps the index: the gradients add up
+    np.testing.assert_allclose(ours[1], theirs[1])
+
+
+@pytest.mark.parametrize("op", ["scatter_add", "index_add"])
+def test_a_second_backward_through_x_alone_of_an_add_at_an_index_runs_as_torch(op: str) -> None:
+    """PyTorch saves scatter_add's and index_add's index for the source's gradient only: a second backward to x
+    alone runs (minigrad's index_add raised)."""
+    grads = []
+    for lib in (mg, torch):
+        x = lib.ones(5, 3, requires_grad=True)
+        if op == "scatter_add":
+            y = x.scatter_add(0, lib.tensor([[0, 1, 2]]), lib.ones(1, 3))
+        else:
+            y = x.index_add(0, lib.tensor([0, 1]), lib.ones(2, 3))
+        y.sum().backward()
+        y.sum().backward()
+        grads.append(x.grad.numpy())
+    np.testing.assert_array_equal(*grads)
