@@ -607,7 +607,7 @@ def _accumulate(leaves: dict, owned: set, shared: bool = False) -> None:
     if several and _PostHooks.registered and any(getattr(leaf, "_post_hooks", None) for leaf in leaves):
         _leaf_by_leaf(leaves, owned)
         return
-    modes: dict | None = None   # the leaves whose hooks changed the recording state: the state they left
+    left_by_hooks = None   # the recording state the (single) leaf's hooks left: its post-accumulate hooks run in it
     for leaf, g in leaves.items():   # a leaf's hooks see its gradient summed over all its uses, as in PyTorch
         if leaf._hooks:
             if several:   # (no hook ran yet: the leaves before this one have none)
@@ -616,10 +616,8 @@ def _accumulate(leaves: dict, owned: set, shared: bool = False) -> None:
             mode = _state.get()
             leaves[leaf] = _apply_hooks(leaf._hooks, _dense(g), _leaf_label(leaf))
             owned.discard(leaf)
-            if _state.get() is not mode:   # for this leaf only
-                modes = modes or {}
-                modes[leaf] = _state.get()
-                _state.set(mode)
+            left_by_hooks = _state.get()
+            restore_state(mode)   # the addition runs in the backward's state
     # product sums are valued first, outside the lock: threads sharing weights (Hogwild-style training)
     # run their GEMMs in parallel and only add in turn, so that no thread's addition is lost
     for leaf, g in leaves.items():
@@ -642,11 +640,11 @@ def _accumulate(leaves: dict, owned: set, shared: bool = False) -> None:
                     INPLACE.bump(array)                # refuses it, as PyTorch's (the add moved .grad's version on)
     if _state.get().checks is True:
         anomaly.check_leaves(leaves)
-    if _PostHooks.registered:
+    if _PostHooks.registered:   # (only a single leaf has post-accumulate hooks here: several went leaf by leaf)
         mode = _state.get()
-        for leaf in leaves:
-            restore_state(modes.get(leaf, mode) if modes else mode)
-            run_post_accumulate_hooks((leaf,))
+        if left_by_hooks is not None:
+            restore_state(left_by_hooks)
+        run_post_accumulate_hooks(leaves)
         restore_state(mode)
 
 
@@ -762,12 +760,10 @@ def _walk(root: Tensor, grad: Any, retain_graph: bool, observer: Callable | None
             begin(consumers, targets)
     ripe = None   # each leaf's consumers left, to accumulate it (run its hooks, in grad()) once complete
     captured = getattr(targets, "captured", None)
-    if observer is not None:
-        pass
-    elif captured is None:   # a backward where hooks may run mid-walk
+    if observer is None and captured is None:   # a backward: hooks may run mid-walk once one was put on a node
         if _NodeHooks.registered:
             ripe = _Ripe(_leaf_consumers(consumers, stops, None if targets is None else targets.leaves))
-    elif any(leaf._hooks for leaf in targets.leaves):   # grad(): its wanted leaves' hooks, in the order complete
+    elif observer is None and any(leaf._hooks for leaf in targets.leaves):   # grad(): wanted leaves' hooks
         ripe = _Ripe(_leaf_consumers(consumers, stops, {leaf for leaf in targets.leaves if leaf._hooks}), captured)
     token = _freeing.set(not retain_graph and observer is None)
     try:
