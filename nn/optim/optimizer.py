@@ -195,7 +195,6 @@ def _hyper_parameter_names() -> set[str]:
     return names - {"self", "params"}
 
 
-
 def check_written(p: mg.Tensor, index: int, where: str) -> None:
     """PyTorch's refusal to step a parameter whose elements share memory (an ``expand``-ed tensor, say one
     assigned by ``load_state_dict(assign=True)``): an in-place update would write one value to every row.
@@ -208,6 +207,7 @@ def check_written(p: mg.Tensor, index: int, where: str) -> None:
     if not getattr(data.flags, "writeable", True):
         raise RuntimeError(f"{where}: {param_label(p, index)} is read-only (a view of a non-writable array); "
                            "clone() it first")
+
 
 class Optimizer(OptimizerHooks):
     """Base class: parameter groups, per-parameter state, ``zero_grad``, ``step``, ``state_dict``, and
@@ -365,9 +365,9 @@ class Optimizer(OptimizerHooks):
         hyper = {k: _python_number(v) for k, v in group.items() if k != "params" and k != "param_names"}
         for key in _TORCH_IMPLEMENTATION_KEYS:
             # PyTorch's: foreach, fused and capturable True, False or None; differentiable True or False
-            value, none = hyper.get(key), key != "differentiable"
-            if key in self.defaults and not is_flag(value) and not (none and value is None):
-                allowed = "True, False or None" if none else "True or False"
+            value, takes_none = hyper.get(key), key != "differentiable"
+            if key in self.defaults and not is_flag(value) and not (takes_none and value is None):
+                allowed = "True, False or None" if takes_none else "True or False"
                 raise TypeError(f"{self._name}: {key} must be {allowed}, got {value!r}")
         if "lr" in hyper:                  # (a user's subclass may have no lr)
             hyper["lr"] = self._checked_lr(hyper["lr"], bool(hyper.get("fused")))
@@ -378,8 +378,10 @@ class Optimizer(OptimizerHooks):
             raise NotImplementedError(f"{self._name}: Tensor betas are not supported, got betas={betas!r}; pass "
                                       "Python floats, e.g. betas=(float(beta1), float(beta2))")
         for key, value in hyper.items():
-            if key == "lr" or key not in self.defaults or key in _TORCH_IMPLEMENTATION_KEYS:   # (checked above;
-                continue                                    # a scheduler's entries, a program's own)
+            # lr and the implementation flags are checked above; a key not in the defaults is a scheduler's
+            # entry or a program's own
+            if key == "lr" or key not in self.defaults or key in _TORCH_IMPLEMENTATION_KEYS:
+                continue
             if isinstance(value, mg.Tensor) or mg.is_array(value):
                 raise TypeError(f"{self._name}: hyper-parameter {key} is a Tensor; only lr may be a (0-d) Tensor")
             if isinstance(self.defaults.get(key), bool) and not is_flag(value):
