@@ -691,7 +691,9 @@ class _ViewedMemory:
     """A NumPy view's memory from its first element on (the view keeps its strides and read-only flag)."""
 
     def __init__(self, array: numpy.ndarray) -> None:
-        self.__array_interface__ = array.__array_interface__
+        # its strides as they are (the interface gives None for a C-contiguous view, which NumPy reads as C strides
+        # on its size-1 dims too: a 0 stride there, as PyTorch's from_numpy keeps it, would be lost)
+        self.__array_interface__ = dict(array.__array_interface__, strides=array.strides)
         self._array = array   # keeps the memory alive
 
 

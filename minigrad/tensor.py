@@ -566,17 +566,19 @@ class Tensor:
     def stride(self, dim: int | None = None) -> Any:
         """The strides in elements (NumPy's byte strides / itemsize): a tuple, or one int for ``dim``.
 
-        NumPy's may be negative (a flipped view), which a PyTorch stride never is. A size-1 dim NumPy gives a 0
-        stride (``x[None]``, a new dim of ``expand``) reads as PyTorch's unsqueeze gives it: the next dim's
-        ``stride * size``, or 1 for the last dim. A zero-size array NumPy allocates has all strides 0; it reads as
-        PyTorch's contiguous strides (``mg.zeros(0, 3).stride()`` is ``(3, 1)``; a transpose of one reads as the
-        contiguous strides of its own shape, where PyTorch's keeps the permuted ones).
+        NumPy's may be negative (a flipped view), which a PyTorch stride never is. A host array's size-1 dims have
+        PyTorch's strides (the view ops set them: ``x[None]``, ``expand``), and any stride ``as_strided`` gives
+        them; on a GPU, a size-1 dim CuPy gives a 0 stride (``x[None]``, a new dim of ``expand``) reads as
+        PyTorch's unsqueeze gives it: the next dim's ``stride * size``, or 1 for the last dim. A zero-size array
+        NumPy allocates has all strides 0; it reads as PyTorch's contiguous strides (``mg.zeros(0, 3).stride()`` is
+        ``(3, 1)``; a transpose of one reads as the contiguous strides of its own shape, where PyTorch's keeps the
+        permuted ones).
         """
         strides = [s // self.data.itemsize for s in self.data.strides]
         shape = self.data.shape
         if self.data.size == 0 and not any(strides):
             strides = [math.prod(max(n, 1) for n in shape[d + 1:]) for d in range(len(shape))]
-        for d in reversed(range(len(strides))):
+        for d in reversed(range(len(strides)) if type(self.data) is not numpy.ndarray else ()):
             if shape[d] == 1 and strides[d] == 0:
                 strides[d] = 1 if d == len(strides) - 1 else strides[d + 1] * shape[d + 1]
         strides = tuple(strides)

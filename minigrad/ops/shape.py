@@ -93,8 +93,14 @@ class BroadcastTo(Function):
         lead = len(self.shape) - x.ndim
         if self.shape[lead:] == x.shape and self.shape[:lead] == (1,) * lead:
             # nothing is repeated (only new dims of size 1): a writable view, as PyTorch's (NumPy's is read-only)
-            return x[(None,) * lead] if lead else x.view()
-        return self.xp.broadcast_to(x, self.shape)
+            out = x[(None,) * lead] if lead else x.view()
+        else:
+            out = self.xp.broadcast_to(x, self.shape)
+        if 1 in self.shape and type(out) is backend.numpy.ndarray:   # (a GPU array keeps NumPy's 0 strides)
+            strides = _expanded_strides(x, self.shape)
+            if strides != out.strides:   # PyTorch's on the size-1 dims (x.expand(1, 3).stride() is (3, 1))
+                out = backend.numpy.lib.stride_tricks.as_strided(out, strides=strides)
+        return out
 
     def backward(self, gy: Any) -> Any:
         return sum_to(gy, self.in_shape)
@@ -277,6 +283,20 @@ def _index_arrays(index: Any, xp: Any, shape: tuple | None = None) -> Any:
     if shape is not None:
         _check_empty_masks(shape, index)
     return index
+
+
+def _expanded_strides(x: Any, shape: tuple) -> tuple:
+    """The byte strides of PyTorch's ``x.expand(shape)``: a dim that keeps its size keeps its stride, a repeated
+    one has 0; a new dim of size 1 has the next dim's size * stride (0 for the last: a 0-d x), NumPy's 0."""
+    strides = [0] * len(shape)
+    lead = len(shape) - x.ndim
+    for i in reversed(range(len(shape))):
+        if i >= lead:
+            size, stride = x.shape[i - lead], x.strides[i - lead]
+        else:
+            size, stride = 1, shape[i + 1] * strides[i + 1] if i + 1 < len(shape) else 0
+        strides[i] = stride if size == shape[i] else 0
+    return tuple(strides)
 
 
 def _none_strides(index: Any, x: Any, strides: tuple) -> tuple:

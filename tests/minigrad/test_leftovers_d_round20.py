@@ -118,3 +118,33 @@ def test_zero_size_view_save_load_keeps_offset_and_strides(name, with_base, tmp_
         api.save([x, view(x)] if with_base else [view(x)], path)
         loaded.append([_layout(t) for t in api.load(path)])
     assert loaded[0] == loaded[1]
+
+
+# --- 3. strides of size-1 dims: PyTorch's values, as_strided's and from_numpy's kept as given ---------------------
+
+SIZE_ONE_VIEWS = {
+    "as_strided (1,3) (0,1)": lambda api, x: x.as_strided((1, 3), (0, 1)),
+    "as_strided (3,1) (1,0)": lambda api, x: x.as_strided((3, 1), (1, 0)),
+    "as_strided (1,1) (0,0)": lambda api, x: x.as_strided((1, 1), (0, 0)),
+    "as_strided (1,3) (7,1)": lambda api, x: x.as_strided((1, 3), (7, 1)),
+    "0-d expand(1)": lambda api, x: x[3].expand(1),
+    "0-d expand(1, 1)": lambda api, x: x[3].expand(1, 1),
+    "row expand(1, 4)": lambda api, x: x[:4].expand(1, 4),
+    "row expand(1, 1, 4)": lambda api, x: x[:4].expand(1, 1, 4),
+    "x[:1] expand(1, 5)": lambda api, x: x[:1].expand(1, 5),
+    "col expand(1, 4, 3)": lambda api, x: x[:4].reshape(4, 1).expand(1, 4, 3),
+    "broadcast_to": lambda api, x: api.broadcast_to(x[:4].reshape(4, 1), (1, 4, 1)),
+    "x[None]": lambda api, x: x[None],
+    "unsqueeze": lambda api, x: x.reshape(3, 4).t().unsqueeze(1),
+    "m[:, :1]": lambda api, x: x.reshape(3, 4)[:, :1],
+    "from_numpy 0 stride": lambda api, x: api.from_numpy(
+        np.lib.stride_tricks.as_strided(np.arange(3.0), (1, 3), (0, 8))),
+}
+
+
+@pytest.mark.parametrize("name", list(SIZE_ONE_VIEWS))
+def test_size_one_dim_strides(name):
+    view = SIZE_ONE_VIEWS[name]
+    got, want = view(mg, mg.arange(12.0)), view(torch, torch.arange(12.0))
+    assert _layout(got) == _layout(want)
+    assert (got.contiguous().data_ptr() == got.data_ptr()) == (want.contiguous().data_ptr() == want.data_ptr())
