@@ -401,12 +401,10 @@ class _Layout:
         stored = self.archive.array(key)
         low = offset + sum((n - 1) * st for n, st in zip(stored.shape, strides) if st < 0)
         high = offset + sum((n - 1) * st for n, st in zip(stored.shape, strides) if st > 0) + stored.itemsize
-        # whole elements only (torch's offsets and strides count elements); a dim of size 1 may have any stride
-        # (``x[::100]``), as long as it fits an intp
+        # an empty view reads nothing: only where it starts must lie in the base
+        inside = 0 <= low and high <= base.nbytes if stored.size else 0 <= offset <= base.nbytes
         if stored.dtype != base.dtype or len(strides) != stored.ndim or not base.flags.c_contiguous \
-                or any(not -_MAX_BYTES - 1 <= st <= _MAX_BYTES or st % stored.itemsize for st in strides) \
-                or offset % stored.itemsize or (low < 0 or high > base.nbytes if stored.size else
-                                                 not 0 <= offset <= base.nbytes):
+                or not _whole_elements(offset, strides, stored.itemsize) or not inside:
             raise self.archive.error(f"key {key!r} claims to be a view of {base_key!r} that does not fit in it "
                                      f"(dtype {stored.dtype} shape {stored.shape} offset {offset} strides {strides}; "
                                      f"the base is {base.dtype} {base.shape}) (tampered?)")
@@ -417,6 +415,13 @@ class _Layout:
             raise self.archive.error(f"key {key!r} is marked as a view of {base_key!r} but holds other values "
                                      "(tampered?)")
         return view
+
+
+def _whole_elements(offset: int, strides: list, itemsize: int) -> bool:
+    """Whether a view's byte ``offset`` and ``strides`` are whole elements, as torch's (which count elements) are;
+    a stride must fit an intp, but a dim of size 1 may have any (``x[::100]``)."""
+    return offset % itemsize == 0 and all(-_MAX_BYTES - 1 <= st <= _MAX_BYTES and st % itemsize == 0
+                                          for st in strides)
 
 
 def _dict_key(key: Any, bad: Callable[[str, str], CheckpointError], where: str) -> Any:
