@@ -107,7 +107,7 @@ def scaled_dot_product_attention(query: Tensor, key: Tensor, value: Tensor, attn
     query, key, value = _tensor(query, name, "query"), _tensor(key, name, "key"), _tensor(value, name, "value")
     if min(query.ndim, key.ndim, value.ndim) < 2:
         raise InputShapeError(f"{name}: query, key and value must have at least 2 dims, got shapes {query.shape}, "
-                         f"{key.shape}, {value.shape}")
+                              f"{key.shape}, {value.shape}")
     if not query.dtype == key.dtype == value.dtype:
         raise InputDtypeError(f"{name}: query, key and value must have the same dtype, got {query.dtype}, {key.dtype}, "
                               f"{value.dtype}")

@@ -70,7 +70,8 @@ class Sequential(Module):
         length = len(modules)
         if not hasattr(index, "__index__") or not -length <= index.__index__() <= length:
             raise IndexError(f"Sequential.insert: index {index!r} is out of range for {length} modules")
-        position = index.__index__() + (length if index.__index__() < 0 else 0)
+        at = index.__index__()
+        position = at + length if at < 0 else at
         # as PyTorch's: the children from position on move up one key, set directly (no registration hook runs)
         reregistered()
         if "_called" in self.__dict__:
@@ -270,8 +271,8 @@ class ModuleList(_Container):
             raise TypeError(f"ModuleList.insert: {type(module).__name__} is not a Module subclass")
         modules = list(self._modules.values())
         modules.insert(index, module)          # (list.insert's errors, and its reading of ``index``)
-        count = len(modules) - 1
-        position = max(0, count + index.__index__()) if index.__index__() < 0 else min(index.__index__(), count)
+        count, at = len(modules) - 1, index.__index__()
+        position = max(0, count + at) if at < 0 else min(at, count)   # where list.insert put it
         reregistered()
         scope, place, children = self._scope_name, place_of(self), self._modules
         for i in range(count, position, -1):  # (a key of digits needs no scope_part)
