@@ -72,12 +72,12 @@ def tensor_backward(self: Tensor, gradient: Any = None, retain_graph: bool | Non
     finished: dict = {}   # if the walk raises: the leaves whose gradient was complete
     token = _grad_off()
     try:
-        try:
-            leaves = {self: gradient} if self._node is None else _walk(self, gradient, retain_graph, None, owned,
-                                                                       finished=finished)
-        except BaseException:
-            _accumulate(finished, owned)   # as PyTorch's engine, which had added these before the error
-            raise
+        leaves = {self: gradient} if self._node is None else _walk(self, gradient, retain_graph, None, owned,
+                                                                   finished=finished)
+    except BaseException:
+        _accumulate(finished, owned)   # as PyTorch's engine, which had added these before the error
+        raise
+    else:
         _accumulate(leaves, owned)
     finally:
         if token is not None:
@@ -148,12 +148,11 @@ def backward(tensors: Any, grad_tensors: Any = None, retain_graph: bool | None =
     finished: dict = {}   # if the walk raises: the leaves whose gradient was complete
     token = _grad_off()
     try:
-        try:
-            leaves = _walk_roots(roots, grads, False if retain_graph is None else retain_graph, owned, targets,
-                                 finished)
-        except BaseException:   # as PyTorch's engine, which had added these before the error
-            _accumulate({leaf: g for leaf, g in finished.items() if targets is None or leaf in targets.leaves}, owned)
-            raise
+        leaves = _walk_roots(roots, grads, False if retain_graph is None else retain_graph, owned, targets, finished)
+    except BaseException:   # as PyTorch's engine, which had added these before the error
+        _accumulate({leaf: g for leaf, g in finished.items() if targets is None or leaf in targets.leaves}, owned)
+        raise
+    else:
         if targets is not None:
             leaves = {leaf: g for leaf, g in leaves.items() if leaf in targets.leaves}
         _accumulate(leaves, owned)

@@ -38,6 +38,7 @@ def _checked(name: str, M: int, dtype: Any, layout: Any) -> numpy.dtype:
 
 
 def _window(values: numpy.ndarray, dt: numpy.dtype, device: Any, requires_grad: bool) -> Tensor:
+    """The window's tensor (M,): ``values``, computed in float64, cast once to ``dt``."""
     return tensor(values.astype(dt), device=device, requires_grad=requires_grad)
 
 
