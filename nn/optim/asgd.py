@@ -80,8 +80,10 @@ class ASGD(ScalarStateOptimizer):
         base = 1 + lambd * lr * step
         if isinstance(base, np.generic):
             eta = lr / base.dtype.type(float(base) ** alpha)
-        elif hyper["foreach"]:      # there a float32 step Tensor makes each operation float32, and lr / t is
-            f32 = SCALAR_DTYPE      # PyTorch's t.reciprocal() * lr
+        elif hyper["foreach"]:
+            # PyTorch's foreach step: its float32 step Tensor makes each operation float32, and lr / t is
+            # t.reciprocal() * lr
+            f32 = SCALAR_DTYPE
             eta = f32(1) / f32(float(f32(1) + f32(lambd * lr) * f32(step)) ** alpha) * f32(lr)
         else:
             eta = SCALAR_DTYPE(lr / base ** alpha)
