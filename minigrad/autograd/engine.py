@@ -853,7 +853,7 @@ def _propagate(root: Tensor, grad: Any, retain_graph: bool, observer: Callable |
     ``ripe`` (each leaf's consumers left, :func:`_leaf_consumers`), a leaf complete is accumulated at once
     (:func:`_accumulate_ripe`) and left out of the result.
     """
-    root_node = node = root._node
+    root_node = node = root._node   # (node: the one running, which the error handler below names)
     pending: dict = {root_node: [None] * root_node.n_outputs}
     pending[root_node][root._index] = grad
     leaves: dict = {}
@@ -898,7 +898,7 @@ def _propagate(root: Tensor, grad: Any, retain_graph: bool, observer: Callable |
                         _after_backward(node, after, (None,) * len(node.edges), grads_out)
                     restore_state(mode)
                     continue
-                if after is None:
+                if after is None:   # (with grad_fn hooks: after them, below)
                     restore_state(mode)
             if special and profiler is not None:   # the node's backward as two timed events (autograd.profiler)
                 timed = profiler.begin_backward(node)
