@@ -102,13 +102,14 @@ class Split(Function):
         # end); made once here, not per forward: a recurrent step splits its gates every step
         before = (slice(None),) * axis
         self.indices = [before + (slice(lo, hi),) for lo, hi in zip([0, *points], [*points, None])]
-        # a part left empty by the points alone (split sizes with a 0): see forward
+        # a part the points alone may leave empty (split sizes with a 0, points out of order): see forward
         self.empty_part = self.sorted_end is None or 0 in points or len(set(points)) < len(points)
 
     def forward(self, x: Any) -> Any:
         self.in_shape = x.shape
         parts = tuple([x[index] for index in self.indices])   # views of x
-        if self.empty_part or self.sorted_end >= x.shape[self.axis]:   # an empty part starts where PyTorch's does
+        # a part may be empty (the last one if the points reach the end): it must start where PyTorch's does
+        if self.empty_part or self.sorted_end >= x.shape[self.axis]:
             parts = tuple([part if part.size else _at_slice_starts(x, index, part)
                            for part, index in zip(parts, self.indices)])
         return parts
