@@ -33,7 +33,7 @@ import re
 import sys
 import zipfile
 from collections import OrderedDict
-from typing import Any, BinaryIO, Callable
+from typing import Any, BinaryIO, Callable, Sequence
 
 import numpy
 
@@ -417,7 +417,7 @@ class _Layout:
         return view
 
 
-def _whole_elements(offset: int, strides: list, itemsize: int) -> bool:
+def _whole_elements(offset: int, strides: Sequence[int], itemsize: int) -> bool:
     """Whether a view's byte ``offset`` and ``strides`` are whole elements, as torch's (which count elements) are;
     a stride must fit an intp, but a dim of size 1 may have any (``x[::100]``)."""
     return offset % itemsize == 0 and all(-_MAX_BYTES - 1 <= st <= _MAX_BYTES and st % itemsize == 0

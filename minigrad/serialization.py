@@ -64,6 +64,7 @@ from ._checkpoint_reader import (
     CheckpointError,
     CheckpointNotFoundError,
     _json_depth,
+    _whole_elements,
     read_checkpoint,
     supported_dtype,
 )
@@ -213,9 +214,9 @@ def _address(array: numpy.ndarray) -> int:
 def _in_elements(array: numpy.ndarray, start: int) -> bool:
     """Whether ``array`` starts a whole number of its elements after address ``start`` and its strides are whole
     elements, as a torch view's storage offset and strides are (``np.ndarray(..., offset=2)`` over float32 memory
-    is not: such an array is saved on its own, not as a view)."""
-    size = array.itemsize
-    return (_address(array) - start) % size == 0 and all(st % size == 0 for st in array.strides)
+    is not: such an array is saved on its own, not as a view). The loader's own check of a view's offset and
+    strides, so that every view saved loads."""
+    return _whole_elements(_address(array) - start, array.strides, array.itemsize)
 
 
 def _flatten(obj: Any, path: str, saver: _Saver, where: str, depth: int = 0) -> Any:
