@@ -125,7 +125,7 @@ def make_tensor(*shape: Any, dtype: Any, device: Any, low: float | None = None, 
         info = numpy.iinfo(dt)
         lowest, highest, default = int(info.min), int(info.max) + (dt != numpy.int64), (-9, 10)
     else:
-        info = numpy.finfo(numpy.empty(0, dt).real.dtype)
+        info = numpy.finfo(dt)   # (a complex dtype's: its real part's)
         lowest, highest, default = float(info.min), float(info.max), (-9, 9)
     low, high = _interval(low, high, default, lowest, highest, dt)
     if exact:
