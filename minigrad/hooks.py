@@ -296,7 +296,8 @@ def register_post_accumulate_grad_hook(tensor: Tensor, hook: Callable[[Tensor], 
 
 
 def run_post_accumulate_hooks(leaves: Iterable[Tensor]) -> None:
-    """Each leaf's post-accumulate-grad hooks, in order of registration, after every ``.grad`` was accumulated.
+    """Each leaf's post-accumulate-grad hooks, in order of registration, once its ``.grad`` was accumulated (the
+    backward walks call it leaf by leaf, as PyTorch runs them in each leaf's AccumulateGrad node).
 
     A hook returns None, or the leaf itself as PyTorch accepts (``lambda p: p.add_(p.grad, alpha=-lr)``, the
     example in PyTorch's docstring)."""
