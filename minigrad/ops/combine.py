@@ -38,7 +38,7 @@ from .inplace import _fill
 from .join import NoDimError, Split, cat
 from .linalg import matmul
 from .reduce import sum as sum_
-from .shape import broadcast_to, clone, getitem, permute, reshape, track_view
+from .shape import broadcast_to, clone, getitem, permute, reshape, track_view, unsqueeze
 from .solvers import Inverse
 
 # --- stacks and splits ---------------------------------------------------------------------------------
@@ -50,15 +50,13 @@ def _atleast(ndim: int, tensors: tuple, name: str) -> Any:
     out = []
     for t in items:
         t = tensor_arg(t, name)
-        if t.ndim < ndim:
-            if t.ndim == 0:
-                shape = (1,) * ndim
-            elif t.ndim == 1:
-                shape = (1, t.shape[0], 1)[:ndim]   # (n,) → (1, n) or (1, n, 1)
-            else:
-                shape = t.shape + (1,)              # (m, n) → (m, n, 1)
-            grown = reshape(t, shape)   # PyTorch unsqueezes a tensor of 1 or 2 dims (and views a 0-d one)
-            t = respelled(grown, t, "reshape", "UnsqueezeBackward0") if t.ndim else grown
+        if t.ndim == 0 and ndim:   # PyTorch views a 0-d tensor, and unsqueezes one of 1 or 2 dims
+            t = reshape(t, (1,) * ndim)
+        elif t.ndim < ndim:   # (n,) → (1, n) [→ (1, n, 1)]; (m, n) → (m, n, 1): unsqueeze's strides, as PyTorch's
+            if t.ndim == 1:
+                t = unsqueeze(t, 0)
+            if t.ndim < ndim:
+                t = unsqueeze(t, -1)
         out.append(t)
     return out[0] if single else tuple(out)
 

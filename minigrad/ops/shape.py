@@ -36,12 +36,14 @@ from .iterator_layout import lay_out_as_torch
 
 
 class Reshape(Function):
-    """``x.reshape(shape)``; with ``insert``, the unsqueeze that gives ``shape`` by a new size-1 dim there."""
+    """``x.reshape(shape)``; with ``insert``, the unsqueeze that gives ``shape`` by a new size-1 dim there; with
+    ``keep`` (the dims of x it keeps), the squeeze that gives ``shape`` by leaving x's other (size-1) dims out."""
     complex_grad = True   # complex values: see autograd.engine._complex_gate
     insert: int | None = None
+    keep: tuple | None = None
 
-    def __init__(self, shape: tuple, insert: int | None = None) -> None:
-        self.shape, self.insert = shape, insert
+    def __init__(self, shape: tuple, insert: int | None = None, keep: tuple | None = None) -> None:
+        self.shape, self.insert, self.keep = shape, insert, keep
 
     def forward(self, x: Any) -> Any:
         self.in_shape = x.shape
@@ -55,6 +57,13 @@ class Reshape(Function):
             if out.strides != strides:   # a new last dim through a one-element subarray dtype: quicker
                 out = x.view((x.dtype, (1,))) if a == x.ndim else \
                     backend.numpy.lib.stride_tricks.as_strided(out, strides=strides)
+        elif 1 in out.shape and type(x) is backend.numpy.ndarray and (not x.flags.c_contiguous or 1 in x.shape) \
+                and out.size:   # a view with size-1 dims of a strided x: PyTorch's strides there
+            # (squeeze keeps the strides of the dims it keeps; view and reshape: PyTorch's computeStride)
+            strides = tuple(x.strides[d] for d in self.keep) if self.keep is not None else \
+                _view_strides(x.shape, x.strides, out.shape)
+            if strides is not None and strides != out.strides:
+                out = backend.numpy.lib.stride_tricks.as_strided(x, out.shape, strides)
         return out
 
     def backward(self, gy: Any) -> Any:
@@ -884,7 +893,7 @@ def squeeze(input: Tensor, dim: Any = None, *, axis: Any = None) -> Tensor:  # n
                 if x.ndim and x.shape[a] != 1:
                     raise ValueError(f"squeeze: axis {a} has size {x.shape[a]}, not 1 (shape {x.shape})")
         shape = tuple(s for i, s in enumerate(x.shape) if i not in axes or s != 1)
-    op = Reshape(shape)
+    op = Reshape(shape, keep=tuple(i for i, s in enumerate(x.shape) if s != 1 or axes is not None and i not in axes))
     op.name = _SQUEEZE[0 if axes is None else 2 if isinstance(dim if axis is None else axis, (tuple, list)) else 1]
     return _view_op(x, op)
 

@@ -148,3 +148,28 @@ def test_size_one_dim_strides(name):
     got, want = view(mg, mg.arange(12.0)), view(torch, torch.arange(12.0))
     assert _layout(got) == _layout(want)
     assert (got.contiguous().data_ptr() == got.data_ptr()) == (want.contiguous().data_ptr() == want.data_ptr())
+
+
+def _transposed(api, *shape):
+    """A (shape) tensor whose dims run in reverse order in memory (PyTorch's strides (1, shape[0], ...))."""
+    return api.arange(float(np.prod(shape))).reshape(shape[::-1]).permute(*reversed(range(len(shape))))
+
+
+STRIDED_VIEWS = {
+    "squeeze(d) of a dim not 1": lambda api: _transposed(api, 1, 2).squeeze(1),
+    "squeeze(d) keeps strides": lambda api: _transposed(api, 2, 1, 3).squeeze(0),
+    "unsqueeze(0).squeeze(0)": lambda api: _transposed(api, 2, 3, 1).unsqueeze(0).squeeze(0),
+    "squeeze()": lambda api: _transposed(api, 2, 1, 1).squeeze(),
+    "reshape(1, *shape)": lambda api: _transposed(api, 2, 3, 1).reshape(1, 2, 3, 1),
+    "unflatten": lambda api: _transposed(api, 2, 3, 1).unflatten(1, (3, 1)),
+    "view same shape": lambda api: _transposed(api, 1, 2).view(1, 2),
+    "flatten(1)": lambda api: _transposed(api, 2, 1, 1).flatten(1),
+    "atleast_3d": lambda api: api.atleast_3d(_transposed(api, 2, 3)),
+    "atleast_2d of a strided row": lambda api: api.atleast_2d(api.arange(4.0)[::2]),
+}
+
+
+@pytest.mark.parametrize("name", list(STRIDED_VIEWS))
+def test_size_one_dim_strides_of_views_of_strided_tensors(name):
+    view = STRIDED_VIEWS[name]
+    assert _layout(view(mg)) == _layout(view(torch))
