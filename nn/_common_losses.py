@@ -280,10 +280,10 @@ class _BinaryCrossEntropyWithLogits(mg.Function):
         p = extras[-1] if self.positive else None
         log_sigmoid = _log_sigmoid(xp, x)
         if p is not None:
-            log_sigmoid = (log_sigmoid * ((p - 1) * y + 1)).astype(x.dtype, copy=False)
-        loss = (((1 - y) * x).astype(y.dtype, copy=False) - log_sigmoid).astype(y.dtype, copy=False)
+            log_sigmoid = _kept(log_sigmoid * ((p - 1) * y + 1), x.dtype)
+        loss = _kept(_kept((1 - y) * x, y.dtype) - log_sigmoid, y.dtype)
         self.saved = (x, y, w, p, loss if w is not None else None)
-        return loss if w is None else (loss * w).astype(y.dtype, copy=False)
+        return loss if w is None else _kept(loss * w, y.dtype)
 
     def backward(self, g: Any) -> tuple:
         # each step in the dtype PyTorch's in-place steps keep (a product can overflow in float32 there)
