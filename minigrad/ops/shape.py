@@ -414,6 +414,8 @@ class GetItem(Function):
         index = self.index
         if not self.basic:
             self.index = index = _index_arrays(index, self.xp, x.shape)
+            if not _is_basic(index):   # index arrays: freed by a backward without retain_graph (a second one
+                self.saved = (index,)  # raises, as PyTorch's index and index_select)
         self.in_shape, self.in_dtype = x.shape, x.dtype
         out = x[index]
         if type(out) is not type(x):   # NumPy gives a scalar for all-int indices: PyTorch's is a 0-d view
@@ -451,10 +453,10 @@ class GetItem(Function):
 
     def backward(self, gy: Any) -> Any:
         gx = self.xp.zeros(self.in_shape, dtype=gy.dtype)
-        if self.basic or _is_basic(self.index):
-            gx[self.index] = gy
+        if self.saved:
+            backend.scatter_add(self.xp, gx, self.saved[0], gy)
         else:
-            backend.scatter_add(self.xp, gx, self.index, gy)
+            gx[self.index] = gy
         return gx
 
 
