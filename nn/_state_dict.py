@@ -84,13 +84,19 @@ def save_module_state(module: Any, destination: dict | None, prefix: str, keep_v
     # Module's state_dict (the first class of the root's to define it; nn.module imports this module, not back)
     base_method = next(c.__dict__["state_dict"] for c in reversed(type(module).__mro__) if "state_dict" in c.__dict__)
     pending: list[tuple] = [("enter", module, prefix, None)]   # (step, module, its prefix, its local metadata)
+    walking: set[int] = set()   # the modules entered and not finished: the current one's ancestors (and itself)
     while pending:
         step, current, at, local_metadata = pending.pop()
         if step == "call":   # its class's own state_dict, called as PyTorch's walk calls it (its return value unused)
             current.state_dict(destination=destination, prefix=at, keep_vars=keep_vars)
         elif step == "finish":   # after its children: its post-hooks
+            walking.discard(id(current))
             result = _post_hooks(current, destination, at, local_metadata)
         else:
+            if id(current) in walking:   # PyTorch's recursion never ends either (RecursionError); ours grew keys
+                raise RecursionError(f"state_dict: {type(current).__name__} at {at[:-1]!r} contains itself (a module "
+                                     "is its own descendant), so its state dict has no end")
+            walking.add(id(current))
             local_metadata = {"version": getattr(current, "_version", 1)}
             metadata = getattr(destination, "_metadata", None)
             if metadata is not None:

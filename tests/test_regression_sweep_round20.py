@@ -1,0 +1,37 @@
+"""Round 20's regression sweep: what re-running rounds 19-20's fuzzers (and a container-edit fuzzer) on the
+finished tree found, each compared with live PyTorch."""
+
+import pytest
+
+import minigrad as mg
+import nn
+
+torch = pytest.importorskip("torch", reason="no torch")
+
+
+def _self_containing(lib_nn):
+    """A Sequential appended into itself (a cycle in the module tree)."""
+    seq = lib_nn.Sequential(lib_nn.Linear(2, 2))
+    seq.append(seq)
+    return seq
+
+
+def test_state_dict_of_a_module_containing_itself_raises_recursion_error_as_torch():
+    # the looping walk (round 19) grew ever longer keys until memory ran out; PyTorch's recursion stops
+    with pytest.raises(RecursionError):
+        _self_containing(torch.nn).state_dict()
+    with pytest.raises(RecursionError, match="contains itself"):
+        _self_containing(nn).state_dict()
+
+
+def test_state_dict_keeps_a_shared_child_under_each_name_as_torch():
+    # a module under two names (not its own ancestor) is no cycle: each name saves it, as PyTorch's
+    def build(lib_nn):
+        shared = lib_nn.Linear(2, 2)
+        inner = lib_nn.Sequential(shared, lib_nn.Tanh(), shared)
+        return lib_nn.Sequential(inner, shared, lib_nn.ModuleList([inner]))
+
+    ours, theirs = build(nn).state_dict(), build(torch.nn).state_dict()
+    assert list(ours) == list(theirs)
+    assert list(ours._metadata) == list(theirs._metadata)
+    assert mg.is_tensor(ours["1.weight"])
