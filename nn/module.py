@@ -384,15 +384,23 @@ class Module(ModuleHooks):
         """(dotted path, module) for this module and every descendant; a shared one once (unless
         ``remove_duplicate=False``). ``memo``: modules to skip, as PyTorch's."""
         seen = set() if memo is None else memo   # modules (hashed by identity, as PyTorch's memo)
-        stack = [(prefix, self)]
+        line: list[int] = []   # (remove_duplicate=False) ids of the modules from self down to the last one yielded
+        stack = [(prefix, self, 0)]
         while stack:
-            path, module = stack.pop()
+            path, module, depth = stack.pop()
             if module in seen:
                 continue
             if remove_duplicate:
                 seen.add(module)
+            else:   # a module that is its own descendant: PyTorch's recursion stops (RecursionError), ours would not
+                del line[depth:]
+                if id(module) in line:
+                    raise RecursionError(f"named_modules: {type(module).__name__} at {path!r} contains itself (a "
+                                         "module is its own descendant), so remove_duplicate=False never ends")
+                line.append(id(module))
             yield path, module
-            children = [(f"{path}.{n}" if path else n, m) for n, m in module._modules.items() if m is not None]
+            children = [(f"{path}.{n}" if path else n, m, depth + 1)
+                        for n, m in module._modules.items() if m is not None]
             stack.extend(reversed(children))
 
     def modules(self, remove_duplicate: bool = True) -> Iterator[Module]:

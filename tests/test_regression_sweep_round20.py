@@ -35,3 +35,24 @@ def test_state_dict_keeps_a_shared_child_under_each_name_as_torch():
     assert list(ours) == list(theirs)
     assert list(ours._metadata) == list(theirs._metadata)
     assert mg.is_tensor(ours["1.weight"])
+
+
+@pytest.mark.parametrize("walk", ["named_modules", "named_parameters"])
+def test_remove_duplicate_false_walk_of_a_module_containing_itself_raises_recursion_error_as_torch(walk):
+    # named_modules' loop (remove_duplicate=False) yielded forever, so list(...) ran out of memory
+    with pytest.raises(RecursionError):
+        list(getattr(_self_containing(torch.nn), walk)(remove_duplicate=False))
+    with pytest.raises(RecursionError, match="contains itself"):
+        list(getattr(_self_containing(nn), walk)(remove_duplicate=False))
+    seq = _self_containing(nn)   # the default walk skips what it has seen, as PyTorch's memo does
+    assert [n for n, _ in seq.named_modules()] == [n for n, _ in _self_containing(torch.nn).named_modules()]
+
+
+def test_remove_duplicate_false_keeps_a_shared_child_under_each_name_as_torch():
+    def build(lib_nn):
+        shared = lib_nn.Linear(2, 2)
+        return lib_nn.Sequential(lib_nn.Sequential(shared, shared), shared, lib_nn.ModuleList([shared]))
+
+    for walk in ("named_modules", "named_parameters"):
+        ours = [n for n, _ in getattr(build(nn), walk)(remove_duplicate=False)]
+        assert ours == [n for n, _ in getattr(build(torch.nn), walk)(remove_duplicate=False)]
