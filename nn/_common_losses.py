@@ -206,9 +206,9 @@ def _soft_cross_entropy(logits: Tensor, target: Any, weight: Any, reduction: str
     if label_smoothing:
         target = target * (1.0 - label_smoothing) + _smoothing_share(label_smoothing, classes)
     products = mg.log_softmax(logits, axis=axis) * target
-    checked = class_weights(weight, logits, classes, name)
-    # a float Tensor weight promotes the product, as PyTorch's (a float32 weight makes a float16 loss float32)
-    weight = weight if isinstance(weight, Tensor) and weight.dtype.kind == "f" else checked
+    # a float or complex Tensor weight promotes the product, as PyTorch's (a float32 weight makes a float16 loss
+    # float32, a complex one a complex loss)
+    weight = class_weights(weight, logits, classes, name, promote=True)
     if weight is not None:
         products = products * weight.reshape((classes,) + (1,) * (logits.ndim - axis - 1))
     losses = -products.sum(axis=axis)

@@ -14,7 +14,7 @@ import minigrad as mg
 from minigrad import Tensor
 
 from ._activations import _reads_input
-from ._errors import InputShapeError
+from ._errors import InputDtypeError, InputShapeError
 
 __all__ = ["CheckedIndices", "ClassTargets", "TargetError", "WeightedMean", "checked_indices", "class_targets",
            "class_weights", "index_array", "nll_rows", "weighted_mean"]
@@ -195,9 +195,12 @@ def class_targets(logits: Tensor, target: Any, ignore_index: int, name: str) -> 
     return rows, safe, keep, tuple(array.shape)
 
 
-def class_weights(weight: Any, like: Tensor, classes: int, name: str) -> Tensor | None:
+def class_weights(weight: Any, like: Tensor, classes: int, name: str, promote: bool = False) -> Tensor | None:
     """Per-class weights (C,) as a Tensor of ``like``'s dtype; a Tensor stays one (its values are read by
-    ops, so a compiled function sees each call's weights)."""
+    ops, so a compiled function sees each call's weights). A Tensor of another dtype raises InputDtypeError
+    (RuntimeError, as PyTorch's class-index kernels: "expected scalar type Float but found Double"); with
+    ``promote`` (an elementwise formula, as the soft-label cross-entropy) a float or complex one is kept for the
+    product to promote, as PyTorch's, and an integer or bool one takes ``like``'s dtype."""
     if weight is None:
         return None
     if isinstance(weight, Tensor):
@@ -205,7 +208,12 @@ def class_weights(weight: Any, like: Tensor, classes: int, name: str) -> Tensor 
             raise ValueError(f"{name}: weight is on {weight.device} but the input is on {like.device}")
         if weight.shape != (classes,):
             raise InputShapeError(f"{name}: weight must have shape ({classes},) (one per class), got {weight.shape}")
-        return weight if weight.dtype == like.dtype else weight.astype(like.dtype)
+        if weight.dtype == like.dtype or (promote and weight.dtype.kind in "fc"):
+            return weight
+        if promote:
+            return weight.astype(like.dtype)
+        raise InputDtypeError(f"{name}: expected a weight of the input's dtype {like.dtype}, got {weight.dtype} "
+                              f"(cast it with weight.to({like.dtype}), as PyTorch needs too)")
     try:
         array = mg.to_device(weight, like.device) if mg.is_array(weight) \
             else mg.make_array(weight, like.dtype, like.device)

@@ -220,8 +220,10 @@ avg_pool1d, avg_pool2d, avg_pool3d, adaptive_avg_pool1d, adaptive_avg_pool2d = (
                                                   adaptive_avg_pool2d))
 scaled_dot_product_attention = _float16_in_float32(scaled_dot_product_attention,
                                                    ("query", "key", "value", "attn_mask"), strict=("key", "value"))
-# PyTorch has no float16 CPU kernel of these: in float32 rounded once, rather than float16 steps
-pdist, multi_margin_loss = (_float16_in_float32(f, ("input", "weight")) for f in (pdist, multi_margin_loss))
+# PyTorch has no float16 CPU kernel of these: in float32 rounded once, rather than float16 steps (a class weight
+# of another dtype is refused as float16, as PyTorch's CUDA kernel does)
+pdist = _float16_in_float32(pdist, ("input",))
+multi_margin_loss = _float16_in_float32(multi_margin_loss, ("input", "weight"), strict=("weight",))
 # the activations whose float16 kernels run in float32 (PyTorch's softsign and tanhshrink are float16 steps)
 celu, elu, glu, hardsigmoid, hardswish, leaky_relu, logsigmoid, mish, selu, silu, softplus = (
     _float16_in_float32(f, ("input",)) for f in (celu, elu, glu, hardsigmoid, hardswish, leaky_relu, logsigmoid,

@@ -41,7 +41,7 @@ CASES = {
     "cross_entropy_label_smoothing": lambda k: ((_targets(k),),
                                                 lambda x, t: F.cross_entropy(x, t, label_smoothing=0.2)),
     "cross_entropy_weight_tensor_argument": lambda k: (
-        (_targets(k), mg.tensor(WEIGHT) * (k + 1)),
+        (_targets(k), mg.tensor(WEIGHT, dtype=mg.float64) * (k + 1)),
         lambda x, t, w: F.cross_entropy(x, t, weight=w, label_smoothing=0.1)),
     "cross_entropy_probabilities": lambda k: ((mg.softmax(mg.tensor(np.arange(20.0).reshape(4, 5) * k), axis=1),),
                                               lambda x, p: F.cross_entropy(x, p)),
@@ -50,7 +50,7 @@ CASES = {
     "nll_loss": lambda k: ((_targets(k),), lambda x, t: F.nll_loss(mg.log_softmax(x, axis=1), t)),
     "nll_loss_weight": lambda k: ((_targets(k),),
                                   lambda x, t: F.nll_loss(mg.log_softmax(x, axis=1), t, weight=WEIGHT)),
-    "CrossEntropyLoss_module": lambda k: ((_targets(k),), lambda x, t: nn.CrossEntropyLoss(weight=WEIGHT)(x, t)),
+    "CrossEntropyLoss_module": lambda k: ((_targets(k),), lambda x, t: nn.CrossEntropyLoss(weight=WEIGHT, dtype=mg.float64)(x, t)),
     "NLLLoss_module": lambda k: ((_targets(k),), lambda x, t: nn.NLLLoss(ignore_index=0)(mg.log_softmax(x, 1), t)),
     "mse_loss": lambda k: ((mg.tensor(np.full((4, 5), float(k))),), lambda x, y: F.mse_loss(x, y)),
     "l1_loss": lambda k: ((mg.tensor(np.full((4, 5), float(k))),), lambda x, y: F.l1_loss(x, y)),

@@ -1,0 +1,73 @@
+"""Round 20 leftovers, batch F: class weights of another dtype than the input (PyTorch's class-index kernels refuse
+them; the soft-label cross-entropy promotes). Each compared with live torch."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pytest
+
+import minigrad as mg
+import nn
+
+torch = pytest.importorskip("torch", reason="no torch")
+
+
+def _outcome(call: Any) -> tuple:
+    """("ok", dtype name, values as complex128) or ("raises", the exception)."""
+    try:
+        out = call()
+    except Exception as error:  # noqa: BLE001 - the class is what is compared
+        return ("raises", error)
+    return ("ok", str(out.dtype).replace("torch.", ""), np.asarray(out.detach().numpy(), dtype=np.complex128))
+
+
+WEIGHTED_LOSSES = {
+    "nll_loss": lambda lib, F, x, t, p, w: F.nll_loss(x, t, weight=w),
+    "nll_loss_1d": lambda lib, F, x, t, p, w: F.nll_loss(x[0], t[0], weight=w, reduction="none"),
+    "cross_entropy": lambda lib, F, x, t, p, w: F.cross_entropy(x, t, weight=w),
+    "cross_entropy_smoothing": lambda lib, F, x, t, p, w: F.cross_entropy(x, t, weight=w, label_smoothing=0.1),
+    "cross_entropy_probabilities": lambda lib, F, x, t, p, w: F.cross_entropy(x, p, weight=w),
+    "multi_margin_loss": lambda lib, F, x, t, p, w: F.multi_margin_loss(x, t, weight=w),
+    "multilabel_soft_margin_loss": lambda lib, F, x, t, p, w: F.multilabel_soft_margin_loss(x, p, weight=w),
+    "CrossEntropyLoss": lambda lib, F, x, t, p, w: lib.nn.CrossEntropyLoss(weight=w)(x, t),
+    "NLLLoss": lambda lib, F, x, t, p, w: lib.nn.NLLLoss(weight=w)(x, t),
+    "MultiMarginLoss": lambda lib, F, x, t, p, w: lib.nn.MultiMarginLoss(weight=w)(x, t),
+}
+
+
+@pytest.mark.parametrize("loss", list(WEIGHTED_LOSSES))
+@pytest.mark.parametrize(("input_dtype", "weight_dtype"), [
+    ("float32", "float64"), ("float64", "float32"), ("float32", "int64"), ("float64", "bool"),
+    ("float32", "complex64"), ("float64", "float64")])
+def test_class_weights_of_another_dtype_as_torch(loss: str, input_dtype: str, weight_dtype: str) -> None:
+    """A float64 (int, bool, complex) weight with a float32 input: the class-index losses raise RuntimeError as
+    PyTorch's ("expected scalar type Float but found Double"; they cast and computed); the soft-label
+    cross-entropy and multilabel_soft_margin_loss promote, a complex weight to a complex loss (it was dropped
+    to real)."""
+    rng = np.random.default_rng(0)
+    x, t = rng.standard_normal((4, 3)).astype(input_dtype), np.array([0, 1, 2, 1])
+    p, w = rng.dirichlet(np.ones(3), 4).astype(input_dtype), np.array([1, 2, 3]).astype(weight_dtype)
+    fn = WEIGHTED_LOSSES[loss]
+    want = _outcome(lambda: fn(torch, torch.nn.functional, *map(torch.tensor, (x, t, p, w))))
+    got = _outcome(lambda: fn(mg, nn.functional, *map(mg.tensor, (x, t, p, w))))
+    if want[0] == "raises":
+        assert got[0] == "raises", f"{loss}: torch raises {want[1]!r}, ours gave {got[1:2]}"
+        assert isinstance(got[1], type(want[1])), f"{loss}: torch raises {want[1]!r}, ours {got[1]!r}"
+        assert "weight" in str(got[1]) and input_dtype in str(got[1]) and weight_dtype in str(got[1])
+        return
+    assert got[0] == "ok", f"{loss}: torch gives {want[1]}, ours raises {got[1]!r}"
+    assert got[1] == want[1]
+    np.testing.assert_allclose(got[2], want[2], rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("weight_dtype", ["float32", "float64", "int64"])
+def test_float16_multi_margin_loss_refuses_a_weight_of_another_dtype(weight_dtype: str) -> None:
+    """multi_margin_loss computes a float16 input in float32 (PyTorch has no CPU kernel; its CUDA kernel refuses a
+    weight of another dtype): a float32 weight must be refused as float16's, not taken as the widened input's."""
+    x, t = mg.tensor(np.ones((2, 3), np.float16)), mg.tensor([0, 2])
+    with pytest.raises(RuntimeError, match="float16"):
+        nn.functional.multi_margin_loss(x, t, weight=mg.tensor(np.ones(3, weight_dtype)))
+    same = nn.functional.multi_margin_loss(x, t, weight=mg.tensor(np.ones(3, np.float16)))
+    assert same.dtype == mg.float16
