@@ -9,10 +9,11 @@ was accumulated, and returns None.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import threading
 import weakref
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, Iterator
 
 import numpy
 
@@ -31,9 +32,21 @@ class HookError(RuntimeError, TypeError, ValueError):
 # CAPTURING.walk: the ``captured`` dict of the ``autograd.grad`` walk this thread runs now (its capture hooks
 # store only then, never another thread's or an inner walk's gradients). CAPTURING.batched: this thread runs the
 # per-row walks of ``autograd.grad(..., is_grads_batched=True)`` (a ``retain_grad``
-# tensor they reach keeps its ``.grad``).
+# tensor they reach keeps its ``.grad``). CAPTURING.forward: this thread runs a walk of forward AD's double-vjp
+# trick (the tangents of jvp, jacfwd, linearize): the user's hooks and retain_grad are for reverse-mode gradients
+# and do not run there, as PyTorch's forward AD never calls them (grad's own capture hooks do run).
 HOOKS_LOCK = threading.Lock()
 CAPTURING = threading.local()
+
+
+@contextlib.contextmanager
+def forward_walk() -> Iterator[None]:
+    """Around a walk of forward AD's double-vjp trick: the user's hooks on op outputs are not run inside."""
+    outer, CAPTURING.forward = getattr(CAPTURING, "forward", False), True
+    try:
+        yield
+    finally:
+        CAPTURING.forward = outer
 
 
 def _leaf_label(leaf: Tensor) -> str:
@@ -109,9 +122,12 @@ def run_node_hooks(node: Any, grads_out: list, stop: bool, apply: Callable, reta
     gives a ``retain_grad`` tensor its gradient, and ``label(node, index)`` names an output in errors."""
     after = None
     prehooks = []
+    forward = getattr(CAPTURING, "forward", False)   # forward AD's walk: only grad's capture hooks run
     for index, hooks in tuple((node.hooks or {}).items()):   # a snapshot (see HOOKS_LOCK)
+        if forward:
+            hooks = [hook for hook in hooks if hasattr(hook, "walk")] if index != AFTER_BACKWARD else []
         if index == AFTER_BACKWARD:
-            after = hooks
+            after = hooks or None
         elif grads_out[index] is not None:
             name = label(node, index)
             pre = [hook for hook in hooks if _is_prehook(hook)]
@@ -120,7 +136,7 @@ def run_node_hooks(node: Any, grads_out: list, stop: bool, apply: Callable, reta
                 if not stop:
                     prehooks.append((index, pre, name))
             grads_out[index] = apply(hooks, grads_out[index], name)
-    for index, ref in tuple((node.retained or {}).items()):   # a snapshot (see HOOKS_LOCK)
+    for index, ref in tuple((node.retained or {}).items()) if not forward else ():   # a snapshot (HOOKS_LOCK)
         tensor = ref()
         if tensor is not None and grads_out[index] is not None and not getattr(CAPTURING, "batched", False):
             retain(tensor, grads_out[index])   # (a batched walk's rows: PyTorch's .grad gets an unusable batch)

@@ -59,6 +59,7 @@ from typing import Any, NamedTuple
 
 from .. import backend
 from .. import tensor as tensor_module
+from ..hooks import forward_walk
 from ..recording import enable_grad, is_grad_enabled
 from ..tensor import Tensor
 from . import engine, functions
@@ -92,7 +93,8 @@ def forward_products(*args: Any, **kwargs: Any) -> Any:
     """``grad(*args, **kwargs)`` for the second walk of the double-vjp trick (the tangents, J·t): a gradient
     without a derivative on the way raises NotImplementedError, as PyTorch's forward AD."""
     try:
-        return grad(*args, **kwargs)
+        with forward_walk():
+            return grad(*args, **kwargs)
     except NoSecondDerivative as error:
         raise NotImplementedError(f"Trying to use forward AD with an op that does not support it (nor does "
                                   f"PyTorch's forward AD): {error}") from error
@@ -478,7 +480,8 @@ def _passing_grad(*args: Any, **kwargs: Any) -> Any:
     assert _here.level is not None
     _here.level.passing = True
     try:
-        return grad(*args, **kwargs)
+        with forward_walk():
+            return grad(*args, **kwargs)
     except NoSecondDerivative as error:   # forward AD through a gradient without a derivative (jacfwd(jacrev(f)))
         raise NotImplementedError(f"Trying to use forward AD with an op that does not support it (nor does "
                                   f"PyTorch's forward AD): {error}") from error

@@ -20,6 +20,7 @@ from typing import Any, Callable
 from .. import backend
 from ..autograd import forward_ad
 from ..autograd import grad as autograd_grad
+from ..ops.inference import inference_mode
 from ..recording import enable_grad, is_grad_enabled
 from ..tensor import Tensor
 from . import _pytree
@@ -47,7 +48,8 @@ def linearize(func: Callable, *primals: Any) -> tuple[Any, Callable]:
         if not isinstance(p, Tensor):
             raise RuntimeError(f"linearize(func, *primals): expected the primals to be Tensors, got {type(p)}")
     own_level = forward_ad._level is None
-    with enable_grad(), (forward_ad.dual_level() if own_level else contextlib.nullcontext()):
+    with enable_grad(), (forward_ad.dual_level() if own_level else contextlib.nullcontext()), \
+            inference_mode(False):   # as jvp's: forward AD under mg.inference_mode() would give no tangents
         if own_level:   # the leaves are duals (their tangents unused): ops under no_grad on them still record
             leaves = [forward_ad.make_dual(p.detach(), _zeros(p)) for p in flat_primals]
             inputs = [forward_ad._handle(d) for d in leaves]   # what func's in-place ops on the duals leave

@@ -538,7 +538,7 @@ def _forward_jacobian(func: Callable, argnums: Any, has_aux: bool, randomness: s
         with enable_grad():
             args, diff = level.with_stand_ins(args, numbers)
             flat_diff, diff_spec = _pytree.flatten(diff)
-            with forward_ad.dual_level():
+            with forward_ad.dual_level(), inference_mode(False):   # as jvp's: torch.func's ignore the mode
                 duals = [forward_ad._make_own_dual(x, _zeros(tuple(x.shape), x)) if id(x) in level.own
                          else forward_ad.make_dual(x, _zeros(tuple(x.shape), x)) for x in flat_diff]
                 handles = [forward_ad._handle(d) for d in duals]   # what func's in-place ops on duals leave
