@@ -160,13 +160,16 @@ class Module(ModuleHooks):
     _version: int = 1   # saved in the state dict's _metadata; a subclass's _load_from_state_dict may read it
 
     def __init__(self) -> None:
+        # _place first: copy.deepcopy and pickle copy a module's attributes in this order, so a parent's place is
+        # copied before its children's places point to it (after them, each leaf's copy climbed the whole chain,
+        # halving the nesting depth that copies reach)
+        object.__setattr__(self, "_place", Place())
         object.__setattr__(self, "_parameters", {})
         object.__setattr__(self, "_modules", {})
         object.__setattr__(self, "_buffers", {})
         self.__dict__["training"] = True   # a new module is in no signature: nothing to tell mg.compile
         give_serial(self)
         object.__setattr__(self, "_scope_name", type(self).__name__.lower())
-        object.__setattr__(self, "_place", Place())
 
     def __getstate__(self) -> dict:
         # a copy carries compile()'s settings, not its captures (they hold this module's op objects), and is

@@ -56,3 +56,26 @@ def test_remove_duplicate_false_keeps_a_shared_child_under_each_name_as_torch():
     for walk in ("named_modules", "named_parameters"):
         ours = [n for n, _ in getattr(build(nn), walk)(remove_duplicate=False)]
         assert ours == [n for n, _ in getattr(build(torch.nn), walk)(remove_duplicate=False)]
+
+
+@pytest.mark.parametrize("how", ["deepcopy", "pickle"])
+def test_a_deeply_nested_model_copies_as_deep_as_torchs(how):
+    # round 20's Place (a parameter's name read through its module's place) halved the depth copies reached:
+    # each leaf's copy climbed the chain of places not yet copied (torch: ~160 levels, ours broke at ~73)
+    import copy
+    import pickle
+
+    def build(lib_nn, depth=120):
+        model = lib_nn.Linear(2, 2)
+        for _ in range(depth):
+            model = lib_nn.Sequential(model)
+        return model
+
+    def do(model):
+        return copy.deepcopy(model) if how == "deepcopy" else pickle.loads(pickle.dumps(model))
+
+    do(build(torch.nn))
+    ours = build(nn)
+    copied = do(ours)
+    names = [p.name for p in copied.parameters()]
+    assert names == [n for n, _ in ours.named_parameters()] == [n for n, _ in copied.named_parameters()]
