@@ -856,8 +856,9 @@ def _norm(node: Function, g: Tensor) -> Tensor:
     zero = y == 0   # a zero norm: gradient 0, as PyTorch's (x / y would be 0 / 0)
     y_t = Where()(zero, 1, _kept(node, y))   # 1 where masked: no 0 * inf in the derivatives of the masked branch
     x_t = _input(node, 0, x)
-    if p == 2.0:
-        return Mul()(g_x, Where()(zero, _zero(g), Div()(x_t, y_t)))
+    if p == 2.0:   # x / y itself, masked: at a zero norm its derivatives are 0/0, NaN, as PyTorch's (‖x‖'s Hessian
+        # is unbounded at x = 0; y_t's 1 gave a finite second derivative there)
+        return Mul()(g_x, Where()(zero, _zero(g), Div()(x_t, _kept(node, y))))
     abs_x = xp.abs(x)
     if p in (math.inf, -math.inf):   # the max (min) |x| and the NaNs share the gradient
         ties = (abs_x == y) | xp.isnan(abs_x)

@@ -71,3 +71,54 @@ def test_float16_multi_margin_loss_refuses_a_weight_of_another_dtype(weight_dtyp
         nn.functional.multi_margin_loss(x, t, weight=mg.tensor(np.ones(3, weight_dtype)))
     same = nn.functional.multi_margin_loss(x, t, weight=mg.tensor(np.ones(3, np.float16)))
     assert same.dtype == mg.float16
+
+
+def _second_derivatives(lib: Any, fn: Any, xs: list, device: str = "cpu") -> list:
+    """fn's value, first derivatives (of Σ y·c, kept as a graph) and second derivatives (of Σ_i Σ gᵢ·(i + 1.3))
+    at ``xs``, as NumPy."""
+    make, grad = (torch.tensor, torch.autograd.grad) if lib is torch else (mg.tensor, mg.autograd.grad)
+    ts = [make(x, requires_grad=True) if lib is torch else make(x, device=device, requires_grad=True) for x in xs]
+    y = fn(lib, *ts)
+    firsts = grad((y * make(np.linspace(0.5, 1.5, y.numel()).reshape(y.shape)).to(y.device)).sum(), ts,
+                  create_graph=True)
+    seconds = grad(sum((g * (i + 1.3)).sum() for i, g in enumerate(firsts)), ts)
+    return [t.detach().cpu().numpy() for t in (y, *firsts, *seconds)]
+
+
+def _functional(lib: Any) -> Any:
+    return torch.nn.functional if lib is torch else nn.functional
+
+
+ZERO = np.array([[0.0, 0.0, 0.0], [1.0, -2.0, 0.5]])   # row 0: a zero vector
+TINY = np.array([[1e-13, 0.0, -3e-14], [1.0, -2.0, 0.5]])   # row 0: below normalize's eps, not zero
+OTHER = np.array([[0.3, -1.0, 2.0], [0.0, 0.0, 0.0]])
+AT_ZERO = {
+    "norm": (lambda lib, x: x.norm(2, 1), [ZERO]),
+    "vector_norm": (lambda lib, x: lib.linalg.vector_norm(x, 2, dim=-1), [ZERO]),
+    "normalize": (lambda lib, x: _functional(lib).normalize(x, dim=1), [ZERO]),
+    "normalize_tiny": (lambda lib, x: _functional(lib).normalize(x, dim=1), [TINY]),
+    "cosine_similarity": (lambda lib, a, b: _functional(lib).cosine_similarity(a, b, dim=1), [ZERO, OTHER]),
+    "cosine_similarity_tiny": (lambda lib, a, b: _functional(lib).cosine_similarity(a, b, dim=1), [TINY, OTHER]),
+    "pairwise_distance_eps0": (lambda lib, a, b: _functional(lib).pairwise_distance(a, b, eps=0.0), [ZERO, ZERO]),
+    "pairwise_distance": (lambda lib, a, b: _functional(lib).pairwise_distance(a, b), [ZERO, ZERO]),
+}
+
+
+@pytest.mark.parametrize("case", list(AT_ZERO))
+def test_second_derivatives_at_a_zero_vector_as_torch(case: str) -> None:
+    """The 2-norm's second derivative at a zero vector is NaN in PyTorch (its backward x / ‖x‖, masked, differentiated
+    again: 0/0), and so in normalize, cosine_similarity and pairwise_distance(eps=0) through it; ours gave 0 (and
+    ~1e16 for cosine_similarity). An eps-sized, non-zero vector stays finite in both."""
+    fn, xs = AT_ZERO[case]
+    want, got = _second_derivatives(torch, fn, xs), _second_derivatives(mg, fn, xs)
+    for i, (a, b) in enumerate(zip(want, got)):
+        np.testing.assert_array_equal(np.isnan(b), np.isnan(a), err_msg=f"{case}: result {i}")
+        np.testing.assert_allclose(b, a, rtol=1e-7, atol=1e-6, err_msg=f"{case}: result {i}")
+
+
+@pytest.mark.gpu
+def test_second_derivative_at_a_zero_norm_on_gpu_equals_cpu() -> None:
+    fn, xs = AT_ZERO["cosine_similarity"]
+    cpu, gpu = _second_derivatives(mg, fn, xs), _second_derivatives(mg, fn, xs, "cuda")
+    for a, b in zip(cpu, gpu):
+        np.testing.assert_allclose(b, a, rtol=1e-10, atol=1e-12)
