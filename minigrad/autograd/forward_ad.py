@@ -139,6 +139,27 @@ class _TangentOnly(Function):
         return g if _here.level is not None and _here.level.passing else None
 
 
+class _ConstantFormulas(Function):
+    """The identity on a tangent whose graph runs through ops run under no_grad that depend on tensors from outside
+    the level that require grad: PyTorch takes those ops' tangent formulas as constants for reverse mode, the
+    double-vjp trick differentiates them, so a gradient through it raises instead of giving other numbers."""
+
+    complex_grad = True
+
+    @staticmethod
+    def forward(ctx: Any, tangent: Tensor) -> Tensor:
+        return Tensor._make(tangent.data, False, None, 0)
+
+    @staticmethod
+    def backward(ctx: Any, g: Tensor) -> Tensor:
+        raise NotImplementedError(
+            "forward AD: a gradient through a tangent (jvp's, unpack_dual's) w.r.t. tensors outside the dual level "
+            "that require grad (a primal that requires grad, a model's parameters), where an op run under no_grad on "
+            "its way depends on them: PyTorch treats that op's tangent formula as a constant there, which minigrad "
+            "cannot do (its tangents come from a reverse-mode graph). Move the no_grad block out of the function, or "
+            "pass detached tensors")
+
+
 def _inference_mode() -> bool:
     """Whether ``mg.inference_mode()`` is on: PyTorch's forward AD gives no tangent inside it. (Read from the
     module of ops that defines it, when loaded: autograd sits below ops.)"""
@@ -264,6 +285,24 @@ class _Level:
             for edge in stack.pop().edges:
                 visit_edge(edge)
         return list(duals.values()), outside
+
+    def hidden_reaches_outside(self, y: Tensor) -> bool:
+        """Whether an op run under no_grad on ``y``'s path (a _TangentOnly node) has inputs that depend on a
+        tensor from outside the level that requires grad: PyTorch takes that op's tangent formula as a constant
+        for reverse mode, where the double-vjp trick would differentiate it."""
+        seen: set = set()
+        stack = [(y._node, False)] if y._node is not None else []
+        while stack:
+            node, hidden = stack.pop()
+            hidden = hidden or (isinstance(node, _CustomNode) and node.op is _TangentOnly)
+            for edge in node.edges:
+                if type(edge) is tuple:
+                    if (edge[0], hidden) not in seen:
+                        seen.add((edge[0], hidden))
+                        stack.append((edge[0], hidden))
+                elif hidden and edge is not None and self.roots.get(id(edge)) is not edge:
+                    return True
+        return False
 
     def needs_graph(self, roots: list) -> bool:
         """For ``mg.autograd.grad``/``backward`` inside the level: whether ``roots`` reach a dual, so that the
@@ -463,7 +502,7 @@ def unpack_dual(tensor: Tensor, *, level: int | None = None) -> UnpackedDualTens
     if cached is not None and cached[0] is tensor and cached[1] is tensor._node:
         tangent, outside = cached[2], cached[3]
     else:
-        tangent, outside = _tangent(_here.level, tensor if carrier is None else carrier)
+        tangent, outside = _tangent(_here.level, tensor if carrier is None else carrier, carrier is not None)
         _here.level.cache[id(tensor)] = (tensor, tensor._node, tangent, outside)
     return UnpackedDualTensor(tensor if outside else tensor.detach(), tangent)
 
@@ -495,9 +534,10 @@ def _passing_grad(*args: Any, **kwargs: Any) -> Any:
         _here.level.passing = False
 
 
-def _tangent(level: _Level, y: Tensor) -> tuple[Tensor | None, bool]:
+def _tangent(level: _Level, y: Tensor, under_no_grad: bool = False) -> tuple[Tensor | None, bool]:
     """(J·t of ``y`` summed over the level's duals it reaches, or None; whether y reaches tensors from outside
-    that require grad), by the double-vjp trick (see the module docstring)."""
+    that require grad), by the double-vjp trick (see the module docstring). ``under_no_grad``: ``y`` carries the
+    tangent of a tensor computed under no_grad, whose tangent PyTorch computes under no_grad too (no graph)."""
     if not y._requires_grad:
         return None, False
     duals, outside = level.reached([y])
@@ -519,13 +559,16 @@ def _tangent(level: _Level, y: Tensor) -> tuple[Tensor | None, bool]:
             # g reaches the duals: grad would keep the graph for forward-over-reverse; the tangent is J·t, with
             # a graph only where y depends on tensors from outside that require grad, or a tangent requires grad
             # (as PyTorch's: J·t is then differentiable w.r.t. t)
-            graph = outside or any(t.requires_grad for _, t in kept)
+            graph = not under_no_grad and (outside or any(t.requires_grad for _, t in kept))
             level.products = True   # this walk keeps no graph for forward-over-reverse
             try:
                 (tangent,) = forward_products([g for g, _ in kept], [dummy], [t for _, t in kept],
                                               retain_graph=graph, create_graph=graph, allow_unused=True)
             finally:
                 level.products = False
+        if tangent is not None and tangent.requires_grad and outside and level.hidden_ops and \
+                level.hidden_reaches_outside(y):
+            tangent = _ConstantFormulas.apply(tangent)   # its values are right, a gradient through it would not be
     if tangent is None:   # y depends on the duals, with a derivative that is zero everywhere
         tangent = Tensor._make(xp.zeros_like(y.data), False, None, 0)
     return tangent, outside

@@ -103,3 +103,62 @@ def test_reverse_mode_inside_forward_mode_still_runs_hooks(torch: Any) -> None:
         return lib.func.jacfwd(lib.func.grad(f))(x)
     np.testing.assert_allclose(program(mg, mg.tensor(X)).numpy(), program(torch, torch.tensor(X)).numpy(),
                                rtol=1e-10, atol=1e-12)
+
+
+# --- 3. reverse mode through jvp's tangent where func runs ops under no_grad ---------------------------------------
+
+
+def _sigmoid_under_no_grad(lib: Any, y: Any) -> Any:
+    with lib.no_grad():
+        return y.sigmoid()
+
+
+XB = np.array([[0.3, -1.2, 0.7], [1.1, 0.4, -0.5]])
+
+
+def _tangent_and_gradient(lib: Any, name: str) -> tuple:
+    x = lib.tensor(XB, requires_grad=True)
+    t = lib.ones_like(x) * 0.5
+    if name == "all_under_no_grad":   # the whole function: its tangent is computed under no_grad (no graph)
+        tangent = lib.func.jvp(lambda y: _sigmoid_under_no_grad(lib, y), (x,), (t,))[1]
+    elif name == "vmap_all_under_no_grad":
+        tangent = lib.func.vmap(lambda y: lib.func.jvp(lambda z: _sigmoid_under_no_grad(lib, z), (y,), (t[0],))[1])(x)
+    else:   # "closure": the no_grad op depends on the dual only; the gradient reaches x through a closure
+        tangent = lib.func.jvp(lambda y: (x * 2) * _sigmoid_under_no_grad(lib, y), (lib.tensor(XB),), (t,))[1]
+    try:
+        gradient = lib.autograd.grad(tangent.sum(), x)[0].detach().numpy()
+    except RuntimeError as error:
+        gradient = type(error).__name__
+    return tangent.detach().numpy(), tangent.requires_grad, gradient
+
+
+@pytest.mark.parametrize("name", ["all_under_no_grad", "vmap_all_under_no_grad", "closure"])
+def test_jvp_tangent_of_ops_under_no_grad_is_constant_for_reverse_mode(torch: Any, name: str) -> None:
+    """jvp's tangent of a function run under no_grad required grad (a gradient through it gave numbers where
+    torch's tangent has no graph: RuntimeError); a closure's gradient through the tangent stays torch's."""
+    ours, theirs = _tangent_and_gradient(mg, name), _tangent_and_gradient(torch, name)
+    np.testing.assert_allclose(ours[0], theirs[0], rtol=1e-12)
+    assert ours[1] == theirs[1]
+    if isinstance(theirs[2], str):
+        assert ours[2] == theirs[2]
+    else:
+        np.testing.assert_allclose(ours[2], theirs[2], rtol=1e-12)
+
+
+def test_gradient_through_a_tangent_that_torch_takes_as_constant_raises(torch: Any) -> None:
+    """x requires grad and ``func`` runs ``sin`` on it under no_grad: torch differentiates jvp's tangent
+    t·s + x·ts with s = sin(x) and ts = cos(x)·t constants; minigrad's double-vjp would differentiate ts too (a
+    different gradient), so it raises NotImplementedError; the tangent's values are torch's."""
+    def f(lib: Any) -> Any:
+        def g(y: Any) -> Any:
+            with lib.no_grad():
+                s = y.sin()
+            return y * s
+        return g
+    tangents = []
+    for lib in (mg, torch):
+        x = lib.tensor(XB, requires_grad=True)
+        tangents.append(lib.func.jvp(f(lib), (x,), (lib.ones_like(x) * 0.5,))[1])
+    np.testing.assert_allclose(tangents[0].detach().numpy(), tangents[1].detach().numpy(), rtol=1e-12)
+    with pytest.raises(NotImplementedError, match="under no_grad"):
+        tangents[0].sum().backward()
