@@ -404,6 +404,7 @@ class _Identity(Function):
 
     multiple = True
     runs_user_hooks = True   # the visualiser's observed backward (draw(show_grads=True)) skips this op's hooks
+    user_code = True   # the module's backward hooks run at this node mid-walk: leaves accumulate once complete
 
     def __init__(self, module: Any, grads: dict, places: list, length: int) -> None:
         # ``places``: where the op's inputs sit among the module's ``length`` arguments (or outputs)

@@ -367,7 +367,7 @@ def _apply(op: type, *args: Any, **kwargs: Any) -> Any:
         return result
     node = _CustomNode(op, ctx, outputs, positions, len(args), out_positions, len(results))
     if op.__module__.split(".")[0] not in ("minigrad", "nn"):   # the user's backward may read a leaf's .grad
-        engine._NodeHooks.registered = True                     # in the walk: accumulate leaves once complete
+        engine._NodeHooks.registered = node.user_code = True    # in the walk: accumulate leaves once complete
     node.input_shapes = [args[i].shape for i in positions]
     node.input_dtypes = [args[i].dtype for i in positions]
     made = node(*(args[i] for i in positions))

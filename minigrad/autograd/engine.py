@@ -123,6 +123,7 @@ class Function:
     n_outputs = 1
     multiple = False   # True for ops returning a tuple of outputs (split, unbind)
     runs_user_hooks = False   # True for identity ops whose backward only runs user hooks (nn's module hooks)
+    user_code = False   # True: user code may run at this node mid-walk (its hooks, its backward: see _NodeHooks)
     # set when recorded
     saved: Any = ()
     edges: tuple = ()
@@ -308,7 +309,7 @@ class Function:
 
         on_output_gradient.__name__ = getattr(hook, "__name__", "prehook")
         on_output_gradient.prehook = True   # runs after the output's tensor hooks (hooks._run_node_hooks)
-        _NodeHooks.registered = True
+        _NodeHooks.registered = self.user_code = True
         with HOOKS_LOCK:   # another thread's grad may be removing its capture hook from this table
             if self.hooks is None:
                 self.hooks = {}
@@ -331,7 +332,7 @@ class Function:
         """
         if not callable(hook):
             raise TypeError(f"grad_fn.register_hook: the hook must be callable, got {type(hook).__name__}")
-        _NodeHooks.registered = True
+        _NodeHooks.registered = self.user_code = True
         with HOOKS_LOCK:
             if self.hooks is None:
                 self.hooks = {}
@@ -348,19 +349,22 @@ class Function:
 class _NodeHooks:
     """Whether a hook was ever put on a non-leaf tensor or an op node (``y.register_hook``,
     ``grad_fn.register_prehook``/``register_hook``, multi-grad hooks, nn's module backward hooks) or a custom
-    ``autograd.Function`` of the user's was recorded: user code that runs in the middle of a backward walk. Until
-    then no one can see when a leaf's ``.grad`` changes during the walk, so backward adds into every leaf after
-    it; from then on each leaf as soon as its gradient is complete (:func:`_accumulate_ripe`)."""
+    ``autograd.Function`` of the user's was recorded: user code that runs in the middle of a backward walk. Each
+    such node is marked (``Function.user_code``). A walk with no marked node runs no user code before its leaves
+    accumulate, so no one can see when a leaf's ``.grad`` changes during it: backward adds into every leaf after
+    the walk. A walk with one adds into each leaf as soon as its gradient is complete (:func:`_accumulate_ripe`),
+    as PyTorch's. Until the flag is set, backward looks for no marked node (the one check a walk pays)."""
 
     registered = False
 
 
 def register_hook(tensor: Tensor, hook: Callable) -> RemovableHandle:
     """``tensor.register_hook(hook)`` (:func:`minigrad.hooks.register_hook`); a hook on a non-leaf also sets
-    :class:`_NodeHooks`."""
+    :class:`_NodeHooks` and marks its node (after the checks: a refused hook marks nothing)."""
+    handle = _register_tensor_hook(tensor, hook)
     if tensor._node is not None:
-        _NodeHooks.registered = True
-    return _register_tensor_hook(tensor, hook)
+        _NodeHooks.registered = tensor._node.user_code = True
+    return handle
 
 
 def tag(tensor: Tensor, label: str) -> Tensor:
@@ -760,8 +764,8 @@ def _walk(root: Tensor, grad: Any, retain_graph: bool, observer: Callable | None
             begin(consumers, targets)
     ripe = None   # each leaf's consumers left, to accumulate it (run its hooks, in grad()) once complete
     captured = getattr(targets, "captured", None)
-    if observer is None and captured is None:   # a backward: hooks may run mid-walk once one was put on a node
-        if _NodeHooks.registered:
+    if observer is None and captured is None:   # a backward: leaves accumulate once complete if user code runs there
+        if _NodeHooks.registered and _runs_user_code(consumers):
             ripe = _Ripe(_leaf_consumers(consumers, stops, None if targets is None else targets.leaves))
     elif observer is None and any(leaf._hooks for leaf in targets.leaves):   # grad(): wanted leaves' hooks
         ripe = _Ripe(_leaf_consumers(consumers, stops, {leaf for leaf in targets.leaves if leaf._hooks}), captured)
@@ -773,6 +777,14 @@ def _walk(root: Tensor, grad: Any, retain_graph: bool, observer: Callable | None
         return _propagate(root, grad, retain_graph, observer, owned, consumers, stops, finished, ripe)
     finally:
         _freeing.reset(token)
+
+
+def _runs_user_code(consumers: dict) -> bool:
+    """Whether a node of a walk (``consumers``' keys) may run user code mid-walk (``Function.user_code``)."""
+    for node in consumers:
+        if node.user_code:
+            return True
+    return False
 
 
 def _leaf_consumers(consumers: dict, stops: set | frozenset, wanted: set | None) -> dict:

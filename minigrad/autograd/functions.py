@@ -55,10 +55,11 @@ def tensor_backward(self: Tensor, gradient: Any = None, retain_graph: bool | Non
     ``x`` (defaults to 1 for a one-element ``x``). ``retain_graph`` keeps the saved arrays so a
     second backward (or :func:`observe_backward`) can run. ``inputs``: accumulate only into these
     tensors (see :func:`backward`). Leaves' hooks run and ``.grad`` changes after every node's gradient was
-    computed, or, once user code can run mid-walk (a hook on a non-leaf or a node, a custom Function: see
-    ``engine._NodeHooks``), as soon as each leaf's gradient is complete, as PyTorch's. If a node (its backward or
-    a hook) raises, the leaves whose every consumer had run get their gradient first, as PyTorch's engine has
-    added those. Inside a ``mg.func`` transform (``vmap``, ``grad`` …) it raises torch's RuntimeError.
+    computed, or, where user code can run mid-walk (the graph has a hook on a non-leaf or a node, a custom Function,
+    a module's backward hooks: see ``engine._NodeHooks``), as soon as each leaf's gradient is complete, as
+    PyTorch's. If a node (its backward or a hook) raises, the leaves whose every consumer had run get their
+    gradient first, as PyTorch's engine has added those. Inside a ``mg.func`` transform (``vmap``, ``grad`` …) it
+    raises torch's RuntimeError.
     """
     refuse_backward_in_transform()
     if grad is not None:
