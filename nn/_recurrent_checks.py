@@ -151,6 +151,18 @@ def as_input(owner: str, x: Any, weight: Tensor) -> Tensor:
     return x
 
 
+def check_weight_dtypes(owner: str, x: Tensor, weights: Any) -> None:
+    """A RecurrentInputError (PyTorch's RuntimeError) unless each of ``weights`` (``(name, Tensor or None)``
+    pairs: every weight and bias the forward reads, a parametrized one's original) has the input ``x``'s dtype.
+    PyTorch's layers and cells refuse a weight of another dtype (one assigned as a Parameter of its own dtype, say)
+    with "self and mat2 must have the same dtype"; NumPy's promotion would give a float64 result instead."""
+    for name, weight in weights:
+        if weight is not None and weight.dtype != x.dtype:
+            raise RecurrentInputError(f"{owner}: {name} is {weight.dtype}, the input and weight_ih {x.dtype}: "
+                                      "expected every weight and bias to have the same dtype (PyTorch: self and "
+                                      f"mat2 must have the same dtype); convert the model: model.to({x.dtype})")
+
+
 def pytorch_input_message(owner: str, x: Tensor, input_size: int, ranks: tuple) -> str:
     """PyTorch's words for an input ``x`` of the wrong rank (``ranks``: the ones accepted) or width, so that code
     matching PyTorch's message still matches: a layer's "input.size(-1) must be equal to input_size. Expected 3,

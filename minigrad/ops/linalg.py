@@ -17,7 +17,8 @@ _BOOL = numpy.dtype(bool)
 
 
 class MatMulShapeError(ValueError, RuntimeError):
-    """Operands ``@`` cannot multiply: a 0-d one, or inner sizes that differ (PyTorch's RuntimeError)."""
+    """Operands ``@`` (or ``step_matmul``/``step_addmm``) cannot take: a 0-d one, or sizes that differ (PyTorch's
+    RuntimeError)."""
 
 
 class MatMulScalarError(MatMulShapeError, TypeError):
@@ -232,8 +233,8 @@ def _check_step_operands(name: str, h: Any, weight_t: Any, weight_t_rows: Any) -
     shapes = [getattr(x, "shape", None) for x in (h, weight_t, weight_t_rows)]
     if (any(s is None or len(s) != 2 for s in shapes) or shapes[0][1] != shapes[1][0]
             or shapes[1] != shapes[2]):
-        raise ValueError(f"{name}: expected h (n, k), weight_t (k, m) and weight_t_rows (k, m) tensors, "
-                         f"got shapes {', '.join(str(tuple(s)) if s is not None else '?' for s in shapes)}")
+        raise MatMulShapeError(f"{name}: expected h (n, k), weight_t (k, m) and weight_t_rows (k, m) tensors, "
+                               f"got shapes {', '.join(str(tuple(s)) if s is not None else '?' for s in shapes)}")
 
 
 def step_matmul(h: Tensor, weight_t: Tensor, weight_t_rows: Tensor) -> Tensor:
@@ -254,8 +255,8 @@ def step_addmm(addend: Tensor, h: Tensor, weight_t: Tensor, weight_t_rows: Tenso
     rows, columns = h.shape[0], weight_t.shape[1]
     shape = getattr(addend, "shape", None)
     if shape not in ((rows, columns), (columns,)):
-        raise ValueError(f"step_addmm: the addend must be ({rows}, {columns}) or ({columns},) to add to "
-                         f"h {tuple(h.shape)} @ weight_t {tuple(weight_t.shape)}, got {shape}")
+        raise MatMulShapeError(f"step_addmm: the addend must be ({rows}, {columns}) or ({columns},) to add to "
+                               f"h {tuple(h.shape)} @ weight_t {tuple(weight_t.shape)}, got {shape}")
     return StepAddMatMul()(h, weight_t, weight_t_rows, addend)
 
 
