@@ -420,6 +420,7 @@ class _Checkpoint(Function):
 
     name = "checkpoint"
     multiple = True
+    user_code = True   # its backward reruns the user's function (a custom Function or hook in it may read a .grad)
 
     def __init__(self, segment: _Segment, edges: list, outputs: list) -> None:
         self.edges = tuple(edges)
