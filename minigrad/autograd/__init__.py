@@ -14,6 +14,7 @@
 
 from __future__ import annotations
 
+from ..overrides import is_tensor_like  # torch.autograd.is_tensor_like is torch.overrides'
 from . import (
     forward_ad,  # noqa: F401  # mg.autograd.forward_ad: dual tensors (forward-mode J·t)
     function,  # noqa: F401  # mg.autograd.function: torch.autograd.function's names (once_differentiable)
@@ -46,5 +47,5 @@ from .variable import Variable
 
 __all__ = ["AnomalyError", "AxisError", "Function", "FunctionCtx", "HookError", "LazyGradient", "backward",
            "current_scope", "grad", "once_differentiable", "is_grad_enabled", "is_multithreading_enabled",
-           "observe_backward", "register_hook", "register_post_accumulate_grad_hook",
+           "is_tensor_like", "observe_backward", "register_hook", "register_post_accumulate_grad_hook",
            "retain_grad", "set_multithreading_enabled", "tag", "tensor_backward", "Variable"]

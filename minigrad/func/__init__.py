@@ -8,6 +8,8 @@
 - :func:`linearize`: a function's value and its Jacobian-vector product as a function of the tangents
   (:mod:`.linearize`, the double-vjp trick over one recording).
 - :func:`vmap`: a function mapped over a batch dimension, as a loop over the batch (:mod:`.vmap`).
+- :func:`functionalize`: the function itself, with PyTorch's aliasing of its outputs (:mod:`.functionalize`:
+  minigrad has no functionalization pass, and needs none to give the same values).
 
 Per-sample gradients, as in PyTorch's tutorial::
 
@@ -20,9 +22,10 @@ Per-sample gradients, as in PyTorch's tutorial::
 from __future__ import annotations
 
 from .functional_call import functional_call, replace_all_batch_norm_modules_, stack_module_state
+from .functionalize import functionalize
 from .linearize import linearize
 from .transforms import grad, grad_and_value, hessian, jacfwd, jacrev, jvp, vjp
 from .vmap import vmap
 
-__all__ = ["functional_call", "grad", "grad_and_value", "hessian", "jacfwd", "jacrev", "jvp", "linearize",
-           "replace_all_batch_norm_modules_", "stack_module_state", "vjp", "vmap"]
+__all__ = ["functional_call", "functionalize", "grad", "grad_and_value", "hessian", "jacfwd", "jacrev", "jvp",
+           "linearize", "replace_all_batch_norm_modules_", "stack_module_state", "vjp", "vmap"]

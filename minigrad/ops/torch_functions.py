@@ -7,6 +7,7 @@ Also the Tensor methods ``new_empty_strided``, ``nonzero_static``, ``prelu`` and
 
 from __future__ import annotations
 
+import ctypes
 import math
 import warnings
 from typing import Any
@@ -131,10 +132,10 @@ _DLPACK_CUDA = (2, 3, 13)   # kDLCUDA, kDLCUDAHost, kDLCUDAManaged
 
 def from_dlpack(ext_tensor: Any, *, device: Any = None, copy: bool | None = None) -> Tensor:
     """A tensor sharing the memory of another library's array through the DLPack protocol (torch.from_dlpack):
-    a NumPy or CuPy array, a torch tensor, a JAX array … (anything with ``__dlpack__``). CPU memory gives a NumPy-
-    backed tensor, CUDA memory a CuPy-backed one. A bare DLPack capsule is refused (it can be consumed once only,
-    and NumPy does not read one). ``device``: move the result there (a copy); ``copy=True`` always copies,
-    ``copy=False`` refuses a move."""
+    a NumPy or CuPy array, a torch tensor, a JAX array … (anything with ``__dlpack__``), or a bare DLPack capsule
+    (``torch.utils.dlpack.to_dlpack(t)``; it can be consumed once only, as PyTorch's). CPU memory gives a NumPy-
+    backed tensor, CUDA memory a CuPy-backed one. ``device``: move the result there (a copy); ``copy=True`` always
+    copies, ``copy=False`` refuses a move."""
     name = "from_dlpack"
     shared = _shared_from_dlpack(name, ext_tensor)
     if device is not None and shared.device != backend.Device(str(device)):
@@ -148,17 +149,61 @@ def from_dlpack(ext_tensor: Any, *, device: Any = None, copy: bool | None = None
 def _shared_from_dlpack(name: str, ext_tensor: Any) -> Tensor:
     if isinstance(ext_tensor, Tensor):
         return Tensor._make(ext_tensor.data, False, None, 0)
+    if type(ext_tensor).__name__ == "PyCapsule":
+        ext_tensor = _Capsule(name, ext_tensor)
     if not hasattr(ext_tensor, "__dlpack__") or not hasattr(ext_tensor, "__dlpack_device__"):
         raise TypeError(f"{name}: expected an object with __dlpack__ and __dlpack_device__ (a tensor or array of "
-                        f"another library), got {type(ext_tensor).__name__}; a bare DLPack capsule is not supported")
+                        f"another library) or a DLPack capsule, got {type(ext_tensor).__name__}")
     device_type = int(ext_tensor.__dlpack_device__()[0])
     if device_type == 1:   # kDLCPU
         data = backend.numpy.from_dlpack(ext_tensor)
+        if isinstance(ext_tensor, _Capsule) and ext_tensor.legacy:   # NumPy makes it read-only, PyTorch does not
+            data = backend.numpy.asarray(_WritableView(data))
     elif device_type in _DLPACK_CUDA:
         data = backend.cupy_module().from_dlpack(ext_tensor)
     else:
         raise NotImplementedError(f"{name}: DLPack device type {device_type} is not supported (CPU and CUDA are)")
     return Tensor._make(data, False, None, 0)
+
+
+_capsule_name = ctypes.pythonapi.PyCapsule_GetName
+_capsule_name.restype, _capsule_name.argtypes = ctypes.c_char_p, [ctypes.py_object]
+_capsule_pointer = ctypes.pythonapi.PyCapsule_GetPointer
+_capsule_pointer.restype, _capsule_pointer.argtypes = ctypes.c_void_p, [ctypes.py_object, ctypes.c_char_p]
+# where the DLTensor's device (int32 type, int32 index) lies in the struct a capsule holds: after the DLTensor's
+# data pointer, in a DLManagedTensor ("dltensor") at its start, in a DLManagedTensorVersioned after its version,
+# manager context, deleter and flags
+_DEVICE_OFFSET = {b"dltensor": 8, b"dltensor_versioned": 32 + 8}
+
+
+class _Capsule:
+    """A bare DLPack capsule behind the protocol NumPy's and CuPy's ``from_dlpack`` read: ``__dlpack__`` hands the
+    capsule over (the reader consumes it), ``__dlpack_device__`` reads its DLTensor's device."""
+
+    def __init__(self, name: str, capsule: Any) -> None:
+        kind = _capsule_name(capsule)
+        if kind not in _DEVICE_OFFSET:   # "used_dltensor": renamed by the reader that consumed it
+            raise RuntimeError(f"{name} received an invalid capsule (named {kind and kind.decode()!r}). Note that "
+                               f"DLTensor capsules can be consumed only once, so you might have already constructed "
+                               f"a tensor from it once.")
+        address = _capsule_pointer(capsule, kind) + _DEVICE_OFFSET[kind]
+        self.capsule, self.legacy = capsule, kind == b"dltensor"   # a legacy DLTensor has no read-only flag
+        self.device = (ctypes.c_int32.from_address(address).value, ctypes.c_int32.from_address(address + 4).value)
+
+    def __dlpack__(self, **_options: Any) -> Any:
+        return self.capsule
+
+    def __dlpack_device__(self) -> tuple:
+        return self.device
+
+
+class _WritableView:
+    """The memory of a read-only NumPy array ``base`` as a writable array (``numpy.asarray(_WritableView(base))``),
+    which keeps ``base`` alive; for an array NumPy made read-only only because its DLPack capsule had no flags."""
+
+    def __init__(self, base: Any) -> None:
+        self.base = base   # the name memory_owner follows (as NumPy's as_strided holder)
+        self.__array_interface__ = {**base.__array_interface__, "data": (base.ctypes.data, False)}
 
 
 def _dlpack(self: Tensor, *, stream: Any = None, max_version: Any = None, dl_device: Any = None,

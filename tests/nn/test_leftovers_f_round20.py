@@ -3,6 +3,7 @@ them; the soft-label cross-entropy promotes). Each compared with live torch."""
 
 from __future__ import annotations
 
+import inspect
 from typing import Any
 
 import numpy as np
@@ -122,3 +123,118 @@ def test_second_derivative_at_a_zero_norm_on_gpu_equals_cpu() -> None:
     cpu, gpu = _second_derivatives(mg, fn, xs), _second_derivatives(mg, fn, xs, "cuda")
     for a, b in zip(cpu, gpu):
         np.testing.assert_allclose(b, a, rtol=1e-10, atol=1e-12)
+
+
+# --- small missing functions from PyTorch's docstring examples -------------------------------------------------------
+
+class _NotATensor:
+    pass
+
+
+class _TensorLike:
+    @classmethod
+    def __torch_function__(cls, func: Any, types: Any, args: Any = (), kwargs: Any = None) -> int:
+        return -1
+
+
+def test_is_tensor_like_as_torch() -> None:
+    """torch.overrides.is_tensor_like (also torch.autograd's), with its docstring's cases: a Tensor, a subclass and
+    a Parameter are tensor-like, numbers, None, arrays and plain objects are not, a __torch_function__ makes one."""
+    assert mg.autograd.is_tensor_like is mg.overrides.is_tensor_like
+    assert [*inspect.signature(mg.overrides.is_tensor_like).parameters] == [
+        *inspect.signature(torch.overrides.is_tensor_like).parameters]
+
+    class SubTensor(mg.Tensor):
+        pass
+
+    class TorchSubTensor(torch.Tensor):
+        pass
+
+    ours = [mg.ones(2), SubTensor(mg.ones(1).data), nn.Parameter(mg.ones(1)), 6, None, np.ones(2), _NotATensor(),
+            _TensorLike()]
+    theirs = [torch.ones(2), TorchSubTensor([0]), torch.nn.Parameter(torch.ones(1)), 6, None, np.ones(2),
+              _NotATensor(), _TensorLike()]
+    assert [mg.autograd.is_tensor_like(x) for x in ours] == [torch.autograd.is_tensor_like(x) for x in theirs]
+
+
+def _mutate_intermediate(lib: Any, a: Any) -> Any:
+    b = a + 1
+    b.view(-1).add_(1)
+    return b
+
+
+def _mutate_input(lib: Any, a: Any) -> Any:
+    a.add_(1)
+    return a * 2
+
+
+def _mutate_part_of_input(lib: Any, a: Any) -> Any:
+    a[1:].mul_(3)
+    return a
+
+
+def _mutate_then_view(lib: Any, a: Any) -> Any:
+    a.add_(1)
+    return a[1:]
+
+
+FUNCTIONALIZED = {
+    "intermediate": _mutate_intermediate, "input": _mutate_input, "part_of_input": _mutate_part_of_input,
+    "view_of_mutated": _mutate_then_view, "identity": lambda lib, a: a, "view": lambda lib, a: a.view(2, 2),
+    "slice": lambda lib, a: a[1:], "pytree": lambda lib, a: (a, [a[:2], a + 1], 3),
+}
+
+
+@pytest.mark.parametrize("remove", ["mutations", "mutations_and_views"])
+@pytest.mark.parametrize("case", list(FUNCTIONALIZED))
+def test_functionalize_as_torch(case: str, remove: str) -> None:
+    """mg.func.functionalize: the function's values and input mutations (PyTorch's fix-up copies them back), with
+    PyTorch's aliasing: an output never shares memory with an input the call mutated, nor (remove=
+    'mutations_and_views') with any input but the input itself returned; a later write into it shows that."""
+    results = []
+    for lib in (torch, mg):
+        fn = FUNCTIONALIZED[case]
+        x = lib.arange(4.0)
+        out = lib.func.functionalize(lambda a, fn=fn, lib=lib: fn(lib, a), remove=remove)(x)
+        leaves = [leaf for leaf in (out if isinstance(out, tuple) else (out,))]
+        leaves = [*leaves[:1], *leaves[1], leaves[2]] if case == "pytree" else leaves
+        values = [leaf if isinstance(leaf, int) else leaf.tolist() for leaf in leaves]
+        identity = [leaf is x for leaf in leaves]
+        for leaf in leaves:
+            if not isinstance(leaf, int):
+                leaf.add_(100)   # written into x only where the output aliases it
+        results.append((values, identity, x.tolist()))
+    assert results[1] == results[0]
+
+
+def test_functionalize_signature_errors_and_gradients() -> None:
+    assert [*inspect.signature(mg.func.functionalize).parameters] == [
+        *inspect.signature(torch.func.functionalize).parameters]
+    for lib in (torch, mg):
+        with pytest.raises(RuntimeError, match="remove"):
+            lib.func.functionalize(lambda a: a, remove="views")
+    x = np.array([1.0, -2.0, 0.5])
+    grads = [lib.func.grad(lib.func.functionalize(lambda a: (a.clone().mul_(a)).sum()))(lib.tensor(x)).tolist()
+             for lib in (torch, mg)]
+    assert grads[1] == grads[0]
+
+
+def test_from_dlpack_of_a_capsule_as_torch() -> None:
+    """torch.from_dlpack's docstring example: the old-style capsule (torch.utils.dlpack.to_dlpack) gives a tensor
+    sharing the memory, consumed once (a second use raises RuntimeError); minigrad refused any capsule."""
+    for lib in (torch, mg):
+        t = lib.arange(4)
+        capsule = lib.utils.dlpack.to_dlpack(t)
+        t3 = lib.from_dlpack(capsule)
+        t3[0] = -9
+        assert t.tolist() == t3.tolist() == [-9, 1, 2, 3]
+        with pytest.raises(RuntimeError, match="consumed only once"):
+            lib.from_dlpack(capsule)
+    source = torch.arange(6.0).reshape(2, 3).t()
+    shared = mg.from_dlpack(torch.utils.dlpack.to_dlpack(source))
+    source[0, 1] = 42.0
+    assert shared.tolist() == source.tolist() and shared.stride() == source.stride()
+    array = np.arange(3.0)
+    versioned = mg.from_dlpack(array.__dlpack__(max_version=(1, 0)))   # a "dltensor_versioned" capsule
+    versioned[1] = 7.0
+    assert array.tolist() == [0.0, 7.0, 2.0]
