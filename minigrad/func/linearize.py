@@ -19,7 +19,6 @@ from typing import Any, Callable
 
 from .. import backend
 from ..autograd import forward_ad
-from ..autograd import grad as autograd_grad
 from ..ops.inference import inference_mode
 from ..recording import enable_grad, is_grad_enabled
 from ..tensor import Tensor
@@ -65,7 +64,7 @@ def linearize(func: Callable, *primals: Any) -> tuple[Any, Callable]:
         vjps: list = []
         if differentiable:
             try:
-                vjps = list((forward_ad._passing_grad if own_level else autograd_grad)(
+                vjps = list((forward_ad._passing_grad if own_level else forward_ad.forward_products)(
                     differentiable, inputs, dummies, retain_graph=True, create_graph=True, allow_unused=True))
             except NotImplementedError as error:
                 raise NotImplementedError(f"linearize: the Jacobian-vector product is computed from the reverse-mode "

@@ -474,7 +474,8 @@ def _jacobian(func: Callable, argnums: Any, has_aux: bool, randomness: str | Non
             for out in flat_out:
                 rows: list = [[] for _ in flat_diff]
                 for k in range(out.numel() if out.dtype.kind in "fc" else 0):   # an integer output: zeros
-                    for j, g in enumerate(level.differentiate([out], flat_diff, [_one_hot(out, k)])):
+                    for j, g in enumerate(level.differentiate([out], flat_diff, [_one_hot(out, k)],
+                                                              forward=api != "jacrev")):   # hooks: not run
                         rows[j].append(g)
                 blocks = [stack(column, dim=0).reshape(tuple(out.shape) + tuple(x.shape)) if column
                           else _zeros(tuple(out.shape) + tuple(x.shape), x if out.dtype.kind in "fc" else out)

@@ -162,3 +162,14 @@ def test_gradient_through_a_tangent_that_torch_takes_as_constant_raises(torch: A
     np.testing.assert_allclose(tangents[0].detach().numpy(), tangents[1].detach().numpy(), rtol=1e-12)
     with pytest.raises(NotImplementedError, match="under no_grad"):
         tangents[0].sum().backward()
+
+
+def test_nested_forward_transforms_ignore_tensor_hooks(torch: Any) -> None:
+    """jacfwd(jacfwd(f)): the inner transform, inside the outer's dual level, is computed in reverse
+    mode; its walks ran a hook ``f`` registers (a doubled Hessian). PyTorch's forward AD never calls it."""
+    def programs(lib: Any) -> list:
+        f = _hooked(lib)
+        return [lib.func.jacfwd(lib.func.jacfwd(f))(lib.tensor(X)),
+                lib.func.vmap(lib.func.jacfwd(lib.func.jacfwd(f)))(lib.tensor(XB))]
+    for ours, theirs in zip(programs(mg), programs(torch)):
+        np.testing.assert_allclose(ours.numpy(), theirs.numpy(), rtol=1e-10, atol=1e-12)
