@@ -78,8 +78,11 @@ def _register_parameter_or_buffer(module: Module, name: str, value: Tensor) -> N
 
 def _set(dest: Tensor, src: Tensor) -> None:
     """``dest`` takes ``src``'s array, keeping its identity (an optimizer holding it trains the new values),
-    as PyTorch's ``set_``."""
+    as PyTorch's ``set_``, which counts as an in-place change: a backward through a graph that saved ``dest``'s
+    old values (a forward run before ``module.weight = value``, or inside ``functional_call`` replacing a
+    parametrized weight) raises, as PyTorch's, instead of giving ``dest`` a gradient taken at other values."""
     if dest is not src:
+        dest._bump_version()
         dest.data = src.data
 
 

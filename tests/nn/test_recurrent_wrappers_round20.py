@@ -116,3 +116,27 @@ def test_compiled_parametrized_and_pruned_layers_follow_their_originals_as_pytor
     assert len(seen[mg]) == len(seen[torch])
     for ours, theirs in zip(seen[mg], seen[torch]):
         np.testing.assert_allclose(ours, theirs, rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("how", ["assign", "functional_call"])
+@pytest.mark.parametrize("kind", ["RNN", "LSTM"])
+def test_a_backward_after_a_parametrized_weight_was_set_raises_as_pytorch(torch, kind: str, how: str) -> None:
+    """Setting a parametrized weight (``layer.weight_hh_l0 = value``, or ``functional_call`` with
+    ``{"weight_hh_l0": value}``, which sets it and sets it back) replaces the originals as PyTorch's ``set_``: an
+    in-place change, so a backward through a forward that read the old originals raises RuntimeError. minigrad
+    gave the originals gradients taken at other values than theirs (and none to the tensor passed in)."""
+    raised = {}
+    for lib in (torch, mg):
+        layer = getattr(lib.nn, kind)(2, 3, dtype=lib.float64)
+        _load(lib, layer, 0)
+        lib.nn.utils.parametrizations.weight_norm(layer, "weight_hh_l0")
+        value = lib.from_numpy(np.random.default_rng(1).uniform(-0.5, 0.5, tuple(layer.weight_hh_l0.shape)))
+        x = lib.ones(3, 1, 2, dtype=lib.float64)
+        if how == "assign":
+            output = layer(x)[0]
+            layer.weight_hh_l0 = value
+        else:
+            output = lib.func.functional_call(layer, {"weight_hh_l0": value.requires_grad_()}, (x,))[0]
+        raised[lib] = _raised(lambda: output.sum().backward())   # noqa: B023
+    assert raised[torch] is RuntimeError
+    assert raised[mg] is not None and issubclass(raised[mg], RuntimeError)
