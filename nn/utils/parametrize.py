@@ -201,14 +201,14 @@ class ParametrizationList(ModuleList):
 # --- the class of a parametrized module ---
 
 def _deepcopy(self: Module, memo: dict) -> Module:
-    """A deep copy of a parametrized module, with a class of its own (removing a parametrization from the
-    copy then leaves the original's class alone)."""
+    """A deep copy of a parametrized module, of the same class, as PyTorch's (``stack_module_state`` of copies
+    works); registering or removing a parametrization on one of them gives it a class of its own first
+    (:func:`_own_class`), so the others keep their properties."""
     replica = memo.get(id(self))
     if replica is not None:
         return replica
     cls = type(self)
-    own_class = type(cls.__name__, cls.__bases__, dict(cls.__dict__))
-    replica = own_class.__new__(own_class)
+    replica = cls.__new__(cls)
     memo[id(self)] = replica
     state = super(cls, self).__getstate__()
     replica.__setstate__(copy.deepcopy(state, memo))
@@ -235,6 +235,13 @@ def _inject_new_class(module: Module) -> None:
     if not hasattr(cls, "__deepcopy__"):
         namespace["__deepcopy__"] = _deepcopy
     module.__class__ = type(f"Parametrized{cls.__name__}", (cls,), namespace)
+
+
+def _own_class(module: Module) -> None:
+    """Give a parametrized ``module`` a copy of its class, before a property is added to it or removed from it:
+    deep copies share their class (as PyTorch's), and a change made for one must not reach the others."""
+    cls = module.__class__
+    module.__class__ = type(cls.__name__, cls.__bases__, dict(cls.__dict__))
 
 
 def _inject_property(module: Module, tensor_name: str) -> None:
@@ -292,6 +299,8 @@ def register_parametrization(module: Module, tensor_name: str, parametrization: 
         first = not is_parametrized(module)
         if first:
             _inject_new_class(module)   # before the tensor leaves: a recurrent layer's class lists its names
+        else:
+            _own_class(module)
         delattr(module, tensor_name)
         if first:
             module.parametrizations = ModuleDict()
@@ -372,6 +381,7 @@ def remove_parametrizations(module: Module, tensor_name: str, leave_parametrized
     else:
         raise ValueError("Cannot leave unparametrized (`leave_parametrized=False`) a tensor that is parametrized in "
                          "terms of a sequence of tensors.")
+    _own_class(module)
     delattr(module.__class__, tensor_name)
     del module.parametrizations[tensor_name]
     _register_parameter_or_buffer(module, tensor_name, original)

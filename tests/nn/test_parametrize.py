@@ -219,7 +219,7 @@ def test_cached_computes_once_per_block() -> None:
 def test_deepcopy_works_and_pickling_is_refused() -> None:
     module = P.register_parametrization(nn.Linear(3, 3), "weight", Double())
     clone = copy.deepcopy(module)
-    assert type(clone).__name__ == "ParametrizedLinear" and type(clone) is not type(module)
+    assert type(clone) is type(module)   # as PyTorch's (stack_module_state of copies needs it)
     assert_close(clone.weight, module.weight.numpy())
     P.remove_parametrizations(clone, "weight")
     assert type(module).__name__ == "ParametrizedLinear" and module.weight.shape == (3, 3)

@@ -17,6 +17,7 @@ calls matched torch's outputs, states, input and original-parameter gradients an
 
 from __future__ import annotations
 
+import copy
 import importlib
 from typing import Any
 
@@ -140,3 +141,29 @@ def test_a_backward_after_a_parametrized_weight_was_set_raises_as_pytorch(torch,
         raised[lib] = _raised(lambda: output.sum().backward())   # noqa: B023
     assert raised[torch] is RuntimeError
     assert raised[mg] is not None and issubclass(raised[mg], RuntimeError)
+
+
+def test_deep_copies_of_a_parametrized_layer_share_its_class_and_stack_as_pytorch(torch) -> None:
+    """``[copy.deepcopy(model) for _ in range(n)]`` then ``stack_module_state`` (the ensembling recipe) works on
+    weight-normed models in PyTorch; minigrad gave each copy a class of its own, which stack_module_state
+    refused. Removing the parametrization from one copy still leaves the others (and the original) theirs."""
+    stacked = {}
+    for lib in (torch, mg):
+        layer = lib.nn.Linear(3, 2, dtype=lib.float64)
+        _load(lib, layer, 0)
+        lib.nn.utils.parametrizations.weight_norm(layer, "weight")
+        copies = [copy.deepcopy(layer) for _ in range(3)]
+        assert all(type(c) is type(layer) for c in copies)
+        params, _ = lib.func.stack_module_state(copies)
+        stacked[lib] = {k: v.detach().numpy() for k, v in params.items()}
+    assert list(stacked[mg]) == list(stacked[torch])
+    for name in stacked[torch]:
+        np.testing.assert_allclose(stacked[mg][name], stacked[torch][name], rtol=1e-12)
+    lstm = mg.nn.LSTM(3, 4)
+    mg.nn.utils.parametrizations.weight_norm(lstm, "weight_hh_l0")
+    first, second = copy.deepcopy(lstm), copy.deepcopy(lstm)
+    mg.nn.utils.parametrize.remove_parametrizations(first, "weight_hh_l0")
+    mg.nn.utils.parametrizations.weight_norm(second, "weight_ih_l0")
+    assert lstm.weight_hh_l0.shape == (16, 4) and not mg.nn.utils.parametrize.is_parametrized(lstm, "weight_ih_l0")
+    assert "weight_ih_l0" in lstm._parameters and lstm.weight_ih_l0.shape == (16, 3)
+    assert first(mg.zeros(2, 1, 3))[0].shape == second(mg.zeros(2, 1, 3))[0].shape == lstm(mg.zeros(2, 1, 3))[0].shape
