@@ -12,7 +12,12 @@ calls matched torch's outputs, states, input and original-parameter gradients an
   PyTorch with a RuntimeError;
 - a weight or bias of another dtype than the others (a Parameter of another dtype assigned to it, or an unsafe
   parametrization): PyTorch refuses it (RuntimeError), minigrad promoted to float64 silently (needs the lead's
-  change in nn/recurrent.py and nn/cells.py: see the xfail below).
+  change in nn/recurrent.py and nn/cells.py: see the xfail below);
+- setting a parametrized weight (``layer.weight_hh_l0 = value``, or ``functional_call`` replacing it) did not count
+  as an in-place change of the originals (PyTorch's ``set_`` does): a backward through an earlier forward gave the
+  originals gradients taken at other values where PyTorch raises;
+- ``copy.deepcopy`` gave each copy of a parametrized module a class of its own, so ``stack_module_state`` of copies
+  raised where PyTorch's works.
 """
 
 from __future__ import annotations
