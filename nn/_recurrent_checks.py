@@ -156,8 +156,9 @@ def check_weight_dtypes(owner: str, x: Tensor, weights: Any) -> None:
     pairs: every weight and bias the forward reads, a parametrized one's original) has the input ``x``'s dtype.
     PyTorch's layers and cells refuse a weight of another dtype (one assigned as a Parameter of its own dtype, say)
     with "self and mat2 must have the same dtype"; NumPy's promotion would give a float64 result instead."""
+    dtype = x.data.dtype   # (the arrays' dtypes: cheaper than Tensor.dtype, read per cell call)
     for name, weight in weights:
-        if weight is not None and weight.dtype != x.dtype:
+        if weight is not None and weight.data.dtype != dtype:
             raise RecurrentInputError(f"{owner}: {name} is {weight.dtype}, the input and weight_ih {x.dtype}: "
                                       "expected every weight and bias to have the same dtype (PyTorch: self and "
                                       f"mat2 must have the same dtype); convert the model: model.to({x.dtype})")

@@ -43,6 +43,7 @@ from ._recurrent_checks import (
     check_nonlinearity,
     check_size,
     check_states,
+    check_weight_dtypes,
     pytorch_input_message,
     refuse_base,
     torch_keywords,
@@ -343,6 +344,7 @@ class _Cell(Module):
         """``x`` as a floating-point Tensor of shape (B, I) or (I,), or RecurrentInputError."""
         owner = type(self).__name__
         x = as_input(owner, x, unread_weight(self, "weight_ih"))
+        check_weight_dtypes(owner, x, self._parameters.items())
         if x.ndim not in (1, 2) or x.shape[-1] != self.input_size:
             raise RecurrentInputError(f"{owner}: expected input of shape (batch, input_size={self.input_size}) or "
                                       f"(input_size,), got {x.shape}. "

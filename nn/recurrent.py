@@ -45,6 +45,7 @@ from ._recurrent_checks import (
     check_proj_size,
     check_size,
     check_states,
+    check_weight_dtypes,
     length_masks,
     pytorch_input_message,
     refuse_base,
@@ -272,6 +273,7 @@ class _Recurrent(Module):
                         unbatched: bool) -> tuple[Tensor, State]:
         """``forward`` on a padded (T, B, I) or (B, T, I) input (unbatched: B = 1, squeezed on return)."""
         owner = type(self).__name__
+        check_weight_dtypes(owner, x, ((name, self._parameters.get(name)) for name in self._flat_weights_names))
         steps, batch = x.shape[time_axis], x.shape[1 - time_axis]
         if steps == 0:
             raise RecurrentInputError(f"{owner}: the input has no time steps (shape {x.shape}). "

@@ -11,8 +11,8 @@ calls matched torch's outputs, states, input and original-parameter gradients an
 - a parametrization that changes a weight's shape (``unsafe=True``): the step op refused it with a ValueError,
   PyTorch with a RuntimeError;
 - a weight or bias of another dtype than the others (a Parameter of another dtype assigned to it, or an unsafe
-  parametrization): PyTorch refuses it (RuntimeError), minigrad promoted to float64 silently (needs the lead's
-  change in nn/recurrent.py and nn/cells.py: see the xfail below);
+  parametrization): PyTorch refuses it (RuntimeError), minigrad promoted to float64 silently (the layers' and
+  cells' forward now call ``_recurrent_checks.check_weight_dtypes``);
 - setting a parametrized weight (``layer.weight_hh_l0 = value``, or ``functional_call`` replacing it) did not count
   as an in-place change of the originals (PyTorch's ``set_`` does): a backward through an earlier forward gave the
   originals gradients taken at other values where PyTorch raises;
@@ -74,8 +74,6 @@ _MIXED = [(kind, name, dtype) for kind in ("RNN", "LSTM", "GRU", "RNNCell", "LST
           for name in ("weight_hh", "bias_ih", "bias_hh") for dtype in ("float32", "float64")]
 
 
-@pytest.mark.xfail(strict=True, reason="needs the lead's change: nn/recurrent.py RNNBase._forward_padded and "
-                   "nn/cells.py _Cell._check_input must call _recurrent_checks.check_weight_dtypes (see the report)")
 @pytest.mark.parametrize(("kind", "name", "dtype"), _MIXED)
 def test_a_weight_of_another_dtype_raises_as_pytorch_instead_of_promoting(torch, kind: str, name: str,
                                                                           dtype: str) -> None:
