@@ -35,6 +35,7 @@ class HookError(RuntimeError, TypeError, ValueError):
 # tensor they reach keeps its ``.grad``). CAPTURING.forward: this thread runs a walk of forward AD's double-vjp
 # trick (the tangents of jvp, jacfwd, linearize): the user's hooks and retain_grad are for reverse-mode gradients
 # and do not run there, as PyTorch's forward AD never calls them (grad's own capture hooks do run).
+# CAPTURING.level: the torch.func transform level (see :func:`transform_level`) whose function or walk runs now.
 HOOKS_LOCK = threading.Lock()
 CAPTURING = threading.local()
 
@@ -47,6 +48,31 @@ def forward_walk() -> Iterator[None]:
         yield
     finally:
         CAPTURING.forward = outer
+
+
+@contextlib.contextmanager
+def transform_level(level: object) -> Iterator[None]:
+    """Around a ``mg.func`` transform's call of the user's function and around its own walks: a hook registered on
+    an op's output inside that ``level.owns`` (computed from its inputs; any, for a level without ``owns``) belongs
+    to ``level`` and runs only in walks under the same ``level``, as torch.func's levels: a later backward outside,
+    or an enclosing transform's walk, passes that op without running it."""
+    outer, CAPTURING.level = getattr(CAPTURING, "level", None), level
+    try:
+        yield
+    finally:
+        CAPTURING.level = outer
+
+
+class _LevelHook:
+    """A tensor hook registered inside a transform level: the user's ``hook`` runs in that level's walks only."""
+
+    def __init__(self, hook: Callable, level: object) -> None:
+        self.hook, self.level = hook, weakref.ref(level)   # weak: the level keeps graph nodes (no cycle)
+        self.__name__ = getattr(hook, "__name__", repr(hook))
+
+    def __call__(self, grad: Tensor) -> Any:
+        level = getattr(CAPTURING, "level", None)
+        return self.hook(grad) if level is not None and self.level() is level else None
 
 
 def _leaf_label(leaf: Tensor) -> str:
@@ -243,6 +269,10 @@ def register_hook(tensor: Tensor, hook: Callable) -> RemovableHandle:
         raise RuntimeError("register_hook: this tensor does not require grad")
     refuse_checkpointed(tensor, "register_hook: the tensor")
     node = tensor._node
+    level = getattr(CAPTURING, "level", None)
+    if (level is not None and node is not None and not _is_prehook(hook) and not hasattr(hook, "walk")
+            and (not hasattr(level, "owns") or level.owns(tensor))):
+        hook = _LevelHook(hook, level)   # on a tensor of a transform's level: for that level's walks only
     with HOOKS_LOCK:   # another thread may be adding a hook here too (both would make the list: one lost)
         if node is None:
             hooks = tensor._hooks

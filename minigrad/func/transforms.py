@@ -38,6 +38,7 @@ from .. import backend
 from ..autograd import forward_ad
 from ..autograd import grad as autograd_grad
 from ..constructors import zeros_like
+from ..hooks import transform_level
 from ..ops import stack
 from ..ops.inference import inference_mode
 from ..recording import enable_grad, inside_transform, is_grad_enabled
@@ -57,13 +58,14 @@ def _depth() -> int:
 
 
 @contextlib.contextmanager
-def _level(args: Any) -> Iterator[None]:
+def _level(args: Any, level: object | None = None) -> Iterator[None]:
     """Around a transform's call of ``func`` on ``args``: one level deeper; ``backward()`` inside raises, as torch's;
-    the tensors of ``args`` may be written in place (see :func:`~.vmap.passed_to_every_level`)."""
+    the tensors of ``args`` may be written in place (see :func:`~.vmap.passed_to_every_level`); tensor hooks
+    registered inside run only in ``level``'s walks (:meth:`_Level.differentiate`; none for a forward transform)."""
     _local.depth = _depth() + 1
     owners = {id(memory_owner(t.data)) for t in _pytree.flatten(args)[0] if isinstance(t, Tensor)}
     try:
-        with inside_transform(), inputs_level(owners):
+        with inside_transform(), inputs_level(owners), transform_level(_ForwardLevel() if level is None else level):
             yield
     finally:
         _local.depth -= 1
@@ -96,6 +98,10 @@ def _argnums(argnums: Any, num_args: int) -> int | tuple:
     return wrapped
 
 
+class _ForwardLevel:
+    """The level of a forward transform (jvp): no reverse-mode walk of its own runs the hooks registered inside."""
+
+
 class _Level:
     """One call of a transform: its stand-ins for the differentiated inputs and whether the gradients must
     keep their graph (``create_graph``), because the transform is nested or because the computation reaches
@@ -107,6 +113,7 @@ class _Level:
         self.outer = is_grad_enabled() and not self.nested   # results may stay differentiable w.r.t. outside
         self.own: set = set()     # ids of the stand-ins that are fresh leaves (the transform's own inputs)
         self.clean: set = set()   # nodes known to reach nothing from outside
+        self.views: set = set()   # the nodes of the stand-ins that are views of inputs requiring grad
         self.create_graph = self.nested
 
     def stand_in(self, x: Any) -> Tensor:
@@ -116,7 +123,9 @@ class _Level:
             raise ValueError(f"Thing passed to transform API must be Tensor, got {type(x)}")
         if (self.nested or self.outer) and x.requires_grad:
             self.create_graph = True
-            return x.view_as(x)
+            view = x.view_as(x)
+            self.views.add(view._node)
+            return view
         leaf = x.detach().requires_grad_(True)
         self.own.add(id(leaf))
         return leaf
@@ -131,6 +140,24 @@ class _Level:
         if isinstance(argnums, int):
             return args, args[argnums]
         return args, tuple(args[i] for i in positions)
+
+    def owns(self, tensor: Tensor) -> bool:
+        """Whether ``tensor`` (an op's output) was computed from this level's stand-ins: torch.func's tensors of this
+        level, whose hooks run in this level's walks only (:func:`~minigrad.hooks.transform_level`)."""
+        seen: set = set()
+        stack = [tensor._node]
+        while stack:
+            node = stack.pop()
+            if node in self.views:
+                return True
+            for edge in node.edges:
+                if type(edge) is tuple:
+                    if edge[0] not in seen:
+                        seen.add(edge[0])
+                        stack.append(edge[0])
+                elif edge is not None and id(edge) in self.own:
+                    return True
+        return False
 
     def decide(self, outputs: list) -> None:
         """After ``func`` ran: keep the gradients' graph if ``outputs`` reach a tensor from outside."""
@@ -192,13 +219,14 @@ class _Level:
             return [zeros_like(x) for x in inputs]
         outs, gouts = [out for out, _ in kept], [g for _, g in kept]
         walk = forward_ad.forward_products if forward else autograd_grad
-        if not create_graph:
-            grads = walk(outs, inputs, gouts, retain_graph=True, allow_unused=True)
-        else:
-            try:
-                grads = walk(outs, inputs, gouts, retain_graph=True, create_graph=True, allow_unused=True)
-            except NotImplementedError as error:
-                raise NotImplementedError(self._no_create_graph(error)) from error
+        with transform_level(self):   # the hooks func registered run in this walk only
+            if not create_graph:
+                grads = walk(outs, inputs, gouts, retain_graph=True, allow_unused=True)
+            else:
+                try:
+                    grads = walk(outs, inputs, gouts, retain_graph=True, create_graph=True, allow_unused=True)
+                except NotImplementedError as error:
+                    raise NotImplementedError(self._no_create_graph(error)) from error
         return [zeros_like(x) if g is None else g for g, x in zip(grads, inputs)]
 
     def _no_create_graph(self, error: Exception) -> str:
@@ -238,7 +266,7 @@ def grad_and_value(func: Callable, argnums: int | tuple = 0, has_aux: bool = Fal
         numbers = _argnums(argnums, len(args))
         with enable_grad():
             args, diff = level.with_stand_ins(args, numbers)
-            with _level((args, kwargs)):
+            with _level((args, kwargs), level):
                 output = func(*args, **kwargs)
             aux = None
             if has_aux:
@@ -285,10 +313,12 @@ def grad(func: Callable, argnums: int | tuple = 0, has_aux: bool = False) -> Cal
 # --- vjp ----------------------------------------------------------------------------------------------------------
 
 
-def _call_for_outputs(func: Callable, args: list, kwargs: dict, has_aux: bool, api: str) -> tuple:
-    """``func(*args)`` at a new level: (output, aux, flat outputs, output spec), outputs checked as torch's
-    ``api`` (vjp refuses integer and bool outputs; jvp takes them, their tangents zeros of their dtype)."""
-    with _level((args, kwargs)):
+def _call_for_outputs(func: Callable, args: list, kwargs: dict, has_aux: bool, api: str,
+                      level: _Level | None = None) -> tuple:
+    """``func(*args)`` at a new level (``level``'s walks run the hooks registered inside): (output, aux, flat
+    outputs, output spec), outputs checked as torch's ``api`` (vjp refuses integer and bool outputs; jvp takes
+    them, their tangents zeros of their dtype)."""
+    with _level((args, kwargs), level):
         output = func(*args, **kwargs)
     aux = None
     if has_aux:
@@ -332,7 +362,7 @@ def vjp(func: Callable, *primals: Any, has_aux: bool = False) -> tuple:
     level = _Level("vjp")
     with enable_grad():
         args, diff = level.with_stand_ins(primals, None)
-        output, aux, flat_out, out_spec = _call_for_outputs(func, args, {}, has_aux, "vjp")
+        output, aux, flat_out, out_spec = _call_for_outputs(func, args, {}, has_aux, "vjp", level)
         level.decide(flat_out)
     flat_diff, diff_spec = _pytree.flatten(diff)
 
@@ -465,7 +495,7 @@ def _jacobian(func: Callable, argnums: Any, has_aux: bool, randomness: str | Non
             args, diff = level.with_stand_ins(args, numbers)
             with randomness_checked(randomness or "different", 1):
                 output, aux, flat_out, out_spec = _call_for_outputs(func, args, {}, has_aux,
-                                                                    "vjp" if api == "jacrev" else "jvp")
+                                                                    "vjp" if api == "jacrev" else "jvp", level)
             if real_only:
                 _error_if_complex(api, flat_out, is_input=False)
             level.decide(flat_out)
