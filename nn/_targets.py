@@ -197,8 +197,8 @@ def class_targets(logits: Tensor, target: Any, ignore_index: int, name: str) -> 
 
 def class_weights(weight: Any, like: Tensor, classes: int, name: str, promote: bool = False) -> Tensor | None:
     """Per-class weights (C,) as a Tensor of ``like``'s dtype; a Tensor stays one (its values are read by
-    ops, so a compiled function sees each call's weights). A Tensor of another dtype raises InputDtypeError
-    (RuntimeError, as PyTorch's class-index kernels: "expected scalar type Float but found Double"); with
+    ops, so a compiled function sees each call's weights). A float Tensor of another float dtype is cast; an
+    integer, bool or complex one raises InputDtypeError (RuntimeError, as PyTorch's class-index kernels); with
     ``promote`` (an elementwise formula, as the soft-label cross-entropy) a float or complex one is kept for the
     product to promote, as PyTorch's, and an integer or bool one takes ``like``'s dtype."""
     if weight is None:
@@ -210,7 +210,10 @@ def class_weights(weight: Any, like: Tensor, classes: int, name: str, promote: b
             raise InputShapeError(f"{name}: weight must have shape ({classes},) (one per class), got {weight.shape}")
         if weight.dtype == like.dtype or (promote and weight.dtype.kind in "fc"):
             return weight
-        if promote:
+        if promote or weight.dtype.kind == like.dtype.kind == "f":
+            # a float weight of another float dtype is cast (a documented choice): PyTorch's kernels refuse it, but
+            # under NumPy's promotion, which minigrad's arithmetic follows, PyTorch's own idiom for class weights,
+            # `counts.sum() / (classes * counts.float())`, is float64 (an int64 0-d tensor over float32)
             return weight.astype(like.dtype)
         raise InputDtypeError(f"{name}: expected a weight of the input's dtype {like.dtype}, got {weight.dtype} "
                               f"(cast it with weight.to({like.dtype}), as PyTorch needs too)")
