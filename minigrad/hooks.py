@@ -101,7 +101,7 @@ def _apply_hooks(hooks: list, g: Any, label: str) -> Any:
 
 
 def _add_to_grad(tensor: Tensor, g: Any, fresh: bool = False) -> None:
-    """``tensor.grad += g``; the first time, ``.grad`` becomes a copy of ``g`` in the tensor's dtype.
+    """``tensor.grad += g``; the first time, ``.grad`` becomes a copy of ``g`` in the tensor's dtype and layout.
 
     A copy, because the same array may reach several tensors (e.g. both inputs
     of an add); NumPy ops give scalars, not arrays, for 0-d results. A
@@ -111,8 +111,15 @@ def _add_to_grad(tensor: Tensor, g: Any, fresh: bool = False) -> None:
     on, as PyTorch's): a graph that saved that ``.grad`` then refuses to backward.
     """
     if tensor._grad is None:
-        if not (fresh and backend.is_array(g) and g.dtype == tensor.data.dtype):
-            g = g.astype(tensor.data.dtype, copy=True)
+        data = tensor.data
+        if backend.is_array(g) and g.strides != data.strides and g.shape == data.shape and g.size > 1:
+            # PyTorch's layout contract: a first .grad takes its tensor's strides (a gradient of `a.t() @ b` is
+            # transposed; `a.grad.view(-1)` must work as in PyTorch)
+            out = backend.array_module(g).empty_like(data)
+            out[...] = g
+            g = out
+        elif not (fresh and backend.is_array(g) and g.dtype == data.dtype):
+            g = g.astype(data.dtype, copy=True)
         tensor._grad = Tensor._make(g if backend.is_array(g) else numpy.asarray(g), False, None, 0)
     else:
         tensor._grad.data += g
