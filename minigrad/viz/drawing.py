@@ -13,6 +13,7 @@ import warnings
 from collections import Counter
 from typing import Any, Sequence
 
+from ..hooks import CAPTURING, _LevelHook
 from .dot import Graph, emit_clusters, new_graph
 from .gradients import GradientNorms, combined, observe, sent_back
 from .graph import expand_captured, flatten, tags_of, walk
@@ -209,10 +210,20 @@ def _hidden_norms(grads: GradientNorms, nodes: list,
 
 
 def _user_hooks(hooks: dict | None) -> bool:
-    """Whether a node's hook table (output index → hooks) holds a user's hook: not the capturing hook another
-    thread's ``autograd.grad`` puts there for its walk (marked with ``walk``), read from a snapshot."""
-    return bool(hooks) and any(getattr(hook, "walk", None) is None
+    """Whether a node's hook table (output index → hooks) holds a user's hook that ``backward()`` would run: not the
+    capturing hook another thread's ``autograd.grad`` puts there for its walk (marked with ``walk``), nor one
+    registered inside a ``mg.func`` transform, which runs only in that transform's own walk; read from a snapshot."""
+    return bool(hooks) and any(getattr(hook, "walk", None) is None and not _other_level(hook)
                                for table in list(hooks.values()) for hook in tuple(table))
+
+
+def _other_level(hook: Any) -> bool:
+    """Whether ``hook`` belongs to a ``mg.func`` transform level other than the one running now (a backward outside
+    it passes the hook without running it: :func:`~minigrad.hooks.transform_level`)."""
+    if not isinstance(hook, _LevelHook):
+        return False
+    now = getattr(CAPTURING, "level", None)
+    return now is None or hook.level() is not now   # (a level that ended: its weak reference is dead)
 
 
 def _warn_about_hooks(nodes: list) -> None:
