@@ -30,7 +30,7 @@ from typing import Any, Callable
 
 from .autograd import Function
 from .generators import fork_rng
-from .recording import is_grad_enabled
+from .recording import is_recording
 from .tensor import Tensor
 from .versions import INPLACE
 
@@ -77,7 +77,7 @@ def cond(pred: bool | int | float | Tensor, true_fn: Callable, false_fn: Callabl
     taken, other = (true_fn, false_fn) if bool(pred) else (false_fn, true_fn)
     outputs = taken(*operands)
     _refuse_aliases("cond", outputs, operands)
-    if not is_grad_enabled():
+    if not is_recording():
         return outputs
     reads = _leaves_read(other, operands, outputs)
     if not reads:

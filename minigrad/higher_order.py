@@ -81,7 +81,7 @@ from .ops.linalg import MatMul, StepAddMatMul, StepMatMul
 from .ops.math import Binary, Unary
 from .ops.reduce import LogSoftmax, LogSumExp, Max, Mean, Norm, Softmax, Sum, _count
 from .ops.shape import AsType, BroadcastTo, Clone, GetItem, Repeat, Reshape, Transpose, _is_basic
-from .recording import _state, enable_grad, restore_state
+from .recording import _state, record_grad, restore_state
 from .tensor import Tensor
 from .versions import INPLACE
 
@@ -149,7 +149,7 @@ def walk(start: Function, targets: Any = None, quiet: bool = False, finished: di
     pending: dict = {start: [None] * start.n_outputs}
     ready = [(0, 0, start)]   # a heap: the node recorded last runs first, as the ordinary walk (engine._propagate)
     pushed = 0
-    with enable_grad():   # PyTorch: a create_graph backward records, even under no_grad
+    with record_grad():   # PyTorch: a create_graph backward records, even under no_grad
         mode = _state.get()
         node = start
         try:
@@ -330,7 +330,7 @@ def root_grads(roots: list, given: Any, name: str, what: str) -> list:
 def backward(roots: list, given: Any, retain_graph: bool, targets: Any) -> None:
     """``backward(create_graph=True)``: each leaf's ``.grad`` becomes ``.grad + gradient`` (a Tensor with its graph).
     All of it records, the leaves' hooks and the additions into ``.grad`` too, even under ``no_grad``, as PyTorch's."""
-    with enable_grad():
+    with record_grad():
         _backward(roots, given, retain_graph, targets)
 
 
@@ -372,7 +372,7 @@ def grad(roots: list, given: Any, wanted: list, retain_graph: bool, allow_unused
          materialize_grads: bool) -> list:
     """``grad(create_graph=True)``: one gradient Tensor (with its graph) or None per tensor of ``wanted``; it all
     records (the leaves' hooks too), even under ``no_grad``, as PyTorch's."""
-    with enable_grad():
+    with record_grad():
         return _grad(roots, given, wanted, retain_graph, allow_unused, materialize_grads)
 
 

@@ -38,7 +38,6 @@ from typing import Any
 import numpy
 
 from . import backend, return_types
-from .autograd import is_grad_enabled
 from .ops._util import int_arg, tensor_arg
 from .ops.arrange import diagonal as _diagonal
 from .ops.combine import linalg_cross
@@ -58,6 +57,7 @@ from .ops.matrix_products import multi_dot, tensorinv, tensorsolve, vander, vecd
 from .ops.norms import cond, matrix_norm, norm, singular_values, vector_norm
 from .ops.shape import squeeze, swapaxes, unsqueeze
 from .ops.solvers import Det, Inverse, LinAlgError, SignLogDet, Solve, TriangularSolve
+from .recording import is_recording
 from .return_types import (  # the result tuples' field layouts (PyTorch's names: return_types)
     CholeskyExResult,
     EighResult,
@@ -273,7 +273,7 @@ def eigvalsh(A: Any, UPLO: str = "L") -> Tensor:  # noqa: N803
     :func:`eigh`); gradient ``V diag(g) Vᴴ``, defined also where eigenvalues repeat."""
     name = "linalg.eigvalsh"
     A = matrices(A, name, square=True, complex_ok=True)  # noqa: N806
-    return Eigh(_uplo(UPLO, name), values_only=True, vectors=A.requires_grad and is_grad_enabled())(A)
+    return Eigh(_uplo(UPLO, name), values_only=True, vectors=A.requires_grad and is_recording())(A)
 
 
 def eig(A: Any) -> EigResult:  # noqa: N803
@@ -296,7 +296,7 @@ def eigvals(A: Any) -> Tensor:  # noqa: N803
     eigenvalues."""
     name = "linalg.eigvals"
     A = matrices(A, name, square=True, complex_ok=True)  # noqa: N806
-    return EigenValues(vectors=A.requires_grad and is_grad_enabled())(A)
+    return EigenValues(vectors=A.requires_grad and is_recording())(A)
 
 
 def svd(A: Any, full_matrices: bool = True, *, driver: str | None = None) -> SVDResult:  # noqa: N803

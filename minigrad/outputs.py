@@ -34,8 +34,8 @@ import warnings
 from typing import Any, Callable, NamedTuple
 
 from . import backend
-from .autograd import is_grad_enabled
 from .dtypes import can_cast, complex64, complex128
+from .recording import is_recording
 from .tensor import Tensor
 
 AUTOGRAD_ERROR = ("{name}(): functions with out=... arguments don't support automatic differentiation, but one of "
@@ -54,7 +54,7 @@ class OutKernelError(OutDtypeError, NotImplementedError):
 def _check_out(name: str, out: Any) -> Tensor:
     if not isinstance(out, Tensor):
         raise TypeError(f"{name}(): argument 'out' must be Tensor, not {type(out).__name__}")
-    if is_grad_enabled() and (out.requires_grad or _no_grad_view(out)):
+    if is_recording() and (out.requires_grad or _no_grad_view(out)):
         raise RuntimeError(AUTOGRAD_ERROR.format(name=name))
     return out
 
@@ -154,7 +154,7 @@ def write_out(name: str, result: Any, out: Any, dtypes: str = "cast", warn: bool
     else:
         pairs = [(result, out)]
     targets = [_check_out(name, target) for _, target in pairs]
-    if is_grad_enabled() and any(value.requires_grad for value, _ in pairs):
+    if is_recording() and any(value.requires_grad for value, _ in pairs):
         raise RuntimeError(AUTOGRAD_ERROR.format(name=name))
     for (value, target) in pairs:
         if value.dtype != target.dtype and dtypes == "exact":

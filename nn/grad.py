@@ -32,9 +32,11 @@ def _gradient(name: str, conv: Callable, wrt: str, size: Any, input: Tensor | No
             raise TypeError(f"{name}: {what} must be a Tensor, got {type(argument).__name__}")
     if not isinstance(size, (tuple, list)) or not all(isinstance(n, int) for n in size):
         raise TypeError(f"{name}: {wrt}_size must be a tuple of ints (a shape), got {size!r}")
-    create_graph = mg.is_grad_enabled() and (other.requires_grad or grad_output.requires_grad)
+    recording = mg.is_grad_enabled() and not mg.is_inference_mode_enabled()
+    create_graph = recording and (other.requires_grad or grad_output.requires_grad)
     zeros = mg.zeros(*size, dtype=grad_output.dtype, device=grad_output.device, requires_grad=True)
-    with mg.enable_grad():   # (under no_grad too: the gradient comes from the convolution's backward)
+    # under no_grad and inference_mode too, as PyTorch's: the gradient comes from the convolution's backward
+    with mg.inference_mode(False), mg.enable_grad():
         output = conv(zeros, weight, None, *options) if wrt == "input" else conv(input, zeros, None, *options)
         if output.shape != grad_output.shape:
             raise RuntimeError(f"{name}: grad_output has shape {tuple(grad_output.shape)}, but the convolution of "

@@ -39,7 +39,7 @@ import functools
 import inspect
 from typing import Any, Callable
 
-from ..recording import _state, enable_grad, no_grad
+from ..recording import _state, no_grad, record_grad
 from ..tensor import Tensor
 from . import engine
 from .engine import Function, _dense
@@ -280,7 +280,7 @@ class _CustomNode(Function):
         once = getattr(self._backward(), "once_differentiable", False)
         ctx._node, ctx._recording = self, True
         try:
-            with enable_grad():
+            with record_grad():
                 result = self._backward()(ctx, *grads)
         finally:
             ctx._node, ctx._recording = None, False
@@ -304,7 +304,7 @@ class _CustomNode(Function):
             args[position] = t
         self.ctx._in_jvp = True
         try:
-            with enable_grad():
+            with record_grad():
                 result = self.op.jvp(self.ctx, *args)
         finally:
             self.ctx._in_jvp = False

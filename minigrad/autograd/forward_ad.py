@@ -60,7 +60,7 @@ from typing import Any, NamedTuple
 from .. import backend
 from .. import tensor as tensor_module
 from ..hooks import forward_walk
-from ..recording import enable_grad, is_grad_enabled
+from ..recording import is_recording, record_grad
 from ..tensor import Tensor
 from . import engine, functions
 from .custom import _CustomNode
@@ -201,7 +201,7 @@ class _Level:
         """Told by each in-place op (after it wrote ``x``): refuses one that leaves ``x``'s tangent stale, that is
         an in-place op not recorded (under no_grad) on a tensor carrying a tangent. PyTorch updates the tangent."""
         if x._requires_grad:
-            stale = not is_grad_enabled() and self.reaches_dual([x if x._node is None else (x._node, x._index)])
+            stale = not is_recording() and self.reaches_dual([x if x._node is None else (x._node, x._index)])
         else:
             entry = self.hidden.get(id(x))
             stale = entry is not None and entry[0]() is x
@@ -231,7 +231,7 @@ class _Level:
         for shadow in shadows:
             y = Tensor._make(shadow.data, False, None, 0)
             if shadow.dtype.kind in "fc":
-                with enable_grad():
+                with record_grad():
                     carrier = _TangentOnly.apply(shadow)
                 key = id(y)
                 hidden[key] = (weakref.ref(y, lambda _, key=key: hidden.pop(key, None)), carrier, y._version)
@@ -448,7 +448,7 @@ def _dual_of(current: _Level, tensor: Tensor, tangent: Tensor, own_leaf: bool = 
     """:func:`make_dual`'s dual once checked. ``own_leaf``: ``tensor`` is a fresh leaf that requires grad and that
     only the caller (a transform's stand-in) holds: the dual is an identity op on it, not a view of it, so that
     ``func``'s in-place ops on the dual record (not on its views: they view a leaf's memory)."""
-    with enable_grad():
+    with record_grad():
         if tensor.requires_grad and not own_leaf:   # reverse mode still reaches `tensor` through the dual
             dual, primal = tensor.view_as(tensor), tensor.view_as(tensor)
         else:
@@ -545,7 +545,7 @@ def _tangent(level: _Level, y: Tensor, under_no_grad: bool = False) -> tuple[Ten
         return None, outside
     xp = backend.array_module(y.data)
     dummy = Tensor._make(xp.zeros_like(y.data), True, None, 0)
-    with enable_grad():
+    with record_grad():
         try:   # through the _TangentOnly nodes of ops run under no_grad
             vjps = _passing_grad([y], [handle for _, _, _, handle in duals], [dummy], retain_graph=True,
                                  create_graph=True, allow_unused=True)

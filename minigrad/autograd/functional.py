@@ -27,7 +27,7 @@ from __future__ import annotations
 from typing import Any, Callable
 
 from .. import backend
-from ..recording import enable_grad
+from ..recording import record_grad
 from ..tensor import Tensor
 from .functions import create_graph_walk, grad
 
@@ -85,7 +85,7 @@ def jvp(func: Callable, inputs: Any, v: Any = None, create_graph: bool = False, 
         # PyTorch's double-backward trick where every op has a higher-order rule: a NaN or inf derivative then
         # stays in its own elements (J's rows would spread it: 0 * NaN) and ops run under no_grad count for nothing
         try:
-            with enable_grad():
+            with record_grad():
                 products = _jvp_with_graph(outputs, True, inputs, v, strict)[1]
         except NotImplementedError:   # an op without one: the rows of J below
             pass
@@ -309,7 +309,7 @@ def _requires_grad_copies(inputs: tuple, create_graph: bool = False, need_graph:
 
 def _outputs(func: Callable, inputs: tuple, name: str, strict: bool) -> tuple[tuple, bool]:
     """``func(*inputs)`` recorded (even under no_grad), as (tuple of outputs, whether it returned a tuple)."""
-    with enable_grad():
+    with record_grad():
         result = func(*inputs)
     is_tuple, outputs = _as_tuple(result, "outputs of the user-provided function", name)
     if strict:

@@ -16,6 +16,7 @@ from typing import Any
 
 import minigrad as mg
 
+from ..recording import record_grad
 from ..tensor import Tensor
 from .distribution import Distribution
 
@@ -25,7 +26,7 @@ __all__ = ["ExponentialFamily"]
 def log_normalizer_and_gradients(dist: ExponentialFamily) -> tuple:
     """(θ detached, F(θ) without gradient, ∇F(θ) as constants) for ``dist``'s natural parameters θ."""
     params = [p.detach().requires_grad_() for p in dist._natural_params]
-    with mg.enable_grad():
+    with record_grad():   # inside inference_mode too
         log_normalizer = dist._log_normalizer(*params)
         gradients = mg.autograd.grad(log_normalizer.sum(), params)
     return [p.detach() for p in params], log_normalizer.detach(), gradients

@@ -20,7 +20,7 @@ from typing import Any, Callable
 from .. import backend
 from ..autograd import forward_ad
 from ..ops.inference import inference_mode
-from ..recording import enable_grad, is_grad_enabled
+from ..recording import is_recording, record_grad
 from ..tensor import Tensor
 from . import _pytree
 
@@ -47,7 +47,7 @@ def linearize(func: Callable, *primals: Any) -> tuple[Any, Callable]:
         if not isinstance(p, Tensor):
             raise RuntimeError(f"linearize(func, *primals): expected the primals to be Tensors, got {type(p)}")
     own_level = forward_ad._level is None
-    with enable_grad(), (forward_ad.dual_level() if own_level else contextlib.nullcontext()), \
+    with record_grad(), (forward_ad.dual_level() if own_level else contextlib.nullcontext()), \
             inference_mode(False):   # as jvp's: forward AD under mg.inference_mode() would give no tangents
         if own_level:   # the leaves are duals (their tangents unused): ops under no_grad on them still record
             leaves = [forward_ad.make_dual(p.detach(), _zeros(p)) for p in flat_primals]
@@ -92,12 +92,12 @@ def linearize(func: Callable, *primals: Any) -> tuple[Any, Callable]:
                 raise RuntimeError(f"tangent:{i} with dtype {t.dtype} in flattened pytree doesn't match the dtype "
                                    f"{dtypes[i]} of the corresponding primal.")
         # tangents that require grad: J·t keeps its graph to them (linear in t, its gradient Jᵀ), as torch's
-        graph = is_grad_enabled() and any(t.requires_grad for t in flat_tangents)
+        graph = is_recording() and any(t.requires_grad for t in flat_tangents)
         kept = [(g, t if graph else t.detach()) for g, t in zip(vjps, flat_tangents)
                 if g is not None and g.requires_grad]
         products: list = [None] * len(dummies)
         if kept:
-            with enable_grad():
+            with record_grad():
                 products = list(forward_ad.forward_products([g for g, _ in kept], dummies, [t for _, t in kept],
                                                             retain_graph=True, create_graph=graph, allow_unused=True))
         by_output = {id(out): p for out, p in zip(differentiable, products)}

@@ -41,7 +41,7 @@ from ..constructors import zeros_like
 from ..hooks import transform_level
 from ..ops import stack
 from ..ops.inference import inference_mode
-from ..recording import enable_grad, inside_transform, is_grad_enabled
+from ..recording import inside_transform, is_recording, record_grad
 from ..tensor import Tensor
 from ..versions import memory_owner
 from . import _pytree
@@ -110,7 +110,7 @@ class _Level:
     def __init__(self, api: str) -> None:
         self.api = api
         self.nested = _depth() > 0
-        self.outer = is_grad_enabled() and not self.nested   # results may stay differentiable w.r.t. outside
+        self.outer = is_recording() and not self.nested   # results may stay differentiable w.r.t. outside
         self.own: set = set()     # ids of the stand-ins that are fresh leaves (the transform's own inputs)
         self.clean: set = set()   # nodes known to reach nothing from outside
         self.views: set = set()   # the nodes of the stand-ins that are views of inputs requiring grad
@@ -197,7 +197,7 @@ class _Level:
         outside (as torch.func unwraps its level); nested, kept as they are."""
         if self.nested:
             return tree
-        keep = is_grad_enabled()
+        keep = is_recording()
 
         def result(t: Any) -> Any:
             if not isinstance(t, Tensor) or not t._requires_grad or (keep and self.reaches_outside([t])):
@@ -264,7 +264,7 @@ def grad_and_value(func: Callable, argnums: int | tuple = 0, has_aux: bool = Fal
     def wrapper(*args: Any, **kwargs: Any) -> tuple:
         level = _Level("grad")
         numbers = _argnums(argnums, len(args))
-        with enable_grad():
+        with record_grad():
             args, diff = level.with_stand_ins(args, numbers)
             with _level((args, kwargs), level):
                 output = func(*args, **kwargs)
@@ -360,7 +360,7 @@ def vjp(func: Callable, *primals: Any, has_aux: bool = False) -> tuple:
     those require grad) when grad mode is on; ``create_graph=False`` gives first-order, detached ones.
     """
     level = _Level("vjp")
-    with enable_grad():
+    with record_grad():
         args, diff = level.with_stand_ins(primals, None)
         output, aux, flat_out, out_spec = _call_for_outputs(func, args, {}, has_aux, "vjp", level)
         level.decide(flat_out)
@@ -380,9 +380,9 @@ def vjp(func: Callable, *primals: Any, has_aux: bool = False) -> tuple:
                                    f"output[{i}] has a shape of {tuple(out.shape)}.")
         inside = level.nested or _depth() > 0
         if create_graph is None:   # torch: differentiable when grad mode is on (and there is something to reach)
-            create_graph = inside or (is_grad_enabled() and (level.create_graph or any(
+            create_graph = inside or (is_recording() and (level.create_graph or any(
                 cot.requires_grad for cot in flat_cot)))
-        with enable_grad():
+        with record_grad():
             grads = _pytree.unflatten(level.differentiate(flat_out, flat_diff, flat_cot, inside or create_graph),
                                       diff_spec)
         return level.unwrapped(grads) if create_graph and not inside else grads
@@ -491,7 +491,7 @@ def _jacobian(func: Callable, argnums: Any, has_aux: bool, randomness: str | Non
         if randomness is not None:
             check_randomness(randomness)
         numbers = _argnums(argnums, len(args))
-        with enable_grad():
+        with record_grad():
             args, diff = level.with_stand_ins(args, numbers)
             with randomness_checked(randomness or "different", 1):
                 output, aux, flat_out, out_spec = _call_for_outputs(func, args, {}, has_aux,
@@ -566,7 +566,7 @@ def _forward_jacobian(func: Callable, argnums: Any, has_aux: bool, randomness: s
         for x in _pytree.flatten([args[i] for i in positions])[0]:   # torch's make_dual error, before the stand-ins'
             if isinstance(x, Tensor) and x.dtype.kind not in "fc":
                 raise ValueError(f"Expected primal to be floating point or complex, but got: {x.dtype}")
-        with enable_grad():
+        with record_grad():
             args, diff = level.with_stand_ins(args, numbers)
             flat_diff, diff_spec = _pytree.flatten(diff)
             with forward_ad.dual_level(), inference_mode(False):   # as jvp's: torch.func's ignore the mode

@@ -15,7 +15,7 @@ from .. import memory_formats as _memory_format
 from ..arguments import wrapped_ints
 from ..autograd.names import spelled
 from ..outputs import write_out
-from ..recording import is_grad_enabled, note_draw
+from ..recording import is_recording, note_draw
 from ..tensor import Tensor
 from . import creation, inplace
 from ._util import ShapeMismatchError, number, refuse_complex, same_device, sum_to, tensor_arg, unwrap
@@ -188,7 +188,7 @@ def _rdiv(self: Tensor, other: Any) -> Tensor:
                                                                           and type(other) in (int, float)):
             inverse = math.reciprocal(self)
             return inverse if other == 1 and type(other) is not _PYTHON_COMPLEX else multiply_operator(inverse, other)
-        if self._requires_grad and is_grad_enabled():
+        if self._requires_grad and is_recording():
             node = Div()
             node.divisor_copy = True
             return node(other, self)

@@ -12,8 +12,9 @@ from typing import Any, Sequence
 
 import numpy
 
-from ..autograd import Function, is_grad_enabled
+from ..autograd import Function
 from ..outputs import write_out
+from ..recording import is_recording
 from ..tensor import Tensor
 from ._util import (
     FLOAT16,
@@ -124,7 +125,7 @@ def _scaled_sum(name: str, x: Any, product: Tensor, beta: Any, alpha: Any) -> Te
         scaled = _zeros_linked_to(name, product)
     else:
         scaled = product if alpha == 1 else mul(product, alpha)
-    if beta == 0 and x.requires_grad and is_grad_enabled():
+    if beta == 0 and x.requires_grad and is_recording():
         return add(scaled, _zeros_linked_to(name, x))   # x still gets a (zero) gradient, as PyTorch's
     if beta == 0:
         return scaled

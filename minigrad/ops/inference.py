@@ -4,14 +4,12 @@
 
 from __future__ import annotations
 
-from contextvars import ContextVar
 from threading import get_ident
 from typing import Any
 
+from ..recording import _inference_mode as _enabled
 from ..tensor import Tensor
 from . import extras
-
-_enabled: ContextVar[bool] = ContextVar("minigrad_inference_mode", default=False)
 
 
 class inference_mode(extras.inference_mode):  # noqa: N801 - PyTorch's name

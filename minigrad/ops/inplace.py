@@ -37,11 +37,11 @@ from typing import Any, Callable
 import numpy
 
 from .. import backend
-from ..autograd import Function, is_grad_enabled
+from ..autograd import Function
 from ..autograd.names import spelled
 from ..constructors import SampleDtypeError, _fill_in, rand, randn
 from ..dtypes import can_cast
-from ..recording import _state
+from ..recording import _state, is_recording
 from ..tensor import Tensor, _address, cast_as_torch
 from ..versions import INPLACE, memory_owner
 from ._util import (
@@ -229,16 +229,16 @@ def _write(x: Tensor, name: str, compute: Callable[[Tensor], Tensor], operands: 
         raise TypeError(f"{name}: expected a Tensor, got {type(x).__name__}")
     if name not in SAME_VALUE_WRITES:
         _check_writable(x, name)
-    if getattr(x, "_view", None) is NO_GRAD_VIEW and is_grad_enabled():
+    if getattr(x, "_view", None) is NO_GRAD_VIEW and is_recording():
         _refuse_unrecorded_view_write(x, name)
     if name not in NO_OVERLAP_CHECK:
         for operand in operands:
             if isinstance(operand, Tensor):
                 _refuse_overlap(x.data, operand.data, name)
-    record = is_grad_enabled() and (x.requires_grad or any(_requires_grad(o) for o in operands))
+    record = is_recording() and (x.requires_grad or any(_requires_grad(o) for o in operands))
     current = x
     view = getattr(x, "_view", None) if record else None
-    if not record and getattr(x, "_view", None) and is_grad_enabled():
+    if not record and getattr(x, "_view", None) and is_recording():
         _refuse_unrecorded_view_write(x, name)
     if record:
         if x._node is None and x.requires_grad:
@@ -529,11 +529,11 @@ def _scaled_update(x: Tensor, other: Any, alpha: Any, ufunc_name: str) -> bool:
     place instead of through two new arrays and a copy back.
     """
     if (not isinstance(other, Tensor) or type(alpha) not in (int, float)
-            or (is_grad_enabled() and (x.requires_grad or other.requires_grad))) or _state.get().checks:
+            or (is_recording() and (x.requires_grad or other.requires_grad))) or _state.get().checks:
         return False   # (while mg.compile captures, the general path: its ops and its write are captured)
     data, operand = x.data, other.data
     name = "add_" if ufunc_name == "add" else "sub_"
-    if getattr(x, "_view", None) and is_grad_enabled():
+    if getattr(x, "_view", None) and is_recording():
         _refuse_unrecorded_view_write(x, name)
     _refuse_overlap(data, operand, name)
     if (type(operand) is not type(data) or operand.dtype != data.dtype or data.dtype.kind != "f"
@@ -836,8 +836,8 @@ def _setitem_step(x: Tensor, index: Any, value: Any, through: bool = False) -> t
         if not part.ndim:   # into one element: PyTorch's copy_, which checks the memory (else a fill, read first)
             _refuse_overlap(part, value.data, "setitem")
     # (a value that requires grad, written into an integer or bool tensor, is cast: no gradient, as PyTorch's copy_)
-    record = is_grad_enabled() and (x.requires_grad or _requires_grad(value) and x.dtype.kind in "fc")
-    if not record and getattr(x, "_view", None) and is_grad_enabled() and (
+    record = is_recording() and (x.requires_grad or _requires_grad(value) and x.dtype.kind in "fc")
+    if not record and getattr(x, "_view", None) and is_recording() and (
             made_under_no_grad(x) or _views_a_leaf(x)):
         if basic:   # PyTorch selects first: an index that does not fit raises its IndexError first (not index_put_'s)
             x.detach()[index]

@@ -23,9 +23,9 @@ import math
 from typing import Any, Callable
 
 from .. import backend
-from ..autograd import Function, is_grad_enabled
+from ..autograd import Function
 from ..autograd.names import spelled
-from ..recording import enable_grad
+from ..recording import is_recording, record_grad
 from ..tensor import Tensor
 from ._util import ShapeMismatchError, int_tuple, one_axis, some_sizes, sum_to
 from .inplace import LEAF_ERROR, _views_a_leaf
@@ -60,11 +60,11 @@ def _check(x: Any, name: str) -> bool:
     if not isinstance(x, Tensor):
         raise TypeError(f"{name}: expected a Tensor, got {type(x).__name__}")
     view = getattr(x, "_view", None)
-    if view and is_grad_enabled() and made_under_no_grad(x):
+    if view and is_recording() and made_under_no_grad(x):
         raise RuntimeError(f"{name}: a view was created in no_grad mode and is being modified in place with grad "
                            "mode enabled (as PyTorch, this is refused). Make the view and the in-place op both "
                            "inside the no_grad block, or both outside.")
-    record = is_grad_enabled() and x.requires_grad
+    record = is_recording() and x.requires_grad
     if record:
         if x._node is None:
             raise RuntimeError(f"{name}: {LEAF_ERROR} Change its shape under `with mg.no_grad():`, "
@@ -112,7 +112,7 @@ def _reshape_in_place(x: Any, name: str, make: Callable[[Tensor], Any], pytorch:
         if record:
             x._node, x._index, x._requires_grad = out._node, out._index, out._requires_grad
         elif x._requires_grad and x._node is not None and out.shape != data_before.shape:
-            with enable_grad():   # under no_grad: a node that only checks the gradient's shape, as PyTorch's engine
+            with record_grad():   # under no_grad: a node that only checks the gradient's shape, as PyTorch's engine
                 kept = _ShapeChangedWithoutGrad(name, tuple(data_before.shape))(
                     Tensor._make(data_before, True, x._node, x._index))
             kept.data = x.data

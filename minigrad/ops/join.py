@@ -10,9 +10,10 @@ from typing import Any, Sequence
 
 from .. import backend
 from .. import memory_formats as _memory_format
-from ..autograd import AxisError, Function, is_grad_enabled
+from ..autograd import AxisError, Function
 from ..autograd.names import spelled
 from ..outputs import write_out
+from ..recording import is_recording
 from ..tensor import Tensor
 from ._util import (
     NOT_GIVEN,
@@ -202,7 +203,7 @@ class _PartOf(Function):
 def _parts(x: Tensor, parts: tuple, indices: list, name: str) -> list:
     """``parts`` (views ``x[index]``) as a list, each recorded as a view of x (:class:`_PartOf`) where x has a
     graph to re-point: a leaf's parts, and parts made under no_grad, need no record."""
-    if is_grad_enabled():
+    if is_recording():
         if x._node is not None:
             for part, index in zip(parts, indices):
                 _note_view(x, part, _PartOf(index, name))

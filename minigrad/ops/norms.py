@@ -15,7 +15,7 @@ from typing import Any
 import numpy
 
 from .. import backend
-from ..autograd import is_grad_enabled
+from ..recording import is_recording
 from ..tensor import Tensor
 from ._util import ArgumentTypeError, ShapeMismatchError, int_tuple, normalize_axis, tensor_arg
 from .arrange import movedim
@@ -119,7 +119,7 @@ def _matrix_dims(dim: Any, ndim: int, name: str) -> tuple:
 
 def singular_values(a: Tensor) -> Tensor:
     """S (…, k) of a (…, m, n); U and Vh are kept for the gradient only when ``a`` requires one."""
-    return SingularValues(a.requires_grad and is_grad_enabled())(a)
+    return SingularValues(a.requires_grad and is_recording())(a)
 
 
 def matrix_norm(A: Any, ord: Any = "fro", dim: Any = (-2, -1), keepdim: bool = False, *,  # noqa: A002, N803

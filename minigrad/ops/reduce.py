@@ -8,9 +8,10 @@ from typing import Any
 
 from .. import backend
 from ..arguments import EmptyReductionError
-from ..autograd import Function, is_grad_enabled
+from ..autograd import Function
 from ..dtypes import get_default_dtype
 from ..outputs import OutDtypeError, write_out
+from ..recording import is_recording
 from ..tensor import Tensor
 from ._util import (
     NOT_GIVEN,
@@ -438,7 +439,7 @@ def summed_as(x: Tensor, dtype: Any, name: str) -> Tensor:
     raises PyTorch's RuntimeError (its autograd has no integer results) rather than give a result that silently
     drops out of the graph."""
     y = x.to(dtype=dtype)
-    if y.dtype.kind in "biu" and x.requires_grad and is_grad_enabled():
+    if y.dtype.kind in "biu" and x.requires_grad and is_recording():
         raise RuntimeError(f"{name}: autograd does not support the integer dtype {y.dtype} for an input that "
                            f"requires grad (dtype {x.dtype}, shape {x.shape}); detach it or use mg.no_grad()")
     return y

@@ -11,9 +11,9 @@ from typing import Any
 
 from .. import backend
 from .. import memory_formats as _memory_format
-from ..autograd import AxisError, Function, is_grad_enabled
+from ..autograd import AxisError, Function
 from ..autograd.names import spelled
-from ..recording import note_read
+from ..recording import is_recording, note_read
 from ..tensor import Tensor, cast_as_torch
 from ..versions import memory_owner
 from ._util import (
@@ -1087,7 +1087,7 @@ def getitem(x: Tensor, index: Any) -> Tensor:
     if not op.basic:   # advanced indexing copies: NumPy's result may view a (transposed) temporary of its own
         return fresh_memory(out)
     if out.data.base is not None:
-        if is_grad_enabled():
+        if is_recording():
             _note_view(x, out, index)
         elif x.requires_grad or getattr(x, "_view", None) is NO_GRAD_VIEW:
             out._view = NO_GRAD_VIEW
@@ -1129,7 +1129,7 @@ def track_view(x: Tensor, out: Tensor, how: Any) -> Tensor:
     if out.requires_grad:
         if x._node is None:
             return out
-    elif not is_grad_enabled():
+    elif not is_recording():
         if (x.requires_grad or getattr(x, "_view", None) is NO_GRAD_VIEW) and out.data.base is not None:
             out._view = NO_GRAD_VIEW   # also a view of such a view (x[:1].squeeze()), as PyTorch
         return out
@@ -1148,7 +1148,7 @@ def _view_op(x: Tensor, op: Reshape | Transpose) -> Tensor:
     if out.requires_grad:
         if x._node is None:
             return out
-    elif not is_grad_enabled():
+    elif not is_recording():
         if (x.requires_grad or getattr(x, "_view", None) is NO_GRAD_VIEW) and out.data.base is not None:
             out._view = NO_GRAD_VIEW   # also a view of such a view (x[:1].squeeze()), as PyTorch
         return out

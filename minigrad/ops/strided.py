@@ -20,7 +20,8 @@ import warnings
 from typing import Any, Iterator
 
 from .. import backend
-from ..autograd import Function, is_grad_enabled
+from ..autograd import Function
+from ..recording import is_recording
 from ..tensor import Tensor, _address
 from ._util import ShapeMismatchError, int_arg, int_tuple, tensor_arg
 from .complex_ops import conj
@@ -132,7 +133,7 @@ def _vmapped_offset(x: Tensor, size: tuple, stride: tuple, offset: int | None, x
                            f"`tensor` can only access some memory in range [{x_low}, {x_high}]. This is not "
                            "supported inside of vmap, please try to rewrite the `as_strided` call as a sequence of "
                            "PyTorch view operations")
-    if x.requires_grad and is_grad_enabled() and high - low and x_high - x_low != x.numel():
+    if x.requires_grad and is_recording() and high - low and x_high - x_low != x.numel():
         xp = backend.numpy   # an example interleaved with others (vmap over a dim that is not the outermost)
         read = _places(xp, size, stride, first + shift)
         if not xp.isin(read, _places(xp, x.shape, x_strides, x_offset)).all():

@@ -26,7 +26,7 @@ from .. import backend, memory_formats, return_types
 from ..autograd import Function
 from ..constructors import empty, tensor
 from ..dtypes import get_default_dtype, torch_result_type
-from ..recording import is_grad_enabled, no_grad, note_draw
+from ..recording import is_recording, no_grad, note_draw
 from ..storage import TypedStorage, UntypedStorage, warn_typed_storage
 from ..tensor import Tensor
 from ._util import (
@@ -586,7 +586,7 @@ def _as_strided_(self: Tensor, size: Any, stride: Any, storage_offset: int | Non
     """Make this tensor, in place, the view ``as_strided(size, stride, storage_offset)`` of its storage
     (Tensor.as_strided_). Not recorded: a tensor that requires grad raises (a leaf: PyTorch's error; a
     non-leaf: use the out-of-place ``as_strided``, which is differentiable)."""
-    if self.requires_grad and is_grad_enabled():
+    if self.requires_grad and is_recording():
         what = "a leaf Variable that requires grad is being used in an in-place operation." if self.is_leaf else \
             "as_strided_ on a tensor that requires grad is not recorded in minigrad: use as_strided(), which is"
         raise RuntimeError(f"as_strided_: {what} (shape {self.shape})")

@@ -54,7 +54,7 @@ from ..autograd.functions import grad
 from ..compile import run_eagerly
 from ..generators import fork_rng, get_rng_state, own_host_stream, set_rng_state
 from ..generators import generator as device_stream
-from ..recording import _state, enable_grad, name_scope, no_grad
+from ..recording import _state, name_scope, no_grad, record_grad
 from ..tensor import Tensor
 from ..versions import INPLACE
 
@@ -326,7 +326,7 @@ class _Segment:
         with fork_rng(devices=[], enabled=self.preserve):
             if self.preserve:
                 set_rng_state(self.host_state)
-            with _gpu_streams(self.gpu_seeds), enable_grad(), self.recompute_context, callers_hooks, \
+            with _gpu_streams(self.gpu_seeds), record_grad(), self.recompute_context, callers_hooks, \
                     name_scope(f"{_MARKER}{next(_serial)}") as path:
                 result = self.function(*args, **self.kwargs)
         found = _tensors_in(result, [])

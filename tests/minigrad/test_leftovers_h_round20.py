@@ -1,0 +1,45 @@
+"""Round-20 leftovers H: grad mode inside inference_mode, and transform / create_graph results that require grad,
+compared with live PyTorch."""
+
+import pytest
+
+import minigrad as mg
+
+torch = pytest.importorskip("torch", reason="no torch")
+
+
+def _inference_case(lib, requires_grad: bool, switch: str) -> tuple:
+    x = lib.ones(3, requires_grad=requires_grad)
+    with lib.inference_mode():
+        with lib.enable_grad() if switch == "enable_grad" else lib.set_grad_enabled(True):
+            y = x * 2
+            leaf = lib.ones(2, requires_grad=True)
+            z = leaf * 2
+            x_leaf = lib.ones(3, requires_grad=True)
+            x_leaf.add_(1)   # an in-place op on a leaf that requires grad: allowed, nothing is recorded
+            return (lib.is_grad_enabled(), lib.is_inference_mode_enabled(), y.requires_grad, y.grad_fn is None,
+                    z.requires_grad, z.grad_fn is None, x_leaf.tolist())
+
+
+@pytest.mark.parametrize("switch", ["enable_grad", "set_grad_enabled"])
+@pytest.mark.parametrize("requires_grad", [True, False])
+def test_enable_grad_inside_inference_mode_records_nothing(requires_grad: bool, switch: str) -> None:
+    assert _inference_case(mg, requires_grad, switch) == _inference_case(torch, requires_grad, switch)
+
+
+def test_library_graphs_still_work_inside_inference_mode() -> None:
+    values = {}
+    for lib in (mg, torch):
+        x = lib.tensor([1.0, 2.0, 3.0], requires_grad=True)
+        with lib.inference_mode(), lib.enable_grad():
+            grad = lib.func.grad(lambda t: (t * t * t).sum())(x)
+            jac = lib.func.jacfwd(lambda t: t.sin())(x)
+        values[lib] = (grad.tolist(), jac.reshape(-1).tolist(), grad.requires_grad, jac.requires_grad)
+    assert values[mg][2:] == values[torch][2:]
+    for ours, theirs in zip(values[mg][:2], values[torch][:2]):
+        assert ours == pytest.approx(theirs)
+    # nn.grad's own graph too (PyTorch's refuses its inference tensors here; its plain result is the reference)
+    with mg.inference_mode(), mg.enable_grad():
+        ours = mg.nn.grad.conv2d_weight(mg.ones(1, 1, 3, 3), (1, 1, 2, 2), mg.ones(1, 1, 2, 2))
+    theirs = torch.nn.grad.conv2d_weight(torch.ones(1, 1, 3, 3), (1, 1, 2, 2), torch.ones(1, 1, 2, 2))
+    assert ours.tolist() == theirs.tolist() and not ours.requires_grad
