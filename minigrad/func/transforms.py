@@ -39,7 +39,7 @@ from ..autograd import forward_ad
 from ..autograd import grad as autograd_grad
 from ..constructors import zeros_like
 from ..hooks import transform_level
-from ..ops import stack
+from ..ops import stack, where
 from ..ops.inference import inference_mode
 from ..recording import inside_transform, is_recording, record_grad
 from ..tensor import Tensor
@@ -458,6 +458,14 @@ def _one_hot(out: Tensor, k: int) -> Tensor:
     return Tensor._make(row.reshape(out.shape), False, None, 0)
 
 
+def _zero_link(value: Tensor, source: Tensor) -> Tensor:
+    """``value`` (shape ``source.shape`` + more dims) unchanged, but depending on ``source`` with a zero gradient:
+    torch.func's forward-mode results (jvp's tangents, jacfwd's Jacobians) require grad wherever the function's
+    output does, a constant one included, and a backward through them gives zeros."""
+    never = Tensor._make(backend.array_module(value.data).zeros((), dtype=bool), False, None, 0)
+    return where(never, source.reshape(tuple(source.shape) + (1,) * (value.ndim - source.ndim)), value)
+
+
 def _forward_jvp(func: Callable, flat_p: list, p_spec: Any, flat_t: list, has_aux: bool) -> tuple:
     """:func:`jvp` in a dual level of its own: the primals made dual with their tangents, each output unpacked
     (a zero tangent for one that does not depend on them); ``aux`` without tangents. Under ``mg.inference_mode()``
@@ -470,7 +478,10 @@ def _forward_jvp(func: Callable, flat_p: list, p_spec: Any, flat_t: list, has_au
         for out in flat_out:
             primal, tangent = forward_ad.unpack_dual(out)
             primals_out.append(primal)
-            tangents_out.append(zeros_like(primal) if tangent is None else tangent)
+            tangent = zeros_like(primal) if tangent is None else tangent
+            if primal.requires_grad and not tangent.requires_grad and is_recording():
+                tangent = _zero_link(tangent, primal)
+            tangents_out.append(tangent)
         if has_aux:
             flat_aux, aux_spec = _pytree.flatten(aux)
             aux = _pytree.unflatten([forward_ad.unpack_dual(a).primal if isinstance(a, Tensor) else a
@@ -618,6 +629,10 @@ def _forward_jacobian(func: Callable, argnums: Any, has_aux: bool, randomness: s
                         block = stack(column, dim=0).reshape(x.numel(), out.numel()).transpose(0, 1).reshape(shape)
                     else:
                         block = _zeros(shape, out)
+                    primal = _primal(out)
+                    if level.outer and not block.requires_grad and primal.requires_grad \
+                            and level.reaches_outside([primal]):
+                        block = _zero_link(block, primal)
                     blocks.append(block)
                 per_output.append(_pytree.unflatten(blocks, diff_spec))
         result = _pytree.unflatten(per_output, out_spec)

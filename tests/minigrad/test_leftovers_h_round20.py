@@ -43,3 +43,32 @@ def test_library_graphs_still_work_inside_inference_mode() -> None:
         ours = mg.nn.grad.conv2d_weight(mg.ones(1, 1, 3, 3), (1, 1, 2, 2), mg.ones(1, 1, 2, 2))
     theirs = torch.nn.grad.conv2d_weight(torch.ones(1, 1, 3, 3), (1, 1, 2, 2), torch.ones(1, 1, 2, 2))
     assert ours.tolist() == theirs.tolist() and not ours.requires_grad
+
+
+_FORWARD_CASES = {
+    "linear": lambda lib: lambda y: y * 3,
+    "detached_part": lambda lib: lambda y: y.detach() * 3 + y * 0,
+    "sum": lambda lib: lambda y: (y * 2).sum(),
+    "grad_of_relu": lambda lib: lib.func.grad(lambda y: lib.relu(y).sum()),
+    "grad_of_square": lambda lib: lib.func.grad(lambda y: (y * y).sum()),
+    "grad_of_linear": lambda lib: lib.func.grad(lambda y: (y * 3).sum()),
+    "step": lambda lib: lambda y: (y > 0).double(),
+}
+
+
+def _forward_results(lib, case: str) -> tuple:
+    x = lib.tensor([1.0, -2.0, 3.0], dtype=lib.float64, requires_grad=True)
+    f = _FORWARD_CASES[case](lib)
+    jac = lib.func.jacfwd(f)(x)
+    _, tangent = lib.func.jvp(f, (x,), (lib.ones(3, dtype=lib.float64),))
+    result = [jac.requires_grad, tangent.requires_grad, jac.tolist(), tangent.tolist()]
+    for value in (jac, tangent):   # a gradient penalty through them: zeros for a constant Jacobian, as PyTorch's
+        if value.requires_grad:
+            gradient = lib.autograd.grad(value.sum(), x, allow_unused=True)[0]
+            result.append((lib.zeros(3, dtype=lib.float64) + gradient).tolist())   # (torch: maybe a lazy zero tensor)
+    return tuple(result)
+
+
+@pytest.mark.parametrize("case", list(_FORWARD_CASES))
+def test_forward_transform_results_require_grad_as_torch(case: str) -> None:
+    assert _forward_results(mg, case) == _forward_results(torch, case)
