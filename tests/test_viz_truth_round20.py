@@ -5,6 +5,8 @@ Root causes found:
 - draw(show_grads=True) warned that a hook registered inside a ``mg.func`` transform would change the gradients
   of a later ``backward()``, though since 385d1a0 such a hook runs only in its transform's own walk: the overlay's
   norms are the ones backward() gives, and the warning said otherwise.
+- draw(show_grads=True) blamed every RuntimeError of its backward walk on a freed or changed graph ("draw before
+  backward()..."), also the error a custom Function's backward raised on a fresh graph.
 """
 
 from __future__ import annotations
@@ -62,3 +64,32 @@ def test_a_hook_registered_outside_any_transform_is_still_warned_about():
     y.register_hook(lambda g: g * 10)
     with pytest.warns(UserWarning, match="hooks"):
         viz.draw((y * 2).sum(), show_grads=True)
+
+
+def test_an_error_raised_by_a_custom_backward_is_raised_as_backward_raises_it_not_blamed_on_a_freed_graph():
+    """draw(show_grads=True) wrapped every RuntimeError of its backward walk in advice to draw before backward() or
+    after backward(retain_graph=True), also one a custom Function's backward raised on a fresh graph."""
+
+    class NotReady(mg.autograd.Function):
+        @staticmethod
+        def forward(ctx, x):
+            return x * 1
+
+        @staticmethod
+        def backward(ctx, g):
+            raise RuntimeError("NotReady: this backward is not written yet")
+
+    a = mg.tensor([1.0, 2.0], requires_grad=True)
+    loss = NotReady.apply(a).sum()
+    with pytest.raises(RuntimeError) as drawn:
+        viz.draw(loss, show_grads=True)
+    with pytest.raises(RuntimeError) as backward:
+        loss.backward()
+    assert str(drawn.value) == str(backward.value)
+    assert "retain_graph" not in str(drawn.value)
+    assert a.grad is None
+
+    freed = (a * a).sum()
+    freed.backward()
+    with pytest.raises(RuntimeError, match=r"draw before backward\(\).*retain_graph=True.*a second time"):
+        viz.draw(freed, show_grads=True)

@@ -66,7 +66,12 @@ def draw(*roots: Any, group: str | None = "scope", collapse: int | str | Sequenc
             call it before ``backward()`` or after ``backward(retain_graph=True)``.
             It runs no gradient hooks (a ``UserWarning`` says so when the graph has
             some: a hook may change what ``backward()`` sends on). A step whose scope
-            ran twice (a layer called twice) lists both ‖∂L/∂h‖ values.
+            ran twice (a layer called twice) lists both ‖∂L/∂h‖ values. Several losses are
+            walked one by one and where they share ops their norms add as √Σ‖g‖² (not the
+            norm of the summed gradient a backward of their sum sends). A checkpointed
+            segment (one ``checkpoint`` node) reruns its function, whose own hooks then run
+            as in ``backward()``. An error a node's backward raises (a custom Function's)
+            propagates as ``backward()`` would raise it.
         rankdir: Graphviz direction, ``"LR"`` (time runs left to right), ``"TB"``, ...
         steps_shown: with ``collapse="steps"``, an int n: a layer with more than
             n + 1 time steps keeps its first ⌈n/2⌉ and last ⌊n/2⌋ steps and draws

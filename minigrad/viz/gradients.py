@@ -180,9 +180,19 @@ def observe(tensors: Sequence[Tensor]) -> GradientNorms:
         try:
             autograd.observe_backward(loss, norms)
         except RuntimeError as error:
+            if not _graph_unusable(error):   # e.g. a custom Function's backward raised: its own error, as backward()
+                raise
             raise RuntimeError(
                 f"draw(show_grads=True) runs the backward pass of the recorded graph itself, so draw before "
                 f"backward(), or after loss.backward(retain_graph=True) and before the weights change: {error}"
             ) from error
     return norms
 
+
+
+def _graph_unusable(error: RuntimeError) -> bool:
+    """Whether the backward walk refused the graph itself: freed by an earlier ``backward()`` or a saved array
+    changed in place since (the engine's ``_check_saved``), which drawing earlier or after
+    ``backward(retain_graph=True)`` avoids; not an error raised by a node's own backward (a custom Function's)."""
+    text = str(error).lower()
+    return "backward through the graph a second time" in text or "modified by an inplace operation" in text
