@@ -125,6 +125,8 @@ class _Level:
             self.create_graph = True
             view = x.view_as(x)
             self.views.add(view._node)
+            if view._node is not None:   # PyTorch's graph has no node for it: next_functions looks through it
+                view._node.hidden = True
             return view
         leaf = x.detach().requires_grad_(True)
         self.own.add(id(leaf))
@@ -458,10 +460,36 @@ def _one_hot(out: Tensor, k: int) -> Tensor:
     return Tensor._make(row.reshape(out.shape), False, None, 0)
 
 
+# ops whose tangent formula in PyTorch reads an input's primal (a product with it, or its sign): there a tangent
+# or Jacobian requires grad when that primal does, a constant one too (t * 3 does); the others' (indexing, sums,
+# negation, concatenation, max) are linear in the tangents alone
+_PRIMAL_READING = frozenset({"mul", "div", "matmul", "mm", "bmm", "mv", "dot", "einsum", "relu", "leaky_relu",
+                             "abs", "hardtanh", "clamp", "threshold", "sign", "reads_input"})
+
+
+def _reads_primal(tensor: Tensor, stops: set) -> bool:
+    """Whether the graph of ``tensor``, down to the nodes in ``stops`` (the transform's inputs), has an op of
+    :data:`_PRIMAL_READING`."""
+    seen: set = set()
+    stack = [tensor._node] if tensor._node is not None else []
+    while stack:
+        node = stack.pop()
+        if node in stops:
+            continue
+        if node.name in _PRIMAL_READING:
+            return True
+        for edge in node.edges:
+            if type(edge) is tuple and edge[0] not in seen:
+                seen.add(edge[0])
+                stack.append(edge[0])
+    return False
+
+
 def _zero_link(value: Tensor, source: Tensor) -> Tensor:
     """``value`` (shape ``source.shape`` + more dims) unchanged, but depending on ``source`` with a zero gradient:
-    torch.func's forward-mode results (jvp's tangents, jacfwd's Jacobians) require grad wherever the function's
-    output does, a constant one included, and a backward through them gives zeros."""
+    torch.func's forward-mode results (jvp's tangents, jacfwd's Jacobians) require grad where the function's
+    output does and an op of it reads a primal (:data:`_PRIMAL_READING`), a constant one included, and a backward
+    through them gives zeros."""
     never = Tensor._make(backend.array_module(value.data).zeros((), dtype=bool), False, None, 0)
     return where(never, source.reshape(tuple(source.shape) + (1,) * (value.ndim - source.ndim)), value)
 
@@ -479,7 +507,8 @@ def _forward_jvp(func: Callable, flat_p: list, p_spec: Any, flat_t: list, has_au
             primal, tangent = forward_ad.unpack_dual(out)
             primals_out.append(primal)
             tangent = zeros_like(primal) if tangent is None else tangent
-            if primal.requires_grad and not tangent.requires_grad and is_recording():
+            if primal.requires_grad and not tangent.requires_grad and is_recording() \
+                    and _reads_primal(primal, {p._node for p in flat_p}):
                 tangent = _zero_link(tangent, primal)
             tangents_out.append(tangent)
         if has_aux:
@@ -631,7 +660,7 @@ def _forward_jacobian(func: Callable, argnums: Any, has_aux: bool, randomness: s
                         block = _zeros(shape, out)
                     primal = _primal(out)
                     if level.outer and not block.requires_grad and primal.requires_grad \
-                            and level.reaches_outside([primal]):
+                            and level.reaches_outside([primal]) and _reads_primal(primal, level.views):
                         block = _zero_link(block, primal)
                     blocks.append(block)
                 per_output.append(_pytree.unflatten(blocks, diff_spec))

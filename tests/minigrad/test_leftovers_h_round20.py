@@ -53,6 +53,13 @@ _FORWARD_CASES = {
     "grad_of_square": lambda lib: lib.func.grad(lambda y: (y * y).sum()),
     "grad_of_linear": lambda lib: lib.func.grad(lambda y: (y * 3).sum()),
     "step": lambda lib: lambda y: (y > 0).double(),
+    "grad_of_abs": lambda lib: lib.func.grad(lambda y: y.abs().sum()),
+    "matmul": lambda lib: lambda y: lib.ones(2, 3, dtype=lib.float64) @ y,
+    # linear in the tangent alone: PyTorch's results do not require grad
+    "max": lambda lib: lambda y: y.max(-1)[0],
+    "index": lambda lib: lambda y: y[..., [0, 2, 0]],
+    "neg_add_flip": lambda lib: lambda y: (-y + 1).flip(0),
+    "cat_sum": lambda lib: lambda y: lib.cat([y, y]).sum(),
 }
 
 
