@@ -63,7 +63,7 @@ from ..hooks import register_hook as _register_tensor_hook
 from ..recording import _state, current_scope, is_grad_enabled, restore_state
 from ..tensor import COMPLEX_GRAD_BEGINS, Tensor
 from ..versions import INPLACE
-from .names import OpName, named
+from .names import OpName, named, pytorch_edges
 
 __all__ = ["AnomalyError", "AxisError", "Function", "HookError", "LazyGradient", "current_scope", "is_grad_enabled",
            "observe_backward", "register_hook", "register_post_accumulate_grad_hook", "retain_grad", "tag"]
@@ -137,6 +137,7 @@ class Function:
     retained: dict | None = None
     out_meta: tuple = ()   # ((shape, dtype), ...) per output, for the visualiser
     unpacks_lazily = False   # True: its backward unpacks saved_tensors_hooks' values itself (custom Functions)
+    hidden = False   # True: a node PyTorch's graph has not (mg.func's stand-in view); next_functions skips it
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -260,17 +261,21 @@ class Function:
 
         The op that made the input and which of its outputs it is; for a leaf that
         requires grad, its :class:`AccumulateGrad` and 0; ``(None, 0)`` for an input
-        that needs no gradient (a constant, a Python number).
+        that needs no gradient (a constant, a Python number). As PyTorch's, none for an
+        input its node takes no gradient for (``where``'s condition, a mask, a number
+        argument such as ``x ** 2``'s 2): see :func:`names.pytorch_edges`.
         """
         pairs = []
         for edge in self.edges:
+            while type(edge) is tuple and edge[0].hidden:   # a transform's stand-in: the tensor it stands for
+                edge = edge[0].edges[0]
             if type(edge) is tuple:
                 pairs.append((named(edge[0]), edge[1]))
             elif edge is None:
                 pairs.append((None, 0))
             else:
                 pairs.append((AccumulateGrad.of(edge), 0))
-        return tuple(pairs)
+        return pytorch_edges(self, tuple(pairs))
 
     @property
     def metadata(self) -> dict:

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["OpName", "named", "pytorch_spelling", "respelled", "spelled"]
+__all__ = ["OpName", "named", "pytorch_edges", "pytorch_spelling", "respelled", "spelled"]
 
 
 class OpName(str):
@@ -189,11 +189,16 @@ def _transpose(node: Any) -> str:
 
 
 def _pow(node: Any) -> str:
-    """``x ** 2`` is ``PowBackward0``, ``x ** y`` ``PowBackward1``, ``2 ** x`` ``PowBackward2``."""
-    base, exponent = (list(node.edges) + [None, None])[:2]
-    if exponent is None:
+    """``x ** 2`` is ``PowBackward0``, ``x ** y`` ``PowBackward1`` (y a tensor, needing grad or not), ``2 ** x``
+    ``PowBackward2``. The node keeps its operands (arrays, or the number) in ``saved`` until its backward."""
+    saved = node.saved
+    if type(saved) is tuple and len(saved) >= 2:
+        base, exponent = (hasattr(operand, "ndim") for operand in saved[:2])
+    else:   # freed by a backward: the edges tell a tensor that needs grad only
+        base, exponent = (edge is not None for edge in (list(node.edges) + [None, None])[:2])
+    if not exponent:
         return "PowBackward0"
-    return "PowBackward2" if base is None else "PowBackward1"
+    return "PowBackward2" if not base else "PowBackward1"
 
 
 def _tensor_operand(node: Any) -> str:
@@ -269,3 +274,34 @@ _BY_NODE = {"matmul": _matmul, "sum": _reduction, "mean": _reduction, "prod": _r
             "nanmedian": lambda node: f"NanmedianBackward{int(getattr(node, 'axis', None) is not None)}",
             # torch.diag of a vector builds a matrix with diag_embed; of a matrix it takes a (copied) diagonal
             "diag": lambda node: "DiagEmbedBackward0" if len(node.in_shape) == 1 else "DiagonalBackward0_copy"}
+
+
+# --- next_functions: the inputs PyTorch's node has an edge for ---------------------------------------------------
+
+# Our node has one edge per input of the op; PyTorch's has one per differentiable Tensor argument of its
+# overload: none for a condition or mask, an index, or a Python number (a Scalar argument). By PyTorch's
+# node name, the positions of our inputs that its node keeps, in its order.
+_EDGES = {
+    "WhereBackward0": (1, 2),                                   # where(condition, x, y)
+    "MaskedFillBackward0": (2,), "MaskedFillBackward1": (2, 1),   # masked_fill(mask, value, x)
+    "IndexFillBackward0": (2,), "IndexFillBackward1": (2, 1),     # index_fill(index, value, x)
+    "MaskedScatterBackward0": (0, 2),                           # masked_scatter(x, mask, source)
+    "ScatterBackward1": (0,),                                   # scatter(x, value) of a number value
+    "PowBackward0": (0,), "PowBackward2": (1,), "RsubBackward1": (1,),
+    "RemainderBackward0": (0,), "FmodBackward0": (0,),
+    "ClampBackward1": (0,), "ClampMinBackward0": (0,), "ClampMaxBackward0": (0,),
+}
+
+
+def pytorch_edges(node: Any, pairs: tuple) -> tuple:
+    """``pairs`` (one ``(fn, index)`` per input of ``node``) as PyTorch's ``next_functions`` has them: without
+    the inputs its node has no edge for (``where``'s condition, a mask, a number), and ``(None, 0)`` for a
+    ``clamp`` bound not given (PyTorch's ``ClampBackward0`` always has ``(x, min, max)``)."""
+    pytorch = named(node).name()
+    kept = _EDGES.get(pytorch)
+    if kept is not None and len(pairs) > max(kept):
+        return tuple(pairs[at] for at in kept)
+    if pytorch == "ClampBackward0" and len(pairs) == 2 and type(node.saved) is tuple and len(node.saved) == 3:
+        # clip(x, bound): the bound given is min or max, the other (None, 0), as PyTorch's clamp(x, min, max)
+        return (pairs[0], pairs[1], (None, 0)) if node.saved[2] is None else (pairs[0], (None, 0), pairs[1])
+    return pairs
