@@ -196,10 +196,19 @@ class enable_grad(_BareDecorator, _Switch):
 
 class record_grad(enable_grad):  # noqa: N801 - a switch, as enable_grad
     """minigrad's own graphs (a ``create_graph`` backward, the ``mg.func`` transforms, checkpoint's recompute):
-    recording on even inside a user's ``inference_mode``, where PyTorch's equivalents work too."""
+    recording on even inside a user's ``inference_mode``, where PyTorch's equivalents work too; the mode is off
+    inside the block, as in torch.func's transforms, so a user's ``enable_grad`` in the function records."""
 
     def _entry_value(self) -> Any:
         return True
+
+    def __enter__(self) -> None:
+        self.__dict__.setdefault("_tokens", []).append(_inference_mode.set(False))
+        super().__enter__()
+
+    def __exit__(self, *exc: object) -> None:
+        super().__exit__(*exc)
+        _inference_mode.reset(self._tokens.pop())
 
 
 class set_grad_enabled(_Switch):  # noqa: N801 - PyTorch's name

@@ -114,3 +114,20 @@ def test_create_graph_gradient_through_pools_and_pads_requires_grad(case: str) -
     import nn
 
     assert _penalty(mg, nn.functional, case) == _penalty(torch, torch.nn.functional, case)
+
+
+def test_enable_grad_inside_a_transform_inside_inference_mode_records() -> None:
+    results = {}
+    for lib in (mg, torch):
+        x = lib.tensor([1.0, -2.0, 3.0], requires_grad=True)
+        seen = []
+
+        def f(y, lib=lib, seen=seen):
+            seen.append(lib.is_inference_mode_enabled())
+            with lib.enable_grad():   # torch.func's transforms run func with inference mode off
+                return y.clone().mul_(2).add_(y).sum()
+
+        with lib.inference_mode():
+            gradient, value = lib.func.grad_and_value(f)(x)
+        results[lib] = (gradient.tolist(), value.item(), seen)
+    assert results[mg] == results[torch]
