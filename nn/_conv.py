@@ -24,7 +24,6 @@ from ._activations import _reads_input
 from ._arguments import _floating, _floating_or_complex, _in_int64, _tensor
 from ._errors import ArgumentFormError, InputDtypeError, InputShapeError
 from ._flags import flag
-from ._input_link import in_gradient
 
 __all__ = ["adaptive_avg_pool1d", "adaptive_avg_pool2d", "adaptive_max_pool1d", "adaptive_max_pool2d", "avg_pool1d",
            "avg_pool2d", "conv1d", "conv2d", "max_pool1d", "max_pool2d"]
@@ -411,7 +410,7 @@ def _adaptive_bounds(input: Any, output_size: Any, name: str) -> tuple:  # noqa:
     (out,) = _ints(output_size, 1, name, "output_size", 0)
     length = x.shape[-1]
     steps = numpy.arange(out)
-    return in_gradient(x), steps * length // out, -((-(steps + 1) * length) // out)
+    return x, steps * length // out, -((-(steps + 1) * length) // out)
 
 
 def _some_channels(x: Tensor, dims: int, name: str) -> None:
@@ -495,7 +494,7 @@ def _adaptive_windows_2d(input: Any, output_size: Any, name: str) -> tuple:  # n
     for out, length in zip(_ints(sizes, 2, name, "output_size", 0), x.shape[-2:]):
         steps = numpy.arange(out)
         windows.append((steps * length // out, -((-(steps + 1) * length) // out)))
-    return in_gradient(x), windows
+    return x, windows
 
 
 def adaptive_avg_pool2d(input: Tensor, output_size: Any) -> Tensor:  # noqa: A002

@@ -34,7 +34,6 @@ from ._conv import (
 )
 from ._errors import ArgumentFormError, InputShapeError
 from ._flags import flag
-from ._input_link import in_gradient
 from ._padding import ConstantPad
 from ._targets import checked_indices
 
@@ -106,7 +105,7 @@ def _adaptive_windows(input: Any, output_size: Any, dims: int, name: str) -> tup
     for out, length in zip(_ints(sizes, dims, name, "output_size", 0), x.shape[-dims:]):
         steps = numpy.arange(out)
         windows.append((steps * length // out, -((-(steps + 1) * length) // out)))
-    return in_gradient(x), windows
+    return x, windows
 
 
 def adaptive_avg_pool3d(input: Tensor, output_size: Any) -> Tensor:  # noqa: A002

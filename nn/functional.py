@@ -92,7 +92,6 @@ from ._fractional_pool import (
 from ._functional_more import bilinear, dropout2d, dropout3d, feature_alpha_dropout, gumbel_softmax, pdist
 from ._grid_sample import affine_grid, grid_sample
 from ._half_pool import adaptive_avg_pool3d_float16
-from ._input_link import in_gradient
 from ._interpolate import interpolate, upsample, upsample_bilinear, upsample_nearest
 from ._linear_cross_entropy import linear_cross_entropy
 from ._losses import (
@@ -512,7 +511,7 @@ def pad(input: Tensor, pad: Any, mode: str = "constant", value: float | None = N
     if mode != "circular" and 0 in input.shape[input.ndim - padded - 1:]:   # PyTorch's kernels: only N may be 0
         raise InputShapeError(f"pad: {mode} padding expects a {padded + 1}-D or {padded + 2}-D (batch mode) input "
                               f"with possibly 0 batch size and other non-zero dims, got shape {input.shape}")
-    out = input if mode == "circular" else in_gradient(input)   # as PyTorch's reflect/replicate backward
+    out = input
     for axis, (before, after) in enumerate(widths):
         if (before, after) == (0, 0):
             continue
