@@ -45,7 +45,7 @@ def test_library_graphs_still_work_inside_inference_mode() -> None:
     assert ours.tolist() == theirs.tolist() and not ours.requires_grad
 
 
-_FORWARD_CASES = {
+_forward_cases = {
     "linear": lambda lib: lambda y: y * 3,
     "detached_part": lambda lib: lambda y: y.detach() * 3 + y * 0,
     "sum": lambda lib: lambda y: (y * 2).sum(),
@@ -65,7 +65,7 @@ _FORWARD_CASES = {
 
 def _forward_results(lib, case: str) -> tuple:
     x = lib.tensor([1.0, -2.0, 3.0], dtype=lib.float64, requires_grad=True)
-    f = _FORWARD_CASES[case](lib)
+    f = _forward_cases[case](lib)
     jac = lib.func.jacfwd(f)(x)
     _, tangent = lib.func.jvp(f, (x,), (lib.ones(3, dtype=lib.float64),))
     result = [jac.requires_grad, tangent.requires_grad, jac.tolist(), tangent.tolist()]
@@ -76,7 +76,7 @@ def _forward_results(lib, case: str) -> tuple:
     return tuple(result)
 
 
-@pytest.mark.parametrize("case", list(_FORWARD_CASES))
+@pytest.mark.parametrize("case", list(_forward_cases))
 def test_forward_transform_results_require_grad_as_torch(case: str) -> None:
     assert _forward_results(mg, case) == _forward_results(torch, case)
 
