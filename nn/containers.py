@@ -76,15 +76,17 @@ class Sequential(Module):
         reregistered()
         if "_called" in self.__dict__:
             mark_called(module.modules())
-        place, children, attributes = place_of(self), self._modules, self.__dict__
         for i in range(length, position - 1, -1):
-            moved = modules[i - 1] if i > position else module
-            key = str(i)
-            children[key] = attributes[key] = moved
-            if moved is not None:
-                object.__setattr__(moved, "_scope_name", key)   # (a container's property names its children)
-                place_of(moved).moved(place, key)
+            self._set_child(str(i), modules[i - 1] if i > position else module)
         return self
+
+    def _set_child(self, key: str, module: Module | None) -> None:
+        """``module`` as the child ``key``, set directly, as PyTorch's insert and renumbering do (no registration
+        hook runs: PyTorch writes its ``_modules`` dict)."""
+        self._modules[key] = self.__dict__[key] = module
+        if module is not None:
+            object.__setattr__(module, "_scope_name", key)   # (a container's property names its children)
+            place_of(module).moved(place_of(self), key)
 
     def pop(self, key: int | slice) -> Any:
         """Remove and return the child (or a Sequential of the children) at ``key``."""
@@ -93,11 +95,13 @@ class Sequential(Module):
         return module
 
     def _renumber(self, modules: list) -> None:
-        """The children ``modules``, named 0, 1, … (as PyTorch renumbers after a deletion)."""
+        """The children ``modules``, named 0, 1, … (as PyTorch renumbers after a deletion: no registration hook
+        runs, as none does in PyTorch's ``__delitem__``/``pop``)."""
         for key in list(self._modules):
             delattr(self, key)
+        reregistered()
         for i, module in enumerate(modules):
-            self.add_module(str(i), module)
+            self._set_child(str(i), module)
 
     def __len__(self) -> int:
         return len(self._modules)
@@ -247,8 +251,8 @@ class ModuleList(_Container):
     def _reindex(self, modules: list) -> None:
         reregistered()
         self._modules.clear()
-        for i, module in enumerate(modules):
-            self._put(str(i), module)
+        for i, module in enumerate(modules):   # as PyTorch's renumbering after a deletion: no registration hook
+            self._put(str(i), module, hooks=False)
 
     def append(self, module: Module | None) -> ModuleList:
         """Add ``module`` (or a None placeholder) at the end; returns ``self``."""

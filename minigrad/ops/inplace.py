@@ -241,6 +241,8 @@ def _write(x: Tensor, name: str, compute: Callable[[Tensor], Tensor], operands: 
     if not record and getattr(x, "_view", None) and is_recording():
         _refuse_unrecorded_view_write(x, name)
     if record:
+        if not through:   # a chain has one root: once
+            _refuse_hook_view_write(x, name)
         if x._node is None and x.requires_grad:
             raise RuntimeError(f"{name}: {LEAF_ERROR} Update parameters under `with mg.no_grad():`, "
                                "or use the out-of-place op.")
@@ -451,6 +453,25 @@ def _refuse_unrecorded_view_write(x: Tensor, name: str) -> None:
                            "tensor it views). Make the view and the in-place op both inside the no_grad block, or "
                            "both outside.")
     _refuse_view_of_leaf(x, name)
+
+
+def _refuse_hook_view_write(x: Tensor, name: str) -> None:
+    """PyTorch's refusal of a recorded in-place op on an input or output of a module call with backward hooks, or
+    on a view of one: its ``BackwardHookFunction`` hands them through as views made inside a custom Function, whose
+    backward (the hooks) an in-place op would bypass (nn/hooks.py's identity ops, ``runs_user_hooks``)."""
+    root = x
+    while (view := getattr(root, "_view", None)) and view[0] is not None:
+        root = view[0]
+    node = root._node
+    if node is not None and node.runs_user_hooks:
+        what = f"Output {root._index} of BackwardHookFunction" if root is x else \
+            f"A view (shape {tuple(x.shape)}) made from output {root._index} of BackwardHookFunction"
+        raise RuntimeError(f"{name}: {what} is a view and is being modified inplace. This view was created inside a "
+                           "custom Function (or because an input was returned as-is) and the autograd logic to handle "
+                           "view+inplace would override the custom backward associated with the custom Function, "
+                           "leading to incorrect gradients. This behavior is forbidden. You can fix this by cloning "
+                           "the output of the custom Function (here: the module's input or output while it has "
+                           "full backward hooks; e.g. nn.ReLU(inplace=True) refuses them).")
 
 
 def _refuse_view_of_leaf(x: Tensor, name: str) -> None:

@@ -1,0 +1,162 @@
+"""Round 21, leftovers B: modules and small API gaps, each compared with torch (fuzzers: /tmp/fuzz21_b*.py).
+
+In-place ops on the inputs and outputs of a module call with backward hooks, the registration hooks a
+container's deletion runs, ``t.data = ...`` assignments, float16 refusals, and small API gaps."""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import pytest
+
+import minigrad as mg
+import nn
+
+torch = pytest.importorskip("torch", reason="no torch")
+
+
+def _outcome(call: Callable[[], Any]) -> str:
+    """``"ok"``, or the class of the error ``call`` raised."""
+    try:
+        call()
+    except Exception as error:  # noqa: BLE001 - the class is compared
+        return type(error).__name__
+    return "ok"
+
+
+# --- 1. in-place on a hooked module's inputs and outputs ---------------------------------------------------------
+
+def _hooked_calls(lib: Any) -> dict:
+    """Each case: a call with a full backward hook (or pre-hook) and an in-place op on an input or output."""
+    lnn = lib.nn
+
+    class Triple(lnn.Module):
+        def forward(self, x: Any) -> Any:
+            return x * 3
+
+    class Pair(lnn.Module):
+        def forward(self, x: Any) -> Any:
+            return x * 2, x * 3
+
+    class AddsInPlace(lnn.Module):
+        def forward(self, x: Any) -> Any:
+            x.add_(1)
+            return x * 3
+
+    def hooked(module: Any, pre: bool = False) -> Any:
+        if pre:
+            module.register_full_backward_pre_hook(lambda *args: None)
+        else:
+            module.register_full_backward_hook(lambda *args: None)
+        return module
+
+    x = lib.ones(3, requires_grad=True)
+
+    def global_hook() -> None:
+        handle = lnn.modules.module.register_module_full_backward_hook(lambda *args: None)
+        try:
+            Triple()(x * 1).add_(1)
+        finally:
+            handle.remove()
+
+    def relu_in_sequential() -> None:
+        model = lnn.Sequential(lnn.Linear(3, 3), lnn.ReLU(inplace=True))
+        hooked(model[0])
+        model(x * 1).sum().backward()
+
+    def relu_in_hooked_sequential() -> None:   # the hooks watch the Sequential: ReLU writes its Linear's output
+        model = hooked(lnn.Sequential(lnn.Linear(3, 3), lnn.ReLU(inplace=True)))
+        model(x * 1).sum().backward()
+
+    def forward_hook_only() -> None:   # no backward hook: no hook op, the output is an ordinary tensor
+        module = Triple()
+        module.register_forward_hook(lambda *args: None)
+        module(x * 1).add_(1)
+
+    def input_changed_after() -> None:   # outside the call: PyTorch's input is not the hook op's output
+        a = x * 1
+        y = hooked(Triple())(a)
+        a.mul_(2)
+        y.sum().backward()
+
+    return {
+        "output add_": lambda: hooked(Triple())(x * 1).add_(1),
+        "output mul_": lambda: hooked(Triple())(x * 1).mul_(2),
+        "output zero_": lambda: hooked(Triple())(x * 1).zero_(),
+        "output copy_": lambda: hooked(Triple())(x * 1).copy_(lib.zeros(3)),
+        "output relu_": lambda: hooked(Triple())(x * 1).relu_(),
+        "output setitem": lambda: hooked(Triple())(x * 1).__setitem__(0, 5.0),
+        "slice of output mul_": lambda: hooked(Triple())(x * 1)[1:].mul_(2),
+        "view of output mul_": lambda: hooked(Triple())(x * 1).view(3).mul_(2),
+        "unsqueeze of output mul_": lambda: hooked(Triple())(x * 1).unsqueeze(0).mul_(2),
+        "second output add_": lambda: hooked(Pair())(x * 1)[1].add_(1),
+        "pre-hook output add_": lambda: hooked(Triple(), pre=True)(x * 1).add_(1),
+        "global hook output add_": global_hook,
+        "input add_ inside forward": lambda: hooked(AddsInPlace())(x * 1),
+        "leaf input add_ inside forward": lambda: hooked(AddsInPlace())(x),
+        "input without grad add_ inside forward": lambda: hooked(AddsInPlace())(lib.ones(3)),
+        "ReLU(inplace) hooked": lambda: hooked(lnn.ReLU(inplace=True))(x * 1),
+        "Dropout(inplace) hooked": lambda: hooked(lnn.Dropout(0.5, inplace=True))(x * 1),
+        "ReLU(inplace) after a hooked Linear": relu_in_sequential,
+        "ReLU(inplace) inside a hooked Sequential": relu_in_hooked_sequential,
+        "forward hook only": forward_hook_only,
+        "input changed after the call": input_changed_after,
+        "slice of output read": lambda: hooked(Triple())(x * 1)[1:].sum().backward(),
+    }
+
+
+@pytest.mark.parametrize("case", list(_hooked_calls(mg)))
+def test_in_place_on_a_hooked_modules_input_or_output_is_refused_as_torch(case: str) -> None:
+    # an in-place op on a BackwardHookFunction's output (a view made in a custom Function) ran here: the hooks saw
+    # the gradient of the value before the op (torch refuses it, RuntimeError)
+    torch.manual_seed(0)
+    mg.manual_seed(0)
+    expected = _outcome(_hooked_calls(torch)[case])
+    assert _outcome(_hooked_calls(mg)[case]) == expected
+
+
+def test_the_refusal_names_the_hook_op_and_the_fix() -> None:
+    relu = nn.ReLU(inplace=True)
+    relu.register_full_backward_hook(lambda *args: None)
+    with pytest.raises(RuntimeError, match="Output 0 of BackwardHookFunction is a view and is being modified "
+                                           "inplace.*cloning"):
+        relu(mg.ones(3, requires_grad=True) * 1)
+
+
+# --- 2. container deletions run no registration hook --------------------------------------------------------------
+
+def _deletions(lib: Any, container: str, how: str) -> tuple:
+    lnn = lib.nn
+    calls: list = []
+
+    def hook(module: Any, name: str, child: Any) -> Any:
+        calls.append((type(module).__name__, name, child.out_features))
+        return lnn.Identity()   # a replacement: a renumbering through the hook would swap the children
+
+    children = [lnn.Linear(1, k) for k in range(1, 5)]
+    model = lnn.Sequential(*children) if container == "Sequential" else lnn.ModuleList(children)
+    handle = lnn.modules.module.register_module_module_registration_hook(hook)
+    try:
+        if how == "del":
+            del model[1]
+        elif how == "del slice":
+            del model[1:3]
+        elif how == "del -1":
+            del model[-1]
+        elif how == "pop":
+            model.pop(1)
+        elif how == "pop -3":
+            model.pop(-3)
+        elif how == "insert":
+            model.insert(1, lnn.Linear(1, 9))
+    finally:
+        handle.remove()
+    return calls, [(name, type(m).__name__, getattr(m, "out_features", None)) for name, m in model.named_children()]
+
+
+@pytest.mark.parametrize("container", ["Sequential", "ModuleList"])
+@pytest.mark.parametrize("how", ["del", "del slice", "del -1", "pop", "pop -3", "insert"])
+def test_container_deletions_renumber_without_registration_hooks_as_torch(container: str, how: str) -> None:
+    # del/pop renumbered the children through add_module: the global module registration hooks ran for every
+    # child after the deleted one (torch writes its _modules dict: none runs), and a hook's replacement was kept
+    assert _deletions(mg, container, how) == _deletions(torch, container, how)
