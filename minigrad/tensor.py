@@ -277,8 +277,10 @@ class Tensor:
     # _post_hooks: register_post_accumulate_grad_hook's hooks of a leaf, set only by it (read with getattr).
     # _grad: the gradient behind the ``grad`` property (the engine writes it directly; a user's assignment
     # is checked). _requires_grad: likewise behind ``requires_grad`` (the engine reads and writes the slot).
+    # __dict__: a user's own attributes (``x.foo = 1``, as PyTorch allows), made on first use; copy, deepcopy and
+    # pickle carry them, ops and ``detach()`` do not, as PyTorch's.
     __slots__ = ("data", "_requires_grad", "_grad", "_node", "_index", "_hooks", "name", "_view", "_views",
-                 "_post_hooks", "__weakref__")
+                 "_post_hooks", "__weakref__", "__dict__")
     __array_ufunc__ = _NumPyOnly()   # `array += tensor`, `array * tensor`: see _array_ufunc
     _refuses_ops = False   # True for nn's lazy placeholders, whose ``_refuse_op(name)`` the engine's ops call
 
@@ -667,6 +669,17 @@ class Tensor:
                                    f"{self.device}; the gradient must be on the tensor's device")
         self._grad = value
 
+    @grad.deleter
+    def grad(self) -> None:
+        """``del x.grad``: drops the gradient (``.grad`` becomes None), as PyTorch's."""
+        self._grad = None
+
+    def __delattr__(self, name: str) -> None:
+        """``del x.attr``; ``del x.data`` raises PyTorch's RuntimeError (it would leave a tensor without values)."""
+        if name == "data":
+            raise RuntimeError("Deleting tensor data is not allowed. Delete tensor instead!")
+        object.__delattr__(self, name)
+
     @property
     def _version(self) -> int:
         """How many in-place ops changed this tensor's memory (shared with its views and ``detach()``)."""
@@ -702,9 +715,17 @@ class Tensor:
         return self.numpy().tolist()
 
     def __array__(self, dtype: Any = None, copy: Any = None) -> numpy.ndarray:
-        # numpy.asarray(tensor), and lists of tensors given to mg.tensor, see the values
+        """NumPy's protocol: ``numpy.asarray(x)`` shares a host tensor's memory (as PyTorch's), ``numpy.array(x)``
+        (``copy=True``) is a copy the tensor never sees, as PyTorch's; ``copy=False`` where a copy is needed (a GPU
+        tensor, another dtype) raises NumPy's ValueError. Lists of tensors given to ``mg.tensor`` read this too."""
         array = self.numpy()
-        return array if dtype is None else array.astype(dtype, copy=False)
+        shared = type(self.data) is numpy.ndarray and (dtype is None or numpy.dtype(dtype) == array.dtype)
+        if copy is False and not shared:
+            raise ValueError(f"Unable to avoid copy while creating an array as requested (a tensor on {self.device} "
+                             f"of dtype {self.dtype}, asked for dtype {dtype}); use numpy.asarray(x) to allow a copy")
+        if dtype is not None:
+            array = array.astype(dtype, copy=bool(copy))
+        return array.copy() if copy and shared and dtype is None else array
 
     def __array_wrap__(self, array: Any, context: Any = None, return_scalar: bool = False) -> Tensor:
         """The result of a NumPy function that computed on ``numpy.asarray(x)`` (``numpy.round(x)``,

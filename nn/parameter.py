@@ -24,7 +24,7 @@ from typing import Any
 import minigrad as mg
 from minigrad import Tensor
 
-from ._buffer import Buffer, _mark, buffer_persistence
+from ._buffer import Buffer, _mark
 from .module import Parameter
 
 __all__ = ["Buffer", "Parameter", "UninitializedBuffer", "UninitializedParameter", "UninitializedTensorMixin",
@@ -143,12 +143,7 @@ class UninitializedBuffer(UninitializedTensorMixin, Tensor):
     def __init__(self, requires_grad: bool = False, device: Any = None, dtype: Any = None,
                  persistent: bool = True) -> None:
         Tensor.__init__(self, mg.empty(0, dtype=dtype, device=device), requires_grad=requires_grad)
-        _mark(self, persistent)
-
-    @property
-    def persistent(self) -> bool:
-        """Whether the buffer goes into the state dict, as given."""
-        return bool(buffer_persistence(self))
+        _mark(self, persistent)   # ``persistent``: whether the buffer goes into the state dict, as given
 
 
 class SavesPlaceholders:
