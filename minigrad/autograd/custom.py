@@ -157,7 +157,14 @@ class _CustomNode(Function):
     def __init__(self, op: type, ctx: FunctionCtx, outputs: tuple, positions: list[int], n_args: int,
                  out_positions: list[int], n_results: int) -> None:
         self.name = op.__name__
-        self.op, self.ctx, self.outputs = op, ctx, tuple(t.data for t in outputs)
+        self.op, self.ctx = op, ctx
+        # the arrays forward returned, for the one call that records this node (_apply drops them then: a graph
+        # holds only what backward saved, as PyTorch's, so an output the user dropped is freed)
+        self.results = tuple(t.data for t in outputs)
+        self.out_dtypes = tuple(t.dtype for t in outputs)
+        # id of each saved Tensor (kept alive by ctx._saved) that is one of forward's outputs -> which one
+        self.saved_outputs = {id(t): i for t in ctx._saved if t is not None
+                              for i, y in enumerate(outputs) if t.data is y.data}
         self.positions, self.n_args = positions, n_args   # where each tensor input sits among the arguments
         self.out_positions, self.n_results = out_positions, n_results   # the same for the Tensors forward returned
         self.multiple, self.n_outputs = len(outputs) > 1, len(outputs)
@@ -172,7 +179,7 @@ class _CustomNode(Function):
         return getattr(node.op, "complex_grad", False)
 
     def forward(self, *arrays: Any) -> Any:
-        return self.outputs if self.multiple else self.outputs[0]
+        return self.results if self.multiple else self.results[0]
 
     def _backward(self) -> Callable:
         """The Op's ``backward``, or its ``vjp`` (PyTorch's other name for it)."""
@@ -203,8 +210,8 @@ class _CustomNode(Function):
     def backward(self, *grads: Any) -> Any:
         ctx, xp = self.ctx, self.xp
         if ctx.materialize_grads:
-            grads = tuple(xp.zeros(shape, dtype=out.dtype) if g is None else g
-                          for g, shape, out in zip(grads, self.shapes, self.outputs))
+            grads = tuple(xp.zeros(shape, dtype=dtype) if g is None else g
+                          for g, shape, dtype in zip(grads, self.shapes, self.out_dtypes))
         grads = self._per_output(grads)
         ctx._node = self
         try:
@@ -274,8 +281,8 @@ class _CustomNode(Function):
             return self._jvp_transposed(grads)
         ctx, xp = self.ctx, self.xp
         if ctx.materialize_grads:
-            grads = [Tensor._make(xp.zeros(shape, dtype=out.dtype), False, None, 0) if g is None else g
-                     for g, shape, out in zip(grads, self.shapes, self.outputs)]
+            grads = [Tensor._make(xp.zeros(shape, dtype=dtype), False, None, 0) if g is None else g
+                     for g, shape, dtype in zip(grads, self.shapes, self.out_dtypes)]
         grads = self._per_output(grads)
         once = getattr(self._backward(), "once_differentiable", False)
         ctx._node, ctx._recording = self, True
@@ -325,10 +332,9 @@ class _CustomNode(Function):
             return None
         if unpacked is not None and unpacked is not t.data:
             return _AsUnpacked.apply(self._on_graph(t, None), Tensor._make(unpacked, False, None, 0))
-        if not t.requires_grad:
-            for i, data in enumerate(self.outputs):
-                if t.data is data and id(t) not in self.ctx._non_differentiable:
-                    return Tensor._make(data, True, self, i)
+        i = self.saved_outputs.get(id(t))
+        if i is not None and not t.requires_grad and id(t) not in self.ctx._non_differentiable:
+            return Tensor._make(t.data, True, self, i)
         return t
 
 
@@ -371,6 +377,7 @@ def _apply(op: type, *args: Any, **kwargs: Any) -> Any:
     node.input_shapes = [args[i].shape for i in positions]
     node.input_dtypes = [args[i].dtype for i in positions]
     made = node(*(args[i] for i in positions))
+    del node.results
     made = list(made) if isinstance(made, tuple) else [made]
     for k, (y, original) in enumerate(zip(made, outputs)):   # as PyTorch: int and bool outputs never differentiable
         if id(original) in ctx._non_differentiable or y.dtype.kind not in "fc":

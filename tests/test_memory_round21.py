@@ -1,0 +1,108 @@
+"""Memory, round 21: what a graph keeps alive before and after ``backward()``, compared with PyTorch.
+
+PyTorch's graph nodes hold only what their backward saved, and a backward without ``retain_graph`` frees
+those saved tensors (indices included) while the loss is still held. Measured with weak references and the
+cycle collector off (reference counting only), as in ``test_memory_round17``. No timings, no byte counts.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gc
+import weakref
+from typing import Any, Callable, Iterator
+
+import numpy as np
+import pytest
+
+import minigrad as mg
+
+
+@contextlib.contextmanager
+def cycle_collector_off() -> Iterator[None]:
+    """Reference counting only, inside the block."""
+    gc.collect()
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
+
+
+# --- a custom Function's node held every array its forward returned ------------------------------------------------
+
+def _ops(lib: Any) -> dict[str, type]:
+    class Cube(lib.autograd.Function):   # saves its input only
+        @staticmethod
+        def forward(ctx: Any, x: Any) -> Any:
+            ctx.save_for_backward(x)
+            return x ** 3
+
+        @staticmethod
+        def backward(ctx: Any, g: Any) -> Any:
+            (x,) = ctx.saved_tensors
+            return g * 3 * x ** 2
+
+    class Exp(lib.autograd.Function):    # saves its output
+        @staticmethod
+        def forward(ctx: Any, x: Any) -> Any:
+            y = x.exp()
+            ctx.save_for_backward(y)
+            return y
+
+        @staticmethod
+        def backward(ctx: Any, g: Any) -> Any:
+            (y,) = ctx.saved_tensors
+            return g * y
+
+    class Sin(lib.autograd.Function):    # setup_context, saves input and output
+        @staticmethod
+        def forward(x: Any) -> Any:
+            return x.sin()
+
+        @staticmethod
+        def setup_context(ctx: Any, inputs: tuple, output: Any) -> None:
+            ctx.save_for_backward(inputs[0], output)
+
+        @staticmethod
+        def backward(ctx: Any, g: Any) -> Any:
+            x, _ = ctx.saved_tensors
+            return g * x.cos()
+
+    return {"Cube": Cube, "Exp": Exp, "Sin": Sin}
+
+
+@pytest.mark.parametrize("name", ["Cube", "Exp", "Sin"])
+def test_a_custom_functions_output_is_freed_as_torch_frees_it(name: str, torch: Any) -> None:
+    """``y = Op.apply(x)``; ``loss = y.sum()``; ``del y``: the node kept the array forward returned
+    (``_CustomNode.outputs``) until the whole graph died, so a chain of custom Functions held every output
+    (and one that saved its output kept it after backward too). PyTorch's node holds only what was saved."""
+    def run(lib: Any, make: Callable) -> list[bool]:
+        op = _ops(lib)[name]
+        alive = []
+        with cycle_collector_off():
+            x = make()
+            y = op.apply(x * 1)
+            ref = weakref.ref(y.data) if lib is mg else weakref.ref(y)
+            loss = y.sum()
+            del y
+            alive.append(ref() is not None)   # held by the graph only where backward saved it
+            loss.backward()
+            alive.append(ref() is not None)   # backward freed what was saved
+        np.testing.assert_allclose(np.asarray(x.grad.detach().numpy()).shape, (3, 4))
+        return alive
+
+    saves_output = name in ("Exp", "Sin")
+    ours = run(mg, lambda: mg.randn(3, 4, requires_grad=True))
+    assert ours == [saves_output, False]
+    if not saves_output:   # a torch Tensor saved by its own node is a new Python object: compare where it is not
+        assert run(torch, lambda: torch.randn(3, 4, requires_grad=True)) == ours
+
+
+def test_a_custom_functions_saved_output_still_differentiates_twice() -> None:
+    """The saved output is found by identity (not through the dropped outputs): create_graph gives its graph."""
+    exp = _ops(mg)["Exp"]
+    x = mg.tensor([0.5, 1.0], dtype=mg.float64, requires_grad=True)
+    (g,) = mg.autograd.grad(exp.apply(x).sum(), x, create_graph=True)
+    (gg,) = mg.autograd.grad(g.sum(), x)
+    np.testing.assert_allclose(gg.numpy(), np.exp([0.5, 1.0]))
