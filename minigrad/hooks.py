@@ -263,7 +263,9 @@ def refuse_checkpointed(tensor: Tensor, what: str) -> None:
         raise NotImplementedError(
             f"{what} (shape {tuple(tensor.shape)}) was computed inside a function run under checkpoint(), whose "
             f"graph backward recomputes: gradients do not reach the forward's tensors there (only its outputs and "
-            "the tensors it reads). Return the tensor from the function, or compute it outside checkpoint().")
+            "the tensors it reads; torch's checkpoint(use_reentrant=False) keeps that graph and gives it, minigrad "
+            "does not). Return the tensor from the function, compute it outside checkpoint(), or call "
+            ".retain_grad() on it (inside the function or after the call) and read its .grad after backward().")
 
 
 def register_hook(tensor: Tensor, hook: Callable) -> RemovableHandle:

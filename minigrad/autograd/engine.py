@@ -988,9 +988,12 @@ def _propagate(root: Tensor, grad: Any, retain_graph: bool, observer: Callable |
 def _finished_leaves(leaves: dict, pending: dict, consumers: dict, failed: Function) -> dict:
     """After node ``failed`` raised: the leaves of ``leaves`` that no node left to run (``failed``, the ones
     waiting in ``pending`` and those still counting consumers) sends a gradient to. PyTorch's engine has already
-    added these into their ``.grad`` (a leaf's AccumulateGrad runs as soon as its last consumer has)."""
+    added these into their ``.grad`` (a leaf's AccumulateGrad runs as soon as its last consumer has). A node's
+    ``outer_edges``, where it has them (a reentrant checkpoint's: torch's node adds the rest itself), are the
+    edges torch's graph has."""
     unrun = [failed, *pending, *(node for node, count in consumers.items() if count > 0)]
-    waiting = {id(edge) for node in unrun for edge in node.edges if edge is not None and type(edge) is not tuple}
+    waiting = {id(edge) for node in unrun for edge in getattr(node, "outer_edges", node.edges)
+               if edge is not None and type(edge) is not tuple}
     return {leaf: g for leaf, g in leaves.items() if id(leaf) not in waiting}
 
 

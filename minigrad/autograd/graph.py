@@ -15,6 +15,8 @@
   is one node: its hooks see every array its captured ops keep (more than eager ops would).
 - :class:`save_on_cpu`: those hooks with the saved arrays of CUDA tensors kept on the host until backward.
 - :func:`disable_saved_tensors_hooks`: entering hooks inside it raises RuntimeError with its message.
+- :func:`allow_mutation_on_saved_tensors`: inside it, backward reads saved tensors as they were saved, even if
+  an in-place op changed them since (those hooks, keeping a copy).
 - :func:`register_multi_grad_hook`: ``fn`` once per backward, after all (``mode="all"``: with the list of
   gradients, None for the tensors this backward does not reach) or the first (``"any"``: with that
   gradient) of the tensors got its gradient.
@@ -43,8 +45,8 @@ from . import engine
 from .engine import AccumulateGrad, Function
 from .names import named
 
-__all__ = ["GradientEdge", "Node", "disable_saved_tensors_hooks", "get_gradient_edge", "increment_version",
-           "register_multi_grad_hook", "save_on_cpu", "saved_tensors_hooks"]
+__all__ = ["GradientEdge", "Node", "allow_mutation_on_saved_tensors", "disable_saved_tensors_hooks",
+           "get_gradient_edge", "increment_version", "register_multi_grad_hook", "save_on_cpu", "saved_tensors_hooks"]
 
 
 # --- Node: what grad_fn is -------------------------------------------------------------------------------------
@@ -157,6 +159,9 @@ def _pack(node: Function, inputs: tuple) -> None:
 
     node.saved = _Packed(_map_arrays(saved, pack, backend.is_array), unpack_hook)
     node.epoch = -1   # the walks then call engine._check_saved on it, which unpacks
+    # its backward runs the unpack hook, user code that may read a leaf's .grad: the walk accumulates each leaf
+    # once complete, as PyTorch's (see engine._NodeHooks)
+    engine._NodeHooks.registered = node.user_code = True
 
 
 def _unpack(node: Function) -> None:
@@ -253,6 +258,55 @@ class save_on_cpu(saved_tensors_hooks):  # noqa: N801 - PyTorch's name
             return tensor.to(device)
 
         super().__init__(pack_to_cpu, unpack_from_cpu)
+
+
+# --- allow_mutation_on_saved_tensors -------------------------------------------------------------------------
+
+class _AllowMutationOnSavedContext:
+    """What :func:`allow_mutation_on_saved_tensors` yields: whether its block is still open (a backward through
+    the graph recorded in it raises once it closed, as PyTorch's)."""
+
+    def __init__(self) -> None:
+        self.open = True
+
+    def pack(self, tensor: Tensor) -> Any:
+        """The saved array's copy (same layout), taken as it is saved: no later in-place op can reach it."""
+        return backend.array_module(tensor.data).array(tensor.data, copy=True, order="K")
+
+    def unpack(self, copy: Any) -> Tensor:
+        if not self.open:
+            raise AssertionError("allow_mutation_on_saved_tensors: trying to backward outside of the "
+                                 "'allow_mutation_on_saved_tensors' context in which the graph was originally "
+                                 "recorded; run the forward and the backward inside the same block")
+        return Tensor._make(copy, False, None, 0)
+
+
+_MUTATION_CONTEXT_OPEN = [False]   # one block at a time in the process, as PyTorch's
+
+
+@contextlib.contextmanager
+def allow_mutation_on_saved_tensors() -> Iterator[_AllowMutationOnSavedContext]:
+    """Inside it, a tensor saved for backward may be changed in place: backward reads its value as it was saved
+    (PyTorch's ``torch.autograd.graph.allow_mutation_on_saved_tensors``), instead of raising the in-place
+    RuntimeError. Run the forward and the backward inside the same block (a backward after it raises
+    AssertionError, as PyTorch's); blocks do not nest (RuntimeError).
+
+    Built on :class:`saved_tensors_hooks`: the pack hook keeps a copy of each array saved inside the block (torch
+    clones a saved tensor when an in-place op first writes it; minigrad copies as it saves, so any in-place write
+    is covered, at the cost of one copy per saved array inside the block; nothing outside it). So backward
+    always reads the values as saved, also where torch's clone misses a write (through a view that starts at
+    another element than the saved tensor: torch then reads the changed values). As with any hooks,
+    saved_tensors_hooks entered inside the block apply instead for the ops they see."""
+    if _MUTATION_CONTEXT_OPEN[0]:
+        raise RuntimeError("allow_mutation_on_saved_tensors contexts cannot be nested")
+    ctx = _AllowMutationOnSavedContext()
+    with saved_tensors_hooks(ctx.pack, ctx.unpack):
+        _MUTATION_CONTEXT_OPEN[0] = True
+        try:
+            yield ctx
+        finally:
+            ctx.open = False
+            _MUTATION_CONTEXT_OPEN[0] = False
 
 
 @contextlib.contextmanager

@@ -435,9 +435,22 @@ class _Checkpoint(Function):
         # freed by a backward without retain_graph (a second one then raises, as a plain graph's); the arrays
         # are checked for in-place changes since now, as every node's saved arrays
         self.saved = (segment.arrays, segment)
+        if segment.reentrant:
+            # torch's reentrant node has edges to its tensor arguments only: its backward adds the other tensors'
+            # gradients (a module's parameters, a closure's tensors) itself, so if it raises, those tensors' other
+            # uses have already added theirs into .grad (the engine's _finished_leaves reads this)
+            self.outer_edges = tuple(e for e in edges if _is_argument(e, segment.args))
 
     def backward(self, *grads: Any) -> tuple:
         return self.saved[1].gradients(self, grads)
+
+
+def _is_argument(edge: Tensor | tuple, args: tuple) -> bool:
+    """Whether a node's ``edge`` (a leaf, or ``(node, index)``) leads to one of the positional Tensor ``args``."""
+    for a in args:
+        if isinstance(a, Tensor) and (a is edge if isinstance(edge, Tensor) else (a._node, a._index) == edge):
+            return True
+    return False
 
 
 # --- the walk over a checkpointed function's ops -----------------------------------------------------------

@@ -1,0 +1,203 @@
+"""Round 21: saved tensors against torch 2.13: ``allow_mutation_on_saved_tensors``, the timing of leaves' ``.grad``
+seen by saved-tensor unpack hooks, checkpoint inner tensors, and a reentrant checkpoint whose recomputation raises
+(fuzzer: /tmp/fuzz21_saved.py)."""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any, Callable
+
+import numpy as np
+import pytest
+
+import minigrad as mg
+import minigrad.utils.checkpoint as mg_checkpoint
+
+torch = pytest.importorskip("torch", reason="no torch")
+import torch.utils.checkpoint as torch_checkpoint  # noqa: E402
+
+A = [0.5, -1.25, 2.0]
+
+
+def _leaf(T: Any) -> Any:
+    return T.tensor(A, dtype=T.float64, requires_grad=True)
+
+
+def _clone_pow_sin(T: Any) -> list:   # torch's docstring example
+    a = _leaf(T)
+    b = a.clone()
+    out = (b ** 2).sum()
+    b.sin_()
+    out.backward()
+    return [a.grad, b]
+
+
+def _leaf_updated_under_no_grad(T: Any) -> list:   # an optimizer-style step between forward and backward
+    w = _leaf(T)
+    y = (w.exp() * w).sum()
+    with T.no_grad():
+        w.mul_(3)
+    y.backward()
+    return [w.grad]
+
+
+def _view_written(T: Any) -> list:
+    a = _leaf(T)
+    b = a * 1
+    y = (b.tanh() * b).sum()
+    with T.no_grad():
+        b[:2].mul_(-4)
+    b[2] = 7.0
+    y.backward()
+    return [a.grad]
+
+
+def _custom_function(T: Any) -> list:
+    class Square(T.autograd.Function):
+        @staticmethod
+        def forward(ctx: Any, x: Any) -> Any:
+            ctx.save_for_backward(x)
+            return x * x
+
+        @staticmethod
+        def backward(ctx: Any, g: Any) -> Any:
+            (x,) = ctx.saved_tensors
+            return 2 * x * g
+
+    a = _leaf(T)
+    b = a * 1
+    y = Square.apply(b).sum()
+    b.add_(5)
+    y.backward()
+    return [a.grad]
+
+
+def _twice_with_retain_graph(T: Any) -> list:
+    a = _leaf(T)
+    y = (a * a).sum()
+    with T.no_grad():
+        a.zero_()
+    y.backward(retain_graph=True)
+    y.backward()
+    return [a.grad]
+
+
+@pytest.mark.parametrize("program", [_clone_pow_sin, _leaf_updated_under_no_grad, _view_written, _custom_function,
+                                     _twice_with_retain_graph])
+def test_allow_mutation_on_saved_tensors_gives_the_gradient_of_the_saved_values_as_torch(program: Callable) -> None:
+    """Missing here: inside it, backward reads a saved tensor as it was saved (torch clones it on mutation);
+    without it both raise the in-place RuntimeError."""
+    results = []
+    for T in (mg, torch):
+        with T.autograd.graph.allow_mutation_on_saved_tensors():
+            results.append([t.detach().numpy() for t in program(T)])
+        with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+            program(T)
+    for got, want in zip(*results):
+        np.testing.assert_allclose(got, want, rtol=1e-12)
+
+
+def test_allow_mutation_on_saved_tensors_refuses_nesting_and_a_backward_after_it_as_torch() -> None:
+    for T in (mg, torch):
+        allow = T.autograd.graph.allow_mutation_on_saved_tensors
+        with pytest.raises(RuntimeError, match="cannot be nested"):
+            with allow(), allow():
+                pass
+        with allow():
+            a = _leaf(T)
+            y = (a.exp() * a).sum()
+        with pytest.raises(AssertionError, match="outside of the 'allow_mutation_on_saved_tensors' context"):
+            y.backward()
+        with allow():   # a new block works after both
+            a = _leaf(T)
+            (a * a).sum().backward()
+        np.testing.assert_allclose(a.grad.numpy(), 2 * np.array(A))
+
+
+def _grads_seen_by_unpack(T: Any, kind: str) -> tuple:
+    a = _leaf(T)
+    b = T.tensor([3.0, 4.0, -1.0], dtype=T.float64, requires_grad=True)
+    seen = []
+
+    def pack(t: Any) -> Any:
+        return t.detach().numpy().copy() if kind == "numpy" else t
+
+    def unpack(p: Any) -> Any:
+        seen.append(None if a.grad is None else a.grad.tolist())
+        return T.tensor(p) if kind == "numpy" else p
+
+    with T.autograd.graph.saved_tensors_hooks(pack, unpack):
+        y = (b.exp() * b).sum()
+    x = (a * 2).sum()   # recorded later: its branch runs first, and a is complete before b's nodes run
+    (y + x).backward()
+    return sorted({repr(s) for s in seen}), a.grad.tolist(), b.grad.tolist()
+
+
+@pytest.mark.parametrize("kind", ["identity", "numpy"])
+def test_an_unpack_hook_sees_a_completed_leafs_grad_as_torch(kind: str) -> None:
+    """Torch's AccumulateGrad runs as soon as a leaf's gradient is complete, so an unpack hook running later in the
+    walk reads its .grad; ours added every leaf's gradient after the walk (the hook saw None)."""
+    ours, theirs = _grads_seen_by_unpack(mg, kind), _grads_seen_by_unpack(torch, kind)
+    assert ours[0] == theirs[0] == [repr([2.0, 2.0, 2.0])]
+    np.testing.assert_allclose(ours[2], theirs[2], rtol=1e-12)
+
+
+def _inner(T: Any, C: Any, how: str) -> np.ndarray:
+    x = _leaf(T)
+    kept = []
+
+    def f(a: Any) -> Any:
+        h = a.exp()
+        kept.append(h)
+        return (h * 2).sin()
+
+    y = C.checkpoint(f, x, use_reentrant=False)
+    if how == "grad":
+        return T.autograd.grad(y.sum(), kept[0])[0].numpy()
+    kept[0].retain_grad()
+    y.sum().backward()
+    return kept[0].grad.numpy()
+
+
+def test_checkpoint_inner_tensor_grad_error_names_torchs_behaviour_and_the_retain_grad_way() -> None:
+    """torch.autograd.grad(out, inner) for a tensor computed inside checkpoint(use_reentrant=False) works in torch
+    (it keeps the forward's graph); ours refuses (NotImplementedError), and the message now says so and points to
+    retain_grad(), which gives torch's value."""
+    with pytest.raises(NotImplementedError, match=r"use_reentrant=False\) keeps that graph.*\.retain_grad\(\)"):
+        _inner(mg, mg_checkpoint, "grad")
+    np.testing.assert_allclose(_inner(mg, mg_checkpoint, "retain"), _inner(torch, torch_checkpoint, "grad"),
+                               rtol=1e-12)
+
+
+class Boom(Exception):
+    pass
+
+
+def _failing_recompute(T: Any, C: Any, reentrant: bool) -> tuple:
+    a = T.tensor([0.5, 1.5], dtype=T.float64, requires_grad=True)
+    b = T.tensor([2.0, -1.0], dtype=T.float64, requires_grad=True)   # read by the function, not an argument
+    calls = [0]
+
+    def f(x: Any) -> Any:
+        calls[0] += 1
+        if calls[0] == 2:
+            raise Boom()
+        return (x * b).sin()
+
+    y = C.checkpoint(f, a * 2, use_reentrant=reentrant)
+    with pytest.raises(Boom):
+        (y.sum() + (a * b).sum()).backward()
+    return tuple(None if t.grad is None else t.grad.tolist() for t in (a, b))
+
+
+@pytest.mark.parametrize("reentrant", [True, False])
+def test_a_reentrant_checkpoint_whose_recomputation_raises_leaves_the_other_gradients_as_torch(
+        reentrant: bool) -> None:
+    """Torch's reentrant node has edges to its arguments only (it adds the gradients of the tensors the function
+    reads itself), so b's other use had added its gradient when the recomputation raised: b.grad [0.5, 1.5].
+    Ours kept b waiting on the node and left it None."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ours = _failing_recompute(mg, mg_checkpoint, reentrant)
+        theirs = _failing_recompute(torch, torch_checkpoint, reentrant)
+    assert ours == theirs
