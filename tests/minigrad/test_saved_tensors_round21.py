@@ -201,3 +201,20 @@ def test_a_reentrant_checkpoint_whose_recomputation_raises_leaves_the_other_grad
         ours = _failing_recompute(mg, mg_checkpoint, reentrant)
         theirs = _failing_recompute(torch, torch_checkpoint, reentrant)
     assert ours == theirs
+
+
+@pytest.mark.gpu
+def test_allow_mutation_on_saved_tensors_on_a_gpu_gives_the_cpu_gradient() -> None:
+    grads = []
+    for device in ("cpu", "cuda"):
+        with mg.autograd.graph.allow_mutation_on_saved_tensors():
+            w = mg.tensor(A, dtype=mg.float64, device=device, requires_grad=True)
+            b = w.t()[None] * 1
+            y = (b.exp() * b).sum()
+            with mg.no_grad():
+                w.mul_(3)
+            b.add_(1)
+            y.backward()
+        assert w.grad.device == w.device
+        grads.append(w.grad.cpu().numpy())
+    np.testing.assert_array_equal(*grads)
