@@ -35,6 +35,14 @@ def _floating(x: Any, name: str) -> Tensor:
     return x
 
 
+def _refuse_cpu_half(x: Tensor, name: str, kernel: str) -> None:
+    """PyTorch's NotImplementedError for a float16 ``x`` on the CPU where its CPU kernel ``kernel`` has no float16
+    version (its CUDA kernel has: a GPU tensor is computed)."""
+    if x.dtype == numpy.float16 and x.device.type == "cpu":
+        raise NotImplementedError(f"{name}: float16 input (shape {tuple(x.shape)}) is not supported on the CPU, as "
+                                  f"PyTorch's (\"{kernel}\" not implemented for 'Half'); cast it to float32 first")
+
+
 def _floating_or_complex(x: Any, name: str) -> Tensor:
     """``x`` if it is a floating-point or complex Tensor (convolutions, bilinear), else an InputDtypeError naming
     the function."""

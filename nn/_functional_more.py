@@ -17,7 +17,7 @@ import numpy
 import minigrad as mg
 from minigrad import Tensor
 
-from ._arguments import _dim, _dtype_error, _floating, _number, _same_dtype, _tensor
+from ._arguments import _dim, _dtype_error, _floating, _number, _refuse_cpu_half, _same_dtype, _tensor
 from ._dropout import (
     _alpha_dropped,
     _alpha_version,
@@ -85,6 +85,8 @@ def pdist(input: Tensor, p: float = 2) -> Tensor:  # noqa: A002 - PyTorch's name
         raise InputShapeError(f"{name}: only supports 2-D inputs (N, M), got shape {x.shape}")
     if p < 0:
         raise InputShapeError(f"{name}: only supports non-negative p values, got {p}")
+    if x.shape[0] > 1:   # (PyTorch's kernel is not reached for fewer than two rows)
+        _refuse_cpu_half(x, name, "pdist")
     first, second = numpy.triu_indices(x.shape[0], 1)
     difference = (x[mg.as_tensor(mg.make_array(first, numpy.int64, x.device))]
                   - x[mg.as_tensor(mg.make_array(second, numpy.int64, x.device))])        # (pairs, M)

@@ -20,7 +20,7 @@ import numpy
 import minigrad as mg
 from minigrad import Tensor
 
-from ._arguments import _dtype_error, _floating, _floating_or_complex, _number, _tensor
+from ._arguments import _dtype_error, _floating, _floating_or_complex, _number, _refuse_cpu_half, _tensor
 from ._common_losses import _complex_into_real, _kernel_floating, _no_bool_subtraction, pairwise_distance
 from ._errors import InputDtypeError, InputShapeError
 from ._flags import flag
@@ -373,6 +373,8 @@ def multi_margin_loss(input: Tensor, target: Any, p: int = 1, margin: float = 1.
         raise ValueError(f"{name}: only p == 1 and p == 2 supported, got {p!r}")
     rows, _ = _class_rows(_kernel_floating(input, name), name)
     count, classes = rows.shape
+    if count:   # (PyTorch's kernel is not reached for no samples)
+        _refuse_cpu_half(input, name, "multi_margin_loss_cpu_kernel")
     target = checked_indices(target, rows.device, classes, name, lambda value, _low, _high: (
         f"{name}: target {value} is out of range for C={classes} classes"), "target", dtypes=("int64",))
     if target.ndim > 1 or target.numel() != count:
@@ -417,6 +419,8 @@ def multilabel_margin_loss(input: Tensor, target: Any, size_average: bool | None
                                   f"[-1, {classes - 1}]"), "target")
     if shifted.shape != input.shape:
         raise InputShapeError(f"{name}: target must have the input's shape {input.shape}, got {shifted.shape}")
+    if rows.shape[0]:   # (PyTorch's kernel is not reached for no samples)
+        _refuse_cpu_half(input, name, "multilabel_margin_loss_forward_out_frame")
     with mg.no_grad():
         shifted = shifted.reshape(rows.shape)
         listed = (shifted > 0).astype(mg.int64).cumprod(dim=1) > 0            # (N, C): before the first -1

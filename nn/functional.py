@@ -220,10 +220,29 @@ avg_pool1d, avg_pool2d, avg_pool3d, adaptive_avg_pool1d, adaptive_avg_pool2d = (
                                                   adaptive_avg_pool2d))
 scaled_dot_product_attention = _float16_in_float32(scaled_dot_product_attention,
                                                    ("query", "key", "value", "attn_mask"), strict=("key", "value"))
-# PyTorch has no float16 CPU kernel of these: in float32 rounded once, rather than float16 steps (a class weight
-# of another dtype is refused as float16, as PyTorch's CUDA kernel does)
-pdist = _float16_in_float32(pdist, ("input",))
-multi_margin_loss = _float16_in_float32(multi_margin_loss, ("input", "weight"), strict=("weight",))
+
+
+def _on_gpu_float16_in_float32(fn: Any, widened: tuple[str, ...], strict: tuple[str, ...] = ()) -> Any:
+    """``fn`` that computes a float16 ``input`` on a GPU in float32, rounded once (:func:`_float16_in_float32`), as
+    PyTorch's CUDA kernels; on the CPU ``fn`` itself, which refuses float16 as PyTorch's CPU kernels (they have
+    none: NotImplementedError)."""
+    wide = _float16_in_float32(fn, widened, strict=strict)
+    first = next(iter(inspect.signature(fn).parameters))
+
+    @functools.wraps(fn)
+    def run(*args: Any, **kwargs: Any) -> Any:
+        x = args[0] if args else kwargs.get(first)
+        if isinstance(x, Tensor) and x.dtype == mg.float16 and x.device.type != "cpu":
+            return wide(*args, **kwargs)
+        return fn(*args, **kwargs)
+    return run
+
+
+# PyTorch has no float16 CPU kernel of these (refused); on a GPU in float32 rounded once, as its CUDA kernels (a
+# class weight of another dtype is refused as float16, as PyTorch's CUDA kernel does)
+pdist = _on_gpu_float16_in_float32(pdist, ("input",))
+multi_margin_loss = _on_gpu_float16_in_float32(multi_margin_loss, ("input", "weight"), strict=("weight",))
+multilabel_margin_loss = _on_gpu_float16_in_float32(multilabel_margin_loss, ("input",))
 # the activations whose float16 kernels run in float32 (PyTorch's softsign and tanhshrink are float16 steps)
 celu, elu, glu, hardsigmoid, hardswish, leaky_relu, logsigmoid, mish, selu, silu, softplus = (
     _float16_in_float32(f, ("input",)) for f in (celu, elu, glu, hardsigmoid, hardswish, leaky_relu, logsigmoid,

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
+import numpy as np
 import pytest
 
 import minigrad as mg
@@ -15,13 +16,20 @@ import nn
 torch = pytest.importorskip("torch", reason="no torch")
 
 
-def _outcome(call: Callable[[], Any]) -> str:
-    """``"ok"``, or the class of the error ``call`` raised."""
+def _outcome(call: Callable[[], Any]) -> type | None:
+    """None, or the class of the error ``call`` raised."""
     try:
         call()
     except Exception as error:  # noqa: BLE001 - the class is compared
-        return type(error).__name__
-    return "ok"
+        return type(error)
+    return None
+
+
+def _same_outcome(ours: Callable[[], Any], theirs: Callable[[], Any]) -> None:
+    """Both succeed, or ours raises an instance of the (builtin) class torch's raises."""
+    expected, got = _outcome(theirs), _outcome(ours)
+    assert (got is None) == (expected is None), (got, expected)
+    assert expected is None or issubclass(got, expected), (got, expected)
 
 
 # --- 1. in-place on a hooked module's inputs and outputs ---------------------------------------------------------
@@ -111,8 +119,7 @@ def test_in_place_on_a_hooked_modules_input_or_output_is_refused_as_torch(case: 
     # the gradient of the value before the op (torch refuses it, RuntimeError)
     torch.manual_seed(0)
     mg.manual_seed(0)
-    expected = _outcome(_hooked_calls(torch)[case])
-    assert _outcome(_hooked_calls(mg)[case]) == expected
+    _same_outcome(_hooked_calls(mg)[case], _hooked_calls(torch)[case])
 
 
 def test_the_refusal_names_the_hook_op_and_the_fix() -> None:
@@ -160,3 +167,61 @@ def test_container_deletions_renumber_without_registration_hooks_as_torch(contai
     # del/pop renumbered the children through add_module: the global module registration hooks ran for every
     # child after the deleted one (torch writes its _modules dict: none runs), and a hook's replacement was kept
     assert _deletions(mg, container, how) == _deletions(torch, container, how)
+
+
+# --- 4. float16 where PyTorch's CPU has no kernel ------------------------------------------------------------------
+
+def _on(lib: Any, x: Any, values: Any) -> Any:
+    return lib.tensor(values, device=x.device)
+
+
+_HALF = (np.random.default_rng(4).standard_normal((5, 4)) * 2).astype(np.float16)
+_CLASSES = np.array([0, 3, 1, 2, 3])
+_LABELS = np.array([[0, 2, -1, 1], [3, -1, 0, 0], [1, 2, 3, 0], [2, -1, 0, 0], [0, 1, 2, 3]])
+NO_CPU_HALF_KERNEL = {
+    "pdist": lambda lib, x: lib.nn.functional.pdist(x),
+    "pdist p=1": lambda lib, x: lib.nn.functional.pdist(x, p=1),
+    "torch.pdist": lambda lib, x: lib.pdist(x),
+    "multi_margin_loss": lambda lib, x: lib.nn.functional.multi_margin_loss(x, _on(lib, x, _CLASSES)),
+    "multi_margin_loss p=2 none": lambda lib, x: lib.nn.functional.multi_margin_loss(
+        x, _on(lib, x, _CLASSES), p=2, reduction="none"),
+    "multi_margin_loss out of range": lambda lib, x: lib.nn.functional.multi_margin_loss(
+        x, _on(lib, x, [0, 1, 2, 3, 9])),
+    "MultiMarginLoss": lambda lib, x: lib.nn.MultiMarginLoss()(x, _on(lib, x, _CLASSES)),
+    "multilabel_margin_loss": lambda lib, x: lib.nn.functional.multilabel_margin_loss(x, _on(lib, x, _LABELS)),
+    "MultiLabelMarginLoss none": lambda lib, x: lib.nn.MultiLabelMarginLoss(reduction="none")(x, _on(lib, x, _LABELS)),
+    "multilabel_margin_loss 1-d": lambda lib, x: lib.nn.functional.multilabel_margin_loss(
+        x[0], _on(lib, x, _LABELS[0])),
+    # before the kernel: PyTorch's shape and argument errors
+    "pdist 3-d": lambda lib, x: lib.nn.functional.pdist(x.reshape(5, 2, 2)),
+    "multi_margin_loss p=3": lambda lib, x: lib.nn.functional.multi_margin_loss(x, _on(lib, x, _CLASSES), p=3),
+    "multilabel_margin_loss bad target": lambda lib, x: lib.nn.functional.multilabel_margin_loss(
+        x, _on(lib, x, _LABELS[:, :3])),
+    # the kernel is not reached: an empty result
+    "pdist of one row": lambda lib, x: lib.nn.functional.pdist(x[:1]),
+    "multi_margin_loss of no sample none": lambda lib, x: lib.nn.functional.multi_margin_loss(
+        x[:0], _on(lib, x, _CLASSES[:0]), reduction="none"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(NO_CPU_HALF_KERNEL))
+def test_float16_without_a_cpu_kernel_is_refused_as_torch(case: str) -> None:
+    # pdist, multi_margin_loss (in float32 rounded once) and multilabel_margin_loss (float16 steps) computed a
+    # float16 CPU input that PyTorch's CPU refuses (NotImplementedError: no 'Half' kernel)
+    fn = NO_CPU_HALF_KERNEL[case]
+    _same_outcome(lambda: fn(mg, mg.tensor(_HALF)), lambda: fn(torch, torch.tensor(_HALF)))
+    if _outcome(lambda: fn(torch, torch.tensor(_HALF))) is None:
+        ours, theirs = fn(mg, mg.tensor(_HALF)), fn(torch, torch.tensor(_HALF))
+        assert ours.dtype == mg.float16 and tuple(ours.shape) == tuple(theirs.shape)
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("case", ["pdist", "pdist p=1", "multi_margin_loss", "multi_margin_loss p=2 none",
+                                  "multilabel_margin_loss", "MultiLabelMarginLoss none"])
+def test_float16_without_a_cpu_kernel_on_a_gpu_is_float32_rounded_once(case: str) -> None:
+    # PyTorch's CUDA kernels take float16 (computing in float32): so does minigrad on a GPU
+    fn = NO_CPU_HALF_KERNEL[case]
+    got = fn(mg, mg.tensor(_HALF, device="cuda"))
+    expected = fn(torch, torch.tensor(_HALF.astype(np.float32))).half()
+    assert got.dtype == mg.float16
+    np.testing.assert_array_equal(got.cpu().numpy(), expected.numpy())

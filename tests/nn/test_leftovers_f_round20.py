@@ -66,14 +66,16 @@ def test_class_weights_of_another_dtype_as_torch(loss: str, input_dtype: str, we
     np.testing.assert_allclose(got[2], want[2], rtol=1e-5, atol=1e-6)
 
 
+@pytest.mark.gpu
 @pytest.mark.parametrize("weight_dtype", ["float32", "float64", "int64"])
 def test_float16_multi_margin_loss_casts_a_float_weight_and_refuses_an_integer_one(weight_dtype: str) -> None:
-    """multi_margin_loss computes a float16 input in float32 (PyTorch has no CPU kernel): a float weight of another
-    dtype is cast as for the other class-index losses, and an integer one is refused naming float16."""
-    x, t = mg.tensor(np.ones((2, 3), np.float16)), mg.tensor([0, 2])
-    same = nn.functional.multi_margin_loss(x, t, weight=mg.tensor(np.ones(3, np.float16)))
+    """multi_margin_loss computes a float16 input on a GPU in float32 (PyTorch's CPU kernel refuses float16 since
+    round 21, as PyTorch's): a float weight of another dtype is cast as for the other class-index losses, and an
+    integer one is refused naming float16."""
+    x, t = mg.tensor(np.ones((2, 3), np.float16), device="cuda"), mg.tensor([0, 2], device="cuda")
+    same = nn.functional.multi_margin_loss(x, t, weight=mg.tensor(np.ones(3, np.float16), device="cuda"))
     assert same.dtype == mg.float16
-    weight = mg.tensor(np.ones(3, weight_dtype))
+    weight = mg.tensor(np.ones(3, weight_dtype), device="cuda")
     if weight_dtype == "int64":
         with pytest.raises(RuntimeError, match="float16"):
             nn.functional.multi_margin_loss(x, t, weight=weight)
