@@ -166,6 +166,15 @@ def cast_as_torch(array: Any, dtype: numpy.dtype, order: str = "K") -> Any:
         return array.astype(dtype, order=order)
 
 
+def _made(tensor: Tensor) -> bool:
+    """Whether ``tensor`` has its array (its ``__new__`` made it)."""
+    try:
+        object.__getattribute__(tensor, "data")
+    except AttributeError:
+        return False
+    return True
+
+
 def _legacy_arguments(args: tuple, dtype: Any) -> tuple:
     """``(data, dtype)`` for ``Tensor(*args, dtype=)``, read as PyTorch reads ``torch.Tensor(*args)``."""
     if len(args) == 1 and isinstance(args[0], Tensor):
@@ -291,13 +300,47 @@ class Tensor:
         return self.data.__cuda_array_interface__
     __hash__ = object.__hash__
 
-    def __init__(self, *data: Any, dtype: Any = None, requires_grad: bool = False,
-                 device: str | Device | None = None) -> None:
+    def __new__(cls, *data: Any, dtype: Any = None, requires_grad: bool = False,
+                device: str | Device | None = None) -> Tensor:
         """``mg.Tensor(...)`` as PyTorch's legacy ``torch.Tensor(...)``: ``Tensor([1, 2])`` and ``Tensor(array)``
         give the default float dtype (float32), ``Tensor(2, 3)`` / ``Tensor(size)`` zeros of that shape,
         ``Tensor()`` an empty tensor, ``Tensor(t)`` a tensor sharing ``t``'s array; ``dtype=`` overrides.
-        ``mg.tensor(data)`` is the constructor that infers the dtype from the data."""
+        ``mg.tensor(data)`` is the constructor that infers the dtype from the data.
+
+        The tensor is made here, as PyTorch's, so a subclass's ``__init__(self, data, extra)`` need not call
+        ``Tensor.__init__`` and its ``__new__`` may return ``super().__new__(cls, data)``. Arguments that are not
+        the legacy constructor's go to a subclass's own ``__init__``, which then makes the tensor with
+        ``super().__init__(data, ...)`` (minigrad's older style)."""
+        tensor = object.__new__(cls)
+        try:
+            tensor._initialize(*_legacy_arguments(data, dtype), requires_grad, device)
+        except (TypeError, ValueError, RuntimeError):
+            if cls.__init__ is Tensor.__init__:
+                raise
+        return tensor
+
+    def __init__(self, *data: Any, **kwargs: Any) -> None:
+        """Nothing (``__new__`` made the tensor; Python passes ``__init__`` the arguments of a subclass's
+        ``__new__`` too, which PyTorch's ``__init__`` takes and ignores), but for a subclass's ``__init__`` calling
+        it with arguments (``super().__init__(data, requires_grad=True)``), which makes the tensor from them."""
+        if type(self).__init__ is not Tensor.__init__ and (data or kwargs or not _made(self)):
+            self._remake(*data, **kwargs)
+
+    def _remake(self, *data: Any, dtype: Any = None, requires_grad: bool = False,
+                device: str | Device | None = None) -> None:
         self._initialize(*_legacy_arguments(data, dtype), requires_grad, device)
+
+    @staticmethod
+    def _make_subclass(cls: type, data: Tensor, require_grad: bool = False, *args: Any, **kwargs: Any) -> Tensor:
+        """PyTorch's ``Tensor._make_subclass(cls, data, require_grad=False)``, with which ``nn.Parameter`` and
+        subclasses' ``__new__`` make themselves: a leaf of class ``cls`` sharing ``data``'s array (cut from its
+        graph, same shape), requiring grad as asked (only a float or complex tensor may)."""
+        if not (isinstance(cls, type) and issubclass(cls, Tensor)):
+            raise TypeError("Creating a Tensor subclass from a class that does not inherit from Tensor is not "
+                            f"possible (got {cls!r}). Make sure your class inherits from Tensor.")
+        if not isinstance(data, Tensor):
+            raise TypeError(f"_make_subclass(): argument 'data' must be Tensor, not {type(data).__name__}")
+        return cls._make(data.data, False, None, 0).requires_grad_(require_grad)
 
     @classmethod
     def _new(cls, data: Any, dtype: Any = None, requires_grad: bool = False,

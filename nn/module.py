@@ -106,13 +106,27 @@ class Parameter(Tensor):
             new.__dict__["_named_by"] = copy.deepcopy(owner, memo)
         return new
 
-    def __init__(self, data: Any = None, requires_grad: bool = True) -> None:
+    def __new__(cls, data: Any = None, requires_grad: bool = True) -> Parameter:
+        """``nn.Parameter(data=None, requires_grad=True)``: a leaf sharing ``data``'s array (None: an empty float
+        tensor of shape (0,)), made here as PyTorch's, so a subclass's ``__new__`` may return
+        ``super().__new__(cls, data)`` and its ``__init__`` take other arguments."""
+        parameter = object.__new__(cls)
+        parameter._fill(data, requires_grad)
+        return parameter
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        """Nothing (``__new__`` made it; a subclass's ``__new__`` may take other arguments, which Python passes
+        here too), but for a subclass's ``__init__`` calling it with arguments (``super().__init__(data,
+        requires_grad)``), which makes the parameter from them again."""
+        if type(self).__init__ is not Parameter.__init__ and (args or kwargs):
+            self._fill(*args, **kwargs)
+
+    def _fill(self, data: Any = None, requires_grad: bool = True) -> None:
         if data is None:   # PyTorch's Parameter(): an empty one of the default dtype
-            data = mg.empty(0).data
-        if isinstance(data, Tensor):
-            data = data.data
-        # an array keeps its dtype (a float64 tensor makes a float64 parameter); a list gets the default float
-        super().__init__(data, dtype=getattr(data, "dtype", None), requires_grad=requires_grad)
+            data = mg.empty(0)
+        if not isinstance(data, Tensor):   # an array keeps its dtype; a list gets the default float (mg.Tensor's)
+            data = Tensor(data, dtype=getattr(data, "dtype", None))
+        self._initialize(data.data, None, requires_grad, None)   # shares the array
 
     def __repr__(self) -> str:
         return "Parameter containing:\n" + super().__repr__()

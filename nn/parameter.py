@@ -128,8 +128,11 @@ class UninitializedParameter(UninitializedTensorMixin, Parameter):
 
     cls_to_become = Parameter
 
+    def __new__(cls, requires_grad: bool = True, device: Any = None, dtype: Any = None) -> UninitializedParameter:
+        return Parameter.__new__(cls, mg.empty(0, dtype=dtype, device=device), requires_grad)
+
     def __init__(self, requires_grad: bool = True, device: Any = None, dtype: Any = None) -> None:
-        Parameter.__init__(self, mg.empty(0, dtype=dtype, device=device), requires_grad)
+        pass   # made by __new__
 
 
 class UninitializedBuffer(UninitializedTensorMixin, Tensor):
@@ -140,10 +143,15 @@ class UninitializedBuffer(UninitializedTensorMixin, Tensor):
     __slots__ = ()
     cls_to_become = Tensor
 
+    def __new__(cls, requires_grad: bool = False, device: Any = None, dtype: Any = None,
+                persistent: bool = True) -> UninitializedBuffer:
+        buffer = Tensor.__new__(cls, mg.empty(0, dtype=dtype, device=device), requires_grad=requires_grad)
+        _mark(buffer, persistent)   # ``persistent``: whether the buffer goes into the state dict, as given
+        return buffer
+
     def __init__(self, requires_grad: bool = False, device: Any = None, dtype: Any = None,
                  persistent: bool = True) -> None:
-        Tensor.__init__(self, mg.empty(0, dtype=dtype, device=device), requires_grad=requires_grad)
-        _mark(self, persistent)   # ``persistent``: whether the buffer goes into the state dict, as given
+        pass   # made by __new__
 
 
 class SavesPlaceholders:

@@ -114,3 +114,101 @@ def test_buffer_marks_as_torch(how: str) -> None:
              "detach": lambda t: t.detach()}[how](b)
         return isinstance(y, lnn.Buffer), getattr(y, "persistent", None)
     assert run(mg, nn) == run(torch, torch.nn)
+
+
+def _outcome(fn: Any, *args: Any) -> Any:
+    try:
+        value = fn(*args)
+    except Exception as error:  # noqa: BLE001 - compared with torch's
+        return ("raise", type(error))
+    return ("ok", value)
+
+
+def _same(ours: Any, theirs: Any) -> None:
+    assert ours[0] == theirs[0], (ours, theirs)
+    if ours[0] == "raise":
+        assert issubclass(ours[1], theirs[1]), (ours, theirs)
+    else:
+        assert ours[1] == theirs[1]
+
+
+@pytest.mark.parametrize("case", ["basic", "requires_grad", "non_leaf", "parameter_style", "not_a_subclass",
+                                  "integer_requires_grad"])
+def test_make_subclass_as_torch(case: str) -> None:
+    """``Tensor._make_subclass(cls, data, require_grad)`` (PyTorch's Parameter and subclasses' ``__new__`` use it)
+    did not exist (AttributeError)."""
+    def run(lib: Any) -> Any:
+        class Tagged(lib.Tensor):
+            pass
+
+        class MyParam(lib.Tensor):
+            def __new__(cls, data: Any, requires_grad: bool = True) -> Any:
+                return lib.Tensor._make_subclass(cls, data, requires_grad)
+
+        if case == "parameter_style":
+            p = MyParam(lib.ones(2))
+            (p * 3).sum().backward()
+            return type(p).__name__, p.requires_grad, p.is_leaf, p.grad.tolist()
+        x = {"non_leaf": lib.ones(2, requires_grad=True) * 2,
+             "integer_requires_grad": lib.ones(2, dtype=lib.int64)}.get(case, lib.ones(2))
+        cls = int if case == "not_a_subclass" else Tagged
+        y = lib.Tensor._make_subclass(cls, x, case in ("requires_grad", "integer_requires_grad"))
+        return type(y).__name__, y.requires_grad, y.is_leaf, y.data_ptr() == x.data_ptr(), y.tolist()
+    _same(_outcome(run, mg), _outcome(run, torch))
+
+
+@pytest.mark.parametrize("case", ["init_only", "new_and_init", "new_returns_super", "parameter_new", "legacy"])
+def test_subclass_constructors_as_torch(case: str) -> None:
+    """A subclass's own ``__init__(self, ...)`` that does not call Tensor's (PyTorch makes the tensor in
+    ``__new__``) gave a tensor without data, and ``super().__new__(cls, data)`` raised object's TypeError."""
+    def run(lib: Any, lnn: Any) -> Any:
+        if case == "init_only":
+            class Meta(lib.Tensor):
+                def __init__(self, *args: Any, **kwargs: Any) -> None:
+                    self.meta = "m"
+            t = Meta([1.0, 2.0])
+            return type(t).__name__, t.meta, t.tolist(), str(t.dtype)[-7:]
+        if case in ("new_and_init", "new_returns_super"):
+            class Meta(lib.Tensor):   # type: ignore[no-redef]
+                @staticmethod
+                def __new__(cls: Any, x: Any, extra: Any = None, *args: Any, **kwargs: Any) -> Any:
+                    return super().__new__(cls, x, *args, **kwargs)
+
+                if case == "new_and_init":
+                    def __init__(self, x: Any, extra: Any = None) -> None:
+                        self.extra = extra
+            t = Meta(lib.ones(2), extra=3)
+            return type(t).__name__, getattr(t, "extra", None), t.tolist()
+        if case == "parameter_new":
+            class TaggedParam(lnn.Parameter):
+                def __new__(cls, data: Any, tag: str) -> Any:
+                    p = super().__new__(cls, data, requires_grad=False)
+                    p.tag = tag
+                    return p
+
+                def __init__(self, data: Any, tag: str) -> None:
+                    super().__init__()
+            p = TaggedParam(lib.ones(2), "w")
+            return type(p).__name__, p.tag, p.requires_grad, isinstance(p, lnn.Parameter), p.tolist()
+        class Plain(lib.Tensor):
+            pass
+        return [Plain(2, 3).shape[0], Plain([1, 2]).tolist(), str(Plain([1, 2]).dtype)[-7:]]
+    _same(_outcome(run, mg, nn), _outcome(run, torch, torch.nn))
+
+
+def test_older_style_subclass_init_still_works() -> None:
+    """minigrad's older style, a subclass ``__init__`` taking its own arguments and calling ``super().__init__``,
+    keeps working (PyTorch itself refuses the extra argument in ``Tensor.__new__``)."""
+    class Named(mg.Tensor):
+        def __init__(self, data: Any, label: str) -> None:
+            super().__init__(data, requires_grad=True)
+            self.label = label
+
+    class OldParam(nn.Parameter):
+        def __init__(self, data: Any, requires_grad: bool = True) -> None:
+            super().__init__(data, requires_grad)
+
+    t = Named([1.0, 2.0], "a")
+    assert (type(t), t.label, t.tolist(), t.requires_grad) == (Named, "a", [1.0, 2.0], True)
+    p = OldParam(mg.ones(2), False)
+    assert (type(p), p.requires_grad, p.tolist()) == (OldParam, False, [1.0, 1.0])
