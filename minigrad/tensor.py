@@ -330,6 +330,17 @@ class Tensor:
                 device: str | Device | None = None) -> None:
         self._initialize(*_legacy_arguments(data, dtype), requires_grad, device)
 
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        """A subclass defining ``__torch_function__`` or ``__torch_dispatch__`` is refused (NotImplementedError):
+        minigrad's ops never call them, so the subclass would silently lose what they do."""
+        super().__init_subclass__(**kwargs)
+        for hook in ("__torch_function__", "__torch_dispatch__"):
+            if hook in cls.__dict__:
+                raise NotImplementedError(
+                    f"class {cls.__qualname__}: minigrad has no {hook} dispatch (its ops never call it, so what it "
+                    f"does would be silently skipped); remove it, or wrap a Tensor instead of subclassing. Results "
+                    f"of ops on a Tensor subclass are plain Tensors (PyTorch's with __torch_function__ disabled)")
+
     @staticmethod
     def _make_subclass(cls: type, data: Tensor, require_grad: bool = False, *args: Any, **kwargs: Any) -> Tensor:
         """PyTorch's ``Tensor._make_subclass(cls, data, require_grad=False)``, with which ``nn.Parameter`` and

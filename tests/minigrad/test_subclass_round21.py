@@ -212,3 +212,22 @@ def test_older_style_subclass_init_still_works() -> None:
     assert (type(t), t.label, t.tolist(), t.requires_grad) == (Named, "a", [1.0, 2.0], True)
     p = OldParam(mg.ones(2), False)
     assert (type(p), p.requires_grad, p.tolist()) == (OldParam, False, [1.0, 1.0])
+
+
+@pytest.mark.parametrize("hook", ["__torch_function__", "__torch_dispatch__"])
+def test_a_subclass_with_torch_function_is_refused(hook: str) -> None:
+    """PyTorch sends every op on such a subclass through its ``__torch_function__`` (a logging or masking
+    subclass); minigrad never called it, silently dropping what it did. The class is now refused when defined."""
+    calls: list = []
+
+    def handler(cls: Any, func: Any, types: Any, args: Any = (), kwargs: Any = None) -> Any:
+        calls.append(func)
+        return super(cls, cls).__torch_function__(func, types, args, kwargs or {})   # type: ignore[misc]
+
+    logged = type("Logged", (torch.Tensor,), {"__torch_function__": classmethod(handler)})
+    torch.ones(2).as_subclass(logged) + 1
+    assert calls   # torch's ops go through it
+    with pytest.raises(NotImplementedError, match=f"no {hook} dispatch"):
+        type("Logged", (mg.Tensor,), {hook: classmethod(handler)})
+    plain = type("Plain", (mg.Tensor,), {})   # without one: allowed, its op results are plain Tensors
+    assert type(mg.ones(2).as_subclass(plain) + 1) is mg.Tensor
