@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import warnings
 import weakref
 from typing import Any, Callable, Iterator
 
@@ -106,3 +107,70 @@ def test_a_custom_functions_saved_output_still_differentiates_twice() -> None:
     (g,) = mg.autograd.grad(exp.apply(x).sum(), x, create_graph=True)
     (gg,) = mg.autograd.grad(g.sum(), x)
     np.testing.assert_allclose(gg.numpy(), np.exp([0.5, 1.0]))
+
+
+# --- outputs and inputs ops kept beside `saved` ---------------------------------------------------------------------
+
+def _arrays_held(node: Any) -> list:
+    """Weak references to the arrays a node's attributes hold (tuples included), ``saved`` and the rest."""
+    found = []
+    for value in vars(node).values():
+        for item in value if type(value) is tuple else (value,):
+            if isinstance(item, np.ndarray):
+                found.append(weakref.ref(item))
+    return found
+
+
+REDUCTIONS = {"prod": lambda x: x.prod(1), "prod_all": lambda x: x.prod(), "cumprod": lambda x: x.cumprod(1),
+              "std": lambda x: x.std(1), "var": lambda x: x.var(1)}
+
+
+@pytest.mark.parametrize("name", list(REDUCTIONS))
+def test_backward_frees_the_output_a_reduction_kept(name: str, torch: Any) -> None:
+    """prod, cumprod and std kept their output (``result``, ``deviation``) beside ``saved`` after a backward
+    without retain_graph; var kept its input beside the centred values it saved. PyTorch frees what its node saved
+    (reading ``grad_fn._saved_result`` then raises)."""
+    op = REDUCTIONS[name]
+    t = torch.rand(3, 4, requires_grad=True)
+    ty = op(t * 1 + 1)
+    names = [a for a in dir(ty.grad_fn) if a.startswith("_saved_") and isinstance(getattr(ty.grad_fn, a),
+                                                                                   torch.Tensor)]
+    theirs = sum(getattr(ty.grad_fn, a).numel() == 12 for a in names)   # arrays of the input's size it holds
+    ty.sum().backward()
+    for a in names:
+        with pytest.raises(RuntimeError, match="freed"):
+            getattr(ty.grad_fn, a)
+    with cycle_collector_off():
+        x = mg.rand(3, 4, requires_grad=True)
+        y = op(x * 1 + 1)
+        loss = y.sum()
+        held = _arrays_held(y.grad_fn)
+        del y
+        assert len([r for r in held if r() is not None and r().size == 12]) == theirs
+        loss.backward()
+        assert [r() for r in held if r() is not None] == []
+
+
+def test_a_reduction_backward_twice_with_retain_graph_still_works() -> None:
+    x = mg.tensor([[1.0, 2.0, 3.0]], dtype=mg.float64, requires_grad=True)
+    for op in REDUCTIONS.values():
+        x.grad = None
+        y = op(x * 1).sum()
+        y.backward(retain_graph=True)
+        first = x.grad.numpy().copy()
+        y.backward()
+        np.testing.assert_allclose(x.grad.numpy(), 2 * first)
+        with pytest.raises(RuntimeError, match="second time"):
+            y.backward()
+
+
+def test_var_with_no_degrees_of_freedom_still_reads_its_input(torch: Any) -> None:
+    """The input is kept only for the rule of a variance over all of x with no degrees of freedom."""
+    for value in ([2.0], [[float("inf")]], 3.0):
+        x = mg.tensor(value, dtype=mg.float64, requires_grad=True)
+        t = torch.tensor(value, dtype=torch.float64, requires_grad=True)
+        x.var().backward()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")   # torch's "degrees of freedom is <= 0"
+            t.var().backward()
+        np.testing.assert_array_equal(x.grad.numpy(), t.grad.numpy())

@@ -9,6 +9,7 @@ from typing import Any
 from .. import backend
 from ..arguments import EmptyReductionError
 from ..autograd import Function
+from ..autograd.engine import frees_saved
 from ..dtypes import get_default_dtype
 from ..outputs import OutDtypeError, write_out
 from ..recording import is_recording
@@ -191,7 +192,9 @@ class Var(Function):
         # NumPy's own algorithm, written out so that no degrees of freedom (an empty axis, or
         # ddof >= n) gives NaN or inf without NumPy's warnings, as PyTorch does
         n = _count(x.shape, self.axis)
-        self.input = x
+        # x itself only for backward's rule with no degrees of freedom over all of x (a graph holds `saved`, the
+        # centred values, and no second array of x's size, as PyTorch's holds one)
+        self.input = x if n <= self.ddof and (self.axis is None or x.ndim == 0) else None
         wide = x.astype("float32") if x.dtype == "float16" else x
         with backend.errstate(self.xp, divide="ignore", invalid="ignore"):
             centred = wide - wide.sum(axis=self.axis, keepdims=True) / n
@@ -230,7 +233,10 @@ class Std(Var):
         y = self.deviation
         with backend.errstate(self.xp, divide="ignore", invalid="ignore"):
             g_var = self.xp.where(y == 0, gy.dtype.type(0), gy / (2 * y))
-        return super().backward(g_var)
+        gx = super().backward(g_var)
+        if frees_saved():   # the engine frees `saved` after this backward: the output it read goes too, as PyTorch's
+            self.deviation = None
+        return gx
 
 
 class Norm(Function):

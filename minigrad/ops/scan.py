@@ -16,6 +16,7 @@ import numpy
 
 from .. import backend, return_types
 from ..autograd import Function
+from ..autograd.engine import frees_saved
 from ..outputs import write_out
 from ..tensor import Tensor
 from ._stl_order import MAX_REPLAYED, nth_element
@@ -104,6 +105,12 @@ class Prod(Function):
         return (*self.saved, self.result)   # the backward reads the output too: a write into it is refused
 
     def backward(self, gy: Any) -> Any:
+        gx = self._gradient(gy)
+        if frees_saved():   # the engine frees `saved` after this backward: the output it read goes too, as PyTorch's
+            self.result = None
+        return gx
+
+    def _gradient(self, gy: Any) -> Any:
         (x,), y = self.saved, self.result
         xp = self.xp
         axes = tuple(range(x.ndim)) if self.axes is None else self.axes
@@ -219,6 +226,12 @@ class CumProd(Function):
         return (*self.saved, self.result)   # the backward reads the output too: a write into it is refused
 
     def backward(self, gy: Any) -> Any:
+        gx = self._gradient(gy)
+        if frees_saved():   # the engine frees `saved` after this backward: the output it read goes too, as PyTorch's
+            self.result = None
+        return gx
+
+    def _gradient(self, gy: Any) -> Any:
         (x,), y = self.saved, self.result
         xp, a = self.xp, self.axis
         if x.size == 0 or x.shape[a] == 1:
