@@ -148,7 +148,8 @@ def ldexp(input: Tensor, other: Any) -> Tensor:  # noqa: A002
     one of its category), and the default float dtype where that is an integer or bool, so a float16 input
     with an integer exponent stays float16. The values are PyTorch's too: a floating input with integer
     exponents is C's exact ``ldexp`` (2^-10 · 2^20 is 1024 in float16, 0 · 2^1100 is 0); otherwise it is
-    ``input * 2.0 ** other``, the power in ``other``'s float dtype (the default one for integers), so an
+    ``input * 2.0 ** other``, the power in ``other``'s float dtype (for integers the result's real dtype: the
+    default one for an integer input, float32 for a complex64 one, whatever the default), so an
     integer input times a power beyond float32's range is inf (NaN for 0), as PyTorch's."""
     x = tensor_arg(input, "ldexp")
     other = other if isinstance(other, Tensor) else tensor(other)
@@ -161,8 +162,11 @@ def ldexp(input: Tensor, other: Any) -> Tensor:  # noqa: A002
     try:
         if x.dtype.kind == "f" and other.dtype.kind in "iu":
             return _exact_ldexp(x.astype(dtype), other)
-        power = exp2(other.astype(other.dtype if other.dtype.kind in "fc" else get_default_dtype()))
-        dtype = torch_result_type(x, power)
+        if other.dtype.kind in "fc":
+            power = exp2(other)
+            dtype = torch_result_type(x, power)
+        else:   # an integer exponent: the power in the result's real dtype (a complex64 input stays complex64)
+            power = exp2(other.astype(numpy.finfo(dtype).dtype))
         # x copied: other's gradient reads it (PyTorch's reads the result), so x changed in place is not refused
         return mul(x.to(dtype=dtype, copy=True), power.astype(dtype))
     except ValueError as error:   # shapes that do not broadcast: named as ldexp, not its mul

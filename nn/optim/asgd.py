@@ -10,7 +10,7 @@ import numpy as np
 import minigrad as mg
 
 from .checks import invalid, is_number
-from .ported import SCALAR_DTYPE, ScalarStateOptimizer, check_flags, check_implementation
+from .ported import ScalarStateOptimizer, check_flags, check_implementation, scalar_dtype
 
 __all__ = ["ASGD"]
 
@@ -23,8 +23,8 @@ class ASGD(ScalarStateOptimizer):
     p ← p·(1 - λη) - η·g; ax ← ax + μ·(p - ax) (ax ← p while μ = 1); then
     η ← lr / (1 + λ·lr·t)^α and μ ← 1 / max(1, t - t0). ``ax`` is the running
     average of the parameter, which averaging starts after step ``t0``.
-    State per parameter: ``step``, ``eta`` and ``mu`` (0-d float32 scalars as in
-    PyTorch: see :mod:`nn.optim.ported`) and ``ax``.
+    State per parameter: ``step``, ``eta`` and ``mu`` (0-d float32 scalars, float64 under the default dtype
+    float64, as in PyTorch: see :func:`nn.optim.ported.scalar_dtype`) and ``ax``.
     """
 
     complex_as_real = True   # a complex parameter steps as its real and imaginary parts, as PyTorch's
@@ -56,7 +56,7 @@ class ASGD(ScalarStateOptimizer):
         xp = mg.array_module(param)
         lr, lambd, alpha, t0 = hyper["lr"], hyper["lambd"], hyper["alpha"], hyper["t0"]
         if not state:
-            state.update(step=0, eta=np.array(lr, dtype=SCALAR_DTYPE), mu=np.array(1.0, dtype=SCALAR_DTYPE),
+            state.update(step=0, eta=np.array(lr, dtype=scalar_dtype()), mu=np.array(1.0, dtype=scalar_dtype()),
                          ax=xp.zeros_like(param))
         step = state["step"] = state["step"] + 1
         g = -grad if hyper["maximize"] else grad
@@ -74,18 +74,19 @@ class ASGD(ScalarStateOptimizer):
                 ax += (param - ax) * mu
             else:
                 ax[...] = param
-        # PyTorch makes the new values with torch.as_tensor (float32, its default dtype, from a Python float lr;
-        # a Tensor lr's dtype from a Tensor lr, read here as a NumPy scalar of it), then copies them into the
-        # state (float32, or the parameter's dtype after a load). PyTorch's 0-d float32 power is float64's, rounded.
+        # PyTorch makes the new values with torch.as_tensor (its default dtype from a Python float lr; a Tensor
+        # lr's dtype from a Tensor lr, read here as a NumPy scalar of it), then copies them into the state
+        # (scalar_dtype(), or the parameter's dtype after a load). PyTorch's 0-d float32 power is float64's, rounded.
+        f = np.dtype(mg.get_default_dtype()).type   # the dtype the new values are made in
         base = 1 + lambd * lr * step
         if isinstance(base, np.generic):
             eta = lr / base.dtype.type(float(base) ** alpha)
         elif hyper["foreach"]:
-            # PyTorch's foreach step: its float32 step Tensor makes each operation float32, and lr / t is
-            # t.reciprocal() * lr
-            f32 = SCALAR_DTYPE
-            eta = f32(1) / f32(float(f32(1) + f32(lambd * lr) * f32(step)) ** alpha) * f32(lr)
+            # PyTorch's foreach step: its step Tensor (scalar_dtype()) makes each operation float32 (float64 under
+            # that default), and lr / t is t.reciprocal() * lr
+            f = scalar_dtype()
+            eta = f(1) / f(float(f(1) + f(lambd * lr) * f(step)) ** alpha) * f(lr)
         else:
-            eta = SCALAR_DTYPE(lr / base ** alpha)
+            eta = f(lr / base ** alpha)
         state["eta"] = np.array(eta, dtype=state["eta"].dtype)
-        state["mu"] = np.array(SCALAR_DTYPE(1 / max(1, step - t0)), dtype=state["mu"].dtype)
+        state["mu"] = np.array(f(1 / max(1, step - t0)), dtype=state["mu"].dtype)

@@ -89,17 +89,18 @@ def scalar_of(value: Any) -> Any:
 
 
 def lr_scalar(lr: Any) -> Any:
-    """A 0-d Tensor (or array) lr as a NumPy scalar of its floating dtype, float32 for an integer one; anything
-    else (a number) unchanged.
+    """A 0-d Tensor (or array) lr as a NumPy scalar of its floating dtype, the default float dtype (float32 unless
+    ``mg.set_default_dtype``) for an integer one; anything else (a number) unchanged.
 
     So what a step or a schedule computes from a Tensor lr is rounded in that dtype, as PyTorch's tensor
     arithmetic: Adam's lr / (1 - beta1^t) on torch.tensor(0.01), ExponentialLR's lr·gamma on torch.tensor(0.1)
-    are float32 products (an int64 torch.tensor(3) times a float gives float32 too), not float64 ones rounded after.
+    are float32 products (an int64 torch.tensor(3) times a float gives the default dtype), not float64 ones rounded
+    after.
     """
     array = lr.data if isinstance(lr, mg.Tensor) else lr
     if not mg.is_array(array):
         return lr
-    dtype = array.dtype if array.dtype.kind == "f" else numpy.dtype(numpy.float32)
+    dtype = array.dtype if array.dtype.kind == "f" else numpy.dtype(mg.get_default_dtype())
     return dtype.type(array.item())
 
 

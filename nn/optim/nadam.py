@@ -12,12 +12,12 @@ import minigrad as mg
 from .checks import invalid, is_number
 from .optimizer import lerp_
 from .ported import (
-    SCALAR_DTYPE,
     DecoupledWeightDecayFlag,
     ScalarStateOptimizer,
     check_betas,
     check_flags,
     check_implementation,
+    scalar_dtype,
 )
 
 __all__ = ["NAdam"]
@@ -30,8 +30,9 @@ class NAdam(ScalarStateOptimizer, DecoupledWeightDecayFlag):
     p ← p·(1 - lr·weight_decay) as in AdamW); μₜ = β₁(1 - ½·0.96^(t·momentum_decay));
     Πₜ = μ₁···μₜ; m ← β₁m + (1-β₁)g; v ← β₂v + (1-β₂)g²; d = √(v/(1-β₂ᵗ)) + eps;
     p ← p - lr(1-μₜ)/(1-Πₜ) · g/d - lr·μₜ₊₁/(1-Πₜμₜ₊₁) · m/d.
-    State per parameter: ``step``, ``mu_product`` (Πₜ, a 0-d float32 scalar as in
-    PyTorch: see :mod:`nn.optim.ported`), ``exp_avg`` (m), ``exp_avg_sq`` (v).
+    State per parameter: ``step``, ``mu_product`` (Πₜ, a 0-d float32 scalar, float64 under the
+    default dtype float64, as in PyTorch: see :func:`nn.optim.ported.scalar_dtype`), ``exp_avg`` (m),
+    ``exp_avg_sq`` (v).
     """
 
     complex_as_real = True   # a complex parameter steps as its real and imaginary parts, as PyTorch's
@@ -66,7 +67,7 @@ class NAdam(ScalarStateOptimizer, DecoupledWeightDecayFlag):
         momentum_decay = hyper["momentum_decay"]
         g = -grad if hyper["maximize"] else grad
         if not state:
-            state.update(step=0, mu_product=np.array(1.0, dtype=SCALAR_DTYPE),
+            state.update(step=0, mu_product=np.array(1.0, dtype=scalar_dtype()),
                          exp_avg=xp.zeros_like(param), exp_avg_sq=xp.zeros_like(param))
         step = state["step"] = state["step"] + 1
         bias_correction2 = 1 - beta2 ** step
@@ -77,7 +78,8 @@ class NAdam(ScalarStateOptimizer, DecoupledWeightDecayFlag):
                 g = g + weight_decay * param
         mu = beta1 * (1.0 - 0.5 * (0.96 ** (step * momentum_decay)))
         mu_next = beta1 * (1.0 - 0.5 * (0.96 ** ((step + 1) * momentum_decay)))
-        # the product is kept in its own (float32) dtype, multiplied there as PyTorch's `mu_product *= mu`
+        # the product is kept in its own dtype (float32, or float64 under that default), multiplied there as
+        # PyTorch's `mu_product *= mu`
         product = state["mu_product"]
         state["mu_product"] = np.array(product * product.dtype.type(mu))
         product = float(state["mu_product"])

@@ -28,11 +28,14 @@ import minigrad as mg
 from .checks import invalid, is_flag, is_number, param_label, scalar_of
 from .optimizer import Optimizer
 
-__all__ = ["SCALAR_DTYPE", "DecoupledWeightDecayFlag", "ScalarStateOptimizer", "check_betas", "check_flags",
-           "check_implementation", "scalar_state"]
+__all__ = ["DecoupledWeightDecayFlag", "ScalarStateOptimizer", "check_betas", "check_flags", "check_implementation",
+           "scalar_dtype", "scalar_state"]
 
-# torch.optim's _get_scalar_dtype() under PyTorch's default dtype
-SCALAR_DTYPE = np.float32
+
+def scalar_dtype() -> type:
+    """torch.optim's ``_get_scalar_dtype()``: the dtype of the 0-d state scalars a step makes (NAdam's
+    ``mu_product``, ASGD's ``eta`` and ``mu``), float64 under the default dtype float64 and float32 otherwise."""
+    return np.float64 if mg.get_default_dtype() == mg.float64 else np.float32
 
 
 def check_implementation(name: str, foreach: Any = None, capturable: Any = False, differentiable: Any = False,
@@ -83,7 +86,7 @@ def scalar_state(value: Any, what: str, dtype: Any = None) -> Any:
         return np.array(array.item(), dtype=array.dtype if dtype is None else dtype)
     if not is_number(value) or math.isnan(value):
         raise TypeError(f"{what}: must be a number or a 0-d floating array, got {value!r}")
-    return np.array(value, dtype=SCALAR_DTYPE if dtype is None else dtype)
+    return np.array(value, dtype=scalar_dtype() if dtype is None else dtype)
 
 
 class ScalarStateOptimizer(Optimizer):
