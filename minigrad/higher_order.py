@@ -422,6 +422,10 @@ def _input(node: Function, i: int, value: Any) -> Any:
         return value
     if type(edge) is tuple:
         return Tensor._make(value, True, edge[0], edge[1])
+    if node.epoch < 0 and value is not edge.data and backend.is_array(value):
+        # saved_tensors_hooks gave back another array (allow_mutation_on_saved_tensors' copy of a leaf changed in
+        # place since): that value on the leaf's graph, as torch's unpacked saved tensor (a Clone links them)
+        return Tensor._make(value, True, Clone()(edge)._node, 0)
     return edge   # a leaf: the Tensor itself
 
 

@@ -218,3 +218,38 @@ def test_allow_mutation_on_saved_tensors_on_a_gpu_gives_the_cpu_gradient() -> No
         assert w.grad.device == w.device
         grads.append(w.grad.cpu().numpy())
     np.testing.assert_array_equal(*grads)
+
+
+def _penalty_after_a_leaf_changed(T: Any) -> list:
+    a = _leaf(T)
+    b = T.tensor([1.5, 0.25, -2.0], dtype=T.float64, requires_grad=True)
+    y = a * a * b
+    with T.no_grad():
+        a.fill_(0.54)
+    (ga, gb) = T.autograd.grad(y.sum(), [a, b], create_graph=True)
+    ((ga * ga).sum() + (gb * gb).sum()).backward()
+    return [ga.detach().numpy(), a.grad.numpy(), b.grad.numpy()]
+
+
+@pytest.mark.parametrize("hooks", ["allow_mutation", "numpy"])
+def test_create_graph_reads_a_leafs_saved_value_through_saved_tensor_hooks_as_torch(hooks: str) -> None:
+    """create_graph's rules took a leaf input as the Tensor itself: under allow_mutation_on_saved_tensors, a leaf
+    changed in place after the forward gave the changed value's derivatives (ga = 2*0.54*b, silently wrong);
+    torch's unpacked saved tensor has the saved value on the leaf's graph."""
+    results = []
+    for T in (mg, torch):
+        if hooks == "numpy":
+            context = T.autograd.graph.saved_tensors_hooks(lambda t: t.detach().numpy().copy(), T.tensor)
+        else:
+            context = T.autograd.graph.allow_mutation_on_saved_tensors()
+        with context:
+            if hooks == "numpy":   # no in-place change: torch's version check would refuse it (ours too)
+                a = _leaf(T)
+                b = T.tensor([1.5, 0.25, -2.0], dtype=T.float64, requires_grad=True)
+                (ga, gb) = T.autograd.grad((a * a * b).sum(), [a, b], create_graph=True)
+                ((ga * ga).sum() + (gb * gb).sum()).backward()
+                results.append([ga.detach().numpy(), a.grad.numpy(), b.grad.numpy()])
+            else:
+                results.append(_penalty_after_a_leaf_changed(T))
+    for got, want in zip(*results):
+        np.testing.assert_allclose(got, want, rtol=1e-12)
