@@ -100,7 +100,7 @@ def rrelu(input: Tensor, lower: float = 1.0 / 8, upper: float = 1.0 / 3, trainin
     if inplace is not False and flag(inplace, "rrelu", "inplace"):
         return written_in_place("rrelu_", input, lambda x: rrelu(x, lower, upper, training))
     name = "rrelu"
-    x = _floating(input, name)
+    x = _floating(input, name).contiguous()   # PyTorch's rrelu allocates its result (and noise) C-contiguous
     lower, upper = _number(lower, name, "lower", "f"), _number(upper, name, "upper", "f")
     if lower > upper:
         raise InputShapeError(f"{name}: lower bound {lower} should be less than or equal to the upper bound {upper}")
@@ -328,7 +328,8 @@ def softsign(input: Tensor) -> Tensor:  # noqa: A002
 def logsigmoid(input: Tensor) -> Tensor:  # noqa: A002
     """log σ(x) = -softplus(-x), stable in both tails (logsigmoid(-1000) = -1000). Any shape. 0 - softplus, not a
     negation: where e⁻ˣ underflows (x = 800, inf) the result is 0.0, as PyTorch's, not -0.0."""
-    return 0.0 - _softplus(-_floating(input, "logsigmoid"))
+    # C-contiguous first: PyTorch's kernel allocates its result so, whatever the input's layout
+    return 0.0 - _softplus(-_floating(input, "logsigmoid").contiguous())
 
 
 class GluSizeError(ValueError, RuntimeError):

@@ -101,7 +101,9 @@ def layer_norm(input: Tensor, normalized_shape: Any, weight: Tensor | None = Non
     input: (*, *normalized_shape) → same shape. y = (x - E[x]) / √(Var[x] + eps) · weight + bias,
     with ``weight`` and ``bias`` of shape ``normalized_shape`` (either may be None).
     """
-    input = _floating(input, "layer_norm")   # no integer or complex kernel, as PyTorch's
+    # no integer or complex kernel, as PyTorch's; C-contiguous, as PyTorch's kernel reads it and lays out its result
+    # (so layer_norm(x.transpose(1, 2), ...).view(-1) works)
+    input = _floating(input, "layer_norm").contiguous()
     shape = _normalized_shape(normalized_shape, "layer_norm")
     if not shape or input.shape[input.ndim - len(shape):] != shape or len(shape) > input.ndim:
         raise InputShapeError(f"layer_norm: input of shape {input.shape} does not end with normalized_shape {shape}")

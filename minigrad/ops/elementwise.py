@@ -24,6 +24,7 @@ from typing import Any
 import numpy
 
 from .. import backend
+from .. import memory_formats as _memory_format
 from ..autograd import Function
 from ..constructors import _fill_in, as_tensor
 from ..dtypes import get_default_dtype, torch_result_type
@@ -334,7 +335,7 @@ class Pow(Function):
 
     def forward(self, a: Any, b: Any) -> Any:
         number = isinstance(b, (int, float))
-        y = _power(self.xp, a, b) if number else a ** b
+        y = _power(self.xp, a, b) if number else _number_base_layout(a, a ** b)
         if y.dtype.kind == "c" and not _complex_power_exact(b):
             y = _complex_power_at_zero(self.xp, a, b, y)
         # y is for a tensor exponent's gradient: not kept for pow(Tensor, Scalar), as PyTorch's (x ** 2 may be
@@ -376,11 +377,18 @@ class IntegerPow(Function):
         negative = b < 0
         y = xp.asarray(xp.power(a, xp.where(negative, b.dtype.type(0), b)))
         if y.dtype.kind == "u":   # both unsigned: no negative exponent
-            return y
+            return _number_base_layout(a, y)
         one, zero = y.dtype.type(1), y.dtype.type(0)
         odd = (b % 2) != 0
         fraction = xp.where(a == 1, one, xp.where(a == -1, xp.where(odd, -one, one), zero))
-        return xp.where(negative, fraction, y)
+        return _number_base_layout(a, xp.where(negative, fraction, y))
+
+
+def _number_base_layout(a: Any, y: Any) -> Any:
+    """``y`` (a power of base ``a``) C-contiguous with PyTorch's strides where ``a`` is a number: PyTorch's
+    ``pow(Scalar, Tensor)`` (``2 ** x``, ``float_power(2, x)``) allocates a contiguous result, not one in the
+    exponent's layout (so ``(2 ** x.t()).view(-1)`` works)."""
+    return y if backend.is_array(a) else _memory_format.in_format(y, _memory_format.contiguous_format, "pow")
 
 
 def _winner_share(xp: Any, gy: Any, x: Any, other: Any, x_loses: Any) -> Any:

@@ -37,6 +37,7 @@ from typing import Any, Callable
 import numpy
 
 from .. import backend
+from .. import memory_formats as _memory_format
 from ..autograd import Function
 from ..autograd.names import spelled
 from ..constructors import SampleDtypeError, _fill_in, rand, randn
@@ -496,8 +497,18 @@ def _views_a_leaf(x: Tensor) -> bool:
                for e in getattr(x._node, "edges", None) or ())
 
 
-def _fill(name: str, mask: Any, value: Any) -> Callable[[Tensor], Tensor]:
+class _ContiguousWhere(Where):
+    """:class:`Where` whose result is C-contiguous, with PyTorch's strides (size-1 dims too): out-of-place
+    ``masked_fill`` fills ``clone(memory_format=contiguous_format)`` in PyTorch, whatever the input's layout."""
+
+    def forward(self, condition: Any, a: Any, b: Any) -> Any:
+        return _memory_format.in_format(super().forward(condition, a, b), _memory_format.contiguous_format,
+                                        self.name)
+
+
+def _fill(name: str, mask: Any, value: Any, contiguous: bool = False) -> Callable[[Tensor], Tensor]:
     """``where(mask, value, old)`` as an op named ``name``: the gradient to the old value is 0 where filled.
+    ``contiguous``: the result is C-contiguous (out-of-place ``masked_fill``), else NumPy's ``where`` layout.
 
     ``mask=True`` fills everything (a 0-d bool array on the tensor's device: cupy.where takes no Python bool).
     """
@@ -506,7 +517,7 @@ def _fill(name: str, mask: Any, value: Any) -> Callable[[Tensor], Tensor]:
         if condition is True:
             with backend.on_device(current.device):
                 condition = backend.array_module(current.data).ones((), dtype=bool)
-        op = Where()
+        op = _ContiguousWhere() if contiguous else Where()
         op.name = name
         return op(condition, value, current)
     return compute
@@ -739,7 +750,7 @@ def masked_fill(input: Tensor, mask: Any, value: Any) -> Tensor:  # noqa: A002
         raise ShapeMismatchError(f"masked_fill: value must be a number or a 0-d tensor, got shape {value.shape}")
     name = _MASKED_FILL_TENSOR if isinstance(value, Tensor) else "masked_fill"
     value = _item_fits(x, _real_part_only(x, value, "masked_fill"), "masked_fill")
-    return _fill(name, _bool_mask(mask, "masked_fill"), _dtype_of(x, value, "masked_fill"))(x)
+    return _fill(name, _bool_mask(mask, "masked_fill"), _dtype_of(x, value, "masked_fill"), contiguous=True)(x)
 
 
 def masked_fill_(x: Tensor, mask: Any, value: Any) -> Tensor:

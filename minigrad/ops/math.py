@@ -38,6 +38,7 @@ from ._util import (
     tensor_arg,
 )
 from .elementwise import _integral, clip, mul
+from .iterator_layout import lay_out_as_torch
 from .select import c_order
 from .shape import astype, method_dims
 
@@ -211,6 +212,9 @@ class Unary(Function):
                 y = xp.asarray(float16_in_float32(lambda v: xp.asarray(self.fn(xp, v)), x))
             else:
                 y = xp.asarray(self.fn(xp, x))
+        if y.strides != x.strides and y.shape == x.shape and not x.flags.c_contiguous:
+            # a kernel of several NumPy steps may mix layouts and end in C order: PyTorch's unary result keeps x's
+            y = lay_out_as_torch(xp, y, [tuple(s // x.itemsize for s in x.strides)])
         self.saved = (x.copy() if self.name in _COPIES_INPUT else x, y)
         return y
 

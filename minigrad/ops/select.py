@@ -15,7 +15,7 @@ from .. import backend, return_types
 from ..arguments import EmptyReductionError
 from ..autograd import AxisError, Function
 from ..autograd.names import respelled
-from ..memory_formats import _stride_order
+from ..memory_formats import _stride_order, contiguous_format, in_format
 from ..outputs import write_out
 from ..recording import note_draw
 from ..return_types import ValuesIndices
@@ -294,7 +294,11 @@ def topk(input: Tensor, k: int, dim: int = -1, largest: bool = True, sorted: boo
     def make(data: Any) -> Any:
         order = _order(xp, data, axis, descending=largest)
         chosen = xp.take(order, xp.arange(k), axis=axis).astype("int64", copy=False)
-        return _torch_topk_ties(data, order, chosen, axis, largest, sorted) if xp is backend.numpy else chosen
+        if xp is backend.numpy:
+            chosen = _torch_topk_ties(data, order, chosen, axis, largest, sorted)
+        # PyTorch's topk allocates both results C-contiguous (values follow the index's layout): not a transposed
+        # array from the replay, nor one with NumPy's strides on size-1 dims
+        return in_format(chosen, contiguous_format, "topk")
 
     index = _indices("topk", make, x)
     op = Gather(axis, index.data)

@@ -34,6 +34,7 @@ from ._util import (
     refuse_complex,
 )
 from .elementwise import _integral
+from .iterator_layout import lay_out_as_torch
 from .math import (
     Binary,
     NotDifferentiable,
@@ -478,7 +479,12 @@ class NanToNum(Function):
     def forward(self, x: Any) -> Any:
         self.saved = (x,)
         with backend.errstate(self.xp, over="ignore"):   # a bound beyond the dtype's range becomes inf
-            return self.xp.asarray(self.xp.nan_to_num(x, nan=self.nan, posinf=self.posinf, neginf=self.neginf))
+            y = self.xp.asarray(self.xp.nan_to_num(x, nan=self.nan, posinf=self.posinf, neginf=self.neginf))
+        if x.flags.c_contiguous:
+            return y
+        # NumPy's copy of an expanded x puts its 0-stride dims innermost (then .view(-1) raises); PyTorch's unary
+        # kernel lays a new result out from x's strides
+        return lay_out_as_torch(self.xp, y, [tuple(s // x.itemsize for s in x.strides)])
 
     def backward(self, gy: Any) -> Any:
         return gy * self.xp.isfinite(self.saved[0])   # PyTorch multiplies (an inf gradient there gives NaN)

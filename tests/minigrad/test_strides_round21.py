@@ -1,0 +1,128 @@
+"""Round 21: the layout of op results (``stride()``, ``is_contiguous()``, whether ``.view(-1)`` works) against PyTorch.
+
+A differential fuzzer (random views: transpose, permute, slices with steps, expand, unsqueeze, narrow, unfold,
+diagonal, as_strided; then one op) found results whose layout differed from PyTorch's so that ``y.view(-1)``
+raised in minigrad where it works in PyTorch (or the reverse):
+
+- PyTorch allocates some results C-contiguous whatever the input's layout: out-of-place ``masked_fill`` (a
+  ``clone(contiguous_format)`` filled), ``pow(number, tensor)`` (``2 ** x``, ``float_power(2, x)``), ``topk``'s
+  values and indices, ``layer_norm``, ``rrelu`` and ``logsigmoid``; minigrad kept NumPy's layout (transposed).
+- ``nan_to_num`` of an expanded tensor: NumPy's copy put the expanded (0-stride) dim innermost.
+- Unary special functions computed in several NumPy steps (``erfc``, ``erfinv``, so ``gelu``) came back C
+  order for a transposed input, where PyTorch's keep the input's layout.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import numpy as np
+import pytest
+
+import minigrad as mg
+
+torch = pytest.importorskip("torch", reason="no torch")
+
+
+def _layout(t: Any) -> tuple:
+    """Strides, contiguity and whether ``view(-1)`` works: what user code observes."""
+    try:
+        t.view(-1)
+        flat = True
+    except RuntimeError:
+        flat = False
+    return tuple(t.shape), tuple(t.stride()), bool(t.is_contiguous()), flat
+
+
+def _transposed(lib: Any) -> Any:
+    return lib.tensor(np.arange(1.0, 7.0).reshape(2, 3) / 7).t()
+
+
+def _expanded(lib: Any) -> Any:
+    return lib.tensor(np.array([1.0, np.nan, np.inf])).expand(2, 3)
+
+
+def _expanded_t(lib: Any) -> Any:
+    return lib.tensor(np.array([[1.0], [-np.inf]])).expand(2, 3).t()
+
+
+def _expanded_4d(lib: Any) -> Any:
+    return lib.tensor(np.arange(16.0).reshape(1, 4, 4)).expand(1, 1, 4, 4)
+
+
+def _unsqueezed(lib: Any) -> Any:
+    return _transposed(lib).unsqueeze(1)
+
+
+def _permuted(lib: Any) -> Any:   # a channels-last-like 3-D layout
+    return lib.tensor(np.arange(32.0).reshape(4, 2, 4) / 32).permute(0, 2, 1)
+
+
+def _f(lib: Any) -> Any:
+    return lib.nn.functional
+
+
+CASES: dict[str, tuple[Callable, Callable]] = {
+    # out-of-place masked_fill: PyTorch fills a C-contiguous clone
+    "masked_fill_T": (_transposed, lambda lib, x: x.masked_fill(x > 0.3, 0.0)),
+    "masked_fill_T_tensor_value": (_transposed, lambda lib, x: x.masked_fill(x > 0.3, lib.tensor(1.0))),
+    "masked_fill_unsqueezed": (_unsqueezed, lambda lib, x: x.masked_fill(x > 0.3, 0.0)),
+    "masked_fill_permuted": (_permuted, lambda lib, x: x.masked_fill(x > 0.3, 0.0)),
+    "masked_fill_expanded": (_expanded_t, lambda lib, x: x.masked_fill(x > 0.3, 0.0)),
+    "masked_fill_broadcast_mask": (_transposed, lambda lib, x: x.masked_fill(lib.ones(2, 3, 2, dtype=lib.bool), 0.0)),
+    # pow(Scalar, Tensor) allocates a contiguous result
+    "rpow_T": (_transposed, lambda lib, x: 2 ** x),
+    "pow_number_T": (_transposed, lambda lib, x: lib.pow(2, x)),
+    "float_power_number_T": (_transposed, lambda lib, x: lib.float_power(2, x)),
+    "rpow_int_T": (_transposed, lambda lib, x: 2 ** (x * 7).long()),
+    "rpow_permuted": (_permuted, lambda lib, x: 2.5 ** x),
+    "rpow_unsqueezed": (_unsqueezed, lambda lib, x: 2 ** x),
+    # nan_to_num of an expanded tensor: PyTorch's unary layout, not NumPy's copy
+    "nan_to_num_expanded": (_expanded, lambda lib, x: x.nan_to_num()),
+    "nan_to_num_expanded_T": (_expanded_t, lambda lib, x: x.nan_to_num()),
+    "nan_to_num_expanded_new_dim": (_transposed, lambda lib, x: x.expand(2, 3, 2).nan_to_num()),
+    # topk: both results C-contiguous
+    "topk_values_expanded": (_expanded_4d, lambda lib, x: x.topk(1, -4)[0]),
+    "topk_indices_expanded": (_expanded_4d, lambda lib, x: x.topk(1, -4)[1]),
+    "topk_indices_expanded_T": (_expanded_t, lambda lib, x: x.topk(2, 0)[1]),
+    "topk_values_ties": (_transposed, lambda lib, x: x.expand(2, 3, 2).topk(1, 0)[0]),
+    # PyTorch's kernels that lay their result out C-contiguous
+    "layer_norm_T": (_transposed, lambda lib, x: _f(lib).layer_norm(x, (2,))),
+    "layer_norm_permuted_affine": (_permuted, lambda lib, x: _f(lib).layer_norm(
+        x, (2,), lib.ones(2, dtype=x.dtype), lib.zeros(2, dtype=x.dtype))),
+    "rrelu_eval_T": (_transposed, lambda lib, x: _f(lib).rrelu(x - 0.5)),
+    "logsigmoid_T": (_transposed, lambda lib, x: _f(lib).logsigmoid(x)),
+    # unary special functions keep a transposed input's layout, as PyTorch's
+    "erfinv_T": (_transposed, lambda lib, x: x.erfinv()),
+    "erfc_T": (_transposed, lambda lib, x: lib.special.erfc(x)),
+    "gelu_T": (_transposed, lambda lib, x: _f(lib).gelu(x)),
+    "gelu_permuted": (_permuted, lambda lib, x: _f(lib).gelu(x)),
+}
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_result_layout_as_torch(case: str) -> None:
+    make, op = CASES[case]
+    ours, theirs = op(mg, make(mg)), op(torch, make(torch))
+    assert _layout(ours) == _layout(theirs)
+    np.testing.assert_allclose(ours.detach().numpy(), theirs.detach().numpy(), rtol=1e-6, atol=1e-12)
+
+
+def test_masked_fill_in_place_keeps_the_layout() -> None:
+    """``masked_fill_`` writes into x: its strides stay x's (only the out-of-place op copies to C order)."""
+    x = mg.tensor(np.arange(6.0).reshape(2, 3)).t()
+    x.masked_fill_(x > 2, 0.0)
+    assert x.stride() == (1, 3)
+    assert x.tolist() == [[0.0, 0.0], [1.0, 0.0], [2.0, 0.0]]
+
+
+def test_layouts_with_gradients() -> None:
+    """The contiguous results still carry the gradients back to the transposed input."""
+    grads = []
+    for lib in (mg, torch):
+        a = lib.tensor(np.arange(1.0, 7.0).reshape(2, 3) / 7, requires_grad=True)
+        x = a.t()
+        y = (x.masked_fill(x > 0.5, 0.0) * (2 ** x) + _f(lib).layer_norm(x, (2,)) + _f(lib).gelu(x))
+        y.view(-1).sum().backward()
+        grads.append(a.grad.numpy())
+    np.testing.assert_allclose(grads[0], grads[1], rtol=1e-6)
