@@ -198,6 +198,10 @@ def _make_orthogonal(a: Tensor) -> Tensor:
 def _householder_product(a: Tensor, tau: Tensor) -> Tensor:
     """H_1 H_2 … H_k applied to the first k columns of the identity, H_i = I − τ_i v_i v_iᵀ, v_i the i-th
     column of ``a`` below the diagonal with 1 on it, as ``torch.linalg.householder_product``. a: (…, n, k)."""
+    if a.dtype == mg.float16:   # PyTorch's has no float16 kernel (the steps below would compute one)
+        raise NotImplementedError(f"orthogonal (householder): float16 weights (shape {tuple(a.shape)}) are not "
+                                  "supported, as PyTorch's linalg.householder_product (\"orgqr_cpu\" not implemented "
+                                  "for 'Half'); keep the parametrized module in float32")
     n, k = a.shape[-2], a.shape[-1]
     eye = mg.eye(n, k, dtype=a.dtype, device=a.device)
     reflectors = a.tril(-1) + eye

@@ -19,7 +19,10 @@ accessor by attribute in their ``Parametrized`` class (:func:`_recurrent_accesso
 
 ``mg.compile``: the parametrization's ops are recorded by a capture like any other, and its originals
 are weights of the capture, so a replay recomputes the weight from their current values. Registering or
-removing a parametrization is a re-registration (every capture is made again).
+removing a parametrization is a re-registration (every capture is made again). Inside a ``cached()`` block
+a compiled call that reads a parametrized tensor runs eagerly (whether a block is open is part of every
+compiled call's signature once ``cached()`` was first used), so that it reads the block's one value, as
+PyTorch's eager and compiled calls do, even after the original changed in place.
 """
 
 from __future__ import annotations
@@ -44,6 +47,8 @@ __all__ = ["ParametrizationList", "cached", "is_parametrized", "register_paramet
 # --- the cache of cached() (per thread: recording state is per thread) ---
 
 _CACHE = threading.local()
+_SIGNED = []   # [True] once the open block joined compiled calls' signatures (on the first cached())
+_SIGN_LOCK = threading.Lock()
 
 
 def _cache() -> Any:
@@ -52,11 +57,21 @@ def _cache() -> Any:
     return _CACHE
 
 
+def _in_block() -> bool:
+    """Whether this thread is inside a :func:`cached` block (a part of each compiled call's signature)."""
+    return bool(getattr(_CACHE, "depth", 0))
+
+
 @contextmanager
 def cached() -> Iterator[None]:
     """Compute each parametrized tensor once inside the block, as PyTorch's ``parametrize.cached()``: the
     first read of ``module.weight`` computes it, later reads return that tensor; the values are dropped
     when the outermost block ends. For a weight read many times per forward (an RNN's recurrent kernel)."""
+    if not _SIGNED:   # programs that never meet a block pay nothing until one is used
+        with _SIGN_LOCK:
+            if not _SIGNED:
+                mg.compiler.add_signature_part(_in_block)
+                _SIGNED.append(True)
     state = _cache()
     state.depth += 1
     try:
@@ -255,8 +270,11 @@ def _inject_property(module: Module, tensor_name: str) -> None:
         state = _cache()
         if not state.depth:
             return parametrization()
-        # a value cached outside a capture is not read inside it (a replay would use that stale tensor)
-        key = (id(self), tensor_name, mg.compiler.is_compiling())
+        # as PyTorch's, one value per block for eager and compiled calls alike: a capture inside a block runs
+        # eagerly (its replay would compute the weight again from the original, maybe changed in place since)
+        mg.compiler.run_eagerly(f"it reads the parametrized {tensor_name!r} of {type(self).__name__} inside "
+                                "parametrize.cached(), whose one value per block a replay would compute again")
+        key = (id(self), tensor_name)
         tensor = state.values.get(key)
         if tensor is None:
             tensor = state.values[key] = parametrization()
