@@ -464,7 +464,7 @@ class Tensor:
         parameter = any(cls.__name__ == "Parameter" and cls.__module__.split(".")[0] == "nn"
                         for cls in type(self).__mro__)   # nn.Parameter (the engine never imports nn)
         skipped = {"__weakref__", "__dict__", "_view", "_views", "_hooks", "_post_hooks"} | \
-            ({"_grad"} if parameter else set())
+            ({"_grad", "data"} if parameter else set())
         new = object.__new__(type(self))
         memo[id(self)] = new
         new._hooks = None
@@ -472,11 +472,11 @@ class Tensor:
             for slot in cls.__dict__.get("__slots__", ()):
                 if slot not in skipped and hasattr(self, slot):
                     object.__setattr__(new, slot, copy.deepcopy(object.__getattribute__(self, slot), memo))
-        if not parameter:
-            new.data = _deepcopy_sharing(self.data, memo, new.data)
-        if parameter:
+        if parameter:   # torch's Parameter.__deepcopy__ clones: its copy never shares memory with other copies
+            new.data = copy.deepcopy(self.data, {})
             new._grad = None
-        elif hasattr(self, "__dict__"):
+        else:
+            new.data = _deepcopy_sharing(self.data, memo, new.data)
             new.__dict__.update(copy.deepcopy(self.__dict__, memo))
         return new
 

@@ -231,3 +231,18 @@ def test_a_subclass_with_torch_function_is_refused(hook: str) -> None:
         type("Logged", (mg.Tensor,), {hook: classmethod(handler)})
     plain = type("Plain", (mg.Tensor,), {})   # without one: allowed, its op results are plain Tensors
     assert type(mg.ones(2).as_subclass(plain) + 1) is mg.Tensor
+
+
+@pytest.mark.parametrize("order", ["parameter_first", "view_first"])
+def test_deepcopy_of_a_parameter_shares_no_memory_as_torch(order: str) -> None:
+    """``copy.deepcopy([p, p.detach()])``: torch's Parameter.__deepcopy__ clones, so the copied parameter and the
+    copied tensor do not share memory; minigrad's shared it (a write into one copy changed the other)."""
+    def run(lib: Any, lnn: Any) -> Any:
+        p = lnn.Parameter(lib.tensor([1.0, 2.0]), requires_grad=False)
+        items = [p, p.detach(), p[1:]] if order == "parameter_first" else [p.detach(), p[1:], p]
+        copies = copy.deepcopy(items)
+        with lib.no_grad():
+            for c in copies:
+                c.add_(10.0)
+        return [c.tolist() for c in copies], p.tolist()
+    assert run(mg, nn) == run(torch, torch.nn)
