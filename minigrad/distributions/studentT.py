@@ -49,7 +49,8 @@ class StudentT(Distribution):
     def variance(self) -> Tensor:
         df = mg.where(self.df > 2, self.df, 3.0).astype(self.df.dtype)   # a safe df where the formula is unused
         variance = self.scale.pow(2) * df / (df - 2)
-        return mg.where(self.df > 2, variance, mg.where(self.df > 1, math.inf, math.nan))
+        undefined = mg.where(self.df > 1, math.inf, math.nan).astype(variance.dtype)   # not the default dtype
+        return mg.where(self.df > 2, variance, undefined)
 
     def rsample(self, sample_shape: Any = ()) -> Tensor:
         x = standard_normal(self._extended_shape(sample_shape), self.df)

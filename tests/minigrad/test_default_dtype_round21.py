@@ -93,3 +93,15 @@ def test_an_integer_tensor_lr_computes_in_the_default_dtype_as_torch(torch: Any,
     ours, _ = _train(mg, nn, name, lambda lib: lib.tensor(1))
     theirs, _ = _train(torch, torch.nn, name, lambda lib: lib.tensor(1))
     np.testing.assert_allclose(ours, theirs, rtol=1e-13)
+
+
+@pytest.mark.parametrize("df", [3.5, 1.5, 0.5])   # a variance, inf, NaN
+@pytest.mark.parametrize("what", ["variance", "stddev"])
+def test_student_t_variance_keeps_its_parameters_dtype_under_the_default_float64(torch: Any, default_dtype: Callable,
+                                                                                 df: float, what: str) -> None:
+    # inf/NaN for df <= 2 came from where(cond, inf, nan), a default-dtype tensor, which made the float32 result float64
+    default_dtype("float64")
+    ours = getattr(mg.distributions.StudentT(mg.tensor([df, 4.0], dtype=mg.float32), 0.0, 2.0), what)
+    theirs = getattr(torch.distributions.StudentT(torch.tensor([df, 4.0], dtype=torch.float32), 0.0, 2.0), what)
+    assert str(ours.dtype) == _name(theirs.dtype) == "float32"
+    np.testing.assert_allclose(ours.numpy(), theirs.numpy(), rtol=1e-6)
