@@ -89,7 +89,7 @@ def unfold(input: Tensor, kernel_size: Any, dilation: Any = 1, padding: Any = 0,
     if x.ndim not in (3, 4):
         raise FoldRankError(f"unfold: Input Error: Only 3D or 4D input Tensors are supported (got {x.ndim}D: shape "
                             f"{x.shape}); expected (C, H, W) or (N, C, H, W)")
-    x, unbatched = _batched(x, 2, name)
+    x, unbatched = _batched(x.contiguous(), 2, name)   # as PyTorch's im2col: its columns are C-contiguous
     if 0 in x.shape[1:]:   # PyTorch's im2col: only the batch dim may be empty
         raise InputShapeError(f"{name}: expected a 3D or 4D (batch mode) input with possibly 0 batch size and other "
                               f"non-zero dimensions, got shape {tuple(input.shape)}")

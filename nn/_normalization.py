@@ -10,7 +10,7 @@ from typing import Any
 import numpy
 
 import minigrad as mg
-from minigrad import Tensor
+from minigrad import Tensor, memory_formats
 
 from ._arguments import _floating, _int, _number, _tensor
 from ._errors import InputDtypeError, InputShapeError
@@ -120,6 +120,15 @@ def layer_norm(input: Tensor, normalized_shape: Any, weight: Tensor | None = Non
     return out
 
 
+def _kernel_layout(x: Tensor) -> Tensor:
+    """``x`` in the layout PyTorch's batch_norm kernel gives its result (its ``suggest_memory_format``): a
+    channels-last x stays so (NumPy's elementwise ops keep that layout), any other becomes C-contiguous (a
+    transposed (N, C, L), so ``batch_norm(x.transpose(1, 2), ...).view(-1)`` works as in PyTorch)."""
+    if memory_formats.suggest(tuple(x.shape), x.stride()) is memory_formats.contiguous_format:
+        return x.contiguous()
+    return x
+
+
 def batch_norm(input: Tensor, running_mean: Tensor | None, running_var: Tensor | None,  # noqa: A002
                weight: Tensor | None = None, bias: Tensor | None = None, training: bool = False,
                momentum: float = 0.1, eps: float = 1e-5) -> Tensor:
@@ -129,7 +138,7 @@ def batch_norm(input: Tensor, running_mean: Tensor | None, running_var: Tensor |
     in place by ``momentum`` towards the batch mean and unbiased variance; else with the running ones.
     Then times ``weight`` and plus ``bias`` (C,), either may be None.
     """
-    x = _floating(input, "batch_norm")
+    x = _kernel_layout(_floating(input, "batch_norm"))
     if x.numel() == 0:   # PyTorch's: an empty input skips every check (eval mode needs no running estimates): its
         out = x.clone()  # copy times weight[0] plus bias[0] (zero gradients), the running estimates untouched
         for what, tensor in (("weight", weight), ("bias", bias)):
@@ -311,7 +320,7 @@ def instance_norm(input: Tensor, running_mean: Tensor | None = None,  # noqa: A0
         # the shape before the dtype, as PyTorch; under 2 dims its batch_norm indexes dim 1 (IndexError)
         raise (ValueError if use_input_stats else IndexError)(
             f"{name}: expected an input of at least {3 if use_input_stats else 2} dims (N, C, *), got shape {x.shape}")
-    x = _floating(x, name)
+    x = _floating(x, name).contiguous()   # PyTorch's: batch_norm of input.contiguous().view(1, N·C, *): C order
     if (running_mean is None) != (running_var is None):   # as torch (its batch_norm underneath) refuses
         raise ValueError(f"{name}: running_mean and running_var must either both be None or neither be None")
     _mixed(name, x, weight=weight, bias=bias)   # PyTorch casts the running estimates

@@ -32,7 +32,7 @@ from ..backend import array_module
 from ..dtypes import get_default_dtype
 from ..tensor import Tensor
 from ._util import ArgumentTypeError, ShapeMismatchError, called_as, sum_to, tensor_arg
-from .iterator_layout import lay_out_as_torch
+from .iterator_layout import lay_out_as_torch, strides_over
 from .shape import track_view
 
 __all__ = ["angle", "complex", "conj", "conj_physical", "conj_physical_", "imag", "is_conj", "is_neg", "polar", "real",
@@ -157,19 +157,12 @@ class Complex(Function):
         if re.flags.c_contiguous and im.flags.c_contiguous:
             return out
         # PyTorch's layout (its TensorIterator's, from the parts' strides): complex(x.T, x.T) is transposed too
-        return lay_out_as_torch(self.xp, out, [_strides_over(part, self.shape) for part in (re, im)])
+        return lay_out_as_torch(self.xp, out, [strides_over(part, self.shape) for part in (re, im)])
 
     def backward(self, gy: Any) -> tuple:
         shape_re, shape_im = self.shapes
         return (sum_to(gy.real, shape_re) if self.needs_grad[0] else None,
                 sum_to(gy.imag, shape_im) if self.needs_grad[1] else None)
-
-
-def _strides_over(array: Any, shape: tuple) -> list:
-    """``array``'s element strides over ``shape``, which it broadcasts to (0 for a broadcast dim)."""
-    lead = len(shape) - array.ndim
-    return [0] * lead + [0 if n == 1 and shape[lead + d] != 1 else s // array.itemsize
-                         for d, (n, s) in enumerate(zip(array.shape, array.strides))]
 
 
 class ViewAsReal(Function):

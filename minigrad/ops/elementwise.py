@@ -435,15 +435,18 @@ class Minimum(Function):
 
 
 class Where(Function):
-    """where(condition, a, b); the condition gets no gradient."""
+    """where(condition, a, b); the condition gets no gradient. ``c_order``: the result C-contiguous with PyTorch's
+    strides (out-of-place ``masked_fill``, which fills a ``clone(contiguous_format)`` in PyTorch)."""
 
     complex_grad = True   # complex values: see autograd.engine._complex_gate
+    c_order = False
 
     def forward(self, condition: Any, a: Any, b: Any) -> Any:
         condition = condition.astype(bool, copy=False) if backend.is_array(condition) else bool(condition)
         self.saved = (condition,)
         self.shapes = (_shape(a), _shape(b))
-        return self.xp.where(condition, a, b)
+        y = self.xp.where(condition, a, b)
+        return _memory_format.in_format(y, _memory_format.contiguous_format, self.name) if self.c_order else y
 
     def backward(self, gy: Any) -> tuple:
         (condition,) = self.saved

@@ -35,6 +35,7 @@ from ._util import DtypeMismatchError, DtypeNotImplementedError, int_arg, note_r
 from .math import Unary, _real_floating
 from .math import _floating as _any_floating
 from .random import _broadcast_shape, _drawn, _zero_gradient
+from .shape import contiguous
 from .special import _operands
 from .special_functions import _erfcx_array
 
@@ -271,7 +272,7 @@ def mvlgamma(input: Tensor, p: int) -> Tensor:  # noqa: A002 - PyTorch's name
     if isinstance(input, Tensor) and input.dtype.kind == "b":
         raise RuntimeError(f"mvlgamma: the input tensor may not be a boolean tensor (got shape {input.shape}), as in "
                            "PyTorch")
-    x = _floating(input, "mvlgamma")
+    x = contiguous(_floating(input, "mvlgamma"))   # PyTorch's result is C-contiguous, whatever the input's layout
     p = int_arg(p, "mvlgamma", "p")
     if p < 1:
         raise ShapeMismatchError(f"mvlgamma: p has to be greater than or equal to 1, got {p}")

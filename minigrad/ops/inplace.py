@@ -37,7 +37,6 @@ from typing import Any, Callable
 import numpy
 
 from .. import backend
-from .. import memory_formats as _memory_format
 from ..autograd import Function
 from ..autograd.names import spelled
 from ..constructors import SampleDtypeError, _fill_in, rand, randn
@@ -497,15 +496,6 @@ def _views_a_leaf(x: Tensor) -> bool:
                for e in getattr(x._node, "edges", None) or ())
 
 
-class _ContiguousWhere(Where):
-    """:class:`Where` whose result is C-contiguous, with PyTorch's strides (size-1 dims too): out-of-place
-    ``masked_fill`` fills ``clone(memory_format=contiguous_format)`` in PyTorch, whatever the input's layout."""
-
-    def forward(self, condition: Any, a: Any, b: Any) -> Any:
-        return _memory_format.in_format(super().forward(condition, a, b), _memory_format.contiguous_format,
-                                        self.name)
-
-
 def _fill(name: str, mask: Any, value: Any, contiguous: bool = False) -> Callable[[Tensor], Tensor]:
     """``where(mask, value, old)`` as an op named ``name``: the gradient to the old value is 0 where filled.
     ``contiguous``: the result is C-contiguous (out-of-place ``masked_fill``), else NumPy's ``where`` layout.
@@ -517,8 +507,8 @@ def _fill(name: str, mask: Any, value: Any, contiguous: bool = False) -> Callabl
         if condition is True:
             with backend.on_device(current.device):
                 condition = backend.array_module(current.data).ones((), dtype=bool)
-        op = _ContiguousWhere() if contiguous else Where()
-        op.name = name
+        op = Where()
+        op.name, op.c_order = name, contiguous
         return op(condition, value, current)
     return compute
 

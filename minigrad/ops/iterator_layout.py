@@ -89,6 +89,14 @@ def _dense_strides(shape: tuple, strides: tuple) -> tuple:
     return tuple(out)
 
 
+def strides_over(array: Any, shape: tuple) -> list:
+    """``array``'s element strides over ``shape``, which it broadcasts to (0 for a broadcast dim): an operand of
+    :func:`torch_strides`."""
+    lead = len(shape) - array.ndim
+    return [0] * lead + [0 if n == 1 and shape[lead + d] != 1 else s // array.itemsize
+                         for d, (n, s) in enumerate(zip(array.shape, array.strides))]
+
+
 def lay_out_as_torch(xp: Any, result: Any, operands: Sequence[Sequence[int]]) -> Any:
     """``result`` (an array) itself when its strides already are PyTorch's for these ``operands``, else a copy in
     PyTorch's layout (a permuted dense array). Where only size-1 dims' strides differ (they step over no memory),

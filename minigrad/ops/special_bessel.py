@@ -42,6 +42,7 @@ from typing import Any, Callable
 from .. import backend
 from ..autograd import Function
 from ..tensor import Tensor
+from .iterator_layout import lay_out_as_torch, strides_over
 from .math import _floating
 from .special_functions import _bessel_array
 
@@ -64,7 +65,11 @@ class NoDerivative(Function):
 
     def forward(self, *arrays: Any) -> Any:
         with backend.errstate(self.xp, divide="ignore", invalid="ignore", over="ignore", under="ignore"):
-            return self.xp.asarray(self.fn(self.xp, *arrays))
+            y = self.xp.asarray(self.fn(self.xp, *arrays))
+        operands = [a for a in arrays if backend.is_array(a)]
+        if y.ndim and not all(a.flags.c_contiguous for a in operands):   # PyTorch's elementwise layout, not the
+            y = lay_out_as_torch(self.xp, y, [strides_over(a, y.shape) for a in operands])   # one NumPy's steps left
+        return y
 
     def backward(self, *grads: Any) -> Any:
         raise NotImplementedError(f"{self.name}: the derivative of torch.special.{self.name} is not implemented "

@@ -8,8 +8,10 @@ raised in minigrad where it works in PyTorch (or the reverse):
   ``clone(contiguous_format)`` filled), ``pow(number, tensor)`` (``2 ** x``, ``float_power(2, x)``), ``topk``'s
   values and indices, ``layer_norm``, ``rrelu`` and ``logsigmoid``; minigrad kept NumPy's layout (transposed).
 - ``nan_to_num`` of an expanded tensor: NumPy's copy put the expanded (0-stride) dim innermost.
-- Unary special functions computed in several NumPy steps (``erfc``, ``erfinv``, so ``gelu``) came back C
-  order for a transposed input, where PyTorch's keep the input's layout.
+- Unary special functions computed in several NumPy steps (``erfc``, ``erfinv``, so ``gelu``, ``bessel_j0``) came
+  back C order for a transposed input, where PyTorch's keep the input's layout.
+- ``batch_norm`` (BatchNorm1d after ``x.transpose(1, 2)``), ``instance_norm``, ``F.unfold`` and ``mvlgamma`` of
+  non-contiguous inputs: PyTorch's kernels give C order (batch_norm: channels-last stays channels-last).
 """
 
 from __future__ import annotations
@@ -50,12 +52,32 @@ def _expanded_4d(lib: Any) -> Any:
     return lib.tensor(np.arange(16.0).reshape(1, 4, 4)).expand(1, 1, 4, 4)
 
 
+def _expanded_batch(lib: Any) -> Any:
+    return lib.tensor(np.random.RandomState(0).rand(1, 3, 4, 5)).expand(2, 3, 4, 5)
+
+
 def _unsqueezed(lib: Any) -> Any:
     return _transposed(lib).unsqueeze(1)
 
 
 def _permuted(lib: Any) -> Any:   # a channels-last-like 3-D layout
     return lib.tensor(np.arange(32.0).reshape(4, 2, 4) / 32).permute(0, 2, 1)
+
+
+def _transposed_3d(lib: Any) -> Any:   # (N, L, C) transposed to (N, C, L), as before a BatchNorm1d
+    return lib.tensor(np.random.RandomState(0).rand(2, 5, 3)).transpose(1, 2)
+
+
+def _permuted_4d(lib: Any) -> Any:
+    return lib.tensor(np.random.RandomState(0).rand(2, 5, 4, 3)).permute(0, 3, 2, 1)
+
+
+def _channels_last(lib: Any) -> Any:
+    return lib.tensor(np.random.RandomState(0).rand(2, 3, 4, 5)).contiguous(memory_format=lib.channels_last)
+
+
+def _sliced_channels_last(lib: Any) -> Any:
+    return _channels_last(lib)[..., ::2]
 
 
 def _f(lib: Any) -> Any:
@@ -92,6 +114,22 @@ CASES: dict[str, tuple[Callable, Callable]] = {
         x, (2,), lib.ones(2, dtype=x.dtype), lib.zeros(2, dtype=x.dtype))),
     "rrelu_eval_T": (_transposed, lambda lib, x: _f(lib).rrelu(x - 0.5)),
     "logsigmoid_T": (_transposed, lambda lib, x: _f(lib).logsigmoid(x)),
+    # batch_norm lays its result out by suggest_memory_format (a transposed (N, C, L) input: C order; channels-last
+    # stays), instance_norm and F.unfold (im2col) always C order
+    "batch_norm_train_T3": (_transposed_3d, lambda lib, x: _f(lib).batch_norm(x, None, None, training=True)),
+    "batch_norm_eval_T3": (_transposed_3d, lambda lib, x: _f(lib).batch_norm(
+        x, lib.zeros(3, dtype=x.dtype), lib.ones(3, dtype=x.dtype))),
+    "batch_norm_module_T3": (_transposed_3d, lambda lib, x: lib.nn.BatchNorm1d(3).double()(x)),
+    "batch_norm_permuted_4d": (_permuted_4d, lambda lib, x: _f(lib).batch_norm(x, None, None, training=True)),
+    "batch_norm_channels_last": (_channels_last, lambda lib, x: _f(lib).batch_norm(x, None, None, training=True)),
+    "batch_norm_sliced_channels_last": (_sliced_channels_last, lambda lib, x: _f(lib).batch_norm(
+        x, None, None, training=True)),
+    "instance_norm_channels_last": (_channels_last, lambda lib, x: _f(lib).instance_norm(x)),
+    "instance_norm_T3": (_transposed_3d, lambda lib, x: _f(lib).instance_norm(x)),
+    "unfold_channels_last": (_channels_last, lambda lib, x: _f(lib).unfold(x, 2)),
+    "mvlgamma_channels_last": (_channels_last, lambda lib, x: lib.mvlgamma(x + 2, 2)),
+    "bessel_j0_expanded": (_expanded_batch, lambda lib, x: lib.special.bessel_j0(x)),
+    "bessel_j0_T": (_transposed, lambda lib, x: lib.special.bessel_j0(x)),
     # unary special functions keep a transposed input's layout, as PyTorch's
     "erfinv_T": (_transposed, lambda lib, x: x.erfinv()),
     "erfc_T": (_transposed, lambda lib, x: lib.special.erfc(x)),
