@@ -50,12 +50,19 @@ def forward_walk() -> Iterator[None]:
         CAPTURING.forward = outer
 
 
+def current_level() -> object | None:
+    """The transform level whose function or walk this thread runs now (None outside every transform)."""
+    return getattr(CAPTURING, "level", None)
+
+
 @contextlib.contextmanager
 def transform_level(level: object) -> Iterator[None]:
-    """Around a ``mg.func`` transform's call of the user's function and around its own walks: a hook registered on
-    an op's output inside that ``level.owns`` (computed from its inputs; any, for a level without ``owns``) belongs
-    to ``level`` and runs only in walks under the same ``level``, as torch.func's levels: a later backward outside,
-    or an enclosing transform's walk, passes that op without running it."""
+    """Around a ``mg.func`` transform's call of the user's function and around its own walks. ``register_hook``
+    on an op's output inside asks ``level.hook_owner(tensor)``: a level (the tensor is one of that level's, computed
+    from its inputs: the hook runs only in walks under that level, as torch.func's levels, so a later backward
+    outside or an enclosing transform's walk passes it), False (an ordinary hook: a tensor from outside every
+    transform), or None (torch's tensor does not require grad at the level it belongs to, where torch's
+    ``register_hook`` raises and ``if t.requires_grad:`` skips it: the hook is not registered)."""
     outer, CAPTURING.level = getattr(CAPTURING, "level", None), level
     try:
         yield
@@ -255,17 +262,19 @@ class RemovableHandle:
 
 
 def refuse_checkpointed(tensor: Tensor, what: str) -> None:
-    """Refuse a tensor that a function run under ``utils.checkpoint`` computed (its op is marked ``checkpointed``):
-    that graph was replaced by the checkpoint node's, recomputed in backward, so gradients do not reach it (torch's
-    non-reentrant checkpoint keeps it). ``what`` names the call, e.g. ``"grad: input 0"``."""
+    """Refuse a tensor that a function run under ``utils.checkpoint`` computed (its op is marked ``checkpointed``)
+    as an input of ``backward(inputs=)`` or ``grad(create_graph=True)``: that graph was replaced by the checkpoint
+    node's, recomputed in backward, and those walks do not reach into it (torch's non-reentrant checkpoint keeps
+    it). ``what`` names the call, e.g. ``"backward: inputs[0]"``."""
     node = tensor._node
     if node is not None and getattr(node, "checkpointed", False):
         raise NotImplementedError(
             f"{what} (shape {tuple(tensor.shape)}) was computed inside a function run under checkpoint(), whose "
-            f"graph backward recomputes: gradients do not reach the forward's tensors there (only its outputs and "
-            "the tensors it reads; torch's checkpoint(use_reentrant=False) keeps that graph and gives it, minigrad "
-            "does not). Return the tensor from the function, compute it outside checkpoint(), or call "
-            ".retain_grad() on it (inside the function or after the call) and read its .grad after backward().")
+            "graph backward recomputes: minigrad's backward(inputs=) and grad(create_graph=True) do not reach the "
+            "forward's tensors there (torch's checkpoint(use_reentrant=False) keeps that graph and does). Use "
+            "autograd.grad(outputs, tensor), or call .retain_grad() on it (inside the function or after the call) "
+            "and read its .grad after backward(); or return it from the function, or compute it outside "
+            "checkpoint().")
 
 
 def register_hook(tensor: Tensor, hook: Callable) -> RemovableHandle:
@@ -276,12 +285,14 @@ def register_hook(tensor: Tensor, hook: Callable) -> RemovableHandle:
     """
     if not tensor.requires_grad:
         raise RuntimeError("register_hook: this tensor does not require grad")
-    refuse_checkpointed(tensor, "register_hook: the tensor")
     node = tensor._node
     level = getattr(CAPTURING, "level", None)
-    if (level is not None and node is not None and not _is_prehook(hook) and not hasattr(hook, "walk")
-            and (not hasattr(level, "owns") or level.owns(tensor))):
-        hook = _LevelHook(hook, level)   # on a tensor of a transform's level: for that level's walks only
+    if level is not None and node is not None and not _is_prehook(hook) and not hasattr(hook, "walk"):
+        owner = level.hook_owner(tensor)
+        if owner is None:   # torch's tensor does not require grad at its level: `if t.requires_grad:` skips it
+            return RemovableHandle(lambda: None)
+        if owner is not False:
+            hook = _LevelHook(hook, owner)   # on a tensor of a transform's level: for that level's walks only
     with HOOKS_LOCK:   # another thread may be adding a hook here too (both would make the list: one lost)
         if node is None:
             hooks = tensor._hooks

@@ -136,6 +136,8 @@ def backward(tensors: Any, grad_tensors: Any = None, retain_graph: bool | None =
     targets = None
     if inputs is not None:
         wanted = _tensor_list(inputs, "backward", "inputs")
+        for i, t in enumerate(wanted):
+            refuse_checkpointed(t, f"backward: inputs[{i}]")
         if not wanted:
             raise RuntimeError("backward: `inputs` cannot be empty (leave it out to accumulate into every leaf)")
         for t in wanted:
@@ -214,6 +216,8 @@ def grad(outputs: Any, inputs: Any, grad_outputs: Any = None, retain_graph: bool
     if not create_graph and DUAL_LEVEL and DUAL_LEVEL[0](roots):   # forward-over-reverse: see forward_ad
         create_graph, retain_graph = True, True
     if create_graph:   # a differentiable backward: its own walk (minigrad.higher_order)
+        for i, t in enumerate(wanted):
+            refuse_checkpointed(t, f"grad(create_graph=True): inputs[{i}]")
         result = create_graph_walk().grad(roots, grad_outputs, wanted, True if retain_graph is None else retain_graph,
                                    allow_unused, materialize_grads)
         return dict(zip(names, result)) if names is not None else tuple(result)
@@ -222,13 +226,14 @@ def grad(outputs: Any, inputs: Any, grad_outputs: Any = None, retain_graph: bool
     targets = _Targets(wanted, captured)
     owned: set = set()
     outer, CAPTURING.walk = getattr(CAPTURING, "walk", None), captured
+    outer_targets, CAPTURING.targets = getattr(CAPTURING, "targets", None), targets   # for utils.checkpoint
     token = _grad_off()
     try:
         leaves = _walk_roots(roots, grads, False if retain_graph is None else retain_graph, owned,
                              targets) if roots else {}
         result = _grad_results(wanted, leaves, captured, owned, allow_unused, materialize_grads)
     finally:
-        CAPTURING.walk = outer
+        CAPTURING.walk, CAPTURING.targets = outer, outer_targets
         targets.release()
         if token is not None:
             _state.reset(token)
@@ -322,8 +327,6 @@ def _tensor_list(value: Any, name: str, what: str) -> list:
     """``value`` (a Tensor, any iterable of them as torch's ``tuple(inputs)`` takes, e.g. ``model.parameters()``
     or a ``ParameterList``, or a dict's values) as a list of Tensors."""
     if isinstance(value, Tensor):
-        if what == "inputs":
-            refuse_checkpointed(value, f"{name}: {what}[0]")
         return [value]
     if type(value).__name__ == "GradientEdge":   # one edge (a tuple itself)
         value = [value]
@@ -341,8 +344,6 @@ def _tensor_list(value: Any, name: str, what: str) -> list:
                 value[i] = edge_tensor(t)
                 continue
             raise TypeError(f"{name}: {what} must all be Tensors, but {what}[{i}] is a {type(t).__name__}")
-        if what == "inputs":
-            refuse_checkpointed(t, f"{name}: {what}[{i}]")
     return list(value)
 
 
@@ -414,6 +415,15 @@ class _Targets:
         self.captured = captured
         self.installed: list = []
         self.per_output: dict = {}   # set by prepare
+        self.beyond: dict = {}   # set by prepare: whether a node's backward leads to a target
+        # targets a function run under utils.checkpoint computed (their ops are out of the graph): the checkpoint
+        # node whose backward recomputes them -> [(op, output index)], which that backward gives grad() (captured)
+        self.inside: dict = {}
+        for node, indices in self.outputs.items():
+            owner = getattr(node, "checkpointed", None)
+            owner = owner() if owner is not None else None
+            if owner is not None:
+                self.inside.setdefault(owner, []).extend((node, i) for i in indices)
 
     def prepare(self, root_node: Function) -> tuple[dict, set]:
         """Pass 1 of a restricted walk: consumers counted among the nodes on a path to a target only, and
@@ -421,8 +431,9 @@ class _Targets:
 
         First an iterative depth-first pass finds, for each node, whether a target lies beyond it.
         """
-        outputs, leaves = self.outputs, self.leaves
+        outputs, leaves, inside = self.outputs, self.leaves, self.inside
         beyond: dict = {}   # node -> whether its backward leads to a target (None while its parents are visited)
+        self.beyond = beyond
         # a replayed mg.compile call -> whether each output leads to a target (through the inputs it was computed
         # from, as eager's node for it would)
         split: dict = {}
@@ -433,7 +444,8 @@ class _Targets:
             if type(edge) is not tuple:
                 return edge is not None and edge in leaves
             parent = edge[0]
-            return parent in outputs or (beyond[parent] if parent not in split else split[parent][edge[1]])
+            return parent in outputs or parent in inside or (
+                beyond[parent] if parent not in split else split[parent][edge[1]])
 
         stack = [root_node]
         while stack:
@@ -460,7 +472,7 @@ class _Targets:
                     for edge in node.edges:
                         if type(edge) is tuple and edge[0] in used:
                             used[edge[0]].add(edge[1])
-        consumers = {root_node: 0} if beyond[root_node] or root_node in outputs else {}
+        consumers = {root_node: 0} if beyond[root_node] or root_node in outputs or root_node in inside else {}
         # a replayed mg.compile call whose target output its own ops read (return loss, logits) runs on: the
         # target's gradient is made inside its backward
         stops = _Stops(node for node in outputs if node in beyond and not beyond[node]
@@ -470,13 +482,20 @@ class _Targets:
         for node, runs in beyond.items():
             if runs:
                 for edge in node.edges:
-                    if type(edge) is tuple and (beyond[edge[0]] or edge[0] in outputs):
+                    if type(edge) is tuple and (beyond[edge[0]] or edge[0] in outputs or edge[0] in inside):
                         consumers[edge[0]] = consumers.get(edge[0], 0) + 1
         if self.captured is not None:
             for node in outputs:
                 if node in consumers:
                     self._capture(node, node in stops)
         return consumers, stops
+
+    def reaches(self, edge: Any) -> bool:
+        """Whether a gradient sent along ``edge`` (a leaf, or ``(node, index)``) reaches a target (after
+        :meth:`prepare`)."""
+        if type(edge) is not tuple:
+            return edge in self.leaves
+        return edge[0] in self.outputs or edge[0] in self.inside or bool(self.beyond.get(edge[0]))
 
     def _runs_on(self, node: Function, index: int) -> bool:
         """Whether eager's node for output ``index`` of ``node`` would run on to a target. A replayed mg.compile

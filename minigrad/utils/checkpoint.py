@@ -30,8 +30,9 @@ checkpoints, keyword arguments, non-tensor arguments and outputs that are tuples
 A tensor the function computes that the caller holds (kept in a list, a module attribute) and calls
 ``retain_grad()`` on, inside the function or after, gets its ``.grad`` from the recomputed ops (they are the
 forward's, in the same order), as torch's non-reentrant checkpoint, which keeps the forward's graph, gives it;
-``grad()``, ``backward(inputs=)`` and ``register_hook`` at such a tensor raise NotImplementedError (no
-gradient reaches the forward's own ops; torch's gives one).
+so do hooks registered on it after the call (``register_hook``) and ``mg.autograd.grad(outputs, it)``;
+``backward(inputs=)`` and ``grad(create_graph=True)`` at such a tensor raise NotImplementedError (their walks
+do not reach into the recomputation; torch's give its gradient).
 
 While ``function`` runs in the forward, its graph exists as in a plain run; it is dropped when
 ``checkpoint`` returns, so the saving is in what the graph holds between forward and backward.
@@ -54,6 +55,7 @@ from ..autograd.functions import grad
 from ..compile import run_eagerly
 from ..generators import fork_rng, get_rng_state, own_host_stream, set_rng_state
 from ..generators import generator as device_stream
+from ..hooks import CAPTURING, _is_prehook
 from ..recording import _state, name_scope, no_grad, record_grad
 from ..tensor import Tensor
 from ..versions import INPLACE
@@ -275,11 +277,10 @@ class _Segment:
         _relabel(nodes, path, outer)
         self.ops = [n.name for n in nodes] if self.debug else None
         # the forward's ops, by weak reference (their saved arrays are not kept): the recomputed ops, met in the
-        # same order, give the tensors of theirs that the caller holds and retain_grad()s their .grad; grad(),
-        # backward(inputs=) and register_hook refuse those tensors (hooks.refuse_checkpointed)
+        # same order, stand for the tensors of theirs that the caller holds: their retain_grad()s' .grad, the hooks
+        # put on them after the call, grad() at them; backward(inputs=) and create_graph refuse them
+        # (hooks.refuse_checkpointed)
         self.forward_nodes = [(weakref.ref(n), n.name) for n in nodes]
-        for n in nodes:
-            n.checkpointed = True
         self.label = _without_markers(outer)   # the recomputed ops' scope, as the forward's ops had it
         self.input_keys = {_key(edge): k for k, edge in enumerate(externals)}
         self.reentrant = reentrant
@@ -291,6 +292,9 @@ class _Segment:
         # in-place changes of these after the forward are refused at backward, as a plain run's saved arrays
         self.arrays = tuple([t.data for t in arguments] + [e.data for e in externals if isinstance(e, Tensor)])
         node = _Checkpoint(self, externals, [y.data for y in wrapped])
+        for n in nodes:
+            n.checkpointed = weakref.ref(node)   # the node whose backward recomputes it (grad() at its tensors)
+            n.hooks = None   # hooks registered inside the function: the recomputation registers them again
         made = [Tensor._make(y.data, True, node, i) for i, y in enumerate(wrapped)]
         for y, m in zip(wrapped, made):
             if y.retains_grad:   # the function called retain_grad() on a tensor it returns
@@ -298,7 +302,9 @@ class _Segment:
         return _rebuild(result, {id(y): m for y, m in zip(wrapped, made)})
 
     def gradients(self, node: _Checkpoint, grads: tuple) -> tuple:
-        """The node's backward: recompute, then one gradient array (or None) per input of the node."""
+        """The node's backward: recompute, then one gradient array (or None) per input of the node. Inside an
+        ``autograd.grad`` at tensors the function computed (the forward's, which the caller holds), their
+        gradients go to that grad's results, from the recomputed ops standing for them."""
         ys, nodes = self.recompute()
         stand_ins = self._point_at_stand_ins(nodes, node)
         roots, given = [], []
@@ -306,15 +312,35 @@ class _Segment:
             if g is not None:
                 roots.append(y)
                 given.append(Tensor._make(g.value() if isinstance(g, LazyGradient) else g, False, None, 0))
+        targets = getattr(CAPTURING, "targets", None)   # the grad() this backward runs in, if any
+        inner = self._inner_targets(nodes, targets.inside.get(node, ())) if targets is not None else {}
+        if inner:   # only what leads to grad()'s inputs runs (PyTorch's walk runs no node beyond them)
+            stand_ins = [s if s is not None and targets.reaches(edge) else None
+                         for s, edge in zip(stand_ins, node.edges)]
         wanted = [s for s in stand_ins if s is not None]
-        if not roots or not wanted:
+        if not roots or not (wanted or inner):
             return (None,) * len(stand_ins)
-        computed = iter(grad(roots, wanted, grad_outputs=given, allow_unused=True))
+        computed = iter(grad(roots, wanted + list(inner.values()), grad_outputs=given, allow_unused=True))
         out = []
         for s in stand_ins:
             g = None if s is None else next(computed)
             out.append(None if g is None else g.data)
+        for key, g in zip(inner, computed):
+            if g is not None:
+                targets.captured[key] = g.data
         return tuple(out)
+
+    def _inner_targets(self, nodes: list, wanted: Sequence[tuple]) -> dict:
+        """``{(forward op, output index): the recomputed op's output as a Tensor}`` for each of ``wanted``."""
+        recomputed = {ref(): op for op, (ref, name) in zip(nodes, self.forward_nodes) if op.name == name}
+        inner = {}
+        for forward, index in wanted:
+            op = recomputed.get(forward)
+            if op is not None:
+                shape, dtype = op.out_meta[index]
+                inner[(forward, index)] = Tensor._make(op.xp.broadcast_to(op.xp.zeros((), dtype), shape), True,
+                                                       op, index)
+        return inner
 
     def recompute(self) -> tuple[list, list]:
         """Run the function again as the forward ran it (its random streams, recording), as the node's backward
@@ -344,8 +370,12 @@ class _Segment:
         _relabel(nodes, path, self.label)
         for op, (ref, name) in zip(nodes, self.forward_nodes):   # the same ops, met in the same order
             forward = ref()
-            if forward is not None and forward.retained and op.name == name:
+            if forward is None or op.name != name:
+                continue
+            if forward.retained:
                 op.retained = forward.retained   # the forward's tensors, which the caller holds, not the recomputed
+            if forward.hooks:   # registered on the forward's tensors after the call (grad_fn prehooks too)
+                _add_hooks(op, forward.hooks)
         return ys, nodes
 
     def _unpacked_arguments(self) -> tuple:
@@ -443,6 +473,14 @@ class _Checkpoint(Function):
 
     def backward(self, *grads: Any) -> tuple:
         return self.saved[1].gradients(self, grads)
+
+
+def _add_hooks(op: Function, hooks: dict) -> None:
+    """``hooks`` (a forward op's: output index -> hooks) added to the recomputed ``op``'s own, after them (the
+    recomputation registered those inside the function, before the call returned), prehooks last."""
+    own = op.hooks or {}
+    op.hooks = {i: sorted(own.get(i, []) + hooks.get(i, []), key=_is_prehook) for i in {*own, *hooks}}
+    op.user_code = True   # user code mid-walk (engine._NodeHooks)
 
 
 def _is_argument(edge: Tensor | tuple, args: tuple) -> bool:

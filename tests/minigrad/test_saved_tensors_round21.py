@@ -142,31 +142,51 @@ def test_an_unpack_hook_sees_a_completed_leafs_grad_as_torch(kind: str) -> None:
     np.testing.assert_allclose(ours[2], theirs[2], rtol=1e-12)
 
 
-def _inner(T: Any, C: Any, how: str) -> np.ndarray:
+def _inner(T: Any, C: Any, how: str) -> list:
+    """``y = checkpoint(f, x, use_reentrant=False)``, ``f`` keeping its intermediate ``h``; what ``how`` gives at h
+    (and x's .grad where a backward ran)."""
     x = _leaf(T)
+    w = T.tensor([0.25, 2.0, -1.0], dtype=T.float64, requires_grad=True)   # read by f, not an argument
     kept = []
 
     def f(a: Any) -> Any:
-        h = a.exp()
+        h = (a * w).exp()
         kept.append(h)
-        return (h * 2).sin()
+        return (h * 2).sin() + h
 
     y = C.checkpoint(f, x, use_reentrant=False)
+    loss = y.sum() * 3 + (x * x).sum()
     if how == "grad":
-        return T.autograd.grad(y.sum(), kept[0])[0].numpy()
+        return [g.numpy() for g in T.autograd.grad(loss, kept[0])]
+    if how == "grad with leaves":
+        return [g.numpy() for g in T.autograd.grad(loss, [kept[0], x, w])]
+    if how == "hook":   # a hook put on h after the call, which changes the gradient passed on
+        seen = []
+        kept[0].register_hook(lambda g: (seen.append(g.numpy().copy()), g * 10)[1])
+        loss.backward()
+        return [*seen, x.grad.numpy(), w.grad.numpy()]
     kept[0].retain_grad()
-    y.sum().backward()
-    return kept[0].grad.numpy()
+    loss.backward()
+    return [kept[0].grad.numpy(), x.grad.numpy()]
 
 
-def test_checkpoint_inner_tensor_grad_error_names_torchs_behaviour_and_the_retain_grad_way() -> None:
-    """torch.autograd.grad(out, inner) for a tensor computed inside checkpoint(use_reentrant=False) works in torch
-    (it keeps the forward's graph); ours refuses (NotImplementedError), and the message now says so and points to
-    retain_grad(), which gives torch's value."""
-    with pytest.raises(NotImplementedError, match=r"use_reentrant=False\) keeps that graph.*\.retain_grad\(\)"):
-        _inner(mg, mg_checkpoint, "grad")
-    np.testing.assert_allclose(_inner(mg, mg_checkpoint, "retain"), _inner(torch, torch_checkpoint, "grad"),
-                               rtol=1e-12)
+@pytest.mark.parametrize("how", ["grad", "grad with leaves", "hook", "retain_grad"])
+def test_checkpoint_gradients_at_a_tensor_computed_inside_the_function_as_torch(how: str) -> None:
+    """torch.autograd.grad(out, h) and a hook on h, for a tensor h computed inside checkpoint(use_reentrant=False),
+    work in torch (it keeps the forward's graph); ours raised NotImplementedError. The checkpoint node's backward
+    now gives grad() the recomputed op's gradient and runs hooks put on h after the call."""
+    for got, want in zip(_inner(mg, mg_checkpoint, how), _inner(torch, torch_checkpoint, how)):
+        np.testing.assert_allclose(got, want, rtol=1e-12)
+
+
+def test_checkpoint_inner_tensor_backward_inputs_and_create_graph_are_refused_naming_the_ways_that_work() -> None:
+    x = _leaf(mg)
+    kept = []
+    y = mg_checkpoint.checkpoint(lambda a: kept.append(a.exp()) or kept[0].sin(), x, use_reentrant=False)
+    with pytest.raises(NotImplementedError, match=r"backward\(inputs=\).*autograd\.grad\(outputs, tensor\)"):
+        y.sum().backward(inputs=[kept[0]])
+    with pytest.raises(NotImplementedError, match=r"create_graph.*\.retain_grad\(\)"):
+        mg.autograd.grad(y.sum(), kept[0], create_graph=True)
 
 
 class Boom(Exception):
