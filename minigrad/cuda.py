@@ -1,9 +1,11 @@
 """``mg.cuda``: is a GPU usable, how many, which one, wait for it, seed it, free its cache; no bfloat16;
-the legacy GPU tensor types (``mg.cuda.FloatTensor``)."""
+the legacy GPU tensor types (``mg.cuda.FloatTensor``); streams and events (CuPy's, as ``torch.cuda.Stream`` /
+``torch.cuda.Event``: timing a block with two events is the usual use)."""
 
 from __future__ import annotations
 
-from typing import Any
+import contextlib
+from typing import Any, Iterator
 
 from . import backend, generators
 from .amp import cuda_amp as amp  # noqa: F401 - PyTorch's older spelling: torch.cuda.amp.GradScaler / autocast
@@ -86,3 +88,129 @@ def memory_reserved(device: Any = None) -> int:
     """Bytes of GPU memory CuPy's pool holds, in use or cached; 0 without CuPy."""
     cp = backend.cupy_module(required=False)
     return 0 if cp is None else int(cp.get_default_memory_pool().total_bytes())
+
+
+# --- streams and events (CuPy's underneath; without a GPU they raise RuntimeError, as PyTorch's without CUDA) ---
+
+class Stream:
+    """A queue of GPU work, as ``torch.cuda.Stream(device=None, priority=0)`` (CuPy's ``cupy.cuda.Stream``): ops
+    run inside ``with mg.cuda.stream(s):`` are queued on it. Without a GPU: RuntimeError, as PyTorch's."""
+
+    def __init__(self, device: Any = None, priority: int = 0, **kwargs: Any) -> None:
+        self._stream = _cupy("Stream").cuda.Stream(non_blocking=False)
+        self.priority = priority
+
+    @classmethod
+    def _of(cls, cupy_stream: Any) -> Stream:
+        """CuPy's stream ``cupy_stream`` as a Stream."""
+        stream = object.__new__(cls)
+        stream._stream, stream.priority = cupy_stream, 0
+        return stream
+
+    @property
+    def device(self) -> Any:
+        return backend.resolve_device("cuda")
+
+    def query(self) -> bool:
+        """Whether all the work queued on this stream has finished."""
+        return bool(self._stream.done)
+
+    def synchronize(self) -> None:
+        """Wait for all the work queued on this stream."""
+        self._stream.synchronize()
+
+    def wait_event(self, event: Event) -> None:
+        """Make later work on this stream wait for ``event`` (recorded on another stream)."""
+        self._stream.wait_event(event._event)
+
+    def wait_stream(self, stream: Stream) -> None:
+        """Make later work on this stream wait for the work queued on ``stream`` so far."""
+        self.wait_event(stream.record_event())
+
+    def record_event(self, event: Event | None = None) -> Event:
+        """Record ``event`` (a new one if None) on this stream; returns it."""
+        event = Event() if event is None else event
+        event.record(self)
+        return event
+
+    def __enter__(self) -> Stream:
+        self._stream.__enter__()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self._stream.__exit__(*exc)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Stream) and other._stream.ptr == self._stream.ptr
+
+    def __hash__(self) -> int:
+        return hash(self._stream.ptr)
+
+    def __repr__(self) -> str:
+        return f"<minigrad.cuda.Stream device={self.device} cuda_stream={self._stream.ptr:#x}>"
+
+
+class Event:
+    """A marker in a stream's work, as ``torch.cuda.Event(enable_timing=False, blocking=False, interprocess=False)``
+    (CuPy's ``cupy.cuda.Event``): ``start.record(); ...; end.record(); end.synchronize();
+    start.elapsed_time(end)`` gives the milliseconds between the two. Without a GPU: RuntimeError, as PyTorch's."""
+
+    def __init__(self, enable_timing: bool = False, blocking: bool = False, interprocess: bool = False,
+                 external: bool = False) -> None:
+        cp = _cupy("Event")
+        self.enable_timing = enable_timing
+        self._event = cp.cuda.Event(block=blocking, disable_timing=not enable_timing, interprocess=interprocess)
+
+    def record(self, stream: Stream | None = None) -> None:
+        """Record the event on ``stream`` (the current stream if None)."""
+        self._event.record(None if stream is None else stream._stream)
+
+    def wait(self, stream: Stream | None = None) -> None:
+        """Make later work on ``stream`` (the current stream if None) wait for this event."""
+        (current_stream() if stream is None else stream).wait_event(self)
+
+    def query(self) -> bool:
+        """Whether the work before the event's record has finished."""
+        return bool(self._event.done)
+
+    def synchronize(self) -> None:
+        """Wait until the work before the event's record has finished."""
+        self._event.synchronize()
+
+    def elapsed_time(self, end_event: Event) -> float:
+        """The milliseconds from this event's record to ``end_event``'s (both made with ``enable_timing=True``)."""
+        if not (self.enable_timing and end_event.enable_timing):   # CUDA's own error, as PyTorch reports it
+            raise RuntimeError("Both events must be created with argument 'enable_timing=True'.")
+        return float(_cupy("Event").cuda.get_elapsed_time(self._event, end_event._event))
+
+    def __repr__(self) -> str:
+        return f"<minigrad.cuda.Event {'(timing)' if self.enable_timing else ''}>"
+
+
+def _cupy(what: str) -> Any:
+    """CuPy, or PyTorch's RuntimeError without a GPU (naming the class, and how to install CuPy)."""
+    try:
+        return backend.cupy_module()
+    except RuntimeError as error:
+        raise RuntimeError(f"mg.cuda.{what} needs a GPU: {error}") from None
+
+
+def current_stream(device: Any = None) -> Stream:
+    """The stream GPU work is queued on now (CuPy's current stream), as ``torch.cuda.current_stream``."""
+    return Stream._of(_cupy("current_stream").cuda.get_current_stream())
+
+
+def default_stream(device: Any = None) -> Stream:
+    """The GPU's default (null) stream, as ``torch.cuda.default_stream``."""
+    return Stream._of(_cupy("default_stream").cuda.Stream.null)
+
+
+@contextlib.contextmanager
+def stream(stream: Stream | None) -> Iterator[Stream | None]:
+    """Queue the GPU work inside the block on ``stream``, as ``torch.cuda.stream``; None: a block that changes
+    nothing (also without a GPU, as PyTorch's)."""
+    if stream is None:
+        yield None
+        return
+    with stream:
+        yield stream

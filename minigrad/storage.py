@@ -21,6 +21,8 @@ import numpy
 
 from . import backend
 from .arguments import ArgumentTypeError, ShapeMismatchError, allocating, as_dtype
+from .constructors import tensor
+from .dtypes import get_default_dtype
 
 __all__ = ["TypedStorage", "UntypedStorage", "is_storage"]
 
@@ -177,12 +179,42 @@ class TypedStorage:
     Python number); ``data_ptr()`` and ``nbytes()`` are the untyped storage's.
     """
 
-    def __init__(self, untyped: UntypedStorage, dtype: Any) -> None:
-        if not isinstance(untyped, UntypedStorage):   # PyTorch: RuntimeError, an invalid combination of arguments
-            raise ArgumentTypeError(f"TypedStorage: reads an UntypedStorage (x.storage() makes one), got "
-                                    f"{type(untyped).__name__}")
-        self._untyped_storage = untyped
-        self.dtype = as_dtype(dtype, "TypedStorage")
+    def __init__(self, *args: Any, device: Any = None, dtype: Any = None, wrap_storage: Any = None,
+                 _internal: bool = False) -> None:
+        """PyTorch's forms: ``TypedStorage()`` (empty), ``TypedStorage(size, dtype=, device=)`` (zeros here, where
+        PyTorch's memory is uninitialised), ``TypedStorage(sequence, dtype=, device=)``, and
+        ``TypedStorage(wrap_storage=untyped, dtype=)``; ``dtype`` defaults to the default float dtype. minigrad's
+        own ``TypedStorage(untyped, dtype)`` reads a tensor's memory (``x.storage()``)."""
+        if len(args) == 2 and isinstance(args[0], UntypedStorage) and wrap_storage is None:   # x.storage()'s
+            (wrap_storage, dtype), args = args, ()
+        else:
+            warn_typed_storage()
+        if wrap_storage is not None:
+            if args or device is not None or dtype is None or not isinstance(wrap_storage, UntypedStorage):
+                raise ArgumentTypeError("TypedStorage: wrap_storage= takes an UntypedStorage and a dtype=, with no "
+                                        f"other argument (got {type(wrap_storage).__name__}, {len(args)} positional "
+                                        f"arguments, dtype={dtype}, device={device})")
+            self._untyped_storage = wrap_storage
+            self.dtype = as_dtype(dtype, "TypedStorage")
+            return
+        dtype = get_default_dtype() if dtype is None else as_dtype(dtype, "TypedStorage")
+        data = args[0] if args else 0
+        if len(args) > 1 or isinstance(data, (float, UntypedStorage)):   # PyTorch's invalid combination
+            raise ArgumentTypeError(f"TypedStorage: takes a size or a sequence of values, with dtype= and device= "
+                                    f"keywords, got {', '.join(type(a).__name__ for a in args)}")
+        if isinstance(data, (int, numpy.integer)):
+            if data < 0:   # PyTorch: RuntimeError from its allocator
+                raise ShapeMismatchError(f"TypedStorage: a size must be non-negative, got {int(data)}")
+            with allocating("TypedStorage"):
+                values = numpy.zeros(int(data), dtype=dtype)
+        else:
+            if isinstance(data, (str, bytes)):
+                raise TypeError(f"TypedStorage: invalid data type {type(data).__name__!r}")
+            values = tensor(list(data), dtype=dtype).numpy().reshape(-1)   # PyTorch's checks of each value
+        dev = backend.resolve_device("cpu" if device is None else device)
+        array = backend.to_device(values, dev) if dev.type != "cpu" else values
+        self._untyped_storage = UntypedStorage._of(array)
+        self.dtype = numpy.dtype(dtype)
 
     def data_ptr(self) -> int:
         """The address of the first byte (the untyped storage's)."""

@@ -283,3 +283,141 @@ def test_compiled_calls_inside_cached_read_the_blocks_one_value_as_torch(steps: 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")   # (minigrad's CompileWarning: the calls in a block run eagerly)
         assert run(mg) == run(torch)
+
+
+# --- 7. small API gaps: TypedStorage(size, dtype=), streams and events -------------------------------------------
+
+STORAGES = {
+    "size": (lambda lib: lib.TypedStorage(3, dtype=lib.int64), False),
+    "float16 size": (lambda lib: lib.TypedStorage(3, dtype=lib.float16), False),
+    "sequence": (lambda lib: lib.TypedStorage([1, 2], dtype=lib.int32), True),
+    "floats into int32": (lambda lib: lib.TypedStorage([1.5, -2.7], dtype=lib.int32), True),
+    "no dtype": (lambda lib: lib.TypedStorage([1, 2]), True),
+    "tuple": (lambda lib: lib.TypedStorage((1, 2), dtype=lib.float64), True),
+    "nested": (lambda lib: lib.TypedStorage([[1, 2]], dtype=lib.int32), True),
+    "range": (lambda lib: lib.TypedStorage(range(3), dtype=lib.float64), True),
+    "complex": (lambda lib: lib.TypedStorage([1 + 2j], dtype=lib.complex64), True),
+    "tensors": (lambda lib: lib.TypedStorage([lib.tensor(1.0), lib.tensor(2.0)], dtype=lib.float32), True),
+    "empty": (lambda lib: lib.TypedStorage(), True),
+    "empty int8": (lambda lib: lib.TypedStorage(dtype=lib.int8), True),
+    "True as a size": (lambda lib: lib.TypedStorage(True, dtype=lib.int32), False),
+    "device": (lambda lib: lib.TypedStorage(2, dtype=lib.float32, device="cpu"), False),
+    "wrap_storage": (lambda lib: lib.TypedStorage(wrap_storage=lib.UntypedStorage(8), dtype=lib.int32), False),
+    "storage.TypedStorage": (lambda lib: lib.storage.TypedStorage([3], dtype=lib.int64), True),
+    "negative size": (lambda lib: lib.TypedStorage(-1, dtype=lib.int8), True),
+    "two sizes": (lambda lib: lib.TypedStorage(1, 2, dtype=lib.int8), True),
+    "a float size": (lambda lib: lib.TypedStorage(2.0, dtype=lib.int8), True),
+    "a string": (lambda lib: lib.TypedStorage("ab", dtype=lib.int8), True),
+    "uint8 overflow": (lambda lib: lib.TypedStorage([300], dtype=lib.uint8), True),
+    "NaN into int32": (lambda lib: lib.TypedStorage([float("nan")], dtype=lib.int32), True),
+    "wrap_storage without dtype": (lambda lib: lib.TypedStorage(wrap_storage=lib.UntypedStorage(8)), True),
+}
+
+
+@pytest.mark.parametrize("case", list(STORAGES))
+def test_typed_storage_is_made_as_torch(case: str) -> None:
+    # TypedStorage took only minigrad's own (untyped, dtype): PyTorch's TypedStorage(size, dtype=), (sequence,
+    # dtype=), () and (wrap_storage=, dtype=) raised (values compared where PyTorch's are initialised)
+    make, values = STORAGES[case]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")   # (the deprecation warning of both)
+        _same_outcome(lambda: make(mg), lambda: make(torch))
+        if _outcome(lambda: make(torch)) is not None:
+            return
+        ours, theirs = make(mg), make(torch)
+    assert (str(ours.dtype), ours.size(), len(ours), ours.element_size(), ours.nbytes(), str(ours.device)) == \
+        (str(theirs.dtype).removeprefix("torch."), theirs.size(), len(theirs), theirs.element_size(),
+         theirs.nbytes(), str(theirs.device))
+    if values:
+        assert ours.tolist() == theirs.tolist()
+
+
+def test_a_tensors_storage_still_reads_its_memory_without_a_warning_from_the_constructor() -> None:
+    x = mg.tensor([1.0, 2.0, 3.0])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        storage = x.storage()
+    assert storage.tolist() == [1.0, 2.0, 3.0] and storage.data_ptr() == x.data_ptr()
+
+
+STREAM_CALLS = {
+    "cuda.Event()": lambda lib: lib.cuda.Event(),
+    "cuda.Event(enable_timing=True)": lambda lib: lib.cuda.Event(enable_timing=True),
+    "cuda.Stream()": lambda lib: lib.cuda.Stream(),
+    "cuda.current_stream()": lambda lib: lib.cuda.current_stream(),
+    "cuda.default_stream()": lambda lib: lib.cuda.default_stream(),
+    "cuda.stream(None)": lambda lib: lib.cuda.stream(None).__enter__(),
+    "cpu.Stream()": lambda lib: lib.cpu.Stream().wait_stream(lib.cpu.current_stream()),
+    "cpu.stream(...)": lambda lib: lib.cpu.stream(lib.cpu.current_stream()).__enter__(),
+}
+
+
+@pytest.mark.skipif(mg.cuda.is_available() or torch.cuda.is_available(), reason="torch's answers without CUDA")
+@pytest.mark.parametrize("case", list(STREAM_CALLS))
+def test_streams_and_events_without_a_gpu_as_torch_without_cuda(case: str) -> None:
+    # mg.cuda had no Event, Stream, current_stream, default_stream or stream (AttributeError), mg.cpu no Stream;
+    # without CUDA PyTorch's Event and Stream raise RuntimeError (current_stream: AssertionError, minigrad's
+    # RuntimeError for every CUDA request without a GPU), stream(None) changes nothing
+    call = STREAM_CALLS[case]
+    expected = _outcome(lambda: call(torch))
+    got = _outcome(lambda: call(mg))
+    assert (got is None) == (expected is None) and (got is None or issubclass(got, RuntimeError))
+
+
+class _FakeCupyEvent:
+    """cupy.cuda.Event's interface, timing two records 2.5 ms apart."""
+
+    def __init__(self, block: bool = False, disable_timing: bool = False, interprocess: bool = False) -> None:
+        self.disable_timing, self.recorded, self.done = disable_timing, None, True
+
+    def record(self, stream: Any = None) -> None:
+        self.recorded = stream
+
+    def synchronize(self) -> None:
+        return None
+
+
+class _FakeCupyStream:
+    null: Any = None
+
+    def __init__(self, null: bool = False, non_blocking: bool = False) -> None:
+        self.ptr, self.done, self.waited, self.entered = 0 if null else id(self), True, [], 0
+
+    def wait_event(self, event: Any) -> None:
+        self.waited.append(event)
+
+    def synchronize(self) -> None:
+        return None
+
+    def __enter__(self) -> Any:
+        self.entered += 1
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.entered -= 1
+
+
+def test_streams_and_events_drive_cupys(monkeypatch: pytest.MonkeyPatch) -> None:
+    # the GPU path, on a stand-in of CuPy's stream and event API (the strict CuPy stand-in has neither)
+    import types
+
+    _FakeCupyStream.null = _FakeCupyStream(null=True)
+    fake = types.SimpleNamespace(cuda=types.SimpleNamespace(
+        Event=_FakeCupyEvent, Stream=_FakeCupyStream, get_current_stream=lambda: _FakeCupyStream.null,
+        get_elapsed_time=lambda start, end: 2.5))
+    monkeypatch.setattr(mg.backend, "cupy_module", lambda required=True: fake)
+    start, end = mg.cuda.Event(enable_timing=True), mg.cuda.Event(enable_timing=True)
+    side = mg.cuda.Stream()
+    start.record()
+    with mg.cuda.stream(side) as inside:
+        assert inside is side and side._stream.entered == 1
+        end.record(side)
+    assert side._stream.entered == 0 and end._event.recorded is side._stream
+    end.synchronize()
+    assert start.query() and side.query() and start.elapsed_time(end) == 2.5
+    with pytest.raises(RuntimeError, match="enable_timing=True"):
+        mg.cuda.Event().elapsed_time(end)
+    side.wait_event(start)
+    mg.cuda.current_stream().wait_stream(side)
+    assert side._stream.waited == [start._event] and len(_FakeCupyStream.null.waited) == 1
+    assert mg.cuda.current_stream() == mg.cuda.default_stream() != side
