@@ -31,6 +31,12 @@ def _zeros(like: Tensor, requires_grad: bool = False) -> Tensor:
     return Tensor._make(backend.array_module(like.data).zeros_like(like.data), requires_grad, None, 0)
 
 
+def _constant_link(product: Tensor) -> Tensor:
+    """``product``'s value, requiring grad through a leaf of its own (a backward reaches no tensor of the user's)."""
+    anchor = Tensor._make(backend.array_module(product.data).zeros((), dtype=product.dtype), True, None, 0)
+    return product.detach() + anchor
+
+
 def linearize(func: Callable, *primals: Any) -> tuple[Any, Callable]:
     """``(func(*primals), jvp_fn)``, as ``torch.func.linearize``.
 
@@ -70,6 +76,7 @@ def linearize(func: Callable, *primals: Any) -> tuple[Any, Callable]:
                 raise NotImplementedError(f"linearize: the Jacobian-vector product is computed from the reverse-mode "
                                           f"graph with create_graph=True, which is not available here: {error}") \
                     from error
+    primals_require_grad = any(p.requires_grad for p in flat_primals)
     shapes = [p.shape for p in flat_primals]
     devices = [p.device for p in flat_primals]
     dtypes = [p.dtype for p in flat_primals]
@@ -93,21 +100,29 @@ def linearize(func: Callable, *primals: Any) -> tuple[Any, Callable]:
                                    f"{dtypes[i]} of the corresponding primal.")
         # tangents that require grad: J·t keeps its graph to them (linear in t, its gradient Jᵀ), as torch's
         graph = is_recording() and any(t.requires_grad for t in flat_tangents)
+        # primals that require grad: torch's J·t requires grad where J reads a value computed from them (its graph
+        # keeps such values as constants that require grad), its gradient w.r.t. them None: J·t is linked to a
+        # leaf of its own (:func:`_constant_link`), found with a differentiable product reaching the traced leaves
+        reads = not graph and primals_require_grad and is_recording()
         kept = [(g, t if graph else t.detach()) for g, t in zip(vjps, flat_tangents)
                 if g is not None and g.requires_grad]
         products: list = [None] * len(dummies)
         if kept:
             with record_grad():
                 products = list(forward_ad.forward_products([g for g, _ in kept], dummies, [t for _, t in kept],
-                                                            retain_graph=True, create_graph=graph, allow_unused=True))
+                                                            retain_graph=True, create_graph=graph or reads,
+                                                            allow_unused=True))
         by_output = {id(out): p for out, p in zip(differentiable, products)}
         results = []
         for out in flat_out:
             product = by_output.get(id(out))
             if not isinstance(out, Tensor):
                 results.append(out)
+            elif product is None:
+                results.append(_zeros(out))
             else:
-                results.append(_zeros(out) if product is None else product if graph else product.detach())
+                results.append(product if graph else _constant_link(product) if reads and product.requires_grad
+                               else product.detach())
         return _pytree.unflatten(results, out_spec)
 
     return output, jvp_fn

@@ -38,14 +38,14 @@ from .. import backend
 from ..autograd import forward_ad
 from ..autograd import grad as autograd_grad
 from ..constructors import zeros_like
-from ..hooks import transform_level
+from ..hooks import current_level, transform_level
 from ..ops import stack, where
 from ..ops.inference import inference_mode
 from ..recording import inside_transform, is_recording, record_grad
 from ..tensor import Tensor
 from ..versions import memory_owner
 from . import _pytree
-from .vmap import check_randomness, inputs_level, randomness_checked
+from .vmap import check_randomness, inputs_level, randomness_checked, recording_mark
 
 __all__ = ["grad", "grad_and_value", "hessian", "jacfwd", "jacrev", "jvp", "vjp"]
 
@@ -99,7 +99,18 @@ def _argnums(argnums: Any, num_args: int) -> int | tuple:
 
 
 class _ForwardLevel:
-    """The level of a forward transform (jvp): no reverse-mode walk of its own runs the hooks registered inside."""
+    """The level of a forward transform (jvp, jacfwd). Its tensors do not require grad in torch.func (forward AD
+    runs no hook): a hook on a tensor made inside is not registered (:func:`~minigrad.hooks.transform_level`)."""
+
+    def __init__(self) -> None:
+        self.enclosing = current_level()
+        self.start = recording_mark()   # taken before the duals are made: they are the level's tensors
+
+    def hook_owner(self, tensor: Tensor) -> object | None:
+        """None for a tensor made inside; else the enclosing level's answer (False outside every transform)."""
+        if tensor._node.seq > self.start:
+            return None
+        return False if self.enclosing is None else self.enclosing.hook_owner(tensor)
 
 
 class _Level:
@@ -115,6 +126,8 @@ class _Level:
         self.clean: set = set()   # nodes known to reach nothing from outside
         self.views: set = set()   # the nodes of the stand-ins that are views of inputs requiring grad
         self.create_graph = self.nested
+        self.enclosing = current_level()   # the transform this one is called inside (its function or walk)
+        self.start = recording_mark()   # ops recorded after it (stand-ins, func's ops) were made inside
 
     def stand_in(self, x: Any) -> Tensor:
         """What ``func`` gets for a differentiated input: a view of ``x`` when results may be differentiated
@@ -143,9 +156,19 @@ class _Level:
             return args, args[argnums]
         return args, tuple(args[i] for i in positions)
 
+    def hook_owner(self, tensor: Tensor) -> object | None:
+        """For ``register_hook`` inside this level (:func:`~minigrad.hooks.transform_level`): this level for a
+        tensor computed from its stand-ins (torch.func's tensors of this level: the hook runs in its walks only);
+        None for one made inside from tensors of outside only (closed over, or an enclosing transform's), which
+        torch's does not let require grad at this level; else the enclosing level's answer."""
+        if self.owns(tensor):
+            return self
+        if tensor._node.seq > self.start:
+            return None
+        return False if self.enclosing is None else self.enclosing.hook_owner(tensor)
+
     def owns(self, tensor: Tensor) -> bool:
-        """Whether ``tensor`` (an op's output) was computed from this level's stand-ins: torch.func's tensors of this
-        level, whose hooks run in this level's walks only (:func:`~minigrad.hooks.transform_level`)."""
+        """Whether ``tensor`` (an op's output) was computed from this level's stand-ins."""
         seen: set = set()
         stack = [tensor._node]
         while stack:
@@ -316,7 +339,7 @@ def grad(func: Callable, argnums: int | tuple = 0, has_aux: bool = False) -> Cal
 
 
 def _call_for_outputs(func: Callable, args: list, kwargs: dict, has_aux: bool, api: str,
-                      level: _Level | None = None) -> tuple:
+                      level: _Level | _ForwardLevel | None = None) -> tuple:
     """``func(*args)`` at a new level (``level``'s walks run the hooks registered inside): (output, aux, flat
     outputs, output spec), outputs checked as torch's ``api`` (vjp refuses integer and bool outputs; jvp takes
     them, their tangents zeros of their dtype)."""
@@ -499,9 +522,10 @@ def _forward_jvp(func: Callable, flat_p: list, p_spec: Any, flat_t: list, has_au
     (a zero tangent for one that does not depend on them); ``aux`` without tangents. Under ``mg.inference_mode()``
     too, as torch.func's (the mode is off while ``func`` runs; forward AD itself gives no tangents inside it)."""
     with forward_ad.dual_level(), inference_mode(False):
+        level = _ForwardLevel()
         duals = [forward_ad.make_dual(p, t) for p, t in zip(flat_p, flat_t)]
         output, aux, flat_out, out_spec = _call_for_outputs(func, list(_pytree.unflatten(duals, p_spec)), {},
-                                                            has_aux, "jvp")
+                                                            has_aux, "jvp", level)
         primals_out, tangents_out = [], []
         for out in flat_out:
             primal, tangent = forward_ad.unpack_dual(out)
@@ -610,12 +634,14 @@ def _forward_jacobian(func: Callable, argnums: Any, has_aux: bool, randomness: s
             args, diff = level.with_stand_ins(args, numbers)
             flat_diff, diff_spec = _pytree.flatten(diff)
             with forward_ad.dual_level(), inference_mode(False):   # as jvp's: torch.func's ignore the mode
+                forward_level = _ForwardLevel()
                 duals = [forward_ad._make_own_dual(x, _zeros(tuple(x.shape), x)) if id(x) in level.own
                          else forward_ad.make_dual(x, _zeros(tuple(x.shape), x)) for x in flat_diff]
                 handles = [forward_ad._handle(d) for d in duals]   # what func's in-place ops on duals leave
                 args = _with_duals(args, numbers, duals, diff_spec)
                 with randomness_checked(randomness, 1):
-                    output, aux, flat_out, out_spec = _call_for_outputs(func, args, {}, has_aux, "jvp")
+                    output, aux, flat_out, out_spec = _call_for_outputs(func, args, {}, has_aux, "jvp",
+                                                                        forward_level)
                 _error_if_complex("jacfwd", flat_out, is_input=False)
                 carriers = [forward_ad._graph_of(out) for out in flat_out]
                 level.decide(carriers)

@@ -29,9 +29,11 @@ from typing import Any, Callable, Iterator
 
 import numpy
 
+from ..autograd.engine import _SEQUENCE
 from ..autograd.functions import LOOP_KEEPS_GRAPH
 from ..constructors import ones, zeros
 from ..generators import own_host_stream
+from ..hooks import current_level, transform_level
 from ..ops import stack
 from ..ops._util import watching_random_ops
 from ..ops.extras import eye
@@ -104,10 +106,11 @@ def _vmap_call(func: Callable, in_dims: Any, out_dims: Any, randomness: str, chu
     shared = _shared_memory(flat_args, flat_dims)
     scans = 0   # calls that wrote in place so far (the first two look for captured tensors written)
     random_ops = _RandomOps(randomness, mapped, {id(memory_owner(arg.data)) for _, arg in unmapped})
+    level = _VmapLevel()   # for register_hook inside
     _local.depth = vmap_depth() + 1
     try:
         with randomness_checked(randomness, batch_size) as start_call, watching_random_ops(random_ops), \
-                inputs_level(mapped):
+                inputs_level(mapped), transform_level(level):
             for i in range(batch_size):
                 sample = [arg if dim is None else arg.select(dim, i) for arg, dim in zip(flat_args, flat_dims)]
                 start_call()
@@ -120,6 +123,7 @@ def _vmap_call(func: Callable, in_dims: Any, out_dims: Any, randomness: str, chu
                         results.append(func(*_pytree.unflatten(sample, args_spec), **kwargs))
                 finally:
                     LOOP_KEEPS_GRAPH.reset(keeps)
+                level.first = False
                 if INPLACE.epoch != epoch and INPLACE.thread_changes() != changes:   # not only another thread's
                     _check_shared_writes(shared, flat_dims, epoch, name)
                     _check_unmapped_writes(unmapped, written, epoch, name)
@@ -132,6 +136,32 @@ def _vmap_call(func: Callable, in_dims: Any, out_dims: Any, randomness: str, chu
 
 
 _local = threading.local()
+
+
+def recording_mark() -> int:
+    """A number below the ``seq`` of every op recorded from now on and above that of every op recorded before: a
+    transform takes one before making its function's inputs, and a tensor whose ``_node.seq`` is larger was made
+    inside (as torch.func's levels wrap it)."""
+    return next(_SEQUENCE)
+
+
+class _VmapLevel:
+    """The level of one vmap's calls of its function (not of a grad, vjp or jacrev called inside it), for
+    ``register_hook`` (:func:`~minigrad.hooks.transform_level`). torch's vmap runs the function once, on batched
+    tensors, which do not require grad; this loop runs it once per example."""
+
+    def __init__(self) -> None:
+        self.enclosing = current_level()
+        self.start = recording_mark()
+        self.first = True   # the first call runs now
+
+    def hook_owner(self, tensor: Tensor) -> object | None:
+        """None (not registered) for a tensor made in a call (torch's batched tensors do not require grad; one
+        that is not batched would get the hook once per example) and, after the first call, for any other: torch
+        registers the hook once. In the first call, the enclosing level's answer for a tensor made before."""
+        if tensor._node.seq > self.start or not self.first:
+            return None
+        return False if self.enclosing is None else self.enclosing.hook_owner(tensor)
 
 
 def _shared_memory(flat_args: list, flat_dims: list) -> list:
