@@ -16,7 +16,16 @@ from typing import Any
 import numpy
 
 from .. import backend
-from ..hooks import CAPTURING, HOOKS_LOCK, _apply_hooks, _is_prehook, _leaf_label, refuse_checkpointed, retain_grad
+from ..hooks import (
+    CAPTURING,
+    HOOKS_LOCK,
+    _apply_hooks,
+    _is_prehook,
+    _leaf_label,
+    refuse_checkpointed,
+    refuse_lost_checkpoint,
+    retain_grad,
+)
 from ..recording import _state, refuse_backward_in_transform
 from ..tensor import Tensor
 from ..versions import INPLACE
@@ -221,6 +230,8 @@ def grad(outputs: Any, inputs: Any, grad_outputs: Any = None, retain_graph: bool
         result = create_graph_walk().grad(roots, grad_outputs, wanted, True if retain_graph is None else retain_graph,
                                    allow_unused, materialize_grads)
         return dict(zip(names, result)) if names is not None else tuple(result)
+    for i, t in enumerate(wanted):
+        refuse_lost_checkpoint(t, f"grad: inputs[{i}]")
     grads = _given_grads(roots, grad_outputs, "grad", "grad_outputs")
     captured: dict = {}
     targets = _Targets(wanted, captured)

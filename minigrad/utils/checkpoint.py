@@ -280,7 +280,12 @@ class _Segment:
         # same order, stand for the tensors of theirs that the caller holds: their retain_grad()s' .grad, the hooks
         # put on them after the call, grad() at them; backward(inputs=) and create_graph refuse them
         # (hooks.refuse_checkpointed)
-        self.forward_nodes = [(weakref.ref(n), n.name) for n in nodes]
+        # (nested: a checkpoint node among them stands for its own function's ops: their tree, by position)
+        self.tree = ([(weakref.ref(n), n.name) for n in nodes],
+                     {i: n.saved[1].tree for i, n in enumerate(nodes) if type(n) is _Checkpoint})
+        # the tree of the first forward, where this call is one an outer checkpoint's recomputation made: the
+        # caller holds those tensors, not this call's (set by that recomputation)
+        self.origin: tuple | None = None
         self.label = _without_markers(outer)   # the recomputed ops' scope, as the forward's ops had it
         self.input_keys = {_key(edge): k for k, edge in enumerate(externals)}
         self.reentrant = reentrant
@@ -332,7 +337,7 @@ class _Segment:
 
     def _inner_targets(self, nodes: list, wanted: Sequence[tuple]) -> dict:
         """``{(forward op, output index): the recomputed op's output as a Tensor}`` for each of ``wanted``."""
-        recomputed = {ref(): op for op, (ref, name) in zip(nodes, self.forward_nodes) if op.name == name}
+        recomputed = {ref(): op for op, (ref, name) in zip(nodes, (self.origin or self.tree)[0]) if op.name == name}
         inner = {}
         for forward, index in wanted:
             op = recomputed.get(forward)
@@ -368,7 +373,10 @@ class _Segment:
                                    "the recomputation", [])
         nodes, _ = _segment(ys, path)
         _relabel(nodes, path, self.label)
-        for op, (ref, name) in zip(nodes, self.forward_nodes):   # the same ops, met in the same order
+        forward_nodes, nested = self.origin or self.tree
+        for i, (op, (ref, name)) in enumerate(zip(nodes, forward_nodes)):   # the same ops, met in the same order
+            if i in nested and type(op) is _Checkpoint:   # a nested checkpoint: its recomputation maps onto those
+                op.saved[1].origin = nested[i]
             forward = ref()
             if forward is None or op.name != name:
                 continue
