@@ -112,10 +112,11 @@ def _compare(name: str, op: Any, operator: bool = False) -> Any:
     equality = name in ("eq", "ne")
 
     def compare(self: Tensor, other: Any) -> Tensor:
-        if equality and (other is None or type(other) is str):
-            if operator:   # Python then compares identities: x == None is False, as PyTorch's operators answer
+        if other is None or type(other) is str:   # refused before NumPy, which compares an empty tensor with them
+            if operator and equality:   # Python then compares identities: x == None is False, as PyTorch's
                 return NotImplemented
-            raise TypeError(f"{name}(): other must be a Tensor or a number, got {type(other).__name__}")
+            raise TypeError(f"{name}{'()' if equality else ''}: other must be a Tensor or a number, got "
+                            f"{type(other).__name__} (shapes {self.shape} and ())")
         raw = unwrap(other)
         if type(raw) is int and not 0 <= raw < 128 and _outside_int_dtype(raw, self.data.dtype):
             # PyTorch casts the number into the integer dtype first (uint8 >= -1 compares with 255), as the
@@ -128,9 +129,6 @@ def _compare(name: str, op: Any, operator: bool = False) -> Any:
         try:
             result = op(self.data, raw)
         except (ValueError, TypeError) as error:
-            if other is None or type(other) is str:   # NumPy's "no loop matching types" message
-                raise TypeError(f"{name}: other must be a Tensor or a number, got {type(other).__name__} (shapes "
-                                f"{self.shape} and ())") from None
             moved = same_device(name, (self, other))   # tensors on two devices: the ValueError naming both
             if moved[0] is not self or moved[1] is not other:
                 return compare(*moved)

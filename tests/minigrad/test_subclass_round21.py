@@ -246,3 +246,13 @@ def test_deepcopy_of_a_parameter_shares_no_memory_as_torch(order: str) -> None:
                 c.add_(10.0)
         return [c.tolist() for c in copies], p.tolist()
     assert run(mg, nn) == run(torch, torch.nn)
+
+
+@pytest.mark.parametrize("shape", [(0,), (2,), (0, 3)])
+@pytest.mark.parametrize("call", [lambda x: x < None, lambda x: x >= "a", lambda x: x == None,  # noqa: E711
+                                  lambda x: x != "a"])
+def test_ordering_comparison_with_none_or_str_raises_on_empty_tensors_too(shape: tuple, call: Any) -> None:
+    """``empty < None`` returned an empty bool tensor (NumPy compares no elements); torch raises TypeError."""
+    ours = _outcome(lambda: call(mg.ones(shape)))
+    theirs = _outcome(lambda: call(torch.ones(shape)))
+    _same(ours, theirs)
