@@ -77,7 +77,7 @@ class ASGD(ScalarStateOptimizer):
         # PyTorch makes the new values with torch.as_tensor (its default dtype from a Python float lr; a Tensor
         # lr's dtype from a Tensor lr, read here as a NumPy scalar of it), then copies them into the state
         # (scalar_dtype(), or the parameter's dtype after a load). PyTorch's 0-d float32 power is float64's, rounded.
-        f = np.dtype(mg.get_default_dtype()).type   # the dtype the new values are made in
+        default = np.dtype(mg.get_default_dtype()).type   # the dtype the new values are made in
         base = 1 + lambd * lr * step
         if isinstance(base, np.generic):
             eta = lr / base.dtype.type(float(base) ** alpha)
@@ -87,6 +87,6 @@ class ASGD(ScalarStateOptimizer):
             f = scalar_dtype()
             eta = f(1) / f(float(f(1) + f(lambd * lr) * f(step)) ** alpha) * f(lr)
         else:
-            eta = f(lr / base ** alpha)
+            eta = default(lr / base ** alpha)
         state["eta"] = np.array(eta, dtype=state["eta"].dtype)
-        state["mu"] = np.array(f(1 / max(1, step - t0)), dtype=state["mu"].dtype)
+        state["mu"] = np.array(default(1 / max(1, step - t0)), dtype=state["mu"].dtype)

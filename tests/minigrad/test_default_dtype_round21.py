@@ -105,3 +105,20 @@ def test_student_t_variance_keeps_its_parameters_dtype_under_the_default_float64
     theirs = getattr(torch.distributions.StudentT(torch.tensor([df, 4.0], dtype=torch.float32), 0.0, 2.0), what)
     assert str(ours.dtype) == _name(theirs.dtype) == "float32"
     np.testing.assert_allclose(ours.numpy(), theirs.numpy(), rtol=1e-6)
+
+
+@pytest.mark.parametrize("foreach", [False, True])
+def test_asgd_state_under_the_default_float16_as_torch(torch: Any, default_dtype: Callable, foreach: bool) -> None:
+    # float32 state scalars (scalar_dtype) holding values PyTorch makes with torch.as_tensor, in the default float16
+    default_dtype("float16")
+    states = []
+    for lib, module in ((mg, nn), (torch, torch.nn)):
+        p = module.Parameter(lib.tensor([1.0, -2.0, 3.0], dtype=lib.float32))
+        opt = lib.optim.ASGD([p], lr=0.37, t0=1, foreach=foreach)
+        for _ in range(4):
+            opt.zero_grad()
+            (p * p * 0.37).sum().backward()
+            opt.step()
+        state = opt.state_dict()["state"][0]
+        states.append([(_name(state[key].dtype), float(state[key])) for key in ("eta", "mu")])
+    assert states[0] == states[1]
