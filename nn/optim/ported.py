@@ -10,9 +10,10 @@
   (float32 unless ``torch.set_default_dtype(torch.float64)``), and its
   ``load_state_dict`` casts them to the parameter's dtype. Their rounding shows
   in float64 updates (mu_product is a running product), so minigrad keeps them
-  the same way: host 0-d NumPy arrays, float32 when created, the parameter's
-  dtype after a load (NAdam then multiplies its product in that dtype; ASGD's
-  new values are made in float32 whatever the state's dtype, as PyTorch's).
+  the same way: host 0-d NumPy arrays of :func:`scalar_dtype` when created (read
+  at that step), the parameter's dtype after a load (NAdam then multiplies its
+  product in that dtype; ASGD's new values are made in the default dtype
+  whatever the state's dtype, as PyTorch's ``torch.as_tensor``).
   ``state_dict()`` gives them as 0-d Tensors, as PyTorch.
 """
 
