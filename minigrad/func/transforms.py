@@ -45,7 +45,7 @@ from ..recording import inside_transform, is_recording, record_grad
 from ..tensor import Tensor
 from ..versions import memory_owner
 from . import _pytree
-from .vmap import check_randomness, inputs_level, randomness_checked, recording_mark
+from .vmap import _VmapLevel, check_randomness, inputs_level, randomness_checked, recording_mark
 
 __all__ = ["grad", "grad_and_value", "hessian", "jacfwd", "jacrev", "jvp", "vjp"]
 
@@ -113,6 +113,14 @@ class _ForwardLevel:
         return False if self.enclosing is None else self.enclosing.hook_owner(tensor)
 
 
+def _in_forward_transform() -> bool:
+    """Whether the innermost transform whose function runs now (vmaps aside) is a forward one (jvp, jacfwd)."""
+    level = current_level()
+    while isinstance(level, _VmapLevel):
+        level = level.enclosing
+    return isinstance(level, _ForwardLevel)
+
+
 class _Level:
     """One call of a transform: its stand-ins for the differentiated inputs and whether the gradients must
     keep their graph (``create_graph``), because the transform is nested or because the computation reaches
@@ -120,7 +128,9 @@ class _Level:
 
     def __init__(self, api: str) -> None:
         self.api = api
-        self.nested = _depth() > 0
+        # inside another transform's function; under no_grad there (and not in a forward transform's, whose forward
+        # AD sees through no_grad) the enclosing transform does not track this one, as torch's: a top-level call
+        self.nested = _depth() > 0 and (is_recording() or _in_forward_transform())
         self.outer = is_recording() and not self.nested   # results may stay differentiable w.r.t. outside
         self.own: set = set()     # ids of the stand-ins that are fresh leaves (the transform's own inputs)
         self.clean: set = set()   # nodes known to reach nothing from outside

@@ -165,3 +165,39 @@ def test_linearize_of_jacrev_gives_the_jvp_where_torch_gives_zeros() -> None:
     theirs = tf.jvp(tf.jacrev(lambda y: y.exp()), (torch.tensor(x),), (torch.tensor(t),))[1]
     np.testing.assert_allclose(ours.numpy(), theirs.numpy(), rtol=1e-12)
     np.testing.assert_allclose(ours.numpy(), np.diag(np.exp(x) * t), rtol=1e-12)
+
+
+# --- grad mode: a transform called under no_grad inside another ------------------------------------------------
+
+
+def _under_no_grad(lib: Any, fn: Any) -> Any:
+    with lib.no_grad():
+        return fn()
+
+
+NO_GRAD_NESTED = {   # the inner transform runs under no_grad inside the outer one's function
+    "grad_of_grad": lambda lib, F, f, x: F.grad(lambda y: _under_no_grad(lib, lambda: F.grad(f)(y)).sum())(x),
+    "grad_of_grad_times_y": lambda lib, F, f, x: F.grad(
+        lambda y: (_under_no_grad(lib, lambda: F.grad(f)(y)) * y).sum())(x),
+    "jacrev_of_jacrev": lambda lib, F, f, x: F.jacrev(
+        lambda y: _under_no_grad(lib, lambda: F.jacrev(lambda z: z.exp() * z)(y)))(x),
+    "grad_of_vjp": lambda lib, F, f, x: F.grad(
+        lambda y: _under_no_grad(lib, lambda: F.vjp(lambda z: z.exp() * z, y)[1](lib.ones_like(y))[0]).sum())(x),
+    "grad_of_vmap_grad": lambda lib, F, f, x: F.grad(
+        lambda y: _under_no_grad(lib, lambda: F.vmap(F.grad(f))(y[None]))[0].sum())(x),
+    "jacfwd_of_grad": lambda lib, F, f, x: F.jacfwd(   # forward AD sees through no_grad: the true Jacobian
+        lambda y: _under_no_grad(lib, lambda: F.grad(f)(y)))(x),
+}
+
+
+@pytest.mark.parametrize("requires_grad", [False, True])
+@pytest.mark.parametrize("name", sorted(NO_GRAD_NESTED))
+def test_no_grad_around_a_nested_transform_hides_it_from_the_outer_one(name: str, requires_grad: bool) -> None:
+    """torch.func respects ``no_grad`` inside a transform's function: a grad/vjp/jacrev called there is not
+    differentiated by the enclosing grad (its result is a constant there: zeros). minigrad's nested transform always
+    kept its graph, so ``grad(lambda y: no_grad(grad(f))(y).sum())`` gave the second derivative."""
+    results = []
+    for lib, F in ((mg, mf), (torch, tf)):
+        x = lib.tensor(X[0], requires_grad=requires_grad)
+        results.append(NO_GRAD_NESTED[name](lib, F, lambda z: (z.exp() * z).sum(), x).detach().numpy())
+    np.testing.assert_allclose(results[0], results[1], rtol=1e-10, atol=1e-12)
