@@ -214,7 +214,7 @@ def __getattr__(name: str) -> Any:
     # `mg.viz` and `from minigrad import nn` are loaded on first use, so that
     # importing the engine never needs graphviz nor imports the nn library.
     if name in ("viz", "utils", "linalg", "special", "fft", "distributions", "testing", "random", "func", "jit",
-                "multiprocessing", "profiler", "quasirandom", "distributed", "signal"):
+                "multiprocessing", "profiler", "quasirandom", "distributed", "signal", "masked"):
         return importlib.import_module(f".{name}", __name__)
     if name == "vmap":   # torch.vmap is torch.func.vmap
         return importlib.import_module(".func", __name__).vmap
