@@ -175,6 +175,12 @@ def _made(tensor: Tensor) -> bool:
     return True
 
 
+def _constructor_arguments(*data: Any, dtype: Any = None, requires_grad: bool = False,
+                           device: str | Device | None = None) -> tuple:
+    """``Tensor(*data, dtype=None, requires_grad=False, device=None)``'s arguments for ``Tensor._initialize``."""
+    return (*_legacy_arguments(data, dtype), requires_grad, device)
+
+
 def _legacy_arguments(args: tuple, dtype: Any) -> tuple:
     """``(data, dtype)`` for ``Tensor(*args, dtype=)``, read as PyTorch reads ``torch.Tensor(*args)``."""
     if len(args) == 1 and isinstance(args[0], Tensor):
@@ -300,8 +306,7 @@ class Tensor:
         return self.data.__cuda_array_interface__
     __hash__ = object.__hash__
 
-    def __new__(cls, *data: Any, dtype: Any = None, requires_grad: bool = False,
-                device: str | Device | None = None) -> Tensor:
+    def __new__(cls, *data: Any, **kwargs: Any) -> Tensor:
         """``mg.Tensor(...)`` as PyTorch's legacy ``torch.Tensor(...)``: ``Tensor([1, 2])`` and ``Tensor(array)``
         give the default float dtype (float32), ``Tensor(2, 3)`` / ``Tensor(size)`` zeros of that shape,
         ``Tensor()`` an empty tensor, ``Tensor(t)`` a tensor sharing ``t``'s array; ``dtype=`` overrides.
@@ -313,10 +318,12 @@ class Tensor:
         ``super().__init__(data, ...)`` (minigrad's older style)."""
         tensor = object.__new__(cls)
         try:
-            tensor._initialize(*_legacy_arguments(data, dtype), requires_grad, device)
-        except (TypeError, ValueError, RuntimeError):
+            arguments = _constructor_arguments(*data, **kwargs)
+        except (TypeError, ValueError):
             if cls.__init__ is Tensor.__init__:
                 raise
+            return tensor   # a subclass's own arguments: its __init__ makes the tensor
+        tensor._initialize(*arguments)
         return tensor
 
     def __init__(self, *data: Any, **kwargs: Any) -> None:
@@ -324,11 +331,7 @@ class Tensor:
         ``__new__`` too, which PyTorch's ``__init__`` takes and ignores), but for a subclass's ``__init__`` calling
         it with arguments (``super().__init__(data, requires_grad=True)``), which makes the tensor from them."""
         if type(self).__init__ is not Tensor.__init__ and (data or kwargs or not _made(self)):
-            self._remake(*data, **kwargs)
-
-    def _remake(self, *data: Any, dtype: Any = None, requires_grad: bool = False,
-                device: str | Device | None = None) -> None:
-        self._initialize(*_legacy_arguments(data, dtype), requires_grad, device)
+            self._initialize(*_constructor_arguments(*data, **kwargs))
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         """A subclass defining ``__torch_function__`` or ``__torch_dispatch__`` is refused (NotImplementedError):
@@ -512,7 +515,7 @@ class Tensor:
     @requires_grad.setter
     def requires_grad(self, value: bool) -> None:
         if not isinstance(value, (bool, numpy.bool_)):
-            raise TypeError(f"requires_grad must be a bool, got {type(value).__name__}")
+            raise ArgumentTypeError(f"requires_grad must be a bool, got {type(value).__name__}")   # torch's class too
         if self._node is not None:
             raise RuntimeError(f"requires_grad: {_LEAVES_ONLY}")
         self.requires_grad_(bool(value))

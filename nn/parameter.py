@@ -145,7 +145,7 @@ class UninitializedBuffer(UninitializedTensorMixin, Tensor):
 
     def __new__(cls, requires_grad: bool = False, device: Any = None, dtype: Any = None,
                 persistent: bool = True) -> UninitializedBuffer:
-        buffer = Tensor.__new__(cls, mg.empty(0, dtype=dtype, device=device), requires_grad=requires_grad)
+        buffer = Tensor._make_subclass(cls, mg.empty(0, dtype=dtype, device=device), requires_grad)
         _mark(buffer, persistent)   # ``persistent``: whether the buffer goes into the state dict, as given
         return buffer
 

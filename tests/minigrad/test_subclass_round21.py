@@ -157,7 +157,8 @@ def test_make_subclass_as_torch(case: str) -> None:
     _same(_outcome(run, mg), _outcome(run, torch))
 
 
-@pytest.mark.parametrize("case", ["init_only", "new_and_init", "new_returns_super", "parameter_new", "legacy"])
+@pytest.mark.parametrize("case", ["init_only", "new_and_init", "new_returns_super", "parameter_new", "legacy",
+                                  "int_requires_grad"])
 def test_subclass_constructors_as_torch(case: str) -> None:
     """A subclass's own ``__init__(self, ...)`` that does not call Tensor's (PyTorch makes the tensor in
     ``__new__``) gave a tensor without data, and ``super().__new__(cls, data)`` raised object's TypeError."""
@@ -190,6 +191,12 @@ def test_subclass_constructors_as_torch(case: str) -> None:
                     super().__init__()
             p = TaggedParam(lib.ones(2), "w")
             return type(p).__name__, p.tag, p.requires_grad, isinstance(p, lnn.Parameter), p.tolist()
+        if case == "int_requires_grad":   # raises (it once gave an int tensor that silently did not require grad)
+            class Quiet(lib.Tensor):
+                def __init__(self, *args: Any, **kwargs: Any) -> None:
+                    pass
+            return Quiet(lib.tensor([1, 2]), requires_grad=True).requires_grad
+
         class Plain(lib.Tensor):
             pass
         return [Plain(2, 3).shape[0], Plain([1, 2]).tolist(), str(Plain([1, 2]).dtype)[-7:]]
@@ -256,3 +263,9 @@ def test_ordering_comparison_with_none_or_str_raises_on_empty_tensors_too(shape:
     ours = _outcome(lambda: call(mg.ones(shape)))
     theirs = _outcome(lambda: call(torch.ones(shape)))
     _same(ours, theirs)
+
+
+def test_requires_grad_assignment_of_a_non_bool_is_torchs_runtime_error() -> None:
+    for lib in (mg, torch):
+        with pytest.raises(RuntimeError, match="requires_grad must be a bool"):
+            lib.ones(2).requires_grad = 1
