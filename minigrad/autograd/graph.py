@@ -284,6 +284,15 @@ class _AllowMutationOnSavedContext:
 _MUTATION_CONTEXT_OPEN = [False]   # one block at a time in the process, as PyTorch's
 
 
+def saves_copies() -> bool:
+    """Whether the ops recorded now (in this thread) keep copies of the arrays they save: the innermost hooks are
+    :func:`allow_mutation_on_saved_tensors`'. An in-place op's result then needs no version check
+    (``ops.inplace.keep_result``): a later in-place change cannot reach what its node saved."""
+    local = _HOOKS
+    return bool(local.stack) and not local.packing and \
+        isinstance(getattr(local.stack[-1][0], "__self__", None), _AllowMutationOnSavedContext)
+
+
 @contextlib.contextmanager
 def allow_mutation_on_saved_tensors() -> Iterator[_AllowMutationOnSavedContext]:
     """Inside it, a tensor saved for backward may be changed in place: backward reads its value as it was saved

@@ -38,6 +38,7 @@ import numpy
 
 from .. import backend
 from ..autograd import Function
+from ..autograd.graph import saves_copies
 from ..autograd.names import spelled
 from ..constructors import SampleDtypeError, _fill_in, rand, randn
 from ..dtypes import can_cast
@@ -312,10 +313,11 @@ _ONLY_WHERE_SAVED = frozenset({"pow_", "float_power_"})
 def keep_result(name: str, out: Tensor) -> Tensor:
     """``out`` (the value an in-place op ``name`` writes) made by a node that saved it, for :func:`saved_output_is`:
     unchanged if its op saved it already (relu, exp, tanh …), else a clone whose node keeps it (elu_, cumprod_,
-    sgn_ … are several ops, or need none of it): a clone's gradient passes through, at any order."""
+    sgn_ … are several ops, or need none of it): a clone's gradient passes through, at any order. None under
+    ``allow_mutation_on_saved_tensors``, whose hooks copy what the op saved (a later change cannot reach it)."""
     node = out._node
     if (name not in RESULT_SAVERS or name in _ONLY_WHERE_SAVED or node is None
-            or (type(node.saved) is tuple and any(s is out.data for s in node.saved))):
+            or (type(node.saved) is tuple and any(s is out.data for s in node.saved)) or saves_copies()):
         return out
     kept = Clone()(out)
     if kept._node is not None:

@@ -12,6 +12,7 @@ import pytest
 
 import minigrad as mg
 import minigrad.utils.checkpoint as mg_checkpoint
+import nn as mnn
 
 torch = pytest.importorskip("torch", reason="no torch")
 import torch.utils.checkpoint as torch_checkpoint  # noqa: E402
@@ -82,8 +83,26 @@ def _twice_with_retain_graph(T: Any) -> list:
     return [a.grad]
 
 
+def _result_saver_changed_again(T: Any) -> list:   # sigmoid_/exp_/elu_ save their result, then it changes again
+    F = torch.nn.functional if T is torch else mnn.functional
+    a = _leaf(T)
+    b = a * 1
+    b.sigmoid_()
+    c = a * 2
+    c.exp_()
+    d = a * 0.5
+    F.elu_(d)
+    y = (b * 3 + c + d * d).sum()
+    with T.no_grad():
+        b.mul_(5)
+        c.zero_()
+        d.add_(1)
+    y.backward()
+    return [a.grad]
+
+
 @pytest.mark.parametrize("program", [_clone_pow_sin, _leaf_updated_under_no_grad, _view_written, _custom_function,
-                                     _twice_with_retain_graph])
+                                     _twice_with_retain_graph, _result_saver_changed_again])
 def test_allow_mutation_on_saved_tensors_gives_the_gradient_of_the_saved_values_as_torch(program: Callable) -> None:
     """Missing here: inside it, backward reads a saved tensor as it was saved (torch clones it on mutation);
     without it both raise the in-place RuntimeError."""
