@@ -67,6 +67,13 @@ def _check_arguments(name: str, input: Any, hx: tuple, w_ih: Any, w_hh: Any, b_i
                                f"{h.shape[0] if h.ndim else '()'} (shape {h.shape})")
         if h.shape[1] != hidden:
             raise RuntimeError(f"{name}: hidden{i} has inconsistent hidden_size: got {h.shape[1]}, expected {hidden}")
+    # PyTorch's matmuls refuse mixed dtypes; NumPy's promotion would return a result of another dtype
+    others = [*((f"hx[{i}]", h) for i, h in enumerate(hx)), ("w_ih", w_ih), ("w_hh", w_hh), ("b_ih", b_ih),
+              ("b_hh", b_hh)]
+    for what, tensor in others:
+        if tensor is not None and tensor.dtype != x.dtype:
+            raise RuntimeError(f"{name}: {what} is {tensor.dtype}, the input {x.dtype}: expected every tensor to have "
+                               "the input's dtype (PyTorch: mat1 and mat2 must have the same dtype)")
     return x, w_ih, w_hh, b_ih, b_hh
 
 

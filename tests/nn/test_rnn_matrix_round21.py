@@ -1,0 +1,64 @@
+"""Recurrent layers' configuration matrix against torch, round 21: what a random-configuration fuzz found.
+
+The fuzz (/tmp/fuzz21_rnn_matrix.py: RNN/LSTM/GRU and their cells, sizes 1..7, 1..3 layers, bidirectional, no
+bias, batch_first, proj_size, dropout in eval, float32/float64, unbatched, batch 0, hx requiring grad, frozen
+parameters, packed/padded/``lengths=`` inputs, every ``nn.utils.rnn`` helper, ``compile=``, ``fused=``,
+``mg.compile`` around the module or a cell's step, ``module.compile()``, inf/nan inputs and weights, the strict
+CuPy stand-in) matched torch on every valid input. What it found is below.
+"""
+
+from __future__ import annotations
+
+import itertools
+from typing import Any
+
+import numpy as np
+import pytest
+
+import minigrad as mg
+
+
+@pytest.fixture(scope="module")
+def torch():
+    torch = pytest.importorskip("torch", reason="no torch")
+    return torch
+
+
+def _raised(call: Any) -> BaseException | None:
+    try:
+        call()
+    except Exception as error:  # noqa: BLE001 - the error is what is compared
+        return error
+    return None
+
+
+# --- the functional cells refuse tensors of mixed dtypes, as PyTorch's ------------------------------------
+
+FUNCTIONAL_CELLS = [("rnn_tanh_cell", 1), ("rnn_relu_cell", 1), ("lstm_cell", 4), ("gru_cell", 3)]
+# (input, hx, weights, biases): one of them float32, the rest float64 (ours promoted to a float64 result)
+MIXED = [dtypes for dtypes in itertools.product(("float32", "float64"), repeat=4) if len(set(dtypes)) == 2
+         and dtypes.count("float32") == 1]
+
+
+@pytest.mark.parametrize(("name", "gates"), FUNCTIONAL_CELLS)
+@pytest.mark.parametrize("dtypes", MIXED)
+def test_functional_cells_refuse_mixed_dtypes_as_pytorch(torch, name: str, gates: int, dtypes: tuple) -> None:
+    rng = np.random.default_rng(0)
+    batch, inputs, hidden = 2, 3, 4
+    x_dtype, h_dtype, w_dtype, b_dtype = dtypes
+    arrays = {"x": rng.standard_normal((batch, inputs)).astype(x_dtype),
+              "h": rng.standard_normal((batch, hidden)).astype(h_dtype),
+              "c": rng.standard_normal((batch, hidden)).astype(h_dtype),
+              "w_ih": rng.standard_normal((gates * hidden, inputs)).astype(w_dtype),
+              "w_hh": rng.standard_normal((gates * hidden, hidden)).astype(w_dtype),
+              "b_ih": rng.standard_normal(gates * hidden).astype(b_dtype),
+              "b_hh": rng.standard_normal(gates * hidden).astype(b_dtype)}
+
+    def call(lib: Any) -> Any:
+        t = {key: lib.tensor(value) for key, value in arrays.items()}
+        hx = (t["h"], t["c"]) if name == "lstm_cell" else t["h"]
+        return getattr(lib, name)(t["x"], hx, t["w_ih"], t["w_hh"], t["b_ih"], t["b_hh"])
+
+    assert isinstance(_raised(lambda: call(torch)), RuntimeError)
+    with pytest.raises(RuntimeError, match=f"{name}: .*dtype"):
+        call(mg)
