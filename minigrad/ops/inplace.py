@@ -313,7 +313,7 @@ _ONLY_WHERE_SAVED = frozenset({"pow_", "float_power_"})
 def keep_result(name: str, out: Tensor) -> Tensor:
     """``out`` (the value an in-place op ``name`` writes) made by a node that saved it, for :func:`saved_output_is`:
     unchanged if its op saved it already (relu, exp, tanh …), else a clone whose node keeps it (elu_, cumprod_,
-    sgn_ … are several ops, or need none of it): a clone's gradient passes through, at any order. None under
+    sgn_ … are several ops, or need none of it): a clone's gradient passes through, at any order. No clone under
     ``allow_mutation_on_saved_tensors``, whose hooks copy what the op saved (a later change cannot reach it)."""
     node = out._node
     if (name not in RESULT_SAVERS or name in _ONLY_WHERE_SAVED or node is None
