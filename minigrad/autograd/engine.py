@@ -285,6 +285,13 @@ class Function:
             metadata = self.__dict__["_metadata"] = {}
         return metadata
 
+    def _sequence_nr(self) -> int:
+        """When this node was recorded, as PyTorch's private ``grad_fn._sequence_nr()``: a count from 0 that grows
+        with each node recorded (among the nodes ready in a backward the latest recorded runs first). minigrad
+        counts once for the whole process where PyTorch counts per thread, so only numbers of one thread's nodes
+        compare alike in both; and the numbers themselves differ from PyTorch's, whose nodes are others."""
+        return self.seq - 1
+
     def register_prehook(self, hook: Callable[[tuple], Any]) -> RemovableHandle:
         """Call ``hook(grad_outputs)`` before this node's backward, as PyTorch's ``grad_fn.register_prehook``.
 
@@ -1132,6 +1139,10 @@ class AccumulateGrad:
         if accumulator is None or accumulator.variable is not leaf:
             accumulator = cls._of[id(leaf)] = cls(leaf)
         return accumulator
+
+    def _sequence_nr(self) -> int:
+        """2**64 - 1, as PyTorch's AccumulateGrad (a leaf's gradient is accumulated as soon as it is complete)."""
+        return 2**64 - 1
 
     def register_prehook(self, hook: Callable[[tuple], Any]) -> RemovableHandle:
         """``hook(grad_outputs)`` on the leaf's gradient before it is added into ``.grad``; returns None or a

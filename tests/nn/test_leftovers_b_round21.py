@@ -491,3 +491,23 @@ def test_masked_tensor_is_refused_naming_the_masked_functions(name: str) -> None
     with pytest.raises(NotImplementedError, match=f"masked.{name}: minigrad has no MaskedTensor.*mask="):
         getattr(mg.masked, name)(mg.tensor(_X), mg.tensor(_M))
     assert not mg.masked.is_masked_tensor(mg.tensor(_X))
+
+
+# --- 6. grad_fn._sequence_nr() ------------------------------------------------------------------------------------
+
+def test_sequence_numbers_grow_with_each_recorded_node_as_torch_within_a_thread() -> None:
+    # grad_fn._sequence_nr() was missing (AttributeError). As PyTorch's, it grows by one per recorded node (none
+    # under no_grad) and a leaf's AccumulateGrad has 2**64 - 1; minigrad counts for the whole process where
+    # PyTorch counts per thread (documented), so only differences within one thread are compared
+    def numbers(lib: Any) -> list:
+        x = lib.ones(2, requires_grad=True)
+        a = x * 2
+        b = a + 1
+        with lib.no_grad():
+            x * 3
+        c = b.sum()
+        nodes = [a.grad_fn, b.grad_fn, c.grad_fn]
+        return [n._sequence_nr() - nodes[0]._sequence_nr() for n in nodes] + \
+            [a.grad_fn.next_functions[0][0]._sequence_nr()]
+
+    assert numbers(mg) == numbers(torch)
