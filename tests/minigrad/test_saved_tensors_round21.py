@@ -20,6 +20,14 @@ import torch.utils.checkpoint as torch_checkpoint  # noqa: E402
 A = [0.5, -1.25, 2.0]
 
 
+@pytest.fixture(scope="module", autouse=True)
+def _torch_mutation_mode_set_up() -> None:
+    """Torch's first in-place op under allow_mutation_on_saved_tensors sets up its dispatch mode (~2 s, once per
+    process): done here, outside the tests' call time."""
+    with torch.autograd.graph.allow_mutation_on_saved_tensors():
+        torch.ones(1).add_(1)
+
+
 def _leaf(T: Any) -> Any:
     return T.tensor(A, dtype=T.float64, requires_grad=True)
 
