@@ -819,7 +819,9 @@ def _mean(node: Function, g: Tensor) -> Tensor:
     count = _count(node.in_shape, node.axis)
     if count == 0:
         return _zeros(node.in_shape, g)
-    return _unreduce(Div()(g, count), node.in_shape, node.axis, node.keepdims)
+    # broadcast, then divided (PyTorch's sum_backward(...) / numel): a gradient with memory of its own, not a
+    # broadcast view (``autograd.grad(x.mean(-1).sum(), x, create_graph=True)[0].mul_(2)`` works, as PyTorch's)
+    return Div()(_unreduce(g, node.in_shape, node.axis, node.keepdims), count)
 
 
 def _kept(node: Function, y: Any) -> Tensor:

@@ -164,3 +164,19 @@ def test_layouts_with_gradients() -> None:
         y.view(-1).sum().backward()
         grads.append(a.grad.numpy())
     np.testing.assert_allclose(grads[0], grads[1], rtol=1e-6)
+
+
+@pytest.mark.parametrize("reduce", ["mean_last", "mean_all", "mean_keepdim", "mean_transposed"])
+def test_create_graph_mean_gradient_owns_its_memory(reduce: str) -> None:
+    """A ``create_graph`` gradient of ``mean`` was a broadcast view (a 0 stride): ``view(n, -1)`` and in-place
+    writes (``g.mul_(2)``) raised where PyTorch's gradient (``sum_backward(...) / numel``) has memory of its own."""
+    fns = {"mean_last": lambda x: x.mean(-1).sum(), "mean_all": lambda x: x.mean(),
+           "mean_keepdim": lambda x: x.mean(1, keepdim=True).pow(2).sum(),
+           "mean_transposed": lambda x: x.transpose(1, 2).mean(-1).pow(2).sum()}
+    results = []
+    for lib in (mg, torch):
+        x = lib.tensor(np.random.RandomState(0).rand(2, 4, 6), requires_grad=True)
+        (g,) = lib.autograd.grad(fns[reduce](x), x, create_graph=True)
+        results.append(_layout(g))
+        g.detach().mul_(2)   # memory of its own: a write into a broadcast view raises
+    assert results[0] == results[1]
