@@ -263,33 +263,32 @@ class RemovableHandle:
 
 def refuse_checkpointed(tensor: Tensor, what: str) -> None:
     """Refuse a tensor that a function run under ``utils.checkpoint`` computed (its op is marked ``checkpointed``)
-    as an input of ``backward(inputs=)`` or ``grad(create_graph=True)``: that graph was replaced by the checkpoint
-    node's, recomputed in backward, and those walks do not reach into it (torch's non-reentrant checkpoint keeps
-    it). ``what`` names the call, e.g. ``"backward: inputs[0]"``."""
+    as an input of a ``create_graph=True`` backward or grad: that graph was replaced by the checkpoint node's,
+    recomputed in backward, and the create_graph walk does not reach into it (torch's non-reentrant checkpoint
+    keeps it). ``what`` names the call, e.g. ``"grad(create_graph=True): inputs[0]"``."""
     node = tensor._node
     if node is not None and getattr(node, "checkpointed", False):
         raise NotImplementedError(
             f"{what} (shape {tuple(tensor.shape)}) was computed inside a function run under checkpoint(), whose "
-            "graph backward recomputes: minigrad's backward(inputs=) and grad(create_graph=True) do not reach the "
-            "forward's tensors there (torch's checkpoint(use_reentrant=False) keeps that graph and does). Use "
-            "autograd.grad(outputs, tensor), or call .retain_grad() on it (inside the function or after the call) "
-            "and read its .grad after backward(); or return it from the function, or compute it outside "
-            "checkpoint().")
+            "graph backward recomputes: minigrad's create_graph=True walk does not reach the forward's tensors "
+            "there (torch's checkpoint(use_reentrant=False) keeps that graph and does). Without create_graph, "
+            "autograd.grad(outputs, tensor), backward(inputs=[tensor]) and .retain_grad() work; or return it from "
+            "the function, or compute it outside checkpoint().")
 
 
 def refuse_lost_checkpoint(tensor: Tensor, what: str) -> None:
-    """Refuse ``grad()`` at a tensor that a function run under ``utils.checkpoint`` computed whose checkpoint node
-    is gone: that checkpoint ran inside another checkpointed function (whose recomputation makes a new one), or its
-    outputs were freed. grad() would find it unused (its hooks and retain_grad() work: the recomputations map onto
-    the first forward's ops)."""
+    """Refuse ``grad()`` or ``backward(inputs=)`` at a tensor that a function run under ``utils.checkpoint``
+    computed whose checkpoint node is gone: that checkpoint ran inside another checkpointed function (whose
+    recomputation makes a new one), or its outputs were freed. The walk would find it unused (its hooks and
+    retain_grad() work: the recomputations map onto the first forward's ops)."""
     node = tensor._node
     owner = getattr(node, "checkpointed", None) if node is not None else None
     if owner is not None and owner() is None:
         raise NotImplementedError(
             f"{what} (shape {tuple(tensor.shape)}) was computed inside a function run under checkpoint() that ran "
             "inside another checkpointed function (nested checkpoints), or whose outputs are gone: minigrad's "
-            "recomputation does not reach it (torch's checkpoint(use_reentrant=False) does). Return it from the "
-            "functions, or compute it outside the outer checkpoint().")
+            "grad() and backward(inputs=) do not reach it (torch's checkpoint(use_reentrant=False) does). Call "
+            ".retain_grad() on it and read its .grad after a plain backward(), or return it from the functions.")
 
 
 def register_hook(tensor: Tensor, hook: Callable) -> RemovableHandle:

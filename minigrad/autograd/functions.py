@@ -146,7 +146,9 @@ def backward(tensors: Any, grad_tensors: Any = None, retain_graph: bool | None =
     if inputs is not None:
         wanted = _tensor_list(inputs, "backward", "inputs")
         for i, t in enumerate(wanted):
-            refuse_checkpointed(t, f"backward: inputs[{i}]")
+            refuse_lost_checkpoint(t, f"backward: inputs[{i}]")
+            if create_graph:
+                refuse_checkpointed(t, f"backward(create_graph=True): inputs[{i}]")
         if not wanted:
             raise RuntimeError("backward: `inputs` cannot be empty (leave it out to accumulate into every leaf)")
         for t in wanted:
@@ -159,6 +161,8 @@ def backward(tensors: Any, grad_tensors: Any = None, retain_graph: bool | None =
         return
     owned: set = set()
     finished: dict = {}   # if the walk raises: the leaves whose gradient was complete
+    if targets is not None:   # (for utils.checkpoint: a non-leaf input its function computed)
+        outer_targets, CAPTURING.targets = getattr(CAPTURING, "targets", None), targets
     token = _grad_off()
     try:
         leaves = _walk_roots(roots, grads, False if retain_graph is None else retain_graph, owned, targets, finished)
@@ -170,6 +174,8 @@ def backward(tensors: Any, grad_tensors: Any = None, retain_graph: bool | None =
             leaves = {leaf: g for leaf, g in leaves.items() if leaf in targets.leaves}
         _accumulate(leaves, owned)
     finally:
+        if targets is not None:
+            CAPTURING.targets = outer_targets
         if token is not None:
             _state.reset(token)
 

@@ -30,9 +30,10 @@ checkpoints, keyword arguments, non-tensor arguments and outputs that are tuples
 A tensor the function computes that the caller holds (kept in a list, a module attribute) and calls
 ``retain_grad()`` on, inside the function or after, gets its ``.grad`` from the recomputed ops (they are the
 forward's, in the same order), as torch's non-reentrant checkpoint, which keeps the forward's graph, gives it;
-so do hooks registered on it after the call (``register_hook``) and ``mg.autograd.grad(outputs, it)``;
-``backward(inputs=)`` and ``grad(create_graph=True)`` at such a tensor raise NotImplementedError (their walks
-do not reach into the recomputation; torch's give its gradient).
+so do hooks registered on it after the call (``register_hook``), ``mg.autograd.grad(outputs, it)`` and
+``backward(inputs=[it])``, also for nested checkpoints (except grad(), which raises there: the inner checkpoint
+node is gone). A ``create_graph=True`` backward or grad at such a tensor raises NotImplementedError (that walk
+does not reach into the recomputation; torch's gives its gradient).
 
 While ``function`` runs in the forward, its graph exists as in a plain run; it is dropped when
 ``checkpoint`` returns, so the saving is in what the graph holds between forward and backward.
@@ -278,7 +279,7 @@ class _Segment:
         self.ops = [n.name for n in nodes] if self.debug else None
         # the forward's ops, by weak reference (their saved arrays are not kept): the recomputed ops, met in the
         # same order, stand for the tensors of theirs that the caller holds: their retain_grad()s' .grad, the hooks
-        # put on them after the call, grad() at them; backward(inputs=) and create_graph refuse them
+        # put on them after the call, grad() and backward(inputs=) at them; create_graph refuses them
         # (hooks.refuse_checkpointed)
         # (nested: a checkpoint node among them stands for its own function's ops: their tree, by position)
         self.tree = ([(weakref.ref(n), n.name) for n in nodes],
@@ -308,8 +309,9 @@ class _Segment:
 
     def gradients(self, node: _Checkpoint, grads: tuple) -> tuple:
         """The node's backward: recompute, then one gradient array (or None) per input of the node. Inside an
-        ``autograd.grad`` at tensors the function computed (the forward's, which the caller holds), their
-        gradients go to that grad's results, from the recomputed ops standing for them."""
+        ``autograd.grad`` (``backward(inputs=)``) at tensors the function computed (the forward's, which the caller
+        holds), their gradients go to that grad's results (their ``.grad``), from the recomputed ops standing for
+        them."""
         ys, nodes = self.recompute()
         stand_ins = self._point_at_stand_ins(nodes, node)
         roots, given = [], []
@@ -330,8 +332,8 @@ class _Segment:
         for s in stand_ins:
             g = None if s is None else next(computed)
             out.append(None if g is None else g.data)
-        for key, g in zip(inner, computed):
-            if g is not None:
+        for key, g in zip(inner, computed):   # (backward(inputs=): their retain_grad() took them already)
+            if g is not None and targets.captured is not None:
                 targets.captured[key] = g.data
         return tuple(out)
 

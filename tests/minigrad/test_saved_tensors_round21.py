@@ -187,6 +187,10 @@ def _inner(T: Any, C: Any, how: str) -> list:
         return [g.numpy() for g in T.autograd.grad(loss, kept[0])]
     if how == "grad with leaves":
         return [g.numpy() for g in T.autograd.grad(loss, [kept[0], x, w])]
+    if how == "backward inputs":   # twice: .grad accumulates; x and w get nothing
+        loss.backward(inputs=[kept[0]], retain_graph=True)
+        loss.backward(inputs=[kept[0], w])
+        return [kept[0].grad.numpy(), w.grad.numpy(), np.array(x.grad is None)]
     if how == "hook":   # a hook put on h after the call, which changes the gradient passed on
         seen = []
         kept[0].register_hook(lambda g: (seen.append(g.numpy().copy()), g * 10)[1])
@@ -197,23 +201,24 @@ def _inner(T: Any, C: Any, how: str) -> list:
     return [kept[0].grad.numpy(), x.grad.numpy()]
 
 
-@pytest.mark.parametrize("how", ["grad", "grad with leaves", "hook", "retain_grad"])
+@pytest.mark.parametrize("how", ["grad", "grad with leaves", "backward inputs", "hook", "retain_grad"])
 def test_checkpoint_gradients_at_a_tensor_computed_inside_the_function_as_torch(how: str) -> None:
-    """torch.autograd.grad(out, h) and a hook on h, for a tensor h computed inside checkpoint(use_reentrant=False),
-    work in torch (it keeps the forward's graph); ours raised NotImplementedError. The checkpoint node's backward
-    now gives grad() the recomputed op's gradient and runs hooks put on h after the call."""
+    """torch.autograd.grad(out, h), backward(inputs=[h]) and a hook on h, for a tensor h computed inside
+    checkpoint(use_reentrant=False), work in torch (it keeps the forward's graph); ours raised NotImplementedError.
+    The checkpoint node's backward now differentiates the recomputed op standing for h and runs hooks put on h
+    after the call."""
     for got, want in zip(_inner(mg, mg_checkpoint, how), _inner(torch, torch_checkpoint, how)):
         np.testing.assert_allclose(got, want, rtol=1e-12)
 
 
-def test_checkpoint_inner_tensor_backward_inputs_and_create_graph_are_refused_naming_the_ways_that_work() -> None:
+def test_checkpoint_inner_tensor_under_create_graph_is_refused_naming_the_ways_that_work() -> None:
     x = _leaf(mg)
     kept = []
     y = mg_checkpoint.checkpoint(lambda a: kept.append(a.exp()) or kept[0].sin(), x, use_reentrant=False)
-    with pytest.raises(NotImplementedError, match=r"backward\(inputs=\).*autograd\.grad\(outputs, tensor\)"):
-        y.sum().backward(inputs=[kept[0]])
-    with pytest.raises(NotImplementedError, match=r"create_graph.*\.retain_grad\(\)"):
+    with pytest.raises(NotImplementedError, match=r"create_graph.*autograd\.grad\(outputs, tensor\)"):
         mg.autograd.grad(y.sum(), kept[0], create_graph=True)
+    with pytest.raises(NotImplementedError, match=r"create_graph.*\.retain_grad\(\)"):
+        y.sum().backward(inputs=[kept[0]], create_graph=True)
 
 
 class Boom(Exception):
