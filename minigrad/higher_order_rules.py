@@ -625,7 +625,9 @@ def _scatter(node: Function, g: Tensor) -> tuple:
 # --- ops defined in nn (by name: minigrad never imports nn) ----------------------------------------------------------
 
 def _constant_pad(node: Function, g: Tensor) -> Tensor:
-    return GetItem(node.inner)(g)
+    # a C-contiguous copy of the inner part, as PyTorch's backward (a pad by the negated widths) gives: not a strided
+    # view into g (``autograd.grad(..., create_graph=True)[0].view(n, -1)`` works, as in PyTorch)
+    return Clone()(GetItem(node.inner)(g))
 
 
 class FrequencyScaled(Function):

@@ -180,3 +180,17 @@ def test_create_graph_mean_gradient_owns_its_memory(reduce: str) -> None:
         results.append(_layout(g))
         g.detach().mul_(2)   # memory of its own: a write into a broadcast view raises
     assert results[0] == results[1]
+
+
+@pytest.mark.parametrize("pad", [(1, 1), (1, 1, 2, 0)])
+def test_create_graph_constant_pad_gradient_is_contiguous(pad: tuple) -> None:
+    """The create_graph gradient of a constant ``F.pad`` was a strided slice of the padded gradient (``view(n, -1)``
+    raised, as in a WGAN-GP penalty); PyTorch's backward (a pad by the negated widths) is C-contiguous."""
+    results = []
+    for lib in (mg, torch):
+        x = lib.tensor(np.random.RandomState(0).rand(2, 3, 4, 5), requires_grad=True)
+        y = _f(lib).pad(x, pad)
+        (g,) = lib.autograd.grad((y * y).sum(), x, create_graph=True)
+        (gg,) = lib.autograd.grad(g.view(2, -1).sum(), x)
+        results.append((_layout(g), gg.numpy().tolist()))
+    assert results[0] == results[1]
