@@ -117,6 +117,8 @@ def _compare(name: str, op: Any, operator: bool = False) -> Any:
                 return NotImplemented
             raise TypeError(f"{name}{'()' if equality else ''}: other must be a Tensor or a number, got "
                             f"{type(other).__name__} (shapes {self.shape} and ())")
+        if operator and equality and type(other) in (list, tuple):   # PyTorch's: x == [1, 2] is False (identity)
+            return NotImplemented
         raw = unwrap(other)
         if type(raw) is int and not 0 <= raw < 128 and _outside_int_dtype(raw, self.data.dtype):
             # PyTorch casts the number into the integer dtype first (uint8 >= -1 compares with 255), as the

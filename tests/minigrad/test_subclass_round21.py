@@ -269,3 +269,13 @@ def test_requires_grad_assignment_of_a_non_bool_is_torchs_runtime_error() -> Non
     for lib in (mg, torch):
         with pytest.raises(RuntimeError, match="requires_grad must be a bool"):
             lib.ones(2).requires_grad = 1
+
+
+@pytest.mark.parametrize("other", [[1.0], (1.0,), [1.0, 2.0], [[1.0]], []])
+def test_tensor_equals_a_list_is_identity_as_torch(other: Any) -> None:
+    """``x == [1.0]`` compared elementwise (so ``if x == [1.0]:`` was True); PyTorch's ``==`` and ``!=`` do not take
+    a list or tuple, so Python compares identities: False and True."""
+    for make in (lambda lib: lib.tensor([1.0]), lambda lib: lib.tensor(1.0), lambda lib: lib.tensor([1.0, 2.0])):
+        ours = (make(mg) == other, make(mg) != other, other == make(mg))
+        theirs = (make(torch) == other, make(torch) != other, other == make(torch))
+        assert ours == theirs
