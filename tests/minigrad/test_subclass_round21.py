@@ -279,3 +279,27 @@ def test_tensor_equals_a_list_is_identity_as_torch(other: Any) -> None:
         ours = (make(mg) == other, make(mg) != other, other == make(mg))
         theirs = (make(torch) == other, make(torch) != other, other == make(torch))
         assert ours == theirs
+
+
+@pytest.mark.gpu
+def test_parameters_buffers_and_numpy_copies_on_the_gpu() -> None:
+    """On a GPU (or the strict CuPy stand-in): ``p.cuda()`` is a plain Tensor in the graph and a buffer's copy on
+    the device is no buffer, as PyTorch's; a module moved keeps its Parameter objects and non-persistent buffers;
+    ``numpy.array`` of a device tensor is a host copy, and ``copy=False`` raises NumPy's ValueError."""
+    p = nn.Parameter(mg.ones(2))
+    q = p.cuda()
+    assert type(q) is mg.Tensor and q.requires_grad and not q.is_leaf and q.is_cuda
+    assert not isinstance(nn.Buffer(mg.ones(2)).cuda(), nn.Buffer)
+    m = nn.Module()
+    m.w = nn.Parameter(mg.ones(2))
+    m.b = nn.Buffer(mg.ones(2), persistent=False)
+    w = m.w
+    m.cuda()
+    assert isinstance(m.w, nn.Parameter) and m.w.is_cuda and m.b.is_cuda and m.w is w
+    assert list(m.state_dict()) == ["w"]
+    x = mg.ones(3, device="cuda")
+    a = np.array(x)
+    a[0] = 9
+    assert x.cpu().tolist() == [1.0, 1.0, 1.0] and type(a) is np.ndarray
+    with pytest.raises(ValueError, match="Unable to avoid copy"):
+        np.array(x, copy=False)
