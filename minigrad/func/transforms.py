@@ -19,8 +19,9 @@ detached (``requires_grad=False``); finding out is one walk over the recorded gr
 first tensor from outside. A result that does not depend on anything outside comes back detached.
 A transform called while another differentiates (``hessian``, ``jacrev(jacrev(f))``, ``grad(grad(f))``)
 is *nested*: its stand-ins stay connected to the outer ones and it always asks for a differentiable
-result. :func:`vmap` is not a level: it only loops, so ``vmap(grad(f))`` (per-sample gradients) is one
-top-level ``grad`` per sample.
+result (unless called under ``no_grad`` in a reverse transform's function, which then does not track it, as
+torch's). :func:`vmap` is not a level: it only loops, so ``vmap(grad(f))`` (per-sample gradients) is one
+top-level ``grad`` per sample. Tensor hooks registered inside follow torch.func's levels (``hook_owner``).
 
 :func:`jvp` and :func:`jacfwd` use forward AD (:mod:`minigrad.autograd.forward_ad`), which sees through
 ``mg.no_grad()`` blocks in ``func`` as PyTorch's; :func:`jacfwd` costs one backward per input element (after
