@@ -1042,7 +1042,10 @@ class UnfoldBackward(Function):
         self.unfold = unfold   # the forward op, for its sizes (kernel, stride, padding …)
 
     def forward(self, gy: Any) -> Any:
-        return type(self.unfold).backward(self.unfold, gy)
+        # C-contiguous: the first-order backward's inner slice of the padded gradient is a strided view, where
+        # PyTorch's convolution, pooling and col2im gradients are contiguous (a WGAN-GP penalty's
+        # ``grad.view(n, -1)`` through a padded Conv2d raised)
+        return self.xp.ascontiguousarray(type(self.unfold).backward(self.unfold, gy))
 
     def backward(self, gg: Any) -> Any:
         op = self._zero_padded()

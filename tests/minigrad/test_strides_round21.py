@@ -194,3 +194,28 @@ def test_create_graph_constant_pad_gradient_is_contiguous(pad: tuple) -> None:
         (gg,) = lib.autograd.grad(g.view(2, -1).sum(), x)
         results.append((_layout(g), gg.numpy().tolist()))
     assert results[0] == results[1]
+
+
+UNFOLDED = {
+    "conv2d_padded": lambda lib, x: _f(lib).conv2d(x, lib.ones(4, 3, 3, 3, dtype=x.dtype), padding=1),
+    "conv2d_same": lambda lib, x: _f(lib).conv2d(x, lib.ones(4, 3, 3, 3, dtype=x.dtype), padding="same"),
+    "conv2d_strided": lambda lib, x: _f(lib).conv2d(x, lib.ones(4, 3, 3, 3, dtype=x.dtype), padding=1, stride=2),
+    "max_pool2d_padded": lambda lib, x: _f(lib).max_pool2d(x, 3, 1, 1),
+    "avg_pool2d_padded": lambda lib, x: _f(lib).avg_pool2d(x, 3, 1, 1),
+    "unfold_padded": lambda lib, x: _f(lib).unfold(x, 3, padding=1),
+}
+
+
+@pytest.mark.parametrize("case", list(UNFOLDED))
+def test_create_graph_gradient_through_padded_windows_is_contiguous(case: str) -> None:
+    """A WGAN-GP penalty (``grad.view(n, -1).norm(dim=1)``) through a padded Conv2d or pool: the create_graph
+    gradient was the inner slice of the padded gradient (strides (300, 100, 10, 1)), so ``view`` raised."""
+    results = []
+    for lib in (mg, torch):
+        x = lib.tensor(np.random.RandomState(0).rand(2, 3, 8, 8), requires_grad=True)
+        y = UNFOLDED[case](lib, x)
+        (g,) = lib.autograd.grad((y * y).sum(), x, create_graph=True)
+        (gg,) = lib.autograd.grad(g.view(2, -1).norm(dim=1).sum(), x)
+        results.append((_layout(g), gg.numpy()))
+    assert results[0][0] == results[1][0]
+    np.testing.assert_allclose(results[0][1], results[1][1], rtol=1e-9, atol=1e-12)
