@@ -38,35 +38,42 @@ def _input_gates(name: str, input: Any, hx: tuple, w_ih: Any, w_hh: Any, b_ih: A
     return gates_x, w_hh.T, b_hh
 
 
+def _size(tensor: Tensor, dim: int, name: str, what: str) -> int:
+    """``tensor.shape[dim]``, or PyTorch's IndexError when ``tensor`` has no such dim."""
+    if tensor.ndim <= dim:
+        raise IndexError(f"{name}: {what} must be 2-D, got shape {tensor.shape} (Dimension out of range)")
+    return tensor.shape[dim]
+
+
 def _check_arguments(name: str, input: Any, hx: tuple, w_ih: Any, w_hh: Any, b_ih: Any, b_hh: Any,  # noqa: A002
                      gates: int) -> tuple:
     """(input, w_ih, w_hh, b_ih, b_hh) if they are Tensors of shapes that fit each other and the states ``hx``,
-    else PyTorch's error for the first that does not; H is read from w_hh (gates · H, H)."""
+    else PyTorch's error for the first that does not, in PyTorch's order (the weights' rows, the input's width, each
+    state's batch and width; a missing dim is IndexError, as PyTorch reads it); H is read from w_hh (gates · H, H)."""
     x = _tensor(input, name, "input", 1)
     w_ih, w_hh = _tensor(w_ih, name, "w_ih", 3), _tensor(w_hh, name, "w_hh", 4)
     b_ih = None if b_ih is None else _tensor(b_ih, name, "b_ih", 5)
     b_hh = None if b_hh is None else _tensor(b_hh, name, "b_hh", 6)
-    if x.ndim != 2:
-        raise IndexError(f"{name}: expects a 2-D input (batch, input_size), got shape {x.shape}")
-    if w_ih.ndim != 2 or w_hh.ndim != 2:
-        raise RuntimeError(f"{name}: w_ih and w_hh must be 2-D, got shapes {w_ih.shape} and {w_hh.shape}")
-    hidden = w_hh.shape[1]
-    if x.shape[1] != w_ih.shape[1]:
-        raise RuntimeError(f"{name}: input has inconsistent input_size: got {x.shape[1]} expected {w_ih.shape[1]} "
-                           f"(input shape {x.shape}, w_ih shape {w_ih.shape})")
+    hidden = _size(w_hh, 1, name, "w_hh")
     for what, weight in (("weight_ih", w_ih), ("weight_hh", w_hh)):
-        if weight.shape[0] != gates * hidden:
+        if _size(weight, 0, name, what) != gates * hidden:
             raise RuntimeError(f"{name}: {what} first dim must be {gates} * hidden_size = {gates * hidden}, but got "
                                f"{weight.shape[0]}")
+    if _size(x, 1, name, "input") != _size(w_ih, 1, name, "w_ih"):
+        raise RuntimeError(f"{name}: input has inconsistent input_size: got {x.shape[1]} expected {w_ih.shape[1]} "
+                           f"(input shape {x.shape}, w_ih shape {w_ih.shape})")
+    for i, h in enumerate(hx):
+        if x.shape[0] != _size(h, 0, name, f"hidden{i}"):
+            raise RuntimeError(f"{name}: Input batch size {x.shape[0]} doesn't match hidden{i} batch size "
+                               f"{h.shape[0]} (shape {h.shape})")
+        if _size(h, 1, name, f"hidden{i}") != hidden:
+            raise RuntimeError(f"{name}: hidden{i} has inconsistent hidden_size: got {h.shape[1]}, expected {hidden}")
+    for what, tensor in (("input", x), ("w_ih", w_ih), ("w_hh", w_hh), *((f"hidden{i}", h) for i, h in enumerate(hx))):
+        if tensor.ndim != 2:
+            raise RuntimeError(f"{name}: {what} must be 2-D, got shape {tensor.shape}")
     for what, bias in (("b_ih", b_ih), ("b_hh", b_hh)):
         if bias is not None and tuple(bias.shape) != (gates * hidden,):
             raise RuntimeError(f"{name}: {what} must have shape ({gates * hidden},), got {bias.shape}")
-    for i, h in enumerate(hx):
-        if h.ndim != 2 or h.shape[0] != x.shape[0]:
-            raise RuntimeError(f"{name}: Input batch size {x.shape[0]} doesn't match hidden{i} batch size "
-                               f"{h.shape[0] if h.ndim else '()'} (shape {h.shape})")
-        if h.shape[1] != hidden:
-            raise RuntimeError(f"{name}: hidden{i} has inconsistent hidden_size: got {h.shape[1]}, expected {hidden}")
     # PyTorch's matmuls refuse mixed dtypes; NumPy's promotion would return a result of another dtype
     others = [*((f"hx[{i}]", h) for i, h in enumerate(hx)), ("w_ih", w_ih), ("w_hh", w_hh), ("b_ih", b_ih),
               ("b_hh", b_hh)]

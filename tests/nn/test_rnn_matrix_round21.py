@@ -62,3 +62,35 @@ def test_functional_cells_refuse_mixed_dtypes_as_pytorch(torch, name: str, gates
     assert isinstance(_raised(lambda: call(torch)), RuntimeError)
     with pytest.raises(RuntimeError, match=f"{name}: .*dtype"):
         call(mg)
+
+
+# --- ... and raise PyTorch's class for an argument that is not 2-D ------------------------------------------
+
+# (the argument, its shape): each the only thing wrong, with batch 2, input 3, hidden 2. PyTorch reads the dims it
+# checks, so a missing one is its IndexError and an extra one its RuntimeError (ours had them the other way round
+# for an input of 3 dims, a state or weight of 1 dim)
+RANKS = [("x", (3,)), ("x", (1, 2, 3)), ("x", ()), ("w_ih", (2,)), ("h", (2,)), ("w_ih", (1, 2, 3))]
+
+
+@pytest.mark.parametrize(("name", "gates"), [("rnn_tanh_cell", 1), ("gru_cell", 3)])
+@pytest.mark.parametrize(("argument", "shape"), RANKS)
+def test_functional_cells_raise_pytorchs_class_for_an_argument_not_2d(torch, name: str, gates: int, argument: str,
+                                                                      shape: tuple) -> None:
+    rng = np.random.default_rng(1)
+    shapes = {"x": (2, 3), "h": (2, 2), "w_ih": (gates * 2, 3), "w_hh": (gates * 2, 2)}
+    if argument == "w_ih":          # the rows stay right: only the rank is wrong
+        shape = (gates * 2,) if len(shape) == 1 else (1, gates * 2, 3)
+    if argument == "h":
+        shape = (2,)                # its batch matches the input's; its width is missing
+    shapes[argument] = shape
+    arrays = {key: rng.standard_normal(value) for key, value in shapes.items()}
+
+    def call(lib: Any) -> Any:
+        t = {key: lib.tensor(value) for key, value in arrays.items()}
+        return getattr(lib, name)(t["x"], t["h"], t["w_ih"], t["w_hh"])
+
+    expected = _raised(lambda: call(torch))
+    assert expected is not None
+    error = _raised(lambda: call(mg))
+    assert isinstance(error, type(expected)), (error, expected)
+    assert name in str(error)
