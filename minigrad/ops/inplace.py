@@ -42,7 +42,7 @@ from ..autograd.graph import saves_copies
 from ..autograd.names import spelled
 from ..constructors import SampleDtypeError, _fill_in, rand, randn
 from ..dtypes import can_cast
-from ..recording import _state, is_recording
+from ..recording import _state, enable_grad, is_recording
 from ..tensor import Tensor, _address, cast_as_torch
 from ..versions import INPLACE, memory_owner
 from ._util import (
@@ -295,6 +295,8 @@ def _write(x: Tensor, name: str, compute: Callable[[Tensor], Tensor], operands: 
     if record:
         x._node, x._index, x._requires_grad = out._node, out._index, out._requires_grad
         _repoint_views(x)
+    elif x._requires_grad:
+        _note_unrecorded_hook_view_write(x, name)
     x._bump_version()
     if record and name in RESULT_SAVERS:
         saved_output_is(out, x)
@@ -476,6 +478,45 @@ def _refuse_hook_view_write(x: Tensor, name: str) -> None:
                            "full backward hooks; e.g. nn.ReLU(inplace=True) refuses them).")
 
 
+class _ChangedHookView(Function):
+    """What an input or output of a hooked module call (or a view of one) records after an in-place change that
+    nothing recorded (under no_grad): PyTorch refuses any later use of it in a recorded op (its grad_fn is
+    re-read after the version changed); here the backward through such a use raises, with PyTorch's message."""
+
+    name = "backward_hook_view_changed"
+
+    def __init__(self, message: str) -> None:
+        self.message = message
+
+    def forward(self, x: Any) -> Any:
+        return x
+
+    def backward(self, gy: Any) -> Any:
+        raise RuntimeError(self.message)
+
+
+def _note_unrecorded_hook_view_write(x: Tensor, name: str) -> None:
+    """After an in-place op that nothing recorded on ``x`` (which requires grad): if ``x`` is an input or output of
+    a hooked module call, or a view of one made while recording, ``x`` and that tensor now lead to a
+    :class:`_ChangedHookView` node, so that a backward through a later use refuses it, as PyTorch's."""
+    root = x
+    while (view := getattr(root, "_view", None)) and view[0] is not None:
+        root = view[0]
+    node = root._node
+    if node is None or not node.runs_user_hooks:
+        return
+    message = (f"{name}: Output {root._index} of BackwardHookFunction is a view and its base or another view of its "
+               "base has been modified inplace (under no_grad). This view was created inside a custom Function (or "
+               "because an input was returned as-is) and the autograd logic to handle view+inplace would override "
+               "the custom backward associated with the custom Function, leading to incorrect gradients. This "
+               "behavior is forbidden. You can fix this by cloning the output of the custom Function.")
+    with enable_grad():
+        for tensor in {id(t): t for t in (root, x)}.values():
+            changed = _ChangedHookView(message)(tensor)
+            tensor._node, tensor._index = changed._node, changed._index
+        _repoint_views(root)   # its other views made while recording read it again: their backward refuses too
+
+
 def _refuse_view_of_leaf(x: Tensor, name: str) -> None:
     """PyTorch's error for an in-place op on a view of a leaf that requires grad."""
     if _views_a_leaf(x):
@@ -569,6 +610,8 @@ def _scaled_update(x: Tensor, other: Any, alpha: Any, ufunc_name: str) -> bool:
     if alpha != 1:
         operand = xp.multiply(operand, alpha)
     getattr(xp, ufunc_name)(data, operand, out=data)
+    if x._requires_grad and x._node is not None:   # (a parameter's update: a leaf, nothing to look at)
+        _note_unrecorded_hook_view_write(x, name)
     x._bump_version()
     return True
 
@@ -890,6 +933,8 @@ def _setitem_step(x: Tensor, index: Any, value: Any, through: bool = False) -> t
         except OverflowError:   # a Python number beyond an integer dtype's range: PyTorch's RuntimeError
             raise RuntimeError(f"setitem: value {value!r} cannot be converted to type {x.dtype} without overflow") \
                 from None
+        if x._requires_grad:
+            _note_unrecorded_hook_view_write(x, "setitem")
         x._bump_version()
         return None
     if basic and x.requires_grad and not through and (x._node is None or getattr(x.data, "base", None) is not None
