@@ -276,21 +276,6 @@ def refuse_checkpointed(tensor: Tensor, what: str) -> None:
             "the function, or compute it outside checkpoint().")
 
 
-def refuse_lost_checkpoint(tensor: Tensor, what: str) -> None:
-    """Refuse ``grad()`` or ``backward(inputs=)`` at a tensor that a function run under ``utils.checkpoint``
-    computed whose checkpoint node is gone: that checkpoint ran inside another checkpointed function (whose
-    recomputation makes a new one), or its outputs were freed. The walk would find it unused (its hooks and
-    retain_grad() work: the recomputations map onto the first forward's ops)."""
-    node = tensor._node
-    owner = getattr(node, "checkpointed", None) if node is not None else None
-    if owner is not None and owner() is None:
-        raise NotImplementedError(
-            f"{what} (shape {tuple(tensor.shape)}) was computed inside a function run under checkpoint() that ran "
-            "inside another checkpointed function (nested checkpoints), or whose outputs are gone: minigrad's "
-            "grad() and backward(inputs=) do not reach it (torch's checkpoint(use_reentrant=False) does). Call "
-            ".retain_grad() on it and read its .grad after a plain backward(), or return it from the functions.")
-
-
 def register_hook(tensor: Tensor, hook: Callable) -> RemovableHandle:
     """Call ``hook(grad)`` when the gradient of ``tensor`` is computed; returns a handle whose ``remove()`` removes it.
 

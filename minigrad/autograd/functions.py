@@ -23,7 +23,6 @@ from ..hooks import (
     _is_prehook,
     _leaf_label,
     refuse_checkpointed,
-    refuse_lost_checkpoint,
     retain_grad,
 )
 from ..recording import _state, refuse_backward_in_transform
@@ -146,7 +145,6 @@ def backward(tensors: Any, grad_tensors: Any = None, retain_graph: bool | None =
     if inputs is not None:
         wanted = _tensor_list(inputs, "backward", "inputs")
         for i, t in enumerate(wanted):
-            refuse_lost_checkpoint(t, f"backward: inputs[{i}]")
             if create_graph:
                 refuse_checkpointed(t, f"backward(create_graph=True): inputs[{i}]")
         if not wanted:
@@ -236,8 +234,6 @@ def grad(outputs: Any, inputs: Any, grad_outputs: Any = None, retain_graph: bool
         result = create_graph_walk().grad(roots, grad_outputs, wanted, True if retain_graph is None else retain_graph,
                                    allow_unused, materialize_grads)
         return dict(zip(names, result)) if names is not None else tuple(result)
-    for i, t in enumerate(wanted):
-        refuse_lost_checkpoint(t, f"grad: inputs[{i}]")
     grads = _given_grads(roots, grad_outputs, "grad", "grad_outputs")
     captured: dict = {}
     targets = _Targets(wanted, captured)

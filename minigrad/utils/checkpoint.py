@@ -31,9 +31,9 @@ A tensor the function computes that the caller holds (kept in a list, a module a
 ``retain_grad()`` on, inside the function or after, gets its ``.grad`` from the recomputed ops (they are the
 forward's, in the same order), as torch's non-reentrant checkpoint, which keeps the forward's graph, gives it;
 so do hooks registered on it after the call (``register_hook``), ``mg.autograd.grad(outputs, it)`` and
-``backward(inputs=[it])``, also for nested checkpoints (except grad(), which raises there: the inner checkpoint
-node is gone). A ``create_graph=True`` backward or grad at such a tensor raises NotImplementedError (that walk
-does not reach into the recomputation; torch's gives its gradient).
+``backward(inputs=[it])``, also inside nested checkpoints (each recomputation maps onto the first forward's
+ops). A ``create_graph=True`` backward or grad at such a tensor raises NotImplementedError (that walk does not
+reach into the recomputation; torch's gives its gradient).
 
 While ``function`` runs in the forward, its graph exists as in a plain run; it is dropped when
 ``checkpoint`` returns, so the saving is in what the graph holds between forward and backward.
@@ -299,8 +299,8 @@ class _Segment:
         self.arrays = tuple([t.data for t in arguments] + [e.data for e in externals if isinstance(e, Tensor)])
         node = _Checkpoint(self, externals, [y.data for y in wrapped])
         for n in nodes:
-            n.checkpointed = weakref.ref(node)   # the node whose backward recomputes it (grad() at its tensors)
             n.hooks = None   # hooks registered inside the function: the recomputation registers them again
+        _point_tree_at(self.tree, node)   # (grad() at their tensors, nested checkpoints' ones too, runs node)
         made = [Tensor._make(y.data, True, node, i) for i, y in enumerate(wrapped)]
         for y, m in zip(wrapped, made):
             if y.retains_grad:   # the function called retain_grad() on a tensor it returns
@@ -327,7 +327,11 @@ class _Segment:
         wanted = [s for s in stand_ins if s is not None]
         if not roots or not (wanted or inner):
             return (None,) * len(stand_ins)
-        computed = iter(grad(roots, wanted + list(inner.values()), grad_outputs=given, allow_unused=True))
+        try:
+            computed = iter(grad(roots, wanted + list(inner.values()), grad_outputs=given, allow_unused=True))
+        finally:   # nested checkpoints' forward ops: this node runs for them again (the recomputation re-pointed them)
+            for tree in (self.origin or self.tree)[1].values():
+                _point_tree_at(tree, node)
         out = []
         for s in stand_ins:
             g = None if s is None else next(computed)
@@ -338,15 +342,14 @@ class _Segment:
         return tuple(out)
 
     def _inner_targets(self, nodes: list, wanted: Sequence[tuple]) -> dict:
-        """``{(forward op, output index): the recomputed op's output as a Tensor}`` for each of ``wanted``."""
+        """``{(forward op, output index): a Tensor of the recomputed op standing for it}`` for each of ``wanted``;
+        an op of a nested checkpoint's function stays itself (that checkpoint's recomputation stands for it)."""
         recomputed = {ref(): op for op, (ref, name) in zip(nodes, (self.origin or self.tree)[0]) if op.name == name}
         inner = {}
         for forward, index in wanted:
-            op = recomputed.get(forward)
-            if op is not None:
-                shape, dtype = op.out_meta[index]
-                inner[(forward, index)] = Tensor._make(op.xp.broadcast_to(op.xp.zeros((), dtype), shape), True,
-                                                       op, index)
+            op = recomputed.get(forward, forward)
+            shape, dtype = op.out_meta[index]
+            inner[(forward, index)] = Tensor._make(op.xp.broadcast_to(op.xp.zeros((), dtype), shape), True, op, index)
         return inner
 
     def recompute(self) -> tuple[list, list]:
@@ -379,6 +382,7 @@ class _Segment:
         for i, (op, (ref, name)) in enumerate(zip(nodes, forward_nodes)):   # the same ops, met in the same order
             if i in nested and type(op) is _Checkpoint:   # a nested checkpoint: its recomputation maps onto those
                 op.saved[1].origin = nested[i]
+                _point_tree_at(nested[i], op)
             forward = ref()
             if forward is None or op.name != name:
                 continue
@@ -483,6 +487,18 @@ class _Checkpoint(Function):
 
     def backward(self, *grads: Any) -> tuple:
         return self.saved[1].gradients(self, grads)
+
+
+def _point_tree_at(tree: tuple, node: _Checkpoint) -> None:
+    """Mark the forward ops of a checkpoint's ``tree`` (its function's, and nested checkpoints', at any depth) as
+    recomputed by ``node``: ``autograd.grad`` at their tensors runs it (``checkpointed``, read by grad's targets)."""
+    forward_nodes, nested = tree
+    for ref, _ in forward_nodes:
+        op = ref()
+        if op is not None:
+            op.checkpointed = weakref.ref(node)
+    for subtree in nested.values():
+        _point_tree_at(subtree, node)
 
 
 def _add_hooks(op: Function, hooks: dict) -> None:
