@@ -132,16 +132,14 @@ def test_a_hook_torch_refuses_is_not_registered(transform: str) -> None:
 
 # --- linearize: which products require grad --------------------------------------------------------------------
 
-LINEARIZED = {
+LINEARIZED = {   # the first four read the primal (torch's product requires grad), the others do not
     "exp": lambda lib, y: y.exp(), "square": lambda lib, y: y * y, "relu": lambda lib, y: y.relu(),
-    "abs": lambda lib, y: y.abs(), "softmax": lambda lib, y: y.softmax(-1), "norm": lambda lib, y: y.norm(),
-    "times_3": lambda lib, y: y * 3, "where": lambda lib, y: lib.where(y > 0, y, y * 0.1),
-    "cumsum": lambda lib, y: y.cumsum(-1), "clamp": lambda lib, y: y.clamp(-0.5, 0.5),
+    "abs": lambda lib, y: y.abs(), "times_3": lambda lib, y: y * 3,
+    "where": lambda lib, y: lib.where(y > 0, y, y * 0.1), "clamp": lambda lib, y: y.clamp(-0.5, 0.5),
 }
 
 
-@pytest.mark.parametrize("requires_grad", [True, False])
-@pytest.mark.parametrize("name", sorted(LINEARIZED))
+@pytest.mark.parametrize("name, requires_grad", [(name, True) for name in LINEARIZED] + [("exp", False)])
 def test_linearize_product_requires_grad_as_torch(name: str, requires_grad: bool) -> None:
     """With the primal requiring grad, torch's ``jvp_fn(t)`` requires grad where the linear map reads a value
     computed from the primal (a constant of its traced graph that requires grad), and a gradient w.r.t. the primal
