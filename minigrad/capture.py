@@ -1002,7 +1002,7 @@ class Replay(Function):
         taps = {}
         walk = getattr(CAPTURING, "walk", None)   # another thread's autograd.grad capturing hook is not this walk's
         for j, v in self.program.read_inside.items():
-            hooks = [hook for hook in (self.hooks or {}).get(j, ())
+            hooks = [hook for hook in tuple((self.hooks or {}).get(j, ()))   # a snapshot (HOOKS_LOCK)
                      if not _is_prehook(hook) and getattr(hook, "walk", walk) is walk]
             ref = (self.retained or {}).get(j)
             if not hooks and ref is None:

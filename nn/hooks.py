@@ -44,6 +44,10 @@ _GLOBAL: dict = {kind: {} for kind in KINDS}
 _global_count = 0
 _GLOBAL_LOCK = threading.Lock()
 _NO_HOOKS: dict = {kind: {} for kind in KINDS}
+# a module's own tables (add_hook, HookTable) change under this lock: two threads' first hooks made two sets of
+# tables (one hook lost). A call reads a table whole (``[*table.values()]``), so a prepended hook makes a new table
+# put in at once: emptying one to reorder it hid every hook from another thread's call meanwhile.
+_TABLES_LOCK = threading.Lock()
 # hook(module, name, value) when a module, parameter or buffer is registered on any module (PyTorch's
 # register_module_*_registration_hook); a non-None result is registered instead
 REGISTRATION: dict = {"module": {}, "parameter": {}, "buffer": {}}
@@ -154,22 +158,22 @@ def add_hook(module: Any, kind: str, hook: Any, prepend: bool, changed: Callable
     if not callable(hook):
         raise TypeError(f"{type(module).__name__}: a hook must be callable, got {type(hook).__name__}")
     attribute, kinds = ("_state_hooks", STATE_KINDS) if kind in STATE_KINDS else ("_hooks", KINDS)
-    hooks = module.__dict__.get(attribute)
-    if hooks is None:
-        hooks = {name: {} for name in kinds}
-        object.__setattr__(module, attribute, hooks)
-    table, key = hooks[kind], next(_IDS)
-    if prepend:
-        rest = list(table.items())
-        table.clear()
-        table[key] = (hook, options)
-        table.update(rest)
-    else:
-        table[key] = (hook, options)
+    with _TABLES_LOCK:
+        hooks = module.__dict__.get(attribute)
+        if hooks is None:
+            hooks = {name: {} for name in kinds}
+            object.__setattr__(module, attribute, hooks)
+        key = next(_IDS)
+        if prepend:
+            hooks[kind] = {key: (hook, options), **hooks[kind]}
+        else:
+            hooks[kind][key] = (hook, options)
     changed()
 
     def remove() -> None:
-        if table.pop(key, None) is not None:
+        with _TABLES_LOCK:
+            removed = hooks[kind].pop(key, None) is not None
+        if removed:
             changed()
     return RemovableHandle(remove)
 
@@ -195,15 +199,17 @@ class HookTable(MutableMapping):
         return self._table()[key][0]
 
     def __setitem__(self, key: int, hook: Any) -> None:
-        if self._module.__dict__.get("_hooks") is None:
-            object.__setattr__(self._module, "_hooks", {name: {} for name in KINDS})
-        table = self._table()
-        options = table[key][1] if key in table else dict(_DEFAULT_OPTIONS[self._kind])
-        table[key] = (hook, options)
+        with _TABLES_LOCK:
+            if self._module.__dict__.get("_hooks") is None:
+                object.__setattr__(self._module, "_hooks", {name: {} for name in KINDS})
+            table = self._table()
+            options = table[key][1] if key in table else dict(_DEFAULT_OPTIONS[self._kind])
+            table[key] = (hook, options)
         reregistered()
 
     def __delitem__(self, key: int) -> None:
-        del self._table()[key]
+        with _TABLES_LOCK:
+            del self._table()[key]
         reregistered()
 
     def __iter__(self) -> Iterator[int]:

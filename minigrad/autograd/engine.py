@@ -840,7 +840,7 @@ def _accumulate_ripe(node: Function, ripe: _Ripe, leaves: dict, owned: set) -> N
             _accumulate({leaf: leaves.pop(leaf)}, owned, shared)
         else:
             mode = _state.get()   # a hook changes grad mode for its leaf only
-            hooks = [hook for hook in leaf._hooks if not _is_prehook(hook)]
+            hooks = [hook for hook in tuple(leaf._hooks) if not _is_prehook(hook)]   # a snapshot (HOOKS_LOCK)
             captured[leaf] = _apply_hooks(hooks, _dense(leaves.pop(leaf)), _leaf_label(leaf))
             restore_state(mode)
 

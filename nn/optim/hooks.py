@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import functools
 import itertools
+import threading
 from typing import Any, Callable
 
 from minigrad import RemovableHandle
@@ -30,12 +31,19 @@ _KINDS = ("step_pre", "step_post", "state_dict_pre", "state_dict_post", "load_st
           "load_state_dict_post")
 
 
-def _table(optimizer: Any, kind: str) -> dict:
+# the tables change under this lock (two threads' first hooks made two sets of tables: one hook lost); a call reads
+# a table whole (hooks_of), so a prepended hook makes a new table put in at once (emptying one to reorder it hid
+# every hook from another thread's call meanwhile)
+_LOCK = threading.Lock()
+
+
+def _tables(optimizer: Any) -> dict:
+    """``optimizer``'s tables of hooks, kind -> {key: hook}, made on first use (call under ``_LOCK``)."""
     hooks = optimizer.__dict__.get("_optimizer_hooks")
     if hooks is None:
         hooks = {name: {} for name in _KINDS}
         optimizer.__dict__["_optimizer_hooks"] = hooks
-    return hooks[kind]
+    return hooks
 
 
 def hooks_of(optimizer: Any, kind: str) -> list[Callable]:
@@ -47,15 +55,17 @@ def hooks_of(optimizer: Any, kind: str) -> list[Callable]:
 def _add(optimizer: Any, kind: str, hook: Callable, prepend: bool) -> RemovableHandle:
     if not callable(hook):
         raise TypeError(f"{type(optimizer).__name__}: a hook must be callable, got {type(hook).__name__}")
-    table, key = _table(optimizer, kind), next(_IDS)
-    if prepend:
-        rest = list(table.items())
-        table.clear()
-        table[key] = hook
-        table.update(rest)
-    else:
-        table[key] = hook
-    return RemovableHandle(lambda: table.pop(key, None))
+    with _LOCK:
+        hooks, key = _tables(optimizer), next(_IDS)
+        if prepend:
+            hooks[kind] = {key: hook, **hooks[kind]}
+        else:
+            hooks[kind][key] = hook
+
+    def remove() -> None:
+        with _LOCK:
+            hooks[kind].pop(key, None)
+    return RemovableHandle(remove)
 
 
 def with_step_hooks(step: Callable) -> Callable:
