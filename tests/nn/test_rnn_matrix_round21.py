@@ -4,7 +4,9 @@ The fuzz (/tmp/fuzz21_rnn_matrix.py: RNN/LSTM/GRU and their cells, sizes 1..7, 1
 bias, batch_first, proj_size, dropout in eval, float32/float64, unbatched, batch 0, hx requiring grad, frozen
 parameters, packed/padded/``lengths=`` inputs, every ``nn.utils.rnn`` helper, ``compile=``, ``fused=``,
 ``mg.compile`` around the module or a cell's step, ``module.compile()``, inf/nan inputs and weights, the strict
-CuPy stand-in) matched torch on every valid input. What it found is below.
+CuPy stand-in) matched torch on every valid input of the modules. What it found is in PyTorch's functional cells
+(``mg.rnn_tanh_cell``, ``rnn_relu_cell``, ``lstm_cell``, ``gru_cell``): tensors of mixed dtypes were promoted where
+PyTorch raises, and an argument of the wrong rank raised the other class than PyTorch's.
 """
 
 from __future__ import annotations
