@@ -208,6 +208,9 @@ class Diagonal(Function):
     def forward(self, x: Any) -> Any:
         self.in_shape = x.shape
         out = self.xp.diagonal(x, self.offset, self.axis1, self.axis2)   # a view, as PyTorch's: writes reach x
+        if out.shape[-1] == 0 and x.size and type(x) is backend.numpy.ndarray:
+            # an empty diagonal starts where x does (its storage_offset is x's), as PyTorch's
+            out = backend.numpy.lib.stride_tricks.as_strided(x, out.shape, out.strides)
         flags = getattr(out, "flags", None)
         if flags is not None and not getattr(flags, "writeable", True) and getattr(x.flags, "writeable", False):
             flags.writeable = True   # NumPy returns it read-only for backward compatibility only

@@ -219,3 +219,15 @@ def test_create_graph_gradient_through_padded_windows_is_contiguous(case: str) -
         results.append((_layout(g), gg.numpy()))
     assert results[0][0] == results[1][0]
     np.testing.assert_allclose(results[0][1], results[1][1], rtol=1e-9, atol=1e-12)
+
+
+@pytest.mark.parametrize("args", [(-3, 1, 2), (3, 0, 2), (-2, 0, 1)])
+def test_empty_diagonal_starts_at_the_input(args: tuple) -> None:
+    """An empty diagonal (an offset past the edge of a non-empty tensor) reports the input's storage_offset, as
+    PyTorch's (which adds the offset only for a non-empty diagonal); it added the offset."""
+    results = []
+    for lib in (mg, torch):
+        x = lib.tensor(np.arange(24.0).reshape(2, 3, 4))[1:]
+        d = x.diagonal(*args)
+        results.append((tuple(d.shape), d.stride(), d.storage_offset()))
+    assert results[0] == results[1]
