@@ -31,6 +31,7 @@ import json
 import math
 import re
 import sys
+import threading
 import zipfile
 from collections import OrderedDict
 from typing import Any, BinaryIO, Callable, Sequence
@@ -57,6 +58,10 @@ _KIND_NAMES = {"U": "text", "iu": "an integer", "fiu": "a real number", "cfiu": 
 _DTYPES = {numpy.dtype(code).newbyteorder(order) for code in ("?", "i1", "i2", "i4", "i8", "u1", "u2", "u4", "u8",
                                                              "f2", "f4", "f8", "c8", "c16") for order in "<>"}
 _MAX_BYTES = (1 << 63) - 1     # what a NumPy array may span (intp on 64-bit)
+# NumPy reads an .npy header with ast.literal_eval, whose AST state CPython 3.11 shares between threads (a garbage
+# collection inside one parse lets another thread's parse reset its depth count: SystemError "AST constructor
+# recursion depth mismatch"), so two loads at once could fail as a corrupt file: one header at a time.
+_HEADER_LOCK = threading.Lock()
 _CHUNK = 16 << 20               # bytes read from a member at a time (more would briefly hold twice the array)
 
 
@@ -183,12 +188,12 @@ class _Archive:
     def _read(self, key: str, info: zipfile.ZipInfo, kinds: str, limit: int | None) -> numpy.ndarray:
         with self.zip.open(info) as member:
             version = numpy.lib.format.read_magic(member)
-            if version == (1, 0):
-                shape, fortran, dtype = numpy.lib.format.read_array_header_1_0(member)
-            elif version == (2, 0):
-                shape, fortran, dtype = numpy.lib.format.read_array_header_2_0(member)
-            else:
+            if version not in ((1, 0), (2, 0)):
                 raise self.error(f"key {key!r} has an .npy header of version {version}, not 1.0 or 2.0")
+            with _HEADER_LOCK:
+                read_header = numpy.lib.format.read_array_header_1_0 if version == (1, 0) else \
+                    numpy.lib.format.read_array_header_2_0
+                shape, fortran, dtype = read_header(member)
             if dtype.hasobject:
                 raise self.error(f"key {key!r} holds an object (pickled) array; refusing to load it "
                                  "(nn.load never unpickles)")

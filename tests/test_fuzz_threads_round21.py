@@ -14,6 +14,8 @@ emptied the table for a moment (another thread's forward or step then ran none o
 
 from __future__ import annotations
 
+import gc
+import io
 import sys
 import threading
 from typing import Any, Callable
@@ -192,3 +194,58 @@ def test_a_hook_prepended_by_another_thread_never_hides_the_hooks_from_a_call(ow
 
     in_threads(a, b)
     assert log == ["before"]
+
+
+# --- loading checkpoints in two threads -------------------------------------------------------------------------
+
+def test_two_threads_loading_checkpoints_at_once() -> None:
+    # NumPy parses each .npy header with ast.literal_eval; a garbage collection inside thread A's parse (forced
+    # here: every allocation collects, and A's collection waits) lets thread B's whole load run there: A's load
+    # must not fail as a corrupt file (CPython 3.11's AST state is shared: SystemError "recursion depth mismatch")
+    reader = sys.modules["minigrad._checkpoint_reader"]
+    buffers = []
+    for seed in (0, 1):
+        model = nn.Linear(3, 2)
+        with mg.no_grad():
+            for p in model.parameters():
+                p.copy_(mg.tensor(np.random.default_rng(seed).standard_normal(p.shape).astype(np.float32)))
+        buffers.append((io.BytesIO(), model))
+        mg.save(model.state_dict(), buffers[-1][0])
+    paused, b_done = threading.Event(), threading.Event()
+    first: list = []
+
+    def collecting(phase: str, info: dict) -> None:
+        if phase == "start" and threading.current_thread() in first and not paused.is_set() \
+                and sys._getframe(1).f_code.co_name == "parse" and not reader._HEADER_LOCK.locked():
+            paused.set()   # (loads one at a time take a lock around the parse: no such moment then)
+            assert b_done.wait(WAIT)
+
+    def load(k: int) -> dict:
+        buffers[k][0].seek(0)
+        return {name: value.numpy() for name, value in mg.load(buffers[k][0]).items()}
+
+    def a() -> dict:
+        first.append(threading.current_thread())
+        try:
+            return load(0)
+        finally:
+            paused.set()
+
+    def b() -> dict:
+        assert paused.wait(WAIT)
+        try:
+            return load(1)
+        finally:
+            b_done.set()
+
+    threshold = gc.get_threshold()
+    gc.callbacks.append(collecting)
+    gc.set_threshold(1)
+    try:
+        loaded = in_threads(a, b)
+    finally:
+        gc.set_threshold(*threshold)
+        gc.callbacks.remove(collecting)
+    for state, (_, model) in zip(loaded, buffers):
+        for name, value in model.state_dict().items():
+            np.testing.assert_array_equal(state[name], value.numpy())
