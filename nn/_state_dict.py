@@ -338,17 +338,17 @@ def _copy_in(load: _Load, arrays: dict, assign: bool) -> Any:
             if id(_root(array)) in written:
                 arrays[key] = array.copy()
             written.add(id(_root(load.values[key][0].data)))
-    slots: dict[int, tuple[int, str]] = {}   # id(tensor) → the (module, name) it was assigned under first
     try:   # a set_extra_state (or a device copy) that raises half-way puts back what was already loaded
         for key, array in arrays.items():
             target = load.values[key][0]
             module, name = load.slots.get(key, (None, key))
-            slot = slots.setdefault(id(target), (id(module), name))
-            if assign and module is not None and slot != (id(module), name):
-                # a tensor shared under another name (tied weights) with assign: this name gets a tensor of its
-                # own, as PyTorch's assign (a new Parameter per name), not the value loaded for the other name
+            if assign and module is not None:
+                # as PyTorch's assign: the module holds the state dict's tensor itself where it can (a Parameter
+                # for a parameter, any Tensor for a buffer), else a new one around the value (no copy), set as an
+                # attribute (registration hooks run; the old tensor, its .grad and an optimizer holding it stay
+                # apart; tied weights come apart, each name its own tensor)
                 rebound.append((module, name, target))
-                setattr(module, name, _fresh(module, name, target, array))
+                setattr(module, name, _assigned(module, name, target, load.values[key][1], array))
                 continue
             saved.append((target, target.data if assign else target.data.copy()))
             _put(target, array, assign)
@@ -361,11 +361,17 @@ def _copy_in(load: _Load, arrays: dict, assign: bool) -> Any:
     return undo
 
 
-def _fresh(module: Any, name: str, target: Tensor, array: Any) -> Tensor:
-    """A new tensor holding ``array`` (no copy) for ``module``'s ``name``: a parameter's class (with ``target``'s
-    ``requires_grad``) for a parameter, a plain Tensor for a buffer."""
+def _assigned(module: Any, name: str, target: Tensor, value: Any, array: Any) -> Tensor:
+    """What ``module``'s ``name`` holds after an assign load of ``value`` (read as ``array``): ``value`` itself if it
+    is a tensor of the kind (a Parameter for a parameter, given ``target``'s ``requires_grad``; any Tensor for a
+    buffer), else a new one holding ``array`` (no copy): a parameter's class, or a plain Tensor for a buffer."""
     if name in module._parameters:
+        if isinstance(value, type(target)) and value.data is array:
+            value.requires_grad_(target.requires_grad)
+            return value
         return type(target)(array, requires_grad=target.requires_grad)
+    if isinstance(value, Tensor) and value.data is array:
+        return value
     return Tensor._new(array, dtype=array.dtype)
 
 

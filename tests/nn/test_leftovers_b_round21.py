@@ -220,6 +220,40 @@ def test_container_deletions_renumber_without_registration_hooks_as_torch(contai
     assert _deletions(mg, container, how) == _deletions(torch, container, how)
 
 
+
+def _assign_load(lib: Any) -> tuple:
+    """What load_state_dict(assign=True) leaves: registration hook calls, which objects the module holds, .grad,
+    and whether an optimizer made before the load still moves the module."""
+    lnn, calls = lib.nn, []
+    model = lnn.BatchNorm1d(2)
+    model(lib.ones(3, 2)).sum().backward()
+    optimizer = lib.optim.SGD(model.parameters(), lr=1.0)
+    parameter = lnn.Parameter(lib.ones(2))
+    state = {key: value.detach().clone() for key, value in model.state_dict().items()}
+    state["weight"], buffer = parameter, state["running_mean"]
+    hook = lambda module, name, value: calls.append((type(module).__name__, name, type(value).__name__))  # noqa: E731
+    handles = [lnn.modules.module.register_module_parameter_registration_hook(hook),
+               lnn.modules.module.register_module_buffer_registration_hook(hook)]
+    try:
+        model.load_state_dict(state, assign=True)
+    finally:
+        for handle in handles:
+            handle.remove()
+    before = model.bias.detach().clone()
+    with lib.no_grad():
+        optimizer.step()
+    return (calls, model.weight is parameter, model.running_mean is buffer, model.bias.grad is None,
+            bool((model.bias == before).all()))
+
+
+@pytest.mark.usefixtures("torch_optim_loaded")
+def test_an_assign_load_sets_the_state_dicts_tensors_as_torch() -> None:
+    # assign=True rebound the old parameters' arrays: no registration hook ran, the module kept its old objects
+    # with their .grad, and an optimizer made before the load went on moving the module (torch's module holds
+    # the state dict's tensors, new Parameters around plain ones)
+    assert _assign_load(mg) == _assign_load(torch)
+
+
 # --- 4. float16 where PyTorch's CPU has no kernel ------------------------------------------------------------------
 
 def _on(lib: Any, x: Any, values: Any) -> Any:
