@@ -322,6 +322,16 @@ def retain_grad(tensor: Tensor) -> None:
     node = tensor._node
     if node is None:
         return
+    level = getattr(CAPTURING, "level", None)
+    if level is not None:   # inside a mg.func transform: as torch.func's levels (see register_hook)
+        owner = level.hook_owner(tensor)
+        if owner is None:   # torch's does not require grad there: `if t.requires_grad:` skips it
+            return
+        if owner is not False:
+            raise RuntimeError("You are attempting to call Tensor.retain_grad() inside of a function being "
+                               "transformed by a functorch transform. This is unsupported, please attempt to use the "
+                               "functorch transforms (e.g. grad, vjp, jacrev, jacfwd, hessian) or call retain_grad() "
+                               "outside of a function being transformed instead.")
     with HOOKS_LOCK:   # as register_hook's: another thread may be retaining another output of this node
         if node.retained is None:
             node.retained = {}

@@ -171,9 +171,10 @@ class _Level:
         """For ``register_hook`` inside this level (:func:`~minigrad.hooks.transform_level`): this level for a
         tensor computed from its stand-ins (torch.func's tensors of this level: the hook runs in its walks only);
         None for one made inside from tensors of outside only (closed over, or an enclosing transform's), which
-        torch's does not let require grad at this level; else the enclosing level's answer."""
+        torch's does not let require grad at this level; else the enclosing level's answer. A jacfwd computed in
+        reverse mode (inside an open dual level) is a forward transform: None for its tensors, as _ForwardLevel's."""
         if self.owns(tensor):
-            return self
+            return None if self.api == "jacfwd" else self
         if tensor._node.seq > self.start:
             return None
         return False if self.enclosing is None else self.enclosing.hook_owner(tensor)

@@ -199,3 +199,36 @@ def test_no_grad_around_a_nested_transform_hides_it_from_the_outer_one(name: str
         x = lib.tensor(X[0], requires_grad=requires_grad)
         results.append(NO_GRAD_NESTED[name](lib, F, lambda z: (z.exp() * z).sum(), x).detach().numpy())
     np.testing.assert_allclose(results[0], results[1], rtol=1e-10, atol=1e-12)
+
+
+def _retain_inside(lib: Any, F: Any, transform: str) -> tuple:
+    """("ok", x.grad, the .grad of tensors retained inside) or ("RuntimeError", None, [])."""
+    x = lib.tensor(X[0], requires_grad=True)
+    kept: list = []
+
+    def f(y: Any) -> Any:
+        z = y * 2.0
+        if z.requires_grad:
+            z.retain_grad()
+            kept.append(z)
+        return (z * z).sum()
+    calls = {"grad": lambda: F.grad(f)(x), "vjp": lambda: F.vjp(f, x)[0], "jacrev": lambda: F.jacrev(f)(x),
+             "vmap": lambda: F.vmap(f)(x[None]), "jvp": lambda: F.jvp(f, (x,), (lib.ones_like(x),))[1],
+             "jacfwd": lambda: F.jacfwd(f)(x), "jacfwd_of_jacfwd": lambda: F.jacfwd(F.jacfwd(f))(x)}
+    try:
+        calls[transform]().sum().backward()
+    except RuntimeError:
+        return "RuntimeError", None, []
+    return "ok", x.grad.numpy(), [k.grad for k in kept if k.grad is not None]
+
+
+@pytest.mark.parametrize("transform", ["grad", "vjp", "jacrev", "vmap", "jvp", "jacfwd", "jacfwd_of_jacfwd"])
+def test_retain_grad_inside_transforms_as_torch(transform: str) -> None:
+    """torch.func refuses ``retain_grad()`` on a tensor of a grad/vjp/jacrev level (RuntimeError), and inside
+    vmap/jvp/jacfwd its tensors do not require grad (``if t.requires_grad: t.retain_grad()`` skips it). minigrad
+    retained it: a later backward filled its ``.grad``."""
+    (ours, ours_grad, ours_kept) = _retain_inside(mg, mf, transform)
+    (theirs, theirs_grad, theirs_kept) = _retain_inside(torch, tf, transform)
+    assert ours == theirs and ours_kept == theirs_kept == []
+    if ours == "ok":
+        np.testing.assert_allclose(ours_grad, theirs_grad, rtol=1e-10, atol=1e-12)
