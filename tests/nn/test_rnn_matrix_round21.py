@@ -96,3 +96,26 @@ def test_functional_cells_raise_pytorchs_class_for_an_argument_not_2d(torch, nam
     error = _raised(lambda: call(mg))
     assert isinstance(error, type(expected)), (error, expected)
     assert name in str(error)
+
+
+# --- packing sorts sequences of equal length in PyTorch's order ----------------------------------------------
+
+@pytest.mark.parametrize(("batch", "longest", "seed"), [(17, 2, 0), (20, 3, 1), (40, 5, 2), (64, 30, 3), (300, 4, 4),
+                                                        (33, 1, 5)])
+def test_packing_orders_equal_lengths_as_pytorch(torch, batch: int, longest: int, seed: int) -> None:
+    # PyTorch sorts the lengths with its unstable sort: past 16 sequences, equal lengths leave batch order (ours kept
+    # it), which is sorted_indices and the order of the packed rows, so an LSTM's packed output differed from torch's
+    from nn.utils import rnn as mrnn
+
+    rng = np.random.default_rng(seed)
+    lengths = rng.integers(1, longest + 1, batch).tolist()
+    padded = rng.standard_normal((longest, batch, 2))
+    ours = mrnn.pack_padded_sequence(mg.tensor(padded), lengths, enforce_sorted=False)
+    theirs = torch.nn.utils.rnn.pack_padded_sequence(torch.tensor(padded), lengths, enforce_sorted=False)
+    np.testing.assert_array_equal(ours.sorted_indices.numpy(), theirs.sorted_indices.numpy())
+    np.testing.assert_array_equal(ours.unsorted_indices.numpy(), theirs.unsorted_indices.numpy())
+    np.testing.assert_array_equal(ours.data.numpy(), theirs.data.numpy())
+    sequences = [padded[:n, b] for b, n in enumerate(lengths)]
+    ours = mrnn.pack_sequence([mg.tensor(s) for s in sequences], enforce_sorted=False)
+    theirs = torch.nn.utils.rnn.pack_sequence([torch.tensor(s) for s in sequences], enforce_sorted=False)
+    np.testing.assert_array_equal(ours.data.numpy(), theirs.data.numpy())
