@@ -300,7 +300,7 @@ def leaf_grad(leaf: Tensor, g: Tensor, in_grad: bool = False) -> Tensor:
     prehooks in ``backward`` only, ``in_grad`` False)."""
     if not leaf._hooks:
         return g
-    hooks = [hook for hook in leaf._hooks if not _is_prehook(hook)] if in_grad else leaf._hooks
+    hooks = [hook for hook in tuple(leaf._hooks) if not _is_prehook(hook)] if in_grad else leaf._hooks   # (HOOKS_LOCK)
     return apply_hooks(hooks, g, _leaf_label(leaf))
 
 

@@ -164,6 +164,7 @@ def run_node_hooks(node: Any, grads_out: list, stop: bool, apply: Callable, reta
     prehooks = []
     forward = getattr(CAPTURING, "forward", False)   # forward AD's walk: only grad's capture hooks run
     for index, hooks in tuple((node.hooks or {}).items()):   # a snapshot (see HOOKS_LOCK)
+        hooks = tuple(hooks)   # of each list too: another thread's remove() shifts it (a later hook was skipped)
         if forward:
             hooks = [hook for hook in hooks if hasattr(hook, "walk")] if index != AFTER_BACKWARD else []
         if index == AFTER_BACKWARD:

@@ -57,7 +57,7 @@ def _pause_in(function: Callable, when: Callable[[dict], bool], reached: threadi
 
 # --- a walk reading a tensor's hooks while another thread removes one -----------------------------------------------
 
-@pytest.mark.parametrize("where", ["leaf"])
+@pytest.mark.parametrize("where", ["leaf", "non-leaf", "leaf, create_graph"])
 def test_a_hook_removed_by_another_thread_mid_walk_does_not_skip_this_threads_hook(
         where: str, monkeypatch: pytest.MonkeyPatch) -> None:
     # thread B's hook first, thread A's second, on one tensor; A's walk looks through the hooks (is each one a
@@ -70,14 +70,14 @@ def test_a_hook_removed_by_another_thread_mid_walk_does_not_skip_this_threads_ho
     x.register_hook(lambda g: ran.append(threading.current_thread().name))
     if where == "non-leaf":   # a grad_fn prehook: the walk sorts the tensor's hooks into two lists
         x.grad_fn.register_prehook(lambda grads: None)
-    module = engine if where == "leaf" else hooks_module
+    module = {"leaf": engine, "non-leaf": hooks_module}.get(where, sys.modules["minigrad.higher_order"])
     is_prehook = module._is_prehook
     calls = {"A": 0}
 
     def slow_is_prehook(hook: Any) -> bool:
         if threading.current_thread().name == "A" and not looking.is_set():
             calls["A"] += 1
-            if calls["A"] == (1 if where == "leaf" else 4):   # (non-leaf: the second list's first look)
+            if calls["A"] == (4 if where == "non-leaf" else 1):   # (non-leaf: the second list's first look)
                 looking.set()
                 assert removed.wait(WAIT)
         return is_prehook(hook)
@@ -87,7 +87,7 @@ def test_a_hook_removed_by_another_thread_mid_walk_does_not_skip_this_threads_ho
     def a() -> np.ndarray:
         threading.current_thread().name = "A"
         try:
-            return mg.autograd.grad((x * x).sum(), w)[0].numpy()
+            return mg.autograd.grad((x * x).sum(), w, create_graph="create_graph" in where)[0].detach().numpy()
         finally:
             looking.set()
 
