@@ -119,7 +119,7 @@ def _in_forward_transform() -> bool:
     level = current_level()
     while isinstance(level, _VmapLevel):
         level = level.enclosing
-    return isinstance(level, _ForwardLevel)
+    return isinstance(level, _ForwardLevel) or isinstance(level, _Level) and level.forward
 
 
 class _Level:
@@ -129,6 +129,7 @@ class _Level:
 
     def __init__(self, api: str) -> None:
         self.api = api
+        self.forward = api in ("jacfwd", "jvp")   # a forward transform computed in reverse mode (in a dual level)
         # inside another transform's function; under no_grad there (and not in a forward transform's, whose forward
         # AD sees through no_grad) the enclosing transform does not track this one, as torch's: a top-level call
         self.nested = _depth() > 0 and (is_recording() or _in_forward_transform())
@@ -171,10 +172,10 @@ class _Level:
         """For ``register_hook`` inside this level (:func:`~minigrad.hooks.transform_level`): this level for a
         tensor computed from its stand-ins (torch.func's tensors of this level: the hook runs in its walks only);
         None for one made inside from tensors of outside only (closed over, or an enclosing transform's), which
-        torch's does not let require grad at this level; else the enclosing level's answer. A jacfwd computed in
-        reverse mode (inside an open dual level) is a forward transform: None for its tensors, as _ForwardLevel's."""
+        torch's does not let require grad at this level; else the enclosing level's answer. A jacfwd or jvp computed
+        in reverse mode (inside an open dual level) is a forward transform: None for its tensors, as _ForwardLevel's."""
         if self.owns(tensor):
-            return None if self.api == "jacfwd" else self
+            return None if self.forward else self
         if tensor._node.seq > self.start:
             return None
         return False if self.enclosing is None else self.enclosing.hook_owner(tensor)

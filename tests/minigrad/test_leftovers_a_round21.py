@@ -214,7 +214,8 @@ def _retain_inside(lib: Any, F: Any, transform: str) -> tuple:
         return (z * z).sum()
     calls = {"grad": lambda: F.grad(f)(x), "vjp": lambda: F.vjp(f, x)[0], "jacrev": lambda: F.jacrev(f)(x),
              "vmap": lambda: F.vmap(f)(x[None]), "jvp": lambda: F.jvp(f, (x,), (lib.ones_like(x),))[1],
-             "jacfwd": lambda: F.jacfwd(f)(x), "jacfwd_of_jacfwd": lambda: F.jacfwd(F.jacfwd(f))(x)}
+             "jacfwd": lambda: F.jacfwd(f)(x), "jacfwd_of_jacfwd": lambda: F.jacfwd(F.jacfwd(f))(x),
+             "jacfwd_of_jvp": lambda: F.jacfwd(lambda y: F.jvp(f, (y,), (lib.ones_like(y),))[1])(x)}
     try:
         calls[transform]().sum().backward()
     except RuntimeError:
@@ -222,7 +223,8 @@ def _retain_inside(lib: Any, F: Any, transform: str) -> tuple:
     return "ok", x.grad.numpy(), [k.grad for k in kept if k.grad is not None]
 
 
-@pytest.mark.parametrize("transform", ["grad", "vjp", "jacrev", "vmap", "jvp", "jacfwd", "jacfwd_of_jacfwd"])
+@pytest.mark.parametrize("transform", ["grad", "vjp", "jacrev", "vmap", "jvp", "jacfwd", "jacfwd_of_jacfwd",
+                                       "jacfwd_of_jvp"])
 def test_retain_grad_inside_transforms_as_torch(transform: str) -> None:
     """torch.func refuses ``retain_grad()`` on a tensor of a grad/vjp/jacrev level (RuntimeError), and inside
     vmap/jvp/jacfwd its tensors do not require grad (``if t.requires_grad: t.retain_grad()`` skips it). minigrad
