@@ -1,15 +1,18 @@
 """Round 21 concurrency fuzzing: one ``mg.compile``d function called with other signatures from each thread,
 shared recurrent layers (``compile=``, ``fused=``, packed sequences, cells), ``state_dict`` / ``load_state_dict``
-(and their hooks) while other threads run forwards, hooks registered and removed while other threads run backward,
-per-thread generators and DataLoaders, the process-wide ``set_default_dtype`` and ``manual_seed``, and optimizers
-stepping disjoint parameters, from 2-8 threads at once with forced switching, compared bit for bit with lone runs.
-The offline harness is /tmp/fuzz21_threads.py (and /tmp/fuzz21_tls.py, which of the switches are per thread).
+(and their hooks, deep copies, pickles) while other threads run forwards, hooks registered and removed while other
+threads run backward, per-thread generators and DataLoaders (workers, ``worker_init_fn`` seeds), the process-wide
+``set_default_dtype`` and ``manual_seed``, and optimizers stepping disjoint parameters, from 2-8 threads at once with
+forced switching, compared bit for bit with lone runs. The offline harness is /tmp/fuzz21_threads.py (and
+/tmp/fuzz21_tls.py: which switches are per thread, minigrad's and PyTorch's).
 
 The races found, each forced here with events: a walk read a tensor's hook list while another thread removed a
-hook from it (a list comprehension over the live list skipped the next hook: a hook this thread registered before
-its own ``autograd.grad`` never ran); a module's or an optimizer's first hook registered from two threads at once
-(each made the table of hooks; one table, with its hook, was lost), and a hook registered with ``prepend=True``
-emptied the table for a moment (another thread's forward or step then ran none of the hooks).
+hook from it (iterating the live list skipped the next hook: a hook this thread registered before its own
+``autograd.grad`` never ran; a leaf's, a non-leaf's, and a leaf's in a create_graph walk); a module's or an
+optimizer's first hooks registered from two threads at once (each made the table of hooks: one hook lost), and a
+hook registered with ``prepend=True`` emptied the table for a moment (another thread's call then ran none of the
+hooks); two ``mg.load`` calls at once failed as a corrupt file (NumPy parses .npy headers with
+``ast.literal_eval``, whose AST state CPython 3.11 shares between threads).
 """
 
 from __future__ import annotations
