@@ -9,6 +9,7 @@ imports and runs on machines without it.
 from __future__ import annotations
 
 import os
+import threading
 import warnings
 from typing import Any
 
@@ -88,12 +89,12 @@ class Device(str):
 
     def __enter__(self) -> Device:
         """``with mg.device("cuda"):``: this device is the default of factory functions in the block, as PyTorch's."""
-        _device_stack.append(get_default_device())
+        _thread_device.blocks.append(_thread_device.device)
         set_default_device(self)
         return self
 
     def __exit__(self, *exc: object) -> None:
-        set_default_device(_device_stack.pop())
+        _thread_device.device = _thread_device.blocks.pop()
 
 
 CPU = Device("cpu")
@@ -153,19 +154,32 @@ def cuda_synchronize() -> None:
 
 # --- default device ---------------------------------------------------------
 
-_default_device: Device = CPU
-_device_stack: list = []   # the defaults that `with mg.device(...)` blocks replaced, innermost last
+_default_device: Device = CPU   # every thread's default until it sets its own: env MINIGRAD_DEVICE, else CPU
+
+
+class _ThreadDevice(threading.local):
+    """One thread's default device, as PyTorch's: ``set_default_device`` and ``with mg.device(...)`` in one thread
+    leave the others' alone. ``device`` None means the process's ``_default_device``."""
+
+    def __init__(self) -> None:
+        self.device: Device | None = None
+        self.blocks: list = []   # the defaults that `with mg.device(...)` blocks replaced, innermost last
+
+
+_thread_device = _ThreadDevice()
 
 
 def set_default_device(device: str | Device) -> None:
-    """Device used by constructors when none is given (also env MINIGRAD_DEVICE)."""
-    global _default_device
-    _default_device = resolve_device(Device(device))   # Device(): None means "cpu" here, not "the default"
+    """Device used by constructors when none is given, in this thread (as PyTorch's; env MINIGRAD_DEVICE sets
+    every thread's starting default)."""
+    _thread_device.device = resolve_device(Device(device))   # Device(): None means "cpu" here, not "the default"
 
 
 def get_default_device() -> Device:
-    """The device constructors use when none is given (``set_default_device`` or env MINIGRAD_DEVICE; else CPU)."""
-    return _default_device
+    """The device constructors use when none is given (``set_default_device`` in this thread, or env
+    MINIGRAD_DEVICE; else CPU)."""
+    device = _thread_device.device
+    return _default_device if device is None else device
 
 
 def _check_cuda(dev: Device) -> Any:
@@ -179,7 +193,7 @@ def _check_cuda(dev: Device) -> Any:
 def resolve_device(device: str | Device | None) -> Device:
     """The Device for a user's ``device=`` argument (None: the default)."""
     if device is None:
-        return _default_device
+        return get_default_device()
     dev = Device(device)
     if dev.type == "cuda":
         _check_cuda(dev)
@@ -475,9 +489,10 @@ def scatter_add(xp: Any, target: Any, index: Any, values: Any) -> None:
 
 
 def _initial_device() -> None:
+    global _default_device
     env = os.environ.get("MINIGRAD_DEVICE")
     if env:
-        set_default_device(env)
+        _default_device = resolve_device(Device(env))
 
 
 _initial_device()

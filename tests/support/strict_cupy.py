@@ -838,7 +838,8 @@ def install(monkeypatch: Any = None) -> Any:
     monkeypatch.setattr(backend, "_cupy", module)
     monkeypatch.setattr(backend, "_cuda_devices", {})
     monkeypatch.setattr(fused, "_compiled", {})
-    monkeypatch.setattr(backend, "_default_device", backend.get_default_device())
+    monkeypatch.setattr(backend, "_default_device", backend._default_device)
+    monkeypatch.setattr(backend._thread_device, "device", backend._thread_device.device)
     _current[0] = 0
     module.random = _Random()
     reset_copies()
