@@ -174,3 +174,42 @@ def test_var_with_no_degrees_of_freedom_still_reads_its_input(torch: Any) -> Non
             warnings.simplefilter("ignore")   # torch's "degrees of freedom is <= 0"
             t.var().backward()
         np.testing.assert_array_equal(x.grad.numpy(), t.grad.numpy())
+
+
+# --- x * number kept x --------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("side", ["right", "left"])
+def test_a_product_with_a_number_keeps_nothing_of_the_tensor(side: str, torch: Any) -> None:
+    """``y * 2`` saved y's array, which only 2's gradient would read (a number takes none): an activation scaled by
+    a number (``q * scale``, ``loss * weight``) stayed alive until backward. PyTorch's MulBackward0 keeps the number
+    only; its y dies with its last user reference."""
+    scale = (lambda y: y * 2.5) if side == "right" else (lambda y: 2.5 * y)
+
+    def run(lib: Any, make: Callable) -> bool:
+        with cycle_collector_off():
+            x = make()
+            y = x.sin()
+            ref = weakref.ref(y.data) if lib is mg else weakref.ref(y)
+            loss = scale(y).sum()
+            del y
+            alive = ref() is not None
+            loss.backward()
+        return alive
+
+    assert run(mg, lambda: mg.randn(3, 4, requires_grad=True)) is False
+    assert run(torch, lambda: torch.randn(3, 4, requires_grad=True)) is False
+
+
+@pytest.mark.parametrize("side", ["right", "left"])
+def test_a_product_with_a_number_still_differentiates_twice(side: str, torch: Any) -> None:
+    scale = (lambda y: y * 2.5) if side == "right" else (lambda y: 2.5 * y)
+    values = np.array([[0.3, -1.2, 2.0]])
+    grads = []
+    for lib, make in ((mg, lambda: mg.tensor(values, requires_grad=True)),
+                      (torch, lambda: torch.tensor(values, requires_grad=True))):
+        x = make()
+        (g,) = lib.autograd.grad(scale(x.sin()).sum(), x, create_graph=True)
+        (gg,) = lib.autograd.grad((g * g).sum(), x)
+        grads.append((g.detach().numpy(), gg.numpy()))
+    np.testing.assert_allclose(grads[0][0], grads[1][0], rtol=1e-12)
+    np.testing.assert_allclose(grads[0][1], grads[1][1], rtol=1e-12)
