@@ -7,7 +7,7 @@ from typing import Any, Iterable
 
 import minigrad as mg
 
-from .optimizer import Optimizer
+from .optimizer import Optimizer, add_fused_, fused, opmath, plus
 from .ported import check_implementation
 
 __all__ = ["Adagrad"]
@@ -60,15 +60,18 @@ class Adagrad(Optimizer):
 
     def _update(self, param: Any, grad: Any, state: dict, hyper: dict) -> None:
         xp = mg.array_module(param)
+        # scalars in float32 for float16 (its temporaries too): PyTorch's ops compute there, rounding each result
+        # once (see opmath)
+        scalar = opmath(param)
         if not state:                      # a group added after construction (PyTorch: the constructor's value)
             state.update(self._initial_state(param, self.defaults["initial_accumulator_value"]))
         step = state["step"] = state["step"] + 1
         g = -grad if hyper["maximize"] else grad
         if hyper["weight_decay"] != 0:
-            g = g + hyper["weight_decay"] * param
+            g = plus(g, param, hyper["weight_decay"])
         clr = hyper["lr"] / (1 + (step - 1) * hyper["lr_decay"])
         total = state["sum"]
-        total += g * g
-        std = xp.sqrt(total)
+        add_fused_(total, xp.multiply(g, g, dtype=fused(param)))   # addcmul_
+        std = xp.sqrt(total, out=xp.empty_like(total))   # (out=: an array for a 0-dim one too, see Adam)
         std += hyper["eps"]
-        param += -clr * g / std                     # addcdiv's order: (value·a)/b
+        param += scalar(-clr) * g / std             # addcdiv's order: (value·a)/b

@@ -8,7 +8,7 @@ from typing import Any, Iterable
 import minigrad as mg
 
 from .checks import invalid, is_number
-from .optimizer import Optimizer, lerp_
+from .optimizer import Optimizer, add_fused_, lerp_, opmath, plus
 from .ported import DecoupledWeightDecayFlag, check_implementation
 
 __all__ = ["Adam", "AdamW"]
@@ -72,13 +72,16 @@ class Adam(DecoupledWeightDecayFlag, Optimizer):
 
     def _update(self, param: Any, grad: Any, state: dict, hyper: dict) -> None:
         xp = mg.array_module(param)
+        # scalars (and a float16 step's temporaries) in float32 for float16: PyTorch's ops compute there and round
+        # each result once (see opmath)
+        scalar = opmath(param)
         lr, (beta1, beta2), eps, weight_decay = hyper["lr"], hyper["betas"], hyper["eps"], hyper["weight_decay"]
         g = -grad if hyper["maximize"] else grad
         if weight_decay != 0:
             if hyper["decoupled_weight_decay"]:
-                param *= 1 - lr * weight_decay
+                param *= scalar(1 - lr * weight_decay)
             else:
-                g = g + weight_decay * param
+                g = plus(g, param, weight_decay)
         if not state:
             state.update(step=0, exp_avg=xp.zeros_like(param), exp_avg_sq=xp.zeros_like(param))
             if hyper["amsgrad"]:
@@ -88,23 +91,26 @@ class Adam(DecoupledWeightDecayFlag, Optimizer):
         lerp_(exp_avg, g, 1 - beta1)
         # One scratch array reused through the step (out=) instead of a fresh temporary per
         # operation; the order of operations, hence every rounding, is PyTorch's as before.
-        scratch = xp.multiply(g, 1 - beta2)
+        scratch = xp.multiply(g, scalar(1 - beta2))
+        if param.dtype == xp.float16:
+            scratch = scratch.astype(xp.float64)    # float16's addcmul_ is one fused multiply-add (see fused)
         scratch *= g                                # addcmul's order: (value·a)·b
-        exp_avg_sq *= beta2
-        exp_avg_sq += scratch
+        exp_avg_sq *= scalar(beta2)
+        add_fused_(exp_avg_sq, scratch)
         if scratch.ndim == 0 or scratch.strides != param.strides:
             # weight gradients of x @ W.T are column-major: mixing layouts in the in-place
             # steps below would send NumPy to its slow strided loops, so take param's layout
             # (a 0-dim param: NumPy's product above is a scalar, which out= cannot write to)
-            scratch = xp.empty_like(param)
+            scratch = xp.empty_like(param, dtype=xp.promote_types(param.dtype, xp.float32))
         second = exp_avg_sq
         if hyper["amsgrad"]:
             second = xp.maximum(state["max_exp_avg_sq"], exp_avg_sq, out=state["max_exp_avg_sq"])
         step_size = lr / (1 - beta1 ** step)
-        denom = xp.sqrt(second)
-        denom /= math.sqrt(1 - beta2 ** step)
+        # out=: a 0-dim root would be a NumPy scalar, which the float32 steps below would not round to float16
+        denom = xp.sqrt(second, out=xp.empty_like(second))
+        denom /= scalar(math.sqrt(1 - beta2 ** step))
         denom += eps
-        xp.multiply(exp_avg, -step_size, out=scratch)
+        xp.multiply(exp_avg, scalar(-step_size), out=scratch)
         scratch /= denom                            # addcdiv's order: (value·a)/b
         param += scratch
 

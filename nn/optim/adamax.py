@@ -6,7 +6,7 @@ from typing import Any, Iterable
 
 import minigrad as mg
 
-from .optimizer import Optimizer, lerp_
+from .optimizer import Optimizer, lerp_, opmath, plus
 from .ported import check_betas, check_flags, check_implementation
 
 __all__ = ["Adamax"]
@@ -42,18 +42,21 @@ class Adamax(Optimizer):
 
     def _update(self, param: Any, grad: Any, state: dict, hyper: dict) -> None:
         xp = mg.array_module(param)
+        # scalars in float32 for float16 (its temporaries too): PyTorch's ops compute there, rounding each result
+        # once (see opmath)
+        scalar = opmath(param)
         lr, (beta1, beta2), eps, weight_decay = hyper["lr"], hyper["betas"], hyper["eps"], hyper["weight_decay"]
         g = -grad if hyper["maximize"] else grad
         if not state:
             state.update(step=0, exp_avg=xp.zeros_like(param), exp_inf=xp.zeros_like(param))
         step = state["step"] = state["step"] + 1
         if weight_decay != 0:
-            g = g + weight_decay * param
+            g = plus(g, param, weight_decay)
         exp_avg, exp_inf = state["exp_avg"], state["exp_inf"]
         lerp_(exp_avg, g, 1 - beta1)
-        exp_inf *= beta2
-        norm = xp.abs(g)
+        exp_inf *= scalar(beta2)
+        norm = xp.abs(g, out=xp.empty_like(param))   # (out=: an array for a 0-dim one too, see Adam)
         norm += eps
         xp.maximum(exp_inf, norm, out=exp_inf)      # NaN propagates, as torch.maximum
         clr = lr / (1 - beta1 ** step)
-        param += -clr * exp_avg / exp_inf           # addcdiv's order: (value·a)/b
+        param += scalar(-clr) * exp_avg / exp_inf           # addcdiv's order: (value·a)/b

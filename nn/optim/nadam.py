@@ -10,7 +10,7 @@ import numpy as np
 import minigrad as mg
 
 from .checks import invalid, is_number
-from .optimizer import lerp_
+from .optimizer import add_fused_, fused, lerp_, opmath, plus
 from .ported import (
     DecoupledWeightDecayFlag,
     ScalarStateOptimizer,
@@ -63,6 +63,9 @@ class NAdam(ScalarStateOptimizer, DecoupledWeightDecayFlag):
 
     def _update(self, param: Any, grad: Any, state: dict, hyper: dict) -> None:
         xp = mg.array_module(param)
+        # scalars in float32 for float16 (its temporaries too): PyTorch's ops compute there, rounding each result
+        # once (see opmath)
+        scalar = opmath(param)
         lr, (beta1, beta2), eps, weight_decay = hyper["lr"], hyper["betas"], hyper["eps"], hyper["weight_decay"]
         momentum_decay = hyper["momentum_decay"]
         g = -grad if hyper["maximize"] else grad
@@ -73,9 +76,9 @@ class NAdam(ScalarStateOptimizer, DecoupledWeightDecayFlag):
         bias_correction2 = 1 - beta2 ** step
         if weight_decay != 0:
             if hyper["decoupled_weight_decay"]:
-                param *= 1 - lr * weight_decay
+                param *= scalar(1 - lr * weight_decay)
             else:
-                g = g + weight_decay * param
+                g = plus(g, param, weight_decay)
         mu = beta1 * (1.0 - 0.5 * (0.96 ** (step * momentum_decay)))
         mu_next = beta1 * (1.0 - 0.5 * (0.96 ** ((step + 1) * momentum_decay)))
         # the product is kept in its own dtype (float32, or float64 under that default), multiplied there as
@@ -86,11 +89,11 @@ class NAdam(ScalarStateOptimizer, DecoupledWeightDecayFlag):
         product_next = product * mu_next
         exp_avg, exp_avg_sq = state["exp_avg"], state["exp_avg_sq"]
         lerp_(exp_avg, g, 1 - beta1)
-        exp_avg_sq *= beta2
-        exp_avg_sq += (1 - beta2) * g * g           # addcmul's order: (value·a)·b
+        exp_avg_sq *= scalar(beta2)
+        add_fused_(exp_avg_sq, xp.multiply(g * scalar(1 - beta2), g, dtype=fused(param)))   # addcmul_: (value·a)·b
         # an out= array of its own: NumPy's quotient of a 0-dim param is a scalar, which out= cannot take
-        denom = xp.divide(exp_avg_sq, bias_correction2, out=xp.empty_like(exp_avg_sq))
+        denom = xp.divide(exp_avg_sq, scalar(bias_correction2), out=xp.empty_like(exp_avg_sq))
         xp.sqrt(denom, out=denom)
         denom += eps
-        param += (-lr * (1.0 - mu) / (1.0 - product)) * g / denom       # addcdiv's order: (value·a)/b
-        param += ((-lr * mu_next) / (1.0 - product_next)) * exp_avg / denom
+        param += scalar(-lr * (1.0 - mu) / (1.0 - product)) * g / denom     # addcdiv's order: (value·a)/b
+        param += scalar((-lr * mu_next) / (1.0 - product_next)) * exp_avg / denom

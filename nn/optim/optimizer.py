@@ -105,15 +105,52 @@ _TORCH_IMPLEMENTATION_KEYS = {"foreach": None, "fused": None, "capturable": Fals
 _SCHEDULER_KEYS = frozenset({"initial_lr", "max_lr", "min_lr", "max_momentum", "base_momentum", "swa_lr"})
 
 
+def opmath(array: Any) -> type:
+    """The type of a step's scalars on ``array``, as PyTorch's CPU kernels read them (their ``opmath_t``): float32
+    for a float16 array, else Python's float (which NumPy rounds to the array's float32 or float64, as PyTorch).
+
+    PyTorch's float16 ops compute in float32 (their Python-float scalars too) and round each result to float16
+    once; NumPy rounds a Python float to float16 first. A float32 scalar makes NumPy's float16 arithmetic float32
+    too (an in-place op on a float16 array then rounds once)."""
+    return np.float32 if array.dtype.itemsize < 4 else float
+
+
+def fused(array: Any) -> Any:
+    """The dtype in which a step emulates PyTorch's fused float16 kernels (``lerp_``, ``addcmul_``: one float32
+    fused multiply-add, product and sum rounded once): float64 for a float16 array (its products are exact there),
+    the array's own otherwise (NumPy has no fused multiply-add: float32 and float64 steps round twice)."""
+    return np.float64 if array.dtype.itemsize < 4 else array.dtype
+
+
+def add_fused_(target: Any, product: Any) -> None:
+    """target ← target + product in place, where ``product`` comes from :func:`fused`: for float16 the exact sum
+    rounded to float32 and then to float16, as PyTorch's float32 fused multiply-add and its float16 result (not
+    straight to float16: a float32 tie, such as 0.1 times the least float16 subnormal, rounds to even)."""
+    if product.dtype == target.dtype:
+        target += product
+    else:
+        target[...] = (target + product).astype(np.float32)
+
+
+def plus(array: Any, other: Any, alpha: float) -> Any:
+    """array + alpha·other, as PyTorch's ``array.add(other, alpha=alpha)``: alpha rounded to the array's dtype
+    (float16 too), the sum computed in :func:`opmath` and rounded once. (PyTorch's float16 kernel does so in its
+    vectorized loop; the last ``n % 64`` elements of its scalar tail (AVX512) round alpha·other to float16 first.)"""
+    return (array + opmath(array)(array.dtype.type(alpha)) * other).astype(array.dtype, copy=False)
+
+
 def lerp_(start: Any, end: Any, weight: float) -> None:
-    """start ← start + weight·(end - start) in place, in the two forms PyTorch's ``lerp`` uses (by weight)."""
-    difference = end - start
+    """start ← start + weight·(end - start) in place, in the two forms PyTorch's ``lerp`` uses (by weight),
+    with weight in :func:`opmath` and the rest in :func:`fused`, rounded once, as PyTorch's."""
+    difference = end - start if start.dtype.itemsize >= 4 else end.astype(np.float64) - start
+    weight = opmath(start)(weight)
     if weight < 0.5:
         difference *= weight
-        start += difference
+        add_fused_(start, difference)
     else:
         difference *= 1 - weight
-        start[...] = end - difference
+        result = end - difference
+        start[...] = result if result.dtype == start.dtype else result.astype(np.float32)   # (as add_fused_)
 
 
 def snapshot_value(value: Any) -> Any:

@@ -6,7 +6,7 @@ from typing import Any, Iterable
 
 import minigrad as mg
 
-from .optimizer import lerp_
+from .optimizer import add_fused_, fused, lerp_, opmath, plus
 from .ported import DecoupledWeightDecayFlag, check_betas, check_flags, check_implementation
 
 __all__ = ["RAdam"]
@@ -46,6 +46,9 @@ class RAdam(DecoupledWeightDecayFlag):
 
     def _update(self, param: Any, grad: Any, state: dict, hyper: dict) -> None:
         xp = mg.array_module(param)
+        # scalars in float32 for float16 (its temporaries too): PyTorch's ops compute there, rounding each result
+        # once (see opmath)
+        scalar = opmath(param)
         lr, (beta1, beta2), eps, weight_decay = hyper["lr"], hyper["betas"], hyper["eps"], hyper["weight_decay"]
         g = -grad if hyper["maximize"] else grad
         if not state:
@@ -53,17 +56,17 @@ class RAdam(DecoupledWeightDecayFlag):
         step = state["step"] = state["step"] + 1
         if weight_decay != 0:
             if hyper["decoupled_weight_decay"]:
-                param *= 1 - lr * weight_decay
+                param *= scalar(1 - lr * weight_decay)
             else:
-                g = g + weight_decay * param
+                g = plus(g, param, weight_decay)
         exp_avg, exp_avg_sq = state["exp_avg"], state["exp_avg_sq"]
         lerp_(exp_avg, g, 1 - beta1)
-        exp_avg_sq *= beta2
-        exp_avg_sq += (1 - beta2) * g * g           # addcmul's order: (value·a)·b
+        exp_avg_sq *= scalar(beta2)
+        add_fused_(exp_avg_sq, xp.multiply(g * scalar(1 - beta2), g, dtype=fused(param)))   # addcmul_: (value·a)·b
         bias_correction1 = 1 - beta1 ** step
         bias_correction2 = 1 - beta2 ** step
-        update = exp_avg / bias_correction1
-        update *= lr
+        update = (exp_avg / scalar(bias_correction1)).astype(param.dtype, copy=False)
+        update *= scalar(lr)
         rho_inf = 2 / (1 - beta2) - 1
         rho_t = rho_inf - 2 * step * (beta2 ** step) / bias_correction2
         if rho_t > 5.0:
@@ -73,7 +76,7 @@ class RAdam(DecoupledWeightDecayFlag):
             adaptive += eps
             # PyTorch's `number / tensor` is reciprocal(tensor) · number: two roundings, kept
             xp.reciprocal(adaptive, out=adaptive)
-            adaptive *= bias_correction2 ** 0.5
+            adaptive *= scalar(bias_correction2 ** 0.5)
             update *= adaptive
-            update *= rect
+            update *= scalar(rect)
         param -= update

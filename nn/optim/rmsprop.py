@@ -6,7 +6,7 @@ from typing import Any, Iterable
 
 import minigrad as mg
 
-from .optimizer import Optimizer, lerp_
+from .optimizer import Optimizer, add_fused_, fused, lerp_, opmath, plus
 from .ported import check_implementation
 
 __all__ = ["RMSprop"]
@@ -39,10 +39,13 @@ class RMSprop(Optimizer):
 
     def _update(self, param: Any, grad: Any, state: dict, hyper: dict) -> None:
         xp = mg.array_module(param)
+        # scalars in float32 for float16 (its temporaries too): PyTorch's ops compute there, rounding each result
+        # once (see opmath)
+        scalar = opmath(param)
         lr, alpha, eps, momentum = hyper["lr"], hyper["alpha"], hyper["eps"], hyper["momentum"]
         g = -grad if hyper["maximize"] else grad
         if hyper["weight_decay"] != 0:
-            g = g + hyper["weight_decay"] * param
+            g = plus(g, param, hyper["weight_decay"])
         if not state:
             state.update(step=0, square_avg=xp.zeros_like(param))
             if momentum > 0:
@@ -51,19 +54,21 @@ class RMSprop(Optimizer):
                 state["grad_avg"] = xp.zeros_like(param)
         state["step"] += 1
         square_avg = state["square_avg"]
-        square_avg *= alpha
-        square_avg += (1 - alpha) * g * g           # addcmul's order: (value·a)·b
+        square_avg *= scalar(alpha)
+        add_fused_(square_avg, xp.multiply(g * scalar(1 - alpha), g, dtype=fused(param)))   # addcmul_: (value·a)·b
         if hyper["centered"]:
             grad_avg = state["grad_avg"]
             lerp_(grad_avg, g, 1 - alpha)
-            avg = xp.sqrt(square_avg - grad_avg * grad_avg)
+            avg = square_avg.copy()
+            add_fused_(avg, -xp.multiply(grad_avg, grad_avg, dtype=fused(param)))   # addcmul(value=-1)
+            xp.sqrt(avg, out=avg)
         else:
-            avg = xp.sqrt(square_avg)
+            avg = xp.sqrt(square_avg, out=xp.empty_like(square_avg))   # (an array for a 0-dim one too, see Adam)
         avg += eps
         if momentum > 0:
             buf = state["momentum_buffer"]
-            buf *= momentum
-            buf += g / avg
-            param -= lr * buf
+            buf *= scalar(momentum)
+            buf += xp.divide(g, avg, dtype=scalar)   # addcdiv_: one rounding
+            param += scalar(param.dtype.type(-lr)) * buf    # add_(buf, alpha=-lr): alpha in param's dtype
         else:
-            param += -lr * g / avg                  # addcdiv's order: (value·a)/b
+            param += scalar(-lr) * g / avg          # addcdiv's order: (value·a)/b

@@ -1,0 +1,85 @@
+"""Round 21: optimizers' arithmetic in low precision and mixed dtypes, step by step against torch.optim.
+
+Found by /tmp/fuzz21_optprec.py (random hyper-parameters, float16/float32/float64 and mixed groups, gradients with
+zeros, tiny and huge values, 1-20 steps, parameters and state compared after every step).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pytest
+
+import minigrad as mg
+from nn import optim
+
+torch = pytest.importorskip("torch", reason="no torch")
+
+pytestmark = pytest.mark.usefixtures("torch_optim_loaded")
+
+
+def _steps(lib: Any, name: str, kwargs: dict, values: np.ndarray, grads: list[np.ndarray]) -> list[np.ndarray]:
+    """The parameter and every state array after each step, as NumPy arrays (torch's or ours)."""
+    p = lib.tensor(values.copy(), requires_grad=True)
+    opt = getattr(lib.optim if lib is torch else optim, name)([p], **kwargs)
+    out = []
+    for grad in grads:
+        p.grad = lib.tensor(grad.copy())
+        opt.step()
+        out.append(p.detach().numpy().copy())
+        out += [np.asarray(v.numpy() if hasattr(v, "numpy") else v).copy()
+                for k, v in opt.state[p].items() if k != "step"]
+    return out
+
+
+def _assert_bitwise(name: str, kwargs: dict, values: np.ndarray, grads: list[np.ndarray]) -> None:
+    theirs = _steps(torch, name, kwargs, values, grads)
+    ours = _steps(mg, name, kwargs, values, grads)
+    for a, b in zip(theirs, ours):
+        assert a.dtype == b.dtype
+        np.testing.assert_array_equal(b, a)
+
+
+def _float16_case(seed: int, steps: int = 4) -> tuple[np.ndarray, list[np.ndarray]]:
+    """64 float16 values (whole vectors of PyTorch's CPU loops) and gradients with zeros and tiny values."""
+    rng = np.random.default_rng(seed)
+    values = (rng.standard_normal(64) * 0.3).astype(np.float16)
+    grads = []
+    for _ in range(steps):
+        g = rng.standard_normal(64) * 10.0 ** rng.integers(-7, 1, size=64)
+        g[rng.random(64) < 0.2] = 0.0
+        grads.append(g.astype(np.float16))
+    return values, grads
+
+
+@pytest.mark.parametrize("name, kwargs", [
+    ("Adam", dict(lr=0.1)),
+    ("Adam", dict(lr=0.05, amsgrad=True, weight_decay=0.1)),
+    ("AdamW", dict(lr=0.1, weight_decay=0.5, betas=(0.8, 0.5))),
+    ("RMSprop", dict(lr=0.01)),
+    ("RMSprop", dict(lr=0.01, centered=True, momentum=0.9, weight_decay=0.1)),
+    ("Adagrad", dict(lr=0.1, lr_decay=0.01, weight_decay=0.3, eps=1e-3)),
+    ("Adamax", dict(lr=0.1, weight_decay=0.1)),
+    ("NAdam", dict(lr=0.1, weight_decay=0.1)),
+    ("NAdam", dict(lr=0.1, weight_decay=0.1, decoupled_weight_decay=True)),
+    ("RAdam", dict(lr=0.1, betas=(0.8, 0.5), weight_decay=0.1)),
+])
+def test_float16_steps_round_as_torch(name: str, kwargs: dict) -> None:
+    """A float16 step computes each PyTorch op in float32 (Python-float scalars read as float32) and rounds its
+    result once, lerp_ and addcmul_ as one fused multiply-add, add(alpha=)'s alpha and add_(eps)'s eps in float16.
+    NumPy's float16 arithmetic rounded the scalar and each partial result to float16: at a cancellation the
+    parameter moved elsewhere (Adam's first step on 0.1 gave 1.2e-4, torch 4.8e-5)."""
+    for seed in range(3):
+        values, grads = _float16_case(seed)
+        _assert_bitwise(name, kwargs, values, grads)
+
+
+def test_float16_adam_first_step_at_a_cancellation() -> None:
+    """The helper's example: p=0.1, gradient 0.074, lr=0.1; and a 0-dim parameter with a zero gradient, whose
+    denominator 0 + eps rounds to 0 in float16 (NaN, as torch: the root was a NumPy scalar, never rounded)."""
+    grads = [np.array([0.074, 0.0], dtype=np.float16)]
+    _assert_bitwise("Adam", dict(lr=0.1), np.array([0.1, 0.5], dtype=np.float16), grads)
+    _assert_bitwise("Adam", dict(lr=0.1), np.array(0.5, dtype=np.float16), [np.array(0.0, dtype=np.float16)])
+    _assert_bitwise("RMSprop", dict(lr=0.1, centered=True), np.array(0.5, dtype=np.float16),
+                    [np.array(0.0, dtype=np.float16)])
