@@ -555,7 +555,7 @@ def _addcmul(node: Function, g: Tensor) -> tuple:   # a + b * c as one op
 
 @rule(Mul)
 def _mul(node: Function, g: Tensor) -> tuple:
-    a, b = node.saved   # (None for an operand only a Python number's gradient would read: see Mul.forward)
+    a, b = node.saved   # (None for an operand only a constant's gradient would read: see Mul.forward)
     shape_a, shape_b = node.shapes if node.shapes is not None else (tuple(g.shape),) * 2
     return (sum_to(Mul()(g, _input(node, 1, b)), shape_a) if node.edges[0] is not None else None,
             sum_to(Mul()(g, _input(node, 0, a)), shape_b) if node.edges[1] is not None else None)

@@ -178,12 +178,19 @@ def test_var_with_no_degrees_of_freedom_still_reads_its_input(torch: Any) -> Non
 
 # --- x * number kept x --------------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("side", ["right", "left"])
-def test_a_product_with_a_number_keeps_nothing_of_the_tensor(side: str, torch: Any) -> None:
-    """``y * 2`` saved y's array, which only 2's gradient would read (a number takes none): an activation scaled by
-    a number (``q * scale``, ``loss * weight``) stayed alive until backward. PyTorch's MulBackward0 keeps the number
-    only; its y dies with its last user reference."""
-    scale = (lambda y: y * 2.5) if side == "right" else (lambda y: 2.5 * y)
+CONSTANTS = {"number right": lambda lib, y: y * 2.5, "number left": lambda lib, y: 2.5 * y,
+             "mask": lambda lib, y: y * (lib.arange(12).reshape(3, 4) % 2 == 0),
+             "frozen tensor left": lambda lib, y: lib.ones(3, 4) * y,
+             "dropout": lambda lib, y: lib.nn.functional.dropout(y, 0.5)}
+
+
+@pytest.mark.parametrize("case", list(CONSTANTS))
+def test_a_product_with_a_constant_keeps_nothing_of_the_tensor(case: str, torch: Any) -> None:
+    """``y * c`` saved y's array, which only c's gradient would read (a number, or a tensor that requires no
+    grad, takes none): an activation scaled or masked by a constant (``q * scale``, dropout's mask) stayed alive
+    until backward. PyTorch's MulBackward0 keeps ``c`` only; its y dies with its last user reference."""
+    def scale(y: Any) -> Any:
+        return CONSTANTS[case](mg if isinstance(y, mg.Tensor) else torch, y)
 
     def run(lib: Any, make: Callable) -> bool:
         with cycle_collector_off():
@@ -200,15 +207,13 @@ def test_a_product_with_a_number_keeps_nothing_of_the_tensor(side: str, torch: A
     assert run(torch, lambda: torch.randn(3, 4, requires_grad=True)) is False
 
 
-@pytest.mark.parametrize("side", ["right", "left"])
-def test_a_product_with_a_number_still_differentiates_twice(side: str, torch: Any) -> None:
-    scale = (lambda y: y * 2.5) if side == "right" else (lambda y: 2.5 * y)
-    values = np.array([[0.3, -1.2, 2.0]])
+@pytest.mark.parametrize("case", [c for c in CONSTANTS if c != "dropout"])
+def test_a_product_with_a_constant_still_differentiates_twice(case: str, torch: Any) -> None:
+    values = np.linspace(-2, 2, 12).reshape(3, 4)
     grads = []
-    for lib, make in ((mg, lambda: mg.tensor(values, requires_grad=True)),
-                      (torch, lambda: torch.tensor(values, requires_grad=True))):
-        x = make()
-        (g,) = lib.autograd.grad(scale(x.sin()).sum(), x, create_graph=True)
+    for lib in (mg, torch):
+        x = lib.tensor(values, requires_grad=True)
+        (g,) = lib.autograd.grad(CONSTANTS[case](lib, x.sin()).sum(), x, create_graph=True)
         (gg,) = lib.autograd.grad((g * g).sum(), x)
         grads.append((g.detach().numpy(), gg.numpy()))
     np.testing.assert_allclose(grads[0][0], grads[1][0], rtol=1e-12)

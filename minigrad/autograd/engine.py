@@ -197,6 +197,7 @@ class Function:
                 self.xp = _common_module(self.name, inputs, arrays)
             except _ScalarsMoved as moved:   # 0-dim CPU tensors among CUDA ones: the op runs again on the GPU
                 return self(*moved.inputs)
+        self.needs_grad = needs_grad   # (a list until recorded) so forward may keep only what backward will read
         try:
             out = self.forward(*arrays)
         except OverflowError as error:   # a Python int beyond an integer tensor's range: wrapped, as PyTorch

@@ -167,9 +167,14 @@ class Mul(Function):
     complex_grad = "holomorphic"   # complex values: see autograd.engine._complex_gate
 
     def forward(self, a: Any, b: Any) -> Any:
-        # each operand's values are read for the other's gradient only, and a Python number takes none: x * 2
-        # keeps nothing of x (as PyTorch's), so an activation scaled by a number is freed with its last user
-        self.saved = (None, b) if type(b) in _PYTHON_NUMBER else (a, None) if type(a) in _PYTHON_NUMBER else (a, b)
+        # each operand's values are read for the other's gradient only: none kept for the other when it takes no
+        # gradient (x * 2, x * mask: nothing of x, as PyTorch's), so an activation scaled by a constant is freed
+        # with its last user. needs_grad is set by Function.__call__ before forward (empty: not known, keep both)
+        needs = self.needs_grad
+        if needs:
+            self.saved = (a if needs[1] else None, b if needs[0] else None)
+        else:
+            self.saved = (None, b) if type(b) in _PYTHON_NUMBER else (a, None) if type(a) in _PYTHON_NUMBER else (a, b)
         y = a * b
         if y.dtype is _FLOAT16 and (type(b) in _REAL_NUMBER or type(a) in _REAL_NUMBER):
             y = _half_by_number(a, b, operator.mul)
