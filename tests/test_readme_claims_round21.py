@@ -18,7 +18,7 @@ from minigrad import nn
 
 torch = pytest.importorskip("torch", reason="no torch")
 
-pytestmark = pytest.mark.usefixtures("torch_optim_loaded")   # torch.optim's first import is not a test's time
+pytestmark = pytest.mark.usefixtures("torch_optim_loaded")  # torch.optim's first import is not a test's time
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -181,7 +181,7 @@ def test_inplace_on_a_hooked_modules_output_is_refused_as_torch() -> None:
 
 
 def test_only_asgd_rounds_differently_with_foreach() -> None:
-    """"foreach=/fused= ... always give the foreach=False results" has one exception since round 20:
+    """README: "foreach=/fused= ... always give the foreach=False results" has one exception since round 20:
     ASGD(foreach=True) rounds as PyTorch's foreach path."""
 
     def run(cls: type, foreach: bool, **options: float) -> np.ndarray:
@@ -242,6 +242,51 @@ def test_documented_autograd_differences_from_torch() -> None:
     (g,) = mg.autograd.grad(nn.functional.adaptive_avg_pool1d(a, 2).sum(), a, create_graph=True)
     (tg,) = torch.autograd.grad(torch.nn.functional.adaptive_avg_pool1d(ta, 2).sum(), ta, create_graph=True)
     assert g.requires_grad is False and tg.requires_grad is True
+
+
+def test_leaf_hooks_run_mid_walk_in_torchs_order_when_other_hooks_exist() -> None:
+    """Round 20's "a leaf's AccumulateGrad ... runs as soon as its gradient is complete" holds; round 15's "a
+    leaf's hooks and post-accumulate hooks run after the whole backward ... their order can differ" is stale."""
+
+    def order(lib: object) -> list[str]:
+        log: list[str] = []
+        a, b = lib.tensor([1.0], requires_grad=True), lib.tensor([2.0], requires_grad=True)
+        a.register_hook(lambda g: log.append("a"))
+        c = a * 2
+        c.register_hook(lambda g: log.append("c"))
+        d = c * b
+        d.register_hook(lambda g: log.append("d"))
+        b.register_post_accumulate_grad_hook(lambda p: log.append("b-post"))
+        (d * 3 + a).sum().backward()
+        return log
+
+    assert order(mg) == order(torch) == ["d", "b-post", "c", "a"]
+
+
+def test_forward_ad_and_vmap_documented_differences() -> None:
+    """An unrecorded in-place op on a dual raises (torch updates the primal and keeps a stale tangent); a real
+    primal refuses a complex tangent; vmap runs once per example, so `.item()` works where torch raises."""
+    import torch.autograd.forward_ad as torch_fwad
+
+    import minigrad.autograd.forward_ad as fwad
+
+    with fwad.dual_level():
+        dual = fwad.make_dual(mg.ones(3), mg.ones(3))
+        with mg.no_grad(), pytest.raises(RuntimeError, match="tangent"):
+            dual.mul_(2)
+        with pytest.raises(NotImplementedError, match="complex tangent"):
+            fwad.make_dual(mg.ones(2), mg.ones(2, dtype=mg.complex64))
+    with torch_fwad.dual_level():
+        tdual = torch_fwad.make_dual(torch.ones(3), torch.ones(3))
+        with torch.no_grad():
+            tdual.mul_(2)
+
+    def f(row: object) -> object:
+        return row * 2 if row.sum().item() > 0 else row
+
+    np.testing.assert_array_equal(mg.func.vmap(f)(mg.tensor([[1.0], [-1.0]])).numpy(), [[2.0], [-1.0]])
+    with pytest.raises(RuntimeError, match="item"):
+        torch.func.vmap(f)(torch.tensor([[1.0], [-1.0]]))
 
 
 def test_inference_mode_jacobian_is_true_where_torchs_is_zero() -> None:
