@@ -58,5 +58,6 @@ class Adamax(Optimizer):
         norm = xp.abs(g, out=xp.empty_like(param))   # (out=: an array for a 0-dim one too, see Adam)
         norm += eps
         xp.maximum(exp_inf, norm, out=exp_inf)      # NaN propagates, as torch.maximum
-        clr = lr / (1 - beta1 ** step)
+        # (PyTorch's foreach=True step reads a Tensor lr as a Python float; its single-tensor step, in the lr's dtype)
+        clr = (float(lr) if hyper["foreach"] else lr) / (1 - beta1 ** step)
         param += scalar(-clr) * exp_avg / exp_inf           # addcdiv's order: (value·a)/b

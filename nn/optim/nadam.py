@@ -92,8 +92,16 @@ class NAdam(ScalarStateOptimizer, DecoupledWeightDecayFlag):
         exp_avg_sq *= scalar(beta2)
         add_fused_(exp_avg_sq, xp.multiply(g * scalar(1 - beta2), g, dtype=fused(param)))   # addcmul_: (value·a)·b
         # an out= array of its own: NumPy's quotient of a 0-dim param is a scalar, which out= cannot take
-        denom = xp.divide(exp_avg_sq, scalar(bias_correction2), out=xp.empty_like(exp_avg_sq))
-        xp.sqrt(denom, out=denom)
+        denom = xp.empty_like(exp_avg_sq)
+        if hyper["foreach"]:
+            # PyTorch's foreach=True step: √v / √(1-β₂ᵗ), and a Tensor lr read as a Python float in the step sizes
+            # (its single-tensor step: √(v / (1-β₂ᵗ)), the lr in the Tensor's dtype)
+            xp.sqrt(exp_avg_sq, out=denom)
+            denom /= scalar(bias_correction2 ** 0.5)
+            lr = float(lr)
+        else:
+            xp.divide(exp_avg_sq, scalar(bias_correction2), out=denom)
+            xp.sqrt(denom, out=denom)
         denom += eps
         param += scalar(-lr * (1.0 - mu) / (1.0 - product)) * g / denom     # addcdiv's order: (value·a)/b
         param += scalar((-lr * mu_next) / (1.0 - product_next)) * exp_avg / denom

@@ -45,8 +45,9 @@ def check_implementation(name: str, foreach: Any = None, capturable: Any = False
     ``differentiable`` nor with ``foreach`` (RuntimeError).
 
     The optimizer keeps them in its groups, as PyTorch's. ``foreach`` and ``fused`` choose how PyTorch computes a
-    step (lists of tensors at once, one fused kernel), never what it computes, so either value is taken and
-    minigrad runs its one implementation (nanoGPT passes ``fused=True`` when ``AdamW``'s signature has it).
+    step (lists of tensors at once, one fused kernel), not the update rule, so either value is taken and minigrad
+    runs its one implementation (nanoGPT passes ``fused=True`` when ``AdamW``'s signature has it); where PyTorch's
+    foreach=True step orders its operations otherwise (Adamax, NAdam, RAdam), minigrad follows that order.
     ``capturable`` (CUDA-graph capture) and ``differentiable`` (autograd through the step) are taken here too and
     refused by ``step()`` where PyTorch's CPU step raises (see ``Optimizer._refuse_implementation``).
     """

@@ -65,12 +65,16 @@ class RAdam(DecoupledWeightDecayFlag):
         add_fused_(exp_avg_sq, xp.multiply(g * scalar(1 - beta2), g, dtype=fused(param)))   # addcmul_: (value·a)·b
         bias_correction1 = 1 - beta1 ** step
         bias_correction2 = 1 - beta2 ** step
-        update = (exp_avg / scalar(bias_correction1)).astype(param.dtype, copy=False)
-        update *= scalar(lr)
         rho_inf = 2 / (1 - beta2) - 1
         rho_t = rho_inf - 2 * step * (beta2 ** step) / bias_correction2
+        rect = ((rho_t - 4) * (rho_t - 2) * rho_inf / ((rho_inf - 4) * (rho_inf - 2) * rho_t)) ** 0.5 \
+            if rho_t > 5.0 else 0
+        if hyper["foreach"]:
+            self._foreach_update(param, exp_avg, exp_avg_sq, hyper, rect, bias_correction1, bias_correction2)
+            return
+        update = (exp_avg / scalar(bias_correction1)).astype(param.dtype, copy=False)
+        update *= scalar(lr)
         if rho_t > 5.0:
-            rect = ((rho_t - 4) * (rho_t - 2) * rho_inf / ((rho_inf - 4) * (rho_inf - 2) * rho_t)) ** 0.5
             # an out= array of its own: NumPy's root of a 0-dim state is a scalar, which out= below cannot take
             adaptive = xp.sqrt(exp_avg_sq, out=xp.empty_like(exp_avg_sq))
             adaptive += eps
@@ -80,3 +84,19 @@ class RAdam(DecoupledWeightDecayFlag):
             update *= adaptive
             update *= scalar(rect)
         param -= update
+
+    @staticmethod
+    def _foreach_update(param: Any, exp_avg: Any, exp_avg_sq: Any, hyper: dict, rect: float,
+                        bias_correction1: float, bias_correction2: float) -> None:
+        """PyTorch's foreach=True step, another order of operations: p ← p + m·b with
+        b = 1 / ((√v + eps) / s₂) + s₁, s₂ = -√(1-β₂ᵗ)·lr·r/(1-β₁ᵗ) and s₁ = -lr/(1-β₁ᵗ) while ρₜ ≤ 5 (r = 0: b is
+        -0.0 + s₁, NaN where √v + eps is 0), else 0; s₁ and s₂ computed in the lr's dtype (a Tensor's too)."""
+        xp = mg.array_module(param)
+        lr, eps = hyper["lr"], hyper["eps"]
+        unrectified = 0 if rect > 0 else 1.0
+        buffer = xp.sqrt(exp_avg_sq, out=xp.empty_like(exp_avg_sq))
+        buffer += eps
+        buffer /= opmath(param)((bias_correction2 ** 0.5) * (lr * rect / bias_correction1) * -1)
+        xp.reciprocal(buffer, out=buffer)
+        buffer += (lr * unrectified / bias_correction1) * -1
+        add_fused_(param, xp.multiply(exp_avg, buffer, dtype=fused(param)))     # addcmul_

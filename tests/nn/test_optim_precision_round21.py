@@ -83,3 +83,37 @@ def test_float16_adam_first_step_at_a_cancellation() -> None:
     _assert_bitwise("Adam", dict(lr=0.1), np.array(0.5, dtype=np.float16), [np.array(0.0, dtype=np.float16)])
     _assert_bitwise("RMSprop", dict(lr=0.1, centered=True), np.array(0.5, dtype=np.float16),
                     [np.array(0.0, dtype=np.float16)])
+
+
+@pytest.mark.parametrize("name, kwargs", [
+    ("Adamax", dict(foreach=True)),
+    ("NAdam", dict(foreach=True)),
+    ("NAdam", dict(foreach=True, weight_decay=0.1, decoupled_weight_decay=True)),
+    ("RAdam", dict(foreach=True)),
+    ("RAdam", dict(foreach=True, weight_decay=0.1, decoupled_weight_decay=True)),
+])
+def test_foreach_steps_with_a_float32_tensor_lr(name: str, kwargs: dict) -> None:
+    """PyTorch's foreach=True step of Adamax, NAdam and RAdam is another order of operations: it reads a Tensor lr as
+    a Python float in its step sizes (NAdam's decoupled decay factor stays in the Tensor's dtype), NAdam divides
+    √v by √(1-β₂ᵗ), RAdam adds m·(1/((√v + eps)/s₂) + s₁). Ours computed the single-tensor step in float32 with
+    the lr: 1e-9 relative off on float64 parameters."""
+    rng = np.random.default_rng(0)
+    values, grads = rng.standard_normal(8), [rng.standard_normal(8) for _ in range(8)]
+
+    def run(lib: Any) -> np.ndarray:
+        p = lib.tensor(values.copy(), requires_grad=True)
+        opt = getattr(lib.optim if lib is torch else optim, name)([p], lr=lib.tensor(0.01, dtype=lib.float32),
+                                                                   **kwargs)
+        for grad in grads:
+            p.grad = lib.tensor(grad.copy())
+            opt.step()
+        return p.detach().numpy()
+
+    np.testing.assert_allclose(run(mg), run(torch), rtol=4e-16, atol=0)
+
+
+def test_radam_foreach_float16_order() -> None:
+    """RAdam's foreach=True step in float16: the unrectified first steps divide √v + eps by -0.0 (NaN where v is 0:
+    eps rounds to 0 in float16), as PyTorch's; and the rectified ones later follow its order bit for bit."""
+    values, grads = _float16_case(5, steps=8)
+    _assert_bitwise("RAdam", dict(lr=0.1, foreach=True), values, grads)
