@@ -110,7 +110,8 @@ def in_format(array: Any, fmt: memory_format, where: str) -> Any:
     """``array`` (one the caller owns) laid out densely in ``fmt`` (C order or a channels-last format) with
     PyTorch's strides, a size-1 dim's too (NumPy's results may give those any stride): itself when it already
     is, else a copy."""
-    if array.size == 0 or array.strides == dense_strides(array.shape, fmt, array.itemsize):
+    if array.size == 0 or (fmt is contiguous_format and suggests_c_order(array)) \
+            or array.strides == dense_strides(array.shape, fmt, array.itemsize):   # (the first: one flags check)
         return array
     order = _ORDER.get(fmt, tuple(range(array.ndim)))
     inverse = tuple(sorted(range(len(order)), key=order.__getitem__))
