@@ -231,3 +231,25 @@ def test_empty_diagonal_starts_at_the_input(args: tuple) -> None:
         d = x.diagonal(*args)
         results.append((tuple(d.shape), d.stride(), d.storage_offset()))
     assert results[0] == results[1]
+
+
+# --- on the GPU (a real one, or the strict CuPy stand-in of tests/conftest.py) -------------------------------------
+
+# inputs whose layout ``.to("cuda")`` keeps (dense ones: transposed, permuted, channels-last)
+GPU_CASES = ["masked_fill_T", "rpow_T", "rpow_int_T", "nan_to_num_expanded_new_dim", "topk_values_ties",
+             "layer_norm_T", "batch_norm_train_T3", "instance_norm_channels_last", "erfinv_T", "gelu_T", "bessel_j0_T",
+             "mvlgamma_channels_last"]
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("case", GPU_CASES)
+def test_result_layout_on_gpu_as_on_cpu(case: str) -> None:
+    """The layout code runs on device arrays too (no host copies): the same values, and C order where PyTorch's
+    result is C-contiguous."""
+    make, op = CASES[case]
+    results = []
+    for device in ("cpu", "cuda"):
+        y = op(mg, make(mg).to(device))
+        results.append((y.is_contiguous(), y.detach().cpu().numpy()))
+    assert results[0][0] == results[1][0]
+    np.testing.assert_allclose(results[1][1], results[0][1], rtol=1e-12, atol=1e-12)
