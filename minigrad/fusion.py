@@ -99,7 +99,7 @@ class FusedOps(Function):
         self.out_meta = tuple(meta for op, _slots, _m in members for meta in op.out_meta)
         # groups of the same ops wired the same way (a recurrent layer's steps) share one pair of kernels,
         # traced once from the first group's members
-        key = (cp, n_inputs, tuple((type(op), tuple(slots), op.needs_grad) for op, slots, _m in members))
+        key = (cp, n_inputs, tuple((type(op), tuple(slots), tuple(op.needs_grad)) for op, slots, _m in members))
         first = _SHARED.get(key)
         if first is None:
             # what the traces find (a dict: the copies a capture makes of this op share it): where each
