@@ -7,7 +7,7 @@ from typing import Any, Iterable
 import minigrad as mg
 
 from .checks import invalid, is_number
-from .optimizer import Optimizer
+from .optimizer import Optimizer, add_fused_, fused, opmath, plus, plus_
 from .ported import check_flags, check_implementation
 
 __all__ = ["Adadelta"]
@@ -49,10 +49,11 @@ class Adadelta(Optimizer):
         state["step"] += 1
         g = -grad if hyper["maximize"] else grad
         if weight_decay != 0:
-            g = g + weight_decay * param
+            g = plus(g, param, weight_decay)
+        scalar = opmath(param)   # float32 for float16, as PyTorch's kernels (see opmath)
         square_avg, acc_delta = state["square_avg"], state["acc_delta"]
-        square_avg *= rho
-        square_avg += (1 - rho) * g * g             # addcmul's order: (value·a)·b
+        square_avg *= scalar(rho)
+        add_fused_(square_avg, xp.multiply(g * scalar(1 - rho), g, dtype=fused(param)))   # addcmul_: (value·a)·b
         # out= arrays of their own: NumPy's square_avg + eps of a 0-dim param is a scalar, which out= cannot take
         std = xp.add(square_avg, eps, out=xp.empty_like(square_avg))
         xp.sqrt(std, out=std)
@@ -60,6 +61,6 @@ class Adadelta(Optimizer):
         xp.sqrt(delta, out=delta)
         delta /= std
         delta *= g
-        acc_delta *= rho
-        acc_delta += (1 - rho) * delta * delta
-        param += -lr * delta
+        acc_delta *= scalar(rho)
+        add_fused_(acc_delta, xp.multiply(delta * scalar(1 - rho), delta, dtype=fused(param)))
+        plus_(param, delta, -lr)

@@ -10,6 +10,7 @@ import numpy as np
 import minigrad as mg
 
 from .checks import invalid, is_number
+from .optimizer import opmath, plus, plus_
 from .ported import ScalarStateOptimizer, check_flags, check_implementation, scalar_dtype
 
 __all__ = ["ASGD"]
@@ -61,17 +62,19 @@ class ASGD(ScalarStateOptimizer):
         step = state["step"] = state["step"] + 1
         g = -grad if hyper["maximize"] else grad
         if hyper["weight_decay"] != 0:
-            g = g + hyper["weight_decay"] * param
+            g = plus(g, param, hyper["weight_decay"])
         eta, mu = float(state["eta"]), float(state["mu"])
         ax = state["ax"]
         if hyper["foreach"]:        # PyTorch's foreach step: the same update, rounded another way
             param -= (g + lambd * param) * eta
             ax += (param - ax) * mu
         else:
-            param *= 1 - lambd * eta
-            param += -eta * g
+            param *= opmath(param)(1 - lambd * eta)
+            plus_(param, g, -eta)
             if mu != 1:
-                ax += (param - ax) * mu
+                difference = param - ax         # ax.add_(param.sub(ax).mul_(mu)): each result rounded
+                difference *= opmath(param)(mu)
+                ax += difference
             else:
                 ax[...] = param
         # PyTorch makes the new values with torch.as_tensor (its default dtype from a Python float lr; a Tensor

@@ -139,6 +139,11 @@ def plus(array: Any, other: Any, alpha: float) -> Any:
     return (array + opmath(array)(array.dtype.type(alpha)) * other).astype(array.dtype, copy=False)
 
 
+def plus_(array: Any, other: Any, alpha: float) -> None:
+    """array ← array + alpha·other in place, as PyTorch's ``array.add_(other, alpha=alpha)`` (see :func:`plus`)."""
+    array += opmath(array)(array.dtype.type(alpha)) * other
+
+
 def lerp_(start: Any, end: Any, weight: float) -> None:
     """start ← start + weight·(end - start) in place, in the two forms PyTorch's ``lerp`` uses (by weight),
     with weight in :func:`opmath` and the rest in :func:`fused`, rounded once, as PyTorch's."""

@@ -63,8 +63,9 @@ class Rprop(Optimizer):
         prev, step_size = state["prev"], state["step_size"]
         # PyTorch's sign: 0 for NaN (NumPy's is NaN), so a NaN gradient entry keeps its step size and does not step
         sign = _sign(g * prev)
-        # PyTorch assigns etaplus where > 0, then etaminus where < 0, then 1 where == 0
-        factor = xp.where(sign > 0, etaplus, xp.where(sign < 0, etaminus, 1.0))
+        # PyTorch assigns etaplus where > 0, then etaminus where < 0, then 1 where == 0, into its sign tensor (of the
+        # parameter's dtype: etas rounded to float32 or float16, multiplied there)
+        factor = xp.where(sign > 0, etaplus, xp.where(sign < 0, etaminus, 1.0)).astype(param.dtype, copy=False)
         step_size *= factor
         xp.clip(step_size, size_min, size_max, out=step_size)
         g = xp.where(factor == etaminus, 0.0, g)    # a flipped sign: no step now, and prev = 0

@@ -7,7 +7,7 @@ from typing import Any, Iterable
 import minigrad as mg
 
 from .checks import is_number
-from .optimizer import Optimizer
+from .optimizer import Optimizer, opmath, plus, plus_
 from .ported import check_implementation
 
 __all__ = ["SGD"]
@@ -51,16 +51,17 @@ class SGD(Optimizer):
         return set(), {"momentum_buffer"}
 
     def _update(self, param: Any, grad: Any, state: dict, hyper: dict) -> None:
+        # PyTorch's order: its add(alpha=) and mul_ computed as PyTorch's CPU kernels (float32 for float16, see plus)
         momentum = hyper["momentum"]
         g = -grad if hyper["maximize"] else grad
         if hyper["weight_decay"] != 0:
-            g = g + hyper["weight_decay"] * param
+            g = plus(g, param, hyper["weight_decay"])
         if momentum != 0:
             buf = state.get("momentum_buffer")
             if buf is None:   # an array even where g is a NumPy scalar (a 0-dim param's g + weight_decay * param)
                 buf = state["momentum_buffer"] = mg.array_module(param).array(g)
             else:
-                buf *= momentum
-                buf += (1 - hyper["dampening"]) * g
-            g = g + momentum * buf if hyper["nesterov"] else buf
-        param -= hyper["lr"] * g
+                buf *= opmath(param)(momentum)
+                plus_(buf, g, 1 - hyper["dampening"])
+            g = plus(g, buf, momentum) if hyper["nesterov"] else buf
+        plus_(param, g, -hyper["lr"])

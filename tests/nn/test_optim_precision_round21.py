@@ -64,6 +64,11 @@ def _float16_case(seed: int, steps: int = 4) -> tuple[np.ndarray, list[np.ndarra
     ("NAdam", dict(lr=0.1, weight_decay=0.1)),
     ("NAdam", dict(lr=0.1, weight_decay=0.1, decoupled_weight_decay=True)),
     ("RAdam", dict(lr=0.1, betas=(0.8, 0.5), weight_decay=0.1)),
+    ("SGD", dict(lr=0.1, momentum=0.9, dampening=0.1, weight_decay=0.3)),
+    ("SGD", dict(lr=0.1, momentum=0.9, nesterov=True, weight_decay=0.3)),
+    ("Adadelta", dict(lr=0.7, rho=0.5, weight_decay=0.3, eps=1e-3)),
+    ("ASGD", dict(lr=0.1, t0=1.0, lambd=0.1, weight_decay=0.3)),
+    ("Rprop", dict(lr=0.01, etas=(0.3, 1.3))),
 ])
 def test_float16_steps_round_as_torch(name: str, kwargs: dict) -> None:
     """A float16 step computes each PyTorch op in float32 (Python-float scalars read as float32) and rounds its
@@ -117,3 +122,13 @@ def test_radam_foreach_float16_order() -> None:
     eps rounds to 0 in float16), as PyTorch's; and the rectified ones later follow its order bit for bit."""
     values, grads = _float16_case(5, steps=8)
     _assert_bitwise("RAdam", dict(lr=0.1, foreach=True), values, grads)
+
+
+@pytest.mark.parametrize("etas", [(0.5, 1.2), (0.3, 1.3)])
+def test_rprop_float32_etas_in_the_parameters_dtype(etas: tuple) -> None:
+    """Rprop's etas go into PyTorch's sign tensor, of the parameter's dtype, before multiplying the step sizes:
+    ours multiplied by float64 etas (1.2, not float32's 1.2000000477) and rounded the product once."""
+    rng = np.random.default_rng(3)
+    values = rng.standard_normal(64).astype(np.float32)
+    grads = [rng.standard_normal(64).astype(np.float32) for _ in range(12)]
+    _assert_bitwise("Rprop", dict(lr=0.01, etas=etas), values, grads)
