@@ -313,6 +313,17 @@ def dim_or_axis(name: str, dim: Any, axis: Any, default: Any = None) -> Any:
     return dim if given_dim else axis if given_axis else default
 
 
+def axis_alias(name: str, dim: Any, axis: Any, default: Any) -> Any:
+    """The dim of a function NumPy has no spelling of, which PyTorch lets a call name ``axis=`` too
+    (``torch.topk(x, 2, axis=1)``): both keywords mean the same there. ``dim`` other than its ``default``
+    beside ``axis`` is refused."""
+    if axis is NOT_GIVEN:
+        return dim
+    if dim is not default:
+        raise TypeError(f"{name}: give dim= or axis=, not both")
+    return axis
+
+
 def sizes_keyword(name: str, values: tuple, keyword: str, value: Any) -> tuple:
     """Sizes or dims PyTorch lets a call give positionally (``view(2, 3)``) or by keyword (``view(size=(2, 3))``):
     the keyword's ``value`` as the one positional tuple; both given is a TypeError naming the op."""

@@ -20,8 +20,10 @@ from ..memory_formats import contiguous_format
 from ..outputs import write_out
 from ..tensor import Tensor
 from ._util import (
+    NOT_GIVEN,
     IndexArgumentError,
     ShapeMismatchError,
+    axis_alias,
     check_index_range,
     index_data,
     int_arg,
@@ -301,9 +303,11 @@ def take(input: Tensor, index: Any, *, out: Any = None) -> Tensor:  # noqa: A002
     return getitem(flat, index if isinstance(index, Tensor) else backend.to_device(data, x.device))
 
 
-def take_along_dim(input: Tensor, indices: Any, dim: int | None = None) -> Tensor:  # noqa: A002
+def take_along_dim(input: Tensor, indices: Any, dim: int | None = None, *, axis: Any = NOT_GIVEN) -> Tensor:  # noqa: A002
     """``x`` picked at ``indices`` along ``dim``, both broadcast in the other dims (torch.take_along_dim);
-    without ``dim``, ``x`` flattened at ``indices`` flattened (a 1-D result)."""
+    without ``dim``, ``x`` flattened at ``indices`` flattened (a 1-D result). ``axis=`` is PyTorch's alias of
+    ``dim=`` (np.take_along_axis's result)."""
+    dim = axis_alias("take_along_dim", dim, axis, None)
     x = tensor_arg(input, "take_along_dim")
     data = index_data(indices, "take_along_dim")
     if dim is None:

@@ -24,6 +24,7 @@ from ._util import (
     ArgumentTypeError,
     DtypeNotImplementedError,
     ShapeMismatchError,
+    axis_alias,
     int_arg,
     int_tuple,
     normalize_axis,
@@ -111,10 +112,12 @@ def column_stack(tensors: Sequence[Tensor]) -> Tensor:
 
 def tensor_split(input: Tensor, indices_or_sections: Any = NOT_GIVEN, dim: int = 0, *,  # noqa: A002
                  sections: Any = NOT_GIVEN, indices: Any = NOT_GIVEN, tensor_indices_or_sections: Any = NOT_GIVEN,
-                 ) -> tuple:
+                 axis: Any = NOT_GIVEN) -> tuple:
     """``x`` cut along ``dim`` into a tuple of views (torch.tensor_split): an int n gives n parts, the first
     ``size % n`` one longer; a list of indices gives the parts between them (Python's slice rules).
-    PyTorch's keywords ``sections=``, ``indices=`` and ``tensor_indices_or_sections=`` name them too."""
+    PyTorch's keywords ``sections=``, ``indices=`` and ``tensor_indices_or_sections=`` name them too, and ``axis=``
+    (its alias) the dim."""
+    dim = axis_alias("tensor_split", dim, axis, 0)
     if (indices_or_sections is NOT_GIVEN or sections is not NOT_GIVEN or indices is not NOT_GIVEN
             or tensor_indices_or_sections is not NOT_GIVEN):   # PyTorch's keywords
         indices_or_sections = _cuts("tensor_split", indices_or_sections=indices_or_sections, sections=sections,
@@ -414,9 +417,11 @@ def matrix_power(input: Tensor, n: int) -> Tensor:  # noqa: A002
 
 
 def diff(input: Tensor, n: int = 1, dim: int = -1, prepend: Tensor | None = None,  # noqa: A002
-         append: Tensor | None = None) -> Tensor:
+         append: Tensor | None = None, *, axis: Any = NOT_GIVEN) -> Tensor:
     """The ``n``-th forward difference ``x[i + 1] - x[i]`` along ``dim`` (torch.diff; bools: ``!=``); ``prepend``
-    and ``append`` (x's dims, x's shape outside ``dim``) are joined on first. (…, L) → (…, L - n)."""
+    and ``append`` (x's dims, x's shape outside ``dim``) are joined on first. (…, L) → (…, L - n).
+    ``axis=`` (np.diff's keyword, PyTorch's alias) names the dim too."""
+    dim = axis_alias("diff", dim, axis, -1)
     x = input
     x = tensor_arg(x, "diff")
     if x.ndim == 0:

@@ -20,9 +20,11 @@ from ..dtypes import get_default_dtype
 from ..outputs import creation_args, write_out
 from ..tensor import Tensor, int64
 from ._util import (
+    NOT_GIVEN,
     ArgumentTypeError,
     DtypeMismatchError,
     ShapeMismatchError,
+    axis_alias,
     count_arg,
     int_arg,
     number,
@@ -157,13 +159,15 @@ def block_diag(*tensors: Tensor) -> Tensor:
     return cat(rows, 0)
 
 
-def trapezoid(y: Tensor, x: Any = None, *, dx: Any = None, dim: int = -1) -> Tensor:
+def trapezoid(y: Tensor, x: Any = None, *, dx: Any = None, dim: int = -1, axis: Any = NOT_GIVEN) -> Tensor:
     """The trapezoidal rule along ``dim``: Σ (y[i] + y[i+1]) / 2 · Δx, with sample points ``x`` (a tensor)
     or a spacing ``dx`` (1 by default), as torch.trapezoid. y (…, n, …) → (…, …).
 
     An integer y is integrated with PyTorch's formulas and dtypes: ``((y[:-1] + y[1:]) * Δx).sum(dim) / 2`` with
     sample points, ``(y.sum(dim) - (y[0] + y[-1]) / 2) · dx`` with a spacing, the pair sums and integer products
-    in the integers' dtype (wrapping as PyTorch's), integer sums in int64, then the default float dtype."""
+    in the integers' dtype (wrapping as PyTorch's), integer sums in int64, then the default float dtype.
+    ``axis=`` is PyTorch's alias of ``dim=`` (np.trapezoid's keyword, the same result)."""
+    dim = axis_alias("trapezoid", dim, axis, -1)
     y = tensor_arg(y, "trapezoid")
     if y.ndim == 0:
         raise IndexError(f"trapezoid: dim {dim} is out of range for a 0-d tensor (PyTorch's IndexError)")

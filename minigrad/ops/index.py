@@ -25,6 +25,7 @@ from ._util import (
     DtypeMismatchError,
     DtypeNotImplementedError,
     ShapeMismatchError,
+    axis_alias,
     fresh_memory,
     index_data,
     int_arg,
@@ -387,12 +388,14 @@ _REPEAT_DTYPES = (backend.numpy.dtype("int64"), backend.numpy.dtype("int32"))
 
 
 def repeat_interleave(input: Tensor, repeats: Any = None, dim: Any = None, *,  # noqa: A002
-                      output_size: int | None = None) -> Tensor:
+                      output_size: int | None = None, axis: Any = NOT_GIVEN) -> Tensor:
     """Each element (slice along ``dim``) repeated ``repeats`` times in place (flattened when ``dim`` is
     None): ``[a, b]`` → ``[a, a, b, b]``. ``repeats`` is an int or a 1-D int tensor, one per slice.
     ``output_size`` (PyTorch's hint, the total length along ``dim``) is checked against it.
     With no ``repeats``, ``input`` (n,) is the counts and each position i is repeated counts[i] times
-    (``mg.repeat_interleave(tensor([2, 0, 1]))`` → ``[0, 0, 2]``, the segment of each element), in its dtype."""
+    (``mg.repeat_interleave(tensor([2, 0, 1]))`` → ``[0, 0, 2]``, the segment of each element), in its dtype.
+    ``axis=`` is PyTorch's alias of ``dim=`` (np.repeat's result)."""
+    dim = axis_alias("repeat_interleave", dim, axis, None)
     x = tensor_arg(input, "repeat_interleave")
     counts_tensor = x if repeats is None else repeats
     if isinstance(counts_tensor, Tensor) and counts_tensor.dtype not in _REPEAT_DTYPES:   # PyTorch's kernels

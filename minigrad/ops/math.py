@@ -28,6 +28,7 @@ from ._util import (
     ShapeMismatchError,
     complex_order_error,
     dim_or_axis,
+    flag,
     float16_in_float32,
     normalize_axis,
     number,
@@ -647,8 +648,18 @@ def allclose(input: Any, other: Any, rtol: float = 1e-05, atol: float = 1e-08, e
     return bool(close.data.all())
 
 
-def count_nonzero(input: Tensor, dim: Any = None, *, axis: Any = None) -> Tensor:  # noqa: A002
-    """The number of non-zero elements over ``dim`` (an int or a tuple; all when None): an int64 tensor."""
+def count_nonzero(input: Tensor, dim: Any = None, *, axis: Any = None,  # noqa: A002
+                  keepdims: bool | None = None) -> Tensor:
+    """The number of non-zero elements over ``dim`` (an int or a tuple; all when None): an int64 tensor.
+    NumPy's ``keepdims=True`` keeps the counted dims as 1 (np.count_nonzero's)."""
+    if keepdims is not None:
+        count = count_nonzero(input, dim, axis=axis)
+        if not flag(keepdims, "count_nonzero", "keepdims"):
+            return count
+        x = _numeric(input, "count_nonzero")
+        axes = normalize_axis(dim_or_axis("count_nonzero", dim, axis), x.ndim, "count_nonzero")
+        kept = tuple(1 if axes is None or d in axes else size for d, size in enumerate(x.shape))
+        return count.reshape(kept)
     x = _numeric(input, "count_nonzero")
     if axis is None and isinstance(dim, (tuple, list)) and not dim:
         dim = None   # PyTorch reads dim=() as every dim (NumPy's axis=() as none)
@@ -661,7 +672,8 @@ def count_nonzero(input: Tensor, dim: Any = None, *, axis: Any = None) -> Tensor
     return _bool_result("count_nonzero", lambda a: c_order(xp.asarray((a != 0).sum(axis=axes)).astype("int64")), (x,))
 
 
-def count_nonzero_method(self: Tensor, *dims: Any, dim: Any = None, axis: Any = None) -> Tensor:
+def count_nonzero_method(self: Tensor, *dims: Any, dim: Any = None, axis: Any = None,
+                         keepdims: bool | None = None) -> Tensor:
     """``x.count_nonzero()``, ``x.count_nonzero(1)``, ``x.count_nonzero((0, 1))`` or, as PyTorch's method,
     ``x.count_nonzero(0, 1)``: :func:`count_nonzero`."""
-    return count_nonzero(self, method_dims("count_nonzero", dims, dim), axis=axis)
+    return count_nonzero(self, method_dims("count_nonzero", dims, dim), axis=axis, keepdims=keepdims)

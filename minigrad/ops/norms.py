@@ -17,7 +17,7 @@ import numpy
 from .. import backend
 from ..recording import is_recording
 from ..tensor import Tensor
-from ._util import ArgumentTypeError, ShapeMismatchError, int_tuple, normalize_axis, tensor_arg
+from ._util import NOT_GIVEN, ArgumentTypeError, ShapeMismatchError, axis_alias, int_tuple, normalize_axis, tensor_arg
 from .arrange import movedim
 from .decompositions import SingularValues
 from .elementwise import abs, div, mul, where  # noqa: A004 - the op's name
@@ -86,14 +86,15 @@ def _vector_dims(dim: Any, ndim: int, name: str) -> Any:
 
 
 def vector_norm(x: Any, ord: Any = 2, dim: Any = None, keepdim: bool = False, *,  # noqa: A002
-                dtype: Any = None) -> Tensor:
+                dtype: Any = None, axis: Any = NOT_GIVEN) -> Tensor:
     """The vector ``ord``-norm of ``x`` over ``dim`` (None: all elements), as torch.linalg.vector_norm:
     ``(Σ|x|ᵒʳᵈ)^(1/ord)``; ``inf``/``-inf`` the max/min of |x|; 0 the count of non-zeros. (2, 3, 4) over
     dim (1, 2) → (2,) (or (2, 1, 1) with ``keepdim``). ``dtype`` casts x first.
 
     The gradient at a zero norm is 0 (a subgradient), as PyTorch's. ``inf`` and negative orders have no
-    identity: reducing an empty dim with them raises, as in PyTorch."""
+    identity: reducing an empty dim with them raises, as in PyTorch. ``axis=`` is PyTorch's alias of ``dim=``."""
     name = "linalg.vector_norm"
+    dim = axis_alias(name, dim, axis, None)
     order = _order(ord, name)
     x = _cast(x, dtype, name, half_ok=True)
     axes = _vector_dims(dim, x.ndim, name)

@@ -28,8 +28,19 @@ from ..autograd import Function
 from ..outputs import write_out
 from ..tensor import Tensor
 from ._stl_order import MAX_REPLAYED, stl_sort
-from ._util import DtypeNotImplementedError, complex_order_error, flag, fresh_memory, int_arg, one_axis, tensor_arg
-from .scan import MedianAll, _zero_as_torch
+from ._util import (
+    NOT_GIVEN,
+    DtypeNotImplementedError,
+    axis_alias,
+    complex_order_error,
+    flag,
+    fresh_memory,
+    int_arg,
+    keep_flag,
+    one_axis,
+    tensor_arg,
+)
+from .scan import MedianAll, _numpy_median, _zero_as_torch
 from .select import (
     Gather,
     SelectedIndexError,
@@ -76,14 +87,15 @@ def _nan_mask(xp: Any, data: Any) -> Any:
 # --- kthvalue, mode ----------------------------------------------------------------------------------
 
 def kthvalue(input: Tensor, k: int, dim: int = -1, keepdim: bool = False, *,  # noqa: A002
-             out: Any = None) -> ValuesIndices:
+             out: Any = None, axis: Any = NOT_GIVEN) -> ValuesIndices:
     """The ``k``-th smallest element along ``dim`` (k from 1) and its index, as torch.kthvalue (``out=``: a pair
     of tensors, of x's dtype and int64, written into).
 
     x: (..., n, ...) → values, indices: (..., ...) (``dim`` kept as 1 with ``keepdim=True``).
     NaN counts as the largest value. Among equal values the index is PyTorch's CPU one (see the module
-    docstring). The gradient goes to the picked element.
+    docstring). The gradient goes to the picked element. ``axis=`` is PyTorch's alias of ``dim=``.
     """
+    dim = axis_alias("kthvalue", dim, axis, -1)
     if out is not None:
         return write_out("kthvalue", kthvalue(input, k, dim, keepdim), out, "exact", inputs=(input,),
                          overlap="any")
@@ -186,15 +198,15 @@ def _mode_index(xp: Any, data: Any, axis: int) -> Any:
     return xp.moveaxis(xp.take_along_axis(order, best, axis=-1), -1, axis).astype("int64", copy=False)
 
 
-def mode(input: Tensor, dim: int = -1, keepdim: bool = False) -> ValuesIndices:  # noqa: A002
+def mode(input: Tensor, dim: int = -1, keepdim: bool = False, *, axis: Any = NOT_GIVEN) -> ValuesIndices:  # noqa: A002
     """The most frequent value along ``dim`` and an index of it, as torch.mode.
 
     x: (..., n, ...) → values, indices: (..., ...) (``dim`` kept as 1 with ``keepdim=True``). Of
     equally frequent values the smallest; its index is its last occurrence (see the module
-    docstring). The gradient goes to the element at the index.
+    docstring). The gradient goes to the element at the index. ``axis=`` is PyTorch's alias of ``dim=``.
     """
-    x = input
-    x = _real(x, "mode", "biuf")
+    dim = axis_alias("mode", dim, axis, -1)
+    x = _real(input, "mode", "biuf")
     keep = flag(keepdim, "mode", "keepdim")
     axis = _reduction_axis(x, dim, "mode")
     def index(xp: Any, data: Any) -> Any:
@@ -260,10 +272,15 @@ class NanMedianAll(MedianAll):
         return y
 
 
-def nanmedian(input: Tensor, dim: Any = None, keepdim: bool = False) -> Any:  # noqa: A002
+def nanmedian(input: Tensor, dim: Any = None, keepdim: bool = False, *, axis: Any = NOT_GIVEN,  # noqa: A002
+              keepdims: bool | None = None) -> Any:
     """The lower median ignoring NaNs, as torch.nanmedian: of all elements (a 0-d tensor) without
     ``dim``; with ``dim``, ``(values, indices)`` along it. A line of NaNs only gives NaN (its index: the
-    first NaN; PyTorch's is unspecified there). x: (..., n, ...) → (..., ...)."""
+    first NaN; PyTorch's is unspecified there). x: (..., n, ...) → (..., ...). NumPy's ``axis=`` /
+    ``keepdims=`` give np.nanmedian's result, as :func:`median`'s: values alone, the mean of the two middle
+    non-NaN values of an even count (float64 for an integer x)."""
+    if axis is not NOT_GIVEN or keepdims is not None:
+        return _numpy_median(input, dim, keepdim, None if axis is NOT_GIVEN else axis, keepdims, "nanmedian")
     if dim is None:
         return NanMedianAll()(_real(input, "nanmedian"))
     x = _real(input, "nanmedian", kinds="iufb")
@@ -318,18 +335,26 @@ def _running_extreme(x: Any, dim: int, smallest: bool) -> ValuesIndices:
     return getattr(return_types, name)(op(x), index)
 
 
-def cummax(input: Tensor, dim: int) -> ValuesIndices:  # noqa: A002
+def cummax(input: Tensor, dim: int = NOT_GIVEN, *, axis: Any = NOT_GIVEN) -> ValuesIndices:  # noqa: A002
     """Running maximum along ``dim`` and the index it came from, as torch.cummax; same shape as x.
 
     Ties and NaNs give the latest index (a NaN, once seen, stays). The gradient of each output goes
-    to the element at its index.
+    to the element at its index. ``axis=`` is PyTorch's alias of ``dim=``.
     """
-    return _running_extreme(input, dim, smallest=False)
+    return _running_extreme(input, _scan_dim("cummax", dim, axis), smallest=False)
 
 
-def cummin(input: Tensor, dim: int) -> ValuesIndices:  # noqa: A002
+def cummin(input: Tensor, dim: int = NOT_GIVEN, *, axis: Any = NOT_GIVEN) -> ValuesIndices:  # noqa: A002
     """Running minimum along ``dim`` and its index, as torch.cummin (the rules of :func:`cummax`)."""
-    return _running_extreme(input, dim, smallest=True)
+    return _running_extreme(input, _scan_dim("cummin", dim, axis), smallest=True)
+
+
+def _scan_dim(name: str, dim: Any, axis: Any) -> Any:
+    """cummax/cummin's required dim, given as ``dim`` or as PyTorch's alias ``axis=``."""
+    dim = axis_alias(name, dim, axis, NOT_GIVEN)
+    if dim is NOT_GIVEN:
+        raise TypeError(f"{name}() missing 1 required positional argument: 'dim'")
+    return dim
 
 
 # --- quantile, nanquantile ---------------------------------------------------------------------------
@@ -484,18 +509,21 @@ def _quantile(name: str, x: Any, q: Any, dim: Any, keepdim: bool, interpolation:
 
 
 def quantile(input: Tensor, q: Any, dim: int | None = None, keepdim: bool = False, *,  # noqa: A002
-             interpolation: str = "linear") -> Tensor:
+             interpolation: str = "linear", axis: Any = NOT_GIVEN, keepdims: bool | None = None) -> Tensor:
     """The ``q``-quantiles of ``x`` along ``dim`` (of all elements when None), as torch.quantile.
 
     ``q`` is a float or a 0-d/1-D tensor of x's dtype, in [0, 1]. x: (..., n, ...) → (..., ...) for a
     scalar q, (Q, ..., ...) for Q quantiles (``dim`` kept as 1 with ``keepdim=True``). A line with a NaN
     gives NaN. ``interpolation``: linear, lower, higher, midpoint or nearest (half to even).
     Differentiable: the gradient goes to the one or two sorted elements the quantile interpolates.
+    ``axis=`` / ``keepdims=`` (np.quantile's keywords, PyTorch's aliases) give the same result.
     """
-    return _quantile("quantile", input, q, dim, keepdim, interpolation)
+    return _quantile("quantile", input, q, axis_alias("quantile", dim, axis, None),
+                     keep_flag("quantile", keepdim, keepdims), interpolation)
 
 
 def nanquantile(input: Tensor, q: Any, dim: int | None = None, keepdim: bool = False, *,  # noqa: A002
-                interpolation: str = "linear") -> Tensor:
+                interpolation: str = "linear", axis: Any = NOT_GIVEN, keepdims: bool | None = None) -> Tensor:
     """:func:`quantile` of the non-NaN values of each line (NaN for a line of NaNs), as torch.nanquantile."""
-    return _quantile("nanquantile", input, q, dim, keepdim, interpolation)
+    return _quantile("nanquantile", input, q, axis_alias("nanquantile", dim, axis, None),
+                     keep_flag("nanquantile", keepdim, keepdims), interpolation)

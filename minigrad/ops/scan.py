@@ -169,6 +169,14 @@ def _scan_axis(x: Tensor, dim: Any, axis: Any, name: str) -> int | None:
     return a if x.ndim else None
 
 
+def _numpy_scan_input(x: Tensor, dim: Any, axis: Any) -> tuple[Tensor, Any]:
+    """x and the axis of a running sum/product called with NumPy's ``axis=``: None scans the flattened tensor,
+    as np.cumsum's."""
+    if axis is None and dim is NOT_GIVEN:
+        return reshape(x, (-1,)), 0
+    return x, axis
+
+
 class CumSum(Function):
     complex_grad = True   # linear with real coefficients: the same backward; see autograd.engine._complex_gate
 
@@ -195,7 +203,7 @@ def cumsum(input: Tensor, dim: Any = NOT_GIVEN, *, dtype: Any = None, axis: Any 
     if out is not None:
         dtype = getattr(out, "dtype", None) if dtype is None else dtype
         return write_out("cumsum", cumsum(input, dim, dtype=dtype, axis=axis), out, "exact", inputs=(input,))
-    x = _accumulated(tensor_arg(input, "cumsum"), dtype, "cumsum")
+    x, axis = _numpy_scan_input(_accumulated(tensor_arg(input, "cumsum"), dtype, "cumsum"), dim, axis)
     if x.dtype.kind == "b" and x.ndim and x.numel():   # PyTorch has no bool kernel (0-d and empty skip it)
         raise NotImplementedError("cumsum: not implemented for dtype bool (as PyTorch's)")
     a = _scan_axis(x, dim, axis, "cumsum")
@@ -250,7 +258,7 @@ class CumProd(Function):
 
 def cumprod(input: Tensor, dim: Any = NOT_GIVEN, *, dtype: Any = None, axis: Any = NOT_GIVEN) -> Tensor:  # noqa: A002
     """Running products along ``dim``: out[i] = x[0] · … · x[i]; same shape; exact gradients at zeros."""
-    x = _accumulated(tensor_arg(input, "cumprod"), dtype, "cumprod")
+    x, axis = _numpy_scan_input(_accumulated(tensor_arg(input, "cumprod"), dtype, "cumprod"), dim, axis)
     if x.dtype.kind == "b" and x.ndim and x.numel():   # PyTorch has no bool kernel (0-d and empty skip it)
         raise NotImplementedError("cumprod: not implemented for dtype bool (as PyTorch's)")
     a = _scan_axis(x, dim, axis, "cumprod")
@@ -344,29 +352,37 @@ def _median_index(xp: Any, x: Any, axis: int) -> Any:
     return index.astype("int64", copy=False)
 
 
-def _numpy_median(input: Any, dim: Any, keepdim: bool, axis: Any, keepdims: bool | None) -> Tensor:  # noqa: A002
+def _numpy_median(input: Any, dim: Any, keepdim: bool, axis: Any, keepdims: bool | None,  # noqa: A002
+                  name: str = "median") -> Tensor:
     """np.median(x, axis, keepdims=keepdims): each line sorted (NaN last), its middle value or the mean of its
     two middle values, NaN where the line has one; over one axis, several (moved last and merged) or all
-    (None). Differentiable: the gradient goes to the middle element(s)."""
+    (None). Differentiable: the gradient goes to the middle element(s). ``name="nanmedian"``: np.nanmedian's,
+    the middle of each line's non-NaN values (NaN where it has none)."""
     if dim is not None or keepdim:
-        raise TypeError("median: give dim=/keepdim= (PyTorch) or axis=/keepdims= (NumPy), not both")
-    x = tensor_arg(input, "median")
+        raise TypeError(f"{name}: give dim=/keepdim= (PyTorch) or axis=/keepdims= (NumPy), not both")
+    x = tensor_arg(input, name)
     if x.dtype.kind not in "iuf":
-        raise TypeError(f"median: expected a real, non-bool tensor, got dtype {x.dtype}")
+        raise TypeError(f"{name}: expected a real, non-bool tensor, got dtype {x.dtype}")
     if x.dtype.kind in "iu":
         x = astype(x, numpy.float64)   # NumPy's median of integers is float64
-    axes = tuple(range(x.ndim)) if axis is None else normalize_axis(axis, x.ndim, "median")
+    axes = tuple(range(x.ndim)) if axis is None else normalize_axis(axis, x.ndim, name)
     if len(set(axes)) != len(axes):
-        raise ValueError(f"median: axis {axis} names a dim more than once (shape {x.shape})")
+        raise ValueError(f"{name}: axis {axis} names a dim more than once (shape {x.shape})")
     rest = [d for d in range(x.ndim) if d not in axes]
     lines = reshape(permute(x, *rest, *axes), tuple(x.shape[d] for d in rest) + (-1,))
     n = lines.shape[-1]
     if n == 0:
-        raise ValueError(f"median: axis {axis} has no elements (shape {x.shape})")
+        raise ValueError(f"{name}: axis {axis} has no elements (shape {x.shape})")
     ordered = sort(lines, -1).values
-    middle = ordered[..., n // 2] if n % 2 else (ordered[..., n // 2 - 1] + ordered[..., n // 2]) / 2
-    last = ordered[..., -1]   # NaN when the line has one (sorted last)
-    out = where(last != last, last, middle)
+    if name == "nanmedian":   # the middle of the first `count` sorted values, the non-NaN ones
+        count = (ordered == ordered).sum(-1, keepdim=True)
+        low, high = ((count - 1) // 2).clamp_min(0), count // 2   # no values: both 0, a NaN
+        low_value, high_value = ordered.gather(-1, low)[..., 0], ordered.gather(-1, high)[..., 0]
+        out = where((low == high)[..., 0], low_value, (low_value + high_value) / 2)
+    else:
+        middle = ordered[..., n // 2] if n % 2 else (ordered[..., n // 2 - 1] + ordered[..., n // 2]) / 2
+        last = ordered[..., -1]   # NaN when the line has one (sorted last)
+        out = where(last != last, last, middle)
     if keepdims:
         out = reshape(out, tuple(1 if d in axes else size for d, size in enumerate(x.shape)))
     return out

@@ -27,6 +27,7 @@ from ._util import (
     IndexArgumentError,
     IndexRangeError,
     ShapeMismatchError,
+    axis_alias,
     complex_order_error,
     dim_or_axis,
     flag,
@@ -262,7 +263,7 @@ def argmin(input: Tensor, dim: int | None = None, keepdim: bool = False, *, axis
 
 
 def topk(input: Tensor, k: int, dim: int = -1, largest: bool = True, sorted: bool = True, *,  # noqa: A002
-         out: Any = None) -> ValuesIndices:
+         out: Any = None, axis: Any = NOT_GIVEN) -> ValuesIndices:
     """The ``k`` largest (smallest) elements along ``dim`` and their indices, as torch.topk.
 
     Values come in descending (ascending) order (``sorted=False``: in PyTorch's CPU order); NaN counts as the
@@ -270,7 +271,9 @@ def topk(input: Tensor, k: int, dim: int = -1, largest: bool = True, sorted: boo
     elements of such lines per call; on a GPU and past that: index order). The gradient goes to the picked
     elements.
     x: (..., n, ...) → values, indices: (..., k, ...). ``out=``: a (values, indices) pair of tensors.
+    ``axis=`` is PyTorch's alias of ``dim=``.
     """
+    dim = axis_alias("topk", dim, axis, -1)
     if out is not None:
         return write_out("topk", topk(input, k, dim, largest, sorted), out, "exact", inputs=(input,))
     x = tensor_arg(input, "topk")

@@ -18,7 +18,18 @@ from .. import backend
 from ..dtypes import get_default_dtype
 from ..outputs import user_stacklevel
 from ..tensor import Tensor
-from ._util import ArgumentTypeError, ShapeMismatchError, count_arg, flag, int_arg, number, one_axis, tensor_arg
+from ._util import (
+    NOT_GIVEN,
+    ArgumentTypeError,
+    ShapeMismatchError,
+    axis_alias,
+    count_arg,
+    flag,
+    int_arg,
+    number,
+    one_axis,
+    tensor_arg,
+)
 from .elementwise import add, mul
 from .index import flip
 from .join import cat
@@ -69,15 +80,17 @@ def vander(x: Any, N: int | None = None, increasing: bool = False) -> Tensor:  #
     return columns if increasing else flip(columns, 1)
 
 
-def cumulative_trapezoid(y: Any, x: Any = None, *, dx: Any = None, dim: int = -1) -> Tensor:
+def cumulative_trapezoid(y: Any, x: Any = None, *, dx: Any = None, dim: int = -1, axis: Any = NOT_GIVEN) -> Tensor:
     """The running trapezoidal rule along ``dim`` (torch.cumulative_trapezoid): out[i] = Σ_(j ≤ i) (y[j] + y[j+1])
     / 2 · Δx_j, with sample points ``x`` (a 1-D tensor of y.shape[dim] points, or one that broadcasts with y) or a
     spacing ``dx`` (1 by default). y (…, n, …) → (…, n - 1, …); an integer y gives the default float dtype (or
     x's float dtype).
 
     An integer y is integrated as PyTorch's: its pair sums y[i] + y[i+1], and their products with integer
-    spacings, are in the integers' dtype (wrapping as PyTorch's), integer running sums in int64, then floats."""
+    spacings, are in the integers' dtype (wrapping as PyTorch's), integer running sums in int64, then floats.
+    ``axis=`` is PyTorch's alias of ``dim=``."""
     name = "cumulative_trapezoid"
+    dim = axis_alias(name, dim, axis, -1)
     y = tensor_arg(y, name)
     if y.dtype.kind == "b":
         raise ArgumentTypeError(f"{name}: received a bool input for `y`, but bool is not supported (as in PyTorch)")

@@ -21,6 +21,7 @@ from ._util import (
     ArgumentTypeError,
     IndexRangeError,
     ShapeMismatchError,
+    axis_alias,
     dim_or_axis,
     fresh_memory,
     int_tuple,
@@ -870,8 +871,13 @@ def _insert_dim(x: Tensor, axis: int, name: str) -> Tensor:
     return _view_op(x, op)
 
 
-def unsqueeze(input: Tensor, dim: int) -> Tensor:  # noqa: A002
-    """Insert a length-1 dim at ``dim`` (-1: at the end): (A, B) with dim -1 → (A, B, 1), a view."""
+def unsqueeze(input: Tensor, dim: int = NOT_GIVEN, *, axis: Any = NOT_GIVEN) -> Tensor:  # noqa: A002
+    """Insert a length-1 dim at ``dim`` (-1: at the end): (A, B) with dim -1 → (A, B, 1), a view.
+    ``axis=`` is PyTorch's alias of ``dim=``."""
+    if axis is not NOT_GIVEN or dim is NOT_GIVEN:   # one check on the common path
+        dim = axis_alias("unsqueeze", dim, axis, NOT_GIVEN)
+        if dim is NOT_GIVEN:
+            raise TypeError("unsqueeze() missing 1 required positional argument: 'dim'")
     return _insert_dim(input, dim, "unsqueeze")
 
 

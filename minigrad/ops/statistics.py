@@ -23,8 +23,10 @@ from ..outputs import install as install_out
 from ..outputs import write_out
 from ..tensor import Tensor
 from ._util import (
+    NOT_GIVEN,
     ArgumentTypeError,
     ShapeMismatchError,
+    axis_alias,
     complex_order_error,
     flag,
     normalize_axis,
@@ -123,12 +125,18 @@ class NanMean(Function):
             return (g / count) * kept
 
 
-def nansum(input: Tensor, dim: Any = None, keepdim: bool = False, *, dtype: Any = None) -> Tensor:  # noqa: A002
+def nansum(input: Tensor, dim: Any = None, keepdim: bool = False, *, dtype: Any = None,  # noqa: A002
+           axis: Any = NOT_GIVEN, keepdims: bool | None = None) -> Tensor:
     """Sum over ``dim`` (an int, a tuple, or None for all) treating NaN as 0, as torch.nansum.
 
     x: (..., n, ...) → ``dim`` removed (kept as 1 with ``keepdim=True``). ``dtype`` casts first and is
     the result's dtype; integer and bool inputs give int64 without it. NaN elements get no gradient.
+    NumPy's ``axis=`` / ``keepdims=`` give np.nansum's result (``axis=()`` reduces nothing).
     """
+    if axis is not NOT_GIVEN or keepdims is not None:
+        x = _numpy_nan_input("nansum", input, dim, keepdim, dtype)
+        kept = x == x
+        return sum(where(kept, x, 0), axis=None if axis is NOT_GIVEN else axis, keepdims=bool(keepdims))
     x = tensor_arg(input, "nansum")
     refuse_complex("nansum", x, runtime=True, order=False)   # PyTorch's CPU nansum has no complex kernel
     if dtype is not None:
@@ -145,18 +153,41 @@ def nansum(input: Tensor, dim: Any = None, keepdim: bool = False, *, dtype: Any 
     return NanSum(axes, keep)(x)
 
 
-def nanmean(input: Tensor, dim: Any = None, keepdim: bool = False, *, dtype: Any = None) -> Tensor:  # noqa: A002
+def nanmean(input: Tensor, dim: Any = None, keepdim: bool = False, *, dtype: Any = None,  # noqa: A002
+            axis: Any = NOT_GIVEN, keepdims: bool | None = None) -> Tensor:
     """Mean over ``dim`` (an int, a tuple, or None for all) of the non-NaN elements, as torch.nanmean.
 
     x: (..., n, ...) (float) → ``dim`` removed (kept as 1 with ``keepdim=True``); NaN where a line is
-    all NaN. ``dtype`` casts first.
+    all NaN. ``dtype`` casts first. NumPy's ``axis=`` / ``keepdims=`` give np.nanmean's result (an
+    integer x: float64).
     """
+    if axis is not NOT_GIVEN or keepdims is not None:
+        x = _numpy_nan_input("nanmean", input, dim, keepdim, dtype)
+        if x.dtype.kind not in "fc":
+            x = astype(x, "float64")   # NumPy's mean of integers
+        kept = x == x
+        axes, keep = None if axis is NOT_GIVEN else axis, bool(keepdims)
+        with warnings.catch_warnings():   # an all-NaN line: NaN (NumPy warns "Mean of empty slice")
+            warnings.simplefilter("ignore", RuntimeWarning)
+            return div(sum(where(kept, x, 0), axis=axes, keepdims=keep),
+                       astype(sum(kept, axis=axes, keepdims=keep), x.dtype))
     x = tensor_arg(input, "nanmean")
     refuse_complex("nanmean", x, runtime=True, order=False)   # PyTorch's: its nansum refuses complex
     x = _floating(x, "nanmean")
     if dtype is not None:
         x = astype(x, _mean_dtype(dtype, "nanmean"))
     return NanMean(_dims(x, dim, "nanmean"), flag(keepdim, "nanmean", "keepdim"))(x)
+
+
+def _numpy_nan_input(name: str, input: Any, dim: Any, keepdim: Any, dtype: Any) -> Tensor:  # noqa: A002
+    """The input of a NumPy-keyword nansum/nanmean call (``dim=``/``keepdim=`` beside them refused), cast to
+    ``dtype`` when given."""
+    if dim is not None or flag(keepdim, name, "keepdim"):
+        raise TypeError(f"{name}: give dim=/keepdim= (PyTorch) or axis=/keepdims= (NumPy), not both")
+    x = tensor_arg(input, name)
+    if x.dtype.kind == "c":
+        raise TypeError(f"{name}: expected a real tensor, got dtype {x.dtype}")
+    return x if dtype is None else astype(x, backend.as_dtype(dtype, name))
 
 
 # --- var_mean, std_mean ------------------------------------------------------------------------------
@@ -191,13 +222,16 @@ def std_mean(input: Tensor, dim: Any = None, unbiased: bool | None = None, keepd
 MinMax = return_types.MinMax   # (min, max); aminmax returns its subclass return_types.aminmax
 
 
-def aminmax(input: Tensor, *, dim: int | None = None, keepdim: bool = False, out: Any = None) -> MinMax:  # noqa: A002
+def aminmax(input: Tensor, *, dim: int | None = None, keepdim: bool = False, out: Any = None,  # noqa: A002
+            axis: Any = NOT_GIVEN) -> MinMax:
     """The minimum and maximum over ``dim`` (one int; all elements when None), as torch.aminmax (``out=``: a pair of
     tensors of x's dtype, written into).
 
     x: (..., n, ...) → min, max with ``dim`` removed (kept as 1 with ``keepdim=True``; with
     ``dim=None``, ``keepdim=True`` keeps every dim as 1). Ties share the gradient, as amin/amax.
+    ``axis=`` is PyTorch's alias of ``dim=``.
     """
+    dim = axis_alias("aminmax", dim, axis, None)
     if out is not None:
         return write_out("aminmax", aminmax(input, dim=dim, keepdim=keepdim), out, "exact", inputs=(input,))
     x = tensor_arg(input, "aminmax")
