@@ -46,7 +46,7 @@ import itertools
 import threading
 import warnings
 import weakref
-from typing import Any, Callable, ContextManager, Iterator, Sequence
+from typing import Any, Callable, ContextManager, Iterator, NamedTuple, Sequence
 
 from .. import backend
 from ..arguments import as_bool
@@ -68,6 +68,13 @@ _MARKER = "checkpoint#"          # the scope a checkpointed function records in:
 _serial = itertools.count(1)
 _DETERMINISM_CHECKS = ("default", "none")
 _debug_enabled: bool | None = None   # set_checkpoint_debug_enabled's value: None defers to each call's debug=
+
+
+class _OpTree(NamedTuple):
+    """The ops a checkpointed function recorded in its first forward, which the caller's tensors belong to."""
+
+    ops: list[tuple[weakref.ref, str]]   # each op by weak reference (its saved arrays are not kept), and its name
+    nested: dict[int, _OpTree]   # position in ``ops`` of a nested checkpoint's node -> its own function's tree
 
 
 class CheckpointError(RuntimeError):
@@ -282,11 +289,11 @@ class _Segment:
         # put on them after the call, grad() and backward(inputs=) at them; create_graph refuses them
         # (hooks.refuse_checkpointed)
         # (nested: a checkpoint node among them stands for its own function's ops: their tree, by position)
-        self.tree = ([(weakref.ref(n), n.name) for n in nodes],
-                     {i: n.saved[1].tree for i, n in enumerate(nodes) if type(n) is _Checkpoint})
+        self.tree = _OpTree([(weakref.ref(n), n.name) for n in nodes],
+                            {i: n.saved[1].tree for i, n in enumerate(nodes) if type(n) is _Checkpoint})
         # the tree of the first forward, where this call is one an outer checkpoint's recomputation made: the
         # caller holds those tensors, not this call's (set by that recomputation)
-        self.origin: tuple | None = None
+        self.origin: _OpTree | None = None
         self.label = _without_markers(outer)   # the recomputed ops' scope, as the forward's ops had it
         self.input_keys = {_key(edge): k for k, edge in enumerate(externals)}
         self.reentrant = reentrant
@@ -306,6 +313,12 @@ class _Segment:
             if y.retains_grad:   # the function called retain_grad() on a tensor it returns
                 m.retain_grad()
         return _rebuild(result, {id(y): m for y, m in zip(wrapped, made)})
+
+    @property
+    def first_forward(self) -> _OpTree:
+        """The ops of the first forward (whose tensors the caller holds): ``origin`` in a call that an outer
+        checkpoint's recomputation made, else this call's own ``tree``."""
+        return self.origin or self.tree
 
     def gradients(self, node: _Checkpoint, grads: tuple) -> tuple:
         """The node's backward: recompute, then one gradient array (or None) per input of the node. Inside an
@@ -330,7 +343,7 @@ class _Segment:
         try:
             computed = iter(grad(roots, wanted + list(inner.values()), grad_outputs=given, allow_unused=True))
         finally:   # nested checkpoints' forward ops: this node runs for them again (the recomputation re-pointed them)
-            for tree in (self.origin or self.tree)[1].values():
+            for tree in self.first_forward.nested.values():
                 _point_tree_at(tree, node)
         out = []
         for s in stand_ins:
@@ -344,7 +357,7 @@ class _Segment:
     def _inner_targets(self, nodes: list, wanted: Sequence[tuple]) -> dict:
         """``{(forward op, output index): a Tensor of the recomputed op standing for it}`` for each of ``wanted``;
         an op of a nested checkpoint's function stays itself (that checkpoint's recomputation stands for it)."""
-        recomputed = {ref(): op for op, (ref, name) in zip(nodes, (self.origin or self.tree)[0]) if op.name == name}
+        recomputed = {ref(): op for op, (ref, name) in zip(nodes, self.first_forward.ops) if op.name == name}
         inner = {}
         for forward, index in wanted:
             op = recomputed.get(forward, forward)
@@ -378,7 +391,7 @@ class _Segment:
                                    "the recomputation", [])
         nodes, _ = _segment(ys, path)
         _relabel(nodes, path, self.label)
-        forward_nodes, nested = self.origin or self.tree
+        forward_nodes, nested = self.first_forward
         for i, (op, (ref, name)) in enumerate(zip(nodes, forward_nodes)):   # the same ops, met in the same order
             if i in nested and type(op) is _Checkpoint:   # a nested checkpoint: its recomputation maps onto those
                 op.saved[1].origin = nested[i]
@@ -489,7 +502,7 @@ class _Checkpoint(Function):
         return self.saved[1].gradients(self, grads)
 
 
-def _point_tree_at(tree: tuple, node: _Checkpoint) -> None:
+def _point_tree_at(tree: _OpTree, node: _Checkpoint) -> None:
     """Mark the forward ops of a checkpoint's ``tree`` (its function's, and nested checkpoints', at any depth) as
     recomputed by ``node``: ``autograd.grad`` at their tensors runs it (``checkpointed``, read by grad's targets)."""
     forward_nodes, nested = tree
