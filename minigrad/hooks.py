@@ -63,7 +63,7 @@ def transform_level(level: object) -> Iterator[None]:
     outside or an enclosing transform's walk passes it), False (an ordinary hook: a tensor from outside every
     transform), or None (torch's tensor does not require grad at the level it belongs to, where torch's
     ``register_hook`` raises and ``if t.requires_grad:`` skips it: the hook is not registered)."""
-    outer, CAPTURING.level = getattr(CAPTURING, "level", None), level
+    outer, CAPTURING.level = current_level(), level
     try:
         yield
     finally:
@@ -78,7 +78,7 @@ class _LevelHook:
         self.__name__ = getattr(hook, "__name__", repr(hook))
 
     def __call__(self, grad: Tensor) -> Any:
-        level = getattr(CAPTURING, "level", None)
+        level = current_level()
         return self.hook(grad) if level is not None and self.level() is level else None
 
 
@@ -164,7 +164,7 @@ def run_node_hooks(node: Any, grads_out: list, stop: bool, apply: Callable, reta
     prehooks = []
     forward = getattr(CAPTURING, "forward", False)   # forward AD's walk: only grad's capture hooks run
     for index, hooks in tuple((node.hooks or {}).items()):   # a snapshot (see HOOKS_LOCK)
-        hooks = tuple(hooks)   # of each list too: another thread's remove() shifts it (a later hook was skipped)
+        hooks = tuple(hooks)   # of each list too: another thread's remove() would shift it, skipping a later hook
         if forward:
             hooks = [hook for hook in hooks if hasattr(hook, "walk")] if index != AFTER_BACKWARD else []
         if index == AFTER_BACKWARD:
@@ -286,7 +286,7 @@ def register_hook(tensor: Tensor, hook: Callable) -> RemovableHandle:
     if not tensor.requires_grad:
         raise RuntimeError("register_hook: this tensor does not require grad")
     node = tensor._node
-    level = getattr(CAPTURING, "level", None)
+    level = current_level()
     if level is not None and node is not None and not _is_prehook(hook) and not hasattr(hook, "walk"):
         owner = level.hook_owner(tensor)
         if owner is None:   # torch's tensor does not require grad at its level: `if t.requires_grad:` skips it
@@ -323,7 +323,7 @@ def retain_grad(tensor: Tensor) -> None:
     node = tensor._node
     if node is None:
         return
-    level = getattr(CAPTURING, "level", None)
+    level = current_level()
     if level is not None:   # inside a mg.func transform: as torch.func's levels (see register_hook)
         owner = level.hook_owner(tensor)
         if owner is None:   # torch's does not require grad there: `if t.requires_grad:` skips it

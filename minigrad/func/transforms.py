@@ -46,7 +46,7 @@ from ..recording import inside_transform, is_recording, record_grad
 from ..tensor import Tensor
 from ..versions import memory_owner
 from . import _pytree
-from .vmap import _VmapLevel, check_randomness, inputs_level, randomness_checked, recording_mark
+from .vmap import _VmapLevel, check_randomness, inputs_level, outer_hook_owner, randomness_checked, recording_mark
 
 __all__ = ["grad", "grad_and_value", "hessian", "jacfwd", "jacrev", "jvp", "vjp"]
 
@@ -109,9 +109,7 @@ class _ForwardLevel:
 
     def hook_owner(self, tensor: Tensor) -> object | None:
         """None for a tensor made inside; else the enclosing level's answer (False outside every transform)."""
-        if tensor._node.seq > self.start:
-            return None
-        return False if self.enclosing is None else self.enclosing.hook_owner(tensor)
+        return outer_hook_owner(self, tensor)
 
 
 def _in_forward_transform() -> bool:
@@ -176,9 +174,7 @@ class _Level:
         in reverse mode (inside an open dual level) is a forward transform: None for its tensors, as _ForwardLevel's."""
         if self.owns(tensor):
             return None if self.forward else self
-        if tensor._node.seq > self.start:
-            return None
-        return False if self.enclosing is None else self.enclosing.hook_owner(tensor)
+        return outer_hook_owner(self, tensor)
 
     def owns(self, tensor: Tensor) -> bool:
         """Whether ``tensor`` (an op's output) was computed from this level's stand-ins."""

@@ -159,9 +159,15 @@ class _VmapLevel:
         """None (not registered) for a tensor made in a call (torch's batched tensors do not require grad; one
         that is not batched would get the hook once per example) and, after the first call, for any other: torch
         registers the hook once. In the first call, the enclosing level's answer for a tensor made before."""
-        if tensor._node.seq > self.start or not self.first:
-            return None
-        return False if self.enclosing is None else self.enclosing.hook_owner(tensor)
+        return outer_hook_owner(self, tensor) if self.first else None
+
+
+def outer_hook_owner(level: Any, tensor: Tensor) -> object | None:
+    """A level's ``hook_owner`` answer for a ``tensor`` not computed from the level's own inputs: None for one made
+    inside (recorded after ``level.start``), else the enclosing level's answer (False outside every transform)."""
+    if tensor._node.seq > level.start:
+        return None
+    return False if level.enclosing is None else level.enclosing.hook_owner(tensor)
 
 
 def _shared_memory(flat_args: list, flat_dims: list) -> list:
