@@ -102,6 +102,9 @@ def rrelu(input: Tensor, lower: float = 1.0 / 8, upper: float = 1.0 / 3, trainin
     name = "rrelu"
     x = _floating(input, name).contiguous()   # PyTorch's rrelu allocates its result (and noise) C-contiguous
     lower, upper = _number(lower, name, "lower", "f"), _number(upper, name, "upper", "f")
+    for what, bound in (("lower", lower), ("upper", upper)):
+        if not math.isfinite(bound):   # PyTorch's check (a NaN slope was a silent NaN output)
+            raise InputShapeError(f"{name}: {what} bound must be finite, got {bound}")
     if lower > upper:
         raise InputShapeError(f"{name}: lower bound {lower} should be less than or equal to the upper bound {upper}")
     if not flag(training, name, "training"):
@@ -126,7 +129,10 @@ def hardtanh(input: Tensor, min_val: float = -1.0, max_val: float = 1.0,  # noqa
     low, high = _in_dtype(x, low, "min_val", x.dtype, "hardtanh"), _in_dtype(x, high, "max_val", x.dtype, "hardtanh")
     # at a bound itself the value is x (its sign of zero, as PyTorch's clamp: relu6(-0.0) is -0.0), the gradient 0
     bounded = mg.where(x < low, low, mg.where(x > high, high, x.detach()))
-    return _reads_input(mg.where((x <= low) | (x >= high), bounded, x))
+    out = mg.where((x <= low) | (x >= high), bounded, x)
+    if low != low or high != high:   # a NaN bound makes every value NaN, as PyTorch's clamp (the gradient is kept)
+        out = out + float("nan")
+    return _reads_input(out)
 
 
 def relu6(input: Tensor, inplace: bool = False) -> Tensor:  # noqa: A002

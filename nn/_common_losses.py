@@ -584,6 +584,8 @@ def cosine_similarity(x1: Tensor, x2: Tensor, dim: int = 1, eps: float = 1e-8) -
     if x1.dtype.kind == "f" or x2.dtype.kind == "f":   # an integer with a float: the float's dtype, as PyTorch's
         x1, x2 = _in_input_category(x1, x2), _in_input_category(x2, x1)
     x1, x2, eps = _floating(x1, name), _floating(x2, name), _number(eps, name, "eps")
+    if not eps >= 0:   # NaN too, as PyTorch's
+        raise InputShapeError(f"{name}: eps must be non-negative, got: {eps}")
     shape = _broadcast_shape(x1, x2, name)
     axis = _dim(dim, len(shape), name)
     x1, x2 = mg.broadcast_tensors(x1, x2)

@@ -102,6 +102,15 @@ def _ints(value: Any, dims: int, name: str, what: str, low: int | None) -> tuple
     return _in_int64(numbers, name, what)
 
 
+def _unspread(value: Any, dims: int, name: str, what: str) -> None:
+    """PyTorch's refusal of a one-element sequence ``value`` for a size of ``dims`` > 1 dims where it does not
+    stand for every dim (a convolution module's kernel_size makes a weight of the wrong rank, fractional max
+    pooling's C++ check): ArgumentFormError, its RuntimeError. :func:`_ints` spreads it, as the C++ ops that do."""
+    if dims > 1 and isinstance(value, (tuple, list)) and len(value) == 1:
+        raise ArgumentFormError(f"{name}: {what} must be an int or a tuple of {dims} ints, got {value!r} (PyTorch "
+                                f"does not spread a one-element {what} over the {dims} dims here)")
+
+
 def _batched(x: Tensor, dims: int, name: str) -> tuple[Tensor, bool]:
     """(N, C, *S) as given, or an unbatched (C, *S) with a batch dim of 1 added; and whether it was added."""
     if x.ndim == dims + 1:

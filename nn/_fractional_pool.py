@@ -26,7 +26,7 @@ import minigrad as mg
 from minigrad import Tensor
 
 from ._arguments import _tensor
-from ._conv import _ints
+from ._conv import _ints, _unspread
 from ._flags import flag
 
 __all__ = ["fractional_max_pool2d", "fractional_max_pool2d_with_indices", "fractional_max_pool3d",
@@ -99,6 +99,7 @@ def _fractional_max_pool(dims: int, input: Any, kernel_size: Any, output_size: A
     if 0 in x.shape[-dims - 1:]:
         raise RuntimeError(f"{name}(): expected input to have non-zero size for non-batch dimensions, "
                            f"but got {list(x.shape)}")
+    _unspread(kernel_size, dims, name, "kernel_size")
     kernel = _ints(kernel_size, dims, name, "kernel_size", 1)
     out = _output_size(x, dims, output_size, output_ratio, name)
     spatial = x.shape[-dims:]

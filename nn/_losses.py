@@ -118,8 +118,9 @@ def gaussian_nll_loss(input: Tensor, target: Any, var: Any, full: bool = False, 
     _broadcast(name, input, target)
     eps = _number(eps, name, "eps")
     # var clamped to eps in value only: the gradient flows to var as if unclamped (PyTorch's no_grad clamp_); a
-    # where, not var + (clamped - var), so an infinite var stays inf (inf - inf would be NaN)
-    var = mg.where(var.detach() < eps, var - var.detach() + eps, var)
+    # where, not var + (clamped - var), so an infinite var stays inf (inf - inf would be NaN); a NaN eps makes every
+    # var NaN, as PyTorch's clamp_
+    var = mg.where((var.detach() < eps) | (eps != eps), var - var.detach() + eps, var)
     loss = 0.5 * (var.log() + (input - target) ** 2 / var)
     if flag(full, name, "full"):
         loss = loss + 0.5 * math.log(2 * math.pi)

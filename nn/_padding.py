@@ -8,7 +8,7 @@ from typing import Any
 import minigrad as mg
 
 from ._conv import _ints
-from ._errors import InputShapeError
+from ._errors import ArgumentFormError, InputShapeError
 
 __all__ = ["ConstantPad", "check_pad_input", "pad_amounts"]
 
@@ -24,6 +24,9 @@ def pad_amounts(padding: Any, dims: int, name: str) -> tuple:
     more dims than the module's is taken as given (``ZeroPad2d((1, 2))`` pads the last dim only)."""
     if isinstance(padding, (tuple, list)) and len(padding) in (2, 4, 6):
         return _ints(padding, len(padding), name, "padding", None)
+    if isinstance(padding, (tuple, list)) and len(padding) % 2:   # not spread, as PyTorch's F.pad refuses it
+        raise ArgumentFormError(f"{name}: padding length must be divisible by 2 (a (before, after) pair per dim, "
+                                f"from the last), got {padding!r}")
     return _ints(padding, 2 * dims, name, "padding", None)
 
 

@@ -171,6 +171,9 @@ def adaptive_max_pool3d_with_indices(input: Tensor, output_size: Any, return_ind
 def _lp_pool(name: str, dims: int, pool: Any, max_pool: Any, input: Any, norm_type: Any,  # noqa: A002
              kernel_size: Any, stride: Any, ceil_mode: Any) -> Tensor:
     x = _tensor(input, name)
+    if dims > 1 and isinstance(kernel_size, (tuple, list)) and len(kernel_size) != dims:
+        # PyTorch's lp_pool2d/3d unpack kernel_size into dims sizes first (a one-element one is not spread)
+        raise ValueError(f"{name}: kernel_size must be an int or a tuple of {dims} ints, got {kernel_size!r}")
     p = exponent = _number(norm_type, name, "norm_type")
     if x.dtype.kind in "biu" and abs(p) != math.inf:
         # PyTorch's x.pow(p): an int p keeps integers (bool: int64), which only int64's average pool takes (its

@@ -18,7 +18,7 @@ from minigrad import Tensor
 
 from . import functional as F
 from . import init
-from ._conv import _ints
+from ._conv import _ints, _unspread
 from ._errors import InputShapeError
 from ._padding import check_pad_input, pad_amounts
 from ._parameters import float_dtype, size_arg, weight_and_bias
@@ -55,6 +55,7 @@ class _ConvNd(Module):
             raise ValueError(f"{name}: padding_mode must be one of {', '.join(map(repr, _PADDING_MODES))}, but got "
                              f"padding_mode={padding_mode!r}")
         self.in_channels, self.out_channels, self.groups = int(in_channels), int(out_channels), int(groups)
+        _unspread(kernel_size, self.dims, name, "kernel_size")
         self.kernel_size = _ints(kernel_size, self.dims, name, "kernel_size", 1)
         self.stride = _ints(stride, self.dims, name, "stride", 1)
         self.dilation = _ints(dilation, self.dims, name, "dilation", 1)

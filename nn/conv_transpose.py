@@ -15,7 +15,7 @@ from minigrad import Tensor
 
 from . import functional as F  # its float16 paths of the convolutions (float32, rounded once)
 from . import init
-from ._conv import _ints
+from ._conv import _ints, _unspread
 from ._errors import InputShapeError
 from ._fold import fold, unfold
 from ._parameters import float_dtype
@@ -51,6 +51,7 @@ class _ConvTransposeNd(_ConvNd):
         if isinstance(padding, str):
             raise ValueError(f"{name}: padding must be an int or a tuple of ints, got {padding!r}")
         self.in_channels, self.out_channels, self.groups = int(in_channels), int(out_channels), int(groups)
+        _unspread(kernel_size, self.dims, name, "kernel_size")
         self.kernel_size = _ints(kernel_size, self.dims, name, "kernel_size", 1)
         self.stride = _ints(stride, self.dims, name, "stride", 1)
         self.padding = _ints(padding, self.dims, name, "padding", 0)

@@ -126,6 +126,9 @@ class CrossMapLRN2d(Module):
         """input: (N, C, H, W) → the same shape."""
         if not isinstance(input, Tensor) or input.ndim != 4:
             raise ValueError(f"CrossMapLRN2d: Expected input to be 4D, got {getattr(input, 'ndim', '?')}D instead.")
+        if self.size < 1 and self.size != 0:   # (0 divides by zero, as PyTorch's ZeroDivisionError)
+            raise ValueError(f"CrossMapLRN2d: size must be at least 1, got {self.size} (PyTorch's running sum gives "
+                             "no window sum for it)")
         return _CrossMapLRN2d.apply(input, self.size, self.alpha, self.beta, self.k)
 
     def extra_repr(self) -> str:
