@@ -47,13 +47,22 @@ def _size(tensor: Tensor, dim: int, name: str, what: str) -> int:
 
 def _check_arguments(name: str, input: Any, hx: tuple, w_ih: Any, w_hh: Any, b_ih: Any, b_hh: Any,  # noqa: A002
                      gates: int) -> tuple:
-    """(input, w_ih, w_hh, b_ih, b_hh) if they are Tensors of shapes that fit each other and the states ``hx``,
-    else PyTorch's error for the first that does not, in PyTorch's order (the weights' rows, the input's width, each
-    state's batch and width; a missing dim is IndexError, as PyTorch reads it); H is read from w_hh (gates · H, H)."""
+    """(input, w_ih, w_hh, b_ih, b_hh) if they are Tensors whose shapes (:func:`_check_shapes`) and dtypes
+    (:func:`_check_dtypes`) fit each other and the states ``hx``, else PyTorch's error for the first that does not."""
     x = _tensor(input, name, "input", 1)
     w_ih, w_hh = _tensor(w_ih, name, "w_ih", 3), _tensor(w_hh, name, "w_hh", 4)
     b_ih = None if b_ih is None else _tensor(b_ih, name, "b_ih", 5)
     b_hh = None if b_hh is None else _tensor(b_hh, name, "b_hh", 6)
+    _check_shapes(name, x, hx, w_ih, w_hh, b_ih, b_hh, gates)
+    _check_dtypes(name, x, hx, w_ih, w_hh, b_ih, b_hh)
+    return x, w_ih, w_hh, b_ih, b_hh
+
+
+def _check_shapes(name: str, x: Tensor, hx: tuple, w_ih: Tensor, w_hh: Tensor, b_ih: Tensor | None,
+                  b_hh: Tensor | None, gates: int) -> None:
+    """PyTorch's error for the first shape that does not fit, in PyTorch's order: the weights' rows, the input's
+    width, each state's batch and width (a missing dim is IndexError, as PyTorch reads it), then every one 2-D and
+    the biases (gates · H,). H is read from w_hh (gates · H, H); x (B, I), w_ih (gates · H, I), each state (B, H)."""
     hidden = _size(w_hh, 1, name, "w_hh")
     for what, weight in (("weight_ih", w_ih), ("weight_hh", w_hh)):
         if _size(weight, 0, name, what) != gates * hidden:
@@ -74,14 +83,18 @@ def _check_arguments(name: str, input: Any, hx: tuple, w_ih: Any, w_hh: Any, b_i
     for what, bias in (("b_ih", b_ih), ("b_hh", b_hh)):
         if bias is not None and tuple(bias.shape) != (gates * hidden,):
             raise RuntimeError(f"{name}: {what} must have shape ({gates * hidden},), got {bias.shape}")
-    # PyTorch's matmuls refuse mixed dtypes; NumPy's promotion would return a result of another dtype
+
+
+def _check_dtypes(name: str, x: Tensor, hx: tuple, w_ih: Tensor, w_hh: Tensor, b_ih: Tensor | None,
+                  b_hh: Tensor | None) -> None:
+    """PyTorch's error unless every tensor has the input's dtype: its matmuls refuse mixed dtypes, where NumPy's
+    promotion would return a result of another dtype."""
     others = [*((f"hx[{i}]", h) for i, h in enumerate(hx)), ("w_ih", w_ih), ("w_hh", w_hh), ("b_ih", b_ih),
               ("b_hh", b_hh)]
     for what, tensor in others:
         if tensor is not None and tensor.dtype != x.dtype:
             raise RuntimeError(f"{name}: {what} is {tensor.dtype}, the input {x.dtype}: expected every tensor to have "
                                "the input's dtype (PyTorch: mat1 and mat2 must have the same dtype)")
-    return x, w_ih, w_hh, b_ih, b_hh
 
 
 def rnn_tanh_cell(input: Tensor, hx: Tensor, w_ih: Tensor, w_hh: Tensor, b_ih: Tensor | None = None,  # noqa: A002
