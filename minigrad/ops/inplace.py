@@ -459,15 +459,22 @@ def _refuse_unrecorded_view_write(x: Tensor, name: str) -> None:
     _refuse_view_of_leaf(x, name)
 
 
-def _refuse_hook_view_write(x: Tensor, name: str) -> None:
-    """PyTorch's refusal of a recorded in-place op on an input or output of a module call with backward hooks, or
-    on a view of one: its ``BackwardHookFunction`` hands them through as views made inside a custom Function, whose
-    backward (the hooks) an in-place op would bypass (nn/hooks.py's identity ops, ``runs_user_hooks``)."""
+def _hooked_call_tensor(x: Tensor) -> Tensor | None:
+    """The input or output of a module call with backward hooks that ``x`` is, or is a view of (the root of its
+    views), else None: its node is one of nn/hooks.py's identity ops (``runs_user_hooks``)."""
     root = x
     while (view := getattr(root, "_view", None)) and view[0] is not None:
         root = view[0]
     node = root._node
-    if node is not None and node.runs_user_hooks:
+    return root if node is not None and node.runs_user_hooks else None
+
+
+def _refuse_hook_view_write(x: Tensor, name: str) -> None:
+    """PyTorch's refusal of a recorded in-place op on an input or output of a module call with backward hooks, or
+    on a view of one: its ``BackwardHookFunction`` hands them through as views made inside a custom Function, whose
+    backward (the hooks) an in-place op would bypass (:func:`_hooked_call_tensor`)."""
+    root = _hooked_call_tensor(x)
+    if root is not None:
         what = f"Output {root._index} of BackwardHookFunction" if root is x else \
             f"A view (shape {tuple(x.shape)}) made from output {root._index} of BackwardHookFunction"
         raise RuntimeError(f"{name}: {what} is a view and is being modified inplace. This view was created inside a "
@@ -499,11 +506,8 @@ def _note_unrecorded_hook_view_write(x: Tensor, name: str) -> None:
     """After an in-place op that nothing recorded on ``x`` (which requires grad): if ``x`` is an input or output of
     a hooked module call, or a view of one made while recording, ``x`` and that tensor now lead to a
     :class:`_ChangedHookView` node, so that a backward through a later use refuses it, as PyTorch's."""
-    root = x
-    while (view := getattr(root, "_view", None)) and view[0] is not None:
-        root = view[0]
-    node = root._node
-    if node is None or not node.runs_user_hooks:
+    root = _hooked_call_tensor(x)
+    if root is None:
         return
     message = (f"{name}: Output {root._index} of BackwardHookFunction is a view and its base or another view of its "
                "base has been modified inplace (under no_grad). This view was created inside a custom Function (or "
