@@ -8,6 +8,7 @@ their corrected form (the replacement text is in the round 21 audit report)."""
 from __future__ import annotations
 
 import re
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -338,3 +339,25 @@ def test_quoted_numbers_of_the_tensor_rounds() -> None:
     reciprocal = (mg.tensor(-1j, dtype=mg.complex128) ** -1).item()
     assert reciprocal == 1j and np.signbit(reciprocal.real)
     assert mg.arange(10.0)[5:5].storage_offset() == 5
+
+
+# --- Seeing BPTT --------------------------------------------------------------------------------------------
+
+
+def test_show_grads_runs_the_hooks_inside_a_checkpoint_and_no_other() -> None:
+    """ "`show_grads=True` runs no hook" has one exception the same paragraph states later: a checkpointed
+    function is rerun, hooks inside it included."""
+    calls: list[str] = []
+
+    def segment(t: mg.Tensor) -> mg.Tensor:
+        inner = t.sin()
+        inner.register_hook(lambda g: calls.append("inside"))
+        return inner * 2
+
+    x = mg.randn(3, requires_grad=True)
+    out = mg.utils.checkpoint.checkpoint(segment, x, use_reentrant=False)
+    out.register_hook(lambda g: calls.append("outside"))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        mg.viz.draw(out.sum(), show_grads=True)
+    assert calls == ["inside"]
