@@ -88,10 +88,7 @@ class UntypedStorage:
         data = args[0] if args else 0
         dev = backend.resolve_device("cpu" if device is None else device)
         if isinstance(data, (int, numpy.integer)) and not isinstance(data, bool):
-            if data < 0:   # PyTorch: RuntimeError from its allocator
-                raise ShapeMismatchError(f"UntypedStorage: a size must be non-negative, got {int(data)}")
-            with allocating("UntypedStorage"):
-                host = numpy.zeros(int(data), dtype=numpy.uint8)
+            host = _zeros("UntypedStorage", data, numpy.uint8)
         else:
             try:
                 host = numpy.asarray(list(data), dtype=numpy.uint8)
@@ -198,22 +195,7 @@ class TypedStorage:
             self.dtype = as_dtype(dtype, "TypedStorage")
             return
         dtype = get_default_dtype() if dtype is None else as_dtype(dtype, "TypedStorage")
-        data = args[0] if args else 0
-        if len(args) > 1 or isinstance(data, (float, UntypedStorage)):   # PyTorch's invalid combination
-            raise ArgumentTypeError(f"TypedStorage: takes a size or a sequence of values, with dtype= and device= "
-                                    f"keywords, got {', '.join(type(a).__name__ for a in args)}")
-        if isinstance(data, (int, numpy.integer)):
-            if data < 0:   # PyTorch: RuntimeError from its allocator
-                raise ShapeMismatchError(f"TypedStorage: a size must be non-negative, got {int(data)}")
-            with allocating("TypedStorage"):
-                values = numpy.zeros(int(data), dtype=dtype)
-        else:
-            if isinstance(data, (str, bytes)):
-                raise TypeError(f"TypedStorage: invalid data type {type(data).__name__!r}")
-            values = tensor(list(data), dtype=dtype).numpy().reshape(-1)   # PyTorch's checks of each value
-        dev = backend.resolve_device("cpu" if device is None else device)
-        array = backend.to_device(values, dev) if dev.type != "cpu" else values
-        self._untyped_storage = UntypedStorage._of(array)
+        self._untyped_storage = UntypedStorage._of(_typed_array(args, dtype, device))
         self.dtype = numpy.dtype(dtype)
 
     def data_ptr(self) -> int:
@@ -280,6 +262,31 @@ class TypedStorage:
         return f"{head}\n{tail}" if head else tail
 
     copy_ = fill_ = resize_ = UntypedStorage._refuse
+
+
+def _zeros(name: str, size: int, dtype: Any) -> numpy.ndarray:
+    """``size`` zeros (size,) of ``dtype`` on the host for a new storage; a negative size is refused."""
+    if size < 0:   # PyTorch: RuntimeError from its allocator
+        raise ShapeMismatchError(f"{name}: a size must be non-negative, got {int(size)}")
+    with allocating(name):
+        return numpy.zeros(int(size), dtype=dtype)
+
+
+def _typed_array(args: tuple, dtype: Any, device: Any) -> Any:
+    """The array (n,) of ``TypedStorage(size)`` (zeros) or ``TypedStorage(sequence)`` on ``device``, with PyTorch's
+    checks of the arguments and of each value."""
+    data = args[0] if args else 0
+    if len(args) > 1 or isinstance(data, (float, UntypedStorage)):   # PyTorch's invalid combination
+        raise ArgumentTypeError(f"TypedStorage: takes a size or a sequence of values, with dtype= and device= "
+                                f"keywords, got {', '.join(type(a).__name__ for a in args)}")
+    if isinstance(data, (int, numpy.integer)):
+        values = _zeros("TypedStorage", data, dtype)
+    else:
+        if isinstance(data, (str, bytes)):
+            raise TypeError(f"TypedStorage: invalid data type {type(data).__name__!r}")
+        values = tensor(list(data), dtype=dtype).numpy().reshape(-1)   # PyTorch's checks of each value
+    dev = backend.resolve_device("cpu" if device is None else device)
+    return backend.to_device(values, dev) if dev.type != "cpu" else values
 
 
 def is_storage(obj: Any) -> bool:
