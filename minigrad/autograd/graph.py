@@ -274,6 +274,7 @@ class _AllowMutationOnSavedContext:
         return backend.array_module(tensor.data).array(tensor.data, copy=True, order="K")
 
     def unpack(self, copy: Any) -> Tensor:
+        """The copy :meth:`pack` took, as a Tensor; AssertionError once the block closed, as PyTorch's."""
         if not self.open:
             raise AssertionError("allow_mutation_on_saved_tensors: trying to backward outside of the "
                                  "'allow_mutation_on_saved_tensors' context in which the graph was originally "
@@ -288,9 +289,10 @@ def saves_copies() -> bool:
     """Whether the ops recorded now (in this thread) keep copies of the arrays they save: the innermost hooks are
     :func:`allow_mutation_on_saved_tensors`'. An in-place op's result then needs no version check
     (``ops.inplace.keep_result``): a later in-place change cannot reach what its node saved."""
-    local = _HOOKS
-    return bool(local.stack) and not local.packing and \
-        isinstance(getattr(local.stack[-1][0], "__self__", None), _AllowMutationOnSavedContext)
+    if not _HOOKS.stack or _HOOKS.packing:
+        return False
+    pack_hook, _ = _HOOKS.stack[-1]
+    return isinstance(getattr(pack_hook, "__self__", None), _AllowMutationOnSavedContext)
 
 
 @contextlib.contextmanager
