@@ -31,18 +31,19 @@ class _Introsort:
     this is a loop in Python). Each method is the libstdc++ function of the same name."""
 
     def __init__(self, keys: list[int]) -> None:
-        self.v = [(key, index) for index, key in enumerate(keys)]
+        self.pairs = [(key, index) for index, key in enumerate(keys)]
 
     def order(self) -> list[int]:
-        n = len(self.v)
+        """std::sort of the pairs: the keys' indices in the sorted order (B,)."""
+        n = len(self.pairs)
         self.introsort_loop(0, n, 2 * (n.bit_length() - 1))
         self.insertion_sort(0, THRESHOLD)                 # __final_insertion_sort, n > 16
         for i in range(THRESHOLD, n):
             self.unguarded_linear_insert(i)
-        return [index for _, index in self.v]
+        return [index for _, index in self.pairs]
 
     def swap(self, i: int, j: int) -> None:
-        self.v[i], self.v[j] = self.v[j], self.v[i]
+        self.pairs[i], self.pairs[j] = self.pairs[j], self.pairs[i]
 
     def introsort_loop(self, first: int, last: int, depth: int) -> None:
         while last - first > THRESHOLD:
@@ -56,7 +57,7 @@ class _Introsort:
             last = cut
 
     def move_median_to_first(self, result: int, a: int, b: int, c: int) -> None:
-        ka, kb, kc = self.v[a][0], self.v[b][0], self.v[c][0]
+        ka, kb, kc = self.pairs[a][0], self.pairs[b][0], self.pairs[c][0]
         if ka > kb:
             median = b if kb > kc else (c if ka > kc else a)
         else:
@@ -64,12 +65,12 @@ class _Introsort:
         self.swap(result, median)
 
     def unguarded_partition(self, first: int, last: int, pivot: int) -> int:
-        v, key = self.v, self.v[pivot][0]
+        pairs, key = self.pairs, self.pairs[pivot][0]
         while True:
-            while v[first][0] > key:
+            while pairs[first][0] > key:
                 first += 1
             last -= 1
-            while key > v[last][0]:
+            while key > pairs[last][0]:
                 last -= 1
             if not first < last:
                 return first
@@ -77,46 +78,46 @@ class _Introsort:
             first += 1
 
     def insertion_sort(self, first: int, last: int) -> None:
-        v = self.v
+        pairs = self.pairs
         for i in range(first + 1, last):
-            if v[i][0] > v[first][0]:
-                v[first:i + 1] = [v[i], *v[first:i]]
+            if pairs[i][0] > pairs[first][0]:
+                pairs[first:i + 1] = [pairs[i], *pairs[first:i]]
             else:
                 self.unguarded_linear_insert(i)
 
     def unguarded_linear_insert(self, last: int) -> None:
-        v = self.v
-        value = v[last]
-        while value[0] > v[last - 1][0]:
-            v[last] = v[last - 1]
+        pairs = self.pairs
+        value = pairs[last]
+        while value[0] > pairs[last - 1][0]:
+            pairs[last] = pairs[last - 1]
             last -= 1
-        v[last] = value
+        pairs[last] = value
 
     def heap_sort(self, first: int, last: int) -> None:       # __partial_sort(first, last, last)
         length = last - first
         for parent in range((length - 2) // 2, -1, -1):        # __make_heap
-            self.adjust_heap(first, parent, length, self.v[first + parent])
+            self.adjust_heap(first, parent, length, self.pairs[first + parent])
         while last - first > 1:                                # __sort_heap
             last -= 1
-            value = self.v[last]
-            self.v[last] = self.v[first]
+            value = self.pairs[last]
+            self.pairs[last] = self.pairs[first]
             self.adjust_heap(first, 0, last - first, value)
 
     def adjust_heap(self, first: int, hole: int, length: int, value: tuple) -> None:
-        v, top, child = self.v, hole, hole
+        pairs, top, child = self.pairs, hole, hole
         while child < (length - 1) // 2:
             child = 2 * (child + 1)
-            if v[first + child][0] > v[first + child - 1][0]:
+            if pairs[first + child][0] > pairs[first + child - 1][0]:
                 child -= 1
-            v[first + hole] = v[first + child]
+            pairs[first + hole] = pairs[first + child]
             hole = child
         if length % 2 == 0 and child == (length - 2) // 2:
             child = 2 * (child + 1)
-            v[first + hole] = v[first + child - 1]
+            pairs[first + hole] = pairs[first + child - 1]
             hole = child - 1
         parent = (hole - 1) // 2                               # __push_heap
-        while hole > top and v[first + parent][0] > value[0]:
-            v[first + hole] = v[first + parent]
+        while hole > top and pairs[first + parent][0] > value[0]:
+            pairs[first + hole] = pairs[first + parent]
             hole = parent
             parent = (hole - 1) // 2
-        v[first + hole] = value
+        pairs[first + hole] = value
