@@ -117,7 +117,7 @@ def _in_forward_transform() -> bool:
     level = current_level()
     while isinstance(level, _VmapLevel):
         level = level.enclosing
-    return isinstance(level, _ForwardLevel) or isinstance(level, _Level) and level.forward
+    return isinstance(level, _ForwardLevel) or (isinstance(level, _Level) and level.forward)
 
 
 class _Level:
