@@ -144,8 +144,8 @@ def backward(tensors: Any, grad_tensors: Any = None, retain_graph: bool | None =
     targets = None
     if inputs is not None:
         wanted = _tensor_list(inputs, "backward", "inputs")
-        for i, t in enumerate(wanted):
-            if create_graph:
+        if create_graph:
+            for i, t in enumerate(wanted):
                 refuse_checkpointed(t, f"backward(create_graph=True): inputs[{i}]")
         if not wanted:
             raise RuntimeError("backward: `inputs` cannot be empty (leave it out to accumulate into every leaf)")
