@@ -7,7 +7,7 @@ from typing import Any, Iterable
 import minigrad as mg
 
 from .checks import invalid, is_number
-from .optimizer import Optimizer, add_fused_, fused, opmath, plus, plus_
+from .optimizer import Optimizer, add_fused_, fused, opmath, plus, plus_, scale_type
 from .ported import check_flags, check_implementation
 
 __all__ = ["Adadelta"]
@@ -50,9 +50,9 @@ class Adadelta(Optimizer):
         g = -grad if hyper["maximize"] else grad
         if weight_decay != 0:
             g = plus(g, param, weight_decay)
-        scalar = opmath(param)   # float32 for float16, as PyTorch's kernels (see opmath)
+        scalar, scale = opmath(param), scale_type(param, hyper)   # float32 for float16 (see opmath)
         square_avg, acc_delta = state["square_avg"], state["acc_delta"]
-        square_avg *= scalar(rho)
+        square_avg *= scale(rho)
         add_fused_(square_avg, xp.multiply(g * scalar(1 - rho), g, dtype=fused(param)))   # addcmul_: (value·a)·b
         # out= arrays of their own: NumPy's square_avg + eps of a 0-dim param is a scalar, which out= cannot take
         std = xp.add(square_avg, eps, out=xp.empty_like(square_avg))
@@ -61,6 +61,6 @@ class Adadelta(Optimizer):
         xp.sqrt(delta, out=delta)
         delta /= std
         delta *= g
-        acc_delta *= scalar(rho)
+        acc_delta *= scale(rho)
         add_fused_(acc_delta, xp.multiply(delta * scalar(1 - rho), delta, dtype=fused(param)))
         plus_(param, delta, -lr)

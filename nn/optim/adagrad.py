@@ -7,7 +7,7 @@ from typing import Any, Iterable
 
 import minigrad as mg
 
-from .optimizer import Optimizer, add_fused_, fused, opmath, plus
+from .optimizer import Optimizer, add_fused_, fused, opmath, plus, scale_type
 from .ported import check_implementation
 
 __all__ = ["Adagrad"]
@@ -74,4 +74,11 @@ class Adagrad(Optimizer):
         add_fused_(total, xp.multiply(g, g, dtype=fused(param)))   # addcmul_
         std = xp.sqrt(total, out=xp.empty_like(total))   # (out=: an array for a 0-dim one too, see Adam)
         std += hyper["eps"]
-        param += scalar(-clr) * g / std             # addcdiv's order: (value·a)/b
+        if hyper["foreach"]:
+            # PyTorch's foreach step: the numerator g·(-clr) rounded to the parameter's dtype first (its scalar too
+            # where weight decay or maximize let it multiply g in place, see scale_type), then p + numerator/std
+            in_place = hyper["weight_decay"] != 0 or hyper["maximize"]
+            numerator = (g * (scale_type(param, hyper) if in_place else scalar)(-clr)).astype(param.dtype, copy=False)
+            param += xp.divide(numerator, std, dtype=xp.promote_types(param.dtype, xp.float32))
+        else:
+            param += scalar(-clr) * g / std         # addcdiv's order: (value·a)/b

@@ -8,7 +8,7 @@ from typing import Any, Iterable
 import minigrad as mg
 
 from .checks import invalid, is_number
-from .optimizer import Optimizer, add_fused_, lerp_, opmath, plus
+from .optimizer import Optimizer, add_fused_, lerp_, opmath, plus, scale_type
 from .ported import DecoupledWeightDecayFlag, check_implementation
 
 __all__ = ["Adam", "AdamW"]
@@ -74,12 +74,12 @@ class Adam(DecoupledWeightDecayFlag, Optimizer):
         xp = mg.array_module(param)
         # scalars (and a float16 step's temporaries) in float32 for float16: PyTorch's ops compute there and round
         # each result once (see opmath)
-        scalar = opmath(param)
+        scalar, scale = opmath(param), scale_type(param, hyper)
         lr, (beta1, beta2), eps, weight_decay = hyper["lr"], hyper["betas"], hyper["eps"], hyper["weight_decay"]
         g = -grad if hyper["maximize"] else grad
         if weight_decay != 0:
             if hyper["decoupled_weight_decay"]:
-                param *= scalar(1 - lr * weight_decay)
+                param *= scale(1 - lr * weight_decay)
             else:
                 g = plus(g, param, weight_decay)
         if not state:
@@ -95,7 +95,7 @@ class Adam(DecoupledWeightDecayFlag, Optimizer):
         if param.dtype == xp.float16:
             scratch = scratch.astype(xp.float64)    # float16's addcmul_ is one fused multiply-add (see fused)
         scratch *= g                                # addcmul's order: (value·a)·b
-        exp_avg_sq *= scalar(beta2)
+        exp_avg_sq *= scale(beta2)
         add_fused_(exp_avg_sq, scratch)
         if scratch.ndim == 0 or scratch.strides != param.strides:
             # weight gradients of x @ W.T are column-major: mixing layouts in the in-place

@@ -6,7 +6,7 @@ from typing import Any, Iterable
 
 import minigrad as mg
 
-from .optimizer import Optimizer, lerp_, opmath, plus
+from .optimizer import Optimizer, lerp_, opmath, plus, scale_type
 from .ported import check_betas, check_flags, check_implementation
 
 __all__ = ["Adamax"]
@@ -54,7 +54,7 @@ class Adamax(Optimizer):
             g = plus(g, param, weight_decay)
         exp_avg, exp_inf = state["exp_avg"], state["exp_inf"]
         lerp_(exp_avg, g, 1 - beta1)
-        exp_inf *= scalar(beta2)
+        exp_inf *= scale_type(param, hyper)(beta2)
         norm = xp.abs(g, out=xp.empty_like(param))   # (out=: an array for a 0-dim one too, see Adam)
         norm += eps
         xp.maximum(exp_inf, norm, out=exp_inf)      # NaN propagates, as torch.maximum

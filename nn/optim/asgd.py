@@ -10,7 +10,7 @@ import numpy as np
 import minigrad as mg
 
 from .checks import invalid, is_number
-from .optimizer import opmath, plus, plus_
+from .optimizer import add_fused_, fused, opmath, plus, plus_
 from .ported import ScalarStateOptimizer, check_flags, check_implementation, scalar_dtype
 
 __all__ = ["ASGD"]
@@ -65,9 +65,12 @@ class ASGD(ScalarStateOptimizer):
             g = plus(g, param, hyper["weight_decay"])
         eta, mu = float(state["eta"]), float(state["mu"])
         ax = state["ax"]
-        if hyper["foreach"]:        # PyTorch's foreach step: the same update, rounded another way
-            param -= (g + lambd * param) * eta
-            ax += (param - ax) * mu
+        if hyper["foreach"]:
+            # PyTorch's foreach step: the same update, rounded another way: p ← p - (g + λp)·η, ax ← ax + (p - ax)·μ
+            # (addcmul_ with its 0-d η and μ in the parameter's dtype)
+            xp = mg.array_module(param)
+            add_fused_(param, xp.multiply(-plus(g, param, lambd), param.dtype.type(eta), dtype=fused(param)))
+            add_fused_(ax, xp.multiply(param - ax, param.dtype.type(mu), dtype=fused(param)))
         else:
             param *= opmath(param)(1 - lambd * eta)
             plus_(param, g, -eta)

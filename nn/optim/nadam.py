@@ -10,7 +10,7 @@ import numpy as np
 import minigrad as mg
 
 from .checks import invalid, is_number
-from .optimizer import add_fused_, fused, lerp_, opmath, plus
+from .optimizer import add_fused_, fused, lerp_, opmath, plus, scale_type
 from .ported import (
     DecoupledWeightDecayFlag,
     ScalarStateOptimizer,
@@ -65,7 +65,7 @@ class NAdam(ScalarStateOptimizer, DecoupledWeightDecayFlag):
         xp = mg.array_module(param)
         # scalars in float32 for float16 (its temporaries too): PyTorch's ops compute there, rounding each result
         # once (see opmath)
-        scalar = opmath(param)
+        scalar, scale = opmath(param), scale_type(param, hyper)
         lr, (beta1, beta2), eps, weight_decay = hyper["lr"], hyper["betas"], hyper["eps"], hyper["weight_decay"]
         momentum_decay = hyper["momentum_decay"]
         g = -grad if hyper["maximize"] else grad
@@ -76,7 +76,7 @@ class NAdam(ScalarStateOptimizer, DecoupledWeightDecayFlag):
         bias_correction2 = 1 - beta2 ** step
         if weight_decay != 0:
             if hyper["decoupled_weight_decay"]:
-                param *= scalar(1 - lr * weight_decay)
+                param *= scale(1 - lr * weight_decay)
             else:
                 g = plus(g, param, weight_decay)
         mu = beta1 * (1.0 - 0.5 * (0.96 ** (step * momentum_decay)))
@@ -89,7 +89,7 @@ class NAdam(ScalarStateOptimizer, DecoupledWeightDecayFlag):
         product_next = product * mu_next
         exp_avg, exp_avg_sq = state["exp_avg"], state["exp_avg_sq"]
         lerp_(exp_avg, g, 1 - beta1)
-        exp_avg_sq *= scalar(beta2)
+        exp_avg_sq *= scale(beta2)
         add_fused_(exp_avg_sq, xp.multiply(g * scalar(1 - beta2), g, dtype=fused(param)))   # addcmul_: (value·a)·b
         # an out= array of its own: NumPy's quotient of a 0-dim param is a scalar, which out= cannot take
         denom = xp.empty_like(exp_avg_sq)

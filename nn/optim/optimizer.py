@@ -115,6 +115,12 @@ def opmath(array: Any) -> type:
     return np.float32 if array.dtype.itemsize < 4 else float
 
 
+def scale_type(array: Any, hyper: dict) -> type:
+    """The type of a scalar that multiplies a state array (or the parameter) in place: :func:`opmath`'s, but the
+    array's own under foreach=True (PyTorch's in-place ``_foreach_mul_`` rounds its scalar to float16 first)."""
+    return array.dtype.type if hyper.get("foreach") else opmath(array)
+
+
 def fused(array: Any) -> Any:
     """The dtype in which a step emulates PyTorch's fused float16 kernels (``lerp_``, ``addcmul_``: one float32
     fused multiply-add, product and sum rounded once): float64 for a float16 array (its products are exact there),

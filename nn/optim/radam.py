@@ -6,7 +6,7 @@ from typing import Any, Iterable
 
 import minigrad as mg
 
-from .optimizer import add_fused_, fused, lerp_, opmath, plus
+from .optimizer import add_fused_, fused, lerp_, opmath, plus, scale_type
 from .ported import DecoupledWeightDecayFlag, check_betas, check_flags, check_implementation
 
 __all__ = ["RAdam"]
@@ -48,7 +48,7 @@ class RAdam(DecoupledWeightDecayFlag):
         xp = mg.array_module(param)
         # scalars in float32 for float16 (its temporaries too): PyTorch's ops compute there, rounding each result
         # once (see opmath)
-        scalar = opmath(param)
+        scalar, scale = opmath(param), scale_type(param, hyper)
         lr, (beta1, beta2), eps, weight_decay = hyper["lr"], hyper["betas"], hyper["eps"], hyper["weight_decay"]
         g = -grad if hyper["maximize"] else grad
         if not state:
@@ -56,12 +56,12 @@ class RAdam(DecoupledWeightDecayFlag):
         step = state["step"] = state["step"] + 1
         if weight_decay != 0:
             if hyper["decoupled_weight_decay"]:
-                param *= scalar(1 - lr * weight_decay)
+                param *= scale(1 - lr * weight_decay)
             else:
                 g = plus(g, param, weight_decay)
         exp_avg, exp_avg_sq = state["exp_avg"], state["exp_avg_sq"]
         lerp_(exp_avg, g, 1 - beta1)
-        exp_avg_sq *= scalar(beta2)
+        exp_avg_sq *= scale(beta2)
         add_fused_(exp_avg_sq, xp.multiply(g * scalar(1 - beta2), g, dtype=fused(param)))   # addcmul_: (value·a)·b
         bias_correction1 = 1 - beta1 ** step
         bias_correction2 = 1 - beta2 ** step

@@ -6,7 +6,7 @@ from typing import Any, Iterable
 
 import minigrad as mg
 
-from .optimizer import Optimizer, add_fused_, fused, lerp_, opmath, plus
+from .optimizer import Optimizer, add_fused_, fused, lerp_, opmath, plus, scale_type
 from .ported import check_implementation
 
 __all__ = ["RMSprop"]
@@ -54,7 +54,8 @@ class RMSprop(Optimizer):
                 state["grad_avg"] = xp.zeros_like(param)
         state["step"] += 1
         square_avg = state["square_avg"]
-        square_avg *= scalar(alpha)
+        scale = scale_type(param, hyper)
+        square_avg *= scale(alpha)
         add_fused_(square_avg, xp.multiply(g * scalar(1 - alpha), g, dtype=fused(param)))   # addcmul_: (value·a)·b
         if hyper["centered"]:
             grad_avg = state["grad_avg"]
@@ -67,7 +68,7 @@ class RMSprop(Optimizer):
         avg += eps
         if momentum > 0:
             buf = state["momentum_buffer"]
-            buf *= scalar(momentum)
+            buf *= scale(momentum)
             buf += xp.divide(g, avg, dtype=scalar)   # addcdiv_: one rounding
             param += scalar(param.dtype.type(-lr)) * buf    # add_(buf, alpha=-lr): alpha in param's dtype
         else:

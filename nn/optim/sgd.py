@@ -7,7 +7,7 @@ from typing import Any, Iterable
 import minigrad as mg
 
 from .checks import is_number
-from .optimizer import Optimizer, opmath, plus, plus_
+from .optimizer import Optimizer, plus, plus_, scale_type
 from .ported import check_implementation
 
 __all__ = ["SGD"]
@@ -61,7 +61,7 @@ class SGD(Optimizer):
             if buf is None:   # an array even where g is a NumPy scalar (a 0-dim param's g + weight_decay * param)
                 buf = state["momentum_buffer"] = mg.array_module(param).array(g)
             else:
-                buf *= opmath(param)(momentum)
+                buf *= scale_type(param, hyper)(momentum)
                 plus_(buf, g, 1 - hyper["dampening"])
             g = plus(g, buf, momentum) if hyper["nesterov"] else buf
         plus_(param, g, -hyper["lr"])

@@ -132,3 +132,24 @@ def test_rprop_float32_etas_in_the_parameters_dtype(etas: tuple) -> None:
     values = rng.standard_normal(64).astype(np.float32)
     grads = [rng.standard_normal(64).astype(np.float32) for _ in range(12)]
     _assert_bitwise("Rprop", dict(lr=0.01, etas=etas), values, grads)
+
+
+@pytest.mark.parametrize("name, kwargs", [
+    ("Adam", dict(lr=0.1, betas=(0.8, 0.99), weight_decay=0.1, decoupled_weight_decay=True)),
+    ("AdamW", dict(lr=0.1, weight_decay=0.5)),
+    ("RMSprop", dict(lr=0.01, alpha=0.9, momentum=0.9)),
+    ("SGD", dict(lr=0.1, momentum=0.99)),
+    ("Adadelta", dict(lr=0.7, rho=0.99)),
+    ("Adamax", dict(lr=0.1, betas=(0.9, 0.99))),
+    ("NAdam", dict(lr=0.1, betas=(0.9, 0.99))),
+    ("Adagrad", dict(lr=0.1)),
+    ("Adagrad", dict(lr=0.1, weight_decay=0.3)),
+    ("ASGD", dict(lr=0.1, t0=1.0, lambd=0.1)),
+])
+def test_float16_foreach_steps_round_as_torch(name: str, kwargs: dict) -> None:
+    """PyTorch's foreach=True float16 step: its in-place _foreach_mul_ rounds the scalar to float16 first (β₂ 0.99
+    is 0.98999 there, while mul_ multiplies by float32's 0.99), Adagrad rounds g·(-clr) before dividing, ASGD
+    adds (g + λp)·η with addcmul_: we computed the single-tensor step's rounding."""
+    for seed in range(2):
+        values, grads = _float16_case(seed)
+        _assert_bitwise(name, dict(kwargs, foreach=True), values, grads)
