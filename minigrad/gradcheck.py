@@ -10,8 +10,9 @@ from . import backend
 from .tensor import Tensor
 
 
-class GradcheckError(AssertionError):
-    """The analytic gradient disagrees with central finite differences."""
+class GradcheckError(AssertionError, RuntimeError):
+    """The analytic gradient disagrees with central finite differences (a RuntimeError, as PyTorch's
+    ``torch.autograd.gradcheck.GradcheckError``, and an AssertionError, as minigrad's first one)."""
 
 
 def _outputs(result: Any) -> list:
@@ -26,7 +27,7 @@ def _outputs(result: Any) -> list:
 
 
 def gradcheck(fn: Callable[..., Any], inputs: Sequence[Any], eps: float = 1e-6, atol: float = 1e-5,
-              rtol: float = 1e-3, seed: int = 0) -> bool:
+              rtol: float = 1e-3, seed: int = 0, *, raise_exception: bool = True) -> bool:
     """Compare ``fn``'s analytic gradients with central differences, in float64.
 
     ``inputs`` are Tensors (those with ``requires_grad`` are checked; float
@@ -37,8 +38,18 @@ def gradcheck(fn: Callable[..., Any], inputs: Sequence[Any], eps: float = 1e-6, 
     numeric one (four for a complex input: its real and imaginary parts apart,
     ``dL/dx + i dL/dy``, PyTorch's convention for a complex gradient). Returns
     True or raises :class:`GradcheckError` naming the input and the element with
-    the worst error.
+    the worst error (returns False instead with ``raise_exception=False``, as PyTorch's).
     """
+    try:
+        return _gradcheck(fn, inputs, eps, atol, rtol, seed)
+    except GradcheckError:
+        if raise_exception:
+            raise
+        return False
+
+
+def _gradcheck(fn: Callable[..., Any], inputs: Sequence[Any], eps: float, atol: float, rtol: float,
+               seed: int) -> bool:
     if not callable(fn):
         raise TypeError(f"gradcheck: fn must be callable, got {type(fn).__name__}")
     if isinstance(inputs, Tensor):   # one Tensor, as torch.autograd.gradcheck takes it
@@ -120,14 +131,15 @@ def gradcheck(fn: Callable[..., Any], inputs: Sequence[Any], eps: float = 1e-6, 
 
 
 def gradgradcheck(fn: Callable[..., Any], inputs: Sequence[Any], grad_outputs: Sequence[Any] | None = None,
-                  eps: float = 1e-6, atol: float = 1e-5, rtol: float = 1e-3, seed: int = 0) -> bool:
+                  eps: float = 1e-6, atol: float = 1e-5, rtol: float = 1e-3, seed: int = 0, *,
+                  raise_exception: bool = True) -> bool:
     """Check ``fn``'s second derivatives against central differences of its gradient, in float64
     (``torch.autograd.gradgradcheck``).
 
     The gradient of ``fn``'s outputs (those that require grad) w.r.t. its inputs that require grad is
     computed with ``create_graph=True`` along ``grad_outputs`` (one per such output, of its shape; random
     ones by default), and :func:`gradcheck` checks that gradient as a function of the inputs and of
-    ``grad_outputs``. Returns True or raises :class:`GradcheckError`.
+    ``grad_outputs``. Returns True or raises :class:`GradcheckError` (False with ``raise_exception=False``).
     """
     from .autograd import grad  # autograd imports this module's package: imported when used
 
@@ -169,4 +181,5 @@ def gradgradcheck(fn: Callable[..., Any], inputs: Sequence[Any], grad_outputs: S
         return list(grad(outputs, [xs[i] for i in checked], list(gs), create_graph=True, allow_unused=True,
                          materialize_grads=True))
 
-    return gradcheck(gradient, (*inputs, *directions), eps=eps, atol=atol, rtol=rtol, seed=seed)
+    return gradcheck(gradient, (*inputs, *directions), eps=eps, atol=atol, rtol=rtol, seed=seed,
+                     raise_exception=raise_exception)

@@ -201,3 +201,37 @@ def test_axis_alias_beside_dim_or_a_missing_dim_is_a_type_error() -> None:
     for call in (lambda: mg.cummax(x), lambda: x.unsqueeze()):
         with pytest.raises(TypeError, match="missing 1 required positional argument: 'dim'"):
             call()
+
+
+def test_gradcheck_failure_is_pytorchs_runtime_error_and_raise_exception_false_returns_false() -> None:
+    """§3's ``mg.gradcheck`` "returns True or raises": PyTorch's GradcheckError is a RuntimeError (minigrad's was an
+    AssertionError only) and ``raise_exception=False`` (torch.autograd.gradcheck's keyword) raised TypeError."""
+
+    class WrongBackward(mg.autograd.Function):
+        @staticmethod
+        def forward(ctx: Any, a: Any) -> Any:
+            return a * 2
+
+        @staticmethod
+        def backward(ctx: Any, g: Any) -> Any:
+            return g * 3
+
+    x = mg.tensor([0.5, -1.0, 2.0], dtype=mg.float64, requires_grad=True)
+    with pytest.raises(RuntimeError, match=r"input 0 \(shape \(3,\)\) disagrees at index"):
+        mg.gradcheck(lambda a: WrongBackward.apply(a).sum(), [x])
+    assert mg.autograd.gradcheck(lambda a: WrongBackward.apply(a).sum(), [x], raise_exception=False) is False
+    assert mg.autograd.gradgradcheck(lambda a: (a ** 3).sum(), [x], raise_exception=False) is True
+
+    class TorchWrong(torch.autograd.Function):
+        @staticmethod
+        def forward(ctx: Any, a: Any) -> Any:
+            return a * 2
+
+        @staticmethod
+        def backward(ctx: Any, g: Any) -> Any:
+            return g * 3
+
+    tx = torch.tensor([0.5, -1.0, 2.0], dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradcheck(lambda a: TorchWrong.apply(a).sum(), [tx], raise_exception=False) is False
+    with pytest.raises(RuntimeError):
+        torch.autograd.gradcheck(lambda a: TorchWrong.apply(a).sum(), [tx])
