@@ -23,7 +23,6 @@ import numpy
 import minigrad as mg
 from minigrad import Tensor
 
-
 __all__ = ["PackedSequence", "PackingError", "invert_permutation", "pack_padded_sequence", "pack_sequence",
            "pad_packed_sequence", "pad_sequence", "unpack_sequence", "unpad_sequence"]
 
