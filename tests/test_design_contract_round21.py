@@ -5,10 +5,11 @@ result, NumPy's ``axis=``/``keepdims=`` give NumPy's. The table below runs both 
 (reductions, scans, sort/argsort/topk/max/min, squeeze/unsqueeze, cat/stack/concatenate, softmax/log_softmax,
 var/std with ``correction`` vs ``ddof``, flatten, split) against live PyTorch and NumPy. The audit found functions
 that refused one of the two spellings with a TypeError (PyTorch accepts ``axis=`` as its alias of ``dim=``, and
-NumPy has ``axis=``/``keepdims=`` for them): ``nansum``, ``nanmean``, ``nanmedian``, ``count_nonzero(keepdims=)``,
-``cumsum``/``cumprod`` with ``axis=None`` or bools, ``diff``, ``quantile``/``nanquantile``, and PyTorch's alias on
-``topk``, ``kthvalue``, ``mode``, ``cummax``/``cummin``, ``aminmax``, ``unsqueeze``, ``tensor_split``,
-``repeat_interleave``, ``trapezoid``, ``cumulative_trapezoid``, ``take_along_dim`` and ``linalg.vector_norm``.
+NumPy has ``axis=``/``keepdims=`` for them): ``mean(axis=None)`` of integers, ``nansum``, ``nanmean``,
+``nanmedian``, ``count_nonzero(keepdims=)``, ``cumsum``/``cumprod`` with ``axis=None``, ``diff``,
+``quantile``/``nanquantile``, and PyTorch's alias on ``topk``, ``kthvalue``, ``mode``, ``cummax``/``cummin``,
+``aminmax``, ``unsqueeze``, ``tensor_split``, ``repeat_interleave``, ``trapezoid``, ``cumulative_trapezoid``,
+``take_along_dim`` and ``linalg.vector_norm``. ``mg.gradcheck``'s failure was not PyTorch's RuntimeError.
 """
 
 from __future__ import annotations
@@ -63,6 +64,7 @@ TABLE: list[Case] = [
     ("sum axis keepdims", lambda: m.sum(axis=(0, 2), keepdims=True), lambda: X.sum(axis=(0, 2), keepdims=True)),
     ("mean positional", lambda: mg.mean(m, 2), lambda: torch.mean(t, 2)),
     ("mean of ints axis", lambda: mi.mean(axis=1), lambda: XI.mean(axis=1)),
+    ("mean of ints axis=None", lambda: mg.mean(mi, axis=None), lambda: np.mean(XI, axis=None)),
     ("prod dim", lambda: mi.prod(1), lambda: ti.prod(1)),
     ("max dim: values, indices", lambda: m.max(dim=1), lambda: t.max(dim=1)),
     ("max positional keepdim", lambda: m.max(2, True), lambda: t.max(2, True)),

@@ -483,12 +483,12 @@ def _mean_dtype(dtype: Any, name: str) -> Any:
     return dtype
 
 
-def mean(input: Tensor, dim: Any = None, keepdim: bool = False, *, axis: Any = None,  # noqa: A002
+def mean(input: Tensor, dim: Any = None, keepdim: bool = False, *, axis: Any = NOT_GIVEN,  # noqa: A002
          keepdims: bool | None = None, dtype: Any = None, out: Tensor | None = None) -> Tensor:
     """Mean over ``dim`` (int, tuple or None for all); ``dtype`` (a floating one, as torch.mean) casts first.
 
     An integer or bool tensor needs ``dtype=`` (PyTorch raises RuntimeError without it); NumPy's keywords
-    (``axis=``, or ``keepdims=`` without a dim) give NumPy's float64 mean."""
+    (``axis=``, ``axis=None`` too, or ``keepdims=`` without a dim) give NumPy's float64 mean."""
     if out is not None:
         result = mean(input, dim, keepdim, axis=axis, keepdims=keepdims, dtype=dtype)
         if dim is not None and result.dtype.kind == "c" and getattr(getattr(out, "dtype", None), "kind", "") == "f":
@@ -498,10 +498,11 @@ def mean(input: Tensor, dim: Any = None, keepdim: bool = False, *, axis: Any = N
     x = input
     if dtype is not None:
         x = tensor_arg(x, "mean").to(dtype=_mean_dtype(dtype, "mean"))
-    elif isinstance(x, Tensor) and x.data.dtype.kind not in "fc" and not _numpy_call(dim, axis, keepdims):
+    elif isinstance(x, Tensor) and x.data.dtype.kind not in "fc" and axis is NOT_GIVEN and not _numpy_call(
+            dim, axis, keepdims):
         raise ArgumentTypeError("mean(): could not infer output dtype. Input dtype must be either a floating point "
                                 f"or complex dtype. Got: {x.dtype} (pass dtype=, or call .float() first)")
-    return _reduced(Mean, "mean", x, dim, keepdim, axis, keepdims)
+    return _reduced(Mean, "mean", x, dim, keepdim, None if axis is NOT_GIVEN else axis, keepdims)
 
 
 def _numpy_call(dim: Any, axis: Any, keepdims: Any) -> bool:
