@@ -8,7 +8,7 @@ from typing import Any, Iterable
 import minigrad as mg
 
 from .checks import check_count, invalid, is_number, param_label
-from .optimizer import Optimizer, StateShapeError, _python_number, lerp_
+from .optimizer import Optimizer, StateShapeError, _python_number, lerp_, plus_, scale_type
 from .ported import check_implementation
 
 __all__ = ["Adafactor"]
@@ -23,11 +23,12 @@ def _factor_shapes(shape: tuple) -> dict[str, tuple]:
 
 
 def _norm(xp: Any, array: Any, axis: int | None = None) -> Any:
-    """The 2-norm (over ``axis``, kept; or of everything), as ``torch.norm`` computes it: √(Σx²)."""
-    squares = array * array
-    if axis is None:
-        return xp.sqrt(squares.sum())
-    return xp.sqrt(squares.sum(axis=axis, keepdims=True))
+    """The 2-norm (over ``axis``, kept; or of everything), as ``torch.norm`` computes it: √(Σx²), for float16 in
+    float32 and rounded once."""
+    wide = array.astype(xp.promote_types(array.dtype, xp.float32), copy=False)
+    squares = wide * wide
+    total = squares.sum() if axis is None else squares.sum(axis=axis, keepdims=True)
+    return xp.sqrt(total).astype(array.dtype, copy=False)
 
 
 def _is_number_pair(eps: Any) -> bool:
@@ -142,7 +143,7 @@ class Adafactor(Optimizer):
         rho = min(lr, 1 / t ** 0.5)
         alpha = max(eps2, _norm(xp, param).item() / param.size ** 0.5) * rho
         if weight_decay != 0:
-            param *= 1 - lr * weight_decay
+            param *= scale_type(param, hyper)(1 - lr * weight_decay)
         if g.ndim > 1:
             row_var, col_var = state["row_var"], state["col_var"]
             row_mean = _norm(xp, g, axis=-1)
@@ -161,9 +162,14 @@ class Adafactor(Optimizer):
             estimate = variance.copy()
         # eps1 squared: it bounds √V below by eps1
         xp.maximum(estimate, eps1 * eps1, out=estimate)
-        update = xp.sqrt(estimate, out=estimate)
-        xp.divide(1, update, out=update)
+        # rsqrt_: 1/√x, for float16 in float32 and rounded once
+        root = estimate if estimate.dtype.itemsize >= 4 else estimate.astype(xp.float32)   # (a new array)
+        xp.sqrt(root, out=root)
+        update = xp.divide(1, root, out=root).astype(param.dtype, copy=False)
         update *= g
         denom = max(1.0, _norm(xp, update).item() / (update.size ** 0.5 * d))
-        update *= -alpha / denom
-        param += update
+        if hyper["foreach"]:    # PyTorch's foreach step: the update scaled in place (see scale_type), then added
+            update *= scale_type(param, hyper)(-alpha / denom)
+            param += update
+        else:
+            plus_(param, update, -alpha / denom)

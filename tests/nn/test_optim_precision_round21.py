@@ -153,3 +153,16 @@ def test_float16_foreach_steps_round_as_torch(name: str, kwargs: dict) -> None:
     for seed in range(2):
         values, grads = _float16_case(seed)
         _assert_bitwise(name, dict(kwargs, foreach=True), values, grads)
+
+
+@pytest.mark.parametrize("kwargs", [dict(lr=0.01, weight_decay=0.1), dict(lr=0.01, weight_decay=0.1, foreach=True)])
+@pytest.mark.parametrize("shape", [(64,), (2, 64)])
+def test_float16_adafactor_rounds_as_torch(shape: tuple, kwargs: dict) -> None:
+    """Adafactor on float16: torch.norm sums in float32 and rounds once, rsqrt_ is 1/√x in float32 rounded once,
+    the step is add_(update, alpha=-α/d) (foreach: the update scaled in place, then added). Ours rounded each
+    square, the root and the reciprocal to float16."""
+    rng = np.random.default_rng(7)
+    values = (rng.standard_normal(shape) * 0.3).astype(np.float16)
+    grads = [(rng.standard_normal(shape) * 10.0 ** rng.integers(-4, 1, size=shape)).astype(np.float16)
+             for _ in range(5)]
+    _assert_bitwise("Adafactor", kwargs, values, grads)
