@@ -17,7 +17,7 @@ from typing import Any, Iterable
 import minigrad as mg
 
 from .checks import is_flag, is_number, param_label
-from .optimizer import Optimizer, lerp_
+from .optimizer import Optimizer, lerp_, opmath
 
 __all__ = ["Muon"]
 
@@ -150,7 +150,8 @@ class Muon(Optimizer):
             update = buffer
         ortho = orthogonalised(xp, update, hyper["ns_coefficients"], hyper["ns_steps"], hyper["eps"])
         scaled_lr = adjusted_lr(lr, hyper["adjust_lr_fn"], param.shape)
-        param *= 1 - lr * hyper["weight_decay"]
-        step = ortho.astype(param.dtype)    # exact: bfloat16 values
+        param *= opmath(param)(1 - lr * hyper["weight_decay"])
+        # add_(update, alpha=-scaled_lr): the bfloat16 update meets a float16 parameter in float32, rounded once
+        step = ortho.astype(xp.promote_types(param.dtype, xp.float32))    # exact: bfloat16 values
         step *= -scaled_lr
         param += step

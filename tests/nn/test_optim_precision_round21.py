@@ -166,3 +166,13 @@ def test_float16_adafactor_rounds_as_torch(shape: tuple, kwargs: dict) -> None:
     grads = [(rng.standard_normal(shape) * 10.0 ** rng.integers(-4, 1, size=shape)).astype(np.float16)
              for _ in range(5)]
     _assert_bitwise("Adafactor", kwargs, values, grads)
+
+
+@pytest.mark.parametrize("kwargs", [dict(lr=0.02), dict(lr=0.02, nesterov=False, weight_decay=0.1, momentum=0.9)])
+def test_float16_muon_rounds_as_torch(kwargs: dict) -> None:
+    """Muon on float16: its momentum lerp_ in float32, and add_(update, alpha=-lr') adds the bfloat16 update to the
+    float16 parameter in float32, rounded once (ours rounded the scaled update to float16 first)."""
+    rng = np.random.default_rng(11)
+    values = rng.standard_normal((8, 16)).astype(np.float16)
+    grads = [rng.standard_normal((8, 16)).astype(np.float16) for _ in range(4)]
+    _assert_bitwise("Muon", kwargs, values, grads)
