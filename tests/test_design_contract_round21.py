@@ -237,3 +237,25 @@ def test_gradcheck_failure_is_pytorchs_runtime_error_and_raise_exception_false_r
     assert torch.autograd.gradcheck(lambda a: TorchWrong.apply(a).sum(), [tx], raise_exception=False) is False
     with pytest.raises(RuntimeError):
         torch.autograd.gradcheck(lambda a: TorchWrong.apply(a).sum(), [tx])
+
+
+KEEPDIMS_WITH_DIM: list[tuple[str, Callable[[Any, Any], Any]]] = [
+    ("nansum", lambda lib, x: lib.nansum(x, dim=1, keepdims=True)),
+    ("nanmean", lambda lib, x: x.nanmean(1, keepdims=True)),
+    ("nanmedian", lambda lib, x: x.nanmedian(dim=2, keepdims=True)),
+    ("median", lambda lib, x: lib.median(x, 0, keepdims=True)),
+    ("kthvalue", lambda lib, x: x.kthvalue(2, dim=1, keepdims=True)),
+    ("mode", lambda lib, x: lib.mode(x, 2, keepdims=True)),
+    ("aminmax", lambda lib, x: x.aminmax(dim=0, keepdims=True)),
+    ("var_mean", lambda lib, x: lib.var_mean(x, 1, keepdims=True)),
+    ("std_mean", lambda lib, x: lib.std_mean(x, dim=(0, 2), keepdims=True)),
+]
+
+
+@pytest.mark.parametrize("call", KEEPDIMS_WITH_DIM, ids=[c[0] for c in KEEPDIMS_WITH_DIM])
+def test_keepdims_beside_a_dim_is_pytorchs_call(call: tuple[str, Callable[[Any, Any], Any]]) -> None:
+    """README: "a dim given with keepdims= is PyTorch's call, as PyTorch takes keepdims= for its keepdim". These
+    raised TypeError (an unknown keyword, or "give dim= or axis=, not both" for median/nanmedian/nansum/nanmean)."""
+    _, fn = call
+    data = XNAN[1:] if call[0].startswith("nan") else X   # (no all-NaN line: its index is PyTorch's unspecified)
+    _assert_same(fn(mg, mg.tensor(data)), fn(torch, torch.tensor(data)))

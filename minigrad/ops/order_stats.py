@@ -87,15 +87,16 @@ def _nan_mask(xp: Any, data: Any) -> Any:
 # --- kthvalue, mode ----------------------------------------------------------------------------------
 
 def kthvalue(input: Tensor, k: int, dim: int = -1, keepdim: bool = False, *,  # noqa: A002
-             out: Any = None, axis: Any = NOT_GIVEN) -> ValuesIndices:
+             out: Any = None, axis: Any = NOT_GIVEN, keepdims: bool | None = None) -> ValuesIndices:
     """The ``k``-th smallest element along ``dim`` (k from 1) and its index, as torch.kthvalue (``out=``: a pair
     of tensors, of x's dtype and int64, written into).
 
     x: (..., n, ...) → values, indices: (..., ...) (``dim`` kept as 1 with ``keepdim=True``).
     NaN counts as the largest value. Among equal values the index is PyTorch's CPU one (see the module
-    docstring). The gradient goes to the picked element. ``axis=`` is PyTorch's alias of ``dim=``.
+    docstring). The gradient goes to the picked element. ``axis=`` and ``keepdims=`` are PyTorch's aliases of
+    ``dim=`` and ``keepdim=``.
     """
-    dim = axis_alias("kthvalue", dim, axis, -1)
+    dim, keepdim = axis_alias("kthvalue", dim, axis, -1), keep_flag("kthvalue", keepdim, keepdims)
     if out is not None:
         return write_out("kthvalue", kthvalue(input, k, dim, keepdim), out, "exact", inputs=(input,),
                          overlap="any")
@@ -198,14 +199,16 @@ def _mode_index(xp: Any, data: Any, axis: int) -> Any:
     return xp.moveaxis(xp.take_along_axis(order, best, axis=-1), -1, axis).astype("int64", copy=False)
 
 
-def mode(input: Tensor, dim: int = -1, keepdim: bool = False, *, axis: Any = NOT_GIVEN) -> ValuesIndices:  # noqa: A002
+def mode(input: Tensor, dim: int = -1, keepdim: bool = False, *, axis: Any = NOT_GIVEN,  # noqa: A002
+         keepdims: bool | None = None) -> ValuesIndices:
     """The most frequent value along ``dim`` and an index of it, as torch.mode.
 
     x: (..., n, ...) → values, indices: (..., ...) (``dim`` kept as 1 with ``keepdim=True``). Of
     equally frequent values the smallest; its index is its last occurrence (see the module
-    docstring). The gradient goes to the element at the index. ``axis=`` is PyTorch's alias of ``dim=``.
+    docstring). The gradient goes to the element at the index. ``axis=`` and ``keepdims=`` are PyTorch's aliases
+    of ``dim=`` and ``keepdim=``.
     """
-    dim = axis_alias("mode", dim, axis, -1)
+    dim, keepdim = axis_alias("mode", dim, axis, -1), keep_flag("mode", keepdim, keepdims)
     x = _real(input, "mode", "biuf")
     keep = flag(keepdim, "mode", "keepdim")
     axis = _reduction_axis(x, dim, "mode")
@@ -278,9 +281,11 @@ def nanmedian(input: Tensor, dim: Any = None, keepdim: bool = False, *, axis: An
     ``dim``; with ``dim``, ``(values, indices)`` along it. A line of NaNs only gives NaN (its index: the
     first NaN; PyTorch's is unspecified there). x: (..., n, ...) → (..., ...). NumPy's ``axis=`` /
     ``keepdims=`` give np.nanmedian's result, as :func:`median`'s: values alone, the mean of the two middle
-    non-NaN values of an even count (float64 for an integer x)."""
-    if axis is not NOT_GIVEN or keepdims is not None:
+    non-NaN values of an even count (float64 for an integer x); ``keepdims=`` beside a dim is PyTorch's alias of
+    ``keepdim=``."""
+    if axis is not NOT_GIVEN or (keepdims is not None and dim is None):
         return _numpy_median(input, dim, keepdim, None if axis is NOT_GIVEN else axis, keepdims, "nanmedian")
+    keepdim = keep_flag("nanmedian", keepdim, keepdims)   # keepdims= beside a dim: PyTorch's alias
     if dim is None:
         return NanMedianAll()(_real(input, "nanmedian"))
     x = _real(input, "nanmedian", kinds="iufb")

@@ -438,8 +438,9 @@ def median(input: Tensor, dim: Any = None, keepdim: bool = False, *, axis: Any =
     """The lower median, as torch.median: of all elements (a 0-d tensor) without ``dim``; with ``dim``,
     ``(values, indices)`` along it (the gradient goes to the element at the index). NumPy's ``axis=`` /
     ``keepdims=`` give np.median's result: values alone, the mean of the two middle elements of an even count
-    (float64 for an integer input), NaN where a line has one; ``axis`` an int, a tuple or None (all)."""
-    if axis is not NOT_GIVEN or keepdims is not None:
+    (float64 for an integer input), NaN where a line has one; ``axis`` an int, a tuple or None (all).
+    ``keepdims=`` beside a dim is PyTorch's alias of ``keepdim=``."""
+    if axis is not NOT_GIVEN or (keepdims is not None and dim is None):
         return _numpy_median(input, dim, keepdim, None if axis is NOT_GIVEN else axis, keepdims)
     x = tensor_arg(input, "median")
     if x.dtype.kind == "c":   # complex values have no order (PyTorch's NotImplementedError)
@@ -452,7 +453,7 @@ def median(input: Tensor, dim: Any = None, keepdim: bool = False, *, axis: Any =
     if dim is None:
         return MedianAll()(x)
     axis = _reduction_axis(x, dim, "median")
-    keep = keep_flag("median", keepdim, None)
+    keep = keep_flag("median", keepdim, keepdims)   # keepdims= beside a dim: PyTorch's alias
     xp = backend.array_module(x.data)
     if x.ndim == 0:
         return return_types.median(clone(x), Tensor._make(xp.zeros((), dtype="int64"), False, None, 0))

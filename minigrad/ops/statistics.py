@@ -29,6 +29,7 @@ from ._util import (
     axis_alias,
     complex_order_error,
     flag,
+    keep_flag,
     normalize_axis,
     one_axis,
     refuse_complex,
@@ -131,12 +132,14 @@ def nansum(input: Tensor, dim: Any = None, keepdim: bool = False, *, dtype: Any 
 
     x: (..., n, ...) → ``dim`` removed (kept as 1 with ``keepdim=True``). ``dtype`` casts first and is
     the result's dtype; integer and bool inputs give int64 without it. NaN elements get no gradient.
-    NumPy's ``axis=`` / ``keepdims=`` give np.nansum's result (``axis=()`` reduces nothing).
+    NumPy's ``axis=`` / ``keepdims=`` give np.nansum's result (``axis=()`` reduces nothing); ``keepdims=`` beside a
+    dim is PyTorch's alias of ``keepdim=``.
     """
-    if axis is not NOT_GIVEN or keepdims is not None:
+    if axis is not NOT_GIVEN or (keepdims is not None and dim is None):
         x = _numpy_nan_input("nansum", input, dim, keepdim, dtype)
         kept = x == x
         return sum(where(kept, x, 0), axis=None if axis is NOT_GIVEN else axis, keepdims=bool(keepdims))
+    keepdim = keep_flag("nansum", keepdim, keepdims)   # keepdims= beside a dim: PyTorch's alias
     x = tensor_arg(input, "nansum")
     refuse_complex("nansum", x, runtime=True, order=False)   # PyTorch's CPU nansum has no complex kernel
     if dtype is not None:
@@ -159,9 +162,9 @@ def nanmean(input: Tensor, dim: Any = None, keepdim: bool = False, *, dtype: Any
 
     x: (..., n, ...) (float) → ``dim`` removed (kept as 1 with ``keepdim=True``); NaN where a line is
     all NaN. ``dtype`` casts first. NumPy's ``axis=`` / ``keepdims=`` give np.nanmean's result (an
-    integer x: float64).
+    integer x: float64); ``keepdims=`` beside a dim is PyTorch's alias of ``keepdim=``.
     """
-    if axis is not NOT_GIVEN or keepdims is not None:
+    if axis is not NOT_GIVEN or (keepdims is not None and dim is None):
         x = _numpy_nan_input("nanmean", input, dim, keepdim, dtype)
         if x.dtype.kind not in "fc":
             x = astype(x, "float64")   # NumPy's mean of integers
@@ -171,6 +174,7 @@ def nanmean(input: Tensor, dim: Any = None, keepdim: bool = False, *, dtype: Any
             warnings.simplefilter("ignore", RuntimeWarning)
             return div(sum(where(kept, x, 0), axis=axes, keepdims=keep),
                        astype(sum(kept, axis=axes, keepdims=keep), x.dtype))
+    keepdim = keep_flag("nanmean", keepdim, keepdims)   # keepdims= beside a dim: PyTorch's alias
     x = tensor_arg(input, "nanmean")
     refuse_complex("nanmean", x, runtime=True, order=False)   # PyTorch's: its nansum refuses complex
     x = _floating(x, "nanmean")
@@ -205,16 +209,17 @@ def _spread_mean(spread: Any, name: str, x: Any, dim: Any, unbiased: Any, keepdi
 
 
 def var_mean(input: Tensor, dim: Any = None, unbiased: bool | None = None, keepdim: bool = False, *,  # noqa: A002
-             correction: Any = None) -> tuple[Tensor, Tensor]:
+             correction: Any = None, keepdims: bool | None = None) -> tuple[Tensor, Tensor]:
     """``(var(x, dim), mean(x, dim))`` as torch.var_mean (a plain tuple): PyTorch's ``correction=1``
-    (``unbiased=True``) by default. x: (..., n, ...) → both with ``dim`` removed (kept with ``keepdim``)."""
-    return _spread_mean(var, "var_mean", input, dim, unbiased, keepdim, correction)
+    (``unbiased=True``) by default. x: (..., n, ...) → both with ``dim`` removed (kept with ``keepdim``, or
+    PyTorch's alias ``keepdims``)."""
+    return _spread_mean(var, "var_mean", input, dim, unbiased, keep_flag("var_mean", keepdim, keepdims), correction)
 
 
 def std_mean(input: Tensor, dim: Any = None, unbiased: bool | None = None, keepdim: bool = False, *,  # noqa: A002
-             correction: Any = None) -> tuple[Tensor, Tensor]:
+             correction: Any = None, keepdims: bool | None = None) -> tuple[Tensor, Tensor]:
     """``(std(x, dim), mean(x, dim))`` as torch.std_mean, with :func:`var_mean`'s conventions."""
-    return _spread_mean(std, "std_mean", input, dim, unbiased, keepdim, correction)
+    return _spread_mean(std, "std_mean", input, dim, unbiased, keep_flag("std_mean", keepdim, keepdims), correction)
 
 
 # --- aminmax -----------------------------------------------------------------------------------------
@@ -223,15 +228,15 @@ MinMax = return_types.MinMax   # (min, max); aminmax returns its subclass return
 
 
 def aminmax(input: Tensor, *, dim: int | None = None, keepdim: bool = False, out: Any = None,  # noqa: A002
-            axis: Any = NOT_GIVEN) -> MinMax:
+            axis: Any = NOT_GIVEN, keepdims: bool | None = None) -> MinMax:
     """The minimum and maximum over ``dim`` (one int; all elements when None), as torch.aminmax (``out=``: a pair of
     tensors of x's dtype, written into).
 
     x: (..., n, ...) → min, max with ``dim`` removed (kept as 1 with ``keepdim=True``; with
     ``dim=None``, ``keepdim=True`` keeps every dim as 1). Ties share the gradient, as amin/amax.
-    ``axis=`` is PyTorch's alias of ``dim=``.
+    ``axis=`` and ``keepdims=`` are PyTorch's aliases of ``dim=`` and ``keepdim=``.
     """
-    dim = axis_alias("aminmax", dim, axis, None)
+    dim, keepdim = axis_alias("aminmax", dim, axis, None), keep_flag("aminmax", keepdim, keepdims)
     if out is not None:
         return write_out("aminmax", aminmax(input, dim=dim, keepdim=keepdim), out, "exact", inputs=(input,))
     x = tensor_arg(input, "aminmax")
