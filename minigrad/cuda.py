@@ -94,22 +94,33 @@ def memory_reserved(device: Any = None) -> int:
 
 class Stream:
     """A queue of GPU work, as ``torch.cuda.Stream(device=None, priority=0)`` (CuPy's ``cupy.cuda.Stream``): ops
-    run inside ``with mg.cuda.stream(s):`` are queued on it. Without a GPU: RuntimeError, as PyTorch's."""
+    run inside ``with mg.cuda.stream(s):`` are queued on it. ``device``: its GPU (an index, ``"cuda:1"``, an
+    ``mg.device``; None: the current one), current inside such a block, as PyTorch's; ``priority``: lower is more
+    urgent (CUDA clamps it to the GPU's range). Without a GPU: RuntimeError, as PyTorch's."""
 
     def __init__(self, device: Any = None, priority: int = 0, **kwargs: Any) -> None:
-        self._stream = _cupy("Stream").cuda.Stream(non_blocking=False)
+        cp = _cupy("Stream")
+        options = {"priority": priority} if priority else {}
+        self._index = None if device is None else _device_index(device, "Stream")   # None: CuPy's device_id
+        if self._index is None:   # made on the current GPU, as PyTorch's (without switching GPUs)
+            self._stream = cp.cuda.Stream(non_blocking=False, **options)
+        else:
+            with cp.cuda.Device(self._index):   # a stream belongs to the GPU current when CUDA makes it
+                self._stream = cp.cuda.Stream(non_blocking=False, **options)
         self.priority = priority
 
     @classmethod
     def _of(cls, cupy_stream: Any) -> Stream:
         """CuPy's stream ``cupy_stream`` as a Stream."""
         stream = object.__new__(cls)
-        stream._stream, stream.priority = cupy_stream, 0
+        stream._stream, stream.priority, stream._index = cupy_stream, 0, None
         return stream
 
     @property
     def device(self) -> Any:
-        return backend.resolve_device("cuda")
+        """The GPU this stream belongs to (``cuda:N``; the current GPU for the default stream)."""
+        index = self._stream.device_id if self._index is None else self._index
+        return backend.Device(f"cuda:{current_device() if index < 0 else index}")
 
     def query(self) -> bool:
         """Whether all the work queued on this stream has finished."""
@@ -134,11 +145,22 @@ class Stream:
         return event
 
     def __enter__(self) -> Stream:
-        self._stream.__enter__()
+        # a stream made with device= makes its GPU the current one inside, as PyTorch's (CuPy refuses another)
+        gpu = contextlib.nullcontext() if self._index is None else _cupy("Stream").cuda.Device(self._index)
+        gpu.__enter__()
+        self.__dict__.setdefault("_gpus", []).append(gpu)
+        try:
+            self._stream.__enter__()
+        except BaseException:
+            self._gpus.pop().__exit__(None, None, None)
+            raise
         return self
 
     def __exit__(self, *exc: Any) -> None:
-        self._stream.__exit__(*exc)
+        try:
+            self._stream.__exit__(*exc)
+        finally:
+            self._gpus.pop().__exit__(*exc)
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, Stream) and other._stream.ptr == self._stream.ptr
@@ -185,6 +207,22 @@ class Event:
 
     def __repr__(self) -> str:
         return f"<minigrad.cuda.Event {'(timing)' if self.enable_timing else ''}>"
+
+
+def _device_index(device: Any, what: str) -> int:
+    """The index of the GPU ``device`` names (an index, ``"cuda:N"``, an ``mg.device``; ``"cuda"`` or a negative
+    index: the current one, as PyTorch's); ValueError for another device, as PyTorch's."""
+    if isinstance(device, int) and not isinstance(device, bool) and device < 0:
+        return current_device()
+    dev = backend.Device(device)
+    if dev.type != "cuda":
+        raise ValueError(f"mg.cuda.{what}: expected a cuda device, but got: {dev}")
+    if dev.index is None:
+        return current_device()
+    count = device_count()
+    if dev.index >= count:
+        raise RuntimeError(f"mg.cuda.{what}: device {dev} requested but only {count} CUDA device(s) exist")
+    return dev.index
 
 
 def _cupy(what: str) -> Any:

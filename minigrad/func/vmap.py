@@ -39,7 +39,7 @@ from ..ops._util import watching_random_ops
 from ..ops.extras import eye
 from ..ops.shape import track_view
 from ..ops.strided import AsStrided, _root_key, _storage, vmapped_storage
-from ..recording import inside_transform
+from ..recording import enable_grad, inside_transform
 from ..tensor import Tensor
 from ..versions import INPLACE, memory_owner
 from . import _pytree
@@ -112,7 +112,8 @@ def _vmap_call(func: Callable, in_dims: Any, out_dims: Any, randomness: str, chu
         with randomness_checked(randomness, batch_size) as start_call, watching_random_ops(random_ops), \
                 inputs_level(mapped), transform_level(level):
             for i in range(batch_size):
-                sample = [arg if dim is None else arg.select(dim, i) for arg, dim in zip(flat_args, flat_dims)]
+                with enable_grad():   # recorded even under no_grad (torch's batching is no op), for func's enable_grad
+                    sample = [arg if dim is None else arg.select(dim, i) for arg, dim in zip(flat_args, flat_dims)]
                 start_call()
                 random_ops.start_call(i)
                 shifts = [(arg, i * arg.stride(dim)) for arg, dim in zip(flat_args, flat_dims) if dim is not None]
@@ -132,7 +133,8 @@ def _vmap_call(func: Callable, in_dims: Any, out_dims: Any, randomness: str, chu
     finally:
         _local.depth -= 1
     inputs = [(arg, dim) for arg, dim in zip(flat_args, flat_dims) if dim is not None]
-    return _stacked(results, out_dims, name, chunked=chunk_size is not None, inputs=inputs)
+    with enable_grad():   # under no_grad, what an enable_grad in func recorded reaches the inputs, as torch's
+        return _stacked(results, out_dims, name, chunked=chunk_size is not None, inputs=inputs)
 
 
 _local = threading.local()

@@ -1,0 +1,164 @@
+"""Round 21 leftovers, batch C: vmap under no_grad with enable_grad inside, jacfwd/hessian zeros, cuda.Stream's
+device and priority, Python lists as tensor-op operands, Tensor(-1) and ``del x.name``; each compared with torch."""
+
+from __future__ import annotations
+
+import types
+from typing import Any, Callable
+
+import numpy as np
+import pytest
+
+import minigrad as mg
+
+torch = pytest.importorskip("torch", reason="no torch")
+
+
+def _outcome(call: Callable[[], Any]) -> Any:
+    """The call's result, or the class of the error it raised."""
+    try:
+        return call()
+    except Exception as error:  # noqa: BLE001 - the class is compared
+        return type(error)
+
+
+# --- 1. vmap under no_grad, with enable_grad inside the function -------------------------------------------------
+
+def _enable_inside(lib: Any) -> Callable:
+    def f(v: Any) -> Any:
+        with lib.enable_grad():
+            return v * v
+    return f
+
+
+def _enable_inside_sum(lib: Any) -> Callable:
+    def f(v: Any) -> Any:
+        with lib.enable_grad():
+            return (v.sin() * v).sum()
+    return f
+
+
+def _no_enable(lib: Any) -> Callable:
+    return lambda v: v * 2
+
+
+def _enable_inside_unmapped(lib: Any) -> Callable:
+    def f(v: Any, w: Any) -> Any:
+        with lib.enable_grad():
+            return v * w
+    return f
+
+
+VMAP_NO_GRAD = {
+    "enable_grad inside": (_enable_inside, (0,), [(3,)]),
+    "enable_grad inside, sum": (_enable_inside_sum, (0,), [(3, 2)]),
+    "enable_grad inside, in_dims 1": (_enable_inside_sum, (1,), [(2, 3)]),
+    "no enable_grad": (_no_enable, (0,), [(3,)]),
+    "enable_grad inside, unmapped input": (_enable_inside_unmapped, (0, None), [(3,), ()]),
+}
+
+
+@pytest.mark.parametrize("case", list(VMAP_NO_GRAD))
+def test_vmap_under_no_grad_records_what_an_enable_grad_inside_records_as_torch(case: str) -> None:
+    # minigrad sliced and stacked under the caller's no_grad: the result had no grad_fn and backward raised
+    make, in_dims, shapes = VMAP_NO_GRAD[case]
+    rng = np.random.default_rng(3)
+    values = [rng.standard_normal(shape) for shape in shapes]
+    results = []
+    for lib in (mg, torch):
+        inputs = [lib.tensor(v, requires_grad=True) for v in values]
+        with lib.no_grad():
+            out = lib.func.vmap(make(lib), in_dims=in_dims)(*inputs)
+        grads = None
+        if out.requires_grad:
+            grads = lib.autograd.grad(out.sum(), inputs, allow_unused=True)
+            grads = [None if g is None else g.detach().numpy() for g in grads]
+        results.append((out.detach().numpy(), out.requires_grad, out.grad_fn is not None, grads))
+    (ours, ours_rg, ours_fn, ours_grads), (theirs, theirs_rg, theirs_fn, theirs_grads) = results
+    np.testing.assert_allclose(ours, theirs, rtol=1e-12)
+    assert (ours_rg, ours_fn) == (theirs_rg, theirs_fn)
+    if theirs_grads is not None:
+        for g_ours, g_theirs in zip(ours_grads, theirs_grads):
+            assert (g_ours is None) == (g_theirs is None)
+            if g_theirs is not None:
+                np.testing.assert_allclose(g_ours, g_theirs, rtol=1e-12)
+
+
+def test_vmap_under_inference_mode_records_nothing_as_torch() -> None:
+    x = mg.tensor([1.0, 2.0], requires_grad=True)
+    with mg.inference_mode():
+        out = mg.func.vmap(_enable_inside(mg))(x)
+    assert not out.requires_grad
+
+
+# --- 3. cuda.Stream(device=, priority=) on a stand-in of CuPy's stream API -----------------------------------------
+
+class _FakeGpus:
+    """CuPy's cuda namespace for two GPUs: Device (a context manager switching the current GPU), runtime's
+    device count, and streams that remember the GPU current when made (``device_id``) and their priority,
+    refusing to be entered on another GPU as CuPy's do."""
+
+    def __init__(self) -> None:
+        self.current = 0
+        fake = self
+
+        class Device:
+            def __init__(self, device: int | None = None) -> None:
+                self.id = fake.current if device is None else device
+                self.before: list = []
+
+            def __enter__(self) -> Any:
+                self.before.append(fake.current)
+                fake.current = self.id
+                return self
+
+            def __exit__(self, *exc: Any) -> None:
+                fake.current = self.before.pop()
+
+            def use(self) -> None:
+                fake.current = self.id
+
+        class Stream:
+            null: Any = None
+
+            def __init__(self, null: bool = False, non_blocking: bool = False, ptds: bool = False,
+                         priority: int | None = None) -> None:
+                self.ptr, self.device_id = (0, -1) if null else (id(self), fake.current)
+                self.priority = priority or 0
+                self.entered_on: list = []
+
+            def __enter__(self) -> Any:
+                if self.device_id not in (-1, fake.current):
+                    raise RuntimeError(f"The device that the stream is created on ({self.device_id}) does not "
+                                       f"match with the current device ({fake.current})")
+                self.entered_on.append(fake.current)
+                return self
+
+            def __exit__(self, *exc: Any) -> None:
+                return None
+
+        Stream.null = Stream(null=True)
+        self.cuda = types.SimpleNamespace(Device=Device, Stream=Stream, get_current_stream=lambda: Stream.null,
+                                          runtime=types.SimpleNamespace(getDeviceCount=lambda: 2))
+
+
+def test_cuda_stream_honours_device_and_priority(monkeypatch: pytest.MonkeyPatch) -> None:
+    # mg.cuda.Stream(device=1) made its stream on the current GPU, reported the current GPU as its device, and
+    # never passed priority to CuPy
+    fake = _FakeGpus()
+    monkeypatch.setattr(mg.backend, "cupy_module", lambda required=True: fake)
+    here = mg.cuda.Stream()
+    assert here._stream.device_id == 0 and here.device == "cuda:0"
+    for device in (1, "cuda:1", mg.device("cuda:1")):
+        side = mg.cuda.Stream(device=device, priority=-1)
+        assert side._stream.device_id == 1 and side._stream.priority == -1 and side.priority == -1
+        assert side.device == "cuda:1" and fake.current == 0
+    with mg.cuda.stream(side):   # its GPU is current inside, as torch's (CuPy refuses the stream on another)
+        assert fake.current == 1
+    assert fake.current == 0 and side._stream.entered_on == [1]
+    assert mg.cuda.Stream(device=-1).device == "cuda:0" == mg.cuda.Stream(device="cuda").device
+    assert mg.cuda.current_stream().device == "cuda:0"   # the null stream: the current GPU
+    with pytest.raises(ValueError, match="expected a cuda device"):
+        mg.cuda.Stream(device="cpu")
+    with pytest.raises(RuntimeError, match="only 2 CUDA device"):
+        mg.cuda.Stream(device=2)
