@@ -156,8 +156,9 @@ _PLAIN = frozenset({int, float, bool, str, type(None)})
 
 def scope_part(name: str) -> str:
     """A child module's name as a part of its graph scope: PyTorch allows "/" in ``add_module`` names, which
-    ``mg.name_scope`` reads as nesting, so it is drawn as the division slash "∕"."""
-    return name.replace("/", "\u2215")
+    ``mg.name_scope`` reads as nesting, so it is drawn as the division slash "∕"; and an empty name
+    (``setattr(model, "", layer)``), which no scope can have, as ``''``."""
+    return name.replace("/", "\u2215") or "''"
 
 
 class Module(ModuleHooks):

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import subprocess
+import uuid
 from typing import Any
 
 from .dot import INSTALL_HINT
@@ -61,8 +63,36 @@ def render(*roots: Any, path: str | os.PathLike, format: str = "svg", **draw_kwa
     if os.path.isdir(target):
         raise IsADirectoryError(f"render: cannot write {target!r}: it is a folder; pass a file name inside it")
     try:
-        with open(target, "wb") as file:
-            file.write(data)
+        _write_whole(target, data)
     except OSError as error:   # no permission, a read-only or full disk, ...
         raise type(error)(f"render: cannot write {target!r}: {error.strerror or error}") from None
     return target
+
+
+def _write_whole(target: str, data: bytes) -> None:
+    """Write ``data`` to ``target`` whole or not at all: into a new file beside it, renamed over it once
+    written, so a failed write (a full disk, a file size limit) leaves no partial picture and keeps the
+    earlier one. A symbolic link is written through; a device or a pipe, and a file in a folder where no
+    new file may be made, are written in place."""
+    final = os.path.realpath(target)
+    if os.path.exists(final) and not os.path.isfile(final):   # /dev/stdout, a named pipe
+        with open(final, "wb") as file:
+            file.write(data)
+        return
+    temporary = os.path.join(os.path.dirname(final), f".{uuid.uuid4().hex}.minigrad-viz.tmp")
+    try:
+        file = open(temporary, "xb")   # noqa: SIM115 - closed below, removed if the write fails
+    except PermissionError:
+        if not os.path.isfile(final):
+            raise
+        with open(final, "wb") as file:   # the folder is read-only, the file itself writable
+            file.write(data)
+        return
+    try:
+        with file:
+            file.write(data)
+        os.replace(temporary, final)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(temporary)
+        raise

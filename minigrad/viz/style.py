@@ -23,17 +23,19 @@ PALETTE = ("#c8d0dc", "#8fb3d9", "#3d7cc9", "#6a3fa0", "#c2185b", "#b71c1c")
 NO_GRAD_COLOR = "#b0b0b0"
 PARAMETER_FILL, INPUT_FILL, BOX_FILL, ELIDED_FILL, HIDDEN_FILL = "#fff4cc", "#e3f2e1", "#f2f2f2", "#e6e6e6", "#dbe9f6"
 ENTITY_START = re.compile(r"&(?=#|\w+;)")   # Graphviz reads "&lt;", "&#65;", even "&#;" in a label as entities
-NAME_LIMIT = 1_000   # characters of a name drawn: escaped, at most 5 bytes each, well inside Graphviz's 16 KiB
+NAME_LIMIT = 1_000   # characters of a name drawn: escaped, at most 7 bytes each, well inside Graphviz's 16 KiB
 
 
 def escape(text: str) -> str:
     """A user's name as Graphviz label text that reads back as written: a backslash is not an escape
     (``\\N``), an ``&`` does not start an entity (``&lt;`` is written ``&amp;lt;``), and a NUL, which
-    would end the DOT string, is drawn as ``␀``.
+    would end the DOT string, is drawn as ``␀``. A lone surrogate (a name made by ``os.fsdecode`` from
+    bytes that are not UTF-8), which no UTF-8 text can hold, is drawn as Python writes it: ``\\udcff``.
     A name longer than ``NAME_LIMIT`` characters keeps its start and end around a ``…`` (Graphviz cannot
     read a quoted string past 16,384 bytes)."""
     if len(text) > NAME_LIMIT:
         text = f"{text[:NAME_LIMIT // 2]}…{text[-(NAME_LIMIT // 2 - 1):]}"
+    text = text.encode("utf-8", "backslashreplace").decode("utf-8")   # before backslashes are doubled
     text = ENTITY_START.sub("&amp;", text.replace("\\", "\\\\"))
     return text.replace("\x00", "\u2400")
 
