@@ -259,3 +259,20 @@ def test_keepdims_beside_a_dim_is_pytorchs_call(call: tuple[str, Callable[[Any, 
     _, fn = call
     data = XNAN[1:] if call[0].startswith("nan") else X   # (no all-NaN line: its index is PyTorch's unspecified)
     _assert_same(fn(mg, mg.tensor(data)), fn(torch, torch.tensor(data)))
+
+
+@pytest.mark.parametrize("name", ["median", "nanmedian"])
+@pytest.mark.parametrize("data, kwargs", [
+    (np.float32(2.5), {"axis": None}),                           # 0-d: permute() with no dims raised TypeError
+    (np.array(3, dtype=np.int32), {"axis": ()}),
+    (np.arange(6.0).reshape(2, 3), {"axis": ()}),                # NumPy's axis=(): each element its own line
+    (np.zeros((2, 0)), {"axis": 1}),                             # an empty line: NaN (raised ValueError)
+    (np.zeros((2, 0), np.float32), {"axis": 0}),                 # no lines: an empty result (reshape raised)
+    (np.zeros((0, 3), np.float16), {"axis": None, "keepdims": True}),
+    (np.array([[True, False], [True, True]]), {"axis": 1}),      # bools: float64, as integers (raised TypeError)
+])
+def test_numpy_median_of_edge_shapes(name: str, data: Any, kwargs: dict[str, Any]) -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)   # NumPy's "Mean of empty slice"
+        expected = getattr(np, name)(data, **kwargs)
+    _assert_same(getattr(mg.tensor(data), name)(**kwargs), expected)

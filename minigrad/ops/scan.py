@@ -361,18 +361,28 @@ def _numpy_median(input: Any, dim: Any, keepdim: bool, axis: Any, keepdims: bool
     if dim is not None or keepdim:
         raise TypeError(f"{name}: give dim=/keepdim= (PyTorch) or axis=/keepdims= (NumPy), not both")
     x = tensor_arg(input, name)
-    if x.dtype.kind not in "iuf":
-        raise TypeError(f"{name}: expected a real, non-bool tensor, got dtype {x.dtype}")
-    if x.dtype.kind in "iu":
-        x = astype(x, numpy.float64)   # NumPy's median of integers is float64
+    if x.dtype.kind not in "biuf":
+        raise TypeError(f"{name}: expected a real tensor, got dtype {x.dtype}")
+    if x.dtype.kind in "biu":
+        x = astype(x, numpy.float64)   # NumPy's median of integers and bools is float64
     axes = tuple(range(x.ndim)) if axis is None else normalize_axis(axis, x.ndim, name)
     if len(set(axes)) != len(axes):
         raise ValueError(f"{name}: axis {axis} names a dim more than once (shape {x.shape})")
     rest = [d for d in range(x.ndim) if d not in axes]
-    lines = reshape(permute(x, *rest, *axes), tuple(x.shape[d] for d in rest) + (-1,))
+    rest_shape, n = tuple(x.shape[d] for d in rest), math.prod(x.shape[d] for d in axes)
+    lines = reshape(permute(x, *rest, *axes) if x.ndim else x, rest_shape + (n,))   # axis=(): lines of one
+    if n == 0:   # NumPy's NaN (with its "Mean of empty slice" warning)
+        out = lines.new_full(rest_shape, math.nan)
+    else:
+        out = _median_of_lines(lines, name)
+    if keepdims:
+        out = reshape(out, tuple(1 if d in axes else size for d, size in enumerate(x.shape)))
+    return out
+
+
+def _median_of_lines(lines: Tensor, name: str) -> Tensor:
+    """np.median (np.nanmedian) of each line along the last dim of ``lines`` (..., n), n > 0 → (...)."""
     n = lines.shape[-1]
-    if n == 0:
-        raise ValueError(f"{name}: axis {axis} has no elements (shape {x.shape})")
     ordered = sort(lines, -1).values
     if name == "nanmedian":   # the middle of the first `count` sorted values, the non-NaN ones
         count = (ordered == ordered).sum(-1, keepdim=True)
@@ -383,8 +393,6 @@ def _numpy_median(input: Any, dim: Any, keepdim: bool, axis: Any, keepdims: bool
         middle = ordered[..., n // 2] if n % 2 else (ordered[..., n // 2 - 1] + ordered[..., n // 2]) / 2
         last = ordered[..., -1]   # NaN when the line has one (sorted last)
         out = where(last != last, last, middle)
-    if keepdims:
-        out = reshape(out, tuple(1 if d in axes else size for d, size in enumerate(x.shape)))
     return out
 
 
