@@ -74,6 +74,10 @@ class _ConvNd(Module):
         for k, d, p in reversed(list(zip(self.kernel_size, self.dilation, self._padding_amounts()))):
             total = d * (k - 1) if self.padding == "same" else 2 * p
             self._reversed_padding_repeated_twice += [total // 2, total - total // 2]
+        if isinstance(padding, (tuple, list)) and len(padding) == 1 and self.dims > 1:
+            # PyTorch's repeats a one-element padding as given: a non-zero padding_mode's F.pad then refuses the
+            # 2 amounts for 2 or 3 dims (NotImplementedError), where the convolution itself spreads it
+            self._reversed_padding_repeated_twice = [self.padding[0]] * 2
         shape = (self.out_channels, self.in_channels // self.groups, *self.kernel_size)
         weight_and_bias(self, shape, bias, float_dtype(dtype, name, complex_ok=True), device)
         self.reset_parameters()

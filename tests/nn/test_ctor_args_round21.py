@@ -71,6 +71,22 @@ def test_one_element_tuples_still_spread_where_torch_spreads(torch: Any) -> None
     np.testing.assert_allclose(ours(mg.tensor(x)).numpy(), theirs(torch.tensor(x)).detach().numpy(), rtol=1e-12)
 
 
+# --- a one-element padding with a non-zero padding_mode: PyTorch's module pads with the 2 amounts as given, and
+# its F.pad refuses 2 amounts in a non-constant mode for a 4-D or 5-D input; minigrad padded every dim ------------
+
+@pytest.mark.parametrize("cls, mode, shape", [
+    ("Conv2d", "reflect", (2, 4, 6, 6)), ("Conv2d", "replicate", (2, 4, 6, 6)), ("Conv2d", "circular", (2, 4, 6, 6)),
+    ("Conv3d", "reflect", (1, 4, 4, 4, 4)), ("Conv3d", "circular", (1, 4, 4, 4, 4)),
+])
+def test_conv_one_element_padding_with_padding_mode(torch: Any, cls: str, mode: str, shape: tuple) -> None:
+    def build(n: Any) -> Any:
+        return getattr(n, cls)(4, 2, 3, padding=(1,), padding_mode=mode).double()
+    expected = _outcome(torch, build, shape)
+    assert isinstance(expected, NotImplementedError), f"torch: {expected!r}"
+    ours = _outcome(mg, build, shape)
+    assert isinstance(ours, NotImplementedError), f"ours {ours!r}"
+
+
 # --- a NaN bound or eps: every value NaN, as PyTorch's clamp (minigrad's comparisons skipped the NaN bound) ---
 
 @pytest.mark.parametrize("build, shape", [
