@@ -9,7 +9,8 @@ NumPy has ``axis=``/``keepdims=`` for them): ``mean(axis=None)`` of integers, ``
 ``nanmedian``, ``count_nonzero(keepdims=)``, ``cumsum``/``cumprod`` with ``axis=None``, ``diff``,
 ``quantile``/``nanquantile``, and PyTorch's alias on ``topk``, ``kthvalue``, ``mode``, ``cummax``/``cummin``,
 ``aminmax``, ``unsqueeze``, ``tensor_split``, ``repeat_interleave``, ``trapezoid``, ``cumulative_trapezoid``,
-``take_along_dim`` and ``linalg.vector_norm``. ``mg.gradcheck``'s failure was not PyTorch's RuntimeError.
+``take_along_dim`` and ``linalg.vector_norm``; ``any``/``all(axis=)`` of uint8 gave PyTorch's uint8, not NumPy's
+bool. ``mg.gradcheck``'s failure was not PyTorch's RuntimeError.
 """
 
 from __future__ import annotations
@@ -83,6 +84,10 @@ TABLE: list[Case] = [
     ("median dim: values, indices", lambda: m.median(dim=2), lambda: t.median(dim=2)),
     ("median axis: NumPy's", lambda: m.median(axis=2), lambda: np.median(X, axis=2)),
     ("all/any axis", lambda: (m > 0).any(axis=1), lambda: (X > 0).any(axis=1)),
+    ("any of uint8 axis: bool", lambda: mi.to(mg.uint8).any(axis=1), lambda: XI.astype(np.uint8).any(axis=1)),
+    ("all of uint8 keepdims: bool", lambda: mg.all(mi.to(mg.uint8), keepdims=True),
+     lambda: np.all(XI.astype(np.uint8), keepdims=True)),
+    ("any of uint8 dim: uint8", lambda: mi.to(mg.uint8).any(1), lambda: ti.to(torch.uint8).any(1)),
     ("cumsum dim", lambda: m.cumsum(dim=1), lambda: t.cumsum(dim=1)),
     ("cumsum axis", lambda: mi.cumsum(axis=1), lambda: XI.cumsum(axis=1)),
     ("cumsum axis=None", lambda: mi.cumsum(axis=None), lambda: np.cumsum(XI, axis=None)),

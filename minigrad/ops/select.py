@@ -484,7 +484,7 @@ def index_select(input: Tensor, dim: int, index: Any, *, out: Tensor | None = No
     return out if out.data.flags.c_contiguous else contiguous(out)   # PyTorch's result is C order
 
 
-def _logical(x: Any, dim: Any, keepdim: bool, name: str) -> Tensor:
+def _logical(x: Any, dim: Any, keepdim: bool, name: str, numpy_call: bool = False) -> Tensor:
     x = tensor_arg(x, name)
     xp = backend.array_module(x.data)
     axis = None if dim is None else tuple(one_axis(d, max(x.ndim, 1), name) for d in
@@ -498,20 +498,22 @@ def _logical(x: Any, dim: Any, keepdim: bool, name: str) -> Tensor:
 
     def make(data: Any) -> Any:
         out = c_order(xp.asarray(reduce(data.astype(bool), axis=axis, keepdims=keepdim)))
-        return out.astype("uint8") if data.dtype == "uint8" else out   # PyTorch's uint8 result for uint8
+        return out.astype("uint8") if data.dtype == "uint8" and not numpy_call else out   # PyTorch's uint8 for uint8
 
     return note_draw(name, make, (x,), Tensor._make(make(x.data), False, None, 0))   # replayed on new values
 
 
-def all(input: Tensor, dim: Any = None, keepdim: bool = False, *, axis: Any = None,  # noqa: A002, A001
+def all(input: Tensor, dim: Any = None, keepdim: bool = False, *, axis: Any = NOT_GIVEN,  # noqa: A002, A001
         keepdims: bool | None = None) -> Tensor:
     """Whether every element (along ``dim``, or NumPy's ``axis=``/``keepdims=``) is non-zero: a bool tensor
-    (uint8 for uint8, as PyTorch)."""
-    return _logical(input, dim_or_axis("all", dim, axis), keep_flag("all", keepdim, keepdims), "all")
+    (uint8 for uint8 along a dim, as PyTorch; NumPy's keywords give bool)."""
+    return _logical(input, dim_or_axis("all", dim, axis), keep_flag("all", keepdim, keepdims), "all",
+                    axis is not NOT_GIVEN or (keepdims is not None and dim is None))
 
 
-def any(input: Tensor, dim: Any = None, keepdim: bool = False, *, axis: Any = None,  # noqa: A002, A001
+def any(input: Tensor, dim: Any = None, keepdim: bool = False, *, axis: Any = NOT_GIVEN,  # noqa: A002, A001
         keepdims: bool | None = None) -> Tensor:
     """Whether some element (along ``dim``, or NumPy's ``axis=``/``keepdims=``) is non-zero: a bool tensor
-    (uint8 for uint8, as PyTorch)."""
-    return _logical(input, dim_or_axis("any", dim, axis), keep_flag("any", keepdim, keepdims), "any")
+    (uint8 for uint8 along a dim, as PyTorch; NumPy's keywords give bool)."""
+    return _logical(input, dim_or_axis("any", dim, axis), keep_flag("any", keepdim, keepdims), "any",
+                    axis is not NOT_GIVEN or (keepdims is not None and dim is None))
