@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import shutil
 import subprocess
@@ -73,8 +74,10 @@ def _write_whole(target: str, data: bytes) -> None:
     """Write ``data`` to ``target`` whole or not at all: into a new file beside it, renamed over it once
     written, so a failed write (a full disk, a file size limit) leaves no partial picture and keeps the
     earlier one. A symbolic link is written through; a device or a pipe, and a file in a folder where no
-    new file may be made, are written in place."""
+    new file may be made, are written in place; a file the user may not write is refused, as ``open`` does."""
     final = os.path.realpath(target)
+    if os.path.exists(final) and not os.access(final, os.W_OK):   # not replaced behind a read-only mode
+        raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), final)
     if os.path.exists(final) and not os.path.isfile(final):   # /dev/stdout, a named pipe
         with open(final, "wb") as file:
             file.write(data)
