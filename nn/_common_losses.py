@@ -520,7 +520,7 @@ def smooth_l1_loss(input: Tensor, target: Any, size_average: bool | None = None,
     name = "smooth_l1_loss"
     reduction = checked_reduction(size_average, reduce, reduction, name)
     beta = _number(beta, name, "beta")
-    if beta < 0:
+    if not beta >= 0:   # NaN too, as PyTorch's
         raise InputShapeError(f"{name}: beta must be non-negative, got {beta}")
     if isinstance(input, Tensor) and input.dtype.kind in "biu" and isinstance(target, Tensor) \
             and target.dtype.kind == "f":   # PyTorch's kernel computes in the float target's dtype (two ints: refused)
@@ -548,7 +548,7 @@ def huber_loss(input: Tensor, target: Any, reduction: str = "mean", delta: float
     name = "huber_loss"
     check_reduction(reduction, name)
     delta = _number(delta, name, "delta")
-    if delta <= 0:
+    if not delta > 0:   # NaN too, as PyTorch's
         raise InputShapeError(f"{name}: delta must be positive, got {delta}")
     input = _kernel_floating(input, name)
     target = _as_operand(target, input, name)

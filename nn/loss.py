@@ -16,6 +16,7 @@ import minigrad as mg
 from minigrad import Tensor
 
 from . import functional as F
+from ._errors import InputShapeError
 from ._reduction import REDUCTIONS, legacy_reduction
 from .module import Module
 
@@ -160,8 +161,8 @@ class SmoothL1Loss(_Loss):
     def __init__(self, size_average: bool | None = None, reduce: bool | None = None, reduction: str = "mean",
                  beta: float = 1.0, *, device: Any = None, dtype: Any = None) -> None:
         super().__init__(size_average, reduce, reduction)
-        if beta < 0:
-            raise ValueError(f"SmoothL1Loss: beta must be non-negative, got {beta}")
+        if not beta >= 0:   # NaN too; ValueError, and PyTorch's RuntimeError (its forward's)
+            raise InputShapeError(f"SmoothL1Loss: beta must be non-negative, got {beta}")
         self.beta = beta
 
     def forward(self, input: Tensor, target: Any) -> Tensor:  # noqa: A002
@@ -174,8 +175,8 @@ class HuberLoss(_Loss):
 
     def __init__(self, reduction: str = "mean", delta: float = 1.0, *, device: Any = None, dtype: Any = None) -> None:
         super().__init__(reduction=reduction)
-        if delta <= 0:
-            raise ValueError(f"HuberLoss: delta must be positive, got {delta}")
+        if not delta > 0:   # NaN too; ValueError, and PyTorch's RuntimeError (its forward's)
+            raise InputShapeError(f"HuberLoss: delta must be positive, got {delta}")
         self.delta = delta
 
     def forward(self, input: Tensor, target: Any) -> Tensor:  # noqa: A002
