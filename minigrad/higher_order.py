@@ -776,25 +776,30 @@ def _swap_last(x: Any) -> Any:
 
 @rule(MatMul)
 def _matmul(node: Function, g: Tensor) -> tuple:
-    a, b = node.saved
-    a_t, b_t = _input(node, 0, a), _input(node, 1, b)
-    if a.ndim >= 2 and b.ndim == 2:   # matrices, or a stack of them times one matrix: no sums back
-        ga = MatMul()(g, _swap_last(b_t)) if node.edges[0] is not None else None
-        gb = None
+    a, b = node.saved   # (None where no gradient reads it: see MatMul.keep)
+    shape_a, shape_b = node.meta[:2] if node.meta is not None else (a.shape, b.shape)
+    ga = gb = None
+    if len(shape_a) >= 2 and len(shape_b) == 2:   # matrices, or a stack of them times one matrix: no sums back
+        if node.edges[0] is not None:
+            ga = MatMul()(g, _swap_last(_input(node, 1, b)))
         if node.edges[1] is not None:
-            rows = math.prod(a.shape[:-1])
-            gb = MatMul()(_swap_last(Reshape((rows, a.shape[-1]))(a_t)), Reshape((rows, b.shape[1]))(g))
+            rows = math.prod(shape_a[:-1])
+            a_rows = Reshape((rows, shape_a[-1]))(_input(node, 0, a))
+            gb = MatMul()(_swap_last(a_rows), Reshape((rows, shape_b[1]))(g))
         return ga, gb
     # 1-D operands become matrices, as matmul does; gy gets the axes they lost (b's first, then a's)
-    a2 = Reshape((1,) + a.shape)(a_t) if a.ndim == 1 else a_t
-    b2 = Reshape(b.shape + (1,))(b_t) if b.ndim == 1 else b_t
-    g2 = Reshape(tuple(g.shape) + (1,))(g) if b.ndim == 1 else g
-    g2 = Reshape(tuple(g2.shape[:-1]) + (1,) + tuple(g2.shape[-1:]))(g2) if a.ndim == 1 else g2
-    ga = gb = None
+    shape_a2 = (1, *shape_a) if len(shape_a) == 1 else shape_a
+    shape_b2 = (*shape_b, 1) if len(shape_b) == 1 else shape_b
+    g2 = Reshape(tuple(g.shape) + (1,))(g) if len(shape_b) == 1 else g
+    g2 = Reshape(tuple(g2.shape[:-1]) + (1,) + tuple(g2.shape[-1:]))(g2) if len(shape_a) == 1 else g2
     if node.edges[0] is not None:
-        ga = Reshape(a.shape)(sum_to(MatMul()(g2, _swap_last(b2)), _shape(a2)))
+        b_t = _input(node, 1, b)
+        b2 = Reshape(shape_b2)(b_t) if len(shape_b) == 1 else b_t
+        ga = Reshape(shape_a)(sum_to(MatMul()(g2, _swap_last(b2)), shape_a2))
     if node.edges[1] is not None:
-        gb = Reshape(b.shape)(sum_to(MatMul()(_swap_last(a2), g2), _shape(b2)))
+        a_t = _input(node, 0, a)
+        a2 = Reshape(shape_a2)(a_t) if len(shape_a) == 1 else a_t
+        gb = Reshape(shape_b)(sum_to(MatMul()(_swap_last(a2), g2), shape_b2))
     return ga, gb
 
 

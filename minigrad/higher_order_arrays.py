@@ -294,10 +294,10 @@ def _as_strided(node: Function, g: Tensor) -> Tensor:
 @rule(Einsum)
 def _einsum(node: Function, g: Tensor) -> tuple:
     """Each operand's gradient is an einsum of g with the other operands, as the engine's backward."""
-    arrays = node.saved
-    tensors = [_input(node, k, a) for k, a in enumerate(arrays)]
+    arrays = node.saved   # (None where no gradient reads it: see Einsum.forward)
+    tensors = [None if a is None else _input(node, k, a) for k, a in enumerate(arrays)]
     grads = []
-    for k, (sub, array) in enumerate(zip(node.inputs, arrays)):
+    for k, (sub, (array_shape, array_dtype)) in enumerate(zip(node.inputs, node.metas)):
         if node.edges[k] is None:
             grads.append(None)
             continue
@@ -305,7 +305,7 @@ def _einsum(node: Function, g: Tensor) -> tuple:
         available = set(node.output).union(*(set(s) for s, _ in others))
         diagonal = node.diagonals[k]
         once = sub if diagonal is None else diagonal[0]   # a repeated index once: the diagonal's gradient
-        full = tuple(array.shape[sub.index(letter)] for letter in once)
+        full = tuple(array_shape[sub.index(letter)] for letter in once)
         kept = "".join(letter for letter in once if letter in available)
         others_t = [t if isinstance(t, Tensor) else _constant(t) for _, t in others]
         part = Einsum([node.output] + [s for s, _ in others], kept)(g, *others_t)
@@ -317,9 +317,9 @@ def _einsum(node: Function, g: Tensor) -> tuple:
         part = BroadcastTo(full)(part) if shape != full else part
         if diagonal is not None:   # back onto the diagonal the forward read, zeros elsewhere
             _, pairs, renamed = diagonal
-            eyes = [_constant(node.xp.eye(array.shape[sub.index(pair[0])], dtype=part.dtype)) for pair in pairs]
+            eyes = [_constant(node.xp.eye(array_shape[sub.index(pair[0])], dtype=part.dtype)) for pair in pairs]
             part = Einsum([once, *pairs], renamed)(part, *eyes)
-        grads.append(AsType(array.dtype)(part) if part.dtype != array.dtype else part)
+        grads.append(AsType(array_dtype)(part) if part.dtype != array_dtype else part)
     return tuple(grads)
 
 

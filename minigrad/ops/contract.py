@@ -279,16 +279,21 @@ class Einsum(Function):
         self.diagonals = [diagonal_expansion(s) if len(set(s)) != len(s) else None for s in inputs]
 
     def forward(self, *arrays: Any) -> Any:
-        self.saved = arrays
+        # an operand's gradient reads the others' values and its own shape and dtype only: each operand is kept
+        # where another one takes a gradient (as PyTorch's), the shapes and dtypes always (``metas``)
+        needs = self.needs_grad or (True,) * len(arrays)
+        wanted = sum(needs)
+        self.saved = tuple(a if wanted - needs[k] else None for k, a in enumerate(arrays))
+        self.metas = tuple((a.shape, a.dtype) for a in arrays)
         if all(a.dtype == FLOAT16 for a in arrays):   # in float32, rounded once, as PyTorch's (NumPy's rounds often)
             return self.xp.asarray(float16_in_float32(lambda *a: _contract(self.xp, self.inputs, self.output, a),
                                                       *arrays))
         return self.xp.asarray(_contract(self.xp, self.inputs, self.output, arrays))
 
     def backward(self, gy: Any) -> tuple:
-        xp, arrays = self.xp, self.saved
+        xp, arrays = self.xp, self.saved   # (None where no gradient reads it: see forward)
         grads = []
-        for k, (sub, array) in enumerate(zip(self.inputs, arrays)):
+        for k, (sub, (array_shape, array_dtype)) in enumerate(zip(self.inputs, self.metas)):
             if not self.needs_grad[k]:
                 grads.append(None)
                 continue
@@ -296,7 +301,7 @@ class Einsum(Function):
             available = set(self.output).union(*(set(s) for s, _ in others))
             diagonal = self.diagonals[k]
             once = sub if diagonal is None else diagonal[0]   # a repeated index once: the diagonal's gradient
-            shape = tuple(array.shape[sub.index(letter)] for letter in once)
+            shape = tuple(array_shape[sub.index(letter)] for letter in once)
             kept = "".join(letter for letter in once if letter in available)
             subs = [self.output] + [s for s, _ in others]
             factors = [gy, *[a for _, a in others]]
@@ -313,11 +318,11 @@ class Einsum(Function):
             g = xp.broadcast_to(g.reshape(tuple(n if c in available else 1 for n, c in zip(shape, once))), shape)
             if diagonal is not None:   # back onto the diagonal the forward read, zeros elsewhere
                 _, pairs, renamed = diagonal
-                eyes = [xp.eye(array.shape[sub.index(pair[0])], dtype=g.dtype) for pair in pairs]
+                eyes = [xp.eye(array_shape[sub.index(pair[0])], dtype=g.dtype) for pair in pairs]
                 g = xp.einsum(",".join([once, *pairs]) + "->" + renamed, g, *eyes)
-            if g.dtype.kind == "c" and array.dtype.kind != "c":   # a real operand of a complex product
+            if g.dtype.kind == "c" and array_dtype.kind != "c":   # a real operand of a complex product
                 g = g.real
-            grads.append(g.astype(array.dtype, copy=True))
+            grads.append(g.astype(array_dtype, copy=True))
         return tuple(grads)
 
     kept_for_backward = read_by_the_others   # an operand's gradient reads the others' values, its own shape only

@@ -34,14 +34,14 @@ class MatMul(Function):
         except AttributeError:   # a Python number: refused below
             plain = False
         if plain and a.dtype is not _BOOL:
-            self.saved = (a, b)
+            self.keep(a, b)
             return _by_matrix(a, b)
         if getattr(a, "dtype", None) == _BOOL and getattr(b, "dtype", None) == _BOOL and not _empty_product(a, b):
             # NumPy's product of bools is an OR of ANDs; PyTorch has no bool kernel for it
             raise DtypeNotImplementedError(f"{self.name}: not implemented for 'Bool' (two bool operands, shapes "
                                            f"{tuple(a.shape)} and {tuple(b.shape)}), as in PyTorch")
         if plain:
-            self.saved = (a, b)
+            self.keep(a, b)
             return _by_matrix(a, b)
         if getattr(a, "ndim", 0) == 0 or getattr(b, "ndim", 0) == 0:
             raise MatMulScalarError("matmul: both operands need at least one dimension, got shapes "
@@ -51,7 +51,7 @@ class MatMul(Function):
         if inner_a != inner_b:
             raise MatMulShapeError(f"matmul: shapes {tuple(a.shape)} and {tuple(b.shape)} are not aligned "
                                    f"({inner_a} columns against {inner_b} rows)")
-        self.saved = (a, b)
+        self.keep(a, b)
         if b.ndim == 2 and a.ndim > 2:
             # a stack of matrices times one matrix: one GEMM over all rows. matmul would run
             # one GEMM per matrix of the stack (2.6x slower at (35, 20, 200) @ (200, 10000)).
@@ -62,31 +62,51 @@ class MatMul(Function):
         y = a @ b   # NumPy's keeps permuted batch dims' order of strides; PyTorch's result is C order
         return y if y.flags.c_contiguous else backend.array_module(y).ascontiguousarray(y)
 
+    meta: tuple | None = None   # (a's shape, b's shape, b column-major) where keep kept one operand or none
+
+    def keep(self, a: Any, b: Any) -> None:
+        """Keep for backward only what it reads, as PyTorch's MmBackward0: ``a`` for b's gradient, ``b`` for a's
+        (``x @ W_frozen`` keeps nothing of x, ``x_const @ W`` nothing of W); with one kept (or none), the shapes
+        and whether b is column-major (``W.T``: ProductSum's layout) in ``meta``. ``needs_grad`` is set by
+        Function.__call__ before forward (empty where not known: both kept)."""
+        needs = self.needs_grad
+        if not needs or needs[0] and needs[1]:   # each gradient reads the other operand (a recurrent step's)
+            self.saved = (a, b)
+        else:
+            self.saved = (a if needs[1] else None, b if needs[0] else None)
+            self.meta = (a.shape, b.shape, needs[1] and _column_major(b))
+
     def backward(self, gy: Any) -> tuple:
-        a, b = self.saved
-        if a.ndim == 2 and b.ndim == 2:   # the usual case: plain matrices
-            ga = gy @ b.T if self.needs_grad[0] else None
+        a, b = self.saved   # (None where no gradient reads it: see keep)
+        shape_a, shape_b, column_major = self.meta or (a.shape, b.shape, None)
+        needs_grad = self.needs_grad
+        if needs_grad[1] and column_major is None:
+            column_major = _column_major(b)
+        if len(shape_a) == 2 and len(shape_b) == 2:   # the usual case: plain matrices
+            ga = gy @ b.T if needs_grad[0] else None
             # aᵀ gy, summed by the engine with b's other uses in one GEMM (see ProductSum)
-            return ga, ProductSum(a, gy, _column_major(b)) if self.needs_grad[1] else None
-        if b.ndim == 2 and a.ndim > 2:
+            return ga, ProductSum(a, gy, column_major) if needs_grad[1] else None
+        if len(shape_b) == 2 and len(shape_a) > 2:
             # weights shared over a stack: one GEMM over all rows each (rows counted, not -1:
             # NumPy cannot infer -1 when k or m is 0)
-            (k, m), rows = b.shape, math.prod(a.shape[:-1])
+            (k, m), rows = shape_b, math.prod(shape_a[:-1])
             g_rows = gy.reshape(rows, m)
-            ga = (g_rows @ b.T).reshape(a.shape) if self.needs_grad[0] else None
-            return ga, ProductSum(a.reshape(rows, k), g_rows, _column_major(b)) if self.needs_grad[1] else None
+            ga = (g_rows @ b.T).reshape(shape_a) if needs_grad[0] else None
+            return ga, ProductSum(a.reshape(rows, k), g_rows, column_major) if needs_grad[1] else None
         xp = self.xp
         # Promote 1-D operands to matrices, as matmul does, and give gy the
         # axes they lost: b first (gy's last axis), then a (its second-to-last).
-        a2 = a[None, :] if a.ndim == 1 else a
-        b2 = b[:, None] if b.ndim == 1 else b
-        g2 = gy[..., None] if b.ndim == 1 else gy
-        g2 = g2[..., None, :] if a.ndim == 1 else g2
+        g2 = gy[..., None] if len(shape_b) == 1 else gy
+        g2 = g2[..., None, :] if len(shape_a) == 1 else g2
         ga = gb = None
-        if self.needs_grad[0]:
-            ga = sum_to(g2 @ xp.swapaxes(b2, -1, -2), a2.shape).reshape(a.shape)
-        if self.needs_grad[1]:
-            gb = sum_to(xp.swapaxes(a2, -1, -2) @ g2, b2.shape).reshape(b.shape)
+        if needs_grad[0]:
+            b2 = b[:, None] if b.ndim == 1 else b
+            ga = sum_to(g2 @ xp.swapaxes(b2, -1, -2), (1, *shape_a) if len(shape_a) == 1 else shape_a)
+            ga = ga.reshape(shape_a)
+        if needs_grad[1]:
+            a2 = a[None, :] if a.ndim == 1 else a
+            gb = sum_to(xp.swapaxes(a2, -1, -2) @ g2, (*shape_b, 1) if len(shape_b) == 1 else shape_b)
+            gb = gb.reshape(shape_b)
         return ga, gb
 
     kept_for_backward = read_by_the_others   # x @ W_frozen: nothing of x (it may change in place, as in PyTorch)
@@ -182,7 +202,7 @@ class StepMatMul(MatMul):
     name = "matmul"   # drawn, and read, as the product it is
 
     def forward(self, a: Any, b: Any, b_rows: Any) -> Any:
-        self.saved = (a, b)
+        self.keep(a, b)
         return a @ b_rows
 
     def backward(self, gy: Any) -> tuple:
@@ -202,7 +222,7 @@ class StepAddMatMul(StepMatMul):
     name = "addmm"   # PyTorch's name for bias + product
 
     def forward(self, a: Any, b: Any, b_rows: Any, c: Any) -> Any:
-        self.saved = (a, b)
+        self.keep(a, b)
         self.addend_shape = c.shape
         y = a @ b_rows
         if y.dtype == c.dtype:   # the addend's shape is (n, m) or (m,): y keeps its shape

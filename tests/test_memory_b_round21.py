@@ -1,0 +1,231 @@
+"""Memory, round 21 (batch B): ops whose graph node kept more than PyTorch's node saves, compared with PyTorch.
+
+PyTorch's nodes save only what each needed gradient reads (``MmBackward0`` keeps ``self`` only when ``mat2``
+wants a gradient, and ``mat2`` only when ``self`` does), and a backward without ``retain_graph`` frees them,
+indices included. Measured with weak references (cycle collector off: reference counting only) and with the
+bytes of the arrays a graph's nodes hold against the bytes of PyTorch's ``grad_fn._saved_*`` tensors. No timings.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gc
+import weakref
+from typing import Any, Callable, Iterator
+
+import numpy as np
+import pytest
+
+import minigrad as mg
+import nn
+
+
+@contextlib.contextmanager
+def cycle_collector_off() -> Iterator[None]:
+    """Reference counting only, inside the block."""
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
+
+
+def _functional(lib: Any) -> Any:
+    return nn.functional if lib is mg else lib.nn.functional
+
+
+def _const(lib: Any, *shape: int) -> Any:
+    return lib.tensor(np.linspace(-1, 1, int(np.prod(shape))).reshape(shape), dtype=lib.float64)
+
+
+def _input(lib: Any) -> Any:
+    return lib.tensor(np.linspace(-2, 2, 12).reshape(3, 4), dtype=lib.float64, requires_grad=True)
+
+
+def _freed_before_backward(lib: Any, op: Callable, make: Callable = _input) -> bool:
+    """``y = x.sin()`` (sin keeps x, not y), ``loss = op(y).sum()``, ``del y``: whether y's values are still
+    alive (held by op's node only), before the backward. A torch Tensor that its graph saved stays alive."""
+    with cycle_collector_off():
+        x = make(lib)
+        y = x.sin()
+        ref = weakref.ref(y.data) if lib is mg else weakref.ref(y)
+        loss = op(lib, y).sum()
+        del y
+        alive = ref() is not None
+        loss.backward()
+    return not alive
+
+
+def _node_bytes(root: mg.Tensor, leaves: list) -> int:
+    """Bytes of the distinct arrays the nodes of ``root``'s graph hold in their attributes (tuples, lists and
+    dicts looked into), leaves' arrays and the root's own left out."""
+    def base(a: Any) -> Any:
+        while isinstance(a, np.ndarray) and a.base is not None:
+            a = a.base
+        return a
+
+    skip = {id(base(t.data)) for t in leaves} | {id(base(root.data))}
+    found: dict = {}
+
+    def visit(value: Any, depth: int) -> None:
+        if isinstance(value, np.ndarray):
+            owner = base(value)
+            if id(owner) not in skip:
+                found[id(owner)] = owner.nbytes
+        elif depth < 4 and type(value) in (tuple, list):
+            for item in value:
+                visit(item, depth + 1)
+        elif depth < 4 and type(value) is dict:
+            for item in value.values():
+                visit(item, depth + 1)
+
+    seen: set = set()
+    stack = [root.grad_fn]
+    while stack:
+        node = stack.pop()
+        if node is None or id(node) in seen:
+            continue
+        seen.add(id(node))
+        for key, value in vars(node).items():
+            if key != "edges":
+                visit(value, 0)
+        stack.extend(edge[0] for edge in node.edges if type(edge) is tuple)
+    return sum(found.values())
+
+
+def _torch_saved_bytes(root: Any, leaves: list) -> int:
+    """Bytes of the distinct storages PyTorch's graph of ``root`` saved (``grad_fn._saved_*``), leaves left out."""
+    import torch  # noqa: PLC0415 - the fixture skips without it
+
+    skip = {t.untyped_storage().data_ptr() for t in leaves}
+    found: dict = {}
+    seen: set = set()
+    stack = [root.grad_fn]
+    while stack:
+        node = stack.pop()
+        if node is None or id(node) in seen:
+            continue
+        seen.add(id(node))
+        for name in dir(node):
+            if name.startswith("_saved_"):
+                value = getattr(node, name)
+                for t in value if isinstance(value, (tuple, list)) else (value,):
+                    if isinstance(t, torch.Tensor) and t.untyped_storage().data_ptr() not in skip:
+                        found[t.untyped_storage().data_ptr()] = t.untyped_storage().nbytes()
+        stack.extend(f for f, _ in node.next_functions)
+    return sum(found.values())
+
+
+# --- 1. matmul and einsum kept an operand no gradient reads ---------------------------------------------------------
+
+PRODUCTS = {
+    "y @ W": lambda lib, y: y @ _const(lib, 4, 5),
+    "W @ y": lambda lib, y: _const(lib, 2, 3) @ y,
+    "linear": lambda lib, y: _functional(lib).linear(y, _const(lib, 5, 4)),
+    "linear with bias": lambda lib, y: _functional(lib).linear(y, _const(lib, 5, 4), _const(lib, 5)),
+    "stack @ W": lambda lib, y: y.reshape(3, 1, 4) @ _const(lib, 4, 5),
+    "vector @ W": lambda lib, y: y[0] @ _const(lib, 4, 5),
+    "W @ vector": lambda lib, y: _const(lib, 5, 4) @ y[0],
+    "dot": lambda lib, y: lib.dot(y[0], _const(lib, 4)),
+    "mv": lambda lib, y: lib.mv(y, _const(lib, 4)),
+    "bmm": lambda lib, y: lib.bmm(y.reshape(1, 3, 4), _const(lib, 1, 4, 2)),
+    "batched matmul": lambda lib, y: lib.matmul(y.reshape(3, 1, 4), _const(lib, 3, 4, 2)),
+    "addmm": lambda lib, y: lib.addmm(_const(lib, 3, 2), y, _const(lib, 4, 2)),
+    "multi_dot": lambda lib, y: lib.linalg.multi_dot([y, _const(lib, 4, 2), _const(lib, 2, 2)]),
+    "tensordot": lambda lib, y: lib.tensordot(y, _const(lib, 4, 2), dims=1),
+    "einsum": lambda lib, y: lib.einsum("ij,jk->ik", y, _const(lib, 4, 2)),
+    "einsum left": lambda lib, y: lib.einsum("ki,ij->kj", _const(lib, 2, 3), y),
+    "einsum of three": lambda lib, y: lib.einsum("ij,jk,kl->il", y, _const(lib, 4, 2), _const(lib, 2, 2)),
+    "einsum outer": lambda lib, y: lib.einsum("ij,k->ijk", y, _const(lib, 2)),
+}
+
+
+@pytest.mark.parametrize("case", list(PRODUCTS))
+def test_a_product_with_a_frozen_operand_keeps_nothing_of_the_other(case: str, torch: Any) -> None:
+    """``y @ W_frozen`` saved y's array, which only W's gradient would read (``F.linear`` of a frozen layer, a
+    stack times a frozen matrix, einsum with a constant): an activation stayed alive until backward. PyTorch's
+    MmBackward0 keeps ``mat2`` only; its y dies with its last user reference."""
+    assert _freed_before_backward(torch, PRODUCTS[case]) is True
+    assert _freed_before_backward(mg, PRODUCTS[case]) is True
+
+
+def test_a_convolution_with_a_frozen_kernel_keeps_no_columns(torch: Any) -> None:
+    """conv2d by im2col kept its (C·k·k, positions) column matrix for a frozen kernel's gradient nobody wanted:
+    8.4x PyTorch's saved bytes here (138 KB against its input and weight, 16 KB)."""
+    def graph(lib: Any) -> tuple:
+        x = lib.tensor(np.linspace(-1, 1, 4096).reshape(64, 64), dtype=lib.float32, requires_grad=True)
+        kernel = lib.tensor(np.linspace(-1, 1, 18).reshape(2, 1, 3, 3), dtype=lib.float32)
+        return _functional(lib).conv2d((x * 2).reshape(1, 1, 64, 64), kernel).sum(), x
+
+    loss, x = graph(mg)
+    t_loss, t_x = graph(torch)
+    assert _node_bytes(loss, [x]) <= _torch_saved_bytes(t_loss, [t_x])
+
+
+PRODUCT_GRADS = {
+    "y @ W": lambda lib, y, w: y @ w,
+    "W @ y.T": lambda lib, y, w: w.T @ y.T,
+    "linear": lambda lib, y, w: _functional(lib).linear(y, w.T),
+    "stack @ W": lambda lib, y, w: y.reshape(3, 1, 4) @ w,
+    "W.T @ stack": lambda lib, y, w: w.T @ y.reshape(3, 4, 1),
+    "vector @ W": lambda lib, y, w: y[0] @ w,
+    "W.T @ vector": lambda lib, y, w: w.T @ y[1],
+    "vector @ vector": lambda lib, y, w: y[0] @ w[:, 1],
+    "batched": lambda lib, y, w: y.reshape(3, 1, 4) @ w.reshape(1, 4, 5).expand(3, 4, 5),
+    "einsum": lambda lib, y, w: lib.einsum("ij,jk->ik", y, w),
+    "einsum diagonal": lambda lib, y, w: lib.einsum("ij,jj->i", y, w[:, :4]),
+}
+
+
+def _grads_first_and_second(lib: Any, case: str, which: str) -> list:
+    """First and second derivatives of a product where only ``which`` ('y', 'w' or 'both') requires grad."""
+    y = lib.tensor(np.linspace(-2, 2, 12).reshape(3, 4), dtype=lib.float64, requires_grad=which != "w")
+    w = lib.tensor(np.linspace(-1, 1.5, 20).reshape(4, 5), dtype=lib.float64, requires_grad=which != "y")
+    wanted = [t for t in (y, w) if t.requires_grad]
+    out = PRODUCT_GRADS[case](lib, y.sin() if y.requires_grad else y, w.cos() if w.requires_grad else w)
+    first = lib.autograd.grad((out * out).sum(), wanted, create_graph=True)
+    second = lib.autograd.grad(sum((g * g).sum() for g in first), wanted)
+    return [g.detach().numpy() for g in (*first, *second)]
+
+
+@pytest.mark.parametrize("which", ["y", "w", "both"])
+@pytest.mark.parametrize("case", list(PRODUCT_GRADS))
+def test_a_product_keeping_one_operand_still_differentiates_twice(case: str, which: str, torch: Any) -> None:
+    """Each gradient reads the other operand and its own shape only (kept beside: 1-D, stacked, batched)."""
+    ours, theirs = _grads_first_and_second(mg, case, which), _grads_first_and_second(torch, case, which)
+    for a, b in zip(ours, theirs, strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("frozen", ["x", "weight"])
+def test_a_frozen_operands_product_in_a_compiled_call(frozen: str) -> None:
+    """mg.compile replays keep what each op's gradient reads (the op's needs_grad at capture), and a weight's
+    gradient through ``x @ W.T`` stays row-major where x was not kept (its layout flag kept instead)."""
+    weight = mg.tensor(np.linspace(-1, 1, 20).reshape(5, 4), dtype=mg.float64, requires_grad=frozen == "x")
+    bias = mg.tensor(np.linspace(0, 1, 5), dtype=mg.float64, requires_grad=frozen == "x")
+
+    def loss(x: mg.Tensor) -> mg.Tensor:
+        return (nn.functional.linear(x.sin(), weight, bias) ** 2).sum()
+
+    compiled = mg.compile(loss)
+    for step in range(3):
+        grads = []
+        for fn in (loss, compiled):
+            x = mg.tensor(np.linspace(-2, 2, 12).reshape(3, 4) + step, dtype=mg.float64,
+                          requires_grad=frozen == "weight")
+            weight.grad = bias.grad = None
+            fn(x).backward()
+            grads.append((x.grad if frozen == "weight" else weight.grad).numpy())
+            if frozen == "x":
+                assert weight.grad.is_contiguous()
+        np.testing.assert_allclose(grads[0], grads[1], rtol=1e-12)
+
+
+def test_a_weights_gradient_keeps_its_layout_when_the_input_is_constant(torch: Any) -> None:
+    """``F.linear(x_const, W)``: W's gradient comes from ``x @ W.T`` with x kept and W.T not: it is row-major as
+    W, as PyTorch's (the column-major flag of W.T is kept instead of W.T)."""
+    for lib in (mg, torch):
+        weight = lib.tensor(np.linspace(-1, 1, 600).reshape(20, 30), dtype=lib.float32, requires_grad=True)
+        x = lib.tensor(np.linspace(-1, 1, 120).reshape(4, 30), dtype=lib.float32)
+        _functional(lib).linear(x, weight).sum().backward()
+        assert weight.grad.is_contiguous()
