@@ -5,9 +5,9 @@ result, NumPy's ``axis=``/``keepdims=`` give NumPy's. The table below runs both 
 (reductions, scans, sort/argsort/topk/max/min, squeeze/unsqueeze, cat/stack/concatenate, softmax/log_softmax,
 var/std with ``correction`` vs ``ddof``, flatten, split) against live PyTorch and NumPy. The audit found functions
 that refused one of the two spellings with a TypeError (PyTorch accepts ``axis=`` as its alias of ``dim=``, and
-NumPy has ``axis=``/``keepdims=`` for them): ``mean(axis=None)`` of integers, ``nansum``, ``nanmean``,
-``nanmedian``, ``count_nonzero(keepdims=)``, ``cumsum``/``cumprod`` with ``axis=None``, ``diff``,
-``quantile``/``nanquantile``, and PyTorch's alias on ``topk``, ``kthvalue``, ``mode``, ``cummax``/``cummin``,
+NumPy has ``axis=``/``keepdims=`` for them): ``mean(axis=None)`` of integers, ``argmax``/``argmin(axis=None)``
+of bools, ``nansum``, ``nanmean``, ``nanmedian``, ``count_nonzero(keepdims=)``, ``cumsum``/``cumprod`` with
+``axis=None``, ``diff``, ``quantile``/``nanquantile``, and PyTorch's alias on ``topk``, ``kthvalue``, ``mode``, ``cummax``/``cummin``,
 ``aminmax``, ``unsqueeze``, ``tensor_split``, ``repeat_interleave``, ``trapezoid``, ``cumulative_trapezoid``,
 ``take_along_dim`` and ``linalg.vector_norm``; ``any``/``all(axis=)`` of uint8 gave PyTorch's uint8, not NumPy's
 bool. ``mg.gradcheck``'s failure was not PyTorch's RuntimeError.
@@ -74,6 +74,8 @@ TABLE: list[Case] = [
     ("amax dims", lambda: m.amax((0, 2)), lambda: t.amax((0, 2))),
     ("argmax dim keepdim", lambda: m.argmax(dim=1, keepdim=True), lambda: t.argmax(dim=1, keepdim=True)),
     ("argmax axis", lambda: m.argmax(axis=1), lambda: X.argmax(axis=1)),
+    ("argmax of bools axis=None", lambda: (m > 0).argmax(axis=None), lambda: (X > 0).argmax(axis=None)),
+    ("argmin of bools keepdims", lambda: mg.argmin(m > 0, keepdims=True), lambda: np.argmin(X > 0, keepdims=True)),
     ("var default correction=1", lambda: m.var(), lambda: t.var()),
     ("var dim", lambda: m.var(dim=0), lambda: t.var(dim=0)),
     ("var correction", lambda: m.var(1, correction=0, keepdim=True), lambda: t.var(1, correction=0, keepdim=True)),

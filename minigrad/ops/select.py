@@ -235,7 +235,8 @@ def _argextreme(x: Any, dim: Any, keepdim: bool, axis: Any, keepdims: Any, small
     x = tensor_arg(x, name)
     if x.data.dtype.kind == "c":   # complex values have no order (NumPy's is lexicographic)
         raise complex_order_error(name, x.dtype, runtime=True)
-    if x.dtype.kind == "b" and axis is None:   # NumPy's axis= call keeps NumPy's answer
+    if x.dtype.kind == "b" and axis is NOT_GIVEN and (keepdims is None or dim is not None):   # NumPy's axis= (or
+        # keepdims= alone) call keeps NumPy's answer
         raise ArgumentTypeError(f"{name}(): does not support bool input (shape {x.shape}), as in PyTorch")
     dim = dim_or_axis(name, dim, axis)
     keep = keep_flag(name, keepdim, keepdims)
@@ -250,13 +251,13 @@ def _argextreme(x: Any, dim: Any, keepdim: bool, axis: Any, keepdims: Any, small
     return _indices(name, lambda data: xp.asarray(pick(xp, data, a, keep)).astype("int64"), x)
 
 
-def argmax(input: Tensor, dim: int | None = None, keepdim: bool = False, *, axis: int | None = None,  # noqa: A002
+def argmax(input: Tensor, dim: int | None = None, keepdim: bool = False, *, axis: Any = NOT_GIVEN,  # noqa: A002
            keepdims: bool | None = None) -> Tensor:
     """Index of the max along ``dim`` (of the flattened tensor when None); int64, no gradient."""
     return _argextreme(input, dim, keepdim, axis, keepdims, smallest=False)
 
 
-def argmin(input: Tensor, dim: int | None = None, keepdim: bool = False, *, axis: int | None = None,  # noqa: A002
+def argmin(input: Tensor, dim: int | None = None, keepdim: bool = False, *, axis: Any = NOT_GIVEN,  # noqa: A002
            keepdims: bool | None = None) -> Tensor:
     """Index of the min along ``dim`` (of the flattened tensor when None); int64, no gradient."""
     return _argextreme(input, dim, keepdim, axis, keepdims, smallest=True)
