@@ -5,12 +5,12 @@ result, NumPy's ``axis=``/``keepdims=`` give NumPy's. The table below runs both 
 (reductions, scans, sort/argsort/topk/max/min, squeeze/unsqueeze, cat/stack/concatenate, softmax/log_softmax,
 var/std with ``correction`` vs ``ddof``, flatten, split) against live PyTorch and NumPy. The audit found functions
 that refused one of the two spellings with a TypeError (PyTorch accepts ``axis=`` as its alias of ``dim=``, and
-NumPy has ``axis=``/``keepdims=`` for them): ``mean(axis=None)`` of integers, ``argmax``/``argmin(axis=None)``
-of bools, ``nansum``, ``nanmean``, ``nanmedian``, ``count_nonzero(keepdims=)``, ``cumsum``/``cumprod`` with
+NumPy has ``axis=``/``keepdims=`` for them): ``mean(axis=None)`` of integers, ``argmax``/``argmin(axis=None)`` of
+bools, ``nansum``, ``nanmean``, ``nanmedian``, ``count_nonzero(keepdims=)``, ``cumsum``/``cumprod`` with
 ``axis=None``, ``diff``, ``quantile``/``nanquantile``, and PyTorch's alias on ``topk``, ``kthvalue``, ``mode``,
 ``cummax``/``cummin``, ``aminmax``, ``unsqueeze``, ``tensor_split``, ``repeat_interleave``, ``trapezoid``,
-``cumulative_trapezoid``, ``take_along_dim`` and ``linalg.vector_norm``; ``any``/``all(axis=)`` of uint8 gave PyTorch's uint8, not NumPy's
-bool. ``mg.gradcheck``'s failure was not PyTorch's RuntimeError.
+``cumulative_trapezoid``, ``take_along_dim`` and ``linalg.vector_norm``; ``any``/``all(axis=)`` of uint8 gave
+PyTorch's uint8, not NumPy's bool. ``mg.gradcheck``'s failure was not PyTorch's RuntimeError.
 """
 
 from __future__ import annotations
