@@ -185,23 +185,26 @@ class LBFGS(Optimizer):
             else:
                 y = flat_grad - prev_flat_grad
                 s = d * t
-                ys = (y @ s).item()
-                if ys > 1e-10:              # curvature condition: keep the pair
+                ys = y @ s                  # 0-d in the vectors' dtype, as PyTorch's y.dot(s) (ro and H_diag too)
+                if float(ys) > 1e-10:       # curvature condition: keep the pair
                     if len(old_dirs) == hyper["history_size"]:
                         old_dirs.pop(0)
                         old_stps.pop(0)
                         ro.pop(0)
                     old_dirs.append(y)
                     old_stps.append(s)
-                    ro.append(1.0 / ys)
-                    h_diag = ys / (y @ y).item()
+                    ro.append(xp.asarray(1.0 / ys))     # (0-d arrays: Tensors in the state dict, as PyTorch's)
+                    h_diag = xp.asarray(ys / (y @ y))
                 d, alphas = _two_loop(-flat_grad, old_dirs, old_stps, ro, h_diag)
                 al = list(al) if al is not None else [None] * hyper["history_size"]
                 al[:len(alphas)] = [xp.asarray(a, dtype=d.dtype) for a in alphas]   # 0-d arrays, as PyTorch's
             prev_flat_grad = flat_grad.copy()
             prev_loss = loss
             if n_iter == 1:
-                t = min(1.0, divide(1.0, xp.abs(flat_grad).sum().item())) * lr
+                # PyTorch's min(1, 1/|g|₁)·lr: a 0-d Tensor of g's dtype where 1/|g|₁ < 1, its product with lr too
+                dtype, wide = flat_grad.dtype.type, xp.promote_types(flat_grad.dtype, xp.float32).type
+                inverse = dtype(divide(1.0, xp.abs(flat_grad).sum().item()))
+                t = float(dtype(wide(inverse) * wide(lr))) if inverse < 1.0 else lr
             else:
                 t = lr
             slope = (flat_grad @ d).item()
@@ -317,14 +320,20 @@ def _part(flat: Any, offset: int, p: mg.Tensor) -> Any:
 def _two_loop(q: Any, old_dirs: list, old_stps: list, ro: list, h_diag: float) -> tuple[Any, list]:
     """(H·q, the alphas) for the L-BFGS inverse-Hessian approximation H built from pairs (s, y) = (old_stps, old_dirs).
 
-    The coefficients stay 0-d float64 arrays on q's device (the numbers of Python floats, without a host read per
-    pair), cast to q's dtype where they scale a vector, as a Python float scales it."""
+    The coefficients are 0-d in q's dtype on its device (without a host read per pair), as PyTorch's 0-d Tensors
+    (its ro, H_diag and alphas: float32 for float32 parameters, rounded there)."""
     alphas: list = [None] * len(old_dirs)
     for i in range(len(old_dirs) - 1, -1, -1):
-        alphas[i] = (old_stps[i] @ q).astype("float64") * ro[i]
-        q = q - alphas[i].astype(q.dtype) * old_dirs[i]
+        alphas[i] = (old_stps[i] @ q) * ro[i]
+        q = _added(q, old_dirs[i], -alphas[i])
     r = q * h_diag
     for i in range(len(old_dirs)):
-        beta = (old_dirs[i] @ r).astype("float64") * ro[i]
-        r = r + (alphas[i] - beta).astype(r.dtype) * old_stps[i]
+        beta = (old_dirs[i] @ r) * ro[i]
+        r = _added(r, old_stps[i], alphas[i] - beta)
     return r, alphas
+
+
+def _added(x: Any, v: Any, a: Any) -> Any:
+    """x + a·v, as PyTorch's ``x.add_(v, alpha=a)`` with a 0-d ``a`` of x's dtype (computed in float32 for float16)."""
+    wide = mg.array_module(x).promote_types(x.dtype, "float32")
+    return (x + a.astype(wide) * v).astype(x.dtype, copy=False)

@@ -142,12 +142,19 @@ def plus(array: Any, other: Any, alpha: float) -> Any:
     """array + alpha·other, as PyTorch's ``array.add(other, alpha=alpha)``: alpha rounded to the array's dtype
     (float16 too), the sum computed in :func:`opmath` and rounded once. (PyTorch's float16 kernel does so in its
     vectorized loop; the last ``n % 64`` elements of its scalar tail (AVX512) round alpha·other to float16 first.)"""
-    return (array + opmath(array)(array.dtype.type(alpha)) * other).astype(array.dtype, copy=False)
+    return (array + _alpha(array, alpha) * other).astype(array.dtype, copy=False)
 
 
 def plus_(array: Any, other: Any, alpha: float) -> None:
     """array ← array + alpha·other in place, as PyTorch's ``array.add_(other, alpha=alpha)`` (see :func:`plus`)."""
-    array += opmath(array)(array.dtype.type(alpha)) * other
+    array += _alpha(array, alpha) * other
+
+
+def _alpha(array: Any, alpha: float) -> Any:
+    """``alpha`` as PyTorch's add(alpha=) reads it for ``array``: rounded to its dtype (complex too), then float32 for
+    float16 (its arithmetic dtype, see opmath)."""
+    alpha = array.dtype.type(alpha)
+    return np.float32(alpha) if array.dtype.itemsize < 4 else alpha
 
 
 def lerp_(start: Any, end: Any, weight: float) -> None:

@@ -176,3 +176,28 @@ def test_float16_muon_rounds_as_torch(kwargs: dict) -> None:
     values = rng.standard_normal((8, 16)).astype(np.float16)
     grads = [rng.standard_normal((8, 16)).astype(np.float16) for _ in range(4)]
     _assert_bitwise("Muon", kwargs, values, grads)
+
+
+def test_lbfgs_coefficients_in_the_parameters_dtype() -> None:
+    """L-BFGS's ro = 1/(y·s), H_diag = (y·s)/(y·y), the two-loop's alphas and the first step length min(1, 1/|g|₁)·lr
+    are 0-d Tensors of the parameters' dtype in PyTorch (float32 here, rounded there); ours were float64 numbers,
+    whose rounding moved float32 runs off PyTorch's by a few ulps per iteration. (The alphas are not compared:
+    PyTorch's q.add_(y, alpha=-a) is a fused multiply-add, which NumPy has not.)"""
+    def run(lib: Any) -> dict:
+        p = lib.tensor(np.array([0.3], dtype=np.float32), requires_grad=True)
+        opt = (torch.optim if lib is torch else optim).LBFGS([p], lr=0.7, max_iter=6)
+
+        def closure() -> float:
+            x = p.detach().numpy().astype(np.float64)
+            p.grad = lib.tensor(((x - 1) ** 3 + 0.3 * (x - 1)).astype(np.float32))
+            return float(((x - 1) ** 4 / 4 + 0.15 * (x - 1) ** 2).sum())
+
+        opt.step(closure)
+        return opt.state_dict()["state"][0]
+
+    theirs, ours = run(torch), run(mg)
+    assert len(ours["ro"]) == len(theirs["ro"]) > 1
+    for a, b in zip(theirs["ro"], ours["ro"]):
+        assert b.dtype == mg.float32
+        np.testing.assert_array_equal(b.numpy(), a.numpy())
+    assert ours["H_diag"].dtype == mg.float32
