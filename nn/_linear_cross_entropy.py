@@ -21,7 +21,7 @@ from typing import Any
 
 from minigrad import Tensor
 
-from ._arguments import _tensor
+from ._arguments import _same_dtype, _tensor
 from ._common_losses import cross_entropy
 
 __all__ = ["LinearCrossEntropyOptions", "linear_cross_entropy"]
@@ -121,6 +121,7 @@ def linear_cross_entropy(input: Tensor, linear_weight: Tensor, target: Any, *,  
         if tuple(linear_bias.shape) != (num_classes, *out_features):
             raise RuntimeError(f"{name}: expected linear_bias shape {(num_classes, *out_features)}, got "
                                f"{tuple(linear_bias.shape)}")
+    _same_dtype(name, input=x, linear_weight=linear_weight, linear_bias=linear_bias)   # PyTorch's matmul refuses
     if out_features and not num_batches:
         raise RuntimeError(f"{name}: K-dimensional loss defined by linear_weight shape {tuple(linear_weight.shape)} "
                            f"requires batched input, (N, {in_features}), got unbatched input with shape "

@@ -20,7 +20,7 @@ from minigrad import Tensor
 
 from . import init
 from ._attention import multi_head_attention_forward
-from ._errors import ArgumentAssertionError
+from ._errors import ArgumentAssertionError, InputDtypeError
 from .layers import Linear
 from .module import Module, Parameter
 
@@ -86,7 +86,8 @@ class MultiheadAttention(Module):
             raise ValueError(f"MultiheadAttention: dropout must be a probability in [0, 1], got {dropout!r}")
         dt = mg.get_default_dtype() if dtype is None else numpy.dtype(dtype)
         if dt.kind not in "fc":   # complex is built, as PyTorch's; its forward refuses it (NotImplementedError)
-            raise TypeError(f"MultiheadAttention: dtype must be a floating or complex type, got {dt}")
+            # TypeError, and PyTorch's RuntimeError (its integer parameters cannot require grad)
+            raise InputDtypeError(f"MultiheadAttention: dtype must be a floating or complex type, got {dt}")
         self.embed_dim = embed_dim
         self.kdim = embed_dim if kdim is None else kdim
         self.vdim = embed_dim if vdim is None else vdim

@@ -149,3 +149,33 @@ def test_cross_map_lrn2d_sizes_from_one_match(torch: Any) -> None:
     for size in (1, 2, 2.5, 3):
         np.testing.assert_allclose(nn.CrossMapLRN2d(size)(mg.tensor(x)).numpy(),
                                    torch.nn.CrossMapLRN2d(size)(torch.tensor(x)).numpy(), rtol=1e-10)
+
+
+# --- dtype= keywords: a floating module against a float64 input, an integer dtype ---------------------------------
+
+@pytest.mark.parametrize("build, shape", [
+    # the fused linear + cross entropy promoted mixed dtypes where PyTorch's matmul refuses them
+    (lambda lib: lib.nn.LinearCrossEntropyLoss(5, 3, dtype=lib.float32), (4, 5)),
+    # MultiheadAttention of an integer dtype: PyTorch's RuntimeError (a parameter that cannot require grad)
+    (lambda lib: lib.nn.MultiheadAttention(4, 2, dtype=lib.int64), (2, 4)),
+    (lambda lib: lib.nn.TransformerEncoderLayer(4, 2, 8, dtype=lib.bool), (2, 4)),
+])
+def test_dtype_keyword_refusals(torch: Any, build: Callable, shape: tuple) -> None:
+    x = RNG.standard_normal(shape)
+    target = np.array([0, 1, 2, 0])[: shape[0]]
+
+    def outcome(lib: Any) -> Any:
+        try:
+            module = build(lib)
+            if isinstance(module, lib.nn.LinearCrossEntropyLoss):
+                return module(lib.tensor(x), lib.tensor(target))
+            if isinstance(module, lib.nn.MultiheadAttention):
+                return module(lib.tensor(x), lib.tensor(x), lib.tensor(x))
+            return module(lib.tensor(x))
+        except Exception as error:   # noqa: BLE001 - the class is what is compared
+            return error
+
+    expected = outcome(torch)
+    assert isinstance(expected, RuntimeError), f"torch: {expected!r}"
+    ours = outcome(mg)
+    assert isinstance(ours, RuntimeError), f"ours {ours!r}, torch {type(expected).__name__}: {expected}"
