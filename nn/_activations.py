@@ -250,12 +250,12 @@ class SiLU(mg.Function):
     name = "silu"
 
     def forward(self, x: Any) -> Any:
-        s = _sigmoid_of(self.xp, x)
-        self.saved = (x, s)
-        return x * s
+        self.saved = (x,)   # σ(x) is computed again by backward: the node keeps x only, as PyTorch's SiluBackward0
+        return x * _sigmoid_of(self.xp, x)
 
     def backward(self, gy: Any) -> Any:
-        x, s = self.saved
+        (x,) = self.saved
+        s = _sigmoid_of(self.xp, x)
         return gy * s * (1 + x * (1 - s))
 
 
@@ -279,13 +279,18 @@ class Mish(mg.Function):
     name = "mish"
 
     def forward(self, x: Any) -> Any:
-        t = self.xp.asarray(self.xp.tanh(self.xp.logaddexp(x, 0)))   # softplus(x) = log(1 + eˣ), stable
-        self.saved = (x, t)
-        return x * t
+        self.saved = (x,)   # t is computed again by backward: the node keeps x only, as PyTorch's MishBackward0
+        return x * _tanh_softplus(self.xp, x)
 
     def backward(self, gy: Any) -> Any:
-        x, t = self.saved
+        (x,) = self.saved
+        t = _tanh_softplus(self.xp, x)
         return gy * (t + x * _sigmoid_of(self.xp, x) * (1 - t * t))
+
+
+def _tanh_softplus(xp: Any, x: Any) -> Any:
+    """tanh(softplus(x)) of an array, softplus(x) = log(1 + eˣ) computed stably (Mish's t)."""
+    return xp.asarray(xp.tanh(xp.logaddexp(x, 0)))
 
 
 def softplus(input: Tensor, beta: float = 1.0, threshold: float = 20.0) -> Tensor:  # noqa: A002

@@ -229,3 +229,40 @@ def test_a_weights_gradient_keeps_its_layout_when_the_input_is_constant(torch: A
         x = lib.tensor(np.linspace(-1, 1, 120).reshape(4, 30), dtype=lib.float32)
         _functional(lib).linear(x, weight).sum().backward()
         assert weight.grad.is_contiguous()
+
+
+# --- 3. activations kept what their backward computes again -------------------------------------------------------
+
+ACTIVATIONS = {"silu": lambda lib, y: _functional(lib).silu(y), "mish": lambda lib, y: _functional(lib).mish(y),
+               "SiLU module": lambda lib, y: (nn if lib is mg else lib.nn).SiLU()(y)}
+
+
+@pytest.mark.parametrize("case", list(ACTIVATIONS))
+def test_an_activation_keeps_its_input_only(case: str, torch: Any) -> None:
+    """silu kept σ(x) beside x, mish tanh(softplus(x)) beside x: twice PyTorch's saved bytes, whose SiluBackward0 and
+    MishBackward0 save ``self`` only and compute the rest again in backward."""
+    def graph(lib: Any) -> tuple:
+        x = lib.tensor(np.linspace(-3, 3, 4096).reshape(64, 64), dtype=lib.float32, requires_grad=True)
+        return ACTIVATIONS[case](lib, x * 2).sum(), x
+
+    loss, x = graph(mg)
+    t_loss, t_x = graph(torch)
+    assert _node_bytes(loss, [x]) <= _torch_saved_bytes(t_loss, [t_x])
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float16"])
+@pytest.mark.parametrize("case", list(ACTIVATIONS))
+def test_an_activation_keeping_its_input_only_still_differentiates_twice(case: str, dtype: str, torch: Any) -> None:
+    values = np.array([-30.0, -3.0, -0.5, 0.0, 0.7, 2.0, 25.0])
+    grads = []
+    for lib in (mg, torch):
+        x = lib.tensor(values, dtype=getattr(lib, dtype), requires_grad=True)
+        if dtype == "float16":   # first derivatives only (PyTorch's float16 double backward is not its CPU kernel's)
+            (g,) = lib.autograd.grad((ACTIVATIONS[case](lib, x) * 3).sum(), x)
+            grads.append([g.float().numpy()])
+            continue
+        (g,) = lib.autograd.grad((ACTIVATIONS[case](lib, x) * 3).sum(), x, create_graph=True)
+        (gg,) = lib.autograd.grad((g * g).sum(), x)
+        grads.append([g.detach().numpy(), gg.numpy()])
+    for ours, theirs in zip(*grads, strict=True):
+        np.testing.assert_allclose(ours, theirs, rtol=1e-3 if dtype == "float16" else 1e-10, atol=1e-12)
