@@ -15,6 +15,7 @@ them for; writing through a storage (``copy_``, ``fill_``, ``resize_``) raises N
 from __future__ import annotations
 
 import warnings
+from collections.abc import Iterable
 from typing import Any
 
 import numpy
@@ -282,8 +283,8 @@ def _typed_array(args: tuple, dtype: Any, device: Any) -> Any:
     if isinstance(data, (int, numpy.integer)):
         values = _zeros("TypedStorage", data, dtype)
     else:
-        if isinstance(data, (str, bytes)):
-            raise TypeError(f"TypedStorage: invalid data type {type(data).__name__!r}")
+        if isinstance(data, (str, bytes)) or not isinstance(data, Iterable):
+            raise TypeError(f"TypedStorage: takes a size or a sequence of values, got {type(data).__name__!r}")
         values = tensor(list(data), dtype=dtype).numpy().reshape(-1)   # PyTorch's checks of each value
     dev = backend.resolve_device("cpu" if device is None else device)
     return backend.to_device(values, dev) if dev.type != "cpu" else values

@@ -319,9 +319,9 @@ class Tensor:
         tensor = object.__new__(cls)
         try:
             arguments = _constructor_arguments(*data, **kwargs)
-        except (TypeError, ValueError):
+        except (TypeError, ValueError) as error:
             if cls.__init__ is Tensor.__init__:
-                raise
+                raise type(error)(f"Tensor(): {error}") from None   # (the message names the argument)
             return tensor   # a subclass's own arguments: its __init__ makes the tensor
         tensor._initialize(*arguments)
         return tensor

@@ -227,11 +227,12 @@ def _on_gpu_float16_in_float32(fn: Any, widened: tuple[str, ...], strict: tuple[
     PyTorch's CUDA kernels; on the CPU ``fn`` itself, which refuses float16 as PyTorch's CPU kernels (they have
     none: NotImplementedError)."""
     wide = _float16_in_float32(fn, widened, strict=strict)
-    first = next(iter(inspect.signature(fn).parameters))
+    signature = inspect.signature(fn)
+    first = next(iter(signature.parameters))
 
     @functools.wraps(fn)
     def run(*args: Any, **kwargs: Any) -> Any:
-        x = args[0] if args else kwargs.get(first)
+        x = signature.bind(*args, **kwargs).arguments.get(first)   # (a wrong call: Python's TypeError, naming fn)
         if isinstance(x, Tensor) and x.dtype == mg.float16 and x.device.type != "cpu":
             return wide(*args, **kwargs)
         return fn(*args, **kwargs)
