@@ -106,8 +106,9 @@ class Adam(DecoupledWeightDecayFlag, Optimizer):
         if hyper["amsgrad"]:
             second = xp.maximum(state["max_exp_avg_sq"], exp_avg_sq, out=state["max_exp_avg_sq"])
         step_size = lr / (1 - beta1 ** step)
-        # out=: a 0-dim root would be a NumPy scalar, which the float32 steps below would not round to float16
-        denom = xp.sqrt(second, out=xp.empty_like(second))
+        denom = xp.sqrt(second)
+        if denom.ndim == 0:     # a NumPy scalar: an array, which the float32 steps below round to float16 in place
+            denom = xp.array(denom)
         denom /= scalar(math.sqrt(1 - beta2 ** step))
         denom += eps
         xp.multiply(exp_avg, scalar(-step_size), out=scratch)

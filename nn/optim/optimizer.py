@@ -152,9 +152,10 @@ def plus_(array: Any, other: Any, alpha: float) -> None:
 
 def _alpha(array: Any, alpha: float) -> Any:
     """``alpha`` as PyTorch's add(alpha=) reads it for ``array``: rounded to its dtype (complex too), then float32 for
-    float16 (its arithmetic dtype, see opmath)."""
-    alpha = array.dtype.type(alpha)
-    return np.float32(alpha) if array.dtype.itemsize < 4 else alpha
+    float16 (its arithmetic dtype, see opmath). A Python float is kept for the others: NumPy rounds it so."""
+    if array.dtype.itemsize < 4:
+        return np.float32(np.float16(alpha))
+    return alpha if type(alpha) is float else array.dtype.type(alpha)
 
 
 def lerp_(start: Any, end: Any, weight: float) -> None:
