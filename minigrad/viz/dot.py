@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections import Counter
 from typing import Any
 
 import graphviz
@@ -19,6 +20,7 @@ GRAPH_ATTRS = {"fontname": "Helvetica", "fontsize": "11", "nodesep": "0.15", "ra
 NODE_ATTRS = {"shape": "box", "style": "rounded", "fontname": "Helvetica", "fontsize": "10", "height": "0.3",
               "margin": "0.06,0.03"}
 EDGE_ATTRS = {"arrowsize": "0.6", "fontname": "Helvetica", "fontsize": "8"}
+MAX_DEPTH = 2_000   # cluster nesting drawn: dot's parser stops near 2,500 (its stack holds 10,000 entries, 4 a level)
 
 
 class Graph(graphviz.Digraph):
@@ -62,15 +64,23 @@ def emit_clusters(graph: graphviz.Digraph, units: list[Unit], h_norms: dict[str,
         for path in reversed(chain):
             children[path] = []
             children[parent(path)].append(path)
+    depth = max((path.count("/") + 1 for path in children if path), default=0)
+    if depth > MAX_DEPTH:
+        raise ValueError(
+            f"draw: name scopes nest {depth:,} deep, more than the {MAX_DEPTH:,} levels of clusters drawn "
+            f"(Graphviz cannot read about 2,500); pass collapse=N (fold each scope below level N into one box) "
+            f"or group=None (no clusters)"
+        )
     names: dict[str, str] = {}
     taken: set[str] = set()
+    suffix: Counter = Counter()   # base → the last number tried after it (a deep scope's ids share their start)
     for path in children:
         if not path:
             continue
-        base = "cluster_" + re.sub(r"\W", "_", path, flags=re.ASCII)[:200]   # an id, not drawn: kept short
-        name, k = base, 1
+        base = name = "cluster_" + re.sub(r"\W", "_", path, flags=re.ASCII)[:200]   # an id, not drawn: kept short
         while name in taken:
-            name, k = f"{base}_{k}", k + 1
+            suffix[base] += 1
+            name = f"{base}_{suffix[base]}"
         taken.add(name)
         names[path] = name
 
@@ -82,23 +92,38 @@ def emit_clusters(graph: graphviz.Digraph, units: list[Unit], h_norms: dict[str,
             for unit in row:
                 same.node(unit.node_id)
             target.subgraph(same)
-        for child in children[path]:
-            label = child.rsplit("/", 1)[-1]
-            attrs = {"label": escape(label), "style": "rounded", "color": "#9e9e9e", "fontsize": "10",
-                     "tooltip": escape(child)}
-            if scale is not None and child in h_norms:
-                attrs["label"] = f"{escape(label)}\\n‖∂L/∂h‖ {norms_text(h_norms[child])}"
-                attrs["color"] = scale.color(max(h_norms[child]))
-                attrs["penwidth"] = "2"
-            elif scale is not None and sent_back and child in sent_back:
-                attrs["label"] = f"{escape(label)}\\ngrads sent back {norm_text(sent_back[child])}"
-                attrs["color"] = scale.color(sent_back[child])
-                attrs["penwidth"] = "2"
-            sub = graphviz.Digraph(names[child], graph_attr=_plain(attrs))
-            fill(sub, child)   # depth = scope nesting depth (a handful)
-            target.subgraph(sub)
 
     fill(graph, "")
+    # Each cluster's lines go straight into the graph's body, indented by depth, as Digraph.subgraph would
+    # nest them: a walk with a stack (scopes may nest a thousand deep), each line written once.
+    stack: list[tuple[str, int]] = [(path, 1) for path in reversed(children[""])]
+    while stack:
+        path, depth = stack.pop()
+        if depth < 0:   # every scope inside it written: close it
+            graph.body.append("\t" * -depth + "}\n")
+            continue
+        cluster = graphviz.Digraph(names[path], graph_attr=_plain(_cluster_attrs(path, h_norms, scale, sent_back)))
+        fill(cluster, path)
+        graph.body += ["\t" * depth + line for line in list(cluster.__iter__(subgraph=True))[:-1]]
+        stack += [(path, -depth), *((child, depth + 1) for child in reversed(children[path]))]
+
+
+def _cluster_attrs(path: str, h_norms: dict[str, list[float]], scale: Scale | None,
+                   sent_back: dict[str, float] | None) -> dict[str, str]:
+    """A scope cluster's label (its last part; with gradients its ‖∂L/∂h‖ or the gradients it sent back),
+    colour and tooltip (the whole path)."""
+    label = path.rsplit("/", 1)[-1]
+    attrs = {"label": escape(label), "style": "rounded", "color": "#9e9e9e", "fontsize": "10",
+             "tooltip": escape(path)}
+    if scale is not None and path in h_norms:
+        attrs["label"] = f"{escape(label)}\\n‖∂L/∂h‖ {norms_text(h_norms[path])}"
+        attrs["color"] = scale.color(max(h_norms[path]))
+        attrs["penwidth"] = "2"
+    elif scale is not None and sent_back and path in sent_back:
+        attrs["label"] = f"{escape(label)}\\ngrads sent back {norm_text(sent_back[path])}"
+        attrs["color"] = scale.color(sent_back[path])
+        attrs["penwidth"] = "2"
+    return attrs
 
 
 def _plain(attrs: dict[str, str]) -> dict[str, str]:
