@@ -266,3 +266,121 @@ def test_an_activation_keeping_its_input_only_still_differentiates_twice(case: s
         grads.append([g.detach().numpy(), gg.numpy()])
     for ours, theirs in zip(*grads, strict=True):
         np.testing.assert_allclose(ours, theirs, rtol=1e-3 if dtype == "float16" else 1e-10, atol=1e-12)
+
+
+# --- 2. index arrays stayed on the nodes after backward ------------------------------------------------------------
+
+def _index(lib: Any, *rows: Any) -> Any:
+    return lib.tensor(np.array(rows))
+
+
+def _set_rows(lib: Any, y: Any) -> Any:
+    z = y * 1
+    z[_index(lib, 0, 2)] = y[:2] * 3
+    return z
+
+
+INDEXED = {
+    "sort": lambda lib, y: y.sort(1).values,
+    "topk": lambda lib, y: y.topk(2, 1).values,
+    "max(dim)": lambda lib, y: y.max(1).values,
+    "cummax": lambda lib, y: y.cummax(1).values,
+    "gather": lambda lib, y: y.gather(1, _index(lib, [0, 1], [2, 0], [1, 1])),
+    "index tensor": lambda lib, y: y[_index(lib, 0, 2, 2)],
+    "two index tensors": lambda lib, y: y[_index(lib, 0, 2), _index(lib, 1, 3)],
+    "index_select": lambda lib, y: y.index_select(0, _index(lib, 0, 2, 2)),
+    "masked_select": lambda lib, y: y.masked_select(y > 0),
+    "scatter": lambda lib, y: y.scatter(1, _index(lib, [0, 1], [1, 2], [2, 0]), y[:, :2] * 3),
+    "scatter_add": lambda lib, y: y.scatter_add(1, _index(lib, [0, 1], [1, 2], [2, 0]), y[:, :2] * 3),
+    "index_add": lambda lib, y: y.index_add(0, _index(lib, 0, 2), y[:2] * 3),
+    "index_copy": lambda lib, y: y.index_copy(0, _index(lib, 0, 2), y[:2] * 3),
+    "setitem": _set_rows,
+    "max_pool2d": lambda lib, y: _functional(lib).max_pool2d(y.reshape(1, 1, 3, 4), 2),
+    "adaptive_max_pool2d": lambda lib, y: _functional(lib).adaptive_max_pool2d(y.reshape(1, 1, 3, 4), 2),
+}
+
+
+def _arrays_of_the_graph(root: mg.Tensor, skip: set) -> list:
+    """Weak references to the arrays the nodes of ``root``'s graph hold (tuples looked into), but ``skip``'s."""
+    found: list = []
+
+    def visit(value: Any, depth: int) -> None:
+        if isinstance(value, np.ndarray):
+            if id(value) not in skip:
+                found.append(weakref.ref(value))
+        elif depth < 4 and type(value) in (tuple, list):
+            for item in value:
+                visit(item, depth + 1)
+
+    seen: set = set()
+    stack = [root.grad_fn]
+    while stack:
+        node = stack.pop()
+        if node is None or id(node) in seen:
+            continue
+        seen.add(id(node))
+        for key, value in vars(node).items():
+            if key != "edges":
+                visit(value, 0)
+        stack.extend(edge[0] for edge in node.edges if type(edge) is tuple)
+    return found
+
+
+@pytest.mark.parametrize("case", list(INDEXED))
+def test_backward_frees_the_index_arrays_a_node_kept(case: str, torch: Any) -> None:
+    """``y.sort(1).values``, ``y[idx]``, ``y.scatter(1, idx, src)`` …: a backward without retain_graph freed the
+    node's ``saved`` but the index arrays stayed on it (``Gather.index``, ``GetItem.index``, ``Scatter.index``,
+    ``IndexWrite.index``, ``SetItem.index``; for sort, topk and max-pool as big as the output) while the loss
+    was held. PyTorch frees its saved indices with the rest (reading ``grad_fn._saved_indices`` then raises)."""
+    t = torch.tensor(np.linspace(-2, 2, 12).reshape(3, 4), requires_grad=True)
+    out = INDEXED[case](torch, t * 2)
+    def tensors(value: Any) -> bool:
+        return isinstance(value, torch.Tensor) or type(value) in (tuple, list) and any(map(tensors, value))
+
+    names = [a for a in dir(out.grad_fn) if a.startswith("_saved_") and tensors(getattr(out.grad_fn, a))]
+    assert names   # torch saves an index here
+    out.sum().backward()
+    for name in names:
+        with pytest.raises(RuntimeError, match="freed"):
+            getattr(out.grad_fn, name)
+    with cycle_collector_off():
+        x = _input(mg)
+        y = x * 2
+        loss = INDEXED[case](mg, y).sum()
+        del y
+        held = _arrays_of_the_graph(loss, {id(x.data), id(loss.data)})
+        assert any(r() is not None for r in held)
+        loss.backward()
+        assert [r().shape for r in held if r() is not None] == []
+    np.testing.assert_allclose(x.grad.numpy(), t.grad.numpy(), rtol=1e-12)
+
+
+def test_a_freed_index_write_keeps_its_grad_fn_name(torch: Any) -> None:
+    """The index arrays of ``z[i] = v`` are freed; what grad_fn.name() reads of them (their dims) stays."""
+    names = []
+    for lib in (mg, torch):
+        x = lib.tensor(np.linspace(-2, 2, 12).reshape(3, 4), requires_grad=True)
+        z, w = x * 1, x * 1
+        z[_index(lib, 0, 2)] = x[:2] * 3
+        w[_index(lib, 0, 2), 1:] = 3 * x[:2, 1:]
+        before = [z.grad_fn.name(), w.grad_fn.name()]
+        (z.sum() + w.sum()).backward()
+        names.append((before, [z.grad_fn.name(), w.grad_fn.name()]))
+    assert names[0] == names[1]
+
+
+@pytest.mark.parametrize("case", ["sort", "topk", "gather", "index tensor", "scatter", "index_add", "setitem",
+                                  "adaptive_max_pool2d"])
+def test_a_compiled_call_with_an_index_replays_after_backward(case: str) -> None:
+    """mg.compile's replays read the captured op's index again: only the graph's nodes drop theirs."""
+    def loss(x: mg.Tensor) -> mg.Tensor:
+        return (INDEXED[case](mg, x * 2) ** 2).sum()
+
+    compiled = mg.compile(loss)
+    for step in range(4):
+        grads = []
+        for fn in (loss, compiled):
+            x = mg.tensor(np.linspace(-2, 2, 12).reshape(3, 4) * (step + 1), requires_grad=True)
+            fn(x).backward()
+            grads.append(x.grad.numpy())
+        np.testing.assert_allclose(grads[0], grads[1], rtol=1e-12)

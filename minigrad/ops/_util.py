@@ -13,7 +13,7 @@ import numpy
 
 from .. import backend
 from ..arguments import AllocationError, ArgumentTypeError, Int64RangeError, ShapeMismatchError  # noqa: F401
-from ..autograd import AxisError
+from ..autograd import AxisError, frees_saved
 from ..autograd.engine import _move_cpu_scalars
 from ..tensor import Tensor
 
@@ -130,6 +130,14 @@ def read_by_the_others(node: Any) -> tuple:
     needs = node.needs_grad
     wanted = sum(needs)
     return tuple(array if wanted - needs[i] else None for i, array in enumerate(node.saved))
+
+
+def last_backward(node: Any) -> bool:
+    """Whether ``node``'s backward, running now, is its last: a graph node (it has edges; a replayed mg.compile
+    call's op has none, and its next replay reads its attributes again) in a walk that frees what nodes saved (no
+    ``retain_graph``). An op drops the index arrays it keeps beside ``saved`` then, as PyTorch frees its saved
+    indices with the rest (a sort's or max-pool's are as big as its output)."""
+    return bool(node.edges) and frees_saved()
 
 
 def fresh_memory(out: Tensor) -> Tensor:

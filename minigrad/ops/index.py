@@ -30,6 +30,7 @@ from ._util import (
     index_data,
     int_arg,
     int_tuple,
+    last_backward,
     normalize_axis,
     one_axis,
     sizes_keyword,
@@ -315,6 +316,8 @@ class Scatter(Function):
             gsrc[tuple(slice(0, n) for n in self.index.shape)] = gy[where]
         elif self.add:   # PyTorch saves scatter_add's index for src's gradient only: x's runs again, as PyTorch's
             self.saved = ()
+        if self.saved and last_backward(self):   # the index goes with saved, as PyTorch's
+            self.index = None
         return gx, gsrc
 
 

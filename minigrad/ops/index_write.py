@@ -30,6 +30,7 @@ from ._util import (
     device_array,
     flag,
     index_data,
+    last_backward,
     number,
     one_axis,
     real_scalar,
@@ -101,6 +102,8 @@ class IndexWrite(Function):
             gsource = xp.moveaxis(xp.moveaxis(gy, self.axis, 0)[self.saved[0]], 0, self.axis)
         elif self.add:   # PyTorch saves index_add's index for source's gradient only: x's runs again, as PyTorch's
             self.saved = ()
+        if self.saved and last_backward(self):   # the index goes with saved, as PyTorch's
+            self.index = None
         return gx, gsource
 
 

@@ -50,6 +50,7 @@ from ._util import (
     DtypeMismatchError,
     ShapeMismatchError,
     in_int64,
+    last_backward,
     note_random_op,
     number,
     refuse_complex_alpha,
@@ -852,7 +853,16 @@ class SetItem(Function):
                 if gv.dtype.kind == "c" and self.value_dtype.kind != "c":   # a real value written into complex x
                     gv = gv.real
                 gv = gv.astype(self.value_dtype, copy=False)
+        if self.saved and last_backward(self):   # the index arrays go with saved, as PyTorch's IndexPutBackward0
+            self.index = _shells(self.index)      # frees them; their dims stay for grad_fn.name() (autograd.names)
         return gx, gv
+
+
+def _shells(index: Any) -> Any:
+    """``index`` with each array replaced by an empty host array of its number of dims and dtype."""
+    def shell(item: Any) -> Any:
+        return numpy.empty((0,) * item.ndim, item.dtype) if backend.is_array(item) else item
+    return tuple(shell(item) for item in index) if type(index) is tuple else shell(index)
 
 
 def setitem(x: Tensor, index: Any, value: Any) -> None:

@@ -35,6 +35,7 @@ from ._util import (
     index_data,
     int_arg,
     keep_flag,
+    last_backward,
     one_axis,
     tensor_arg,
     unsupported,
@@ -103,6 +104,8 @@ class Gather(Function):
                       for d, n in enumerate(index.shape))
         gx = xp.zeros(self.in_shape, dtype=gy.dtype)
         backend.scatter_add(xp, gx, where, gy)
+        if last_backward(self):   # the index goes with saved (a sort's, topk's, max(dim)'s), as PyTorch's
+            self.index = None
         return gx
 
 

@@ -25,6 +25,7 @@ from ._util import (
     dim_or_axis,
     fresh_memory,
     int_tuple,
+    last_backward,
     normalize_axis,
     one_axis,
     one_of,
@@ -456,6 +457,8 @@ class GetItem(Function):
         gx = self.xp.zeros(self.in_shape, dtype=gy.dtype)
         if self.saved:
             backend.scatter_add(self.xp, gx, self.saved[0], gy)
+            if last_backward(self):   # the index arrays go with saved, as PyTorch's IndexBackward0 frees them
+                self.index = None
         else:
             gx[self.index] = gy
         return gx
