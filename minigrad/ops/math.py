@@ -216,11 +216,12 @@ class Unary(Function):
         if y.strides != x.strides and y.shape == x.shape and not x.flags.c_contiguous:
             # a kernel of several NumPy steps may mix layouts and end in C order: PyTorch's unary result keeps x's
             y = lay_out_as_torch(xp, y, [tuple(s // x.itemsize for s in x.strides)])
-        self.saved = (x.copy() if self.name in _COPIES_INPUT else x, y)
+        # y too, unless the derivative reads x only (erf, erfc, log1p, asin …: PyTorch's nodes keep x alone)
+        self.saved = (x.copy() if self.name in _COPIES_INPUT else x, None if self.name in _READS_INPUT_ONLY else y)
         return y
 
     def backward(self, gy: Any) -> Any:
-        x, y = self.saved
+        x, y = self.saved   # (y None where the derivative reads x only)
         with backend.errstate(self.xp, divide="ignore", invalid="ignore", over="ignore"):
             if gy.dtype == FLOAT16:
                 return float16_in_float32(lambda g, a, b: g * self.derivative(self.xp, a, b).astype(g.dtype), gy, x, y)
