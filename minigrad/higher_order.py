@@ -1013,10 +1013,22 @@ def _filled(node: Function, grads: list) -> list:
 
 @rule(Split)
 def _split(node: Function, grads: list) -> Tensor:
-    if node.sorted_end is None or node.sorted_end > node.in_shape[node.axis]:
-        raise NotImplementedError("create_graph=True: no higher-order gradient for split with points "
-                                  f"{node.points} (out of order, negative or past the end) yet")
-    return Concat(node.axis)(*_filled(node, grads))
+    parts = _filled(node, grads)
+    if node.sorted_end is not None:   # sorted points from 0 up: the parts tile the input in order (empty past its end)
+        return Concat(node.axis)(*parts)
+    # points out of order or negative (Python's slice rules, as the forward's): each part's gradient between zeros
+    # that fill the rest of the axis, summed (parts may overlap)
+    axis, shape = node.axis, node.in_shape
+    size, total = shape[axis], None
+    for lo, hi, part in zip([0, *node.points], [*node.points, None], parts):
+        start, stop, _ = slice(lo, hi).indices(size)
+        if stop <= start:
+            continue
+        before = _zeros(shape[:axis] + (start,) + shape[axis + 1:], part)
+        after = _zeros(shape[:axis] + (size - stop,) + shape[axis + 1:], part)
+        placed = Concat(axis)(before, part, after)
+        total = placed if total is None else Add()(total, placed)
+    return total if total is not None else _zeros(shape, parts[0])
 
 
 @rule(Unbind)

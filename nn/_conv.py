@@ -450,13 +450,14 @@ def _window_means(x: Tensor, axis: int, starts: Any, ends: Any) -> Tensor:
         # host-to-device copies on a GPU); laid out (width, out, *), so each window adds its entries in order,
         # as the gathered windows below and PyTorch's kernel do
         windows = x.movedim(axis, 0).unflatten(0, (out, width)).movedim(1, 0).contiguous()
-        return (windows.sum(dim=0) / width).movedim(0, axis).contiguous()   # C order, as PyTorch's result
+        # C order, as PyTorch's result; its backward reads x (zeros), as the other pools'
+        return _reads_input((windows.sum(dim=0) / width).movedim(0, axis).contiguous())
     table = starts[:, None] + numpy.arange(width)                                        # (out, widest window)
     inside = table < ends[:, None]
     moved = x.movedim(axis, -1)[..., numpy.where(inside, table, starts[:, None])]       # (*, out, width)
     sums = mg.where(mg.as_tensor(mg.make_array(inside, numpy.bool_, x.device)), moved, 0).sum(dim=-1)
     counts = mg.as_tensor(mg.make_array((ends - starts).astype(x.dtype), x.dtype, x.device))
-    return (sums / counts).movedim(-1, axis).contiguous()   # C order, as PyTorch's result (.view works on it)
+    return _reads_input((sums / counts).movedim(-1, axis).contiguous())   # C order, as PyTorch's (.view works)
 
 
 def _max_positions(windows: Tensor, table: Tensor) -> Tensor:
@@ -484,7 +485,7 @@ def adaptive_max_pool1d(input: Tensor, output_size: Any, return_indices: bool = 
     with mg.no_grad():
         windows = x.detach()[..., table]                                     # (*, out, width)
         indices = _max_positions(windows, table)
-    values = x.gather(-1, indices)
+    values = _reads_input(x.gather(-1, indices))   # PyTorch's max-pool backward reads x
     return (values, indices) if flag(return_indices, "adaptive_max_pool1d", "return_indices") else values
 
 
@@ -536,5 +537,5 @@ def adaptive_max_pool2d(input: Tensor, output_size: Any, return_indices: bool = 
         windows = flat.detach()[..., table]                                    # (*, H_out, W_out, kh·kw)
         indices = _max_positions(windows, table)
     out_shape = indices.shape
-    values = flat.gather(-1, indices.reshape(*x.shape[:-2], len(rows) * len(cols))).reshape(out_shape)
+    values = _reads_input(flat.gather(-1, indices.reshape(*x.shape[:-2], len(rows) * len(cols)))).reshape(out_shape)
     return (values, indices) if flag(return_indices, "adaptive_max_pool2d", "return_indices") else values

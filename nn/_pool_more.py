@@ -17,6 +17,7 @@ import numpy
 import minigrad as mg
 from minigrad import Tensor
 
+from ._activations import _reads_input
 from ._arguments import _floating, _int, _number, _tensor
 from ._conv import (
     _avg_pool,
@@ -133,7 +134,8 @@ def adaptive_max_pool3d(input: Tensor, output_size: Any, return_indices: bool = 
     with mg.no_grad():
         picked = flat.detach()[..., table]                                       # (*, D_out, H_out, W_out, k)
         indices = _max_positions(picked, table)
-    values = flat.gather(-1, indices.reshape(*x.shape[:-3], math.prod(indices.shape[-3:]))).reshape(indices.shape)
+    values = _reads_input(flat.gather(-1, indices.reshape(*x.shape[:-3], math.prod(indices.shape[-3:]))))
+    values = values.reshape(indices.shape)   # _reads_input: PyTorch's max-pool backward reads x
     return (values, indices) if flag(return_indices, name, "return_indices") else values
 
 
