@@ -119,7 +119,13 @@ class EmptyReductionError(ValueError, RuntimeError, IndexError):
 def constant_array(name: str, value: Any) -> Any:
     """A non-Tensor input that is not a Python number or an array of a tensor dtype: a numeric array, or a
     TypeError naming the op (an object, string, structured or longdouble array or NumPy scalar too, as PyTorch
-    refuses to convert them: NumPy would compute an object or float128 result)."""
+    refuses to convert them: NumPy would compute an object or float128 result). A Python list or tuple is
+    refused too, as PyTorch's ops refuse one (``x + [1, 2]``, ``x.eq([1, 2])``: TypeError): wrap it in
+    ``mg.tensor``."""
+    if isinstance(value, (list, tuple)):
+        raise TypeError(f"{name}: an input must be a Tensor or a number, not {type(value).__name__} "
+                        f"({value!r:.60}); PyTorch does not convert a Python {type(value).__name__} operand either: "
+                        "wrap it in mg.tensor(...)")
     try:
         array = numpy.asarray(value)
     except (TypeError, ValueError):

@@ -18,7 +18,7 @@ from typing import Any
 import numpy
 
 from . import backend, dtypes
-from .arguments import ArgumentTypeError, as_bool, is_tensor_dtype
+from .arguments import ArgumentTypeError, ShapeMismatchError, as_bool, is_tensor_dtype
 from .backend import Device
 from .dtypes import bool_, float16, float32, float64, int32, int64
 from .printing import set_printoptions, tensor_repr  # noqa: F401 - mg.set_printoptions is imported from here
@@ -191,8 +191,9 @@ def _legacy_arguments(args: tuple, dtype: Any) -> tuple:
     if all(isinstance(a, (int, numpy.integer)) and not isinstance(a, bool) for a in args) or (
             len(args) == 1 and type(args[0]).__name__ == "Size"):
         shape = tuple(int(a) for a in (args if isinstance(args[0], (int, numpy.integer)) else args[0]))
-        if any(n < 0 for n in shape):
-            raise ValueError(f"Tensor: negative dimension in shape {shape}")
+        negative = [n for n in shape if n < 0]
+        if negative:   # PyTorch's RuntimeError (and ValueError, as before)
+            raise ShapeMismatchError(f"Trying to create tensor with negative dimension {negative[0]}: {list(shape)}")
         return numpy.zeros(shape, dtype), dtype
     if len(args) != 1 or not isinstance(args[0], (list, tuple, range)) and not backend.is_array(args[0]):
         raise TypeError(f"Tensor: expected sizes (ints), one sequence or array of data, or a Tensor; got "
@@ -732,9 +733,13 @@ class Tensor:
         self._grad = None
 
     def __delattr__(self, name: str) -> None:
-        """``del x.attr``; ``del x.data`` raises PyTorch's RuntimeError (it would leave a tensor without values)."""
+        """``del x.attr``; ``del x.data`` raises PyTorch's RuntimeError (it would leave a tensor without values),
+        ``del x.name`` PyTorch's AttributeError (it would leave a tensor without its label: set it to None)."""
         if name == "data":
             raise RuntimeError("Deleting tensor data is not allowed. Delete tensor instead!")
+        if name == "name":
+            raise AttributeError("attribute 'name' of 'Tensor' objects cannot be deleted (set x.name = None to "
+                                 "clear minigrad's label)")
         object.__delattr__(self, name)
 
     @property

@@ -517,6 +517,11 @@ def _reads_primal(tensor: Tensor, stops: set) -> bool:
     return False
 
 
+def _owned(level: _Level, tensor: Tensor) -> bool:
+    """Whether ``tensor`` was computed from ``level``'s stand-ins (False for a leaf or a constant)."""
+    return tensor._node is not None and level.owns(tensor)
+
+
 def _zero_link(value: Tensor, source: Tensor) -> Tensor:
     """``value`` (shape ``source.shape`` + more dims) unchanged, but depending on ``source`` with a zero gradient:
     torch.func's forward-mode results (jvp's tangents, jacfwd's Jacobians) require grad where the function's
@@ -653,6 +658,8 @@ def _forward_jacobian(func: Callable, argnums: Any, has_aux: bool, randomness: s
                                                                         forward_level)
                 _error_if_complex("jacfwd", flat_out, is_input=False)
                 carriers = [forward_ad._graph_of(out) for out in flat_out]
+                # which outputs carry a tangent (depend on a dual): torch's tangent of another is a zero, no graph
+                carries = [bool(forward_ad._level.reached([out])[0]) for out in carriers]
                 level.decide(carriers)
                 if level.create_graph and forward_ad._level.hidden_ops:
                     raise NotImplementedError(
@@ -694,8 +701,11 @@ def _forward_jacobian(func: Callable, argnums: Any, has_aux: bool, randomness: s
                     else:
                         block = _zeros(shape, out)
                     primal = _primal(out)
-                    if level.outer and not block.requires_grad and primal.requires_grad \
-                            and level.reaches_outside([primal]) and _reads_primal(primal, level.views):
+                    # as torch's: linked where the output depends on a differentiated input (else its tangent
+                    # is a zero without a graph) and its block does not already
+                    if (level.outer or level.nested) and primal.requires_grad and carries[i] \
+                            and not _owned(level, block) and level.reaches_outside([primal]) \
+                            and _reads_primal(primal, level.views):
                         block = _zero_link(block, primal)
                     blocks.append(block)
                 per_output.append(_pytree.unflatten(blocks, diff_spec))

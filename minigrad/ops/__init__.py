@@ -112,13 +112,12 @@ def _compare(name: str, op: Any, operator: bool = False) -> Any:
     equality = name in ("eq", "ne")
 
     def compare(self: Tensor, other: Any) -> Tensor:
-        if other is None or type(other) is str:   # refused before NumPy, which compares an empty tensor with them
-            if operator and equality:   # Python then compares identities: x == None is False, as PyTorch's
+        # refused as PyTorch's (NumPy would compare an empty tensor with None, a list elementwise)
+        if other is None or type(other) in (str, list, tuple):
+            if operator and equality:   # Python then compares identities: x == None, x == [1, 2] are False
                 return NotImplemented
             raise TypeError(f"{name}{'()' if equality else ''}: other must be a Tensor or a number, got "
-                            f"{type(other).__name__} (shapes {self.shape} and ())")
-        if operator and equality and type(other) in (list, tuple):   # PyTorch's: x == [1, 2] is False (identity)
-            return NotImplemented
+                            f"{type(other).__name__} (shapes {self.shape} and ()); wrap a list in mg.tensor(...)")
         raw = unwrap(other)
         if type(raw) is int and not 0 <= raw < 128 and _outside_int_dtype(raw, self.data.dtype):
             # PyTorch casts the number into the integer dtype first (uint8 >= -1 compares with 255), as the

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 import minigrad as mg
+import nn
 
 torch = pytest.importorskip("torch", reason="no torch")
 
@@ -162,3 +163,140 @@ def test_cuda_stream_honours_device_and_priority(monkeypatch: pytest.MonkeyPatch
         mg.cuda.Stream(device="cpu")
     with pytest.raises(RuntimeError, match="only 2 CUDA device"):
         mg.cuda.Stream(device=2)
+
+
+# --- 2. jacfwd/hessian results that are zeros: requires_grad and the gradient through them as torch's ----------------
+
+_W = np.random.default_rng(5).standard_normal((2, 3))
+
+
+def _linear(lib: Any) -> Any:
+    """A Linear(3, 2) in float64 with weight ``_W`` and a zero bias (made once per library: a draw inside a
+    transform raises)."""
+    module = _LINEARS.get(lib.__name__)
+    if module is None:
+        module = _LINEARS[lib.__name__] = (torch.nn.Linear if lib is torch else nn.Linear)(3, 2, dtype=lib.float64)
+        with lib.no_grad():
+            module.weight.copy_(lib.tensor(_W))
+            module.bias.zero_()
+    return module
+
+
+_LINEARS: dict = {}
+
+
+def _numpy(tensor: Any) -> np.ndarray:
+    """The values of a minigrad or torch tensor (a torch ZeroTensor, as its zeros)."""
+    if isinstance(tensor, torch.Tensor) and tensor._is_zerotensor():
+        return np.zeros(tuple(tensor.shape))
+    return tensor.detach().numpy()
+
+
+def _gav_of_jacfwd(lib: Any, x: Any) -> Any:
+    def f(y: Any) -> Any:
+        return y * y.detach().cos()
+    gradient, value = lib.func.grad_and_value(lambda y: lib.func.jacfwd(f)(y).sum())(x)
+    return gradient * value
+
+
+JACOBIAN_ZEROS = {
+    # ours: requires grad through the weight only, a backward to x gave None (torch: zeros)
+    "jacfwd of a Linear": lambda lib, x: lib.func.jacfwd(_linear(lib))(x),
+    "jacfwd of a Linear, vmapped": lambda lib, x: lib.func.jacfwd(lib.func.vmap(_linear(lib)))(x[None]),
+    # ours: the zero Hessian required grad (torch's: a zero without a graph)
+    "hessian of a Linear's sum": lambda lib, x: lib.func.hessian(lambda y: _linear(lib)(y).sum())(x),
+    "hessian of a Linear's sum, x constant": lambda lib, x: lib.func.hessian(lambda y: _linear(lib)(y).sum())(
+        x.detach()),
+    # ours: jacfwd nested in grad_and_value did not link its Jacobian to the input (the product did not require grad)
+    "grad_and_value of jacfwd": _gav_of_jacfwd,
+}
+
+
+@pytest.fixture(scope="module")
+def torch_func_loaded() -> None:
+    """torch's first jacfwd in a process spends seconds on its lazy imports: spent here, outside the test's call."""
+    torch.func.jacfwd(torch.nn.Linear(1, 1))(torch.ones(1))
+
+
+@pytest.mark.parametrize("case", list(JACOBIAN_ZEROS))
+def test_zero_jacobians_require_grad_and_pass_zeros_as_torch(case: str, torch_func_loaded: None) -> None:
+    x_values = np.array([0.3, -0.5, 1.1])
+    results = []
+    for lib in (mg, torch):
+        _linear(lib)
+        x = lib.tensor(x_values, requires_grad=True)
+        out = JACOBIAN_ZEROS[case](lib, x)
+        gx = None
+        if out.requires_grad:
+            gx, = lib.autograd.grad(out.sum(), x, allow_unused=True)
+            gx = None if gx is None else _numpy(gx)
+        results.append((_numpy(out), out.requires_grad, gx))
+    (ours, ours_rg, ours_gx), (theirs, theirs_rg, theirs_gx) = results
+    np.testing.assert_allclose(ours, theirs, rtol=1e-12, atol=1e-15)
+    assert ours_rg == theirs_rg
+    assert (ours_gx is None) == (theirs_gx is None)
+    if theirs_gx is not None:
+        np.testing.assert_array_equal(ours_gx, theirs_gx)
+
+
+# --- 4. a Python list or tuple as an operand of a tensor op: TypeError, as torch's ---------------------------------
+
+LIST_OPERANDS = {
+    "x.eq([1, 2])": lambda lib, x: x.eq([1, 2]),
+    "x.ne((1, 2))": lambda lib, x: x.ne((1, 2)),
+    "x < [1, 2]": lambda lib, x: x < [1, 2],
+    "x + [1, 2]": lambda lib, x: x + [1, 2],
+    "[1, 2] - x": lambda lib, x: [1, 2] - x,
+    "x * [[1, 2]]": lambda lib, x: x * [[1, 2]],
+    "x @ [1, 2]": lambda lib, x: x @ [1, 2],
+    "x ** [1, 2]": lambda lib, x: x ** [1, 2],
+    "add(x, [1, 2])": lambda lib, x: lib.add(x, [1, 2]),
+    "add([1, 2], x)": lambda lib, x: lib.add([1, 2], x),
+    "x.add_([1, 2])": lambda lib, x: x.add_([1, 2]),
+    "x += [1, 2]": lambda lib, x: x.__iadd__([1, 2]) if lib is mg else x.__add__([1, 2]),
+    "maximum(x, [1, 2])": lambda lib, x: lib.maximum(x, [1, 2]),
+    "where(x > 0, x, [1, 2])": lambda lib, x: lib.where(x > 0, x, [1, 2]),
+    "x.masked_fill(x > 0, [1])": lambda lib, x: x.masked_fill(x > 0, [1]),
+    "x.div((1, 2))": lambda lib, x: x.div((1, 2)),
+}
+
+
+@pytest.mark.parametrize("case", list(LIST_OPERANDS))
+def test_a_list_operand_is_refused_as_torch(case: str) -> None:
+    call = LIST_OPERANDS[case]
+    expected = _outcome(lambda: call(torch, torch.tensor([1.0, 2.0])))
+    if expected is NotImplemented:   # an operator method: Python then raises TypeError
+        expected = TypeError
+    assert expected is TypeError
+    assert _outcome(lambda: call(mg, mg.tensor([1.0, 2.0]))) is TypeError
+
+
+def test_equality_with_a_list_stays_false_and_scalars_still_work() -> None:
+    x = mg.tensor([1.0, 2.0])
+    assert (x == [1, 2]) is False and (x != [1, 2]) is True
+    assert (x + 1).tolist() == [2.0, 3.0] and x.eq(1.0).tolist() == [True, False]
+    assert (x + np.array([1.0, 2.0])).tolist() == [2.0, 4.0]   # a NumPy array is an operand (minigrad's choice)
+
+
+# --- 5. Tensor(-1), del x.name ----------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("shape", [(-1,), (2, -1), (-3, 2)])
+def test_legacy_constructor_with_a_negative_size_raises_torchs_runtime_error(shape: tuple) -> None:
+    # ours: ValueError only
+    assert _outcome(lambda: torch.Tensor(*shape)) is RuntimeError
+    with pytest.raises(RuntimeError, match="negative dimension") as error:
+        mg.Tensor(*shape)
+    assert isinstance(error.value, ValueError)   # the class it raised before, kept
+
+
+def test_deleting_a_tensors_name_is_refused_as_torch() -> None:
+    # ours deleted the slot (a later x.name raised AttributeError); torch's name cannot be deleted
+    assert _outcome(lambda: delattr(torch.ones(2), "name")) is AttributeError
+    x = mg.ones(2)
+    x.name = "weights"
+    with pytest.raises(AttributeError, match="name"):
+        del x.name
+    assert x.name == "weights"
+    x.foo = 1
+    del x.foo   # other attributes are deleted as before
+    assert not hasattr(x, "foo")
