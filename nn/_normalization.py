@@ -186,6 +186,8 @@ def batch_norm(input: Tensor, running_mean: Tensor | None, running_var: Tensor |
         if running_mean is None or running_var is None:
             raise InputShapeError("batch_norm: running_mean and running_var are needed when not training")
         out = (x - running_mean.reshape(shape)) / (running_var.reshape(shape) + eps).sqrt()
+        if out._node is not None:   # linear in x, but PyTorch's backward takes x: the first derivative requires
+            out._node.reads_input = "unused"   # grad, and x's second derivative is "not used" (None), as conv's
     if weight is not None:
         out = out * weight.reshape(shape)
     if bias is not None:

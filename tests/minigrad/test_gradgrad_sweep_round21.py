@@ -13,7 +13,11 @@ ignore_index, label_smoothing, beta/delta, approximate, align_corners) compared 
 - ``tensor_split``/``vsplit``/``hsplit`` with split points past the end, out of order or negative (PyTorch's
   indices; the parts then overlap or are empty): ``create_graph=True`` raised "no higher-order gradient for split
   … yet"; torch differentiates them any number of times. The rule now places each part's gradient between zeros
-  and sums them (a concatenation where sorted points only run past the end).
+  and sums them (a concatenation where sorted points only run past the end);
+- ``batch_norm(training=False)``: linear in x, but PyTorch's backward takes x, so its first derivative requires
+  grad and x's second derivative is "not used" (None with ``allow_unused=True``); ours did not require grad.
+  (PyTorch's own double backward with a bias but no weight raises an internal "Expected a proper Tensor but got
+  None"; ours gives None there.)
 """
 
 from __future__ import annotations
@@ -84,3 +88,28 @@ def test_split_points_past_the_end_or_out_of_order_differentiate_twice(op: str, 
         results.append((g.detach().numpy(), h.numpy()))
     for mine, theirs in zip(*results):
         np.testing.assert_allclose(mine, theirs, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("shape", [(3, 4), (2, 3, 2, 2)])
+@pytest.mark.parametrize("with_weight", [False, True])
+def test_batch_norm_eval_first_derivative_requires_grad_as_torch(shape: tuple, with_weight: bool) -> None:
+    rng = np.random.default_rng(5)
+    channels = shape[1]
+    array, weight = rng.standard_normal(shape), rng.standard_normal(channels)
+    mean, var = rng.standard_normal(channels), rng.uniform(0.5, 1.0, channels)
+    results = []
+    for lib in (mg, torch):
+        x = lib.tensor(array.copy(), requires_grad=True)
+        inputs = [x] + ([lib.tensor(weight.copy(), requires_grad=True)] if with_weight else [])
+        y = _functional(lib).batch_norm(x, lib.tensor(mean.copy()), lib.tensor(var.copy()),
+                                        inputs[1] if with_weight else None, training=False, eps=0.1)
+        w = lib.tensor(np.arange(y.numel(), dtype=np.float64).reshape(tuple(y.shape)))
+        grads = lib.autograd.grad((y * w).sum(), inputs, create_graph=True)
+        seconds = lib.autograd.grad(sum((g * g).sum() for g in grads), inputs, allow_unused=True)
+        results.append(([g.requires_grad for g in grads], [None if h is None else h.detach().numpy() for h in seconds]))
+    (mine_rg, mine), (theirs_rg, theirs) = results
+    assert mine_rg == theirs_rg
+    for a, b in zip(mine, theirs):
+        assert (a is None) == (b is None)
+        if a is not None:
+            np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-10)
