@@ -71,7 +71,7 @@ from .ops.scan import CumProd, CumSum, LogCumSumExp, MedianAll, Prod
 from .ops.select import Gather
 from .ops.shape import AsType, BroadcastTo, Clone, GetItem, Reshape, Transpose
 from .ops.solvers import Det, Inverse, Solve, TriangularSolve
-from .ops.special import ComplexSign, Logit, NanToNum, Sinc, cosh, sinh, xlogy
+from .ops.special import ComplexSign, Logit, NanToNum, Sinc, cosh, erfc, sinh, xlogy
 from .ops.special_bessel import NoDerivative
 from .ops.special_functions import erfinv, i0, i0e, i1, i1e, xlog1py
 from .ops.statistics import NanMean, NanSum
@@ -796,6 +796,20 @@ def _mish(node: Function, g: Tensor) -> Tensor:
     return Mul()(g, Add()(t, Mul()(Mul()(x, Sigmoid()(x)), Sub()(1, Mul()(t, t)))))
 
 
+def _gelu(node: Function, g: Tensor) -> Any:
+    """nn's ``Gelu`` (x · Φ(x)): PyTorch's g · (Φ + x · φ(x)), Φ from x again (the exact one's saved Φ is a
+    constant of the node: here it depends on x), φ the standard normal density; Φ ≈ σ(2u) in the tanh form."""
+    x = _input(node, 0, node.saved[0])
+    if node.approximate == "tanh":
+        scale, cubic = math.sqrt(2 / math.pi), 0.044715
+        s = Sigmoid()(Mul()(2, Mul()(scale, Add()(x, Mul()(cubic, Mul()(_square_of(x), x))))))
+        slope_u = Mul()(scale, Add()(1, Mul()(3 * cubic, _square_of(x))))
+        return Mul()(g, Add()(s, Mul()(Mul()(x, Mul()(Mul()(2, s), Sub()(1, s))), slope_u)))
+    cdf = Mul()(0.5, erfc(Mul()(x, -1 / math.sqrt(2.0))))
+    density = Div()(Exp()(Mul()(-0.5, _square_of(x))), _SQRT_2PI)
+    return Mul()(g, Add()(cdf, Mul()(x, density))), None
+
+
 LATE_RULES["nn.hooks.OutputGrads"] = _module_output_grads
 LATE_RULES["nn.hooks.InputGrads"] = _module_input_grads
 LATE_RULES["nn._padding.ConstantPad"] = _constant_pad
@@ -805,6 +819,7 @@ LATE_RULES["nn._common_losses._BinaryCrossEntropy"] = _binary_cross_entropy
 LATE_RULES["nn._common_losses._BinaryCrossEntropyWithLogits"] = _binary_cross_entropy_with_logits
 LATE_RULES["nn._activations.SiLU"] = _silu
 LATE_RULES["nn._activations.Mish"] = _mish
+LATE_RULES["nn._activations.Gelu"] = _gelu
 
 
 # --- fused and compiled nodes: refused with the way that works -------------------------------------------------

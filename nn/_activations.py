@@ -259,6 +259,45 @@ class SiLU(mg.Function):
         return gy * s * (1 + x * (1 - s))
 
 
+_SQRT_2PI = math.sqrt(2 * math.pi)
+_TANH_SCALE = math.sqrt(2 / math.pi)   # gelu's tanh form: u = √(2/π) (x + 0.044715 x³)
+_CUBIC = 0.044715
+
+
+class Gelu(mg.Function):
+    """GELU x · Φ(x) as one op whose backward is PyTorch's g · (Φ + x · φ(x)), φ the standard normal density: the
+    node keeps x (the chain of products and erfc it was kept four arrays of x's size; PyTorch's GeluBackward0 keeps
+    x). ``"tanh"``: Φ(x) ≈ σ(2u), u = √(2/π)(x + 0.044715 x³), computed from x again by backward. ``"none"``: the
+    exact Φ(x) = ½ erfc(-x/√2) (the engine's erfc, exact far into the tails) comes as a second input made without
+    a graph, and is kept beside x. Its ``create_graph=True`` rule is minigrad/higher_order_rules.py's ``_gelu``.
+    Same shape in and out."""
+
+    name = "gelu"
+
+    def __init__(self, approximate: str) -> None:
+        self.approximate = approximate
+
+    def forward(self, x: Any, cdf: Any = None) -> Any:
+        if cdf is None:   # the tanh form
+            self.saved = (x,)
+            return x * _tanh_cdf(self.xp, x)
+        self.saved = (x, cdf)
+        return x * cdf
+
+    def backward(self, gy: Any) -> Any:
+        if self.approximate == "tanh":
+            (x,) = self.saved
+            s = _tanh_cdf(self.xp, x)
+            return gy * (s + x * (2 * s * (1 - s)) * (_TANH_SCALE * (1 + 3 * _CUBIC * (x * x))))
+        x, cdf = self.saved
+        return gy * (cdf + x * (self.xp.exp(-0.5 * (x * x)) / _SQRT_2PI)), None
+
+
+def _tanh_cdf(xp: Any, x: Any) -> Any:
+    """σ(2u), u = √(2/π)(x + 0.044715 x³): ½(1 + tanh u) without 1 + tanh cancelling for x < 0 (gelu's tanh Φ)."""
+    return _sigmoid_of(xp, 2 * (_TANH_SCALE * (x + _CUBIC * (x * x * x))))
+
+
 def _softplus(x: Tensor) -> Tensor:
     """log(1 + eˣ), stable for any x: ``logaddexp(x, 0)`` = max(x, 0) + log1p(e^{-|x|}), gradient σ(x)."""
     return mg.logaddexp(x, 0.0)

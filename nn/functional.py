@@ -28,6 +28,7 @@ from minigrad import Tensor, channel_shuffle, native_channel_shuffle, pixel_shuf
 
 from . import grad  # noqa: F401 - PyTorch's F.grad (torch.nn.grad): conv2d_input …
 from ._activations import (
+    Gelu,
     celu,
     elu,
     glu,
@@ -395,10 +396,11 @@ def gelu(input: Tensor, *, approximate: str = "none") -> Tensor:  # noqa: A002 -
         raise InputShapeError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
     if x.dtype.kind != "f":   # either way, as PyTorch (the tanh form quietly gave float64 for integers)
         raise _dtype_error(x.dtype, f"gelu: input must be floating point, got {x.dtype} (shape {x.shape})")
-    if approximate == "none":
-        return x * (0.5 * mg.special.erfc(x * (-1 / math.sqrt(2.0))))
-    inner = math.sqrt(2 / math.pi) * (x + 0.044715 * (x * x * x))
-    return x * (2 * inner).sigmoid()
+    if approximate == "tanh":
+        return Gelu("tanh")(x)
+    with mg.no_grad():   # Φ(x) as a constant of the op, which keeps it and x (its gradient reads both)
+        cdf = 0.5 * mg.special.erfc(x * (-1 / math.sqrt(2.0)))
+    return Gelu("none")(x, cdf)
 
 
 gelu = _float16_in_float32(gelu, ("input",))

@@ -415,3 +415,53 @@ def test_a_function_keeping_its_input_only_still_differentiates_twice(name: str,
         grads.append([g.detach().numpy(), gg.numpy()])
     for ours, theirs in zip(*grads, strict=True):
         np.testing.assert_allclose(ours, theirs, rtol=1e-9)
+
+
+GELUS = {"gelu": lambda lib, y: _functional(lib).gelu(y),
+         "gelu tanh": lambda lib, y: _functional(lib).gelu(y, approximate="tanh"),
+         "GELU module": lambda lib, y: (nn if lib is mg else lib.nn).GELU()(y)}
+
+
+@pytest.mark.parametrize("case", list(GELUS))
+def test_gelu_keeps_its_input_and_at_most_its_cdf(case: str, torch: Any) -> None:
+    """gelu was a chain of products and erfc that kept four arrays of x's size (x, x/√2, erfc's result, Φ):
+    4x PyTorch's saved bytes (GeluBackward0 keeps x). The tanh form keeps x alone now, as PyTorch's; the exact
+    form keeps Φ(x) beside x (its erfc is the engine's, which nn's op cannot run again in its backward): 2x."""
+    def graph(lib: Any) -> tuple:
+        x = lib.tensor(np.linspace(-3, 3, 4096).reshape(64, 64), dtype=lib.float32, requires_grad=True)
+        return GELUS[case](lib, x * 2).sum(), x
+
+    loss, x = graph(mg)
+    t_loss, t_x = graph(torch)
+    factor = 1 if case == "gelu tanh" else 2
+    assert _node_bytes(loss, [x]) <= factor * _torch_saved_bytes(t_loss, [t_x])
+    assert loss.grad_fn.next_functions[0][0].name() == t_loss.grad_fn.next_functions[0][0].name() == "GeluBackward0"
+
+
+@pytest.mark.parametrize("case", list(GELUS))
+def test_gelu_as_one_op_still_differentiates_twice(case: str, torch: Any) -> None:
+    values = np.array([-30.0, -6.0, -3.0, -0.5, 0.0, 0.7, 2.0, 9.0])
+    grads = []
+    for lib in (mg, torch):
+        x = lib.tensor(values, dtype=lib.float64, requires_grad=True)
+        (g,) = lib.autograd.grad((GELUS[case](lib, x * 1) * 3).sum(), x, create_graph=True)
+        (gg,) = lib.autograd.grad((g * g).sum(), x)
+        grads.append([g.detach().numpy(), gg.numpy()])
+    for ours, theirs in zip(*grads, strict=True):
+        np.testing.assert_allclose(ours, theirs, rtol=1e-12, atol=1e-14)
+
+
+@pytest.mark.parametrize("approximate", ["none", "tanh"])
+def test_gelu_in_a_compiled_call(approximate: str) -> None:
+    """The exact form's Φ, made without a graph, is a captured op of its own: each replay computes it anew."""
+    def loss(x: mg.Tensor) -> mg.Tensor:
+        return (nn.functional.gelu(x * 2, approximate=approximate) ** 2).sum()
+
+    compiled = mg.compile(loss)
+    for step in range(4):
+        grads = []
+        for fn in (loss, compiled):
+            x = mg.tensor(np.linspace(-3, 3, 12).reshape(3, 4) * (step + 1), requires_grad=True)
+            fn(x).backward()
+            grads.append(x.grad.numpy())
+        np.testing.assert_allclose(grads[0], grads[1], rtol=1e-12)
