@@ -519,10 +519,11 @@ def _empty_batch(func: Callable, flat_dims: list, flat_args: list, args_spec: _p
         break
     else:
         raise first_error
-    anchor = None   # 0 (an empty sum) depending on the mapped inputs that require grad
-    for arg, dim in zip(flat_args, flat_dims):
-        if dim is not None and arg.requires_grad:
-            anchor = arg.sum() if anchor is None else anchor + arg.sum()
+    anchor = None   # 0 (an empty sum) depending on the mapped inputs that require grad (under no_grad too, for
+    with enable_grad():   # what an enable_grad in func recorded, as in the non-empty case)
+        for arg, dim in zip(flat_args, flat_dims):
+            if dim is not None and arg.requires_grad:
+                anchor = arg.sum() if anchor is None else anchor + arg.sum()
     flat, spec = _pytree.flatten(result)
     outputs = []
     for value, dim in zip(flat, _flat_out_dims(out_dims, result, spec, name)):
@@ -532,7 +533,8 @@ def _empty_batch(func: Callable, flat_dims: list, flat_args: list, args_spec: _p
         shape = list(value.shape)
         shape.insert(_out_dim(dim, value.ndim), 0)
         empty = zeros(tuple(shape), dtype=value.dtype, device=value.device)
-        outputs.append(empty + anchor.to(value.dtype) if value.requires_grad and anchor is not None else empty)
+        with enable_grad():
+            outputs.append(empty + anchor.to(value.dtype) if value.requires_grad and anchor is not None else empty)
     return _pytree.unflatten(outputs, spec)
 
 

@@ -56,6 +56,8 @@ VMAP_NO_GRAD = {
     "enable_grad inside, in_dims 1": (_enable_inside_sum, (1,), [(2, 3)]),
     "no enable_grad": (_no_enable, (0,), [(3,)]),
     "enable_grad inside, unmapped input": (_enable_inside_unmapped, (0, None), [(3,), ()]),
+    "enable_grad inside, empty batch": (_enable_inside, (0,), [(0, 3)]),
+    "no enable_grad, empty batch": (_no_enable, (0,), [(0, 3)]),
 }
 
 
