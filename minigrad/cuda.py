@@ -110,10 +110,10 @@ class Stream:
         self.priority = priority
 
     @classmethod
-    def _of(cls, cupy_stream: Any) -> Stream:
-        """CuPy's stream ``cupy_stream`` as a Stream."""
+    def _of(cls, cupy_stream: Any, index: int | None = None) -> Stream:
+        """CuPy's stream ``cupy_stream`` as a Stream (of GPU ``index``; None: the one CuPy's stream names)."""
         stream = object.__new__(cls)
-        stream._stream, stream.priority, stream._index = cupy_stream, 0, None
+        stream._stream, stream.priority, stream._index = cupy_stream, 0, index
         return stream
 
     @property
@@ -234,13 +234,19 @@ def _cupy(what: str) -> Any:
 
 
 def current_stream(device: Any = None) -> Stream:
-    """The stream GPU work is queued on now (CuPy's current stream), as ``torch.cuda.current_stream``."""
-    return Stream._of(_cupy("current_stream").cuda.get_current_stream())
+    """The stream GPU work is queued on now (CuPy's current stream) on ``device`` (None: the current GPU), as
+    ``torch.cuda.current_stream``."""
+    cp = _cupy("current_stream")
+    if device is None:
+        return Stream._of(cp.cuda.get_current_stream())
+    index = _device_index(device, "current_stream")
+    return Stream._of(cp.cuda.get_current_stream(index), index)
 
 
 def default_stream(device: Any = None) -> Stream:
-    """The GPU's default (null) stream, as ``torch.cuda.default_stream``."""
-    return Stream._of(_cupy("default_stream").cuda.Stream.null)
+    """The default (null) stream of ``device`` (None: the current GPU), as ``torch.cuda.default_stream``."""
+    cp = _cupy("default_stream")
+    return Stream._of(cp.cuda.Stream.null, None if device is None else _device_index(device, "default_stream"))
 
 
 @contextlib.contextmanager

@@ -103,6 +103,7 @@ class _FakeGpus:
 
     def __init__(self) -> None:
         self.current = 0
+        self.asked: list = []   # the device_id of each get_current_stream call
         fake = self
 
         class Device:
@@ -140,8 +141,12 @@ class _FakeGpus:
             def __exit__(self, *exc: Any) -> None:
                 return None
 
+        def get_current_stream(device_id: int = -1) -> Any:
+            fake.asked.append(device_id)
+            return Stream.null
+
         Stream.null = Stream(null=True)
-        self.cuda = types.SimpleNamespace(Device=Device, Stream=Stream, get_current_stream=lambda: Stream.null,
+        self.cuda = types.SimpleNamespace(Device=Device, Stream=Stream, get_current_stream=get_current_stream,
                                           runtime=types.SimpleNamespace(getDeviceCount=lambda: 2))
 
 
@@ -161,6 +166,9 @@ def test_cuda_stream_honours_device_and_priority(monkeypatch: pytest.MonkeyPatch
     assert fake.current == 0 and side._stream.entered_on == [1]
     assert mg.cuda.Stream(device=-1).device == "cuda:0" == mg.cuda.Stream(device="cuda").device
     assert mg.cuda.current_stream().device == "cuda:0"   # the null stream: the current GPU
+    # current_stream(device) and default_stream(device) ignored device too
+    assert mg.cuda.current_stream(1).device == "cuda:1" and fake.asked[-1] == 1
+    assert mg.cuda.default_stream("cuda:1").device == "cuda:1" and mg.cuda.default_stream().device == "cuda:0"
     with pytest.raises(ValueError, match="expected a cuda device"):
         mg.cuda.Stream(device="cpu")
     with pytest.raises(RuntimeError, match="only 2 CUDA device"):
