@@ -465,3 +465,24 @@ def test_gelu_in_a_compiled_call(approximate: str) -> None:
             fn(x).backward()
             grads.append(x.grad.numpy())
         np.testing.assert_allclose(grads[0], grads[1], rtol=1e-12)
+
+
+@pytest.mark.parametrize("q_grad", [False, True])
+def test_backward_frees_what_quantile_kept_beside_saved(q_grad: bool, torch: Any) -> None:
+    """quantile kept q's slope (and, with q requiring grad, x and q for create_graph's rule) on its node after a
+    backward without retain_graph; PyTorch's graph of quantile frees all it saved."""
+    with cycle_collector_off():
+        x = _input(mg)
+        q = mg.tensor([0.25, 0.6], dtype=mg.float64, requires_grad=q_grad)
+        y = x * 2
+        loss = mg.quantile(y, q, dim=1).sum()
+        del y
+        held = _arrays_of_the_graph(loss, {id(x.data), id(q.data), id(loss.data)})
+        loss.backward()
+        assert [r().shape for r in held if r() is not None] == []
+    t = torch.tensor(np.linspace(-2, 2, 12).reshape(3, 4), requires_grad=True)
+    tq = torch.tensor([0.25, 0.6], dtype=torch.float64, requires_grad=q_grad)
+    torch.quantile(t * 2, tq, dim=1).sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), t.grad.numpy(), rtol=1e-12)
+    if q_grad:
+        np.testing.assert_allclose(q.grad.numpy(), tq.grad.numpy(), rtol=1e-12)

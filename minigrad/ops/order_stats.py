@@ -37,6 +37,7 @@ from ._util import (
     fresh_memory,
     int_arg,
     keep_flag,
+    last_backward,
     one_axis,
     tensor_arg,
 )
@@ -461,6 +462,8 @@ class Quantile(Function):
         if self.q_slope is not None and self.needs_grad[1]:
             per_q = g * self.q_slope   # (Q, lines, 1); Q may be 0, so no reshape(Q, -1)
             gq = per_q.reshape(per_q.shape[0], math.prod(per_q.shape[1:])).sum(axis=1).reshape(self.q_shape)
+        if last_backward(self):   # q's slope (and, for create_graph's rule, x and q) go with saved, as PyTorch's
+            self.q_slope = self.fixed = self.slope = self.x_q = None
         return gx.reshape(self.in_shape), gq
 
 
