@@ -227,6 +227,8 @@ def _cumprod(node: Function, g: Tensor) -> Tensor:
     xp, axis = node.xp, node.axis
     if x.size == 0:
         return _zeros(x.shape, g)
+    if x.size == 1 or x.shape[axis] == 1:   # the identity: g, not tied to x, as PyTorch's (no second derivative)
+        return g
     x_t = _input(node, 0, x)
     if not (x == 0).any():   # PyTorch's: reversed_cumsum(g * y) / x
         y_t = _output(node, xp.cumprod(x, axis=axis))

@@ -18,6 +18,8 @@ ignore_index, label_smoothing, beta/delta, approximate, align_corners) compared 
   grad and x's second derivative is "not used" (None with ``allow_unused=True``); ours did not require grad.
   (PyTorch's own double backward with a bias but no weight raises an internal "Expected a proper Tensor but got
   None"; ours gives None there.)
+- ``cumprod`` along a dim of size 1 (and so ``linalg.vander(x, N=2)``): the identity, whose gradient PyTorch passes
+  through untied to x (a second ``grad`` raises "does not require grad"); ours tied it to x and gave zeros.
 """
 
 from __future__ import annotations
@@ -113,3 +115,30 @@ def test_batch_norm_eval_first_derivative_requires_grad_as_torch(shape: tuple, w
         assert (a is None) == (b is None)
         if a is not None:
             np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-10)
+
+
+CUMPROD_CASES = {
+    "dim_of_one": (lambda L, x: x.cumprod(0), (1, 3)),
+    "last_dim_of_one": (lambda L, x: x.cumprod(-1), (3, 1)),
+    "scalar": (lambda L, x: x.cumprod(0), ()),
+    "vander_n2": (lambda L, x: L.linalg.vander(x, N=2), (3,)),
+    "longer_dim": (lambda L, x: x.cumprod(0), (3, 1)),   # not the identity: a real second derivative
+}
+
+
+@pytest.mark.parametrize("name", sorted(CUMPROD_CASES))
+def test_cumprod_over_one_entry_is_untied_identity_as_torch(name: str) -> None:
+    fn, shape = CUMPROD_CASES[name]
+    array = np.random.default_rng(7).uniform(0.5, 1.5, shape)
+    results = []
+    for lib in (mg, torch):
+        x = lib.tensor(array.copy(), requires_grad=True)
+        y = fn(lib, x)
+        (g,) = lib.autograd.grad((y * 2).sum(), x, create_graph=True)
+        second = lib.autograd.grad((g * g).sum(), x)[0].detach().numpy() if g.requires_grad else None
+        results.append((g.requires_grad, g.detach().numpy(), second))
+    (mine_rg, mine_g, mine_h), (theirs_rg, theirs_g, theirs_h) = results
+    assert mine_rg == theirs_rg
+    np.testing.assert_allclose(mine_g, theirs_g, rtol=1e-12)
+    if theirs_h is not None:
+        np.testing.assert_allclose(mine_h, theirs_h, rtol=1e-10)
