@@ -290,6 +290,7 @@ _EDGES = {
     "PowBackward0": (0,), "PowBackward2": (1,), "RsubBackward1": (1,),
     "RemainderBackward0": (0,), "FmodBackward0": (0,),
     "ClampBackward1": (0,), "ClampMinBackward0": (0,), "ClampMaxBackward0": (0,),
+    "GeluBackward0": (0,),                                      # gelu(x, cdf): the exact form's Φ(x), no graph
 }
 
 
