@@ -23,6 +23,8 @@ import numpy
 import minigrad as mg
 from minigrad import Tensor
 
+from ._tie_order import descending_order
+
 __all__ = ["PackedSequence", "PackingError", "invert_permutation", "pack_padded_sequence", "pack_sequence",
            "pad_packed_sequence", "pad_sequence", "unpack_sequence", "unpad_sequence"]
 
@@ -193,8 +195,8 @@ def pack_padded_sequence(input: Any, lengths: Any, batch_first: bool = False,
     """Pack a padded batch: ``input`` (T, B, *) ((B, T, *) if ``batch_first``), ``lengths`` B ints in [1, T].
 
     With ``enforce_sorted`` the lengths must be in decreasing order (a ``ValueError`` otherwise),
-    else the sequences are sorted here, in PyTorch's order (``torch.sort(lengths, descending=True)``: sequences
-    of equal length in a batch of more than 16 are not in batch order), and the permutation is kept in
+    else the sequences are sorted here, in PyTorch's order (sequences of equal length in a batch of more
+    than 16 are not in batch order: ``nn/utils/_tie_order.py``), and the permutation is kept in
     ``sorted_indices``. Gradients flow back into ``input``.
     """
     if not isinstance(input, Tensor):
@@ -218,8 +220,7 @@ def pack_padded_sequence(input: Any, lengths: Any, batch_first: bool = False,
                                "sort them here")
         order, sorted_indices, unsorted_indices = numpy.arange(batch), None, None
     else:
-        # PyTorch sorts with its unstable CPU sort, and mg.sort replays its order among equal lengths
-        order = mg.sort(mg.tensor(values), descending=True).indices.numpy()
+        order = descending_order(values)          # PyTorch's order, ties included (nn/utils/_tie_order.py)
         sorted_indices = _index_tensor(order, input.device)
         unsorted_indices = _index_tensor(numpy.argsort(order, kind="stable"), input.device)
     batch_sizes = (values[order][None, :] > numpy.arange(int(values.max()))[:, None]).sum(axis=1)
