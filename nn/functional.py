@@ -29,6 +29,7 @@ from minigrad import Tensor, channel_shuffle, native_channel_shuffle, pixel_shuf
 from . import grad  # noqa: F401 - PyTorch's F.grad (torch.nn.grad): conv2d_input …
 from ._activations import (
     Gelu,
+    _reads_input,
     celu,
     elu,
     glu,
@@ -557,7 +558,9 @@ def pad(input: Tensor, pad: Any, mode: str = "constant", value: float | None = N
                                   f"{input.shape} must be {rule}")
         # a host index: getitem checks its range on the host and moves it, with no read of the device
         out = out[(slice(None),) * axis + (_pad_source(mode, n, before, after),)]
-    return out.clone() if out is input or getattr(out, "_view", None) else out   # never the input or a view of it
+    out = out.clone() if out is input or getattr(out, "_view", None) else out   # never the input or a view of it
+    # PyTorch's reflection/replication backward reads the input (its shape): a create_graph gradient requires grad
+    return out if mode == "circular" else _reads_input(out)
 
 
 def _constant_pad(x: Tensor, widths: list, value: Any) -> Tensor:

@@ -238,11 +238,20 @@ def test_documented_autograd_differences_from_torch() -> None:
     tbase.mul_(3)
     with pytest.raises(RuntimeError):
         tpart.sum().backward()
-    # a create_graph first gradient through an adaptive pool alone does not require grad here
-    a, ta = mg.randn(1, 1, 4, requires_grad=True), torch.randn(1, 1, 4, requires_grad=True)
-    (g,) = mg.autograd.grad(nn.functional.adaptive_avg_pool1d(a, 2).sum(), a, create_graph=True)
-    (tg,) = torch.autograd.grad(torch.nn.functional.adaptive_avg_pool1d(ta, 2).sum(), ta, create_graph=True)
-    assert g.requires_grad is False and tg.requires_grad is True
+    # round 21: a create_graph first gradient through an adaptive pool or reflect/replicate padding alone requires
+    # grad, as PyTorch's (the README's "still different" sentence went)
+    for ours, theirs in ((lambda x: nn.functional.adaptive_avg_pool1d(x, 2),
+                          lambda x: torch.nn.functional.adaptive_avg_pool1d(x, 2)),
+                         (lambda x: nn.functional.pad(x, (1, 2), mode="reflect"),
+                          lambda x: torch.nn.functional.pad(x, (1, 2), mode="reflect")),
+                         (lambda x: nn.functional.pad(x, (2, 1), mode="replicate"),
+                          lambda x: torch.nn.functional.pad(x, (2, 1), mode="replicate"))):
+        a, ta = mg.randn(1, 1, 4, requires_grad=True), torch.randn(1, 1, 4, requires_grad=True)
+        (g,) = mg.autograd.grad(ours(a).sum(), a, create_graph=True)
+        (tg,) = torch.autograd.grad(theirs(ta).sum(), ta, create_graph=True)
+        assert g.requires_grad is tg.requires_grad is True
+        (g2,) = mg.autograd.grad((g * g).sum(), a)
+        np.testing.assert_array_equal(g2.numpy(), 0.0)   # PyTorch's zeros: the penalty does not depend on x
 
 
 def test_leaf_hooks_run_mid_walk_in_torchs_order_when_other_hooks_exist() -> None:
