@@ -181,9 +181,9 @@ def test_inplace_on_a_hooked_modules_output_is_refused_as_torch() -> None:
             y.mul_(2)
 
 
-def test_only_asgd_rounds_differently_with_foreach() -> None:
-    """README: "foreach=/fused= ... always give the foreach=False results" has one exception since round 20:
-    ASGD(foreach=True) rounds as PyTorch's foreach path."""
+def test_foreach_follows_torchs_foreach_order() -> None:
+    """README: "`foreach=True` follows PyTorch's foreach order of operations (which rounds differently)": ASGD's
+    differs from its foreach=False step (round 20), SGD's and Adam's float32 steps are the same either way."""
 
     def run(cls: type, foreach: bool, **options: float) -> np.ndarray:
         mg.manual_seed(0)
