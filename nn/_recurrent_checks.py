@@ -77,9 +77,11 @@ def check_lstm_options(owner: str, peephole: bool, coupled: bool, fused: bool) -
         raise ValueError(f"{owner}: fused=True supports the plain LSTM only, not peephole=True or coupled=True")
 
 
-def check_layer_options(owner: str, num_layers: int, dropout: Any, bias: Any, batch_first: Any) -> None:
+def check_layer_options(owner: str, num_layers: int, dropout: Any, bias: Any, batch_first: Any,
+                        bidirectional: Any = False) -> None:
     """A sequence layer's ``dropout`` (a number in [0, 1]; a warning when one layer makes it moot) and its
-    ``bias``/``batch_first`` (bools: PyTorch's TypeError, else batch_first="False" would read as True)."""
+    ``bias``/``batch_first``/``bidirectional`` (bools: PyTorch's TypeError, else batch_first="False" would read
+    as True)."""
     if isinstance(dropout, bool) or not isinstance(dropout, numbers.Real) or not 0 <= dropout <= 1:
         raise ValueError(f"{owner}: dropout should be a number in range [0, 1] representing the "
                          f"probability of an element being zeroed, got {dropout!r}")
@@ -87,7 +89,7 @@ def check_layer_options(owner: str, num_layers: int, dropout: Any, bias: Any, ba
         # stacklevel: this function, _Recurrent.__init__, the subclass's __init__, the caller
         warnings.warn(f"{owner}: dropout is applied between recurrent layers, so dropout={dropout} with "
                       "num_layers=1 has no effect", stacklevel=4)
-    for flag, value in (("bias", bias), ("batch_first", batch_first)):
+    for flag, value in (("bias", bias), ("batch_first", batch_first), ("bidirectional", bidirectional)):
         if not isinstance(value, (bool, numpy.bool_)):
             raise TypeError(f"{owner}: {flag} should be of type bool, got {type(value).__name__} {value!r}")
 

@@ -103,7 +103,7 @@ class _Recurrent(Module):
         self.proj_size = check_proj_size(owner, proj_size, self.hidden_size)
         # the width of h_t and of each direction's output
         self._output_size = self.proj_size or self.hidden_size
-        check_layer_options(owner, num_layers, dropout, bias, batch_first)
+        check_layer_options(owner, num_layers, dropout, bias, batch_first, bidirectional)
         self.bias = bool(bias)
         self.batch_first = bool(batch_first)
         self.dropout = float(dropout)

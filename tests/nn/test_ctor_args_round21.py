@@ -179,3 +179,17 @@ def test_dtype_keyword_refusals(torch: Any, build: Callable, shape: tuple) -> No
     assert isinstance(expected, RuntimeError), f"torch: {expected!r}"
     ours = outcome(mg)
     assert isinstance(ours, RuntimeError), f"ours {ours!r}, torch {type(expected).__name__}: {expected}"
+
+
+# --- a sequence layer's bidirectional must be a bool, as its bias and batch_first: PyTorch's forward refuses any
+# other (TypeError); minigrad read its truth, so bidirectional="False" built a bidirectional layer ----------------
+
+@pytest.mark.parametrize("cls", ["RNN", "LSTM", "GRU"])
+@pytest.mark.parametrize("value", ["False", 1, None, 0.5, (1,)])
+def test_recurrent_bidirectional_must_be_bool(torch: Any, cls: str, value: Any) -> None:
+    def build(n: Any) -> Any:
+        return getattr(n, cls)(3, 4, bidirectional=value).double()
+    expected = _outcome(torch, build, (5, 2, 3))
+    assert isinstance(expected, TypeError), f"torch: {expected!r}"
+    with pytest.raises(TypeError, match="bidirectional should be of type bool"):
+        build(nn)
