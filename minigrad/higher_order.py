@@ -1017,13 +1017,12 @@ def _split(node: Function, grads: list) -> Tensor:
     if node.sorted_end is not None:   # sorted points from 0 up: the parts tile the input in order (empty past its end)
         return Concat(node.axis)(*parts)
     # points out of order or negative (Python's slice rules, as the forward's): each part's gradient between zeros
-    # that fill the rest of the axis, summed (parts may overlap)
+    # that fill the rest of the axis, summed (parts may overlap; an empty part still ties its gradient, as torch's)
     axis, shape = node.axis, node.in_shape
     size, total = shape[axis], None
     for lo, hi, part in zip([0, *node.points], [*node.points, None], parts):
         start, stop, _ = slice(lo, hi).indices(size)
-        if stop <= start:
-            continue
+        stop = max(start, stop)
         before = _zeros(shape[:axis] + (start,) + shape[axis + 1:], part)
         after = _zeros(shape[:axis] + (size - stop,) + shape[axis + 1:], part)
         placed = Concat(axis)(before, part, after)

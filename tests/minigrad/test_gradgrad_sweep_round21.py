@@ -142,3 +142,18 @@ def test_cumprod_over_one_entry_is_untied_identity_as_torch(name: str) -> None:
     np.testing.assert_allclose(mine_g, theirs_g, rtol=1e-12)
     if theirs_h is not None:
         np.testing.assert_allclose(mine_h, theirs_h, rtol=1e-10)
+
+
+@pytest.mark.parametrize("points, dim", [([2, 1], 0), ([2, 1], 1), ([-1, 1], 1)])
+def test_split_empty_part_out_of_order_ties_its_gradient_as_torch(points: list, dim: int) -> None:
+    array = np.random.default_rng(4).standard_normal((3, 4))
+    results = []
+    for lib in (mg, torch):
+        x = lib.tensor(array.copy(), requires_grad=True)
+        part = lib.tensor_split(x, points, dim=dim)[1]   # empty
+        (g,) = lib.autograd.grad((part ** 3).sum(), x, create_graph=True)
+        (h,) = lib.autograd.grad((g * g).sum(), x, allow_unused=True)
+        results.append((g.requires_grad, None if h is None else h.detach().numpy()))
+    (mine_rg, mine), (theirs_rg, theirs) = results
+    assert mine_rg == theirs_rg
+    np.testing.assert_array_equal(mine, theirs)
