@@ -23,6 +23,7 @@ from minigrad import Tensor
 
 from ._arguments import _dim, _dtype_error, _floating, _not_complex, _number, _promoted, _tensor
 from ._errors import InputDtypeError, InputShapeError
+from ._flags import flag
 from ._reduction import REDUCTIONS, check_reduction, checked_reduction, legacy_reduction, reduce_loss
 from ._targets import class_targets, class_weights, nll_rows, weighted_mean
 
@@ -431,7 +432,7 @@ def kl_div(input: Tensor, target: Any, size_average: bool | None = None, reduce:
     if target.dtype.kind != "f":
         raise _dtype_error(target.dtype, f"{name}: target must be floating point, got {target.dtype}")
     _broadcast_shape(input, target, name)
-    if log_target:
+    if flag(log_target, name, "log_target"):   # a bool (a string's truth is not what was meant), as PyTorch's
         loss = target.exp() * (target - input)
     else:
         # PyTorch's xlogy(y, y) - y·x: 0·log 0 = 0, NaN for y < 0, and (as PyTorch) a NaN target gradient at y = 0
@@ -613,4 +614,4 @@ def pairwise_distance(x1: Tensor, x2: Tensor, p: float = 2.0, eps: float = 1e-6,
     else:   # an integer with a float: in the float's dtype, as PyTorch promotes by category
         difference = _in_input_category(x1, x2) - _in_input_category(x2, x1)
     difference = difference + _number(eps, name, "eps")
-    return difference.norm(_number(p, name, "p"), -1 if shape else None, keepdim=bool(keepdim))
+    return difference.norm(_number(p, name, "p"), -1 if shape else None, keepdim=flag(keepdim, name, "keepdim"))

@@ -361,7 +361,8 @@ def embedding(input: Any, weight: Tensor, padding_idx: int | None = None,  # noq
     if max_norm is not None:
         _renorm_rows(weight, indices.data, _number(max_norm, "embedding", "max_norm"),
                      _number(norm_type, "embedding", "norm_type"))
-    return EmbeddingLookup(indices.data, padding_idx, bool(scale_grad_by_freq))(weight)
+    scale_grad_by_freq = flag(scale_grad_by_freq, "embedding", "scale_grad_by_freq")   # "False" is not False
+    return EmbeddingLookup(indices.data, padding_idx, scale_grad_by_freq)(weight)
 
 
 def relu(input: Tensor, inplace: bool = False) -> Tensor:  # noqa: A002

@@ -21,6 +21,7 @@ from . import functional as F
 from . import init
 from ._dropout import _probability
 from ._errors import ArgumentAssertionError, InputShapeError
+from ._flags import flag
 from ._parameters import float_dtype, size_arg, weight_and_bias
 from .containers import ModuleDict, ModuleList, ParameterDict, ParameterList, Sequential
 from .module import Module, Parameter
@@ -94,7 +95,8 @@ class Embedding(Module):
         if sparse:
             raise ValueError("Embedding: sparse=True needs sparse gradients, which minigrad does not have")
         self.padding_idx, self.max_norm, self.norm_type = padding_idx, max_norm, norm_type
-        self.scale_grad_by_freq, self.sparse = bool(scale_grad_by_freq), False
+        # a bool, as PyTorch's forward needs (scale_grad_by_freq="False" read as True)
+        self.scale_grad_by_freq, self.sparse = flag(scale_grad_by_freq, "Embedding", "scale_grad_by_freq"), False
         if _weight is None:
             dt = float_dtype(dtype, "Embedding", complex_ok=True)   # as PyTorch's (lookup without grad)
             self.weight = Parameter(mg.empty(num_embeddings, embedding_dim, dtype=dt, device=device),

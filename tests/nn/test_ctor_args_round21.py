@@ -193,3 +193,20 @@ def test_recurrent_bidirectional_must_be_bool(torch: Any, cls: str, value: Any) 
     assert isinstance(expected, TypeError), f"torch: {expected!r}"
     with pytest.raises(TypeError, match="bidirectional should be of type bool"):
         build(nn)
+
+
+# --- other on/off options read by their truth where PyTorch's forward refuses a non-bool (TypeError): KLDivLoss's
+# log_target="False" computed the log-target loss, PairwiseDistance's keepdim="False" kept the dim ---------------
+
+@pytest.mark.parametrize("build, arrays", [
+    (lambda n: n.KLDivLoss(reduction="sum", log_target="False"), [np.log([[0.3, 0.7]]), np.log([[0.5, 0.5]])]),
+    (lambda n: n.KLDivLoss(reduction="sum", log_target=None), [np.log([[0.3, 0.7]]), np.log([[0.5, 0.5]])]),
+    (lambda n: n.PairwiseDistance(keepdim="False"), [np.ones((2, 3)), np.zeros((2, 3))]),
+    (lambda n: n.PairwiseDistance(keepdim=0.5), [np.ones((2, 3)), np.zeros((2, 3))]),
+    (lambda n: n.Embedding(4, 2, scale_grad_by_freq="False"), [np.array([0, 1])]),
+])
+def test_on_off_option_must_be_bool(torch: Any, build: Callable, arrays: list) -> None:
+    with pytest.raises(TypeError):
+        build(torch.nn)(*[torch.tensor(a) for a in arrays])
+    with pytest.raises(TypeError, match="must be a bool"):
+        build(nn)(*[mg.tensor(a) for a in arrays])
