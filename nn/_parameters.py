@@ -30,6 +30,9 @@ def float_dtype(dtype: Any, name: str, complex_ok: bool = False) -> numpy.dtype:
     """``dtype`` (None: the default dtype) if it is a floating type (or, with ``complex_ok``, a complex one: the
     layers whose forward complex autograd covers), else an error naming the layer (a TypeError here, PyTorch's
     RuntimeError: its parameters of an integer dtype cannot require grad)."""
+    if dtype is not None and "bfloat16" in str(dtype):   # mg.bfloat16 reads as NumPy's object dtype
+        raise InputDtypeError(f"{name}: NumPy (and so minigrad) has no bfloat16 dtype; use float16 (mg.half) or "
+                              "float32 (mg.float) instead")
     dt = mg.get_default_dtype() if dtype is None else numpy.dtype(dtype)
     if dt.kind != "f" and not (complex_ok and dt.kind == "c"):
         raise InputDtypeError(f"{name}: dtype must be a floating type, got {dt}")

@@ -210,3 +210,11 @@ def test_on_off_option_must_be_bool(torch: Any, build: Callable, arrays: list) -
         build(torch.nn)(*[torch.tensor(a) for a in arrays])
     with pytest.raises(TypeError, match="must be a bool"):
         build(nn)(*[mg.tensor(a) for a in arrays])
+
+
+def test_bfloat16_dtype_keyword_named() -> None:
+    """minigrad has no bfloat16 (NumPy has none): a layer built with it says so (the message said "object")."""
+    for build in (lambda: nn.Linear(2, 3, dtype=mg.bfloat16), lambda: nn.Embedding(3, 2, dtype=mg.bfloat16),
+                  lambda: nn.Conv1d(2, 3, 1, dtype=mg.bfloat16)):
+        with pytest.raises(TypeError, match="no bfloat16 dtype"):
+            build()
