@@ -215,6 +215,8 @@ class EmbeddingBag(Module):
         self.num_embeddings, self.embedding_dim = int(num_embeddings), int(embedding_dim)
         self.max_norm, self.norm_type, self.scale_grad_by_freq = max_norm, norm_type, scale_grad_by_freq
         if padding_idx is not None:
+            if isinstance(padding_idx, bool):   # PyTorch's forward refuses it (True would pad row 1)
+                raise TypeError(f"EmbeddingBag: padding_idx must be an int or None, got {padding_idx!r}")
             if not -self.num_embeddings <= padding_idx < self.num_embeddings:
                 raise ArgumentAssertionError(f"EmbeddingBag: padding_idx must be within num_embeddings "
                                              f"({self.num_embeddings}), got {padding_idx}")

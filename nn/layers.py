@@ -88,6 +88,8 @@ class Embedding(Module):
         self.embedding_dim = _positive(embedding_dim, "embedding_dim", "Embedding", allow_zero=True)
         num_embeddings, embedding_dim = self.num_embeddings, self.embedding_dim
         if padding_idx is not None:
+            if isinstance(padding_idx, bool):   # PyTorch's forward refuses it (True would pad row 1)
+                raise TypeError(f"Embedding: padding_idx must be an int or None, got {padding_idx!r}")
             if not -num_embeddings <= padding_idx < num_embeddings:
                 raise ArgumentAssertionError(f"Embedding: padding_idx {padding_idx} must be within [-{num_embeddings}, "
                                              f"{num_embeddings - 1}] for num_embeddings={num_embeddings}")

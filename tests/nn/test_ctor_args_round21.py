@@ -218,3 +218,13 @@ def test_bfloat16_dtype_keyword_named() -> None:
                   lambda: nn.Conv1d(2, 3, 1, dtype=mg.bfloat16)):
         with pytest.raises(TypeError, match="no bfloat16 dtype"):
             build()
+
+
+@pytest.mark.parametrize("cls, value", [("Embedding", True), ("Embedding", False), ("EmbeddingBag", True)])
+def test_embedding_bool_padding_idx_refused(torch: Any, cls: str, value: bool) -> None:
+    """PyTorch's forward refuses a bool padding_idx (TypeError); minigrad padded row 1 (or 0)."""
+    indices = np.array([[0, 1, 2]])
+    with pytest.raises(TypeError):
+        getattr(torch.nn, cls)(4, 2, padding_idx=value)(torch.tensor(indices))
+    with pytest.raises(TypeError, match="padding_idx must be an int"):
+        getattr(nn, cls)(4, 2, padding_idx=value)(mg.tensor(indices))
