@@ -732,16 +732,6 @@ class Tensor:
         """``del x.grad``: drops the gradient (``.grad`` becomes None), as PyTorch's."""
         self._grad = None
 
-    def __delattr__(self, name: str) -> None:
-        """``del x.attr``; ``del x.data`` raises PyTorch's RuntimeError (it would leave a tensor without values),
-        ``del x.name`` PyTorch's AttributeError (it would leave a tensor without its label: set it to None)."""
-        if name == "data":
-            raise RuntimeError("Deleting tensor data is not allowed. Delete tensor instead!")
-        if name == "name":
-            raise AttributeError("attribute 'name' of 'Tensor' objects cannot be deleted (set x.name = None to "
-                                 "clear minigrad's label)")
-        object.__delattr__(self, name)
-
     @property
     def _version(self) -> int:
         """How many in-place ops changed this tensor's memory (shared with its views and ``detach()``)."""

@@ -299,14 +299,17 @@ def test_legacy_constructor_with_a_negative_size_raises_torchs_runtime_error(sha
     assert isinstance(error.value, ValueError)   # the class it raised before, kept
 
 
-def test_deleting_a_tensors_name_is_refused_as_torch() -> None:
-    # ours deleted the slot (a later x.name raised AttributeError); torch's name cannot be deleted
+def test_deleting_a_tensors_name_is_not_refused() -> None:
+    # torch's name cannot be deleted (AttributeError); minigrad's del x.name is not refused (a Tensor.__delattr__
+    # slowed every attribute assignment ~10x): the label goes, and reading it raises until it is set again
     assert _outcome(lambda: delattr(torch.ones(2), "name")) is AttributeError
     x = mg.ones(2)
     x.name = "weights"
+    del x.name
     with pytest.raises(AttributeError, match="name"):
-        del x.name
-    assert x.name == "weights"
+        x.name  # noqa: B018 - the read is the test
+    x.name = None
+    assert x.name is None and (x * 2).tolist() == [2.0, 2.0]
     x.foo = 1
-    del x.foo   # other attributes are deleted as before
+    del x.foo
     assert not hasattr(x, "foo")
