@@ -366,10 +366,19 @@ class _Cell(Module):
 
     def _gates_x(self, x: Tensor, half: bool) -> Tensor:
         """x W_ihᵀ + b_ih: (B, G·H); rounded once in float16 (``half``), as PyTorch's."""
+        weight_ih = self._read("weight_ih")
         if half:
-            return float16_linear(x, self.weight_ih.T, self.bias_ih)
-        gates_x = x @ self.weight_ih.T
+            return float16_linear(x, weight_ih.T, self.bias_ih)
+        gates_x = x @ weight_ih.T
         return gates_x + self.bias_ih if self.bias else gates_x
+
+    def _read(self, name: str) -> Tensor:
+        """The weight ``name``; one a parametrization computes must keep its original's dtype (``_check_input``
+        checked the originals), as PyTorch refuses a weight of another dtype than the input."""
+        weight = getattr(self, name)
+        if name not in self._parameters:
+            check_weight_dtypes(type(self).__name__, unread_weight(self, "weight_ih"), ((name, weight),))
+        return weight
 
     def extra_repr(self) -> str:
         text = f"{self.input_size}, {self.hidden_size}"
@@ -401,7 +410,8 @@ class RNNCell(_Cell):
         x, state = torch_keywords("RNNCell", x, state, input, hx)
         x, (h,), unbatched = self._inputs(x, state, 1)
         half = is_float16(x, unread_weight(self, "weight_ih"))
-        h = mg.tag(rnn_step(self._gates_x(x, half), h, self.weight_hh.T, self.bias_hh, self.nonlinearity, half), "h")
+        weight_hh_t = self._read("weight_hh").T
+        h = mg.tag(rnn_step(self._gates_x(x, half), h, weight_hh_t, self.bias_hh, self.nonlinearity, half), "h")
         return h.squeeze(0) if unbatched else h
 
     def extra_repr(self) -> str:
@@ -445,7 +455,7 @@ class LSTMCell(_Cell):
         x, (h, c), unbatched = self._inputs(x, state, 2)
         peepholes = (getattr(self, "weight_ci", None), self.weight_cf, self.weight_co) if self.peephole else None
         half = is_float16(x, unread_weight(self, "weight_ih"))
-        h, c = lstm_step(self._gates_x(x, half), h, c, self.weight_hh.T, self.bias_hh, peepholes, self.coupled,
+        h, c = lstm_step(self._gates_x(x, half), h, c, self._read("weight_hh").T, self.bias_hh, peepholes, self.coupled,
                          self.fused, half=half)
         h, c = mg.tag(h, "h"), mg.tag(c, "c")
         return (h.squeeze(0), c.squeeze(0)) if unbatched else (h, c)
@@ -479,7 +489,7 @@ class GRUCell(_Cell):
         x, state = torch_keywords("GRUCell", x, state, input, hx)
         x, (h,), unbatched = self._inputs(x, state, 1)
         half = is_float16(x, unread_weight(self, "weight_ih"))
-        h = mg.tag(gru_step(self._gates_x(x, half), h, self.weight_hh.T, self.bias_hh, self.fused, half), "h")
+        h = mg.tag(gru_step(self._gates_x(x, half), h, self._read("weight_hh").T, self.bias_hh, self.fused, half), "h")
         return h.squeeze(0) if unbatched else h
 
     def extra_repr(self) -> str:

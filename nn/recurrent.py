@@ -465,6 +465,8 @@ class _Recurrent(Module):
         if weight is None:
             raise TypeError(f"{type(self).__name__}: {name} is None, expected a Tensor (PyTorch's layers read every "
                             f"weight they registered; build the layer with bias=False for one without biases)")
+        if name not in self._parameters:   # computed by a parametrization: forward's dtype check saw its original
+            check_weight_dtypes(type(self).__name__, self._dtype_weight(), ((name, weight),))
         return weight
 
     def extra_repr(self) -> str:
