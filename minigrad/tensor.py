@@ -521,6 +521,11 @@ class Tensor:
             raise RuntimeError(f"requires_grad: {_LEAVES_ONLY}")
         self.requires_grad_(bool(value))
 
+    @requires_grad.deleter
+    def requires_grad(self) -> None:
+        """``del x.requires_grad``: PyTorch's RuntimeError (its setter is handed no bool)."""
+        raise RuntimeError("requires_grad must be a bool (del x.requires_grad removes nothing; set it instead)")
+
     def __len__(self) -> int:
         if self.data.ndim == 0:
             raise TypeError("len() of a 0-d tensor")

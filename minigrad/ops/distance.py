@@ -95,7 +95,10 @@ def cdist(x1: Tensor, x2: Tensor, p: float = 2.0, compute_mode: str = "use_mm_fo
             raise ArgumentTypeError(f"cdist: only floating-point tensors, {name} has dtype {x.dtype}")
     if x1.dtype != x2.dtype:
         raise ArgumentTypeError(f"cdist: x1 and x2 must have the same dtype, got {x1.dtype} and {x2.dtype}")
-    if x1.dtype == "float16":   # PyTorch has no float16 CPU kernel; in float32 rounded once (not float16 steps)
+    if x1.dtype == "float16":   # PyTorch's CPU has no float16 kernel (NotImplementedError, as pdist's); its CUDA
+        if x1.device.type == "cpu":   # kernel computes in float32, rounded once (not float16 steps)
+            raise NotImplementedError(f"cdist: not implemented for float16 on the CPU, as PyTorch's (shapes "
+                                      f"{x1.shape} and {x2.shape}); use x.float()")
         return cdist(x1.float(), x2.float(), p, compute_mode).half()
     if x1.shape[-1] != x2.shape[-1]:
         raise LinalgShapeError(f"cdist: x1 and x2 must have the same number of columns, got shapes {x1.shape} and "

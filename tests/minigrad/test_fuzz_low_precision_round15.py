@@ -232,11 +232,10 @@ def test_float16_round_decimals_and_glu_as_torch():
 
 
 NO_TORCH_HALF_KERNEL = {
-    "cdist": lambda F, t, T, a, b, k: t.cdist(T(a), T(b)),
     "local_response_norm": lambda F, t, T, a, b, k: F.local_response_norm(T(a.reshape(2, 8, 3, 4)), 3),
 }
-# (pdist and multi_margin_loss refuse float16 on the CPU since round 21, as PyTorch's: their GPU path is in
-# tests/nn/test_leftovers_b_round21.py)
+# (pdist, cdist and multi_margin_loss refuse float16 on the CPU since round 21, as PyTorch's: tests/nn/
+# test_leftovers_b_round21.py and test_lead_round21.py)
 
 
 @pytest.mark.parametrize("case", sorted(NO_TORCH_HALF_KERNEL))

@@ -51,3 +51,21 @@ def test_a_dtype_keeping_parametrization_still_runs_as_torch(cls: str) -> None:
     out, tout = (out[0], tout[0]) if isinstance(out, tuple) else (out, tout)
     assert out.dtype == mg.float32
     assert abs(out.numpy() - tout.detach().numpy()).max() < 1e-5
+
+
+def test_float16_cdist_is_refused_on_the_cpu_as_torch() -> None:
+    # it computed in float32 and rounded once; PyTorch's CPU has no float16 kernel (as pdist, refused in round 21)
+    with pytest.raises(NotImplementedError):
+        torch.cdist(torch.ones(3, 4).half(), torch.ones(2, 4).half())
+    with pytest.raises(NotImplementedError, match="float16"):
+        mg.cdist(mg.ones(3, 4).half(), mg.ones(2, 4).half())
+    assert mg.cdist(mg.ones(3, 4), mg.zeros(2, 4)).tolist() == [[2.0, 2.0]] * 3
+
+
+def test_deleting_requires_grad_raises_torchs_runtime_error() -> None:
+    with pytest.raises(RuntimeError):
+        del torch.ones(2, requires_grad=True).requires_grad
+    x = mg.ones(2, requires_grad=True)
+    with pytest.raises(RuntimeError, match="requires_grad"):
+        del x.requires_grad
+    assert x.requires_grad
