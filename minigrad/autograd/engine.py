@@ -165,29 +165,32 @@ class Function:
         record = False
         on_host = True
         for x in inputs:
-            if isinstance(x, Tensor):
-                if type(x) is not Tensor and x._refuses_ops:   # a lazy module's placeholder (nn.parameter)
+            if type(x) is not Tensor:   # (a plain Tensor, the usual input, pays this one check)
+                if not isinstance(x, Tensor):   # a number or an array: a constant
+                    # an array of a dtype no tensor holds (object, longdouble, str ...) goes to constant_array's refusal
+                    numeric = isinstance(x, (int, float, complex)) or backend.is_array(x) and is_tensor_dtype(x.dtype)
+                    arrays.append(x if numeric else constant_array(self.name, x))
+                    edges.append(None)
+                    needs_grad.append(False)
+                    continue
+                if x._refuses_ops:   # a lazy module's placeholder (nn.parameter)
                     x._refuse_op(self.name)
-                data = x.data
-                arrays.append(data)
-                if type(data) is not numpy.ndarray:
-                    on_host = False
-                if x._requires_grad:
-                    record = True
-                    node = x._node
-                    edges.append(x if node is None else (node, x._index))
+            data = x.data
+            arrays.append(data)
+            if type(data) is not numpy.ndarray:
+                on_host = False
+            if x._requires_grad:
+                record = True
+                node = x._node
+                edges.append(x if node is None else (node, x._index))
+                needs_grad.append(True)
+                continue
+            if FORWARD_AD is not None:   # a dual level is open: x may carry a tangent without requiring grad
+                carrier = FORWARD_AD.carrier(x)
+                if carrier is not None:
+                    edges.append((carrier._node, carrier._index))
                     needs_grad.append(True)
                     continue
-                if FORWARD_AD is not None:   # a dual level is open: x may carry a tangent without requiring grad
-                    carrier = FORWARD_AD.carrier(x)
-                    if carrier is not None:
-                        edges.append((carrier._node, carrier._index))
-                        needs_grad.append(True)
-                        continue
-            else:
-                # an array of a dtype no tensor holds (object, longdouble, str ...) goes to constant_array's refusal
-                numeric = isinstance(x, (int, float, complex)) or backend.is_array(x) and is_tensor_dtype(x.dtype)
-                arrays.append(x if numeric else constant_array(self.name, x))
             edges.append(None)
             needs_grad.append(False)
         if on_host:
@@ -887,7 +890,8 @@ def _propagate(root: Tensor, grad: Any, retain_graph: bool, observer: Callable |
     # Nodes whose consumers have all run wait in `ready`, a heap of (-seq, push count, node): the one recorded last
     # runs first, as PyTorch's ready queue orders nodes by sequence number (equal seqs, e.g. 0 for nodes made outside
     # Function.__call__: the one pushed last first). `just_ready`, the first node the last node made ready, runs
-    # next without going through the heap when the heap is empty (else it joins it): a chain never touches the heap.
+    # next without going through the heap when it would come out first anyway (the heap is empty, or holds no later
+    # recorded node), else it joins the heap: a chain never touches the heap.
     ready: list = []
     just_ready = root_node
     pushed = 0   # counts down, so that a later push sorts first among equal seqs
@@ -897,7 +901,7 @@ def _propagate(root: Tensor, grad: Any, retain_graph: bool, observer: Callable |
     epoch = INPLACE.epoch
     try:
         while True:
-            if just_ready is not None and not ready:
+            if just_ready is not None and (not ready or ready[0][0] >= -just_ready.seq):
                 node = just_ready
             else:
                 if just_ready is not None:
