@@ -48,21 +48,23 @@ def _size(tensor: Tensor, dim: int, name: str, what: str) -> int:
 def _check_arguments(name: str, input: Any, hx: tuple, w_ih: Any, w_hh: Any, b_ih: Any, b_hh: Any,  # noqa: A002
                      gates: int) -> tuple:
     """(input, w_ih, w_hh, b_ih, b_hh) if they are Tensors whose shapes (:func:`_check_shapes`) and dtypes
-    (:func:`_check_dtypes`) fit each other and the states ``hx``, else PyTorch's error for the first that does not."""
+    (:func:`_check_dtypes`) fit each other and the states ``hx``, else PyTorch's error for the first that does not.
+    The biases come back as :func:`_bias` makes them: (gates · H,) or (B, gates · H)."""
     x = _tensor(input, name, "input", 1)
     w_ih, w_hh = _tensor(w_ih, name, "w_ih", 3), _tensor(w_hh, name, "w_hh", 4)
     b_ih = None if b_ih is None else _tensor(b_ih, name, "b_ih", 5)
     b_hh = None if b_hh is None else _tensor(b_hh, name, "b_hh", 6)
     _check_shapes(name, x, hx, w_ih, w_hh, b_ih, b_hh, gates)
     _check_dtypes(name, x, hx, w_ih, w_hh, b_ih, b_hh)
-    return x, w_ih, w_hh, b_ih, b_hh
+    return x, w_ih, w_hh, _bias(b_ih, x.shape[0], w_ih.shape[0]), _bias(b_hh, x.shape[0], w_hh.shape[0])
 
 
 def _check_shapes(name: str, x: Tensor, hx: tuple, w_ih: Tensor, w_hh: Tensor, b_ih: Tensor | None,
                   b_hh: Tensor | None, gates: int) -> None:
     """PyTorch's error for the first shape that does not fit, in PyTorch's order: the weights' rows, the input's
     width, each state's batch and width (a missing dim is IndexError, as PyTorch reads it), then every one 2-D and
-    the biases (gates · H,). H is read from w_hh (gates · H, H); x (B, I), w_ih (gates · H, I), each state (B, H)."""
+    the biases (each expands to (B, gates · H), as PyTorch's). H is read from w_hh (gates · H, H); x (B, I), w_ih
+    (gates · H, I), each state (B, H)."""
     hidden = _size(w_hh, 1, name, "w_hh")
     for what, weight in (("weight_ih", w_ih), ("weight_hh", w_hh)):
         if _size(weight, 0, name, what) != gates * hidden:
@@ -80,9 +82,28 @@ def _check_shapes(name: str, x: Tensor, hx: tuple, w_ih: Tensor, w_hh: Tensor, b
     for what, tensor in (("input", x), ("w_ih", w_ih), ("w_hh", w_hh), *((f"hidden{i}", h) for i, h in enumerate(hx))):
         if tensor.ndim != 2:
             raise RuntimeError(f"{name}: {what} must be 2-D, got shape {tensor.shape}")
+    target = (x.shape[0], gates * hidden)
     for what, bias in (("b_ih", b_ih), ("b_hh", b_hh)):
-        if bias is not None and tuple(bias.shape) != (gates * hidden,):
-            raise RuntimeError(f"{name}: {what} must have shape ({gates * hidden},), got {bias.shape}")
+        if bias is not None and not _expands_to(bias.shape, target):
+            # PyTorch adds the bias as addmm does: it must expand to (B, gates · H), as (gates · H,), (1,) or (B, 1)
+            raise RuntimeError(f"{name}: {what} of shape {bias.shape} does not expand to {target} (batch, "
+                               f"{gates} * hidden_size): the expanded size of the tensor must match the existing size "
+                               "at non-singleton dimensions")
+
+
+def _expands_to(shape: tuple, target: tuple) -> bool:
+    """Whether a tensor of ``shape`` expands to ``target`` (PyTorch's ``expand``: no more dims, each 1 or equal)."""
+    return len(shape) <= len(target) and all(s in (1, t) for s, t in zip(shape[::-1], target[::-1]))
+
+
+def _bias(bias: Tensor | None, batch: int, width: int) -> Tensor | None:
+    """A bias that expands to (B, width) (:func:`_check_shapes`) as the cells' math takes it: (width,), or
+    (B, width) when it holds one row per batch element. Expanding keeps its gradient its own shape."""
+    if bias is None or tuple(bias.shape) == (width,):
+        return bias
+    if bias.ndim == 2 and bias.shape[0] != 1:
+        return bias.expand(batch, width)
+    return bias.reshape(bias.shape[-1:] or (1,)).expand(width)
 
 
 def _check_dtypes(name: str, x: Tensor, hx: tuple, w_ih: Tensor, w_hh: Tensor, b_ih: Tensor | None,

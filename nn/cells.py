@@ -86,16 +86,20 @@ def _addmm(addend: Tensor, h: Tensor, weight_t: Tensor | tuple[Tensor, Tensor]) 
 
 def float16_linear(x: Tensor, weight_t: Tensor | tuple[Tensor, Tensor], bias: Tensor | None) -> Tensor:
     """``x @ Wᵀ + b`` of float16 tensors as PyTorch's CPU ``addmm`` rounds it: x (n, k), Wᵀ (k, m) (or a
-    :func:`loop_weight` pair), b (m,) or None → (n, m).
+    :func:`loop_weight` pair), b (m,), or (n, m) (a bias per row, as the functional cells take), or None → (n, m).
 
     The products are summed in float32, in order along k, the bias added last, and the sum rounded to
     float16 once (``x @ Wᵀ`` then ``+ b`` would round twice). NumPy's float16 matmul sums in float32 in
-    that order, so the bias rides along as a last column of ones: ``[x, 1] @ [Wᵀ; b]``.
+    that order, so the bias rides along as a last column of ones: ``[x, 1] @ [Wᵀ; b]`` (a bias per row:
+    ``[x, I] @ [Wᵀ; b]``, whose added zeros are exact).
     """
     if type(weight_t) is tuple:
         weight_t = weight_t[0]
     if bias is None:
         return x @ weight_t
+    if bias.ndim == 2:
+        ones = mg.eye(x.shape[0], dtype=x.dtype, device=x.device)
+        return mg.concat([x, ones], axis=-1) @ mg.concat([weight_t, bias], axis=0)
     ones = mg.ones((x.shape[0], 1), dtype=x.dtype, device=x.device)
     return mg.concat([x, ones], axis=-1) @ mg.concat([weight_t, bias.expand_dims(0)], axis=0)
 
