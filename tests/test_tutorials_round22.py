@@ -1,0 +1,605 @@
+"""PyTorch's recurrent tutorials not yet ported elsewhere, in float64, run on torch and on minigrad: only the imports
+differ.
+
+Each program is our own rewrite of an official tutorial or example (our names and comments), cut to a tiny model,
+a few steps and generated data; the weights are torch's initial ones (the helpers come from
+tests/test_pytorch_programs.py), and losses, gradient norms, weights and outputs must agree to float64 round-off
+(1e-10 relative) step by step:
+
+* ``CLASSIFY_NAMES`` follows today's "NLP From Scratch: Classifying Names with a Character-Level RNN"
+  (https://pytorch.org/tutorials/intermediate/char_rnn_classification_tutorial.html): a ``Dataset`` of
+  ``(label_tensor, text_tensor, label, text)`` items, ``random_split(data, [.85, .15], generator=...)``, both the
+  hand-written ``i2h``/``h2h``/``h2o`` recurrence under ``F.tanh`` and the ``nn.RNN`` + ``h2o`` ``CharRNN`` reading
+  ``hidden[0]``, ``LogSoftmax`` + ``NLLLoss`` summed over a mini-batch from ``0 + loss``, batches shuffled by
+  Python's ``random`` and cut by ``np.array_split``, ``clip_grad_norm_(params, 3)``, SGD, and the confusion matrix
+  written with ``confusion[label_i][guess_i] += 1`` and normalised row by row;
+* ``CHAR_TAGGER`` is the exercise of "Sequence Models and Long Short-Term Memory Networks"
+  (https://pytorch.org/tutorials/beginner/nlp/sequence_models_tutorial.html): the LSTM part-of-speech tagger with
+  each word's representation the word embedding joined to a character LSTM's last hidden state, and the tutorial's
+  opening check that an LSTM fed one step at a time equals the LSTM fed the whole sequence;
+* ``WORD_LM`` follows pytorch/examples ``word_language_model`` (https://github.com/pytorch/examples/tree/main/
+  word_language_model) and the "Language Modeling with nn.Transformer" tutorial: ``RNNModel`` for LSTM, GRU,
+  RNN_TANH and RNN_RELU with ``tie_weights`` (``decoder.weight = encoder.weight``), dropout around the recurrence,
+  ``new_zeros`` hidden states, ``repackage_hidden``, ``clip_grad_norm_`` and the manual SGD step, the learning rate
+  divided by 4 when the validation loss stalls; the tutorial's ``TransformerModel`` (``TransformerEncoderLayer`` +
+  ``TransformerEncoder`` under ``nn.Transformer.generate_square_subsequent_mask``, a sine/cosine ``pe`` buffer) in
+  the same loop; the best weights saved with ``torch.save(model.state_dict(), path)`` and loaded back; and
+  ``generate.py``'s temperature sampling (the draw shared, see below).
+
+Random draws: ``F.dropout`` keeps, in both libraries, the elements one NumPy stream picks (``_shared_dropout``); the
+recurrent layers' own inter-layer dropout is set to 0 (torch's runs inside its C++ kernel); the word sampled in
+generation is the inverse CDF of one NumPy uniform stream over the engine's own ``word_weights``.
+``random_split`` draws from each engine's generator: the sizes must agree, and minigrad's ``Subset`` is given
+torch's indices.
+
+Not ported: ``torch.save(model, f)`` of a whole module (``word_language_model/main.py``): minigrad's ``save``
+never pickles (README), and refuses a module with a ``TypeError`` that says to save its ``state_dict()``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pytest
+
+import minigrad as mg
+from tests.test_pytorch_programs import _program, _twin_models
+from tests.test_pytorch_programs_gnn import _shared_dropout
+
+TORCH_IMPORTS_R22 = """\
+import math
+import random
+import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from torch.utils.data import Dataset, random_split
+"""
+
+MINIGRAD_IMPORTS_R22 = """\
+import math
+import random
+import numpy as np
+import minigrad as torch
+import minigrad.nn as nn
+import minigrad.nn.functional as F
+from minigrad.utils.data import Dataset, random_split
+"""
+
+IMPORTS = (TORCH_IMPORTS_R22, MINIGRAD_IMPORTS_R22)
+RTOL = 1e-10
+
+
+CLASSIFY_NAMES = '''
+ALL_LETTERS = "abcdefgh .,;'"
+N_LETTERS = len(ALL_LETTERS)
+
+
+def letter_to_index(letter):
+    return ALL_LETTERS.find(letter)
+
+
+def line_to_tensor(line):
+    """One-hot letters (len(line), 1, N_LETTERS): a batch of one at each time step."""
+    tensor = torch.zeros(len(line), 1, N_LETTERS, dtype=torch.double)
+    for li, letter in enumerate(line):
+        tensor[li][0][letter_to_index(letter)] = 1
+    return tensor
+
+
+class NamesDataset(Dataset):
+    def __init__(self, pairs):
+        self.labels_uniq = sorted(set(label for label, _ in pairs))
+        self.data, self.data_tensors, self.labels, self.labels_tensors = [], [], [], []
+        for label, name in pairs:
+            self.data.append(name)
+            self.data_tensors.append(line_to_tensor(name))
+            self.labels.append(label)
+        for label in self.labels:
+            self.labels_tensors.append(torch.tensor([self.labels_uniq.index(label)], dtype=torch.long))
+
+    def __len__(self):
+        return len(self.data)
+
+    def __getitem__(self, idx):
+        return self.labels_tensors[idx], self.data_tensors[idx], self.labels[idx], self.data[idx]
+
+
+class HandRNN(nn.Module):
+    """The recurrence written out: h = tanh(i2h(x_t) + h2h(h)), then log-probabilities of the classes (1, C)."""
+
+    def __init__(self, input_size, hidden_size, output_size):
+        super(HandRNN, self).__init__()
+        self.hidden_size = hidden_size
+        self.i2h = nn.Linear(input_size, hidden_size)
+        self.h2h = nn.Linear(hidden_size, hidden_size)
+        self.h2o = nn.Linear(hidden_size, output_size)
+        self.softmax = nn.LogSoftmax(dim=1)
+
+    def forward(self, line_tensor):
+        hidden = torch.zeros(1, self.hidden_size, dtype=line_tensor.dtype)
+        for i in range(line_tensor.size(0)):
+            hidden = F.tanh(self.i2h(line_tensor[i]) + self.h2h(hidden))
+        return self.softmax(self.h2o(hidden))
+
+
+class CharRNN(nn.Module):
+    """nn.RNN over the letters (T, 1, N_LETTERS); its last hidden state (1, H) read out to (1, C)."""
+
+    def __init__(self, input_size, hidden_size, output_size):
+        super(CharRNN, self).__init__()
+        self.rnn = nn.RNN(input_size, hidden_size)
+        self.h2o = nn.Linear(hidden_size, output_size)
+        self.softmax = nn.LogSoftmax(dim=1)
+
+    def forward(self, line_tensor):
+        rnn_out, hidden = self.rnn(line_tensor)
+        output = self.h2o(hidden[0])
+        output = self.softmax(output)
+        return output
+
+
+def make_model(kind, n_classes, hidden_size=10):
+    return {"hand": HandRNN, "nn.RNN": CharRNN}[kind](N_LETTERS, hidden_size, n_classes).double()
+
+
+def split(dataset, seed=2024):
+    return random_split(dataset, [.85, .15], generator=torch.Generator().manual_seed(seed))
+
+
+def train(rnn, training_data, n_epoch=2, n_batch_size=4, learning_rate=0.2, shuffle_seed=0):
+    """Per mini-batch: the mean loss and the gradient norm clip_grad_norm_ returns."""
+    criterion = nn.NLLLoss()
+    order = random.Random(shuffle_seed)
+    optimizer = torch.optim.SGD(rnn.parameters(), lr=learning_rate)
+    losses, norms = [], []
+    rnn.train()
+    for epoch in range(n_epoch):
+        rnn.zero_grad()
+        batches = list(range(len(training_data)))
+        order.shuffle(batches)
+        batches = np.array_split(batches, len(batches) // n_batch_size)
+        for batch in batches:
+            batch_loss = 0
+            for i in batch:
+                (label_tensor, text_tensor, label, text) = training_data[i]
+                output = rnn.forward(text_tensor)
+                loss = criterion(output, label_tensor)
+                batch_loss += loss
+            batch_loss.backward()
+            norms.append(nn.utils.clip_grad_norm_(rnn.parameters(), 3).item())
+            optimizer.step()
+            optimizer.zero_grad()
+            losses.append(batch_loss.item() / len(batch))
+    return losses, norms
+
+
+def label_from_output(output, output_labels):
+    top_n, top_i = output.topk(1)
+    label_i = top_i[0].item()
+    return output_labels[label_i], label_i
+
+
+def evaluate(rnn, testing_data, classes):
+    """The confusion matrix (C, C), each row normalised to sum 1, and the guesses."""
+    confusion = torch.zeros(len(classes), len(classes), dtype=torch.double)
+    guesses = []
+    rnn.eval()
+    with torch.no_grad():
+        for i in range(len(testing_data)):
+            (label_tensor, text_tensor, label, text) = testing_data[i]
+            output = rnn(text_tensor)
+            guess, guess_i = label_from_output(output, classes)
+            guesses.append(guess)
+            label_i = classes.index(label)
+            confusion[label_i][guess_i] += 1
+    for i in range(len(classes)):
+        denom = confusion[i].sum()
+        if denom > 0:
+            confusion[i] = confusion[i] / denom
+    return confusion.numpy(), guesses
+'''
+
+
+CHAR_TAGGER = '''
+def prepare_sequence(seq, to_ix):
+    return torch.tensor([to_ix[w] for w in seq], dtype=torch.long)
+
+
+class CharAwareTagger(nn.Module):
+    """Word ids (T,) and each word's character ids -> tag log-probabilities (T, tags): a word's features are its
+    embedding joined to the last hidden state of a character LSTM over its letters."""
+
+    def __init__(self, word_dim, char_dim, char_hidden, hidden_dim, vocab_size, alphabet_size, tagset_size):
+        super(CharAwareTagger, self).__init__()
+        self.word_embeddings = nn.Embedding(vocab_size, word_dim)
+        self.char_embeddings = nn.Embedding(alphabet_size, char_dim)
+        self.char_lstm = nn.LSTM(char_dim, char_hidden)
+        self.lstm = nn.LSTM(word_dim + char_hidden, hidden_dim)
+        self.hidden2tag = nn.Linear(hidden_dim, tagset_size)
+
+    def forward(self, sentence, words_chars):
+        embeds = self.word_embeddings(sentence)
+        char_reps = []
+        for chars in words_chars:
+            char_embeds = self.char_embeddings(chars)
+            _, (h_n, _) = self.char_lstm(char_embeds.view(len(chars), 1, -1))
+            char_reps.append(h_n.view(1, -1))
+        features = torch.cat([embeds, torch.cat(char_reps)], dim=1)
+        lstm_out, _ = self.lstm(features.view(len(sentence), 1, -1))
+        tag_space = self.hidden2tag(lstm_out.view(len(sentence), -1))
+        return F.log_softmax(tag_space, dim=1)
+
+
+def make_model(vocab_size, alphabet_size, tagset_size):
+    return CharAwareTagger(4, 3, 3, 5, vocab_size, alphabet_size, tagset_size).double()
+
+
+def train(model, training_data, word_to_ix, char_to_ix, tag_to_ix, epochs=3):
+    loss_function = nn.NLLLoss()
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    losses = []
+    for epoch in range(epochs):
+        for sentence, tags in training_data:
+            model.zero_grad()
+            sentence_in = prepare_sequence(sentence, word_to_ix)
+            chars_in = [prepare_sequence(word, char_to_ix) for word in sentence]
+            targets = prepare_sequence(tags, tag_to_ix)
+            tag_scores = model(sentence_in, chars_in)
+            loss = loss_function(tag_scores, targets)
+            loss.backward()
+            optimizer.step()
+            losses.append(loss.item())
+    with torch.no_grad():
+        sentence = training_data[0][0]
+        scores = model(prepare_sequence(sentence, word_to_ix), [prepare_sequence(w, char_to_ix) for w in sentence])
+    return losses, scores.numpy(), scores.argmax(dim=1).tolist()
+
+
+def step_by_step(lstm, inputs, hidden):
+    """The tutorial's opening: one step at a time, then the whole sequence at once from the same state."""
+    outs = []
+    state = hidden
+    for i in inputs:
+        out, state = lstm(i.view(1, 1, -1), state)
+        outs.append(out)
+    whole, whole_state = lstm(torch.cat(inputs).view(len(inputs), 1, -1), hidden)
+    return torch.cat(outs).numpy(), whole.numpy(), state[0].numpy(), whole_state[0].numpy(), whole_state[1].numpy()
+'''
+
+
+WORD_LM = '''
+class RNNModel(nn.Module):
+    """Token ids (T, B) -> next-token log-probabilities (T * B, V): encoder, recurrent module, decoder."""
+
+    def __init__(self, rnn_type, ntoken, ninp, nhid, nlayers, dropout=0.5, tie_weights=False):
+        super(RNNModel, self).__init__()
+        self.ntoken = ntoken
+        self.drop = nn.Dropout(dropout)
+        self.encoder = nn.Embedding(ntoken, ninp)
+        if rnn_type in ['LSTM', 'GRU']:
+            self.rnn = getattr(nn, rnn_type)(ninp, nhid, nlayers, dropout=dropout)
+        else:
+            try:
+                nonlinearity = {'RNN_TANH': 'tanh', 'RNN_RELU': 'relu'}[rnn_type]
+            except KeyError as e:
+                raise ValueError("An invalid option for `--model` was supplied") from e
+            self.rnn = nn.RNN(ninp, nhid, nlayers, nonlinearity=nonlinearity, dropout=dropout)
+        self.decoder = nn.Linear(nhid, ntoken)
+        if tie_weights:
+            if nhid != ninp:
+                raise ValueError('When using the tied flag, nhid must be equal to emsize')
+            self.decoder.weight = self.encoder.weight
+        self.init_weights()
+        self.rnn_type = rnn_type
+        self.nhid = nhid
+        self.nlayers = nlayers
+
+    def init_weights(self):
+        initrange = 0.1
+        nn.init.uniform_(self.encoder.weight, -initrange, initrange)
+        nn.init.zeros_(self.decoder.bias)
+        nn.init.uniform_(self.decoder.weight, -initrange, initrange)
+
+    def forward(self, input, hidden):
+        emb = self.drop(self.encoder(input))
+        output, hidden = self.rnn(emb, hidden)
+        output = self.drop(output)
+        decoded = self.decoder(output)
+        decoded = decoded.view(-1, self.ntoken)
+        return F.log_softmax(decoded, dim=1), hidden
+
+    def init_hidden(self, bsz):
+        weight = next(self.parameters())
+        if self.rnn_type == 'LSTM':
+            return (weight.new_zeros(self.nlayers, bsz, self.nhid),
+                    weight.new_zeros(self.nlayers, bsz, self.nhid))
+        return weight.new_zeros(self.nlayers, bsz, self.nhid)
+
+
+class PositionalEncoding(nn.Module):
+    def __init__(self, d_model, dropout=0.1, max_len=64):
+        super().__init__()
+        self.dropout = nn.Dropout(p=dropout)
+        position = torch.arange(max_len).unsqueeze(1)
+        div_term = torch.exp(torch.arange(0, d_model, 2) * (-math.log(10000.0) / d_model))
+        pe = torch.zeros(max_len, 1, d_model)
+        pe[:, 0, 0::2] = torch.sin(position * div_term)
+        pe[:, 0, 1::2] = torch.cos(position * div_term)
+        self.register_buffer('pe', pe)
+
+    def forward(self, x):
+        x = x + self.pe[:x.size(0)]
+        return self.dropout(x)
+
+
+class TransformerModel(nn.Module):
+    """Token ids (T, B) -> logits (T, B, V) under a causal mask (the nn.Transformer tutorial's model)."""
+
+    def __init__(self, ntoken, d_model, nhead, d_hid, nlayers, dropout=0.5):
+        super().__init__()
+        self.model_type = 'Transformer'
+        self.pos_encoder = PositionalEncoding(d_model, dropout)
+        encoder_layers = nn.TransformerEncoderLayer(d_model, nhead, d_hid, dropout)
+        self.transformer_encoder = nn.TransformerEncoder(encoder_layers, nlayers, enable_nested_tensor=False)
+        self.embedding = nn.Embedding(ntoken, d_model)
+        self.d_model = d_model
+        self.linear = nn.Linear(d_model, ntoken)
+        self.init_weights()
+
+    def init_weights(self):
+        initrange = 0.1
+        nn.init.uniform_(self.embedding.weight, -initrange, initrange)
+        nn.init.zeros_(self.linear.bias)
+        nn.init.uniform_(self.linear.weight, -initrange, initrange)
+
+    def forward(self, src, src_mask=None):
+        src = self.embedding(src) * math.sqrt(self.d_model)
+        src = self.pos_encoder(src)
+        if src_mask is None:
+            src_mask = nn.Transformer.generate_square_subsequent_mask(len(src), dtype=src.dtype)
+        output = self.transformer_encoder(src, src_mask)
+        return self.linear(output)
+
+
+def make_model(kind, ntokens):
+    if kind == 'Transformer':
+        model = TransformerModel(ntokens, 8, 2, 12, 2, dropout=0.0)
+    else:
+        model = RNNModel(kind, ntokens, 8, 8, 2, dropout=0.2, tie_weights=True)
+        model.rnn.dropout = 0.0   # torch's inter-layer dropout draws inside its kernel: not shareable
+    return model.double()
+
+
+def batchify(data, bsz):
+    nbatch = data.size(0) // bsz
+    data = data.narrow(0, 0, nbatch * bsz)
+    return data.view(bsz, -1).t().contiguous()
+
+
+def get_batch(source, i, bptt=4):
+    seq_len = min(bptt, len(source) - 1 - i)
+    data = source[i:i+seq_len]
+    target = source[i+1:i+1+seq_len].view(-1)
+    return data, target
+
+
+def repackage_hidden(h):
+    if isinstance(h, torch.Tensor):
+        return h.detach()
+    return tuple(repackage_hidden(v) for v in h)
+
+
+def run_model(model, data, hidden, ntokens):
+    if hasattr(model, 'model_type'):
+        return model(data).view(-1, ntokens), hidden
+    hidden = repackage_hidden(hidden)
+    output, hidden = model(data, hidden)
+    return output, hidden
+
+
+def evaluate(model, data_source, ntokens, eval_batch_size):
+    model.eval()
+    total_loss = 0.
+    criterion = nn.NLLLoss() if not hasattr(model, 'model_type') else nn.CrossEntropyLoss()
+    hidden = None if hasattr(model, 'model_type') else model.init_hidden(eval_batch_size)
+    with torch.no_grad():
+        for i in range(0, data_source.size(0) - 1, 4):
+            data, targets = get_batch(data_source, i)
+            output, hidden = run_model(model, data, hidden, ntokens)
+            total_loss += len(data) * criterion(output, targets).item()
+    return total_loss / (len(data_source) - 1)
+
+
+def train_epochs(model, train_ids, val_ids, ntokens, path, epochs=2, lr=4.0, clip=0.25, batch_size=3):
+    """main.py's loop: per step the loss and the gradient norm; per epoch the validation loss and the lr."""
+    train_data = batchify(torch.from_numpy(train_ids), batch_size)
+    val_data = batchify(torch.from_numpy(val_ids), 2)
+    transformer = hasattr(model, 'model_type')
+    criterion = nn.CrossEntropyLoss() if transformer else nn.NLLLoss()
+    losses, norms, val_losses, lrs = [], [], [], []
+    best_val_loss = None
+    for epoch in range(epochs):
+        model.train()
+        hidden = None if transformer else model.init_hidden(batch_size)
+        for batch, i in enumerate(range(0, train_data.size(0) - 1, 4)):
+            data, targets = get_batch(train_data, i)
+            model.zero_grad()
+            output, hidden = run_model(model, data, hidden, ntokens)
+            loss = criterion(output, targets)
+            loss.backward()
+            norms.append(float(torch.nn.utils.clip_grad_norm_(model.parameters(), clip)))
+            with torch.no_grad():
+                for p in model.parameters():
+                    p.add_(p.grad, alpha=-lr)
+            losses.append(loss.item())
+        val_loss = evaluate(model, val_data, ntokens, 2)
+        val_losses.append(val_loss)
+        if not best_val_loss or val_loss < best_val_loss:
+            torch.save(model.state_dict(), path)
+            best_val_loss = val_loss
+        else:
+            lr /= 4.0
+        lrs.append(lr)
+    model.load_state_dict(torch.load(path))
+    return losses, norms, val_losses, lrs
+
+
+def generate(model, ntokens, words, temperature, pick):
+    """generate.py: the next word drawn from exp(log-probabilities / temperature), fed back."""
+    model.eval()
+    input = torch.tensor([[1]], dtype=torch.long)
+    transformer = hasattr(model, 'model_type')
+    hidden = None if transformer else model.init_hidden(1)
+    picked, weights = [], []
+    with torch.no_grad():
+        for i in range(words):
+            if transformer:
+                output = model(input)
+                word_weights = output[-1].squeeze().div(temperature).exp().cpu()
+            else:
+                output, hidden = model(input, hidden)
+                word_weights = output.squeeze().div(temperature).exp().cpu()
+            word_idx = pick(word_weights)
+            weights.append(word_weights.numpy())
+            picked.append(word_idx)
+            if transformer:
+                input = torch.cat([input, torch.tensor([[word_idx]]).long()], 0)
+            else:
+                input.fill_(word_idx)
+    return picked, np.stack(weights)
+'''
+
+
+def test_the_programs_differ_only_in_their_imports() -> None:
+    assert TORCH_IMPORTS_R22.count("\n") == MINIGRAD_IMPORTS_R22.count("\n") == 7
+    for source in (CLASSIFY_NAMES, CHAR_TAGGER, WORD_LM):
+        assert "import" not in source and "minigrad" not in source and "mg." not in source
+
+
+def _assert_same_state(torch_model: Any, mg_model: Any) -> None:
+    theirs = {k: v.detach().numpy() for k, v in torch_model.state_dict().items()}
+    ours = {k: v.numpy() for k, v in mg_model.state_dict().items()}
+    assert ours.keys() == theirs.keys()
+    for name, value in theirs.items():
+        assert ours[name].dtype == value.dtype, name
+        np.testing.assert_allclose(ours[name], value, rtol=RTOL, atol=1e-12, err_msg=name)
+
+
+# ----------------------------------------------------------------------------- 1. classifying names
+
+
+def _names(rng: np.random.Generator, count: int) -> list:
+    """(language, name) pairs: each language draws its letters from its own half of a-h."""
+    pairs = []
+    for _ in range(count):
+        label = ["Early", "Late", "Mixed"][int(rng.integers(3))]
+        pool = {"Early": "abcd", "Late": "efgh", "Mixed": "adeh ."}[label]
+        pairs.append((label, "".join(pool[int(i)] for i in rng.integers(0, len(pool), int(rng.integers(2, 6))))))
+    return pairs
+
+
+@pytest.mark.parametrize("kind", ["hand", "nn.RNN"])
+def test_classifying_names_with_a_character_level_rnn(torch: Any, kind: str) -> None:
+    pairs = _names(np.random.default_rng(22), 20)
+    torch_program, torch_model, mg_program, mg_model, _ = _twin_models(CLASSIFY_NAMES, kind, 3, imports=IMPORTS)
+    torch_data, mg_data = torch_program["NamesDataset"](pairs), mg_program["NamesDataset"](pairs)
+    (torch_train, torch_test), (mg_train, mg_test) = torch_program["split"](torch_data), mg_program["split"](mg_data)
+    assert (len(mg_train), len(mg_test)) == (len(torch_train), len(torch_test)) == (17, 3)
+    mg_train.indices, mg_test.indices = list(torch_train.indices), list(torch_test.indices)
+    expected = torch_program["train"](torch_model, torch_train)
+    got = mg_program["train"](mg_model, mg_train)
+    np.testing.assert_allclose(got, expected, rtol=RTOL)
+    assert min(expected[1]) > 0 and len(expected[0]) == 8
+    _assert_same_state(torch_model, mg_model)
+    classes = torch_data.labels_uniq
+    confusion, guesses = mg_program["evaluate"](mg_model, mg_data, classes)
+    torch_confusion, torch_guesses = torch_program["evaluate"](torch_model, torch_data, classes)
+    assert guesses == torch_guesses
+    np.testing.assert_array_equal(confusion, torch_confusion)
+    np.testing.assert_allclose(confusion.sum(axis=1), 1.0)
+
+
+# ----------------------------------------------------------------------------- 2. POS tagger with characters
+
+
+def test_lstm_tagger_with_character_features(torch: Any) -> None:
+    training_data = [("the dog ate the apple".split(), ["DET", "NN", "V", "DET", "NN"]),
+                     ("everybody read that book".split(), ["NN", "V", "DET", "NN"])]
+    word_to_ix: dict = {}
+    char_to_ix: dict = {}
+    for sentence, _ in training_data:
+        for word in sentence:
+            word_to_ix.setdefault(word, len(word_to_ix))
+            for char in word:
+                char_to_ix.setdefault(char, len(char_to_ix))
+    tag_to_ix = {"DET": 0, "NN": 1, "V": 2}
+    torch_program, torch_model, mg_program, mg_model, _ = _twin_models(
+        CHAR_TAGGER, len(word_to_ix), len(char_to_ix), len(tag_to_ix), imports=IMPORTS)
+    expected = torch_program["train"](torch_model, training_data, word_to_ix, char_to_ix, tag_to_ix)
+    got = mg_program["train"](mg_model, training_data, word_to_ix, char_to_ix, tag_to_ix)
+    np.testing.assert_allclose(got[0], expected[0], rtol=RTOL)
+    np.testing.assert_allclose(got[1], expected[1], rtol=RTOL, atol=1e-12)
+    assert got[2] == expected[2]
+    _assert_same_state(torch_model, mg_model)
+
+
+def test_lstm_step_by_step_equals_the_whole_sequence(torch: Any) -> None:
+    rng = np.random.default_rng(3)
+    inputs = [rng.standard_normal((1, 3)) for _ in range(5)]
+    state = (rng.standard_normal((1, 1, 3)), rng.standard_normal((1, 1, 3)))
+    torch.manual_seed(1)
+    lstm = torch.nn.LSTM(3, 3).double()
+    ours = mg.nn.LSTM(3, 3).double()
+    ours.load_state_dict({k: mg.from_numpy(v.detach().numpy().copy()) for k, v in lstm.state_dict().items()})
+    torch_program, mg_program = _program(CHAR_TAGGER, TORCH_IMPORTS_R22), _program(CHAR_TAGGER, MINIGRAD_IMPORTS_R22)
+    with torch.no_grad():
+        expected = torch_program["step_by_step"](lstm, [torch.from_numpy(i) for i in inputs],
+                                                 tuple(torch.from_numpy(s) for s in state))
+    got = mg_program["step_by_step"](ours, [mg.from_numpy(i) for i in inputs],
+                                     tuple(mg.from_numpy(s) for s in state))
+    for ours_part, theirs in zip(got, expected):
+        np.testing.assert_allclose(ours_part, theirs, rtol=RTOL, atol=1e-14)
+    np.testing.assert_allclose(got[0], got[1], rtol=1e-14, atol=1e-15)   # one at a time = all at once
+
+
+# ----------------------------------------------------------------------------- 3. word language model
+
+
+def _shared_picker(seed: int) -> Any:
+    """A sampler of one word index from unnormalised weights: the inverse CDF of a NumPy uniform stream."""
+    rng = np.random.default_rng(seed)
+
+    def pick(word_weights: Any) -> int:
+        w = word_weights.numpy()
+        return int(np.searchsorted(np.cumsum(w) / w.sum(), rng.random(), side="right"))
+
+    return pick
+
+
+@pytest.mark.parametrize("kind", ["LSTM", "GRU", "RNN_TANH", "RNN_RELU", "Transformer"])
+def test_word_language_model_tied_and_transformer(torch: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Any,
+                                                  kind: str) -> None:
+    rng = np.random.default_rng(5)
+    ntokens = 9
+    stream = np.cumsum(np.where(rng.random(50) < 0.85, 2, 1)) % ntokens
+    train_ids, val_ids = stream[:39].astype(np.int64), stream[39:].astype(np.int64)
+    _shared_dropout(monkeypatch, torch, seed=7)   # one NumPy stream per library, of the same seed
+    torch_program, torch_model, mg_program, mg_model, _ = _twin_models(WORD_LM, kind, ntokens, imports=IMPORTS)
+    if kind != "Transformer":   # tied: one Parameter under two names, listed once by parameters()
+        assert mg_model.decoder.weight is mg_model.encoder.weight
+        assert len(list(mg_model.parameters())) == len(list(torch_model.parameters()))
+    expected = torch_program["train_epochs"](torch_model, train_ids, val_ids, ntokens, str(tmp_path / "t.pt"),
+                                             epochs=3)
+    got = mg_program["train_epochs"](mg_model, train_ids, val_ids, ntokens, str(tmp_path / "m.pt"), epochs=3)
+    for ours, theirs in zip(got, expected):
+        np.testing.assert_allclose(ours, theirs, rtol=RTOL)
+    assert len(expected[0]) == 9
+    _assert_same_state(torch_model, mg_model)
+    if kind != "Transformer":   # still tied after load_state_dict
+        assert mg_model.decoder.weight is mg_model.encoder.weight
+    picked, weights = mg_program["generate"](mg_model, ntokens, 4, 0.8, _shared_picker(11))
+    torch_picked, torch_weights = torch_program["generate"](torch_model, ntokens, 4, 0.8, _shared_picker(11))
+    assert picked == torch_picked
+    np.testing.assert_allclose(weights, torch_weights, rtol=RTOL)
