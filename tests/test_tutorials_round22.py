@@ -472,9 +472,146 @@ def generate(model, ntokens, words, temperature, pick):
 '''
 
 
+CLASSIC_TRANSLATION = '''
+SOS_token = 0
+EOS_token = 1
+MAX_LENGTH = 6
+
+
+class EncoderRNN(nn.Module):
+    """One word id at a time: (1,) -> output (1, 1, H), hidden (1, 1, H)."""
+
+    def __init__(self, input_size, hidden_size):
+        super(EncoderRNN, self).__init__()
+        self.hidden_size = hidden_size
+        self.embedding = nn.Embedding(input_size, hidden_size)
+        self.gru = nn.GRU(hidden_size, hidden_size)
+
+    def forward(self, input, hidden):
+        embedded = self.embedding(input).view(1, 1, -1)
+        output, hidden = self.gru(embedded, hidden)
+        return output, hidden
+
+    def initHidden(self):
+        return torch.zeros(1, 1, self.hidden_size, dtype=torch.double)
+
+
+class AttnDecoderRNN(nn.Module):
+    """One step with attention over MAX_LENGTH encoder outputs: word (1, 1) -> log-probabilities (1, V), hidden,
+    attention weights (1, MAX_LENGTH)."""
+
+    def __init__(self, hidden_size, output_size, dropout_p=0.1, max_length=MAX_LENGTH):
+        super(AttnDecoderRNN, self).__init__()
+        self.hidden_size = hidden_size
+        self.output_size = output_size
+        self.dropout_p = dropout_p
+        self.max_length = max_length
+        self.embedding = nn.Embedding(self.output_size, self.hidden_size)
+        self.attn = nn.Linear(self.hidden_size * 2, self.max_length)
+        self.attn_combine = nn.Linear(self.hidden_size * 2, self.hidden_size)
+        self.dropout = nn.Dropout(self.dropout_p)
+        self.gru = nn.GRU(self.hidden_size, self.hidden_size)
+        self.out = nn.Linear(self.hidden_size, self.output_size)
+
+    def forward(self, input, hidden, encoder_outputs):
+        embedded = self.embedding(input).view(1, 1, -1)
+        embedded = self.dropout(embedded)
+        attn_weights = F.softmax(self.attn(torch.cat((embedded[0], hidden[0]), 1)), dim=1)
+        attn_applied = torch.bmm(attn_weights.unsqueeze(0), encoder_outputs.unsqueeze(0))
+        output = torch.cat((embedded[0], attn_applied[0]), 1)
+        output = self.attn_combine(output).unsqueeze(0)
+        output = F.relu(output)
+        output, hidden = self.gru(output, hidden)
+        output = F.log_softmax(self.out(output[0]), dim=1)
+        return output, hidden, attn_weights
+
+
+def make_model(input_words, output_words, hidden_size=6):
+    return EncoderRNN(input_words, hidden_size).double(), AttnDecoderRNN(hidden_size, output_words).double()
+
+
+def train_one(input_tensor, target_tensor, encoder, decoder, encoder_optimizer, decoder_optimizer, criterion,
+              use_teacher_forcing, max_length=MAX_LENGTH):
+    encoder_hidden = encoder.initHidden()
+    encoder_optimizer.zero_grad()
+    decoder_optimizer.zero_grad()
+    input_length = input_tensor.size(0)
+    target_length = target_tensor.size(0)
+    encoder_outputs = torch.zeros(max_length, encoder.hidden_size, dtype=torch.double)
+    loss = 0
+    for ei in range(input_length):
+        encoder_output, encoder_hidden = encoder(input_tensor[ei], encoder_hidden)
+        encoder_outputs[ei] = encoder_output[0, 0]
+    decoder_input = torch.tensor([[SOS_token]])
+    decoder_hidden = encoder_hidden
+    if use_teacher_forcing:
+        for di in range(target_length):
+            decoder_output, decoder_hidden, decoder_attention = decoder(decoder_input, decoder_hidden, encoder_outputs)
+            loss += criterion(decoder_output, target_tensor[di])
+            decoder_input = target_tensor[di]
+    else:
+        for di in range(target_length):
+            decoder_output, decoder_hidden, decoder_attention = decoder(decoder_input, decoder_hidden, encoder_outputs)
+            topv, topi = decoder_output.topk(1)
+            decoder_input = topi.squeeze().detach()
+            loss += criterion(decoder_output, target_tensor[di])
+            if decoder_input.item() == EOS_token:
+                break
+    loss.backward()
+    encoder_optimizer.step()
+    decoder_optimizer.step()
+    return loss.item() / target_length
+
+
+def tensor_from_ids(ids):
+    return torch.tensor(list(ids) + [EOS_token], dtype=torch.long).view(-1, 1)
+
+
+def train_iters(encoder, decoder, pairs, n_iters, teacher_forcing_ratio=0.5, learning_rate=0.05, seed=0):
+    """Per iteration: the loss per target word and whether the coin chose teacher forcing."""
+    coin = random.Random(seed)
+    encoder_optimizer = torch.optim.SGD(encoder.parameters(), lr=learning_rate)
+    decoder_optimizer = torch.optim.SGD(decoder.parameters(), lr=learning_rate)
+    criterion = nn.NLLLoss()
+    losses, forced = [], []
+    for it in range(n_iters):
+        source, target = pairs[it % len(pairs)]
+        use_teacher_forcing = True if coin.random() < teacher_forcing_ratio else False
+        losses.append(train_one(tensor_from_ids(source), tensor_from_ids(target), encoder, decoder,
+                                encoder_optimizer, decoder_optimizer, criterion, use_teacher_forcing))
+        forced.append(use_teacher_forcing)
+    return losses, forced
+
+
+def evaluate(encoder, decoder, source, max_length=MAX_LENGTH):
+    """The greedy words (ids, then '<EOS>') and the attention rows (words, MAX_LENGTH)."""
+    with torch.no_grad():
+        input_tensor = tensor_from_ids(source)
+        encoder_hidden = encoder.initHidden()
+        encoder_outputs = torch.zeros(max_length, encoder.hidden_size, dtype=torch.double)
+        for ei in range(input_tensor.size()[0]):
+            encoder_output, encoder_hidden = encoder(input_tensor[ei], encoder_hidden)
+            encoder_outputs[ei] += encoder_output[0, 0]
+        decoder_input = torch.tensor([[SOS_token]])
+        decoder_hidden = encoder_hidden
+        decoded_words = []
+        decoder_attentions = torch.zeros(max_length, max_length, dtype=torch.double)
+        for di in range(max_length):
+            decoder_output, decoder_hidden, decoder_attention = decoder(decoder_input, decoder_hidden, encoder_outputs)
+            decoder_attentions[di] = decoder_attention
+            topv, topi = decoder_output.topk(1)
+            if topi.item() == EOS_token:
+                decoded_words.append('<EOS>')
+                break
+            decoded_words.append(topi.item())
+            decoder_input = topi.squeeze().detach()
+        return decoded_words, decoder_attentions[:di + 1].numpy()
+'''
+
+
 def test_the_programs_differ_only_in_their_imports() -> None:
     assert TORCH_IMPORTS_R22.count("\n") == MINIGRAD_IMPORTS_R22.count("\n") == 7
-    for source in (CLASSIFY_NAMES, CHAR_TAGGER, WORD_LM):
+    for source in (CLASSIFY_NAMES, CHAR_TAGGER, WORD_LM, CLASSIC_TRANSLATION):
         assert "import" not in source and "minigrad" not in source and "mg." not in source
 
 
@@ -603,3 +740,34 @@ def test_word_language_model_tied_and_transformer(torch: Any, monkeypatch: pytes
     torch_picked, torch_weights = torch_program["generate"](torch_model, ntokens, 4, 0.8, _shared_picker(11))
     assert picked == torch_picked
     np.testing.assert_allclose(weights, torch_weights, rtol=RTOL)
+
+
+# ----------------------------------------------------------------------------- 4. the classic translation tutorial
+
+
+@pytest.mark.parametrize("ratio", [1.0, 0.0, 0.5])
+def test_classic_seq2seq_translation_with_teacher_forcing_on_and_off(torch: Any, monkeypatch: pytest.MonkeyPatch,
+                                                                     ratio: float) -> None:
+    """The pre-2023 tutorial: one word per encoder call written into ``encoder_outputs[ei]``, attention from a Linear
+    over ``cat(embedded, hidden)``, ``loss = 0`` plus NLLLoss per word, free running stopped at EOS by ``.item()``."""
+    rng = np.random.default_rng(9)
+    pairs = []
+    for _ in range(6):
+        source = [int(i) for i in rng.integers(2, 8, int(rng.integers(2, 5)))]
+        pairs.append((source, [(w + 1) % 6 + 2 for w in source]))   # a word-by-word substitution
+    _shared_dropout(monkeypatch, torch, seed=4)   # the decoder's Dropout(0.1) keeps the same elements in both
+    torch_program, (torch_encoder, torch_decoder), mg_program, (mg_encoder, mg_decoder), _ = _twin_models(
+        CLASSIC_TRANSLATION, 9, 9, imports=IMPORTS)
+    expected = torch_program["train_iters"](torch_encoder, torch_decoder, pairs, 8, ratio)
+    got = mg_program["train_iters"](mg_encoder, mg_decoder, pairs, 8, ratio)
+    assert got[1] == expected[1] and (ratio != 0.5 or 0 < sum(expected[1]) < 8)
+    np.testing.assert_allclose(got[0], expected[0], rtol=RTOL)
+    _assert_same_state(torch_encoder, mg_encoder)
+    _assert_same_state(torch_decoder, mg_decoder)
+    torch_decoder.eval()
+    mg_decoder.eval()
+    for source, _ in pairs[:3]:
+        words, attention = mg_program["evaluate"](mg_encoder, mg_decoder, source)
+        torch_words, torch_attention = torch_program["evaluate"](torch_encoder, torch_decoder, source)
+        assert words == torch_words
+        np.testing.assert_allclose(attention, torch_attention, rtol=RTOL, atol=1e-14)
