@@ -628,8 +628,9 @@ class Tensor:
         """Bytes of the elements (``numel() * itemsize``; a broadcast view counts its elements)."""
         return int(self.data.size * self.data.itemsize)
 
-    def stride(self, dim: int | None = None) -> Any:
-        """The strides in elements (NumPy's byte strides / itemsize): a tuple, or one int for ``dim``.
+    def stride(self, dim: int | None = None, *, axis: int | None = None) -> Any:
+        """The strides in elements (NumPy's byte strides / itemsize): a tuple, or one int for ``dim`` (``axis=`` is
+        PyTorch's alias of ``dim=``).
 
         NumPy's may be negative (a flipped view), which a PyTorch stride never is. A host array's size-1 dims have
         PyTorch's strides (the view ops set them: ``x[None]``, ``expand``), and any stride ``as_strided`` gives
@@ -647,6 +648,10 @@ class Tensor:
             if shape[d] == 1 and strides[d] == 0:
                 strides[d] = 1 if d == len(strides) - 1 else strides[d + 1] * shape[d + 1]
         strides = tuple(strides)
+        if axis is not None:
+            if dim is not None:
+                raise TypeError("stride() got multiple values for argument 'dim' (axis= is its alias)")
+            dim = axis
         if dim is None:
             return strides
         return strides[self._dim(dim, "stride")]

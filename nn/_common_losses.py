@@ -573,14 +573,19 @@ def huber_loss(input: Tensor, target: Any, reduction: str = "mean", delta: float
 
 # --- distances ----------------------------------------------------------------------------------------
 
-def cosine_similarity(x1: Tensor, x2: Tensor, dim: int = 1, eps: float = 1e-8) -> Tensor:
-    """Σ (x1/‖x1‖)·(x2/‖x2‖) along ``dim``, each norm at least ``eps``, as PyTorch.
+def cosine_similarity(x1: Tensor, x2: Tensor, dim: int = 1, eps: float = 1e-8, *, axis: Any = None) -> Tensor:
+    """Σ (x1/‖x1‖)·(x2/‖x2‖) along ``dim``, each norm at least ``eps``, as PyTorch (``axis=`` is its alias of
+    ``dim=``).
 
     x1, x2: broadcastable shapes S → S without ``dim``. As in PyTorch, each vector is divided by its
     norm first (so the result stays in [-1, 1]), and the clamp to ``eps`` is made without gradient:
     a vector shorter than ``eps`` still sends the norm's gradient back.
     """
     name = "cosine_similarity"
+    if axis is not None:
+        if dim != 1:
+            raise TypeError(f"{name}() got multiple values for argument 'dim' (axis= is its alias)")
+        dim = axis
     x1, x2 = _tensor(x1, name), _tensor(x2, name)
     if x1.dtype.kind == "f" or x2.dtype.kind == "f":   # an integer with a float: the float's dtype, as PyTorch's
         x1, x2 = _in_input_category(x1, x2), _in_input_category(x2, x1)

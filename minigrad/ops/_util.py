@@ -332,6 +332,21 @@ def axis_alias(name: str, dim: Any, axis: Any, default: Any) -> Any:
     return axis
 
 
+def required_dim(name: str, dim: Any, axis: Any, **after: Any) -> Any:
+    """The dim of a call to a function whose ``dim`` PyTorch requires and lets a call spell ``axis=``
+    (``torch.gather(x, axis=1, index=i)``; NumPy has no function of the name). Such a function's ``dim``, and
+    the arguments after it (``after``, by name), default to NOT_GIVEN so that a call may leave ``dim`` out:
+    one of them missing, or ``dim`` given both ways, is Python's TypeError for a call of ``name``."""
+    if axis is not NOT_GIVEN:
+        if dim is not NOT_GIVEN:
+            raise TypeError(f"{name}() got multiple values for argument 'dim' (axis= is its alias)")
+        dim = axis
+    for key, value in {"dim": dim, **after}.items():
+        if value is NOT_GIVEN:
+            raise TypeError(f"{name}() missing 1 required positional argument: '{key}'")
+    return dim
+
+
 def sizes_keyword(name: str, values: tuple, keyword: str, value: Any) -> tuple:
     """Sizes or dims PyTorch lets a call give positionally (``view(2, 3)``) or by keyword (``view(size=(2, 3))``):
     the keyword's ``value`` as the one positional tuple; both given is a TypeError naming the op."""

@@ -30,6 +30,7 @@ from ._util import (
     int_tuple,
     normalize_axis,
     one_axis,
+    required_dim,
     sizes_keyword,
     some_sizes,
     tensor_arg,
@@ -134,8 +135,11 @@ def swapdims(input: Tensor, dim0: int, dim1: int) -> Tensor:  # noqa: A002
     return swapaxes(x, dim0, dim1)
 
 
-def select(input: Tensor, dim: int, index: int) -> Tensor:  # noqa: A002
-    """The slice at ``index`` along ``dim`` (that dim removed): ``x.select(1, i)`` is ``x[:, i]``."""
+def select(input: Tensor, dim: int = NOT_GIVEN, index: int = NOT_GIVEN, *, axis: Any = NOT_GIVEN) -> Tensor:  # noqa: A002
+    """The slice at ``index`` along ``dim`` (that dim removed): ``x.select(1, i)`` is ``x[:, i]``. ``axis=`` is
+    PyTorch's alias of ``dim=``."""
+    if axis is not NOT_GIVEN or dim is NOT_GIVEN or index is NOT_GIVEN:
+        dim = required_dim("select", dim, axis, index=index)
     x = tensor_arg(input, "select")
     if x.ndim == 0:
         raise IndexError("select: cannot be applied to a 0-d tensor")
@@ -167,8 +171,11 @@ def ravel(input: Tensor) -> Tensor:  # noqa: A002
     return _view_op(contiguous(tensor_arg(input, "ravel")), op)
 
 
-def unflatten(input: Tensor, dim: int, sizes: Any) -> Tensor:  # noqa: A002
-    """Dim ``dim`` split into several with ``sizes`` (one may be -1): (3, 4).unflatten(1, (2, 2)) → (3, 2, 2)."""
+def unflatten(input: Tensor, dim: int = NOT_GIVEN, sizes: Any = NOT_GIVEN, *, axis: Any = NOT_GIVEN) -> Tensor:  # noqa: A002
+    """Dim ``dim`` split into several with ``sizes`` (one may be -1): (3, 4).unflatten(1, (2, 2)) → (3, 2, 2).
+    ``axis=`` is PyTorch's alias of ``dim=`` (torch.unflatten's)."""
+    if axis is not NOT_GIVEN or dim is NOT_GIVEN or sizes is NOT_GIVEN:
+        dim = required_dim("unflatten", dim, axis, sizes=sizes)
     x = tensor_arg(input, "unflatten")
     if x.ndim == 0:
         raise NoDimError("unflatten: a 0-d tensor has no dim to unflatten")
@@ -382,8 +389,11 @@ def flipud(input: Tensor) -> Tensor:  # noqa: A002
     return flip(x, 0)
 
 
-def narrow_copy(input: Tensor, dim: int, start: int, length: int) -> Tensor:  # noqa: A002
-    """A copy of ``x.narrow(dim, start, length)`` (its own memory)."""
+def narrow_copy(input: Tensor, dim: int = NOT_GIVEN, start: int = NOT_GIVEN, length: int = NOT_GIVEN, *,  # noqa: A002
+                axis: Any = NOT_GIVEN) -> Tensor:
+    """A copy of ``x.narrow(dim, start, length)`` (its own memory). ``axis=`` is PyTorch's alias of ``dim=``."""
+    if axis is not NOT_GIVEN or dim is NOT_GIVEN or start is NOT_GIVEN or length is NOT_GIVEN:
+        dim = required_dim("narrow_copy", dim, axis, start=start, length=length)
     x = input
     try:
         part = narrow(x, dim, start, length)

@@ -194,8 +194,11 @@ def dsplit(input: Tensor, indices_or_sections: Any = NOT_GIVEN, *, sections: Any
     return _split_by(input, indices_or_sections, 2, 3, "dsplit", sections, indices)
 
 
-def split_with_sizes(input: Tensor, split_sizes: Sequence[int], dim: int = 0) -> tuple:  # noqa: A002
-    """``x`` cut along ``dim`` into parts of ``split_sizes`` (non-negative, summing to the dim's size)."""
+def split_with_sizes(input: Tensor, split_sizes: Sequence[int], dim: int = 0, *,  # noqa: A002
+                     axis: Any = NOT_GIVEN) -> tuple:
+    """``x`` cut along ``dim`` into parts of ``split_sizes`` (non-negative, summing to the dim's size). ``axis=``
+    is PyTorch's alias of ``dim=``."""
+    dim = axis_alias("split_with_sizes", dim, axis, 0)
     x = tensor_arg(input, "split_with_sizes")
     if x.ndim == 0:
         raise NoDimError("split_with_sizes: expects a tensor with at least 1 dim, got shape ()")
@@ -340,12 +343,16 @@ def _cross(a: Any, b: Any, dim: Any, name: str) -> Tensor:
     return sub(mul(roll(a, -1, axis), roll(b, -2, axis)), mul(roll(a, -2, axis), roll(b, -1, axis)))
 
 
-def cross(input: Tensor, other: Tensor, dim: int | None = None) -> Tensor:  # noqa: A002
+def cross(input: Tensor, other: Tensor, dim: int | None = None, *, axis: Any = NOT_GIVEN) -> Tensor:  # noqa: A002
     """The cross product of 3-vectors along ``dim`` (torch.cross; inputs with the same number of dims broadcast).
 
     Without ``dim`` it takes a's first dim of size 3 and warns, as PyTorch (whose default will become
-    -1, :func:`linalg_cross`'s)."""
+    -1, :func:`linalg_cross`'s). ``axis=`` (PyTorch's alias of ``dim=``) is also NumPy's: ``np.cross(a, b,
+    axis=d)`` of 3-vectors is the same product, and ``axis=None`` is NumPy's last dim (2-vectors, which
+    NumPy takes, raise)."""
     a, b = input, other
+    if axis is not NOT_GIVEN:
+        dim = axis_alias("cross", dim, -1 if axis is None else axis, None)
     if dim is None:
         warnings.warn("cross: using it without the dim argument is deprecated (as torch.cross); pass dim "
                       "explicitly or use linalg_cross", UserWarning, stacklevel=2)

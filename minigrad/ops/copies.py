@@ -13,7 +13,7 @@ from typing import Any
 from .. import backend
 from ..outputs import write_out
 from ..tensor import Tensor
-from ._util import tensor_arg
+from ._util import NOT_GIVEN, axis_alias, required_dim, tensor_arg
 from .arrange import diagonal, select, split_with_sizes, unfold
 from .extras import detach
 from .join import split, unbind
@@ -68,8 +68,11 @@ def permute_copy(input: Tensor, dims: Any) -> Tensor:  # noqa: A002
     return _copied("permute_copy", lambda x: permute(x, dims=dims), input)
 
 
-def select_copy(input: Tensor, dim: int, index: int) -> Tensor:  # noqa: A002
-    """torch.select_copy: ``input.select(dim, index)`` copied (that dim removed)."""
+def select_copy(input: Tensor, dim: int = NOT_GIVEN, index: int = NOT_GIVEN, *,  # noqa: A002
+                axis: Any = NOT_GIVEN) -> Tensor:
+    """torch.select_copy: ``input.select(dim, index)`` copied (that dim removed). ``axis=`` is
+    PyTorch's alias of ``dim=``."""
+    dim = required_dim("select_copy", dim, axis, index=index)
     return _copied("select_copy", select, input, dim, index)
 
 
@@ -85,9 +88,10 @@ def _slice(x: Tensor, dim: int, start: int | None, end: int | None, step: int) -
 
 
 def slice_copy(input: Tensor, dim: int = 0, start: int | None = None, end: int | None = None,  # noqa: A002
-               step: int = 1) -> Tensor:
+               step: int = 1, *, axis: Any = NOT_GIVEN) -> Tensor:
     """torch.slice_copy: ``input[start:end:step]`` along ``dim``, copied; the shape is input's with ``dim``'s
-    length that of ``range(start, end, step)`` (clipped to the dim)."""
+    length that of ``range(start, end, step)`` (clipped to the dim). ``axis=`` is PyTorch's alias of ``dim=``."""
+    dim = axis_alias("slice_copy", dim, axis, 0)
     return _copied("slice_copy", _slice, input, dim, start, end, step)
 
 
@@ -103,23 +107,29 @@ def _pieces_out(name: str, pieces: tuple, out: Any) -> None:
     return None
 
 
-def split_copy(input: Tensor, split_size: Any, dim: int = 0, *, out: Any = None) -> tuple | None:  # noqa: A002
+def split_copy(input: Tensor, split_size: Any, dim: int = 0, *, out: Any = None,  # noqa: A002
+               axis: Any = NOT_GIVEN) -> tuple | None:
     """torch.split_copy: ``input.split(split_size, dim)``, each part copied; a tuple (with ``out=``, a list of
-    tensors: each part written into one, None returned)."""
+    tensors: each part written into one, None returned). ``axis=`` is PyTorch's alias of ``dim=``."""
+    dim = axis_alias("split_copy", dim, axis, 0)
     pieces = _copied("split_copy", split, input, split_size, dim)
     return pieces if out is None else _pieces_out("split_copy", pieces, out)
 
 
 def split_with_sizes_copy(input: Tensor, split_sizes: Any, dim: int = 0, *,  # noqa: A002
-                          out: Any = None) -> tuple | None:
+                          out: Any = None, axis: Any = NOT_GIVEN) -> tuple | None:
     """torch.split_with_sizes_copy: ``input.split_with_sizes(split_sizes, dim)``, each part copied; a tuple (with
-    ``out=``, a list of tensors: each part written into one, None returned)."""
+    ``out=``, a list of tensors: each part written into one, None returned).
+    ``axis=`` is PyTorch's alias of ``dim=``."""
+    dim = axis_alias("split_with_sizes_copy", dim, axis, 0)
     pieces = _copied("split_with_sizes_copy", split_with_sizes, input, split_sizes, dim)
     return pieces if out is None else _pieces_out("split_with_sizes_copy", pieces, out)
 
 
-def squeeze_copy(input: Tensor, dim: Any = None) -> Tensor:  # noqa: A002
-    """torch.squeeze_copy: ``input.squeeze(dim)`` copied (every length-1 dim when ``dim`` is None)."""
+def squeeze_copy(input: Tensor, dim: Any = None, *, axis: Any = NOT_GIVEN) -> Tensor:  # noqa: A002
+    """torch.squeeze_copy: ``input.squeeze(dim)`` copied (every length-1 dim when ``dim`` is None). ``axis=`` is
+    PyTorch's alias of ``dim=`` (a dim whose length is not 1 is left, as PyTorch's)."""
+    dim = axis_alias("squeeze_copy", dim, axis, None)
     return _copied("squeeze_copy", squeeze, input, dim)
 
 
@@ -133,9 +143,10 @@ def transpose_copy(input: Tensor, dim0: int, dim1: int) -> Tensor:  # noqa: A002
     return _copied("transpose_copy", lambda x: transpose(x, dim0=dim0, dim1=dim1), input)
 
 
-def unbind_copy(input: Tensor, dim: int = 0, *, out: Any = None) -> tuple | None:  # noqa: A002
+def unbind_copy(input: Tensor, dim: int = 0, *, out: Any = None, axis: Any = NOT_GIVEN) -> tuple | None:  # noqa: A002
     """torch.unbind_copy: ``input.unbind(dim)``, each slice copied; a tuple (with ``out=``, a list of tensors: each
-    slice written into one, None returned)."""
+    slice written into one, None returned). ``axis=`` is PyTorch's alias of ``dim=``."""
+    dim = axis_alias("unbind_copy", dim, axis, 0)
     pieces = _copied("unbind_copy", unbind, input, dim)
     return pieces if out is None else _pieces_out("unbind_copy", pieces, out)
 
@@ -145,8 +156,9 @@ def unfold_copy(input: Tensor, dimension: int, size: int, step: int) -> Tensor: 
     return _copied("unfold_copy", unfold, input, dimension, size, step)
 
 
-def unsqueeze_copy(input: Tensor, dim: int) -> Tensor:  # noqa: A002
-    """torch.unsqueeze_copy: ``input.unsqueeze(dim)`` copied."""
+def unsqueeze_copy(input: Tensor, dim: int = NOT_GIVEN, *, axis: Any = NOT_GIVEN) -> Tensor:  # noqa: A002
+    """torch.unsqueeze_copy: ``input.unsqueeze(dim)`` copied. ``axis=`` is PyTorch's alias of ``dim=``."""
+    dim = required_dim("unsqueeze_copy", dim, axis)
     return _copied("unsqueeze_copy", unsqueeze, input, dim)
 
 

@@ -14,7 +14,7 @@ from typing import Any
 
 from ..dtypes import get_default_dtype
 from ..tensor import Tensor
-from ._util import ArgumentTypeError, int_arg, tensor_arg
+from ._util import NOT_GIVEN, ArgumentTypeError, int_arg, tensor_arg
 from .join import cat
 from .shape import getitem, reshape
 
@@ -120,15 +120,25 @@ def _coordinates(f: Tensor, axis: int, x: Tensor, edge_order: int) -> Tensor:
     return cat([first, inner, last], axis)
 
 
-def gradient(input: Tensor, *, spacing: Any = 1, dim: Any = None, edge_order: int = 1) -> tuple:  # noqa: A002
+def gradient(input: Tensor, *, spacing: Any = 1, dim: Any = None, edge_order: int = 1,  # noqa: A002
+             axis: Any = NOT_GIVEN) -> Any:
     """The derivative of the function sampled by ``input`` along each of ``dim`` (None: every dim), as
     torch.gradient: a tuple of tensors of input's shape, one per dim. ``spacing``: one number for every dim, a
     list of numbers (one per dim), or a list of 1-D coordinate tensors (one per dim, as long as that dim).
     Inside, central differences (second order, also for uneven coordinates); at the edges, one-sided
     differences of order ``edge_order`` (1 or 2; each dim needs ``edge_order + 1`` samples). An integer input
     gives the default float dtype.
+
+    NumPy's ``axis=`` gives ``np.gradient``'s result (the same values): one tensor, not a tuple, when it names
+    one dim (or the input is 1-D), and float64 for an integer input.
     """
     name = "gradient"
+    if axis is not NOT_GIVEN:
+        if dim is not None:
+            raise TypeError(f"{name}: give dim= (PyTorch) or axis= (NumPy), not both")
+        x = tensor_arg(input, name)
+        parts = gradient(x.double() if x.dtype.kind in "iu" else x, spacing=spacing, dim=axis, edge_order=edge_order)
+        return parts[0] if len(parts) == 1 else parts
     f = tensor_arg(input, name)
     if f.dtype.kind == "b":
         raise ArgumentTypeError(f"{name}: a bool input is not supported (PyTorch's subtraction of two bool tensors)")

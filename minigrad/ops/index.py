@@ -33,6 +33,7 @@ from ._util import (
     last_backward,
     normalize_axis,
     one_axis,
+    required_dim,
     sizes_keyword,
     tensor_arg,
 )
@@ -362,12 +363,16 @@ def scatter(x: Tensor, dim: int, index: Any, src: Any = None, *, value: Any = No
     return _scatter(x, dim, index, src, False, "scatter", value)
 
 
-def scatter_add(input: Any, dim: Any, index: Any, src: Any = None) -> Any:  # noqa: A002
+def scatter_add(input: Any, dim: Any = NOT_GIVEN, index: Any = NOT_GIVEN, src: Any = None, *,  # noqa: A002
+                axis: Any = NOT_GIVEN) -> Any:
     """torch.scatter_add: a copy of ``x`` with ``src`` added at ``index`` along ``dim`` (accumulating).
+    ``axis=`` is PyTorch's alias of ``dim=``.
 
     Called with an array module first, ``mg.scatter_add(xp, target, index, values)`` is the array
     interop function (``target[index] += values`` in place on raw arrays) that ``nn`` uses.
     """
+    if axis is not NOT_GIVEN or dim is NOT_GIVEN or index is NOT_GIVEN:   # PyTorch's axis= alias of dim=
+        dim = required_dim("scatter_add", dim, axis, index=index)
     x = input
     if isinstance(x, types.ModuleType):   # numpy or cupy: the array interop form
         return backend.scatter_add(x, dim, index, src)
@@ -380,8 +385,12 @@ def scatter_(x: Tensor, dim: int, index: Any, src: Any = None, *, value: Any = N
     return _inplace(x, "scatter_", lambda cur: scatter(cur, dim, index, source), source)
 
 
-def scatter_add_(x: Tensor, dim: int, index: Any, src: Any) -> Tensor:
-    """:func:`scatter_add` in place: x keeps its shape; ``index`` has x's ndim and ``src`` is at least its shape."""
+def scatter_add_(x: Tensor, dim: int = NOT_GIVEN, index: Any = NOT_GIVEN, src: Any = NOT_GIVEN, *,
+                 axis: Any = NOT_GIVEN) -> Tensor:
+    """:func:`scatter_add` in place: x keeps its shape; ``index`` has x's ndim and ``src`` is at least its shape.
+    ``axis=`` is PyTorch's alias of ``dim=``."""
+    if axis is not NOT_GIVEN or dim is NOT_GIVEN or index is NOT_GIVEN or src is NOT_GIVEN:
+        dim = required_dim("scatter_add_", dim, axis, index=index, src=src)
     return _inplace(x, "scatter_add_", lambda cur: _scatter(cur, dim, index, src, True, "scatter_add_"), src)
 
 

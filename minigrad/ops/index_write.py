@@ -20,6 +20,7 @@ from ..constructors import _fill_in
 from ..tensor import Tensor
 from . import index as _index
 from ._util import (
+    NOT_GIVEN,
     ArgumentTypeError,
     ArgumentValueError,
     ComplexOrderError,
@@ -34,6 +35,7 @@ from ._util import (
     number,
     one_axis,
     real_scalar,
+    required_dim,
     sum_to,
     tensor_arg,
 )
@@ -172,20 +174,32 @@ def _index_write(x: Any, dim: Any, index: Any, source: Any, name: str, add: bool
     return IndexWrite(axis, data, add, check)(x, source)
 
 
-def index_add(input: Tensor, dim: int, index: Any, source: Tensor, *, alpha: Any = 1) -> Tensor:  # noqa: A002
+def index_add(input: Tensor, dim: int = NOT_GIVEN, index: Any = NOT_GIVEN, source: Tensor = NOT_GIVEN, *,  # noqa: A002
+              alpha: Any = 1, axis: Any = NOT_GIVEN) -> Tensor:
     """A copy of ``x`` with ``alpha * source[…, i, …]`` added at ``x[…, index[i], …]`` along ``dim``
-    (repeated indices accumulate). source: x's shape with dim ``dim`` of index's length (torch.index_add)."""
+    (repeated indices accumulate). source: x's shape with dim ``dim`` of index's length (torch.index_add).
+    ``axis=`` is PyTorch's alias of ``dim=``."""
+    if axis is not NOT_GIVEN or dim is NOT_GIVEN or index is NOT_GIVEN or source is NOT_GIVEN:
+        dim = required_dim("index_add", dim, axis, index=index, source=source)
     return _index_write(input, dim, index, source, "index_add", True, alpha)
 
 
-def index_copy(input: Tensor, dim: int, index: Any, source: Tensor) -> Tensor:  # noqa: A002
-    """A copy of ``x`` with ``x[…, index[i], …] = source[…, i, …]`` along ``dim`` (torch.index_copy)."""
+def index_copy(input: Tensor, dim: int = NOT_GIVEN, index: Any = NOT_GIVEN, source: Tensor = NOT_GIVEN, *,  # noqa: A002
+               axis: Any = NOT_GIVEN) -> Tensor:
+    """A copy of ``x`` with ``x[…, index[i], …] = source[…, i, …]`` along ``dim`` (torch.index_copy).
+    ``axis=`` is PyTorch's alias of ``dim=``."""
+    if axis is not NOT_GIVEN or dim is NOT_GIVEN or index is NOT_GIVEN or source is NOT_GIVEN:
+        dim = required_dim("index_copy", dim, axis, index=index, source=source)
     return _index_write(input, dim, index, source, "index_copy", False)
 
 
-def index_fill(input: Tensor, dim: int, index: Any, value: Any) -> Tensor:  # noqa: A002
+def index_fill(input: Tensor, dim: int = NOT_GIVEN, index: Any = NOT_GIVEN, value: Any = NOT_GIVEN, *,  # noqa: A002
+               axis: Any = NOT_GIVEN) -> Tensor:
     """A copy of ``x`` with the slices at ``index`` along ``dim`` set to ``value`` (a number or a 0-d tensor,
-    cast to x's dtype; a tensor value gets the sum of the gradient at the filled places)."""
+    cast to x's dtype; a tensor value gets the sum of the gradient at the filled places). ``axis=`` is
+    PyTorch's alias of ``dim=``."""
+    if axis is not NOT_GIVEN or dim is NOT_GIVEN or index is NOT_GIVEN or value is NOT_GIVEN:
+        dim = required_dim("index_fill", dim, axis, index=index, value=value)
     x = tensor_arg(input, "index_fill")
     axis, data = _index_vector(x, dim, index, "index_fill")
     if isinstance(value, Tensor) and value.ndim:
@@ -258,21 +272,30 @@ def masked_scatter(input: Tensor, mask: Any, source: Tensor) -> Tensor:  # noqa:
     return MaskedScatter()(x if x.shape == shape else broadcast_to(x, shape), mask, source)
 
 
-def index_add_(x: Tensor, dim: int, index: Any, source: Tensor, *, alpha: Any = 1) -> Tensor:
+def index_add_(x: Tensor, dim: int = NOT_GIVEN, index: Any = NOT_GIVEN, source: Tensor = NOT_GIVEN, *,
+               alpha: Any = 1, axis: Any = NOT_GIVEN) -> Tensor:
     """:func:`index_add` in place: x keeps its shape; ``source`` has x's shape with ``dim``'s length ``len(index)``."""
+    if axis is not NOT_GIVEN or dim is NOT_GIVEN or index is NOT_GIVEN or source is NOT_GIVEN:
+        dim = required_dim("index_add_", dim, axis, index=index, source=source)
     return _inplace(x, "index_add_", lambda cur: _index_write(cur, dim, index, source, "index_add_", True, alpha),
                     source)
 
 
-def index_copy_(x: Tensor, dim: int, index: Any, source: Tensor) -> Tensor:
+def index_copy_(x: Tensor, dim: int = NOT_GIVEN, index: Any = NOT_GIVEN, source: Tensor = NOT_GIVEN, *,
+                axis: Any = NOT_GIVEN) -> Tensor:
     """:func:`index_copy` in place: x keeps its shape; ``source`` has x's shape with ``dim``'s length
     ``len(index)``."""
+    if axis is not NOT_GIVEN or dim is NOT_GIVEN or index is NOT_GIVEN or source is NOT_GIVEN:
+        dim = required_dim("index_copy_", dim, axis, index=index, source=source)
     return _inplace(x, "index_copy_", lambda cur: _index_write(cur, dim, index, source, "index_copy_", False),
                     source)
 
 
-def index_fill_(x: Tensor, dim: int, index: Any, value: Any) -> Tensor:
+def index_fill_(x: Tensor, dim: int = NOT_GIVEN, index: Any = NOT_GIVEN, value: Any = NOT_GIVEN, *,
+                axis: Any = NOT_GIVEN) -> Tensor:
     """:func:`index_fill` in place: x keeps its shape; ``value`` is a number or a 0-d tensor."""
+    if axis is not NOT_GIVEN or dim is NOT_GIVEN or index is NOT_GIVEN or value is NOT_GIVEN:
+        dim = required_dim("index_fill_", dim, axis, index=index, value=value)
     return _inplace(x, "index_fill_", lambda cur: index_fill(cur, dim, index, value), value)
 
 
@@ -562,21 +585,27 @@ def _scatter_reduce(x: Any, dim: Any, index: Any, src: Any, reduce: Any, include
     return op(x, src)
 
 
-def scatter_reduce(input: Tensor, dim: int, index: Any, src: Tensor, reduce: str, *,  # noqa: A002
-                   include_self: bool = True) -> Tensor:
+def scatter_reduce(input: Tensor, dim: int = NOT_GIVEN, index: Any = NOT_GIVEN, src: Tensor = NOT_GIVEN,  # noqa: A002
+                   reduce: str = NOT_GIVEN, *, include_self: bool = True, axis: Any = NOT_GIVEN) -> Tensor:
     """A copy of ``x`` where each ``src[i, j]`` is combined into ``out[index[i, j], j]`` (dim 0; likewise for
     any ``dim``) by ``reduce``: 'sum', 'prod', 'mean', 'amax' or 'amin' (torch.scatter_reduce).
 
     index: an int tensor with x's number of dims, no larger than src in any dim nor than x outside ``dim``;
     src: x's dtype. With ``include_self=False`` x's values at the places the index names are left out
-    (places it does not name keep x's value). Integer means round down, as PyTorch's.
+    (places it does not name keep x's value). Integer means round down, as PyTorch's. ``axis=`` is PyTorch's
+    alias of ``dim=``.
     """
+    if axis is not NOT_GIVEN or dim is NOT_GIVEN or index is NOT_GIVEN or src is NOT_GIVEN or reduce is NOT_GIVEN:
+        dim = required_dim("scatter_reduce", dim, axis, index=index, src=src, reduce=reduce)
     return _scatter_reduce(input, dim, index, src, reduce, include_self, "scatter_reduce")
 
 
-def scatter_reduce_(x: Tensor, dim: int, index: Any, src: Tensor, reduce: str, *, include_self: bool = True) -> Tensor:
+def scatter_reduce_(x: Tensor, dim: int = NOT_GIVEN, index: Any = NOT_GIVEN, src: Tensor = NOT_GIVEN,
+                    reduce: str = NOT_GIVEN, *, include_self: bool = True, axis: Any = NOT_GIVEN) -> Tensor:
     """:func:`scatter_reduce` in place: x keeps its shape; ``index`` has x's ndim and ``src`` is at least its
     shape."""
+    if axis is not NOT_GIVEN or dim is NOT_GIVEN or index is NOT_GIVEN or src is NOT_GIVEN or reduce is NOT_GIVEN:
+        dim = required_dim("scatter_reduce_", dim, axis, index=index, src=src, reduce=reduce)
     return _inplace(x, "scatter_reduce_", lambda cur: _scatter_reduce(cur, dim, index, src, reduce, include_self,
                                                                       "scatter_reduce_"), src)
 
@@ -603,11 +632,14 @@ def _scatter_with_reduce(x: Any, dim: Any, index: Any, src: Any, value: Any, red
     return _scatter_reduce(x, dim, index, src, "sum" if reduce == "add" else "prod", True, name)
 
 
-def scatter(input: Tensor, dim: int, index: Any, src: Any = None, *, value: Any = None,  # noqa: A002
-            reduce: str | None = None) -> Tensor:
+def scatter(input: Tensor, dim: int = NOT_GIVEN, index: Any = NOT_GIVEN, src: Any = None, *,  # noqa: A002
+            value: Any = None, reduce: str | None = None, axis: Any = NOT_GIVEN) -> Tensor:
     """torch.scatter (see :func:`minigrad.ops.index.scatter`), with PyTorch's older ``reduce='add'`` or
     ``'multiply'`` (src or value combined into the places instead of written; a Tensor src warns that this
-    is deprecated, as PyTorch does). Unlike PyTorch, the reduce forms have gradients (scatter_reduce's)."""
+    is deprecated, as PyTorch does). Unlike PyTorch, the reduce forms have gradients (scatter_reduce's).
+    ``axis=`` is PyTorch's alias of ``dim=``."""
+    if axis is not NOT_GIVEN or dim is NOT_GIVEN or index is NOT_GIVEN:   # PyTorch's axis= alias of dim=
+        dim = required_dim("scatter", dim, axis, index=index)
     x = input
     if reduce is None:
         return _index.scatter(x, dim, index, _number_in(x, src, "scatter"), value=_number_in(x, value, "scatter"))
@@ -623,10 +655,12 @@ def _number_in(x: Any, src: Any, name: str) -> Any:
     return src
 
 
-def scatter_(x: Tensor, dim: int, index: Any, src: Any = None, *, value: Any = None,
-             reduce: str | None = None) -> Tensor:
+def scatter_(x: Tensor, dim: int = NOT_GIVEN, index: Any = NOT_GIVEN, src: Any = None, *, value: Any = None,
+             reduce: str | None = None, axis: Any = NOT_GIVEN) -> Tensor:
     """:func:`scatter` in place: x keeps its shape; ``index`` has x's ndim, ``src`` is at least its shape (or
     ``value`` a scalar)."""
+    if axis is not NOT_GIVEN or dim is NOT_GIVEN or index is NOT_GIVEN:   # PyTorch's axis= alias of dim=
+        dim = required_dim("scatter_", dim, axis, index=index)
     if reduce is None:
         return _index.scatter_(x, dim, index, _number_in(x, src, "scatter_"), value=_number_in(x, value, "scatter_"))
     source = value if src is None else src

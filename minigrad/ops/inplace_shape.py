@@ -27,7 +27,7 @@ from ..autograd import Function
 from ..autograd.names import spelled
 from ..recording import is_recording, record_grad
 from ..tensor import Tensor
-from ._util import ShapeMismatchError, int_tuple, one_axis, some_sizes, sum_to
+from ._util import NOT_GIVEN, ShapeMismatchError, axis_alias, int_tuple, one_axis, required_dim, some_sizes, sum_to
 from .inplace import LEAF_ERROR, _views_a_leaf
 from .shape import (
     NO_GRAD_VIEW,
@@ -166,8 +166,11 @@ def _new_shape(x: Tensor, make: Callable[[Tensor], Tensor]) -> Reshape:
     return Reshape(tuple(make(Tensor._make(x.data, False, None, 0)).shape))   # checked and shaped on a stand-in
 
 
-def unsqueeze_(x: Tensor, dim: int) -> Tensor:
-    """Insert a length-1 dim at ``dim`` in place: (*S) → S with a 1 at ``dim``."""
+def unsqueeze_(x: Tensor, dim: int = NOT_GIVEN, *, axis: Any = NOT_GIVEN) -> Tensor:
+    """Insert a length-1 dim at ``dim`` in place: (*S) → S with a 1 at ``dim``. ``axis=`` is PyTorch's alias of
+    ``dim=``."""
+    if axis is not NOT_GIVEN or dim is NOT_GIVEN:
+        dim = required_dim("unsqueeze_", dim, axis)
     return _reshape_in_place(x, "unsqueeze_", lambda cur: _insert_dim(cur, dim))
 
 
@@ -176,9 +179,11 @@ def _insert_dim(x: Tensor, dim: int) -> Reshape:
     return Reshape(shape, one_axis(dim, x.ndim + 1, "unsqueeze_"))
 
 
-def squeeze_(x: Tensor, *dims: Any, dim: Any = None) -> Tensor:
+def squeeze_(x: Tensor, *dims: Any, dim: Any = None, axis: Any = NOT_GIVEN) -> Tensor:
     """Remove length-1 dims in place: all of them, or those of ``dim`` (an int, a tuple, or separate ints as
-    PyTorch's ``x.squeeze_(0, 2)``) that have length 1."""
+    PyTorch's ``x.squeeze_(0, 2)``) that have length 1. ``axis=`` is PyTorch's alias of ``dim=`` (a dim whose
+    length is not 1 stays, as PyTorch's: NumPy has no in-place squeeze)."""
+    dim = axis_alias("squeeze_", dim, axis, None)
     dim = method_dims("squeeze_", dims, dim)
     return _reshape_in_place(x, "squeeze_", lambda cur: _new_shape(
         cur, lambda s: squeeze(s) if dim is None else squeeze(s, dim)),

@@ -14,7 +14,7 @@ from typing import Any
 
 from ..autograd import Function
 from ..tensor import Tensor
-from ._util import int_arg, int_tuple
+from ._util import NOT_GIVEN, axis_alias, int_arg, int_tuple
 from .strided import _may_overlap, _places, _span
 
 __all__ = ["as_strided_scatter", "diagonal_scatter", "select_scatter", "slice_scatter"]
@@ -156,10 +156,12 @@ def select_scatter(input: Tensor, src: Tensor, dim: int, index: int) -> Tensor: 
 
 
 def slice_scatter(input: Tensor, src: Tensor, dim: int = 0, start: int | None = None,  # noqa: A002
-                  end: int | None = None, step: int = 1) -> Tensor:
+                  end: int | None = None, step: int = 1, *, axis: Any = NOT_GIVEN) -> Tensor:
     """A copy of ``input`` with ``src`` written at ``start:end:step`` along ``dim`` (torch.slice_scatter): src has
-    input's shape but ``len(range(n)[start:end:step])`` along dim; differentiable in both."""
+    input's shape but ``len(range(n)[start:end:step])`` along dim; differentiable in both. ``axis=`` is
+    PyTorch's alias of ``dim=``."""
     name = "slice_scatter"
+    dim = axis_alias(name, dim, axis, 0)
     x, src = _pair(input, src, name)
     axis = _dim(dim, x.ndim, name)
     step = int_arg(step, name, "step")

@@ -37,6 +37,7 @@ from ._util import (
     keep_flag,
     last_backward,
     one_axis,
+    required_dim,
     tensor_arg,
     unsupported,
 )
@@ -175,10 +176,12 @@ def _indices(name: str, make: Any, x: Tensor) -> Tensor:
     return note_draw(name, make, (x,), Tensor._make(make(x.data), False, None, 0))
 
 
-def gather(input: Tensor, dim: int, index: Any, *, sparse_grad: bool = False,  # noqa: A002
-           out: Tensor | None = None) -> Tensor:
+def gather(input: Tensor, dim: int = NOT_GIVEN, index: Any = NOT_GIVEN, *, sparse_grad: bool = False,  # noqa: A002
+           out: Tensor | None = None, axis: Any = NOT_GIVEN) -> Tensor:
     """``x`` picked along ``dim`` at ``index`` (an int tensor with x's number of dims), as torch.gather;
-    ``out=``: written into that tensor, of x's dtype (minigrad/outputs.py)."""
+    ``out=``: written into that tensor, of x's dtype (minigrad/outputs.py). ``axis=`` is PyTorch's alias of ``dim=``."""
+    if axis is not NOT_GIVEN or dim is NOT_GIVEN or index is NOT_GIVEN:   # one check on the common path
+        dim = required_dim("gather", dim, axis, index=index)
     if out is not None:
         return write_out("gather", gather(input, dim, index, sparse_grad=sparse_grad), out, "exact",
                          inputs=(input,), overlap="any")
@@ -458,9 +461,13 @@ def _numpy_sorted(name: str, input: Any, dim: Any, axis: Any, descending: bool, 
     return result if out is None else write_out(name, result, out, "exact")
 
 
-def index_select(input: Tensor, dim: int, index: Any, *, out: Tensor | None = None) -> Tensor:  # noqa: A002
+def index_select(input: Tensor, dim: int = NOT_GIVEN, index: Any = NOT_GIVEN, *,  # noqa: A002
+                 out: Tensor | None = None, axis: Any = NOT_GIVEN) -> Tensor:
     """The slices of ``x`` at the 1-D int ``index`` along ``dim``; repeated indices accumulate gradients.
-    ``out=``: written into that tensor, of x's dtype (minigrad/outputs.py)."""
+    ``out=``: written into that tensor, of x's dtype (minigrad/outputs.py). ``axis=`` is PyTorch's alias of
+    ``dim=``."""
+    if axis is not NOT_GIVEN or dim is NOT_GIVEN or index is NOT_GIVEN:   # one check on the common path
+        dim = required_dim("index_select", dim, axis, index=index)
     if out is not None:
         return write_out("index_select", index_select(input, dim, index), out, "exact",
                          inputs=(input, index), overlap="any")

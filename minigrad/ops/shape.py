@@ -29,6 +29,7 @@ from ._util import (
     normalize_axis,
     one_axis,
     one_of,
+    required_dim,
     sizes_keyword,
     some_sizes,
     sum_to,
@@ -603,8 +604,11 @@ class Size(tuple):
         return f"mg.Size({list(self)})"
 
 
-def size(x: Tensor, dim: int | None = None) -> Any:
-    """``x.size()``: the shape as a :class:`Size`; ``x.size(d)``: the length of dim ``d`` (PyTorch's method)."""
+def size(x: Tensor, dim: int | None = None, *, axis: Any = NOT_GIVEN) -> Any:
+    """``x.size()``: the shape as a :class:`Size`; ``x.size(d)``: the length of dim ``d`` (PyTorch's method;
+    ``axis=`` is its alias of ``dim=``)."""
+    if axis is not NOT_GIVEN:
+        dim = axis_alias("size", dim, axis, None)
     x = tensor_arg(x, "size")
     if dim is None:
         return Size(x.data.shape)   # (a lazy placeholder's is its empty (0,) array's, as PyTorch's)
@@ -738,8 +742,12 @@ def flatten(input: Tensor, start_dim: int = 0, end_dim: int = -1) -> Tensor:  # 
     return _view_op(x, Reshape(shape))
 
 
-def narrow(input: Tensor, dim: int, start: int, length: int) -> Tensor:  # noqa: A002
-    """``x`` along ``dim`` from ``start`` for ``length`` elements (a view: ``x[..., start:start + length]``)."""
+def narrow(input: Tensor, dim: int = NOT_GIVEN, start: int = NOT_GIVEN, length: int = NOT_GIVEN, *,  # noqa: A002
+           axis: Any = NOT_GIVEN) -> Tensor:
+    """``x`` along ``dim`` from ``start`` for ``length`` elements (a view: ``x[..., start:start + length]``).
+    ``axis=`` is PyTorch's alias of ``dim=``."""
+    if axis is not NOT_GIVEN or dim is NOT_GIVEN or start is NOT_GIVEN or length is NOT_GIVEN:
+        dim = required_dim("narrow", dim, axis, start=start, length=length)
     x = tensor_arg(input, "narrow")
     if x.ndim == 0:
         raise IndexRangeError("narrow: cannot be applied to a 0-dim tensor")

@@ -12,7 +12,7 @@ from typing import Any
 from ..arguments import NO_BFLOAT16
 from ..autograd.names import spelled
 from ..tensor import Tensor
-from ._util import int_arg
+from ._util import NOT_GIVEN, axis_alias, int_arg
 from .combine import split_with_sizes
 from .join import chunk, split
 
@@ -75,20 +75,25 @@ def _untracked(parts: list, pytorch: str = "UnsafeSplitBackward0") -> list:
     return parts
 
 
-def unsafe_chunk(input: Tensor, chunks: int, dim: int = 0) -> list:  # noqa: A002
-    """:func:`chunk` (torch.unsafe_chunk): ``chunks`` parts along ``dim``, which may be changed in place."""
+def unsafe_chunk(input: Tensor, chunks: int, dim: int = 0, *, axis: Any = NOT_GIVEN) -> list:  # noqa: A002
+    """:func:`chunk` (torch.unsafe_chunk): ``chunks`` parts along ``dim``, which may be changed in place (``axis=``
+    is PyTorch's alias of ``dim=``)."""
+    dim = axis_alias("unsafe_chunk", dim, axis, 0)
     return _untracked(chunk(input, int_arg(chunks, "unsafe_chunk", "chunks"), dim))
 
 
-def unsafe_split(input: Tensor, split_size: int, dim: int = 0) -> list:  # noqa: A002
+def unsafe_split(input: Tensor, split_size: int, dim: int = 0, *, axis: Any = NOT_GIVEN) -> list:  # noqa: A002
     """:func:`split` into parts of ``split_size`` (an int, as torch.unsafe_split) along ``dim``, which may be
-    changed in place."""
+    changed in place (``axis=`` is PyTorch's alias of ``dim=``)."""
+    dim = axis_alias("unsafe_split", dim, axis, 0)
     return _untracked(split(input, int_arg(split_size, "unsafe_split", "split_size"), dim))
 
 
-def unsafe_split_with_sizes(input: Tensor, split_sizes: Any, dim: int = 0) -> list:  # noqa: A002
+def unsafe_split_with_sizes(input: Tensor, split_sizes: Any, dim: int = 0, *,  # noqa: A002
+                            axis: Any = NOT_GIVEN) -> list:
     """:func:`split_with_sizes` (torch.unsafe_split_with_sizes): parts of the given sizes along ``dim``, which
-    may be changed in place."""
+    may be changed in place (``axis=`` is PyTorch's alias of ``dim=``)."""
+    dim = axis_alias("unsafe_split_with_sizes", dim, axis, 0)
     return _untracked(split_with_sizes(input, split_sizes, dim), "UnsafeSplitWithSizesBackward0")
 
 

@@ -209,16 +209,19 @@ def _spread_mean(spread: Any, name: str, x: Any, dim: Any, unbiased: Any, keepdi
 
 
 def var_mean(input: Tensor, dim: Any = None, unbiased: bool | None = None, keepdim: bool = False, *,  # noqa: A002
-             correction: Any = None, keepdims: bool | None = None) -> tuple[Tensor, Tensor]:
+             correction: Any = None, keepdims: bool | None = None, axis: Any = NOT_GIVEN) -> tuple[Tensor, Tensor]:
     """``(var(x, dim), mean(x, dim))`` as torch.var_mean (a plain tuple): PyTorch's ``correction=1``
     (``unbiased=True``) by default. x: (..., n, ...) → both with ``dim`` removed (kept with ``keepdim``, or
-    PyTorch's alias ``keepdims``)."""
+    PyTorch's alias ``keepdims``). ``axis=`` is PyTorch's alias of ``dim=`` (NumPy has no var_mean), so
+    ``var_mean(x, axis=1)`` is ``var_mean(x, dim=1)``: ``correction=1``, not ``var(x, axis=1)``'s ``ddof=0``."""
+    dim = axis_alias("var_mean", dim, axis, None)
     return _spread_mean(var, "var_mean", input, dim, unbiased, keep_flag("var_mean", keepdim, keepdims), correction)
 
 
 def std_mean(input: Tensor, dim: Any = None, unbiased: bool | None = None, keepdim: bool = False, *,  # noqa: A002
-             correction: Any = None, keepdims: bool | None = None) -> tuple[Tensor, Tensor]:
-    """``(std(x, dim), mean(x, dim))`` as torch.std_mean, with :func:`var_mean`'s conventions."""
+             correction: Any = None, keepdims: bool | None = None, axis: Any = NOT_GIVEN) -> tuple[Tensor, Tensor]:
+    """``(std(x, dim), mean(x, dim))`` as torch.std_mean, with :func:`var_mean`'s conventions (``axis=`` too)."""
+    dim = axis_alias("std_mean", dim, axis, None)
     return _spread_mean(std, "std_mean", input, dim, unbiased, keep_flag("std_mean", keepdim, keepdims), correction)
 
 

@@ -30,6 +30,7 @@ from ..recording import is_recording, no_grad, note_draw
 from ..storage import TypedStorage, UntypedStorage, warn_typed_storage
 from ..tensor import Tensor
 from ._util import (
+    NOT_GIVEN,
     ArgumentTypeError,
     ArgumentValueError,
     DtypeNotImplementedError,
@@ -41,6 +42,7 @@ from ._util import (
     number,
     one_axis,
     refuse_complex,
+    required_dim,
     some_sizes,
     tensor_arg,
 )
@@ -72,10 +74,14 @@ class RenormArgumentError(ValueError, RuntimeError):
     """renorm of a vector or with p <= 0 or maxnorm < 0: ValueError here, RuntimeError in PyTorch."""
 
 
-def renorm(input: Tensor, p: float, dim: int, maxnorm: float) -> Tensor:  # noqa: A002
+def renorm(input: Tensor, p: float, dim: int = NOT_GIVEN, maxnorm: float = NOT_GIVEN, *,  # noqa: A002
+           axis: Any = NOT_GIVEN) -> Tensor:
     """Each slice along ``dim`` whose ``p``-norm exceeds ``maxnorm`` scaled down to norm ``maxnorm``
-    (by maxnorm / (norm + 1e-7), as torch.renorm); the others unchanged. Differentiable through the norm."""
+    (by maxnorm / (norm + 1e-7), as torch.renorm); the others unchanged. Differentiable through the norm.
+    ``axis=`` is PyTorch's alias of ``dim=``."""
     name = "renorm"
+    if axis is not NOT_GIVEN or dim is NOT_GIVEN or maxnorm is NOT_GIVEN:
+        dim = required_dim(name, dim, axis, maxnorm=maxnorm)
     x = tensor_arg(input, name)
     if x.ndim <= 1:
         raise RenormArgumentError(f"{name}: input needs at least 2 dimensions, got {x.ndim} (shape {x.shape})")
@@ -91,12 +97,16 @@ def renorm(input: Tensor, p: float, dim: int, maxnorm: float) -> Tensor:  # noqa
     return x * where(over, maxnorm / (norm + 1e-7), 1.0).astype(x.dtype)
 
 
-def index_reduce(input: Tensor, dim: int, index: Any, source: Tensor, reduce: str, *,  # noqa: A002
-                 include_self: bool = True) -> Tensor:
+def index_reduce(input: Tensor, dim: int = NOT_GIVEN, index: Any = NOT_GIVEN, source: Tensor = NOT_GIVEN,  # noqa: A002
+                 reduce: str = NOT_GIVEN, *, include_self: bool = True, axis: Any = NOT_GIVEN) -> Tensor:
     """A copy of ``input`` where slice ``index[i]`` along ``dim`` is combined with ``source``'s slice i by
     ``reduce``: 'prod', 'mean', 'amax' or 'amin' (torch.index_reduce); ``include_self=False`` leaves out the
-    input's values at the slices the index names. index: 1-D int, one per slice of ``source`` along ``dim``."""
+    input's values at the slices the index names. index: 1-D int, one per slice of ``source`` along ``dim``.
+    ``axis=`` is PyTorch's alias of ``dim=``."""
     name = "index_reduce"
+    if axis is not NOT_GIVEN or dim is NOT_GIVEN or index is NOT_GIVEN or source is NOT_GIVEN \
+            or reduce is NOT_GIVEN:
+        dim = required_dim(name, dim, axis, index=index, source=source, reduce=reduce)
     x, source = tensor_arg(input, name), tensor_arg(source, name)
     if reduce not in ("prod", "mean", "amax", "amin"):
         raise ArgumentValueError(f"{name}: reduce must be one of 'prod', 'mean', 'amax', 'amin', got {reduce!r}")
@@ -324,7 +334,9 @@ def _scan_(name: str, op: Any) -> Any:
     (NumPy-style, the result would be cast back to x's dtype)."""
     apply = _inplace_of(name, op)
 
-    def method(self: Tensor, dim: Any, dtype: Any = None) -> Tensor:
+    def method(self: Tensor, dim: Any = NOT_GIVEN, dtype: Any = None, *, axis: Any = NOT_GIVEN) -> Tensor:
+        if axis is not NOT_GIVEN or dim is NOT_GIVEN:   # PyTorch's axis= alias of dim=
+            dim = required_dim(name, dim, axis)
         if dtype is not None and isinstance(self, Tensor) and numpy.dtype(dtype) != self.dtype:
             raise InplaceCastError(f"{name}: bad in-place call: the tensor has dtype {self.dtype} but dtype="
                                    f"{numpy.dtype(dtype)} was given (they must match)")
