@@ -111,10 +111,17 @@ def _refuse_conj_copy(x: Tensor, name: str) -> None:
     which a write would change without reaching the tensor it conjugates (PyTorch's conj is a lazy view whose
     writes do)."""
     owner = memory_owner(x.data)
-    if owner.dtype.kind == "c" and not getattr(owner.flags, "writeable", True):
+    if getattr(owner, "dtype", None) is not None and owner.dtype.kind == "c" and not _memory_writable(owner):
         raise RuntimeError(f"{name}: the tensor written in place (shape {x.shape}) is read-only: a conj() "
                            "result is a copy in minigrad, not PyTorch's lazy conjugate view whose writes reach the "
                            "conjugated tensor; use conj_physical() (or clone()) for a writable conjugate")
+
+
+def _memory_writable(owner: Any) -> bool:
+    """Whether the memory owner ``memory_owner`` found is writable: an array's flag, or for the memoryview a
+    ``frombuffer`` tensor views (no flags), whether its buffer is."""
+    flags = getattr(owner, "flags", None)
+    return bool(getattr(flags, "writeable", True)) if flags is not None else not getattr(owner, "readonly", False)
 
 
 def _check_writable(x: Tensor, name: str) -> None:
@@ -200,7 +207,7 @@ def _writable(x: Tensor, name: str) -> Any:
     if getattr(data.flags, "writeable", True) or type(data) is not numpy.ndarray:
         return data
     owner = memory_owner(data)
-    if not owner.flags.writeable:
+    if not _memory_writable(owner):
         _refuse_conj_copy(x, name)
         raise RuntimeError(f"{name}: the tensor written in place (shape {x.shape}) views read-only memory")
     return numpy.asarray(_WritableAlias(data, owner))

@@ -18,7 +18,7 @@ from ..dtypes import get_default_dtype
 from ..outputs import user_stacklevel
 from ..recording import note_draw
 from ..tensor import Tensor
-from ._util import ArgumentTypeError, flag, int_arg, int_tuple, number, tensor_arg
+from ._util import NOT_GIVEN, ArgumentTypeError, flag, int_arg, int_tuple, keep_flag, number, required_dim, tensor_arg
 from .extras import empty_strided
 from .norms import matrix_norm, vector_norm
 
@@ -148,6 +148,8 @@ def from_dlpack(ext_tensor: Any, *, device: Any = None, copy: bool | None = None
 
 def _shared_from_dlpack(name: str, ext_tensor: Any) -> Tensor:
     if isinstance(ext_tensor, Tensor):
+        if ext_tensor.requires_grad:   # as torch.from_dlpack(tensor): its __dlpack__ refuses it
+            raise BufferError(f"{name}: can't export a tensor that requires grad; use tensor.detach()")
         return Tensor._make(ext_tensor.data, False, None, 0)
     if type(ext_tensor).__name__ == "PyCapsule":
         ext_tensor = _Capsule(name, ext_tensor)
@@ -210,11 +212,35 @@ def _dlpack(self: Tensor, *, stream: Any = None, max_version: Any = None, dl_dev
             copy: bool | None = None) -> Any:
     """``Tensor.__dlpack__``: the array's DLPack capsule, so ``torch.from_dlpack(t)``, ``np.from_dlpack(t)`` and
     ``cupy.from_dlpack(t)`` share this tensor's memory. A tensor that requires grad is refused (BufferError, as
-    PyTorch's: the other library would see its values but not its graph): export ``t.detach()``."""
-    if self.requires_grad:
-        raise BufferError("__dlpack__: can't export a tensor that requires grad; use tensor.detach()")   # torch's
+    PyTorch's: the other library would see its values but not its graph): export ``t.detach()``. So is a view with
+    a negative stride (``x[::-1]``) unless ``copy=True``: PyTorch has no such strides (its ``from_dlpack`` would
+    abort the process). A legacy capsule (no ``max_version``: ``mg.to_dlpack``) of an expanded view, which NumPy
+    marks read-only, is exported as PyTorch exports it (such capsules carry no read-only flag)."""
+    _check_exportable(self, copy)
+    data = self.data
+    if (max_version is None or tuple(max_version) < (1, 0)) and _broadcast_view(data):
+        data = backend.numpy.asarray(_WritableView(data))
     given = {"stream": stream, "max_version": max_version, "dl_device": dl_device, "copy": copy}
-    return self.data.__dlpack__(**{k: v for k, v in given.items() if v is not None})
+    return data.__dlpack__(**{k: v for k, v in given.items() if v is not None})
+
+
+def _check_exportable(tensor: Tensor, copy: bool | None) -> None:
+    """BufferError, as PyTorch's ``__dlpack__``, for a tensor DLPack cannot hand over (see ``_dlpack``)."""
+    if tensor.requires_grad:
+        raise BufferError("__dlpack__: can't export a tensor that requires grad; use tensor.detach()")   # torch's
+    if not copy and any(stride < 0 for stride in tensor.data.strides):
+        raise BufferError(f"__dlpack__: can't export a view with a negative stride (strides {tensor.stride()}); "
+                          f"PyTorch does not support them: export x.contiguous() or pass copy=True")
+
+
+def _broadcast_view(array: Any) -> bool:
+    """Whether a read-only host array is a view NumPy made read-only (an expanded view) of writable memory."""
+    if type(array) is not backend.numpy.ndarray or array.flags.writeable:
+        return False
+    owner = array
+    while isinstance(owner.base, backend.numpy.ndarray):
+        owner = owner.base
+    return owner.base is None and owner.flags.writeable
 
 
 def _dlpack_device(self: Tensor) -> tuple:
@@ -264,9 +290,12 @@ def range(start: Any, end: Any, step: Any = 1, *, dtype: Any = None, device: Any
 
 # --- legacy norms -----------------------------------------------------------------------------------------------
 
-def frobenius_norm(input: Tensor, dim: Any, keepdim: bool = False) -> Tensor:  # noqa: A002
+def frobenius_norm(input: Tensor, dim: Any = NOT_GIVEN, keepdim: bool = False, *, axis: Any = NOT_GIVEN,  # noqa: A002
+                   keepdims: bool | None = None) -> Tensor:
     """The legacy torch.frobenius_norm (with its deprecation warning): ``linalg.vector_norm(input, 2, dim,
-    keepdim)`` over one or two dims."""
+    keepdim)`` over one or two dims. ``axis=`` and ``keepdims=`` are PyTorch's aliases of ``dim=`` and
+    ``keepdim=``."""
+    dim, keepdim = required_dim("frobenius_norm", dim, axis), keep_flag("frobenius_norm", keepdim, keepdims)
     warnings.warn("frobenius_norm is deprecated and it is just left for JIT compatibility. It will be removed in "
                   "a future PyTorch release. Please use `linalg.vector_norm(A, 2., dim, keepdim)` instead",
                   UserWarning, stacklevel=user_stacklevel(2))
@@ -280,9 +309,16 @@ def frobenius_norm(input: Tensor, dim: Any, keepdim: bool = False) -> Tensor:  #
     return vector_norm(x, 2, dims, flag(keepdim, name, "keepdim"))
 
 
-def nuclear_norm(input: Tensor, dim: Any = None, keepdim: bool = False) -> Tensor:  # noqa: A002
+def nuclear_norm(input: Tensor, dim: Any = None, keepdim: bool = False, *, axis: Any = NOT_GIVEN,  # noqa: A002
+                 keepdims: bool | None = None) -> Tensor:
     """The legacy torch.nuclear_norm (with its deprecation warning): ``linalg.matrix_norm(input, 'nuc', dim,
-    keepdim)``: over the last two dims (a batch of matrices: (…, m, n) → (…)), or the two ``dim``."""
+    keepdim)``: over the last two dims (a batch of matrices: (…, m, n) → (…)), or the two ``dim``. ``axis=`` and
+    ``keepdims=`` are PyTorch's aliases of ``dim=`` and ``keepdim=``."""
+    if axis is not NOT_GIVEN:
+        if dim is not None:
+            raise TypeError("nuclear_norm() got multiple values for argument 'dim' (axis= is its alias)")
+        dim = axis
+    keepdim = keep_flag("nuclear_norm", keepdim, keepdims)
     warnings.warn("nuclear_norm is deprecated and it is just left for JIT compatibility. It will be removed in a "
                   "future PyTorch release. Please use `linalg.matrix_norm(A, 'nuc', dim, keepdim)` instead",
                   UserWarning, stacklevel=user_stacklevel(2))

@@ -1,0 +1,129 @@
+"""Round 22: interop with PyTorch and NumPy (DLPack both ways, array protocols, Python number protocols of 0-d and
+one-element tensors), against PyTorch 2.13.
+
+Regression cases found by the differential fuzzer /tmp/fuzz22_interop.py. One test per root cause, each compared
+with live torch where torch has the behaviour.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+
+import minigrad as mg
+
+torch = pytest.importorskip("torch", reason="no torch")
+
+
+@pytest.mark.parametrize("make", [
+    lambda lib: lib.ones(3, requires_grad=True),
+    lambda lib: lib.ones(2, 3, dtype=lib.float64, requires_grad=True).T,
+    lambda lib: lib.tensor(1.5, requires_grad=True),
+    lambda lib: lib.ones(2, requires_grad=True) * 2,                       # a non-leaf
+], ids=["leaf", "transposed", "0-d", "non-leaf"])
+def test_from_dlpack_of_a_tensor_that_requires_grad_raises_as_pytorch(make: object) -> None:
+    """``mg.from_dlpack(x)`` of a minigrad tensor that requires grad returned a detached tensor over its memory;
+    PyTorch's ``torch.from_dlpack(x)`` refuses it (BufferError: its ``__dlpack__`` does), as minigrad's
+    ``__dlpack__`` already did for ``torch.from_dlpack``."""
+    with pytest.raises(BufferError):
+        torch.from_dlpack(make(torch))
+    with pytest.raises(BufferError, match="requires grad"):
+        mg.from_dlpack(make(mg))
+    shared = mg.from_dlpack(make(mg).detach())   # the documented way out
+    assert not shared.requires_grad
+
+
+@pytest.mark.parametrize("make", [
+    lambda: mg.arange(6.0)[::-1],
+    lambda: mg.arange(12, dtype=mg.int32).reshape(3, 4)[:, ::-2],
+    lambda: mg.from_numpy(np.arange(6.0).reshape(2, 3)[::-1]),
+], ids=["reversed", "negative-column-step", "from-numpy"])
+def test_dlpack_export_of_a_negative_stride_view_is_refused(make: object) -> None:
+    """A view with a negative stride (minigrad's NumPy-style ``x[::-1]``, README) was handed to DLPack as is;
+    ``torch.from_dlpack(x)`` (and ``torch.tensor(x)``, which reads ``__dlpack__``) then aborted the whole Python
+    process ("Storage size calculation overflowed", a C++ terminate). PyTorch has no negative strides (its
+    ``from_numpy`` refuses such arrays with a clear error): ``__dlpack__`` now raises BufferError naming the
+    way out, and ``copy=True`` exports a copy. (The refusal is checked on ``__dlpack__`` with the arguments
+    ``torch.from_dlpack`` passes, so a regression fails here instead of killing the test run.)"""
+    x = make()
+    with pytest.raises(BufferError, match="negative stride"):
+        x.__dlpack__(max_version=(1, 0))
+    with pytest.raises(BufferError, match="negative stride"):
+        mg.to_dlpack(x)
+    with pytest.raises(BufferError, match="negative stride"):
+        np.from_dlpack(x)
+    expected = x.numpy().copy()
+    copied = torch.from_dlpack(x, copy=True)
+    np.testing.assert_array_equal(copied.numpy(), expected)
+    np.testing.assert_array_equal(torch.from_dlpack(x.contiguous()).numpy(), expected)
+    assert mg.from_dlpack(x).stride() == x.stride()   # minigrad to minigrad keeps the view
+
+
+@pytest.mark.parametrize("dtype", ["float32", "int64", "bool", "complex64"])
+def test_legacy_dlpack_capsule_of_an_expanded_view_as_pytorch(dtype: str) -> None:
+    """``mg.to_dlpack(x.expand(...))`` (and ``x.__dlpack__()`` with no ``max_version``, as older readers call it)
+    raised NumPy's "Cannot export readonly array since signalling readonly is unsupported by DLPack": NumPy marks
+    an expanded view read-only and a legacy capsule cannot say so. PyTorch exports it (the memory is writable);
+    minigrad now does too, sharing the memory."""
+    def make(lib: object) -> object:
+        base = lib.arange(6).reshape(2, 3) % 2 == 0 if dtype == "bool" else lib.arange(6).reshape(2, 3).to(
+            getattr(lib, dtype))
+        return base, base[:, :1].expand(2, 3)
+
+    base, ours = make(mg)
+    tbase, theirs = make(torch)
+    got = torch.utils.dlpack.from_dlpack(mg.to_dlpack(ours))
+    expected = torch.utils.dlpack.from_dlpack(torch.utils.dlpack.to_dlpack(theirs))
+    assert got.stride() == expected.stride() and got.dtype == expected.dtype
+    np.testing.assert_array_equal(got.numpy(), expected.numpy())
+    np.testing.assert_array_equal(np.from_dlpack(_Legacy(ours)), expected.numpy())
+    assert np.shares_memory(got.numpy(), base.numpy())
+    assert not ours.data.flags.writeable   # the tensor itself stays read-only
+
+
+class _Legacy:
+    """An object exporting through a legacy (unversioned) capsule, as an older DLPack reader asks for one."""
+
+    def __init__(self, tensor: mg.Tensor) -> None:
+        self.tensor = tensor
+
+    def __dlpack__(self, **_options: object) -> object:
+        return self.tensor.__dlpack__()
+
+    def __dlpack_device__(self) -> tuple:
+        return self.tensor.__dlpack_device__()
+
+
+def test_a_read_only_legacy_export_is_still_refused() -> None:
+    """Memory that really is read-only (``from_numpy`` of a non-writable array) keeps NumPy's BufferError for a
+    legacy capsule, which could not tell the reader so."""
+    array = np.arange(3.0)
+    array.flags.writeable = False
+    with pytest.raises(BufferError):
+        mg.to_dlpack(mg.from_numpy(array))
+
+
+@pytest.mark.parametrize("source", [
+    lambda: b"\x00\x00\x80?\x00\x00\x00@",
+    lambda: (lambda a: (a.flags.__setattr__("writeable", False), a)[1])(np.array([1.0, 2.0], dtype=np.float32)),
+], ids=["bytes", "read-only-ndarray"])
+@pytest.mark.parametrize("write", [
+    lambda t: t.add_(1), lambda t: t.fill_(0), lambda t: t.zero_(), lambda t: t.__setitem__(0, 5),
+    lambda t: t.copy_(t + 1), lambda t: t.mul_(2),
+], ids=["add_", "fill_", "zero_", "setitem", "copy_", "mul_"])
+def test_a_write_into_a_read_only_frombuffer_tensor_raises_runtime_error(source: object, write: object) -> None:
+    """An in-place write into ``mg.frombuffer`` of a read-only buffer raised ``AttributeError: 'memoryview' object
+    has no attribute 'flags'`` (or ``'dtype'``): the read-only check asked the memory's owner, a memoryview, for
+    NumPy's flags. It now raises the RuntimeError that names the read-only memory (PyTorch would write into the
+    immutable buffer, warning that this is undefined behaviour), and leaves the buffer as it was."""
+    buffer = source()
+    before = bytes(buffer)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        t = mg.frombuffer(buffer, dtype=mg.float32)
+    assert t.tolist() == [1.0, 2.0]
+    with pytest.raises(RuntimeError, match="read-only"):
+        write(t)
+    assert bytes(buffer) == before
