@@ -3,8 +3,9 @@ modules that do the math read like the math.
 
 Constructor arguments: sizes, flags, ``proj_size``, ``dropout``. Forward arguments: PyTorch's keyword names, the
 input, the initial states, the ``lengths`` of a padded batch (made into per-step masks) and, under
-``detect_anomaly``, NaN/Inf in the input. Each error names the module, and its class is PyTorch's (the two error
-classes below subclass several builtins where PyTorch and older minigrad code disagree).
+``detect_anomaly``, NaN/Inf in the input. Each error names the module, and its class is PyTorch's (the error
+classes below subclass several builtins where PyTorch and older minigrad code disagree, or where PyTorch's class
+depends on which of its own lines meets the bad argument first).
 """
 
 from __future__ import annotations
@@ -34,6 +35,25 @@ class RecurrentStateError(RuntimeError, TypeError, ValueError):
     PyTorch raises RuntimeError for these; the TypeError/ValueError bases keep
     ``except TypeError`` / ``except ValueError`` code working.
     """
+
+
+class RecurrentStateKindError(RecurrentStateError, IndexError, AttributeError):
+    """A state that is not a Tensor (an LSTM's: not a pair of Tensors), or a Tensor where an LSTM takes (h0, c0).
+
+    PyTorch's layers and cells fail on one inside their own code, with whatever that code meets first:
+    AttributeError (``'int' object has no attribute 'dim'``, for a number, list, array, None or a tuple where a
+    Tensor belongs), IndexError (an LSTM's state a Tensor or a 1-tuple), TypeError or RuntimeError; this is each.
+    """
+
+
+class InputKindError(TypeError, AttributeError):
+    """An input that is not a Tensor (nor an array): TypeError, and PyTorch's AttributeError (its layers and cells
+    read ``input.dim()`` first: ``'list' object has no attribute 'dim'``)."""
+
+
+class LengthsShapeError(RecurrentInputError, IndexError):
+    """``lengths`` not one per sequence of the batch. PyTorch, which packs the batch, raises RuntimeError or
+    IndexError (``index_select(): Index is supposed to be a vector``, ``index out of range in self``)."""
 
 
 # --- constructor arguments -------------------------------------------------------
@@ -132,7 +152,7 @@ def torch_keywords(owner: str, x: Any, state: Any, input: Any, hx: Any) -> tuple
             raise TypeError(f"{owner}: got the state twice, as state= (or positionally) and as hx=")
         state = hx
     if x is None:
-        raise TypeError(f"{owner}: forward() missing the input (positional, or input=)")
+        raise InputKindError(f"{owner}: forward() missing the input (positional, or input=)")
     return x, state
 
 
@@ -142,7 +162,7 @@ def as_input(owner: str, x: Any, weight: Tensor) -> Tensor:
     complex layers compute as PyTorch's, with its complex tanh and sigmoid)."""
     if not isinstance(x, Tensor):
         if not mg.is_array(x):
-            raise TypeError(f"{owner}: input must be a Tensor, got {type(x).__name__}")
+            raise InputKindError(f"{owner}: input must be a Tensor, got {type(x).__name__}")
         x = mg.as_tensor(x)
     if x.dtype.kind not in "fc":
         raise RecurrentInputError(f"{owner}: input must be a floating-point or complex tensor, got {x.dtype} "
@@ -193,12 +213,12 @@ def check_states(owner: str, state: Any, expected: dict, x: Tensor, dtype: Any) 
     elif isinstance(state, (tuple, list)) and len(state) == len(names):
         states = tuple(state)
     else:
-        raise RecurrentStateError(f"{owner}: state must be a tuple ({', '.join(names)}), "
-                                  f"got {type(state).__name__}")
+        raise RecurrentStateKindError(f"{owner}: state must be a tuple ({', '.join(names)}), "
+                                      f"got {type(state).__name__}")
     for name, s in zip(names, states):
         shape, detail = expected[name]
         if not isinstance(s, Tensor):
-            raise RecurrentStateError(f"{owner}: state {name} must be a Tensor, got {type(s).__name__}")
+            raise RecurrentStateKindError(f"{owner}: state {name} must be a Tensor, got {type(s).__name__}")
         if s.shape != shape:
             pytorch = _pytorch_state_message(owner, names, name, states, shape, x)
             raise RecurrentStateError(f"{owner}: expected state {name} of shape {shape} {detail}, got {s.shape}"
@@ -253,8 +273,8 @@ class LengthMasks(NamedTuple):
 
 def length_masks(owner: str, lengths: Any, steps: int, batch: int, device: Any, batch_hint: str,
                  time_axis: int = 0) -> LengthMasks | None:
-    """``lengths`` (B ints, each in [1, steps]) as :class:`LengthMasks`; None without lengths (or for an
-    empty batch). ``batch_hint`` ends a wrong-size error."""
+    """``lengths`` (B ints or whole floats, each in [1, steps]) as :class:`LengthMasks`; None without lengths (or
+    for an empty batch). ``batch_hint`` ends a wrong-size error."""
     if lengths is None:
         return None
     if isinstance(lengths, Tensor):
@@ -263,13 +283,17 @@ def length_masks(owner: str, lengths: Any, steps: int, batch: int, device: Any, 
         values = mg.to_numpy(lengths) if mg.is_array(lengths) else numpy.asarray(lengths)
     if values.size == 0 and batch == 0:          # lengths=[] for an empty batch (NumPy reads [] as float64)
         return None
+    # whole floats (``mask.sum(1)`` of a float mask) are read as PyTorch's packing reads them; a fraction, which
+    # packing would cut silently, is refused
+    if values.dtype.kind == "f" and bool(numpy.all(numpy.isfinite(values) & (values == numpy.round(values)))):
+        values = values.astype(numpy.int64)
     if values.dtype.kind not in "iu":
-        raise TypeError(f"{owner}: lengths must be integers (a list, NumPy array or integer Tensor), "
-                        f"got dtype {values.dtype}")
+        raise TypeError(f"{owner}: lengths must be integers (a list, NumPy array or integer Tensor) or whole "
+                        f"numbers, got dtype {values.dtype}: {values.tolist()}")
     # wrong lengths are RecurrentInputErrors: RuntimeError, as PyTorch's packing raises, and ValueError
     if values.ndim != 1 or values.shape[0] != batch:
-        raise RecurrentInputError(f"{owner}: lengths must hold one length per sequence of the batch ({batch}), "
-                                  f"got shape {values.shape}" + batch_hint)
+        raise LengthsShapeError(f"{owner}: lengths must hold one length per sequence of the batch ({batch}), "
+                                f"got shape {values.shape}" + batch_hint)
     if values.min() < 1 or values.max() > steps:
         pytorch = (". Length of all samples has to be greater than 0, but found an element in 'lengths' that is "
                    "<= 0") if values.min() < 1 else ""
