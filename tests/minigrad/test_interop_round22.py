@@ -127,3 +127,58 @@ def test_a_write_into_a_read_only_frombuffer_tensor_raises_runtime_error(source:
     with pytest.raises(RuntimeError, match="read-only"):
         write(t)
     assert bytes(buffer) == before
+
+
+class _ArrayInterface:
+    """A foreign array-like: only NumPy's ``__array_interface__`` (memory another library owns)."""
+
+    def __init__(self, array: np.ndarray) -> None:
+        self.array = array
+        self.__array_interface__ = array.__array_interface__
+
+
+@pytest.mark.parametrize("make", [
+    lambda a: torch.from_numpy(a), lambda a: torch.from_numpy(a).T, lambda a: torch.from_numpy(a)[:, ::2],
+    _ArrayInterface,
+], ids=["torch", "torch-transposed", "torch-strided", "array-interface"])
+def test_asarray_copy_true_of_a_foreign_array_copies_as_pytorch(make: object) -> None:
+    """``mg.asarray(torch_tensor, copy=True)`` (and of any object NumPy reads in place through ``__array__`` or
+    ``__array_interface__``) returned a tensor sharing the source's memory: a write into the "copy" changed the
+    source. PyTorch's ``asarray(copy=True)`` copies, keeping the layout; so does minigrad now."""
+    array = np.arange(12.0).reshape(3, 4)
+    source = make(array)
+    ours = mg.asarray(source, copy=True)
+    if isinstance(source, torch.Tensor):
+        theirs = torch.asarray(source, copy=True)
+        assert ours.stride() == theirs.stride() and ours.tolist() == theirs.tolist()
+        assert not np.shares_memory(theirs.numpy(), array)
+    assert not np.shares_memory(ours.numpy(), array)
+    ours.fill_(-1.0)
+    assert array.min() == 0.0
+    assert np.shares_memory(mg.as_tensor(source).numpy(), array)   # without copy=True: shared, as PyTorch's
+
+
+@pytest.mark.parametrize("make", [
+    lambda: torch.arange(6.0).reshape(2, 3).requires_grad_(),
+    lambda: torch.arange(6.0).reshape(2, 3).requires_grad_() * 2,                      # a non-leaf
+    lambda: (torch.arange(6.0) * (1 + 2j)).reshape(2, 3).conj(),                        # conjugate bit
+    lambda: torch.ops.aten._neg_view(torch.arange(6.0) * (1 + 2j)),                    # negative bit
+    lambda: torch.arange(24.0).reshape(2, 3, 4).transpose(0, 2),                        # layout kept
+    lambda: torch.arange(24, dtype=torch.int16).reshape(2, 3, 4).permute(1, 0, 2),
+    lambda: torch.nn.Parameter(torch.ones(2, 2)),
+], ids=["requires-grad", "non-leaf", "conj", "neg", "transposed", "permuted", "parameter"])
+@pytest.mark.parametrize("dtype", [None, "float64"])
+def test_tensor_of_a_torch_tensor_copies_its_values_as_pytorch(make: object, dtype: str | None) -> None:
+    """``mg.tensor(torch_tensor)`` raised PyTorch's "Can't call numpy() on Tensor that requires grad" (or "that has
+    conjugate bit set"/"negative bit set") where ``torch.tensor`` copies the values (detached, bits resolved), and
+    a transposed or permuted source came out C-ordered where PyTorch keeps the layout (preserve_format)."""
+    source = make()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)   # torch: "To copy construct from a tensor ..."
+        warnings.simplefilter("ignore", np.exceptions.ComplexWarning)   # complex to float64: as PyTorch, real part
+        theirs = torch.tensor(source, dtype=None if dtype is None else getattr(torch, dtype))
+        ours = mg.tensor(source, dtype=None if dtype is None else getattr(mg, dtype))
+    assert str(ours.dtype) == str(theirs.dtype).replace("torch.", "")
+    assert ours.shape == tuple(theirs.shape) and ours.stride() == theirs.stride()
+    assert ours.tolist() == theirs.tolist()
+    assert not ours.requires_grad and ours.is_leaf
