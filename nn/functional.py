@@ -269,13 +269,18 @@ adaptive_avg_pool3d = _adaptive_avg_pool3d_in_float16_steps(adaptive_avg_pool3d)
 def _local_response_norm_as_pytorch(fn: Any) -> Any:
     """``local_response_norm`` that takes a float16 (N, C, L) input through PyTorch's own steps, each rounded to
     float16: x², a window mean over the channels (avg_pool2d: in float32, rounded once), · α, + k, ^ β, x / that.
-    Other float16 inputs (PyTorch has no float16 CPU avg_pool3d for them): in float32, rounded once."""
+    A float16 input of 4 or more dims is refused on the CPU (NotImplementedError), as PyTorch's, whose avg_pool3d
+    has no float16 CPU kernel; on a GPU it is computed in float32, rounded once."""
     in_float32 = _float16_in_float32(fn, ("input",))
 
     @functools.wraps(fn)
     def run(input: Tensor, size: int, alpha: float = 1e-4, beta: float = 0.75,  # noqa: A002 - PyTorch's name
             k: float = 1.0) -> Tensor:
         x = input
+        if isinstance(x, Tensor) and x.dtype == mg.float16 and x.ndim > 3 and x.numel() and x.device.type == "cpu":
+            raise NotImplementedError(f"local_response_norm: not implemented for float16 on the CPU with {x.ndim} dims "
+                                      f"(shape {x.shape}), as PyTorch's (its avg_pool3d has no float16 CPU kernel; "
+                                      "3-D inputs and a GPU work)")
         if not (isinstance(x, Tensor) and x.dtype == mg.float16 and x.ndim == 3 and x.numel() > 0
                 and isinstance(size, int) and not isinstance(size, bool) and size >= 1):
             return in_float32(input, size, alpha, beta, k)

@@ -61,8 +61,13 @@ class Multinomial(CategoricalParameters, Distribution):
         return one_hot(indices, self._categorical._num_events, self.probs.dtype).sum(0)
 
     def entropy(self) -> Tensor:
+        """The entropy, batch_shape. PyTorch's ``lgamma(n + 1)`` is a 0-d tensor of the default dtype: an
+        unbatched (0-d) entropy promotes with it (float32 probs give float64 under ``set_default_dtype(float64)``),
+        a batched one keeps the probs' dtype."""
         cat_entropy = self._categorical.entropy()
-        term1 = self.total_count * cat_entropy - math.lgamma(self.total_count + 1)
+        dtype = cat_entropy.dtype if cat_entropy.ndim else mg.promote_types(cat_entropy.dtype, mg.get_default_dtype())
+        log_factorial = float(mg.get_default_dtype().type(math.lgamma(self.total_count + 1)))   # in that dtype
+        term1 = (self.total_count * cat_entropy).to(dtype) - log_factorial
         support = self._binomial.enumerate_support(expand=False)[1:]
         binomial_probs = self._binomial.log_prob(support).exp()
         weights = special.gammaln(support + 1)

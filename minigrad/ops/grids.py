@@ -16,7 +16,7 @@ from .. import backend
 from .. import memory_formats as _memory_format
 from ..arguments import allocating
 from ..constructors import _fill_in, keep_out_shape, out_requires_grad, randint, tensor, tensor_options
-from ..dtypes import get_default_dtype
+from ..dtypes import default_complex_dtype, get_default_dtype
 from ..outputs import creation_args, write_out
 from ..tensor import Tensor, int64
 from ._util import (
@@ -41,15 +41,23 @@ __all__ = ["block_diag", "cartesian_prod", "logspace", "randint_like", "scalar_t
 
 def logspace(start: float, end: float, steps: int, base: float = 10.0, *, out: Any = None, dtype: Any = None,
              device: Any = None, requires_grad: bool = False, layout: Any = None, pin_memory: Any = None) -> Tensor:
-    """``steps`` values base**t for t evenly spaced from ``start`` to ``end`` (torch.logspace): (steps,)."""
+    """``steps`` values base**t for t evenly spaced from ``start`` to ``end`` (torch.logspace): (steps,). Complex
+    ends give the default complex dtype; a complex dtype is computed in complex arithmetic (a negative base too)."""
     tensor_options("logspace", layout, None if out is not None else pin_memory, device)
     if out is not None:
         dtype, device = creation_args("logspace", out, dtype, device)
         values = keep_out_shape(logspace(start, end, steps, base, dtype=dtype, device=device), out)
         return out_requires_grad(write_out("logspace", values, out, warn=False), requires_grad, "logspace")
-    start, end, base = (number(int(v) if isinstance(v, (bool, numpy.bool_)) else v, "logspace", what)   # True is 1
+    start, end, base = (number(int(v) if isinstance(v, (bool, numpy.bool_)) else v, "logspace", what,  # True is 1
+                               complex_ok=what != "base")
                         for v, what in ((start, "start"), (end, "end"), (base, "base")))
     steps = count_arg(steps, "logspace", "steps")
+    complex_ends = any(isinstance(v, (complex, numpy.complexfloating)) for v in (start, end))
+    if complex_ends or (dtype is not None and backend.as_dtype(dtype, "logspace").kind == "c"):
+        with numpy.errstate(all="ignore"), allocating("logspace"):
+            values = _complex_logspace(complex(start), complex(end), steps, float(base), dtype)
+        return tensor(values, dtype=values.dtype, device=device,
+                      requires_grad=False if requires_grad is None else requires_grad)
     dtype = backend.as_dtype(get_default_dtype() if dtype is None else dtype, "logspace")
     if dtype.kind == "b" and steps > 1:   # 0 or 1 step: base**start as a bool, as PyTorch's
         raise NotImplementedError("logspace: not implemented for dtype bool (as PyTorch's)")
@@ -84,6 +92,27 @@ def _logspace_values(start: Any, end: Any, steps: int, base: float, dtype: numpy
         return numpy.power(compute.type(base), exponents)
     values = numpy.fromiter((_c_pow(base, t) for t in exponents.tolist()), numpy.float64, count=steps)
     return values.astype(numpy.float32) if dtype == numpy.float16 else values   # c10::Half is made from a float
+
+
+def _complex_logspace(low: complex, high: complex, steps: int, base: float, dtype: Any) -> numpy.ndarray:
+    """PyTorch's CPU ``logspace`` in a complex dtype (the default complex dtype when None): (steps,). The
+    exponents ``start + step * i`` (first half) and ``end - step * (steps - 1 - i)`` in that dtype, then
+    ``base ** t`` by complex pow (NumPy's: within a few ulps of PyTorch's ``std::pow``). Complex ends with a real
+    ``dtype`` raise RuntimeError, as PyTorch's (the imaginary parts would be dropped)."""
+    dtype = backend.as_dtype(default_complex_dtype() if dtype is None else dtype, "logspace")
+    if dtype.kind != "c":
+        raise RuntimeError(f"logspace: complex start {low} and end {high} give a complex dtype; it can't be safely "
+                           f"cast to the passed dtype {dtype}")
+    if steps <= 1:
+        return numpy.power(dtype.type(base), numpy.full(steps, low, dtype=dtype))
+    part = numpy.float32 if dtype == numpy.complex64 else numpy.float64
+    low, high = dtype.type(low), dtype.type(high)
+    span, count = high - low, part(steps - 1)
+    step = dtype.type(complex(span.real / count, span.imag / count))   # PyTorch's complex / int, part by part
+    i = numpy.arange(steps)
+    up = low + step * i.astype(dtype)
+    down = high - step * (steps - 1 - i).astype(dtype)
+    return numpy.power(dtype.type(base), numpy.where(i < steps // 2, up, down))
 
 
 def _c_pow(base: float, exponent: float) -> float:

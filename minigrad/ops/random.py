@@ -246,7 +246,8 @@ def normal(mean: Any = 0.0, std: Any = 1.0, size: Any = None, *, generator: Any 
            device: Any = None, requires_grad: bool = False, out: Any = None, layout: Any = None,
            pin_memory: Any = None) -> Tensor:
     """Samples of N(mean, std²), as torch.normal: ``mean`` and ``std`` are tensors (broadcast together,
-    the result takes their shape) or numbers with a ``size``.
+    the result takes their shape) or numbers with a ``size``. A complex mean tensor (or a complex ``dtype``) gives
+    complex samples whose real and imaginary parts each have variance std²/2, as PyTorch's; ``std`` is real.
 
     ``out=`` (every overload): the samples, drawn in out's dtype, written into out (resized) and returned; with
     numbers and ``requires_grad=True``, out then requires grad, as PyTorch's. ``layout``/``pin_memory``: PyTorch's
@@ -280,8 +281,10 @@ def normal(mean: Any = 0.0, std: Any = 1.0, size: Any = None, *, generator: Any 
         if any(n < 0 for n in shape):
             raise ShapeMismatchError(f"normal: size {shape} has a negative dimension")
         kind = get_default_dtype() if dtype is None else backend.as_dtype(dtype, "normal")
-    if kind.kind != "f":
-        raise SampleDtypeError(f"normal: samples must be floating point, got dtype {kind}")
+    if kind.kind not in "fc":
+        raise SampleDtypeError(f"normal: samples must be floating point or complex, got dtype {kind}")
+    if isinstance(std, Tensor) and std.dtype.kind == "c":
+        raise RuntimeError(f"normal expects standard deviation to be non-complex (got std of dtype {std.dtype})")
     if not (_host(unwrap_value(std)) >= 0).all():   # NaN too, as PyTorch
         raise ShapeMismatchError("normal: expects std >= 0.0 (every element), got a negative or NaN std")
     inputs = tuple(v for v in (mean, std) if isinstance(v, Tensor))
@@ -291,7 +294,11 @@ def normal(mean: Any = 0.0, std: Any = 1.0, size: Any = None, *, generator: Any 
         values = iter(arrays)
         m = next(values) if isinstance(mean, Tensor) else mean
         s = next(values) if isinstance(std, Tensor) else std
-        sample = _uniform(shape, device, True, generator, "normal")
+        if kind.kind == "c":   # the parts each N(0, 1/2), as randn's: a complex variance of 1
+            parts = _uniform((2, *shape), device, True, generator, "normal") * 0.5 ** 0.5
+            sample = parts[0] + 1j * parts[1]
+        else:
+            sample = _uniform(shape, device, True, generator, "normal")
         return backend.array_module(sample).asarray(sample * s + m).astype(kind, copy=False)
     out = _zero_gradient("normal", _drawn("normal", make, inputs), inputs)
     return out_requires_grad(out, requires_grad, "normal")

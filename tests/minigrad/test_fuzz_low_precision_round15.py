@@ -231,23 +231,9 @@ def test_float16_round_decimals_and_glu_as_torch():
     _same(F.glu(mg.tensor(x)), TF.glu(torch.tensor(x)))
 
 
-NO_TORCH_HALF_KERNEL = {
-    "local_response_norm": lambda F, t, T, a, b, k: F.local_response_norm(T(a.reshape(2, 8, 3, 4)), 3),
-}
 # (pdist, cdist and multi_margin_loss refuse float16 on the CPU since round 21, as PyTorch's: tests/nn/
-# test_leftovers_b_round21.py and test_lead_round21.py)
-
-
-@pytest.mark.parametrize("case", sorted(NO_TORCH_HALF_KERNEL))
-def test_float16_ops_torch_has_no_cpu_kernel_for_round_once_from_float32(case):
-    """PyTorch's CPU raises NotImplementedError for float16 here; minigrad computes them, as PyTorch's float32
-    kernels rounded once to float16 (not float16 steps, which land a step or two off)."""
-    a, b, k = _half((16, 12), 2.0, 19), _half((16, 12), 2.0, 20), np.random.default_rng(21).integers(0, 12, 16)
-    fn = NO_TORCH_HALF_KERNEL[case]
-    with pytest.raises(NotImplementedError):
-        fn(TF, torch, torch.tensor, a, b, k)
-    expected = fn(TF, torch, lambda v: torch.tensor(v.astype(np.float32)), a, b, k).half()
-    _same(fn(F, mg, mg.tensor, a, b, k), expected)
+# test_leftovers_b_round21.py and test_lead_round21.py; local_response_norm of 4 or more dims since round 22:
+# tests/minigrad/test_leftovers_tensors_round22.py)
 
 
 MATRIX = {

@@ -186,3 +186,91 @@ def test_gradient_axis_is_numpys(axis: Any, dtype: Any) -> None:
             np.testing.assert_allclose(a.numpy(), b)
     if axis is not None:
         _same(mg.gradient(mg.tensor(f), dim=axis), torch.gradient(torch.tensor(f), dim=axis))
+
+
+# --- float16 local_response_norm, complex logspace/normal, Multinomial.entropy's dtype -------------------------
+
+@pytest.mark.parametrize("shape", [(2, 3, 4, 4), (1, 3, 2, 2, 2)])
+def test_float16_local_response_norm_of_4d_and_more_is_refused_on_the_cpu_as_torch(shape: tuple) -> None:
+    a = RNG.random(shape).astype(np.float16)
+    with pytest.raises(NotImplementedError):   # torch: its avg_pool3d has no Half CPU kernel
+        torch.nn.functional.local_response_norm(torch.tensor(a), 2)
+    with pytest.raises(NotImplementedError, match="float16"):
+        nn.functional.local_response_norm(mg.tensor(a), 2)
+    # 3-D float16 (avg_pool2d) and empty inputs still work, as torch's
+    _same(nn.functional.local_response_norm(mg.tensor(a.reshape(shape[0], shape[1], -1)), 2),
+          torch.nn.functional.local_response_norm(torch.tensor(a.reshape(shape[0], shape[1], -1)), 2))
+    empty = np.zeros((0,) + shape[1:], np.float16)
+    _same(nn.functional.local_response_norm(mg.tensor(empty), 2),
+          torch.nn.functional.local_response_norm(torch.tensor(empty), 2))
+
+
+@pytest.mark.parametrize(("args", "kw"), [
+    ((0, 2j, 3), {}), ((1 + 1j, 2, 1), {}), ((True, 2j, 2), {}), ((0, 2j, 0), {}),
+    ((0, 2, 3), {"dtype": "complex64"}), ((0, 2, 3), {"base": -2.0, "dtype": "complex64"}),
+    ((-3, 4.5, 7), {"base": 2.0, "dtype": "complex128"}), ((0.5 - 1j, -2 + 3j, 9), {"base": 3.7}),
+    ((1, 3 + 1j, 6), {"dtype": "complex128"}),
+])
+@pytest.mark.parametrize("default", ["float32", "float64"])
+def test_complex_logspace_as_torch(args: tuple, kw: dict, default: str) -> None:
+    """It raised for complex ends (TypeError) and gave NaN for a negative base in a complex dtype (torch's pow is
+    complex there)."""
+    tkw = {k: getattr(torch, v) if k == "dtype" else v for k, v in kw.items()}
+    torch.set_default_dtype(getattr(torch, default))
+    mg.set_default_dtype(getattr(mg, default))
+    try:
+        ours, theirs = mg.logspace(*args, **kw), torch.logspace(*args, **tkw)
+    finally:
+        torch.set_default_dtype(torch.float32)
+        mg.set_default_dtype(mg.float32)
+    a, b = ours.numpy(), theirs.numpy()
+    assert a.dtype == b.dtype and a.shape == b.shape
+    np.testing.assert_allclose(a, b, rtol=1e-5 if a.dtype == np.complex64 else 1e-13, atol=1e-30)
+
+
+def test_complex_logspace_refuses_a_real_dtype_as_torch() -> None:
+    with pytest.raises(RuntimeError):
+        torch.logspace(0, 2j, 3, dtype=torch.float32)
+    with pytest.raises(RuntimeError, match="complex"):
+        mg.logspace(0, 2j, 3, dtype=mg.float32)
+
+
+def test_float16_logspace_overflows_to_inf_as_torch() -> None:
+    for args in [(0, 6, 5), (-10, 10, 5), (0, 20, 3)]:
+        _same(mg.logspace(*args, dtype=mg.float16), torch.logspace(*args, dtype=torch.float16))
+
+
+def test_complex_normal_as_torch() -> None:
+    """A complex mean (or dtype) draws complex samples, each part with variance std²/2 (it raised)."""
+    mean = np.full(20000, 1 + 2j, np.complex64)
+    mg.manual_seed(0)
+    z = mg.normal(mg.tensor(mean), 2.0)
+    t = torch.normal(torch.tensor(mean), 2.0)
+    assert z.dtype == np.complex64 and str(t.dtype) == "torch.complex64" and z.shape == tuple(t.shape)
+    for part in (np.real, np.imag):
+        assert abs(part(z.numpy()).std() - 2 / np.sqrt(2)) < 0.05
+        assert abs(part(z.numpy()).mean() - part(mean[0])) < 0.05
+    drawn = mg.normal(0.0, 3.0, (20000,), dtype=mg.complex128)
+    assert drawn.dtype == np.complex128 == torch.normal(0.0, 3.0, (2,), dtype=torch.complex128).numpy().dtype
+    assert abs(np.real(drawn.numpy()).std() - 3 / np.sqrt(2)) < 0.08
+    with pytest.raises(RuntimeError, match="non-complex"):
+        torch.normal(0.0, torch.ones(2, dtype=torch.complex64))
+    with pytest.raises(RuntimeError, match="non-complex"):
+        mg.normal(0.0, mg.ones(2, dtype=mg.complex64))
+
+
+@pytest.mark.parametrize("default", ["float32", "float64"])
+@pytest.mark.parametrize("probs_dtype", ["float32", "float64"])
+@pytest.mark.parametrize("probs", [[0.2, 0.3, 0.5], [[0.2, 0.3, 0.5], [0.1, 0.1, 0.8]]])
+def test_multinomial_entropy_dtype_under_the_default_dtype(default: str, probs_dtype: str, probs: list) -> None:
+    """Unbatched, PyTorch's entropy promotes with a 0-d tensor of the default dtype (ours stayed float32)."""
+    torch.set_default_dtype(getattr(torch, default))
+    mg.set_default_dtype(getattr(mg, default))
+    try:
+        ours = mg.distributions.Multinomial(3, probs=mg.tensor(probs, dtype=probs_dtype)).entropy()
+        theirs = torch.distributions.Multinomial(3, probs=torch.tensor(probs, dtype=getattr(torch, probs_dtype)))
+        theirs = theirs.entropy()
+    finally:
+        torch.set_default_dtype(torch.float32)
+        mg.set_default_dtype(mg.float32)
+    _same(ours, theirs)
