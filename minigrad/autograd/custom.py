@@ -30,17 +30,26 @@ gradient of a shape its input broadcasts to is summed down to the input's shape,
 :class:`~minigrad.autograd.engine.Function`); for those, ``Op.apply(*inputs)`` is ``Op()(*inputs)``.
 
 Inside ``mg.compile``, a call to a custom Function makes the captured call run eagerly (with a
-``CompileWarning``): its ``forward`` is Python the replay cannot see into.
+``CompileWarning``): its ``forward`` is Python the replay cannot see into. Inside ``mg.func.vmap`` (a loop over the
+examples), a Function's ``vmap`` staticmethod computes each example's forward, as PyTorch's batched call does (see
+:func:`_run_vmap_rule`). An output that shares an input's memory (the input returned as it is, or a view of it) is,
+as in PyTorch, a view made inside a custom Function: an in-place change to it, or to its base after the call,
+makes its use in backward raise.
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import inspect
-from typing import Any, Callable
+import threading
+import warnings
+from typing import Any, Callable, Iterator, NamedTuple
 
+from ..hooks import current_level
 from ..recording import _state, no_grad, record_grad
 from ..tensor import Tensor
+from ..versions import INPLACE, memory_owner
 from . import engine
 from .engine import Function, _dense
 from .functions import grad
@@ -58,7 +67,7 @@ class FunctionCtx:
 
     def __init__(self, needs_input_grad: tuple) -> None:
         self.needs_input_grad = needs_input_grad   # per forward argument: a Tensor that wants a gradient
-        self.materialize_grads = True
+        self._materialize_grads = True
         self._saved: tuple = ()
         self._non_differentiable: set[int] = set()
         self._node: _CustomNode | None = None   # during backward: the node, whose saved values saved_tensors reads
@@ -67,6 +76,10 @@ class FunctionCtx:
         self._saved_forward: tuple = ()   # save_for_forward's: what ``jvp`` reads as saved_tensors
         self._in_jvp = False
         self._freed = False   # a backward freed the saved tensors (reading them then raises, as PyTorch)
+        # PyTorch's public record of the calls below (None until made; to_save is None again once recorded)
+        self.to_save: tuple | None = None
+        self.dirty_tensors: tuple | None = None
+        self.non_differentiable: tuple | None = None
 
     def save_for_backward(self, *tensors: Tensor | None) -> None:
         """Keep ``tensors`` (Tensors or None) for ``backward``, which reads them as ``ctx.saved_tensors``."""
@@ -74,7 +87,7 @@ class FunctionCtx:
             if t is not None and not isinstance(t, Tensor):
                 raise TypeError(f"save_for_backward can only save Tensors or None, but argument {i} is of type "
                                 f"{type(t).__name__}")
-        self._saved = tensors
+        self._saved = self.to_save = tensors
 
     def save_for_forward(self, *tensors: Tensor | None) -> None:
         """Keep ``tensors`` for ``jvp`` (forward AD), which reads them as ``ctx.saved_tensors``, as PyTorch's."""
@@ -108,15 +121,22 @@ class FunctionCtx:
     def mark_non_differentiable(self, *outputs: Tensor) -> None:
         """These outputs (returned by ``forward``) get no gradient and do not require grad (an index, a mask)."""
         self._non_differentiable.update(id(t) for t in outputs)
+        self.non_differentiable = outputs
 
     def set_materialize_grads(self, value: bool) -> None:
         """With False, ``backward`` receives None for an output that got no gradient, instead of zeros."""
-        self.materialize_grads = bool(value)
+        self._materialize_grads = bool(value)
 
     def mark_dirty(self, *tensors: Tensor) -> None:
         """These inputs were changed in place by ``forward``, which returns them: each becomes that output (the
         same Tensor object, now with this call's node as its ``grad_fn``), as PyTorch's ``mark_dirty``."""
-        self._dirty = tensors
+        self._dirty = self.dirty_tensors = tensors
+
+    @property
+    def saved_variables(self) -> tuple:
+        """PyTorch's deprecated name of :attr:`saved_tensors` (a DeprecationWarning, as PyTorch's)."""
+        warnings.warn("'saved_variables' is deprecated; use 'saved_tensors'", DeprecationWarning, stacklevel=2)
+        return self.saved_tensors
 
 
 ONCE_DIFFERENTIABLE = "trying to differentiate twice a function that was marked with @once_differentiable"
@@ -207,9 +227,22 @@ class _CustomNode(Function):
             full[position] = g
         return full
 
+    def _refuse_changed_views(self) -> None:
+        """PyTorch's error for an output that views an input's memory (see :func:`_note_views_of_inputs`) once
+        that memory (its base, the output itself or another view) was changed in place after this call."""
+        for k, array in self.views_of_inputs:
+            if INPLACE.changed_since(array, self.view_epoch) is not None:
+                raise RuntimeError(f"Output {self.out_positions[k]} of {self.name} is a view and its base or another "
+                                   "view of its base has been modified inplace. This view was created inside a custom "
+                                   "Function (or because an input was returned as-is) and the autograd logic to "
+                                   "handle view+inplace would override the custom backward associated with the custom "
+                                   "Function, leading to incorrect gradients. This behavior is forbidden. You can fix "
+                                   "this by cloning the output of the custom Function.")
+
     def backward(self, *grads: Any) -> Any:
+        self._refuse_changed_views()
         ctx, xp = self.ctx, self.xp
-        if ctx.materialize_grads:
+        if ctx._materialize_grads:
             grads = tuple(xp.zeros(shape, dtype=dtype) if g is None else g
                           for g, shape, dtype in zip(grads, self.shapes, self.out_dtypes))
         grads = self._per_output(grads)
@@ -279,8 +312,9 @@ class _CustomNode(Function):
         level = engine.FORWARD_AD
         if level is not None and getattr(level, "passing", False) and "jvp" in _defined(self.op):
             return self._jvp_transposed(grads)
+        self._refuse_changed_views()
         ctx, xp = self.ctx, self.xp
-        if ctx.materialize_grads:
+        if ctx._materialize_grads:
             grads = [Tensor._make(xp.zeros(shape, dtype=dtype), False, None, 0) if g is None else g
                      for g, shape, dtype in zip(grads, self.shapes, self.out_dtypes)]
         grads = self._per_output(grads)
@@ -316,6 +350,9 @@ class _CustomNode(Function):
         finally:
             self.ctx._in_jvp = False
         result = result if isinstance(result, tuple) else (result,)
+        if len(result) != self.n_results:
+            raise RuntimeError(f"{self.name}: Function's jvp returned an invalid number of forward gradients "
+                               f"(expected {self.n_results} but got {len(result)})")
         pairs = [(out, g) for out, g in zip((result[p] for p in self.out_positions), grads)
                  if g is not None and isinstance(out, Tensor) and out.requires_grad]
         if not pairs:
@@ -357,10 +394,18 @@ def _apply(op: type, *args: Any, **kwargs: Any) -> Any:
         tracer.note_eager(f"it calls the custom autograd Function {op.__name__}, whose forward the replay "
                           "cannot see into")
     positions = [i for i, a in enumerate(args) if isinstance(a, Tensor)]
-    needs = tuple(isinstance(a, Tensor) and a.requires_grad and recording.grad for a in args)
+    # as PyTorch's: whether each input requires grad, also under no_grad (where no node is recorded)
+    needs = tuple(isinstance(a, Tensor) and a.requires_grad for a in args)
+    randomness = getattr(_VMAP, "randomness", None)
+    rule = randomness is not None and _vmap_rule(op, setup)
+    if rule and _VMAP.level is current_level():   # vmap is the innermost transform: the rule is the call, as PyTorch's
+        return _run_vmap_rule(op, args, randomness)
     ctx = FunctionCtx(needs)
     with no_grad():
-        if setup:
+        if rule:   # (a grad transform inside the vmap: forward's values by the rule, the gradient by backward)
+            result = _run_vmap_rule(op, args, randomness)
+            op.setup_context(ctx, args, result)
+        elif setup:
             result = op.forward(*args)
             op.setup_context(ctx, args, result)
         else:
@@ -372,25 +417,113 @@ def _apply(op: type, *args: Any, **kwargs: Any) -> Any:
     if not outputs:   # nothing to differentiate: the value as it is, as PyTorch's
         return result
     node = _CustomNode(op, ctx, outputs, positions, len(args), out_positions, len(results))
+    node.views_of_inputs = ()
     if op.__module__.split(".")[0] not in ("minigrad", "nn"):   # the user's backward may read a leaf's .grad
         engine._NodeHooks.registered = node.user_code = True    # in the walk: accumulate leaves once complete
+        _note_views_of_inputs(node, ctx, [args[i] for i in positions], outputs)   # (minigrad's own: identities)
     node.input_shapes = [args[i].shape for i in positions]
     node.input_dtypes = [args[i].dtype for i in positions]
     made = node(*(args[i] for i in positions))
     del node.results
+    ctx.to_save = None   # as PyTorch's: the node holds them now (and lets go of them in backward)
     made = list(made) if isinstance(made, tuple) else [made]
     for k, (y, original) in enumerate(zip(made, outputs)):   # as PyTorch: int and bool outputs never differentiable
         if id(original) in ctx._non_differentiable or y.dtype.kind not in "fc":
             y._requires_grad, y._node = False, None
-        if y._node is not None and any(original is x for x in ctx._dirty):   # the input itself is the output
-            original._node, original._index, original._requires_grad = y._node, y._index, True
-            made[k] = original
+        if any(original is x for x in ctx._dirty):   # the input itself is the output, with this node
+            if y._node is not None:
+                original._node, original._index, original._requires_grad = y._node, y._index, True
+                made[k] = original
+            elif not original.requires_grad:   # (under no_grad, one that requires grad gives a view, as PyTorch's)
+                made[k] = original
     if not isinstance(result, tuple):
         return made[0]
     results = list(results)
     for position, y in zip(out_positions, made):
         results[position] = y
     return tuple(results)
+
+
+class VmapInfo(NamedTuple):
+    """What a Function's ``vmap`` staticmethod receives first, as PyTorch's."""
+
+    batch_size: int
+    randomness: str
+
+
+_VMAP = threading.local()   # .randomness, .level: those of the mg.func.vmap whose function runs now on this thread
+
+
+@contextlib.contextmanager
+def vmap_calls(randomness: str | None, level: object = None) -> Iterator[None]:
+    """Around ``mg.func.vmap``'s calls of its function (``level``: its transform level; ``randomness`` None: around
+    code that runs unbatched, such as a ``vmap`` staticmethod): a custom Function applied inside computes its
+    forward by its ``vmap`` staticmethod, as PyTorch's."""
+    outer = getattr(_VMAP, "randomness", None), getattr(_VMAP, "level", None)
+    _VMAP.randomness, _VMAP.level = randomness, level
+    try:
+        yield
+    finally:
+        _VMAP.randomness, _VMAP.level = outer
+
+
+def _vmap_rule(op: type, setup: bool) -> bool:
+    """Whether ``op``, applied inside ``mg.func.vmap``, computes by its ``vmap`` staticmethod (else its forward runs
+    on each example, which is what ``generate_vmap_rule=True`` and a Function without either do). PyTorch's
+    RuntimeErrors for a ``forward(ctx, …)`` without ``setup_context`` and for both a rule and
+    ``generate_vmap_rule``; minigrad also runs a Function with neither (PyTorch refuses it)."""
+    rule, generate = "vmap" in _defined(op), bool(getattr(op, "generate_vmap_rule", False))
+    if (rule or generate) and not setup:
+        raise RuntimeError(f"{op.__name__}: In order to use an autograd.Function with functorch transforms (vmap, "
+                           "grad, jvp, jacrev, ...), it must override the setup_context staticmethod (a forward "
+                           "without ctx); minigrad's vmap would otherwise ignore its vmap staticmethod.")
+    if rule and generate:
+        raise RuntimeError(f"You tried to vmap over {op.__name__}, but it has both generate_vmap_rule=True and an "
+                           "overridden vmap staticmethod. Please set generate_vmap_rule=False or delete the "
+                           "overridden vmap staticmethod to avoid ambiguity.")
+    return rule
+
+
+def _run_vmap_rule(op: type, args: tuple, randomness: str) -> Any:
+    """``op``'s ``vmap`` staticmethod inside ``mg.func.vmap``, whose loop gives one example's arguments: the rule on
+    a batch of this one example (every Tensor argument batched along dim 0, ``info.batch_size`` 1), its outputs
+    taken at that example: the values PyTorch's batched call gives (the rule's, not ``forward``'s, where the two
+    differ). PyTorch's RuntimeError for a rule that does not return ``(output, out_dims)``."""
+    in_dims = tuple(0 if isinstance(a, Tensor) else None for a in args)
+    batch = tuple(a.unsqueeze(0) if isinstance(a, Tensor) else a for a in args)
+    with vmap_calls(None):   # the rule's own calls (Op.apply on the batch) run unbatched
+        returned = op.vmap(VmapInfo(1, randomness), in_dims, *batch)
+    if not (isinstance(returned, tuple) and len(returned) == 2):
+        raise RuntimeError(f"{op.__name__}: Expected the vmap staticmethod to have two returns, an output and "
+                           f"out_dims with pytree structure compatible with the output. Got a "
+                           f"{type(returned).__name__} instead")
+    output, out_dims = returned
+    outputs = output if isinstance(output, tuple) else (output,)
+    dims = out_dims if isinstance(out_dims, tuple) and isinstance(output, tuple) else (out_dims,) * len(outputs)
+    if len(dims) != len(outputs) or any(d is not None and not isinstance(d, int) for d in dims):
+        raise RuntimeError(f"{op.__name__}: The autograd.Function's vmap staticmethod returned an incompatible "
+                           f"(output, out_dims) tuple: out_dims={out_dims!r} does not match the structure of the "
+                           f"output ({len(outputs)} value(s))")
+    example = tuple(y.select(d, 0) if isinstance(y, Tensor) and d is not None else y for y, d in zip(outputs, dims))
+    return example if isinstance(output, tuple) else example[0]
+
+
+def _note_views_of_inputs(node: _CustomNode, ctx: FunctionCtx, inputs: list, outputs: tuple) -> None:
+    """Outputs that share an input's memory (the input returned as it is, or a view of it; not one marked dirty),
+    as PyTorch's views made inside a custom Function: one returned as it is becomes a view of that input (an
+    in-place op on it while recording raises, as on any view minigrad does not track), and the node notes the
+    shared memory, so that its backward refuses to run once that memory changed in place (PyTorch's error)."""
+    owners = {id(memory_owner(x.data)): x.data for x in inputs}
+    node.views_of_inputs, node.view_epoch = [], INPLACE.epoch
+    results = list(node.results)
+    for k, y in enumerate(outputs):
+        owner = owners.get(id(memory_owner(y.data)))
+        if owner is None or any(y is x for x in ctx._dirty):
+            continue
+        node.views_of_inputs.append((k, owner))
+        if any(y.data is x.data for x in inputs):
+            results[k] = y.data.view()
+    node.results = tuple(results)
 
 
 def _check_dirty(op: type, ctx: FunctionCtx, args: tuple, outputs: tuple) -> None:
@@ -405,10 +538,21 @@ def _check_dirty(op: type, ctx: FunctionCtx, args: tuple, outputs: tuple) -> Non
             raise RuntimeError(f"{op.__name__}: a leaf Variable that requires grad (shape {tuple(x.shape)}) has been "
                                "used in an in-place operation (ctx.mark_dirty).")
         views = [ref for ref in getattr(x, "_views", None) or () if ref() is not None]
+        if _state.get().grad and _views_a_leaf(x):
+            raise RuntimeError(f"{op.__name__}: a view of a leaf Variable that requires grad (shape "
+                               f"{tuple(x.shape)}) is being used in an in-place operation (ctx.mark_dirty).")
         if getattr(x, "_view", None) or getattr(x.data, "base", None) is not None or views:
             raise NotImplementedError(f"{op.__name__}: ctx.mark_dirty on a view, or on a tensor with live views "
                                       f"(shape {tuple(x.shape)}), is not supported: minigrad cannot update the other "
                                       "tensor's graph. clone() it before the call.")
+
+
+def _views_a_leaf(x: Tensor) -> bool:
+    """Whether ``x`` is a view whose chain of views starts at a leaf that requires grad."""
+    root = x
+    while (view := getattr(root, "_view", None)) and view[0] is not None:
+        root = view[0]
+    return root is not x and root._node is None and root.requires_grad
 
 
 def _bind(op: type, args: tuple, kwargs: dict, defaults: bool) -> tuple:
@@ -439,8 +583,9 @@ def _defined(op: type) -> set:
 
 
 def _refuse_call(self: Function, *args: Any) -> Any:
-    raise TypeError(f"{type(self).__name__} is a PyTorch-style autograd Function (a static forward): call "
-                    f"{type(self).__name__}.apply(...), not an instance")
+    raise RuntimeError(f"{type(self).__name__} is a PyTorch-style autograd Function (a static forward): call "
+                       f"{type(self).__name__}.apply(...), not an instance (PyTorch's RuntimeError: legacy autograd "
+                       "function with non-static forward method is deprecated)")
 
 
 Function.apply = classmethod(_apply)

@@ -29,6 +29,7 @@ from typing import Any, Callable, Iterator
 
 import numpy
 
+from ..autograd.custom import vmap_calls
 from ..autograd.engine import _SEQUENCE
 from ..autograd.functions import LOOP_KEEPS_GRAPH
 from ..constructors import ones, zeros
@@ -110,7 +111,7 @@ def _vmap_call(func: Callable, in_dims: Any, out_dims: Any, randomness: str, chu
     _local.depth = vmap_depth() + 1
     try:
         with randomness_checked(randomness, batch_size) as start_call, watching_random_ops(random_ops), \
-                inputs_level(mapped), transform_level(level):
+                inputs_level(mapped), transform_level(level), vmap_calls(randomness, level):
             for i in range(batch_size):
                 with enable_grad():   # recorded even under no_grad (torch's batching is no op), for func's enable_grad
                     sample = [arg if dim is None else arg.select(dim, i) for arg, dim in zip(flat_args, flat_dims)]
