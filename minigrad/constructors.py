@@ -16,7 +16,7 @@ from .backend import Device
 from .dtypes import get_default_dtype
 from .outputs import creation_args, write_out
 from .recording import note_draw
-from .tensor import GradTypeError, Tensor, _infer_dtype, int64
+from .tensor import GradTypeError, Tensor, _infer_dtype, int64, is_torch_tensor, torch_values
 
 
 def tensor(data: Any, dtype: Any = None, requires_grad: bool = False,
@@ -32,7 +32,7 @@ def tensor(data: Any, dtype: Any = None, requires_grad: bool = False,
         tensor_options("tensor", None, as_bool(pin_memory, "tensor", "pin_memory"), device)
     if isinstance(data, Tensor):
         data = data.data
-    data = _buffer_numbers(_torch_values(data), "tensor")
+    data = _buffer_numbers(torch_values(data) if is_torch_tensor(data) else data, "tensor")
     source = data if backend.is_array(data) and not data.flags.c_contiguous else None
     if backend.is_array(data) and (device is None or backend.resolve_device(device) == backend.device_of(data)):
         data = data.copy()
@@ -42,16 +42,6 @@ def tensor(data: Any, dtype: Any = None, requires_grad: bool = False,
     if source is not None and out.data.ndim > 1:
         out.data = _memory_format.lay_out(out.data, _memory_format.preserve_format, "tensor", source)
     return out
-
-
-def _torch_values(data: Any) -> Any:
-    """A PyTorch tensor's values as ``torch.tensor`` copies them: detached, with its lazy conjugate and negative
-    bits resolved (``tensor.numpy()`` refuses a tensor that requires grad or has them), a CPU one as its NumPy
-    array (so the copy keeps its layout, as any array's); anything else as it is."""
-    if not (type(data).__module__.startswith("torch") and hasattr(data, "resolve_conj")):
-        return data
-    data = data.detach().resolve_conj().resolve_neg()
-    return data.numpy() if data.device.type == "cpu" else data
 
 
 def _buffer_numbers(data: Any, name: str) -> Any:

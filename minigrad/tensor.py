@@ -66,10 +66,27 @@ def _infer_dtype(data: Any) -> Any:
     return None
 
 
+def is_torch_tensor(value: Any) -> bool:
+    """Whether ``value`` is a PyTorch tensor (a Parameter too), told without importing torch."""
+    return _is_torch_class(type(value))
+
+
+def _is_torch_class(kind: type) -> bool:
+    return kind.__module__.startswith("torch") and hasattr(kind, "resolve_conj")
+
+
+def torch_values(data: Any) -> Any:
+    """A PyTorch tensor's values as ``torch.tensor`` reads them: detached, its lazy conjugate and negative bits
+    resolved (``tensor.numpy()`` refuses a tensor that requires grad or has them), a CPU one as its NumPy array."""
+    data = data.detach().resolve_conj().resolve_neg()
+    return data.numpy() if data.device.type == "cpu" else data
+
+
 def _holds_tensor(seq: Any) -> bool:
-    """Whether a nested sequence has a Tensor anywhere in it (one type check per kind of element and level)."""
+    """Whether a nested sequence has a Tensor (ours or PyTorch's) anywhere in it (one type check per kind of
+    element and level)."""
     kinds = set(map(type, seq))
-    if any(issubclass(kind, Tensor) for kind in kinds):
+    if any(issubclass(kind, Tensor) or _is_torch_class(kind) for kind in kinds):
         return True
     if kinds.isdisjoint(dtypes.SEQUENCES):
         return False
@@ -84,6 +101,8 @@ def _tensor_items(seq: Any, dtype: Any) -> list:
     PyTorch's (the cast would drop the imaginary part)."""
     items = []
     for v in seq:
+        if is_torch_tensor(v):   # PyTorch's, read as its own: a number of its dtype
+            v = Tensor._make(torch_values(v), False, None, 0)
         if isinstance(v, Tensor):
             if v.data.size != 1:
                 raise ValueError(f"tensor: only one element tensors can be converted to Python scalars; a list "
@@ -376,12 +395,16 @@ class Tensor:
             device = backend.resolve_device(device)
         if dtype is not None:
             dtype = backend.as_dtype(dtype, "tensor")
+            if backend.is_array(data) and not is_tensor_dtype(data.dtype):   # as without dtype (PyTorch's)
+                raise ArgumentTypeError(f"tensor: cannot make a tensor from an array of dtype {data.dtype} (numbers "
+                                        "only, at most float64 and complex128, as PyTorch; a str, object, datetime "
+                                        "or longdouble array is not cast)")
         try:
+            if type(data) in dtypes.SEQUENCES and _holds_tensor(data):   # each tensor a 0-d array of its dtype
+                data = _tensor_items(data, dtype)
             if dtype is None:
                 swapped = isinstance(data, numpy.ndarray) and not data.dtype.isnative   # ">f4" on this machine
                 dtype = data.dtype.newbyteorder("=") if swapped else _infer_dtype(data)   # the native dtype
-            if type(data) in dtypes.SEQUENCES and _holds_tensor(data):
-                data = _tensor_items(data, dtype)
             if dtype is not None and dtype.kind in "iu" and not backend.is_array(data):
                 data = _fitting_integers(data, dtype)
             if backend.is_array(data) and dtype is not None and data.dtype != dtype:
@@ -542,7 +565,11 @@ class Tensor:
         return float(self._real_item("float"))
 
     def __int__(self) -> int:
-        return int(self._real_item("int"))
+        value = self._real_item("int")
+        if self.data.dtype.kind == "c" and not -2 ** 63 <= value < 2 ** 63:   # NaN too: PyTorch casts to int64
+            raise RuntimeError(f"int(): the complex value {self.item()} cannot be converted to type int64 without "
+                               "overflow")
+        return int(value)
 
     def _real_item(self, caller: str) -> Any:
         """``item()``, with a complex value read as PyTorch's ``float(z)``/``int(z)`` read it: its real part when the
@@ -787,7 +814,7 @@ class Tensor:
                              f"of dtype {self.dtype}, asked for dtype {dtype}); use numpy.asarray(x) to allow a copy")
         if dtype is not None:
             array = array.astype(dtype, copy=bool(copy))
-        return array.copy() if copy and shared and dtype is None else array
+        return array.copy(order="K") if copy and shared and dtype is None else array   # the layout kept, as PyTorch's
 
     def __array_wrap__(self, array: Any, context: Any = None, return_scalar: bool = False) -> Tensor:
         """The result of a NumPy function that computed on ``numpy.asarray(x)`` (``numpy.round(x)``,

@@ -182,3 +182,85 @@ def test_tensor_of_a_torch_tensor_copies_its_values_as_pytorch(make: object, dty
     assert ours.shape == tuple(theirs.shape) and ours.stride() == theirs.stride()
     assert ours.tolist() == theirs.tolist()
     assert not ours.requires_grad and ours.is_leaf
+
+
+@pytest.mark.parametrize("items", [
+    lambda: [torch.ones(1, 1), torch.ones(1, 1)],                                      # one element each: numbers
+    lambda: [torch.tensor(1.0), 2],                                                     # the tensor's dtype counts
+    lambda: [torch.tensor(1.0, dtype=torch.float64), 2],
+    lambda: [[torch.tensor(3, dtype=torch.int8)], [torch.tensor(4, dtype=torch.int8)]],
+    lambda: [torch.tensor(1.0, requires_grad=True) * 2, torch.tensor(1j).conj()],       # detached, conj resolved
+    lambda: [mg.tensor(1.0), torch.tensor(2, dtype=torch.int16)],
+    lambda: [torch.ones(2), torch.ones(2)],                                             # ValueError, as PyTorch
+], ids=["one-element", "float32-and-int", "float64-and-int", "nested-int8", "grad-and-conj", "mixed", "two-elements"])
+def test_tensor_of_a_list_of_torch_tensors_as_pytorch(items: object) -> None:
+    """``mg.tensor([torch.tensor(1.), 2])`` was float64 where PyTorch's is float32, ``[torch.ones(1, 1)] * 2``
+    came out (2, 1, 1) where PyTorch's is (2,), and ``[torch.ones(2)] * 2`` stacked to (2, 2) where PyTorch
+    raises: NumPy read the torch tensors as arrays. They now read as minigrad's own tensors in a list do (each one
+    number of its dtype), as ``torch.tensor`` reads its own."""
+    def torch_side() -> object:
+        converted = [[mg_to_torch(v) for v in x] if isinstance(x, list) else mg_to_torch(x) for x in items()]
+        return torch.tensor(converted)
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)
+            theirs = torch_side()
+    except ValueError:
+        with pytest.raises(ValueError, match="one element"):
+            mg.tensor(items())
+        return
+    ours = mg.tensor(items())
+    assert ours.shape == tuple(theirs.shape) and str(ours.dtype) == str(theirs.dtype).replace("torch.", "")
+    assert ours.tolist() == theirs.tolist()
+
+
+def mg_to_torch(value: object) -> object:
+    """A minigrad tensor in a test list as the same torch tensor (torch.tensor cannot read ours in a list)."""
+    return torch.from_numpy(value.numpy().copy()) if isinstance(value, mg.Tensor) else value
+
+
+@pytest.mark.parametrize("array", [
+    np.array(["1.5", "2"]), np.array([b"1"]), np.array([1, 2], dtype=object),
+    np.array(["2020-01-01"], dtype="datetime64[D]"), np.array([1], dtype="timedelta64[s]"),
+    np.arange(3, dtype=np.longdouble),
+], ids=["str", "bytes", "object", "datetime", "timedelta", "longdouble"])
+@pytest.mark.parametrize("dtype", ["float32", "int64", "float64"])
+def test_tensor_with_a_dtype_refuses_an_array_no_tensor_holds_as_pytorch(array: np.ndarray, dtype: str) -> None:
+    """``mg.tensor(np.array(["1.5"]), dtype=mg.float32)`` parsed the strings (1.5), a datetime array gave its days
+    since 1970, an object or longdouble array was cast: PyTorch refuses each of them (TypeError), as minigrad
+    already did without ``dtype=``."""
+    with pytest.raises(TypeError):
+        torch.tensor(array, dtype=getattr(torch, dtype))
+    with pytest.raises(TypeError, match="numbers only"):
+        mg.tensor(array, dtype=getattr(mg, dtype))
+    assert mg.tensor(np.arange(3, dtype=">f8"), dtype=mg.float32).tolist() == [0.0, 1.0, 2.0]   # still cast
+
+
+@pytest.mark.parametrize("value", [1e20 + 0j, complex("nan"), complex("inf"), -complex("inf"), 2.0 ** 63 + 0j])
+@pytest.mark.parametrize("dtype", ["complex64", "complex128"])
+def test_int_of_a_complex_tensor_out_of_int64_raises_as_pytorch(value: complex, dtype: str) -> None:
+    """``int(mg.tensor(1e20 + 0j))`` gave 100000002004087734272 and a NaN or infinite real part Python's ValueError
+    or OverflowError; PyTorch converts a complex value to int64 and raises RuntimeError ("value cannot be converted
+    to type int64_t without overflow"). 2**63 raises here too, where PyTorch's float check lets it wrap to -2**63."""
+    if value != 2.0 ** 63:
+        with pytest.raises(RuntimeError):
+            int(torch.tensor(value, dtype=getattr(torch, dtype)))
+    with pytest.raises(RuntimeError, match="int64"):
+        int(mg.tensor(value, dtype=getattr(mg, dtype)))
+    for fine in (1.5 + 0j, -2.0 ** 63 + 0j, 9.2e18 + 0j):
+        assert int(mg.tensor(fine, dtype=getattr(mg, dtype))) == int(torch.tensor(fine, dtype=getattr(torch, dtype)))
+
+
+@pytest.mark.parametrize("make", [
+    lambda lib: lib.arange(24.0).reshape(2, 3, 4).transpose(0, 2),
+    lambda lib: lib.arange(12).reshape(3, 4).T,
+    lambda lib: lib.arange(24.0).reshape(2, 3, 4).permute(1, 0, 2),
+], ids=["transposed", "int-T", "permuted"])
+@pytest.mark.filterwarnings("ignore:__array__ implementation:DeprecationWarning")   # torch's __array__
+def test_numpy_array_copy_of_a_tensor_keeps_its_layout_as_pytorch(make: object) -> None:
+    """``np.array(x)`` of a transposed tensor gave a C-ordered copy where PyTorch's keeps the tensor's layout
+    (NumPy copies PyTorch's array in order 'K'); minigrad's ``__array__(copy=True)`` now copies in order 'K'."""
+    ours, theirs = np.array(make(mg)), np.array(make(torch))
+    assert ours.strides == theirs.strides
+    np.testing.assert_array_equal(ours, theirs)
