@@ -31,7 +31,7 @@ from ..autograd.names import respelled
 from ..backend import array_module
 from ..dtypes import get_default_dtype
 from ..tensor import Tensor
-from ._util import ArgumentTypeError, ShapeMismatchError, called_as, sum_to, tensor_arg
+from ._util import ArgumentTypeError, DtypeNotImplementedError, ShapeMismatchError, called_as, sum_to, tensor_arg
 from .iterator_layout import lay_out_as_torch, strides_over
 from .shape import track_view
 
@@ -227,9 +227,12 @@ def _complex_arg(input: Any, name: str) -> Tensor:  # noqa: A002
 
 
 def _float_pair(x: Tensor, name: str) -> None:
+    """Refuse a part other than float32/float64: float16 with PyTorch's NotImplementedError for polar (its CPU
+    kernel has no Half one; torch.complex makes complex32, which minigrad does not have)."""
     if x.dtype.name not in _COMPLEX_OF:
-        raise ArgumentTypeError(f"{name}: expected a float32 or float64 tensor, got dtype {x.dtype} (minigrad has no "
-                        "complex32, so float16 is not supported)")
+        error = DtypeNotImplementedError if x.dtype.name == "float16" else ArgumentTypeError
+        raise error(f"{name}: expected a float32 or float64 tensor, got dtype {x.dtype} (minigrad has no "
+                    "complex32, so float16 is not supported)")
 
 
 def _view(x: Tensor, op: Function) -> Tensor:

@@ -97,14 +97,16 @@ def _logspace_values(start: Any, end: Any, steps: int, base: float, dtype: numpy
 def _complex_logspace(low: complex, high: complex, steps: int, base: float, dtype: Any) -> numpy.ndarray:
     """PyTorch's CPU ``logspace`` in a complex dtype (the default complex dtype when None): (steps,). The
     exponents ``start + step * i`` (first half) and ``end - step * (steps - 1 - i)`` in that dtype, then
-    ``base ** t`` by complex pow (NumPy's: within a few ulps of PyTorch's ``std::pow``). Complex ends with a real
+    ``base ** t`` as PyTorch's ``std::pow`` of complex numbers computes it, ``exp(t · log(base))`` in that dtype
+    (a base of 0 or inf gives its inf+nanj and signed zeros; values within a few ulps). Complex ends with a real
     ``dtype`` raise RuntimeError, as PyTorch's (the imaginary parts would be dropped)."""
     dtype = backend.as_dtype(default_complex_dtype() if dtype is None else dtype, "logspace")
     if dtype.kind != "c":
         raise RuntimeError(f"logspace: complex start {low} and end {high} give a complex dtype; it can't be safely "
                            f"cast to the passed dtype {dtype}")
+    log_base = numpy.log(dtype.type(base))
     if steps <= 1:
-        return numpy.power(dtype.type(base), numpy.full(steps, low, dtype=dtype))
+        return numpy.exp(numpy.full(steps, low, dtype=dtype) * log_base)
     part = numpy.float32 if dtype == numpy.complex64 else numpy.float64
     low, high = dtype.type(low), dtype.type(high)
     span, count = high - low, part(steps - 1)
@@ -112,7 +114,7 @@ def _complex_logspace(low: complex, high: complex, steps: int, base: float, dtyp
     i = numpy.arange(steps)
     up = low + step * i.astype(dtype)
     down = high - step * (steps - 1 - i).astype(dtype)
-    return numpy.power(dtype.type(base), numpy.where(i < steps // 2, up, down))
+    return numpy.exp(numpy.where(i < steps // 2, up, down) * log_base)
 
 
 def _c_pow(base: float, exponent: float) -> float:

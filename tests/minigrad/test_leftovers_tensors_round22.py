@@ -274,3 +274,11 @@ def test_multinomial_entropy_dtype_under_the_default_dtype(default: str, probs_d
         torch.set_default_dtype(torch.float32)
         mg.set_default_dtype(mg.float32)
     _same(ours, theirs)
+
+
+def test_float16_polar_raises_pytorchs_not_implemented_error() -> None:
+    half = np.array([1.5, 2.0], np.float16)
+    with pytest.raises(NotImplementedError):   # torch: "polar_cpu" not implemented for 'Half'
+        torch.polar(torch.tensor(half), torch.tensor(half))
+    with pytest.raises(NotImplementedError, match="float16"):   # (it raised TypeError/RuntimeError)
+        mg.polar(mg.tensor(half), mg.tensor(half))
