@@ -69,6 +69,7 @@ from minigrad.utils.data import Dataset, random_split
 
 IMPORTS = (TORCH_IMPORTS_R22, MINIGRAD_IMPORTS_R22)
 RTOL = 1e-10
+pytestmark = pytest.mark.usefixtures("torch_optim_loaded")   # torch.optim's first step costs ~2 s: not in a test
 
 
 CLASSIFY_NAMES = '''
@@ -372,10 +373,11 @@ def make_model(kind, ntokens):
     return model.double()
 
 
-def batchify(data, bsz):
+def batchify(data, bsz, device):
     nbatch = data.size(0) // bsz
     data = data.narrow(0, 0, nbatch * bsz)
-    return data.view(bsz, -1).t().contiguous()
+    data = data.view(bsz, -1).t().contiguous()
+    return data.to(device)
 
 
 def get_batch(source, i, bptt=4):
@@ -414,8 +416,9 @@ def evaluate(model, data_source, ntokens, eval_batch_size):
 
 def train_epochs(model, train_ids, val_ids, ntokens, path, epochs=2, lr=4.0, clip=0.25, batch_size=3):
     """main.py's loop: per step the loss and the gradient norm; per epoch the validation loss and the lr."""
-    train_data = batchify(torch.from_numpy(train_ids), batch_size)
-    val_data = batchify(torch.from_numpy(val_ids), 2)
+    device = next(model.parameters()).device
+    train_data = batchify(torch.from_numpy(train_ids), batch_size, device)
+    val_data = batchify(torch.from_numpy(val_ids), 2, device)
     transformer = hasattr(model, 'model_type')
     criterion = nn.CrossEntropyLoss() if transformer else nn.NLLLoss()
     losses, norms, val_losses, lrs = [], [], [], []
@@ -745,11 +748,11 @@ def test_word_language_model_tied_and_transformer(torch: Any, monkeypatch: pytes
 # ----------------------------------------------------------------------------- 4. the classic translation tutorial
 
 
-@pytest.mark.parametrize("ratio", [1.0, 0.0, 0.5])
-def test_classic_seq2seq_translation_with_teacher_forcing_on_and_off(torch: Any, monkeypatch: pytest.MonkeyPatch,
-                                                                     ratio: float) -> None:
+def test_classic_seq2seq_translation_with_teacher_forcing_on_and_off(torch: Any,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
     """The pre-2023 tutorial: one word per encoder call written into ``encoder_outputs[ei]``, attention from a Linear
-    over ``cat(embedded, hidden)``, ``loss = 0`` plus NLLLoss per word, free running stopped at EOS by ``.item()``."""
+    over ``cat(embedded, hidden)``, ``loss = 0`` plus NLLLoss per word, free running stopped at EOS by ``.item()``;
+    Python's ``random`` picks teacher forcing or free running for each pair (both happen)."""
     rng = np.random.default_rng(9)
     pairs = []
     for _ in range(6):
@@ -758,9 +761,9 @@ def test_classic_seq2seq_translation_with_teacher_forcing_on_and_off(torch: Any,
     _shared_dropout(monkeypatch, torch, seed=4)   # the decoder's Dropout(0.1) keeps the same elements in both
     torch_program, (torch_encoder, torch_decoder), mg_program, (mg_encoder, mg_decoder), _ = _twin_models(
         CLASSIC_TRANSLATION, 9, 9, imports=IMPORTS)
-    expected = torch_program["train_iters"](torch_encoder, torch_decoder, pairs, 8, ratio)
-    got = mg_program["train_iters"](mg_encoder, mg_decoder, pairs, 8, ratio)
-    assert got[1] == expected[1] and (ratio != 0.5 or 0 < sum(expected[1]) < 8)
+    expected = torch_program["train_iters"](torch_encoder, torch_decoder, pairs, 8, 0.5)
+    got = mg_program["train_iters"](mg_encoder, mg_decoder, pairs, 8, 0.5)
+    assert got[1] == expected[1] and 0 < sum(expected[1]) < 8
     np.testing.assert_allclose(got[0], expected[0], rtol=RTOL)
     _assert_same_state(torch_encoder, mg_encoder)
     _assert_same_state(torch_decoder, mg_decoder)
@@ -771,3 +774,40 @@ def test_classic_seq2seq_translation_with_teacher_forcing_on_and_off(torch: Any,
         torch_words, torch_attention = torch_program["evaluate"](torch_encoder, torch_decoder, source)
         assert words == torch_words
         np.testing.assert_allclose(attention, torch_attention, rtol=RTOL, atol=1e-14)
+
+
+# ----------------------------------------------------------------------------- 5. on the GPU
+
+
+@pytest.mark.gpu
+def test_tutorials_on_cuda_as_on_torchs_cpu(torch: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> None:
+    """The classifier under the tutorial's ``torch.set_default_device(device)``, and the word language model moved
+    with ``.to(device)`` (``batchify`` too), on ``cuda`` (the strict CuPy stand-in where there is no GPU): torch's
+    CPU numbers. (Only minigrad moves: torch's run stays on its CPU.)"""
+    pairs = _names(np.random.default_rng(22), 20)
+    rng = np.random.default_rng(5)
+    stream = (np.cumsum(np.where(rng.random(50) < 0.85, 2, 1)) % 9).astype(np.int64)
+    _shared_dropout(monkeypatch, torch, seed=7)
+    torch_names, torch_rnn, mg_names, mg_rnn, _ = _twin_models(CLASSIFY_NAMES, "nn.RNN", 3, imports=IMPORTS)
+    torch_lm, torch_model, mg_lm, mg_model, _ = _twin_models(WORD_LM, "LSTM", 9, imports=IMPORTS)
+    mg_model.to("cuda")
+    mg.set_default_device("cuda")
+    try:
+        mg_rnn.to("cuda")
+        torch_data, mg_data = torch_names["NamesDataset"](pairs), mg_names["NamesDataset"](pairs)
+        assert mg_data[0][1].device.type == "cuda"
+        torch_train, _ = torch_names["split"](torch_data)
+        mg_train, _ = mg_names["split"](mg_data)
+        mg_train.indices = list(torch_train.indices)
+        np.testing.assert_allclose(mg_names["train"](mg_rnn, mg_train), torch_names["train"](torch_rnn, torch_train),
+                                   rtol=1e-9)
+        classes = torch_data.labels_uniq
+        assert mg_names["evaluate"](mg_rnn, mg_data, classes)[1] == torch_names["evaluate"](torch_rnn, torch_data,
+                                                                                           classes)[1]
+        expected = torch_lm["train_epochs"](torch_model, stream[:39], stream[39:], 9, str(tmp_path / "t.pt"), epochs=1)
+        got = mg_lm["train_epochs"](mg_model, stream[:39], stream[39:], 9, str(tmp_path / "m.pt"), epochs=1)
+    finally:
+        mg.set_default_device("cpu")
+    for ours, theirs in zip(got, expected):
+        np.testing.assert_allclose(ours, theirs, rtol=1e-9)
+    assert all(p.device.type == "cuda" for p in mg_model.parameters())
