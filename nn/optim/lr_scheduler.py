@@ -304,9 +304,17 @@ class _LambdaSchedule(LRScheduler):
             raise TypeError(f"{name}: expected a dict, got {type(state_dict).__name__}")
         state_dict = dict(state_dict)
         saved = state_dict.pop("lr_lambdas", [None] * len(self.lr_lambdas))
-        if not isinstance(saved, (list, tuple)) or len(saved) != len(self.lr_lambdas):
+        if not isinstance(saved, (list, tuple)):
             raise ValueError(f"{name}: lr_lambdas must hold one entry per group ({len(self.lr_lambdas)}), "
                              f"got {saved!r}")
+        # fewer entries than functions: groups added (add_param_group) after the saved scheduler was made, which
+        # PyTorch's load takes as they are (their functions keep their attributes); an entry past the last function
+        # is PyTorch's IndexError unless it is None (nothing to restore)
+        extra = [i for i in range(len(self.lr_lambdas), len(saved)) if saved[i] is not None]
+        if extra:
+            raise IndexError(f"{name}: lr_lambdas[{extra[0]}] holds {saved[extra[0]]!r}, but this scheduler has "
+                             f"{len(self.lr_lambdas)} lr_lambda(s), one per parameter group")
+        saved = saved[:len(self.lr_lambdas)]
         for i, attributes in enumerate(saved):
             if attributes is not None and (not isinstance(attributes, dict)
                                            or isinstance(self.lr_lambdas[i], types.FunctionType)):

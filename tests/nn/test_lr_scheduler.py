@@ -106,8 +106,8 @@ def test_lambda_lr_saves_callable_objects_but_not_functions() -> None:
     state["lr_lambdas"][1] = {"epochs": 4}
     sched.load_state_dict(state)
     assert sched.lr_lambdas[1].epochs == 4
-    with pytest.raises(ValueError, match="lr_lambdas must hold one entry per group"):
-        sched.load_state_dict({**state, "lr_lambdas": [None]})
+    with pytest.raises(IndexError, match=r"lr_lambdas\[2\] holds"):
+        sched.load_state_dict({**state, "lr_lambdas": [None, None, {"epochs": 3}]})
     with pytest.raises(ValueError, match="Expected 2 lr_lambdas, but got 3"):
         lr_scheduler.LambdaLR(opt, [lambda e: 1.0] * 3)
 

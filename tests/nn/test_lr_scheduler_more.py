@@ -270,8 +270,8 @@ def test_callable_objects_are_saved_by_their_attributes(torch) -> None:
     state["lr_lambdas"][1] = {"rate": 0.5}
     sched.load_state_dict(state)
     assert sched.lr_lambdas[1].rate == 0.5
-    with pytest.raises(ValueError, match="MultiplicativeLR.load_state_dict: lr_lambdas must hold one entry"):
-        sched.load_state_dict({**state, "lr_lambdas": [None]})
+    with pytest.raises(IndexError, match=r"MultiplicativeLR.load_state_dict: lr_lambdas\[3\] holds"):
+        sched.load_state_dict({**state, "lr_lambdas": [None, None, None, {"rate": 0.5}]})
 
     opt, sched = build(None, "CyclicLR-scale-cycle")
     t_opt, t_sched = build(torch, "CyclicLR-scale-cycle")
