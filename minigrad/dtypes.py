@@ -247,6 +247,9 @@ def sequence_dtype(data: list | tuple | deque | range, name: str = "tensor") -> 
             found.add(_default_float)
         for kind in set(map(type, seq)):
             items = [v for v in seq if type(v) is kind]
+            if kind not in _PYTHON_NUMBERS and issubclass(kind, (int, float, complex)) \
+                    and not issubclass(kind, numpy.generic):   # an IntEnum member, a float subclass: its base
+                kind = next(base for base in _PYTHON_NUMBERS[1:] if issubclass(kind, base))
             if kind in SEQUENCES:
                 pending.extend(items)
             elif kind is bool:

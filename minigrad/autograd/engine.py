@@ -107,6 +107,15 @@ def _dense(g: Any) -> Any:
     return g.value() if isinstance(g, LazyGradient) else g
 
 
+_PYTHON_NUMBERS = (int, float, bool, complex)
+
+
+def _plain_number(x: Any) -> Any:
+    """A subclass of int, float or complex (an IntEnum member) as the plain Python number PyTorch reads it: a
+    weak scalar that keeps the tensor's dtype, where NumPy would read it as an int64, float64 or complex128."""
+    return int(x) if isinstance(x, int) else float(x) if isinstance(x, float) else complex(x)
+
+
 class Function:
     """One differentiable op: ``forward`` and ``backward`` on raw arrays.
 
@@ -169,6 +178,9 @@ class Function:
                 if not isinstance(x, Tensor):   # a number or an array: a constant
                     # an array of a dtype no tensor holds (object, longdouble, str ...) goes to constant_array's refusal
                     numeric = isinstance(x, (int, float, complex)) or backend.is_array(x) and is_tensor_dtype(x.dtype)
+                    if type(x) not in _PYTHON_NUMBERS and isinstance(x, (int, float, complex)) \
+                            and not isinstance(x, numpy.generic):   # an IntEnum member, a float subclass
+                        x = _plain_number(x)
                     arrays.append(x if numeric else constant_array(self.name, x))
                     edges.append(None)
                     needs_grad.append(False)

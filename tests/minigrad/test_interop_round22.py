@@ -7,6 +7,7 @@ with live torch where torch has the behaviour.
 
 from __future__ import annotations
 
+import enum
 import warnings
 
 import numpy as np
@@ -264,3 +265,33 @@ def test_numpy_array_copy_of_a_tensor_keeps_its_layout_as_pytorch(make: object) 
     ours, theirs = np.array(make(mg)), np.array(make(torch))
     assert ours.strides == theirs.strides
     np.testing.assert_array_equal(ours, theirs)
+
+
+class _Scale(enum.IntEnum):
+    TWO = 2
+
+
+class _Float(float):
+    """A float subclass (a library's unit-carrying float, say)."""
+
+
+@pytest.mark.parametrize("number", [_Scale.TWO, _Float(1.5)], ids=["IntEnum", "float-subclass"])
+@pytest.mark.parametrize("call", [
+    lambda x, n: x + n, lambda x, n: n - x, lambda x, n: x * n, lambda x, n: n / x, lambda x, n: x ** n,
+    lambda x, n: x.clamp(max=n), lambda x, n: x.lib.where(x > 1, x, n), lambda x, n: x.lib.tensor([n, 1.0]),
+    lambda x, n: x.lib.tensor([[n], [2]]),
+], ids=["add", "rsub", "mul", "rdiv", "pow", "clamp", "where", "tensor-list", "tensor-nested"])
+@pytest.mark.parametrize("dtype", ["float32", "float16"])
+def test_a_subclass_of_a_python_number_is_a_python_number_as_pytorch(number: object, call: object, dtype: str) -> None:
+    """``x * Scale.TWO`` (an IntEnum member) or ``x + my_float`` (a float subclass) made a float32 tensor float64:
+    NumPy reads a subclass of int or float as an int64/float64 array, not as a weak Python scalar. PyTorch reads
+    them as Python numbers, keeping the tensor's dtype; so does minigrad now (NumPy scalars such as np.float64 keep
+    NumPy 2's promotion, as the README documents)."""
+    results = []
+    for lib in (mg, torch):
+        x = lib.tensor([1.0, 2.0, 3.0], dtype=getattr(lib, dtype))
+        x.lib = lib
+        results.append(call(x, number))
+    ours, theirs = results
+    assert str(ours.dtype) == str(theirs.dtype).replace("torch.", "")
+    np.testing.assert_allclose(ours.numpy().astype(np.float64), theirs.numpy().astype(np.float64), rtol=1e-3)
