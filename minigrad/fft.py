@@ -18,8 +18,9 @@ FFT refuses them too); no function takes PyTorch's ``out=``.
 
 from __future__ import annotations
 
+import functools
 import operator
-from typing import Any
+from typing import Any, Callable
 
 import numpy
 
@@ -38,6 +39,22 @@ __all__ = ["fft", "ifft", "fft2", "ifft2", "fftn", "ifftn", "rfft", "irfft", "rf
 
 
 # --- arguments ---------------------------------------------------------------------------------------------------
+
+def _axis_alias(position: int) -> Callable:
+    """PyTorch's ``axis=`` alias of ``dim=`` for a transform whose ``dim`` is positional argument ``position``
+    (``torch.fft.fft(x, axis=0)``). NumPy's one-dim transforms take ``axis=`` with the same meaning; its 2-dim
+    and n-dim ones and its shifts spell theirs ``axes=``, so ``axis=`` is PyTorch's there."""
+    def alias(fn: Callable) -> Callable:
+        @functools.wraps(fn)
+        def call(*args: Any, **kwargs: Any) -> Any:
+            if "axis" in kwargs:
+                if "dim" in kwargs or len(args) > position:
+                    raise TypeError(f"fft.{fn.__name__}() got multiple values for argument 'dim' (axis= is its alias)")
+                kwargs["dim"] = kwargs.pop("axis")
+            return fn(*args, **kwargs)
+        return call
+    return alias
+
 
 def _multi(name: str) -> bool:
     """Whether ``name`` is a 2-dim or n-dim transform (``fft2``, ``rfftn`` …), not a one-dim one."""
@@ -148,32 +165,38 @@ def _one(n: Any, dim: Any) -> tuple:
 
 # --- one dim: x (…, n, …) along dim --------------------------------------------------------------------------------
 
+@_axis_alias(2)
 def fft(input: Tensor, n: int | None = None, dim: int = -1, norm: str | None = None) -> Tensor:  # noqa: A002
     """The discrete Fourier transform along ``dim``: (…, n, …) → complex (…, n, …)."""
     return _c2c(input, *_one(n, dim), norm, "fft", inverse=False)
 
 
+@_axis_alias(2)
 def ifft(input: Tensor, n: int | None = None, dim: int = -1, norm: str | None = None) -> Tensor:  # noqa: A002
     """The inverse transform of :func:`fft` along ``dim``: (…, n, …) → complex (…, n, …)."""
     return _c2c(input, *_one(n, dim), norm, "ifft", inverse=True)
 
 
+@_axis_alias(2)
 def rfft(input: Tensor, n: int | None = None, dim: int = -1, norm: str | None = None) -> Tensor:  # noqa: A002
     """The transform of a real signal, one-sided: real (…, n, …) → complex (…, n // 2 + 1, …)."""
     return _r2c(input, *_one(n, dim), norm, "rfft", hermitian=False)
 
 
+@_axis_alias(2)
 def irfft(input: Tensor, n: int | None = None, dim: int = -1, norm: str | None = None) -> Tensor:  # noqa: A002
     """The inverse of :func:`rfft`: one-sided complex (…, m, …) → real (…, n, …), n = 2 (m - 1) by default."""
     return _c2r(input, *_one(n, dim), norm, "irfft", hermitian=False)
 
 
+@_axis_alias(2)
 def hfft(input: Tensor, n: int | None = None, dim: int = -1, norm: str | None = None) -> Tensor:  # noqa: A002
     """The transform of a Hermitian signal given by its first half: complex (…, m, …) → real (…, n, …),
     n = 2 (m - 1) by default."""
     return _c2r(input, *_one(n, dim), norm, "hfft", hermitian=True)
 
 
+@_axis_alias(2)
 def ihfft(input: Tensor, n: int | None = None, dim: int = -1, norm: str | None = None) -> Tensor:  # noqa: A002
     """The inverse of :func:`hfft`: real (…, n, …) → one-sided complex (…, n // 2 + 1, …)."""
     return _r2c(input, *_one(n, dim), norm, "ihfft", hermitian=True)
@@ -181,61 +204,73 @@ def ihfft(input: Tensor, n: int | None = None, dim: int = -1, norm: str | None =
 
 # --- two dims (default the last two) and n dims (default all) -----------------------------------------------------
 
+@_axis_alias(2)
 def fft2(input: Tensor, s: Any = None, dim: Any = (-2, -1), norm: str | None = None) -> Tensor:  # noqa: A002
     """:func:`fftn` over two dims (default the last two)."""
     return _c2c(input, s, dim, norm, "fft2", inverse=False)
 
 
+@_axis_alias(2)
 def ifft2(input: Tensor, s: Any = None, dim: Any = (-2, -1), norm: str | None = None) -> Tensor:  # noqa: A002
     """:func:`ifftn` over two dims (default the last two)."""
     return _c2c(input, s, dim, norm, "ifft2", inverse=True)
 
 
+@_axis_alias(2)
 def rfft2(input: Tensor, s: Any = None, dim: Any = (-2, -1), norm: str | None = None) -> Tensor:  # noqa: A002
     """:func:`rfftn` over two dims (default the last two)."""
     return _r2c(input, s, dim, norm, "rfft2", hermitian=False)
 
 
+@_axis_alias(2)
 def irfft2(input: Tensor, s: Any = None, dim: Any = (-2, -1), norm: str | None = None) -> Tensor:  # noqa: A002
     """:func:`irfftn` over two dims (default the last two)."""
     return _c2r(input, s, dim, norm, "irfft2", hermitian=False)
 
 
+@_axis_alias(2)
 def hfft2(input: Tensor, s: Any = None, dim: Any = (-2, -1), norm: str | None = None) -> Tensor:  # noqa: A002
     """:func:`hfftn` over two dims (default the last two)."""
     return _c2r(input, s, dim, norm, "hfft2", hermitian=True)
 
 
+@_axis_alias(2)
 def ihfft2(input: Tensor, s: Any = None, dim: Any = (-2, -1), norm: str | None = None) -> Tensor:  # noqa: A002
     """:func:`ihfftn` over two dims (default the last two)."""
     return _r2c(input, s, dim, norm, "ihfft2", hermitian=True)
 
 
+@_axis_alias(2)
 def fftn(input: Tensor, s: Any = None, dim: Any = None, norm: str | None = None) -> Tensor:  # noqa: A002
     """The n-dimensional transform over ``dim``, each resized to ``s`` first: (…) → complex (…, s, …)."""
     return _c2c(input, s, dim, norm, "fftn", inverse=False)
 
 
+@_axis_alias(2)
 def ifftn(input: Tensor, s: Any = None, dim: Any = None, norm: str | None = None) -> Tensor:  # noqa: A002
     """The inverse of :func:`fftn`: (…) → complex (…, s, …)."""
     return _c2c(input, s, dim, norm, "ifftn", inverse=True)
 
 
+@_axis_alias(2)
 def rfftn(input: Tensor, s: Any = None, dim: Any = None, norm: str | None = None) -> Tensor:  # noqa: A002
     """:func:`fftn` of a real input, one-sided in the last of ``dim``: real (…, n) → complex (…, n // 2 + 1)."""
     return _r2c(input, s, dim, norm, "rfftn", hermitian=False)
 
 
+@_axis_alias(2)
 def irfftn(input: Tensor, s: Any = None, dim: Any = None, norm: str | None = None) -> Tensor:  # noqa: A002
     """The inverse of :func:`rfftn`: complex (…, m) → real (…, s[-1]), s[-1] = 2 (m - 1) by default."""
     return _c2r(input, s, dim, norm, "irfftn", hermitian=False)
 
 
+@_axis_alias(2)
 def hfftn(input: Tensor, s: Any = None, dim: Any = None, norm: str | None = None) -> Tensor:  # noqa: A002
     """The n-dimensional :func:`hfft`: complex (…, m) → real (…, s[-1]), s[-1] = 2 (m - 1) by default."""
     return _c2r(input, s, dim, norm, "hfftn", hermitian=True)
 
 
+@_axis_alias(2)
 def ihfftn(input: Tensor, s: Any = None, dim: Any = None, norm: str | None = None) -> Tensor:  # noqa: A002
     """The inverse of :func:`hfftn`: real (…, n) → complex (…, n // 2 + 1)."""
     return _r2c(input, s, dim, norm, "ihfftn", hermitian=True)
@@ -289,11 +324,13 @@ def _shift(input: Any, dim: Any, name: str, sign: int) -> Tensor:  # noqa: A002
     return roll(x, shifts, axes)
 
 
+@_axis_alias(1)
 def fftshift(input: Tensor, dim: Any = None) -> Tensor:  # noqa: A002
     """The zero-frequency term moved to the middle of each of ``dim`` (default all): same shape."""
     return _shift(input, dim, "fftshift", +1)
 
 
+@_axis_alias(1)
 def ifftshift(input: Tensor, dim: Any = None) -> Tensor:  # noqa: A002
     """The inverse of :func:`fftshift`: same shape."""
     return _shift(input, dim, "ifftshift", -1)

@@ -318,9 +318,14 @@ def svdvals(A: Any, *, driver: str | None = None) -> Tensor:  # noqa: N803
     return singular_values(matrices(A, "linalg.svdvals", complex_ok=True))
 
 
-def cross(input: Any, other: Any, *, dim: int = -1) -> Tensor:  # noqa: A002 - PyTorch's name
+def cross(input: Any, other: Any, *, dim: int = -1, axis: Any = None) -> Tensor:  # noqa: A002 - PyTorch's name
     """The cross product of 3-vectors along ``dim`` (-1 by default) of two tensors with the same number of dims,
-    which broadcast (torch.linalg.cross): (…, 3) and (…, 3) → (…, 3)."""
+    which broadcast (torch.linalg.cross): (…, 3) and (…, 3) → (…, 3). ``axis=`` is PyTorch's alias of ``dim=``
+    and NumPy's keyword (``np.linalg.cross(x1, x2, axis=d)``: the same product)."""
+    if axis is not None:
+        if dim != -1:
+            raise TypeError("linalg.cross() got multiple values for argument 'dim' (axis= is its alias)")
+        dim = axis
     return linalg_cross(input, other, dim=dim)
 
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 from typing import Any
 
 from .autograd.names import respelled
+from .ops._util import NOT_GIVEN, keep_flag, required_dim
 from .ops.elementwise import sigmoid as expit
 from .ops.gamma import digamma, gammainc, gammaincc, mvlgamma, polygamma, zeta
 from .ops.gamma import lgamma as gammaln
@@ -89,27 +90,31 @@ def _cast(x: Tensor, dtype: Any) -> Tensor:
     return x if dtype is None else astype(x, dtype)
 
 
-def softmax(input: Tensor, dim: int, *, dtype: Any = None) -> Tensor:  # noqa: A002 - PyTorch's name
-    """exp(x) / sum(exp(x)) along ``dim`` (required, as in torch.special.softmax), x = ``input``; ``dtype``
-    casts x first.
+def softmax(input: Tensor, dim: int = NOT_GIVEN, *, dtype: Any = None, axis: Any = NOT_GIVEN) -> Tensor:  # noqa: A002
+    """exp(x) / sum(exp(x)) along ``dim`` (required, as in torch.special.softmax; ``axis=`` is PyTorch's alias),
+    x = ``input``; ``dtype`` casts x first.
 
     input: any shape → the same shape.
     """
-    return _softmax(_cast(input, dtype), dim)
+    return _softmax(_cast(input, dtype), required_dim("special.softmax", dim, axis))
 
 
-def log_softmax(input: Tensor, dim: int, *, dtype: Any = None) -> Tensor:  # noqa: A002 - PyTorch's name
-    """x - logsumexp(x) along ``dim`` (required), x = ``input``; ``dtype`` casts x first. input: any shape →
-    the same shape."""
-    return _log_softmax(_cast(input, dtype), dim)
+def log_softmax(input: Tensor, dim: int = NOT_GIVEN, *, dtype: Any = None,  # noqa: A002 - PyTorch's name
+                axis: Any = NOT_GIVEN) -> Tensor:
+    """x - logsumexp(x) along ``dim`` (required; ``axis=`` is PyTorch's alias), x = ``input``; ``dtype`` casts x
+    first. input: any shape → the same shape."""
+    return _log_softmax(_cast(input, dtype), required_dim("special.log_softmax", dim, axis))
 
 
-def logsumexp(input: Tensor, dim: Any, keepdim: bool = False, *, out: Tensor | None = None) -> Tensor:  # noqa: A002
+def logsumexp(input: Tensor, dim: Any = NOT_GIVEN, keepdim: bool = False, *, out: Tensor | None = None,  # noqa: A002
+              axis: Any = NOT_GIVEN, keepdims: bool | None = None) -> Tensor:
     """log(sum(exp(x))) over ``dim`` (an int or a tuple; required), x = ``input``, stable for large inputs.
+    ``axis=`` and ``keepdims=`` are PyTorch's aliases of ``dim=`` and ``keepdim=``.
 
     input: any shape → that shape without ``dim`` (kept as size 1 with ``keepdim``); ``out=`` as ``mg.logsumexp``'s.
     """
-    return _logsumexp(input, dim, keepdim, out=out)
+    name = "special.logsumexp"
+    return _logsumexp(input, required_dim(name, dim, axis), keep_flag(name, keepdim, keepdims), out=out)
 
 
 from .outputs import install as _install_out  # noqa: E402 - last: it wraps the functions above

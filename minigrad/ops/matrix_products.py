@@ -31,10 +31,15 @@ from .shape import broadcast_to, reshape, squeeze, unsqueeze
 from .solvers import Inverse, Solve
 
 
-def vecdot(x: Any, y: Any, *, dim: int = -1) -> Tensor:
+def vecdot(x: Any, y: Any, *, dim: int = -1, axis: Any = None) -> Tensor:
     """``Σ conj(x)·y`` along ``dim`` after broadcasting (``Σ x·y`` for real ones), as torch.linalg.vecdot:
-    (…, n) and (…, n) → (…)."""
+    (…, n) and (…, n) → (…). ``axis=`` is PyTorch's alias of ``dim=`` and NumPy's keyword (``np.linalg.vecdot``:
+    the same sum)."""
     name = "linalg.vecdot"
+    if axis is not None:
+        if dim != -1:
+            raise TypeError(f"{name}() got multiple values for argument 'dim' (axis= is its alias)")
+        dim = axis
     # float16 too, as PyTorch's (its product in float16, its sum in float32, rounded once: mul and sum's own)
     x, y = (v if isinstance(v, Tensor) and v.dtype == "float16" else floating(v, name, what, complex_ok=True)
             for v, what in ((x, "x"), (y, "y")))

@@ -17,7 +17,16 @@ import numpy
 from .. import backend
 from ..recording import is_recording
 from ..tensor import Tensor
-from ._util import NOT_GIVEN, ArgumentTypeError, ShapeMismatchError, axis_alias, int_tuple, normalize_axis, tensor_arg
+from ._util import (
+    NOT_GIVEN,
+    ArgumentTypeError,
+    ShapeMismatchError,
+    axis_alias,
+    int_tuple,
+    keep_flag,
+    normalize_axis,
+    tensor_arg,
+)
 from .arrange import movedim
 from .decompositions import SingularValues
 from .elementwise import abs, div, mul, where  # noqa: A004 - the op's name
@@ -27,6 +36,7 @@ from .shape import astype, getitem, unsqueeze
 from .solvers import Inverse
 
 _INF = math.inf
+_MATRIX_DIMS = (-2, -1)   # matrix_norm's default dim
 
 
 def _cast(x: Any, dtype: Any, name: str, half_ok: bool = False) -> Tensor:
@@ -86,15 +96,16 @@ def _vector_dims(dim: Any, ndim: int, name: str) -> Any:
 
 
 def vector_norm(x: Any, ord: Any = 2, dim: Any = None, keepdim: bool = False, *,  # noqa: A002
-                dtype: Any = None, axis: Any = NOT_GIVEN) -> Tensor:
+                dtype: Any = None, axis: Any = NOT_GIVEN, keepdims: bool | None = None) -> Tensor:
     """The vector ``ord``-norm of ``x`` over ``dim`` (None: all elements), as torch.linalg.vector_norm:
     ``(Σ|x|ᵒʳᵈ)^(1/ord)``; ``inf``/``-inf`` the max/min of |x|; 0 the count of non-zeros. (2, 3, 4) over
     dim (1, 2) → (2,) (or (2, 1, 1) with ``keepdim``). ``dtype`` casts x first.
 
     The gradient at a zero norm is 0 (a subgradient), as PyTorch's. ``inf`` and negative orders have no
-    identity: reducing an empty dim with them raises, as in PyTorch. ``axis=`` is PyTorch's alias of ``dim=``."""
+    identity: reducing an empty dim with them raises, as in PyTorch. ``axis=`` and ``keepdims=`` are PyTorch's
+    aliases of ``dim=`` and ``keepdim=``."""
     name = "linalg.vector_norm"
-    dim = axis_alias(name, dim, axis, None)
+    dim, keepdim = axis_alias(name, dim, axis, None), keep_flag(name, keepdim, keepdims)
     order = _order(ord, name)
     x = _cast(x, dtype, name, half_ok=True)
     axes = _vector_dims(dim, x.ndim, name)
@@ -123,13 +134,15 @@ def singular_values(a: Tensor) -> Tensor:
     return SingularValues(a.requires_grad and is_recording())(a)
 
 
-def matrix_norm(A: Any, ord: Any = "fro", dim: Any = (-2, -1), keepdim: bool = False, *,  # noqa: A002, N803
-                dtype: Any = None) -> Tensor:
+def matrix_norm(A: Any, ord: Any = "fro", dim: Any = _MATRIX_DIMS, keepdim: bool = False, *,  # noqa: A002, N803
+                dtype: Any = None, axis: Any = NOT_GIVEN, keepdims: bool | None = None) -> Tensor:
     """The matrix ``ord``-norm of the matrices in dims ``dim`` of A, as torch.linalg.matrix_norm: ``'fro'``
     (Frobenius), ``'nuc'`` (sum of singular values), 1 / -1 (max / min absolute column sum), inf / -inf (max /
     min absolute row sum), 2 / -2 (largest / smallest singular value). A (…, m, n) → (…) (or (…, 1, 1) with
-    ``keepdim``). The orders 2, -2 and 'nuc' differentiate through the SVD (distinct singular values)."""
+    ``keepdim``). The orders 2, -2 and 'nuc' differentiate through the SVD (distinct singular values). ``axis=``
+    and ``keepdims=`` are PyTorch's aliases of ``dim=`` and ``keepdim=`` (NumPy's matrix_norm has no axis)."""
     name = "linalg.matrix_norm"
+    dim, keepdim = axis_alias(name, dim, axis, _MATRIX_DIMS), keep_flag(name, keepdim, keepdims)
     A = tensor_arg(A, name)  # noqa: N806
     if A.dtype == "float16" and dtype is None and (ord == "fro" or ord in (1, -1, _INF, -_INF)):
         # PyTorch's float16 kernels of these orders (sums and maxima): in float32, rounded once
@@ -175,11 +188,13 @@ def matrix_norm(A: Any, ord: Any = "fro", dim: Any = (-2, -1), keepdim: bool = F
 
 
 def norm(A: Any, ord: Any = None, dim: Any = None, keepdim: bool = False, *,  # noqa: A002, N803
-         dtype: Any = None) -> Tensor:
+         dtype: Any = None, axis: Any = NOT_GIVEN, keepdims: bool | None = None) -> Tensor:
     """A vector or matrix norm, chosen as torch.linalg.norm chooses: a string ``ord``, or ``ord`` with two dims
     (or with a 2-D A and no dim), gives :func:`matrix_norm`; otherwise :func:`vector_norm` (``ord=None``: the
-    2-norm of the flattened A, or over ``dim``)."""
+    2-norm of the flattened A, or over ``dim``). ``axis=``/``keepdims=`` are PyTorch's aliases of ``dim=``/
+    ``keepdim=``, and NumPy's keywords of ``np.linalg.norm``, which chooses the same norm."""
     name = "linalg.norm"
+    dim, keepdim = axis_alias(name, dim, axis, None), keep_flag(name, keepdim, keepdims)
     A = tensor_arg(A, name)  # noqa: N806
     dims = None if dim is None else int_tuple(dim, name, "dim")
     if dims is not None and len(dims) not in (1, 2):

@@ -39,7 +39,7 @@ def _arrays(result: Any) -> list:
         return [a for part in result for a in _arrays(part)]
     if isinstance(result, (int, float)):
         return [np.asarray(result)]
-    return [result.detach().numpy() if hasattr(result, "detach") else result.numpy()]
+    return [result.detach().resolve_conj().numpy() if hasattr(result, "detach") else result.numpy()]
 
 
 def _same(ours: Any, theirs: Any) -> None:
@@ -282,3 +282,33 @@ def test_float16_polar_raises_pytorchs_not_implemented_error() -> None:
         torch.polar(torch.tensor(half), torch.tensor(half))
     with pytest.raises(NotImplementedError, match="float16"):   # (it raised TypeError/RuntimeError)
         mg.polar(mg.tensor(half), mg.tensor(half))
+
+
+# --- axis=/keepdims= in mg.linalg, mg.special and mg.fft (torch's C functions take them) --------------------
+
+C3 = (RNG.standard_normal((3, 4, 5)) + 1j * RNG.standard_normal((3, 4, 5))).astype(np.complex64)
+NAMESPACE_CASES = [
+    ("linalg", "norm", X, {}, 1, {}), ("linalg", "norm", X, {}, (1, 2), {"keepdims": True}),
+    ("linalg", "matrix_norm", X, {}, (0, 1), {"keepdims": True}),
+    ("linalg", "vector_norm", X, {}, 1, {"keepdims": True}),
+    ("linalg", "cross", V3, {"other": V3[::-1].copy()}, 1, {}), ("linalg", "vecdot", X, {"y": X2}, 1, {}),
+    ("special", "softmax", X, {}, 1, {}), ("special", "log_softmax", X, {}, -1, {}),
+    ("special", "logsumexp", X, {}, (0, 2), {"keepdims": True}),
+    ("fft", "fft", C3, {}, 1, {}), ("fft", "rfft", X, {}, 1, {}), ("fft", "ihfft", X, {}, 0, {}),
+    ("fft", "fft2", C3, {}, (0, 2), {}), ("fft", "irfftn", C3, {}, (1, 2), {}), ("fft", "fftshift", X, {}, (0, 1), {}),
+]
+
+
+@pytest.mark.parametrize(("ns", "name", "a", "others", "axis", "keep"), NAMESPACE_CASES,
+                         ids=[f"{c[0]}.{c[1]}-{i}" for i, c in enumerate(NAMESPACE_CASES)])
+def test_axis_alias_in_linalg_special_fft(ns: str, name: str, a: np.ndarray, others: dict, axis: Any,
+                                          keep: dict) -> None:
+    """They raised TypeError. NumPy's twins (linalg.norm/cross/vecdot, the one-dim ffts) give the same result."""
+    ours = getattr(getattr(mg, ns), name)(mg.tensor(a), axis=axis, **{k: mg.tensor(v) for k, v in others.items()},
+                                          **keep)
+    theirs = getattr(getattr(torch, ns), name)(torch.tensor(a), axis=axis,
+                                                **{k: torch.tensor(v) for k, v in others.items()}, **keep)
+    _same(ours, theirs)
+    with pytest.raises(TypeError):
+        getattr(getattr(mg, ns), name)(mg.tensor(a), dim=axis, axis=axis,
+                                       **{k: mg.tensor(v) for k, v in others.items()})
