@@ -154,7 +154,11 @@ def checkpoint(function: Callable, *args: Any, use_reentrant: bool | None = None
 
     Inside ``mg.compile`` the captured call runs eagerly (with a CompileWarning): a replay cannot
     recompute the function. A function that changes a tensor argument in place, or whose recomputation
-    reads a tensor that requires grad which the forward did not (one it makes itself), raises.
+    reads a tensor that requires grad which the forward did not (one it makes itself), raises. One that changes
+    in place a tensor of its own after an op saved it computes with ``use_reentrant=False``, as torch's: the
+    recomputed ops keep copies of what they save, so backward reads the values as saved (torch's recomputation,
+    which stops once it has what backward needs, reads the changed values when the change comes before that
+    point: a gradient of other values than the forward's).
     """
     reentrant = _use_reentrant(use_reentrant, "checkpoint")
     preserve = as_bool(preserve_rng_state, "checkpoint", "preserve_rng_state")
@@ -371,7 +375,7 @@ class _Segment:
         recorded ops between them and the inputs, relabelled as the forward's segment."""
         args = self._unpacked_arguments()
         # the non-reentrant variant recomputes under hooks of its own in torch: the caller's do not apply there
-        callers_hooks = contextlib.nullcontext() if self.reentrant else _without_callers_hooks()
+        callers_hooks = contextlib.nullcontext() if self.reentrant else _saving_copies()
         with fork_rng(devices=[], enabled=self.preserve):
             if self.preserve:
                 set_rng_state(self.host_state)
@@ -614,6 +618,24 @@ def _without_callers_hooks() -> Iterator[None]:
         yield
     finally:
         local.stack = outer
+
+
+@contextlib.contextmanager
+def _saving_copies() -> Iterator[None]:
+    """Inside (a non-reentrant recomputation): the caller's ``saved_tensors_hooks`` pack nothing (hooks entered
+    inside do), as in torch, whose checkpoint saves the function's tensors under hooks of its own, innermost.
+    Ours keep a copy of each array the recomputed ops save (``allow_mutation_on_saved_tensors``' hooks), so that
+    backward reads it as it was saved, also when the function changes it in place afterwards: torch's checkpoint
+    computes there (a plain run raises the in-place error). One copy per saved array, during backward only."""
+    local = graph._HOOKS
+    copies = graph._AllowMutationOnSavedContext()
+    outer, local.stack = local.stack, [(copies.pack, copies.unpack)]
+    graph._activate(1)
+    try:
+        yield
+    finally:
+        local.stack = outer
+        graph._activate(-1)
 
 
 def _describe(value: Any) -> str:

@@ -148,3 +148,87 @@ def test_layer_lengths_as_torchs_packing_reads_them(lengths: list) -> None:
     if _outcome(packed) is None:
         for a, b in zip(ours(mg.tensor(x), lengths=lengths), packed()):
             np.testing.assert_allclose(a.numpy(), b.detach().numpy(), rtol=1e-12, atol=1e-12)
+
+
+# --- 3. saved tensors ---------------------------------------------------------------------------------------------
+
+def _leaf(lib: Any) -> Any:
+    return lib.tensor(np.arange(12, dtype=np.float64).reshape(4, 3) / 7 + 0.1, requires_grad=True)
+
+
+@pytest.mark.parametrize("view, write", [(lambda b: b[:], lambda b: b[1:2].add_(1.0)),
+                                         (lambda b: b, lambda b: b.__setitem__(1, 7.0)),
+                                         (lambda b: b[:, 1], lambda b: b.zero_()),
+                                         (lambda b: b[1:2].expand(2, 3), lambda b: b.add_(1.0)),
+                                         (lambda b: b.T[1:], lambda b: b[-1].fill_(3.0))])
+def test_allow_mutation_reads_a_view_as_saved_where_torch_misses_the_write(view: Callable, write: Callable) -> None:
+    """A kept difference (documented in allow_mutation_on_saved_tensors' docstring): torch clones a saved tensor on
+    mutation only when the write starts where the saved tensor does, so a write through the base or another view
+    reaches the values its backward reads (a gradient of other values than the forward's). Ours reads the values as
+    saved: the gradient of the program without the write."""
+    with mg.autograd.graph.allow_mutation_on_saved_tensors():
+        x = _leaf(mg)
+        b = x * 1.0
+        y = (view(b) ** 3).sum()
+        write(b)
+        y.backward()
+    reference = _leaf(torch)
+    (view(reference * 1.0) ** 3).sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), reference.grad.numpy(), rtol=1e-12)
+
+
+def _changes_a_saved_tensor(clone: bool) -> Callable:
+    def function(a: Any) -> Any:
+        y = a.exp()
+        r = y * y                              # saves y
+        changed = (y.clone() if clone else y).mul_(2.0)   # then changes it: a plain run's backward raises
+        return r + changed[..., :1]
+    return function
+
+
+def _changes_a_saved_view(clone: bool) -> Callable:
+    def function(a: Any) -> Any:
+        b = a * 1.0
+        r = (b[1:] ** 3).sum(0)                # saves the view b[1:]
+        changed = b.clone() if clone else b
+        changed[1].zero_()
+        return r * changed[0]
+    return function
+
+
+@pytest.fixture(scope="module")
+def _torch_checkpoint_loaded() -> None:
+    """torch's first non-reentrant checkpoint imports its machinery (about 3 s): once, outside the test's time."""
+    import torch.utils.checkpoint as torch_checkpoint
+
+    a = torch.ones(2, requires_grad=True)
+    torch_checkpoint.checkpoint(torch.sin, a, use_reentrant=False).sum().backward()
+
+
+@pytest.mark.usefixtures("_torch_checkpoint_loaded")
+@pytest.mark.parametrize("program, torch_agrees", [(_changes_a_saved_tensor, True), (_changes_a_saved_view, False)])
+def test_non_reentrant_checkpoint_computes_with_a_saved_tensor_changed_in_place(program: Callable,
+                                                                                 torch_agrees: bool) -> None:
+    """torch's non-reentrant checkpoint saves the recomputed tensors under its own hooks, so an in-place change
+    after the save computes (a plain run, and the reentrant variant, raise the in-place error); ours recomputed
+    with a plain graph and raised. Ours now reads each saved tensor as saved: the gradient of the program that
+    changes a clone instead. torch's recomputation stops once it has what backward needs, so it reads the saved
+    values where the change comes after that point (the first program) and the changed ones where it does not
+    (the second: a gradient of other values than the forward's; a kept difference, not copied)."""
+    import torch.utils.checkpoint as torch_checkpoint
+
+    import minigrad.utils.checkpoint as mg_checkpoint
+
+    def gradient(lib: Any, run: Callable) -> np.ndarray:
+        a = _leaf(lib)
+        out = run(a)
+        (out * lib.tensor(np.arange(out.numel(), dtype=np.float64).reshape(tuple(out.shape)))).sum().backward()
+        return a.grad.numpy()
+
+    ours = gradient(mg, lambda a: mg_checkpoint.checkpoint(program(False), a, use_reentrant=False))
+    np.testing.assert_allclose(ours, gradient(torch, program(True)), rtol=1e-12)
+    theirs = gradient(torch, lambda a: torch_checkpoint.checkpoint(program(False), a, use_reentrant=False))
+    assert np.allclose(ours, theirs, rtol=1e-12) == torch_agrees
+    for lib, checkpoint in ((mg, mg_checkpoint.checkpoint), (torch, torch_checkpoint.checkpoint)):
+        with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+            gradient(lib, lambda a, checkpoint=checkpoint: checkpoint(program(False), a, use_reentrant=True))
