@@ -674,8 +674,12 @@ def _as_tensor(data: Any, dtype: Any, device: Any, like: Any, copy: bool | None)
         _no_copy(copy, f"a {data.dtype} array on {backend.device_of(data)}", dtype, device)
         return Tensor._new(data, dtype=dtype, device=target)
     data = _buffer_numbers(data, "as_tensor")
-    if copy is False:
-        raise ValueError(f"asarray: copy=False cannot alias a {type(data).__name__} into a tensor (a copy is needed)")
+    if copy is False:   # an object NumPy reads in place (a torch tensor, an ndarray subclass) may be aliased
+        out = Tensor._new(data, dtype=dtype, device=device) if _array_like(data) else None
+        if out is None or type(out.data) is not numpy.ndarray or not numpy.may_share_memory(out.data, data):
+            raise ValueError(f"asarray: copy=False cannot alias a {type(data).__name__} into a tensor (a copy is "
+                             "needed)")
+        return out
     if copy and isinstance(data, numpy.ndarray):   # an ndarray subclass (matrix, masked array) is read in place
         data = numpy.array(data, subok=False)
     if like is not None and not isinstance(like, Tensor):
@@ -688,6 +692,11 @@ def _as_tensor(data: Any, dtype: Any, device: Any, like: Any, copy: bool | None)
     if copy and getattr(out.data, "base", None) is not None:   # read in place through __array__ (a torch tensor)
         out.data = out.data.copy(order="K")
     return out
+
+
+def _array_like(data: Any) -> bool:
+    """Whether NumPy reads ``data`` through the array protocols (``__array__``, ``__array_interface__``)."""
+    return hasattr(data, "__array__") or hasattr(data, "__array_interface__")
 
 
 class _ViewedMemory:

@@ -295,3 +295,35 @@ def test_a_subclass_of_a_python_number_is_a_python_number_as_pytorch(number: obj
     ours, theirs = results
     assert str(ours.dtype) == str(theirs.dtype).replace("torch.", "")
     np.testing.assert_allclose(ours.numpy().astype(np.float64), theirs.numpy().astype(np.float64), rtol=1e-3)
+
+
+class _CopyingArray:
+    """An object whose ``__array__`` hands out a fresh array each time (nothing to alias)."""
+
+    def __array__(self, dtype: object = None, copy: object = None) -> np.ndarray:
+        return np.arange(6.0).reshape(2, 3)
+
+
+@pytest.mark.parametrize("make", [
+    lambda a: torch.from_numpy(a), lambda a: torch.from_numpy(a).T, lambda a: np.ma.masked_array(a),
+    _ArrayInterface,
+], ids=["torch", "torch-transposed", "masked-array", "array-interface"])
+def test_asarray_copy_false_aliases_what_numpy_reads_in_place_as_pytorch(make: object) -> None:
+    """``mg.asarray(torch_tensor, copy=False)`` raised "copy=False cannot alias a Tensor into a tensor" although
+    ``mg.as_tensor`` of it shares the memory; PyTorch's ``asarray(copy=False)`` aliases it. It now aliases any
+    object NumPy reads in place, and still raises where a copy would be needed (another dtype, an object that
+    hands out a fresh array, a list), as PyTorch's."""
+    array = np.arange(6.0).reshape(2, 3)
+    source = make(array)
+    ours = mg.asarray(source, copy=False)
+    assert np.shares_memory(ours.numpy(), array)
+    if isinstance(source, torch.Tensor):
+        theirs = torch.asarray(source, copy=False)
+        assert ours.stride() == theirs.stride() and ours.tolist() == theirs.tolist()
+        with pytest.raises(ValueError):
+            torch.asarray(source, copy=False, dtype=torch.float32)
+    with pytest.raises(ValueError, match="copy=False"):
+        mg.asarray(source, copy=False, dtype=mg.float32)
+    for other in (_CopyingArray(), [1.0, 2.0]):
+        with pytest.raises(ValueError, match="copy=False"):
+            mg.asarray(other, copy=False)
