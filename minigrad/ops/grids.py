@@ -48,6 +48,7 @@ def logspace(start: float, end: float, steps: int, base: float = 10.0, *, out: A
         dtype, device = creation_args("logspace", out, dtype, device)
         values = keep_out_shape(logspace(start, end, steps, base, dtype=dtype, device=device), out)
         return out_requires_grad(write_out("logspace", values, out, warn=False), requires_grad, "logspace")
+    start, end = (v.item() if isinstance(v, Tensor) and v.data.size == 1 else v for v in (start, end))   # 0-d bool
     start, end, base = (number(int(v) if isinstance(v, (bool, numpy.bool_)) else v, "logspace", what,  # True is 1
                                complex_ok=what != "base")
                         for v, what in ((start, "start"), (end, "end"), (base, "base")))

@@ -312,3 +312,12 @@ def test_axis_alias_in_linalg_special_fft(ns: str, name: str, a: np.ndarray, oth
     with pytest.raises(TypeError):
         getattr(getattr(mg, ns), name)(mg.tensor(a), dim=axis, axis=axis,
                                        **{k: mg.tensor(v) for k, v in others.items()})
+
+
+@pytest.mark.parametrize("start", [True, 2, 1.5, 1 + 1j])
+def test_logspace_takes_a_0d_tensor_start_of_any_dtype(start: Any) -> None:
+    # a 0-d bool tensor raised TypeError ("start must be a number, got bool")
+    ours, theirs = mg.logspace(mg.tensor(start), 3, 4), torch.logspace(torch.tensor(start), 3, 4)
+    a, b = ours.numpy(), theirs.numpy()
+    assert a.dtype == b.dtype
+    np.testing.assert_allclose(a, b, rtol=1e-5)
