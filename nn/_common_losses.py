@@ -603,12 +603,18 @@ def cosine_similarity(x1: Tensor, x2: Tensor, dim: int = 1, eps: float = 1e-8, *
     return (unit(x1) * unit(x2)).sum(axis)
 
 
-def pairwise_distance(x1: Tensor, x2: Tensor, p: float = 2.0, eps: float = 1e-6, keepdim: bool = False) -> Tensor:
+def pairwise_distance(x1: Tensor, x2: Tensor, p: float = 2.0, eps: float = 1e-6, keepdim: bool = False, *,
+                      keepdims: bool | None = None) -> Tensor:
     """‖x1 - x2 + eps‖_p along the last dim, as PyTorch (``eps`` keeps the norm's gradient finite at x1 = x2).
 
-    x1, x2: broadcastable (*, D) → (*) ((*, 1) with ``keepdim``); integers become float32.
+    x1, x2: broadcastable (*, D) → (*) ((*, 1) with ``keepdim``, or PyTorch's alias ``keepdims``); integers become
+    float32.
     """
     name = "pairwise_distance"
+    if keepdims is not None:
+        if keepdim:
+            raise TypeError(f"{name}() got multiple values for argument 'keepdim' (keepdims= is its alias)")
+        keepdim = keepdims
     x1, x2 = _tensor(x1, name), _tensor(x2, name)
     if x1.dtype.kind == "b" or x2.dtype.kind == "b":   # PyTorch's x1 - x2 refuses a bool (made float, it would not)
         raise InputDtypeError(f"{name}: Subtraction, the `-` operator, with a bool tensor is not supported (dtypes "

@@ -14,7 +14,7 @@ from typing import Any
 
 from ..autograd import Function
 from ..tensor import Tensor
-from ._util import NOT_GIVEN, axis_alias, int_arg, int_tuple
+from ._util import NOT_GIVEN, axis_alias, int_arg, int_tuple, required_dim
 from .strided import _may_overlap, _places, _span
 
 __all__ = ["as_strided_scatter", "diagonal_scatter", "select_scatter", "slice_scatter"]
@@ -140,10 +140,13 @@ def _dim(dim: Any, ndim: int, name: str) -> int:
     return d % max(ndim, 1)
 
 
-def select_scatter(input: Tensor, src: Tensor, dim: int, index: int) -> Tensor:  # noqa: A002
+def select_scatter(input: Tensor, src: Tensor, dim: int = NOT_GIVEN, index: int = NOT_GIVEN, *,  # noqa: A002
+                   axis: Any = NOT_GIVEN) -> Tensor:
     """A copy of ``input`` (…, n, …) with ``src`` (``input.select(dim, index)``'s shape, that dim removed)
-    written at ``index`` along ``dim`` (torch.select_scatter); differentiable in both."""
+    written at ``index`` along ``dim`` (torch.select_scatter); differentiable in both. ``axis=`` is PyTorch's
+    alias of ``dim=``."""
     name = "select_scatter"
+    dim = required_dim(name, dim, axis, index=index)
     x, src = _pair(input, src, name)
     if x.ndim == 0:
         raise IndexError(f"{name}: select() cannot be applied to a 0-dim tensor")

@@ -75,6 +75,7 @@ AXIS_CASES = [
     ("select_copy", X, {"index": 2}, 1),
     ("slice_copy", X, {"start": 1, "end": 3}, 1),
     ("slice_scatter", X, {"src": _t(X2[:, 1:3]), "start": 1, "end": 3}, 1),
+    ("select_scatter", X, {"src": _t(X2[:, 2]), "index": 2}, 1),
     ("split_copy", X, {"split_size": 2}, 1),
     ("split_with_sizes", X, {"split_sizes": [1, 3]}, 1),
     ("split_with_sizes_copy", X, {"split_sizes": [1, 3]}, 1),
@@ -321,3 +322,9 @@ def test_logspace_takes_a_0d_tensor_start_of_any_dtype(start: Any) -> None:
     a, b = ours.numpy(), theirs.numpy()
     assert a.dtype == b.dtype
     np.testing.assert_allclose(a, b, rtol=1e-5)
+
+
+def test_pairwise_distance_takes_keepdims() -> None:
+    for fn in (mg.pairwise_distance, nn.functional.pairwise_distance):   # (it raised TypeError)
+        _same(fn(mg.tensor(X), mg.tensor(X2), keepdims=True),
+              torch.nn.functional.pairwise_distance(torch.tensor(X), torch.tensor(X2), keepdims=True))
