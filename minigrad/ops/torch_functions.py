@@ -8,6 +8,7 @@ Also the Tensor methods ``new_empty_strided``, ``nonzero_static``, ``prelu`` and
 from __future__ import annotations
 
 import ctypes
+import enum
 import math
 import warnings
 from typing import Any
@@ -243,9 +244,31 @@ def _broadcast_view(array: Any) -> bool:
     return owner.base is None and owner.flags.writeable
 
 
+class DLDeviceType(enum.IntEnum):
+    """DLPack's device types (``torch.utils.dlpack.DLDeviceType``), as ``__dlpack_device__`` names them."""
+
+    kDLCPU = 1
+    kDLCUDA = 2
+    kDLCUDAHost = 3
+    kDLOpenCL = 4
+    kDLVulkan = 7
+    kDLMetal = 8
+    kDLVPI = 9
+    kDLROCM = 10
+    kDLROCMHost = 11
+    kDLExtDev = 12
+    kDLCUDAManaged = 13
+    kDLOneAPI = 14
+    kDLWebGPU = 15
+    kDLHexagon = 16
+    kDLMAIA = 17
+
+
 def _dlpack_device(self: Tensor) -> tuple:
-    """``Tensor.__dlpack_device__``: (DLPack device type, index) of the array (1 = CPU, 2 = CUDA)."""
-    return self.data.__dlpack_device__()
+    """``Tensor.__dlpack_device__``: (DLPack device type, index) of the array (``DLDeviceType.kDLCPU``, 0 for a
+    host tensor; ``kDLCUDA`` and the GPU's index for a CUDA one), as PyTorch's."""
+    kind, index = self.data.__dlpack_device__()
+    return DLDeviceType(int(kind)), int(index)
 
 
 def to_dlpack(tensor: Tensor) -> Any:

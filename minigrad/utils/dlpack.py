@@ -1,8 +1,9 @@
 """``torch.utils.dlpack`` as PyTorch spells it: ``from_dlpack`` (another library's array as a tensor sharing its
-memory) and ``to_dlpack`` (a tensor's DLPack capsule). Both live in ``minigrad.ops.torch_functions``."""
+memory), ``to_dlpack`` (a tensor's DLPack capsule) and ``DLDeviceType`` (what ``__dlpack_device__`` names). They
+live in ``minigrad.ops.torch_functions``."""
 
 from __future__ import annotations
 
-from ..ops.torch_functions import from_dlpack, to_dlpack
+from ..ops.torch_functions import DLDeviceType, from_dlpack, to_dlpack
 
-__all__ = ["from_dlpack", "to_dlpack"]
+__all__ = ["DLDeviceType", "from_dlpack", "to_dlpack"]

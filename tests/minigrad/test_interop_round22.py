@@ -327,3 +327,12 @@ def test_asarray_copy_false_aliases_what_numpy_reads_in_place_as_pytorch(make: o
     for other in (_CopyingArray(), [1.0, 2.0]):
         with pytest.raises(ValueError, match="copy=False"):
             mg.asarray(other, copy=False)
+
+
+def test_dlpack_device_names_its_type_as_pytorch() -> None:
+    """``x.__dlpack_device__()`` gave ``(1, 0)``; PyTorch's gives ``(DLDeviceType.kDLCPU, 0)``, an IntEnum that
+    ``torch.utils.dlpack.DLDeviceType`` names, which minigrad now has too (same names and values)."""
+    ours, theirs = mg.ones(2).__dlpack_device__(), torch.ones(2).__dlpack_device__()
+    assert ours == theirs and repr(ours) == repr(theirs)
+    assert {k: int(v) for k, v in mg.utils.dlpack.DLDeviceType.__members__.items()} == {
+        k: int(v) for k, v in torch.utils.dlpack.DLDeviceType.__members__.items()}
