@@ -414,9 +414,20 @@ def _apply(op: type, *args: Any, **kwargs: Any) -> Any:
     out_positions = [i for i, y in enumerate(results) if isinstance(y, Tensor)]   # other values pass through
     outputs = tuple(results[i] for i in out_positions)
     _check_dirty(op, ctx, args, outputs)
+    # inputs returned as they are (not marked dirty): PyTorch's outputs are views of them, not the inputs
+    as_is = {id(y) for y in outputs if any(y is a for a in args) and not any(y is x for x in ctx._dirty)}
+    recorded = recording.grad and any(needs)
+    if setup and any(_differentiable(t, ctx, recorded) or not t.requires_grad
+                     for t in ctx._saved if t is not None and id(t) in as_is):
+        raise RuntimeError(f"{op.__name__}: An input that has been returned as-is as output is being saved for "
+                           "backward. This is not supported if you override setup_context. You should return and "
+                           "save a view of the input instead, e.g. with x.view_as(x) or setup ctx inside the forward "
+                           "function itself.")
     if not outputs:   # nothing to differentiate: the value as it is, as PyTorch's
         return result
     node = _CustomNode(op, ctx, outputs, positions, len(args), out_positions, len(results))
+    for key in as_is & node.saved_outputs.keys():   # a saved input returned as it is is saved as an input, as PyTorch's
+        del node.saved_outputs[key]
     node.views_of_inputs = ()
     if op.__module__.split(".")[0] not in ("minigrad", "nn"):   # the user's backward may read a leaf's .grad
         engine._NodeHooks.registered = node.user_code = True    # in the walk: accumulate leaves once complete
@@ -436,6 +447,8 @@ def _apply(op: type, *args: Any, **kwargs: Any) -> Any:
                 made[k] = original
             elif not original.requires_grad:   # (under no_grad, one that requires grad gives a view, as PyTorch's)
                 made[k] = original
+        elif y._node is None and not original.requires_grad and not any(original is a for a in args):
+            made[k] = original   # as PyTorch: forward's own tensor (a view it made under no_grad stays one)
     if not isinstance(result, tuple):
         return made[0]
     results = list(results)
@@ -526,6 +539,11 @@ def _note_views_of_inputs(node: _CustomNode, ctx: FunctionCtx, inputs: list, out
     node.results = tuple(results)
 
 
+def _differentiable(y: Tensor, ctx: FunctionCtx, recorded: bool) -> bool:
+    """Whether output ``y`` of a call that records a node (``recorded``) gets this node: PyTorch's rule."""
+    return recorded and id(y) not in ctx._non_differentiable and y.dtype.kind in "fc"
+
+
 def _check_dirty(op: type, ctx: FunctionCtx, args: tuple, outputs: tuple) -> None:
     """``ctx.mark_dirty``'s tensors: inputs that ``forward`` returned, and that minigrad can re-point (PyTorch's
     errors otherwise; a view, or a tensor with live views, would leave the other tensor's graph stale)."""
@@ -545,6 +563,7 @@ def _check_dirty(op: type, ctx: FunctionCtx, args: tuple, outputs: tuple) -> Non
             raise NotImplementedError(f"{op.__name__}: ctx.mark_dirty on a view, or on a tensor with live views "
                                       f"(shape {tuple(x.shape)}), is not supported: minigrad cannot update the other "
                                       "tensor's graph. clone() it before the call.")
+        INPLACE.bump(x.data)   # as PyTorch's: a tensor marked dirty counts one more change
 
 
 def _views_a_leaf(x: Tensor) -> bool:

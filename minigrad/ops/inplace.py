@@ -450,6 +450,8 @@ def _views_own_result(x: Tensor) -> bool:
     logsumexp, median … of all elements return their saved keepdims result reshaped). No other tensor reads that
     memory, so an in-place op on x is recorded as on any output; the node's version check then refuses a backward
     through it, as PyTorch's (whose op saved x itself)."""
+    if any(k == x._index for k, _ in getattr(x._node, "views_of_inputs", ())):   # a custom Function's output that
+        return False                                                             # views its input: PyTorch refuses
     saved = getattr(x._node, "saved", None)
     owner = memory_owner(x.data)
     return type(saved) is tuple and any(hasattr(s, "base") and memory_owner(s) is owner for s in saved)

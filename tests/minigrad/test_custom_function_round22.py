@@ -97,11 +97,17 @@ def _dirty(lib: Any) -> type:
     return Double_
 
 
-@pytest.mark.parametrize("case", ["view_of_leaf", "no_input_requires_grad", "leaf_under_no_grad"])
+@pytest.mark.parametrize("case", ["view_of_leaf", "no_input_requires_grad", "leaf_under_no_grad", "version"])
 def test_mark_dirty_as_torch(case: str) -> None:
     """A view of a leaf that requires grad raised NotImplementedError (torch: RuntimeError, the leaf-view rule);
-    with no input requiring grad, the result was a new Tensor instead of the input itself, as torch's."""
+    with no input requiring grad, the result was a new Tensor instead of the input itself, as torch's; the
+    version counter did not count mark_dirty's change (torch's counts one more)."""
     def program(lib: Any) -> list:
+        if case == "version":
+            b = lib.tensor(A, requires_grad=True) * 1
+            y = _dirty(lib).apply(b)
+            y.sum().backward()
+            return [b._version, y is b]
         if case == "view_of_leaf":
             a = lib.tensor(A, requires_grad=True)
             return _values(_dirty(lib).apply(a[0]))
@@ -306,3 +312,93 @@ def test_a_vmap_rule_under_grad_transforms_as_torch(how: str, factor: float) -> 
     else:
         got = mg.func.grad(lambda v: (mg.func.vmap(op.apply)(v) ** 2).sum())(x)
     np.testing.assert_allclose(got.numpy(), factor * A, rtol=1e-12)
+
+
+# --- saved inputs returned as outputs ------------------------------------------------------------------------------
+
+def test_a_saved_input_returned_as_is_is_saved_as_an_input_under_create_graph() -> None:
+    """A saved input that forward also returned as it is was read back in backward (create_graph=True) as this
+    node's output, so the gradient required grad through the node (and a second backward called ``backward``
+    again); torch saves it as the input: here a constant, so the gradient does not require grad."""
+    def program(lib: Any) -> list:
+        calls: list = []
+
+        class MulKeep(lib.autograd.Function):
+            @staticmethod
+            def forward(ctx: Any, x: Any, w: Any) -> Any:
+                ctx.save_for_backward(x, w)
+                return x * w, w
+
+            @staticmethod
+            def backward(ctx: Any, g: Any, gw: Any) -> Any:
+                calls.append(1)
+                x, w = ctx.saved_tensors
+                return g * w, g * x + gw
+
+        x = lib.tensor(A, requires_grad=True)
+        y, same = MulKeep.apply(x, lib.tensor(A * 2))
+        (gx,) = lib.autograd.grad((y + same * 3).sum(), x, create_graph=True)
+        return [_values(gx), gx.requires_grad, len(calls)]
+    _same(program)
+
+
+@pytest.mark.parametrize(("grad_mode", "requires_grad", "non_differentiable"), [
+    (True, True, False), (False, False, False), (False, True, False), (True, True, True), (True, False, True),
+])
+def test_setup_context_saving_an_input_returned_as_is_raises_as_torch(grad_mode: bool, requires_grad: bool,
+                                                                      non_differentiable: bool) -> None:
+    """torch refuses a ``setup_context`` that saves an input ``forward`` returned as it is (except where that output
+    is a detached alias: not differentiable, of an input that requires grad); minigrad took it."""
+    def program(lib: Any) -> list:
+        class Keep(lib.autograd.Function):
+            @staticmethod
+            def forward(x: Any) -> Any:
+                return x, x * 2
+
+            @staticmethod
+            def setup_context(ctx: Any, inputs: tuple, output: Any) -> None:
+                ctx.save_for_backward(inputs[0])
+                if non_differentiable:
+                    ctx.mark_non_differentiable(output[0])
+
+            @staticmethod
+            def backward(ctx: Any, g: Any, g2: Any) -> Any:
+                return g + 2 * g2
+
+        with lib.set_grad_enabled(grad_mode):
+            same, double = Keep.apply(lib.tensor(A, requires_grad=requires_grad))
+        return [_values(same), same.requires_grad, double.requires_grad]
+    _same(program)
+
+
+# --- in-place changes to views forward returned --------------------------------------------------------------------
+
+@pytest.mark.parametrize("how", ["saved_input", "non_differentiable", "under_no_grad"])
+def test_an_in_place_change_to_a_view_of_an_input_raises_where_torch_does(how: str) -> None:
+    """An output viewing an input that forward also saved could be changed in place (refused only by the version
+    check of a later backward); a non-differentiable view, or one made under no_grad, could be changed in place
+    with grad mode on (minigrad returned a copy of forward's view that was no longer marked as made under
+    no_grad). torch refuses the in-place op itself."""
+    def program(lib: Any) -> list:
+        class Row(lib.autograd.Function):
+            @staticmethod
+            def forward(ctx: Any, x: Any) -> Any:
+                ctx.save_for_backward(x)
+                row = x[0]
+                if how == "non_differentiable":
+                    ctx.mark_non_differentiable(row)
+                return row, x * 2
+
+            @staticmethod
+            def backward(ctx: Any, g: Any, g2: Any) -> Any:
+                return g2 * 2
+
+        x = lib.tensor(A, requires_grad=True) * 1
+        with lib.set_grad_enabled(how != "under_no_grad"):
+            row, _ = Row.apply(x)
+        try:
+            row.mul_(2)
+        except RuntimeError:
+            return ["refused"]
+        return [_values(row), _values(x)]
+    _same(program)
