@@ -229,7 +229,8 @@ def _check_exportable(tensor: Tensor, copy: bool | None) -> None:
     """BufferError, as PyTorch's ``__dlpack__``, for a tensor DLPack cannot hand over (see ``_dlpack``)."""
     if tensor.requires_grad:
         raise BufferError("__dlpack__: can't export a tensor that requires grad; use tensor.detach()")   # torch's
-    if not copy and any(stride < 0 for stride in tensor.data.strides):
+    data = tensor.data
+    if not copy and any(n > 1 and step < 0 for n, step in zip(data.shape, data.strides)):   # (a size-1 dim's: none)
         raise BufferError(f"__dlpack__: can't export a view with a negative stride (strides {tensor.stride()}); "
                           f"PyTorch does not support them: export x.contiguous() or pass copy=True")
 

@@ -62,6 +62,13 @@ def test_dlpack_export_of_a_negative_stride_view_is_refused(make: object) -> Non
     assert mg.from_dlpack(x).stride() == x.stride()   # minigrad to minigrad keeps the view
 
 
+def test_dlpack_export_of_a_size_one_dim_with_a_negative_stride_as_pytorch_reads_it() -> None:
+    """A negative stride on a dim of size 1 steps nowhere: such a view is exported (PyTorch reads it fine)."""
+    x = mg.arange(6.0).reshape(2, 3)[::-1][:1]
+    assert x.stride()[0] < 0
+    assert torch.from_dlpack(x).tolist() == [[3.0, 4.0, 5.0]]
+
+
 @pytest.mark.parametrize("dtype", ["float32", "int64", "bool", "complex64"])
 def test_legacy_dlpack_capsule_of_an_expanded_view_as_pytorch(dtype: str) -> None:
     """``mg.to_dlpack(x.expand(...))`` (and ``x.__dlpack__()`` with no ``max_version``, as older readers call it)
