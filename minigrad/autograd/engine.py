@@ -112,7 +112,10 @@ _PYTHON_NUMBERS = (int, float, bool, complex)
 
 def _plain_number(x: Any) -> Any:
     """A subclass of int, float or complex (an IntEnum member) as the plain Python number PyTorch reads it: a
-    weak scalar that keeps the tensor's dtype, where NumPy would read it as an int64, float64 or complex128."""
+    weak scalar that keeps the tensor's dtype, where NumPy would read it as an int64, float64 or complex128;
+    anything else (a Tensor, a plain number, a NumPy scalar) as it is."""
+    if type(x) in _PYTHON_NUMBERS or not isinstance(x, (int, float, complex)) or isinstance(x, numpy.generic):
+        return x
     return int(x) if isinstance(x, int) else float(x) if isinstance(x, float) else complex(x)
 
 
@@ -179,8 +182,8 @@ class Function:
                     # an array of a dtype no tensor holds (object, longdouble, str ...) goes to constant_array's refusal
                     numeric = isinstance(x, (int, float, complex)) or backend.is_array(x) and is_tensor_dtype(x.dtype)
                     if type(x) not in _PYTHON_NUMBERS and isinstance(x, (int, float, complex)) \
-                            and not isinstance(x, numpy.generic):   # an IntEnum member, a float subclass
-                        x = _plain_number(x)
+                            and not isinstance(x, numpy.generic):   # an IntEnum member, a float subclass: the
+                        return self(*map(_plain_number, inputs))   # op again with plain numbers (mg.compile too)
                     arrays.append(x if numeric else constant_array(self.name, x))
                     edges.append(None)
                     needs_grad.append(False)

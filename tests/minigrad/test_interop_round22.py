@@ -343,3 +343,18 @@ def test_dlpack_device_names_its_type_as_pytorch() -> None:
     assert ours == theirs and repr(ours) == repr(theirs)
     assert {k: int(v) for k, v in mg.utils.dlpack.DLDeviceType.__members__.items()} == {
         k: int(v) for k, v in torch.utils.dlpack.DLDeviceType.__members__.items()}
+
+
+def test_a_float_subclass_constant_keeps_the_dtype_in_compiled_replays() -> None:
+    """Under ``mg.compile`` the replayed program read a float-subclass constant as NumPy's float64 (the eager call
+    gave float32): the op now runs again with the plain number, so the capture records that."""
+    def step(x: mg.Tensor) -> mg.Tensor:
+        return (x * _Float(2.0) + 1.5).sum()
+
+    compiled = mg.compile(step)
+    x = mg.tensor([1.0, 2.0], requires_grad=True)
+    for _ in range(4):   # captured, then replayed
+        y = compiled(x)
+        y.backward()
+        assert y.dtype == mg.float32 and y.item() == 9.0 and x.grad.tolist() == [2.0, 2.0]
+        x.grad = None
