@@ -449,6 +449,10 @@ def _apply(op: type, *args: Any, **kwargs: Any) -> Any:
                 made[k] = original
         elif y._node is None and not original.requires_grad and not any(original is a for a in args):
             made[k] = original   # as PyTorch: forward's own tensor (a view it made under no_grad stays one)
+    last = {id(original): k for k, original in enumerate(outputs)}   # a Tensor forward returned twice (not an input):
+    for k, original in enumerate(outputs):                       # one Tensor, the last output's, as PyTorch's
+        if last[id(original)] != k and not any(original is a for a in args):
+            made[k] = made[last[id(original)]]
     if not isinstance(result, tuple):
         return made[0]
     results = list(results)

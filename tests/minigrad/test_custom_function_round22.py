@@ -402,3 +402,33 @@ def test_an_in_place_change_to_a_view_of_an_input_raises_where_torch_does(how: s
             return ["refused"]
         return [_values(row), _values(x)]
     _same(program)
+
+
+# --- one Tensor returned twice -------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("materialize", [True, False])
+def test_a_tensor_returned_twice_is_one_tensor_as_torch(materialize: bool) -> None:
+    """forward returning the same (non-input) Tensor twice gave two Tensors, one per output; torch returns that one
+    Tensor, attached to the last of its outputs, so every gradient reaching it goes there."""
+    def program(lib: Any) -> list:
+        seen: list = []
+
+        class Twice(lib.autograd.Function):
+            @staticmethod
+            def forward(ctx: Any, x: Any) -> Any:
+                ctx.save_for_backward(x)
+                ctx.set_materialize_grads(materialize)
+                y = x * x
+                return y, y
+
+            @staticmethod
+            def backward(ctx: Any, g1: Any, g2: Any) -> Any:
+                seen.append((g1 is None, g2 is None))
+                (x,) = ctx.saved_tensors
+                return 2 * x * ((0 if g1 is None else g1) + 2 * (0 if g2 is None else g2))
+
+        x = lib.tensor(A, requires_grad=True)
+        y, z = Twice.apply(x)
+        (y.sum() + 5 * z.sum()).backward()
+        return [y is z, _values(x.grad), seen]
+    _same(program)
