@@ -23,6 +23,7 @@ from typing import Any, Mapping
 from minigrad import Tensor
 
 from ._errors import InputShapeError
+from ._state_dict import keep_lazy_module
 from .conv import Conv1d, Conv2d
 from .conv_transpose import Conv3d, ConvTranspose1d, ConvTranspose2d, ConvTranspose3d
 from .normalization import BatchNorm1d
@@ -101,6 +102,7 @@ class _LazyMixin(SavesPlaceholders):
             value = state_dict.get(prefix + name)
             shape = () if is_lazy(value) else tuple(getattr(value, "shape", ()))   # a placeholder: none yet
             if value is not None and shape and 0 not in shape:
+                keep_lazy_module(self)   # a load that fails puts the placeholders back
                 self._materialize(name, shape)
                 self._channels_from_state(name, shape)
         super()._load_from_state_dict(state_dict, prefix, local_metadata, strict,  # type: ignore[misc]

@@ -7,11 +7,15 @@ each child's ``state_dict``, then its post-hooks ``hook(module, state_dict, pref
 result is an OrderedDict whose ``_metadata`` records each module's ``_version``, as PyTorch's.
 
 Loading (``Module.load_state_dict``) walks the modules as PyTorch does (each child sees the keys under its
-prefix) and calls ``_load_from_state_dict``, which runs the load pre-hooks and then *records* what each key
-would load. Only when every recorded value is a numeric array of the right shape (and, with ``strict``,
-no key is missing or unexpected) are the arrays copied in; then the load post-hooks run, bottom-up, with
-the ``_IncompatibleKeys`` they may edit in place. If a post-hook leaves a strict load with missing or
-unexpected keys (or raises), every array (and extra state) is put back before the error is raised.
+prefix) and calls ``_load_from_state_dict``, which runs the load pre-hooks and then checks and loads each of
+the module's own keys (and its extra state) at once, as PyTorch's, so a subclass that reads its tensors after
+``super()._load_from_state_dict`` sees the new values; what each write replaced is kept. A value that is not
+a numeric array of the right shape is not written and noted; when the walk ends with any such problem (or,
+with ``strict``, a missing or unexpected key), everything written is put back before the error is raised, so
+a failed load changes nothing (PyTorch keeps what it wrote). Then the load post-hooks run, bottom-up, with
+the ``_IncompatibleKeys`` they may edit in place; if they leave a strict load with missing or unexpected keys
+(or raise), everything is put back as well. A value that shares memory with another model tensor than its
+own (a swap of ``state_dict()`` values) is copied before the walk, so it loads what it held.
 """
 
 from __future__ import annotations
@@ -25,8 +29,8 @@ import numpy
 import minigrad as mg
 from minigrad import Tensor
 
-__all__ = ["StateDictError", "_IncompatibleKeys", "load_module_state", "record_module_state",
-           "save_module_state"]
+__all__ = ["StateDictError", "_IncompatibleKeys", "keep_lazy_module", "load_module_state",
+           "record_module_state", "save_module_state"]
 
 
 class StateDictError(RuntimeError, ValueError):
@@ -133,12 +137,28 @@ def _post_hooks(module: Any, destination: dict, prefix: str, local_metadata: dic
 # --- loading ---
 
 class _Load:
-    """One ``load_state_dict`` call: what each key would load, and the extra states to set."""
+    """One ``load_state_dict`` call (or one hand call of ``_load_from_state_dict``): what was written, to put
+    back if the load fails, and the problems found."""
 
     def __init__(self) -> None:
-        self.values: dict[str, tuple[Tensor, Any]] = {}   # key → (the module's tensor, the value to load)
-        self.slots: dict[str, tuple[Any, str]] = {}        # key → (the module that holds the tensor, its name)
-        self.extra: list[tuple[Any, Any]] = []             # (module, the value for set_extra_state)
+        self.undo: list = []       # functions that put back one write each, in the order written
+        self.problems: list = []   # lines naming a key whose value could not be loaded
+        self.written: list = []    # the tensors copied into: their version counters move once the load holds
+
+    def put_back(self) -> None:
+        """Undo every write (a failed load): the arrays hold what they held, their versions unchanged."""
+        for undo in reversed(self.undo):
+            undo()
+        self.undo.clear()
+        self.written.clear()
+
+    def bump_versions(self) -> None:
+        """Count the copies as in-place changes (a graph that saved the old values then refuses a backward)."""
+        for target in self.written:
+            bump = getattr(target, "_bump_version", None)
+            if bump is not None:
+                bump()
+        self.written.clear()
 
 
 _ACTIVE = threading.local()
@@ -147,35 +167,40 @@ _ACTIVE = threading.local()
 def record_module_state(module: Any, state_dict: Mapping[str, Any], prefix: str, local_metadata: dict,
                         strict: bool, missing_keys: list, unexpected_keys: list, error_msgs: list,
                         extra_state: bool) -> None:
-    """``Module._load_from_state_dict``: the load pre-hooks, then what ``module``'s own keys would load
-    (recorded; copied once the whole load is checked), missing and unexpected keys as PyTorch finds them."""
+    """``Module._load_from_state_dict``: the load pre-hooks, then ``module``'s own keys checked and loaded (what
+    they replace kept, to put back if the whole load fails), missing and unexpected keys as PyTorch finds them."""
     load = getattr(_ACTIVE, "load", None)
-    if load is None:   # called by hand, outside load_state_dict: this module's own keys, checked, then copied
+    if load is None:   # called by hand, outside load_state_dict: this module's own keys, all or nothing
         _ACTIVE.load = load = _Load()
         try:
             record_module_state(module, state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys,
                                 error_msgs, extra_state)
+        except BaseException:
+            load.put_back()
+            raise
         finally:
             _ACTIVE.load = None
-        arrays, problems = _check_values(load.values, bool(local_metadata.get("assign_to_params_buffers")))
-        error_msgs.extend(problem.strip() for problem in problems)
-        if not problems:
-            _copy_in(load, arrays, bool(local_metadata.get("assign_to_params_buffers")))
+        error_msgs.extend(problem.strip() for problem in load.problems)
+        if load.problems:
+            load.put_back()
+        load.bump_versions()
         return
     for hook, _ in _hooks(module, "load_pre"):
         hook(module, state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys, error_msgs)
+    assign = bool(local_metadata.get("assign_to_params_buffers"))
     local = dict(own_state(module))
     for name, tensor in local.items():
         key = prefix + name
         if key in state_dict:
-            load.values[key] = (tensor, state_dict[key])
-            load.slots[key] = (module, name)
+            _load_one(load, module, name, key, tensor, state_dict[key], assign)
         elif strict:
             missing_keys.append(key)
     extra_key = prefix + "_extra_state"
     if extra_state:
         if extra_key in state_dict:
-            load.extra.append((module, state_dict[extra_key]))
+            old = module.get_extra_state()
+            module.set_extra_state(state_dict[extra_key])
+            load.undo.append(lambda: module.set_extra_state(old))
         elif strict:
             missing_keys.append(extra_key)
     elif strict and extra_key in state_dict:
@@ -189,8 +214,53 @@ def record_module_state(module: Any, state_dict: Mapping[str, Any], prefix: str,
                 unexpected_keys.append(key)
 
 
+def keep_lazy_module(module: Any) -> None:
+    """A lazy module's ``_load_from_state_dict`` is about to give its placeholders their shapes (and the module
+    its plain class): if the load fails, the module and its placeholders are put back as they are now."""
+    load = getattr(_ACTIVE, "load", None)
+    if load is None:
+        return
+    kind, attributes = type(module), {k: set(v) if type(v) is set else v for k, v in module.__dict__.items()}
+    placeholders = [(tensor, type(tensor), tensor.data) for tensor in (*module._parameters.values(),
+                                                                       *module._buffers.values())
+                    if _is_placeholder(tensor)]
+
+    def undo() -> None:
+        for tensor, placeholder_kind, array in placeholders:
+            tensor.data = array   # (the placeholder's array, set while it is still a Parameter or Tensor)
+            object.__setattr__(tensor, "__class__", placeholder_kind)
+        module.__dict__.clear()
+        module.__dict__.update(attributes)
+        object.__setattr__(module, "__class__", kind)
+
+    load.undo.append(undo)
+
+
+def _load_one(load: _Load, module: Any, name: str, key: str, target: Tensor, value: Any, assign: bool) -> None:
+    """Check ``value`` for ``module``'s tensor ``name`` (at ``key``) and load it: copied into the tensor's array
+    (cast to its dtype, to its device, as PyTorch's copy) or, with ``assign``, set as the module's attribute (as
+    PyTorch's ``assign``); what it replaced is kept in ``load.undo``. A problem is noted and nothing written."""
+    arrays, problems = _check_values({key: (target, value)}, assign)
+    load.problems += problems
+    if key not in arrays:
+        return
+    array = arrays[key]
+    if assign:
+        # as PyTorch's assign: the module holds the state dict's tensor itself where it can (a Parameter for a
+        # parameter, any Tensor for a buffer), else a new one around the value (no copy), set as an attribute
+        # (registration hooks run; the old tensor, its .grad and an optimizer holding it stay apart; tied
+        # weights come apart, each name its own tensor)
+        setattr(module, name, _assigned(module, name, target, value, array))
+        load.undo.append(lambda: setattr(module, name, target))
+        return
+    old = target.data.copy()
+    _put(target, array)
+    load.undo.append(lambda: _put(target, old))
+    load.written.append(target)
+
+
 def load_module_state(root: Any, state: Mapping[str, Any], strict: bool, assign: bool) -> _IncompatibleKeys:
-    """``root.load_state_dict(state, strict, assign)``: PyTorch's walk, checked whole before anything is copied."""
+    """``root.load_state_dict(state, strict, assign)``: PyTorch's walk, all or nothing (see the module doc)."""
     name = f"{type(root).__name__}.load_state_dict"
     if not isinstance(state, Mapping):
         raise TypeError(f"{name}: expected a mapping of name → array, got {type(state).__name__}")
@@ -200,6 +270,8 @@ def load_module_state(root: Any, state: Mapping[str, Any], strict: bool, assign:
     if bad_keys:   # PyTorch fails on key.startswith; say which key
         raise TypeError(f"{name}: state dict keys must be strings (dotted names), got {bad_keys[0]!r} "
                         f"({type(bad_keys[0]).__name__}); nothing was loaded")
+    if not assign:
+        _copy_aliases(root, state)
     if metadata is not None:
         state._metadata = metadata
     missing: list = []
@@ -208,27 +280,41 @@ def load_module_state(root: Any, state: Mapping[str, Any], strict: bool, assign:
     load = _Load()
     previous, _ACTIVE.load = getattr(_ACTIVE, "load", None), load
     try:
-        _walk(root, state, "", metadata, assign, (missing, unexpected, errors))
-    finally:
-        _ACTIVE.load = previous
-    arrays, problems = _check_values(load.values, assign)
-    problems += [f"  {message}" for message in errors]
-    post_hooks = _has_post_hooks(root)
-    if problems or (strict and (missing or unexpected) and not post_hooks):
-        raise StateDictError(f"{name}: the state dict does not fit; nothing was loaded:\n"
-                             + "\n".join(problems + _key_lines(strict, missing, unexpected)))
-    undo = _copy_in(load, arrays, assign)
-    result = _IncompatibleKeys(missing, unexpected)
-    try:
+        try:
+            _walk(root, state, "", metadata, assign, (missing, unexpected, errors))
+        finally:
+            _ACTIVE.load = previous
+        problems = load.problems + [f"  {message}" for message in errors]
+        post_hooks = _has_post_hooks(root)
+        if problems or (strict and (missing or unexpected) and not post_hooks):
+            raise StateDictError(f"{name}: the state dict does not fit; nothing was loaded:\n"
+                                 + "\n".join(problems + _key_lines(strict, missing, unexpected)))
+        load.bump_versions()
+        result = _IncompatibleKeys(missing, unexpected)
         if post_hooks:
             _run_post_hooks(root, result)
         if strict and (missing or unexpected):
             raise StateDictError(f"{name}: the state dict does not fit; nothing was loaded:\n"
                                  + "\n".join(_key_lines(strict, missing, unexpected)))
     except BaseException:
-        undo()
+        load.put_back()
         raise
     return result
+
+
+def _copy_aliases(root: Any, state: dict) -> None:
+    """Replace by a copy each value of ``state`` that shares memory with a tensor of ``root`` other than the one
+    its key names (``{"a": sd["b"], "b": sd["a"]}``): written in turn, a swap would load b twice."""
+    tensors = [*root.named_parameters(remove_duplicate=False), *root.named_buffers(remove_duplicate=False)]
+    roots = {id(_root(tensor.data)) for _, tensor in tensors}
+    named = dict(tensors)
+    for key, value in state.items():
+        array = value.data if isinstance(value, Tensor) else value
+        if not mg.is_array(array) or id(_root(array)) not in roots:
+            continue
+        own = named.get(key)
+        if own is None or _root(own.data) is not _root(array):
+            state[key] = value.detach().clone() if isinstance(value, Tensor) else array.copy()
 
 
 def _walk(module: Any, local: dict, prefix: str, metadata: Any, assign: bool, lists: tuple) -> None:
@@ -317,50 +403,6 @@ def _check_values(values: dict, assign: bool) -> tuple[dict, list]:
     return arrays, problems
 
 
-def _copy_in(load: _Load, arrays: dict, assign: bool) -> Any:
-    """Each checked array into its tensor (cast to its dtype and copied to its device, into its array, as
-    PyTorch's copy; with ``assign`` taken as it is), then the extra states; returns a function that undoes it."""
-    saved: list = []
-    extras: list = []
-    rebound: list = []   # (module, name, the shared tensor it held)
-
-    def undo() -> None:
-        for module, name, target in reversed(rebound):
-            setattr(module, name, target)
-        for target, old in reversed(saved):
-            _put(target, old, assign)
-        for module, old in reversed(extras):
-            module.set_extra_state(old)
-
-    if not assign:   # a value in the memory of a tensor written before it (a swap) is copied before any write
-        arrays, written = dict(arrays), set()   # (a value in its own tensor's memory, as state_dict()'s, is not)
-        for key, array in arrays.items():
-            if id(_root(array)) in written:
-                arrays[key] = array.copy()
-            written.add(id(_root(load.values[key][0].data)))
-    try:   # a set_extra_state (or a device copy) that raises half-way puts back what was already loaded
-        for key, array in arrays.items():
-            target = load.values[key][0]
-            module, name = load.slots.get(key, (None, key))
-            if assign and module is not None:
-                # as PyTorch's assign: the module holds the state dict's tensor itself where it can (a Parameter
-                # for a parameter, any Tensor for a buffer), else a new one around the value (no copy), set as an
-                # attribute (registration hooks run; the old tensor, its .grad and an optimizer holding it stay
-                # apart; tied weights come apart, each name its own tensor)
-                rebound.append((module, name, target))
-                setattr(module, name, _assigned(module, name, target, load.values[key][1], array))
-                continue
-            saved.append((target, target.data if assign else target.data.copy()))
-            _put(target, array, assign)
-        for module, value in load.extra:
-            extras.append((module, module.get_extra_state()))
-            module.set_extra_state(value)
-    except BaseException:
-        undo()
-        raise
-    return undo
-
-
 def _assigned(module: Any, name: str, target: Tensor, value: Any, array: Any) -> Tensor:
     """What ``module``'s ``name`` holds after an assign load of ``value`` (read as ``array``): ``value`` itself if it
     is a tensor of the kind (a Parameter for a parameter, given ``target``'s ``requires_grad``; any Tensor for a
@@ -382,12 +424,7 @@ def _root(array: Any) -> Any:
     return array
 
 
-def _put(target: Tensor, array: Any, assign: bool) -> None:
-    if assign:
-        target.data = array
-    else:
-        new = mg.to_device(mg.to_numpy(array), target.device) if target.device.type != "cpu" else mg.to_numpy(array)
-        mg.array_module(target.data).copyto(target.data, new, casting="unsafe")
-    bump = getattr(target, "_bump_version", None)
-    if bump is not None:
-        bump()
+def _put(target: Tensor, array: Any) -> None:
+    """Copy ``array`` into ``target``'s array (cast to its dtype, to its device); the version moves later."""
+    new = mg.to_device(mg.to_numpy(array), target.device) if target.device.type != "cpu" else mg.to_numpy(array)
+    mg.array_module(target.data).copyto(target.data, new, casting="unsafe")

@@ -13,6 +13,7 @@ from minigrad import Tensor
 from . import functional as F
 from . import init
 from ._parameters import float_dtype, size_arg, weight_and_bias
+from ._state_dict import keep_lazy_module
 from .layers import Linear, _DropoutNd
 from .module import Module
 from .parameter import SavesPlaceholders, UninitializedParameter, is_lazy
@@ -123,6 +124,7 @@ class LazyLinear(SavesPlaceholders, Linear):
         (also when this module sits inside a container that is loading)."""
         weight = state_dict.get(prefix + "weight")
         if self.has_uninitialized_params() and not is_lazy(weight) and len(getattr(weight, "shape", ())) == 2:
+            keep_lazy_module(self)   # a load that fails puts the placeholders back
             self._materialize(weight.shape[1])
         Module._load_from_state_dict(self, state_dict, prefix, local_metadata, strict,   # self is a Linear now
                                      missing_keys, unexpected_keys, error_msgs)

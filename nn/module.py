@@ -737,10 +737,15 @@ class Module(ModuleHooks):
         parameters, its persistent buffers, then each child's (a shared one under each name), through the
         state-dict hooks. Keys start with ``prefix``, go into ``destination`` if given (else a new OrderedDict
         whose ``_metadata`` holds each module's ``_version``); ``keep_vars=True`` gives the Parameters."""
-        if args:   # PyTorch's old positional form: (destination, prefix, keep_vars)
+        if args:   # PyTorch's old positional form (destination, prefix, keep_vars): a keyword given wins
             if len(args) > 3:
                 raise TypeError(f"{type(self).__name__}.state_dict: at most 3 positional arguments, got {len(args)}")
-            destination, prefix, keep_vars = (*args, *(destination, prefix, keep_vars)[len(args):])
+            warnings.warn("Positional args are being deprecated, use kwargs instead. Refer to "
+                          "https://pytorch.org/docs/main/generated/torch.nn.Module.html#torch.nn.Module.state_dict"
+                          " for details.", FutureWarning, stacklevel=2)
+            destination = args[0] if destination is None else destination
+            prefix = args[1] if len(args) > 1 and prefix == "" else prefix
+            keep_vars = args[2] if len(args) > 2 and keep_vars is False else keep_vars
         return save_module_state(self, destination, prefix, keep_vars)
 
     def _save_to_state_dict(self, destination: dict, prefix: str, keep_vars: bool) -> None:
@@ -762,8 +767,9 @@ class Module(ModuleHooks):
     def load_state_dict(self, state_dict: Mapping[str, Any], strict: bool = True, assign: bool = False) -> LoadResult:
         """Copy arrays from ``state_dict`` (Tensors, NumPy arrays, PyTorch tensors) into this module.
 
-        PyTorch's walk (each module's ``_load_from_state_dict`` and load hooks), checked whole before
-        anything is copied: if anything is wrong nothing is changed and :class:`StateDictError` names each
+        PyTorch's walk (each module's ``_load_from_state_dict`` and load hooks; each module's keys are
+        loaded as it is reached, so an override sees its new values after ``super()``), all or nothing: if
+        anything is wrong everything written is put back and :class:`StateDictError` names each
         missing, unexpected and mis-shaped key. Values are cast to each parameter's dtype and copied
         to its device, into its array, as PyTorch does (a graph that saved the
         old values then refuses a backward, as after any in-place change).
@@ -776,7 +782,8 @@ class Module(ModuleHooks):
     def _load_from_state_dict(self, state_dict: Mapping[str, Any], prefix: str, local_metadata: dict, strict: bool,
                               missing_keys: list, unexpected_keys: list, error_msgs: list) -> None:
         """This module's own keys (under ``prefix``) of ``state_dict``, as PyTorch's: runs the load pre-hooks,
-        notes missing and unexpected keys; override to rename or convert keys, then call this."""
+        loads the keys it has (put back if the whole load fails), notes missing and unexpected keys; override to
+        rename or convert keys, then call this (its tensors hold the loaded values when it returns)."""
         record_module_state(self, state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys,
                             error_msgs, type(self).set_extra_state is not Module.set_extra_state)
 

@@ -4,7 +4,7 @@ PyTorch's parameter and buffer names."""
 from __future__ import annotations
 
 import warnings
-from typing import Any
+from typing import Any, Mapping
 
 from minigrad import Tensor
 
@@ -100,6 +100,25 @@ class _InstanceNormNd(_NormBase):
     def extra_repr(self) -> str:
         return (f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, affine={self.affine}, "
                 f"bias={self.bias is not None}, track_running_stats={self.track_running_stats}")
+
+    def _load_from_state_dict(self, state_dict: Mapping[str, Any], prefix: str, local_metadata: dict, strict: bool,
+                              missing_keys: list, unexpected_keys: list, error_msgs: list) -> None:
+        """As torch's: a state dict without a version (saved before 0.4, or a plain dict) that has running
+        statistics for a norm without them is refused, also with ``strict=False`` (an error, not unexpected keys)."""
+        found = [prefix + name for name in ("running_mean", "running_var") if prefix + name in state_dict]
+        if local_metadata.get("version") is None and not self.track_running_stats and found:
+            klass = type(self).__name__
+            names = " and ".join(f'"{key}"' for key in found)
+            error_msgs.append(f"Unexpected running stats buffer(s) {names} for {klass} with track_running_stats="
+                              f"False. If state_dict is a checkpoint saved before 0.4.0, this may be expected "
+                              f"because {klass} does not track running stats by default since 0.4.0. Please remove "
+                              f"these keys from state_dict. If the running stats are actually needed, instead set "
+                              f"track_running_stats=True in {klass} to enable them. See the documentation of "
+                              f"{klass} for details.")
+            for key in found:
+                state_dict.pop(key)   # type: ignore[attr-defined]
+        super()._load_from_state_dict(state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys,
+                                      error_msgs)
 
 
 class InstanceNorm1d(_InstanceNormNd):
