@@ -612,19 +612,88 @@ def evaluate(encoder, decoder, source, max_length=MAX_LENGTH):
 '''
 
 
+SINE_TODAY = '''
+class Sequence(nn.Module):
+    """Two LSTMCells and a Linear: values (B, L) -> one-step-ahead predictions (B, L + future), on the device of an
+    empty ``dummy_param`` (today's pytorch/examples train.py)."""
+
+    def __init__(self, hidden=6):
+        super(Sequence, self).__init__()
+        self.hidden = hidden
+        self.lstm1 = nn.LSTMCell(1, hidden)
+        self.lstm2 = nn.LSTMCell(hidden, hidden)
+        self.linear = nn.Linear(hidden, 1)
+        self.dummy_param = nn.Parameter(torch.empty(0))
+
+    def forward(self, input, future=0):
+        outputs = []
+        device = self.dummy_param.device
+        h_t = torch.zeros(input.size(0), self.hidden, dtype=torch.double).to(device)
+        c_t = torch.zeros(input.size(0), self.hidden, dtype=torch.double).to(device)
+        h_t2 = torch.zeros(input.size(0), self.hidden, dtype=torch.double).to(device)
+        c_t2 = torch.zeros(input.size(0), self.hidden, dtype=torch.double).to(device)
+        for input_t in input.split(1, dim=1):
+            h_t, c_t = self.lstm1(input_t, (h_t, c_t))
+            h_t2, c_t2 = self.lstm2(h_t, (h_t2, c_t2))
+            output = self.linear(h_t2)
+            outputs += [output]
+        for i in range(future):
+            h_t, c_t = self.lstm1(output, (h_t, c_t))
+            h_t2, c_t2 = self.lstm2(h_t, (h_t2, c_t2))
+            output = self.linear(h_t2)
+            outputs += [output]
+        outputs = torch.cat(outputs, dim=1)
+        return outputs
+
+
+def make_model():
+    return Sequence()
+
+
+def train(seq, data, device, steps=1, future=5):
+    """LBFGS(lr=0.8) with a closure on rows 3.., a no_grad forecast of rows 0..2: per-closure losses, test losses,
+    forecasts (3, L - 1 + future)."""
+    data = torch.from_numpy(data).to(device)
+    input = data[3:, :-1]
+    target = data[3:, 1:]
+    test_input = data[:3, :-1]
+    test_target = data[:3, 1:]
+    seq = seq.to(device).double()
+    criterion = nn.MSELoss().to(device)
+    optimizer = torch.optim.LBFGS(seq.parameters(), lr=0.8)
+    losses, test_losses, forecasts = [], [], []
+    for i in range(steps):
+        def closure():
+            optimizer.zero_grad()
+            out = seq(input)
+            loss = criterion(out, target)
+            losses.append(loss.item())
+            loss.backward()
+            return loss
+        optimizer.step(closure)
+        with torch.no_grad():
+            pred = seq(test_input, future=future)
+            loss = criterion(pred[:, :-future], test_target)
+            test_losses.append(loss.item())
+            y = pred.cpu().detach().numpy()
+        forecasts.append(y)
+    return losses, test_losses, forecasts, seq.dummy_param.grad is None
+'''
+
+
 def test_the_programs_differ_only_in_their_imports() -> None:
     assert TORCH_IMPORTS_R22.count("\n") == MINIGRAD_IMPORTS_R22.count("\n") == 7
-    for source in (CLASSIFY_NAMES, CHAR_TAGGER, WORD_LM, CLASSIC_TRANSLATION):
+    for source in (CLASSIFY_NAMES, CHAR_TAGGER, WORD_LM, CLASSIC_TRANSLATION, SINE_TODAY):
         assert "import" not in source and "minigrad" not in source and "mg." not in source
 
 
-def _assert_same_state(torch_model: Any, mg_model: Any) -> None:
+def _assert_same_state(torch_model: Any, mg_model: Any, rtol: float = RTOL) -> None:
     theirs = {k: v.detach().numpy() for k, v in torch_model.state_dict().items()}
     ours = {k: v.numpy() for k, v in mg_model.state_dict().items()}
     assert ours.keys() == theirs.keys()
     for name, value in theirs.items():
         assert ours[name].dtype == value.dtype, name
-        np.testing.assert_allclose(ours[name], value, rtol=RTOL, atol=1e-12, err_msg=name)
+        np.testing.assert_allclose(ours[name], value, rtol=rtol, atol=1e-12, err_msg=name)
 
 
 # ----------------------------------------------------------------------------- 1. classifying names
@@ -776,12 +845,40 @@ def test_classic_seq2seq_translation_with_teacher_forcing_on_and_off(torch: Any,
         np.testing.assert_allclose(attention, torch_attention, rtol=RTOL, atol=1e-14)
 
 
-# ----------------------------------------------------------------------------- 5. on the GPU
+# ----------------------------------------------------------------------------- 5. time sequence prediction, today
+
+
+def _sine_waves(rows: int, length: int, seed: int, period: int = 4) -> np.ndarray:
+    """generate_sine_wave.py, small: float64 sines (rows, length), each row shifted by a random phase."""
+    rng = np.random.default_rng(seed)
+    x = np.arange(length) + rng.integers(-4 * period, 4 * period, rows)[:, None]
+    return np.sin(x / 1.0 / period).astype("float64")
+
+
+def test_time_sequence_prediction_with_a_dummy_param_for_the_device(torch: Any) -> None:
+    """Today's train.py: states made on ``self.dummy_param.device`` (an empty Parameter LBFGS also steps, its grad
+    never set), ``torch.from_numpy(data).to(device)``, ``Sequence().to(device).double()``,
+    ``nn.MSELoss().to(device)``, ``pred.cpu().detach().numpy()``. (Rows and phases where LBFGS does not overshoot:
+    an overshoot to losses of 1e5 turns float64 round-off into 1e-7 relative differences, as in any two engines.)"""
+    data = _sine_waves(5, 9, seed=2)
+    torch_program, torch_model, mg_program, mg_model, _ = _twin_models(SINE_TODAY, imports=IMPORTS)
+    expected = torch_program["train"](torch_model, data, torch.device("cpu"))
+    got = mg_program["train"](mg_model, data, mg.device("cpu"))
+    assert len(got[0]) == len(expected[0]) == 20 and got[3] is expected[3] is True
+    np.testing.assert_allclose(got[0], expected[0], rtol=1e-9)
+    np.testing.assert_allclose(got[1], expected[1], rtol=1e-9)
+    for ours, theirs in zip(got[2], expected[2]):
+        assert ours.dtype == theirs.dtype == np.float64 and ours.shape == theirs.shape == (3, 8 + 5)
+        np.testing.assert_allclose(ours, theirs, rtol=1e-9, atol=1e-12)
+    _assert_same_state(torch_model, mg_model, rtol=1e-9)
+
+
+# ----------------------------------------------------------------------------- 6. on the GPU
 
 
 @pytest.mark.gpu
 def test_tutorials_on_cuda_as_on_torchs_cpu(torch: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> None:
-    """The classifier under the tutorial's ``torch.set_default_device(device)``, and the word language model moved
+    """The classifier under the tutorial's ``torch.set_default_device(device)`` and the word language model moved
     with ``.to(device)`` (``batchify`` too), on ``cuda`` (the strict CuPy stand-in where there is no GPU): torch's
     CPU numbers. (Only minigrad moves: torch's run stays on its CPU.)"""
     pairs = _names(np.random.default_rng(22), 20)
