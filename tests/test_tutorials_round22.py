@@ -44,7 +44,13 @@ import numpy as np
 import pytest
 
 import minigrad as mg
-from tests.test_pytorch_programs import _program, _twin_models
+from tests.test_pytorch_programs import (
+    MINIGRAD_IMPORTS,
+    TORCH_IMPORTS,
+    TRANSFORMER_LANGUAGE_MODEL,
+    _program,
+    _twin_models,
+)
 from tests.test_pytorch_programs_gnn import _shared_dropout
 
 TORCH_IMPORTS_R22 = """\
@@ -812,6 +818,30 @@ def test_word_language_model_tied_and_transformer(torch: Any, monkeypatch: pytes
     torch_picked, torch_weights = torch_program["generate"](torch_model, ntokens, 4, 0.8, _shared_picker(11))
     assert picked == torch_picked
     np.testing.assert_allclose(weights, torch_weights, rtol=RTOL)
+
+
+
+def test_examples_transformer_subclass_in_float64_with_dropout(torch: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """pytorch/examples' ``TransformerModel(nn.Transformer)`` (ported in float32 without dropout by
+    tests/test_pytorch_programs.py) in float64 with its dropout on: the position code's, and each encoder layer's
+    three ``Dropout`` modules (the shared masks); the self-attention's own dropout runs inside torch's kernel and is
+    set to 0 in both."""
+    rng = np.random.default_rng(3)
+    corpus = np.cumsum(np.where(rng.random(60) < 0.9, 3, 1)) % 11
+    _shared_dropout(monkeypatch, torch, seed=5)
+    programs = [_program(TRANSFORMER_LANGUAGE_MODEL, imports) for imports in (TORCH_IMPORTS, MINIGRAD_IMPORTS)]
+    models = []
+    for program in programs:
+        program["torch"].manual_seed(0)
+        model = program["CausalTransformerLM"](11, 8, 2, 16, 2, dropout=0.2)
+        for layer in model.encoder.layers:
+            layer.self_attn.dropout = 0.0
+        models.append(model.double())
+    models[1].load_state_dict({k: mg.from_numpy(v.detach().numpy().copy()) for k, v in models[0].state_dict().items()})
+    expected = programs[0]["train"](models[0], corpus, 11, 6)
+    got = programs[1]["train"](models[1], corpus, 11, 6)
+    np.testing.assert_allclose(got, expected, rtol=RTOL)
+    _assert_same_state(models[0], models[1])
 
 
 # ----------------------------------------------------------------------------- 4. the classic translation tutorial
