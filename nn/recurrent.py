@@ -236,8 +236,7 @@ class _Recurrent(Module):
                                           + pytorch_input_message(owner, x.data, self.input_size, (2,)))
             padded, packed_lengths = pad_packed_sequence(x)
             padded = as_input(owner, padded, self._dtype_weight())
-            output, final = self._forward_padded(padded, state, packed_lengths, time_axis=0, unbatched=False)
-            return pack_like(output, x), final
+            return self._forward_padded(padded, state, packed_lengths, time_axis=0, unbatched=False, packed=x)
         x = as_input(owner, x, self._dtype_weight())
         if x.ndim not in (2, 3) or x.shape[-1] != self.input_size:
             layout = "(batch, seq_len, input_size)" if self.batch_first else "(seq_len, batch, input_size)"
@@ -269,9 +268,10 @@ class _Recurrent(Module):
             return unread_weight(self, "weight_ih_l0")
         return self._weight("weight_ih_l0")
 
-    def _forward_padded(self, x: Tensor, state: State, lengths: Any, time_axis: int,
-                        unbatched: bool) -> tuple[Tensor, State]:
-        """``forward`` on a padded (T, B, I) or (B, T, I) input (unbatched: B = 1, squeezed on return)."""
+    def _forward_padded(self, x: Tensor, state: State, lengths: Any, time_axis: int, unbatched: bool,
+                        packed: PackedSequence | None = None) -> tuple[Tensor | PackedSequence, State]:
+        """``forward`` on a padded (T, B, I) or (B, T, I) input (unbatched: B = 1, squeezed on return); the output
+        packed as ``packed`` when given (the input was)."""
         owner = type(self).__name__
         check_weight_dtypes(owner, x, ((name, self._parameters.get(name)) for name in self._flat_weights_names))
         steps, batch = x.shape[time_axis], x.shape[1 - time_axis]
@@ -287,7 +287,10 @@ class _Recurrent(Module):
 
         with mg.gc_paused():
             output, finals = self._run_layers(x, time_axis, initial, masks)
-        final_states = [mg.stack(f, axis=0) for f in finals]
+        if packed is not None:
+            output = pack_like(output, packed)
+        # made in PyTorch's order (the output, c_n, h_n), which sets the order of hooks on them in backward
+        final_states = [mg.stack(f, axis=0) for f in finals[::-1]][::-1]
         if unbatched:
             output = output.squeeze(1)
             final_states = [s.squeeze(1) for s in final_states]

@@ -10,6 +10,7 @@ import pytest
 
 import minigrad as mg
 import nn
+from nn.utils import rnn as mrnn
 
 torch = pytest.importorskip("torch", reason="no torch")
 
@@ -232,3 +233,35 @@ def test_non_reentrant_checkpoint_computes_with_a_saved_tensor_changed_in_place(
     for lib, checkpoint in ((mg, mg_checkpoint.checkpoint), (torch, torch_checkpoint.checkpoint)):
         with pytest.raises(RuntimeError, match="modified by an inplace operation"):
             gradient(lib, lambda a, checkpoint=checkpoint: checkpoint(program(False), a, use_reentrant=True))
+
+
+# --- 5. recurrent layers x hooks: the order of the hooks on the output, h_n and c_n --------------------------------
+
+@pytest.mark.parametrize("kind", ["LSTM", "GRU"])
+@pytest.mark.parametrize("form", ["padded", "packed", "unbatched"])
+@pytest.mark.parametrize("bidirectional", [False, True])
+def test_hooks_on_output_and_final_states_run_in_torchs_order(kind: str, form: str, bidirectional: bool) -> None:
+    """torch makes the output (a packed one's data included), then c_n, then h_n, so backward runs h_n's hooks,
+    then c_n's, then the output's; ours stacked h_n before c_n and packed the output last."""
+    rng = np.random.default_rng(0)
+    x_value = rng.standard_normal((3, 2, 2))
+    orders = []
+    for lib, module in zip((mg, torch), _pair(kind, bidirectional)):
+        order: list = []
+        x = lib.tensor(x_value[:, 0] if form == "unbatched" else x_value, requires_grad=True)
+        pack = mrnn.pack_padded_sequence if lib is mg else torch.nn.utils.rnn.pack_padded_sequence
+        output, state = module(pack(x, [3, 2]) if form == "packed" else x)
+        output = output.data if form == "packed" else output
+        states = state if kind == "LSTM" else (state,)
+        for name, tensor in zip(("output", "h_n", "c_n"), (output, *states)):
+            tensor.register_hook(lambda g, name=name, order=order: order.append(name))
+        sum((t * t).sum() for t in (output, *states)).backward()
+        orders.append(order)
+    assert orders[0] == orders[1]
+
+
+def _pair(kind: str, bidirectional: bool) -> tuple:
+    theirs = getattr(torch.nn, kind)(2, 3, bidirectional=bidirectional).double()
+    ours = getattr(nn, kind)(2, 3, bidirectional=bidirectional, dtype=np.float64)
+    ours.load_state_dict({k: v.detach().numpy() for k, v in theirs.state_dict().items()})
+    return ours, theirs
