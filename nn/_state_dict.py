@@ -13,9 +13,11 @@ the module's own keys (and its extra state) at once, as PyTorch's, so a subclass
 a numeric array of the right shape is not written and noted; when the walk ends with any such problem (or,
 with ``strict``, a missing or unexpected key), everything written is put back before the error is raised, so
 a failed load changes nothing (PyTorch keeps what it wrote). Then the load post-hooks run, bottom-up, with
-the ``_IncompatibleKeys`` they may edit in place; if they leave a strict load with missing or unexpected keys
-(or raise), everything is put back as well. A value that shares memory with another model tensor than its
-own (a swap of ``state_dict()`` values) is copied before the walk, so it loads what it held.
+the ``_IncompatibleKeys`` they may edit in place, each seeing the keys found up to the end of its module's
+subtree, as in PyTorch's walk; if they leave a strict load with missing or unexpected keys (or raise),
+everything is put back as well (PyTorch runs them also when the values do not fit; ours do not run then).
+A value that shares memory with another model tensor than its own (a swap of ``state_dict()`` values) is
+copied before the walk, so it loads what it held.
 """
 
 from __future__ import annotations
@@ -277,25 +279,25 @@ def load_module_state(root: Any, state: Mapping[str, Any], strict: bool, assign:
     missing: list = []
     unexpected: list = []
     errors: list = []
+    finished: list = []   # (module, keys missing, keys unexpected) when its subtree was walked: post-order
     load = _Load()
     previous, _ACTIVE.load = getattr(_ACTIVE, "load", None), load
     try:
         try:
-            _walk(root, state, "", metadata, assign, (missing, unexpected, errors))
+            _walk(root, state, "", metadata, assign, (missing, unexpected, errors), finished)
         finally:
             _ACTIVE.load = previous
         problems = load.problems + [f"  {message}" for message in errors]
-        post_hooks = _has_post_hooks(root)
+        post_hooks = any(_hooks(module, "load_post") for module, _, _ in finished)
         if problems or (strict and (missing or unexpected) and not post_hooks):
             raise StateDictError(f"{name}: the state dict does not fit; nothing was loaded:\n"
                                  + "\n".join(problems + _key_lines(strict, missing, unexpected)))
         load.bump_versions()
-        result = _IncompatibleKeys(missing, unexpected)
-        if post_hooks:
-            _run_post_hooks(root, result)
-        if strict and (missing or unexpected):
+        result = _run_post_hooks(finished, missing, unexpected) if post_hooks else \
+            _IncompatibleKeys(missing, unexpected)
+        if strict and (result.missing_keys or result.unexpected_keys):
             raise StateDictError(f"{name}: the state dict does not fit; nothing was loaded:\n"
-                                 + "\n".join(_key_lines(strict, missing, unexpected)))
+                                 + "\n".join(_key_lines(strict, result.missing_keys, result.unexpected_keys)))
     except BaseException:
         load.put_back()
         raise
@@ -317,9 +319,10 @@ def _copy_aliases(root: Any, state: dict) -> None:
             state[key] = value.detach().clone() if isinstance(value, Tensor) else array.copy()
 
 
-def _walk(module: Any, local: dict, prefix: str, metadata: Any, assign: bool, lists: tuple) -> None:
+def _walk(module: Any, local: dict, prefix: str, metadata: Any, assign: bool, lists: tuple, finished: list) -> None:
     """PyTorch's ``load`` recursion: ``module._load_from_state_dict`` on the keys under ``prefix``, then each
-    child (a shared child under each of its names) on the keys under its own prefix."""
+    child (a shared child under each of its names) on the keys under its own prefix; then ``module`` and the
+    number of missing and unexpected keys found so far go into ``finished``."""
     local_metadata = dict(metadata.get(prefix[:-1], {})) if metadata is not None else {}
     if assign:
         local_metadata["assign_to_params_buffers"] = assign
@@ -328,22 +331,32 @@ def _walk(module: Any, local: dict, prefix: str, metadata: Any, assign: bool, li
         if child is not None:
             child_prefix = f"{prefix}{name}."
             child_local = OrderedDict((k, v) for k, v in local.items() if k.startswith(child_prefix))
-            _walk(child, child_local, child_prefix, metadata, assign, lists)
+            _walk(child, child_local, child_prefix, metadata, assign, lists, finished)
+    finished.append((module, len(lists[0]), len(lists[1])))
 
 
-def _has_post_hooks(module: Any) -> bool:
-    return any(_hooks(m, "load_post") for _, m in module.named_modules(remove_duplicate=False))
-
-
-def _run_post_hooks(module: Any, keys: _IncompatibleKeys) -> None:
-    """Each module's load post-hooks after its children's (PyTorch's order); they edit ``keys`` in place."""
-    for child in module._modules.values():
-        if child is not None:
-            _run_post_hooks(child, keys)
-    for hook, _ in _hooks(module, "load_post"):
-        if hook(module, keys) is not None:
-            raise PostHookReturnError(f"{type(module).__name__}: a load_state_dict post-hook must return None; to "
-                                      "change the missing or unexpected keys, edit incompatible_keys' lists in place")
+def _run_post_hooks(finished: list, missing: list, unexpected: list) -> _IncompatibleKeys:
+    """Each module's load post-hooks, after its children's (PyTorch's order), on the ``_IncompatibleKeys`` they
+    edit in place and the load returns. As in PyTorch's walk, where they run as each subtree ends, a hook sees
+    the keys found up to the end of its module's subtree (so clearing the lists clears those, not a later
+    sibling's); the keys found after are added as the hooks go, and the rest at the end."""
+    keys = _IncompatibleKeys([], [])
+    shown = [0, 0]   # how many of ``missing`` and ``unexpected`` are in ``keys`` so far
+    for module, n_missing, n_unexpected in finished:
+        hooks = _hooks(module, "load_post")
+        if not hooks:
+            continue
+        keys.missing_keys.extend(missing[shown[0]:n_missing])
+        keys.unexpected_keys.extend(unexpected[shown[1]:n_unexpected])
+        shown = [n_missing, n_unexpected]
+        for hook, _ in hooks:
+            if hook(module, keys) is not None:
+                raise PostHookReturnError(f"{type(module).__name__}: a load_state_dict post-hook must return None; "
+                                          "to change the missing or unexpected keys, edit incompatible_keys' lists "
+                                          "in place")
+    keys.missing_keys.extend(missing[shown[0]:])
+    keys.unexpected_keys.extend(unexpected[shown[1]:])
+    return keys
 
 
 def _key_lines(strict: bool, missing: list, unexpected: list) -> list[str]:
