@@ -272,8 +272,19 @@ class LBFGS(Optimizer):
             raise ValueError(f"{where}: {label} has a direction 'd' but lacks {problems}")
         for key in _VECTORS:
             converted[key] = self._checked_array(entries[key], p, f"{where}: {label} {key!r}", 0, shape=(size,))
+        xp, dtype = mg.array_module(converted["d"]), converted["d"].dtype
+
+        def scalar(v: Any, what: str) -> Any:
+            """A 0-d array in d's dtype (as the step makes them: PyTorch's 0-d Tensors); None kept."""
+            if v is None or (mg.is_array(v) and v.shape == () and v.dtype == dtype and mg.array_module(v) is xp):
+                return v
+            return xp.asarray(check_number(v, what), dtype)
+
         for key in _NUMBERS:
-            converted[key] = check_number(entries[key], f"{where}: {label} {key!r}")
+            value, what = entries[key], f"{where}: {label} {key!r}"
+            # H_diag is a 0-d array once a curvature pair was kept (PyTorch's Tensor): it stays one
+            is_array = mg.is_array(value) or isinstance(value, mg.Tensor)
+            converted[key] = scalar(value, what) if key == "H_diag" and is_array else check_number(value, what)
         lists = {key: entries[key] for key in (*_VECTOR_LISTS, "ro")}
         if not all(isinstance(v, (list, tuple)) for v in lists.values()) or len({len(v) for v in lists.values()}) != 1:
             raise ValueError(f"{where}: {label} 'old_dirs', 'old_stps' and 'ro' must be lists of one length")
@@ -286,17 +297,12 @@ class LBFGS(Optimizer):
                 value = converted[key]
                 converted[key] = [xp.ascontiguousarray(v.real) for v in value] if isinstance(value, list) else \
                     xp.ascontiguousarray(value.real)
-        converted["ro"] = [check_number(v, f"{where}: {label} ro[{i}]") for i, v in enumerate(entries["ro"])]
+        # 1/(yᵀs) of each pair: 0-d arrays, as the step makes them (they were Python floats after the next step)
+        converted["ro"] = [scalar(v, f"{where}: {label} ro[{i}]") for i, v in enumerate(entries["ro"])]
         if "al" in entries:
             if not isinstance(entries["al"], (list, tuple)):
                 raise ValueError(f"{where}: {label} 'al' must be a list, got {type(entries['al']).__name__}")
-            xp, dtype = mg.array_module(converted["d"]), converted["d"].dtype
-
-            def alpha(v: Any, i: int) -> Any:   # a 0-d array in d's dtype (the step's own ones without a host read)
-                if v is None or (mg.is_array(v) and v.shape == () and v.dtype == dtype and mg.array_module(v) is xp):
-                    return v
-                return xp.asarray(check_number(v, f"{where}: {label} al[{i}]"), dtype)
-            converted["al"] = [alpha(v, i) for i, v in enumerate(entries["al"])]
+            converted["al"] = [scalar(v, f"{where}: {label} al[{i}]") for i, v in enumerate(entries["al"])]
         return converted
 
 

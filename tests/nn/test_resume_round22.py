@@ -100,3 +100,45 @@ def test_lambda_scheduler_refuses_attributes_for_a_function_it_lacks_as_torch() 
             sched.load_state_dict({**state, "lr_lambdas": [None, {"rate": 0.5}]})
         class_state[lib.__name__] = sched.lr_lambdas[0].rate
     assert class_state["minigrad"] == 0.7     # (PyTorch's failed load changed nothing here either)
+
+
+def _lbfgs_state(lib: Any, resume: bool) -> dict:
+    """LBFGS's state after 3 steps on a quadratic (float64); with ``resume`` reloaded (mg.save) after step 2."""
+    optimizers = torch.optim if lib is torch else optim
+    a = np.array([[3.0, 0.5, 0.0], [0.5, 2.0, 0.3], [0.0, 0.3, 1.0]])
+    x = _tensor(lib, [1.0, -2.0, 0.5])
+    matrix, target = lib.tensor(a), lib.tensor(np.array([0.1, 0.2, -0.3]))
+    opt = optimizers.LBFGS([x], lr=0.5, max_iter=2, history_size=3)
+
+    def closure() -> Any:
+        opt.zero_grad()
+        loss = (x * (matrix @ x)).sum() - (x * target).sum() + (x * x * x * x).sum()
+        loss.backward()
+        return loss
+
+    for step in range(3):
+        if resume and step == 2:
+            saved = _round_trip(lib, opt.state_dict())
+            opt = optimizers.LBFGS([x], lr=0.5, max_iter=2, history_size=3)
+            opt.load_state_dict(saved)
+        opt.step(closure)
+    return opt.state_dict()["state"][0]
+
+
+@pytest.mark.parametrize("resume", [False, True])
+def test_lbfgs_state_keeps_its_curvature_scalars_as_tensors_as_torch(resume: bool) -> None:
+    # ro (1/yᵀs of each pair) and H_diag are 0-d Tensors in PyTorch's state dict; minigrad's step turned the ones of
+    # earlier steps into Python floats (its state check read them as numbers), so a checkpoint's layout changed
+    theirs, ours = _lbfgs_state(torch, resume), _lbfgs_state(mg, resume)
+    assert len(ours["ro"]) == len(theirs["ro"]) == 2
+    for key in ("ro", "al"):
+        assert len(ours[key]) == len(theirs[key])
+        for mine, reference in zip(ours[key], theirs[key]):
+            if reference is None:      # (al: history_size entries, the unused ones None)
+                assert mine is None
+                continue
+            assert isinstance(mine, mg.Tensor) and mine.shape == () and mine.dtype == mg.float64, (key, mine)
+            np.testing.assert_allclose(mine.item(), reference.item(), rtol=1e-10)
+    assert isinstance(theirs["H_diag"], torch.Tensor)
+    assert isinstance(ours["H_diag"], mg.Tensor) and ours["H_diag"].shape == ()
+    np.testing.assert_allclose(ours["H_diag"].item(), theirs["H_diag"].item(), rtol=1e-10)
