@@ -369,6 +369,17 @@ class Module(ModuleHooks):
             transient.add(name)
         object.__setattr__(self, name, tensor)
 
+    @property
+    def _non_persistent_buffers_set(self) -> set:
+        """PyTorch's name for the names of this module's buffers that ``state_dict`` leaves out (``persistent=
+        False``): code that edits it (``._non_persistent_buffers_set.add(name)``) changes what is saved, as
+        PyTorch's."""
+        return self.__dict__.setdefault("_non_persistent", set())
+
+    @_non_persistent_buffers_set.setter
+    def _non_persistent_buffers_set(self, names: set) -> None:
+        self.__dict__["_non_persistent"] = set(names)
+
     # --- calling ---
 
     def forward(self, *args: Any, **kwargs: Any) -> Any:

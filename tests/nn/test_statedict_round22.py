@@ -229,3 +229,19 @@ def test_a_gpu_model_loads_and_puts_back_on_its_device() -> None:
     model.load_state_dict({"0.weight": numpy.ones((1, 2)), "0.bias": numpy.ones(1), "1.weight": numpy.ones((1, 1)),
                            "1.bias": numpy.ones(1)})
     assert model[0].cached == 2.0 and model[0].weight.device.type == "cuda"
+
+
+def _non_persistent_edits(lib: _Lib) -> Any:
+    model = lib.nn.BatchNorm1d(2)
+    model._non_persistent_buffers_set.add("running_mean")
+    saved = [list(model.state_dict())]
+    model._non_persistent_buffers_set = {"running_var"}
+    saved.append(list(model.state_dict()))
+    model.register_buffer("extra", lib.t([1.0]), persistent=False)
+    saved.append(sorted(model._non_persistent_buffers_set))
+    return saved
+
+
+def test_non_persistent_buffers_set_is_the_set_state_dict_reads_as_torch() -> None:
+    """Was: an AttributeError; PyTorch code (and libraries built on it) edits the set to leave buffers out."""
+    assert _non_persistent_edits(LIBS[1]) == _non_persistent_edits(LIBS[0])
