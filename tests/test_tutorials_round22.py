@@ -24,7 +24,22 @@ tests/test_pytorch_programs.py), and losses, gradient norms, weights and outputs
   divided by 4 when the validation loss stalls; the tutorial's ``TransformerModel`` (``TransformerEncoderLayer`` +
   ``TransformerEncoder`` under ``nn.Transformer.generate_square_subsequent_mask``, a sine/cosine ``pe`` buffer) in
   the same loop; the best weights saved with ``torch.save(model.state_dict(), path)`` and loaded back; and
-  ``generate.py``'s temperature sampling (the draw shared, see below).
+  ``generate.py``'s temperature sampling (the draw shared, see below); and the examples' own ``TransformerModel``
+  (an ``nn.Transformer`` subclass, ported in float32 without dropout by tests/test_pytorch_programs.py) in float64
+  with its dropout on;
+* ``CLASSIC_TRANSLATION`` is the pre-2023 "Translation with a Sequence to Sequence Network and Attention": one word
+  per encoder call written into ``encoder_outputs[ei]``, the ``AttnDecoderRNN`` whose attention is a Linear over
+  ``cat(embedded[0], hidden[0])`` applied with ``bmm``, ``loss = 0`` plus an NLLLoss per word, Python's ``random``
+  choosing teacher forcing or free running (``topi.squeeze().detach()``, stopped at EOS by ``.item()``), two SGDs,
+  and the greedy ``evaluate`` filling the attention matrix row by row (the batched version of today is in
+  tests/test_pytorch_programs_tutorials.py);
+* ``SINE_TODAY`` is today's ``time_sequence_prediction/train.py``: the states made on an empty ``dummy_param``'s
+  device (a Parameter LBFGS steps without a gradient), ``torch.from_numpy(data).to(device)``,
+  ``nn.MSELoss().to(device)``, ``pred.cpu().detach().numpy()`` (the older script is in
+  tests/test_pytorch_programs_series.py).
+
+The classifier and the word language model also run on ``cuda`` (the strict CuPy stand-in without a GPU), the
+classifier under the tutorial's ``torch.set_default_device(device)``, against torch's CPU numbers.
 
 Random draws: ``F.dropout`` keeps, in both libraries, the elements one NumPy stream picks (``_shared_dropout``); the
 recurrent layers' own inter-layer dropout is set to 0 (torch's runs inside its C++ kernel); the word sampled in
@@ -33,7 +48,10 @@ generation is the inverse CDF of one NumPy uniform stream over the engine's own 
 torch's indices.
 
 Not ported: ``torch.save(model, f)`` of a whole module (``word_language_model/main.py``): minigrad's ``save``
-never pickles (README), and refuses a module with a ``TypeError`` that says to save its ``state_dict()``.
+never pickles (README), and refuses a module with a ``TypeError`` that says to save its ``state_dict()``; and
+``generate_sine_wave.py``'s ``torch.save(numpy_array, f)``: ``torch.load`` (with ``weights_only=False``) gives the
+NumPy array back, minigrad's ``load`` a Tensor (README), so ``torch.from_numpy(torch.load(path))`` raises
+minigrad's ``TypeError`` (torch 2.13's default ``weights_only=True`` refuses the file too).
 """
 
 from __future__ import annotations
