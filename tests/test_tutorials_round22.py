@@ -839,6 +839,7 @@ def test_word_language_model_tied_and_transformer(torch: Any, monkeypatch: pytes
 
 
 
+@pytest.mark.filterwarnings("ignore:enable_nested_tensor is True:UserWarning")   # both warn as nn.Transformer does
 def test_examples_transformer_subclass_in_float64_with_dropout(torch: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     """pytorch/examples' ``TransformerModel(nn.Transformer)`` (ported in float32 without dropout by
     tests/test_pytorch_programs.py) in float64 with its dropout on: the position code's, and each encoder layer's
