@@ -66,7 +66,7 @@ class FunctionCtx:
     """
 
     def __init__(self, needs_input_grad: tuple) -> None:
-        self.needs_input_grad = needs_input_grad   # per forward argument: a Tensor that wants a gradient
+        self.needs_input_grad = needs_input_grad   # per forward argument: a Tensor that requires grad
         self._materialize_grads = True
         self._saved: tuple = ()
         self._non_differentiable: set[int] = set()
@@ -353,6 +353,16 @@ class _CustomNode(Function):
         if len(result) != self.n_results:
             raise RuntimeError(f"{self.name}: Function's jvp returned an invalid number of forward gradients "
                                f"(expected {self.n_results} but got {len(result)})")
+        for position in self.out_positions:
+            out = result[position]
+            if out is not None and not isinstance(out, Tensor):
+                raise RuntimeError(f"{self.name}: expected Variable or None (got {type(out).__name__}) for grad "
+                                   f"output {position}.")
+            if out is not None and bool(self.xp.any((out.data != 0) & self.xp.isfinite(out.data))):
+                raise RuntimeError(f"{self.name}: its jvp gave a nonzero tangent (output {position}) for zero input "
+                                   "tangents: minigrad's forward AD takes a custom Function's jvp as a linear map of "
+                                   "the tangents (it transposes it), and a constant term cannot be carried. Return a "
+                                   "linear function of the tangents.")
         pairs = [(out, g) for out, g in zip((result[p] for p in self.out_positions), grads)
                  if g is not None and isinstance(out, Tensor) and out.requires_grad]
         if not pairs:

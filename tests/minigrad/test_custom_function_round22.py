@@ -186,6 +186,30 @@ def test_a_jvp_returning_too_many_tangents_raises() -> None:
         _ = fwd.unpack_dual(TooMany.apply(fwd.make_dual(mg.tensor(A), mg.tensor(A)))).tangent
 
 
+@pytest.mark.parametrize("returned", ["number", "constant", "affine"])
+def test_a_jvp_that_is_not_a_linear_map_of_tensors_raises(returned: str) -> None:
+    """A ``jvp`` returning a number, or a tangent with a constant term (nonzero for zero input tangents), gave a
+    zero (or offset-less) tangent silently: minigrad transposes the jvp, which loses any constant. torch raises
+    RuntimeError for the number ("expected Variable or None (got float) for grad output 0") and carries the
+    constant; minigrad now raises RuntimeError for both."""
+    class Odd(mg.autograd.Function):
+        @staticmethod
+        def forward(ctx: Any, x: Any) -> Any:
+            return x * 2
+
+        @staticmethod
+        def backward(ctx: Any, g: Any) -> Any:
+            return g * 2
+
+        @staticmethod
+        def jvp(ctx: Any, t: Any) -> Any:
+            return 2.0 if returned == "number" else mg.ones(2, 3) if returned == "constant" else t * 2 + 1
+
+    fwd = mg.autograd.forward_ad
+    with fwd.dual_level(), pytest.raises(RuntimeError, match="got float|constant term"):
+        _ = fwd.unpack_dual(Odd.apply(fwd.make_dual(mg.tensor(A), mg.tensor(A)))).tangent
+
+
 # --- an input returned as it is ------------------------------------------------------------------------------------
 
 def _identity(lib: Any) -> type:
