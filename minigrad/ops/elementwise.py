@@ -41,6 +41,7 @@ from ._util import (
     read_by_the_others,
     sum_to,
 )
+from .iterator_layout import lay_out_as_torch, strides_over
 from .shape import AsType
 
 _PYTHON_NUMBER = (bool, int, float, complex)   # where(mask, 2, 0): a pair of these takes PyTorch's dtype
@@ -207,10 +208,15 @@ class AddCMul(Function):
         y = b * c
         self.shapes = _broadcast_shapes(b, c, y)
         self.shape_a, self.shape_y = _shape(a), y.shape
-        if self.shape_a == y.shape and getattr(a, "dtype", None) == y.dtype:
+        if (self.shape_a == y.shape and getattr(a, "dtype", None) == y.dtype
+                and getattr(a, "strides", None) == getattr(y, "strides", None)):   # (cupy.fuse's proxies: none)
             y += a   # the product's fresh array: y + a is a + y (floating-point addition is commutative)
             return y
-        return a + y
+        y = a + y
+        if y.ndim and not (a.flags.c_contiguous and b.flags.c_contiguous and c.flags.c_contiguous):
+            # PyTorch's layout (its first operand, a, deciding first), not that of NumPy's two steps
+            y = lay_out_as_torch(self.xp, y, [strides_over(v, y.shape) for v in (a, b, c)])
+        return y
 
     def backward(self, gy: Any) -> tuple:
         b, c = self.saved
@@ -450,13 +456,17 @@ class Where(Function):
 
     def forward(self, condition: Any, a: Any, b: Any) -> Any:
         condition = condition.astype(bool, copy=False) if backend.is_array(condition) else bool(condition)
+        # a Python bool (copy_ and fill_ fill everywhere) is kept as it is: saved-tensor hooks see no array, as
+        # PyTorch's CopyBackwards saves no tensor
         self.saved = (condition,)
         self.shapes = (_shape(a), _shape(b))
-        y = self.xp.where(condition, a, b)
+        y = self.xp.where(self.xp.asarray(condition) if type(condition) is bool else condition, a, b)
         return _memory_format.in_format(y, _memory_format.contiguous_format, self.name) if self.c_order else y
 
     def backward(self, gy: Any) -> tuple:
         (condition,) = self.saved
+        if type(condition) is bool:   # cupy.where takes no Python bool
+            condition = self.xp.asarray(condition)
         zero = gy.dtype.type(0)
         ga = sum_to(self.xp.where(condition, gy, zero), self.shapes[0]) if self.needs_grad[1] else None
         gb = sum_to(self.xp.where(condition, zero, gy), self.shapes[1]) if self.needs_grad[2] else None

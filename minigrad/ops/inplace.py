@@ -557,16 +557,16 @@ def _fill(name: str, mask: Any, value: Any, contiguous: bool = False) -> Callabl
     """``where(mask, value, old)`` as an op named ``name``: the gradient to the old value is 0 where filled.
     ``contiguous``: the result is C-contiguous (out-of-place ``masked_fill``), else NumPy's ``where`` layout.
 
-    ``mask=True`` fills everything (a 0-d bool array on the tensor's device: cupy.where takes no Python bool).
+    ``mask=True`` fills everything (Where keeps the Python bool, no array: saved-tensor hooks see none, as
+    PyTorch's CopyBackwards and FillBackward save no tensor).
     """
     def compute(current: Tensor) -> Tensor:
-        condition = mask
-        if condition is True:
-            with backend.on_device(current.device):
-                condition = backend.array_module(current.data).ones((), dtype=bool)
         op = Where()
         op.name, op.c_order = name, contiguous
-        return op(condition, value, current)
+        if mask is True:
+            with backend.on_device(current.device):   # where Where makes its 0-d condition array
+                return op(True, value, current)
+        return op(mask, value, current)
     return compute
 
 

@@ -235,6 +235,32 @@ def test_non_reentrant_checkpoint_computes_with_a_saved_tensor_changed_in_place(
             gradient(lib, lambda a, checkpoint=checkpoint: checkpoint(program(False), a, use_reentrant=True))
 
 
+
+@pytest.mark.parametrize("source", ["bool_0d", "bool_1d", "int_0d", "float64"])
+@pytest.mark.parametrize("op", ["copy_", "fill_"])
+def test_copy_and_fill_save_no_tensor_for_saved_tensor_hooks(source: str, op: str) -> None:
+    """torch's CopyBackwards and FillBackward save no tensor, so a dtype-casting hook pair (pack t.double(),
+    unpack t.float()) never meets one; ours kept the 0-d bool 'everywhere' mask of the fill, which the pair made
+    float32: RuntimeError (unpack_hook returned float32 for a bool)."""
+    grads = []
+    for lib in (mg, torch):
+        values = {"bool_0d": True, "bool_1d": np.array([True, False, True]), "int_0d": 3,
+                  "float64": np.array([1.5, -2.0, 0.5])}
+        x = lib.tensor(np.array([0.5, -1.5, 2.0], dtype=np.float32), requires_grad=True)
+        with lib.autograd.graph.saved_tensors_hooks(lambda t: t.double(), lambda t: t.float()):
+            source_value = lib.tensor(values[source])
+            if op == "fill_":
+                if source_value.ndim:
+                    continue
+                y = (x * 1.0).fill_(source_value) * x
+            else:
+                y = (x * 1.0).copy_(source_value) * x
+        y.sum().backward()
+        grads.append(x.grad.numpy())
+    if grads:
+        np.testing.assert_array_equal(*grads)
+
+
 # --- 5. recurrent layers x hooks: the order of the hooks on the output, h_n and c_n --------------------------------
 
 @pytest.mark.parametrize("kind", ["LSTM", "GRU"])
