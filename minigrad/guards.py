@@ -56,7 +56,7 @@ HELPERS = 1024      # functions besides fn itself whose closures and globals wat
 HELPER_ITEMS = 4096  # items of one list, tuple or dict that watched() looks into for functions
 
 # packages whose functions read no user state: their helpers are not looked into (fn itself always is)
-LIBRARIES = frozenset({"minigrad", "nn", "numpy", "builtins", "functools"})
+LIBRARIES = frozenset({"minigrad", "nn", "numpy", "builtins", "functools", "enum"})   # enum: an IntEnum's machinery
 
 # types never looked into (Compiled is added by minigrad.compile: a compiled function holds its captures)
 OPAQUE: tuple = (type, types.ModuleType, types.FunctionType, types.MethodType, Tensor, Generator)
@@ -66,6 +66,12 @@ COMPILED: tuple = ()
 
 _SCALARS = (int, float, bool, str, complex, type(None))
 NUMPY_SCALARS = (numpy.number, numpy.bool_)   # numpy.float64(0.5), numpy.int64(3): numbers too, guarded as they are
+
+
+def is_scalar(value: Any) -> bool:
+    """A number or string guarded by its value: a Python one, a subclass's (an IntEnum member, a float
+    subclass: their type and value, not their class's machinery), a NumPy scalar; None."""
+    return isinstance(value, _SCALARS) or isinstance(value, NUMPY_SCALARS)
 _CALLABLES = (types.FunctionType, types.MethodType, types.BuiltinFunctionType, functools.partial)
 
 
@@ -304,8 +310,7 @@ def unchanged(now: Sequence, then: Sequence) -> bool:
     if all(map(operator.is_, now, then)):   # the usual case, in C
         return True
     for a, b in zip(now, then):
-        if a is not b and not (type(a) is type(b) and (type(a) in (int, float, bool, str) or
-                                                     isinstance(a, NUMPY_SCALARS)) and static(a) == static(b)):
+        if a is not b and not (type(a) is type(b) and is_scalar(a) and static(a) == static(b)):
             return False
     return True
 
@@ -354,7 +359,7 @@ def describe(value: Any, key: list, tensors: list, words: frozenset = frozenset(
             attributes = vars(value)
             if len(attributes) <= PATH_BREADTH:
                 for name, item in attributes.items():
-                    if type(item) in _SCALARS or isinstance(item, NUMPY_SCALARS):
+                    if is_scalar(item):
                         key.append((name, static(item)))
                     elif isinstance(item, Tensor):
                         key.append(name)
@@ -584,11 +589,11 @@ def _marker(value: Any) -> Any:
     values, a function or method itself (a dispatch table's entry swapped), an nn module's counts of children,
     parameters and buffers (one added), None for anything else (a tensor: guarded elsewhere)."""
     kind = type(value)
-    if kind in _SCALARS or isinstance(value, NUMPY_SCALARS):
+    if is_scalar(value):
         return static(value)
     if kind in _LISTS or kind in _DICTS:
         if kind is list and PATH_BREADTH < len(value) <= ARRAY_ITEMS and \
-                all(type(v) in _SCALARS or isinstance(v, NUMPY_SCALARS) for v in value):
+                all(map(is_scalar, value)):
             return (kind, tuple(map(static, value)))   # a wide list of numbers (its items are not looked into)
         return (kind, len(value))
     if kind is numpy.ndarray and value.size <= ARRAY_ITEMS:   # ``x * float(table[0])``: its values
@@ -651,7 +656,7 @@ def _class_state(value: Any, words: set, items: dict) -> list:
             attributes = vars(base)
             if name in attributes:
                 item = attributes[name]
-                if not _library(base) and (type(item) in _SCALARS or _held(item)):
+                if not _library(base) and (is_scalar(item) or _held(item)):
                     found.append((("attr", name), item))
                 break
     return found
@@ -720,7 +725,7 @@ def find_statics(compiled: Any) -> list:
         marker = _marker(value)
         if marker is not None:
             entries.append((root, hops, marker))
-        if type(value) in _SCALARS or id(value) in seen or depth > PATH_DEPTH:
+        if is_scalar(value) or id(value) in seen or depth > PATH_DEPTH:
             continue
         seen.add(id(value))
         budget -= 1

@@ -358,3 +358,52 @@ def test_a_float_subclass_constant_keeps_the_dtype_in_compiled_replays() -> None
         y.backward()
         assert y.dtype == mg.float32 and y.item() == 9.0 and x.grad.tolist() == [2.0, 2.0]
         x.grad = None
+
+
+class _Level(enum.IntEnum):
+    TWO = 2
+    THREE = 3
+
+
+@pytest.mark.parametrize("holder", ["attribute", "class-attribute", "dict"])
+@pytest.mark.parametrize("first, second", [(_Level.TWO, _Level.THREE), (_Float(2.0), _Float(3.0))],
+                         ids=["IntEnum", "float-subclass"])
+def test_compiled_replays_guard_subclass_numbers_held_in_objects(holder: str, first: object, second: object) -> None:
+    """``mg.compile`` of ``x * cfg.level`` kept replaying the first value after ``cfg.level`` changed from
+    ``Level.TWO`` to ``Level.THREE`` (an attribute the instance reads from its class, a dict entry) or from one
+    float-subclass value to another: its guards read only plain numbers, so a subclass's was no guarded value (a
+    silent stale result). Such numbers are now guarded by type and value."""
+    settings = type("Settings", (), {"level": first})
+    cfg = settings()
+    if holder == "attribute":
+        cfg.level = first
+    table = {"level": first}
+
+    def step(x: mg.Tensor) -> mg.Tensor:
+        return (x * (table["level"] if holder == "dict" else cfg.level)).sum()
+
+    compiled = mg.compile(step)
+    x = mg.tensor([1.0, 2.0])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", mg.CompileWarning)   # captured and replayed, not run eagerly
+        assert [compiled(x).item() for _ in range(3)] == [3.0 * first] * 3
+        if holder == "dict":
+            table["level"] = second
+        elif holder == "class-attribute":
+            settings.level = second
+        else:
+            cfg.level = second
+        assert [compiled(x).item() for _ in range(2)] == [3.0 * second] * 2
+
+
+def test_a_compiled_function_reading_an_enum_member_is_captured() -> None:
+    """Reading an IntEnum member (``x * Level.TWO``) made every capture run eagerly with a CompileWarning ("it
+    changes Enum.name.fget ..., a Python side effect a replay would skip"): enum's own shared machinery, reached
+    through the class, was taken for the function's state. enum's code now counts as a library's."""
+    def step(x: mg.Tensor) -> mg.Tensor:
+        return (x * _Level.TWO).sum()
+
+    compiled = mg.compile(step)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", mg.CompileWarning)
+        assert [compiled(mg.tensor([1.0, 2.0])).item() for _ in range(3)] == [6.0] * 3
