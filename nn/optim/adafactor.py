@@ -11,6 +11,13 @@ from .checks import check_count, invalid, is_number, param_label
 from .optimizer import Optimizer, StateShapeError, _python_number, lerp_, plus_, scale_type
 from .ported import check_implementation
 
+
+class FactorStateError(ValueError, AssertionError):
+    """A loaded state whose moments are not those of its parameter's shape (a vector's ``variance`` for a matrix, its
+    ``row_var``/``col_var`` for a vector: a state dict of another model, or its groups in another order): ValueError
+    here, refused at the load; PyTorch loads it and its step raises AssertionError."""
+
+
 __all__ = ["Adafactor"]
 
 
@@ -111,7 +118,7 @@ class Adafactor(Optimizer):
         shapes = _factor_shapes(tuple(p.shape))
         expected = {"step", *shapes}
         if entries.keys() != expected:
-            raise ValueError(f"{where}: {label} (of {param_label(p, index)}) must hold {sorted(expected)} (the "
+            raise FactorStateError(f"{where}: {label} (of {param_label(p, index)}) must hold {sorted(expected)} (the "
                              f"second moments of a {len(p.shape)}-dim parameter), it has {sorted(entries)}")
         converted = {}
         for key, value in entries.items():

@@ -142,3 +142,19 @@ def test_lbfgs_state_keeps_its_curvature_scalars_as_tensors_as_torch(resume: boo
     assert isinstance(theirs["H_diag"], torch.Tensor)
     assert isinstance(ours["H_diag"], mg.Tensor) and ours["H_diag"].shape == ()
     np.testing.assert_allclose(ours["H_diag"].item(), theirs["H_diag"].item(), rtol=1e-10)
+
+
+def test_adafactor_state_of_groups_in_another_order_raises_assertionerror_as_torch() -> None:
+    # a matrix's state (row_var, col_var) loaded for a vector and the other way round (the saved groups reversed):
+    # PyTorch loads it and its step raises AssertionError; minigrad refuses it at the load, with ValueError only
+    for lib, optimizers in ((torch, torch.optim), (mg, optim)):
+        matrix, vector = _tensor(lib, [[1.0, 2.0], [3.0, 4.0]]), _tensor(lib, [1.0, -1.0, 0.5])
+        opt = optimizers.Adafactor([{"params": [matrix]}, {"params": [vector]}])
+        ((matrix * matrix).sum() + (vector * vector).sum()).backward()
+        opt.step()
+        saved = opt.state_dict()
+        saved["param_groups"] = saved["param_groups"][::-1]
+        resumed = optimizers.Adafactor([{"params": [matrix]}, {"params": [vector]}])
+        with pytest.raises(AssertionError):
+            resumed.load_state_dict(saved)
+            resumed.step()
