@@ -56,12 +56,15 @@ minigrad's ``TypeError`` (torch 2.13's default ``weights_only=True`` refuses the
 
 from __future__ import annotations
 
+import importlib
 from typing import Any
 
 import numpy as np
 import pytest
 
 import minigrad as mg
+from tests import test_pytorch_programs as programs
+from tests import test_pytorch_programs_tutorials as tutorials
 from tests.test_pytorch_programs import (
     MINIGRAD_IMPORTS,
     TORCH_IMPORTS,
@@ -92,6 +95,8 @@ from minigrad.utils.data import Dataset, random_split
 """
 
 IMPORTS = (TORCH_IMPORTS_R22, MINIGRAD_IMPORTS_R22)
+for _alias in ("minigrad.nn", "minigrad.utils.data"):   # the programs' imports: loaded at collection, not in a test
+    importlib.import_module(_alias)
 RTOL = 1e-10
 pytestmark = pytest.mark.usefixtures("torch_optim_loaded")   # torch.optim's first step costs ~2 s: not in a test
 
@@ -957,3 +962,44 @@ def test_tutorials_on_cuda_as_on_torchs_cpu(torch: Any, monkeypatch: pytest.Monk
     for ours, theirs in zip(got, expected):
         np.testing.assert_allclose(ours, theirs, rtol=1e-9)
     assert all(p.device.type == "cuda" for p in mg_model.parameters())
+
+
+# ----------------------------------------------------------------------------- 7. earlier ports, in float64
+
+
+@pytest.mark.parametrize("program", ["generating names", "batched translation", "word language model"])
+def test_earlier_tutorial_ports_under_a_float64_default_dtype(torch: Any, monkeypatch: pytest.MonkeyPatch,
+                                                              program: str) -> None:
+    """The ports compared in float32 (to 1e-5) by tests/test_pytorch_programs_tutorials.py and
+    tests/test_pytorch_programs.py, run unchanged after ``set_default_dtype(float64)`` in both engines: every
+    ``torch.zeros``/``Tensor``/``nn.Linear`` they make is float64, and the losses agree to 1e-10."""
+    torch.set_default_dtype(torch.float64)
+    mg.set_default_dtype(mg.float64)
+    try:
+        if program == "generating names":
+            categories, examples = ["front", "back"], tutorials._named_examples(0, 8)
+            _shared_dropout(monkeypatch, torch, 0)
+            torch_program, torch_model, mg_program, mg_model, _ = _twin_models(
+                tutorials.NAME_GENERATOR, len(categories), imports=tutorials.IMPORTS)
+            expected = torch_program["train"](torch_model, examples, categories, 8)
+            got = mg_program["train"](mg_model, examples, categories, 8)
+        elif program == "batched translation":
+            inputs, targets = tutorials._reversal_pairs(1, 8, 8)
+            _shared_dropout(monkeypatch, torch, 1)
+            tutorials._shared_sampler_order(monkeypatch, torch, 1)
+            torch_program, torch_models, mg_program, mg_models, _ = _twin_models(
+                tutorials.TRANSLATOR, 8, imports=tutorials.IMPORTS)
+            torch_model, mg_model = torch_models[0], mg_models[0]
+            expected = torch_program["train"](*torch_models, inputs, targets, 2)
+            got = mg_program["train"](*mg_models, inputs, targets, 2)
+        else:
+            rng = np.random.default_rng(0)
+            corpus = np.cumsum(np.where(rng.random(4 * 5 * 8 + 4) < 0.9, 3, 1)) % 11
+            torch_program, torch_model, mg_program, mg_model, _ = _twin_models(programs.WORD_LANGUAGE_MODEL, 11)
+            expected = torch_program["train"](torch_model, corpus, 11, 8)
+            got = mg_program["train"](mg_model, corpus, 11, 8)
+    finally:
+        torch.set_default_dtype(torch.float32)
+        mg.set_default_dtype(mg.float32)
+    assert next(mg_model.parameters()).dtype == mg.float64 and next(torch_model.parameters()).dtype == torch.float64
+    np.testing.assert_allclose(got, expected, rtol=RTOL)
