@@ -1,0 +1,95 @@
+"""Round 22: layouts where PyTorch's ``view()`` works on a result and minigrad's raised (strides leftovers).
+
+A differential fuzzer of elementwise ops on operands in different layouts, channels-last inputs through nn ops,
+and the raw gradients of pools and losses found:
+
+- ``addcmul(a, b, c)`` computed ``b * c`` first: its layout (a transposed ``b``) decided the result's, where
+  PyTorch's TensorIterator lets its first operand, ``a``, decide (a C-contiguous ``a``: a C-contiguous result).
+- The gradients of ``cross_entropy``/``nll_loss`` on (N, C, H, W) and of ``adaptive_avg_pool2d`` and
+  ``interpolate(mode="area")``: minigrad builds them from ``movedim``/``transpose`` views, so the input's gradient
+  was a permuted view (``grad.view(n, -1)`` raised, as in a gradient penalty); PyTorch's kernels write a
+  C-contiguous one.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import numpy as np
+import pytest
+
+import minigrad as mg
+
+torch = pytest.importorskip("torch", reason="no torch")
+
+
+def _layout(t: Any) -> tuple:
+    """Strides, contiguity and whether ``view(-1)`` works: what user code observes."""
+    try:
+        t.view(-1)
+        flat = True
+    except RuntimeError:
+        flat = False
+    return tuple(t.shape), tuple(t.stride()), bool(t.is_contiguous()), flat
+
+
+def _square(lib: Any) -> Any:
+    return lib.tensor(np.arange(1.0, 5.0).reshape(2, 2) / 5)
+
+
+ADDCMUL: dict[str, Callable] = {
+    "c_first_transposed_product": lambda lib: _square(lib).addcmul(_square(lib).t(), _square(lib).t()),
+    "transposed_first": lambda lib: _square(lib).t().addcmul(_square(lib), _square(lib)),
+    "mixed_product": lambda lib: _square(lib).addcmul(_square(lib), _square(lib).t()),
+    "functional": lambda lib: lib.addcmul(_square(lib), _square(lib).t(), _square(lib).t()),
+    "broadcast_first": lambda lib: lib.addcmul(_square(lib)[:, :1], _square(lib).t(), _square(lib).t()),
+    "batched": lambda lib: lib.addcmul(lib.tensor(np.random.RandomState(0).rand(3, 2, 4)),
+                                       lib.tensor(np.random.RandomState(1).rand(3, 4, 2)).mT, lib.ones(4)),
+}
+
+
+@pytest.mark.parametrize("case", list(ADDCMUL))
+def test_addcmul_layout_follows_its_first_operand(case: str) -> None:
+    ours, theirs = ADDCMUL[case](mg), ADDCMUL[case](torch)
+    assert _layout(ours) == _layout(theirs)
+    np.testing.assert_allclose(ours.numpy(), theirs.numpy(), rtol=1e-12)
+
+
+def _f(lib: Any) -> Any:
+    return lib.nn.functional
+
+
+def _targets(lib: Any) -> Any:
+    return lib.tensor(np.random.RandomState(2).randint(0, 3, (2, 5, 6)))
+
+
+GRADIENTS: dict[str, Callable] = {
+    "cross_entropy": lambda lib, x: _f(lib).cross_entropy(x, _targets(lib)),
+    "cross_entropy_smoothed_sum": lambda lib, x: _f(lib).cross_entropy(x, _targets(lib), reduction="sum",
+                                                                       label_smoothing=0.1),
+    "cross_entropy_weighted": lambda lib, x: _f(lib).cross_entropy(x, _targets(lib), weight=lib.ones(3).double()),
+    "cross_entropy_none": lambda lib, x: _f(lib).cross_entropy(x, _targets(lib), reduction="none").pow(2).sum(),
+    "nll_loss": lambda lib, x: _f(lib).nll_loss(x, _targets(lib)),
+    "cross_entropy_3d": lambda lib, x: _f(lib).cross_entropy(x.flatten(2), _targets(lib).flatten(1)),
+    "adaptive_avg_pool2d": lambda lib, x: _f(lib).adaptive_avg_pool2d(x, (2, 3)).pow(2).sum(),
+    "adaptive_avg_pool2d_global": lambda lib, x: _f(lib).adaptive_avg_pool2d(x, 1).pow(2).sum(),
+    "adaptive_avg_pool2d_uneven": lambda lib, x: _f(lib).adaptive_avg_pool2d(x, (3, 4)).pow(2).sum(),
+    "interpolate_area": lambda lib, x: _f(lib).interpolate(x, size=(2, 3), mode="area").pow(2).sum(),
+}
+
+
+@pytest.mark.parametrize("create_graph", [False, True])
+@pytest.mark.parametrize("case", list(GRADIENTS))
+def test_gradient_of_nchw_loss_and_pool_is_contiguous(case: str, create_graph: bool) -> None:
+    """``autograd.grad(loss, x)[0].view(n, -1)`` (a gradient penalty) works, as in PyTorch, with the same values."""
+    results = []
+    for lib in (mg, torch):
+        x = lib.tensor(np.random.RandomState(0).rand(2, 3, 5, 6), requires_grad=True)
+        (g,) = lib.autograd.grad(GRADIENTS[case](lib, x), x, create_graph=create_graph)
+        results.append((_layout(g), g.detach().numpy()))
+        if create_graph:   # the penalty's own gradient
+            (gg,) = lib.autograd.grad(g.view(2, -1).norm(dim=1).sum(), x)
+            results.append((None, gg.numpy()))
+    assert results[0][0] == results[len(results) // 2][0]
+    for ours, theirs in zip(results[:len(results) // 2], results[len(results) // 2:]):
+        np.testing.assert_allclose(ours[1], theirs[1], rtol=1e-7, atol=1e-12)
