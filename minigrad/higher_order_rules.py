@@ -669,6 +669,11 @@ def _embedding(node: Function, g: Tensor) -> Tensor:
     return IndexBackward(node.weight_shape, indices)(g)
 
 
+def _contiguous_gradient(node: Function, g: Tensor) -> Tensor:
+    # nn's marker of an op PyTorch computes in one kernel: the gradient C-contiguous (a copy only where it is not)
+    return g if g.data.flags.c_contiguous else Clone()(g)
+
+
 def _fold(node: Function, g: Tensor) -> Tensor:
     """col2im (conv_transpose's last step): its adjoint is im2col of the gradient, zero-padded (nn's Unfold, Fold's
     base class), whose own rule is col2im again; shaped back as the columns that came in."""
@@ -815,6 +820,7 @@ def _gelu(node: Function, g: Tensor) -> Any:
 LATE_RULES["nn.hooks.OutputGrads"] = _module_output_grads
 LATE_RULES["nn.hooks.InputGrads"] = _module_input_grads
 LATE_RULES["nn._padding.ConstantPad"] = _constant_pad
+LATE_RULES["nn._gradient_layout.ContiguousGradient"] = _contiguous_gradient
 LATE_RULES["nn._embedding.EmbeddingLookup"] = _embedding
 LATE_RULES["nn._fold.Fold"] = _fold
 LATE_RULES["nn._common_losses._BinaryCrossEntropy"] = _binary_cross_entropy

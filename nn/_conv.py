@@ -24,6 +24,7 @@ from ._activations import _reads_input
 from ._arguments import _floating, _floating_or_complex, _in_int64, _tensor
 from ._errors import ArgumentFormError, InputDtypeError, InputShapeError
 from ._flags import flag
+from ._gradient_layout import contiguous_gradient
 
 __all__ = ["adaptive_avg_pool1d", "adaptive_avg_pool2d", "adaptive_max_pool1d", "adaptive_max_pool2d", "avg_pool1d",
            "avg_pool2d", "conv1d", "conv2d", "max_pool1d", "max_pool2d"]
@@ -444,6 +445,7 @@ def _window_means(x: Tensor, axis: int, starts: Any, ends: Any) -> Tensor:
     averaging matrix spread it to every window: 0·inf is NaN)."""
     if len(starts) == 0:   # no windows: an empty slice
         return x.narrow(axis, 0, 0)
+    x = contiguous_gradient(x)   # x's gradient C order, as PyTorch's kernel writes it (not the moved dims' view)
     out, width = len(starts), int((ends - starts).max())
     if out * width == x.shape[axis] and (starts == numpy.arange(out) * width).all() and (ends - starts == width).all():
         # windows that tile the axis (output 1, or a divisor of the length): no index, mask or count arrays (no

@@ -15,6 +15,7 @@ from minigrad import Tensor
 
 from ._activations import _reads_input
 from ._errors import InputDtypeError, InputShapeError
+from ._gradient_layout import contiguous_gradient
 
 __all__ = ["CheckedIndices", "ClassTargets", "TargetError", "WeightedMean", "checked_indices", "class_targets",
            "class_weights", "index_array", "nll_rows", "weighted_mean"]
@@ -191,7 +192,8 @@ def class_targets(logits: Tensor, target: Any, ignore_index: int, name: str) -> 
         rows = logits
     else:
         order = (0, *range(2, logits.ndim), 1)
-        rows = logits.transpose(order).reshape(array.size, classes)   # not (-1, C): C may be 0
+        # not (-1, C): C may be 0; the logits' gradient C order, as PyTorch's kernels along dim 1 write it
+        rows = contiguous_gradient(logits).transpose(order).reshape(array.size, classes)
     return rows, safe, keep, tuple(array.shape)
 
 
