@@ -19,7 +19,7 @@ import minigrad as mg
 from minigrad import Tensor, memory_formats
 
 from ._arguments import _floating, _tensor
-from ._errors import ComplexInputError, InputShapeError
+from ._errors import ComplexInputError, InputDtypeError, InputShapeError
 from ._flags import flag
 from ._in_place import written_in_place
 
@@ -51,14 +51,23 @@ def _in_layout(x: Tensor, mask_shape: tuple, drop: Callable[[Tensor, tuple], Ten
     return drop(x.permute(order), tuple(mask_shape[d] for d in order)).permute(back)
 
 
-def _inverted_dropout(x: Tensor, p: float, mask_shape: tuple) -> Tensor:
+def _zeroed(x: Tensor) -> Tensor:
+    """x times zero, in x's dtype (an integer or bool x too, as PyTorch's p = 1 dropouts return); x's shape."""
+    return x * 0.0 if x.dtype.kind in "fc" else mg.zeros_like(x)
+
+
+def _inverted_dropout(x: Tensor, p: float, mask_shape: tuple, name: str = "dropout") -> Tensor:
     """x with each entry zeroed with probability ``p`` (a ``mask_shape`` of x's rank that broadcasts against x,
     such as (N, C, 1), zeroes whole rows) and the rest scaled by 1/(1-p); in x's layout. x itself for p = 0;
-    p is in [0, 1]."""
+    p is in [0, 1]. An integer or bool x with 0 < p < 1 raises PyTorch's RuntimeError (an InputDtypeError
+    naming ``name``): the 1/(1-p) scale is a float that x's dtype cannot hold."""
     if p == 0:
         return x
     if p == 1:
-        return x * 0.0
+        return _zeroed(x)
+    if x.dtype.kind in "biu":
+        raise InputDtypeError(f"{name}: result type float can't be cast to the input's dtype {x.dtype} (shape "
+                              f"{x.shape}, p={p}): a dropout with 0 < p < 1 needs a floating-point input, as PyTorch")
     _refuse_complex_mask(x)
 
     def drop(t: Tensor, shape: tuple) -> Tensor:

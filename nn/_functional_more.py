@@ -26,6 +26,7 @@ from ._dropout import (
     _maybe_in_place,
     _probability,
     _unbatched_version,
+    _zeroed,
 )
 from ._errors import InputShapeError
 from ._flags import flag
@@ -201,8 +202,8 @@ def dropout2d(input: Tensor, p: float = 0.5, training: bool = True, inplace: boo
     if not flag(training, name, "training") or p == 0 or x.numel() == 0:
         return x
     # p = 1 zeroes before the rank check, as PyTorch
-    return _maybe_in_place("feature_dropout_", x, inplace, lambda t: t * 0.0 if p == 1 else
-                           _inverted_dropout(t, p, _channel_mask_shape(t, name)))
+    return _maybe_in_place("feature_dropout_", x, inplace, lambda t: _zeroed(t) if p == 1 else
+                           _inverted_dropout(t, p, _channel_mask_shape(t, name), name))
 
 
 def dropout3d(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool = False) -> Tensor:  # noqa: A002
@@ -218,11 +219,11 @@ def dropout3d(input: Tensor, p: float = 0.5, training: bool = True, inplace: boo
 
     def drop(t: Tensor) -> Tensor:
         if p == 1:   # before the rank check, as PyTorch
-            return t * 0.0
+            return _zeroed(t)
         if t.ndim == 5:
-            return _inverted_dropout(t, p, _channel_mask_shape(t, name))
+            return _inverted_dropout(t, p, _channel_mask_shape(t, name), name)
         batched = t.unsqueeze(0)   # any other rank is one sample, as PyTorch
-        return _inverted_dropout(batched, p, _channel_mask_shape(batched, name)).squeeze(0)
+        return _inverted_dropout(batched, p, _channel_mask_shape(batched, name), name).squeeze(0)
     return _maybe_in_place("feature_dropout_", x, inplace, drop)
 
 

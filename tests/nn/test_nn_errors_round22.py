@@ -1,0 +1,52 @@
+"""Round 22: nn modules given hostile inputs (wrong rank, feature size or dtype, empty batches, bad targets),
+differentially against torch.nn (/tmp/fuzz22_nn_errors.py swept every module class both packages have). Where torch
+refuses a call ours refuses it too, with an exception that is also torch's class, naming the op and the offending
+shapes/dtypes; where torch computes, ours computes the same dtype."""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import numpy as np
+import pytest
+
+import minigrad as mg
+import nn
+
+torch = pytest.importorskip("torch", reason="no torch")
+
+
+def _both(call: Callable[[Any, Any, Callable], Any], arrays: list[np.ndarray]) -> tuple[Any, Any]:
+    """``call(lib, nn_lib, tensor)`` run in torch then ours on the same arrays; each side's result or exception."""
+    results = []
+    for lib, nn_lib in ((torch, torch.nn), (mg, nn)):
+        tensors = [lib.tensor(a) for a in arrays]
+        try:
+            results.append(call(nn_lib, *tensors))
+        except Exception as error:   # noqa: BLE001 - compared below
+            results.append(error)
+    return results[0], results[1]
+
+
+def _raises_like_torch(theirs: Any, ours: Any, *names: str) -> None:
+    """Both raised, ours an instance of torch's class, its message naming each of ``names``."""
+    assert isinstance(theirs, Exception), f"torch computed {theirs!r}"
+    assert isinstance(ours, type(theirs)), (type(ours), type(theirs), ours)
+    for name in names:
+        assert name in str(ours), (name, str(ours))
+
+
+@pytest.mark.parametrize("dtype", ["int64", "int32", "uint8", "bool"])
+@pytest.mark.parametrize("module, shape", [("Dropout", (2, 3)), ("Dropout2d", (2, 3, 4, 4)),
+                                           ("Dropout3d", (2, 3, 2, 2, 2))])
+def test_training_dropout_refuses_an_integer_input_and_p_one_keeps_its_dtype(module: str, shape: tuple,
+                                                                             dtype: str) -> None:
+    """A training dropout with 0 < p < 1 of an integer or bool input raises torch's RuntimeError (the 1/(1-p)
+    scale cannot be cast to the input's dtype; ours returned the input's dtype, scaled and truncated); p = 1
+    returns zeros of the input's dtype, as torch's (ours returned float64)."""
+    x = np.ones(shape, dtype)
+    theirs, ours = _both(lambda lib, t: getattr(lib, module)(0.5)(t), [x])
+    _raises_like_torch(theirs, ours, module.lower(), dtype, str(shape))
+    theirs, ours = _both(lambda lib, t: getattr(lib, module)(1.0)(t), [x])
+    assert str(ours.dtype) == str(theirs.dtype).removeprefix("torch.") == dtype
+    np.testing.assert_array_equal(ours.numpy(), theirs.numpy())
