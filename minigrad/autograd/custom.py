@@ -76,6 +76,7 @@ class FunctionCtx:
         self._saved_forward: tuple = ()   # save_for_forward's: what ``jvp`` reads as saved_tensors
         self._in_jvp = False
         self._freed = False   # a backward freed the saved tensors (reading them then raises, as PyTorch)
+        self._recorded = False   # the call's node holds the saved tensors (before: in forward, PyTorch reads none)
         # PyTorch's public record of the calls below (None until made; to_save is None again once recorded)
         self.to_save: tuple | None = None
         self.dirty_tensors: tuple | None = None
@@ -102,7 +103,8 @@ class FunctionCtx:
         """The tensors given to :meth:`save_for_backward`. In ``backward`` they are the node's saved values: the
         engine checked them for in-place changes (RuntimeError, as PyTorch), and saved-tensor hooks' ``unpack_hook``
         runs on them at each read, as PyTorch's; a value the hooks replaced is a new Tensor (on the saved tensor's
-        graph under ``create_graph=True``). In ``jvp``, the tensors given to :meth:`save_for_forward`."""
+        graph under ``create_graph=True``). In ``jvp``, the tensors given to :meth:`save_for_forward`; in ``forward``
+        and ``setup_context``, ``()`` (as PyTorch's: the call is not recorded yet)."""
         if self._in_jvp:
             return self._saved_forward
         if self._freed:
@@ -111,7 +113,7 @@ class FunctionCtx:
                                "retain_graph=True in the first backward if you need to.")
         node = self._node
         if node is None:
-            return self._saved
+            return self._saved if self._recorded else ()
         arrays = unpacked(node, node.saved)
         if self._recording:
             return tuple(node._on_graph(t, a) for t, a in zip(self._saved, arrays))
@@ -120,12 +122,19 @@ class FunctionCtx:
 
     def mark_non_differentiable(self, *outputs: Tensor) -> None:
         """These outputs (returned by ``forward``) get no gradient and do not require grad (an index, a mask)."""
+        for t in outputs:
+            if not isinstance(t, Tensor):
+                raise RuntimeError(f"mark_non_differentiable only accepts variable arguments, but got "
+                                   f"{type(t).__name__}")
         self._non_differentiable.update(id(t) for t in outputs)
         self.non_differentiable = outputs
 
     def set_materialize_grads(self, value: bool) -> None:
         """With False, ``backward`` receives None for an output that got no gradient, instead of zeros."""
-        self._materialize_grads = bool(value)
+        if not isinstance(value, bool):   # as PyTorch's: a bool only
+            raise TypeError(f"set_materialize_grads received an invalid combination of arguments - got "
+                            f"({type(value).__name__}), but expected (bool)")
+        self._materialize_grads = value
 
     def mark_dirty(self, *tensors: Tensor) -> None:
         """These inputs were changed in place by ``forward``, which returns them: each becomes that output (the
@@ -446,7 +455,7 @@ def _apply(op: type, *args: Any, **kwargs: Any) -> Any:
     node.input_dtypes = [args[i].dtype for i in positions]
     made = node(*(args[i] for i in positions))
     del node.results
-    ctx.to_save = None   # as PyTorch's: the node holds them now (and lets go of them in backward)
+    ctx.to_save, ctx._recorded = None, True   # as PyTorch's: the node holds them now (and lets them go in backward)
     made = list(made) if isinstance(made, tuple) else [made]
     for k, (y, original) in enumerate(zip(made, outputs)):   # as PyTorch: int and bool outputs never differentiable
         if id(original) in ctx._non_differentiable or y.dtype.kind not in "fc":
@@ -562,10 +571,15 @@ def _check_dirty(op: type, ctx: FunctionCtx, args: tuple, outputs: tuple) -> Non
     """``ctx.mark_dirty``'s tensors: inputs that ``forward`` returned, and that minigrad can re-point (PyTorch's
     errors otherwise; a view, or a tensor with live views, would leave the other tensor's graph stale)."""
     for x in ctx._dirty:
-        if not any(x is a for a in args) or not any(x is y for y in outputs):
+        if not any(x is y for y in outputs):
             raise RuntimeError(f"{op.__name__}: some elements marked as dirty during the forward method were not "
                                "returned as output. The inputs that are modified inplace must all be outputs of "
                                "the Function.")
+        if not any(x is a for a in args):   # forward's own tensor: an output as any other (PyTorch warns)
+            warnings.warn("ctx.mark_dirty() received a tensor that was not an input. Only input Tensors that have "
+                          "been mutated should be passed to ctx.mark_dirty().", UserWarning, stacklevel=3)
+            INPLACE.bump(x.data)
+            continue
         if x._node is None and x.requires_grad and _state.get().grad:
             raise RuntimeError(f"{op.__name__}: a leaf Variable that requires grad (shape {tuple(x.shape)}) has been "
                                "used in an in-place operation (ctx.mark_dirty).")

@@ -4,6 +4,7 @@ staticmethod under ``mg.func.vmap`` and saved inputs returned as outputs under `
 
 from __future__ import annotations
 
+import warnings
 from typing import Any, Callable
 
 import numpy as np
@@ -455,4 +456,83 @@ def test_a_tensor_returned_twice_is_one_tensor_as_torch(materialize: bool) -> No
         y, z = Twice.apply(x)
         (y.sum() + 5 * z.sum()).backward()
         return [y is z, _values(x.grad), seen]
+    _same(program)
+
+
+# --- ctx calls PyTorch checks --------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("call", ["mark_non_differentiable_int", "mark_non_differentiable_none",
+                                  "set_materialize_grads_int", "set_materialize_grads_none"])
+def test_ctx_methods_check_their_arguments_as_torch(call: str) -> None:
+    """``ctx.mark_non_differentiable(3)`` was ignored (torch: RuntimeError) and ``ctx.set_materialize_grads(0)``
+    taken as False (torch: TypeError, a bool only)."""
+    def program(lib: Any) -> list:
+        class Checked(lib.autograd.Function):
+            @staticmethod
+            def forward(ctx: Any, x: Any) -> Any:
+                if call.startswith("mark"):
+                    ctx.mark_non_differentiable(3 if call.endswith("int") else None)
+                else:
+                    ctx.set_materialize_grads(0 if call.endswith("int") else None)
+                return x * 2
+
+            @staticmethod
+            def backward(ctx: Any, g: Any) -> Any:
+                return g * 2
+        return _values(Checked.apply(lib.tensor(A, requires_grad=True)))
+    _same(program)
+
+
+@pytest.mark.parametrize("where", ["forward", "setup_context"])
+def test_saved_tensors_read_in_forward_are_empty_as_torch(where: str) -> None:
+    """``ctx.saved_tensors`` read in forward (or setup_context) gave the tensors just saved; torch's reads ``()``
+    until the call is recorded (a forward that uses it computes another value)."""
+    def program(lib: Any) -> list:
+        class Early(lib.autograd.Function):
+            @staticmethod
+            def forward(*args: Any) -> Any:
+                if where == "forward":
+                    ctx, x = args
+                    ctx.save_for_backward(x)
+                    return x * len(ctx.saved_tensors)
+                return args[0] * 2
+
+            @staticmethod
+            def backward(ctx: Any, g: Any) -> Any:
+                return g * len(ctx.saved_tensors)
+
+        if where == "setup_context":
+            def setup_context(ctx: Any, inputs: tuple, output: Any) -> None:
+                ctx.save_for_backward(*inputs)
+                seen.append(len(ctx.saved_tensors))
+            Early.setup_context = staticmethod(setup_context)
+        seen: list = []
+        x = lib.tensor(A, requires_grad=True)
+        y = Early.apply(x)
+        y.sum().backward()
+        return [_values(y), _values(x.grad), seen]
+    _same(program)
+
+
+def test_mark_dirty_on_a_tensor_forward_made_is_an_ordinary_output_as_torch() -> None:
+    """``ctx.mark_dirty`` on a tensor that is not an input raised RuntimeError (with a message about outputs);
+    torch warns and takes it as an output (one more version)."""
+    def program(lib: Any) -> list:
+        class Made(lib.autograd.Function):
+            @staticmethod
+            def forward(ctx: Any, x: Any) -> Any:
+                y = x * 2
+                ctx.mark_dirty(y)
+                return y
+
+            @staticmethod
+            def backward(ctx: Any, g: Any) -> Any:
+                return g * 5
+
+        x = lib.tensor(A, requires_grad=True)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            y = Made.apply(x)
+        y.sum().backward()
+        return [_values(y), y._version, y.grad_fn.name(), _values(x.grad)]
     _same(program)
