@@ -12,10 +12,10 @@ the module's own keys (and its extra state) at once, as PyTorch's, so a subclass
 ``super()._load_from_state_dict`` sees the new values; what each write replaced is kept. A value that is not
 a numeric array of the right shape is not written and noted; when the walk ends with any such problem (or,
 with ``strict``, a missing or unexpected key), everything written is put back before the error is raised, so
-a failed load changes nothing (PyTorch keeps what it wrote). Then the load post-hooks run, bottom-up, with
-the ``_IncompatibleKeys`` they may edit in place, each seeing the keys found up to the end of its module's
-subtree, as in PyTorch's walk; if they leave a strict load with missing or unexpected keys (or raise),
-everything is put back as well (PyTorch runs them also when the values do not fit; ours do not run then).
+a failed load changes nothing (PyTorch keeps what it wrote). Each module's load post-hooks run as the walk
+leaves its subtree, as PyTorch's, on an ``_IncompatibleKeys`` of the missing and unexpected keys found so far
+(lists they may edit in place: clearing them lets a strict load pass); what they do stays when the load then
+fails (as in PyTorch), only the tensors and extra states are put back.
 A value that shares memory with another model tensor than its own (a swap of ``state_dict()`` values) is
 copied before the walk, so it loads what it held.
 """
@@ -279,25 +279,19 @@ def load_module_state(root: Any, state: Mapping[str, Any], strict: bool, assign:
     missing: list = []
     unexpected: list = []
     errors: list = []
-    finished: list = []   # (module, keys missing, keys unexpected) when its subtree was walked: post-order
     load = _Load()
     previous, _ACTIVE.load = getattr(_ACTIVE, "load", None), load
     try:
         try:
-            _walk(root, state, "", metadata, assign, (missing, unexpected, errors), finished)
+            _walk(root, state, "", metadata, assign, (missing, unexpected, errors))
         finally:
             _ACTIVE.load = previous
         problems = load.problems + [f"  {message}" for message in errors]
-        post_hooks = any(_hooks(module, "load_post") for module, _, _ in finished)
-        if problems or (strict and (missing or unexpected) and not post_hooks):
+        if problems or (strict and (missing or unexpected)):
             raise StateDictError(f"{name}: the state dict does not fit; nothing was loaded:\n"
                                  + "\n".join(problems + _key_lines(strict, missing, unexpected)))
         load.bump_versions()
-        result = _run_post_hooks(finished, missing, unexpected) if post_hooks else \
-            _IncompatibleKeys(missing, unexpected)
-        if strict and (result.missing_keys or result.unexpected_keys):
-            raise StateDictError(f"{name}: the state dict does not fit; nothing was loaded:\n"
-                                 + "\n".join(_key_lines(strict, result.missing_keys, result.unexpected_keys)))
+        result = _IncompatibleKeys(missing, unexpected)
     except BaseException:
         load.put_back()
         raise
@@ -319,10 +313,10 @@ def _copy_aliases(root: Any, state: dict) -> None:
             state[key] = value.detach().clone() if isinstance(value, Tensor) else array.copy()
 
 
-def _walk(module: Any, local: dict, prefix: str, metadata: Any, assign: bool, lists: tuple, finished: list) -> None:
+def _walk(module: Any, local: dict, prefix: str, metadata: Any, assign: bool, lists: tuple) -> None:
     """PyTorch's ``load`` recursion: ``module._load_from_state_dict`` on the keys under ``prefix``, then each
-    child (a shared child under each of its names) on the keys under its own prefix; then ``module`` and the
-    number of missing and unexpected keys found so far go into ``finished``."""
+    child (a shared child under each of its names) on the keys under its own prefix, then ``module``'s load
+    post-hooks on the missing and unexpected keys found so far (lists they may edit in place)."""
     local_metadata = dict(metadata.get(prefix[:-1], {})) if metadata is not None else {}
     if assign:
         local_metadata["assign_to_params_buffers"] = assign
@@ -331,32 +325,13 @@ def _walk(module: Any, local: dict, prefix: str, metadata: Any, assign: bool, li
         if child is not None:
             child_prefix = f"{prefix}{name}."
             child_local = OrderedDict((k, v) for k, v in local.items() if k.startswith(child_prefix))
-            _walk(child, child_local, child_prefix, metadata, assign, lists, finished)
-    finished.append((module, len(lists[0]), len(lists[1])))
-
-
-def _run_post_hooks(finished: list, missing: list, unexpected: list) -> _IncompatibleKeys:
-    """Each module's load post-hooks, after its children's (PyTorch's order), on the ``_IncompatibleKeys`` they
-    edit in place and the load returns. As in PyTorch's walk, where they run as each subtree ends, a hook sees
-    the keys found up to the end of its module's subtree (so clearing the lists clears those, not a later
-    sibling's); the keys found after are added as the hooks go, and the rest at the end."""
-    keys = _IncompatibleKeys([], [])
-    shown = [0, 0]   # how many of ``missing`` and ``unexpected`` are in ``keys`` so far
-    for module, n_missing, n_unexpected in finished:
-        hooks = _hooks(module, "load_post")
-        if not hooks:
-            continue
-        keys.missing_keys.extend(missing[shown[0]:n_missing])
-        keys.unexpected_keys.extend(unexpected[shown[1]:n_unexpected])
-        shown = [n_missing, n_unexpected]
-        for hook, _ in hooks:
-            if hook(module, keys) is not None:
-                raise PostHookReturnError(f"{type(module).__name__}: a load_state_dict post-hook must return None; "
-                                          "to change the missing or unexpected keys, edit incompatible_keys' lists "
-                                          "in place")
-    keys.missing_keys.extend(missing[shown[0]:])
-    keys.unexpected_keys.extend(unexpected[shown[1]:])
-    return keys
+            _walk(child, child_local, child_prefix, metadata, assign, lists)
+    hooks = _hooks(module, "load_post")
+    keys = _IncompatibleKeys(lists[0], lists[1])
+    for hook, _ in hooks:
+        if hook(module, keys) is not None:
+            raise PostHookReturnError(f"{type(module).__name__}: a load_state_dict post-hook must return None; to "
+                                      "change the missing or unexpected keys, edit incompatible_keys' lists in place")
 
 
 def _key_lines(strict: bool, missing: list, unexpected: list) -> list[str]:

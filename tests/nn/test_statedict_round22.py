@@ -2,8 +2,9 @@
 their hooks): a subclass's ``_load_from_state_dict`` that reads its tensors (or extra state) after calling
 ``super()`` sees the loaded values, as PyTorch's (the load now writes each key as it walks, keeping what it
 replaced, and puts everything back when the load fails); ``state_dict``'s old positional arguments yield to the
-keywords given; an instance norm without running statistics refuses them from an unversioned state dict; and a
-failed load leaves a lazy module lazy."""
+keywords given; the load post-hooks run as the walk leaves each subtree, on the keys found so far; an instance
+norm without running statistics refuses them from an unversioned state dict; a failed load leaves a lazy module
+lazy; and ``_non_persistent_buffers_set`` is the set ``state_dict`` reads."""
 
 from __future__ import annotations
 
@@ -128,6 +129,8 @@ def _post_hook_lists(lib: _Lib, action: str) -> Any:
 
     for module in (model[0], model[1], model):
         module.register_load_state_dict_post_hook(hook)
+    for module in model.modules():
+        module.register_load_state_dict_pre_hook(lambda module, sd, prefix, *rest: seen.append(prefix))
     state = model.state_dict()
     for key in ("0.bias", "1.0.bias", "2.bias"):
         state.pop(key)
@@ -140,10 +143,10 @@ def _post_hook_lists(lib: _Lib, action: str) -> Any:
 
 
 @pytest.mark.parametrize("action", ["look", "clear", "add"])
-def test_a_load_post_hook_sees_the_keys_found_up_to_its_module_as_torch(action: str) -> None:
-    """Was: every post-hook saw the keys of the whole load, so a child's hook clearing the lists also cleared a
-    later sibling's missing keys and the strict load passed, where PyTorch's (its hooks run as each subtree of the
-    walk ends) refuses it."""
+def test_load_post_hooks_run_as_the_walk_leaves_each_subtree_as_torch(action: str) -> None:
+    """Was: the post-hooks ran after the whole walk (after every pre-hook), each seeing the keys of the whole
+    load, so a child's hook clearing the lists also cleared a later sibling's missing keys and the strict load
+    passed, where PyTorch's (its hooks run as the walk leaves each subtree) refuses it."""
     assert _post_hook_lists(LIBS[1], action) == _post_hook_lists(LIBS[0], action)
 
 
