@@ -278,19 +278,25 @@ class _Recurrent(Module):
         if steps == 0:
             raise RecurrentInputError(f"{owner}: the input has no time steps (shape {x.shape}). "
                                       "Expected sequence length to be larger than 0 in RNN")   # PyTorch's words
-        initial = self._initial_states(state, x, batch, unbatched)
         masks = length_masks(owner, lengths, steps, batch, x.device, self._batch_hint(), time_axis)
         if masks is not None and masks.input_mask is not None:
             x = mg.where(masks.input_mask, x, 0.0)   # the padding, zeroed: its NaN/Inf would reach the weights' grads
         if mg.is_anomaly_enabled():
             check_finite_steps(owner, x, time_axis)
+        batch_first = time_axis == 1
+        if batch_first:   # as PyTorch's: the layers read the input transposed to time-major, and the output is
+            x, time_axis = x.transpose(0, 1), 0   # transposed back last (PyTorch's strides and order of hooks)
+        initial = self._initial_states(state, x, batch, unbatched)
 
         with mg.gc_paused():
             output, finals = self._run_layers(x, time_axis, initial, masks)
         if packed is not None:
             output = pack_like(output, packed)
-        # made in PyTorch's order (the output, c_n, h_n), which sets the order of hooks on them in backward
+        # made in PyTorch's order (the output, c_n, h_n, a batch_first output's transpose), which sets the order of
+        # hooks on them in backward
         final_states = [mg.stack(f, axis=0) for f in finals[::-1]][::-1]
+        if batch_first:
+            output = output.transpose(0, 1)
         if unbatched:
             output = output.squeeze(1)
             final_states = [s.squeeze(1) for s in final_states]
@@ -391,7 +397,7 @@ class _Recurrent(Module):
         rows = x.reshape(steps * batch, x.shape[-1])
         # PyTorch's float16 linear rounds x W_ihᵀ + b_ih once, but adds the bias apart (a second rounding)
         # when it reads the input transposed: layer 0 of a batch_first layer (B, T > 1, no lengths)
-        if half and not (k == 0 and time_axis == 1 and step_masks is None and steps > 1 and batch > 1):
+        if half and not (k == 0 and not x.is_contiguous() and step_masks is None and steps > 1 and batch > 1):
             gates_x = float16_linear(rows, weight_ih.T, bias)
         else:
             gates_x = rows @ weight_ih.T

@@ -291,3 +291,32 @@ def _pair(kind: str, bidirectional: bool) -> tuple:
     ours = getattr(nn, kind)(2, 3, bidirectional=bidirectional, dtype=np.float64)
     ours.load_state_dict({k: v.detach().numpy() for k, v in theirs.state_dict().items()})
     return ours, theirs
+
+
+@pytest.mark.parametrize("kind", ["RNN", "LSTM", "GRU"])
+@pytest.mark.parametrize("num_layers, bidirectional", [(1, False), (2, True)])
+def test_batch_first_layer_reads_the_input_transposed_as_torch(kind: str, num_layers: int, bidirectional: bool) -> None:
+    """torch's batch_first layer transposes the input to time-major first and the output back last: the output's
+    strides are (H·D, B·H·D, 1) and backward runs the output's hooks before h_n's, x's after h0's. Ours stacked
+    the steps along axis 1: a contiguous output, made before h_n."""
+    theirs = getattr(torch.nn, kind)(2, 3, num_layers, batch_first=True, bidirectional=bidirectional).double()
+    ours = getattr(nn, kind)(2, 3, num_layers, batch_first=True, bidirectional=bidirectional, dtype=np.float64)
+    ours.load_state_dict({k: v.detach().numpy() for k, v in theirs.state_dict().items()})
+    rng = np.random.default_rng(2)
+    x_value = rng.standard_normal((2, 3, 2))
+    states = [rng.standard_normal((num_layers * (1 + bidirectional), 2, 3)) for _ in range(1 + (kind == "LSTM"))]
+    results = []
+    for lib, module in ((mg, ours), (torch, theirs)):
+        order: list = []
+        x = lib.tensor(x_value, requires_grad=True)
+        h = [lib.tensor(s, requires_grad=True) for s in states]
+        output, state = module(x, tuple(h) if kind == "LSTM" else h[0])
+        finals = state if kind == "LSTM" else (state,)
+        named = [("x", x), ("h0", h[0]), ("output", output), ("h_n", finals[0])]
+        for name, tensor in named:
+            tensor.register_hook(lambda g, name=name, order=order: order.append(name))
+        sum((t * t).sum() for t in (output, *finals)).backward()
+        results.append((order, tuple(output.stride()), x.grad.numpy(), h[0].grad.numpy()))
+    assert results[0][:2] == results[1][:2]
+    for a, b in zip(results[0][2:], results[1][2:]):
+        np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-12)
