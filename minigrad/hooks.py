@@ -107,6 +107,17 @@ def _apply_hooks(hooks: list, g: Any, label: str) -> Any:
     return g
 
 
+def dense_layout(array: Any) -> bool:
+    """Whether ``array``'s elements lie without gaps or overlaps, in any order (PyTorch's
+    ``is_non_overlapping_and_dense``): not an expanded or a stepped slice's."""
+    step = array.itemsize
+    for stride, n in sorted((abs(s), n) for s, n in zip(array.strides, array.shape) if n != 1):
+        if stride != step:
+            return False
+        step *= n
+    return True
+
+
 def _add_to_grad(tensor: Tensor, g: Any, fresh: bool = False) -> None:
     """``tensor.grad += g``; the first time, ``.grad`` becomes a copy of ``g`` in the tensor's dtype and layout.
 
@@ -121,8 +132,9 @@ def _add_to_grad(tensor: Tensor, g: Any, fresh: bool = False) -> None:
         data = tensor.data
         if backend.is_array(g) and g.strides != data.strides and g.shape == data.shape and g.size > 1:
             # PyTorch's layout contract: a first .grad takes its tensor's strides (a gradient of `a.t() @ b` is
-            # transposed; `a.grad.view(-1)` must work as in PyTorch)
-            out = backend.array_module(g).empty_like(data)
+            # transposed; `a.grad.view(-1)` must work as in PyTorch) where its elements are dense, else C order
+            xp = backend.array_module(g)
+            out = xp.empty_like(data) if dense_layout(data) else xp.empty(data.shape, data.dtype)
             out[...] = g
             g = out
         elif not (fresh and backend.is_array(g) and g.dtype == data.dtype):

@@ -93,3 +93,28 @@ def test_gradient_of_nchw_loss_and_pool_is_contiguous(case: str, create_graph: b
     assert results[0][0] == results[len(results) // 2][0]
     for ours, theirs in zip(results[:len(results) // 2], results[len(results) // 2:]):
         np.testing.assert_allclose(ours[1], theirs[1], rtol=1e-7, atol=1e-12)
+
+
+LEAVES: dict[str, Callable] = {
+    "expanded": lambda lib: lib.tensor(np.random.RandomState(0).rand(1, 4)).expand(3, 4),
+    "expanded_transposed": lambda lib: lib.tensor(np.random.RandomState(0).rand(4, 1)).expand(4, 3).t(),
+    "stepped_transposed": lambda lib: lib.tensor(np.random.RandomState(0).rand(6, 4))[::2].t(),
+    "stepped_channels_last": lambda lib: lib.tensor(np.random.RandomState(0).rand(2, 3, 4, 5)).contiguous(
+        memory_format=lib.channels_last)[:, :, ::2],
+}
+
+
+@pytest.mark.parametrize("op", ["sum", "exp", "reshape"])
+@pytest.mark.parametrize("leaf", list(LEAVES))
+def test_first_grad_of_a_leaf_with_gaps_or_overlaps_is_c_order(leaf: str, op: str) -> None:
+    """PyTorch's gradient layout contract: a leaf whose elements are not dense (an expanded or stepped view made a
+    leaf) gets a C-contiguous ``.grad``; minigrad copied the gradient into ``empty_like(leaf)``, NumPy's order of
+    the leaf's strides ((1, 3) for an expanded (3, 4)), so ``x.grad.view(-1)`` raised."""
+    fns = {"sum": lambda x: x.sum(), "exp": lambda x: x.exp().sum(), "reshape": lambda x: x.reshape(-1).pow(2).sum()}
+    results = []
+    for lib in (mg, torch):
+        x = LEAVES[leaf](lib).detach().requires_grad_()
+        fns[op](x).backward()
+        results.append((_layout(x.grad), x.grad.numpy()))
+    assert results[0][0] == results[1][0]
+    np.testing.assert_allclose(results[0][1], results[1][1], rtol=1e-12)
