@@ -105,6 +105,9 @@ def gaussian_nll_loss(input: Tensor, target: Any, var: Any, full: bool = False, 
     target = _operand(target, input, name)
     if isinstance(var, (int, float)) and not isinstance(var, bool):
         var = mg.full(input.shape, float(var), dtype=input.dtype, device=input.device)
+    if isinstance(var, Tensor) and var.dtype.kind in "biu":   # PyTorch clamps var to eps in place
+        raise InputDtypeError(f"{name}: result type float can't be cast to var's dtype {var.dtype} (var of shape "
+                              f"{var.shape}, input of shape {input.shape}); pass a floating-point var, as PyTorch")
     var = _operand(var, input, name, "var")
     if bool((var.detach() < 0).any().item()):
         raise ValueError(f"{name}: var has negative entry/entries")

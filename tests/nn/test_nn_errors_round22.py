@@ -50,3 +50,23 @@ def test_training_dropout_refuses_an_integer_input_and_p_one_keeps_its_dtype(mod
     theirs, ours = _both(lambda lib, t: getattr(lib, module)(1.0)(t), [x])
     assert str(ours.dtype) == str(theirs.dtype).removeprefix("torch.") == dtype
     np.testing.assert_array_equal(ours.numpy(), theirs.numpy())
+
+
+@pytest.mark.parametrize("x, y", [("float32", "complex64"), ("float64", "complex128"), ("float16", "complex64")])
+def test_binary_cross_entropy_refuses_a_complex_target(x: str, y: str) -> None:
+    """BCELoss's kernel takes the input's dtype: a complex target raises torch's RuntimeError naming both dtypes
+    (ours computed, dropping the target's imaginary part)."""
+    arrays = [np.full((2, 3), 0.25, x), np.full((2, 3), 0.5 + 0.5j, y)]
+    theirs, ours = _both(lambda lib, a, b: lib.BCELoss()(a, b), arrays)
+    _raises_like_torch(theirs, ours, "binary_cross_entropy", x, y, "(2, 3)")
+    theirs, ours = _both(lambda lib, a, b: lib.BCELoss()(a, b.real.to(a.dtype)), arrays)   # a real one computes
+    np.testing.assert_allclose(ours.numpy(), theirs.detach().numpy(), rtol=1e-3)
+
+
+@pytest.mark.parametrize("dtype, shape", [("int64", (2, 3)), ("int32", (2, 1)), ("uint8", (2, 3)), ("bool", (2,))])
+def test_gaussian_nll_loss_refuses_an_integer_var(dtype: str, shape: tuple) -> None:
+    """An integer or bool ``var`` tensor raises torch's RuntimeError (its in-place clamp to eps cannot hold a
+    float); ours computed a loss from it."""
+    arrays = [np.zeros((2, 3), np.float32), np.ones((2, 3), np.float32), np.ones(shape, dtype)]
+    theirs, ours = _both(lambda lib, x, y, v: lib.GaussianNLLLoss()(x, y, v), arrays)
+    _raises_like_torch(theirs, ours, "gaussian_nll_loss", dtype, str(shape))
