@@ -227,8 +227,8 @@ def _max_unpool(name: str, dims: int, input: Any, indices: Any, kernel_size: Any
     x, indices = _floating(input, name), _tensor(indices, name, "indices")
     if x.ndim not in (dims + 1, dims + 2):
         raise InputShapeError(f"{name}: expected a {dims + 1}-D or {dims + 2}-D input, got shape {x.shape}")
-    if indices.shape != x.shape or indices.dtype.kind not in "iu":
-        raise InputShapeError(f"{name}: indices must be an integer tensor of the input's shape {x.shape}, got "
+    if indices.shape != x.shape or indices.dtype != mg.int64:   # PyTorch's kernel reads int64 indices only
+        raise InputShapeError(f"{name}: indices must be an int64 tensor of the input's shape {x.shape}, got "
                               f"{indices.dtype} of shape {indices.shape}")
     kernel = _ints(kernel_size, dims, name, "kernel_size", 1)
     stride = kernel if stride is None else _ints(stride, dims, name, "stride", 1)

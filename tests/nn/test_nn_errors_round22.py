@@ -70,3 +70,15 @@ def test_gaussian_nll_loss_refuses_an_integer_var(dtype: str, shape: tuple) -> N
     arrays = [np.zeros((2, 3), np.float32), np.ones((2, 3), np.float32), np.ones(shape, dtype)]
     theirs, ours = _both(lambda lib, x, y, v: lib.GaussianNLLLoss()(x, y, v), arrays)
     _raises_like_torch(theirs, ours, "gaussian_nll_loss", dtype, str(shape))
+
+
+@pytest.mark.parametrize("dtype", ["int32", "int16", "uint8", "bool", "float32"])
+@pytest.mark.parametrize("module, shape", [("MaxUnpool1d", (1, 2, 3)), ("MaxUnpool2d", (1, 2, 2, 2))])
+def test_max_unpool_takes_int64_indices_only(module: str, shape: tuple, dtype: str) -> None:
+    """MaxUnpool's indices must be int64, as torch's kernel requires (RuntimeError); ours took any integer."""
+    x = np.ones(shape, np.float32)
+    indices = np.zeros(shape, np.int64)
+    theirs, ours = _both(lambda lib, a, i: getattr(lib, module)(2)(a, i), [x, indices.astype(dtype)])
+    _raises_like_torch(theirs, ours, module.lower().replace("unpool", "_unpool"), dtype, str(shape))
+    theirs, ours = _both(lambda lib, a, i: getattr(lib, module)(2)(a, i), [x, indices])
+    np.testing.assert_array_equal(ours.numpy(), theirs.numpy())
