@@ -17,6 +17,7 @@ from minigrad import Tensor, float32, float64
 from ._arguments import _dtype_error, _floating_or_complex, _tensor
 from ._conv import Unfold, _backward_takes_inputs, _batched, _conv, _conv_arguments, _ints
 from ._errors import ArgumentFormError, InputDtypeError, InputShapeError
+from ._gradient_layout import channels_last_as
 
 __all__ = ["conv3d", "conv_transpose1d", "conv_transpose2d", "conv_transpose3d", "fold", "unfold"]
 
@@ -178,6 +179,9 @@ def _conv_transpose(name: str, dims: int, input: Any, weight: Any, bias: Any, st
         raise InputShapeError(f"{name}: output padding must be smaller than either stride or dilation, but got "
                               f"output_padding={output_padding}, stride={stride}, dilation={dilation}")
     sizes = x.shape[2:]
+    if 0 in sizes and x.shape[0] and x.shape[1]:   # PyTorch's kernels take an empty batch or no channels only
+        raise InputShapeError(f"{name}: only zero batch or zero channel inputs are supported, but got input of shape "
+                              f"{x.shape} (an empty spatial dim)")
     out_size = tuple((n - 1) * s - 2 * p + d * (k - 1) + op + 1
                      for n, s, p, d, k, op in zip(sizes, stride, padding, dilation, kernel, output_padding))
     if any(o < 1 for o in out_size):   # RuntimeError as PyTorch's shape check ("Output size is too small")
@@ -191,7 +195,9 @@ def _conv_transpose(name: str, dims: int, input: Any, weight: Any, bias: Any, st
     y = Fold(kernel, stride, dilation, tuple((p, p) for p in padding), tuple(sizes), out_size)(columns)
     if bias is not None:
         y = (y + bias.reshape(out_channels, *(1,) * dims)).to(x.dtype)   # in the wider dtype, rounded once
-    return y.squeeze(0) if unbatched else y
+    if unbatched:
+        return y.squeeze(0)
+    return channels_last_as(y, x, weight) if dims == 2 else y   # PyTorch's 3-D kernels: by dtype (mkldnn's float32)
 
 
 def conv_transpose1d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride: Any = 1,  # noqa: A002

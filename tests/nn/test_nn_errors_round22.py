@@ -82,3 +82,19 @@ def test_max_unpool_takes_int64_indices_only(module: str, shape: tuple, dtype: s
     _raises_like_torch(theirs, ours, module.lower().replace("unpool", "_unpool"), dtype, str(shape))
     theirs, ours = _both(lambda lib, a, i: getattr(lib, module)(2)(a, i), [x, indices])
     np.testing.assert_array_equal(ours.numpy(), theirs.numpy())
+
+
+@pytest.mark.parametrize("module, shape", [("ConvTranspose1d", (2, 2, 0)), ("ConvTranspose2d", (2, 2, 4, 0)),
+                                           ("ConvTranspose3d", (1, 2, 0, 2, 2))])
+def test_transposed_convolution_refuses_an_empty_spatial_dim(module: str, shape: tuple) -> None:
+    """An input with an empty spatial dim (a batch and channels) raises torch's RuntimeError (ours returned the
+    bias spread over a made-up output); an empty batch still computes, as torch's."""
+    torch.manual_seed(0)
+    t_layer = getattr(torch.nn, module)(2, 3, 2)
+    o_layer = getattr(nn, module)(2, 3, 2)
+    o_layer.load_state_dict({k: v.detach().numpy() for k, v in t_layer.state_dict().items()})
+    layers = {torch.nn: t_layer, nn: o_layer}
+    theirs, ours = _both(lambda lib, x: layers[lib](x), [np.zeros(shape, np.float32)])
+    _raises_like_torch(theirs, ours, module.lower().replace("convtranspose", "conv_transpose"), str(shape))
+    theirs, ours = _both(lambda lib, x: layers[lib](x), [np.zeros((0,) + shape[1:], np.float32)])
+    assert ours.shape == tuple(theirs.shape)
