@@ -24,6 +24,7 @@ from ._arguments import (
     _not_complex,
     _number,
     _promoted,
+    _refuse_cpu_half,
     _tensor,
 )
 from ._errors import InputDtypeError, InputShapeError
@@ -109,6 +110,7 @@ def rrelu(input: Tensor, lower: float = 1.0 / 8, upper: float = 1.0 / 3, trainin
         raise InputShapeError(f"{name}: lower bound {lower} should be less than or equal to the upper bound {upper}")
     if not flag(training, name, "training"):
         return _reads_input(mg.where(x > 0, x, x * ((lower + upper) / 2)))
+    _refuse_cpu_half(x, name, "rrelu_with_noise_out_cpu")   # the training slopes, as PyTorch's CPU kernel
     slopes = mg.rand(x.shape, dtype=x.dtype, device=x.device) * (upper - lower) + lower
     return _reads_input(mg.where(x > 0, x, x * slopes))
 

@@ -18,7 +18,7 @@ import minigrad as mg
 from minigrad import Tensor
 
 from ._activations import _reads_input
-from ._arguments import _floating, _int, _number, _tensor
+from ._arguments import _floating, _int, _number, _refuse_cpu_half, _tensor
 from ._conv import (
     _avg_pool,
     _ints,
@@ -58,7 +58,10 @@ def avg_pool3d(input: Tensor, kernel_size: Any, stride: Any = None, padding: Any
                ceil_mode: bool = False, count_include_pad: bool = True, divisor_override: int | None = None) -> Tensor:
     """``avg_pool2d`` over the last three dims, as ``torch.nn.functional.avg_pool3d``: (N, C, D, H, W) or
     (C, D, H, W) → (N, C, D_out, H_out, W_out); each argument an int or a triple. Unlike the 1-D and 2-D pools,
-    each of D, H, W must be at least its kernel size, padding aside, as PyTorch's 3-D kernel checks."""
+    each of D, H, W must be at least its kernel size, padding aside, as PyTorch's 3-D kernel checks. A float16
+    input on the CPU raises PyTorch's NotImplementedError (its CPU kernel has no float16 version)."""
+    if isinstance(input, Tensor):
+        _refuse_cpu_half(input, "avg_pool3d", "avg_pool3d_out_frame")
     if isinstance(input, Tensor) and input.ndim in (4, 5):
         (t, h, w), (kt, kh, kw) = input.shape[-3:], _ints(kernel_size, 3, "avg_pool3d", "kernel_size", 1)
         if t < kt or h < kh or w < kw:

@@ -98,3 +98,11 @@ def test_transposed_convolution_refuses_an_empty_spatial_dim(module: str, shape:
     _raises_like_torch(theirs, ours, module.lower().replace("convtranspose", "conv_transpose"), str(shape))
     theirs, ours = _both(lambda lib, x: layers[lib](x), [np.zeros((0,) + shape[1:], np.float32)])
     assert ours.shape == tuple(theirs.shape)
+
+
+@pytest.mark.parametrize("call", [lambda lib: lib.RReLU(), lambda lib: lib.LPPool3d(2, 2)])
+def test_cpu_float16_without_a_torch_cpu_kernel_raises(call: Callable) -> None:
+    """A float16 input on the CPU to a training RReLU or an LPPool3d raises torch's NotImplementedError (its CPU
+    kernels rrelu_with_noise and avg_pool3d have no float16 version), naming the op and the shape; ours computed."""
+    theirs, ours = _both(lambda lib, x: call(lib)(x), [np.ones((1, 2, 2, 2, 2), np.float16)])
+    _raises_like_torch(theirs, ours, "float16", "(1, 2, 2, 2, 2)")
