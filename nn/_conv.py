@@ -24,7 +24,7 @@ from ._activations import _reads_input
 from ._arguments import _floating, _floating_or_complex, _in_int64, _tensor
 from ._errors import ArgumentFormError, InputDtypeError, InputShapeError
 from ._flags import flag
-from ._gradient_layout import contiguous_gradient
+from ._gradient_layout import channels_last_as, contiguous_gradient
 
 __all__ = ["adaptive_avg_pool1d", "adaptive_avg_pool2d", "adaptive_max_pool1d", "adaptive_max_pool2d", "avg_pool1d",
            "avg_pool2d", "conv1d", "conv2d", "max_pool1d", "max_pool2d"]
@@ -166,7 +166,9 @@ def _conv(name: str, dims: int, input: Any, weight: Any, bias: Any, stride: Any,
     y = y.reshape(batch, out_channels, *out_size)
     if bias is not None:
         y = y + bias.reshape(out_channels, *(1,) * dims)
-    return y.squeeze(0) if unbatched else y
+    if unbatched:
+        return y.squeeze(0)
+    return channels_last_as(y, x, weight) if dims == 2 else y   # PyTorch's 3-D kernels: by dtype (mkldnn's float32)
 
 
 def _conv_arguments(name: str, dims: int, stride: Any, padding: Any, dilation: Any, groups: Any) -> tuple:
@@ -305,8 +307,7 @@ def _max_pool(name: str, dims: int, input: Any, kernel_size: Any, stride: Any, p
         values = mg.where(nan_window, last_values, values)
         choice = mg.where(nan_window, flat.shape[2] - 1 - last_choice, choice)
     values = _reads_input(values).squeeze(2)   # PyTorch's max-pool backward reads x
-    if unbatched:
-        values = values.squeeze(0)
+    values = values.squeeze(0) if unbatched else channels_last_as(values, x)   # PyTorch's kernel's layout
     if not flag(return_indices, name, "return_indices"):
         return values
     # each choice as a flat index into the input's spatial dims, as PyTorch's indices
@@ -320,7 +321,7 @@ def _max_pool(name: str, dims: int, input: Any, kernel_size: Any, stride: Any, p
                                                 x.device))
             index = index * x.shape[2 + axis] + (step + starts)
         index = index.squeeze(2)
-    return values, index.squeeze(0) if unbatched else index
+    return values, index.squeeze(0) if unbatched else channels_last_as(index, x)
 
 
 def max_pool1d(input: Tensor, kernel_size: Any, stride: Any = None, padding: Any = 0, dilation: Any = 1,  # noqa: A002
@@ -376,7 +377,9 @@ def _avg_pool(name: str, dims: int, input: Any, kernel_size: Any, stride: Any, p
     else:
         counts = _avg_counts(x, kernel, stride, padding, out_size, name, count_include_pad)
         out = sums / mg.as_tensor(mg.make_array(counts.astype(x.dtype), x.dtype, x.device))
-    return out.squeeze(0) if unbatched else out
+    if unbatched:
+        return out.squeeze(0)
+    return channels_last_as(out, x) if dims == 2 else out   # (PyTorch's avg_pool3d gives C order)
 
 
 def _avg_counts(x: Tensor, kernel: tuple, stride: tuple, padding: tuple, out_size: tuple, name: str,
@@ -515,7 +518,8 @@ def adaptive_avg_pool2d(input: Tensor, output_size: Any) -> Tensor:  # noqa: A00
     [⌊i·L/out⌋, ⌈(i + 1)·L/out⌉). The mean over a rectangle is the mean over its rows of the means over its
     columns."""
     x, ((starts_h, ends_h), (starts_w, ends_w)) = _adaptive_windows_2d(input, output_size, "adaptive_avg_pool2d")
-    return _window_means(_window_means(x, x.ndim - 1, starts_w, ends_w), x.ndim - 2, starts_h, ends_h)
+    out = _window_means(_window_means(x, x.ndim - 1, starts_w, ends_w), x.ndim - 2, starts_h, ends_h)
+    return channels_last_as(out, x)   # PyTorch's kernel's layout
 
 
 def adaptive_max_pool2d(input: Tensor, output_size: Any, return_indices: bool = False) -> Any:  # noqa: A002
@@ -540,4 +544,5 @@ def adaptive_max_pool2d(input: Tensor, output_size: Any, return_indices: bool = 
         indices = _max_positions(windows, table)
     out_shape = indices.shape
     values = _reads_input(flat.gather(-1, indices.reshape(*x.shape[:-2], len(rows) * len(cols)))).reshape(out_shape)
+    values, indices = channels_last_as(values, x), channels_last_as(indices, x)   # PyTorch's kernel's layout
     return (values, indices) if flag(return_indices, "adaptive_max_pool2d", "return_indices") else values

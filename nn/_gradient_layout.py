@@ -1,10 +1,17 @@
-"""The layout of a gradient: C-contiguous where PyTorch's kernel writes a fresh one.
+"""Layouts PyTorch's kernels give where minigrad's composed ops would give others.
+
+A gradient: C-contiguous where PyTorch's kernel writes a fresh one.
 
 nn builds some ops from minigrad's views (``movedim``, ``transpose``) where PyTorch has one kernel: the cross-entropy
 of an (N, C, H, W) input moves the classes last, an adaptive average pool moves each pooled dim. Their backward
 permutes the gradient back, so the input's gradient was a permuted view (``grad.view(n, -1)``, as in a gradient
 penalty, raised) where PyTorch's kernels give a C-contiguous one. :func:`contiguous_gradient` marks the start of
 such an op.
+
+A result: channels-last where PyTorch's convolution, pooling, upsampling and padding kernels allocate it so
+(``suggest_memory_format`` of a channels-last input), which NumPy's steps (an im2col, a gather) do not keep:
+:func:`channels_last_as` lays such a result out so (``y.is_contiguous(memory_format=mg.channels_last)`` as in
+PyTorch).
 """
 
 from __future__ import annotations
@@ -12,7 +19,7 @@ from __future__ import annotations
 from typing import Any
 
 import minigrad as mg
-from minigrad import Tensor
+from minigrad import Tensor, memory_formats
 
 
 class ContiguousGradient(mg.Function):
@@ -32,3 +39,14 @@ class ContiguousGradient(mg.Function):
 def contiguous_gradient(x: Tensor) -> Tensor:
     """``x`` (the same values, any shape), its gradient laid out C-contiguous; ``x`` itself when it takes none."""
     return ContiguousGradient()(x) if x.requires_grad else x
+
+
+def channels_last_as(y: Tensor, *sources: Tensor) -> Tensor:
+    """``y``, a new (N, C, *S) result, in channels-last layout when one of ``sources`` (the input; a convolution's
+    weight too) of its rank has that suggested memory format, as PyTorch's kernels allocate it; else ``y``."""
+    if y.ndim not in (4, 5) or all(memory_formats.suggests_c_order(x.data) for x in sources):   # (the usual case)
+        return y
+    fmt = memory_formats.channels_last if y.ndim == 4 else memory_formats.channels_last_3d
+    if any(x.ndim == y.ndim and memory_formats.suggest(tuple(x.shape), x.stride()) is fmt for x in sources):
+        return y.contiguous(memory_format=fmt)
+    return y

@@ -25,6 +25,7 @@ from ._arguments import _dtype_error, _in_int64, _tensor
 from ._conv import _some_channels, _window_means
 from ._errors import InputShapeError
 from ._flags import flag
+from ._gradient_layout import channels_last_as
 from ._half_pool import adaptive_avg_pool3d_float16
 
 __all__ = ["interpolate", "upsample", "upsample_bilinear", "upsample_nearest"]
@@ -292,8 +293,8 @@ def interpolate(input: Tensor, size: Any = None, scale_factor: Any = None, mode:
         if x.ndim == 5:   # its 3-D kernel's float16 steps
             return adaptive_avg_pool3d_float16(x, sizes)
         return _area(x.float(), sizes).half()   # the 1-D and 2-D kernels: in float32, rounded once
-    if mode == "area":
-        return _area(x, sizes)
+    if mode == "area":   # (PyTorch's 3-D adaptive pooling gives C order)
+        return _area(x, sizes) if x.ndim == 5 else channels_last_as(_area(x, sizes), x)
     if mode.startswith("nearest") and x.dtype.kind != "f" and x.dtype != mg.uint8:   # as PyTorch's kernels
         raise _dtype_error(x.dtype, f"interpolate: mode {mode!r} takes a floating-point or uint8 input, got "
                                     f"{x.dtype} (shape {x.shape}), as in PyTorch")
@@ -304,7 +305,8 @@ def interpolate(input: Tensor, size: Any = None, scale_factor: Any = None, mode:
                                       x.ndim - 2)
             if not numpy.array_equal(positions, numpy.arange(x.shape[axis])):
                 out = _resample(out, axis, [(positions, None)])
-        return x.clone() if out is x else out   # a new tensor, as PyTorch's, even where nothing moves
+        # a new tensor, as PyTorch's, even where nothing moves; in its kernel's layout
+        return x.clone() if out is x else channels_last_as(out, x)
     if x.dtype.kind != "f":
         raise NotImplementedError(f"interpolate: mode {mode!r} needs a floating-point input, got {x.dtype} "
                                   f"(shape {x.shape}); nearest modes take uint8 too")
@@ -328,8 +330,8 @@ def interpolate(input: Tensor, size: Any = None, scale_factor: Any = None, mode:
         if taps is not None:
             out = _resample(out, axis, taps)
     if narrow:
-        return out.half()
-    return x.clone() if out is x else out
+        return channels_last_as(out.half(), x)
+    return x.clone() if out is x else channels_last_as(out, x)   # in PyTorch's kernel's layout
 
 
 def _area(x: Tensor, sizes: tuple) -> Tensor:

@@ -92,6 +92,7 @@ from ._fractional_pool import (
     fractional_max_pool3d_with_indices,
 )
 from ._functional_more import bilinear, dropout2d, dropout3d, feature_alpha_dropout, gumbel_softmax, pdist
+from ._gradient_layout import channels_last_as
 from ._grid_sample import affine_grid, grid_sample
 from ._half_pool import adaptive_avg_pool3d_float16
 from ._interpolate import interpolate, upsample, upsample_bilinear, upsample_nearest
@@ -565,8 +566,11 @@ def pad(input: Tensor, pad: Any, mode: str = "constant", value: float | None = N
         # a host index: getitem checks its range on the host and moves it, with no read of the device
         out = out[(slice(None),) * axis + (_pad_source(mode, n, before, after),)]
     out = out.clone() if out is input or getattr(out, "_view", None) else out   # never the input or a view of it
-    # PyTorch's reflection/replication backward reads the input (its shape): a create_graph gradient requires grad
-    return out if mode == "circular" else _reads_input(out)
+    if mode == "circular":   # PyTorch's circular pad (slices and a cat): C order
+        return out.contiguous()
+    # PyTorch's reflection/replication backward reads the input (its shape): a create_graph gradient requires grad;
+    # its kernels lay the result out as the input suggests (channels-last stays so)
+    return channels_last_as(_reads_input(out), input)
 
 
 def _constant_pad(x: Tensor, widths: list, value: Any) -> Tensor:
@@ -581,12 +585,13 @@ def _constant_pad(x: Tensor, widths: list, value: Any) -> Tensor:
             raise InputShapeError(f"pad: padding ({before}, {after}) of dim {axis} would make its size {n} "
                                   f"negative ({n + min(before, 0) + min(after, 0)}) for an input of shape {x.shape}")
         crop.append(slice(max(-before, 0), n - max(-after, 0)))
+    source = x
     if any(before < 0 or after < 0 for before, after in widths):
         x = x[tuple(crop)]   # negative amounts crop, as in PyTorch
     grow = tuple((max(before, 0), max(after, 0)) for before, after in widths)
     if not any(before or after for before, after in grow):
         return x.clone()   # a new tensor, as PyTorch's (not the input or a view of it)
-    return ConstantPad(grow, value)(x)
+    return channels_last_as(ConstantPad(grow, value)(x), source)   # as PyTorch's: as the input suggests
 
 
 def normalize(input: Tensor, p: float = 2.0, dim: int = 1, eps: float = 1e-12,  # noqa: A002
