@@ -202,12 +202,13 @@ class LBFGS(Optimizer):
             prev_loss = loss
             if n_iter == 1:
                 # PyTorch's min(1, 1/|g|₁)·lr: a 0-d Tensor of g's dtype where 1/|g|₁ < 1, its product with lr too
+                # (kept a NumPy scalar of that dtype: the line search then computes in it, as PyTorch's)
                 dtype, wide = flat_grad.dtype.type, xp.promote_types(flat_grad.dtype, xp.float32).type
                 inverse = dtype(divide(1.0, xp.abs(flat_grad).sum().item()))
-                t = float(dtype(wide(inverse) * wide(lr))) if inverse < 1.0 else lr
+                t = dtype(wide(inverse) * wide(lr)) if inverse < 1.0 else lr
             else:
                 t = lr
-            slope = (flat_grad @ d).item()
+            slope = flat_grad.dtype.type((flat_grad @ d).item())    # (a 0-d Tensor in PyTorch's)
             if slope > -tolerance_change:   # not a descent direction (any more)
                 break
             if hyper["line_search_fn"] is not None:
@@ -240,7 +241,7 @@ class LBFGS(Optimizer):
             if (iteration == hyper["max_iter"] or evals_this_step >= hyper["max_eval"] or optimal
                     or abs(d * t).max().item() <= tolerance_change or abs(loss - prev_loss) < tolerance_change):
                 break
-        new_state = {"func_evals": func_evals, "n_iter": n_iter, "d": d, "t": t, "old_dirs": old_dirs,
+        new_state = {"func_evals": func_evals, "n_iter": n_iter, "d": d, "t": float(t), "old_dirs": old_dirs,
                      "old_stps": old_stps, "ro": ro, "H_diag": h_diag, "prev_flat_grad": prev_flat_grad,
                      "prev_loss": prev_loss}
         if al is not None:

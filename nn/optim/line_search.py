@@ -20,6 +20,8 @@ import math
 from dataclasses import dataclass
 from typing import Any, Callable
 
+import numpy as np
+
 __all__ = ["Trial", "cubic_minimizer", "divide", "strong_wolfe"]
 
 
@@ -40,11 +42,15 @@ def cubic_minimizer(t1: float, f1: float, slope1: float, t2: float, f2: float, s
     cubic has no minimiser, the middle of the bounds.
     """
     low, high = bounds if bounds is not None else (min(t1, t2), max(t1, t2))
+    if t1 == t2 and not isinstance(t1 - t2, np.generic):
+        # PyTorch's Python-float steps divide by zero here (a zero lr: the first trial step is the start)
+        raise ZeroDivisionError(f"LBFGS line search: the cubic through two trial steps at the same t={t1!r} "
+                                "divides by zero (float division by zero, as PyTorch's); is the lr 0?")
     d1 = slope1 + slope2 - 3 * divide(f1 - f2, t1 - t2)
     discriminant = d1 * d1 - slope1 * slope2
     if not discriminant >= 0:       # also a NaN: no real minimiser
         return (low + high) / 2
-    d2 = math.sqrt(discriminant)
+    d2 = np.sqrt(discriminant)      # (in a NumPy scalar's own dtype, as PyTorch's Tensor sqrt)
     if t1 <= t2:
         t = t2 - (t2 - t1) * divide(slope2 + d2 - d1, slope2 - slope1 + 2 * d2)
     else:
@@ -68,12 +74,15 @@ def strong_wolfe(evaluate: Callable[[float], tuple[float, Any]], direction: Any,
     """(the accepted trial, number of evaluations) for a search from ``start`` (t = 0) along ``direction``.
 
     ``evaluate(t)`` returns (loss, flat gradient) at x + t·direction; ``t`` is the first trial step.
+    The slopes and ‖direction‖∞ are NumPy scalars of the vectors' dtype, as PyTorch's 0-d Tensors: with float32
+    vectors the search's arithmetic (the losses are Python floats) runs in float32, as PyTorch's.
     """
-    direction_size = abs(direction).max().item()
+    scalar = direction.dtype.type
+    direction_size = scalar(abs(direction).max().item())
 
     def trial(step: float) -> Trial:
         loss, grad = evaluate(step)
-        return Trial(step, loss, grad, (grad @ direction).item())
+        return Trial(step, loss, grad, scalar((grad @ direction).item()))
 
     def sufficient_decrease(point: Trial) -> bool:
         return not point.loss > start.loss + c1 * point.t * start.slope

@@ -158,3 +158,63 @@ def test_adafactor_state_of_groups_in_another_order_raises_assertionerror_as_tor
         with pytest.raises(AssertionError):
             resumed.load_state_dict(saved)
             resumed.step()
+
+
+def _lbfgs_float32_run(lib: Any, matrix: list, target: list, start: list, lr: float, steps: int) -> np.ndarray:
+    """x after ``steps`` LBFGS steps (strong Wolfe, float32) on |Ax - b|² + 0.1·Σx⁴, the loss and gradient computed
+    in NumPy float64 from x, so both libraries see the very same numbers."""
+    optimizers = torch.optim if lib is torch else optim
+    a, b = np.array(matrix), np.array(target)
+    x = lib.tensor(np.array(start, dtype=np.float32), requires_grad=True)
+    opt = optimizers.LBFGS([x], lr=lr, max_iter=5, history_size=3, line_search_fn="strong_wolfe")
+
+    def closure() -> Any:
+        v = x.detach().numpy().astype(np.float64)
+        y = a @ v - b
+        x.grad = lib.tensor((2 * a.T @ y + 0.4 * v ** 3).astype(np.float32))
+        return lib.tensor(np.array((y * y).sum() + 0.1 * (v ** 4).sum(), dtype=np.float32))
+
+    for _ in range(steps):
+        opt.step(closure)
+    return x.detach().numpy().copy()
+
+
+@pytest.mark.parametrize("matrix, target, start, lr, steps", [
+    ([[-0.23, 1.184], [0.304, 0.192]], [0.266, -1.366], [-0.39, -0.956], 1.0, 2),
+    ([[1.285, 1.164], [-0.581, 1.085]], [-0.94, -1.364], [-6.052, -3.339], 1.0, 2),
+    ([[-0.786, 0.226], [0.771, -1.562]], [0.666, 0.793], [-0.076, -0.077], 0.5, 3),
+])
+def test_lbfgs_float32_line_search_computes_in_float32_as_torch(matrix: list, target: list, start: list, lr: float,
+                                                                 steps: int) -> None:
+    # PyTorch's strong-Wolfe search mixes Python-float losses with 0-d Tensor slopes (and a Tensor first step) of
+    # the parameters' dtype, so with float32 parameters its cubic interpolation runs in float32; minigrad's ran in
+    # float64 and took other trial steps
+    theirs = _lbfgs_float32_run(torch, matrix, target, start, lr, steps)
+    ours = _lbfgs_float32_run(mg, matrix, target, start, lr, steps)
+    np.testing.assert_allclose(ours, theirs, rtol=2e-7, atol=1e-7)
+
+
+@pytest.mark.parametrize("scale", [0.1, 3.0])
+def test_lbfgs_with_a_zero_lr_divides_by_zero_as_torch(scale: float) -> None:
+    # lr 0 (a schedule that ends at 0) with the strong-Wolfe search: PyTorch's cubic through two trial steps at
+    # t = 0 raises ZeroDivisionError, except at the first iteration of a gradient with |g|₁ > 1 (its first step is
+    # a 0-d Tensor there: NaN arithmetic, 3 more evaluations, x unchanged); minigrad never raised
+    outcomes = []
+    for lib, optimizers in ((torch, torch.optim), (mg, optim)):
+        x = _tensor(lib, np.array([1.0, -2.0, 0.5]) * scale)
+        opt = optimizers.LBFGS([x], lr=0.0, max_iter=3, line_search_fn="strong_wolfe")
+
+        def closure(opt: Any = opt, x: Any = x) -> Any:
+            opt.zero_grad()
+            loss = (x * x * x * x).sum() + (x * x).sum()
+            loss.backward()
+            return loss
+
+        try:
+            opt.step(closure)
+            state = opt.state_dict()["state"][0]
+            outcomes.append((x.detach().numpy().tolist(), state["func_evals"], state["n_iter"]))
+        except ZeroDivisionError:
+            outcomes.append("ZeroDivisionError")
+    assert outcomes[1] == outcomes[0]
+    assert outcomes[0] == ("ZeroDivisionError" if scale < 1 else ([3.0, -6.0, 1.5], 4, 1))
