@@ -118,3 +118,76 @@ def test_first_grad_of_a_leaf_with_gaps_or_overlaps_is_c_order(leaf: str, op: st
         results.append((_layout(x.grad), x.grad.numpy()))
     assert results[0][0] == results[1][0]
     np.testing.assert_allclose(results[0][1], results[1][1], rtol=1e-12)
+
+
+def _nchw_last(lib: Any) -> Any:
+    return lib.tensor(np.random.RandomState(0).rand(2, 3, 5, 6)).contiguous(memory_format=lib.channels_last)
+
+
+def _ncdhw_last(lib: Any) -> Any:
+    return lib.tensor(np.random.RandomState(0).rand(2, 3, 4, 5, 3)).contiguous(memory_format=lib.channels_last_3d)
+
+
+def _weight(lib: Any, *shape: int) -> Any:
+    return lib.tensor(np.random.RandomState(1).rand(*shape))
+
+
+CHANNELS_LAST: dict[str, tuple[Callable, Callable]] = {
+    "conv2d": (_nchw_last, lambda lib, x: _f(lib).conv2d(x, _weight(lib, 4, 3, 3, 3), _weight(lib, 4), padding=1)),
+    "conv2d_groups": (_nchw_last, lambda lib, x: _f(lib).conv2d(x, _weight(lib, 3, 1, 3, 3), groups=3)),
+    "conv2d_channels_last_weight": (lambda lib: _nchw_last(lib).contiguous(), lambda lib, x: _f(lib).conv2d(
+        x, _weight(lib, 4, 3, 3, 3).contiguous(memory_format=lib.channels_last))),
+    "conv_transpose2d": (_nchw_last, lambda lib, x: _f(lib).conv_transpose2d(x, _weight(lib, 3, 4, 3, 3), stride=2)),
+    "max_pool2d": (_nchw_last, lambda lib, x: _f(lib).max_pool2d(x, 3, 1, 1)),
+    "max_pool2d_indices": (_nchw_last, lambda lib, x: _f(lib).max_pool2d(x, 2, return_indices=True)[1]),
+    "max_pool3d": (_ncdhw_last, lambda lib, x: _f(lib).max_pool3d(x, 2)),
+    "avg_pool2d": (_nchw_last, lambda lib, x: _f(lib).avg_pool2d(x, 2, ceil_mode=True)),
+    "adaptive_avg_pool2d": (_nchw_last, lambda lib, x: _f(lib).adaptive_avg_pool2d(x, (2, 3))),
+    "adaptive_max_pool2d": (_nchw_last, lambda lib, x: _f(lib).adaptive_max_pool2d(x, (2, 3))),
+    "interpolate_nearest": (_nchw_last, lambda lib, x: _f(lib).interpolate(x, scale_factor=2)),
+    "interpolate_bilinear": (_nchw_last, lambda lib, x: _f(lib).interpolate(x, size=(7, 4), mode="bilinear",
+                                                                            align_corners=True)),
+    "interpolate_bicubic": (_nchw_last, lambda lib, x: _f(lib).interpolate(x, scale_factor=2, mode="bicubic")),
+    "interpolate_area": (_nchw_last, lambda lib, x: _f(lib).interpolate(x, size=(2, 3), mode="area")),
+    "interpolate_trilinear": (_ncdhw_last, lambda lib, x: _f(lib).interpolate(x, scale_factor=2, mode="trilinear")),
+    "upsample_module": (_nchw_last, lambda lib, x: lib.nn.Upsample(scale_factor=2)(x)),
+    "pad_constant": (_nchw_last, lambda lib, x: _f(lib).pad(x, (1, 1, 2, 0))),
+    "pad_constant_channels": (_nchw_last, lambda lib, x: _f(lib).pad(x, (1, 1, 1, 1, 1, 1))),
+    "pad_reflect": (_nchw_last, lambda lib, x: _f(lib).pad(x, (1, 1, 2, 0), mode="reflect")),
+    "pad_replicate": (_nchw_last, lambda lib, x: _f(lib).pad(x, (0, 0, 1, 1), mode="replicate")),
+    "pad_circular": (_nchw_last, lambda lib, x: _f(lib).pad(x, (1, 1, 2, 0), mode="circular")),
+    "sliced_channels_last_conv": (lambda lib: _nchw_last(lib)[..., ::2], lambda lib, x: _f(lib).conv2d(
+        x, _weight(lib, 4, 3, 1, 1))),
+    "transposed_pad_stays_c_order": (lambda lib: _nchw_last(lib).contiguous().transpose(2, 3),
+                                     lambda lib, x: _f(lib).pad(x, (1, 1, 1, 1), mode="reflect")),
+}
+
+
+def _formats(t: Any, lib: Any) -> tuple:
+    return _layout(t) + tuple(bool(t.is_contiguous(memory_format=fmt)) for fmt in (
+        lib.channels_last if t.dim() == 4 else lib.channels_last_3d,))
+
+
+@pytest.mark.parametrize("case", list(CHANNELS_LAST))
+def test_channels_last_input_keeps_pytorch_result_layout(case: str) -> None:
+    """A channels-last input: PyTorch's convolution, pooling, upsampling and padding kernels allocate a channels-last
+    result (``is_contiguous(memory_format=channels_last)``); minigrad's im2col and gathers gave C order, and the
+    non-constant pads a permuted mix (circular: PyTorch's is C order, ``view(-1)`` raised in minigrad)."""
+    make, op = CHANNELS_LAST[case]
+    ours, theirs = op(mg, make(mg)), op(torch, make(torch))
+    assert _formats(ours, mg) == _formats(theirs, torch)
+    np.testing.assert_allclose(ours.detach().numpy(), theirs.detach().numpy(), rtol=1e-9, atol=1e-12)
+
+
+def test_channels_last_convolution_trains() -> None:
+    """The relaid result carries the gradients back (a Conv2d-pool-upsample block on a channels-last batch)."""
+    grads = []
+    for lib in (mg, torch):
+        x = _nchw_last(lib).requires_grad_()
+        w = _weight(lib, 4, 3, 3, 3).requires_grad_()
+        y = _f(lib).interpolate(_f(lib).max_pool2d(_f(lib).conv2d(_f(lib).pad(x, (1, 1, 1, 1), mode="reflect"), w),
+                                                   2), scale_factor=2, mode="bilinear")
+        (y * y).sum().backward()
+        grads.append((x.grad.numpy(), w.grad.numpy()))
+    for ours, theirs in zip(*grads):
+        np.testing.assert_allclose(ours, theirs, rtol=1e-9)
