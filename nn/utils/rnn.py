@@ -34,6 +34,10 @@ class PackingError(ValueError, RuntimeError):
     these and ValueError for some; this is both."""
 
 
+class _LengthsNotVectorError(PackingError, IndexError):
+    """``lengths`` that are not 1-D: PyTorch's RuntimeError or IndexError (which one depends on enforce_sorted)."""
+
+
 class _NoBatchAxisError(PackingError, IndexError):
     """An input to pack with fewer than 2 dims: PyTorch's IndexError (it reads a batch axis that is not there)."""
 
@@ -138,7 +142,10 @@ def _lengths_array(owner: str, lengths: Any, batch: int, minimum: int = 1) -> nu
     if values.dtype.kind not in "iu" and not whole:
         raise TypeError(f"{owner}: lengths must be integers (a list, NumPy array or integer Tensor) or whole "
                         f"numbers, got dtype {values.dtype}: {values.tolist()}")
-    if values.ndim != 1 or values.shape[0] != batch:
+    if values.ndim != 1:   # PyTorch: RuntimeError (enforce_sorted) or index_select's IndexError (unsorted)
+        raise _LengthsNotVectorError(f"{owner}: lengths must be 1-D (one per sequence, batch_size {batch}), got "
+                                     f"lengths of shape {values.shape}")
+    if values.shape[0] != batch:
         raise PackingError(f"{owner}: expected len(lengths) to be equal to batch_size ({batch}), "
                          f"got lengths of shape {values.shape}")
     if batch and values.min() < minimum:
