@@ -191,3 +191,17 @@ def test_channels_last_convolution_trains() -> None:
         grads.append((x.grad.numpy(), w.grad.numpy()))
     for ours, theirs in zip(*grads):
         np.testing.assert_allclose(ours, theirs, rtol=1e-9)
+
+
+@pytest.mark.gpu
+def test_layouts_on_gpu_as_on_cpu() -> None:
+    """The same layouts from device arrays (a real GPU, or the strict CuPy stand-in): no host copies."""
+    results = []
+    for device in ("cpu", "cuda"):
+        x = mg.tensor(np.random.RandomState(0).rand(2, 3, 5, 6), device=device, requires_grad=True)
+        (g,) = mg.autograd.grad(_f(mg).cross_entropy(x, _targets(mg).to(device)), x)
+        y = _f(mg).conv2d(x.detach().contiguous(memory_format=mg.channels_last), _weight(mg, 4, 3, 3, 3).to(device))
+        results.append((_layout(g), y.is_contiguous(memory_format=mg.channels_last), g.cpu().numpy(), y.cpu().numpy()))
+    assert results[0][:2] == results[1][:2] == (((2, 3, 5, 6), (90, 30, 6, 1), True, True), True)
+    np.testing.assert_allclose(results[1][2], results[0][2], rtol=1e-12)
+    np.testing.assert_allclose(results[1][3], results[0][3], rtol=1e-12)
