@@ -322,7 +322,7 @@ class IndexPutAdd(Function):
         self.index = index = _index_arrays(self.index, xp, x.shape)
         self.saved = (index,)   # freed by a backward without retain_graph: a second one raises, as PyTorch's
         self.values_shape = values.shape
-        out = x.copy()
+        out = x.copy(order="K")   # x's layout, as PyTorch's clone of self
         try:
             backend.scatter_add(xp, out, index, xp.broadcast_to(values, out[index].shape))
         except (IndexError, ValueError) as error:   # PyTorch's order: an empty dim, the values' shape, the range
@@ -372,7 +372,7 @@ def index_put(input: Tensor, indices: Any, values: Any, accumulate: bool = False
     try:
         if flag(accumulate, "index_put", "accumulate"):
             return IndexPutAdd(index)(x, values)
-        return SetItem(index)(x, values)
+        return SetItem(index, order="K")(x, values)   # x's layout, as PyTorch's clone of self
     except (IndexError, ValueError) as error:   # the op's own message already names the shapes
         message = str(error).removeprefix("index_put: ").removeprefix("setitem: ")
         raise backend.reworded(error, f"index_put: {message}") from error

@@ -827,8 +827,8 @@ class SetItem(Function):
     name = "setitem"
     complex_grad = True   # linear: the backward below is PyTorch's for complex values too (autograd.engine)
 
-    def __init__(self, index: Any) -> None:
-        self.index = index
+    def __init__(self, index: Any, order: str = "C") -> None:
+        self.index, self.order = index, order   # order "K": the copy keeps x's layout (index_put's, as PyTorch's)
 
     def forward(self, x: Any, value: Any) -> Any:
         self.index = index = _index_arrays(self.index, self.xp, x.shape)
@@ -836,7 +836,7 @@ class SetItem(Function):
             self.saved = (index,)  # as PyTorch's index_put)
         self.value_shape = getattr(value, "shape", ())
         self.value_dtype = getattr(value, "dtype", None)
-        out = x.copy()
+        out = x.copy(order=self.order)
         try:
             out[index] = _written(self.xp, value, x.dtype)
         except (IndexError, ValueError) as error:

@@ -35,7 +35,7 @@ class _Embed(Function):
 
     def forward(self, x: Any, src: Any) -> Any:
         self.src_dtype = src.dtype
-        out = x.copy()
+        out = x.copy(order="K")   # x's layout (a transposed x: a transposed result), as PyTorch's clone of self
         self.write(out, src.astype(x.dtype, copy=False))
         return out
 

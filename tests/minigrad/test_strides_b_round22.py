@@ -193,6 +193,37 @@ def test_channels_last_convolution_trains() -> None:
         np.testing.assert_allclose(ours, theirs, rtol=1e-9)
 
 
+
+def _transposed_self(lib: Any) -> Any:
+    return lib.tensor(np.random.RandomState(0).rand(4, 3)).t()
+
+
+def _index(lib: Any, values: list) -> Any:
+    return lib.tensor(np.array(values), dtype=lib.int64)
+
+
+SCATTERS: dict[str, Callable] = {
+    "index_put": lambda lib, x: x.index_put((_index(lib, [0, 1]),), lib.tensor(7.0).double()),
+    "index_put_accumulate": lambda lib, x: x.index_put((_index(lib, [0, 0]),), lib.tensor(7.0).double(),
+                                                       accumulate=True),
+    "select_scatter": lambda lib, x: x.select_scatter(lib.zeros(4).double(), 0, 1),
+    "slice_scatter": lambda lib, x: x.slice_scatter(lib.zeros(1, 4).double(), 0, 0, 1),
+    "diagonal_scatter": lambda lib, x: x.diagonal_scatter(lib.zeros(3).double()),
+    "as_strided_scatter": lambda lib, x: x.as_strided_scatter(lib.zeros(2).double(), (2,), (1,)),
+    "scatter": lambda lib, x: x.scatter(1, lib.zeros(3, 1, dtype=lib.int64), 5.0),
+    "index_add": lambda lib, x: x.index_add(0, _index(lib, [0, 2]), lib.ones(2, 4).double()),
+}
+
+
+@pytest.mark.parametrize("case", list(SCATTERS))
+def test_scatter_family_keeps_self_layout(case: str) -> None:
+    """PyTorch's out-of-place scatters clone ``self`` keeping its layout (a transposed self: a transposed result);
+    index_put and the select/slice/diagonal scatters gave C order."""
+    ours, theirs = SCATTERS[case](mg, _transposed_self(mg)), SCATTERS[case](torch, _transposed_self(torch))
+    assert _layout(ours) == _layout(theirs)
+    np.testing.assert_allclose(ours.numpy(), theirs.numpy(), rtol=1e-12)
+
+
 @pytest.mark.gpu
 def test_layouts_on_gpu_as_on_cpu() -> None:
     """The same layouts from device arrays (a real GPU, or the strict CuPy stand-in): no host copies."""
