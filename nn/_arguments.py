@@ -44,11 +44,11 @@ def _refuse_cpu_half(x: Tensor, name: str, kernel: str) -> None:
 
 
 def _floating_or_complex(x: Any, name: str) -> Tensor:
-    """``x`` if it is a floating-point or complex Tensor (convolutions, bilinear), else an InputDtypeError naming
-    the function."""
+    """``x`` if it is a floating-point or complex Tensor (convolutions, bilinear), else a KernelDtypeError naming
+    the function (an InputDtypeError; NotImplementedError, as PyTorch's kernels without an integer version)."""
     x = _tensor(x, name)
     if x.dtype.kind not in "fc":
-        raise InputDtypeError(f"{name}: input must be floating point or complex, got {x.dtype}")
+        raise KernelDtypeError(f"{name}: input must be floating point or complex, got {x.dtype} (shape {x.shape})")
     return x
 
 

@@ -23,7 +23,7 @@ from minigrad import Tensor
 
 from ._arguments import _dtype_error, _number, _tensor
 from ._dropout import dropout
-from ._errors import ArgumentAssertionError, InputDtypeError, InputShapeError
+from ._errors import ArgumentAssertionError, InputDtypeError, InputShapeAssertionError, InputShapeError
 
 __all__ = ["multi_head_attention_forward", "scaled_dot_product_attention"]
 
@@ -288,14 +288,18 @@ def multi_head_attention_forward(
     if not isinstance(num_heads, int) or num_heads <= 0 or embed_dim % num_heads:
         raise ArgumentAssertionError(f"{name}: embed_dim {embed_dim} is not divisible by num_heads {num_heads}")
     head_dim = embed_dim // num_heads
+    # PyTorch asserts key and value alike (their (L, N) with separate projections) first: AssertionError
+    asserted = key.shape[:2] != value.shape[:2] if use_separate_proj_weight else key.shape != value.shape
     if key.shape[1] != bsz or value.shape[1] != bsz:
-        raise InputShapeError(f"{name}: query of shape {query.shape}, key of shape {key.shape} and value of shape "
-                              f"{value.shape} must have the same batch size (dim 1 of a batched (L, N, E) input)")
+        error = InputShapeAssertionError if asserted else InputShapeError
+        raise error(f"{name}: query of shape {query.shape}, key of shape {key.shape} and value of shape "
+                    f"{value.shape} must have the same batch size (dim 1 of a batched (L, N, E) input)")
     expected = (embed_dim, embed_dim) if not use_separate_proj_weight else tuple(
         w.shape[-1] if w is not None else None for w in (k_proj_weight, v_proj_weight))
     if (key.shape[-1], value.shape[-1]) != expected:
-        raise InputShapeError(f"{name}: key of shape {key.shape} and value of shape {value.shape} must have "
-                              f"{expected[0]} and {expected[1]} features (kdim, vdim)")
+        error = InputShapeAssertionError if asserted or use_separate_proj_weight else InputShapeError
+        raise error(f"{name}: key of shape {key.shape} and value of shape {value.shape} must have "
+                    f"{expected[0]} and {expected[1]} features (kdim, vdim)")
     if use_separate_proj_weight:
         if key.shape[:2] != value.shape[:2]:
             raise ArgumentAssertionError(f"{name}: key's sequence and batch dims {key.shape[:2]} differ from value's "

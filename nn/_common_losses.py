@@ -22,7 +22,7 @@ import minigrad as mg
 from minigrad import Tensor
 
 from ._arguments import _dim, _dtype_error, _floating, _not_complex, _number, _promoted, _tensor
-from ._errors import InputDtypeError, InputShapeError
+from ._errors import InputDtypeError, InputRankError, InputShapeError
 from ._flags import flag
 from ._reduction import REDUCTIONS, check_reduction, checked_reduction, legacy_reduction, reduce_loss
 from ._targets import class_targets, class_weights, nll_rows, weighted_mean
@@ -128,7 +128,8 @@ def cross_entropy(input: Tensor, target: Any, weight: Any = None, size_average: 
     if not 0.0 <= label_smoothing <= 1.0:
         raise InputShapeError(f"{name}: label_smoothing must be in [0, 1], got {label_smoothing}")
     if logits.ndim == 0:
-        raise ValueError(f"{name}: logits need a class dimension: (C,), (N, C) or (N, C, d1, ...), got a 0-d tensor")
+        raise InputRankError(f"{name}: logits need a class dimension: (C,), (N, C) or (N, C, d1, ...), got a 0-d "
+                             "tensor")   # PyTorch's IndexError
     if mg.is_array(probabilities) and probabilities.dtype.kind == "f" and probabilities.shape == logits.shape:
         if ignore_index != -100:   # torch refuses rather than ignore nothing
             raise InputShapeError(f"{name}: ignore_index is not supported for floating point target (class "

@@ -42,3 +42,13 @@ class UnsupportedModeError(ValueError, NotImplementedError):
 class ArgumentAssertionError(ValueError, AssertionError):
     """An argument PyTorch checks with ``assert`` (``embed_dim`` not divisible by ``num_heads``, a ``padding_idx``
     outside the table): ValueError here, AssertionError in PyTorch."""
+
+
+class InputShapeAssertionError(InputShapeError, AssertionError):
+    """Input shapes PyTorch checks with ``assert`` (multi-head attention's key and value of different shapes):
+    an InputShapeError here, AssertionError in PyTorch."""
+
+
+class InputRankError(InputShapeError, IndexError):
+    """An input of too few dims for a dim a function reads (a 0-d input where PyTorch's ``size(0)`` raises): an
+    InputShapeError here, IndexError in PyTorch."""

@@ -17,6 +17,7 @@ import minigrad as mg
 from minigrad import Tensor
 
 from ._arguments import _tensor
+from ._errors import InputRankError
 from .containers import ModuleList, Sequential
 from .layers import Linear
 from .module import Module
@@ -76,18 +77,20 @@ class AdaptiveLogSoftmaxWithLoss(Module):
         0-d target → (output (), loss ())."""
         name = "AdaptiveLogSoftmaxWithLoss"
         input_, target_ = _tensor(input_, name), _tensor(target_, name, "target")
+        shapes = f"input of shape {input_.shape}, target of shape {target_.shape}"
         if target_.ndim == 1:
+            if input_.ndim == 0:   # PyTorch reads its size(0): IndexError
+                raise InputRankError(f"{name}: a 1D target tensor expects a 2D input tensor, got {shapes}")
             if input_.shape[0] != target_.shape[0]:
-                raise RuntimeError("Input and target should have the same size in the batch dimension.")
+                raise RuntimeError(f"{name}: Input and target should have the same size in the batch dimension, "
+                                   f"got {shapes}")
             if input_.ndim != 2:
-                raise RuntimeError(f"1D target tensor expects 2D input tensors, but found inputs with size "
-                                   f"{tuple(input_.shape)}")
+                raise RuntimeError(f"{name}: 1D target tensor expects 2D input tensors, got {shapes}")
         elif target_.ndim == 0:
             if input_.ndim != 1:
-                raise RuntimeError(f"0D target tensor expects 1D input tensors, but found inputs with size "
-                                   f"{tuple(input_.shape)}")
+                raise RuntimeError(f"{name}: 0D target tensor expects 1D input tensors, got {shapes}")
         else:
-            raise RuntimeError("0D or 1D target tensor expected, multi-target not supported")
+            raise RuntimeError(f"{name}: 0D or 1D target tensor expected, multi-target not supported, got {shapes}")
         if target_.dtype.kind not in "iu":
             raise RuntimeError(f"{name}: expected an integer target, got dtype {target_.dtype}")
         batched = target_.ndim > 0

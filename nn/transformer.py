@@ -31,7 +31,7 @@ from minigrad import Tensor
 from . import functional as F
 from . import init
 from ._attention import _canonical_mask
-from ._errors import InputDtypeError, InputShapeError
+from ._errors import InputDtypeError, InputRankError, InputShapeAssertionError, InputShapeError
 from .activation import GELU, ReLU
 from .attention import MultiheadAttention
 from .containers import ModuleList
@@ -373,12 +373,18 @@ class Transformer(Module):
                 memory_is_causal: bool = False) -> Tensor:
         """src (S, N, E), tgt (T, N, E) (or batch first, or unbatched) → tgt's shape; see the class docstring."""
         batch_dim = 0 if self.batch_first else 1
-        if src.ndim == 3 and (tgt.ndim != 3 or src.shape[batch_dim] != tgt.shape[batch_dim]):
+        if src.ndim == 0 or tgt.ndim == 0 or (src.ndim == 3 and tgt.ndim <= batch_dim):   # PyTorch's IndexError
+            raise InputRankError(f"Transformer: src of shape {src.shape} and tgt of shape {tgt.shape} must both be "
+                                 f"batched (3-D, batch_first={self.batch_first}) or unbatched (2-D)")
+        if src.ndim == 3 and src.shape[batch_dim] != tgt.shape[batch_dim]:
             raise InputShapeError(f"Transformer: the batch sizes of src {src.shape} and tgt {tgt.shape} must be "
                                   f"equal (batch_first={self.batch_first})")
         if src.shape[-1] != self.d_model or tgt.shape[-1] != self.d_model:
             raise InputShapeError(f"Transformer: the feature sizes of src {src.shape} and tgt {tgt.shape} must "
                                   f"equal d_model={self.d_model}")
+        if src.ndim == 3 and tgt.ndim != 3:   # PyTorch's decoder attention asserts the query's rank
+            raise InputShapeAssertionError(f"Transformer: tgt of shape {tgt.shape} must be 3-D, as src of shape "
+                                           f"{src.shape} is batched (batch_first={self.batch_first})")
         memory = self.encoder(src, mask=src_mask, src_key_padding_mask=src_key_padding_mask,
                               is_causal=src_is_causal)
         return self.decoder(tgt, memory, tgt_mask=tgt_mask, memory_mask=memory_mask,

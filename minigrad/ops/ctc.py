@@ -47,6 +47,10 @@ class CTCLossError(ValueError, RuntimeError):
     """Lengths or targets that do not fit log_probs: a ValueError, and the RuntimeError PyTorch raises."""
 
 
+class CTCRankError(CTCLossError, IndexError):
+    """A 0-d log_probs, whose size(1) PyTorch reads: a CTCLossError, and the IndexError PyTorch raises."""
+
+
 def _logsumexp3(xp: Any, a: Any, b: Any, c: Any) -> Any:
     """log(e^a + e^b + e^c) elementwise, -inf where all three are -inf (as PyTorch's kernel)."""
     top = xp.maximum(xp.maximum(a, b), c)
@@ -266,7 +270,8 @@ def ctc_loss(log_probs: Tensor, targets: Any, input_lengths: Any, target_lengths
         raise DtypeNotImplementedError(f"{NAME}: log_probs must be float32 or float64, got {lp.dtype} (shape "
                                        f"{lp.shape})")
     if lp.ndim not in (2, 3):
-        raise CTCLossError(f"{NAME}: log_probs must be (T, N, C), or (T, C) unbatched, got shape {lp.shape}")
+        error = CTCRankError if lp.ndim == 0 else CTCLossError
+        raise error(f"{NAME}: log_probs must be (T, N, C), or (T, C) unbatched, got shape {lp.shape}")
     if lp.numel() == 0:
         raise CTCLossError(f"{NAME}: log_probs must not be empty, got shape {lp.shape}")
     try:

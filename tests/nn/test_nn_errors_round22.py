@@ -106,3 +106,63 @@ def test_cpu_float16_without_a_torch_cpu_kernel_raises(call: Callable) -> None:
     kernels rrelu_with_noise and avg_pool3d have no float16 version), naming the op and the shape; ours computed."""
     theirs, ours = _both(lambda lib, x: call(lib)(x), [np.ones((1, 2, 2, 2, 2), np.float16)])
     _raises_like_torch(theirs, ours, "float16", "(1, 2, 2, 2, 2)")
+
+
+@pytest.mark.parametrize("kwargs, shapes", [
+    ({}, [(3, 2, 8), (4, 2, 9), (4, 2, 8)]),               # key and value of different feature sizes
+    ({}, [(3, 2, 8), (4, 3, 8), (4, 2, 8)]),               # ... of different batch sizes
+    ({"kdim": 6, "vdim": 5}, [(3, 2, 8), (4, 2, 7), (4, 2, 5)]),   # key of the wrong kdim
+    ({"kdim": 6, "vdim": 5}, [(3, 2, 8), (4, 3, 6), (4, 2, 5)]),   # key and value of different batch sizes
+])
+def test_multihead_attention_key_value_mismatch_is_an_assertion(kwargs: dict, shapes: list) -> None:
+    """torch asserts MultiheadAttention's key and value shapes (AssertionError); ours raised a ValueError and
+    RuntimeError only. A key/value pair of one shape but the wrong batch stays torch's RuntimeError."""
+    torch.manual_seed(0)
+    layers = {torch.nn: torch.nn.MultiheadAttention(8, 2, **kwargs), nn: nn.MultiheadAttention(8, 2, **kwargs)}
+    arrays = [np.zeros(s, np.float32) for s in shapes]
+    theirs, ours = _both(lambda lib, q, k, v: layers[lib](q, k, v), arrays)
+    _raises_like_torch(theirs, ours, "multi_head_attention_forward", str(shapes[1]), str(shapes[2]))
+    if not kwargs:
+        theirs, ours = _both(lambda lib, q, k, v: layers[lib](q, k, k), arrays)
+        _raises_like_torch(theirs, ours, str(shapes[1]))
+        assert not isinstance(ours, AssertionError)
+
+
+@pytest.mark.parametrize("call, shapes, names", [
+    (lambda lib: lib.Transformer(8, 2, 1, 1, 16, batch_first=True), [(), (2, 4, 8)], ["Transformer", "()"]),
+    (lambda lib: lib.Transformer(8, 2, 1, 1, 16, batch_first=True), [(2, 3, 8), ()], ["Transformer", "()"]),
+    (lambda lib: lib.Transformer(8, 2, 1, 1, 16), [(3, 2, 8), (4,)], ["Transformer", "(4,)"]),
+    (lambda lib: lib.AdaptiveLogSoftmaxWithLoss(8, 10, [4]), [(), (3,)], ["AdaptiveLogSoftmaxWithLoss", "()"]),
+    (lambda lib: lib.CrossEntropyLoss(), [(), (4,)], ["cross_entropy", "0-d"]),
+    (lambda lib: lib.CTCLoss(), [(), (2, 3), (2,), (2,)], ["ctc_loss", "()"]),
+])
+def test_a_0d_input_where_torch_reads_a_dim_is_an_index_error(call: Callable, shapes: list, names: list) -> None:
+    """A 0-d (or too short) input where torch reads ``size(d)`` raises its IndexError; ours raised a ValueError,
+    or a bare "tuple index out of range" (Transformer, AdaptiveLogSoftmaxWithLoss) that named neither."""
+    arrays = [np.zeros(s, np.float32) if k == 0 else np.ones(s, np.int64) for k, s in enumerate(shapes)]
+    if len(shapes) == 2 and shapes[1] and "Transformer" in names:
+        arrays[1] = np.zeros(shapes[1], np.float32)
+    torch.manual_seed(0)
+    layers = {torch.nn: call(torch.nn), nn: call(nn)}
+    theirs, ours = _both(lambda lib, *xs: layers[lib](*xs), arrays)
+    _raises_like_torch(theirs, ours, *names)
+
+
+@pytest.mark.parametrize("shape, names", [([(2, 3, 8), (2, 2, 4, 8)], ["(2, 2, 4, 8)", "3-D"]),
+                                          ([(2, 3, 8), (2, 8)], ["(2, 8)", "3-D"])])
+def test_transformer_batched_src_with_a_tgt_of_another_rank(shape: list, names: list) -> None:
+    """A batched src with a tgt of another rank but the same leading size reaches torch's decoder attention,
+    which asserts (AssertionError); ours raised a ValueError/RuntimeError about batch sizes."""
+    torch.manual_seed(0)
+    layers = {lib: lib.Transformer(8, 2, 1, 1, 16, batch_first=True) for lib in (torch.nn, nn)}
+    theirs, ours = _both(lambda lib, s, t: layers[lib](s, t), [np.zeros(s, np.float32) for s in shape])
+    _raises_like_torch(theirs, ours, "Transformer", *names)
+
+
+@pytest.mark.parametrize("dtype", ["int32", "uint8", "bool"])
+@pytest.mark.parametrize("module, shape", [("ConvTranspose1d", (1, 2, 4)), ("ConvTranspose2d", (1, 2, 3, 3))])
+def test_integer_transposed_convolution_is_not_implemented(module: str, shape: tuple, dtype: str) -> None:
+    """torch has no integer transposed convolution (NotImplementedError); ours raised a TypeError/RuntimeError."""
+    layers = {lib: getattr(lib, module)(2, 3, 2) for lib in (torch.nn, nn)}
+    theirs, ours = _both(lambda lib, x: layers[lib](x), [np.ones(shape, dtype)])
+    _raises_like_torch(theirs, ours, module.lower().replace("convtranspose", "conv_transpose"), dtype, str(shape))
