@@ -76,7 +76,7 @@ class FunctionCtx:
         self._saved_forward: tuple = ()   # save_for_forward's: what ``jvp`` reads as saved_tensors
         self._in_jvp = False
         self._freed = False   # a backward freed the saved tensors (reading them then raises, as PyTorch)
-        self._recorded = False   # the call's node holds the saved tensors (before: in forward, PyTorch reads none)
+        self._recorded = False   # the call's node holds the saved tensors (forward, setup_context: read none)
         # PyTorch's public record of the calls below (None until made; to_save is None again once recorded)
         self.to_save: tuple | None = None
         self.dirty_tensors: tuple | None = None
@@ -84,19 +84,11 @@ class FunctionCtx:
 
     def save_for_backward(self, *tensors: Tensor | None) -> None:
         """Keep ``tensors`` (Tensors or None) for ``backward``, which reads them as ``ctx.saved_tensors``."""
-        for i, t in enumerate(tensors):
-            if t is not None and not isinstance(t, Tensor):
-                raise TypeError(f"save_for_backward can only save Tensors or None, but argument {i} is of type "
-                                f"{type(t).__name__}")
-        self._saved = self.to_save = tensors
+        self._saved = self.to_save = _saveable("save_for_backward", tensors)
 
     def save_for_forward(self, *tensors: Tensor | None) -> None:
         """Keep ``tensors`` for ``jvp`` (forward AD), which reads them as ``ctx.saved_tensors``, as PyTorch's."""
-        for i, t in enumerate(tensors):
-            if t is not None and not isinstance(t, Tensor):
-                raise TypeError(f"save_for_forward can only save Tensors or None, but argument {i} is of type "
-                                f"{type(t).__name__}")
-        self._saved_forward = tensors
+        self._saved_forward = _saveable("save_for_forward", tensors)
 
     @property
     def saved_tensors(self) -> tuple:
@@ -149,6 +141,14 @@ class FunctionCtx:
 
 
 ONCE_DIFFERENTIABLE = "trying to differentiate twice a function that was marked with @once_differentiable"
+
+
+def _saveable(name: str, tensors: tuple) -> tuple:
+    """``tensors`` if each is a Tensor or None, else PyTorch's TypeError for ``ctx.<name>``."""
+    for i, t in enumerate(tensors):
+        if t is not None and not isinstance(t, Tensor):
+            raise TypeError(f"{name} can only save Tensors or None, but argument {i} is of type {type(t).__name__}")
+    return tensors
 
 
 def once_differentiable(backward: Callable) -> Callable:
@@ -420,6 +420,30 @@ def _apply(op: type, *args: Any, **kwargs: Any) -> Any:
     if rule and _VMAP.level is current_level():   # vmap is the innermost transform: the rule is the call, as PyTorch's
         return _run_vmap_rule(op, args, randomness)
     ctx = FunctionCtx(needs)
+    result = _run_forward(op, ctx, args, setup, rule, randomness)
+    results = result if isinstance(result, tuple) else (result,)
+    out_positions = [i for i, y in enumerate(results) if isinstance(y, Tensor)]   # other values pass through
+    outputs = tuple(results[i] for i in out_positions)
+    _check_dirty(op, ctx, args, outputs)
+    # inputs returned as they are (not marked dirty): PyTorch's outputs are views of them, not the inputs
+    as_is = {id(y) for y in outputs if any(y is a for a in args) and not any(y is x for x in ctx._dirty)}
+    if setup:
+        _refuse_saved_as_is(op, ctx, as_is, recording.grad and any(needs))
+    if not outputs:   # nothing to differentiate: the value as it is, as PyTorch's
+        return result
+    node = _CustomNode(op, ctx, outputs, positions, len(args), out_positions, len(results))
+    made = _returned_tensors(_record(node, op, ctx, args, outputs, as_is), outputs, args, ctx)
+    if not isinstance(result, tuple):
+        return made[0]
+    results = list(results)
+    for position, y in zip(out_positions, made):
+        results[position] = y
+    return tuple(results)
+
+
+def _run_forward(op: type, ctx: FunctionCtx, args: tuple, setup: bool, rule: bool, randomness: str | None) -> Any:
+    """What ``op``'s forward returns for ``args``, computed without recording, ``ctx`` filled: by ``forward(ctx,
+    …)`` itself, or by ``setup_context`` after a ``forward`` without ctx (or after the ``vmap`` rule: ``rule``)."""
     with no_grad():
         if rule:   # (a grad transform inside the vmap: forward's values by the rule, the gradient by backward)
             result = _run_vmap_rule(op, args, randomness)
@@ -429,34 +453,42 @@ def _apply(op: type, *args: Any, **kwargs: Any) -> Any:
             op.setup_context(ctx, args, result)
         else:
             result = op.forward(ctx, *args)
-    results = result if isinstance(result, tuple) else (result,)
-    out_positions = [i for i, y in enumerate(results) if isinstance(y, Tensor)]   # other values pass through
-    outputs = tuple(results[i] for i in out_positions)
-    _check_dirty(op, ctx, args, outputs)
-    # inputs returned as they are (not marked dirty): PyTorch's outputs are views of them, not the inputs
-    as_is = {id(y) for y in outputs if any(y is a for a in args) and not any(y is x for x in ctx._dirty)}
-    recorded = recording.grad and any(needs)
-    if setup and any(_differentiable(t, ctx, recorded) or not t.requires_grad
-                     for t in ctx._saved if t is not None and id(t) in as_is):
+    return result
+
+
+def _refuse_saved_as_is(op: type, ctx: FunctionCtx, as_is: set, recorded: bool) -> None:
+    """PyTorch's error (with ``setup_context``) for an input returned as it is (ids ``as_is``) and saved for
+    backward; ``recorded``: whether the call records a node."""
+    if any(_differentiable(t, ctx, recorded) or not t.requires_grad
+           for t in ctx._saved if t is not None and id(t) in as_is):
         raise RuntimeError(f"{op.__name__}: An input that has been returned as-is as output is being saved for "
                            "backward. This is not supported if you override setup_context. You should return and "
                            "save a view of the input instead, e.g. with x.view_as(x) or setup ctx inside the forward "
                            "function itself.")
-    if not outputs:   # nothing to differentiate: the value as it is, as PyTorch's
-        return result
-    node = _CustomNode(op, ctx, outputs, positions, len(args), out_positions, len(results))
+
+
+def _record(node: _CustomNode, op: type, ctx: FunctionCtx, args: tuple, outputs: tuple, as_is: set) -> list:
+    """``node`` applied to the call's Tensor arguments: one new Tensor per Tensor forward returned (``outputs``),
+    on the graph where it records. The ctx's saved tensors are the node's from then on."""
     for key in as_is & node.saved_outputs.keys():   # a saved input returned as it is is saved as an input, as PyTorch's
         del node.saved_outputs[key]
     node.views_of_inputs = ()
+    inputs = [args[i] for i in node.positions]
     if op.__module__.split(".")[0] not in ("minigrad", "nn"):   # the user's backward may read a leaf's .grad
         engine._NodeHooks.registered = node.user_code = True    # in the walk: accumulate leaves once complete
-        _note_views_of_inputs(node, ctx, [args[i] for i in positions], outputs)   # (minigrad's own: identities)
-    node.input_shapes = [args[i].shape for i in positions]
-    node.input_dtypes = [args[i].dtype for i in positions]
-    made = node(*(args[i] for i in positions))
+        _note_views_of_inputs(node, ctx, inputs, outputs)   # (minigrad's own: identities)
+    node.input_shapes = [x.shape for x in inputs]
+    node.input_dtypes = [x.dtype for x in inputs]
+    made = node(*inputs)
     del node.results
     ctx.to_save, ctx._recorded = None, True   # as PyTorch's: the node holds them now (and lets them go in backward)
-    made = list(made) if isinstance(made, tuple) else [made]
+    return list(made) if isinstance(made, tuple) else [made]
+
+
+def _returned_tensors(made: list, outputs: tuple, args: tuple, ctx: FunctionCtx) -> list:
+    """The Tensors ``apply`` returns, as PyTorch's: ``made`` (the node's, one per Tensor forward returned:
+    ``outputs``), except an input marked dirty (re-pointed at the node), a Tensor forward made itself that takes
+    no gradient, and a Tensor returned twice (one Tensor, the last output's)."""
     for k, (y, original) in enumerate(zip(made, outputs)):   # as PyTorch: int and bool outputs never differentiable
         if id(original) in ctx._non_differentiable or y.dtype.kind not in "fc":
             y._requires_grad, y._node = False, None
@@ -468,16 +500,11 @@ def _apply(op: type, *args: Any, **kwargs: Any) -> Any:
                 made[k] = original
         elif y._node is None and not original.requires_grad and not any(original is a for a in args):
             made[k] = original   # as PyTorch: forward's own tensor (a view it made under no_grad stays one)
-    last = {id(original): k for k, original in enumerate(outputs)}   # a Tensor forward returned twice (not an input):
-    for k, original in enumerate(outputs):                       # one Tensor, the last output's, as PyTorch's
+    last = {id(original): k for k, original in enumerate(outputs)}
+    for k, original in enumerate(outputs):   # a Tensor forward returned twice (not an input): the last output's
         if last[id(original)] != k and not any(original is a for a in args):
             made[k] = made[last[id(original)]]
-    if not isinstance(result, tuple):
-        return made[0]
-    results = list(results)
-    for position, y in zip(out_positions, made):
-        results[position] = y
-    return tuple(results)
+    return made
 
 
 class VmapInfo(NamedTuple):
