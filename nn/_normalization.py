@@ -15,6 +15,7 @@ from minigrad import Tensor, memory_formats
 from ._arguments import _floating, _int, _number, _tensor
 from ._errors import InputDtypeError, InputShapeError
 from ._flags import flag
+from ._gradient_layout import channels_last_as
 
 __all__ = ["batch_norm", "group_norm", "instance_norm", "layer_norm", "rms_norm"]
 
@@ -302,7 +303,7 @@ def group_norm(input: Tensor, num_groups: int, weight: Tensor | None = None,  # 
         return group_norm(x.float(), num_groups, weight, bias, eps).half()
     grouped = x.reshape(batch, num_groups, channels // num_groups * math.prod(x.shape[2:]))
     out, _, _ = _normalized(grouped, (2,), eps)
-    return _affine(out.reshape(x.shape), weight, bias, name)
+    return channels_last_as(_affine(out.reshape(x.shape), weight, bias, name), x)   # PyTorch's kernel's layout
 
 
 def instance_norm(input: Tensor, running_mean: Tensor | None = None,  # noqa: A002

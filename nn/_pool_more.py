@@ -35,6 +35,7 @@ from ._conv import (
 )
 from ._errors import ArgumentFormError, InputShapeError
 from ._flags import flag
+from ._gradient_layout import channels_last_as
 from ._padding import ConstantPad
 from ._targets import checked_indices
 
@@ -311,5 +312,5 @@ def local_response_norm(input: Tensor, size: int, alpha: float = 1e-4, beta: flo
         total = part if total is None else total + part
     if integers:
         mean = mg.div(total, size, rounding_mode="trunc").to(mg.get_default_dtype())
-        return x.to(mean.dtype) / ((mean * alpha + k) ** beta)
-    return x / ((total * (alpha / size) + k) ** beta)
+        return channels_last_as(x.to(mean.dtype) / ((mean * alpha + k) ** beta), x)
+    return channels_last_as(x / ((total * (alpha / size) + k) ** beta), x)   # PyTorch's x first: its layout

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from .. import memory_formats
 from ..tensor import Tensor
 from ._util import ShapeMismatchError, int_arg, tensor_arg
 from .shape import permute, reshape
@@ -23,10 +24,14 @@ def _factor(value: Any, name: str, what: str) -> int:
     return factor
 
 
-def _new(result: Tensor) -> Tensor:
+def _new(result: Tensor, x: Tensor) -> Tensor:
     """``result`` as a tensor of its own, as PyTorch's rearrangements return: where the permute moves nothing
-    (a factor of 1, one group, size-1 dims) the reshapes give a view of the input, which is copied."""
-    return result.clone() if getattr(result, "_view", None) else result
+    (a factor of 1, one group, size-1 dims) the reshapes give a view of the input, which is copied; in the layout
+    ``x`` suggests, as PyTorch's kernels allocate it (a channels-last x: a channels-last result)."""
+    result = result.clone() if getattr(result, "_view", None) else result
+    if result.ndim != 4 or memory_formats.suggests_c_order(x.data):   # (the usual case: one flags check)
+        return result
+    return result.contiguous(memory_format=memory_formats.suggest(tuple(x.shape), x.data.strides))
 
 
 def pixel_shuffle(input: Tensor, upscale_factor: int) -> Tensor:  # noqa: A002 - PyTorch's name
@@ -45,7 +50,7 @@ def pixel_shuffle(input: Tensor, upscale_factor: int) -> Tensor:  # noqa: A002 -
     lead = len(batch)
     blocks = reshape(x, (*batch, channels // (r * r), r, r, height, width))
     order = tuple(range(lead)) + tuple(lead + k for k in (0, 3, 1, 4, 2))   # (*, C, H, r, W, r)
-    return _new(reshape(permute(blocks, order), (*batch, channels // (r * r), height * r, width * r)))
+    return _new(reshape(permute(blocks, order), (*batch, channels // (r * r), height * r, width * r)), x)
 
 
 def pixel_unshuffle(input: Tensor, downscale_factor: int) -> Tensor:  # noqa: A002
@@ -64,7 +69,7 @@ def pixel_unshuffle(input: Tensor, downscale_factor: int) -> Tensor:  # noqa: A0
     lead = len(batch)
     blocks = reshape(x, (*batch, channels, height // r, r, width // r, r))
     order = tuple(range(lead)) + tuple(lead + k for k in (0, 2, 4, 1, 3))   # (*, C, r, r, H, W)
-    return _new(reshape(permute(blocks, order), (*batch, channels * r * r, height // r, width // r)))
+    return _new(reshape(permute(blocks, order), (*batch, channels * r * r, height // r, width // r)), x)
 
 
 def channel_shuffle(input: Tensor, groups: int) -> Tensor:  # noqa: A002
@@ -85,7 +90,7 @@ def channel_shuffle(input: Tensor, groups: int) -> Tensor:  # noqa: A002
                                  f"channels and {groups} groups (input of shape {x.shape}).")
     grouped = reshape(x, (batch, groups, channels // groups, *rest))
     order = (0, 2, 1) + tuple(range(3, x.ndim + 1))
-    return _new(reshape(permute(grouped, order), x.shape))
+    return _new(reshape(permute(grouped, order), x.shape), x)
 
 
 def native_channel_shuffle(input: Tensor, groups: int) -> Tensor:  # noqa: A002

@@ -158,6 +158,11 @@ CHANNELS_LAST: dict[str, tuple[Callable, Callable]] = {
     "pad_circular": (_nchw_last, lambda lib, x: _f(lib).pad(x, (1, 1, 2, 0), mode="circular")),
     "sliced_channels_last_conv": (lambda lib: _nchw_last(lib)[..., ::2], lambda lib, x: _f(lib).conv2d(
         x, _weight(lib, 4, 3, 1, 1))),
+    "group_norm": (_nchw_last, lambda lib, x: _f(lib).group_norm(x, 1, _weight(lib, 3), _weight(lib, 3))),
+    "group_norm_module_3d": (_ncdhw_last, lambda lib, x: lib.nn.GroupNorm(1, 3).double()(x)),
+    "local_response_norm": (_nchw_last, lambda lib, x: _f(lib).local_response_norm(x, 2)),
+    "pixel_unshuffle": (lambda lib: _nchw_last(lib)[..., :4, :], lambda lib, x: _f(lib).pixel_unshuffle(x, 2)),
+    "channel_shuffle": (lambda lib: _nchw_last(lib).repeat(1, 2, 1, 1), lambda lib, x: _f(lib).channel_shuffle(x, 2)),
     "transposed_pad_stays_c_order": (lambda lib: _nchw_last(lib).contiguous().transpose(2, 3),
                                      lambda lib, x: _f(lib).pad(x, (1, 1, 1, 1), mode="reflect")),
 }
@@ -170,9 +175,10 @@ def _formats(t: Any, lib: Any) -> tuple:
 
 @pytest.mark.parametrize("case", list(CHANNELS_LAST))
 def test_channels_last_input_keeps_pytorch_result_layout(case: str) -> None:
-    """A channels-last input: PyTorch's convolution, pooling, upsampling and padding kernels allocate a channels-last
-    result (``is_contiguous(memory_format=channels_last)``); minigrad's im2col and gathers gave C order, and the
-    non-constant pads a permuted mix (circular: PyTorch's is C order, ``view(-1)`` raised in minigrad)."""
+    """A channels-last input: PyTorch's convolution, pooling, upsampling, padding, group/LRN norm and pixel-shuffle
+    kernels allocate a channels-last result (``is_contiguous(memory_format=channels_last)``); minigrad's im2col and
+    gathers gave C order, the non-constant pads a permuted mix (circular: PyTorch's is C order, ``view(-1)`` raised
+    in minigrad)."""
     make, op = CHANNELS_LAST[case]
     ours, theirs = op(mg, make(mg)), op(torch, make(torch))
     assert _formats(ours, mg) == _formats(theirs, torch)
