@@ -31,8 +31,8 @@ import numpy
 import minigrad as mg
 from minigrad import Tensor
 
-__all__ = ["StateDictError", "_IncompatibleKeys", "keep_lazy_module", "load_module_state",
-           "record_module_state", "save_module_state"]
+__all__ = ["StateDictError", "_IncompatibleKeys", "keep_lazy_module", "load_module_state", "load_own_state",
+           "save_module_state"]
 
 
 class StateDictError(RuntimeError, ValueError):
@@ -166,17 +166,16 @@ class _Load:
 _ACTIVE = threading.local()
 
 
-def record_module_state(module: Any, state_dict: Mapping[str, Any], prefix: str, local_metadata: dict,
-                        strict: bool, missing_keys: list, unexpected_keys: list, error_msgs: list,
-                        extra_state: bool) -> None:
+def load_own_state(module: Any, state_dict: Mapping[str, Any], prefix: str, local_metadata: dict, strict: bool,
+                   missing_keys: list, unexpected_keys: list, error_msgs: list, extra_state: bool) -> None:
     """``Module._load_from_state_dict``: the load pre-hooks, then ``module``'s own keys checked and loaded (what
     they replace kept, to put back if the whole load fails), missing and unexpected keys as PyTorch finds them."""
     load = getattr(_ACTIVE, "load", None)
     if load is None:   # called by hand, outside load_state_dict: this module's own keys, all or nothing
         _ACTIVE.load = load = _Load()
         try:
-            record_module_state(module, state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys,
-                                error_msgs, extra_state)
+            load_own_state(module, state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys,
+                           error_msgs, extra_state)
         except BaseException:
             load.put_back()
             raise
@@ -242,11 +241,11 @@ def _load_one(load: _Load, module: Any, name: str, key: str, target: Tensor, val
     """Check ``value`` for ``module``'s tensor ``name`` (at ``key``) and load it: copied into the tensor's array
     (cast to its dtype, to its device, as PyTorch's copy) or, with ``assign``, set as the module's attribute (as
     PyTorch's ``assign``); what it replaced is kept in ``load.undo``. A problem is noted and nothing written."""
-    arrays, problems = _check_values({key: (target, value)}, assign)
-    load.problems += problems
-    if key not in arrays:
+    array, problem = _check_value(key, target, value, assign)
+    if problem:
+        load.problems.append(problem)
+    if array is None:
         return
-    array = arrays[key]
     if assign:
         # as PyTorch's assign: the module holds the state dict's tensor itself where it can (a Parameter for a
         # parameter, any Tensor for a buffer), else a new one around the value (no copy), set as an attribute
@@ -326,9 +325,8 @@ def _walk(module: Any, local: dict, prefix: str, metadata: Any, assign: bool, li
             child_prefix = f"{prefix}{name}."
             child_local = OrderedDict((k, v) for k, v in local.items() if k.startswith(child_prefix))
             _walk(child, child_local, child_prefix, metadata, assign, lists)
-    hooks = _hooks(module, "load_post")
     keys = _IncompatibleKeys(lists[0], lists[1])
-    for hook, _ in hooks:
+    for hook, _ in _hooks(module, "load_post"):
         if hook(module, keys) is not None:
             raise PostHookReturnError(f"{type(module).__name__}: a load_state_dict post-hook must return None; to "
                                       "change the missing or unexpected keys, edit incompatible_keys' lists in place")
@@ -359,36 +357,28 @@ def _is_placeholder(tensor: Any) -> bool:
     return hasattr(type(tensor), "cls_to_become")
 
 
-def _check_values(values: dict, assign: bool) -> tuple[dict, list]:
-    """(the arrays to load by key, problems): a problem names a key whose value is not a numeric array, has
-    another shape, or would be copied into a read-only array."""
-    arrays, problems = {}, []
-    for key, (target, value) in values.items():
-        if _is_placeholder(target) and _is_placeholder(value):   # a lazy module's into a lazy module's: nothing to
-            continue                                              # load, the target stays a placeholder (PyTorch's)
-        array = _as_array(value)
-        if array is None or array.dtype.kind not in "biufc":
-            kind = type(value).__name__ if array is None else f"dtype {array.dtype}"
-            problems.append(f"  {key}: not a numeric array ({kind})")
-            continue
-        if array.dtype.kind == "c" and target.dtype.kind != "c":   # PyTorch drops the imaginary part, warning
-            problems.append(f"  {key}: complex values ({array.dtype}) for a real tensor ({target.dtype})")
-            continue
-        if target.ndim == 0 and tuple(array.shape) == (1,):   # PyTorch 0.3's checkpoints: a scalar saved as a
-            array = array.reshape(())                          # 1-element vector loads, as PyTorch's
-        if tuple(array.shape) != target.shape:
-            problems.append(f"  {key}: shape {tuple(array.shape)} in the state dict, {target.shape} in the model")
-            continue
-        if assign and target.requires_grad and array.dtype.kind not in "fc":
-            problems.append(f"  {key}: dtype {array.dtype} cannot be assigned to a tensor that requires grad "
-                            "(only float and complex tensors can require gradients)")
-            continue
-        flags = getattr(target.data, "flags", None)
-        if not assign and flags is not None and not getattr(flags, "writeable", True):
-            problems.append(f"  {key}: the model's array is read-only (load with assign=True)")
-            continue
-        arrays[key] = array
-    return arrays, problems
+def _check_value(key: str, target: Tensor, value: Any, assign: bool) -> tuple[Any, str | None]:
+    """(the array to load into ``target`` at ``key``, or None; the problem, or None): a problem names a value that
+    is not a numeric array, has another shape, or would be copied into a read-only array."""
+    if _is_placeholder(target) and _is_placeholder(value):   # a lazy module's into a lazy module's: nothing to
+        return None, None                                     # load, the target stays a placeholder (PyTorch's)
+    array = _as_array(value)
+    if array is None or array.dtype.kind not in "biufc":
+        kind = type(value).__name__ if array is None else f"dtype {array.dtype}"
+        return None, f"  {key}: not a numeric array ({kind})"
+    if array.dtype.kind == "c" and target.dtype.kind != "c":   # PyTorch drops the imaginary part, warning
+        return None, f"  {key}: complex values ({array.dtype}) for a real tensor ({target.dtype})"
+    if target.ndim == 0 and tuple(array.shape) == (1,):   # PyTorch 0.3's checkpoints: a scalar saved as a
+        array = array.reshape(())                          # 1-element vector loads, as PyTorch's
+    if tuple(array.shape) != target.shape:
+        return None, f"  {key}: shape {tuple(array.shape)} in the state dict, {target.shape} in the model"
+    if assign and target.requires_grad and array.dtype.kind not in "fc":
+        return None, (f"  {key}: dtype {array.dtype} cannot be assigned to a tensor that requires grad "
+                      "(only float and complex tensors can require gradients)")
+    flags = getattr(target.data, "flags", None)
+    if not assign and flags is not None and not getattr(flags, "writeable", True):
+        return None, f"  {key}: the model's array is read-only (load with assign=True)"
+    return array, None
 
 
 def _assigned(module: Any, name: str, target: Tensor, value: Any, array: Any) -> Tensor:

@@ -19,8 +19,8 @@ from ._state_dict import (
     StateDictError,
     _IncompatibleKeys,
     load_module_state,
+    load_own_state,
     own_state,
-    record_module_state,
     save_module_state,
 )
 from .hooks import (
@@ -795,8 +795,8 @@ class Module(ModuleHooks):
         """This module's own keys (under ``prefix``) of ``state_dict``, as PyTorch's: runs the load pre-hooks,
         loads the keys it has (put back if the whole load fails), notes missing and unexpected keys; override to
         rename or convert keys, then call this (its tensors hold the loaded values when it returns)."""
-        record_module_state(self, state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys,
-                            error_msgs, type(self).set_extra_state is not Module.set_extra_state)
+        load_own_state(self, state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys, error_msgs,
+                       type(self).set_extra_state is not Module.set_extra_state)
 
     def _has_extra_state(self) -> bool:
         """Whether ``state_dict`` saves ``_extra_state``: the class defines ``get_extra_state`` (a load expects
