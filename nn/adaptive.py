@@ -93,6 +93,9 @@ class AdaptiveLogSoftmaxWithLoss(Module):
             raise RuntimeError(f"{name}: 0D or 1D target tensor expected, multi-target not supported, got {shapes}")
         if target_.dtype.kind not in "iu":
             raise RuntimeError(f"{name}: expected an integer target, got dtype {target_.dtype}")
+        if input_.shape[-1] != self.in_features:   # PyTorch's projections refuse it (RuntimeError)
+            raise RuntimeError(f"{name}: input of shape {input_.shape} must have in_features={self.in_features} "
+                               "features (its last dim)")
         batched = target_.ndim > 0
         x = input_ if batched else input_.unsqueeze(0)
         target = target_ if batched else target_.unsqueeze(0)
@@ -114,7 +117,7 @@ class AdaptiveLogSoftmaxWithLoss(Module):
                 output = output.index_copy(0, rows, cluster_logprob.gather(1, relative.unsqueeze(1)).squeeze(1))
             used_rows += rows.numel()
         if used_rows != batch:
-            raise RuntimeError(f"Target values should be in [0, {self.n_classes - 1}], but values in range "
+            raise RuntimeError(f"{name}: Target values should be in [0, {self.n_classes - 1}], but values in range "
                                f"[{target.min().item()}, {target.max().item()}] were found. ")
         head_logprob = mg.log_softmax(self.head(x), axis=1)
         output = output + head_logprob.gather(1, gather_index.unsqueeze(1)).squeeze(1)
