@@ -30,7 +30,7 @@ import warnings
 from heapq import heappop, heappush
 from typing import Any, Callable
 
-from . import backend
+from . import backend, memory_formats
 from .autograd.engine import (
     _FREED,
     WALK_BEGINS,
@@ -49,6 +49,7 @@ from .hooks import (
     _is_prehook,
     _leaf_label,
     _PostHooks,
+    dense_layout,
     run_after_backward,
     run_node_hooks,
     run_post_accumulate_hooks,
@@ -292,7 +293,13 @@ def accumulate(tensor: Tensor, g: Tensor) -> None:
     if tensor._grad is None and g.shape != tensor.shape:   # changed in place since the forward: as PyTorch's
         _in_leaf_shape(tensor, g.data, shared=True)         # AccumulateGrad under grad mode, broadcast, or raise
         g = BroadcastTo(tuple(tensor.shape))(g)
-    tensor._grad = Clone()(g) if tensor._grad is None else Add()(tensor._grad, g)
+    if tensor._grad is not None:
+        tensor._grad = Add()(tensor._grad, g)
+        return
+    first = tensor._grad = Clone()(g)   # PyTorch's layout contract: the tensor's strides where its elements are
+    data = tensor.data                  # dense (a transposed or channels-last leaf), else C order
+    if first.data.strides != data.strides and first.data.size > 1 and dense_layout(data):
+        first.data = memory_formats.lay_out(first.data, memory_formats.preserve_format, "grad", data)
 
 
 def leaf_grad(leaf: Tensor, g: Tensor, in_grad: bool = False) -> Tensor:

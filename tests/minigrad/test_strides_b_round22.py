@@ -120,6 +120,33 @@ def test_first_grad_of_a_leaf_with_gaps_or_overlaps_is_c_order(leaf: str, op: st
     np.testing.assert_allclose(results[0][1], results[1][1], rtol=1e-12)
 
 
+
+DENSE_LEAVES: dict[str, Callable] = {
+    "transposed": lambda lib: lib.tensor(np.random.RandomState(0).rand(3, 4)).t(),
+    "permuted": lambda lib: lib.tensor(np.random.RandomState(0).rand(2, 3, 4)).permute(2, 0, 1),
+    "channels_last": lambda lib: lib.tensor(np.random.RandomState(0).rand(2, 3, 4, 5)).contiguous(
+        memory_format=lib.channels_last),
+    "expanded": LEAVES["expanded"],
+}
+
+
+@pytest.mark.filterwarnings("ignore:Using backward\\(\\) with create_graph=True")
+@pytest.mark.parametrize("leaf", list(DENSE_LEAVES))
+def test_create_graph_grad_of_a_non_contiguous_leaf_follows_the_layout_contract(leaf: str) -> None:
+    """``backward(create_graph=True)``: PyTorch's first ``.grad`` obeys the layout contract too (the leaf's strides
+    where it is dense, else C order); minigrad's was always C order. It still differentiates."""
+    results = []
+    for lib in (mg, torch):
+        x = DENSE_LEAVES[leaf](lib).detach().requires_grad_()
+        (x * x).exp().sum().backward(create_graph=True)
+        grad = x.grad
+        (gg,) = lib.autograd.grad(grad.pow(2).sum(), x)
+        results.append((_layout(grad), grad.detach().numpy(), gg.numpy()))
+    assert results[0][0] == results[1][0]
+    np.testing.assert_allclose(results[0][1], results[1][1], rtol=1e-12)
+    np.testing.assert_allclose(results[0][2], results[1][2], rtol=1e-12)
+
+
 def _nchw_last(lib: Any) -> Any:
     return lib.tensor(np.random.RandomState(0).rand(2, 3, 5, 6)).contiguous(memory_format=lib.channels_last)
 
