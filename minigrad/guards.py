@@ -66,13 +66,13 @@ COMPILED: tuple = ()
 
 _SCALARS = (int, float, bool, str, complex, type(None))
 NUMPY_SCALARS = (numpy.number, numpy.bool_)   # numpy.float64(0.5), numpy.int64(3): numbers too, guarded as they are
+_CALLABLES = (types.FunctionType, types.MethodType, types.BuiltinFunctionType, functools.partial)
 
 
 def is_scalar(value: Any) -> bool:
     """A number or string guarded by its value: a Python one, a subclass's (an IntEnum member, a float
     subclass: their type and value, not their class's machinery), a NumPy scalar; None."""
     return isinstance(value, _SCALARS) or isinstance(value, NUMPY_SCALARS)
-_CALLABLES = (types.FunctionType, types.MethodType, types.BuiltinFunctionType, functools.partial)
 
 
 class Watched(NamedTuple):

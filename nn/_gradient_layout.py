@@ -4,9 +4,9 @@ A gradient: C-contiguous where PyTorch's kernel writes a fresh one.
 
 nn builds some ops from minigrad's views (``movedim``, ``transpose``) where PyTorch has one kernel: the cross-entropy
 of an (N, C, H, W) input moves the classes last, an adaptive average pool moves each pooled dim. Their backward
-permutes the gradient back, so the input's gradient was a permuted view (``grad.view(n, -1)``, as in a gradient
-penalty, raised) where PyTorch's kernels give a C-contiguous one. :func:`contiguous_gradient` marks the start of
-such an op.
+permutes the gradient back, which leaves the input's gradient a permuted view (on which ``grad.view(n, -1)``, as in
+a gradient penalty, raises) where PyTorch's kernels give a C-contiguous one. :func:`contiguous_gradient` marks the
+start of such an op, so its gradient is C-contiguous.
 
 A result: channels-last where PyTorch's convolution, pooling, upsampling and padding kernels allocate it so
 (``suggest_memory_format`` of a channels-last input), which NumPy's steps (an im2col, a gather) do not keep:

@@ -375,11 +375,11 @@ class _Segment:
         recorded ops between them and the inputs, relabelled as the forward's segment."""
         args = self._unpacked_arguments()
         # the non-reentrant variant recomputes under hooks of its own in torch: the caller's do not apply there
-        callers_hooks = contextlib.nullcontext() if self.reentrant else _saving_copies()
+        own_hooks = contextlib.nullcontext() if self.reentrant else _saving_copies()
         with fork_rng(devices=[], enabled=self.preserve):
             if self.preserve:
                 set_rng_state(self.host_state)
-            with _gpu_streams(self.gpu_seeds), record_grad(), self.recompute_context, callers_hooks, \
+            with _gpu_streams(self.gpu_seeds), record_grad(), self.recompute_context, own_hooks, \
                     name_scope(f"{_MARKER}{next(_serial)}") as path:
                 result = self.function(*args, **self.kwargs)
         found = _tensors_in(result, [])

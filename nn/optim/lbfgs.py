@@ -208,7 +208,7 @@ class LBFGS(Optimizer):
                 t = dtype(wide(inverse) * wide(lr)) if inverse < 1.0 else lr
             else:
                 t = lr
-            slope = flat_grad.dtype.type((flat_grad @ d).item())    # (a 0-d Tensor in PyTorch's)
+            slope = flat_grad.dtype.type((flat_grad @ d).item())   # (a 0-d Tensor in PyTorch's)
             if slope > -tolerance_change:   # not a descent direction (any more)
                 break
             if hyper["line_search_fn"] is not None:
@@ -284,8 +284,8 @@ class LBFGS(Optimizer):
         for key in _NUMBERS:
             value, what = entries[key], f"{where}: {label} {key!r}"
             # H_diag is a 0-d array once a curvature pair was kept (PyTorch's Tensor): it stays one
-            is_array = mg.is_array(value) or isinstance(value, mg.Tensor)
-            converted[key] = scalar(value, what) if key == "H_diag" and is_array else check_number(value, what)
+            held_as_array = mg.is_array(value) or isinstance(value, mg.Tensor)
+            converted[key] = scalar(value, what) if key == "H_diag" and held_as_array else check_number(value, what)
         lists = {key: entries[key] for key in (*_VECTOR_LISTS, "ro")}
         if not all(isinstance(v, (list, tuple)) for v in lists.values()) or len({len(v) for v in lists.values()}) != 1:
             raise ValueError(f"{where}: {label} 'old_dirs', 'old_stps' and 'ro' must be lists of one length")
@@ -298,7 +298,7 @@ class LBFGS(Optimizer):
                 value = converted[key]
                 converted[key] = [xp.ascontiguousarray(v.real) for v in value] if isinstance(value, list) else \
                     xp.ascontiguousarray(value.real)
-        # 1/(yᵀs) of each pair: 0-d arrays, as the step makes them (they were Python floats after the next step)
+        # 1/(yᵀs) of each pair: 0-d arrays, as the step makes them (a Python float would not keep d's dtype)
         converted["ro"] = [scalar(v, f"{where}: {label} ro[{i}]") for i, v in enumerate(entries["ro"])]
         if "al" in entries:
             if not isinstance(entries["al"], (list, tuple)):
