@@ -128,7 +128,27 @@ def frombuffer(buffer: Any, *, dtype: Any, count: int = -1, offset: int = 0, req
     return out
 
 
-_DLPACK_CUDA = (2, 3, 13)   # kDLCUDA, kDLCUDAHost, kDLCUDAManaged
+class DLDeviceType(enum.IntEnum):
+    """DLPack's device types (``torch.utils.dlpack.DLDeviceType``), as ``__dlpack_device__`` names them."""
+
+    kDLCPU = 1
+    kDLCUDA = 2
+    kDLCUDAHost = 3
+    kDLOpenCL = 4
+    kDLVulkan = 7
+    kDLMetal = 8
+    kDLVPI = 9
+    kDLROCM = 10
+    kDLROCMHost = 11
+    kDLExtDev = 12
+    kDLCUDAManaged = 13
+    kDLOneAPI = 14
+    kDLWebGPU = 15
+    kDLHexagon = 16
+    kDLMAIA = 17
+
+
+_DLPACK_CUDA = (DLDeviceType.kDLCUDA, DLDeviceType.kDLCUDAHost, DLDeviceType.kDLCUDAManaged)
 
 
 def from_dlpack(ext_tensor: Any, *, device: Any = None, copy: bool | None = None) -> Tensor:
@@ -148,6 +168,8 @@ def from_dlpack(ext_tensor: Any, *, device: Any = None, copy: bool | None = None
 
 
 def _shared_from_dlpack(name: str, ext_tensor: Any) -> Tensor:
+    """A tensor over ``ext_tensor``'s memory (see :func:`from_dlpack`): NumPy's array for host memory, CuPy's for
+    CUDA memory; a minigrad Tensor's own array."""
     if isinstance(ext_tensor, Tensor):
         if ext_tensor.requires_grad:   # as torch.from_dlpack(tensor): its __dlpack__ refuses it
             raise BufferError(f"{name}: can't export a tensor that requires grad; use tensor.detach()")
@@ -158,7 +180,7 @@ def _shared_from_dlpack(name: str, ext_tensor: Any) -> Tensor:
         raise TypeError(f"{name}: expected an object with __dlpack__ and __dlpack_device__ (a tensor or array of "
                         f"another library) or a DLPack capsule, got {type(ext_tensor).__name__}")
     device_type = int(ext_tensor.__dlpack_device__()[0])
-    if device_type == 1:   # kDLCPU
+    if device_type == DLDeviceType.kDLCPU:
         data = backend.numpy.from_dlpack(ext_tensor)
         if isinstance(ext_tensor, _Capsule) and ext_tensor.legacy:   # NumPy makes it read-only, PyTorch does not
             data = backend.numpy.asarray(_WritableView(data))
@@ -243,26 +265,6 @@ def _broadcast_view(array: Any) -> bool:
     while isinstance(owner.base, backend.numpy.ndarray):
         owner = owner.base
     return owner.base is None and owner.flags.writeable
-
-
-class DLDeviceType(enum.IntEnum):
-    """DLPack's device types (``torch.utils.dlpack.DLDeviceType``), as ``__dlpack_device__`` names them."""
-
-    kDLCPU = 1
-    kDLCUDA = 2
-    kDLCUDAHost = 3
-    kDLOpenCL = 4
-    kDLVulkan = 7
-    kDLMetal = 8
-    kDLVPI = 9
-    kDLROCM = 10
-    kDLROCMHost = 11
-    kDLExtDev = 12
-    kDLCUDAManaged = 13
-    kDLOneAPI = 14
-    kDLWebGPU = 15
-    kDLHexagon = 16
-    kDLMAIA = 17
 
 
 def _dlpack_device(self: Tensor) -> tuple:
