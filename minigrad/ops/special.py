@@ -45,6 +45,7 @@ from .math import (
     _floating_pair,
     _numeric,
     _unary,
+    _where_split,
     atan2,
     sign,
 )
@@ -187,14 +188,18 @@ def _erfc_array(xp: Any, x: Any) -> Any:
     dtype = x.dtype
     if dtype.itemsize < 8:   # float32: 1 - erf in float32 would lose the digits of erfc(2) = 0.00468
         x = x.astype(float64)
-    a = xp.abs(x)
-    far = xp.maximum(a, 2.5)
-    tail = xp.zeros_like(far)
-    for n in range(80, 0, -1):
-        tail = (n / 2) / (far + tail)
-    right = xp.exp(-far * far) / _math.sqrt(_math.pi) / (far + tail)
-    far_value = xp.where(x > 0, right, 2 - right)
-    return xp.where(a < 2.5, 1 - _erf_array(xp, xp.minimum(a, 2.5) * xp.sign(x)), far_value).astype(dtype)
+
+    def far_value(v: Any) -> Any:
+        far = xp.maximum(xp.abs(v), 2.5)
+        tail = xp.zeros_like(far)
+        for n in range(80, 0, -1):
+            tail = (n / 2) / (far + tail)
+        right = xp.exp(-far * far) / _math.sqrt(_math.pi) / (far + tail)
+        return xp.where(v > 0, right, 2 - right)
+
+    near = xp.abs(x) < 2.5   # each branch on its own elements only
+    return _where_split(xp, near, x, lambda v: 1 - _erf_array(xp, xp.minimum(xp.abs(v), 2.5) * xp.sign(v)),
+                        far_value).astype(dtype)
 
 
 erfc = _unary("erfc", _erfc_array, lambda xp, x, y: (-2 / _math.sqrt(_math.pi)) * xp.exp(-x * x),

@@ -18,7 +18,7 @@ import math
 from typing import Any
 
 from ..tensor import Tensor
-from .math import Binary, Unary, _erf_array, _real_floating
+from .math import Binary, Unary, _erf_array, _real_floating, _where_split
 from .math import _floating as _any_floating
 from .special import _operands
 
@@ -48,18 +48,19 @@ def _exp_square(xp: Any, x: Any, factor: float) -> Any:
 def _erfcx_array(xp: Any, x: Any) -> Any:
     """exp(x²) erfc(x) to ~1e-15: the continued fraction 1/√π / (x + ½/(x + 1/(x + …))) for x ≥ 1
     (200 terms), exp(x²) (1 - erf(x)) below (erfc ≥ 0.15 there: no cancellation); +inf far left."""
-    far = xp.maximum(x, 1.0)
-    tail = xp.zeros_like(far)
-    for n in range(200, 0, -1):
-        tail = (n / 2) / (far + tail)
-    fraction = 1 / (_SQRT_PI * (far + tail))
-    near = xp.minimum(x, 1.0)
-    return xp.where(x >= 1, fraction, _exp_square(xp, near, 1) * (1 - _erf_array(xp, near)))
+    def fraction(far: Any) -> Any:
+        tail = xp.zeros_like(far)
+        for n in range(200, 0, -1):
+            tail = (n / 2) / (far + tail)
+        return 1 / (_SQRT_PI * (far + tail))
+
+    return _where_split(xp, x >= 1, x, fraction, lambda near: _exp_square(xp, near, 1) * (1 - _erf_array(xp, near)))
 
 
 def _erfc_array(xp: Any, x: Any) -> Any:
     """erfc(x) with relative accuracy in the right tail (exp(-x²) · erfcx(x))."""
-    return xp.where(x >= 1, _exp_square(xp, x, -1) * _erfcx_array(xp, x), 1 - _erf_array(xp, xp.minimum(x, 1.0)))
+    return _where_split(xp, x >= 1, x, lambda far: _exp_square(xp, far, -1) * _erfcx_array(xp, far),
+                        lambda near: 1 - _erf_array(xp, xp.minimum(near, 1.0)))
 
 
 def _giles_guess(xp: Any, a: Any) -> Any:
@@ -107,48 +108,59 @@ def _erfcinv_tail(xp: Any, t: Any) -> Any:
 def _erfinv_array(xp: Any, x: Any) -> Any:
     """erfinv(x) for -1 ≤ x ≤ 1 (±inf at ±1, NaN outside)."""
     a = xp.abs(x)
-    small = a <= 0.5
-    y = xp.where(small, _erfinv_small(xp, xp.minimum(a, 0.5)), _erfcinv_tail(xp, 1 - xp.maximum(a, 0.5)))
+    y = _where_split(xp, a <= 0.5, a, lambda small: _erfinv_small(xp, small),
+                     lambda large: _erfcinv_tail(xp, 1 - xp.maximum(large, 0.5)))
     y = xp.where(a > 1, x.dtype.type(xp.nan), y)
     return xp.copysign(y, x).astype(x.dtype, copy=False)   # erfinv(-0.0) = -0.0, as PyTorch's
 
 
 def _erfcinv_array(xp: Any, t: Any) -> Any:
     """erfcinv(t) for 0 ≤ t ≤ 2: the tails from t (or 2 - t) directly, so a tiny t keeps its digits."""
-    low = _erfcinv_tail(xp, xp.clip(t, 0, 0.5))
-    high = -_erfcinv_tail(xp, xp.clip(2 - t, 0, 0.5))
-    middle = _erfinv_small(xp, xp.clip(xp.abs(1 - t), 0, 0.5)) * xp.sign(1 - t)
-    out = xp.where(t <= 0.5, low, xp.where(t >= 1.5, high, middle))
+    def low(s: Any) -> Any:
+        return _erfcinv_tail(xp, xp.clip(s, 0, 0.5))
+
+    def rest(s: Any) -> Any:
+        return _where_split(xp, s >= 1.5, s, lambda u: -_erfcinv_tail(xp, xp.clip(2 - u, 0, 0.5)),
+                            lambda u: _erfinv_small(xp, xp.clip(xp.abs(1 - u), 0, 0.5)) * xp.sign(1 - u))
+
+    out = _where_split(xp, t <= 0.5, t, low, rest)
     return xp.where((t < 0) | (t > 2), t.dtype.type(xp.nan), out)
 
 
 def _ndtri_array(xp: Any, p: Any) -> Any:
     """The standard normal quantile Φ⁻¹(p) = -√2 erfcinv(2p), from whichever tail is nearer."""
-    out = xp.where(p <= 0.5, -_SQRT_2 * _erfcinv_array(xp, xp.minimum(2 * p, 1.0)),
-                   _SQRT_2 * _erfcinv_array(xp, xp.minimum(2 * (1 - p), 1.0)))
+    out = _where_split(xp, p <= 0.5, p, lambda q: -_SQRT_2 * _erfcinv_array(xp, xp.minimum(2 * q, 1.0)),
+                       lambda q: _SQRT_2 * _erfcinv_array(xp, xp.minimum(2 * (1 - q), 1.0)))
     return xp.where((p < 0) | (p > 1), p.dtype.type(xp.nan), out).astype(p.dtype, copy=False)
 
 
 def _ndtr_array(xp: Any, x: Any) -> Any:
     """Φ(x) = erfc(-x/√2) / 2: in the tails exp(-x²/2) · erfcx(|x|/√2) / 2 from x itself (x/√2 rounds)."""
-    a = xp.maximum(xp.abs(x), _SQRT_2)
-    tail = _exp_square(xp, a, -0.5) * _erfcx_array(xp, a / _SQRT_2) / 2
-    middle = (1 + _erf_array(xp, xp.clip(x, -_SQRT_2, _SQRT_2) / _SQRT_2)) / 2
-    return xp.where(x < -_SQRT_2, tail, xp.where(x > _SQRT_2, 1 - tail, middle))
+    def tail(u: Any) -> Any:
+        a = xp.maximum(xp.abs(u), _SQRT_2)
+        return _exp_square(xp, a, -0.5) * _erfcx_array(xp, a / _SQRT_2) / 2
+
+    def rest(u: Any) -> Any:
+        return _where_split(xp, u > _SQRT_2, u, lambda v: 1 - tail(v),
+                            lambda v: (1 + _erf_array(xp, xp.clip(v, -_SQRT_2, _SQRT_2) / _SQRT_2)) / 2)
+
+    return _where_split(xp, x < -_SQRT_2, x, tail, rest)
 
 
 def _log_ndtr_array(xp: Any, x: Any) -> Any:
     """log Φ(x): log(erfcx(-x/√2) / 2) - x²/2 below -1 (no underflow), log1p(-Φ(-x)) above (PyTorch's)."""
-    left = xp.minimum(x, -1.0)
-    return xp.where(x < -1, xp.log(_erfcx_array(xp, -left / _SQRT_2) / 2) - left * left / 2,
-                    xp.log1p(-_ndtr_array(xp, -xp.maximum(x, -1.0))))
+    def left(u: Any) -> Any:
+        u = xp.minimum(u, -1.0)
+        return xp.log(_erfcx_array(xp, -u / _SQRT_2) / 2) - u * u / 2
+
+    return _where_split(xp, x < -1, x, left, lambda u: xp.log1p(-_ndtr_array(xp, -xp.maximum(u, -1.0))))
 
 
 def _log_ndtr_derivative(xp: Any, x: Any, y: Any) -> Any:
     """φ(x) / Φ(x), as √(2/π) / erfcx(-x/√2) below -1 (exp(-x²/2 - y) would cancel)."""
     left = xp.minimum(x, -1.0) / _SQRT_2
-    return xp.where(x < -1, math.sqrt(2 / math.pi) / _erfcx_array(xp, -left),
-                    xp.exp(-x * x / 2 - y) / math.sqrt(2 * math.pi))
+    scaled = _where_split(xp, x < -1, left, lambda u: _erfcx_array(xp, -u), xp.ones_like)
+    return xp.where(x < -1, math.sqrt(2 / math.pi) / scaled, xp.exp(-x * x / 2 - y) / math.sqrt(2 * math.pi))
 
 
 def _in_float64(function: Any) -> Any:
