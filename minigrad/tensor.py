@@ -72,6 +72,7 @@ def is_torch_tensor(value: Any) -> bool:
 
 
 def _is_torch_class(kind: type) -> bool:
+    """Whether ``kind`` is PyTorch's tensor class or a subclass (``torch.Tensor``, ``nn.Parameter``)."""
     return kind.__module__.startswith("torch") and hasattr(kind, "resolve_conj")
 
 

@@ -103,6 +103,7 @@ def _bias(bias: Tensor | None, batch: int, width: int) -> Tensor | None:
         return bias
     if bias.ndim == 2 and bias.shape[0] != 1:
         return bias.expand(batch, width)
+    # a 0-d, (1,), (1, 1) or (1, width) bias: one row for every batch element, as a (width,) one
     return bias.reshape(bias.shape[-1:] or (1,)).expand(width)
 
 

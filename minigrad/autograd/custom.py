@@ -610,10 +610,10 @@ def _check_dirty(op: type, ctx: FunctionCtx, args: tuple, outputs: tuple) -> Non
         if x._node is None and x.requires_grad and _state.get().grad:
             raise RuntimeError(f"{op.__name__}: a leaf Variable that requires grad (shape {tuple(x.shape)}) has been "
                                "used in an in-place operation (ctx.mark_dirty).")
-        views = [ref for ref in getattr(x, "_views", None) or () if ref() is not None]
         if _state.get().grad and _views_a_leaf(x):
             raise RuntimeError(f"{op.__name__}: a view of a leaf Variable that requires grad (shape "
                                f"{tuple(x.shape)}) is being used in an in-place operation (ctx.mark_dirty).")
+        views = [ref for ref in getattr(x, "_views", None) or () if ref() is not None]
         if getattr(x, "_view", None) or getattr(x.data, "base", None) is not None or views:
             raise NotImplementedError(f"{op.__name__}: ctx.mark_dirty on a view, or on a tensor with live views "
                                       f"(shape {tuple(x.shape)}), is not supported: minigrad cannot update the other "
