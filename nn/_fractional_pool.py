@@ -27,6 +27,7 @@ from minigrad import Tensor
 
 from ._arguments import _tensor
 from ._conv import _ints, _unspread
+from ._errors import InputRankError
 from ._flags import flag
 
 __all__ = ["fractional_max_pool2d", "fractional_max_pool2d_with_indices", "fractional_max_pool3d",
@@ -92,8 +93,9 @@ def _fractional_max_pool(dims: int, input: Any, kernel_size: Any, output_size: A
                          return_indices: Any, samples: Any) -> Any:
     name = f"fractional_max_pool{dims}d"
     x = _tensor(input, name)
-    if x.ndim not in (dims + 1, dims + 2):
-        raise RuntimeError(f"{name}(): expected {dims + 1}D or {dims + 2}D tensor, but got: {list(x.shape)}")
+    if x.ndim not in (dims + 1, dims + 2):   # too few dims: PyTorch's size(-dims - 1) raises IndexError
+        error = InputRankError if x.ndim < dims + 1 else RuntimeError
+        raise error(f"{name}(): expected {dims + 1}D or {dims + 2}D tensor, but got: {list(x.shape)}")
     if x.dtype.kind != "f":
         raise NotImplementedError(f"{name}: expects a floating-point input, got dtype {x.dtype}")
     if 0 in x.shape[-dims - 1:]:

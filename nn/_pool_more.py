@@ -33,7 +33,7 @@ from ._conv import (
     max_pool1d,
     max_pool2d,
 )
-from ._errors import ArgumentFormError, InputShapeError
+from ._errors import ArgumentFormError, InputRankError, InputShapeError
 from ._flags import flag
 from ._gradient_layout import channels_last_as
 from ._padding import ConstantPad
@@ -229,8 +229,9 @@ def lp_pool3d(input: Tensor, norm_type: float, kernel_size: Any, stride: Any = N
 def _max_unpool(name: str, dims: int, input: Any, indices: Any, kernel_size: Any, stride: Any,  # noqa: A002
                 padding: Any, output_size: Any) -> Tensor:
     x, indices = _floating(input, name), _tensor(indices, name, "indices")
-    if x.ndim not in (dims + 1, dims + 2):
-        raise InputShapeError(f"{name}: expected a {dims + 1}-D or {dims + 2}-D input, got shape {x.shape}")
+    if x.ndim not in (dims + 1, dims + 2):   # (a 0-d one: PyTorch's IndexError)
+        error = InputRankError if x.ndim == 0 else InputShapeError
+        raise error(f"{name}: expected a {dims + 1}-D or {dims + 2}-D input, got shape {x.shape}")
     if indices.shape != x.shape or indices.dtype != mg.int64:   # PyTorch's kernel reads int64 indices only
         raise InputShapeError(f"{name}: indices must be an int64 tensor of the input's shape {x.shape}, got "
                               f"{indices.dtype} of shape {indices.shape}")

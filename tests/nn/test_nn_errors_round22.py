@@ -135,6 +135,9 @@ def test_multihead_attention_key_value_mismatch_is_an_assertion(kwargs: dict, sh
     (lambda lib: lib.AdaptiveLogSoftmaxWithLoss(8, 10, [4]), [(), (3,)], ["AdaptiveLogSoftmaxWithLoss", "()"]),
     (lambda lib: lib.CrossEntropyLoss(), [(), (4,)], ["cross_entropy", "0-d"]),
     (lambda lib: lib.CTCLoss(), [(), (2, 3), (2,), (2,)], ["ctc_loss", "()"]),
+    (lambda lib: lib.MaxUnpool1d(2), [(), ()], ["max_unpool1d", "()"]),
+    (lambda lib: lib.FractionalMaxPool2d(2, output_size=2), [()], ["fractional_max_pool2d", "[]"]),
+    (lambda lib: lib.FractionalMaxPool2d(2, output_size=2), [(4, 4)], ["fractional_max_pool2d", "[4, 4]"]),
 ])
 def test_a_0d_input_where_torch_reads_a_dim_is_an_index_error(call: Callable, shapes: list, names: list) -> None:
     """A 0-d (or too short) input where torch reads ``size(d)`` raises its IndexError; ours raised a ValueError,
