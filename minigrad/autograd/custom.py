@@ -32,25 +32,23 @@ gradient of a shape its input broadcasts to is summed down to the input's shape,
 Inside ``mg.compile``, a call to a custom Function makes the captured call run eagerly (with a
 ``CompileWarning``): its ``forward`` is Python the replay cannot see into. Inside ``mg.func.vmap`` (a loop over the
 examples), a Function's ``vmap`` staticmethod computes each example's forward, as PyTorch's batched call does (see
-:func:`_run_vmap_rule`). An output that shares an input's memory (the input returned as it is, or a view of it) is,
+``custom_vmap.py``). An output that shares an input's memory (the input returned as it is, or a view of it) is,
 as in PyTorch, a view made inside a custom Function: an in-place change to it, or to its base after the call,
 makes its use in backward raise.
 """
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import inspect
-import threading
 import warnings
-from typing import Any, Callable, Iterator, NamedTuple
+from typing import Any, Callable
 
-from ..hooks import current_level
 from ..recording import _state, no_grad, record_grad
 from ..tensor import Tensor
 from ..versions import INPLACE, memory_owner
 from . import engine
+from .custom_vmap import run_vmap_rule, uses_vmap_rule, vmap_is_innermost, vmap_randomness
 from .engine import Function, _dense
 from .functions import grad
 from .graph import unpacked
@@ -415,10 +413,10 @@ def _apply(op: type, *args: Any, **kwargs: Any) -> Any:
     positions = [i for i, a in enumerate(args) if isinstance(a, Tensor)]
     # as PyTorch's: whether each input requires grad, also under no_grad (where no node is recorded)
     needs = tuple(isinstance(a, Tensor) and a.requires_grad for a in args)
-    randomness = getattr(_VMAP, "randomness", None)
-    rule = randomness is not None and _vmap_rule(op, setup)
-    if rule and _VMAP.level is current_level():   # vmap is the innermost transform: the rule is the call, as PyTorch's
-        return _run_vmap_rule(op, args, randomness)
+    randomness = vmap_randomness()
+    rule = randomness is not None and uses_vmap_rule(op, setup, "vmap" in _defined(op))
+    if rule and vmap_is_innermost():   # the rule is the call, as PyTorch's
+        return run_vmap_rule(op, args, randomness)
     ctx = FunctionCtx(needs)
     result = _run_forward(op, ctx, args, setup, rule, randomness)
     results = result if isinstance(result, tuple) else (result,)
@@ -446,7 +444,7 @@ def _run_forward(op: type, ctx: FunctionCtx, args: tuple, setup: bool, rule: boo
     …)`` itself, or by ``setup_context`` after a ``forward`` without ctx (or after the ``vmap`` rule: ``rule``)."""
     with no_grad():
         if rule:   # (a grad transform inside the vmap: forward's values by the rule, the gradient by backward)
-            result = _run_vmap_rule(op, args, randomness)
+            result = run_vmap_rule(op, args, randomness)
             op.setup_context(ctx, args, result)
         elif setup:
             result = op.forward(*args)
@@ -505,70 +503,6 @@ def _returned_tensors(made: list, outputs: tuple, args: tuple, ctx: FunctionCtx)
         if last[id(original)] != k and not any(original is a for a in args):
             made[k] = made[last[id(original)]]
     return made
-
-
-class VmapInfo(NamedTuple):
-    """What a Function's ``vmap`` staticmethod receives first, as PyTorch's."""
-
-    batch_size: int
-    randomness: str
-
-
-_VMAP = threading.local()   # .randomness, .level: those of the mg.func.vmap whose function runs now on this thread
-
-
-@contextlib.contextmanager
-def vmap_calls(randomness: str | None, level: object = None) -> Iterator[None]:
-    """Around ``mg.func.vmap``'s calls of its function (``level``: its transform level; ``randomness`` None: around
-    code that runs unbatched, such as a ``vmap`` staticmethod): a custom Function applied inside computes its
-    forward by its ``vmap`` staticmethod, as PyTorch's."""
-    outer = getattr(_VMAP, "randomness", None), getattr(_VMAP, "level", None)
-    _VMAP.randomness, _VMAP.level = randomness, level
-    try:
-        yield
-    finally:
-        _VMAP.randomness, _VMAP.level = outer
-
-
-def _vmap_rule(op: type, setup: bool) -> bool:
-    """Whether ``op``, applied inside ``mg.func.vmap``, computes by its ``vmap`` staticmethod (else its forward runs
-    on each example, which is what ``generate_vmap_rule=True`` and a Function without either do). PyTorch's
-    RuntimeErrors for a ``forward(ctx, …)`` without ``setup_context`` and for both a rule and
-    ``generate_vmap_rule``; minigrad also runs a Function with neither (PyTorch refuses it)."""
-    rule, generate = "vmap" in _defined(op), bool(getattr(op, "generate_vmap_rule", False))
-    if (rule or generate) and not setup:
-        raise RuntimeError(f"{op.__name__}: In order to use an autograd.Function with functorch transforms (vmap, "
-                           "grad, jvp, jacrev, ...), it must override the setup_context staticmethod (a forward "
-                           "without ctx); minigrad's vmap would otherwise ignore its vmap staticmethod.")
-    if rule and generate:
-        raise RuntimeError(f"You tried to vmap over {op.__name__}, but it has both generate_vmap_rule=True and an "
-                           "overridden vmap staticmethod. Please set generate_vmap_rule=False or delete the "
-                           "overridden vmap staticmethod to avoid ambiguity.")
-    return rule
-
-
-def _run_vmap_rule(op: type, args: tuple, randomness: str) -> Any:
-    """``op``'s ``vmap`` staticmethod inside ``mg.func.vmap``, whose loop gives one example's arguments: the rule on
-    a batch of this one example (every Tensor argument batched along dim 0, ``info.batch_size`` 1), its outputs
-    taken at that example: the values PyTorch's batched call gives (the rule's, not ``forward``'s, where the two
-    differ). PyTorch's RuntimeError for a rule that does not return ``(output, out_dims)``."""
-    in_dims = tuple(0 if isinstance(a, Tensor) else None for a in args)
-    batch = tuple(a.unsqueeze(0) if isinstance(a, Tensor) else a for a in args)
-    with vmap_calls(None):   # the rule's own calls (Op.apply on the batch) run unbatched
-        returned = op.vmap(VmapInfo(1, randomness), in_dims, *batch)
-    if not (isinstance(returned, tuple) and len(returned) == 2):
-        raise RuntimeError(f"{op.__name__}: Expected the vmap staticmethod to have two returns, an output and "
-                           f"out_dims with pytree structure compatible with the output. Got a "
-                           f"{type(returned).__name__} instead")
-    output, out_dims = returned
-    outputs = output if isinstance(output, tuple) else (output,)
-    dims = out_dims if isinstance(out_dims, tuple) and isinstance(output, tuple) else (out_dims,) * len(outputs)
-    if len(dims) != len(outputs) or any(d is not None and not isinstance(d, int) for d in dims):
-        raise RuntimeError(f"{op.__name__}: The autograd.Function's vmap staticmethod returned an incompatible "
-                           f"(output, out_dims) tuple: out_dims={out_dims!r} does not match the structure of the "
-                           f"output ({len(outputs)} value(s))")
-    example = tuple(y.select(d, 0) if isinstance(y, Tensor) and d is not None else y for y, d in zip(outputs, dims))
-    return example if isinstance(output, tuple) else example[0]
 
 
 def _note_views_of_inputs(node: _CustomNode, ctx: FunctionCtx, inputs: list, outputs: tuple) -> None:

@@ -29,7 +29,7 @@ from typing import Any, Callable, Iterator
 
 import numpy
 
-from ..autograd.custom import vmap_calls
+from ..autograd.custom_vmap import vmap_calls
 from ..autograd.engine import _SEQUENCE
 from ..autograd.functions import LOOP_KEEPS_GRAPH
 from ..constructors import ones, zeros

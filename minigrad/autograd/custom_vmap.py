@@ -1,0 +1,93 @@
+"""Custom autograd Functions inside ``mg.func.vmap``: a Function's ``vmap`` staticmethod, as PyTorch's.
+
+``mg.func.vmap`` loops over the examples and runs its function under :func:`vmap_calls`; a custom Function applied
+there computes each example's forward by its ``vmap`` staticmethod (:func:`run_vmap_rule`) where it has one, as
+PyTorch's batched call does, and by its ``forward`` otherwise.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from typing import Any, Iterator, NamedTuple
+
+from ..hooks import current_level
+from ..tensor import Tensor
+
+__all__ = ["VmapInfo", "run_vmap_rule", "uses_vmap_rule", "vmap_calls", "vmap_is_innermost", "vmap_randomness"]
+
+
+class VmapInfo(NamedTuple):
+    """What a Function's ``vmap`` staticmethod receives first, as PyTorch's."""
+
+    batch_size: int
+    randomness: str
+
+
+_VMAP = threading.local()   # .randomness, .level: those of the mg.func.vmap whose function runs now on this thread
+
+
+@contextlib.contextmanager
+def vmap_calls(randomness: str | None, level: object = None) -> Iterator[None]:
+    """Around ``mg.func.vmap``'s calls of its function (``level``: its transform level; ``randomness`` None: around
+    code that runs unbatched, such as a ``vmap`` staticmethod): a custom Function applied inside computes its
+    forward by its ``vmap`` staticmethod, as PyTorch's."""
+    outer = getattr(_VMAP, "randomness", None), getattr(_VMAP, "level", None)
+    _VMAP.randomness, _VMAP.level = randomness, level
+    try:
+        yield
+    finally:
+        _VMAP.randomness, _VMAP.level = outer
+
+
+def vmap_randomness() -> str | None:
+    """The ``randomness`` of the ``mg.func.vmap`` whose function runs now on this thread; None outside one (or in
+    code that runs unbatched inside it)."""
+    return getattr(_VMAP, "randomness", None)
+
+
+def vmap_is_innermost() -> bool:
+    """Whether that ``mg.func.vmap`` is the innermost transform (no ``grad`` inside it around the call)."""
+    return _VMAP.level is current_level()
+
+
+def uses_vmap_rule(op: type, setup: bool, overrides_vmap: bool) -> bool:
+    """Whether ``op``, applied inside ``mg.func.vmap``, computes by its ``vmap`` staticmethod (else its forward runs
+    on each example, which is what ``generate_vmap_rule=True`` and a Function without either do); ``setup``:
+    whether it defines ``setup_context``, ``overrides_vmap``: a ``vmap`` staticmethod. PyTorch's
+    RuntimeErrors for a ``forward(ctx, …)`` without ``setup_context`` and for both a rule and
+    ``generate_vmap_rule``; minigrad also runs a Function with neither (PyTorch refuses it)."""
+    rule, generate = overrides_vmap, bool(getattr(op, "generate_vmap_rule", False))
+    if (rule or generate) and not setup:
+        raise RuntimeError(f"{op.__name__}: In order to use an autograd.Function with functorch transforms (vmap, "
+                           "grad, jvp, jacrev, ...), it must override the setup_context staticmethod (a forward "
+                           "without ctx); minigrad's vmap would otherwise ignore its vmap staticmethod.")
+    if rule and generate:
+        raise RuntimeError(f"You tried to vmap over {op.__name__}, but it has both generate_vmap_rule=True and an "
+                           "overridden vmap staticmethod. Please set generate_vmap_rule=False or delete the "
+                           "overridden vmap staticmethod to avoid ambiguity.")
+    return rule
+
+
+def run_vmap_rule(op: type, args: tuple, randomness: str) -> Any:
+    """``op``'s ``vmap`` staticmethod inside ``mg.func.vmap``, whose loop gives one example's arguments: the rule on
+    a batch of this one example (every Tensor argument batched along dim 0, ``info.batch_size`` 1), its outputs
+    taken at that example: the values PyTorch's batched call gives (the rule's, not ``forward``'s, where the two
+    differ). PyTorch's RuntimeError for a rule that does not return ``(output, out_dims)``."""
+    in_dims = tuple(0 if isinstance(a, Tensor) else None for a in args)
+    batch = tuple(a.unsqueeze(0) if isinstance(a, Tensor) else a for a in args)
+    with vmap_calls(None):   # the rule's own calls (Op.apply on the batch) run unbatched
+        returned = op.vmap(VmapInfo(1, randomness), in_dims, *batch)
+    if not (isinstance(returned, tuple) and len(returned) == 2):
+        raise RuntimeError(f"{op.__name__}: Expected the vmap staticmethod to have two returns, an output and "
+                           f"out_dims with pytree structure compatible with the output. Got a "
+                           f"{type(returned).__name__} instead")
+    output, out_dims = returned
+    outputs = output if isinstance(output, tuple) else (output,)
+    dims = out_dims if isinstance(out_dims, tuple) and isinstance(output, tuple) else (out_dims,) * len(outputs)
+    if len(dims) != len(outputs) or any(d is not None and not isinstance(d, int) for d in dims):
+        raise RuntimeError(f"{op.__name__}: The autograd.Function's vmap staticmethod returned an incompatible "
+                           f"(output, out_dims) tuple: out_dims={out_dims!r} does not match the structure of the "
+                           f"output ({len(outputs)} value(s))")
+    example = tuple(y.select(d, 0) if isinstance(y, Tensor) and d is not None else y for y, d in zip(outputs, dims))
+    return example if isinstance(output, tuple) else example[0]
