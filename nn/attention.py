@@ -137,8 +137,9 @@ class MultiheadAttention(Module):
                 need_weights: bool = True, attn_mask: Tensor | None = None, average_attn_weights: bool = True,
                 is_causal: bool = False) -> tuple[Tensor, Tensor | None]:
         """``(attn_output, attn_weights)`` for query (L, N, E) (or (N, L, E), or (L, E)); see the class docstring."""
-        if not isinstance(query, Tensor):
-            raise TypeError(f"MultiheadAttention: query must be a Tensor, got {type(query).__name__}")
+        for what, x in (("query", query), ("key", key), ("value", value)):
+            if not isinstance(x, Tensor):
+                raise TypeError(f"MultiheadAttention: {what} must be a Tensor, got {type(x).__name__}")
         batched = query.ndim == 3
         if self.batch_first and batched:
             # (N, L, E) → (L, N, E), keeping `query is key is value` (self-attention projects in one matmul)

@@ -220,6 +220,8 @@ class Unflatten(Module):
 
     def forward(self, input: Tensor) -> Tensor:  # noqa: A002 - PyTorch's name
         """input: (…, n, …) with n at ``dim`` → (…, *unflattened_size, …)."""
+        if not isinstance(input, Tensor):
+            raise TypeError(f"Unflatten: input must be a Tensor, got {type(input).__name__}")
         shape = tuple(input.shape)
         dim = self.dim + len(shape) if self.dim < 0 else self.dim
         if not 0 <= dim < len(shape):

@@ -372,6 +372,9 @@ class Transformer(Module):
                 src_is_causal: bool | None = None, tgt_is_causal: bool | None = None,
                 memory_is_causal: bool = False) -> Tensor:
         """src (S, N, E), tgt (T, N, E) (or batch first, or unbatched) → tgt's shape; see the class docstring."""
+        for what, x in (("src", src), ("tgt", tgt)):
+            if not isinstance(x, Tensor):
+                raise TypeError(f"Transformer: {what} must be a Tensor, got {type(x).__name__}")
         batch_dim = 0 if self.batch_first else 1
         if src.ndim == 0 or tgt.ndim == 0 or (src.ndim == 3 and tgt.ndim <= batch_dim):   # PyTorch's IndexError
             raise InputRankError(f"Transformer: src of shape {src.shape} and tgt of shape {tgt.shape} must both be "

@@ -181,3 +181,26 @@ def test_adaptive_log_softmax_errors_name_the_layer_and_shapes(shapes: list, nam
     arrays = [np.zeros(shapes[0], np.float32), np.array([0, 5, 9][:shapes[1][0]], np.int64)]
     theirs, ours = _both(lambda lib, x, t: layers[lib](x, t), arrays)
     _raises_like_torch(theirs, ours, *names)
+
+
+@pytest.mark.parametrize("call, position, names", [
+    (lambda: nn.MultiheadAttention(8, 2, batch_first=True), 1, ["MultiheadAttention", "key", "ndarray"]),
+    (lambda: nn.MultiheadAttention(8, 2, batch_first=True), 2, ["MultiheadAttention", "value", "list"]),
+    (lambda: nn.Transformer(8, 2, 1, 1, 16, batch_first=True), 0, ["Transformer", "src", "list"]),
+    (lambda: nn.Unflatten(1, (2, 2)), 0, ["Unflatten", "input", "ndarray"]),
+])
+def test_a_non_tensor_input_is_refused_naming_the_layer(call: Callable, position: int, names: list) -> None:
+    """A NumPy array or list where these layers need a Tensor raises a TypeError naming the layer and the
+    argument (ours raised "axes don't match array" or "'list' object has no attribute 'ndim'"; torch's is an
+    AttributeError of the same kind)."""
+    shapes = {3: [(2, 3, 8), (2, 4, 8), (2, 4, 8)], 2: [(2, 3, 8), (2, 4, 8)], 1: [(3, 4)]}
+    layer = call()
+    count = {"MultiheadAttention": 3, "Transformer": 2, "Unflatten": 1}[names[0]]
+    args: list[Any] = [mg.zeros(s) for s in shapes[count]]
+    args[position] = np.zeros(shapes[count][position], np.float32)
+    if "list" in names:
+        args[position] = args[position].tolist()
+    with pytest.raises(TypeError) as error:
+        layer(*args)
+    for name in names:
+        assert name in str(error.value)
