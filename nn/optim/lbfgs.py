@@ -254,6 +254,9 @@ class LBFGS(Optimizer):
         return {"func_evals", "n_iter"}, {*_VECTORS, *_VECTOR_LISTS, *_NUMBERS, "ro", "al"}
 
     def _checked_state(self, p: mg.Tensor, index: int, entries: Any, hyper: dict, where: str) -> dict:
+        """A loaded LBFGS state (kept on the first parameter, as PyTorch's), checked and converted: the counts,
+        the vectors over all parameters (size,) in ``p``'s device and real dtype, the numbers and the history
+        lists; H_diag, ``ro`` and ``al`` as 0-d arrays in d's dtype, as the step makes them."""
         if not isinstance(entries, dict) or not entries:
             return super()._checked_state(p, index, entries, hyper, where)
         required, optional = self._state_keys(hyper)
