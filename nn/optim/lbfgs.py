@@ -24,6 +24,8 @@ from __future__ import annotations
 
 from typing import Any, Callable, Iterable
 
+import numpy as np
+
 import minigrad as mg
 
 from .checks import check_count, check_number, invalid, is_number, param_label
@@ -172,7 +174,7 @@ class LBFGS(Optimizer):
         xp = mg.array_module(flat_grad)
         d, t = state.get("d"), state.get("t")
         old_dirs, old_stps = list(state.get("old_dirs", [])), list(state.get("old_stps", []))
-        ro, h_diag = list(state.get("ro", [])), state.get("H_diag", 1.0)
+        ro, h_diag = list(state.get("ro", [])), state.get("H_diag", 1)
         al = state.get("al")            # the two-loop's last alphas, kept in the state as PyTorch's (history_size long)
         prev_flat_grad, prev_loss = state.get("prev_flat_grad"), state.get("prev_loss")
         iteration = 0
@@ -181,7 +183,7 @@ class LBFGS(Optimizer):
             n_iter += 1
             if n_iter == 1:
                 d = -flat_grad
-                old_dirs, old_stps, ro, h_diag = [], [], [], 1.0
+                old_dirs, old_stps, ro, h_diag = [], [], [], 1     # (an int until a pair is kept, as PyTorch's)
             else:
                 y = flat_grad - prev_flat_grad
                 s = d * t
@@ -241,7 +243,9 @@ class LBFGS(Optimizer):
             if (iteration == hyper["max_iter"] or evals_this_step >= hyper["max_eval"] or optimal
                     or abs(d * t).max().item() <= tolerance_change or abs(loss - prev_loss) < tolerance_change):
                 break
-        new_state = {"func_evals": func_evals, "n_iter": n_iter, "d": d, "t": float(t), "old_dirs": old_dirs,
+        # t is a NumPy scalar where PyTorch's is a 0-d Tensor (a first step, a trial the search computed): kept so
+        new_state = {"func_evals": func_evals, "n_iter": n_iter, "d": d,
+                     "t": xp.asarray(t) if isinstance(t, np.generic) else t, "old_dirs": old_dirs,
                      "old_stps": old_stps, "ro": ro, "H_diag": h_diag, "prev_flat_grad": prev_flat_grad,
                      "prev_loss": prev_loss}
         if al is not None:
@@ -276,7 +280,7 @@ class LBFGS(Optimizer):
             raise ValueError(f"{where}: {label} has a direction 'd' but lacks {problems}")
         for key in _VECTORS:
             converted[key] = self._checked_array(entries[key], p, f"{where}: {label} {key!r}", 0, shape=(size,))
-        xp, dtype = mg.array_module(converted["d"]), converted["d"].dtype
+        xp, dtype = mg.array_module(converted["d"]), converted["d"].real.dtype   # (complex parameters: real scalars)
 
         def scalar(v: Any, what: str) -> Any:
             """A 0-d array in d's dtype (as the step makes them: PyTorch's 0-d Tensors); None kept."""
@@ -286,9 +290,12 @@ class LBFGS(Optimizer):
 
         for key in _NUMBERS:
             value, what = entries[key], f"{where}: {label} {key!r}"
-            # H_diag is a 0-d array once a curvature pair was kept (PyTorch's Tensor): it stays one
-            held_as_array = mg.is_array(value) or isinstance(value, mg.Tensor)
-            converted[key] = scalar(value, what) if key == "H_diag" and held_as_array else check_number(value, what)
+            if key != "prev_loss" and (mg.is_array(value) or isinstance(value, mg.Tensor)):
+                converted[key] = scalar(value, what)    # t and H_diag: PyTorch's 0-d Tensors stay 0-d arrays
+            elif key == "H_diag" and type(value) is int:
+                converted[key] = value                  # 1 until a curvature pair is kept, as PyTorch's
+            else:
+                converted[key] = check_number(value, what)
         lists = {key: entries[key] for key in (*_VECTOR_LISTS, "ro")}
         if not all(isinstance(v, (list, tuple)) for v in lists.values()) or len({len(v) for v in lists.values()}) != 1:
             raise ValueError(f"{where}: {label} 'old_dirs', 'old_stps' and 'ro' must be lists of one length")

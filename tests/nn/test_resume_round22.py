@@ -218,3 +218,25 @@ def test_lbfgs_with_a_zero_lr_divides_by_zero_as_torch(scale: float) -> None:
             outcomes.append("ZeroDivisionError")
     assert outcomes[1] == outcomes[0]
     assert outcomes[0] == ("ZeroDivisionError" if scale < 1 else ([3.0, -6.0, 1.5], 4, 1))
+
+
+@pytest.mark.parametrize("line_search_fn", [None, "strong_wolfe"])
+def test_lbfgs_state_after_its_first_iteration_has_torch_kinds(line_search_fn: str | None) -> None:
+    # one iteration: PyTorch's state holds t as a 0-d Tensor (min(1, 1/|g|₁)·lr, or the search's step) and H_diag as
+    # the int 1 (no curvature pair yet); minigrad's held floats. Both kinds survive a reload and the next step.
+    kinds = []
+    for lib, optimizers in ((torch, torch.optim), (mg, optim)):
+        x = _tensor(lib, [1.0, -2.0, 0.5])
+        opt = optimizers.LBFGS([x], lr=0.5, max_iter=1, line_search_fn=line_search_fn)
+
+        def closure(opt: Any = opt, x: Any = x) -> Any:
+            opt.zero_grad()
+            loss = (x * x * x * x).sum()
+            loss.backward()
+            return loss
+
+        opt.step(closure)
+        state = _round_trip(lib, opt.state_dict())["state"][0]
+        kinds.append((type(state["t"]).__name__, tuple(state["t"].shape), type(state["H_diag"]).__name__))
+        np.testing.assert_allclose(float(state["t"]), float(opt.state_dict()["state"][0]["t"]))
+    assert kinds == [("Tensor", (), "int")] * 2
