@@ -345,6 +345,8 @@ def _as_array(value: Any) -> Any:
         return array
     if hasattr(value, "detach") and hasattr(value, "cpu"):   # a PyTorch tensor, e.g. from state_dict(keep_vars=True)
         value = value.detach().cpu()
+        if hasattr(value, "resolve_conj"):   # its lazy conjugate and negative bits, which numpy() refuses
+            value = value.resolve_conj().resolve_neg()
     try:
         return numpy.asarray(value)
     except Exception:  # noqa: BLE001 - reported with the key
