@@ -125,6 +125,9 @@ What is captured, and what is not (as JAX documents for ``jit``):
   so it draws what eager would. ``fn`` seeding a generator inside
   (``mg.manual_seed``, a ``Generator`` made or seeded inside) runs eagerly:
   a replay would not seed it (found at capture, or on the check call).
+  So does ``fn`` drawing from Python's ``random``, NumPy's global generator
+  or a ``random.Random``/NumPy generator it reads or is passed: a replay
+  would not draw again, nor follow what a draw steers (a loop's length).
 * Python control flow that depends on values read without ``.item()``
   (e.g. ``if t.data.any():``) is frozen at capture time; the first calls'
   eager check above finds a different op sequence (CompileWarning, eager),
@@ -184,6 +187,7 @@ import copy
 import functools
 import itertools
 import operator
+import random
 import threading
 import types
 import warnings
@@ -300,6 +304,17 @@ def _divergence(previous: Program, program: Program) -> str | None:
             return (f"a tensor of shape {new.shape} made inside the function (not an argument, not a weight) "
                     "has other values than at capture: make it with tensor ops from the arguments, or pass it in")
     return None
+
+
+def _python_random_states(args: tuple, kwargs: dict) -> tuple:
+    """The states of Python's ``random`` module, NumPy's global generator (``np.random.rand``) and the Python
+    or NumPy generators passed as arguments: a function that draws from (or seeds) one while it is captured
+    runs eagerly, since a replay would neither draw again nor follow what the draws steer (a loop count, a
+    branch, teacher forcing). The generators it reads from variables are guarded as its other Python state."""
+    _name, key, position, has_gauss, gauss = numpy.random.get_state()
+    passed = [guards.generator_state(value) for value in (*args, *kwargs.values())
+              if isinstance(value, guards.PYTHON_GENERATORS)]
+    return random.getstate(), key.tobytes(), position, has_gauss, gauss, passed
 
 
 def _increment(state: dict) -> Any:
@@ -736,6 +751,7 @@ class Compiled:
         uses = generators.host_uses()   # what this thread and the others do with the host generator from here
         host = host_stream()
         host_state = host.bit_generator.state
+        python_random = _python_random_states(args, kwargs)
         checks = set_state("checks", tracer)   # the engine hands every op it runs to the tracer
         try:
             result = self.fn(*args, **kwargs)
@@ -761,6 +777,12 @@ class Compiled:
                               "would skip")
         if self.prints:
             tracer.note_eager("it calls print, which a replay would skip")
+        if _python_random_states(args, kwargs) != python_random:
+            if self._unsure(key, threads):   # another thread's draw while fn ran, or fn's own
+                return result
+            tracer.note_eager("it draws from (or seeds) Python's random module, NumPy's global generator or a "
+                              "generator passed in (random.random(), np.random.rand(), rng.integers()), which a "
+                              "replay would not do: draw with mg.rand or pass the values in")
         # Python-level effects a replay would not have: seeding, modes left changed, an argument's autograd state
         # (another thread's draws and seeds are not fn's: with those, only fn's own draws and seeds count, the
         # seeds through recording.note_seed, which tells this thread's capture only)

@@ -29,6 +29,7 @@ import collections
 import functools
 import math
 import operator
+import random
 import sys
 import types
 import weakref
@@ -587,7 +588,8 @@ def _marker(value: Any) -> Any:
     """What :func:`find_statics` keeps of a value: a number's or string's type and value, a list's, deque's or
     dict's type and length (an item appended), a set's items, a small NumPy array's or wide list of numbers'
     values, a function or method itself (a dispatch table's entry swapped), an nn module's counts of children,
-    parameters and buffers (one added), None for anything else (a tensor: guarded elsewhere)."""
+    parameters and buffers (one added), a Python or NumPy random generator's state (a draw moves it), None for
+    anything else (a tensor: guarded elsewhere)."""
     kind = type(value)
     if is_scalar(value):
         return static(value)
@@ -604,7 +606,30 @@ def _marker(value: Any) -> Any:
         return (kind, frozenset(value) if len(value) <= PATH_BREADTH else len(value))
     if kind in (types.FunctionType, types.MethodType, functools.partial):   # a helper in a table: which one
         return (kind, value)
+    if isinstance(value, PYTHON_GENERATORS):   # ``rng.integers(1, 3)`` steering a loop: a draw moves it
+        return (kind, generator_state(value))
     return None
+
+
+PYTHON_GENERATORS = (random.Random, numpy.random.Generator, numpy.random.RandomState, numpy.random.BitGenerator)
+
+
+def generator_state(value: Any) -> Any:
+    """A Python or NumPy random generator's state as a comparable value (a draw or a seed changes it)."""
+    if isinstance(value, random.Random):
+        return value.getstate()
+    if isinstance(value, numpy.random.RandomState):
+        _name, key, position, has_gauss, gauss = value.get_state()
+        return key.tobytes(), position, has_gauss, gauss
+    bits = value.bit_generator if isinstance(value, numpy.random.Generator) else value
+    return _plain(bits.state)
+
+
+def _plain(state: Any) -> Any:
+    """A bit generator's state dict with its arrays as bytes (comparable with ``==``)."""
+    if isinstance(state, dict):
+        return tuple((k, _plain(v)) for k, v in state.items())
+    return state.tobytes() if isinstance(state, numpy.ndarray) else state
 
 
 def _state_children(value: Any, words: set) -> list:

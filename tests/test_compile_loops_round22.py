@@ -1,0 +1,90 @@
+"""mg.compile in whole training loops (round 22): captured steps against the same loop run eagerly and against
+PyTorch, and Python-level random draws inside a compiled step (a replay would not draw them again)."""
+
+from __future__ import annotations
+
+import random
+import warnings
+
+import numpy as np
+import pytest
+
+import minigrad as mg
+import nn
+
+torch = pytest.importorskip("torch", reason="no torch")
+
+
+def _draw_python(x: mg.Tensor, layer: nn.Module) -> mg.Tensor:
+    h = x
+    for _ in range(random.randint(1, 3)):   # teacher forcing / random depth steered by Python's random module
+        h = layer(h)
+    return h.sum()
+
+
+def _draw_numpy_global(x: mg.Tensor, layer: nn.Module) -> mg.Tensor:
+    h = x
+    for _ in range(int(np.random.randint(1, 4))):
+        h = layer(h)
+    return h.sum()
+
+
+_RNG = np.random.default_rng(0)
+_PRNG = random.Random(0)
+
+
+def _draw_numpy_generator(x: mg.Tensor, layer: nn.Module) -> mg.Tensor:
+    h = x
+    for _ in range(int(_RNG.integers(1, 4))):   # a Generator read from a global
+        h = layer(h)
+    return h.sum()
+
+
+def _draw_random_instance(x: mg.Tensor, layer: nn.Module) -> mg.Tensor:
+    h = x
+    for _ in range(_PRNG.randint(1, 3)):
+        h = layer(h)
+    return h.sum()
+
+
+def _draw_argument(x: mg.Tensor, layer: nn.Module, rng: random.Random) -> mg.Tensor:
+    h = x
+    for _ in range(rng.randint(1, 3)):   # a generator passed in
+        h = layer(h)
+    return h.sum()
+
+
+def _states() -> tuple:
+    return random.getstate(), np.random.get_state(), _RNG.bit_generator.state, _PRNG.getstate()
+
+
+def _restore(states: tuple) -> None:
+    random.setstate(states[0])
+    np.random.set_state(states[1])
+    _RNG.bit_generator.state = states[2]
+    _PRNG.setstate(states[3])
+
+
+@pytest.mark.parametrize("fn", [_draw_python, _draw_numpy_global, _draw_numpy_generator, _draw_random_instance,
+                                _draw_argument])
+def test_a_step_that_draws_python_random_numbers_is_never_replayed_with_stale_draws(fn) -> None:
+    # a replay ran the capture's number of layers whatever the new draw said (a stale loss and gradient)
+    mg.manual_seed(0)
+    layer = nn.Linear(3, 3, dtype=mg.float64)
+    compiled = mg.compile(fn)
+    x = mg.randn(2, 3, dtype=mg.float64)
+    argument = random.Random(5)
+    extra = (argument,) if fn is _draw_argument else ()
+    random.seed(1)
+    np.random.seed(1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for _ in range(12):
+            before, state = _states(), argument.getstate()
+            ours = compiled(x, layer, *extra)
+            after, after_argument = _states(), argument.getstate()
+            _restore(before)
+            argument.setstate(state)
+            expected = fn(x, layer, *extra)
+            assert ours.item() == expected.item()
+            assert (random.getstate(), argument.getstate()) == (after[0], after_argument)   # it drew once per call
