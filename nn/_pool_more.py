@@ -259,7 +259,8 @@ def _max_unpool(name: str, dims: int, input: Any, indices: Any, kernel_size: Any
                                                             f"volumes are of size {shape})")
     out = mg.zeros(*x.shape[:-dims], total, dtype=x.dtype, device=x.device)
     out = out.scatter(-1, flat_index, x.reshape(*x.shape[:-dims], math.prod(x.shape[-dims:])))
-    return out.reshape(*x.shape[:-dims], *size)
+    out = out.reshape(*x.shape[:-dims], *size)
+    return channels_last_as(out, x) if dims == 2 else out   # PyTorch's 2-D kernel: as the input suggests
 
 
 def max_unpool1d(input: Tensor, indices: Tensor, kernel_size: Any, stride: Any = None, padding: Any = 0,  # noqa: A002

@@ -185,6 +185,8 @@ CHANNELS_LAST: dict[str, tuple[Callable, Callable]] = {
     "pad_circular": (_nchw_last, lambda lib, x: _f(lib).pad(x, (1, 1, 2, 0), mode="circular")),
     "sliced_channels_last_conv": (lambda lib: _nchw_last(lib)[..., ::2], lambda lib, x: _f(lib).conv2d(
         x, _weight(lib, 4, 3, 1, 1))),
+    "max_unpool2d": (_nchw_last, lambda lib, x: _f(lib).max_unpool2d(*_f(lib).max_pool2d(x, 2, return_indices=True),
+                                                                      2)),
     "group_norm": (_nchw_last, lambda lib, x: _f(lib).group_norm(x, 1, _weight(lib, 3), _weight(lib, 3))),
     "group_norm_module_3d": (_ncdhw_last, lambda lib, x: lib.nn.GroupNorm(1, 3).double()(x)),
     "local_response_norm": (_nchw_last, lambda lib, x: _f(lib).local_response_norm(x, 2)),
