@@ -527,6 +527,8 @@ def smooth_l1_loss(input: Tensor, target: Any, size_average: bool | None = None,
     beta = _number(beta, name, "beta")
     if not beta >= 0:   # NaN too, as PyTorch's
         raise InputShapeError(f"{name}: beta must be non-negative, got {beta}")
+    if beta == 0:   # PyTorch's l1_loss then, input - target
+        _no_bool_subtraction(name, input=input, target=target)
     if isinstance(input, Tensor) and input.dtype.kind in "biu" and isinstance(target, Tensor) \
             and target.dtype.kind == "f":   # PyTorch's kernel computes in the float target's dtype (two ints: refused)
         input = input.astype(target.dtype)

@@ -45,7 +45,7 @@ def bilinear(input1: Tensor, input2: Tensor, weight: Tensor, bias: Tensor | None
     name = "bilinear"
     x1, x2 = _tensor(input1, name), _tensor(input2, name, "input2")
     weight = _tensor(weight, name, "weight")
-    if weight.ndim != 3 or x1.ndim == 0 or x1.shape[:-1] != x2.shape[:-1] \
+    if weight.ndim != 3 or x1.ndim == 0 or x2.ndim == 0 or x1.shape[:-1] != x2.shape[:-1] \
             or (x1.shape[-1], x2.shape[-1]) != weight.shape[1:]:
         raise InputShapeError(f"{name}: expected input1 (*, in1) and input2 (*, in2) with the same leading dims and "
                               f"weight (out, in1, in2); got input1 {x1.shape}, input2 {x2.shape}, weight "

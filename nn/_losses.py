@@ -141,14 +141,17 @@ def poisson_nll_loss(input: Tensor, target: Any, log_input: bool = True, full: b
     """
     name = "poisson_nll_loss"
     reduction = checked_reduction(size_average, reduce, reduction, name)
+    log_input, full = flag(log_input, name, "log_input"), flag(full, name, "full")
+    # PyTorch's input - target·log(input + eps) and Stirling's ... - target refuse a bool operand
+    _no_bool_subtraction(name, **({} if log_input else {"input": input}), **({"target": target} if full else {}))
     (input,) = _real_inputs(name, complex_ok=True, input=input)   # a complex loss, as PyTorch's
     target = _operand(target, input, name)
     _broadcast(name, input, target)
-    if flag(log_input, name, "log_input"):
+    if log_input:
         loss = input.exp() - target * input
     else:
         loss = input - target * (input + _number(eps, name, "eps")).log()
-    if flag(full, name, "full"):
+    if full:
         # zeroed where target <= 1, as PyTorch's masked_fill: so, as its, a NaN target gradient where target = 0
         with mg.errstate(mg.array_module(target.data), divide="ignore", invalid="ignore"):
             stirling = target * target.log() - target + 0.5 * (2 * math.pi * target).log()

@@ -16,7 +16,7 @@ import numpy
 import minigrad as mg
 from minigrad import Tensor
 
-from ._errors import InputShapeError
+from ._errors import InputDtypeError, InputShapeError
 from ._normalization import batch_norm
 from ._pool_more import local_response_norm
 from .module import Module
@@ -126,6 +126,9 @@ class CrossMapLRN2d(Module):
         """input: (N, C, H, W) → the same shape."""
         if not isinstance(input, Tensor) or input.ndim != 4:
             raise ValueError(f"CrossMapLRN2d: Expected input to be 4D, got {getattr(input, 'ndim', '?')}D instead.")
+        if input.dtype.kind in "biu":   # its float scale cannot be written into an integer result
+            raise InputDtypeError(f"CrossMapLRN2d: result type float can't be cast to the input's dtype {input.dtype} "
+                                  f"(shape {input.shape}), as in PyTorch")
         if self.size < 1 and self.size != 0:   # (0 divides by zero, as PyTorch's ZeroDivisionError)
             raise ValueError(f"CrossMapLRN2d: size must be at least 1, got {self.size} (PyTorch's running sum gives "
                              "no window sum for it)")

@@ -9,6 +9,7 @@ from typing import Any
 
 from minigrad import Tensor
 
+from ._errors import InputShapeError
 from ._normalization import batch_norm
 from .module import Module
 from .normalization import BatchNorm1d, count_batch, running_update
@@ -38,8 +39,8 @@ class SyncBatchNorm(_BatchNormNd):
         if input.shape[1] == 0:
             raise ValueError("SyncBatchNorm number of input channels should be non-zero")
         if input.shape[1] != self.num_features:
-            raise ValueError(f"SyncBatchNorm: input has {input.shape[1]} channels (dim 1), expected "
-                             f"{self.num_features}")
+            raise InputShapeError(f"SyncBatchNorm: input of shape {input.shape} has {input.shape[1]} channels (dim 1), "
+                                  f"expected {self.num_features}")
         momentum, use_batch = running_update(self)
         out = batch_norm(input, self.running_mean, self.running_var, self.weight, self.bias, use_batch, momentum,
                          self.eps)

@@ -204,3 +204,35 @@ def test_a_non_tensor_input_is_refused_naming_the_layer(call: Callable, position
         layer(*args)
     for name in names:
         assert name in str(error.value)
+
+
+@pytest.mark.parametrize("call, arrays, names", [
+    (lambda lib: lib.CrossMapLRN2d(3), [np.ones((2, 4, 3, 3), np.int64)], ["CrossMapLRN2d", "int64"]),
+    (lambda lib: lib.CrossMapLRN2d(3), [np.ones((2, 4, 3, 3), np.uint8)], ["CrossMapLRN2d", "uint8"]),
+    (lambda lib: lib.SmoothL1Loss(beta=0.0), [np.ones((2, 3), bool), np.ones((2, 3), np.float32)],
+     ["smooth_l1_loss", "bool"]),
+    (lambda lib: lib.PoissonNLLLoss(log_input=False), [np.ones((2, 3), bool), np.ones((2, 3), np.float32)],
+     ["poisson_nll_loss", "bool"]),
+    (lambda lib: lib.PoissonNLLLoss(full=True), [np.ones((2, 3), np.float32), np.ones((2, 3), bool)],
+     ["poisson_nll_loss", "bool"]),
+])
+def test_integer_and_bool_inputs_refused_where_torch_refuses(call: Callable, arrays: list, names: list) -> None:
+    """CrossMapLRN2d of an integer input (its float scale cannot be cast back), and the losses that subtract a
+    bool operand (smooth L1 with beta=0 is torch's l1_loss; Poisson's input - target·log(input) and its Stirling
+    term) raise torch's RuntimeError; ours computed."""
+    layers = {lib: call(lib) for lib in (torch.nn, nn)}
+    theirs, ours = _both(lambda lib, *xs: layers[lib](*xs), arrays)
+    _raises_like_torch(theirs, ours, *names)
+
+
+@pytest.mark.parametrize("call, arrays, names", [
+    (lambda lib: lib.SyncBatchNorm(3), [np.ones((4, 2, 5), np.float32)], ["SyncBatchNorm", "(4, 2, 5)", "3"]),
+    (lambda lib: lib.Bilinear(4, 5, 3), [np.ones(4, np.float32), np.ones((), np.float32)], ["bilinear", "()"]),
+])
+def test_shape_refusals_are_torchs_runtime_error(call: Callable, arrays: list, names: list) -> None:
+    """SyncBatchNorm's channel-count refusal was a ValueError only and Bilinear's 0-d input2 a bare IndexError
+    ("tuple index out of range"); both are torch's RuntimeError, naming the layer and the shapes."""
+    torch.manual_seed(0)
+    layers = {lib: call(lib) for lib in (torch.nn, nn)}
+    theirs, ours = _both(lambda lib, *xs: layers[lib](*xs), arrays)
+    _raises_like_torch(theirs, ours, *names)
