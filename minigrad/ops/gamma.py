@@ -32,7 +32,7 @@ from ..autograd.names import spelled
 from ..constructors import SampleDtypeError
 from ..tensor import Tensor
 from ._util import DtypeMismatchError, DtypeNotImplementedError, int_arg, note_random_op, sum_to, tensor_arg
-from .math import Unary, _real_floating
+from .math import Unary, _real_floating, _where_split
 from .math import _floating as _any_floating
 from .random import _broadcast_shape, _drawn, _zero_gradient
 from .shape import contiguous
@@ -96,22 +96,26 @@ def _stirling(xp: Any, z: Any) -> Any:
 
 
 def _lgamma_positive(xp: Any, y: Any) -> Any:
-    """lgamma(y) for y > 0 (NaN passes through)."""
-    r1, r2, r3 = y < 0.5, y < 1.5, y < 2.5
-    # 0 < y < 3.5: lgamma(y) = lgamma(2 + z) - (log y + log(y + 1)), - log y, 0, or + log(y - 1)
-    z = xp.where(r1, y, xp.where(r2, y - 1, xp.where(r3, y - 2, y - 3)))
-    near = _series_at_2(xp, xp.clip(z, -0.5, 0.5))
-    shift = xp.where(r1, -xp.log(y) - xp.log1p(y), xp.where(r2, -xp.log1p(y - 1), xp.where(
-        r3, y.dtype.type(0), xp.log(xp.maximum(y - 1, 1)))))
-    # y ≥ 3.5: lgamma(y) = lgamma(y + n) - log(y (y+1) … (y+n-1)) with y + n ≥ 10
-    far = xp.maximum(y, 3.5)
-    product = xp.ones_like(far)
-    for _ in range(7):
-        low = far < 10
-        product = xp.where(low, product * far, product)
-        far = xp.where(low, far + 1, far)
-    far_value = _stirling(xp, far) - xp.log(product)
-    out = xp.where(y < 3.5, near + shift, far_value)
+    """lgamma(y) for y > 0 (NaN passes through); each of the two formulas on its own elements only."""
+    def near(v: Any) -> Any:
+        # 0 < y < 3.5: lgamma(y) = lgamma(2 + z) - (log y + log(y + 1)), - log y, 0, or + log(y - 1)
+        r1, r2, r3 = v < 0.5, v < 1.5, v < 2.5
+        z = xp.where(r1, v, xp.where(r2, v - 1, xp.where(r3, v - 2, v - 3)))
+        shift = xp.where(r1, -xp.log(v) - xp.log1p(v), xp.where(r2, -xp.log1p(v - 1), xp.where(
+            r3, v.dtype.type(0), xp.log(xp.maximum(v - 1, 1)))))
+        return _series_at_2(xp, xp.clip(z, -0.5, 0.5)) + shift
+
+    def far(v: Any) -> Any:
+        # y ≥ 3.5: lgamma(y) = lgamma(y + n) - log(y (y+1) … (y+n-1)) with y + n ≥ 10
+        v = xp.maximum(v, 3.5)
+        product = xp.ones_like(v)
+        for _ in range(7):
+            low = v < 10
+            product = xp.where(low, product * v, product)
+            v = xp.where(low, v + 1, v)
+        return _stirling(xp, v) - xp.log(product)
+
+    out = _where_split(xp, y < 3.5, y, near, far)
     return xp.where(y == xp.inf, y.dtype.type(xp.inf), out)
 
 
@@ -131,16 +135,20 @@ def _lgamma_array(xp: Any, x: Any) -> Any:
     and float32 arithmetic lost up to 1e-2 of the value there (torch's float32 lgamma: ~1e-5)."""
     if x.dtype != xp.float64:
         return _lgamma_array(xp, x.astype(xp.float64)).astype(x.dtype)
-    y = xp.where(x > 0, x, 1 - x)
-    positive = _lgamma_positive(xp, y)
-    # reflection: lgamma(x) = log π - log|sin πx| - lgamma(1 - x)
-    sine, _ = _sin_pi(xp, x)
-    reflected = _LOG_PI - xp.log(xp.abs(sine)) - positive
-    # -½ < x < 0: lgamma(x) = lgamma(1 + x) - log(-x) (sin πx is subnormal at a subnormal x: 3.5e-9 off)
-    near = x > -0.5
-    shifted = _lgamma_positive(xp, xp.where(near, 1 + x, 1.0)) - xp.log(xp.where(near, -x, 1.0))
-    # poles: inf - inf
-    out = xp.where(x > 0, positive, xp.where(near, shifted, xp.where(sine == 0, xp.inf, reflected)))
+    def reflected(v: Any) -> Any:
+        # reflection: lgamma(x) = log π - log|sin πx| - lgamma(1 - x); poles (sin πx = 0): inf
+        sine, _ = _sin_pi(xp, v)
+        return xp.where(sine == 0, xp.inf, _LOG_PI - xp.log(xp.abs(sine)) - _lgamma_positive(xp, 1 - v))
+
+    def shifted(v: Any) -> Any:
+        # -½ < x < 0: lgamma(x) = lgamma(1 + x) - log(-x) (sin πx is subnormal at a subnormal x: 3.5e-9 off)
+        return _lgamma_positive(xp, 1 + v) - xp.log(-v)
+
+    def nonpositive(v: Any) -> Any:
+        return _where_split(xp, v > -0.5, v, shifted, reflected)
+
+    # each formula on its own elements only
+    out = _where_split(xp, x > 0, x, lambda v: _lgamma_positive(xp, v), nonpositive)
     return xp.where(xp.isinf(x), x.dtype.type(xp.inf), out).astype(x.dtype, copy=False)
 
 
