@@ -208,9 +208,11 @@ class AddCMul(Function):
         y = b * c
         self.shapes = _broadcast_shapes(b, c, y)
         self.shape_a, self.shape_y = _shape(a), y.shape
-        if (self.shape_a == y.shape and getattr(a, "dtype", None) == y.dtype
-                and getattr(a, "strides", None) == getattr(y, "strides", None)):   # (cupy.fuse's proxies: none)
-            y += a   # the product's fresh array: y + a is a + y (floating-point addition is commutative)
+        if self.shape_a == y.shape and getattr(a, "dtype", None) == y.dtype and (
+                getattr(a, "strides", None) == getattr(y, "strides", None)   # (cupy.fuse's proxies: none)
+                or y.ndim == 2 and y.flags.c_contiguous and a.strides[0] > a.strides[1] > 0):   # a's rows in order
+            # (a recurrent gate's slice: PyTorch's result is C order too). The product's fresh array: y + a is a + y
+            y += a   # (floating-point addition is commutative)
             return y
         y = a + y
         if y.ndim and not (a.flags.c_contiguous and b.flags.c_contiguous and c.flags.c_contiguous):

@@ -29,3 +29,34 @@ def test_load_state_dict_takes_a_torch_tensor_with_the_conjugate_bit() -> None:
     for key, value in theirs.state_dict().items():
         assert (ours.state_dict()[key].numpy() == value.numpy()).all()
 
+
+def test_lbfgs_complex_parameters_keep_real_scalars_after_a_state_load() -> None:
+    """LBFGS's H_diag and ro are real for complex parameters (PyTorch's view the parameters as real): also after
+    load_state_dict (they came back complex, and the next step warned about discarding the imaginary part)."""
+    import warnings
+
+    def run(reload: bool) -> tuple:
+        mg.manual_seed(0)
+        w = nn.Parameter(mg.tensor([1.0 + 2.0j, -0.5 + 0.25j], dtype=mg.complex128))
+        opt = mg.optim.LBFGS([w], max_iter=3)
+
+        def closure() -> mg.Tensor:
+            opt.zero_grad()
+            loss = (w * w.conj()).real.sum() + (w.real * 0.3).sum()
+            loss.backward()
+            return loss
+        opt.step(closure)
+        if reload:
+            state = opt.state_dict()
+            opt = mg.optim.LBFGS([w], max_iter=3)
+            opt.load_state_dict(state)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            opt.step(closure)
+        entry = opt.state[w]
+        return w.detach().numpy().copy(), entry["H_diag"], entry["ro"]
+
+    plain, reloaded = run(False), run(True)
+    assert (plain[0] == reloaded[0]).all()
+    assert mg.as_tensor(reloaded[1]).dtype == mg.float64
+    assert all(mg.as_tensor(r).dtype == mg.float64 for r in reloaded[2])
