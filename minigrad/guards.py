@@ -664,6 +664,10 @@ def _state_children(value: Any, words: set) -> list:
     if _is_container(value):
         if not _library(kind):   # its methods may read attributes fn's own code does not name
             words.update(w for f in _methods(kind) for c in _codes(f.__code__) for w in c.co_names)
+        else:   # a library object's methods the code calls read attributes too (``sched.get_last_lr()``)
+            called = [_function_of(getattr(kind, name, None)) for name in list(words)]
+            words.update(w for f in called if isinstance(f, types.FunctionType)
+                         for c in _codes(f.__code__) for w in c.co_names)
         items = vars(value)   # however many it has: the attributes the code names
         return [(("attr", name), items[name]) for name in words if name in items] + _class_state(value, words, items)
     return []
