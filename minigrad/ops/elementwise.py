@@ -745,6 +745,7 @@ def power_operator(a: Any, b: Any) -> Tensor:
 
 
 def neg(input: Tensor) -> Tensor:  # noqa: A002
+    """``-input``, elementwise, any shape (a bool tensor is refused, as PyTorch's)."""
     return Neg()(input)
 
 
