@@ -135,11 +135,11 @@ def dropout1d(input: Tensor, p: float = 0.5, training: bool = True, inplace: boo
     p, x = _probability(p, name), _tensor(input, name)
     if x.ndim not in (2, 3):
         raise InputShapeError(f"{name}: expected a 2-D (C, L) or 3-D (N, C, L) input, got shape {x.shape}")
-    x = _droppable(x, name)
     _unbatched_version(x, 3, inplace, name)
     if not flag(training, name, "training") or p == 0 or x.numel() == 0:
-        return x
-    return _maybe_in_place("feature_dropout_", x, inplace, lambda t: _inverted_dropout(t, p, (*t.shape[:-1], 1)))
+        return x   # of any dtype, as PyTorch's
+    return _maybe_in_place("feature_dropout_", x, inplace,
+                           lambda t: _inverted_dropout(t, p, (*t.shape[:-1], 1), name))
 
 
 # SELU's negative saturation value λ·α: alpha dropout sets dropped entries to -λα, then restores mean and variance

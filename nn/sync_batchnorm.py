@@ -35,7 +35,7 @@ class SyncBatchNorm(_BatchNormNd):
         """input: (N, C, *) → the same shape."""
         if not isinstance(input, Tensor) or input.ndim < 2:
             got = f"{input.ndim}D input" if isinstance(input, Tensor) else type(input).__name__
-            raise ValueError(f"expected at least 2D input (got {got})")
+            raise ValueError(f"SyncBatchNorm: expected at least 2D input (got {got})")
         if input.shape[1] == 0:
             raise ValueError("SyncBatchNorm number of input channels should be non-zero")
         if input.shape[1] != self.num_features:

@@ -37,19 +37,21 @@ def _raises_like_torch(theirs: Any, ours: Any, *names: str) -> None:
 
 
 @pytest.mark.parametrize("dtype", ["int64", "int32", "uint8", "bool"])
-@pytest.mark.parametrize("module, shape", [("Dropout", (2, 3)), ("Dropout2d", (2, 3, 4, 4)),
+@pytest.mark.parametrize("module, shape", [("Dropout", (2, 3)), ("Dropout1d", (2, 3, 4)), ("Dropout2d", (2, 3, 4, 4)),
                                            ("Dropout3d", (2, 3, 2, 2, 2))])
 def test_training_dropout_refuses_an_integer_input_and_p_one_keeps_its_dtype(module: str, shape: tuple,
                                                                              dtype: str) -> None:
     """A training dropout with 0 < p < 1 of an integer or bool input raises torch's RuntimeError (the 1/(1-p)
     scale cannot be cast to the input's dtype; ours returned the input's dtype, scaled and truncated); p = 1
-    returns zeros of the input's dtype, as torch's (ours returned float64)."""
+    returns zeros of the input's dtype, as torch's (ours returned float64), and an eval one the input itself
+    (Dropout1d refused an integer input whatever p and mode)."""
     x = np.ones(shape, dtype)
     theirs, ours = _both(lambda lib, t: getattr(lib, module)(0.5)(t), [x])
     _raises_like_torch(theirs, ours, module.lower(), dtype, str(shape))
-    theirs, ours = _both(lambda lib, t: getattr(lib, module)(1.0)(t), [x])
-    assert str(ours.dtype) == str(theirs.dtype).removeprefix("torch.") == dtype
-    np.testing.assert_array_equal(ours.numpy(), theirs.numpy())
+    for p, train in ((1.0, True), (0.5, False)):
+        theirs, ours = _both(lambda lib, t, p=p, train=train: getattr(lib, module)(p).train(train)(t), [x])
+        assert str(ours.dtype) == str(theirs.dtype).removeprefix("torch.") == dtype
+        np.testing.assert_array_equal(ours.numpy(), theirs.numpy())
 
 
 @pytest.mark.parametrize("x, y", [("float32", "complex64"), ("float64", "complex128"), ("float16", "complex64")])
