@@ -200,6 +200,12 @@ def _clones(module: Module, count: int, name: str) -> ModuleList:
     return ModuleList([copy.deepcopy(module) for _ in range(count)])
 
 
+def _refuse_0d(x: Any, name: str, what: str) -> None:
+    """InputRankError (PyTorch's IndexError: it reads the sequence length off x's shape) for a 0-d Tensor x."""
+    if isinstance(x, Tensor) and x.ndim == 0:
+        raise InputRankError(f"{name}: {what} must be (S, N, E), (N, S, E) or unbatched (S, E), got a 0-d tensor")
+
+
 def _check_layers(layers: ModuleList, name: str) -> None:
     """torch's forward reads ``layers[0]``: with ``num_layers=0`` it raises IndexError, and so does ours."""
     if not len(layers):
@@ -277,6 +283,7 @@ class TransformerEncoder(Module):
         without it, torch does not look and keeps the first ``length`` positions. (Under torch.compile torch
         skips the path with ``mask_check``; ``mg.compile`` gives the eager values.)
         """
+        _refuse_0d(src, "TransformerEncoder", "src")
         src_key_padding_mask, mask = _float_masks(src_key_padding_mask, mask, src, "mask")
         _check_layers(self.layers, "TransformerEncoder")
         zeroed = None
@@ -323,6 +330,7 @@ class TransformerDecoder(Module):
                 memory_key_padding_mask: Tensor | None = None, tgt_is_causal: bool | None = None,
                 memory_is_causal: bool = False) -> Tensor:
         """tgt, memory → tgt's shape; the masks as :class:`TransformerDecoderLayer`'s."""
+        _refuse_0d(tgt, "TransformerDecoder", "tgt")
         _check_layers(self.layers, "TransformerDecoder")
         output = tgt
         for layer in self.layers:

@@ -138,6 +138,8 @@ def test_multihead_attention_key_value_mismatch_is_an_assertion(kwargs: dict, sh
     (lambda lib: lib.CrossEntropyLoss(), [(), (4,)], ["cross_entropy", "0-d"]),
     (lambda lib: lib.CTCLoss(), [(), (2, 3), (2,), (2,)], ["ctc_loss", "()"]),
     (lambda lib: lib.MaxUnpool1d(2), [(), ()], ["max_unpool1d", "()"]),
+    (lambda lib: lib.TransformerEncoder(lib.TransformerEncoderLayer(8, 2, 16), 1, enable_nested_tensor=False), [()],
+     ["TransformerEncoder", "0-d"]),
     (lambda lib: lib.FractionalMaxPool2d(2, output_size=2), [()], ["fractional_max_pool2d", "[]"]),
     (lambda lib: lib.FractionalMaxPool2d(2, output_size=2), [(4, 4)], ["fractional_max_pool2d", "[4, 4]"]),
 ])
