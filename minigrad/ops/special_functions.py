@@ -235,28 +235,38 @@ def log_ndtr(input: Tensor) -> Tensor:  # noqa: A002 - PyTorch's name
 
 # --- modified Bessel functions of the first kind, orders 0 and 1 ------------------------------------------
 
+def _negligible(xp: Any, term: Any, total: Any) -> bool:
+    """Whether every (non-negative) ``term`` is below half an ulp of its positive ``total`` (adding it, or any
+    smaller term, leaves ``total``'s bits as they are), so a series of shrinking terms may stop."""
+    return bool(xp.all(term <= total * (float(xp.finfo(total.dtype).eps) / 4)))
+
+
 def _bessel_array(xp: Any, order: int, x: Any, scaled: bool) -> Any:
     """I_order(x) (times exp(-|x|) when ``scaled``): the power series Σ (x/2)^(2k+ν) / (k! (k+ν)!) for
     |x| ≤ 30 (positive terms), the asymptotic series e^|x| / √(2π|x|) · Σ (-1)^k a_k(ν) / |x|^k beyond."""
+    def series(near: Any) -> Any:
+        quarter = near * near / 4
+        term = xp.ones_like(near) if order == 0 else near / 2
+        total = term
+        largest = float(quarter.max()) if quarter.size else 0.0
+        for k in range(1, 64):
+            term = term * quarter / (k * (k + order))
+            total = total + term
+            if k * (k + order) > largest and k % 4 == 0 and _negligible(xp, term, total):
+                break   # the terms only shrink from here
+        return total * xp.exp(-near) if scaled else total
+
+    def asymptotic(far: Any) -> Any:
+        term = xp.ones_like(far)
+        expansion = term
+        for k in range(1, 20):
+            term = term * -(4 * order * order - (2 * k - 1) ** 2) / (8 * k * far)
+            expansion = expansion + term
+        expansion = expansion / (math.sqrt(2 * math.pi) * xp.sqrt(far))   # 2π·far overflows at the largest floats
+        return expansion if scaled else expansion * xp.exp(far)
+
     a = xp.abs(x)
-    near = xp.minimum(a, 30.0)
-    quarter = near * near / 4
-    term = xp.ones_like(a) if order == 0 else near / 2
-    total = term
-    for k in range(1, 64):
-        term = term * quarter / (k * (k + order))
-        total = total + term
-    series = total * xp.exp(-near) if scaled else total
-    far = xp.maximum(a, 30.0)
-    term = xp.ones_like(a)
-    expansion = term
-    for k in range(1, 20):
-        term = term * -(4 * order * order - (2 * k - 1) ** 2) / (8 * k * far)
-        expansion = expansion + term
-    expansion = expansion / (math.sqrt(2 * math.pi) * xp.sqrt(far))   # 2π·far overflows at the largest floats
-    if not scaled:
-        expansion = expansion * xp.exp(far)
-    out = xp.where(a <= 30, series, expansion)
+    out = _where_split(xp, a <= 30, a, series, asymptotic)   # each on its own elements only
     if order == 1:
         out = xp.sign(x) * out   # I_1 is odd
     return out.astype(x.dtype, copy=False)
@@ -267,23 +277,30 @@ def _scaled_gap(xp: Any, x: Any) -> Any:
     of their size, and the difference lost that many digits (float32's i0e gradient was 3e-4 off at x = 1000,
     0 instead of -2e-16 at 1e10). Power series of the difference up to 30, the difference of the two asymptotic
     series beyond (their first terms are equal)."""
+    def series(near: Any) -> Any:
+        quarter = near * near / 4
+        even, odd = xp.ones_like(near), near / 2
+        total = even - odd
+        largest = float(quarter.max()) if quarter.size else 0.0
+        for k in range(1, 64):
+            even = even * quarter / (k * k)
+            odd = odd * quarter / (k * (k + 1))
+            total = total + (even - odd)
+            if k * k > largest and k % 4 == 0 and _negligible(xp, xp.maximum(even, odd), total):
+                break   # both terms only shrink from here
+        return total * xp.exp(-near)
+
+    def asymptotic(far: Any) -> Any:
+        term0, term1 = xp.ones_like(far), xp.ones_like(far)
+        gap = xp.zeros_like(far)
+        for k in range(1, 20):
+            term0 = term0 * (2 * k - 1) ** 2 / (8 * k * far)
+            term1 = term1 * -(4 - (2 * k - 1) ** 2) / (8 * k * far)
+            gap = gap + (term0 - term1)
+        return gap / (math.sqrt(2 * math.pi) * xp.sqrt(far))
+
     a = xp.abs(x.astype(xp.float64))
-    near = xp.minimum(a, 30.0)
-    quarter = near * near / 4
-    even, odd = xp.ones_like(a), near / 2
-    total = even - odd
-    for k in range(1, 64):
-        even = even * quarter / (k * k)
-        odd = odd * quarter / (k * (k + 1))
-        total = total + (even - odd)
-    far = xp.maximum(a, 30.0)
-    term0, term1 = xp.ones_like(a), xp.ones_like(a)
-    gap = xp.zeros_like(a)
-    for k in range(1, 20):
-        term0 = term0 * (2 * k - 1) ** 2 / (8 * k * far)
-        term1 = term1 * -(4 - (2 * k - 1) ** 2) / (8 * k * far)
-        gap = gap + (term0 - term1)
-    return xp.where(a <= 30, total * xp.exp(-near), gap / (math.sqrt(2 * math.pi) * xp.sqrt(far)))
+    return _where_split(xp, a <= 30, a, series, asymptotic)
 
 
 def _i0e_derivative(xp: Any, x: Any, y: Any) -> Any:
