@@ -508,6 +508,8 @@ def follow(compiled: Any, root: tuple, hops: tuple) -> Any:
         for kind, name in hops:
             if kind == "attr":
                 value = getattr(value, name)
+            elif kind == "grad":
+                value = _grad_of(value)
             elif type(value) is not collections.defaultdict or name in value:
                 value = value[name]
             else:   # a key removed from a defaultdict: reading it would add it
@@ -536,7 +538,7 @@ def moved(compiled: Any, paths: list) -> str:
 def _path_text(compiled: Any, root: tuple, hops: tuple) -> str:
     text = _root_name(compiled, root)
     for kind, name in hops:
-        text += f".{name}" if kind == "attr" else f"[{name!r}]"
+        text += f".{name}" if kind in ("attr", "grad") else f"[{name!r}]"
     return text
 
 
@@ -608,7 +610,24 @@ def _marker(value: Any) -> Any:
         return (kind, value)
     if isinstance(value, PYTHON_GENERATORS):   # ``rng.integers(1, 3)`` steering a loop: a draw moves it
         return (kind, generator_state(value))
+    if kind is _GradOf:
+        return value
     return None
+
+
+class _GradOf(NamedTuple):
+    """Which tensor a tensor's ``.grad`` is (``id``, or None for no gradient), guarded for the tensors a function
+    that names ``grad`` reaches (``if p.grad is not None:``, ``opt.step()``, ``opt.zero_grad()``): a capture made
+    without gradients replayed nothing once backward gave them, and one that dropped them did not drop them again.
+    The capture holds the gradient it read, so its ``id`` is not reused while the capture lives."""
+    tensor: int | None
+
+
+def _grad_of(value: Any) -> Any:
+    """:class:`_GradOf` of a tensor (EMPTY_CELL for anything else)."""
+    if not isinstance(value, Tensor):
+        return EMPTY_CELL
+    return _GradOf(None if value._grad is None else id(value._grad))
 
 
 PYTHON_GENERATORS = (random.Random, numpy.random.Generator, numpy.random.RandomState, numpy.random.BitGenerator)
@@ -657,6 +676,9 @@ def _state_children(value: Any, words: set) -> list:
         items = vars(value)
         children = [(("attr", name), item) for name, item in list(getattr(value, "_modules", {}).items())
                     if item is not None]
+        if "grad" in words:   # ``p.grad`` read of its parameters (``for p in self.parameters()``): see _GradOf
+            children += [(("attr", name), item) for name, item in list(getattr(value, "_parameters", {}).items())
+                         if item is not None]
         return children + [(("attr", name), item) for name, item in list(items.items()) if name[0] != "_"
                            and (name in words or name not in set_up)
                            and type(item) not in _SCALARS and not isinstance(item, OPAQUE) and not is_module(item)] \
@@ -665,12 +687,26 @@ def _state_children(value: Any, words: set) -> list:
         if not _library(kind):   # its methods may read attributes fn's own code does not name
             words.update(w for f in _methods(kind) for c in _codes(f.__code__) for w in c.co_names)
         else:   # a library object's methods the code calls read attributes too (``sched.get_last_lr()``)
-            called = [_function_of(getattr(kind, name, None)) for name in list(words)]
-            words.update(w for f in called if isinstance(f, types.FunctionType)
-                         for c in _codes(f.__code__) for w in c.co_names)
+            _library_reads(kind, words)
         items = vars(value)   # however many it has: the attributes the code names
         return [(("attr", name), items[name]) for name in words if name in items] + _class_state(value, words, items)
     return []
+
+
+def _library_reads(kind: type, words: set) -> None:
+    """Add to ``words`` the names that the methods of a library class (an optimizer, a scheduler) named in
+    ``words`` read, and those of the methods they call through ``self`` (``opt.step()`` reads ``p.grad`` in a
+    helper; ``sched.get_last_lr()`` reads ``_last_lr``)."""
+    done: set = set()
+    pending = list(words)
+    while pending:
+        function = _function_of(getattr(kind, pending.pop(), None))
+        while isinstance(function, types.FunctionType) and function not in done:   # a decorated one's too
+            done.add(function)
+            names = {w for c in _codes(function.__code__) for w in c.co_names}
+            pending += names - words
+            words |= names
+            function = getattr(function, "__wrapped__", None)
 
 
 def _class_state(value: Any, words: set, items: dict) -> list:
@@ -754,6 +790,8 @@ def find_statics(compiled: Any) -> list:
         marker = _marker(value)
         if marker is not None:
             entries.append((root, hops, marker))
+        elif isinstance(value, Tensor) and "grad" in words:
+            entries.append((root, (*hops, ("grad", "grad")), _grad_of(value)))
         if is_scalar(value) or id(value) in seen or depth > PATH_DEPTH:
             continue
         seen.add(id(value))
