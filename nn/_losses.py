@@ -431,11 +431,14 @@ def multilabel_margin_loss(input: Tensor, target: Any, size_average: bool | None
     with mg.no_grad():
         shifted = shifted.reshape(rows.shape)
         listed = (shifted > 0).astype(mg.int64).cumprod(dim=1) > 0            # (N, C): before the first -1
+        # the listed targets come first: j runs over the longest list only, (N, m, C) below, not (N, C, C)
+        longest = int(listed.sum(dim=1).max()) if listed.numel() else 0
+        listed, shifted = listed[:, :longest], shifted[:, :longest]
         labels = mg.where(listed, shifted - 1, 0)
         classes_range = mg.arange(classes, device=rows.device)
-        # is_target[n, i]: class i is one of sample n's listed targets
+        # is_target[n, i]: class i is one of sample n's listed targets (m, the longest list, of them at most)
         is_target = mg.logical_and(labels.unsqueeze(2) == classes_range, listed.unsqueeze(2)).any(dim=1)
-    z = 1 - rows.gather(1, labels).unsqueeze(2) + rows.unsqueeze(1)            # (N, j, i)
+    z = 1 - rows.gather(1, labels).unsqueeze(2) + rows.unsqueeze(1)            # (N, m, C): (n, j, i)
     counted = mg.logical_and(mg.logical_and(listed.unsqueeze(2), mg.logical_not(is_target.unsqueeze(1))),
                              z.detach() > 0)
     loss = mg.where(counted, z, 0.0).sum(axis=(1, 2)) / classes
