@@ -777,6 +777,10 @@ class Compiled:
                               "would skip")
         if self.prints:
             tracer.note_eager("it calls print, which a replay would skip")
+        if guards.grads_passed(self.words, args, kwargs):
+            tracer.note_eager("it names .grad and is passed a tensor with a gradient (or a module whose parameters "
+                              "have one), which a replay would hold as a constant while the next backward makes "
+                              "another")
         if _python_random_states(args, kwargs) != python_random:
             if self._unsure(key, threads):   # another thread's draw while fn ran, or fn's own
                 return result

@@ -345,7 +345,12 @@ def describe(value: Any, key: list, tensors: list, words: frozenset = frozenset(
     if isinstance(value, Tensor):
         data = value.data
         key.append((data.shape, data.strides, data.dtype, backend.device_of(data), value.requires_grad))
+        if "grad" in words:   # ``if p.grad is not None:`` on an argument: whether it has one (see grads_passed)
+            key.append(("grad", value._grad is None))
         tensors.append(value)
+    elif "grad" in words and is_module(value):   # ``for p in model.parameters(): p.grad ...``
+        key.append(static(value))
+        key.extend(("grad", p._grad is None) for p in value.parameters())
     elif isinstance(value, (tuple, list, collections.deque)):   # named tuples too
         key.append((type(value), len(value)))
         for item in value:
@@ -375,6 +380,28 @@ def describe(value: Any, key: list, tensors: list, words: frozenset = frozenset(
                                                  type(item) in _DICTS or _is_plain_object(item)):
                         key.append(name)
                         describe(item, key, tensors, words, depth + 1)
+
+
+def grads_passed(words: frozenset, args: tuple, kwargs: dict) -> bool:
+    """Whether a function that names ``grad`` is passed a tensor with a gradient (in a tuple, list or dict too)
+    or a module whose parameters have one: a capture would hold that gradient as a constant, while the next
+    backward (after ``zero_grad()``) makes another; such a call runs eagerly (the signature has which of them
+    have none)."""
+    if "grad" not in words:
+        return False
+    stack = [*args, *kwargs.values()]
+    while stack:
+        value = stack.pop()
+        if isinstance(value, Tensor):
+            if value._grad is not None:
+                return True
+        elif type(value) in (tuple, list, collections.deque):
+            stack.extend(value)
+        elif type(value) in _DICTS:
+            stack.extend(value.values())
+        elif is_module(value) and any(p._grad is not None for p in value.parameters()):
+            return True
+    return False
 
 
 def is_module(value: Any) -> bool:

@@ -127,9 +127,18 @@ def test_a_step_reading_the_schedulers_last_lr_is_not_replayed_with_a_stale_lr()
     np.testing.assert_allclose(ours, _lr_scaled_loop(torch, False), rtol=1e-12, atol=1e-12)
 
 
+def _grad_norm_of(x, net):
+    total = (x * 0).sum()
+    for p in net.parameters():
+        if p.grad is not None:
+            total = total + (p.grad ** 2).sum()
+    return total
+
+
 def _grad_reading_loop(lib, compiled: bool, variant: str) -> list:
     """A loop whose compiled part reads the parameters' ``.grad``: ``opt.step()`` compiled alone (first called
-    before any backward), ``opt.zero_grad()`` inside the compiled loss, or a gradient norm over ``p.grad``."""
+    before any backward), ``opt.zero_grad()`` inside the compiled loss, or a gradient norm over ``p.grad`` (of the
+    model it reads, or of the one it is passed)."""
     tnn, optim = (nn, nn.optim) if lib is mg else (torch.nn, torch.optim)
     rs = np.random.default_rng(1)
     model = tnn.Linear(3, 2, dtype=lib.float64)
@@ -153,7 +162,8 @@ def _grad_reading_loop(lib, compiled: bool, variant: str) -> list:
         return total
 
     wrap = mg.compile if compiled else (lambda f: f)
-    step_fn, loss_fn, norm_fn = wrap(step), wrap(zeroing_loss), wrap(grad_norm)
+    step_fn, loss_fn = wrap(step), wrap(zeroing_loss)
+    norm_fn = wrap(grad_norm) if variant == "grad_norm" else wrap(_grad_norm_of)
     out = []
     for it in range(10):
         x, y = lib.tensor(rs.standard_normal((4, 3))), lib.tensor(rs.standard_normal((4, 2)))
@@ -169,7 +179,7 @@ def _grad_reading_loop(lib, compiled: bool, variant: str) -> list:
             out.append(model.bias.grad.sum().item())
             opt.step()
         else:
-            out.append(norm_fn(x).item())
+            out.append((norm_fn(x) if variant == "grad_norm" else norm_fn(x, model)).item())
             if it >= 3:
                 opt.zero_grad(set_to_none=it % 2 == 0)
                 ((model(x) - y) ** 2).mean().backward()
@@ -177,10 +187,11 @@ def _grad_reading_loop(lib, compiled: bool, variant: str) -> list:
     return out + model.weight.detach().numpy().ravel().tolist()
 
 
-@pytest.mark.parametrize("variant", ["step", "zero_grad", "grad_norm"])
+@pytest.mark.parametrize("variant", ["step", "zero_grad", "grad_norm", "grad_norm_of_an_argument"])
 def test_a_compiled_step_that_reads_grads_sees_whether_they_are_there(variant: str) -> None:
     # opt.step() captured before any backward replayed nothing afterwards; opt.zero_grad() inside a compiled loss
-    # was skipped by replays (gradients accumulated); a norm over p.grad stayed the capture's 0.0
+    # was skipped by replays (gradients accumulated); a norm over p.grad stayed the capture's 0.0 (the model read
+    # through a closure or passed as an argument)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         ours = _grad_reading_loop(mg, True, variant)
