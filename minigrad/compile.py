@@ -612,11 +612,14 @@ class Compiled:
         for part in SIGNATURE_PARTS:
             key.append(part())
         tensors: list = []         # the Tensor arguments, also inside tuples and lists, in order
+        grads = guards.names_grad(self.words)   # whether each has a gradient joins the signature (describe)
         for a in args:
             if isinstance(a, Tensor):   # the usual case, inline
                 data = a.data
                 device = "cpu" if type(data) is numpy.ndarray else backend.device_of(data)
                 key.append((data.shape, data.strides, data.dtype, device, a.requires_grad))
+                if grads:
+                    key.append(("grad", a._grad is None))
                 tensors.append(a)
             else:
                 guards.describe(a, key, tensors, self.words)
@@ -752,6 +755,7 @@ class Compiled:
         host = host_stream()
         host_state = host.bit_generator.state
         python_random = _python_random_states(args, kwargs)
+        grads_passed = guards.grads_passed(self.words, args, kwargs)   # before fn runs: it may drop them
         checks = set_state("checks", tracer)   # the engine hands every op it runs to the tracer
         try:
             result = self.fn(*args, **kwargs)
@@ -777,10 +781,10 @@ class Compiled:
                               "would skip")
         if self.prints:
             tracer.note_eager("it calls print, which a replay would skip")
-        if guards.grads_passed(self.words, args, kwargs):
-            tracer.note_eager("it names .grad and is passed a tensor with a gradient (or a module whose parameters "
-                              "have one), which a replay would hold as a constant while the next backward makes "
-                              "another")
+        if grads_passed:
+            tracer.note_eager("it reads or drops .grad (p.grad, zero_grad()) and is passed a tensor with a gradient "
+                              "(or a module whose parameters have one): a replay would neither see the next "
+                              "backward's gradient nor drop it")
         if _python_random_states(args, kwargs) != python_random:
             if self._unsure(key, threads):   # another thread's draw while fn ran, or fn's own
                 return result

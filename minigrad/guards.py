@@ -345,10 +345,10 @@ def describe(value: Any, key: list, tensors: list, words: frozenset = frozenset(
     if isinstance(value, Tensor):
         data = value.data
         key.append((data.shape, data.strides, data.dtype, backend.device_of(data), value.requires_grad))
-        if "grad" in words:   # ``if p.grad is not None:`` on an argument: whether it has one (see grads_passed)
+        if names_grad(words):   # ``if p.grad is not None:`` on an argument: whether it has one (see grads_passed)
             key.append(("grad", value._grad is None))
         tensors.append(value)
-    elif "grad" in words and is_module(value):   # ``for p in model.parameters(): p.grad ...``
+    elif names_grad(words) and is_module(value):   # ``for p in model.parameters(): p.grad ...``
         key.append(static(value))
         key.extend(("grad", p._grad is None) for p in value.parameters())
     elif isinstance(value, (tuple, list, collections.deque)):   # named tuples too
@@ -382,12 +382,17 @@ def describe(value: Any, key: list, tensors: list, words: frozenset = frozenset(
                         describe(item, key, tensors, words, depth + 1)
 
 
+def names_grad(words: Any) -> bool:
+    """Whether code with these names may read or drop gradients (``p.grad``, ``model.zero_grad()``)."""
+    return "grad" in words or "zero_grad" in words
+
+
 def grads_passed(words: frozenset, args: tuple, kwargs: dict) -> bool:
     """Whether a function that names ``grad`` is passed a tensor with a gradient (in a tuple, list or dict too)
     or a module whose parameters have one: a capture would hold that gradient as a constant, while the next
     backward (after ``zero_grad()``) makes another; such a call runs eagerly (the signature has which of them
     have none)."""
-    if "grad" not in words:
+    if not names_grad(words):
         return False
     stack = [*args, *kwargs.values()]
     while stack:
@@ -703,7 +708,7 @@ def _state_children(value: Any, words: set) -> list:
         items = vars(value)
         children = [(("attr", name), item) for name, item in list(getattr(value, "_modules", {}).items())
                     if item is not None]
-        if "grad" in words:   # ``p.grad`` read of its parameters (``for p in self.parameters()``): see _GradOf
+        if names_grad(words):   # ``p.grad`` read of its parameters (``for p in self.parameters()``): see _GradOf
             children += [(("attr", name), item) for name, item in list(getattr(value, "_parameters", {}).items())
                          if item is not None]
         return children + [(("attr", name), item) for name, item in list(items.items()) if name[0] != "_"
@@ -817,7 +822,7 @@ def find_statics(compiled: Any) -> list:
         marker = _marker(value)
         if marker is not None:
             entries.append((root, hops, marker))
-        elif isinstance(value, Tensor) and "grad" in words:
+        elif isinstance(value, Tensor) and names_grad(words):
             entries.append((root, (*hops, ("grad", "grad")), _grad_of(value)))
         if is_scalar(value) or id(value) in seen or depth > PATH_DEPTH:
             continue

@@ -135,10 +135,15 @@ def _grad_norm_of(x, net):
     return total
 
 
+def _zeroing_loss_of(net, x, y):
+    net.zero_grad()
+    return ((net(x) - y) ** 2).mean()
+
+
 def _grad_reading_loop(lib, compiled: bool, variant: str) -> list:
     """A loop whose compiled part reads the parameters' ``.grad``: ``opt.step()`` compiled alone (first called
-    before any backward), ``opt.zero_grad()`` inside the compiled loss, or a gradient norm over ``p.grad`` (of the
-    model it reads, or of the one it is passed)."""
+    before any backward), ``opt.zero_grad()`` (or the model's, passed in) inside the compiled loss, or a gradient
+    norm over ``p.grad`` (of the model it reads, or of the one it is passed)."""
     tnn, optim = (nn, nn.optim) if lib is mg else (torch.nn, torch.optim)
     rs = np.random.default_rng(1)
     model = tnn.Linear(3, 2, dtype=lib.float64)
@@ -162,7 +167,8 @@ def _grad_reading_loop(lib, compiled: bool, variant: str) -> list:
         return total
 
     wrap = mg.compile if compiled else (lambda f: f)
-    step_fn, loss_fn = wrap(step), wrap(zeroing_loss)
+    step_fn = wrap(step)
+    loss_fn = wrap(zeroing_loss) if variant == "zero_grad" else wrap(_zeroing_loss_of)
     norm_fn = wrap(grad_norm) if variant == "grad_norm" else wrap(_grad_norm_of)
     out = []
     for it in range(10):
@@ -174,8 +180,8 @@ def _grad_reading_loop(lib, compiled: bool, variant: str) -> list:
             opt.zero_grad()
             ((model(x) - y) ** 2).mean().backward()
             step_fn()
-        elif variant == "zero_grad":
-            loss_fn(x, y).backward()
+        elif variant in ("zero_grad", "zero_grad_of_an_argument"):
+            (loss_fn(x, y) if variant == "zero_grad" else loss_fn(model, x, y)).backward()
             out.append(model.bias.grad.sum().item())
             opt.step()
         else:
@@ -187,7 +193,8 @@ def _grad_reading_loop(lib, compiled: bool, variant: str) -> list:
     return out + model.weight.detach().numpy().ravel().tolist()
 
 
-@pytest.mark.parametrize("variant", ["step", "zero_grad", "grad_norm", "grad_norm_of_an_argument"])
+@pytest.mark.parametrize("variant", ["step", "zero_grad", "zero_grad_of_an_argument", "grad_norm",
+                                     "grad_norm_of_an_argument"])
 def test_a_compiled_step_that_reads_grads_sees_whether_they_are_there(variant: str) -> None:
     # opt.step() captured before any backward replayed nothing afterwards; opt.zero_grad() inside a compiled loss
     # was skipped by replays (gradients accumulated); a norm over p.grad stayed the capture's 0.0 (the model read
