@@ -77,20 +77,22 @@ class AdaptiveLogSoftmaxWithLoss(Module):
         0-d target → (output (), loss ())."""
         name = "AdaptiveLogSoftmaxWithLoss"
         input_, target_ = _tensor(input_, name), _tensor(target_, name, "target")
-        shapes = f"input of shape {input_.shape}, target of shape {target_.shape}"
+        # (PyTorch's messages, word for word: programs match them)
         if target_.ndim == 1:
             if input_.ndim == 0:   # PyTorch reads its size(0): IndexError
-                raise InputRankError(f"{name}: a 1D target tensor expects a 2D input tensor, got {shapes}")
+                raise InputRankError(f"{name}: a 1D target tensor expects a 2D input tensor, got input of shape "
+                                     f"{input_.shape} and target of shape {target_.shape}")
             if input_.shape[0] != target_.shape[0]:
-                raise RuntimeError(f"{name}: Input and target should have the same size in the batch dimension, "
-                                   f"got {shapes}")
+                raise RuntimeError("Input and target should have the same size in the batch dimension.")
             if input_.ndim != 2:
-                raise RuntimeError(f"{name}: 1D target tensor expects 2D input tensors, got {shapes}")
+                raise RuntimeError(f"1D target tensor expects 2D input tensors, but found inputs with size "
+                                   f"{tuple(input_.shape)}")
         elif target_.ndim == 0:
             if input_.ndim != 1:
-                raise RuntimeError(f"{name}: 0D target tensor expects 1D input tensors, got {shapes}")
+                raise RuntimeError(f"0D target tensor expects 1D input tensors, but found inputs with size "
+                                   f"{tuple(input_.shape)}")
         else:
-            raise RuntimeError(f"{name}: 0D or 1D target tensor expected, multi-target not supported, got {shapes}")
+            raise RuntimeError("0D or 1D target tensor expected, multi-target not supported")
         if target_.dtype.kind not in "iu":
             raise RuntimeError(f"{name}: expected an integer target, got dtype {target_.dtype}")
         if input_.shape[-1] != self.in_features:   # PyTorch's projections refuse it (RuntimeError)
@@ -117,7 +119,7 @@ class AdaptiveLogSoftmaxWithLoss(Module):
                 output = output.index_copy(0, rows, cluster_logprob.gather(1, relative.unsqueeze(1)).squeeze(1))
             used_rows += rows.numel()
         if used_rows != batch:
-            raise RuntimeError(f"{name}: Target values should be in [0, {self.n_classes - 1}], but values in range "
+            raise RuntimeError(f"Target values should be in [0, {self.n_classes - 1}], but values in range "
                                f"[{target.min().item()}, {target.max().item()}] were found. ")
         head_logprob = mg.log_softmax(self.head(x), axis=1)
         output = output + head_logprob.gather(1, gather_index.unsqueeze(1)).squeeze(1)
