@@ -218,9 +218,8 @@ conv1d, conv2d, conv3d, conv_transpose1d, conv_transpose2d, conv_transpose3d = (
     _float16_in_float32(f, ("input", "weight", "bias"), strict=("weight", "bias")) for f in (
         conv1d, conv2d, conv3d, conv_transpose1d, conv_transpose2d, conv_transpose3d))
 # (interpolate takes float16 itself: PyTorch's kernels keep its weights in float16)
-avg_pool1d, avg_pool2d, avg_pool3d, adaptive_avg_pool1d, adaptive_avg_pool2d = (
-    _float16_in_float32(f, ("input",)) for f in (avg_pool1d, avg_pool2d, avg_pool3d, adaptive_avg_pool1d,
-                                                  adaptive_avg_pool2d))
+avg_pool1d, avg_pool2d, adaptive_avg_pool1d, adaptive_avg_pool2d = (
+    _float16_in_float32(f, ("input",)) for f in (avg_pool1d, avg_pool2d, adaptive_avg_pool1d, adaptive_avg_pool2d))
 scaled_dot_product_attention = _float16_in_float32(scaled_dot_product_attention,
                                                    ("query", "key", "value", "attn_mask"), strict=("key", "value"))
 
@@ -247,6 +246,7 @@ def _on_gpu_float16_in_float32(fn: Any, widened: tuple[str, ...], strict: tuple[
 pdist = _on_gpu_float16_in_float32(pdist, ("input",))
 multi_margin_loss = _on_gpu_float16_in_float32(multi_margin_loss, ("input", "weight"), strict=("weight",))
 multilabel_margin_loss = _on_gpu_float16_in_float32(multilabel_margin_loss, ("input",))
+avg_pool3d = _on_gpu_float16_in_float32(avg_pool3d, ("input",))
 # the activations whose float16 kernels run in float32 (PyTorch's softsign and tanhshrink are float16 steps)
 celu, elu, glu, hardsigmoid, hardswish, leaky_relu, logsigmoid, mish, selu, silu, softplus = (
     _float16_in_float32(f, ("input",)) for f in (celu, elu, glu, hardsigmoid, hardswish, leaky_relu, logsigmoid,

@@ -166,9 +166,9 @@ def test_float16_modules_use_functionals_float32_path(name: str, kwargs: dict, s
         assert steps.max() <= 1
 
 
-@pytest.mark.parametrize("name, function, kwargs", [("AvgPool3d", "avg_pool3d", {"kernel_size": 2}),
-                                                    ("AdaptiveAvgPool3d", "adaptive_avg_pool3d", {"output_size": 2})])
+@pytest.mark.parametrize("name, function, kwargs", [("AdaptiveAvgPool3d", "adaptive_avg_pool3d", {"output_size": 2})])
 def test_float16_3d_average_pool_modules_equal_their_functional(name: str, function: str, kwargs: dict) -> None:
+    """(AvgPool3d and avg_pool3d both refuse float16 on the CPU since round 22, as PyTorch's: test_lead_round22.)"""
     x = mg.tensor((np.random.default_rng(6).standard_normal((2, 3, 5, 5, 5)) * 3).astype("float16"))
     got = getattr(mg.nn, name)(**kwargs)(x)
     assert got.dtype == mg.float16

@@ -60,3 +60,13 @@ def test_lbfgs_complex_parameters_keep_real_scalars_after_a_state_load() -> None
     assert (plain[0] == reloaded[0]).all()
     assert mg.as_tensor(reloaded[1]).dtype == mg.float64
     assert all(mg.as_tensor(r).dtype == mg.float64 for r in reloaded[2])
+
+
+def test_avg_pool3d_refuses_float16_on_the_cpu_as_torch() -> None:
+    """PyTorch has no float16 CPU kernel of avg_pool3d (NotImplementedError); it computed in float32 here."""
+    with pytest.raises(NotImplementedError):
+        torch.nn.functional.avg_pool3d(torch.ones(1, 1, 2, 2, 2, dtype=torch.float16), 2)
+    with pytest.raises(NotImplementedError, match="avg_pool3d"):
+        nn.functional.avg_pool3d(mg.ones(1, 1, 2, 2, 2, dtype=mg.float16), 2)
+    with pytest.raises(NotImplementedError, match="avg_pool3d"):
+        nn.AvgPool3d(2)(mg.ones(1, 1, 2, 2, 2, dtype=mg.float16))
