@@ -383,8 +383,9 @@ def describe(value: Any, key: list, tensors: list, words: frozenset = frozenset(
 
 
 def names_grad(words: Any) -> bool:
-    """Whether code with these names may read or drop gradients (``p.grad``, ``model.zero_grad()``)."""
-    return "grad" in words or "zero_grad" in words
+    """Whether code with these names may read or drop gradients (``p.grad``, ``model.zero_grad()``,
+    ``nn.utils.clip_grad_value_(...)``)."""
+    return "grad" in words or "zero_grad" in words or any(w.startswith("clip_grad") for w in words)
 
 
 def grads_passed(words: frozenset, args: tuple, kwargs: dict) -> bool:
@@ -647,19 +648,34 @@ def _marker(value: Any) -> Any:
     return None
 
 
-class _GradOf(NamedTuple):
-    """Which tensor a tensor's ``.grad`` is (``id``, or None for no gradient), guarded for the tensors a function
-    that names ``grad`` reaches (``if p.grad is not None:``, ``opt.step()``, ``opt.zero_grad()``): a capture made
-    without gradients replayed nothing once backward gave them, and one that dropped them did not drop them again.
-    The capture holds the gradient it read, so its ``id`` is not reused while the capture lives."""
-    tensor: int | None
+class _GradOf:
+    """Which tensor a tensor's ``.grad`` is (a weak reference; None for no gradient), guarded for the tensors a
+    function that reads or drops gradients reaches (``if p.grad is not None:``, ``opt.step()``,
+    ``opt.zero_grad()``, ``clip_grad_value_``): a capture made without gradients replayed nothing once backward
+    gave them, one that dropped them did not drop them again, one that read them kept reading the old ones. Equal
+    only to a mark of the same living tensor (an ``id`` could be the next gradient's)."""
+
+    __slots__ = ("ref",)
+
+    def __init__(self, grad: Tensor | None) -> None:
+        self.ref = None if grad is None else weakref.ref(grad)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, _GradOf):
+            return NotImplemented
+        if self.ref is None or other.ref is None:
+            return self.ref is other.ref
+        mine = self.ref()
+        return mine is not None and mine is other.ref()
+
+    __hash__ = None   # type: ignore[assignment]
 
 
 def _grad_of(value: Any) -> Any:
     """:class:`_GradOf` of a tensor (EMPTY_CELL for anything else)."""
     if not isinstance(value, Tensor):
         return EMPTY_CELL
-    return _GradOf(None if value._grad is None else id(value._grad))
+    return _GradOf(value._grad)
 
 
 PYTHON_GENERATORS = (random.Random, numpy.random.Generator, numpy.random.RandomState, numpy.random.BitGenerator)

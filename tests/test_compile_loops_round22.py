@@ -141,9 +141,9 @@ def _zeroing_loss_of(net, x, y):
 
 
 def _grad_reading_loop(lib, compiled: bool, variant: str) -> list:
-    """A loop whose compiled part reads the parameters' ``.grad``: ``opt.step()`` compiled alone (first called
-    before any backward), ``opt.zero_grad()`` (or the model's, passed in) inside the compiled loss, or a gradient
-    norm over ``p.grad`` (of the model it reads, or of the one it is passed)."""
+    """A loop whose compiled part reads the parameters' ``.grad``: ``opt.step()`` or ``clip_grad_value_`` compiled
+    alone (first called before any backward), ``opt.zero_grad()`` (or the model's, passed in) inside the compiled
+    loss, or a gradient norm over ``p.grad`` (of the model it reads, or of the one it is passed)."""
     tnn, optim = (nn, nn.optim) if lib is mg else (torch.nn, torch.optim)
     rs = np.random.default_rng(1)
     model = tnn.Linear(3, 2, dtype=lib.float64)
@@ -154,6 +154,9 @@ def _grad_reading_loop(lib, compiled: bool, variant: str) -> list:
 
     def step() -> None:
         opt.step()
+
+    def clip() -> None:
+        tnn.utils.clip_grad_value_(model.parameters(), 0.01)
 
     def zeroing_loss(x, y):
         opt.zero_grad()
@@ -167,19 +170,23 @@ def _grad_reading_loop(lib, compiled: bool, variant: str) -> list:
         return total
 
     wrap = mg.compile if compiled else (lambda f: f)
-    step_fn = wrap(step)
+    step_fn = wrap(clip) if variant == "clip_grad_value" else wrap(step)
     loss_fn = wrap(zeroing_loss) if variant == "zero_grad" else wrap(_zeroing_loss_of)
     norm_fn = wrap(grad_norm) if variant == "grad_norm" else wrap(_grad_norm_of)
     out = []
     for it in range(10):
         x, y = lib.tensor(rs.standard_normal((4, 3))), lib.tensor(rs.standard_normal((4, 2)))
-        if variant == "step":
-            if it < 2:   # no gradients yet: the step does nothing
-                step_fn()
+        if variant in ("step", "clip_grad_value"):
+            if it < 2:   # no gradients yet: the step (or clipping) does nothing
+                if lib is mg or variant == "step":   # (PyTorch's foreach clip_grad_value_ raises on no gradients)
+                    step_fn()
                 continue
             opt.zero_grad()
             ((model(x) - y) ** 2).mean().backward()
             step_fn()
+            if variant == "clip_grad_value":
+                out.append(model.weight.grad.abs().max().item())
+                opt.step()
         elif variant in ("zero_grad", "zero_grad_of_an_argument"):
             (loss_fn(x, y) if variant == "zero_grad" else loss_fn(model, x, y)).backward()
             out.append(model.bias.grad.sum().item())
@@ -193,10 +200,11 @@ def _grad_reading_loop(lib, compiled: bool, variant: str) -> list:
     return out + model.weight.detach().numpy().ravel().tolist()
 
 
-@pytest.mark.parametrize("variant", ["step", "zero_grad", "zero_grad_of_an_argument", "grad_norm",
+@pytest.mark.parametrize("variant", ["step", "clip_grad_value", "zero_grad", "zero_grad_of_an_argument", "grad_norm",
                                      "grad_norm_of_an_argument"])
 def test_a_compiled_step_that_reads_grads_sees_whether_they_are_there(variant: str) -> None:
-    # opt.step() captured before any backward replayed nothing afterwards; opt.zero_grad() inside a compiled loss
+    # opt.step() (or clip_grad_value_) captured before any backward replayed nothing afterwards (a gradient
+    # that took a freed one's id was taken for it); opt.zero_grad() inside a compiled loss
     # was skipped by replays (gradients accumulated); a norm over p.grad stayed the capture's 0.0 (the model read
     # through a closure or passed as an argument)
     with warnings.catch_warnings():
