@@ -22,7 +22,7 @@ from minigrad import Tensor
 
 from ._activations import _reads_input
 from ._arguments import _floating, _floating_or_complex, _in_int64, _tensor
-from ._errors import ArgumentFormError, InputDtypeError, InputShapeError
+from ._errors import ArgumentFormError, InputDtypeError, InputRankError, InputShapeError
 from ._flags import flag
 from ._gradient_layout import channels_last_as, contiguous_gradient
 
@@ -116,9 +116,10 @@ def _batched(x: Tensor, dims: int, name: str) -> tuple[Tensor, bool]:
     """(N, C, *S) as given, or an unbatched (C, *S) with a batch dim of 1 added; and whether it was added."""
     if x.ndim == dims + 1:
         return x.unsqueeze(0), True
-    if x.ndim != dims + 2:
-        raise InputShapeError(f"{name}: expected a {dims + 1}-D (unbatched) or {dims + 2}-D (batched) input, got "
-                              f"shape {x.shape}")
+    if x.ndim != dims + 2:   # (0-d: PyTorch's pools read dim -3 first, an IndexError)
+        error = InputRankError if x.ndim == 0 else InputShapeError
+        raise error(f"{name}: expected a {dims + 1}-D (unbatched) or {dims + 2}-D (batched) input, got shape "
+                    f"{x.shape}")
     return x, False
 
 

@@ -70,3 +70,13 @@ def test_avg_pool3d_refuses_float16_on_the_cpu_as_torch() -> None:
         nn.functional.avg_pool3d(mg.ones(1, 1, 2, 2, 2, dtype=mg.float16), 2)
     with pytest.raises(NotImplementedError, match="avg_pool3d"):
         nn.AvgPool3d(2)(mg.ones(1, 1, 2, 2, 2, dtype=mg.float16))
+
+
+@pytest.mark.parametrize("name, args", [("avg_pool2d", (2,)), ("lp_pool2d", (2, 2)), ("max_pool2d", (2,)),
+                                        ("avg_pool1d", (2,))])
+def test_pools_of_a_0d_input_raise_torchs_class(name: str, args: tuple) -> None:
+    """A 0-d input: PyTorch's avg/lp pools read dim -3 (IndexError), others check the rank (RuntimeError)."""
+    with pytest.raises((IndexError, RuntimeError)) as theirs:
+        getattr(torch.nn.functional, name)(torch.tensor(1.0), *args)
+    with pytest.raises(type(theirs.value)):
+        getattr(nn.functional, name)(mg.tensor(1.0), *args)
