@@ -420,7 +420,7 @@ def add_guard(guard: Callable[[], Any]) -> None:
 
 # Compiled's own attributes (set on it); any other attribute set on a compiled module goes to the module
 _OWN_ATTRIBUTES = frozenset({"fn", "check", "fullgraph", "fuse", "programs", "eager", "full", "cells", "cell_names",
-                             "functions",
+                             "functions", "reads_grads",
                              "names", "owner", "words", "prints", "recaptures", "guarded_out", "unhashable", "lock",
                              "moded", "mode_index", "modes_seen", "unsure",
                              "__wrapped__", "__module__",
@@ -504,6 +504,7 @@ class Compiled:
     def _watch(self, watched: guards.Watched) -> None:
         """Guard the variables the function's code (and its helpers') reads (see :func:`guards.watched`)."""
         self.cells, self.cell_names, self.names, self.owner, self.words, self.prints, self.functions = watched
+        self.reads_grads = guards.names_grad(self.words)   # each Tensor argument's gradient joins the signature
 
     def _forget_modes(self) -> None:
         """No module's mode in the signature (see mode_read)."""
@@ -612,7 +613,7 @@ class Compiled:
         for part in SIGNATURE_PARTS:
             key.append(part())
         tensors: list = []         # the Tensor arguments, also inside tuples and lists, in order
-        grads = guards.names_grad(self.words)   # whether each has a gradient joins the signature (describe)
+        grads = self.reads_grads   # whether each has a gradient joins the signature (describe)
         for a in args:
             if isinstance(a, Tensor):   # the usual case, inline
                 data = a.data

@@ -385,6 +385,13 @@ def describe(value: Any, key: list, tensors: list, words: frozenset = frozenset(
 def names_grad(words: Any) -> bool:
     """Whether code with these names may read or drop gradients (``p.grad``, ``model.zero_grad()``,
     ``nn.utils.clip_grad_value_(...)``)."""
+    if type(words) is frozenset:   # a compiled function's own words: once
+        return _frozen_names_grad(words)
+    return "grad" in words or "zero_grad" in words or any(w.startswith("clip_grad") for w in words)
+
+
+@functools.lru_cache(maxsize=256)
+def _frozen_names_grad(words: frozenset) -> bool:
     return "grad" in words or "zero_grad" in words or any(w.startswith("clip_grad") for w in words)
 
 
