@@ -302,7 +302,10 @@ def topk(input: Tensor, k: int, dim: int = -1, largest: bool = True, sorted: boo
     xp = backend.array_module(x.data)
 
     def make(data: Any) -> Any:
-        order = _order(xp, data, axis, descending=largest)
+        if xp is backend.numpy:   # the first k + 1 of the stable order (the replay's tie test reads the next one)
+            order = _order_head(data, axis, min(k + 1, size), descending=largest)
+        else:
+            order = _order(xp, data, axis, descending=largest)
         chosen = xp.take(order, xp.arange(k), axis=axis).astype("int64", copy=False)
         if xp is backend.numpy:
             chosen = _torch_topk_ties(data, order, chosen, axis, largest, sorted)
@@ -325,7 +328,7 @@ def _torch_topk_ties(data: Any, order: Any, chosen: Any, axis: int, largest: boo
     if chosen.size == 0:
         return chosen
     lines = data.swapaxes(axis, -1).reshape(-1, n)   # (L, n); swapaxes is its own inverse, and cheap
-    line_order = order.swapaxes(axis, -1).reshape(-1, n)
+    line_order = order.swapaxes(axis, -1).reshape(len(lines), -1)
     replay = _tied(lines, line_order[:, :k + 1])   # among the picked values and the next one
     if not ordered and 1 < k and n < 64 * k:   # sorted=False: the k values in std::nth_element's order
         replay[:] = True
@@ -362,6 +365,30 @@ def _order(xp: Any, data: Any, axis: int, descending: bool) -> Any:
     n = data.shape[axis]
     order = xp.flip(backend.stable_argsort(xp, xp.flip(data, axis), axis), axis)
     return (n - 1 - order).astype("int64", copy=False)
+
+
+def _order_head(data: Any, axis: int, m: int, descending: bool) -> Any:
+    """The first ``m`` positions along ``axis`` of :func:`_order`'s stable order of a host array, without sorting
+    every element: a partition finds each line's m-th value t, and only the candidates (the values before t and
+    every value equal to t, NaN equal to NaN) are sorted, by value and then by line, ties in index order as
+    :func:`_order`'s. data: (..., n, ...) → int64 (..., m, ...)."""
+    np, n = backend.numpy, data.shape[axis]
+    if m == 0 or 4 * m >= n:   # little to leave out: sort it all
+        return np.take(_order(np, data, axis, descending), np.arange(m), axis=axis)
+    lines = data.swapaxes(axis, -1).reshape(-1, n)   # (L, n)
+    kth = n - m if descending else m - 1   # NumPy's partition puts NaN last, as the largest value
+    t = np.partition(lines, kth, axis=-1)[:, kth:kth + 1]
+    keep = lines >= t if descending else lines <= t
+    if lines.dtype.kind == "f":   # NaN ranks above every number; a NaN t keeps the NaNs (and, ascending, all)
+        keep |= np.isnan(lines) if descending else np.isnan(t)
+    rows, cols = np.nonzero(keep)   # row by row, each row's in index order
+    by_value = _order(np, lines[rows, cols], 0, descending)   # equal values keep that order
+    ranked = by_value[backend.stable_argsort(np, rows[by_value])]   # then row by row
+    counts = np.bincount(rows, minlength=len(lines))
+    starts = np.cumsum(counts) - counts
+    head = cols[ranked][starts[:, None] + np.arange(m)]   # (L, m)
+    shape = data.swapaxes(axis, -1).shape[:-1] + (m,)
+    return head.reshape(shape).swapaxes(axis, -1).astype("int64", copy=False)
 
 
 def _torch_sort_ties(data: Any, order: Any, axis: int, descending: bool) -> Any:
