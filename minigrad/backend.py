@@ -474,10 +474,48 @@ def errstate(xp: Any, **kwargs: str) -> Any:
     return numpy.errstate(**kwargs) if xp is numpy else _NullContext()
 
 
+_ROUNDS_WIDTH, _MAX_ROUNDS = 64, 32   # slices at least this wide; at most this many repeats of an index
+
+
+def _add_slices_in_rounds(target: Any, index: Any, values: Any) -> bool:
+    """``numpy.add.at(target, index, values)`` for a 1-D integer ``index`` (or a 1-tuple of one) of wide slices
+    ``target[i]``, 2-4x faster and with the same bits: round k adds each index's k-th slice (in ``index`` order)
+    with one fancy ``+=``, so every slice of ``target`` gets its additions in the order ``add.at`` gives them.
+    False (nothing done) for another index, narrow slices, ``values`` of another shape or dtype, an index out of
+    range or one repeated more than ``_MAX_ROUNDS`` times: ``add.at`` is then the one to call.
+    target: (N, ...), index: (n,), values: (n, ...)."""
+    if isinstance(index, tuple) and len(index) == 1:   # target[(i,)] is target[i]
+        index = index[0]
+    if (target.ndim == 0 or not isinstance(index, numpy.ndarray) or index.ndim != 1 or index.dtype.kind not in "iu"
+            or not isinstance(values, numpy.ndarray) or values.dtype != target.dtype
+            or values.shape != index.shape + target.shape[1:] or index.shape[0] < 2
+            or target.size < _ROUNDS_WIDTH * target.shape[0]):
+        return False
+    n, size = index.shape[0], target.shape[0]
+    if int(index.min()) < -size or int(index.max()) >= size:   # add.at's IndexError
+        return False
+    index = numpy.where(index < 0, index + size, index)   # -1 and size - 1 are the same slice
+    if int(numpy.bincount(index, minlength=1).max()) > _MAX_ROUNDS:
+        return False
+    order = numpy.argsort(index, kind="stable")
+    ranked = index[order]
+    first = numpy.concatenate([[True], ranked[1:] != ranked[:-1]])
+    start = numpy.maximum.accumulate(numpy.where(first, numpy.arange(n), 0))
+    rank = numpy.empty(n, dtype=numpy.int64)
+    rank[order] = numpy.arange(n) - start   # how many earlier entries of index name the same slice
+    for k in range(int(rank.max()) + 1):
+        pick = numpy.flatnonzero(rank == k)
+        target[index[pick]] += values[pick]
+    return True
+
+
 def scatter_add(xp: Any, target: Any, index: Any, values: Any) -> None:
-    """target[index] += values with accumulation over repeated indices."""
+    """target[index] += values with accumulation over repeated indices (``add.at``'s bits; on NumPy a 1-D index
+    of slices at least 64 wide goes in rounds, :func:`_add_slices_in_rounds`)."""
     if xp is not numpy and xp is not _cupy:
         raise TypeError(f"scatter_add: xp must be the array module of the target (numpy or cupy), got {xp!r:.60}")
+    if xp is numpy and _add_slices_in_rounds(target, index, values):
+        return
     if xp is _cupy and target.dtype.kind == "c":   # CuPy's add.at has no complex dtypes: the parts apart
         values = xp.asarray(values, dtype=target.dtype)
         xp.add.at(target.real, index, values.real)
