@@ -305,17 +305,21 @@ def square(input: Tensor) -> Tensor:  # noqa: A002
 def _where_split(xp: Any, mask: Any, x: Any, if_true: Callable, if_false: Callable) -> Any:
     """``xp.where(mask, if_true(x), if_false(x))`` with each elementwise function evaluated only on its own
     elements of ``x`` (``mask`` has ``x``'s shape), so a series or continued fraction that one branch needs is
-    not run over the whole array; a branch with no elements is not run. Same values bit for bit."""
+    not run over the whole array; a branch with no elements is not run. Same values bit for bit. On a GPU both run
+    on every element (``xp.where``): a boolean index there reads its count back to the host."""
+    if xp is not backend.numpy:
+        return xp.where(mask, if_true(x), if_false(x))
     flat, chosen = x.reshape(-1), mask.reshape(-1)
     inside = flat[chosen]
     outside = flat[~chosen]
     parts = [(chosen, if_true(inside))] if inside.size or not outside.size else []
     if outside.size:
         parts.append((~chosen, if_false(outside)))
-    out = xp.empty(flat.shape, dtype=xp.result_type(*(values for _, values in parts)))
+    out = xp.empty(x.shape, dtype=xp.result_type(*(values for _, values in parts)))   # its own memory (a result
+    filled = out.reshape(-1)                                                          # may be changed in place)
     for where, values in parts:
-        out[where] = values
-    return out.reshape(x.shape)
+        filled[where] = values
+    return out
 
 
 def _erf_series(xp: Any, near: Any) -> Any:
@@ -325,7 +329,8 @@ def _erf_series(xp: Any, near: Any) -> Any:
     term = near.copy()
     total = near.copy()
     ratio = 2 * near * near
-    finite = bool(xp.all(near < 2.5)) if near.size else True   # NaN: all 99 terms, as before
+    # NaN: all 99 terms, as before; on a GPU too (each test would read back to the host)
+    finite = xp is backend.numpy and (bool(xp.all(near < 2.5)) if near.size else True)
     negligible = float(xp.finfo(near.dtype).eps) / 4   # below half an ulp of the sum: adding it changes nothing
     for n in range(1, 100):
         term = term * (ratio / (2 * n + 1))
