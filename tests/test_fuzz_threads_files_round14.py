@@ -150,7 +150,8 @@ def test_a_function_that_changes_its_argument_while_other_threads_run_still_ends
     idle = threading.Thread(target=stop.wait, args=(30,), daemon=True)   # another thread is running
     idle.start()
     try:
-        with pytest.warns(mg.CompileWarning, match="changes Tensor argument 1 itself"):
+        # (the .grad guard of round 22 names the reason first: the function drops a gradient it is passed)
+        with pytest.warns(mg.CompileWarning, match=r"changes Tensor argument 1 itself|reads or drops \.grad"):
             for _ in range(UNSURE_LIMIT + 1):
                 weight.grad = mg.ones(3, 3)
                 compiled(mg.ones(2, 3), weight).backward()
