@@ -364,7 +364,7 @@ def binary_cross_entropy(input: Tensor, target: Any, weight: Any = None, size_av
     name = "binary_cross_entropy"
     reduction = checked_reduction(size_average, reduce, reduction, name)
     input = _kernel_floating(input, name)
-    if isinstance(target, Tensor) and target.dtype.kind == "c" != input.dtype.kind:   # (its imaginary part dropped)
+    if isinstance(target, Tensor) and target.dtype.kind in "fc" and target.dtype != input.dtype:   # as PyTorch
         raise InputDtypeError(f"{name}: found dtype {target.dtype} but expected {input.dtype}: the target (shape "
                               f"{target.shape}) must have the input's dtype (shape {input.shape}), as in PyTorch")
     target = _same_shape_target(target, input, name)

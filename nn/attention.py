@@ -20,7 +20,7 @@ from minigrad import Tensor
 
 from . import init
 from ._attention import multi_head_attention_forward
-from ._errors import ArgumentAssertionError, InputDtypeError
+from ._errors import ArgumentAssertionError, InputDtypeError, InputShapeError
 from .layers import Linear
 from .module import Module, Parameter
 
@@ -141,6 +141,7 @@ class MultiheadAttention(Module):
             if not isinstance(x, Tensor):
                 raise TypeError(f"MultiheadAttention: {what} must be a Tensor, got {type(x).__name__}")
         batched = query.ndim == 3
+        given = (query.shape, key.shape, value.shape)   # as passed, for the errors below
         if self.batch_first and batched:
             # (N, L, E) → (L, N, E), keeping `query is key is value` (self-attention projects in one matmul)
             if key is value:
@@ -152,13 +153,20 @@ class MultiheadAttention(Module):
             else:
                 query, key, value = (x.transpose(1, 0) for x in (query, key, value))
         separate = not self._qkv_same_embed_dim
-        output, weights = multi_head_attention_forward(
-            query, key, value, self.embed_dim, self.num_heads, self.in_proj_weight, self.in_proj_bias,
-            self.bias_k, self.bias_v, self.add_zero_attn, self.dropout, self.out_proj.weight, self.out_proj.bias,
-            training=self.training, key_padding_mask=key_padding_mask, need_weights=need_weights,
-            attn_mask=attn_mask, use_separate_proj_weight=separate, q_proj_weight=self.q_proj_weight,
-            k_proj_weight=self.k_proj_weight, v_proj_weight=self.v_proj_weight,
-            average_attn_weights=average_attn_weights, is_causal=is_causal)
+        try:
+            output, weights = multi_head_attention_forward(
+                query, key, value, self.embed_dim, self.num_heads, self.in_proj_weight, self.in_proj_bias,
+                self.bias_k, self.bias_v, self.add_zero_attn, self.dropout, self.out_proj.weight,
+                self.out_proj.bias, training=self.training, key_padding_mask=key_padding_mask,
+                need_weights=need_weights, attn_mask=attn_mask, use_separate_proj_weight=separate,
+                q_proj_weight=self.q_proj_weight, k_proj_weight=self.k_proj_weight,
+                v_proj_weight=self.v_proj_weight, average_attn_weights=average_attn_weights, is_causal=is_causal)
+        except (ArgumentAssertionError, InputShapeError) as error:   # its shapes are the transposed (L, N, E) ones
+            if not (self.batch_first and batched):
+                raise
+            raise type(error)(f"MultiheadAttention(batch_first=True) got query {given[0]}, key {given[1]} and value "
+                              f"{given[2]}, batch first (N, L, E); "
+                              f"transposed to (L, N, E): {error}") from None
         if self.batch_first and batched:
             output = output.transpose(1, 0)
         return output, weights

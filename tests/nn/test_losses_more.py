@@ -59,7 +59,7 @@ def test_binary_cross_entropy_matches_torch_at_0_and_1(torch, reduction: str, we
 
 def test_binary_cross_entropy_edges_spelled_out() -> None:
     x = leaf([0.0, 1.0, 0.0, 1.0])
-    loss = F.binary_cross_entropy(x, mg.tensor([0.0, 1.0, 1.0, 0.0]), reduction="none")
+    loss = F.binary_cross_entropy(x, mg.tensor([0.0, 1.0, 1.0, 0.0], dtype=mg.float64), reduction="none")
     loss.sum().backward()
     np.testing.assert_array_equal(loss.numpy(), [0.0, 0.0, 100.0, 100.0])   # each log clamped to >= -100
     # (x - y) / max(x(1 - x), 1e-12), with PyTorch's 1e-12 a C float
