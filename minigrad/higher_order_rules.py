@@ -34,6 +34,7 @@ from .higher_order import (
     _unreduce,
     _zero,
     _zeros,
+    reads_input,
     rule,
     sum_to,
 )
@@ -796,6 +797,20 @@ def _silu(node: Function, g: Tensor) -> Tensor:
     return Mul()(Mul()(g, s), Add()(1, Mul()(x, Sub()(1, s))))
 
 
+def _hard_piecewise(node: Function, g: Tensor) -> Tensor:
+    """nn's ``HardPiecewise`` (hardtanh, hardsigmoid, hardswish): its first-order backward with ``g`` on the graph;
+    hardswish's middle piece reads x through a clamp, as (g/6)(m + 3) + (g/6) m, m = clamp(x, -3, 3)."""
+    x = node.saved[0]
+    if node.name == "hardtanh":   # PyTorch's double backward reads x again (hardtanh_backward(gg, self)): ReadsInput
+        return reads_input(node, 0, _select((x <= node.low) | (x >= node.high), _zero(g), g), x, again=True)
+    inside = (x > -3) & (x < 3)
+    if node.name == "hardsigmoid":
+        return _select(inside, Div()(g, 6))
+    part, m = Div()(_select(inside, g), 6), Clip(True, True)(_input(node, 0, x), -3.0, 3.0)
+    middle = _select((x >= -3) & (x <= 3), Add()(Mul()(part, Add()(m, 3)), Mul()(part, m)))   # the clamp's pass
+    return Add()(Where()(x <= -3, Mul()(g, 0.0), _select(~(x < 3), g)), middle)   # NaN too
+
+
 def _mish(node: Function, g: Tensor) -> Tensor:
     """nn's ``Mish`` (x · tanh(softplus(x))): PyTorch's g · (t + x · σ(x) · (1 - t²)), t = tanh(softplus(x))."""
     x = _input(node, 0, node.saved[0])
@@ -827,6 +842,7 @@ LATE_RULES["nn._common_losses._BinaryCrossEntropy"] = _binary_cross_entropy
 LATE_RULES["nn._common_losses._BinaryCrossEntropyWithLogits"] = _binary_cross_entropy_with_logits
 LATE_RULES["nn._activations.SiLU"] = _silu
 LATE_RULES["nn._activations.Mish"] = _mish
+LATE_RULES["nn._activations.HardPiecewise"] = _hard_piecewise
 LATE_RULES["nn._activations.Gelu"] = _gelu
 
 

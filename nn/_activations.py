@@ -129,9 +129,7 @@ def hardtanh(input: Tensor, min_val: float = -1.0, max_val: float = 1.0,  # noqa
         raise InputShapeError(f"hardtanh: cannot do hardtanh on an unsigned type ({x.dtype}) with negative limits "
                               f"(min_val={low}, max_val={high}), as in PyTorch")
     low, high = _in_dtype(x, low, "min_val", x.dtype, "hardtanh"), _in_dtype(x, high, "max_val", x.dtype, "hardtanh")
-    # at a bound itself the value is x (its sign of zero, as PyTorch's clamp: relu6(-0.0) is -0.0), the gradient 0
-    bounded = mg.where(x < low, low, mg.where(x > high, high, x.detach()))
-    out = mg.where((x <= low) | (x >= high), bounded, x)
+    out = HardPiecewise("hardtanh", low, high)(x)
     if low != low or high != high:   # a NaN bound makes every value NaN, as PyTorch's clamp (the gradient is kept)
         out = out + float("nan")
     return _reads_input(out)
@@ -149,8 +147,7 @@ def hardsigmoid(input: Tensor, inplace: bool = False) -> Tensor:  # noqa: A002
     the middle piece reads x through a clamp, whose gradient at NaN is 0). Any shape."""
     if inplace is not False and flag(inplace, "hardsigmoid", "inplace"):
         return written_in_place("hardsigmoid_", input, hardsigmoid)
-    x = _floating(input, "hardsigmoid")
-    return mg.where(x <= -3, 0.0, mg.where(x >= 3, 1.0, (x.clamp(-3.0, 3.0) + 3) / 6))
+    return HardPiecewise("hardsigmoid", -3.0, 3.0)(_floating(input, "hardsigmoid"))
 
 
 def hardswish(input: Tensor, inplace: bool = False) -> Tensor:  # noqa: A002
@@ -159,9 +156,52 @@ def hardswish(input: Tensor, inplace: bool = False) -> Tensor:  # noqa: A002
     infinite x sends no inf · 0 = NaN back through it. Any shape."""
     if inplace is not False and flag(inplace, "hardswish", "inplace"):
         return written_in_place("hardswish_", input, hardswish)
-    x = _floating(input, "hardswish")
-    middle = x.clamp(-3.0, 3.0)
-    return mg.where(x <= -3, x * 0.0, mg.where(x < 3, middle * (middle + 3) / 6, x))
+    return HardPiecewise("hardswish", -3.0, 3.0)(_floating(input, "hardswish"))
+
+
+class HardPiecewise(mg.Function):
+    """hardtanh (x clamped to [low, high]), hardsigmoid ((clamp(x, -3, 3) + 3) / 6) or hardswish (0 · x for
+    x <= -3, x for x >= 3, m (m + 3) / 6 between, m = clamp(x, -3, 3)) as one op: a few array passes where the
+    pieces took several ``where`` nodes, with their values and gradients bit for bit. Gradients as PyTorch's:
+    0 at the kinks themselves (hardswish: 1 at 3); at NaN 1 (hardtanh, hardswish) or 0 (hardsigmoid). At a bound
+    itself the value is x (its sign of zero, as PyTorch's clamp: relu6(-0.0) is -0.0). Its ``create_graph=True``
+    rule is minigrad/higher_order_rules.py's ``_hard_piecewise``. Same shape in and out."""
+
+    def __init__(self, kind: str, low: Any, high: Any) -> None:
+        self.name, self.low, self.high = kind, low, high
+
+    def clamped(self, x: Any) -> Any:
+        """x clamped to [low, high] in x's dtype, NaN kept, x itself at a bound (the sign of a zero)."""
+        xp = self.xp
+        low, high = xp.asarray(self.low, dtype=x.dtype), xp.asarray(self.high, dtype=x.dtype)
+        if xp is numpy:   # one pass; CuPy's clip may take CUDA's fmin/fmax, which drop a NaN
+            return numpy.clip(x, low, high)
+        return xp.where(x > high, high, xp.where(x < low, low, x))
+
+    def forward(self, x: Any) -> Any:
+        self.saved = (x,)
+        xp, y = self.xp, self.clamped(x)
+        if self.name == "hardtanh":
+            return y
+        if self.name == "hardsigmoid":
+            return xp.asarray((y + 3) / 6)
+        with mg.errstate(xp, invalid="ignore"):   # -inf · 0 is NaN, as PyTorch's
+            # x <= -3: y (y + 3) / 6 is -0.0, which + x · 0 makes x · 0 (-0.0, or NaN at -inf); + x · 0 keeps the
+            # middle piece's values, its zeros' signs included (x · 0 is -0.0 wherever that piece is -0.0)
+            return xp.where(x < 3, y * (y + 3) / 6 + x * 0.0, x)
+
+    def backward(self, gy: Any) -> Any:
+        (x,) = self.saved
+        xp, zero = self.xp, gy.dtype.type(0)
+        if self.name == "hardtanh":
+            return xp.where((x <= self.low) | (x >= self.high), zero, gy)
+        inside = (x > -3) & (x < 3)
+        if self.name == "hardsigmoid":
+            return xp.where(inside, gy / 6, zero)
+        y, part = self.clamped(x), gy / 6
+        with mg.errstate(xp, invalid="ignore"):
+            # + 0: a gradient of -0.0 comes out as +0.0, as the sum over the pieces gave
+            return xp.where(inside, part * (y + 3) + part * y, xp.where(x <= -3, gy * 0.0, gy)) + zero
 
 
 def hardshrink(input: Tensor, lambd: float = 0.5) -> Tensor:  # noqa: A002

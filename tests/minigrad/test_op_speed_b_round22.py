@@ -70,3 +70,52 @@ def test_row_gradients_of_repeated_indices_as_torch() -> None:
         (pick(x, mg.tensor(index)) * mg.tensor(g)).sum().backward()
         (pick(t, torch.from_numpy(index)) * torch.from_numpy(g)).sum().backward()
         np.testing.assert_allclose(x.grad.numpy(), t.grad.numpy(), rtol=1e-5, atol=1e-5)
+
+
+_EDGES = np.array([0.0, -0.0, -3.0, 3.0, 6.0, -1.0, 1.0, -0.5, 2.0, 2.5, -7.0, 8.0, np.inf, -np.inf, np.nan, 1e-30],
+                  np.float32)
+_HARD = {"relu6": lambda F, x: F.relu6(x), "hardtanh": lambda F, x: F.hardtanh(x),
+         "hardtanh_0": lambda F, x: F.hardtanh(x, -0.0, 2.0), "hardsigmoid": lambda F, x: F.hardsigmoid(x),
+         "hardswish": lambda F, x: F.hardswish(x)}
+
+
+@pytest.mark.parametrize("name", sorted(_HARD))
+def test_hard_activations_values_and_gradients_as_torch(name: str) -> None:
+    """Values (NaN, -0.0, the bounds), gradients (0 at the kinks) and second derivatives as PyTorch's on finite
+    inputs; hardswish's x >= 3 piece is x, PyTorch's x · 6 / 6 (up to an ulp apart)."""
+    from torch.nn import functional as TF
+
+    import nn.functional as F
+    fn = _HARD[name]
+    rng = np.random.default_rng(6)
+    a = np.concatenate([_EDGES, rng.uniform(-8, 8, 200).astype(np.float32)])
+    g = rng.standard_normal(a.shape).astype(np.float32)
+    x, t = mg.tensor(a, requires_grad=True), torch.tensor(a, requires_grad=True)
+    y, ty = fn(F, x), fn(TF, t)
+    np.testing.assert_allclose(y.numpy(), ty.detach().numpy(), rtol=2e-7 if name == "hardswish" else 0, atol=0)
+    number = ~np.isnan(a)
+    np.testing.assert_array_equal(np.signbit(y.numpy())[number], np.signbit(ty.detach().numpy())[number])   # -0.0
+    y.backward(mg.tensor(g))
+    ty.backward(torch.from_numpy(g))
+    finite = np.isfinite(a)   # PyTorch's kernels disagree at NaN (its vectorised hardtanh gives 0, its scalar one 1)
+    np.testing.assert_allclose(x.grad.numpy()[finite], t.grad.numpy()[finite], rtol=2e-6, atol=0)
+    if name == "hardsigmoid":   # its gradient is a constant mask here (PyTorch's reads x: zeros)
+        return
+    x, t = mg.tensor(a.astype(np.float64), requires_grad=True), torch.tensor(a.astype(np.float64), requires_grad=True)
+    (gx,), (tgx,) = (mg.autograd.grad(fn(F, x).sum(), x, create_graph=True),
+                     torch.autograd.grad(fn(TF, t).sum(), t, create_graph=True))
+    second = mg.autograd.grad((gx * mg.tensor(g.astype(np.float64))).sum(), x)[0]
+    tsecond = torch.autograd.grad((tgx * torch.from_numpy(g.astype(np.float64))).sum(), t)[0]
+    np.testing.assert_allclose(second.numpy()[finite], tsecond.numpy()[finite], rtol=1e-12, atol=0)
+
+
+def test_hardtanh_of_integers_as_torch() -> None:
+    from torch.nn import functional as TF
+
+    import nn.functional as F
+    for dtype in (np.int64, np.int8, np.uint8):
+        a = np.arange(-5 if dtype != np.uint8 else 0, 9).astype(dtype)
+        for low, high in ((0, 6), (1, 3)):
+            y, ty = F.hardtanh(mg.tensor(a), low, high), TF.hardtanh(torch.from_numpy(a), low, high)
+            assert y.dtype == mg.tensor(a).dtype
+            np.testing.assert_array_equal(y.numpy(), ty.numpy())
