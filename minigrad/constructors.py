@@ -11,7 +11,7 @@ import numpy
 
 from . import backend, generators
 from . import memory_formats as _memory_format
-from .arguments import AllocationError, ShapeMismatchError, as_bool, is_tensor_dtype
+from .arguments import AllocationError, ArgumentTypeError, ShapeMismatchError, as_bool, is_tensor_dtype
 from .backend import Device
 from .dtypes import get_default_dtype
 from .outputs import creation_args, write_out
@@ -383,6 +383,12 @@ def arange(start: Any = _NOT_GIVEN, end: Any = None, step: Any = 1, *, dtype: An
     elif start is _NOT_GIVEN:
         start = 0
     start, end, step = (_arange_number(v, what) for v, what in ((start, "start"), (end, "end"), (step, "step")))
+    asked = None if dtype is None else backend.as_dtype(dtype, "arange")
+    if asked is not None and asked.kind in "bc":   # PyTorch refuses the dtype before a complex number
+        raise NotImplementedError(f"arange: not implemented for dtype {asked} (as PyTorch's)")
+    for v, what in ((start, "start"), (end, "end"), (step, "step")):
+        if isinstance(v, (complex, numpy.complexfloating)):   # RuntimeError in PyTorch
+            raise ArgumentTypeError(f"arange(): argument '{what}' must be a real number, not {type(v).__name__}")
     if step == 0:
         raise ShapeMismatchError("arange: step must be nonzero")
     if any(isinstance(v, (float, numpy.floating)) and not math.isfinite(v) for v in (start, end, step)):
@@ -392,9 +398,7 @@ def arange(start: Any = _NOT_GIVEN, end: Any = None, step: Any = 1, *, dtype: An
         raise ShapeMismatchError(f"arange: upper bound and lower bound inconsistent with step sign: {start} -> {end} "
                                  f"(step {step})")
     integral = all(isinstance(v, (int, numpy.integer)) for v in (start, end, step))
-    kind = (int64 if integral else get_default_dtype()) if dtype is None else backend.as_dtype(dtype, "arange")
-    if kind.kind in "bc":
-        raise NotImplementedError(f"arange: not implemented for dtype {kind} (as PyTorch's)")
+    kind = (int64 if integral else get_default_dtype()) if asked is None else asked
     for v in (start, end, step):   # PyTorch reads an int bound as an int64 (NumPy would wrap it: values < 0)
         if isinstance(v, (int, numpy.integer)) and not -2**63 <= int(v) < 2**63:
             raise RuntimeError(f"arange: value {v} cannot be converted to type int64 without overflow")
@@ -471,7 +475,7 @@ def _arange_number(value: Any, what: str) -> Any:
         return 1   # numpy.arange's default
     if isinstance(value, Tensor) and value.data.size == 1:
         value = value.item()
-    if isinstance(value, complex) or not isinstance(value, (int, float, numpy.integer, numpy.floating)):
+    if not isinstance(value, (int, float, complex, numpy.number)):   # a complex one is refused after the dtype
         raise TypeError(f"arange(): argument '{what}' must be a real number, not {type(value).__name__}")
     return value
 

@@ -126,6 +126,8 @@ def _fitting_integers(data: Any, dtype: numpy.dtype) -> Any:
     Complex numbers raise TypeError, as PyTorch's. Returns a NumPy array of the numbers' own kind (floats are
     truncated by the cast that follows)."""
     raw = numpy.asarray(data)
+    if raw.dtype.kind in "bfc":   # a NumPy bool, float32 or complex among them?
+        _check_readable_numbers(data, dtype)
     if raw.dtype.kind == "c":   # NumPy would drop the imaginary parts (numpy.complex64(1+2j) -> 1)
         raise TypeError(f"tensor: complex numbers cannot be converted to the integer dtype {dtype}")
     if raw.dtype.kind == "O" or raw.dtype == numpy.uint64:   # an int past int64 somewhere (NumPy's uint64/object)
@@ -149,6 +151,29 @@ def _fitting_integers(data: Any, dtype: numpy.dtype) -> Any:
                 return raw   # [2.5, -1] into uint8: the int -1 wraps (to 255 by the cast that follows)
         raise RuntimeError(f"tensor: value {value} cannot be converted to type {dtype} without overflow")
     return raw
+
+
+def _check_readable_numbers(data: Any, dtype: numpy.dtype) -> None:
+    """Raise TypeError, as ``torch.tensor(data, dtype=)``'s parser, at the first number of ``data`` (a number or
+    nested sequence) it does not read as ``dtype``: into an integer dtype a NumPy bool, float (but float64, a
+    Python float) or complex, or a Python complex; into bool a NumPy float or complex (but float64, complex128);
+    into a floating dtype a Python complex (NumPy's complex scalars are cast)."""
+    if type(data) in dtypes.SEQUENCES:
+        for value in data:
+            _check_readable_numbers(value, dtype)
+        return
+    if dtype.kind in "iu":
+        refused = isinstance(data, (complex, numpy.bool_, numpy.inexact)) and not isinstance(data, float)
+    elif dtype.kind == "b":
+        refused = isinstance(data, numpy.inexact) and not isinstance(data, (float, complex))
+    else:
+        refused = type(data) is complex and dtype.kind == "f"
+    if refused and dtype.kind == "f":
+        raise TypeError(f"tensor: must be real number, not complex (got {data!r} for dtype {dtype})")
+    if refused:
+        name = f"numpy.{type(data).__name__}" if isinstance(data, numpy.generic) else type(data).__name__
+        raise TypeError(f"tensor: '{name}' object cannot be interpreted as an integer (got {data!r} for dtype "
+                        f"{dtype}, as PyTorch)")
 
 
 def _unsigned_misfit(data: Any, limit: int) -> Any:
@@ -408,10 +433,14 @@ class Tensor:
                 dtype = data.dtype.newbyteorder("=") if swapped else _infer_dtype(data)   # the native dtype
             if dtype is not None and dtype.kind in "iu" and not backend.is_array(data):
                 data = _fitting_integers(data, dtype)
+            elif dtype is not None and dtype.kind == "b" and not backend.is_array(data):
+                _check_readable_numbers(data, dtype)
             if backend.is_array(data) and dtype is not None and data.dtype != dtype:
                 data = cast_as_torch(data, dtype)
             array = backend.make_array(data, dtype, device)
         except (TypeError, ValueError) as error:
+            if dtype is not None and dtype.kind in "biuf" and not backend.is_array(data):   # a ragged list:
+                _check_readable_numbers(data, dtype)   # PyTorch refuses a number before the lengths
             raise backend.reworded(error, f"tensor: cannot make a tensor from this {type(data).__name__} "
                               f"(dtype {dtype!r}): {error}") from error
         if array.dtype.kind not in "biufc" or array.dtype.itemsize > 8 and not is_tensor_dtype(array.dtype):

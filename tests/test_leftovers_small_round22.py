@@ -4,6 +4,7 @@ and 0-d integer tensors where torch's parser reads an int."""
 
 from __future__ import annotations
 
+import numpy
 import pytest
 
 import minigrad as mg
@@ -48,3 +49,49 @@ def test_multihead_attention_batch_first_errors_name_the_shapes_passed(shapes) -
     message = str(info.value)
     for what, shape in zip(("query", "key", "value"), shapes):
         assert f"{what} {shape}" in message
+
+
+def test_steplr_step_size_zero_raises_zero_division_as_torch_does_at_its_first_step() -> None:
+    # torch constructs and raises ZeroDivisionError at step(); ours refuses earlier, with a ZeroDivisionError too
+    reference = torch.optim.lr_scheduler.StepLR(torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=0.1), 0)
+    expected = _raised(reference.step)
+    assert expected is ZeroDivisionError
+    with pytest.raises(expected, match="step_size"):
+        nn.optim.lr_scheduler.StepLR(nn.optim.SGD([mg.zeros(1, requires_grad=True)], lr=0.1), step_size=0)
+
+
+def _same_outcome(torch_call, mg_call) -> None:
+    """Both raise (ours a subclass of torch's class) or both give the same values and dtype name."""
+    try:
+        expected = torch_call()
+    except Exception as error:   # noqa: BLE001 - the class is the point
+        with pytest.raises(type(error)):
+            mg_call()
+        return
+    got = mg_call()
+    assert got.tolist() == expected.tolist() and str(got.dtype) == str(expected.dtype).removeprefix("torch.")
+
+
+@pytest.mark.parametrize("data", [
+    lambda np: np.float32(2.5), lambda np: np.float16(2.5), lambda np: np.bool_(True), lambda np: np.complex64(1),
+    lambda np: np.complex128(1), lambda np: 1j, lambda np: np.float64(2.5), lambda np: np.int32(3),
+    lambda np: [np.float32(2.5), 1], lambda np: [[1, 2], (3, np.float16(1))],
+], ids=["f32", "f16", "bool", "c64", "c128", "complex", "f64", "i32", "list", "nested"])
+@pytest.mark.parametrize("dtype", ["int64", "uint8", "bool", "float32"])
+def test_tensor_of_numpy_scalars_into_int_and_bool_dtypes_as_torch(data, dtype: str) -> None:
+    _same_outcome(lambda: torch.tensor(data(numpy), dtype=getattr(torch, dtype)),
+                  lambda: mg.tensor(data(numpy), dtype=getattr(mg, dtype)))
+
+
+@pytest.mark.parametrize("data", [[[1j], [2, 3]], [[1, 2j], [3]]])
+@pytest.mark.parametrize("dtype", ["float32", "int64"])
+def test_ragged_list_with_a_complex_number_into_a_real_dtype_is_a_type_error(data, dtype: str) -> None:
+    _same_outcome(lambda: torch.tensor(data, dtype=getattr(torch, dtype)),
+                  lambda: mg.tensor(data, dtype=getattr(mg, dtype)))
+
+
+@pytest.mark.parametrize("args", [(0, 3j), (0, 3, 1j), (1j, 3), (0, "a"), (0, 3.0)])
+@pytest.mark.parametrize("dtype", ["bool", "complex64", "int64", None])
+def test_arange_refuses_the_dtype_before_a_complex_bound(args, dtype) -> None:
+    _same_outcome(lambda: torch.arange(*args, dtype=dtype and getattr(torch, dtype)),
+                  lambda: mg.arange(*args, dtype=dtype and getattr(mg, dtype)))
