@@ -10,7 +10,9 @@ from .. import backend
 from ..autograd import Function
 from ..tensor import Tensor
 from ._util import ArgumentTypeError, ShapeMismatchError, number, refuse_complex, sum_to, tensor_arg
-from .elementwise import sub
+from .elementwise import sqrt, sub, where
+from .join import cat
+from .linalg import matmul
 from .linalg_arguments import LinalgShapeError
 from .reduce import norm
 
@@ -83,8 +85,9 @@ def cdist(x1: Tensor, x2: Tensor, p: float = 2.0, compute_mode: str = "use_mm_fo
     """The p-norm distance between each row of ``x1`` and each row of ``x2``, as torch.cdist.
 
     x1: (B..., P, M), x2: (B..., R, M) (batch dims broadcast) → (B..., P, R). ``p`` >= 0 (inf allowed).
-    Float tensors of one dtype. Differentiable in both; ``compute_mode`` is accepted for PyTorch's
-    signature (the distances are always computed directly, never through a matrix product).
+    Float tensors of one dtype. Differentiable in both. ``compute_mode`` as PyTorch's: for p = 2 the default
+    takes the matrix-product form (:func:`_euclidean_dist`) when P > 25 or R > 25, ``"use_mm_for_euclid_dist"``
+    always, ``"donot_use_mm_for_euclid_dist"`` never; otherwise each difference is formed (:class:`Cdist`).
     """
     x1, x2 = tensor_arg(x1, "cdist"), tensor_arg(x2, "cdist")
     for name, x in (("x1", x1), ("x2", x2)):
@@ -113,7 +116,24 @@ def cdist(x1: Tensor, x2: Tensor, p: float = 2.0, compute_mode: str = "use_mm_fo
     if compute_mode not in ("use_mm_for_euclid_dist_if_necessary", "use_mm_for_euclid_dist",
                             "donot_use_mm_for_euclid_dist"):   # None too, as PyTorch's
         raise ValueError(f"cdist: {compute_mode!r} is not a valid compute_mode")
+    rows = max(x1.shape[-2], x2.shape[-2])
+    if (p == 2 and x1.data.size and x2.data.size and compute_mode != "donot_use_mm_for_euclid_dist"
+            and (compute_mode == "use_mm_for_euclid_dist" or rows > 25)):
+        return _euclidean_dist(x1, x2)
     return Cdist(float(p))(x1, x2)
+
+
+def _euclidean_dist(x1: Tensor, x2: Tensor) -> Tensor:
+    """PyTorch's matrix-product form of the p = 2 distances (``at::_euclidean_dist``): ‖a‖² - 2 a·b + ‖b‖² as one
+    product of [-2 x1, ‖x1‖², 1] and [x2, 1, ‖x2‖²], clamped at 0 and square-rooted. A distance that clamps to 0
+    gets a zero gradient, as PyTorch's backward (which masks ``grad / dist`` where the distance is 0); elsewhere
+    the gradient is PyTorch's g · (x1_i - x2_j) / dist, up to rounding. x1: (B..., P, M), x2: (B..., R, M) →
+    (B..., P, R), batch dims broadcast."""
+    norm1, norm2 = (x1 * x1).sum(-1, keepdim=True), (x2 * x2).sum(-1, keepdim=True)
+    ones1, ones2 = norm1.new_ones(norm1.shape), norm2.new_ones(norm2.shape)
+    squared = matmul(cat([x1 * -2, norm1, ones1], -1), cat([x2, ones2, norm2], -1).mT)
+    zero = squared <= 0   # NaN stays NaN, as PyTorch's clamp_min(0)
+    return where(zero, 0.0, sqrt(where(zero, 1.0, squared)))
 
 
 def dist(input: Tensor, other: Tensor, p: float = 2) -> Tensor:  # noqa: A002

@@ -119,3 +119,46 @@ def test_hardtanh_of_integers_as_torch() -> None:
             y, ty = F.hardtanh(mg.tensor(a), low, high), TF.hardtanh(torch.from_numpy(a), low, high)
             assert y.dtype == mg.tensor(a).dtype
             np.testing.assert_array_equal(y.numpy(), ty.numpy())
+
+
+def _far_points(rows: int) -> tuple:
+    """Points near 1e4 a few thousandths apart: the matrix-product form cancels to 0 or 2.83, the direct one not."""
+    a = np.full((rows, 1), 1e4, np.float32)
+    return a, (a.astype(np.float64) + np.arange(rows)[:, None] * 1e-3).astype(np.float32)
+
+
+@pytest.mark.parametrize("rows, mode", [(30, "use_mm_for_euclid_dist_if_necessary"),
+                                        (3, "use_mm_for_euclid_dist"), (30, "donot_use_mm_for_euclid_dist"),
+                                        (3, "use_mm_for_euclid_dist_if_necessary")])
+def test_cdist_picks_torchs_formula(rows: int, mode: str) -> None:
+    a, b = _far_points(rows)
+    g = np.random.default_rng(8).standard_normal((rows, rows)).astype(np.float32)
+    x, y, tx, ty = mg.tensor(a, requires_grad=True), mg.tensor(b, requires_grad=True), *(
+        torch.tensor(v, requires_grad=True) for v in (a, b))
+    d, td = mg.cdist(x, y, compute_mode=mode), torch.cdist(tx, ty, compute_mode=mode)
+    np.testing.assert_allclose(d.numpy(), td.detach().numpy(), rtol=1e-6, atol=1e-6)
+    if rows > 25 and mode != "donot_use_mm_for_euclid_dist" or mode == "use_mm_for_euclid_dist":
+        return   # the product form's gradient cancels here too, rounded otherwise than PyTorch's: the next test
+    d.backward(mg.tensor(g))
+    td.backward(torch.from_numpy(g))
+    for ours, theirs in ((x, tx), (y, ty)):
+        np.testing.assert_allclose(ours.grad.numpy(), theirs.grad.numpy(), rtol=1e-5, atol=1e-5)
+
+
+def test_cdist_matrix_product_form_values_gradients_and_second_order_as_torch() -> None:
+    rng = np.random.default_rng(9)
+    a, b = rng.standard_normal((2, 40, 5)), rng.standard_normal((1, 7, 5))
+    b[0, 0] = a[1, 3]   # a zero distance: a zero gradient
+    g = rng.standard_normal((2, 40, 7))
+    x, y, tx, ty = mg.tensor(a, requires_grad=True), mg.tensor(b, requires_grad=True), *(
+        torch.tensor(v, requires_grad=True) for v in (a, b))
+    d, td = mg.cdist(x, y), torch.cdist(tx, ty)
+    assert d.shape == tuple(td.shape) and d.dtype == mg.float64
+    np.testing.assert_allclose(d.numpy(), td.detach().numpy(), rtol=1e-12, atol=1e-7)
+    (gx, gy), (tgx, tgy) = (mg.autograd.grad((d * mg.tensor(g)).sum(), [x, y], create_graph=True),
+                            torch.autograd.grad((td * torch.from_numpy(g)).sum(), [tx, ty], create_graph=True))
+    np.testing.assert_allclose(gx.numpy(), tgx.detach().numpy(), rtol=1e-9, atol=1e-9)
+    np.testing.assert_allclose(gy.numpy(), tgy.detach().numpy(), rtol=1e-9, atol=1e-9)
+    hx = mg.autograd.grad((gx * gx).sum(), x)[0]
+    thx = torch.autograd.grad((tgx * tgx).sum(), tx)[0]
+    np.testing.assert_allclose(hx.numpy(), thx.numpy(), rtol=1e-7, atol=1e-7)
