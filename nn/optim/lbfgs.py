@@ -224,7 +224,8 @@ class LBFGS(Optimizer):
 
                 # the search's evaluations count against max_eval, as PyTorch's (max_ls=max_eval - evaluations so
                 # far): with max_eval=1 the first trial step is taken as it is
-                found, ls_evals = strong_wolfe(along, d, t, Trial(0.0, loss, flat_grad, slope),
+                # the start is at the int t = 0, as PyTorch's, so a search that keeps it leaves state['t'] the int 0
+                found, ls_evals = strong_wolfe(along, d, t, Trial(0, loss, flat_grad, slope),
                                                max_ls=max(hyper["max_eval"] - evals_this_step, 0))
                 loss, flat_grad, t = found.loss, found.grad, found.t
                 self._move(t, d)
