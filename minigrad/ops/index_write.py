@@ -63,33 +63,6 @@ def _check_vector(index: Any, size: int, check: tuple) -> Any:
     return index if index.ndim == 1 else index.reshape(1)
 
 
-_ROUNDS_WIDTH, _MAX_ROUNDS = 64, 32   # slices at least this wide; at most this many repeats of an index
-
-
-def _add_slices_in_rounds(xp: Any, target: Any, index: Any, values: Any) -> bool:
-    """``np.add.at(target, index, values)`` for a 1-D ``index`` of wide slices, 2-4x faster and with the same bits:
-    round k adds each index's k-th slice (in ``index`` order) with one fancy ``+=``, so every slice of ``target``
-    gets its additions in the same order as ``add.at`` gives them. False (nothing done) off NumPy, for narrow
-    slices, other dtypes or an index repeated more than ``_MAX_ROUNDS`` times, where ``add.at`` is the better."""
-    n = index.shape[0]
-    if (xp is not backend.numpy or index.ndim != 1 or n < 2 or values.shape[:1] != (n,) or values.dtype != target.dtype
-            or values.shape[1:] != target.shape[1:] or math.prod(target.shape[1:]) < _ROUNDS_WIDTH):
-        return False
-    index = xp.where(index < 0, index + target.shape[0], index)   # -1 and size - 1 are the same slice
-    if int(xp.bincount(index, minlength=1).max()) > _MAX_ROUNDS:
-        return False
-    order = xp.argsort(index, kind="stable")
-    ranked = index[order]
-    first = xp.concatenate([[True], ranked[1:] != ranked[:-1]])
-    start = xp.maximum.accumulate(xp.where(first, xp.arange(n), 0))
-    rank = xp.empty(n, dtype=xp.int64)
-    rank[order] = xp.arange(n) - start   # how many earlier entries of index name the same slice
-    for k in range(int(rank.max()) + 1):
-        pick = xp.flatnonzero(rank == k)
-        target[index[pick]] += values[pick]
-    return True
-
-
 class IndexWrite(Function):
     """``out = x`` with the slices ``source[…, i, …]`` added (``add``) or copied to ``out[…, index[i], …]``
     along ``axis``; repeated indices accumulate when adding.
@@ -112,8 +85,7 @@ class IndexWrite(Function):
         out = x.copy()
         target, values = xp.moveaxis(out, self.axis, 0), xp.moveaxis(source, self.axis, 0)   # views
         if self.add:
-            if not _add_slices_in_rounds(xp, target, index, values):
-                backend.scatter_add(xp, target, index, values)
+            backend.scatter_add(xp, target, index, values)   # on NumPy wide slices go in rounds: add.at's bits
         else:
             target[index] = values
         return out
