@@ -240,8 +240,11 @@ def int_tuple(values: Any, name: str, what: str = "shape") -> tuple:
 
 
 def int_arg(value: Any, name: str, what: str) -> int:
-    """An int argument within int64 (a one-element int tensor too); a bool, a float or anything else raises a
-    TypeError."""
+    """An int argument within int64 (a one-element integer tensor too, as PyTorch's parser reads an int); a bool,
+    a float or anything else raises a TypeError (a bool tensor an :class:`ArgumentTypeError`: PyTorch's
+    RuntimeError or TypeError, by op)."""
+    if isinstance(value, Tensor) and value.dtype == bool:
+        raise ArgumentTypeError(f"{name}: {what} must be an int, got the bool tensor {value!r:.60}")
     try:
         if isinstance(value, bool):
             raise TypeError("a bool")

@@ -209,9 +209,7 @@ def diag(input: Tensor, diagonal: int = 0) -> Tensor:  # noqa: A002
     x = tensor_arg(input, "diag")
     if x.ndim not in (1, 2):
         raise ShapeMismatchError(f"diag: expects a 1-D or 2-D tensor, got shape {x.shape}")
-    if isinstance(diagonal, bool) or not isinstance(diagonal, int):
-        raise TypeError(f"diag: diagonal must be an int, got {diagonal!r}")
-    return Diag(diagonal)(x)
+    return Diag(int_arg(diagonal, "diag", "diagonal"))(x)
 
 
 def nonzero(input: Tensor, *, as_tuple: bool = False) -> Any:  # noqa: A002

@@ -30,6 +30,7 @@ from ._util import (
     dim_or_axis,
     flag,
     float16_in_float32,
+    int_arg,
     normalize_axis,
     number,
     real_scalar,
@@ -172,8 +173,7 @@ def round(input: Tensor, *, decimals: int = 0) -> Tensor:  # noqa: A002, A001 - 
     x = _numeric(input, "round")
     if x.dtype == bool:
         raise DtypeNotImplementedError("round: not defined for a bool tensor (as in PyTorch); cast it first")
-    if isinstance(decimals, bool) or not isinstance(decimals, int):
-        raise TypeError(f"round: decimals must be an int, got {decimals!r}")
+    decimals = int_arg(decimals, "round", "decimals")
     if x.dtype.kind in "biu":
         if decimals != 0:   # PyTorch's round(decimals=) has no integer kernel
             raise DtypeNotImplementedError(f"round: decimals={decimals} is not implemented for dtype {x.dtype}, "

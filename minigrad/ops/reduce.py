@@ -587,6 +587,8 @@ def _correction(name: str, unbiased: Any, correction: Any, ddof: Any, numpy_styl
     if unbiased is not None:
         return 1 if flag(unbiased, name, "unbiased") else 0
     if given:
+        if isinstance(given[0], Tensor) and given[0].ndim == 0 and given[0].dtype.kind in "iuf":
+            return given[0].item()   # a 0-d tensor, as PyTorch's parser reads a Number
         if isinstance(given[0], bool) or not isinstance(given[0], (int, float, backend.numpy.number)):
             raise TypeError(f"{name}: correction / ddof must be a number, got {type(given[0]).__name__}")
         return given[0]
