@@ -475,6 +475,7 @@ def errstate(xp: Any, **kwargs: str) -> Any:
 
 
 _ROUNDS_WIDTH, _MAX_ROUNDS = 64, 32   # slices at least this wide; at most this many repeats of an index
+_FLAT_MIN = 2048   # elements added, from which one flat add.at beats add.at on slices (its set-up costs about 6 us)
 
 
 def _add_slices_in_rounds(target: Any, index: Any, values: Any) -> bool:
@@ -494,6 +495,7 @@ def _add_slices_in_rounds(target: Any, index: Any, values: Any) -> bool:
     n, size = index.shape[0], target.shape[0]
     if int(index.min()) < -size or int(index.max()) >= size:   # add.at's IndexError
         return False
+    index = index.astype(numpy.intp, copy=False)   # an int8 index + size may not fit int8
     index = numpy.where(index < 0, index + size, index)   # -1 and size - 1 are the same slice
     if int(numpy.bincount(index, minlength=1).max()) > _MAX_ROUNDS:
         return False
@@ -509,12 +511,38 @@ def _add_slices_in_rounds(target: Any, index: Any, values: Any) -> bool:
     return True
 
 
+def _add_slices_flat(target: Any, index: Any, values: Any) -> bool:
+    """``numpy.add.at(target, index, values)`` for a 1-D integer ``index`` (or a 1-tuple of one) of slices
+    ``target[i]`` of a C-contiguous ``target``, as one ``add.at`` on the flat target: element j of slice i is
+    ``target.flat[i * width + j]``, and each element gets its additions in ``index`` order, as ``add.at``'s (the
+    same bits, 1.5-4x faster from ``_FLAT_MIN`` elements: NumPy's add.at is quickest on a 1-D target). False
+    (nothing done) for another index, another layout, ``values`` of another shape or dtype or fewer elements, or an
+    index out of range: ``add.at`` is then the one to call.
+    target: (N, ...), index: (n,), values: (n, ...)."""
+    if isinstance(index, tuple) and len(index) == 1:   # target[(i,)] is target[i]
+        index = index[0]
+    if (target.ndim < 2 or not target.flags.c_contiguous or not isinstance(index, numpy.ndarray) or index.ndim != 1
+            or index.dtype.kind not in "iu" or not isinstance(values, numpy.ndarray) or values.dtype != target.dtype
+            or values.shape != index.shape + target.shape[1:] or values.size < _FLAT_MIN):
+        return False
+    size = target.shape[0]
+    if int(index.min()) < -size or int(index.max()) >= size:   # add.at's IndexError
+        return False
+    width = target.size // size
+    index = index.astype(numpy.intp, copy=False)
+    index = numpy.where(index < 0, index + size, index)   # -1 and size - 1 are the same slice
+    places = (index[:, None] * width + numpy.arange(width)).reshape(-1)
+    numpy.add.at(target.reshape(-1), places, values.reshape(-1))   # C-contiguous: reshape is a view
+    return True
+
+
 def scatter_add(xp: Any, target: Any, index: Any, values: Any) -> None:
     """target[index] += values with accumulation over repeated indices (``add.at``'s bits; on NumPy a 1-D index
-    of slices at least 64 wide goes in rounds, :func:`_add_slices_in_rounds`)."""
+    of slices at least 64 wide goes in rounds, :func:`_add_slices_in_rounds`, else, of a C-contiguous target, as
+    one add.at on the flat target, :func:`_add_slices_flat`)."""
     if xp is not numpy and xp is not _cupy:
         raise TypeError(f"scatter_add: xp must be the array module of the target (numpy or cupy), got {xp!r:.60}")
-    if xp is numpy and _add_slices_in_rounds(target, index, values):
+    if xp is numpy and (_add_slices_in_rounds(target, index, values) or _add_slices_flat(target, index, values)):
         return
     if xp is _cupy and target.dtype.kind == "c":   # CuPy's add.at has no complex dtypes: the parts apart
         values = xp.asarray(values, dtype=target.dtype)
