@@ -805,7 +805,7 @@ def _hard_piecewise(node: Function, g: Tensor) -> Tensor:
         return reads_input(node, 0, _select((x <= node.low) | (x >= node.high), _zero(g), g), x, again=True)
     inside = (x > -3) & (x < 3)
     if node.name == "hardsigmoid":
-        return _select(inside, Div()(g, 6))
+        return reads_input(node, 0, _select(inside, Div()(g, 6)), x, again=True)   # as hardtanh's
     part, m = Div()(_select(inside, g), 6), Clip(True, True)(_input(node, 0, x), -3.0, 3.0)
     middle = _select((x >= -3) & (x <= 3), Add()(Mul()(part, Add()(m, 3)), Mul()(part, m)))   # the clamp's pass
     return Add()(Where()(x <= -3, Mul()(g, 0.0), _select(~(x < 3), g)), middle)   # NaN too
