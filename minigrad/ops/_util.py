@@ -239,24 +239,33 @@ def int_tuple(values: Any, name: str, what: str = "shape") -> tuple:
     return ints
 
 
-def int_arg(value: Any, name: str, what: str) -> int:
-    """An int argument within int64 (a one-element integer tensor too, as PyTorch's parser reads an int); a bool,
-    a float or anything else raises a TypeError (a bool tensor an :class:`ArgumentTypeError`: PyTorch's
+def int_arg(value: Any, name: str, what: str, one_element: bool = False) -> int:
+    """An int argument within int64 (a 0-d integer tensor too, as PyTorch's parser reads an int; with
+    ``one_element`` any one-element integer tensor, as PyTorch's ``tril``, ``topk``, ``eye`` take); a bool, a float
+    or anything else raises a TypeError (a bool tensor or one with dims an :class:`ArgumentTypeError`: PyTorch's
     RuntimeError or TypeError, by op)."""
-    if isinstance(value, Tensor) and value.dtype == bool:
-        raise ArgumentTypeError(f"{name}: {what} must be an int, got the bool tensor {value!r:.60}")
+    return in_int64(_one_int(value, name, what, one_element), name, what)
+
+
+def _one_int(value: Any, name: str, what: str, one_element: bool = False) -> int:
+    """``operator.index(value)`` as PyTorch's parser reads one int: a Python or NumPy integer, or a 0-d integer
+    tensor (``one_element``: of any dims); a bool, a bool tensor (:class:`ArgumentTypeError`) or a tensor with
+    dims (``tensor([1])``, which ``operator.index`` takes) raises a TypeError naming the op."""
+    if isinstance(value, Tensor) and (value.dtype == bool or (value.ndim and not one_element)):
+        kind = "the bool tensor" if value.dtype == bool else f"a tensor of shape {tuple(value.shape)} (a 0-d one works)"
+        raise ArgumentTypeError(f"{name}: {what} must be an int, got {kind} {value!r:.60}")
     try:
         if isinstance(value, bool):
             raise TypeError("a bool")
-        value = operator.index(value)
+        return operator.index(value)
     except TypeError:
         raise TypeError(f"{name}: {what} must be an int, got {value!r:.60}") from None
-    return in_int64(value, name, what)
 
 
-def count_arg(value: Any, name: str, what: str) -> int:
-    """A non-negative int argument (a size or a count); a negative one raises a ValueError naming the op."""
-    count = int_arg(value, name, what)
+def count_arg(value: Any, name: str, what: str, one_element: bool = False) -> int:
+    """A non-negative int argument (a size or a count; ``one_element``: see :func:`int_arg`); a negative one raises
+    a ValueError naming the op."""
+    count = int_arg(value, name, what, one_element)
     if count < 0:
         raise ShapeMismatchError(f"{name}: {what} must be non-negative, got {count}")
     return count
@@ -266,12 +275,7 @@ def one_axis(axis: Any, ndim: int, name: str) -> int:
     """A single ``axis`` as a non-negative int; a tuple, None or a float raises a TypeError naming the op."""
     if type(axis) is int and -ndim <= axis < ndim:
         return axis % ndim   # the usual call, without the checks below
-    try:
-        if isinstance(axis, bool):
-            raise TypeError("a bool")
-        axis = operator.index(axis)
-    except TypeError:
-        raise TypeError(f"{name}: axis must be a single int, got {axis!r}") from None
+    axis = _one_int(axis, name, "axis (a single int)")
     return normalize_axis(axis, ndim, name)[0] if ndim else normalize_axis(axis, 1, name)[0]
 
 

@@ -107,7 +107,9 @@ def movedim(input: Tensor, source: Any, destination: Any) -> Tensor:  # noqa: A0
     """The dims ``source`` (an int or a sequence) moved to positions ``destination``, the others kept in
     order (torch.movedim); (2, 3, 4).movedim(0, -1) → (3, 4, 2)."""
     x = tensor_arg(input, "movedim")
-    src, dst = int_tuple(source, "movedim", "source"), int_tuple(destination, "movedim", "destination")
+    # a tensor is PyTorch's int overload: a 0-d integer one (not a bool, nor tensor([1]))
+    src, dst = (int_tuple(int_arg(v, "movedim", what) if isinstance(v, Tensor) else v, "movedim", what)
+                for v, what in ((source, "source"), (destination, "destination")))
     if len(src) != len(dst):
         raise ShapeMismatchError(f"movedim: source {list(src)} and destination {list(dst)} must have the same "
                                  f"number of dims")

@@ -225,7 +225,7 @@ def bincount(input: Tensor, weights: Tensor | None = None, minlength: int = 0) -
     x = tensor_arg(input, "bincount")
     if x.ndim != 1 or x.dtype.kind not in "iu":
         raise BincountError(f"bincount: only 1-D non-negative integer inputs, got dtype {x.dtype} and shape {x.shape}")
-    minlength = count_arg(minlength, "bincount", "minlength")
+    minlength = count_arg(minlength, "bincount", "minlength", one_element=True)
     xp = backend.array_module(x.data)
     if weights is None:
         return _drawn("bincount", lambda data: _bincount(xp, data, minlength, check=True).astype("int64"), (x,))

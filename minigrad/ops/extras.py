@@ -28,8 +28,8 @@ def eye(n: int, m: int | None = None, *, out: Any = None, dtype: Any = None, dev
         dtype, device = creation_args("eye", out, dtype, device)
         return out_requires_grad(write_out("eye", eye(n, m, dtype=dtype, device=device), out, warn=False),
                                  requires_grad, "eye")
-    n = count_arg(n, "eye", "n")
-    m = n if m is None else count_arg(m, "eye", "m")
+    n = count_arg(n, "eye", "n", one_element=True)
+    m = n if m is None else count_arg(m, "eye", "m", one_element=True)
     out = _filled(_zeros, (n, m), get_default_dtype() if dtype is None else dtype, device, requires_grad, "eye")
     k = min(n, m)
     if k:

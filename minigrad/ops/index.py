@@ -165,7 +165,7 @@ def _triangle(x: Any, diagonal: Any, upper: bool) -> Tensor:
     x = tensor_arg(x, name)
     if x.ndim < 2:
         raise ShapeMismatchError(f"{name}: input must have at least 2 dims, got shape {x.shape}")
-    return Triangle(int_arg(diagonal, name, "diagonal"), upper)(x)
+    return Triangle(int_arg(diagonal, name, "diagonal", one_element=True), upper)(x)
 
 
 def tril(input: Tensor, diagonal: int = 0) -> Tensor:  # noqa: A002

@@ -304,8 +304,11 @@ def _numpy_split_points(indices_or_sections: Any, size: int, a: int) -> list:
 
 def _torch_split_points(split_size_or_sections: Any, size: int, a: int) -> list:
     """torch.split's meaning: an int is the size of each part (the last may be smaller), a list the sizes."""
-    if isinstance(split_size_or_sections, Tensor) and split_size_or_sections.ndim == 0:   # PyTorch: an int
-        split_size_or_sections = int_arg(split_size_or_sections, "split", "split_size")
+    if isinstance(split_size_or_sections, Tensor):   # PyTorch's Tensor.split takes int(t) of any one-element
+        try:                                        # tensor: tensor(2.7) is 2, tensor(True) 1; more are sizes
+            split_size_or_sections = int(split_size_or_sections)
+        except ValueError:
+            pass
     if isinstance(split_size_or_sections, (int, backend.numpy.integer)) \
             and not isinstance(split_size_or_sections, bool):
         step = int(split_size_or_sections)
@@ -350,7 +353,7 @@ def chunk(input: Tensor, chunks: int, dim: int | None = None, *, axis: int | Non
     """Split into ``chunks`` parts of ceil(size / chunks) along ``dim`` (0 by default), as torch.chunk."""
     x = tensor_arg(input, "chunk")
     a = _existing_axis(dim_or_axis("chunk", dim, axis, 0), x, "chunk")
-    chunks = int_arg(chunks, "chunk", "chunks")   # an int, a NumPy int or a one-element int tensor
+    chunks = int_arg(chunks, "chunk", "chunks")   # an int, a NumPy int or a 0-d int tensor
     if chunks <= 0:
         raise ShapeMismatchError(f"chunk: chunks must be positive, got {chunks}")
     size = x.shape[a]

@@ -102,7 +102,7 @@ def kthvalue(input: Tensor, k: int, dim: int = -1, keepdim: bool = False, *,  # 
         return write_out("kthvalue", kthvalue(input, k, dim, keepdim), out, "exact", inputs=(input,),
                          overlap="any")
     x = _real(input, "kthvalue", kinds="iufb")   # bool: refused below, after PyTorch's earlier checks
-    k = int_arg(k, "kthvalue", "k")
+    k = int_arg(k, "kthvalue", "k", one_element=True)
     keep = flag(keepdim, "kthvalue", "keepdim")
     axis = one_axis(dim, max(x.ndim, 1), "kthvalue")
     size = x.shape[axis] if x.ndim else 1

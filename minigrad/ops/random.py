@@ -87,7 +87,7 @@ def randperm(n: int, *, generator: Any = None, out: Any = None, dtype: Any = int
         dtype, device = creation_args("randperm", out, None if dtype is int64 else dtype, device)
         values = randperm(n, generator=generator, dtype=dtype, device=device)
         return out_requires_grad(write_out("randperm", values, out, warn=False), requires_grad, "randperm")
-    n = count_arg(n, "randperm", "n")
+    n = count_arg(n, "randperm", "n", one_element=True)
     dtype = backend.as_dtype(dtype, "randperm")
     if dtype.kind not in "iuf":
         raise SampleDtypeError(f"randperm: not implemented for dtype {dtype} (integer or float dtypes)")

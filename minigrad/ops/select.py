@@ -288,7 +288,7 @@ def topk(input: Tensor, k: int, dim: int = -1, largest: bool = True, sorted: boo
         raise complex_order_error("topk", x.dtype, runtime=True)
     if x.dtype.kind == "b":
         raise ArgumentTypeError(f"topk: does not support bool dtypes on CPU (shape {x.shape}), as in PyTorch")
-    k = int_arg(k, "topk", "k")
+    k = int_arg(k, "topk", "k", one_element=True)
     if x.ndim == 0:   # dim 0 / -1 only; k = 0 or 1 both give the value itself at index 0, as PyTorch
         one_axis(dim, 1, "topk")
         if k not in (0, 1):

@@ -24,6 +24,7 @@ from ._util import (
     axis_alias,
     dim_or_axis,
     fresh_memory,
+    int_arg,
     int_tuple,
     last_backward,
     normalize_axis,
@@ -753,10 +754,8 @@ def narrow(input: Tensor, dim: int = NOT_GIVEN, start: int = NOT_GIVEN, length: 
         raise IndexRangeError("narrow: cannot be applied to a 0-dim tensor")
     a = one_axis(dim, x.ndim, "narrow")
     size = x.shape[a]
-    try:
-        if any(isinstance(v, Tensor) and v.dtype.kind == "b" for v in (start, length)):
-            raise TypeError
-        start, length = operator.index(start), operator.index(length)   # ints, or one-element int tensors
+    try:   # a 0-d int tensor for start, as PyTorch's Tensor overload; its length takes any one-element int tensor
+        start, length = int_arg(start, "narrow", "start"), int_arg(length, "narrow", "length", one_element=True)
     except TypeError:
         raise ArgumentTypeError(f"narrow: start and length must be ints or 0-d integer tensors, got {start!r:.40} "
                                 f"and {length!r:.40}") from None
