@@ -223,9 +223,12 @@ def in_int64(value: int, name: str, what: str) -> int:
     return value
 
 
+_SIZES = ("shape", "size", "sizes")   # PyTorch's size lists refuse a bool tensor (its dim lists take one as 0 or 1)
+
+
 def int_tuple(values: Any, name: str, what: str = "shape") -> tuple:
     """An int or a sequence of ints (each within int64) as a tuple of ints; anything else raises a TypeError
-    naming the op."""
+    naming the op (a bool tensor among sizes an :class:`ArgumentTypeError`, as PyTorch's RuntimeError)."""
     items = values if isinstance(values, (tuple, list)) else (values,)
     try:
         if items and type(items[0]) is bool:   # PyTorch's parser tells an int list by its first element only: a
@@ -233,6 +236,8 @@ def int_tuple(values: Any, name: str, what: str = "shape") -> tuple:
         ints = tuple(map(operator.index, items))
     except TypeError:
         raise TypeError(f"{name}: {what} must be an int or a sequence of ints, got {values!r}") from None
+    if what in _SIZES and Tensor in map(type, items) and any(isinstance(v, Tensor) and v.dtype == bool for v in items):
+        raise ArgumentTypeError(f"{name}: {what} must be ints, got a bool tensor in {values!r:.80}")   # as PyTorch
     if ints and (min(ints) < -2**63 or max(ints) >= 2**63):   # (min and max: cheaper than a check per value)
         for value in ints:
             in_int64(value, name, what)

@@ -70,6 +70,30 @@ def test_split_takes_int_of_a_one_element_tensor(kind):
         assert _outcome(call, mg) == _outcome(call, torch)
 
 
+_SIZES = {
+    "reshape": lambda L, v: L.arange(4.0).reshape(v, -1),
+    "view": lambda L, v: L.arange(4.0).view(v, -1),
+    "expand": lambda L, v: L.ones(1).expand(v),
+    "repeat": lambda L, v: L.arange(2.0).repeat(v),
+    "new_zeros": lambda L, v: L.arange(2.0).new_zeros(v),
+    "new_ones": lambda L, v: L.arange(2.0).new_ones((v, 1)),
+    "count_nonzero": lambda L, v: L.count_nonzero(L.ones(2, 3), v),
+    "flip": lambda L, v: L.ones(2, 3).flip(v),   # a dim list takes the bool tensor as 1, as PyTorch's
+}
+
+
+@pytest.mark.parametrize("kind", ["i0", "b0"])
+@pytest.mark.parametrize("name", sorted(_SIZES))
+def test_bool_tensor_in_a_size_list_as_torch(name, kind):
+    """PyTorch's size lists and count_nonzero's dim refuse tensor(True) (it was the size/dim 1 here)."""
+    def call(L):
+        return _SIZES[name](L, _spell(L, kind, 1))
+    want, got = _outcome(call, torch), _outcome(call, mg)
+    assert got[0] == want[0] and (want[0] != "ok" or got[1] == want[1]), (got, want)
+    if want[0] == "raises":
+        assert isinstance(got[1], type(want[1])), (got, want)
+
+
 def test_hardsigmoid_create_graph_gradient_requires_grad():
     """Its create_graph gradient reads x (as PyTorch's hardsigmoid_backward(g, x) does), so it requires grad;
     a gradient penalty through it is zeros (PyTorch 2.13 builds the same graph but raises "derivative for
