@@ -78,6 +78,8 @@ _SIZES = {
     "new_zeros": lambda L, v: L.arange(2.0).new_zeros(v),
     "new_ones": lambda L, v: L.arange(2.0).new_ones((v, 1)),
     "count_nonzero": lambda L, v: L.count_nonzero(L.ones(2, 3), v),
+    "zeros": lambda L, v: L.zeros(2, v),
+    "full": lambda L, v: L.full((v,), 1.0),
     "flip": lambda L, v: L.ones(2, 3).flip(v),   # a dim list takes the bool tensor as 1, as PyTorch's
 }
 
