@@ -620,15 +620,40 @@ def _without_callers_hooks() -> Iterator[None]:
         local.stack = outer
 
 
+class _RecomputedCopies(graph._AllowMutationOnSavedContext):
+    """The copies :func:`_saving_copies` keeps, refusing the one case where torch's recomputation reads another
+    value: an array saved earlier in it that the function changed in place before a later op saves (torch keeps
+    the tensor itself and runs on until its last save, so its backward reads the changed value). A change after
+    the last save is read as saved in both."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.originals: list = []   # (each saved array, the in-place epoch when it was saved)
+
+    def pack(self, tensor: Tensor) -> Any:
+        epoch = INPLACE.epoch
+        if self.originals and self.originals[-1][1] != epoch:   # an in-place op ran since the last save
+            for array, saved_at in self.originals:
+                if INPLACE.changed_since(array, saved_at) is not None:
+                    raise RuntimeError(
+                        f"checkpoint: the function changed in place a {array.dtype}{tuple(array.shape)} tensor "
+                        "that an op had saved for backward, and then another op saved one; torch's non-reentrant "
+                        "recomputation would read the changed value there (a gradient of other values than the "
+                        "forward's). Change a clone() instead")
+        self.originals.append((tensor.data, epoch))
+        return super().pack(tensor)
+
+
 @contextlib.contextmanager
 def _saving_copies() -> Iterator[None]:
     """Inside (a non-reentrant recomputation): the caller's ``saved_tensors_hooks`` pack nothing (hooks entered
     inside do), as in torch, whose checkpoint saves the function's tensors under hooks of its own, innermost.
     Ours keep a copy of each array the recomputed ops save (``allow_mutation_on_saved_tensors``' hooks), so that
     backward reads it as it was saved, also when the function changes it in place afterwards: torch's checkpoint
-    computes there (a plain run raises the in-place error). One copy per saved array, during backward only."""
+    computes there (a plain run raises the in-place error), but for :class:`_RecomputedCopies`' refusal. One copy
+    per saved array, during backward only."""
     local = graph._HOOKS
-    copies = graph._AllowMutationOnSavedContext()
+    copies = _RecomputedCopies()
     outer, local.stack = local.stack, [(copies.pack, copies.unpack)]
     graph._activate(1)
     try:
