@@ -160,12 +160,12 @@ def hardswish(input: Tensor, inplace: bool = False) -> Tensor:  # noqa: A002
 
 
 class HardPiecewise(mg.Function):
-    """hardtanh (x clamped to [low, high]), hardsigmoid ((clamp(x, -3, 3) + 3) / 6) or hardswish (0 · x for
-    x <= -3, x for x >= 3, m (m + 3) / 6 between, m = clamp(x, -3, 3)) as one op: a few array passes where the
-    pieces took several ``where`` nodes, with their values and gradients bit for bit. Gradients as PyTorch's:
-    0 at the kinks themselves (hardswish: 1 at 3); at NaN 1 (hardtanh, hardswish) or 0 (hardsigmoid). At a bound
-    itself the value is x (its sign of zero, as PyTorch's clamp: relu6(-0.0) is -0.0). Its ``create_graph=True``
-    rule is minigrad/higher_order_rules.py's ``_hard_piecewise``. Same shape in and out."""
+    """One op of a few array passes for ``kind``: "hardtanh" (x clamped to [low, high]; relu6 too),
+    "hardsigmoid" ((clamp(x, -3, 3) + 3) / 6) or "hardswish" (0 · x for x <= -3, x for x >= 3, m (m + 3) / 6
+    between, m = clamp(x, -3, 3)). Gradients as PyTorch's: 0 at the kinks themselves (hardswish: 1 at 3); at NaN
+    1 (hardtanh, hardswish) or 0 (hardsigmoid). At a bound itself the value is x (its sign of zero, as PyTorch's
+    clamp: relu6(-0.0) is -0.0). Its ``create_graph=True`` rule is minigrad/higher_order_rules.py's
+    ``_hard_piecewise``. Same shape in and out."""
 
     def __init__(self, kind: str, low: Any, high: Any) -> None:
         self.name, self.low, self.high = kind, low, high

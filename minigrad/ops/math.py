@@ -329,7 +329,7 @@ def _erf_series(xp: Any, near: Any) -> Any:
     term = near.copy()
     total = near.copy()
     ratio = 2 * near * near
-    # NaN: all 99 terms, as before; on a GPU too (each test would read back to the host)
+    # all 99 terms for a NaN (no stop test), and on a GPU (each test would read back to the host)
     finite = xp is backend.numpy and (bool(xp.all(near < 2.5)) if near.size else True)
     negligible = float(xp.finfo(near.dtype).eps) / 4   # below half an ulp of the sum: adding it changes nothing
     for n in range(1, 100):

@@ -17,6 +17,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from .. import backend
 from ..tensor import Tensor
 from .math import Binary, Unary, _erf_array, _real_floating, _where_split
 from .math import _floating as _any_floating
@@ -235,11 +236,6 @@ def log_ndtr(input: Tensor) -> Tensor:  # noqa: A002 - PyTorch's name
 
 # --- modified Bessel functions of the first kind, orders 0 and 1 ------------------------------------------
 
-def _on_host(array: Any) -> bool:
-    """Whether ``array`` is a NumPy one: a series stops early only there (its test reads values back from a GPU)."""
-    return type(array).__module__ == "numpy"
-
-
 def _negligible(xp: Any, term: Any, total: Any) -> bool:
     """Whether every (non-negative) ``term`` is below half an ulp of its positive ``total`` (adding it, or any
     smaller term, leaves ``total``'s bits as they are), so a series of shrinking terms may stop."""
@@ -253,7 +249,8 @@ def _bessel_array(xp: Any, order: int, x: Any, scaled: bool) -> Any:
         quarter = near * near / 4
         term = xp.ones_like(near) if order == 0 else near / 2
         total = term
-        largest = float(quarter.max()) if quarter.size and _on_host(quarter) else math.inf   # (GPU: all terms)
+        # a series stops early on the host only: its test would read values back from a GPU (all terms there)
+        largest = float(quarter.max()) if quarter.size and xp is backend.numpy else math.inf
         for k in range(1, 64):
             term = term * quarter / (k * (k + order))
             total = total + term
@@ -286,7 +283,8 @@ def _scaled_gap(xp: Any, x: Any) -> Any:
         quarter = near * near / 4
         even, odd = xp.ones_like(near), near / 2
         total = even - odd
-        largest = float(quarter.max()) if quarter.size and _on_host(quarter) else math.inf   # (GPU: all terms)
+        # a series stops early on the host only: its test would read values back from a GPU (all terms there)
+        largest = float(quarter.max()) if quarter.size and xp is backend.numpy else math.inf
         for k in range(1, 64):
             even = even * quarter / (k * k)
             odd = odd * quarter / (k * (k + 1))
