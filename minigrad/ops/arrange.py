@@ -103,13 +103,19 @@ from .strided import PROPERTIES, adjoint, as_strided, strided  # listed in __all
 
 # --- moving dims ---------------------------------------------------------------------------------------
 
+def _movedim_dims(dims: Any, what: str) -> tuple:
+    """movedim's ``source`` or ``destination`` (an int or a sequence of ints) as a tuple of ints; a tensor is
+    PyTorch's int overload: a 0-d integer one (not a bool one, nor ``tensor([1])``)."""
+    if isinstance(dims, Tensor):
+        dims = int_arg(dims, "movedim", what)
+    return int_tuple(dims, "movedim", what)
+
+
 def movedim(input: Tensor, source: Any, destination: Any) -> Tensor:  # noqa: A002
     """The dims ``source`` (an int or a sequence) moved to positions ``destination``, the others kept in
     order (torch.movedim); (2, 3, 4).movedim(0, -1) → (3, 4, 2)."""
     x = tensor_arg(input, "movedim")
-    # a tensor is PyTorch's int overload: a 0-d integer one (not a bool, nor tensor([1]))
-    src, dst = (int_tuple(int_arg(v, "movedim", what) if isinstance(v, Tensor) else v, "movedim", what)
-                for v, what in ((source, "source"), (destination, "destination")))
+    src, dst = _movedim_dims(source, "source"), _movedim_dims(destination, "destination")
     if len(src) != len(dst):
         raise ShapeMismatchError(f"movedim: source {list(src)} and destination {list(dst)} must have the same "
                                  f"number of dims")
