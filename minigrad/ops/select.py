@@ -373,8 +373,8 @@ def _order_head(data: Any, axis: int, m: int, descending: bool) -> Any:
     every value equal to t, NaN equal to NaN) are sorted, by value and then by line, ties in index order as
     :func:`_order`'s. data: (..., n, ...) → int64 (..., m, ...)."""
     np, n = backend.numpy, data.shape[axis]
-    if m == 0 or 4 * m >= n or data.size < 1024:   # little to leave out, or a small array (a sort of 300 values
-        # takes 10 µs, the partition's steps 19): sort it all
+    # little to leave out, or a small array (a sort of 300 values takes 10 µs, the partition's steps 19): sort all
+    if m == 0 or 4 * m >= n or data.size < 1024:
         return np.take(_order(np, data, axis, descending), np.arange(m), axis=axis)
     lines = data.swapaxes(axis, -1).reshape(-1, n)   # (L, n)
     kth = n - m if descending else m - 1   # NumPy's partition puts NaN last, as the largest value

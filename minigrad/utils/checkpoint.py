@@ -628,9 +628,10 @@ class _RecomputedCopies(graph._AllowMutationOnSavedContext):
 
     def __init__(self) -> None:
         super().__init__()
-        self.originals: list = []   # (each saved array, the in-place epoch when it was saved)
+        self.originals: list[tuple[Any, int]] = []   # (each saved array, the in-place epoch when it was saved)
 
     def pack(self, tensor: Tensor) -> Any:
+        """The copy of ``tensor``'s array to save, after checking no array saved before it was changed in place."""
         epoch = INPLACE.epoch
         if self.originals and self.originals[-1][1] != epoch:   # an in-place op ran since the last save
             for array, saved_at in self.originals:
