@@ -162,14 +162,16 @@ def _check_readable_numbers(data: Any, dtype: numpy.dtype) -> None:
         for value in data:
             _check_readable_numbers(value, dtype)
         return
+    if dtype.kind == "f":
+        if type(data) is complex:
+            raise TypeError(f"tensor: must be real number, not complex (got {data!r} for dtype {dtype})")
+        return
     if dtype.kind in "iu":
         refused = isinstance(data, (complex, numpy.bool_, numpy.inexact)) and not isinstance(data, float)
     elif dtype.kind == "b":
         refused = isinstance(data, numpy.inexact) and not isinstance(data, (float, complex))
     else:
-        refused = type(data) is complex and dtype.kind == "f"
-    if refused and dtype.kind == "f":
-        raise TypeError(f"tensor: must be real number, not complex (got {data!r} for dtype {dtype})")
+        return
     if refused:
         name = f"numpy.{type(data).__name__}" if isinstance(data, numpy.generic) else type(data).__name__
         raise TypeError(f"tensor: '{name}' object cannot be interpreted as an integer (got {data!r} for dtype "

@@ -141,7 +141,7 @@ class MultiheadAttention(Module):
             if not isinstance(x, Tensor):
                 raise TypeError(f"MultiheadAttention: {what} must be a Tensor, got {type(x).__name__}")
         batched = query.ndim == 3
-        given = (query.shape, key.shape, value.shape)   # as passed, for the errors below
+        given_query, given_key, given_value = query.shape, key.shape, value.shape   # as passed, for the errors below
         if self.batch_first and batched:
             # (N, L, E) → (L, N, E), keeping `query is key is value` (self-attention projects in one matmul)
             if key is value:
@@ -164,9 +164,8 @@ class MultiheadAttention(Module):
         except (ArgumentAssertionError, InputShapeError) as error:   # its shapes are the transposed (L, N, E) ones
             if not (self.batch_first and batched):
                 raise
-            raise type(error)(f"MultiheadAttention(batch_first=True) got query {given[0]}, key {given[1]} and value "
-                              f"{given[2]}, batch first (N, L, E); "
-                              f"transposed to (L, N, E): {error}") from None
+            raise type(error)(f"MultiheadAttention(batch_first=True) got query {given_query}, key {given_key} and "
+                              f"value {given_value}, batch first (N, L, E); transposed to (L, N, E): {error}") from None
         if self.batch_first and batched:
             output = output.transpose(1, 0)
         return output, weights
