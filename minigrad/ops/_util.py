@@ -259,12 +259,12 @@ def _one_int(value: Any, name: str, what: str, one_element: bool = False) -> int
     if isinstance(value, Tensor) and (value.dtype == bool or (value.ndim and not one_element)):
         kind = "the bool tensor" if value.dtype == bool else f"a tensor of shape {tuple(value.shape)} (a 0-d one works)"
         raise ArgumentTypeError(f"{name}: {what} must be an int, got {kind} {value!r:.60}")
-    try:
-        if isinstance(value, bool):
-            raise TypeError("a bool")
-        return operator.index(value)
-    except TypeError:
-        raise TypeError(f"{name}: {what} must be an int, got {value!r:.60}") from None
+    if not isinstance(value, bool):   # (operator.index reads a bool as 0 or 1)
+        try:
+            return operator.index(value)
+        except TypeError:
+            pass
+    raise TypeError(f"{name}: {what} must be an int, got {value!r:.60}")
 
 
 def count_arg(value: Any, name: str, what: str, one_element: bool = False) -> int:
