@@ -304,8 +304,9 @@ def _numpy_split_points(indices_or_sections: Any, size: int, a: int) -> list:
 
 def _torch_split_points(split_size_or_sections: Any, size: int, a: int) -> list:
     """torch.split's meaning: an int is the size of each part (the last may be smaller), a list the sizes."""
-    if isinstance(split_size_or_sections, Tensor):   # PyTorch's Tensor.split takes int(t) of any one-element
-        try:                                        # tensor: tensor(2.7) is 2, tensor(True) 1; more are sizes
+    # PyTorch's Tensor.split takes int(t) of a one-element tensor (tensor(2.7) is 2, tensor(True) 1); more are sizes
+    if isinstance(split_size_or_sections, Tensor):
+        try:
             split_size_or_sections = int(split_size_or_sections)
         except ValueError:
             pass
