@@ -281,6 +281,20 @@ class _AllowMutationOnSavedContext:
                                  "recorded; run the forward and the backward inside the same block")
         return Tensor._make(copy, False, None, 0)
 
+    def result_written(self, array: Any) -> None:
+        """An in-place op whose PyTorch twin saves its result (relu_, exp_ …) just wrote it into ``array``:
+        PyTorch packs that tensor now, after the write (ours packed a copy before). Nothing to do here; a
+        checkpoint's recomputation checks."""
+
+
+def result_saved_after_write(array: Any) -> None:
+    """Tell the innermost :func:`allow_mutation_on_saved_tensors`-style hooks (a checkpoint's recomputation) that
+    an in-place op's saved result was just written (ops/inplace.py's ``saved_output_is``)."""
+    if _HOOKS.stack and not _HOOKS.packing:
+        context = getattr(_HOOKS.stack[-1][0], "__self__", None)
+        if isinstance(context, _AllowMutationOnSavedContext):
+            context.result_written(array)
+
 
 _MUTATION_CONTEXT_OPEN = [False]   # one block at a time in the process, as PyTorch's
 

@@ -38,7 +38,7 @@ import numpy
 
 from .. import backend
 from ..autograd import Function
-from ..autograd.graph import saves_copies
+from ..autograd.graph import result_saved_after_write, saves_copies
 from ..autograd.names import spelled
 from ..constructors import SampleDtypeError, _fill_in, rand, randn
 from ..dtypes import can_cast
@@ -353,6 +353,7 @@ def saved_output_is(out: Tensor, x: Tensor) -> None:
     view or base of x, or of a ``detach()``-ed alias, is then refused by backward, as PyTorch's (whose op saved
     x itself). Without this the node kept its own copy and backward went on silently with the old values.
     Only for the ops of :data:`RESULT_SAVERS`, and only where minigrad's op saved its output too."""
+    result_saved_after_write(x.data)   # a checkpoint's recomputation: PyTorch packs the result now, after the write
     node = out._node
     saved, array = node.saved if node is not None else (), out.data
     if type(saved) is not tuple or node.epoch < 0 or not any(s is array for s in saved):

@@ -634,15 +634,25 @@ class _RecomputedCopies(graph._AllowMutationOnSavedContext):
         """The copy of ``tensor``'s array to save, after checking no array saved before it was changed in place."""
         epoch = INPLACE.epoch
         if self.originals and self.originals[-1][1] != epoch:   # an in-place op ran since the last save
-            for array, saved_at in self.originals:
-                if INPLACE.changed_since(array, saved_at) is not None:
-                    raise RuntimeError(
-                        f"checkpoint: the function changed in place a {array.dtype}{tuple(array.shape)} tensor "
-                        "that an op had saved for backward, and then another op saved one; torch's non-reentrant "
-                        "recomputation would read the changed value there (a gradient of other values than the "
-                        "forward's). Change a clone() instead")
+            self._refuse_changed()
         self.originals.append((tensor.data, epoch))
         return super().pack(tensor)
+
+    def result_written(self, array: Any) -> None:
+        """An in-place op such as relu_ or exp_ wrote its saved result into ``array``: torch packs that tensor now,
+        after the write, so the check runs now and a later change of ``array`` counts as one of a saved tensor."""
+        self._refuse_changed()
+        self.originals.append((array, INPLACE.epoch))
+
+    def _refuse_changed(self) -> None:
+        """Refuse if an array saved so far was changed in place (a save comes now)."""
+        for array, saved_at in self.originals:
+            if INPLACE.changed_since(array, saved_at) is not None:
+                raise RuntimeError(
+                    f"checkpoint: the function changed in place a {array.dtype}{tuple(array.shape)} tensor "
+                    "that an op had saved for backward, and then another op saved one; torch's non-reentrant "
+                    "recomputation would read the changed value there (a gradient of other values than the "
+                    "forward's). Change a clone() instead")
 
 
 @contextlib.contextmanager

@@ -80,3 +80,35 @@ def test_embedding_backward_on_the_flat_scatter_path_matches_torch(padding_idx: 
         functional.embedding(lib.tensor(ids), w, padding_idx=padding_idx).backward(lib.tensor(g))
         grads.append(w.grad.numpy())
     np.testing.assert_allclose(grads[1], grads[0], rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("write", ["relu_", "exp_", "exp_twice", "mul_"])
+def test_checkpoint_refuses_an_in_place_op_whose_saved_result_torch_packs_after_the_write(write: str) -> None:
+    """relu_/exp_ save their result: torch packs it after the write, so its recomputation runs through the write
+    and sin's saved h is read changed (a gradient of other values than the forward's). Ours packed before the
+    write and computed the forward's gradient silently: now refused, as 1ed96fa's other refusals; mul_ by a
+    number saves nothing, and both compute as saved."""
+    from torch.utils import checkpoint as torch_checkpoint  # noqa: PLC0415
+
+    from minigrad.utils import checkpoint as mg_checkpoint  # noqa: PLC0415
+
+    def program(a: object) -> object:
+        h = a * 1.0
+        v = h if write == "exp_twice" else h.sin()
+        if write == "exp_twice":
+            h.exp_()
+            h.exp_()
+        else:
+            getattr(h, write)(*([1.5] if write == "mul_" else []))
+        return v.sum() + h.sum()
+
+    x = np.array([-1.5, -0.5, 0.3, 1.2])
+    t = torch.tensor(x, requires_grad=True)
+    theirs = torch.autograd.grad(torch_checkpoint.checkpoint(program, t, use_reentrant=False), t)[0].numpy()
+    m = mg.tensor(x, requires_grad=True)
+    if write == "mul_":
+        np.testing.assert_allclose(mg.autograd.grad(mg_checkpoint.checkpoint(program, m, use_reentrant=False), m)[0]
+                                   .numpy(), theirs, rtol=1e-12)
+        return
+    with pytest.raises(RuntimeError, match="checkpoint: the function changed in place"):
+        mg.autograd.grad(mg_checkpoint.checkpoint(program, m, use_reentrant=False), m)
