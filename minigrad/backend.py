@@ -478,27 +478,37 @@ _ROUNDS_WIDTH, _MAX_ROUNDS = 64, 32   # slices at least this wide; at most this 
 _FLAT_MIN = 2048   # elements added, from which one flat add.at beats add.at on slices (its set-up costs about 6 us)
 
 
-def _add_slices_in_rounds(target: Any, index: Any, values: Any) -> bool:
-    """``numpy.add.at(target, index, values)`` for a 1-D integer ``index`` (or a 1-tuple of one) of wide slices
-    ``target[i]``, 2-4x faster and with the same bits: round k adds each index's k-th slice (in ``index`` order)
-    with one fancy ``+=``, so every slice of ``target`` gets its additions in the order ``add.at`` gives them.
-    False (nothing done) for another index, narrow slices, ``values`` of another shape or dtype, an index out of
-    range or one repeated more than ``_MAX_ROUNDS`` times: ``add.at`` is then the one to call.
-    target: (N, ...), index: (n,), values: (n, ...)."""
+def _slice_index(target: Any, index: Any, values: Any) -> Any:
+    """The 1-D ``index`` of ``numpy.add.at(target, index, values)`` as intp in ``[0, N)``, when ``index`` (or a
+    1-tuple of one) is a 1-D integer array naming whole slices ``target[i]`` and ``values`` holds one slice per
+    entry in ``target``'s dtype; None for anything else, an index out of range included (``add.at`` then raises
+    its IndexError). target: (N, ...), index: (n,), values: (n, ...)."""
     if isinstance(index, tuple) and len(index) == 1:   # target[(i,)] is target[i]
         index = index[0]
     if (target.ndim == 0 or not isinstance(index, numpy.ndarray) or index.ndim != 1 or index.dtype.kind not in "iu"
             or not isinstance(values, numpy.ndarray) or values.dtype != target.dtype
-            or values.shape != index.shape + target.shape[1:] or index.shape[0] < 2
-            or target.size < _ROUNDS_WIDTH * target.shape[0]):
-        return False
-    n, size = index.shape[0], target.shape[0]
-    if int(index.min()) < -size or int(index.max()) >= size:   # add.at's IndexError
-        return False
+            or values.shape != index.shape + target.shape[1:] or index.shape[0] == 0):
+        return None
+    size = target.shape[0]
+    if int(index.min()) < -size or int(index.max()) >= size:
+        return None
     index = index.astype(numpy.intp, copy=False)   # an int8 index + size may not fit int8
-    index = numpy.where(index < 0, index + size, index)   # -1 and size - 1 are the same slice
-    if int(numpy.bincount(index, minlength=1).max()) > _MAX_ROUNDS:
+    return numpy.where(index < 0, index + size, index)   # -1 and size - 1 are the same slice
+
+
+def _add_slices_in_rounds(target: Any, index: Any, values: Any) -> bool:
+    """``numpy.add.at(target, index, values)`` for a 1-D integer ``index`` (or a 1-tuple of one) of wide slices
+    ``target[i]``, 2-4x faster and with the same bits: round k adds each index's k-th slice (in ``index`` order)
+    with one fancy ``+=``, so every slice of ``target`` gets its additions in the order ``add.at`` gives them.
+    False (nothing done) for another index (:func:`_slice_index`), narrow slices, fewer than two slices or one
+    repeated more than ``_MAX_ROUNDS`` times: ``add.at`` is then the one to call.
+    target: (N, ...), index: (n,), values: (n, ...)."""
+    if target.ndim == 0 or target.size < _ROUNDS_WIDTH * target.shape[0]:
         return False
+    index = _slice_index(target, index, values)
+    if index is None or index.shape[0] < 2 or int(numpy.bincount(index, minlength=1).max()) > _MAX_ROUNDS:
+        return False
+    n = index.shape[0]
     order = numpy.argsort(index, kind="stable")
     ranked = index[order]
     first = numpy.concatenate([[True], ranked[1:] != ranked[:-1]])
@@ -516,21 +526,14 @@ def _add_slices_flat(target: Any, index: Any, values: Any) -> bool:
     ``target[i]`` of a C-contiguous ``target``, as one ``add.at`` on the flat target: element j of slice i is
     ``target.flat[i * width + j]``, and each element gets its additions in ``index`` order, as ``add.at``'s (the
     same bits, 1.5-4x faster from ``_FLAT_MIN`` elements: NumPy's add.at is quickest on a 1-D target). False
-    (nothing done) for another index, another layout, ``values`` of another shape or dtype or fewer elements, or an
-    index out of range: ``add.at`` is then the one to call.
-    target: (N, ...), index: (n,), values: (n, ...)."""
-    if isinstance(index, tuple) and len(index) == 1:   # target[(i,)] is target[i]
-        index = index[0]
-    if (target.ndim < 2 or not target.flags.c_contiguous or not isinstance(index, numpy.ndarray) or index.ndim != 1
-            or index.dtype.kind not in "iu" or not isinstance(values, numpy.ndarray) or values.dtype != target.dtype
-            or values.shape != index.shape + target.shape[1:] or values.size < _FLAT_MIN):
+    (nothing done) for another index (:func:`_slice_index`), another layout or fewer values: ``add.at`` is then
+    the one to call. target: (N, ...), index: (n,), values: (n, ...)."""
+    if target.ndim < 2 or not target.flags.c_contiguous or getattr(values, "size", 0) < _FLAT_MIN:
         return False
-    size = target.shape[0]
-    if int(index.min()) < -size or int(index.max()) >= size:   # add.at's IndexError
+    index = _slice_index(target, index, values)
+    if index is None:
         return False
-    width = target.size // size
-    index = index.astype(numpy.intp, copy=False)
-    index = numpy.where(index < 0, index + size, index)   # -1 and size - 1 are the same slice
+    width = target.size // target.shape[0]
     places = (index[:, None] * width + numpy.arange(width)).reshape(-1)
     numpy.add.at(target.reshape(-1), places, values.reshape(-1))   # C-contiguous: reshape is a view
     return True
