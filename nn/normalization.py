@@ -132,22 +132,27 @@ class _NormBase(Module):
                                       error_msgs)
 
 
-def running_update(module: Module) -> tuple[float, bool]:
-    """(momentum, use_batch) for a batch norm's forward, as PyTorch's: in training with running statistics,
-    ``momentum=None`` is a cumulative moving average (1 / batches seen, this one included); batch statistics are
-    used in training, and always without running ones (their buffers are then None). The batch is counted by
-    :func:`count_batch` only once the forward went through, so a refused input leaves ``num_batches_tracked``."""
+def batch_norm_forward(module: Module, input: Tensor) -> Tensor:  # noqa: A002 - PyTorch's name
+    """A batch norm module's forward of input (N, C, *) as PyTorch's ``_BatchNorm.forward`` decides it, read from
+    the module's current attributes (``training``, ``track_running_stats`` and ``momentum`` may be changed after
+    construction): batch statistics in training, and in eval only when the running buffers are None; the buffers
+    are passed (and so moved in training) unless training without ``track_running_stats``, so eval uses them
+    whenever they exist; ``momentum=None`` is a cumulative moving average (1 / batches seen, this one included).
+    The batch is counted in ``num_batches_tracked`` (if it exists) only once the forward went through, so a refused
+    input leaves the count (PyTorch counts it)."""
+    count = module.training and module.track_running_stats and module.num_batches_tracked is not None
     momentum = 0.0 if module.momentum is None else module.momentum
-    if module.training and module.track_running_stats and module.momentum is None:
+    if count and module.momentum is None:
         momentum = 1.0 / (float(module.num_batches_tracked.item()) + 1.0)
-    return momentum, module.training or not module.track_running_stats
-
-
-def count_batch(module: Module) -> None:
-    """Count a batch norm's training batch in ``num_batches_tracked`` (after its forward succeeded)."""
-    if module.training and module.track_running_stats:
+    use_batch = module.training or (module.running_mean is None and module.running_var is None)
+    pass_buffers = not module.training or module.track_running_stats
+    out = F.batch_norm(input, module.running_mean if pass_buffers else None,
+                       module.running_var if pass_buffers else None, module.weight, module.bias, use_batch,
+                       momentum, module.eps)
+    if count:
         with mg.no_grad():
             module.num_batches_tracked.add_(1)
+    return out
 
 
 class _BatchNorm(_NormBase):
@@ -183,11 +188,7 @@ class BatchNorm1d(_BatchNorm):
         if input.shape[1] != self.num_features:
             raise InputShapeError(f"BatchNorm1d: input has {input.shape[1]} channels (dim 1), "
                                   f"expected {self.num_features}")
-        momentum, use_batch = running_update(self)
-        out = F.batch_norm(input, self.running_mean, self.running_var, self.weight, self.bias, use_batch, momentum,
-                           self.eps)
-        count_batch(self)
-        return out
+        return batch_norm_forward(self, input)
 
     def extra_repr(self) -> str:
         return (f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, affine={self.affine}, "

@@ -17,10 +17,9 @@ import minigrad as mg
 from minigrad import Tensor
 
 from ._errors import InputDtypeError, InputShapeError
-from ._normalization import batch_norm
 from ._pool_more import local_response_norm
 from .module import Module
-from .normalization import _BatchNorm, count_batch, running_update
+from .normalization import _BatchNorm, batch_norm_forward
 from .normalization_more import _channels, _InstanceNormNd
 
 __all__ = ["BatchNorm2d", "BatchNorm3d", "CrossMapLRN2d", "InstanceNorm2d", "InstanceNorm3d", "LocalResponseNorm"]
@@ -50,11 +49,7 @@ class _BatchNormNd(_BatchNorm):
             raise ValueError(f"{name}: expected {wanted}D input (got {got})")
         if input.shape[1] != self.num_features:
             raise InputShapeError(f"{name}: input has {input.shape[1]} channels (dim 1), expected {self.num_features}")
-        momentum, use_batch = running_update(self)
-        out = batch_norm(input, self.running_mean, self.running_var, self.weight, self.bias, use_batch, momentum,
-                         self.eps)
-        count_batch(self)
-        return out
+        return batch_norm_forward(self, input)
 
     def extra_repr(self) -> str:
         return (f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, affine={self.affine}, "

@@ -10,9 +10,8 @@ from typing import Any
 from minigrad import Tensor
 
 from ._errors import InputShapeError
-from ._normalization import batch_norm
 from .module import Module
-from .normalization import BatchNorm1d, count_batch, running_update
+from .normalization import BatchNorm1d, batch_norm_forward
 from .normalization_nd import _BatchNormNd
 
 __all__ = ["SyncBatchNorm"]
@@ -41,11 +40,7 @@ class SyncBatchNorm(_BatchNormNd):
         if input.shape[1] != self.num_features:
             raise InputShapeError(f"SyncBatchNorm: input of shape {input.shape} has {input.shape[1]} channels (dim 1), "
                                   f"expected {self.num_features}")
-        momentum, use_batch = running_update(self)
-        out = batch_norm(input, self.running_mean, self.running_var, self.weight, self.bias, use_batch, momentum,
-                         self.eps)
-        count_batch(self)
-        return out
+        return batch_norm_forward(self, input)
 
     @classmethod
     def convert_sync_batchnorm(cls, module: Module, process_group: Any = None) -> Module:
