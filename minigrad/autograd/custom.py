@@ -44,11 +44,12 @@ import inspect
 import warnings
 from typing import Any, Callable
 
+from ..hooks import current_level
 from ..recording import _state, no_grad, record_grad
 from ..tensor import Tensor
 from ..versions import INPLACE, memory_owner
 from . import engine
-from .custom_vmap import run_vmap_rule, uses_vmap_rule, vmap_is_innermost, vmap_randomness
+from .custom_vmap import batched, run_vmap_rule, uses_vmap_rule, vmap_is_innermost, vmap_randomness
 from .engine import Function, _dense
 from .functions import grad
 from .graph import unpacked
@@ -345,8 +346,11 @@ class _CustomNode(Function):
     def _jvp_transposed(self, grads: list) -> tuple:
         """``Jᵀg`` of the linear map ``Op.jvp(ctx, *tangents)``: the gradient of ``Σ ⟨jvp(t), g⟩`` w.r.t. tangents
         ``t`` (zeros that require grad), with a graph, so forward AD's second vjp gives ``jvp(t)`` back."""
+        # with set_materialize_grads(False), None for an input without a tangent (PyTorch's jvp gets None there)
+        materialize, level = self.ctx._materialize_grads, engine.FORWARD_AD
         tangents = [Tensor._make(self.xp.zeros(shape, dtype=dtype), True, None, 0)
-                    for shape, dtype in zip(self.input_shapes, self.input_dtypes)]
+                    if materialize or (edge is not None and level.reaches_dual([edge])) else None
+                    for shape, dtype, edge in zip(self.input_shapes, self.input_dtypes, self.edges)]
         args: list = [None] * self.n_args
         for position, t in zip(self.positions, tangents):
             args[position] = t
@@ -372,11 +376,16 @@ class _CustomNode(Function):
                                    "linear function of the tangents.")
         pairs = [(out, g) for out, g in zip((result[p] for p in self.out_positions), grads)
                  if g is not None and isinstance(out, Tensor) and out.requires_grad]
-        if not pairs:
+        given = [t for t in tangents if t is not None]
+        if not pairs or not given:
             return (None,) * len(tangents)
-        summed = grad([out for out, _ in pairs], tangents, [g for _, g in pairs], create_graph=True,
-                      allow_unused=True)
-        return tuple(g if need else None for g, need in zip(summed, self.needs_grad))
+        summed = iter(grad([out for out, _ in pairs], given, [g for _, g in pairs], create_graph=True,
+                           allow_unused=True))
+        out = []
+        for t, need in zip(tangents, self.needs_grad):
+            g = None if t is None else next(summed)
+            out.append(g if need else None)
+        return tuple(out)
 
     def _on_graph(self, t: Any, unpacked: Any) -> Any:
         """A saved tensor as ``backward`` sees it under ``create_graph=True``: an output of ``forward`` (saved
@@ -410,11 +419,14 @@ def _apply(op: type, *args: Any, **kwargs: Any) -> Any:
     if tracer not in (True, False) and hasattr(tracer, "note_eager"):
         tracer.note_eager(f"it calls the custom autograd Function {op.__name__}, whose forward the replay "
                           "cannot see into")
+    if (current_level() is not None or engine.FORWARD_AD is not None) and _users(op):
+        _check_transforms(op, args, setup)
     positions = [i for i, a in enumerate(args) if isinstance(a, Tensor)]
     # as PyTorch's: whether each input requires grad, also under no_grad (where no node is recorded)
     needs = tuple(isinstance(a, Tensor) and a.requires_grad for a in args)
     randomness = vmap_randomness()
-    rule = randomness is not None and uses_vmap_rule(op, setup, "vmap" in _defined(op))
+    # (as PyTorch's, a call on inputs none of which is mapped runs forward, not the rule)
+    rule = randomness is not None and uses_vmap_rule(op, setup, "vmap" in _defined(op)) and batched(args)
     if rule and vmap_is_innermost():   # the rule is the call, as PyTorch's
         return run_vmap_rule(op, args, randomness)
     ctx = FunctionCtx(needs)
@@ -437,6 +449,41 @@ def _apply(op: type, *args: Any, **kwargs: Any) -> Any:
     for position, y in zip(out_positions, made):
         results[position] = y
     return tuple(results)
+
+
+def _users(op: type) -> bool:
+    """Whether ``op`` is the user's (not one of minigrad's own Functions)."""
+    return op.__module__.split(".")[0] not in ("minigrad", "nn")
+
+
+FUNCTORCH_SETUP = ("In order to use an autograd.Function with functorch transforms (vmap, grad, jvp, jacrev, ...), it "
+                   "must override the setup_context staticmethod. For more details, please see "
+                   "https://pytorch.org/docs/main/notes/extending.func.html")
+
+
+def _check_transforms(op: type, args: tuple, setup: bool) -> None:
+    """PyTorch's refusals for the user's Function ``op`` applied inside a ``mg.func`` transform or a dual level:
+    inside any transform (vmap, grad, vjp, jacrev, jvp, jacfwd, hessian; not linearize) a ``forward(ctx, …)``
+    without ``setup_context`` (RuntimeError); inside a batching one (vmap, and jacfwd/hessian, which are vmaps in
+    PyTorch) one without a ``vmap`` staticmethod or ``generate_vmap_rule=True`` (RuntimeError); in forward AD, one
+    without ``jvp`` on an input that carries a tangent (NotImplementedError)."""
+    level = current_level()
+    if level is not None:
+        if not setup:
+            raise RuntimeError(f"{op.__name__}: {FUNCTORCH_SETUP}")
+        defined = _defined(op)
+        if "vmap" not in defined and not getattr(op, "generate_vmap_rule", False):
+            while level is not None and not getattr(level, "batches", False):
+                level = getattr(level, "enclosing", None)
+            if level is not None:
+                raise RuntimeError(f"You tried to vmap over {op.__name__}, but it does not have vmap support. Please "
+                                   "override and implement the vmap staticmethod or set generate_vmap_rule=True. For "
+                                   "more details, please see https://pytorch.org/docs/main/notes/extending.func.html")
+    forward = engine.FORWARD_AD
+    if forward is not None and "jvp" not in _defined(op) and forward.carries_tangent(
+            [a for a in args if isinstance(a, Tensor)]):
+        raise NotImplementedError(f"{op.__name__}: You must implement the jvp function for custom autograd.Function "
+                                  "to use it with forward mode AD.")
 
 
 def _run_forward(op: type, ctx: FunctionCtx, args: tuple, setup: bool, rule: bool, randomness: str | None) -> Any:
@@ -472,7 +519,7 @@ def _record(node: _CustomNode, op: type, ctx: FunctionCtx, args: tuple, outputs:
         del node.saved_outputs[key]
     node.views_of_inputs = ()
     inputs = [args[i] for i in node.positions]
-    if op.__module__.split(".")[0] not in ("minigrad", "nn"):   # the user's backward may read a leaf's .grad
+    if _users(op):   # the user's backward may read a leaf's .grad
         engine._NodeHooks.registered = node.user_code = True    # in the walk: accumulate leaves once complete
         _note_views_of_inputs(node, ctx, inputs, outputs)   # (minigrad's own: identities)
     node.input_shapes = [x.shape for x in inputs]

@@ -11,10 +11,12 @@ import contextlib
 import threading
 from typing import Any, Iterator, NamedTuple
 
-from ..hooks import current_level
+from ..hooks import current_level, transform_level
 from ..tensor import Tensor
+from ..versions import memory_owner
 
-__all__ = ["VmapInfo", "run_vmap_rule", "uses_vmap_rule", "vmap_calls", "vmap_is_innermost", "vmap_randomness"]
+__all__ = ["VmapInfo", "batched", "run_vmap_rule", "uses_vmap_rule", "vmap_calls", "vmap_is_innermost",
+           "vmap_randomness"]
 
 
 class VmapInfo(NamedTuple):
@@ -69,6 +71,50 @@ def uses_vmap_rule(op: type, setup: bool, overrides_vmap: bool) -> bool:
     return rule
 
 
+def batched(args: tuple) -> bool:
+    """Whether a Tensor among ``args`` (a custom Function's arguments inside ``mg.func.vmap``) may be batched, that
+    is computed from a mapped input of one of the vmaps calling their function now: PyTorch runs the Function's
+    ``vmap`` rule only then, and its plain forward for inputs none of which is batched. minigrad's vmap has no
+    batched tensors: an argument counts as not batched where that is certain (an unmapped input or memory of one,
+    a tensor recorded before the vmap was called, one whose graph reaches only such tensors, a leaf that requires
+    grad and is not a mapped input's memory); as batched otherwise (a tensor made inside without a graph)."""
+    levels = []
+    level = current_level()
+    while level is not None:
+        if getattr(level, "samples", None) is not None:   # a vmap's (func/vmap.py's _VmapLevel)
+            levels.append(level)
+        level = getattr(level, "enclosing", None)
+    return any(isinstance(a, Tensor) and _batched_at(a, level) for a in args for level in levels)
+
+
+def _batched_at(t: Tensor, level: Any) -> bool:
+    """Whether ``t`` may be batched at the vmap ``level`` (see :func:`batched`)."""
+    owner = id(memory_owner(t.data))
+    if owner in level.mapped:
+        return True
+    if owner in level.unmapped:
+        return False
+    if t._node is None:   # a leaf that requires grad is not batched; a tensor without a graph is not known
+        return not t._requires_grad
+    seen: set = set()
+    stack = [t._node]
+    while stack:
+        node = stack.pop()
+        if node.seq <= level.start or node in seen:   # recorded before the vmap was called
+            continue
+        seen.add(node)
+        if node in level.samples:
+            return True
+        for edge in node.edges:
+            if edge is None:   # an input that does not require grad: not known
+                return True
+            if type(edge) is tuple:
+                stack.append(edge[0])
+            elif id(memory_owner(edge.data)) in level.mapped:
+                return True
+    return False
+
+
 def run_vmap_rule(op: type, args: tuple, randomness: str) -> Any:
     """``op``'s ``vmap`` staticmethod inside ``mg.func.vmap``, whose loop gives one example's arguments: the rule on
     a batch of this one example (every Tensor argument batched along dim 0, ``info.batch_size`` 1), its outputs
@@ -76,7 +122,8 @@ def run_vmap_rule(op: type, args: tuple, randomness: str) -> Any:
     differ). PyTorch's RuntimeError for a rule that does not return ``(output, out_dims)``."""
     in_dims = tuple(0 if isinstance(a, Tensor) else None for a in args)
     batch = tuple(a.unsqueeze(0) if isinstance(a, Tensor) else a for a in args)
-    with vmap_calls(None):   # the rule's own calls (Op.apply on the batch) run unbatched
+    # the rule runs below the vmap, as PyTorch's: its own calls (Op.apply on the batch) run unbatched
+    with vmap_calls(None), transform_level(getattr(_VMAP.level, "enclosing", None)):
         returned = op.vmap(VmapInfo(1, randomness), in_dims, *batch)
     if not (isinstance(returned, tuple) and len(returned) == 2):
         raise RuntimeError(f"{op.__name__}: Expected the vmap staticmethod to have two returns, an output and "

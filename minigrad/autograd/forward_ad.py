@@ -222,6 +222,19 @@ class _Level:
                 return True
         return self.reaches_dual(roots)
 
+    def carries_tangent(self, tensors: list) -> bool:
+        """Whether one of ``tensors`` carries a tangent at this level (a dual, a tensor computed from one, or one
+        computed under no_grad from one): a custom Function without ``jvp`` refuses it, as PyTorch's."""
+        if _inference_mode():
+            return False
+        edges = []
+        for t in tensors:
+            if t._requires_grad:
+                edges.append(t if t._node is None else (t._node, t._index))
+            elif self.carrier(t) is not None:
+                return True
+        return bool(edges) and self.reaches_dual(edges)
+
     def hide(self, shadows: tuple) -> tuple:
         """The tensors an op run under no_grad hands out for its recorded outputs ``shadows``: the same arrays,
         not requiring grad; each floating-point one carries its shadow's tangent."""
@@ -325,6 +338,14 @@ class _AnyThread:
 
     def hide(self, shadows: tuple) -> tuple:
         return _here.level.hide(shadows)   # only after keeps_tangent said True
+
+    def carries_tangent(self, tensors: list) -> bool:
+        level = _here.level
+        return level is not None and level.carries_tangent(tensors)
+
+    def reaches_dual(self, edges: list) -> bool:
+        level = _here.level
+        return level is not None and level.reaches_dual(edges)
 
     @property
     def passing(self) -> bool:

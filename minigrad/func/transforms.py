@@ -103,6 +103,8 @@ class _ForwardLevel:
     """The level of a forward transform (jvp, jacfwd). Its tensors do not require grad in torch.func (forward AD
     runs no hook): a hook on a tensor made inside is not registered (:func:`~minigrad.hooks.transform_level`)."""
 
+    batches = False   # jacfwd's sets True: torch's jacfwd is a vmap (a custom Function inside needs a vmap rule)
+
     def __init__(self) -> None:
         self.enclosing = current_level()
         self.start = recording_mark()   # taken before the duals are made: they are the level's tensors
@@ -128,6 +130,7 @@ class _Level:
     def __init__(self, api: str) -> None:
         self.api = api
         self.forward = api in ("jacfwd", "jvp")   # a forward transform computed in reverse mode (in a dual level)
+        self.batches = api == "jacfwd"   # torch's jacfwd is a vmap: a custom Function inside needs a vmap rule
         # inside another transform's function; under no_grad there (and not in a forward transform's, whose forward
         # AD sees through no_grad) the enclosing transform does not track this one, as torch's: a top-level call
         self.nested = _depth() > 0 and (is_recording() or _in_forward_transform())
@@ -649,6 +652,7 @@ def _forward_jacobian(func: Callable, argnums: Any, has_aux: bool, randomness: s
             flat_diff, diff_spec = _pytree.flatten(diff)
             with forward_ad.dual_level(), inference_mode(False):   # as jvp's: torch.func's ignore the mode
                 forward_level = _ForwardLevel()
+                forward_level.batches = True
                 duals = [forward_ad._make_own_dual(x, _zeros(tuple(x.shape), x)) if id(x) in level.own
                          else forward_ad.make_dual(x, _zeros(tuple(x.shape), x)) for x in flat_diff]
                 handles = [forward_ad._handle(d) for d in duals]   # what func's in-place ops on duals leave

@@ -107,7 +107,8 @@ def _vmap_call(func: Callable, in_dims: Any, out_dims: Any, randomness: str, chu
     shared = _shared_memory(flat_args, flat_dims)
     scans = 0   # calls that wrote in place so far (the first two look for captured tensors written)
     random_ops = _RandomOps(randomness, mapped, {id(memory_owner(arg.data)) for _, arg in unmapped})
-    level = _VmapLevel()   # for register_hook inside
+    level = _VmapLevel()   # for register_hook inside, and custom Functions' vmap rules
+    level.mapped, level.unmapped = mapped, random_ops.unmapped
     _local.depth = vmap_depth() + 1
     try:
         with randomness_checked(randomness, batch_size) as start_call, watching_random_ops(random_ops), \
@@ -115,6 +116,7 @@ def _vmap_call(func: Callable, in_dims: Any, out_dims: Any, randomness: str, chu
             for i in range(batch_size):
                 with enable_grad():   # recorded even under no_grad (torch's batching is no op), for func's enable_grad
                     sample = [arg if dim is None else arg.select(dim, i) for arg, dim in zip(flat_args, flat_dims)]
+                level.samples = {s._node for s, dim in zip(sample, flat_dims) if dim is not None and s._node}
                 start_call()
                 random_ops.start_call(i)
                 shifts = [(arg, i * arg.stride(dim)) for arg, dim in zip(flat_args, flat_dims) if dim is not None]
@@ -153,10 +155,17 @@ class _VmapLevel:
     ``register_hook`` (:func:`~minigrad.hooks.transform_level`). torch's vmap runs the function once, on batched
     tensors, which do not require grad; this loop runs it once per example."""
 
+    batches = True   # torch's vmap: a custom Function applied inside needs a vmap rule (custom_vmap.py)
+
     def __init__(self) -> None:
         self.enclosing = current_level()
         self.start = recording_mark()
         self.first = True   # the first call runs now
+        # what custom_vmap.batched reads: the memory owners of the mapped and of the unmapped inputs, and the
+        # nodes of this call's slices of the mapped inputs (those that require grad)
+        self.mapped: set = set()
+        self.unmapped: set = set()
+        self.samples: set = set()
 
     def hook_owner(self, tensor: Tensor) -> object | None:
         """None (not registered) for a tensor made in a call (torch's batched tensors do not require grad; one

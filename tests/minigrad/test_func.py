@@ -195,15 +195,29 @@ def test_nested_transforms_match_torch_or_refuse(torch: Any, program: Any) -> No
 
 
 class _Cube(mg.autograd.Function):
+    """In the form torch.func takes (setup_context, a vmap rule and jvp for hessian's jacfwd): PyTorch refuses a
+    forward(ctx, ...) Function inside any transform, and so does minigrad (round 23)."""
+
+    generate_vmap_rule = True
+
     @staticmethod
-    def forward(ctx: Any, x: Any) -> Any:
-        ctx.save_for_backward(x)
+    def forward(x: Any) -> Any:
         return x ** 3
+
+    @staticmethod
+    def setup_context(ctx: Any, inputs: tuple, output: Any) -> None:
+        ctx.save_for_backward(inputs[0])
+        ctx.save_for_forward(inputs[0])
 
     @staticmethod
     def backward(ctx: Any, g: Any) -> Any:
         (x,) = ctx.saved_tensors
         return g * 3 * x ** 2
+
+    @staticmethod
+    def jvp(ctx: Any, t: Any) -> Any:
+        (x,) = ctx.saved_tensors
+        return t * 3 * x ** 2
 
 
 def test_nested_through_a_custom_function_differentiates_its_backward() -> None:
