@@ -46,7 +46,9 @@ class Fold(Unfold):
     def forward(self, columns: Any) -> Any:
         self.padded_shape = columns.shape[:2] + tuple(
             size + before + after for size, (before, after) in zip(self.output_size, self.padding))
-        return Unfold.backward(self, columns)
+        # C order, as PyTorch's col2im (and so fold's and conv_transpose's results): with padding, Unfold's
+        # backward gives the inner slice of the padded sum, whose strides made `.view(n, -1)` raise
+        return self.xp.ascontiguousarray(Unfold.backward(self, columns))
 
     def backward(self, gy: Any) -> Any:
         return Unfold.forward(self, gy)

@@ -25,6 +25,7 @@ import numpy
 import minigrad as mg
 from minigrad import Tensor
 
+from ._activations import _reads_input
 from ._arguments import _tensor
 from ._conv import _ints, _unspread
 from ._errors import InputRankError
@@ -138,7 +139,8 @@ def _fractional_max_pool(dims: int, input: Any, kernel_size: Any, output_size: A
         last_nan = (nan.shape[-1] - 1) - nan.flip(-1).int().argmax(dim=-1, keepdim=True)
         choice = mg.where(nan.any(dim=-1, keepdim=True), last_nan, picked.argmax(dim=-1, keepdim=True))
         indices = table.gather(-1, choice).squeeze(-1)                              # (N, C, *out)
-    values = flat.gather(-1, indices.reshape(batch, channels, math.prod(out))).reshape(indices.shape)
+    # PyTorch's backward reads x: with create_graph, x's gradient requires grad (a penalty on it works)
+    values = _reads_input(flat.gather(-1, indices.reshape(batch, channels, math.prod(out)))).reshape(indices.shape)
     if unbatched:
         values, indices = values.squeeze(0), indices.squeeze(0)
     return (values, indices) if flag(return_indices, name, "return_indices") else values

@@ -254,7 +254,9 @@ def grid_sample(input: Tensor, grid: Tensor, mode: str = "bilinear", padding_mod
     positions = [_nonfinite_placed(_padded(c, size, padding_mode, align), size, padding_mode, x.ndim == 5)
                  for c, size in zip(coordinates, sizes)]
     if mode == "nearest":   # half to even, as nearbyint; the gradient reaches the input, the grid's is 0
-        nearest = [p.round() for p in positions]                           # round: recorded, a zero gradient
+        # round: recorded, a zero gradient; marked as PyTorch's backward, which takes the grid, so with
+        # create_graph the grid's (zero) gradient requires grad and a penalty on it alone differentiates to None
+        nearest = [_backward_takes_inputs(p.round()) for p in positions]
         out = taps.read([p.detach() for p in nearest])
         if grid.requires_grad and mg.is_grad_enabled():
             # an exact 0 tied to the grid, so grid.grad is zeros as PyTorch's (not None: an optimizer skips a

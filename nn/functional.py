@@ -541,6 +541,10 @@ def pad(input: Tensor, pad: Any, mode: str = "constant", value: float | None = N
     if mode != "circular" and 0 in input.shape[input.ndim - padded - 1:]:   # PyTorch's kernels: only N may be 0
         raise InputShapeError(f"pad: {mode} padding expects a {padded + 1}-D or {padded + 2}-D (batch mode) input "
                               f"with possibly 0 batch size and other non-zero dims, got shape {input.shape}")
+    sizes = [n + before + after for n, (before, after) in zip(input.shape[-padded:], widths[-padded:])]
+    if mode != "circular" and max(sizes) == 0:   # PyTorch's kernels: some padded dim may be cropped to 0, not all
+        raise InputShapeError(f"pad: {mode} padding {tuple(amounts)} leaves nothing of the input of shape "
+                              f"{input.shape}: every padded dim would be empty")
     out = input
     for axis, (before, after) in enumerate(widths):
         if (before, after) == (0, 0):
@@ -554,9 +558,9 @@ def pad(input: Tensor, pad: Any, mode: str = "constant", value: float | None = N
             n, before, after = out.shape[axis], max(before, 0), max(after, 0)
             if (before, after) == (0, 0):
                 continue
-        elif n + before + after <= 0:   # reflect, replicate: a negative amount crops the padded result
-            raise InputShapeError(f"pad: {mode} padding ({before}, {after}) of dim {axis} leaves nothing of the "
-                                  f"input of shape {input.shape}")
+        elif n + before + after < 0:   # reflect, replicate: a negative amount crops the padded result
+            raise InputShapeError(f"pad: {mode} padding ({before}, {after}) of dim {axis} would make its size {n} "
+                                  f"negative ({n + before + after}) for an input of shape {input.shape}")
         limit = {"reflect": n - 1, "circular": n, "replicate": None}[mode]
         if n == 0 or (limit is not None and max(before, after) > limit):
             rule = {"reflect": f"< the dim size {n}", "circular": f"<= the dim size {n}",
