@@ -39,6 +39,7 @@ makes its use in backward raise.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import inspect
 import warnings
@@ -374,6 +375,7 @@ class _CustomNode(Function):
                                    "tangents: minigrad's forward AD takes a custom Function's jvp as a linear map of "
                                    "the tangents (it transposes it), and a constant term cannot be carried. Return a "
                                    "linear function of the tangents.")
+        self._check_view_tangents(result, tangents)
         pairs = [(out, g) for out, g in zip((result[p] for p in self.out_positions), grads)
                  if g is not None and isinstance(out, Tensor) and out.requires_grad]
         given = [t for t in tangents if t is not None]
@@ -386,6 +388,19 @@ class _CustomNode(Function):
             g = None if t is None else next(summed)
             out.append(g if need else None)
         return tuple(out)
+
+    def _check_view_tangents(self, result: tuple, tangents: list) -> None:
+        """PyTorch's RuntimeError for an output that is a view of an input carrying a tangent (or that input returned
+        as it is) whose tangent from ``jvp`` is not a view of that input's tangent."""
+        level = engine.FORWARD_AD
+        for k, i in getattr(self, "view_inputs", {}).items():
+            t, out = tangents[i], result[self.out_positions[k]]
+            if t is None or self.edges[i] is None or not level.reaches_dual([self.edges[i]]):
+                continue
+            if out is None or out is t or memory_owner(out.data) is not memory_owner(t.data):
+                raise RuntimeError(f"{self.name}: A custom Function's forward is returning a view (or an input "
+                                   f"as-is) but the jvp is not returning a view (output {self.out_positions[k]}): "
+                                   "return a view of the input's tangent")
 
     def _on_graph(self, t: Any, unpacked: Any) -> Any:
         """A saved tensor as ``backward`` sees it under ``create_graph=True``: an output of ``forward`` (saved
@@ -419,8 +434,8 @@ def _apply(op: type, *args: Any, **kwargs: Any) -> Any:
     if tracer not in (True, False) and hasattr(tracer, "note_eager"):
         tracer.note_eager(f"it calls the custom autograd Function {op.__name__}, whose forward the replay "
                           "cannot see into")
-    if (current_level() is not None or engine.FORWARD_AD is not None) and _users(op):
-        _check_transforms(op, args, setup)
+    if current_level() is not None and _users(op):
+        _check_transforms(op, setup)
     positions = [i for i, a in enumerate(args) if isinstance(a, Tensor)]
     # as PyTorch's: whether each input requires grad, also under no_grad (where no node is recorded)
     needs = tuple(isinstance(a, Tensor) and a.requires_grad for a in args)
@@ -441,6 +456,8 @@ def _apply(op: type, *args: Any, **kwargs: Any) -> Any:
         _refuse_saved_as_is(op, ctx, as_is, recording.grad and any(needs))
     if not outputs:   # nothing to differentiate: the value as it is, as PyTorch's
         return result
+    if engine.FORWARD_AD is not None and _users(op):
+        _check_jvp(op, args)
     node = _CustomNode(op, ctx, outputs, positions, len(args), out_positions, len(results))
     made = _returned_tensors(_record(node, op, ctx, args, outputs, as_is), outputs, args, ctx)
     if not isinstance(result, tuple):
@@ -461,24 +478,26 @@ FUNCTORCH_SETUP = ("In order to use an autograd.Function with functorch transfor
                    "https://pytorch.org/docs/main/notes/extending.func.html")
 
 
-def _check_transforms(op: type, args: tuple, setup: bool) -> None:
-    """PyTorch's refusals for the user's Function ``op`` applied inside a ``mg.func`` transform or a dual level:
-    inside any transform (vmap, grad, vjp, jacrev, jvp, jacfwd, hessian; not linearize) a ``forward(ctx, …)``
-    without ``setup_context`` (RuntimeError); inside a batching one (vmap, and jacfwd/hessian, which are vmaps in
-    PyTorch) one without a ``vmap`` staticmethod or ``generate_vmap_rule=True`` (RuntimeError); in forward AD, one
-    without ``jvp`` on an input that carries a tangent (NotImplementedError)."""
-    level = current_level()
-    if level is not None:
-        if not setup:
-            raise RuntimeError(f"{op.__name__}: {FUNCTORCH_SETUP}")
-        defined = _defined(op)
-        if "vmap" not in defined and not getattr(op, "generate_vmap_rule", False):
-            while level is not None and not getattr(level, "batches", False):
-                level = getattr(level, "enclosing", None)
-            if level is not None:
-                raise RuntimeError(f"You tried to vmap over {op.__name__}, but it does not have vmap support. Please "
-                                   "override and implement the vmap staticmethod or set generate_vmap_rule=True. For "
-                                   "more details, please see https://pytorch.org/docs/main/notes/extending.func.html")
+def _check_transforms(op: type, setup: bool) -> None:
+    """PyTorch's refusals, before its forward runs, for the user's Function ``op`` applied inside a ``mg.func``
+    transform: inside any (vmap, grad, vjp, jacrev, jvp, jacfwd, hessian; not linearize) a ``forward(ctx, …)``
+    without ``setup_context``; inside a batching one (vmap, and jacfwd/hessian, which are vmaps in PyTorch) one
+    without a ``vmap`` staticmethod or ``generate_vmap_rule=True``. Both RuntimeError."""
+    if not setup:
+        raise RuntimeError(f"{op.__name__}: {FUNCTORCH_SETUP}")
+    if "vmap" not in _defined(op) and not getattr(op, "generate_vmap_rule", False):
+        level = current_level()
+        while level is not None and not getattr(level, "batches", False):
+            level = getattr(level, "enclosing", None)
+        if level is not None:
+            raise RuntimeError(f"You tried to vmap over {op.__name__}, but it does not have vmap support. Please "
+                               "override and implement the vmap staticmethod or set generate_vmap_rule=True. For "
+                               "more details, please see https://pytorch.org/docs/main/notes/extending.func.html")
+
+
+def _check_jvp(op: type, args: tuple) -> None:
+    """In forward AD, after ``op``'s forward ran: PyTorch's NotImplementedError for a Function without ``jvp``
+    applied to an input that carries a tangent (a dual, or a tensor computed from one)."""
     forward = engine.FORWARD_AD
     if forward is not None and "jvp" not in _defined(op) and forward.carries_tangent(
             [a for a in args if isinstance(a, Tensor)]):
@@ -489,7 +508,8 @@ def _check_transforms(op: type, args: tuple, setup: bool) -> None:
 def _run_forward(op: type, ctx: FunctionCtx, args: tuple, setup: bool, rule: bool, randomness: str | None) -> Any:
     """What ``op``'s forward returns for ``args``, computed without recording, ``ctx`` filled: by ``forward(ctx,
     …)`` itself, or by ``setup_context`` after a ``forward`` without ctx (or after the ``vmap`` rule: ``rule``)."""
-    with no_grad():
+    forward_ad = engine.FORWARD_AD   # (as PyTorch's, forward's own ops give no tangent: jvp gives the outputs')
+    with no_grad(), (forward_ad.opaque() if forward_ad is not None else contextlib.nullcontext()):
         if rule:   # (a grad transform inside the vmap: forward's values by the rule, the gradient by backward)
             result = run_vmap_rule(op, args, randomness)
             op.setup_context(ctx, args, result)
@@ -557,14 +577,20 @@ def _note_views_of_inputs(node: _CustomNode, ctx: FunctionCtx, inputs: list, out
     as PyTorch's views made inside a custom Function: one returned as it is becomes a view of that input (an
     in-place op on it while recording raises, as on any view minigrad does not track), and the node notes the
     shared memory, so that its backward refuses to run once that memory changed in place (PyTorch's error)."""
-    owners = {id(memory_owner(x.data)): x.data for x in inputs}
+    owners = {id(memory_owner(x.data)): (i, x.data) for i, x in enumerate(inputs)}
     node.views_of_inputs, node.view_epoch = [], INPLACE.epoch
+    # output k -> the tensor input it views: forward AD checks jvp's tangent for it (as PyTorch's, not inside the
+    # mg.func transforms, whose jvp takes any tangent)
+    node.view_inputs = {}
+    check_tangents = current_level() is None
     results = list(node.results)
     for k, y in enumerate(outputs):
-        owner = owners.get(id(memory_owner(y.data)))
+        i, owner = owners.get(id(memory_owner(y.data)), (None, None))
         if owner is None or any(y is x for x in ctx._dirty):
             continue
         node.views_of_inputs.append((k, owner))
+        if check_tangents:
+            node.view_inputs[k] = i
         if any(y.data is x.data for x in inputs):
             results[k] = y.data.view()
     node.results = tuple(results)

@@ -51,11 +51,12 @@ Only one level at a time, as PyTorch ("Nested forward mode AD is not supported")
 
 from __future__ import annotations
 
+import contextlib
 import sys
 import threading
 import types
 import weakref
-from typing import Any, NamedTuple
+from typing import Any, Iterator, NamedTuple
 
 from .. import backend
 from .. import tensor as tensor_module
@@ -182,6 +183,7 @@ class _Level:
         self.passing = False     # True while _tangent's walk runs: _TangentOnly nodes let gradients through
         self.products = False    # True while _tangent's second walk (the products J·t) runs
         self.hidden_ops = 0      # how many ops ran under no_grad on tensors carrying tangents (hide), ever
+        self.opaque = 0          # > 0 while a custom Function's forward runs: its ops under no_grad give no tangent
 
     # --- the engine's hooks (engine.FORWARD_AD passes them this thread's level while it is open) ---
 
@@ -215,7 +217,7 @@ class _Level:
         """For an op that does not record (grad mode off, or only inputs that carry tangents without requiring
         grad): whether an input carries a tangent, so that the op records for the tangent only."""
         roots = [edge for edge in edges if edge is not None]
-        if not roots or _inference_mode():
+        if not roots or self.opaque or _inference_mode():
             return False
         for edge in roots:
             if type(edge) is tuple and isinstance(edge[0], _CustomNode) and edge[0].op is _TangentOnly:
@@ -342,6 +344,20 @@ class _AnyThread:
     def carries_tangent(self, tensors: list) -> bool:
         level = _here.level
         return level is not None and level.carries_tangent(tensors)
+
+    @contextlib.contextmanager
+    def opaque(self) -> Iterator[None]:
+        """Around a custom Function's forward (run under no_grad): its ops record no tangent, as PyTorch runs it
+        with forward grad off (an output's tangent is ``jvp``'s; one marked non-differentiable has none)."""
+        level = _here.level
+        if level is None:
+            yield
+            return
+        level.opaque += 1
+        try:
+            yield
+        finally:
+            level.opaque -= 1
 
     def reaches_dual(self, edges: list) -> bool:
         level = _here.level

@@ -261,3 +261,79 @@ def test_forward_ctx_function_still_works_outside_transforms_and_in_linearize() 
         op.apply(x).sum().backward()
         return x.grad, _func(lib).linearize(op.apply, lib.tensor(B))[1](lib.tensor(B))
     _same(program)
+
+
+# --- found by the fuzzer ---------------------------------------------------------------------------------------------
+
+
+def _viewing(lib: Any, kind: str, tangent: str) -> type:
+    """(x, y) ↦ (x as it is / x.view_as(x) / x[1:], 2y), with a jvp returning x's tangent as ``tangent`` says."""
+    class Viewing(lib.autograd.Function):
+        @staticmethod
+        def forward(ctx: Any, x: Any, y: Any) -> tuple:
+            return (x if kind == "as_is" else x.view_as(x) if kind == "view" else x[1:]), y * 2
+
+        @staticmethod
+        def backward(ctx: Any, g: Any, h: Any) -> tuple:
+            return g, h * 2
+
+        @staticmethod
+        def jvp(ctx: Any, tx: Any, ty: Any) -> tuple:
+            t = {"same": tx, "view": tx.view_as(tx), "product": tx * 1, "slice": tx[1:]}[tangent]
+            if kind == "slice" and tangent != "slice":
+                t = t[1:]
+            return t, ty * 2
+    return Viewing
+
+
+@pytest.mark.parametrize("dual", [True, False])
+@pytest.mark.parametrize("tangent", ["same", "view", "product"])
+@pytest.mark.parametrize("kind", ["as_is", "view", "slice"])
+def test_a_view_output_needs_a_view_tangent_from_jvp(kind: str, tangent: str, dual: bool) -> None:
+    """forward returns (a view of) a dual input: PyTorch's forward AD refuses a jvp tangent that is not a view of the
+    input's tangent (RuntimeError); minigrad took it."""
+    def program(lib: Any) -> Any:
+        fwad = _fwad(lib)
+        with fwad.dual_level():
+            x = lib.tensor(B)
+            if dual:
+                x = fwad.make_dual(x, lib.ones(3, dtype=lib.float64))
+            a, _ = _viewing(lib, kind, tangent).apply(x, fwad.make_dual(lib.tensor(B), lib.tensor(B)))
+            return fwad.unpack_dual(a).tangent
+    refused = dual and (tangent == "product" or (tangent == "same" and kind != "slice"))
+    _same(program, "RuntimeError" if refused else None)
+
+
+def test_func_jvp_takes_any_tangent_for_a_view_output() -> None:
+    """... but torch.func.jvp does not check it."""
+    def program(lib: Any) -> Any:
+        op = _viewing(lib, "view", "product")
+        return _func(lib).jvp(lambda x: op.apply(x, x)[0], (lib.tensor(B),), (lib.ones(3, dtype=lib.float64),))
+    _same(program)
+
+
+@pytest.mark.parametrize("form", ["ctx", "setup"])
+def test_an_output_marked_non_differentiable_has_no_tangent(form: str) -> None:
+    """forward's own ops gave a tensor marked non-differentiable the tangent of x * 3; PyTorch runs forward with forward
+    grad off: no tangent (the differentiable outputs get jvp's)."""
+    def program(lib: Any) -> Any:
+        def forward_body(x: Any) -> tuple:
+            return x.sin(), x * 3
+
+        def setup(ctx: Any, inputs: tuple, output: tuple) -> None:
+            ctx.mark_non_differentiable(output[1])
+            ctx.save_for_forward(inputs[0])
+
+        body: dict = {"backward": staticmethod(lambda ctx, g, h: g * ctx.saved_tensors[0].cos()),
+                      "jvp": staticmethod(lambda ctx, t: (t * ctx.saved_tensors[0].cos(), None))}
+        if form == "ctx":
+            body["forward"] = staticmethod(lambda ctx, x: (setup(ctx, (x,), out := forward_body(x)), out)[1])
+        else:
+            body["forward"] = staticmethod(forward_body)
+            body["setup_context"] = staticmethod(setup)
+        op = type("SinAndTriple", (lib.autograd.Function,), body)
+        fwad = _fwad(lib)
+        with fwad.dual_level():
+            y, z = op.apply(fwad.make_dual(lib.tensor(B), lib.ones(3, dtype=lib.float64)))
+            return fwad.unpack_dual(y).tangent, fwad.unpack_dual(z).tangent
+    _same(program)
