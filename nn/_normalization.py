@@ -167,11 +167,13 @@ def batch_norm(input: Tensor, running_mean: Tensor | None, running_var: Tensor |
         raise ValueError(f"batch_norm: eps must be non-negative, got {eps}")
     if (running_mean is None) != (running_var is None):   # one alone was left un-updated; torch refuses
         raise ValueError("batch_norm: running_mean and running_var must either both be None or neither be None")
-    _mixed("batch_norm", x, running_mean=running_mean, running_var=running_var, weight=weight, bias=bias)
     count = math.prod(x.shape[axis] for axis in axes)
-    if training and count == 1:
+    if training and count == 1:   # before the dtypes and the running estimates, as PyTorch's checks
         raise ValueError(f"batch_norm: expected more than 1 value per channel when training, got input "
                          f"of shape {x.shape}")
+    if not training and (running_mean is None or running_var is None):
+        raise InputShapeError("batch_norm: running_mean and running_var are needed when not training")
+    _mixed("batch_norm", x, running_mean=running_mean, running_var=running_var, weight=weight, bias=bias)
     if x.dtype == mg.float16:
         return _half_batch_norm(x, running_mean, running_var, weight, bias, training, momentum, eps)
     if training:
@@ -184,8 +186,6 @@ def batch_norm(input: Tensor, running_mean: Tensor | None, running_var: Tensor |
                 running_var.mul_(1 - momentum).add_(variance.detach() * (momentum * count / (count - 1)))
         out = centered / (variance.reshape(shape) + eps).sqrt()
     else:
-        if running_mean is None or running_var is None:
-            raise InputShapeError("batch_norm: running_mean and running_var are needed when not training")
         out = (x - running_mean.reshape(shape)) / (running_var.reshape(shape) + eps).sqrt()
         if out._node is not None:   # linear in x, but PyTorch's backward takes x: the first derivative requires
             out._node.reads_input = "unused"   # grad, and x's second derivative is "not used" (None), as conv's
@@ -326,18 +326,20 @@ def instance_norm(input: Tensor, running_mean: Tensor | None = None,  # noqa: A0
     x = _floating(x, name).contiguous()   # PyTorch's: batch_norm of input.contiguous().view(1, N·C, *): C order
     if (running_mean is None) != (running_var is None):   # as torch (its batch_norm underneath) refuses
         raise ValueError(f"{name}: running_mean and running_var must either both be None or neither be None")
-    _mixed(name, x, weight=weight, bias=bias)   # PyTorch casts the running estimates
     channels, count = x.shape[1], math.prod(x.shape[2:])
-    if not use_input_stats and (running_mean is None or running_var is None):
-        raise ValueError(f"{name}: running_mean and running_var are needed when use_input_stats is False")
+    if use_input_stats and count == 1:   # before the dtypes, as PyTorch's checks
+        raise ValueError(f"{name}: expected more than 1 spatial element when training, got input of shape {x.shape}")
+    if not use_input_stats and (running_mean is None or running_var is None):   # torch's class
+        raise RuntimeError(f"{name}: running_mean and running_var are needed when use_input_stats is False")
+    _mixed(name, x, weight=weight, bias=bias)   # PyTorch casts the running estimates
+    if use_input_stats and count == 0 and x.shape[0]:   # PyTorch's batch_norm of an empty (1, N·C, *S) input
+        running_mean = running_var = None                # moves no running estimate (they stayed NaN here)
     if x.dtype == mg.float16 and count != 1:   # PyTorch's: batch_norm of (1, N·C, *S), the (C,) tensors repeated
         return _half_instance_norm(x, running_mean, running_var, weight, bias, use_input_stats, momentum, eps)
     if not use_input_stats:
         mean = _per_channel(running_mean, channels, x.ndim, name, "running_mean").to(x.dtype)
         variance = _per_channel(running_var, channels, x.ndim, name, "running_var").to(x.dtype)
         return _affine((x - mean) / (variance + eps).sqrt(), weight, bias, name)
-    if count == 1:
-        raise ValueError(f"{name}: expected more than 1 spatial element when training, got input of shape {x.shape}")
     out, mean, variance = _normalized(x, tuple(range(2, x.ndim)), eps, flat_to_zero=True)   # batch_norm's kernel
     unbiased = variance * (count / (count - 1)) if count > 1 else variance
     momentum = _number(momentum, name, "momentum")

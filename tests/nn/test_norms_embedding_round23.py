@@ -55,3 +55,42 @@ def test_batch_norm_track_running_stats_switched_on_without_buffers(momentum: fl
         out, expected = ours(mg.tensor(x)), theirs(torch.tensor(x))
         np.testing.assert_allclose(out.numpy(), expected.detach().numpy(), rtol=1e-10, atol=1e-12)
         _same_state(ours, theirs)
+
+
+def _raises_as_torch(ours: object, theirs: object) -> None:
+    with pytest.raises(Exception) as expected:
+        theirs()
+    with pytest.raises(expected.type):
+        ours()
+
+
+def test_instance_norm_of_empty_instances_leaves_running_stats() -> None:
+    """(N, C, 0) with N > 0: PyTorch's batch_norm of the empty (1, N·C, 0) moves nothing; minigrad made them NaN."""
+    theirs_mean, theirs_var = torch.tensor([1.0, -2.0, 3.0]), torch.tensor([1.0, 2.0, 0.5])
+    ours_mean, ours_var = mg.tensor(theirs_mean.numpy()), mg.tensor(theirs_var.numpy())
+    for dtype in ("float32", "float16"):
+        x = np.zeros((2, 3, 0), dtype=dtype)
+        torch.nn.functional.instance_norm(torch.tensor(x), theirs_mean, theirs_var, momentum=0.3)
+        out = nn.functional.instance_norm(mg.tensor(x), ours_mean, ours_var, momentum=0.3)
+        assert out.shape == (2, 3, 0)
+        np.testing.assert_array_equal(ours_mean.numpy(), theirs_mean.numpy())
+        np.testing.assert_array_equal(ours_var.numpy(), theirs_var.numpy())
+
+
+def test_norm_functions_refuse_with_torch_classes_and_order() -> None:
+    """float16 eval batch_norm without running estimates raised AttributeError; instance_norm without them and
+    use_input_stats=False a ValueError (torch: RuntimeError); one value per channel with mixed dtypes named the dtypes
+    (torch checks the count first: ValueError)."""
+    F, TF = nn.functional, torch.nn.functional
+    half = np.ones((2, 3), dtype=np.float16)
+    _raises_as_torch(lambda: F.batch_norm(mg.tensor(half), None, None),
+                     lambda: TF.batch_norm(torch.tensor(half), None, None))
+    x = np.ones((2, 3, 4))
+    _raises_as_torch(lambda: F.instance_norm(mg.tensor(x), use_input_stats=False),
+                     lambda: TF.instance_norm(torch.tensor(x), use_input_stats=False))
+    one, weight = np.ones((1, 3)), np.ones(3, dtype=np.float32)
+    _raises_as_torch(lambda: F.batch_norm(mg.tensor(one), None, None, mg.tensor(weight), training=True),
+                     lambda: TF.batch_norm(torch.tensor(one), None, None, torch.tensor(weight), training=True))
+    single = np.ones((2, 3, 1))
+    _raises_as_torch(lambda: F.instance_norm(mg.tensor(single), weight=mg.tensor(weight)),
+                     lambda: TF.instance_norm(torch.tensor(single), weight=torch.tensor(weight)))
