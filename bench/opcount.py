@@ -12,6 +12,11 @@ their code during the first few):
 * ``nn.LSTM``/``GRU``/``RNN(8, 16)`` on a (6, 4, 8) input, forward and backward of the output's
   sum, eager and with ``compile=True``.
 
+A compiled program is written out as straight-line code once its replays have taken as long as the
+writing would (``minigrad.codegen.worth_writing``): a timing, so which step gets the code varies from
+run to run. Here the rule's time threshold is set to zero, so every compiled step counted runs its
+written code, as a training loop's steps do after the first few dozen.
+
 The counts include NumPy's Python-level wrappers but not the C code under them: they measure
 bookkeeping, not arithmetic. Compare two trees by running this in each.
 """
@@ -25,6 +30,7 @@ from typing import Callable
 import minigrad as mg
 import nn
 from bench import char_rnn_tiny
+from minigrad import codegen
 
 
 def opcodes(step: Callable[[], object]) -> int:
@@ -73,6 +79,7 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--warmup", type=int, default=6, help="steps run before the counted one")
     args = parser.parse_args(argv)
+    codegen.SECONDS_PER_OP = 0.0   # written after codegen.REPLAYS_FIRST replays, whatever this machine's speed
     print(f"# Python opcodes per step (after {args.warmup} warm-up steps); Python {sys.version.split()[0]}")
     print(f"{'workload':<22} {'eager':>10} {'compiled':>10}")
     rows = [("char_rnn_tiny", lambda c: _char_rnn(c, args.warmup))]
