@@ -21,6 +21,7 @@ from ..dtypes import get_default_dtype
 from ..outputs import write_out
 from ..recording import note_draw, note_read
 from ..tensor import Tensor
+from . import error_function
 from ._util import (
     FLOAT16,
     DtypeMismatchError,
@@ -322,42 +323,10 @@ def _where_split(xp: Any, mask: Any, x: Any, if_true: Callable, if_false: Callab
     return out
 
 
-def _erf_series(xp: Any, near: Any) -> Any:
-    """erf(x) for 0 ≤ x < 2.5: 2/√π · e^{-x²} · Σₙ 2ⁿ x^{2n+1} / (1·3·…·(2n+1)), a series of positive terms (no
-    cancellation), summed until every term left is below half an ulp of its sum (which it then leaves as it
-    is: the first 99 terms give the same bits)."""
-    term = near.copy()
-    total = near.copy()
-    ratio = 2 * near * near
-    # all 99 terms for a NaN (no stop test), and on a GPU (each test would read back to the host)
-    finite = xp is backend.numpy and (bool(xp.all(near < 2.5)) if near.size else True)
-    negligible = float(xp.finfo(near.dtype).eps) / 4   # below half an ulp of the sum: adding it changes nothing
-    for n in range(1, 100):
-        term = term * (ratio / (2 * n + 1))
-        total = total + term
-        # from n = 6 on, 2x²/(2n+1) < 1 for x < 2.5: the terms only shrink
-        if finite and n >= 6 and n % 4 == 2 and bool(xp.all(term <= total * negligible)):
-            break
-    return (2 / math.sqrt(math.pi)) * xp.exp(-near * near) * total
-
-
-def _erf_fraction(xp: Any, far: Any) -> Any:
-    """erf(x) for x ≥ 2.5: 1 - erfc(x), erfc(x) = e^{-x²}/√π / (x + ½/(x + 1/(x + (3/2)/(x + …)))), the
-    continued fraction evaluated from its tail."""
-    tail = xp.zeros_like(far)
-    for n in range(80, 0, -1):
-        tail = (n / 2) / (far + tail)
-    with backend.errstate(xp, invalid="ignore"):
-        return 1 - xp.exp(-far * far) / math.sqrt(math.pi) / (far + tail)
-
-
 def _erf_array(xp: Any, x: Any) -> Any:
-    """erf elementwise to ~2e-15, from array ops only (NumPy has no erf; this runs on any device): the series
-    below |x| = 2.5, the continued fraction of erfc beyond (each on its own elements only)."""
-    refuse_complex("erf", x, order=False)   # PyTorch has no complex erf (and this series is for real x)
-    a = xp.abs(x)
-    y = _where_split(xp, a < 2.5, a, lambda near: _erf_series(xp, near), lambda far: _erf_fraction(xp, far))
-    return xp.copysign(y, x).astype(x.dtype, copy=False)   # erf(-0.0) is -0.0
+    """erf elementwise in x's float dtype (float32 in float32, as PyTorch's), below 1 ulp: ops/error_function.py."""
+    refuse_complex("erf", x, order=False)   # PyTorch has no complex erf (and this is for real x)
+    return error_function.erf_array(xp, x)
 
 
 erf = _unary("erf", _erf_array, lambda xp, x, y: (2 / math.sqrt(math.pi)) * xp.exp(-x * x),
