@@ -141,7 +141,24 @@ def _unique(name: str, x: Any, return_inverse: bool, return_counts: bool, dim: A
     wanted = [0] + [i for i, on in ((1, flag(return_inverse, name, "return_inverse")),
                                     (2, flag(return_counts, name, "return_counts"))) if on]
     outs = tuple(_drawn(name, lambda data, i=i: _unique_parts(xp, data, consecutive, axis)[i], (x,)) for i in wanted)
+    if x.requires_grad:   # PyTorch's values require grad, and backward through them raises
+        outs = (Underived(name)(outs[0], x), *outs[1:])
     return outs[0] if len(outs) == 1 else outs
+
+
+class Underived(Function):
+    """``values`` (computed from ``x`` without a gradient) standing in the graph for an op whose derivative PyTorch
+    does not implement (``unique``): the result requires grad when ``x`` does, and backward raises PyTorch's
+    NotImplementedError instead of passing nothing to ``x``."""
+
+    def __init__(self, op: str) -> None:
+        self.op = op
+
+    def forward(self, values: Any, x: Any) -> Any:
+        return values
+
+    def backward(self, gy: Any) -> Any:
+        raise NotImplementedError(f"{self.op}: the derivative for '{self.op}' is not implemented (as in PyTorch)")
 
 
 def unique(input: Tensor, sorted: bool = True, return_inverse: bool = False,  # noqa: A002 - PyTorch's name
@@ -152,7 +169,8 @@ def unique(input: Tensor, sorted: bool = True, return_inverse: bool = False,  # 
     (int64, x's shape); with ``return_counts`` also each value's count (int64, (U,)): a tuple in that
     order. NaNs are each unique, as PyTorch's. The result is always sorted (as PyTorch's CPU and CUDA
     results for ``sorted=False`` are). With ``dim``, the unique slices along it, sorted
-    lexicographically: x: (..., n, ...) → values (..., U, ...), inverse (n,), counts (U,). No gradient.
+    lexicographically: x: (..., n, ...) → values (..., U, ...), inverse (n,), counts (U,). No gradient (the values
+    require grad when x does, and backward through them raises NotImplementedError, as PyTorch's).
     With NaNs (up to 8,192 elements, on the CPU) the NaNs' inverse indices, and with ``dim`` the whole result,
     follow PyTorch's CPU sort, whose row comparison a NaN breaks (slices out of order, equal ones apart).
     """
@@ -167,7 +185,8 @@ def unique_consecutive(input: Tensor, return_inverse: bool = False, return_count
 
     x: any shape → values: (U,) in order of appearance, optionally the inverse (int64, x's shape) and
     the run lengths (int64, (U,)), as :func:`unique`. With ``dim``, one slice per run of equal
-    neighbouring slices along it: x: (..., n, ...) → values (..., U, ...), inverse (n,). No gradient.
+    neighbouring slices along it: x: (..., n, ...) → values (..., U, ...), inverse (n,). No gradient (as
+    :func:`unique`: backward through the values raises).
     """
     return _unique("unique_consecutive", input, return_inverse, return_counts, dim, consecutive=True)
 

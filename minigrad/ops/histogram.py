@@ -5,8 +5,8 @@ maximum, widened by ±0.5 where they are equal and [0, 1] for no data, as PyTorc
 increasing edges. A point counts in bin i of a dimension where ``edges[i] <= x < edges[i + 1]``, the last bin
 also taking its right edge; points outside (and NaNs) are not counted. Equal bins' edges are PyTorch's
 ``linspace`` (computed from both ends, in the input's dtype). The results depend on the values, so one op
-computes them (an ``mg.compile`` replay recomputes them from new values). No gradient, as PyTorch's (which
-raises at backward).
+computes them (an ``mg.compile`` replay recomputes them from new values). No gradient: as PyTorch's, the results
+require grad when an input does, and backward through them raises RuntimeError.
 """
 
 from __future__ import annotations
@@ -50,7 +50,8 @@ def outer_edges(xp: Any, column: Any, given: tuple | None, dim: int, name: str) 
 class Histogram(Function):
     """``(hist, *edges)`` of points x (N, D): ``counts[d]`` equal bins in dimension d (None: its edges are the next
     of the edge arrays given after x and the weights), over ``ranges[d]`` (None: the data's); ``weighted``: the
-    second input holds each point's weight (N,). ``density``: hist / (total · bin volume). No gradient."""
+    second input holds each point's weight (N,). ``density``: hist / (total · bin volume). No gradient: as
+    PyTorch's, its outputs require grad when an input does, and its backward raises."""
 
     name = "histogramdd"
     multiple = True
@@ -98,6 +99,9 @@ class Histogram(Function):
                     hist = hist / (e[1:] - e[:-1]).reshape(shape)
         return (hist, *edges)
 
+    def backward(self, *grads: Any) -> Any:
+        raise RuntimeError(f"{self.name}: derivative for aten::{self.name} is not implemented (as in PyTorch)")
+
 
 def _points(input: Any, name: str) -> Tensor:  # noqa: A002 - PyTorch's name
     x = tensor_arg(input, name)
@@ -120,7 +124,7 @@ def _edges(bins: Tensor, x: Tensor, dim: int, name: str) -> Tensor:
     if bins.dtype != x.dtype:
         raise ArgumentTypeError(f"{name}: input tensor and bins tensors should have the same dtype, but got input "
                                 f"with dtype {x.dtype} and bins for dimension {dim} with dtype {bins.dtype}")
-    return bins.detach()
+    return bins
 
 
 def _count(bins: Any, dim: int, name: str) -> int:
@@ -132,18 +136,20 @@ def _count(bins: Any, dim: int, name: str) -> int:
 
 def _run(x: Tensor, bins: list, ranges: list, weight: Any, density: Any, name: str) -> tuple:
     """``(hist, [edges])`` of the points x (N, D) with ``bins[d]`` an int or an edge Tensor per dimension."""
-    inputs: list = [x.detach()]
+    inputs: list = [x]   # not detached: as PyTorch's, the results require grad and backward through them raises
     if weight is not None:
         weight = tensor_arg(weight, name)
         if weight.dtype != x.dtype:
             raise TypeError(f"{name}: if weight tensor is provided, input tensor and weight tensor should have the "
                             f"same dtype, but got input({x.dtype}), and weight({weight.dtype})")
-        inputs.append(weight.detach())
+        inputs.append(weight)
     counts = [None if isinstance(b, Tensor) else _count(b, d, name) for d, b in enumerate(bins)]
     inputs += [_edges(b, x, d, name) for d, b in enumerate(bins) if isinstance(b, Tensor)]
     op = Histogram(counts, ranges, weight is not None, flag(density, name, "density"))
     op.name = name
     hist, *edges = op(*inputs)
+    if name == "histogramdd":   # PyTorch's histogramdd returns its edge tensors' values (without x's or weight's graph)
+        edges = [e.detach() if isinstance(b, Tensor) else e for e, b in zip(edges, bins)]
     return hist, edges
 
 

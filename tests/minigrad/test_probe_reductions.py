@@ -52,18 +52,20 @@ CASES: dict[str, tuple[Callable, tuple]] = {
                                     t.log_softmax(x, dim=0, dtype=t.float64)], (X34,)),
     # torch.max(a, other=b) (was a TypeError)
     "max_min_other": (lambda t, x: [t.max(x, other=x.flip(1)), t.min(x, other=x.flip(0))], (X34,)),
-    # unique / unique_consecutive with dim= (was NotImplementedError)
-    "unique_dim": (lambda t, x: [t.unique(x, dim=0, return_inverse=True, return_counts=True), x.unique(dim=1),
-                                 t.unique(x, dim=-1, return_inverse=True)], (ROWS,)),
-    "unique_dim_3d": (lambda t, x: [t.unique(x, dim=d, return_inverse=True, return_counts=True) for d in range(3)],
+    # unique / unique_consecutive with dim= (was NotImplementedError); detached: their values
+    # require grad and backward raises, as PyTorch's
+    "unique_dim": (lambda t, x: [t.unique(x.detach(), dim=0, return_inverse=True, return_counts=True),
+                                 x.detach().unique(dim=1), t.unique(x.detach(), dim=-1, return_inverse=True)], (ROWS,)),
+    "unique_dim_3d": (lambda t, x: [t.unique(x.detach(), dim=d, return_inverse=True, return_counts=True)
+                                    for d in range(3)],
                       (SLICES,)),
-    "unique_dim_float_bool": (lambda t, x: [t.unique(x.round(), dim=1, return_counts=True),
+    "unique_dim_float_bool": (lambda t, x: [t.unique(x.detach().round(), dim=1, return_counts=True),
                                             t.unique(x > 0, dim=0, return_inverse=True)],
                               (RNG.standard_normal((2, 9)),)),
-    "unique_dim_nan_and_zero_signs": (lambda t, x: t.unique(x, dim=0, return_counts=True),
+    "unique_dim_nan_and_zero_signs": (lambda t, x: t.unique(x.detach(), dim=0, return_counts=True),
                                       (np.array([[1.0, NAN], [1.0, NAN], [-0.0, 1.0], [0.0, 1.0]]),)),
-    "unique_dim_empty": (lambda t, x: [t.unique(x, dim=0, return_inverse=True, return_counts=True),
-                                       t.unique(x.T, dim=1, return_inverse=True, return_counts=True)],
+    "unique_dim_empty": (lambda t, x: [t.unique(x.detach(), dim=0, return_inverse=True, return_counts=True),
+                                       t.unique(x.detach().T, dim=1, return_inverse=True, return_counts=True)],
                          (np.zeros((0, 2)),)),
     "unique_consecutive_dim": (lambda t, x: [t.unique_consecutive(x, dim=0, return_inverse=True, return_counts=True),
                                              x.unique_consecutive(dim=1, return_counts=True)],

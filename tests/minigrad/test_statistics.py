@@ -108,15 +108,18 @@ CASES: dict[str, tuple[Callable, tuple]] = {
     "nanquantile_all_nan_line": (lambda t, x: t.nanquantile(x, t.tensor([0.0, 0.5], dtype=t.float64, device=x.device),
                                                             dim=1), (ALL_NAN_ROW,)),
     "quantile_ties": (lambda t, x: [x.quantile(0.5, 1), t.quantile(x, 0.3, dim=0)], (TIES,)),
-    # counting and searching (no gradient)
-    "unique": (lambda t, x: [t.unique(x), x.unique(return_inverse=True, return_counts=True),
-                             t.unique(x, return_counts=True), x.unique(sorted=False, return_inverse=True)], (TIES,)),
-    "unique_ints": (lambda t, x: t.unique(x, return_inverse=True, return_counts=True), (SMALL_INTS,)),
-    "unique_nan": (lambda t, x: t.unique(x, return_inverse=True, return_counts=True), (WITH_NAN,)),
+    # counting and searching (no gradient; unique's values of a float x that requires grad require grad and their
+    # backward raises, as PyTorch's: test_unique_values_require_grad_and_backward_raises)
+    "unique": (lambda t, x: [t.unique(x.detach()), x.detach().unique(return_inverse=True, return_counts=True),
+                             t.unique(x.detach(), return_counts=True),
+                             x.detach().unique(sorted=False, return_inverse=True)], (TIES,)),
+    "unique_ints": (lambda t, x: t.unique(x.detach(), return_inverse=True, return_counts=True), (SMALL_INTS,)),
+    "unique_nan": (lambda t, x: t.unique(x.detach(), return_inverse=True, return_counts=True), (WITH_NAN,)),
     "unique_bool": (lambda t, x: t.unique(x > 0, return_counts=True), (X34,)),
-    "unique_consecutive": (lambda t, x: [t.unique_consecutive(x), x.unique_consecutive(return_inverse=True,
-                                                                                       return_counts=True)], (TIES,)),
-    "unique_consecutive_nan": (lambda t, x: t.unique_consecutive(x, return_counts=True), (WITH_NAN,)),
+    "unique_consecutive": (lambda t, x: [t.unique_consecutive(x.detach()),
+                                         x.detach().unique_consecutive(return_inverse=True, return_counts=True)],
+                           (TIES,)),
+    "unique_consecutive_nan": (lambda t, x: t.unique_consecutive(x.detach(), return_counts=True), (WITH_NAN,)),
     "bincount": (lambda t, x: [t.bincount(x), x.bincount(minlength=10), t.bincount(x, minlength=3)], (COUNTS,)),
     "bincount_int_weights": (lambda t, x: t.bincount(x, weights=x * 2), (COUNTS,)),
     "histc": (lambda t, x: [t.histc(x), x.histc(bins=7, min=-1, max=1), t.histc(x, 4, 0.5, 0.5)], (X234,)),
@@ -195,7 +198,7 @@ DRAWN_CASES: dict[str, Callable] = {
     "nanmedian": lambda t, x, d, k: x.nanmedian(d[0], keepdim=k),
     "quantile": lambda t, x, d, k: x.quantile(0.3 if k else 0.8, dim=d[0], keepdim=k),
     "cummax": lambda t, x, d, k: x.cummax(d[0]) if k else t.cummin(x, d[1]),
-    "unique": lambda t, x, d, k: t.unique((x * 2).round(), return_inverse=True, return_counts=k),
+    "unique": lambda t, x, d, k: t.unique((x.detach() * 2).round(), return_inverse=True, return_counts=k),
     "histc": lambda t, x, d, k: t.histc(x, bins=5 if k else 13),
     "cdist": lambda t, x, d, k: t.cdist(x.reshape(-1, x.shape[-1]), x.reshape(-1, x.shape[-1]) * 0.5, p=1.0 if k
                                         else 2.0),
@@ -360,10 +363,22 @@ def test_unique_shapes_and_zero_dim(torch: Any) -> None:
             np.testing.assert_array_equal(a.numpy(), b.numpy())
 
 
-def test_unique_outputs_have_no_gradient() -> None:
+def test_unique_values_require_grad_and_backward_raises(torch: Any) -> None:
+    """As PyTorch's: unique's values require grad and backward through them raises NotImplementedError (they
+    passed no gradient, so x.sum() + x.unique().sum() silently lost the second term); histc and searchsorted give
+    results without gradient."""
     x = mg.tensor(X34, requires_grad=True)
-    assert not x.unique().requires_grad and not x.unique_consecutive().requires_grad
+    tx = torch.tensor(X34, requires_grad=True)
+    for call in (lambda t, v: t.unique(v), lambda t, v: t.unique(v, return_counts=True)[0],
+                 lambda t, v: t.unique(v, dim=1), lambda t, v: t.unique_consecutive(v)):
+        for lib, v in ((mg, x), (torch, tx)):
+            values = call(lib, v)
+            assert values.requires_grad
+            with pytest.raises(NotImplementedError, match="derivative"):
+                (values.sum() + v.sum()).backward()
     assert not mg.histc(x).requires_grad and not mg.searchsorted(x.flatten().sort().values, x).requires_grad
+    with mg.no_grad():
+        assert not x.unique().requires_grad
 
 
 def test_unique_with_dim_as_pytorch(torch: Any) -> None:

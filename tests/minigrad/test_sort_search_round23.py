@@ -1,0 +1,70 @@
+"""Round 23 fuzz of sorting, searching, set and counting ops against PyTorch 2.13: the differences it found."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pytest
+
+import minigrad as mg
+
+VALUES = np.array([[1.0, 2.0, 2.0], [0.0, 3.0, 1.0]])
+
+
+@pytest.mark.parametrize("call", [
+    lambda lib, x: lib.unique(x),
+    lambda lib, x: lib.unique(x, return_inverse=True, return_counts=True)[0],
+    lambda lib, x: lib.unique(x, dim=0),
+    lambda lib, x: lib.unique_consecutive(x),
+    lambda lib, x: lib.unique_consecutive(x, dim=1),
+    lambda lib, x: x.unique(sorted=True),
+], ids=["unique", "unique_counts", "unique_dim", "unique_consecutive", "unique_consecutive_dim", "method"])
+def test_unique_values_refuse_backward_as_torch(call: Any, torch: Any) -> None:
+    """x.sum() + unique(x).sum() silently gave x only the first term's gradient; PyTorch's unique values require
+    grad and backward raises NotImplementedError."""
+    for lib in (torch, mg):
+        x = lib.tensor(VALUES, requires_grad=True)
+        values = call(lib, x)
+        assert values.requires_grad
+        with pytest.raises(NotImplementedError, match="derivative"):
+            (x.sum() + values.sum()).backward()
+        with lib.no_grad():
+            assert not call(lib, x).requires_grad
+
+
+def test_unique_inverse_and_counts_need_no_gradient(torch: Any) -> None:
+    for lib in (torch, mg):
+        x = lib.tensor(VALUES, requires_grad=True)
+        _, inverse, counts = lib.unique(x, return_inverse=True, return_counts=True)
+        assert not inverse.requires_grad and not counts.requires_grad
+
+
+@pytest.mark.parametrize("call", [
+    lambda lib, x, w: lib.histogram(x, 3),
+    lambda lib, x, w: lib.histogram(x.detach(), 3, weight=w),
+    lambda lib, x, w: lib.histogram(x, lib.tensor([0.0, 1.5, 4.0], dtype=lib.float64)),
+    lambda lib, x, w: lib.histogramdd(x.reshape(3, 2), 2),
+    lambda lib, x, w: lib.histogramdd(x.detach().reshape(3, 2), [2, 3], weight=w[:3]),
+], ids=["histogram", "histogram_weight", "histogram_edges", "histogramdd", "histogramdd_weight"])
+def test_histograms_refuse_backward_as_torch(call: Any, torch: Any) -> None:
+    """The histograms of an input (or weights) that requires grad require grad, and backward raises RuntimeError,
+    as PyTorch's (they were detached, so a loss that added one lost its gradient silently)."""
+    for lib in (torch, mg):
+        x = lib.tensor(VALUES.reshape(-1), requires_grad=True)
+        w = lib.ones(6, dtype=lib.float64, requires_grad=True)
+        hist, edges = call(lib, x, w)
+        edges = edges if isinstance(edges, tuple) else (edges,)
+        assert hist.requires_grad and all(e.requires_grad for e in edges)
+        with pytest.raises(RuntimeError, match="derivative"):
+            (x.sum() + hist.sum()).backward()
+
+
+def test_histogramdd_edge_tensors_keep_no_graph(torch: Any) -> None:
+    """histogramdd's edges given as tensors come back without the input's graph, as PyTorch's."""
+    for lib in (torch, mg):
+        x = lib.tensor(VALUES, requires_grad=True)
+        edges = lib.tensor([0.0, 1.0, 2.0, 3.0], dtype=lib.float64)
+        out = lib.histogramdd(x.reshape(3, 2), [edges, edges])
+        assert out.hist.requires_grad and not any(e.requires_grad for e in out.bin_edges)
+        np.testing.assert_array_equal(out.bin_edges[1].detach().numpy(), [0.0, 1.0, 2.0, 3.0])
