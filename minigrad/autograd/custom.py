@@ -565,6 +565,8 @@ def _returned_tensors(made: list, outputs: tuple, args: tuple, ctx: FunctionCtx)
                 made[k] = original
         elif y._node is None and not original.requires_grad and not any(original is a for a in args):
             made[k] = original   # as PyTorch: forward's own tensor (a view it made under no_grad stays one)
+    if current_level() is not None:   # inside a mg.func transform, as torch.func's: one output each
+        return made
     last = {id(original): k for k, original in enumerate(outputs)}
     for k, original in enumerate(outputs):   # a Tensor forward returned twice (not an input): the last output's
         if last[id(original)] != k and not any(original is a for a in args):

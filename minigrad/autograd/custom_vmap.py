@@ -78,13 +78,18 @@ def batched(args: tuple) -> bool:
     batched tensors: an argument counts as not batched where that is certain (an unmapped input or memory of one,
     a tensor recorded before the vmap was called, one whose graph reaches only such tensors, a leaf that requires
     grad and is not a mapped input's memory); as batched otherwise (a tensor made inside without a graph)."""
+    return any(batched_flags(args))
+
+
+def batched_flags(args: tuple) -> list:
+    """For each of ``args``: whether it is a Tensor that may be batched (see :func:`batched`)."""
     levels = []
     level = current_level()
     while level is not None:
         if getattr(level, "samples", None) is not None:   # a vmap's (func/vmap.py's _VmapLevel)
             levels.append(level)
         level = getattr(level, "enclosing", None)
-    return any(isinstance(a, Tensor) and _batched_at(a, level) for a in args for level in levels)
+    return [isinstance(a, Tensor) and any(_batched_at(a, level) for level in levels) for a in args]
 
 
 def _batched_at(t: Tensor, level: Any) -> bool:
@@ -117,11 +122,12 @@ def _batched_at(t: Tensor, level: Any) -> bool:
 
 def run_vmap_rule(op: type, args: tuple, randomness: str) -> Any:
     """``op``'s ``vmap`` staticmethod inside ``mg.func.vmap``, whose loop gives one example's arguments: the rule on
-    a batch of this one example (every Tensor argument batched along dim 0, ``info.batch_size`` 1), its outputs
-    taken at that example: the values PyTorch's batched call gives (the rule's, not ``forward``'s, where the two
-    differ). PyTorch's RuntimeError for a rule that does not return ``(output, out_dims)``."""
-    in_dims = tuple(0 if isinstance(a, Tensor) else None for a in args)
-    batch = tuple(a.unsqueeze(0) if isinstance(a, Tensor) else a for a in args)
+    a batch of this one example (each Tensor argument that may be batched along dim 0, the others with in_dim None,
+    as PyTorch's; ``info.batch_size`` 1), its outputs taken at that example: the values PyTorch's batched call
+    gives (the rule's, not ``forward``'s, where the two differ). PyTorch's RuntimeError for a rule that does not
+    return ``(output, out_dims)``."""
+    in_dims = tuple(0 if flag else None for flag in batched_flags(args))
+    batch = tuple(a.unsqueeze(0) if d is not None else a for a, d in zip(args, in_dims))
     # the rule runs below the vmap, as PyTorch's: its own calls (Op.apply on the batch) run unbatched
     with vmap_calls(None), transform_level(getattr(_VMAP.level, "enclosing", None)):
         returned = op.vmap(VmapInfo(1, randomness), in_dims, *batch)

@@ -337,3 +337,65 @@ def test_an_output_marked_non_differentiable_has_no_tangent(form: str) -> None:
             y, z = op.apply(fwad.make_dual(lib.tensor(B), lib.ones(3, dtype=lib.float64)))
             return fwad.unpack_dual(y).tangent, fwad.unpack_dual(z).tangent
     _same(program)
+
+
+@pytest.mark.parametrize("lib", [torch, mg], ids=["torch", "minigrad"])
+def test_a_vmap_rule_gets_in_dim_none_for_an_unbatched_tensor(lib: Any) -> None:
+    """The rule got in_dims (0, 0) for vmap(..., in_dims=(0, None)); PyTorch gives None for the unmapped tensor."""
+    seen: list = []
+
+    class Scaled(lib.autograd.Function):
+        @staticmethod
+        def forward(x: Any, w: Any) -> Any:
+            return x * w
+
+        @staticmethod
+        def setup_context(ctx: Any, inputs: tuple, output: Any) -> None:
+            pass
+
+        @staticmethod
+        def backward(ctx: Any, g: Any) -> tuple:
+            return g, g
+
+        @staticmethod
+        def vmap(info: Any, in_dims: tuple, x: Any, w: Any) -> tuple:
+            seen.append(tuple(in_dims))
+            return x.movedim(in_dims[0], 0) * w, 0
+
+    out = _func(lib).vmap(Scaled.apply, in_dims=(0, None))(lib.tensor(A), lib.tensor(B))
+    np.testing.assert_allclose(out.numpy(), A * B)
+    assert seen and all(d == (0, None) for d in seen), seen
+
+
+@pytest.mark.parametrize("lib", [torch, mg], ids=["torch", "minigrad"])
+def test_a_tensor_returned_twice_is_two_outputs_inside_a_transform(lib: Any) -> None:
+    """Eagerly one output (backward gets None for the first, with set_materialize_grads(False)); inside torch.func
+    transforms two: minigrad's backward got None there too."""
+    got: list = []
+
+    class Twice(lib.autograd.Function):
+        @staticmethod
+        def forward(x: Any) -> tuple:
+            y = x.sin()
+            return y, y
+
+        @staticmethod
+        def setup_context(ctx: Any, inputs: tuple, output: Any) -> None:
+            ctx.set_materialize_grads(False)
+
+        @staticmethod
+        def backward(ctx: Any, g0: Any, g1: Any) -> Any:
+            got.append((g0 is None, g1 is None))
+            return (0 if g0 is None else g0) + (0 if g1 is None else g1)
+
+    def loss(x: Any) -> Any:
+        a, b = Twice.apply(x)
+        return (a + b).sum()
+
+    np.testing.assert_allclose(_func(lib).grad(loss)(lib.tensor(B)).numpy(), 2 * np.ones(3))
+    assert got == [(False, False)], got
+    got.clear()
+    x = lib.tensor(B, requires_grad=True)
+    loss(x).backward()
+    np.testing.assert_allclose(x.grad.numpy(), 2 * np.ones(3))
+    assert got == [(True, False)], got
