@@ -30,6 +30,7 @@ import numpy
 
 import minigrad as mg
 from minigrad import Tensor
+from minigrad.tensor import is_torch_tensor
 
 __all__ = ["StateDictError", "_IncompatibleKeys", "keep_lazy_module", "load_module_state", "load_own_state",
            "save_module_state"]
@@ -364,6 +365,12 @@ def _check_value(key: str, target: Tensor, value: Any, assign: bool) -> tuple[An
     is not a numeric array, has another shape, or would be copied into a read-only array."""
     if _is_placeholder(target) and _is_placeholder(value):   # a lazy module's into a lazy module's: nothing to
         return None, None                                     # load, the target stays a placeholder (PyTorch's)
+    if not (isinstance(value, Tensor) or mg.is_array(value) or is_torch_tensor(value)):
+        # PyTorch's RuntimeError ("expected torch.Tensor or Tensor-like object"): a list, a number or a NumPy
+        # scalar is no tensor (a NumPy array is taken, DESIGN.md §5)
+        kind = type(value)
+        kind = kind.__name__ if kind.__module__ == "builtins" else f"{kind.__module__}.{kind.__qualname__}"
+        return None, f"  {key}: expected a Tensor or an array, got {kind} (wrap it in mg.tensor(...))"
     array = _as_array(value)
     if array is None or array.dtype.kind not in "biufc":
         kind = type(value).__name__ if array is None else f"dtype {array.dtype}"
@@ -385,16 +392,25 @@ def _check_value(key: str, target: Tensor, value: Any, assign: bool) -> tuple[An
 
 def _assigned(module: Any, name: str, target: Tensor, value: Any, array: Any) -> Tensor:
     """What ``module``'s ``name`` holds after an assign load of ``value`` (read as ``array``): ``value`` itself if it
-    is a tensor of the kind (a Parameter for a parameter, given ``target``'s ``requires_grad``; any Tensor for a
-    buffer), else a new one holding ``array`` (no copy): a parameter's class, or a plain Tensor for a buffer."""
+    is a tensor of the kind (a Parameter of any class for a parameter, given ``target``'s ``requires_grad``; any
+    Tensor for a buffer), else a new one holding ``array`` (no copy): an ``nn.Parameter``, or a plain Tensor for a
+    buffer, as PyTorch's."""
     if name in module._parameters:
-        if isinstance(value, type(target)) and value.data is array:
+        # PyTorch's: a Parameter of any class is kept (a plain one for a subclass's parameter too), anything else
+        # becomes a plain nn.Parameter (never the module's Parameter subclass, whose constructor may differ)
+        if isinstance(value, _parameter_class()) and value.data is array:
             value.requires_grad_(target.requires_grad)
             return value
-        return type(target)(array, requires_grad=target.requires_grad)
+        return _parameter_class()(array, requires_grad=target.requires_grad)
     if isinstance(value, Tensor) and value.data is array:
         return value
     return Tensor._new(array, dtype=array.dtype)
+
+
+def _parameter_class() -> type:
+    """``nn.Parameter`` (imported here: nn.module, which defines it, imports this module)."""
+    from .module import Parameter
+    return Parameter
 
 
 def _root(array: Any) -> Any:
