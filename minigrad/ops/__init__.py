@@ -16,7 +16,7 @@ from ..arguments import wrapped_ints
 from ..autograd.names import spelled
 from ..outputs import write_out
 from ..recording import is_recording, note_draw
-from ..tensor import Tensor
+from ..tensor import Tensor, is_torch_tensor, torch_values
 from . import creation, inplace
 from ._util import ShapeMismatchError, number, refuse_complex, same_device, sum_to, tensor_arg, unwrap
 from .elementwise import (
@@ -126,7 +126,13 @@ def _compare(name: str, op: Any, operator: bool = False) -> Any:
                                                                        f"convert to {self.dtype} (as in PyTorch)"))[1]
         # complex values have no order (NumPy's is lexicographic): PyTorch refuses lt/le/gt/ge of them
         if not equality:
-            refuse_complex(name, self.data, raw)
+            try:
+                refuse_complex(name, self.data, raw)
+            except AttributeError:   # a PyTorch tensor (its dtype has no .kind): compared as its values
+                if not is_torch_tensor(raw):
+                    raise
+                raw = other = torch_values(raw)
+                refuse_complex(name, self.data, raw)
         try:
             result = op(self.data, raw)
         except (ValueError, TypeError) as error:
@@ -138,6 +144,8 @@ def _compare(name: str, op: Any, operator: bool = False) -> Any:
             raise (ShapeMismatchError(message) if type(error) is ValueError else backend.reworded(error, message)) \
                 from error
         if not backend.is_array(result):
+            if is_torch_tensor(raw):   # NumPy's operator deferred to PyTorch's tensor (`!=` then fell back to
+                return compare(self, torch_values(raw))   # identity: True): compared as its values instead
             result = backend.numpy.asarray(result)   # NumPy gives a scalar for 0-d operands
         # an mg.compile capture records the comparison, so a replay compares the new values
         return note_draw(name, op, (self, other), Tensor._make(result, False, None, 0))
