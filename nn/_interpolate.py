@@ -292,7 +292,8 @@ def interpolate(input: Tensor, size: Any = None, scale_factor: Any = None, mode:
     if mode == "area" and x.dtype == mg.float16:   # PyTorch's adaptive average pooling of float16
         if x.ndim == 5:   # its 3-D kernel's float16 steps
             return adaptive_avg_pool3d_float16(x, sizes)
-        return _area(x.float(), sizes).half()   # the 1-D and 2-D kernels: in float32, rounded once
+        # the 1-D and 2-D kernels: in float32, rounded once; laid out as the input suggests, as the float32 path
+        return channels_last_as(_area(x.float(), sizes).half(), x)
     if mode == "area":   # (PyTorch's 3-D adaptive pooling gives C order)
         return _area(x, sizes) if x.ndim == 5 else channels_last_as(_area(x, sizes), x)
     if mode.startswith("nearest") and x.dtype.kind != "f" and x.dtype != mg.uint8:   # as PyTorch's kernels

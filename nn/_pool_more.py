@@ -253,6 +253,9 @@ def _max_unpool(name: str, dims: int, input: Any, indices: Any, kernel_size: Any
                 raise ValueError(f'{name}: invalid output_size "{tuple(output_size)}" (dim {d} must be between '
                                  f'{default[d] - stride[d]} and {default[d] + stride[d]})')
     total = math.prod(size)
+    if total == 0:   # an empty output (a dim of size 0): nothing is written, so PyTorch checks no index
+        out = x.reshape(*x.shape[:-dims], math.prod(x.shape[-dims:]))[..., :0].reshape(*x.shape[:-dims], *size)
+        return out.clone()
     shape = "x".join(map(str, size))
     flat_index = checked_indices(indices.reshape(*x.shape[:-dims], math.prod(x.shape[-dims:])), x.device, total, name,
                                  lambda value, _low, _high: f"{name}: Found an invalid max index: {value} (output "

@@ -27,9 +27,9 @@ def _factor(value: Any, name: str, what: str) -> int:
 def _new(result: Tensor, x: Tensor) -> Tensor:
     """``result`` as a tensor of its own, as PyTorch's rearrangements return: where the permute moves nothing
     (a factor of 1, one group, size-1 dims) the reshapes give a view of the input, which is copied; in the layout
-    ``x`` suggests, as PyTorch's kernels allocate it (a channels-last x: a channels-last result)."""
+    ``x`` suggests, as PyTorch's kernels allocate it (a channels-last or channels-last-3d x: a result so laid out)."""
     result = result.clone() if getattr(result, "_view", None) else result
-    if result.ndim != 4 or memory_formats.suggests_c_order(x.data):   # (the usual case: one flags check)
+    if result.ndim not in (4, 5) or memory_formats.suggests_c_order(x.data):   # (the usual case: one flags check)
         return result
     return result.contiguous(memory_format=memory_formats.suggest(tuple(x.shape), x.data.strides))
 

@@ -100,3 +100,39 @@ def test_pad_may_crop_some_padded_dims_to_nothing(mode: str, shape: tuple, pad: 
     assert ours.shape == tuple(theirs.shape) and ours.numel() == 0
     ours.sum().backward()
     assert xm.grad.shape == shape and not xm.grad.numpy().any()   # (PyTorch's 3-D reflect backward: garbage)
+
+
+def test_channel_shuffle_keeps_channels_last_3d() -> None:
+    # a 5-D channels-last-3d input gave a C-order result; PyTorch's kernel lays it out as the input suggests
+    x = np.random.default_rng(4).standard_normal((2, 6, 3, 4, 5))
+    ours = F.channel_shuffle(mg.tensor(x).contiguous(memory_format=mg.channels_last_3d), 2)
+    theirs = TF.channel_shuffle(torch.tensor(x).contiguous(memory_format=torch.channels_last_3d), 2)
+    assert ours.stride() == theirs.stride() == (360, 1, 120, 30, 6)
+    np.testing.assert_array_equal(ours.numpy(), theirs.numpy())
+
+
+@pytest.mark.parametrize("dims", [1, 2, 3])
+def test_max_unpool_to_an_empty_output_checks_no_index(dims: int) -> None:
+    # kernel 2, stride 3, padding 1 over a size-2 dim: the default output size is 0 along it; PyTorch writes
+    # nothing and returns the empty tensor, minigrad raised "invalid max index"
+    shape = (2, 1) + (2,) * dims
+    x = np.random.default_rng(5).standard_normal(shape)
+    results = []
+    for lib, fn in ((mg, F), (torch, TF)):
+        xt = lib.tensor(x, requires_grad=True)
+        y, i = getattr(fn, f"max_pool{dims}d")(xt, 2, 3, 1, return_indices=True)
+        results.append((xt, getattr(fn, f"max_unpool{dims}d")(y, i, 2, 3, 1)))
+    (xm, ours), (_, theirs) = results
+    assert ours.shape == tuple(theirs.shape) == (2, 1) + (0,) * dims
+    ours.sum().backward()   # (PyTorch's backward raises "index 0 is out of bounds"; the gradient is zeros)
+    assert xm.grad.shape == shape and not xm.grad.numpy().any()
+
+
+def test_area_resize_of_float16_keeps_channels_last() -> None:
+    # float16 'area' ran in float32 and came back in C order; PyTorch's adaptive pooling keeps channels-last
+    x = np.random.default_rng(6).standard_normal((2, 3, 6, 7))
+    ours = F.interpolate(mg.tensor(x).half().contiguous(memory_format=mg.channels_last), size=(3, 4), mode="area")
+    theirs = TF.interpolate(torch.tensor(x).half().contiguous(memory_format=torch.channels_last), size=(3, 4),
+                            mode="area")
+    assert not theirs.is_contiguous() and ours.stride() == theirs.stride()
+    np.testing.assert_allclose(ours.numpy(), theirs.numpy(), rtol=1e-3)
