@@ -73,15 +73,8 @@ def _shape_arg(shape: Any, name: str = "tensor") -> tuple:
     """A shape given as ints, or as one tuple/list of ints; anything else raises naming the constructor."""
     if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
         shape = tuple(shape[0])
-    given = shape
-    try:
-        if shape and isinstance(shape[0], bool):   # PyTorch's parser tells an int list by its first element only:
-            raise TypeError("bools are not sizes")   # a later bool is the size 0 or 1 (``zeros(2, True)`` is (2, 1))
-        shape = tuple(operator.index(s) for s in shape)
-    except TypeError:
-        raise TypeError(f"{name}: a shape is ints or one tuple of ints, got {shape!r}") from None
-    if Tensor in map(type, given) and any(isinstance(s, Tensor) and s.dtype == bool for s in given):   # as PyTorch's
-        raise ArgumentTypeError(f"{name}: a shape is ints, got a bool tensor in {given!r:.80}")
+    from .ops._util import int_tuple  # (the ops import this module)
+    shape = int_tuple(tuple(shape), name)
     if any(s < 0 for s in shape):
         raise ShapeMismatchError(f"{name}: negative dimension in shape {shape}")
     return shape

@@ -223,12 +223,11 @@ def in_int64(value: int, name: str, what: str) -> int:
     return value
 
 
-_SIZES = ("shape", "size", "sizes")   # PyTorch's size lists refuse a bool tensor (its dim lists take one as 0 or 1)
-
-
-def int_tuple(values: Any, name: str, what: str = "shape") -> tuple:
+def int_tuple(values: Any, name: str, what: str = "shape", dims: bool = False) -> tuple:
     """An int or a sequence of ints (each within int64) as a tuple of ints; anything else raises a TypeError
-    naming the op (a bool tensor among sizes an :class:`ArgumentTypeError`, as PyTorch's RuntimeError)."""
+    naming the op. A bool tensor among them raises an :class:`ArgumentTypeError` (PyTorch's RuntimeError) as
+    PyTorch's size lists do (sizes, strides, shifts, split sizes, pads); ``dims=True``: the list is one PyTorch
+    reads as plain ints (its dim lists, ``torch.Size``), where a bool tensor is the int 0 or 1."""
     items = values if isinstance(values, (tuple, list)) else (values,)
     try:
         if items and type(items[0]) is bool:   # PyTorch's parser tells an int list by its first element only: a
@@ -236,12 +235,20 @@ def int_tuple(values: Any, name: str, what: str = "shape") -> tuple:
         ints = tuple(map(operator.index, items))
     except TypeError:
         raise TypeError(f"{name}: {what} must be an int or a sequence of ints, got {values!r}") from None
-    if what in _SIZES and Tensor in map(type, items) and any(isinstance(v, Tensor) and v.dtype == bool for v in items):
-        raise ArgumentTypeError(f"{name}: {what} must be ints, got a bool tensor in {values!r:.80}")   # as PyTorch
+    if not dims and Tensor in map(type, items):   # (the type test first: the usual call has no Tensor)
+        refuse_bool_tensors(items, name, what)
     if ints and (min(ints) < -2**63 or max(ints) >= 2**63):   # (min and max: cheaper than a check per value)
         for value in ints:
             in_int64(value, name, what)
     return ints
+
+
+def refuse_bool_tensors(items: Any, name: str, what: str) -> None:
+    """An :class:`ArgumentTypeError` (PyTorch's RuntimeError "Expected scalar.isIntegral") if a bool tensor is
+    among ``items``, a sequence given where PyTorch wants a list of sizes: its parser reads each Tensor there as a
+    scalar and refuses a bool one, where ``operator.index`` would read it as 0 or 1."""
+    if Tensor in map(type, items) and any(isinstance(v, Tensor) and v.dtype == bool for v in items):
+        raise ArgumentTypeError(f"{name}: {what} must be ints, got a bool tensor in {tuple(items)!r:.80}")
 
 
 def int_arg(value: Any, name: str, what: str, one_element: bool = False) -> int:

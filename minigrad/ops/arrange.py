@@ -108,7 +108,7 @@ def _movedim_dims(dims: Any, what: str) -> tuple:
     PyTorch's int overload: a 0-d integer one (not a bool one, nor ``tensor([1])``)."""
     if isinstance(dims, Tensor):
         dims = int_arg(dims, "movedim", what)
-    return int_tuple(dims, "movedim", what)
+    return int_tuple(dims, "movedim", what, dims=True)
 
 
 def movedim(input: Tensor, source: Any, destination: Any) -> Tensor:  # noqa: A002
@@ -368,7 +368,7 @@ def rot90(input: Tensor, k: int = 1, dims: Sequence[int] = (0, 1)) -> Tensor:  #
     (torch.rot90); (3, 4) → (4, 3) for odd k."""
     x = tensor_arg(input, "rot90")
     k = int_arg(k, "rot90", "k") % 4
-    dims = int_tuple(dims, "rot90", "dims")
+    dims = int_tuple(dims, "rot90", "dims", dims=True)
     if len(dims) != 2:
         raise ShapeMismatchError(f"rot90: dims must be two dims, got {list(dims)}")
     if x.ndim < 2:

@@ -163,6 +163,8 @@ def _cuts(name: str, **spellings: Any) -> Any:
 def _split_by(x: Any, cuts: Any, axis: int, min_ndim: int, name: str, sections: Any, indices: Any) -> tuple:
     if cuts is NOT_GIVEN or sections is not NOT_GIVEN or indices is not NOT_GIVEN:   # PyTorch's keywords
         cuts = _cuts(name, indices_or_sections=cuts, sections=sections, indices=indices)
+    if isinstance(cuts, (list, tuple)):   # PyTorch's int[] of indices reads a bool tensor as 0 or 1 (tensor_split's
+        cuts = int_tuple(cuts, name, "indices", dims=True)   # own SymInt[] refuses it)
     x = tensor_arg(x, name)
     if x.ndim < min_ndim:
         raise ShapeMismatchError(f"{name}: expects a tensor with at least {min_ndim} dims, got shape {x.shape}")
@@ -245,7 +247,7 @@ def _contracted(dims: Any, a: Tensor, b: Tensor) -> tuple:
             raise ValueError(f"tensordot: dims must be an int or two lists of dims, got {dims!r}")
         if not all(isinstance(d, (list, tuple)) for d in dims):   # [1, 0] is not ([1], [0]): PyTorch's TypeError
             raise TypeError(f"tensordot: dims must be an int or two lists of dims, got {dims!r}")
-        dims_a, dims_b = (int_tuple(d, "tensordot", "dims") for d in dims)
+        dims_a, dims_b = (int_tuple(d, "tensordot", "dims", dims=True) for d in dims)
         if len(dims_a) != len(dims_b):
             raise ShapeMismatchError(f"tensordot: the two lists of dims must have the same length, got {dims!r}")
         if not a.ndim or not b.ndim:

@@ -46,7 +46,7 @@ def _dims(dims: tuple, name: str) -> tuple:
     """``f(x, 0, 1)`` or ``f(x, (0, 1))`` or ``f(x, [0, 1])``: the dims as one tuple."""
     if len(dims) == 1 and isinstance(dims[0], (tuple, list)):
         dims = tuple(dims[0])
-    return int_tuple(dims, name, "dims")
+    return int_tuple(dims, name, "dims", dims=True)
 
 
 class Flip(Function):
@@ -128,10 +128,11 @@ def _roll_layout(x: Any, shifts: tuple, axes: tuple) -> Any:
 def roll(input: Tensor, shifts: Any, dims: Any = None) -> Tensor:  # noqa: A002
     """Elements shifted cyclically by ``shifts`` along ``dims`` (the flattened tensor when None)."""
     x = tensor_arg(input, "roll")
-    shift_tuple = int_tuple(shifts, "roll", "shifts")
+    # shifts is PyTorch's SymInt[1]: a bool tensor in a list is refused, a bare one read by __index__ (its parser's)
+    shift_tuple = int_tuple(shifts, "roll", "shifts", dims=not isinstance(shifts, (tuple, list)))
     if not shift_tuple:
         raise ShapeMismatchError(f"roll: `shifts` required (got {shifts!r}), as in PyTorch")
-    dim_tuple = () if dims is None else int_tuple(dims, "roll", "dims")
+    dim_tuple = () if dims is None else int_tuple(dims, "roll", "dims", dims=True)
     if not dim_tuple:   # dims None or (): the flattened tensor rolls, as PyTorch
         if len(shift_tuple) != 1:
             raise ShapeMismatchError(f"roll: without dims, shifts must be one int, got {shifts!r}")

@@ -164,7 +164,7 @@ def tensorsolve(A: Any, B: Any, dims: Any = None) -> Tensor:  # noqa: N803
     A, B = floating(A, name, "A", complex_ok=True), floating(B, name, "B", complex_ok=True)  # noqa: N806
     same_dtype(name, A, B)
     if dims is not None:
-        moved = int_tuple(dims, name, "dims")
+        moved = int_tuple(dims, name, "dims", dims=True)
         A = movedim(A, moved, tuple(range(A.ndim - len(moved), A.ndim)))  # noqa: N806
     result_shape = tuple(A.shape[B.ndim:])
     # as PyTorch, only the element counts must agree: A's first B.ndim dims are read flat, as B is

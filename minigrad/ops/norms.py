@@ -84,7 +84,7 @@ def _vector_dims(dim: Any, ndim: int, name: str) -> Any:
     """vector_norm's ``dim``: None, ``()`` and ``[]`` reduce every dim; a 0-d tensor takes 0 or -1."""
     if dim is None:
         return None
-    dims = int_tuple(dim, name, "dim")
+    dims = int_tuple(dim, name, "dim", dims=True)
     if not dims:
         return None
     axes = normalize_axis(dims, ndim, name)   # a 0-d tensor: 0 or -1, once
@@ -120,7 +120,7 @@ def vector_norm(x: Any, ord: Any = 2, dim: Any = None, keepdim: bool = False, *,
 
 
 def _matrix_dims(dim: Any, ndim: int, name: str) -> tuple:
-    dims = int_tuple(dim, name, "dim")
+    dims = int_tuple(dim, name, "dim", dims=True)
     if len(dims) != 2:
         raise ShapeMismatchError(f"{name}: dim must be a pair of dims, got {dim!r}")
     first, second = normalize_axis(dims, ndim, name)

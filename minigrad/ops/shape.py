@@ -591,7 +591,10 @@ class Size(tuple):
     def __new__(cls, sizes: Any = ()) -> Size:
         if not isinstance(sizes, (tuple, list, range)):
             raise TypeError(f"Size: expected a tuple or list of ints, got {type(sizes).__name__}")
-        return super().__new__(cls, int_tuple(tuple(sizes), "Size", "sizes"))
+        sizes = tuple(sizes)
+        if sizes and type(sizes[0]) is bool:   # torch.Size reads each item by __index__: a first bool too, and a
+            sizes = (int(sizes[0]),) + sizes[1:]   # bool tensor (dims=True), which PyTorch's size lists refuse
+        return super().__new__(cls, int_tuple(sizes, "Size", "sizes", dims=True))
 
     def numel(self) -> int:
         """The number of elements a tensor of this shape holds (the product of the sizes; 1 for ``()``)."""
