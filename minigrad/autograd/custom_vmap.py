@@ -129,7 +129,8 @@ def run_vmap_rule(op: type, args: tuple, randomness: str) -> Any:
     in_dims = tuple(0 if flag else None for flag in batched_flags(args))
     batch = tuple(a.unsqueeze(0) if d is not None else a for a, d in zip(args, in_dims))
     # the rule runs below the vmap, as PyTorch's: its own calls (Op.apply on the batch) run unbatched
-    with vmap_calls(None), transform_level(getattr(_VMAP.level, "enclosing", None)):
+    below = getattr(_VMAP.level, "enclosing", None)   # (read before vmap_calls(None) sets _VMAP.level to None)
+    with vmap_calls(None), transform_level(below):
         returned = op.vmap(VmapInfo(1, randomness), in_dims, *batch)
     if not (isinstance(returned, tuple) and len(returned) == 2):
         raise RuntimeError(f"{op.__name__}: Expected the vmap staticmethod to have two returns, an output and "

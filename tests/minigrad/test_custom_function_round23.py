@@ -399,3 +399,32 @@ def test_a_tensor_returned_twice_is_two_outputs_inside_a_transform(lib: Any) -> 
     loss(x).backward()
     np.testing.assert_allclose(x.grad.numpy(), 2 * np.ones(3))
     assert got == [(True, False)], got
+
+
+@pytest.mark.parametrize("inner_form", ["ctx", "setup"])
+def test_a_vmap_rule_under_grad_runs_at_the_grad_level(inner_form: str) -> None:
+    """grad(vmap(f)): the rule runs below the vmap, at grad's level, where PyTorch refuses a forward(ctx, ...)
+    Function (RuntimeError) and takes one with setup_context."""
+    def program(lib: Any) -> Any:
+        inner = _double(lib, inner_form)
+
+        class Outer(lib.autograd.Function):
+            @staticmethod
+            def forward(x: Any) -> Any:
+                return x * 2
+
+            @staticmethod
+            def setup_context(ctx: Any, inputs: tuple, output: Any) -> None:
+                pass
+
+            @staticmethod
+            def backward(ctx: Any, g: Any) -> Any:
+                return g * 2
+
+            @staticmethod
+            def vmap(info: Any, in_dims: tuple, x: Any) -> tuple:
+                return inner.apply(x.movedim(in_dims[0], 0)), 0
+
+        F = _func(lib)
+        return F.grad(lambda x: F.vmap(Outer.apply)(lib.stack([x, x * 3])).sum())(lib.tensor(B))
+    _same(program, "RuntimeError" if inner_form == "ctx" else None)
