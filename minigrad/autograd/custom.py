@@ -31,10 +31,13 @@ gradient of a shape its input broadcasts to is summed down to the input's shape,
 
 Inside ``mg.compile``, a call to a custom Function makes the captured call run eagerly (with a
 ``CompileWarning``): its ``forward`` is Python the replay cannot see into. Inside ``mg.func.vmap`` (a loop over the
-examples), a Function's ``vmap`` staticmethod computes each example's forward, as PyTorch's batched call does (see
-``custom_vmap.py``). An output that shares an input's memory (the input returned as it is, or a view of it) is,
-as in PyTorch, a view made inside a custom Function: an in-place change to it, or to its base after the call,
-makes its use in backward raise.
+examples), a Function's ``vmap`` staticmethod computes each example's forward where an input may be batched, as
+PyTorch's batched call does (see ``custom_vmap.py``); as in PyTorch, a ``forward(ctx, …)`` Function raises inside
+any ``mg.func`` transform (not ``linearize``), one without vmap support inside ``vmap``/``jacfwd``/``hessian``, and
+one without ``jvp`` in forward AD on an input carrying a tangent (whose ``forward`` runs with forward AD off: its
+outputs' tangents are ``jvp``'s). An output that shares an input's memory (the input returned as it is, or a view
+of it) is, as in PyTorch, a view made inside a custom Function: an in-place change to it, or to its base after the
+call, makes its use in backward raise.
 """
 
 from __future__ import annotations

@@ -58,7 +58,7 @@ def uses_vmap_rule(op: type, setup: bool, overrides_vmap: bool) -> bool:
     on each example, which is what ``generate_vmap_rule=True`` and a Function without either do); ``setup``:
     whether it defines ``setup_context``, ``overrides_vmap``: a ``vmap`` staticmethod. PyTorch's
     RuntimeErrors for a ``forward(ctx, …)`` without ``setup_context`` and for both a rule and
-    ``generate_vmap_rule``; minigrad also runs a Function with neither (PyTorch refuses it)."""
+    ``generate_vmap_rule`` (a Function with neither was refused before, by ``custom._check_transforms``)."""
     rule, generate = overrides_vmap, bool(getattr(op, "generate_vmap_rule", False))
     if (rule or generate) and not setup:
         raise RuntimeError(f"{op.__name__}: In order to use an autograd.Function with functorch transforms (vmap, "
