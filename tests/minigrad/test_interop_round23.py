@@ -101,10 +101,15 @@ def test_assign_keeps_a_given_parameter_and_wraps_a_tensor_in_a_plain_parameter(
 
 # --- comparisons with a PyTorch tensor ---
 
+@pytest.mark.parametrize("shape", [(3,), ()])
 @pytest.mark.parametrize("name", ["lt", "le", "gt", "ge", "eq", "ne"])
-def test_comparisons_with_a_torch_tensor_compare_values(name: str) -> None:
+def test_comparisons_with_a_torch_tensor_compare_values(name: str, shape: tuple) -> None:
+    """``mg_t != torch_t`` was ``tensor(True)`` (NumPy's ``!=`` deferred to the torch tensor, then Python compared
+    identities); ``<`` raised AttributeError."""
     op = getattr(operator, name)
     a, b = numpy.array([1.0, 2.0, 3.0], numpy.float32), numpy.array([2.0, 2.0, 2.0], numpy.float32)
+    if shape == ():
+        a, b = a[1, ...], b[1, ...]
     expected = op(a, b)
     for got in (op(mg.tensor(a), torch.tensor(b)), op(torch.tensor(a), mg.tensor(b))):
         assert isinstance(got, mg.Tensor) and got.dtype == mg.bool_
