@@ -47,7 +47,9 @@ class EmbeddingLookup(mg.Function):
 
 def _renorm_rows(weight: Tensor, indices: Any, max_norm: float, norm_type: float) -> None:
     """Scale each row of ``weight`` that ``indices`` names and whose norm exceeds ``max_norm`` down to it,
-    in place (as ``torch.embedding_renorm_``: by max_norm / (norm + 1e-7)); nothing is recorded."""
+    in place (as ``torch.embedding_renorm_``: by max_norm / (norm + 1e-7)); nothing is recorded. Like PyTorch's,
+    it counts as an in-place change of ``weight`` even when no row was over, so a backward that saved the weight
+    before (``w = a.exp()``, a tied decoder's matmul) raises whatever the rows' norms, not only once one grows."""
     xp = mg.array_module(weight.data)
     rows = xp.unique(indices.reshape(-1))
     with mg.no_grad():
@@ -58,6 +60,8 @@ def _renorm_rows(weight: Tensor, indices: Any, max_norm: float, norm_type: float
         if over.any():
             scale = (max_norm / (norms[over] + 1e-7)).astype(weight.dtype)
             weight[mg.as_tensor(rows[over])] = mg.as_tensor(picked[over] * scale[:, None])
+        else:
+            weight._bump_version()
 
 
 def _normalize_padding(padding_idx: int, num: int, name: str) -> int:

@@ -94,3 +94,17 @@ def test_norm_functions_refuse_with_torch_classes_and_order() -> None:
     single = np.ones((2, 3, 1))
     _raises_as_torch(lambda: F.instance_norm(mg.tensor(single), weight=mg.tensor(weight)),
                      lambda: TF.instance_norm(torch.tensor(single), weight=torch.tensor(weight)))
+
+
+@pytest.mark.parametrize("max_norm", [100.0, 0.5])
+def test_embedding_max_norm_always_counts_as_in_place(max_norm: float) -> None:
+    """PyTorch's renorm is an in-place op on the weight whether or not a row was over max_norm: a backward that saved
+    the weight raises either way. minigrad raised only once some looked-up row grew past max_norm (data-dependent)."""
+    rows = np.array([[0.3, 0.1], [0.2, -0.4], [1.5, 2.0]])
+    index = np.array([0, 1])
+    for lib, functional in ((torch, torch.nn.functional), (mg, nn.functional)):
+        source = lib.tensor(rows, requires_grad=True)
+        weight = source.exp()   # exp saves its result
+        functional.embedding(lib.tensor(index), weight, max_norm=max_norm).sum()
+        with pytest.raises(RuntimeError):
+            weight.sum().backward()
