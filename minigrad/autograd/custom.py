@@ -352,9 +352,11 @@ class _CustomNode(Function):
         ``t`` (zeros that require grad), with a graph, so forward AD's second vjp gives ``jvp(t)`` back."""
         # with set_materialize_grads(False), None for an input without a tangent (PyTorch's jvp gets None there)
         materialize, level = self.ctx._materialize_grads, engine.FORWARD_AD
-        tangents = [Tensor._make(self.xp.zeros(shape, dtype=dtype), True, None, 0)
-                    if materialize or (edge is not None and level.reaches_dual([edge])) else None
-                    for shape, dtype, edge in zip(self.input_shapes, self.input_dtypes, self.edges)]
+        leaves = [Tensor._make(self.xp.zeros(shape, dtype=dtype), True, None, 0)
+                  if materialize or (edge is not None and level.reaches_dual([edge])) else None
+                  for shape, dtype, edge in zip(self.input_shapes, self.input_dtypes, self.edges)]
+        with record_grad():   # (copies, which a jvp may change in place: that of an input marked dirty does)
+            tangents = [None if t is None else t.clone() for t in leaves]
         args: list = [None] * self.n_args
         for position, t in zip(self.positions, tangents):
             args[position] = t
@@ -381,7 +383,7 @@ class _CustomNode(Function):
         self._check_view_tangents(result, tangents)
         pairs = [(out, g) for out, g in zip((result[p] for p in self.out_positions), grads)
                  if g is not None and isinstance(out, Tensor) and out.requires_grad]
-        given = [t for t in tangents if t is not None]
+        given = [t for t in leaves if t is not None]
         if not pairs or not given:
             return (None,) * len(tangents)
         summed = iter(grad([out for out, _ in pairs], given, [g for _, g in pairs], create_graph=True,
@@ -452,6 +454,11 @@ def _apply(op: type, *args: Any, **kwargs: Any) -> Any:
     results = result if isinstance(result, tuple) else (result,)
     out_positions = [i for i, y in enumerate(results) if isinstance(y, Tensor)]   # other values pass through
     outputs = tuple(results[i] for i in out_positions)
+    if ctx._dirty and randomness is not None and getattr(op, "generate_vmap_rule", False) and batched(args):
+        raise RuntimeError(f"{op.__name__}: Some elements marked as dirty during the forward method were not returned "
+                           "as output. The inputs that are modified inplace must all be outputs of the Function. "
+                           "(PyTorch's generate_vmap_rule=True runs forward on unwrapped copies inside vmap: "
+                           "mark_dirty there raises this; write a vmap staticmethod)")
     _check_dirty(op, ctx, args, outputs)
     # inputs returned as they are (not marked dirty): PyTorch's outputs are views of them, not the inputs
     as_is = {id(y) for y in outputs if any(y is a for a in args) and not any(y is x for x in ctx._dirty)}

@@ -201,7 +201,11 @@ class _Level:
 
     def changed_in_place(self, x: Tensor) -> None:
         """Told by each in-place op (after it wrote ``x``): refuses one that leaves ``x``'s tangent stale, that is
-        an in-place op not recorded (under no_grad) on a tensor carrying a tangent. PyTorch updates the tangent."""
+        an in-place op not recorded (under no_grad) on a tensor carrying a tangent. PyTorch updates the tangent.
+        Not inside a custom Function's forward (``opaque``): PyTorch runs it with forward grad off (its ``jvp``
+        updates the tangent of an input it marks dirty)."""
+        if self.opaque:
+            return
         if x._requires_grad:
             stale = not is_recording() and self.reaches_dual([x if x._node is None else (x._node, x._index)])
         else:

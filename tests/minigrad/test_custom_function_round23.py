@@ -428,3 +428,53 @@ def test_a_vmap_rule_under_grad_runs_at_the_grad_level(inner_form: str) -> None:
         F = _func(lib)
         return F.grad(lambda x: F.vmap(Outer.apply)(lib.stack([x, x * 3])).sum())(lib.tensor(B))
     _same(program, "RuntimeError" if inner_form == "ctx" else None)
+
+
+def _doubling_in_place(lib: Any) -> type:
+    class DoubleInPlace(lib.autograd.Function):
+        generate_vmap_rule = True
+
+        @staticmethod
+        def forward(x: Any) -> Any:
+            return x.mul_(2)
+
+        @staticmethod
+        def setup_context(ctx: Any, inputs: tuple, output: Any) -> None:
+            ctx.mark_dirty(inputs[0])
+
+        @staticmethod
+        def backward(ctx: Any, g: Any) -> Any:
+            return g * 2
+
+        @staticmethod
+        def jvp(ctx: Any, t: Any) -> Any:
+            return t.mul_(2)   # PyTorch's rule for an input marked dirty: its tangent changed in place
+    return DoubleInPlace
+
+
+@pytest.mark.parametrize("api", ["jvp", "fwad", "jacfwd"])
+def test_a_function_marking_its_input_dirty_works_in_forward_ad(api: str) -> None:
+    """Its forward's in-place op on a tensor carrying a tangent raised (minigrad's refusal of an unrecorded in-place
+    op in forward AD), and jvp could not change its tangent in place; PyTorch runs forward with forward grad off."""
+    def program(lib: Any) -> Any:
+        op, F = _doubling_in_place(lib), _func(lib)
+        if api == "jvp":
+            return F.jvp(lambda a: op.apply(a * 1), (lib.tensor(B),), (lib.tensor(A[0]),))
+        if api == "jacfwd":
+            return F.jacfwd(lambda a: op.apply(a * 1))(lib.tensor(B))
+        fwad = _fwad(lib)
+        with fwad.dual_level():
+            y = op.apply(fwad.make_dual(lib.tensor(B), lib.tensor(A[0])) * 1)
+            return fwad.unpack_dual(y).tangent
+    _same(program)
+
+
+@pytest.mark.parametrize("mapped", ["input", "computed"])
+def test_generate_vmap_rule_with_mark_dirty_raises_inside_vmap(mapped: str) -> None:
+    """PyTorch's generated rule runs forward on copies: marking the input dirty raises RuntimeError (minigrad ran it,
+    or raised NotImplementedError for the mapped input's slice)."""
+    def program(lib: Any) -> Any:
+        op = _doubling_in_place(lib)
+        f = op.apply if mapped == "input" else (lambda a: op.apply(a * 1))
+        return _func(lib).vmap(f)(lib.tensor(A))
+    _same(program, "RuntimeError")
