@@ -20,7 +20,7 @@ from typing import Any, Callable, Sequence
 from .. import backend
 
 # --- coefficients (SunPro fdlibm s_erf.c), lowest degree first ------------------------------------------------------
-_ERX = 8.45062911510467529297e-01   # erf(1) rounded to 24 bits
+ERX = 8.45062911510467529297e-01   # erf(1) rounded to 24 bits
 _PP = (1.28379167095512558561e-01, -3.25042107247001499370e-01, -2.84817495755985104766e-02,
        -5.77027029648944159157e-03, -2.37630166566501626084e-05)
 _QQ = (1.0, 3.97917223959155352819e-01, 6.50222499887672944485e-02, 5.08130628187576562776e-03,
@@ -47,31 +47,35 @@ SMALL, MIDDLE, FAR = 0.84375, 1.25, 1 / 0.35   # the pieces' edges in |x|
 ERFC_ZERO = 28.0   # erfc(x) underflows to 0 from here (float64's last subnormal is at 27.2)
 
 
-def pieces(xp: Any, key: Any, edges: Sequence[float], functions: Sequence[Callable], value: Any = None) -> Any:
-    """``functions[k](value)`` on the elements with ``edges[k-1] <= key < edges[k]`` (the last function takes the
+def pieces(xp: Any, key: Any, edges: Sequence[float], functions: Sequence[Callable], *values: Any) -> Any:
+    """``functions[k](*values)`` on the elements with ``edges[k-1] <= key < edges[k]`` (the last function takes the
     rest, NaN keys too), each run on its own elements only and not at all where it has none; a new array of
-    ``key``'s shape (``value``: ``key`` when not given, else an array of its shape and dtype). On the host the
-    elements are gathered by index (``flatnonzero`` + ``take``: a boolean index or ``where`` over a random mask is
-    several times slower in NumPy); on a GPU every function runs on every element, chosen by ``where`` (a boolean
-    index there reads its count back to the host), so each must give finite junk outside its piece."""
-    value = key if value is None else value
+    ``key``'s shape in the functions' dtype. ``values``: arrays of ``key``'s shape (``key`` itself when none given).
+    On the host the elements are gathered by index (``flatnonzero`` + ``take``: a boolean index or ``where`` over a
+    random mask is several times slower in NumPy); on a GPU every function runs on every element, chosen by
+    ``where`` (a boolean index there reads its count back to the host), so each must give finite junk outside its
+    piece."""
+    values = values or (key,)
     if xp is not backend.numpy:
-        out = functions[-1](value)
+        out = functions[-1](*values)
         for edge, function in zip(reversed(edges), reversed(functions[:-1])):
-            out = xp.where(key < edge, function(value), out)
+            out = xp.where(key < edge, function(*values), out)
         return out
-    keys, values = key.reshape(-1), value.reshape(-1)
+    keys, flats = key.reshape(-1), [v.reshape(-1) for v in values]
     which = xp.zeros(keys.shape, dtype=xp.int8)   # each element's piece: how many edges lie at or below its key
     for edge in edges:
         xp.add(which, keys >= edge, out=which, casting="unsafe")
     which[xp.isnan(keys)] = len(edges)
-    out = xp.empty(keys.shape, dtype=value.dtype)
+    out = None
     for piece, function in enumerate(functions):
         inside = xp.flatnonzero(which == piece)
         if inside.size == keys.size:
-            out[...] = function(values)
-        elif inside.size:
-            out[inside] = function(values.take(inside))
+            return xp.asarray(function(*flats)).reshape(key.shape)
+        if inside.size:
+            part = function(*(flat.take(inside) for flat in flats))
+            if out is None:
+                out = xp.empty(keys.shape, dtype=part.dtype)
+            out[inside] = part
     return out.reshape(key.shape)
 
 
@@ -90,7 +94,7 @@ def select(xp: Any, mask: Any, if_true: Any, if_false: Any) -> Any:
     return out.view(if_true.dtype)
 
 
-def _polynomial(x: Any, coefficients: Sequence[float]) -> Any:
+def polynomial(x: Any, coefficients: Sequence[float]) -> Any:
     """Σ c_k x^k by Horner's rule in ``x``'s dtype."""
     total = x * coefficients[-1]
     total += coefficients[-2]
@@ -100,16 +104,16 @@ def _polynomial(x: Any, coefficients: Sequence[float]) -> Any:
     return total
 
 
-def _near_ratio(a: Any) -> Any:
+def near_ratio(a: Any) -> Any:
     """P(a²)/Q(a²) = erf(a)/a - 1, |a| < 0.84375."""
     z = a * a
-    return _polynomial(z, _PP) / _polynomial(z, _QQ)
+    return polynomial(z, _PP) / polynomial(z, _QQ)
 
 
-def _middle(a: Any) -> Any:
-    """erf(a) - c for 0.84375 ≤ a < 1.25 (c = ``_ERX``)."""
+def middle(a: Any) -> Any:
+    """erf(a) - c for 0.84375 ≤ a < 1.25 (c = ``ERX``)."""
     s = a - 1
-    return _polynomial(s, _PA) / _polynomial(s, _QA)
+    return polynomial(s, _PA) / polynomial(s, _QA)
 
 
 def log_scaled_tail(a: Any, far: bool) -> Any:
@@ -117,8 +121,8 @@ def log_scaled_tail(a: Any, far: bool) -> Any:
     1.25 ≤ a < 1/0.35 (``far``: 1/0.35 ≤ a ≤ 28)."""
     s = 1 / (a * a)
     if far:
-        return _polynomial(s, _RB) / _polynomial(s, _SB)
-    return _polynomial(s, _RA) / _polynomial(s, _SA)
+        return polynomial(s, _RB) / polynomial(s, _SB)
+    return polynomial(s, _RA) / polynomial(s, _SA)
 
 
 def tail(xp: Any, a: Any, far: bool) -> Any:
@@ -153,15 +157,16 @@ CHUNK = 1 << 16
 
 def erf_array(xp: Any, x: Any) -> Any:
     """erf(x) elementwise (x a real float array, any shape), in x's dtype; erf(-0.0) = -0.0, ±1 at ±inf."""
-    return chunked(xp, lambda part: _erf(xp, part), x)
+    return chunked(xp, lambda part: erf_unchunked(xp, part), x)
 
 
-def _erf(xp: Any, x: Any) -> Any:
+def erf_unchunked(xp: Any, x: Any) -> Any:
+    """``erf_array`` for a caller that runs in chunks itself."""
     a = xp.abs(x)
 
     def near(v: Any) -> Any:   # v + v·P/Q, scaled by 8 so that a subnormal v keeps its bits
         eight = v * 8
-        return (eight + eight * _near_ratio(v)) * 0.125
+        return (eight + eight * near_ratio(v)) * 0.125
 
     def far(v: Any, beyond: bool) -> Any:
         # 1 - erfc(v), erfc ≤ 0.08: one exp of -v² - 0.5625 + R/S, the rounding of v² is 0.13 ulp of erf at most
@@ -173,7 +178,7 @@ def _erf(xp: Any, x: Any) -> Any:
         out /= v
         return xp.subtract(1, out, out=out)
 
-    y = pieces(xp, a, (SMALL, MIDDLE, FAR), (near, lambda v: _middle(v) + _ERX, lambda v: far(v, False),
+    y = pieces(xp, a, (SMALL, MIDDLE, FAR), (near, lambda v: middle(v) + ERX, lambda v: far(v, False),
                                               lambda v: far(v, True)))
     return xp.copysign(y, x)
 
@@ -182,23 +187,24 @@ def erfc_array(xp: Any, x: Any) -> Any:
     """erfc(x) = 1 - erf(x) elementwise in x's dtype, exact relative to its size in the right tail down to the
     underflow (x ≈ 27.3 in float64, 10.1 in float32); 2 at -inf, 0 at inf."""
     if x.dtype != xp.float64:   # float32 in float64: in float32, 0.5 - x and NumPy's exp (2.3 ulp) made 2-3 ulp
-        return chunked(xp, lambda part: _erfc(xp, part.astype(xp.float64)).astype(x.dtype), x)
-    return chunked(xp, lambda part: _erfc(xp, part), x)
+        return chunked(xp, lambda part: erfc_unchunked(xp, part.astype(xp.float64)).astype(x.dtype), x)
+    return chunked(xp, lambda part: erfc_unchunked(xp, part), x)
 
 
-def _erfc(xp: Any, x: Any) -> Any:
+def erfc_unchunked(xp: Any, x: Any) -> Any:
+    """``erfc_array`` of a float64 ``x`` for a caller that runs in chunks itself."""
     def near(v: Any) -> Any:
         # 1 - erf(x) below ¼; from there 0.5 + ((0.5 - x) - x·P/Q), which keeps the digits 1 - erf would round off
-        ratio = _near_ratio(v)
+        ratio = near_ratio(v)
         return select(xp, v < 0.25, 1 - (v + v * ratio), 0.5 + ((0.5 - v) - v * ratio))
 
-    def middle(v: Any) -> Any:
-        m = _middle(xp.abs(v))
-        return select(xp, v < 0, 1 + (_ERX + m), (1 - _ERX) - m)
+    def between(v: Any) -> Any:
+        m = middle(xp.abs(v))
+        return select(xp, v < 0, 1 + (ERX + m), (1 - ERX) - m)
 
     def far(v: Any, beyond: bool, low: float, high: float) -> Any:
         t = tail(xp, xp.clip(xp.abs(v), low, high), beyond)
         return select(xp, v < 0, 2 - t, t)
 
     return pieces(xp, xp.abs(x), (SMALL, MIDDLE, FAR), (
-        near, middle, lambda v: far(v, False, MIDDLE, FAR), lambda v: far(v, True, FAR, ERFC_ZERO)), value=x)
+        near, between, lambda v: far(v, False, MIDDLE, FAR), lambda v: far(v, True, FAR, ERFC_ZERO)), x)
