@@ -580,7 +580,13 @@ def addcdiv(input: Tensor, tensor1: Any, tensor2: Any, *deprecated: Any, value: 
 
 def _wrapped_into(number: Any, other: Any) -> Any:
     """A Python int beside an integer tensor, converted into its dtype as PyTorch converts it (two's complement:
-    256 is 0 for int8, so ``isin(int8_tensor, 256)`` finds the zeros); anything else as it is."""
+    256 is 0 for int8, so ``isin(int8_tensor, 256)`` finds the zeros); a Python float beside a tensor, rounded to
+    the dtype PyTorch compares them in (the tensor's float dtype, else the default one: ``isin(float32_x, 2.1)``
+    finds float32's 2.1); anything else as it is."""
+    if type(number) is float and isinstance(other, Tensor) and other.dtype.kind in "fiu":
+        dtype = other.dtype if other.dtype.kind == "f" else numpy.dtype(get_default_dtype())
+        with numpy.errstate(over="ignore"):
+            return float(dtype.type(number))
     if type(number) is not int or not isinstance(other, Tensor) or other.dtype.kind not in "iu":
         return number
     bits = other.dtype.itemsize * 8

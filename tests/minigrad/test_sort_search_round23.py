@@ -68,3 +68,19 @@ def test_histogramdd_edge_tensors_keep_no_graph(torch: Any) -> None:
         out = lib.histogramdd(x.reshape(3, 2), [edges, edges])
         assert out.hist.requires_grad and not any(e.requires_grad for e in out.bin_edges)
         np.testing.assert_array_equal(out.bin_edges[1].detach().numpy(), [0.0, 1.0, 2.0, 3.0])
+
+
+@pytest.mark.parametrize("call", [
+    lambda lib, x: lib.isin(x, 2.1),
+    lambda lib, x: lib.isin(2.1, x),
+    lambda lib, x: lib.isin(x, 2.1, invert=True),
+    lambda lib, x: lib.isin(x.half(), 2.1),
+    lambda lib, x: lib.isin(x.double(), 2.1),
+    lambda lib, x: lib.isin(x, lib.tensor([2.1], dtype=lib.float64)),
+    lambda lib, x: lib.isin(lib.tensor([1, 2]), 2.0),
+], ids=["float32", "number_first", "invert", "float16", "float64", "float64_tensor", "integer"])
+def test_isin_compares_a_python_float_in_the_tensors_dtype(call: Any, torch: Any) -> None:
+    """isin(float32 x, 2.1) found nothing (2.1 compared as float64); PyTorch rounds the number to x's dtype."""
+    ours = call(mg, mg.tensor([2.1, 1.0, 0.1], dtype=mg.float32))
+    theirs = call(torch, torch.tensor([2.1, 1.0, 0.1], dtype=torch.float32))
+    np.testing.assert_array_equal(ours.numpy(), theirs.numpy())
