@@ -17,6 +17,7 @@ import numpy
 
 import minigrad as mg
 from minigrad import Tensor, memory_formats
+from minigrad.arguments import ArgumentTypeError
 
 from ._arguments import _floating, _tensor
 from ._errors import ComplexInputError, InputDtypeError, InputShapeError
@@ -111,16 +112,20 @@ def dropout(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool 
 
 def _unwrapped(p: Any) -> Any:
     """A 0-d real tensor's value (PyTorch's float arguments take one); anything else as given."""
-    return p.item() if isinstance(p, Tensor) and p.ndim == 0 and p.dtype.kind in "iuf" else p
+    return p.item() if isinstance(p, Tensor) and p.ndim == 0 and p.dtype.kind in "biuf" else p
 
 
 def _probability(p: Any, name: str, module: bool = False) -> float:
     """``p`` as a float in [0, 1]: a Python or NumPy number (a bool too: ``p=True`` is 1, as PyTorch's), or a 0-d
-    real tensor; anything else raises PyTorch's ValueError (and message) naming ``name``. A NaN passes PyTorch's
-    ``p < 0 or p > 1``: a ``module`` keeps it, and a call refuses it as PyTorch's kernels do (RuntimeError, and a
-    ValueError as the other values). The one check of every dropout function and module."""
+    real or bool tensor; another number raises PyTorch's ValueError (and message) naming ``name``, anything else
+    (None, a tensor with dims) its TypeError. A NaN passes PyTorch's ``p < 0 or p > 1``: a ``module`` keeps it, and
+    a call refuses it as PyTorch's kernels do (RuntimeError, and a ValueError as the other values). The one check
+    of every dropout function and module."""
     p = _unwrapped(p)
-    if not isinstance(p, (int, float, numpy.integer, numpy.floating)) or p < 0 or p > 1:
+    if not isinstance(p, (int, float, numpy.integer, numpy.floating, numpy.bool_)):
+        kind = ArgumentTypeError if isinstance(p, Tensor) else TypeError   # (a tensor of more elements: RuntimeError)
+        raise kind(f"{name}: the dropout probability p must be a number in [0, 1], got {p!r:.60}")
+    if p < 0 or p > 1:
         raise ValueError(f"{name}: dropout probability has to be between 0 and 1, but got {p!r}")
     if p != p and not module:
         raise InputShapeError(f"{name}: dropout probability has to be between 0 and 1, but got {p!r}")

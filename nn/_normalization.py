@@ -106,6 +106,7 @@ def layer_norm(input: Tensor, normalized_shape: Any, weight: Tensor | None = Non
     # (so layer_norm(x.transpose(1, 2), ...).view(-1) works)
     input = _floating(input, "layer_norm").contiguous()
     shape = _normalized_shape(normalized_shape, "layer_norm")
+    eps = _number(eps, "layer_norm", "eps")   # a NumPy float64 or a 0-d tensor would make the result float64
     if not shape or input.shape[input.ndim - len(shape):] != shape or len(shape) > input.ndim:
         raise InputShapeError(f"layer_norm: input of shape {input.shape} does not end with normalized_shape {shape}")
     for what, tensor in (("weight", weight), ("bias", bias)):
@@ -161,6 +162,7 @@ def batch_norm(input: Tensor, running_mean: Tensor | None, running_var: Tensor |
     if momentum is None:   # the modules' cumulative average (momentum=None) passes 1 / batches seen; torch's F refuses
         raise TypeError("batch_norm: momentum must be a number, got None (a BatchNorm module's momentum=None "
                         "passes 1 / batches seen)")
+    momentum, eps = _number(momentum, "batch_norm", "momentum"), _number(eps, "batch_norm", "eps")   # (as layer_norm's)
     if training and not eps > 0:   # a zero-variance channel would divide by zero, a negative eps give NaN
         raise ValueError(f"batch_norm: eps must be positive during training, got {eps}")
     if not eps >= 0:

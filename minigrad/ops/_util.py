@@ -421,7 +421,9 @@ def number(value: Any, name: str, what: str, *, complex_ok: bool = False) -> Any
         value = value.item()
     if isinstance(value, bool) or not isinstance(value, _NUMBERS_AND_COMPLEX if complex_ok else _NUMBERS):
         raise TypeError(f"{name}: {what} must be a number, got {type(value).__name__}")
-    return value
+    # a NumPy scalar as the Python number it holds, as PyTorch reads one: its dtype would promote the result
+    # (layer_norm(eps=np.float64(1e-5)) of float32 was float64)
+    return value.item() if isinstance(value, numpy.generic) else value
 
 
 def real_scalar(name: str, what: str, value: Any, dtype: Any) -> Any:

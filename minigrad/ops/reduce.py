@@ -587,11 +587,15 @@ def _correction(name: str, unbiased: Any, correction: Any, ddof: Any, numpy_styl
     if unbiased is not None:
         return 1 if flag(unbiased, name, "unbiased") else 0
     if given:
-        if isinstance(given[0], Tensor) and given[0].ndim == 0 and given[0].dtype.kind in "iuf":
-            return given[0].item()   # a 0-d tensor, as PyTorch's parser reads a Number
-        if isinstance(given[0], bool) or not isinstance(given[0], (int, float, backend.numpy.number)):
-            raise TypeError(f"{name}: correction / ddof must be a number, got {type(given[0]).__name__}")
-        return given[0]
+        value = given[0]
+        if isinstance(value, Tensor) and value.ndim == 0 and value.dtype.kind in "biuf":
+            value = value.item()   # a 0-d tensor, as PyTorch's parser reads a Number (tensor(True) too)
+        if isinstance(value, (bool, backend.numpy.bool_)):
+            return int(value)   # PyTorch's correction=True is 1
+        if not isinstance(value, (int, float, backend.numpy.integer, backend.numpy.floating)):
+            raise TypeError(f"{name}: correction / ddof must be a number, got {type(value).__name__}")
+        # a NumPy scalar as its Python number: its dtype would promote the result (std of float32 was float64)
+        return value.item() if isinstance(value, backend.numpy.generic) else value
     return 0 if numpy_style else 1
 
 

@@ -85,3 +85,57 @@ def test_shape_arg_and_int_tuple_share_the_bool_tensor_check():
             make(2**63)
         assert make(2, True).shape == (2, 1)   # a later bool is the int 1 (PyTorch's first-element rule)
     assert mg.zeros(np.int64(2), mg.tensor(3)).shape == (2, 3)
+
+
+_HYPER = {   # a NumPy scalar or 0-d tensor as a number argument: PyTorch reads its value; its dtype promoted here
+    "add_alpha": lambda L, v: L.ones(3).add(L.ones(3), alpha=v),
+    "sub_alpha": lambda L, v: L.sub(L.ones(3), L.ones(3), alpha=v),
+    "addmm_beta": lambda L, v: L.addmm(L.ones(2, 2), L.ones(2, 2), L.ones(2, 2), beta=v),
+    "lerp_weight": lambda L, v: L.lerp(L.zeros(3), L.ones(3), v / 4),
+    "layer_norm_eps": lambda L, v: L.nn.functional.layer_norm(_x(L), (4,), eps=v),
+    "batch_norm_eps": lambda L, v: L.nn.functional.batch_norm(_x(L), None, None, training=True, eps=v),
+    "batch_norm_momentum": lambda L, v: L.nn.functional.batch_norm(_x(L), L.zeros(4), L.ones(4), training=True,
+                                                                    momentum=v / 4),
+    "std_correction": lambda L, v: _x(L).std(correction=v),
+    "var_mean_correction": lambda L, v: L.var_mean(_x(L), 0, correction=v),
+}
+
+
+@pytest.mark.parametrize("spell", [np.int64, np.int32, np.float64, "tensor"])
+@pytest.mark.parametrize("name", sorted(_HYPER))
+def test_numpy_scalar_or_tensor_number_keeps_float32_as_torch(name, spell):
+    def call(L):
+        value = L.tensor(2) if spell == "tensor" else spell(2)
+        if spell == "tensor" and name in ("lerp_weight", "add_alpha", "sub_alpha", "addmm_beta"):
+            value = 2   # (a tensor there is an operand, which promotes under NumPy's rules: see the README)
+        return _HYPER[name](L, value)
+    want, got = _outcome(call, torch), _outcome(call, mg)
+    assert want[0] == "ok" and got[0] == "ok", (want, got)
+    got_out, want_out = call(mg), call(torch)
+    for g, w in zip(got_out if isinstance(got_out, tuple) else (got_out,),
+                    want_out if isinstance(want_out, tuple) else (want_out,)):
+        assert str(g.dtype) == str(w.dtype).replace("torch.", "") == "float32"
+        np.testing.assert_allclose(g.detach().numpy(), w.detach().numpy(), rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("spell", [True, np.True_, "tensor"])
+def test_std_correction_bool_is_one_as_torch(spell):
+    def call(L):
+        return _x(L).std(0, correction=L.tensor(True) if spell == "tensor" else spell)
+    assert _outcome(call, mg) == _outcome(call, torch)
+    assert mg.allclose(call(mg), _x(mg).std(0, correction=1))
+
+
+@pytest.mark.parametrize("p", [None, "1d", "2d", np.False_, "b0"])
+def test_dropout_p_that_is_no_number_raises_type_error_as_torch(p):
+    """It raised ValueError (the class of an out-of-range number); a 0-d bool tensor and np.False_ are accepted."""
+    def call(L):
+        value = {"1d": L.tensor([0.5]), "2d": L.tensor([0.5, 0.5]), "b0": L.tensor(False)}.get(p, p) \
+            if isinstance(p, (str, type(None))) else p
+        return L.nn.functional.dropout(L.ones(4), value, training=False)
+    want, got = _outcome(call, torch), _outcome(call, mg)
+    assert got[0] == want[0], (got, want)
+    if want[0] == "raises":
+        assert isinstance(got[1], type(want[1])) and not isinstance(got[1], ValueError), got
+    else:
+        assert got[1] == want[1]
