@@ -80,9 +80,11 @@ def pieces(xp: Any, key: Any, edges: Sequence[float], functions: Sequence[Callab
 
 
 def select(xp: Any, mask: Any, if_true: Any, if_false: Any) -> Any:
-    """``xp.where(mask, if_true, if_false)`` for two float arrays of one shape and dtype, bit for bit; on the host by
-    bit masks (NumPy's ``where`` branches on each element: 3× slower over a random mask)."""
-    if xp is not backend.numpy:
+    """``xp.where(mask, if_true, if_false)`` bit for bit; for two float32 or float64 arrays of the mask's shape on
+    the host by bit masks (NumPy's ``where`` branches on each element: 3× slower over a random mask)."""
+    if_true, if_false = xp.asarray(if_true), xp.asarray(if_false)
+    if (xp is not backend.numpy or if_true.dtype != if_false.dtype or if_true.dtype.itemsize not in (4, 8)
+            or not if_true.shape == if_false.shape == xp.shape(mask) or not if_true.shape):
         return xp.where(mask, if_true, if_false)
     bits = xp.int64 if if_true.dtype.itemsize == 8 else xp.int32
     chosen = mask.astype(bits)
@@ -153,6 +155,22 @@ def chunked(xp: Any, function: Callable, x: Any) -> Any:
 
 
 CHUNK = 1 << 16
+
+
+def chunked2(xp: Any, function: Callable, x: Any, other: Any) -> Any:
+    """``chunked`` for an elementwise ``function(x, other)`` of two arrays of one shape (``other`` may also be a
+    scalar or 0-d); the result has ``x``'s shape."""
+    if xp is not backend.numpy or x.size <= CHUNK or getattr(other, "shape", ()) not in ((), x.shape):
+        return function(x, other)
+    flat = x.reshape(-1)
+    second = other.reshape(-1) if getattr(other, "shape", ()) == x.shape else None
+    out = None
+    for start in range(0, flat.size, CHUNK):
+        part = function(flat[start:start + CHUNK], other if second is None else second[start:start + CHUNK])
+        if out is None:
+            out = xp.empty(flat.shape, dtype=part.dtype)
+        out[start:start + CHUNK] = part
+    return out.reshape(x.shape)
 
 
 def erf_array(xp: Any, x: Any) -> Any:
