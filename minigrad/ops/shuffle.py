@@ -30,7 +30,9 @@ def _new(result: Tensor, x: Tensor) -> Tensor:
     ``x`` suggests, as PyTorch's kernels allocate it (a channels-last or channels-last-3d x: a result so laid out)."""
     result = result.clone() if getattr(result, "_view", None) else result
     if result.ndim not in (4, 5) or memory_formats.suggests_c_order(x.data):   # (the usual case: one flags check)
-        return result
+        # C order, as PyTorch's: where the permute moved only size-1 dims, the reshapes kept its strides
+        # (pixel_unshuffle of a (1, H, W) input), and `.view(-1)` raised
+        return result if result.data.flags.c_contiguous else result.contiguous()
     return result.contiguous(memory_format=memory_formats.suggest(tuple(x.shape), x.data.strides))
 
 

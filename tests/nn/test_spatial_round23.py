@@ -136,3 +136,14 @@ def test_area_resize_of_float16_keeps_channels_last() -> None:
                             mode="area")
     assert not theirs.is_contiguous() and ours.stride() == theirs.stride()
     np.testing.assert_allclose(ours.numpy(), theirs.numpy(), rtol=1e-3)
+
+
+@pytest.mark.parametrize("shape", [(1, 6, 2), (1, 9, 3), (2, 1, 6, 2)])
+def test_pixel_unshuffle_of_one_channel_is_c_contiguous(shape: tuple) -> None:
+    # with one channel and an output width of 1 the permute moved only size-1 dims: the reshaped result kept its
+    # strides, so `.view(-1)` raised; PyTorch's result is C order
+    x = np.random.default_rng(7).standard_normal(shape)
+    r = 3 if shape[-2] == 9 else 2
+    ours, theirs = F.pixel_unshuffle(mg.tensor(x), r), TF.pixel_unshuffle(torch.tensor(x), r)
+    assert ours.is_contiguous() and ours.stride() == theirs.stride()
+    np.testing.assert_array_equal(ours.view(-1).numpy(), theirs.view(-1).numpy())
