@@ -16,8 +16,8 @@ import numpy
 import minigrad as mg
 from minigrad import Tensor
 
+from . import functional as F
 from ._errors import InputDtypeError, InputShapeError
-from ._pool_more import local_response_norm
 from .module import Module
 from .normalization import _BatchNorm, batch_norm_forward
 from .normalization_more import _channels, _InstanceNormNd
@@ -96,8 +96,8 @@ class LocalResponseNorm(Module):
         self.size, self.alpha, self.beta, self.k = size, alpha, beta, k
 
     def forward(self, input: Tensor) -> Tensor:  # noqa: A002
-        """input: (N, C, *) → the same shape."""
-        return local_response_norm(input, self.size, self.alpha, self.beta, self.k)
+        """input: (N, C, *) → the same shape (F's: float16 through PyTorch's steps, refused on the CPU from 4-D)."""
+        return F.local_response_norm(input, self.size, self.alpha, self.beta, self.k)
 
     def extra_repr(self) -> str:
         return f"{self.size}, alpha={self.alpha}, beta={self.beta}, k={self.k}"

@@ -108,3 +108,15 @@ def test_embedding_max_norm_always_counts_as_in_place(max_norm: float) -> None:
         functional.embedding(lib.tensor(index), weight, max_norm=max_norm).sum()
         with pytest.raises(RuntimeError):
             weight.sum().backward()
+
+
+def test_local_response_norm_module_is_the_functional() -> None:
+    """nn.LocalResponseNorm skipped F.local_response_norm's float16 handling: a float16 (N, C, L) input lost PyTorch's
+    per-step rounding (ulps off everywhere) and a 4-D one was computed where PyTorch's CPU kernel refuses it."""
+    x = (np.random.default_rng(0).standard_normal((2, 5, 7)) * 3).astype(np.float16)
+    ours = nn.LocalResponseNorm(3, alpha=0.9, beta=0.8)(mg.tensor(x))
+    theirs = torch.nn.LocalResponseNorm(3, alpha=0.9, beta=0.8)(torch.tensor(x))
+    np.testing.assert_array_equal(ours.numpy(), theirs.numpy())
+    image = np.ones((1, 2, 2, 2), dtype=np.float16)
+    _raises_as_torch(lambda: nn.LocalResponseNorm(2)(mg.tensor(image)),
+                     lambda: torch.nn.LocalResponseNorm(2)(torch.tensor(image)))
