@@ -21,7 +21,7 @@ from typing import Any
 from .. import backend
 from ..tensor import Tensor
 from . import error_function
-from .math import Binary, Unary, _erf_array, _real_floating, _where_split
+from .math import Binary, Unary, _real_floating, _where_split
 from .math import _floating as _any_floating
 from .special import _operands
 
@@ -49,21 +49,74 @@ def _exp_square(xp: Any, x: Any, factor: float) -> Any:
 
 
 def _erfcx_array(xp: Any, x: Any) -> Any:
-    """exp(x²) erfc(x) to ~1e-15: the continued fraction 1/√π / (x + ½/(x + 1/(x + …))) for x ≥ 1
-    (200 terms), exp(x²) (1 - erf(x)) below (erfc ≥ 0.15 there: no cancellation); +inf far left."""
-    def fraction(far: Any) -> Any:
-        tail = xp.zeros_like(far)
-        for n in range(200, 0, -1):
-            tail = (n / 2) / (far + tail)
-        return 1 / (_SQRT_PI * (far + tail))
+    """exp(x²) erfc(x) in x's dtype (float32 computed in float64): exp(R/S - 0.5625)/x from x = 1.25 on (fdlibm's
+    erfc exponent, ops/error_function.py: no exp(x²) to overflow), exp(x²)·erfc(x) below (erfc ≥ 0.077 there, and
+    exp(x²) without x²'s rounding); +inf far left, 0 at +inf."""
+    def compute(part: Any) -> Any:
+        v = part.astype(xp.float64, copy=False)
+        out = error_function.pieces(xp, v, (error_function.MIDDLE, error_function.FAR), (
+            lambda near: _exp_square(xp, near, 1) * error_function.erfc_unchunked(xp, near),
+            lambda middle: _scaled_tail(xp, xp.maximum(middle, error_function.MIDDLE), False),
+            lambda far: _scaled_tail(xp, far, True)))
+        return out.astype(part.dtype, copy=False)
+    return error_function.chunked(xp, compute, x)
 
-    return _where_split(xp, x >= 1, x, fraction, lambda near: _exp_square(xp, near, 1) * (1 - _erf_array(xp, near)))
+
+def _scaled_tail(xp: Any, v: Any, far: bool) -> Any:
+    """erfcx(v) = exp(R/S - 0.5625)/v for v ≥ 1.25 (``far``: v ≥ 1/0.35; R/S → -0.00986 as v → inf, 1/(v√π))."""
+    return xp.exp(error_function.log_scaled_tail(v, far) - 0.5625) / v
 
 
-def _erfc_array(xp: Any, x: Any) -> Any:
-    """erfc(x) with relative accuracy in the right tail (exp(-x²) · erfcx(x))."""
-    return _where_split(xp, x >= 1, x, lambda far: _exp_square(xp, far, -1) * _erfcx_array(xp, far),
-                        lambda near: 1 - _erf_array(xp, xp.minimum(near, 1.0)))
+_ROOT_HALF = math.sqrt(0.5)
+
+
+def _split_square(xp: Any, u: Any) -> tuple:
+    """u = z + (u - z) with z's low 32 bits cleared: z² exact, u² = z² + (u - z)(u + z)."""
+    z = (u.view(xp.int64) & -(1 << 32)).view(u.dtype)
+    return z * z, (u - z) * (u + z)
+
+
+def _left_tail(xp: Any, u: Any, far: bool, log: bool) -> Any:
+    """Φ(-u) (or its log) for u ≥ 1.25√2 from u itself: erfc(v)/2, v = u/√2, as exp(-u²/2 - 0.5625 + R/S)/(√2 u),
+    u²/2 taken without rounding (x/√2's rounding put 2v² ulps, 1e-13 at u = 37, into erfc(v))."""
+    ratio = error_function.log_scaled_tail(u * _ROOT_HALF, far)
+    if log:
+        return (-(u * u) * 0.5 - 0.5625 + ratio) - xp.log(u * _SQRT_2)
+    head_square, rest = _split_square(xp, u)
+    head = xp.exp(head_square * -0.5 - 0.5625)
+    return (head + head * xp.expm1(rest * -0.5 + ratio)) / (u * _SQRT_2)
+
+
+_NDTR_MIDDLE, _NDTR_FAR = error_function.MIDDLE * _SQRT_2, error_function.FAR * _SQRT_2
+
+
+def _ndtr_array(xp: Any, x: Any) -> Any:
+    """Φ(x) = erfc(-x/√2) / 2 in x's dtype (float32 computed in float64); the left tail from x itself."""
+    def compute(part: Any) -> Any:
+        v = part.astype(xp.float64, copy=False)
+        out = error_function.pieces(xp, v, (-_NDTR_FAR, -_NDTR_MIDDLE), (
+            lambda far: _left_tail(xp, xp.clip(-far, _NDTR_FAR, 40.0), True, False),   # 0 from 38.5 on
+            lambda left: _left_tail(xp, xp.clip(-left, _NDTR_MIDDLE, _NDTR_FAR), False, False),
+            lambda rest: 0.5 * error_function.erfc_unchunked(xp, rest * -_ROOT_HALF)))
+        return out.astype(part.dtype, copy=False)
+    return error_function.chunked(xp, compute, x)
+
+
+def _log_ndtr_array(xp: Any, x: Any) -> Any:
+    """log Φ(x) in x's dtype (float32 computed in float64): -x²/2 - 0.5625 + R/S - log(-√2 x) below -1.25√2 (no
+    exp to underflow), log Φ(x) to -1, log1p(-Φ(-x)) above (PyTorch's), Φ(-x) from x itself."""
+    def compute(part: Any) -> Any:
+        v = part.astype(xp.float64, copy=False)
+        out = error_function.pieces(xp, v, (-_NDTR_FAR, -_NDTR_MIDDLE, -1.0, _NDTR_MIDDLE, _NDTR_FAR), (
+            lambda far: _left_tail(xp, -far, True, True),
+            lambda left: _left_tail(xp, xp.clip(-left, _NDTR_MIDDLE, _NDTR_FAR), False, True),
+            lambda middle: xp.log(0.5 * error_function.erfc_unchunked(xp, middle * -_ROOT_HALF)),
+            lambda center: xp.log1p(-0.5 * error_function.erfc_unchunked(xp, center * _ROOT_HALF)),
+            # log1p(-Φ(-x)) with Φ(-x) from x itself (x/√2's rounding: 1e-13 relative at x = 37)
+            lambda right: xp.log1p(-_left_tail(xp, xp.clip(right, _NDTR_MIDDLE, _NDTR_FAR), False, False)),
+            lambda far_right: xp.log1p(-_left_tail(xp, xp.clip(far_right, _NDTR_FAR, 40.0), True, False))))
+        return out.astype(part.dtype, copy=False)
+    return error_function.chunked(xp, compute, x)
 
 
 # Wichura's AS241 ("The percentage points of the normal distribution", Applied Statistics 37, 1988), lowest degree
@@ -153,28 +206,6 @@ def _ndtri_array(xp: Any, p: Any) -> Any:
         w = _inverse_erf_core(xp, xp.abs(2 * p64 - 1), r, False)   # |2p - 1| exact where it is used (¼ ≤ p ≤ ¾)
         return (xp.where(p64 < 0.5, -_SQRT_2, _SQRT_2) * w).astype(p.dtype, copy=False)
     return error_function.chunked(xp, compute, p)
-
-
-def _ndtr_array(xp: Any, x: Any) -> Any:
-    """Φ(x) = erfc(-x/√2) / 2: in the tails exp(-x²/2) · erfcx(|x|/√2) / 2 from x itself (x/√2 rounds)."""
-    def tail(u: Any) -> Any:
-        a = xp.maximum(xp.abs(u), _SQRT_2)
-        return _exp_square(xp, a, -0.5) * _erfcx_array(xp, a / _SQRT_2) / 2
-
-    def rest(u: Any) -> Any:
-        return _where_split(xp, u > _SQRT_2, u, lambda v: 1 - tail(v),
-                            lambda v: (1 + _erf_array(xp, xp.clip(v, -_SQRT_2, _SQRT_2) / _SQRT_2)) / 2)
-
-    return _where_split(xp, x < -_SQRT_2, x, tail, rest)
-
-
-def _log_ndtr_array(xp: Any, x: Any) -> Any:
-    """log Φ(x): log(erfcx(-x/√2) / 2) - x²/2 below -1 (no underflow), log1p(-Φ(-x)) above (PyTorch's)."""
-    def left(u: Any) -> Any:
-        u = xp.minimum(u, -1.0)
-        return xp.log(_erfcx_array(xp, -u / _SQRT_2) / 2) - u * u / 2
-
-    return _where_split(xp, x < -1, x, left, lambda u: xp.log1p(-_ndtr_array(xp, -xp.maximum(u, -1.0))))
 
 
 def _log_ndtr_derivative(xp: Any, x: Any, y: Any) -> Any:

@@ -167,3 +167,38 @@ def test_inverse_gradients_pass_gradcheck() -> None:
     assert mg.autograd.gradgradcheck(mg.erfinv, (x,))
     p = mg.tensor(np.array([1e-3, 0.05, 0.3, 0.5, 0.8, 0.99]), requires_grad=True)
     assert mg.autograd.gradcheck(mg.special.ndtri, (p,))
+
+
+def _log_ndtr_exact(x: Any) -> Any:
+    return mpmath.log(mpmath.ncdf(x)) if x < 0 else mpmath.log1p(-mpmath.ncdf(-x))
+
+
+_NORMAL_POINTS = np.concatenate([np.random.default_rng(10).uniform(-40, 12, 250), np.random.default_rng(11).uniform(
+    -4.5, 4.5, 150), [-4.0406, -4.0407, -1.7677, -1.7678, -1.0, 1.7678, 4.0407, 36.83059379616143, -38.4, -1e5]])
+
+
+@pytest.mark.parametrize("name, exact, bound", [
+    ("erfcx", lambda x: mpmath.exp(x * x) * mpmath.erfc(x), 3.0),   # torch: 444 ulp at -22.9
+    ("ndtr", mpmath.ncdf, 4.5),   # torch: 9e15 ulp at -17 (its x/√2 rounds)
+    ("log_ndtr", _log_ndtr_exact, 5.5)])   # torch: 1340 ulp at 36.8
+def test_normal_family_float64_ulps(name: str, exact: Callable, bound: float) -> None:
+    xs = _NORMAL_POINTS if name != "erfcx" else np.concatenate([_NORMAL_POINTS[_NORMAL_POINTS > -26], [1e8, 30.0]])
+    worst, where = _max_ulps(getattr(mg.special, name)(mg.tensor(xs)).numpy(), xs, exact, np.float64)
+    assert worst <= bound, (worst, where)
+
+
+@pytest.mark.parametrize("name", ["erfcx", "ndtr", "log_ndtr"])
+def test_normal_family_float32_round_once(name: str) -> None:
+    xs = _NORMAL_POINTS[(_NORMAL_POINTS > -9) & (_NORMAL_POINTS < 9)].astype(np.float32)
+    exact = {"erfcx": lambda x: mpmath.exp(x * x) * mpmath.erfc(x), "ndtr": mpmath.ncdf, "log_ndtr": _log_ndtr_exact}
+    got = getattr(mg.special, name)(mg.tensor(xs))
+    assert got.dtype == mg.float32
+    worst, where = _max_ulps(got.numpy(), xs, exact[name], np.float32)
+    assert worst <= 0.501, (worst, where)
+
+
+def test_normal_family_gradients_pass_gradcheck() -> None:
+    for op, low in ((mg.special.erfcx, -1.9), (mg.special.ndtr, -9.0), (mg.special.log_ndtr, -30.0)):
+        x = mg.tensor(np.array([low, -1.5, -0.3, 0.4, 2.0, 6.0, 30.0]), requires_grad=True)   # erfcx(-5): 1e11
+        assert mg.autograd.gradcheck(op, (x,))
+        assert mg.autograd.gradgradcheck(op, (x,))
