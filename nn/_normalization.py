@@ -278,8 +278,10 @@ def rms_norm(input: Tensor, normalized_shape: Any, weight: Tensor | None = None,
         raise InputShapeError(f"rms_norm: weight of shape {weight.shape} must have normalized_shape {shape}")
     eps = float(numpy.finfo(input.dtype).eps) if eps is None else _number(eps, "rms_norm", "eps")
     axes = tuple(range(input.ndim - len(shape), input.ndim))
+    input = _kernel_layout(input)   # PyTorch's result: channels-last kept, any other layout C order
     out = input * ((input * input).mean(axis=axes, keepdims=True) + eps).rsqrt()
-    return out if weight is None else (out * weight).to(input.dtype)   # the input's dtype, as PyTorch's
+    out = out if weight is None else (out * weight).to(input.dtype)   # the input's dtype, as PyTorch's
+    return channels_last_as(out, input)
 
 
 def group_norm(input: Tensor, num_groups: int, weight: Tensor | None = None,  # noqa: A002 - PyTorch's name
@@ -303,6 +305,7 @@ def group_norm(input: Tensor, num_groups: int, weight: Tensor | None = None,  # 
                          f"{x.shape} with num_groups={num_groups}")
     if _mixed(name, x, weight=weight, bias=bias):
         return group_norm(x.float(), num_groups, weight, bias, eps).half()
+    x = _kernel_layout(x)   # PyTorch's result: channels-last kept, any other layout C order
     grouped = x.reshape(batch, num_groups, channels // num_groups * math.prod(x.shape[2:]))
     out, _, _ = _normalized(grouped, (2,), eps)
     return channels_last_as(_affine(out.reshape(x.shape), weight, bias, name), x)   # PyTorch's kernel's layout

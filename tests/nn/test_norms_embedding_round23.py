@@ -120,3 +120,24 @@ def test_local_response_norm_module_is_the_functional() -> None:
     image = np.ones((1, 2, 2, 2), dtype=np.float16)
     _raises_as_torch(lambda: nn.LocalResponseNorm(2)(mg.tensor(image)),
                      lambda: torch.nn.LocalResponseNorm(2)(torch.tensor(image)))
+
+
+@pytest.mark.parametrize("fn, shape", [("group_norm", (2, 3, 4, 5)), ("group_norm", (2, 1, 3, 1)),
+                                       ("rms_norm", (2, 3, 4, 5))])
+def test_group_and_rms_norm_give_torch_layout(fn: str, shape: tuple) -> None:
+    """PyTorch's group_norm/rms_norm keep a channels-last input's layout and give any other C order, so
+    ``out.view(-1)`` works on a transposed input; minigrad kept the transposed layout (view raised)."""
+    x = np.random.default_rng(2).standard_normal(shape)
+    args = (shape[1],) if fn == "group_norm" else ([shape[-1]],)
+    ours_fn, theirs_fn = getattr(nn.functional, fn), getattr(torch.nn.functional, fn)
+    for layout in ("transposed", "swapped", "channels_last"):
+        if layout == "channels_last":
+            ours = mg.tensor(x).contiguous(memory_format=mg.channels_last)
+            theirs = torch.tensor(x).contiguous(memory_format=torch.channels_last)
+        else:
+            dims = (0, 3) if layout == "transposed" else (1, 2)
+            ours = mg.tensor(x).transpose(*dims).contiguous().transpose(*dims)
+            theirs = torch.tensor(x).transpose(*dims).contiguous().transpose(*dims)
+        out, expected = ours_fn(ours, *args), theirs_fn(theirs, *args)
+        assert out.stride() == expected.stride(), layout
+        np.testing.assert_allclose(out.numpy(), expected.numpy(), rtol=1e-10, atol=1e-12)
