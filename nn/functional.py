@@ -25,6 +25,7 @@ import numpy
 
 import minigrad as mg
 from minigrad import Tensor, channel_shuffle, native_channel_shuffle, pixel_shuffle, pixel_unshuffle
+from minigrad.ops._util import refuse_bool_tensors
 
 from . import grad  # noqa: F401 - PyTorch's F.grad (torch.nn.grad): conv2d_input …
 from ._activations import (
@@ -510,12 +511,13 @@ def pad(input: Tensor, pad: Any, mode: str = "constant", value: float | None = N
     the edge) or ``"circular"`` (wrap around). x: (*, n) → (*, before + n + after).
     """
     input = _tensor(input, "pad")
-    try:
-        amounts = [None if isinstance(p, bool) else operator.index(p) for p in pad]
+    try:   # PyTorch's SymInt[]: a first bool is refused (a later one is 0 or 1), and a Tensor as the whole list
+        amounts = [None if isinstance(p, bool) and not i else operator.index(p) for i, p in enumerate(pad)]
     except TypeError:
         amounts = [None]
-    if isinstance(pad, (str, bytes)) or None in amounts:
+    if isinstance(pad, (str, bytes, Tensor)) or None in amounts:
         raise TypeError(f"pad: pad must be a sequence of ints, got {pad!r}")
+    refuse_bool_tensors(pad, "pad", "pad")   # (RuntimeError, as PyTorch's; operator.index reads one as 0 or 1)
     if len(amounts) % 2:
         raise InputShapeError(f"pad: padding length must be divisible by 2, got {len(amounts)} amounts {tuple(pad)}")
     if len(amounts) // 2 > input.ndim:

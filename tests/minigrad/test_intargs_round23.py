@@ -139,3 +139,25 @@ def test_dropout_p_that_is_no_number_raises_type_error_as_torch(p):
         assert isinstance(got[1], type(want[1])) and not isinstance(got[1], ValueError), got
     else:
         assert got[1] == want[1]
+
+
+_PADS = {
+    "later_bool": lambda L: (1, True),                 # PyTorch's int list: a later bool is 0 or 1
+    "bool_tensor": lambda L: (L.tensor(True), 1),      # a bool tensor among sizes: RuntimeError
+    "later_bool_tensor": lambda L: (1, L.tensor(False)),
+    "whole_tensor": lambda L: L.tensor([1, 1]),        # not a tuple of ints: TypeError
+    "int_tensors": lambda L: (L.tensor(1), L.tensor([2])),
+}
+
+
+@pytest.mark.parametrize("mode", ["constant", "reflect", "circular"])
+@pytest.mark.parametrize("name", sorted(_PADS))
+def test_pad_amounts_as_torch(name, mode):
+    def call(L):
+        return L.nn.functional.pad(L.arange(12.0).reshape(1, 3, 4), _PADS[name](L), mode=mode)
+    want, got = _outcome(call, torch), _outcome(call, mg)
+    assert got[0] == want[0], (got, want)
+    if want[0] == "ok":
+        assert got[1] == want[1]
+    else:
+        assert isinstance(got[1], type(want[1])), (got, want)
