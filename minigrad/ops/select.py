@@ -411,7 +411,8 @@ def _torch_sort_ties(data: Any, order: Any, axis: int, descending: bool) -> Any:
     picked = line_order.copy()
     for line in tied:
         picked[line] = sort_line(lines[line].tolist(), descending)
-    return picked.reshape(shape).swapaxes(axis, -1)
+    # C order, as PyTorch's result (the swapped view left sort(x, 0)'s values and indices Fortran-ordered: .view raised)
+    return np.ascontiguousarray(picked.reshape(shape).swapaxes(axis, -1))
 
 
 def _sort_order(x: Tensor, axis: int, descending: bool, name: str, stable: bool = True) -> Tensor:

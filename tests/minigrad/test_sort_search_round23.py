@@ -84,3 +84,20 @@ def test_isin_compares_a_python_float_in_the_tensors_dtype(call: Any, torch: Any
     ours = call(mg, mg.tensor([2.1, 1.0, 0.1], dtype=mg.float32))
     theirs = call(torch, torch.tensor([2.1, 1.0, 0.1], dtype=torch.float32))
     np.testing.assert_array_equal(ours.numpy(), theirs.numpy())
+
+
+@pytest.mark.parametrize("call", [
+    lambda lib, x: lib.sort(x, 0),
+    lambda lib, x: lib.sort(x, 0, descending=True),
+    lambda lib, x: (lib.argsort(x, 0),),
+    lambda lib, x: (lib.msort(x),),
+    lambda lib, x: lib.sort(x.reshape(2, 20, 3), 1),
+], ids=["sort", "descending", "argsort", "msort", "middle_dim"])
+def test_sort_along_a_tied_leading_dim_is_c_ordered(call: Any, torch: Any) -> None:
+    """Sorting a (40, 3) tensor with ties along dim 0 (PyTorch's std::sort order, replayed past 16 elements) gave
+    Fortran-ordered values and indices, so .view(-1) raised; PyTorch's are C-contiguous."""
+    array = np.random.default_rng(0).integers(0, 3, size=(40, 3)).astype(np.float64)
+    ours, theirs = call(mg, mg.tensor(array)), call(torch, torch.from_numpy(array))
+    for a, b in zip(ours, theirs):
+        assert a.is_contiguous() and a.stride() == b.stride()
+        np.testing.assert_array_equal(a.view(-1).numpy(), b.view(-1).numpy())
