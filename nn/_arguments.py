@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import operator
 import warnings
 from typing import Any
 
@@ -10,6 +9,7 @@ import numpy
 
 import minigrad as mg
 from minigrad import Tensor
+from minigrad.ops._util import int_arg
 
 from ._errors import ComplexInputError, InputDtypeError, KernelDtypeError
 
@@ -99,16 +99,12 @@ def _in_int64(values: tuple, name: str, what: str) -> tuple:
     return values
 
 
-def _int(value: Any, name: str, what: str) -> int:
+def _int(value: Any, name: str, what: str, one_element: bool = False) -> int:
     """``value`` as an int within int64: a Python or NumPy int, or a 0-d integer tensor (as PyTorch's int
-    arguments take one); a bool, a float or anything else raises a TypeError naming the function."""
-    try:
-        if isinstance(value, (bool, numpy.bool_)):
-            raise TypeError("a bool")
-        number = operator.index(value)
-    except TypeError:
-        raise TypeError(f"{name}: {what} must be an int, got {value!r:.60}") from None
-    return _in_int64((number,), name, what)[0]
+    arguments take one; ``one_element``: any one-element one, as its SymInt arguments); a bool, a float or
+    anything else raises a TypeError naming the function, a bool tensor or one with dims (``tensor([2])``)
+    PyTorch's RuntimeError too (the ops' int_arg; operator.index read both as ints)."""
+    return int_arg(value, name, what, one_element)
 
 
 def _dim(dim: Any, ndim: int, name: str) -> int | None:

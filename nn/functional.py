@@ -25,7 +25,7 @@ import numpy
 
 import minigrad as mg
 from minigrad import Tensor, channel_shuffle, native_channel_shuffle, pixel_shuffle, pixel_unshuffle
-from minigrad.ops._util import refuse_bool_tensors
+from minigrad.ops._util import int_tuple, refuse_bool_tensors
 
 from . import grad  # noqa: F401 - PyTorch's F.grad (torch.nn.grad): conv2d_input …
 from ._activations import (
@@ -364,7 +364,8 @@ def embedding(input: Any, weight: Tensor, padding_idx: int | None = None,  # noq
         f"embedding: index {value} is out of range for an embedding of {num} rows "
         f"(indices must be in [0, {num - 1}])"), dtypes=("int64", "int32"))
     if padding_idx is not None:
-        padding_idx = _normalize_padding(_int(padding_idx, "embedding", "padding_idx"), num, "embedding")
+        padding_idx = _normalize_padding(_int(padding_idx, "embedding", "padding_idx", one_element=True), num,
+                                         "embedding")   # (PyTorch's SymInt: tensor([1]) too)
     if max_norm is not None:
         _renorm_rows(weight, indices.data, _number(max_norm, "embedding", "max_norm"),
                      _number(norm_type, "embedding", "norm_type"))
@@ -610,6 +611,8 @@ def normalize(input: Tensor, p: float = 2.0, dim: int = 1, eps: float = 1e-12,  
     # a complex x too, as PyTorch's: z / max(‖z‖_p, eps), the norm of the moduli
     x = input if isinstance(input, Tensor) and input.dtype.kind == "c" else _floating(input, "normalize")
     p = 2.0 if p is None else _number(p, "normalize", "p")   # None: the 2-norm, as PyTorch's
+    if isinstance(dim, Tensor):   # PyTorch's norm reads it as an int list: tensor([1]) and tensor(True) are dim 1
+        dim = int_tuple(dim, "normalize", "dim", dims=True)[0]
     dims = dim if dim is None or isinstance(dim, (tuple, list)) else _dim(dim, x.ndim, "normalize")   # as norm's
     norm = x.norm(p, dims, keepdim=True)
     denominator = mg.clip(norm, min=_number(eps, "normalize", "eps"))

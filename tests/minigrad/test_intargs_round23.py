@@ -161,3 +161,29 @@ def test_pad_amounts_as_torch(name, mode):
         assert got[1] == want[1]
     else:
         assert isinstance(got[1], type(want[1])), (got, want)
+
+
+_NN_INTS = {   # nn.functional's int arguments (nn/_arguments._int, now the ops' int_arg)
+    "one_hot": lambda L, v: L.nn.functional.one_hot(L.tensor([0, 0]), v),
+    "glu_dim": lambda L, v: L.nn.functional.glu(L.ones(2, 4), v),
+    "gumbel_softmax_dim": lambda L, v: L.nn.functional.gumbel_softmax(L.ones(2, 4), dim=v).shape,
+    "cosine_similarity_dim": lambda L, v: L.nn.functional.cosine_similarity(_x(L), _x(L) + 1, v),
+    "normalize_dim": lambda L, v: L.nn.functional.normalize(_x(L), dim=v),             # norm's int list: accepted
+    "embedding_padding_idx": lambda L, v: L.nn.functional.embedding(L.tensor([0, 1]), L.ones(3, 2), padding_idx=v),
+}
+
+
+@pytest.mark.parametrize("spell", ["b0", "b1d", "i1d", "i0"])
+@pytest.mark.parametrize("name", sorted(_NN_INTS))
+def test_nn_int_arguments_as_torch(name, spell):
+    """tensor(True) was the int 1 and tensor([1]) too (operator.index), where PyTorch refuses both (but normalize's
+    dim and embedding's SymInt padding_idx, which take tensor([1]))."""
+    def call(L):
+        value = {"b0": L.tensor(True), "b1d": L.tensor([True]), "i1d": L.tensor([1]), "i0": L.tensor(1)}[spell]
+        return _NN_INTS[name](L, value)
+    want, got = _outcome(call, torch), _outcome(call, mg)
+    assert got[0] == want[0], (got, want)
+    if want[0] == "ok":
+        np.testing.assert_allclose(np.array(got[1], dtype=float), np.array(want[1], dtype=float), rtol=1e-6)
+    else:
+        assert isinstance(got[1], (TypeError, RuntimeError)) and isinstance(got[1], type(want[1])), (got, want)
