@@ -42,22 +42,26 @@ def _compute_dtype(dtype: numpy.dtype) -> type:
     return numpy.float64 if dtype == numpy.float64 else numpy.float32
 
 
-def _nearest_taps(in_size: int, out_size: int, scale: float | None, exact: bool, spatial: int) -> numpy.ndarray:
+def _nearest_taps(in_size: int, out_size: int, scale: float | None, exact: bool, spatial: int,
+                  wide: bool = False) -> numpy.ndarray:
     """Input position of each output position, as ``nearest_idx`` / ``nearest_exact_idx`` (float32 arithmetic):
     ⌊o·s⌋ (nearest) or ⌊(o + ½)·s⌋ (nearest-exact), s = 1/scale_factor if given else in/out, at most in - 1.
     PyTorch's 2-D nearest kernel (``spatial == 2``) copies when out = in and takes ⌊o/2⌋ when out = 2·in,
-    whatever the scale factor; its 1-D and 3-D kernels do not."""
+    whatever the scale factor; its 1-D and 3-D kernels do not, and they take s in the input's opmath type:
+    ``wide`` (a float64 input), s in float64, which puts o·s on the other side of an integer at some points
+    (1-D 16 → 82: output 41 reads 8, not 7)."""
     f32 = numpy.float32
     out = numpy.arange(out_size)
     if not exact and spatial == 2 and out_size == in_size:
         return out
     if not exact and spatial == 2 and out_size == 2 * in_size:
         return out >> 1
-    step = f32(1.0 / scale) if scale is not None and scale > 0 else f32(in_size) / f32(out_size)
+    ft = numpy.float64 if wide and spatial != 2 else f32
+    step = ft(1.0 / scale) if scale is not None and scale > 0 else ft(in_size) / ft(out_size)
     if exact:   # (o + 0.5) is a double in PyTorch's kernel, times the float scale, then floorf
         source = numpy.floor(((out + 0.5) * numpy.float64(step)).astype(f32))
-    else:
-        source = numpy.floor(out.astype(f32) * step)
+    else:   # o·s in double, then floorf
+        source = numpy.floor((out * numpy.float64(step)).astype(f32))
     return numpy.minimum(source.astype(numpy.int64), in_size - 1)
 
 
@@ -303,7 +307,7 @@ def interpolate(input: Tensor, size: Any = None, scale_factor: Any = None, mode:
         out = x
         for axis in reversed(range(2, x.ndim)):
             positions = _nearest_taps(x.shape[axis], sizes[axis - 2], scales[axis - 2], mode == "nearest-exact",
-                                      x.ndim - 2)
+                                      x.ndim - 2, x.dtype == mg.float64)
             if not numpy.array_equal(positions, numpy.arange(x.shape[axis])):
                 out = _resample(out, axis, [(positions, None)])
         # a new tensor, as PyTorch's, even where nothing moves; in its kernel's layout

@@ -147,3 +147,16 @@ def test_pixel_unshuffle_of_one_channel_is_c_contiguous(shape: tuple) -> None:
     ours, theirs = F.pixel_unshuffle(mg.tensor(x), r), TF.pixel_unshuffle(torch.tensor(x), r)
     assert ours.is_contiguous() and ours.stride() == theirs.stride()
     np.testing.assert_array_equal(ours.view(-1).numpy(), theirs.view(-1).numpy())
+
+
+@pytest.mark.parametrize(("mode", "n", "size", "dims"), [
+    ("nearest", 16, 82, 1), ("nearest", 16, 82, 3), ("nearest-exact", 14, 23, 1), ("nearest-exact", 14, 23, 3),
+])
+def test_nearest_resize_of_float64_picks_pytorchs_source_pixel(mode: str, n: int, size: int, dims: int) -> None:
+    # PyTorch's 1-D and 3-D kernels take the scale in float64 for a float64 input; minigrad took it in float32
+    # always, so where o·in/out is an integer (output 41 of 16 → 82: 8) it read the pixel before (7)
+    x = np.arange(float(n)).reshape((1, 1) + (1,) * (dims - 1) + (n,))
+    out_size = (1,) * (dims - 1) + (size,)
+    ours = F.interpolate(mg.tensor(x), size=out_size, mode=mode)
+    theirs = TF.interpolate(torch.tensor(x), size=out_size, mode=mode)
+    np.testing.assert_array_equal(ours.numpy(), theirs.numpy())
