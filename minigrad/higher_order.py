@@ -1093,6 +1093,31 @@ def _unfold_backward(node: Function, g: Tensor) -> Tensor:
 LATE_RULES["nn._conv.Unfold"] = _unfold
 
 
+def _convolution(node: Function, g: Tensor) -> tuple:
+    """nn's Convolution (x (N, C, *S) ⋆ weight (O, C/G, *K)), written as its first-order path was: the weight
+    times the gradient folded back (col2im) for x, the gradient times x's windows (im2col) summed over the batch
+    for the weight."""
+    x, weight = node.saved   # (None where no gradient reads it)
+    batch, groups, inner, per_group, positions = node._shapes()
+    unfold = node.unfold
+    gx = gw = None
+    grouped = Reshape((batch, groups, per_group, positions))(g)
+    if node.edges[0] is not None:
+        kernel = Reshape((groups, per_group, inner))(_input(node, 1, weight))
+        columns = Reshape(tuple(node.x_shape[:2]) + unfold.kernel + unfold.out_size)(MatMul()(_swap_last(kernel),
+                                                                                             grouped))
+        gx = UnfoldBackward(unfold)(columns)
+    if node.edges[1] is not None:
+        windows = type(unfold)(unfold.kernel, unfold.stride, unfold.dilation, unfold.padding, 0.0, unfold.out_size)
+        columns = Reshape((batch, groups, inner, positions))(windows(_input(node, 0, x)))
+        products = MatMul()(grouped, _swap_last(columns))                       # (N, G, O/G, C/G·∏K)
+        gw = Reshape(tuple(node.weight_shape))(sum_to(products, (groups, per_group, inner)))
+    return gx, gw
+
+
+LATE_RULES["nn._conv.Convolution"] = _convolution
+
+
 def view_of(x: Tensor) -> Tensor:
     """``x`` through a view of itself (PyTorch's ``view_as``): results computed from it keep their graph to x."""
     return Reshape(tuple(x.shape))(x)

@@ -19,6 +19,7 @@ import numpy
 
 import minigrad as mg
 from minigrad import Tensor
+from minigrad.ops._util import fresh_memory
 
 from ._activations import _reads_input
 from ._arguments import _floating, _floating_or_complex, _in_int64, _tensor
@@ -69,6 +70,106 @@ class Unfold(mg.Function):
             gx[self._window(offsets)] += gy[:, :, i]
         inner = tuple(slice(before, n - after) for (before, after), n in zip(self.padding, self.padded_shape[2:]))
         return gx[(slice(None), slice(None)) + inner]
+
+
+
+class Convolution(mg.Function):
+    """A grouped cross-correlation of real x (N, C, *S) with weight (O, C/G, *K) → (N, O, *O_size), no bias.
+
+    Forward is an im2col (:class:`Unfold`) and one matmul per group, as before; it keeps only x and the weight
+    for backward, as PyTorch's ConvolutionBackward0, not the windows (∏K times x): backward unfolds x again for
+    the weight's gradient. x is kept only for the weight's gradient and the weight only for x's (a frozen
+    kernel keeps nothing of x, as ``x @ W`` with a frozen W). With one input channel per group (depthwise) and
+    few outputs per group, the windows are never built: each kernel offset's strided slice of x is multiplied by
+    its weight and added (a batch of (1, ∏K) @ (∏K, P) products is a loop of tiny matmuls)."""
+
+    name = "convolution"
+
+    def __init__(self, groups: int, kernel: tuple, stride: tuple, dilation: tuple, padding: tuple,
+                 out_size: tuple) -> None:
+        self.groups = groups
+        self.unfold = Unfold(kernel, stride, dilation, padding, 0.0, out_size)
+
+    def _shapes(self) -> tuple:
+        """(N, G, C/G·∏K, O/G, P): the matmul's sizes."""
+        groups, unfold = self.groups, self.unfold
+        return (self.x_shape[0], groups, self.x_shape[1] // groups * math.prod(unfold.kernel),
+                self.weight_shape[0] // groups, math.prod(unfold.out_size))
+
+    def _direct(self) -> bool:
+        """Whether to sum kernel offsets' slices instead of a matmul: one input and few outputs per group."""
+        return self.x_shape[1] == self.groups and self.weight_shape[0] // self.groups <= DIRECT_OUTPUTS
+
+    def _padded(self, x: Any) -> Any:
+        unfold = self.unfold
+        if any(before or after for before, after in unfold.padding):
+            x = self.xp.pad(x, ((0, 0), (0, 0), *unfold.padding))
+        unfold.padded_shape = x.shape
+        return x
+
+    def forward(self, x: Any, weight: Any) -> Any:
+        needs = self.needs_grad   # (set before forward; empty where not known: both kept)
+        self.saved = (x if not needs or needs[1] else None, weight if not needs or needs[0] else None)
+        self.x_shape, self.weight_shape = x.shape, weight.shape
+        unfold = self.unfold
+        unfold.xp = self.xp
+        batch, groups, inner, per_group, positions = self._shapes()
+        if self._direct():
+            padded = self._padded(x)
+            kernel = weight.reshape(groups, per_group, -1)
+            spread = (1,) * len(unfold.out_size)
+            y = None
+            for i, offsets in enumerate(unfold._offsets()):
+                term = kernel[:, :, i].reshape(groups, per_group, *spread) * padded[unfold._window(offsets)][:, :,
+                                                                                                            None]
+                y = term if y is None else self.xp.add(y, term, out=y)
+        else:
+            columns = unfold.forward(x).reshape(batch, groups, inner, positions)
+            y = weight.reshape(groups, per_group, inner) @ columns                        # (N, G, O/G, P)
+        return y.reshape(batch, groups * per_group, *unfold.out_size)
+
+    def backward(self, gy: Any) -> tuple:
+        x, weight = self.saved   # (None where no gradient reads it)
+        xp, unfold = self.xp, self.unfold
+        batch, groups, inner, per_group, positions = self._shapes()
+        gx = gw = None
+        if self._direct():
+            g = gy.reshape(batch, groups, per_group, *unfold.out_size)
+            kernel = weight.reshape(groups, per_group, -1) if self.needs_grad[0] else None
+            spread = (1,) * len(unfold.out_size)
+            padded = self._padded(x) if self.needs_grad[1] else None
+            gx_padded = xp.zeros(unfold.padded_shape, dtype=gy.dtype) if self.needs_grad[0] else None
+            gw = xp.empty((groups, per_group, math.prod(unfold.kernel)), dtype=gy.dtype) if self.needs_grad[1] else None
+            space = "xyz"[:len(spread)]
+            sums = f"ngo{space},ng{space}->go"
+            for i, offsets in enumerate(unfold._offsets()):
+                window = unfold._window(offsets)
+                if gx_padded is not None:
+                    gx_padded[window] += (kernel[:, :, i].reshape(groups, per_group, *spread) * g).sum(axis=2)
+                if gw is not None:
+                    gw[:, :, i] = xp.einsum(sums, g, padded[window])   # (no (N, G, O/G, P) temporary)
+            if gx_padded is not None:
+                gx = _inner(gx_padded, unfold.padding)
+            return gx, None if gw is None else gw.reshape(self.weight_shape)
+        g = gy.reshape(batch, groups, per_group, positions)
+        if self.needs_grad[0]:
+            columns = xp.swapaxes(weight.reshape(groups, per_group, inner), -1, -2) @ g     # (N, G, C/G·∏K, P)
+            gx = unfold.backward(columns.reshape(self.x_shape[:2] + unfold.kernel + unfold.out_size))
+            gx = xp.ascontiguousarray(gx)   # as PyTorch's (the inner slice of a padded sum is a strided view)
+        if self.needs_grad[1]:
+            columns = unfold.forward(x).reshape(batch, groups, inner, positions)
+            gw = (g @ xp.swapaxes(columns, -1, -2)).sum(axis=0).reshape(self.weight_shape)
+        return gx, gw
+
+
+DIRECT_OUTPUTS = 4   # Convolution's direct path: at most this many outputs per group (a depthwise convolution's 1)
+
+
+def _inner(padded: Any, padding: tuple) -> Any:
+    """``padded`` (N, C, *S_padded) without its spatial ``padding`` ((before, after) per dim), C-contiguous."""
+    inner = tuple(slice(before, n - after) for (before, after), n in zip(padding, padded.shape[2:]))
+    out = padded[(slice(None), slice(None)) + inner]
+    return out if out.flags.c_contiguous else out.copy()
 
 
 # --- arguments ---------------------------------------------------------------------------------
@@ -160,11 +261,16 @@ def _conv(name: str, dims: int, input: Any, weight: Any, bias: Any, stride: Any,
     pads = _conv_padding(padding, kernel, stride, dilation, dims, name)
     out_size = tuple(_out_size(n, k, s, d, before, after, name, x.shape)
                      for n, k, s, d, (before, after) in zip(x.shape[2:], kernel, stride, dilation, pads))
-    windows = Unfold(kernel, stride, dilation, pads, 0.0, out_size)(x)        # (N, C, *K, *O)
-    batch = x.shape[0]
-    columns = windows.reshape(batch, groups, channels_per_group * math.prod(kernel), math.prod(out_size))
-    y = _backward_takes_inputs(weight.reshape(groups, out_channels // groups, -1) @ columns)   # (N, G, out/G, O)
-    y = y.reshape(batch, out_channels, *out_size)
+    if x.dtype.kind == "f" and 0 not in x.shape and 0 not in weight.shape:
+        # (its result reshapes the op's own temporary: memory no other tensor shares)
+        y = Convolution(groups, kernel, stride, dilation, pads, out_size)(x, weight)
+        y = _backward_takes_inputs(fresh_memory(y))
+    else:   # complex values and empty sizes: im2col and a matmul, as ops (their complex and empty rules)
+        windows = Unfold(kernel, stride, dilation, pads, 0.0, out_size)(x)        # (N, C, *K, *O)
+        batch = x.shape[0]
+        columns = windows.reshape(batch, groups, channels_per_group * math.prod(kernel), math.prod(out_size))
+        y = _backward_takes_inputs(weight.reshape(groups, out_channels // groups, -1) @ columns)   # (N, G, out/G, O)
+        y = y.reshape(batch, out_channels, *out_size)
     if bias is not None:
         y = y + bias.reshape(out_channels, *(1,) * dims)
     if unbatched:
