@@ -223,9 +223,10 @@ def nonzero(input: Tensor, *, as_tuple: bool = False) -> Any:  # noqa: A002
         return [i.astype("int64", copy=False) for i in xp.nonzero(data.reshape(1) if data.ndim == 0 else data)]
 
     # recorded draws: an mg.compile replay finds the new values' indices (a new count captures again)
-    if as_tuple:
-        return tuple(note_draw("nonzero", lambda data, d=d: found(data)[d], (x,),
-                               Tensor._make(i, False, None, 0)) for d, i in enumerate(found(x.data)))
+    if as_tuple:   # contiguous 1-D tensors, as PyTorch's (NumPy's are strided views of one (count, ndim) array)
+        return tuple(note_draw("nonzero", lambda data, d=d: xp.ascontiguousarray(found(data)[d]), (x,),
+                               Tensor._make(xp.ascontiguousarray(i), False, None, 0))
+                     for d, i in enumerate(found(x.data)))
     if x.ndim == 0:
         make = lambda data: xp.zeros((len(found(data)[0]), 0), dtype="int64")   # noqa: E731
     else:

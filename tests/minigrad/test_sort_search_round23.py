@@ -101,3 +101,16 @@ def test_sort_along_a_tied_leading_dim_is_c_ordered(call: Any, torch: Any) -> No
     for a, b in zip(ours, theirs):
         assert a.is_contiguous() and a.stride() == b.stride()
         np.testing.assert_array_equal(a.view(-1).numpy(), b.view(-1).numpy())
+
+
+def test_nonzero_as_tuple_gives_contiguous_indices(torch: Any) -> None:
+    """x.nonzero(as_tuple=True) of a 2-D x gave strided views of one (count, 2) array (is_contiguous() False);
+    PyTorch's are contiguous."""
+    array = np.array([[0.0, 1.0, 2.0], [3.0, 0.0, 4.0]])
+    ours, theirs = mg.tensor(array).nonzero(as_tuple=True), torch.from_numpy(array).nonzero(as_tuple=True)
+    for a, b in zip(ours, theirs, strict=True):
+        assert a.is_contiguous() and a.stride() == b.stride()
+        np.testing.assert_array_equal(a.numpy(), b.numpy())
+    compiled = mg.compile(lambda x: x.nonzero(as_tuple=True))
+    for values in (array, array[::-1].copy()):
+        assert all(a.is_contiguous() for a in compiled(mg.tensor(values)))
