@@ -66,17 +66,22 @@ def pieces(xp: Any, key: Any, edges: Sequence[float], functions: Sequence[Callab
     for edge in edges:
         xp.add(which, keys >= edge, out=which, casting="unsafe")
     which[xp.isnan(keys)] = len(edges)
-    out = None
+    out = None   # an array of its own (not a view: the engine refuses in-place changes of untracked views)
     for piece, function in enumerate(functions):
         inside = xp.flatnonzero(which == piece)
         if inside.size == keys.size:
-            return xp.asarray(function(*flats)).reshape(key.shape)
+            result = xp.asarray(function(*flats))
+            if result.shape == key.shape and result.base is None:
+                return result
+            out = xp.empty(key.shape, dtype=result.dtype)
+            out.reshape(-1)[...] = result.reshape(-1)
+            return out
         if inside.size:
             part = function(*(flat.take(inside) for flat in flats))
             if out is None:
-                out = xp.empty(keys.shape, dtype=part.dtype)
-            out[inside] = part
-    return out.reshape(key.shape)
+                out = xp.empty(key.shape, dtype=part.dtype)
+            out.reshape(-1)[inside] = part
+    return out
 
 
 def select(xp: Any, mask: Any, if_true: Any, if_false: Any) -> Any:
@@ -90,10 +95,12 @@ def select(xp: Any, mask: Any, if_true: Any, if_false: Any) -> Any:
     chosen = mask.astype(bits)
     xp.negative(chosen, out=chosen)   # all ones where mask
     low = if_false.view(bits)
-    out = xp.bitwise_xor(if_true.view(bits), low)
-    out &= chosen
-    out ^= low
-    return out.view(if_true.dtype)
+    out = xp.empty(if_true.shape, dtype=if_true.dtype)   # its own memory, written through an integer view
+    word = out.view(bits)
+    xp.bitwise_xor(if_true.view(bits), low, out=word)
+    word &= chosen
+    word ^= low
+    return out
 
 
 def polynomial(x: Any, coefficients: Sequence[float]) -> Any:
@@ -147,11 +154,12 @@ def chunked(xp: Any, function: Callable, x: Any) -> Any:
         return function(x)
     flat = x.reshape(-1)
     first = function(flat[:CHUNK])
-    out = xp.empty(flat.shape, dtype=first.dtype)
-    out[:CHUNK] = first
+    out = xp.empty(x.shape, dtype=first.dtype)   # its own memory (a view would be refused in-place changes)
+    filled = out.reshape(-1)
+    filled[:CHUNK] = first
     for start in range(CHUNK, flat.size, CHUNK):
-        out[start:start + CHUNK] = function(flat[start:start + CHUNK])
-    return out.reshape(x.shape)
+        filled[start:start + CHUNK] = function(flat[start:start + CHUNK])
+    return out
 
 
 CHUNK = 1 << 16
@@ -164,13 +172,14 @@ def chunked2(xp: Any, function: Callable, x: Any, other: Any) -> Any:
         return function(x, other)
     flat = x.reshape(-1)
     second = other.reshape(-1) if getattr(other, "shape", ()) == x.shape else None
-    out = None
+    out = filled = None
     for start in range(0, flat.size, CHUNK):
         part = function(flat[start:start + CHUNK], other if second is None else second[start:start + CHUNK])
         if out is None:
-            out = xp.empty(flat.shape, dtype=part.dtype)
-        out[start:start + CHUNK] = part
-    return out.reshape(x.shape)
+            out = xp.empty(x.shape, dtype=part.dtype)
+            filled = out.reshape(-1)
+        filled[start:start + CHUNK] = part
+    return out
 
 
 def erf_array(xp: Any, x: Any) -> Any:
