@@ -12,6 +12,7 @@ import numpy
 
 import minigrad as mg
 from minigrad import Tensor
+from minigrad.ops._util import int_arg
 
 from ._activations import _reads_input
 from ._errors import InputDtypeError, InputShapeError
@@ -159,8 +160,8 @@ def class_targets(logits: Tensor, target: Any, ignore_index: int, name: str) -> 
     """
     if logits.ndim == 0:
         raise ValueError(f"{name}: input must have a class dimension, got a 0-d tensor")
-    if isinstance(ignore_index, bool) or not isinstance(ignore_index, (int, numpy.integer)):
-        raise TypeError(f"{name}: ignore_index must be an int, got {ignore_index!r}")
+    # PyTorch's SymInt: a NumPy int, a one-element int tensor too (a bool or a bool tensor raises)
+    ignore_index = int_arg(ignore_index, name, "ignore_index", one_element=True)
     batched = logits.ndim >= 2
     classes = logits.shape[1] if batched else logits.shape[0]
     what = f"target (class indices for C={classes} classes)"

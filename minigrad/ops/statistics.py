@@ -29,6 +29,7 @@ from ._util import (
     axis_alias,
     complex_order_error,
     flag,
+    int_arg,
     keep_flag,
     normalize_axis,
     one_axis,
@@ -293,8 +294,7 @@ def cov(input: Tensor, *, correction: int = 1, fweights: Tensor | None = None,  
         raise ShapeMismatchError(f"cov: expects a tensor with two or fewer dims, got shape {x.shape}")
     if x.dtype.kind not in "iufc":
         raise ArgumentTypeError(f"cov: not supported for dtype {x.dtype} (as in PyTorch)")
-    if isinstance(correction, bool) or not isinstance(correction, int):
-        raise TypeError(f"cov: correction must be an int, got {correction!r}")
+    correction = int_arg(correction, "cov", "correction")   # a NumPy int or a 0-d int tensor too, as PyTorch's
     rows = x.reshape(1, -1) if x.ndim < 2 else x
     n = rows.shape[1]
     fw = None if fweights is None else _weights(fweights, "iu", n, "cov", "fweights", x)

@@ -187,3 +187,26 @@ def test_nn_int_arguments_as_torch(name, spell):
         np.testing.assert_allclose(np.array(got[1], dtype=float), np.array(want[1], dtype=float), rtol=1e-6)
     else:
         assert isinstance(got[1], (TypeError, RuntimeError)) and isinstance(got[1], type(want[1])), (got, want)
+
+
+_INT_LIKE = {   # accepted by PyTorch: a NumPy int, a 0-d int tensor (and, for SymInt ignore_index, tensor([k]))
+    "cov_correction": lambda L, v: L.cov(_x(L), correction=v),
+    "nll_loss_ignore_index": lambda L, v: L.nn.functional.nll_loss(L.zeros(2, 3), L.tensor([0, 1]), ignore_index=v),
+    "cross_entropy_ignore_index": lambda L, v: L.nn.functional.cross_entropy(L.zeros(2, 3), L.tensor([0, 1]),
+                                                                          ignore_index=v),
+}
+
+
+@pytest.mark.parametrize("spell", ["np", "i0", "i1d", "b0"])
+@pytest.mark.parametrize("name", sorted(_INT_LIKE))
+def test_int_like_arguments_as_torch(name, spell):
+    """They took Python and NumPy ints only (TypeError for the rest)."""
+    def call(L):
+        value = {"np": np.int64(1), "i0": L.tensor(1), "i1d": L.tensor([1]), "b0": L.tensor(True)}[spell]
+        return _INT_LIKE[name](L, value)
+    want, got = _outcome(call, torch), _outcome(call, mg)
+    assert got[0] == want[0], (got, want)
+    if want[0] == "ok":
+        np.testing.assert_allclose(np.array(got[1], dtype=float), np.array(want[1], dtype=float), rtol=1e-6)
+    else:
+        assert isinstance(got[1], type(want[1])), (got, want)
