@@ -851,8 +851,12 @@ def _max(node: Function, g: Tensor) -> Tensor:
     ties = x == y if not node.nan_shares else (x == y) | (xp.isnan(x) & xp.isnan(y))
     count = ties.sum(axis=node.axis, keepdims=True).astype(g.dtype)
     share = Div()(_unreduce(g, x.shape, node.axis, node.keepdims), xp.maximum(count, 1))
-    out = _select(ties, share)
-    return out if node.nan_shares else Where()(xp.broadcast_to(count == 0, x.shape), g.dtype.type("nan"), out)
+    if node.nan_shares:
+        return _select(ties, share)
+    # amax/amin: NaN times g on a NaN result's line (not a NaN constant), so a tangent through it (forward AD, the
+    # double-vjp) is NaN there too, as PyTorch's (x == y matches nothing: its jvp divides by a count of 0)
+    nan_line = xp.broadcast_to(count == 0, x.shape)
+    return _select(ties | nan_line, Mul()(share, xp.where(nan_line, g.dtype.type("nan"), g.dtype.type(1))))
 
 
 @rule(LogSumExp)
@@ -1116,6 +1120,22 @@ def _convolution(node: Function, g: Tensor) -> tuple:
 
 
 LATE_RULES["nn._conv.Convolution"] = _convolution
+
+
+def _max_pool(node: Function, g: Tensor) -> Tensor:
+    """nn's MaxPool: each window's gradient to the entry it chose, as im2col's adjoint (col2im) of the gradient
+    spread over the kernel offsets by a 0/1 mask of the choices."""
+    (choice,) = node.saved
+    unfold = node.unfold
+    xp = backend.array_module(choice)
+    size = math.prod(unfold.kernel)
+    offsets = xp.arange(size).reshape((1, 1, size) + (1,) * (choice.ndim - 2))
+    spread = (choice[:, :, None] == offsets).astype(g.dtype)                                # (N, C, ∏K, *O)
+    columns = Mul()(spread, Reshape((choice.shape[0], choice.shape[1], 1) + tuple(choice.shape[2:]))(g))
+    return UnfoldBackward(unfold)(Reshape(tuple(choice.shape[:2]) + unfold.kernel + unfold.out_size)(columns))
+
+
+LATE_RULES["nn._conv.MaxPool"] = _max_pool
 
 
 def view_of(x: Tensor) -> Tensor:

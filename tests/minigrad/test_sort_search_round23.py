@@ -114,3 +114,18 @@ def test_nonzero_as_tuple_gives_contiguous_indices(torch: Any) -> None:
     compiled = mg.compile(lambda x: x.nonzero(as_tuple=True))
     for values in (array, array[::-1].copy()):
         assert all(a.is_contiguous() for a in compiled(mg.tensor(values)))
+
+
+@pytest.mark.parametrize("call", [
+    lambda lib, x: lib.amax(x, 1),
+    lambda lib, x: lib.amin(x),
+    lambda lib, x: lib.aminmax(x, dim=1)[1],
+], ids=["amax", "amin_all", "aminmax"])
+def test_amax_tangent_on_a_nan_line_is_nan(call: Any, torch: Any) -> None:
+    """jvp of amax over a line holding NaN gave 0 (a NaN constant in the gradient's graph); PyTorch's tangent is
+    NaN there, as its gradient."""
+    array = np.array([[np.nan, 1.0, 2.0], [1.0, 3.0, 3.0]])
+    tangent = np.arange(1.0, 7.0).reshape(2, 3)
+    _, ours = mg.func.jvp(lambda x: call(mg, x), (mg.tensor(array),), (mg.tensor(tangent),))
+    _, theirs = torch.func.jvp(lambda x: call(torch, x), (torch.from_numpy(array),), (torch.from_numpy(tangent),))
+    np.testing.assert_array_equal(ours.numpy(), theirs.numpy())
