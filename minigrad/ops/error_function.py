@@ -1,5 +1,6 @@
-"""The error function's array kernels (erf, erfc, and exp(x²)·erfc(x) for x ≥ 1.25), from array ops only (the same
-code runs on CuPy), in the input's own float dtype: float32 is computed in float32, as PyTorch's, float64 in float64.
+"""The error function's array kernels (erf, erfc, and the pieces erfinv, erfcx and the normal CDF build on), from
+array ops only (the same code runs on CuPy): erf in the input's own float dtype (float32 in float32, as PyTorch's),
+erfc in float64 (float32's exp is 2.3 ulp off in NumPy, and erfc's tail is that exp).
 
 The approximation is the classic SunPro (fdlibm, 1993) one, the same coefficients in both dtypes:
 
@@ -9,8 +10,11 @@ The approximation is the classic SunPro (fdlibm, 1993) one, the same coefficient
   half of its mantissa cleared (z² exact); R/S on [1.25, 1/0.35) and on [1/0.35, 28): fdlibm's bound on R/S is
   2^-61.5, so erfc keeps its relative accuracy to the underflow at x ≈ 27.3.
 
-Max error against mpmath, measured (round 23): erf and erfc below 1 ulp in float64 and float32. Each piece runs on
-its own elements only (``pieces``), one NumPy pass per step.
+Max error against mpmath, measured (round 23): erf 1.0 ulp in float64 (at a subnormal; 0.65 elsewhere, torch's
+Sleef 1.0), 0.8 in float32; erfc 2.1 ulp in float64 (NumPy's exp and four roundings; torch 1.0), 0.5 in float32.
+On the host each piece runs on its own elements only (``pieces``: gathered by index) and long arrays go through
+in chunks of 65536 (``chunked``: the temporaries stay in the cache); 1e6 float64 erf 10 ms (the series was 64 ms,
+torch 2.9 ms).
 """
 
 from __future__ import annotations
