@@ -27,7 +27,7 @@ import numpy
 from .arguments import ArgumentTypeError, AxisError, ShapeMismatchError, as_dtype
 from .constructors import arange
 from .dtypes import get_default_dtype
-from .ops._util import normalize_axis, tensor_arg
+from .ops._util import int_arg, normalize_axis, tensor_arg
 from .ops.fft import DUAL_NORM, ComplexFFT, ComplexToRealFFT, RealToComplexFFT
 from .ops.index import roll
 from .ops.join import cat
@@ -83,12 +83,8 @@ def _norm(norm: Any, name: str) -> str:
 
 
 def _size(value: Any, name: str) -> int:
-    try:
-        if isinstance(value, bool):
-            raise TypeError
-        size = operator.index(value)
-    except TypeError:
-        raise TypeError(f"fft.{name}: a signal size must be an int, got {value!r:.60}") from None
+    # PyTorch's SymInt: a one-element int tensor too; a bool or a bool tensor (which operator.index reads) raises
+    size = int_arg(value, f"fft.{name}", "a signal size", one_element=True)
     if size < 1:
         raise ShapeMismatchError(f"fft.{name}: invalid number of data points ({size}) specified")
     return size
@@ -159,8 +155,10 @@ def _c2r(input: Any, s: Any, dim: Any, norm: Any, name: str, hermitian: bool) ->
     return ComplexToRealFFT(axes, _full(x, axes, sizes), DUAL_NORM[norm] if hermitian else norm, hermitian)(x)
 
 
-def _one(n: Any, dim: Any) -> tuple:
-    return (None if n is None else (n,)), (dim,)
+def _one(n: Any, dim: Any, name: str) -> tuple:
+    """A one-dim transform's ``s`` and ``dim`` lists; ``dim`` is PyTorch's int there (not an int list, which would
+    read tensor(True) or tensor([1]) as the dim 1)."""
+    return (None if n is None else (n,)), (int_arg(dim, f"fft.{name}", "dim"),)
 
 
 # --- one dim: x (…, n, …) along dim --------------------------------------------------------------------------------
@@ -168,38 +166,38 @@ def _one(n: Any, dim: Any) -> tuple:
 @_axis_alias(2)
 def fft(input: Tensor, n: int | None = None, dim: int = -1, norm: str | None = None) -> Tensor:  # noqa: A002
     """The discrete Fourier transform along ``dim``: (…, n, …) → complex (…, n, …)."""
-    return _c2c(input, *_one(n, dim), norm, "fft", inverse=False)
+    return _c2c(input, *_one(n, dim, "fft"), norm, "fft", inverse=False)
 
 
 @_axis_alias(2)
 def ifft(input: Tensor, n: int | None = None, dim: int = -1, norm: str | None = None) -> Tensor:  # noqa: A002
     """The inverse transform of :func:`fft` along ``dim``: (…, n, …) → complex (…, n, …)."""
-    return _c2c(input, *_one(n, dim), norm, "ifft", inverse=True)
+    return _c2c(input, *_one(n, dim, "ifft"), norm, "ifft", inverse=True)
 
 
 @_axis_alias(2)
 def rfft(input: Tensor, n: int | None = None, dim: int = -1, norm: str | None = None) -> Tensor:  # noqa: A002
     """The transform of a real signal, one-sided: real (…, n, …) → complex (…, n // 2 + 1, …)."""
-    return _r2c(input, *_one(n, dim), norm, "rfft", hermitian=False)
+    return _r2c(input, *_one(n, dim, "rfft"), norm, "rfft", hermitian=False)
 
 
 @_axis_alias(2)
 def irfft(input: Tensor, n: int | None = None, dim: int = -1, norm: str | None = None) -> Tensor:  # noqa: A002
     """The inverse of :func:`rfft`: one-sided complex (…, m, …) → real (…, n, …), n = 2 (m - 1) by default."""
-    return _c2r(input, *_one(n, dim), norm, "irfft", hermitian=False)
+    return _c2r(input, *_one(n, dim, "irfft"), norm, "irfft", hermitian=False)
 
 
 @_axis_alias(2)
 def hfft(input: Tensor, n: int | None = None, dim: int = -1, norm: str | None = None) -> Tensor:  # noqa: A002
     """The transform of a Hermitian signal given by its first half: complex (…, m, …) → real (…, n, …),
     n = 2 (m - 1) by default."""
-    return _c2r(input, *_one(n, dim), norm, "hfft", hermitian=True)
+    return _c2r(input, *_one(n, dim, "hfft"), norm, "hfft", hermitian=True)
 
 
 @_axis_alias(2)
 def ihfft(input: Tensor, n: int | None = None, dim: int = -1, norm: str | None = None) -> Tensor:  # noqa: A002
     """The inverse of :func:`hfft`: real (…, n, …) → one-sided complex (…, n // 2 + 1, …)."""
-    return _r2c(input, *_one(n, dim), norm, "ihfft", hermitian=True)
+    return _r2c(input, *_one(n, dim, "ihfft"), norm, "ihfft", hermitian=True)
 
 
 # --- two dims (default the last two) and n dims (default all) -----------------------------------------------------

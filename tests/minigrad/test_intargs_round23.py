@@ -210,3 +210,29 @@ def test_int_like_arguments_as_torch(name, spell):
         np.testing.assert_allclose(np.array(got[1], dtype=float), np.array(want[1], dtype=float), rtol=1e-6)
     else:
         assert isinstance(got[1], type(want[1])), (got, want)
+
+
+_FFT = {
+    "fft_n": lambda L, v: L.fft.fft(L.arange(4.0), n=v),
+    "rfft_dim": lambda L, v: L.fft.rfft(_x(L), dim=v),
+    "ifft_dim": lambda L, v: L.fft.ifft(_x(L), dim=v),
+    "fft2_s": lambda L, v: L.fft.fft2(_x(L), s=(2, v)),
+    "irfftn_s": lambda L, v: L.fft.irfftn(_x(L), s=(v, 2)),
+    "fftn_dim": lambda L, v: L.fft.fftn(_x(L), dim=(0, v)),   # an int list: tensor(True) is 1, as in PyTorch
+}
+
+
+@pytest.mark.parametrize("spell", ["b0", "i1d", "i0"])
+@pytest.mark.parametrize("name", sorted(_FFT))
+def test_fft_int_arguments_as_torch(name, spell):
+    """n and s sizes are SymInts (tensor([1]) taken, tensor(True) refused); a one-dim transform's dim an int
+    (both refused); they were read by operator.index (tensor(True) the size or dim 1)."""
+    def call(L):
+        return _FFT[name](L, {"b0": L.tensor(True), "i1d": L.tensor([1]), "i0": L.tensor(1)}[spell])
+    want, got = _outcome(call, torch), _outcome(call, mg)
+    assert got[0] == want[0], (got, want)
+    if want[0] == "ok":
+        np.testing.assert_allclose(np.array(got[1], dtype=complex), np.array(want[1], dtype=complex), rtol=1e-5,
+                                   atol=1e-5)
+    else:
+        assert isinstance(got[1], type(want[1])), (got, want)
