@@ -344,10 +344,11 @@ def _pool_out_size(size: int, kernel: int, stride: int, padding: int, dilation: 
 
 
 def _pool_windows(name: str, dims: int, input: Any, kernel_size: Any, stride: Any, padding: Any,  # noqa: A002
-                  dilation: Any, ceil_mode: Any, value: float, integers: bool = False) -> tuple:
+                  dilation: Any, ceil_mode: Any, value: float, integers: bool = False, unfolded: bool = True) -> tuple:
     """The pooling windows (N, C, *K, *O) of ``input`` padded with ``value`` (extra on the right in ceil mode),
     with the batched input, whether it was unbatched, and the parsed kernel, stride, padding, output size.
-    ``integers``: an integer input is taken too (padded with its dtype's minimum for a ``value`` of -inf)."""
+    ``integers``: an integer input is taken too (padded with its dtype's minimum for a ``value`` of -inf).
+    ``unfolded=False``: the :class:`Unfold` op that makes the windows instead of the windows."""
     x = _tensor(input, name)
     # the arguments first, as PyTorch's parser: any non-int is its TypeError, before any value or input check
     given = {"kernel_size": kernel_size, "stride": stride, "padding": padding, "dilation": dilation}
@@ -372,8 +373,8 @@ def _pool_windows(name: str, dims: int, input: Any, kernel_size: Any, stride: An
     # the right padding reaches the end of the last window (in ceil mode past the given padding)
     pads = tuple((p, max((o - 1) * s + d * (k - 1) + 1 - n - p, 0))
                  for n, k, s, p, d, o in zip(x.shape[2:], kernel, stride, padding, dilation, out_size))
-    windows = Unfold(kernel, stride, dilation, pads, value, out_size)(x)
-    return windows, x, unbatched, kernel, stride, padding, out_size
+    windows = Unfold(kernel, stride, dilation, pads, value, out_size)
+    return windows(x) if unfolded else windows, x, unbatched, kernel, stride, padding, out_size
 
 
 def _inside_windows(size: tuple, kernel: tuple, stride: tuple, padding: tuple, dilation: tuple,
@@ -388,37 +389,79 @@ def _inside_windows(size: tuple, kernel: tuple, stride: tuple, padding: tuple, d
     return inside.transpose(order).reshape(math.prod(kernel), *out_size)
 
 
+class MaxPool(mg.Function):
+    """The largest entry of each window of x (N, C, *S) → (N, C, *O), as PyTorch's max-pool kernel picks it.
+
+    A running maximum over the kernel offsets, one strided slice of the padded input each (no windows array):
+    a later entry wins only when larger, so the first largest entry is picked; a NaN always wins, so a window
+    with NaNs picks its last; a padding entry (-inf, an integer's minimum) is no entry: a window whose largest
+    value is the padding value picks its first input entry. Keeps only the offset of each window's choice
+    (int8 for a kernel of < 128 entries) for backward, which adds the gradient into that offset's slice.
+    """
+
+    name = "max_pool"
+
+    def __init__(self, unfold: Unfold, inside: Any) -> None:
+        self.unfold = unfold
+        self.inside = inside   # (∏K, *O) host booleans: which window entries read the input; None: all do
+
+    def forward(self, x: Any) -> Any:
+        xp, unfold = self.xp, self.unfold
+        unfold.xp = xp   # (the create_graph rule runs its backward, col2im, as an op)
+        padded = x
+        if any(before or after for before, after in unfold.padding):
+            padded = xp.pad(x, ((0, 0), (0, 0), *unfold.padding), constant_values=unfold.value)
+        unfold.padded_shape = padded.shape
+        size = math.prod(unfold.kernel)
+        small = numpy.int8 if size < 128 else numpy.int16 if size < 2 ** 15 else numpy.int64
+        # NaNs: a later one wins. The host looks for one first (a GPU would read the answer back: it always looks)
+        nan = x.dtype.kind == "f" and (xp is not numpy or bool(xp.isnan(x).any()))
+        values = choice = None
+        for i, offsets in enumerate(unfold._offsets()):
+            entries = padded[unfold._window(offsets)]
+            if values is None:
+                values, choice = entries.copy(), xp.zeros(entries.shape, dtype=small)
+                continue
+            later = entries > values
+            if nan:
+                later |= entries != entries
+            xp.maximum(values, entries, out=values)   # (a NaN stays: PyTorch's value of a window with one)
+            choice = xp.where(later, i, choice).astype(small, copy=False)
+        if self.inside is not None:   # a window whose largest is the padding value: its first input entry
+            low = numpy.iinfo(x.dtype).min if x.dtype.kind in "iub" else float("-inf")
+            first_inside = xp.asarray(self.inside.argmax(axis=0).astype(small))
+            choice = xp.where(values == low, first_inside, choice).astype(small, copy=False)
+        self.saved = (choice,)
+        self.chosen = choice   # for the caller's indices (saved_tensors_hooks may pack self.saved); it deletes it
+        return values
+
+    def backward(self, gy: Any) -> Any:
+        (choice,) = self.saved
+        xp, unfold = self.xp, self.unfold
+        gx = xp.zeros(unfold.padded_shape, dtype=gy.dtype)
+        for i, offsets in enumerate(unfold._offsets()):
+            gx[unfold._window(offsets)] += xp.where(choice == i, gy, 0)
+        return _inner(gx, unfold.padding)
+
+
 def _max_pool(name: str, dims: int, input: Any, kernel_size: Any, stride: Any, padding: Any,  # noqa: A002
               dilation: Any, ceil_mode: Any, return_indices: Any) -> Any:
     # torch's 2-D and 3-D CPU kernels also take integer tensors (no gradient); its 1-D one refuses them
-    windows, x, unbatched, kernel, stride, padding, out_size = _pool_windows(
-        name, dims, input, kernel_size, stride, padding, dilation, ceil_mode, float("-inf"), integers=dims > 1)
+    unfold, x, unbatched, kernel, stride, padding, out_size = _pool_windows(
+        name, dims, input, kernel_size, stride, padding, dilation, ceil_mode, float("-inf"), integers=dims > 1,
+        unfolded=False)
     dilation = _ints(dilation, dims, name, "dilation", 1)
-    flat = windows.reshape(*x.shape[:2], math.prod(kernel), *out_size)
-    # as PyTorch's kernel, the first largest entry read from the input (a padded minimum or -inf is no entry:
-    # a window of -inf picks its first input entry) gets the gradient; a window with NaNs, its last NaN.
-    # max(dim) picks with its own index, unchecked: gather's range check of a user's index reads it on the host
-    values, choice = flat.max(dim=2, keepdim=True)
     inside = _inside_windows(x.shape[2:], kernel, stride, padding, dilation, out_size)
-    if not inside.all():   # a window whose maximum is the padding value picks its first input entry instead
-        low = numpy.iinfo(x.dtype).min if x.dtype.kind in "iu" else float("-inf")
-        first_inside = mg.make_array(inside.argmax(axis=0)[None, None, None], numpy.int64, x.device)
-        with mg.no_grad():
-            choice = mg.where(values == low, mg.as_tensor(first_inside), choice)
-        values = flat.gather(2, choice)
-    # the host looks for a NaN first (a GPU would read the answer back: it always takes the second pass)
-    if x.dtype.kind == "f" and (x.device.type != "cpu" or bool((values != values).any())):
-        # max(dim) picks a window's first NaN; over the window reversed, its last
-        last_values, last_choice = flat.flip(2).max(dim=2, keepdim=True)
-        nan_window = values != values
-        values = mg.where(nan_window, last_values, values)
-        choice = mg.where(nan_window, flat.shape[2] - 1 - last_choice, choice)
-    values = _reads_input(values).squeeze(2)   # PyTorch's max-pool backward reads x
+    pool = MaxPool(unfold, None if inside.all() else inside)
+    values = _reads_input(pool(x))   # PyTorch's max-pool backward reads x
+    choice = pool.chosen   # (N, C, *O): each window's kernel offset
+    del pool.chosen
     values = values.squeeze(0) if unbatched else channels_last_as(values, x)   # PyTorch's kernel's layout
     if not flag(return_indices, name, "return_indices"):
         return values
     # each choice as a flat index into the input's spatial dims, as PyTorch's indices
     with mg.no_grad():
+        choice = mg.as_tensor(choice.astype(numpy.int64)[:, :, None])   # (N, C, 1, *O)
         index = mg.zeros(choice.shape, dtype=mg.int64, device=x.device)
         for axis in range(dims):
             # the choice's offset in the window along this axis (unravelled from its flat kernel position)

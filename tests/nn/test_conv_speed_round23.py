@@ -1,7 +1,8 @@
-"""Round 23: the convolutions' own op (nn._conv.Convolution) and the pools' fast paths, against PyTorch.
+"""Round 23: the convolutions' and max pools' own ops (nn._conv.Convolution, MaxPool), against PyTorch.
 
 A convolution keeps x and the weight for backward, as PyTorch's ConvolutionBackward0, no longer the unfolded
-windows (∏K times x); a depthwise convolution sums kernel offsets' slices instead of a loop of tiny matmuls.
+windows (∏K times x); a depthwise convolution sums kernel offsets' slices instead of a loop of tiny matmuls. A max
+pool takes a running maximum over kernel offsets' slices and keeps only each window's choice (int8).
 """
 
 from __future__ import annotations
@@ -173,6 +174,87 @@ def test_a_small_cnn_as_torch(torch: Any) -> None:
     assert loss.item() == pytest.approx(expected.item(), rel=1e-12)
     for (name, mine), reference in zip(ours.named_parameters(), theirs.parameters()):
         np.testing.assert_allclose(mine.grad.numpy(), reference.grad.numpy(), rtol=1e-10, atol=1e-12, err_msg=name)
+
+
+# (function, input shape, keyword arguments): padding, ceil mode, dilation, 1-D to 3-D, unbatched
+MAX_POOLS = [
+    ("max_pool2d", (2, 3, 8, 8), {"kernel_size": 2}),
+    ("max_pool2d", (2, 3, 9, 7), {"kernel_size": 3, "stride": 2, "padding": 1}),
+    ("max_pool2d", (2, 3, 9, 7), {"kernel_size": (3, 2), "stride": (2, 1), "padding": (1, 1), "dilation": (1, 2)}),
+    ("max_pool2d", (2, 3, 10, 9), {"kernel_size": 3, "stride": 2, "ceil_mode": True}),
+    ("max_pool2d", (2, 3, 10, 9), {"kernel_size": 3, "stride": 3, "padding": 1, "ceil_mode": True}),
+    ("max_pool1d", (3, 11), {"kernel_size": 4, "stride": 2, "padding": 2}),
+    ("max_pool1d", (2, 3, 11), {"kernel_size": 3, "dilation": 3, "padding": 1}),
+    ("max_pool3d", (1, 2, 5, 6, 7), {"kernel_size": (2, 3, 2), "stride": 2, "padding": 1}),
+]
+
+
+def _pool_input(shape: tuple, special: bool) -> np.ndarray:
+    """Random values; ``special``: rounded (ties) with -inf and NaN entries, some windows all -inf."""
+    x = np.random.default_rng(6).standard_normal(shape)
+    if special:
+        x = np.round(x)
+        x.flat[::7] = -np.inf
+        x.flat[::11] = np.nan
+        x.reshape(-1, shape[-1])[0, :3] = -np.inf
+    return x
+
+
+@pytest.mark.parametrize("special", [False, True], ids=["plain", "ties_nan_inf"])
+@pytest.mark.parametrize(("fn", "shape", "kwargs"), MAX_POOLS, ids=[f"{f}-{s}-{sorted(k.items())}"
+                                                                    for f, s, k in MAX_POOLS])
+def test_max_pool_values_indices_and_gradient_as_torch(torch: Any, fn: str, shape: tuple, kwargs: dict,
+                                                       special: bool) -> None:
+    """The running maximum over kernel offsets picks PyTorch's entry: the first largest, a window's last NaN, the
+    first input entry of a window of -inf next to padding."""
+    x = _pool_input(shape, special)
+    ours, theirs = mg.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+    y, index = getattr(F, fn)(ours, return_indices=True, **kwargs)
+    expected, expected_index = getattr(torch.nn.functional, fn)(theirs, return_indices=True, **kwargs)
+    g = np.random.default_rng(7).standard_normal(tuple(expected.shape))
+    y.backward(mg.tensor(g))
+    expected.backward(torch.tensor(g))
+    np.testing.assert_array_equal(y.numpy(), expected.detach().numpy())
+    np.testing.assert_array_equal(index.numpy(), expected_index.numpy())
+    np.testing.assert_allclose(ours.grad.numpy(), theirs.grad.numpy(), rtol=1e-12)
+
+
+@pytest.mark.parametrize(("fn", "shape", "kwargs"), MAX_POOLS[1::2], ids=[f"{f}-{s}" for f, s, _ in MAX_POOLS[1::2]])
+def test_max_pool_gradcheck_and_second_derivative(torch: Any, fn: str, shape: tuple, kwargs: dict) -> None:
+    x = _pool_input(shape, False)
+    assert mg.gradcheck(lambda a: getattr(F, fn)(a, **kwargs) ** 2, (mg.tensor(x, requires_grad=True),))
+    results = []
+    for lib, functional in ((mg, F), (torch, torch.nn.functional)):
+        a = lib.tensor(x, requires_grad=True)
+        (ga,) = lib.autograd.grad((getattr(functional, fn)(a, **kwargs) ** 2).sum(), [a], create_graph=True)
+        results.append(lib.autograd.grad((ga ** 3).sum(), [a])[0].detach().numpy())
+    np.testing.assert_allclose(results[0], results[1], rtol=1e-10)
+
+
+def test_max_pool_of_integers_as_torch(torch: Any) -> None:
+    """Integer windows next to padding (padded with the dtype's minimum) pick as PyTorch's."""
+    x = np.random.default_rng(8).integers(-3, 3, (2, 3, 7, 7))
+    x[0, 0, :2, :2] = np.iinfo(np.int64).min
+    y, index = F.max_pool2d(mg.tensor(x), 3, 2, 1, return_indices=True)
+    expected, expected_index = torch.nn.functional.max_pool2d(torch.tensor(x), 3, 2, 1, return_indices=True)
+    np.testing.assert_array_equal(y.numpy(), expected.numpy())
+    np.testing.assert_array_equal(index.numpy(), expected_index.numpy())
+
+
+def test_max_pool_keeps_a_small_index_not_the_windows() -> None:
+    """Backward needs only which kernel offset each window chose: one byte per output for a 3x3 kernel (the
+    windows were 9 outputs' worth of values; PyTorch keeps x and int64 indices)."""
+    x = mg.randn(2, 4, 12, 12, requires_grad=True)
+    y = F.max_pool2d(x * 1, 3, 2, 1)
+    saved = _saved_arrays(y)
+    assert [a.dtype for a in saved] == [np.int8]
+    assert sum(a.nbytes for a in saved) == y.numel()
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize(("fn", "shape", "kwargs"), MAX_POOLS[::3], ids=[f"{f}-{s}" for f, s, _ in MAX_POOLS[::3]])
+def test_max_pool_same_on_gpu_as_on_cpu(fn: str, shape: tuple, kwargs: dict) -> None:
+    same_on_gpu_as_on_cpu(lambda lib, a: getattr(F, fn)(a, **kwargs), [_pool_input(shape, True)])
 
 
 @pytest.mark.gpu
