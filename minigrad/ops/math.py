@@ -310,12 +310,12 @@ def _where_split(xp: Any, mask: Any, x: Any, if_true: Callable, if_false: Callab
     on every element (``xp.where``): a boolean index there reads its count back to the host."""
     if xp is not backend.numpy:
         return xp.where(mask, if_true(x), if_false(x))
+    # gathered by index: a boolean index over a random mask is 10x slower in NumPy (branches per element)
     flat, chosen = x.reshape(-1), mask.reshape(-1)
-    inside = flat[chosen]
-    outside = flat[~chosen]
-    parts = [(chosen, if_true(inside))] if inside.size or not outside.size else []
+    inside, outside = xp.flatnonzero(chosen), xp.flatnonzero(~chosen)
+    parts = [(inside, if_true(flat.take(inside)))] if inside.size or not outside.size else []
     if outside.size:
-        parts.append((~chosen, if_false(outside)))
+        parts.append((outside, if_false(flat.take(outside))))
     out = xp.empty(x.shape, dtype=xp.result_type(*(values for _, values in parts)))   # its own memory (a result
     filled = out.reshape(-1)                                                          # may be changed in place)
     for where, values in parts:
