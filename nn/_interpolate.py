@@ -20,6 +20,7 @@ import numpy
 
 import minigrad as mg
 from minigrad import Tensor
+from minigrad.ops._util import refuse_bool_tensors
 
 from ._arguments import _dtype_error, _in_int64, _tensor
 from ._conv import _some_channels, _window_means
@@ -205,13 +206,15 @@ def _sizes_and_scales(x: Tensor, size: Any, scale_factor: Any, recompute_scale_f
                              f"spatial dimensions of {list(x.shape[2:])} and output size of {size}. Please provide "
                              f"input tensor in (N, C, d1, d2, ...,dK) format and output size in (o1, o2, ...,oK) "
                              f"format.")
-        try:
-            sizes = tuple(operator.index(s) for s in sizes if not isinstance(s, bool))
+        given = sizes
+        try:   # PyTorch's SymInt[]: a first bool is refused, a later one is 0 or 1
+            sizes = tuple(operator.index(s) for i, s in enumerate(sizes) if not (isinstance(s, bool) and not i))
         except TypeError:
             sizes = ()
         if len(sizes) != dims:
             raise TypeError(f"{name}: expected size to be one of int or Tuple[int] or Tuple[int, int] or "
                             f"Tuple[int, int, int], but got size {size!r}")
+        refuse_bool_tensors(given, name, "size")   # (operator.index read tensor(True) as 1; PyTorch's RuntimeError)
         sizes = _in_int64(sizes, name, "size")
         scales: tuple = (None,) * dims
     else:

@@ -236,3 +236,19 @@ def test_fft_int_arguments_as_torch(name, spell):
                                    atol=1e-5)
     else:
         assert isinstance(got[1], type(want[1])), (got, want)
+
+
+@pytest.mark.parametrize("size", ["later_bool", "bool_tensor", "later_bool_tensor", "first_bool"])
+def test_interpolate_size_as_torch(size):
+    """PyTorch's output_size is a SymInt[]: (2, True) is (2, 1) (a TypeError here), a bool tensor raises
+    RuntimeError (read as 1 here)."""
+    def call(L):
+        value = {"later_bool": (2, True), "bool_tensor": L.tensor(True), "later_bool_tensor": (2, L.tensor(True)),
+                 "first_bool": (True, 2)}[size]
+        return L.nn.functional.interpolate(L.arange(16.0).reshape(1, 1, 4, 4), size=value)
+    want, got = _outcome(call, torch), _outcome(call, mg)
+    assert got[0] == want[0], (got, want)
+    if want[0] == "ok":
+        assert got[1] == want[1]
+    else:
+        assert isinstance(got[1], type(want[1])), (got, want)
