@@ -118,11 +118,13 @@ class Convolution(mg.Function):
             padded = self._padded(x)
             kernel = weight.reshape(groups, per_group, -1)
             spread = (1,) * len(unfold.out_size)
-            y = None
+            y = self.xp.empty((batch, groups, per_group, *unfold.out_size), dtype=x.dtype)
+            term = self.xp.empty_like(y)   # one buffer for every offset's product (no fresh arrays)
             for i, offsets in enumerate(unfold._offsets()):
-                term = kernel[:, :, i].reshape(groups, per_group, *spread) * padded[unfold._window(offsets)][:, :,
-                                                                                                            None]
-                y = term if y is None else self.xp.add(y, term, out=y)
+                entries = padded[unfold._window(offsets)][:, :, None]
+                self.xp.multiply(kernel[:, :, i].reshape(groups, per_group, *spread), entries, out=term if i else y)
+                if i:
+                    self.xp.add(y, term, out=y)
         else:
             columns = unfold.forward(x).reshape(batch, groups, inner, positions)
             y = weight.reshape(groups, per_group, inner) @ columns                        # (N, G, O/G, P)
@@ -142,9 +144,12 @@ class Convolution(mg.Function):
             gw = xp.empty((groups, per_group, math.prod(unfold.kernel)), dtype=gy.dtype) if self.needs_grad[1] else None
             space = "xyz"[:len(spread)]
             sums = f"ngo{space},ng{space}->go"
+            term = xp.empty((batch, groups, *unfold.out_size), dtype=gy.dtype) if per_group == 1 else None
             for i, offsets in enumerate(unfold._offsets()):
                 window = unfold._window(offsets)
-                if gx_padded is not None:
+                if gx_padded is not None and term is not None:   # (one output per group: nothing to sum)
+                    gx_padded[window] += xp.multiply(kernel[:, 0, i].reshape(groups, *spread), g[:, :, 0], out=term)
+                elif gx_padded is not None:
                     gx_padded[window] += (kernel[:, :, i].reshape(groups, per_group, *spread) * g).sum(axis=2)
                 if gw is not None:
                     gw[:, :, i] = xp.einsum(sums, g, padded[window])   # (no (N, G, O/G, P) temporary)
