@@ -159,8 +159,8 @@ def embedding_bag(input: Any, weight: Tensor, offsets: Any = None, max_norm: flo
     if rows.dtype == mg.float16:   # PyTorch sums float16 bags in float32, rounded once
         rows = rows.float()
         per_sample_weights = None if per_sample_weights is None else per_sample_weights.float()
-    if kept is not None:
-        rows = rows * kept.astype(rows.dtype).unsqueeze(1)
+    if kept is not None:   # zeros, not times 0: a NaN or inf padding row must not reach its bag
+        rows = mg.where(kept.unsqueeze(1), rows, 0.0)
     if per_sample_weights is not None:
         rows = rows * per_sample_weights.reshape(-1, 1)
     out = mg.zeros(bags, width, dtype=rows.dtype, device=weight.device).index_add(0, bag, rows).to(weight.dtype)
@@ -173,24 +173,30 @@ def embedding_bag(input: Any, weight: Tensor, offsets: Any = None, max_norm: flo
 
 
 def _bag_max(rows: Tensor, bag: Tensor, kept: Tensor | None, bags: int) -> Tensor:
-    """Per bag and feature, the first largest of the bag's rows (padding left out); 0 for an empty bag."""
+    """Per bag and feature, PyTorch's running maximum over the bag's rows in order (padding left out): the first
+    row's value, replaced by each later one strictly larger. So the first largest row wins, -inf included; a NaN
+    first row stays (NaN), a later NaN is passed over. An empty bag gives 0. The gradient goes to the row picked."""
     used, width = rows.shape
     device, dtype = rows.device, rows.dtype
     with mg.no_grad():
         values = rows.detach()
-        if kept is not None:
-            values = mg.where(kept.unsqueeze(1), values, float("-inf"))
+        taken = mg.ones(used, dtype=mg.bool_, device=device) if kept is None else kept
+        position = mg.arange(used, device=device)
+        start = mg.full((bags,), used, dtype=mg.int64, device=device).scatter_reduce(   # each bag's first row
+            0, bag, mg.where(taken, position, used), "amin", include_self=True)
         spread = bag.unsqueeze(1).expand(used, width)
+        compared = taken.unsqueeze(1) & ~values.isnan()   # the rows a later NaN cannot replace the maximum with
         largest = mg.full((bags, width), float("-inf"), dtype=dtype, device=device).scatter_reduce(
-            0, spread, values, "amax", include_self=True)
-        position = mg.arange(used, device=device).unsqueeze(1).expand(used, width)
-        candidate = mg.where((values == largest[bag]) & (values > float("-inf")), position, used)
+            0, spread, mg.where(compared, values, float("-inf")), "amax", include_self=True)
+        positions = position.unsqueeze(1).expand(used, width)
+        candidate = mg.where(compared & (values == largest[bag]), positions, used)
         first = mg.full((bags, width), used, dtype=mg.int64, device=device).scatter_reduce(
             0, spread, candidate, "amin", include_self=True)
-        found = first < used
+        padded_values = mg.cat([values, mg.zeros(1, width, dtype=dtype, device=device)], 0)
+        starts_nan = padded_values[start].isnan()                                      # (bags, width)
+        first = mg.where(starts_nan, start.unsqueeze(1).expand(bags, width), first)
     padded = mg.cat([rows, mg.zeros(1, width, dtype=dtype, device=device)], 0)   # row `used`: an empty bag's 0
-    picked = padded.gather(0, mg.where(found, first, used))
-    return picked
+    return padded.gather(0, first)
 
 
 class EmbeddingBag(Module):

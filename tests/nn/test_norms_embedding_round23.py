@@ -141,3 +141,21 @@ def test_group_and_rms_norm_give_torch_layout(fn: str, shape: tuple) -> None:
         out, expected = ours_fn(ours, *args), theirs_fn(theirs, *args)
         assert out.stride() == expected.stride(), layout
         np.testing.assert_allclose(out.numpy(), expected.numpy(), rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("mode, padding_idx", [("max", None), ("max", 2), ("sum", 0), ("mean", 0)])
+def test_embedding_bag_with_nan_and_infinite_rows(mode: str, padding_idx: int | None) -> None:
+    """Max bags are PyTorch's running maximum: a NaN first row stays NaN (it gave 0, hiding the NaN), a later NaN is
+    passed over, and a bag of -inf is -inf (it gave 0); a NaN padding row no longer makes sum/mean bags NaN."""
+    inf = np.inf
+    weight = np.array([[np.nan, 1.0, -inf], [3.0, np.nan, -inf], [0.5, np.nan, -inf], [-inf, -inf, -inf]])
+    index = np.array([[0, 2], [1, 2], [0, 1], [2, 1], [3, 3], [3, 0]])
+    grad = np.arange(18.0).reshape(6, 3)
+    theirs = torch.tensor(weight, requires_grad=True)
+    expected = torch.nn.functional.embedding_bag(torch.tensor(index), theirs, mode=mode, padding_idx=padding_idx)
+    expected.backward(torch.tensor(grad))
+    ours = mg.tensor(weight, requires_grad=True)
+    out = nn.functional.embedding_bag(mg.tensor(index), ours, mode=mode, padding_idx=padding_idx)
+    out.backward(mg.tensor(grad))
+    np.testing.assert_array_equal(out.numpy(), expected.detach().numpy())
+    np.testing.assert_array_equal(ours.grad.numpy(), theirs.grad.numpy())
