@@ -1138,6 +1138,18 @@ def _max_pool(node: Function, g: Tensor) -> Tensor:
 LATE_RULES["nn._conv.MaxPool"] = _max_pool
 
 
+def _window_sum(node: Function, g: Tensor) -> Tensor:
+    """nn's WindowSum (an average pool's numerator): each window's gradient to all its entries, col2im of the
+    gradient broadcast over the kernel offsets."""
+    unfold = node.unfold
+    shape = tuple(g.shape)
+    spread = Reshape(shape[:2] + (1,) * len(unfold.kernel) + shape[2:])(g)
+    return UnfoldBackward(unfold)(BroadcastTo(shape[:2] + unfold.kernel + shape[2:])(spread))
+
+
+LATE_RULES["nn._conv.WindowSum"] = _window_sum
+
+
 def view_of(x: Tensor) -> Tensor:
     """``x`` through a view of itself (PyTorch's ``view_as``): results computed from it keep their graph to x."""
     return Reshape(tuple(x.shape))(x)

@@ -449,6 +449,41 @@ class MaxPool(mg.Function):
         return _inner(gx, unfold.padding)
 
 
+class WindowSum(mg.Function):
+    """The sum of each window of x (N, C, *S) padded with zeros → (N, C, *O): an average pool's numerator.
+
+    Adds the kernel offsets' strided slices of the padded input in order (a window's entries in row-major order,
+    as summing its unfolded windows did), so no windows array (∏K/∏stride times x) is made or kept; backward adds
+    the gradient into each slice. Keeps nothing for backward.
+    """
+
+    name = "window_sum"
+    complex_grad = True   # linear, real coefficients: the same backward (autograd.engine's gate)
+
+    def __init__(self, unfold: Unfold) -> None:
+        self.unfold = unfold
+
+    def forward(self, x: Any) -> Any:
+        xp, unfold = self.xp, self.unfold
+        unfold.xp = xp   # (the create_graph rule runs its backward, col2im, as an op)
+        padded = x
+        if any(before or after for before, after in unfold.padding):
+            padded = xp.pad(x, ((0, 0), (0, 0), *unfold.padding))
+        unfold.padded_shape = padded.shape
+        total = None
+        for offsets in unfold._offsets():
+            entries = padded[unfold._window(offsets)]
+            total = entries.copy() if total is None else xp.add(total, entries, out=total)
+        return total
+
+    def backward(self, gy: Any) -> Any:
+        xp, unfold = self.xp, self.unfold
+        gx = xp.zeros(unfold.padded_shape, dtype=gy.dtype)
+        for offsets in unfold._offsets():
+            gx[unfold._window(offsets)] += gy
+        return _inner(gx, unfold.padding)
+
+
 def _max_pool(name: str, dims: int, input: Any, kernel_size: Any, stride: Any, padding: Any,  # noqa: A002
               dilation: Any, ceil_mode: Any, return_indices: Any) -> Any:
     # torch's 2-D and 3-D CPU kernels also take integer tensors (no gradient); its 1-D one refuses them
@@ -518,9 +553,9 @@ def _avg_pool(name: str, dims: int, input: Any, kernel_size: Any, stride: Any, p
             raise InputShapeError(f"{name}: divisor_override must be non-zero, got {divisor_override!r}")
     # PyTorch's CPU kernels take int64 too: the exact sum divided by the count, rounded toward zero
     integers = getattr(input, "dtype", None) == mg.int64
-    windows, x, unbatched, kernel, stride, padding, out_size = _pool_windows(
-        name, dims, input, kernel_size, stride, padding, 1, ceil_mode, 0, integers=integers)
-    sums = _reads_input(windows.sum(axis=tuple(range(2, 2 + dims))))   # PyTorch's backward reads x (zeros)
+    unfold, x, unbatched, kernel, stride, padding, out_size = _pool_windows(
+        name, dims, input, kernel_size, stride, padding, 1, ceil_mode, 0, integers=integers, unfolded=False)
+    sums = _reads_input(WindowSum(unfold)(x))   # PyTorch's backward reads x (zeros)
     if integers:
         divisor = divisor_override
         if divisor is None:

@@ -2,11 +2,13 @@
 
 A convolution keeps x and the weight for backward, as PyTorch's ConvolutionBackward0, no longer the unfolded
 windows (∏K times x); a depthwise convolution sums kernel offsets' slices instead of a loop of tiny matmuls. A max
-pool takes a running maximum over kernel offsets' slices and keeps only each window's choice (int8).
+pool takes a running maximum over kernel offsets' slices and keeps only each window's choice (int8); an average
+pool adds the slices (nn._conv.WindowSum).
 """
 
 from __future__ import annotations
 
+import tracemalloc
 from typing import Any
 
 import numpy as np
@@ -249,6 +251,51 @@ def test_max_pool_keeps_a_small_index_not_the_windows() -> None:
     saved = _saved_arrays(y)
     assert [a.dtype for a in saved] == [np.int8]
     assert sum(a.nbytes for a in saved) == y.numel()
+
+
+AVG_POOLS = [
+    ("avg_pool2d", (2, 3, 9, 7), {"kernel_size": 3, "stride": 2, "padding": 1}),
+    ("avg_pool2d", (2, 3, 9, 7), {"kernel_size": 3, "stride": 2, "padding": 1, "count_include_pad": False}),
+    ("avg_pool2d", (2, 3, 10, 9), {"kernel_size": 3, "stride": 3, "padding": 1, "ceil_mode": True,
+                                   "divisor_override": 5}),
+    ("avg_pool1d", (3, 11), {"kernel_size": 4, "stride": 2, "padding": 2}),
+    ("avg_pool3d", (1, 2, 5, 6, 7), {"kernel_size": (2, 3, 2), "stride": 2, "padding": 1}),
+]
+
+
+@pytest.mark.parametrize(("fn", "shape", "kwargs"), AVG_POOLS, ids=[f"{f}-{s}-{sorted(k.items())}"
+                                                                    for f, s, k in AVG_POOLS])
+def test_avg_pool_as_torch_to_second_derivatives(torch: Any, fn: str, shape: tuple, kwargs: dict) -> None:
+    """The window sums (nn._conv.WindowSum: slices added in place of an unfolded copy) give PyTorch's values,
+    gradients and second derivatives."""
+    x = _pool_input(shape, False)
+    results = []
+    for lib, functional in ((mg, F), (torch, torch.nn.functional)):
+        a = lib.tensor(x, requires_grad=True)
+        y = getattr(functional, fn)(a, **kwargs)
+        (ga,) = lib.autograd.grad((y ** 2).sum(), [a], create_graph=True)
+        (gga,) = lib.autograd.grad((ga ** 3).sum(), [a])
+        results.append([t.detach().numpy() for t in (y, ga, gga)])
+    for mine, reference in zip(*results):
+        np.testing.assert_allclose(mine, reference, rtol=1e-10, atol=1e-14)
+    assert mg.gradcheck(lambda a: getattr(F, fn)(a, **kwargs), (mg.tensor(x[..., :5], requires_grad=True),))
+
+
+def test_avg_pool_makes_no_windows() -> None:
+    """The (N, C, 3, 3, *O) windows of a 3x3 average pool are never built (2.25 times x at stride 2): forward's
+    peak is x's padded copy and the sums."""
+    x = mg.randn(4, 8, 32, 32)
+    tracemalloc.start()
+    F.avg_pool2d(x, 3, 2, 1)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert peak < 2 * x.data.nbytes
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize(("fn", "shape", "kwargs"), AVG_POOLS[::2], ids=[f"{f}-{s}" for f, s, _ in AVG_POOLS[::2]])
+def test_avg_pool_same_on_gpu_as_on_cpu(fn: str, shape: tuple, kwargs: dict) -> None:
+    same_on_gpu_as_on_cpu(lambda lib, a: getattr(F, fn)(a, **kwargs), [_pool_input(shape, False)])
 
 
 @pytest.mark.gpu
