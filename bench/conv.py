@@ -4,10 +4,11 @@
 
 Each case runs forward plus ``backward`` of the output's sum, one thread on both sides (``threadpoolctl`` limits
 NumPy's BLAS to one thread, ``torch.set_num_threads(1)``); the time is the minimum over ``--repeats`` runs of the
-mean of a few calls. Memory: what the recorded graph keeps after forward (``tracemalloc``'s growth over the
-inputs, the output included) for minigrad; for PyTorch the distinct storages its graph saves
-(``saved_tensors_hooks``) plus the output. Both are given as multiples of the inputs' bytes. Prints a table with
-milliseconds per call and the minigrad / PyTorch ratio (below 1 means minigrad is faster).
+mean CPU time of a few calls (``process_time``: a loaded machine's waits land on neither peer). Memory: what the
+recorded graph keeps after forward (``tracemalloc``'s growth over the inputs, the output included) for minigrad;
+for PyTorch the distinct storages its graph saves (``saved_tensors_hooks``) plus the output. Both are given as
+multiples of the inputs' bytes. Prints a table with milliseconds per call and the minigrad / PyTorch ratio (below
+1 means minigrad is faster).
 """
 
 from __future__ import annotations

@@ -1,11 +1,14 @@
 """Convolution and pooling as ``torch.nn.functional``'s: ``conv1d``, ``conv2d``, ``max_pool1d``/``2d``,
 ``avg_pool1d``/``2d``, ``adaptive_avg_pool1d``, ``adaptive_max_pool1d`` (re-exported by ``nn.functional``).
 
-Each is an im2col, :class:`Unfold`, then ordinary engine ops: a convolution is a matmul of the weight with
-the windows, a max pool a ``gather`` of each window's largest entry, an average pool a sum over the window.
-:class:`Unfold` is the one op with its own backward: its forward takes one strided slice of the (padded)
-input per kernel offset and its backward adds each offset's gradient back into the same slice, so neither
-pass scatters element by element.
+Everything works on kernel offsets: along each spatial dim, output position o of kernel offset k reads padded
+input position o·stride + k·dilation, so one offset reads one strided slice of the (padded) input and its
+gradient adds back into the same slice; no pass scatters element by element. :class:`Unfold` (im2col) stacks
+the slices into windows (N, C, *K, *O). A real convolution is one op, :class:`Convolution`: a matmul of the
+weight with the windows, which backward unfolds again rather than keep (PyTorch keeps x and the weight too); a
+depthwise one adds the slices times their weights. A max pool (:class:`MaxPool`) is a running maximum over the
+slices that keeps only each window's chosen offset; an average pool sums the slices (:class:`WindowSum`) and
+divides with ordinary ops. Complex and empty convolutions unfold and matmul as ops.
 """
 
 from __future__ import annotations
