@@ -152,7 +152,7 @@ def select(input: Tensor, dim: int = NOT_GIVEN, index: int = NOT_GIVEN, *, axis:
     if x.ndim == 0:
         raise IndexError("select: cannot be applied to a 0-d tensor")
     axis = one_axis(dim, x.ndim, "select")
-    i = int_arg(index, "select", "index")
+    i = int_arg(index, "select", "index", one_element=True)   # PyTorch's SymInt
     size = x.shape[axis]
     if not -size <= i < size:
         raise IndexError(f"select: index {i} is out of range for dim {axis} of size {size} (shape {x.shape})")

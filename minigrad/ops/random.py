@@ -141,7 +141,7 @@ def multinomial(input: Tensor, num_samples: int, replacement: bool = False, *, g
         values = multinomial(input, num_samples, replacement, generator=generator)
         return write_out("multinomial", values, out, warn=False)
     probs = _probabilities(input, "multinomial")
-    k = count_arg(num_samples, "multinomial", "num_samples")
+    k = count_arg(num_samples, "multinomial", "num_samples", one_element=True)   # tensor([2]) too
     if k == 0:
         raise ShapeMismatchError("multinomial: cannot sample num_samples <= 0 samples (as PyTorch)")
     if probs.ndim not in (1, 2):

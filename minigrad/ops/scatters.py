@@ -210,7 +210,7 @@ def as_strided_scatter(input: Tensor, src: Tensor, size: Any, stride: Any,  # no
                            f"{list(stride)}")
     if any(n < 0 for n in size) or any(s < 0 for s in stride):
         raise RuntimeError(f"{name}: sizes and strides must be non-negative, got {list(size)} and {list(stride)}")
-    offset = 0 if storage_offset is None else int_arg(storage_offset, name, "storage_offset")
+    offset = 0 if storage_offset is None else int_arg(storage_offset, name, "storage_offset", one_element=True)
     if offset < 0:
         raise RuntimeError(f"{name}: storage_offset must be non-negative, got {offset}")
     x_strides = x.stride()

@@ -34,6 +34,7 @@ from ._util import (
     fresh_memory,
     index_data,
     int_arg,
+    int_tuple,
     keep_flag,
     last_backward,
     one_axis,
@@ -527,8 +528,9 @@ def index_select(input: Tensor, dim: int = NOT_GIVEN, index: Any = NOT_GIVEN, *,
 def _logical(x: Any, dim: Any, keepdim: bool, name: str, numpy_call: bool = False) -> Tensor:
     x = tensor_arg(x, name)
     xp = backend.array_module(x.data)
-    axis = None if dim is None else tuple(one_axis(d, max(x.ndim, 1), name) for d in
-                                            (dim if isinstance(dim, (tuple, list)) else (dim,)))
+    # a list of dims is PyTorch's int[]: a later bool is 0 or 1, tensor(True) and tensor([1]) are the dim 1
+    dims = int_tuple(dim, name, "dim", dims=True) if isinstance(dim, (tuple, list)) else (dim,)
+    axis = None if dim is None else tuple(one_axis(d, max(x.ndim, 1), name) for d in dims)
     if axis is not None and len(set(axis)) != len(axis):
         raise ShapeMismatchError(f"{name}: dim {next(a for a in axis if axis.count(a) > 1)} appears multiple times "
                                  f"in the list of dims {dim} (shape {x.shape})")

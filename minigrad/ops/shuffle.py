@@ -79,7 +79,7 @@ def channel_shuffle(input: Tensor, groups: int) -> Tensor:  # noqa: A002
     ``torch.nn.functional.channel_shuffle`` (ShuffleNet's)."""
     name = "channel_shuffle"
     x = tensor_arg(input, name)
-    groups = int_arg(groups, name, "groups")
+    groups = int_arg(groups, name, "groups", one_element=True)   # PyTorch's SymInt: tensor([2]) too
     if x.ndim <= 2:
         raise ShapeMismatchError(f"channel_shuffle expects input with > 2 dims, but got input with sizes "
                                  f"{list(x.shape)}")

@@ -233,7 +233,8 @@ def as_strided(input: Tensor, size: Any, stride: Any, storage_offset: int | None
         raise ShapeMismatchError(f"as_strided: sizes must be non-negative, got {list(size)}")
     if any(s < 0 for s in stride):
         raise ShapeMismatchError(f"as_strided: negative strides are not supported (as in PyTorch), got {list(stride)}")
-    offset = None if storage_offset is None else int_arg(storage_offset, "as_strided", "storage_offset")
+    offset = None if storage_offset is None else int_arg(storage_offset, "as_strided", "storage_offset",
+                                                            one_element=True)   # a SymInt: tensor([1]) too
     if offset is not None and offset < 0:
         raise ShapeMismatchError(f"as_strided: storage_offset must be non-negative, got {offset}")
     flat, x_offset, storage, _ = _storage(x.data)

@@ -252,3 +252,29 @@ def test_interpolate_size_as_torch(size):
         assert got[1] == want[1]
     else:
         assert isinstance(got[1], type(want[1])), (got, want)
+
+
+_SYMINTS = {   # PyTorch's SymInt arguments take a one-element int tensor (not a bool one)
+    "select_index": lambda L, v: _x(L).select(1, v),
+    "multinomial_num_samples": lambda L, v: L.multinomial(L.ones(3), v).shape,
+    "as_strided_offset": lambda L, v: _x(L).as_strided((2, 2), (1, 1), v),
+    "as_strided_scatter_offset": lambda L, v: L.as_strided_scatter(_x(L), L.ones(2, 2), (2, 2), (4, 1), v),
+    "channel_shuffle_groups": lambda L, v: L.nn.functional.channel_shuffle(L.arange(8.0).reshape(1, 4, 2), v + 1),
+    "any_dims": lambda L, v: L.ones(2, 3, 4).any((0, v)),      # an int list: tensor(True), a later True too
+    "all_dims": lambda L, v: L.ones(2, 3, 4).all((2, v)),
+}
+
+
+@pytest.mark.parametrize("spell", ["i1d", "b1d", "b0", "later_bool"])
+@pytest.mark.parametrize("name", sorted(_SYMINTS))
+def test_one_element_int_tensors_as_torch(name, spell):
+    """tensor([1]) raised here where PyTorch takes it (and any/all's dim lists refused (0, True))."""
+    def call(L):
+        value = {"i1d": L.tensor([1]), "b1d": L.tensor([True]), "b0": L.tensor(True), "later_bool": True}[spell]
+        return _SYMINTS[name](L, value)
+    want, got = _outcome(call, torch), _outcome(call, mg)
+    assert got[0] == want[0], (got, want)
+    if want[0] == "ok":
+        np.testing.assert_allclose(np.array(got[1], dtype=float), np.array(want[1], dtype=float))
+    else:
+        assert isinstance(got[1], type(want[1])), (got, want)
