@@ -222,6 +222,17 @@ def test_float16_convolution_pooling_resizing_attention_round_once(case):
     """PyTorch's float16 CPU kernels of convolution (its bias included), average pooling, interpolation and
     scaled_dot_product_attention run in float32 and round once."""
     x, k, b = _half((2, 3, 9, 9), 1.0, 15), _half((4, 3, 3, 3), 1.0, 16), _half((4,), 1.0, 17)
+    if case.startswith("conv_transpose"):
+        # torch's own float16 conv_transpose is CPU-dependent: on an AVX512 CPU (AMD EPYC) it rounds on the way,
+        # up to 200 float16 steps off the exact sum in 55 % of these elements; so the float64 result of the same
+        # float16 inputs, rounded once, is the reference here.
+        def double(a):
+            return torch.tensor(a, dtype=torch.float64)
+        exact = SPATIAL[case](TF, double, x, k, b).numpy().astype(np.float16)
+        ours = SPATIAL[case](F, mg.tensor, x, k, b).numpy()
+        assert ours.dtype == np.float16
+        np.testing.assert_array_equal(ours, exact)
+        return
     _same(SPATIAL[case](F, mg.tensor, x, k, b), SPATIAL[case](TF, torch.tensor, x, k, b))
 
 
@@ -255,8 +266,13 @@ def test_matrix_ops_as_torch(case, dtype):
     float16 and float32 results round as PyTorch's."""
     A = (np.random.default_rng(22).standard_normal((6, 6)) + 4 * np.eye(6)).astype(dtype)
     ours, theirs = MATRIX[case](mg, mg.tensor(A)), MATRIX[case](torch, torch.tensor(A))
-    if case == "vecdot" and dtype == "float32":   # PyTorch's float32 dot sums in its own order
-        np.testing.assert_allclose(ours.numpy(), theirs.numpy(), rtol=1e-6)
+    if dtype == "float32" and case in ("vecdot", "matrix_power_3", "multi_dot_3", "addbmm"):
+        # PyTorch's float32 dot and matrix product (MKL/oneDNN, FMA, its own blocking) sum in an order of its own
+        # that depends on the CPU (bit-equal to NumPy's on an Intel Xeon, a few ulps off on an AVX512 AMD EPYC):
+        # a few float32 ulps of each sum of |terms| (n = 6 per product, up to two products deep).
+        absolute = MATRIX[case](torch, torch.tensor(np.abs(A), dtype=torch.float64)).numpy()
+        assert ours.numpy().dtype == theirs.numpy().dtype
+        assert (np.abs(ours.numpy() - theirs.numpy()) <= 8 * np.finfo(np.float32).eps * absolute).all()
     else:
         _same(ours, theirs)
 

@@ -124,6 +124,12 @@ def test_a_float16_convolution_refuses_float32_parameters(name: str, w: str, b: 
     dims = 2 if name.endswith("2d") else 1
     weight = _a((2, 2) + (2,) * dims, w, 1)
     bias = None if b is None else _a((2,), b, 2)
+    if name == "conv_transpose1d" and b == "float32":
+        # torch's own answer is CPU-dependent here: RuntimeError on an Intel Xeon (as conv1d's everywhere), but a
+        # float16 result on an AVX512 AMD EPYC (whose float16 conv_transpose takes another path); we refuse
+        with pytest.raises(RuntimeError, match="conv_transpose1d"):
+            F.conv_transpose1d(mg.tensor(_a((1, 2, 4), "float16")), mg.tensor(weight), mg.tensor(bias))
+        return
     _same(lambda s: getattr(s.F, name)(s.t(_a((1, 2) + (4,) * dims, "float16")), s.t(weight), s.t(bias)), 2e-3)
 
 
