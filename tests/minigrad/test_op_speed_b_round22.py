@@ -157,8 +157,25 @@ def test_cdist_matrix_product_form_values_gradients_and_second_order_as_torch() 
     np.testing.assert_allclose(d.numpy(), td.detach().numpy(), rtol=1e-12, atol=1e-7)
     (gx, gy), (tgx, tgy) = (mg.autograd.grad((d * mg.tensor(g)).sum(), [x, y], create_graph=True),
                             torch.autograd.grad((td * torch.from_numpy(g)).sum(), [tx, ty], create_graph=True))
-    np.testing.assert_allclose(gx.numpy(), tgx.detach().numpy(), rtol=1e-9, atol=1e-9)
-    np.testing.assert_allclose(gy.numpy(), tgy.detach().numpy(), rtol=1e-9, atol=1e-9)
+    # The zero distance's product-form sum rounds to <= 0 (clamped: distance 0, gradient 0) or to ~1e-16 (distance
+    # ~1e-8, whose backward then cancels ~1e-9 off) by the matmul's summation order, which for PyTorch's depends on
+    # the CPU (0 on an Intel Xeon, 1e-8 on an AVX512 AMD EPYC). So the gradients are checked tightly against the
+    # direct formula sum_j g_ij (x_i - y_j) / d_ij (0 at d = 0), and against PyTorch's within that cancellation.
+    diff = a[:, :, None, :] - b[:, None, :, :]
+    exact = np.sqrt((diff ** 2).sum(-1))[..., None]
+    unit = np.divide(diff, exact, out=np.zeros_like(diff), where=exact > 0)
+    np.testing.assert_allclose(gx.numpy(), (g[..., None] * unit).sum(2), rtol=1e-9, atol=1e-9)
+    np.testing.assert_allclose(gy.numpy(), -(g[..., None] * unit).sum((0, 1))[None], rtol=1e-9, atol=1e-9)
+    np.testing.assert_allclose(gx.numpy(), tgx.detach().numpy(), rtol=1e-9, atol=1e-8)
+    np.testing.assert_allclose(gy.numpy(), tgy.detach().numpy(), rtol=1e-9, atol=1e-8)
     hx = mg.autograd.grad((gx * gx).sum(), x)[0]
     thx = torch.autograd.grad((tgx * tgx).sum(), tx)[0]
-    np.testing.assert_allclose(hx.numpy(), thx.numpy(), rtol=1e-7, atol=1e-7)
+    # d/dx_i of gx_i = sum_j g_ij u_ij (u_ij the unit vector (x_i - y_j) / d_ij) is sum_j g_ij (I - u u^T) / d_ij
+    first = (g[..., None] * unit).sum(2)
+    along = (unit * first[:, :, None, :]).sum(-1, keepdims=True)
+    inverse = np.divide(1.0, exact, out=np.zeros_like(exact), where=exact > 0)
+    np.testing.assert_allclose(hx.numpy(), 2 * (g[..., None] * inverse * (first[:, :, None, :] - along * unit)).sum(2),
+                               rtol=1e-7, atol=1e-7)
+    # PyTorch's (where its zero distance rounded to ~1e-8, the second derivative there is ~1e8 · g): the other rows
+    rows = (exact[..., 0] > 0).all(-1)
+    np.testing.assert_allclose(hx.numpy()[rows], thx.numpy()[rows], rtol=1e-7, atol=1e-7)
