@@ -656,7 +656,10 @@ def test_pointnet_with_input_and_feature_transforms(torch: Any, monkeypatch: pyt
     expected_pred, expected_trans = torch_program["evaluate"](torch_model, torch.from_numpy(clouds))
     assert pred.dtype == trans.dtype == mg.float64
     np.testing.assert_allclose(pred.numpy(), expected_pred.numpy(), rtol=1e-8, atol=1e-10)
-    np.testing.assert_allclose(trans.numpy(), expected_trans.numpy(), rtol=1e-8, atol=1e-10)
+    # the conv biases before BatchNorm have a true gradient of 0: Adam steps them ~5e-9 on float64 rounding noise
+    # whose sign follows each library's (and CPU's) summation order, and eval-mode BatchNorm does not cancel them,
+    # so the transforms (entries ~0.1-1) agree to ~1e-9 (to ~1e-10 on an Intel Xeon, 1e-9 on an AVX512 AMD EPYC)
+    np.testing.assert_allclose(trans.numpy(), expected_trans.numpy(), rtol=1e-8, atol=1e-8)
 
 
 # ----------------------------------------------------------------------------- what the programs needed
