@@ -326,6 +326,8 @@ def _scatter(x: Any, dim: Any, index: Any, src: Any, add: bool, name: str, value
     x = tensor_arg(x, name)
     if src is None:
         src = value
+    if isinstance(src, backend.numpy.generic):   # a NumPy scalar is the number it holds, as PyTorch's Scalar
+        src = src.item()
     if x.ndim == 0:   # PyTorch reads a 0-d tensor (and a 0-d index or src) as shape (1,); index and src may be 1-D
         one_axis(dim, 1, name)
         data = index_data(index, name)

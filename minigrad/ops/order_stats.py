@@ -504,7 +504,9 @@ def _quantile(name: str, x: Any, q: Any, dim: Any, keepdim: bool, interpolation:
             raise QuantileArgumentError(f"{name}: q values must be in the range [0, 1]")
         q_tensor, scalar_q = q, q.ndim == 0
     else:
-        if isinstance(q, bool) or not isinstance(q, (int, float)):
+        if isinstance(q, (bool, backend.numpy.bool_, backend.numpy.integer, backend.numpy.floating)):
+            q = float(q)   # PyTorch's float q: True is 1.0, and a NumPy int or bool its value (they raised here)
+        if not isinstance(q, (int, float)):
             raise TypeError(f"{name}: q must be a float or a Tensor, got {type(q).__name__}")
         if not 0 <= q <= 1:
             raise QuantileArgumentError(f"{name}: q must be in the range [0, 1], got {q}")

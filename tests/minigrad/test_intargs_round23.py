@@ -278,3 +278,17 @@ def test_one_element_int_tensors_as_torch(name, spell):
         np.testing.assert_allclose(np.array(got[1], dtype=float), np.array(want[1], dtype=float))
     else:
         assert isinstance(got[1], type(want[1])), (got, want)
+
+
+@pytest.mark.parametrize("value", [np.int64(2), np.float32(0.5), np.bool_(True), True])
+def test_numpy_scalar_scatter_value_and_quantile_q_as_torch(value):
+    """scatter's number src and quantile's q refused NumPy scalars (and q a bool) that PyTorch reads as numbers."""
+    def scatter(L):
+        return L.zeros(3).scatter(0, L.tensor([1]), value)
+
+    def quantile(L):
+        return L.arange(5.0).quantile(value / 4 if isinstance(value, np.int64) else value)
+    for call in (scatter, quantile):
+        want, got = _outcome(call, torch), _outcome(call, mg)
+        assert want[0] == got[0] == "ok", (got, want)
+        assert got[1] == pytest.approx(want[1])
