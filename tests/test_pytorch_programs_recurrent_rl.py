@@ -564,15 +564,19 @@ def _assert_same_log(log: dict, expected: dict, tol: float) -> None:
                                    rtol=tol, atol=tol, err_msg=key)
 
 
-def _assert_same_grads_and_weights(torch_model: Any, mg_model: Any, initial: dict, tol: float) -> None:
-    """The last update's (clipped) gradients and the final weights agree; the weights moved."""
+def _assert_same_grads_and_weights(torch_model: Any, mg_model: Any, initial: dict, tol: float,
+                                   weight_tol: float | None = None) -> None:
+    """The last update's (clipped) gradients and the final weights agree (to ``weight_tol`` if given); the weights
+    moved."""
     theirs = dict(torch_model.named_parameters())
     ours = dict(mg_model.named_parameters())
     assert ours.keys() == theirs.keys()
     for name, p in ours.items():
         assert p.grad is not None and p.dtype == p.grad.dtype, name
         np.testing.assert_allclose(p.grad.numpy(), theirs[name].grad.numpy(), rtol=tol, atol=tol, err_msg=name)
-    if tol >= 1e-6:
+    if weight_tol is not None:
+        tol = weight_tol
+    elif tol >= 1e-6:
         _assert_same_weights(torch_model, mg_model, initial)
         return
     for name, p in ours.items():
@@ -616,7 +620,11 @@ def test_r2d2_burn_in_n_step_value_rescaling(torch: Any, shared_draws: None, flo
     log = mg_program["main"](mg_q, mg_target, CueMaze(), 7)
     assert len(log["losses"]) >= 4
     _assert_same_log(log, expected, tol)
-    _assert_same_grads_and_weights(torch_q, mg_q, initial[0], tol)
+    # float32 weights to 1e-4: Adam (lr 5e-3) makes steps of a size independent of the gradient's, so the few
+    # small early gradients of lstm.weight_ih_l0[:, 0] (0 later) carry their float32 rounding into the weights:
+    # torch's own float32 run ends 1.5e-5 off the float64 run there (ours 1.3e-5, on the other side) on an AVX512
+    # AMD EPYC, 2.8e-5 apart; the float64 case checks the weights to 1e-10
+    _assert_same_grads_and_weights(torch_q, mg_q, initial[0], tol, None if float64 else 1e-4)
 
 
 def test_value_rescaling_round_trip() -> None:
