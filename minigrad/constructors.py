@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import math
-import operator
 from typing import Any, Callable
 
 import numpy
@@ -593,11 +592,9 @@ def randint(low: Any = None, high: Any = None, size: Any = None, *, generator: A
         low, high = 0, low
     elif low is None:
         low = 0
-    try:
-        low, high = operator.index(low), operator.index(high)
-    except TypeError:
-        raise TypeError(f"randint(): low and high must be ints, got {type(low).__name__} and "
-                        f"{type(high).__name__}") from None
+    from .ops._util import int_arg  # (the ops import this module)
+    # PyTorch's SymInts: tensor([3]) too; a bool or a bool tensor raises (operator.index read them as 0 or 1)
+    low, high = (int_arg(v, "randint()", what, one_element=True) for v, what in ((low, "low"), (high, "high")))
     kind = int64 if dtype is None else backend.as_dtype(dtype, "randint")
     lowest, highest = exact_integers(kind, "randint")
     if not low < high:

@@ -292,3 +292,17 @@ def test_numpy_scalar_scatter_value_and_quantile_q_as_torch(value):
         want, got = _outcome(call, torch), _outcome(call, mg)
         assert want[0] == got[0] == "ok", (got, want)
         assert got[1] == pytest.approx(want[1])
+
+
+@pytest.mark.parametrize("spell", ["bool", "b0", "i1d", "i0"])
+@pytest.mark.parametrize("which", ["low", "high"])
+def test_randint_bounds_as_torch(which, spell):
+    """randint read True / tensor(True) as the bound 1 (operator.index); PyTorch's SymInts refuse them."""
+    def call(L):
+        value = {"bool": True, "b0": L.tensor(True), "i1d": L.tensor([1]), "i0": L.tensor(1)}[spell]
+        low, high = (value, 5) if which == "low" else (0, value)
+        return L.randint(low, high, (4,)).shape
+    want, got = _outcome(call, torch), _outcome(call, mg)
+    assert got[0] == want[0], (got, want)
+    if want[0] == "raises":
+        assert isinstance(got[1], type(want[1])), (got, want)
