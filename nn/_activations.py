@@ -16,6 +16,7 @@ import numpy
 import minigrad as mg
 from minigrad import Tensor
 from minigrad.ops import error_function
+from minigrad.ops.iterator_layout import lay_out_as_torch
 
 from ._arguments import (
     _dim,
@@ -187,7 +188,11 @@ class HardPiecewise(mg.Function):
         if self.name == "hardsigmoid":
             return xp.asarray((self.clamped(x) + 3) / 6)
         with mg.errstate(xp, invalid="ignore"):   # -inf · 0 is NaN, as PyTorch's
-            return error_function.chunked(xp, self._hardswish, x)
+            y = error_function.chunked(xp, self._hardswish, x)
+        if y.strides != x.strides and not x.flags.c_contiguous:
+            # the bit-mask select and the chunks write C order: PyTorch's result keeps a permuted x's layout
+            y = lay_out_as_torch(xp, y, [tuple(s // x.itemsize for s in x.strides)])
+        return y
 
     def _hardswish(self, x: Any) -> Any:
         """hardswish of one chunk: x from 3 on, else m (m + 3) / 6 + x · 0, m = x clamped to [-3, 3]. x <= -3:

@@ -96,6 +96,7 @@ from ._functional_more import bilinear, dropout2d, dropout3d, feature_alpha_drop
 from ._gradient_layout import channels_last_as
 from ._grid_sample import affine_grid, grid_sample
 from ._half_pool import adaptive_avg_pool3d_float16
+from ._in_place import written_in_place
 from ._interpolate import interpolate, upsample, upsample_bilinear, upsample_nearest
 from ._linear_cross_entropy import linear_cross_entropy
 from ._losses import (
@@ -193,8 +194,10 @@ def _float16_in_float32(fn: Any, widened: tuple[str, ...], moved: tuple[str, ...
                     signature.bind(*args, **kwargs)       # raised by the signature, as a direct call of fn would
                 raise
         bound = signature.bind(*args, **kwargs)
-        if bound.arguments.get("inplace") is True:   # written into x: float16 steps, each rounded
-            return fn(*args, **kwargs)
+        if bound.arguments.get("inplace") is True:   # PyTorch's in-place kernel computes in float32 too: the
+            bound.arguments["inplace"] = False        # out-of-place result, written into x (float16 steps were
+            rest, keywords = bound.args[1:], bound.kwargs   # up to 1 float16 ulp off, hardswish_/silu_/selu_ …)
+            return written_in_place(f"{fn.__name__}_", x, lambda v: run(v, *rest, **keywords))
         halves = {name: bound.arguments.get(name) for name in widened + moved}
         if any(isinstance(halves[name], Tensor) and halves[name].dtype != mg.float16 for name in strict):
             return fn(*args, **kwargs)
