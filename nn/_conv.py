@@ -489,10 +489,12 @@ class WindowSum(mg.Function):
 
 def _max_pool(name: str, dims: int, input: Any, kernel_size: Any, stride: Any, padding: Any,  # noqa: A002
               dilation: Any, ceil_mode: Any, return_indices: Any) -> Any:
-    # torch's 2-D and 3-D CPU kernels also take integer tensors (no gradient); its 1-D one refuses them
+    # torch's 2-D and 3-D CPU kernels also take integer tensors (no gradient); its 1-D one refuses them, but
+    # max_pool1d(return_indices=True) is max_pool1d_with_indices, the 2-D kernel: integers taken there too
+    indices = flag(return_indices, name, "return_indices")
     unfold, x, unbatched, kernel, stride, padding, out_size = _pool_windows(
-        name, dims, input, kernel_size, stride, padding, dilation, ceil_mode, float("-inf"), integers=dims > 1,
-        unfolded=False)
+        name, dims, input, kernel_size, stride, padding, dilation, ceil_mode, float("-inf"),
+        integers=dims > 1 or indices, unfolded=False)
     dilation = _ints(dilation, dims, name, "dilation", 1)
     inside = _inside_windows(x.shape[2:], kernel, stride, padding, dilation, out_size)
     pool = MaxPool(unfold, None if inside.all() else inside)
@@ -500,7 +502,7 @@ def _max_pool(name: str, dims: int, input: Any, kernel_size: Any, stride: Any, p
     choice = pool.chosen   # (N, C, *O): each window's kernel offset
     del pool.chosen
     values = values.squeeze(0) if unbatched else channels_last_as(values, x)   # PyTorch's kernel's layout
-    if not flag(return_indices, name, "return_indices"):
+    if not indices:
         return values
     # each choice as a flat index into the input's spatial dims, as PyTorch's indices
     with mg.no_grad():
