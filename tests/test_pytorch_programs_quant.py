@@ -396,7 +396,11 @@ def test_hand_written_qat(torch: Any, kind: str) -> None:
     torch_program, torch_model, mg_program, mg_model, initial = _twin_models(HAND_WRITTEN_QAT, kind)
     expected, expected_accuracy = torch_program["train"](torch_model, inputs, labels, STEPS)
     losses, accuracy = mg_program["train"](mg_model, inputs, labels, STEPS)
-    np.testing.assert_allclose(losses, expected, rtol=1e-5, atol=1e-6)
+    # a margin for one rounding flip: the activations are fake-quantised to steps of ~0.011, and the float32 sums
+    # before them (conv/linear; torch's order depends on the CPU) differ by ~4e-7, enough to put a value lying that
+    # close to a rounding boundary into the other step: on an AVX512 AMD EPYC 1 of 512 activations at step 5 (loss
+    # 2e-5 off); a wrong rounding rule or zero point would move many
+    np.testing.assert_allclose(losses, expected, rtol=1e-4, atol=1e-6)
     assert accuracy == expected_accuracy
     _assert_same_weights(torch_model, mg_model, initial)   # the observers' min_val/max_val buffers too
 
