@@ -11,6 +11,8 @@ import numpy
 
 import minigrad as mg
 from minigrad import Tensor, memory_formats
+from minigrad.arguments import ArgumentTypeError
+from minigrad.ops._util import int_tuple
 
 from ._arguments import _floating, _int, _number, _tensor
 from ._errors import InputDtypeError, InputShapeError
@@ -84,12 +86,15 @@ def _normalized_shape(normalized_shape: Any, name: str) -> tuple:
     """``normalized_shape`` (an int or a sequence of ints) as a tuple."""
     if isinstance(normalized_shape, (int, numpy.integer)):
         normalized_shape = (normalized_shape,)
-    try:
-        shape = tuple(normalized_shape)
+    try:   # PyTorch's SymInt[]: a 0-d or one-element int tensor in it too, a later bool is 0 or 1, a bool tensor
+        if isinstance(normalized_shape, Tensor):   # raises; a tensor as the whole list is refused
+            raise TypeError("a tensor")
+        shape = int_tuple(tuple(normalized_shape), name, "normalized_shape")
+    except ArgumentTypeError:
+        raise
     except TypeError:
-        shape = (None,)
-    if not all(isinstance(s, (int, numpy.integer)) and not isinstance(s, bool) for s in shape):
-        raise TypeError(f"{name}: normalized_shape must be an int or a tuple of ints, got {normalized_shape!r}")
+        raise TypeError(f"{name}: normalized_shape must be an int or a tuple of ints, got {normalized_shape!r}") \
+            from None
     if min(shape, default=0) < 0:   # PyTorch's RuntimeError ("negative dimension")
         raise InputShapeError(f"{name}: normalized_shape must be non-negative, got {normalized_shape!r}")
     return tuple(int(s) for s in shape)

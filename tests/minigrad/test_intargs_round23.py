@@ -306,3 +306,19 @@ def test_randint_bounds_as_torch(which, spell):
     assert got[0] == want[0], (got, want)
     if want[0] == "raises":
         assert isinstance(got[1], type(want[1])), (got, want)
+
+
+@pytest.mark.parametrize("shape", ["i0", "i1d", "b0", "whole_tensor", "np"])
+def test_layer_norm_normalized_shape_as_torch(shape):
+    """PyTorch's SymInt[] takes (tensor(4),) and (np.int64(4),); a bool tensor in it, or a tensor as the whole of
+    it, raise (the first two raised TypeError here)."""
+    def call(L):
+        value = {"i0": (L.tensor(4),), "i1d": (L.tensor([4]),), "b0": (3, L.tensor(True)), "whole_tensor": L.tensor(4),
+                 "np": (np.int64(4),)}[shape]
+        return L.nn.functional.layer_norm(L.arange(24.0).reshape(2, 3, 4), value)
+    want, got = _outcome(call, torch), _outcome(call, mg)
+    assert got[0] == want[0], (got, want)
+    if want[0] == "ok":
+        np.testing.assert_allclose(np.array(got[1]), np.array(want[1]), rtol=1e-5, atol=1e-6)
+    else:
+        assert isinstance(got[1], type(want[1])), (got, want)
