@@ -97,6 +97,7 @@ __all__ = [
 
 _PYTHON_COMPLEX, _PYTHON_FLOAT = builtins.complex, builtins.float   # this module's ``complex`` is the op
 _PYTHON_NUMBERS = (int, _PYTHON_FLOAT, bool, _PYTHON_COMPLEX)
+_PLAIN_OPERANDS = frozenset((backend.numpy.ndarray, int, _PYTHON_FLOAT, bool))   # never a PyTorch tensor
 
 
 def _outside_int_dtype(value: int, dtype: Any) -> bool:
@@ -125,14 +126,10 @@ def _compare(name: str, op: Any, operator: bool = False) -> Any:
             raw = other = wrapped_ints((self.data, raw), OverflowError(f"{name}: Python int {raw} is too big to "
                                                                        f"convert to {self.dtype} (as in PyTorch)"))[1]
         # complex values have no order (NumPy's is lexicographic): PyTorch refuses lt/le/gt/ge of them
+        if type(raw) not in _PLAIN_OPERANDS and is_torch_tensor(raw):   # a PyTorch tensor is compared as its
+            raw = other = torch_values(raw)   # values (NumPy's `!=` would defer to it, then fall back to identity)
         if not equality:
-            try:
-                refuse_complex(name, self.data, raw)
-            except AttributeError:   # a PyTorch tensor (its dtype has no .kind): compared as its values
-                if not is_torch_tensor(raw):
-                    raise
-                raw = other = torch_values(raw)
-                refuse_complex(name, self.data, raw)
+            refuse_complex(name, self.data, raw)
         try:
             result = op(self.data, raw)
         except (ValueError, TypeError) as error:
@@ -144,8 +141,6 @@ def _compare(name: str, op: Any, operator: bool = False) -> Any:
             raise (ShapeMismatchError(message) if type(error) is ValueError else backend.reworded(error, message)) \
                 from error
         if not backend.is_array(result):
-            if is_torch_tensor(raw):   # NumPy's operator deferred to PyTorch's tensor (`!=` then fell back to
-                return compare(self, torch_values(raw))   # identity: True): compared as its values instead
             result = backend.numpy.asarray(result)   # NumPy gives a scalar for 0-d operands
         # an mg.compile capture records the comparison, so a replay compares the new values
         return note_draw(name, op, (self, other), Tensor._make(result, False, None, 0))

@@ -15,7 +15,7 @@ from .. import backend
 from ..arguments import AllocationError, ArgumentTypeError, Int64RangeError, ShapeMismatchError  # noqa: F401
 from ..autograd import AxisError, frees_saved
 from ..autograd.engine import _move_cpu_scalars
-from ..tensor import Tensor
+from ..tensor import Tensor, is_torch_tensor, torch_values
 
 
 def same_device(name: str, inputs: tuple) -> tuple:
@@ -98,8 +98,14 @@ def refuse_complex(name: str, *values: Any, runtime: bool = False, order: bool =
     """Raise :func:`complex_order_error` if any of ``values`` (Tensors, arrays or numbers) is complex."""
     for value in values:
         dtype = getattr(value, "dtype", None)
-        if isinstance(value, complex) or dtype is not None and dtype.kind == "c":
+        if isinstance(value, complex) or dtype is not None and _complex_dtype(dtype):
             raise complex_order_error(name, "complex" if dtype is None else dtype, runtime, order)
+
+
+def _complex_dtype(dtype: Any) -> bool:
+    """Whether ``dtype`` (ours, NumPy's or CuPy's, or a PyTorch dtype, which has no ``kind``) is complex."""
+    kind = getattr(dtype, "kind", None)
+    return kind == "c" if kind is not None else bool(getattr(dtype, "is_complex", False))
 
 
 def sum_to(grad: Any, shape: tuple) -> Any:
@@ -181,7 +187,13 @@ def tensor_arg(x: Any, name: str) -> Tensor:
         return Tensor._make(x if backend.is_array(x) else backend.numpy.asarray(x), False, None, 0)
     if isinstance(x, numpy.generic) and x.dtype.kind in "biufc":   # a NumPy scalar keeps its dtype, as NumPy 2's
         return Tensor._make(numpy.asarray(x), False, None, 0)
-    raise TypeError(f"{name}: expected a Tensor (or an array or number), got {type(x).__name__}")
+    if is_torch_tensor(x):   # a PyTorch CPU tensor is read as its values, as `x + t` and mg.tensor(t) read it
+        values = torch_values(x)
+        if backend.is_array(values):
+            return Tensor._make(values, False, None, 0)
+        raise TypeError(f"{name}: a PyTorch tensor on {x.device} is not an operand here; move it with "
+                        f"mg.from_dlpack(t) or t.cpu()")
+    raise TypeError(f"{name}: expected a Tensor (or an array or number), got {type(x).__module__}.{type(x).__name__}")
 
 
 def device_array(x: Tensor, make: Any) -> Any:
@@ -440,7 +452,7 @@ def real_scalar(name: str, what: str, value: Any, dtype: Any) -> Any:
 def _is_complex(value: Any) -> bool:
     """Whether ``value`` (a tensor, an array or a Python number) is complex."""
     dtype = getattr(value, "dtype", None)
-    return isinstance(value, complex) if dtype is None else dtype.kind == "c"
+    return isinstance(value, complex) if dtype is None else _complex_dtype(dtype)
 
 
 def refuse_complex_alpha(name: str, alpha: Any, a: Any, b: Any) -> None:

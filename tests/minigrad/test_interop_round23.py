@@ -121,3 +121,26 @@ def test_ordering_a_complex_torch_tensor_raises_as_torch() -> None:
         _ = torch.tensor([1.0]) < torch.tensor([1j])
     with pytest.raises(RuntimeError, match="complex"):
         _ = mg.tensor([1.0]) < torch.tensor([1j])
+
+
+@pytest.mark.parametrize("name", ["floor_divide", "remainder", "fmod", "atan2", "maximum", "hypot"])
+def test_ops_taking_a_torch_tensor_operand_read_its_values(name: str) -> None:
+    """``mg.atan2(x, torch_t)``, ``x // torch_t``, ``x % torch_t``: a PyTorch CPU tensor is an operand read as its
+    values, as ``x + torch_t`` reads it (these raised AttributeError: their complex check read ``dtype.kind``, which
+    a torch dtype lacks); a complex one is refused as PyTorch refuses complex operands there."""
+    a, b = numpy.array([5.0, -7.0, 2.5]), numpy.array([2.0, 3.0, -1.5])
+    expected = getattr(torch, name)(torch.tensor(a), torch.tensor(b)).numpy()
+    numpy.testing.assert_array_equal(getattr(mg, name)(mg.tensor(a), torch.tensor(b)).numpy(), expected)
+    if name in ("floor_divide", "remainder"):
+        operator_ = operator.floordiv if name == "floor_divide" else operator.mod
+        numpy.testing.assert_array_equal(operator_(mg.tensor(a), torch.tensor(b)).numpy(), expected)
+    if name in ("floor_divide", "remainder", "fmod", "atan2"):
+        with pytest.raises(NotImplementedError):
+            getattr(torch, name)(torch.tensor(a), torch.tensor(b + 1j))
+        with pytest.raises(NotImplementedError, match="complex"):
+            getattr(mg, name)(mg.tensor(a), torch.tensor(b + 1j))
+
+
+def test_an_object_that_is_no_operand_is_named_with_its_module() -> None:
+    with pytest.raises(TypeError, match="builtins.object"):
+        mg.atan2(mg.tensor([1.0]), object())
