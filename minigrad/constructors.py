@@ -72,11 +72,16 @@ def _shape_arg(shape: Any, name: str = "tensor") -> tuple:
     """A shape given as ints, or as one tuple/list of ints; anything else raises naming the constructor."""
     if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
         shape = tuple(shape[0])
-    from .ops._util import int_tuple  # (the ops import this module)
-    shape = int_tuple(tuple(shape), name)
-    if any(s < 0 for s in shape):
+    shape = tuple(shape)
+    if not _PLAIN_INT.issuperset(map(type, shape)) or shape and max(shape) >= 2**63:   # (plain ints: the usual)
+        from .ops._util import int_tuple  # (the ops import this module)
+        shape = int_tuple(shape, name)
+    if shape and min(shape) < 0:
         raise ShapeMismatchError(f"{name}: negative dimension in shape {shape}")
     return shape
+
+
+_PLAIN_INT = frozenset((int,))
 
 
 def _device_arg(device: Any, name: str) -> Device:
