@@ -73,9 +73,7 @@ class GELU(_Elementwise):
 
     def __init__(self, approximate: str = "none", *, device: Any = None, dtype: Any = None) -> None:
         super().__init__()
-        if approximate not in ("none", "tanh"):
-            raise ValueError(f"GELU: approximate must be 'none' or 'tanh', got {approximate!r}")
-        self.approximate = approximate
+        self.approximate = approximate   # checked by F.gelu at the call, as PyTorch's (nn.GELU("erf") constructs)
 
     def forward(self, input: Tensor) -> Tensor:  # noqa: A002 - PyTorch's name
         """input: any shape → the same shape, elementwise."""

@@ -45,3 +45,16 @@ def test_float16_inplace_activation_is_computed_in_float32_as_out_of_place(name:
         torch.nn.Hardswish(inplace=True)(t * 1).sum().backward()
         np.testing.assert_array_equal(h.numpy(), TF.hardswish(torch.tensor(a)).numpy())
         np.testing.assert_array_equal(x.grad.numpy(), t.grad.numpy())
+
+
+@pytest.mark.parametrize("approximate", ["erf", "Tanh", None, 1])
+def test_gelu_module_constructs_with_any_approximate_and_refuses_at_the_call(approximate: object) -> None:
+    """nn.GELU("erf") raised ValueError at construction; PyTorch's constructs and raises at the call (RuntimeError
+    for an unknown string, TypeError for a non-string), as F.gelu does."""
+    expected = RuntimeError if isinstance(approximate, str) else TypeError
+    with pytest.raises(expected):   # PyTorch's
+        torch.nn.GELU(approximate=approximate)(torch.ones(2))
+    layer = nn.GELU(approximate=approximate)
+    assert layer.approximate == approximate
+    with pytest.raises(expected):
+        layer(mg.ones(2))
