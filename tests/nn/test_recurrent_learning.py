@@ -37,11 +37,14 @@ def parity_batch(rng: np.random.Generator, length: int, batch: int) -> tuple[mg.
     return mg.tensor(bits[..., None].astype(np.float32)), np.cumsum(bits, axis=0) % 2
 
 
-@pytest.mark.parametrize("layer,hidden_size", [(nn.RNN, 16), (nn.GRU, 8), (nn.LSTM, 8)])
-def test_parity_of_20_bits_reaches_100_percent(layer: type, hidden_size: int) -> None:
+# RNN at lr 0.02: at 0.03 its run is chaotic enough that OpenBLAS's float32 kernel choice (by CPU) decides it: 100 %
+# after 300-450 updates with the SkylakeX/Sandybridge kernels (the Intel Xeon passed), never in 800 with the Zen/Haswell
+# ones (an AMD EPYC); at 0.02 it reaches 100 % after 200 updates with each of the four (OPENBLAS_CORETYPE=...)
+@pytest.mark.parametrize("layer,hidden_size,lr", [(nn.RNN, 16, 0.02), (nn.GRU, 8, 0.03), (nn.LSTM, 8, 0.03)])
+def test_parity_of_20_bits_reaches_100_percent(layer: type, hidden_size: int, lr: float) -> None:
     rng = np.random.default_rng(0)
     model = SequenceModel(layer, 1, hidden_size)
-    optimizer = nn.optim.Adam(model.parameters(), lr=0.03)
+    optimizer = nn.optim.Adam(model.parameters(), lr=lr)
     test_bits, test_parity = parity_batch(np.random.default_rng(1), 20, 256)
     accuracy = final_accuracy = 0.0
     for update in range(1, 801):
