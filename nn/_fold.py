@@ -48,7 +48,10 @@ class Fold(Unfold):
             size + before + after for size, (before, after) in zip(self.output_size, self.padding))
         # C order, as PyTorch's col2im (and so fold's and conv_transpose's results): with padding, Unfold's
         # backward gives the inner slice of the padded sum, whose strides made `.view(n, -1)` raise
-        return self.xp.ascontiguousarray(Unfold.backward(self, columns))
+        out = Unfold.backward(self, columns)
+        if out.base is not None and out.shape == out.base.shape:   # no padding: the whole sum, not a view of it
+            return out.base   # (a view of the op's temporary read as another tensor's: y.add_(1) was refused)
+        return self.xp.ascontiguousarray(out)
 
     def backward(self, gy: Any) -> Any:
         return Unfold.forward(self, gy)

@@ -35,3 +35,30 @@ def test_max_pool1d_without_indices_still_refuses_integers(torch: Any) -> None:
         torch.nn.functional.max_pool1d(torch.tensor(x), 2)
     with pytest.raises(NotImplementedError):
         F.max_pool1d(mg.tensor(x), 2)
+
+
+
+# (name, function of (functional module, x, weight)): results of col2im (Fold) without padding
+FOLDED = [
+    ("conv_transpose1d", lambda f, x, w: f.conv_transpose1d(x, w, stride=2)),
+    ("conv_transpose2d", lambda f, x, w: f.conv_transpose2d(x.reshape(2, 2, 2, 3), w.reshape(2, 3, 1, 2))),
+    ("fold", lambda f, x, w: f.fold(x.reshape(2, 4, 3), (2, 4), (2, 2))),
+]
+
+
+@pytest.mark.parametrize(("name", "fn"), FOLDED, ids=[row[0] for row in FOLDED])
+def test_folded_result_takes_in_place_ops_as_torch(torch: Any, name: str, fn: Any) -> None:
+    # without padding, col2im's result was a whole-array view of the op's own sum, so y.add_(1) was refused
+    # as 'an in-place op on a view of another tensor'; PyTorch's result owns its memory
+    rng = np.random.default_rng(3)
+    x_values, w_values = rng.standard_normal((2, 2, 6)), rng.standard_normal((2, 3, 2))
+    grads = []
+    for lib, functional in ((torch, torch.nn.functional), (mg, F)):
+        x, w = lib.tensor(x_values, requires_grad=True), lib.tensor(w_values, requires_grad=True)
+        y = fn(functional, x, w)
+        y.mul_(3)
+        (y * y).sum().backward()
+        grads.append([x.grad.numpy(), w.grad.numpy() if w.grad is not None else None])
+    np.testing.assert_allclose(grads[1][0], grads[0][0], rtol=1e-12)
+    if grads[0][1] is not None:
+        np.testing.assert_allclose(grads[1][1], grads[0][1], rtol=1e-12)
