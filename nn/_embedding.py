@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy
+
 import minigrad as mg
 from minigrad import Tensor
 
@@ -55,9 +57,9 @@ def _renorm_rows(weight: Tensor, indices: Any, max_norm: float, norm_type: float
     with mg.no_grad():
         picked = weight.data[rows]
         # PyTorch's norm: a row of one entry is its |x| (NumPy's squares it first: inf for 1e20 in float32)
-        norms = mg.linalg.vector_norm(mg.as_tensor(picked), norm_type, 1).data
+        norms = mg.linalg.vector_norm(mg.as_tensor(picked), norm_type, 1).data.astype(numpy.float64)
         over = norms > max_norm
-        if over.any():
+        if over.any():   # PyTorch's arithmetic: norm + 1e-7 and the scale in float64, then in the weight's dtype
             scale = (max_norm / (norms[over] + 1e-7)).astype(weight.dtype)
             weight[mg.as_tensor(rows[over])] = mg.as_tensor(picked[over] * scale[:, None])
         else:

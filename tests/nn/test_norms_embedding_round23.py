@@ -159,3 +159,16 @@ def test_embedding_bag_with_nan_and_infinite_rows(mode: str, padding_idx: int | 
     out.backward(mg.tensor(grad))
     np.testing.assert_array_equal(out.numpy(), expected.detach().numpy())
     np.testing.assert_array_equal(ours.grad.numpy(), theirs.grad.numpy())
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float16"])
+def test_embedding_max_norm_scales_rows_with_torch_bits(dtype: str) -> None:
+    """PyTorch adds 1e-7 to the row's norm and divides in float64, then scales in the weight's dtype; minigrad added
+    it in float32 (where 1e-7 rounds to an ulp), so renormed rows came out ulps away from PyTorch's."""
+    rows = np.array([[-1.14, -0.91], [-0.78, 0.96], [3.09, 1.09], [0.1, 0.2]], dtype=dtype)
+    index = np.array([0, 1, 2, 3])
+    theirs = torch.tensor(rows)
+    torch.embedding_renorm_(theirs, torch.tensor(index), 0.5, 1.0)
+    ours = mg.tensor(rows)
+    nn.functional.embedding(mg.tensor(index), ours, max_norm=0.5, norm_type=1.0)
+    np.testing.assert_array_equal(ours.numpy(), theirs.numpy())
