@@ -58,3 +58,15 @@ def test_gelu_module_constructs_with_any_approximate_and_refuses_at_the_call(app
     assert layer.approximate == approximate
     with pytest.raises(expected):
         layer(mg.ones(2))
+
+
+def test_gradcheck_keeps_a_small_outputs_change_next_to_a_huge_output() -> None:
+    """gradcheck summed w·y over the outputs before differencing: erfcx(-7.1) = 1e22 beside erfcx(1.27) = 0.35 made
+    the latter's numeric derivative 0 (a false failure; PyTorch's gradcheck passes)."""
+    from minigrad.gradcheck import gradcheck, gradgradcheck
+
+    x = mg.tensor([[3.45049691, -7.09591172, 3.68605116], [1.01886002, 1.27131406, 1.11368225]], dtype=mg.float64,
+                  requires_grad=True)
+    assert gradcheck(mg.special.erfcx, (x,))
+    assert gradgradcheck(mg.special.erfcx, (x,))
+    assert torch.autograd.gradcheck(torch.special.erfcx, (torch.tensor(x.numpy(), requires_grad=True),))
