@@ -62,3 +62,13 @@ def test_folded_result_takes_in_place_ops_as_torch(torch: Any, name: str, fn: An
     np.testing.assert_allclose(grads[1][0], grads[0][0], rtol=1e-12)
     if grads[0][1] is not None:
         np.testing.assert_allclose(grads[1][1], grads[0][1], rtol=1e-12)
+
+
+@pytest.mark.parametrize("dims", [2, 3])
+def test_max_pool_node_has_torch_name(torch: Any, dims: int) -> None:
+    # the max pools' own op (round 23) was 'MaxPoolBackward0'; PyTorch's node is MaxPool{2,3}DWithIndicesBackward0
+    x = np.random.default_rng(0).standard_normal((1, 2) + (4,) * dims)
+    expected = getattr(torch.nn.functional, f"max_pool{dims}d")(torch.tensor(x, requires_grad=True), 2)
+    y = getattr(F, f"max_pool{dims}d")(mg.tensor(x, requires_grad=True), 2)
+    assert y.grad_fn.name() == expected.grad_fn.name()
+    assert y.grad_fn.name == "max_pool"   # minigrad's own name (mg.viz, repr) unchanged
