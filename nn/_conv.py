@@ -57,12 +57,18 @@ class Unfold(mg.Function):
             for k, s, d, o in zip(offsets, self.stride, self.dilation, self.out_size))
 
     def _offsets(self) -> Any:
+        """Every kernel offset (k_1, …, k_d), in row-major order."""
         return itertools.product(*(range(k) for k in self.kernel))
 
-    def forward(self, x: Any) -> Any:
+    def _pad(self, x: Any) -> Any:
+        """x (N, C, *S) padded with ``value`` by ``padding``; records the padded shape for backward."""
         if any(before or after for before, after in self.padding):
             x = self.xp.pad(x, ((0, 0), (0, 0), *self.padding), constant_values=self.value)
         self.padded_shape = x.shape
+        return x
+
+    def forward(self, x: Any) -> Any:
+        x = self._pad(x)
         windows = [x[self._window(offsets)] for offsets in self._offsets()]
         return self.xp.stack(windows, axis=2).reshape(x.shape[:2] + self.kernel + self.out_size)
 
@@ -73,7 +79,6 @@ class Unfold(mg.Function):
             gx[self._window(offsets)] += gy[:, :, i]
         inner = tuple(slice(before, n - after) for (before, after), n in zip(self.padding, self.padded_shape[2:]))
         return gx[(slice(None), slice(None)) + inner]
-
 
 
 class Convolution(mg.Function):
@@ -103,13 +108,6 @@ class Convolution(mg.Function):
         """Whether to sum kernel offsets' slices instead of a matmul: one input and few outputs per group."""
         return self.x_shape[1] == self.groups and self.weight_shape[0] // self.groups <= DIRECT_OUTPUTS
 
-    def _padded(self, x: Any) -> Any:
-        unfold = self.unfold
-        if any(before or after for before, after in unfold.padding):
-            x = self.xp.pad(x, ((0, 0), (0, 0), *unfold.padding))
-        unfold.padded_shape = x.shape
-        return x
-
     def forward(self, x: Any, weight: Any) -> Any:
         needs = self.needs_grad   # (set before forward; empty where not known: both kept)
         self.saved = (x if not needs or needs[1] else None, weight if not needs or needs[0] else None)
@@ -118,7 +116,7 @@ class Convolution(mg.Function):
         unfold.xp = self.xp
         batch, groups, inner, per_group, positions = self._shapes()
         if self._direct():
-            padded = self._padded(x)
+            padded = unfold._pad(x)
             kernel = weight.reshape(groups, per_group, -1)
             spread = (1,) * len(unfold.out_size)
             y = self.xp.empty((batch, groups, per_group, *unfold.out_size), dtype=x.dtype)
@@ -142,7 +140,7 @@ class Convolution(mg.Function):
             g = gy.reshape(batch, groups, per_group, *unfold.out_size)
             kernel = weight.reshape(groups, per_group, -1) if self.needs_grad[0] else None
             spread = (1,) * len(unfold.out_size)
-            padded = self._padded(x) if self.needs_grad[1] else None
+            padded = unfold._pad(x) if self.needs_grad[1] else None
             gx_padded = xp.zeros(unfold.padded_shape, dtype=gy.dtype) if self.needs_grad[0] else None
             gw = xp.empty((groups, per_group, math.prod(unfold.kernel)), dtype=gy.dtype) if self.needs_grad[1] else None
             space = "xyz"[:len(spread)]
@@ -416,10 +414,7 @@ class MaxPool(mg.Function):
     def forward(self, x: Any) -> Any:
         xp, unfold = self.xp, self.unfold
         unfold.xp = xp   # (the create_graph rule runs its backward, col2im, as an op)
-        padded = x
-        if any(before or after for before, after in unfold.padding):
-            padded = xp.pad(x, ((0, 0), (0, 0), *unfold.padding), constant_values=unfold.value)
-        unfold.padded_shape = padded.shape
+        padded = unfold._pad(x)
         size = math.prod(unfold.kernel)
         small = numpy.int8 if size < 128 else numpy.int16 if size < 2 ** 15 else numpy.int64
         # NaNs: a later one wins. The host looks for one first (a GPU would read the answer back: it always looks)
@@ -469,10 +464,7 @@ class WindowSum(mg.Function):
     def forward(self, x: Any) -> Any:
         xp, unfold = self.xp, self.unfold
         unfold.xp = xp   # (the create_graph rule runs its backward, col2im, as an op)
-        padded = x
-        if any(before or after for before, after in unfold.padding):
-            padded = xp.pad(x, ((0, 0), (0, 0), *unfold.padding))
-        unfold.padded_shape = padded.shape
+        padded = unfold._pad(x)
         total = None
         for offsets in unfold._offsets():
             entries = padded[unfold._window(offsets)]
