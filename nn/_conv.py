@@ -84,7 +84,7 @@ class Unfold(mg.Function):
 class Convolution(mg.Function):
     """A grouped cross-correlation of real x (N, C, *S) with weight (O, C/G, *K) → (N, O, *O_size), no bias.
 
-    Forward is an im2col (:class:`Unfold`) and one matmul per group, as before; it keeps only x and the weight
+    Forward is an im2col (:class:`Unfold`) and one matmul per group; it keeps only x and the weight
     for backward, as PyTorch's ConvolutionBackward0, not the windows (∏K times x): backward unfolds x again for
     the weight's gradient. x is kept only for the weight's gradient and the weight only for x's (a frozen
     kernel keeps nothing of x, as ``x @ W`` with a frozen W). With one input channel per group (depthwise) and
@@ -116,16 +116,7 @@ class Convolution(mg.Function):
         unfold.xp = self.xp
         batch, groups, inner, per_group, positions = self._shapes()
         if self._direct():
-            padded = unfold._pad(x)
-            kernel = weight.reshape(groups, per_group, -1)
-            spread = (1,) * len(unfold.out_size)
-            y = self.xp.empty((batch, groups, per_group, *unfold.out_size), dtype=x.dtype)
-            term = self.xp.empty_like(y)   # one buffer for every offset's product (no fresh arrays)
-            for i, offsets in enumerate(unfold._offsets()):
-                entries = padded[unfold._window(offsets)][:, :, None]
-                self.xp.multiply(kernel[:, :, i].reshape(groups, per_group, *spread), entries, out=term if i else y)
-                if i:
-                    self.xp.add(y, term, out=y)
+            y = self._direct_forward(x, weight)
         else:
             columns = unfold.forward(x).reshape(batch, groups, inner, positions)
             y = weight.reshape(groups, per_group, inner) @ columns                        # (N, G, O/G, P)
@@ -133,30 +124,11 @@ class Convolution(mg.Function):
 
     def backward(self, gy: Any) -> tuple:
         x, weight = self.saved   # (None where no gradient reads it)
+        if self._direct():
+            return self._direct_backward(gy, x, weight)
         xp, unfold = self.xp, self.unfold
         batch, groups, inner, per_group, positions = self._shapes()
         gx = gw = None
-        if self._direct():
-            g = gy.reshape(batch, groups, per_group, *unfold.out_size)
-            kernel = weight.reshape(groups, per_group, -1) if self.needs_grad[0] else None
-            spread = (1,) * len(unfold.out_size)
-            padded = unfold._pad(x) if self.needs_grad[1] else None
-            gx_padded = xp.zeros(unfold.padded_shape, dtype=gy.dtype) if self.needs_grad[0] else None
-            gw = xp.empty((groups, per_group, math.prod(unfold.kernel)), dtype=gy.dtype) if self.needs_grad[1] else None
-            space = "xyz"[:len(spread)]
-            sums = f"ngo{space},ng{space}->go"
-            term = xp.empty((batch, groups, *unfold.out_size), dtype=gy.dtype) if per_group == 1 else None
-            for i, offsets in enumerate(unfold._offsets()):
-                window = unfold._window(offsets)
-                if gx_padded is not None and term is not None:   # (one output per group: nothing to sum)
-                    gx_padded[window] += xp.multiply(kernel[:, 0, i].reshape(groups, *spread), g[:, :, 0], out=term)
-                elif gx_padded is not None:
-                    gx_padded[window] += (kernel[:, :, i].reshape(groups, per_group, *spread) * g).sum(axis=2)
-                if gw is not None:
-                    gw[:, :, i] = xp.einsum(sums, g, padded[window])   # (no (N, G, O/G, P) temporary)
-            if gx_padded is not None:
-                gx = _inner(gx_padded, unfold.padding)
-            return gx, None if gw is None else gw.reshape(self.weight_shape)
         g = gy.reshape(batch, groups, per_group, positions)
         if self.needs_grad[0]:
             columns = xp.swapaxes(weight.reshape(groups, per_group, inner), -1, -2) @ g     # (N, G, C/G·∏K, P)
@@ -166,6 +138,50 @@ class Convolution(mg.Function):
             columns = unfold.forward(x).reshape(batch, groups, inner, positions)
             gw = (g @ xp.swapaxes(columns, -1, -2)).sum(axis=0).reshape(self.weight_shape)
         return gx, gw
+
+    def _direct_forward(self, x: Any, weight: Any) -> Any:
+        """The depthwise path's result (N, G, O/G, *O): each kernel offset's slice of x times its weight, added."""
+        xp, unfold = self.xp, self.unfold
+        batch, groups, _, per_group, _ = self._shapes()
+        padded = unfold._pad(x)
+        kernel = weight.reshape(groups, per_group, -1)
+        spread = (1,) * len(unfold.out_size)   # a weight broadcast over the output positions
+        y = xp.empty((batch, groups, per_group, *unfold.out_size), dtype=x.dtype)
+        term = xp.empty_like(y)   # one buffer for every offset's product (no fresh arrays)
+        for i, offsets in enumerate(unfold._offsets()):
+            entries = padded[unfold._window(offsets)][:, :, None]
+            xp.multiply(kernel[:, :, i].reshape(groups, per_group, *spread), entries, out=term if i else y)
+            if i:
+                xp.add(y, term, out=y)
+        return y
+
+    def _direct_backward(self, gy: Any, x: Any, weight: Any) -> tuple:
+        """The depthwise path's gradients (x's, the weight's; None where not needed): per kernel offset, the
+        gradient times the offset's weight adds into its slice of x's, and the gradient times the slice sums
+        into the offset's weight."""
+        xp, unfold = self.xp, self.unfold
+        batch, groups, _, per_group, _ = self._shapes()
+        gx = None
+        g = gy.reshape(batch, groups, per_group, *unfold.out_size)
+        kernel = weight.reshape(groups, per_group, -1) if self.needs_grad[0] else None
+        spread = (1,) * len(unfold.out_size)
+        padded = unfold._pad(x) if self.needs_grad[1] else None
+        gx_padded = xp.zeros(unfold.padded_shape, dtype=gy.dtype) if self.needs_grad[0] else None
+        gw = xp.empty((groups, per_group, math.prod(unfold.kernel)), dtype=gy.dtype) if self.needs_grad[1] else None
+        space = "xyz"[:len(spread)]
+        sums = f"ngo{space},ng{space}->go"
+        term = xp.empty((batch, groups, *unfold.out_size), dtype=gy.dtype) if per_group == 1 else None
+        for i, offsets in enumerate(unfold._offsets()):
+            window = unfold._window(offsets)
+            if gx_padded is not None and term is not None:   # (one output per group: nothing to sum)
+                gx_padded[window] += xp.multiply(kernel[:, 0, i].reshape(groups, *spread), g[:, :, 0], out=term)
+            elif gx_padded is not None:
+                gx_padded[window] += (kernel[:, :, i].reshape(groups, per_group, *spread) * g).sum(axis=2)
+            if gw is not None:
+                gw[:, :, i] = xp.einsum(sums, g, padded[window])   # (no (N, G, O/G, P) temporary)
+        if gx_padded is not None:
+            gx = _inner(gx_padded, unfold.padding)
+        return gx, None if gw is None else gw.reshape(self.weight_shape)
 
 
 DIRECT_OUTPUTS = 4   # Convolution's direct path: at most this many outputs per group (a depthwise convolution's 1)
