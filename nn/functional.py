@@ -411,8 +411,10 @@ def gelu(input: Tensor, *, approximate: str = "none") -> Tensor:  # noqa: A002 -
         raise _dtype_error(x.dtype, f"gelu: input must be floating point, got {x.dtype} (shape {x.shape})")
     if approximate == "tanh":
         return Gelu("tanh")(x)
-    with mg.no_grad():   # Φ(x) as a constant of the op, which keeps it and x (its gradient reads both)
-        cdf = mg.special.ndtr(x)   # one op, its left tail from x itself (erfc(-x/√2) was 1600 ulp off at -36)
+    # Φ(x) as a constant of the op, which keeps it and x (its gradient reads both); one op, its left tail from x
+    # itself (erfc(-x/√2) was 1600 ulp off at -36). Of x.detach(), not under no_grad: jacfwd(jacfwd(F.gelu)) refused
+    # ops under no_grad on tensors carrying tangents
+    cdf = mg.special.ndtr(x.detach())
     return Gelu("none")(x, cdf)
 
 

@@ -70,3 +70,12 @@ def test_gradcheck_keeps_a_small_outputs_change_next_to_a_huge_output() -> None:
     assert gradcheck(mg.special.erfcx, (x,))
     assert gradgradcheck(mg.special.erfcx, (x,))
     assert torch.autograd.gradcheck(torch.special.erfcx, (torch.tensor(x.numpy(), requires_grad=True),))
+
+
+def test_gelu_nested_forward_mode_jacobians() -> None:
+    """jacfwd(jacfwd(F.gelu)) raised NotImplementedError: Φ(x) was made under no_grad from a tensor carrying a
+    tangent; PyTorch's gives the diagonal of gelu''."""
+    v = np.array([0.3, -1.2, 2.5, -4.0])
+    ours = mg.func.jacfwd(mg.func.jacfwd(F.gelu))(mg.tensor(v))
+    expected = torch.func.jacfwd(torch.func.jacfwd(TF.gelu))(torch.tensor(v))
+    np.testing.assert_allclose(ours.numpy(), expected.numpy(), rtol=1e-10, atol=1e-15)
