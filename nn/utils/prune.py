@@ -227,6 +227,9 @@ class PruningContainer(BasePruningMethod):
             dim = method.dim + n_dims if method.dim < 0 else method.dim
             if dim < 0:
                 raise IndexError(f"Index is out of bounds for tensor with dimensions {n_dims}")
+            if dim >= n_dims:   # PyTorch's list assignment IndexError (NumPy's nonzero of a 0-d array was a ValueError)
+                raise IndexError(f"prune ({type(method).__name__}): dim={method.dim} is out of range for the pruned "
+                                 f"tensor of shape {tuple(t.shape)} (list assignment index out of range)")
             keep_channel = mask.sum(axis=tuple(d for d in range(n_dims) if d != dim)) != 0
             parts: list = [slice(None)] * n_dims
             parts[dim] = xp.nonzero(keep_channel)[0]   # one index array: the other dims stay in place
