@@ -213,7 +213,7 @@ class HardPiecewise(mg.Function):
         if self.name == "hardsigmoid":
             return xp.where((x > -3) & (x < 3), gy / 6, zero)
         with mg.errstate(xp, invalid="ignore"):
-            return error_function.chunked2(xp, self._hardswish_backward, x, gy)
+            return error_function.chunked(xp, self._hardswish_backward, x, gy)
 
     def _hardswish_backward(self, x: Any, gy: Any) -> Any:
         """hardswish's g · dy/dx for one chunk: (g/6)(m + 3) + (g/6) m between -3 and 3 (m = x clamped there), g · 0
