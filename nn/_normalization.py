@@ -83,21 +83,23 @@ def _normalized(x: Tensor, axes: tuple, eps: float, flat_to_zero: bool = False) 
 
 
 def _normalized_shape(normalized_shape: Any, name: str) -> tuple:
-    """``normalized_shape`` (an int or a sequence of ints) as a tuple."""
+    """``normalized_shape`` as a tuple of ints, read as PyTorch's SymInt[]: an int or a sequence of ints, 0-d or
+    one-element int tensors among them, a bool after the first item as 0 or 1. A bool tensor among them raises
+    :func:`int_tuple`'s ArgumentTypeError (PyTorch's RuntimeError); a tensor as the whole list a TypeError."""
     if isinstance(normalized_shape, (int, numpy.integer)):
         normalized_shape = (normalized_shape,)
-    try:   # PyTorch's SymInt[]: a 0-d or one-element int tensor in it too, a later bool is 0 or 1, a bool tensor
-        if isinstance(normalized_shape, Tensor):   # raises; a tensor as the whole list is refused
-            raise TypeError("a tensor")
-        shape = int_tuple(tuple(normalized_shape), name, "normalized_shape")
-    except ArgumentTypeError:
+    try:
+        shape = None if isinstance(normalized_shape, Tensor) else int_tuple(tuple(normalized_shape), name,
+                                                                            "normalized_shape")
+    except ArgumentTypeError:   # (a TypeError too) a bool tensor among the sizes
         raise
     except TypeError:
-        raise TypeError(f"{name}: normalized_shape must be an int or a tuple of ints, got {normalized_shape!r}") \
-            from None
+        shape = None
+    if shape is None:
+        raise TypeError(f"{name}: normalized_shape must be an int or a tuple of ints, got {normalized_shape!r}")
     if min(shape, default=0) < 0:   # PyTorch's RuntimeError ("negative dimension")
         raise InputShapeError(f"{name}: normalized_shape must be non-negative, got {normalized_shape!r}")
-    return tuple(int(s) for s in shape)
+    return shape
 
 
 def layer_norm(input: Tensor, normalized_shape: Any, weight: Tensor | None = None,  # noqa: A002
