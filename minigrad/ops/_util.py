@@ -97,9 +97,8 @@ def complex_order_error(name: str, dtype: Any, runtime: bool = False, order: boo
 def refuse_complex(name: str, *values: Any, runtime: bool = False, order: bool = True) -> None:
     """Raise :func:`complex_order_error` if any of ``values`` (Tensors, arrays or numbers) is complex."""
     for value in values:
-        dtype = getattr(value, "dtype", None)
-        if isinstance(value, complex) or dtype is not None and _complex_dtype(dtype):
-            raise complex_order_error(name, "complex" if dtype is None else dtype, runtime, order)
+        if _is_complex(value):
+            raise complex_order_error(name, getattr(value, "dtype", "complex"), runtime, order)
 
 
 def _complex_dtype(dtype: Any) -> bool:
