@@ -283,7 +283,14 @@ def _conv(name: str, dims: int, input: Any, weight: Any, bias: Any, stride: Any,
     pads = _conv_padding(padding, kernel, stride, dilation, dims, name)
     out_size = tuple(_out_size(n, k, s, d, before, after, name, x.shape)
                      for n, k, s, d, (before, after) in zip(x.shape[2:], kernel, stride, dilation, pads))
+    given = x
     if x.dtype.kind == "f" and 0 not in x.shape and 0 not in weight.shape:
+        if any(before != after for before, after in pads) and weight.requires_grad and mg.is_grad_enabled():
+            # padding='same' with an odd total: PyTorch pads a copy by the extra element and convolves that, so
+            # its backward reads the copy, and x may change in place after the op (ours read x and refused)
+            from .functional import pad   # noqa: PLC0415 - nn.functional imports this module
+            x = pad(x, tuple(n for before, after in reversed(pads) for n in (0, after - before)))
+            pads = tuple((before, before) for before, _ in pads)
         # (its result reshapes the op's own temporary: memory no other tensor shares)
         y = Convolution(groups, kernel, stride, dilation, pads, out_size)(x, weight)
         y = _backward_takes_inputs(fresh_memory(y))
@@ -297,7 +304,7 @@ def _conv(name: str, dims: int, input: Any, weight: Any, bias: Any, stride: Any,
         y = y + bias.reshape(out_channels, *(1,) * dims)
     if unbatched:
         return y.squeeze(0)
-    return channels_last_as(y, x, weight) if dims == 2 else y   # PyTorch's 3-D kernels: by dtype (mkldnn's float32)
+    return channels_last_as(y, given, weight) if dims == 2 else y   # PyTorch's 3-D kernels: by dtype (mkldnn's float32)
 
 
 def _conv_arguments(name: str, dims: int, stride: Any, padding: Any, dilation: Any, groups: Any) -> tuple:
@@ -365,12 +372,12 @@ def _pool_out_size(size: int, kernel: int, stride: int, padding: int, dilation: 
     return out
 
 
-def _pool_windows(name: str, dims: int, input: Any, kernel_size: Any, stride: Any, padding: Any,  # noqa: A002
-                  dilation: Any, ceil_mode: Any, value: float, integers: bool = False, unfolded: bool = True) -> tuple:
-    """The pooling windows (N, C, *K, *O) of ``input`` padded with ``value`` (extra on the right in ceil mode),
-    with the batched input, whether it was unbatched, and the parsed kernel, stride, padding, output size.
-    ``integers``: an integer input is taken too (padded with its dtype's minimum for a ``value`` of -inf).
-    ``unfolded=False``: the :class:`Unfold` op that makes the windows instead of the windows."""
+def _pool_unfold(name: str, dims: int, input: Any, kernel_size: Any, stride: Any, padding: Any,  # noqa: A002
+                 dilation: Any, ceil_mode: Any, value: float, integers: bool = False) -> tuple:
+    """The :class:`Unfold` that reads the pooling windows (N, C, *K, *O) of ``input`` padded with ``value`` (extra
+    on the right in ceil mode), with the batched input, whether it was unbatched, and the parsed kernel, stride,
+    padding, output size. ``integers``: an integer input is taken too (padded with its dtype's minimum for a
+    ``value`` of -inf)."""
     x = _tensor(input, name)
     # the arguments first, as PyTorch's parser: any non-int is its TypeError, before any value or input check
     given = {"kernel_size": kernel_size, "stride": stride, "padding": padding, "dilation": dilation}
@@ -395,8 +402,7 @@ def _pool_windows(name: str, dims: int, input: Any, kernel_size: Any, stride: An
     # the right padding reaches the end of the last window (in ceil mode past the given padding)
     pads = tuple((p, max((o - 1) * s + d * (k - 1) + 1 - n - p, 0))
                  for n, k, s, p, d, o in zip(x.shape[2:], kernel, stride, padding, dilation, out_size))
-    windows = Unfold(kernel, stride, dilation, pads, value, out_size)
-    return windows(x) if unfolded else windows, x, unbatched, kernel, stride, padding, out_size
+    return Unfold(kernel, stride, dilation, pads, value, out_size), x, unbatched, kernel, stride, padding, out_size
 
 
 def _inside_windows(size: tuple, kernel: tuple, stride: tuple, padding: tuple, dilation: tuple,
@@ -500,9 +506,9 @@ def _max_pool(name: str, dims: int, input: Any, kernel_size: Any, stride: Any, p
     # torch's 2-D and 3-D CPU kernels also take integer tensors (no gradient); its 1-D one refuses them, but
     # max_pool1d(return_indices=True) is max_pool1d_with_indices, the 2-D kernel: integers taken there too
     indices = flag(return_indices, name, "return_indices")
-    unfold, x, unbatched, kernel, stride, padding, out_size = _pool_windows(
+    unfold, x, unbatched, kernel, stride, padding, out_size = _pool_unfold(
         name, dims, input, kernel_size, stride, padding, dilation, ceil_mode, float("-inf"),
-        integers=dims > 1 or indices, unfolded=False)
+        integers=dims > 1 or indices)
     dilation = _ints(dilation, dims, name, "dilation", 1)
     inside = _inside_windows(x.shape[2:], kernel, stride, padding, dilation, out_size)
     pool = MaxPool(unfold, None if inside.all() else inside)
@@ -566,8 +572,8 @@ def _avg_pool(name: str, dims: int, input: Any, kernel_size: Any, stride: Any, p
             raise InputShapeError(f"{name}: divisor_override must be non-zero, got {divisor_override!r}")
     # PyTorch's CPU kernels take int64 too: the exact sum divided by the count, rounded toward zero
     integers = getattr(input, "dtype", None) == mg.int64
-    unfold, x, unbatched, kernel, stride, padding, out_size = _pool_windows(
-        name, dims, input, kernel_size, stride, padding, 1, ceil_mode, 0, integers=integers, unfolded=False)
+    unfold, x, unbatched, kernel, stride, padding, out_size = _pool_unfold(
+        name, dims, input, kernel_size, stride, padding, 1, ceil_mode, 0, integers=integers)
     sums = _reads_input(WindowSum(unfold)(x))   # PyTorch's backward reads x (zeros)
     if integers:
         divisor = divisor_override
