@@ -1098,9 +1098,9 @@ LATE_RULES["nn._conv.Unfold"] = _unfold
 
 
 def _convolution(node: Function, g: Tensor) -> tuple:
-    """nn's Convolution (x (N, C, *S) ⋆ weight (O, C/G, *K)), written as its first-order path was: the weight
-    times the gradient folded back (col2im) for x, the gradient times x's windows (im2col) summed over the batch
-    for the weight."""
+    """nn's Convolution (x (N, C, *S) ⋆ weight (O, C/G, *K)) as ops, the way its matmul path's backward computes
+    them: the weight times the gradient folded back (col2im) for x, the gradient times x's windows (im2col) summed
+    over the batch for the weight."""
     x, weight = node.saved   # (None where no gradient reads it)
     batch, groups, inner, per_group, positions = node._shapes()
     unfold = node.unfold
@@ -1112,6 +1112,7 @@ def _convolution(node: Function, g: Tensor) -> tuple:
                                                                                              grouped))
         gx = UnfoldBackward(unfold)(columns)
     if node.edges[1] is not None:
+        # a fresh nn._conv.Unfold (this module cannot import nn) to run as an op on x
         windows = type(unfold)(unfold.kernel, unfold.stride, unfold.dilation, unfold.padding, 0.0, unfold.out_size)
         columns = Reshape((batch, groups, inner, positions))(windows(_input(node, 0, x)))
         products = MatMul()(grouped, _swap_last(columns))                       # (N, G, O/G, C/G·∏K)
