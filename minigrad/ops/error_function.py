@@ -138,16 +138,22 @@ def log_scaled_tail(a: Any, far: bool) -> Any:
     return polynomial(s, _RA) / polynomial(s, _SA)
 
 
-def tail(xp: Any, a: Any, far: bool) -> Any:
-    """erfc(a) for 1.25 ≤ a ≤ 28 (``far``: a ≥ 1/0.35): exp(-z² - 0.5625) · exp((z - a)(z + a) + R/S) / a, z = a
-    with its low mantissa bits cleared so that z² is exact."""
-    ratio = log_scaled_tail(a, far)
+def split_square(xp: Any, a: Any) -> tuple:
+    """a² as z² + (a - z)(a + z), z = a with the low half of its mantissa cleared: (z², (a - z)(a + z)), z² exact,
+    and -z² - 0.5625 too (float32: 11 bits of z kept). A float64 or float32 array."""
     bits = xp.int64 if a.dtype.itemsize == 8 else xp.int32
-    # z² exact, and -z² - 0.5625 too (float32: 11 bits of z kept)
     z = (a.view(bits) & (-(1 << 32) if a.dtype.itemsize == 8 else -(1 << 13))).view(a.dtype)
-    head = xp.exp(-(z * z) - 0.5625)
-    # head · e^rest, |e^rest - 1| < 0.25; divided by a last, so that a subnormal result is rounded once
-    return (head + head * xp.expm1((z - a) * (z + a) + ratio)) / a
+    return z * z, (a - z) * (a + z)
+
+
+def tail(xp: Any, a: Any, far: bool) -> Any:
+    """erfc(a) for 1.25 ≤ a ≤ 28 (``far``: a ≥ 1/0.35): exp(-z² - 0.5625) · exp(R/S - (a - z)(a + z)) / a, z = a
+    with its low mantissa bits cleared so that z² is exact (:func:`split_square`)."""
+    ratio = log_scaled_tail(a, far)
+    square, rest = split_square(xp, a)
+    head = xp.exp(-square - 0.5625)
+    # head · e^(R/S - rest), |e^(R/S - rest) - 1| < 0.25; divided by a last, so that a subnormal result is rounded once
+    return (head + head * xp.expm1(ratio - rest)) / a
 
 
 CHUNK = 1 << 16   # elements per chunk (512 KiB of float64)

@@ -70,19 +70,13 @@ def _scaled_tail(xp: Any, v: Any, far: bool) -> Any:
 _ROOT_HALF = math.sqrt(0.5)
 
 
-def _split_square(xp: Any, u: Any) -> tuple:
-    """u = z + (u - z) with z's low 32 bits cleared: z² exact, u² = z² + (u - z)(u + z)."""
-    z = (u.view(xp.int64) & -(1 << 32)).view(u.dtype)
-    return z * z, (u - z) * (u + z)
-
-
 def _left_tail(xp: Any, u: Any, far: bool, log: bool) -> Any:
     """Φ(-u) (or its log) for u ≥ 1.25√2 from u itself: erfc(v)/2, v = u/√2, as exp(-u²/2 - 0.5625 + R/S)/(√2 u),
     u²/2 taken without rounding (x/√2's rounding put 2v² ulps, 1e-13 at u = 37, into erfc(v))."""
     ratio = error_function.log_scaled_tail(u * _ROOT_HALF, far)
     if log:
         return (-(u * u) * 0.5 - 0.5625 + ratio) - xp.log(u * _SQRT_2)
-    head_square, rest = _split_square(xp, u)
+    head_square, rest = error_function.split_square(xp, u)
     head = xp.exp(head_square * -0.5 - 0.5625)
     return (head + head * xp.expm1(rest * -0.5 + ratio)) / (u * _SQRT_2)
 
