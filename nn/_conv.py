@@ -288,7 +288,7 @@ def _conv(name: str, dims: int, input: Any, weight: Any, bias: Any, stride: Any,
         if any(before != after for before, after in pads) and weight.requires_grad and mg.is_grad_enabled():
             # padding='same' with an odd total: PyTorch pads a copy by the extra element and convolves that, so
             # its backward reads the copy, and x may change in place after the op (ours read x and refused)
-            from .functional import pad   # noqa: PLC0415 - nn.functional imports this module
+            from .functional import pad  # noqa: PLC0415 - nn.functional imports this module
             x = pad(x, tuple(n for before, after in reversed(pads) for n in (0, after - before)))
             pads = tuple((before, before) for before, _ in pads)
         # (its result reshapes the op's own temporary: memory no other tensor shares)

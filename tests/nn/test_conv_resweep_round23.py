@@ -72,3 +72,25 @@ def test_max_pool_node_has_torch_name(torch: Any, dims: int) -> None:
     y = getattr(F, f"max_pool{dims}d")(mg.tensor(x, requires_grad=True), 2)
     assert y.grad_fn.name() == expected.grad_fn.name()
     assert y.grad_fn.name == "max_pool"   # minigrad's own name (mg.viz, repr) unchanged
+
+
+@pytest.mark.parametrize(("fn", "x_shape", "w_shape"), [("conv1d", (1, 2, 9), (2, 2, 2)),
+                                                        ("conv3d", (1, 2, 6, 6, 5), (6, 1, 1, 2, 1))])
+@pytest.mark.parametrize("x_grad", [True, False])
+def test_same_padding_with_an_odd_total_lets_x_change_in_place_as_torch(torch: Any, fn: str, x_shape: tuple,
+                                                                         w_shape: tuple, x_grad: bool) -> None:
+    # padding='same' with an even kernel: PyTorch convolves a copy padded by the extra element, so its backward
+    # reads the copy and x may change in place after the op; ours read x itself and refused
+    rng = np.random.default_rng(5)
+    x_values, w_values = rng.standard_normal(x_shape), rng.standard_normal(w_shape)
+    groups = x_shape[1] // w_shape[1]
+    grads = []
+    for lib, functional in ((torch, torch.nn.functional), (mg, F)):
+        x_leaf, w = lib.tensor(x_values, requires_grad=x_grad), lib.tensor(w_values, requires_grad=True)
+        x = x_leaf * 1
+        y = getattr(functional, fn)(x, w, padding="same", groups=groups)
+        x.add_(1)
+        (y * y).sum().backward()
+        grads.append([w.grad.numpy()] + ([x_leaf.grad.numpy()] if x_grad else []))
+    for ours, theirs in zip(grads[1], grads[0]):
+        np.testing.assert_allclose(ours, theirs, rtol=1e-12)
