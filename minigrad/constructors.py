@@ -13,6 +13,7 @@ from . import memory_formats as _memory_format
 from .arguments import AllocationError, ArgumentTypeError, ShapeMismatchError, as_bool, is_tensor_dtype
 from .backend import Device
 from .dtypes import get_default_dtype
+from .int_arguments import int_arg, int_tuple
 from .outputs import creation_args, write_out
 from .recording import note_draw
 from .tensor import GradTypeError, Tensor, _infer_dtype, int64, is_torch_tensor, torch_values
@@ -74,7 +75,6 @@ def _shape_arg(shape: Any, name: str = "tensor") -> tuple:
         shape = tuple(shape[0])
     shape = tuple(shape)
     if not _PLAIN_INT.issuperset(map(type, shape)) or shape and max(shape) >= 2**63:   # (plain ints: the usual)
-        from .ops._util import int_tuple  # (the ops import this module)
         shape = int_tuple(shape, name)
     if shape and min(shape) < 0:
         raise ShapeMismatchError(f"{name}: negative dimension in shape {shape}")
@@ -597,7 +597,6 @@ def randint(low: Any = None, high: Any = None, size: Any = None, *, generator: A
         low, high = 0, low
     elif low is None:
         low = 0
-    from .ops._util import int_arg  # (the ops import this module)
     # PyTorch's SymInts: tensor([3]) too; a bool or a bool tensor raises (operator.index read them as 0 or 1)
     low, high = (int_arg(v, "randint()", what, one_element=True) for v, what in ((low, "low"), (high, "high")))
     kind = int64 if dtype is None else backend.as_dtype(dtype, "randint")

@@ -15,8 +15,7 @@ import numpy
 
 import minigrad as mg
 from minigrad import Tensor
-from minigrad.ops import error_function
-from minigrad.ops.iterator_layout import lay_out_as_torch
+from minigrad._nn_support import error_function, lay_out_as_torch
 
 from ._arguments import (
     _dim,

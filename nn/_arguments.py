@@ -9,7 +9,7 @@ import numpy
 
 import minigrad as mg
 from minigrad import Tensor
-from minigrad.ops._util import int_arg
+from minigrad.int_arguments import int_arg
 
 from ._errors import ComplexInputError, InputDtypeError, KernelDtypeError
 

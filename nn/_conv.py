@@ -22,7 +22,7 @@ import numpy
 
 import minigrad as mg
 from minigrad import Tensor
-from minigrad.ops._util import fresh_memory
+from minigrad._nn_support import fresh_memory
 
 from ._activations import _reads_input
 from ._arguments import _floating, _floating_or_complex, _in_int64, _tensor
@@ -288,8 +288,7 @@ def _conv(name: str, dims: int, input: Any, weight: Any, bias: Any, stride: Any,
         if any(before != after for before, after in pads) and weight.requires_grad and mg.is_grad_enabled():
             # padding='same' with an odd total: PyTorch pads a copy by the extra element and convolves that, so
             # its backward reads the copy, and x may change in place after the op (ours read x and refused)
-            from .functional import pad  # noqa: PLC0415 - nn.functional imports this module
-            x = pad(x, tuple(n for before, after in reversed(pads) for n in (0, after - before)))
+            x = _zeros_after(x, [after - before for before, after in pads])
             pads = tuple((before, before) for before, _ in pads)
         # (its result reshapes the op's own temporary: memory no other tensor shares)
         y = Convolution(groups, kernel, stride, dilation, pads, out_size)(x, weight)
@@ -332,6 +331,17 @@ def _conv_padding(padding: Any, kernel: tuple, stride: tuple, dilation: tuple, d
         totals = [d * (k - 1) for k, d in zip(kernel, dilation)]
         return tuple((total // 2, total - total // 2) for total in totals)
     return tuple((p, p) for p in _ints(padding, dims, name, "padding", 0))
+
+
+def _zeros_after(x: Tensor, extra: list) -> Tensor:
+    """``x`` (N, C, *spatial) with ``extra[d]`` zeros appended along spatial dim d (a new tensor; the gradient flows
+    to x's part), as ``F.pad(x, (0, e, ...))`` but without importing nn.functional, which imports this module."""
+    for axis, count in enumerate(extra, start=2):
+        if count:
+            shape = list(x.shape)
+            shape[axis] = count
+            x = mg.cat([x, mg.zeros(shape, dtype=x.dtype, device=x.device)], dim=axis)
+    return x
 
 
 def conv1d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride: Any = 1,  # noqa: A002

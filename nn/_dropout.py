@@ -17,7 +17,7 @@ import numpy
 
 import minigrad as mg
 from minigrad import Tensor, memory_formats
-from minigrad.arguments import ArgumentTypeError
+from minigrad._nn_support import ArgumentTypeError
 
 from ._arguments import _floating, _tensor
 from ._errors import ComplexInputError, InputDtypeError, InputShapeError

@@ -20,7 +20,7 @@ import numpy
 
 import minigrad as mg
 from minigrad import Tensor
-from minigrad.ops._util import refuse_bool_tensors
+from minigrad.int_arguments import refuse_bool_tensors
 
 from ._arguments import _dtype_error, _in_int64, _tensor
 from ._conv import _some_channels, _window_means

@@ -11,8 +11,8 @@ import numpy
 
 import minigrad as mg
 from minigrad import Tensor, memory_formats
-from minigrad.arguments import ArgumentTypeError
-from minigrad.ops._util import int_tuple
+from minigrad._nn_support import ArgumentTypeError
+from minigrad.int_arguments import int_tuple
 
 from ._arguments import _floating, _int, _number, _tensor
 from ._errors import InputDtypeError, InputShapeError

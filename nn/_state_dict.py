@@ -30,7 +30,7 @@ import numpy
 
 import minigrad as mg
 from minigrad import Tensor
-from minigrad.tensor import is_torch_tensor
+from minigrad._nn_support import is_torch_tensor
 
 __all__ = ["StateDictError", "_IncompatibleKeys", "keep_lazy_module", "load_module_state", "load_own_state",
            "save_module_state"]
@@ -408,9 +408,11 @@ def _assigned(module: Any, name: str, target: Tensor, value: Any, array: Any) ->
 
 
 def _parameter_class() -> type:
-    """``nn.Parameter`` (imported here: nn.module, which defines it, imports this module)."""
-    from .module import Parameter
-    return Parameter
+    """``nn.Parameter``: nn.module, which defines it and imports this module, sets ``PARAMETER_CLASS``."""
+    return PARAMETER_CLASS
+
+
+PARAMETER_CLASS: type = Tensor   # nn.Parameter, once nn.module has defined it
 
 
 def _root(array: Any) -> Any:

@@ -12,7 +12,7 @@ import numpy
 
 import minigrad as mg
 from minigrad import Tensor
-from minigrad.ops._util import int_arg
+from minigrad.int_arguments import int_arg
 
 from ._activations import _reads_input
 from ._errors import InputDtypeError, InputShapeError

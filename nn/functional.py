@@ -25,7 +25,7 @@ import numpy
 
 import minigrad as mg
 from minigrad import Tensor, channel_shuffle, native_channel_shuffle, pixel_shuffle, pixel_unshuffle
-from minigrad.ops._util import int_tuple, refuse_bool_tensors
+from minigrad.int_arguments import int_tuple, refuse_bool_tensors
 
 from . import grad  # noqa: F401 - PyTorch's F.grad (torch.nn.grad): conv2d_input …
 from ._activations import (

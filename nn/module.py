@@ -13,6 +13,7 @@ import minigrad as mg
 from minigrad import Tensor, memory_formats
 from minigrad.legacy import legacy_dtype, legacy_type
 
+from . import _state_dict
 from ._buffer import buffer_persistence
 from ._compile_state import TrainingFlag, first_registration, give_serial, mark_called, reregistered, set_mode
 from ._state_dict import (
@@ -132,6 +133,7 @@ class Parameter(Tensor):
         return "Parameter containing:\n" + super().__repr__()
 
 
+_state_dict.PARAMETER_CLASS = Parameter   # (nn._state_dict wraps assigned arrays in it)
 LoadResult = _IncompatibleKeys   # what load_state_dict returns (PyTorch's name is _IncompatibleKeys)
 __all__ = ["LoadResult", "Module", "Parameter", "StateDictError", "register_module_forward_hook",
            "register_module_forward_pre_hook", "register_module_full_backward_hook",

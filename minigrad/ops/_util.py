@@ -15,6 +15,7 @@ from .. import backend
 from ..arguments import AllocationError, ArgumentTypeError, Int64RangeError, ShapeMismatchError  # noqa: F401
 from ..autograd import AxisError, frees_saved
 from ..autograd.engine import _move_cpu_scalars
+from ..int_arguments import _one_int, in_int64, int_arg, int_tuple, refuse_bool_tensors  # noqa: F401 - ops' helpers
 from ..tensor import Tensor, is_torch_tensor, torch_values
 
 
@@ -224,65 +225,6 @@ def check_index_range(data: Any, size: int, name: str, where: str, negative: boo
         if low < (-size if negative else 0) or high >= size:
             bad = low if low < (-size if negative else 0) else high
             raise IndexRangeError(f"{name}: index {bad} is out of range for {where} of size {size}")
-
-
-def in_int64(value: int, name: str, what: str) -> int:
-    """``value`` (an int) if it fits in int64, else :class:`Int64RangeError` naming the op: NumPy would wrap
-    it or read it as unsigned (``linspace(0, 1, 2**63)`` would be empty)."""
-    if not -2**63 <= value < 2**63:
-        raise Int64RangeError(f"{name}: {what} {value} does not fit in int64 (as in PyTorch)")
-    return value
-
-
-def int_tuple(values: Any, name: str, what: str = "shape", dims: bool = False) -> tuple:
-    """An int or a sequence of ints (each within int64) as a tuple of ints; anything else raises a TypeError
-    naming the op. A bool tensor among them raises an :class:`ArgumentTypeError` (PyTorch's RuntimeError) as
-    PyTorch's size lists do (sizes, strides, shifts, split sizes, pads); ``dims=True``: the list is one PyTorch
-    reads as plain ints (its dim lists, ``torch.Size``), where a bool tensor is the int 0 or 1."""
-    items = values if isinstance(values, (tuple, list)) else (values,)
-    try:
-        if items and type(items[0]) is bool:   # PyTorch's parser tells an int list by its first element only: a
-            raise TypeError("bools are not sizes")   # later bool is the int 0 or 1 (``x.reshape(2, True, 12)``)
-        ints = tuple(map(operator.index, items))
-    except TypeError:
-        raise TypeError(f"{name}: {what} must be an int or a sequence of ints, got {values!r}") from None
-    if not dims and Tensor in map(type, items):   # (the type test first: the usual call has no Tensor)
-        refuse_bool_tensors(items, name, what)
-    if ints and (min(ints) < -2**63 or max(ints) >= 2**63):   # (min and max: cheaper than a check per value)
-        for value in ints:
-            in_int64(value, name, what)
-    return ints
-
-
-def refuse_bool_tensors(items: Any, name: str, what: str) -> None:
-    """An :class:`ArgumentTypeError` (PyTorch's RuntimeError "Expected scalar.isIntegral") if a bool tensor is
-    among ``items``, a sequence given where PyTorch wants a list of sizes: its parser reads each Tensor there as a
-    scalar and refuses a bool one, where ``operator.index`` would read it as 0 or 1."""
-    if Tensor in map(type, items) and any(isinstance(v, Tensor) and v.dtype == bool for v in items):
-        raise ArgumentTypeError(f"{name}: {what} must be ints, got a bool tensor in {tuple(items)!r:.80}")
-
-
-def int_arg(value: Any, name: str, what: str, one_element: bool = False) -> int:
-    """An int argument within int64 (a 0-d integer tensor too, as PyTorch's parser reads an int; with
-    ``one_element`` any one-element integer tensor, as PyTorch's ``tril``, ``topk``, ``eye`` take); a bool, a float
-    or anything else raises a TypeError (a bool tensor or one with dims an :class:`ArgumentTypeError`: PyTorch's
-    RuntimeError or TypeError, by op)."""
-    return in_int64(_one_int(value, name, what, one_element), name, what)
-
-
-def _one_int(value: Any, name: str, what: str, one_element: bool = False) -> int:
-    """``operator.index(value)`` as PyTorch's parser reads one int: a Python or NumPy integer, or a 0-d integer
-    tensor (``one_element``: of any dims); a bool, a bool tensor (:class:`ArgumentTypeError`) or a tensor with
-    dims (``tensor([1])``, which ``operator.index`` takes) raises a TypeError naming the op."""
-    if isinstance(value, Tensor) and (value.dtype == bool or (value.ndim and not one_element)):
-        kind = "the bool tensor" if value.dtype == bool else f"a tensor of shape {tuple(value.shape)} (a 0-d one works)"
-        raise ArgumentTypeError(f"{name}: {what} must be an int, got {kind} {value!r:.60}")
-    if not isinstance(value, bool):   # (operator.index reads a bool as 0 or 1)
-        try:
-            return operator.index(value)
-        except TypeError:
-            pass
-    raise TypeError(f"{name}: {what} must be an int, got {value!r:.60}")
 
 
 def count_arg(value: Any, name: str, what: str, one_element: bool = False) -> int:
