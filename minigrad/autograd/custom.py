@@ -446,7 +446,7 @@ def _apply(op: type, *args: Any, **kwargs: Any) -> Any:
     needs = tuple(isinstance(a, Tensor) and a.requires_grad for a in args)
     randomness = vmap_randomness()
     # (as PyTorch's, a call on inputs none of which is mapped runs forward, not the rule)
-    rule = randomness is not None and uses_vmap_rule(op, setup, "vmap" in _defined(op)) and batched(args)
+    rule = randomness is not None and uses_vmap_rule(op, "vmap" in _defined(op)) and batched(args)
     if rule and vmap_is_innermost():   # the rule is the call, as PyTorch's
         return run_vmap_rule(op, args, randomness)
     ctx = FunctionCtx(needs)
@@ -508,9 +508,8 @@ def _check_transforms(op: type, setup: bool) -> None:
 def _check_jvp(op: type, args: tuple) -> None:
     """In forward AD, after ``op``'s forward ran: PyTorch's NotImplementedError for a Function without ``jvp``
     applied to an input that carries a tangent (a dual, or a tensor computed from one)."""
-    forward = engine.FORWARD_AD
-    if forward is not None and "jvp" not in _defined(op) and forward.carries_tangent(
-            [a for a in args if isinstance(a, Tensor)]):
+    forward = engine.FORWARD_AD   # (not None: the caller checked)
+    if "jvp" not in _defined(op) and forward.carries_tangent([a for a in args if isinstance(a, Tensor)]):
         raise NotImplementedError(f"{op.__name__}: You must implement the jvp function for custom autograd.Function "
                                   "to use it with forward mode AD.")
 

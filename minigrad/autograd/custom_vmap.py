@@ -53,22 +53,17 @@ def vmap_is_innermost() -> bool:
     return _VMAP.level is current_level()
 
 
-def uses_vmap_rule(op: type, setup: bool, overrides_vmap: bool) -> bool:
+def uses_vmap_rule(op: type, overrides_vmap: bool) -> bool:
     """Whether ``op``, applied inside ``mg.func.vmap``, computes by its ``vmap`` staticmethod (else its forward runs
-    on each example, which is what ``generate_vmap_rule=True`` and a Function without either do); ``setup``:
-    whether it defines ``setup_context``, ``overrides_vmap``: a ``vmap`` staticmethod. PyTorch's
-    RuntimeErrors for a ``forward(ctx, …)`` without ``setup_context`` and for both a rule and
-    ``generate_vmap_rule`` (a Function with neither was refused before, by ``custom._check_transforms``)."""
-    rule, generate = overrides_vmap, bool(getattr(op, "generate_vmap_rule", False))
-    if (rule or generate) and not setup:
-        raise RuntimeError(f"{op.__name__}: In order to use an autograd.Function with functorch transforms (vmap, "
-                           "grad, jvp, jacrev, ...), it must override the setup_context staticmethod (a forward "
-                           "without ctx); minigrad's vmap would otherwise ignore its vmap staticmethod.")
-    if rule and generate:
+    on each example, which is what ``generate_vmap_rule=True`` and a Function without either do);
+    ``overrides_vmap``: whether it has a ``vmap`` staticmethod. PyTorch's RuntimeError for both a rule and
+    ``generate_vmap_rule``. (The user's Function without ``setup_context``, or without either, was refused before,
+    by ``custom._check_transforms``; minigrad's own Functions have no ``vmap`` rule.)"""
+    if overrides_vmap and getattr(op, "generate_vmap_rule", False):
         raise RuntimeError(f"You tried to vmap over {op.__name__}, but it has both generate_vmap_rule=True and an "
                            "overridden vmap staticmethod. Please set generate_vmap_rule=False or delete the "
                            "overridden vmap staticmethod to avoid ambiguity.")
-    return rule
+    return overrides_vmap
 
 
 def batched(args: tuple) -> bool:
