@@ -207,8 +207,10 @@ def _sizes_and_scales(x: Tensor, size: Any, scale_factor: Any, recompute_scale_f
                              f"input tensor in (N, C, d1, d2, ...,dK) format and output size in (o1, o2, ...,oK) "
                              f"format.")
         given = sizes
-        try:   # PyTorch's SymInt[]: a first bool is refused, a later one is 0 or 1
-            sizes = tuple(operator.index(s) for i, s in enumerate(sizes) if not (isinstance(s, bool) and not i))
+        # PyTorch's SymInt[] parse refuses a bool as the first size and reads a later one as 0 or 1
+        first_is_bool = bool(sizes) and isinstance(sizes[0], bool)
+        try:
+            sizes = () if first_is_bool else tuple(operator.index(s) for s in sizes)
         except TypeError:
             sizes = ()
         if len(sizes) != dims:
