@@ -44,6 +44,7 @@ from .autograd.engine import (
     count_consumers,
 )
 from .autograd.functions import register_create_graph_walk
+from .autograd.names import respelled
 from .hooks import (
     HookError,
     _is_prehook,
@@ -296,8 +297,11 @@ def accumulate(tensor: Tensor, g: Tensor) -> None:
     if tensor._grad is not None:
         tensor._grad = Add()(tensor._grad, g)
         return
-    first = tensor._grad = Clone()(g)   # PyTorch's layout contract: the tensor's strides where its elements are
-    data = tensor.data                  # dense (a transposed or channels-last leaf), else C order
+    first = tensor._grad = Clone()(g)
+    if tensor.is_leaf:   # PyTorch's AccumulateGrad copies into a new tensor there (a retain_grad() one clones)
+        respelled(first, g, "clone", "torch::autograd::CopyBackwards")
+    data = tensor.data   # PyTorch's layout contract: the tensor's strides where its elements are dense (a transposed
+    # or channels-last leaf), else C order
     if first.data.strides != data.strides and first.data.size > 1 and dense_layout(data):
         first.data = memory_formats.lay_out(first.data, memory_formats.preserve_format, "grad", data)
 
@@ -368,7 +372,8 @@ def _accumulate_leaves(leaves: dict, targets: Any) -> None:
             g = leaf_grad(leaf, _dense(g))
             if g.requires_grad:
                 warnings.warn(REFERENCE_CYCLE, UserWarning, stacklevel=5)
-            accumulate(leaf, g)
+            if leaf._requires_grad:   # else detach_() or requires_grad_(False) since the forward: PyTorch's
+                accumulate(leaf, g)   # AccumulateGrad adds nothing (its hooks still run), as without create_graph
             if _PostHooks.registered:
                 run_post_accumulate_hooks((leaf,))
     finally:

@@ -1,0 +1,83 @@
+"""Round 23: hand-written training habits on ``.grad``/``.data`` (manual SGD, ``zero_grad``, ``requires_grad_`` and
+``detach_`` toggles, ``create_graph`` backwards), fuzzed against PyTorch 2.13 as random sequences
+(/tmp/fuzz23_habits.py)."""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any
+
+import numpy as np
+import pytest
+
+import minigrad as mg
+from minigrad import nn
+
+torch = pytest.importorskip("torch", reason="no torch")
+
+W = np.array([[0.5, -1.25], [2.0, 1.5]])
+X = np.array([[1.0, -0.5], [0.25, 2.0], [-1.5, 0.75]])
+
+
+def _params(lib: Any) -> tuple:
+    parameter = torch.nn.Parameter if lib is torch else nn.Parameter
+    return parameter(lib.tensor(W.copy())), parameter(lib.tensor(np.array([0.5, -2.0])))
+
+
+def _loss(lib: Any, w: Any, b: Any) -> Any:
+    return (lib.tanh(lib.tensor(X) @ w + b) ** 2).sum()
+
+
+@pytest.mark.parametrize("turn_off", ["requires_grad_", "detach_", "attribute"])
+def test_leaf_turned_off_after_forward_gets_no_grad_with_create_graph(turn_off: str) -> None:
+    # a leaf set to requires_grad=False (or detach_()-ed) after the forward: PyTorch's AccumulateGrad adds nothing,
+    # also under create_graph=True (ours gave it a .grad there; without create_graph it already matched)
+    grads = {}
+    for lib in (torch, mg):
+        w, b = _params(lib)
+        loss = _loss(lib, w, b)
+        if turn_off == "requires_grad_":
+            b.requires_grad_(False)
+        elif turn_off == "detach_":
+            b.detach_()
+        else:
+            b.requires_grad = False
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")   # create_graph's reference-cycle warning
+            loss.backward(create_graph=True)
+        assert b.grad is None, lib.__name__
+        grads[lib] = w.grad
+    assert grads[mg].requires_grad and grads[torch].requires_grad
+    np.testing.assert_allclose(grads[mg].detach().numpy(), grads[torch].detach().numpy(), rtol=1e-10)
+
+
+def test_leaf_turned_off_keeps_its_hook_under_create_graph() -> None:
+    # PyTorch's AccumulateGrad of such a leaf still runs the leaf's hooks
+    for lib in (torch, mg):
+        w, b = _params(lib)
+        seen: list = []
+        b.register_hook(seen.append)
+        loss = _loss(lib, w, b)
+        b.requires_grad_(False)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            loss.backward(create_graph=True)
+        assert [tuple(g.shape) for g in seen] == [(2,)] and b.grad is None, lib.__name__
+
+
+def test_create_graph_grad_node_names() -> None:
+    # a leaf's first create_graph gradient is PyTorch's copy into a new tensor ("torch::autograd::CopyBackwards"),
+    # a retain_grad() tensor's a clone (CloneBackward0); the next ones add (AddBackward0)
+    names = {}
+    for lib in (torch, mg):
+        w, b = _params(lib)
+        h = lib.tanh(lib.tensor(X) @ w + b)
+        h.retain_grad()
+        loss = (h ** 2).sum()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            loss.backward(create_graph=True, retain_graph=True)
+            first = (w.grad.grad_fn.name(), h.grad.grad_fn.name())
+            loss.backward(create_graph=True)
+        names[lib] = (*first, w.grad.grad_fn.name())
+    assert names[mg] == names[torch] == ("torch::autograd::CopyBackwards", "CloneBackward0", "AddBackward0")
