@@ -9,8 +9,8 @@ to behave as PyTorch's are re-exported here, so each one is a visible, reviewed 
   may write it (a convolution's output);
 * ``is_torch_tensor``: tells a PyTorch tensor without importing torch (``load_state_dict`` takes them);
 * ``lay_out_as_torch``: a new result laid out in the strides PyTorch's TensorIterator gives it;
-* ``error_function``: the piecewise kernels (``pieces``, ``select``, ``chunked``) that hardswish shares with the
-  erf family.
+* ``kernels``: the building blocks of elementwise kernels (``select``, ``chunked``: ops/_kernels.py) that
+  hardswish shares with the erf family.
 
 Integer arguments go through :mod:`minigrad.int_arguments` directly (it is public).
 """
@@ -18,9 +18,9 @@ Integer arguments go through :mod:`minigrad.int_arguments` directly (it is publi
 from __future__ import annotations
 
 from .arguments import ArgumentTypeError
-from .ops import error_function
+from .ops import _kernels as kernels
 from .ops._util import fresh_memory
 from .ops.iterator_layout import lay_out_as_torch
 from .tensor import is_torch_tensor
 
-__all__ = ["ArgumentTypeError", "error_function", "fresh_memory", "is_torch_tensor", "lay_out_as_torch"]
+__all__ = ["ArgumentTypeError", "fresh_memory", "is_torch_tensor", "kernels", "lay_out_as_torch"]

@@ -15,7 +15,7 @@ import numpy
 
 import minigrad as mg
 from minigrad import Tensor
-from minigrad._nn_support import error_function, lay_out_as_torch
+from minigrad._nn_support import kernels, lay_out_as_torch
 
 from ._arguments import (
     _dim,
@@ -187,7 +187,7 @@ class HardPiecewise(mg.Function):
         if self.name == "hardsigmoid":
             return xp.asarray((self.clamped(x) + 3) / 6)
         with mg.errstate(xp, invalid="ignore"):   # -inf · 0 is NaN, as PyTorch's
-            y = error_function.chunked(xp, self._hardswish, x)
+            y = kernels.chunked(xp, self._hardswish, x)
         if y.strides != x.strides and not x.flags.c_contiguous:
             # the bit-mask select and the chunks write C order: PyTorch's result keeps a permuted x's layout
             y = lay_out_as_torch(xp, y, [tuple(s // x.itemsize for s in x.strides)])
@@ -202,7 +202,7 @@ class HardPiecewise(mg.Function):
         middle *= y
         middle /= 6
         middle += x * 0.0
-        return error_function.select(self.xp, x < 3, middle, x)
+        return kernels.select(self.xp, x < 3, middle, x)
 
     def backward(self, gy: Any) -> Any:
         (x,) = self.saved
@@ -212,7 +212,7 @@ class HardPiecewise(mg.Function):
         if self.name == "hardsigmoid":
             return xp.where((x > -3) & (x < 3), gy / 6, zero)
         with mg.errstate(xp, invalid="ignore"):
-            return error_function.chunked(xp, self._hardswish_backward, x, gy)
+            return kernels.chunked(xp, self._hardswish_backward, x, gy)
 
     def _hardswish_backward(self, x: Any, gy: Any) -> Any:
         """hardswish's g · dy/dx for one chunk: (g/6)(m + 3) + (g/6) m between -3 and 3 (m = x clamped there), g · 0
@@ -223,8 +223,8 @@ class HardPiecewise(mg.Function):
         inside = part * (y + 3)
         inside += part * y
         low = gy * 0.0
-        outside = error_function.select(xp, x <= -3, low, gy)
-        out = error_function.select(xp, (x > -3) & (x < 3), inside, outside)
+        outside = kernels.select(xp, x <= -3, low, gy)
+        out = kernels.select(xp, (x > -3) & (x < 3), inside, outside)
         return out + gy.dtype.type(0)
 
 

@@ -12,16 +12,16 @@ The approximation is the classic SunPro (fdlibm, 1993) one, the same coefficient
 
 Max error against mpmath, measured (round 23): erf 1.0 ulp in float64 (at a subnormal; 0.65 elsewhere, torch's
 Sleef 1.0), 0.8 in float32; erfc 2.1 ulp in float64 (NumPy's exp and four roundings; torch 1.0), 0.5 in float32.
-On the host each piece runs on its own elements only (``pieces``: gathered by index) and long arrays go through
-in chunks of 65536 (``chunked``: the temporaries stay in the cache); 1e6 float64 erf 10 ms (the series was 64 ms,
-torch 2.9 ms).
+On the host each piece runs on its own elements only (``_kernels.pieces``: gathered by index) and long arrays go
+through in chunks of 65536 (``_kernels.chunked``: the temporaries stay in the cache); 1e6 float64 erf 10 ms (the
+series was 64 ms, torch 2.9 ms).
 """
 
 from __future__ import annotations
 
-from typing import Any, Callable, Sequence
+from typing import Any, Sequence
 
-from .. import backend
+from ._kernels import chunked, pieces, select, split_square
 
 # --- coefficients (SunPro fdlibm s_erf.c), lowest degree first ------------------------------------------------------
 ERX = 8.45062911510467529297e-01   # erf(1) rounded to 24 bits
@@ -49,62 +49,6 @@ _SB = (1.0, 3.03380607434824582924e+01, 3.25792512996573918826e+02, 1.5367295860
 
 SMALL, MIDDLE, FAR = 0.84375, 1.25, 1 / 0.35   # the pieces' edges in |x|
 ERFC_ZERO = 28.0   # erfc(x) underflows to 0 from here (float64's last subnormal is at 27.2)
-
-
-def pieces(xp: Any, key: Any, edges: Sequence[float], functions: Sequence[Callable], *values: Any) -> Any:
-    """``functions[k](*values)`` on the elements with ``edges[k-1] <= key < edges[k]`` (the last function takes the
-    rest, NaN keys too), each run on its own elements only and not at all where it has none; a new array of
-    ``key``'s shape in the functions' dtype. ``values``: arrays of ``key``'s shape (``key`` itself when none given).
-    On the host the elements are gathered by index (``flatnonzero`` + ``take``: a boolean index or ``where`` over a
-    random mask is several times slower in NumPy); on a GPU every function runs on every element, chosen by
-    ``where`` (a boolean index there reads its count back to the host), so each must give finite junk outside its
-    piece."""
-    values = values or (key,)
-    if xp is not backend.numpy:
-        out = functions[-1](*values)
-        for edge, function in zip(reversed(edges), reversed(functions[:-1])):
-            out = xp.where(key < edge, function(*values), out)
-        return out
-    keys, flats = key.reshape(-1), [v.reshape(-1) for v in values]
-    which = xp.zeros(keys.shape, dtype=xp.int8)   # each element's piece: how many edges lie at or below its key
-    for edge in edges:
-        xp.add(which, keys >= edge, out=which, casting="unsafe")
-    which[xp.isnan(keys)] = len(edges)
-    out = None   # an array of its own (not a view: the engine refuses in-place changes of untracked views)
-    for piece, function in enumerate(functions):
-        inside = xp.flatnonzero(which == piece)
-        if inside.size == keys.size:
-            result = xp.asarray(function(*flats))
-            if result.shape == key.shape and result.base is None:
-                return result
-            out = xp.empty(key.shape, dtype=result.dtype)
-            out.reshape(-1)[...] = result.reshape(-1)
-            return out
-        if inside.size:
-            part = function(*(flat.take(inside) for flat in flats))
-            if out is None:
-                out = xp.empty(key.shape, dtype=part.dtype)
-            out.reshape(-1)[inside] = part
-    return out
-
-
-def select(xp: Any, mask: Any, if_true: Any, if_false: Any) -> Any:
-    """``xp.where(mask, if_true, if_false)`` bit for bit; for two float32 or float64 arrays of the mask's shape on
-    the host by bit masks (NumPy's ``where`` branches on each element: 3× slower over a random mask)."""
-    if_true, if_false = xp.asarray(if_true), xp.asarray(if_false)
-    if (xp is not backend.numpy or if_true.dtype != if_false.dtype or if_true.dtype.itemsize not in (4, 8)
-            or not if_true.shape == if_false.shape == xp.shape(mask) or not if_true.shape):
-        return xp.where(mask, if_true, if_false)
-    bits = xp.int64 if if_true.dtype.itemsize == 8 else xp.int32
-    chosen = mask.astype(bits)
-    xp.negative(chosen, out=chosen)   # all ones where mask
-    low = if_false.view(bits)
-    out = xp.empty(if_true.shape, dtype=if_true.dtype)   # its own memory, written through an integer view
-    word = out.view(bits)
-    xp.bitwise_xor(if_true.view(bits), low, out=word)
-    word &= chosen
-    word ^= low
-    return out
 
 
 def polynomial(x: Any, coefficients: Sequence[float]) -> Any:
@@ -138,44 +82,14 @@ def log_scaled_tail(a: Any, far: bool) -> Any:
     return polynomial(s, _RA) / polynomial(s, _SA)
 
 
-def split_square(xp: Any, a: Any) -> tuple:
-    """a² as z² + (a - z)(a + z), z = a with the low half of its mantissa cleared: (z², (a - z)(a + z)), z² exact,
-    and -z² - 0.5625 too (float32: 11 bits of z kept). A float64 or float32 array."""
-    bits = xp.int64 if a.dtype.itemsize == 8 else xp.int32
-    z = (a.view(bits) & (-(1 << 32) if a.dtype.itemsize == 8 else -(1 << 13))).view(a.dtype)
-    return z * z, (a - z) * (a + z)
-
-
 def tail(xp: Any, a: Any, far: bool) -> Any:
     """erfc(a) for 1.25 ≤ a ≤ 28 (``far``: a ≥ 1/0.35): exp(-z² - 0.5625) · exp(R/S - (a - z)(a + z)) / a, z = a
-    with its low mantissa bits cleared so that z² is exact (:func:`split_square`)."""
+    with its low mantissa bits cleared so that z² is exact (:func:`~minigrad.ops._kernels.split_square`)."""
     ratio = log_scaled_tail(a, far)
     square, rest = split_square(xp, a)
     head = xp.exp(-square - 0.5625)
     # head · e^(R/S - rest), |e^(R/S - rest) - 1| < 0.25; divided by a last, so that a subnormal result is rounded once
     return (head + head * xp.expm1(ratio - rest)) / a
-
-
-CHUNK = 1 << 16   # elements per chunk (512 KiB of float64)
-
-
-def chunked(xp: Any, function: Callable, x: Any, *others: Any) -> Any:
-    """``function(x, *others)`` (elementwise) run over ``CHUNK`` elements at a time on the host, so that its dozens
-    of temporaries stay in the cache and NumPy reuses their memory (1e6 float64 erf: 20 ms whole, 10 ms chunked); on
-    a GPU in one go. ``others``: arrays of ``x``'s shape, chunked alike, or scalars and 0-d arrays, given whole (any
-    other shape: no chunks). The same values bit for bit, in a new array of ``x``'s shape."""
-    shapes = [getattr(other, "shape", ()) for other in others]
-    if xp is not backend.numpy or x.size <= CHUNK or any(shape not in ((), x.shape) for shape in shapes):
-        return function(x, *others)
-    flats = [x.reshape(-1)] + [other.reshape(-1) if shape else other for other, shape in zip(others, shapes)]
-    out = filled = None   # its own memory (a view would be refused in-place changes)
-    for start in range(0, x.size, CHUNK):
-        part = function(*(flat[start:start + CHUNK] if getattr(flat, "ndim", 0) else flat for flat in flats))
-        if out is None:
-            out = xp.empty(x.shape, dtype=part.dtype)
-            filled = out.reshape(-1)
-        filled[start:start + CHUNK] = part
-    return out
 
 
 def erf_array(xp: Any, x: Any) -> Any:

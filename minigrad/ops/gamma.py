@@ -31,8 +31,9 @@ from ..autograd import Function, LazyGradient
 from ..autograd.names import spelled
 from ..constructors import SampleDtypeError
 from ..tensor import Tensor
+from ._kernels import where_split
 from ._util import DtypeMismatchError, DtypeNotImplementedError, int_arg, note_random_op, sum_to, tensor_arg
-from .math import Unary, _real_floating, _where_split
+from .math import Unary, _real_floating
 from .math import _floating as _any_floating
 from .random import _broadcast_shape, _drawn, _zero_gradient
 from .shape import contiguous
@@ -115,7 +116,7 @@ def _lgamma_positive(xp: Any, y: Any) -> Any:
             v = xp.where(low, v + 1, v)
         return _stirling(xp, v) - xp.log(product)
 
-    out = _where_split(xp, y < 3.5, y, near, far)
+    out = where_split(xp, y < 3.5, near, far, y)
     return xp.where(y == xp.inf, y.dtype.type(xp.inf), out)
 
 
@@ -145,10 +146,10 @@ def _lgamma_array(xp: Any, x: Any) -> Any:
         return _lgamma_positive(xp, 1 + v) - xp.log(-v)
 
     def nonpositive(v: Any) -> Any:
-        return _where_split(xp, v > -0.5, v, shifted, reflected)
+        return where_split(xp, v > -0.5, shifted, reflected, v)
 
     # each formula on its own elements only
-    out = _where_split(xp, x > 0, x, lambda v: _lgamma_positive(xp, v), nonpositive)
+    out = where_split(xp, x > 0, lambda v: _lgamma_positive(xp, v), nonpositive, x)
     return xp.where(xp.isinf(x), x.dtype.type(xp.inf), out).astype(x.dtype, copy=False)
 
 

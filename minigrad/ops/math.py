@@ -303,26 +303,6 @@ def square(input: Tensor) -> Tensor:  # noqa: A002
     return x ** 2 if x.dtype.kind in "fc" else mul(x, x)
 
 
-def _where_split(xp: Any, mask: Any, x: Any, if_true: Callable, if_false: Callable) -> Any:
-    """``xp.where(mask, if_true(x), if_false(x))`` with each elementwise function evaluated only on its own
-    elements of ``x`` (``mask`` has ``x``'s shape), so a series or continued fraction that one branch needs is
-    not run over the whole array; a branch with no elements is not run. Same values bit for bit. On a GPU both run
-    on every element (``xp.where``): a boolean index there reads its count back to the host."""
-    if xp is not backend.numpy:
-        return xp.where(mask, if_true(x), if_false(x))
-    # gathered by index: a boolean index over a random mask is 10x slower in NumPy (branches per element)
-    flat, chosen = x.reshape(-1), mask.reshape(-1)
-    inside, outside = xp.flatnonzero(chosen), xp.flatnonzero(~chosen)
-    parts = [(inside, if_true(flat.take(inside)))] if inside.size or not outside.size else []
-    if outside.size:
-        parts.append((outside, if_false(flat.take(outside))))
-    out = xp.empty(x.shape, dtype=xp.result_type(*(values for _, values in parts)))   # its own memory (a result
-    filled = out.reshape(-1)                                                          # may be changed in place)
-    for where, values in parts:
-        filled[where] = values
-    return out
-
-
 def _erf_array(xp: Any, x: Any) -> Any:
     """erf elementwise in x's float dtype (float32 in float32, as PyTorch's), below 1 ulp: ops/error_function.py."""
     refuse_complex("erf", x, order=False)   # PyTorch has no complex erf (and this is for real x)

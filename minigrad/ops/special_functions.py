@@ -20,8 +20,8 @@ from typing import Any
 
 from .. import backend
 from ..tensor import Tensor
-from . import error_function
-from .math import Binary, Unary, _real_floating, _where_split
+from . import _kernels, error_function
+from .math import Binary, Unary, _real_floating
 from .math import _floating as _any_floating
 from .special import _operands
 
@@ -54,12 +54,12 @@ def _erfcx_array(xp: Any, x: Any) -> Any:
     exp(x²) without x²'s rounding); +inf far left, 0 at +inf."""
     def compute(part: Any) -> Any:
         v = part.astype(xp.float64, copy=False)
-        out = error_function.pieces(xp, v, (error_function.MIDDLE, error_function.FAR), (
+        out = _kernels.pieces(xp, v, (error_function.MIDDLE, error_function.FAR), (
             lambda near: _exp_square(xp, near, 1) * error_function.erfc_unchunked(xp, near),
             lambda middle: _scaled_tail(xp, xp.maximum(middle, error_function.MIDDLE), False),
             lambda far: _scaled_tail(xp, far, True)))
         return out.astype(part.dtype, copy=False)
-    return error_function.chunked(xp, compute, x)
+    return _kernels.chunked(xp, compute, x)
 
 
 def _scaled_tail(xp: Any, v: Any, far: bool) -> Any:
@@ -76,7 +76,7 @@ def _left_tail(xp: Any, u: Any, far: bool, log: bool) -> Any:
     ratio = error_function.log_scaled_tail(u * _ROOT_HALF, far)
     if log:
         return (-(u * u) * 0.5 - 0.5625 + ratio) - xp.log(u * _SQRT_2)
-    head_square, rest = error_function.split_square(xp, u)
+    head_square, rest = _kernels.split_square(xp, u)
     head = xp.exp(head_square * -0.5 - 0.5625)
     return (head + head * xp.expm1(rest * -0.5 + ratio)) / (u * _SQRT_2)
 
@@ -88,12 +88,12 @@ def _ndtr_array(xp: Any, x: Any) -> Any:
     """Φ(x) = erfc(-x/√2) / 2 in x's dtype (float32 computed in float64); the left tail from x itself."""
     def compute(part: Any) -> Any:
         v = part.astype(xp.float64, copy=False)
-        out = error_function.pieces(xp, v, (-_NDTR_FAR, -_NDTR_MIDDLE), (
+        out = _kernels.pieces(xp, v, (-_NDTR_FAR, -_NDTR_MIDDLE), (
             lambda far: _left_tail(xp, xp.clip(-far, _NDTR_FAR, 40.0), True, False),   # 0 from 38.5 on
             lambda left: _left_tail(xp, xp.clip(-left, _NDTR_MIDDLE, _NDTR_FAR), False, False),
             lambda rest: 0.5 * error_function.erfc_unchunked(xp, rest * -_ROOT_HALF)))
         return out.astype(part.dtype, copy=False)
-    return error_function.chunked(xp, compute, x)
+    return _kernels.chunked(xp, compute, x)
 
 
 def _log_ndtr_array(xp: Any, x: Any) -> Any:
@@ -101,7 +101,7 @@ def _log_ndtr_array(xp: Any, x: Any) -> Any:
     exp to underflow), log Φ(x) to -1, log1p(-Φ(-x)) above (PyTorch's), Φ(-x) from x itself."""
     def compute(part: Any) -> Any:
         v = part.astype(xp.float64, copy=False)
-        out = error_function.pieces(xp, v, (-_NDTR_FAR, -_NDTR_MIDDLE, -1.0, _NDTR_MIDDLE, _NDTR_FAR), (
+        out = _kernels.pieces(xp, v, (-_NDTR_FAR, -_NDTR_MIDDLE, -1.0, _NDTR_MIDDLE, _NDTR_FAR), (
             lambda far: _left_tail(xp, -far, True, True),
             lambda left: _left_tail(xp, xp.clip(-left, _NDTR_MIDDLE, _NDTR_FAR), False, True),
             lambda middle: xp.log(0.5 * error_function.erfc_unchunked(xp, middle * -_ROOT_HALF)),
@@ -110,7 +110,7 @@ def _log_ndtr_array(xp: Any, x: Any) -> Any:
             lambda right: xp.log1p(-_left_tail(xp, xp.clip(right, _NDTR_MIDDLE, _NDTR_FAR), False, False)),
             lambda far_right: xp.log1p(-_left_tail(xp, xp.clip(far_right, _NDTR_FAR, 40.0), True, False))))
         return out.astype(part.dtype, copy=False)
-    return error_function.chunked(xp, compute, x)
+    return _kernels.chunked(xp, compute, x)
 
 
 # Wichura's AS241 ("The percentage points of the normal distribution", Applied Statistics 37, 1988), lowest degree
@@ -154,7 +154,7 @@ def _inverse_erf_core(xp: Any, a: Any, r: Any, exact_a: bool) -> Any:
             return newton(w, (w - aa) + scaled)
         head = w - 1
         low = w - (head + 1)
-        return newton(w, error_function.select(xp, aa < 0.5, (w - aa) + scaled, ((head + scaled) + 2 * rr) + low))
+        return newton(w, _kernels.select(xp, aa < 0.5, (w - aa) + scaled, ((head + scaled) + 2 * rr) + low))
 
     def middle(w: Any, rr: Any) -> Any:
         # 0.84375 ≤ w < 1.25: erf(w) = c + m(w), c of 24 bits, so erf(w) - a = m(w) - ((1 - c) - 2r), exactly
@@ -177,7 +177,7 @@ def _inverse_erf_core(xp: Any, a: Any, r: Any, exact_a: bool) -> Any:
         w = xp.where(rr > 1e-300, stepped, w)
         return xp.where(rr == 0, rr.dtype.type(xp.inf), w)
 
-    return error_function.pieces(xp, -r, (-_NEAR, -0.075, -_MIDDLE, -_FAR_TAIL), (
+    return _kernels.pieces(xp, -r, (-_NEAR, -0.075, -_MIDDLE, -_FAR_TAIL), (
         near, lambda aa, rr: middle(central(aa), rr), lambda aa, rr: middle(tail(rr, False), rr),
         lambda aa, rr: erfc_form(tail(rr, False), rr), lambda aa, rr: far(rr)), a, r)
 
@@ -188,7 +188,7 @@ def _erfinv_array(xp: Any, x: Any) -> Any:
         a = xp.abs(part.astype(xp.float64, copy=False))
         w = _inverse_erf_core(xp, a, (1 - a) / 2, True)   # 1 - a exact where it is used (a ≥ 0.76)
         return xp.copysign(w, part).astype(x.dtype, copy=False)   # erfinv(-0.0) = -0.0, as PyTorch's
-    return error_function.chunked(xp, compute, x)
+    return _kernels.chunked(xp, compute, x)
 
 
 def _ndtri_array(xp: Any, p: Any) -> Any:
@@ -199,13 +199,13 @@ def _ndtri_array(xp: Any, p: Any) -> Any:
         r = xp.minimum(p64, 1 - p64)
         w = _inverse_erf_core(xp, xp.abs(2 * p64 - 1), r, False)   # |2p - 1| exact where it is used (¼ ≤ p ≤ ¾)
         return (xp.where(p64 < 0.5, -_SQRT_2, _SQRT_2) * w).astype(p.dtype, copy=False)
-    return error_function.chunked(xp, compute, p)
+    return _kernels.chunked(xp, compute, p)
 
 
 def _log_ndtr_derivative(xp: Any, x: Any, y: Any) -> Any:
     """φ(x) / Φ(x), as √(2/π) / erfcx(-x/√2) below -1 (exp(-x²/2 - y) would cancel)."""
     left = xp.minimum(x, -1.0) / _SQRT_2
-    scaled = _where_split(xp, x < -1, left, lambda u: _erfcx_array(xp, -u), xp.ones_like)
+    scaled = _kernels.where_split(xp, x < -1, lambda u: _erfcx_array(xp, -u), xp.ones_like, left)
     return xp.where(x < -1, math.sqrt(2 / math.pi) / scaled, xp.exp(-x * x / 2 - y) / math.sqrt(2 * math.pi))
 
 
@@ -313,7 +313,7 @@ def _bessel_array(xp: Any, order: int, x: Any, scaled: bool) -> Any:
         return expansion if scaled else expansion * xp.exp(far)
 
     a = xp.abs(x)
-    out = _where_split(xp, a <= 30, a, series, asymptotic)   # each on its own elements only
+    out = _kernels.where_split(xp, a <= 30, series, asymptotic, a)   # each on its own elements only
     if order == 1:
         out = xp.sign(x) * out   # I_1 is odd
     return out.astype(x.dtype, copy=False)
@@ -348,7 +348,7 @@ def _scaled_gap(xp: Any, x: Any) -> Any:
         return gap / (math.sqrt(2 * math.pi) * xp.sqrt(far))
 
     a = xp.abs(x.astype(xp.float64))
-    return _where_split(xp, a <= 30, a, series, asymptotic)
+    return _kernels.where_split(xp, a <= 30, series, asymptotic, a)
 
 
 def _i0e_derivative(xp: Any, x: Any, y: Any) -> Any:

@@ -34,3 +34,47 @@ def test_a_ctx_function_with_vmap_support_still_runs_outside_transforms() -> Non
     x: Any = mg.tensor([1.0, -2.0], requires_grad=True)
     _ctx_function("rule").apply(x).sum().backward()
     assert x.grad.tolist() == [2.0, 2.0]
+
+
+# --- ops/_kernels.where_split: math._where_split's two branches on pieces' gathering ----------------------------
+
+
+@pytest.mark.parametrize("dtype", ["float16", "float32", "float64"])
+@pytest.mark.parametrize("layout", ["flat", "matrix", "transposed", "strided", "one_piece", "empty"])
+def test_where_split_gives_where_s_bits_running_each_branch_on_its_own_elements(dtype: str, layout: str) -> None:
+    import types
+
+    import numpy as np
+
+    from minigrad.ops import _kernels
+
+    rng = np.random.default_rng(5)
+    values = np.concatenate([rng.normal(0, 10, 200), [np.nan, np.inf, -np.inf, 0.0, -0.0, 1e-300, 30.0]])
+    x = {"flat": values, "matrix": values[:196].reshape(14, 14), "transposed": values[:196].reshape(14, 14).T,
+         "strided": values[::3], "one_piece": np.abs(values[:50]) % 7, "empty": values[:0].reshape(0, 2)}[layout]
+    x = x.astype(dtype)
+    mask = x <= 7
+    seen: list = []
+
+    def branch(name: str, scale: float) -> Any:
+        def run(v: Any) -> Any:
+            seen.append((name, v.copy()))
+            return np.exp(v / scale) - v
+        return run
+
+    device_like = types.SimpleNamespace(**{k: getattr(np, k) for k in dir(np) if not k.startswith("__")})
+    with np.errstate(all="ignore"):
+        expected = np.where(mask, branch("true", 3)(x), branch("false", 50)(x))
+        seen.clear()
+        got = _kernels.where_split(np, mask, branch("true", 3), branch("false", 50), x)
+        on_device = _kernels.where_split(device_like, mask, branch("true", 3), branch("false", 50), x)
+    for out in (got, on_device):
+        assert out.dtype == expected.dtype and out.shape == x.shape
+        assert out.tobytes() == expected.tobytes()   # the same bits, NaNs and -0.0 included
+    assert got.base is None and got is not x   # its own memory
+    host = [(name, v) for name, v in seen[:len(seen) - 2]]   # the device path's two whole-array calls last
+    for name, v in host:
+        mine = x[mask] if name == "true" else x[~mask]
+        assert np.sort(v).tobytes() == np.sort(mine).tobytes()
+    assert len(host) == len({name for name, _ in host}) <= 2
+    assert len(host) == (int(mask.any()) + int((~mask).any()) or 1)   # a branch without elements is not run
