@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import itertools
 import math
-import operator
 from typing import Any
 
 import numpy
@@ -23,9 +22,10 @@ import numpy
 import minigrad as mg
 from minigrad import Tensor
 from minigrad._nn_support import fresh_memory
+from minigrad.int_arguments import int_tuple
 
 from ._activations import _reads_input
-from ._arguments import _floating, _floating_or_complex, _in_int64, _tensor
+from ._arguments import _floating, _floating_or_complex, _tensor
 from ._errors import ArgumentFormError, InputDtypeError, InputRankError, InputShapeError
 from ._flags import flag
 from ._gradient_layout import channels_last_as, contiguous_gradient
@@ -207,23 +207,51 @@ def _backward_takes_inputs(y: Tensor) -> Tensor:
     return y
 
 
-def _ints(value: Any, dims: int, name: str, what: str, low: int | None) -> tuple:
+def _ints(value: Any, dims: int, name: str, what: str, low: int | None, int_list: bool = False) -> tuple:
     """An int or a sequence of ``dims`` ints, each >= ``low`` (if given), as a tuple of ``dims`` ints (PyTorch's
-    ``_single``/``_pair``, checked). A one-element sequence stands for all ``dims``, as torch's C++ ops take it."""
-    items = value if isinstance(value, (tuple, list)) else (value,) * dims
-    if len(items) == 1 and dims > 1:
-        items = tuple(items) * dims
-    try:
-        numbers = tuple(operator.index(v) for v in items if not isinstance(v, bool))
-    except TypeError:
-        numbers = ()
-    if len(numbers) != len(items):   # not ints: PyTorch's argument parser's TypeError
-        raise TypeError(f"{name}: {what} must be an int or a tuple of {dims} ints, got {value!r}")
+    ``_single``/``_pair``, checked). A one-element sequence stands for all ``dims``, as torch's C++ ops take it.
+
+    Read as PyTorch's argument parser reads a list of ints (:func:`minigrad.int_arguments.int_tuple`): only the first
+    element may not be a Python bool (a later one is 0 or 1), and a bool tensor in the sequence raises its
+    RuntimeError where the argument is a SymInt list (a convolution's stride, padding, dilation, a weight's shape,
+    adaptive_avg_pool's output size); ``int_list``: the argument is one of its plain int lists (the window pools',
+    im2col's, adaptive_max_pool's), where a bool tensor is 0 or 1. A single value, a bool or integer tensor too
+    (not a Python bool), stands for every dim."""
+    if isinstance(value, (tuple, list)):
+        numbers = int_tuple(tuple(value) * dims if len(value) == 1 and dims > 1 else value, name, what, int_list)
+    else:
+        numbers = int_tuple(value, name, what, dims=True) * dims
     if len(numbers) != dims:   # ints, too many or too few: PyTorch's RuntimeError
         raise ArgumentFormError(f"{name}: {what} must be an int or a tuple of {dims} ints, got {value!r}")
-    if low is not None and min(numbers) < low:
+    if low is not None and numbers and min(numbers) < low:
         raise InputShapeError(f"{name}: {what} must be {'positive' if low else 'non-negative'}, got {value!r}")
-    return _in_int64(numbers, name, what)
+    return numbers
+
+
+def _python_tuple(value: Any, name: str, what: str) -> Any:
+    """``value`` as PyTorch's Python ``_single``/``_pair``/``_triple`` leave it (its modules' constructors, F.unfold,
+    F.fold, lp_pool2d/3d): a tensor is iterable, so a 0-d one raises its TypeError ("iteration over a 0-d tensor")
+    and ``tensor([k])`` is the one-element tuple ``(tensor(k),)``; anything else is returned for :func:`_ints`."""
+    if isinstance(value, Tensor):
+        if value.ndim == 0:
+            raise TypeError(f"{name}: {what} is iterated as PyTorch's: iteration over a 0-d tensor {value!r:.40}")
+        return tuple(value)
+    return value
+
+
+def _module_ints(value: Any, dims: int, name: str, what: str, low: int | None, int_list: bool = False,
+                 weight_shape: bool = False) -> tuple:
+    """A module constructor's int or ``dims`` ints (a convolution's or a pool's kernel_size, stride, …), as PyTorch's
+    module reads it: through its Python ``_single``/``_pair``/``_triple`` (:func:`_python_tuple`: a 0-d tensor is
+    its TypeError), then as :func:`_ints` (``int_list`` as there). ``weight_shape``: a convolution's kernel_size,
+    the weight's shape after its channels, so a Python bool anywhere in it is 0 or 1 (``Conv2d(2, 2, True)`` has a
+    1×1 kernel)."""
+    value = _python_tuple(value, name, what)
+    if weight_shape and isinstance(value, (tuple, list)):
+        value = tuple(int(v) if type(v) is bool else v for v in value)
+    elif weight_shape and type(value) is bool:
+        value = int(value)
+    return _ints(value, dims, name, what, low, int_list)
 
 
 def _unspread(value: Any, dims: int, name: str, what: str) -> None:
@@ -393,7 +421,7 @@ def _pool_unfold(name: str, dims: int, input: Any, kernel_size: Any, stride: Any
     given = {"kernel_size": kernel_size, "stride": stride, "padding": padding, "dilation": dilation}
     if stride is None or (isinstance(stride, (tuple, list)) and not stride):
         given["stride"] = kernel_size
-    parsed = {what: _ints(value, dims, name, what, None) for what, value in given.items()}
+    parsed = {what: _ints(value, dims, name, what, None, int_list=True) for what, value in given.items()}
     kernel, stride, padding, dilation = (_ints(parsed[what], dims, name, what, low) for what, low in
                                          (("kernel_size", 1), ("stride", 1), ("padding", 0), ("dilation", 1)))
     if not (integers and x.dtype.kind in "iu"):
@@ -519,7 +547,7 @@ def _max_pool(name: str, dims: int, input: Any, kernel_size: Any, stride: Any, p
     unfold, x, unbatched, kernel, stride, padding, out_size = _pool_unfold(
         name, dims, input, kernel_size, stride, padding, dilation, ceil_mode, float("-inf"),
         integers=dims > 1 or indices)
-    dilation = _ints(dilation, dims, name, "dilation", 1)
+    dilation = _ints(dilation, dims, name, "dilation", 1, int_list=True)
     inside = _inside_windows(x.shape[2:], kernel, stride, padding, dilation, out_size)
     pool = MaxPool(unfold, None if inside.all() else inside)
     values = _reads_input(pool(x))   # PyTorch's max-pool backward reads x
@@ -639,7 +667,7 @@ def _adaptive_bounds(input: Any, output_size: Any, name: str) -> tuple:  # noqa:
         output_size = output_size[0]
     if output_size is None:   # keeps L (PyTorch's 1-D pools refuse None; its 2-D/3-D ones keep a dim)
         output_size = x.shape[-1]
-    (out,) = _ints(output_size, 1, name, "output_size", 0)
+    (out,) = _ints(output_size, 1, name, "output_size", 0, int_list=True)   # (int[1], as the max pool's int[])
     length = x.shape[-1]
     steps = numpy.arange(out)
     return x, steps * length // out, -((-(steps + 1) * length) // out)
@@ -713,6 +741,21 @@ def adaptive_max_pool1d(input: Tensor, output_size: Any, return_indices: bool = 
     return (values, indices) if flag(return_indices, "adaptive_max_pool1d", "return_indices") else values
 
 
+def _listed_sizes(output_size: Any, dims: int, name: str) -> Any:
+    """An adaptive 2-D/3-D pool's ``output_size`` as PyTorch's Python ``_list_with_default`` reads it before its
+    parser: a Python int (a bool too, refused later) for every dim, else a sequence (a tensor with dims gives its
+    items) whose Nones keep the input's sizes; anything else (a NumPy integer, a 0-d tensor, None) has no ``len()``,
+    its TypeError."""
+    if isinstance(output_size, int):
+        return (output_size,) * dims
+    if isinstance(output_size, Tensor) and output_size.ndim:
+        return tuple(output_size)
+    if not isinstance(output_size, (tuple, list)):
+        raise TypeError(f"{name}: output_size must be an int or a sequence of {dims} ints or Nones, got "
+                        f"{output_size!r:.60} (as PyTorch's, which takes its len())")
+    return output_size
+
+
 def _adaptive_windows_2d(input: Any, output_size: Any, name: str) -> tuple:  # noqa: A002
     """The input (a float Tensor of 3 or 4 dims) and PyTorch's adaptive windows along each of its last two dims,
     ((starts, ends) over H, (starts, ends) over W); an ``output_size`` entry of None keeps that dim's size."""
@@ -720,12 +763,13 @@ def _adaptive_windows_2d(input: Any, output_size: Any, name: str) -> tuple:  # n
     if x.ndim not in (3, 4) or 0 in x.shape[-2:]:
         raise InputShapeError(f"{name}: expected a 3-D (C, H, W) or 4-D (N, C, H, W) input with H, W > 0, "
                               f"got shape {x.shape}")
-    sizes = output_size if isinstance(output_size, (tuple, list)) else (output_size, output_size)
+    sizes = _listed_sizes(output_size, 2, name)
     if len(sizes) != 2:
         raise ArgumentFormError(f"{name}: output_size must be an int or a pair, got {output_size!r}")
     sizes = tuple(length if size is None else size for size, length in zip(sizes, x.shape[-2:]))
     windows = []
-    for out, length in zip(_ints(sizes, 2, name, "output_size", 0), x.shape[-2:]):
+    # adaptive_avg_pool2d's output_size is a SymInt list (a bool tensor refused), adaptive_max_pool2d's an int list
+    for out, length in zip(_ints(sizes, 2, name, "output_size", 0, int_list="max" in name), x.shape[-2:]):
         steps = numpy.arange(out)
         windows.append((steps * length // out, -((-(steps + 1) * length) // out)))
     return x, windows

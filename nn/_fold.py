@@ -15,7 +15,7 @@ from typing import Any
 from minigrad import Tensor, float32, float64
 
 from ._arguments import _dtype_error, _floating_or_complex, _tensor
-from ._conv import Unfold, _backward_takes_inputs, _batched, _conv, _conv_arguments, _ints
+from ._conv import Unfold, _backward_takes_inputs, _batched, _conv, _conv_arguments, _ints, _python_tuple
 from ._errors import ArgumentFormError, InputDtypeError, InputShapeError
 from ._gradient_layout import channels_last_as
 
@@ -72,9 +72,10 @@ def _blocks(name: str, sizes: tuple, kernel: tuple, dilation: tuple, padding: tu
 def _pair(value: Any, name: str, what: str, low: int) -> tuple:
     """An int or exactly two ints: PyTorch's im2col/col2im refuse the one-element sequence its convolutions take
     for every dim (RuntimeError "It is expected kernel_size equals to 2")."""
+    value = _python_tuple(value, name, what)   # (F.unfold/F.fold pass each through PyTorch's Python _pair)
     if isinstance(value, (tuple, list)) and len(value) == 1:
         raise ArgumentFormError(f"{name}: {what} must be an int or a tuple of 2 ints, got {value!r}")
-    return _ints(value, 2, name, what, low)
+    return _ints(value, 2, name, what, low, int_list=True)   # (im2col/col2im's int[2]: a bool tensor is 0 or 1)
 
 
 def _not_integer(x: Tensor, name: str) -> Tensor:

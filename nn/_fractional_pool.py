@@ -43,7 +43,8 @@ def _output_size(x: Tensor, dims: int, output_size: Any, output_ratio: Any, name
     if output_size is None and output_ratio is None:
         raise ValueError(f"{name} requires specifying either an output_size or an output_ratio")
     if output_size is not None:
-        return _ints(output_size, dims, name, "output_size", 0)
+        _unspread(output_size, dims, name, "output_size")   # (PyTorch's C++ check: not spread)
+        return _ints(output_size, dims, name, "output_size", 0, int_list=True)   # (int lists: a bool tensor is 0/1)
     ratios = output_ratio if isinstance(output_ratio, (tuple, list)) else (output_ratio,) * dims
     if len(ratios) != dims or not all(isinstance(r, numbers.Real) and not isinstance(r, bool) for r in ratios):
         raise ValueError(f"{name} requires output_ratio to either be a single number or a tuple of {dims} numbers, "
@@ -103,7 +104,7 @@ def _fractional_max_pool(dims: int, input: Any, kernel_size: Any, output_size: A
         raise RuntimeError(f"{name}(): expected input to have non-zero size for non-batch dimensions, "
                            f"but got {list(x.shape)}")
     _unspread(kernel_size, dims, name, "kernel_size")
-    kernel = _ints(kernel_size, dims, name, "kernel_size", 1)
+    kernel = _ints(kernel_size, dims, name, "kernel_size", 1, int_list=True)
     out = _output_size(x, dims, output_size, output_ratio, name)
     spatial = x.shape[-dims:]
     # PyTorch's checks: 2-D allows out + k - 1 == n (height, then width); 3-D does not (time, width, height)

@@ -18,12 +18,14 @@ import minigrad as mg
 from minigrad import Tensor
 
 from ._activations import _reads_input
-from ._arguments import _floating, _int, _number, _refuse_cpu_half, _tensor
+from ._arguments import _floating, _number, _refuse_cpu_half, _tensor
 from ._conv import (
     _avg_pool,
     _ints,
+    _listed_sizes,
     _max_pool,
     _max_positions,
+    _python_tuple,
     _some_channels,
     _window_means,
     adaptive_max_pool1d,
@@ -64,7 +66,8 @@ def avg_pool3d(input: Tensor, kernel_size: Any, stride: Any = None, padding: Any
     if isinstance(input, Tensor):
         _refuse_cpu_half(input, "avg_pool3d", "avg_pool3d_out_frame")
     if isinstance(input, Tensor) and input.ndim in (4, 5):
-        (t, h, w), (kt, kh, kw) = input.shape[-3:], _ints(kernel_size, 3, "avg_pool3d", "kernel_size", 1)
+        (t, h, w), (kt, kh, kw) = input.shape[-3:], _ints(kernel_size, 3, "avg_pool3d", "kernel_size", 1,
+                                                           int_list=True)
         if t < kt or h < kh or w < kw:
             raise InputShapeError(f"avg_pool3d: input image (T: {t} H: {h} W: {w}) smaller than kernel size "
                                   f"(kT: {kt} kH: {kh} kW: {kw}) of input shape {input.shape}")
@@ -99,15 +102,17 @@ def _adaptive_windows(input: Any, output_size: Any, dims: int, name: str) -> tup
     if x.ndim not in (dims + 1, dims + 2) or 0 in x.shape[-dims:]:
         raise InputShapeError(f"{name}: expected a {dims + 1}-D or {dims + 2}-D input with non-zero spatial sizes, "
                               f"got shape {x.shape}")
-    sizes = output_size if isinstance(output_size, (tuple, list)) else (output_size,) * dims
+    sizes = _listed_sizes(output_size, dims, name)
     if len(sizes) != dims:
         raise ArgumentFormError(f"{name}: output_size must be an int or a tuple of {dims}, got {output_size!r}")
-    sizes = tuple(length if size is None else _int(size, name, "output_size") for size, length in
-                  zip(sizes, x.shape[-dims:]))
+    # PyTorch fills in the Nones, then parses the list: adaptive_avg_pool3d's a SymInt list (a bool tensor refused),
+    # adaptive_max_pool3d's an int list
+    sizes = _ints(tuple(length if size is None else size for size, length in zip(sizes, x.shape[-dims:])), dims, name,
+                  "output_size", 0, int_list="max" in name)
     if not (name == "adaptive_avg_pool3d" and sizes == (1,) * dims):   # PyTorch's mean to 1s takes no channels
         _some_channels(x, dims, name)
     windows = []
-    for out, length in zip(_ints(sizes, dims, name, "output_size", 0), x.shape[-dims:]):
+    for out, length in zip(sizes, x.shape[-dims:]):
         steps = numpy.arange(out)
         windows.append((steps * length // out, -((-(steps + 1) * length) // out)))
     return x, windows
@@ -177,6 +182,8 @@ def adaptive_max_pool3d_with_indices(input: Tensor, output_size: Any, return_ind
 def _lp_pool(name: str, dims: int, pool: Any, max_pool: Any, input: Any, norm_type: Any,  # noqa: A002
              kernel_size: Any, stride: Any, ceil_mode: Any) -> Tensor:
     x = _tensor(input, name)
+    if dims > 1:   # (PyTorch's lp_pool2d/3d pass kernel_size through its Python _pair/_triple first)
+        kernel_size = _python_tuple(kernel_size, name, "kernel_size")
     if dims > 1 and isinstance(kernel_size, (tuple, list)) and len(kernel_size) != dims:
         # PyTorch's lp_pool2d/3d unpack kernel_size into dims sizes first (a one-element one is not spread)
         raise ValueError(f"{name}: kernel_size must be an int or a tuple of {dims} ints, got {kernel_size!r}")
@@ -194,7 +201,7 @@ def _lp_pool(name: str, dims: int, pool: Any, max_pool: Any, input: Any, norm_ty
         return max_pool(x.abs(), kernel_size, stride, 0, 1, ceil_mode)
     if p == -math.inf:
         return -max_pool(-x.abs(), kernel_size, stride, 0, 1, ceil_mode)
-    kernel = _ints(kernel_size, dims, name, "kernel_size", 1)
+    kernel = _ints(kernel_size, dims, name, "kernel_size", 1, int_list=True)   # (the average pool's int list)
     try:
         out = pool(x ** exponent, kernel_size, stride, 0, ceil_mode)
     except ValueError as error:   # the average pool's shape error, named as the call

@@ -18,7 +18,7 @@ from minigrad import Tensor
 
 from . import functional as F
 from . import init
-from ._conv import _ints, _unspread
+from ._conv import _module_ints, _python_tuple, _unspread
 from ._errors import InputShapeError
 from ._padding import check_pad_input, pad_amounts
 from ._parameters import float_dtype, size_arg, weight_and_bias
@@ -55,10 +55,10 @@ class _ConvNd(Module):
             raise ValueError(f"{name}: padding_mode must be one of {', '.join(map(repr, _PADDING_MODES))}, but got "
                              f"padding_mode={padding_mode!r}")
         self.in_channels, self.out_channels, self.groups = int(in_channels), int(out_channels), int(groups)
-        _unspread(kernel_size, self.dims, name, "kernel_size")
-        self.kernel_size = _ints(kernel_size, self.dims, name, "kernel_size", 1)
-        self.stride = _ints(stride, self.dims, name, "stride", 1)
-        self.dilation = _ints(dilation, self.dims, name, "dilation", 1)
+        _unspread(_python_tuple(kernel_size, name, "kernel_size"), self.dims, name, "kernel_size")
+        self.kernel_size = _module_ints(kernel_size, self.dims, name, "kernel_size", 1, weight_shape=True)
+        self.stride = _module_ints(stride, self.dims, name, "stride", 1)
+        self.dilation = _module_ints(dilation, self.dims, name, "dilation", 1)
         if isinstance(padding, str):
             if padding not in ("same", "valid"):
                 raise ValueError(f"{name}: invalid padding string {padding!r}, should be one of 'valid', 'same'")
@@ -66,7 +66,7 @@ class _ConvNd(Module):
                 raise ValueError(f"{name}: padding='same' is not supported for strided convolutions")
             self.padding = padding
         else:
-            self.padding = _ints(padding, self.dims, name, "padding", 0)
+            self.padding = _module_ints(padding, self.dims, name, "padding", 0)
         self.padding_mode = padding_mode
         self.transposed, self.output_padding = False, (0,) * self.dims
         # F.pad's amounts for the non-zero modes: (left, right) of the last dim first, as PyTorch's attribute
@@ -211,9 +211,10 @@ class AvgPool1d(_AvgPoolNd):
     def __init__(self, kernel_size: Any, stride: Any = None, padding: Any = 0, ceil_mode: bool = False,
                  count_include_pad: bool = True, *, device: Any = None, dtype: Any = None) -> None:
         super().__init__(kernel_size, stride, padding, ceil_mode, count_include_pad)
-        self.kernel_size = _ints(kernel_size, 1, "AvgPool1d", "kernel_size", 1)
-        self.stride = self.kernel_size if stride is None else _ints(stride, 1, "AvgPool1d", "stride", 1)
-        self.padding = _ints(padding, 1, "AvgPool1d", "padding", 0)
+        # (avg_pool1d's int lists: a bool tensor is 0 or 1)
+        self.kernel_size = _module_ints(kernel_size, 1, "AvgPool1d", "kernel_size", 1, int_list=True)
+        self.stride = self.kernel_size if stride is None else _module_ints(stride, 1, "AvgPool1d", "stride", 1, True)
+        self.padding = _module_ints(padding, 1, "AvgPool1d", "padding", 0, int_list=True)
 
     def forward(self, input: Tensor) -> Tensor:  # noqa: A002 - PyTorch's name
         """input: (N, C, L) or (C, L) → (N, C, L_out) or (C, L_out)."""

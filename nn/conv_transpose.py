@@ -15,7 +15,7 @@ from minigrad import Tensor
 
 from . import functional as F  # its float16 paths of the convolutions (float32, rounded once)
 from . import init
-from ._conv import _ints, _unspread
+from ._conv import _module_ints, _python_tuple, _unspread
 from ._errors import InputShapeError
 from ._fold import fold, unfold
 from ._parameters import float_dtype
@@ -51,12 +51,12 @@ class _ConvTransposeNd(_ConvNd):
         if isinstance(padding, str):
             raise ValueError(f"{name}: padding must be an int or a tuple of ints, got {padding!r}")
         self.in_channels, self.out_channels, self.groups = int(in_channels), int(out_channels), int(groups)
-        _unspread(kernel_size, self.dims, name, "kernel_size")
-        self.kernel_size = _ints(kernel_size, self.dims, name, "kernel_size", 1)
-        self.stride = _ints(stride, self.dims, name, "stride", 1)
-        self.padding = _ints(padding, self.dims, name, "padding", 0)
-        self.output_padding = _ints(output_padding, self.dims, name, "output_padding", 0)
-        self.dilation = _ints(dilation, self.dims, name, "dilation", 1)
+        _unspread(_python_tuple(kernel_size, name, "kernel_size"), self.dims, name, "kernel_size")
+        self.kernel_size = _module_ints(kernel_size, self.dims, name, "kernel_size", 1, weight_shape=True)
+        self.stride = _module_ints(stride, self.dims, name, "stride", 1)
+        self.padding = _module_ints(padding, self.dims, name, "padding", 0)
+        self.output_padding = _module_ints(output_padding, self.dims, name, "output_padding", 0)
+        self.dilation = _module_ints(dilation, self.dims, name, "dilation", 1)
         self.transposed, self.padding_mode = True, padding_mode
         dt = float_dtype(dtype, name, complex_ok=True)
         shape = (self.in_channels, self.out_channels // self.groups, *self.kernel_size)
