@@ -832,6 +832,52 @@ def _gelu(node: Function, g: Tensor) -> Any:
     return Mul()(g, Add()(cdf, Mul()(x, density))), None
 
 
+def _batch_norm(node: Function, grads: list) -> tuple:
+    """nn's ``BatchNorm`` (training mode, PyTorch's native_batch_norm): its backward with ``g`` and the inputs on the
+    graph, the batch's statistics computed again from x (they depend on it): dx = (g - mean(g) - x̂ · mean(g · x̂))
+    · invstd · weight, dweight = Σ g · x̂, dbias = Σ g, x̂ = (x - mean) · invstd. The running estimates' steps (its
+    other outputs) are read under no_grad only: their gradients are None."""
+    g = grads[0]
+    if g is None:
+        return (None,) * len(node.edges)
+    x_array, weight = node.saved[0], node.saved[3]
+    axes, shape = (0, *range(2, x_array.ndim)), (1, x_array.shape[1]) + (1,) * (x_array.ndim - 2)
+    x = _input(node, 0, x_array)
+    centered = Sub()(x, Mean(axes, True)(x))
+    invstd = Div()(1, Sqrt()(Add()(Mean(axes, True)(Mul()(centered, centered)), node.eps)))
+    normalized = Mul()(centered, invstd)
+    scaled = Mul()(g, normalized)
+    gx = None
+    if node.edges[0] is not None:
+        gx = Mul()(Sub()(Sub()(g, Mean(axes, True)(g)), Mul()(normalized, Mean(axes, True)(scaled))), invstd)
+        if weight is not None:
+            gx = Mul()(gx, Reshape(shape)(_input(node, 1, weight)))
+    out = [gx]
+    if node.has_weight:
+        out.append(Sum(axes, False)(scaled) if node.edges[1] is not None else None)
+    if node.has_bias:
+        out.append(Sum(axes, False)(g) if node.edges[-1] is not None else None)
+    return tuple(out)
+
+
+def _batch_norm_eval(node: Function, g: Tensor) -> tuple:
+    """nn's ``BatchNormEval`` (native_batch_norm with the running estimates): dx = g · invstd · weight, tied to x
+    with no second derivative (PyTorch's backward takes x, but the op is linear in it: "not used", as the composed
+    ops' division was marked), dweight = Σ g · (x - running_mean) · invstd, dbias = Σ g."""
+    x_array, running_mean, invstd, weight = node.saved
+    axes, shape = (0, *range(2, x_array.ndim)), (1, x_array.shape[1]) + (1,) * (x_array.ndim - 2)
+    invstd = invstd.reshape(shape)
+    scale = invstd if weight is None else Mul()(Reshape(shape)(_input(node, 3, weight)), invstd)
+    out = [reads_input(node, 0, Mul()(g, scale), x_array, unused=True) if node.edges[0] is not None else None,
+           None, None]
+    if node.has_weight:
+        normalized = Mul()(Sub()(_input(node, 0, x_array), running_mean.reshape(shape)), invstd)
+        out.append(Sum(axes, False)(Mul()(g, normalized)) if node.edges[3] is not None else None)
+    if node.has_bias:
+        out.append(Sum(axes, False)(g) if node.edges[-1] is not None else None)
+    return tuple(out)
+
+
 LATE_RULES["nn.hooks.OutputGrads"] = _module_output_grads
 LATE_RULES["nn.hooks.InputGrads"] = _module_input_grads
 LATE_RULES["nn._padding.ConstantPad"] = _constant_pad
@@ -844,6 +890,8 @@ LATE_RULES["nn._activations.SiLU"] = _silu
 LATE_RULES["nn._activations.Mish"] = _mish
 LATE_RULES["nn._activations.HardPiecewise"] = _hard_piecewise
 LATE_RULES["nn._activations.Gelu"] = _gelu
+LATE_RULES["nn._normalization.BatchNorm"] = _batch_norm
+LATE_RULES["nn._normalization.BatchNormEval"] = _batch_norm_eval
 
 
 # --- fused and compiled nodes: refused with the way that works -------------------------------------------------

@@ -1,10 +1,13 @@
 """The normalisations of ``torch.nn.functional`` (re-exported by ``nn.functional``): ``layer_norm``,
 ``rms_norm``, ``batch_norm``, ``group_norm`` and ``instance_norm``, composed of engine ops: the mean and the
-biased variance over the normalised dims (each group, instance or channel), then the scale and shift."""
+biased variance over the normalised dims (each group, instance or channel), then the scale and shift. Batch norm
+of float32 and float64 is one op instead (:class:`BatchNorm`, :class:`BatchNormEval`), as PyTorch's
+``native_batch_norm``: its backward in a few array passes is what makes a small CNN's step fast."""
 
 from __future__ import annotations
 
 import math
+import string
 from typing import Any
 
 import numpy
@@ -157,8 +160,6 @@ def batch_norm(input: Tensor, running_mean: Tensor | None, running_var: Tensor |
         return out
     if x.ndim < 2:
         raise InputShapeError(f"batch_norm: expected an input of at least 2 dims (N, C, ...), got shape {x.shape}")
-    axes = (0, *range(2, x.ndim))
-    shape = (1, x.shape[1]) + (1,) * (x.ndim - 2)
     for what, tensor in (("running_mean", running_mean), ("running_var", running_var), ("weight", weight),
                          ("bias", bias)):
         if tensor is not None:   # the (C,) shape, named with the input's, before any in-place update
@@ -176,33 +177,134 @@ def batch_norm(input: Tensor, running_mean: Tensor | None, running_var: Tensor |
         raise ValueError(f"batch_norm: eps must be non-negative, got {eps}")
     if (running_mean is None) != (running_var is None):   # one alone was left un-updated; torch refuses
         raise ValueError("batch_norm: running_mean and running_var must either both be None or neither be None")
-    count = math.prod(x.shape[axis] for axis in axes)
+    count = x.numel() // x.shape[1]
     if training and count == 1:   # before the dtypes and the running estimates, as PyTorch's checks
         raise ValueError(f"batch_norm: expected more than 1 value per channel when training, got input "
                          f"of shape {x.shape}")
-    if not training and (running_mean is None or running_var is None):
+    if not training and running_mean is None:
         raise InputShapeError("batch_norm: running_mean and running_var are needed when not training")
     _mixed("batch_norm", x, running_mean=running_mean, running_var=running_var, weight=weight, bias=bias)
+    if running_mean is not None and (running_mean.requires_grad or running_var.requires_grad) \
+            and mg.is_grad_enabled():   # PyTorch's native_batch_norm has no derivative for them
+        what = "running_mean" if running_mean.requires_grad else "running_var"
+        raise RuntimeError(f"The function 'batch_norm' is not differentiable with respect to argument '{what}'. "
+                           "This input cannot have requires_grad True.")
     if x.dtype == mg.float16:
         return _half_batch_norm(x, running_mean, running_var, weight, bias, training, momentum, eps)
-    if training:
-        mean = x.mean(axis=axes)   # not shifted: PyTorch's CPU kernel sums (a constant channel is an ulp off)
-        centered = x - mean.reshape(shape)
-        variance = (centered * centered).mean(axis=axes)
-        if running_mean is not None and running_var is not None:
-            with mg.no_grad():
-                running_mean.mul_(1 - momentum).add_(mean.detach() * momentum)
-                running_var.mul_(1 - momentum).add_(variance.detach() * (momentum * count / (count - 1)))
-        out = centered / (variance.reshape(shape) + eps).sqrt()
-    else:
-        out = (x - running_mean.reshape(shape)) / (running_var.reshape(shape) + eps).sqrt()
-        if out._node is not None:   # linear in x, but PyTorch's backward takes x: the first derivative requires
-            out._node.reads_input = "unused"   # grad, and x's second derivative is "not used" (None), as conv's
-    if weight is not None:
-        out = out * weight.reshape(shape)
-    if bias is not None:
-        out = out + bias.reshape(shape)
+    affine = tuple(tensor for tensor in (weight, bias) if tensor is not None)
+    if not training:
+        return BatchNormEval(eps, weight is not None, bias is not None)(x, running_mean, running_var, *affine)
+    out, mean_step, variance_step = BatchNorm(eps, momentum, weight is not None, bias is not None)(x, *affine)
+    if running_mean is not None:
+        with mg.no_grad():
+            running_mean.mul_(1 - momentum).add_(mean_step)
+            running_var.mul_(1 - momentum).add_(variance_step)
     return out
+
+
+def _over_channels(ndim: int) -> tuple[str, str]:
+    """einsum's subscripts of an (N, C, *) array of ``ndim`` dims and of its channel dim: ``("abcd", "b")``."""
+    letters = string.ascii_letters[:ndim]
+    return letters, letters[1]
+
+
+class BatchNorm(mg.Function):
+    """:func:`batch_norm` in training mode as one op, PyTorch's ``native_batch_norm``: y = (x - mean) · invstd ·
+    weight + bias with the batch's per-channel mean and invstd = 1/√(biased variance + eps). x: (N, C, *); weight
+    and bias (C,), each an input only where given (``has_weight``, ``has_bias``).
+
+    Outputs: y (x's shape and layout), then the steps the running estimates take (C,): momentum · mean and
+    momentum · unbiased variance, used only under no_grad (a running estimate moves by r·(1 - momentum) + step,
+    with in-place ops that ``mg.compile`` captures). Sums are einsum's (one pass, no temporary); the variance is
+    that of x - mean (two passes, as before). Its backward is PyTorch's, in few array passes:
+    dx = (g - mean(g) - x̂ · mean(g · x̂)) · invstd · weight, dweight = Σ g · x̂, dbias = Σ g, x̂ = (x - mean) ·
+    invstd; the node keeps x, mean, invstd and weight, as PyTorch's. Its ``create_graph=True`` rule is
+    minigrad/higher_order_rules.py's ``_batch_norm``."""
+
+    name = "native_batch_norm"
+    multiple = True
+    n_outputs = 3
+
+    def __init__(self, eps: float, momentum: float, has_weight: bool, has_bias: bool) -> None:
+        self.eps, self.momentum, self.has_weight, self.has_bias = eps, momentum, has_weight, has_bias
+
+    def forward(self, x: Any, *affine: Any) -> tuple:
+        xp, (over, channel) = self.xp, _over_channels(x.ndim)
+        shape, count = (1, x.shape[1]) + (1,) * (x.ndim - 2), x.size // x.shape[1]
+        weight = affine[0] if self.has_weight else None
+        mean = xp.einsum(f"{over}->{channel}", x) / count
+        out = x - mean.reshape(shape)   # centred, then scaled and shifted in place
+        variance = xp.einsum(f"{over},{over}->{channel}", out, out) / count
+        invstd = 1 / xp.sqrt(variance + self.eps)
+        out *= (invstd if weight is None else invstd * weight).reshape(shape)
+        if self.has_bias:
+            out += affine[-1].reshape(shape)
+        self.saved = (x, mean, invstd, weight)
+        return out, mean * self.momentum, variance * (self.momentum * count / (count - 1))
+
+    def backward(self, gy: Any, *statistics: Any) -> tuple:   # the steps' gradients: None (used under no_grad)
+        x, mean, invstd, weight = self.saved
+        xp, (over, channel) = self.xp, _over_channels(x.ndim)
+        shape, count = (1, x.shape[1]) + (1,) * (x.ndim - 2), x.size // x.shape[1]
+        needs_x, needs_weight, needs_bias = self.needs_grad[0], self.has_weight and self.needs_grad[1], \
+            self.has_bias and self.needs_grad[-1]
+        if needs_x or needs_weight:
+            centered = x - mean.reshape(shape)
+            dot = xp.einsum(f"{over},{over}->{channel}", gy, centered)   # Σ g · (x - mean)
+        total = xp.einsum(f"{over}->{channel}", gy) if needs_x or needs_bias else None
+        gx = None
+        if needs_x:   # g · a + (x - mean) · b + c, per channel: a = invstd · weight
+            scale = invstd if weight is None else invstd * weight
+            centered *= (-(dot / count) * (invstd * invstd) * scale).reshape(shape)
+            gx = xp.multiply(gy, scale.reshape(shape), out=xp.empty_like(x))   # in x's layout, as PyTorch's
+            gx += centered
+            gx -= ((total / count) * scale).reshape(shape)
+        grads = [gx]
+        if self.has_weight:
+            grads.append(dot * invstd if needs_weight else None)
+        if self.has_bias:
+            grads.append(total if needs_bias else None)
+        return tuple(grads)
+
+
+class BatchNormEval(mg.Function):
+    """:func:`batch_norm` with the running estimates as one op (PyTorch's ``native_batch_norm``, not training):
+    y = (x - running_mean) · invstd · weight + bias, invstd = 1/√(running_var + eps). Inputs x (N, C, *),
+    running_mean and running_var (C,) (no gradient: :func:`batch_norm` refuses them requiring grad, as PyTorch),
+    then weight and bias (C,) where given. Backward: dx = g · invstd · weight, dweight = Σ g · (x - running_mean) ·
+    invstd, dbias = Σ g. Its ``create_graph=True`` rule is minigrad/higher_order_rules.py's ``_batch_norm_eval``."""
+
+    name = "native_batch_norm"
+
+    def __init__(self, eps: float, has_weight: bool, has_bias: bool) -> None:
+        self.eps, self.has_weight, self.has_bias = eps, has_weight, has_bias
+
+    def forward(self, x: Any, running_mean: Any, running_var: Any, *affine: Any) -> Any:
+        shape = (1, x.shape[1]) + (1,) * (x.ndim - 2)
+        weight = affine[0] if self.has_weight else None
+        invstd = 1 / self.xp.sqrt(running_var + self.eps)
+        out = x - running_mean.reshape(shape)
+        out *= (invstd if weight is None else invstd * weight).reshape(shape)
+        if self.has_bias:
+            out += affine[-1].reshape(shape)
+        self.saved = (x, running_mean, invstd, weight)
+        return out
+
+    def backward(self, gy: Any) -> tuple:
+        x, running_mean, invstd, weight = self.saved
+        xp, (over, channel) = self.xp, _over_channels(x.ndim)
+        shape = (1, x.shape[1]) + (1,) * (x.ndim - 2)
+        gx = None
+        if self.needs_grad[0]:
+            scale = invstd if weight is None else invstd * weight
+            gx = xp.multiply(gy, scale.reshape(shape), out=xp.empty_like(x))   # in x's layout, as PyTorch's
+        grads = [gx, None, None]
+        if self.has_weight:
+            grads.append(xp.einsum(f"{over},{over}->{channel}", gy, x - running_mean.reshape(shape)) * invstd
+                         if self.needs_grad[3] else None)
+        if self.has_bias:
+            grads.append(xp.einsum(f"{over}->{channel}", gy) if self.needs_grad[-1] else None)
+        return tuple(grads)
 
 
 def _half_batch_norm(x: Tensor, running_mean: Tensor | None, running_var: Tensor | None, weight: Tensor | None,
