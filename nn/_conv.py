@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import itertools
 import math
-from typing import Any
+from typing import Any, Callable
 
 import numpy
 
@@ -74,11 +74,17 @@ class Unfold(mg.Function):
 
     def backward(self, gy: Any) -> Any:
         gy = gy.reshape(gy.shape[:2] + (math.prod(self.kernel),) + self.out_size)
-        gx = self.xp.zeros(self.padded_shape, dtype=gy.dtype)
+        return self._col2im(lambda i: gy[:, :, i], gy.dtype)
+
+    def _col2im(self, part: Callable[[int], Any], dtype: Any) -> Any:
+        """col2im, the backward of every op that reads the kernel offsets' slices (this one, :class:`MaxPool`,
+        :class:`WindowSum`): zeros of the padded input's shape (``padded_shape``, ``dtype``), ``part(i)`` (N, C, *O)
+        added into kernel offset i's slice for each offset in row-major order, and the padding cut off again
+        (:func:`_inner`: C-contiguous)."""
+        gx = self.xp.zeros(self.padded_shape, dtype=dtype)
         for i, offsets in enumerate(self._offsets()):
-            gx[self._window(offsets)] += gy[:, :, i]
-        inner = tuple(slice(before, n - after) for (before, after), n in zip(self.padding, self.padded_shape[2:]))
-        return gx[(slice(None), slice(None)) + inner]
+            gx[self._window(offsets)] += part(i)
+        return _inner(gx, self.padding)
 
 
 class Convolution(mg.Function):
@@ -500,11 +506,8 @@ class MaxPool(mg.Function):
 
     def backward(self, gy: Any) -> Any:
         (choice,) = self.saved
-        xp, unfold = self.xp, self.unfold
-        gx = xp.zeros(unfold.padded_shape, dtype=gy.dtype)
-        for i, offsets in enumerate(unfold._offsets()):
-            gx[unfold._window(offsets)] += xp.where(choice == i, gy, 0)
-        return _inner(gx, unfold.padding)
+        xp = self.xp
+        return self.unfold._col2im(lambda i: xp.where(choice == i, gy, 0), gy.dtype)
 
 
 class WindowSum(mg.Function):
@@ -532,11 +535,7 @@ class WindowSum(mg.Function):
         return total
 
     def backward(self, gy: Any) -> Any:
-        xp, unfold = self.xp, self.unfold
-        gx = xp.zeros(unfold.padded_shape, dtype=gy.dtype)
-        for offsets in unfold._offsets():
-            gx[unfold._window(offsets)] += gy
-        return _inner(gx, unfold.padding)
+        return self.unfold._col2im(lambda i: gy, gy.dtype)
 
 
 def _max_pool(name: str, dims: int, input: Any, kernel_size: Any, stride: Any, padding: Any,  # noqa: A002
