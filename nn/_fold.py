@@ -46,12 +46,12 @@ class Fold(Unfold):
     def forward(self, columns: Any) -> Any:
         self.padded_shape = columns.shape[:2] + tuple(
             size + before + after for size, (before, after) in zip(self.output_size, self.padding))
-        # C order, as PyTorch's col2im (and so fold's and conv_transpose's results): with padding, Unfold's
-        # backward gives the inner slice of the padded sum, whose strides made `.view(n, -1)` raise
+        # C order, as PyTorch's col2im (and so fold's and conv_transpose's results): Unfold's backward copies the
+        # padded sum's inner part out (its strides made `.view(n, -1)` raise)
         out = Unfold.backward(self, columns)
         if out.base is not None and out.shape == out.base.shape:   # no padding: the whole sum, not a view of it
             return out.base   # (a view of the op's temporary read as another tensor's: y.add_(1) was refused)
-        return self.xp.ascontiguousarray(out)
+        return out
 
     def backward(self, gy: Any) -> Any:
         return Unfold.forward(self, gy)
