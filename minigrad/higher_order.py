@@ -295,7 +295,12 @@ def accumulate(tensor: Tensor, g: Tensor) -> None:
         _in_leaf_shape(tensor, g.data, shared=True)         # AccumulateGrad under grad mode, broadcast, or raise
         g = BroadcastTo(tuple(tensor.shape))(g)
     if tensor._grad is not None:
-        tensor._grad = Add()(tensor._grad, g)
+        old = tensor._grad.data
+        total = tensor._grad = Add()(tensor._grad, g)
+        if total.data.strides != old.strides and total.data.size > 1 and dense_layout(old):
+            # PyTorch's grad + new_grad takes the first operand's layout: .grad keeps its strides
+            total.data = memory_formats.lay_out(total.data, memory_formats.preserve_format, "grad", old)
+            total._view = ()
         return
     first = tensor._grad = Clone()(g)
     if tensor.is_leaf:   # PyTorch's AccumulateGrad copies into a new tensor there (a retain_grad() one clones)
@@ -304,6 +309,7 @@ def accumulate(tensor: Tensor, g: Tensor) -> None:
     # or channels-last leaf), else C order
     if first.data.strides != data.strides and first.data.size > 1 and dense_layout(data):
         first.data = memory_formats.lay_out(first.data, memory_formats.preserve_format, "grad", data)
+        first._view = ()   # a transposed view of a new array: memory of its own (p.grad += g records, as torch's)
 
 
 def leaf_grad(leaf: Tensor, g: Tensor, in_grad: bool = False) -> Tensor:
@@ -399,6 +405,7 @@ def _grad(roots: list, given: Any, wanted: list, retain_graph: bool, allow_unuse
 
     leaves, captured, visited = walk(_Roots(roots, grads), targets, quiet=True, on_leaf=hooked) if roots \
         else ({}, {}, [])
+    _release(visited, retain_graph)   # before the unused-input check: PyTorch's engine has run (and freed) by then
     result = []
     for i, t in enumerate(wanted):
         g = captured.get((t._node, t._index)) if t._node is not None else leaves.get(t)
@@ -411,7 +418,6 @@ def _grad(roots: list, given: Any, wanted: list, retain_graph: bool, allow_unuse
         elif g.dtype != t.dtype:
             g = AsType(t.dtype)(g)
         result.append(g)
-    _release(visited, retain_graph)
     return result
 
 

@@ -81,3 +81,54 @@ def test_create_graph_grad_node_names() -> None:
             loss.backward(create_graph=True)
         names[lib] = (*first, w.grad.grad_fn.name())
     assert names[mg] == names[torch] == ("torch::autograd::CopyBackwards", "CloneBackward0", "AddBackward0")
+
+
+@pytest.mark.parametrize("create_graph", [False, True])
+def test_grad_with_unused_input_frees_the_graph(create_graph: bool) -> None:
+    # autograd.grad(retain_graph=False) refusing an unused input has run the graph (PyTorch's engine freed it), so a
+    # later backward raises; with create_graph=True ours kept the graph
+    for lib in (torch, mg):
+        w, b = _params(lib)
+        loss = _loss(lib, w, b)
+        unused = lib.tensor(np.ones(2), requires_grad=True)
+        with pytest.raises(RuntimeError):
+            lib.autograd.grad(loss, [w, unused], create_graph=create_graph, retain_graph=False)
+        with pytest.raises(RuntimeError):
+            loss.backward()
+
+
+def _column_major(lib: Any) -> Any:
+    parameter = torch.nn.Parameter if lib is torch else nn.Parameter
+    return parameter(torch.tensor(W.T.copy()).t() if lib is torch else mg.tensor(np.asfortranarray(W)))
+
+
+def test_create_graph_grad_of_transposed_leaf_takes_in_place_ops() -> None:
+    # a column-major leaf's create_graph .grad is laid out as the leaf: a transposed view of a new array, which
+    # ours refused to write in place while recording ("a view minigrad does not track"); PyTorch records p.grad += g
+    out = {}
+    for lib in (torch, mg):
+        w = _column_major(lib)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            (w ** 3).sum().backward(create_graph=True)
+        w.grad += lib.tensor(W)
+        w.grad *= 2
+        assert w.grad.grad_fn.name() == "MulBackward0" and tuple(w.grad.stride()) == (1, 2), lib.__name__
+        x = lib.tensor(np.array([1.0, 2.0]), requires_grad=True)
+        (w.grad @ x).sum().backward()
+        out[lib] = (w.grad.detach().numpy(), x.grad.numpy())
+    for ours, theirs in zip(out[mg], out[torch]):
+        np.testing.assert_allclose(ours, theirs, rtol=1e-12)
+
+
+def test_create_graph_accumulation_keeps_grad_layout() -> None:
+    # .grad + new gradient under create_graph=True keeps the .grad's strides (PyTorch's first operand's layout);
+    # ours gave C order for a column-major .grad
+    for lib in (torch, mg):
+        w = _column_major(lib)
+        x = lib.tensor(X)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            ((x @ w) ** 2).sum().backward(create_graph=True)
+            ((x @ w) ** 2).sum().backward(create_graph=True)
+        assert tuple(w.grad.stride()) == (1, 2) and not w.grad.is_contiguous(), lib.__name__
