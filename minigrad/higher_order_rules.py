@@ -835,8 +835,8 @@ def _gelu(node: Function, g: Tensor) -> Any:
 def _batch_norm(node: Function, grads: list) -> tuple:
     """nn's ``BatchNorm`` (training mode, PyTorch's native_batch_norm): its backward with ``g`` and the inputs on the
     graph, the batch's statistics computed again from x (they depend on it): dx = (g - mean(g) - x̂ · mean(g · x̂))
-    · invstd · weight, dweight = Σ g · x̂, dbias = Σ g, x̂ = (x - mean) · invstd. The running estimates' steps (its
-    other outputs) are read under no_grad only: their gradients are None."""
+    · invstd · weight, dweight = Σ g · x̂, dbias = Σ g, x̂ = (x - mean) · invstd. Its other outputs (the moved
+    running estimates) are read under no_grad only: their gradients are None, and the running estimates get none."""
     g = grads[0]
     if g is None:
         return (None,) * len(node.edges)
@@ -851,10 +851,10 @@ def _batch_norm(node: Function, grads: list) -> tuple:
     if node.edges[0] is not None:
         gx = Mul()(Sub()(Sub()(g, Mean(axes, True)(g)), Mul()(normalized, Mean(axes, True)(scaled))), invstd)
         if weight is not None:
-            gx = Mul()(gx, Reshape(shape)(_input(node, 1, weight)))
-    out = [gx]
+            gx = Mul()(gx, Reshape(shape)(_input(node, len(node.edges) - 1 - node.has_bias, weight)))
+    out = [gx, None, None] if node.tracks else [gx]   # the running estimates: read only
     if node.has_weight:
-        out.append(Sum(axes, False)(scaled) if node.edges[1] is not None else None)
+        out.append(Sum(axes, False)(scaled) if node.edges[len(out)] is not None else None)
     if node.has_bias:
         out.append(Sum(axes, False)(g) if node.edges[-1] is not None else None)
     return tuple(out)

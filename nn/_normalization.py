@@ -194,11 +194,13 @@ def batch_norm(input: Tensor, running_mean: Tensor | None, running_var: Tensor |
     affine = tuple(tensor for tensor in (weight, bias) if tensor is not None)
     if not training:
         return BatchNormEval(eps, weight is not None, bias is not None)(x, running_mean, running_var, *affine)
-    out, mean_step, variance_step = BatchNorm(eps, momentum, weight is not None, bias is not None)(x, *affine)
-    if running_mean is not None:
-        with mg.no_grad():
-            running_mean.mul_(1 - momentum).add_(mean_step)
-            running_var.mul_(1 - momentum).add_(variance_step)
+    if running_mean is None:
+        return BatchNorm(eps, momentum, False, weight is not None, bias is not None)(x, *affine)[0]
+    out, moved_mean, moved_var = BatchNorm(eps, momentum, True, weight is not None, bias is not None)(
+        x, running_mean, running_var, *affine)
+    with mg.no_grad():   # one in-place write each (mg.compile replays it)
+        running_mean.copy_(moved_mean)
+        running_var.copy_(moved_var)
     return out
 
 
@@ -210,44 +212,51 @@ def _over_channels(ndim: int) -> tuple[str, str]:
 
 class BatchNorm(mg.Function):
     """:func:`batch_norm` in training mode as one op, PyTorch's ``native_batch_norm``: y = (x - mean) · invstd ·
-    weight + bias with the batch's per-channel mean and invstd = 1/√(biased variance + eps). x: (N, C, *); weight
-    and bias (C,), each an input only where given (``has_weight``, ``has_bias``).
+    weight + bias with the batch's per-channel mean and invstd = 1/√(biased variance + eps). Inputs x (N, C, *),
+    then running_mean and running_var (C,) where ``tracks`` (read only: no gradient), weight and bias (C,) where
+    given (``has_weight``, ``has_bias``).
 
-    Outputs: y (x's shape and layout), then the steps the running estimates take (C,): momentum · mean and
-    momentum · unbiased variance, used only under no_grad (a running estimate moves by r·(1 - momentum) + step,
-    with in-place ops that ``mg.compile`` captures). Sums are einsum's (one pass, no temporary); the variance is
-    that of x - mean (two passes, as before). Its backward is PyTorch's, in few array passes:
-    dx = (g - mean(g) - x̂ · mean(g · x̂)) · invstd · weight, dweight = Σ g · x̂, dbias = Σ g, x̂ = (x - mean) ·
-    invstd; the node keeps x, mean, invstd and weight, as PyTorch's. Its ``create_graph=True`` rule is
-    minigrad/higher_order_rules.py's ``_batch_norm``."""
+    Outputs: y (x's shape and layout), then the running estimates moved one step, r · (1 - momentum) + momentum ·
+    the batch's mean (unbiased variance), for :func:`batch_norm` to copy in under no_grad (one in-place write each,
+    which ``mg.compile`` replays); without running estimates, the batch's mean and biased variance, unread. Sums
+    are einsum's (one pass, no temporary); the variance is that of x - mean (two passes). Its backward is
+    PyTorch's in a few array passes: dx = (g - mean(g) - x̂ · mean(g · x̂)) · invstd · weight, dweight = Σ g · x̂,
+    dbias = Σ g, x̂ = (x - mean) · invstd; the node keeps x, mean, invstd and weight, as PyTorch's. Its
+    ``create_graph=True`` rule is minigrad/higher_order_rules.py's ``_batch_norm``."""
 
     name = "native_batch_norm"
     multiple = True
     n_outputs = 3
 
-    def __init__(self, eps: float, momentum: float, has_weight: bool, has_bias: bool) -> None:
-        self.eps, self.momentum, self.has_weight, self.has_bias = eps, momentum, has_weight, has_bias
+    def __init__(self, eps: float, momentum: float, tracks: bool, has_weight: bool, has_bias: bool) -> None:
+        self.eps, self.momentum, self.tracks, self.has_weight, self.has_bias = eps, momentum, tracks, has_weight, \
+            has_bias
 
-    def forward(self, x: Any, *affine: Any) -> tuple:
+    def forward(self, x: Any, *rest: Any) -> tuple:
         xp, (over, channel) = self.xp, _over_channels(x.ndim)
         shape, count = (1, x.shape[1]) + (1,) * (x.ndim - 2), x.size // x.shape[1]
-        weight = affine[0] if self.has_weight else None
+        weight = rest[-2 if self.has_bias else -1] if self.has_weight else None
         mean = xp.einsum(f"{over}->{channel}", x) / count
         out = x - mean.reshape(shape)   # centred, then scaled and shifted in place
         variance = xp.einsum(f"{over},{over}->{channel}", out, out) / count
         invstd = 1 / xp.sqrt(variance + self.eps)
         out *= (invstd if weight is None else invstd * weight).reshape(shape)
         if self.has_bias:
-            out += affine[-1].reshape(shape)
+            out += rest[-1].reshape(shape)
         self.saved = (x, mean, invstd, weight)
-        return out, mean * self.momentum, variance * (self.momentum * count / (count - 1))
+        if not self.tracks:
+            return out, mean, variance
+        momentum, (running_mean, running_var) = self.momentum, rest[:2]
+        return (out, running_mean * (1 - momentum) + mean * momentum,   # as mul_ then add_: the same roundings
+                running_var * (1 - momentum) + variance * (momentum * count / (count - 1)))
 
     def backward(self, gy: Any, *statistics: Any) -> tuple:   # the steps' gradients: None (used under no_grad)
         x, mean, invstd, weight = self.saved
         xp, (over, channel) = self.xp, _over_channels(x.ndim)
         shape, count = (1, x.shape[1]) + (1,) * (x.ndim - 2), x.size // x.shape[1]
-        needs_x, needs_weight, needs_bias = self.needs_grad[0], self.has_weight and self.needs_grad[1], \
-            self.has_bias and self.needs_grad[-1]
+        needs_x = self.needs_grad[0]
+        needs_weight = self.has_weight and self.needs_grad[-2 if self.has_bias else -1]
+        needs_bias = self.has_bias and self.needs_grad[-1]
         if needs_x or needs_weight:
             centered = x - mean.reshape(shape)
             dot = xp.einsum(f"{over},{over}->{channel}", gy, centered)   # Σ g · (x - mean)
@@ -259,7 +268,7 @@ class BatchNorm(mg.Function):
             gx = xp.multiply(gy, scale.reshape(shape), out=xp.empty_like(x))   # in x's layout, as PyTorch's
             gx += centered
             gx -= ((total / count) * scale).reshape(shape)
-        grads = [gx]
+        grads = [gx, None, None] if self.tracks else [gx]
         if self.has_weight:
             grads.append(dot * invstd if needs_weight else None)
         if self.has_bias:

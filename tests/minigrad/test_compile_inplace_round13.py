@@ -82,7 +82,7 @@ def test_version_counter_of_a_written_buffer_is_seen_outside() -> None:
     saved = w * bn.running_mean   # saves the buffer; the replay below writes it
     before = bn.running_mean._version
     compiled(mg.tensor(rng.standard_normal((4, 3)).astype(np.float32)))
-    assert bn.running_mean._version == before + 2   # mul_ and add_, as eager
+    assert bn.running_mean._version == before + 1   # one copy_, as eager (PyTorch's kernel writes it without a bump)
     with pytest.raises(RuntimeError, match="modified by an inplace operation"):
         saved.sum().backward()
 
