@@ -31,6 +31,7 @@ import numpy as np
 
 import minigrad as mg
 
+from .._errors import InputShapeError
 from .checks import (
     BoolHyperParameterError,
     check_count,
@@ -480,7 +481,7 @@ class Optimizer(OptimizerHooks):
         if not mg.is_array(array):
             raise TypeError(f"{where}: {label} has a .grad of type {type(grad).__name__}, not a Tensor")
         if tuple(array.shape) != tuple(p.shape):
-            raise ValueError(f"{where}: {label} has a gradient of shape {tuple(array.shape)}; "
+            raise InputShapeError(f"{where}: {label} has a gradient of shape {tuple(array.shape)}; "
                              "it must have the parameter's shape")
         if array.dtype != p.dtype:
             raise TypeError(f"{where}: {label} is {p.dtype} but its gradient is {array.dtype}")

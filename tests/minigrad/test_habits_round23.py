@@ -132,3 +132,18 @@ def test_create_graph_accumulation_keeps_grad_layout() -> None:
             ((x @ w) ** 2).sum().backward(create_graph=True)
             ((x @ w) ** 2).sum().backward(create_graph=True)
         assert tuple(w.grad.stride()) == (1, 2) and not w.grad.is_contiguous(), lib.__name__
+
+
+@pytest.mark.parametrize("name", ["SGD", "Adam", "RMSprop"])
+def test_step_after_parameter_resized_through_data_raises_runtime_error(name: str) -> None:
+    # p.data = a tensor of another shape while p.grad keeps the old one: PyTorch's step raises RuntimeError (ours:
+    # ValueError only; now both, and still all-or-nothing)
+    for lib in (torch, mg):
+        p = (torch.nn.Parameter if lib is torch else nn.Parameter)(lib.tensor(np.ones(3)))
+        opt = getattr(torch.optim if lib is torch else mg.optim, name)([p], lr=0.1)
+        p.grad = lib.tensor(np.ones(3))
+        p.data = torch.ones(4, dtype=torch.float64) if lib is torch else np.ones(4)
+        with pytest.raises(RuntimeError):
+            opt.step()
+    with pytest.raises(ValueError):
+        opt.step()
