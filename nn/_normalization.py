@@ -278,7 +278,8 @@ class BatchNorm(mg.Function):
 
 class BatchNormEval(mg.Function):
     """:func:`batch_norm` with the running estimates as one op (PyTorch's ``native_batch_norm``, not training):
-    y = (x - running_mean) · invstd · weight + bias, invstd = 1/√(running_var + eps). Inputs x (N, C, *),
+    y = (x - running_mean) · invstd · weight + bias, invstd = 1/√(running_var + eps), computed as PyTorch's CPU
+    kernel does, x · α + β with α = invstd · weight and β = bias - running_mean · α. Inputs x (N, C, *),
     running_mean and running_var (C,) (no gradient: :func:`batch_norm` refuses them requiring grad, as PyTorch),
     then weight and bias (C,) where given. Backward: dx = g · invstd · weight, dweight = Σ g · (x - running_mean) ·
     invstd, dbias = Σ g. Its ``create_graph=True`` rule is minigrad/higher_order_rules.py's ``_batch_norm_eval``."""
@@ -292,10 +293,10 @@ class BatchNormEval(mg.Function):
         shape = (1, x.shape[1]) + (1,) * (x.ndim - 2)
         weight = affine[0] if self.has_weight else None
         invstd = 1 / self.xp.sqrt(running_var + self.eps)
-        out = x - running_mean.reshape(shape)
-        out *= (invstd if weight is None else invstd * weight).reshape(shape)
-        if self.has_bias:
-            out += affine[-1].reshape(shape)
+        scale = invstd if weight is None else invstd * weight
+        shift = -running_mean * scale if not self.has_bias else affine[-1] - running_mean * scale
+        out = x * scale.reshape(shape)   # x · α + β in two passes, as PyTorch's CPU kernel (its roundings too)
+        out += shift.reshape(shape)
         self.saved = (x, running_mean, invstd, weight)
         return out
 
