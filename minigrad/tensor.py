@@ -785,6 +785,9 @@ class Tensor:
             if not isinstance(value, Tensor):
                 raise TypeError(f"assigned grad expected to be a Tensor or None but got grad of type "
                                 f"{type(value).__module__}.{type(value).__qualname__}")
+            if value is self:   # backward would add each gradient into the tensor's own values
+                raise RuntimeError(f"can't assign a Tensor as its own grad (shape {self.shape}): assign a copy, "
+                                   "x.grad = x.detach().clone()")
             if value.shape != self.shape:
                 raise RuntimeError(f"attempting to assign a gradient of shape {value.shape} to a tensor of shape "
                                    f"{self.shape}. Please ensure that the gradient and the tensor are the same size")

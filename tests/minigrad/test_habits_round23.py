@@ -147,3 +147,13 @@ def test_step_after_parameter_resized_through_data_raises_runtime_error(name: st
             opt.step()
     with pytest.raises(ValueError):
         opt.step()
+
+
+def test_tensor_as_its_own_grad_is_refused() -> None:
+    # p.grad = p: PyTorch raises RuntimeError; ours kept it, and backward then added every gradient into p's values
+    for lib in (torch, mg):
+        w, _ = _params(lib)
+        with pytest.raises(RuntimeError, match="own grad"):
+            w.grad = w
+        assert w.grad is None
+        np.testing.assert_array_equal(w.detach().numpy(), W)
