@@ -852,7 +852,7 @@ def _batch_norm(node: Function, grads: list) -> tuple:
         gx = Mul()(Sub()(Sub()(g, Mean(axes, True)(g)), Mul()(normalized, Mean(axes, True)(scaled))), invstd)
         if weight is not None:
             gx = Mul()(gx, Reshape(shape)(_input(node, len(node.edges) - 1 - node.has_bias, weight)))
-    out = [gx, None, None] if node.tracks else [gx]   # the running estimates: read only
+    out = [gx, None, None, None, None] if node.tracks else [gx, None, None]   # eps, momentum, running estimates
     if node.has_weight:
         out.append(Sum(axes, False)(scaled) if node.edges[len(out)] is not None else None)
     if node.has_bias:
@@ -867,12 +867,13 @@ def _batch_norm_eval(node: Function, g: Tensor) -> tuple:
     x_array, running_mean, invstd, weight = node.saved
     axes, shape = (0, *range(2, x_array.ndim)), (1, x_array.shape[1]) + (1,) * (x_array.ndim - 2)
     invstd = invstd.reshape(shape)
-    scale = invstd if weight is None else Mul()(Reshape(shape)(_input(node, 3, weight)), invstd)
+    weight_at = len(node.edges) - 1 - node.has_bias
+    scale = invstd if weight is None else Mul()(Reshape(shape)(_input(node, weight_at, weight)), invstd)
     out = [reads_input(node, 0, Mul()(g, scale), x_array, unused=True) if node.edges[0] is not None else None,
-           None, None]
+           None, None, None]   # eps and the running estimates
     if node.has_weight:
         normalized = Mul()(Sub()(_input(node, 0, x_array), running_mean.reshape(shape)), invstd)
-        out.append(Sum(axes, False)(Mul()(g, normalized)) if node.edges[3] is not None else None)
+        out.append(Sum(axes, False)(Mul()(g, normalized)) if node.edges[weight_at] is not None else None)
     if node.has_bias:
         out.append(Sum(axes, False)(g) if node.edges[-1] is not None else None)
     return tuple(out)

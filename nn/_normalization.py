@@ -193,11 +193,11 @@ def batch_norm(input: Tensor, running_mean: Tensor | None, running_var: Tensor |
         return _half_batch_norm(x, running_mean, running_var, weight, bias, training, momentum, eps)
     affine = tuple(tensor for tensor in (weight, bias) if tensor is not None)
     if not training:
-        return BatchNormEval(eps, weight is not None, bias is not None)(x, running_mean, running_var, *affine)
-    if running_mean is None:
-        return BatchNorm(eps, momentum, False, weight is not None, bias is not None)(x, *affine)[0]
-    out, moved_mean, moved_var = BatchNorm(eps, momentum, True, weight is not None, bias is not None)(
-        x, running_mean, running_var, *affine)
+        return BatchNormEval(weight is not None, bias is not None)(x, eps, running_mean, running_var, *affine)
+    if running_mean is None:   # eps and momentum as inputs: mg.compile sees a later call's other values
+        return BatchNorm(False, weight is not None, bias is not None)(x, eps, momentum, *affine)[0]
+    out, moved_mean, moved_var = BatchNorm(True, weight is not None, bias is not None)(
+        x, eps, momentum, running_mean, running_var, *affine)
     with mg.no_grad():   # one in-place write each (mg.compile replays it)
         running_mean.copy_(moved_mean)
         running_var.copy_(moved_var)
@@ -213,8 +213,8 @@ def _over_channels(ndim: int) -> tuple[str, str]:
 class BatchNorm(mg.Function):
     """:func:`batch_norm` in training mode as one op, PyTorch's ``native_batch_norm``: y = (x - mean) · invstd ·
     weight + bias with the batch's per-channel mean and invstd = 1/√(biased variance + eps). Inputs x (N, C, *),
-    then running_mean and running_var (C,) where ``tracks`` (read only: no gradient), weight and bias (C,) where
-    given (``has_weight``, ``has_bias``).
+    eps and momentum (numbers), then running_mean and running_var (C,) where ``tracks`` (read only: no gradient),
+    weight and bias (C,) where given (``has_weight``, ``has_bias``).
 
     Outputs: y (x's shape and layout), then the running estimates moved one step, r · (1 - momentum) + momentum ·
     the batch's mean (unbiased variance), for :func:`batch_norm` to copy in under no_grad (one in-place write each,
@@ -228,25 +228,25 @@ class BatchNorm(mg.Function):
     multiple = True
     n_outputs = 3
 
-    def __init__(self, eps: float, momentum: float, tracks: bool, has_weight: bool, has_bias: bool) -> None:
-        self.eps, self.momentum, self.tracks, self.has_weight, self.has_bias = eps, momentum, tracks, has_weight, \
-            has_bias
+    def __init__(self, tracks: bool, has_weight: bool, has_bias: bool) -> None:
+        self.tracks, self.has_weight, self.has_bias = tracks, has_weight, has_bias
 
-    def forward(self, x: Any, *rest: Any) -> tuple:
+    def forward(self, x: Any, eps: float, momentum: float, *rest: Any) -> tuple:
+        self.eps = eps   # for the create_graph rule
         xp, (over, channel) = self.xp, _over_channels(x.ndim)
         shape, count = (1, x.shape[1]) + (1,) * (x.ndim - 2), x.size // x.shape[1]
         weight = rest[-2 if self.has_bias else -1] if self.has_weight else None
         mean = xp.einsum(f"{over}->{channel}", x) / count
         out = x - mean.reshape(shape)   # centred, then scaled and shifted in place
         variance = xp.einsum(f"{over},{over}->{channel}", out, out) / count
-        invstd = 1 / xp.sqrt(variance + self.eps)
+        invstd = 1 / xp.sqrt(variance + eps)
         out *= (invstd if weight is None else invstd * weight).reshape(shape)
         if self.has_bias:
             out += rest[-1].reshape(shape)
         self.saved = (x, mean, invstd, weight)
         if not self.tracks:
             return out, mean, variance
-        momentum, (running_mean, running_var) = self.momentum, rest[:2]
+        running_mean, running_var = rest[:2]
         return (out, running_mean * (1 - momentum) + mean * momentum,   # as mul_ then add_: the same roundings
                 running_var * (1 - momentum) + variance * (momentum * count / (count - 1)))
 
@@ -268,7 +268,7 @@ class BatchNorm(mg.Function):
             gx = xp.multiply(gy, scale.reshape(shape), out=xp.empty_like(x))   # in x's layout, as PyTorch's
             gx += centered
             gx -= ((total / count) * scale).reshape(shape)
-        grads = [gx, None, None] if self.tracks else [gx]
+        grads = [gx, None, None, None, None] if self.tracks else [gx, None, None]
         if self.has_weight:
             grads.append(dot * invstd if needs_weight else None)
         if self.has_bias:
@@ -279,20 +279,20 @@ class BatchNorm(mg.Function):
 class BatchNormEval(mg.Function):
     """:func:`batch_norm` with the running estimates as one op (PyTorch's ``native_batch_norm``, not training):
     y = (x - running_mean) · invstd · weight + bias, invstd = 1/√(running_var + eps), computed as PyTorch's CPU
-    kernel does, x · α + β with α = invstd · weight and β = bias - running_mean · α. Inputs x (N, C, *),
+    kernel does, x · α + β with α = invstd · weight and β = bias - running_mean · α. Inputs x (N, C, *), eps,
     running_mean and running_var (C,) (no gradient: :func:`batch_norm` refuses them requiring grad, as PyTorch),
     then weight and bias (C,) where given. Backward: dx = g · invstd · weight, dweight = Σ g · (x - running_mean) ·
     invstd, dbias = Σ g. Its ``create_graph=True`` rule is minigrad/higher_order_rules.py's ``_batch_norm_eval``."""
 
     name = "native_batch_norm"
 
-    def __init__(self, eps: float, has_weight: bool, has_bias: bool) -> None:
-        self.eps, self.has_weight, self.has_bias = eps, has_weight, has_bias
+    def __init__(self, has_weight: bool, has_bias: bool) -> None:
+        self.has_weight, self.has_bias = has_weight, has_bias
 
-    def forward(self, x: Any, running_mean: Any, running_var: Any, *affine: Any) -> Any:
+    def forward(self, x: Any, eps: float, running_mean: Any, running_var: Any, *affine: Any) -> Any:
         shape = (1, x.shape[1]) + (1,) * (x.ndim - 2)
         weight = affine[0] if self.has_weight else None
-        invstd = 1 / self.xp.sqrt(running_var + self.eps)
+        invstd = 1 / self.xp.sqrt(running_var + eps)
         scale = invstd if weight is None else invstd * weight
         shift = -running_mean * scale if not self.has_bias else affine[-1] - running_mean * scale
         out = x * scale.reshape(shape)   # x · α + β in two passes, as PyTorch's CPU kernel (its roundings too)
@@ -308,10 +308,10 @@ class BatchNormEval(mg.Function):
         if self.needs_grad[0]:
             scale = invstd if weight is None else invstd * weight
             gx = xp.multiply(gy, scale.reshape(shape), out=xp.empty_like(x))   # in x's layout, as PyTorch's
-        grads = [gx, None, None]
+        grads = [gx, None, None, None]
         if self.has_weight:
             grads.append(xp.einsum(f"{over},{over}->{channel}", gy, x - running_mean.reshape(shape)) * invstd
-                         if self.needs_grad[3] else None)
+                         if self.needs_grad[-2 if self.has_bias else -1] else None)
         if self.has_bias:
             grads.append(xp.einsum(f"{over}->{channel}", gy) if self.needs_grad[-1] else None)
         return tuple(grads)

@@ -5,6 +5,8 @@ track_running_stats False, 2-D to 5-D inputs, channels-last, float16/32/64."""
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 
@@ -206,3 +208,23 @@ def test_on_gpu_as_on_cpu(training: bool) -> None:
         return out * out
 
     same_on_gpu_as_on_cpu(fn, [a["x"], a["weight"], a["bias"]])
+
+
+@pytest.mark.parametrize("change", ["momentum_none", "eps"])
+def test_compiled_module_sees_a_new_momentum_or_eps(change: str) -> None:
+    """momentum=None moves the running estimates by 1 / batches seen, and eps may be set after compiling: each is
+    an input of the op, so mg.compile notices its new value (it had frozen them into the op, silently)."""
+    kwargs = {"momentum": None} if change == "momentum_none" else {}
+    compiled_bn, eager_bn = nn.BatchNorm2d(3, **kwargs), nn.BatchNorm2d(3, **kwargs)
+    compiled = mg.compile(compiled_bn)
+    rng = np.random.default_rng(9)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", mg.CompileWarning)   # it runs eagerly from then on, and says so
+        for step in range(5):
+            if change == "eps" and step == 3:
+                compiled_bn.eps = eager_bn.eps = 0.5
+            x = rng.standard_normal((4, 3, 2, 2)).astype(np.float32)
+            np.testing.assert_allclose(compiled(mg.tensor(x)).numpy(), eager_bn(mg.tensor(x)).numpy(), rtol=1e-6,
+                                       atol=1e-6)
+    np.testing.assert_allclose(compiled_bn.running_mean.numpy(), eager_bn.running_mean.numpy(), rtol=1e-6, atol=1e-7)
+    np.testing.assert_allclose(compiled_bn.running_var.numpy(), eager_bn.running_var.numpy(), rtol=1e-6, atol=1e-7)
