@@ -160,11 +160,12 @@ def is_tensor(obj: Any) -> bool:
 
 class inference_mode(no_grad):  # noqa: N801 - PyTorch's name
     """``with mg.inference_mode():`` (or as a decorator) records nothing, as ``no_grad``; minigrad has no
-    separate inference tensors. ``inference_mode(False)`` leaves recording as it is."""
+    separate inference tensors. ``inference_mode(False)`` turns grad mode on, as PyTorch's (its guard sets grad
+    mode to ``not mode``), also inside ``no_grad``."""
 
     def __init__(self, mode: bool = True) -> None:
         self.mode = flag(mode, "inference_mode", "mode")
 
     def _entry_value(self) -> Any:
-        """Recording off, or (``inference_mode(False)``) as it is at this entry."""
-        return False if self.mode else is_grad_enabled()
+        """Recording off, or on for ``inference_mode(False)``."""
+        return not self.mode

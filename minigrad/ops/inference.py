@@ -14,8 +14,8 @@ from . import extras
 
 class inference_mode(extras.inference_mode):  # noqa: N801 - PyTorch's name
     """``with mg.inference_mode():`` (or as a decorator) records nothing, as ``no_grad``, and
-    ``mg.is_inference_mode_enabled()`` is True inside; ``inference_mode(False)`` turns it off again
-    (recording left as it is)."""
+    ``mg.is_inference_mode_enabled()`` is True inside; ``inference_mode(False)`` turns it off again and grad
+    mode on, as PyTorch's."""
 
     def __enter__(self) -> Any:
         # this thread's values to restore: one object may be entered by several threads at once, as the switches

@@ -157,3 +157,19 @@ def test_tensor_as_its_own_grad_is_refused() -> None:
             w.grad = w
         assert w.grad is None
         np.testing.assert_array_equal(w.detach().numpy(), W)
+
+
+@pytest.mark.parametrize("outer", ["inference_mode", "no_grad"])
+def test_inference_mode_false_turns_grad_mode_on(outer: str) -> None:
+    # PyTorch's inference_mode(False) sets grad mode on (its guard sets it to `not mode`), inside inference_mode and
+    # inside no_grad alike; ours left recording off there, so nothing inside was differentiable
+    for lib in (torch, mg):
+        w, b = _params(lib)
+        with getattr(lib, outer)():
+            with lib.inference_mode(False):
+                assert lib.is_grad_enabled() and not lib.is_inference_mode_enabled(), lib.__name__
+                loss = _loss(lib, w, b)
+            assert not lib.is_grad_enabled(), lib.__name__
+        assert loss.requires_grad and loss.grad_fn is not None, lib.__name__
+        loss.backward()
+        assert w.grad is not None and b.grad is not None
