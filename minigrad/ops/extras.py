@@ -14,7 +14,7 @@ from ..constructors import _filled, _like, _zeros, out_requires_grad, tensor_opt
 from ..dtypes import get_default_dtype
 from ..legacy import legacy_type
 from ..outputs import creation_args, write_out
-from ..recording import is_grad_enabled, no_grad
+from ..recording import no_grad
 from ..tensor import Tensor
 from ._util import count_arg, flag, int_tuple
 from .shape import astype
