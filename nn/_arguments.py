@@ -99,17 +99,9 @@ def _in_int64(values: tuple, name: str, what: str) -> tuple:
     return values
 
 
-def _int(value: Any, name: str, what: str, one_element: bool = False) -> int:
-    """``value`` as an int within int64: a Python or NumPy int, or a 0-d integer tensor (as PyTorch's int
-    arguments take one; ``one_element``: any one-element one, as its SymInt arguments); a bool, a float or
-    anything else raises a TypeError naming the function, a bool tensor or one with dims (``tensor([2])``)
-    PyTorch's RuntimeError too (the ops' int_arg; operator.index read both as ints)."""
-    return int_arg(value, name, what, one_element)
-
-
 def _dim(dim: Any, ndim: int, name: str) -> int | None:
     """``dim`` as a non-negative int; None for a 0-d tensor, whose only dims are 0 and -1 (as in PyTorch)."""
-    dim = _int(dim, name, "dim")   # a 0-d int tensor too, as PyTorch's
+    dim = int_arg(dim, name, "dim")   # a 0-d int tensor too, as PyTorch's
     size = max(ndim, 1)
     if not -size <= dim < size:
         raise IndexError(f"{name}: dim {dim} is out of range for a tensor with {ndim} dimensions "

@@ -15,9 +15,9 @@ import numpy
 import minigrad as mg
 from minigrad import Tensor, memory_formats
 from minigrad._nn_support import ArgumentTypeError
-from minigrad.int_arguments import int_tuple
+from minigrad.int_arguments import int_arg, int_tuple
 
-from ._arguments import _floating, _int, _number, _tensor
+from ._arguments import _floating, _number, _tensor
 from ._errors import InputDtypeError, InputShapeError
 from ._flags import flag
 from ._gradient_layout import channels_last_as
@@ -414,7 +414,7 @@ def group_norm(input: Tensor, num_groups: int, weight: Tensor | None = None,  # 
     x, eps = _floating(input, name), _number(eps, name, "eps")
     if x.ndim < 2:
         raise InputShapeError(f"{name}: expected at least 2 dims (N, C, *) for the input, got shape {x.shape}")
-    num_groups = _int(num_groups, name, "num_groups")   # 2.0 and True are TypeErrors, as PyTorch's
+    num_groups = int_arg(num_groups, name, "num_groups")   # 2.0 and True are TypeErrors, as PyTorch's
     if num_groups < 1 or x.shape[1] % num_groups:
         raise InputShapeError(f"{name}: expected the number of channels of the input of shape {x.shape} to be "
                               f"divisible by num_groups, got num_groups={num_groups!r}")

@@ -25,7 +25,7 @@ import numpy
 
 import minigrad as mg
 from minigrad import Tensor, channel_shuffle, native_channel_shuffle, pixel_shuffle, pixel_unshuffle
-from minigrad.int_arguments import int_tuple, refuse_bool_tensors
+from minigrad.int_arguments import int_arg, int_tuple, refuse_bool_tensors
 
 from . import grad  # noqa: F401 - PyTorch's F.grad (torch.nn.grad): conv2d_input …
 from ._activations import (
@@ -54,7 +54,7 @@ from ._activations import (
     threshold,
 )
 from ._activations_inplace import celu_, elu_, hardtanh_, leaky_relu_, relu_, selu_, threshold_
-from ._arguments import _dim, _dtype_error, _floating, _implicit_dim, _int, _number, _same_dtype, _tensor
+from ._arguments import _dim, _dtype_error, _floating, _implicit_dim, _number, _same_dtype, _tensor
 from ._attention import multi_head_attention_forward, scaled_dot_product_attention
 from ._common_losses import (
     binary_cross_entropy,
@@ -367,7 +367,7 @@ def embedding(input: Any, weight: Tensor, padding_idx: int | None = None,  # noq
         f"embedding: index {value} is out of range for an embedding of {num} rows "
         f"(indices must be in [0, {num - 1}])"), dtypes=("int64", "int32"))
     if padding_idx is not None:
-        padding_idx = _normalize_padding(_int(padding_idx, "embedding", "padding_idx", one_element=True), num,
+        padding_idx = _normalize_padding(int_arg(padding_idx, "embedding", "padding_idx", one_element=True), num,
                                          "embedding")   # (PyTorch's SymInt: tensor([1]) too)
     if max_norm is not None:
         _renorm_rows(weight, indices.data, _number(max_norm, "embedding", "max_norm"),
@@ -442,7 +442,7 @@ def one_hot(tensor: Any = None, num_classes: int = -1, *, input: Any = None) -> 
         raise TargetError(f"one_hot: class indices must be integers, got dtype {array.dtype}")
     if array.dtype != numpy.int64:   # RuntimeError, as PyTorch's ("only applicable to index tensor of type Long")
         raise TargetError(f"one_hot: class indices must have dtype int64, got {array.dtype} (cast them with .long())")
-    num_classes = _int(num_classes, "one_hot", "num_classes")
+    num_classes = int_arg(num_classes, "one_hot", "num_classes")
     if num_classes < -1:
         raise InputShapeError(f"one_hot: num_classes must be -1 or a non-negative int, got {num_classes!r}")
     indices = tensor if isinstance(tensor, Tensor) else mg.as_tensor(array)

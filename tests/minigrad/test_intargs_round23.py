@@ -163,7 +163,7 @@ def test_pad_amounts_as_torch(name, mode):
         assert isinstance(got[1], type(want[1])), (got, want)
 
 
-_NN_INTS = {   # nn.functional's int arguments (nn/_arguments._int, now the ops' int_arg)
+_NN_INTS = {   # nn.functional's int arguments (read by minigrad.int_arguments.int_arg)
     "one_hot": lambda L, v: L.nn.functional.one_hot(L.tensor([0, 0]), v),
     "glu_dim": lambda L, v: L.nn.functional.glu(L.ones(2, 4), v),
     "gumbel_softmax_dim": lambda L, v: L.nn.functional.gumbel_softmax(L.ones(2, 4), dim=v).shape,
