@@ -10,9 +10,10 @@ both tails, the Bessel functions 2e-15.
 
 ``erfinv`` and ``ndtri`` start from Wichura's AS241 rational approximation of Φ⁻¹ and take one Newton step on
 erf(w) = |x| near 0 and on erfc(w) = 1 - |x| in the tails (its residual taken exactly from the pieces of
-ops/error_function.py's erf), so no digit is lost to 1 - x; float32 is computed in float64 and rounded once (erfinv's
-start below erf(0.84375) in float32, ndtr by three pieces instead of seven: the host's cost is in the pieces' index
-scans more than in float64 arithmetic), the same bits.
+ops/error_function.py's erf), so no digit is lost to 1 - x; float32 is computed in float64 and rounded once, the
+same bits, but on the host the pieces' index scans cost more than float64 arithmetic: float32 erfinv and ndtri
+start below erf(0.84375) in float32 (one Newton step in float64) and run the core on the rest only, and float32
+ndtr takes three pieces instead of seven.
 """
 
 from __future__ import annotations
@@ -251,16 +252,49 @@ def _erfinv_float32(xp: Any, a: Any) -> Any:
     f32 = xp.float32
 
     def near(aa: Any) -> Any:
-        w = aa * _rational(f32(0.180625) - f32(0.25) * (aa * aa), _AS241_A, _AS241_B) / f32(2 * _SQRT_2)
-        w = w.astype(xp.float64)   # a start a few float32 ulps off: the step in float64, rounded once
-        residual = (w - aa) + w * error_function.near_ratio(w)   # erf(w) - a
-        return (w - residual * (_SQRT_PI / 2) * xp.exp(w * w)).astype(f32)
+        return _near_inverse_erf(xp, aa, aa).astype(f32)
 
     def rest(aa: Any) -> Any:
         a64 = aa.astype(xp.float64)
         return _inverse_erf_core(xp, a64, (1 - a64) / 2, True).astype(f32)
 
     return _kernels.pieces(xp, a, (_ERFINV_NEAR,), (near, rest))
+
+
+def _near_inverse_erf(xp: Any, a32: Any, a: Any) -> Any:
+    """erfinv(a) in float64 for 0 ≤ a < erf(0.84375), ``a32`` a float32 array equal to ``a`` (float32 or float64,
+    its exact value): AS241's central start in float32 (a few float32 ulps off), one Newton step on erf(w) = a in
+    float64 (w - a exact, the rest about w/8), so that it rounds to float32 once."""
+    f32 = xp.float32
+    w = (a32 * _rational(f32(0.180625) - f32(0.25) * (a32 * a32), _AS241_A, _AS241_B) / f32(2 * _SQRT_2)).astype(
+        xp.float64)
+    residual = (w - a) + w * error_function.near_ratio(w)   # erf(w) - a
+    return w - residual * (_SQRT_PI / 2) * xp.exp(w * w)
+
+
+def _ndtri_float32(xp: Any, p: Any, dtype: Any = None) -> Any:
+    """Φ⁻¹(p) of a float32 ``p`` (a chunk), rounded once to ``dtype`` (default ``p``'s): ±√2 erfinv(|2p - 1|)
+    (2p - 1 exact in float64), by :func:`_near_inverse_erf` for 0.116 < p < 0.884 and the float64 core on the
+    tails' elements only. 1e6 values 17 ms, was 24 (the core's five pieces' index scans over all of them)."""
+    p64 = p.astype(xp.float64)
+    a = xp.abs(2 * p64 - 1)
+
+    def near(aa: Any, pp: Any) -> Any:
+        return _near_inverse_erf(xp, aa.astype(xp.float32), aa)
+
+    def rest(aa: Any, pp: Any) -> Any:
+        return _inverse_erf_core(xp, aa, xp.minimum(pp, 1 - pp), False)
+
+    w = _kernels.pieces(xp, a, (_ERFINV_NEAR,), (near, rest), a, p64)
+    return (xp.where(p64 < 0.5, -_SQRT_2, _SQRT_2) * w).astype(dtype or p.dtype)
+
+
+def _ndtri_forward(xp: Any, p: Any) -> Any:
+    """ndtri's kernel: float32 (and float16, which the engine computes in float32) by :func:`_ndtri_float32`, the
+    rest in float64 (:func:`_ndtri_array`), in the input's dtype."""
+    if p.dtype == xp.float32:
+        return _kernels.chunked(xp, lambda part: _ndtri_float32(xp, part), p)
+    return _in_float64(_ndtri_array)(xp, p)
 
 
 def _ndtri_array(xp: Any, p: Any) -> Any:
@@ -334,7 +368,12 @@ def ndtr(input: Tensor) -> Tensor:  # noqa: A002 - PyTorch's name
 def _ndtri_derivative(xp: Any, p: Any, y: Any) -> Any:
     """√(2π) · exp(y²/2), y = ndtri(p) in float64 (recomputed for float32: its rounded y put y·ulp(y)/2, 5e-6 at
     p = 1e-20, into exp(y²/2), as in PyTorch's)."""
-    y64 = y if y.dtype == xp.float64 else _ndtri_array(xp, p.astype(xp.float64))
+    if y.dtype == xp.float64:
+        y64 = y
+    elif p.dtype == xp.float32:
+        y64 = _kernels.chunked(xp, lambda part: _ndtri_float32(xp, part, xp.float64), p)
+    else:
+        y64 = _ndtri_array(xp, p.astype(xp.float64))
     return (math.sqrt(2 * math.pi) * xp.exp(y64 * y64 / 2)).astype(y.dtype, copy=False)
 
 
@@ -342,7 +381,7 @@ def ndtri(input: Tensor) -> Tensor:  # noqa: A002 - PyTorch's name
     """The standard normal quantile Φ⁻¹(p) (torch.special.ndtri): ∓inf at 0 and 1, NaN outside [0, 1];
     gradient √(2π) · exp(ndtri(p)² / 2). Any shape; float32 is computed in float64 (its own Newton steps were
     5e-4 off at p = 1e-12)."""
-    return Unary("ndtri", _in_float64(_ndtri_array), _ndtri_derivative, keeps_input=False)(_floating(input, "ndtri"))
+    return Unary("ndtri", _ndtri_forward, _ndtri_derivative, keeps_input=False)(_floating(input, "ndtri"))
 
 
 def log_ndtr(input: Tensor) -> Tensor:  # noqa: A002 - PyTorch's name
