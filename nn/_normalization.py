@@ -297,8 +297,13 @@ class BatchNormEval(mg.Function):
         shift = -running_mean * scale if not self.has_bias else affine[-1] - running_mean * scale
         out = x * scale.reshape(shape)   # x · α + β in two passes, as PyTorch's CPU kernel (its roundings too)
         out += shift.reshape(shape)
-        self.saved = (x, running_mean, invstd, weight)
+        self.saved, self.running_var = (x, running_mean, invstd, weight), running_var
         return out
+
+    def kept_for_backward(self) -> tuple:
+        """``saved`` and running_var, as PyTorch's node saves both running estimates: changing either in place
+        after the forward is refused at backward (running_var alone was accepted)."""
+        return (*self.saved, self.running_var)
 
     def backward(self, gy: Any) -> tuple:
         x, running_mean, invstd, weight = self.saved
