@@ -1024,7 +1024,8 @@ def _numpy_repeat(x: Tensor, count: Any, axis: Any) -> Tensor:
         axis = normalize_axis(axis, x.ndim, "repeat")[0] if x.ndim else 0
         if x.ndim == 0:
             x = reshape(x, (1,))
-    data = backend.to_numpy(count.data) if isinstance(count, Tensor) else backend.numpy.asarray(count)
+    # (count.numpy(): mg.compile sees the read, so a replay does not reuse the capture's counts)
+    data = count.numpy() if isinstance(count, Tensor) else backend.numpy.asarray(count)
     if data.dtype.kind not in "iu" or data.ndim > 1:   # np.repeat casts only safely: 2.5 or True is not a count
         raise TypeError(f"repeat: repeats must be an int or a 1-D sequence of ints, got {count!r}")
     n = x.shape[axis]
