@@ -38,3 +38,36 @@ def test_int_tensor_arguments_follow_the_value(op):
     for eager, compiled in _compiled_pairs(op, [1, 2, 1]):
         assert compiled.shape == eager.shape
         np.testing.assert_allclose(compiled, eager, rtol=1e-12)
+
+
+def test_distribution_validation_is_not_replayed_away():
+    """A replay never skips a distribution's argument check: an invalid scale raises eager's ValueError."""
+    def fn(scale):
+        return mg.distributions.Normal(mg.zeros(3, dtype=mg.float64), scale).log_prob(mg.zeros(3, dtype=mg.float64))
+
+    compiled = mg.compile(fn)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for _ in range(3):
+            compiled(mg.ones(3, dtype=mg.float64))
+        with pytest.raises(ValueError):
+            fn(-mg.ones(3, dtype=mg.float64))
+        with pytest.raises(ValueError):
+            compiled(-mg.ones(3, dtype=mg.float64))
+
+
+def test_binomial_kl_refusal_is_not_replayed_away():
+    """A replay never skips kl_divergence's refusal of Binomials with q.total_count > p.total_count."""
+    def fn(n):
+        p = mg.distributions.Binomial(n, probs=mg.tensor([0.3, 0.4], dtype=mg.float64))
+        q = mg.distributions.Binomial(mg.tensor([5.0, 5.0], dtype=mg.float64),
+                                      probs=mg.tensor([0.5, 0.5], dtype=mg.float64))
+        return mg.distributions.kl_divergence(p, q)
+
+    compiled = mg.compile(fn)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for _ in range(3):
+            compiled(mg.tensor([6.0, 7.0], dtype=mg.float64))
+        with pytest.raises(NotImplementedError):
+            compiled(mg.tensor([4.0, 7.0], dtype=mg.float64))
