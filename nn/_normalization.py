@@ -92,14 +92,14 @@ def _normalized_shape(normalized_shape: Any, name: str) -> tuple:
     if isinstance(normalized_shape, (int, numpy.integer)):
         normalized_shape = (normalized_shape,)
     try:
-        shape = None if isinstance(normalized_shape, Tensor) else int_tuple(tuple(normalized_shape), name,
-                                                                            "normalized_shape")
-    except ArgumentTypeError:   # (a TypeError too) a bool tensor among the sizes
+        if isinstance(normalized_shape, Tensor):
+            raise TypeError("a tensor is no list of sizes")
+        shape = int_tuple(tuple(normalized_shape), name, "normalized_shape")
+    except ArgumentTypeError:   # (a TypeError too) a bool tensor among the sizes: PyTorch's RuntimeError
         raise
     except TypeError:
-        shape = None
-    if shape is None:
-        raise TypeError(f"{name}: normalized_shape must be an int or a tuple of ints, got {normalized_shape!r}")
+        raise TypeError(f"{name}: normalized_shape must be an int or a tuple of ints, got {normalized_shape!r}") \
+            from None
     if min(shape, default=0) < 0:   # PyTorch's RuntimeError ("negative dimension")
         raise InputShapeError(f"{name}: normalized_shape must be non-negative, got {normalized_shape!r}")
     return shape
