@@ -19,6 +19,19 @@ def _outcome(call, lib):
     return "ok", out.tolist() if hasattr(out, "tolist") else tuple(out)
 
 
+def _assert_same_outcome(call, dtype=None, **tolerance):
+    """``call`` on torch and on minigrad: both raise (ours an instance of torch's class) or both return equal
+    values (as ``dtype`` arrays within ``tolerance`` when ``dtype`` is given)."""
+    want, got = _outcome(call, torch), _outcome(call, mg)
+    assert got[0] == want[0], (got, want)
+    if want[0] == "raises":
+        assert isinstance(got[1], type(want[1])), (got, want)
+    elif dtype is None:
+        assert got[1] == want[1]
+    else:
+        np.testing.assert_allclose(np.array(got[1], dtype=dtype), np.array(want[1], dtype=dtype), **tolerance)
+
+
 def _x(lib):
     return lib.arange(12.0).reshape(3, 4)
 
@@ -155,12 +168,7 @@ _PADS = {
 def test_pad_amounts_as_torch(name, mode):
     def call(L):
         return L.nn.functional.pad(L.arange(12.0).reshape(1, 3, 4), _PADS[name](L), mode=mode)
-    want, got = _outcome(call, torch), _outcome(call, mg)
-    assert got[0] == want[0], (got, want)
-    if want[0] == "ok":
-        assert got[1] == want[1]
-    else:
-        assert isinstance(got[1], type(want[1])), (got, want)
+    _assert_same_outcome(call)
 
 
 _NN_INTS = {   # nn.functional's int arguments (read by minigrad.int_arguments.int_arg)
@@ -204,12 +212,7 @@ def test_int_like_arguments_as_torch(name, spell):
     def call(L):
         value = {"np": np.int64(1), "i0": L.tensor(1), "i1d": L.tensor([1]), "b0": L.tensor(True)}[spell]
         return _INT_LIKE[name](L, value)
-    want, got = _outcome(call, torch), _outcome(call, mg)
-    assert got[0] == want[0], (got, want)
-    if want[0] == "ok":
-        np.testing.assert_allclose(np.array(got[1], dtype=float), np.array(want[1], dtype=float), rtol=1e-6)
-    else:
-        assert isinstance(got[1], type(want[1])), (got, want)
+    _assert_same_outcome(call, float, rtol=1e-6)
 
 
 _FFT = {
@@ -229,13 +232,7 @@ def test_fft_int_arguments_as_torch(name, spell):
     (both refused); they were read by operator.index (tensor(True) the size or dim 1)."""
     def call(L):
         return _FFT[name](L, {"b0": L.tensor(True), "i1d": L.tensor([1]), "i0": L.tensor(1)}[spell])
-    want, got = _outcome(call, torch), _outcome(call, mg)
-    assert got[0] == want[0], (got, want)
-    if want[0] == "ok":
-        np.testing.assert_allclose(np.array(got[1], dtype=complex), np.array(want[1], dtype=complex), rtol=1e-5,
-                                   atol=1e-5)
-    else:
-        assert isinstance(got[1], type(want[1])), (got, want)
+    _assert_same_outcome(call, complex, rtol=1e-5, atol=1e-5)
 
 
 @pytest.mark.parametrize("size", ["later_bool", "bool_tensor", "later_bool_tensor", "first_bool"])
@@ -246,12 +243,7 @@ def test_interpolate_size_as_torch(size):
         value = {"later_bool": (2, True), "bool_tensor": L.tensor(True), "later_bool_tensor": (2, L.tensor(True)),
                  "first_bool": (True, 2)}[size]
         return L.nn.functional.interpolate(L.arange(16.0).reshape(1, 1, 4, 4), size=value)
-    want, got = _outcome(call, torch), _outcome(call, mg)
-    assert got[0] == want[0], (got, want)
-    if want[0] == "ok":
-        assert got[1] == want[1]
-    else:
-        assert isinstance(got[1], type(want[1])), (got, want)
+    _assert_same_outcome(call)
 
 
 _SYMINTS = {   # PyTorch's SymInt arguments take a one-element int tensor (not a bool one)
@@ -272,12 +264,7 @@ def test_one_element_int_tensors_as_torch(name, spell):
     def call(L):
         value = {"i1d": L.tensor([1]), "b1d": L.tensor([True]), "b0": L.tensor(True), "later_bool": True}[spell]
         return _SYMINTS[name](L, value)
-    want, got = _outcome(call, torch), _outcome(call, mg)
-    assert got[0] == want[0], (got, want)
-    if want[0] == "ok":
-        np.testing.assert_allclose(np.array(got[1], dtype=float), np.array(want[1], dtype=float))
-    else:
-        assert isinstance(got[1], type(want[1])), (got, want)
+    _assert_same_outcome(call, float)
 
 
 @pytest.mark.parametrize("value", [np.int64(2), np.float32(0.5), np.bool_(True), True])
