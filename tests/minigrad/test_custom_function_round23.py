@@ -228,28 +228,33 @@ def test_functions_torch_refuses_inside_transforms_are_refused(api: str, kind: s
     _same(program, "RuntimeError" if refused else None)
 
 
+def _doubling_with_rule(lib: Any, rule: Any) -> type:
+    """A setup_context Function computing 2x whose vmap staticmethod returns ``rule(in_dims, x)``."""
+    class Outer(lib.autograd.Function):
+        @staticmethod
+        def forward(x: Any) -> Any:
+            return x * 2
+
+        @staticmethod
+        def setup_context(ctx: Any, inputs: tuple, output: Any) -> None:
+            pass
+
+        @staticmethod
+        def backward(ctx: Any, g: Any) -> Any:
+            return g * 2
+
+        @staticmethod
+        def vmap(info: Any, in_dims: tuple, x: Any) -> tuple:
+            return rule(in_dims, x)
+
+    return Outer
+
+
 def test_a_vmap_rule_may_call_a_function_without_vmap_support() -> None:
     """The rule runs below the vmap, as PyTorch's: a Function without a rule applied in it is not refused."""
     def program(lib: Any) -> Any:
         inner = _double(lib, "setup")
-
-        class Outer(lib.autograd.Function):
-            @staticmethod
-            def forward(x: Any) -> Any:
-                return x * 2
-
-            @staticmethod
-            def setup_context(ctx: Any, inputs: tuple, output: Any) -> None:
-                pass
-
-            @staticmethod
-            def backward(ctx: Any, g: Any) -> Any:
-                return g * 2
-
-            @staticmethod
-            def vmap(info: Any, in_dims: tuple, x: Any) -> tuple:
-                return inner.apply(x) + 1, in_dims[0]
-
+        Outer = _doubling_with_rule(lib, lambda in_dims, x: (inner.apply(x) + 1, in_dims[0]))
         return _func(lib).vmap(Outer.apply)(lib.tensor(A))
     _same(program)
 
@@ -407,24 +412,7 @@ def test_a_vmap_rule_under_grad_runs_at_the_grad_level(inner_form: str) -> None:
     Function (RuntimeError) and takes one with setup_context."""
     def program(lib: Any) -> Any:
         inner = _double(lib, inner_form)
-
-        class Outer(lib.autograd.Function):
-            @staticmethod
-            def forward(x: Any) -> Any:
-                return x * 2
-
-            @staticmethod
-            def setup_context(ctx: Any, inputs: tuple, output: Any) -> None:
-                pass
-
-            @staticmethod
-            def backward(ctx: Any, g: Any) -> Any:
-                return g * 2
-
-            @staticmethod
-            def vmap(info: Any, in_dims: tuple, x: Any) -> tuple:
-                return inner.apply(x.movedim(in_dims[0], 0)), 0
-
+        Outer = _doubling_with_rule(lib, lambda in_dims, x: (inner.apply(x.movedim(in_dims[0], 0)), 0))
         F = _func(lib)
         return F.grad(lambda x: F.vmap(Outer.apply)(lib.stack([x, x * 3])).sum())(lib.tensor(B))
     _same(program, "RuntimeError" if inner_form == "ctx" else None)
