@@ -26,9 +26,9 @@ import numpy
 
 from .arguments import NO_BFLOAT16, as_dtype
 
-__all__ = ["bfloat16", "can_cast", "cdouble", "cfloat", "complex64", "complex128", "finfo", "get_default_dtype",
-           "iinfo", "int8", "int16", "promote_types", "result_type", "set_default_dtype", "short", "uint8", "uint16",
-           "uint32", "uint64"]
+__all__ = ["bfloat16", "can_cast", "cdouble", "cfloat", "complex64", "complex128", "dtype", "finfo",
+           "get_default_dtype", "iinfo", "int8", "int16", "promote_types", "result_type", "set_default_dtype", "short",
+           "uint8", "uint16", "uint32", "uint64"]
 
 float16 = numpy.dtype("float16")
 float32 = numpy.dtype("float32")
@@ -42,6 +42,8 @@ bool_ = numpy.dtype("bool")
 int8, uint8, int16 = numpy.dtype("int8"), numpy.dtype("uint8"), numpy.dtype("int16")
 uint16, uint32, uint64 = numpy.dtype("uint16"), numpy.dtype("uint32"), numpy.dtype("uint64")
 short, cfloat, cdouble = int16, complex64, complex128   # PyTorch's aliases
+# torch.dtype, the class of every dtype name above: `isinstance(d, mg.dtype)` and annotations `dtype: mg.dtype`
+dtype = numpy.dtype
 
 
 class bfloat16:  # noqa: N801 - PyTorch's name

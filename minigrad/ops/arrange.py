@@ -99,7 +99,7 @@ from .shape import (
     swapaxes,
     track_view,
 )
-from .strided import PROPERTIES, adjoint, as_strided, strided  # listed in __all__ and METHODS below
+from .strided import PROPERTIES, adjoint, as_strided, layout, strided  # listed in __all__ and METHODS below
 
 # --- moving dims ---------------------------------------------------------------------------------------
 
@@ -474,12 +474,12 @@ __all__ = [
     # from index_write.py: scatter_reduce, and scatter with PyTorch's older reduce= (index.py's scatter otherwise)
     "scatter_reduce", "scatter",
     # from strided.py
-    "as_strided", "adjoint", "strided",
+    "as_strided", "adjoint", "layout", "strided",
 ]
 # torch.Tensor's methods among them (no stacks, tensordot nor linalg_cross), the in-place ones and unfold
 METHODS: dict = {name: globals()[name] for name in __all__ if name not in (
     "atleast_1d", "atleast_2d", "atleast_3d", "hstack", "vstack", "row_stack", "dstack", "column_stack",
-    "tensordot", "linalg_cross", "strided")}
+    "tensordot", "linalg_cross", "layout", "strided")}
 METHODS.update({"index_add_": index_add_, "index_copy_": index_copy_, "index_fill_": index_fill_,
                 "masked_scatter_": masked_scatter_, "unfold": unfold,
                 "index_put_": index_put_, "put_": put_, "scatter_reduce_": scatter_reduce_, "scatter_": scatter_})

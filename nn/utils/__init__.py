@@ -64,9 +64,9 @@ def detach_state(state: Any) -> Any:
     raise TypeError(f"nn.utils.detach_state: expected a Tensor or a tuple/list of Tensors, got {type(state).__name__}")
 
 
-def clip_grad_norm_(params: Any, max_norm: float, norm_type: float = 2.0,
+def clip_grad_norm_(parameters: Any, max_norm: float, norm_type: float = 2.0,
                     error_if_nonfinite: bool = False, foreach: bool | None = None) -> Tensor:
-    """Scale the gradients of ``params`` so their joint ``norm_type``-norm is at most ``max_norm``.
+    """Scale the gradients of ``parameters`` so their joint ``norm_type``-norm is at most ``max_norm``.
 
     The total norm is the norm of the per-parameter norms (``inf``: the largest
     absolute entry). When ``max_norm / (total + 1e-6)`` is below 1 every
@@ -76,8 +76,8 @@ def clip_grad_norm_(params: Any, max_norm: float, norm_type: float = 2.0,
     ``foreach`` is accepted for PyTorch's signature (one loop serves both).
     """
     norm_type = float(norm_type)   # torch's ValueError/TypeError for "fro" or None, also with no gradients
-    is_generator = isinstance(params, types.GeneratorType)
-    params = _tensors(params, "clip_grad_norm_")
+    is_generator = isinstance(parameters, types.GeneratorType)
+    params = _tensors(parameters, "clip_grad_norm_")
     if is_generator and not params:
         warnings.warn("`parameters` is an empty generator, no gradient clipping will occur.", stacklevel=2)
     tensors = [p for p in params if p.grad is not None]
@@ -119,10 +119,10 @@ def _total_norm(arrays: list, norm_type: float, error_if_nonfinite: bool, name: 
     return mg.as_tensor(xp.asarray(total))
 
 
-def clip_grads_with_norm_(params: Any, max_norm: float, total_norm: Any, foreach: bool | None = None) -> None:
+def clip_grads_with_norm_(parameters: Any, max_norm: float, total_norm: Any, foreach: bool | None = None) -> None:
     """Scale every gradient by ``max_norm / (total_norm + 1e-6)`` when that is below 1, in place, as
     ``torch.nn.utils.clip_grads_with_norm_`` (``total_norm`` from :func:`get_total_norm`)."""
-    grads = [p.grad.data for p in _tensors(params, "clip_grads_with_norm_") if p.grad is not None]
+    grads = [p.grad.data for p in _tensors(parameters, "clip_grads_with_norm_") if p.grad is not None]
     if not grads:
         return
     xp = mg.array_module(grads[0])
@@ -130,6 +130,8 @@ def clip_grads_with_norm_(params: Any, max_norm: float, total_norm: Any, foreach
     with mg.on_device(mg.device_of(grads[0])):
         # max_norm / (total + 1e-6) as PyTorch computes it (Tensor.__rtruediv__: a reciprocal, then a product)
         coef = xp.minimum(xp.reciprocal(total + 1e-6) * float(max_norm), 1.0)
+        for g in grads:
+            _refuse_unwritable(g, "clip_grads_with_norm_")
         for g in grads:
             # PyTorch's foreach path takes a 0-d total only; its loop (foreach=False) broadcasts into each gradient
             if coef.ndim and (foreach is not False or not _broadcasts_into(coef.shape, g.shape)):
@@ -140,6 +142,17 @@ def clip_grads_with_norm_(params: Any, max_norm: float, total_norm: Any, foreach
                 g[...] = (g.astype(xp.float32) * scale.astype(xp.float32)).astype(xp.float16)
             else:
                 g *= scale.astype(g.dtype)
+
+
+def _refuse_unwritable(g: Any, name: str) -> None:
+    """PyTorch's RuntimeError for a gradient clipped in place that cannot be written: an expanded view (assigned as
+    ``p.grad = g.expand(...)``; NumPy's ValueError otherwise, CuPy's a silent race) or read-only memory."""
+    if g.size > 1 and any(n > 1 and step == 0 for n, step in zip(g.shape, g.strides)):
+        raise RuntimeError(f"nn.utils.{name}: unsupported operation: more than one element of the written-to tensor "
+                           f"(a .grad of shape {tuple(g.shape)}, an expanded view) refers to a single memory location. "
+                           "Please clone() the tensor before performing the operation.")
+    if not getattr(getattr(g, "flags", None), "writeable", True):
+        raise RuntimeError(f"nn.utils.{name}: the .grad of shape {tuple(g.shape)} is read-only memory; clone() it")
 
 
 def _broadcasts_into(shape: tuple, target: tuple) -> bool:
@@ -197,16 +210,17 @@ def _grad_norm(g: Any, norm_type: float) -> Any:
     return xp.linalg.norm(g.ravel(), norm_type)
 
 
-def clip_grad_value_(params: Any, clip_value: float, foreach: bool | None = None) -> None:
+def clip_grad_value_(parameters: Any, clip_value: float, foreach: bool | None = None) -> None:
     """Clamp every gradient entry into ``[-clip_value, clip_value]`` in place."""
     clip_value = float(clip_value)
     if not clip_value >= 0:
         raise InputShapeError(f"nn.utils.clip_grad_value_: clip_value must be >= 0, got {clip_value}")
-    grads = [p.grad.data for p in _tensors(params, "clip_grad_value_") if p.grad is not None]
+    grads = [p.grad.data for p in _tensors(parameters, "clip_grad_value_") if p.grad is not None]
     for g in grads:
         if g.dtype.kind == "c":   # NumPy would clip complex numbers by their lexicographic order
             raise NotImplementedError(f"nn.utils.clip_grad_value_: clamp is not supported for complex types (a "
                                       f"{g.dtype} gradient of shape {g.shape})")
+        _refuse_unwritable(g, "clip_grad_value_")
     for g in grads:
         mg.array_module(g).clip(g, -clip_value, clip_value, out=g)
 

@@ -183,23 +183,23 @@ def _same_sequence(elem: Sequence, fields: list) -> Any:
         return fields
 
 
-def default_convert(sample: Any) -> Any:
-    """Without batching: arrays and numbers in the sample become Tensors (PyTorch's default_convert)."""
-    if isinstance(sample, mg.Tensor):
-        return sample
-    if isinstance(sample, numpy.ndarray) and not isinstance(sample, numpy.ma.MaskedArray):
+def default_convert(data: Any) -> Any:
+    """Without batching: arrays and numbers in the data become Tensors (PyTorch's default_convert)."""
+    if isinstance(data, mg.Tensor):
+        return data
+    if isinstance(data, numpy.ndarray) and not isinstance(data, numpy.ma.MaskedArray):
         # as PyTorch: arrays of strings or objects stay arrays; the others (a memmap, a matrix) convert or raise
-        return sample if sample.dtype.kind in "SUO" else mg.as_tensor(numpy.asarray(sample))
-    if mg.is_array(sample):   # a CuPy array
-        return mg.as_tensor(sample)
-    if isinstance(sample, numpy.generic) and not isinstance(sample, (numpy.str_, numpy.bytes_)):
-        return mg.tensor(sample)
-    if isinstance(sample, Mapping):
-        return _same_mapping(sample, {key: default_convert(value) for key, value in sample.items()})
-    if isinstance(sample, tuple) and hasattr(sample, "_fields"):
-        return type(sample)(*(default_convert(v) for v in sample))
-    if isinstance(sample, tuple):
-        return [default_convert(v) for v in sample]
-    if isinstance(sample, Sequence) and not isinstance(sample, (str, bytes)):
-        return _same_sequence(sample, [default_convert(v) for v in sample])
-    return sample
+        return data if data.dtype.kind in "SUO" else mg.as_tensor(numpy.asarray(data))
+    if mg.is_array(data):   # a CuPy array
+        return mg.as_tensor(data)
+    if isinstance(data, numpy.generic) and not isinstance(data, (numpy.str_, numpy.bytes_)):
+        return mg.tensor(data)
+    if isinstance(data, Mapping):
+        return _same_mapping(data, {key: default_convert(value) for key, value in data.items()})
+    if isinstance(data, tuple) and hasattr(data, "_fields"):
+        return type(data)(*(default_convert(v) for v in data))
+    if isinstance(data, tuple):
+        return [default_convert(v) for v in data]
+    if isinstance(data, Sequence) and not isinstance(data, (str, bytes)):
+        return _same_sequence(data, [default_convert(v) for v in data])
+    return data
