@@ -68,9 +68,9 @@ def _centered(x: Tensor, axes: tuple) -> tuple[Tensor, Tensor]:
     first = x.detach()[tuple(slice(0, 1) if axis in axes else slice(None) for axis in range(x.ndim))]
     shifted = x - first
     mean = shifted.mean(axis=axes, keepdims=True)
-    with mg.no_grad():
-        unshifted = first + mean
-    return shifted - mean, unshifted
+    # of mean.detach(), not under no_grad: an op under no_grad on a tensor carrying tangents made jacfwd(jacfwd(...))
+    # of layer_norm/group_norm/batch_norm refuse (forward AD differentiates through no_grad)
+    return shifted - mean, first + mean.detach()
 
 
 def _normalized(x: Tensor, axes: tuple, eps: float, flat_to_zero: bool = False) -> tuple[Tensor, Tensor, Tensor]:
