@@ -668,7 +668,7 @@ def _accumulate(leaves: dict, owned: set, shared: bool = False) -> None:
                 if getattr(g, "shape", ()) != leaf.data.shape:
                     g = _in_leaf_shape(leaf, g, shared or _shares_gradient(leaf, leaves))
                 _add_to_grad(leaf, g, leaf in owned)
-            else:   # the common case, inline
+            else:   # the common case, inline (an add into a read-only .grad: see refuse_unwritable_grad)
                 array = total.data
                 array += g
                 if getrefcount(array) > _GRAD_ALONE:   # held elsewhere too: perhaps saved by a graph, which then
@@ -681,6 +681,35 @@ def _accumulate(leaves: dict, owned: set, shared: bool = False) -> None:
             restore_state(left_by_hooks)
         run_post_accumulate_hooks(leaves)
         restore_state(mode)
+
+
+def refuse_unwritable_grad(error: BaseException) -> None:
+    """PyTorch's RuntimeError where a backward added into a ``.grad`` it cannot write (a user assigned an expanded
+    view, ``p.grad = g.expand(...)``, or a read-only array's tensor), raised from NumPy's ValueError ``error`` if that
+    is what it was; nothing otherwise. The backward's callers call it when the walk or the accumulation raised:
+    it finds the leaf in the frame that raised (:func:`_accumulate` or ``_add_to_grad``), so the accumulation's
+    loop carries no ``try`` of its own."""
+    if type(error) is not ValueError:
+        return
+    tb = error.__traceback__
+    while tb is not None and tb.tb_next is not None:
+        tb = tb.tb_next
+    if tb is None or tb.tb_frame.f_code not in (_accumulate.__code__, _add_to_grad.__code__):
+        return
+    leaf = tb.tb_frame.f_locals.get("leaf", tb.tb_frame.f_locals.get("tensor"))
+    data = getattr(getattr(leaf, "_grad", None), "data", None)
+    if data is None or getattr(data.flags, "writeable", True) and not _overlaps(data):
+        return
+    what = "an expanded view: more than one element of the written-to tensor refers to a single memory " \
+        "location" if _overlaps(data) else "read-only memory (a non-writable NumPy array's)"
+    raise RuntimeError(f"backward: cannot add the gradient into the .grad of {_leaf_label(leaf)} in place: that "
+                       f".grad (shape {tuple(data.shape)}) is {what}. Please clone() the tensor before assigning it "
+                       "to .grad (PyTorch's 'unsupported operation')") from error
+
+
+def _overlaps(array: Any) -> bool:
+    """Whether elements of ``array`` share memory through a zero stride (an ``expand``-ed view)."""
+    return array.size > 1 and any(n > 1 and step == 0 for n, step in zip(array.shape, array.strides))
 
 
 def _leaf_by_leaf(leaves: dict, owned: set) -> None:

@@ -28,7 +28,16 @@ from ..hooks import (
 from ..recording import _state, refuse_backward_in_transform
 from ..tensor import Tensor
 from ..versions import INPLACE
-from .engine import Function, GradShapeError, LazyGradient, _accumulate, _dense, _root_grad, _walk
+from .engine import (
+    Function,
+    GradShapeError,
+    LazyGradient,
+    _accumulate,
+    _dense,
+    _root_grad,
+    _walk,
+    refuse_unwritable_grad,
+)
 
 __all__ = ["backward", "grad", "tensor_backward"]
 
@@ -84,11 +93,11 @@ def tensor_backward(self: Tensor, gradient: Any = None, retain_graph: bool | Non
     try:
         leaves = {self: gradient} if self._node is None else _walk(self, gradient, retain_graph, None, owned,
                                                                    finished=finished)
-    except BaseException:
+        _accumulate(leaves, owned)   # (in the try: an add into a read-only .grad raises PyTorch's error, below)
+    except BaseException as error:
         _accumulate(finished, owned)   # as PyTorch's engine, which had added these before the error
+        refuse_unwritable_grad(error)
         raise
-    else:
-        _accumulate(leaves, owned)
     finally:
         if token is not None:
             _state.reset(token)
@@ -164,13 +173,13 @@ def backward(tensors: Any, grad_tensors: Any = None, retain_graph: bool | None =
     token = _grad_off()
     try:
         leaves = _walk_roots(roots, grads, False if retain_graph is None else retain_graph, owned, targets, finished)
-    except BaseException:   # as PyTorch's engine, which had added these before the error
-        _accumulate({leaf: g for leaf, g in finished.items() if targets is None or leaf in targets.leaves}, owned)
-        raise
-    else:
         if targets is not None:
             leaves = {leaf: g for leaf, g in leaves.items() if leaf in targets.leaves}
-        _accumulate(leaves, owned)
+        _accumulate(leaves, owned)   # (in the try: an add into a read-only .grad raises PyTorch's error, below)
+    except BaseException as error:   # as PyTorch's engine, which had added these before the error
+        _accumulate({leaf: g for leaf, g in finished.items() if targets is None or leaf in targets.leaves}, owned)
+        refuse_unwritable_grad(error)
+        raise
     finally:
         if targets is not None:
             CAPTURING.targets = outer_targets
