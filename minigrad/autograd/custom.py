@@ -45,6 +45,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import inspect
+import threading
 import warnings
 from typing import Any, Callable
 
@@ -439,11 +440,14 @@ def _apply(op: type, *args: Any, **kwargs: Any) -> Any:
     if tracer not in (True, False) and hasattr(tracer, "note_eager"):
         tracer.note_eager(f"it calls the custom autograd Function {op.__name__}, whose forward the replay "
                           "cannot see into")
-    if current_level() is not None and _users(op):
+    if (current_level() is not None or FUNCTIONALIZING.depth) and _users(op):
         _check_transforms(op, setup)
     positions = [i for i, a in enumerate(args) if isinstance(a, Tensor)]
     # as PyTorch's: whether each input requires grad, also under no_grad (where no node is recorded)
     needs = tuple(isinstance(a, Tensor) and a.requires_grad for a in args)
+    if engine.FORWARD_AD is not None and any(needs) and not _reverse_transform_innermost():
+        # PyTorch's duals do not require grad (minigrad's do: forward AD runs on the reverse-mode graph)
+        needs = tuple(need and engine.FORWARD_AD.requires_grad_outside(a) for a, need in zip(args, needs))
     randomness = vmap_randomness()
     # (as PyTorch's, a call on inputs none of which is mapped runs forward, not the rule)
     rule = randomness is not None and uses_vmap_rule(op, "vmap" in _defined(op)) and batched(args)
@@ -483,6 +487,22 @@ def _users(op: type) -> bool:
     return op.__module__.split(".")[0] not in ("minigrad", "nn")
 
 
+def _reverse_transform_innermost() -> bool:
+    """Whether the innermost ``mg.func`` transform whose function runs now (vmaps aside) differentiates in reverse
+    mode (grad, vjp, jacrev; its ``_Level`` has an ``api`` and is not ``forward``): its inputs require grad there,
+    as torch.func's, also inside a dual level."""
+    level = current_level()
+    while level is not None and getattr(level, "batches", False) and not hasattr(level, "api"):
+        level = level.enclosing
+    return level is not None and hasattr(level, "api") and not level.forward
+
+
+class _Functionalizing(threading.local):
+    depth = 0   # > 0 while this thread runs a function under mg.func.functionalize
+
+
+FUNCTIONALIZING = _Functionalizing()
+
 FUNCTORCH_SETUP = ("In order to use an autograd.Function with functorch transforms (vmap, grad, jvp, jacrev, ...), it "
                    "must override the setup_context staticmethod. For more details, please see "
                    "https://pytorch.org/docs/main/notes/extending.func.html")
@@ -492,9 +512,13 @@ def _check_transforms(op: type, setup: bool) -> None:
     """PyTorch's refusals, before its forward runs, for the user's Function ``op`` applied inside a ``mg.func``
     transform: inside any (vmap, grad, vjp, jacrev, jvp, jacfwd, hessian; not linearize) a ``forward(ctx, …)``
     without ``setup_context``; inside a batching one (vmap, and jacfwd/hessian, which are vmaps in PyTorch) one
-    without a ``vmap`` staticmethod or ``generate_vmap_rule=True``. Both RuntimeError."""
+    without a ``vmap`` staticmethod or ``generate_vmap_rule=True``; inside ``functionalize`` any (PyTorch has no
+    functionalization rule for a custom Function). All RuntimeError."""
     if not setup:
         raise RuntimeError(f"{op.__name__}: {FUNCTORCH_SETUP}")
+    if FUNCTIONALIZING.depth:
+        raise RuntimeError(f"{op.__name__}: NYI: Functionalize rule for custom_function_call (PyTorch's "
+                           "functionalize cannot run a custom autograd.Function; call it outside functionalize)")
     if "vmap" not in _defined(op) and not getattr(op, "generate_vmap_rule", False):
         level = current_level()
         while level is not None and not getattr(level, "batches", False):

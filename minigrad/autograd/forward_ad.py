@@ -36,7 +36,9 @@ op), which the double-vjp trick gives from the engine's complex gradients (PyTor
 where ``create_graph=True`` has a complex rule for every op involved.
 
 Differences from PyTorch, all of the same origin (a tangent is derived from the recorded graph):
-- dual tensors and the tensors recorded from them require grad and have a ``grad_fn`` inside the level;
+- dual tensors and the tensors recorded from them require grad and have a ``grad_fn`` inside the level (a custom
+  Function's ``ctx.needs_input_grad`` is PyTorch's all the same: False for them, unless they also depend on a
+  tensor from outside the level that requires grad or a reverse transform differentiates them);
 - ``unpack_dual(y).primal`` of a computed ``y`` that also depends on tensors requiring grad outside the
   level is ``y`` itself (PyTorch: a view of y without the tangent);
 - an in-place op that is not recorded (under ``no_grad``, or on a tensor computed under ``no_grad``) on a
@@ -241,6 +243,12 @@ class _Level:
                 return True
         return bool(edges) and self.reaches_dual(edges)
 
+    def requires_grad_outside(self, t: Tensor) -> bool:
+        """For a ``t`` that requires grad: whether it does as PyTorch's would, not only as (a tensor computed from)
+        this level's duals, that is whether its graph reaches a tensor from outside the level that requires grad
+        (a custom Function's ``ctx.needs_input_grad``)."""
+        return self.reached([t])[1]
+
     def hide(self, shadows: tuple) -> tuple:
         """The tensors an op run under no_grad hands out for its recorded outputs ``shadows``: the same arrays,
         not requiring grad; each floating-point one carries its shadow's tangent."""
@@ -341,6 +349,10 @@ class _AnyThread:
     def keeps_tangent(self, edges: list) -> bool:
         level = _here.level
         return level is not None and level.keeps_tangent(edges)
+
+    def requires_grad_outside(self, t: Tensor) -> bool:
+        level = _here.level
+        return level is None or level.requires_grad_outside(t)
 
     def hide(self, shadows: tuple) -> tuple:
         return _here.level.hide(shadows)   # only after keeps_tangent said True

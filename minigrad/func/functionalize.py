@@ -6,6 +6,7 @@ mutated, as PyTorch's "fix-up" copies the new values back into it. What a caller
 aliasing: PyTorch's outputs never share memory with an input that the call mutated (they are new tensors holding
 the values), nor, with ``remove='mutations_and_views'``, with any input (its views become copies); an input
 returned untouched is that input. So those outputs are cloned here (their gradients flow through the clone).
+A custom ``autograd.Function`` applied inside raises PyTorch's RuntimeError (it has no functionalization rule).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from __future__ import annotations
 import functools
 from typing import Any, Callable
 
+from ..autograd.custom import FUNCTIONALIZING
 from ..tensor import Tensor
 from ..versions import memory_owner
 from . import _pytree
@@ -34,7 +36,11 @@ def functionalize(func: Callable[..., Any], *, remove: str = "mutations") -> Cal
     def functionalized(*args: Any, **kwargs: Any) -> Any:
         inputs = [leaf for leaf in _pytree.flatten((args, kwargs))[0] if isinstance(leaf, Tensor)]
         versions = [x._version for x in inputs]
-        out = func(*args, **kwargs)
+        FUNCTIONALIZING.depth += 1   # a custom Function called inside raises, as PyTorch's
+        try:
+            out = func(*args, **kwargs)
+        finally:
+            FUNCTIONALIZING.depth -= 1
         owners = {id(memory_owner(x.data)) for x in inputs}
         mutated = {id(memory_owner(x.data)) for x, version in zip(inputs, versions) if x._version != version}
 

@@ -612,7 +612,9 @@ def jacrev(func: Callable, argnums: int | tuple = 0, *, has_aux: bool = False, c
     the result has the structure of ``func``'s output, each output holding the structure of the
     input(s) (a tuple over ``argnums`` when it is a tuple). With ``has_aux``: ``(jacobian, aux)``.
     One backward per output element; ``chunk_size`` (rows per batched backward in PyTorch) is accepted
-    and does not change the result.
+    and does not change the result. So a tensor hook registered inside ``func`` (and a custom Function's
+    ``backward``) runs once per row of the Jacobian, with that row's gradient; PyTorch's batched backward runs it
+    once, on all rows (the values are the same; only side effects, such as counting calls, differ).
     """
     if not (chunk_size is None or chunk_size > 0):
         raise ValueError("jacrev: `chunk_size` should be greater than 0.")
