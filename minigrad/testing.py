@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import cmath
+import contextlib
 import math
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy
 
 from . import backend
-from .constructors import empty, randint
+from .constructors import as_tensor, empty, randint
+from .dtypes import get_default_dtype, promote_types
+from .ops.shape import Size
 from .tensor import Tensor
 
 __all__ = ["assert_close", "make_tensor"]
@@ -19,82 +23,254 @@ __all__ = ["assert_close", "make_tensor"]
 _TOLERANCES = {numpy.dtype("float16"): (1e-3, 1e-5), numpy.dtype("float32"): (1.3e-6, 1e-5),
                numpy.dtype("float64"): (1e-7, 1e-7), numpy.dtype("complex64"): (1.3e-6, 1e-5),
                numpy.dtype("complex128"): (1e-7, 1e-7)}
-
-
-_NUMBERS = (bool, int, float, complex)
-
-
-def _pairs(actual: Any, expected: Any, allow_subclasses: bool) -> bool:
-    """PyTorch's comparison pairs: a Tensor with a Tensor, an array with an array, a number with a number."""
-    if not allow_subclasses and type(actual) is not type(expected):
-        return False
-    for kind in (Tensor, numpy.ndarray):
-        if isinstance(actual, kind) != isinstance(expected, kind):
-            return False
-    return backend.is_array(actual) == backend.is_array(expected)
-
-
-def _host(value: Any) -> numpy.ndarray:
-    if isinstance(value, Tensor):
-        return backend.to_numpy(value.data)
-    return numpy.asarray(backend.to_numpy(value) if backend.is_array(value) else value)
+_NUMBER_DTYPES = {int: numpy.dtype("int64"), float: numpy.dtype("float64"), complex: numpy.dtype("complex128")}
 
 
 def assert_close(actual: Any, expected: Any, *, allow_subclasses: bool = True, rtol: float | None = None,
                  atol: float | None = None, equal_nan: bool = False, check_device: bool = True,
                  check_dtype: bool = True, check_layout: bool = True, check_stride: bool = False,
-                 msg: str | None = None) -> None:
-    """Raise AssertionError unless ``|actual - expected| <= atol + rtol·|expected|`` everywhere, with
-    PyTorch's default tolerances for the dtype, its shape/dtype/device (and, with ``check_stride=True``,
-    stride) checks, and nested sequences and dicts compared item by item. ``check_layout`` has nothing to
-    check (every tensor here is dense and strided); ``allow_subclasses=False`` refuses a Parameter compared
-    with a plain Tensor (TypeError), as PyTorch's."""
+                 msg: str | Callable[[str], str] | None = None) -> None:
+    """Raise AssertionError unless ``actual`` and ``expected`` are close, exactly where PyTorch's
+    ``torch.testing.assert_close`` would: tensors (or NumPy arrays, each with its own kind) of one shape,
+    device and dtype (unless ``check_device``/``check_dtype=False``: then compared on the host in the promoted
+    dtype) with ``|actual - expected| <= atol + rtol·|expected|`` everywhere; the default tolerances are the
+    loosest of the two dtypes' (float16 1e-3/1e-5, float32 and complex64 1.3e-6/1e-5, float64 and complex128
+    1e-7/1e-7, integers and bools exact); Python numbers, bools and None compared as numbers, bools and None;
+    sequences and mappings item by item. The message is PyTorch's (mismatched elements, greatest absolute and
+    relative difference and their index, the failing item's path); ``msg`` replaces it (a str) or receives it
+    (a callable). ``check_layout`` has nothing to check (every tensor here is dense and strided);
+    ``check_stride=True`` compares strides; ``allow_subclasses=False`` refuses a Parameter compared with a plain
+    Tensor. Inputs no comparison takes (a Tensor with an array, a number with a tensor) raise TypeError, a
+    tolerance given alone ValueError, as PyTorch's."""
+    options = dict(allow_subclasses=allow_subclasses, rtol=rtol, atol=atol, equal_nan=equal_nan,
+                   check_device=check_device, check_dtype=check_dtype, check_stride=check_stride)
+    try:
+        comparisons = _pairs(actual, expected, (), options)
+    except _Failure as failure:   # (PyTorch's: inputs that cannot be compared ignore msg)
+        raise failure.error() from None
+    for compare in comparisons:
+        try:
+            compare()
+        except _Failure as failure:
+            raise failure.error(msg) from None
+
+
+class _Failure(Exception):
+    """One failed check (PyTorch's ErrorMeta): the exception class, the message and the item's path in the
+    containers; ``error(msg)`` builds what assert_close raises (``msg``: a str replaces the message, a
+    callable receives it)."""
+
+    def __init__(self, kind: type, message: str, path: tuple = ()) -> None:
+        super().__init__(message)
+        self.kind, self.message, self.path = kind, message, path
+
+    def error(self, msg: Any = None) -> Exception:
+        if isinstance(msg, str):
+            return self.kind(msg)
+        message = self.message
+        if self.path:
+            message += f"\n\nThe failure occurred for item {''.join(str([item]) for item in self.path)}"
+        return self.kind(msg(message) if callable(msg) else message)
+
+
+class _Unsupported(Exception):
+    """A pair kind cannot take these two inputs; the next kind is tried."""
+
+
+def _tolerances(rtol: Any, atol: Any, dtypes: tuple, path: tuple) -> tuple:
+    """(rtol, atol): both given, or the loosest default of ``dtypes`` (0 for integer and bool dtypes)."""
     if (rtol is None) != (atol is None):
-        raise ValueError("assert_close: give both rtol and atol, or neither")
-    checks = dict(allow_subclasses=allow_subclasses, rtol=rtol, atol=atol, equal_nan=equal_nan,
-                  check_device=check_device, check_dtype=check_dtype, check_layout=check_layout,
-                  check_stride=check_stride, msg=msg)
-    if isinstance(expected, dict) and isinstance(actual, dict):
-        if actual.keys() != expected.keys():
-            raise AssertionError(msg or f"The keys differ: {sorted(actual)} != {sorted(expected)}")
-        for key in expected:
-            assert_close(actual[key], expected[key], **checks)
-        return
-    if isinstance(expected, (list, tuple)) and isinstance(actual, (list, tuple)):
-        if len(actual) != len(expected):
-            raise AssertionError(msg or f"The lengths differ: {len(actual)} != {len(expected)}")
-        for a, e in zip(actual, expected):
-            assert_close(a, e, **checks)
-        return
-    if not _pairs(actual, expected, allow_subclasses):
-        raise TypeError(f"No comparison pair was able to handle inputs of type {type(actual)} and {type(expected)}.")
-    if check_dtype and type(actual) in _NUMBERS and type(expected) in _NUMBERS and type(actual) is not type(expected):
-        raise AssertionError(msg or f"The (d)types do not match: {type(actual)} != {type(expected)}.")
-    a, e = _host(actual), _host(expected)
-    if isinstance(actual, Tensor) and isinstance(expected, Tensor):
+        raise _Failure(ValueError, f"Both 'rtol' and 'atol' must be either specified or omitted, but got no "
+                                   f"{'rtol' if rtol is None else 'atol'}.", path)
+    if rtol is not None:
+        return rtol, atol
+    rtols, atols = zip(*(_TOLERANCES.get(dtype, (0.0, 0.0)) for dtype in dtypes))
+    return max(rtols), max(atols)
+
+
+def _mismatch(identifier: str, extra: str, rtol: float, atol: float, absolute: Any, relative: Any,
+              absolute_at: tuple | None = None, relative_at: tuple | None = None) -> str:
+    """PyTorch's mismatch message: the header, ``extra``, the greatest absolute and relative differences."""
+    equality = rtol == 0 and atol == 0
+    lines = [f"{identifier} are not {'equal' if equality else 'close'}!", "", extra]
+    for kind, difference, at, tolerance in (("absolute", absolute, absolute_at, atol),
+                                            ("relative", relative, relative_at, rtol)):
+        line = f"{kind.title()} difference: {difference}" if at is None else \
+            f"Greatest {kind} difference: {difference} at index {at}"
+        lines.append(line if equality else f"{line} (up to {tolerance} allowed)")
+    return "\n".join(lines)
+
+
+def _scalar_mismatch(actual: Any, expected: Any, rtol: float, atol: float) -> str:
+    absolute = abs(actual - expected)
+    relative = math.inf if expected == 0 else absolute / abs(expected)
+    return _mismatch("Scalars", f"Expected {expected} but got {actual}.", rtol, atol, absolute, relative)
+
+
+def _pair(actual: Any, expected: Any, path: tuple, options: dict) -> Any:
+    """The comparison for two leaves (PyTorch's pair kinds, tried in its order), or a TypeError."""
+    for kind in (_none_pair, _bool_pair, _number_pair, _array_pair):
+        try:
+            return kind(actual, expected, path, **options)
+        except _Unsupported:
+            continue
+    raise _Failure(TypeError, f"No comparison pair was able to handle inputs of type {type(actual)} and "
+                              f"{type(expected)}.", path)
+
+
+def _none_pair(actual: Any, expected: Any, path: tuple, **_: Any) -> Any:
+    if actual is not None and expected is not None:
+        raise _Unsupported
+
+    def compare() -> None:
+        if not (actual is None and expected is None):
+            raise _Failure(AssertionError, f"None mismatch: {actual} is not {expected}", path)
+    return compare
+
+
+def _bool_pair(actual: Any, expected: Any, path: tuple, **_: Any) -> Any:
+    if not all(isinstance(value, (bool, numpy.bool_)) for value in (actual, expected)):
+        raise _Unsupported
+    actual, expected = bool(actual), bool(expected)
+
+    def compare() -> None:
+        if actual is not expected:
+            raise _Failure(AssertionError, f"Booleans mismatch: {actual} is not {expected}", path)
+    return compare
+
+
+def _number_pair(actual: Any, expected: Any, path: tuple, *, rtol: Any, atol: Any, equal_nan: bool,
+                 check_dtype: bool, **_: Any) -> Any:
+    if not all(isinstance(value, (*_NUMBER_DTYPES, numpy.number)) for value in (actual, expected)):
+        raise _Unsupported
+    actual, expected = (value.item() if isinstance(value, numpy.number) else value for value in (actual, expected))
+    if isinstance(actual, bool) or isinstance(expected, bool):   # (PyTorch fails here too, with its own error)
+        raise _Failure(RuntimeError, f"assert_close cannot compare {actual!r} ({type(actual).__name__}) with "
+                                     f"{expected!r} ({type(expected).__name__}): a bool compares with a bool", path)
+    rtol, atol = _tolerances(rtol, atol, (_NUMBER_DTYPES[type(actual)], _NUMBER_DTYPES[type(expected)]), path)
+
+    def compare() -> None:
+        if check_dtype and type(actual) is not type(expected):
+            raise _Failure(AssertionError, f"The (d)types do not match: {type(actual)} != {type(expected)}.", path)
+        if actual == expected or equal_nan and cmath.isnan(actual) and cmath.isnan(expected):
+            return
+        difference = abs(actual - expected)
+        if cmath.isfinite(difference) and difference <= atol + rtol * abs(expected):
+            return
+        raise _Failure(AssertionError, _scalar_mismatch(actual, expected, rtol, atol), path)
+    return compare
+
+
+def _as_tensor(value: Any) -> Tensor:
+    if isinstance(value, Tensor):
+        return value
+    if not (isinstance(value, numpy.ndarray) or backend.is_array(value)):
+        raise _Unsupported
+    try:
+        return as_tensor(value)
+    except (TypeError, ValueError):
+        raise _Unsupported from None
+
+
+def _array_pair(actual: Any, expected: Any, path: tuple, *, allow_subclasses: bool, rtol: Any, atol: Any,
+                equal_nan: bool, check_device: bool, check_dtype: bool, check_stride: bool, **_: Any) -> Any:
+    if not (isinstance(actual, type(expected)) or isinstance(expected, type(actual))):
+        raise _Unsupported
+    if not allow_subclasses and type(actual) is not type(expected):
+        raise _Unsupported
+    actual, expected = _as_tensor(actual), _as_tensor(expected)
+    rtol, atol = _tolerances(rtol, atol, (numpy.dtype(actual.dtype), numpy.dtype(expected.dtype)), path)
+    if rtol < 0 or atol < 0:
+        raise _Failure(RuntimeError, f"assert_close: rtol and atol must be greater than or equal to zero, but got "
+                                     f"rtol={rtol} and atol={atol}", path)
+
+    def attribute(name: str, a: Any, e: Any) -> _Failure:
+        return _Failure(AssertionError, f"The values for attribute '{name}' do not match: {a} != {e}.", path)
+
+    def compare() -> None:
+        if actual.shape != expected.shape:
+            raise attribute("shape", Size(actual.shape), Size(expected.shape))
+        if check_stride and actual.stride() != expected.stride():
+            raise attribute("stride()", actual.stride(), expected.stride())
         if check_device and actual.device != expected.device:
-            raise AssertionError(msg or f"The values are on different devices: {actual.device} != {expected.device}")
+            raise attribute("device", actual.device, expected.device)
         if check_dtype and actual.dtype != expected.dtype:
-            raise AssertionError(msg or f"The values have different dtypes: {actual.dtype} != {expected.dtype}")
-    if a.shape != e.shape:
-        raise AssertionError(msg or f"The values have different shapes: {a.shape} != {e.shape}")
-    if check_stride and isinstance(actual, Tensor) and isinstance(expected, Tensor) \
-            and actual.stride() != expected.stride():
-        raise AssertionError(msg or f"The values for attribute 'stride()' do not match: {actual.stride()} != "
-                             f"{expected.stride()}.")
-    if rtol is None:
-        rtol, atol = _TOLERANCES.get(numpy.result_type(a, e), (0.0, 0.0))
-    if a.dtype.kind in "biu" and e.dtype.kind in "biu":
-        close = a == e
+            raise attribute("dtype", actual.dtype, expected.dtype)
+        a, e = backend.to_numpy(actual.data), backend.to_numpy(expected.data)
+        if a.dtype != e.dtype:   # (PyTorch's promotion; its unsigned 16-64 bit dtypes count as int64)
+            wide = [numpy.dtype("int64") if d.kind == "u" and d.itemsize > 1 else d for d in (a.dtype, e.dtype)]
+            common = numpy.dtype(promote_types(*wide))
+            a, e = a.astype(common), e.astype(common)
+        with numpy.errstate(all="ignore"):
+            close = _isclose(a, e, rtol, atol, equal_nan)
+            if close.all():
+                return
+            if a.ndim == 0:
+                raise _Failure(AssertionError, _scalar_mismatch(a.item(), e.item(), rtol, atol), path)
+            raise _Failure(AssertionError, _tensor_mismatch(a, e, close, rtol, atol), path)
+    return compare
+
+
+def _isclose(a: numpy.ndarray, e: numpy.ndarray, rtol: float, atol: float, equal_nan: bool) -> numpy.ndarray:
+    """PyTorch's ``isclose`` for two arrays of one dtype: equal, or both NaN with ``equal_nan``, or a finite
+    ``|a - e| <= atol + |rtol·e|`` computed in that dtype (bools in the default dtype, integers' allowed error
+    in it too)."""
+    close = a == e
+    if equal_nan and a.dtype.kind in "fc":
+        close |= numpy.isnan(a) & numpy.isnan(e)
+    if rtol == 0 and atol == 0:
+        return close
+    floating = numpy.dtype(get_default_dtype())
+    if a.dtype.kind == "b":
+        a, e = a.astype(floating), e.astype(floating)
+    if a.dtype.kind in "iu":   # (the error exact, in int64: no wrap-around)
+        allowed = floating.type(atol) + numpy.abs(floating.type(rtol) * e.astype(floating))
+        error = numpy.abs(a.astype(numpy.int64) - e.astype(numpy.int64)).astype(floating)
     else:
-        close = numpy.isclose(a, e, rtol=rtol, atol=atol, equal_nan=equal_nan)
-    if not close.all():
-        bad = int((~close).sum())
-        difference = numpy.abs(a.astype(numpy.float64) - e.astype(numpy.float64))
-        raise AssertionError(msg or f"Tensor-likes are not close!\n\nMismatched elements: {bad} / {a.size} "
-                             f"({100 * bad / max(a.size, 1):.1f}%)\nGreatest absolute difference: "
-                             f"{numpy.nanmax(difference) if difference.size else 0} (up to {atol} allowed)\n"
-                             f"rtol={rtol}, atol={atol}")
+        allowed = a.real.dtype.type(atol) + numpy.abs(a.real.dtype.type(rtol) * e)
+        error = numpy.abs(a - e)
+    return close | (numpy.isfinite(error) & (error <= allowed))
+
+
+def _tensor_mismatch(a: numpy.ndarray, e: numpy.ndarray, close: numpy.ndarray, rtol: float, atol: float) -> str:
+    """PyTorch's message for two arrays (of one dtype, at least one dim) that are not close everywhere."""
+    mismatched = int(close.size - close.sum())
+    extra = f"Mismatched elements: {mismatched} / {close.size} ({mismatched / close.size:.1%})"
+    a, e, matches = a.reshape(-1), e.reshape(-1), close.reshape(-1)
+    if a.dtype.kind not in "fc":
+        a, e = a.astype(numpy.int64), e.astype(numpy.int64)
+    absolute = numpy.abs(a - e)
+    absolute[matches] = 0
+    if a.dtype.kind == "i":   # (PyTorch's int64 / int64 is in the default dtype)
+        relative = absolute.astype(get_default_dtype()) / numpy.abs(e).astype(get_default_dtype())
+    else:
+        relative = absolute / numpy.abs(e)
+    relative[matches] = 0
+    at_absolute, at_relative = int(numpy.argmax(absolute)), int(numpy.argmax(relative))   # (NaN counts as largest)
+    return _mismatch("Tensor-likes", extra, rtol, atol, absolute[at_absolute].item(), relative[at_relative].item(),
+                     tuple(int(i) for i in numpy.unravel_index(at_absolute, close.shape)),
+                     tuple(int(i) for i in numpy.unravel_index(at_relative, close.shape)))
+
+
+def _pairs(actual: Any, expected: Any, path: tuple, options: dict) -> list:
+    """The comparisons of two (possibly nested) inputs: sequences item by item, mappings key by key."""
+    if isinstance(actual, Sequence) and not isinstance(actual, str) and isinstance(expected, Sequence) \
+            and not isinstance(expected, str):
+        if len(actual) != len(expected):
+            raise _Failure(AssertionError, f"The length of the sequences mismatch: {len(actual)} != {len(expected)}",
+                           path)
+        return [pair for i in range(len(actual)) for pair in _pairs(actual[i], expected[i], (*path, i), options)]
+    if isinstance(actual, Mapping) and isinstance(expected, Mapping):
+        keys = set(actual.keys())
+        if keys != set(expected.keys()):
+            missing, additional = set(expected.keys()) - keys, keys - set(expected.keys())
+            raise _Failure(AssertionError, f"The keys of the mappings do not match:\nMissing keys in the actual "
+                                           f"mapping: {sorted(missing)}\nAdditional keys in the actual mapping: "
+                                           f"{sorted(additional)}", path)
+        with contextlib.suppress(Exception):
+            keys = sorted(keys)
+        return [pair for key in keys for pair in _pairs(actual[key], expected[key], (*path, key), options)]
+    return [_pair(actual, expected, path, options)]
 
 
 def make_tensor(*shape: Any, dtype: Any, device: Any, low: float | None = None, high: float | None = None,
@@ -132,8 +308,14 @@ def make_tensor(*shape: Any, dtype: Any, device: Any, low: float | None = None, 
         result = randint(math.ceil(low), math.ceil(high), shape, dtype=dt, device=device)
     else:
         result = empty(shape, dtype=dt, device=device)
-        parts = result.data.view(result.data.real.dtype) if dt.kind == "c" else result.data
-        parts[...] = empty(parts.shape, dtype=parts.dtype, device=device).uniform_(low, high).data
+        # (a complex tensor's real and imaginary parts side by side, a 0-d one's too)
+        parts = result.data.reshape(-1).view(result.data.real.dtype) if dt.kind == "c" else result.data
+        drawn = empty(parts.shape, dtype=parts.dtype, device=device)
+        if high - low >= float(info.max):   # (PyTorch's: a range wider than the dtype's largest is drawn halved)
+            drawn = drawn.uniform_(low / 2, high / 2) * 2
+        else:
+            drawn = drawn.uniform_(low, high)
+        parts[...] = drawn.data
     if noncontiguous:
         result = result[..., 1::2]
     elif memory_format is not None:
