@@ -47,6 +47,7 @@ from .elementwise import (
     where,
 )
 from .inplace import masked_fill
+from .iterator_layout import elementwise_layout
 from .join import cat, chunk, concat, split, stack, unbind
 from .linalg import bmm, matmul, matmul_operator
 from .norms import matrix_norm
@@ -142,6 +143,8 @@ def _compare(name: str, op: Any, operator: bool = False) -> Any:
                 from error
         if not backend.is_array(result):
             result = backend.numpy.asarray(result)   # NumPy gives a scalar for 0-d operands
+        else:   # PyTorch's layout of mixed-layout operands
+            result = elementwise_layout(backend.array_module(result), result, (self.data, raw))
         # an mg.compile capture records the comparison, so a replay compares the new values
         return note_draw(name, op, (self, other), Tensor._make(result, False, None, 0))
     compare.__name__ = name

@@ -41,7 +41,7 @@ from ._util import (
     read_by_the_others,
     sum_to,
 )
-from .iterator_layout import lay_out_as_torch, strides_over
+from .iterator_layout import elementwise_layout, lay_out_as_torch, strides_over
 from .shape import AsType
 
 _PYTHON_NUMBER = (bool, int, float, complex)   # where(mask, 2, 0): a pair of these takes PyTorch's dtype
@@ -107,6 +107,14 @@ class Add(Function):
 
     def forward(self, a: Any, b: Any) -> Any:
         y = a + b
+        try:   # the usual case first: y in a's layout, or a and b in one layout (then y is in PyTorch's)
+            if y.strides == a.strides or a.strides == b.strides:
+                shape_a, shape_b = a.shape, b.shape
+                self.shapes = None if shape_a == shape_b == y.shape else (shape_a, shape_b)
+                return y
+        except AttributeError:   # a Python number
+            pass
+        y = elementwise_layout(self.xp, y, (a, b))
         self.shapes = _broadcast_shapes(a, b, y)
         return y
 
@@ -129,6 +137,13 @@ class Sub(Function):
         if with_bool:
             _refuse_bool_subtraction(a, b)
         y = a - b
+        try:   # the usual case first: y in a's layout, or a and b in one layout (then y is in PyTorch's)
+            if shape_a == shape_b and (y.strides == a.strides or a.strides == b.strides):
+                self.shapes = None
+                return y
+        except AttributeError:   # a Python number
+            pass
+        y = elementwise_layout(self.xp, y, (a, b))
         self.shapes = None if shape_a == shape_b == _shape(y) else (shape_a, shape_b)
         return y
 
@@ -179,6 +194,14 @@ class Mul(Function):
         y = a * b
         if y.dtype is _FLOAT16 and (type(b) in _REAL_NUMBER or type(a) in _REAL_NUMBER):
             y = _half_by_number(a, b, operator.mul)
+        try:   # the usual case first: y in a's layout, or a and b in one layout (then y is in PyTorch's)
+            if y.strides == a.strides or a.strides == b.strides:
+                shape_a, shape_b = a.shape, b.shape
+                self.shapes = None if shape_a == shape_b == y.shape else (shape_a, shape_b)
+                return y
+        except AttributeError:   # a Python number
+            pass
+        y = elementwise_layout(self.xp, y, (a, b))
         self.shapes = _broadcast_shapes(a, b, y)
         return y
 
@@ -257,8 +280,13 @@ class Div(Function):
         # the inputs, not y, as PyTorch keeps them: the quotient may be changed in place before backward
         # (logits / temperature, then masked_fill_ or fill_diagonal_); a Python number b needs no gradient
         self.saved = (b,) if type(b) in _PYTHON_NUMBER else (b.copy(), a) if self.divisor_copy else (b, a)
-        self.shape_a = _shape(a)
-        return y
+        try:
+            self.shape_a = a.shape
+            if y.strides == a.strides:   # y in a's layout: PyTorch's too
+                return y
+        except AttributeError:   # a Python number
+            self.shape_a = ()
+        return elementwise_layout(self.xp, y, (a, b))
 
     def backward(self, gy: Any) -> tuple:
         b = self.saved[0]
@@ -350,7 +378,7 @@ class Pow(Function):
 
     def forward(self, a: Any, b: Any) -> Any:
         number = isinstance(b, (int, float))
-        y = _power(self.xp, a, b) if number else _number_base_layout(a, a ** b)
+        y = _power(self.xp, a, b) if number else _number_base_layout(a, elementwise_layout(self.xp, a ** b, (a, b)))
         if y.dtype.kind == "c" and not _complex_power_exact(b):
             y = _complex_power_at_zero(self.xp, a, b, y)
         # y is for a tensor exponent's gradient: not kept for pow(Tensor, Scalar), as PyTorch's (x ** 2 may be
@@ -423,7 +451,7 @@ class Maximum(Function):
         y = backend.maximum(self.xp, b, a)   # (CuPy's max gives +0.0 at a tie of zeros)
         if y.dtype.kind == "c":   # NumPy orders complex values lexicographically; PyTorch refuses them
             raise complex_order_error("maximum", y.dtype, runtime=True)
-        return y
+        return elementwise_layout(self.xp, y, (a, b))
 
     def backward(self, gy: Any) -> tuple:
         a, b = self.saved
@@ -440,7 +468,7 @@ class Minimum(Function):
         y = backend.minimum(self.xp, b, a)   # a at a tie, as PyTorch (the sign of a zero result)
         if y.dtype.kind == "c":   # NumPy orders complex values lexicographically; PyTorch refuses them
             raise complex_order_error("minimum", y.dtype, runtime=True)
-        return y
+        return elementwise_layout(self.xp, y, (a, b))
 
     def backward(self, gy: Any) -> tuple:
         a, b = self.saved
@@ -463,7 +491,9 @@ class Where(Function):
         self.saved = (condition,)
         self.shapes = (_shape(a), _shape(b))
         y = self.xp.where(self.xp.asarray(condition) if type(condition) is bool else condition, a, b)
-        return _memory_format.in_format(y, _memory_format.contiguous_format, self.name) if self.c_order else y
+        if self.c_order:
+            return _memory_format.in_format(y, _memory_format.contiguous_format, self.name)
+        return elementwise_layout(self.xp, y, (condition, a, b))
 
     def backward(self, gy: Any) -> tuple:
         (condition,) = self.saved
@@ -655,7 +685,7 @@ class Clip(Function):
         y = y if high is None else backend.minimum(self.xp, high, y)
         if y.dtype.kind == "c":   # a complex x or bound: NumPy orders them lexicographically, PyTorch refuses
             raise complex_order_error(self.name, y.dtype)
-        return y
+        return elementwise_layout(self.xp, y, (x, *bounds))
 
     def backward(self, gy: Any) -> tuple:
         x, low, high = self.saved

@@ -97,6 +97,30 @@ def strides_over(array: Any, shape: tuple) -> list:
                          for d, (n, s) in enumerate(zip(array.shape, array.strides))]
 
 
+def elementwise_layout(xp: Any, result: Any, operands: Sequence[Any]) -> Any:
+    """``result``, computed by NumPy or CuPy from ``operands`` (arrays or Python numbers, in the op's argument
+    order), in PyTorch's layout for an elementwise op (TensorIterator's): itself when it has it, else a copy.
+    Where every array operand's strides are in C order both libraries give C order (checked first); with mixed
+    layouts PyTorch's first operand with an order decides, where NumPy's order "K" falls back to C order
+    (``x.t() + y`` is transposed in PyTorch, so its ``.view(-1)`` raises there), and a broadcast operand's dims
+    are ordered otherwise (``x.t() * y[None]``)."""
+    try:
+        if result.ndim < 2:
+            return result
+        c_order = result.flags.c_contiguous
+    except AttributeError:   # cupy.fuse's proxies while it traces (a fused group has one shape): no layout
+        return result
+    if c_order:   # each operand's strides in C order (C-contiguous, a slice of rows): PyTorch's result is C order
+        for v in operands:
+            strides = getattr(v, "strides", None)
+            if strides and list(strides) != sorted(strides, reverse=True):
+                break
+        else:
+            return result
+    arrays = [v for v in operands if getattr(v, "ndim", 0)]
+    return lay_out_as_torch(xp, result, [strides_over(v, result.shape) for v in arrays])
+
+
 def lay_out_as_torch(xp: Any, result: Any, operands: Sequence[Sequence[int]]) -> Any:
     """``result`` (an array) itself when its strides already are PyTorch's for these ``operands``, else a copy in
     PyTorch's layout (a permuted dense array). Where only size-1 dims' strides differ (they step over no memory),

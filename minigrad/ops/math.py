@@ -41,7 +41,7 @@ from ._util import (
     tensor_arg,
 )
 from .elementwise import _integral, clip, mul
-from .iterator_layout import lay_out_as_torch
+from .iterator_layout import elementwise_layout, lay_out_as_torch
 from .select import c_order
 from .shape import astype, method_dims
 
@@ -340,7 +340,7 @@ class Binary(Function):
 
     def forward(self, a: Any, b: Any) -> Any:
         with backend.errstate(self.xp, divide="ignore", invalid="ignore", over="ignore"):
-            y = self.xp.asarray(self.fn(self.xp, a, b))
+            y = elementwise_layout(self.xp, self.xp.asarray(self.fn(self.xp, a, b)), (a, b))
         self.saved = (a, b, y)
         return y
 
@@ -479,7 +479,7 @@ class Lerp(Function):
             else:
                 y = xp.where(xp.abs(w) < 0.5, start + w * diff, end + (w - 1) * diff)
         self.saved = (start, end, w)
-        return xp.asarray(y)
+        return elementwise_layout(xp, xp.asarray(y), (start, end, *weight))
 
     def backward(self, gy: Any) -> tuple:
         start, end, w = self.saved

@@ -1,0 +1,134 @@
+"""Round 24: the layout of elementwise results of operands in different layouts, as PyTorch's TensorIterator.
+
+A differential fuzzer (random chains of unary, binary and ternary ops, reductions, joins and splits on C,
+transposed, channels-last, expanded, stepped and offset inputs; 3000 cases against PyTorch) found that
+``add``/``sub``/``mul``/``div``/``pow``/``maximum``/``minimum``/``where``/``clamp``/``lerp``/the comparisons and
+the binary math ops (``atan2``, ``hypot``, ``fmod`` …) kept NumPy's order "K": with mixed layouts NumPy falls back
+to C order where PyTorch's first operand with an order decides (``x.t() + y`` is transposed in PyTorch, so
+``.view(-1)`` raised there and worked here), and it orders the dims of a broadcast operand otherwise. 62 cases of
+dims longer than 1 had other strides (and other ``is_contiguous()``, ``view()`` outcomes); 5 are left (unary ops
+on expanded inputs, ``binary_cross_entropy_with_logits``, ``gather`` of an expanded input).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import numpy as np
+import pytest
+
+import minigrad as mg
+
+torch = pytest.importorskip("torch", reason="no torch")
+
+
+def _observed(t: Any, lib: Any) -> tuple:
+    """What user code sees of a result's layout: strides of its dims longer than 1, contiguity (C and channels
+    last for 4-D), whether ``view(-1)`` works; and its values."""
+    try:
+        t.view(-1)
+        flat = True
+    except RuntimeError:
+        flat = False
+    strides = tuple(s for s, n in zip(t.stride(), t.shape) if n > 1)
+    last = t.is_contiguous(memory_format=lib.channels_last) if t.ndim == 4 else None
+    return tuple(t.shape), strides, bool(t.is_contiguous()), last, flat
+
+
+def _values(t: Any) -> np.ndarray:
+    return np.asarray(t.detach().double().numpy() if t.dtype not in (mg.bool, torch.bool) else t.numpy())
+
+
+def _layouts(lib: Any) -> dict[str, Callable]:
+    """Operands of shape (2, 3, 4, 5) (or broadcast to it) in several layouts, the same values in both libraries."""
+    base = np.round(np.random.default_rng(24).standard_normal((2, 3, 4, 5)), 3) + 2.0
+
+    def c_order(k: int = 0) -> Any:
+        return lib.tensor(base + k)
+
+    return {
+        "C": c_order,
+        "transposed": lambda k=0: lib.tensor(np.ascontiguousarray((base + k).T)).permute(3, 2, 1, 0),
+        "channels_last": lambda k=0: c_order(k).contiguous(memory_format=lib.channels_last),
+        "stepped": lambda k=0: lib.tensor(np.repeat(base + k, 2, axis=1))[:, ::2],
+        "row": lambda k=0: lib.tensor((base + k)[:1, :1, :1]).permute(0, 1, 3, 2).contiguous().permute(0, 1, 3, 2),
+        "broadcast_t": lambda k=0: lib.tensor(np.ascontiguousarray((base + k)[0, 0].T)).t(),
+    }
+
+
+BINARY: dict[str, Callable] = {
+    "add": lambda lib, a, b: a + b,
+    "sub": lambda lib, a, b: a - b,
+    "mul": lambda lib, a, b: a * b,
+    "div": lambda lib, a, b: a / b,
+    "pow": lambda lib, a, b: a ** b,
+    "maximum": lambda lib, a, b: lib.maximum(a, b),
+    "minimum": lambda lib, a, b: lib.minimum(a, b),
+    "where": lambda lib, a, b: lib.where(a > 2, a, b),
+    "clamp": lambda lib, a, b: lib.clamp(a, min=b),
+    "lerp": lambda lib, a, b: lib.lerp(a, b, 0.25),
+    "gt": lambda lib, a, b: a > b,
+    "eq": lambda lib, a, b: a == b,
+    "atan2": lambda lib, a, b: lib.atan2(a, b),
+    "hypot": lambda lib, a, b: lib.hypot(a, b),
+    "fmod": lambda lib, a, b: lib.fmod(a, b),
+}
+PAIRS = [("transposed", "C"), ("channels_last", "C"), ("broadcast_t", "C"), ("stepped", "transposed")]
+
+
+@pytest.mark.parametrize("first,second", PAIRS, ids=[f"{a}-{b}" for a, b in PAIRS])
+@pytest.mark.parametrize("name", list(BINARY))
+def test_binary_result_layout_as_torch(name: str, first: str, second: str) -> None:
+    results = []
+    for lib in (mg, torch):
+        layouts = _layouts(lib)
+        results.append(BINARY[name](lib, layouts[first](), layouts[second](1)))
+    ours, theirs = results
+    assert _observed(ours, mg) == _observed(theirs, torch)
+    np.testing.assert_allclose(_values(ours), _values(theirs), rtol=1e-12, atol=0)
+
+
+TERNARY: dict[str, Callable] = {
+    "where": lambda lib, c, a, b: lib.where(c > 2, a, b),
+    "clamp": lambda lib, x, lo, hi: lib.clamp(x, lo - 0.5, hi),
+    "lerp": lambda lib, s, e, w: lib.lerp(s, e, w / 8),
+    "addcmul": lambda lib, a, b, c: lib.addcmul(a, b, c),
+}
+
+
+@pytest.mark.parametrize("name", list(TERNARY))
+@pytest.mark.parametrize("layouts", [("transposed", "C", "channels_last"), ("row", "channels_last", "C")],
+                         ids=["t-c-cl", "row-cl-c"])
+def test_ternary_result_layout_as_torch(name: str, layouts: tuple) -> None:
+    results = []
+    for lib in (mg, torch):
+        made = _layouts(lib)
+        results.append(TERNARY[name](lib, *(made[layout](k) for k, layout in enumerate(layouts))))
+    ours, theirs = results
+    assert _observed(ours, mg) == _observed(theirs, torch)
+    np.testing.assert_allclose(_values(ours), _values(theirs), rtol=1e-12, atol=0)
+
+
+def test_view_of_a_transposed_sum_raises_as_in_torch() -> None:
+    """The user-visible case: ``(x.t() + y).view(-1)`` raises in PyTorch (the result is transposed), so it does
+    here; ``(y + x.t()).view(-1)`` works in both, with the same values."""
+    x, y = np.arange(6.0).reshape(3, 2), np.arange(6.0).reshape(2, 3) * 10
+    with pytest.raises(RuntimeError):
+        (torch.tensor(x).t() + torch.tensor(y)).view(-1)
+    with pytest.raises(RuntimeError):
+        (mg.tensor(x).t() + mg.tensor(y)).view(-1)
+    ours = (mg.tensor(y) + mg.tensor(x).t()).view(-1)
+    assert ours.tolist() == (torch.tensor(y) + torch.tensor(x).t()).view(-1).tolist()
+    grad = mg.tensor(x, requires_grad=True)
+    (grad.t() * mg.tensor(y)).sum().backward()
+    assert grad.grad.tolist() == y.T.tolist()
+
+
+def test_row_slices_keep_c_order() -> None:
+    """The recurrent-gate case the fast path keeps: slices of rows (strides in C order, not contiguous) give a
+    C-contiguous result in both libraries."""
+    gates = np.arange(4 * 96.0).reshape(4, 96)
+    for lib in (mg, torch):
+        g = lib.tensor(gates)
+        out = g[:, :32] + g[:, 32:64] * g[:, 64:]
+        assert out.is_contiguous() and out.stride() == (32, 1)
