@@ -2,7 +2,8 @@
 
 Where PyTorch 2.13 itself is wrong the reference is another of its spellings that agrees with finite
 differences: ``torch.func.jacfwd(jacfwd(f))`` of layer_norm, instance_norm and batch_norm in training is off
-(forward-over-forward), so the Hessians here are compared with ``torch.func.jacrev(jacrev(f))``.
+(forward-over-forward), and so is ``torch.func.jacrev(jacrev(f))``'s mixed weight/input term of layer_norm, so
+Hessians here are compared with ``torch.autograd.functional.hessian`` (plain double backward).
 """
 
 from __future__ import annotations
@@ -17,7 +18,6 @@ import minigrad.func as mf
 import nn
 
 torch = pytest.importorskip("torch")
-tf = torch.func
 
 RNG = np.random.default_rng(24)
 
@@ -47,5 +47,74 @@ def test_forward_over_forward_hessian_of_normalisation(name: str) -> None:
     def f_torch(x: Any) -> Any:
         return (norm(torch.nn.functional, x) * torch.tensor(weights)).tanh().sum()
 
-    expected = _np(tf.jacrev(tf.jacrev(f_torch))(torch.tensor(x)))
+    expected = _np(torch.autograd.functional.hessian(f_torch, torch.tensor(x)))
     np.testing.assert_allclose(_np(mf.jacfwd(mf.jacfwd(f_mg))(mg.tensor(x))), expected, rtol=1e-9, atol=1e-11)
+
+
+# --- strict=True: PyTorch's checks, in its order and with its messages -------------------------------------------
+
+STRICT_FUNCS = {
+    "linear": lambda L, x, y: (x * 2).sum() + (y * 3).sum(),
+    "quad": lambda L, x, y: (x * x * y).sum(),
+    "const": lambda L, x, y: L.ones((), dtype=L.float64),
+    "abs": lambda L, x, y: x.abs().sum() + y.abs().sum(),
+    "vec_two": lambda L, x, y: (x * y, x * 2),
+    "vec_indep": lambda L, x, y: (x * x, (x * 2).detach()),
+    "empty": lambda L, x, y: x[:0] * y[:0],
+}
+# (api, function, create_graph, vectorize, one input): each raised another error than PyTorch's, or none, or
+# raised where PyTorch computes
+STRICT_CASES = [
+    ("vjp", "linear", True, False, False),           # a result without a graph under create_graph
+    ("jacobian", "linear", True, False, True),
+    ("jacobian", "vec_two", True, False, False),     # PyTorch's message names the output's index
+    ("jacobian", "const", False, True, False),       # the outputs are checked before vectorize=True is refused
+    ("hessian", "vec_indep", False, False, False),   # every output is checked, not only the first
+    ("hessian", "linear", False, False, False),      # "While computing the hessian, ..."
+    ("hessian", "quad", True, False, True),
+    ("hvp", "abs", False, False, False),             # the double-backward trick finds no Hessian
+    ("hvp", "linear", False, False, True),
+    ("vhp", "linear", True, False, False),
+    ("vhp", "quad", True, False, True),
+    ("jvp", "linear", True, False, False),
+    ("jvp", "empty", False, False, False),           # PyTorch computes: an empty output is no independent one
+]
+
+
+def _strict_outcome(lib: Any, module: Any, api: str, fname: str, create_graph: bool, vectorize: bool,
+                    single: bool) -> str:
+    a, b = np.array([0.5, -1.5, 2.0]), np.array([1.5, 0.25, -3.0])
+    x, y = lib.tensor(a, dtype=lib.float64), lib.tensor(b, dtype=lib.float64)
+    f = STRICT_FUNCS[fname]
+    inputs: Any = x if single else (x, y)
+    kwargs: dict = {"strict": True, "create_graph": create_graph}
+    if vectorize:
+        kwargs["vectorize"] = True
+    args: tuple = ()
+    if api in ("jvp", "hvp", "vhp"):
+        args = (lib.tensor(b, dtype=lib.float64) if single else (y, x),)
+    if api == "vjp":
+        args = (lib.ones((), dtype=lib.float64),)
+    try:
+        getattr(module, api)((lambda x: f(lib, x, lib.tensor(b, dtype=lib.float64))) if single
+                             else (lambda x, y: f(lib, x, y)), inputs, *args, **kwargs)
+    except RuntimeError as error:
+        return f"RuntimeError: {error}"
+    return "computed"
+
+
+@pytest.mark.parametrize("case", STRICT_CASES, ids=lambda c: "-".join(str(v) for v in c))
+def test_strict_mode_errors_as_pytorch(case: tuple) -> None:
+    expected = _strict_outcome(torch, torch.autograd.functional, *case)
+    assert _strict_outcome(mg, mg.autograd.functional, *case) == expected
+
+
+def test_jvp_of_an_integer_output_raises_as_pytorch() -> None:
+    """PyTorch's double-backward trick makes a zero that requires grad like each output: an integer one raises."""
+    def f(lib: Any) -> Any:
+        return lambda x: (x > 0).long()
+    x = np.array([1.0, -2.0])
+    with pytest.raises(RuntimeError, match="floating point and complex"):
+        torch.autograd.functional.jvp(f(torch), torch.tensor(x), torch.ones(2, dtype=torch.float64))
+    with pytest.raises(RuntimeError, match="floating point and complex"):
+        mg.autograd.functional.jvp(f(mg), mg.tensor(x), mg.ones(2, dtype=mg.float64))

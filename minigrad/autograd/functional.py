@@ -6,7 +6,8 @@ requires-grad copies of the inputs (``x.detach().requires_grad_()``, as PyTorch:
 captures from outside is not one of its inputs) with recording on, even under ``mg.no_grad()``, and
 runs :func:`minigrad.autograd.grad` over the recorded graph. Outputs and results come back detached, in
 PyTorch's structures. An output that does not depend on an input gives zeros for it, or an error with
-``strict=True`` (PyTorch's messages).
+``strict=True`` (PyTorch's checks, in its order and with its messages: ``_check_requires_grad`` and
+``_fill_in_zeros`` below are its helpers; with ``create_graph=True`` a result without a graph raises too).
 
 With ``create_graph=True`` an input that requires grad is passed on as a view of itself instead (PyTorch's
 ``view_as``), and the results keep their graph, so they can be differentiated again w.r.t. the original
@@ -15,7 +16,8 @@ inputs (higher-order gradients, :mod:`minigrad.higher_order`). :func:`hessian` i
 the twice continuously differentiable functions these are meant for, so ``hvp`` is ``vhp``'s product).
 
 :func:`jvp` uses PyTorch's double-backward trick (two backward walks) for real inputs and outputs, where every
-op involved has a higher-order rule; otherwise (complex, ``strict=True``, an op without one) J·v from the
+op involved has a higher-order rule (with ``strict=True`` too: its checks look at the trick's steps); otherwise
+(complex, an op without one) J·v from the
 Jacobian's rows, one backward per output element (two for a complex one, whose rows give ∂y/∂z and ∂y/∂z*):
 exact, but slower for large outputs.
 ``jacobian(strategy="forward-mode")`` (PyTorch's limits: ``vectorize=True``, no ``create_graph`` or ``strict``)
@@ -51,11 +53,7 @@ def vjp(func: Callable, inputs: Any, v: Any = None, create_graph: bool = False, 
         raise RuntimeError("The vector v can only be None if the user-provided function returns "
                            "a single Tensor with a single element.")
     grads = _grads(outputs, inputs, v, retain_graph=create_graph, create_graph=create_graph)
-    for i, g in enumerate(grads):
-        if g is None and strict:
-            raise RuntimeError(f"The output of the user-provided function is independent of input {i}. "
-                               "This is not allowed in strict mode.")
-    result = tuple(_zeros_like(x) if g is None else _wrap(g) for g, x in zip(grads, inputs))
+    result = _fill_in_zeros(grads, inputs, strict, create_graph, "back")
     return _unpack(_kept(outputs, create_graph), is_outputs_tuple), _unpack(result, is_inputs_tuple)
 
 
@@ -78,15 +76,20 @@ def jvp(func: Callable, inputs: Any, v: Any = None, create_graph: bool = False, 
         raise RuntimeError("The vector v can only be None if the input to the user-provided function is "
                            "a single Tensor with a single element.")
     outputs, is_outputs_tuple = _outputs(func, inputs, "jvp", strict)
+    for i, out in enumerate(outputs):   # PyTorch's double-backward trick needs a zero like it that requires grad
+        if out.dtype.kind not in "fc":
+            raise RuntimeError(f"jvp: Only Tensors of floating point and complex dtype can require gradients (as "
+                               f"PyTorch's double-backward trick asks of a zero like each output): output {i} has "
+                               f"dtype {out.dtype}")
     if create_graph:
         return _jvp_with_graph(outputs, is_outputs_tuple, inputs, v, strict)
-    if not strict and all(t.dtype.kind == "f" for t in inputs + outputs) and \
+    if all(t.dtype.kind == "f" for t in inputs + outputs) and \
             all(vi.dtype == x.dtype for vi, x in zip(v or (), inputs)):
         # PyTorch's double-backward trick where every op has a higher-order rule: a NaN or inf derivative then
         # stays in its own elements (J's rows would spread it: 0 * NaN) and ops run under no_grad count for nothing
         try:
             with record_grad():
-                products = _jvp_with_graph(outputs, True, inputs, v, strict)[1]
+                products = _jvp_with_graph(outputs, True, inputs, v, strict, create_graph=False)[1]
         except NotImplementedError:   # an op without one: the rows of J below
             pass
         else:
@@ -142,10 +145,10 @@ def jacobian(func: Callable, inputs: Any, create_graph: bool = False, strict: bo
     forward = strategy == "forward-mode"
     if forward:
         _check_forward_mode(create_graph, strict, vectorize)
-    if vectorize and strict:
+    is_inputs_tuple, inputs, outputs, is_outputs_tuple = _call(func, inputs, "jacobian", strict, create_graph)
+    if vectorize and strict:   # after calling func and checking its outputs, as PyTorch
         raise RuntimeError("torch.autograd.functional.jacobian: `strict=True` and `vectorized=True` are not "
                            "supported together. Please either set `strict=False` or `vectorize=False`.")
-    is_inputs_tuple, inputs, outputs, is_outputs_tuple = _call(func, inputs, "jacobian", strict, create_graph)
     complex_out = next((out for out in outputs if out.is_complex()), None)
     if complex_out is not None and not forward:   # its rows would be conjugate-convention gradients, not J
         raise RuntimeError(f"jacobian: grad can be implicitly created only for real scalar outputs but got "
@@ -195,10 +198,11 @@ def hessian(func: Callable, inputs: Any, create_graph: bool = False, strict: boo
     def single_output(*inp: Tensor) -> Tensor:
         out = func(*inp)
         is_out_tuple, t_out = _as_tuple(out, "outputs of the user-provided function", "hessian")
-        if strict and not t_out[0].requires_grad:
-            raise RuntimeError("Output 0 of the user-provided function does not require gradients. The outputs "
-                               "must be computed in a differentiable manner from the input when running in "
-                               "strict mode.")
+        for i, t in enumerate(t_out if strict else ()):
+            if not t.requires_grad:
+                raise RuntimeError(f"Output {i} of the user-provided function does not require gradients. The "
+                                   "outputs must be computed in a differentiable manner from the input when running "
+                                   "in strict mode.")
         if is_out_tuple or not isinstance(out, Tensor):
             raise RuntimeError("The function given to hessian should return a single Tensor")
         if out.numel() != 1:
@@ -207,7 +211,9 @@ def hessian(func: Callable, inputs: Any, create_graph: bool = False, strict: boo
         return out.reshape(())
 
     def gradient(*inp: Tensor) -> tuple:
-        return jacobian(single_output, inp, create_graph=True, strict=strict)
+        jac = jacobian(single_output, inp, create_graph=True)
+        _check_requires_grad(jac, "jacobian", strict)
+        return jac
 
     result = jacobian(gradient, inputs, create_graph=create_graph, strict=strict, vectorize=vectorize,
                       strategy=outer_jacobian_strategy)
@@ -242,7 +248,8 @@ def hvp(func: Callable, inputs: Any, v: Any = None, create_graph: bool = False, 
     """``(func(*inputs), H·v)`` for a scalar ``func``, as ``torch.autograd.functional.hvp``.
 
     Shapes as :func:`vhp`. The Hessian of a twice continuously differentiable function is symmetric, so
-    H·v is computed as (vᵀ·H)ᵀ, one backward fewer than PyTorch's double-backward trick.
+    H·v is computed as (vᵀ·H)ᵀ, one backward fewer than PyTorch's double-backward trick (used with ``strict=True``,
+    whose checks look at its steps).
     """
     return _second_order(func, inputs, v, create_graph, strict, "hvp")
 
@@ -264,22 +271,18 @@ def _second_order(func: Callable, inputs: Any, v: Any, create_graph: bool, stric
     if outputs[0].numel() != 1:
         raise RuntimeError(f"The Tensor returned by the function given to {name} should contain a single element")
     first = _grads(outputs, inputs, None, retain_graph=True, create_graph=True)
-    if strict and any(g is None for g in first):
-        i = next(i for i, g in enumerate(first) if g is None)
-        raise RuntimeError(f"The output of the user-provided function is independent of input {i}. This is not "
-                           "allowed in strict mode.")
-    kept = [(g, vi) for g, vi in zip(first, v if v is not None else (None,) * len(inputs)) if g is not None]
-    second: tuple = (None,) * len(inputs)
-    if kept and any(g.requires_grad for g, _ in kept):
-        tensors = [g for g, _ in kept if g.requires_grad]
-        directions = [vi for g, vi in kept if g.requires_grad]
-        second = _grads(tuple(tensors), inputs, tuple(directions), retain_graph=create_graph,
-                        create_graph=create_graph)
-    if strict and any(g is None for g in second):
-        i = next(i for i, g in enumerate(second) if g is None)
-        raise RuntimeError(f"The jacobian of the user-provided function is independent of input {i}. This is not "
-                           "allowed in strict mode when create_graph=True.")
-    result = tuple(_zeros_like(x) if g is None else _wrap(g) for g, x in zip(second, inputs))
+    _check_requires_grad(first, "jacobian", strict)
+    if name == "hvp" and strict:
+        # PyTorch's double-backward trick, for its strict checks: the Hessian applied to a dummy u that requires
+        # grad (linear in u), then differentiated w.r.t. u along v
+        dummies = tuple(_zeros_like(x).requires_grad_(True) for x in inputs)
+        double_back = _grads(first, inputs, dummies, retain_graph=True, create_graph=True)
+        second = _grads(double_back, dummies, v, retain_graph=create_graph, create_graph=create_graph)
+        stage = "double_back_trick"
+    else:   # vᵀ·H (also H·v: the Hessian is symmetric), one backward fewer
+        second = _grads(first, inputs, v, retain_graph=create_graph, create_graph=create_graph)
+        stage = "double_back"
+    result = _fill_in_zeros(second, inputs, strict, create_graph, stage)
     return _unpack(_kept(outputs, create_graph), False), _unpack(result, is_inputs_tuple)
 
 
@@ -342,12 +345,63 @@ def _validate_v(v: tuple, other: tuple, is_other_tuple: bool) -> None:
                                f"{tuple(el_v.shape)}.")
 
 
+def _check_requires_grad(tensors: tuple, kind: str, strict: bool) -> None:
+    """PyTorch's ``_check_requires_grad``: with ``strict``, each of ``tensors`` (the gradients of the inputs or the
+    first derivatives of a hessian, vhp or hvp) must exist and require grad; its messages."""
+    if not strict:
+        return
+    for i, t in enumerate(tensors):
+        if t is None:
+            raise RuntimeError(f"The output of the user-provided function is independent of input {i}. This is not "
+                               "allowed in strict mode.")
+        if not t.requires_grad:
+            if kind == "jacobian":
+                raise RuntimeError("While computing the hessian, found that the jacobian of the user-provided function "
+                                   f"with respect to input {i} is independent of the input. This is not allowed in "
+                                   "strict mode. You should ensure that your function is twice differentiable and "
+                                   "that the jacobian depends on the inputs (this would be violated by a linear "
+                                   "function for example).")
+            raise RuntimeError(f"The gradient with respect to input {i} is independent of the inputs of the "
+                               "user-provided function. This is not allowed in strict mode.")
+
+
+# PyTorch's messages for a missing gradient in strict mode, by the backward pass that found it
+_INDEPENDENT = {
+    "back": "The output of the user-provided function is independent of input {i}. This is not allowed in strict "
+            "mode.",
+    "back_trick": "The gradient with respect to the input is independent of entry {i} in the grad_outputs when using "
+                  "the double backward trick to compute forward mode gradients. This is not allowed in strict mode.",
+    "double_back": "The jacobian of the user-provided function is independent of input {i}. This is not allowed in "
+                   "strict mode.",
+    "double_back_trick": "The hessian of the user-provided function is independent of entry {i} in the grad_jacobian. "
+                         "This is not allowed in strict mode as it prevents from using the double backward trick to "
+                         "replace forward mode AD.",
+}
+
+
+def _fill_in_zeros(grads: tuple, refs: tuple, strict: bool, create_graph: bool, stage: str) -> tuple:
+    """PyTorch's ``_fill_in_zeros``: zeros like ``refs[i]`` where ``grads[i]`` is None; with ``strict`` a None
+    raises, and so does (with ``create_graph``) a result without a graph, with the message of the ``stage``."""
+    result = []
+    for i, (g, ref) in enumerate(zip(grads, refs)):
+        if g is None:
+            if strict:
+                raise RuntimeError(_INDEPENDENT[stage].format(i=i))
+            g = _zeros_like(ref)
+        elif strict and create_graph and not g.requires_grad:
+            what = "hessian" if stage.startswith("double") else "jacobian"
+            raise RuntimeError(f"The {what} of the user-provided function is independent of input {i}. This is not "
+                               "allowed in strict mode when create_graph=True.")
+        result.append(_wrap(g))
+    return tuple(result)
+
+
 def _grads(outputs: tuple, inputs: tuple, grad_outputs: Any, retain_graph: bool, create_graph: bool = False) -> tuple:
     """One gradient array (a Tensor with its graph, with ``create_graph``) or None where no output reaches it,
     per input; outputs that do not require grad are left out, as PyTorch's ``_autograd_grad`` does."""
     if grad_outputs is None:
         grad_outputs = (None,) * len(outputs)
-    kept = [(out, g) for out, g in zip(outputs, grad_outputs) if out.requires_grad]
+    kept = [(out, g) for out, g in zip(outputs, grad_outputs) if out is not None and out.requires_grad]
     if not kept:
         return (None,) * len(inputs)
     grads = grad([out for out, _ in kept], list(inputs), [g for _, g in kept], retain_graph=retain_graph,
@@ -366,6 +420,9 @@ def _jacobian_rows_with_graph(i: int, out: Tensor, inputs: tuple, strict: bool) 
         one_hot[k] = 1
         grads = _grads((out,), inputs, (one_hot.reshape(out.shape),), retain_graph=True, create_graph=True)
         for j, (g, x) in enumerate(zip(grads, inputs)):
+            if g is not None and strict and not g.requires_grad:   # PyTorch's message names the output's index
+                raise RuntimeError(f"The jacobian of the user-provided function is independent of input {i}. This is "
+                                   "not allowed in strict mode when create_graph=True.")
             if g is None:
                 if strict:
                     raise RuntimeError(f"Output {i} of the user-provided function is independent of input {j}. "
@@ -376,24 +433,19 @@ def _jacobian_rows_with_graph(i: int, out: Tensor, inputs: tuple, strict: bool) 
                  .reshape(tuple(out.shape) + tuple(x.shape)) for r, x in zip(rows, inputs))
 
 
-def _jvp_with_graph(outputs: tuple, is_outputs_tuple: bool, inputs: tuple, v: Any, strict: bool) -> tuple:
-    """``jvp(create_graph=True)`` by PyTorch's double-backward trick: the vector-Jacobian product with a dummy
-    ``u`` that requires grad is linear in ``u``; its gradient w.r.t. ``u`` along ``v`` is J·v, with its graph."""
+def _jvp_with_graph(outputs: tuple, is_outputs_tuple: bool, inputs: tuple, v: Any, strict: bool,
+                    create_graph: bool = True) -> tuple:
+    """``jvp`` by PyTorch's double-backward trick (its strict checks and messages): the vector-Jacobian product with
+    a dummy ``u`` that requires grad is linear in ``u``; its gradient w.r.t. ``u`` along ``v`` is J·v (with its
+    graph, with ``create_graph``)."""
     dummies = tuple(_wrap(backend.array_module(out.data).zeros_like(out.data)).requires_grad_(True)
                     for out in outputs)
     vjps = _grads(outputs, inputs, dummies, retain_graph=True, create_graph=True)
-    if strict and any(g is None for g in vjps):
-        j = next(j for j, g in enumerate(vjps) if g is None)
-        raise RuntimeError(f"The output of the user-provided function is independent of input {j}. "
-                           "This is not allowed in strict mode.")
+    _check_requires_grad(vjps, "grad_inputs", strict)
     if v is None:
         v = (_wrap(backend.array_module(inputs[0].data).ones_like(inputs[0].data)),)
-    kept = [(g, vi) for g, vi in zip(vjps, v) if g is not None and g.requires_grad]
-    result: tuple = (None,) * len(outputs)
-    if kept:
-        result = grad([g for g, _ in kept], list(dummies), [vi for _, vi in kept], create_graph=True,
-                      allow_unused=True)
-    result = tuple(_zeros_like(out) if g is None else g for g, out in zip(result, outputs))
+    result = _grads(vjps, dummies, v, retain_graph=create_graph, create_graph=create_graph)
+    result = _fill_in_zeros(result, outputs, strict, create_graph, "back_trick")
     return _unpack(outputs, is_outputs_tuple), _unpack(result, is_outputs_tuple)
 
 
