@@ -5,8 +5,9 @@ Everything works on kernel offsets: along each spatial dim, output position o of
 input position o·stride + k·dilation, so one offset reads one strided slice of the (padded) input and its
 gradient adds back into the same slice; no pass scatters element by element. :class:`Unfold` (im2col) stacks
 the slices into windows (N, C, *K, *O). A real convolution is one op, :class:`Convolution`: a matmul of the
-weight with the windows, which backward unfolds again rather than keep (PyTorch keeps x and the weight too); a
-depthwise one adds the slices times their weights. A max pool (:class:`MaxPool`) is a running maximum over the
+weight with the windows, which it does not keep (PyTorch keeps x and the weight too): backward goes offset by
+offset, one matmul per kernel offset over x's slice, or unfolds x again where few input channels make those thin;
+a depthwise one adds the slices times their weights. A max pool (:class:`MaxPool`) is a running maximum over the
 slices that keeps only each window's chosen offset; an average pool sums the slices (:class:`WindowSum`) and
 divides with ordinary ops. Complex and empty convolutions unfold and matmul as ops.
 """
@@ -90,12 +91,14 @@ class Unfold(mg.Function):
 class Convolution(mg.Function):
     """A grouped cross-correlation of real x (N, C, *S) with weight (O, C/G, *K) → (N, O, *O_size), no bias.
 
-    Forward is an im2col (:class:`Unfold`) and one matmul per group; it keeps only x and the weight
-    for backward, as PyTorch's ConvolutionBackward0, not the windows (∏K times x): backward unfolds x again for
-    the weight's gradient. x is kept only for the weight's gradient and the weight only for x's (a frozen
-    kernel keeps nothing of x, as ``x @ W`` with a frozen W). With one input channel per group (depthwise) and
-    few outputs per group, the windows are never built: each kernel offset's strided slice of x is multiplied by
-    its weight and added (a batch of (1, ∏K) @ (∏K, P) products is a loop of tiny matmuls)."""
+    Forward is an im2col (:class:`Unfold`; x itself for a 1×1 kernel at stride 1 without padding) and one matmul
+    per group; it keeps only x and the weight for backward, as PyTorch's ConvolutionBackward0, not the windows (∏K
+    times x): backward works kernel offset by kernel offset on x's slices (:meth:`_offset_backward`), or, with few
+    input channels per group, unfolds x again for the weight's gradient. x is kept only for the weight's gradient
+    and the weight only for x's (a frozen kernel keeps nothing of x, as ``x @ W`` with a frozen W). With one input
+    channel per group (depthwise) and few outputs per group, the windows are never built: each kernel offset's
+    strided slice of x is multiplied by its weight and added (a batch of (1, ∏K) @ (∏K, P) products is a loop of
+    tiny matmuls)."""
 
     name = "convolution"
 
@@ -124,7 +127,7 @@ class Convolution(mg.Function):
         if self._direct():
             y = self._direct_forward(x, weight)
         else:
-            columns = unfold.forward(x).reshape(batch, groups, inner, positions)
+            columns = self._columns(x)
             y = weight.reshape(groups, per_group, inner) @ columns                        # (N, G, O/G, P)
         return y.reshape(batch, groups * per_group, *unfold.out_size)
 
@@ -132,17 +135,86 @@ class Convolution(mg.Function):
         x, weight = self.saved   # (None where no gradient reads it)
         if self._direct():
             return self._direct_backward(gy, x, weight)
+        if self._by_offset():
+            return self._offset_backward(gy, x, weight)
         xp, unfold = self.xp, self.unfold
         batch, groups, inner, per_group, positions = self._shapes()
         gx = gw = None
         g = gy.reshape(batch, groups, per_group, positions)
         if self.needs_grad[0]:
             columns = xp.swapaxes(weight.reshape(groups, per_group, inner), -1, -2) @ g     # (N, G, C/G·∏K, P)
-            gx = unfold.backward(columns.reshape(self.x_shape[:2] + unfold.kernel + unfold.out_size))
-            gx = xp.ascontiguousarray(gx)   # as PyTorch's (the inner slice of a padded sum is a strided view)
+            if self._pointwise():   # each window one entry of x: the columns are x's gradient
+                gx = columns.reshape(self.x_shape)
+            else:   # C-contiguous, as PyTorch's (the inner slice of a padded sum is a strided view)
+                gx = xp.ascontiguousarray(unfold.backward(columns.reshape(self.x_shape[:2] + unfold.kernel +
+                                                                          unfold.out_size)))
         if self.needs_grad[1]:
-            columns = unfold.forward(x).reshape(batch, groups, inner, positions)
+            columns = self._columns(x)
             gw = (g @ xp.swapaxes(columns, -1, -2)).sum(axis=0).reshape(self.weight_shape)
+        return gx, gw
+
+    def _columns(self, x: Any) -> Any:
+        """x's windows as (N, G, C/G·∏K, P) (:class:`Unfold`'s): x itself where each window is one entry of it (a
+        1×1 kernel at stride 1 without padding: the output keeps x's size), no copy."""
+        batch, groups, inner, _, positions = self._shapes()
+        if self._pointwise():
+            self.unfold.padded_shape = x.shape   # (for a create_graph rule's col2im: nothing padded)
+            return x.reshape(batch, groups, inner, positions)
+        return self.unfold.forward(x).reshape(batch, groups, inner, positions)
+
+    def _pointwise(self) -> bool:
+        """Whether each window is one entry of x, in order: a 1×1 kernel at stride 1 without padding (the output
+        keeps x's size)."""
+        return math.prod(self.unfold.kernel) == 1 and self.unfold.out_size == tuple(self.x_shape[2:])
+
+    def _by_offset(self) -> bool:
+        """Whether backward goes kernel offset by kernel offset (:meth:`_offset_backward`) instead of through the
+        windows: with enough input channels per group that each offset's (C/G, O/G) products run at a matmul's
+        full speed (a few input channels against many outputs, as an RGB first layer, make them thin), and
+        enough output positions to outweigh a loop of ∏K steps (a 1×1 kernel has one offset: the windows')."""
+        batch, groups, _, per_group, positions = self._shapes()
+        channels = self.x_shape[1] // groups
+        return (channels * BY_OFFSET_RATIO >= per_group and batch * positions >= BY_OFFSET_POSITIONS
+                and math.prod(self.unfold.kernel) > 1)
+
+    def _offset_backward(self, gy: Any, x: Any, weight: Any) -> tuple:
+        """The gradients (x's, the weight's; None where not needed) without the windows (C/G·∏K, N·P) of x or
+        of the gradient: per kernel offset k, x's part is weight_kᵀ (C/G, O/G) @ g (O/G, N·P) added into the
+        offset's strided slice of x's padded gradient, and the weight's is g @ the offset's slice of x (copied
+        into one reused (C, N, *O) buffer)ᵀ: one matmul each over the whole batch, laid out channels first
+        ((C, N, *S): x and its gradient transposed once) so that each is a plain 2-D product per group."""
+        xp, unfold = self.xp, self.unfold
+        batch, groups, _, per_group, positions = self._shapes()
+        channels, offsets = self.x_shape[1] // groups, math.prod(unfold.kernel)
+        g = xp.ascontiguousarray(xp.swapaxes(gy.reshape(batch, groups * per_group, positions), 0, 1))
+        g = g.reshape(groups, per_group, batch * positions)                              # (G, O/G, N·P)
+        buffer = xp.empty((groups * channels, batch) + unfold.out_size, dtype=gy.dtype)   # one offset's (C, N, *O)
+        flat = buffer.reshape(groups, channels, batch * positions)
+        padded_shape = (groups * channels, batch) + tuple(
+            n + before + after for n, (before, after) in zip(self.x_shape[2:], unfold.padding))
+        inner = (slice(None), slice(None)) + tuple(
+            slice(before, before + n) for n, (before, _) in zip(self.x_shape[2:], unfold.padding))
+        gx_padded = kernel = x_padded = gw = None
+        if self.needs_grad[0]:
+            gx_padded = xp.zeros(padded_shape, dtype=gy.dtype)
+            kernel = weight.reshape(groups, per_group, channels, offsets)
+            kernel = xp.ascontiguousarray(kernel.transpose(3, 0, 2, 1))                  # (∏K, G, C/G, O/G)
+        if self.needs_grad[1]:
+            padded = any(before or after for before, after in unfold.padding)
+            x_padded = (xp.zeros if padded else xp.empty)(padded_shape, dtype=x.dtype)
+            x_padded[inner] = xp.swapaxes(x, 0, 1)
+            gw = xp.empty((offsets, groups, per_group, channels), dtype=gy.dtype)
+        for i, offset in enumerate(unfold._offsets()):
+            window = unfold._window(offset)
+            if gx_padded is not None:
+                xp.matmul(kernel[i], g, out=flat)
+                gx_padded[window] += buffer
+            if gw is not None:
+                xp.copyto(buffer, x_padded[window])
+                xp.matmul(g, xp.swapaxes(flat, -1, -2), out=gw[i])
+        gx = None if gx_padded is None else xp.ascontiguousarray(xp.swapaxes(gx_padded[inner], 0, 1))
+        if gw is not None:
+            gw = xp.ascontiguousarray(gw.transpose(1, 2, 3, 0)).reshape(self.weight_shape)
         return gx, gw
 
     def _direct_forward(self, x: Any, weight: Any) -> Any:
@@ -191,6 +263,10 @@ class Convolution(mg.Function):
 
 
 DIRECT_OUTPUTS = 4   # Convolution's direct path: at most this many outputs per group (a depthwise convolution's 1)
+# Convolution's backward by kernel offset: C/G · ratio ≥ O/G (3 input channels against 64 outputs made each offset's
+# products 4x slower than the windows' one matmul; 4 against 8 ran as fast), and N·P at least this many positions
+BY_OFFSET_RATIO = 2
+BY_OFFSET_POSITIONS = 256
 
 
 def _inner(padded: Any, padding: tuple) -> Any:
