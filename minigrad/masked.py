@@ -210,11 +210,16 @@ def _std_var(input: Tensor, dim: Any, unbiased: bool | None, correction: float |
     if unbiased is not None and correction is not None:
         raise AssertionError("Only one of unbiased and correction may be given")
     correction = float(correction) if correction is not None else 1.0 if unbiased is None or unbiased else 0.0
+    if numpy.dtype(input.dtype) == numpy.bool_:
+        raise RuntimeError(f"masked.{'std' if take_sqrt else 'var'}: a bool input is not supported (as PyTorch, which "
+                           f"cannot subtract bools); convert it with .float() first")
     if dtype is None:
         dtype = input.dtype if numpy.dtype(input.dtype).kind in "fc" else mg.float32
     sample_mean = sum(input, dim, keepdim=True, dtype=dtype, mask=mask) / \
         _count(input, dim, True, mask).to(dtype)
-    x = input.to(sample_mean.dtype) - sample_mean   # (PyTorch's int - float32 is float32; NumPy's float64)
+    # (PyTorch's int - float32 is float32, NumPy's float64; a complex input stays complex even with a real dtype=,
+    # whose mean then is the real parts' only, as PyTorch's)
+    x = (input if input.is_complex() else input.to(sample_mean.dtype)) - sample_mean
     total = sum(x * x.conj(), dim, keepdim=keepdim, dtype=dtype, mask=mask)
     count = _count(input, dim, keepdim, mask).to(total.real.dtype if total.is_complex() else total.dtype)
     if correction != 0:
