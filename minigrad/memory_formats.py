@@ -239,8 +239,9 @@ def lay_out(array: Any, fmt: Any, where: str, like: Any = None) -> Any:
         order = _stride_order(like)
         if order is None:
             return array
-    else:
-        order = _rank(array, fmt, where)
+    else:   # PyTorch's strides, a size-1 dim's too (NumPy's ascontiguousarray would keep a C-contiguous (N, 1, H, W)
+        _rank(array, fmt, where)   # array as it is: x[:, :1].contiguous(memory_format=channels_last) then stacks
+        return in_format(array, fmt, where)   # or cats as PyTorch's does)
     inverse = tuple(sorted(range(len(order)), key=order.__getitem__))
     return backend.array_module(array).ascontiguousarray(array.transpose(order)).transpose(inverse)
 

@@ -132,3 +132,17 @@ def test_row_slices_keep_c_order() -> None:
         g = lib.tensor(gates)
         out = g[:, :32] + g[:, 32:64] * g[:, 64:]
         assert out.is_contiguous() and out.stride() == (32, 1)
+
+
+def test_channels_last_copy_of_one_channel_has_torch_strides() -> None:
+    """An (N, 1, H, W) copy into channels-last: NumPy's ascontiguousarray kept a C-contiguous array as it was, so
+    a size-1 dim's stride differed from PyTorch's (3, 1, 3, 1); ``stack`` and ``cat`` lay their result out from
+    those strides, and the stack of two such tensors was contiguous here and not in PyTorch (``view`` then
+    raised there only)."""
+    results = []
+    for lib in (mg, torch):
+        x = lib.tensor(np.arange(30.0).reshape(5, 1, 2, 3))[:, :, ::2]
+        made = [x.contiguous(memory_format=lib.channels_last), x.to(memory_format=lib.channels_last),
+                x.clone(memory_format=lib.channels_last)]
+        results.append([(tuple(t.stride()), _observed(lib.stack([t, t], 1), lib)) for t in made])
+    assert results[0] == results[1]
