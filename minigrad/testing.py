@@ -226,8 +226,10 @@ def _isclose(a: numpy.ndarray, e: numpy.ndarray, rtol: float, atol: float, equal
     if a.dtype.kind in "iu":   # (the error exact, in int64: no wrap-around)
         allowed = floating.type(atol) + numpy.abs(floating.type(rtol) * e.astype(floating))
         error = numpy.abs(a.astype(numpy.int64) - e.astype(numpy.int64)).astype(floating)
-    else:
-        allowed = a.real.dtype.type(atol) + numpy.abs(a.real.dtype.type(rtol) * e)
+    else:   # (each step rounded to the dtype; float16's tolerances are float32 numbers, as PyTorch's)
+        real = a.real.dtype
+        scalar = numpy.float32 if real == numpy.float16 else real.type
+        allowed = (scalar(atol) + numpy.abs((scalar(rtol) * e).astype(a.dtype))).astype(real)
         error = numpy.abs(a - e)
     return close | (numpy.isfinite(error) & (error <= allowed))
 

@@ -40,6 +40,9 @@ _CASES = {
                                                   {"check_dtype": False}),
     "int_vs_float32_unchecked": lambda L: (L.tensor([1]), L.tensor([1.000001]), {"check_dtype": False}),
     "bool_vs_int_unchecked": lambda L: (L.tensor([True, False]), L.tensor([1, 0]), {"check_dtype": False}),
+    # float16's allowed error is rounded to float16 from float32 tolerances (not from float16-rounded ones)
+    "float16_tolerance_boundary": lambda L: (L.tensor([-0.96728515625, 1.3779296875], dtype=L.float16),
+                                             L.tensor([-0.96630859375, 1.376953125], dtype=L.float16), {}),
     # integers and bools with given tolerances (were compared exactly)
     "int_within_rtol": lambda L: (L.tensor([5]), L.tensor([3]), {"rtol": 0.5, "atol": 0}),
     "int_within_atol": lambda L: (L.tensor([3, 4], dtype=L.int8), L.tensor([3, 3], dtype=L.int8),
