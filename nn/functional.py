@@ -340,6 +340,11 @@ def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     if out is None or out.shape != y.shape:
         raise InputShapeError(f"linear: a bias of shape {tuple(getattr(bias, 'shape', ()))} does not broadcast to "
                               f"the output's shape {y.shape} (input {x.shape}, weight {weight.shape})")
+    node = y._node
+    if node is not None and (x.ndim == 2 or x.data.flags.c_contiguous):
+        # PyTorch computes this as one addmm node (a contiguous input flattened to 2-D): a backward that fails there
+        # gives the bias no gradient either, where our add node had sent it one (engine._finished_leaves)
+        node.outer_edges = (*node.edges, bias)
     return out
 
 

@@ -73,14 +73,65 @@ def test_clipping_an_expanded_grad_raises_runtime_error(clip: str) -> None:
 
 
 @pytest.mark.parametrize("name", ["SGD", "Adam", "RMSprop"])
-def test_optimizers_read_an_expanded_grad_as_torch(name: str) -> None:
-    # an optimizer reads .grad out of place: an expanded .grad works in both, with the same steps
+def test_optimizers_read_an_expanded_grad_as_its_copy(name: str) -> None:
+    # an optimizer reads .grad out of place: an expanded .grad steps as its contiguous copy does (PyTorch's too;
+    # torch.optim itself is left out: its import alone takes this file past its time)
+    got = []
+    for contiguous in (False, True):
+        p = mg.ones(2, 3, dtype=mg.float64, requires_grad=True)
+        grad = mg.tensor([1.0, 2.0, 3.0], dtype=mg.float64).expand(2, 3)
+        p.grad = grad.contiguous() if contiguous else grad
+        opt = getattr(nn.optim, name)([p], lr=0.1)
+        opt.step()
+        opt.step()
+        got.append(p.detach().numpy().copy())
+    np.testing.assert_array_equal(got[0], got[1])
+
+
+def _failed_linear_backward(lib: Any, x: Any) -> tuple:
+    """F.linear of ``x`` (which requires grad), the weight changed in place before the backward, which raises:
+    whether the bias got a gradient, and whether the input did."""
+    functional = torch.nn.functional if lib is torch else nn.functional
+    weight = lib.tensor(np.linspace(-1.0, 1.0, 12).reshape(4, 3), requires_grad=True)
+    bias = lib.tensor(np.array([0.1, 0.2, 0.3, 0.4]), requires_grad=True)
+    loss = (functional.linear(x, weight, bias) ** 2).sum()
+    with lib.no_grad():
+        weight.mul_(2)
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        loss.backward()
+    return bias.grad is not None, x.grad is not None
+
+
+@pytest.mark.parametrize("layout", ["2d", "2d_transposed", "1d", "3d", "4d", "3d_transposed", "1d_strided",
+                                    "3d_expanded"])
+def test_failed_backward_gives_linear_bias_a_gradient_only_where_torch_has_two_nodes(layout: str) -> None:
+    # PyTorch's linear is one addmm node for a 2-D or contiguous input (flattened): a backward failing there leaves
+    # the bias without a gradient; ours added the bias's, which its own add node had sent (now only where PyTorch's
+    # input is not contiguous, and it too runs matmul, then add)
+    shapes = {"2d": (5, 3), "2d_transposed": (3, 5), "1d": (3,), "3d": (2, 5, 3), "4d": (2, 2, 2, 3),
+              "3d_transposed": (5, 2, 3), "1d_strided": (6,), "3d_expanded": (1, 5, 3)}
     got = {}
-    for lib, optim in ((torch, torch.optim), (mg, nn.optim)):
-        p = lib.ones(2, 3, dtype=lib.float64, requires_grad=True)
-        p.grad = lib.tensor([1.0, 2.0, 3.0], dtype=lib.float64).expand(2, 3)
-        opt = getattr(optim, name)([p], lr=0.1)
-        opt.step()
-        opt.step()
-        got[lib] = p.detach().numpy().copy()
-    np.testing.assert_allclose(got[mg], got[torch], rtol=1e-12)
+    for lib in (torch, mg):
+        x = lib.tensor(np.linspace(-1.0, 2.0, int(np.prod(shapes[layout]))).reshape(shapes[layout]),
+                       requires_grad=True)
+        view = {"2d_transposed": lambda t: t.T, "3d_transposed": lambda t: t.transpose(0, 1),
+                "1d_strided": lambda t: t[::2], "3d_expanded": lambda t: t.expand(2, 5, 3)}.get(layout, lambda t: t)
+        got[lib] = _failed_linear_backward(lib, view(x))
+    assert got[mg] == got[torch]
+
+
+def test_failed_backward_through_two_linear_layers_accumulates_as_torch() -> None:
+    # the hidden activation (saved by the second layer) changed in place: PyTorch's addmm node fails, so no
+    # parameter gets a gradient (our second layer's bias got one)
+    got = {}
+    for lib, layers in ((torch, torch.nn), (mg, nn)):
+        lib.manual_seed(0)
+        first, second = layers.Linear(3, 4).double(), layers.Linear(4, 2).double()
+        hidden = lib.tanh(first(lib.tensor(np.linspace(-1.0, 1.0, 15).reshape(5, 3))))
+        loss = second(hidden).sum()
+        with lib.no_grad():
+            hidden.mul_(2)
+        with pytest.raises(RuntimeError):
+            loss.backward()
+        got[lib] = [p.grad is None for p in (*first.parameters(), *second.parameters())]
+    assert got[mg] == got[torch] == [True] * 4
