@@ -135,3 +135,15 @@ def test_make_tensor_range_wider_than_the_dtype(dtype, low, high):
     finfo = np.finfo(values.dtype)
     assert values.min() >= max(float(finfo.min), -9 if low is None else low)
     assert values.max() <= min(float(finfo.max), high)
+
+
+@pytest.mark.gpu
+def test_assert_close_and_make_tensor_on_the_gpu():
+    on_gpu, on_host = mg.tensor([1.0, 2.0], device="cuda"), mg.tensor([1.0, 2.0])
+    with pytest.raises(AssertionError, match="attribute 'device' do not match: cuda:0 != cpu"):
+        mg.testing.assert_close(on_gpu, on_host)
+    mg.testing.assert_close(on_gpu, on_host, check_device=False)
+    with pytest.raises(AssertionError, match=r"Mismatched elements: 1 / 2 \(50.0%\)"):
+        mg.testing.assert_close(on_gpu, mg.tensor([1.0, 3.0], device="cuda"))
+    assert mg.testing.make_tensor((), dtype=mg.complex64, device="cuda").device.type == "cuda"
+    assert mg.testing.make_tensor(3, dtype=mg.float16, device="cuda", low=-1e9, high=1).device.type == "cuda"
