@@ -135,3 +135,23 @@ def test_failed_backward_through_two_linear_layers_accumulates_as_torch() -> Non
             loss.backward()
         got[lib] = [p.grad is None for p in (*first.parameters(), *second.parameters())]
     assert got[mg] == got[torch] == [True] * 4
+
+
+@pytest.mark.parametrize(("clip", "foreach"), [("norm", None), ("norm", False), ("value", None), ("value", False)])
+def test_clipping_stops_at_an_expanded_grad_as_torch(clip: str, foreach: Any) -> None:
+    # PyTorch scales gradients one by one (clip_grad_norm_, and clip_grad_value_'s loop): those before the
+    # expanded .grad are changed when it raises; clip_grad_value_'s foreach clamp refuses before writing any
+    # (ours checked every gradient first, so a clipped norm changed none)
+    got = {}
+    for lib, utils in ((torch, torch.nn.utils), (mg, nn.utils)):
+        a, b, c = (lib.ones(*shape, requires_grad=True) for shape in ((3,), (2, 3), (3,)))
+        a.grad, c.grad = lib.full((3,), 4.0), lib.full((3,), 4.0)
+        b.grad = lib.tensor([1.0, 2.0, 3.0]).expand(2, 3)
+        with pytest.raises(RuntimeError):
+            if clip == "norm":
+                utils.clip_grad_norm_([a, b, c], 1.0, foreach=foreach)
+            else:
+                utils.clip_grad_value_([a, b, c], 1.0, foreach=foreach)
+        got[lib] = (a.grad.numpy().copy(), c.grad.numpy().copy())
+    for ours, theirs in zip(got[mg], got[torch]):
+        np.testing.assert_allclose(ours, theirs, rtol=1e-6)

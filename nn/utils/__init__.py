@@ -130,9 +130,8 @@ def clip_grads_with_norm_(parameters: Any, max_norm: float, total_norm: Any, for
     with mg.on_device(mg.device_of(grads[0])):
         # max_norm / (total + 1e-6) as PyTorch computes it (Tensor.__rtruediv__: a reciprocal, then a product)
         coef = xp.minimum(xp.reciprocal(total + 1e-6) * float(max_norm), 1.0)
-        for g in grads:
+        for g in grads:   # one after the other, as PyTorch's (foreach too): those before an unwritable one are scaled
             _refuse_unwritable(g, "clip_grads_with_norm_")
-        for g in grads:
             # PyTorch's foreach path takes a 0-d total only; its loop (foreach=False) broadcasts into each gradient
             if coef.ndim and (foreach is not False or not _broadcasts_into(coef.shape, g.shape)):
                 raise RuntimeError(f"nn.utils.clip_grads_with_norm_: total_norm must be a 0-d tensor, got shape "
@@ -220,8 +219,11 @@ def clip_grad_value_(parameters: Any, clip_value: float, foreach: bool | None = 
         if g.dtype.kind == "c":   # NumPy would clip complex numbers by their lexicographic order
             raise NotImplementedError(f"nn.utils.clip_grad_value_: clamp is not supported for complex types (a "
                                       f"{g.dtype} gradient of shape {g.shape})")
-        _refuse_unwritable(g, "clip_grad_value_")
+        if foreach is not False:   # PyTorch's foreach clamp refuses before it writes any; its loop, one by one
+            _refuse_unwritable(g, "clip_grad_value_")
     for g in grads:
+        if foreach is False:
+            _refuse_unwritable(g, "clip_grad_value_")
         mg.array_module(g).clip(g, -clip_value, clip_value, out=g)
 
 
