@@ -146,3 +146,25 @@ def test_channels_last_copy_of_one_channel_has_torch_strides() -> None:
                 x.clone(memory_format=lib.channels_last)]
         results.append([(tuple(t.stride()), _observed(lib.stack([t, t], 1), lib)) for t in made])
     assert results[0] == results[1]
+
+
+GPU_OPS: dict[str, Callable] = {
+    "add": lambda lib, a, b: a + b,
+    "where": lambda lib, a, b: lib.where(a > 2, a, b),
+    "gt": lambda lib, a, b: a > b,
+    "atan2": lambda lib, a, b: lib.atan2(a, b),
+    "sigmoid_complex": lambda lib, a, b: lib.complex(a, b).sigmoid(),
+    "div_complex": lambda lib, a, b: lib.complex(a, b) / lib.complex(b, a),
+}
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("name", list(GPU_OPS))
+def test_result_layout_on_gpu_as_on_cpu_and_torch(name: str) -> None:
+    """The layout rule runs on device arrays too: a transposed first operand decides on the GPU as on the CPU (the
+    complex sigmoid's and quotient's several CuPy steps gave C order)."""
+    made = _layouts(mg)
+    expected = _observed(GPU_OPS[name](torch, *(_layouts(torch)[k]() for k in ("transposed", "C"))), torch)
+    for device in ("cpu", "cuda"):
+        result = GPU_OPS[name](mg, made["transposed"]().to(device), made["C"]().to(device))
+        assert _observed(result, mg) == expected, device

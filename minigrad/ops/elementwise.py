@@ -591,6 +591,7 @@ class Sigmoid(Function):
         if x.dtype.kind == "c":   # PyTorch's vector kernel: 1 / (1 + exp(0 - x)); NumPy's reciprocal is not 1 / z
             with backend.errstate(xp, divide="ignore", over="ignore", invalid="ignore"):
                 y = xp.asarray(1 / (xp.exp(0 - x) + 1))   # (a 0-d x: NumPy gives a scalar)
+            y = elementwise_layout(xp, y, (x,))   # x's layout (CuPy's steps give C order)
             self.saved = (y,)
             return y
         # 1 / (1 + exp(-x)) is exact in both tails; exp overflows to inf for
