@@ -1,10 +1,11 @@
 """Round 24: ``mg.masked`` against ``torch.masked``.
 
-A differential fuzz (11,000 random cases: every masked reduction and normalization, masks with all-False rows
+A differential fuzz (21,000 random cases: every masked reduction and normalization, masks with all-False rows
 and broadcast masks, dims/keepdim/dtype/correction keywords, transposed inputs, float64 gradients) and the
-cases below found two differences, both in var/std: a complex input with a real ``dtype=`` (PyTorch keeps the
-input complex and subtracts the real parts' mean; we dropped the imaginary parts first) and a bool input
-(PyTorch refuses it; we computed).
+cases below found differences in var/std only: an integer ``dtype=`` (an integer mean: a wrong variance), a
+float64 input with a float32 ``dtype=`` (deviations from the float32 mean in float32 instead of float64), a
+complex input with a real ``dtype=`` (PyTorch keeps the input complex and subtracts the real parts' mean; we
+dropped the imaginary parts first) and a bool input (PyTorch refuses it; we computed).
 """
 import math
 
@@ -61,3 +62,27 @@ def test_var_of_integer_and_float32_input_keeps_pytorchs_dtype(dtype):
     theirs = torch.masked.var(torch.tensor(x), 1, mask=torch.tensor(mask))
     assert str(theirs.dtype) == f"torch.{ours.dtype}"
     np.testing.assert_allclose(ours.numpy(), theirs.numpy(), rtol=1e-6)
+
+
+@pytest.mark.parametrize("op", ["var", "std"])
+@pytest.mark.parametrize("dtype", ["int64", "int32", "float32", "float16"])
+@pytest.mark.parametrize("correction", [None, 0])
+def test_var_std_with_dtype_follow_pytorchs_promotion(op, dtype, correction):
+    # the mean in the default dtype for an integer dtype= (it was an integer mean: var 6 for torch's 7), the
+    # deviations in the input's and the mean's promoted dtype (float64 input, float32 mean: float64)
+    x = np.array([[1, 2, 4, 7], [3, 3, 5, 6]], dtype=np.int64 if dtype.startswith("int") else np.float64)
+    mask = np.array([[True, True, True, True], [False, True, True, True]])
+    ours = getattr(mg.masked, op)(mg.tensor(x), 1, correction=correction, dtype=getattr(mg, dtype),
+                                  mask=mg.tensor(mask))
+    theirs = getattr(torch.masked, op)(torch.tensor(x), 1, correction=correction, dtype=getattr(torch, dtype),
+                                       mask=torch.tensor(mask))
+    assert str(theirs.dtype) == f"torch.{ours.dtype}"
+    np.testing.assert_allclose(ours.numpy(), theirs.numpy(), rtol=1e-6)
+
+
+def test_std_of_one_float64_element_with_float32_dtype_is_inf():
+    # PyTorch subtracts the float32 mean from the float64 input: a rounding residue over count 0 is inf, not NaN
+    x = np.array([0.1])
+    ours = mg.masked.std(mg.tensor(x), 0, dtype=mg.float32, mask=mg.tensor(np.array(True)))
+    theirs = torch.masked.std(torch.tensor(x), 0, dtype=torch.float32, mask=torch.tensor(True))
+    assert math.isinf(theirs.item()) and math.isinf(ours.item())
