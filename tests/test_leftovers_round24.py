@@ -147,3 +147,18 @@ def test_needs_input_grad_in_forward_ad_is_torchs(case: str) -> None:
         assert ours[1] == [("setup", (True,))]
     else:
         assert ours[1] == theirs[1]
+
+
+# --- layouts --------------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("shape", [(3, 4), (5,), (2, 3, 4), (1, 1), ()])
+def test_nonzero_is_column_major_as_torch(shape: tuple) -> None:
+    """PyTorch's ``nonzero``/``argwhere`` result (count, ndim) has strides (1, count) (it was row-major here): a
+    ``.view(-1)`` of it raises in both, and ``as_tuple``'s columns are contiguous."""
+    values = (np.arange(max(1, int(np.prod(shape))))[:int(np.prod(shape))].reshape(shape) % 3 == 0)
+    ours, theirs = mg.tensor(values), torch.tensor(values)
+    for fn in (lambda x: x.nonzero(), lambda x: x.argwhere()):
+        assert fn(ours).stride() == fn(theirs).stride()
+        assert fn(ours).tolist() == fn(theirs).tolist()
+    assert [t.stride() for t in ours.nonzero(as_tuple=True)] == [t.stride() for t in theirs.nonzero(as_tuple=True)]

@@ -214,7 +214,8 @@ def diag(input: Tensor, diagonal: int = 0) -> Tensor:  # noqa: A002
 
 
 def nonzero(input: Tensor, *, as_tuple: bool = False) -> Any:  # noqa: A002
-    """The indices of the non-zero elements: an int64 (count, ndim) tensor, in row-major order;
+    """The indices of the non-zero elements: an int64 (count, ndim) tensor, in row-major order (laid out
+    column-major, strides (1, count), as PyTorch's);
     with ``as_tuple=True`` one 1-D int64 tensor per dim (as ``x[x.nonzero(as_tuple=True)]`` wants)."""
     x = tensor_arg(input, "nonzero")
     xp = backend.array_module(x.data)
@@ -224,13 +225,14 @@ def nonzero(input: Tensor, *, as_tuple: bool = False) -> Any:  # noqa: A002
 
     # recorded draws: an mg.compile replay finds the new values' indices (a new count captures again)
     if as_tuple:   # contiguous 1-D tensors, as PyTorch's (NumPy's are strided views of one (count, ndim) array)
-        return tuple(note_draw("nonzero", lambda data, d=d: xp.ascontiguousarray(found(data)[d]), (x,),
-                               Tensor._make(xp.ascontiguousarray(i), False, None, 0))
+        return tuple(note_draw("nonzero", lambda data, d=d: found(data)[d].copy(), (x,),
+                               Tensor._make(i.copy(), False, None, 0))
                      for d, i in enumerate(found(x.data)))
+    # PyTorch's (count, ndim) result is column-major, strides (1, count): each column (a dim's indices) contiguous
     if x.ndim == 0:
-        make = lambda data: xp.zeros((len(found(data)[0]), 0), dtype="int64")   # noqa: E731
+        make = lambda data: xp.zeros((0, len(found(data)[0])), dtype="int64").T   # noqa: E731
     else:
-        make = lambda data: xp.stack(found(data), axis=1)   # noqa: E731
+        make = lambda data: xp.stack(found(data), axis=0).T   # noqa: E731
     return note_draw("nonzero", make, (x,), Tensor._make(make(x.data), False, None, 0))
 
 
