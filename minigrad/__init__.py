@@ -216,6 +216,8 @@ def __getattr__(name: str) -> Any:
     if name in ("viz", "utils", "linalg", "special", "fft", "distributions", "testing", "random", "func", "jit",
                 "multiprocessing", "profiler", "quasirandom", "distributed", "signal", "masked"):
         return importlib.import_module(f".{name}", __name__)
+    if name == "OutOfMemoryError":   # torch.OutOfMemoryError is torch.cuda.OutOfMemoryError (CuPy's, with CuPy)
+        return cuda.OutOfMemoryError
     if name == "vmap":   # torch.vmap is torch.func.vmap
         return importlib.import_module(".func", __name__).vmap
     if name in ("nn", "optim"):

@@ -1,4 +1,5 @@
-"""``mg.cuda``: is a GPU usable, how many, which one, wait for it, seed it, free its cache; no bfloat16;
+"""``mg.cuda``: is a GPU usable, how many, which one (``device``), what it is (``get_device_properties``,
+``get_device_capability``, ``mem_get_info``), wait for it, seed it, free its cache; no bfloat16;
 the legacy GPU tensor types (``mg.cuda.FloatTensor``); streams and events (CuPy's, as ``torch.cuda.Stream`` /
 ``torch.cuda.Event``: timing a block with two events is the usual use)."""
 
@@ -6,6 +7,8 @@ from __future__ import annotations
 
 import contextlib
 from typing import Any, Iterator
+
+import numpy
 
 from . import backend, generators
 from .amp import cuda_amp as amp  # noqa: F401 - PyTorch's older spelling: torch.cuda.amp.GradScaler / autocast
@@ -76,6 +79,124 @@ def empty_cache() -> None:
     if cp is not None:
         cp.get_default_memory_pool().free_all_blocks()
         cp.get_default_pinned_memory_pool().free_all_blocks()
+
+
+def _index(device: Any, what: str) -> int:
+    """The GPU index ``device`` names (None: the current GPU; an index, ``"cuda:N"``, an ``mg.device``)."""
+    _cupy(what)
+    return current_device() if device is None else _device_index(device, what)
+
+
+class _CudaDeviceProperties:
+    """``torch.cuda.get_device_properties``'s answer: the GPU's name, compute capability (``major``, ``minor``),
+    ``total_memory`` (bytes), ``multi_processor_count`` and the rest of CUDA's ``cudaDeviceProp`` that
+    PyTorch names, read from CuPy's ``runtime.getDeviceProperties``."""
+
+    _FIELDS = {"name": "name", "major": "major", "minor": "minor", "total_memory": "totalGlobalMem",
+               "multi_processor_count": "multiProcessorCount", "is_integrated": "integrated",
+               "is_multi_gpu_board": "isMultiGpuBoard",
+               "max_threads_per_multi_processor": "maxThreadsPerMultiProcessor",
+               "warp_size": "warpSize", "L2_cache_size": "l2CacheSize", "clock_rate": "clockRate",
+               "memory_clock_rate": "memoryClockRate", "memory_bus_width": "memoryBusWidth",
+               "regs_per_multiprocessor": "regsPerMultiprocessor", "shared_memory_per_block": "sharedMemPerBlock",
+               "shared_memory_per_block_optin": "sharedMemPerBlockOptin",
+               "shared_memory_per_multiprocessor": "sharedMemPerMultiprocessor", "pci_bus_id": "pciBusID",
+               "pci_device_id": "pciDeviceID", "pci_domain_id": "pciDomainID", "uuid": "uuid"}
+
+    def __init__(self, properties: dict) -> None:
+        for field, key in self._FIELDS.items():
+            value = properties.get(key)
+            if isinstance(value, bytes):
+                value = value.decode(errors="replace") if field == "name" else value.hex()
+            setattr(self, field, bool(value) if field.startswith("is_") and value is not None else value)
+
+    def __repr__(self) -> str:
+        return (f"_CudaDeviceProperties(name='{self.name}', major={self.major}, minor={self.minor}, "
+                f"total_memory={(self.total_memory or 0) // (1024 * 1024)}MB, "
+                f"multi_processor_count={self.multi_processor_count}, L2_cache_size="
+                f"{(self.L2_cache_size or 0) // (1024 * 1024)}MB)")
+
+
+def get_device_properties(device: Any = None) -> _CudaDeviceProperties:
+    """GPU ``device``'s properties (None: the current GPU), as ``torch.cuda.get_device_properties``:
+    ``.name``, ``.major``/``.minor``, ``.total_memory`` (bytes), ``.multi_processor_count`` …"""
+    index = _index(device, "get_device_properties")
+    return _CudaDeviceProperties(_cupy("get_device_properties").cuda.runtime.getDeviceProperties(index))
+
+
+def get_device_capability(device: Any = None) -> tuple[int, int]:
+    """GPU ``device``'s compute capability ``(major, minor)`` (``(8, 0)`` for an A100), as PyTorch's."""
+    properties = get_device_properties(device)
+    return int(properties.major), int(properties.minor)
+
+
+def mem_get_info(device: Any = None) -> tuple[int, int]:
+    """``(free, total)`` bytes of GPU ``device``'s memory, as the driver reports them (CUDA's
+    ``cudaMemGetInfo``), as ``torch.cuda.mem_get_info``."""
+    index = _index(device, "mem_get_info")
+    cp = _cupy("mem_get_info")
+    with cp.cuda.Device(index):
+        free, total = cp.cuda.runtime.memGetInfo()
+    return int(free), int(total)
+
+
+class device:  # noqa: N801 - PyTorch's name
+    """``with mg.cuda.device(1):`` makes GPU 1 the current one inside the block, as ``torch.cuda.device``
+    (an index, ``"cuda:1"`` or an ``mg.device``; None or a negative index: a block that changes nothing)."""
+
+    def __init__(self, device: Any) -> None:
+        self.idx = -1 if device is None or (isinstance(device, int) and device < 0) else \
+            _device_index(device, "device")
+        self._gpu: Any = None
+
+    def __enter__(self) -> device:
+        if self.idx >= 0:
+            self._gpu = _cupy("device").cuda.Device(self.idx)
+            self._gpu.__enter__()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        if self._gpu is not None:
+            gpu, self._gpu = self._gpu, None
+            gpu.__exit__(*exc)
+
+
+def device_of(obj: Any) -> device:
+    """``with mg.cuda.device_of(x):``: the GPU of tensor ``x`` is the current one inside (a CPU tensor: no change),
+    as ``torch.cuda.device_of``."""
+    on = obj.device
+    return device(on.index or 0 if on.type == "cuda" else -1)
+
+
+def is_initialized() -> bool:
+    """Whether the GPU side was set up (CuPy loaded and a GPU seen), as ``torch.cuda.is_initialized``."""
+    return bool(backend._cupy)
+
+
+def init() -> None:
+    """Set up the GPU side now (load CuPy); raises RuntimeError without a GPU, as PyTorch's."""
+    _cupy("init")
+
+
+def seed() -> None:
+    """Seed the GPUs' generators from a fresh nondeterministic number, as ``torch.cuda.seed`` (minigrad seeds every
+    GPU at once, so this is also ``seed_all``)."""
+    generators.seed_cuda(int(numpy.random.SeedSequence().entropy % (1 << 63)))
+
+
+seed_all = seed
+
+
+def __getattr__(name: str) -> Any:
+    if name == "OutOfMemoryError":   # CuPy's, which its allocator raises: `except mg.cuda.OutOfMemoryError` works
+        cp = backend.cupy_module(required=False)
+        return _NoGpuOutOfMemoryError if cp is None else cp.cuda.memory.OutOfMemoryError
+    raise AttributeError(f"module 'minigrad.cuda' has no attribute {name!r}")
+
+
+class _NoGpuOutOfMemoryError(RuntimeError):
+    """``mg.cuda.OutOfMemoryError`` without a GPU (nothing raises it, as PyTorch's CPU build): a class, so that
+    ``except mg.cuda.OutOfMemoryError:`` runs. With CuPy it is CuPy's ``cupy.cuda.memory.OutOfMemoryError``."""
 
 
 def memory_allocated(device: Any = None) -> int:
