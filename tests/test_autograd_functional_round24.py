@@ -118,3 +118,33 @@ def test_jvp_of_an_integer_output_raises_as_pytorch() -> None:
         torch.autograd.functional.jvp(f(torch), torch.tensor(x), torch.ones(2, dtype=torch.float64))
     with pytest.raises(RuntimeError, match="floating point and complex"):
         mg.autograd.functional.jvp(f(mg), mg.tensor(x), mg.ones(2, dtype=mg.float64))
+
+
+# --- create_graph=True under no_grad: PyTorch turns grad mode on for it -------------------------------------------
+
+SECOND_ORDER_APIS = ["vjp", "jvp", "jacobian", "hessian", "hvp", "vhp"]
+
+
+def _under_no_grad(lib: Any, api: str) -> tuple:
+    """``api`` of f(x) = Σ sin(x)·x² with create_graph=True under no_grad, x requiring grad: (the results, the
+    gradient of their sum w.r.t. x)."""
+    x = lib.tensor([0.5, -1.0, 2.0], dtype=lib.float64, requires_grad=True)
+    args: tuple = {"vjp": (lib.ones((), dtype=lib.float64),), "jacobian": (), "hessian": ()}.get(
+        api, (lib.ones(3, dtype=lib.float64),))
+    with lib.no_grad():
+        result = getattr(lib.autograd.functional, api)(lambda x: (x.sin() * x ** 2).sum(), x, *args, create_graph=True)
+    flat = result if isinstance(result, tuple) else (result,)
+    assert all(t.requires_grad for t in flat), f"{api}: a result without its graph"
+    total = sum(t.sum() for t in flat)
+    return flat, lib.autograd.grad(total, x)[0]
+
+
+@pytest.mark.parametrize("api", SECOND_ORDER_APIS)
+def test_create_graph_under_no_grad(api: str) -> None:
+    """The input's view (create_graph's stand-in for an input that requires grad) was made under the caller's
+    no_grad, so it had no graph: vjp/jvp/jacobian/hvp/vhp returned zeros without an error, hessian raised."""
+    flat, grad_x = _under_no_grad(mg, api)
+    expected_flat, expected_grad = _under_no_grad(torch, api)
+    for actual, expected in zip(flat, expected_flat):
+        np.testing.assert_allclose(_np(actual), _np(expected), rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(_np(grad_x), _np(expected_grad), rtol=1e-12, atol=1e-14)

@@ -26,6 +26,7 @@ gives the reverse-mode Jacobian in the outputs' dtypes, as PyTorch's forward mod
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any, Callable
 
 from .. import backend
@@ -306,7 +307,8 @@ def _requires_grad_copies(inputs: tuple, create_graph: bool = False, need_graph:
     ``need_graph=False`` (the vectors ``v``): the others are plain detached tensors."""
     if create_graph:
         view_of = create_graph_walk().view_of
-        return tuple(view_of(x) if x.requires_grad else x.detach().requires_grad_(need_graph) for x in inputs)
+        with record_grad():   # also under no_grad, as PyTorch's (else the view had no graph and the results were 0)
+            return tuple(view_of(x) if x.requires_grad else x.detach().requires_grad_(need_graph) for x in inputs)
     return tuple(x.detach().requires_grad_(need_graph) for x in inputs)
 
 
@@ -404,8 +406,9 @@ def _grads(outputs: tuple, inputs: tuple, grad_outputs: Any, retain_graph: bool,
     kept = [(out, g) for out, g in zip(outputs, grad_outputs) if out is not None and out.requires_grad]
     if not kept:
         return (None,) * len(inputs)
-    grads = grad([out for out, _ in kept], list(inputs), [g for _, g in kept], retain_graph=retain_graph,
-                 create_graph=create_graph, allow_unused=True)
+    with record_grad() if create_graph else contextlib.nullcontext():   # PyTorch's: grad mode on for create_graph
+        grads = grad([out for out, _ in kept], list(inputs), [g for _, g in kept], retain_graph=retain_graph,
+                     create_graph=create_graph, allow_unused=True)
     return grads if create_graph else tuple(None if g is None else g.data for g in grads)
 
 
@@ -429,8 +432,9 @@ def _jacobian_rows_with_graph(i: int, out: Tensor, inputs: tuple, strict: bool) 
                                        "This is not allowed in strict mode.")
                 g = _zeros_like(x)
             rows[j].append(g)
-    return tuple((stack(r, dim=0) if r else _wrap(backend.array_module(x.data).zeros((0,) + x.shape, x.dtype)))
-                 .reshape(tuple(out.shape) + tuple(x.shape)) for r, x in zip(rows, inputs))
+    with record_grad():   # the blocks keep the rows' graph, also under no_grad
+        return tuple((stack(r, dim=0) if r else _wrap(backend.array_module(x.data).zeros((0,) + x.shape, x.dtype)))
+                     .reshape(tuple(out.shape) + tuple(x.shape)) for r, x in zip(rows, inputs))
 
 
 def _jvp_with_graph(outputs: tuple, is_outputs_tuple: bool, inputs: tuple, v: Any, strict: bool,
