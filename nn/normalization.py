@@ -10,7 +10,7 @@ from minigrad import Tensor
 
 from . import functional as F
 from ._errors import InputShapeError
-from ._normalization import _normalized_shape
+from ._normalization import _normalized_shape, count_batch
 from ._parameters import affine_parameters, reset_affine, size_arg
 from .module import Module, Parameter
 
@@ -150,8 +150,7 @@ def batch_norm_forward(module: Module, input: Tensor) -> Tensor:  # noqa: A002 -
                        module.running_var if pass_buffers else None, module.weight, module.bias, use_batch,
                        momentum, module.eps)
     if count:
-        with mg.no_grad():
-            module.num_batches_tracked.add_(1)
+        count_batch(module.num_batches_tracked)   # (add_(1) under no_grad)
     return out
 
 
