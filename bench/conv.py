@@ -2,13 +2,13 @@
 
     python -m bench.conv [--repeats 5] [--dtype float32|float64|both] [--only NAME]
 
-Each case runs forward plus ``backward`` of the output's sum, one thread on both sides (``threadpoolctl`` limits
-NumPy's BLAS to one thread, ``torch.set_num_threads(1)``); the time is the minimum over ``--repeats`` runs of the
-mean CPU time of a few calls (``process_time``: a loaded machine's waits land on neither peer). Memory: what the
-recorded graph keeps after forward (``tracemalloc``'s growth over the inputs, the output included) for minigrad;
-for PyTorch the distinct storages its graph saves (``saved_tensors_hooks``) plus the output. Both are given as
-multiples of the inputs' bytes. Prints a table with milliseconds per call and the minigrad / PyTorch ratio (below
-1 means minigrad is faster).
+Each case runs forward plus ``backward`` of the output's sum (forward alone where its name says so), one thread on
+both sides (``threadpoolctl`` limits NumPy's BLAS to one thread, ``torch.set_num_threads(1)``); the time is the
+minimum over ``--repeats`` runs of the mean CPU time of a few calls (``process_time``: a loaded machine's waits
+land on neither peer). Memory: what the recorded graph keeps after forward (``tracemalloc``'s growth over the
+inputs, the output included) for minigrad; for PyTorch the distinct storages its graph saves
+(``saved_tensors_hooks``) plus the output. Both are given as multiples of the inputs' bytes. Prints a table with
+milliseconds per call and the minigrad / PyTorch ratio (below 1 means minigrad is faster).
 """
 
 from __future__ import annotations
@@ -53,14 +53,31 @@ def _cases() -> list[tuple[str, list[tuple], dict, str]]:
          "avg_pool2d"),
         ("adaptive_avg_pool2d 1 (64,128,7,7)", [(64, 128, 7, 7)], {"output_size": 1}, "adaptive_avg_pool2d"),
         ("batch_norm2d train (64,32,28,28)", [(64, 32, 28, 28), (32,), (32,)], {}, "batch_norm"),
+        ("batch_norm2d train NHWC (64,32,28,28)", [(64, 32, 28, 28), (32,), (32,)],
+         {"layout": "channels_last"}, "batch_norm"),
+        ("batch_norm2d forward NHWC (64,32,28,28)", [(64, 32, 28, 28), (32,), (32,)],
+         {"layout": "channels_last", "forward": True}, "batch_norm"),
+        ("batch_norm2d train running (8,16,4,4)", [(8, 16, 4, 4), (16,), (16,)], {"running": True}, "batch_norm"),
+        ("batch_norm2d forward running (8,16,4,4)", [(8, 16, 4, 4), (16,), (16,)], {"running": True, "forward": True},
+         "batch_norm"),
     ]
 
 
+_RUNNING: dict = {}   # (library, channels, dtype) -> the running estimates a "running" batch_norm case moves
+
+
 def _call(lib: Any, fn: str, tensors: list, kwargs: dict) -> Any:
+    """``fn`` of ``lib``'s functional on ``tensors``; a batch_norm case's keywords are the bench's own:
+    ``running`` (moves running estimates, as a module in training does), ``layout`` and ``forward`` (see main)."""
     functional = F if lib is mg else __import__("torch").nn.functional
     if fn == "batch_norm":
         x, w, b = tensors
-        return functional.batch_norm(x, None, None, w, b, training=True)
+        running = (None, None)
+        if kwargs.get("running"):
+            channels = x.shape[1]
+            running = _RUNNING.setdefault((lib.__name__, channels, str(x.dtype)),
+                                          (lib.zeros(channels, dtype=x.dtype), lib.ones(channels, dtype=x.dtype)))
+        return functional.batch_norm(x, *running, w, b, training=True)
     return getattr(functional, fn)(*tensors, **kwargs)
 
 
@@ -162,21 +179,31 @@ def main(argv: list[str] | None = None) -> None:
                 arrays = [rng.standard_normal(s).astype(dtype) for s in shapes]
                 ours = [mg.tensor(a, requires_grad=True) for a in arrays]
                 theirs = [torch.tensor(a, requires_grad=True) for a in arrays]
+                if kwargs.get("layout") == "channels_last":   # x in NHWC memory (each library's own copy)
+                    ours[0] = ours[0].detach().to(memory_format=mg.channels_last).requires_grad_()
+                    theirs[0] = theirs[0].detach().to(memory_format=torch.channels_last).requires_grad_()
+                backward = not kwargs.get("forward")   # "forward": times forward alone
 
-                def ours_step(ours: list = ours, fn: str = fn, kwargs: dict = kwargs) -> None:
-                    _call(mg, fn, ours, kwargs).sum().backward()
+                def ours_step(ours: list = ours, fn: str = fn, kwargs: dict = kwargs,
+                              backward: bool = backward) -> None:
+                    y = _call(mg, fn, ours, kwargs)
+                    if backward:
+                        y.sum().backward()
 
-                def torch_step(theirs: list = theirs, fn: str = fn, kwargs: dict = kwargs) -> None:
-                    _call(torch, fn, theirs, kwargs).sum().backward()
+                def torch_step(theirs: list = theirs, fn: str = fn, kwargs: dict = kwargs,
+                               backward: bool = backward) -> None:
+                    y = _call(torch, fn, theirs, kwargs)
+                    if backward:
+                        y.sum().backward()
                 mine, peer = _time(ours_step, args.repeats), _time(torch_step, args.repeats)
                 size = sum(a.nbytes for a in arrays)
                 held_ours = _ours_held(ours, fn, kwargs) / size
                 held_torch = _torch_held(torch, theirs, fn, kwargs) / size
-                print(f"{name:44s} {np.dtype(dtype).name:8s} {mine:9.2f} {peer:9.2f} {mine / peer:6.2f} "
+                print(f"{name:44s} {np.dtype(dtype).name:8s} {mine:9.3f} {peer:9.3f} {mine / peer:6.2f} "
                       f"{held_ours:9.2f} {held_torch:9.2f}", flush=True)
             if not args.only or args.only in "cnn adam step":
                 mine, peer = _adam_step(mg, dtype, args.repeats), _adam_step(torch, dtype, args.repeats)
-                print(f"{'small CNN Adam step (64,1,28,28)':44s} {np.dtype(dtype).name:8s} {mine:9.2f} {peer:9.2f} "
+                print(f"{'small CNN Adam step (64,1,28,28)':44s} {np.dtype(dtype).name:8s} {mine:9.3f} {peer:9.3f} "
                       f"{mine / peer:6.2f}", flush=True)
 
 
