@@ -21,6 +21,9 @@
   block's ``cache_enabled`` sets it and its end restores it); there is no cast cache, so ``clear_autocast_cache``
   does nothing. ``is_autocast_available(device_type)`` is True for "cpu" and "cuda" (with or without a GPU, as
   PyTorch's), False for PyTorch's other device types (an autocast block there raises here).
+- ``custom_fwd``/``custom_bwd`` are PyTorch's decorators for a custom ``Function`` under autocast: ``cast_inputs``
+  casts the forward's float arguments inside an enabled block (and runs it with autocast off), and the backward runs
+  in its forward's autocast state.
 - ``torch.cuda.amp``, PyTorch's older spelling (``from torch.cuda.amp import GradScaler, autocast``), is
   :data:`cuda_amp`: the same two for ``"cuda"``, with that module's arguments (no device argument; each
   constructor warns as torch 2.13's does: that module is deprecated too);
@@ -42,10 +45,10 @@ from . import backend
 from .arguments import as_bool
 from .dtypes import bfloat16, float16
 
-__all__ = ["GradScaler", "autocast", "clear_autocast_cache", "get_autocast_cpu_dtype", "get_autocast_dtype",
-           "get_autocast_gpu_dtype", "is_autocast_available", "is_autocast_cache_enabled", "is_autocast_cpu_enabled",
-           "is_autocast_enabled", "set_autocast_cache_enabled", "set_autocast_cpu_dtype", "set_autocast_cpu_enabled",
-           "set_autocast_dtype", "set_autocast_enabled", "set_autocast_gpu_dtype"]
+__all__ = ["GradScaler", "autocast", "clear_autocast_cache", "custom_bwd", "custom_fwd", "get_autocast_cpu_dtype",
+           "get_autocast_dtype", "get_autocast_gpu_dtype", "is_autocast_available", "is_autocast_cache_enabled",
+           "is_autocast_cpu_enabled", "is_autocast_enabled", "set_autocast_cache_enabled", "set_autocast_cpu_dtype",
+           "set_autocast_cpu_enabled", "set_autocast_dtype", "set_autocast_enabled", "set_autocast_gpu_dtype"]
 
 _READY, _UNSCALED, _STEPPED = "ready", "unscaled", "stepped"
 _warned_autocast = False
@@ -481,6 +484,66 @@ def _times_scale(output: Any, scale: float) -> Any:
     return scaled if compute == target else scaled.to(target)
 
 
+def custom_fwd(fwd: Callable | None = None, *, device_type: str, cast_inputs: Any = None) -> Callable:
+    """Decorate a custom ``Function``'s ``forward``, as ``torch.amp.custom_fwd``: it records whether autocast was
+    on for ``device_type`` (and its dtype), so that a backward decorated with :func:`custom_bwd` runs in the same
+    autocast state. With ``cast_inputs`` (a float dtype), inside an enabled autocast block the floating-point
+    tensors among the arguments on ``device_type`` (not float64 ones; also inside lists, tuples and dicts) are cast
+    to it and ``forward`` runs with autocast off; outside one, the arguments pass as they are."""
+    if not isinstance(device_type, str):
+        raise ValueError(f"custom_fwd: Expected `device_type` of type `str`, got: `{type(device_type)}`")
+    if fwd is None:
+        return functools.partial(custom_fwd, device_type=device_type, cast_inputs=cast_inputs)
+
+    @functools.wraps(fwd)
+    def decorate_fwd(*args: Any, **kwargs: Any) -> Any:
+        ctx = args[0]
+        ctx._dtype = get_autocast_dtype(device_type)
+        enabled = is_autocast_enabled(device_type)
+        ctx._fwd_used_autocast = enabled and cast_inputs is None
+        if cast_inputs is None or not enabled:
+            return fwd(*args, **kwargs)
+        with autocast(device_type=device_type, enabled=False):
+            return fwd(*_cast(args, device_type, cast_inputs), **_cast(kwargs, device_type, cast_inputs))
+
+    return decorate_fwd
+
+
+def custom_bwd(bwd: Callable | None = None, *, device_type: str) -> Callable:
+    """Decorate a custom ``Function``'s ``backward``, as ``torch.amp.custom_bwd``: it runs in the autocast state
+    (enabled, dtype) that its :func:`custom_fwd` forward ran in."""
+    if not isinstance(device_type, str):
+        raise ValueError(f"custom_bwd: Expected `device_type` of type `str`, got: `{type(device_type)}`")
+    if bwd is None:
+        return functools.partial(custom_bwd, device_type=device_type)
+
+    @functools.wraps(bwd)
+    def decorate_bwd(*args: Any, **kwargs: Any) -> Any:
+        ctx = args[0]
+        with autocast(device_type=device_type, enabled=ctx._fwd_used_autocast, dtype=ctx._dtype):
+            return bwd(*args, **kwargs)
+
+    return decorate_bwd
+
+
+def _cast(value: Any, device_type: str, dtype: Any) -> Any:
+    """``value`` with its floating-point tensors on ``device_type`` (float64 ones excepted) cast to ``dtype``,
+    through lists, tuples, dicts and other iterables (strings and NumPy arrays pass), as PyTorch's."""
+    from .tensor import Tensor  # the tensor module imports this one's package: imported when used
+
+    if isinstance(value, Tensor):
+        eligible = value.dtype.kind == "f" and value.device.type == device_type and value.dtype != "float64"
+        return value.to(dtype) if eligible else value
+    if isinstance(value, (str, bytes)) or backend.is_array(value):
+        return value
+    if isinstance(value, Mapping):
+        return {_cast(k, device_type, dtype): _cast(v, device_type, dtype) for k, v in value.items()}
+    if isinstance(value, Iterable):
+        cast = (_cast(v, device_type, dtype) for v in value)
+        return type(value)(cast) if isinstance(value, (list, tuple)) else cast
+    return value
+
+
 def _older_amp(device: str) -> types.ModuleType:
     """``torch.{device}.amp``, PyTorch's older spelling (deprecated): ``autocast`` and ``GradScaler`` on ``device``
     with that module's arguments (no device argument), each constructor warning as torch 2.13's does. In
@@ -501,12 +564,24 @@ def _older_amp(device: str) -> types.ModuleType:
             deprecated("GradScaler")
             super().__init__(device, init_scale, growth_factor, backoff_factor, growth_interval, enabled)
 
+    def older_custom_fwd(fwd: Callable | None = None, *, cast_inputs: Any = None) -> Callable:
+        warnings.warn(f"`torch.{device}.amp.custom_fwd(args...)` is deprecated. Please use `torch.amp.custom_fwd("
+                      f"args..., device_type='{device}')` instead.", FutureWarning, stacklevel=2)
+        return custom_fwd(fwd, device_type=device, cast_inputs=cast_inputs)
+
+    def older_custom_bwd(bwd: Callable) -> Callable:
+        warnings.warn(f"`torch.{device}.amp.custom_bwd(args...)` is deprecated. Please use `torch.amp.custom_bwd("
+                      f"args..., device_type='{device}')` instead.", FutureWarning, stacklevel=2)
+        return custom_bwd(bwd, device_type=device)
+
     module = types.ModuleType(f"minigrad.{device}.amp", f"PyTorch's torch.{device}.amp: GradScaler and autocast on "
                                                         f"{device!r}.")
     for cls, name in ((OlderAutocast, "autocast"), (OlderGradScaler, "GradScaler")):
         cls.__qualname__ = cls.__name__ = name
         cls.__module__ = module.__name__
         setattr(module, name, cls)
+    if device == "cuda":   # torch.cuda.amp's decorators (torch.cpu.amp has none)
+        module.custom_fwd, module.custom_bwd = older_custom_fwd, older_custom_bwd
     sys.modules[module.__name__] = module
     return module
 

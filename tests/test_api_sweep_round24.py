@@ -75,3 +75,56 @@ def test_default_convert_takes_data_by_keyword() -> None:
     np.testing.assert_array_equal(got["x"].numpy(), expected["x"].numpy())
     assert got["x"].dtype == mg.float64 and expected["x"].dtype == torch.float64
     assert [type(v).__name__ for v in got["y"]] == ["Tensor", "str"] == [type(v).__name__ for v in expected["y"]]
+
+
+# --- torch.amp.custom_fwd / custom_bwd -------------------------------------------------------------------------
+
+def _scaled_function(lib, cast_inputs):
+    """y = x * 3 as a custom Function decorated with custom_fwd/custom_bwd; records the autocast state seen."""
+    seen = {}
+
+    class Scale(lib.autograd.Function):
+        @staticmethod
+        @lib.amp.custom_fwd(device_type="cpu", cast_inputs=cast_inputs)
+        def forward(ctx, x, extras):
+            seen["forward"] = (lib.is_autocast_enabled("cpu"), str(x.dtype).split(".")[-1],
+                               [str(e.dtype).split(".")[-1] for e in extras])
+            return x * 3
+
+        @staticmethod
+        @lib.amp.custom_bwd(device_type="cpu")
+        def backward(ctx, g):
+            seen["backward"] = lib.is_autocast_enabled("cpu")
+            return g * 3, None
+
+    return Scale, seen
+
+
+@pytest.mark.filterwarnings("ignore::UserWarning")   # minigrad's autocast warns once that it keeps full precision
+@pytest.mark.parametrize("cast_inputs", [None, "float32"])
+@pytest.mark.parametrize("in_block", [True, False])
+def test_custom_fwd_and_custom_bwd_as_torch(cast_inputs: str | None, in_block: bool) -> None:
+    results = []
+    for lib in (torch, mg):
+        fn, seen = _scaled_function(lib, None if cast_inputs is None else getattr(lib, cast_inputs))
+        x = lib.tensor([1.0, 2.0], dtype=lib.float16, requires_grad=True)
+        extras = [lib.ones(1, dtype=lib.float16), lib.ones(1, dtype=lib.float64)]
+        with lib.autocast("cpu", dtype=lib.float16, enabled=in_block):
+            y = fn.apply(x, extras)
+        y.sum().backward()
+        results.append((seen["forward"], seen["backward"], str(y.dtype).split(".")[-1], x.grad.tolist()))
+    assert results[1] == results[0]
+
+
+def test_custom_fwd_refusals_and_the_older_spelling() -> None:
+    for lib in (torch, mg):
+        with pytest.raises(ValueError, match="device_type"):
+            lib.amp.custom_fwd(lambda ctx, x: x, device_type=None)
+        with pytest.raises(ValueError, match="device_type"):
+            lib.amp.custom_bwd(lambda ctx, g: g, device_type=0)
+        with pytest.warns(FutureWarning, match="custom_fwd"):
+            forward = lib.cuda.amp.custom_fwd(lambda ctx, x: x * 2, cast_inputs=lib.float32)
+        with pytest.warns(FutureWarning, match="custom_bwd"):
+            lib.cuda.amp.custom_bwd(lambda ctx, g: g)
+        ctx = type("Ctx", (), {})()
+        assert forward(ctx, lib.ones(2)).tolist() == [2.0, 2.0] and ctx._fwd_used_autocast is False
