@@ -168,3 +168,34 @@ def test_result_layout_on_gpu_as_on_cpu_and_torch(name: str) -> None:
     for device in ("cpu", "cuda"):
         result = GPU_OPS[name](mg, made["transposed"]().to(device), made["C"]().to(device))
         assert _observed(result, mg) == expected, device
+
+
+KEEPDIM: dict[str, Callable] = {
+    "sum": lambda lib, x: x.sum(1, keepdim=True),
+    "mean_hw": lambda lib, x: x.mean((2, 3), keepdim=True),
+    "amax": lambda lib, x: x.amax(1, keepdim=True),
+    "max": lambda lib, x: x.max(1, keepdim=True),
+    "std": lambda lib, x: x.std(1, keepdim=True),
+    "var": lambda lib, x: x.var(1, keepdim=True),
+    "logsumexp": lambda lib, x: x.logsumexp(1, keepdim=True),
+    "norm": lambda lib, x: x.norm(dim=1, keepdim=True),
+    "prod": lambda lib, x: x.prod(1, keepdim=True),
+    "nansum": lambda lib, x: lib.nansum(x, 1, keepdim=True),
+    "nanmean": lambda lib, x: lib.nanmean(x, 1, keepdim=True),
+    "any": lambda lib, x: (x > 1).any(1, keepdim=True),
+    "mode": lambda lib, x: x.mode(1, keepdim=True),
+    "kthvalue": lambda lib, x: x.kthvalue(2, 1, keepdim=True),
+}
+
+
+@pytest.mark.parametrize("name", list(KEEPDIM))
+def test_keepdim_reduction_of_channels_last_is_c_order_as_torch(name: str) -> None:
+    """PyTorch's reductions allocate a C-contiguous result, size-1 dims' strides included; NumPy's ``keepdims``
+    result kept the channels-last input's strides on the reduced dim, so ``cat([x, x.sum(1, keepdim=True)], 1)``
+    of a channels-last ``x`` was channels-last here and C order in PyTorch (``view`` of it then differed)."""
+    results = []
+    for lib in (mg, torch):
+        out = KEEPDIM[name](lib, _layouts(lib)["channels_last"]())
+        parts = list(out) if isinstance(out, tuple) else [out]
+        results.append(([tuple(t.stride()) for t in parts], _observed(lib.cat([parts[0], parts[0]], 1), lib)))
+    assert results[0] == results[1]

@@ -51,6 +51,7 @@ from .select import (
     _reduction_axis,
     _torch_sort_ties,
     c_order,
+    kept_dims_c_order,
     sort,
 )
 from .shape import clone
@@ -75,7 +76,7 @@ def _picked(name: str, x: Tensor, axis: int, keep: bool, make: Any) -> ValuesInd
     if x.ndim == 0:
         return getattr(return_types, name)(clone(x), _zero_index(x))
     xp = backend.array_module(x.data)
-    index = _indices(name, lambda data: make(xp, data), x)
+    index = _indices(name, lambda data: kept_dims_c_order(make(xp, data)), x)   # PyTorch's strides, size-1 dim too
     op = Gather(axis, index.data, squeeze=not keep)
     op.name = name
     return getattr(return_types, name)(fresh_memory(op(x)), index if keep else index.squeeze(axis))

@@ -28,7 +28,7 @@ from ._util import (
     tensor_arg,
 )
 from .elementwise import abs, maximum, minimum  # noqa: A004 - the op's name
-from .select import c_order, max_with_indices
+from .select import c_order, kept_dims_c_order, max_with_indices
 
 
 def _expand(gy: Any, in_shape: tuple, axes: Any, keepdims: bool) -> Any:
@@ -68,10 +68,12 @@ class Sum(Function):
     def forward(self, x: Any) -> Any:
         self.in_shape, self.in_size = x.shape, x.size
         if x.dtype == _FLOAT16:   # PyTorch sums float16 in float32 and rounds once (NumPy rounds at each row)
-            return c_order(_sum_in_float32(x, self.axis, self.keepdims))
-        if type(x) is backend.numpy.ndarray:   # what ndarray.sum runs, without its Python wrapper
-            return c_order(backend.numpy.add.reduce(x, axis=self.axis, keepdims=self.keepdims))
-        return c_order(x.sum(axis=self.axis, keepdims=self.keepdims))
+            y = _sum_in_float32(x, self.axis, self.keepdims)
+        elif type(x) is backend.numpy.ndarray:   # what ndarray.sum runs, without its Python wrapper
+            y = backend.numpy.add.reduce(x, axis=self.axis, keepdims=self.keepdims)
+        else:
+            y = x.sum(axis=self.axis, keepdims=self.keepdims)
+        return kept_dims_c_order(y) if self.keepdims else c_order(y)
 
     def backward(self, gy: Any) -> Any:
         g = _expand(gy, self.in_shape, self.axis, self.keepdims)
@@ -98,8 +100,10 @@ class Mean(Function):
         self.in_shape = x.shape
         if _count(x.shape, self.axis) == 0:
             with backend.errstate(self.xp, invalid="ignore"):
-                return c_order(x.sum(axis=self.axis, keepdims=self.keepdims) / 0)
-        return c_order(x.mean(axis=self.axis, keepdims=self.keepdims))
+                y = x.sum(axis=self.axis, keepdims=self.keepdims) / 0
+        else:
+            y = x.mean(axis=self.axis, keepdims=self.keepdims)
+        return kept_dims_c_order(y) if self.keepdims else c_order(y)
 
     def backward(self, gy: Any) -> Any:
         count = _count(self.in_shape, self.axis)
@@ -152,7 +156,7 @@ class Max(Function):
         y = x.min(axis=self.axis, keepdims=True) if self.smallest else x.max(axis=self.axis, keepdims=True)
         self.saved = (x, y)
         if self.keepdims:
-            return c_order(y)
+            return kept_dims_c_order(y)
         return c_order(y.reshape(()) if self.axis is None else y.squeeze(axis=self.axis))
 
     def backward(self, gy: Any) -> Any:
@@ -185,7 +189,8 @@ class Var(Function):
 
     def forward(self, x: Any) -> Any:
         y = self._variance(x)
-        return c_order(y.astype(x.dtype) if x.dtype == "float16" else y)
+        y = y.astype(x.dtype) if x.dtype == "float16" else y
+        return kept_dims_c_order(y) if self.keepdims else c_order(y)
 
     def _variance(self, x: Any) -> Any:
         """The variance, in float32 for a float16 ``x`` (rounded once at the end, as PyTorch's)."""
@@ -222,7 +227,8 @@ class Std(Var):
 
     def forward(self, x: Any) -> Any:
         y = self.xp.sqrt(self._variance(x))
-        y = c_order(y.astype(x.dtype) if x.dtype == "float16" else y)
+        y = y.astype(x.dtype) if x.dtype == "float16" else y
+        y = kept_dims_c_order(y) if self.keepdims else c_order(y)
         self.deviation = y
         return y
 
@@ -252,7 +258,7 @@ class Norm(Function):
         y = y.astype(x.dtype, copy=False)
         self.saved = (x, y)
         if self.keepdims:
-            return c_order(y)
+            return kept_dims_c_order(y)
         return c_order(y.reshape(()) if axis is None else y.squeeze(axis=axis))
 
     def _norm(self, abs_x: Any, size: int) -> Any:
@@ -313,7 +319,7 @@ class LogSumExp(Function):
             y = xp.log(Sum(self.axis, True).forward(xp.exp(x - m))) + m
         self.saved = (x, y)
         if self.keepdims:
-            return c_order(y)
+            return kept_dims_c_order(y)
         return c_order(y.reshape(()) if self.axis is None else y.squeeze(axis=self.axis))
 
     def backward(self, gy: Any) -> Any:

@@ -34,7 +34,7 @@ from ._util import (
 from .elementwise import where
 from .math import _logaddexp
 from .reduce import summed_as
-from .select import Gather, _indices, _reduction_axis, c_order, sort
+from .select import Gather, _indices, _reduction_axis, c_order, kept_dims_c_order, sort
 from .shape import astype, clone, permute, reshape
 
 
@@ -97,7 +97,8 @@ class Prod(Function):
         if x.dtype == "float16" and type(x) is backend.numpy.ndarray:   # the CPU
             y = _float16_steps_prod(x, self.axes, self.keepdims)
         else:
-            y = c_order(self.xp.asarray(x.prod(axis=self.axes, keepdims=self.keepdims)))
+            y = self.xp.asarray(x.prod(axis=self.axes, keepdims=self.keepdims))
+            y = kept_dims_c_order(y) if self.keepdims else c_order(y)
         self.saved, self.result = (x,), y   # saved: what minigrad/higher_order_rules.py reads
         return y
 

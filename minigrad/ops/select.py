@@ -52,6 +52,13 @@ def c_order(y: Any) -> Any:
     return y if y.flags.c_contiguous else backend.array_module(y).ascontiguousarray(y)
 
 
+def kept_dims_c_order(y: Any) -> Any:
+    """:func:`c_order` of a reduction's ``keepdim=True`` result, a size-1 dim's stride too: NumPy's keeps the
+    input's order of strides there, which decides the layout of a later ``cat``/``stack`` (a channels-last
+    ``x.sum(1, keepdim=True)`` read as channels-last, where PyTorch's is C order)."""
+    return in_format(y, contiguous_format, "reduction")
+
+
 def _in_memory_order(x: Tensor) -> tuple | None:
     """The permutation that views a transposed, permuted or channels-last ``x`` in its memory order (C order
     when dense), as PyTorch's ``preserve_format`` orders dims; None for a C-ordered (or broadcast) x."""
@@ -539,7 +546,8 @@ def _logical(x: Any, dim: Any, keepdim: bool, name: str, numpy_call: bool = Fals
     reduce = xp.all if name == "all" else xp.any
 
     def make(data: Any) -> Any:
-        out = c_order(xp.asarray(reduce(data.astype(bool), axis=axis, keepdims=keepdim)))
+        out = xp.asarray(reduce(data.astype(bool), axis=axis, keepdims=keepdim))
+        out = kept_dims_c_order(out) if keepdim else c_order(out)
         return out.astype("uint8") if data.dtype == "uint8" and not numpy_call else out   # PyTorch's uint8 for uint8
 
     return note_draw(name, make, (x,), Tensor._make(make(x.data), False, None, 0))   # replayed on new values

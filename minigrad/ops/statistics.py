@@ -44,7 +44,7 @@ from .index import diag
 from .linalg import matmul
 from .order_stats import cummax, cummin, kthvalue, mode, msort, nanmedian, nanquantile, quantile
 from .reduce import _expand, _mean_dtype, _sum_in_float32, amax, amin, mean, reduced_axes, std, sum, summed_as, var
-from .select import c_order
+from .select import c_order, kept_dims_c_order
 from .shape import astype
 
 __all__ = [
@@ -81,9 +81,8 @@ def _floating(x: Any, name: str) -> Tensor:
 
 def _sum(x: Any, axes: Any, keepdims: bool) -> Any:
     """``x.sum`` over ``axes``; a float16 ``x`` sums in float32 rounded once, as PyTorch's (NumPy rounds per row)."""
-    if x.dtype == "float16":
-        return c_order(_sum_in_float32(x, axes, keepdims))
-    return c_order(x.sum(axis=axes, keepdims=keepdims))   # C order, as PyTorch's, of a transposed x too
+    y = _sum_in_float32(x, axes, keepdims) if x.dtype == "float16" else x.sum(axis=axes, keepdims=keepdims)
+    return kept_dims_c_order(y) if keepdims else c_order(y)   # C order, as PyTorch's, of a transposed x too
 
 
 class NanSum(Function):
@@ -117,7 +116,7 @@ class NanMean(Function):
         with backend.errstate(xp, divide="ignore", invalid="ignore"):
             y = _sum(xp.where(kept, x, x.dtype.type(0)), self.axes, True) / count
         if self.keepdims:
-            return c_order(y)
+            return kept_dims_c_order(y)
         return c_order(y.reshape(()) if self.axes is None else y.squeeze(axis=self.axes))
 
     def backward(self, gy: Any) -> Any:
