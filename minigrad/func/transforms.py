@@ -537,7 +537,10 @@ def _zero_link(value: Tensor, source: Tensor) -> Tensor:
 def _forward_jvp(func: Callable, flat_p: list, p_spec: Any, flat_t: list, has_aux: bool) -> tuple:
     """:func:`jvp` in a dual level of its own: the primals made dual with their tangents, each output unpacked
     (a zero tangent for one that does not depend on them); ``aux`` without tangents. Under ``mg.inference_mode()``
-    too, as torch.func's (the mode is off while ``func`` runs; forward AD itself gives no tangents inside it)."""
+    too, as torch.func's (the mode is off while ``func`` runs; forward AD itself gives no tangents inside it).
+    Called with grad mode off (``no_grad``, ``inference_mode``), the outputs and tangents have no graph, as
+    torch's (``func`` is recorded here only for the tangents)."""
+    recording, start = is_recording(), recording_mark()
     with forward_ad.dual_level(), inference_mode(False):
         level = _ForwardLevel()
         duals = [forward_ad.make_dual(p, t) for p, t in zip(flat_p, flat_t)]
@@ -556,6 +559,11 @@ def _forward_jvp(func: Callable, flat_p: list, p_spec: Any, flat_t: list, has_au
             flat_aux, aux_spec = _pytree.flatten(aux)
             aux = _pytree.unflatten([forward_ad.unpack_dual(a).primal if isinstance(a, Tensor) else a
                                      for a in flat_aux], aux_spec)
+    if not recording:   # aux too, where func computed it (not a tensor from outside returned as it is)
+        primals_out, tangents_out = [t.detach() for t in primals_out], [t.detach() for t in tangents_out]
+        if has_aux:
+            aux = _pytree.tree_map(lambda a: a.detach() if isinstance(a, Tensor) and a._node is not None
+                                   and a._node.seq > start else a, aux)
     output, jvp_out = _pytree.unflatten(primals_out, out_spec), _pytree.unflatten(tangents_out, out_spec)
     return (output, jvp_out, aux) if has_aux else (output, jvp_out)
 
