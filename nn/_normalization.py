@@ -230,11 +230,11 @@ def count_batch(tracked: Tensor) -> None:
 
 def _writes_directly(tensor: Tensor, value: Any) -> bool:
     """Whether :func:`_write_running` and :func:`count_batch` write ``tensor``'s array themselves: a plain Tensor
-    whose array is writable and of the array type of ``value`` (no device change), with no ``mg.compile`` capture
-    running (it records copy_ and add_, to replay them)."""
+    whose array is writable, not expanded (no zero stride: copy_ refuses that) and of the array type of ``value``
+    (no device change), with no ``mg.compile`` capture running (it records copy_ and add_, to replay them)."""
     data = tensor.data
     return (type(tensor) is Tensor and type(data) is type(value) and getattr(data.flags, "writeable", True)
-            and not mg.compiler.is_compiling())
+            and 0 not in data.strides and not mg.compiler.is_compiling())
 
 
 def _over_channels(ndim: int) -> tuple[str, str]:

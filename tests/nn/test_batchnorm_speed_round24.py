@@ -117,3 +117,10 @@ def test_other_running_tensors_go_through_copy(monkeypatch: Any) -> None:
     F.batch_norm(mg.randn(4, 3, 5), running_mean, running_var, training=True, momentum=0.5)
     assert calls == ["Parameter"]
     assert running_mean._version == running_var._version == 1
+
+
+def test_an_expanded_running_estimate_is_refused_as_copy_refuses_it() -> None:
+    """Memory shared by elements (an expand-ed running_mean) goes to copy_, which refuses it naming the op (a direct
+    write through the zero stride would store each channel's value in one place, the last one winning)."""
+    with pytest.raises(RuntimeError, match="copy_: unsupported operation"):
+        F.batch_norm(mg.randn(4, 3, 2), mg.zeros(1).expand(3), mg.ones(3), training=True)
