@@ -143,20 +143,27 @@ def _stride_order(array: Any) -> tuple | None:
     for dim in reversed(range(array.ndim)):   # a size-1 dim's stride as PyTorch's unsqueeze gives it (NumPy: any)
         if shape[dim] == 1:
             strides[dim] = array.itemsize if dim == array.ndim - 1 else strides[dim + 1] * shape[dim + 1]
-    perm = list(reversed(range(array.ndim)))   # innermost first
-    for i in range(1, len(perm)):   # PyTorch's insertion sort
+    order = tuple(reversed(_dense_order(shape, strides)))
+    return None if order == tuple(range(array.ndim)) else order
+
+
+def _dense_order(shape: tuple, strides: Any) -> list:
+    """The dims from innermost to outermost as PyTorch's ``infer_dense_strides`` sorts them (an insertion sort by
+    stride from C order: a pair with a 0 stride, or of equal strides where the inner dim is not the longer, is
+    skipped without ending the dim's move, as a smaller stride outside ends it)."""
+    perm = list(reversed(range(len(shape))))
+    for i in range(1, len(perm)):
         later = i
         for earlier in range(i - 1, -1, -1):
             a, b = perm[earlier], perm[later]
-            if strides[a] == 0 or strides[b] == 0 or strides[a] < strides[b]:
+            if strides[a] == 0 or strides[b] == 0:
+                continue
+            if strides[a] < strides[b]:
                 break
-            if strides[a] > strides[b] or array.shape[a] > array.shape[b]:
+            if strides[a] > strides[b] or shape[a] > shape[b]:
                 perm[earlier], perm[later] = b, a
                 later = earlier
-            else:
-                break
-    order = tuple(reversed(perm))
-    return None if order == tuple(range(array.ndim)) else order
+    return perm
 
 
 def _dense(shape: tuple, strides: tuple) -> bool:
@@ -187,20 +194,8 @@ def _preserved_strides(like: Any) -> tuple | None:
         return None
     strides = tuple(s // itemsize for s in like.strides)
     if not _dense(shape, strides):
-        perm = list(reversed(range(like.ndim)))   # innermost first; PyTorch's insertion sort
-        for i in range(1, len(perm)):
-            later = i
-            for earlier in range(i - 1, -1, -1):
-                a, b = perm[earlier], perm[later]
-                if strides[a] == 0 or strides[b] == 0 or strides[a] < strides[b]:
-                    break
-                if strides[a] > strides[b] or shape[a] > shape[b]:
-                    perm[earlier], perm[later] = b, a
-                    later = earlier
-                else:
-                    break
         dense, step = [0] * like.ndim, 1
-        for dim in perm:
+        for dim in _dense_order(shape, strides):
             dense[dim] = step
             step *= shape[dim]
         strides = tuple(dense)

@@ -199,3 +199,17 @@ def test_keepdim_reduction_of_channels_last_is_c_order_as_torch(name: str) -> No
         parts = list(out) if isinstance(out, tuple) else [out]
         results.append(([tuple(t.stride()) for t in parts], _observed(lib.cat([parts[0], parts[0]], 1), lib)))
     assert results[0] == results[1]
+
+
+def test_preserve_format_copy_of_an_expanded_permuted_input_as_torch() -> None:
+    """``preserve_format`` copies (``clone``, ``.to``, ``.float()``, ``*_like``) of an input that is not dense take
+    PyTorch's ``infer_dense_strides`` order, whose insertion sort steps over a 0 stride (and over equal strides)
+    instead of ending the dim's move there: (5, 4, 2) strides (1, 0, 5) copies to (1, 5, 20) in PyTorch, was C order
+    here (``view(-1)`` of the copy then worked only here)."""
+    results = []
+    for lib in (mg, torch):
+        x = lib.tensor(np.arange(10.0).reshape(1, 2, 5)).expand(4, 2, 5).permute(2, 0, 1)
+        copies = [x.clone(), x.float(), x.to(lib.float32, memory_format=lib.preserve_format), lib.zeros_like(x),
+                  lib.empty_like(x).zero_()]
+        results.append([_observed(t, lib) + (tuple(t.stride()),) for t in copies])
+    assert results[0] == results[1]
