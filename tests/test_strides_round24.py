@@ -213,3 +213,14 @@ def test_preserve_format_copy_of_an_expanded_permuted_input_as_torch() -> None:
                   lib.empty_like(x).zero_()]
         results.append([_observed(t, lib) + (tuple(t.stride()),) for t in copies])
     assert results[0] == results[1]
+
+
+def test_gather_result_is_c_order_as_torch() -> None:
+    """``gather``/``take_along_dim`` allocate a C-contiguous result in PyTorch; NumPy's take_along_axis took the
+    index's layout (an index from ``zeros_like`` of a transposed input: a transposed result, ``view(-1)`` raised)."""
+    results = []
+    for lib in (mg, torch):
+        x = lib.tensor(np.arange(60.0).reshape(5, 3, 4)).permute(0, 2, 1)
+        index = lib.zeros_like(x, dtype=lib.int64)
+        results.append([_observed(t, lib) for t in (x.gather(1, index), lib.take_along_dim(x, index, 1))])
+    assert results[0] == results[1]

@@ -94,6 +94,8 @@ class Gather(Function):
         self.saved = (index,)   # freed by a backward without retain_graph: a second one raises, as PyTorch's
         part = tuple(slice(None) if d == self.axis else slice(0, n) for d, n in enumerate(index.shape))
         y = self.xp.take_along_axis(x[part], index, axis=self.axis)
+        if self.name in ("gather", "take_along_dim"):   # PyTorch's result is C order (NumPy's takes the index's)
+            y = kept_dims_c_order(y)
         return y.squeeze(self.axis) if self.squeeze else y
 
     def kept_for_backward(self) -> tuple:
