@@ -25,6 +25,7 @@ from . import (
     return_types,
 )
 from .amp import (
+    GradScaler,  # torch.GradScaler is torch.amp.GradScaler
     autocast,
     clear_autocast_cache,
     get_autocast_cpu_dtype,
@@ -169,8 +170,7 @@ from .recording import (
 )
 from .serialization import CheckpointError, load, save
 from .tensor import Tensor, bool_, float16, float32, float64, int32, int64
-
-__version__ = "0.1.0"
+from .version import __version__  # also makes mg.version (torch.version)
 
 autograd.gradcheck = gradcheck   # torch.autograd.gradcheck's spelling (autograd cannot import it: a cycle)
 autograd.gradgradcheck = gradgradcheck
@@ -186,6 +186,7 @@ __all__ = [
     "permute", "rand_like", "randn_like", "sin", "std", "t", "topk", "unsqueeze",
     "CheckpointError", "load", "save",
     "gc_paused", "gru_gates", "lstm_gates", "step_addmm", "step_matmul", "tag",
+    "GradScaler", "__version__",
     "amp", "autocast", "is_autocast_enabled", "set_autocast_enabled", "get_autocast_dtype", "set_autocast_dtype",
     "is_autocast_cpu_enabled", "set_autocast_cpu_enabled", "get_autocast_cpu_dtype", "set_autocast_cpu_dtype",
     "get_autocast_gpu_dtype", "set_autocast_gpu_dtype", "is_autocast_cache_enabled", "set_autocast_cache_enabled",
@@ -328,19 +329,21 @@ __all__ += [
 from . import dtypes as _dtypes  # noqa: E402
 from . import legacy as _legacy  # noqa: E402
 from . import settings as _settings  # noqa: E402
+from . import symbolic as _symbolic  # noqa: E402
 from .ops import arrange as _arrange  # noqa: E402
 from .ops import bitwise as _bitwise  # noqa: E402
 from .ops import grids as _grids  # noqa: E402
 from .ops import pointwise as _pointwise  # noqa: E402
 from .ops import statistics as _statistics  # noqa: E402
 
-for _module in (_pointwise, _arrange, _statistics, _bitwise, _grids, _dtypes, _legacy, _settings):
+for _module in (_pointwise, _arrange, _statistics, _bitwise, _grids, _dtypes, _legacy, _settings, _symbolic):
     globals().update({_name: getattr(_module, _name) for _name in _module.__all__})
     __all__ += _module.__all__
 
 # PyTorch's constants
 pi, e, inf, nan = _math.pi, _math.e, _math.inf, _math.nan
-__all__ += ["pi", "e", "inf", "nan"]
+newaxis = None   # x[:, mg.newaxis], as NumPy's
+__all__ += ["pi", "e", "inf", "nan", "newaxis"]
 
 # Gamma-family and other special functions with PyTorch's top-level names (mg.special has the rest)
 from .ops.gamma import binomial, digamma, lgamma, mvlgamma, poisson, polygamma  # noqa: E402

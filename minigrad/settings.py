@@ -17,7 +17,9 @@ from typing import Any, Iterator
 
 from .arguments import as_bool
 
-__all__ = ["are_deterministic_algorithms_enabled", "backends", "get_float32_matmul_precision",
+__all__ = ["are_deterministic_algorithms_enabled", "backends", "get_deterministic_debug_mode",
+           "get_float32_matmul_precision", "is_deterministic_algorithms_warn_only_enabled",
+           "set_deterministic_debug_mode",
            "get_num_interop_threads", "get_num_threads", "is_warn_always_enabled", "set_float32_matmul_precision",
            "set_flush_denormal", "set_num_interop_threads", "set_num_threads", "set_warn_always",
            "use_deterministic_algorithms"]
@@ -93,6 +95,35 @@ def use_deterministic_algorithms(mode: bool, *, warn_only: bool = False) -> None
 def are_deterministic_algorithms_enabled() -> bool:
     """What :func:`use_deterministic_algorithms` was last given."""
     return _deterministic[0]
+
+
+def is_deterministic_algorithms_warn_only_enabled() -> bool:
+    """The ``warn_only`` :func:`use_deterministic_algorithms` was last given."""
+    return _deterministic[1]
+
+
+_DEBUG_MODES = {"default": 0, "warn": 1, "error": 2}
+
+
+def set_deterministic_debug_mode(debug_mode: int | str) -> None:
+    """PyTorch's other spelling of :func:`use_deterministic_algorithms`: ``"default"``/0 turns it off,
+    ``"warn"``/1 on with ``warn_only=True``, ``"error"``/2 on."""
+    if isinstance(debug_mode, bool) or not isinstance(debug_mode, (int, str)):
+        raise TypeError(f"set_deterministic_debug_mode: debug_mode must be str or int, but got {type(debug_mode)}")
+    if isinstance(debug_mode, str):
+        if debug_mode not in _DEBUG_MODES:
+            raise RuntimeError(f"set_deterministic_debug_mode: invalid value of debug_mode, expected one of "
+                               f"`default`, `warn`, `error`, but got {debug_mode}")
+        debug_mode = _DEBUG_MODES[debug_mode]
+    if debug_mode not in (0, 1, 2):
+        raise RuntimeError(f"set_deterministic_debug_mode: invalid value of debug_mode, expected 0, 1, or 2, but got "
+                           f"{debug_mode}")
+    _deterministic[:] = [debug_mode > 0, debug_mode == 1]
+
+
+def get_deterministic_debug_mode() -> int:
+    """0, 1 or 2, as :func:`set_deterministic_debug_mode` takes it: what :func:`use_deterministic_algorithms` set."""
+    return 0 if not _deterministic[0] else 1 if _deterministic[1] else 2
 
 
 def set_float32_matmul_precision(precision: str) -> None:

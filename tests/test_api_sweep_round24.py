@@ -128,3 +128,54 @@ def test_custom_fwd_refusals_and_the_older_spelling() -> None:
             lib.cuda.amp.custom_bwd(lambda ctx, g: g)
         ctx = type("Ctx", (), {})()
         assert forward(ctx, lib.ones(2)).tolist() == [2.0, 2.0] and ctx._fwd_used_autocast is False
+
+
+# --- small top-level names: version, newaxis, GradScaler, sym_*, deterministic debug mode ------------------------
+
+def test_version_module_newaxis_and_grad_scaler() -> None:
+    # environment reports print torch.version.__version__ / torch.version.cuda (None without CUDA)
+    assert mg.version.__version__ == mg.__version__ and isinstance(mg.version.__version__, str)
+    assert (mg.version.cuda is None) == (not mg.cuda.is_available()) and mg.version.hip is None is torch.version.hip
+    assert mg.newaxis is None is torch.newaxis and mg.ones(3)[:, mg.newaxis].shape == (3, 1)
+    assert mg.GradScaler is mg.amp.GradScaler and torch.GradScaler is torch.amp.GradScaler
+
+
+@pytest.mark.parametrize(("name", "args"), [
+    ("sym_int", (3.7,)), ("sym_int", (-3.7,)), ("sym_int", (np.int64(5),)), ("sym_float", (3,)),
+    ("sym_max", (1, 0.5)), ("sym_max", (2, 7)), ("sym_max", (np.int32(4), 2.5)), ("sym_min", (1, 0.5)),
+    ("sym_min", (np.float32(1.5), 3)), ("sym_max", ("a", 1)), ("sym_sqrt", (16,)), ("sym_sqrt", (2.0,)),
+    ("sym_ite", (True, 1, 2)), ("sym_ite", (False, 1.5, 2.5)),
+    ("sym_ite", (1, 1, 2)), ("sym_ite", (True, 1, 2.0)), ("sym_sum", ([1, 2, 3],)), ("sym_sum", (1, 2.5, 3)),
+    ("sym_sum", ((),)),
+])
+def test_sym_helpers_as_torch(name: str, args: tuple) -> None:
+    def outcome(lib):
+        try:
+            result = getattr(lib, name)(*args)
+        except AssertionError:
+            return "AssertionError"
+        return type(result).__name__, result
+
+    assert outcome(mg) == outcome(torch)
+
+
+def test_sym_not() -> None:
+    # torch.sym_not(a) is `not a` for a Python value (its first call imports sympy: seconds, so not called here)
+    assert mg.sym_not(True) is False and mg.sym_not(0) is True
+
+
+@pytest.mark.parametrize("mode", ["default", "warn", "error", 0, 1, 2, 3, "loud", 1.0])
+def test_deterministic_debug_mode_as_torch(mode) -> None:
+    def outcome(lib):
+        try:
+            lib.set_deterministic_debug_mode(mode)
+        except (TypeError, RuntimeError) as error:
+            return type(error).__name__
+        return (lib.get_deterministic_debug_mode(), lib.are_deterministic_algorithms_enabled(),
+                lib.is_deterministic_algorithms_warn_only_enabled())
+
+    try:
+        assert outcome(mg) == outcome(torch)
+    finally:
+        for lib in (mg, torch):   # (torch.use_deterministic_algorithms takes seconds on its first call)
+            lib.set_deterministic_debug_mode(0)

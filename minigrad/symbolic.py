@@ -1,0 +1,75 @@
+"""PyTorch's ``torch.sym_*`` helpers for sizes that may be symbolic under ``torch.compile``. minigrad's sizes are
+always plain numbers (``mg.compile`` captures concrete shapes), so these compute on Python and NumPy numbers as
+PyTorch's do on non-symbolic ones: model code that calls them runs unchanged."""
+
+from __future__ import annotations
+
+import builtins
+import math
+from typing import Any
+
+import numpy
+
+__all__ = ["sym_float", "sym_int", "sym_ite", "sym_max", "sym_min", "sym_not", "sym_sqrt", "sym_sum"]
+
+_NUMBERS = (builtins.int, builtins.float, numpy.integer, numpy.floating)
+_FLOATS = (builtins.float, numpy.floating)
+
+
+def sym_int(a: Any) -> int:
+    """``int(a)`` (truncating a float), as ``torch.sym_int``."""
+    return builtins.int(a)
+
+
+def sym_float(a: Any) -> float:
+    """``float(a)``, as ``torch.sym_float``."""
+    return builtins.float(a)
+
+
+def _numbers(a: Any, b: Any, name: str) -> bool:
+    """Whether either of the two numbers is a float (AssertionError, as PyTorch's, for anything else)."""
+    for value in (a, b):
+        if not isinstance(value, _NUMBERS):
+            raise AssertionError(f"{name}: expected int or float, got {type(value)}")
+    return isinstance(a, _FLOATS) or isinstance(b, _FLOATS)
+
+
+def sym_max(a: Any, b: Any) -> Any:
+    """The larger of two numbers, a float if either is one (``sym_max(1, 0.5)`` is 1.0), as ``torch.sym_max``."""
+    is_float = _numbers(a, b, "sym_max")
+    larger = builtins.max(a, b)
+    return builtins.float(larger) if is_float else larger
+
+
+def sym_min(a: Any, b: Any) -> Any:
+    """The smaller of two numbers, a float if either is one, as ``torch.sym_min``."""
+    is_float = _numbers(a, b, "sym_min")
+    smaller = builtins.min(a, b)
+    return builtins.float(smaller) if is_float else smaller
+
+
+def sym_not(a: Any) -> bool:
+    """``not a``, as ``torch.sym_not``."""
+    return not a
+
+
+def sym_sqrt(a: Any) -> float:
+    """``math.sqrt(a)``, as ``torch.sym_sqrt``."""
+    return math.sqrt(a)
+
+
+def sym_ite(b: Any, t: Any, f: Any) -> Any:
+    """``t if b else f`` for a bool ``b`` and two values of one type, as ``torch.sym_ite`` (AssertionError
+    otherwise, as PyTorch's)."""
+    if not isinstance(b, builtins.bool):
+        raise AssertionError(f"sym_ite: expected a bool, got {type(b)}")
+    if type(t) is not type(f):
+        raise AssertionError(f"sym_ite: type mismatch: {type(t)} vs {type(f)}")
+    return t if b else f
+
+
+def sym_sum(*args: Any) -> Any:
+    """The sum of the numbers, given as ``sym_sum([a, b, c])`` or ``sym_sum(a, b, c)``, as ``torch.sym_sum``."""
+    if len(args) == 1 and isinstance(args[0], (list, tuple)):
+        args = args[0]
+    return builtins.sum(args)
