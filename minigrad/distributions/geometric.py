@@ -66,5 +66,15 @@ class Geometric(BinaryParameters, Distribution):
     def entropy(self) -> Tensor:
         """H(p) / p, the binary entropy of one trial, (1 - p) softplus(l) + p softplus(-l), divided by p: two
         positive terms, so p near 1 keeps its digits in float32 (softplus(l) - l p cancelled: 4% off at
-        p = 1 - 1.4e-6), and p near 0 too (PyTorch's float32 gives 0 at l = -68, ours ≈ 69.6)."""
+        p = 1 - 1.4e-6), and p near 0 too (PyTorch's float32 gives 0 at l = -68, ours ≈ 69.6).
+
+        Given ``probs``, the same two positive terms come from p itself, -log p - (1 - p) log1p(-p) / p: the logits
+        are those of p clamped to [eps, 1 - eps], so below eps the quotient was eps-sized over p (float32
+        p = 1e-10 gave 1208 for 24.03, float64 p = 1e-300 gave 2e284 for 691.8; PyTorch's give 0)."""
+        if self._param is self.__dict__.get("probs"):
+            p = self.probs
+            inside = (p > 0) & (p < 1)
+            safe = mg.where(inside, p, 0.5)   # no 0 · inf in the branch not taken (nor in its gradient)
+            tail = mg.where(inside, (1 - safe) * -(-safe).log1p() / safe, mg.where(p == 0, 1.0, 0.0))
+            return tail - p.log()
         return _bce_with_logits(self.logits, self.probs) / self.probs

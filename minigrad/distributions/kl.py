@@ -240,10 +240,6 @@ def _kl_independent_independent(p: Independent, q: Independent) -> Tensor:
 
 # --- the families added in round 8 ---------------------------------------------------------------------------------
 
-def _infinite_like(tensor: Tensor) -> Tensor:
-    return mg.full(tuple(tensor.shape), _INF, dtype=tensor.dtype, device=tensor.device)
-
-
 def _where_infinite(condition: Tensor, result: Tensor) -> Tensor:
     return mg.where(condition, _INF, result)
 
@@ -426,9 +422,12 @@ def _kl_uniform_pareto(p: Uniform, q: Pareto) -> Tensor:
 
 
 def _infinity_of(parameter: str) -> Callable:
-    """A KL that is +inf everywhere: q rules out (part of) p's support."""
+    """A KL that is +inf everywhere: q rules out (part of) p's support. Of the batch shape p and q broadcast to
+    (PyTorch 2.13's is p's parameter's shape: KL(Beta() ‖ Pareto(batch (2, 3))) is a single inf there)."""
     def _kl_infinity(p: Distribution, q: Distribution) -> Tensor:
-        return _infinite_like(getattr(p, parameter))
+        like = getattr(p, parameter)
+        shape = tuple(mg.broadcast_shapes(tuple(p.batch_shape), tuple(q.batch_shape)))
+        return mg.full(shape, _INF, dtype=like.dtype, device=like.device)
     return _kl_infinity
 
 

@@ -94,10 +94,11 @@ class lazy_property:  # noqa: N801 - PyTorch's name
 
 
 def sum_rightmost(value: Tensor, dim: int) -> Tensor:
-    """``value`` summed over its ``dim`` rightmost dims: (..., *rightmost) → (...)."""
+    """``value`` summed over its ``dim`` rightmost dims: (..., *rightmost) → (...). A sum over the dims, not a
+    reshape to (..., -1): that has no size to infer for an empty batch (PyTorch 2.13 raises there)."""
     if dim == 0:
         return value
-    return value.reshape(value.shape[:value.ndim - dim] + (-1,)).sum(-1)
+    return value.sum(tuple(range(-dim, 0)))
 
 
 def tril_matrix_to_vec(mat: Tensor, diag: int = 0) -> Tensor:
