@@ -20,6 +20,7 @@ import numpy
 
 import minigrad as mg
 from minigrad import Tensor
+from minigrad._nn_support import lay_out_as_torch
 
 from ._arguments import _dim, _dtype_error, _floating, _not_complex, _number, _promoted, _tensor
 from ._errors import InputDtypeError, InputRankError, InputShapeError
@@ -284,8 +285,14 @@ class _BinaryCrossEntropyWithLogits(mg.Function):
         if p is not None:
             log_sigmoid = _kept(log_sigmoid * ((p - 1) * y + 1), x.dtype)
         loss = _kept(_kept((1 - y) * x, y.dtype) - log_sigmoid, y.dtype)
+        if loss.ndim > 1 and not y.flags.c_contiguous:   # PyTorch's steps are in place on 1 - y: y's layout
+            loss = lay_out_as_torch(xp, loss, [[s // y.itemsize for s in y.strides]])
         self.saved = (x, y, w, p, loss if w is not None else None)
-        return loss if w is None else _kept(loss * w, y.dtype)
+        if w is None:
+            return loss
+        out = _kept(loss * w, y.dtype)   # in place in PyTorch: loss's layout
+        return out if out.strides == loss.strides else lay_out_as_torch(xp, out, [[s // loss.itemsize
+                                                                                   for s in loss.strides]])
 
     def backward(self, g: Any) -> tuple:
         # each step in the dtype PyTorch's in-place steps keep (a product can overflow in float32 there)

@@ -224,3 +224,22 @@ def test_gather_result_is_c_order_as_torch() -> None:
         index = lib.zeros_like(x, dtype=lib.int64)
         results.append([_observed(t, lib) for t in (x.gather(1, index), lib.take_along_dim(x, index, 1))])
     assert results[0] == results[1]
+
+
+def test_bce_with_logits_keeps_the_target_layout_as_torch() -> None:
+    """PyTorch computes ``binary_cross_entropy_with_logits`` in place on ``1 - target``: the unreduced loss has the
+    target's layout (a channels-last or transposed target: a channels-last or transposed loss), with or without
+    ``weight``/``pos_weight``; it was C order here."""
+    base = np.arange(120.0).reshape(2, 3, 4, 5) / 100 - 0.5
+    results = []
+    for lib in (mg, torch):
+        functional = mg.nn.functional if lib is mg else torch.nn.functional
+        x, t = lib.tensor(base), lib.tensor(base + 0.5).contiguous(memory_format=lib.channels_last)
+        w = lib.tensor(base[0, 0]).t().contiguous().t()
+        losses = [functional.binary_cross_entropy_with_logits(x, t, reduction="none"),
+                  functional.binary_cross_entropy_with_logits(x, t, weight=w, reduction="none"),
+                  functional.binary_cross_entropy_with_logits(x[0, 0], t[0, 0].t().contiguous().t(), reduction="none")]
+        results.append(([_observed(loss, lib) for loss in losses], [_values(loss) for loss in losses]))
+    assert results[0][0] == results[1][0]
+    for ours, theirs in zip(results[0][1], results[1][1]):
+        np.testing.assert_allclose(ours, theirs, rtol=1e-12, atol=1e-15)
