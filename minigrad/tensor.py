@@ -864,13 +864,21 @@ class Tensor:
                             "or tensor.cpu() first")
         return _from_ufunc(array)
 
-    def cpu(self) -> Tensor:
-        """This tensor on the CPU: itself when already there, else a copy of the same shape (recorded for backward)."""
-        return self.to("cpu")
+    def cpu(self, *, memory_format: Any = None) -> Tensor:
+        """This tensor on the CPU: itself when already there (in ``memory_format``), else a copy of the same shape
+        (recorded for backward)."""
+        return self.to("cpu", memory_format=memory_format)
 
-    def cuda(self, device: int | None = None) -> Tensor:
-        """This tensor on a GPU (``cuda`` or ``cuda:<device>``), same shape; RuntimeError without CuPy or a GPU."""
-        return self.to("cuda" if device is None else f"cuda:{device}")
+    def cuda(self, device: Any = None, non_blocking: bool = False, *, memory_format: Any = None) -> Tensor:
+        """This tensor on a GPU (``device``: None for the current one, an index, ``"cuda:1"`` or an ``mg.device``),
+        same shape; RuntimeError without CuPy or a GPU. ``non_blocking`` as in :meth:`to`."""
+        if device is None or (isinstance(device, int) and not isinstance(device, bool)):
+            target = Device("cuda" if device is None else f"cuda:{device}")
+        else:
+            target = Device(device)
+            if target.type != "cuda":   # PyTorch's RuntimeError
+                raise RuntimeError(f"Tensor.cuda: Invalid device, must be cuda device, got {target}")
+        return self.to(target, non_blocking=non_blocking, memory_format=memory_format)
 
     def float(self, memory_format: Any = None) -> Tensor:
         """``self.to(float32)``: same shape, itself when already float32."""

@@ -179,3 +179,48 @@ def test_deterministic_debug_mode_as_torch(mode) -> None:
     finally:
         for lib in (mg, torch):   # (torch.use_deterministic_algorithms takes seconds on its first call)
             lib.set_deterministic_debug_mode(0)
+
+
+# --- Tensor.cuda(non_blocking=True) and Tensor.cpu(memory_format=) ------------------------------------------------
+
+def test_cpu_takes_memory_format_as_torch() -> None:
+    a = np.arange(24.0).reshape(1, 2, 3, 4)
+    for fmt in ("channels_last", "contiguous_format", "preserve_format"):
+        got = mg.tensor(a).cpu(memory_format=getattr(mg, fmt))
+        expected = torch.tensor(a).cpu(memory_format=getattr(torch, fmt))
+        assert got.stride() == expected.stride()
+        np.testing.assert_array_equal(got.numpy(), expected.numpy())
+    for lib in (torch, mg):   # memory_format is keyword-only, as PyTorch's
+        with pytest.raises(TypeError):
+            lib.ones(2).cpu(lib.preserve_format)
+
+
+@pytest.mark.parametrize("call", [lambda x: x.cuda(non_blocking=True), lambda x: x.cuda(0, True),
+                                  lambda x: x.cuda(memory_format=mg.channels_last),
+                                  lambda x: x.cuda("cuda:0", non_blocking=False)])
+def test_cuda_takes_non_blocking_and_memory_format(call) -> None:
+    # `images.cuda(non_blocking=True)` in nearly every PyTorch data loop: ours refused the keyword (TypeError)
+    x = mg.ones(2, 3)
+    if not mg.cuda.is_available():
+        with pytest.raises(RuntimeError, match="CUDA"):   # (torch's CPU build: AssertionError, not compiled with CUDA)
+            call(x)
+        return
+    assert call(x).device.type == "cuda"
+
+
+def test_cuda_refuses_a_cpu_device_as_torch() -> None:
+    for lib in (torch, mg):
+        with pytest.raises(RuntimeError, match="must be cuda device"):
+            lib.ones(2).cuda("cpu")
+        with pytest.raises(TypeError):
+            lib.ones(2).cuda(0, True, lib.preserve_format)   # memory_format is keyword-only
+
+
+@pytest.mark.gpu
+def test_cuda_device_spellings_on_a_gpu() -> None:
+    x = mg.ones(2, 3, 4, 5)
+    assert x.cuda(non_blocking=True).device == mg.device("cuda:0")
+    assert x.cuda(memory_format=mg.channels_last).is_contiguous(memory_format=mg.channels_last)
+    if mg.cuda.device_count() > 1:
+        for device in (1, "cuda:1", mg.device("cuda:1")):
+            assert x.cuda(device).device == mg.device("cuda:1")
