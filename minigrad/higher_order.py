@@ -1109,9 +1109,9 @@ LATE_RULES["nn._conv.Unfold"] = _unfold
 
 
 def _convolution(node: Function, g: Tensor) -> tuple:
-    """nn's Convolution (x (N, C, *S) ⋆ weight (O, C/G, *K)) as ops, the way its matmul path's backward computes
-    them: the weight times the gradient folded back (col2im) for x, the gradient times x's windows (im2col) summed
-    over the batch for the weight."""
+    """nn's Convolution (x (N, C, *S) ⋆ weight (O, C/G, *K) + bias) as ops, the way its matmul path's backward
+    computes them: the weight times the gradient folded back (col2im) for x, the gradient times x's windows (im2col)
+    summed over the batch for the weight, the gradient summed over the batch and positions for the bias."""
     x, weight = node.saved   # (None where no gradient reads it)
     batch, groups, inner, per_group, positions = node._shapes()
     unfold = node.unfold
@@ -1128,7 +1128,12 @@ def _convolution(node: Function, g: Tensor) -> tuple:
         columns = Reshape((batch, groups, inner, positions))(windows(_input(node, 0, x)))
         products = MatMul()(grouped, _swap_last(columns))                       # (N, G, O/G, C/G·∏K)
         gw = Reshape(tuple(node.weight_shape))(sum_to(products, (groups, per_group, inner)))
-    return gx, gw
+    if len(node.edges) < 3:   # no bias
+        return gx, gw
+    spread = (1,) * (len(node.x_shape) - 2)   # the bias's gradient: g summed over the batch and the positions
+    gb = Reshape((node.weight_shape[0],))(sum_to(g, (node.weight_shape[0],) + spread)) \
+        if node.edges[2] is not None else None
+    return gx, gw, gb
 
 
 LATE_RULES["nn._conv.Convolution"] = _convolution

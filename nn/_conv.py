@@ -21,7 +21,7 @@ from typing import Any, Callable
 import numpy
 
 import minigrad as mg
-from minigrad import Tensor
+from minigrad import Tensor, memory_formats
 from minigrad._nn_support import fresh_memory
 from minigrad.int_arguments import int_tuple
 
@@ -29,7 +29,7 @@ from ._activations import _reads_input
 from ._arguments import _floating, _floating_or_complex, _tensor
 from ._errors import ArgumentFormError, InputDtypeError, InputRankError, InputShapeError
 from ._flags import flag
-from ._gradient_layout import channels_last_as, contiguous_gradient
+from ._gradient_layout import channels_last_as, channels_last_format, contiguous_gradient
 
 __all__ = ["adaptive_avg_pool1d", "adaptive_avg_pool2d", "adaptive_max_pool1d", "adaptive_max_pool2d", "avg_pool1d",
            "avg_pool2d", "conv1d", "conv2d", "max_pool1d", "max_pool2d"]
@@ -89,7 +89,9 @@ class Unfold(mg.Function):
 
 
 class Convolution(mg.Function):
-    """A grouped cross-correlation of real x (N, C, *S) with weight (O, C/G, *K) → (N, O, *O_size), no bias.
+    """A grouped cross-correlation of real x (N, C, *S) with weight (O, C/G, *K), plus an optional bias (O,) →
+    (N, O, *O_size), in C order or the channels-last ``layout`` PyTorch's kernel allocates: one node, as PyTorch's
+    ConvolutionBackward0 (the bias's gradient is the output gradient summed over N and the positions).
 
     Forward is an im2col (:class:`Unfold`; x itself for a 1×1 kernel at stride 1 without padding) and one matmul
     per group; it keeps only x and the weight for backward, as PyTorch's ConvolutionBackward0, not the windows (∏K
@@ -103,9 +105,10 @@ class Convolution(mg.Function):
     name = "convolution"
 
     def __init__(self, groups: int, kernel: tuple, stride: tuple, dilation: tuple, padding: tuple,
-                 out_size: tuple) -> None:
+                 out_size: tuple, layout: Any = None) -> None:
         self.groups = groups
         self.unfold = Unfold(kernel, stride, dilation, padding, 0.0, out_size)
+        self.layout = layout   # None (C order) or the channels-last memory format of the result
 
     def _shapes(self) -> tuple:
         """(N, G, C/G·∏K, O/G, P): the matmul's sizes."""
@@ -117,7 +120,7 @@ class Convolution(mg.Function):
         """Whether to sum kernel offsets' slices instead of a matmul: one input and few outputs per group."""
         return self.x_shape[1] == self.groups and self.weight_shape[0] // self.groups <= DIRECT_OUTPUTS
 
-    def forward(self, x: Any, weight: Any) -> Any:
+    def forward(self, x: Any, weight: Any, bias: Any = None) -> Any:
         needs = self.needs_grad   # (set before forward; empty where not known: both kept)
         self.saved = (x if not needs or needs[1] else None, weight if not needs or needs[0] else None)
         self.x_shape, self.weight_shape = x.shape, weight.shape
@@ -129,9 +132,20 @@ class Convolution(mg.Function):
         else:
             columns = self._columns(x)
             y = weight.reshape(groups, per_group, inner) @ columns                        # (N, G, O/G, P)
-        return y.reshape(batch, groups * per_group, *unfold.out_size)
+        y = y.reshape(batch, groups * per_group, *unfold.out_size)   # (the op's own array: added to in place)
+        if bias is not None:
+            y += bias.reshape(-1, *(1,) * len(unfold.out_size))
+        return y if self.layout is None else memory_formats.in_format(y, self.layout, "convolution")
 
     def backward(self, gy: Any) -> tuple:
+        grads = self._backward(gy)
+        if len(self.needs_grad) < 3:   # no bias
+            return grads
+        spatial = tuple(range(2, gy.ndim))
+        return grads + (gy.sum(axis=(0,) + spatial) if self.needs_grad[2] else None,)
+
+    def _backward(self, gy: Any) -> tuple:
+        """x's and the weight's gradients (None where not needed)."""
         x, weight = self.saved   # (None where no gradient reads it)
         if self._direct():
             return self._direct_backward(gy, x, weight)
@@ -400,9 +414,15 @@ def _conv(name: str, dims: int, input: Any, weight: Any, bias: Any, stride: Any,
             # its backward reads the copy, and x may change in place after the op (ours read x and refused)
             x = _zeros_after(x, [after - before for before, after in pads])
             pads = tuple((before, before) for before, _ in pads)
+        # PyTorch's 3-D kernels lay out by dtype (mkldnn's float32 follows a channels-last operand; float64 and
+        # float16 give C order)
+        layout = None if unbatched or (dims == 3 and x.dtype != numpy.float32) \
+            else channels_last_format(dims + 2, given, weight)
         # (its result reshapes the op's own temporary: memory no other tensor shares)
-        y = Convolution(groups, kernel, stride, dilation, pads, out_size)(x, weight)
+        operands = (x, weight) if bias is None else (x, weight, bias)
+        y = Convolution(groups, kernel, stride, dilation, pads, out_size, layout)(*operands)
         y = _backward_takes_inputs(fresh_memory(y))
+        return y.squeeze(0) if unbatched else y
     else:   # complex values and empty sizes: im2col and a matmul, as ops (their complex and empty rules)
         windows = Unfold(kernel, stride, dilation, pads, 0.0, out_size)(x)        # (N, C, *K, *O)
         batch = x.shape[0]
@@ -413,7 +433,7 @@ def _conv(name: str, dims: int, input: Any, weight: Any, bias: Any, stride: Any,
         y = y + bias.reshape(out_channels, *(1,) * dims)
     if unbatched:
         return y.squeeze(0)
-    return channels_last_as(y, given, weight) if dims == 2 else y   # PyTorch's 3-D kernels: by dtype (mkldnn's float32)
+    return channels_last_as(y, given, weight) if dims == 2 else y
 
 
 def _conv_arguments(name: str, dims: int, stride: Any, padding: Any, dilation: Any, groups: Any) -> tuple:

@@ -41,12 +41,19 @@ def contiguous_gradient(x: Tensor) -> Tensor:
     return ContiguousGradient()(x) if x.requires_grad else x
 
 
+def channels_last_format(ndim: int, *sources: Tensor) -> Any:
+    """The channels-last memory format PyTorch's kernels allocate an (N, C, *S) result of ``ndim`` dims in, when one
+    of ``sources`` (the input; a convolution's weight too) of that rank suggests it; else None (C order)."""
+    if ndim not in (4, 5) or all(memory_formats.suggests_c_order(x.data) for x in sources):   # (the usual case)
+        return None
+    fmt = memory_formats.channels_last if ndim == 4 else memory_formats.channels_last_3d
+    if any(x.ndim == ndim and memory_formats.suggest(tuple(x.shape), x.stride()) is fmt for x in sources):
+        return fmt
+    return None
+
+
 def channels_last_as(y: Tensor, *sources: Tensor) -> Tensor:
     """``y``, a new (N, C, *S) result, in channels-last layout when one of ``sources`` (the input; a convolution's
     weight too) of its rank has that suggested memory format, as PyTorch's kernels allocate it; else ``y``."""
-    if y.ndim not in (4, 5) or all(memory_formats.suggests_c_order(x.data) for x in sources):   # (the usual case)
-        return y
-    fmt = memory_formats.channels_last if y.ndim == 4 else memory_formats.channels_last_3d
-    if any(x.ndim == y.ndim and memory_formats.suggest(tuple(x.shape), x.stride()) is fmt for x in sources):
-        return y.contiguous(memory_format=fmt)
-    return y
+    fmt = channels_last_format(y.ndim, *sources)
+    return y if fmt is None else y.contiguous(memory_format=fmt)

@@ -162,3 +162,55 @@ def test_nonzero_is_column_major_as_torch(shape: tuple) -> None:
         assert fn(ours).stride() == fn(theirs).stride()
         assert fn(ours).tolist() == fn(theirs).tolist()
     assert [t.stride() for t in ours.nonzero(as_tuple=True)] == [t.stride() for t in theirs.nonzero(as_tuple=True)]
+
+
+# --- convolutions: one node with the bias, PyTorch's layouts ---------------------------------------------------------
+
+
+def _conv_case(lib: Any, dims: int, dtype: str, x_layout: str, bias: bool, groups: int = 1) -> tuple:
+    rng = np.random.default_rng(dims * 7 + groups)
+    x = lib.tensor(rng.standard_normal((2, 4) + (5,) * dims)).to(getattr(lib, dtype))
+    w = lib.tensor(rng.standard_normal((6, 4 // groups) + (3,) * dims)).to(getattr(lib, dtype))
+    b = lib.tensor(rng.standard_normal(6)).to(getattr(lib, dtype)) if bias else None
+    if x_layout != "contiguous":
+        x = x.contiguous(memory_format=getattr(lib, x_layout))
+    x, w = x.requires_grad_(), w.requires_grad_()
+    if b is not None:
+        b.requires_grad_()
+    conv = getattr(lib.nn.functional, f"conv{dims}d")
+    return conv(x, w, b, padding=1, groups=groups), (x, w) if b is None else (x, w, b)
+
+
+@pytest.mark.parametrize("dims, x_layout", [(1, "contiguous"), (2, "contiguous"), (2, "channels_last"),
+                                            (3, "contiguous"), (3, "channels_last_3d")])
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("bias", [True, False])
+def test_conv_is_one_node_in_torchs_layout(dims: int, x_layout: str, dtype: str, bias: bool) -> None:
+    """A convolution with a bias was AddBackward0 (and CloneBackward0 for a channels-last result); its float32 3-D
+    result with a channels-last input was C order (PyTorch's mkldnn kernel gives channels_last_3d)."""
+    (ours, ours_in), (theirs, theirs_in) = (_conv_case(lib, dims, dtype, x_layout, bias) for lib in (mg, torch))
+    assert ours.grad_fn.name() == theirs.grad_fn.name() == "ConvolutionBackward0"
+    assert ours.stride() == theirs.stride()
+    rtol = 1e-10 if dtype == "float64" else 1e-4
+    np.testing.assert_allclose(ours.detach().numpy(), theirs.detach().numpy(), rtol=rtol, atol=rtol)
+    g = np.random.default_rng(1).standard_normal(tuple(ours.shape))
+    for a, b in zip(mg.autograd.grad(ours, ours_in, mg.tensor(g).to(ours.dtype)),
+                    torch.autograd.grad(theirs, theirs_in, torch.tensor(g).to(theirs.dtype))):
+        np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=rtol, atol=rtol * 10)
+
+
+def test_conv_with_bias_second_derivatives_as_torch() -> None:
+    """The bias's gradient through the one node, with create_graph=True (a gradient penalty's path)."""
+    def run(lib: Any) -> list:
+        y, inputs = _conv_case(lib, 2, "float64", "contiguous", True, groups=2)
+        grads = lib.autograd.grad((y ** 2).sum(), inputs, create_graph=True)
+        second = lib.autograd.grad(sum((g ** 2).sum() for g in grads), inputs)
+        return [t.detach().numpy() for t in grads + second]
+
+    for a, b in zip(run(mg), run(torch)):
+        np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-10)
+
+
+def test_conv_with_bias_gradcheck() -> None:
+    y, inputs = _conv_case(mg, 2, "float64", "channels_last", True, groups=2)
+    assert mg.autograd.gradcheck(lambda x, w, b: mg.nn.functional.conv2d(x, w, b, padding=1, groups=2), inputs)
