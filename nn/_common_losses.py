@@ -403,8 +403,14 @@ class _BinaryCrossEntropy(mg.Function):
         xp = self.xp
         with mg.errstate(xp, divide="ignore"):
             loss = (y - 1) * xp.maximum(-100.0, xp.log1p(-x)) - y * xp.maximum(-100.0, xp.log(x))
+        if loss.ndim > 1 and loss.strides != x.strides:   # PyTorch's loss is empty_like(input): x's layout
+            loss = lay_out_as_torch(xp, loss, [[s // x.itemsize for s in x.strides]])
         self.saved = (x, y, loss) + weight
-        return weight[0] * loss if weight else loss
+        if not weight:
+            return loss
+        out = loss * weight[0]   # in place in PyTorch: loss's layout
+        return out if out.strides == loss.strides else lay_out_as_torch(xp, out, [[s // loss.itemsize
+                                                                                   for s in loss.strides]])
 
     def backward(self, gy: Any) -> tuple:
         x, y, loss, *weight = self.saved

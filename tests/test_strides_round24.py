@@ -243,3 +243,20 @@ def test_bce_with_logits_keeps_the_target_layout_as_torch() -> None:
     assert results[0][0] == results[1][0]
     for ours, theirs in zip(results[0][1], results[1][1]):
         np.testing.assert_allclose(ours, theirs, rtol=1e-12, atol=1e-15)
+
+
+def test_bce_keeps_the_input_layout_as_torch() -> None:
+    """PyTorch's ``binary_cross_entropy`` writes into ``empty_like(input)`` (weight multiplied in place): a
+    channels-last input gives a channels-last loss; NumPy's steps gave C order here."""
+    base = np.arange(1.0, 121.0).reshape(2, 3, 4, 5) / 130
+    results = []
+    for lib in (mg, torch):
+        functional = mg.nn.functional if lib is mg else torch.nn.functional
+        x, t = lib.tensor(base).contiguous(memory_format=lib.channels_last), lib.tensor(base[::-1].copy())
+        losses = [functional.binary_cross_entropy(x, t, reduction="none"),
+                  functional.binary_cross_entropy(x, t, weight=lib.tensor(base[0, 0]).t().contiguous().t(),
+                                                  reduction="none")]
+        results.append(([_observed(loss, lib) for loss in losses], [_values(loss) for loss in losses]))
+    assert results[0][0] == results[1][0]
+    for ours, theirs in zip(results[0][1], results[1][1]):
+        np.testing.assert_allclose(ours, theirs, rtol=1e-12, atol=1e-15)
