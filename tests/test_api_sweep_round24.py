@@ -224,3 +224,13 @@ def test_cuda_device_spellings_on_a_gpu() -> None:
     if mg.cuda.device_count() > 1:
         for device in (1, "cuda:1", mg.device("cuda:1")):
             assert x.cuda(device).device == mg.device("cuda:1")
+
+
+@pytest.mark.parametrize("name", ["SGD", "Adam", "Adagrad", "Adafactor", "Muon"])
+def test_add_param_group_takes_param_group_by_keyword(name: str) -> None:
+    # torch's optimizer.add_param_group(param_group={...}); ours named it group
+    for lib, optim in ((torch, torch.optim), (mg, nn.optim)):
+        first, second = lib.zeros(2, 2, requires_grad=True), lib.zeros(3, 3, requires_grad=True)
+        optimizer = getattr(optim, name)([first], lr=0.1)
+        optimizer.add_param_group(param_group={"params": [second], "lr": 0.5})
+        assert [g["lr"] for g in optimizer.param_groups] == [0.1, 0.5]

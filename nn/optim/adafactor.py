@@ -69,15 +69,15 @@ class Adafactor(Optimizer):
         super().__init__(params, dict(lr=lr, beta2_decay=beta2_decay, eps=eps, d=d, weight_decay=weight_decay,
                                       foreach=foreach, maximize=maximize), check_finite=check_finite)
 
-    def add_param_group(self, group: dict) -> None:
+    def add_param_group(self, param_group: dict) -> None:
         """As the base, but a group's own ``eps`` that is no pair of numbers (or None) is taken, as PyTorch takes
         it, and refused by ``step()`` (where PyTorch's unpacking of it raises); a pair of numbers out of range
         is refused here."""
-        if not isinstance(group, dict) or "eps" not in group or _is_number_pair(group["eps"]):
-            super().add_param_group(group)
+        if not isinstance(param_group, dict) or "eps" not in param_group or _is_number_pair(param_group["eps"]):
+            super().add_param_group(param_group)
             return
-        super().add_param_group({**group, "eps": self.defaults["eps"]})
-        self.param_groups[-1]["eps"] = group["eps"]
+        super().add_param_group({**param_group, "eps": self.defaults["eps"]})
+        self.param_groups[-1]["eps"] = param_group["eps"]
 
     def _hyper(self, group: dict) -> dict:
         eps = group.get("eps", self.defaults["eps"])

@@ -39,9 +39,9 @@ class Adagrad(Optimizer):
             for p in group["params"]:
                 self.state[p] = self._initial_state(p.data, self.defaults["initial_accumulator_value"])
 
-    def add_param_group(self, group: dict) -> None:
+    def add_param_group(self, param_group: dict) -> None:
         """As the base; warns when the group sets an ``initial_accumulator_value`` that PyTorch ignores."""
-        super().add_param_group(group)
+        super().add_param_group(param_group)
         value, default = self.param_groups[-1]["initial_accumulator_value"], self.defaults["initial_accumulator_value"]
         if value != default:
             warnings.warn(f"Adagrad: param_groups[{len(self.param_groups) - 1}] sets initial_accumulator_value="

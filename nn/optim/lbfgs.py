@@ -63,11 +63,11 @@ class LBFGS(Optimizer):
                                       tolerance_change=tolerance_change, history_size=history_size,
                                       line_search_fn=line_search_fn), check_finite=check_finite)
 
-    def add_param_group(self, group: dict) -> None:
+    def add_param_group(self, param_group: dict) -> None:
         if self.param_groups:
             raise ValueError("LBFGS doesn't support per-parameter options (parameter groups): "
                              "it optimizes all parameters as one vector")
-        super().add_param_group(group)
+        super().add_param_group(param_group)
 
     def _hyper(self, group: dict) -> dict:
         hyper = super()._hyper(group)

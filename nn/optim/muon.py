@@ -87,11 +87,11 @@ class Muon(Optimizer):
                                       ns_coefficients=ns_coefficients, eps=eps, ns_steps=ns_steps,
                                       adjust_lr_fn=adjust_lr_fn), check_finite=check_finite)
 
-    def add_param_group(self, group: dict) -> None:
+    def add_param_group(self, param_group: dict) -> None:
         """As the base class's, refusing any parameter that is not 2-D (PyTorch refuses them too)."""
-        params = group.get("params") if isinstance(group, dict) else None
+        params = param_group.get("params") if isinstance(param_group, dict) else None
         if params is None or isinstance(params, (set, frozenset)):
-            super().add_param_group(group)          # (the base class says what is wrong)
+            super().add_param_group(param_group)          # (the base class says what is wrong)
             return
         listed = [params] if isinstance(params, mg.Tensor) else list(params)
         start = sum(len(g["params"]) for g in self.param_groups)
@@ -100,7 +100,7 @@ class Muon(Optimizer):
             if isinstance(p, mg.Tensor) and p.ndim != 2:
                 raise ValueError(f"Muon only supports 2D parameters whereas we found {param_label(p, start + i)} "
                                  f"({p.ndim}-D); optimize it with another optimizer, e.g. AdamW")
-        super().add_param_group({**group, "params": listed})
+        super().add_param_group({**param_group, "params": listed})
 
     def _hyper(self, group: dict) -> dict:
         hyper = super()._hyper(group)

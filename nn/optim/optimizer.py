@@ -324,12 +324,12 @@ class Optimizer(OptimizerHooks):
 
     # --- groups and hyper-parameters ---
 
-    def add_param_group(self, group: dict) -> None:
+    def add_param_group(self, param_group: dict) -> None:
         """Add a dict with ``"params"`` (Tensors) and optional hyper-parameters; defaults fill the rest."""
-        if not isinstance(group, dict) or "params" not in group:
-            kind = ParamGroupError if isinstance(group, dict) else TypeError
-            raise kind(f"{self._name}: a parameter group is a dict with a 'params' entry, got {group!r}")
-        params = group["params"]
+        if not isinstance(param_group, dict) or "params" not in param_group:
+            kind = ParamGroupError if isinstance(param_group, dict) else TypeError
+            raise kind(f"{self._name}: a parameter group is a dict with a 'params' entry, got {param_group!r}")
+        params = param_group["params"]
         if isinstance(params, (set, frozenset)):
             raise TypeError(f"{self._name}: parameters must be an ordered sequence (a set has no stable order)")
         params = [params] if isinstance(params, mg.Tensor) else list(params)
@@ -351,17 +351,17 @@ class Optimizer(OptimizerHooks):
             if id(p) in seen:
                 raise ValueError(f"{self._name}: parameter {p.name or i} appears in more than one group or twice")
             seen.add(id(p))
-        unknown = [k for k in group if k != "params" and k not in self.defaults and k not in _SCHEDULER_KEYS]
+        unknown = [k for k in param_group if k != "params" and k not in self.defaults and k not in _SCHEDULER_KEYS]
         mistaken = [k for k in unknown if k in _hyper_parameter_names()]
         if mistaken:
             raise TypeError(f"{self._name}: unknown hyper-parameter(s) {mistaken}; known: {sorted(self.defaults)}")
-        # PyTorch's order: the group's own entries (a scheduler's, a program's own too) as given, the names, then
+        # PyTorch's order: the param_group's own entries (a scheduler's, a program's own too) as given, the names, then
         # the defaults it does not set
-        full = {key: params if key == "params" else value for key, value in group.items()}
+        full = {key: params if key == "params" else value for key, value in param_group.items()}
         if names is not None:
             full["param_names"] = names
         for key, value in self.defaults.items():
-            if value is required and key not in group:   # an older optimizer's `lr=required` left unset
+            if value is required and key not in param_group:   # an older optimizer's `lr=required` left unset
                 raise ValueError(f"parameter group didn't specify a value of required optimization parameter {key}")
             full.setdefault(key, value)
         self._hyper(full)
