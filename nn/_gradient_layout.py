@@ -54,6 +54,7 @@ def channels_last_format(ndim: int, *sources: Tensor) -> Any:
 
 def channels_last_as(y: Tensor, *sources: Tensor) -> Tensor:
     """``y``, a new (N, C, *S) result, in channels-last layout when one of ``sources`` (the input; a convolution's
-    weight too) of its rank has that suggested memory format, as PyTorch's kernels allocate it; else ``y``."""
+    weight too) of its rank has that suggested memory format, as PyTorch's kernels allocate it; else ``y`` in C
+    order (itself when it is: NumPy's steps keep a permuted input's order, ``pad`` and ``interpolate`` of one)."""
     fmt = channels_last_format(y.ndim, *sources)
-    return y if fmt is None else y.contiguous(memory_format=fmt)
+    return y.contiguous() if fmt is None else y.contiguous(memory_format=fmt)

@@ -260,3 +260,21 @@ def test_bce_keeps_the_input_layout_as_torch() -> None:
     assert results[0][0] == results[1][0]
     for ours, theirs in zip(results[0][1], results[1][1]):
         np.testing.assert_allclose(ours, theirs, rtol=1e-12, atol=1e-15)
+
+
+def test_spatial_results_of_a_permuted_input_are_c_order_as_torch() -> None:
+    """PyTorch's pad/interpolate/pool/conv kernels allocate a channels-last or a C-order result (the input's
+    suggested format); a permuted input that is neither gave a result in its own order here (replicate and reflect
+    padding: strides (147, 7, 21, 1), PyTorch's (147, 49, 7, 1))."""
+    base = np.arange(1.0, 301.0).reshape(4, 5, 5, 3) / 300
+    results = []
+    for lib in (mg, torch):
+        functional = mg.nn.functional if lib is mg else torch.nn.functional
+        x = lib.tensor(base).permute(0, 3, 2, 1)
+        outs = [functional.pad(x, (1, 1, 1, 1), mode=mode) for mode in ("constant", "replicate", "reflect")]
+        outs += [functional.interpolate(x, scale_factor=2, mode=mode) for mode in ("nearest", "bilinear")]
+        outs += [functional.max_pool2d(x, 2), functional.adaptive_avg_pool2d(x, 2)]
+        results.append(([_observed(t, lib) for t in outs], [_values(t) for t in outs]))
+    assert results[0][0] == results[1][0]
+    for ours, theirs in zip(results[0][1], results[1][1]):
+        np.testing.assert_allclose(ours, theirs, rtol=1e-12, atol=1e-15)
