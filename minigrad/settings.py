@@ -171,10 +171,49 @@ def _cudnn_flags(enabled: bool = False, benchmark: bool = False, benchmark_limit
             setattr(cudnn, name, value)
 
 
+_SDP_KERNELS = ("flash", "mem_efficient", "math", "cudnn")
+_sdp_enabled = dict.fromkeys(_SDP_KERNELS, True)   # torch.backends.cuda's attention-kernel switches
+
+
+def _sdp_switches() -> dict:
+    """``torch.backends.cuda.enable_flash_sdp(bool)`` / ``flash_sdp_enabled()`` … for the four kernels PyTorch's
+    ``F.scaled_dot_product_attention`` picks among: stored and read back; minigrad's attention has one (math)
+    path, whose values PyTorch's kernels approximate, so they change no result."""
+    switches: dict = {}
+    for kernel in _SDP_KERNELS:
+        def enable(enabled: bool, kernel: str = kernel) -> None:
+            if not isinstance(enabled, bool):   # PyTorch's RuntimeError for 0/1
+                raise RuntimeError(f"enable_{kernel}_sdp expects a bool, but got {type(enabled).__name__}")
+            _sdp_enabled[kernel] = enabled
+
+        switches[f"enable_{kernel}_sdp"] = enable
+        switches[f"{kernel}_sdp_enabled"] = lambda kernel=kernel: _sdp_enabled[kernel]
+    return switches
+
+
+@contextlib.contextmanager
+def _sdp_kernel(enable_flash: bool = True, enable_math: bool = True, enable_mem_efficient: bool = True,
+                enable_cudnn: bool = True) -> Iterator[None]:
+    """``with torch.backends.cuda.sdp_kernel(enable_flash=False):`` (deprecated, with PyTorch's FutureWarning):
+    the four switches set for the block, then restored."""
+    warnings.warn("`torch.backends.cuda.sdp_kernel()` is deprecated. In the future, this context manager will be "
+                  "removed. Please see `torch.nn.attention.sdpa_kernel()` for the new context manager, with updated "
+                  "signature.", FutureWarning, stacklevel=3)
+    before = dict(_sdp_enabled)
+    _sdp_enabled.update(flash=bool(enable_flash), math=bool(enable_math), mem_efficient=bool(enable_mem_efficient),
+                        cudnn=bool(enable_cudnn))
+    try:
+        yield
+    finally:
+        _sdp_enabled.update(before)
+
+
 backends = types.SimpleNamespace(
     cudnn=_flags("cudnn", deterministic=False, benchmark=False, enabled=True, allow_tf32=True,
                  is_available=lambda: False, version=lambda: None, flags=_cudnn_flags),
     mps=_flags("mps", is_available=lambda: False, is_built=lambda: False),
-    cuda=_flags("cuda", matmul=types.SimpleNamespace(allow_tf32=False), is_built=lambda: False),
+    cuda=_flags("cuda", matmul=types.SimpleNamespace(allow_tf32=False, allow_fp16_reduced_precision_reduction=True,
+                                                     allow_bf16_reduced_precision_reduction=True),
+                is_built=lambda: False, sdp_kernel=_sdp_kernel, **_sdp_switches()),
     mkldnn=_flags("mkldnn", enabled=False, is_available=lambda: False),
 )

@@ -234,3 +234,30 @@ def test_add_param_group_takes_param_group_by_keyword(name: str) -> None:
         optimizer = getattr(optim, name)([first], lr=0.1)
         optimizer.add_param_group(param_group={"params": [second], "lr": 0.5})
         assert [g["lr"] for g in optimizer.param_groups] == [0.1, 0.5]
+
+
+# --- torch.backends.cuda's attention-kernel switches -------------------------------------------------------------
+
+def test_backends_cuda_sdp_switches_as_torch() -> None:
+    def state(lib) -> tuple:
+        cuda = lib.backends.cuda
+        return (cuda.flash_sdp_enabled(), cuda.mem_efficient_sdp_enabled(), cuda.math_sdp_enabled(),
+                cuda.cudnn_sdp_enabled())
+
+    for lib in (torch, mg):
+        cuda = lib.backends.cuda
+        assert state(lib) == (True, True, True, True)
+        assert cuda.matmul.allow_fp16_reduced_precision_reduction and cuda.matmul.allow_bf16_reduced_precision_reduction
+        try:
+            cuda.enable_flash_sdp(False)
+            cuda.enable_math_sdp(False)
+            assert state(lib) == (False, True, False, True)
+            with pytest.raises(RuntimeError, match="expects a bool"):
+                cuda.enable_mem_efficient_sdp(1)
+            with pytest.warns(FutureWarning, match="sdp_kernel"):
+                with cuda.sdp_kernel(enable_flash=True, enable_cudnn=False):
+                    assert state(lib) == (True, True, True, False)
+            assert state(lib) == (False, True, False, True)
+        finally:
+            for kernel in ("flash", "mem_efficient", "math", "cudnn"):
+                getattr(cuda, f"enable_{kernel}_sdp")(True)
