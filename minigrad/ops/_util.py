@@ -119,13 +119,17 @@ def sum_to(grad: Any, shape: tuple) -> Any:
         # as many elements: every broadcast axis had length 1 (a bias at batch 1), nothing to add up
         return grad.reshape(shape)
     lead = grad.ndim - len(shape)
-    axes = tuple(range(lead)) + tuple(
-        lead + i for i, size in enumerate(shape) if size == 1 and grad.shape[lead + i] != 1
-    )
+    axes = tuple(range(lead))
+    if 1 in shape:   # (a bias's (H,) has none: no loop over its dims)
+        axes += tuple(lead + i for i, size in enumerate(shape) if size == 1 and grad.shape[lead + i] != 1)
     # add.reduce is what ndarray.sum runs, without its Python wrapper (~0.3 us: this runs once per
     # broadcast input per backward, a bias at every step of a recurrent net)
-    out = numpy.add.reduce(grad, axis=axes, keepdims=True) if type(grad) is numpy.ndarray \
-        else grad.sum(axis=axes, keepdims=True)
+    if grad.dtype == FLOAT16:   # PyTorch sums float16 in float32 and rounds once (NumPy rounds at each row)
+        out = grad.sum(axis=axes, keepdims=True, dtype=FLOAT32).astype(FLOAT16)
+    elif type(grad) is numpy.ndarray:
+        out = numpy.add.reduce(grad, axis=axes, keepdims=True)
+    else:
+        out = grad.sum(axis=axes, keepdims=True)
     return out.reshape(shape) if lead else out
 
 

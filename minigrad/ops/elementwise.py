@@ -194,6 +194,7 @@ class Mul(Function):
         y = a * b
         if y.dtype is _FLOAT16 and (type(b) in _REAL_NUMBER or type(a) in _REAL_NUMBER):
             y = _half_by_number(a, b, operator.mul)
+            self.backward = self._backward_by_number   # (the usual backward stays free of this case)
         try:   # the usual case first: y in a's layout, or a and b in one layout (then y is in PyTorch's)
             if y.strides == a.strides or a.strides == b.strides:
                 shape_a, shape_b = a.shape, b.shape
@@ -213,6 +214,14 @@ class Mul(Function):
         shape_a, shape_b = self.shapes
         return (sum_to(gy * b, shape_a) if needs_grad[0] else None,
                 sum_to(gy * a, shape_b) if needs_grad[1] else None)
+
+    def _backward_by_number(self, gy: Any) -> tuple:
+        """A float16 array times a Python number: gy times the number as the forward computes it (in float32 with
+        the number itself, rounded once: PyTorch's mul kernel, which its backward runs too)."""
+        a, b = self.saved
+        needs_grad = self.needs_grad
+        return (_half_by_number(gy, b, operator.mul) if needs_grad[0] else None,
+                _half_by_number(gy, a, operator.mul) if needs_grad[1] else None)
 
     kept_for_backward = read_by_the_others   # x * 2, x * mask: nothing of x (it may change in place, as in PyTorch)
 
@@ -269,6 +278,7 @@ class Div(Function):
         y = a / b
         if y.dtype is _FLOAT16 and type(b) in _REAL_NUMBER:
             y = _half_by_number(a, b, operator.truediv)
+            self.backward = self._backward_by_number   # (the usual backward stays free of this case)
         elif y.dtype.kind == "c":
             y = backend.complex_quotient(self.xp, a, b, y)
         # integers and bools divide to float64 in NumPy, to the default float dtype in PyTorch (float32 unless
@@ -294,6 +304,10 @@ class Div(Function):
         # -gy * ((a / b) / b), grouped as PyTorch does, so overflow and NaN land where PyTorch's do
         gb = sum_to(-gy * ((self.saved[1] / b) / b), _shape(b)) if self.needs_grad[1] else None
         return ga, gb
+
+    def _backward_by_number(self, gy: Any) -> tuple:
+        """A float16 array over a Python number: gy over the number as the forward divides (PyTorch's kernel)."""
+        return _half_by_number(gy, self.saved[0], operator.truediv), None
 
     def kept_for_backward(self) -> tuple:
         return self.saved if self.needs_grad[1] else self.saved[:1]   # the dividend only for the divisor's gradient

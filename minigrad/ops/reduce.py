@@ -352,7 +352,9 @@ class Softmax(Function):
     def forward(self, x: Any) -> Any:
         if x.dtype == _FLOAT16:   # in float32, rounded once, as PyTorch's
             self.narrow = True
-            return float16_in_float32(self.forward, x)
+            y = float16_in_float32(self.forward, x)
+            self.saved = (y,)   # the float16 output, which PyTorch's backward reads (not the float32 before rounding)
+            return y
         xp = self.xp
         x = c_order(x)   # PyTorch's result is C order whatever the input's layout
         z = x - (_max_along(x, self.axis) if x.size else _shift(xp, x, (self.axis,)))
@@ -368,9 +370,12 @@ class Softmax(Function):
         return y
 
     def backward(self, gy: Any) -> Any:
-        if gy.dtype == _FLOAT16:   # the saved arrays are float32 (forward above)
-            return float16_in_float32(self.backward, gy)
         (y,) = self.saved
+        if self.narrow:   # PyTorch's kernel: the float16 output and gy in float32, the result rounded once
+            y, gy = y.astype(_FLOAT32), gy.astype(_FLOAT32)
+            g = gy - _sum_along(gy * y, self.axis)
+            g *= y
+            return g.astype(_FLOAT16)
         g = gy * y
         g -= y * _sum_along(g, self.axis)
         return g
@@ -386,7 +391,9 @@ class LogSoftmax(Function):
     def forward(self, x: Any) -> Any:
         if x.dtype == _FLOAT16:   # in float32 (see below), rounded once, as PyTorch's
             self.narrow = True
-            return float16_in_float32(self.forward, x)
+            z = float16_in_float32(self.forward, x)
+            self.saved = (z,)   # the float16 output, which PyTorch's backward reads (not e and Σe in float32)
+            return z
         xp = self.xp
         x = c_order(x)   # PyTorch's result is C order whatever the input's layout
         z = x - (_max_along(x, self.axis) if x.size else _shift(xp, x, (self.axis,)))
@@ -402,9 +409,11 @@ class LogSoftmax(Function):
         return z
 
     def backward(self, gy: Any) -> Any:
-        if gy.dtype == _FLOAT16:   # the saved arrays are float32 (forward above)
-            return float16_in_float32(self.backward, gy)
         xp = self.xp
+        if self.narrow:   # PyTorch's kernel: gy - exp(output) · Σgy in float32 from the float16 output, rounded once
+            (z,) = self.saved
+            gy = gy.astype(_FLOAT32)
+            return (gy - xp.exp(z.astype(_FLOAT32)) * _sum_along(gy, self.axis)).astype(_FLOAT16)
         e, total = self.saved
         if not e.size:   # an empty axis (Σe = 0: 0/0 below) or an empty input: nothing to pass on
             return xp.zeros_like(gy)
