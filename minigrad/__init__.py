@@ -24,6 +24,7 @@ from . import (
     higher_order_rules,  # noqa: F401  # more of its rules (statistics, scans, indexing, custom Functions)
     return_types,
 )
+from .accelerator import get_device_module
 from .amp import (
     GradScaler,  # torch.GradScaler is torch.amp.GradScaler
     autocast,
@@ -186,7 +187,7 @@ __all__ = [
     "permute", "rand_like", "randn_like", "sin", "std", "t", "topk", "unsqueeze",
     "CheckpointError", "load", "save",
     "gc_paused", "gru_gates", "lstm_gates", "step_addmm", "step_matmul", "tag",
-    "GradScaler", "__version__",
+    "GradScaler", "__version__", "get_device_module",
     "amp", "autocast", "is_autocast_enabled", "set_autocast_enabled", "get_autocast_dtype", "set_autocast_dtype",
     "is_autocast_cpu_enabled", "set_autocast_cpu_enabled", "get_autocast_cpu_dtype", "set_autocast_cpu_dtype",
     "get_autocast_gpu_dtype", "set_autocast_gpu_dtype", "is_autocast_cache_enabled", "set_autocast_cache_enabled",

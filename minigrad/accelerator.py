@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from . import cuda
+from . import cpu, cuda
 from .backend import Device
 
 NONE_AVAILABLE = "Cannot access accelerator device when none is available."
@@ -70,6 +70,18 @@ def memory_reserved(device: Any = None) -> int:
     """Bytes of GPU memory held in use or cached; raises ``RuntimeError`` without a GPU."""
     _require()
     return cuda.memory_reserved(device)
+
+
+def get_device_module(device: Any = None) -> Any:
+    """``mg.cuda`` or ``mg.cpu``: the module of ``device``'s type (an ``mg.device`` or a string; None: the current
+    accelerator, the CPU without one), as ``torch.get_device_module``."""
+    if device is None:
+        kind = "cuda" if is_available() else "cpu"
+    elif isinstance(device, (str, Device)):
+        kind = Device(device).type
+    else:
+        raise RuntimeError(f"get_device_module: Invalid value of device '{device}', expect mg.device, str, or None")
+    return {"cuda": cuda, "cpu": cpu}[kind]
 
 
 current_device_idx = current_device_index   # PyTorch's older names

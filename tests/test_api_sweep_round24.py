@@ -261,3 +261,15 @@ def test_backends_cuda_sdp_switches_as_torch() -> None:
         finally:
             for kernel in ("flash", "mem_efficient", "math", "cudnn"):
                 getattr(cuda, f"enable_{kernel}_sdp")(True)
+
+
+@pytest.mark.parametrize("device", [None, "cpu", "cuda", "cuda:1", "device_cpu", 3])
+def test_get_device_module_as_torch(device) -> None:
+    def outcome(lib) -> str:
+        try:
+            spec = lib.device("cpu") if device == "device_cpu" else device
+            return lib.get_device_module(spec).__name__.split(".")[-1]
+        except RuntimeError:
+            return "RuntimeError"
+
+    assert outcome(mg) == outcome(torch)
