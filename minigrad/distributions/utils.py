@@ -104,6 +104,8 @@ def sum_rightmost(value: Tensor, dim: int) -> Tensor:
 def tril_matrix_to_vec(mat: Tensor, diag: int = 0) -> Tensor:
     """The entries on and below diagonal ``diag`` of (..., n, n) matrices in row order: (..., m)."""
     n = mat.shape[-1]
+    if mat.ndim < 2 or mat.shape[-2] != n:   # PyTorch's (n, n) mask refuses them: IndexError
+        raise IndexError(f"tril_matrix_to_vec: expected square matrices (..., n, n), got shape {tuple(mat.shape)}")
     if diag < -n or diag >= n:
         raise ValueError(f"diag ({diag}) provided is outside [{-n}, {n - 1}].")
     rows, cols = mg.tril_indices(n, n, diag, device=mat.device)

@@ -335,3 +335,15 @@ def test_continuous_bernoulli_float32_moments_near_one_half(torch: Any) -> None:
         np.testing.assert_allclose(mine.detach().numpy(), theirs.numpy(), rtol=1e-6, atol=atol, err_msg=name)
     ours.variance.sum().backward()
     assert leaf.grad.dtype == mg.float32 and np.isfinite(leaf.grad.numpy()).all()
+
+
+def test_corr_cholesky_inverse_refuses_non_square_input(torch: Any) -> None:
+    """CorrCholeskyTransform().inv of a (23, 3) tensor read a 3 x 3 corner of it as one matrix and returned a
+    vector; PyTorch's (n, n) mask raises IndexError, and so does ours now, naming the shape."""
+    y = np.random.default_rng(0).uniform(-0.5, 0.5, (23, 3))
+    with pytest.raises(IndexError):
+        torch.distributions.CorrCholeskyTransform().inv(torch.tensor(y))
+    with pytest.raises(IndexError, match=r"\(23, 3\)"):
+        md.CorrCholeskyTransform().inv(mg.tensor(y))
+    square = md.CorrCholeskyTransform()(mg.tensor(np.array([0.3, -0.2, 0.5])))
+    assert md.CorrCholeskyTransform().inv(square).shape == (3,)
