@@ -216,7 +216,7 @@ def __getattr__(name: str) -> Any:
     # `mg.viz` and `from minigrad import nn` are loaded on first use, so that
     # importing the engine never needs graphviz nor imports the nn library.
     if name in ("viz", "utils", "linalg", "special", "fft", "distributions", "testing", "random", "func", "jit",
-                "multiprocessing", "profiler", "quasirandom", "distributed", "signal", "masked"):
+                "multiprocessing", "profiler", "quasirandom", "distributed", "signal", "masked", "xpu", "mps"):
         return importlib.import_module(f".{name}", __name__)
     if name == "OutOfMemoryError":   # torch.OutOfMemoryError is torch.cuda.OutOfMemoryError (CuPy's, with CuPy)
         return cuda.OutOfMemoryError

@@ -273,3 +273,21 @@ def test_get_device_module_as_torch(device) -> None:
             return "RuntimeError"
 
     assert outcome(mg) == outcome(torch)
+
+
+@pytest.mark.parametrize(("module", "name", "args"), [
+    (m, n, a) for m in ("xpu", "mps") for n, a in (
+        ("is_available", ()), ("device_count", ()), ("manual_seed", (0,)), ("manual_seed_all", (0,)), ("seed", ()),
+        ("seed_all", ()), ("empty_cache", ()), ("synchronize", ()), ("current_device", ()), ("is_initialized", ()))])
+def test_xpu_and_mps_answer_as_torch_without_them(module: str, name: str, args: tuple) -> None:
+    # `elif torch.xpu.is_available():` in device pickers raised AttributeError on mg
+    def outcome(lib):
+        namespace = getattr(lib, module)
+        if not hasattr(namespace, name):
+            return "absent"
+        try:
+            return repr(getattr(namespace, name)(*args))
+        except (AssertionError, RuntimeError) as error:
+            return type(error).__name__
+
+    assert outcome(mg) == outcome(torch)
