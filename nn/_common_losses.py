@@ -301,7 +301,9 @@ class _BinaryCrossEntropyWithLogits(mg.Function):
         gx = gy = gw = gp = None
         with mg.errstate(xp, over="ignore", invalid="ignore"):   # inf - inf, 0·inf: NaN, as PyTorch's
             if self.needs_grad[0]:
-                sigmoid = 1 / (1 + xp.exp(-x))
+                # σ(x) as PyTorch's sigmoid kernel: a float16 x in float32, rounded once (not at each of 3 steps)
+                wide = x.astype(xp.float32) if x.dtype == xp.float16 else x
+                sigmoid = _kept(1 / (1 + xp.exp(-wide)), x.dtype)
                 if p is None:
                     slope = _kept(sigmoid - y, x.dtype)
                 else:

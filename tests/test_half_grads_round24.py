@@ -83,3 +83,11 @@ def test_leaf_gradient_dtypes_through_casts():
     loss = ((h.softmax(-1) * 0.3).double() * d).sum() + (h.float() * x).sum() + (h * d.half()).log_softmax(0).sum()
     loss.backward()
     assert x.grad.dtype == mg.float32 and d.grad.dtype == mg.float64
+
+
+# binary_cross_entropy_with_logits' input gradient σ(x) - y: σ(x) of a float16 x as PyTorch's sigmoid kernel, in
+# float32 rounded once (it was rounded at each of e^-x, 1 + e^-x and 1 / (1 + e^-x): up to 3 float16 steps off)
+@pytest.mark.parametrize("seed", range(3))
+def test_bce_with_logits_sigmoid_rounds_once(seed):
+    _assert_bitwise(lambda L, y, h: L.nn.functional.binary_cross_entropy_with_logits(
+        y * 4, (h.detach() > 0).to(L.float16), reduction="none"), seed, shape=(8, 33))
