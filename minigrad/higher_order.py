@@ -1167,6 +1167,17 @@ def _window_sum(node: Function, g: Tensor) -> Tensor:
 LATE_RULES["nn._conv.WindowSum"] = _window_sum
 
 
+def _avg_pool(node: Function, g: Tensor) -> Tensor:
+    """nn's AvgPool: the gradient divided by each window's count (or the divisor), then as :func:`_window_sum`."""
+    divisor = node.divisor
+    if not isinstance(divisor, float):
+        divisor = Tensor._make(backend.array_module(g.data).asarray(divisor), False, None, 0)
+    return _window_sum(node, Div()(g, divisor))
+
+
+LATE_RULES["nn._conv.AvgPool"] = _avg_pool
+
+
 def view_of(x: Tensor) -> Tensor:
     """``x`` through a view of itself (PyTorch's ``view_as``): results computed from it keep their graph to x."""
     return Reshape(tuple(x.shape))(x)

@@ -634,6 +634,30 @@ class WindowSum(mg.Function):
         return self.unfold._col2im(lambda i: gy, gy.dtype)
 
 
+class AvgPool(WindowSum):
+    """An average pool of x (N, C, *S) → (N, C, *O): each window's sum (:class:`WindowSum`) divided by ``divisor``
+    (a number, or the (*O) float array of each window's count), in C order or the channels-last ``layout`` of
+    PyTorch's kernel; one node, as PyTorch's AvgPool2DBackward0. Backward: the gradient divided, to every entry of
+    its window."""
+
+    name = "avg_pool"
+
+    def __init__(self, unfold: Unfold, divisor: Any, layout: Any = None) -> None:
+        super().__init__(unfold)
+        self.divisor, self.layout = divisor, layout
+
+    def forward(self, x: Any) -> Any:
+        xp = self.xp
+        divisor = self.divisor if isinstance(self.divisor, float) else xp.asarray(self.divisor)
+        total = super().forward(x)   # (the op's own array: divided in place)
+        total = xp.divide(total, divisor, out=total)
+        return total if self.layout is None else memory_formats.in_format(total, self.layout, "avg_pool")
+
+    def backward(self, gy: Any) -> Any:
+        divisor = self.divisor if isinstance(self.divisor, float) else self.xp.asarray(self.divisor)
+        return super().backward(gy / divisor)
+
+
 def _max_pool(name: str, dims: int, input: Any, kernel_size: Any, stride: Any, padding: Any,  # noqa: A002
               dilation: Any, ceil_mode: Any, return_indices: Any) -> Any:
     # torch's 2-D and 3-D CPU kernels also take integer tensors (no gradient); its 1-D one refuses them, but
@@ -707,21 +731,21 @@ def _avg_pool(name: str, dims: int, input: Any, kernel_size: Any, stride: Any, p
     integers = getattr(input, "dtype", None) == mg.int64
     unfold, x, unbatched, kernel, stride, padding, out_size = _pool_unfold(
         name, dims, input, kernel_size, stride, padding, 1, ceil_mode, 0, integers=integers)
-    sums = _reads_input(WindowSum(unfold)(x))   # PyTorch's backward reads x (zeros)
     if integers:
+        sums = _reads_input(WindowSum(unfold)(x))   # PyTorch's backward reads x (zeros)
         divisor = divisor_override
         if divisor is None:
             divisor = mg.as_tensor(mg.make_array(_avg_counts(x, kernel, stride, padding, out_size, name,
                                                              count_include_pad), x.dtype, x.device))
         out = mg.div(sums, divisor, rounding_mode="trunc")
-    elif divisor_override is not None:
-        out = sums / float(divisor_override)
+        return out.squeeze(0) if unbatched else out
+    if divisor_override is not None:
+        divisor = float(divisor_override)
     else:
-        counts = _avg_counts(x, kernel, stride, padding, out_size, name, count_include_pad)
-        out = sums / mg.as_tensor(mg.make_array(counts.astype(x.dtype), x.dtype, x.device))
-    if unbatched:
-        return out.squeeze(0)
-    return channels_last_as(out, x) if dims == 2 else out   # (PyTorch's avg_pool3d gives C order)
+        divisor = _avg_counts(x, kernel, stride, padding, out_size, name, count_include_pad).astype(x.dtype)
+    layout = channels_last_format(x.ndim, x) if dims == 2 and not unbatched else None   # (avg_pool3d: C order)
+    out = _reads_input(AvgPool(unfold, divisor, layout)(x))   # PyTorch's backward reads x (zeros)
+    return out.squeeze(0) if unbatched else out
 
 
 def _avg_counts(x: Tensor, kernel: tuple, stride: tuple, padding: tuple, out_size: tuple, name: str,

@@ -214,3 +214,28 @@ def test_conv_with_bias_second_derivatives_as_torch() -> None:
 def test_conv_with_bias_gradcheck() -> None:
     y, inputs = _conv_case(mg, 2, "float64", "channels_last", True, groups=2)
     assert mg.autograd.gradcheck(lambda x, w, b: mg.nn.functional.conv2d(x, w, b, padding=1, groups=2), inputs)
+
+
+@pytest.mark.parametrize("dims, layout", [(2, "contiguous"), (2, "channels_last"), (3, "contiguous"),
+                                          (3, "channels_last_3d")])
+@pytest.mark.parametrize("options", [{}, {"padding": 1, "stride": 2}, {"padding": 1, "count_include_pad": False},
+                                     {"divisor_override": 3}, {"ceil_mode": True, "stride": 2}])
+def test_avg_pool_is_one_node_as_torch(dims: int, layout: str, options: dict) -> None:
+    """avg_pool2d/3d were DivBackward0 (a window sum divided by the counts), and CloneBackward0 for a channels-last
+    result: now one AvgPool node, PyTorch's AvgPool2DBackward0/AvgPool3DBackward0; values, strides, gradients and
+    second derivatives (create_graph) as PyTorch's."""
+    def run(lib: Any) -> tuple:
+        values = np.random.default_rng(dims).standard_normal((2, 3) + (5,) * dims)
+        x = lib.tensor(values)
+        if layout != "contiguous":
+            x = x.contiguous(memory_format=getattr(lib, layout))
+        x.requires_grad_()
+        y = getattr(lib.nn.functional, f"avg_pool{dims}d")(x, 3, **options)
+        g, = lib.autograd.grad((y ** 2).sum(), x, create_graph=True)
+        gg, = lib.autograd.grad((g ** 2).sum(), x)
+        return y.grad_fn.name(), y.stride(), y.detach().numpy(), g.detach().numpy(), gg.numpy()
+
+    ours, theirs = run(mg), run(torch)
+    assert ours[:2] == theirs[:2]
+    for a, b in zip(ours[2:], theirs[2:]):
+        np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-12)

@@ -274,10 +274,12 @@ _BY_NODE = {"matmul": _matmul, "sum": _reduction, "mean": _reduction, "prod": _r
             "nanmedian": lambda node: f"NanmedianBackward{int(getattr(node, 'axis', None) is not None)}",
             # torch.diag of a vector builds a matrix with diag_embed; of a matrix it takes a (copied) diagonal
             "diag": lambda node: "DiagEmbedBackward0" if len(node.in_shape) == 1 else "DiagonalBackward0_copy",
-            # nn's max pools (one op, nn._conv.MaxPool): PyTorch's 2-D/3-D node (its 1-D one pools in 2-D and
-            # squeezes, so its node is a SqueezeBackward1: ours keeps the usual spelling there)
+            # nn's max and average pools (one op each, nn._conv.MaxPool, AvgPool): PyTorch's 2-D/3-D node (its 1-D
+            # one pools in 2-D and squeezes, so its node is a SqueezeBackward1: ours keeps the usual spelling there)
             "max_pool": lambda node: f"MaxPool{len(node.unfold.kernel)}DWithIndicesBackward0"
-            if len(node.unfold.kernel) > 1 else None}
+            if len(node.unfold.kernel) > 1 else None,
+            "avg_pool": lambda node: f"AvgPool{len(node.unfold.kernel)}DBackward0" if len(node.unfold.kernel) > 1
+            else None}
 
 
 # --- next_functions: the inputs PyTorch's node has an edge for ---------------------------------------------------
