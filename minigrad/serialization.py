@@ -76,7 +76,8 @@ try:   # NumPy 2
 except ImportError:  # pragma: no cover - NumPy 1
     from numpy import byte_bounds
 
-__all__ = ["CheckpointError", "CheckpointNotFoundError", "load", "save"]
+__all__ = ["CheckpointError", "CheckpointNotFoundError", "add_safe_globals", "clear_safe_globals", "get_safe_globals",
+           "load", "safe_globals", "save"]
 
 _FORMAT = 1
 
@@ -536,3 +537,47 @@ def load(f: str | os.PathLike | BinaryIO, device: Any = None, *, map_location: A
         raise CheckpointError(f"nn.load: invalid file name {name!r}: it holds a NUL byte")
     with _open_regular(name) as file:
         return read_checkpoint(file, name, max_ratio, make)
+
+
+# --- PyTorch's allowlist for unpickling (torch.serialization.add_safe_globals) ------------------------------------
+# PyTorch's weights_only torch.load unpickles only the globals on this list. mg.load never unpickles anything, so
+# the list allows nothing more here: it is kept so that programs that register their classes before loading run, and
+# get_safe_globals reads it back as PyTorch's does.
+_safe_globals: list = []
+
+
+def _checked_globals(globals_: Any, name: str) -> list:
+    if not isinstance(globals_, (list, tuple)):   # PyTorch iterates it: a bare class is its TypeError
+        raise TypeError(f"{name}: expected a list of classes or functions (or (class, name) pairs), got "
+                        f"{type(globals_).__name__}")
+    return list(globals_)
+
+
+def add_safe_globals(safe_globals: list) -> None:
+    """Add classes or functions (or ``(class, "module.name")`` pairs) to the allowlist, as
+    ``torch.serialization.add_safe_globals``; nothing else changes (:func:`load` never unpickles)."""
+    _safe_globals.extend(_checked_globals(safe_globals, "add_safe_globals"))
+
+
+def get_safe_globals() -> list:
+    """The allowlist :func:`add_safe_globals` built (a copy)."""
+    return list(_safe_globals)
+
+
+def clear_safe_globals() -> None:
+    """Empty the allowlist."""
+    _safe_globals.clear()
+
+
+class safe_globals:  # noqa: N801 - PyTorch's name
+    """``with mg.serialization.safe_globals([MyClass]):``: the allowlist extended for the block, as PyTorch's."""
+
+    def __init__(self, safe_globals: list) -> None:
+        self.safe_globals = _checked_globals(safe_globals, "safe_globals")
+
+    def __enter__(self) -> None:
+        self._before = list(_safe_globals)
+        _safe_globals.extend(self.safe_globals)
+
+    def __exit__(self, *exc: Any) -> None:
+        _safe_globals[:] = self._before

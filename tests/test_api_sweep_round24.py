@@ -291,3 +291,34 @@ def test_xpu_and_mps_answer_as_torch_without_them(module: str, name: str, args: 
             return type(error).__name__
 
     assert outcome(mg) == outcome(torch)
+
+
+def test_serialization_safe_globals_as_torch() -> None:
+    # torch.serialization.add_safe_globals([argparse.Namespace]) before torch.load (weights_only, PyTorch 2.6+)
+    import argparse
+
+    for lib in (torch, mg):
+        serialization = lib.serialization
+        before = serialization.get_safe_globals()
+        try:
+            serialization.add_safe_globals([argparse.Namespace, (argparse.ArgumentParser, "argparse.ArgumentParser")])
+            listed = serialization.get_safe_globals()
+            assert argparse.Namespace in listed and (argparse.ArgumentParser, "argparse.ArgumentParser") in listed
+            with pytest.raises(TypeError):
+                serialization.add_safe_globals(argparse.Namespace)
+            serialization.clear_safe_globals()
+            assert serialization.get_safe_globals() == []
+            with serialization.safe_globals([argparse.Action]):
+                assert serialization.get_safe_globals() == [argparse.Action]
+            assert serialization.get_safe_globals() == []
+        finally:
+            serialization.clear_safe_globals()
+            serialization.add_safe_globals(before)
+
+
+def test_load_needs_no_safe_globals(tmp_path) -> None:
+    path = tmp_path / "checkpoint.pt"
+    mg.save({"step": 3, "weight": mg.ones(2)}, path)
+    with mg.serialization.safe_globals([]):
+        loaded = mg.load(path, weights_only=True)
+    assert loaded["step"] == 3 and loaded["weight"].tolist() == [1.0, 1.0]
