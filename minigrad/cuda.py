@@ -199,16 +199,25 @@ class _NoGpuOutOfMemoryError(RuntimeError):
     ``except mg.cuda.OutOfMemoryError:`` runs. With CuPy it is CuPy's ``cupy.cuda.memory.OutOfMemoryError``."""
 
 
-def memory_allocated(device: Any = None) -> int:
-    """Bytes of GPU memory held by tensors (CuPy's memory pool in use); 0 without CuPy."""
+def _pool_bytes(device: Any, what: str, total: bool) -> int:
+    """CuPy's memory pool's bytes in use (or held, with ``total``) on GPU ``device`` (None: the current one; the
+    pool answers for the current GPU only); 0 without CuPy."""
     cp = backend.cupy_module(required=False)
-    return 0 if cp is None else int(cp.get_default_memory_pool().used_bytes())
+    if cp is None:
+        return 0
+    with cp.cuda.Device(_index(device, what)):
+        pool = cp.get_default_memory_pool()
+        return int(pool.total_bytes() if total else pool.used_bytes())
+
+
+def memory_allocated(device: Any = None) -> int:
+    """Bytes of GPU ``device``'s memory held by tensors (CuPy's memory pool in use); 0 without CuPy."""
+    return _pool_bytes(device, "memory_allocated", total=False)
 
 
 def memory_reserved(device: Any = None) -> int:
-    """Bytes of GPU memory CuPy's pool holds, in use or cached; 0 without CuPy."""
-    cp = backend.cupy_module(required=False)
-    return 0 if cp is None else int(cp.get_default_memory_pool().total_bytes())
+    """Bytes of GPU ``device``'s memory CuPy's pool holds, in use or cached; 0 without CuPy."""
+    return _pool_bytes(device, "memory_reserved", total=True)
 
 
 # --- streams and events (CuPy's underneath; without a GPU they raise RuntimeError, as PyTorch's without CUDA) ---

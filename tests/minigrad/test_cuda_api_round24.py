@@ -104,3 +104,25 @@ def test_device_block_switches_the_current_gpu(gpu) -> None:
 @pytest.mark.gpu
 def test_out_of_memory_error_is_cupy_s(gpu) -> None:
     assert mg.cuda.OutOfMemoryError is gpu.cuda.memory.OutOfMemoryError is mg.OutOfMemoryError
+
+
+@NO_GPU
+def test_memory_queries_without_a_gpu_are_zero_as_torch() -> None:
+    for cuda in (torch.cuda, mg.cuda):
+        assert cuda.memory_allocated() == cuda.memory_reserved() == 0
+        assert cuda.memory_allocated(1) == cuda.memory_reserved("cuda:1") == 0
+
+
+@pytest.mark.gpu
+def test_memory_queries_answer_for_the_gpu_asked(gpu, monkeypatch: pytest.MonkeyPatch) -> None:
+    # CuPy's pool answers for the current GPU only: memory_allocated(1) gave GPU 0's bytes
+    if mg.cuda.device_count() < 2:
+        pytest.skip("needs two GPUs")
+    if getattr(gpu, "__name__", "") != "cupy":   # the stand-in: a pool of 100 bytes per device index in use
+        pool = types.SimpleNamespace(used_bytes=lambda: 100 * gpu.cuda.Device().id,
+                                     total_bytes=lambda: 1000 + 100 * gpu.cuda.Device().id)
+        monkeypatch.setattr(gpu, "get_default_memory_pool", lambda: pool, raising=False)
+        assert (mg.cuda.memory_allocated(1), mg.cuda.memory_reserved("cuda:1")) == (100, 1100)
+    held = mg.ones(1 << 20, device="cuda:1")
+    assert mg.cuda.memory_allocated(1) >= held.numel() * 4 * (getattr(gpu, "__name__", "") == "cupy")
+    assert mg.cuda.memory_allocated() == mg.cuda.memory_allocated(0) and mg.cuda.current_device() == 0
