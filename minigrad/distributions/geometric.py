@@ -75,6 +75,7 @@ class Geometric(BinaryParameters, Distribution):
             p = self.probs
             inside = (p > 0) & (p < 1)
             safe = mg.where(inside, p, 0.5)   # no 0 · inf in the branch not taken (nor in its gradient)
-            tail = mg.where(inside, (1 - safe) * -(-safe).log1p() / safe, mg.where(p == 0, 1.0, 0.0))
+            limit = (p == 0).astype(p.dtype)   # p = 0: the tail's limit 1 (p's dtype whatever the default)
+            tail = mg.where(inside, (1 - safe) * -(-safe).log1p() / safe, limit)
             return tail - p.log()
         return _bce_with_logits(self.logits, self.probs) / self.probs

@@ -347,3 +347,17 @@ def test_corr_cholesky_inverse_refuses_non_square_input(torch: Any) -> None:
         md.CorrCholeskyTransform().inv(mg.tensor(y))
     square = md.CorrCholeskyTransform()(mg.tensor(np.array([0.3, -0.2, 0.5])))
     assert md.CorrCholeskyTransform().inv(square).shape == (3,)
+
+
+def test_geometric_entropy_keeps_float32_under_a_float64_default() -> None:
+    """With mg.set_default_dtype(mg.float64), a float32 Geometric's entropy (and so its KL) stays float32, as
+    PyTorch's: the p = 0 limit is made in p's dtype, not from a Python number that takes the default dtype."""
+    previous = mg.get_default_dtype()
+    mg.set_default_dtype(mg.float64)
+    try:
+        p = md.Geometric(mg.tensor(np.array([0.3, 0.5], dtype=np.float32)))
+        q = md.Geometric(mg.tensor(np.array([0.2, 0.6], dtype=np.float32)))
+        assert p.entropy().dtype == mg.float32
+        assert md.kl_divergence(p, q).dtype == mg.float32
+    finally:
+        mg.set_default_dtype(previous)
