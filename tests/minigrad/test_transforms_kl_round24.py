@@ -246,10 +246,10 @@ def test_rsample_gradients_are_the_implicit_reparameterisation(family: str, para
 
 
 def test_gamma_family_rsample_gradient_in_expectation() -> None:
-    """Beta, Dirichlet, Chi2, InverseGamma: E[d rsample / dθ] = d E[x] / dθ, from 40,000 seeded draws (one per
+    """Beta, Dirichlet, Chi2, InverseGamma: E[d rsample / dθ] = d E[x] / dθ, from 20,000 seeded draws (one per
     copy of the parameters, so one backward gives every draw's gradient); the tolerance is 5 standard errors of
     the mean of those gradients (a false alarm about once in 3 million)."""
-    n = 40_000
+    n = 20_000
 
     def check(make: Any, params: list, exact: list, reduce: Any = lambda x: x) -> None:
         leaves = [mg.tensor(np.broadcast_to(np.asarray(p, dtype=float), (n,) + np.shape(p)).copy(),
