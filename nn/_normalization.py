@@ -206,9 +206,9 @@ def batch_norm(input: Tensor, running_mean: Tensor | None, running_var: Tensor |
 def _write_running(running: Tensor, moved: Tensor) -> None:
     """``running.copy_(moved)`` under no_grad: one in-place write (its version moves once, so a backward that saved
     the old estimate refuses it). A plain tensor's writable array is written directly, out of the autograd
-    engine: two copy_ calls were most of a small batch norm's time (~15 µs each, the op itself ~20 µs). While
-    ``mg.compile`` captures, and for a Tensor subclass, memory copy_ writes another way (read-only) or a device
-    change, it is copy_ itself, which the capture records and replays."""
+    engine: two copy_ calls were most of a small batch norm's time (~15 µs each, the op itself ~20 µs). Anything
+    else (:func:`_writes_directly`: a capture by ``mg.compile``, which records copy_ to replay it, a Tensor
+    subclass, read-only or expanded memory, a device change) goes through copy_ itself."""
     if _writes_directly(running, moved.data):
         running.data[...] = moved.data
         running._bump_version()
