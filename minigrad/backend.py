@@ -56,7 +56,9 @@ class Device(str):
     type: str
     index: int | None
 
-    def __new__(cls, spec: str | Device | None = "cpu") -> Device:
+    def __new__(cls, spec: str | Device | None = "cpu", index: int | None = None) -> Device:
+        if index is not None:   # PyTorch's two-argument form: mg.device("cuda", 1)
+            spec = _with_index(spec, index)
         if isinstance(spec, Device):
             return spec
         if spec is None:
@@ -98,6 +100,19 @@ class Device(str):
 
 
 CPU = Device("cpu")
+
+
+def _with_index(spec: object, index: object) -> str:
+    """``Device(type, index)``'s spelling as one string, with PyTorch's checks on the pair."""
+    if not isinstance(index, (int, numpy.integer)) or isinstance(index, (bool, numpy.bool_)):
+        raise TypeError(f"device(): argument 'index' (position 2) must be int, not {type(index).__name__}")
+    if index < 0:
+        raise DeviceSpecError(f"Device index must not be negative, got {index}")
+    if not isinstance(spec, str):
+        raise TypeError(f"device(): argument 'type' (position 1) must be str, not {type(spec).__name__}")
+    if ":" in spec:
+        raise DeviceSpecError(f"type (string) must not include an index because index was passed explicitly: {spec}")
+    return f"{spec}:{int(index)}"
 
 
 def _current_cuda_index() -> int:
