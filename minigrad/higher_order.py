@@ -79,7 +79,7 @@ from .ops.elementwise import (
 )
 from .ops.join import Concat, Split, Stack, Unbind
 from .ops.join import stack as stack_tensors  # noqa: F401  # autograd.functional's jacobian(create_graph=True)
-from .ops.linalg import MatMul, StepAddMatMul, StepMatMul
+from .ops.linalg import MatMul, StepAddMatMul, StepMatMul, _column_major
 from .ops.math import Binary, Unary
 from .ops.reduce import LogSoftmax, LogSumExp, Max, Mean, Norm, Softmax, Sum, _count
 from .ops.shape import AsType, BroadcastTo, Clone, GetItem, Repeat, Reshape, Transpose, _is_basic
@@ -803,7 +803,13 @@ def _matmul(node: Function, g: Tensor) -> tuple:
         if node.edges[1] is not None:
             rows = math.prod(shape_a[:-1])
             a_rows = Reshape((rows, shape_a[-1]))(_input(node, 0, a))
-            gb = MatMul()(_swap_last(a_rows), Reshape((rows, shape_b[1]))(g))
+            g_rows = Reshape((rows, shape_b[1]))(g)
+            if node.meta[2] if node.meta is not None else _column_major(b):
+                # b column-major (W.T of a weight): (gᵀ a)ᵀ, in b's layout, as PyTorch's mm_mat2_backward, so the
+                # weight's gradient comes back row-major (autograd.grad(..., create_graph=True)'s g.view(-1))
+                gb = _swap_last(MatMul()(_swap_last(g_rows), a_rows))
+            else:
+                gb = MatMul()(_swap_last(a_rows), g_rows)
         return ga, gb
     # 1-D operands become matrices, as matmul does; gy gets the axes they lost (b's first, then a's)
     shape_a2 = (1, *shape_a) if len(shape_a) == 1 else shape_a

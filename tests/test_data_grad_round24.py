@@ -155,3 +155,21 @@ def test_clipping_stops_at_an_expanded_grad_as_torch(clip: str, foreach: Any) ->
         got[lib] = (a.grad.numpy().copy(), c.grad.numpy().copy())
     for ours, theirs in zip(got[mg], got[torch]):
         np.testing.assert_allclose(ours, theirs, rtol=1e-6)
+
+
+@pytest.mark.parametrize("input_shape", [(3, 4), (2, 3, 4)])
+def test_create_graph_weight_gradient_is_row_major_as_torch(input_shape: tuple) -> None:
+    # autograd.grad(..., create_graph=True) of a weight used as x @ W.T: PyTorch's mm backward computes (gᵀ x)ᵀ
+    # for a column-major operand, so the weight's gradient is row-major and g.view(-1) works (MAML's and
+    # Hessian-vector products' torch.cat([g.view(-1) ...])); ours was column-major and view raised
+    got = {}
+    for lib in (torch, mg):
+        weight = lib.tensor(np.linspace(-1.0, 1.0, 8).reshape(2, 4), requires_grad=True)
+        x = lib.tensor(np.linspace(-2.0, 2.0, int(np.prod(input_shape))).reshape(input_shape))
+        grad, = lib.autograd.grad(((x @ weight.T) ** 2).sum(), weight, create_graph=True)
+        flat = grad.view(-1)
+        (flat * flat).sum().backward()
+        got[lib] = (grad.stride(), flat.detach().numpy().copy(), weight.grad.numpy().copy())
+    assert got[mg][0] == got[torch][0]
+    np.testing.assert_allclose(got[mg][1], got[torch][1], rtol=1e-12)
+    np.testing.assert_allclose(got[mg][2], got[torch][2], rtol=1e-12)
