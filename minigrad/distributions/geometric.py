@@ -8,9 +8,8 @@ import minigrad as mg
 
 from ..tensor import Tensor
 from . import constraints
-from .bernoulli import _bce_with_logits
 from .distribution import Distribution
-from .utils import BinaryParameters, broadcast_all, uniform, value_like
+from .utils import BinaryParameters, broadcast_all, softplus, uniform, value_like
 
 __all__ = ["Geometric"]
 
@@ -64,13 +63,14 @@ class Geometric(BinaryParameters, Distribution):
         return value * (-probs).log1p() + self.probs.log()
 
     def entropy(self) -> Tensor:
-        """H(p) / p, the binary entropy of one trial, (1 - p) softplus(l) + p softplus(-l), divided by p: two
-        positive terms, so p near 1 keeps its digits in float32 (softplus(l) - l p cancelled: 4% off at
-        p = 1 - 1.4e-6), and p near 0 too (PyTorch's float32 gives 0 at l = -68, ours ≈ 69.6).
+        """H(p) / p, the binary entropy of one trial over p: two positive terms, so neither end cancels.
 
-        Given ``probs``, the same two positive terms come from p itself, -log p - (1 - p) log1p(-p) / p: the logits
-        are those of p clamped to [eps, 1 - eps], so below eps the quotient was eps-sized over p (float32
-        p = 1e-10 gave 1208 for 24.03, float64 p = 1e-300 gave 2e284 for 691.8; PyTorch's give 0)."""
+        Given ``probs``: -log p - (1 - p) log1p(-p) / p, from p itself (the logits are those of p clamped to
+        [eps, 1 - eps], so below eps a quotient of them was eps-sized over p: float32 p = 1e-10 gave 1208 for
+        24.03, float64 p = 1e-300 gave 2e284 for 691.8; PyTorch's give 0). Given ``logits`` l: softplus(-l) +
+        e^-l softplus(l), whose second term is 1 to double precision below l = -30 (dividing by p = sigmoid(l)
+        gave NaN once p underflowed, l = -800 for 801; PyTorch's give 0 from l = -37 down). Both keep float32
+        digits near p = 1, where softplus(l) - l p cancelled (4% off at p = 1 - 1.4e-6)."""
         if self._param is self.__dict__.get("probs"):
             p = self.probs
             inside = (p > 0) & (p < 1)
@@ -78,4 +78,7 @@ class Geometric(BinaryParameters, Distribution):
             limit = (p == 0).astype(p.dtype)   # p = 0: the tail's limit 1 (p's dtype whatever the default)
             tail = mg.where(inside, (1 - safe) * -(-safe).log1p() / safe, limit)
             return tail - p.log()
-        return _bce_with_logits(self.logits, self.probs) / self.probs
+        logits = self.logits
+        far = logits < -30   # e^-l would overflow further down; the term is 1 - e^l / 2 there
+        safe = mg.where(far, mg.zeros_like(logits), logits.clamp(max=1000.0))   # l = +inf: 0 · inf otherwise
+        return softplus(-logits) + mg.where(far, mg.ones_like(logits), (-safe).exp() * softplus(safe))

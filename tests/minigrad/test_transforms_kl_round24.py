@@ -361,3 +361,25 @@ def test_geometric_entropy_keeps_float32_under_a_float64_default() -> None:
         assert md.kl_divergence(p, q).dtype == mg.float32
     finally:
         mg.set_default_dtype(previous)
+
+
+def _geometric_entropy_of_logits(logit: float) -> float:
+    """softplus(-l) + e^-l softplus(l) in float64 (the second term is 1 - e^l/2 + … far below 0)."""
+    def softplus(z: float) -> float:
+        return max(z, 0.0) + math.log1p(math.exp(-abs(z)))
+    return softplus(-logit) + (1.0 - math.exp(logit) / 2 if logit < -30 else math.exp(-logit) * softplus(logit))
+
+
+@pytest.mark.parametrize("dtype, logits", [("float64", [-800.0, -740.0, -100.0, -31.0, -29.0, 0.0, 3.0, 25.0, 800.0]),
+                                           ("float32", [-110.0, -90.0, -20.0, 0.0, 5.0, 14.0])])
+def test_geometric_entropy_of_very_negative_logits(dtype: str, logits: list) -> None:
+    """Geometric(logits=l).entropy() divided by p = sigmoid(l): once p underflowed that was NaN (l = -800) or
+    inf (l = -740; float32 from l = -90) for 1 - l; PyTorch's are 0 from l = -37 down. It is softplus(-l) +
+    e^-l softplus(l) now, both terms positive, the second 1 below l = -30."""
+    given = np.array(logits, dtype=dtype)
+    ours = md.Geometric(logits=mg.tensor(given)).entropy()
+    assert ours.dtype == getattr(mg, dtype)
+    expected = [_geometric_entropy_of_logits(float(v)) for v in given]
+    np.testing.assert_allclose(ours.numpy(), expected, rtol=1e-13 if dtype == "float64" else 2e-6, atol=1e-300)
+    ends = md.Geometric(logits=mg.tensor([-math.inf, math.inf]), validate_args=False).entropy()
+    assert ends.tolist() == [math.inf, 0.0]
