@@ -288,6 +288,8 @@ class GradScaler:
 
     def __init__(self, device: str = "cuda", init_scale: float = 2.0**16, growth_factor: float = 2.0,
                  backoff_factor: float = 0.5, growth_interval: int = 2000, enabled: bool = True) -> None:
+        if not isinstance(device, str):
+            raise TypeError(f"GradScaler: device must be a string like 'cuda' or 'cpu', got {type(device).__name__}")
         self._device = device
         self._enabled = as_bool(enabled, "GradScaler", "enabled")
         if self._enabled and device.split(":")[0] == "cuda" and not backend.cuda_is_available():

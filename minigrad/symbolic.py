@@ -16,21 +16,32 @@ _NUMBERS = (builtins.int, builtins.float, numpy.integer, numpy.floating)
 _FLOATS = (builtins.float, numpy.floating)
 
 
+class SymbolicArgumentError(TypeError, AssertionError):
+    """A ``sym_*`` helper given something that is not a number (PyTorch: TypeError; ``sym_ite``: AssertionError)."""
+
+
+def _number(a: Any, name: str) -> Any:
+    """``a`` when it is a real number (a bool counts, as for ``int``/``float``), else PyTorch's TypeError."""
+    if not isinstance(a, (*_NUMBERS, builtins.bool, numpy.bool_)):
+        raise SymbolicArgumentError(f"{name}: argument must be a real number, not '{type(a).__name__}'")
+    return a
+
+
 def sym_int(a: Any) -> int:
     """``int(a)`` (truncating a float), as ``torch.sym_int``."""
-    return builtins.int(a)
+    return builtins.int(_number(a, "sym_int"))
 
 
 def sym_float(a: Any) -> float:
     """``float(a)``, as ``torch.sym_float``."""
-    return builtins.float(a)
+    return builtins.float(_number(a, "sym_float"))
 
 
 def _numbers(a: Any, b: Any, name: str) -> bool:
     """Whether either of the two numbers is a float (AssertionError, as PyTorch's, for anything else)."""
     for value in (a, b):
         if not isinstance(value, _NUMBERS):
-            raise AssertionError(f"{name}: expected int or float, got {type(value)}")
+            raise SymbolicArgumentError(f"{name}: expected int or float, got {type(value)}")
     return isinstance(a, _FLOATS) or isinstance(b, _FLOATS)
 
 
@@ -55,16 +66,16 @@ def sym_not(a: Any) -> bool:
 
 def sym_sqrt(a: Any) -> float:
     """``math.sqrt(a)``, as ``torch.sym_sqrt``."""
-    return math.sqrt(a)
+    return math.sqrt(_number(a, "sym_sqrt"))
 
 
 def sym_ite(b: Any, t: Any, f: Any) -> Any:
     """``t if b else f`` for a bool ``b`` and two values of one type, as ``torch.sym_ite`` (AssertionError
     otherwise, as PyTorch's)."""
     if not isinstance(b, builtins.bool):
-        raise AssertionError(f"sym_ite: expected a bool, got {type(b)}")
+        raise SymbolicArgumentError(f"sym_ite: expected SymBool or bool, got {type(b)}")
     if type(t) is not type(f):
-        raise AssertionError(f"sym_ite: type mismatch: {type(t)} vs {type(f)}")
+        raise SymbolicArgumentError(f"sym_ite: type mismatch: {type(t)} vs {type(f)}")
     return t if b else f
 
 
@@ -72,4 +83,4 @@ def sym_sum(*args: Any) -> Any:
     """The sum of the numbers, given as ``sym_sum([a, b, c])`` or ``sym_sum(a, b, c)``, as ``torch.sym_sum``."""
     if len(args) == 1 and isinstance(args[0], (list, tuple)):
         args = args[0]
-    return builtins.sum(args)
+    return builtins.sum(_number(a, "sym_sum") for a in args)
