@@ -95,10 +95,10 @@ class lazy_property:  # noqa: N801 - PyTorch's name
 
 def sum_rightmost(value: Tensor, dim: int) -> Tensor:
     """``value`` summed over its ``dim`` rightmost dims: (..., *rightmost) → (...). A sum over the dims, not a
-    reshape to (..., -1): that has no size to infer for an empty batch (PyTorch 2.13 raises there)."""
-    if dim == 0:
-        return value
-    return value.sum(tuple(range(-dim, 0)))
+    reshape to (..., -1): that has no size to infer for an empty batch (PyTorch 2.13 raises there). A ``dim``
+    beyond value's dims sums them all, as PyTorch's (a transform's Jacobian of a smaller-than-event input)."""
+    dims = min(dim, value.ndim)
+    return value.sum(tuple(range(-dims, 0))) if dims else value
 
 
 def tril_matrix_to_vec(mat: Tensor, diag: int = 0) -> Tensor:

@@ -383,3 +383,17 @@ def test_geometric_entropy_of_very_negative_logits(dtype: str, logits: list) -> 
     np.testing.assert_allclose(ours.numpy(), expected, rtol=1e-13 if dtype == "float64" else 2e-6, atol=1e-300)
     ends = md.Geometric(logits=mg.tensor([-math.inf, math.inf]), validate_args=False).entropy()
     assert ends.tolist() == [math.inf, 0.0]
+
+
+def test_log_det_of_an_input_smaller_than_the_event_sums_everything(torch: Any) -> None:
+    """sum_rightmost over more dims than the value has sums all of them, as PyTorch's reshape(-1).sum(-1): the
+    log|det J| of a composition whose event is 2-d, given a 1-d x, is a scalar (a sum over dims -2 and -1 of a
+    1-d tensor raised an AxisError after the empty-batch fix)."""
+    x = np.random.default_rng(0).standard_normal(6)
+    results = []
+    for lib, d in ((mg, md), (torch, torch.distributions)):
+        transform = d.ComposeTransform([d.SigmoidTransform(), d.ReshapeTransform((2, 3), (6,)),
+                                        d.StickBreakingTransform()])
+        xs = lib.tensor(x)
+        results.append(transform.log_abs_det_jacobian(xs, transform(xs)))
+    _same(results[0], results[1], "log|det J| of a 1-d x, 2-d event", rtol=1e-12)
