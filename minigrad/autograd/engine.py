@@ -35,7 +35,7 @@ import weakref
 from contextvars import ContextVar
 from heapq import heappop, heappush
 from sys import getrefcount
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Iterable, Sequence
 
 import numpy
 
@@ -69,6 +69,7 @@ __all__ = ["AnomalyError", "AxisError", "Function", "HookError", "LazyGradient",
            "observe_backward", "register_hook", "register_post_accumulate_grad_hook", "retain_grad", "tag"]
 
 _new_tensor = object.__new__
+_NDARRAY = numpy.ndarray   # (one global load where Function.__call__ tests each input's and output's type)
 _FREED = object()     # marks a node whose saved arrays were released
 # saved_tensors_hooks (autograd.graph), set there: _PACK(node, inputs) packs a recorded node's saved arrays while
 # hooks are on in some thread (None: the one check a recorded op pays); a packed node's epoch is -1, so the
@@ -192,7 +193,7 @@ class Function:
                     x._refuse_op(self.name)
             data = x.data
             arrays.append(data)
-            if type(data) is not numpy.ndarray:
+            if type(data) is not _NDARRAY:
                 on_host = False
             if x._requires_grad:
                 record = True
@@ -215,7 +216,7 @@ class Function:
                 self.xp = _common_module(self.name, inputs, arrays)
             except _ScalarsMoved as moved:   # 0-dim CPU tensors among CUDA ones: the op runs again on the GPU
                 return self(*moved.inputs)
-        self.needs_grad = needs_grad   # (a list until recorded) so forward may keep only what backward will read
+        self.needs_grad = needs_grad = tuple(needs_grad)   # before forward: it may keep only what backward reads
         try:
             out = self.forward(*arrays)
         except OverflowError as error:   # a Python int beyond an integer tensor's range: wrapped, as PyTorch
@@ -228,7 +229,6 @@ class Function:
         checks = state.checks   # False; True under detect_anomaly; a Tracer while mg.compile captures
         if record and state.grad:
             self.edges = tuple(edges)
-            self.needs_grad = tuple(needs_grad)
             if state.scope:   # the class default is "": most ops record outside any name scope
                 self.scope = state.scope
             self.epoch = INPLACE.epoch
@@ -241,7 +241,7 @@ class Function:
         else:
             record, node = False, None
         if not self.multiple:
-            if type(out) is not numpy.ndarray and isinstance(out, (numpy.generic, int, float)):
+            if type(out) is not _NDARRAY and isinstance(out, (numpy.generic, int, float)):
                 out = numpy.asarray(out)   # NumPy gives scalars for 0-d results
             if record:
                 meta = _meta_cache.get(out.shape)   # keyed by shape, checked for dtype: cheaper to hash
@@ -926,8 +926,7 @@ def _propagate(root: Tensor, grad: Any, retain_graph: bool, observer: Callable |
     (:func:`_accumulate_ripe`) and left out of the result.
     """
     root_node = node = root._node   # (node: the one running, which the error handler below names)
-    pending: dict = {root_node: [None] * root_node.n_outputs}
-    pending[root_node][root._index] = grad
+    pending: dict = {(root_node, root._index): grad}   # each op output's gradient so far, by its edge (node, index)
     leaves: dict = {}
     if owned is None:   # keys of sums this walk allocated, so adding into them in place is safe
         owned = set()
@@ -955,7 +954,12 @@ def _propagate(root: Tensor, grad: Any, retain_graph: bool, observer: Callable |
                     break
                 node = heappop(ready)[2]
             just_ready = None
-            grads_out = [_dense(g) for g in pending.pop(node)] if node in owned else pending.pop(node)
+            if node.n_outputs == 1:
+                grads_out = [pending.pop((node, 0), None)]
+            else:
+                grads_out = [pending.pop((node, index), None) for index in range(node.n_outputs)]
+            if node in owned:   # a LazyGradient came first into a slot of this node's: valued now
+                grads_out = [_dense(g) for g in grads_out]
             if (node.saved is _FREED or node.epoch != epoch) and node not in stops:
                 _check_saved(node)
             after = None
@@ -1006,17 +1010,14 @@ def _propagate(root: Tensor, grad: Any, retain_graph: bool, observer: Callable |
                 if edge is None:
                     continue
                 if type(edge) is tuple:
-                    parent, index = edge
+                    parent = edge[0]
                     try:
                         count = consumers[parent] = consumers[parent] - 1
                     except KeyError:   # a restricted walk: no target lies beyond this parent
                         continue
-                    slot = pending.get(parent)
-                    if slot is None:
-                        slot = pending[parent] = [None] * parent.n_outputs
                     if g is not None:
-                        total = slot[index]
-                        slot[index] = g if total is None and type(g) is numpy.ndarray else _sum(total, g, edge, owned)
+                        total = pending.get(edge)
+                        pending[edge] = g if total is None and type(g) is _NDARRAY else _sum(total, g, edge, owned)
                     if count == 0:
                         if just_ready is None:
                             just_ready = parent
@@ -1036,12 +1037,15 @@ def _propagate(root: Tensor, grad: Any, retain_graph: bool, observer: Callable |
                 _accumulate_ripe(node, ripe, leaves, owned)
     except BaseException:   # PyTorch has added into each leaf whose every consumer ran before the error: so do we
         if finished is not None:
-            finished.update(_finished_leaves(leaves, pending, consumers, node))
+            waiting = [edge[0] for edge in pending] + [entry[2] for entry in ready]   # (ready: some got no gradient)
+            if just_ready is not None:
+                waiting.append(just_ready)
+            finished.update(_finished_leaves(leaves, waiting, consumers, node))
         raise
     return leaves
 
 
-def _finished_leaves(leaves: dict, pending: dict, consumers: dict, failed: Function) -> dict:
+def _finished_leaves(leaves: dict, pending: Iterable, consumers: dict, failed: Function) -> dict:
     """After node ``failed`` raised: the leaves of ``leaves`` that no node left to run (``failed``, the ones
     waiting in ``pending`` and those still counting consumers) sends a gradient to. PyTorch's engine has already
     added these into their ``.grad`` (a leaf's AccumulateGrad runs as soon as its last consumer has). A node's

@@ -411,6 +411,9 @@ class GetItem(Function):
 
     def __init__(self, index: Any) -> None:
         self.index = index
+        if type(index) is slice:   # x[a:b], the most common index: a view that adds no dims
+            self.basic, self.adds_dims = True, False
+            return
         self.basic = _is_basic(index)   # ints and slices only: nothing to convert, a view; fixed per op
         self.adds_dims = self.basic and (index is None or type(index) is tuple and None in index)
 
@@ -1096,9 +1099,10 @@ def _index_error(error: IndexError, index: Any) -> IndexError:
 def getitem(x: Tensor, index: Any) -> Tensor:
     """x[index]: ints, slices, None, Ellipsis, integer arrays and boolean masks, read as PyTorch reads them
     (:func:`_torch_index`: ints select before the advanced indices apply)."""
-    first, index = _torch_index(index, x.ndim)
-    if first is not None:
-        x = getitem(x, first)
+    if type(index) is not slice:   # (a slice, the most common index, is read alike by both)
+        first, index = _torch_index(index, x.ndim)
+        if first is not None:
+            x = getitem(x, first)
     op = GetItem(index)
     try:
         out = op(x)
