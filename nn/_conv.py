@@ -132,6 +132,8 @@ class Convolution(mg.Function):
         else:
             columns = self._columns(x)
             y = weight.reshape(groups, per_group, inner) @ columns                        # (N, G, O/G, P)
+            if self.layout is None and not y.flags.c_contiguous:   # (x's own columns: NumPy's matmul takes x's order)
+                y = self.xp.ascontiguousarray(y)
         y = y.reshape(batch, groups * per_group, *unfold.out_size)   # (the op's own array: added to in place)
         if bias is not None:
             y += bias.reshape(-1, *(1,) * len(unfold.out_size))
@@ -178,8 +180,10 @@ class Convolution(mg.Function):
 
     def _pointwise(self) -> bool:
         """Whether each window is one entry of x, in order: a 1×1 kernel at stride 1 without padding (the output
-        keeps x's size)."""
-        return math.prod(self.unfold.kernel) == 1 and self.unfold.out_size == tuple(self.x_shape[2:])
+        keeps x's size; a stride with padding can keep the size too, and is not one)."""
+        unfold = self.unfold
+        return (math.prod(unfold.kernel) == 1 and all(s == 1 for s in unfold.stride)
+                and not any(before or after for before, after in unfold.padding))
 
     def _by_offset(self) -> bool:
         """Whether backward goes kernel offset by kernel offset (:meth:`_offset_backward`) instead of through the
@@ -382,6 +386,18 @@ def _out_size(size: int, kernel: int, stride: int, dilation: int, before: int, a
 
 # --- convolution -------------------------------------------------------------------------------
 
+def _uses_mkldnn(x_shape: tuple, weight_shape: tuple, stride: tuple, dilation: tuple, groups: int) -> bool:
+    """Whether PyTorch's CPU convolution of float32 x (N, C, *S) takes mkldnn (ConvParams::use_mkldnn), whose 3-D
+    result follows a channels-last operand; its native 3-D kernel gives C order. A 1×1 kernel (its last two dims)
+    without stride or dilation on fewer than 16 samples runs natively on one thread, and a single sample needs
+    groups, a kernel over 3×3 in its last two dims or N·C·S₁·S₂ over 20480 values."""
+    if not (any(s != 1 for s in stride) or any(d != 1 for d in dilation) or x_shape[0] >= 16
+            or weight_shape[-1] != 1 or weight_shape[-2] != 1 or mg.get_num_threads() > 1):
+        return False
+    return (groups > 1 or (weight_shape[-1] > 3 and weight_shape[-2] > 3) or x_shape[0] > 1
+            or math.prod(x_shape[:4]) > 20480)
+
+
 def _conv(name: str, dims: int, input: Any, weight: Any, bias: Any, stride: Any, padding: Any,  # noqa: A002
           dilation: Any, groups: Any) -> Tensor:
     x, weight = _floating_or_complex(input, name), _tensor(weight, name, "weight")
@@ -415,9 +431,11 @@ def _conv(name: str, dims: int, input: Any, weight: Any, bias: Any, stride: Any,
             x = _zeros_after(x, [after - before for before, after in pads])
             pads = tuple((before, before) for before, _ in pads)
         # PyTorch's 3-D kernels lay out by dtype (mkldnn's float32 follows a channels-last operand; float64 and
-        # float16 give C order)
+        # float16 give C order, as float32 where PyTorch picks its native kernel over mkldnn)
         layout = None if unbatched or (dims == 3 and x.dtype != numpy.float32) \
             else channels_last_format(dims + 2, given, weight)
+        if layout is not None and dims == 3 and not _uses_mkldnn(x.shape, weight.shape, stride, dilation, groups):
+            layout = None
         # (its result reshapes the op's own temporary: memory no other tensor shares)
         operands = (x, weight) if bias is None else (x, weight, bias)
         y = Convolution(groups, kernel, stride, dilation, pads, out_size, layout)(*operands)

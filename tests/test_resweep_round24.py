@@ -1,0 +1,81 @@
+"""Round 24 resweep: this round's rewrites (conv backward by kernel offset, batch norm's direct running-estimate
+writes, F.linear's one node, the elementwise layout rule, float16 backward rounding) fuzzed end to end against
+PyTorch; each test pins a difference the sweep found.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import minigrad as mg
+import nn.functional as F  # noqa: N812
+
+torch = pytest.importorskip("torch")
+
+
+# --- convolution ---------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("size,stride,padding,dilation", [
+    (2, 2, 1, 1), (2, 3, 2, 2), (5, 2, 2, 1), (4, 3, 3, 1), (3, 1, 0, 2)])
+def test_conv_1x1_kernel_keeping_the_size_with_stride_and_padding(size, stride, padding, dilation):
+    """A 1×1 kernel whose stride and padding keep the input's size is not pointwise (x's own columns): the windows
+    read padded positions 0, stride, … (1×1 conv1d of size 2 at stride 2, padding 1 returned x itself)."""
+    rng = np.random.default_rng(0)
+    xs, ws = rng.standard_normal((3, 2, size)), rng.standard_normal((4, 2, 1))
+    gys = None
+    results = []
+    for lib, conv in ((torch, torch.nn.functional.conv1d), (mg, F.conv1d)):
+        x = lib.tensor(xs, requires_grad=True)
+        w = lib.tensor(ws, requires_grad=True)
+        y = conv(x, w, None, stride, padding, dilation)
+        gys = rng.standard_normal(tuple(y.shape)) if gys is None else gys
+        y.backward(lib.tensor(gys))
+        results.append([np.asarray(t.detach().numpy()) for t in (y, x.grad, w.grad)])
+    for ours, theirs in zip(results[1], results[0]):
+        np.testing.assert_allclose(ours, theirs, rtol=1e-10, atol=1e-12)
+
+
+def test_conv_1x1_of_a_permuted_input_is_c_order():
+    """A 1×1 convolution reads x's own columns; NumPy's matmul took x's order for the result, where PyTorch's is C
+    order (an (N, C, L) input laid out C first gave strides (12, 36, 1) for (3, 2, 12))."""
+    xs = np.random.default_rng(1).standard_normal((4, 3, 12)).transpose(1, 0, 2)
+    ws = np.random.default_rng(2).standard_normal((2, 2, 1))
+    tx = torch.tensor(np.ascontiguousarray(xs.transpose(1, 0, 2))).transpose(0, 1)
+    mx = mg.tensor(np.ascontiguousarray(xs.transpose(1, 0, 2))).transpose(0, 1)
+    ty = torch.nn.functional.conv1d(tx, torch.tensor(ws), groups=2)
+    my = F.conv1d(mx, mg.tensor(ws), groups=2)
+    assert my.stride() == ty.stride() == (24, 12, 1)
+    np.testing.assert_allclose(my.numpy(), ty.numpy(), rtol=1e-12)
+
+
+@pytest.mark.parametrize("batch,channels,size,kernel,threads,kwargs", [
+    (1, 4, (6, 6, 6), (3, 3, 3), 2, {}),                  # one sample, 3×3: native, C order
+    (1, 4, (6, 6, 6), (3, 3, 3), 2, {"groups": 2}),       # groups: mkldnn
+    (1, 4, (6, 6, 6), (1, 4, 4), 2, {}),                  # kernel over 3×3 in its last two dims: mkldnn
+    (1, 4, (6, 6, 6), (1, 4, 3), 2, {}),
+    (1, 16, (40, 40, 2), (3, 3, 1), 2, {}),               # N·C·S₁·S₂ = 25600 > 20480: mkldnn
+    (1, 12, (40, 40, 2), (3, 3, 1), 2, {}),               # 19200: native
+    (2, 4, (6, 6, 6), (1, 1, 1), 1, {}),                  # 1×1 on one thread: native
+    (2, 4, (6, 6, 6), (1, 1, 1), 1, {"stride": 2}),
+    (2, 4, (6, 6, 6), (1, 1, 1), 2, {}),
+    (2, 4, (6, 6, 6), (3, 3, 3), 1, {}),
+])
+def test_conv3d_float32_channels_last_layout_follows_pytorchs_kernel_choice(batch, channels, size, kernel, threads,
+                                                                             kwargs):
+    """float32 conv3d of a channels_last_3d input is channels_last_3d only where PyTorch takes mkldnn
+    (ConvParams::use_mkldnn); its native 3-D kernel gives C order (every single-sample conv3d came out
+    channels-last here)."""
+    groups = kwargs.get("groups", 1)
+    shape, wshape = (batch, channels, *size), (4, channels // groups, *kernel)
+    strides = []
+    before = (torch.get_num_threads(), mg.get_num_threads())
+    try:
+        for lib, conv in ((torch, torch.nn.functional.conv3d), (mg, F.conv3d)):
+            lib.set_num_threads(threads)
+            x = lib.zeros(shape).contiguous(memory_format=lib.channels_last_3d)
+            strides.append(tuple(conv(x, lib.zeros(wshape), **kwargs).stride()))
+    finally:
+        torch.set_num_threads(before[0])
+        mg.set_num_threads(before[1])
+    assert strides[1] == strides[0]
