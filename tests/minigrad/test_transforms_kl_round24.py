@@ -397,3 +397,24 @@ def test_log_det_of_an_input_smaller_than_the_event_sums_everything(torch: Any) 
         xs = lib.tensor(x)
         results.append(transform.log_abs_det_jacobian(xs, transform(xs)))
     _same(results[0], results[1], "log|det J| of a 1-d x, 2-d event", rtol=1e-12)
+
+
+@pytest.mark.gpu
+def test_round24_distribution_fixes_on_cuda() -> None:
+    """The float64 closed forms of a float32 ContinuousBernoulli, both Geometric entropies and the broadcast
+    infinite KL run on the device (CuPy, or the strict stand-in: no host copies) and equal the CPU's."""
+    def program(device: str) -> list:
+        probs = mg.tensor(np.array([0.4985, 0.3, 0.56], dtype=np.float32), device=device)
+        cb = md.ContinuousBernoulli(probs)
+        value = mg.tensor(np.full(3, 0.3, dtype=np.float32), device=device)
+        geometric = md.Geometric(mg.tensor(np.array([1e-300, 0.3, 1.0]), device=device))
+        by_logits = md.Geometric(logits=mg.tensor(np.array([-800.0, 0.0, 3.0]), device=device))
+        beta = md.Beta(mg.tensor(2.0, device=device), mg.tensor(3.0, device=device))
+        pareto = md.Pareto(mg.ones((2, 3), device=device), mg.ones((2, 3), device=device))
+        return [cb.mean, cb.variance, cb.log_prob(value), cb.cdf(value), cb.icdf(value), geometric.entropy(),
+                by_logits.entropy(), md.kl_divergence(beta, pareto)]
+
+    cpu, gpu = program("cpu"), program("cuda")
+    for k, (c, g) in enumerate(zip(cpu, gpu)):
+        assert g.device.type == "cuda" and g.dtype == c.dtype and g.shape == c.shape, k
+        np.testing.assert_allclose(g.cpu().numpy(), c.numpy(), rtol=1e-6, err_msg=f"item {k}")
