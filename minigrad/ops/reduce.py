@@ -707,14 +707,15 @@ def _along_one_dim(op: type, name: str, x: Tensor, dim: Any, dtype: Any, axis: A
     x = tensor_arg(x, name)
     if dtype is not None:
         x = x.to(dtype=dtype)
-    if x.dtype.kind in "biu":   # no integer kernel in PyTorch either (its NotImplementedError)
+    kind, ndim = x.data.dtype.kind, x.data.ndim   # (read once: softmax runs at every step of a small recurrent net)
+    if kind in "biu":   # no integer kernel in PyTorch either (its NotImplementedError)
         raise SoftmaxDtypeError(f"{name}: not implemented for dtype {x.dtype} (shape {tuple(x.shape)}), as in "
                                 f"PyTorch; pass dtype= or convert with .float()")
-    if x.dtype.kind == "c":   # PyTorch has no complex kernel either (its NotImplementedError)
+    if kind == "c":   # PyTorch has no complex kernel either (its NotImplementedError)
         raise NotImplementedError(f"{name}: not implemented for complex tensors (dtype {x.dtype}, shape "
                                   f"{tuple(x.shape)}), as in PyTorch")
-    axis = one_axis(dim_or_axis(name, dim, axis, -1), x.ndim, name)
-    if x.ndim == 0:   # over a 0-d tensor's only element, as PyTorch
+    axis = one_axis(dim_or_axis(name, dim, axis, -1), ndim, name)
+    if ndim == 0:   # over a 0-d tensor's only element, as PyTorch
         return op(0)(x.reshape(1)).reshape(())
     return op(axis)(x)
 

@@ -13,7 +13,7 @@ from .. import backend
 from .. import memory_formats as _memory_format
 from ..autograd import AxisError, Function
 from ..autograd.names import spelled
-from ..recording import is_recording, note_read
+from ..recording import _state, is_recording, note_read
 from ..tensor import Tensor, cast_as_torch
 from ..versions import memory_owner
 from ._util import (
@@ -1111,7 +1111,7 @@ def getitem(x: Tensor, index: Any) -> Tensor:
     if not op.basic:   # advanced indexing copies: NumPy's result may view a (transposed) temporary of its own
         return fresh_memory(out)
     if out.data.base is not None:
-        if is_recording():
+        if _state.get().grad:   # is_recording(), inline: x[t] runs at every step of a loop
             _note_view(x, out, index)
         elif x.requires_grad or getattr(x, "_view", None) is NO_GRAD_VIEW:
             out._view = NO_GRAD_VIEW
