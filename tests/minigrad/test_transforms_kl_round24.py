@@ -42,7 +42,8 @@ def test_geometric_entropy_below_eps_probs(dtype: str, probs: list) -> None:
 
 
 def test_geometric_entropy_gradients_match_torch(torch: Any) -> None:
-    """The gradient of the new entropy w.r.t. probs (and the logits form, unchanged) is PyTorch's, float64."""
+    """The new entropies' values and gradients w.r.t. probs and w.r.t. logits are PyTorch's (float64) where
+    PyTorch's are right."""
     probs = np.array([0.01, 0.3, 0.5, 0.9, 0.999])
     logits = np.array([-3.0, 0.0, 3.0])
     for kind, values in (("probs", probs), ("logits", logits)):
@@ -56,7 +57,7 @@ def test_geometric_entropy_gradients_match_torch(torch: Any) -> None:
 
 
 def test_geometric_entropy_at_probs_zero_and_one() -> None:
-    """p = 0 is +inf (the limit; PyTorch: NaN) and p = 1 is 0, with finite gradients where p < 1."""
+    """p = 0 is +inf (the limit; PyTorch: NaN) and p = 1 is 0, with finite gradients at p = 1 and inside."""
     probs = mg.tensor([0.0, 1.0, 0.5], requires_grad=True)
     entropy = md.Geometric(probs, validate_args=False).entropy()
     assert entropy.tolist() == [math.inf, 0.0, pytest.approx(2 * math.log(2))]
