@@ -34,7 +34,6 @@ import threading
 import weakref
 from contextvars import ContextVar
 from heapq import heappop, heappush
-from operator import is_not
 from sys import getrefcount
 from typing import Any, Callable, Iterable, Sequence
 
@@ -71,7 +70,6 @@ __all__ = ["AnomalyError", "AxisError", "Function", "HookError", "LazyGradient",
 
 _new_tensor = object.__new__
 _NDARRAY = numpy.ndarray   # (one global load where Function.__call__ tests each input's and output's type)
-_NONES = itertools.repeat(None)   # endless: map(is_not, edges, _NONES) is each edge's `is not None`
 _FREED = object()     # marks a node whose saved arrays were released
 # saved_tensors_hooks (autograd.graph), set there: _PACK(node, inputs) packs a recorded node's saved arrays while
 # hooks are on in some thread (None: the one check a recorded op pays); a packed node's epoch is -1, so the
@@ -176,10 +174,10 @@ class Function:
     def __call__(self, *inputs: Any) -> Any:
         if PROFILE_HOOK is not None and not self.profiling:
             return PROFILE_HOOK(self, inputs)
-        arrays, edges = [], []
+        arrays, edges, needs_grad = [], [], []
         record = False
         on_host = True
-        for x in inputs:   # edges[i] is None where input i needs no gradient (needs_grad, made from edges below)
+        for x in inputs:
             if type(x) is not Tensor:   # (a plain Tensor, the usual input, pays this one check)
                 if not isinstance(x, Tensor):   # a number or an array: a constant
                     # an array of a dtype no tensor holds (object, longdouble, str ...) goes to constant_array's refusal
@@ -189,6 +187,7 @@ class Function:
                         return self(*map(_plain_number, inputs))   # op again with plain numbers (mg.compile too)
                     arrays.append(x if numeric else constant_array(self.name, x))
                     edges.append(None)
+                    needs_grad.append(False)
                     continue
                 if x._refuses_ops:   # a lazy module's placeholder (nn.parameter)
                     x._refuse_op(self.name)
@@ -200,13 +199,16 @@ class Function:
                 record = True
                 node = x._node
                 edges.append(x if node is None else (node, x._index))
+                needs_grad.append(True)
                 continue
             if FORWARD_AD is not None:   # a dual level is open: x may carry a tangent without requiring grad
                 carrier = FORWARD_AD.carrier(x)
                 if carrier is not None:
                     edges.append((carrier._node, carrier._index))
+                    needs_grad.append(True)
                     continue
             edges.append(None)
+            needs_grad.append(False)
         if on_host:
             self.xp = numpy
         else:
@@ -214,8 +216,7 @@ class Function:
                 self.xp = _common_module(self.name, inputs, arrays)
             except _ScalarsMoved as moved:   # 0-dim CPU tensors among CUDA ones: the op runs again on the GPU
                 return self(*moved.inputs)
-        # before forward, which may keep only what backward reads: `edge is not None` per input, mapped in C
-        self.needs_grad = needs_grad = tuple(map(is_not, edges, _NONES))
+        self.needs_grad = needs_grad = tuple(needs_grad)   # before forward: it may keep only what backward reads
         try:
             out = self.forward(*arrays)
         except OverflowError as error:   # a Python int beyond an integer tensor's range: wrapped, as PyTorch
