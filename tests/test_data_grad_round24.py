@@ -173,3 +173,18 @@ def test_create_graph_weight_gradient_is_row_major_as_torch(input_shape: tuple) 
     assert got[mg][0] == got[torch][0]
     np.testing.assert_allclose(got[mg][1], got[torch][1], rtol=1e-12)
     np.testing.assert_allclose(got[mg][2], got[torch][2], rtol=1e-12)
+
+
+def test_failed_backward_then_expanded_grad_of_a_finished_leaf_raises_runtime_error() -> None:
+    # the walk fails (a saved input changed in place); the leaves it had finished are accumulated after the error,
+    # and one of them has an expanded .grad: PyTorch's RuntimeError (ours: NumPy's ValueError from that add)
+    for lib in (torch, mg):
+        a = lib.ones(2, 3, dtype=lib.float64, requires_grad=True)
+        a.grad = lib.tensor([1.0, 2.0, 3.0], dtype=lib.float64).expand(2, 3)
+        x = lib.ones(3, dtype=lib.float64, requires_grad=True)
+        h = x * 2
+        loss = (h * h).sum() + (a * 3).sum()   # a * 3 recorded last: it runs first, finishing a
+        with lib.no_grad():
+            h.add_(1)
+        with pytest.raises(RuntimeError):
+            loss.backward()

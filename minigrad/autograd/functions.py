@@ -95,12 +95,23 @@ def tensor_backward(self: Tensor, gradient: Any = None, retain_graph: bool | Non
                                                                    finished=finished)
         _accumulate(leaves, owned)   # (in the try: an add into a read-only .grad raises PyTorch's error, below)
     except BaseException as error:
-        _accumulate(finished, owned)   # as PyTorch's engine, which had added these before the error
-        refuse_unwritable_grad(error)
+        _accumulate_finished(finished, owned, error)   # as PyTorch's engine, which had added these before the error
         raise
     finally:
         if token is not None:
             _state.reset(token)
+
+
+def _accumulate_finished(finished: dict, owned: set, error: BaseException) -> None:
+    """After a backward raised ``error``: the leaves whose gradient was complete (``finished``) get it, as PyTorch's
+    engine had added those before the error. An add into a ``.grad`` that cannot be written (an expanded view)
+    raises PyTorch's RuntimeError, whether it is ``error`` or comes now (NumPy's ValueError otherwise)."""
+    try:
+        _accumulate(finished, owned)
+    except ValueError as late:
+        refuse_unwritable_grad(late)
+        raise
+    refuse_unwritable_grad(error)
 
 
 _OFF: tuple = (None, None)   # _grad_off's cache of the last state it turned grad off in
@@ -177,8 +188,8 @@ def backward(tensors: Any, grad_tensors: Any = None, retain_graph: bool | None =
             leaves = {leaf: g for leaf, g in leaves.items() if leaf in targets.leaves}
         _accumulate(leaves, owned)   # (in the try: an add into a read-only .grad raises PyTorch's error, below)
     except BaseException as error:   # as PyTorch's engine, which had added these before the error
-        _accumulate({leaf: g for leaf, g in finished.items() if targets is None or leaf in targets.leaves}, owned)
-        refuse_unwritable_grad(error)
+        _accumulate_finished({leaf: g for leaf, g in finished.items() if targets is None or leaf in targets.leaves},
+                             owned, error)
         raise
     finally:
         if targets is not None:
