@@ -78,8 +78,10 @@ class MatMul(Function):
 
     def backward(self, gy: Any) -> tuple:
         a, b = self.saved   # (None where no gradient reads it: see keep)
-        shape_a, shape_b, column_major = self.meta or (a.shape, b.shape, None)
         needs_grad = self.needs_grad
+        if self.meta is None and needs_grad[0] and needs_grad[1] and a.ndim == 2 and b.ndim == 2:
+            return gy @ b.T, ProductSum(a, gy, _column_major(b))   # the usual case (h @ W_hh of a recurrent step)
+        shape_a, shape_b, column_major = self.meta or (a.shape, b.shape, None)
         if needs_grad[1] and column_major is None:
             column_major = _column_major(b)
         if len(shape_a) == 2 and len(shape_b) == 2:   # the usual case: plain matrices
@@ -132,7 +134,7 @@ def _by_matrix(a: Any, b: Any) -> Any:
     A product of fewer than ``SMALL_PRODUCT`` entries (an RNN's (16, 64) @ (64, 64): 3.4 against
     2.6 µs) runs as it is.
     """
-    if (a.shape[0] <= FEW_ROWS and a.shape[0] * b.shape[1] >= SMALL_PRODUCT and type(a) is numpy.ndarray
+    if (a.shape[0] * b.shape[1] >= SMALL_PRODUCT and a.shape[0] <= FEW_ROWS and type(a) is numpy.ndarray
             and type(b) is numpy.ndarray and _column_major(b) and a.flags.c_contiguous):
         return numpy.ascontiguousarray((b.T @ a.T).T)
     return a @ b
