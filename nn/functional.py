@@ -341,9 +341,10 @@ def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
         raise InputShapeError(f"linear: a bias of shape {tuple(getattr(bias, 'shape', ()))} does not broadcast to "
                               f"the output's shape {y.shape} (input {x.shape}, weight {weight.shape})")
     node = y._node
-    if node is not None and (x.ndim == 2 or x.data.flags.c_contiguous):
-        # PyTorch computes this as one addmm node (a contiguous input flattened to 2-D): a backward that fails there
-        # gives the bias no gradient either, where our add node had sent it one (engine._finished_leaves)
+    if node is not None and (x.ndim == 2 or (x.data.flags.c_contiguous and getattr(bias, "ndim", 0) == 1)):
+        # PyTorch computes this as one addmm node (a contiguous input flattened to 2-D; for other ranks only with a
+        # 1-D bias: a 0-d one is added by a node of its own): a backward that fails there gives the bias no gradient
+        # either, where our add node had sent it one (engine._finished_leaves)
         node.outer_edges = (*node.edges, bias)
     return out
 

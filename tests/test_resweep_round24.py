@@ -79,3 +79,34 @@ def test_conv3d_float32_channels_last_layout_follows_pytorchs_kernel_choice(batc
         torch.set_num_threads(before[0])
         mg.set_num_threads(before[1])
     assert strides[1] == strides[0]
+
+
+# --- F.linear --------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("x_shape,w_shape,b_shape,addmm", [
+    ((2, 3, 4), (5, 4), (), False),      # a 0-d bias: PyTorch's matmul, then an add node of its own
+    ((4,), (5, 4), (), False),
+    ((2, 2, 3, 4), (4,), (), False),
+    ((2, 3, 4), (5, 4), (5,), True),     # a 1-D bias with a contiguous input: one addmm node
+    ((4,), (5, 4), (5,), True),
+    ((3, 4), (5, 4), (), True),          # 2-D: addmm
+])
+def test_linear_failing_backward_gives_the_bias_its_gradient_as_pytorch(x_shape, w_shape, b_shape, addmm):
+    """A backward that fails at linear's matmul (the weight changed in place) leaves the bias without a gradient
+    only where PyTorch's linear is one addmm node: a 2-D input, or a contiguous one with a 1-D bias; with a 0-d bias
+    PyTorch's add node has run first and the bias has its gradient (ours had none for any contiguous input)."""
+    rng = np.random.default_rng(3)
+    xs, ws, bs = rng.standard_normal(x_shape), rng.standard_normal(w_shape), rng.standard_normal(b_shape)
+    grads = []
+    for lib, linear in ((torch, torch.nn.functional.linear), (mg, F.linear)):
+        x, w, b = (lib.tensor(a, requires_grad=True) for a in (xs, ws, bs))
+        y = linear(x, w, b)
+        with lib.no_grad():
+            w.mul_(1)
+        with pytest.raises(RuntimeError):
+            y.sum().backward()
+        grads.append(None if b.grad is None else np.asarray(b.grad.numpy()))
+    assert (grads[0] is None) is addmm
+    assert (grads[1] is None) is addmm
+    if not addmm:
+        np.testing.assert_allclose(grads[1], grads[0], rtol=1e-12)
