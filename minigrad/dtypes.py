@@ -235,12 +235,14 @@ def sequence_dtype(data: list | tuple | deque | range, name: str = "tensor") -> 
     ``[np.float64(1), 2.0]`` and a list of float64 0-d tensors give float64 and ``[True, 2]`` int64.
 
     An empty sequence gives the default dtype; an element of another kind (a string, None …) gives
-    None (the array maker then names the problem). A Python int outside int64 raises
+    None (the array maker then names the problem). A 0-d NumPy array among the elements, or a NumPy bool where the
+    result is an integer dtype, raises PyTorch's TypeError. A Python int outside int64 raises
     :class:`IntegerOverflowError`, as PyTorch's, unless a float or complex number makes the result a float or
     complex dtype (``[1.5, 2 ** 63]`` is float32 there).
     """
     result: numpy.dtype | None = None
     too_big: int | None = None   # a Python int outside int64, fine if the result is a float or complex dtype
+    numpy_bool = False   # a NumPy bool among them: PyTorch's parser cannot read it as an integer
     pending: list = [data]
     while pending:
         seq = pending.pop()
@@ -265,6 +267,10 @@ def sequence_dtype(data: list | tuple | deque | range, name: str = "tensor") -> 
             elif kind is complex:
                 found.add(_default_complex)
             elif all(isinstance(getattr(v, "dtype", None), numpy.dtype) for v in items):
+                if kind is numpy.ndarray and any(v.ndim == 0 for v in items):   # PyTorch reads each as a sequence
+                    raise TypeError(f"{name}: len() of unsized object (a 0-d NumPy array in a list, as PyTorch "
+                                    "refuses: use .item() or one array)")
+                numpy_bool = numpy_bool or kind is numpy.bool_
                 found.update(v.dtype for v in items)   # NumPy scalars and arrays, CuPy arrays, Tensors
             else:
                 return None
@@ -272,6 +278,9 @@ def sequence_dtype(data: list | tuple | deque | range, name: str = "tensor") -> 
             if dtype.kind not in "biufc":
                 return None
             result = dtype if result is None else promote_types(result, dtype)
+    if numpy_bool and result is not None and result.kind in "iu":
+        raise TypeError(f"{name}: 'numpy.bool' object cannot be interpreted as an integer (a NumPy bool among "
+                        "integers, as PyTorch's parser refuses: use bool() or a dtype)")
     if too_big is not None and result is not None and result.kind not in "fc":
         raise IntegerOverflowError(f"{name}: the integer {too_big} does not fit in int64 (PyTorch's ValueError "
                                    "'Overflow when unpacking long long')")

@@ -10,13 +10,13 @@ from __future__ import annotations
 import contextlib
 import copy
 import itertools
-import operator
 import threading
 from typing import Any, Iterable, Iterator
 
 import numpy
 
 from . import backend
+from .arguments import ArgumentTypeError
 from .backend import Device, resolve_device
 from .recording import note_generator_draw, note_seed
 
@@ -42,17 +42,24 @@ def _seed_cuda(cp: Any, seed: int) -> None:
             cp.random.seed(seed)
 
 
-def _checked_seed(seed: Any, name: str) -> int:
-    """A seed as an int in [0, 2**64): ints, NumPy ints and integer 0-d Tensors (anything with ``__index__``).
+def _checked_seed(seed: Any, name: str, strict: bool = False) -> int:
+    """A seed as an int in [0, 2**64): what ``int(seed)`` gives, as PyTorch's ``torch.manual_seed`` and
+    ``torch.cuda.manual_seed`` read it (a bool, a float, a numeric string, a one-element tensor: ``int``'s
+    TypeError, ValueError or OverflowError for others); ``strict``: a Python int only, as PyTorch's
+    ``Generator.manual_seed`` (its TypeError for a NumPy int, RuntimeError for anything else: here an
+    ArgumentTypeError, both).
 
     PyTorch takes [-2**63, 2**64) and wraps a negative seed modulo 2**64 (-1 is 2**64 - 1), so a program that
     seeds with ``hash(key)`` runs: the same here."""
+    if strict and (isinstance(seed, bool) or not isinstance(seed, int)):
+        if isinstance(seed, numpy.integer):
+            raise TypeError(f"{name}: an integer is required, got {seed!r} (a NumPy int: pass int(seed))")
+        raise ArgumentTypeError(f"{name}: the seed must be an int (manual_seed expected a long, but got "
+                                f"{type(seed).__name__})")
     try:
-        value = None if isinstance(seed, bool) else operator.index(seed)
-    except TypeError:
-        value = None
-    if value is None:
-        raise TypeError(f"{name}: the seed must be an int, got {seed!r}")
+        value = int(seed)
+    except (TypeError, ValueError, OverflowError) as error:
+        raise type(error)(f"{name}: the seed must be an int (or what int() reads), got {seed!r}: {error}") from None
     if not -(1 << 63) <= value < 1 << 64:
         raise ValueError(f"{name}: the seed must be below 2**64 and at least -2**63 (as PyTorch's), got {value}")
     return value % (1 << 64)
@@ -358,7 +365,7 @@ class Generator:
         """Restart the stream from ``seed`` (an int in [-2**63, 2**64), a negative one taken modulo 2**64);
         returns the generator, as PyTorch's."""
         note_seed("Generator.manual_seed")
-        self._initial_seed = _checked_seed(seed, "Generator.manual_seed")
+        self._initial_seed = _checked_seed(seed, "Generator.manual_seed", strict=True)
         self._reseed(self._initial_seed)
         return self
 

@@ -95,7 +95,7 @@ def _holds_tensor(seq: Any) -> bool:
 
 
 def _tensor_items(seq: Any, dtype: Any) -> list:
-    """``seq`` with each Tensor in it replaced by its one element (a 0-d host array, keeping its dtype), as
+    """``seq`` with each Tensor in it replaced by its one element (a NumPy scalar, keeping its dtype), as
     ``torch.tensor([t1, t2])`` reads them: a Tensor inside a list is a number, so ``[tensor([1.]), tensor([2.])]``
     has shape (2,), not NumPy's stacked (2, 1); a tensor of other than one element raises ValueError, and a complex
     one whose imaginary part is not 0 RuntimeError when ``dtype`` (the dtype asked for, or None) is real, as
@@ -108,10 +108,13 @@ def _tensor_items(seq: Any, dtype: Any) -> list:
             if v.data.size != 1:
                 raise ValueError(f"tensor: only one element tensors can be converted to Python scalars; a list "
                                  f"holds a tensor of shape {v.shape} (use mg.stack to join tensors)")
-            v = numpy.asarray(backend.to_numpy(v.data)).reshape(())
+            # a NumPy scalar keeping its dtype (a bool one a Python bool: PyTorch reads a bool tensor among ints as
+            # 0 or 1, where it refuses a NumPy bool there; a 0-d array it refuses anywhere: see sequence_dtype)
+            v = numpy.asarray(backend.to_numpy(v.data)).reshape(())[()]
             if dtype is not None and dtype.kind != "c" and v.dtype.kind == "c" and v.imag != 0:
                 raise RuntimeError(f"tensor: the complex value {v.item()} of a tensor in the list cannot be "
                                    f"converted to {dtype} (its imaginary part is not 0), as in PyTorch")
+            v = bool(v) if v.dtype == bool else v
         elif type(v) in dtypes.SEQUENCES:
             v = _tensor_items(v, dtype)
         items.append(v)

@@ -82,10 +82,11 @@ def _number(value: Any, name: str, what: str, kinds: str = "biuf") -> float:
     """``value`` as a Python float, which never changes a tensor's dtype (a NumPy float64 scalar would
     promote float32 to float64), or a TypeError naming the function and the argument. A 0-d tensor of a dtype
     kind in ``kinds`` that does not require grad counts as its value (``F.celu(x, alpha=torch.tensor(0.5))``), as
-    PyTorch's number arguments take one; a one-element 1-d tensor, or one that requires grad, stays a TypeError."""
+    PyTorch's number arguments take one; a one-element 1-d tensor, or one that requires grad, stays a TypeError.
+    A bool (Python's or NumPy's) is the number 0 or 1, as PyTorch's parser reads it (``F.elu(x, alpha=True)``)."""
     if isinstance(value, Tensor) and value.ndim == 0 and not value.requires_grad and value.dtype.kind in kinds:
         value = float(value.item())
-    if isinstance(value, bool) or not isinstance(value, (int, float, numpy.integer, numpy.floating)):
+    if not isinstance(value, (int, float, numpy.integer, numpy.floating, numpy.bool_)):
         raise TypeError(f"{name}: {what} must be a number, got {value!r}")
     return float(value)
 

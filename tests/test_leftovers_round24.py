@@ -239,3 +239,73 @@ def test_avg_pool_is_one_node_as_torch(dims: int, layout: str, options: dict) ->
     assert ours[:2] == theirs[:2]
     for a, b in zip(ours[2:], theirs[2:]):
         np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-12)
+
+
+# --- argument leniencies --------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("value", [True, np.bool_(True)], ids=["bool", "numpy_bool"])
+@pytest.mark.parametrize("call", [
+    lambda lib, v: lib.nn.functional.elu(lib.tensor([-1.0, 2.0]), v),
+    lambda lib, v: lib.nn.functional.leaky_relu(lib.tensor([-1.0, 2.0]), v),
+    lambda lib, v: lib.nn.functional.softplus(lib.tensor([-2.0, 2.0]), v),
+    lambda lib, v: lib.nn.functional.hardtanh(lib.tensor([-2.0, 2.0]), -1.0, v),
+    lambda lib, v: lib.nn.functional.normalize(lib.ones(1, 3), v),
+    lambda lib, v: lib.nn.functional.layer_norm(lib.tensor([[1.0, 2.0]]), (2,), eps=v),
+    lambda lib, v: lib.nn.functional.smooth_l1_loss(lib.ones(2), lib.zeros(2), beta=v),
+    lambda lib, v: lib.nn.functional.margin_ranking_loss(lib.ones(2), lib.zeros(2), lib.ones(2), margin=v),
+], ids=["elu", "leaky_relu", "softplus", "hardtanh", "normalize", "layer_norm", "smooth_l1", "margin_ranking"])
+def test_nn_number_arguments_take_bools_as_torch(call: Callable, value: Any) -> None:
+    """PyTorch's parser reads a bool (Python's or NumPy's) as the number 0 or 1 in nn's float arguments; minigrad
+    raised TypeError."""
+    assert _outcome(lambda lib: call(lib, value), mg) == _outcome(lambda lib: call(lib, value), torch)
+    assert not isinstance(_outcome(lambda lib: call(lib, value), mg), str)
+
+
+class _IntLike:
+    def __int__(self) -> int:
+        return 6
+
+
+@pytest.mark.parametrize("seed", [1, True, np.bool_(True), 1.0, 1.5, np.float64(2.0), np.int64(3), "3", "abc", None,
+                                  _IntLike(), -1, 2 ** 63, 2 ** 64, float("inf"), float("nan")],
+                         ids=lambda v: type(v).__name__ + repr(v)[:12])
+def test_manual_seed_reads_seeds_as_torch(seed: Any) -> None:
+    """``torch.manual_seed`` is ``int(seed)`` (a float, a bool, a numeric string, an object with ``__int__``; int's
+    errors otherwise); ``Generator.manual_seed`` takes a Python int only (TypeError for a NumPy int, RuntimeError
+    for anything else). minigrad refused ``manual_seed(1.0)`` and took NumPy ints and tensors in Generator's."""
+    def run(lib: Any) -> list:
+        outcomes = []
+        for fn in (lambda: lib.manual_seed(seed).initial_seed(),
+                   lambda: lib.Generator().manual_seed(seed).initial_seed()):
+            try:
+                outcomes.append(fn())
+            except Exception as error:   # noqa: BLE001 - compared with torch's
+                outcomes.append(type(error).__name__ if type(error).__module__ == "builtins" else
+                                sorted(c.__name__ for c in type(error).__mro__ if c.__module__ == "builtins"))
+        return outcomes
+
+    ours, theirs = run(mg), run(torch)
+    torch.manual_seed(0)
+    mg.manual_seed(0)
+    for a, b in zip(ours, theirs):
+        assert a == b or (isinstance(a, list) and b in a)
+
+
+@pytest.mark.parametrize("data", [
+    lambda lib: [np.bool_(True), 1], lambda lib: [1, np.bool_(True)], lambda lib: [[np.bool_(True)], [1]],
+    lambda lib: (np.bool_(True), 1), lambda lib: [np.bool_(True), lib.tensor(1)], lambda lib: [np.array(1), 1],
+    lambda lib: [np.array(1.0)], lambda lib: [[np.array(True)]],
+    # still computed, as PyTorch's
+    lambda lib: [np.bool_(True), 1.5], lambda lib: [np.bool_(True), True], lambda lib: [lib.tensor(True), 1],
+    lambda lib: [lib.tensor(1), 2], lambda lib: [np.array([1]), np.array([2])], lambda lib: [np.int64(1), 1],
+], ids=lambda f: "")
+@pytest.mark.filterwarnings("ignore::UserWarning")   # torch's: a list of NumPy arrays is slow
+def test_tensor_of_a_list_refuses_numpy_bools_among_ints_and_0d_arrays_as_torch(data: Callable) -> None:
+    """``torch.tensor([np.bool_(True), 1])`` is TypeError (its parser reads the int64 list's NumPy bool as no
+    integer) and so is a 0-d NumPy array in a list ("len() of unsized object"); minigrad made int64 tensors."""
+    def run(lib: Any) -> Any:
+        t = lib.tensor(data(lib))
+        return str(t.dtype).replace("torch.", ""), t.tolist()
+
+    assert _outcome(run, mg) == _outcome(run, torch)
