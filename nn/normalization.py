@@ -9,6 +9,7 @@ import minigrad as mg
 from minigrad import Tensor
 
 from . import functional as F
+from ._arguments import _number
 from ._errors import InputShapeError
 from ._normalization import _normalized_shape, count_batch
 from ._parameters import affine_parameters, reset_affine, size_arg
@@ -29,7 +30,7 @@ class LayerNorm(Module):
                  bias: bool = True, device: Any = None, dtype: Any = None) -> None:
         super().__init__()
         self.normalized_shape = _normalized_shape(normalized_shape, "LayerNorm")
-        if not isinstance(eps, (int, float)) or isinstance(eps, bool) or eps < 0:
+        if _number(eps, "LayerNorm", "eps") < 0:   # (a bool, NumPy number or 0-d tensor is a number, as PyTorch's)
             raise ValueError(f"LayerNorm: eps must be a non-negative number, got {eps!r}")
         self.eps = eps   # as given, as PyTorch (an int prints eps=1)
         self.elementwise_affine = bool(elementwise_affine)
@@ -62,7 +63,7 @@ class RMSNorm(Module):
                  device: Any = None, dtype: Any = None) -> None:
         super().__init__()
         self.normalized_shape = _normalized_shape(normalized_shape, "RMSNorm")
-        if eps is not None and (not isinstance(eps, (int, float)) or isinstance(eps, bool) or eps < 0):
+        if eps is not None and _number(eps, "RMSNorm", "eps") < 0:
             raise ValueError(f"RMSNorm: eps must be a non-negative number or None, got {eps!r}")
         self.eps = eps
         self.elementwise_affine = bool(elementwise_affine)

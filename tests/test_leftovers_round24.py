@@ -309,3 +309,15 @@ def test_tensor_of_a_list_refuses_numpy_bools_among_ints_and_0d_arrays_as_torch(
         return str(t.dtype).replace("torch.", ""), t.tolist()
 
     assert _outcome(run, mg) == _outcome(run, torch)
+
+
+@pytest.mark.parametrize("module", ["LayerNorm", "RMSNorm"])
+@pytest.mark.parametrize("eps", [True, np.bool_(True), np.int64(1), "tensor", "1e-5"], ids=repr)
+def test_norm_modules_take_eps_as_torch(module: str, eps: Any) -> None:
+    """LayerNorm/RMSNorm's eps: a bool, a NumPy number or a 0-d tensor is a number, as PyTorch's (ValueError
+    before); a string is TypeError in both (PyTorch's at the call)."""
+    def run(lib: Any) -> Any:
+        value = lib.tensor(0.5) if eps == "tensor" else eps
+        return getattr(lib.nn, module)(2, eps=value)(lib.tensor([[1.0, 2.0]]))
+
+    assert _outcome(run, mg) == _outcome(run, torch)
