@@ -5,6 +5,8 @@ PyTorch; each test pins a difference the sweep found.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pytest
 
@@ -110,3 +112,35 @@ def test_linear_failing_backward_gives_the_bias_its_gradient_as_pytorch(x_shape,
     assert (grads[1] is None) is addmm
     if not addmm:
         np.testing.assert_allclose(grads[1], grads[0], rtol=1e-12)
+
+
+# --- elementwise layout ---------------------------------------------------------------------------
+
+def _layout_cases(lib: Any) -> list:
+    rng = np.random.default_rng(4)
+    a, b = rng.standard_normal((4, 3)), rng.standard_normal((3, 4))
+    c = rng.standard_normal((2, 1, 1, 3))
+    at = lib.tensor(a, requires_grad=True)
+    bt = lib.tensor(b, requires_grad=True)
+    ct = lib.tensor(np.ascontiguousarray(c.transpose(1, 0, 3, 2))).permute(1, 0, 3, 2)
+    ct = ct.clone(memory_format=lib.preserve_format).requires_grad_(True)
+    return [(at, bt, lambda: at.t() + bt),        # mixed layouts: a transposed copy (PyTorch's first operand's order)
+            (ct, None, lambda: ct * 1)]           # size-1 dims restrided to PyTorch's
+
+
+@pytest.mark.parametrize("case", [0, 1])
+def test_in_place_op_on_an_elementwise_result_laid_out_as_pytorch(case):
+    """An elementwise result copied into PyTorch's layout (iterator_layout.lay_out_as_torch) is memory of its own:
+    in-place ops on it record as on any result (it was a view of the op's temporary, refused as 'a view of another
+    tensor' while recording gradients)."""
+    results = []
+    for lib in (torch, mg):
+        x, y, f = _layout_cases(lib)[case]
+        z = f()
+        strides = [s for s, n in zip(z.stride(), z.shape) if n != 1]   # (size-1 dims: still differ in places)
+        z.mul_(lib.arange(1, z.shape[-1] + 1, dtype=z.dtype))
+        z.exp().sum().backward()
+        results.append((strides, [np.asarray(t.grad.numpy()) for t in (x, y) if t is not None]))
+    assert results[1][0] == results[0][0]
+    for ours, theirs in zip(results[1][1], results[0][1]):
+        np.testing.assert_allclose(ours, theirs, rtol=1e-12)

@@ -124,16 +124,19 @@ def elementwise_layout(xp: Any, result: Any, operands: Sequence[Any]) -> Any:
 def lay_out_as_torch(xp: Any, result: Any, operands: Sequence[Sequence[int]]) -> Any:
     """``result`` (an array) itself when its strides already are PyTorch's for these ``operands``, else a copy in
     PyTorch's layout (a permuted dense array). Where only size-1 dims' strides differ (they step over no memory),
-    a NumPy result is restrided to PyTorch's, a GPU one kept."""
+    a NumPy result is restrided to PyTorch's, a GPU one kept. A NumPy copy owns its memory (no ``base``: in-place
+    ops refuse a view of memory they cannot tell is the result's own; PyTorch's result is an ordinary tensor)."""
     shape = result.shape
     want = torch_strides(shape, operands)
     have = tuple(s // result.itemsize for s in result.strides)
     if result.size <= 1 or want == have:
         return result
+    if xp is backend.numpy:   # an array of its own with PyTorch's strides (NumPy's constructor takes them)
+        out = xp.ndarray(shape, result.dtype, strides=tuple(s * result.itemsize for s in want))
+        out[...] = result
+        return out
     if all(a == b for a, b, n in zip(want, have, shape) if n != 1):
-        if xp is not backend.numpy:
-            return result
-        return xp.lib.stride_tricks.as_strided(result, strides=tuple(s * result.itemsize for s in want))
+        return result
     order = sorted(range(len(shape)), key=lambda d: (-want[d], shape[d] == 1))   # slowest first (size 1: faster)
     inverse = [0] * len(order)
     for i, d in enumerate(order):
