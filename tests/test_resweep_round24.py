@@ -144,3 +144,21 @@ def test_in_place_op_on_an_elementwise_result_laid_out_as_pytorch(case):
     assert results[1][0] == results[0][0]
     for ours, theirs in zip(results[1][1], results[0][1]):
         np.testing.assert_allclose(ours, theirs, rtol=1e-12)
+
+
+@pytest.mark.gpu
+def test_in_place_op_on_an_elementwise_result_laid_out_as_pytorch_on_gpu():
+    """The same on a GPU: the transposed copy is an array of its own (order "K" of a transposed new array)."""
+    rng = np.random.default_rng(4)
+    a, b = rng.standard_normal((4, 3)), rng.standard_normal((3, 4))
+    grads = []
+    for device in ("cpu", "cuda"):
+        x = mg.tensor(a, device=device, requires_grad=True)
+        y = mg.tensor(b, device=device, requires_grad=True)
+        z = x.t() + y
+        assert z.stride() == (1, 3)
+        z.mul_(2)
+        z.exp().sum().backward()
+        grads.append([x.grad.cpu().numpy(), y.grad.cpu().numpy()])
+    for ours, cpu in zip(grads[1], grads[0]):
+        np.testing.assert_allclose(ours, cpu, rtol=1e-12)

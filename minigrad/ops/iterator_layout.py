@@ -141,6 +141,8 @@ def lay_out_as_torch(xp: Any, result: Any, operands: Sequence[Sequence[int]]) ->
     inverse = [0] * len(order)
     for i, d in enumerate(order):
         inverse[d] = i
-    out = xp.empty(tuple(shape[d] for d in order), dtype=result.dtype).transpose(inverse)
+    # a new array in that order, of its own (order "K" of a transposed view: CuPy's constructor takes strides only
+    # with memory given; a view's base would make in-place ops refuse it)
+    out = xp.empty_like(xp.empty(tuple(shape[d] for d in order), dtype=result.dtype).transpose(inverse), order="K")
     out[...] = result
     return out
