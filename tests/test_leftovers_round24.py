@@ -321,3 +321,33 @@ def test_norm_modules_take_eps_as_torch(module: str, eps: Any) -> None:
         return getattr(lib.nn, module)(2, eps=value)(lib.tensor([[1.0, 2.0]]))
 
     assert _outcome(run, mg) == _outcome(run, torch)
+
+
+class _Index:
+    def __index__(self) -> int:
+        return 1
+
+
+@pytest.mark.parametrize("value", [_Index(), np.array(1)], ids=["__index__", "numpy_0d"])
+@pytest.mark.parametrize("call", [
+    lambda x, v: x.sum(dim=v), lambda x, v: x.flatten(v), lambda x, v: x.select(v, 0), lambda x, v: x.unsqueeze(v),
+    lambda x, v: x.transpose(v, 0), lambda x, v: x.cumsum(v), lambda x, v: x.softmax(v), lambda x, v: x.argmax(v),
+    lambda x, v: x.size(v), lambda x, v: x.index_select(v, x.new_zeros(1).long()), lambda x, v: x.movedim(v, 0),
+    # list slots and SymInt ones take them, as PyTorch's
+    lambda x, v: x.squeeze(v), lambda x, v: x.sum(dim=[v]), lambda x, v: x.select(0, v), lambda x, v: x.view(v, -1),
+    lambda x, v: x.permute(v, 0, 2), lambda x, v: x.narrow(0, 0, v), lambda x, v: x.topk(v).values,
+], ids=lambda f: "")
+def test_single_dims_refuse_index_only_values_as_torch(call: Callable, value: Any) -> None:
+    """PyTorch's parser reads a single dim (int64) as a Python or NumPy int or a 0-d integer tensor only: an object
+    with only ``__index__`` (a 0-d NumPy array too) is its TypeError (RuntimeError for sum); dim lists and sizes
+    take one. minigrad took it everywhere."""
+    def run(lib: Any) -> Any:
+        x = lib.arange(24.0, requires_grad=True).reshape(2, 3, 4)
+        y = call(x, value)
+        return y if isinstance(y, int) else (y.grad_fn.name() if y.grad_fn is not None else None, y)
+
+    ours, theirs = _outcome(run, mg), _outcome(run, torch)
+    if isinstance(theirs, str):   # the error's class: ours is TypeError and RuntimeError
+        assert ours == "ArgumentTypeError" and theirs in ("TypeError", "RuntimeError")
+    else:
+        assert ours == theirs

@@ -240,10 +240,20 @@ def count_arg(value: Any, name: str, what: str, one_element: bool = False) -> in
     return count
 
 
+def refuse_index_only(axis: Any, name: str) -> None:
+    """PyTorch's TypeError for a single dim that its parser does not read as an int: one that is only
+    ``__index__``-able (a 0-d NumPy array, an object of the user's), not a Python or NumPy int or a Tensor (a dim
+    list takes those items, as PyTorch's)."""
+    if not isinstance(axis, (int, numpy.integer, Tensor)):   # (PyTorch's TypeError, or RuntimeError by op: both)
+        raise ArgumentTypeError(f"{name}(): argument 'dim' must be int, not {type(axis).__name__} (PyTorch reads a "
+                                "single dim as a Python or NumPy int or a 0-d integer tensor only; pass int(dim))")
+
+
 def one_axis(axis: Any, ndim: int, name: str) -> int:
     """A single ``axis`` as a non-negative int; a tuple, None or a float raises a TypeError naming the op."""
     if type(axis) is int and -ndim <= axis < ndim:
         return axis % ndim   # the usual call, without the checks below
+    refuse_index_only(axis, name)
     axis = _one_int(axis, name, "axis (a single int)")
     return normalize_axis(axis, ndim, name)[0] if ndim else normalize_axis(axis, 1, name)[0]
 
@@ -255,6 +265,8 @@ def normalize_axis(axis: Any, ndim: int, name: str) -> Any:
         return None
     if not isinstance(axis, (int, tuple, list)) and not hasattr(axis, "__index__"):
         raise TypeError(f"{name}: axis must be an int, a tuple of ints or None, got {axis!r}")
+    if not isinstance(axis, (int, tuple, list)):
+        refuse_index_only(axis, name)
     axes = (axis,) if isinstance(axis, int) or not isinstance(axis, (tuple, list)) else tuple(axis)
     if axes and isinstance(axes[0], bool):   # PyTorch refuses True as dim 1 (``x.sum(True)`` means no keepdim);
         # its parser tells an int list by the first element only, so a later bool is the dim 0 or 1, as PyTorch's

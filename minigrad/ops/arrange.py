@@ -30,6 +30,7 @@ from ._util import (
     int_tuple,
     normalize_axis,
     one_axis,
+    refuse_index_only,
     required_dim,
     sizes_keyword,
     some_sizes,
@@ -108,6 +109,8 @@ def _movedim_dims(dims: Any, what: str) -> tuple:
     PyTorch's int overload: a 0-d integer one (not a bool one, nor ``tensor([1])``)."""
     if isinstance(dims, Tensor):
         dims = int_arg(dims, "movedim", what)
+    elif not isinstance(dims, (tuple, list)):   # one dim: PyTorch's int overload (a list's items may be __index__)
+        refuse_index_only(dims, "movedim")
     return int_tuple(dims, "movedim", what, dims=True)
 
 

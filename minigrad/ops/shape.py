@@ -905,6 +905,8 @@ def squeeze(input: Tensor, dim: Any = None, *, axis: Any = None) -> Tensor:  # n
     """
     x = tensor_arg(input, "squeeze")
     numpy_style = axis is not None
+    if not isinstance(dim, (int, tuple, list, Tensor)) and hasattr(dim, "__index__"):
+        dim = (dim,)   # (a 0-d NumPy array, an __index__ object: PyTorch reads it as a one-dim list, SqueezeBackward2)
     axes = normalize_axis(dim_or_axis("squeeze", dim, axis), x.ndim, "squeeze")
     if axes is None:
         shape = tuple(s for s in x.shape if s != 1)
