@@ -162,3 +162,23 @@ def test_in_place_op_on_an_elementwise_result_laid_out_as_pytorch_on_gpu():
         grads.append([x.grad.cpu().numpy(), y.grad.cpu().numpy()])
     for ours, cpu in zip(grads[1], grads[0]):
         np.testing.assert_allclose(ours, cpu, rtol=1e-12)
+
+
+@pytest.mark.parametrize("shape", [(2, 1, 3, 3), (1, 1, 1, 2), (1, 3, 1, 1)])
+@pytest.mark.parametrize("spelling", ["to_dtype", "float", "to_dtype_3d"])
+def test_to_another_dtype_in_channels_last_takes_pytorchs_strides(shape, spelling):
+    """x.to(dtype, memory_format=channels_last) (and .float(memory_format=)) allocates in the format with PyTorch's
+    strides for size-1 dims too, as contiguous/clone do since round 24: the cast's C-order array was kept where it
+    is dense in both formats, and cat along C then gave a contiguous result where PyTorch's is not."""
+    observed = []
+    for lib in (torch, mg):
+        if spelling == "to_dtype_3d":
+            x = lib.zeros(shape + (2,), dtype=lib.float64)
+            y = x.to(lib.float32, memory_format=lib.channels_last_3d)
+        else:
+            x = lib.zeros(shape, dtype=lib.float64)
+            y = (x.to(lib.float32, memory_format=lib.channels_last) if spelling == "to_dtype"
+                 else x.float(memory_format=lib.channels_last))
+        joined = lib.cat([y, y], 1)
+        observed.append((y.stride(), joined.stride(), joined.is_contiguous(), lib.stack([y, y]).is_contiguous()))
+    assert observed[1] == observed[0]

@@ -232,6 +232,11 @@ def _to(self: Tensor, device: Any = None, dtype: Any = None, non_blocking: bool 
     if fmt not in (None, _memory_format.preserve_format):
         if out is not self:
             out = contiguous(out, fmt)
+            if fmt is not _memory_format.contiguous_format and out.data.size and \
+                    out.data.strides != _memory_format.dense_strides(out.shape, fmt, out.data.itemsize):
+                # PyTorch allocates the copy in fmt, a size-1 dim's stride too (contiguous() keeps a (N, 1, H, W)
+                # array that is dense in both formats as it is: cat and stack then lay out otherwise)
+                out = clone(out, memory_format=fmt)
         elif copy or _memory_format.suggest(self.shape, self.data.strides) is not fmt:
             # PyTorch's to() returns x itself only when x's suggested format is fmt (even if x is not dense in
             # it, as a transposed matrix to contiguous_format), else a copy in fmt
