@@ -20,6 +20,7 @@ import numpy
 
 from . import anomaly, backend, codegen, generators
 from .autograd import Function, _dense, _sum, frees_saved
+from .autograd.engine import plain_class
 from .hooks import CAPTURING, _add_to_retained, _apply_hooks, _is_prehook, _shaped_label
 from .ops.inplace import _views_own_result
 from .ops.shape import NO_GRAD_VIEW, _note_view
@@ -448,7 +449,7 @@ class Program:
                 ops[k].layout = _memory_layout(y.data)
         # the writes into the caller's memory (a BatchNorm's running statistics): each replay gives them its own
         # undo list (Replay.forward), which undo_writes puts back should the replay stop
-        self.undoing = tuple(op for op in ops if type(op) is _Write and op.outside)
+        self.undoing = tuple(op for op in ops if plain_class(op) is _Write and op.outside)
         args = [[index(r) for r in refs] for _op, refs, *_ in tracer.steps]
         # the gradient routes of each recorded op: (input position, value index) where a gradient flows
         routes = [tuple((j, v) for j, v in enumerate(args[k]) if tracer.steps[k][4] and ops[k].needs_grad[j])
@@ -892,6 +893,7 @@ class Replay(Function):
     # the backward replays the captured ops' own backwards, each passed (or refused) by engine._complex_gate when the
     # eager run captured it; a call of other dtypes is captured again, so complex values get PyTorch's gradients
     complex_grad = True
+    gated_inside = True   # and engine._dtype_gate gave each captured op its backward in its inputs' dtypes
 
     def __init__(self, program: Program) -> None:
         self.program = program

@@ -42,6 +42,8 @@ from .autograd.engine import (
     _in_leaf_shape,
     _leaf_consumers,
     count_consumers,
+    in_input_dtypes,
+    plain_class,
 )
 from .autograd.functions import register_create_graph_walk
 from .autograd.names import respelled
@@ -107,6 +109,7 @@ def rule(*classes: type) -> Callable[[Rule], Rule]:
 def rule_for(node: Function) -> Rule:
     """The rule of ``node``'s op; NotImplementedError naming the op where there is none."""
     cls = type(node)
+    cls = cls.__dict__.get("_casts_for", cls)   # (autograd.engine._casting_variant: _node_grads casts as it does)
     found = RULES.get(cls) or LATE_RULES.get(f"{cls.__module__}.{cls.__qualname__}")
     if found is None:
         raise _no_rule(node)
@@ -245,9 +248,12 @@ def _node_grads(node: Function, grads_out: list) -> tuple:
             return (None,) * len(node.edges)
         grads = rule_for(node)(node, grads_out[0])
     grads = grads if type(grads) is tuple else (grads,)
+    dtypes = getattr(node, "grad_dtypes", None)
+    if dtypes is not None:   # mixed dtypes: each input's gradient in its dtype, as the first-order backward's
+        grads = in_input_dtypes(grads, dtypes)
     marked = getattr(node, "reads_input", False)
     if marked:   # marked by nn (leaky_relu, hardtanh, max-pool …; "unused": conv, grid_sample): see ReadsInput
-        again = type(node) is Where   # an activation's where (not max-pool's or nll's selection): see ReadsInput
+        again = plain_class(node) is Where   # an activation's where (not max-pool's or nll's selection): see ReadsInput
         grads = tuple(reads_input(node, i, g, again=again, unused=marked == "unused") for i, g in enumerate(grads))
     return grads
 
@@ -799,7 +805,12 @@ def _matmul(node: Function, g: Tensor) -> tuple:
     ga = gb = None
     if len(shape_a) >= 2 and len(shape_b) == 2:   # matrices, or a stack of them times one matrix: no sums back
         if node.edges[0] is not None:
-            ga = MatMul()(g, _swap_last(_input(node, 1, b)))
+            if len(shape_a) == 2 and (node.meta[3] if node.meta is not None else _column_major(a)):
+                # a column-major (x.T @ W): (b gᵀ)ᵀ, in a's layout, as PyTorch's mm_mat1_backward (x's gradient is
+                # then row-major)
+                ga = _swap_last(MatMul()(_input(node, 1, b), _swap_last(g)))
+            else:
+                ga = MatMul()(g, _swap_last(_input(node, 1, b)))
         if node.edges[1] is not None:
             rows = math.prod(shape_a[:-1])
             a_rows = Reshape((rows, shape_a[-1]))(_input(node, 0, a))
@@ -816,14 +827,22 @@ def _matmul(node: Function, g: Tensor) -> tuple:
     shape_b2 = (*shape_b, 1) if len(shape_b) == 1 else shape_b
     g2 = Reshape(tuple(g.shape) + (1,))(g) if len(shape_b) == 1 else g
     g2 = Reshape(tuple(g2.shape[:-1]) + (1,) + tuple(g2.shape[-1:]))(g2) if len(shape_a) == 1 else g2
+    # a column-major matrix times a stack, a vector times a column-major matrix: the gradient of that operand in
+    # its layout, as PyTorch's
     if node.edges[0] is not None:
         b_t = _input(node, 1, b)
         b2 = Reshape(shape_b2)(b_t) if len(shape_b) == 1 else b_t
-        ga = Reshape(shape_a)(sum_to(MatMul()(g2, _swap_last(b2)), shape_a2))
+        if len(shape_a) == 2 and (node.meta[3] if node.meta is not None else _column_major(a)):
+            ga = _swap_last(sum_to(MatMul()(b2, _swap_last(g2)), shape_a[::-1]))
+        else:
+            ga = Reshape(shape_a)(sum_to(MatMul()(g2, _swap_last(b2)), shape_a2))
     if node.edges[1] is not None:
         a_t = _input(node, 0, a)
         a2 = Reshape(shape_a2)(a_t) if len(shape_a) == 1 else a_t
-        gb = Reshape(shape_b)(sum_to(MatMul()(_swap_last(a2), g2), shape_b2))
+        if len(shape_b) == 2 and (node.meta[2] if node.meta is not None else _column_major(b)):
+            gb = _swap_last(MatMul()(_swap_last(g2), a2))
+        else:
+            gb = Reshape(shape_b)(sum_to(MatMul()(_swap_last(a2), g2), shape_b2))
     return ga, gb
 
 

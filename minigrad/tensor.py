@@ -308,6 +308,9 @@ class _NumPyOnly:
 # Called when a complex tensor starts to require grad; autograd.engine registers its gate here (tensor sits
 # below autograd and cannot import it).
 COMPLEX_GRAD_BEGINS: list = []
+# Called when a float16 tensor starts to require grad: autograd.engine's dtype gate (each input's gradient in its
+# dtype) from then on
+FLOAT16_GRAD_BEGINS: list = []
 # told of each in-place change (Tensor._bump_version): the open forward-AD dual level, which refuses a change
 # it cannot give a tangent (autograd.forward_ad); empty outside a level
 INPLACE_CHANGES: list = []
@@ -561,6 +564,9 @@ class Tensor:
             raise RuntimeError(f"requires_grad_: {_LEAVES_ONLY}")
         if requires_grad and self.data.dtype.kind == "c":   # the ops it meets are then gated (autograd.engine)
             for begin in COMPLEX_GRAD_BEGINS:
+                begin()
+        elif requires_grad and self.data.dtype == numpy.float16:   # so they are for float16 (each input's gradient
+            for begin in FLOAT16_GRAD_BEGINS:                         # in its dtype)
                 begin()
         self._requires_grad = requires_grad
         return self

@@ -163,6 +163,14 @@ def scope_part(name: str) -> str:
     return name.replace("/", "\u2215") or "''"
 
 
+def _retell_requires_grad(tensor: Any) -> None:
+    """After a parameter's array was replaced by one of another dtype (half(), to(dtype), type()): its
+    ``requires_grad_(True)`` again, so that the engine hears of a float16 (or complex) tensor requiring grad as it
+    does when one is made (each input's gradient then comes in its dtype where dtypes mix, as in PyTorch)."""
+    if tensor.requires_grad and tensor.is_leaf:
+        tensor.requires_grad_(True)
+
+
 class Module(ModuleHooks):
     """Base class of every layer and model.
 
@@ -655,6 +663,7 @@ class Module(ModuleHooks):
             tensor.data = convert(tensor.data, is_float)
             if tensor.grad is not None:
                 tensor.grad.data = convert(tensor.grad.data, is_float)
+            _retell_requires_grad(tensor)
         return self
 
     def _apply(self, fn: Any, recurse: bool = True) -> Module:
@@ -671,6 +680,7 @@ class Module(ModuleHooks):
                 param.data = fn(param).data
                 if param.grad is not None:
                     param.grad.data = fn(param.grad).data
+                _retell_requires_grad(param)
             for name, buf in self._buffers.items():
                 if buf is not None:   # the attribute too (forward reads self.running_mean), without the hooks
                     new = self._buffers[name] = fn(buf)
@@ -731,6 +741,7 @@ class Module(ModuleHooks):
                 tensor.data = tensor.data.astype(dt)
                 if tensor.grad is not None:
                     tensor.grad.data = tensor.grad.data.astype(dt)
+                _retell_requires_grad(tensor)
         return self
 
     def share_memory(self) -> Module:

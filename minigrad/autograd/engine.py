@@ -61,7 +61,7 @@ from ..hooks import (
 )
 from ..hooks import register_hook as _register_tensor_hook
 from ..recording import _state, current_scope, is_grad_enabled, restore_state
-from ..tensor import COMPLEX_GRAD_BEGINS, Tensor
+from ..tensor import COMPLEX_GRAD_BEGINS, FLOAT16_GRAD_BEGINS, Tensor
 from ..versions import INPLACE
 from .names import OpName, named, pytorch_edges
 
@@ -151,6 +151,10 @@ class Function:
     out_meta: tuple = ()   # ((shape, dtype), ...) per output, for the visualiser
     unpacks_lazily = False   # True: its backward unpacks saved_tensors_hooks' values itself (custom Functions)
     hidden = False   # True: a node PyTorch's graph has not (mg.func's stand-in view); next_functions skips it
+    # True: the dtypes of its values were gated where they were made (split and unbind: views of their one input;
+    # a compiled call: its captured ops), so the gates of _shared_meta look at its first output only
+    gated_inside = False
+    casts_to_input_dtypes = False   # True: its backward gives each input's gradient in its dtype (_dtype_gate)
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -245,10 +249,11 @@ class Function:
                 out = numpy.asarray(out)   # NumPy gives scalars for 0-d results
             if record:
                 meta = _meta_cache.get(out.shape)   # keyed by shape, checked for dtype: cheaper to hash
-                # a miss: new shapes, and complex values (the gate); a real output of complex inputs that need
-                # grad too (abs, real), looked for only once a complex tensor has required grad (_NO_COMPLEX)
+                # a miss: new shapes, and complex values (the gates); an input that needs grad in another dtype
+                # than the output (abs of a complex, a float16 times a float32), looked for only once complex or
+                # mixed-dtype graphs have been recorded in this process (_PLAIN)
                 self.out_meta = meta if meta is not None and meta[0][1] is out.dtype \
-                    and (_NO_COMPLEX or _real_inputs(arrays, needs_grad)) else _shared_meta((out,), self, arrays)
+                    and (_PLAIN or _plain_inputs(arrays, needs_grad, out.dtype)) else _shared_meta((out,), self, arrays)
             result = _new_tensor(Tensor)   # Tensor._make, inline: this runs once per op
             result.data = out
             result._requires_grad = record
@@ -445,14 +450,21 @@ def _shared_meta(outs: Sequence[Any], node: Function | None = None, arrays: Sequ
     sharing their metadata keeps three objects per node away from Python's
     cycle collector, which otherwise runs noticeably more often.
 
-    Recording ``node`` (its input ``arrays``) comes here on a cache miss, which is also where the complex
-    gate runs: a complex meta is never cached and, once complex values require grad anywhere in the
-    process, a cache hit with a complex input that needs grad is a miss too (:func:`_real_inputs`), so every
-    recorded op with a complex value passes here and real-only programs pay nothing on the cache's fast path
-    (see :func:`_complex_gate`).
+    Recording ``node`` (its input ``arrays``) comes here on a cache miss, which is also where the gates run: a
+    complex meta is never cached and, once complex values require grad or float16 values or mixed dtypes were
+    recorded anywhere in the process, a cache hit with an input that needs grad in another dtype than the
+    output is a miss too (:func:`_plain_inputs`), so every recorded op with a complex value or mixed dtypes
+    passes here and programs of one real dtype pay nothing on the cache's fast path (see :func:`_complex_gate`,
+    :func:`_dtype_gate`).
     """
-    if node is not None and (_COMPLEX.live or any([y.dtype.kind == "c" for y in outs])):
-        _complex_gate(node, arrays, outs)
+    if node is not None:
+        if node.gated_inside:   # split, unbind (outputs in their input's dtype), a compiled call
+            if _COMPLEX.live or outs[0].dtype.kind == "c":
+                _complex_gate(node, arrays, outs)
+        else:
+            if _COMPLEX.live or any([y.dtype.kind == "c" for y in outs]):
+                _complex_gate(node, arrays, outs)
+            _dtype_gate(node, arrays, outs)
     if len(outs) != 1:
         return tuple([(y.shape, y.dtype) for y in outs])
     shape = outs[0].shape
@@ -473,22 +485,24 @@ class _ComplexGraphs:
 
 
 _COMPLEX = _ComplexGraphs()
-_NO_COMPLEX = True   # not _COMPLEX.live, as a module global: the one test Function.__call__'s cache hit pays
+# neither _COMPLEX.live nor _DTYPES.live, as a module global: the one test Function.__call__'s cache hit pays
+_PLAIN = True
 
 
 def complex_graphs_begin() -> None:
     """Called when a complex tensor starts to require grad: from now on every recorded op with a complex value
     runs the gate (a real-output cache hit in :class:`Function` looks at its inputs' dtypes: ~0.1 µs per op)."""
-    global _NO_COMPLEX
+    global _PLAIN
     if not _COMPLEX.live:
         _COMPLEX.live = True
-        _NO_COMPLEX = False
+        _PLAIN = False
 
 
-def _real_inputs(arrays: Sequence[Any], needs_grad: Sequence[bool]) -> bool:
-    """No input that needs grad is complex (a real op's cached meta then stands without the gate)."""
+def _plain_inputs(arrays: Sequence[Any], needs_grad: Sequence[bool], dtype: Any) -> bool:
+    """Every input that needs grad has the output's (real) ``dtype``: no complex one, no other precision (a cached
+    meta then stands without the gates)."""
     for a, needs in zip(arrays, needs_grad):
-        if needs and a.dtype.kind == "c":
+        if needs and a.dtype is not dtype:
             return False
     return True
 
@@ -558,9 +572,113 @@ def _complex_variant(cls: type) -> type:
         return out
 
     variant = _variants[cls] = type(cls.__name__, (cls,), {
-        "name": cls.name, "backward": backward, "_is_complex_variant": True,
+        "name": cls.name, "backward": backward, "_is_complex_variant": True, "_variant_of": cls,
         "__module__": cls.__module__, "__qualname__": cls.__qualname__})
     return variant
+
+
+def plain_class(node: Function) -> type:
+    """The op class of ``node``, under the variants the gates swap in (:func:`_complex_variant`,
+    :func:`_casting_variant`): for code that tells ops apart by class."""
+    cls = type(node)
+    while "_variant_of" in cls.__dict__:
+        cls = cls._variant_of
+    return cls
+
+
+# --- mixed dtypes: each input's gradient in the input's dtype, as PyTorch's engine gives it ---------------------
+
+class _DtypeGraphs:
+    """``live`` once a recorded op had float16 values or mixed dtypes in this process (then every recorded op is
+    gated: a cache hit in :class:`Function` looks at its inputs' dtypes, ~0.1 µs per op)."""
+
+    live = False
+
+
+_DTYPES = _DtypeGraphs()
+_FLOAT16 = numpy.dtype(numpy.float16)
+
+
+def dtype_graphs_begin() -> None:
+    """From now on every recorded op runs :func:`_dtype_gate` where an input that needs grad differs in dtype from
+    its output (the cache hit in :class:`Function` checks)."""
+    global _PLAIN
+    if not _DTYPES.live:
+        _DTYPES.live = True
+        _PLAIN = False
+
+
+FLOAT16_GRAD_BEGINS.append(dtype_graphs_begin)
+
+
+def _dtype_gate(node: Function, arrays: Sequence[Any], outs: Sequence[Any]) -> None:
+    """PyTorch's engine casts the gradient each node sends to an input into that input's dtype (``validate_outputs``)
+    before the input's own node runs, so a float16 part of a graph that meets float32 values (``h.exp() * w`` with
+    a float16 ``h`` and a float32 ``w``) back-propagates float16 gradients: rounded, and ``inf`` past 65504 (which
+    GradScaler then sees). An op whose floating input that needs grad has another dtype than a floating output gets
+    a backward that casts so: its class is swapped for a subclass (made once per class) and ``node.grad_dtypes``
+    notes the dtypes; same-dtype ops pay nothing.
+
+    The gate runs on each cache miss of the shape cache (:func:`_shared_meta`): a recorded op of new output shape or
+    dtype. The first one with float16 values or mixed dtypes (and a float16 tensor made to require grad:
+    ``Tensor.requires_grad_``) makes every later recorded op come here where its dtypes differ
+    (:func:`dtype_graphs_begin`). A float16 tensor that needs grad is thus always seen before it meets another
+    dtype; a float32 one meeting float64 values is seen from the first such op that misses the cache (earlier ones
+    back-propagate float64 gradients into the float32 ops: more precise than PyTorch's, never another dtype at a
+    leaf)."""
+    floats = [y.dtype for y in outs if y.dtype.kind in "fc"]
+    if not floats:   # integer or bool outputs: no gradient flows back through them
+        return
+    dtypes = tuple([a.dtype if needs and a.dtype.kind in "fc" else None for a, needs in zip(arrays, node.needs_grad)])
+    mixed = any([d is not None and any([y is not d for y in floats]) for d in dtypes])
+    if mixed or _FLOAT16 in floats:
+        cls = type(node)
+        if cls.casts_to_input_dtypes:   # a cast (its backward gives the input's dtype)
+            if _FLOAT16 in floats:
+                dtype_graphs_begin()
+            return
+        dtype_graphs_begin()
+        if mixed:
+            node.__class__ = _casting_variant(cls)
+            node.grad_dtypes = dtypes
+
+
+_casting_variants: dict = {}
+
+
+def _casting_variant(cls: type) -> type:
+    """``cls`` whose backward gives each input's gradient in the dtype :func:`_dtype_gate` noted
+    (``node.grad_dtypes``; one subclass per op class)."""
+    variant = _casting_variants.get(cls)
+    if variant is not None:
+        return variant
+
+    def backward(self: Function, *grads: Any) -> Any:
+        return in_input_dtypes(cls.backward(self, *grads), self.grad_dtypes)
+
+    variant = _casting_variants[cls] = type(cls.__name__, (cls,), {
+        "name": cls.name, "backward": backward, "casts_to_input_dtypes": True, "_variant_of": cls, "_casts_for": cls,
+        "__module__": cls.__module__, "__qualname__": cls.__qualname__})
+    return variant
+
+
+def in_input_dtypes(grads: Any, dtypes: tuple) -> Any:
+    """A node's gradients (one, or a tuple of one per input) each cast to its input's dtype in ``dtypes`` (None:
+    left as it is), as PyTorch's ``validate_outputs``."""
+    if type(grads) is not tuple:
+        return _cast_gradient(grads, dtypes[0]) if dtypes else grads
+    return tuple([_cast_gradient(g, d) for g, d in zip(grads, dtypes)]) + grads[len(dtypes):]
+
+
+def _cast_gradient(g: Any, dtype: Any) -> Any:
+    if g is None or dtype is None or getattr(g, "dtype", None) is dtype:
+        return g
+    g = _dense(g)
+    if isinstance(g, Tensor):   # a create_graph walk's gradient (a Tensor with its graph): a recorded cast
+        return g if g.dtype == dtype else g.to(dtype)
+    if not hasattr(g, "astype"):   # a Python number
+        return numpy.asarray(g, dtype=dtype)
+    return g if g.dtype == dtype else g.astype(dtype)
 
 
 # a Tensor assigned to .data (p.data = p.data - lr * p.grad: an array minus a Tensor is a Tensor)

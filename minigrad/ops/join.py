@@ -92,6 +92,7 @@ class Split(Function):
     complex_grad = True   # complex values: see autograd.engine._complex_gate
 
     multiple = True
+    gated_inside = True   # its outputs are in its input's dtype (autograd.engine._shared_meta)
 
     def __init__(self, points: list, axis: int, n_outputs: int) -> None:
         self.points, self.axis, self.n_outputs = points, axis, n_outputs
@@ -151,6 +152,7 @@ class Unbind(Function):
     complex_grad = True   # complex values: see autograd.engine._complex_gate
 
     multiple = True
+    gated_inside = True   # its outputs are in its input's dtype (autograd.engine._shared_meta)
 
     def __init__(self, axis: int, n_outputs: int) -> None:
         self.axis, self.n_outputs = axis, n_outputs

@@ -540,6 +540,7 @@ class Clone(Function):
 
 class AsType(Function):
     name = "astype"
+    casts_to_input_dtypes = True   # its backward gives the input's dtype: autograd.engine._dtype_gate leaves it be
 
     def __init__(self, dtype: Any) -> None:
         self.dtype = dtype

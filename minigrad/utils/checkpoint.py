@@ -51,7 +51,7 @@ from typing import Any, Callable, ContextManager, Iterator, NamedTuple, Sequence
 from .. import backend
 from ..arguments import as_bool
 from ..autograd import graph
-from ..autograd.engine import Function, LazyGradient
+from ..autograd.engine import Function, LazyGradient, plain_class
 from ..autograd.functions import grad
 from ..compile import run_eagerly
 from ..generators import fork_rng, get_rng_state, own_host_stream, set_rng_state
@@ -294,7 +294,7 @@ class _Segment:
         # (hooks.refuse_checkpointed)
         # (nested: a checkpoint node among them stands for its own function's ops: their tree, by position)
         self.tree = _OpTree([(weakref.ref(n), n.name) for n in nodes],
-                            {i: n.saved[1].tree for i, n in enumerate(nodes) if type(n) is _Checkpoint})
+                            {i: n.saved[1].tree for i, n in enumerate(nodes) if plain_class(n) is _Checkpoint})
         # the tree of the first forward, where this call is one an outer checkpoint's recomputation made: the
         # caller holds those tensors, not this call's (set by that recomputation)
         self.origin: _OpTree | None = None
@@ -397,7 +397,7 @@ class _Segment:
         _relabel(nodes, path, self.label)
         forward_nodes, nested = self.first_forward
         for i, (op, (ref, name)) in enumerate(zip(nodes, forward_nodes)):   # the same ops, met in the same order
-            if i in nested and type(op) is _Checkpoint:   # a nested checkpoint: its recomputation maps onto those
+            if i in nested and plain_class(op) is _Checkpoint:   # a nested checkpoint: its recomputation maps on those
                 op.saved[1].origin = nested[i]
                 _point_tree_at(nested[i], op)
             forward = ref()
