@@ -51,7 +51,7 @@ from typing import Any, Callable, ContextManager, Iterator, NamedTuple, Sequence
 from .. import backend
 from ..arguments import as_bool
 from ..autograd import graph
-from ..autograd.engine import Function, LazyGradient, plain_class
+from ..autograd.engine import _SEQUENCE, Function, LazyGradient, plain_class
 from ..autograd.functions import grad
 from ..compile import run_eagerly
 from ..generators import fork_rng, get_rng_state, own_host_stream, set_rng_state
@@ -493,6 +493,10 @@ class _Checkpoint(Function):
         if scope:
             self.scope = scope
         self.epoch = INPLACE.epoch
+        # recorded now, as torch's checkpoint node (reentrant) or its function's last op (not): among the nodes ready
+        # in a backward it runs after those recorded later and before those recorded earlier (the class default 0 ran
+        # it last, so hooks fired in another order and a backward failing partway had not yet given its leaves theirs)
+        self.seq = next(_SEQUENCE)
         # freed by a backward without retain_graph (a second one then raises, as a plain graph's); the arrays
         # are checked for in-place changes since now, as every node's saved arrays
         self.saved = (segment.arrays, segment)
