@@ -81,7 +81,7 @@ from .ops.elementwise import (
 )
 from .ops.join import Concat, Split, Stack, Unbind
 from .ops.join import stack as stack_tensors  # noqa: F401  # autograd.functional's jacobian(create_graph=True)
-from .ops.linalg import MatMul, StepAddMatMul, StepMatMul, _column_major
+from .ops.linalg import MatMul, StepAddMatMul, StepMatMul, _column_major, _transposed_gradient
 from .ops.math import Binary, Unary
 from .ops.reduce import LogSoftmax, LogSumExp, Max, Mean, Norm, Softmax, Sum, _count
 from .ops.shape import AsType, BroadcastTo, Clone, GetItem, Repeat, Reshape, Transpose, _is_basic
@@ -832,15 +832,16 @@ def _matmul(node: Function, g: Tensor) -> tuple:
     if node.edges[0] is not None:
         b_t = _input(node, 1, b)
         b2 = Reshape(shape_b2)(b_t) if len(shape_b) == 1 else b_t
-        if len(shape_a) == 2 and (node.meta[3] if node.meta is not None else _column_major(a)):
+        if len(shape_a) == 2 and len(shape_b) > 2 and (node.meta[3] if node.meta is not None else _column_major(a)):
             ga = _swap_last(sum_to(MatMul()(b2, _swap_last(g2)), shape_a[::-1]))
         else:
             ga = Reshape(shape_a)(sum_to(MatMul()(g2, _swap_last(b2)), shape_a2))
     if node.edges[1] is not None:
         a_t = _input(node, 0, a)
         a2 = Reshape(shape_a2)(a_t) if len(shape_a) == 1 else a_t
-        if len(shape_b) == 2 and (node.meta[2] if node.meta is not None else _column_major(b)):
-            gb = _swap_last(MatMul()(_swap_last(g2), a2))
+        column_major = node.meta[2] if node.meta is not None else len(shape_b) > 1 and _column_major(b)
+        if _transposed_gradient(shape_a, shape_b, column_major):
+            gb = _swap_last(sum_to(MatMul()(_swap_last(g2), a2), (*shape_b[:-2], *shape_b[:-3:-1])))
         else:
             gb = Reshape(shape_b)(sum_to(MatMul()(_swap_last(a2), g2), shape_b2))
     return ga, gb

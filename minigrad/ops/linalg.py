@@ -62,7 +62,7 @@ class MatMul(Function):
         y = a @ b   # NumPy's keeps permuted batch dims' order of strides; PyTorch's result is C order
         return y if y.flags.c_contiguous else backend.array_module(y).ascontiguousarray(y)
 
-    meta: tuple | None = None   # (a's shape, b's shape, b column-major) where keep kept one operand or none
+    meta: tuple | None = None   # (a's shape, b's shape, b column-major, a column-major) where keep kept one or none
 
     def keep(self, a: Any, b: Any) -> None:
         """Keep for backward only what it reads, as PyTorch's MmBackward0: ``a`` for b's gradient, ``b`` for a's
@@ -74,18 +74,27 @@ class MatMul(Function):
             self.saved = (a, b)
         else:
             self.saved = (a if needs[1] else None, b if needs[0] else None)
-            self.meta = (a.shape, b.shape, needs[1] and _column_major(b))
+            self.meta = (a.shape, b.shape, needs[1] and _column_major(b), needs[0] and a.ndim == 2 and _column_major(a))
 
     def backward(self, gy: Any) -> tuple:
         a, b = self.saved   # (None where no gradient reads it: see keep)
         needs_grad = self.needs_grad
         if self.meta is None and needs_grad[0] and needs_grad[1] and a.ndim == 2 and b.ndim == 2:
-            return gy @ b.T, ProductSum(a, gy, _column_major(b))   # the usual case (h @ W_hh of a recurrent step)
-        shape_a, shape_b, column_major = self.meta or (a.shape, b.shape, None)
-        if needs_grad[1] and column_major is None:
-            column_major = _column_major(b)
+            # the usual case (h @ W_hh of a recurrent step); a column-major (x.T @ W): its gradient (b gyᵀ)ᵀ in its
+            # layout, as PyTorch's mm_mat1_backward (x's gradient then is row-major: g.view(-1) works)
+            # (_column_major inline, twice: this runs at every step of a recurrent net)
+            ga = gy @ b.T if a.flags.c_contiguous or not a.flags.f_contiguous else (b @ gy.T).T
+            flags = b.flags
+            return ga, ProductSum(a, gy, flags.f_contiguous and not flags.c_contiguous)
+        meta = self.meta
+        if meta is None:
+            shape_a, shape_b = a.shape, b.shape
+            column_major = needs_grad[1] and _column_major(b)
+            a_column_major = needs_grad[0] and a.ndim == 2 and _column_major(a)
+        else:
+            shape_a, shape_b, column_major, a_column_major = meta
         if len(shape_a) == 2 and len(shape_b) == 2:   # the usual case: plain matrices
-            ga = gy @ b.T if needs_grad[0] else None
+            ga = ((b @ gy.T).T if a_column_major else gy @ b.T) if needs_grad[0] else None
             # aᵀ gy, summed by the engine with b's other uses in one GEMM (see ProductSum)
             return ga, ProductSum(a, gy, column_major) if needs_grad[1] else None
         if len(shape_b) == 2 and len(shape_a) > 2:
@@ -103,15 +112,33 @@ class MatMul(Function):
         ga = gb = None
         if needs_grad[0]:
             b2 = b[:, None] if b.ndim == 1 else b
-            ga = sum_to(g2 @ xp.swapaxes(b2, -1, -2), (1, *shape_a) if len(shape_a) == 1 else shape_a)
-            ga = ga.reshape(shape_a)
+            if a_column_major and len(shape_b) > 2:   # a matrix times a stack: (Σ b gyᵀ)ᵀ, in a's layout, as PyTorch's
+                ga = xp.swapaxes(sum_to(b2 @ xp.swapaxes(g2, -1, -2), shape_a[::-1]), -1, -2)
+            else:
+                ga = sum_to(g2 @ xp.swapaxes(b2, -1, -2), (1, *shape_a) if len(shape_a) == 1 else shape_a)
+                ga = ga.reshape(shape_a)
         if needs_grad[1]:
             a2 = a[None, :] if a.ndim == 1 else a
-            gb = sum_to(xp.swapaxes(a2, -1, -2) @ g2, (*shape_b, 1) if len(shape_b) == 1 else shape_b)
-            gb = gb.reshape(shape_b)
+            if _transposed_gradient(shape_a, shape_b, column_major):
+                gb = xp.swapaxes(sum_to(xp.swapaxes(g2, -1, -2) @ a2, (*shape_b[:-2], *shape_b[:-3:-1])), -1, -2)
+            else:
+                gb = sum_to(xp.swapaxes(a2, -1, -2) @ g2, (*shape_b, 1) if len(shape_b) == 1 else shape_b)
+                gb = gb.reshape(shape_b)
         return ga, gb
 
     kept_for_backward = read_by_the_others   # x @ W_frozen: nothing of x (it may change in place, as in PyTorch)
+
+
+def _transposed_gradient(shape_a: tuple, shape_b: tuple, column_major: bool) -> bool:
+    """Whether PyTorch's gradient of ``b`` (a matrix or a stack of them) is column-major per matrix, ``(gᵀ a)ᵀ``:
+    PyTorch's matmul folds the batch of the operand that has one into the rows of a single mm, so a vector or a
+    matrix times a stack (``a`` without a batch) gives the stack a transposed gradient, and a stack times a
+    column-major ``b`` without a batch (``x @ W.T``) gives ``b`` one in its layout (mm_mat2_backward's)."""
+    if len(shape_b) < 2:
+        return False
+    if math.prod(shape_b[:-2]) == 1:
+        return bool(column_major)
+    return math.prod(shape_a[:-2]) == 1
 
 
 def _empty_product(a: Any, b: Any) -> bool:

@@ -1,0 +1,94 @@
+"""Round 24: gradients laid out as PyTorch's, so that ``g.view(-1)`` works where it works in PyTorch.
+
+Users flatten gradients (``torch.cat([g.view(-1) for g in grads])`` in MAML and Hessian-vector code, LBFGS's flat
+gradient). A differential fuzzer of ``autograd.grad`` (``create_graph`` off and on) and ``.backward()`` over ~190
+ops (elementwise, matrix products, reductions, indexing, shape ops, joins, conv/pool, norms, losses) with inputs in
+C, transposed, channels-last, sliced and expanded layouts compared each gradient's strides (dims longer than 1),
+contiguity and ``view(-1)`` with PyTorch 2.13's. Fixed here:
+
+- matrix products: a column-major left operand (``x.T @ W`` w.r.t. x, ``mm``/``addmm``/``linear`` of a transposed
+  input) gets its gradient in its own layout, as PyTorch's mm_mat1_backward (x's gradient is then row-major); a
+  vector times ``W.T`` and a matrix times a stack give the right operand PyTorch's layout (mm_mat2_backward's,
+  and the stack's per-matrix column-major one of PyTorch's folded product); first order and ``create_graph``.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import numpy as np
+import pytest
+
+import minigrad as mg
+
+torch = pytest.importorskip("torch", reason="no torch")
+
+
+def _layout(g: Any) -> tuple:
+    """What user code sees of a gradient's layout: strides of dims longer than 1, contiguity, ``view(-1)``."""
+    try:
+        g.view(-1)
+        flat = True
+    except RuntimeError:
+        flat = False
+    return tuple(g.shape), tuple(s for s, n in zip(g.stride(), g.shape) if n > 1), bool(g.is_contiguous()), flat
+
+
+def _leaf(lib: Any, shape: tuple, seed: int) -> Any:
+    values = np.round(np.random.default_rng(seed).standard_normal(shape), 3)
+    return lib.tensor(values, dtype=lib.float64, requires_grad=True)
+
+
+def _compare(fn: Callable, shapes: list, create_graph: bool) -> None:
+    """``fn(lib, *leaves)`` returns (output, the tensors to differentiate by): their gradients' layouts and values
+    equal PyTorch's, and so do the second-order gradients of a flattened first-order one."""
+    got = {}
+    for lib in (torch, mg):
+        leaves = [_leaf(lib, shape, seed) for seed, shape in enumerate(shapes)]
+        out, targets = fn(lib, *leaves)
+        seed = np.round(np.random.default_rng(9).standard_normal(tuple(out.shape)), 3)
+        grads = lib.autograd.grad(out, targets, lib.tensor(seed, dtype=lib.float64), create_graph=create_graph)
+        layouts = [_layout(g) for g in grads]
+        values = [g.detach().numpy().copy() for g in grads]
+        if create_graph:   # a Hessian-vector product from the flattened gradients, as users write it
+            flat = lib.cat([g.reshape(-1) for g in grads])
+            second = lib.autograd.grad((flat * flat).sum(), leaves, allow_unused=True)
+            values += [s.detach().numpy().copy() for s in second if s is not None]
+        got[lib] = layouts, values
+    assert got[mg][0] == got[torch][0]
+    for ours, theirs in zip(got[mg][1], got[torch][1]):
+        np.testing.assert_allclose(ours, theirs, rtol=1e-10, atol=1e-12)
+
+
+MATMUL: dict[str, tuple[Callable, list]] = {
+    # (output, targets): the leaves and the transposed views the product multiplies
+    "x.T @ w": (lambda lib, x, w: (x.T @ w, [x, w]), [(4, 3), (4, 5)]),
+    "x.T @ w.T": (lambda lib, x, w: (x.T @ w.T, [x, w]), [(4, 3), (5, 4)]),
+    "mm(x.t(), w) view": (lambda lib, x, w: (lambda u: (lib.mm(u, w), [x, u, w]))(x.t()), [(4, 3), (4, 5)]),
+    "addmm(c, x.t(), w)": (lambda lib, c, x, w: (lib.addmm(c, x.t(), w), [c, x, w]), [(3, 5), (4, 3), (4, 5)]),
+    "linear(x.t(), w)": (lambda lib, x, w, b: (lib.nn.functional.linear(x.t(), w, b), [x, w, b]),
+                         [(4, 3), (5, 4), (5,)]),
+    "v @ w.T": (lambda lib, v, w: (v @ w.T, [v, w]), [(4,), (3, 4)]),
+    "x.T @ stack": (lambda lib, x, s: (x.T @ s, [x, s]), [(4, 3), (2, 4, 5)]),
+    "x @ stack": (lambda lib, x, s: (x @ s, [x, s]), [(3, 4), (2, 4, 5)]),
+    "v @ stack": (lambda lib, v, s: (v @ s, [v, s]), [(4,), (2, 4, 5)]),
+    "x @ stack.mT": (lambda lib, x, s: (x @ s.mT, [x, s]), [(3, 4), (2, 5, 4)]),
+    "stack @ batch-1 w.mT": (lambda lib, s, w: (s @ w.mT, [s, w]), [(2, 3, 4), (1, 5, 4)]),
+    "x.T @ v": (lambda lib, x, v: (x.T @ v, [x, v]), [(4, 3), (4,)]),
+}
+
+
+@pytest.mark.parametrize("create_graph", [False, True])
+@pytest.mark.parametrize("case", list(MATMUL))
+def test_matmul_gradients_in_torchs_layout(case: str, create_graph: bool) -> None:
+    fn, shapes = MATMUL[case]
+    _compare(fn, shapes, create_graph)
+
+
+def test_frozen_weight_keeps_the_layout_rule() -> None:
+    # x.T @ W with W frozen: the product keeps only W (MatMul.keep's meta), x's gradient still row-major
+    for lib in (torch, mg):
+        x = _leaf(lib, (4, 3), 0)
+        w = _leaf(lib, (4, 5), 1).detach()
+        grad, = lib.autograd.grad((x.T @ w).sin().sum(), x)
+        assert grad.is_contiguous() and grad.view(-1).shape == (12,)
