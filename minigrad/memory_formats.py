@@ -113,12 +113,26 @@ def in_format(array: Any, fmt: memory_format, where: str) -> Any:
     if array.size == 0 or (fmt is contiguous_format and suggests_c_order(array)) \
             or array.strides == dense_strides(array.shape, fmt, array.itemsize):   # (the first: one flags check)
         return array
-    order = _ORDER.get(fmt, tuple(range(array.ndim)))
-    inverse = tuple(sorted(range(len(order)), key=order.__getitem__))
-    xp = backend.array_module(array)
-    out = xp.empty(tuple(array.shape[d] for d in order), dtype=array.dtype).transpose(inverse)   # fresh: exact strides
+    out = new_in_order(backend.array_module(array), array.shape, array.dtype,
+                       _ORDER.get(fmt, tuple(range(array.ndim))))   # fresh: exact strides
     out[...] = array
     return out
+
+
+def new_in_order(xp: Any, shape: tuple, dtype: Any, order: tuple) -> Any:
+    """A new uninitialised array of ``shape`` laid out densely with its dims in ``order`` (outermost first; a
+    size-1 dim's stride the product of the sizes inside it, as PyTorch's), owning its memory: a transposed view
+    of a new array has a ``base``, and in-place ops refuse a view of memory they cannot tell is the result's own
+    (PyTorch's result is an ordinary tensor). NumPy's constructor takes the strides; CuPy's only with memory
+    given, so there order "K" copies the layout of a transposed new array."""
+    if xp is backend.numpy:
+        strides, step = [0] * len(shape), backend.numpy.dtype(dtype).itemsize
+        for dim in reversed(order):
+            strides[dim] = step
+            step *= max(shape[dim], 1)
+        return xp.ndarray(shape, dtype, strides=tuple(strides))
+    inverse = tuple(sorted(range(len(order)), key=order.__getitem__))
+    return xp.empty_like(xp.empty(tuple(shape[d] for d in order), dtype=dtype).transpose(inverse), order="K")
 
 
 def dense_strides(shape: tuple, fmt: memory_format, itemsize: int) -> tuple:
@@ -208,8 +222,7 @@ def _with_strides(array: Any, strides: tuple) -> Any:
     numpy = backend.numpy
     if type(array) is not numpy.ndarray:
         return None
-    memory = numpy.empty(array.size, dtype=array.dtype)
-    out = numpy.ndarray(array.shape, array.dtype, memory, strides=tuple(s * array.itemsize for s in strides))
+    out = numpy.ndarray(array.shape, array.dtype, strides=tuple(s * array.itemsize for s in strides))   # (owned)
     out[...] = array
     return out
 
@@ -237,8 +250,9 @@ def lay_out(array: Any, fmt: Any, where: str, like: Any = None) -> Any:
     else:   # PyTorch's strides, a size-1 dim's too (NumPy's ascontiguousarray would keep a C-contiguous (N, 1, H, W)
         _rank(array, fmt, where)   # array as it is: x[:, :1].contiguous(memory_format=channels_last) then stacks
         return in_format(array, fmt, where)   # or cats as PyTorch's does)
-    inverse = tuple(sorted(range(len(order)), key=order.__getitem__))
-    return backend.array_module(array).ascontiguousarray(array.transpose(order)).transpose(inverse)
+    out = new_in_order(backend.array_module(array), array.shape, array.dtype, order)
+    out[...] = array
+    return out
 
 
 def relayout(tensor: Any, fmt: Any, where: str, like: Any = None) -> Any:

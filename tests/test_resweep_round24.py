@@ -182,3 +182,34 @@ def test_to_another_dtype_in_channels_last_takes_pytorchs_strides(shape, spellin
         joined = lib.cat([y, y], 1)
         observed.append((y.stride(), joined.stride(), joined.is_contiguous(), lib.stack([y, y]).is_contiguous()))
     assert observed[1] == observed[0]
+
+
+_COPIED_INTO_A_LAYOUT = {   # ops whose result is copied into PyTorch's layout (memory_formats.in_format / lay_out)
+    "avg_pool2d_channels_last": ("cl", lambda lib, f, x: f.avg_pool2d(x, 2)),
+    "cat_transposed": ("t", lambda lib, f, x: lib.cat([x, x], 1)),
+    "flip_channels_last": ("cl", lambda lib, f, x: x.flip(2)),
+    "flip_transposed": ("t", lambda lib, f, x: x.flip(2)),
+    "roll_transposed": ("t", lambda lib, f, x: x.roll(1, 2)),
+}
+
+
+@pytest.mark.parametrize("name", list(_COPIED_INTO_A_LAYOUT))
+def test_in_place_op_on_a_result_copied_into_a_layout(name):
+    """A result laid out as PyTorch's by a copy (channels-last avg_pool2d, cat and flip of a transposed or
+    channels-last input, roll) is memory of its own (memory_formats.new_in_order): mul_ and relu_ on it record
+    as on any result, as PyTorch's (a transposed view of the new array was refused as 'a view of another
+    tensor' while recording gradients: avg_pool2d(x).relu_() of a channels-last x, as in a ResNet stem)."""
+    layout, op = _COPIED_INTO_A_LAYOUT[name]
+    xs = np.random.default_rng(5).standard_normal((2, 3, 6, 6))
+    grads = []
+    for lib, f in ((torch, torch.nn.functional), (mg, F)):
+        if layout == "cl":
+            x = lib.tensor(xs).contiguous(memory_format=lib.channels_last)
+        else:
+            x = lib.tensor(np.ascontiguousarray(xs.transpose(0, 1, 3, 2))).transpose(2, 3)
+        x.requires_grad_(True)
+        y = op(lib, f, x)
+        y.mul_(2).relu_()
+        y.exp().sum().backward()
+        grads.append(np.asarray(x.grad.numpy()))
+    np.testing.assert_allclose(grads[1], grads[0], rtol=1e-12)

@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any, Sequence
 
 from .. import backend
+from ..memory_formats import new_in_order
 
 
 def _order(shape: Sequence[int], operands: Sequence[Sequence[int]]) -> list:
@@ -138,11 +139,6 @@ def lay_out_as_torch(xp: Any, result: Any, operands: Sequence[Sequence[int]]) ->
     if all(a == b for a, b, n in zip(want, have, shape) if n != 1):
         return result
     order = sorted(range(len(shape)), key=lambda d: (-want[d], shape[d] == 1))   # slowest first (size 1: faster)
-    inverse = [0] * len(order)
-    for i, d in enumerate(order):
-        inverse[d] = i
-    # a new array in that order, of its own (order "K" of a transposed view: CuPy's constructor takes strides only
-    # with memory given; a view's base would make in-place ops refuse it)
-    out = xp.empty_like(xp.empty(tuple(shape[d] for d in order), dtype=result.dtype).transpose(inverse), order="K")
+    out = new_in_order(xp, shape, result.dtype, tuple(order))   # (memory of its own, as the NumPy copy above)
     out[...] = result
     return out
