@@ -71,6 +71,8 @@ def gradcheck(fn: Callable[..., Any], inputs: Sequence[Any], eps: float = 1e-6, 
 
 
 class _Options(NamedTuple):
+    """gradcheck's tolerances and PyTorch's check_* switches, passed together to the checks."""
+
     eps: float
     atol: float
     rtol: float
@@ -86,112 +88,39 @@ class _Options(NamedTuple):
 
 
 def _gradcheck(fn: Callable[..., Any], inputs: Sequence[Any], options: _Options) -> bool:
-    eps, atol, rtol = options.eps, options.atol, options.rtol
+    """The checks in PyTorch's order: L = Σ Re(w̄ · y) over the outputs y with random weights w, its gradients
+    (backward and/or forward mode) against central differences, element by element or (fast mode) along one random
+    direction per input; then reentrancy, zero output gradients and the batched checks."""
+    atol, rtol = options.atol, options.rtol
     if not callable(fn):
         raise TypeError(f"gradcheck: fn must be callable, got {type(fn).__name__}")
-    if isinstance(inputs, Tensor):   # one Tensor, as torch.autograd.gradcheck takes it
-        inputs = (inputs,)
-    if not isinstance(inputs, (list, tuple)):
-        raise TypeError(f"gradcheck: inputs must be a Tensor or a list or tuple of Tensors, got "
-                        f"{type(inputs).__name__}")
-    rng = numpy.random.default_rng(options.seed)
-    leaves = []
-    for x in inputs:
-        if isinstance(x, Tensor) and x.dtype.kind in "fc":
-            wide = numpy.complex128 if x.dtype.kind == "c" else numpy.float64
-            leaf = Tensor._make(x.data.astype(wide, copy=True), False, None, 0)
-            leaf.requires_grad = x.requires_grad
-            leaves.append(leaf)
-        else:
-            leaves.append(x)
+    leaves = _float64_leaves(inputs)
     checked = [i for i, x in enumerate(leaves) if isinstance(x, Tensor) and x.requires_grad]
     if not checked:
         raise ValueError("gradcheck: no input has requires_grad=True")
-
+    rng = numpy.random.default_rng(options.seed)
     first = _outputs(fn(*leaves))
-    weights = []
-    for y in first:
-        if y.dtype not in (numpy.float64, numpy.complex128):
-            raise GradcheckError(f"gradcheck: an output is {y.dtype}; float64 (complex128) inputs must give float64 "
-                                 "or complex128 outputs")
-        w = rng.standard_normal(y.shape)
-        if y.dtype.kind == "c":
-            w = w + 1j * rng.standard_normal(y.shape)
-        weights.append(backend.to_device(w, y.device) if y.device != backend.CPU else w)
-
-    def objective() -> list:   # the outputs, copied (a view of the input changes back), weighted after differencing
-        return [numpy.array(backend.to_numpy(y.data), copy=True) for y in _outputs(fn(*leaves))]
-
-    def weighted_difference(plus: list, minus: list) -> float:
-        # Σ w·(y(x + h) - y(x - h)): summing w·y first lost a small output's change to a large one's rounding
-        # (erfcx(-7.1) = 1e22 next to erfcx(1.27) = 0.35 made that element's numeric derivative 0)
-        return sum(float(((p - m) * numpy.conj(backend.to_numpy(w))).real.sum())
-                   for p, m, w in zip(plus, minus, weights))
-
-    def backward_gradients(outputs: list) -> list:   # dL/dx of each checked input (host arrays), one backward
-        loss = None
-        for y, w in zip(outputs, weights):
-            if y.requires_grad:
-                term = y * Tensor._make(w.conj() if w.dtype.kind == "c" else w, False, None, 0)
-                term = (term.real if term.dtype.kind == "c" else term).sum()
-                loss = term if loss is None else loss + term
-        for i in checked:
-            leaves[i].grad = None
-        if loss is not None:
-            loss.backward()
-        for i in checked:
-            _check_grad_layout(leaves[i], i, options.check_grad_dtypes)
-        return [numpy.zeros(leaves[i].shape, leaves[i].dtype) if leaves[i].grad is None
-                else backend.to_numpy(leaves[i].grad.data) for i in checked]
-
-    analytic = dict(zip(checked, backward_gradients(first))) if options.check_backward_ad else {}
-    # one random direction per input (fast mode) or every element, with its step (a complex input: both parts)
-    directions = {i: _direction(rng, leaves[i]) for i in checked} if options.fast_mode else None
-    numeric = {}
-    for i in checked:
-        leaf = leaves[i]
-        data = leaf.data   # written element by element: the input perturbed in place, whatever its layout
-        if directions is not None:
-            original = data.copy()
-            data[...] = original + eps * directions[i]
-            plus = objective()
-            data[...] = original - eps * directions[i]
-            minus = objective()
-            data[...] = original
-            numeric[i] = numpy.asarray(weighted_difference(plus, minus) / (2 * eps))
-            continue
-        numeric[i] = numpy.zeros(leaf.shape, leaf.dtype)
-        steps = (eps, 1j * eps) if leaf.dtype.kind == "c" else (eps,)   # a complex input: dL/dx + i dL/dy
-        for j in numpy.ndindex(leaf.shape):
-            original = data[j].copy()
-            for step in steps:
-                data[j] = original + step
-                plus = objective()
-                data[j] = original - step
-                minus = objective()
-                data[j] = original
-                numeric[i][j] += weighted_difference(plus, minus) / (2 * eps) * (step / eps)
+    weights = _output_weights(first, rng)
+    analytic = {}
+    if options.check_backward_ad:
+        analytic = dict(zip(checked, _backward_gradients(first, weights, leaves, checked, options.check_grad_dtypes)))
+    fast = options.fast_mode
+    directions = {i: _direction(rng, leaves[i]) if fast else None for i in checked}
+    numeric = {i: _numeric_gradient(fn, leaves, i, weights, options.eps, directions[i]) for i in checked}
 
     failures: list = []   # (excess, message) of the worst element of each comparison
     if options.check_backward_ad:
-        for i in checked:
-            got = analytic[i] if directions is None else numpy.asarray(
-                (numpy.conj(analytic[i]) * backend.to_numpy(directions[i])).real.sum())
-            failures.append(_worst(got, numeric[i], atol, rtol, f"input {i} (shape {leaves[i].shape})",
-                                   "analytic", directions is not None))
+        for i in checked:   # fast mode: the analytic gradient's derivative along the direction
+            got = numpy.asarray((numpy.conj(analytic[i]) * directions[i]).real.sum()) if fast else analytic[i]
+            failures.append(_worst(got, numeric[i], atol, rtol, f"input {i} (shape {leaves[i].shape})", "analytic",
+                                   fast))
         if not any(failures):
-            again = backward_gradients(_outputs(fn(*leaves)))
-            for i, first_grad, second in zip(checked, (analytic[i] for i in checked), again):
-                if not (numpy.abs(second - first_grad) <= options.nondet_tol).all():
-                    raise GradcheckError(f"gradcheck: Backward is not reentrant, i.e., running backward with the same "
-                                         f"input and grad_output twice gives different values for input {i}, although "
-                                         f"the analytic gradient matches the numeric one. The tolerance for "
-                                         f"nondeterminism was {options.nondet_tol}.")
+            _check_reentrant(fn, leaves, checked, weights, analytic, options)
     if options.check_forward_ad:
         for i in checked:
-            got = _forward_gradient(fn, leaves, i, weights, None if directions is None else directions[i])
+            got = _forward_gradient(fn, leaves, i, weights, directions[i])
             failures.append(_worst(got, numeric[i], atol, rtol, f"input {i} (shape {leaves[i].shape})",
-                                   "forward-mode", directions is not None))
+                                   "forward-mode", fast))
     failure = max((f for f in failures if f), default=None, key=lambda f: f[0])
     if failure is not None:
         raise GradcheckError(failure[1])
@@ -204,11 +133,122 @@ def _gradcheck(fn: Callable[..., Any], inputs: Sequence[Any], options: _Options)
     return True
 
 
+def _float64_leaves(inputs: Any) -> list:
+    """``inputs`` (a Tensor or a list or tuple) with each float or complex Tensor copied to float64 (complex128) as
+    a leaf that requires grad where it did; other inputs as they are."""
+    if isinstance(inputs, Tensor):   # one Tensor, as torch.autograd.gradcheck takes it
+        inputs = (inputs,)
+    if not isinstance(inputs, (list, tuple)):
+        raise TypeError(f"gradcheck: inputs must be a Tensor or a list or tuple of Tensors, got "
+                        f"{type(inputs).__name__}")
+    leaves = []
+    for x in inputs:
+        if isinstance(x, Tensor) and x.dtype.kind in "fc":
+            wide = numpy.complex128 if x.dtype.kind == "c" else numpy.float64
+            leaf = Tensor._make(x.data.astype(wide, copy=True), False, None, 0)
+            leaf.requires_grad = x.requires_grad
+            leaves.append(leaf)
+        else:
+            leaves.append(x)
+    return leaves
+
+
+def _standard_normal(rng: numpy.random.Generator, shape: tuple, is_complex: bool) -> Any:
+    """A host array of standard normal draws (complex: real parts drawn first, then imaginary parts); an array
+    also for shape () (NumPy's arithmetic makes a 0-d complex one a scalar, which no element can be written to)."""
+    values = rng.standard_normal(shape)
+    return numpy.asarray(values + 1j * rng.standard_normal(shape)) if is_complex else values
+
+
+def _on_device(array: Any, device: Any) -> Any:
+    """Host ``array`` moved to ``device`` (as it is on the CPU)."""
+    return backend.to_device(array, device) if device != backend.CPU else array
+
+
+def _constant(array: Any, device: Any) -> Tensor:
+    """Host ``array`` as a Tensor on ``device`` that does not require grad."""
+    return Tensor._make(_on_device(array, device), False, None, 0)
+
+
+def _output_weights(outputs: list, rng: numpy.random.Generator) -> list:
+    """One random weight array w per output, of its shape and on its device (complex for a complex output); the
+    outputs must be float64 or complex128."""
+    weights = []
+    for y in outputs:
+        if y.dtype not in (numpy.float64, numpy.complex128):
+            raise GradcheckError(f"gradcheck: an output is {y.dtype}; float64 (complex128) inputs must give float64 "
+                                 "or complex128 outputs")
+        weights.append(_on_device(_standard_normal(rng, y.shape, y.dtype.kind == "c"), y.device))
+    return weights
+
+
+def _backward_gradients(outputs: list, weights: list, leaves: list, checked: list, check_grad_dtypes: bool) -> list:
+    """dL/dx of each checked input as a host array (zeros where no gradient arrives), L = Σ Re(w̄ · y) over the
+    outputs that require grad, by one backward."""
+    loss = None
+    for y, w in zip(outputs, weights):
+        if y.requires_grad:
+            term = y * Tensor._make(w.conj() if w.dtype.kind == "c" else w, False, None, 0)
+            term = (term.real if term.dtype.kind == "c" else term).sum()
+            loss = term if loss is None else loss + term
+    for i in checked:
+        leaves[i].grad = None
+    if loss is not None:
+        loss.backward()
+    for i in checked:
+        _check_grad_layout(leaves[i], i, check_grad_dtypes)
+    return [numpy.zeros(leaves[i].shape, leaves[i].dtype) if leaves[i].grad is None
+            else backend.to_numpy(leaves[i].grad.data) for i in checked]
+
+
+def _numeric_gradient(fn: Callable[..., Any], leaves: list, i: int, weights: list, eps: float,
+                      direction: Any) -> Any:
+    """dL/dx of input ``i`` by central differences (``dL/dx + i dL/dy`` for a complex input: a real and an
+    imaginary step per element), an array of its shape; with ``direction``, the 0-d derivative along it alone. The
+    input's array is perturbed in place (whatever its layout) and restored."""
+    data = leaves[i].data
+
+    def outputs() -> list:   # copied: a view of the input changes back
+        return [numpy.array(backend.to_numpy(y.data), copy=True) for y in _outputs(fn(*leaves))]
+
+    def central_difference(index: Any, step: Any) -> float:
+        original = data[index].copy()
+        data[index] = original + step
+        plus = outputs()
+        data[index] = original - step
+        minus = outputs()
+        data[index] = original
+        # Σ w·(y(x + h) - y(x - h)): summing w·y first lost a small output's change to a large one's rounding
+        # (erfcx(-7.1) = 1e22 next to erfcx(1.27) = 0.35 made that element's numeric derivative 0)
+        return sum(float(((p - m) * numpy.conj(backend.to_numpy(w))).real.sum())
+                   for p, m, w in zip(plus, minus, weights)) / (2 * eps)
+
+    if direction is not None:
+        return numpy.asarray(central_difference(..., eps * direction))
+    leaf = leaves[i]
+    gradient = numpy.zeros(leaf.shape, leaf.dtype)
+    steps = (eps, 1j * eps) if leaf.dtype.kind == "c" else (eps,)
+    for j in numpy.ndindex(leaf.shape):
+        for step in steps:
+            gradient[j] += central_difference(j, step) * (step / eps)
+    return gradient
+
+
+def _check_reentrant(fn: Callable[..., Any], leaves: list, checked: list, weights: list, analytic: dict,
+                     options: _Options) -> None:
+    """PyTorch's reentrancy check: a second backward gives the ``analytic`` gradients within ``nondet_tol``."""
+    again = _backward_gradients(_outputs(fn(*leaves)), weights, leaves, checked, options.check_grad_dtypes)
+    for i, second in zip(checked, again):
+        if not (numpy.abs(second - analytic[i]) <= options.nondet_tol).all():
+            raise GradcheckError(f"gradcheck: Backward is not reentrant, i.e., running backward with the same input "
+                                 f"and grad_output twice gives different values for input {i}, although the "
+                                 f"analytic gradient matches the numeric one. The tolerance for nondeterminism was "
+                                 f"{options.nondet_tol}.")
+
+
 def _direction(rng: numpy.random.Generator, leaf: Tensor) -> Any:
     """A random unit-norm direction of ``leaf``'s shape (complex for a complex leaf), on the host."""
-    u = rng.standard_normal(leaf.shape)
-    if leaf.dtype.kind == "c":
-        u = u + 1j * rng.standard_normal(leaf.shape)
+    u = _standard_normal(rng, leaf.shape, leaf.dtype.kind == "c")
     norm = numpy.sqrt((numpy.abs(u) ** 2).sum())
     return u / norm if norm else u
 
@@ -261,9 +301,7 @@ def _forward_gradient(fn: Callable[..., Any], leaves: list, i: int, weights: lis
     def along(tangent: Any) -> float:
         args = list(leaves)
         with forward_ad.dual_level():
-            args[i] = forward_ad.make_dual(leaf.detach(), Tensor._make(backend.to_device(tangent, leaf.device)
-                                                                      if leaf.device != backend.CPU else tangent,
-                                                                      False, None, 0))
+            args[i] = forward_ad.make_dual(leaf.detach(), _constant(tangent, leaf.device))
             return _weighted_tangents(_outputs(fn(*args)), weights)
 
     if direction is not None:
@@ -303,12 +341,7 @@ def _check_batched_grad(fn: Callable[..., Any], leaves: list, checked: list, rng
     if not outputs:
         return
     wanted = [leaves[i] for i in checked]
-    batches = []
-    for y in outputs:
-        g = rng.standard_normal((2, *y.shape))
-        if y.dtype.kind == "c":
-            g = g + 1j * rng.standard_normal((2, *y.shape))
-        batches.append(Tensor._make(backend.to_device(g, y.device) if y.device != backend.CPU else g, False, None, 0))
+    batches = [_constant(_standard_normal(rng, (2, *y.shape), y.dtype.kind == "c"), y.device) for y in outputs]
     batched = grad(outputs, wanted, batches, retain_graph=True, allow_unused=True, materialize_grads=True,
                    is_grads_batched=True)
     for b in range(2):
@@ -338,8 +371,7 @@ def _check_batched_forward_grad(fn: Callable[..., Any], leaves: list, checked: l
                              else y.detach() * 0 for y in outputs)
 
         x = leaves[i]
-        t = numpy.stack([_direction(rng, x) for _ in range(2)]).astype(x.dtype)
-        batch = Tensor._make(backend.to_device(t, x.device) if x.device != backend.CPU else t, False, None, 0)
+        batch = _constant(numpy.stack([_direction(rng, x) for _ in range(2)]).astype(x.dtype), x.device)
         try:
             batched = vmap(tangents_of)(batch)
         except RuntimeError as error:
@@ -390,14 +422,8 @@ def gradgradcheck(fn: Callable[..., Any], inputs: Sequence[Any], grad_outputs: S
         raise ValueError("gradgradcheck: no input has requires_grad=True")
     if grad_outputs is None:
         rng = numpy.random.default_rng(seed + 1)
-        grad_outputs = []
-        for y in _outputs(fn(*inputs)):
-            if y.requires_grad:
-                w = rng.standard_normal(y.shape)
-                if y.dtype.kind == "c":
-                    w = w + 1j * rng.standard_normal(y.shape)
-                grad_outputs.append(Tensor._make(backend.to_device(w, y.device) if y.device != backend.CPU else w,
-                                                 False, None, 0))
+        grad_outputs = [_constant(_standard_normal(rng, y.shape, y.dtype.kind == "c"), y.device)
+                        for y in _outputs(fn(*inputs)) if y.requires_grad]
     elif isinstance(grad_outputs, Tensor):
         grad_outputs = [grad_outputs]
     directions = []
