@@ -13,6 +13,7 @@ import collections
 import operator
 import threading
 import time
+import types
 from heapq import heapify, heappop, heappush
 from typing import Any, Callable
 
@@ -355,9 +356,12 @@ def _unflatten(spec: Any, leaves: Any) -> Any:
 
 
 def _fresh(op: Function) -> Function:
-    """A copy of a captured op without its graph state: the instance every replay reuses."""
+    """A copy of a captured op without its graph state: the instance every replay reuses. A method of the op's
+    that its forward set as an attribute (Mul's backward of a float16 array times a number) is the copy's: bound
+    to the original, it would read the original's saved arrays, freed by the capture's backward."""
     copy = type(op).__new__(type(op))
-    copy.__dict__.update({k: v for k, v in op.__dict__.items() if k not in _NOT_CAPTURED})
+    copy.__dict__.update({k: types.MethodType(v.__func__, copy) if type(v) is types.MethodType and v.__self__ is op
+                          else v for k, v in op.__dict__.items() if k not in _NOT_CAPTURED})
     return copy
 
 

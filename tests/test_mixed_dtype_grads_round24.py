@@ -192,6 +192,28 @@ def test_compiled_replays_give_the_eager_gradients(monkeypatch: pytest.MonkeyPat
             assert np.array_equal(got, want)
 
 
+def test_compiled_float16_times_a_number_replays(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A float16 array times a Python number sets its own backward when it runs (engine: PyTorch's rounding); the
+    compiled call's copy of the op kept the captured op's, whose saved arrays the first backward freed: the second
+    replay raised (TypeError), and with retain_graph it read the captured call's values."""
+    monkeypatch.setattr(codegen, "SECONDS_PER_OP", 0.0)
+
+    def fn(x, w):  # noqa: ANN001, ANN202
+        return ((x.half() * w.half()) * 0.3).float().sum()
+
+    compiled = mg.compile(fn)
+    rng = np.random.default_rng(7)
+    for _ in range(4):
+        arrays = rng.standard_normal((2, 5)).astype(np.float32)
+        got = []
+        for f in (fn, compiled):
+            x, w = (mg.tensor(a, requires_grad=True) for a in arrays)
+            f(x, w).backward()
+            got.append((x.grad.numpy(), w.grad.numpy()))
+        for a, b in zip(*got):
+            assert np.array_equal(a, b)
+
+
 def test_create_graph_gradients_are_cast_as_the_first_order_ones() -> None:
     ours, theirs = [], []
     for L, out in ((mg, ours), (torch, theirs)):

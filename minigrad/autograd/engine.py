@@ -459,7 +459,7 @@ def _shared_meta(outs: Sequence[Any], node: Function | None = None, arrays: Sequ
     """
     if node is not None:
         if node.gated_inside:   # split, unbind (outputs in their input's dtype), a compiled call
-            if _COMPLEX.live or outs[0].dtype.kind == "c":
+            if _COMPLEX.live or outs and outs[0].dtype.kind == "c":   # (a compiled call may return none)
                 _complex_gate(node, arrays, outs)
         else:
             if _COMPLEX.live or any([y.dtype.kind == "c" for y in outs]):
