@@ -45,7 +45,7 @@ def assert_close(actual: Any, expected: Any, *, allow_subclasses: bool = True, r
     options = dict(allow_subclasses=allow_subclasses, rtol=rtol, atol=atol, equal_nan=equal_nan,
                    check_device=check_device, check_dtype=check_dtype, check_stride=check_stride)
     try:
-        comparisons = _pairs(actual, expected, (), options)
+        comparisons = _comparisons(actual, expected, (), options)
     except _Failure as failure:   # (PyTorch's: inputs that cannot be compared ignore msg)
         raise failure.error() from None
     for compare in comparisons:
@@ -102,13 +102,16 @@ def _mismatch(identifier: str, extra: str, rtol: float, atol: float, absolute: A
 
 
 def _scalar_mismatch(actual: Any, expected: Any, rtol: float, atol: float) -> str:
+    """PyTorch's message for two numbers (or 0-d arrays' values) that are not close."""
     absolute = abs(actual - expected)
     relative = math.inf if expected == 0 else absolute / abs(expected)
     return _mismatch("Scalars", f"Expected {expected} but got {actual}.", rtol, atol, absolute, relative)
 
 
-def _pair(actual: Any, expected: Any, path: tuple, options: dict) -> Any:
-    """The comparison for two leaves (PyTorch's pair kinds, tried in its order), or a TypeError."""
+def _leaf_comparison(actual: Any, expected: Any, path: tuple, options: dict) -> Callable[[], None]:
+    """The comparison of two leaves by the first of PyTorch's pair kinds (None, bool, number, tensor-like, in its
+    order) that takes both, or a TypeError. Each kind checks its arguments when called (PyTorch's: those errors
+    ignore ``msg``) and returns the function that compares the values."""
     for kind in (_none_pair, _bool_pair, _number_pair, _array_pair):
         try:
             return kind(actual, expected, path, **options)
@@ -118,7 +121,8 @@ def _pair(actual: Any, expected: Any, path: tuple, options: dict) -> Any:
                               f"{type(expected)}.", path)
 
 
-def _none_pair(actual: Any, expected: Any, path: tuple, **_: Any) -> Any:
+def _none_pair(actual: Any, expected: Any, path: tuple, **_: Any) -> Callable[[], None]:
+    """PyTorch's NonePair: either input is None; both must be."""
     if actual is not None and expected is not None:
         raise _Unsupported
 
@@ -128,7 +132,8 @@ def _none_pair(actual: Any, expected: Any, path: tuple, **_: Any) -> Any:
     return compare
 
 
-def _bool_pair(actual: Any, expected: Any, path: tuple, **_: Any) -> Any:
+def _bool_pair(actual: Any, expected: Any, path: tuple, **_: Any) -> Callable[[], None]:
+    """PyTorch's BooleanPair: two Python or NumPy bools, equal."""
     if not all(isinstance(value, (bool, numpy.bool_)) for value in (actual, expected)):
         raise _Unsupported
     actual, expected = bool(actual), bool(expected)
@@ -140,7 +145,9 @@ def _bool_pair(actual: Any, expected: Any, path: tuple, **_: Any) -> Any:
 
 
 def _number_pair(actual: Any, expected: Any, path: tuple, *, rtol: Any, atol: Any, equal_nan: bool,
-                 check_dtype: bool, **_: Any) -> Any:
+                 check_dtype: bool, **_: Any) -> Callable[[], None]:
+    """PyTorch's NumberPair: two Python or NumPy numbers (int, float, complex), close within the tolerances of their
+    dtypes (int64, float64, complex128), of one type with ``check_dtype``."""
     if not all(isinstance(value, (*_NUMBER_DTYPES, numpy.number)) for value in (actual, expected)):
         raise _Unsupported
     actual, expected = (value.item() if isinstance(value, numpy.number) else value for value in (actual, expected))
@@ -162,6 +169,7 @@ def _number_pair(actual: Any, expected: Any, path: tuple, *, rtol: Any, atol: An
 
 
 def _as_tensor(value: Any) -> Tensor:
+    """``value`` as a Tensor: itself, or a NumPy/CuPy array's (no copy); anything else is not a tensor-like."""
     if isinstance(value, Tensor):
         return value
     if not (isinstance(value, numpy.ndarray) or backend.is_array(value)):
@@ -173,7 +181,10 @@ def _as_tensor(value: Any) -> Tensor:
 
 
 def _array_pair(actual: Any, expected: Any, path: tuple, *, allow_subclasses: bool, rtol: Any, atol: Any,
-                equal_nan: bool, check_device: bool, check_dtype: bool, check_stride: bool, **_: Any) -> Any:
+                equal_nan: bool, check_device: bool, check_dtype: bool, check_stride: bool,
+                **_: Any) -> Callable[[], None]:
+    """PyTorch's TensorLikePair: two Tensors or two arrays (one's type a subclass of the other's) of one shape (and
+    stride, device, dtype as asked), close elementwise after promotion to a common dtype."""
     if not (isinstance(actual, type(expected)) or isinstance(expected, type(actual))):
         raise _Unsupported
     if not allow_subclasses and type(actual) is not type(expected):
@@ -254,14 +265,17 @@ def _tensor_mismatch(a: numpy.ndarray, e: numpy.ndarray, close: numpy.ndarray, r
                      tuple(int(i) for i in numpy.unravel_index(at_relative, close.shape)))
 
 
-def _pairs(actual: Any, expected: Any, path: tuple, options: dict) -> list:
-    """The comparisons of two (possibly nested) inputs: sequences item by item, mappings key by key."""
+def _comparisons(actual: Any, expected: Any, path: tuple, options: dict) -> list[Callable[[], None]]:
+    """The comparisons of two (possibly nested) inputs, each a function that raises :class:`_Failure`: sequences
+    item by item, mappings key by key (sorted where the keys sort), leaves by :func:`_leaf_comparison`. A length or
+    key mismatch raises at once."""
     if isinstance(actual, Sequence) and not isinstance(actual, str) and isinstance(expected, Sequence) \
             and not isinstance(expected, str):
         if len(actual) != len(expected):
             raise _Failure(AssertionError, f"The length of the sequences mismatch: {len(actual)} != {len(expected)}",
                            path)
-        return [pair for i in range(len(actual)) for pair in _pairs(actual[i], expected[i], (*path, i), options)]
+        return [comparison for i in range(len(actual))
+                for comparison in _comparisons(actual[i], expected[i], (*path, i), options)]
     if isinstance(actual, Mapping) and isinstance(expected, Mapping):
         keys = set(actual.keys())
         if keys != set(expected.keys()):
@@ -271,8 +285,9 @@ def _pairs(actual: Any, expected: Any, path: tuple, options: dict) -> list:
                                            f"{sorted(additional)}", path)
         with contextlib.suppress(Exception):
             keys = sorted(keys)
-        return [pair for key in keys for pair in _pairs(actual[key], expected[key], (*path, key), options)]
-    return [_pair(actual, expected, path, options)]
+        return [comparison for key in keys
+                for comparison in _comparisons(actual[key], expected[key], (*path, key), options)]
+    return [_leaf_comparison(actual, expected, path, options)]
 
 
 def make_tensor(*shape: Any, dtype: Any, device: Any, low: float | None = None, high: float | None = None,
@@ -282,36 +297,38 @@ def make_tensor(*shape: Any, dtype: Any, device: Any, low: float | None = None, 
     (default [-9, 9) for floating and complex dtypes, where real and imaginary parts are each drawn; [-9, 10)
     for integers, clamped to the dtype's range; bools are 0 or 1). ``noncontiguous=True`` gives every second
     element of a tensor twice as long in the last dim, ``exclude_zero=True`` replaces zeros by 1 (the dtype's
-    smallest normal number for floats), ``requires_grad`` is for floating and complex dtypes only."""
+    smallest normal number for floats), ``requires_grad`` is for floating and complex dtypes only;
+    ``memory_format`` lays the result out as ``clone(memory_format=...)`` does."""
     if len(shape) == 1 and isinstance(shape[0], Sequence):
         shape = tuple(shape[0])
-    dt = backend.as_dtype(dtype, "make_tensor")
+    dtype = backend.as_dtype(dtype, "make_tensor")
     if noncontiguous and memory_format is not None:
         raise ValueError(f"The parameters `noncontiguous` and `memory_format` are mutually exclusive, but got "
                          f"noncontiguous={noncontiguous} and memory_format={memory_format}")
-    exact = dt.kind in "biu"
+    exact = dtype.kind in "biu"
     if requires_grad and exact:
-        raise ValueError(f"`requires_grad=True` is not supported for boolean and integral dtypes, but got dtype={dt}")
-    if dt.kind not in "biufc":
-        raise TypeError(f"The requested dtype '{dt}' is not supported by torch.testing.make_tensor().")
+        raise ValueError(f"`requires_grad=True` is not supported for boolean and integral dtypes, but got "
+                         f"dtype={dtype}")
+    if dtype.kind not in "biufc":
+        raise TypeError(f"The requested dtype '{dtype}' is not supported by torch.testing.make_tensor().")
     noncontiguous = noncontiguous and math.prod(shape) > 1
     if noncontiguous:
         shape = (*shape[:-1], 2 * shape[-1])
-    if dt.kind == "b":
+    if dtype.kind == "b":
         lowest, highest, default = 0, 2, (0, 2)
     elif exact:
-        info = numpy.iinfo(dt)
-        lowest, highest, default = int(info.min), int(info.max) + (dt != numpy.int64), (-9, 10)
+        info = numpy.iinfo(dtype)
+        lowest, highest, default = int(info.min), int(info.max) + (dtype != numpy.int64), (-9, 10)
     else:
-        info = numpy.finfo(dt)   # (a complex dtype's: its real part's)
+        info = numpy.finfo(dtype)   # (a complex dtype's: its real part's)
         lowest, highest, default = float(info.min), float(info.max), (-9, 9)
-    low, high = _interval(low, high, default, lowest, highest, dt)
+    low, high = _interval(low, high, default, lowest, highest, dtype)
     if exact:
-        result = randint(math.ceil(low), math.ceil(high), shape, dtype=dt, device=device)
+        result = randint(math.ceil(low), math.ceil(high), shape, dtype=dtype, device=device)
     else:
-        result = empty(shape, dtype=dt, device=device)
+        result = empty(shape, dtype=dtype, device=device)
         # (a complex tensor's real and imaginary parts side by side, a 0-d one's too)
-        parts = result.data.reshape(-1).view(result.data.real.dtype) if dt.kind == "c" else result.data
+        parts = result.data.reshape(-1).view(result.data.real.dtype) if dtype.kind == "c" else result.data
         drawn = empty(parts.shape, dtype=parts.dtype, device=device)
         if high - low >= float(info.max):   # (PyTorch's: a range wider than the dtype's largest is drawn halved)
             drawn = drawn.uniform_(low / 2, high / 2) * 2
@@ -330,18 +347,18 @@ def make_tensor(*shape: Any, dtype: Any, device: Any, low: float | None = None, 
 
 
 def _interval(low: float | None, high: float | None, default: tuple, lowest: float, highest: float,
-              dt: numpy.dtype) -> tuple:
+              dtype: numpy.dtype) -> tuple:
     """make_tensor's [low, high), checked and clamped to [lowest, highest) as PyTorch's."""
     low, high = default[0] if low is None else low, default[1] if high is None else high
     if any(isinstance(v, float) and math.isnan(v) for v in (low, high)):
         raise ValueError(f"`low` and `high` cannot be NaN, but got low={low} and high={high}")
-    if low == high and dt.kind in "fc":
+    if low == high and dtype.kind in "fc":
         warnings.warn("Passing `low==high` to `torch.testing.make_tensor` for floating or complex types is "
                       "deprecated since 2.1 and will be removed in 2.3. Use `torch.full(...)` instead.",
                       FutureWarning, stacklevel=3)
     elif low >= high:
         raise ValueError(f"`low` must be less than `high`, but got {low} >= {high}")
     elif high < lowest or low >= highest:
-        raise ValueError(f"The value interval specified by `low` and `high` is [{low}, {high}), but {dt} only "
+        raise ValueError(f"The value interval specified by `low` and `high` is [{low}, {high}), but {dtype} only "
                          f"supports [{lowest}, {highest})")
     return min(max(low, lowest), highest), min(max(high, lowest), highest)
