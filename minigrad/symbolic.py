@@ -37,7 +37,7 @@ def sym_float(a: Any) -> float:
     return builtins.float(_number(a, "sym_float"))
 
 
-def _numbers(a: Any, b: Any, name: str) -> bool:
+def _either_float(a: Any, b: Any, name: str) -> bool:
     """Whether either of the two numbers is a float (AssertionError, as PyTorch's, for anything else)."""
     for value in (a, b):
         if not isinstance(value, _NUMBERS):
@@ -47,16 +47,19 @@ def _numbers(a: Any, b: Any, name: str) -> bool:
 
 def sym_max(a: Any, b: Any) -> Any:
     """The larger of two numbers, a float if either is one (``sym_max(1, 0.5)`` is 1.0), as ``torch.sym_max``."""
-    is_float = _numbers(a, b, "sym_max")
-    larger = builtins.max(a, b)
-    return builtins.float(larger) if is_float else larger
+    return _pick(builtins.max, a, b, "sym_max")
 
 
 def sym_min(a: Any, b: Any) -> Any:
     """The smaller of two numbers, a float if either is one, as ``torch.sym_min``."""
-    is_float = _numbers(a, b, "sym_min")
-    smaller = builtins.min(a, b)
-    return builtins.float(smaller) if is_float else smaller
+    return _pick(builtins.min, a, b, "sym_min")
+
+
+def _pick(choose: Any, a: Any, b: Any, name: str) -> Any:
+    """``choose(a, b)`` (max or min), as a float if either number is one."""
+    is_float = _either_float(a, b, name)
+    chosen = choose(a, b)
+    return builtins.float(chosen) if is_float else chosen
 
 
 def sym_not(a: Any) -> bool:
