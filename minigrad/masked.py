@@ -204,6 +204,16 @@ def norm(input: Tensor, ord: float | None = 2.0, dim: Any = None, *, keepdim: bo
                                  bool(keepdim), dtype=input.dtype if dtype is None else dtype)
 
 
+def _is_floating(dtype: Any) -> bool:
+    """Whether ``dtype`` is a float or complex dtype."""
+    return numpy.dtype(dtype).kind in "fc"
+
+
+def _real_dtype(dtype: Any) -> numpy.dtype:
+    """The dtype of ``dtype``'s real part (float32 for complex64; a real dtype itself)."""
+    return numpy.empty(0, dtype).real.dtype
+
+
 def _std_var(input: Tensor, dim: Any, unbiased: bool | None, correction: float | None, keepdim: bool,  # noqa: A002
              dtype: Any, mask: Tensor | None, take_sqrt: bool) -> Tensor:
     """PyTorch's masked variance (standard deviation): Σ|x - mean|² / max(count - correction, 0)."""
@@ -213,32 +223,26 @@ def _std_var(input: Tensor, dim: Any, unbiased: bool | None, correction: float |
     if numpy.dtype(input.dtype) == numpy.bool_:
         raise RuntimeError(f"masked.{'std' if take_sqrt else 'var'}: a bool input is not supported (as PyTorch, which "
                            f"cannot subtract bools); convert it with .float() first")
-    def floating(dt: Any) -> bool:
-        return numpy.dtype(dt).kind in "fc"
-
-    def real(dt: Any) -> Any:
-        return numpy.empty(0, dt).real.dtype
-
     # Each step with PyTorch's result dtype (NumPy's int / int and int - float32 are float64): the mean in the
     # sum's dtype (the default dtype for an integer sum), the deviations in the input's and the mean's promoted
     # dtype (a complex input stays complex, even with a real dtype=), their squares summed in dtype (float32
     # for an integer dtype), the result cast to dtype, its square root in the default dtype if that is integral.
     if dtype is None:
-        dtype = input.dtype if floating(input.dtype) else mg.float32
-    compute_dtype = dtype if floating(dtype) else mg.float32
+        dtype = input.dtype if _is_floating(input.dtype) else mg.float32
+    compute_dtype = dtype if _is_floating(dtype) else mg.float32
     sample_total = sum(input, dim, keepdim=True, dtype=dtype, mask=mask)
-    mean_dtype = sample_total.dtype if floating(sample_total.dtype) else mg.get_default_dtype()
-    sample_mean = sample_total.to(mean_dtype) / _count(input, dim, True, mask).to(real(mean_dtype))
-    x_dtype = mean_dtype if not floating(input.dtype) else mg.promote_types(input.dtype, mean_dtype)
-    x = input.to(x_dtype) - sample_mean.to(x_dtype)
-    total = sum(x * x.conj(), dim, keepdim=keepdim, dtype=compute_dtype, mask=mask)
-    count = _count(input, dim, keepdim, mask).to(real(total.dtype))
+    mean_dtype = sample_total.dtype if _is_floating(sample_total.dtype) else mg.get_default_dtype()
+    sample_mean = sample_total.to(mean_dtype) / _count(input, dim, True, mask).to(_real_dtype(mean_dtype))
+    deviation_dtype = mean_dtype if not _is_floating(input.dtype) else mg.promote_types(input.dtype, mean_dtype)
+    deviations = input.to(deviation_dtype) - sample_mean.to(deviation_dtype)
+    total = sum(deviations * deviations.conj(), dim, keepdim=keepdim, dtype=compute_dtype, mask=mask)
+    count = _count(input, dim, keepdim, mask).to(_real_dtype(total.dtype))
     if correction != 0:
         count = mg.maximum(count - correction, mg.zeros((), dtype=count.dtype, device=count.device))
     output = (total / count).to(dtype)
     if not take_sqrt:
         return output
-    return mg.sqrt(output if floating(output.dtype) else output.to(mg.get_default_dtype()))
+    return mg.sqrt(output if _is_floating(output.dtype) else output.to(mg.get_default_dtype()))
 
 
 def var(input: Tensor, dim: Any = None, unbiased: bool | None = None, *, correction: float | None = None,  # noqa: A002
