@@ -81,8 +81,9 @@ def empty_cache() -> None:
         cp.get_default_pinned_memory_pool().free_all_blocks()
 
 
-def _index(device: Any, what: str) -> int:
-    """The GPU index ``device`` names (None: the current GPU; an index, ``"cuda:N"``, an ``mg.device``)."""
+def _gpu_index(device: Any, what: str) -> int:
+    """The GPU index ``device`` names (None: the current GPU; an index, ``"cuda:N"``, an ``mg.device``), with CuPy
+    loaded first (PyTorch's RuntimeError without a GPU)."""
     _cupy(what)
     return current_device() if device is None else _device_index(device, what)
 
@@ -120,7 +121,7 @@ class _CudaDeviceProperties:
 def get_device_properties(device: Any = None) -> _CudaDeviceProperties:
     """GPU ``device``'s properties (None: the current GPU), as ``torch.cuda.get_device_properties``:
     ``.name``, ``.major``/``.minor``, ``.total_memory`` (bytes), ``.multi_processor_count`` …"""
-    index = _index(device, "get_device_properties")
+    index = _gpu_index(device, "get_device_properties")
     return _CudaDeviceProperties(_cupy("get_device_properties").cuda.runtime.getDeviceProperties(index))
 
 
@@ -133,7 +134,7 @@ def get_device_capability(device: Any = None) -> tuple[int, int]:
 def mem_get_info(device: Any = None) -> tuple[int, int]:
     """``(free, total)`` bytes of GPU ``device``'s memory, as the driver reports them (CUDA's
     ``cudaMemGetInfo``), as ``torch.cuda.mem_get_info``."""
-    index = _index(device, "mem_get_info")
+    index = _gpu_index(device, "mem_get_info")
     cp = _cupy("mem_get_info")
     with cp.cuda.Device(index):
         free, total = cp.cuda.runtime.memGetInfo()
@@ -164,8 +165,8 @@ class device:  # noqa: N801 - PyTorch's name
 def device_of(obj: Any) -> device:
     """``with mg.cuda.device_of(x):``: the GPU of tensor ``x`` is the current one inside (a CPU tensor: no change),
     as ``torch.cuda.device_of``."""
-    on = obj.device
-    return device(on.index or 0 if on.type == "cuda" else -1)
+    placed = obj.device
+    return device((placed.index or 0) if placed.type == "cuda" else -1)
 
 
 def is_initialized() -> bool:
@@ -205,7 +206,7 @@ def _pool_bytes(device: Any, what: str, total: bool) -> int:
     cp = backend.cupy_module(required=False)
     if cp is None:
         return 0
-    with cp.cuda.Device(_index(device, what)):
+    with cp.cuda.Device(_gpu_index(device, what)):
         pool = cp.get_default_memory_pool()
         return int(pool.total_bytes() if total else pool.used_bytes())
 
