@@ -309,8 +309,13 @@ def accumulate(tensor: Tensor, g: Tensor) -> None:
             total._view = ()
         return
     first = tensor._grad = Clone()(g)
-    if tensor.is_leaf:   # PyTorch's AccumulateGrad copies into a new tensor there (a retain_grad() one clones)
-        respelled(first, g, "clone", "torch::autograd::CopyBackwards")
+    if not tensor.is_leaf:   # retain_grad(): PyTorch's hook clones in C order (grad.clone(MemoryFormat::Contiguous))
+        if first.data.size > 1 and not first.data.flags.c_contiguous:
+            first.data = backend.array_module(first.data).ascontiguousarray(first.data)
+            first._view = ()
+        return
+    # PyTorch's AccumulateGrad copies into a new tensor
+    respelled(first, g, "clone", "torch::autograd::CopyBackwards")
     data = tensor.data   # PyTorch's layout contract: the tensor's strides where its elements are dense (a transposed
     # or channels-last leaf), else C order
     if first.data.strides != data.strides and first.data.size > 1 and dense_layout(data):

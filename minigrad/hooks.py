@@ -240,6 +240,12 @@ def _add_to_retained(tensor: Tensor, g: Any) -> None:
     """A ``retain_grad`` non-leaf's ``.grad`` accumulates over backward calls out of place, as PyTorch's
     retain_grad hook (``grad = grad + new``): a ``.grad`` held from an earlier backward keeps its value."""
     if tensor._grad is None:
+        if backend.is_array(g) and g.size > 1:
+            # a contiguous clone, as PyTorch's hook (grad.clone(MemoryFormat::Contiguous)): C order whatever the
+            # tensor's layout (a leaf's first .grad takes the leaf's strides instead: _add_to_grad)
+            g = backend.array_module(g).array(g, dtype=tensor.data.dtype, order="C", copy=True)
+            tensor._grad = Tensor._make(g, False, None, 0)
+            return
         _add_to_grad(tensor, g)
         return
     total = tensor._grad.data + g

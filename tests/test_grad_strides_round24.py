@@ -92,3 +92,26 @@ def test_frozen_weight_keeps_the_layout_rule() -> None:
         w = _leaf(lib, (4, 5), 1).detach()
         grad, = lib.autograd.grad((x.T @ w).sin().sum(), x)
         assert grad.is_contiguous() and grad.view(-1).shape == (12,)
+
+
+@pytest.mark.parametrize("create_graph", [False, True])
+@pytest.mark.filterwarnings(r"ignore:Using backward\(\) with create_graph")
+@pytest.mark.parametrize("view", ["transposed", "channels_last", "elementwise of transposed"])
+def test_retained_grad_is_a_contiguous_clone_as_torch(view: str, create_graph: bool) -> None:
+    # a non-leaf's retain_grad() .grad: PyTorch's hook clones the gradient in C order (a leaf's first .grad takes
+    # the leaf's strides instead); ours took the tensor's strides, so y.grad.view(-1) raised
+    got = {}
+    for lib in (torch, mg):
+        x = _leaf(lib, (2, 3, 4, 5), 0)
+        if view == "channels_last":
+            y = x.contiguous(memory_format=lib.channels_last)
+        else:
+            y = x.transpose(1, 3) * 2.0 if view.startswith("elementwise") else x.transpose(1, 3)
+        y.retain_grad()
+        (y.sin() * y).sum().backward(create_graph=create_graph, retain_graph=True)
+        first = _layout(y.grad), y.grad.detach().numpy().copy()
+        (y.sin() * y).sum().backward()   # accumulated: .grad + new, still C order
+        got[lib] = first, _layout(y.grad), y.grad.detach().numpy().copy()
+    assert got[mg][0][0] == got[torch][0][0] and got[mg][1] == got[torch][1]
+    np.testing.assert_allclose(got[mg][0][1], got[torch][0][1], rtol=1e-12)
+    np.testing.assert_allclose(got[mg][2], got[torch][2], rtol=1e-12)
