@@ -151,16 +151,16 @@ class ContinuousBernoulli(ExponentialFamily):
         if self._validate_args:
             self._validate_sample(value)
         value = value_like(value, self.probs)
-        cut_probs, wide = self._wide_cut_probs(), value.astype(mg.float64)
-        cdfs = ((cut_probs.pow(wide) * (1.0 - cut_probs).pow(1.0 - wide) + cut_probs - 1.0)
+        cut_probs, wide_value = self._wide_cut_probs(), value.astype(mg.float64)
+        cdfs = ((cut_probs.pow(wide_value) * (1.0 - cut_probs).pow(1.0 - wide_value) + cut_probs - 1.0)
                 / (2.0 * cut_probs - 1.0)).astype(value.dtype)
         unbounded = mg.where(self._outside_unstable_region(), cdfs, value)
         return mg.where(value.le(0.0), mg.zeros_like(value), mg.where(value.ge(1.0), mg.ones_like(value), unbounded))
 
     def icdf(self, value: Tensor) -> Tensor:
         value = value_like(value, self.probs)
-        cut_probs, wide = self._wide_cut_probs(), value.astype(mg.float64)
-        inverse = (((-cut_probs + wide * (2.0 * cut_probs - 1.0)).log1p() - (-cut_probs).log1p())
+        cut_probs, wide_value = self._wide_cut_probs(), value.astype(mg.float64)
+        inverse = (((-cut_probs + wide_value * (2.0 * cut_probs - 1.0)).log1p() - (-cut_probs).log1p())
                    / (cut_probs.log() - (-cut_probs).log1p())).astype(value.dtype)
         return mg.where(self._outside_unstable_region(), inverse, value)
 

@@ -63,14 +63,14 @@ class Geometric(BinaryParameters, Distribution):
         return value * (-probs).log1p() + self.probs.log()
 
     def entropy(self) -> Tensor:
-        """H(p) / p, the binary entropy of one trial over p: two positive terms, so neither end cancels.
+        """H(p) / p, the binary entropy of one trial over p, as two positive terms: neither end cancels (a
+        difference such as softplus(l) - l p loses float32's digits near p = 1: 4% at p = 1 - 1.4e-6).
 
-        Given ``probs``: -log p - (1 - p) log1p(-p) / p, from p itself (the logits are those of p clamped to
-        [eps, 1 - eps], so below eps a quotient of them was eps-sized over p: float32 p = 1e-10 gave 1208 for
-        24.03, float64 p = 1e-300 gave 2e284 for 691.8; PyTorch's give 0). Given ``logits`` l: softplus(-l) +
-        e^-l softplus(l), whose second term is 1 to double precision below l = -30 (dividing by p = sigmoid(l)
-        gave NaN once p underflowed, l = -800 for 801; PyTorch's give 0 from l = -37 down). Both keep float32
-        digits near p = 1, where softplus(l) - l p cancelled (4% off at p = 1 - 1.4e-6)."""
+        Given ``probs``: -log p - (1 - p) log1p(-p) / p, from p itself, not from the logits: those are p's clamped
+        to [eps, 1 - eps], so a quotient of them is eps-sized over p below eps (float32 p = 1e-10: 1208 for 24.03).
+        Given ``logits`` l: softplus(-l) + e^-l softplus(l), whose second term is 1 to double precision below
+        l = -30 and is taken as 1 there (e^-l overflows further down, and p = sigmoid(l) underflows, so no division
+        by p). PyTorch's give 0 below eps and from l = -37 down."""
         if self._param is self.__dict__.get("probs"):
             p = self.probs
             inside = (p > 0) & (p < 1)
