@@ -510,6 +510,7 @@ def _pointwise_loss(name: str, input: Any, target: Any, size_average: Any, reduc
     input = _tensor(input, name)
     if not takes_complex:
         _not_complex(input, name)
+    shape = input.shape   # (weight's, as PyTorch checks it: before the expansion below)
     if not isinstance(target, (int, float)):   # a Python number is meant to broadcast
         target = _in_input_category(_as_operand(target, input, name), input)
         if not takes_complex:   # a complex target of a real input: no kernel either
@@ -520,12 +521,14 @@ def _pointwise_loss(name: str, input: Any, target: Any, size_average: Any, reduc
         if not takes_complex and input.dtype.kind in "biu" and target.dtype.kind in "biu":   # nor integers
             raise NoIntegerKernelError(f"{name}: input and target must not both be integers, got {input.dtype} and "
                                        f"{target.dtype} (PyTorch's kernel is not implemented for integers)")
+        if input.shape != target.shape:   # expanded first, as PyTorch's: a float16 target's gradient is then rounded
+            input, target = mg.broadcast_tensors(input, target)   # per element before the sum over the expansion
     errors = error(input - target)
     if weight is None:
         return reduce_loss(errors, reduction)
     weight = _as_operand(weight, input, name, "weight")
-    if tuple(getattr(weight, "shape", ())) != input.shape:
-        raise ValueError(f"{name}: weight must have the input's shape {input.shape}, got "
+    if tuple(getattr(weight, "shape", ())) != shape:
+        raise ValueError(f"{name}: weight must have the input's shape {shape}, got "
                          f"{tuple(getattr(weight, 'shape', ()))}")
     weighted = errors * weight
     return weighted.sum() / weight.sum() if reduction == "mean" else reduce_loss(weighted, reduction)
@@ -551,6 +554,8 @@ def smooth_l1_loss(input: Tensor, target: Any, size_average: bool | None = None,
     target = _not_complex(_in_input_category(_as_operand(target, input, name), input), name)   # PyTorch's kernel
     _broadcast_shape(input, target, name)
     _warn_if_broadcast(input, target, name)
+    if input.shape != target.shape:   # expanded first, as PyTorch's (_pointwise_loss)
+        input, target = mg.broadcast_tensors(input, target)
     difference = input - target
     distance = difference.abs()
     if beta == 0:
@@ -577,6 +582,8 @@ def huber_loss(input: Tensor, target: Any, reduction: str = "mean", delta: float
     _broadcast_shape(input, target, name)
     _warn_if_broadcast(input, target, name)
     _complex_into_real(name, input, target)
+    if input.shape != target.shape:   # expanded first, as PyTorch's (_pointwise_loss)
+        input, target = mg.broadcast_tensors(input, target)
     if target.dtype != input.dtype:   # PyTorch's huber_loss computes in the input's dtype (f32 input, f64 target: f32)
         target = target.astype(input.dtype)
     difference = input - target

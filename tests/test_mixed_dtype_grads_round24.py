@@ -266,6 +266,24 @@ def test_a_half_module_meeting_float32_values_gets_pytorchs_gradients() -> None:
         assert np.array_equal(_bits(got), _bits(want))
 
 
+@pytest.mark.parametrize("loss", ["mse_loss", "l1_loss", "smooth_l1_loss"])
+@pytest.mark.parametrize("shape", [(12,), (40, 1)])
+def test_a_broadcast_float16_target_is_expanded_first(loss: str, shape: tuple) -> None:
+    """PyTorch's pointwise losses expand input and target to one shape first: the float16 target's gradient is then
+    rounded per element before the expansion sums it (it was summed in float32 and rounded once: 1 step off)."""
+    rng = np.random.default_rng(len(shape))
+    a, b = rng.standard_normal((40, 12)).astype(np.float32), rng.standard_normal(shape).astype(np.float16)
+    got = []
+    for L in (mg, torch):
+        x, y = L.tensor(a, requires_grad=True), L.tensor(b, requires_grad=True)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")   # both warn of the broadcast
+            getattr(L.nn.functional, loss)(x, y).backward()
+        got.append((x.grad.numpy(), y.grad.numpy()))
+    for ours, theirs in zip(*got):
+        assert ours.dtype == theirs.dtype and np.array_equal(_bits(ours), _bits(theirs))
+
+
 def test_programs_of_one_dtype_each_leave_the_gate_off(monkeypatch: pytest.MonkeyPatch) -> None:
     """A float32 program and a float64 one in the same process pay nothing (the shape cache's hit stays one test);
     a float16 tensor made to require grad, or a module cast to float16, turns the gate on for the ops that follow."""
