@@ -84,17 +84,26 @@ def jvp(func: Callable, inputs: Any, v: Any = None, create_graph: bool = False, 
                                f"dtype {out.dtype}")
     if create_graph:
         return _jvp_with_graph(outputs, is_outputs_tuple, inputs, v, strict)
+    products = None
     if all(t.dtype.kind == "f" for t in inputs + outputs) and \
             all(vi.dtype == x.dtype for vi, x in zip(v or (), inputs)):
         # PyTorch's double-backward trick where every op has a higher-order rule: a NaN or inf derivative then
         # stays in its own elements (J's rows would spread it: 0 * NaN) and ops run under no_grad count for nothing
         try:
             with record_grad():
-                products = _jvp_with_graph(outputs, True, inputs, v, strict, create_graph=False)[1]
-        except NotImplementedError:   # an op without one: the rows of J below
+                products = _detached(_jvp_with_graph(outputs, True, inputs, v, strict, create_graph=False)[1])
+        except NotImplementedError:   # an op without one: from the rows of J
             pass
-        else:
-            return _unpack(_detached(outputs), is_outputs_tuple), _unpack(_detached(products), is_outputs_tuple)
+    if products is None:
+        products = _jvp_by_rows(outputs, inputs, v, strict)
+    return _unpack(_detached(outputs), is_outputs_tuple), _unpack(products, is_outputs_tuple)
+
+
+def _jvp_by_rows(outputs: tuple, inputs: tuple, v: tuple | None, strict: bool) -> tuple:
+    """J·v, one Tensor per output of its shape and dtype, from the rows of J: one backward per output element
+    (two for a complex output, whose rows give ∂y/∂z and ∂y/∂z*), for what the double-backward trick does not
+    take (complex values, ops without a higher-order rule). ``v``: one Tensor per input (None: 1 for a single
+    one-element input)."""
     for x, vi in zip(inputs, v or ()):   # PyTorch's double-backward trick refuses these as grad_outputs
         if x.is_complex() != vi.is_complex():
             raise RuntimeError(f"jvp: for complex tensors, both v and the input must be complex or both real (as "
@@ -119,13 +128,10 @@ def jvp(func: Callable, inputs: Any, v: Any = None, create_graph: bool = False, 
     if strict:   # PyTorch's order: an input no output depends on, then an output no input reaches
         for j, reached in enumerate(used):
             if not reached:
-                raise RuntimeError(f"The output of the user-provided function is independent of input {j}. "
-                                   "This is not allowed in strict mode.")
+                raise RuntimeError(_INDEPENDENT["back"].format(i=j))
         for i in unreached:
-            raise RuntimeError(f"The gradient with respect to the input is independent of entry {i} in the "
-                               "grad_outputs when using the double backward trick to compute forward mode "
-                               "gradients. This is not allowed in strict mode.")
-    return _unpack(_detached(outputs), is_outputs_tuple), _unpack(tuple(result), is_outputs_tuple)
+            raise RuntimeError(_INDEPENDENT["back_trick"].format(i=i))
+    return tuple(result)
 
 
 def jacobian(func: Callable, inputs: Any, create_graph: bool = False, strict: bool = False,
@@ -347,26 +353,6 @@ def _validate_v(v: tuple, other: tuple, is_other_tuple: bool) -> None:
                                f"{tuple(el_v.shape)}.")
 
 
-def _check_requires_grad(tensors: tuple, kind: str, strict: bool) -> None:
-    """PyTorch's ``_check_requires_grad``: with ``strict``, each of ``tensors`` (the gradients of the inputs or the
-    first derivatives of a hessian, vhp or hvp) must exist and require grad; its messages."""
-    if not strict:
-        return
-    for i, t in enumerate(tensors):
-        if t is None:
-            raise RuntimeError(f"The output of the user-provided function is independent of input {i}. This is not "
-                               "allowed in strict mode.")
-        if not t.requires_grad:
-            if kind == "jacobian":
-                raise RuntimeError("While computing the hessian, found that the jacobian of the user-provided function "
-                                   f"with respect to input {i} is independent of the input. This is not allowed in "
-                                   "strict mode. You should ensure that your function is twice differentiable and "
-                                   "that the jacobian depends on the inputs (this would be violated by a linear "
-                                   "function for example).")
-            raise RuntimeError(f"The gradient with respect to input {i} is independent of the inputs of the "
-                               "user-provided function. This is not allowed in strict mode.")
-
-
 # PyTorch's messages for a missing gradient in strict mode, by the backward pass that found it
 _INDEPENDENT = {
     "back": "The output of the user-provided function is independent of input {i}. This is not allowed in strict "
@@ -381,6 +367,32 @@ _INDEPENDENT = {
 }
 
 
+def _check_requires_grad(tensors: tuple, kind: str, strict: bool) -> None:
+    """PyTorch's ``_check_requires_grad``: with ``strict``, each of ``tensors`` (the gradients of the inputs or the
+    first derivatives of a hessian, vhp or hvp) must exist and require grad; its messages."""
+    if not strict:
+        return
+    for i, t in enumerate(tensors):
+        if t is None:
+            raise RuntimeError(_INDEPENDENT["back"].format(i=i))
+        if not t.requires_grad:
+            if kind == "jacobian":
+                raise RuntimeError("While computing the hessian, found that the jacobian of the user-provided function "
+                                   f"with respect to input {i} is independent of the input. This is not allowed in "
+                                   "strict mode. You should ensure that your function is twice differentiable and "
+                                   "that the jacobian depends on the inputs (this would be violated by a linear "
+                                   "function for example).")
+            raise RuntimeError(f"The gradient with respect to input {i} is independent of the inputs of the "
+                               "user-provided function. This is not allowed in strict mode.")
+
+
+def _without_graph(what: str, i: int) -> str:
+    """PyTorch's strict-mode message for a ``what`` ("jacobian" or "hessian") result without a graph under
+    ``create_graph=True``."""
+    return (f"The {what} of the user-provided function is independent of input {i}. This is not allowed in strict "
+            "mode when create_graph=True.")
+
+
 def _fill_in_zeros(grads: tuple, refs: tuple, strict: bool, create_graph: bool, stage: str) -> tuple:
     """PyTorch's ``_fill_in_zeros``: zeros like ``refs[i]`` where ``grads[i]`` is None; with ``strict`` a None
     raises, and so does (with ``create_graph``) a result without a graph, with the message of the ``stage``."""
@@ -391,9 +403,7 @@ def _fill_in_zeros(grads: tuple, refs: tuple, strict: bool, create_graph: bool, 
                 raise RuntimeError(_INDEPENDENT[stage].format(i=i))
             g = _zeros_like(ref)
         elif strict and create_graph and not g.requires_grad:
-            what = "hessian" if stage.startswith("double") else "jacobian"
-            raise RuntimeError(f"The {what} of the user-provided function is independent of input {i}. This is not "
-                               "allowed in strict mode when create_graph=True.")
+            raise RuntimeError(_without_graph("hessian" if stage.startswith("double") else "jacobian", i))
         result.append(_wrap(g))
     return tuple(result)
 
@@ -424,8 +434,7 @@ def _jacobian_rows_with_graph(i: int, out: Tensor, inputs: tuple, strict: bool) 
         grads = _grads((out,), inputs, (one_hot.reshape(out.shape),), retain_graph=True, create_graph=True)
         for j, (g, x) in enumerate(zip(grads, inputs)):
             if g is not None and strict and not g.requires_grad:   # PyTorch's message names the output's index
-                raise RuntimeError(f"The jacobian of the user-provided function is independent of input {i}. This is "
-                                   "not allowed in strict mode when create_graph=True.")
+                raise RuntimeError(_without_graph("jacobian", i))
             if g is None:
                 if strict:
                     raise RuntimeError(f"Output {i} of the user-provided function is independent of input {j}. "
