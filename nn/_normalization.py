@@ -68,8 +68,8 @@ def _centered(x: Tensor, axes: tuple) -> tuple[Tensor, Tensor]:
     first = x.detach()[tuple(slice(0, 1) if axis in axes else slice(None) for axis in range(x.ndim))]
     shifted = x - first
     mean = shifted.mean(axis=axes, keepdims=True)
-    # of mean.detach(), not under no_grad: an op under no_grad on a tensor carrying tangents made jacfwd(jacfwd(...))
-    # of layer_norm/group_norm/batch_norm refuse (forward AD differentiates through no_grad)
+    # mean.detach() rather than an op under no_grad: forward AD differentiates through no_grad, and refuses an op
+    # there on a tensor carrying tangents (jacfwd(jacfwd(...)) of layer_norm, group_norm, batch_norm)
     return shifted - mean, first + mean.detach()
 
 
@@ -335,11 +335,16 @@ class BatchNorm(mg.Function):
         return tuple(grads)
 
 
+CHANNEL_ROW_LENGTH = 512   # :func:`_channel_rows`: at most this many entries per line (unless C alone is more)
+CHANNEL_ROWS_FROM = 65536   # :func:`_channel_rows`: from this many entries of x
+
+
 def _channel_rows(x: Any) -> Any:
     """A channels-last x (N, C, *S of 3 or more dims: C its fastest dim, every dim dense) as a 2-D view
-    (N·∏S / R, R·C): R positions' channels per line, R the largest power of two up to 512 / C that divides N·∏S (a
-    NumPy pass over lines of a few channels runs its inner loop that few times: 2-3x slower); None for any other
-    layout, and below ``CHANNEL_ROWS_FROM`` entries (the tiled vectors cost more than they save)."""
+    (N·∏S / R, R·C): R positions' channels per line, R the largest power of two up to ``CHANNEL_ROW_LENGTH`` / C
+    that divides N·∏S (a NumPy pass over lines of a few channels runs its inner loop that few times: 2-3x slower);
+    None for any other layout, and below ``CHANNEL_ROWS_FROM`` entries (the tiled vectors cost more than they
+    save)."""
     if x.ndim < 3 or x.size < CHANNEL_ROWS_FROM:
         return None
     moved = x.transpose(0, *range(2, x.ndim), 1)
@@ -347,13 +352,9 @@ def _channel_rows(x: Any) -> Any:
         return None
     positions, channels = x.size // x.shape[1], x.shape[1]
     repeats = 1
-    while 2 * repeats * channels <= CHANNEL_ROW and positions % (2 * repeats) == 0:
+    while 2 * repeats * channels <= CHANNEL_ROW_LENGTH and positions % (2 * repeats) == 0:
         repeats *= 2
     return moved.reshape(positions // repeats, repeats * channels)
-
-
-CHANNEL_ROW = 512   # :func:`_channel_rows`: at most this many entries per line (unless C alone is more)
-CHANNEL_ROWS_FROM = 65536   # :func:`_channel_rows`: from this many entries of x
 
 
 class BatchNormEval(mg.Function):
