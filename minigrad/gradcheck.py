@@ -94,10 +94,8 @@ def _gradcheck(fn: Callable[..., Any], inputs: Sequence[Any], options: _Options)
     atol, rtol = options.atol, options.rtol
     if not callable(fn):
         raise TypeError(f"gradcheck: fn must be callable, got {type(fn).__name__}")
-    leaves = _float64_leaves(inputs)
-    checked = [i for i, x in enumerate(leaves) if isinstance(x, Tensor) and x.requires_grad]
-    if not checked:
-        raise ValueError("gradcheck: no input has requires_grad=True")
+    leaves = _float64_leaves(_input_list(inputs, "gradcheck"))
+    checked = _requiring_grad(leaves, "gradcheck")
     rng = numpy.random.default_rng(options.seed)
     first = _outputs(fn(*leaves))
     weights = _output_weights(first, rng)
@@ -133,14 +131,27 @@ def _gradcheck(fn: Callable[..., Any], inputs: Sequence[Any], options: _Options)
     return True
 
 
-def _float64_leaves(inputs: Any) -> list:
-    """``inputs`` (a Tensor or a list or tuple) with each float or complex Tensor copied to float64 (complex128) as
-    a leaf that requires grad where it did; other inputs as they are."""
-    if isinstance(inputs, Tensor):   # one Tensor, as torch.autograd.gradcheck takes it
+def _input_list(inputs: Any, what: str) -> list:
+    """``inputs`` as a list: a list or tuple, or one Tensor (as torch.autograd.gradcheck takes it); TypeError
+    otherwise."""
+    if isinstance(inputs, Tensor):
         inputs = (inputs,)
     if not isinstance(inputs, (list, tuple)):
-        raise TypeError(f"gradcheck: inputs must be a Tensor or a list or tuple of Tensors, got "
-                        f"{type(inputs).__name__}")
+        raise TypeError(f"{what}: inputs must be a Tensor or a list or tuple of Tensors, got {type(inputs).__name__}")
+    return list(inputs)
+
+
+def _requiring_grad(inputs: list, what: str) -> list:
+    """The indices of the inputs that are Tensors requiring grad (the ones checked); ValueError if none is."""
+    checked = [i for i, x in enumerate(inputs) if isinstance(x, Tensor) and x.requires_grad]
+    if not checked:
+        raise ValueError(f"{what}: no input has requires_grad=True")
+    return checked
+
+
+def _float64_leaves(inputs: list) -> list:
+    """``inputs`` with each float or complex Tensor copied to float64 (complex128) as a leaf that requires grad
+    where it did; other inputs as they are."""
     leaves = []
     for x in inputs:
         if isinstance(x, Tensor) and x.dtype.kind in "fc":
@@ -411,15 +422,8 @@ def gradgradcheck(fn: Callable[..., Any], inputs: Sequence[Any], grad_outputs: S
     for option, value in (("check_undefined_grad", check_undefined_grad), ("check_batched_grad", check_batched_grad)):
         if value and not check_rev_over_rev:
             raise AssertionError(f"gradgradcheck: Setting {option}=True requires check_rev_over_rev to be True")
-    if isinstance(inputs, Tensor):
-        inputs = (inputs,)
-    if not isinstance(inputs, (list, tuple)):
-        raise TypeError(f"gradgradcheck: inputs must be a Tensor or a list or tuple of Tensors, got "
-                        f"{type(inputs).__name__}")
-    inputs = list(inputs)
-    checked = [i for i, x in enumerate(inputs) if isinstance(x, Tensor) and x.requires_grad]
-    if not checked:
-        raise ValueError("gradgradcheck: no input has requires_grad=True")
+    inputs = _input_list(inputs, "gradgradcheck")
+    checked = _requiring_grad(inputs, "gradgradcheck")
     if grad_outputs is None:
         rng = numpy.random.default_rng(seed + 1)
         grad_outputs = [_constant(_standard_normal(rng, y.shape, y.dtype.kind == "c"), y.device)
