@@ -9,7 +9,11 @@ contiguity and ``view(-1)`` with PyTorch 2.13's. Fixed here:
 - matrix products: a column-major left operand (``x.T @ W`` w.r.t. x, ``mm``/``addmm``/``linear`` of a transposed
   input) gets its gradient in its own layout, as PyTorch's mm_mat1_backward (x's gradient is then row-major); a
   vector times ``W.T`` and a matrix times a stack give the right operand PyTorch's layout (mm_mat2_backward's,
-  and the stack's per-matrix column-major one of PyTorch's folded product); first order and ``create_graph``.
+  and the stack's per-matrix column-major one of PyTorch's folded product); first order and ``create_graph``;
+- ``retain_grad()``: a non-leaf's ``.grad`` is a C-order clone, as PyTorch's hook (it took the tensor's strides);
+- relu, clamp (number and tensor bounds), maximum and minimum: the input's gradient laid out as PyTorch's kernels
+  lay it out (threshold_backward's and where(cond, grad, 0)'s operands: the input first, then the gradient), so
+  ``relu(x.t())`` gives the leaf x a row-major gradient (ours followed the incoming gradient's C order).
 """
 
 from __future__ import annotations
@@ -115,3 +119,25 @@ def test_retained_grad_is_a_contiguous_clone_as_torch(view: str, create_graph: b
     assert got[mg][0][0] == got[torch][0][0] and got[mg][1] == got[torch][1]
     np.testing.assert_allclose(got[mg][0][1], got[torch][0][1], rtol=1e-12)
     np.testing.assert_allclose(got[mg][2], got[torch][2], rtol=1e-12)
+
+
+SELECTIONS: dict[str, Callable] = {
+    "relu": lambda lib, u, o: u.relu(),
+    "clamp": lambda lib, u, o: u.clamp(-0.5, 0.5),
+    "clamp_min": lambda lib, u, o: u.clamp(min=0.0),
+    "clamp tensor bound": lambda lib, u, o: lib.clamp(u, min=o),
+    "maximum": lambda lib, u, o: lib.maximum(u, o),
+    "minimum of the other first": lambda lib, u, o: lib.minimum(o, u),
+}
+
+
+@pytest.mark.parametrize("incoming", ["C", "transposed"])
+@pytest.mark.parametrize("op", list(SELECTIONS))
+def test_selection_gradients_follow_the_input_as_torch(op: str, incoming: str) -> None:
+    def fn(lib: Any, x: Any, other: Any) -> tuple:
+        u = x.t()   # (3, 4), column-major: torch's kernels give u a gradient in its layout, x a row-major one
+        out = SELECTIONS[op](lib, u, other)
+        if incoming == "transposed":
+            out = out.t().contiguous().t()   # the gradient arriving column-major: still u's layout
+        return out, [x, u, other] if "tensor" in op or "mum" in op else [x, u]
+    _compare(fn, [(4, 3), (3, 4)], create_graph=False)

@@ -448,11 +448,14 @@ def _number_base_layout(a: Any, y: Any) -> Any:
     return y if backend.is_array(a) else _memory_format.in_format(y, _memory_format.contiguous_format, "pow")
 
 
-def _winner_share(xp: Any, gy: Any, x: Any, other: Any, x_loses: Any) -> Any:
+def _winner_share(xp: Any, gy: Any, x: Any, other: Any, x_loses: Any, first: Any = None) -> Any:
     """The gradient of ``x`` in maximum/minimum(x, other): all of ``gy`` where x wins, half at a tie, 0
-    where it loses (``x_loses``). A NaN on either side wins for both, as in PyTorch."""
+    where it loses (``x_loses``). A NaN on either side wins for both, as in PyTorch. Laid out as PyTorch's
+    ``where(self == other, grad / 2, grad)``: the op's first operand (``first``, else x), the other, then gy."""
     zero = gy.dtype.type(0)
-    return xp.where(x_loses, zero, xp.where(x == other, gy / 2, gy))
+    first = x if first is None else first
+    return elementwise_layout(xp, xp.where(x_loses, zero, xp.where(x == other, gy / 2, gy)),
+                              (first, other if first is x else x, gy))
 
 
 class Maximum(Function):
@@ -470,7 +473,7 @@ class Maximum(Function):
     def backward(self, gy: Any) -> tuple:
         a, b = self.saved
         ga = sum_to(_winner_share(self.xp, gy, a, b, a < b), _shape(a)) if self.needs_grad[0] else None
-        gb = sum_to(_winner_share(self.xp, gy, b, a, b < a), _shape(b)) if self.needs_grad[1] else None
+        gb = sum_to(_winner_share(self.xp, gy, b, a, b < a, first=a), _shape(b)) if self.needs_grad[1] else None
         return ga, gb
 
 
@@ -487,7 +490,7 @@ class Minimum(Function):
     def backward(self, gy: Any) -> tuple:
         a, b = self.saved
         ga = sum_to(_winner_share(self.xp, gy, a, b, a > b), _shape(a)) if self.needs_grad[0] else None
-        gb = sum_to(_winner_share(self.xp, gy, b, a, b > a), _shape(b)) if self.needs_grad[1] else None
+        gb = sum_to(_winner_share(self.xp, gy, b, a, b > a, first=a), _shape(b)) if self.needs_grad[1] else None
         return ga, gb
 
 
@@ -640,8 +643,10 @@ class Relu(Function):
         return y
 
     def backward(self, gy: Any) -> Any:
-        # `y <= 0`, not `y > 0`: a NaN input passes its gradient, as in PyTorch
-        return self.xp.where(self.saved[0] <= 0, gy.dtype.type(0), gy)
+        # `y <= 0`, not `y > 0`: a NaN input passes its gradient, as in PyTorch; in the layout of PyTorch's
+        # threshold_backward, which iterates over the input first (relu(x.t())'s leaf gets a row-major gradient)
+        y = self.saved[0]
+        return elementwise_layout(self.xp, self.xp.where(y <= 0, gy.dtype.type(0), gy), (y, gy))
 
 
 class Abs(Function):
@@ -711,13 +716,18 @@ class Clip(Function):
         if high is not None:
             passes = passes & (x <= high)
         # sum_to: tensor bounds may broadcast x (and each other) to a larger shape
-        grads = [sum_to(xp.where(passes, gy, zero), _shape(x)) if self.needs_grad[0] else None]
+        # laid out as PyTorch's where(cond, grad, 0): the condition's operands (x first) lead, then gy
+        operands = (x, low, high, gy)
+        grads = [sum_to(elementwise_layout(xp, xp.where(passes, gy, zero), operands), _shape(x))
+                 if self.needs_grad[0] else None]
         if low is not None:
             wins = x < low if high is None else (x < low) & (low < high)
-            grads.append(sum_to(xp.where(wins, gy, zero), _shape(low)) if self.needs_grad[1] else None)
+            grads.append(sum_to(elementwise_layout(xp, xp.where(wins, gy, zero), operands), _shape(low))
+                         if self.needs_grad[1] else None)
         if high is not None:
             wins = x > high if low is None else (x > high) | (high < low)
-            grads.append(sum_to(xp.where(wins, gy, zero), _shape(high)) if self.needs_grad[-1] else None)
+            grads.append(sum_to(elementwise_layout(xp, xp.where(wins, gy, zero), operands), _shape(high))
+                         if self.needs_grad[-1] else None)
         return tuple(grads)
 
 
