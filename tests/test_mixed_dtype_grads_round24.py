@@ -8,9 +8,13 @@ gradient to the input's dtype (same-dtype programs pay nothing: bench.opcount).
 
 The differential fuzz behind it (/tmp/h24_mixed/fuzz.py: 29 ops, 6 dtype pairs of float16/32/64, 3 broadcasts,
 828 cases against torch 2.13) found 744 where the gradient at a hook on a non-leaf input had another dtype than
-PyTorch's; none now. Left as they were (not dtypes): addcdiv's tensor1 gradient, which PyTorch computes as
-``value / tensor2`` in tensor2's (float16) dtype, and a float16 target that a loss broadcasts (PyTorch expands it
-first, so each element is rounded before the sum), 1 float16 step off.
+PyTorch's; none now. Also fixed: a float16 target that mse/l1/smooth_l1/huber loss broadcasts (PyTorch expands it
+first, so each element is rounded before the sum: 1 float16 step off), and mg.compile of a float16 array times a
+Python number (the second replay raised). Left: addcdiv's tensor1 gradient, which PyTorch computes as
+``value / tensor2`` in tensor2's (float16) dtype (up to 2,400 float32 steps off); a float32 value that needs grad
+meeting an uncast float64 or int64 one on a cache hit before any dtype change was seen (engine._dtype_gate: the
+float32 ops before it get float64 gradients); create_graph rules that round float16 at each op (tanh: the
+first-order kernel rounds once).
 """
 
 from __future__ import annotations
@@ -286,7 +290,8 @@ def test_a_broadcast_float16_target_is_expanded_first(loss: str, shape: tuple) -
 
 def test_programs_of_one_dtype_each_leave_the_gate_off(monkeypatch: pytest.MonkeyPatch) -> None:
     """A float32 program and a float64 one in the same process pay nothing (the shape cache's hit stays one test);
-    a float16 tensor made to require grad, or a module cast to float16, turns the gate on for the ops that follow."""
+    a float16 tensor made to require grad, a module cast to float16, or a cast of a tensor that needs grad turns the
+    gate on for the ops that follow."""
     if engine._COMPLEX.live:
         pytest.skip("complex graphs were recorded in this process: the cache hit checks dtypes anyway")
     monkeypatch.setattr(engine._DTYPES, "live", False)
@@ -301,3 +306,8 @@ def test_programs_of_one_dtype_each_leave_the_gate_off(monkeypatch: pytest.Monke
     monkeypatch.setattr(engine, "_PLAIN", True)
     nn.Linear(2, 2).half()
     assert engine._DTYPES.live and not engine._PLAIN
+    monkeypatch.setattr(engine._DTYPES, "live", False)
+    monkeypatch.setattr(engine, "_PLAIN", True)
+    x = mg.ones(3, 4, requires_grad=True)
+    (x.double().exp() + x).sum().backward()   # the cast, then float32 meeting float64 on a cache hit
+    assert engine._DTYPES.live and x.grad.dtype == mg.float32

@@ -620,12 +620,13 @@ def _dtype_gate(node: Function, arrays: Sequence[Any], outs: Sequence[Any]) -> N
     notes the dtypes; same-dtype ops pay nothing.
 
     The gate runs on each cache miss of the shape cache (:func:`_shared_meta`): a recorded op of new output shape or
-    dtype. The first one with float16 values or mixed dtypes (and a float16 tensor made to require grad:
-    ``Tensor.requires_grad_``) makes every later recorded op come here where its dtypes differ
-    (:func:`dtype_graphs_begin`). A float16 tensor that needs grad is thus always seen before it meets another
-    dtype; a float32 one meeting float64 values is seen from the first such op that misses the cache (earlier ones
-    back-propagate float64 gradients into the float32 ops: more precise than PyTorch's, never another dtype at a
-    leaf)."""
+    dtype. The first one with float16 values or mixed dtypes, a float16 tensor made to require grad
+    (``Tensor.requires_grad_``, ``Module.half()``) and a cast of a tensor that needs grad to another floating dtype
+    (``AsType``) make every later recorded op come here where its dtypes differ (:func:`dtype_graphs_begin`). A
+    float16 tensor that needs grad is thus always seen before it meets another dtype. Not seen until an op misses
+    the cache: a float32 tensor that needs grad meeting float64 values it was not cast to (a float64 constant or
+    leaf, an int64 tensor: NumPy's promotion); such ops back-propagate float64 gradients into the float32 ops
+    before them (more precise than PyTorch's float32, never another dtype at a leaf)."""
     floats = [y.dtype for y in outs if y.dtype.kind in "fc"]
     if not floats:   # integer or bool outputs: no gradient flows back through them
         return

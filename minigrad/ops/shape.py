@@ -12,6 +12,7 @@ from typing import Any
 from .. import backend
 from .. import memory_formats as _memory_format
 from ..autograd import AxisError, Function
+from ..autograd.engine import dtype_graphs_begin
 from ..autograd.names import spelled
 from ..recording import _state, is_recording, note_read
 from ..tensor import Tensor, cast_as_torch
@@ -548,6 +549,8 @@ class AsType(Function):
     def forward(self, x: Any) -> Any:
         self.in_dtype = x.dtype
         out = cast_as_torch(x, self.dtype, "C")   # PyTorch's values (a float into uint8 through int64), silently
+        if self.needs_grad and self.needs_grad[0] and out.dtype.kind in "fc" and out.dtype != x.dtype:
+            dtype_graphs_begin()   # values that need grad in two precisions: ops where they meet are gated from now
         if x.flags.c_contiguous and 1 not in x.shape:   # (NumPy's flag ignores a size-1 dim's stride; PyTorch not)
             return out
         # PyTorch's preserve_format, as clone's: a transposed or permuted input keeps its order of strides and a
