@@ -26,7 +26,11 @@ How, in this engine:
 The segment's ops run again in the same order on the same arrays, so every gradient is the plain run's,
 bit for bit (up to the order in which a tensor used both inside and outside a segment sums its parts).
 ``loss.backward()``, ``mg.autograd.grad`` (no ``.grad`` changes), ``retain_graph=True``, nested
-checkpoints, keyword arguments, non-tensor arguments and outputs that are tuples, lists or dicts work.
+checkpoints, keyword arguments, non-tensor arguments and outputs that are tuples, lists or dicts work,
+with ``use_reentrant=True`` too (torch's reentrant checkpoint refuses ``grad()`` and ``backward(inputs=)`` with a
+RuntimeError; here both modes give the gradients its non-reentrant one gives). Among the nodes ready at once in a
+backward, the checkpoint's runs by recording order, as torch's (hooks fire in torch's order; a backward failing at
+an op recorded before the call has already given the leaves only the call reads their ``.grad``).
 A tensor the function computes that the caller holds (kept in a list, a module attribute) and calls
 ``retain_grad()`` on, inside the function or after, gets its ``.grad`` from the recomputed ops (they are the
 forward's, in the same order), as torch's non-reentrant checkpoint, which keeps the forward's graph, gives it;
