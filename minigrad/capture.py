@@ -36,7 +36,7 @@ class _Retrace(Exception):
     """An op's output shape differs from the capture: capture this call again."""
 
 
-_NOT_CAPTURED = ("saved", "edges", "hooks", "retained", "tag", "epoch", "out_meta")
+_NOT_CAPTURED = ("saved", "edges", "outer_edges", "hooks", "retained", "tag", "epoch", "out_meta")
 
 
 class Tracer:
@@ -355,10 +355,11 @@ def _unflatten(spec: Any, leaves: Any) -> Any:
     return kind(*items) if hasattr(kind, "_fields") else kind(items)   # a named tuple takes its fields
 
 
-def _fresh(op: Function) -> Function:
+def fresh_op(op: Function) -> Function:
     """A copy of a captured op without its graph state: the instance every replay reuses. A method of the op's
     that its forward set as an attribute (Mul's backward of a float16 array times a number) is the copy's: bound
-    to the original, it would read the original's saved arrays, freed by the capture's backward."""
+    to the original, it would read the original's saved arrays, freed by the capture's backward. Also the ops a
+    fused GPU kernel replays (fusion.FusedOps)."""
     copy = type(op).__new__(type(op))
     copy.__dict__.update({k: types.MethodType(v.__func__, copy) if type(v) is types.MethodType and v.__self__ is op
                           else v for k, v in op.__dict__.items() if k not in _NOT_CAPTURED})
@@ -447,7 +448,7 @@ class Program:
                             for t in self.weights]   # (strides: a view or a copy, a branch on is_contiguous())
         # a lone Tensor or a flat tuple of them is returned as Replay made it; else rebuilt from the spec
         self.form = "one" if spec is None else "tuple" if spec[0] is tuple and not any(spec[1]) else "nested"
-        ops = [_fresh(op) for op, *_ in tracer.steps]
+        ops = [fresh_op(op) for op, *_ in tracer.steps]
         for k, y, strides in tracer.draws:   # laid out after it was drawn (rand_like's preserve_format): replayed so
             if y.data.strides != strides:
                 ops[k].layout = _memory_layout(y.data)

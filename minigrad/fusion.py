@@ -34,6 +34,7 @@ from typing import Any, Iterator
 
 from . import backend
 from .autograd import Function
+from .capture import fresh_op
 from .ops.elementwise import Add, AddCMul, Mul, Sigmoid, Sub, Tanh
 
 __all__ = ["FUSABLE", "FusedOps", "fuse_elementwise", "proxies_with_shape"]
@@ -69,13 +70,6 @@ def proxies_with_shape(cp: Any, shape: tuple) -> Iterator[None]:
 _SHARED: dict = {}   # a group's structure -> (found, forward kernel, backward kernel)
 
 
-def _fresh(op: Function) -> Function:
-    copy = type(op).__new__(type(op))
-    copy.__dict__.update({k: v for k, v in op.__dict__.items()
-                          if k not in ("saved", "edges", "hooks", "retained", "tag", "epoch")})
-    return copy
-
-
 class FusedOps(Function):
     """A run of captured elementwise ops as one op: one generated kernel forward, one backward.
 
@@ -89,7 +83,7 @@ class FusedOps(Function):
 
     def __init__(self, members: list[tuple[Function, list, int]], n_inputs: int, shape: tuple,
                  needs_grad: tuple, cp: Any) -> None:
-        self.members = [(_fresh(op), slots, m) for op, slots, m in members]
+        self.members = [(fresh_op(op), slots, m) for op, slots, m in members]
         self.n_outputs = len(members)
         self.n_inputs = n_inputs
         self.group_shape = shape
