@@ -29,7 +29,13 @@ from ._activations import _reads_input
 from ._arguments import _floating, _floating_or_complex, _tensor
 from ._errors import ArgumentFormError, InputDtypeError, InputRankError, InputShapeError
 from ._flags import flag
-from ._gradient_layout import channels_last_as, channels_last_format, contiguous_gradient
+from ._gradient_layout import (
+    channels_last_as,
+    channels_last_format,
+    contiguous_gradient,
+    in_order,
+    input_gradient_order,
+)
 
 __all__ = ["adaptive_avg_pool1d", "adaptive_avg_pool2d", "adaptive_max_pool1d", "adaptive_max_pool2d", "avg_pool1d",
            "avg_pool2d", "conv1d", "conv2d", "max_pool1d", "max_pool2d"]
@@ -616,12 +622,14 @@ class MaxPool(mg.Function):
             choice = xp.where(values == low, first_inside, choice).astype(small, copy=False)
         self.saved = (choice,)
         self.chosen = choice   # for the caller's indices (saved_tensors_hooks may pack self.saved); it deletes it
+        self.gradient_order = input_gradient_order(x)
         return values
 
     def backward(self, gy: Any) -> Any:
         (choice,) = self.saved
         xp = self.xp
-        return self.unfold._col2im(lambda i: xp.where(choice == i, gy, 0), gy.dtype)
+        # x's gradient in x's suggested memory format, as PyTorch's kernel allocates it (channels-last for one)
+        return in_order(self.unfold._col2im(lambda i: xp.where(choice == i, gy, 0), gy.dtype), self.gradient_order)
 
 
 class WindowSum(mg.Function):
@@ -646,10 +654,12 @@ class WindowSum(mg.Function):
         for offsets in unfold._offsets():
             entries = padded[unfold._window(offsets)]
             total = entries.copy() if total is None else xp.add(total, entries, out=total)
+        self.gradient_order = input_gradient_order(x)
         return total
 
     def backward(self, gy: Any) -> Any:
-        return self.unfold._col2im(lambda i: gy, gy.dtype)
+        # x's gradient in x's suggested memory format, as PyTorch's kernel allocates it (channels-last for one)
+        return in_order(self.unfold._col2im(lambda i: gy, gy.dtype), self.gradient_order)
 
 
 class AvgPool(WindowSum):

@@ -58,3 +58,27 @@ def channels_last_as(y: Tensor, *sources: Tensor) -> Tensor:
     order (itself when it is: NumPy's steps keep a permuted input's order, ``pad`` and ``interpolate`` of one)."""
     fmt = channels_last_format(y.ndim, *sources)
     return y.contiguous() if fmt is None else y.contiguous(memory_format=fmt)
+
+
+def input_gradient_order(x: Any) -> tuple | None:
+    """The order of dims (outermost first) in which PyTorch's pooling kernels allocate the gradient of their input,
+    an array ``x`` (N, C, *S): its suggested memory format (a 1-d pool's (N, C, L) as its 2-d kernel reads it,
+    unsqueezed at -2), so a channels-last input gets a channels-last gradient; None for C order."""
+    if memory_formats.suggests_c_order(x):   # (the usual case: one flags check)
+        return None
+    shape, strides = x.shape, tuple(s // x.itemsize for s in x.strides)
+    if x.ndim == 3:
+        shape, strides = (shape[0], shape[1], 1, shape[2]), (strides[0], strides[1], strides[2] * shape[2], strides[2])
+    fmt = memory_formats.suggest(shape, strides)
+    if fmt is memory_formats.channels_last:
+        return (0, 2, 1) if x.ndim == 3 else (0, 2, 3, 1)
+    return (0, 2, 3, 4, 1) if fmt is memory_formats.channels_last_3d else None
+
+
+def in_order(g: Any, order: tuple | None) -> Any:
+    """``g`` (an array) laid out densely with its dims in ``order`` (outermost first; None: ``g`` itself)."""
+    if order is None:
+        return g
+    out = memory_formats.new_in_order(mg.array_module(g), g.shape, g.dtype, order)
+    out[...] = g
+    return out

@@ -13,7 +13,9 @@ contiguity and ``view(-1)`` with PyTorch 2.13's. Fixed here:
 - ``retain_grad()``: a non-leaf's ``.grad`` is a C-order clone, as PyTorch's hook (it took the tensor's strides);
 - relu, clamp (number and tensor bounds), maximum and minimum: the input's gradient laid out as PyTorch's kernels
   lay it out (threshold_backward's and where(cond, grad, 0)'s operands: the input first, then the gradient), so
-  ``relu(x.t())`` gives the leaf x a row-major gradient (ours followed the incoming gradient's C order).
+  ``relu(x.t())`` gives the leaf x a row-major gradient (ours followed the incoming gradient's C order);
+- max and average pools: the input's gradient in the input's suggested memory format, as PyTorch's kernels
+  allocate it (channels-last for a channels-last input, a 1-d pool's (N, C, L) as its 2-d kernel reads it).
 """
 
 from __future__ import annotations
@@ -141,3 +143,24 @@ def test_selection_gradients_follow_the_input_as_torch(op: str, incoming: str) -
             out = out.t().contiguous().t()   # the gradient arriving column-major: still u's layout
         return out, [x, u, other] if "tensor" in op or "mum" in op else [x, u]
     _compare(fn, [(4, 3), (3, 4)], create_graph=False)
+
+
+POOLS: dict[str, tuple[Callable, tuple, Callable]] = {
+    # (pool, the leaf's shape, the leaf viewed as the pool's input)
+    "max_pool2d channels-last": (lambda F, u: F.max_pool2d(u, 2), (2, 4, 4, 3), lambda x: x.permute(0, 3, 1, 2)),
+    "avg_pool2d channels-last": (lambda F, u: F.avg_pool2d(u, 2, padding=1), (2, 4, 4, 3),
+                                 lambda x: x.permute(0, 3, 1, 2)),
+    "max_pool1d channels innermost": (lambda F, u: F.max_pool1d(u, 2), (2, 6, 3), lambda x: x.transpose(1, 2)),
+    "avg_pool1d channels innermost": (lambda F, u: F.avg_pool1d(u, 3, 1), (2, 6, 3), lambda x: x.transpose(1, 2)),
+    "max_pool2d transposed": (lambda F, u: F.max_pool2d(u, 2), (2, 3, 4, 4), lambda x: x.transpose(2, 3)),
+}
+
+
+@pytest.mark.parametrize("pool", list(POOLS))
+def test_pool_input_gradient_in_the_suggested_format_as_torch(pool: str) -> None:
+    run, shape, view = POOLS[pool]
+
+    def fn(lib: Any, x: Any) -> tuple:
+        u = view(x)
+        return run(lib.nn.functional, u), [x, u]
+    _compare(fn, [shape], create_graph=False)
