@@ -675,6 +675,12 @@ def _contiguous_gradient(node: Function, g: Tensor) -> Tensor:
     return g if g.data.flags.c_contiguous else Clone()(g)
 
 
+def _format_gradient(node: Function, g: Tensor) -> Tensor:
+    # nn's marker of a kernel that allocates its grad_input channels-last (group_norm's of a channels-last input):
+    # with create_graph PyTorch's differentiable formula runs instead, whose gradient follows the ops' layouts
+    return g
+
+
 def _fold(node: Function, g: Tensor) -> Tensor:
     """col2im (conv_transpose's last step): its adjoint is im2col of the gradient, zero-padded (nn's Unfold, Fold's
     base class), whose own rule is col2im again; shaped back as the columns that came in."""
@@ -883,6 +889,7 @@ LATE_RULES["nn.hooks.OutputGrads"] = _module_output_grads
 LATE_RULES["nn.hooks.InputGrads"] = _module_input_grads
 LATE_RULES["nn._padding.ConstantPad"] = _constant_pad
 LATE_RULES["nn._gradient_layout.ContiguousGradient"] = _contiguous_gradient
+LATE_RULES["nn._gradient_layout.FormatGradient"] = _format_gradient
 LATE_RULES["nn._embedding.EmbeddingLookup"] = _embedding
 LATE_RULES["nn._fold.Fold"] = _fold
 LATE_RULES["nn._common_losses._BinaryCrossEntropy"] = _binary_cross_entropy

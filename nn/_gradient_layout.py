@@ -36,6 +36,31 @@ class ContiguousGradient(mg.Function):
         return self.xp.ascontiguousarray(gy)
 
 
+class FormatGradient(mg.Function):
+    """The identity forward (a view of ``x``); backward, the gradient laid out in the memory format ``fmt`` (a copy
+    only where it is not)."""
+
+    complex_grad = True   # linear: the same backward; see autograd.engine._complex_gate
+
+    name = "alias"
+
+    def __init__(self, fmt: Any) -> None:
+        self.fmt = fmt
+
+    def forward(self, x: Any) -> Any:
+        return x.view()
+
+    def backward(self, gy: Any) -> Any:
+        return memory_formats.in_format(gy, self.fmt, "gradient")
+
+
+def gradient_in_suggested_format(x: Tensor) -> Tensor:
+    """``x`` (the same values), its gradient laid out channels-last where ``x`` suggests that format, as PyTorch's
+    kernels allocate their grad_input (group_norm's); ``x`` itself otherwise (C order: the composed ops' own)."""
+    fmt = channels_last_format(x.ndim, x) if x.requires_grad else None
+    return x if fmt is None else FormatGradient(fmt)(x)
+
+
 def contiguous_gradient(x: Tensor) -> Tensor:
     """``x`` (the same values, any shape), its gradient laid out C-contiguous; ``x`` itself when it takes none."""
     return ContiguousGradient()(x) if x.requires_grad else x

@@ -20,7 +20,7 @@ from minigrad.int_arguments import int_arg, int_tuple
 from ._arguments import _floating, _number, _tensor
 from ._errors import InputDtypeError, InputShapeError
 from ._flags import flag
-from ._gradient_layout import channels_last_as
+from ._gradient_layout import channels_last_as, gradient_in_suggested_format
 
 __all__ = ["batch_norm", "group_norm", "instance_norm", "layer_norm", "rms_norm"]
 
@@ -510,7 +510,8 @@ def group_norm(input: Tensor, num_groups: int, weight: Tensor | None = None,  # 
                          f"{x.shape} with num_groups={num_groups}")
     if _mixed(name, x, weight=weight, bias=bias):
         return group_norm(x.float(), num_groups, weight, bias, eps).half()
-    x = _kernel_layout(x)   # PyTorch's result: channels-last kept, any other layout C order
+    # PyTorch's result: channels-last kept, any other layout C order; x's gradient as its kernel's grad_input
+    x = gradient_in_suggested_format(_kernel_layout(x))
     grouped = x.reshape(batch, num_groups, channels // num_groups * math.prod(x.shape[2:]))
     out, _, _ = _normalized(grouped, (2,), eps)
     return channels_last_as(_affine(out.reshape(x.shape), weight, bias, name), x)   # PyTorch's kernel's layout

@@ -15,7 +15,14 @@ contiguity and ``view(-1)`` with PyTorch 2.13's. Fixed here:
   lay it out (threshold_backward's and where(cond, grad, 0)'s operands: the input first, then the gradient), so
   ``relu(x.t())`` gives the leaf x a row-major gradient (ours followed the incoming gradient's C order);
 - max and average pools: the input's gradient in the input's suggested memory format, as PyTorch's kernels
-  allocate it (channels-last for a channels-last input, a 1-d pool's (N, C, L) as its 2-d kernel reads it).
+  allocate it (channels-last for a channels-last input, a 1-d pool's (N, C, L) as its 2-d kernel reads it);
+  group_norm's too (with ``create_graph`` PyTorch's formula follows the incoming gradient's layout instead).
+
+Left as they are (ours more permissive, or per-kernel rules not worth a node): tanh/sigmoid/elu-like backward
+of a transposed input with a C-order gradient (PyTorch's kernels take the gradient's layout first, ours the
+input's), ``where``/``leaky_relu``/``threshold``, ``take``/``masked_select`` of a transposed input, a conv weight's
+channels-last gradient and ``cat``/``split`` gradients (views of the gradient in PyTorch, copies here), ``sum``'s
+expanded gradient (PyTorch's has stride 0 everywhere).
 """
 
 from __future__ import annotations
@@ -164,3 +171,11 @@ def test_pool_input_gradient_in_the_suggested_format_as_torch(pool: str) -> None
         u = view(x)
         return run(lib.nn.functional, u), [x, u]
     _compare(fn, [shape], create_graph=False)
+
+
+@pytest.mark.parametrize("create_graph", [False, True])
+def test_group_norm_input_gradient_as_torch(create_graph: bool) -> None:
+    def fn(lib: Any, x: Any, weight: Any, bias: Any) -> tuple:
+        u = x.permute(0, 3, 1, 2)   # a channels-last (2, 4, 3, 2) view of the C-order leaf
+        return lib.nn.functional.group_norm(u, 2, weight, bias), [x, u, weight, bias]
+    _compare(fn, [(2, 3, 2, 4), (4,), (4,)], create_graph=create_graph)
