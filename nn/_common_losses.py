@@ -311,6 +311,9 @@ class _BinaryCrossEntropyWithLogits(mg.Function):
                     slope = _kept((t + 1 - y) * sigmoid, t.dtype) - t
                 gx = _kept(slope * g, slope.dtype)
                 gx = _kept(gx if w is None else _kept(gx * w, gx.dtype), x.dtype)
+                lead = x if p is None else y   # PyTorch's steps are in place on σ(x) (on pos_weight·y: y's layout)
+                if gx.ndim > 1 and not lead.flags.c_contiguous:
+                    gx = lay_out_as_torch(xp, gx, [[s // lead.itemsize for s in lead.strides]])
             if self.needs_grad[1]:
                 if p is None:
                     gy = -x * g

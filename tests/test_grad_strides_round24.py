@@ -16,7 +16,9 @@ contiguity and ``view(-1)`` with PyTorch 2.13's. Fixed here:
   ``relu(x.t())`` gives the leaf x a row-major gradient (ours followed the incoming gradient's C order);
 - max and average pools: the input's gradient in the input's suggested memory format, as PyTorch's kernels
   allocate it (channels-last for a channels-last input, a 1-d pool's (N, C, L) as its 2-d kernel reads it);
-  group_norm's too (with ``create_graph`` PyTorch's formula follows the incoming gradient's layout instead).
+  group_norm's too (with ``create_graph`` PyTorch's formula follows the incoming gradient's layout instead);
+- binary_cross_entropy_with_logits: the input's gradient in the input's layout (PyTorch's steps are in place on
+  σ(x); with pos_weight on pos_weight·target: the target's layout).
 
 Left as they are (ours more permissive, or per-kernel rules not worth a node): tanh/sigmoid/elu-like backward
 of a transposed input with a C-order gradient (PyTorch's kernels take the gradient's layout first, ours the
@@ -179,3 +181,15 @@ def test_group_norm_input_gradient_as_torch(create_graph: bool) -> None:
         u = x.permute(0, 3, 1, 2)   # a channels-last (2, 4, 3, 2) view of the C-order leaf
         return lib.nn.functional.group_norm(u, 2, weight, bias), [x, u, weight, bias]
     _compare(fn, [(2, 3, 2, 4), (4,), (4,)], create_graph=create_graph)
+
+
+@pytest.mark.parametrize("pos_weight", [False, True])
+@pytest.mark.parametrize("reduction", ["mean", "none"])
+def test_bce_with_logits_input_gradient_as_torch(reduction: str, pos_weight: bool) -> None:
+    def fn(lib: Any, x: Any, target: Any, weight: Any) -> tuple:
+        u = x.t()   # column-major logits: PyTorch's gradient is column-major too, the leaf's row-major
+        extra = {"pos_weight": weight.detach().abs()} if pos_weight else {}
+        out = lib.nn.functional.binary_cross_entropy_with_logits(u, target.detach().sigmoid(), reduction=reduction,
+                                                                 **extra)
+        return out, [x, u]
+    _compare(fn, [(4, 3), (3, 4), (4,)], create_graph=False)
