@@ -1154,20 +1154,52 @@ def _convolution(node: Function, g: Tensor) -> tuple:
                                                                                              grouped))
         gx = UnfoldBackward(unfold)(columns)
     if node.edges[1] is not None:
-        # a fresh nn._conv.Unfold (this module cannot import nn) to run as an op on x
-        windows = type(unfold)(unfold.kernel, unfold.stride, unfold.dilation, unfold.padding, 0.0, unfold.out_size)
-        columns = Reshape((batch, groups, inner, positions))(windows(_input(node, 0, x)))
-        products = MatMul()(grouped, _swap_last(columns))                       # (N, G, O/G, C/G·∏K)
-        gw = Reshape(tuple(node.weight_shape))(sum_to(products, (groups, per_group, inner)))
-    if len(node.edges) < 3:   # no bias
-        return gx, gw
-    spread = (1,) * (len(node.x_shape) - 2)   # the bias's gradient: g summed over the batch and the positions
-    gb = Reshape((node.weight_shape[0],))(sum_to(g, (node.weight_shape[0],) + spread)) \
-        if node.edges[2] is not None else None
-    return gx, gw, gb
+        gw = _convolution_weight_grad(node, grouped, _input(node, 0, x))
+    return (gx, gw) + _convolution_bias_grad(node, g)
+
+
+def _convolution_weight_grad(node: Function, grouped: Tensor, x: Tensor) -> Tensor:
+    """The weight's gradient of nn's Convolution ``node`` from its output's gradient, ``grouped`` (N, G, O/G, P), and
+    its input ``x`` (N, C, *S): the gradient times x's windows (im2col), summed over the batch."""
+    batch, groups, inner, per_group, positions = node._shapes()
+    unfold = node.unfold
+    # a fresh nn._conv.Unfold (this module cannot import nn) to run as an op on x
+    windows = type(unfold)(unfold.kernel, unfold.stride, unfold.dilation, unfold.padding, 0.0, unfold.out_size)
+    columns = Reshape((batch, groups, inner, positions))(windows(x))
+    products = MatMul()(grouped, _swap_last(columns))                           # (N, G, O/G, C/G·∏K)
+    return Reshape(tuple(node.weight_shape))(sum_to(products, (groups, per_group, inner)))
+
+
+def _convolution_bias_grad(node: Function, g: Tensor) -> tuple:
+    """(the bias's gradient,) of nn's Convolution or ConvTranspose ``node`` (None where it needs none): g (N, O, *S)
+    summed over the batch and the positions; () without a bias."""
+    if len(node.edges) < 3:
+        return ()
+    if node.edges[2] is None:
+        return (None,)
+    channels = g.shape[1]
+    return (Reshape((channels,))(sum_to(g, (channels,) + (1,) * (g.ndim - 2))),)
 
 
 LATE_RULES["nn._conv.Convolution"] = _convolution
+
+
+def _conv_transpose(node: Function, g: Tensor) -> tuple:
+    """nn's ConvTranspose (a convolution's input gradient: x (N, C_in, *I) of weight (C_in, C_out/G, *K) spread over
+    (N, C_out, *S), + bias) as ops, as its first-order backward computes them: x's gradient the convolution of g (a
+    recorded Convolution op, which differentiates again by its own rule), the weight's the convolution's weight
+    gradient with the roles swapped (g as the input, x as the output's gradient)."""
+    x, weight = node.saved   # (None where no gradient reads it)
+    batch, groups, _, per_group, positions = node._shapes()
+    gx = node.convolution()(g, _input(node, 1, weight)) if node.edges[0] is not None else None
+    gw = None
+    if node.edges[1] is not None:
+        grouped = Reshape((batch, groups, per_group, positions))(_input(node, 0, x))
+        gw = _convolution_weight_grad(node, grouped, g)
+    return (gx, gw) + _convolution_bias_grad(node, g)
+
+
+LATE_RULES["nn._conv.ConvTranspose"] = _conv_transpose
 
 
 def _max_pool(node: Function, g: Tensor) -> Tensor:

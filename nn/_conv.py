@@ -7,9 +7,10 @@ gradient adds back into the same slice; no pass scatters element by element. :cl
 the slices into windows (N, C, *K, *O). A real convolution is one op, :class:`Convolution`: a matmul of the
 weight with the windows, which it does not keep (PyTorch keeps x and the weight too): backward goes offset by
 offset, one matmul per kernel offset over x's slice, or unfolds x again where few input channels make those thin;
-a depthwise one adds the slices times their weights. A max pool (:class:`MaxPool`) is a running maximum over the
-slices that keeps only each window's chosen offset; an average pool sums the slices (:class:`WindowSum`) and
-divides with ordinary ops. Complex and empty convolutions unfold and matmul as ops.
+a depthwise one adds the slices times their weights. A real transposed convolution (``nn._fold``'s
+conv_transpose1d/2d/3d) is :class:`ConvTranspose`, the same op run backward. A max pool (:class:`MaxPool`) is a
+running maximum over the slices that keeps only each window's chosen offset; an average pool sums the slices
+(:class:`WindowSum`) and divides with ordinary ops. Complex and empty convolutions unfold and matmul as ops.
 """
 
 from __future__ import annotations
@@ -130,48 +131,56 @@ class Convolution(mg.Function):
         needs = self.needs_grad   # (set before forward; empty where not known: both kept)
         self.saved = (x if not needs or needs[1] else None, weight if not needs or needs[0] else None)
         self.x_shape, self.weight_shape = x.shape, weight.shape
+        self.unfold.xp = self.xp
+        y = self._convolve(x, weight)   # (the op's own array: added to in place)
+        if bias is not None:
+            y += bias.reshape(-1, *(1,) * len(self.unfold.out_size))
+        return y if self.layout is None else memory_formats.in_format(y, self.layout, "convolution")
+
+    def _convolve(self, x: Any, weight: Any, columns: Any = None) -> Any:
+        """x ⋆ weight (N, O, *O_size), a new C-order array (x's order for x's own columns where ``layout`` is
+        given), from x of shape ``x_shape`` (the op's :class:`ConvTranspose` convolves its output's gradient);
+        ``columns``: x's windows (:meth:`_columns`) where the caller made them already."""
         unfold = self.unfold
-        unfold.xp = self.xp
         batch, groups, inner, per_group, positions = self._shapes()
-        if self._direct():
+        if columns is None and self._direct():
             y = self._direct_forward(x, weight)
         else:
-            columns = self._columns(x)
+            columns = self._columns(x) if columns is None else columns
             y = weight.reshape(groups, per_group, inner) @ columns                        # (N, G, O/G, P)
             if self.layout is None and not y.flags.c_contiguous:   # (x's own columns: NumPy's matmul takes x's order)
                 y = self.xp.ascontiguousarray(y)
-        y = y.reshape(batch, groups * per_group, *unfold.out_size)   # (the op's own array: added to in place)
-        if bias is not None:
-            y += bias.reshape(-1, *(1,) * len(unfold.out_size))
-        return y if self.layout is None else memory_formats.in_format(y, self.layout, "convolution")
+        return y.reshape(batch, groups * per_group, *unfold.out_size)
 
     def backward(self, gy: Any) -> tuple:
-        grads = self._backward(gy)
+        grads = self._gradients(gy, *self.saved, self.needs_grad)
         if len(self.needs_grad) < 3:   # no bias
             return grads
         spatial = tuple(range(2, gy.ndim))
         return grads + (gy.sum(axis=(0,) + spatial) if self.needs_grad[2] else None,)
 
-    def _backward(self, gy: Any) -> tuple:
-        """x's and the weight's gradients (None where not needed)."""
-        x, weight = self.saved   # (None where no gradient reads it)
-        if self._direct():
-            return self._direct_backward(gy, x, weight)
-        if self._by_offset():
-            return self._offset_backward(gy, x, weight)
+    def _gradients(self, gy: Any, x: Any, weight: Any, needs: tuple, columns: Any = None) -> tuple:
+        """x's and the weight's gradients from the output's ``gy`` (None where ``needs`` says none is needed; x or
+        the weight None where no gradient reads it). x's gradient is C-contiguous, a new array of its own.
+        ``columns``: x's windows (:meth:`_columns`) where the caller made them already (then the weight's gradient
+        is their product with the gradient, whatever the sizes)."""
+        if columns is None and self._direct():
+            return self._direct_backward(gy, x, weight, needs)
+        if columns is None and self._by_offset():
+            return self._offset_backward(gy, x, weight, needs)
         xp, unfold = self.xp, self.unfold
         batch, groups, inner, per_group, positions = self._shapes()
         gx = gw = None
         g = gy.reshape(batch, groups, per_group, positions)
-        if self.needs_grad[0]:
-            columns = xp.swapaxes(weight.reshape(groups, per_group, inner), -1, -2) @ g     # (N, G, C/G·∏K, P)
+        if needs[0]:
+            spread = xp.swapaxes(weight.reshape(groups, per_group, inner), -1, -2) @ g      # (N, G, C/G·∏K, P)
             if self._pointwise():   # each window one entry of x: the columns are x's gradient
-                gx = columns.reshape(self.x_shape)
+                gx = spread.reshape(self.x_shape)
             else:   # C-contiguous, as PyTorch's (the inner slice of a padded sum is a strided view)
-                gx = xp.ascontiguousarray(unfold.backward(columns.reshape(self.x_shape[:2] + unfold.kernel +
-                                                                          unfold.out_size)))
-        if self.needs_grad[1]:
-            columns = self._columns(x)
+                gx = xp.ascontiguousarray(unfold.backward(spread.reshape(self.x_shape[:2] + unfold.kernel +
+                                                                         unfold.out_size)))
+        if needs[1]:
+            columns = self._columns(x) if columns is None else columns
             gw = (g @ xp.swapaxes(columns, -1, -2)).sum(axis=0).reshape(self.weight_shape)
         return gx, gw
 
@@ -186,10 +195,12 @@ class Convolution(mg.Function):
 
     def _pointwise(self) -> bool:
         """Whether each window is one entry of x, in order: a 1×1 kernel at stride 1 without padding (the output
-        keeps x's size; a stride with padding can keep the size too, and is not one)."""
+        keeps x's size; a stride with padding can keep the size too, and is not one), over all of x (a transposed
+        convolution's output padding gives :class:`ConvTranspose` entries past the last window)."""
         unfold = self.unfold
         return (math.prod(unfold.kernel) == 1 and all(s == 1 for s in unfold.stride)
-                and not any(before or after for before, after in unfold.padding))
+                and not any(before or after for before, after in unfold.padding)
+                and tuple(self.x_shape[2:]) == unfold.out_size)
 
     def _by_offset(self) -> bool:
         """Whether backward goes kernel offset by kernel offset (:meth:`_offset_backward`) instead of through the
@@ -201,7 +212,7 @@ class Convolution(mg.Function):
         return (channels * BY_OFFSET_RATIO >= per_group and batch * positions >= BY_OFFSET_POSITIONS
                 and math.prod(self.unfold.kernel) > 1)
 
-    def _offset_backward(self, gy: Any, x: Any, weight: Any) -> tuple:
+    def _offset_backward(self, gy: Any, x: Any, weight: Any, needs: tuple) -> tuple:
         """The gradients (x's, the weight's; None where not needed) without the windows (C/G·∏K, N·P) of x or
         of the gradient: per kernel offset k, x's part is weight_kᵀ (C/G, O/G) @ g (O/G, N·P) added into the
         offset's strided slice of x's padded gradient, and the weight's is g @ the offset's slice of x (copied
@@ -219,11 +230,11 @@ class Convolution(mg.Function):
         inner = (slice(None), slice(None)) + tuple(
             slice(before, before + n) for n, (before, _) in zip(self.x_shape[2:], unfold.padding))
         gx_padded = kernel = x_padded = gw = None
-        if self.needs_grad[0]:
+        if needs[0]:
             gx_padded = xp.zeros(padded_shape, dtype=gy.dtype)
             kernel = weight.reshape(groups, per_group, channels, offsets)
             kernel = xp.ascontiguousarray(kernel.transpose(3, 0, 2, 1))                  # (∏K, G, C/G, O/G)
-        if self.needs_grad[1]:
+        if needs[1]:
             padded = any(before or after for before, after in unfold.padding)
             x_padded = (xp.zeros if padded else xp.empty)(padded_shape, dtype=x.dtype)
             x_padded[inner] = xp.swapaxes(x, 0, 1)
@@ -236,7 +247,8 @@ class Convolution(mg.Function):
             if gw is not None:
                 xp.copyto(buffer, x_padded[window])
                 xp.matmul(g, xp.swapaxes(flat, -1, -2), out=gw[i])
-        gx = None if gx_padded is None else xp.ascontiguousarray(xp.swapaxes(gx_padded[inner], 0, 1))
+        # (a copy: with N = 1 the swapped view is C-contiguous by its flags, not by its size-1 dim's stride)
+        gx = None if gx_padded is None else xp.swapaxes(gx_padded[inner], 0, 1).copy()
         if gw is not None:
             gw = xp.ascontiguousarray(gw.transpose(1, 2, 3, 0)).reshape(self.weight_shape)
         return gx, gw
@@ -257,7 +269,7 @@ class Convolution(mg.Function):
                 xp.add(y, term, out=y)
         return y
 
-    def _direct_backward(self, gy: Any, x: Any, weight: Any) -> tuple:
+    def _direct_backward(self, gy: Any, x: Any, weight: Any, needs: tuple) -> tuple:
         """The depthwise path's gradients (x's, the weight's; None where not needed): per kernel offset, the
         gradient times the offset's weight adds into its slice of x's, and the gradient times the slice sums
         into the offset's weight."""
@@ -265,11 +277,11 @@ class Convolution(mg.Function):
         batch, groups, _, per_group, _ = self._shapes()
         gx = None
         g = gy.reshape(batch, groups, per_group, *unfold.out_size)
-        kernel = weight.reshape(groups, per_group, -1) if self.needs_grad[0] else None
+        kernel = weight.reshape(groups, per_group, -1) if needs[0] else None
         spread = (1,) * len(unfold.out_size)
-        padded = unfold._pad(x) if self.needs_grad[1] else None
-        gx_padded = xp.zeros(unfold.padded_shape, dtype=gy.dtype) if self.needs_grad[0] else None
-        gw = xp.empty((groups, per_group, math.prod(unfold.kernel)), dtype=gy.dtype) if self.needs_grad[1] else None
+        padded = unfold._pad(x) if needs[1] else None
+        gx_padded = xp.zeros(unfold.padded_shape, dtype=gy.dtype) if needs[0] else None
+        gw = xp.empty((groups, per_group, math.prod(unfold.kernel)), dtype=gy.dtype) if needs[1] else None
         space = "xyz"[:len(spread)]
         sums = f"ngo{space},ng{space}->go"
         term = xp.empty((batch, groups, *unfold.out_size), dtype=gy.dtype) if per_group == 1 else None
@@ -286,6 +298,73 @@ class Convolution(mg.Function):
         return gx, None if gw is None else gw.reshape(self.weight_shape)
 
 
+class ConvTranspose(Convolution):
+    """A grouped transposed convolution of real x (N, C_in, *I) with weight (C_in, C_out/G, *K), plus an optional
+    bias (C_out,) → (N, C_out, *O_size): the gradient of the convolution of an (N, C_out, *O_size) input with that
+    weight (C_in outputs), whose output has x's size. One node, as PyTorch's ConvolutionBackward0 (transposed), that
+    keeps only x and the weight, as PyTorch's, each only for the other's gradient.
+
+    The math is :class:`Convolution`'s, written once: this op is that convolution (its ``x_shape`` is this op's output
+    shape, its ``unfold`` reads windows of the output) run backward. Forward is the convolution's input gradient
+    with x as the output gradient (the weight times x, folded back: col2im); backward is the convolution itself of
+    the output's gradient for x's gradient, and the convolution's weight gradient with the roles swapped (the
+    output's gradient as its input, x as its output gradient) for the weight's. A bias of another float dtype than
+    x (PyTorch's 1-D/2-D CPU kernels take one) is added in the wider dtype, rounded once to x's; its gradient comes
+    in its dtype by the engine's cast (autograd.engine._dtype_gate)."""
+
+    name = "convolution"
+
+    def __init__(self, groups: int, kernel: tuple, stride: tuple, dilation: tuple, padding: tuple, in_size: tuple,
+                 out_size: tuple, layout: Any = None) -> None:
+        super().__init__(groups, kernel, stride, dilation, padding, in_size, layout)
+        self.out_size = out_size   # the result's spatial size (the convolution's input's; ``unfold.out_size``: x's)
+
+    def forward(self, x: Any, weight: Any, bias: Any = None) -> Any:
+        needs = self.needs_grad   # (set before forward; empty where not known: both kept)
+        self.saved = (x if not needs or needs[1] else None, weight if not needs or needs[0] else None)
+        batch, out_channels = x.shape[0], weight.shape[1] * self.groups
+        self.x_shape, self.weight_shape = (batch, out_channels) + self.out_size, weight.shape
+        self.empty = 0 in self.x_shape or 0 in x.shape   # (then the result is empty: nothing is multiplied)
+        if self.empty:
+            self.input_shape = x.shape
+            return self.xp.zeros(self.x_shape, dtype=x.dtype)
+        unfold = self.unfold
+        unfold.xp = self.xp
+        unfold.padded_shape = (batch, out_channels) + tuple(
+            n + before + after for n, (before, after) in zip(self.out_size, unfold.padding))
+        y, _ = self._gradients(x, None, weight, (True, False))   # (the op's own array: added to in place)
+        if bias is not None:
+            bias = bias.reshape(-1, *(1,) * len(self.out_size))
+            if bias.dtype == y.dtype:
+                y += bias
+            else:   # (another float dtype's: added in the wider dtype, rounded once)
+                y[...] = y + bias
+        return y if self.layout is None else memory_formats.in_format(y, self.layout, "convolution")
+
+    def backward(self, gy: Any) -> tuple:
+        x, weight = self.saved   # (None where no gradient reads it)
+        needs, xp = self.needs_grad, self.xp
+        if self.empty:   # zeros (an empty result: x and the weight took part in no product)
+            gx = xp.zeros(self.input_shape, dtype=gy.dtype) if needs[0] else None
+            gw = xp.zeros(self.weight_shape, dtype=gy.dtype) if needs[1] else None
+        elif needs[0] and needs[1] and not self._direct():   # the output gradient's windows made once, for both
+            columns = self._columns(gy)
+            gx, gw = self._convolve(gy, weight, columns), self._gradients(x, gy, None, (False, True), columns)[1]
+        else:
+            gx = self._convolve(gy, weight) if needs[0] else None
+            gw = self._gradients(x, gy, None, (False, True))[1] if needs[1] else None
+        if len(needs) < 3:   # no bias
+            return gx, gw
+        return gx, gw, gy.sum(axis=(0,) + tuple(range(2, gy.ndim))) if needs[2] else None
+
+    def convolution(self) -> Convolution:
+        """A new :class:`Convolution` op of this one's sizes: the op that gives x's gradient (create_graph's rule
+        records it)."""
+        unfold = self.unfold
+        return Convolution(self.groups, unfold.kernel, unfold.stride, unfold.dilation, unfold.padding,
+                           unfold.out_size)
+
+
 DIRECT_OUTPUTS = 4   # Convolution's direct path: at most this many outputs per group (a depthwise convolution's 1)
 # Convolution's backward by kernel offset: C/G · ratio ≥ O/G (3 input channels against 64 outputs made each offset's
 # products 4x slower than the windows' one matmul; 4 against 8 ran as fast), and N·P at least this many positions
@@ -294,10 +373,13 @@ BY_OFFSET_POSITIONS = 256
 
 
 def _inner(padded: Any, padding: tuple) -> Any:
-    """``padded`` (N, C, *S_padded) without its spatial ``padding`` ((before, after) per dim), C-contiguous."""
+    """``padded`` (N, C, *S_padded) without its spatial ``padding`` ((before, after) per dim), C-contiguous: a new
+    array (``padded`` itself where nothing is padded), not a view of it, whose strides are C order's for size-1 dims
+    too (a view's were the padded array's, as (64, 8, 1) for an unbatched (1, 4, 8) result of PyTorch's (32, 8, 1))."""
+    if not any(before or after for before, after in padding):
+        return padded
     inner = tuple(slice(before, n - after) for (before, after), n in zip(padding, padded.shape[2:]))
-    out = padded[(slice(None), slice(None)) + inner]
-    return out if out.flags.c_contiguous else out.copy()
+    return padded[(slice(None), slice(None)) + inner].copy()
 
 
 # --- arguments ---------------------------------------------------------------------------------

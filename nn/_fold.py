@@ -2,9 +2,11 @@
 (col2im), ``conv_transpose1d``/``2d``/``3d`` and ``conv3d`` (re-exported by ``nn.functional``).
 
 :class:`Fold` is the adjoint of ``nn._conv``'s :class:`Unfold`: its forward adds each kernel offset's block of
-columns into one strided slice of the (padded) output, its backward reads the same slices back. A transposed
-convolution is then what PyTorch computes too: one matmul of the weight with the input, (C_out·∏k, ∏I)
-columns per group, folded into the output, so no zeros are inserted and nothing is multiplied by them.
+columns into one strided slice of the (padded) output, its backward reads the same slices back. A real transposed
+convolution is one op, ``nn._conv.ConvTranspose`` (PyTorch's ConvolutionBackward0): the input gradient of a
+convolution, one matmul of the weight with the input per kernel offset or per group, added into the output's
+slices (col2im), so no zeros are inserted and nothing is multiplied by them; a complex one is that matmul and
+:class:`Fold` as ops.
 """
 
 from __future__ import annotations
@@ -13,11 +15,12 @@ import math
 from typing import Any
 
 from minigrad import Tensor, float32, float64
+from minigrad._nn_support import fresh_memory
 
 from ._arguments import _dtype_error, _floating_or_complex, _tensor
-from ._conv import Unfold, _backward_takes_inputs, _batched, _conv, _conv_arguments, _ints, _python_tuple
+from ._conv import ConvTranspose, Unfold, _backward_takes_inputs, _batched, _conv, _conv_arguments, _ints, _python_tuple
 from ._errors import ArgumentFormError, InputDtypeError, InputShapeError
-from ._gradient_layout import channels_last_as
+from ._gradient_layout import channels_last_as, channels_last_format
 
 __all__ = ["conv3d", "conv_transpose1d", "conv_transpose2d", "conv_transpose3d", "fold", "unfold"]
 
@@ -175,6 +178,9 @@ def _conv_transpose(name: str, dims: int, input: Any, weight: Any, bias: Any, st
                               f"({getattr(bias, 'dtype', None)}) must have the same dtype")
     in_channels, per_group, *kernel = weight.shape
     kernel = tuple(kernel)
+    if in_channels == 0:   # PyTorch's RuntimeError, whatever the input
+        raise InputShapeError(f"{name}: expected weight to be at least 1 at dimension 0, but got weight of shape "
+                              f"{weight.shape}")
     if x.shape[1] != in_channels or in_channels % groups:
         raise InputShapeError(f"{name}: weight of shape {weight.shape} expects an input with {in_channels} channels "
                               f"(dim 1), divisible by groups={groups}; got input of shape {x.shape}")
@@ -190,15 +196,26 @@ def _conv_transpose(name: str, dims: int, input: Any, weight: Any, bias: Any, st
                               f"{x.shape} (an empty spatial dim)")
     out_size = tuple((n - 1) * s - 2 * p + d * (k - 1) + op + 1
                      for n, s, p, d, k, op in zip(sizes, stride, padding, dilation, kernel, output_padding))
-    if any(o < 1 for o in out_size):   # RuntimeError as PyTorch's shape check ("Output size is too small")
+    # RuntimeError as PyTorch's shape check ("Output size is too small"; its float32 mkldnn path gives an empty result
+    # for a size 0, its other kernels raise: minigrad raises)
+    if any(o < 1 for o in out_size):
         raise InputShapeError(f"{name}: the output size {out_size} of an input of shape {x.shape} with weight "
                               f"{weight.shape} is too small (stride {stride}, padding {padding}, dilation {dilation})")
+    pads = tuple((p, p) for p in padding)
+    if x.dtype.kind == "f":
+        # one op, PyTorch's ConvolutionBackward0; its 3-D kernels give C order (by dtype: mkldnn's float32)
+        layout = channels_last_format(4, x, weight) if dims == 2 and not unbatched else None
+        operands = (x, weight) if bias is None else (x, weight, bias)
+        y = ConvTranspose(groups, kernel, stride, dilation, pads, tuple(sizes), out_size, layout)(*operands)
+        y = _backward_takes_inputs(fresh_memory(y))   # (its result may view the op's own padded temporary)
+        return y.squeeze(0) if unbatched else y
+    # complex values: each input position spreads weightᵀ·x over a kernel-sized block of the output,
+    # (N, G, C_out/G·∏k, ∏I), folded (col2im), as ops (their complex rules)
     batch = x.shape[0]
-    # each input position spreads weightᵀ·x over a kernel-sized block of the output: (N, G, C_out/G·∏k, ∏I)
     columns = _backward_takes_inputs(weight.reshape(groups, in_channels // groups, -1).mT @ x.reshape(
         batch, groups, in_channels // groups, math.prod(sizes)))
     columns = columns.reshape(batch, out_channels, *kernel, *sizes)
-    y = Fold(kernel, stride, dilation, tuple((p, p) for p in padding), tuple(sizes), out_size)(columns)
+    y = Fold(kernel, stride, dilation, pads, tuple(sizes), out_size)(columns)
     if bias is not None:
         y = (y + bias.reshape(out_channels, *(1,) * dims)).to(x.dtype)   # in the wider dtype, rounded once
     if unbatched:
