@@ -18,7 +18,17 @@ from minigrad import Tensor, float32, float64
 from minigrad._nn_support import fresh_memory
 
 from ._arguments import _dtype_error, _floating_or_complex, _tensor
-from ._conv import ConvTranspose, Unfold, _backward_takes_inputs, _batched, _conv, _conv_arguments, _ints, _python_tuple
+from ._conv import (
+    ConvTranspose,
+    Unfold,
+    _backward_takes_inputs,
+    _batched,
+    _conv,
+    _conv_arguments,
+    _ints,
+    _python_tuple,
+    _uses_mkldnn,
+)
 from ._errors import ArgumentFormError, InputDtypeError, InputShapeError
 from ._gradient_layout import channels_last_as, channels_last_format
 
@@ -203,8 +213,13 @@ def _conv_transpose(name: str, dims: int, input: Any, weight: Any, bias: Any, st
                               f"{weight.shape} is too small (stride {stride}, padding {padding}, dilation {dilation})")
     pads = tuple((p, p) for p in padding)
     if x.dtype.kind == "f":
-        # one op, PyTorch's ConvolutionBackward0; its 3-D kernels give C order (by dtype: mkldnn's float32)
-        layout = channels_last_format(4, x, weight) if dims == 2 and not unbatched else None
+        # one op, PyTorch's ConvolutionBackward0, laid out as its kernels: a 3-D one by dtype, as conv3d's (mkldnn's
+        # float32 follows a channels-last operand where PyTorch takes it, never for an output padding as large as
+        # the stride; float64 and its native kernel: C order)
+        layout = None if unbatched or (dims == 3 and x.dtype != float32) else channels_last_format(dims + 2, x, weight)
+        if layout is not None and dims == 3 and (any(op >= s for op, s in zip(output_padding, stride)) or
+                                                 not _uses_mkldnn(x.shape, weight.shape, stride, dilation, groups)):
+            layout = None
         operands = (x, weight) if bias is None else (x, weight, bias)
         y = ConvTranspose(groups, kernel, stride, dilation, pads, tuple(sizes), out_size, layout)(*operands)
         y = _backward_takes_inputs(fresh_memory(y))   # (its result may view the op's own padded temporary)
@@ -220,7 +235,7 @@ def _conv_transpose(name: str, dims: int, input: Any, weight: Any, bias: Any, st
         y = (y + bias.reshape(out_channels, *(1,) * dims)).to(x.dtype)   # in the wider dtype, rounded once
     if unbatched:
         return y.squeeze(0)
-    return channels_last_as(y, x, weight) if dims == 2 else y   # PyTorch's 3-D kernels: by dtype (mkldnn's float32)
+    return channels_last_as(y, x, weight) if dims == 2 else y
 
 
 def conv_transpose1d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride: Any = 1,  # noqa: A002

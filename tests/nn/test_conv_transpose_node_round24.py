@@ -57,10 +57,10 @@ def _run(lib: Any, functional: Any, dims: int, arrays: tuple, kwargs: dict, bias
 
 
 @pytest.mark.parametrize(("dims", "x_shape", "w_shape", "kwargs"), CASES, ids=_ids(CASES))
-@pytest.mark.parametrize("bias", [True, False])
-def test_one_convolution_node_as_torch_in_float64(torch: Any, dims: int, x_shape: tuple, w_shape: tuple, kwargs: dict,
-                                                   bias: bool) -> None:
+def test_one_convolution_node_as_torch_in_float64(torch: Any, dims: int, x_shape: tuple, w_shape: tuple,
+                                                   kwargs: dict) -> None:
     arrays = _arrays(x_shape, w_shape, kwargs.get("groups", 1))
+    bias = CASES.index((dims, x_shape, w_shape, kwargs)) % 3 != 1   # (every third case without a bias)
     mine = _run(mg, F, dims, arrays, kwargs, bias)
     reference = _run(torch, torch.nn.functional, dims, arrays, kwargs, bias)
     assert mine[1] == reference[1] == "ConvolutionBackward0"
@@ -71,7 +71,7 @@ def test_one_convolution_node_as_torch_in_float64(torch: Any, dims: int, x_shape
     np.testing.assert_allclose(mine[0], reference[0], rtol=1e-10, atol=1e-10)
 
 
-@pytest.mark.parametrize(("dims", "x_shape", "w_shape", "kwargs"), CASES[::2], ids=_ids(CASES[::2]))
+@pytest.mark.parametrize(("dims", "x_shape", "w_shape", "kwargs"), CASES[::4], ids=_ids(CASES[::4]))
 def test_float32_within_a_few_ulps_of_float64(dims: int, x_shape: tuple, w_shape: tuple, kwargs: dict) -> None:
     arrays = _arrays(x_shape, w_shape, kwargs.get("groups", 1), seed=1)
     single = _run(mg, F, dims, arrays, kwargs, dtype=mg.float32)
@@ -133,12 +133,12 @@ def test_gradgradcheck(dims: int, x_shape: tuple, w_shape: tuple, kwargs: dict) 
 def test_second_derivatives_as_torch(torch: Any) -> None:
     """create_graph: x's gradient is a recorded convolution of the output's gradient, the weight's the convolution's
     weight gradient with the roles swapped; their derivatives (through the output's gradient too) equal PyTorch's."""
-    dims, x_shape, w_shape, kwargs = CASES[8]
-    arrays = _arrays(x_shape, w_shape, kwargs["groups"], seed=4)
+    dims, x_shape, w_shape, kwargs = CASES[5]
+    arrays = _arrays(x_shape, w_shape, seed=4)
     results = []
     for lib, functional in ((mg, F), (torch, torch.nn.functional)):
         x, w, b = (lib.tensor(a, requires_grad=True) for a in arrays)
-        y = functional.conv_transpose3d(x, w, b, **kwargs)
+        y = functional.conv_transpose2d(x, w, b, **kwargs)
         gy = lib.tensor(np.cos(np.arange(y.numel())).reshape(tuple(y.shape)), requires_grad=True)
         gx, gw, gb = lib.autograd.grad(y, [x, w, b], gy, create_graph=True)
         second = lib.autograd.grad(gx.sin().sum() + (gw ** 2).sum() + (gb ** 3).sum(), [x, w, b, gy],
@@ -225,3 +225,22 @@ def test_compiled_steps_replay_as_eager() -> None:
 def test_same_on_gpu_as_on_cpu(dims: int, x_shape: tuple, w_shape: tuple, kwargs: dict) -> None:
     arrays = _arrays(x_shape, w_shape, kwargs.get("groups", 1))
     same_on_gpu_as_on_cpu(lambda lib, a, c, d: getattr(F, f"conv_transpose{dims}d")(a, c, d, **kwargs), list(arrays))
+
+
+# (batch, kernel, stride, groups, output_padding): PyTorch's float32 kernel is mkldnn's (channels_last_3d result) or
+# its native one (C order) by ConvParams::use_mkldnn, as conv3d's, and never mkldnn's for an output padding ≥ stride
+LAYOUT_3D = [(1, 3, 2, 1, 0), (1, 1, 2, 2, 0), (2, 1, 1, 1, 0), (2, 3, 1, 1, 0), (2, 3, (2, 1, 2), 1, (1, 0, 1)),
+             (2, 3, (2, 1, 2), 1, (0, 1, 0))]
+
+
+@pytest.mark.parametrize(("batch", "kernel", "stride", "groups", "output_padding"), LAYOUT_3D)
+def test_channels_last_3d_float32_layout_as_torch(torch: Any, batch: int, kernel: int, stride: Any, groups: int,
+                                                  output_padding: Any) -> None:
+    x, w, _ = _arrays((batch, 4, 3, 3, 3), (4, 2, kernel, kernel, kernel), seed=6)
+    strides = []
+    for lib, functional in ((mg, F), (torch, torch.nn.functional)):
+        a = lib.tensor(x, dtype=lib.float32).contiguous(memory_format=lib.channels_last_3d)
+        y = functional.conv_transpose3d(a, lib.tensor(w, dtype=lib.float32), stride=stride, groups=groups,
+                                        dilation=2 if output_padding else 1, output_padding=output_padding)
+        strides.append(tuple(y.stride()))
+    assert strides[0] == strides[1]
