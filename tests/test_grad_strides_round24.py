@@ -193,3 +193,23 @@ def test_bce_with_logits_input_gradient_as_torch(reduction: str, pos_weight: boo
                                                                  **extra)
         return out, [x, u]
     _compare(fn, [(4, 3), (3, 4), (4,)], create_graph=False)
+
+
+@pytest.mark.gpu
+def test_round24_gradient_layouts_on_cuda() -> None:
+    """The layout rules above run on the device (CuPy, or the strict stand-in) with the CPU's strides and values."""
+    def program(device: str) -> list:
+        values = np.round(np.random.default_rng(4).standard_normal((4, 3)), 3)
+        x = mg.tensor(values, device=device, requires_grad=True)
+        w = mg.tensor(values[:, :2] * 2.0, device=device, requires_grad=True)
+        v = mg.tensor(values[0], device=device, requires_grad=True)
+        pooled = mg.tensor(np.arange(96.0).reshape(2, 4, 4, 3) / 96, device=device, requires_grad=True)
+        out = ((x.T @ w).relu().sum() + (v @ x.T.T.T).clamp(-1, 1).sum()
+               + mg.nn.functional.max_pool2d(pooled.permute(0, 3, 1, 2), 2).sum()
+               + mg.nn.functional.binary_cross_entropy_with_logits(x.t(), w.detach()[:3, :1].expand(3, 4).sigmoid()))
+        return list(mg.autograd.grad(out, [x, w, v, pooled]))
+
+    cpu, gpu = program("cpu"), program("cuda")
+    for k, (c, g) in enumerate(zip(cpu, gpu)):
+        assert g.device.type == "cuda" and g.stride() == c.stride(), k
+        np.testing.assert_allclose(g.cpu().numpy(), c.numpy(), rtol=1e-12, err_msg=f"gradient {k}")
