@@ -17,6 +17,8 @@ contiguity and ``view(-1)`` with PyTorch 2.13's. Fixed here:
 - max and average pools: the input's gradient in the input's suggested memory format, as PyTorch's kernels
   allocate it (channels-last for a channels-last input, a 1-d pool's (N, C, L) as its 2-d kernel reads it);
   group_norm's too (with ``create_graph`` PyTorch's formula follows the incoming gradient's layout instead);
+- an expanded operand (``w.expand(...)``, a batch-1 key in attention): its gradient summed back in C order, as
+  PyTorch's sum (NumPy's sum kept the incoming gradient's order of strides);
 - binary_cross_entropy_with_logits: the input's gradient in the input's layout (PyTorch's steps are in place on
   σ(x); with pos_weight on pos_weight·target: the target's layout).
 
@@ -193,6 +195,21 @@ def test_bce_with_logits_input_gradient_as_torch(reduction: str, pos_weight: boo
                                                                  **extra)
         return out, [x, u]
     _compare(fn, [(4, 3), (3, 4), (4,)], create_graph=False)
+
+
+EXPANDED: dict[str, tuple[Callable, list]] = {
+    "x @ w.expand(2, 4, 5)": (lambda lib, x, w: (x @ w.expand(2, 4, 5), [x, w]), [(3, 4), (1, 4, 5)]),
+    "x.expand(2, 3, 4).permute": (lambda lib, x: (x.expand(2, 3, 4).permute(0, 2, 1) * 2.0, [x]), [(1, 3, 4)]),
+    "attention, one key for the batch": (
+        lambda lib, q, k, v: (lib.nn.functional.scaled_dot_product_attention(q, k.expand(2, 5, 4), v), [q, k, v]),
+        [(2, 3, 4), (1, 5, 4), (2, 5, 4)]),
+}
+
+
+@pytest.mark.parametrize("case", list(EXPANDED))
+def test_expanded_operand_gradient_is_summed_in_c_order(case: str) -> None:
+    fn, shapes = EXPANDED[case]
+    _compare(fn, shapes, create_graph=False)
 
 
 @pytest.mark.gpu

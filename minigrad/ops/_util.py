@@ -122,6 +122,8 @@ def sum_to(grad: Any, shape: tuple) -> Any:
     axes = tuple(range(lead))
     if 1 in shape:   # (a bias's (H,) has none: no loop over its dims)
         axes += tuple(lead + i for i, size in enumerate(shape) if size == 1 and grad.shape[lead + i] != 1)
+        if not grad.flags.c_contiguous:   # PyTorch's sum is C order, NumPy's keeps the gradient's order of strides
+            grad = backend.array_module(grad).ascontiguousarray(grad)   # (an expanded operand's, x.expand(...))
     # add.reduce is what ndarray.sum runs, without its Python wrapper (~0.3 us: this runs once per
     # broadcast input per backward, a bias at every step of a recurrent net)
     if grad.dtype == FLOAT16:   # PyTorch sums float16 in float32 and rounds once (NumPy rounds at each row)
