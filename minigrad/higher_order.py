@@ -951,12 +951,15 @@ def _softmax(node: Function, g: Tensor) -> Tensor:
 
 @rule(LogSoftmax)
 def _log_softmax(node: Function, g: Tensor) -> Tensor:
-    e, total = node.saved
     xp = node.xp
-    if not e.size:
-        return _zeros(e.shape, g)
-    with backend.errstate(xp, divide="ignore"):   # e may underflow to 0: log gives -inf, exp gives back 0
-        z = xp.log(e) - xp.log(total)
+    if node.narrow:   # a float16 input: the node kept its output, log_softmax(x) itself
+        (z,) = node.saved
+    else:
+        e, total = node.saved
+        if not e.size:
+            return _zeros(e.shape, g)
+        with backend.errstate(xp, divide="ignore"):   # e may underflow to 0: log gives -inf, exp gives back 0
+            z = xp.log(e) - xp.log(total)
     softmax = Exp()(_output(node, z))   # exp(log_softmax(x)): differentiable through this node
     return Sub()(g, Mul()(softmax, _sum_along(g, node.axis)))
 
