@@ -1158,7 +1158,17 @@ def _convolution(node: Function, g: Tensor) -> tuple:
         gx = UnfoldBackward(unfold)(columns)
     if node.edges[1] is not None:
         gw = _convolution_weight_grad(node, grouped, _input(node, 0, x))
-    return (gx, gw) + _convolution_bias_grad(node, g)
+    return _conv_laid_out(node, gx, gw) + _convolution_bias_grad(node, g)
+
+
+def _conv_laid_out(node: Function, gx: Tensor | None, gw: Tensor | None) -> tuple:
+    """(gx, gw) of nn's Convolution or ConvTranspose ``node`` in its result's channels-last ``layout`` where it has
+    one, as its first-order backward (PyTorch's kernels allocate both so)."""
+    layout = node.layout
+    if layout is None:
+        return gx, gw
+    return (None if gx is None else gx.contiguous(memory_format=layout),
+            None if gw is None else gw.contiguous(memory_format=layout))
 
 
 def _convolution_weight_grad(node: Function, grouped: Tensor, x: Tensor) -> Tensor:
@@ -1199,7 +1209,7 @@ def _conv_transpose(node: Function, g: Tensor) -> tuple:
     if node.edges[1] is not None:
         grouped = Reshape((batch, groups, per_group, positions))(_input(node, 0, x))
         gw = _convolution_weight_grad(node, grouped, g)
-    return (gx, gw) + _convolution_bias_grad(node, g)
+    return _conv_laid_out(node, gx, gw) + _convolution_bias_grad(node, g)
 
 
 LATE_RULES["nn._conv.ConvTranspose"] = _conv_transpose

@@ -154,10 +154,19 @@ class Convolution(mg.Function):
 
     def backward(self, gy: Any) -> tuple:
         grads = self._gradients(gy, *self.saved, self.needs_grad)
+        if self.layout is not None:
+            grads = self._laid_out(*grads)
         if len(self.needs_grad) < 3:   # no bias
             return grads
         spatial = tuple(range(2, gy.ndim))
         return grads + (gy.sum(axis=(0,) + spatial) if self.needs_grad[2] else None,)
+
+    def _laid_out(self, gx: Any, gw: Any) -> tuple:
+        """x's and the weight's gradients in the result's channels-last ``layout``, as PyTorch's kernels allocate both
+        (a channels-last x or weight makes all three channels-last; a C-order result keeps C order)."""
+        in_format = memory_formats.in_format
+        return (None if gx is None else in_format(gx, self.layout, "convolution"),
+                None if gw is None else in_format(gw, self.layout, "convolution"))
 
     def _gradients(self, gy: Any, x: Any, weight: Any, needs: tuple, columns: Any = None) -> tuple:
         """x's and the weight's gradients from the output's ``gy`` (None where ``needs`` says none is needed; x or
@@ -353,6 +362,8 @@ class ConvTranspose(Convolution):
         else:
             gx = self._convolve(gy, weight) if needs[0] else None
             gw = self._gradients(x, gy, None, (False, True))[1] if needs[1] else None
+        if self.layout is not None:
+            gx, gw = self._laid_out(gx, gw)
         if len(needs) < 3:   # no bias
             return gx, gw
         return gx, gw, gy.sum(axis=(0,) + tuple(range(2, gy.ndim))) if needs[2] else None
