@@ -107,9 +107,14 @@ def test_the_programs_differ_only_in_their_imports() -> None:
 
 @pytest.fixture
 def torch_optim_loaded(torch: Any) -> Any:
-    """torch, its one-time optimizer imports (torch._dynamo) done here, in setup, not in each forked worker."""
+    """torch, its one-time optimizer imports (torch._dynamo) done here, in setup, not in each forked worker; and one
+    intra-op thread while the test forks: a forked child whose parent has run torch's OpenMP pool can hang in its
+    first parallel op (libgomp is not fork-safe; seen once in the full suite, a child stuck in log_softmax)."""
     torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=0.1)
-    return torch
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield torch
+    torch.set_num_threads(threads)
 
 
 def test_hogwild_two_forked_workers_train_the_shared_model(torch_optim_loaded: Any) -> None:

@@ -12,27 +12,9 @@ import numpy as np
 import pytest
 
 import minigrad as mg
+from bench.opcount import opcodes as _opcodes
 from minigrad.ops.linalg import ProductSum
 from tests.helpers import assert_close, to_torch
-
-
-def _opcodes(step) -> int:  # noqa: ANN001 - a callable
-    """Python opcodes one call of ``step`` runs (as bench.opcount counts them)."""
-    count = 0
-
-    def tracer(frame, event, arg):  # noqa: ANN001, ANN202 - sys.settrace's signature
-        nonlocal count
-        frame.f_trace_opcodes = True
-        if event == "opcode":
-            count += 1
-        return tracer
-
-    sys.settrace(tracer)
-    try:
-        step()
-    finally:
-        sys.settrace(None)
-    return count
 
 
 def _char_rnn_step():  # noqa: ANN202

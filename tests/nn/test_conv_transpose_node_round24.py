@@ -228,8 +228,11 @@ def test_same_on_gpu_as_on_cpu(dims: int, x_shape: tuple, w_shape: tuple, kwargs
 
 
 # (batch, kernel, stride, groups, output_padding): PyTorch's float32 kernel is mkldnn's (channels_last_3d result) or
-# its native one (C order) by ConvParams::use_mkldnn, as conv3d's, and never mkldnn's for an output padding ≥ stride
-LAYOUT_3D = [(1, 3, 2, 1, 0), (1, 1, 2, 2, 0), (2, 1, 1, 1, 0), (2, 3, 1, 1, 0), (2, 3, (2, 1, 2), 1, (1, 0, 1)),
+# its native one (C order) by ConvParams::use_mkldnn, as conv3d's, and never mkldnn's for an output padding ≥ stride.
+# Left out: a 1x1x1 kernel at stride 1 of 2 samples, where PyTorch's choice follows its thread count and what earlier
+# tests in the same process set (channels-last in a fresh two-thread process, as ours; C order after
+# set_num_threads(1), also after setting 2 again)
+LAYOUT_3D = [(1, 3, 2, 1, 0), (1, 1, 2, 2, 0), (2, 3, 1, 1, 0), (2, 3, (2, 1, 2), 1, (1, 0, 1)),
              (2, 3, (2, 1, 2), 1, (0, 1, 0))]
 
 
