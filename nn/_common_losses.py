@@ -594,6 +594,11 @@ def huber_loss(input: Tensor, target: Any, reduction: str = "mean", delta: float
     far = distance >= delta   # NaN is not far: its loss and gradient stay NaN, as PyTorch's
     small = mg.where(far, 0.0, difference)   # the square's branch away from inf: no 0·inf (NaN) gradient there
     loss = mg.where(far, delta * (distance - 0.5 * delta), 0.5 * small * small)
+    if (reduction == "none" or weight is not None) and not input.is_contiguous():
+        # PyTorch's kernel writes into empty_like(input): an expanded input's layout, not the target's
+        into = mg.empty_like(input)
+        if into.stride() != loss.stride():
+            loss = into.copy_(loss)
     if weight is not None:
         weight = _as_operand(weight, input, name, "weight")
         if weight.shape != input.shape:

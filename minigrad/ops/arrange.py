@@ -317,8 +317,12 @@ def take(input: Tensor, index: Any, *, out: Any = None) -> Tensor:  # noqa: A002
         raise IndexArgumentError(f"take(): expected a long (int64) tensor for index, got dtype {data.dtype}")
     check_index_range(data, x.numel(), "take", f"a tensor of shape {x.shape} read as 1-D", negative=True)
     flat = reshape(x, -1)
-    # a Tensor index stays one, so an mg.compile replay reads each call's indices
-    return getitem(flat, index if isinstance(index, Tensor) else backend.to_device(data, x.device))
+    # a Tensor index stays one, so an mg.compile replay reads each call's indices; C order, as PyTorch's take
+    # allocates its result (an advanced index would follow a transposed index's layout)
+    if isinstance(index, Tensor):
+        return getitem(flat, index if index.is_contiguous() else index.contiguous())
+    data = backend.to_device(data, x.device)
+    return getitem(flat, data if data.flags.c_contiguous else data.copy())
 
 
 def take_along_dim(input: Tensor, indices: Any, dim: int | None = None, *, axis: Any = NOT_GIVEN) -> Tensor:  # noqa: A002
