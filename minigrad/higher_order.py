@@ -46,7 +46,7 @@ from .autograd.engine import (
     plain_class,
 )
 from .autograd.functions import register_create_graph_walk
-from .autograd.names import respelled
+from .autograd.names import pytorch_slots, respelled
 from .hooks import (
     HookError,
     _is_prehook,
@@ -176,7 +176,8 @@ def walk(start: Function, targets: Any = None, quiet: bool = False, finished: di
                 if stop:
                     _capture(captured, node, wanted[node], grads_out)
                     if after is not None and not quiet:   # backward(inputs=): PyTorch runs the node, for nothing
-                        run_after_backward(node, after, (None,) * len(node.edges), grads_out)
+                        run_after_backward(node, after, (None,) * len(node.edges), grads_out,
+                                           pytorch_slots(node, len(node.edges)))
                     continue
                 grads_in = node.saved if node is start else _node_grads(node, grads_out)   # start: the roots' grads
                 if after is not None:   # grad_fn.register_hook
@@ -184,7 +185,8 @@ def walk(start: Function, targets: Any = None, quiet: bool = False, finished: di
                         grads_in = tuple(None if edge is None or (edge[0] not in consumers if type(edge) is tuple
                                                                   else edge not in targets.leaves) else g
                                          for edge, g in zip(node.edges, grads_in))
-                    grads_in = run_after_backward(node, after, tuple(grads_in), grads_out)
+                    grads_in = run_after_backward(node, after, tuple(grads_in), grads_out,
+                                                  pytorch_slots(node, len(node.edges)))
                 visited.append(node)
                 for edge, g in zip(node.edges, grads_in):
                     if edge is None:

@@ -198,14 +198,23 @@ def run_node_hooks(node: Any, grads_out: list, stop: bool, apply: Callable, reta
     return after
 
 
-def run_after_backward(node: Any, hooks: list, grads_in: tuple, grads_out: list | tuple) -> tuple:
+def run_after_backward(node: Any, hooks: list, grads_in: tuple, grads_out: list | tuple,
+                       slots: tuple | None = None) -> tuple:
     """``grad_fn.register_hook``'s hooks, ``hook(grad_inputs, grad_outputs)``, after ``node``'s backward.
 
     Both are tuples of Tensors (None where a gradient is missing), one per input and one per output; a hook
     returns None or a tuple of replacements for ``grad_inputs`` (None where the input gets none), each
-    of the input's shape and dtype. Returns the gradients the node sends on (Tensors or None).
+    of the input's shape and dtype. ``slots``: PyTorch's inputs of the node, where they differ from ours
+    (``names.pytorch_slots``: ``x ** 2`` has one, a convolution without bias three), for the hooks'
+    ``grad_inputs``. Returns the gradients the node sends on (Tensors or None), one per input of ours. A node's
+    ``pytorch_outputs``, where it has one, is how many outputs PyTorch's node has a gradient for (nn's batch norm:
+    1 of 3, the batch's statistics being outputs without a derivative), the ``grad_outputs`` its hooks get.
     """
-    grads_out = tuple(grads_out)
+    grads_out = tuple(grads_out)[:getattr(node, "pytorch_outputs", None)]
+    ours, edges = grads_in, node.edges
+    if slots is not None:
+        grads_in = tuple(None if at is None else grads_in[at] for at in slots)
+        edges = tuple(None if at is None else edges[at] for at in slots)
     for hook in tuple(hooks):
         result = hook(grads_in, grads_out)
         if result is None:
@@ -216,7 +225,7 @@ def run_after_backward(node: Any, hooks: list, grads_in: tuple, grads_out: list 
             raise HookError(f"grad_fn.register_hook: the hook {name!r} on op '{node.name}' returned {count}; it must "
                             f"return None or a tuple of {len(grads_in)} (one gradient or None per input)")
         new = []
-        for k, (g, edge) in enumerate(zip(result, node.edges)):
+        for k, (g, edge) in enumerate(zip(result, edges)):
             if g is not None and not isinstance(g, Tensor):
                 if not backend.is_array(g):
                     raise HookError(f"grad_fn.register_hook: the hook {name!r} on op '{node.name}' returned a "
@@ -233,7 +242,13 @@ def run_after_backward(node: Any, hooks: list, grads_in: tuple, grads_out: list 
                                     f"be the input's shape {tuple(shape)}, dtype {dtype}")
             new.append(g)
         grads_in = tuple(new)
-    return grads_in
+    if slots is None:
+        return grads_in
+    ours = list(ours)   # the inputs PyTorch's node lacks keep their gradients (None: a mask, a number)
+    for at, g in zip(slots, grads_in):
+        if at is not None:
+            ours[at] = g
+    return tuple(ours)
 
 
 def _add_to_retained(tensor: Tensor, g: Any) -> None:

@@ -237,6 +237,12 @@ def _writes_directly(tensor: Tensor, value: Any) -> bool:
             and 0 not in data.strides and not mg.compiler.is_compiling())
 
 
+def _affine_slots(first: int, has_weight: bool, has_bias: bool) -> tuple:
+    """(0, weight's position, bias's position) in a batch norm op's inputs, whose weight and bias come from
+    ``first`` on where given; None for one not given (PyTorch's node has an edge for it all the same)."""
+    return (0, first if has_weight else None, first + has_weight if has_bias else None)
+
+
 def _over_channels(ndim: int) -> tuple[str, str]:
     """einsum's subscripts of an (N, C, *) array of ``ndim`` dims and of its channel dim: ``("abcd", "b")``."""
     letters = string.ascii_letters[:ndim]
@@ -261,9 +267,15 @@ class BatchNorm(mg.Function):
     name = "native_batch_norm"
     multiple = True
     n_outputs = 3
+    pytorch_outputs = 1   # PyTorch's node has a gradient for y only (grad_fn.register_hook's grad_outputs)
 
     def __init__(self, tracks: bool, has_weight: bool, has_bias: bool) -> None:
         self.tracks, self.has_weight, self.has_bias = tracks, has_weight, has_bias
+
+    def pytorch_inputs(self) -> tuple:
+        """PyTorch's NativeBatchNormBackward0's inputs (x, weight, bias) among this op's, None where not given: its
+        ``next_functions`` and the ``grad_inputs`` of ``grad_fn.register_hook``'s hooks (see minigrad's names)."""
+        return _affine_slots(5 if self.tracks else 3, self.has_weight, self.has_bias)
 
     def forward(self, x: Any, eps: float, momentum: float, *rest: Any) -> tuple:
         self.eps = eps   # for the create_graph rule
@@ -369,6 +381,10 @@ class BatchNormEval(mg.Function):
 
     def __init__(self, has_weight: bool, has_bias: bool) -> None:
         self.has_weight, self.has_bias = has_weight, has_bias
+
+    def pytorch_inputs(self) -> tuple:
+        """PyTorch's node's inputs (x, weight, bias) among this op's, as :meth:`BatchNorm.pytorch_inputs`."""
+        return _affine_slots(4, self.has_weight, self.has_bias)
 
     def forward(self, x: Any, eps: float, running_mean: Any, running_var: Any, *affine: Any) -> Any:
         shape = (1, x.shape[1]) + (1,) * (x.ndim - 2)

@@ -63,7 +63,7 @@ from ..hooks import register_hook as _register_tensor_hook
 from ..recording import _state, current_scope, is_grad_enabled, restore_state
 from ..tensor import COMPLEX_GRAD_BEGINS, FLOAT16_GRAD_BEGINS, Tensor
 from ..versions import INPLACE
-from .names import OpName, named, pytorch_edges
+from .names import OpName, named, pytorch_edges, pytorch_slots
 
 __all__ = ["AnomalyError", "AxisError", "Function", "HookError", "LazyGradient", "current_scope", "is_grad_enabled",
            "observe_backward", "register_hook", "register_post_accumulate_grad_hook", "retain_grad", "tag"]
@@ -362,7 +362,9 @@ class Function:
         """Call ``hook(grad_inputs, grad_outputs)`` after this node's backward, as PyTorch's ``grad_fn.register_hook``.
 
         ``grad_inputs``: a tuple with the gradient (a Tensor, or None) the op sends to each of its
-        inputs; ``grad_outputs``: the gradients it received, one per output. The hook returns None or
+        inputs, as PyTorch's node has them (as ``next_functions``: none for ``x ** 2``'s 2 or ``where``'s
+        condition, a None for a convolution's bias not given); ``grad_outputs``: the gradients it received, one
+        per output. The hook returns None or
         a tuple of replacements for ``grad_inputs`` (each of its input's shape and dtype). Hooks run in
         the order registered; a ``backward(create_graph=True)`` passes gradients with their graph.
         """
@@ -1183,7 +1185,8 @@ def _after_backward(node: Function, hooks: list, grads_in: tuple, grads_out: lis
             return None
         g = _dense(g)
         return Tensor._make(g if backend.is_array(g) else numpy.asarray(g), False, None, 0)
-    sent = run_after_backward(node, hooks, tuple(map(tensor, grads_in)), tuple(map(tensor, grads_out)))
+    sent = run_after_backward(node, hooks, tuple(map(tensor, grads_in)), tuple(map(tensor, grads_out)),
+                              pytorch_slots(node, len(grads_in)))
     return tuple(None if g is None else g.data for g in sent)
 
 

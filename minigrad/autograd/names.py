@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["OpName", "named", "pytorch_edges", "pytorch_spelling", "respelled", "spelled"]
+__all__ = ["OpName", "named", "pytorch_edges", "pytorch_slots", "pytorch_spelling", "respelled", "spelled"]
 
 
 class OpName(str):
@@ -300,15 +300,37 @@ _EDGES = {
 }
 
 
-def pytorch_edges(node: Any, pairs: tuple) -> tuple:
-    """``pairs`` (one ``(fn, index)`` per input of ``node``) as PyTorch's ``next_functions`` has them: without
-    the inputs its node has no edge for (``where``'s condition, a mask, a number), and ``(None, 0)`` for a
-    ``clamp`` bound not given (PyTorch's ``ClampBackward0`` always has ``(x, min, max)``)."""
+# PyTorch's node has an edge (None) for an optional Tensor argument not given: convolution's bias. By PyTorch's
+# node name, how many inputs its node always has.
+_WIDTHS = {"ConvolutionBackward0": 3}
+
+
+def pytorch_slots(node: Any, count: int) -> tuple | None:
+    """Which of ``node``'s ``count`` inputs each input of PyTorch's node is, in PyTorch's order: a position, or
+    None for an input PyTorch's node has and ours does not (a ``clamp`` bound or a convolution's bias not given);
+    None when the two are the same. ``next_functions`` and the ``grad_inputs`` of ``grad_fn.register_hook``'s
+    hooks both follow it. An op whose inputs depend on the call says so itself: its ``pytorch_inputs()`` (nn's
+    batch norm: x, eps, momentum and the running estimates, then weight and bias where given)."""
+    own = getattr(node, "pytorch_inputs", None)
+    if own is not None:
+        return own()
     pytorch = named(node).name()
     kept = _EDGES.get(pytorch)
-    if kept is not None and len(pairs) > max(kept):
-        return tuple(pairs[at] for at in kept)
-    if pytorch == "ClampBackward0" and len(pairs) == 2 and type(node.saved) is tuple and len(node.saved) == 3:
-        # clip(x, bound): the bound given is min or max, the other (None, 0), as PyTorch's clamp(x, min, max)
-        return (pairs[0], pairs[1], (None, 0)) if node.saved[2] is None else (pairs[0], (None, 0), pairs[1])
-    return pairs
+    if kept is not None and count > max(kept):
+        return kept
+    if pytorch == "ClampBackward0" and count == 2:
+        # clip(x, bound): the bound given is min or max, the other None, as PyTorch's clamp(x, min, max)
+        return (0, 1, None) if getattr(node, "has_low", False) else (0, None, 1)
+    width = _WIDTHS.get(pytorch)
+    if width is not None and count < width:
+        return (*range(count), *(None,) * (width - count))
+    return None
+
+
+def pytorch_edges(node: Any, pairs: tuple) -> tuple:
+    """``pairs`` (one ``(fn, index)`` per input of ``node``) as PyTorch's ``next_functions`` has them: without
+    the inputs its node has no edge for (``where``'s condition, a mask, a number), and ``(None, 0)`` for an
+    optional input not given (PyTorch's ``ClampBackward0`` always has ``(x, min, max)``, its
+    ``ConvolutionBackward0`` ``(x, weight, bias)``): see :func:`pytorch_slots`."""
+    slots = pytorch_slots(node, len(pairs))
+    return pairs if slots is None else tuple((None, 0) if at is None else pairs[at] for at in slots)
