@@ -1,24 +1,28 @@
 """Round 24: a graph node's inputs as PyTorch's node has them, for ``grad_fn.next_functions`` and the
 ``grad_inputs``/``grad_outputs`` that ``grad_fn.register_hook``'s hooks get.
 
-Sweep (109 cases: elementwise with tensor and number operands, clamp's spellings, where, masked_fill, reductions,
-the matmul family, views, nn.functional layers with and without their optional tensors, losses; after backward,
-against torch 2.13): 41 differed in name, ``len(next_functions)``, or the hooks' counts. Fixed here (16):
+Sweep (174 cases: elementwise with tensor and number operands, clamp's spellings, where, masked_fill, reductions,
+the matmul family, views, multi-output ops, fills and scatters, nn.functional layers with and without their optional
+tensors, losses; after backward, against torch 2.13): 69 differed in name, ``len(next_functions)``, or the hooks'
+counts. Fixed here (25):
 
 - a convolution or transposed convolution without bias: PyTorch's ConvolutionBackward0 has (x, weight, None)
   edges and passes 3 grad_inputs (the bias's None); ours had 2 of each;
 - ``x.clamp(min=t)`` (a tensor bound alone): ``next_functions`` read the node's saved arrays, so after backward
   (saved freed) it lost the absent bound's (None, 0): 3 before backward, 2 after;
 - the post-hooks' ``grad_inputs`` counted our op's inputs, not PyTorch's, where ``next_functions`` already
-  followed PyTorch (``x ** 2``, ``2 ** x``, ``2 - x``, ``clamp`` with number bounds, ``where``, ``masked_fill``,
+  followed PyTorch (``x ** 2``, ``2 ** x``, ``2 - x``, ``x % 2``, ``fmod``, ``clamp``/``clamp_min``/``clamp_max``
+  with number bounds, ``where``, ``masked_fill``, ``index_fill``, ``masked_scatter``, ``scatter`` of a number,
   exact ``gelu``: one grad_input per input PyTorch's node has, never the condition's, mask's or number's None);
 - batch norm (training, with or without running estimates, and eval): 5 or 6 edges (eps, momentum, the running
   estimates) where PyTorch's NativeBatchNormBackward0 has (x, weight, bias); its hooks got 3 grad_outputs (the
   batch statistics) where PyTorch's get 1.
 
-Left (25): ops that minigrad records as several nodes where PyTorch records one (layer_norm, group_norm, linear's
-addmm, addcmul, elu/leaky_relu/softplus, mse/l1/smooth_l1/bce/nll/cross_entropy, sdpa, einsum, adaptive_avg_pool
-to 1), or one where PyTorch records several (bmm's UnsafeView over Bmm): a different graph, not a count.
+Left (44): ops that minigrad records as several nodes where PyTorch records one (layer_norm, group_norm,
+instance_norm, linear's addmm, addcmul/addcdiv/addmv/baddbmm, elu/leaky_relu/softplus/logsigmoid/glu/prelu,
+mse/l1/smooth_l1/huber/bce/nll/cross_entropy, std_mean/var_mean, sdpa, einsum, interpolate, pdist, unfold,
+pixel_shuffle, trace, linalg.cross, embedding_bag, adaptive_avg_pool to 1), or one where PyTorch records several
+(bmm's UnsafeView over Bmm, bilinear): a different graph, not a count.
 """
 
 from __future__ import annotations
@@ -96,6 +100,12 @@ CASES = {
     "batch_norm_eval_affine": ((lambda L, F, x, w, b: F.batch_norm(x, *_running(L), w, b)),
                                ((4, 3, 2), (3,), (3,))),
     "batch_norm_eval_bias": ((lambda L, F, x, b: F.batch_norm(x, *_running(L), None, b)), ((4, 3), (3,))),
+    "masked_fill_tensor": ((lambda L, F, x, v: x.masked_fill(x > 0, v)), ((3, 4), ())),
+    "index_fill_tensor": ((lambda L, F, x, v: x.index_fill(1, L.tensor([0, 2]), v)), ((3, 4), ())),
+    "masked_scatter": ((lambda L, F, x, s: x.masked_scatter(x > 0, s)), ((3, 4), (12,))),
+    "scatter_number": ((lambda L, F, x: x.scatter(1, L.tensor([[0], [1], [2]]), 2.0)), ((3, 4),)),
+    "remainder_number": ((lambda L, F, x: x % 2), ((3, 4),)),
+    "clamp_min_function": ((lambda L, F, x: L.clamp_min(x, 0.1)), ((3, 4),)),
     "mul": ((lambda L, F, x, y: x * y), ((3, 4), (4,))),
     "mm": ((lambda L, F, x, y: x @ y), ((3, 4), (4, 2))),
     "sum_dim": ((lambda L, F, x: x.sum(0)), ((3, 4),)),
