@@ -88,3 +88,24 @@ def test_huber_loss_of_a_transposed_input_keeps_its_layout() -> None:
     got = nn.functional.huber_loss(mg.tensor(x).t(), mg.tensor(y), reduction="none")
     want = F.huber_loss(torch.tensor(x).t(), torch.tensor(y), reduction="none")
     assert got.stride() == want.stride() == (1, 3)
+
+
+def _channels_last_like() -> tuple:
+    """An (N, C, 1, W) tensor with strides (6, 1, 1, 2) in both libraries: C fastest, its size-1 H's stride 1."""
+    x = np.random.default_rng(4).standard_normal((2, 3, 2, 1))
+    return mg.tensor(x).permute(0, 2, 3, 1), torch.tensor(x).permute(0, 2, 3, 1)
+
+
+@pytest.mark.parametrize("op", ["mul", "rmul", "add", "radd", "where_number"])
+def test_size_one_strides_of_a_broadcast_operand_follow_pytorch(op: str) -> None:
+    """a * a[:, :1] (same strides, other shapes) and where(c, a, 0.0) (a number is an operand of PyTorch's
+    TensorIterator: no fast setup) gave NumPy's stride for the size-1 dim; a later cat then chose channels-last where
+    PyTorch's is C order (48 + 23 of 301,716 chained layout cases)."""
+    ops = {"mul": lambda a, L: a * a[:, :1], "rmul": lambda a, L: a[:, :1] * a, "add": lambda a, L: a + a[:, :1],
+           "radd": lambda a, L: a[:, :1] + a, "where_number": lambda a, L: L.where(a > 0, a, 0.0)}
+    ma, ta = _channels_last_like()
+    got, want = ops[op](ma, mg), ops[op](ta, torch)
+    np.testing.assert_array_equal(got.numpy(), want.numpy())
+    assert got.stride() == want.stride()
+    for dim in range(4):
+        assert mg.cat([got, got], dim).stride() == torch.cat([want, want], dim).stride()

@@ -107,10 +107,14 @@ class Add(Function):
 
     def forward(self, a: Any, b: Any) -> Any:
         y = a + b
-        try:   # the usual case first: y in a's layout, or a and b in one layout (then y is in PyTorch's)
-            if y.strides == a.strides or a.strides == b.strides:
+        try:   # the usual case first: y in a's layout, or a and b of one shape in one layout (then y is in PyTorch's;
+            # a broadcast b of a's strides is not: NumPy orders a size-1 dim of both otherwise)
+            if y.strides == a.strides:
                 shape_a, shape_b = a.shape, b.shape
                 self.shapes = None if shape_a == shape_b == y.shape else (shape_a, shape_b)
+                return y
+            if a.strides == b.strides and a.shape == b.shape:
+                self.shapes = None
                 return y
         except AttributeError:   # a Python number
             pass
@@ -195,10 +199,14 @@ class Mul(Function):
         if y.dtype is _FLOAT16 and (type(b) in _REAL_NUMBER or type(a) in _REAL_NUMBER):
             y = _half_by_number(a, b, operator.mul)
             self.backward = self._backward_by_number   # (the usual backward stays free of this case)
-        try:   # the usual case first: y in a's layout, or a and b in one layout (then y is in PyTorch's)
-            if y.strides == a.strides or a.strides == b.strides:
+        try:   # the usual case first: y in a's layout, or a and b of one shape in one layout (then y is in PyTorch's;
+            # a broadcast b of a's strides is not: NumPy orders a size-1 dim of both otherwise)
+            if y.strides == a.strides:
                 shape_a, shape_b = a.shape, b.shape
                 self.shapes = None if shape_a == shape_b == y.shape else (shape_a, shape_b)
+                return y
+            if a.strides == b.strides and a.shape == b.shape:
+                self.shapes = None
                 return y
         except AttributeError:   # a Python number
             pass

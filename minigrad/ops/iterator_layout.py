@@ -54,13 +54,15 @@ def insertion_sort(perm: list, should_swap: Any) -> list:
     return perm
 
 
-def torch_strides(shape: Sequence[int], operands: Sequence[Sequence[int]]) -> tuple:
+def torch_strides(shape: Sequence[int], operands: Sequence[Sequence[int]], same_shape: bool = True) -> tuple:
     """PyTorch's element strides for a new result of ``shape`` computed from ``operands`` (each one's strides over
     ``shape``; 0 for a broadcast dim or one of size 1 in the operand and not in ``shape``). A size-1 dim of both
-    keeps its stride, as in PyTorch: it takes part in the order (and so can change that of the other dims)."""
+    keeps its stride, as in PyTorch: it takes part in the order (and so can change that of the other dims).
+    ``same_shape=False``: the op had other operands too (a Python number, a 0-d tensor), so PyTorch's fast setup
+    (operands of one shape and one layout) is not taken even where the arrays share their strides."""
     shape = tuple(shape)
     operands = [tuple(strides) for strides in operands]
-    if len(operands) > 1 and all(s == operands[0] for s in operands) and _dense(shape, operands[0]):
+    if same_shape and len(operands) > 1 and all(s == operands[0] for s in operands) and _dense(shape, operands[0]):
         return _dense_strides(shape, operands[0])   # TensorIterator's fast setup: the operands' own layout
     strides = [0] * len(shape)
     step = 1
@@ -119,16 +121,16 @@ def elementwise_layout(xp: Any, result: Any, operands: Sequence[Any]) -> Any:
         else:
             return result
     arrays = [v for v in operands if getattr(v, "ndim", 0)]
-    return lay_out_as_torch(xp, result, [strides_over(v, result.shape) for v in arrays])
+    return lay_out_as_torch(xp, result, [strides_over(v, result.shape) for v in arrays], len(arrays) == len(operands))
 
 
-def lay_out_as_torch(xp: Any, result: Any, operands: Sequence[Sequence[int]]) -> Any:
+def lay_out_as_torch(xp: Any, result: Any, operands: Sequence[Sequence[int]], same_shape: bool = True) -> Any:
     """``result`` (an array) itself when its strides already are PyTorch's for these ``operands``, else a copy in
     PyTorch's layout (a permuted dense array). Where only size-1 dims' strides differ (they step over no memory),
     a NumPy result is restrided to PyTorch's, a GPU one kept. A NumPy copy owns its memory (no ``base``: in-place
     ops refuse a view of memory they cannot tell is the result's own; PyTorch's result is an ordinary tensor)."""
     shape = result.shape
-    want = torch_strides(shape, operands)
+    want = torch_strides(shape, operands, same_shape)
     have = tuple(s // result.itemsize for s in result.strides)
     if result.size <= 1 or want == have:
         return result
