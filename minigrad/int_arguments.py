@@ -12,6 +12,8 @@ from __future__ import annotations
 import operator
 from typing import Any
 
+import numpy
+
 from .arguments import ArgumentTypeError, Int64RangeError
 from .tensor import Tensor
 
@@ -66,12 +68,29 @@ def _one_int(value: Any, name: str, what: str, one_element: bool = False) -> int
     """``operator.index(value)`` as PyTorch's parser reads one int: a Python or NumPy integer, or a 0-d integer
     tensor (``one_element``: of any dims); a bool, a bool tensor (:class:`ArgumentTypeError`) or a tensor with
     dims (``tensor([1])``, which ``operator.index`` takes) raises a TypeError naming the op."""
+    if type(value) is int:
+        return value   # the usual call, without the checks below
     if isinstance(value, Tensor) and (value.dtype == bool or (value.ndim and not one_element)):
         kind = "the bool tensor" if value.dtype == bool else f"a tensor of shape {tuple(value.shape)} (a 0-d one works)"
         raise ArgumentTypeError(f"{name}: {what} must be an int, got {kind} {value!r:.60}")
     if not isinstance(value, bool):   # (operator.index reads a bool as 0 or 1)
+        if not one_element and not isinstance(value, _INT64_TYPES):   # PyTorch's int64 slot (not its SymInt one)
+            _refuse_index_only(value, name, what)
         try:
             return operator.index(value)
         except TypeError:
             pass
     raise TypeError(f"{name}: {what} must be an int, got {value!r:.60}")
+
+
+_INT64_TYPES = (int, numpy.integer, Tensor)
+
+
+def _refuse_index_only(value: Any, name: str, what: str) -> None:
+    """PyTorch's TypeError for an object with only ``__index__`` (a 0-d NumPy array, a user's class) in an int64
+    slot (``chunk``'s chunks, a diagonal's offset, ``linspace``'s steps, ``one_hot``'s num_classes): its parser
+    reads a Python or NumPy int or a 0-d integer tensor there; only its SymInt slots (sizes, ``narrow``'s length,
+    ``topk``'s k: ``one_element``) call ``__index__``."""
+    if hasattr(value, "__index__"):
+        raise ArgumentTypeError(f"{name}(): argument '{what}' must be int, not {type(value).__name__} (PyTorch "
+                                f"reads it as a Python or NumPy int or a 0-d integer tensor only; pass int(...))")

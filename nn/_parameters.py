@@ -9,15 +9,31 @@ from typing import Any
 import numpy
 
 import minigrad as mg
+from minigrad.int_arguments import int_tuple
 
 from ._errors import InputDtypeError, InputShapeError
 from .module import Module, Parameter
 
 
-def size_arg(value: Any, name: str, what: str, low: int = 0) -> int:
+def size_arg(value: Any, name: str, what: str, low: int = 0, position: int | None = None) -> int:
     """A layer's size argument (features, channels, embeddings: the size of a parameter's dim) as an int >= ``low``.
     PyTorch's errors: a TypeError for one that is not an int (a float, None, a bool), a RuntimeError ("negative
-    dimension") for one below ``low`` (an InputShapeError here, also a ValueError)."""
+    dimension") for one below ``low`` (an InputShapeError here, also a ValueError).
+
+    ``position``: the layer passes the value untouched to ``torch.empty``'s shape at that place (Linear,
+    Embedding), so it is read as PyTorch's size lists read an item: an object with ``__index__`` (a 0-d NumPy
+    array), a one-element integer tensor, and a bool unless it comes first (``nn.Linear(True, 3)``'s weight is
+    (3, 1); ``nn.Embedding(True, 3)`` is a TypeError)."""
+    if position is not None and not isinstance(value, (int, numpy.integer)):
+        try:
+            value = int_tuple((0,) * position + (value,), name, what)[-1]
+        except TypeError:   # (a bool tensor: ArgumentTypeError, PyTorch's RuntimeError, raised as it is)
+            if isinstance(value, mg.Tensor):
+                raise
+            raise TypeError(f"{name}: {what} must be a {'positive' if low else 'non-negative'} int, got "
+                            f"{type(value).__name__} {value!r:.40}") from None
+    elif position and type(value) is bool:
+        value = int(value)
     if isinstance(value, (bool, numpy.bool_)) or not isinstance(value, (int, numpy.integer)):
         raise TypeError(f"{name}: {what} must be a {'positive' if low else 'non-negative'} int, got "
                         f"{type(value).__name__} {value!r}")

@@ -212,8 +212,8 @@ class EmbeddingBag(Module):
                  _weight: Any = None, include_last_offset: bool = False, padding_idx: int | None = None,
                  device: Any = None, dtype: Any = None) -> None:
         super().__init__()
-        size_arg(num_embeddings, "EmbeddingBag", "num_embeddings")
-        size_arg(embedding_dim, "EmbeddingBag", "embedding_dim")
+        num_embeddings = size_arg(num_embeddings, "EmbeddingBag", "num_embeddings", position=0)   # weight (num, dim)
+        embedding_dim = size_arg(embedding_dim, "EmbeddingBag", "embedding_dim", position=1)
         if mode not in _MODES:
             raise ValueError(f"EmbeddingBag: mode has to be one of sum, mean or max, got {mode!r}")
         if sparse:

@@ -30,8 +30,8 @@ __all__ = ["Dropout", "Embedding", "Flatten", "Identity", "Linear", "ModuleDict"
            "ParameterList", "Sequential", "Unflatten"]
 
 
-def _positive(value: Any, what: str, name: str, allow_zero: bool = False) -> int:
-    return size_arg(value, name, what, 0 if allow_zero else 1)
+def _positive(value: Any, what: str, name: str, allow_zero: bool = False, position: int | None = None) -> int:
+    return size_arg(value, name, what, 0 if allow_zero else 1, position)
 
 
 class Linear(Module):
@@ -44,8 +44,8 @@ class Linear(Module):
     def __init__(self, in_features: int, out_features: int, bias: bool = True,
                  device: Any = None, dtype: Any = None) -> None:
         super().__init__()
-        self.in_features = _positive(in_features, "in_features", "Linear", allow_zero=True)
-        self.out_features = _positive(out_features, "out_features", "Linear", allow_zero=True)
+        self.in_features = _positive(in_features, "in_features", "Linear", allow_zero=True, position=1)
+        self.out_features = _positive(out_features, "out_features", "Linear", allow_zero=True, position=0)
         dt = float_dtype(dtype, "Linear", complex_ok=True)   # complex too, as PyTorch's
         weight_and_bias(self, (self.out_features, self.in_features), bias, dt, device)
         self.reset_parameters()
@@ -84,8 +84,9 @@ class Embedding(Module):
                  sparse: bool = False, _weight: Any = None, _freeze: bool = False, device: Any = None,
                  dtype: Any = None) -> None:
         super().__init__()
-        self.num_embeddings = _positive(num_embeddings, "num_embeddings", "Embedding", allow_zero=True)
-        self.embedding_dim = _positive(embedding_dim, "embedding_dim", "Embedding", allow_zero=True)
+        self.num_embeddings = _positive(num_embeddings, "num_embeddings", "Embedding", allow_zero=True,
+                                        position=0)
+        self.embedding_dim = _positive(embedding_dim, "embedding_dim", "Embedding", allow_zero=True, position=1)
         num_embeddings, embedding_dim = self.num_embeddings, self.embedding_dim
         if padding_idx is not None:
             if isinstance(padding_idx, bool):   # PyTorch's forward refuses it (True would pad row 1)

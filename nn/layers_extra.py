@@ -79,7 +79,7 @@ class LazyLinear(SavesPlaceholders, Linear):
 
     def __init__(self, out_features: int, bias: bool = True, device: Any = None, dtype: Any = None) -> None:
         Module.__init__(self)
-        self.in_features, self.out_features = 0, size_arg(out_features, "LazyLinear", "out_features")
+        self.in_features, self.out_features = 0, size_arg(out_features, "LazyLinear", "out_features", position=0)
         dtype = float_dtype(dtype, "LazyLinear")
         self.weight = UninitializedParameter(device=device, dtype=dtype)
         if bias:
@@ -137,8 +137,9 @@ class Bilinear(Module):
     def __init__(self, in1_features: int, in2_features: int, out_features: int, bias: bool = True,
                  device: Any = None, dtype: Any = None) -> None:
         super().__init__()
-        sizes = [size_arg(n, "Bilinear", what) for n, what in
-                 ((in1_features, "in1_features"), (in2_features, "in2_features"), (out_features, "out_features"))]
+        sizes = [size_arg(n, "Bilinear", what, position=at) for n, what, at in   # weight (out, in1, in2)
+                 ((in1_features, "in1_features", 1), (in2_features, "in2_features", 2),
+                  (out_features, "out_features", 0))]
         if in1_features <= 0:
             raise ValueError(f"Bilinear: in1_features must be > 0, but got (in1_features={in1_features})")
         self.in1_features, self.in2_features, self.out_features = (int(n) for n in sizes)

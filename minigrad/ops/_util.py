@@ -311,6 +311,17 @@ def dim_or_axis(name: str, dim: Any, axis: Any, default: Any = None) -> Any:
     return dim if given_dim else axis if given_axis else default
 
 
+def one_dim_or_axis(name: str, dim: Any, axis: Any, default: int) -> Any:
+    """The single dim of softmax, log_softmax, cat or stack, spelled ``dim=`` (PyTorch) or ``axis=`` (NumPy), or
+    ``default`` when neither is given: their ``dim`` defaults to NOT_GIVEN, so ``dim=None`` is passed on for
+    :func:`one_axis` to raise PyTorch's TypeError (``torch.cat(ts, dim=None)``, ``x.softmax(None)``)."""
+    if dim is NOT_GIVEN:
+        return default if axis is None else axis
+    if axis is not None:
+        raise TypeError(f"{name}: give dim= (PyTorch) or axis= (NumPy), not both")
+    return dim
+
+
 def axis_alias(name: str, dim: Any, axis: Any, default: Any) -> Any:
     """The dim of a function NumPy has no spelling of, which PyTorch lets a call name ``axis=`` too
     (``torch.topk(x, 2, axis=1)``): both keywords mean the same there. ``dim`` other than its ``default``

@@ -14,6 +14,8 @@ import math
 import warnings
 from typing import Any, Sequence
 
+import numpy
+
 from .. import backend
 from ..autograd import AxisError
 from ..autograd.names import respelled
@@ -137,7 +139,7 @@ def tensor_split(input: Tensor, indices_or_sections: Any = NOT_GIVEN, dim: int =
     if isinstance(cuts, (list, tuple)):
         points = list(int_tuple(cuts, "tensor_split", "indices"))
     else:
-        sections = int_arg(cuts, "tensor_split", "sections (or a list of indices)")
+        sections = int_arg(cuts, "tensor_split", "sections (or a list of indices)", one_element=True)  # SymInt
         if sections <= 0:
             raise ShapeMismatchError(f"tensor_split: the number of sections must be positive, got {sections}")
         points, total = [], 0
@@ -163,6 +165,8 @@ def _cuts(name: str, **spellings: Any) -> Any:
 def _split_by(x: Any, cuts: Any, axis: int, min_ndim: int, name: str, sections: Any, indices: Any) -> tuple:
     if cuts is NOT_GIVEN or sections is not NOT_GIVEN or indices is not NOT_GIVEN:   # PyTorch's keywords
         cuts = _cuts(name, indices_or_sections=cuts, sections=sections, indices=indices)
+    if not isinstance(cuts, (int, list, tuple, Tensor, numpy.integer)) and hasattr(cuts, "__index__"):
+        cuts = [cuts]   # PyTorch's int[] overload takes an object with only __index__ (a 0-d NumPy array) as one index
     if isinstance(cuts, (list, tuple)):   # PyTorch's int[] of indices reads a bool tensor as 0 or 1 (tensor_split's
         cuts = int_tuple(cuts, name, "indices", dims=True)   # own SymInt[] refuses it)
     x = tensor_arg(x, name)

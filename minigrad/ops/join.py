@@ -22,6 +22,7 @@ from ._util import (
     int_arg,
     int_tuple,
     one_axis,
+    one_dim_or_axis,
     one_of,
     tensor_arg,
 )
@@ -238,7 +239,7 @@ def _as_list(tensors: Any, name: str) -> list:
     return [tensor_arg(t, name) for t in tensors]
 
 
-def cat(tensors: Sequence[Tensor], dim: int | None = None, *, axis: int | None = None,
+def cat(tensors: Sequence[Tensor], dim: int = NOT_GIVEN, *, axis: int | None = None,
         out: Tensor | None = None) -> Tensor:
     """Join tensors along an existing ``dim`` (0 by default; ``axis=`` also works; ``concat`` is the same op).
 
@@ -258,7 +259,7 @@ def cat(tensors: Sequence[Tensor], dim: int | None = None, *, axis: int | None =
                                  f"concatenated (shapes {[t.shape for t in tensors]})")
     legacy = axis is None and any(t.shape == (0,) for t in tensors)
     first = next((t for t in tensors if t.shape != (0,)), tensors[0]) if legacy else tensors[0]
-    a = dim_or_axis("concat", dim, axis, 0)
+    a = one_dim_or_axis("concat", dim, axis, 0)
     if legacy and first.shape == (0,):   # legacy empties alone: PyTorch checks the dim's type, not its range
         one_axis(a, 2**63 - 1, "concat")   # (torch.cat([torch.empty(0)], 1) is (0,))
         a = 0
@@ -280,14 +281,14 @@ def _legacy_empties_shaped(tensors: list, shape: tuple, axis: int) -> list:
 concat = cat
 
 
-def stack(tensors: Sequence[Tensor], dim: int | None = None, *, axis: int | None = None,
+def stack(tensors: Sequence[Tensor], dim: int = NOT_GIVEN, *, axis: int | None = None,
           out: Tensor | None = None) -> Tensor:
     """Join same-shape tensors along a new ``dim`` (0 by default); ``out=`` as :func:`cat`'s."""
     if out is not None:
         return write_out("stack", stack(tensors, dim, axis=axis), out, inputs=tensors, overlap="any")
     tensors = _as_list(tensors, "stack")
     ndim = getattr(tensors[0], "ndim", 0)
-    a = one_axis(dim_or_axis("stack", dim, axis, 0), ndim + 1, "stack")
+    a = one_axis(one_dim_or_axis("stack", dim, axis, 0), ndim + 1, "stack")
     return Stack(a)(*tensors)
 
 

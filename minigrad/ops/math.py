@@ -644,8 +644,10 @@ def count_nonzero(input: Tensor, dim: Any = None, *, axis: Any = None,  # noqa: 
         kept = tuple(1 if axes is None or d in axes else size for d, size in enumerate(x.shape))
         return count.reshape(kept)
     x = _numeric(input, "count_nonzero")
-    if isinstance(dim, Tensor):   # PyTorch's int overload: a 0-d int tensor (not a bool one, nor tensor([1]))
-        dim = int_arg(dim, "count_nonzero", "dim")
+    if isinstance(dim, Tensor):   # PyTorch's int overload: a 0-d int tensor (its int[] one: tensor([1]) too)
+        dim = int_arg(dim, "count_nonzero", "dim", one_element=True)
+    elif not isinstance(dim, (int, tuple, list, backend.numpy.integer)) and hasattr(dim, "__index__"):
+        dim = (dim,)   # (a 0-d NumPy array, an object with only __index__: PyTorch's int[] overload, one dim)
     if axis is None and isinstance(dim, (tuple, list)) and not dim:
         dim = None   # PyTorch reads dim=() as every dim (NumPy's axis=() as none)
     axes = normalize_axis(dim_or_axis("count_nonzero", dim, axis), x.ndim, "count_nonzero")

@@ -25,6 +25,7 @@ from ._util import (
     keep_flag,
     normalize_axis,
     one_axis,
+    one_dim_or_axis,
     tensor_arg,
 )
 from .elementwise import abs, maximum, minimum  # noqa: A004 - the op's name
@@ -686,13 +687,13 @@ def _logsumexp_into(x: Tensor, dim: Any, keepdim: bool, dtype: Any) -> Tensor:
     return total.log() + kept.reshape(total.shape)
 
 
-def softmax(input: Tensor, dim: int | None = None, dtype: Any = None, *, axis: int | None = None) -> Tensor:  # noqa: A002
+def softmax(input: Tensor, dim: int = NOT_GIVEN, dtype: Any = None, *, axis: int | None = None) -> Tensor:  # noqa: A002
     """exp(x) / sum(exp(x)) along ``dim`` (the last by default), stable for large inputs; ``dtype`` casts
     first, as torch.softmax. Same shape as x."""
     return _along_one_dim(Softmax, "softmax", input, dim, dtype, axis)
 
 
-def log_softmax(input: Tensor, dim: int | None = None, dtype: Any = None, *, axis: int | None = None) -> Tensor:  # noqa: A002
+def log_softmax(input: Tensor, dim: int = NOT_GIVEN, dtype: Any = None, *, axis: int | None = None) -> Tensor:  # noqa: A002
     """x - logsumexp(x) along ``dim`` (the last by default), stable for large inputs; ``dtype`` casts
     first, as torch.log_softmax. Same shape as x."""
     return _along_one_dim(LogSoftmax, "log_softmax", input, dim, dtype, axis)
@@ -714,7 +715,8 @@ def _along_one_dim(op: type, name: str, x: Tensor, dim: Any, dtype: Any, axis: A
     if kind == "c":   # PyTorch has no complex kernel either (its NotImplementedError)
         raise NotImplementedError(f"{name}: not implemented for complex tensors (dtype {x.dtype}, shape "
                                   f"{tuple(x.shape)}), as in PyTorch")
-    axis = one_axis(dim_or_axis(name, dim, axis, -1), ndim, name)
+    # (dim=None: PyTorch's TypeError, as torch.softmax(x, None); only nn.functional's softmax infers a dim then)
+    axis = one_axis(one_dim_or_axis(name, dim, axis, -1), ndim, name)
     if ndim == 0:   # over a 0-d tensor's only element, as PyTorch
         return op(0)(x.reshape(1)).reshape(())
     return op(axis)(x)

@@ -151,7 +151,7 @@ def select_scatter(input: Tensor, src: Tensor, dim: int = NOT_GIVEN, index: int 
     if x.ndim == 0:
         raise IndexError(f"{name}: select() cannot be applied to a 0-dim tensor")
     axis = _dim(dim, x.ndim, name)
-    i, size = int_arg(index, name, "index"), x.shape[axis]
+    i, size = int_arg(index, name, "index", one_element=True), x.shape[axis]
     if not -size <= i < size:
         raise IndexError(f"{name}: index {i} out of range for tensor of size {list(x.shape)} at dimension {axis}")
     _check_shape(name, src, x.shape[:axis] + x.shape[axis + 1:])
@@ -167,11 +167,11 @@ def slice_scatter(input: Tensor, src: Tensor, dim: int = 0, start: int | None = 
     dim = axis_alias(name, dim, axis, 0)
     x, src = _pair(input, src, name)
     axis = _dim(dim, x.ndim, name)
-    step = int_arg(step, name, "step")
+    step = int_arg(step, name, "step", one_element=True)
     if step <= 0:
         raise RuntimeError(f"{name}: slice step must be positive, got {step}")
-    start = None if start is None else int_arg(start, name, "start")
-    end = None if end is None else int_arg(end, name, "end")
+    start = None if start is None else int_arg(start, name, "start", one_element=True)
+    end = None if end is None else int_arg(end, name, "end", one_element=True)
     if x.ndim == 0:
         raise IndexError(f"{name}: slice() cannot be applied to a 0-dim tensor")
     key = (slice(None),) * axis + (slice(start, end, step),)

@@ -765,7 +765,8 @@ def narrow(input: Tensor, dim: int = NOT_GIVEN, start: int = NOT_GIVEN, length: 
     a = one_axis(dim, x.ndim, "narrow")
     size = x.shape[a]
     try:   # a 0-d int tensor for start, as PyTorch's Tensor overload; its length takes any one-element int tensor
-        start, length = int_arg(start, "narrow", "start"), int_arg(length, "narrow", "length", one_element=True)
+        start = int_arg(start, "narrow", "start", one_element=not isinstance(start, Tensor))   # SymInt or Tensor
+        length = int_arg(length, "narrow", "length", one_element=True)
     except TypeError:
         raise ArgumentTypeError(f"narrow: start and length must be ints or 0-d integer tensors, got {start!r:.40} "
                                 f"and {length!r:.40}") from None

@@ -86,7 +86,7 @@ def unsafe_split(input: Tensor, split_size: int, dim: int = 0, *, axis: Any = NO
     """:func:`split` into parts of ``split_size`` (an int, as torch.unsafe_split) along ``dim``, which may be
     changed in place (``axis=`` is PyTorch's alias of ``dim=``)."""
     dim = axis_alias("unsafe_split", dim, axis, 0)
-    return _untracked(split(input, int_arg(split_size, "unsafe_split", "split_size"), dim))
+    return _untracked(split(input, int_arg(split_size, "unsafe_split", "split_size", one_element=True), dim))
 
 
 def unsafe_split_with_sizes(input: Tensor, split_sizes: Any, dim: int = 0, *,  # noqa: A002
