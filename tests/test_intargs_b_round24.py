@@ -69,9 +69,9 @@ SLOTS = {   # int64 slots (PyTorch refuses __index__) and SymInt ones (it takes 
                          ids=["__index__", "numpy_0d", "tensor_0d"])
 @pytest.mark.parametrize("slot", list(SLOTS))
 def test_int_slots_read_index_objects_as_torch(slot: str, value: Any) -> None:
-    """minigrad took an object with only ``__index__`` in every int slot: 44 int64-slot cells computed where
-    PyTorch raises; ``hsplit(np.array(3))`` split into 3 sections where PyTorch's int[] overload splits at index
-    3 (a silently different result); 30 of these cells differed."""
+    """minigrad took an object with only ``__index__`` in every int slot, computing where PyTorch's int64 slots
+    raise; ``hsplit(np.array(3))`` split into 3 sections where PyTorch's int[] overload splits at index 3 (a
+    silently different result). 30 of these cells differed."""
     call = SLOTS[slot]
     assert _outcome(call, mg, value) == _outcome(call, torch, value)
 
