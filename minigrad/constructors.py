@@ -122,11 +122,23 @@ def tensor_options(name: str, layout: Any = None, pin_memory: Any = None, device
 
 
 def out_requires_grad(out: Tensor, requires_grad: Any, name: str) -> Tensor:
-    """``out`` after a constructor wrote into it, made to require grad when ``requires_grad`` (PyTorch's
-    ``zeros(2, out=t, requires_grad=True)`` sets ``t.requires_grad``; an integer ``out`` raises)."""
-    if requires_grad is not None and as_bool(requires_grad, name, "requires_grad") and not out.requires_grad:
-        out.requires_grad_(True)
+    """``out`` after a constructor wrote into it, its ``requires_grad`` set to ``requires_grad`` as PyTorch's
+    ``out.requires_grad_(requires_grad)``: ``zeros(2, out=t, requires_grad=True)`` makes ``t`` require grad (an
+    integer ``out`` raises), and the default ``False`` makes a leaf ``t`` stop requiring grad (``with no_grad():
+    zeros(3, out=weight)``); a non-leaf ``out`` keeps its flag, as PyTorch's."""
+    if requires_grad is not None:
+        flag = as_bool(requires_grad, name, "requires_grad")
+        if flag != out.requires_grad and (flag or out.is_leaf):
+            out.requires_grad_(flag)
     return out
+
+
+def unresizable_out(out: Any, name: str) -> None:
+    """PyTorch's ``empty``/``randn`` resize ``out`` through autograd's check, so an ``out`` that requires grad
+    is refused even with the right shape and under ``no_grad``."""
+    if getattr(out, "requires_grad", False):
+        raise RuntimeError(f"{name}(): cannot resize variables that require grad (out, shape {out.shape}), as "
+                           "PyTorch's; pass out.detach() or a tensor that does not require grad")
 
 
 def keep_out_shape(values: Tensor, out: Any) -> Tensor:
@@ -215,8 +227,11 @@ def empty(shape: Any = None, *dims: Any, out: Any = None, dtype: Any = None, dev
         raise RuntimeError("empty: unsupported memory format preserve_format (there is no tensor to preserve)")
     tensor_options("empty", layout, None if out is not None else pin_memory, device)
     if out is not None:
+        unresizable_out(out, "empty")
         dtype, device = creation_args("empty", out, dtype, device)
         values = empty(shape, *dims, dtype=dtype, device=device, size=size)
+        if values.shape == getattr(out, "shape", None):   # nothing to write: PyTorch leaves out (and its version)
+            return out_requires_grad(out, requires_grad, "empty")
         return out_requires_grad(write_out("empty", values, out, warn=False), requires_grad, "empty")
     out = _filled(lambda xp, s, d: xp.empty(s, dtype=d), _sized(shape, dims, size, "empty"), dtype, device,
                   requires_grad, "empty")
@@ -538,6 +553,7 @@ def randn(*shape: Any, generator: Any = None, out: Any = None, dtype: Any = None
     _needs_size("randn", shape, size)
     tensor_options("randn", layout, None if out is not None else pin_memory, device)
     if out is not None:
+        unresizable_out(out, "randn")
         dtype, device = creation_args("randn", out, dtype, device)
         values = randn(*shape, generator=generator, dtype=dtype, device=device, size=size)
         return out_requires_grad(write_out("randn", values, out, warn=False), requires_grad, "randn")

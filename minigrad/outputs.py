@@ -204,8 +204,8 @@ def _write(name: str, value: Tensor, out: Tensor, warn: bool) -> None:
         out.data = value.data.astype(out.dtype, copy=True)
         out._view, out._views = (), []
     else:
-        if any(n > 1 and step == 0 for n, step in zip(data.shape, data.strides)) or not getattr(
-                data.flags, "writeable", True):
+        if data.size and (any(n > 1 and step == 0 for n, step in zip(data.shape, data.strides)) or not getattr(
+                data.flags, "writeable", True)):   # (an empty array's strides may be 0: nothing is written)
             raise RuntimeError(f"{name}(): out (shape {out.shape}) is an expanded or read-only view whose elements "
                                "share memory; clone() it first")
         data[...] = value.data
@@ -348,6 +348,14 @@ OUT_RULES: dict[str, dict[str, OutRule]] = {
                  "shifted_chebyshev_polynomial_u shifted_chebyshev_polynomial_v shifted_chebyshev_polynomial_w sinc "
                  "spherical_bessel_j0 xlog1py xlogy zeta", _CAST),
         "round": _EXACT,
+    },
+    # mg.linalg: PyTorch's linear algebra computes into a buffer of its own (out may share an input's memory)
+    "linalg": {
+        **_rules("cholesky cholesky_ex cross det eigh eigvalsh inv inv_ex ldl_factor ldl_factor_ex ldl_solve lu "
+                 "lu_factor lu_factor_ex lu_solve matrix_norm matrix_power multi_dot norm qr slogdet solve solve_ex "
+                 "solve_triangular svd svdvals vecdot vector_norm", OutRule("exact", overlap="")),
+        **_rules("cond eig eigvals householder_product lstsq matrix_rank pinv tensorinv tensorsolve",
+                 OutRule(overlap="")),
     },
     "fft": {
         **_rules("fft fft2 fftn ifft2 ifftn ihfft2 ihfftn rfft rfft2 rfftn", OutRule(kinds="c")),

@@ -506,6 +506,9 @@ def mean(input: Tensor, dim: Any = None, keepdim: bool = False, *, axis: Any = N
     An integer or bool tensor needs ``dtype=`` (PyTorch raises RuntimeError without it); NumPy's keywords
     (``axis=``, ``axis=None`` too, or ``keepdims=`` without a dim) give NumPy's float64 mean."""
     if out is not None:
+        into = getattr(out, "dtype", None)   # PyTorch's mean computes in a float (complex) out's dtype
+        if dtype is None and isinstance(input, Tensor) and into is not None and into.kind == input.dtype.kind in "fc":
+            dtype = into
         result = mean(input, dim, keepdim, axis=axis, keepdims=keepdims, dtype=dtype)
         if dim is not None and result.dtype.kind == "c" and getattr(getattr(out, "dtype", None), "kind", "") == "f":
             result = result.to(out.dtype)   # PyTorch's mean along a dim writes the real part (with the cast's

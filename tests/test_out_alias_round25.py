@@ -1,0 +1,115 @@
+"""Round 25: ``out=`` against PyTorch 2.13 where a differential fuzz (about 5,000 random calls of ~60 functions with
+fresh, aliased, transposed, strided, empty, wrongly shaped, requires-grad and non-leaf ``out``) found minigrad
+differing: what a creation function does to ``out.requires_grad``, ``empty``/``randn`` refusing an ``out`` that
+requires grad, ``empty`` leaving ``out``'s version alone, an empty ``out`` whose strides are 0, and ``mean`` computing
+in its ``out``'s dtype."""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import numpy as np
+import pytest
+
+import minigrad as mg
+
+torch = pytest.importorskip("torch", reason="no torch")
+
+
+def _outcome(fn: Callable[[Any], Any], lib: Any) -> Any:
+    """``fn(lib)``'s plain result, or the class name of what it raised."""
+    try:
+        return fn(lib)
+    except Exception as error:   # noqa: BLE001 - compared with torch's
+        return type(error).__name__
+
+
+# --- creation functions: out.requires_grad_(requires_grad) --------------------------------------------------------
+
+_FACTORIES: dict[str, Callable[[Any, Any], Any]] = {
+    "zeros": lambda lib, o: lib.zeros(3, out=o),
+    "ones": lambda lib, o: lib.ones(3, out=o),
+    "full": lambda lib, o: lib.full((3,), 2.0, out=o),
+    "arange": lambda lib, o: lib.arange(3.0, out=o),
+    "linspace": lambda lib, o: lib.linspace(0, 1, 3, out=o),
+    "logspace": lambda lib, o: lib.logspace(0, 1, 3, out=o),
+    "eye": lambda lib, o: lib.eye(3, 1, out=o.view(3, 1)),
+    "rand": lambda lib, o: lib.rand(3, out=o),
+    "randint": lambda lib, o: lib.randint(5, (3,), out=o),
+    "randperm": lambda lib, o: lib.randperm(3, out=o, dtype=lib.float32),
+    "normal": lambda lib, o: lib.normal(0.0, 1.0, (3,), out=o),
+    "randn": lambda lib, o: lib.randn(3, out=o),
+    "empty": lambda lib, o: lib.empty(3, out=o),
+    "bernoulli": lambda lib, o: lib.bernoulli(lib.full((3,), 0.5), out=o),
+}
+
+
+def _factory_case(name: str, kind: str) -> Callable[[Any], Any]:
+    def run(lib: Any) -> Any:
+        leaf = lib.ones(3, requires_grad=True)
+        out = leaf if kind == "leaf" else leaf * 1
+        with lib.no_grad():
+            _FACTORIES[name](lib, out)
+        return out.requires_grad, out.is_leaf
+    return run
+
+
+@pytest.mark.parametrize("kind", ["leaf", "nonleaf"])
+@pytest.mark.parametrize("name", sorted(_FACTORIES))
+def test_creation_out_requires_grad(name: str, kind: str) -> None:
+    """``with no_grad(): zeros(3, out=weight)``: PyTorch sets ``out.requires_grad`` to the call's ``requires_grad``
+    (False) for a leaf and keeps a non-leaf's; empty/randn refuse an out that requires grad; bernoulli (no
+    requires_grad argument) leaves it. minigrad kept a leaf requiring grad and took empty/randn's out (14 of these
+    28 cells failed)."""
+    case = _factory_case(name, kind)
+    assert _outcome(case, mg) == _outcome(case, torch)
+
+
+def test_creation_out_requires_grad_true() -> None:
+    for lib in (mg, torch):
+        out = lib.zeros(3)
+        with lib.no_grad():
+            lib.ones(3, out=out, requires_grad=True)
+        assert out.requires_grad and out.is_leaf
+
+
+def test_empty_out_version() -> None:
+    """``empty(out=t)`` with t's shape writes nothing: t's version stays (PyTorch's); resizing bumps it."""
+    for lib in (mg, torch):
+        same, other = lib.zeros(2, 2), lib.zeros(0)
+        versions = same._version, other._version
+        lib.empty(2, 2, out=same)
+        lib.empty(2, 2, out=other)
+        assert (same._version - versions[0], other._version - versions[1], tuple(other.shape)) == (0, 1, (2, 2)), lib
+
+
+# --- an empty out whose strides are 0 -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("shape", [(3, 0), (0, 2), (2, 0, 3)])
+def test_zero_size_out(shape: tuple) -> None:
+    """An empty tensor made from NumPy may have 0 strides; it was refused as an expanded view."""
+    array = np.random.default_rng(0).standard_normal(shape)
+    for lib in (mg, torch):
+        x, out = lib.tensor(array), lib.tensor(np.random.default_rng(1).standard_normal(shape))
+        assert lib.exp(x, out=out) is out and tuple(out.shape) == shape
+        assert lib.clamp(x, -0.5, 0.5, out=out) is out
+        assert lib.sub(x, 1, out=out) is out
+
+
+# --- mean computes in out's dtype -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("dtypes", [("float32", "float64"), ("float16", "float32"), ("float16", "float64"),
+                                    ("complex64", "complex128")])
+@pytest.mark.parametrize("dim", [None, 1])
+def test_mean_out_dtype(dtypes: tuple, dim: Any) -> None:
+    """``mean(x_float32, out=float64_tensor)`` is the float64 mean (PyTorch's ``mean(x, dtype=out.dtype)``); it was
+    the float32 mean cast (1e-7 off)."""
+    array = (np.random.default_rng(0).standard_normal((7, 1000)) * 1000 + 1e4).astype(dtypes[0])
+    results = []
+    for lib in (mg, torch):
+        out = lib.zeros(7 if dim else (), dtype=getattr(lib, dtypes[1]))
+        lib.mean(lib.tensor(array), *(() if dim is None else (dim,)), out=out)
+        results.append(out.numpy())
+    np.testing.assert_allclose(results[0], results[1], rtol=1e-13)
