@@ -25,7 +25,7 @@ from typing import Any, Callable
 import numpy
 
 from .arguments import ArgumentTypeError, AxisError, ShapeMismatchError, as_dtype
-from .constructors import arange
+from .constructors import arange, tensor_options
 from .dtypes import get_default_dtype
 from .ops._util import int_arg, normalize_axis, tensor_arg
 from .ops.fft import DUAL_NORM, ComplexFFT, ComplexToRealFFT, RealToComplexFFT
@@ -298,17 +298,21 @@ def _frequencies(k: Tensor, n: int, d: float, dtype: Any, requires_grad: bool, n
     return out.requires_grad_(requires_grad) if requires_grad else out
 
 
-def fftfreq(n: int, d: float = 1.0, *, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
+def fftfreq(n: int, d: float = 1.0, *, dtype: Any = None, layout: Any = None, device: Any = None,
+            pin_memory: Any = None, requires_grad: bool = False) -> Tensor:
     """The sample frequencies of an ``n``-point :func:`fft` with spacing ``d``: (n,), ``[0, 1, …, -1] / (n d)``."""
     n = _count(n, "fftfreq")
+    tensor_options("fftfreq", layout, pin_memory, device)
     k = cat([arange((n + 1) // 2, device=device), arange(-(n // 2), 0, device=device)])
     return _frequencies(k, n, d, dtype, requires_grad, "fftfreq")
 
 
-def rfftfreq(n: int, d: float = 1.0, *, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
+def rfftfreq(n: int, d: float = 1.0, *, dtype: Any = None, layout: Any = None, device: Any = None,
+             pin_memory: Any = None, requires_grad: bool = False) -> Tensor:
     """The sample frequencies of an ``n``-point :func:`rfft` with spacing ``d``: (n // 2 + 1,) (``n = 0``:
     ``[nan]``, as PyTorch's)."""
     n = _count(n, "rfftfreq")
+    tensor_options("rfftfreq", layout, pin_memory, device)
     return _frequencies(arange(n // 2 + 1, device=device), n, d, dtype, requires_grad, "rfftfreq")
 
 

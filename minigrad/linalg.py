@@ -28,7 +28,7 @@ The LU family (``lu_factor``, ``lu_factor_ex``, ``lu``, ``lu_solve``) lives in :
 ``mg.geqrf``, ``mg.orgqr`` and ``mg.ormqr``; the LDL family (``ldl_factor``, ``ldl_factor_ex``, ``ldl_solve``) in
 :mod:`minigrad.ops.ldl`.
 
-No function takes PyTorch's ``out=``.
+Each function but ``diagonal``, ``matrix_exp`` and ``vander`` takes PyTorch's ``out=`` (:mod:`minigrad.outputs`).
 """
 
 from __future__ import annotations
@@ -337,3 +337,8 @@ def diagonal(A: Any, *, offset: int = 0, dim1: int = -2, dim2: int = -1) -> Tens
 
 def __getattr__(name: str) -> Any:
     raise AttributeError(f"module 'minigrad.linalg' has no attribute {name!r}")
+
+
+from .outputs import install as _install_out  # noqa: E402 - last: it wraps the functions above
+
+_install_out(globals(), "linalg")   # PyTorch's out= (minigrad/outputs.py)

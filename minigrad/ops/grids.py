@@ -138,14 +138,18 @@ def _triangle_indices(name: str, row: int, col: int, offset: int, upper: bool, d
     return tensor(pairs, dtype=dtype, device=device)
 
 
-def tril_indices(row: int, col: int, offset: int = 0, *, dtype: Any = None, device: Any = None) -> Tensor:
+def tril_indices(row: int, col: int, offset: int = 0, *, dtype: Any = None, device: Any = None,
+                 layout: Any = None, pin_memory: Any = None) -> Tensor:
     """The (row, col) indices of the lower triangle of a (row, col) matrix, on and below diagonal ``offset``:
     (2, N) int64, row by row (torch.tril_indices)."""
+    tensor_options("tril_indices", layout, pin_memory, device)
     return _triangle_indices("tril_indices", row, col, offset, False, dtype, device)
 
 
-def triu_indices(row: int, col: int, offset: int = 0, *, dtype: Any = None, device: Any = None) -> Tensor:
+def triu_indices(row: int, col: int, offset: int = 0, *, dtype: Any = None, device: Any = None,
+                 layout: Any = None, pin_memory: Any = None) -> Tensor:
     """The (row, col) indices of the upper triangle, on and above diagonal ``offset``: (2, N) int64."""
+    tensor_options("triu_indices", layout, pin_memory, device)
     return _triangle_indices("triu_indices", row, col, offset, True, dtype, device)
 
 
@@ -261,10 +265,12 @@ def randint_like(input: Tensor, low: int = 0, high: Any = None, *, generator: An
     return _memory_format.relayout(out, memory_format, "randint_like", x)
 
 
-def scalar_tensor(s: Any, *, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
+def scalar_tensor(s: Any, *, dtype: Any = None, layout: Any = None, device: Any = None, pin_memory: Any = None,
+                  requires_grad: bool = False) -> Tensor:
     """A 0-d tensor of the number ``s`` (a bool or a complex too), the default float dtype unless given
     (torch.scalar_tensor). A value that does not fit the dtype raises PyTorch's RuntimeError (NaN into int64,
     300 into uint8, 1e39 into float32, an imaginary part into a real dtype); into float16 it is cast (inf)."""
+    tensor_options("scalar_tensor", layout, pin_memory, device)
     exact = (bool, complex, numpy.bool_, numpy.complexfloating)
     value = s if isinstance(s, exact) else number(s, "scalar_tensor", "s")
     kind = backend.as_dtype(get_default_dtype() if dtype is None else dtype, "scalar_tensor")

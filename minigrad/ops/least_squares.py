@@ -78,7 +78,8 @@ def matrix_rank(A: Any, tol: Any = None, hermitian: bool = False, *, atol: Any =
             return xp.zeros(values.shape[:-1], dtype=xp.int64)
         largest = values.max(axis=-1)
         cutoff = xp.maximum(xp.asarray(atol_value), xp.asarray(rtol_value) * largest)
-        return (values > cutoff[..., None]).sum(axis=-1).astype(xp.int64)
+        return xp.asarray((values > cutoff[..., None]).sum(axis=-1), dtype=xp.int64)   # (0-d: an array, not
+        # NumPy's scalar, which a Tensor cannot be written through)
 
     with backend.on_device(A.device):
         return info_tensor(name, count(A.data), (A,), count)

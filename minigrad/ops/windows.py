@@ -18,7 +18,7 @@ import numpy
 
 from .. import backend
 from ..arguments import ArgumentTypeError, ShapeMismatchError
-from ..constructors import tensor
+from ..constructors import tensor, tensor_options
 from ..dtypes import get_default_dtype
 from ..tensor import Tensor
 from ._util import number
@@ -46,15 +46,14 @@ def _flag(value: Any, name: str, what: str) -> bool:
 
 
 def _window(name: str, window_length: Any, periodic: Any, formula: Any, dtype: Any, layout: Any, device: Any,
-            requires_grad: bool) -> Tensor:
+            requires_grad: bool, pin_memory: Any) -> Tensor:
     """The window ``formula(n, M)`` (float64 arrays; M = the symmetric length - 1) as a tensor of ``dtype``."""
     dt = get_default_dtype() if dtype is None else backend.as_dtype(dtype, name)
     if dt.kind != "f":   # checked before the length, as PyTorch's
         raise ArgumentTypeError(f"{name} expects floating point dtypes, got {dt}")
     length = _length(window_length, name)
     periodic = _flag(periodic, name, "periodic")
-    if layout is not None and str(layout) not in ("strided", "torch.strided"):
-        raise NotImplementedError(f"{name}: only the strided layout is supported, got layout={layout!r}")
+    tensor_options(name, layout, pin_memory, device)
     if length <= 1:
         values = numpy.ones(length)
     else:
@@ -70,14 +69,16 @@ def hamming_window(window_length: int, periodic: bool = True, alpha: float = 0.5
     (M = N - 1, or N for a periodic window)."""
     alpha, beta = float(number(alpha, "hamming_window", "alpha")), float(number(beta, "hamming_window", "beta"))
     return _window("hamming_window", window_length, periodic,
-                   lambda n, m: alpha - beta * numpy.cos(n * (2 * math.pi / m)), dtype, layout, device, requires_grad)
+                   lambda n, m: alpha - beta * numpy.cos(n * (2 * math.pi / m)), dtype, layout, device, requires_grad,
+                   pin_memory)
 
 
 def hann_window(window_length: int, periodic: bool = True, *, dtype: Any = None, layout: Any = None,
                 device: Any = None, pin_memory: bool = False, requires_grad: bool = False) -> Tensor:
     """Hann window (window_length,): w[n] = 0.5 - 0.5·cos(2πn / M) = sin²(πn / M), as ``torch.hann_window``."""
     return _window("hann_window", window_length, periodic,
-                   lambda n, m: 0.5 - 0.5 * numpy.cos(n * (2 * math.pi / m)), dtype, layout, device, requires_grad)
+                   lambda n, m: 0.5 - 0.5 * numpy.cos(n * (2 * math.pi / m)), dtype, layout, device, requires_grad,
+                   pin_memory)
 
 
 def blackman_window(window_length: int, periodic: bool = True, *, dtype: Any = None, layout: Any = None,
@@ -87,14 +88,15 @@ def blackman_window(window_length: int, periodic: bool = True, *, dtype: Any = N
     def formula(n: Any, m: int) -> Any:
         angle = n * (math.pi / m)
         return 0.08 * numpy.cos(4 * angle) - 0.5 * numpy.cos(2 * angle) + 0.42
-    return _window("blackman_window", window_length, periodic, formula, dtype, layout, device, requires_grad)
+    return _window("blackman_window", window_length, periodic, formula, dtype, layout, device, requires_grad,
+                   pin_memory)
 
 
 def bartlett_window(window_length: int, periodic: bool = True, *, dtype: Any = None, layout: Any = None,
                     device: Any = None, pin_memory: bool = False, requires_grad: bool = False) -> Tensor:
     """Bartlett (triangular) window (window_length,): w[n] = 1 - |2n / M - 1|, as ``torch.bartlett_window``."""
     return _window("bartlett_window", window_length, periodic, lambda n, m: 1 - numpy.abs(2 * n / m - 1), dtype,
-                   layout, device, requires_grad)
+                   layout, device, requires_grad, pin_memory)
 
 
 def kaiser_window(window_length: int, periodic: bool = True, beta: float = 12.0, *, dtype: Any = None,
@@ -108,4 +110,4 @@ def kaiser_window(window_length: int, periodic: bool = True, beta: float = 12.0,
         half = m / 2
         inside = numpy.clip(1 - ((n - half) / half) ** 2, 0.0, None)   # rounding must not make a root of -0.0…1
         return numpy.i0(beta * numpy.sqrt(inside)) / numpy.i0(beta)
-    return _window("kaiser_window", window_length, periodic, formula, dtype, layout, device, requires_grad)
+    return _window("kaiser_window", window_length, periodic, formula, dtype, layout, device, requires_grad, pin_memory)
