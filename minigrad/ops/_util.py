@@ -465,3 +465,11 @@ def float16_in_float32(fn: Any, *arrays: Any) -> Any:
     float16 steps round at every step. The caller checks for a float16 array first (one check on the hot path)."""
     wide = [a.astype(FLOAT32) if getattr(a, "dtype", None) == FLOAT16 else a for a in arrays]
     return fn(*wide).astype(FLOAT16)
+
+
+def unit_complex(xp: Any, z: Any, size: Any) -> Any:
+    """Complex ``z / size`` for a real positive ``size``, each part divided by it: NumPy's ``z / size`` is a complex
+    division, whose reciprocal of a subnormal size (1e-310) overflows into inf + nan·1j."""
+    out = xp.empty(z.shape, dtype=z.dtype)
+    out.real, out.imag = z.real / size, z.imag / size
+    return out

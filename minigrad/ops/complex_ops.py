@@ -26,12 +26,21 @@ from typing import Any
 
 import numpy
 
+from .. import backend
 from ..autograd import Function
 from ..autograd.names import respelled
 from ..backend import array_module
 from ..dtypes import get_default_dtype
 from ..tensor import Tensor
-from ._util import ArgumentTypeError, DtypeNotImplementedError, ShapeMismatchError, called_as, sum_to, tensor_arg
+from ._util import (
+    ArgumentTypeError,
+    DtypeNotImplementedError,
+    ShapeMismatchError,
+    called_as,
+    sum_to,
+    tensor_arg,
+    unit_complex,
+)
 from .iterator_layout import lay_out_as_torch, strides_over
 from .shape import track_view
 
@@ -101,9 +110,13 @@ class Angle(Function):
         xp = self.xp
         if x.dtype.kind != "c":
             return xp.zeros_like(gy)
-        size2 = (x * x.conj()).real
-        safe = xp.where(size2 == 0, 1, size2)
-        return xp.where(size2 == 0, x.dtype.type(0), gy * (1j * x / safe)).astype(x.dtype, copy=False)
+        # gy · i z / |z|², as (i z / |z|) / |z| part by part: |z|² underflows to 0 at |z| < 1e-154 (1e-200j gave 0)
+        size = xp.abs(x)
+        safe = xp.where(size == 0, 1, size)
+        with backend.errstate(xp, over="ignore"):
+            step = unit_complex(xp, 1j * x, safe)
+            step = unit_complex(xp, step, safe)
+        return xp.where(size == 0, x.dtype.type(0), gy * step).astype(x.dtype, copy=False)
 
 
 def _read_only(out: Any) -> Any:

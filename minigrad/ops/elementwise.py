@@ -40,6 +40,7 @@ from ._util import (
     float16_in_float32,
     read_by_the_others,
     sum_to,
+    unit_complex,
 )
 from .iterator_layout import elementwise_layout, lay_out_as_torch, strides_over
 from .shape import AsType
@@ -673,11 +674,12 @@ class Abs(Function):
         return xp.where(x > 0, gy, xp.where(x < 0, -gy, gy * 0))
 
     def complex_backward(self, gy: Any) -> Any:
-        """|z| of complex z: gy * z / |z| (PyTorch's sgn(z); 0 at z == 0)."""
+        """|z| of complex z: gy * z / |z| (PyTorch's sgn(z); 0 at z == 0). z / |z| part by part: NumPy's complex
+        division by a subnormal |z| (1e-310) overflows its reciprocal into inf + nan·1j."""
         (x,) = self.saved
         xp = self.xp
         size = xp.abs(x)
-        return xp.where(size == 0, x.dtype.type(0), gy * (x / xp.where(size == 0, 1, size)))
+        return xp.where(size == 0, x.dtype.type(0), gy * unit_complex(xp, x, xp.where(size == 0, 1, size)))
 
 
 class Sqrt(Function):

@@ -38,6 +38,7 @@ import numpy
 
 from .. import backend
 from ..autograd import Function
+from ..autograd.engine import plain_class
 from ..autograd.graph import result_saved_after_write, saves_copies
 from ..autograd.names import spelled
 from ..constructors import SampleDtypeError, _fill_in, rand, randn
@@ -390,8 +391,9 @@ def _read(how: Any, base: Tensor) -> Tensor:
         op = Reshape(how.shape)
     elif isinstance(how, Transpose):
         op = Transpose(how.axes)
-    elif isinstance(how, Function):   # Diagonal, Unfold, AsStrided: the same op again
-        op = type(how)(*(getattr(how, arg) for arg in how.view_args))
+    elif isinstance(how, Function):   # Diagonal, Unfold, AsStrided, Real, ViewAsReal: the same op again
+        # (its own class: a dtype or complex gate may have swapped how's for a variant that needs how's notes)
+        op = plain_class(how)(*(getattr(how, arg) for arg in how.view_args))
     else:
         return GetItem(how)(base)
     op.name = how.name

@@ -1,0 +1,75 @@
+"""Complex values and autograd against PyTorch 2.13 (round 25 fuzz: values and gradients of complex64/complex128
+elementwise ops, reductions, linear algebra, FFTs, promotion, views; see the round-25 notes in README)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import minigrad as mg
+
+Z = np.array([1 + 2j, 3 - 1j, -0.5 + 0.25j])
+
+
+def _grad_of(lib, fn, z):
+    leaf = lib.tensor(z, requires_grad=True)
+    out = fn(lib, leaf)
+    weight = lib.tensor(np.arange(1, out.numel() + 1).reshape(tuple(out.shape)) + 0.5j)
+    ((out * weight).real if out.is_complex() else out * weight.real).sum().backward()
+    return out.detach().numpy(), leaf.grad.numpy()
+
+
+def _kept(view):
+    def fn(lib, z):
+        base = z * 1
+        kept = view(lib, base)
+        base.mul_(1j)   # an in-place change of the base re-reads the kept view
+        return kept * 2
+    return fn
+
+
+# a real/imag/view_as_real view kept over an in-place write of its complex base: its backward raised AttributeError
+# ('Real' object has no attribute 'grad_dtypes') since the view was read again with the dtype gate's variant class
+VIEW_CASES = {
+    "real": _kept(lambda lib, b: b.real),
+    "imag": _kept(lambda lib, b: b.imag),
+    "view_as_real": _kept(lambda lib, b: lib.view_as_real(b)),
+    "write_through_view_as_real": lambda lib, z: (lambda r: (r.mul_(3), lib.view_as_complex(r))[-1])(
+        lib.view_as_real(z * 1)),
+}
+
+
+@pytest.mark.parametrize("name", sorted(VIEW_CASES))
+def test_views_of_a_complex_base_written_in_place(name):
+    torch = pytest.importorskip("torch")
+    ours, theirs = _grad_of(mg, VIEW_CASES[name], Z), _grad_of(torch, VIEW_CASES[name], Z)
+    np.testing.assert_allclose(ours[0], theirs[0], rtol=1e-12)
+    np.testing.assert_allclose(ours[1], theirs[1], rtol=1e-12)
+
+
+TINY = np.array([1e-310 + 0j, -1e-310j, 3e-320 - 4e-320j, 1e-200j, 1 + 1j, 0j])
+
+
+@pytest.mark.parametrize("op", ["abs", "vector_norm_1", "vector_norm_inf"])
+def test_abs_gradient_at_subnormal_complex_values(op):
+    # d|z| = z/|z|: NumPy's complex division by a subnormal |z| gave inf+nan·1j, a NaN gradient. PyTorch's
+    # vectorised CPU loop gives NaN there too, its scalar loop z/|z| (which element gets which depends on the
+    # length): the unit z/|z| is the gradient, and the normal elements are PyTorch's
+    fn = {"abs": lambda lib, z: z.abs(),
+          "vector_norm_1": lambda lib, z: lib.linalg.vector_norm(z.reshape(-1, 1), 1, dim=1),
+          "vector_norm_inf": lambda lib, z: lib.linalg.vector_norm(z.reshape(-1, 1), float("inf"), dim=1)}[op]
+    _, grad = _grad_of(mg, fn, TINY)
+    weight = np.arange(1, TINY.size + 1)
+    unit = np.array([1, -1j, 0.6 - 0.8j, 1j, (1 + 1j) / np.sqrt(2), 0])
+    np.testing.assert_allclose(grad, weight * unit, rtol=1e-14)
+    torch = pytest.importorskip("torch")
+    np.testing.assert_allclose(grad[3:], _grad_of(torch, fn, TINY)[1][3:], rtol=1e-12)
+
+
+def test_angle_gradient_where_the_squared_modulus_underflows():
+    # d angle(z) = i z / |z|²: |z|² of 1e-200j underflowed to 0 and the gradient read 0 (PyTorch: NaN), and |z|² of
+    # 1e300+1e300j overflowed to inf (0 here and in PyTorch); computed as (i z / |z|) / |z|, both are finite
+    z = mg.tensor(np.array([1e-200j, 3e-170 + 4e-170j, 1e300 + 1e300j, 1 - 1j, 0j]), requires_grad=True)
+    mg.angle(z).sum().backward()
+    expected = [-1e200, (-0.8 + 0.6j) / 5e-170, (-1 + 1j) / 2e300, 0.5 + 0.5j, 0]
+    np.testing.assert_allclose(z.grad.numpy(), expected, rtol=1e-14, atol=0)
