@@ -28,12 +28,20 @@ def in_int64(value: int, name: str, what: str) -> int:
     return value
 
 
-def int_tuple(values: Any, name: str, what: str = "shape", dims: bool = False) -> tuple:
+def int_tuple(values: Any, name: str, what: str = "shape", dims: bool = False, sized: bool = False) -> tuple:
     """An int or a sequence of ints (each within int64) as a tuple of ints; anything else raises a TypeError
     naming the op. A bool tensor among them raises an :class:`ArgumentTypeError` (PyTorch's RuntimeError) as
     PyTorch's size lists do (sizes, strides, shifts, split sizes, pads); ``dims=True``: the list is one PyTorch
-    reads as plain ints (its dim lists, ``torch.Size``), where a bool tensor is the int 0 or 1."""
-    items = values if isinstance(values, (tuple, list)) else (values,)
+    reads as plain ints (its dim lists, ``torch.Size``), where a bool tensor is the int 0 or 1. ``sized=True``:
+    the list is one of PyTorch's fixed-length ``int[N]`` lists (roll's shifts and dims, a convolution's or pool's
+    kernel, stride, padding, dilation), where one bare value stands for all N only if it is a Python or NumPy int
+    or an integer tensor: a bare object with only ``__index__`` (a 0-d NumPy array too) is its RuntimeError."""
+    if isinstance(values, (tuple, list)):
+        items = values
+    else:
+        items = (values,)
+        if sized and not isinstance(values, _INT64_TYPES):
+            _refuse_bare_index(values, name, what)
     try:
         if items and type(items[0]) is bool:   # PyTorch's parser tells an int list by its first element only: a
             raise TypeError("bools are not sizes")   # later bool is the int 0 or 1 (``x.reshape(2, True, 12)``)
@@ -84,6 +92,17 @@ def _one_int(value: Any, name: str, what: str, one_element: bool = False) -> int
 
 
 _INT64_TYPES = (int, numpy.integer, Tensor)
+
+
+def _refuse_bare_index(value: Any, name: str, what: str) -> None:
+    """PyTorch's RuntimeError (its parser's failed ``PyList_Check`` assert) for a bare object with only
+    ``__index__`` given for a fixed-length ``int[N]`` list (``x.roll(np.array(1), 0)``, ``F.max_pool1d(x, k)``
+    with ``k`` such an object): its parser lets the object pass as a one-int list and then fails to read it.
+    ``(k,)`` or ``int(k)`` works there, as in PyTorch."""
+    if hasattr(value, "__index__") and not isinstance(value, bool):
+        raise ArgumentTypeError(f"{name}(): {what} must be an int or a tuple of ints, got a bare "
+                                f"{type(value).__name__} (PyTorch's parser fails on it with a RuntimeError; pass "
+                                f"int(...) or a tuple)")
 
 
 def _refuse_index_only(value: Any, name: str, what: str) -> None:

@@ -419,7 +419,7 @@ def _ints(value: Any, dims: int, name: str, what: str, low: int | None, int_list
     if isinstance(value, (tuple, list)):
         numbers = int_tuple(tuple(value) * dims if len(value) == 1 and dims > 1 else value, name, what, int_list)
     else:
-        numbers = int_tuple(value, name, what, dims=True) * dims
+        numbers = int_tuple(value, name, what, dims=True, sized=True) * dims
     if len(numbers) != dims:   # ints, too many or too few: PyTorch's RuntimeError
         raise ArgumentFormError(f"{name}: {what} must be an int or a tuple of {dims} ints, got {value!r}")
     if low is not None and numbers and min(numbers) < low:
@@ -903,8 +903,8 @@ def _adaptive_bounds(input: Any, output_size: Any, name: str) -> tuple:  # noqa:
     x = _floating(input, name)
     if x.ndim not in (2, 3) or x.shape[-1] == 0:
         raise InputShapeError(f"{name}: expected a 2-D (C, L) or 3-D (N, C, L) input with L > 0, got shape {x.shape}")
-    if isinstance(output_size, (tuple, list)) and len(output_size) == 1:
-        output_size = output_size[0]
+    if isinstance(output_size, (tuple, list)) and len(output_size) == 1 and output_size[0] is None:
+        output_size = None   # (a one-int list is read as a list: a bare __index__ object is refused, not a listed one)
     if output_size is None:   # keeps L (PyTorch's 1-D pools refuse None; its 2-D/3-D ones keep a dim)
         output_size = x.shape[-1]
     (out,) = _ints(output_size, 1, name, "output_size", 0, int_list=True)   # (int[1], as the max pool's int[])

@@ -244,8 +244,8 @@ def vdot(input: Tensor, other: Tensor) -> Tensor:  # noqa: A002
 
 def _contracted(dims: Any, a: Tensor, b: Tensor) -> tuple:
     """tensordot's ``dims`` as two equally long tuples of non-negative dims of ``a`` and ``b``."""
-    if isinstance(dims, Tensor):
-        dims = dims.tolist()
+    if isinstance(dims, Tensor):   # PyTorch's: a one-element tensor is its int (tensor([1]) too), a longer one lists
+        dims = int(dims.item()) if dims.numel() == 1 else dims.tolist()
     if isinstance(dims, (list, tuple)):
         if len(dims) != 2:
             raise ValueError(f"tensordot: dims must be an int or two lists of dims, got {dims!r}")
@@ -263,10 +263,10 @@ def _contracted(dims: Any, a: Tensor, b: Tensor) -> tuple:
             if len(set(ds)) != len(ds):
                 raise ValueError(f"tensordot: a dim appears more than once in {dims!r}")
         return dims_a, dims_b
-    try:   # True is 1 too: PyTorch's test is isinstance(dims, int)
-        n = int_arg(int(dims) if isinstance(dims, bool) else dims, "tensordot", "dims")
-    except TypeError:   # PyTorch's RuntimeError
-        raise ArgumentTypeError(f"tensordot: dims must be an int or two lists of dims, got {dims!r:.60}") from None
+    if not isinstance(dims, int):   # PyTorch's test is isinstance(dims, int): True is 1, a NumPy int is refused
+        raise ArgumentTypeError(f"tensordot: dims must be an int or two lists of dims, got {type(dims).__name__} "
+                                f"{dims!r:.60} (PyTorch's RuntimeError; pass int(...))")
+    n = int_arg(int(dims), "tensordot", "dims")
     if n < 0 or n > min(a.ndim, b.ndim):
         raise ShapeMismatchError(f"tensordot: dims must be in 0..{min(a.ndim, b.ndim)} for shapes {a.shape} and "
                                  f"{b.shape}, got {n}")

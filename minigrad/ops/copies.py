@@ -126,10 +126,11 @@ def split_with_sizes_copy(input: Tensor, split_sizes: Any, dim: int = 0, *,  # n
     return pieces if out is None else _pieces_out("split_with_sizes_copy", pieces, out)
 
 
-def squeeze_copy(input: Tensor, dim: Any = None, *, axis: Any = NOT_GIVEN) -> Tensor:  # noqa: A002
-    """torch.squeeze_copy: ``input.squeeze(dim)`` copied (every length-1 dim when ``dim`` is None). ``axis=`` is
-    PyTorch's alias of ``dim=`` (a dim whose length is not 1 is left, as PyTorch's)."""
-    dim = axis_alias("squeeze_copy", dim, axis, None)
+def squeeze_copy(input: Tensor, dim: Any = NOT_GIVEN, *, axis: Any = NOT_GIVEN) -> Tensor:  # noqa: A002
+    """torch.squeeze_copy: ``input.squeeze(dim)`` copied (every length-1 dim when ``dim`` is left out; None is
+    PyTorch's TypeError). ``axis=`` is PyTorch's alias of ``dim=`` (a dim whose length is not 1 is left, as
+    PyTorch's)."""
+    dim = axis_alias("squeeze_copy", dim, axis, NOT_GIVEN)
     return _copied("squeeze_copy", squeeze, input, dim)
 
 

@@ -129,10 +129,10 @@ def roll(input: Tensor, shifts: Any, dims: Any = None) -> Tensor:  # noqa: A002
     """Elements shifted cyclically by ``shifts`` along ``dims`` (the flattened tensor when None)."""
     x = tensor_arg(input, "roll")
     # shifts is PyTorch's SymInt[1]: a bool tensor in a list is refused, a bare one read by __index__ (its parser's)
-    shift_tuple = int_tuple(shifts, "roll", "shifts", dims=not isinstance(shifts, (tuple, list)))
+    shift_tuple = int_tuple(shifts, "roll", "shifts", dims=not isinstance(shifts, (tuple, list)), sized=True)
     if not shift_tuple:
         raise ShapeMismatchError(f"roll: `shifts` required (got {shifts!r}), as in PyTorch")
-    dim_tuple = () if dims is None else int_tuple(dims, "roll", "dims", dims=True)
+    dim_tuple = () if dims is None else int_tuple(dims, "roll", "dims", dims=True, sized=True)
     if not dim_tuple:   # dims None or (): the flattened tensor rolls, as PyTorch
         if len(shift_tuple) != 1:
             raise ShapeMismatchError(f"roll: without dims, shifts must be one int, got {shifts!r}")

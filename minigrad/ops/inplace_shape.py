@@ -179,12 +179,15 @@ def _insert_dim(x: Tensor, dim: int) -> Reshape:
     return Reshape(shape, one_axis(dim, x.ndim + 1, "unsqueeze_"))
 
 
-def squeeze_(x: Tensor, *dims: Any, dim: Any = None, axis: Any = NOT_GIVEN) -> Tensor:
+def squeeze_(x: Tensor, *dims: Any, dim: Any = NOT_GIVEN, axis: Any = NOT_GIVEN) -> Tensor:
     """Remove length-1 dims in place: all of them, or those of ``dim`` (an int, a tuple, or separate ints as
     PyTorch's ``x.squeeze_(0, 2)``) that have length 1. ``axis=`` is PyTorch's alias of ``dim=`` (a dim whose
-    length is not 1 stays, as PyTorch's: NumPy has no in-place squeeze)."""
-    dim = axis_alias("squeeze_", dim, axis, None)
-    dim = method_dims("squeeze_", dims, dim)
+    length is not 1 stays, as PyTorch's: NumPy has no in-place squeeze). ``dim=None`` is PyTorch's TypeError."""
+    dim = axis_alias("squeeze_", dim, axis, NOT_GIVEN)
+    if dim is None or any(d is None for d in dims):
+        raise TypeError("squeeze_(): dim=None is not one of PyTorch's overloads (an int, a tuple of ints or no dim: "
+                        "leave it out to squeeze every length-1 dim)")
+    dim = method_dims("squeeze_", dims, None if dim is NOT_GIVEN else dim)
     return _reshape_in_place(x, "squeeze_", lambda cur: _new_shape(
         cur, lambda s: squeeze(s) if dim is None else squeeze(s, dim)),
         f"SqueezeBackward{3 if dim is None else 5 if isinstance(dim, (tuple, list)) else 4}")

@@ -190,6 +190,9 @@ def _torch_index(index: Any, ndim: int) -> tuple:
     for p in parts:
         if type(p) is list and not p:
             p = backend.numpy.zeros(0, dtype="int64")
+        elif isinstance(p, backend.numpy.bool_):   # NumPy's bool scalar (a mask of one) is not PyTorch's index
+            raise IndexError(f"getitem/setitem: only integers, slices (`:`), ellipsis (`...`), None and long or byte "
+                             f"tensors are valid indices (got {type(p).__name__}; as in PyTorch: pass bool(...))")
         data = p.data if isinstance(p, Tensor) else p
         if isinstance(p, Tensor) and data.ndim and data.dtype.kind in "iu" and data.dtype not in _INDEX_DTYPES:
             raise IndexError(f"getitem/setitem: tensors used as indices must be long, int, byte or bool tensors (as in "
@@ -902,13 +905,19 @@ def unsqueeze(input: Tensor, dim: int = NOT_GIVEN, *, axis: Any = NOT_GIVEN) -> 
     return _insert_dim(input, dim, "unsqueeze")
 
 
-def squeeze(input: Tensor, dim: Any = None, *, axis: Any = None) -> Tensor:  # noqa: A002
+def squeeze(input: Tensor, dim: Any = NOT_GIVEN, *, axis: Any = None) -> Tensor:  # noqa: A002
     """Remove length-1 dims: all of them, or those in ``dim``: (A, 1, B, 1) → (A, B), a view.
 
     As PyTorch, a ``dim`` whose length is not 1 is left alone; with NumPy's
-    ``axis=`` it raises, as numpy.squeeze does.
+    ``axis=`` it raises, as numpy.squeeze does. ``dim=None`` is PyTorch's TypeError (it has no such overload;
+    leave ``dim`` out to squeeze every dim), where NumPy's ``axis=None`` squeezes every dim.
     """
     x = tensor_arg(input, "squeeze")
+    if dim is NOT_GIVEN or dim is None:
+        if dim is None:
+            raise TypeError("squeeze(): dim=None is not one of PyTorch's overloads (an int, a tuple of ints or no "
+                            "dim: leave it out to squeeze every length-1 dim)")
+        dim = None
     numpy_style = axis is not None
     if not isinstance(dim, (int, tuple, list, Tensor)) and hasattr(dim, "__index__"):
         dim = (dim,)   # (a 0-d NumPy array, an __index__ object: PyTorch reads it as a one-dim list, SqueezeBackward2)
@@ -937,10 +946,13 @@ def method_dims(name: str, dims: tuple, dim: Any) -> Any:
     return dims if len(dims) > 1 else dims[0] if dims else dim
 
 
-def squeeze_method(self: Tensor, *dims: Any, dim: Any = None, axis: Any = None) -> Tensor:
-    """``x.squeeze()``, ``x.squeeze(1)``, ``x.squeeze((0, 2))`` or ``x.squeeze(0, 2)``: :func:`squeeze`, a view."""
-    if len(dims) == 1 and dim is None:   # the common call, x.squeeze(1)
-        return squeeze(self, dims[0], axis=axis)
+def squeeze_method(self: Tensor, *dims: Any, dim: Any = NOT_GIVEN, axis: Any = None) -> Tensor:
+    """``x.squeeze()``, ``x.squeeze(1)``, ``x.squeeze((0, 2))`` or ``x.squeeze(0, 2)``: :func:`squeeze`, a view
+    (``x.squeeze(None)`` and ``x.squeeze(dim=None)`` are PyTorch's TypeError)."""
+    if dim is NOT_GIVEN:
+        if len(dims) == 1:   # the common call, x.squeeze(1)
+            return squeeze(self, dims[0], axis=axis)
+        return squeeze(self, dims, axis=axis) if dims else squeeze(self, axis=axis)
     return squeeze(self, method_dims("squeeze", dims, dim), axis=axis)
 
 

@@ -1,0 +1,139 @@
+"""Integer-argument leftovers of round 25, each against PyTorch 2.13: ``squeeze(None)`` is a TypeError (it
+squeezed every dim), a bare ``__index__``-only object or 0-d NumPy array for a fixed-length ``int[N]`` list (roll's
+shifts and dims, a convolution's or pool's kernel/stride/padding/dilation) is PyTorch's RuntimeError, ``x[np.bool_]``
+an IndexError (it added a dim, as NumPy's mask of one), ``tensordot``'s dims read as PyTorch's Python code reads
+them (``isinstance(dims, int)``; a one-element tensor is its int)."""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import numpy as np
+import pytest
+
+import minigrad as mg
+import nn
+import nn.functional as F
+
+torch = pytest.importorskip("torch", reason="no torch")
+
+
+class _Index:
+    def __index__(self) -> int:
+        return 1
+
+
+def _libs(lib: Any) -> tuple:
+    return (nn, F) if lib is mg else (torch.nn, torch.nn.functional)
+
+
+def _outcome(call: Callable, lib: Any) -> Any:
+    """``call(lib)``'s values (rounded, as a list) and shape, or the exception it raised."""
+    try:
+        out = call(lib)
+    except Exception as error:  # noqa: BLE001 - the class is the outcome
+        return error
+    parts = out if isinstance(out, (tuple, list)) else (out,)
+    return [(tuple(p.shape), np.round(np.asarray(p.detach().numpy(), float), 6).tolist()) if hasattr(p, "shape")
+            else p for p in parts]
+
+
+def _assert_same_outcome(call: Callable) -> None:
+    theirs, ours = _outcome(call, torch), _outcome(call, mg)
+    if isinstance(theirs, Exception):
+        assert isinstance(ours, type(theirs)), f"PyTorch raised {theirs!r:.120}, we gave {ours!r:.120}"
+        return
+    assert not isinstance(ours, Exception), f"PyTorch computed {theirs!r:.120}, we raised {ours!r:.200}"
+    assert ours == theirs
+
+
+def x24(lib: Any) -> Any:
+    return lib.arange(24.0).reshape(2, 1, 3, 4)
+
+
+SQUEEZE = {
+    "x.squeeze(None)": lambda lib: x24(lib).squeeze(None),
+    "x.squeeze(dim=None)": lambda lib: x24(lib).squeeze(dim=None),
+    "squeeze(x, None)": lambda lib: lib.squeeze(x24(lib), None),
+    "squeeze(x, dim=None)": lambda lib: lib.squeeze(x24(lib), dim=None),
+    "squeeze_copy(x, None)": lambda lib: lib.squeeze_copy(x24(lib), None),
+    "x.squeeze_(None)": lambda lib: x24(lib).squeeze_(None),
+    "x.squeeze_(dim=None)": lambda lib: x24(lib).squeeze_(dim=None),
+    "x.squeeze(0, None)": lambda lib: x24(lib).squeeze(0, None),
+    # what still works
+    "x.squeeze()": lambda lib: x24(lib).squeeze(), "x.squeeze(1)": lambda lib: x24(lib).squeeze(1),
+    "x.squeeze(())": lambda lib: x24(lib).squeeze(()), "x.squeeze(1, 0)": lambda lib: x24(lib).squeeze(1, 0),
+    "squeeze_copy(x)": lambda lib: lib.squeeze_copy(x24(lib)), "x.squeeze_()": lambda lib: x24(lib).squeeze_(),
+    "x.squeeze_(1)": lambda lib: x24(lib).squeeze_(1),
+}
+
+
+@pytest.mark.parametrize("name", SQUEEZE)
+def test_squeeze_none_is_a_type_error(name: str) -> None:
+    _assert_same_outcome(SQUEEZE[name])
+
+
+def test_numpy_axis_none_still_squeezes_every_dim() -> None:
+    assert mg.squeeze(mg.zeros(2, 1, 3), axis=None).shape == (2, 3)
+
+
+BARE = {   # a bare value for PyTorch's int[N] lists (N > 0)
+    "roll shifts": lambda lib, v: x24(lib).roll(v, 0), "roll dims": lambda lib, v: x24(lib).roll(1, v),
+    "max_pool1d kernel": lambda lib, v: _libs(lib)[1].max_pool1d(lib.ones(1, 1, 4), v),
+    "max_pool1d stride": lambda lib, v: _libs(lib)[1].max_pool1d(lib.ones(1, 1, 4), 2, v),
+    "max_pool1d padding": lambda lib, v: _libs(lib)[1].max_pool1d(lib.ones(1, 1, 4), 2, padding=v),
+    "max_pool1d dilation": lambda lib, v: _libs(lib)[1].max_pool1d(lib.ones(1, 1, 4), 2, dilation=v),
+    "avg_pool2d stride": lambda lib, v: _libs(lib)[1].avg_pool2d(lib.ones(1, 1, 4, 4), 2, v),
+    "adaptive_avg_pool1d size": lambda lib, v: _libs(lib)[1].adaptive_avg_pool1d(lib.ones(1, 1, 4), v),
+    "conv1d stride": lambda lib, v: _libs(lib)[1].conv1d(lib.ones(1, 1, 4), lib.ones(1, 1, 2), stride=v),
+    "conv1d padding": lambda lib, v: _libs(lib)[1].conv1d(lib.ones(1, 1, 4), lib.ones(1, 1, 2), padding=v),
+    "conv2d stride": lambda lib, v: _libs(lib)[1].conv2d(lib.ones(1, 1, 4, 4), lib.ones(1, 1, 2, 2), stride=v),
+}
+VALUES = {"__index__": lambda lib: _Index(), "np0d": lambda lib: np.array(1), "np.int64": lambda lib: np.int64(1),
+          "int": lambda lib: 1, "0-d tensor": lambda lib: lib.tensor(1), "True": lambda lib: True,
+          "(__index__,)": lambda lib: (_Index(),), "[np0d]": lambda lib: [np.array(1)]}
+
+
+@pytest.mark.parametrize("value", VALUES)
+@pytest.mark.parametrize("slot", BARE)
+def test_bare_index_object_in_a_fixed_length_int_list(slot: str, value: str) -> None:
+    _assert_same_outcome(lambda lib: BARE[slot](lib, VALUES[value](lib)))
+
+
+INDEX = {
+    "x[np.bool_(True)]": lambda lib: x24(lib)[np.bool_(True)],
+    "x[np.bool_(False)]": lambda lib: x24(lib)[np.bool_(False)],
+    "x[0, np.bool_(True)]": lambda lib: x24(lib)[0, np.bool_(True)],
+    "x[..., np.bool_(True)]": lambda lib: x24(lib)[..., np.bool_(True)],
+    "x[np.bool_] = 1": lambda lib: x24(lib).__setitem__(np.bool_(True), 1.0),
+    "x[True]": lambda lib: x24(lib)[True], "x[np.array(True)]": lambda lib: x24(lib)[np.array(True)],
+    "x[[np.bool_(True), np.bool_(False)]]": lambda lib: x24(lib)[[np.bool_(True), np.bool_(False)]],
+}
+
+
+@pytest.mark.parametrize("name", INDEX)
+def test_numpy_bool_scalar_is_not_an_index(name: str) -> None:
+    _assert_same_outcome(INDEX[name])
+
+
+def _a(lib: Any) -> Any:
+    return lib.arange(6.0).reshape(2, 3)
+
+
+def _b(lib: Any) -> Any:
+    return lib.arange(6.0).reshape(3, 2)
+
+
+TENSORDOT = {
+    "np.int64": lambda lib: np.int64(1), "np.int32": lambda lib: np.int32(0), "__index__": lambda lib: _Index(),
+    "np0d": lambda lib: np.array(1), "True": lambda lib: True, "1.0": lambda lib: 1.0,
+    "tensor(1)": lambda lib: lib.tensor(1), "tensor([1])": lambda lib: lib.tensor([1]),
+    "tensor([[1]])": lambda lib: lib.tensor([[1]]), "tensor(1.0)": lambda lib: lib.tensor(1.0),
+    "tensor([1, 0])": lambda lib: lib.tensor([1, 0]), "tensor([[1], [0]])": lambda lib: lib.tensor([[1], [0]]),
+    "tensor(-1)": lambda lib: lib.tensor(-1), "([np.int64(1)], [__index__])": lambda lib: ([np.int64(1)], [_Index()]),
+}
+
+
+@pytest.mark.parametrize("dims", TENSORDOT)
+def test_tensordot_dims_as_pytorch_reads_them(dims: str) -> None:
+    _assert_same_outcome(lambda lib: lib.tensordot(_a(lib), _b(lib), TENSORDOT[dims](lib)))
