@@ -208,8 +208,10 @@ class _CustomNode(Function):
 
     @staticmethod
     def complex_grad(node: _CustomNode, arrays: Any) -> Any:
-        """An Op that declares ``complex_grad`` (engine._complex_gate's marks) takes complex values; others refuse."""
-        return getattr(node.op, "complex_grad", False)
+        """A Function's ``backward`` gives PyTorch's gradients as written (of complex values too: the conjugate
+        Wirtinger convention is the author's, as in PyTorch): True unless it declares another ``complex_grad``
+        (engine._complex_gate's marks; False refuses complex values)."""
+        return getattr(node.op, "complex_grad", True)
 
     def forward(self, *arrays: Any) -> Any:
         return self.results if self.multiple else self.results[0]
