@@ -124,6 +124,18 @@ def elementwise_layout(xp: Any, result: Any, operands: Sequence[Any]) -> Any:
     return lay_out_as_torch(xp, result, [strides_over(v, result.shape) for v in arrays], len(arrays) == len(operands))
 
 
+def gradient_layout(xp: Any, gradient: Any, first: Any, second: Any) -> Any:
+    """``gradient``, an elementwise op's input gradient computed by NumPy or CuPy from the incoming gradient and
+    the op's input (or result), in the layout of PyTorch's backward kernel, a TensorIterator over ``first`` then
+    ``second`` (most formulas: the incoming gradient first, ``grad * f'(x)``; erf's and a few others': f'(x)
+    first). Itself when all three share their strides (the usual case, one comparison), else as
+    :func:`elementwise_layout` lays it out: an incoming gradient given transposed to ``autograd.grad`` makes a
+    C-order input's gradient transposed, as PyTorch's (NumPy's order "K" gave C order where the two disagree)."""
+    if gradient.strides == first.strides == second.strides:
+        return gradient
+    return elementwise_layout(xp, gradient, (first, second))
+
+
 def lay_out_as_torch(xp: Any, result: Any, operands: Sequence[Sequence[int]], same_shape: bool = True) -> Any:
     """``result`` (an array) itself when its strides already are PyTorch's for these ``operands``, else a copy in
     PyTorch's layout (a permuted dense array). Where only size-1 dims' strides differ (they step over no memory),

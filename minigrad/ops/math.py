@@ -41,7 +41,7 @@ from ._util import (
     tensor_arg,
 )
 from .elementwise import _integral, clip, mul
-from .iterator_layout import elementwise_layout, lay_out_as_torch
+from .iterator_layout import elementwise_layout, gradient_layout, lay_out_as_torch
 from .select import c_order
 from .shape import astype, method_dims
 
@@ -218,15 +218,23 @@ class Unary(Function):
             # a kernel of several NumPy steps may mix layouts and end in C order: PyTorch's unary result keeps x's
             y = lay_out_as_torch(xp, y, [tuple(s // x.itemsize for s in x.strides)])
         # y too, unless the derivative reads x only (erf, erfc, log1p, asin …: PyTorch's nodes keep x alone)
-        self.saved = (x.copy() if self.name in _COPIES_INPUT else x, None if self.name in _READS_INPUT_ONLY else y)
+        # (a copy in x's layout, which the gradient's layout follows)
+        self.saved = (x.copy(order="K") if self.name in _COPIES_INPUT else x,
+                      None if self.name in _READS_INPUT_ONLY else y)
         return y
 
     def backward(self, gy: Any) -> Any:
         x, y = self.saved   # (y None where the derivative reads x only)
         with backend.errstate(self.xp, divide="ignore", invalid="ignore", over="ignore"):
             if gy.dtype == FLOAT16:
-                return float16_in_float32(lambda g, a, b: g * self.derivative(self.xp, a, b).astype(g.dtype), gy, x, y)
-            return gy * self.derivative(self.xp, x, y).astype(gy.dtype, copy=False)
+                gx = float16_in_float32(lambda g, a, b: g * self.derivative(self.xp, a, b).astype(g.dtype), gy, x, y)
+            else:
+                gx = gy * self.derivative(self.xp, x, y).astype(gy.dtype, copy=False)
+        # PyTorch's formula is grad * f'(x), or f'(x) * grad (erf …): its TensorIterator's first operand decides.
+        # f'(x) is laid out as y, PyTorch's f(x) (C order for an expanded x), else as x
+        derivative = x if y is None else y
+        return gradient_layout(self.xp, gx, derivative, gy) if self.name in _DERIVATIVE_FIRST else \
+            gradient_layout(self.xp, gx, gy, derivative)
 
     def kept_for_backward(self) -> tuple:
         if self.name in _READS_INPUT_ONLY:   # x changed in place: refused; y changed: PyTorch's gradient still
@@ -241,6 +249,9 @@ class Unary(Function):
 _READS_INPUT_ONLY = frozenset({"log1p", "log2", "log10", "erf", "erfc", "asin", "acos", "atan", "sinh", "cosh",
                                "asinh", "acosh", "atanh", "ndtr", "entr", "i0", "lgamma", "digamma", "polygamma",
                                "erfinv"})   # erfinv's derivative recomputes erfinv(x), as PyTorch's
+# the Unary ops whose PyTorch backward formula multiplies f'(x) by the gradient, not the gradient by f'(x): its
+# result follows x's layout first (erf(x.t()) with a C-order gradient: a transposed gradient)
+_DERIVATIVE_FIRST = frozenset({"erf", "erfc", "erfinv", "erfcx", "ndtr"})
 # the Unary ops whose derivative reads x where PyTorch's does not save the x the user holds, so changing x in place
 # before backward is not refused: they read a copy. expm1 (PyTorch saves its result and takes y + 1, which rounds
 # to 0 in the negative tail; ours is exp(x), so ELU's small gradients stay) and ndtri (float32's y rounded put 5e-6
