@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from .. import backend
+from ..memory_formats import contiguous_format
 from ..outputs import write_out
 from ..tensor import Tensor
 from ._util import NOT_GIVEN, axis_alias, required_dim, tensor_arg
@@ -32,13 +33,14 @@ def _copied(name: str, view_op: Any, input: Any, *args: Any) -> Any:  # noqa: A0
         out = view_op(x, *args)
     except (IndexError, TypeError, ValueError, RuntimeError) as error:
         raise backend.reworded(error, f"{name}: {error}") from error
+    # C order whatever the view's strides: PyTorch's *_copy ops are view(...).clone(contiguous_format)
     if isinstance(out, (tuple, list)):
-        return tuple(clone(part) for part in out)
-    return clone(out)
+        return tuple(clone(part, memory_format=contiguous_format) for part in out)
+    return clone(out, memory_format=contiguous_format)
 
 
 def alias_copy(input: Tensor) -> Tensor:  # noqa: A002
-    """torch.alias_copy: a copy of ``input`` (same shape, its own memory), differentiable."""
+    """torch.alias_copy: a copy of ``input`` (same shape, its own memory, C order), differentiable."""
     return _copied("alias_copy", lambda x: x, input)
 
 
