@@ -28,7 +28,7 @@ from typing import Any, Callable
 
 import numpy
 
-from .. import backend
+from .. import backend, memory_formats
 from ..autograd import Function
 from ..autograd.engine import DeviceMismatchError
 from ..autograd.names import respelled
@@ -469,7 +469,10 @@ def isreal(input: Tensor) -> Tensor:  # noqa: A002
     """True where the element has no imaginary part: everywhere for a real tensor. A bool tensor of x's shape."""
     x = _numeric(input, "isreal")
     xp = backend.array_module(x.data)
-    return _bool_result("isreal", lambda a: xp.asarray(xp.isreal(a)), (x,))
+    # in x's layout, as PyTorch's ones_like(x) (preserve_format) and imag(x) == 0: NumPy's isreal gave C order
+    return _bool_result("isreal", lambda a: a.imag == 0 if a.dtype.kind == "c" else
+                        memory_formats.lay_out(xp.ones(a.shape, bool), memory_formats.preserve_format, "isreal", a),
+                        (x,))
 
 
 # --- fused multiply-add ---------------------------------------------------------------------------------
