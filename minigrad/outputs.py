@@ -15,7 +15,9 @@ is returned. PyTorch's rules:
 * ``out`` may not share memory with an input in a way PyTorch refuses (``inputs=``): elementwise ops, sorts and
   scans take ``out`` that is exactly an input (``mg.exp(x, out=x)``) but not one that partly overlaps it
   (``mg.add(x, x[0], out=x)``, ``out=x`` with ``x.T`` as input); ``cat``, ``gather``, ``take`` … take no overlap at
-  all (``overlap="any"``). Views that are not dense (a column of a matrix) are not checked, as PyTorch's;
+  all (``overlap="any"``), and neither do the matrix products' factors (``mm(a, b, out=a)``: PyTorch's result is
+  zeros; ``addmm(c, a, b, out=c)`` is fine: ``"operands"``). Views that are not dense (a column of a matrix) are
+  not checked, as PyTorch's;
 * the write bumps ``out``'s version counter, as an in-place op does, so a backward that saved ``out``'s old
   values refuses to run.
 
@@ -142,7 +144,8 @@ def write_out(name: str, result: Any, out: Any, dtypes: str = "cast", warn: bool
     ``dtypes`` says which result dtypes ``out`` takes: ``"cast"`` (those an in-place op can write:
     ``dtypes.can_cast``) or ``"exact"`` (only its own). ``warn=False``: resize without PyTorch's warning, as
     its creation functions but ``arange`` do. ``inputs``: the op's tensors (lists of them too) that ``out``
-    may not overlap, PyTorch's way (``overlap``: ``"partial"`` or ``"any"``: see the module's docstring).
+    may not overlap, PyTorch's way (``overlap``: ``"partial"``, ``"any"`` or ``"operands"``: see the module's
+    docstring).
     ``broadcast``: the op is elementwise (its result the broadcast of its inputs), so an input given as ``out``
     keeps its shape (PyTorch's in-place rule) instead of being resized.
     """
@@ -170,7 +173,11 @@ def write_out(name: str, result: Any, out: Any, dtypes: str = "cast", warn: bool
             _check_resizable(name, target, value.shape)
         if inputs:
             resized = value.shape if target.shape != value.shape else None
-            _check_overlap(name, target, inputs, overlap, resized, broadcast)
+            if overlap == "operands":   # the matrix products: out may be the added input, never a factor
+                _check_overlap(name, target, inputs[:1], "partial", resized, broadcast)
+                _check_overlap(name, target, inputs[1:], "any", resized, broadcast)
+            else:
+                _check_overlap(name, target, inputs, overlap, resized, broadcast)
     for value, target in pairs:
         _write(name, value, target, warn)
     return type(result)(*targets) if isinstance(result, tuple) else out
@@ -220,7 +227,8 @@ class OutRule(NamedTuple):
     ``"u"``/``"i"`` integers, ``"f"`` floats, ``"c"`` complex) where PyTorch refuses some that a cast could write;
     ``warn=False``: resizing a non-empty out gives no warning, as those few of PyTorch's; ``overlap``: which
     sharing of memory between out and an input is refused (:func:`write_out`'s; ``""``: none, as PyTorch's linear
-    algebra, which computes into a buffer of its own); ``reads_as_out``: a floating or complex input is read in
+    algebra, which computes into a buffer of its own; ``"operands"``: the first input, addmm's added one, as
+    ``"partial"``, the factors as ``"any"``); ``reads_as_out``: a floating or complex input is read in
     out's dtype (PyTorch's ``std``/``var``: a float16 input into a float32 out is computed in float32)."""
 
     dtypes: str = "cast"
@@ -252,6 +260,9 @@ def takes_out(fn: Callable, name: str, rule: OutRule = OutRule()) -> Callable:
         if rule.reads_as_out and kind in ("f", "c"):
             args, kwargs = _input_as(name, out, args, kwargs)
         inputs = (*args, *kwargs.values()) if rule.overlap else ()
+        if rule.overlap == "operands":   # (the added input first: addmm(input=c, mat1=a, mat2=b))
+            first = args[0] if args else kwargs.get("input")
+            inputs = (first, *(value for value in inputs if value is not first))
         return write_out(name, fn(*args, **kwargs), out, rule.dtypes, rule.warn, inputs, rule.overlap or "partial",
                          rule.broadcast)
 
@@ -315,9 +326,9 @@ OUT_RULES: dict[str, dict[str, OutRule]] = {
                  "isneginf isposinf ldexp nan_to_num neg negative polar round sgn sign signbit trunc", _EXACT),
         **_rules("addr column_stack diff dstack ger hstack kron outer row_stack vstack", OutRule()),
         **_rules("std var", OutRule(reads_as_out=True)),
-        **_rules("addmm addmv baddbmm alias_copy argmax argmin argsort as_strided_copy chain_matmul detach_copy "
+        **_rules("alias_copy argmax argmin argsort as_strided_copy detach_copy "
                  "diag diagonal_copy dot expand_copy frexp frobenius_norm histogram index_add index_copy index_reduce "
-                 "inner isin log_softmax logcumsumexp matrix_power median mv nonzero nonzero_static norm "
+                 "inner isin log_softmax logcumsumexp median nonzero nonzero_static norm "
                  "nuclear_norm permute_copy renorm scatter scatter_add scatter_reduce select_copy slice_copy "
                  "slice_scatter softmax squeeze_copy t_copy tensordot transpose_copy tril triu unfold_copy "
                  "unsqueeze_copy vdot view_copy", OutRule("exact")),
@@ -329,7 +340,12 @@ OUT_RULES: dict[str, dict[str, OutRule]] = {
         **_rules("cholesky cholesky_inverse cholesky_solve geqrf orgqr", OutRule(overlap="")),
         **_rules("inverse lu_solve lu_unpack ormqr qr slogdet svd triangular_solve",
                  OutRule("exact", overlap="")),
-        **_rules("addbmm narrow_copy", OutRule("exact", warn=False)),
+        # matrix products: PyTorch's kernels write out while they read the factors, so an out that shares memory
+        # with one gives a wrong result (mm(a, b, out=a) is zeros): refused; out may be addmm's added input
+        **_rules("addmm addmv baddbmm", OutRule("exact", overlap="operands")),
+        "addbmm": OutRule("exact", warn=False, overlap="operands"),
+        **_rules("chain_matmul matrix_power mv", OutRule("exact", overlap="any")),
+        "narrow_copy": OutRule("exact", warn=False),
         "range": OutRule("exact", accumulate=True, kinds="uif", warn=False),   # a creation function: out's dtype
     },
     # minigrad/ops/statistics.py's __all__, which mg takes as they are (the same objects)

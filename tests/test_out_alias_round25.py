@@ -113,3 +113,59 @@ def test_mean_out_dtype(dtypes: tuple, dim: Any) -> None:
         lib.mean(lib.tensor(array), *(() if dim is None else (dim,)), out=out)
         results.append(out.numpy())
     np.testing.assert_allclose(results[0], results[1], rtol=1e-13)
+
+
+# --- matrix products whose out shares memory with a factor ----------------------------------------------------------
+
+_A = np.arange(4.0).reshape(2, 2) + 1
+_B = np.arange(4.0).reshape(2, 2) * 2 - 1
+_C = np.full((2, 2), 0.5)
+
+_PRODUCTS: dict[str, tuple[Callable[..., Any], Callable[[Any, Any, Any], Any]]] = {   # (product, its out)
+    "mm/a": (lambda lib, a, b, c, **out: lib.mm(a, b, **out), lambda a, b, c: a),
+    "mm/b": (lambda lib, a, b, c, **out: lib.mm(a, b, **out), lambda a, b, c: b),
+    "matmul/a": (lambda lib, a, b, c, **out: lib.matmul(a, b, **out), lambda a, b, c: a),
+    "matmul/vector": (lambda lib, a, b, c, **out: lib.matmul(a, b[0], **out), lambda a, b, c: b[0]),
+    "bmm/a": (lambda lib, a, b, c, **out: lib.bmm(a[None], b[None], **out), lambda a, b, c: a[None]),
+    "mv/vector": (lambda lib, a, b, c, **out: lib.mv(a, b[0], **out), lambda a, b, c: b[0]),
+    "addmm/mat1": (lambda lib, a, b, c, **out: lib.addmm(c, a, b, **out), lambda a, b, c: a),
+    "addmm/mat2 keywords": (lambda lib, a, b, c, **out: lib.addmm(input=c, mat1=a, mat2=b, **out),
+                            lambda a, b, c: b),
+    "addmv/vec": (lambda lib, a, b, c, **out: lib.addmv(c[0], a, b[0], **out), lambda a, b, c: b[0]),
+    "baddbmm/batch1": (lambda lib, a, b, c, **out: lib.baddbmm(c[None], a[None], b[None], **out),
+                       lambda a, b, c: a[None]),
+    "addbmm/batch2": (lambda lib, a, b, c, **out: lib.addbmm(c, a[None], b[None], **out), lambda a, b, c: b),
+    "chain_matmul/a": (lambda lib, a, b, c, **out: lib.chain_matmul(a, b, **out), lambda a, b, c: a),
+    "matrix_power/a": (lambda lib, a, b, c, **out: lib.matrix_power(a, 2, **out), lambda a, b, c: a),
+}
+
+
+def _product(lib: Any, product: Callable, out: Callable | None) -> Any:
+    a, b, c = (lib.tensor(x.copy()) for x in (_A, _B, _C))
+    with np.errstate(all="ignore"):
+        return product(lib, a, b, c, **({} if out is None else {"out": out(a, b, c)}))
+
+
+@pytest.mark.filterwarnings("ignore::UserWarning")
+@pytest.mark.parametrize("name", sorted(_PRODUCTS))
+def test_product_out_sharing_a_factor_is_refused(name: str) -> None:
+    """PyTorch's matrix products write ``out`` while reading the factors, so ``mm(a, b, out=a)`` is zeros there
+    (each case's torch result differs from its own out-of-place product); minigrad gave the right product
+    silently (all 13 cells failed): it now refuses, as PyTorch refuses the overlaps it detects."""
+    product, out = _PRODUCTS[name]
+    got, want = (np.asarray(_product(torch, product, where)) for where in (out, None))
+    assert not np.allclose(got, want)   # PyTorch's own result is wrong
+    with pytest.raises(RuntimeError, match="refer to a single memory location"):
+        _product(mg, product, out)
+
+
+@pytest.mark.parametrize("name", ["addmm", "addmv", "baddbmm", "addbmm"])
+def test_product_out_that_is_the_added_input_is_kept(name: str) -> None:
+    """``addmm(c, a, b, out=c)`` is right in PyTorch (out is read once, as the term added): it stays allowed."""
+    cases = {"addmm": lambda lib, a, b, c: lib.addmm(c, a, b, out=c),
+             "addmv": lambda lib, a, b, c: lib.addmv(c[0], a, b[0], out=c[0]),
+             "baddbmm": lambda lib, a, b, c: lib.baddbmm(c[None], a[None], b[None], beta=0.5, out=c[None]),
+             "addbmm": lambda lib, a, b, c: lib.addbmm(c, a[None], b[None], alpha=2, out=c)}
+    ours, theirs = (np.asarray(_product(lib, lambda lib, a, b, c: cases[name](lib, a, b, c), None))
+                    for lib in (mg, torch))
+    np.testing.assert_allclose(ours, theirs, rtol=1e-12)

@@ -68,7 +68,8 @@ ger = outer
 def mm(input: Tensor, mat2: Tensor, *, out_dtype: Any = None, out: Tensor | None = None) -> Tensor:  # noqa: A002
     """The matrix product of two 2-D tensors, (n, k) @ (k, m) → (n, m), no broadcasting (torch.mm)."""
     if out is not None:
-        return write_out("mm", mm(input, mat2, out_dtype=out_dtype), out, "exact")
+        return write_out("mm", mm(input, mat2, out_dtype=out_dtype), out, "exact", inputs=(input, mat2),
+                         overlap="any")   # (PyTorch's result is wrong when out shares a factor's memory)
     if out_dtype is not None:
         raise unsupported("mm", "out_dtype=", OUT_DTYPE)
     a, b = tensor_arg(input, "mm"), tensor_arg(mat2, "mm")

@@ -265,7 +265,7 @@ def matmul(input: Any, other: Any, *, out: Tensor | None = None) -> Tensor:  # n
     """Matrix product ``a @ b`` as ``numpy.matmul``: (…, n, k) @ (…, k, m) → (…, n, m); ``out=``: written into
     that tensor (minigrad/outputs.py)."""
     if out is not None:
-        return write_out("matmul", MatMul()(input, other), out, "exact")
+        return write_out("matmul", MatMul()(input, other), out, "exact", inputs=(input, other), overlap="any")
     return fresh_memory(MatMul()(input, other))
 
 
@@ -309,7 +309,8 @@ def step_addmm(addend: Tensor, h: Tensor, weight_t: Tensor, weight_t_rows: Tenso
 def bmm(input: Tensor, mat2: Tensor, *, out_dtype: Any = None, out: Tensor | None = None) -> Tensor:  # noqa: A002
     """Batched matrix product, as torch.bmm: (B, n, k) @ (B, k, m) → (B, n, m); no broadcasting."""
     if out is not None:
-        return write_out("bmm", bmm(input, mat2, out_dtype=out_dtype), out, "exact")
+        return write_out("bmm", bmm(input, mat2, out_dtype=out_dtype), out, "exact", inputs=(input, mat2),
+                         overlap="any")
     if out_dtype is not None:
         raise unsupported("bmm", "out_dtype=", OUT_DTYPE)
     a, b = input, mat2
