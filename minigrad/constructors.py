@@ -488,7 +488,7 @@ def _fused_multiply_add(a: Any, b: Any, c: Any) -> Any:
 def _arange_number(value: Any, what: str) -> Any:
     if value is None and what == "step":
         return 1   # numpy.arange's default
-    if isinstance(value, Tensor) and value.data.size == 1:
+    if isinstance(value, Tensor) and value.ndim == 0:   # PyTorch's Number: a 0-d tensor (tensor([3]) is refused)
         value = value.item()
     if not isinstance(value, (int, float, complex, numpy.number)):   # a complex one is refused after the dtype
         raise TypeError(f"arange(): argument '{what}' must be a real number, not {type(value).__name__}")

@@ -431,9 +431,10 @@ def _python_tuple(value: Any, name: str, what: str) -> Any:
     """``value`` as PyTorch's Python ``_single``/``_pair``/``_triple`` leave it (its modules' constructors, F.unfold,
     F.fold, lp_pool2d/3d): a tensor is iterable, so a 0-d one raises its TypeError ("iteration over a 0-d tensor")
     and ``tensor([k])`` is the one-element tuple ``(tensor(k),)``; anything else is returned for :func:`_ints`."""
-    if isinstance(value, Tensor):
+    if isinstance(value, (Tensor, numpy.ndarray)):   # (collections.abc.Iterable, as PyTorch's _ntuple tests)
         if value.ndim == 0:
-            raise TypeError(f"{name}: {what} is iterated as PyTorch's: iteration over a 0-d tensor {value!r:.40}")
+            raise TypeError(f"{name}: {what} is iterated as PyTorch's: iteration over a 0-d "
+                            f"{'tensor' if isinstance(value, Tensor) else 'array'} {value!r:.40}")
         return tuple(value)
     return value
 
@@ -446,6 +447,8 @@ def _module_ints(value: Any, dims: int, name: str, what: str, low: int | None, i
     the weight's shape after its channels, so a Python bool anywhere in it is 0 or 1 (``Conv2d(2, 2, True)`` has a
     1×1 kernel)."""
     value = _python_tuple(value, name, what)
+    if not isinstance(value, (tuple, list)):   # _ntuple's repeat: a listed __index__ object, not a bare one
+        value = (value,) * dims
     if weight_shape and isinstance(value, (tuple, list)):
         value = tuple(int(v) if type(v) is bool else v for v in value)
     elif weight_shape and type(value) is bool:

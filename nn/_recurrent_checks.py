@@ -65,10 +65,16 @@ def refuse_base(cls: type, base: type, name: str, instead: str) -> None:
         raise TypeError(f"{name} is the base class of the recurrent modules, for isinstance checks; build {instead}")
 
 
-def check_size(owner: str, name: str, value: Any) -> int:
-    """``value`` as a positive int: TypeError for a bool or non-integer (PyTorch's), ValueError for ≤ 0."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{owner}: {name} must be a positive integer, got {type(value).__name__} {value!r}")
+def check_size(owner: str, name: str, value: Any, python_int: bool = False) -> int:
+    """``value`` as a positive int (ValueError for ≤ 0), read as PyTorch reads it: ``python_int``, its sequence
+    layers' ``isinstance(value, int)`` test of input_size and hidden_size (a bool is the int 0 or 1, a NumPy int its
+    TypeError); else any integer its later use takes (num_layers' ``range``, a cell's ``torch.empty`` sizes): a
+    Python or NumPy int, a bool, a 0-d integer array or tensor. Anything else is a TypeError."""
+    if not (isinstance(value, int) if python_int else isinstance(value, numbers.Integral) or (
+            isinstance(value, (numpy.ndarray, Tensor)) and value.ndim == 0 and numpy.dtype(value.dtype).kind in "iub")):
+        raise TypeError(f"{owner}: {name} should be of type int, got {type(value).__name__} {value!r:.40}"
+                        + (" (PyTorch's isinstance(int) test: pass int(...))" if python_int else ""))
+    value = int(value)
     if value <= 0:
         raise ValueError(f"{owner}: {name} must be a positive integer, got {value!r}")
     return int(value)

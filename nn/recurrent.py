@@ -97,8 +97,8 @@ class _Recurrent(Module):
                  compile: bool = False, proj_size: int = 0) -> None:
         super().__init__()
         owner = type(self).__name__
-        self.input_size = check_size(owner, "input_size", input_size)
-        self.hidden_size = check_size(owner, "hidden_size", hidden_size)
+        self.input_size = check_size(owner, "input_size", input_size, python_int=True)
+        self.hidden_size = check_size(owner, "hidden_size", hidden_size, python_int=True)
         self.num_layers = check_size(owner, "num_layers", num_layers)
         self.proj_size = check_proj_size(owner, proj_size, self.hidden_size)
         # the width of h_t and of each direction's output

@@ -2,7 +2,11 @@
 squeezed every dim), a bare ``__index__``-only object or 0-d NumPy array for a fixed-length ``int[N]`` list (roll's
 shifts and dims, a convolution's or pool's kernel/stride/padding/dilation) is PyTorch's RuntimeError, ``x[np.bool_]``
 an IndexError (it added a dim, as NumPy's mask of one), ``tensordot``'s dims read as PyTorch's Python code reads
-them (``isinstance(dims, int)``; a one-element tensor is its int)."""
+them (``isinstance(dims, int)``; a one-element tensor is its int); a sequence layer's input_size/hidden_size pass
+PyTorch's ``isinstance(int)`` test (``True`` does, ``np.int64(3)`` does not) and num_layers or a cell's sizes take a
+0-d integer tensor or array; ``repeat_interleave`` takes an ``__index__`` object as PyTorch's SymInt overload and
+refuses a list or a 1-d array; ``arange`` refuses ``tensor([3])``; a convolution or pool module's 0-d NumPy array
+kernel is the TypeError of PyTorch's ``_ntuple`` (iteration over a 0-d array)."""
 
 from __future__ import annotations
 
@@ -34,8 +38,8 @@ def _outcome(call: Callable, lib: Any) -> Any:
     except Exception as error:  # noqa: BLE001 - the class is the outcome
         return error
     parts = out if isinstance(out, (tuple, list)) else (out,)
-    return [(tuple(p.shape), np.round(np.asarray(p.detach().numpy(), float), 6).tolist()) if hasattr(p, "shape")
-            else p for p in parts]
+    return [(tuple(p.shape), np.round(np.asarray(p.detach().numpy(), float), 6).tolist()) if hasattr(p, "detach")
+            else tuple(p) if isinstance(p, (tuple, list)) else p for p in parts]
 
 
 def _assert_same_outcome(call: Callable) -> None:
@@ -94,10 +98,10 @@ VALUES = {"__index__": lambda lib: _Index(), "np0d": lambda lib: np.array(1), "n
           "(__index__,)": lambda lib: (_Index(),), "[np0d]": lambda lib: [np.array(1)]}
 
 
-@pytest.mark.parametrize("value", VALUES)
 @pytest.mark.parametrize("slot", BARE)
-def test_bare_index_object_in_a_fixed_length_int_list(slot: str, value: str) -> None:
-    _assert_same_outcome(lambda lib: BARE[slot](lib, VALUES[value](lib)))
+def test_bare_index_object_in_a_fixed_length_int_list(slot: str) -> None:
+    for value in VALUES.values():
+        _assert_same_outcome(lambda lib, value=value: BARE[slot](lib, value(lib)))
 
 
 INDEX = {
@@ -134,6 +138,59 @@ TENSORDOT = {
 }
 
 
-@pytest.mark.parametrize("dims", TENSORDOT)
-def test_tensordot_dims_as_pytorch_reads_them(dims: str) -> None:
-    _assert_same_outcome(lambda lib: lib.tensordot(_a(lib), _b(lib), TENSORDOT[dims](lib)))
+def test_tensordot_dims_as_pytorch_reads_them() -> None:
+    for dims in TENSORDOT.values():
+        _assert_same_outcome(lambda lib, dims=dims: lib.tensordot(_a(lib), _b(lib), dims(lib)))
+
+
+SEQUENCE_LAYERS = {
+    "LSTM(2, np.int64(3))": lambda lib: _libs(lib)[0].LSTM(2, np.int64(3)).weight_hh_l0.shape,
+    "GRU(2, np.int32(3))": lambda lib: _libs(lib)[0].GRU(2, np.int32(3)).weight_hh_l0.shape,
+    "RNN(np.int64(2), 3)": lambda lib: _libs(lib)[0].RNN(np.int64(2), 3).weight_ih_l0.shape,
+    "LSTM(2, True)": lambda lib: _libs(lib)[0].LSTM(2, True).weight_hh_l0.shape,
+    "LSTM(True, 3)": lambda lib: _libs(lib)[0].LSTM(True, 3).weight_ih_l0.shape,
+    "GRU(2, True) forward": lambda lib: _libs(lib)[0].GRU(2, True)(lib.ones(1, 2))[0].shape,
+    "LSTM(2, 3, True)": lambda lib: _libs(lib)[0].LSTM(2, 3, True).weight_ih_l0.shape,
+    "LSTM(2, 3, np.array(2))": lambda lib: _libs(lib)[0].LSTM(2, 3, np.array(2)).weight_ih_l1.shape,
+    "LSTM(2, 3, tensor(2))": lambda lib: _libs(lib)[0].LSTM(2, 3, lib.tensor(2)).weight_ih_l1.shape,
+    "LSTM(2, __index__)": lambda lib: _libs(lib)[0].LSTM(2, _Index()),
+    "LSTM(2, 3.0)": lambda lib: _libs(lib)[0].LSTM(2, 3.0),
+    "LSTMCell(2, True)": lambda lib: _libs(lib)[0].LSTMCell(2, True).weight_hh.shape,
+    "RNNCell(2, np.int64(3))": lambda lib: _libs(lib)[0].RNNCell(2, np.int64(3)).weight_hh.shape,
+}
+
+
+@pytest.mark.parametrize("name", SEQUENCE_LAYERS)
+def test_sequence_layer_sizes(name: str) -> None:
+    _assert_same_outcome(SEQUENCE_LAYERS[name])
+
+
+def _x23(lib: Any) -> Any:
+    return lib.arange(6.0).reshape(2, 3)
+
+
+OTHERS = {
+    "repeat_interleave(__index__)": lambda lib: _x23(lib).repeat_interleave(_Index()),
+    "repeat_interleave(np.array(2), 0)": lambda lib: _x23(lib).repeat_interleave(np.array(2), 0),
+    "repeat_interleave(np.array([2]))": lambda lib: _x23(lib).repeat_interleave(np.array([2])),
+    "repeat_interleave([1, 2], 0)": lambda lib: _x23(lib).repeat_interleave([1, 2], 0),
+    "repeat_interleave((2,))": lambda lib: _x23(lib).repeat_interleave((2,)),
+    "repeat_interleave(True)": lambda lib: _x23(lib).repeat_interleave(True),
+    "repeat_interleave(tensor([1, 2]), 0)": lambda lib: _x23(lib).repeat_interleave(lib.tensor([1, 2]), 0),
+    "arange(tensor([3]))": lambda lib: lib.arange(lib.tensor([3])),
+    "arange(0, 3, tensor([1]))": lambda lib: lib.arange(0, 3, lib.tensor([1])),
+    "arange(tensor(3))": lambda lib: lib.arange(lib.tensor(3)),
+    "Conv1d(1, 1, np.array(2))": lambda lib: _libs(lib)[0].Conv1d(1, 1, np.array(2)).weight.shape,
+    "Conv1d(1, 1, np.array([2]))": lambda lib: _libs(lib)[0].Conv1d(1, 1, np.array([2])).weight.shape,
+    "Conv1d(stride=np.array(2))": lambda lib: _libs(lib)[0].Conv1d(1, 1, 2, stride=np.array(2)).weight.shape,
+    "Conv1d(1, 1, __index__)": lambda lib: _libs(lib)[0].Conv1d(1, 1, _Index())(lib.ones(1, 1, 4)).shape,
+    "Conv1d(stride=__index__)": lambda lib: _libs(lib)[0].Conv1d(1, 1, 2, stride=_Index())(
+        lib.ones(1, 1, 4)).shape,
+    "MaxPool1d(np.array(2))": lambda lib: _libs(lib)[0].MaxPool1d(np.array(2))(lib.ones(1, 1, 4)),
+    "MaxPool1d(__index__)": lambda lib: _libs(lib)[0].MaxPool1d(_Index())(lib.ones(1, 1, 4)),
+}
+
+
+@pytest.mark.parametrize("name", OTHERS)
+def test_other_int_slots(name: str) -> None:
+    _assert_same_outcome(OTHERS[name])

@@ -434,14 +434,11 @@ def repeat_interleave(input: Tensor, repeats: Any = None, dim: Any = None, *,  #
     xp = backend.array_module(x.data)
     if isinstance(repeats, Tensor):   # the output's shape depends on these values: mg.compile runs it eagerly
         note_read(repeats, "tolist")
-    counts = repeats.data if isinstance(repeats, Tensor) else repeats
-    if isinstance(counts, bool) or not (isinstance(counts, (int, backend.numpy.integer)) or backend.is_array(counts)
-                                        or isinstance(counts, (list, tuple))):
-        raise TypeError(f"repeat_interleave: repeats must be an int or a 1-D int tensor, got {repeats!r}")
-    try:
-        counts = backend.to_numpy(counts) if backend.is_array(counts) else backend.numpy.asarray(counts)
-    except ValueError:
-        raise TypeError(f"repeat_interleave: repeats must be an int or a 1-D int tensor, got {repeats!r}") from None
+    if isinstance(repeats, Tensor):
+        counts = backend.to_numpy(repeats.data)
+    else:   # PyTorch's SymInt overload: an int, a NumPy int, a 0-d array or an __index__ object (a list is refused)
+        counts = backend.numpy.asarray(int_arg(repeats, "repeat_interleave", "repeats (an int or a 1-D int tensor)",
+                                               one_element=True))
     if counts.dtype.kind not in "iu":
         raise DtypeNotImplementedError(f"repeat_interleave: repeats must be integers, got dtype {counts.dtype} "
                                        f"(PyTorch: not implemented for it)")
