@@ -885,6 +885,77 @@ def _batch_norm_eval(node: Function, g: Tensor) -> tuple:
     return tuple(out)
 
 
+def _exponential_linear(node: Function, g: Tensor) -> Tensor:
+    """nn's ``ExponentialLinear`` (elu, celu, selu): g · scale for x > 0, else g · scale · α · s · e^{x·s} (s the
+    input scale), the exponential read from x where x < 0 (NaN too) and a constant 1 at 0 and above: no curvature
+    at 0 itself, as PyTorch's double backward (its x < 0)."""
+    x = node.saved[0]
+    positive, below = x > 0, ~(x >= 0)   # (NaN is below: its NaN slope stays NaN)
+    read = Where()(below, _input(node, 0, x), _zero_like(x))
+    slope = Mul()(Exp()(Mul()(read, node.input_scale)), node.scale * node.alpha * node.input_scale)
+    return Where()(positive, Mul()(g, node.scale) if node.scale != 1 else g, Mul()(g, slope))
+
+
+def _zero_like(x: Any) -> Any:
+    return x.dtype.type(0)
+
+
+def _leaky_relu(node: Function, g: Tensor) -> Tensor:
+    """nn's ``LeakyRelu``: g for x > 0, else g · slope; x gets zeros (it picks the piece), and PyTorch's double
+    backward reads x again (``leaky_relu_backward(gg, self)``): ReadsInput with ``again``."""
+    x = node.saved[0]
+    return reads_input(node, 0, Where()(x > 0, g, Mul()(g, node.negative_slope)), x, again=True)
+
+
+def _softplus(node: Function, g: Tensor) -> Tensor:
+    """nn's ``Softplus``: g where βx > threshold, else g · σ(βx), σ read from x where βx < threshold or NaN
+    (PyTorch's double backward masks with βx < threshold: at the threshold itself a constant)."""
+    x = node.saved[0]
+    scaled = x * node.beta
+    read = Where()(~(scaled >= node.threshold), Mul()(_input(node, 0, x), node.beta), scaled)   # NaN reads x
+    return Where()(scaled > node.threshold, g, Mul()(g, Sigmoid()(read)))
+
+
+def _mse_loss(node: Function, g: Tensor) -> tuple:
+    """nn's ``MseLoss``: x gets 2 · g · (x - y) (g / N for the mean), y its negation, with x and y on the graph."""
+    x, y = node.saved
+    difference = Sub()(_input(node, 0, x), _input(node, 1, y))
+    if node.reduction == "mean" and x.size:
+        g = Div()(g, x.size)
+    gx = Mul()(Mul()(g, difference), 2)
+    return (gx if node.edges[0] is not None else None), (Neg()(gx) if node.edges[1] is not None else None)
+
+
+def _layer_norm(node: Function, g: Tensor) -> tuple:
+    """nn's ``LayerNorm`` (PyTorch's native_layer_norm): its backward with ``g`` and the inputs on the graph, the
+    statistics computed again from x (they depend on it): x̂ = (x - mean) · rstd, ĝ = g · weight, dx = rstd · (ĝ -
+    mean(ĝ) - x̂ · mean(ĝ · x̂)), dweight = Σ g · x̂, dbias = Σ g (over the leading dims); float16 in float32, as
+    the op, each gradient in its input's dtype."""
+    x_array, weight = node.saved[0], node.saved[3]
+    lead = tuple(range(x_array.ndim - node.dims))
+    axes = tuple(range(len(lead), x_array.ndim))
+    x = _input(node, 0, x_array)
+    if x_array.dtype == "float16":
+        x, g = AsType("float32")(x), _kept(g, "float32")
+    centered = Sub()(x, Mean(axes, True)(x))
+    rstd = Div()(1, Sqrt()(Add()(Mean(axes, True)(Mul()(centered, centered)), node.eps)))
+    normalized = Mul()(centered, rstd)
+
+    def over_lead(t: Tensor) -> Tensor:
+        return Sum(lead, False)(t) if lead else t
+
+    grads = [None, None]   # x, eps
+    if node.edges[0] is not None:
+        scaled = g if weight is None else Mul()(g, _input(node, 2, weight))
+        projected = Mul()(normalized, Mean(axes, True)(Mul()(scaled, normalized)))
+        grads[0] = _kept(Mul()(Sub()(Sub()(scaled, Mean(axes, True)(scaled)), projected), rstd), x_array.dtype)
+    if node.has_weight:
+        grads.append(_kept(over_lead(Mul()(g, normalized)), weight.dtype) if node.edges[2] is not None else None)
+    if node.has_bias:
+        grads.append(_kept(over_lead(g), node.bias_dtype) if node.edges[-1] is not None else None)
+    return tuple(grads)
+
+
 LATE_RULES["nn.hooks.OutputGrads"] = _module_output_grads
 LATE_RULES["nn.hooks.InputGrads"] = _module_input_grads
 LATE_RULES["nn._padding.ConstantPad"] = _constant_pad
@@ -900,6 +971,11 @@ LATE_RULES["nn._activations.HardPiecewise"] = _hard_piecewise
 LATE_RULES["nn._activations.Gelu"] = _gelu
 LATE_RULES["nn._normalization.BatchNorm"] = _batch_norm
 LATE_RULES["nn._normalization.BatchNormEval"] = _batch_norm_eval
+LATE_RULES["nn._normalization.LayerNorm"] = _layer_norm
+LATE_RULES["nn._activations.ExponentialLinear"] = _exponential_linear
+LATE_RULES["nn._activations.LeakyRelu"] = _leaky_relu
+LATE_RULES["nn._activations.Softplus"] = _softplus
+LATE_RULES["nn._common_losses.MseLoss"] = _mse_loss
 
 
 # --- fused and compiled nodes: refused with the way that works -------------------------------------------------

@@ -44,17 +44,47 @@ def _reads_input(y: Tensor) -> Tensor:
     return y
 
 
-def _exponential_below_zero(x: Tensor, alpha: float, input_scale: float = 1.0) -> Tensor:
-    """α·(exp(x·input_scale) - 1) where x <= 0, else x: ELU's two pieces; at 0 the gradient is the exponential's,
-    α·input_scale, as PyTorch's. The exponential reads 0 where x > 0, so a large x neither overflows nor sends
-    inf·0 = NaN back through the unused piece; a NaN x takes the exponential's piece, so its gradient is NaN, as
-    PyTorch's vectorised CPU kernel gives for any tensor of 16 float32s or more (its scalar tail and CUDA kernel
-    give the slope 1: a NaN input should not look like a finite gradient). At 0 itself the result is the
-    exponential's tangent (α·input_scale)·x: the same value and slope, and no curvature, as PyTorch's double
-    backward (x < 0) gives."""
-    positive = x > 0
-    negative = alpha * mg.expm1(mg.where(positive, 0.0, x) * input_scale)
-    return mg.where(x == 0, (alpha * input_scale) * x, mg.where(positive, x, negative))
+def _exponential_below_zero(x: Tensor, alpha: float, input_scale: float = 1.0, scale: float = 1.0,
+                            name: str = "elu") -> Tensor:
+    """scale · (α·(exp(x·input_scale) - 1) where x <= 0, else x): ELU's two pieces, as one op
+    (:class:`ExponentialLinear`)."""
+    return ExponentialLinear(name, alpha, input_scale, scale)(x)
+
+
+class ExponentialLinear(mg.Function):
+    """PyTorch's ``elu(x, α, scale, input_scale)`` as one op (elu and selu: EluBackward0, celu: CeluBackward0):
+    y = scale · x for x > 0, else scale · α · (e^{x·input_scale} - 1). Backward, PyTorch's: g · scale for x > 0,
+    else g · scale · α · input_scale · e^{x·input_scale}; at 0 the exponential's slope, α · input_scale. The
+    exponential reads 0 where x > 0, so a large x neither overflows nor sends inf·0 = NaN back through the unused
+    piece; a NaN x takes the exponential's piece, so its gradient is NaN, as PyTorch's vectorised CPU kernel gives
+    for any tensor of 16 float32s or more (its scalar tail and CUDA kernel give the slope 1: a NaN input should not
+    look like a finite gradient). Its ``create_graph=True`` rule is minigrad/higher_order_rules.py's
+    ``_exponential_linear``: no curvature at 0 itself, as PyTorch's double backward (x < 0). Same shape in and
+    out; the node keeps x, as PyTorch's."""
+
+    def __init__(self, name: str, alpha: float, input_scale: float, scale: float) -> None:
+        self.name, self.alpha, self.input_scale, self.scale = name, alpha, input_scale, scale
+
+    def _exponential(self, x: Any, positive: Any) -> Any:
+        """e^{x·input_scale} where x is not positive, 1 where it is."""
+        xp = self.xp
+        return xp.exp(xp.where(positive, x.dtype.type(0), x) * self.input_scale)
+
+    def forward(self, x: Any) -> Any:
+        self.saved = (x,)
+        xp = self.xp
+        positive = x > 0
+        negative = self.alpha * xp.expm1(xp.where(positive, x.dtype.type(0), x) * self.input_scale)
+        y = xp.where(positive, x, negative)
+        return y * self.scale if self.scale != 1 else y
+
+    def backward(self, gy: Any) -> Any:
+        (x,) = self.saved
+        xp = self.xp
+        positive = x > 0
+        slope = self._exponential(x, positive)
+        slope *= self.scale * self.alpha * self.input_scale
+        return xp.where(positive, gy * self.scale if self.scale != 1 else gy, gy * slope)
 
 
 def elu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:  # noqa: A002 - PyTorch's name
@@ -71,7 +101,7 @@ def celu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:  #
     x, alpha = _floating(input, "celu"), _number(alpha, "celu", "alpha")
     if alpha == 0:   # PyTorch's RuntimeError (it names a ZeroDivisionError); a ValueError here as well
         raise InputShapeError("celu: alpha cannot be 0 (it divides x), as PyTorch's ZeroDivisionError")
-    return _exponential_below_zero(x, alpha, 1.0 / alpha)
+    return _exponential_below_zero(x, alpha, 1.0 / alpha, name="celu")
 
 
 _SELU_ALPHA = 1.6732632423543772848170429916717
@@ -82,15 +112,33 @@ def selu(input: Tensor, inplace: bool = False) -> Tensor:  # noqa: A002
     """SELU(x) = scale · ELU(x, α) with PyTorch's constants α ≈ 1.6733, scale ≈ 1.0507. Any shape."""
     if inplace is not False and flag(inplace, "selu", "inplace"):
         return written_in_place("selu_", input, selu)
-    return _SELU_SCALE * _exponential_below_zero(_floating(input, "selu"), _SELU_ALPHA)
+    return _exponential_below_zero(_floating(input, "selu"), _SELU_ALPHA, scale=_SELU_SCALE)
 
 
 def leaky_relu(input: Tensor, negative_slope: float = 0.01, inplace: bool = False) -> Tensor:  # noqa: A002
     """x for x > 0, negative_slope · x otherwise (the slope's side at 0, as PyTorch). Any shape."""
     if inplace is not False and flag(inplace, "leaky_relu", "inplace"):
         return written_in_place("leaky_relu_", input, lambda x: leaky_relu(x, negative_slope))
-    x = _floating(input, "leaky_relu")
-    return _reads_input(mg.where(x > 0, x, x * _number(negative_slope, "leaky_relu", "negative_slope")))
+    return LeakyRelu(_number(negative_slope, "leaky_relu", "negative_slope"))(_floating(input, "leaky_relu"))
+
+
+class LeakyRelu(mg.Function):
+    """x for x > 0, else negative_slope · x (NaN: NaN · slope), as one op (PyTorch's LeakyReluBackward0, which
+    keeps x): g for x > 0, else g · negative_slope. Its ``create_graph=True`` rule is
+    minigrad/higher_order_rules.py's ``_leaky_relu`` (x gets zeros: it only picks the piece). Same shape."""
+
+    name = "leaky_relu"
+
+    def __init__(self, negative_slope: float) -> None:
+        self.negative_slope = negative_slope
+
+    def forward(self, x: Any) -> Any:
+        self.saved = (x,)
+        return self.xp.where(x > 0, x, x * self.negative_slope)
+
+    def backward(self, gy: Any) -> Any:
+        (x,) = self.saved
+        return self.xp.where(x > 0, gy, gy * self.negative_slope)
 
 
 
@@ -409,8 +457,29 @@ def softplus(input: Tensor, beta: float = 1.0, threshold: float = 20.0) -> Tenso
     threshold = _number(threshold, "softplus", "threshold")
     if beta == 0 or math.isinf(beta):
         return _DegenerateSoftplus.apply(x, beta, threshold)
-    scaled = x * beta
-    return mg.where(scaled > threshold, x, _softplus(scaled) / beta)
+    return Softplus(beta, threshold)(x)
+
+
+class Softplus(mg.Function):
+    """softplus as one op (PyTorch's SoftplusBackward0, which keeps x): log(1 + e^{βx}) / β, computed as
+    logaddexp(βx, 0) / β, and x where βx > threshold. Backward: g where βx > threshold, else g · σ(βx). Its
+    ``create_graph=True`` rule is minigrad/higher_order_rules.py's ``_softplus``. Same shape in and out."""
+
+    name = "softplus"
+
+    def __init__(self, beta: float, threshold: float) -> None:
+        self.beta, self.threshold = beta, threshold
+
+    def forward(self, x: Any) -> Any:
+        self.saved = (x,)
+        xp = self.xp
+        scaled = x * self.beta
+        return xp.where(scaled > self.threshold, x, xp.logaddexp(scaled, x.dtype.type(0)) / self.beta)
+
+    def backward(self, gy: Any) -> Any:
+        (x,) = self.saved
+        scaled = x * self.beta
+        return self.xp.where(scaled > self.threshold, gy, gy * _sigmoid_of(self.xp, scaled))
 
 
 class _DegenerateSoftplus(mg.autograd.Function):

@@ -526,6 +526,9 @@ def _pointwise_loss(name: str, input: Any, target: Any, size_average: Any, reduc
                                        f"{target.dtype} (PyTorch's kernel is not implemented for integers)")
         if input.shape != target.shape:   # expanded first, as PyTorch's: a float16 target's gradient is then rounded
             input, target = mg.broadcast_tensors(input, target)   # per element before the sum over the expansion
+    if name == "mse_loss" and weight is None and isinstance(target, Tensor) and input.dtype == target.dtype \
+            and input.dtype.kind == "f":
+        return MseLoss(reduction)(input, target)
     errors = error(input - target)
     if weight is None:
         return reduce_loss(errors, reduction)
@@ -535,6 +538,41 @@ def _pointwise_loss(name: str, input: Any, target: Any, size_average: Any, reduc
                          f"{tuple(getattr(weight, 'shape', ()))}")
     weighted = errors * weight
     return weighted.sum() / weight.sum() if reduction == "mean" else reduce_loss(weighted, reduction)
+
+
+class MseLoss(mg.Function):
+    """:func:`mse_loss` of two float tensors of one dtype and shape, unweighted, as one op (PyTorch's
+    MseLossBackward0, edges (input, target)): (x - y)², its mean, sum, or itself ('none'). Backward: x gets
+    2 · g · (x - y) (g / N for the mean), y its negation; the node keeps x and y, as PyTorch's (a target changed in
+    place before the backward is refused). Its ``create_graph=True`` rule is minigrad/higher_order_rules.py's
+    ``_mse_loss``."""
+
+    name = "mse_loss"
+
+    def __init__(self, reduction: str) -> None:
+        self.reduction = reduction
+
+    def forward(self, x: Any, y: Any) -> Any:
+        self.saved = (x, y)
+        difference = x - y
+        errors = difference * difference
+        if self.reduction == "sum":
+            return errors.sum()
+        if self.reduction == "mean":
+            if not errors.size:   # the mean of nothing: NaN, quietly
+                with mg.errstate(self.xp, invalid="ignore"):
+                    return errors.sum() / 0
+            return errors.mean()
+        return errors
+
+    def backward(self, gy: Any) -> tuple:
+        x, y = self.saved
+        difference = x - y
+        if self.reduction == "mean":
+            gy = gy / difference.size if difference.size else gy
+        g = gy * difference
+        g *= 2
+        return (g if self.needs_grad[0] else None), (-g if self.needs_grad[1] else None)
 
 
 def smooth_l1_loss(input: Tensor, target: Any, size_average: bool | None = None,  # noqa: A002

@@ -122,14 +122,86 @@ def layer_norm(input: Tensor, normalized_shape: Any, weight: Tensor | None = Non
     for what, tensor in (("weight", weight), ("bias", bias)):
         if tensor is not None and _tensor(tensor, "layer_norm", what).shape != shape:
             raise InputShapeError(f"layer_norm: {what} of shape {tensor.shape} must have normalized_shape {shape}")
-    if _mixed("layer_norm", input, weight=weight, bias=bias):
-        return layer_norm(input.float(), shape, weight, bias, eps).half()
-    out, _, _ = _normalized(input, tuple(range(input.ndim - len(shape), input.ndim)), eps)
-    if weight is not None:
-        out = out * weight
-    if bias is not None:
-        out = out + bias
-    return out
+    _mixed("layer_norm", input, weight=weight, bias=bias)   # float16 with float32 parameters: the op computes so
+    affine = tuple(tensor for tensor in (weight, bias) if tensor is not None)
+    return LayerNorm(len(shape), weight is not None, bias is not None)(input, eps, *affine)
+
+
+class LayerNorm(mg.Function):
+    """:func:`layer_norm` as one op, PyTorch's ``native_layer_norm`` (its node NativeLayerNormBackward0, edges
+    (x, weight, bias)): each slice x of the last ``dims`` dims (N entries) becomes x̂ · weight + bias, x̂ = (x -
+    mean) · rstd, rstd = 1/√(biased variance + eps). Inputs x (C-contiguous), eps (a number), then weight and bias
+    (normalized_shape) where given (``has_weight``, ``has_bias``). float16 computes in float32 and rounds the
+    result once (PyTorch's CPU kernel), with float16 or float32 parameters.
+
+    The mean is taken of x - x₀ (x₀ the slice's first entry; :func:`_centered` says why), and the variance of the
+    centred slice (two passes). Backward, PyTorch's: with ĝ = g · weight, dx = rstd · (ĝ - mean(ĝ) - x̂ ·
+    mean(ĝ · x̂)), dweight = Σ g · x̂, dbias = Σ g (sums over the leading dims); the node keeps x, the shifted
+    mean, rstd and weight, as PyTorch's keeps x, mean, rstd and weight (x̂ is computed again). Its
+    ``create_graph=True`` rule is minigrad/higher_order_rules.py's ``_layer_norm``."""
+
+    name = "native_layer_norm"
+
+    def __init__(self, dims: int, has_weight: bool, has_bias: bool) -> None:
+        self.dims, self.has_weight, self.has_bias = dims, has_weight, has_bias
+
+    def pytorch_inputs(self) -> tuple:
+        """PyTorch's node's inputs (x, weight, bias) among this op's (x, eps, weight, bias), None where not given."""
+        return _affine_slots(2, self.has_weight, self.has_bias)
+
+    def forward(self, x: Any, eps: float, *affine: Any) -> Any:
+        self.eps = eps   # for the create_graph rule
+        xp, rows = self.xp, self._rows(x)
+        weight = affine[0] if self.has_weight else None
+        wide = x.dtype == numpy.float16   # PyTorch's float16 kernel computes in float32
+        if wide:
+            rows = rows.astype(numpy.float32)
+        out = xp.empty(x.shape, dtype=rows.dtype)   # the result owns its memory (an in-place op on it is no view's)
+        centered = self._rows(out)
+        with mg.errstate(xp, invalid="ignore", divide="ignore"):   # an empty slice: NaN statistics of no entry
+            xp.subtract(rows, rows[:, :1], out=centered)   # x - x₀: exact for a constant slice, an offset cancels
+            shift = centered.mean(axis=1, keepdims=True)
+            centered -= shift
+            rstd = 1 / xp.sqrt(xp.einsum("ij,ij->i", centered, centered)[:, None] / rows.shape[1] + eps)
+        centered *= rstd   # x̂, then scaled and shifted in place
+        if weight is not None:
+            centered *= weight.reshape(-1)
+        if self.has_bias:
+            centered += affine[-1].reshape(-1)
+        self.saved, self.bias_dtype = (x, shift, rstd, weight), affine[-1].dtype if self.has_bias else None
+        return out.astype(x.dtype) if wide else out
+
+    def _rows(self, x: Any) -> Any:
+        """x (C-contiguous) as (slices, N): one normalised slice per row."""
+        size = math.prod(x.shape[x.ndim - self.dims:])
+        return x.reshape(math.prod(x.shape[:x.ndim - self.dims]), size)
+
+    def backward(self, gy: Any) -> tuple:
+        x, shift, rstd, weight = self.saved
+        xp, rows = self.xp, self._rows(x)
+        wide = x.dtype == numpy.float16
+        g = self._rows(gy).astype(numpy.float32) if wide else self._rows(gy)
+        normalized = (rows.astype(numpy.float32) if wide else rows) - rows[:, :1]
+        normalized -= shift
+        normalized *= rstd   # x̂
+        weight_at, bias_at = 2, 2 + self.has_weight
+        grads = [None, None]
+        if self.needs_grad[0]:
+            scaled = g if weight is None else g * weight.reshape(-1)   # ĝ
+            count = rows.shape[1]
+            gx = normalized * (-xp.einsum("ij,ij->i", scaled, normalized) / count)[:, None]
+            gx += scaled
+            gx -= scaled.mean(axis=1, keepdims=True) if count else 0
+            gx *= rstd
+            grads[0] = gx.reshape(x.shape).astype(x.dtype, copy=False)
+        if self.has_weight:
+            grads.append(xp.einsum("ij,ij->j", g, normalized).reshape(weight.shape).astype(weight.dtype, copy=False)
+                         if self.needs_grad[weight_at] else None)
+        if self.has_bias:
+            bias_shape = x.shape[x.ndim - self.dims:]
+            grads.append(xp.einsum("ij->j", g).reshape(bias_shape).astype(self.bias_dtype, copy=False)
+                         if self.needs_grad[bias_at] else None)
+        return tuple(grads)
 
 
 def _kernel_layout(x: Tensor) -> Tensor:
