@@ -1,5 +1,6 @@
 """``mg.cuda``: is a GPU usable, how many, which one (``device``), what it is (``get_device_properties``,
-``get_device_capability``, ``mem_get_info``), wait for it, seed it, free its cache; no bfloat16;
+``get_device_capability``, ``mem_get_info``), wait for it, seed it and save its random state (``get_rng_state``),
+free its cache, its memory statistics (``max_memory_allocated`` …: :mod:`minigrad.cuda_memory`); no bfloat16;
 the legacy GPU tensor types (``mg.cuda.FloatTensor``); streams and events (CuPy's, as ``torch.cuda.Stream`` /
 ``torch.cuda.Event``: timing a block with two events is the usual use)."""
 
@@ -11,9 +12,27 @@ from typing import Any, Iterator
 import numpy
 
 from . import backend, generators
+from . import tensor as _tensor  # (not Tensor: dir(mg.cuda) lists only the legacy *Tensor types)
 from .amp import cuda_amp as amp  # noqa: F401 - PyTorch's older spelling: torch.cuda.amp.GradScaler / autocast
 from .backend import cuda_device_count, cuda_is_available, cuda_synchronize
+from .cuda_devices import cupy_or_error as _cupy
+from .cuda_devices import current_device
+from .cuda_devices import device_index as _device_index
+from .cuda_devices import gpu_index as _gpu_index
+from .cuda_memory import (  # noqa: F401 - PyTorch's torch.cuda.memory names
+    get_per_process_memory_fraction,
+    max_memory_allocated,
+    max_memory_reserved,
+    memory_stats,
+    memory_summary,
+    record_reserved_peak,
+    reset_accumulated_memory_stats,
+    reset_max_memory_allocated,
+    reset_peak_memory_stats,
+    set_per_process_memory_fraction,
+)
 from .legacy import CUDA_BY_NAME
+from .recording import note_seed
 
 # PyTorch's legacy GPU tensor types: mg.cuda.FloatTensor([1, 2]) is a float32 tensor on the GPU;
 # x.type(mg.cuda.FloatTensor) moves and casts; isinstance(x, mg.cuda.FloatTensor) tests dtype and device
@@ -36,12 +55,6 @@ def device_count() -> int:
 def synchronize(device: Any = None) -> None:
     """Wait for all queued GPU work (no-op without CuPy)."""
     cuda_synchronize()
-
-
-def current_device() -> int:
-    """The index of the current GPU (raises, as PyTorch's, when there is none)."""
-    cp = backend.cupy_module()
-    return int(cp.cuda.Device().id)
 
 
 def set_device(device: Any) -> None:
@@ -77,15 +90,9 @@ def empty_cache() -> None:
     """Hand CuPy's cached, unused GPU memory back to the driver (no-op without CuPy)."""
     cp = backend.cupy_module(required=False)
     if cp is not None:
+        record_reserved_peak(cp)   # (the pool only shrinks here: max_memory_reserved stays exact)
         cp.get_default_memory_pool().free_all_blocks()
         cp.get_default_pinned_memory_pool().free_all_blocks()
-
-
-def _gpu_index(device: Any, what: str) -> int:
-    """The GPU index ``device`` names (None: the current GPU; an index, ``"cuda:N"``, an ``mg.device``), with CuPy
-    loaded first (PyTorch's RuntimeError without a GPU)."""
-    _cupy(what)
-    return current_device() if device is None else _device_index(device, what)
 
 
 class _CudaDeviceProperties:
@@ -186,6 +193,66 @@ def seed() -> None:
 
 
 seed_all = seed
+
+
+# --- the GPUs' random state (torch.cuda.get_rng_state & co.) ---
+# CuPy cannot export a generator's state (cuRAND keeps it on the GPU), so a state is a seed: get_rng_state draws a
+# new seed from the GPU's stream, restarts the stream from it and returns it; set_rng_state restarts from it. The
+# draws after set_rng_state(state) repeat those after the get_rng_state() that made state, and a seeded run gives the
+# same states; unlike PyTorch's, reading the state moves the stream on (to the restarted one).
+_RNG_TAG = b"CUPYSEED"
+
+
+def get_rng_state(device: Any = "cuda") -> Any:
+    """GPU ``device``'s random state (``"cuda"``: the current GPU) as a uint8 tensor on the CPU, for
+    :func:`set_rng_state`, as ``torch.cuda.get_rng_state`` (see above: the state is a seed the stream restarts
+    from). Without a GPU: RuntimeError, as PyTorch's."""
+    index = _gpu_index(device, "get_rng_state")
+    cp = _cupy("get_rng_state")
+    note_seed("mg.cuda.get_rng_state")   # inside mg.compile: runs eagerly (it restarts the stream)
+    with cp.cuda.Device(index):
+        stream = generators.generator(backend.Device(f"cuda:{index}"))   # (applies a seed set before CuPy loaded)
+        high, low = (int(v) for v in cp.asnumpy(stream.randint(0, 1 << 31, size=2, dtype=numpy.int64)))
+        seed = high << 31 | low
+        stream.seed(seed)
+    return generators.state_tensor(numpy.frombuffer(_RNG_TAG + seed.to_bytes(8, "little"), dtype=numpy.uint8))
+
+
+def set_rng_state(new_state: Any, device: Any = "cuda") -> None:
+    """Restart GPU ``device``'s random stream from ``new_state`` (what :func:`get_rng_state` returned), as
+    ``torch.cuda.set_rng_state``. Without a GPU a tensor is taken and nothing happens, as PyTorch's (which queues
+    the call for a CUDA that never starts); another object raises TypeError."""
+    if backend.cupy_module(required=False) is None:
+        if not isinstance(new_state, _tensor.Tensor):
+            raise TypeError(f"cuda.set_rng_state: new_state must be a Tensor, got {type(new_state).__name__}")
+        return
+    raw = generators.state_bytes(new_state, "cuda.set_rng_state", "mg.cuda.get_rng_state()", _RNG_TAG, 16)
+    index = _gpu_index(device, "set_rng_state")
+    cp = _cupy("set_rng_state")
+    note_seed("mg.cuda.set_rng_state")
+    with cp.cuda.Device(index):
+        generators.generator(backend.Device(f"cuda:{index}")).seed(int.from_bytes(raw[len(_RNG_TAG):], "little"))
+
+
+def get_rng_state_all() -> list:
+    """Every GPU's random state (:func:`get_rng_state`), a list by GPU index; ``[]`` without a GPU, as PyTorch's."""
+    return [get_rng_state(index) for index in range(device_count())]
+
+
+def set_rng_state_all(new_states: Any) -> None:
+    """Restart GPU ``i``'s random stream from ``new_states[i]`` (:func:`get_rng_state_all`'s list)."""
+    for index, state in enumerate(new_states):
+        set_rng_state(state, index)
+
+
+def initial_seed() -> int:
+    """The seed the GPUs' streams last started from (``manual_seed``, ``mg.manual_seed``, ``seed``), as
+    ``torch.cuda.initial_seed``; streams CuPy seeded itself are seeded now from a fresh number, returned. Without a
+    GPU: RuntimeError, as PyTorch's."""
+    _cupy("initial_seed")
+    if generators.cuda_seed() is None:
+        seed()
+    return generators.cuda_seed()
 
 
 def __getattr__(name: str) -> Any:
@@ -338,30 +405,6 @@ class Event:
 
     def __repr__(self) -> str:
         return f"<minigrad.cuda.Event {'(timing)' if self.enable_timing else ''}>"
-
-
-def _device_index(device: Any, what: str) -> int:
-    """The index of the GPU ``device`` names (an index, ``"cuda:N"``, an ``mg.device``; ``"cuda"`` or a negative
-    index: the current one, as PyTorch's); ValueError for another device, as PyTorch's."""
-    if isinstance(device, int) and not isinstance(device, bool) and device < 0:
-        return current_device()
-    dev = backend.Device(device)
-    if dev.type != "cuda":
-        raise ValueError(f"mg.cuda.{what}: expected a cuda device, but got: {dev}")
-    if dev.index is None:
-        return current_device()
-    count = device_count()
-    if dev.index >= count:
-        raise RuntimeError(f"mg.cuda.{what}: device {dev} requested but only {count} CUDA device(s) exist")
-    return dev.index
-
-
-def _cupy(what: str) -> Any:
-    """CuPy, or PyTorch's RuntimeError without a GPU (naming the class, and how to install CuPy)."""
-    try:
-        return backend.cupy_module()
-    except RuntimeError as error:
-        raise RuntimeError(f"mg.cuda.{what} needs a GPU: {error}") from None
 
 
 def current_stream(device: Any = None) -> Stream:

@@ -132,16 +132,7 @@ def _state_dict(state: Any, name: str, source: str) -> dict:
         if state.get("bit_generator") != "PCG64":
             raise RNGStateTypeError(f"{name}: expected a state from {source}, got a dict that is not one")
         return copy.deepcopy(state)
-    from .tensor import Tensor
-
-    data = state.data if isinstance(state, Tensor) else state
-    raw = backend.to_numpy(data) if backend.is_array(data) else None
-    if raw is None or raw.dtype != numpy.uint8 or raw.ndim != 1 or raw.size != _STATE_SIZE \
-            or raw[:len(_STATE_TAG)].tobytes() != _STATE_TAG:
-        what = f"{type(state).__name__}" + (f" of dtype {raw.dtype} and shape {raw.shape}" if raw is not None else "")
-        error = RNGStateTypeError if raw is None or raw.dtype != numpy.uint8 else RNGStateError   # torch's classes
-        raise error(f"{name}: expected the uint8 tensor of {_STATE_SIZE} bytes that {source} returns, got a {what}")
-    raw = raw.tobytes()[len(_STATE_TAG):]
+    raw = state_bytes(state, name, source, _STATE_TAG, _STATE_SIZE)[len(_STATE_TAG):]
     number = [int.from_bytes(raw[i:i + 16], "little") for i in (0, 16)]
     return {"bit_generator": "PCG64", "state": {"state": number[0], "inc": number[1]},
             "has_uint32": int.from_bytes(raw[32:40], "little"), "uinteger": int.from_bytes(raw[40:48], "little")}
@@ -149,6 +140,33 @@ def _state_dict(state: Any, name: str, source: str) -> dict:
 
 _STATE_TAG = b"PCG64\x00\x00\x00"
 _STATE_SIZE = len(_STATE_TAG) + 48
+
+
+def state_bytes(state: Any, name: str, source: str, tag: bytes, size: int) -> bytes:
+    """The bytes of a generator state that ``source`` returned: a uint8 tensor (or array) of ``size`` bytes starting
+    with ``tag``; PyTorch's TypeError for another type or dtype, its RuntimeError for another size or contents."""
+    from .tensor import Tensor
+
+    data = state.data if isinstance(state, Tensor) else state
+    raw = backend.to_numpy(data) if backend.is_array(data) else None
+    if raw is None or raw.dtype != numpy.uint8 or raw.ndim != 1 or raw.size != size \
+            or raw[:len(tag)].tobytes() != tag:
+        what = f"{type(state).__name__}" + (f" of dtype {raw.dtype} and shape {raw.shape}" if raw is not None else "")
+        error = RNGStateTypeError if raw is None or raw.dtype != numpy.uint8 else RNGStateError   # torch's classes
+        raise error(f"{name}: expected the uint8 tensor of {size} bytes that {source} returns, got a {what}")
+    return raw.tobytes()
+
+
+def state_tensor(raw: Any) -> Any:
+    """A generator state's bytes ``raw`` (a uint8 array) as a uint8 CPU Tensor of its own (PyTorch's ByteTensor)."""
+    from .tensor import Tensor  # the tensor module imports this one
+
+    return Tensor._make(numpy.array(raw, dtype=numpy.uint8), False, None, 0)
+
+
+def cuda_seed() -> int | None:
+    """The GPUs' last seed (None: never seeded here, CuPy seeded them itself)."""
+    return _cuda_seed
 
 
 def seed_cuda(seed: int) -> None:
