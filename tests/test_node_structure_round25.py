@@ -307,3 +307,21 @@ def test_forward_ad_through_the_ops() -> None:
     expected = (ahead - behind) / (2 * step)
     np.testing.assert_allclose(value.numpy(), chain(mg.tensor(x_np)).numpy(), rtol=1e-14)
     np.testing.assert_allclose(tangent.numpy(), expected, rtol=1e-6, atol=1e-8)
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("name", sorted(VALUES))
+def test_on_the_gpu_as_on_the_cpu(name: str) -> None:
+    """The ops on a GPU (the strict CuPy stand-in without one): the CPU's values, gradients and second
+    derivatives, float32."""
+    fn, _, shapes = VALUES[name]
+    arrays = [RNG.standard_normal(shape).astype(np.float32) for shape in shapes]
+    results = []
+    for device in ("cpu", "cuda"):
+        leaves = [mg.tensor(a, requires_grad=True, device=device) for a in arrays]
+        out = fn(mg, MF, *leaves)
+        (first,) = mg.autograd.grad((out * out).sum(), leaves[0], create_graph=True)
+        (second,) = mg.autograd.grad(first.sum(), leaves[0])
+        results.append([t.numpy() for t in (out, first, second)])
+    for ours, cpu in zip(results[1], results[0]):
+        np.testing.assert_allclose(ours, cpu, rtol=1e-5, atol=1e-5)
