@@ -690,6 +690,11 @@ def _as_tensor(data: Any, dtype: Any, device: Any, like: Any, copy: bool | None)
             return Tensor._make(data.copy() if copy else shared_memory(data), False, None, 0)
         _no_copy(copy, f"a {data.dtype} array on {backend.device_of(data)}", dtype, device)
         return Tensor._new(data, dtype=dtype, device=target)
+    if is_torch_tensor(data):   # read as torch.tensor reads it (detached, its lazy conj/neg bits resolved); a CPU
+        if copy is False and (data.is_conj() or data.is_neg()):   # tensor without them stays aliased, as torch's
+            raise ValueError("asarray: copy=False cannot alias a torch tensor with its conjugate or negative bit set "
+                             "(its values are resolved into a copy)")
+        data = torch_values(data)
     data = _buffer_numbers(data, "as_tensor")
     if copy is False:   # an object NumPy reads in place (a torch tensor, an ndarray subclass) may be aliased
         out = Tensor._new(data, dtype=dtype, device=device) if _array_like(data) else None

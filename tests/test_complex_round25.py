@@ -120,3 +120,28 @@ def test_custom_functions_of_complex_values_run_their_backward_as_pytorch(which)
         fn = _custom_functions(lib)[which]
         verdict = lib.autograd.gradcheck(fn.apply, (lib.tensor(Z, requires_grad=True),), raise_exception=False)
         assert verdict is (which != 1)
+
+
+@pytest.mark.parametrize("make", ["conj", "neg", "conj_imag", "requires_grad"])
+def test_as_tensor_reads_a_torch_tensor_with_lazy_bits(make):
+    # mg.as_tensor/asarray of torch's lazy conj (or neg) view raised torch's "Can't call numpy() on Tensor that has
+    # conjugate bit set" (mg.tensor resolved it); one that requires grad "Can't call numpy() ... requires grad"
+    torch = pytest.importorskip("torch")
+    z = torch.tensor(Z)
+    value = {"conj": lambda: z.conj(), "neg": lambda: z._neg_view(), "conj_imag": lambda: z.conj().imag,
+             "requires_grad": lambda: z.clone().requires_grad_()}[make]()
+    expected = value.detach().resolve_conj().resolve_neg().numpy()
+    for fn in (mg.as_tensor, mg.asarray):
+        np.testing.assert_array_equal(fn(value).numpy(), expected)
+        assert fn(value).requires_grad is False
+    if make in ("conj", "neg"):
+        with pytest.raises(ValueError, match="copy=False"):
+            mg.asarray(value, copy=False)
+
+
+def test_as_tensor_of_a_torch_tensor_still_aliases_it():
+    torch = pytest.importorskip("torch")
+    t = torch.tensor(Z)
+    a, b = mg.as_tensor(t), mg.asarray(t, copy=False)
+    t[0] = 7j
+    assert a.numpy()[0] == 7j and b.numpy()[0] == 7j
