@@ -145,3 +145,17 @@ def test_as_tensor_of_a_torch_tensor_still_aliases_it():
     a, b = mg.as_tensor(t), mg.asarray(t, copy=False)
     t[0] = 7j
     assert a.numpy()[0] == 7j and b.numpy()[0] == 7j
+
+
+@pytest.mark.gpu
+def test_the_round25_complex_gradients_on_gpu_as_on_cpu():
+    grads = []
+    for device in ("cpu", "cuda"):
+        z = mg.tensor(TINY, requires_grad=True, device=device)
+        base = z * 1
+        kept = mg.view_as_real(base)
+        base.mul_(1j)
+        (z.abs().sum() + mg.angle(z[3:]).sum() + (kept * 2).sum()).backward()
+        grads.append(z.grad.numpy())
+    np.testing.assert_allclose(grads[1], grads[0], rtol=1e-14)
+    assert np.isfinite(grads[0]).all()
