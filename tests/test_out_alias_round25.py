@@ -169,3 +169,31 @@ def test_product_out_that_is_the_added_input_is_kept(name: str) -> None:
     ours, theirs = (np.asarray(_product(lib, lambda lib, a, b, c: cases[name](lib, a, b, c), None))
                     for lib in (mg, torch))
     np.testing.assert_allclose(ours, theirs, rtol=1e-12)
+
+
+# --- a reshape that copies, made under no_grad, is not a view -------------------------------------------------------
+
+_NO_GRAD_RESHAPES: dict[str, Callable[[Any], Any]] = {
+    "t().reshape(-1)": lambda b: b.t().reshape(-1),
+    "t().flatten()": lambda b: b.t().flatten(),
+    "mT.reshape(3, 2)": lambda b: b.mT.reshape(3, 2),
+    "reshape(-1) (a view)": lambda b: b.reshape(-1),
+    "t() (a view)": lambda b: b.t(),
+    "t().contiguous()": lambda b: b.t().contiguous(),
+}
+
+
+@pytest.mark.parametrize("name", sorted(_NO_GRAD_RESHAPES))
+def test_no_grad_reshape_copy_in_place(name: str) -> None:
+    """``with no_grad(): v = b.t().reshape(-1)`` copies (b is transposed), so ``v.sigmoid_()`` with grad mode on is
+    fine in PyTorch; minigrad took NumPy's copy (a view of its own temporary) for a view of b made under no_grad
+    and refused it (2 of these 6 cells failed). Real views are still refused, as PyTorch's."""
+    def run(lib: Any) -> Any:
+        leaf = lib.ones(2, 3, requires_grad=True)
+        b = leaf * 2
+        with lib.no_grad():
+            v = _NO_GRAD_RESHAPES[name](b)
+        v.sigmoid_()
+        b.sum().backward()
+        return v.requires_grad, leaf.grad.tolist()
+    assert _outcome(run, mg) == _outcome(run, torch)

@@ -1173,12 +1173,21 @@ def track_view(x: Tensor, out: Tensor, how: Any) -> Tensor:
         if x._node is None:
             return out
     elif not is_recording():
-        if (x.requires_grad or getattr(x, "_view", None) is NO_GRAD_VIEW) and out.data.base is not None:
+        if (x.requires_grad or getattr(x, "_view", None) is NO_GRAD_VIEW) and _shares_memory(out, x):
             out._view = NO_GRAD_VIEW   # also a view of such a view (x[:1].squeeze()), as PyTorch
         return out
     if type(out.data) is not backend.numpy.ndarray or memory_owner(out.data) is memory_owner(x.data):
         _note_view(x, out, how)
     return out
+
+
+def _shares_memory(out: Tensor, x: Tensor) -> bool:
+    """Whether ``out`` views x's memory: a reshape that had to copy (``x.t().reshape(-1)``) may be a NumPy view
+    of its own copy (``.base`` set), which PyTorch's is not: in-place ops on it are fine with grad mode on.
+    (Another array module's ``.base`` may not name the owner: there any ``.base`` counts, as before.)"""
+    data = out.data
+    return data.base is not None and (type(data) is not backend.numpy.ndarray
+                                      or memory_owner(data) is memory_owner(x.data))
 
 
 def _view_op(x: Tensor, op: Reshape | Transpose) -> Tensor:
@@ -1192,7 +1201,7 @@ def _view_op(x: Tensor, op: Reshape | Transpose) -> Tensor:
         if x._node is None:
             return out
     elif not is_recording():
-        if (x.requires_grad or getattr(x, "_view", None) is NO_GRAD_VIEW) and out.data.base is not None:
+        if (x.requires_grad or getattr(x, "_view", None) is NO_GRAD_VIEW) and _shares_memory(out, x):
             out._view = NO_GRAD_VIEW   # also a view of such a view (x[:1].squeeze()), as PyTorch
         return out
     base = out.data.base
