@@ -42,7 +42,7 @@ from ._util import (
     sum_to,
     unit_complex,
 )
-from .iterator_layout import elementwise_layout, lay_out_as_torch, strides_over
+from .iterator_layout import elementwise_layout, gradient_layout, lay_out_as_torch, strides_over
 from .shape import AsType
 
 _PYTHON_NUMBER = (bool, int, float, complex)   # where(mask, 2, 0): a pair of these takes PyTorch's dtype
@@ -570,7 +570,8 @@ class Log(Function):
         return self.xp.log(x)
 
     def backward(self, gy: Any) -> Any:
-        return gy / self.saved[0]
+        x = self.saved[0]
+        return gradient_layout(self.xp, gy / x, gy, x)   # PyTorch's grad / x: the gradient's layout first
 
 
 class Tanh(Function):
@@ -671,7 +672,7 @@ class Abs(Function):
         (x,) = self.saved
         xp = self.xp
         # PyTorch's gy · sgn(x), sgn(NaN) = 0: selected where x ≠ 0, else gy · 0 (0, but NaN for a non-finite gy)
-        return xp.where(x > 0, gy, xp.where(x < 0, -gy, gy * 0))
+        return gradient_layout(xp, xp.where(x > 0, gy, xp.where(x < 0, -gy, gy * 0)), gy, x)   # grad * sgn(x)
 
     def complex_backward(self, gy: Any) -> Any:
         """|z| of complex z: gy * z / |z| (PyTorch's sgn(z); 0 at z == 0). z / |z| part by part: NumPy's complex
@@ -691,7 +692,8 @@ class Sqrt(Function):
         return y
 
     def backward(self, gy: Any) -> Any:
-        return gy / (2 * self.saved[0])
+        y = self.saved[0]
+        return gradient_layout(self.xp, gy / (2 * y), gy, y)   # PyTorch's grad / (2 y): the gradient's layout first
 
 
 class Clip(Function):
@@ -970,7 +972,8 @@ class Sin(Function):
         return self.xp.sin(x)
 
     def backward(self, gy: Any) -> Any:
-        return gy * self.xp.cos(self.saved[0])
+        x = self.saved[0]
+        return gradient_layout(self.xp, gy * self.xp.cos(x), gy, x)   # PyTorch's grad * cos(x)
 
 
 class Cos(Function):
@@ -980,7 +983,8 @@ class Cos(Function):
         return self.xp.cos(x)
 
     def backward(self, gy: Any) -> Any:
-        return -gy * self.xp.sin(self.saved[0])
+        x = self.saved[0]
+        return gradient_layout(self.xp, -gy * self.xp.sin(x), gy, x)   # PyTorch's grad * -sin(x)
 
 
 def sin(input: Tensor) -> Tensor:  # noqa: A002
