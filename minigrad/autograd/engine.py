@@ -429,6 +429,7 @@ def _tangent_only(node: Function, inputs: Sequence[Any], arrays: Sequence[Any], 
     recorded as usual, but its outputs are handed out as tensors that do not require grad and carry the
     recorded ones for their tangent only (``FORWARD_AD.hide``), as PyTorch's forward AD ignores grad mode."""
     node.edges, node.needs_grad, node.epoch = tuple(edges), tuple(needs_grad), INPLACE.epoch
+    mark_unordered(node)   # its seq is 0: a backward walk reaching it counts consumers
     if state.scope:
         node.scope = state.scope
     if _PACK is not None:
@@ -938,6 +939,17 @@ def _walk(root: Tensor, grad: Any, retain_graph: bool, observer: Callable | None
         consumers, stops = targets.prepare(root_node)   # a `grad`'s stops run no prehook (stops.quiet), as torch
         if root_node not in consumers:
             return {}
+    elif observer is None and not (WALK_BEGINS or _NodeHooks.registered or _UNORDERED or PROFILE_HOOK) \
+            and _state.get().checks is not True:   # the usual backward: no pass 1 (see _propagate_in_order)
+        global _LAST_ROOT
+        recorded, _LAST_ROOT = root_node.seq - _LAST_ROOT, root_node.seq   # ~ the nodes this walk runs
+        token = _freeing.set(not retain_graph)
+        try:
+            if recorded >= FRESH_CHUNK_NODES:
+                return in_fresh_chunk(_propagate_in_order, root, grad, retain_graph, owned, finished)
+            return _propagate_in_order(root, grad, retain_graph, owned, finished)
+        finally:
+            _freeing.reset(token)
     else:
         consumers = count_consumers(root_node)   # pass 1
     if WALK_BEGINS:   # register_multi_grad_hook (autograd.graph): which of its tensors this walk reaches
@@ -958,6 +970,127 @@ def _walk(root: Tensor, grad: Any, retain_graph: bool, observer: Callable | None
         return _propagate(root, grad, retain_graph, observer, owned, consumers, stops, finished, ripe)
     finally:
         _freeing.reset(token)
+
+
+# the root's seq of the last walk without pass 1: the nodes recorded since, an estimate of the next one's size
+_LAST_ROOT = 0
+# nodes whose edges may lead to a node recorded after them (a forward-AD tangent-only node, whose seq is 0; an op of
+# a create_graph checkpoint's recomputation, re-pointed at stand-ins made after it: see mark_unordered); while one
+# lives, every walk counts consumers (pass 1), as the walk in order of recording would run a parent too early
+_UNORDERED: weakref.WeakSet = weakref.WeakSet()
+
+
+def mark_unordered(node: Function) -> None:
+    """Note that ``node`` has (or may get) an edge to a node recorded after it, or no sequence number of its own:
+    while it lives, backward walks count consumers instead of running nodes in the reverse order of recording."""
+    _UNORDERED.add(node)
+
+
+def _propagate_in_order(root: Tensor, grad: Any, retain_graph: bool, owned: set | None,
+                        finished: dict | None) -> dict:
+    """:func:`_propagate` without pass 1, for a backward with nothing special (no observer, hooks of the user's
+    on nodes, multi-grad hooks, anomaly checks, profiler, restriction to some inputs): each node runs once all
+    its consumers have, the recorded last first, as there; the same order, taken from the sequence numbers alone.
+
+    Every edge leads from a node to one recorded before it (Function.__call__ numbers a node after its inputs
+    exist; the few nodes made otherwise are :func:`mark_unordered`, and keep the counted walk). Then the node
+    recorded last among those not yet run has had all its consumers run (they were recorded after it), and a
+    node whose consumers have all run was recorded before every node not yet run but one: so running the
+    waiting node with the largest number, each time, is Kahn's walk with the recorded last first. If a node
+    raises, the nodes left to run are exactly those numbered at most its own (:func:`_finished_leaves`).
+    """
+    root_node = node = root._node   # (node: the one running, which the error handler below names)
+    pending: dict = {(root_node, root._index): grad}   # each op output's gradient so far, by its edge (node, index)
+    leaves: dict = {}
+    if owned is None:   # keys of sums this walk allocated, so adding into them in place is safe
+        owned = set()
+    ready: list = []   # a heap of -seq of the nodes waiting to run (each number is one node's)
+    waiting: dict = {}   # -seq: node
+    epoch = INPLACE.epoch
+    try:
+        while True:
+            if node.n_outputs == 1:   # (the usual node, inline; the others as _propagate runs them)
+                g = pending.pop((node, 0), None)
+                if node in owned:   # a LazyGradient came first into a slot of this node's: valued now
+                    g = _dense(g)
+                if node.saved is _FREED or node.epoch != epoch:
+                    _check_saved(node)
+                if node.hooks or node.retained or node.multiple:   # (retain_grad; the user's hooks take _propagate)
+                    grads_in, epoch = _node_backward(node, [g], epoch)
+                else:
+                    grads_in = node.backward(g) if g is not None else (None,) * len(node.edges)
+                    if type(grads_in) is not tuple:
+                        grads_in = (grads_in,)
+            else:
+                grads_out = [pending.pop((node, index), None) for index in range(node.n_outputs)]
+                if node in owned:
+                    grads_out = [_dense(g) for g in grads_out]
+                if node.saved is _FREED or node.epoch != epoch:
+                    _check_saved(node)
+                grads_in, epoch = _node_backward(node, grads_out, epoch)
+            if not retain_graph and (node.saved or type(node.saved) is not tuple):   # PyTorch: a node that saved
+                node.saved = _FREED                                                   # nothing can run again
+            elif node.epoch < 0:   # saved_tensors_hooks: the packed values again, unpacked anew by a later backward
+                node.saved = node.__dict__.pop("_packed", node.saved)
+            for edge, g in zip(node.edges, grads_in):
+                if edge is None:
+                    continue
+                if type(edge) is tuple:
+                    if g is not None:
+                        if edge in pending:
+                            pending[edge] = _sum(pending[edge], g, edge, owned)
+                        else:
+                            pending[edge] = g if type(g) is _NDARRAY else _sum(None, g, edge, owned)
+                    key = -edge[0].seq
+                    if key not in waiting:   # (a node run is no one's parent any more: its key comes no more)
+                        waiting[key] = edge[0]
+                        heappush(ready, key)
+                elif g is not None:   # (taken out and put back: `leaves` is in the order the leaves were complete)
+                    total = leaves.pop(edge, None)
+                    if total is None:
+                        leaves[edge] = g
+                    elif type(total) is type(g) is numpy.ndarray and edge in owned and g.dtype is total.dtype:
+                        total += g   # a weight used many times: add in place into the sum this walk made
+                        leaves[edge] = total
+                    else:
+                        leaves[edge] = _sum(total, g, edge, owned)
+            if not ready:
+                break
+            node = waiting.pop(heappop(ready))
+    except BaseException:   # PyTorch has added into each leaf whose every consumer ran before the error: so do we
+        if finished is not None:
+            unrun = [n for n in count_consumers(root_node) if n.seq <= node.seq] if node is not root_node \
+                else list(count_consumers(root_node))   # (a _Roots node's seq is 0)
+            finished.update(_finished_leaves(leaves, unrun, {}, node))
+        raise
+    return leaves
+
+
+def _node_backward(node: Function, grads_out: list, epoch: int) -> tuple:
+    """A node's hooks (retain_grad), backward and ``grad_fn.register_hook`` hooks in :func:`_propagate_in_order`,
+    as :func:`_propagate` runs them, for a node with hooks or several outputs: the gradients it sends on, and the
+    in-place epoch after them."""
+    after = None
+    if node.hooks or node.retained:
+        mode = _state.get()   # a hook changes grad mode for its node only, as in PyTorch: restored after
+        after = _run_node_hooks(node, grads_out)
+        if INPLACE.epoch != epoch:   # a hook wrote an array in place: check this node and later ones anew
+            epoch = INPLACE.epoch
+            if node.epoch >= 0:   # (saved_tensors_hooks' values: unpacked, no check)
+                _check_saved(node)
+        if after is None:   # (with grad_fn hooks: after them, below)
+            restore_state(mode)
+    if node.multiple:
+        grads_in = _multi_backward(node, grads_out)
+    else:
+        grads_in = node.backward(grads_out[0]) if grads_out[0] is not None else (None,) * len(node.edges)
+        if type(grads_in) is not tuple:
+            grads_in = (grads_in,)
+    if after is not None:   # grad_fn.register_hook
+        grads_in = _after_backward(node, after, grads_in, grads_out)
+        restore_state(mode)
+        epoch = INPLACE.epoch
+    return grads_in, epoch
 
 
 def _runs_user_code(consumers: dict) -> bool:
