@@ -851,7 +851,10 @@ def abs(input: Tensor, *, out: Tensor | None = None) -> Tensor:  # noqa: A002, A
     """|x| elementwise (gradient 0 at 0)."""
     x = input if isinstance(input, Tensor) else as_tensor(input)   # a number or a list, as exp's
     if out is not None:
-        return write_out("abs", Abs()(x), out, "exact", inputs=(input,), broadcast=True)
+        # a complex x's |x| goes into a real out it casts to, or one of x's own dtype, as PyTorch's; else its dtype
+        own = getattr(out, "dtype", None)
+        cast = x.dtype.kind == "c" and (own == x.dtype or getattr(own, "kind", "") in "f")
+        return write_out("abs", Abs()(x), out, "cast" if cast else "exact", inputs=(input,), broadcast=True)
     return Abs()(x)
 
 
