@@ -1206,6 +1206,16 @@ for _cls in (Inverse, Solve, TriangularSolve, Det, MatrixExp, Einsum):
 RULES[_complex_variant(EigenValues)] = RULES[EigenValues]   # a real A's eig (complex outputs): takes the real part
 
 
+def _custom_complex(node: Function, g: Any) -> Any:
+    """A custom Function's node as its complex variant (a real input of a complex output, or a Function declaring
+    ``complex_grad = "holomorphic"``): its recorded backward, adapted as the engine's first-order variant does."""
+    rule_ = _holomorphic_variant(_custom) if node.complex_mode == "holomorphic" else _linear_variant(_custom)
+    return rule_(node, g)
+
+
+RULES[_complex_variant(_CustomNode)] = _custom_complex
+
+
 def _astype_complex(node: Function, g: Tensor) -> Tensor:
     """A cast's gradient cast back (the variant of a cast to or from a complex dtype): a real input takes the
     real part of a complex gradient, as the first-order ``AsType.complex_backward``."""
