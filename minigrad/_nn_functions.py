@@ -17,4 +17,6 @@ NAMES = frozenset({
     "pdist", "poisson_nll_loss", "prelu", "relu_", "rms_norm", "rrelu", "rrelu_", "selu", "selu_", "threshold",
     "threshold_", "triplet_margin_loss",
     "gru_cell", "lstm_cell", "rnn_relu_cell", "rnn_tanh_cell",   # the functional recurrent cells
+    # ATen's lower-level ones (nn/_toplevel_native.py)
+    "convolution", "native_batch_norm", "native_dropout", "native_group_norm", "native_layer_norm", "norm_except_dim",
 })

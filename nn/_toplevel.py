@@ -32,6 +32,14 @@ from ._errors import InputShapeError
 from ._flags import flag
 from ._functional_more import _channel_mask_shape
 from ._in_place import written_in_place
+from ._toplevel_native import (  # noqa: F401 - in __all__
+    convolution,
+    native_batch_norm,
+    native_dropout,
+    native_group_norm,
+    native_layer_norm,
+    norm_except_dim,
+)
 
 # the names minigrad lists too (it loads nn on the first use of one of them: minigrad/_nn_functions.py)
 __all__ = sorted(NAMES)
