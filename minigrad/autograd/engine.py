@@ -993,11 +993,12 @@ def _propagate_in_order(root: Tensor, grad: Any, retain_graph: bool, owned: set 
     its consumers have, the recorded last first, as there; the same order, taken from the sequence numbers alone.
 
     Every edge leads from a node to one recorded before it (Function.__call__ numbers a node after its inputs
-    exist; the few nodes made otherwise are :func:`mark_unordered`, and keep the counted walk). Then the node
-    recorded last among those not yet run has had all its consumers run (they were recorded after it), and a
-    node whose consumers have all run was recorded before every node not yet run but one: so running the
-    waiting node with the largest number, each time, is Kahn's walk with the recorded last first. If a node
-    raises, the nodes left to run are exactly those numbered at most its own (:func:`_finished_leaves`).
+    exist; the few nodes made otherwise are :func:`mark_unordered`, and keep the counted walk). So the nodes run
+    in decreasing numbers: the reachable node not yet run with the largest number has had all its consumers run
+    (each has a larger number), so it is waiting, comes first out of the heap, and is also the one the counted
+    walk runs next (the latest recorded of its ready nodes). Each number being one node's, the heap holds bare
+    numbers. If a node raises, the nodes left to run are those numbered at most its own
+    (:func:`_finished_leaves`).
     """
     root_node = node = root._node   # (node: the one running, which the error handler below names)
     pending: dict = {(root_node, root._index): grad}   # each op output's gradient so far, by its edge (node, index)
@@ -1033,8 +1034,6 @@ def _propagate_in_order(root: Tensor, grad: Any, retain_graph: bool, owned: set 
             elif node.epoch < 0:   # saved_tensors_hooks: the packed values again, unpacked anew by a later backward
                 node.saved = node.__dict__.pop("_packed", node.saved)
             for edge, g in zip(node.edges, grads_in):
-                if edge is None:
-                    continue
                 if type(edge) is tuple:
                     if g is not None:
                         if edge in pending:
@@ -1045,11 +1044,11 @@ def _propagate_in_order(root: Tensor, grad: Any, retain_graph: bool, owned: set 
                     if key not in waiting:   # (a node run is no one's parent any more: its key comes no more)
                         waiting[key] = edge[0]
                         heappush(ready, key)
-                elif g is not None:   # (taken out and put back: `leaves` is in the order the leaves were complete)
-                    total = leaves.pop(edge, None)
+                elif g is not None and edge is not None:   # (taken out and put back: `leaves` is in the order the
+                    total = leaves.pop(edge, None)        # leaves were complete)
                     if total is None:
                         leaves[edge] = g
-                    elif type(total) is type(g) is numpy.ndarray and edge in owned and g.dtype is total.dtype:
+                    elif type(total) is type(g) is _NDARRAY and edge in owned and g.dtype is total.dtype:
                         total += g   # a weight used many times: add in place into the sum this walk made
                         leaves[edge] = total
                     else:
