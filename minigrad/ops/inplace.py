@@ -134,11 +134,24 @@ def _check_writable(x: Tensor, name: str) -> None:
         raise RuntimeError(f"{name}: unsupported operation: more than one element of the written-to tensor "
                            f"(shape {x.shape}, an expanded view) refers to a single memory location. Please clone() "
                            "the tensor before performing the operation.")
-    if not getattr(data.flags, "writeable", True):
+    if not getattr(data.flags, "writeable", True) and not _writable_again(data):
         _refuse_conj_copy(x, name)
         raise RuntimeError(f"{name}: the tensor written in place (shape {x.shape}) is read-only: it views a "
                            "non-writable NumPy array (from_numpy/as_tensor/from_dlpack of it; PyTorch would write "
                            "into it, with a warning) or overlapping windows of unfold or as_strided; clone() it first.")
+
+
+def _writable_again(data: Any) -> bool:
+    """Make ``data`` writable where PyTorch writes it: a part of an ``expand``-ed view whose elements no longer
+    share memory (``b.expand(2, 3)[:, :1]``, read-only as NumPy's broadcast_to made it) of writable memory.
+    Read-only memory (from_numpy of a read-only array, a conj() copy) and overlapping windows stay refused."""
+    if data.size and _may_overlap(data.shape, data.strides) or not _memory_writable(memory_owner(data)):
+        return False
+    try:
+        data.flags.writeable = True
+    except ValueError:   # NumPy refuses for a view of a read-only array
+        return False
+    return True
 
 
 def _refuse_overlap(written: Any, read: Any, name: str) -> None:
