@@ -5,7 +5,8 @@ an IndexError (it added a dim, as NumPy's mask of one), ``tensordot``'s dims rea
 them (``isinstance(dims, int)``; a one-element tensor is its int); a sequence layer's input_size/hidden_size pass
 PyTorch's ``isinstance(int)`` test (``True`` does, ``np.int64(3)`` does not) and num_layers or a cell's sizes take a
 0-d integer tensor or array; ``repeat_interleave`` takes an ``__index__`` object as PyTorch's SymInt overload and
-refuses a list or a 1-d array; ``arange`` refuses ``tensor([3])``; a convolution or pool module's 0-d NumPy array
+refuses a list or a 1-d array; ``split``'s size is an int by PyTorch's ``isinstance(int)`` test (a NumPy int is its
+TypeError); ``arange`` refuses ``tensor([3])``; a convolution or pool module's 0-d NumPy array
 kernel is the TypeError of PyTorch's ``_ntuple`` (iteration over a 0-d array)."""
 
 from __future__ import annotations
@@ -177,6 +178,11 @@ OTHERS = {
     "repeat_interleave((2,))": lambda lib: _x23(lib).repeat_interleave((2,)),
     "repeat_interleave(True)": lambda lib: _x23(lib).repeat_interleave(True),
     "repeat_interleave(tensor([1, 2]), 0)": lambda lib: _x23(lib).repeat_interleave(lib.tensor([1, 2]), 0),
+    "split(np.int64(1))": lambda lib: _x23(lib).split(np.int64(1)),
+    "split(__index__, 1)": lambda lib: _x23(lib).split(_Index(), 1),
+    "split(np.array(1))": lambda lib: lib.split(_x23(lib), np.array(1)),
+    "split(tensor(1))": lambda lib: _x23(lib).split(lib.tensor(1)),
+    "split([np.int64(1), __index__])": lambda lib: _x23(lib).split([np.int64(1), _Index()]),
     "arange(tensor([3]))": lambda lib: lib.arange(lib.tensor([3])),
     "arange(0, 3, tensor([1]))": lambda lib: lib.arange(0, 3, lib.tensor([1])),
     "arange(tensor(3))": lambda lib: lib.arange(lib.tensor(3)),

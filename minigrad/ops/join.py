@@ -313,9 +313,14 @@ def _torch_split_points(split_size_or_sections: Any, size: int, a: int) -> list:
             split_size_or_sections = int(split_size_or_sections)
         except ValueError:
             pass
-    if isinstance(split_size_or_sections, (int, backend.numpy.integer)) \
-            and not isinstance(split_size_or_sections, bool):
-        step = int(split_size_or_sections)
+    if not isinstance(split_size_or_sections, (int, tuple, list)) or isinstance(split_size_or_sections, bool):
+        # PyTorch's Tensor.split tests isinstance(split_size, int) and reads anything else as a list of sizes: a
+        # NumPy int, a 0-d array or an __index__ object is split_with_sizes' TypeError there (NumPy's axis= takes it)
+        raise TypeError(f"split(): split_size_or_sections must be an int or a list of ints, got "
+                        f"{type(split_size_or_sections).__name__} {split_size_or_sections!r:.40} (as PyTorch's; "
+                        f"pass int(...))")
+    if isinstance(split_size_or_sections, int):
+        step = split_size_or_sections
         if step < 0 or step == 0 and size:
             raise ShapeMismatchError(f"split: split_size must be positive (0 only for an empty dim), got {step} "
                                      f"for dim {a} of size {size}")
