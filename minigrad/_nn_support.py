@@ -9,6 +9,7 @@ to behave as PyTorch's are re-exported here, so each one is a visible, reviewed 
   may write it (a convolution's output);
 * ``is_torch_tensor``: tells a PyTorch tensor without importing torch (``load_state_dict`` takes them);
 * ``lay_out_as_torch``: a new result laid out in the strides PyTorch's TensorIterator gives it;
+  ``gradient_layout``: an activation's input gradient laid out as PyTorch's backward kernel lays it out;
 * ``kernels``: the building blocks of elementwise kernels (``select``, ``chunked``: ops/_kernels.py) that
   hardswish shares with the erf family.
 
@@ -20,7 +21,7 @@ from __future__ import annotations
 from .arguments import ArgumentTypeError
 from .ops import _kernels as kernels
 from .ops._util import fresh_memory
-from .ops.iterator_layout import lay_out_as_torch
+from .ops.iterator_layout import gradient_layout, lay_out_as_torch
 from .tensor import is_torch_tensor
 
-__all__ = ["ArgumentTypeError", "fresh_memory", "is_torch_tensor", "kernels", "lay_out_as_torch"]
+__all__ = ["ArgumentTypeError", "fresh_memory", "gradient_layout", "is_torch_tensor", "kernels", "lay_out_as_torch"]

@@ -15,7 +15,7 @@ import numpy
 
 import minigrad as mg
 from minigrad import Tensor
-from minigrad._nn_support import kernels, lay_out_as_torch
+from minigrad._nn_support import gradient_layout, kernels, lay_out_as_torch
 
 from ._arguments import (
     _dim,
@@ -84,7 +84,8 @@ class ExponentialLinear(mg.Function):
         positive = x > 0
         slope = self._exponential(x, positive)
         slope *= self.scale * self.alpha * self.input_scale
-        return xp.where(positive, gy * self.scale if self.scale != 1 else gy, gy * slope)
+        # PyTorch's elu_backward: a TensorIterator over (grad, x), so the gradient's layout first
+        return gradient_layout(xp, xp.where(positive, gy * self.scale if self.scale != 1 else gy, gy * slope), gy, x)
 
 
 def elu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:  # noqa: A002 - PyTorch's name
@@ -137,8 +138,8 @@ class LeakyRelu(mg.Function):
         return self.xp.where(x > 0, x, x * self.negative_slope)
 
     def backward(self, gy: Any) -> Any:
-        (x,) = self.saved
-        return self.xp.where(x > 0, gy, gy * self.negative_slope)
+        (x,) = self.saved   # PyTorch's leaky_relu_backward iterates over (x, grad): x's layout first
+        return gradient_layout(self.xp, self.xp.where(x > 0, gy, gy * self.negative_slope), x, gy)
 
 
 
@@ -255,12 +256,13 @@ class HardPiecewise(mg.Function):
     def backward(self, gy: Any) -> Any:
         (x,) = self.saved
         xp, zero = self.xp, gy.dtype.type(0)
+        # PyTorch's hardtanh/hardsigmoid/hardswish_backward iterate over (grad, x): the gradient's layout first
         if self.name == "hardtanh":
-            return xp.where((x <= self.low) | (x >= self.high), zero, gy)
+            return gradient_layout(xp, xp.where((x <= self.low) | (x >= self.high), zero, gy), gy, x)
         if self.name == "hardsigmoid":
-            return xp.where((x > -3) & (x < 3), gy / 6, zero)
+            return gradient_layout(xp, xp.where((x > -3) & (x < 3), gy / 6, zero), gy, x)
         with mg.errstate(xp, invalid="ignore"):
-            return kernels.chunked(xp, self._hardswish_backward, x, gy)
+            return gradient_layout(xp, kernels.chunked(xp, self._hardswish_backward, x, gy), gy, x)
 
     def _hardswish_backward(self, x: Any, gy: Any) -> Any:
         """hardswish's g · dy/dx for one chunk: (g/6)(m + 3) + (g/6) m between -3 and 3 (m = x clamped there), g · 0
@@ -370,7 +372,7 @@ class SiLU(mg.Function):
     def backward(self, gy: Any) -> Any:
         (x,) = self.saved
         s = _sigmoid_of(self.xp, x)
-        return gy * s * (1 + x * (1 - s))
+        return gradient_layout(self.xp, gy * s * (1 + x * (1 - s)), gy, x)   # silu_backward: over (grad, x)
 
 
 _SQRT_2PI = math.sqrt(2 * math.pi)
@@ -402,9 +404,10 @@ class Gelu(mg.Function):
         if self.approximate == "tanh":
             (x,) = self.saved
             s = _tanh_cdf(self.xp, x)
-            return gy * (s + x * (2 * s * (1 - s)) * (_TANH_SCALE * (1 + 3 * _CUBIC * (x * x))))
+            gx = gy * (s + x * (2 * s * (1 - s)) * (_TANH_SCALE * (1 + 3 * _CUBIC * (x * x))))
+            return gradient_layout(self.xp, gx, gy, x)   # gelu_backward: a TensorIterator over (grad, x)
         x, cdf = self.saved
-        return gy * (cdf + x * (self.xp.exp(-0.5 * (x * x)) / _SQRT_2PI)), None
+        return gradient_layout(self.xp, gy * (cdf + x * (self.xp.exp(-0.5 * (x * x)) / _SQRT_2PI)), gy, x), None
 
 
 def _tanh_cdf(xp: Any, x: Any) -> Any:
@@ -438,7 +441,7 @@ class Mish(mg.Function):
     def backward(self, gy: Any) -> Any:
         (x,) = self.saved
         t = _tanh_softplus(self.xp, x)
-        return gy * (t + x * _sigmoid_of(self.xp, x) * (1 - t * t))
+        return gradient_layout(self.xp, gy * (t + x * _sigmoid_of(self.xp, x) * (1 - t * t)), gy, x)   # (grad, x)
 
 
 def _tanh_softplus(xp: Any, x: Any) -> Any:
@@ -478,8 +481,9 @@ class Softplus(mg.Function):
 
     def backward(self, gy: Any) -> Any:
         (x,) = self.saved
-        scaled = x * self.beta
-        return self.xp.where(scaled > self.threshold, gy, gy * _sigmoid_of(self.xp, scaled))
+        scaled = x * self.beta   # softplus_backward: a TensorIterator over (grad, x)
+        return gradient_layout(self.xp, self.xp.where(scaled > self.threshold, gy, gy * _sigmoid_of(self.xp, scaled)),
+                               gy, x)
 
 
 class _DegenerateSoftplus(mg.autograd.Function):
