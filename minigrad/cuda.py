@@ -7,11 +7,12 @@ the legacy GPU tensor types (``mg.cuda.FloatTensor``); streams and events (CuPy'
 from __future__ import annotations
 
 import contextlib
-from typing import Any, Iterator
+from typing import Any
 
 import numpy
 
 from . import backend, generators
+from . import cuda_nvtx as nvtx  # noqa: F401 - torch.cuda.nvtx
 from . import tensor as _tensor  # (not Tensor: dir(mg.cuda) lists only the legacy *Tensor types)
 from .amp import cuda_amp as amp  # noqa: F401 - PyTorch's older spelling: torch.cuda.amp.GradScaler / autocast
 from .backend import cuda_device_count, cuda_is_available, cuda_synchronize
@@ -423,12 +424,75 @@ def default_stream(device: Any = None) -> Stream:
     return Stream._of(cp.cuda.Stream.null, None if device is None else _device_index(device, "default_stream"))
 
 
-@contextlib.contextmanager
-def stream(stream: Stream | None) -> Iterator[Stream | None]:
+class StreamContext:
+    """``with mg.cuda.StreamContext(s):`` queues the GPU work inside the block on stream ``s`` (None: a block that
+    changes nothing, also without a GPU), as ``torch.cuda.StreamContext``; :func:`stream` makes one. The block's
+    value is the stream."""
+
+    def __init__(self, stream: Stream | None) -> None:
+        self.stream = stream
+
+    def __enter__(self) -> Stream | None:
+        if self.stream is not None:
+            self.stream.__enter__()
+        return self.stream
+
+    def __exit__(self, *exc: Any) -> None:
+        if self.stream is not None:
+            self.stream.__exit__(*exc)
+
+
+def stream(stream: Stream | None) -> StreamContext:
     """Queue the GPU work inside the block on ``stream``, as ``torch.cuda.stream``; None: a block that changes
     nothing (also without a GPU, as PyTorch's)."""
-    if stream is None:
-        yield None
-        return
-    with stream:
-        yield stream
+    return StreamContext(stream)
+
+
+def set_stream(stream: Stream | None) -> None:
+    """Make ``stream`` the current stream (for its GPU) until changed, as ``torch.cuda.set_stream`` (None: no
+    change)."""
+    if stream is not None:
+        stream._stream.use()
+
+
+class ExternalStream(Stream):
+    """A stream made elsewhere (another library's ``cudaStream_t``, given as the int ``stream_ptr``) as a
+    :class:`Stream`, as ``torch.cuda.ExternalStream`` (CuPy's ``cupy.cuda.ExternalStream``); minigrad neither
+    owns nor destroys it. Without a GPU: RuntimeError."""
+
+    def __init__(self, stream_ptr: int, device: Any = None, **kwargs: Any) -> None:
+        cp = _cupy("ExternalStream")
+        self._index = None if device is None else _device_index(device, "ExternalStream")
+        gpu = contextlib.nullcontext() if self._index is None else cp.cuda.Device(self._index)
+        with gpu:
+            self._stream = cp.cuda.ExternalStream(int(stream_ptr))
+        self.priority = 0
+
+
+def can_device_access_peer(device: Any, peer_device: Any) -> bool:
+    """Whether GPU ``device`` can read GPU ``peer_device``'s memory directly (CUDA's peer access), as
+    ``torch.cuda.can_device_access_peer`` (a GPU and itself: False, as CUDA answers). Without a GPU: RuntimeError."""
+    cp = _cupy("can_device_access_peer")
+    index, peer = _device_index(device, "can_device_access_peer"), _device_index(peer_device, "can_device_access_peer")
+    return index != peer and bool(cp.cuda.runtime.deviceCanAccessPeer(index, peer))
+
+
+def is_tf32_supported() -> bool:
+    """Whether the current GPU has TF32 tensor cores (compute capability 8.0 or more), as
+    ``torch.cuda.is_tf32_supported``; False without a GPU. (minigrad asks for no TF32 itself: CuPy uses it only
+    where its ``CUPY_TF32`` environment variable says so.)"""
+    return is_available() and get_device_capability() >= (8, 0)
+
+
+def get_arch_list() -> list[str]:
+    """The GPU architectures kernels are built for, as ``torch.cuda.get_arch_list`` (``["sm_80", …]``): CuPy
+    compiles its kernels when first used, for the visible GPUs, so these are theirs; ``[]`` without a GPU."""
+    if not is_available():
+        return []
+    return sorted({"sm_{}{}".format(*get_device_capability(index)) for index in range(device_count())})
+
+
+def get_gencode_flags() -> str:
+    """:func:`get_arch_list` as NVCC's ``-gencode`` flags, as ``torch.cuda.get_gencode_flags`` (``""`` without a
+    GPU)."""
+    return " ".join(f"-gencode compute=compute_{arch[3:]},code={arch}" for arch in get_arch_list())

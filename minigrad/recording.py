@@ -332,6 +332,18 @@ def is_anomaly_enabled() -> bool:
     return _state.get().checks is True
 
 
+def set_anomaly_enabled(enabled: bool, check_nan: bool = True) -> None:
+    """``torch.set_anomaly_enabled``: turn :class:`detect_anomaly`'s checks on or off now (in this thread), as
+    ``set_detect_anomaly(enabled)`` called plainly; ``check_nan=False`` is refused (see :class:`set_detect_anomaly`)."""
+    set_detect_anomaly(enabled, check_nan)
+
+
+def is_anomaly_check_nan_enabled() -> bool:
+    """``torch.is_anomaly_check_nan_enabled``: True (minigrad's anomaly mode, when on, is its NaN/Inf checks, and
+    ``check_nan=False`` cannot be set; PyTorch's is True too unless a mode set it False)."""
+    return True
+
+
 def note_draw(name: str, make: Callable, inputs: tuple, result: Any) -> Any:
     """Called by random constructors and comparisons, which make a Tensor without a ``Function``.
 

@@ -732,6 +732,8 @@ class Tensor:
         """The address of the first element (host memory, or device memory for a CUDA tensor)."""
         return _address(self.data)
 
+    const_data_ptr = data_ptr   # PyTorch's read-only spelling: the same address
+
     def is_same_size(self, other: Tensor) -> bool:
         """Whether ``other`` has the same shape."""
         if not isinstance(other, Tensor):

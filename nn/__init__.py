@@ -7,7 +7,8 @@ from __future__ import annotations
 
 from minigrad import RemovableHandle
 
-from . import functional, grad, init, optim, parallel, parameter, utils
+from . import common_types, functional, grad, init, optim, parallel, parameter, utils
+from ._arguments import factory_kwargs
 from ._buffer import Buffer
 from ._lazy_more import (
     LazyBatchNorm1d,
@@ -202,6 +203,7 @@ __all__ += [
     "ChannelShuffle", "PixelShuffle", "PixelUnshuffle", "Upsample", "UpsamplingBilinear2d", "UpsamplingNearest2d",
 ]
 __all__ += ["Buffer", "DataParallel", "parallel"]
+__all__ += ["common_types", "factory_kwargs"]
 __all__ += ["AdaptiveLogSoftmaxWithLoss", "Container", "FractionalMaxPool2d", "FractionalMaxPool3d", "NLLLoss2d",
             "SyncBatchNorm"]
 __all__ += ["LinearCrossEntropyLoss", "LinearCrossEntropyOptions"]

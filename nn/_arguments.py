@@ -114,3 +114,22 @@ def _implicit_dim(name: str, ndim: int, stacklevel: int = 3) -> int:
     """PyTorch's choice when no ``dim`` is given (deprecated there too): 0 for 0-, 1- and 3-D inputs, else 1."""
     warnings.warn(f"{name}: implicit dim is deprecated (as in PyTorch); pass dim= explicitly", stacklevel=stacklevel)
     return 0 if ndim in (0, 1, 3) else 1
+
+
+def factory_kwargs(kwargs: dict | None) -> dict:
+    """``torch.nn.factory_kwargs``: a layer's ``device``/``dtype``/``memory_format`` keywords as one dict (what a
+    custom layer passes on to ``mg.empty(..., **factory_kwargs)``), merged with a ``factory_kwargs`` dict among them;
+    a key given in both, or any other key, is PyTorch's TypeError."""
+    if kwargs is None:
+        return {}
+    simple = ("device", "dtype", "memory_format")
+    unexpected = set(kwargs) - {*simple, "factory_kwargs"}
+    if unexpected:
+        raise TypeError(f"factory_kwargs: unexpected kwargs {unexpected}")
+    merged = dict(kwargs.get("factory_kwargs") or {})
+    for key in simple:
+        if key in kwargs:
+            if key in merged:
+                raise TypeError(f"factory_kwargs: {key} specified twice, in **kwargs and in factory_kwargs")
+            merged[key] = kwargs[key]
+    return merged

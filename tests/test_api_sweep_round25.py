@@ -147,3 +147,47 @@ def test_matrix_rank_of_one_matrix_is_a_writable_tensor() -> None:
         rank.add_(1)
         assert int(rank) == 4
     assert int(mg.linalg.lstsq(mg.eye(3), mg.eye(3)).rank.add_(1)) == 4
+
+
+# --- names torch has that minigrad lacked ---------------------------------------------------------------------
+
+def test_set_anomaly_enabled_and_check_nan_query() -> None:
+    for lib in (mg, torch):
+        assert lib.is_anomaly_check_nan_enabled() is True and not lib.is_anomaly_enabled()
+        lib.set_anomaly_enabled(True)
+        try:
+            assert lib.is_anomaly_enabled() and lib.is_anomaly_check_nan_enabled()
+        finally:
+            lib.set_anomaly_enabled(False)
+        assert not lib.is_anomaly_enabled()
+    with pytest.raises(NotImplementedError, match="check_nan"):
+        mg.set_anomaly_enabled(True, check_nan=False)
+    assert not mg.is_anomaly_enabled()
+
+
+def test_const_data_ptr_is_the_data_address() -> None:
+    for lib in (mg, torch):
+        base = lib.arange(6.0, dtype=lib.float64)
+        view = base[2:]
+        assert view.const_data_ptr() == view.data_ptr() == base.const_data_ptr() + 16
+
+
+@pytest.mark.parametrize("kwargs", [None, {}, {"device": "cpu", "dtype": "float64"},
+                                    {"device": "cpu", "factory_kwargs": {"dtype": "float64"}},
+                                    {"device": "cpu", "factory_kwargs": {"device": "cpu"}}, {"foo": 1},
+                                    {"memory_format": "contiguous_format"}])
+def test_nn_factory_kwargs_as_torch(kwargs) -> None:
+    import nn
+
+    def run(fn):
+        try:
+            return fn(kwargs)
+        except TypeError as error:
+            return type(error)
+    assert run(nn.factory_kwargs) == run(torch.nn.factory_kwargs)
+
+
+def test_nn_common_types_is_an_attribute() -> None:
+    import nn
+
+    assert nn.common_types.__name__ == "nn.common_types" and hasattr(torch.nn, "common_types")

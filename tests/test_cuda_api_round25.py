@@ -54,6 +54,25 @@ def test_calls_that_need_a_gpu_raise_without_one(call) -> None:
         call(mg)
 
 
+@no_gpu
+def test_stream_and_device_queries_without_a_gpu_as_torch() -> None:
+    for lib in (mg, torch):
+        lib.cuda.set_stream(None)
+        with lib.cuda.stream(None) as inside:
+            assert inside is None
+        assert isinstance(lib.cuda.stream(None), lib.cuda.StreamContext)
+        assert lib.cuda.is_tf32_supported() is False
+        assert lib.cuda.get_arch_list() == [] and lib.cuda.get_gencode_flags() == ""
+    with pytest.raises(RuntimeError):
+        torch.cuda.nvtx.range_push("step")
+    for call in (lambda: mg.cuda.nvtx.range_push("step"), lambda: mg.cuda.nvtx.mark("step"),
+                 lambda: mg.cuda.can_device_access_peer(0, 1), lambda: mg.cuda.ExternalStream(0)):
+        with pytest.raises(RuntimeError, match="needs a GPU"):
+            call()
+    with pytest.raises(RuntimeError, match="needs a GPU"), mg.cuda.nvtx.range("epoch {}", 3):
+        pass
+
+
 # --- on a GPU: the memory pool's statistics -----------------------------------------------------------------------
 
 class _Memory:
