@@ -213,3 +213,11 @@ def test_abs_of_complex_values_into_out(pair):
     else:
         assert results[0].dtype == results[1].dtype
         np.testing.assert_array_equal(results[0], results[1])
+
+
+@pytest.mark.parametrize("p", [0.5, "tensor"])
+def test_bernoulli_in_place_refuses_a_complex_tensor(p):
+    # torch's bernoulli_ has no complex kernel (NotImplementedError); it filled a complex tensor with 0/1 here
+    z = mg.zeros(3, dtype=mg.complex64)
+    with pytest.raises(NotImplementedError, match="bernoulli_"):
+        z.bernoulli_(mg.full((3,), 0.5) if p == "tensor" else p)

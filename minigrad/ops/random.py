@@ -208,6 +208,8 @@ def bernoulli_(x: Tensor, p: Any = 0.5, *, generator: Any = None) -> Tensor:
     if not isinstance(x, Tensor):
         raise TypeError(f"bernoulli_: expected a Tensor, got {type(x).__name__}")
     shape, device, dtype = x.shape, x.device, x.dtype
+    if dtype.kind == "c":   # PyTorch's bernoulli_ kernels have no complex one
+        raise SampleDtypeError(f"bernoulli_: not implemented for dtype {dtype} (shape {shape}), as in PyTorch")
     if isinstance(p, Tensor):
         chance = _probabilities(p, "bernoulli_", SampleDtypeError)   # PyTorch: NotImplementedError
         if _broadcast_shape(chance.shape, shape) != shape:
