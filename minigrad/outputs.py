@@ -260,9 +260,8 @@ def takes_out(fn: Callable, name: str, rule: OutRule = OutRule()) -> Callable:
         if rule.reads_as_out and kind in ("f", "c"):
             args, kwargs = _input_as(name, out, args, kwargs)
         inputs = (*args, *kwargs.values()) if rule.overlap else ()
-        if rule.overlap == "operands":   # (the added input first: addmm(input=c, mat1=a, mat2=b))
-            first = args[0] if args else kwargs.get("input")
-            inputs = (first, *(value for value in inputs if value is not first))
+        if rule.overlap == "operands":   # the added input first (addmm(input=c, mat1=a, mat2=b)), then the factors
+            inputs = inputs if args else (kwargs.get("input"), *(v for k, v in kwargs.items() if k != "input"))
         return write_out(name, fn(*args, **kwargs), out, rule.dtypes, rule.warn, inputs, rule.overlap or "partial",
                          rule.broadcast)
 

@@ -131,6 +131,7 @@ _PRODUCTS: dict[str, tuple[Callable[..., Any], Callable[[Any, Any, Any], Any]]] 
     "addmm/mat1": (lambda lib, a, b, c, **out: lib.addmm(c, a, b, **out), lambda a, b, c: a),
     "addmm/mat2 keywords": (lambda lib, a, b, c, **out: lib.addmm(input=c, mat1=a, mat2=b, **out),
                             lambda a, b, c: b),
+    "addmm/input and mat1": (lambda lib, a, b, c, **out: lib.addmm(a, a, b, beta=0.5, **out), lambda a, b, c: a),
     "addmv/vec": (lambda lib, a, b, c, **out: lib.addmv(c[0], a, b[0], **out), lambda a, b, c: b[0]),
     "baddbmm/batch1": (lambda lib, a, b, c, **out: lib.baddbmm(c[None], a[None], b[None], **out),
                        lambda a, b, c: a[None]),
@@ -151,7 +152,7 @@ def _product(lib: Any, product: Callable, out: Callable | None) -> Any:
 def test_product_out_sharing_a_factor_is_refused(name: str) -> None:
     """PyTorch's matrix products write ``out`` while reading the factors, so ``mm(a, b, out=a)`` is zeros there
     (each case's torch result differs from its own out-of-place product); minigrad gave the right product
-    silently (all 13 cells failed): it now refuses, as PyTorch refuses the overlaps it detects."""
+    silently (all 14 cells failed): it now refuses, as PyTorch refuses the overlaps it detects."""
     product, out = _PRODUCTS[name]
     got, want = (np.asarray(_product(torch, product, where)) for where in (out, None))
     assert not np.allclose(got, want)   # PyTorch's own result is wrong
