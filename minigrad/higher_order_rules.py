@@ -691,6 +691,15 @@ def _fold(node: Function, g: Tensor) -> Tensor:
     return Reshape(tuple(shape))(columns) if tuple(columns.shape) != tuple(shape) else columns
 
 
+def _spread_loss_gradient(node: Function, g: Tensor) -> Tensor:
+    """``g`` of a loss op that reduces inside (nn's ``_ReducedLoss``: 'mean' or 'sum') spread over the loss's
+    shape (divided by its size for the mean), as the op's backward spreads it; 'none': ``g`` itself."""
+    if node.reduction == "none":
+        return g
+    count = math.prod(node.loss_shape)
+    return BroadcastTo(tuple(node.loss_shape))(Div()(g, count) if node.reduction == "mean" and count else g)
+
+
 def _binary_cross_entropy(node: Function, g: Tensor) -> tuple:
     """nn's binary_cross_entropy op (its gradients are PyTorch's hand-written ones, not the clamped loss's
     derivative), written with Tensor ops of x, y and w: x gets w·(x - y) / max(x(1 - x), ε), y gets
@@ -698,6 +707,7 @@ def _binary_cross_entropy(node: Function, g: Tensor) -> tuple:
     derivatives are the same hand-written slopes and the mixed second derivatives agree. Within ε of 0 and 1
     the floor is a constant here (PyTorch's double backward drops it there instead)."""
     x, y, _, *weight = node.saved
+    g = _spread_loss_gradient(node, g)
     x_t, y_t = _as_tensor(_input(node, 0, x)), _as_tensor(_input(node, 1, y))
     w_t = _input(node, 2, weight[0]) if weight else None
     gx = gy = gw = None
@@ -719,6 +729,7 @@ def _binary_cross_entropy_with_logits(node: Function, g: Tensor) -> tuple:
     x gets ((p·y + 1 - y)·σ(x) - p·y)·g·w, y gets (log σ(-x) - p·log σ(x))·g·w (-x·g·w without p), w a new node
     of the op unweighted, times g, p -y·log σ(x)·g·w; each in its input's dtype."""
     x, y, w, p, _ = node.saved
+    g = _spread_loss_gradient(node, g)
     x_t, y_t = _as_tensor(_input(node, 0, x)), _as_tensor(_input(node, 1, y))
     w_t = _input(node, 2, w) if node.weighted else None
     p_t = _input(node, len(node.edges) - 1, p) if node.positive else None
@@ -926,6 +937,36 @@ def _mse_loss(node: Function, g: Tensor) -> tuple:
     return (gx if node.edges[0] is not None else None), (Neg()(gx) if node.edges[1] is not None else None)
 
 
+def _nll_loss(node: Function, g: Tensor) -> tuple:
+    """nn's ``NllLoss``: -g · w[t] at each kept row's target (g / Σ w for the mean: ±inf or NaN when that is 0),
+    zeros elsewhere, linear in g; log_probs gets zeros (ReadsInput: PyTorch's backward takes it)."""
+    log_probs, safe, kept, scale, denominator = node.saved
+    if node.reduction == "none":
+        g = Reshape((safe.shape[0],))(g)
+    elif node.reduction == "mean":
+        with backend.errstate(node.xp, divide="ignore", invalid="ignore"):
+            g = Div()(g, denominator)
+    picked = Where()(kept, Mul()(Neg()(g), scale), _zero_like(log_probs))
+    targets = node.xp.zeros(log_probs.shape, dtype=bool)
+    targets[node.xp.arange(safe.shape[0]), safe] = True
+    grad = Where()(targets, Reshape((safe.shape[0], 1))(picked), _zero_like(log_probs))
+    return (reads_input(node, 0, grad, log_probs), None, None) + ((None,) if node.weighted else ())
+
+
+def _piecewise_quadratic(node: Function, g: Tensor) -> tuple:
+    """nn's ``_PiecewiseQuadratic`` (smooth_l1_loss, huber_loss): x gets g · d/β (huber: g · d) where |d| < β, else
+    g · sign(d) (· δ), a constant there; y its negation. d read from x and y where near (and NaN)."""
+    x, y = node.saved
+    g = _spread_loss_gradient(node, g)
+    difference = x - y
+    far = node.xp.abs(difference) >= node.limit
+    near = Sub()(_input(node, 0, x), _input(node, 1, y))
+    inside = near if node.huber else Div()(near, node.limit)
+    outside = node.xp.sign(difference) * node.limit if node.huber else node.xp.sign(difference)
+    gx = Mul()(g, Where()(far, outside, inside))
+    return (gx if node.edges[0] is not None else None), (Neg()(gx) if node.edges[1] is not None else None)
+
+
 def _layer_norm(node: Function, g: Tensor) -> tuple:
     """nn's ``LayerNorm`` (PyTorch's native_layer_norm): its backward with ``g`` and the inputs on the graph, the
     statistics computed again from x (they depend on it): x̂ = (x - mean) · rstd, ĝ = g · weight, dx = rstd · (ĝ -
@@ -976,6 +1017,8 @@ LATE_RULES["nn._activations.ExponentialLinear"] = _exponential_linear
 LATE_RULES["nn._activations.LeakyRelu"] = _leaky_relu
 LATE_RULES["nn._activations.Softplus"] = _softplus
 LATE_RULES["nn._common_losses.MseLoss"] = _mse_loss
+LATE_RULES["nn._targets.NllLoss"] = _nll_loss
+LATE_RULES["nn._common_losses._PiecewiseQuadratic"] = _piecewise_quadratic
 
 
 # --- fused and compiled nodes: refused with the way that works -------------------------------------------------

@@ -251,8 +251,36 @@ def binary_cross_entropy_with_logits(input: Tensor, target: Any, weight: Any = N
         if value is not None:   # (their own dtype: each gets its gradient in it, summed back by the broadcast)
             value = _weight_in(_as_operand(value, input, name, what), None, input, name, what)
             extras.append(value if value.shape == input.shape else value.broadcast_to(input.shape))
-    op = _BinaryCrossEntropyWithLogits(weight is not None, pos_weight is not None)
-    return reduce_loss(op(input, y, *extras), reduction)
+    return _BinaryCrossEntropyWithLogits(weight is not None, pos_weight is not None, reduction)(input, y, *extras)
+
+
+class _ReducedLoss:
+    """The reduction of an elementwise loss op inside the op, as PyTorch's loss nodes have it (one node, not the
+    loss's and a MeanBackward0): ``reduction`` 'mean' or 'sum' reduces forward's loss (the mean of nothing NaN,
+    quietly), and backward's ``g`` is spread back over the loss's shape (over N for the mean) before the op's own
+    backward reads it, the same numbers as the Mean or Sum op's backward gave. The op's ``create_graph=True``
+    rule spreads ``g`` the same way (minigrad/higher_order_rules.py's ``_spread_loss_gradient``)."""
+
+    reduction = "none"
+    loss_shape: tuple = ()
+
+    def reduced(self, loss: Any) -> Any:
+        self.loss_shape = loss.shape
+        if self.reduction == "sum":
+            return self.xp.asarray(loss.sum())
+        if self.reduction == "mean":
+            if not loss.size:
+                with mg.errstate(self.xp, invalid="ignore"):
+                    return self.xp.asarray(loss.sum() / 0)
+            return self.xp.asarray(loss.mean())
+        return loss
+
+    def spread(self, g: Any) -> Any:
+        if self.reduction == "none":
+            return g
+        if self.reduction == "mean" and math.prod(self.loss_shape):
+            g = g / math.prod(self.loss_shape)
+        return self.xp.broadcast_to(g, self.loss_shape)
 
 
 def _log_sigmoid(xp: Any, x: Any) -> Any:
@@ -260,7 +288,7 @@ def _log_sigmoid(xp: Any, x: Any) -> Any:
     return -xp.logaddexp(-x, x.dtype.type(0))
 
 
-class _BinaryCrossEntropyWithLogits(mg.Function):
+class _BinaryCrossEntropyWithLogits(_ReducedLoss, mg.Function):
     """The elementwise loss w·((1 - y)·x - (1 + (p - 1)·y)·log σ(x)) with PyTorch's hand-written gradients,
     which at infinities are not the derivative of the loss (x = -inf, p = 1: y gets inf, not inf - inf):
 
@@ -269,13 +297,18 @@ class _BinaryCrossEntropyWithLogits(mg.Function):
     w: the loss unweighted·g; p: -y·log σ(x)·g·w (PyTorch refuses gradients for w and p; minigrad gives them).
     x, y, w, p: (S,), of their own dtypes; the loss has y's, with the log σ term rounded to x's, as PyTorch's
     in-place steps. Its ``create_graph`` rule (``minigrad.higher_order_rules``) writes the same formulas with
-    Tensor ops, so the second derivatives are PyTorch's (the derivatives of these formulas).
+    Tensor ops, so the second derivatives are PyTorch's (the derivatives of these formulas). ``reduction``: the
+    mean or sum inside the op (:class:`_ReducedLoss`), PyTorch's one node.
     """
 
     name = "binary_cross_entropy_with_logits"
 
-    def __init__(self, weighted: bool, positive: bool) -> None:
-        self.weighted, self.positive = weighted, positive
+    def __init__(self, weighted: bool, positive: bool, reduction: str = "none") -> None:
+        self.weighted, self.positive, self.reduction = weighted, positive, reduction
+
+    def pytorch_inputs(self) -> tuple:
+        """PyTorch's node's inputs (x, y): no edge for weight or pos_weight (it refuses them requiring grad)."""
+        return (0, 1)
 
     def forward(self, x: Any, y: Any, *extras: Any) -> Any:
         xp = self.xp
@@ -289,14 +322,14 @@ class _BinaryCrossEntropyWithLogits(mg.Function):
             loss = lay_out_as_torch(xp, loss, [[s // y.itemsize for s in y.strides]])
         self.saved = (x, y, w, p, loss if w is not None else None)
         if w is None:
-            return loss
+            return self.reduced(loss)
         out = _kept(loss * w, y.dtype)   # in place in PyTorch: loss's layout
-        return out if out.strides == loss.strides else lay_out_as_torch(xp, out, [[s // loss.itemsize
-                                                                                   for s in loss.strides]])
+        return self.reduced(out if out.strides == loss.strides else lay_out_as_torch(
+            xp, out, [[s // loss.itemsize for s in loss.strides]]))
 
     def backward(self, g: Any) -> tuple:
         # each step in the dtype PyTorch's in-place steps keep (a product can overflow in float32 there)
-        xp = self.xp
+        xp, g = self.xp, self.spread(g)
         x, y, w, p, loss = self.saved
         gx = gy = gw = gp = None
         with mg.errstate(xp, over="ignore", invalid="ignore"):   # inf - inf, 0·inf: NaN, as PyTorch's
@@ -382,27 +415,35 @@ def binary_cross_entropy(input: Tensor, target: Any, weight: Any = None, size_av
     target = _same_shape_target(target, input, name)
     _check_unit_interval(input, target, name)
     if weight is None:
-        return reduce_loss(_BinaryCrossEntropy()(input, target), reduction)
+        return _BinaryCrossEntropy(reduction)(input, target)
     weight = _weight_in(_as_operand(weight, input, name, "weight"), input.dtype)
     if _broadcast_shape(weight, target, name) != target.shape:
         raise InputShapeError(f"{name}: weight of shape {weight.shape} does not broadcast to the input's "
                               f"{input.shape}")
     if weight.shape != input.shape:   # its gradient is summed back by the broadcast
         weight = weight.broadcast_to(input.shape)
-    return reduce_loss(_BinaryCrossEntropy()(input, target, weight), reduction)
+    return _BinaryCrossEntropy(reduction)(input, target, weight)
 
 
-class _BinaryCrossEntropy(mg.Function):
+class _BinaryCrossEntropy(_ReducedLoss, mg.Function):
     """The elementwise loss w·((y - 1)·max(log(1 - x), -100) - y·max(log x, -100)) with PyTorch's hand-written
     gradients, which are not its derivative at x = 0 and 1 (there the clamped logs' would give 0·inf = NaN):
 
     x: w·(x - y) / max(x(1 - x), 1e-12); y: -w·logit(x), unclamped (±inf at x = 0 and 1); w: the loss unweighted.
     x, y, w: (S,) (w absent: 1). Its ``create_graph`` rule (``minigrad.higher_order_rules``) writes the same
-    three with Tensor ops of x, y and w, so the second derivatives are PyTorch's.
+    three with Tensor ops of x, y and w, so the second derivatives are PyTorch's. ``reduction``: the mean or sum
+    inside the op (:class:`_ReducedLoss`), PyTorch's one node.
     """
 
     name = "binary_cross_entropy"
     epsilon = _BCE_EPSILON   # the floor under x(1 - x), read by the rule too
+
+    def __init__(self, reduction: str = "none") -> None:
+        self.reduction = reduction
+
+    def pytorch_inputs(self) -> tuple:
+        """PyTorch's node's inputs (x, y): no edge for the weight (it refuses one requiring grad)."""
+        return (0, 1)
 
     def forward(self, x: Any, y: Any, *weight: Any) -> Any:
         xp = self.xp
@@ -412,14 +453,14 @@ class _BinaryCrossEntropy(mg.Function):
             loss = lay_out_as_torch(xp, loss, [[s // x.itemsize for s in x.strides]])
         self.saved = (x, y, loss) + weight
         if not weight:
-            return loss
+            return self.reduced(loss)
         out = loss * weight[0]   # in place in PyTorch: loss's layout
-        return out if out.strides == loss.strides else lay_out_as_torch(xp, out, [[s // loss.itemsize
-                                                                                   for s in loss.strides]])
+        return self.reduced(out if out.strides == loss.strides else lay_out_as_torch(
+            xp, out, [[s // loss.itemsize for s in loss.strides]]))
 
     def backward(self, gy: Any) -> tuple:
         x, y, loss, *weight = self.saved
-        xp = self.xp
+        xp, gy = self.xp, self.spread(gy)
         gx = gy_target = gw = None
         if self.needs_grad[0]:
             slope = (x - y) / xp.maximum(self.epsilon, x * (1 - x))
@@ -597,6 +638,8 @@ def smooth_l1_loss(input: Tensor, target: Any, size_average: bool | None = None,
     _warn_if_broadcast(input, target, name)
     if input.shape != target.shape:   # expanded first, as PyTorch's (_pointwise_loss)
         input, target = mg.broadcast_tensors(input, target)
+    if beta != 0 and input.dtype == target.dtype and input.dtype.kind == "f":
+        return _PiecewiseQuadratic("smooth_l1_loss", beta, reduction)(input, target)
     difference = input - target
     distance = difference.abs()
     if beta == 0:
@@ -605,6 +648,44 @@ def smooth_l1_loss(input: Tensor, target: Any, size_average: bool | None = None,
     small = mg.where(far, 0.0, difference)   # the square's branch away from inf: no 0·inf (NaN) gradient there
     loss = mg.where(far, distance - 0.5 * beta, 0.5 * small * small / beta)
     return reduce_loss(loss, reduction)
+
+
+class _PiecewiseQuadratic(_ReducedLoss, mg.Function):
+    """smooth_l1_loss (``name``, ``limit`` β > 0) or huber_loss (``limit`` δ) of two float tensors of one dtype and
+    shape as one op (PyTorch's SmoothL1LossBackward0 / HuberLossBackward0, edges (input, target)), reduced inside
+    (:class:`_ReducedLoss`). With d = x - y: ½d²/β where |d| < β, else |d| - ½β (huber: ½d², else δ·(|d| - ½δ));
+    NaN is not far, so its loss and gradient stay NaN, as PyTorch's; the square reads 0 where far (no inf·0).
+    Backward, PyTorch's: x gets g · d/β (huber: g · d) where |d| < β, else g · sign(d) (huber: δ · sign(d)), y its
+    negation. Its ``create_graph=True`` rule is minigrad/higher_order_rules.py's ``_piecewise_quadratic``."""
+
+    def __init__(self, name: str, limit: float, reduction: str) -> None:
+        self.name, self.limit, self.reduction = name, limit, reduction
+        self.huber = name == "huber_loss"
+
+    def forward(self, x: Any, y: Any) -> Any:
+        xp, limit = self.xp, self.limit
+        difference = x - y
+        distance = xp.abs(difference)
+        far = distance >= limit
+        small = xp.where(far, difference.dtype.type(0), difference)
+        if self.huber:
+            loss = xp.where(far, limit * (distance - 0.5 * limit), 0.5 * small * small)
+        else:
+            loss = xp.where(far, distance - 0.5 * limit, 0.5 * small * small / limit)
+        self.saved = (x, y)   # as PyTorch's node: d is computed again by backward
+        return self.reduced(loss)
+
+    def slope(self, difference: Any) -> Any:
+        """dloss/dd: d/β (huber: d) where |d| < β, else sign(d) (huber: δ · sign(d)); NaN at NaN."""
+        xp, limit = self.xp, self.limit
+        far = xp.abs(difference) >= limit
+        outside = xp.sign(difference) * limit if self.huber else xp.sign(difference)
+        return xp.where(far, outside, difference if self.huber else difference / limit)
+
+    def backward(self, g: Any) -> tuple:
+        x, y = self.saved
+        gx = self.spread(g) * self.slope(x - y)
+        return (gx if self.needs_grad[0] else None), (-gx if self.needs_grad[1] else None)
 
 
 def huber_loss(input: Tensor, target: Any, reduction: str = "mean", delta: float = 1.0,  # noqa: A002
@@ -627,6 +708,8 @@ def huber_loss(input: Tensor, target: Any, reduction: str = "mean", delta: float
         input, target = mg.broadcast_tensors(input, target)
     if target.dtype != input.dtype:   # PyTorch's huber_loss computes in the input's dtype (f32 input, f64 target: f32)
         target = target.astype(input.dtype)
+    if weight is None and input.dtype.kind == "f" and (reduction != "none" or input.is_contiguous()):
+        return _PiecewiseQuadratic(name, delta, reduction)(input, target)
     difference = input - target
     distance = difference.abs()
     far = distance >= delta   # NaN is not far: its loss and gradient stay NaN, as PyTorch's

@@ -18,8 +18,8 @@ from ._activations import _reads_input
 from ._errors import InputDtypeError, InputShapeError
 from ._gradient_layout import contiguous_gradient
 
-__all__ = ["CheckedIndices", "ClassTargets", "TargetError", "WeightedMean", "checked_indices", "class_targets",
-           "class_weights", "index_array", "nll_rows", "weighted_mean"]
+__all__ = ["CheckedIndices", "ClassTargets", "NllLoss", "TargetError", "WeightedMean", "checked_indices",
+           "class_targets", "class_weights", "index_array", "nll_rows", "weighted_mean"]
 
 
 class TargetError(IndexError, TypeError, ValueError, RuntimeError):
@@ -232,7 +232,12 @@ def class_weights(weight: Any, like: Tensor, classes: int, name: str, promote: b
 
 def nll_rows(log_probs: Tensor, safe: Tensor, keep: Tensor, weight: Tensor | None, target_shape: tuple,
              reduction: str) -> Tensor:
-    """-w[t] · log_probs[i, t] per row, reduced as PyTorch (mean divides by Σ w[t] over kept rows)."""
+    """-w[t] · log_probs[i, t] per row, reduced as PyTorch (mean divides by Σ w[t] over kept rows): one op,
+    :class:`NllLoss`, unless the class weights require grad (PyTorch refuses them; these composed ops give them a
+    gradient)."""
+    if weight is None or not (weight.requires_grad and mg.is_grad_enabled()):
+        return NllLoss(reduction, target_shape, weight is not None)(log_probs, safe, keep,
+                                                                    *(() if weight is None else (weight,)))
     with mg.on_device(log_probs.device):
         rows = mg.array_module(log_probs.data).arange(safe.shape[0])   # depends on the shape only
     # an ignored row's log-probability may be -inf or NaN (masked or bad logits): 0 stands in, as PyTorch skips it
@@ -249,6 +254,59 @@ def nll_rows(log_probs: Tensor, safe: Tensor, keep: Tensor, weight: Tensor | Non
     if reduction == "sum":
         return total
     return weighted_mean(total, scale.sum())
+
+
+class NllLoss(mg.Function):
+    """:func:`nll_rows` as one op, PyTorch's nll_loss (its node NllLossBackward0 has one edge, the
+    log-probabilities). Inputs: log_probs (M, C), the flat targets ``safe`` (M,) (an ignored row's 0), ``keep``
+    (M,) (1.0 kept, 0.0 ignored), then the class weights (C,) where ``weighted``. Each row's loss is
+    -w[t] · log_probs[i, t] (0 for an ignored row, whose log-probability may be -inf or NaN, and whose weight
+    counts for nothing); 'none' gives them in ``target_shape``, 'sum' their sum, 'mean' that over Σ w[t] of the
+    kept rows (NaN when it is 0; the gradient then g / 0, as :class:`WeightedMean`'s). Backward: -g · w[t] at each
+    kept row's target, zeros elsewhere. Its ``create_graph=True`` rule is minigrad/higher_order_rules.py's
+    ``_nll_loss``: log_probs gets zeros (the first gradient does not depend on it)."""
+
+    name = "nll_loss"
+
+    def __init__(self, reduction: str, target_shape: tuple, weighted: bool) -> None:
+        self.reduction, self.target_shape, self.weighted = reduction, target_shape, weighted
+
+    def pytorch_inputs(self) -> tuple:
+        """PyTorch's node's one input: the log-probabilities (no edge for the targets or the class weights)."""
+        return (0,)
+
+    def forward(self, log_probs: Any, safe: Any, keep: Any, *weight: Any) -> Any:
+        xp = self.xp
+        rows, kept = xp.arange(safe.shape[0]), keep > 0
+        zero = log_probs.dtype.type(0)
+        picked = xp.where(kept, log_probs[rows, safe], zero)
+        scale = xp.where(kept, weight[0][safe], zero) if self.weighted else keep
+        loss = -(picked * scale)
+        # log_probs as PyTorch's node keeps it: a change in place before the backward is refused
+        self.saved = (log_probs, safe, kept, scale, None)
+        if self.reduction == "none":
+            return loss.reshape(self.target_shape)
+        total = xp.asarray(loss.sum())
+        if self.reduction == "sum":
+            return total
+        denominator = xp.asarray(scale.sum())
+        self.saved = (log_probs, safe, kept, scale, denominator)   # (saved: mg.compile's replays make their own)
+        empty = denominator == 0   # as WeightedMean's: decided on the device
+        return xp.where(empty, xp.asarray(numpy.nan, dtype=total.dtype),
+                        total / xp.where(empty, xp.ones_like(denominator), denominator))
+
+    def backward(self, gy: Any) -> tuple:
+        log_probs, safe, kept, scale, denominator = self.saved
+        xp = self.xp
+        if self.reduction == "none":
+            gy = gy.reshape(-1)
+        elif self.reduction == "mean":   # g / Σ w: ±inf (NaN for a 0 or NaN g) when it is 0, as WeightedMean's
+            with mg.errstate(xp, divide="ignore", invalid="ignore"):
+                gy = gy / denominator
+        picked = xp.where(kept, -gy * scale, log_probs.dtype.type(0))
+        grad = xp.zeros(log_probs.shape, dtype=log_probs.dtype)
+        grad[xp.arange(safe.shape[0]), safe] = picked
+        return (grad, None, None) + ((None,) if self.weighted else ())
 
 
 def weighted_mean(total: Tensor, denominator: Tensor) -> Tensor:

@@ -77,6 +77,24 @@ CASES = {
     "mse_none": ((lambda L, F, x, y: F.mse_loss(x, y, reduction="none")), ((4, 8), (4, 8))),
     "mse_target_constant": ((lambda L, F, x, y: F.mse_loss(x, y.detach())), ((4, 8), (4, 8))),
     "mse_of_computed": ((lambda L, F, x, y: F.mse_loss(x.tanh(), y * 2)), ((4, 8), (4, 8))),
+    "cross_entropy": ((lambda L, F, x: F.cross_entropy(x, L.tensor([1, 2, 7, 0]))), ((4, 8),)),
+    "cross_entropy_sum": ((lambda L, F, x: F.cross_entropy(x, L.tensor([1, 2, 7, 0]), reduction="sum")), ((4, 8),)),
+    "cross_entropy_none": ((lambda L, F, x: F.cross_entropy(x, L.tensor([1, 2, 7, 0]), reduction="none")),
+                           ((4, 8),)),
+    "cross_entropy_ignored": ((lambda L, F, x: F.cross_entropy(x, L.tensor([1, -100, 7, 0]))), ((4, 8),)),
+    "cross_entropy_weighted": ((lambda L, F, x, w: F.cross_entropy(x, L.tensor([1, 2, 7, 0]), w.detach())),
+                               ((4, 8), (8,))),
+    "nll_loss": ((lambda L, F, x: F.nll_loss(x, L.tensor([1, 2, 7, 0]))), ((4, 8),)),
+    "smooth_l1": ((lambda L, F, x, y: F.smooth_l1_loss(x, y.detach())), ((4, 8), (4, 8))),
+    "huber_none": ((lambda L, F, x, y: F.huber_loss(x, y, reduction="none")), ((4, 8), (4, 8))),
+    "bce": ((lambda L, F, x, y: F.binary_cross_entropy(x.sigmoid(), y.sigmoid())), ((4, 8), (4, 8))),
+    "bce_weighted_sum": ((lambda L, F, x, y, w: F.binary_cross_entropy(x.sigmoid(), y.detach().sigmoid(), w.detach(),
+                                                                       reduction="sum")), ((4, 8), (4, 8), (8,))),
+    "bce_logits": ((lambda L, F, x, y: F.binary_cross_entropy_with_logits(x, y.detach().sigmoid())), ((4, 8), (4, 8))),
+    "bce_logits_pos_weight": ((lambda L, F, x, y, p: F.binary_cross_entropy_with_logits(
+        x, y.sigmoid(), pos_weight=p.detach().exp())), ((4, 8), (4, 8), (8,))),
+    "nll_loss_module": ((lambda L, F, x: L.nn.NLLLoss(ignore_index=2)(x.log_softmax(1), L.tensor([1, 2, 7, 0]))),
+                        ((4, 8),)),
 }
 
 
@@ -100,6 +118,17 @@ def _old_exponential(x: Any, alpha: float, input_scale: float = 1.0) -> Any:
     positive = x > 0
     negative = alpha * mg.expm1(mg.where(positive, 0.0, x) * input_scale)
     return mg.where(x == 0, (alpha * input_scale) * x, mg.where(positive, x, negative))
+
+
+def _old_piecewise(x: Any, y: Any, limit: float, huber: bool) -> Any:
+    """smooth_l1_loss/huber_loss unreduced as minigrad composed them before (round 24)."""
+    difference = x - y
+    distance = difference.abs()
+    far = distance >= limit
+    small = mg.where(far, 0.0, difference)
+    if huber:
+        return mg.where(far, limit * (distance - 0.5 * limit), 0.5 * small * small)
+    return mg.where(far, distance - 0.5 * limit, 0.5 * small * small / limit)
 
 
 # fn(lib, F, *leaves), the composed minigrad ops it replaces (None: the same call), the arrays' shapes
@@ -126,6 +155,29 @@ VALUES = {
                  lambda x, y: (x - y) * (x - y), ((5, 6), (5, 6))),
     "mse_broadcast": (lambda L, F, x, y: F.mse_loss(x, y), lambda x, y: ((x - y) * (x - y)).mean(),
                       ((5, 6), (6,))),
+    "smooth_l1_mean": (lambda L, F, x, y: F.smooth_l1_loss(x, y, beta=0.7),
+                       lambda x, y: _old_piecewise(x, y, 0.7, False).mean(), ((5, 6), (5, 6))),
+    "smooth_l1_none": (lambda L, F, x, y: F.smooth_l1_loss(x, y, reduction="none"),
+                       lambda x, y: _old_piecewise(x, y, 1.0, False), ((5, 6), (5, 6))),
+    "huber_sum": (lambda L, F, x, y: F.huber_loss(x, y, reduction="sum", delta=0.8),
+                  lambda x, y: _old_piecewise(x, y, 0.8, True).sum(), ((5, 6), (5, 6))),
+    "huber_broadcast": (lambda L, F, x, y: F.huber_loss(x, y), lambda x, y: _old_piecewise(x, y, 1.0, True).mean(),
+                        ((5, 6), (6,))),
+    "bce_mean": (lambda L, F, x, y, w: F.binary_cross_entropy(x.sigmoid(), y.sigmoid(), w.detach()),
+                 lambda x, y, w: MF.binary_cross_entropy(x.sigmoid(), y.sigmoid(), w.detach(), reduction="none").mean(),
+                 ((5, 6), (5, 6), (6,))),
+    "bce_sum": (lambda L, F, x, y: F.binary_cross_entropy(x.sigmoid(), y.sigmoid(), reduction="sum"),
+                lambda x, y: MF.binary_cross_entropy(x.sigmoid(), y.sigmoid(), reduction="none").sum(),
+                ((5, 6), (5, 6))),
+    "bce_logits_mean": (lambda L, F, x, y: F.binary_cross_entropy_with_logits(x, y.sigmoid()),
+                        lambda x, y: MF.binary_cross_entropy_with_logits(x, y.sigmoid(), reduction="none").mean(),
+                        ((5, 6), (5, 6))),
+    "bce_logits_weighted": (
+        lambda L, F, x, y, w, p: F.binary_cross_entropy_with_logits(x, y.sigmoid(), w.detach(), reduction="sum",
+                                                                    pos_weight=p.detach()),
+        lambda x, y, w, p: MF.binary_cross_entropy_with_logits(x, y.sigmoid(), w.detach(), reduction="none",
+                                                               pos_weight=p.detach()).sum(),
+        ((5, 6), (5, 6), (5, 6), (6,))),
 }
 
 
@@ -133,7 +185,8 @@ def _values_and_grads(lib: Any, fn: Any, arrays: list, weights: np.ndarray) -> l
     leaves = [lib.tensor(a, requires_grad=True) for a in arrays]
     out = fn(*leaves)
     (out * lib.tensor(weights)).sum().backward()
-    return [out.detach().numpy()] + [leaf.grad.numpy() for leaf in leaves]
+    return [out.detach().numpy()] + [np.zeros(leaf.shape) if leaf.grad is None else leaf.grad.numpy()
+                                     for leaf in leaves]
 
 
 @pytest.mark.filterwarnings("ignore:Using a target size")
@@ -158,13 +211,78 @@ def test_values_as_before_and_as_pytorch(name: str) -> None:
 @pytest.mark.parametrize("name", sorted(VALUES))
 def test_gradcheck_and_gradgradcheck(name: str) -> None:
     fn, _, shapes = VALUES[name]
-    leaves = [mg.tensor(RNG.standard_normal(shape) + 0.3, requires_grad=True) for shape in shapes]
+    differentiable = 2 if name in ("bce_mean", "bce_logits_weighted") else len(shapes)   # (the weights detached)
+    leaves = [mg.tensor(RNG.standard_normal(shape) + 0.3, requires_grad=i < differentiable)
+              for i, shape in enumerate(shapes)]
 
     def run(*t: Any) -> Any:
         return fn(mg, MF, *t)
 
     assert mg.gradcheck(run, leaves)
     assert mg.gradgradcheck(run, leaves)
+
+
+def _old_nll(log_probs: Any, target: Any, weight: Any, reduction: str, ignore_index: int) -> Any:
+    """nll_loss through the composed ops it replaced (nll_rows still takes them for class weights that require grad,
+    which PyTorch refuses): weights of 1 where none are given (x · 1 and a mean over Σ 1 are exact)."""
+    if weight is None:
+        weight = mg.ones(log_probs.shape[1], dtype=log_probs.dtype)
+    return MF.nll_loss(log_probs, target, weight.detach().requires_grad_(), ignore_index=ignore_index,
+                       reduction=reduction)
+
+
+NLL = {   # target, class weights (None or an array), reduction, ignore_index
+    "mean": ([1, 2, 7, 0, 3], None, "mean", -100),
+    "sum": ([1, 2, 7, 0, 3], None, "sum", -100),
+    "none": ([1, 2, 7, 0, 3], None, "none", -100),
+    "ignored": ([1, 2, 7, 0, 3], None, "mean", 7),
+    "weighted_mean": ([1, 2, 7, 0, 3], np.linspace(0.5, 2.0, 8), "mean", 2),
+    "weighted_none": ([1, 2, 7, 0, 3], np.linspace(0.5, 2.0, 8), "none", 2),
+    "all_ignored": ([4, 4, 4, 4, 4], None, "mean", 4),   # NaN, zero gradients
+    "zero_weights": ([1, 2, 7, 0, 3], np.zeros(8), "mean", -100),   # NaN, NaN gradients at the targets
+}
+
+
+@pytest.mark.parametrize("name", sorted(NLL))
+def test_nll_loss_as_before_and_as_pytorch(name: str) -> None:
+    """float64 nll_loss of log_softmax: the composed ops' values and gradients (1e-12), torch's; gradients with
+    create_graph=True as torch's, and their own gradient zeros (PyTorch's backward takes the log-probabilities
+    but is linear in g)."""
+    target, weight, reduction, ignore = NLL[name]
+    logits = RNG.standard_normal((5, 8))
+    logits[4, 4] = -np.inf   # a log-probability of -inf at an ignored row or a target not taken: no NaN
+    results = []
+    for lib, F, op in ((torch, TF, TF.nll_loss), (mg, MF, MF.nll_loss), (mg, MF, _old_nll)):   # noqa: N806
+        x = lib.tensor(logits, requires_grad=True)
+        log_probs = F.log_softmax(x, 1)
+        w = None if weight is None else lib.tensor(weight)
+        if op is _old_nll:
+            out = op(log_probs, lib.tensor(target), w, reduction, ignore)
+        else:
+            out = op(log_probs, lib.tensor(target), w, ignore_index=ignore, reduction=reduction)
+        scaled = (out * lib.tensor(np.linspace(-1, 2, out.numel()).reshape(out.shape))).sum()
+        (first,) = lib.autograd.grad(scaled, log_probs, create_graph=op is not _old_nll)
+        results.append([out.detach().numpy(), first.detach().numpy()])
+        if op is not _old_nll:
+            assert first.requires_grad
+            (second,) = lib.autograd.grad((first * first).sum(), log_probs, allow_unused=True)
+            results[-1].append(None if second is None else second.numpy())
+    for ours, theirs in zip(results[1], results[0]):
+        np.testing.assert_allclose(ours, theirs, rtol=1e-12, atol=1e-14)
+    for ours, before in zip(results[1], results[2]):
+        np.testing.assert_allclose(ours, before, rtol=1e-12, atol=0)
+
+
+def test_cross_entropy_gradcheck_and_gradgradcheck() -> None:
+    target = mg.tensor([1, 2, 7, 0, 3])
+    weight = mg.tensor(np.linspace(0.5, 2.0, 8))
+    leaves = [mg.tensor(RNG.standard_normal((5, 8)), requires_grad=True)]
+    for reduction in ("mean", "sum", "none"):
+        def run(x: Any, reduction: str = reduction) -> Any:
+            return MF.cross_entropy(x, target, weight, ignore_index=2, reduction=reduction, label_smoothing=0.1)
+
+        assert mg.gradcheck(run, leaves)
+        assert mg.gradgradcheck(run, leaves)
 
 
 SPECIAL = [-1.0, -0.0, 0.0, 1.0, 1.5, float("nan"), -float("inf"), float("inf")]
@@ -322,6 +440,23 @@ def test_on_the_gpu_as_on_the_cpu(name: str) -> None:
         out = fn(mg, MF, *leaves)
         (first,) = mg.autograd.grad((out * out).sum(), leaves[0], create_graph=True)
         (second,) = mg.autograd.grad(first.sum(), leaves[0])
+        results.append([t.numpy() for t in (out, first, second)])
+    for ours, cpu in zip(results[1], results[0]):
+        np.testing.assert_allclose(ours, cpu, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("name", ["mean", "none", "weighted_mean", "all_ignored"])
+def test_nll_loss_on_the_gpu_as_on_the_cpu(name: str) -> None:
+    target, weight, reduction, ignore = NLL[name]
+    logits = RNG.standard_normal((5, 8)).astype(np.float32)
+    results = []
+    for device in ("cpu", "cuda"):
+        x = mg.tensor(logits, requires_grad=True, device=device)
+        w = None if weight is None else mg.tensor(weight.astype(np.float32), device=device)
+        out = MF.cross_entropy(x, mg.tensor(target, device=device), w, ignore_index=ignore, reduction=reduction)
+        (first,) = mg.autograd.grad((out * out).sum(), x, create_graph=True)
+        (second,) = mg.autograd.grad(first.sum(), x)
         results.append([t.numpy() for t in (out, first, second)])
     for ours, cpu in zip(results[1], results[0]):
         np.testing.assert_allclose(ours, cpu, rtol=1e-5, atol=1e-5)
