@@ -201,8 +201,6 @@ seed_all = seed
 # new seed from the GPU's stream, restarts the stream from it and returns it; set_rng_state restarts from it. The
 # draws after set_rng_state(state) repeat those after the get_rng_state() that made state, and a seeded run gives the
 # same states; unlike PyTorch's, reading the state moves the stream on (to the restarted one).
-_RNG_TAG = b"CUPYSEED"
-
 
 def get_rng_state(device: Any = "cuda") -> Any:
     """GPU ``device``'s random state (``"cuda"``: the current GPU) as a uint8 tensor on the CPU, for
@@ -213,10 +211,7 @@ def get_rng_state(device: Any = "cuda") -> Any:
     note_seed("mg.cuda.get_rng_state")   # inside mg.compile: runs eagerly (it restarts the stream)
     with cp.cuda.Device(index):
         stream = generators.generator(backend.Device(f"cuda:{index}"))   # (applies a seed set before CuPy loaded)
-        high, low = (int(v) for v in cp.asnumpy(stream.randint(0, 1 << 31, size=2, dtype=numpy.int64)))
-        seed = high << 31 | low
-        stream.seed(seed)
-    return generators.state_tensor(numpy.frombuffer(_RNG_TAG + seed.to_bytes(8, "little"), dtype=numpy.uint8))
+        return generators.restart_gpu_stream(cp, stream, stream.seed)
 
 
 def set_rng_state(new_state: Any, device: Any = "cuda") -> None:
@@ -227,12 +222,12 @@ def set_rng_state(new_state: Any, device: Any = "cuda") -> None:
         if not isinstance(new_state, _tensor.Tensor):
             raise TypeError(f"cuda.set_rng_state: new_state must be a Tensor, got {type(new_state).__name__}")
         return
-    raw = generators.state_bytes(new_state, "cuda.set_rng_state", "mg.cuda.get_rng_state()", _RNG_TAG, 16)
+    seed_ = generators.gpu_state_seed(new_state, "cuda.set_rng_state", "mg.cuda.get_rng_state()")
     index = _gpu_index(device, "set_rng_state")
     cp = _cupy("set_rng_state")
     note_seed("mg.cuda.set_rng_state")
     with cp.cuda.Device(index):
-        generators.generator(backend.Device(f"cuda:{index}")).seed(int.from_bytes(raw[len(_RNG_TAG):], "little"))
+        generators.generator(backend.Device(f"cuda:{index}")).seed(seed_)
 
 
 def get_rng_state_all() -> list:

@@ -11,7 +11,7 @@ import contextlib
 import copy
 import itertools
 import threading
-from typing import Any, Iterable, Iterator
+from typing import Any, Callable, Iterable, Iterator
 
 import numpy
 
@@ -162,6 +162,26 @@ def state_tensor(raw: Any) -> Any:
     from .tensor import Tensor  # the tensor module imports this one
 
     return Tensor._make(numpy.array(raw, dtype=numpy.uint8), False, None, 0)
+
+
+# A GPU stream's state: CuPy cannot export cuRAND's, so it is a seed (8 bytes after this tag) that the stream restarts
+# from when the state is read (mg.cuda.get_rng_state, a GPU Generator's get_state) and when it is set
+GPU_STATE_TAG = b"CUPYSEED"
+
+
+def restart_gpu_stream(cp: Any, stream: Any, restart: Callable[[int], None]) -> Any:
+    """Draw a seed from the GPU stream ``stream`` (CuPy's ``random`` module or a ``RandomState``), ``restart`` the
+    stream from it and return it as a state tensor (:data:`GPU_STATE_TAG` and the seed, 16 bytes)."""
+    high, low = (int(v) for v in cp.asnumpy(stream.randint(0, 1 << 31, size=2, dtype=numpy.int64)))
+    seed = high << 31 | low
+    restart(seed)
+    return state_tensor(numpy.frombuffer(GPU_STATE_TAG + seed.to_bytes(8, "little"), dtype=numpy.uint8))
+
+
+def gpu_state_seed(state: Any, name: str, source: str) -> int:
+    """The seed in a GPU state tensor :func:`restart_gpu_stream` made (PyTorch's error classes otherwise)."""
+    raw = state_bytes(state, name, source, GPU_STATE_TAG, len(GPU_STATE_TAG) + 8)
+    return int.from_bytes(raw[len(GPU_STATE_TAG):], "little")
 
 
 def cuda_seed() -> int | None:
@@ -399,28 +419,46 @@ class Generator:
         return self._initial_seed
 
     def get_state(self) -> Any:
-        """The stream's state as a uint8 Tensor of shape (56,) (a copy), for :meth:`set_state`, as PyTorch's
-        ByteTensor state."""
+        """The stream's state as a uint8 Tensor (a copy), for :meth:`set_state`, as PyTorch's ByteTensor state: 56
+        bytes on the CPU; on a GPU 16, a seed the stream restarts from now (CuPy cannot export cuRAND's state: see
+        ``mg.cuda.get_rng_state``)."""
         if self.device.type != "cpu":
-            raise NotImplementedError("Generator.get_state: only a CPU generator's state can be read")
+            note_seed("Generator.get_state")
+            with self._gpu() as cp:
+                return restart_gpu_stream(cp, self._draw, self._restart)
         return _state_bytes(self._draw.bit_generator.state, "Generator.get_state")
 
     def set_state(self, new_state: Any) -> Generator:
-        """Continue from a state :meth:`get_state` (or ``mg.get_rng_state()``) returned; returns the generator."""
-        if self.device.type != "cpu":
-            raise NotImplementedError("Generator.set_state: only a CPU generator's state can be set")
+        """Continue from a state :meth:`get_state` (or ``mg.get_rng_state()``; on a GPU ``mg.cuda.get_rng_state()``)
+        returned; returns the generator."""
         note_seed("Generator.set_state")
+        if self.device.type != "cpu":
+            seed_ = gpu_state_seed(new_state, "Generator.set_state", "a GPU Generator's get_state()")
+            with self._gpu():
+                self._restart(seed_)
+            return self
         self._draw.bit_generator.state = _state_dict(new_state, "Generator.set_state", "Generator.get_state()")
         return self
 
     def clone_state(self) -> Generator:
         """A new Generator on the same device in the same state (its draws repeat this one's next draws)."""
-        if self.device.type != "cpu":
-            raise NotImplementedError("Generator.clone_state: only a CPU generator's state can be copied")
         twin = Generator(self.device)
         twin._initial_seed = self.initial_seed()
+        if self.device.type != "cpu":
+            return twin.set_state(self.get_state())
         twin._draw.bit_generator.state = self._draw.bit_generator.state
         return twin
+
+    @contextlib.contextmanager
+    def _gpu(self) -> Iterator[Any]:
+        """CuPy, with this generator's GPU current inside the block."""
+        cp = backend._check_cuda(self.device)
+        with cp.cuda.Device(self.device.index or 0):
+            yield cp
+
+    def _restart(self, seed_: int) -> None:
+        """Restart this GPU generator's stream from ``seed_`` (its initial seed stays)."""
+        self._draw = backend.cupy_module().random.RandomState(seed_)
 
     def __repr__(self) -> str:
         return f"<minigrad.Generator on {self.device}>"

@@ -232,3 +232,24 @@ def test_a_state_that_is_not_a_gpu_state_is_refused() -> None:
         mg.cuda.set_rng_state(mg.zeros(16, dtype=mg.uint8))
     with pytest.raises(TypeError):
         mg.cuda.set_rng_state(mg.zeros(16))
+
+
+@pytest.mark.gpu
+def test_a_gpu_generator_state_round_trips() -> None:
+    # Generator(device="cuda").get_state/set_state/clone_state raised NotImplementedError
+    g = mg.Generator("cuda").manual_seed(11)
+    mg.randn(3, device="cuda", generator=g)
+    state = g.get_state()
+    assert state.dtype == mg.uint8 and state.shape == (16,) and g.initial_seed() == 11
+    first = mg.randn(6, device="cuda", generator=g).cpu().numpy()
+    mg.randn(2, device="cuda", generator=g)
+    g.set_state(state)
+    np.testing.assert_array_equal(mg.randn(6, device="cuda", generator=g).cpu().numpy(), first)
+    twin = g.clone_state()     # (reading g's state restarts g too: both go on alike)
+    np.testing.assert_array_equal(mg.randn(4, device="cuda", generator=twin).cpu().numpy(),
+                                  mg.randn(4, device="cuda", generator=g).cpu().numpy())
+    again = mg.Generator("cuda").manual_seed(11)
+    mg.randn(3, device="cuda", generator=again)
+    assert again.get_state().numpy().tobytes() == state.numpy().tobytes()   # a seeded run: the same states
+    with pytest.raises(RuntimeError, match="16 bytes"):
+        g.set_state(mg.Generator().get_state())    # a CPU generator's state
