@@ -44,6 +44,15 @@ def _reads_input(y: Tensor) -> Tensor:
     return y
 
 
+def _shrink(y: Tensor) -> Tensor:
+    """``y``, a ``where`` of hardshrink or softshrink, with its input's gradient laid out as PyTorch's
+    shrink_backward kernels lay it out (a TensorIterator over (grad, x): where's is over the condition first)."""
+    node = y._node
+    if node is not None:
+        node.grad_first = True
+    return _reads_input(y)
+
+
 def _exponential_below_zero(x: Tensor, alpha: float, input_scale: float = 1.0, scale: float = 1.0,
                             name: str = "elu") -> Tensor:
     """scale · (α·(exp(x·input_scale) - 1) where x <= 0, else x): ELU's two pieces, as one op
@@ -151,15 +160,18 @@ def rrelu(input: Tensor, lower: float = 1.0 / 8, upper: float = 1.0 / 3, trainin
     if inplace is not False and flag(inplace, "rrelu", "inplace"):
         return written_in_place("rrelu_", input, lambda x: rrelu(x, lower, upper, training))
     name = "rrelu"
-    x = _floating(input, name).contiguous()   # PyTorch's rrelu allocates its result (and noise) C-contiguous
+    x = _floating(input, name)
     lower, upper = _number(lower, name, "lower", "f"), _number(upper, name, "upper", "f")
     for what, bound in (("lower", lower), ("upper", upper)):
         if not math.isfinite(bound):   # PyTorch's check (a NaN slope was a silent NaN output)
             raise InputShapeError(f"{name}: {what} bound must be finite, got {bound}")
     if lower > upper:
         raise InputShapeError(f"{name}: lower bound {lower} should be less than or equal to the upper bound {upper}")
+    # PyTorch's rrelu allocates its result (and noise) C-contiguous; evaluating, it is leaky_relu's, whose backward
+    # reads the input as it is (a transposed x gets a transposed gradient)
     if not flag(training, name, "training"):
-        return _reads_input(mg.where(x > 0, x, x * ((lower + upper) / 2)))
+        return LeakyRelu((lower + upper) / 2)(x).contiguous()
+    x = x.contiguous()
     _refuse_cpu_half(x, name, "rrelu_with_noise_out_cpu")   # the training slopes, as PyTorch's CPU kernel
     slopes = mg.rand(x.shape, dtype=x.dtype, device=x.device) * (upper - lower) + lower
     return _reads_input(mg.where(x > 0, x, x * slopes))
@@ -281,7 +293,7 @@ class HardPiecewise(mg.Function):
 def hardshrink(input: Tensor, lambd: float = 0.5) -> Tensor:  # noqa: A002
     """0 where |x| <= λ, else x. Any shape."""
     x = _floating(input, "hardshrink")
-    return _reads_input(mg.where(x.abs() <= _number(lambd, "hardshrink", "lambd"), 0.0, x))
+    return _shrink(mg.where(x.abs() <= _number(lambd, "hardshrink", "lambd"), 0.0, x))
 
 
 def softshrink(input: Tensor, lambd: float = 0.5) -> Tensor:  # noqa: A002
@@ -293,7 +305,7 @@ def softshrink(input: Tensor, lambd: float = 0.5) -> Tensor:  # noqa: A002
     if not lambd <= limit:   # NaN and inf too, as PyTorch's
         raise InputShapeError(f"softshrink: lambda must be in range [0, {limit:g}] for input dtype {x.dtype}, but "
                               f"found {lambd}")
-    return _reads_input(mg.where(x.abs() <= lambd, 0.0, x - lambd * x.sign()))
+    return _shrink(mg.where(x.abs() <= lambd, 0.0, x - lambd * x.sign()))
 
 
 def _no_bool(x: Any, name: str) -> Tensor:

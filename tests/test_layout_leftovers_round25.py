@@ -132,3 +132,46 @@ def test_activation_gradient_follows_pytorchs_kernel_operand_order(name: str, x_
     # (PyTorch's float64 hardsigmoid/hardswish kernels use float32's 1/6: 4e-8 relative from the exact slope)
     np.testing.assert_allclose(got[mg][0], got[torch][0], rtol=1e-7, atol=1e-14)
     assert got[mg][1] == got[torch][1]
+
+
+WHERE_BASED = {
+    "where": lambda lib, F, t: lib.where(t > 0.2, t, 0.0),
+    "where_tensors": lambda lib, F, t: lib.where(t > 0.2, t, t * 2),
+    "masked_fill": lambda lib, F, t: t.masked_fill(t > 0.2, 0.0),
+    "masked_fill_tensor": lambda lib, F, t: t.masked_fill(t > 0.2, lib.tensor(1.5, dtype=t.dtype)),
+    "threshold": lambda lib, F, t: F.threshold(t, 0.1, -2.0),
+    "prelu": lambda lib, F, t: F.prelu(t, lib.tensor([0.25], dtype=t.dtype)),
+    "rrelu_eval": lambda lib, F, t: F.rrelu(t, training=False),
+    "hardshrink": lambda lib, F, t: F.hardshrink(t, 0.3),
+    "softshrink": lambda lib, F, t: F.softshrink(t, 0.3),
+}
+
+
+@pytest.mark.parametrize("layouts", ["x C, grad transposed", "x transposed, grad C", "x channels-last, grad C"])
+@pytest.mark.parametrize("name", sorted(WHERE_BASED))
+def test_where_based_gradient_layouts(name: str, layouts: str) -> None:
+    """where's backward is where(condition, grad, 0), a TensorIterator over the condition first (x's layout wins:
+    threshold, prelu, the eval rrelu's leaky_relu too); masked_fill's is grad.masked_fill(mask, 0), a C-order
+    clone; the shrinks' kernels iterate over (grad, x). rrelu's C-order result used to come from a C-order copy of
+    x, so x's gradient was C order too. First order: 435 of 5,340 sweep cases had other strides, 144 after (the
+    rest: logsigmoid/tanhshrink/softsign compositions and expanded leaves)."""
+    import nn.functional as MF
+
+    got = {}
+    for lib, F in ((torch, torch.nn.functional), (mg, MF)):
+        rng = np.random.default_rng(3)
+        if layouts == "x channels-last, grad C":
+            values, gradient = rng.standard_normal((2, 3, 2, 2)), rng.random((2, 3, 2, 2))
+            x = lib.tensor(values, dtype=lib.float64).contiguous(memory_format=lib.channels_last).requires_grad_()
+            g = lib.tensor(gradient, dtype=lib.float64)
+        else:
+            x_transposed = layouts.startswith("x transposed")
+            values, gradient = rng.standard_normal((4, 3)), rng.random((4, 3))
+            x = lib.tensor(values if x_transposed else values.T.copy(), dtype=lib.float64)
+            x = (x.t() if x_transposed else x).requires_grad_()
+            g = lib.tensor(gradient.T.copy() if x_transposed else gradient, dtype=lib.float64)
+            g = g if x_transposed else g.t()
+        (gx,) = lib.autograd.grad(WHERE_BASED[name](lib, F, x), x, g)
+        got[lib] = gx.detach().numpy().copy(), _strides(gx)
+    np.testing.assert_allclose(got[mg][0], got[torch][0], rtol=1e-12, atol=1e-14)
+    assert got[mg][1] == got[torch][1]

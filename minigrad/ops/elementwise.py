@@ -509,6 +509,7 @@ class Where(Function):
 
     complex_grad = True   # complex values: see autograd.engine._complex_gate
     c_order = False
+    grad_first = False   # True: the gradients' layout as a kernel over (grad, x), not where's (hardshrink, softshrink)
 
     def forward(self, condition: Any, a: Any, b: Any) -> Any:
         condition = condition.astype(bool, copy=False) if backend.is_array(condition) else bool(condition)
@@ -526,9 +527,21 @@ class Where(Function):
         if type(condition) is bool:   # cupy.where takes no Python bool
             condition = self.xp.asarray(condition)
         zero = gy.dtype.type(0)
-        ga = sum_to(self.xp.where(condition, gy, zero), self.shapes[0]) if self.needs_grad[1] else None
-        gb = sum_to(self.xp.where(condition, zero, gy), self.shapes[1]) if self.needs_grad[2] else None
+        ga = sum_to(self._laid_out(self.xp.where(condition, gy, zero), condition, gy), self.shapes[0]) \
+            if self.needs_grad[1] else None
+        gb = sum_to(self._laid_out(self.xp.where(condition, zero, gy), condition, gy), self.shapes[1]) \
+            if self.needs_grad[2] else None
         return None, ga, gb
+
+    def _laid_out(self, g: Any, condition: Any, gy: Any) -> Any:
+        """``g`` in the layout of PyTorch's formula: where(condition, grad, 0), a TensorIterator over the condition
+        first (x.t() > 0 makes the gradient transposed whatever grad's layout); masked_fill's grad.masked_fill(mask,
+        0) fills a C-order clone; ``grad_first``: a backward kernel over (grad, x) (the shrinks')."""
+        if self.c_order:
+            return g if g.flags.c_contiguous else self.xp.ascontiguousarray(g)
+        if g.strides == gy.strides == condition.strides:
+            return g
+        return elementwise_layout(self.xp, g, (gy, condition) if self.grad_first else (condition, gy, 0))
 
 
 # --- unary math ---------------------------------------------------------------
