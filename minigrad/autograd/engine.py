@@ -17,7 +17,8 @@ every node comes after all its consumers (Kahn's algorithm, no recursion, so a
 50,000-op chain is fine; among the nodes ready to run, the one recorded last
 first, as PyTorch's sequence numbers order them), calls each node's
 ``backward`` once with the summed gradient of its outputs and frees its saved
-arrays unless ``retain_graph`` is set. :func:`observe_backward` runs the same
+arrays unless ``retain_graph`` is set (a plain backward takes that order from the sequence numbers alone,
+without first counting each node's consumers: :func:`_propagate_in_order`). :func:`observe_backward` runs the same
 walk for an observer (the visualiser's gradient norms) and changes nothing.
 PyTorch's :func:`grad` and :func:`backward` over several tensors (``inputs=``)
 run the same walk from one node standing for all their roots, restricted to
