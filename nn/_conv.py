@@ -924,9 +924,29 @@ def _some_channels(x: Tensor, dims: int, name: str) -> None:
                               f"has sizes {tuple(x.shape)} with dimension 1 being empty")
 
 
+def complex_mean_to_ones(input: Any, output_size: Any, dims: int, name: str) -> Tensor | None:  # noqa: A002
+    """PyTorch's adaptive average pools of a complex input to all-1 output sizes (a None over a dim of size 1
+    counts): its ``input.mean`` over the pooled dims, which its pools take before their kernels (those have no
+    complex one, so any other size is refused); None where that is not the case."""
+    listed = isinstance(output_size, (tuple, list))   # (PyTorch's _list_with_default wants a dim more for a list)
+    if not isinstance(input, Tensor) or input.dtype.kind != "c" or input.ndim < dims + (dims == 1 or listed):
+        return None
+    if dims == 1:
+        sizes = tuple(output_size) if listed else (output_size,)
+    else:
+        sizes = _listed_sizes(output_size, dims, name)
+    if len(sizes) != dims or not all(size == 1 if type(size) is int else size is None and length == 1
+                                     for size, length in zip(sizes, input.shape[-dims:])):
+        return None
+    return input.mean(dim=tuple(range(-dims, 0)), keepdim=True)
+
+
 def adaptive_avg_pool1d(input: Tensor, output_size: Any) -> Tensor:  # noqa: A002
     """Mean over ``output_size`` windows that tile the last dim, as PyTorch's: (N, C, L) or (C, L) →
     (N, C, output_size); window i covers [⌊i·L/out⌋, ⌈(i + 1)·L/out⌉). ``None`` keeps L."""
+    mean = complex_mean_to_ones(input, output_size, 1, "adaptive_avg_pool1d")
+    if mean is not None:
+        return mean
     x, starts, ends = _adaptive_bounds(input, output_size, "adaptive_avg_pool1d")
     return _window_means(x, x.ndim - 1, starts, ends)
 
@@ -1023,6 +1043,9 @@ def adaptive_avg_pool2d(input: Tensor, output_size: Any) -> Tensor:  # noqa: A00
     as PyTorch's: (N, C, H, W) or (C, H, W) → (N, C, H_out, W_out); along each dim window i covers
     [⌊i·L/out⌋, ⌈(i + 1)·L/out⌉). The mean over a rectangle is the mean over its rows of the means over its
     columns."""
+    mean = complex_mean_to_ones(input, output_size, 2, "adaptive_avg_pool2d")
+    if mean is not None:
+        return channels_last_as(mean, input) if mean.ndim == 4 else mean
     x, ((starts_h, ends_h), (starts_w, ends_w)) = _adaptive_windows_2d(input, output_size, "adaptive_avg_pool2d")
     out = _window_means(_window_means(x, x.ndim - 1, starts_w, ends_w), x.ndim - 2, starts_h, ends_h)
     return channels_last_as(out, x)   # PyTorch's kernel's layout

@@ -32,6 +32,7 @@ from ._conv import (
     adaptive_max_pool2d,
     avg_pool1d,
     avg_pool2d,
+    complex_mean_to_ones,
     max_pool1d,
     max_pool2d,
 )
@@ -122,6 +123,9 @@ def adaptive_avg_pool3d(input: Tensor, output_size: Any) -> Tensor:  # noqa: A00
     """Mean over the ``output_size`` (an int or a triple; None keeps a dim) windows tiling the last three dims,
     as PyTorch's: (N, C, D, H, W) or (C, D, H, W) → (N, C, D_out, H_out, W_out). The mean over a box is the
     mean of the means along each of its dims (W, then H, then D)."""
+    mean = complex_mean_to_ones(input, output_size, 3, "adaptive_avg_pool3d")
+    if mean is not None:
+        return mean
     x, windows = _adaptive_windows(input, output_size, 3, "adaptive_avg_pool3d")
     out = x
     for k, (starts, ends) in reversed(list(enumerate(windows))):
