@@ -253,3 +253,36 @@ def test_a_gpu_generator_state_round_trips() -> None:
     assert again.get_state().numpy().tobytes() == state.numpy().tobytes()   # a seeded run: the same states
     with pytest.raises(RuntimeError, match="16 bytes"):
         g.set_state(mg.Generator().get_state())    # a CPU generator's state
+
+
+# --- torch.utils.checkpoint's helpers ---------------------------------------------------------------------------
+
+def test_checkpoint_helpers_on_the_cpu_as_torch() -> None:
+    from torch.utils import checkpoint as theirs
+
+    from minigrad.utils import checkpoint as ours
+
+    for lib, module in ((mg, ours), (torch, theirs)):
+        a, b = lib.ones(2, requires_grad=True), lib.ones(2)
+        out = module.detach_variable((a, b, 3))
+        assert [type(v).__name__ for v in out][2] == "int" and out[0] is not a
+        assert [out[0].requires_grad, out[1].requires_grad, out[0].is_leaf] == [True, False, True]
+        with pytest.raises(RuntimeError, match="tuple"):
+            module.detach_variable([a])
+        with pytest.warns(UserWarning, match="None of the inputs"):
+            module.check_backward_validity([b, 1])
+        assert module.get_device_states(a, [b], {"k": 1}) == ([], [])
+        module.set_device_states([], [])
+
+
+@pytest.mark.gpu
+def test_checkpoint_device_states_repeat_the_draws() -> None:
+    from minigrad.utils import checkpoint
+
+    x, y = mg.ones(2, device="cuda:0"), mg.ones(2, device="cuda:1")
+    devices, states = checkpoint.get_device_states(x, [mg.ones(1), {"y": y}])
+    assert devices == [0, 1] and len(states) == 2
+    draws = [_draw_on(0), _draw_on(1)]
+    checkpoint.set_device_states(devices, states)
+    np.testing.assert_array_equal(_draw_on(0), draws[0])
+    np.testing.assert_array_equal(_draw_on(1), draws[1])

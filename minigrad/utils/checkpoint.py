@@ -65,8 +65,9 @@ from ..recording import _state, name_scope, no_grad, record_grad
 from ..tensor import Tensor
 from ..versions import INPLACE
 
-__all__ = ["CheckpointError", "checkpoint", "checkpoint_sequential", "noop_context_fn", "set_checkpoint_debug_enabled",
-           "set_checkpoint_early_stop"]
+__all__ = ["CheckpointError", "check_backward_validity", "checkpoint", "checkpoint_sequential", "detach_variable",
+           "get_device_states", "noop_context_fn", "set_checkpoint_debug_enabled", "set_checkpoint_early_stop",
+           "set_device_states"]
 
 _MARKER = "checkpoint#"          # the scope a checkpointed function records in: checkpoint#1, checkpoint#2, …
 _serial = itertools.count(1)
@@ -786,3 +787,52 @@ def _name(function: Callable) -> str:
 def _ops(names: list | None) -> str:
     names = names or []
     return ", ".join(names[:60]) + (f", … ({len(names)} in all)" if len(names) > 60 else "")
+
+
+# --- torch.utils.checkpoint's helpers for hand-written checkpoint Functions (its old CheckpointFunction's) ---
+
+def detach_variable(inputs: tuple) -> tuple:
+    """``inputs`` with each tensor detached, keeping its ``requires_grad`` (other items as they are), as
+    ``torch.utils.checkpoint.detach_variable``; a non-tuple is its RuntimeError."""
+    if not isinstance(inputs, tuple):
+        raise RuntimeError(f"detach_variable: only a tuple of tensors is supported, got {type(inputs).__name__}")
+    return tuple(x.detach().requires_grad_(x.requires_grad) if isinstance(x, Tensor) else x for x in inputs)
+
+
+def check_backward_validity(inputs: Any) -> None:
+    """Warn, as PyTorch's, when no tensor among ``inputs`` requires grad (the gradients would all be None)."""
+    if not any(x.requires_grad for x in inputs if isinstance(x, Tensor)):
+        warnings.warn("None of the inputs have requires_grad=True. Gradients will be None", stacklevel=2)
+
+
+def get_device_states(*args: Any) -> tuple[list[int], list[Any]]:
+    """The GPU index of each GPU tensor in ``args`` (nested in lists, tuples and dicts too) and that GPU's random
+    state (``mg.cuda.get_rng_state``, which restarts its stream: see there), for :func:`set_device_states`, as
+    PyTorch's; ``([], [])`` without GPU tensors."""
+    from .. import cuda  # noqa: PLC0415 - mg.cuda loads CuPy's side: only when a GPU tensor is there
+
+    indices: list[int] = []
+    pending = list(args)
+    while pending:
+        item = pending.pop(0)
+        if isinstance(item, Tensor) and item.device.type == "cuda":
+            indices.append(item.device.index or 0)
+        elif isinstance(item, (list, tuple)):
+            pending[:0] = list(item)
+        elif isinstance(item, dict):
+            pending[:0] = list(item.values())
+    return indices, [cuda.get_rng_state(index) for index in indices]
+
+
+def set_device_states(devices: Sequence[int], states: Sequence[Any], *, device_type: str | None = None) -> None:
+    """Set each GPU's random state (``mg.cuda.set_rng_state``) from :func:`get_device_states`'s lists, as
+    PyTorch's (``device_type``: ``"cuda"`` or None; ``"meta"``: nothing)."""
+    if device_type == "meta":
+        return
+    if device_type not in (None, "cuda"):
+        raise ValueError(f"set_device_states: device_type must be 'cuda', got {device_type!r}")
+    from .. import cuda  # noqa: PLC0415
+
+    for index, state in zip(devices, states):
+        cuda.set_rng_state(state, index)
+
