@@ -223,6 +223,8 @@ def __getattr__(name: str) -> Any:
         return importlib.import_module(f".{name}", __name__)
     if name == "OutOfMemoryError":   # torch.OutOfMemoryError is torch.cuda.OutOfMemoryError (CuPy's, with CuPy)
         return cuda.OutOfMemoryError
+    if name == "AcceleratorError":   # torch.AcceleratorError is torch.cuda.AcceleratorError (CuPy's, with CuPy)
+        return cuda.AcceleratorError
     if name == "vmap":   # torch.vmap is torch.func.vmap
         return importlib.import_module(".func", __name__).vmap
     if name in ("nn", "optim"):

@@ -255,7 +255,16 @@ def __getattr__(name: str) -> Any:
     if name == "OutOfMemoryError":   # CuPy's, which its allocator raises: `except mg.cuda.OutOfMemoryError` works
         cp = backend.cupy_module(required=False)
         return _NoGpuOutOfMemoryError if cp is None else cp.cuda.memory.OutOfMemoryError
+    if name in ("AcceleratorError", "CudaError"):   # a failed CUDA call: CuPy's CUDARuntimeError (a RuntimeError)
+        cp = backend.cupy_module(required=False)
+        return _NoGpuAcceleratorError if cp is None else cp.cuda.runtime.CUDARuntimeError
     raise AttributeError(f"module 'minigrad.cuda' has no attribute {name!r}")
+
+
+class _NoGpuAcceleratorError(RuntimeError):
+    """``mg.AcceleratorError`` (``mg.cuda.AcceleratorError``, ``mg.cuda.CudaError``) without a GPU: a RuntimeError
+    class nothing raises, so that ``except mg.AcceleratorError:`` runs. With CuPy it is the class CuPy raises for a
+    failed CUDA call, ``cupy.cuda.runtime.CUDARuntimeError`` (PyTorch's are RuntimeErrors too)."""
 
 
 class _NoGpuOutOfMemoryError(RuntimeError):

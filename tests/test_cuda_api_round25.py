@@ -73,6 +73,17 @@ def test_stream_and_device_queries_without_a_gpu_as_torch() -> None:
         pass
 
 
+@no_gpu
+def test_accelerator_error_is_a_runtime_error_class_to_catch() -> None:
+    for lib in (mg, torch):
+        assert issubclass(lib.AcceleratorError, RuntimeError) and lib.cuda.AcceleratorError is lib.AcceleratorError
+        assert issubclass(lib.cuda.CudaError, RuntimeError)
+    try:
+        raise mg.AcceleratorError("CUDA error: an illegal memory access")
+    except mg.AcceleratorError as error:
+        assert "illegal" in str(error)
+
+
 # --- on a GPU: the memory pool's statistics -----------------------------------------------------------------------
 
 class _Memory:
