@@ -49,8 +49,11 @@ class _Allocation:
         self.pointer, self.index, self.nbytes = pointer, index, nbytes
 
     def __del__(self) -> None:
-        with _lock:
-            _device_stats(self.index)[_ALLOCATED] -= self.nbytes
+        try:
+            with _lock:
+                _device_stats(self.index)[_ALLOCATED] -= self.nbytes
+        except Exception:  # noqa: BLE001, S110 - at interpreter exit this module's globals may be gone already
+            pass
 
 
 def _track(cp: Any) -> None:
