@@ -967,6 +967,31 @@ def _piecewise_quadratic(node: Function, g: Tensor) -> tuple:
     return (gx if node.edges[0] is not None else None), (Neg()(gx) if node.edges[1] is not None else None)
 
 
+def _group_norm(node: Function, g: Tensor) -> tuple:
+    """nn's ``GroupNorm`` (PyTorch's native_group_norm): its backward with ``g`` and the inputs on the graph, the
+    statistics computed again from x over each group (x as (N, groups, C/groups · ∏S)): x̂ = (x - mean) · rstd,
+    ĝ = g · weight, dx = rstd · (ĝ - mean(ĝ) - x̂ · mean(ĝ · x̂)), dweight = Σ g · x̂, dbias = Σ g (over N and S)."""
+    x_array, weight = node.saved[0], node.saved[3]
+    n, c = x_array.shape[:2]
+    grouped, channels = (n, node.groups, -1), (n, c, -1)
+    x = Reshape(grouped)(_input(node, 0, x_array))
+    centered = Sub()(x, Mean((2,), True)(x))
+    rstd = Div()(1, Sqrt()(Add()(Mean((2,), True)(Mul()(centered, centered)), node.eps)))
+    normalized = Reshape(channels)(Mul()(centered, rstd))
+    g = Reshape(channels)(g)
+    grads = [None, None]   # x, eps
+    if node.edges[0] is not None:
+        scaled = Reshape(grouped)(g if weight is None else Mul()(g, Reshape((c, 1))(_input(node, 2, weight))))
+        projected = Mul()(Reshape(grouped)(normalized), Mean((2,), True)(Mul()(scaled, Reshape(grouped)(normalized))))
+        gx = Mul()(Sub()(Sub()(scaled, Mean((2,), True)(scaled)), projected), rstd)
+        grads[0] = Reshape(tuple(x_array.shape))(gx)
+    if node.has_weight:
+        grads.append(Sum((0, 2), False)(Mul()(g, normalized)) if node.edges[2] is not None else None)
+    if node.has_bias:
+        grads.append(Sum((0, 2), False)(g) if node.edges[-1] is not None else None)
+    return tuple(grads)
+
+
 def _layer_norm(node: Function, g: Tensor) -> tuple:
     """nn's ``LayerNorm`` (PyTorch's native_layer_norm): its backward with ``g`` and the inputs on the graph, the
     statistics computed again from x (they depend on it): x̂ = (x - mean) · rstd, ĝ = g · weight, dx = rstd · (ĝ -
@@ -1013,6 +1038,7 @@ LATE_RULES["nn._activations.Gelu"] = _gelu
 LATE_RULES["nn._normalization.BatchNorm"] = _batch_norm
 LATE_RULES["nn._normalization.BatchNormEval"] = _batch_norm_eval
 LATE_RULES["nn._normalization.LayerNorm"] = _layer_norm
+LATE_RULES["nn._normalization.GroupNorm"] = _group_norm
 LATE_RULES["nn._activations.ExponentialLinear"] = _exponential_linear
 LATE_RULES["nn._activations.LeakyRelu"] = _leaky_relu
 LATE_RULES["nn._activations.Softplus"] = _softplus

@@ -208,9 +208,13 @@ def run_after_backward(node: Any, hooks: list, grads_in: tuple, grads_out: list 
     (``names.pytorch_slots``: ``x ** 2`` has one, a convolution without bias three), for the hooks'
     ``grad_inputs``. Returns the gradients the node sends on (Tensors or None), one per input of ours. A node's
     ``pytorch_outputs``, where it has one, is how many outputs PyTorch's node has a gradient for (nn's batch norm:
-    1 of 3, the batch's statistics being outputs without a derivative), the ``grad_outputs`` its hooks get.
+    1 of 3, the batch's statistics being outputs without a derivative; group norm: 3 where ours has 1, the others
+    None), the ``grad_outputs`` its hooks get.
     """
-    grads_out = tuple(grads_out)[:getattr(node, "pytorch_outputs", None)]
+    wanted = getattr(node, "pytorch_outputs", None)
+    grads_out = tuple(grads_out)[:wanted]
+    if wanted is not None and len(grads_out) < wanted:
+        grads_out += (None,) * (wanted - len(grads_out))
     ours, edges = grads_in, node.edges
     if slots is not None:
         grads_in = tuple(None if at is None else grads_in[at] for at in slots)

@@ -127,6 +127,38 @@ def layer_norm(input: Tensor, normalized_shape: Any, weight: Tensor | None = Non
     return LayerNorm(len(shape), weight is not None, bias is not None)(input, eps, *affine)
 
 
+def _normalize_rows(xp: Any, rows: Any, eps: float, out: Any) -> tuple:
+    """x̂ = (x - mean) · rstd of each row of ``rows`` (slices, N) written into ``out`` (its shape); returns the
+    shift (the mean of x - x₀, x₀ the row's first entry: :func:`_centered` says why) and rstd = 1/√(biased
+    variance + eps), both (slices, 1). An empty row has NaN statistics, quietly."""
+    with mg.errstate(xp, invalid="ignore", divide="ignore"):
+        xp.subtract(rows, rows[:, :1], out=out)   # x - x₀: exact for a constant row, a common offset cancels
+        shift = out.mean(axis=1, keepdims=True)
+        out -= shift
+        rstd = 1 / xp.sqrt(xp.einsum("ij,ij->i", out, out)[:, None] / rows.shape[1] + eps)
+    out *= rstd
+    return shift, rstd
+
+
+def _normalized_rows(rows: Any, shift: Any, rstd: Any) -> Any:
+    """x̂ of :func:`_normalize_rows` again, from the rows and their saved shift and rstd (a new array)."""
+    normalized = rows - rows[:, :1]
+    normalized -= shift
+    normalized *= rstd
+    return normalized
+
+
+def _rows_input_gradient(xp: Any, scaled: Any, normalized: Any, rstd: Any) -> Any:
+    """The rows' gradient, PyTorch's: rstd · (ĝ - mean(ĝ) - x̂ · mean(ĝ · x̂)) per row, ĝ = ``scaled`` (the output
+    gradient times the weight), x̂ = ``normalized``."""
+    count = normalized.shape[1]
+    gx = normalized * (-xp.einsum("ij,ij->i", scaled, normalized) / count)[:, None]
+    gx += scaled
+    gx -= scaled.mean(axis=1, keepdims=True) if count else 0
+    gx *= rstd
+    return gx
+
+
 class LayerNorm(mg.Function):
     """:func:`layer_norm` as one op, PyTorch's ``native_layer_norm`` (its node NativeLayerNormBackward0, edges
     (x, weight, bias)): each slice x of the last ``dims`` dims (N entries) becomes x̂ · weight + bias, x̂ = (x -
@@ -158,12 +190,7 @@ class LayerNorm(mg.Function):
             rows = rows.astype(numpy.float32)
         out = xp.empty(x.shape, dtype=rows.dtype)   # the result owns its memory (an in-place op on it is no view's)
         centered = self._rows(out)
-        with mg.errstate(xp, invalid="ignore", divide="ignore"):   # an empty slice: NaN statistics of no entry
-            xp.subtract(rows, rows[:, :1], out=centered)   # x - x₀: exact for a constant slice, an offset cancels
-            shift = centered.mean(axis=1, keepdims=True)
-            centered -= shift
-            rstd = 1 / xp.sqrt(xp.einsum("ij,ij->i", centered, centered)[:, None] / rows.shape[1] + eps)
-        centered *= rstd   # x̂, then scaled and shifted in place
+        shift, rstd = _normalize_rows(xp, rows, eps, centered)   # x̂, then scaled and shifted in place
         if weight is not None:
             centered *= weight.reshape(-1)
         if self.has_bias:
@@ -181,19 +208,12 @@ class LayerNorm(mg.Function):
         xp, rows = self.xp, self._rows(x)
         wide = x.dtype == numpy.float16
         g = self._rows(gy).astype(numpy.float32) if wide else self._rows(gy)
-        normalized = (rows.astype(numpy.float32) if wide else rows) - rows[:, :1]
-        normalized -= shift
-        normalized *= rstd   # x̂
+        normalized = _normalized_rows(rows.astype(numpy.float32) if wide else rows, shift, rstd)
         weight_at, bias_at = 2, 2 + self.has_weight
         grads = [None, None]
         if self.needs_grad[0]:
             scaled = g if weight is None else g * weight.reshape(-1)   # ĝ
-            count = rows.shape[1]
-            gx = normalized * (-xp.einsum("ij,ij->i", scaled, normalized) / count)[:, None]
-            gx += scaled
-            gx -= scaled.mean(axis=1, keepdims=True) if count else 0
-            gx *= rstd
-            grads[0] = gx.reshape(x.shape).astype(x.dtype, copy=False)
+            grads[0] = _rows_input_gradient(xp, scaled, normalized, rstd).reshape(x.shape).astype(x.dtype, copy=False)
         if self.has_weight:
             grads.append(xp.einsum("ij,ij->j", g, normalized).reshape(weight.shape).astype(weight.dtype, copy=False)
                          if self.needs_grad[weight_at] else None)
@@ -201,6 +221,64 @@ class LayerNorm(mg.Function):
             bias_shape = x.shape[x.ndim - self.dims:]
             grads.append(xp.einsum("ij->j", g).reshape(bias_shape).astype(self.bias_dtype, copy=False)
                          if self.needs_grad[bias_at] else None)
+        return tuple(grads)
+
+
+class GroupNorm(mg.Function):
+    """:func:`group_norm` of a C-contiguous float32/float64 x (N, C, *S) as one op, PyTorch's ``native_group_norm``
+    (its node NativeGroupNormBackward0, edges (x, weight, bias)): each sample's ``groups`` groups of C/groups
+    channels normalised over the group's channels and S (:func:`_normalize_rows` over rows (N·groups, C/groups·∏S),
+    as :class:`LayerNorm`), then times weight and plus bias (C,) where given. Backward, PyTorch's: ĝ = g · weight,
+    dx = rstd · (ĝ - mean(ĝ) - x̂ · mean(ĝ · x̂)) per group, dweight = Σ g · x̂, dbias = Σ g (over N and S); the
+    node keeps x, the shift, rstd and weight. Its ``create_graph=True`` rule is minigrad/higher_order_rules.py's
+    ``_group_norm``."""
+
+    name = "native_group_norm"
+    pytorch_outputs = 3   # PyTorch's node's outputs (y, mean, rstd): its hooks get (g, None, None)
+
+    def __init__(self, groups: int, has_weight: bool, has_bias: bool) -> None:
+        self.groups, self.has_weight, self.has_bias = groups, has_weight, has_bias
+
+    def pytorch_inputs(self) -> tuple:
+        """PyTorch's node's inputs (x, weight, bias) among this op's (x, eps, weight, bias), None where not given."""
+        return _affine_slots(2, self.has_weight, self.has_bias)
+
+    def _rows(self, x: Any) -> Any:
+        return x.reshape(x.shape[0] * self.groups, x.size // max(x.shape[0] * self.groups, 1))
+
+    @staticmethod
+    def _channels(x: Any) -> Any:
+        """x as (N, C, ∏S)."""
+        return x.reshape(x.shape[0], x.shape[1], math.prod(x.shape[2:]))
+
+    def forward(self, x: Any, eps: float, *affine: Any) -> Any:
+        self.eps = eps   # for the create_graph rule
+        xp = self.xp
+        weight = affine[0] if self.has_weight else None
+        out = xp.empty(x.shape, dtype=x.dtype)   # (owns its memory: an in-place op on it is no view's)
+        shift, rstd = _normalize_rows(xp, self._rows(x), eps, self._rows(out))
+        channels = self._channels(out)
+        if weight is not None:
+            channels *= weight[:, None]
+        if self.has_bias:
+            channels += affine[-1][:, None]
+        self.saved = (x, shift, rstd, weight)
+        return out
+
+    def backward(self, gy: Any) -> tuple:
+        x, shift, rstd, weight = self.saved
+        xp = self.xp
+        normalized = _normalized_rows(self._rows(x), shift, rstd)
+        g = self._channels(gy)
+        grads = [None, None]
+        if self.needs_grad[0]:
+            scaled = g if weight is None else g * weight[:, None]   # ĝ
+            grads[0] = _rows_input_gradient(xp, self._rows(scaled), normalized, rstd).reshape(x.shape)
+        per_channel = normalized.reshape(g.shape)
+        if self.has_weight:
+            grads.append(xp.einsum("ncs,ncs->c", g, per_channel) if self.needs_grad[2] else None)
+        if self.has_bias:
+            grads.append(xp.einsum("ncs->c", g) if self.needs_grad[-1] else None)
         return tuple(grads)
 
 
@@ -598,8 +676,15 @@ def group_norm(input: Tensor, num_groups: int, weight: Tensor | None = None,  # 
                          f"{x.shape} with num_groups={num_groups}")
     if _mixed(name, x, weight=weight, bias=bias):
         return group_norm(x.float(), num_groups, weight, bias, eps).half()
+    x = _kernel_layout(x)
+    if x.data.flags.c_contiguous and x.dtype != mg.float16:
+        affine = tuple(tensor for tensor in (weight, bias) if tensor is not None)
+        for what, tensor in (("weight", weight), ("bias", bias)):
+            if tensor is not None:
+                _per_channel(tensor, channels, 2, name, what)   # (C,) checked
+        return GroupNorm(num_groups, weight is not None, bias is not None)(x, eps, *affine)
     # PyTorch's result: channels-last kept, any other layout C order; x's gradient as its kernel's grad_input
-    x = gradient_in_suggested_format(_kernel_layout(x))
+    x = gradient_in_suggested_format(x)
     grouped = x.reshape(batch, num_groups, channels // num_groups * math.prod(x.shape[2:]))
     out, _, _ = _normalized(grouped, (2,), eps)
     return channels_last_as(_affine(out.reshape(x.shape), weight, bias, name), x)   # PyTorch's kernel's layout

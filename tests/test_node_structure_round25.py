@@ -19,7 +19,7 @@ import pytest
 
 import minigrad as mg
 import nn.functional as MF
-from nn._normalization import _normalized
+from nn._normalization import _affine, _normalized
 
 torch = pytest.importorskip("torch")
 TF = torch.nn.functional
@@ -66,6 +66,9 @@ CASES = {
     "layer_norm_weight": ((lambda L, F, x, w: F.layer_norm(x, (8,), w)), ((4, 8), (8,))),
     "layer_norm_bias": ((lambda L, F, x, b: F.layer_norm(x, (8,), None, b)), ((4, 8), (8,))),
     "layer_norm_module": ((lambda L, F, x: L.nn.LayerNorm(8).double()(x)), ((2, 5, 8),)),
+    "group_norm": ((lambda L, F, x, w, b: F.group_norm(x, 2, w, b)), ((2, 4, 5), (4,), (4,))),
+    "group_norm_plain": ((lambda L, F, x: F.group_norm(x, 4)), ((2, 4, 3, 3),)),
+    "group_norm_module": ((lambda L, F, x: L.nn.GroupNorm(2, 6).double()(x)), ((2, 6, 3),)),
     "elu": ((lambda L, F, x: F.elu(x, 0.7)), ((4, 8),)),
     "celu": ((lambda L, F, x: F.celu(x, 1.5)), ((4, 8),)),
     "selu": ((lambda L, F, x: F.selu(x)), ((4, 8),)),
@@ -114,6 +117,12 @@ def _old_layer_norm(x: Any, shape: tuple, weight: Any, bias: Any, eps: float) ->
     return out if bias is None else out + bias
 
 
+def _old_group_norm(x: Any, groups: int, weight: Any, bias: Any, eps: float) -> Any:
+    """group_norm as minigrad composed it before (round 24)."""
+    out = _normalized(x.reshape(x.shape[0], groups, -1), (2,), eps)[0].reshape(x.shape)
+    return _affine(out, weight, bias, "group_norm")
+
+
 def _old_exponential(x: Any, alpha: float, input_scale: float = 1.0) -> Any:
     positive = x > 0
     negative = alpha * mg.expm1(mg.where(positive, 0.0, x) * input_scale)
@@ -139,6 +148,10 @@ VALUES = {
                       lambda x, w, b: _old_layer_norm(x, (3, 4), w, b, 1e-5), ((2, 3, 4), (3, 4), (3, 4))),
     "layer_norm_all_dims": (lambda L, F, x, w: F.layer_norm(x, (2, 5), w),
                             lambda x, w: _old_layer_norm(x, (2, 5), w, None, 1e-5), ((2, 5), (2, 5))),
+    "group_norm": (lambda L, F, x, w, b: F.group_norm(x, 2, w, b, 1e-3),
+                   lambda x, w, b: _old_group_norm(x, 2, w, b, 1e-3), ((2, 4, 3, 2), (4,), (4,))),
+    "group_norm_plain": (lambda L, F, x: F.group_norm(x, 3), lambda x: _old_group_norm(x, 3, None, None, 1e-5),
+                         ((3, 6, 2),)),
     "layer_norm_plain": (lambda L, F, x: F.layer_norm(x, (7,)),
                          lambda x: _old_layer_norm(x, (7,), None, None, 1e-5), ((5, 7),)),
     "elu": (lambda L, F, x: F.elu(x, 0.7), lambda x: _old_exponential(x, 0.7), ((5, 6),)),
