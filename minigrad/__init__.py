@@ -367,6 +367,7 @@ __all__ += ["ctc_loss"]
 from .constructors import asarray  # noqa: E402
 from .ops.shuffle import channel_shuffle, native_channel_shuffle, pixel_shuffle, pixel_unshuffle  # noqa: E402
 from .ops.tensor_more import (  # noqa: E402
+    as_strided_,
     diagflat,
     empty_permuted,
     frexp,
@@ -382,8 +383,8 @@ from .tensor import set_printoptions  # noqa: E402
 
 concatenate, absolute = cat, abs
 __all__ += ["channel_shuffle", "native_channel_shuffle", "pixel_shuffle", "pixel_unshuffle"]
-__all__ += ["diagflat", "empty_permuted", "frexp", "index_reduce", "is_same_size", "is_signed", "ldexp", "renorm",
-            "unravel_index"]
+__all__ += ["as_strided_", "diagflat", "empty_permuted", "frexp", "index_reduce", "is_same_size", "is_signed", "ldexp",
+            "renorm", "unravel_index"]
 __all__ += ["bartlett_window", "blackman_window", "hamming_window", "hann_window", "kaiser_window"]
 
 

@@ -191,3 +191,10 @@ def test_nn_common_types_is_an_attribute() -> None:
     import nn
 
     assert nn.common_types.__name__ == "nn.common_types" and hasattr(torch.nn, "common_types")
+
+
+def test_top_level_as_strided_is_the_in_place_method() -> None:
+    for lib in (mg, torch):
+        x = lib.arange(6.0, dtype=lib.float64)
+        assert lib.as_strided_(x, (2, 2), (1, 2), 1) is x
+        np.testing.assert_array_equal(x.numpy(), [[1, 3], [2, 4]])

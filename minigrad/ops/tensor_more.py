@@ -59,8 +59,8 @@ from .scan import cumprod, cumsum
 from .shape import _note_view, broadcast_to, reshape
 from .strided import as_strided
 
-__all__ = ["diagflat", "empty_permuted", "frexp", "index_reduce", "is_same_size", "is_signed", "ldexp", "renorm",
-           "unravel_index"]
+__all__ = ["as_strided_", "diagflat", "empty_permuted", "frexp", "index_reduce", "is_same_size", "is_signed", "ldexp",
+           "renorm", "unravel_index"]
 
 
 # --- out of place ---------------------------------------------------------------------------------------------
@@ -641,6 +641,12 @@ def _as_strided_(self: Tensor, size: Any, stride: Any, storage_offset: int | Non
     self.data = view.data
     self._bump_version()
     return self
+
+
+def as_strided_(input: Tensor, size: Any, stride: Any, storage_offset: int | None = None) -> Tensor:  # noqa: A002
+    """``torch.as_strided_``: :meth:`Tensor.as_strided_` (``input`` made, in place, that view of its storage;
+    returned)."""
+    return _as_strided_(tensor_arg(input, "as_strided_"), size, stride, storage_offset)
 
 
 def _resize(self: Tensor, *sizes: Any) -> Tensor:
