@@ -150,9 +150,10 @@ def _normalized_rows(rows: Any, shift: Any, rstd: Any) -> Any:
 
 def _rows_input_gradient(xp: Any, scaled: Any, normalized: Any, rstd: Any) -> Any:
     """The rows' gradient, PyTorch's: rstd · (ĝ - mean(ĝ) - x̂ · mean(ĝ · x̂)) per row, ĝ = ``scaled`` (the output
-    gradient times the weight), x̂ = ``normalized``."""
+    gradient times the weight), x̂ = ``normalized``, written over ``normalized`` (one large array fewer)."""
     count = normalized.shape[1]
-    gx = normalized * (-xp.einsum("ij,ij->i", scaled, normalized) / count)[:, None]
+    gx = normalized
+    gx *= (-xp.einsum("ij,ij->i", scaled, normalized) / count)[:, None]
     gx += scaled
     gx -= scaled.mean(axis=1, keepdims=True) if count else 0
     gx *= rstd
@@ -211,16 +212,16 @@ class LayerNorm(mg.Function):
         normalized = _normalized_rows(rows.astype(numpy.float32) if wide else rows, shift, rstd)
         weight_at, bias_at = 2, 2 + self.has_weight
         grads = [None, None]
-        if self.needs_grad[0]:
-            scaled = g if weight is None else g * weight.reshape(-1)   # ĝ
-            grads[0] = _rows_input_gradient(xp, scaled, normalized, rstd).reshape(x.shape).astype(x.dtype, copy=False)
-        if self.has_weight:
+        if self.has_weight:   # (before x's gradient, which is written over x̂)
             grads.append(xp.einsum("ij,ij->j", g, normalized).reshape(weight.shape).astype(weight.dtype, copy=False)
                          if self.needs_grad[weight_at] else None)
         if self.has_bias:
             bias_shape = x.shape[x.ndim - self.dims:]
             grads.append(xp.einsum("ij->j", g).reshape(bias_shape).astype(self.bias_dtype, copy=False)
                          if self.needs_grad[bias_at] else None)
+        if self.needs_grad[0]:
+            scaled = g if weight is None else g * weight.reshape(-1)   # ĝ
+            grads[0] = _rows_input_gradient(xp, scaled, normalized, rstd).reshape(x.shape).astype(x.dtype, copy=False)
         return tuple(grads)
 
 
@@ -271,14 +272,13 @@ class GroupNorm(mg.Function):
         normalized = _normalized_rows(self._rows(x), shift, rstd)
         g = self._channels(gy)
         grads = [None, None]
+        if self.has_weight:   # (before x's gradient, which is written over x̂)
+            grads.append(xp.einsum("ncs,ncs->c", g, normalized.reshape(g.shape)) if self.needs_grad[2] else None)
+        if self.has_bias:
+            grads.append(xp.einsum("ncs->c", g) if self.needs_grad[-1] else None)
         if self.needs_grad[0]:
             scaled = g if weight is None else g * weight[:, None]   # ĝ
             grads[0] = _rows_input_gradient(xp, self._rows(scaled), normalized, rstd).reshape(x.shape)
-        per_channel = normalized.reshape(g.shape)
-        if self.has_weight:
-            grads.append(xp.einsum("ncs,ncs->c", g, per_channel) if self.needs_grad[2] else None)
-        if self.has_bias:
-            grads.append(xp.einsum("ncs->c", g) if self.needs_grad[-1] else None)
         return tuple(grads)
 
 
