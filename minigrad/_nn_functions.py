@@ -19,4 +19,5 @@ NAMES = frozenset({
     "gru_cell", "lstm_cell", "rnn_relu_cell", "rnn_tanh_cell",   # the functional recurrent cells
     # ATen's lower-level ones (nn/_toplevel_native.py)
     "convolution", "native_batch_norm", "native_dropout", "native_group_norm", "native_layer_norm", "norm_except_dim",
+    "grid_sampler_2d", "grid_sampler_3d",
 })

@@ -274,6 +274,28 @@ def grid_sampler(input: Tensor, grid: Tensor, interpolation_mode: int, padding_m
                          align_corners)
 
 
+def grid_sampler_2d(input: Tensor, grid: Tensor, interpolation_mode: int, padding_mode: int,  # noqa: A002
+                    align_corners: bool) -> Tensor:
+    """``torch.grid_sampler_2d``: :func:`grid_sampler` of a 4-D input (N, C, H, W) and grid (N, H', W', 2) only."""
+    _sampler_dims(input, grid, 4, "grid_sampler_2d")
+    return grid_sampler(input, grid, interpolation_mode, padding_mode, align_corners)
+
+
+def grid_sampler_3d(input: Tensor, grid: Tensor, interpolation_mode: int, padding_mode: int,  # noqa: A002
+                    align_corners: bool) -> Tensor:
+    """``torch.grid_sampler_3d``: :func:`grid_sampler` of a 5-D input (N, C, D, H, W) and grid (N, D', H', W', 3)
+    only."""
+    _sampler_dims(input, grid, 5, "grid_sampler_3d")
+    return grid_sampler(input, grid, interpolation_mode, padding_mode, align_corners)
+
+
+def _sampler_dims(input: Tensor, grid: Tensor, dims: int, name: str) -> None:  # noqa: A002
+    x, g = _tensor(input, name), _tensor(grid, name, "grid")
+    if x.ndim != dims or g.ndim != dims:
+        raise RuntimeError(f"{name}(): expected {dims}D input and grid with same number of dimensions, but got input "
+                           f"with sizes {list(x.shape)} and grid with sizes {list(g.shape)}")
+
+
 def affine_grid_generator(theta: Tensor, size: Sequence[int], align_corners: bool) -> Tensor:
     """``torch.affine_grid_generator``: F.affine_grid(theta, size, align_corners)."""
     return F.affine_grid(theta, size, align_corners)

@@ -98,3 +98,18 @@ def test_norm_except_dim(pow_, dim) -> None:
     v, tv = _pair((3, 4, 5))
     _same(mg.norm_except_dim(v, pow_, dim), torch.norm_except_dim(tv, pow_, dim))
     assert mg.gradcheck(lambda t: mg.norm_except_dim(t, pow_, dim), (v,))
+
+
+@pytest.mark.parametrize(("name", "x_shape", "g_shape", "mode", "padding"), [
+    ("grid_sampler_2d", (2, 3, 5, 6), (2, 4, 3, 2), 0, 0), ("grid_sampler_2d", (1, 2, 4, 4), (1, 2, 5, 2), 2, 1),
+    ("grid_sampler_3d", (1, 2, 3, 4, 5), (1, 2, 3, 2, 3), 0, 2),
+    ("grid_sampler_3d", (1, 1, 3, 3, 3), (1, 2, 2, 2, 3), 1, 0),
+])
+def test_grid_sampler_2d_and_3d(name, x_shape, g_shape, mode, padding) -> None:
+    (x, tx), (g, tg) = _pair(x_shape, 10), _pair(g_shape, 11)
+    got, expected = getattr(mg, name)(x, g * 0.9, mode, padding, False), getattr(torch, name)(tx, tg * 0.9, mode,
+                                                                                              padding, False)
+    _same(got, expected)
+    wrong = (x[0], g[0]) if name.endswith("2d") else (x[..., 0], g[..., 0, :])
+    with pytest.raises(RuntimeError, match="expected"):
+        getattr(mg, name)(*wrong, mode, padding, False)
