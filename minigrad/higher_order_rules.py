@@ -911,6 +911,11 @@ def _zero_like(x: Any) -> Any:
     return x.dtype.type(0)
 
 
+def _log_sigmoid(node: Function, g: Tensor) -> Tensor:
+    """nn's ``LogSigmoid``: g · σ(-x), x on the graph."""
+    return Mul()(g, Sigmoid()(Neg()(_input(node, 0, node.saved[0]))))
+
+
 def _leaky_relu(node: Function, g: Tensor) -> Tensor:
     """nn's ``LeakyRelu``: g for x > 0, else g · slope; x gets zeros (it picks the piece), and PyTorch's double
     backward reads x again (``leaky_relu_backward(gg, self)``): ReadsInput with ``again``."""
@@ -1042,6 +1047,7 @@ LATE_RULES["nn._normalization.GroupNorm"] = _group_norm
 LATE_RULES["nn._activations.ExponentialLinear"] = _exponential_linear
 LATE_RULES["nn._activations.LeakyRelu"] = _leaky_relu
 LATE_RULES["nn._activations.Softplus"] = _softplus
+LATE_RULES["nn._activations.LogSigmoid"] = _log_sigmoid
 LATE_RULES["nn._common_losses.MseLoss"] = _mse_loss
 LATE_RULES["nn._targets.NllLoss"] = _nll_loss
 LATE_RULES["nn._common_losses._PiecewiseQuadratic"] = _piecewise_quadratic

@@ -530,7 +530,23 @@ def logsigmoid(input: Tensor) -> Tensor:  # noqa: A002
     """log σ(x) = -softplus(-x), stable in both tails (logsigmoid(-1000) = -1000). Any shape. 0 - softplus, not a
     negation: where e⁻ˣ underflows (x = 800, inf) the result is 0.0, as PyTorch's, not -0.0."""
     # C-contiguous first: PyTorch's kernel allocates its result so, whatever the input's layout
-    return 0.0 - _softplus(-_floating(input, "logsigmoid").contiguous())
+    return LogSigmoid()(_floating(input, "logsigmoid").contiguous())
+
+
+class LogSigmoid(mg.Function):
+    """log σ(x) = 0 - log(1 + e⁻ˣ) (logaddexp(-x, 0): stable in both tails) as one op, PyTorch's
+    LogSigmoidBackward0 (it keeps x): backward g · σ(-x). Its ``create_graph=True`` rule is
+    minigrad/higher_order_rules.py's ``_log_sigmoid``. Same shape in and out."""
+
+    name = "log_sigmoid"
+
+    def forward(self, x: Any) -> Any:
+        self.saved = (x,)
+        return self.xp.asarray(0.0 - self.xp.logaddexp(-x, x.dtype.type(0)))
+
+    def backward(self, gy: Any) -> Any:
+        (x,) = self.saved
+        return gy * _sigmoid_of(self.xp, -x)
 
 
 class GluSizeError(ValueError, RuntimeError):

@@ -75,6 +75,7 @@ CASES = {
     "leaky_relu": ((lambda L, F, x: F.leaky_relu(x, 0.2)), ((4, 8),)),
     "leaky_relu_module": ((lambda L, F, x: L.nn.LeakyReLU()(x)), ((4, 8),)),
     "softplus": ((lambda L, F, x: F.softplus(x, 2.0, 1.0)), ((4, 8),)),
+    "logsigmoid": ((lambda L, F, x: F.logsigmoid(x)), ((4, 8),)),
     "mse_mean": ((lambda L, F, x, y: F.mse_loss(x, y)), ((4, 8), (4, 8))),
     "mse_sum": ((lambda L, F, x, y: F.mse_loss(x, y, reduction="sum")), ((4, 8), (4, 8))),
     "mse_none": ((lambda L, F, x, y: F.mse_loss(x, y, reduction="none")), ((4, 8), (4, 8))),
@@ -161,6 +162,7 @@ VALUES = {
     "leaky_relu": (lambda L, F, x: F.leaky_relu(x, 0.2), lambda x: mg.where(x > 0, x, x * 0.2), ((5, 6),)),
     "softplus": (lambda L, F, x: F.softplus(x, 1.5, 2.0),
                  lambda x: mg.where(x * 1.5 > 2.0, x, mg.logaddexp(x * 1.5, 0.0) / 1.5), ((5, 6),)),
+    "logsigmoid": (lambda L, F, x: F.logsigmoid(x), lambda x: 0.0 - mg.logaddexp(-x, 0.0), ((5, 6),)),
     "mse_mean": (lambda L, F, x, y: F.mse_loss(x, y), lambda x, y: ((x - y) * (x - y)).mean(), ((5, 6), (5, 6))),
     "mse_sum": (lambda L, F, x, y: F.mse_loss(x, y, reduction="sum"),
                 lambda x, y: ((x - y) * (x - y)).sum(), ((5, 6), (5, 6))),
@@ -305,6 +307,7 @@ ACTIVATIONS = {
     "selu": lambda F, x: F.selu(x),
     "leaky_relu": lambda F, x: F.leaky_relu(x, 0.1),
     "softplus": lambda F, x: F.softplus(x, 2.0, 3.0),   # 1.5 sits on the threshold
+    "logsigmoid": lambda F, x: F.logsigmoid(x),
 }
 
 
