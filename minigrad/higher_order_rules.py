@@ -1211,6 +1211,7 @@ def _cloned_stand_ins(node: Function, nodes: list) -> list:
             edges[j], changed = (stand_ins[k]._node, 0), True
         if changed:
             op.edges = tuple(edges)
+            engine.mark_unordered(op)   # its clones are newer than it: a backward through it counts consumers
     return stand_ins
 
 

@@ -13,6 +13,8 @@ import pytest
 import minigrad as mg
 from minigrad.autograd import engine
 from minigrad.autograd import forward_ad as fwad
+from minigrad.ops.shape import Clone
+from minigrad.utils.checkpoint import checkpoint
 
 torch = pytest.importorskip("torch", reason="no torch")
 
@@ -112,6 +114,34 @@ def _in_order_but_counting_after_an_error(monkeypatch) -> None:
         assert sys.exc_info()[0] is not None, "the walk counted consumers before any error"
         return counting(start)
     monkeypatch.setattr(engine, "count_consumers", after_an_error_only)
+
+
+def test_a_create_graph_checkpoint_marks_its_recomputation_unordered_and_each_node_runs_once(monkeypatch):
+    """Its recomputed ops point at clones made after them: run by number, each clone ran before them, then again
+    with their gradients (5 runs of 2 clones)."""
+    monkeypatch.setattr(engine, "_UNORDERED", weakref.WeakSet())
+    ran: list = []
+    backward = Clone.backward
+    monkeypatch.setattr(Clone, "backward", lambda self, g: ran.append(id(self)) or backward(self, g))
+
+    def grads(checkpointed: bool) -> list:
+        rng = np.random.default_rng(1)
+        x = mg.tensor(rng.standard_normal((3, 3)), requires_grad=True)
+        w = mg.tensor(rng.standard_normal((3, 3)), requires_grad=True)
+
+        def f(t):
+            return (t.exp() @ w).tanh() * t.sin()
+        y = checkpoint(f, x * 2.0, use_reentrant=False) if checkpointed else f(x * 2.0)
+        gx, = mg.autograd.grad((y * y).sum(), x, create_graph=True)
+        assert bool(engine._UNORDERED) == checkpointed
+        monkeypatch.setattr(engine._NodeHooks, "registered", False)   # (set by the recomputation's saved hooks)
+        ran.clear()
+        ((gx * gx).sum() + y.sum()).backward()
+        assert len(ran) == len(set(ran))
+        return [x.grad.numpy(), w.grad.numpy()]
+
+    for got, expected in zip(grads(True), grads(False)):
+        np.testing.assert_allclose(got, expected, rtol=1e-12)
 
 
 def test_a_tangent_only_node_is_unordered(monkeypatch):
