@@ -74,7 +74,7 @@ class MatMul(Function):
             self.saved = (a, b)
         else:
             self.saved = (a if needs[1] else None, b if needs[0] else None)
-            self.meta = (a.shape, b.shape, needs[1] and _column_major(b), needs[0] and a.ndim == 2 and _column_major(a))
+            self.meta = (a.shape, b.shape, needs[1] and _column_major(b), needs[0] and a.ndim > 1 and _column_major(a))
 
     def backward(self, gy: Any) -> tuple:
         a, b = self.saved   # (None where no gradient reads it: see keep)
@@ -90,7 +90,7 @@ class MatMul(Function):
         if meta is None:
             shape_a, shape_b = a.shape, b.shape
             column_major = needs_grad[1] and _column_major(b)
-            a_column_major = needs_grad[0] and a.ndim == 2 and _column_major(a)
+            a_column_major = needs_grad[0] and a.ndim > 1 and _column_major(a)
         else:
             shape_a, shape_b, column_major, a_column_major = meta
         if len(shape_a) == 2 and len(shape_b) == 2:   # the usual case: plain matrices
@@ -102,7 +102,10 @@ class MatMul(Function):
             # NumPy cannot infer -1 when k or m is 0)
             (k, m), rows = shape_b, math.prod(shape_a[:-1])
             g_rows = gy.reshape(rows, m)
-            ga = (g_rows @ b.T).reshape(shape_a) if needs_grad[0] else None
+            if needs_grad[0] and a_column_major:   # a batch of one column-major matrix: a view PyTorch folds, and
+                ga = (b @ g_rows.T).T.reshape(shape_a)   # mm_mat1_backward keeps its layout
+            else:
+                ga = (g_rows @ b.T).reshape(shape_a) if needs_grad[0] else None
             return ga, ProductSum(a.reshape(rows, k), g_rows, column_major) if needs_grad[1] else None
         xp = self.xp
         # Promote 1-D operands to matrices, as matmul does, and give gy the
@@ -112,8 +115,9 @@ class MatMul(Function):
         ga = gb = None
         if needs_grad[0]:
             b2 = b[:, None] if b.ndim == 1 else b
-            if a_column_major and len(shape_b) > 2:   # a matrix times a stack: (Σ b gyᵀ)ᵀ, in a's layout, as PyTorch's
-                ga = xp.swapaxes(sum_to(b2 @ xp.swapaxes(g2, -1, -2), shape_a[::-1]), -1, -2)
+            if a_column_major and _folds_a(shape_a, shape_b):   # a matrix times a stack: (Σ b gyᵀ)ᵀ, in a's layout
+                ga = xp.swapaxes(sum_to(b2 @ xp.swapaxes(g2, -1, -2), (*shape_a[:-2], shape_a[-1], shape_a[-2])),
+                                 -1, -2)
             else:
                 ga = sum_to(g2 @ xp.swapaxes(b2, -1, -2), (1, *shape_a) if len(shape_a) == 1 else shape_a)
                 ga = ga.reshape(shape_a)
@@ -131,14 +135,26 @@ class MatMul(Function):
 
 def _transposed_gradient(shape_a: tuple, shape_b: tuple, column_major: bool) -> bool:
     """Whether PyTorch's gradient of ``b`` (a matrix or a stack of them) is column-major per matrix, ``(gᵀ a)ᵀ``:
-    PyTorch's matmul folds the batch of the operand that has one into the rows of a single mm, so a vector or a
-    matrix times a stack (``a`` without a batch) gives the stack a transposed gradient, and a stack times a
-    column-major ``b`` without a batch (``x @ W.T``) gives ``b`` one in its layout (mm_mat2_backward's)."""
+    PyTorch 2.13's matmul folds a stack's batch into the rows of a single mm against a vector or a matrix, so a
+    1-D ``a``, a 2-D one (or a (1, n, k) one against a (B, k, m) stack, B > 1) gives the stack a transposed
+    gradient, and ``b`` used as one matrix (2-D, a batch of one against a 2-D ``a``, or (1, k, m) against a
+    (B, n, k) ``a``) gets one in its layout (mm_mat2_backward's). Other stacks go through bmm: C order."""
     if len(shape_b) < 2:
         return False
-    if math.prod(shape_b[:-2]) == 1:
+    if len(shape_b) == 2:
         return bool(column_major)
-    return math.prod(shape_a[:-2]) == 1
+    if len(shape_a) == 1 or _folds_a(shape_a, shape_b) and math.prod(shape_b[:-2]) > 1:
+        return True
+    if len(shape_a) == 2 or len(shape_a) == 3 == len(shape_b) and shape_b[0] == 1 and shape_a[0] > 1:
+        return bool(column_major)
+    return False
+
+
+def _folds_a(shape_a: tuple, shape_b: tuple) -> bool:
+    """Whether PyTorch 2.13's matmul multiplies ``a`` as one matrix by the stack ``b`` folded into rows: a 2-D
+    ``a``, or a 3-D one with a batch of 1 against a 3-D stack of more ((1, n, k) @ (B, k, m); not (1, 1, n, k))."""
+    return len(shape_b) > 2 and (len(shape_a) == 2 or len(shape_a) == 3 == len(shape_b) and shape_a[0] == 1
+                                 and shape_b[0] > 1)
 
 
 def _empty_product(a: Any, b: Any) -> bool:
