@@ -29,6 +29,7 @@ from ..recording import is_recording, record_grad
 from ..tensor import Tensor
 from ._util import NOT_GIVEN, ShapeMismatchError, axis_alias, int_tuple, one_axis, required_dim, some_sizes, sum_to
 from .inplace import LEAF_ERROR, _views_a_leaf
+from .join import _PartOf
 from .shape import (
     NO_GRAD_VIEW,
     Reshape,
@@ -72,6 +73,13 @@ def _check(x: Any, name: str) -> bool:
         if (view or getattr(x.data, "base", None) is not None) and _views_a_leaf(x):
             raise RuntimeError(f"{name}: a view of a leaf Variable that requires grad is being used in an "
                                "in-place operation.")
+        while view and view[0] is not None:   # a part of chunk/split/unbind, or a view of one: PyTorch refuses
+            if isinstance(view[1], _PartOf):
+                raise RuntimeError(f"{name}: in-place op on a view of another tensor (a part of {view[1].name}) "
+                                   f"while recording gradients: {view[1].name} returns several views of one tensor, "
+                                   "and PyTorch refuses in-place ops on them too. Use the out-of-place op, or "
+                                   "clone() the part first.")
+            view = getattr(view[0], "_view", None)
     return record
 
 
