@@ -916,6 +916,16 @@ def _log_sigmoid(node: Function, g: Tensor) -> Tensor:
     return Mul()(g, Sigmoid()(Neg()(_input(node, 0, node.saved[0]))))
 
 
+def _glu(node: Function, g: Tensor) -> Tensor:
+    """nn's ``Glu``: g · σ(b) for a, g · a · σ(b) · (1 - σ(b)) for b (a, b the halves of x), joined."""
+    x = _input(node, 0, node.saved[0])
+    half = x.shape[node.axis] // 2
+    before = (slice(None),) * node.axis
+    a, b = GetItem((*before, slice(0, half)))(x), GetItem((*before, slice(half, None)))(x)
+    s = Sigmoid()(b)
+    return Concat(node.axis)(Mul()(g, s), Mul()(Mul()(Mul()(g, a), s), Sub()(1, s)))
+
+
 def _leaky_relu(node: Function, g: Tensor) -> Tensor:
     """nn's ``LeakyRelu``: g for x > 0, else g · slope; x gets zeros (it picks the piece), and PyTorch's double
     backward reads x again (``leaky_relu_backward(gg, self)``): ReadsInput with ``again``."""
@@ -1048,6 +1058,7 @@ LATE_RULES["nn._activations.ExponentialLinear"] = _exponential_linear
 LATE_RULES["nn._activations.LeakyRelu"] = _leaky_relu
 LATE_RULES["nn._activations.Softplus"] = _softplus
 LATE_RULES["nn._activations.LogSigmoid"] = _log_sigmoid
+LATE_RULES["nn._activations.Glu"] = _glu
 LATE_RULES["nn._common_losses.MseLoss"] = _mse_loss
 LATE_RULES["nn._targets.NllLoss"] = _nll_loss
 LATE_RULES["nn._common_losses._PiecewiseQuadratic"] = _piecewise_quadratic

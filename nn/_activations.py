@@ -566,8 +566,35 @@ def glu(input: Tensor, dim: int = -1) -> Tensor:  # noqa: A002
     if x.shape[axis] % 2:
         raise GluSizeError(f"glu: halving dimension must be even, but dimension {axis} of shape {x.shape} "
                            f"has size {x.shape[axis]}")
-    a, b = x.chunk(2, axis)
-    return a * b.sigmoid()
+    return Glu(axis)(x)
+
+
+class Glu(mg.Function):
+    """a · σ(b), a and b the halves of x along ``axis``, as one op (PyTorch's GluBackward0, which keeps x):
+    backward g · σ(b) for a and g · a · σ(b) · (1 - σ(b)) for b, joined along ``axis``. Its ``create_graph=True``
+    rule is minigrad/higher_order_rules.py's ``_glu``."""
+
+    name = "glu"
+
+    def __init__(self, axis: int) -> None:
+        self.axis = axis
+
+    def halves(self, x: Any) -> tuple:
+        """(a, b): views of x's two halves along ``axis``."""
+        half = x.shape[self.axis] // 2
+        before = (slice(None),) * self.axis
+        return x[(*before, slice(0, half))], x[(*before, slice(half, None))]
+
+    def forward(self, x: Any) -> Any:
+        self.saved = (x,)
+        a, b = self.halves(x)
+        return a * _sigmoid_of(self.xp, b)
+
+    def backward(self, gy: Any) -> Any:
+        (x,) = self.saved
+        a, b = self.halves(x)
+        s = _sigmoid_of(self.xp, b)
+        return self.xp.concatenate([gy * s, gy * a * s * (1 - s)], axis=self.axis)
 
 
 def softmin(input: Tensor, dim: int | None = None, _stacklevel: int = 3, dtype: Any = None) -> Tensor:  # noqa: A002
