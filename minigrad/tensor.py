@@ -181,6 +181,28 @@ def _check_readable_numbers(data: Any, dtype: numpy.dtype) -> None:
                         f"{dtype}, as PyTorch)")
 
 
+def _refuse_none(data: Any) -> None:
+    """PyTorch's TypeError ("must be real number, not NoneType") if ``data`` is None or a nested sequence holding
+    one: ``torch.tensor([None], dtype=torch.float32)`` and ``x.new_tensor([1, None])`` raise where NumPy's cast
+    to a float dtype makes NaN. A sequence is first read by NumPy (C speed); only one with a NaN is walked."""
+    if data is not None:
+        try:
+            if not numpy.isnan(numpy.asarray(data, dtype=complex)).any():
+                return
+        except (TypeError, ValueError):   # ragged, or not numbers: the array maker names the problem
+            return
+    _refuse_walk(data)
+
+
+def _refuse_walk(data: Any) -> None:
+    if data is None:
+        raise TypeError("tensor: must be real number, not NoneType (None is not a number, as in PyTorch; use "
+                        "float('nan'))")
+    if type(data) in dtypes.SEQUENCES:
+        for value in data:
+            _refuse_walk(value)
+
+
 def _unsigned_misfit(data: Any, limit: int) -> Any:
     """The first number in ``data`` (a number or nested sequence) that an unsigned dtype of largest value
     ``limit`` cannot take as PyTorch converts each number (an int from -limit on, wrapping; a float from 0 on,
@@ -433,6 +455,8 @@ class Tensor:
                 raise ArgumentTypeError(f"tensor: cannot make a tensor from an array of dtype {data.dtype} (numbers "
                                         "only, at most float64 and complex128, as PyTorch; a str, object, datetime "
                                         "or longdouble array is not cast)")
+            if dtype.kind in "fc" and (data is None or type(data) in dtypes.SEQUENCES):
+                _refuse_none(data)   # NumPy reads None as NaN into a float dtype; PyTorch's parser refuses it
         try:
             if type(data) in dtypes.SEQUENCES and _holds_tensor(data):   # each tensor a 0-d array of its dtype
                 data = _tensor_items(data, dtype)

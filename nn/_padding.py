@@ -7,7 +7,7 @@ from typing import Any
 
 import minigrad as mg
 
-from ._conv import _ints
+from ._conv import _ints, _python_tuple
 from ._errors import ArgumentFormError, InputShapeError
 
 __all__ = ["ConstantPad", "check_pad_input", "pad_amounts"]
@@ -27,6 +27,9 @@ def pad_amounts(padding: Any, dims: int, name: str) -> tuple:
     if isinstance(padding, (tuple, list)) and len(padding) % 2:   # not spread, as PyTorch's F.pad refuses it
         raise ArgumentFormError(f"{name}: padding length must be divisible by 2 (a (before, after) pair per dim, "
                                 f"from the last), got {padding!r}")
+    padding = _python_tuple(padding, name, "padding")   # PyTorch's _ntuple: a 0-d tensor or array is its TypeError,
+    if not isinstance(padding, (tuple, list)):          # anything else not iterable repeated (an __index__ object)
+        padding = (padding,) * (2 * dims)
     return _ints(padding, 2 * dims, name, "padding", None)
 
 

@@ -42,6 +42,20 @@ def size_arg(value: Any, name: str, what: str, low: int = 0, position: int | Non
     return int(value)   # a NumPy integer too, as PyTorch takes it
 
 
+def integer_size(value: Any, name: str, what: str, low: int, below: type = ValueError) -> int:
+    """An integer size that PyTorch's Python layer compares and computes with before ``torch.empty`` reads it
+    (MultiheadAttention's embed_dim and num_heads, a Transformer layer's d_model, nhead, dim_feedforward): a Python
+    or NumPy int or a 0-d integer array or tensor, as an int. A bool, float, None or other object is a TypeError
+    (PyTorch's from its comparison or ``torch.empty``), a value below ``low`` a ``below`` naming the layer."""
+    if isinstance(value, (numpy.ndarray, mg.Tensor)) and value.ndim == 0 and numpy.dtype(value.dtype).kind in "iu":
+        value = int(value)
+    if isinstance(value, (bool, numpy.bool_)) or not isinstance(value, (int, numpy.integer)):
+        raise TypeError(f"{name}: {what} must be an int, got {type(value).__name__} {value!r:.40}")
+    if value < low:
+        raise below(f"{name}: {what} must be {'a positive' if low else 'a non-negative'} int, got {value}")
+    return int(value)
+
+
 def float_dtype(dtype: Any, name: str, complex_ok: bool = False) -> numpy.dtype:
     """``dtype`` (None: the default dtype) if it is a floating type (or, with ``complex_ok``, a complex one: the
     layers whose forward complex autograd covers), else an error naming the layer (a TypeError here, PyTorch's

@@ -21,6 +21,7 @@ from minigrad import Tensor
 from . import init
 from ._attention import multi_head_attention_forward
 from ._errors import ArgumentAssertionError, InputDtypeError, InputShapeError
+from ._parameters import integer_size
 from .layers import Linear
 from .module import Module, Parameter
 
@@ -76,9 +77,9 @@ class MultiheadAttention(Module):
                  add_bias_kv: bool = False, add_zero_attn: bool = False, kdim: int | None = None,
                  vdim: int | None = None, batch_first: bool = False, device: Any = None, dtype: Any = None) -> None:
         super().__init__()
-        for what, size in (("embed_dim", embed_dim), ("num_heads", num_heads), ("kdim", kdim), ("vdim", vdim)):
-            if size is not None and (isinstance(size, bool) or not isinstance(size, int) or size <= 0):
-                raise ValueError(f"MultiheadAttention: {what} must be a positive int, got {size!r}")
+        embed_dim, num_heads, kdim, vdim = (None if size is None else integer_size(size, "MultiheadAttention", what, 1)
+                                            for what, size in (("embed_dim", embed_dim), ("num_heads", num_heads),
+                                                               ("kdim", kdim), ("vdim", vdim)))
         if embed_dim % num_heads:
             raise ArgumentAssertionError(f"MultiheadAttention: embed_dim {embed_dim} must be divisible by "
                                          f"num_heads {num_heads}")

@@ -20,6 +20,7 @@ kernel, which changes no value) uses the mask as given.
 from __future__ import annotations
 
 import copy
+import operator
 import warnings
 from typing import Any, Callable
 
@@ -32,6 +33,7 @@ from . import functional as F
 from . import init
 from ._attention import _canonical_mask
 from ._errors import InputDtypeError, InputRankError, InputShapeAssertionError, InputShapeError
+from ._parameters import integer_size
 from .activation import GELU, ReLU
 from .attention import MultiheadAttention
 from .containers import ModuleList
@@ -64,14 +66,13 @@ def _float_masks(key_padding_mask: Any, mask: Any, like: Tensor, mask_name: str)
             _canonical_mask(mask, mask_name, like))
 
 
-def _check_sizes(d_model: Any, nhead: Any, dim_feedforward: Any, name: str) -> None:
-    # dim_feedforward may be 0, as torch's (a feed-forward network whose output is linear2's bias)
-    for what, size, least in (("d_model", d_model, 1), ("nhead", nhead, 1), ("dim_feedforward", dim_feedforward, 0)):
-        if isinstance(size, bool) or not isinstance(size, int) or size < least:
-            kind = "a positive" if least else "a non-negative"
-            # torch: ValueError from MultiheadAttention for d_model/nhead, RuntimeError from Linear's empty weight
-            error = InputShapeError if what == "dim_feedforward" and isinstance(size, int) else ValueError
-            raise error(f"{name}: {what} must be {kind} int, got {size!r}")
+def _check_sizes(d_model: Any, nhead: Any, dim_feedforward: Any, name: str) -> tuple:
+    """d_model, nhead and dim_feedforward as ints (NumPy ints and 0-d integer tensors too, as PyTorch's); a
+    non-integer is a TypeError, too small a ValueError from MultiheadAttention for d_model/nhead and a RuntimeError
+    from Linear's empty weight for dim_feedforward, as PyTorch's. dim_feedforward may be 0, as torch's (a
+    feed-forward network whose output is linear2's bias)."""
+    return (integer_size(d_model, name, "d_model", 1), integer_size(nhead, name, "nhead", 1),
+            integer_size(dim_feedforward, name, "dim_feedforward", 0, InputShapeError))
 
 
 class _TransformerLayer(Module):
@@ -84,7 +85,7 @@ class _TransformerLayer(Module):
                  dropout: float, activation: str | Callable[[Tensor], Tensor], layer_norm_eps: float,
                  batch_first: bool, norm_first: bool, bias: bool, device: Any, dtype: Any) -> None:
         super().__init__()
-        _check_sizes(d_model, nhead, dim_feedforward, name)
+        d_model, nhead, dim_feedforward = _check_sizes(d_model, nhead, dim_feedforward, name)
         factory = {"device": device, "dtype": dtype}
         for attention in attentions:
             setattr(self, attention, MultiheadAttention(d_model, nhead, dropout=dropout, bias=bias,
@@ -193,7 +194,11 @@ class TransformerDecoderLayer(_TransformerLayer):
 
 def _clones(module: Module, count: int, name: str) -> ModuleList:
     """``count`` independent deep copies of ``module`` (each starts with ``module``'s weights), as torch's."""
-    if isinstance(count, bool) or not isinstance(count, int) or count < 0:
+    try:   # torch's range(num_layers): anything with __index__ (a NumPy int, a one-element integer tensor, True)
+        count = operator.index(count)
+    except TypeError:
+        raise TypeError(f"{name}: num_layers must be an int, got {type(count).__name__} {count!r:.40}") from None
+    if count < 0:
         raise ValueError(f"{name}: num_layers must be a non-negative int, got {count!r}")
     if not isinstance(module, Module):
         raise TypeError(f"{name}: expected a layer Module to copy, got {type(module).__name__}")

@@ -7,7 +7,9 @@ PyTorch's ``isinstance(int)`` test (``True`` does, ``np.int64(3)`` does not) and
 0-d integer tensor or array; ``repeat_interleave`` takes an ``__index__`` object as PyTorch's SymInt overload and
 refuses a list or a 1-d array; ``split``'s size is an int by PyTorch's ``isinstance(int)`` test (a NumPy int is its
 TypeError); ``arange`` refuses ``tensor([3])``; a convolution or pool module's 0-d NumPy array
-kernel is the TypeError of PyTorch's ``_ntuple`` (iteration over a 0-d array)."""
+kernel is the TypeError of PyTorch's ``_ntuple`` (iteration over a 0-d array), a padding module's too (an
+``__index__`` object is repeated there, not refused); a float ``new_tensor``/``tensor(dtype=)`` refuses None (NumPy
+made NaN); MultiheadAttention and the Transformer layers take NumPy ints and 0-d integer tensors as sizes."""
 
 from __future__ import annotations
 
@@ -200,3 +202,37 @@ OTHERS = {
 @pytest.mark.parametrize("name", OTHERS)
 def test_other_int_slots(name: str) -> None:
     _assert_same_outcome(OTHERS[name])
+
+
+MODULES = {
+    "x.new_tensor([None])": lambda lib: lib.ones(2).new_tensor([None]),
+    "x.new_tensor([1.0, None])": lambda lib: lib.ones(2).new_tensor([1.0, None]),
+    "tensor([[None]], dtype=float64)": lambda lib: lib.tensor([[None]], dtype=lib.float64),
+    "tensor(None, dtype=float32)": lambda lib: lib.tensor(None, dtype=lib.float32),
+    "tensor([nan, 1], dtype=float32)": lambda lib: lib.tensor([float("nan"), 1], dtype=lib.float32).isnan(),
+    "ZeroPad1d(__index__)": lambda lib: _libs(lib)[0].ZeroPad1d(_Index())(lib.ones(1, 1, 2)),
+    "ReflectionPad1d(__index__)": lambda lib: _libs(lib)[0].ReflectionPad1d(_Index())(lib.ones(1, 1, 3)),
+    "ZeroPad1d(tensor(1))": lambda lib: _libs(lib)[0].ZeroPad1d(lib.tensor(1))(lib.ones(1, 1, 2)),
+    "ConstantPad2d(np.array(1))": lambda lib: _libs(lib)[0].ConstantPad2d(np.array(1), 0.0)(lib.ones(1, 1, 2, 2)),
+    "MultiheadAttention(np.int64(4), np.int32(2))": lambda lib: _libs(lib)[0].MultiheadAttention(
+        np.int64(4), np.int32(2)).in_proj_weight.shape,
+    "MultiheadAttention(tensor(4), 1)": lambda lib: _libs(lib)[0].MultiheadAttention(
+        lib.tensor(4), 1).in_proj_weight.shape,
+    "MultiheadAttention(4, __index__)": lambda lib: _libs(lib)[0].MultiheadAttention(4, _Index()),
+    "MultiheadAttention(4, None)": lambda lib: _libs(lib)[0].MultiheadAttention(4, None),
+    "TransformerEncoderLayer(4, np.int64(2), np.int64(8))": lambda lib: _libs(lib)[0].TransformerEncoderLayer(
+        4, np.int64(2), np.int64(8)).linear1.weight.shape,
+    "TransformerEncoderLayer(4, 1, None)": lambda lib: _libs(lib)[0].TransformerEncoderLayer(4, 1, None),
+    "TransformerEncoder(layer, np.int64(2))": lambda lib: len(_libs(lib)[0].TransformerEncoder(
+        _libs(lib)[0].TransformerEncoderLayer(4, 1, 8), np.int64(2)).layers),
+    "TransformerEncoder(layer, tensor([2]))": lambda lib: len(_libs(lib)[0].TransformerEncoder(
+        _libs(lib)[0].TransformerEncoderLayer(4, 1, 8), lib.tensor([2])).layers),
+    "TransformerEncoder(layer, 2.0)": lambda lib: _libs(lib)[0].TransformerEncoder(
+        _libs(lib)[0].TransformerEncoderLayer(4, 1, 8), 2.0),
+}
+
+
+@pytest.mark.filterwarnings("ignore:enable_nested_tensor")   # (PyTorch's TransformerEncoder's, batch_first=False)
+@pytest.mark.parametrize("name", MODULES)
+def test_module_and_constructor_slots(name: str) -> None:
+    _assert_same_outcome(MODULES[name])
