@@ -211,3 +211,38 @@ def test_matmul_gradients_of_broadcast_batches(shape_a: tuple, shape_b: tuple, a
     for (ours, our_layout), (theirs, their_layout) in zip(got[mg], got[torch]):
         np.testing.assert_allclose(ours, theirs, rtol=1e-12)
         assert our_layout == their_layout
+
+
+@pytest.mark.parametrize("op", ["masked_fill_", "masked_fill_tensor_", "copy_", "fill_", "zero_", "where_other"])
+@pytest.mark.parametrize("layouts", [(False, True, True), (True, True, False), (True, False, True)])
+def test_in_place_fill_gradient_layouts(op: str, layouts: tuple) -> None:
+    """masked_fill_'s old value gets grad.masked_fill(mask, 0) (a C-order clone) and copy_'s zeros_like(grad,
+    contiguous); fill_/zero_'s zeros_like(grad) keeps the gradient's layout; where(mask, 0, x) the mask's first.
+    A transposed mask gave masked_fill_ a transposed gradient, a transposed incoming gradient gave copy_'s old
+    value one (8 of 72 fill cases)."""
+    x_transposed, g_transposed, mask_transposed = layouts
+    got = {}
+    for lib in (torch, mg):
+        rng = np.random.default_rng(6)
+        values, gradient = rng.standard_normal((4, 3)), rng.random((4, 3))
+        x = lib.tensor(values if x_transposed else values.T.copy())
+        x = (x.t() if x_transposed else x).requires_grad_()
+        mask = (lib.tensor(values) > 0).t() if mask_transposed else lib.tensor(values.T.copy()) > 0
+        g = lib.tensor(gradient).t() if g_transposed else lib.tensor(gradient.T.copy())
+        y = x * 1
+        if op == "masked_fill_":
+            y.masked_fill_(mask, 0.0)
+        elif op == "masked_fill_tensor_":
+            y.masked_fill_(mask, lib.tensor(0.5, dtype=lib.float64))
+        elif op == "copy_":
+            y.copy_(lib.ones(3, 4, dtype=lib.float64))
+        elif op == "fill_":
+            y.fill_(2.0)
+        elif op == "zero_":
+            y.zero_()
+        else:
+            y = lib.where(mask, 0.0, y)
+        (gx,) = lib.autograd.grad(y, x, g)
+        got[lib] = gx.detach().numpy().copy(), gx.stride()
+    np.testing.assert_array_equal(got[mg][0], got[torch][0])
+    assert got[mg][1] == got[torch][1]

@@ -509,6 +509,7 @@ class Where(Function):
 
     complex_grad = True   # complex values: see autograd.engine._complex_gate
     c_order = False
+    c_order_gradient = False   # b's gradient C-contiguous (masked_fill, masked_fill_, copy_: the old value's)
     grad_first = False   # True: the gradients' layout as a kernel over (grad, x), not where's (hardshrink, softshrink)
 
     def forward(self, condition: Any, a: Any, b: Any) -> Any:
@@ -527,17 +528,18 @@ class Where(Function):
         if type(condition) is bool:   # cupy.where takes no Python bool
             condition = self.xp.asarray(condition)
         zero = gy.dtype.type(0)
-        ga = sum_to(self._laid_out(self.xp.where(condition, gy, zero), condition, gy), self.shapes[0]) \
+        ga = sum_to(self._laid_out(self.xp.where(condition, gy, zero), condition, gy, False), self.shapes[0]) \
             if self.needs_grad[1] else None
-        gb = sum_to(self._laid_out(self.xp.where(condition, zero, gy), condition, gy), self.shapes[1]) \
-            if self.needs_grad[2] else None
+        gb = sum_to(self._laid_out(self.xp.where(condition, zero, gy), condition, gy, self.c_order_gradient),
+                    self.shapes[1]) if self.needs_grad[2] else None
         return None, ga, gb
 
-    def _laid_out(self, g: Any, condition: Any, gy: Any) -> Any:
+    def _laid_out(self, g: Any, condition: Any, gy: Any, c_order: bool) -> Any:
         """``g`` in the layout of PyTorch's formula: where(condition, grad, 0), a TensorIterator over the condition
-        first (x.t() > 0 makes the gradient transposed whatever grad's layout); masked_fill's grad.masked_fill(mask,
-        0) fills a C-order clone; ``grad_first``: a backward kernel over (grad, x) (the shrinks')."""
-        if self.c_order:
+        first (x.t() > 0 makes the gradient transposed whatever grad's layout); ``c_order``: C order (masked_fill's
+        grad.masked_fill(mask, 0) fills a C-order clone, copy_'s is zeros_like(grad, contiguous)); ``grad_first``:
+        a backward kernel over (grad, x) (the shrinks')."""
+        if c_order:
             return g if g.flags.c_contiguous else self.xp.ascontiguousarray(g)
         if g.strides == gy.strides == condition.strides:
             return g

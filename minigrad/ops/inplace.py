@@ -569,16 +569,19 @@ def _views_a_leaf(x: Tensor) -> bool:
                for e in getattr(x._node, "edges", None) or ())
 
 
-def _fill(name: str, mask: Any, value: Any, contiguous: bool = False) -> Callable[[Tensor], Tensor]:
+def _fill(name: str, mask: Any, value: Any, contiguous: bool = False,
+          contiguous_gradient: bool = False) -> Callable[[Tensor], Tensor]:
     """``where(mask, value, old)`` as an op named ``name``: the gradient to the old value is 0 where filled.
-    ``contiguous``: the result is C-contiguous (out-of-place ``masked_fill``), else NumPy's ``where`` layout.
+    ``contiguous``: the result and the old value's gradient are C-contiguous (out-of-place ``masked_fill``), else
+    NumPy's ``where`` layout; ``contiguous_gradient``: that gradient only (``masked_fill_``: PyTorch's
+    grad.masked_fill(mask, 0) fills a C-order clone; ``copy_``: zeros_like(grad, contiguous)).
 
     ``mask=True`` fills everything (Where keeps the Python bool, no array: saved-tensor hooks see none, as
     PyTorch's CopyBackwards and FillBackward save no tensor).
     """
     def compute(current: Tensor) -> Tensor:
         op = Where()
-        op.name, op.c_order = name, contiguous
+        op.name, op.c_order, op.c_order_gradient = name, contiguous, contiguous or contiguous_gradient
         if mask is True:
             with backend.on_device(current.device):   # where Where makes its 0-d condition array
                 return op(True, value, current)
@@ -766,7 +769,7 @@ def copy_(x: Tensor, src: Any, non_blocking: bool = False) -> Tensor:
         src = _cast(_value_array(src, x, "copy_"), x.dtype)
     else:
         raise TypeError(f"copy_: expected a Tensor or an array to copy from, got {type(src).__name__}")
-    fill = _fill(_COPY, True, src)
+    fill = _fill(_COPY, True, src, contiguous_gradient=True)   # PyTorch's CopyBackwards: zeros_like(grad, contiguous)
 
     def compute(current: Tensor) -> Tensor:   # checked once _inplace has refused a leaf, as PyTorch's order
         if src.shape != x.shape and not _broadcasts_to(tuple(src.shape), tuple(x.shape)):
@@ -825,7 +828,8 @@ def masked_fill_(x: Tensor, mask: Any, value: Any) -> Tensor:
         raise ShapeMismatchError(f"masked_fill_: value must be a number or a 0-d tensor, got shape {value.shape}")
     name = spelled("masked_fill_", "MaskedFillBackward1") if isinstance(value, Tensor) else "masked_fill_"
     value = _dtype_of(x, _item_fits(x, _real_part_only(x, value, "masked_fill_"), "masked_fill_"), "masked_fill_")
-    return _inplace(x, "masked_fill_", _fill(name, _bool_mask(mask, "masked_fill_"), value), value)
+    return _inplace(x, "masked_fill_", _fill(name, _bool_mask(mask, "masked_fill_"), value, contiguous_gradient=True),
+                    value)
 
 
 # PyTorch's nodes: copy_'s, and masked_fill's overload with a Tensor value
