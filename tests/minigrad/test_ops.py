@@ -256,7 +256,7 @@ def _squeeze(draw):
     ones = [i for i, n in enumerate(s) if n == 1]
     axis = draw(st.sampled_from([None, *ones, tuple(ones)])) if ones else None
     dims = tuple(range(len(s))) if axis is None else axis
-    return [normal(draw, s)], lambda a: mg.squeeze(a, axis), lambda t, a: a.squeeze(dims) if s else a
+    return [normal(draw, s)], lambda a: mg.squeeze(a, axis=axis), lambda t, a: a.squeeze(dims) if s else a
 
 
 @case("broadcast_to")
