@@ -9,7 +9,8 @@ refuses a list or a 1-d array; ``split``'s size is an int by PyTorch's ``isinsta
 TypeError); ``arange`` refuses ``tensor([3])``; a convolution or pool module's 0-d NumPy array
 kernel is the TypeError of PyTorch's ``_ntuple`` (iteration over a 0-d array), a padding module's too (an
 ``__index__`` object is repeated there, not refused); a float ``new_tensor``/``tensor(dtype=)`` refuses None (NumPy
-made NaN); MultiheadAttention and the Transformer layers take NumPy ints and 0-d integer tensors as sizes."""
+made NaN); MultiheadAttention and the Transformer layers take NumPy ints and 0-d integer tensors as sizes; LBFGS a
+NumPy int max_iter/history_size; DataLoader's num_workers of another type is a TypeError."""
 
 from __future__ import annotations
 
@@ -236,3 +237,37 @@ MODULES = {
 @pytest.mark.parametrize("name", MODULES)
 def test_module_and_constructor_slots(name: str) -> None:
     _assert_same_outcome(MODULES[name])
+
+
+def _data(lib: Any) -> Any:
+    import importlib
+    return importlib.import_module("torch.utils.data" if lib is torch else "minigrad.utils.data")
+
+
+DATA_AND_OPTIM = {
+    "DataLoader(num_workers=None)": lambda lib: list(_data(lib).DataLoader([1, 2], num_workers=None)),
+    "DataLoader(num_workers=1.5)": lambda lib: list(_data(lib).DataLoader([1, 2], num_workers=1.5)),
+    "DataLoader(num_workers=__index__)": lambda lib: list(_data(lib).DataLoader([1, 2], num_workers=_Index())),
+    "DataLoader(num_workers=-1)": lambda lib: list(_data(lib).DataLoader([1, 2], num_workers=-1)),
+}
+
+
+@pytest.mark.parametrize("name", DATA_AND_OPTIM)
+def test_data_loader_and_optimizer_ints(name: str) -> None:
+    _assert_same_outcome(DATA_AND_OPTIM[name])
+
+
+def test_lbfgs_steps_with_numpy_int_options() -> None:
+    """PyTorch's LBFGS computes with max_iter and history_size as given (max_eval = max_iter * 5 // 4); ours
+    refused a NumPy int at the first step (torch.optim is not imported here: its first import takes ~1.5 s)."""
+    assert nn.optim.LBFGS([nn.Parameter(mg.ones(2))], max_iter=np.int64(4)).defaults["max_eval"] == 5
+    p = nn.Parameter(mg.tensor([1.0, 2.0]))
+    opt = nn.optim.LBFGS([p], max_iter=np.int64(3), history_size=np.int32(2))
+
+    def closure() -> Any:
+        opt.zero_grad()
+        loss = (p ** 2).sum()
+        loss.backward()
+        return loss
+    opt.step(closure)
+    assert float(p.detach().abs().max()) < 1e-3

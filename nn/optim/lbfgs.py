@@ -57,7 +57,7 @@ class LBFGS(Optimizer):
     def __init__(self, params: Iterable[Any], lr: float = 1, max_iter: int = 20, max_eval: int | None = None,
                  tolerance_grad: float = 1e-7, tolerance_change: float = 1e-9, history_size: int = 100,
                  line_search_fn: str | None = None, *, check_finite: bool = False) -> None:
-        if max_eval is None and isinstance(max_iter, int) and not isinstance(max_iter, bool):
+        if max_eval is None and isinstance(max_iter, (int, np.integer)) and not isinstance(max_iter, bool):
             max_eval = max_iter * 5 // 4
         super().__init__(params, dict(lr=lr, max_iter=max_iter, max_eval=max_eval, tolerance_grad=tolerance_grad,
                                       tolerance_change=tolerance_change, history_size=history_size,
@@ -73,7 +73,7 @@ class LBFGS(Optimizer):
         hyper = super()._hyper(group)
         for key in ("max_iter", "max_eval", "history_size"):
             value = hyper[key]
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:   # (a NumPy int too)
                 raise invalid(value, f"{self._name}: invalid {key}={value!r} (must be an int >= 1)")
         for key in ("tolerance_grad", "tolerance_change"):
             if not is_number(hyper[key]) or not hyper[key] >= 0:

@@ -52,7 +52,12 @@ def _start_method(context: Any, num_workers: int) -> Any:
 
 
 def _check_num_workers(num_workers: Any) -> None:
-    if isinstance(num_workers, bool) or not isinstance(num_workers, (int, numpy.integer)) or num_workers < 0:
+    """PyTorch's ``num_workers < 0`` check: a non-integer is a TypeError (its comparison's or ``range``'s), a negative
+    one its ValueError."""
+    if isinstance(num_workers, bool) or not isinstance(num_workers, (int, numpy.integer)):
+        raise TypeError(f"DataLoader: num_workers should be a non-negative int, got {type(num_workers).__name__} "
+                        f"{num_workers!r:.40}")
+    if num_workers < 0:
         raise _AssertValueError(f"DataLoader: num_workers option should be non-negative, got {num_workers!r}; "
                                 "use num_workers=0 to load in this process")
 
