@@ -246,3 +246,25 @@ def test_in_place_fill_gradient_layouts(op: str, layouts: tuple) -> None:
         got[lib] = gx.detach().numpy().copy(), gx.stride()
     np.testing.assert_array_equal(got[mg][0], got[torch][0])
     assert got[mg][1] == got[torch][1]
+
+
+@pytest.mark.parametrize("layout", ["transposed", "channels-last", "broadcast mask"])
+def test_masked_select_gradient_in_the_input_layout(layout: str) -> None:
+    """PyTorch's masked_select_backward scatters into zeros_like(x) (preserve_format): x's layout; ours was C order
+    (an advanced index's IndexBackward, which PyTorch allocates C order)."""
+    got = {}
+    for lib in (torch, mg):
+        rng = np.random.default_rng(7)
+        if layout == "channels-last":
+            values = rng.standard_normal((2, 3, 2, 2))
+            x = lib.tensor(values).contiguous(memory_format=lib.channels_last).requires_grad_()
+            mask = lib.tensor(values) > 0
+        else:
+            values = rng.standard_normal((4, 3))
+            x = lib.tensor(values).t().requires_grad_()
+            mask = lib.tensor([True, False, True, True]) if layout == "broadcast mask" else lib.tensor(values.T > 0)
+        out = lib.masked_select(x, mask)
+        (gx,) = lib.autograd.grad(out, x, lib.tensor(rng.random(tuple(out.shape))))
+        got[lib] = gx.detach().numpy().copy(), gx.stride()
+    np.testing.assert_array_equal(got[mg][0], got[torch][0])
+    assert got[mg][1] == got[torch][1]

@@ -257,8 +257,10 @@ def masked_select(input: Tensor, mask: Any, *, out: Any = None) -> Tensor:  # no
         raise ShapeMismatchError(f"masked_select: mask of shape {mask.shape} does not broadcast with shape "
                                  f"{x.shape}") from None
     # the mask as a Tensor index: an mg.compile replay selects with each call's mask
-    out = getitem(broadcast_to(x, shape) if shape != x.shape else x,
-                  broadcast_to(mask, shape) if shape != mask.shape else mask)
+    source = broadcast_to(x, shape) if shape != x.shape else x
+    out = getitem(source, broadcast_to(mask, shape) if shape != mask.shape else mask)
+    if out._node is not None:   # x's gradient in x's layout, as PyTorch's zeros_like(x) (C order: None, as GetItem's)
+        out._node.grad_order = _memory_format._stride_order(source.data)
     return respelled(out, x, "getitem", "MaskedSelectBackward0")   # PyTorch's node
 
 

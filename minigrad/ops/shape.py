@@ -462,13 +462,20 @@ class GetItem(Function):
         raise, as PyTorch's (which saves it), instead of sending the gradient to the rows it names now."""
         return (self.saved, self.index)
 
+    grad_order = None   # (masked_select) the dims in x's order of strides: its gradient laid out as x
+
     def backward(self, gy: Any) -> Any:
-        gx = self.xp.zeros(self.in_shape, dtype=gy.dtype)
         if self.saved:
+            if self.grad_order is None:
+                gx = self.xp.zeros(self.in_shape, dtype=gy.dtype)
+            else:   # PyTorch's masked_select_backward: zeros_like(x, preserve_format), then masked_scatter_
+                gx = _memory_format.new_in_order(self.xp, self.in_shape, gy.dtype, self.grad_order)
+                gx[...] = 0
             backend.scatter_add(self.xp, gx, self.saved[0], gy)
             if last_backward(self):   # the index arrays go with saved, as PyTorch's IndexBackward0 frees them
                 self.index = None
         else:
+            gx = self.xp.zeros(self.in_shape, dtype=gy.dtype)
             gx[self.index] = gy
         return gx
 
