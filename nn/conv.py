@@ -31,15 +31,24 @@ __all__ = ["AdaptiveAvgPool1d", "AdaptiveAvgPool2d", "AdaptiveMaxPool1d", "Adapt
 _PADDING_MODES = ("zeros", "reflect", "replicate", "circular")
 
 
-def check_channels(name: str, in_channels: Any, out_channels: Any, groups: Any) -> None:
-    """PyTorch's checks of a convolution's channel counts (plain or transposed): ints, groups ≥ 1 dividing both."""
-    size_arg(in_channels, name, "in_channels")
-    size_arg(out_channels, name, "out_channels")
-    if isinstance(groups, bool) or not isinstance(groups, (int, numpy.integer)) or groups < 1:
+def check_channels(name: str, in_channels: Any, out_channels: Any, groups: Any, transposed: bool = False) -> tuple:
+    """PyTorch's checks of a convolution's channel counts (plain or transposed): ints, groups ≥ 1 dividing both;
+    returned as ints. The channels are read as its weight's ``torch.empty`` sizes read them (a 0-d integer tensor
+    or array too; a bool only after the first dim: the output channels of a convolution, the input channels of a
+    transposed one); groups as an int (a non-integer is PyTorch's TypeError from its comparison)."""
+    for what, value in (("in_channels", in_channels), ("out_channels", out_channels)):
+        if not isinstance(value, (int, numpy.integer, numpy.ndarray, Tensor)):   # PyTorch's `% groups` first
+            raise TypeError(f"{name}: {what} must be a non-negative int, got {type(value).__name__} {value!r:.40}")
+    in_channels = size_arg(in_channels, name, "in_channels", position=0 if transposed else 1)
+    out_channels = size_arg(out_channels, name, "out_channels", position=1 if transposed else 0)
+    if isinstance(groups, bool) or not isinstance(groups, (int, numpy.integer)):
+        raise TypeError(f"{name}: groups must be a positive int, got {type(groups).__name__} {groups!r:.40}")
+    if groups < 1:
         raise ValueError(f"{name}: groups must be a positive int, got {groups!r}")
     if in_channels % groups or out_channels % groups:
         raise ValueError(f"{name}: in_channels ({in_channels}) and out_channels ({out_channels}) must be "
                          f"divisible by groups ({groups})")
+    return in_channels, out_channels
 
 
 class _ConvNd(Module):
@@ -50,7 +59,7 @@ class _ConvNd(Module):
                  device: Any = None, dtype: Any = None) -> None:
         super().__init__()
         name = type(self).__name__
-        check_channels(name, in_channels, out_channels, groups)
+        in_channels, out_channels = check_channels(name, in_channels, out_channels, groups)
         if padding_mode not in _PADDING_MODES:
             raise ValueError(f"{name}: padding_mode must be one of {', '.join(map(repr, _PADDING_MODES))}, but got "
                              f"padding_mode={padding_mode!r}")

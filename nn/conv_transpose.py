@@ -45,7 +45,7 @@ class _ConvTransposeNd(_ConvNd):
                  padding_mode: str = "zeros", device: Any = None, dtype: Any = None) -> None:
         Module.__init__(self)   # its own options: _ConvNd.__init__ takes the forward convolution's
         name = type(self).__name__
-        check_channels(name, in_channels, out_channels, groups)
+        in_channels, out_channels = check_channels(name, in_channels, out_channels, groups, transposed=True)
         if padding_mode != "zeros":
             raise ValueError(f'Only "zeros" padding mode is supported for {name}')
         if isinstance(padding, str):

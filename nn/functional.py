@@ -373,6 +373,9 @@ def embedding(input: Any, weight: Tensor, padding_idx: int | None = None,  # noq
         f"embedding: index {value} is out of range for an embedding of {num} rows "
         f"(indices must be in [0, {num - 1}])"), dtypes=("int64", "int32"))
     if padding_idx is not None:
+        if not isinstance(padding_idx, (int, numpy.integer, numpy.ndarray, Tensor)):   # PyTorch compares it with 0
+            raise TypeError(f"embedding: padding_idx must be an int, got {type(padding_idx).__name__} "   # first
+                            f"{padding_idx!r:.40}")
         padding_idx = _normalize_padding(int_arg(padding_idx, "embedding", "padding_idx", one_element=True), num,
                                          "embedding")   # (PyTorch's SymInt: tensor([1]) too)
     if max_norm is not None:

@@ -173,7 +173,8 @@ class BatchNorm1d(_BatchNorm):
                  track_running_stats: bool = True, device: Any = None, dtype: Any = None, *,
                  bias: bool = True) -> None:
         super().__init__()
-        num_features = size_arg(num_features, type(self).__name__, "num_features")   # 0 too, as PyTorch
+        # 0 too, as PyTorch; read as torch.empty's size (an __index__ object or a 0-d integer tensor too)
+        num_features = size_arg(num_features, type(self).__name__, "num_features", position=0)
         self.num_features, self.eps, self.momentum = num_features, eps, momentum
         self.affine, self.track_running_stats = bool(affine), bool(track_running_stats)
         self.use_bias = bool(bias) and self.affine   # PyTorch's keyword: without it, a scale and no shift

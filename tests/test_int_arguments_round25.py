@@ -10,7 +10,9 @@ TypeError); ``arange`` refuses ``tensor([3])``; a convolution or pool module's 0
 kernel is the TypeError of PyTorch's ``_ntuple`` (iteration over a 0-d array), a padding module's too (an
 ``__index__`` object is repeated there, not refused); a float ``new_tensor``/``tensor(dtype=)`` refuses None (NumPy
 made NaN); MultiheadAttention and the Transformer layers take NumPy ints and 0-d integer tensors as sizes; LBFGS a
-NumPy int max_iter/history_size; DataLoader's num_workers of another type is a TypeError."""
+NumPy int max_iter/history_size; DataLoader's num_workers of another type is a TypeError; a convolution's channels
+and a batch norm's num_features are read as ``torch.empty``'s sizes (a 0-d tensor or an ``__index__`` object
+works); F.embedding's padding_idx refuses an ``__index__``-only object (PyTorch compares it with 0 first)."""
 
 from __future__ import annotations
 
@@ -271,3 +273,31 @@ def test_lbfgs_steps_with_numpy_int_options() -> None:
         return loss
     opt.step(closure)
     assert float(p.detach().abs().max()) < 1e-3
+
+
+def _emb(lib: Any, padding_idx: Any) -> Any:
+    return _libs(lib)[1].embedding(lib.tensor([0, 1]), lib.ones(3, 2), padding_idx=padding_idx)
+
+
+LAYER_SIZES = {
+    "Conv1d(tensor(1), np.array(2), 1)": lambda lib: _libs(lib)[0].Conv1d(lib.tensor(1), np.array(2), 1).weight.shape,
+    "Conv1d(True, 2, 1)": lambda lib: _libs(lib)[0].Conv1d(True, 2, 1).weight.shape,
+    "Conv1d(1, True, 1)": lambda lib: _libs(lib)[0].Conv1d(1, True, 1),
+    "Conv1d(__index__, 2, 1)": lambda lib: _libs(lib)[0].Conv1d(_Index(), 2, 1),
+    "Conv1d(2, 2, 1, groups=__index__)": lambda lib: _libs(lib)[0].Conv1d(2, 2, 1, groups=_Index()),
+    "ConvTranspose1d(np.array(2), tensor(1), 1)": lambda lib: _libs(lib)[0].ConvTranspose1d(
+        np.array(2), lib.tensor(1), 1).weight.shape,
+    "BatchNorm1d(__index__)": lambda lib: _libs(lib)[0].BatchNorm1d(_Index()).weight.shape,
+    "BatchNorm1d(tensor(2))": lambda lib: _libs(lib)[0].BatchNorm1d(lib.tensor(2)).weight.shape,
+    "BatchNorm1d(np.array(2))": lambda lib: _libs(lib)[0].BatchNorm1d(np.array(2)).running_mean.shape,
+    "BatchNorm1d(True)": lambda lib: _libs(lib)[0].BatchNorm1d(True),
+    "embedding(padding_idx=__index__)": lambda lib: _emb(lib, _Index()),
+    "embedding(padding_idx=np.array(1))": lambda lib: _emb(lib, np.array(1)),
+    "embedding(padding_idx=tensor([1]))": lambda lib: _emb(lib, lib.tensor([1])),
+    "embedding(padding_idx=True)": lambda lib: _emb(lib, True),
+}
+
+
+@pytest.mark.parametrize("name", LAYER_SIZES)
+def test_layer_sizes_as_torch_empty_reads_them(name: str) -> None:
+    _assert_same_outcome(LAYER_SIZES[name])
