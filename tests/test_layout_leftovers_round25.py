@@ -268,3 +268,27 @@ def test_masked_select_gradient_in_the_input_layout(layout: str) -> None:
         got[lib] = gx.detach().numpy().copy(), gx.stride()
     np.testing.assert_array_equal(got[mg][0], got[torch][0])
     assert got[mg][1] == got[torch][1]
+
+
+@pytest.mark.parametrize("create_graph", [False, True])
+@pytest.mark.parametrize("layout", ["transposed", "permuted", "sliced", "channels-last"])
+def test_take_gradient_in_the_input_layout(layout: str, create_graph: bool) -> None:
+    """PyTorch's take_backward puts the gradient into zeros_like(x): x's layout; ours came back C order through the
+    flattening reshape (32 of 96 index-sweep cases). x is now read in its memory's order with the indices moved
+    to match; values unchanged, repeated and negative indices included (a size-1 dim's stride may differ)."""
+    views = {"transposed": lambda t: t[0].t(), "permuted": lambda t: t.permute(2, 0, 1),
+             "sliced": lambda t: t.permute(2, 1, 0)[::2], "channels-last": lambda t: t[None].permute(0, 3, 1, 2)}
+    got = {}
+    for lib in (torch, mg):
+        rng = np.random.default_rng(8)
+        base = lib.tensor(rng.standard_normal((2, 3, 4)), requires_grad=True)
+        x = views[layout](base)
+        index = lib.tensor([[0, -1, 5], [5, 2, 0]])
+        out = lib.take(x, index)
+        (gx, gbase) = lib.autograd.grad(out, (x, base), lib.tensor(rng.random((2, 3))), create_graph=create_graph)
+        got[lib] = out.detach().numpy().copy(), gx.detach().numpy().copy(), _strides(gx), _strides(gbase)
+    for ours, theirs in zip(got[mg], got[torch]):
+        if isinstance(ours, tuple):
+            assert ours == theirs
+        else:
+            np.testing.assert_array_equal(ours, theirs)

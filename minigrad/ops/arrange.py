@@ -15,6 +15,7 @@ import math
 from typing import Any, Sequence
 
 from .. import backend
+from .. import memory_formats as _memory_format
 from ..autograd import AxisError, Function
 from ..memory_formats import contiguous_format
 from ..outputs import write_out
@@ -316,13 +317,29 @@ def take(input: Tensor, index: Any, *, out: Any = None) -> Tensor:  # noqa: A002
     if data.dtype != "int64":   # PyTorch's take reads int64 only (a uint8 index would be read as a mask here)
         raise IndexArgumentError(f"take(): expected a long (int64) tensor for index, got dtype {data.dtype}")
     check_index_range(data, x.numel(), "take", f"a tensor of shape {x.shape} read as 1-D", negative=True)
-    flat = reshape(x, -1)
+    # x read in its memory's order (a view where x is dense), the indices moved to match: x's gradient then comes
+    # back in x's layout, as PyTorch's take_backward (zeros_like(x), then put_)
+    order = _memory_format._stride_order(x.data) if x.numel() else None
+    flat = reshape(x, -1) if order is None else reshape(permute(x, order), -1)
     # a Tensor index stays one, so an mg.compile replay reads each call's indices; C order, as PyTorch's take
     # allocates its result (an advanced index would follow a transposed index's layout)
     if isinstance(index, Tensor):
-        return getitem(flat, index if index.is_contiguous() else index.contiguous())
+        index = index if index.is_contiguous() else index.contiguous()
+        return getitem(flat, index if order is None else _in_order(index, x.shape, order))
     data = backend.to_device(data, x.device)
-    return getitem(flat, data if data.flags.c_contiguous else data.copy())
+    data = data if data.flags.c_contiguous else data.copy()
+    return getitem(flat, data if order is None else _in_order(data, x.shape, order))
+
+
+def _in_order(index: Any, shape: tuple, order: tuple) -> Any:
+    """Positions in C order of ``shape`` (negative ones from the end; a Tensor or an array) as positions in the
+    array of ``shape`` permuted to ``order`` and flattened."""
+    index = index % math.prod(shape)
+    position = 0
+    for k, dim in enumerate(order):
+        position = position + index // math.prod(shape[dim + 1:]) % shape[dim] * math.prod(
+            shape[d] for d in order[k + 1:])
+    return position
 
 
 def take_along_dim(input: Tensor, indices: Any, dim: int | None = None, *, axis: Any = NOT_GIVEN) -> Tensor:  # noqa: A002
