@@ -307,25 +307,28 @@ def _numpy_split_points(indices_or_sections: Any, size: int, a: int) -> list:
 
 def _torch_split_points(split_size_or_sections: Any, size: int, a: int) -> list:
     """torch.split's meaning: an int is the size of each part (the last may be smaller), a list the sizes."""
-    # PyTorch's Tensor.split takes int(t) of a one-element tensor (tensor(2.7) is 2, tensor(True) 1); more are sizes
-    if isinstance(split_size_or_sections, Tensor):
-        try:
-            split_size_or_sections = int(split_size_or_sections)
-        except ValueError:
-            pass
-    if not isinstance(split_size_or_sections, (int, tuple, list)) or isinstance(split_size_or_sections, bool):
-        # PyTorch's Tensor.split tests isinstance(split_size, int) and reads anything else as a list of sizes: a
-        # NumPy int, a 0-d array or an __index__ object is split_with_sizes' TypeError there (NumPy's axis= takes it)
-        raise TypeError(f"split(): split_size_or_sections must be an int or a list of ints, got "
-                        f"{type(split_size_or_sections).__name__} {split_size_or_sections!r:.40} (as PyTorch's; "
-                        f"pass int(...))")
-    if isinstance(split_size_or_sections, int):
-        step = split_size_or_sections
-        if step < 0 or step == 0 and size:
-            raise ShapeMismatchError(f"split: split_size must be positive (0 only for an empty dim), got {step} "
-                                     f"for dim {a} of size {size}")
-        return list(range(step, size, step)) if step else []
-    sizes = int_tuple(split_size_or_sections, "split", "split_size_or_sections")
+    step = split_size_or_sections
+    if type(step) is not list:   # (a list of sizes, a GRU's, and an int take the fewest tests)
+        if type(step) is not int:
+            if isinstance(step, Tensor):   # PyTorch's Tensor.split takes int(t) of a one-element tensor (tensor(2.7)
+                try:                       # is 2, tensor(True) 1); more are sizes
+                    step = int(step)
+                except ValueError:
+                    pass
+            elif not isinstance(step, tuple):
+                if not isinstance(step, int) or isinstance(step, bool):
+                    # PyTorch's Tensor.split tests isinstance(split_size, int) and reads anything else as a list of
+                    # sizes: a NumPy int, a 0-d array or an __index__ object is split_with_sizes' TypeError there
+                    # (NumPy's axis= takes it)
+                    raise TypeError(f"split(): split_size_or_sections must be an int or a list of ints, got "
+                                    f"{type(step).__name__} {step!r:.40} (as PyTorch's; pass int(...))")
+                step = int(step)
+        if type(step) is int:
+            if step < 0 or step == 0 and size:
+                raise ShapeMismatchError(f"split: split_size must be positive (0 only for an empty dim), got {step} "
+                                         f"for dim {a} of size {size}")
+            return list(range(step, size, step)) if step else []
+    sizes = int_tuple(step, "split", "split_size_or_sections")
     if any(s < 0 for s in sizes) or sum(sizes) != size:
         raise ShapeMismatchError(f"split: sizes {list(sizes)} must be non-negative and sum exactly to the size {size} "
                                  f"of dim {a} (for NumPy's split points pass axis=)")
@@ -334,7 +337,6 @@ def _torch_split_points(split_size_or_sections: Any, size: int, a: int) -> list:
         total += s
         points.append(total)
     return points
-
 
 
 def split(tensor: Tensor, split_size_or_sections: Any = NOT_GIVEN, dim: int | None = None, *, axis: int | None = None,
