@@ -1059,8 +1059,9 @@ def _propagate_in_order(root: Tensor, grad: Any, retain_graph: bool, owned: set 
             node = waiting.pop(heappop(ready))
     except BaseException:   # PyTorch has added into each leaf whose every consumer ran before the error: so do we
         if finished is not None:
-            unrun = [n for n in count_consumers(root_node) if n.seq <= node.seq] if node is not root_node \
-                else list(count_consumers(root_node))   # (a _Roots node's seq is 0)
+            # (a _Roots node's seq is 0: it ran first, and its edges to leaves given as roots have sent theirs)
+            unrun = [n for n in count_consumers(root_node) if n.seq <= node.seq and n is not root_node] \
+                if node is not root_node else list(count_consumers(root_node))
             finished.update(_finished_leaves(leaves, unrun, {}, node))
         raise
     return leaves
