@@ -363,3 +363,11 @@ def test_conv_batchnorm_amsgrad_onecycle_float32_stays_within_a_few_ulps_of_torc
     habits = dict(set_to_none=False, accumulate=True, resume=3, clip_norm=dict(max_norm=0.5), eval_loss=True)
     _run(functools.partial(_conv_bn, dtype="float32"), _image_loss, _images(6, nan_at=5), 6, habits, tmp_path,
          rtol=1e-5)
+
+
+def test_a_skipped_nan_batch_still_poisons_batchnorm_running_stats_as_in_torch(tmp_path: Any) -> None:
+    # skipping the step (loss not finite) does not undo the train-mode forward: the running mean/var took the NaN
+    # batch, so every later eval-mode loss is NaN and skipped too, in PyTorch as here
+    habits = dict(set_to_none=True, eval_train=True)
+    records = _run(_conv_bn, _image_loss, _images(6, nan_at=2), 6, habits, tmp_path)
+    assert [i for i, record in enumerate(records) if record.get("skipped")] == [2, 3, 5]
