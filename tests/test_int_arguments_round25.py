@@ -12,7 +12,12 @@ kernel is the TypeError of PyTorch's ``_ntuple`` (iteration over a 0-d array), a
 made NaN); MultiheadAttention and the Transformer layers take NumPy ints and 0-d integer tensors as sizes; LBFGS a
 NumPy int max_iter/history_size; DataLoader's num_workers of another type is a TypeError; a convolution's channels
 and a batch norm's num_features are read as ``torch.empty``'s sizes (a 0-d tensor or an ``__index__`` object
-works); F.embedding's padding_idx refuses an ``__index__``-only object (PyTorch compares it with 0 first)."""
+works); F.embedding's padding_idx refuses an ``__index__``-only object (PyTorch compares it with 0 first).
+
+Round 25's tables against torch 2.13 (slot x value cells whose outcome differs): round 24's 1,692-cell table 66 -> 42
+(its formatting artefacts aside), its 480-cell slot table 14 -> 1, the new 1,764-cell table of module constructors,
+optimizers, DataLoader, constructors, ``new_*`` and shape ops 301 -> 203 (most left: PyTorch's Python modules and
+schedulers store a float, None or tensor unchecked where we refuse it, and number slots given NumPy arrays)."""
 
 from __future__ import annotations
 
