@@ -170,7 +170,7 @@ class LayerNorm(mg.Function):
     The mean is taken of x - x₀ (x₀ the slice's first entry; :func:`_centered` says why), and the variance of the
     centred slice (two passes). Backward, PyTorch's: with ĝ = g · weight, dx = rstd · (ĝ - mean(ĝ) - x̂ ·
     mean(ĝ · x̂)), dweight = Σ g · x̂, dbias = Σ g (sums over the leading dims); the node keeps x, the shifted
-    mean, rstd and weight, as PyTorch's keeps x, mean, rstd and weight (x̂ is computed again). Its
+    mean, rstd, weight and bias, as PyTorch's keeps x, mean, rstd, weight and bias (x̂ is computed again). Its
     ``create_graph=True`` rule is minigrad/higher_order_rules.py's ``_layer_norm``."""
 
     name = "native_layer_norm"
@@ -196,7 +196,9 @@ class LayerNorm(mg.Function):
             centered *= weight.reshape(-1)
         if self.has_bias:
             centered += affine[-1].reshape(-1)
-        self.saved, self.bias_dtype = (x, shift, rstd, weight), affine[-1].dtype if self.has_bias else None
+        # the bias too, as PyTorch's node keeps it (an in-place change of it before the backward is refused)
+        bias = affine[-1] if self.has_bias else None
+        self.saved, self.bias_dtype = (x, shift, rstd, weight, bias), None if bias is None else bias.dtype
         return out.astype(x.dtype) if wide else out
 
     def _rows(self, x: Any) -> Any:
@@ -205,7 +207,7 @@ class LayerNorm(mg.Function):
         return x.reshape(math.prod(x.shape[:x.ndim - self.dims]), size)
 
     def backward(self, gy: Any) -> tuple:
-        x, shift, rstd, weight = self.saved
+        x, shift, rstd, weight, _ = self.saved
         xp, rows = self.xp, self._rows(x)
         wide = x.dtype == numpy.float16
         g = self._rows(gy).astype(numpy.float32) if wide else self._rows(gy)
