@@ -15,7 +15,7 @@ and a batch norm's num_features are read as ``torch.empty``'s sizes (a 0-d tenso
 works); F.embedding's padding_idx refuses an ``__index__``-only object (PyTorch compares it with 0 first).
 
 Round 25's tables against torch 2.13 (slot x value cells whose outcome differs): round 24's 1,692-cell table 66 -> 42
-(its formatting artefacts aside), its 480-cell slot table 14 -> 1, the new 1,764-cell table of module constructors,
+(its formatting artefacts aside), its 480-cell slot table 14 -> 0, the new 1,764-cell table of module constructors,
 optimizers, DataLoader, constructors, ``new_*`` and shape ops 301 -> 203 (most left: PyTorch's Python modules and
 schedulers store a float, None or tensor unchecked where we refuse it, and number slots given NumPy arrays)."""
 
@@ -300,6 +300,13 @@ LAYER_SIZES = {
     "embedding(padding_idx=np.array(1))": lambda lib: _emb(lib, np.array(1)),
     "embedding(padding_idx=tensor([1]))": lambda lib: _emb(lib, lib.tensor([1])),
     "embedding(padding_idx=True)": lambda lib: _emb(lib, True),
+    # fake_quantize: PyTorch's overloads take two numbers (a 0-d tensor is one) or two tensors, not a mix
+    "fake_quantize(x, 0.1, tensor([0]))": lambda lib: lib.fake_quantize_per_tensor_affine(
+        lib.linspace(-1, 1, 7), 0.1, lib.tensor([0]), 0, 255),
+    "fake_quantize(x, 0.1, tensor(3.0))": lambda lib: lib.fake_quantize_per_tensor_affine(
+        lib.linspace(-1, 1, 7), 0.1, lib.tensor(3.0), 0, 255),
+    "fake_quantize(x, tensor(0.1), 3)": lambda lib: lib.fake_quantize_per_tensor_affine(
+        lib.linspace(-1, 1, 7), lib.tensor(0.1), 3, 0, 255),
 }
 
 

@@ -105,6 +105,12 @@ def fake_quantize_per_tensor_affine(input: Tensor, scale: Any, zero_point: Any, 
     quant_min, quant_max = _checked_range(quant_min, quant_max, op)
     _not_differentiable({"scale": scale, "zero_point": zero_point}, op)
     xp = backend.array_module(x.data)
+    if isinstance(scale, Tensor) != isinstance(zero_point, Tensor):   # PyTorch's number overload: a 0-d tensor
+        for what, value in (("scale", scale), ("zero_point", zero_point)):   # is a number there, one with dims
+            if isinstance(value, Tensor) and value.ndim:                     # its TypeError (no overload mixes them)
+                raise TypeError(f"{op}: {what} must be a number, or scale and zero_point both tensors (got a tensor "
+                                f"of shape {tuple(value.shape)} beside a number, as PyTorch refuses)")
+        scale, zero_point = (v.item() if isinstance(v, Tensor) else v for v in (scale, zero_point))
     if isinstance(scale, Tensor) or isinstance(zero_point, Tensor):
         qparams = []
         for what, value in (("scale", scale), ("zero_point", zero_point)):
