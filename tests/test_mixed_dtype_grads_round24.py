@@ -12,9 +12,9 @@ PyTorch's; none now. Also fixed: a float16 target that mse/l1/smooth_l1/huber lo
 first, so each element is rounded before the sum: 1 float16 step off), and mg.compile of a float16 array times a
 Python number (the second replay raised). Left: addcdiv's tensor1 gradient, which PyTorch computes as
 ``value / tensor2`` in tensor2's (float16) dtype (up to 2,400 float32 steps off); a float32 value that needs grad
-meeting an uncast float64 or int64 one on a cache hit before any dtype change was seen (engine._dtype_gate: the
-float32 ops before it get float64 gradients); create_graph rules that round float16 at each op (tanh: the
-first-order kernel rounds once).
+meeting an uncast float64 or int64 one on a cache hit before any dtype change was seen (the float32 ops before it
+got float64 gradients: fixed in round 25, tests/autograd/test_mixed_dtype_hits_round25.py); create_graph rules
+that round float16 at each op (tanh: the first-order kernel rounds once).
 """
 
 from __future__ import annotations
@@ -289,7 +289,8 @@ def test_a_broadcast_float16_target_is_expanded_first(loss: str, shape: tuple) -
 
 
 def test_programs_of_one_dtype_each_leave_the_gate_off(monkeypatch: pytest.MonkeyPatch) -> None:
-    """A float32 program and a float64 one in the same process pay nothing (the shape cache's hit stays one test);
+    """A float32 program and a float64 one in the same process pay nothing (the shape cache's hit stays one test;
+    the float64 one's outputs miss once float32 ones were recorded: tests/autograd/test_mixed_dtype_hits_round25.py);
     a float16 tensor made to require grad, a module cast to float16, or a cast of a tensor that needs grad turns the
     gate on for the ops that follow."""
     monkeypatch.setattr(engine._COMPLEX, "live", False)   # as in a process that never recorded complex graphs

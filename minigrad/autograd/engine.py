@@ -252,7 +252,8 @@ class Function:
                 meta = _meta_cache.get(out.shape)   # keyed by shape, checked for dtype: cheaper to hash
                 # a miss: new shapes, and complex values (the gates); an input that needs grad in another dtype
                 # than the output (abs of a complex, a float16 times a float32), looked for only once complex or
-                # mixed-dtype graphs have been recorded in this process (_PLAIN)
+                # mixed-dtype graphs have been recorded in this process (_PLAIN; until then only the lowest floating
+                # dtype recorded is cached: _note_float_dtypes)
                 self.out_meta = meta if meta is not None and meta[0][1] is out.dtype \
                     and (_PLAIN or _plain_inputs(arrays, needs_grad, out.dtype)) else _shared_meta((out,), self, arrays)
             result = _new_tensor(Tensor)   # Tensor._make, inline: this runs once per op
@@ -455,25 +456,40 @@ def _shared_meta(outs: Sequence[Any], node: Function | None = None, arrays: Sequ
     cycle collector, which otherwise runs noticeably more often.
 
     Recording ``node`` (its input ``arrays``) comes here on a cache miss, which is also where the gates run: a
-    complex meta is never cached and, once complex values require grad or float16 values or mixed dtypes were
-    recorded anywhere in the process, a cache hit with an input that needs grad in another dtype than the
+    complex meta is never cached; until complex values require grad or float16 values or mixed dtypes were
+    recorded anywhere in the process, floating metas are cached for the lowest floating dtype recorded only
+    (:func:`_note_float_dtypes`), and after, a cache hit with an input that needs grad in another dtype than the
     output is a miss too (:func:`_plain_inputs`), so every recorded op with a complex value or mixed dtypes
     passes here and programs of one real dtype pay nothing on the cache's fast path (see :func:`_complex_gate`,
     :func:`_dtype_gate`).
     """
     if node is not None:
         if node.gated_inside:   # split, unbind (outputs in their input's dtype), a compiled call
-            if _COMPLEX.live or outs and outs[0].dtype.kind == "c":   # (a compiled call may return none)
-                _complex_gate(node, arrays, outs)
+            # (a compiled call may return none; its outputs' dtypes were noted when its ops were captured)
+            if outs and (outs[0].dtype is not _PLAIN_FLOAT or _COMPLEX.live):
+                if _PLAIN:
+                    _note_float_dtypes(outs[:1])
+                if _COMPLEX.live or outs[0].dtype.kind == "c":
+                    _complex_gate(node, arrays, outs)
         else:
+            if _PLAIN:
+                _note_float_dtypes(outs)
             if _COMPLEX.live or any([y.dtype.kind == "c" for y in outs]):
                 _complex_gate(node, arrays, outs)
             _dtype_gate(node, arrays, outs)
     if len(outs) != 1:
         return tuple([(y.shape, y.dtype) for y in outs])
     shape = outs[0].shape
-    if outs[0].dtype.kind == "c":
-        return ((shape, outs[0].dtype),)
+    dtype = outs[0].dtype
+    if dtype.kind == "c":
+        return ((shape, dtype),)
+    if _PLAIN and dtype is not _PLAIN_FLOAT and dtype.kind == "f":   # not cached: a hit would skip the gates
+        meta = _HIGHER_METAS.get(shape)
+        if meta is None or meta[0][1] is not dtype:
+            if len(_HIGHER_METAS) > 10_000:
+                _HIGHER_METAS.clear()
+            meta = _HIGHER_METAS[shape] = ((shape, dtype),)
+        return meta
     if len(_meta_cache) > 10_000:
         _meta_cache.clear()
     meta = _meta_cache[shape] = ((shape, outs[0].dtype),)   # by shape: Function.__call__ checks the dtype
@@ -614,6 +630,34 @@ def dtype_graphs_begin() -> None:
 
 FLOAT16_GRAD_BEGINS.append(dtype_graphs_begin)
 
+# while no gate is on (_PLAIN): the lowest floating dtype among recorded outputs (None: none yet), the one dtype
+# of floating outputs the shape cache holds; the metas of the others (:data:`_HIGHER_METAS`). See _note_float_dtypes
+_PLAIN_FLOAT: Any = None
+_HIGHER_METAS: dict = {}
+
+
+def _note_float_dtypes(outs: Sequence[Any]) -> None:
+    """Keep :data:`_PLAIN_FLOAT` the lowest floating dtype among the outputs recorded while no gate is on (on a miss
+    of the shape cache); a lower one than before empties the cache, which holds only that dtype's floating metas.
+
+    A cache hit while :data:`_PLAIN` is checked for the output's dtype only. An op whose input that needs grad has
+    another dtype than its output (a float32 ``h`` times a float64 ``k`` or a float64 NumPy array, an int64
+    tensor: NumPy's promotion to float64) must still miss, so that its gate runs: its output is float64 and every
+    float64 output misses once float32 ones were recorded. That is enough: a non-leaf input's dtype is that of a
+    recorded output, so not lower than ``_PLAIN_FLOAT``, and an op whose output is in a lower dtype than an input
+    that needs grad is a cast (``AsType``, which turns the gate on); a leaf's gradient is cast where it
+    accumulates. A program of one dtype, or a float64 program then a float32 one, pays nothing on its hits; float64
+    ops in a process that recorded float32 ones pay a miss each until the gate is on (float16 values turn it on).
+    """
+    global _PLAIN_FLOAT
+    for y in outs:
+        dtype = y.dtype
+        if dtype.kind == "f" and dtype is not _PLAIN_FLOAT and dtype.itemsize >= 4 \
+                and (_PLAIN_FLOAT is None or dtype.itemsize < _PLAIN_FLOAT.itemsize):
+            if _PLAIN_FLOAT is not None:
+                _meta_cache.clear()   # its metas of the dtype before: their hits would now need a look at the inputs
+            _PLAIN_FLOAT = dtype
+
 
 def _dtype_gate(node: Function, arrays: Sequence[Any], outs: Sequence[Any]) -> None:
     """PyTorch's engine casts the gradient each node sends to an input into that input's dtype (``validate_outputs``)
@@ -627,10 +671,9 @@ def _dtype_gate(node: Function, arrays: Sequence[Any], outs: Sequence[Any]) -> N
     dtype. The first one with float16 values or mixed dtypes, a float16 tensor made to require grad
     (``Tensor.requires_grad_``, ``Module.half()``) and a cast of a tensor that needs grad to another floating dtype
     (``AsType``) make every later recorded op come here where its dtypes differ (:func:`dtype_graphs_begin`). A
-    float16 tensor that needs grad is thus always seen before it meets another dtype. Not seen until an op misses
-    the cache: a float32 tensor that needs grad meeting float64 values it was not cast to (a float64 constant or
-    leaf, an int64 tensor: NumPy's promotion); such ops back-propagate float64 gradients into the float32 ops
-    before them (more precise than PyTorch's float32, never another dtype at a leaf)."""
+    float16 tensor that needs grad is thus always seen before it meets another dtype; before that, an op whose
+    output is in a higher floating dtype than the lowest recorded (a float32 value that needs grad meeting float64
+    values it was not cast to) always comes here (:func:`_note_float_dtypes`)."""
     floats = [y.dtype for y in outs if y.dtype.kind in "fc"]
     if not floats:   # integer or bool outputs: no gradient flows back through them
         return
