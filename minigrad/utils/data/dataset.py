@@ -7,6 +7,7 @@ from __future__ import annotations
 import bisect
 import itertools
 import math
+import warnings
 from collections.abc import Sequence
 from typing import Any, Generic, Iterable, Iterator, TypeVar
 
@@ -207,7 +208,9 @@ def random_split(dataset: Any, lengths: Sequence[float], generator: Any = None) 
     generator, so ``mg.manual_seed`` makes it repeatable.
     """
     n = len(dataset)
-    lengths = [x.item() if isinstance(x, mg.Tensor) and x.ndim == 0 else x for x in lengths]   # as PyTorch's sums
+    # a 0-d Tensor as a NumPy scalar of its dtype: PyTorch's sums and n * fraction run in the tensor's dtype
+    # (10 * float32(0.7) is 7.0 there, 6.99999988 in float64)
+    lengths = [x.numpy()[()] if isinstance(x, mg.Tensor) and x.ndim == 0 else x for x in lengths]
     if lengths and all(isinstance(x, (int, float, numpy.number)) and not isinstance(x, bool) for x in lengths) \
             and math.isclose(sum(lengths), 1) and sum(lengths) <= 1:   # fractions, as PyTorch reads them
         for i, fraction in enumerate(lengths):
@@ -216,6 +219,10 @@ def random_split(dataset: Any, lengths: Sequence[float], generator: Any = None) 
         counts = [int(math.floor(n * fraction)) for fraction in lengths]
         for i in range(n - sum(counts)):
             counts[i % len(counts)] += 1
+        for i, count in enumerate(counts):
+            if not count:   # PyTorch's warning
+                warnings.warn(f"Length of split at index {i} is 0. This might result in an empty dataset.",
+                              UserWarning, stacklevel=2)
         lengths = counts
     if any(isinstance(x, (float, numpy.floating)) for x in lengths):   # PyTorch's randperm(float) TypeError
         raise _TypeValueError(f"random_split: lengths {lengths} are neither counts (ints) nor fractions summing "
