@@ -988,7 +988,8 @@ def _group_norm(node: Function, g: Tensor) -> tuple:
     ĝ = g · weight, dx = rstd · (ĝ - mean(ĝ) - x̂ · mean(ĝ · x̂)), dweight = Σ g · x̂, dbias = Σ g (over N and S)."""
     x_array, weight = node.saved[0], node.saved[3]
     n, c = x_array.shape[:2]
-    grouped, channels = (n, node.groups, -1), (n, c, -1)
+    spatial = math.prod(x_array.shape[2:])   # (not -1: an empty x, N = 0 or a 0 in S, has no size to infer)
+    grouped, channels = (n, node.groups, c // node.groups * spatial), (n, c, spatial)
     x = Reshape(grouped)(_input(node, 0, x_array))
     centered = Sub()(x, Mean((2,), True)(x))
     rstd = Div()(1, Sqrt()(Add()(Mean((2,), True)(Mul()(centered, centered)), node.eps)))

@@ -133,7 +133,8 @@ def _normalize_rows(xp: Any, rows: Any, eps: float, out: Any) -> tuple:
     variance + eps), both (slices, 1). An empty row has NaN statistics, quietly."""
     with mg.errstate(xp, invalid="ignore", divide="ignore"):
         xp.subtract(rows, rows[:, :1], out=out)   # x - x₀: exact for a constant row, a common offset cancels
-        shift = out.mean(axis=1, keepdims=True)
+        # (an empty row's mean: 0 / 0, NaN, quietly; NumPy's mean would warn "Mean of empty slice")
+        shift = out.mean(axis=1, keepdims=True) if rows.shape[1] else out.sum(axis=1, keepdims=True) / 0
         out -= shift
         rstd = 1 / xp.sqrt(xp.einsum("ij,ij->i", out, out)[:, None] / rows.shape[1] + eps)
     out *= rstd
@@ -153,9 +154,11 @@ def _rows_input_gradient(xp: Any, scaled: Any, normalized: Any, rstd: Any) -> An
     gradient times the weight), x̂ = ``normalized``, written over ``normalized`` (one large array fewer)."""
     count = normalized.shape[1]
     gx = normalized
+    if not count:   # empty rows: an empty gradient (0 / 0 would warn)
+        return gx
     gx *= (-xp.einsum("ij,ij->i", scaled, normalized) / count)[:, None]
     gx += scaled
-    gx -= scaled.mean(axis=1, keepdims=True) if count else 0
+    gx -= scaled.mean(axis=1, keepdims=True)
     gx *= rstd
     return gx
 
