@@ -60,6 +60,7 @@ from .hooks import (
 from .ops.elementwise import (
     Abs,
     Add,
+    AddCDiv,
     AddCMul,
     Clip,
     Cos,
@@ -582,6 +583,19 @@ def _addcmul(node: Function, g: Tensor) -> tuple:   # a + b * c as one op
     return (sum_to(g, node.shape_a) if node.edges[0] is not None else None,
             sum_to(Mul()(product, _input(node, 2, c)), shape_b) if node.edges[1] is not None else None,
             sum_to(Mul()(product, _input(node, 1, b)), shape_c) if node.edges[2] is not None else None)
+
+
+@rule(AddCDiv)
+def _addcdiv(node: Function, g: Tensor) -> tuple:   # a + value * b / c as one op, PyTorch's formulas
+    b, c = node.saved
+    shape_b, shape_c = node.shapes if node.shapes is not None else (tuple(g.shape),) * 2
+    c_t = _input(node, 2, c)
+    gb = sum_to(Mul()(g, Div()(node.value, c_t)), shape_b) if node.edges[1] is not None else None
+    gc = None
+    if node.edges[2] is not None:
+        scaled = Mul()(_input(node, 1, b), node.value)
+        gc = sum_to(Mul()(Neg()(g), Div()(scaled, Mul()(c_t, c_t))), shape_c)
+    return sum_to(g, node.shape_a) if node.edges[0] is not None else None, gb, gc
 
 
 @rule(Mul)

@@ -11,7 +11,8 @@ The differential fuzz behind it (/tmp/h24_mixed/fuzz.py: 29 ops, 6 dtype pairs o
 PyTorch's; none now. Also fixed: a float16 target that mse/l1/smooth_l1/huber loss broadcasts (PyTorch expands it
 first, so each element is rounded before the sum: 1 float16 step off), and mg.compile of a float16 array times a
 Python number (the second replay raised). Left: addcdiv's tensor1 gradient, which PyTorch computes as
-``value / tensor2`` in tensor2's (float16) dtype (up to 2,400 float32 steps off); a float32 value that needs grad
+``value / tensor2`` in tensor2's (float16) dtype (up to 2,400 float32 steps off; fixed in round 25: one op with
+PyTorch's formulas, tests/autograd/test_mixed_dtype_hits_round25.py); a float32 value that needs grad
 meeting an uncast float64 or int64 one on a cache hit before any dtype change was seen (the float32 ops before it
 got float64 gradients: fixed in round 25, tests/autograd/test_mixed_dtype_hits_round25.py); create_graph rules
 that round float16 at each op (tanh: the first-order kernel rounds once).

@@ -277,6 +277,60 @@ class AddCMul(Function):
         return (b if self.needs_grad[2] else None, c if self.needs_grad[1] else None)
 
 
+_FLOAT16_ = numpy.dtype(numpy.float16)
+
+
+class AddCDiv(Function):
+    """``a + value * b / c`` as one op (torch.addcdiv: AddcdivBackward0), on ``a``, ``b`` and ``c`` in their common
+    dtype; ``dtypes``: the gradient's, ``b``'s and ``c``'s own dtypes (float16 where PyTorch's float16 kernel ran
+    in float32 for all three). The value: ``(value * b) / c + a``, rounded at each step, as the composite was and
+    PyTorch's kernel is. The gradients as PyTorch's formulas compute them, each step in its operands' own dtypes:
+    b's ``g * (value / c)``, c's ``-g * ((value * b) / (c * c))`` (``value / c`` and ``c * c`` rounded in c's
+    dtype: a float16 ``c`` beside float32 tensors rounds them to float16, and ``c * c`` overflows past 255.9)."""
+
+    complex_grad = "holomorphic"   # complex values: see autograd.engine._complex_gate
+
+    name = "addcdiv"
+
+    def __init__(self, value: Any, dtypes: tuple) -> None:
+        self.value, self.dtypes = value, dtypes
+
+    def forward(self, a: Any, b: Any, c: Any) -> Any:
+        self.saved = (b, c)
+        q = (b if self.value == 1 else b * self.value) / c
+        self.shapes = _broadcast_shapes(b, c, q)
+        y = a + q
+        self.shape_a = _shape(a)
+        if y.ndim and not (a.flags.c_contiguous and b.flags.c_contiguous and c.flags.c_contiguous):
+            y = lay_out_as_torch(self.xp, y, [strides_over(v, y.shape) for v in (a, b, c)])   # PyTorch's layout
+        return y
+
+    def backward(self, gy: Any) -> tuple:
+        b, c = self.saved
+        needs_grad = self.needs_grad
+        out, dtype_b, dtype_c = self.dtypes
+        if gy.dtype.kind == "c":   # complex: in the common dtype (a real c's own dtype has no complex value / c)
+            out, dtype_b, dtype_c = (gy.dtype,) * 3
+        g = gy.astype(out, copy=False)   # (exact: gy is in out's dtype, or float16 values in float32)
+        c = c.astype(dtype_c, copy=False)
+        shape_b, shape_c = self.shapes if self.shapes is not None else (gy.shape, gy.shape)
+        gb = gc = None
+        if needs_grad[1]:
+            gb = sum_to(g * (c.dtype.type(self.value) / c), shape_b).astype(gy.dtype, copy=False)
+        if needs_grad[2]:
+            b = b.astype(dtype_b, copy=False)
+            if b.dtype is _FLOAT16_:   # PyTorch's float16 product with a number: in float32, rounded once
+                scaled = (b.astype(numpy.float32) * numpy.float32(self.value)).astype(_FLOAT16_)
+            else:
+                scaled = b * self.value
+            gc = sum_to(-g * (scaled / (c * c)), shape_c).astype(gy.dtype, copy=False)
+        return sum_to(gy, self.shape_a) if needs_grad[0] else None, gb, gc
+
+    def kept_for_backward(self) -> tuple:
+        b, c = self.saved   # b's gradient reads c; c's reads b and c
+        return (b if self.needs_grad[2] else None, c if self.needs_grad[1] or self.needs_grad[2] else None)
+
+
 class Div(Function):
     complex_grad = "holomorphic"   # complex values: see autograd.engine._complex_gate
 

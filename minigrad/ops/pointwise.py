@@ -569,13 +569,20 @@ def addcdiv(input: Tensor, tensor1: Any, tensor2: Any, *deprecated: Any, value: 
         raise ArgumentTypeError("addcdiv: integer division with addcdiv is not supported (as in PyTorch); "
                                 "use x + value * tensor1 / tensor2")
     if _all_float16(input, tensor1, tensor2):   # PyTorch's float16 kernel: in float32, rounded once
-        return addcdiv(input.float(), tensor1.float(), tensor2.float(), value=value).half()
-    x = input
+        half = numpy.dtype(numpy.float16)
+        return _addcdiv(input.float(), tensor1.float(), tensor2.float(), value, (half, half, half)).half()
+    return _addcdiv(input, tensor1, tensor2, value, None)
+
+
+def _addcdiv(x: Tensor, tensor1: Tensor, tensor2: Tensor, value: Any, dtypes: tuple | None) -> Tensor:
+    """addcdiv in the tensors' common dtype, one op (elementwise.AddCDiv) whose gradients are computed in ``dtypes``
+    (the gradient's, tensor1's and tensor2's; None: the common one and the tensors' own), as PyTorch's."""
+    own = (tensor1.dtype, tensor2.dtype)
     x, tensor1, tensor2 = _common("addcdiv", x, tensor1, tensor2)
     value = _fma_value("addcdiv", value, x.dtype)
     try:
-        return elementwise.add(x, elementwise.div(_scaled(tensor1, value), tensor2))
-    except ValueError as error:   # shapes that do not broadcast: named as addcdiv, not its div or add
+        return elementwise.AddCDiv(value, dtypes or (x.dtype, *own))(x, tensor1, tensor2)
+    except ValueError as error:   # shapes that do not broadcast: named as addcdiv
         raise called_as("addcdiv", error, x, tensor1, tensor2) from None
 
 
