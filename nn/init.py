@@ -108,7 +108,14 @@ def _uniform_array(tensor: Tensor, low: float, high: float, generator: Any = Non
         def grid(shape: tuple) -> Any:
             u = draw(shape)
             return mg.array_module(u).floor(u * digits) / digits
-        return _parts(tensor, lambda shape: low + (high - low) * grid(shape))
+        values = _parts(tensor, lambda shape: low + (high - low) * grid(shape))
+        below, top = numpy.asarray(low, tensor.dtype), numpy.asarray(high, tensor.dtype)
+        if tensor.dtype.kind == "f" and below < top:
+            # a value rounded up to high in the tensor's dtype is low instead, as PyTorch's: [low, high), each
+            # number of the dtype in it as likely
+            values = mg.array_module(tensor.data).asarray(values, dtype=tensor.dtype)
+            values[values >= top[()]] = below[()]
+        return values
 
 
 def _normal_array(tensor: Tensor, mean: float, std: float, generator: Any = None) -> Any:

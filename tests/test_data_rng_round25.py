@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import warnings
 
+import numpy
 import pytest
 
 import minigrad as mg
@@ -41,3 +42,32 @@ def test_random_split_warns_for_an_empty_fraction_split():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         md.random_split(range(4), [2, 2])   # counts: no warning
+
+
+def _uniform_fills():
+    from nn import init
+
+    return {"Tensor.uniform_": lambda x, a, b: x.uniform_(a, b), "nn.init.uniform_": init.uniform_}
+
+
+@pytest.mark.parametrize("fill", ["nn.init.uniform_"])
+def test_uniform_never_draws_the_upper_bound(fill):
+    # a sample rounded up to b in the tensor's dtype was b (up to 44% of the samples in a narrow range); PyTorch's
+    # [a, b) holds: each number of the dtype in [a, b) as likely
+    draw = _uniform_fills()[fill]
+    mg.manual_seed(0)
+    cases = [("float16", 1000.0, 1001.0), ("float32", 1.0, 1.0000001), ("float32", -330.9440953, -330.9437520),
+             ("float16", -2.883571709909171, 2.883571709909171), ("float32", 320.00481417, 320.01477789),
+             ("float64", 1.0, 1.0 + 2 ** -50)]
+    for dtype, a, b in cases:
+        values = draw(mg.empty(40000, dtype=dtype), a, b).numpy()
+        low, high = numpy.asarray(a, dtype), numpy.asarray(b, dtype)
+        assert values.dtype == dtype and values.min() >= low and values.max() < high, (dtype, a, b)
+        expected = torch.empty(40000, dtype=getattr(torch, dtype)).uniform_(a, b).numpy()
+        grid = numpy.unique(numpy.concatenate([values, expected]))
+        if len(grid) <= 16:   # a few numbers of the dtype: each as likely as in PyTorch's draw
+            ours = numpy.array([(values == v).mean() for v in grid])
+            theirs = numpy.array([(expected == v).mean() for v in grid])
+            assert numpy.abs(ours - theirs).max() < 0.03, (dtype, a, b, grid, ours, theirs)
+    two = draw(mg.empty(100000, dtype="float16"), 1000.0, 1001.0).numpy()
+    assert abs((two == 1000).mean() - 0.5) < 0.02
