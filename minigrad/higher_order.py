@@ -62,6 +62,7 @@ from .ops.elementwise import (
     Add,
     AddCDiv,
     AddCMul,
+    AddCMulBy,
     Clip,
     Cos,
     Div,
@@ -583,6 +584,15 @@ def _addcmul(node: Function, g: Tensor) -> tuple:   # a + b * c as one op
     return (sum_to(g, node.shape_a) if node.edges[0] is not None else None,
             sum_to(Mul()(product, _input(node, 2, c)), shape_b) if node.edges[1] is not None else None,
             sum_to(Mul()(product, _input(node, 1, b)), shape_c) if node.edges[2] is not None else None)
+
+
+@rule(AddCMulBy)
+def _addcmul_by(node: Function, g: Tensor) -> tuple:   # a + value * b * c as one op, PyTorch's formulas
+    b, c = node.saved
+    shape_b, shape_c = node.shapes if node.shapes is not None else (tuple(g.shape),) * 2
+    gb = sum_to(Mul()(g, Mul()(_input(node, 2, c), node.value)), shape_b) if node.edges[1] is not None else None
+    gc = sum_to(Mul()(g, Mul()(_input(node, 1, b), node.value)), shape_c) if node.edges[2] is not None else None
+    return sum_to(g, node.shape_a) if node.edges[0] is not None else None, gb, gc
 
 
 @rule(AddCDiv)

@@ -280,6 +280,65 @@ class AddCMul(Function):
 _FLOAT16_ = numpy.dtype(numpy.float16)
 
 
+def _times_number(t: Any, value: Any) -> Any:
+    """``t * value`` as PyTorch computes a tensor times a Scalar: in t's dtype (float16: in float32, rounded once)."""
+    if value == 1:
+        return t
+    if t.dtype is _FLOAT16_:
+        return (t.astype(numpy.float32) * numpy.float32(value)).astype(_FLOAT16_)
+    return t * value
+
+
+def _own_dtypes(gy: Any, dtypes: tuple) -> tuple:
+    """addcmul's/addcdiv's gradient dtype and tensor1's and tensor2's for their backward: the common (complex) one
+    for complex values (a real tensor's own dtype would drop a complex value's imaginary part)."""
+    return (gy.dtype,) * 3 if gy.dtype.kind == "c" else dtypes
+
+
+class AddCMulBy(Function):
+    """``a + value * b * c`` as one op (torch.addcmul with a value other than 1, mixed dtypes or float16 tensors:
+    AddcmulBackward0), on ``a``, ``b`` and ``c`` in their common dtype; ``dtypes``: the gradient's, ``b``'s and
+    ``c``'s own dtypes (float16 where PyTorch's float16 kernel ran in float32 for all three). The value:
+    ``(value * b) * c + a``, rounded at each step, as PyTorch's kernel. The gradients as PyTorch's formulas:
+    b's ``g * (c * value)``, c's ``g * (b * value)``, each product with the number in that tensor's own dtype."""
+
+    complex_grad = "holomorphic"   # complex values: see autograd.engine._complex_gate
+
+    name = "addcmul"
+
+    def __init__(self, value: Any, dtypes: tuple) -> None:
+        self.value, self.dtypes = value, dtypes
+
+    def forward(self, a: Any, b: Any, c: Any) -> Any:
+        self.saved = (b, c)
+        p = (b if self.value == 1 else b * self.value) * c
+        self.shapes = _broadcast_shapes(b, c, p)
+        y = a + p
+        self.shape_a = _shape(a)
+        if y.ndim and not (a.flags.c_contiguous and b.flags.c_contiguous and c.flags.c_contiguous):
+            y = lay_out_as_torch(self.xp, y, [strides_over(v, y.shape) for v in (a, b, c)])   # PyTorch's layout
+        return y
+
+    def backward(self, gy: Any) -> tuple:
+        b, c = self.saved
+        needs_grad = self.needs_grad
+        out, dtype_b, dtype_c = _own_dtypes(gy, self.dtypes)
+        g = gy.astype(out, copy=False)   # (exact: gy is in out's dtype, or float16 values in float32)
+        shape_b, shape_c = self.shapes if self.shapes is not None else (gy.shape, gy.shape)
+        gb = gc = None
+        if needs_grad[1]:
+            gb = sum_to(g * _times_number(c.astype(dtype_c, copy=False), self.value), shape_b)
+            gb = gb.astype(gy.dtype, copy=False)
+        if needs_grad[2]:
+            gc = sum_to(g * _times_number(b.astype(dtype_b, copy=False), self.value), shape_c)
+            gc = gc.astype(gy.dtype, copy=False)
+        return sum_to(gy, self.shape_a) if needs_grad[0] else None, gb, gc
+
+    def kept_for_backward(self) -> tuple:
+        b, c = self.saved   # b's gradient reads c, c's reads b
+        return (b if self.needs_grad[2] else None, c if self.needs_grad[1] else None)
+
+
 class AddCDiv(Function):
     """``a + value * b / c`` as one op (torch.addcdiv: AddcdivBackward0), on ``a``, ``b`` and ``c`` in their common
     dtype; ``dtypes``: the gradient's, ``b``'s and ``c``'s own dtypes (float16 where PyTorch's float16 kernel ran
@@ -308,9 +367,7 @@ class AddCDiv(Function):
     def backward(self, gy: Any) -> tuple:
         b, c = self.saved
         needs_grad = self.needs_grad
-        out, dtype_b, dtype_c = self.dtypes
-        if gy.dtype.kind == "c":   # complex: in the common dtype (a real c's own dtype has no complex value / c)
-            out, dtype_b, dtype_c = (gy.dtype,) * 3
+        out, dtype_b, dtype_c = _own_dtypes(gy, self.dtypes)
         g = gy.astype(out, copy=False)   # (exact: gy is in out's dtype, or float16 values in float32)
         c = c.astype(dtype_c, copy=False)
         shape_b, shape_c = self.shapes if self.shapes is not None else (gy.shape, gy.shape)
@@ -318,11 +375,7 @@ class AddCDiv(Function):
         if needs_grad[1]:
             gb = sum_to(g * (c.dtype.type(self.value) / c), shape_b).astype(gy.dtype, copy=False)
         if needs_grad[2]:
-            b = b.astype(dtype_b, copy=False)
-            if b.dtype is _FLOAT16_:   # PyTorch's float16 product with a number: in float32, rounded once
-                scaled = (b.astype(numpy.float32) * numpy.float32(self.value)).astype(_FLOAT16_)
-            else:
-                scaled = b * self.value
+            scaled = _times_number(b.astype(dtype_b, copy=False), self.value)
             gc = sum_to(-g * (scaled / (c * c)), shape_c).astype(gy.dtype, copy=False)
         return sum_to(gy, self.shape_a) if needs_grad[0] else None, gb, gc
 

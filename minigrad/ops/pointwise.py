@@ -538,20 +538,31 @@ def addcmul(input: Tensor, tensor1: Any, tensor2: Any, *deprecated: Any, value: 
         tensor1, tensor2, value = _scale_first("addcmul", tensor1, (tensor2,), deprecated, value, "value")
     _tensors_only("addcmul", input, tensor1, tensor2)
     if _all_float16(input, tensor1, tensor2):   # PyTorch's float16 kernel: in float32, rounded once
-        return addcmul(input.float(), tensor1.float(), tensor2.float(), value=value).half()
+        half = numpy.dtype(numpy.float16)
+        return _addcmul(input.float(), tensor1.float(), tensor2.float(), value, (half, half, half)).half()
     if (type(value) is int and value == 1 and isinstance(input, Tensor) and isinstance(tensor1, Tensor)
             and isinstance(tensor2, Tensor) and input.dtype == tensor1.dtype == tensor2.dtype != bool):
         return elementwise.AddCMul()(input, tensor1, tensor2)   # the common case, without the casts' checks
-    x = input
+    return _addcmul(input, tensor1, tensor2, value, None)
+
+
+def _addcmul(x: Tensor, tensor1: Tensor, tensor2: Tensor, value: Any, dtypes: tuple | None) -> Tensor:
+    """addcmul in the tensors' common dtype: AddCMul (value 1, one dtype), else one op (elementwise.AddCMulBy)
+    whose gradients are computed in ``dtypes`` (the gradient's, tensor1's and tensor2's; None: the common one and
+    the tensors' own), as PyTorch's."""
+    own = (tensor1.dtype, tensor2.dtype)
     x, tensor1, tensor2 = _common("addcmul", x, tensor1, tensor2)
     if x.dtype.kind == "b":   # PyTorch has no bool kernel
         raise DtypeNotImplementedError(f"addcmul: not implemented for bool tensors (shapes {tuple(x.shape)}, "
                                        f"{tuple(tensor1.shape)}, {tuple(tensor2.shape)}), as in PyTorch")
     value = _fma_value("addcmul", value, x.dtype)
-    if value == 1:
+    if value == 1 and dtypes is None and own == (x.dtype, x.dtype):
         return elementwise.AddCMul()(x, tensor1, tensor2)
     try:
-        return elementwise.add(x, elementwise.mul(_scaled(tensor1, value), tensor2))
+        if x.dtype.kind in "iu":   # no gradient; value * tensor1 wraps around as PyTorch's (elementwise.Mul)
+            return elementwise.add(x, elementwise.mul(_scaled(tensor1, value), tensor2))
+        # another value, dtypes or float16: PyTorch's gradients, g * (t2 * value), in each tensor's own dtype
+        return elementwise.AddCMulBy(value, dtypes or (x.dtype, *own))(x, tensor1, tensor2)
     except ValueError as error:   # shapes that do not broadcast: named as addcmul, not its mul or add
         raise called_as("addcmul", error, x, tensor1, tensor2) from None
 
