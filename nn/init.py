@@ -98,24 +98,26 @@ def _uniform_draw(gen: Any) -> Any:
 
 
 def _uniform_array(tensor: Tensor, low: float, high: float, generator: Any = None) -> Any:
-    """low + (high - low) * U, with U on the grid k / 2**digits of the tensor's (real) dtype, as PyTorch draws it:
-    a float64 U just below 1 would round up to 1 in float16 (a weight equal to ``high``)."""
+    """low + (high - low) * U, low and high rounded to the tensor's (real) dtype and U on the grid k / 2**digits
+    of that dtype, as PyTorch draws it: a float64 U just below 1 would round up to 1 in float16 (a weight equal to
+    ``high``). A value rounded up to ``high`` in that dtype is ``low`` instead, as PyTorch's: [low, high), each
+    number of the dtype in it as likely (each part of a complex tensor too)."""
     gen = mg.random_generator(tensor.device, generator)
-    digits = 2.0 ** (numpy.finfo(tensor.dtype).nmant + 1)   # 2**11 for float16, 2**24 for float32 and complex64 …
+    real = numpy.finfo(tensor.dtype).dtype   # float32 for complex64 …
+    digits = 2.0 ** (numpy.finfo(real).nmant + 1)   # 2**11 for float16, 2**24 for float32 and complex64 …
+    below, top = numpy.asarray(low, real)[()], numpy.asarray(high, real)[()]   # the bounds in it, as PyTorch's
+    span = float(top) - float(below)
     with mg.on_device(tensor.device):
         draw = _uniform_draw(gen)
+        xp = mg.array_module(tensor.data)
 
-        def grid(shape: tuple) -> Any:
+        def part(shape: tuple) -> Any:
             u = draw(shape)
-            return mg.array_module(u).floor(u * digits) / digits
-        values = _parts(tensor, lambda shape: low + (high - low) * grid(shape))
-        below, top = numpy.asarray(low, tensor.dtype), numpy.asarray(high, tensor.dtype)
-        if tensor.dtype.kind == "f" and below < top:
-            # a value rounded up to high in the tensor's dtype is low instead, as PyTorch's: [low, high), each
-            # number of the dtype in it as likely
-            values = mg.array_module(tensor.data).asarray(values, dtype=tensor.dtype)
-            values[values >= top[()]] = below[()]
-        return values
+            values = xp.asarray(float(below) + span * (xp.floor(u * digits) / digits), dtype=real)
+            if below < top:
+                values[values >= top] = below
+            return values
+        return _parts(tensor, part)
 
 
 def _normal_array(tensor: Tensor, mean: float, std: float, generator: Any = None) -> Any:

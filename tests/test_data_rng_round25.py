@@ -71,3 +71,10 @@ def test_uniform_never_draws_the_upper_bound(fill):
             assert numpy.abs(ours - theirs).max() < 0.03, (dtype, a, b, grid, ours, theirs)
     two = draw(mg.empty(100000, dtype="float16"), 1000.0, 1001.0).numpy()
     assert abs((two == 1000).mean() - 0.5) < 0.02
+    # the bounds rounded to the dtype first, as PyTorch's: float32(1000.0001) is 1000.000122, so [1000, 1000.000122)
+    # holds 1000 and 1000.000061, half the time each (each part of a complex tensor too)
+    for dtype in ("float32", "complex64"):
+        values = draw(mg.empty(100000, dtype=dtype), 1000.0, 1000.0001).numpy()
+        for part in (values.real, values.imag) if dtype == "complex64" else (values,):
+            assert set(numpy.unique(part)) == {numpy.float32(1000.0), numpy.float32(1000.000061)}
+            assert abs((part == 1000).mean() - 0.5) < 0.02, dtype
