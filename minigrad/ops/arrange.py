@@ -453,7 +453,14 @@ class Unfold(Function):
         if xp is backend.numpy:
             strides = x.strides[:axis] + (x.strides[axis] * step,) + x.strides[axis + 1:] + (x.strides[axis],)
             apart = step >= size or windows <= 1   # one window, or windows that do not share elements
-            return backend.numpy.lib.stride_tricks.as_strided(x, shape, strides, writeable=apart and x.flags.writeable)
+            out = backend.numpy.lib.stride_tricks.as_strided(x, shape, strides, writeable=x.flags.writeable)
+            if apart or not x.flags.writeable:
+                return out
+            # overlapping windows: read-only, as a view of the writable windows, so that a part whose elements do
+            # not share memory (windows[:, 0]) can be made writable again, as PyTorch writes it (inplace.py)
+            out = out[...]
+            out.flags.writeable = False
+            return out
         starts = (xp.arange(windows) * step)[:, None] + xp.arange(size)[None, :]
         return xp.moveaxis(x[(slice(None),) * axis + (starts,)], axis + 1, -1)
 

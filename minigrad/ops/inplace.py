@@ -303,12 +303,22 @@ def _write(x: Tensor, name: str, compute: Callable[[Tensor], Tensor], operands: 
     if view is not None:
         # write through the base, whose graph then re-points x (as PyTorch's CopySlices)
         base, how = view
+        if base.data.size and _may_overlap(base.data.shape, base.data.strides):
+            # base's elements share memory (expand-ed, or overlapping unfold windows), so it cannot be written; x
+            # is a part of it whose elements do not (b.expand(2, 3)[:, :1]; or a fill): x's values go where x
+            # reads the nearest base of the chain that has a place per element, as PyTorch writes any view
+            # through its base's as_strided (the views between read it again after the write)
+            while _may_overlap(base.data.shape, base.data.strides) and (outer := getattr(base, "_view", None)) \
+                    and outer[0] is not None:
+                base = outer[0]
+            how = None
         through.append((base, base._node, out, x, name))
         if isinstance(how, (Reshape, Transpose)):   # x is all of base, rearranged: base takes all of out
             return base, name, lambda _: _put_back(how, out, base.shape), (out,)
         if isinstance(how, BroadcastTo):   # x is all of base, expanded: the copies hold one value (a fill)
             return base, name, lambda _: _unexpand(out, base.shape), (out,)
-        if isinstance(how, Function):   # diagonal, unfold, as_strided: out goes where x reads base's memory
+        if how is None or isinstance(how, Function):   # diagonal, unfold, as_strided (or a part of an expand-ed
+            # view, above): out goes where x reads base's memory
             return base, name, lambda cur: _scatter_back(how, cur, out, x, base, name), (out,)
         return _setitem_step(base, how, out, through=True)   # x is base[how]
     (_writable(x, name) if name in SAME_VALUE_WRITES else x.data)[...] = out.data
@@ -413,14 +423,16 @@ def _read(how: Any, base: Tensor) -> Tensor:
     return op(base)
 
 
-def _scatter_back(how: Function, current: Tensor, value: Tensor, view: Tensor, base: Tensor, name: str) -> Tensor:
+def _scatter_back(how: Function | None, current: Tensor, value: Tensor, view: Tensor, base: Tensor,
+                  name: str) -> Tensor:
     """``current`` (base's old value) with ``value`` (the new value of ``view``, which ``how`` made from base)
-    written where view reads base: diagonal_scatter for a diagonal; for unfold and as_strided, as_strided_scatter's
-    op, with the places in base's own layout worked out from the two arrays' strides and addresses."""
+    written where view reads base: diagonal_scatter for a diagonal; for unfold and as_strided (and ``how`` None: a
+    view of an expand-ed view of base), as_strided_scatter's op, with the places in base's own layout worked out
+    from the two arrays' strides and addresses."""
     scatter = getattr(how, "scatter", None)
     if scatter is not None:   # diagonal: diagonal_scatter, with the view's own arguments (also on a GPU)
         return scatter(current, value, *(getattr(how, arg) for arg in how.view_args))
-    b, v = base.data, view.data   # unfold, as_strided: views on the CPU only
+    b, v = base.data, view.data   # unfold, as_strided: views on the CPU only (a part of an expand-ed view: any)
     item = b.itemsize
     b_strides, v_strides = tuple(s // item for s in b.strides), tuple(s // item for s in v.strides)
     offset = (_address(v) - _address(b)) // item
@@ -1159,7 +1171,12 @@ def uniform_(x: Tensor, a: float = 0.0, b: float = 1.0, *, generator: Any = None
     note_random_op("uniform_", into=x)
     sample = rand(x.shape, generator=generator, dtype=x.dtype, device=x.device)
     low = complex(a, a) if x.dtype.kind == "c" else a   # complex: both parts in [a, b), as PyTorch's
-    return _inplace(x, "uniform_", _fill("uniform_", True, sample * (b - a) + low))
+    value = sample * (b - a) + low
+    if x.dtype.kind == "f" and numpy.asarray(a, x.dtype) < numpy.asarray(b, x.dtype):
+        # a sample rounded up to b in x's dtype is a instead, as PyTorch's: [a, b), each number of the dtype in it
+        # as likely (uniform_(1000, 1001) in float16: 1000 and 1000.5 half the time each)
+        value = masked_fill(value, value >= numpy.asarray(b, x.dtype)[()], a)
+    return _inplace(x, "uniform_", _fill("uniform_", True, value))
 
 
 def _check_uniform_bounds(x: Tensor, a: float, b: float) -> None:
