@@ -237,9 +237,9 @@ def _tokens(steps: int) -> list:
 
 
 def test_tied_lstm_nesterov_resume_freeze_accumulate_matches_torch(tmp_path: Any) -> None:
-    habits = dict(set_to_none=False, accumulate=True, freeze=2, resume=4, save_load=6, eval_loss=True,
+    habits = dict(set_to_none=False, accumulate=True, freeze=1, resume=2, save_load=4, eval_loss=True,
                   clip_norm=dict(max_norm=0.5, foreach=True))
-    _run(_tied_lstm, _token_loss, _tokens(8), 8, habits, tmp_path)
+    _run(_tied_lstm, _token_loss, _tokens(5), 5, habits, tmp_path)
 
 
 def _attention(L: Any) -> tuple:
@@ -284,9 +284,9 @@ def _attention_loss(L: Any, model: Any, x: Any, y: Any) -> Any:
 def test_attention_rmsprop_plateau_retain_graph_twice_matches_torch(tmp_path: Any) -> None:
     r = np.random.default_rng(3)
     batches = [(r.standard_normal((2, 3, 3)), r.standard_normal((2, 2))) for _ in range(13)]
-    habits = dict(retain_twice=True, add_group=2, resume=4, clip_norm=dict(max_norm=1.0, norm_type=float("inf")))
-    records = _run(_attention, _attention_loss, batches, 6, habits, tmp_path)
-    assert [len(record["lrs"]) for record in records] == [1, 1, 2, 2, 2, 2]
+    habits = dict(retain_twice=True, add_group=2, resume=3, clip_norm=dict(max_norm=1.0, norm_type=float("inf")))
+    records = _run(_attention, _attention_loss, batches, 5, habits, tmp_path)
+    assert [len(record["lrs"]) for record in records] == [1, 1, 2, 2, 2]
     assert len(set(lr for record in records for lr in record["lrs"])) > 2    # the plateau scheduler did cut
 
 
@@ -302,7 +302,7 @@ def _mlp_lbfgs(L: Any) -> tuple:
 
 def test_lbfgs_strong_wolfe_resumed_through_mg_save_matches_torch(tmp_path: Any) -> None:
     r = np.random.default_rng(4)
-    batches = [(r.standard_normal((5, 3)), r.standard_normal((5, 2)))] * 6
-    habits = dict(lbfgs=True, save_load=3)
-    _run(_mlp_lbfgs, lambda L, m, x, y: L.F.mse_loss(m(L.tensor(x)), L.tensor(y)), batches, 6, habits, tmp_path)
+    batches = [(r.standard_normal((5, 3)), r.standard_normal((5, 2)))] * 4
+    habits = dict(lbfgs=True, save_load=2)
+    _run(_mlp_lbfgs, lambda L, m, x, y: L.F.mse_loss(m(L.tensor(x)), L.tensor(y)), batches, 4, habits, tmp_path)
 
