@@ -579,11 +579,15 @@ class Module(ModuleHooks):
     # --- modes and gradients ---
 
     def train(self, mode: bool = True) -> Module:
-        """Set ``training`` to ``mode`` on this module and every descendant; returns ``self``."""
+        """Set ``training`` to ``mode`` on this module, then ``child.train(mode)`` on each child, as PyTorch's: a
+        child's own ``train`` override (e.g. one keeping its batch norms in eval) runs from its parent's
+        ``train()``/``eval()``; returns ``self``."""
         if not isinstance(mode, (bool, numpy.bool_)):
             raise ValueError(f"{type(self).__name__}.train: training mode is expected to be boolean, got {mode!r}")
-        for module in self.modules():
-            set_mode(module, bool(mode))
+        mode = bool(mode)
+        set_mode(self, mode)
+        for child in self.children():
+            child.train(mode)
         return self
 
     def eval(self) -> Module:

@@ -1,0 +1,85 @@
+"""nn.Module API against torch.nn.Module, round 25 (random module trees, overrides, nn.utils): what the
+fuzzing found. A child's own ``train`` override runs from its parent's ``train()``/``eval()`` (the frozen
+batch-norm idiom), as PyTorch's."""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import numpy as np
+import pytest
+
+import minigrad as mg
+import nn
+
+torch = pytest.importorskip("torch", reason="no torch")
+
+SIDES = [(torch, torch.nn), (mg, nn)]
+
+
+def _both(case: Callable) -> Any:
+    """``case(T, N)`` on torch's side and on ours: the same answers."""
+    theirs, ours = (case(T, N) for T, N in SIDES)
+    assert ours == theirs
+    return ours
+
+
+def _frozen_backbone(T: Any, N: Any, log: list) -> Any:
+    class Backbone(N.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.lin = N.Linear(2, 2, dtype=T.float64)
+            self.bn = N.BatchNorm1d(2, dtype=T.float64)
+
+        def forward(self, x: Any) -> Any:
+            return self.bn(self.lin(x))
+
+        def train(self, mode: bool = True) -> Any:
+            log.append(mode)
+            super().train(mode)
+            self.bn.eval()   # running statistics frozen while the rest trains
+            return self
+
+    return N.Sequential(Backbone(), N.Dropout(0.0), N.Linear(2, 1, dtype=T.float64))
+
+
+@pytest.mark.parametrize("call", ["train", "eval", "train_false", "nested"])
+def test_child_train_override_runs_from_parent(call: str) -> None:
+    def case(T: Any, N: Any) -> Any:
+        log: list = []
+        model = _frozen_backbone(T, N, log)
+        if call == "nested":
+            model = N.Sequential(N.ModuleList([model]))
+        {"train": lambda: model.train(), "eval": lambda: model.eval(),
+         "train_false": lambda: model.train(False), "nested": lambda: model.train()}[call]()
+        flags = [(name, m.training) for name, m in model.named_modules()]
+        return log, flags
+
+    _both(case)
+
+
+def test_frozen_batch_norm_keeps_running_stats_over_training_steps() -> None:
+    def case(T: Any, N: Any) -> Any:
+        model = _frozen_backbone(T, N, []).train()
+        x = T.tensor(np.random.default_rng(0).standard_normal((4, 2)))
+        bn = model[0].bn
+        before = bn.running_mean.tolist()
+        for _ in range(2):
+            model(x).sum().backward()
+        return before == bn.running_mean.tolist(), int(bn.num_batches_tracked), bn.training, model[2].training
+
+    assert _both(case) == (True, 0, False, True)
+
+
+def test_train_mode_validation_and_return() -> None:
+    def case(T: Any, N: Any) -> Any:
+        model = N.Sequential(N.Linear(1, 1), N.Sequential(N.ReLU()))
+        out = [model.train(False) is model, [m.training for m in model.modules()]]
+        try:
+            model.train("yes")
+        except ValueError:
+            out.append("ValueError")
+        out.append([m.training for m in model.modules()])
+        return out
+
+    _both(case)
