@@ -50,7 +50,7 @@ def _uniform_fills():
     return {"Tensor.uniform_": lambda x, a, b: x.uniform_(a, b), "nn.init.uniform_": init.uniform_}
 
 
-@pytest.mark.parametrize("fill", ["nn.init.uniform_"])
+@pytest.mark.parametrize("fill", ["Tensor.uniform_", "nn.init.uniform_"])
 def test_uniform_never_draws_the_upper_bound(fill):
     # a sample rounded up to b in the tensor's dtype was b (up to 44% of the samples in a narrow range); PyTorch's
     # [a, b) holds: each number of the dtype in [a, b) as likely

@@ -1170,12 +1170,18 @@ def uniform_(x: Tensor, a: float = 0.0, b: float = 1.0, *, generator: Any = None
     _check_uniform_bounds(x, a, b)
     note_random_op("uniform_", into=x)
     sample = rand(x.shape, generator=generator, dtype=x.dtype, device=x.device)
-    low = complex(a, a) if x.dtype.kind == "c" else a   # complex: both parts in [a, b), as PyTorch's
-    value = sample * (b - a) + low
-    if x.dtype.kind == "f" and numpy.asarray(a, x.dtype) < numpy.asarray(b, x.dtype):
-        # a sample rounded up to b in x's dtype is a instead, as PyTorch's: [a, b), each number of the dtype in it
-        # as likely (uniform_(1000, 1001) in float16: 1000 and 1000.5 half the time each)
-        value = masked_fill(value, value >= numpy.asarray(b, x.dtype)[()], a)
+    # as PyTorch's: a and b rounded to x's (real) dtype first, and a sample rounded up to b there is a instead:
+    # [a, b), each number of the dtype in it as likely (uniform_(1000, 1001) in float16: 1000 and 1000.5 half the
+    # time each); complex: both parts so
+    real = numpy.finfo(x.dtype).dtype
+    a, b = numpy.asarray(a, real)[()], numpy.asarray(b, real)[()]
+    value = sample * (float(b) - float(a)) + (complex(a, a) if x.dtype.kind == "c" else a)
+    if a < b:
+        if x.dtype.kind == "c":
+            real_part, imag_part = value.real, value.imag
+            value = masked_fill(real_part, real_part >= b, a) + 1j * masked_fill(imag_part, imag_part >= b, a)
+        else:
+            value = masked_fill(value, value >= b, a)
     return _inplace(x, "uniform_", _fill("uniform_", True, value))
 
 
