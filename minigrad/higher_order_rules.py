@@ -962,19 +962,19 @@ def _nll_loss(node: Function, g: Tensor) -> tuple:
         with backend.errstate(node.xp, divide="ignore", invalid="ignore"):
             g = Div()(g, denominator)
     picked = Where()(kept, Mul()(Neg()(g), scale), _zero_like(log_probs))
-    targets = node.xp.zeros(log_probs.shape, dtype=bool)
-    targets[node.xp.arange(safe.shape[0]), safe] = True
-    grad = Where()(targets, Reshape((safe.shape[0], 1))(picked), _zero_like(log_probs))
+    targets, shape = node.target_mask(node.xp, log_probs, safe)   # (in log_probs' shape, as the op's backward)
+    grad = Where()(targets, Reshape(shape)(picked), _zero_like(log_probs))
     return (reads_input(node, 0, grad, log_probs), None, None) + ((None,) if node.weighted else ())
 
 
 def _piecewise_quadratic(node: Function, g: Tensor) -> tuple:
     """nn's ``_PiecewiseQuadratic`` (smooth_l1_loss, huber_loss): x gets g · d/β (huber: g · d) where |d| < β, else
-    g · sign(d) (· δ), a constant there; y its negation. d read from x and y where near (and NaN)."""
+    g · sign(d) (· δ), a constant there; y its negation. d read from x and y where near; a NaN d is not (sign(d)
+    is NaN: the same NaN value, and no curvature, as PyTorch's double backward masks with |d| < β)."""
     x, y = node.saved
     g = _spread_loss_gradient(node, g)
     difference = x - y
-    far = node.xp.abs(difference) >= node.limit
+    far = ~(node.xp.abs(difference) < node.limit)
     near = Sub()(_input(node, 0, x), _input(node, 1, y))
     inside = near if node.huber else Div()(near, node.limit)
     outside = node.xp.sign(difference) * node.limit if node.huber else node.xp.sign(difference)

@@ -25,6 +25,7 @@ from minigrad._nn_support import lay_out_as_torch
 from ._arguments import _dim, _dtype_error, _floating, _not_complex, _number, _promoted, _tensor
 from ._errors import InputDtypeError, InputRankError, InputShapeError
 from ._flags import flag
+from ._gradient_layout import contiguous_gradient
 from ._reduction import REDUCTIONS, check_reduction, checked_reduction, legacy_reduction, reduce_loss
 from ._targets import class_targets, class_weights, nll_rows, weighted_mean
 
@@ -99,10 +100,10 @@ def nll_loss(input: Tensor, target: Any, weight: Any = None, size_average: bool 
     """
     reduction = checked_reduction(size_average, reduce, reduction, "nll_loss")
     log_probs = _kernel_floating(input, "nll_loss")
-    rows, safe, keep, shape = class_targets(log_probs, target, ignore_index, "nll_loss")
-    weight = class_weights(weight, log_probs, rows.shape[1], "nll_loss")
-    return _float16_as_pytorch(nll_rows(rows, safe, keep, weight, shape, reduction), rows, safe, keep, weight,
-                               reduction, log_probs.ndim)
+    _, safe, keep, shape = class_targets(log_probs, target, ignore_index, "nll_loss", as_rows=False)
+    weight = class_weights(weight, log_probs, log_probs.shape[1 if log_probs.ndim > 1 else 0], "nll_loss")
+    return _float16_as_pytorch(nll_rows(log_probs, safe, keep, weight, shape, reduction), log_probs, safe, keep,
+                               weight, reduction)
 
 
 def cross_entropy(input: Tensor, target: Any, weight: Any = None, size_average: bool | None = None,  # noqa: A002
@@ -136,20 +137,25 @@ def cross_entropy(input: Tensor, target: Any, weight: Any = None, size_average: 
             raise InputShapeError(f"{name}: ignore_index is not supported for floating point target (class "
                                   f"probabilities), got ignore_index={ignore_index}")
         return _soft_cross_entropy(logits, target, weight, reduction, label_smoothing)
-    rows, safe, keep, shape = class_targets(logits, target, ignore_index, name)
-    classes = rows.shape[1]
+    _, safe, keep, shape = class_targets(logits, target, ignore_index, name, as_rows=False)
+    axis = 1 if logits.ndim > 1 else 0
+    classes = logits.shape[axis]
     weight = class_weights(weight, logits, classes, name)
-    if logits.ndim > 2 and logits.dtype == mg.float16:   # PyTorch's float16 kernel along dim 1 rounds otherwise
-        log_probs = mg.log_softmax(logits, 1).permute(0, *range(2, logits.ndim), 1).reshape(rows.shape)
-    else:
-        log_probs = mg.log_softmax(rows, axis=1)
+    # log_softmax along the class axis, then nll_loss, as PyTorch's (its node sees log_probs of the logits' shape);
+    # the logits' gradient C order, as PyTorch's kernels along dim 1 write it (float16: its kernel's own layout)
+    wide = logits.ndim > 2 and logits.dtype != mg.float16
+    log_probs = mg.log_softmax(contiguous_gradient(logits) if wide else logits, axis=axis)
     loss = _float16_as_pytorch(nll_rows(log_probs, safe, keep, weight, shape, reduction), log_probs, safe, keep,
-                               weight, reduction, logits.ndim)
+                               weight, reduction)
     if label_smoothing == 0.0:
         return loss
-    # the uniform part: -Σ_c w_c log p_c per row, zero where the target is ignored
-    weighted = log_probs if weight is None else log_probs * weight
-    smooth = -mg.where(keep > 0, weighted.sum(axis=1), 0.0)   # an ignored row's -inf/NaN logits count for nothing
+    # the uniform part: -Σ_c w_c log p_c per entry (flat, as keep), zero where the target is ignored
+    if weight is not None:
+        log_probs = log_probs * (weight.reshape(classes, *(1,) * (logits.ndim - 2)) if logits.ndim > 2 else weight)
+    entries = log_probs.sum(axis=axis)
+    if logits.ndim != 2:
+        entries = entries.reshape(keep.shape)
+    smooth = -mg.where(keep > 0, entries, 0.0)   # an ignored row's -inf/NaN logits count for nothing
     if reduction == "none":
         smooth = smooth.reshape(shape)
     elif reduction == "sum":
@@ -167,16 +173,19 @@ def _smoothing_share(label_smoothing: float, classes: int) -> float:
 
 
 def _float16_as_pytorch(loss: Tensor, log_probs: Tensor, safe: Tensor, keep: Tensor, weight: Tensor | None,
-                        reduction: str, ndim: int) -> Tensor:
-    """``loss``, the sum or mean nll of float16 log-probabilities on the CPU (``log_probs``: their (rows, C), from
-    an input of ``ndim`` >= 2 dims), with the value of PyTorch's kernels there: float16 steps into 8 partial sums
+                        reduction: str) -> Tensor:
+    """``loss``, the sum or mean nll of float16 log-probabilities on the CPU (``log_probs``: (N, C, d1, …), at
+    least 2 dims), with the value of PyTorch's kernels there: float16 steps into 8 partial sums
     (see :func:`_cascade_sum`); the mean divides that by the kept rows' summed weight (summed the same way; an
     (N, C) input without weights: their count). The gradient is ``loss``'s. Other cases: ``loss``."""
+    ndim = log_probs.ndim
     if reduction == "none" or ndim < 2 or loss.dtype != mg.float16 or mg.array_module(loss.data) is not numpy:
         return loss
+    log_probs = numpy.moveaxis(log_probs.data, 1, -1).reshape(safe.shape[0], log_probs.shape[1]) if ndim > 2 \
+        else log_probs.data
     kept, targets = keep.data > 0, safe.data
     scale = numpy.ones(len(targets), numpy.float16) if weight is None else weight.data[targets]
-    total = _cascade_sum(-(log_probs.data[numpy.arange(len(targets)), targets] * scale), kept)   # float16 products
+    total = _cascade_sum(-(log_probs[numpy.arange(len(targets)), targets] * scale), kept)   # float16 products
     if reduction == "mean":
         with numpy.errstate(divide="ignore", invalid="ignore"):   # no kept row: 0/0 is NaN, as PyTorch's
             total = total / (numpy.float16(kept.sum()) if weight is None and ndim == 2 else _cascade_sum(scale, kept))

@@ -6,6 +6,7 @@ and turned into flat rows, so each loss reads as its formula.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy
@@ -19,7 +20,7 @@ from ._errors import InputDtypeError, InputShapeError
 from ._gradient_layout import contiguous_gradient
 
 __all__ = ["CheckedIndices", "ClassTargets", "NllLoss", "TargetError", "WeightedMean", "checked_indices",
-           "class_targets", "class_weights", "index_array", "nll_rows", "weighted_mean"]
+           "class_rows", "class_targets", "class_weights", "index_array", "nll_rows", "weighted_mean"]
 
 
 class TargetError(IndexError, TypeError, ValueError, RuntimeError):
@@ -150,11 +151,12 @@ def checked_indices(indices: Any, device: Any, bound: int, name: str, message: A
     return CheckedIndices(name, bound, ignore, message)(tensor)
 
 
-def class_targets(logits: Tensor, target: Any, ignore_index: int, name: str) -> tuple[Tensor, Tensor, Tensor, tuple]:
+def class_targets(logits: Tensor, target: Any, ignore_index: int, name: str,
+                  as_rows: bool = True) -> tuple[Tensor, Tensor, Tensor, tuple]:
     """Validate the class targets of an (N, C, d1, …) input.
 
-    Returns the input as (M, C) rows (class axis last), the flat targets
-    (M,) with ignored entries replaced by 0, the kept entries as 1.0/0.0 (M,)
+    Returns the input as (M, C) rows (class axis last: :func:`class_rows`; the input itself where ``as_rows`` is
+    False), the flat targets (M,) with ignored entries replaced by 0, the kept entries as 1.0/0.0 (M,)
     in the logits' dtype (both Tensors made by :class:`ClassTargets`, so a
     compiled function sees each call's targets), and the target shape.
     """
@@ -187,15 +189,19 @@ def class_targets(logits: Tensor, target: Any, ignore_index: int, name: str) -> 
                 f"target dtype {array.dtype}, range [{low}, {high}])")
 
     safe, keep = ClassTargets(name, classes, int(ignore_index), logits.dtype, message)(source)
-    if not batched:
-        rows = logits.reshape(1, classes)
-    elif logits.ndim == 2:
-        rows = logits
-    else:
-        order = (0, *range(2, logits.ndim), 1)
-        # not (-1, C): C may be 0; the logits' gradient C order, as PyTorch's kernels along dim 1 write it
-        rows = contiguous_gradient(logits).transpose(order).reshape(array.size, classes)
-    return rows, safe, keep, tuple(array.shape)
+    return class_rows(logits) if as_rows else logits, safe, keep, tuple(array.shape)
+
+
+def class_rows(logits: Tensor) -> Tensor:
+    """(C,), (N, C) or (N, C, d1, …) ``logits`` as (M, C) rows, the class axis last."""
+    if logits.ndim == 1:
+        return logits.reshape(1, logits.shape[0])
+    if logits.ndim == 2:
+        return logits
+    order = (0, *range(2, logits.ndim), 1)
+    # not (-1, C): C may be 0; the logits' gradient C order, as PyTorch's kernels along dim 1 write it
+    entries = math.prod(logits.shape[:1] + logits.shape[2:])
+    return contiguous_gradient(logits).transpose(order).reshape(entries, logits.shape[1])
 
 
 def class_weights(weight: Any, like: Tensor, classes: int, name: str, promote: bool = False) -> Tensor | None:
@@ -232,12 +238,21 @@ def class_weights(weight: Any, like: Tensor, classes: int, name: str, promote: b
 
 def nll_rows(log_probs: Tensor, safe: Tensor, keep: Tensor, weight: Tensor | None, target_shape: tuple,
              reduction: str) -> Tensor:
-    """-w[t] · log_probs[i, t] per row, reduced as PyTorch (mean divides by Σ w[t] over kept rows): one op,
-    :class:`NllLoss`, unless the class weights require grad (PyTorch refuses them; these composed ops give them a
-    gradient)."""
+    """-w[t] · log_probs[i, t] per entry of (C,), (N, C) or (N, C, d1, …) ``log_probs`` (class axis 1, the flat
+    targets ``safe`` (M,)), reduced as PyTorch (mean divides by Σ w[t] over kept entries): one op, :class:`NllLoss`,
+    on log_probs as PyTorch's nll_loss takes them (an (N, C, d1) or 5+-dim one viewed as (N, C, 1, L) first, and a
+    'none' result viewed back, as PyTorch's nll_loss_nd), unless the class weights require grad (PyTorch refuses
+    them; composed ops on the rows give them a gradient)."""
     if weight is None or not (weight.requires_grad and mg.is_grad_enabled()):
-        return NllLoss(reduction, target_shape, weight is not None)(log_probs, safe, keep,
-                                                                    *(() if weight is None else (weight,)))
+        weights = () if weight is None else (weight,)
+        if log_probs.ndim in (1, 2, 4):
+            return NllLoss(reduction, target_shape, weight is not None)(log_probs, safe, keep, *weights)
+        n, c = log_probs.shape[:2]
+        planes = (1, log_probs.numel() // (n * c)) if log_probs.numel() else (0, 0)
+        loss = NllLoss(reduction, (n, *planes), weight is not None)(log_probs.reshape(n, c, *planes), safe, keep,
+                                                                    *weights)
+        return loss.reshape(target_shape) if reduction == "none" else loss
+    log_probs = class_rows(log_probs)
     with mg.on_device(log_probs.device):
         rows = mg.array_module(log_probs.data).arange(safe.shape[0])   # depends on the shape only
     # an ignored row's log-probability may be -inf or NaN (masked or bad logits): 0 stands in, as PyTorch skips it
@@ -258,13 +273,16 @@ def nll_rows(log_probs: Tensor, safe: Tensor, keep: Tensor, weight: Tensor | Non
 
 class NllLoss(mg.Function):
     """:func:`nll_rows` as one op, PyTorch's nll_loss (its node NllLossBackward0 has one edge, the
-    log-probabilities). Inputs: log_probs (M, C), the flat targets ``safe`` (M,) (an ignored row's 0), ``keep``
-    (M,) (1.0 kept, 0.0 ignored), then the class weights (C,) where ``weighted``. Each row's loss is
-    -w[t] · log_probs[i, t] (0 for an ignored row, whose log-probability may be -inf or NaN, and whose weight
-    counts for nothing); 'none' gives them in ``target_shape``, 'sum' their sum, 'mean' that over Σ w[t] of the
-    kept rows (NaN when it is 0; the gradient then g / 0, as :class:`WeightedMean`'s). Backward: -g · w[t] at each
-    kept row's target, zeros elsewhere. Its ``create_graph=True`` rule is minigrad/higher_order_rules.py's
-    ``_nll_loss``: log_probs gets zeros (the first gradient does not depend on it)."""
+    log-probabilities). Inputs: log_probs, (C,), (N, C) or (N, C, H, W) (PyTorch's nll_loss2d: the class axis 1;
+    its other shapes are viewed so first, as PyTorch's), the flat targets ``safe`` (M,) (an ignored row's 0, M the
+    entries of log_probs but its class axis), ``keep`` (M,) (1.0 kept, 0.0 ignored), then the class weights (C,)
+    where ``weighted``. Each entry's loss is -w[t] · log_probs[…, t, …] (0 for an ignored one, whose
+    log-probability may be -inf or NaN, and whose weight counts for nothing); 'none' gives them in
+    ``target_shape``, 'sum' their sum, 'mean' that over Σ w[t] of the kept entries (NaN when it is 0; the gradient
+    then g / 0, as :class:`WeightedMean`'s). Backward: -g · w[t] at each kept entry's target, zeros elsewhere, in
+    log_probs' shape (C order, PyTorch's zeros_like), so a hook on the node sees PyTorch's grad_inputs. Its
+    ``create_graph=True`` rule is minigrad/higher_order_rules.py's ``_nll_loss``: log_probs gets zeros (the first
+    gradient does not depend on it)."""
 
     name = "nll_loss"
 
@@ -275,11 +293,26 @@ class NllLoss(mg.Function):
         """PyTorch's node's one input: the log-probabilities (no edge for the targets or the class weights)."""
         return (0,)
 
+    @staticmethod
+    def target_layout(log_probs: Any) -> tuple:
+        """(the shape a flat target (M,) takes to broadcast against log_probs along its class axis: that axis 1,
+        the class axis)."""
+        if log_probs.ndim == 1:
+            return (1,), 0
+        return (log_probs.shape[0], 1, *log_probs.shape[2:]), 1
+
     def forward(self, log_probs: Any, safe: Any, keep: Any, *weight: Any) -> Any:
         xp = self.xp
-        rows, kept = xp.arange(safe.shape[0]), keep > 0
+        kept = keep > 0
         zero = log_probs.dtype.type(0)
-        picked = xp.where(kept, log_probs[rows, safe], zero)
+        if log_probs.ndim == 2:
+            picked = log_probs[xp.arange(safe.shape[0]), safe]
+        else:
+            if log_probs.ndim == 4:   # PyTorch's nll_loss2d: its node NllLoss2DBackward0 (the words CamelCased)
+                self.name = "nll_loss2_d"
+            shape, axis = self.target_layout(log_probs)
+            picked = xp.take_along_axis(log_probs, safe.reshape(shape), axis).reshape(-1)
+        picked = xp.where(kept, picked, zero)
         scale = xp.where(kept, weight[0][safe], zero) if self.weighted else keep
         loss = -(picked * scale)
         # log_probs as PyTorch's node keeps it: a change in place before the backward is refused
@@ -295,6 +328,15 @@ class NllLoss(mg.Function):
         return xp.where(empty, xp.asarray(numpy.nan, dtype=total.dtype),
                         total / xp.where(empty, xp.ones_like(denominator), denominator))
 
+    @classmethod
+    def target_mask(cls, xp: Any, log_probs: Any, safe: Any) -> tuple:
+        """(where log_probs holds each entry's target class: a C-order bool array of its shape, the flat targets'
+        broadcasting shape)."""
+        shape, axis = cls.target_layout(log_probs)
+        classes = [1] * log_probs.ndim
+        classes[axis] = log_probs.shape[axis]
+        return xp.arange(log_probs.shape[axis]).reshape(classes) == safe.reshape(shape), shape
+
     def backward(self, gy: Any) -> tuple:
         log_probs, safe, kept, scale, denominator = self.saved
         xp = self.xp
@@ -303,9 +345,14 @@ class NllLoss(mg.Function):
         elif self.reduction == "mean":   # g / Σ w: ±inf (NaN for a 0 or NaN g) when it is 0, as WeightedMean's
             with mg.errstate(xp, divide="ignore", invalid="ignore"):
                 gy = gy / denominator
-        picked = xp.where(kept, -gy * scale, log_probs.dtype.type(0))
-        grad = xp.zeros(log_probs.shape, dtype=log_probs.dtype)
-        grad[xp.arange(safe.shape[0]), safe] = picked
+        zero = log_probs.dtype.type(0)
+        picked = xp.where(kept, -gy * scale, zero)
+        if log_probs.ndim == 2:
+            grad = xp.zeros(log_probs.shape, dtype=log_probs.dtype)
+            grad[xp.arange(safe.shape[0]), safe] = picked
+        else:
+            targets, shape = self.target_mask(xp, log_probs, safe)
+            grad = xp.where(targets, picked.reshape(shape).astype(log_probs.dtype, copy=False), zero)   # (C order)
         return (grad, None, None) + ((None,) if self.weighted else ())
 
 

@@ -6,6 +6,11 @@ softplus, logsigmoid, glu and the losses), each against torch 2.13: what the dif
 - group_norm's create_graph rule of an empty input (N = 0 or a 0 in the spatial dims) reshaped with -1 and raised
   where torch gives empty and zero gradients; layer_norm and group_norm of empty slices warned NumPy's "Mean of
   empty slice" (PyTorch is quiet).
+- nll_loss's node (and cross_entropy's) takes log_probs of the input's shape, as PyTorch's: a hook on it got the
+  (rows, C) gradient ((1, C) for a (C,) input, (N·H·W, C) for (N, C, H, W)); a 4-d input is NllLoss2DBackward0,
+  a 3-d or 5+-d one viewed as (N, C, 1, L) first (and a 'none' result viewed back), as PyTorch's nll_loss_nd.
+- smooth_l1_loss's and huber_loss's second derivative at a NaN difference is 0, as PyTorch's double backward
+  (|d| < β is False there); it was the quadratic piece's 1/β.
 """
 
 from __future__ import annotations
@@ -70,3 +75,49 @@ def test_layer_norm_empty_slices_quiet() -> None:
         y = MF.layer_norm(x, (0,))
         y.sum().backward()
     assert y.shape == (2, 3, 0) and x.grad.shape == (2, 3, 0)
+
+
+def _hooked(lib, F, fn, x_array, target):   # noqa: ANN001, ANN202, N803
+    x = lib.tensor(x_array).requires_grad_()
+    y = fn(F, x, lib.tensor(target))
+    seen = {}
+    node = y.grad_fn
+    node.register_hook(lambda gi, go: seen.update(gi=[None if g is None else g.detach().numpy().copy() for g in gi],
+                                                  go=[tuple(g.shape) for g in go]))
+    y.backward(lib.tensor(np.arange(1.0, 1.0 + np.prod(y.shape)).reshape(y.shape)))
+    return node.name(), seen, x.grad.numpy(), tuple(x.grad.stride())
+
+
+@pytest.mark.parametrize("shape", [(4,), (2, 4), (2, 4, 3), (2, 4, 3, 2), (2, 4, 1, 3, 2), (0, 4, 3, 2)])
+@pytest.mark.parametrize("loss", ["nll_loss", "cross_entropy"])
+@pytest.mark.parametrize("reduction", ["none", "sum"])
+def test_nll_node_hook_sees_pytorchs_grad_inputs(shape: tuple, loss: str, reduction: str) -> None:
+    x = RNG.standard_normal(shape)
+    target = RNG.integers(0, 4, shape[:1] + shape[2:] if len(shape) > 1 else ())
+    if target.size:
+        target[(0,) * target.ndim] = 2   # one ignored
+
+    def fn(F, x, t):   # noqa: ANN001, ANN202, N803
+        return getattr(F, loss)(x, t, ignore_index=2, reduction=reduction)
+
+    ours, theirs = _hooked(mg, MF, fn, x, target), _hooked(torch, TF, fn, x, target)
+    assert ours[0] == theirs[0]
+    assert ours[1]["go"] == theirs[1]["go"]
+    assert [g.shape for g in ours[1]["gi"]] == [g.shape for g in theirs[1]["gi"]]
+    for a, b in zip(ours[1]["gi"], theirs[1]["gi"]):
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=0)
+    np.testing.assert_allclose(ours[2], theirs[2], rtol=1e-12, atol=1e-15)
+    assert ours[3] == theirs[3] or not x.size   # (an empty gradient: torch gives some 0 strides)
+
+
+@pytest.mark.parametrize("loss", ["smooth_l1_loss", "huber_loss"])
+def test_piecewise_loss_curvature_at_nan_difference_as_torch(loss: str) -> None:
+    results = []
+    for lib, F in ((mg, MF), (torch, TF)):
+        x = lib.tensor(np.array([0.3, 4.0, 1.0, np.nan])).requires_grad_()
+        y = lib.tensor(np.array([0.1, np.nan, np.inf, 0.0])).requires_grad_()
+        gx, gy = lib.autograd.grad(getattr(F, loss)(x, y, reduction="sum"), (x, y), create_graph=True)
+        again = lib.autograd.grad((gx * lib.tensor(np.array([1.0, 2.0, 3.0, 4.0]))).sum(), (x, y))
+        results.append([t.detach().numpy() for t in (gx, gy, *again)])
+    for ours, theirs in zip(*results):
+        np.testing.assert_allclose(ours, theirs, rtol=1e-12, atol=0)
