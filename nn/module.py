@@ -163,6 +163,21 @@ def scope_part(name: str) -> str:
     return name.replace("/", "\u2215") or "''"
 
 
+def _overrides_apply(root: Any) -> bool:
+    """Whether a module of ``root``'s tree has its own ``_apply`` (walked over ``_modules``, not ``modules()``,
+    which a subclass may override)."""
+    seen, stack = set(), [root]
+    while stack:
+        module = stack.pop()
+        if id(module) in seen:
+            continue
+        seen.add(id(module))
+        if type(module)._apply is not Module._apply:
+            return True
+        stack.extend(child for child in module._modules.values() if child is not None)
+    return False
+
+
 def _retell_requires_grad(tensor: Any) -> None:
     """After a parameter's array was replaced by one of another dtype (half(), to(dtype), type()): its
     ``requires_grad_(True)`` again, so that the engine hears of a float16 (or complex) tensor requiring grad as it
@@ -662,6 +677,14 @@ class Module(ModuleHooks):
                 array = memory_formats.lay_out(array, fmt, f"{type(self).__name__}.to")
             return array
 
+        if _overrides_apply(self):
+            # a module of the tree has its own _apply (e.g. casting a plain tensor attribute too): PyTorch routes
+            # every conversion through _apply, so here a tree with one goes that way, with the same conversion
+            def fn(tensor: Any) -> Any:
+                array = convert(tensor.data, tensor.dtype.kind in kinds)
+                return tensor if array is tensor.data else mg.as_tensor(array)
+
+            return self._apply(fn)
         for tensor in tensors:
             is_float = tensor.dtype.kind in kinds
             tensor.data = convert(tensor.data, is_float)

@@ -83,3 +83,42 @@ def test_train_mode_validation_and_return() -> None:
         return out
 
     _both(case)
+
+
+def _with_cache(T: Any, N: Any, log: list) -> Any:
+    class Positional(N.Module):
+        """A plain tensor attribute (not a buffer) that its own ``_apply`` converts with the module."""
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.lin = N.Linear(2, 2)
+            self.register_buffer("steps", T.tensor([1, 2]))
+            self.cache = T.tensor([0.5, 1.5])
+
+        def _apply(self, fn: Any, recurse: bool = True) -> Any:
+            log.append(type(self).__name__)
+            super()._apply(fn, recurse)
+            self.cache = fn(self.cache)
+            return self
+
+    return N.Sequential(N.Linear(2, 2), N.Sequential(Positional()))
+
+
+@pytest.mark.parametrize("call", ["double", "half", "float", "to_dtype", "to_tensor", "cpu", "child_double"])
+def test_own_apply_override_runs_from_conversions(call: str) -> None:
+    def case(T: Any, N: Any) -> Any:
+        log: list = []
+        model = _with_cache(T, N, log)
+        model[0].weight.sum().backward()
+        weight = model[0].weight
+        convert = {"double": lambda: model.double(), "half": lambda: model.half(), "float": lambda: model.float(),
+                   "to_dtype": lambda: model.to(T.float64), "to_tensor": lambda: model.to(T.zeros(1, dtype=T.float16)),
+                   "cpu": lambda: model.cpu(), "child_double": lambda: model[1].double()}[call]
+        assert convert() is not None
+        pos = model[1][0]
+        return (log, str(pos.cache.dtype), pos.cache.tolist(), str(pos.steps.dtype), str(pos.lin.weight.dtype),
+                str(model[0].weight.dtype), str(model[0].weight.grad.dtype), model[0].weight is weight,
+                type(pos.lin.weight).__name__, pos.lin.weight.requires_grad)
+
+    theirs, ours = (case(T, N) for T, N in SIDES)
+    assert ours == tuple(x.replace("torch.", "") if isinstance(x, str) else x for x in theirs)
