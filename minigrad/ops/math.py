@@ -477,8 +477,12 @@ class Lerp(Function):
     name = "lerp"
     complex_grad = "holomorphic"   # gradients (1 - w)*, w* and (end - start)*, PyTorch's; see engine._complex_gate
 
-    def __init__(self, weight: Any = None) -> None:
+    half = False   # True: float16 tensors computed in float32 (PyTorch's kernel); backward in float16 steps
+
+    def __init__(self, weight: Any = None, half: bool = False) -> None:
         self.weight = weight
+        if half:
+            self.half = True
 
     def forward(self, start: Any, end: Any, *weight: Any) -> Any:
         xp = self.xp
@@ -495,10 +499,31 @@ class Lerp(Function):
     def backward(self, gy: Any) -> tuple:
         start, end, w = self.saved
         needs = self.needs_grad
+        if self.half:
+            return self._half_backward(gy)
         with backend.errstate(self.xp, invalid="ignore", over="ignore"):
             return (sum_to(gy * (1 - w), _shape(start)) if needs[0] else None,
                     sum_to(gy * w, _shape(end)) if needs[1] else None,
                     *((sum_to(gy * (end - start), _shape(w)) if needs[2] else None,) if len(needs) > 2 else ()))
+
+    def _half_backward(self, gy: Any) -> tuple:
+        """Float16 tensors' gradients as PyTorch's float16 ops give them, each product rounded to float16 before
+        the sum over a broadcast (a number weight: in float32, rounded once; a weight tensor's ``end - start``
+        rounded too); as float32 arrays of float16 values, for the casts around this node."""
+        start, end, w = self.saved
+        needs = self.needs_grad
+        half, single = "float16", "float32"
+
+        def rounded(v: Any) -> Any:
+            return v.astype(half).astype(single)
+
+        g = rounded(gy)
+        with backend.errstate(self.xp, invalid="ignore", over="ignore"):
+            one_minus = 1 - w if self.weight is not None else rounded(1 - w)
+            return (sum_to(rounded(g * one_minus), _shape(start)) if needs[0] else None,
+                    sum_to(rounded(g * w), _shape(end)) if needs[1] else None,
+                    *((sum_to(rounded(g * rounded(end - start)), _shape(w)) if needs[2] else None,)
+                      if len(needs) > 2 else ()))
 
 
 def lerp(input: Tensor, end: Any, weight: Any, *, out: Tensor | None = None) -> Tensor:  # noqa: A002
@@ -511,7 +536,11 @@ def lerp(input: Tensor, end: Any, weight: Any, *, out: Tensor | None = None) -> 
     start = tensor_arg(input, "lerp")
     if start.dtype == FLOAT16 and isinstance(end, Tensor) and end.dtype == FLOAT16 and (
             not isinstance(weight, Tensor) or weight.dtype == FLOAT16):   # PyTorch's: in float32, rounded once
-        return lerp(start.float(), end.float(), weight.float() if isinstance(weight, Tensor) else weight).half()
+        start, end = start.float(), end.float()
+        if isinstance(weight, Tensor):
+            return Lerp(half=True)(start, end, weight.float()).half()
+        weight = int(weight) if isinstance(weight, bool) else number(weight, "lerp", "weight", complex_ok=True)
+        return Lerp(real_scalar("lerp", "weight", weight, start.dtype), half=True)(start, end).half()
     if start.dtype.kind not in "fc":
         # PyTorch's one integer/bool case: end of start's very dtype, weight a 0-d float tensor, whose dtype wins
         if not (isinstance(weight, Tensor) and weight.ndim == 0 and weight.dtype.kind in "fc"):

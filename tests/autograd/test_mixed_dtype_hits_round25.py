@@ -13,6 +13,8 @@ single-dtype programs first) found 19 of 1,500 programs whose hooks saw another 
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pytest
 
@@ -180,3 +182,23 @@ def test_addcdiv_addcmul_first_and_second_derivatives(op: str) -> None:
         second[L] = L.autograd.grad(sum((g * g).sum() for g in first), ts)
     for ours, theirs in zip(second[mg], second[torch]):
         np.testing.assert_allclose(ours.numpy(), theirs.numpy(), rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("weight", [0.3, -1.5, "tensor"])
+@pytest.mark.parametrize("shapes", [((3, 4), (4,), (3, 1)), ((3,), (), ())])
+def test_float16_lerp_gradients_are_pytorchs_bit_for_bit(weight: Any, shapes: tuple) -> None:
+    """float16 lerp runs PyTorch's kernel in float32 (rounded once); its gradients are PyTorch's float16 ops, each
+    product rounded to float16 before the sum over a broadcast (and a weight tensor's end - start rounded): they
+    were float32 products summed, rounded once at the end (/tmp/h25_b/lerp_cmp.py: 23 of 84 differed, none now)."""
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(7)
+    arrays = [rng.standard_normal(shapes[0]) * 10, rng.standard_normal(shapes[1]) * 10, rng.uniform(-1, 2, shapes[2])]
+    got = {}
+    for L in (mg, torch):
+        ts = [L.tensor(a).to(L.float16).requires_grad_() for a in arrays[:3 if weight == "tensor" else 2]]
+        y = L.lerp(*ts[:2], ts[2] if weight == "tensor" else weight)
+        y.backward(L.tensor(np.linspace(-2, 2, y.numel()).reshape(tuple(y.shape))).to(L.float16))
+        got[L] = [y.detach(), *(t.grad for t in ts)]
+    for ours, theirs in zip(got[mg], got[torch]):
+        assert ours.dtype == mg.float16 and theirs.dtype == torch.float16
+        np.testing.assert_array_equal(ours.numpy(), theirs.numpy())
