@@ -647,13 +647,18 @@ def _note_float_dtypes(outs: Sequence[Any]) -> None:
     recorded output, so not lower than ``_PLAIN_FLOAT``, and an op whose output is in a lower dtype than an input
     that needs grad is a cast (``AsType``, which turns the gate on); a leaf's gradient is cast where it
     accumulates. A program of one dtype, or a float64 program then a float32 one, pays nothing on its hits; float64
-    ops in a process that recorded float32 ones pay a miss each until the gate is on (float16 values turn it on).
+    ops in a process that recorded float32 ones pay a miss each until the gate is on (float16 values turn it on,
+    here too: a split of a float16 leaf, whose gate is its input's, :attr:`Function.gated_inside`).
     """
     global _PLAIN_FLOAT
     for y in outs:
         dtype = y.dtype
-        if dtype.kind == "f" and dtype is not _PLAIN_FLOAT and dtype.itemsize >= 4 \
-                and (_PLAIN_FLOAT is None or dtype.itemsize < _PLAIN_FLOAT.itemsize):
+        if dtype.kind != "f" or dtype is _PLAIN_FLOAT:
+            continue
+        if dtype.itemsize < 4:   # float16 values: split or unbind of a leaf made float16 by hand (p.data = ...)
+            dtype_graphs_begin()   # (the other ops' float16 outputs turn the gate on in _dtype_gate)
+            return
+        if _PLAIN_FLOAT is None or dtype.itemsize < _PLAIN_FLOAT.itemsize:
             if _PLAIN_FLOAT is not None:
                 _meta_cache.clear()   # its metas of the dtype before: their hits would now need a look at the inputs
             _PLAIN_FLOAT = dtype

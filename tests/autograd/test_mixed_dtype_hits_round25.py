@@ -122,6 +122,27 @@ def test_a_leaf_changed_to_float16_by_data_gets_float16_gradients(fresh: None) -
         np.testing.assert_array_equal(ours.numpy().astype(np.float64), theirs.detach().double().numpy())
 
 
+
+def test_a_split_of_a_leaf_made_float16_by_data_is_gated(fresh: None) -> None:
+    """``p.data = p.data.half()`` by hand, then split or unbind of p: their float16 parts meeting a float32 value
+    on a cache hit sent float32 gradients to the parts' hooks (split's and unbind's outputs skip the dtype gate:
+    their input's dtype; a float16 one now turns it on)."""
+    torch = pytest.importorskip("torch")
+    _warm([(2, 1), (2, 3), (3,)], ("float32",))
+    got = {}
+    for L in (mg, torch):
+        p = L.tensor(np.linspace(-1, 1, 6, dtype=np.float32).reshape(2, 3), requires_grad=True)
+        p.data = p.data.half() if L is torch else p.data.astype(np.float16)
+        w = L.tensor(np.float32(0.7), requires_grad=True)
+        seen = []
+        part = p.split(1, -1)[0]
+        part.register_hook(seen.append)
+        (w * part).sum().backward()
+        got[L] = seen[0], p.grad
+    for ours, theirs in zip(got[mg], got[torch]):
+        assert ours.dtype == mg.float16 and theirs.dtype == torch.float16
+        np.testing.assert_array_equal(ours.numpy(), theirs.numpy())
+
 # --- addcdiv: one op (AddcdivBackward0) with PyTorch's gradient formulas, each step in its operands' dtypes ---------
 # It was add(x, div(value * t1, t2)) on the tensors cast to their common dtype: t1's gradient (g / t2) * value where
 # PyTorch's is g * (value / t2) with value / t2 rounded in t2's dtype, t2's without PyTorch's float16 rounding of
