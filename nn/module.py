@@ -163,6 +163,15 @@ def scope_part(name: str) -> str:
     return name.replace("/", "\u2215") or "''"
 
 
+def _own_tensors(module: Any, recurse: bool = True) -> list:
+    """The parameters then the buffers of ``module``'s tree, each once, read with Module's own methods: the
+    conversions (``to``, ``type``, ``share_memory``, ``to_empty``) reach every tensor, as PyTorch's ``_apply``,
+    where a subclass overrides ``parameters()``/``named_parameters()``/``buffers()`` to list fewer (say, the
+    trainable ones only)."""
+    return [tensor for table in ("_parameters", "_buffers")
+            for _, tensor in Module._named_members(module, table, "", recurse, True)]
+
+
 def _overrides_apply(root: Any) -> bool:
     """Whether a module of ``root``'s tree has its own ``_apply`` (walked over ``_modules``, not ``modules()``,
     which a subclass may override)."""
@@ -663,7 +672,7 @@ class Module(ModuleHooks):
         """Cast the parameters and buffers whose dtype kind is in ``kinds`` to ``dt`` (a complex one to a real
         ``dt`` keeps its real part, with a warning, as PyTorch's), move every one to ``dev`` and lay the
         ``rank``-D ones out as ``fmt``, in place (each tensor, and its ``.grad``, keeps its identity)."""
-        tensors = list(self.parameters()) + [b for _, b in self.named_buffers()]
+        tensors = _own_tensors(self)
         if dt is not None and dt.kind != "c" and any(t.dtype.kind == "c" and t.dtype.kind in kinds for t in tensors):
             warnings.warn(f"{type(self).__name__}: casting complex parameters or buffers to {dt} discards the "
                           "imaginary part", UserWarning, stacklevel=3)
@@ -720,8 +729,7 @@ class Module(ModuleHooks):
         """Give every parameter and buffer an uninitialised array of its shape and dtype on ``device`` (the
         objects are kept), as PyTorch's ``to_empty``; ``recurse=False``: this module's own only."""
         dev = mg.resolve_device(device) if device is not None else None
-        tensors = [t for _, t in self.named_parameters(recurse=recurse)] + \
-            [t for _, t in self.named_buffers(recurse=recurse)]
+        tensors = _own_tensors(self, recurse)
         for tensor in tensors:
             target = tensor.device if dev is None else dev
             tensor.data = mg.empty(tensor.shape, dtype=tensor.dtype, device=target).data
@@ -755,11 +763,11 @@ class Module(ModuleHooks):
         """Cast every parameter and buffer (integer buffers too) to ``dst_type`` (a dtype or a legacy type such
         as ``mg.DoubleTensor``), as PyTorch's ``Module.type``; a tensor that requires grad takes only a float."""
         dt = mg.backend.as_dtype(legacy_dtype(dst_type), f"{type(self).__name__}.type")
-        tensors = list(self.parameters()) + list(self.buffers())
+        tensors = _own_tensors(self)
         legacy = legacy_type(dst_type)   # a legacy type names a device too: mg.cuda.FloatTensor moves, as t.type(T)
         if legacy is not None and any((t.device.type == "cuda") != (legacy.device_type == "cuda") for t in tensors):
             self.to(legacy.device_type)
-            tensors = list(self.parameters()) + list(self.buffers())
+            tensors = _own_tensors(self)
         if dt.kind not in "fc" and any(t.requires_grad for t in tensors):
             raise RuntimeError(f"{type(self).__name__}.type: data set to a tensor that requires gradients must be "
                                f"floating point or complex dtype, got {dt}")
@@ -774,7 +782,7 @@ class Module(ModuleHooks):
     def share_memory(self) -> Module:
         """Move every parameter, buffer and gradient into shared memory (``Tensor.share_memory_``), as PyTorch's:
         a process forked after this trains the same weights (Hogwild, A3C)."""
-        for tensor in [*self.parameters(), *self.buffers()]:
+        for tensor in _own_tensors(self):
             tensor.share_memory_()
             if tensor.grad is not None:
                 tensor.grad.share_memory_()

@@ -122,3 +122,40 @@ def test_own_apply_override_runs_from_conversions(call: str) -> None:
 
     theirs, ours = (case(T, N) for T, N in SIDES)
     assert ours == tuple(x.replace("torch.", "") if isinstance(x, str) else x for x in theirs)
+
+
+def _trainable_only(T: Any, N: Any) -> Any:
+    class Model(N.Module):
+        """``parameters()``/``named_parameters()``/``buffers()`` list the trainable ones only (for an optimizer)."""
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.frozen = N.Linear(2, 2).requires_grad_(False)
+            self.head = N.Linear(2, 1)
+            self.register_buffer("scale", T.ones(2))
+
+        def named_parameters(self, *args: Any, **kwargs: Any) -> Any:
+            return ((n, p) for n, p in super().named_parameters(*args, **kwargs) if p.requires_grad)
+
+        def parameters(self, recurse: bool = True) -> Any:
+            return (p for p in super().parameters(recurse) if p.requires_grad)
+
+        def buffers(self, recurse: bool = True) -> Any:
+            return iter(())
+
+        def named_buffers(self, *args: Any, **kwargs: Any) -> Any:
+            return iter(())
+
+    return Model()
+
+
+@pytest.mark.parametrize("call", ["double", "half", "to_dtype", "type"])
+def test_conversions_reach_tensors_that_overridden_listings_leave_out(call: str) -> None:
+    def case(T: Any, N: Any) -> Any:
+        model = _trainable_only(T, N)
+        {"double": lambda: model.double(), "half": lambda: model.half(), "to_dtype": lambda: model.to(T.float64),
+         "type": lambda: model.type(T.float64)}[call]()
+        tensors = [model.frozen.weight, model.frozen.bias, model.head.weight, model.scale]
+        return [(str(t.dtype).replace("torch.", ""), tuple(t.shape)) for t in tensors], len(list(model.parameters()))
+
+    _both(case)
