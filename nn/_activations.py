@@ -53,6 +53,27 @@ def _shrink(y: Tensor) -> Tensor:
     return _reads_input(y)
 
 
+class _Float32Inside:
+    """For an op of one float input x that keeps ``saved = (x,)``: a float16 x computed in float32 and rounded
+    once, forward and backward, as PyTorch's float16 kernels compute (their opmath type), in the op's own node
+    (PyTorch's: no ToCopy nodes around it, its hooks' gradients float16). The op's forward and backward call
+    these first where x is float16 (one check)."""
+
+    def _half_forward(self, x: Any) -> Any:
+        y = self.forward(x.astype(numpy.float32))
+        self.saved = (x,)   # the float16 x, as PyTorch's node keeps it (and its in-place check reads it)
+        return y.astype(numpy.float16)
+
+    def _half_backward(self, gy: Any) -> Any:
+        (x,) = self.saved
+        self.saved = (x.astype(numpy.float32),)
+        try:
+            grad = self.backward(gy.astype(numpy.float32))
+        finally:
+            self.saved = (x,)
+        return grad.astype(numpy.float16)
+
+
 def _exponential_below_zero(x: Tensor, alpha: float, input_scale: float = 1.0, scale: float = 1.0,
                             name: str = "elu") -> Tensor:
     """scale · (α·(exp(x·input_scale) - 1) where x <= 0, else x): ELU's two pieces, as one op
@@ -60,7 +81,7 @@ def _exponential_below_zero(x: Tensor, alpha: float, input_scale: float = 1.0, s
     return ExponentialLinear(name, alpha, input_scale, scale)(x)
 
 
-class ExponentialLinear(mg.Function):
+class ExponentialLinear(_Float32Inside, mg.Function):
     """PyTorch's ``elu(x, α, scale, input_scale)`` as one op (elu and selu: EluBackward0, celu: CeluBackward0):
     y = scale · x for x > 0, else scale · α · (e^{x·input_scale} - 1). Backward, PyTorch's: g · scale for x > 0,
     else g · scale · α · input_scale · e^{x·input_scale}; at 0 the exponential's slope, α · input_scale. The
@@ -80,6 +101,8 @@ class ExponentialLinear(mg.Function):
         return xp.exp(xp.where(positive, x.dtype.type(0), x) * self.input_scale)
 
     def forward(self, x: Any) -> Any:
+        if x.dtype == numpy.float16:
+            return self._half_forward(x)
         self.saved = (x,)
         xp = self.xp
         positive = x > 0
@@ -89,6 +112,8 @@ class ExponentialLinear(mg.Function):
 
     def backward(self, gy: Any) -> Any:
         (x,) = self.saved
+        if x.dtype == numpy.float16:
+            return self._half_backward(gy)
         xp = self.xp
         positive = x > 0
         slope = self._exponential(x, positive)
@@ -132,7 +157,7 @@ def leaky_relu(input: Tensor, negative_slope: float = 0.01, inplace: bool = Fals
     return LeakyRelu(_number(negative_slope, "leaky_relu", "negative_slope"))(_floating(input, "leaky_relu"))
 
 
-class LeakyRelu(mg.Function):
+class LeakyRelu(_Float32Inside, mg.Function):
     """x for x > 0, else negative_slope · x (NaN: NaN · slope), as one op (PyTorch's LeakyReluBackward0, which
     keeps x): g for x > 0, else g · negative_slope. Its ``create_graph=True`` rule is
     minigrad/higher_order_rules.py's ``_leaky_relu`` (x gets zeros: it only picks the piece). Same shape."""
@@ -143,11 +168,15 @@ class LeakyRelu(mg.Function):
         self.negative_slope = negative_slope
 
     def forward(self, x: Any) -> Any:
+        if x.dtype == numpy.float16:
+            return self._half_forward(x)
         self.saved = (x,)
         return self.xp.where(x > 0, x, x * self.negative_slope)
 
     def backward(self, gy: Any) -> Any:
         (x,) = self.saved   # PyTorch's leaky_relu_backward iterates over (x, grad): x's layout first
+        if x.dtype == numpy.float16:
+            return self._half_backward(gy)
         return gradient_layout(self.xp, self.xp.where(x > 0, gy, gy * self.negative_slope), x, gy)
 
 
@@ -470,12 +499,14 @@ def softplus(input: Tensor, beta: float = 1.0, threshold: float = 20.0) -> Tenso
     """
     x, beta = _floating(input, "softplus"), _number(beta, "softplus", "beta")
     threshold = _number(threshold, "softplus", "threshold")
-    if beta == 0 or math.isinf(beta):
+    if beta == 0 or math.isinf(beta):   # (float16: in float32, rounded once, as PyTorch's kernel)
+        if x.dtype == mg.float16:
+            return _DegenerateSoftplus.apply(x.float(), beta, threshold).half()
         return _DegenerateSoftplus.apply(x, beta, threshold)
     return Softplus(beta, threshold)(x)
 
 
-class Softplus(mg.Function):
+class Softplus(_Float32Inside, mg.Function):
     """softplus as one op (PyTorch's SoftplusBackward0, which keeps x): log(1 + e^{βx}) / β, computed as
     logaddexp(βx, 0) / β, and x where βx > threshold. Backward: g where βx > threshold, else g · σ(βx). Its
     ``create_graph=True`` rule is minigrad/higher_order_rules.py's ``_softplus``. Same shape in and out."""
@@ -486,6 +517,8 @@ class Softplus(mg.Function):
         self.beta, self.threshold = beta, threshold
 
     def forward(self, x: Any) -> Any:
+        if x.dtype == numpy.float16:
+            return self._half_forward(x)
         self.saved = (x,)
         xp = self.xp
         scaled = x * self.beta
@@ -493,6 +526,8 @@ class Softplus(mg.Function):
 
     def backward(self, gy: Any) -> Any:
         (x,) = self.saved
+        if x.dtype == numpy.float16:
+            return self._half_backward(gy)
         scaled = x * self.beta   # softplus_backward: a TensorIterator over (grad, x)
         return gradient_layout(self.xp, self.xp.where(scaled > self.threshold, gy, gy * _sigmoid_of(self.xp, scaled)),
                                gy, x)
@@ -533,7 +568,7 @@ def logsigmoid(input: Tensor) -> Tensor:  # noqa: A002
     return LogSigmoid()(_floating(input, "logsigmoid").contiguous())
 
 
-class LogSigmoid(mg.Function):
+class LogSigmoid(_Float32Inside, mg.Function):
     """log σ(x) = 0 - log(1 + e⁻ˣ) (logaddexp(-x, 0): stable in both tails) as one op, PyTorch's
     LogSigmoidBackward0 (it keeps x): backward g · σ(-x). Its ``create_graph=True`` rule is
     minigrad/higher_order_rules.py's ``_log_sigmoid``. Same shape in and out."""
@@ -541,11 +576,15 @@ class LogSigmoid(mg.Function):
     name = "log_sigmoid"
 
     def forward(self, x: Any) -> Any:
+        if x.dtype == numpy.float16:
+            return self._half_forward(x)
         self.saved = (x,)
         return self.xp.asarray(0.0 - self.xp.logaddexp(-x, x.dtype.type(0)))
 
     def backward(self, gy: Any) -> Any:
         (x,) = self.saved
+        if x.dtype == numpy.float16:
+            return self._half_backward(gy)
         return gy * _sigmoid_of(self.xp, -x)
 
 
@@ -569,7 +608,7 @@ def glu(input: Tensor, dim: int = -1) -> Tensor:  # noqa: A002
     return Glu(axis)(x)
 
 
-class Glu(mg.Function):
+class Glu(_Float32Inside, mg.Function):
     """a · σ(b), a and b the halves of x along ``axis``, as one op (PyTorch's GluBackward0, which keeps x):
     backward g · σ(b) for a and g · a · σ(b) · (1 - σ(b)) for b, joined along ``axis``. Its ``create_graph=True``
     rule is minigrad/higher_order_rules.py's ``_glu``."""
@@ -586,12 +625,16 @@ class Glu(mg.Function):
         return x[(*before, slice(0, half))], x[(*before, slice(half, None))]
 
     def forward(self, x: Any) -> Any:
+        if x.dtype == numpy.float16:
+            return self._half_forward(x)
         self.saved = (x,)
         a, b = self.halves(x)
         return a * _sigmoid_of(self.xp, b)
 
     def backward(self, gy: Any) -> Any:
         (x,) = self.saved
+        if x.dtype == numpy.float16:
+            return self._half_backward(gy)
         a, b = self.halves(x)
         s = _sigmoid_of(self.xp, b)
         return self.xp.concatenate([gy * s, gy * a * s * (1 - s)], axis=self.axis)

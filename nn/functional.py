@@ -251,10 +251,11 @@ pdist = _on_gpu_float16_in_float32(pdist, ("input",))
 multi_margin_loss = _on_gpu_float16_in_float32(multi_margin_loss, ("input", "weight"), strict=("weight",))
 multilabel_margin_loss = _on_gpu_float16_in_float32(multilabel_margin_loss, ("input",))
 avg_pool3d = _on_gpu_float16_in_float32(avg_pool3d, ("input",))
-# the activations whose float16 kernels run in float32 (PyTorch's softsign and tanhshrink are float16 steps)
-celu, elu, glu, hardsigmoid, hardswish, leaky_relu, logsigmoid, mish, selu, silu, softplus = (
-    _float16_in_float32(f, ("input",)) for f in (celu, elu, glu, hardsigmoid, hardswish, leaky_relu, logsigmoid,
-                                                   mish, selu, silu, softplus))
+# the activations whose float16 kernels run in float32 (PyTorch's softsign and tanhshrink are float16 steps);
+# celu, elu, glu, leaky_relu, logsigmoid, selu and softplus are one op each that computes so itself (PyTorch's one
+# node, no ToCopy nodes around it)
+hardsigmoid, hardswish, mish, silu = (
+    _float16_in_float32(f, ("input",)) for f in (hardsigmoid, hardswish, mish, silu))
 
 
 def _adaptive_avg_pool3d_in_float16_steps(fn: Any) -> Any:
