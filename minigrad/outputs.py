@@ -229,7 +229,9 @@ class OutRule(NamedTuple):
     sharing of memory between out and an input is refused (:func:`write_out`'s; ``""``: none, as PyTorch's linear
     algebra, which computes into a buffer of its own; ``"operands"``: the first input, addmm's added one, as
     ``"partial"``, the factors as ``"any"``); ``reads_as_out``: a floating or complex input is read in
-    out's dtype (PyTorch's ``std``/``var``: a float16 input into a float32 out is computed in float32)."""
+    out's dtype (PyTorch's ``std``/``var``: a float16 input into a float32 out is computed in float32);
+    ``needs_dim``: PyTorch's overloads that take out= all take a dim (``prod``, ``median`` …), so a call with
+    out= and no dim (positional or ``dim=``; NumPy's ``axis=`` keeps its meaning) is its TypeError."""
 
     dtypes: str = "cast"
     broadcast: bool = False
@@ -238,6 +240,7 @@ class OutRule(NamedTuple):
     warn: bool = True
     overlap: str = "partial"
     reads_as_out: bool = False
+    needs_dim: bool = False
 
 
 def takes_out(fn: Callable, name: str, rule: OutRule = OutRule()) -> Callable:
@@ -248,6 +251,9 @@ def takes_out(fn: Callable, name: str, rule: OutRule = OutRule()) -> Callable:
     def with_out(*args: Any, out: Any = None, **kwargs: Any) -> Any:
         if out is None:
             return fn(*args, **kwargs)
+        if rule.needs_dim and len(args) < 2 and "dim" not in kwargs and "axis" not in kwargs:
+            raise TypeError(f"{name}() missing 1 required positional argument: \"dim\" (PyTorch's {name} takes out= "
+                            f"only with a dim: {name}(input, dim, keepdim=False, *, out=...))")
         kind = getattr(getattr(out, "dtype", None), "kind", None)
         if kind is not None and kind not in rule.kinds:
             error = OutKernelError if rule.accumulate else OutDtypeError   # (computed in out's dtype: no kernel)
@@ -327,12 +333,13 @@ OUT_RULES: dict[str, dict[str, OutRule]] = {
         **_rules("std var", OutRule(reads_as_out=True)),
         **_rules("alias_copy argmax argmin argsort as_strided_copy detach_copy "
                  "diag diagonal_copy dot expand_copy frexp frobenius_norm histogram index_add index_copy index_reduce "
-                 "inner isin log_softmax logcumsumexp median nonzero nonzero_static norm "
+                 "inner isin log_softmax logcumsumexp nonzero nonzero_static norm "
                  "nuclear_norm permute_copy renorm scatter scatter_add scatter_reduce select_copy slice_copy "
                  "slice_scatter softmax squeeze_copy t_copy tensordot transpose_copy tril triu unfold_copy "
                  "unsqueeze_copy vdot view_copy", OutRule("exact")),
         "all": OutRule("exact", kinds="b"), "any": OutRule("exact", kinds="b"),   # (PyTorch's uint8 out: refused)
-        "prod": OutRule("exact", accumulate=True),
+        "median": OutRule("exact", needs_dim=True),
+        "prod": OutRule("exact", accumulate=True, needs_dim=True),
         "cumprod": OutRule("exact", accumulate=True, kinds="uifc"),
         **_rules("cross take_along_dim", OutRule("exact", overlap="any")),
         # linear algebra: out may share memory with an input (but matrix_power's: PyTorch's result is then wrong)
@@ -349,8 +356,8 @@ OUT_RULES: dict[str, dict[str, OutRule]] = {
     },
     # minigrad/ops/statistics.py's __all__, which mg takes as they are (the same objects)
     "statistics": {
-        **_rules("bucketize cummax cummin histc mode msort nanmedian nanquantile quantile searchsorted",
-                 OutRule("exact")),
+        **_rules("bucketize cummax cummin histc mode msort nanquantile quantile searchsorted", OutRule("exact")),
+        "nanmedian": OutRule("exact", needs_dim=True),
         **_rules("nansum nanmean", OutRule("exact", accumulate=True, kinds="f")),
     },
     "special": {

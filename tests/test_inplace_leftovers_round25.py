@@ -119,3 +119,34 @@ def test_a_part_of_an_expanded_view_on_the_gpu() -> None:
     (e * mg.arange(6.0, dtype=mg.float64, device="cuda").reshape(2, 3)).sum().backward()
     np.testing.assert_array_equal(e.numpy(), [[5.0] * 3, [10.0] * 3])
     np.testing.assert_array_equal(a.grad.numpy(), [[15.0], [60.0]])
+
+
+# --- out= without a dim: PyTorch's overloads that take out= all take a dim ------------------------------------------
+
+_NEEDS_DIM = {
+    "prod": lambda lib, x, out: lib.prod(x, out=out),
+    "median": lambda lib, x, out: lib.median(x, out=out),
+    "nanmedian": lambda lib, x, out: lib.nanmedian(x, out=out),
+    "logsumexp": lambda lib, x, out: lib.logsumexp(x, out=out),
+    "logsumexp dim=None": lambda lib, x, out: lib.logsumexp(x, dim=None, out=out),
+}
+
+
+@pytest.mark.parametrize("call", sorted(_NEEDS_DIM))
+def test_out_without_a_dim_is_pytorchs_type_error(call: str) -> None:
+    for lib in (torch, mg):
+        x, out = lib.tensor([[1.0, 2.0], [3.0, 4.0]]), lib.zeros(())
+        with pytest.raises(TypeError, match="dim"):
+            _NEEDS_DIM[call](lib, x, out)
+        assert out.tolist() == 0.0
+
+
+def test_out_with_a_dim_and_numpys_axis_still_write() -> None:
+    x = mg.tensor([[1.0, 2.0], [3.0, 4.0]])
+    out = mg.zeros(2)
+    assert mg.prod(x, 1, out=out) is out and out.tolist() == [2.0, 12.0]
+    assert mg.prod(x, dim=0, out=out).tolist() == [3.0, 8.0]
+    assert mg.logsumexp(x, axis=(0, 1), out=mg.zeros(())).shape == ()   # NumPy's keyword
+    values, indices = mg.median(x, 0, out=(mg.zeros(2), mg.zeros(2, dtype=mg.int64)))
+    assert values.tolist() == [1.0, 2.0] and indices.tolist() == [0, 0]
+    assert mg.prod(x).item() == 24.0 and mg.median(x).item() == 2.0   # without out: all elements, as PyTorch

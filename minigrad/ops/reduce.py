@@ -668,6 +668,9 @@ def logsumexp(input: Tensor, dim: Any = None, keepdim: bool = False, *, axis: An
         x = x.to(dtype=get_default_dtype())
     if out is None:
         return _reduced(LogSumExp, "logsumexp", x, dim, keepdim, axis, keepdims)
+    if dim is None and axis is None:   # PyTorch's logsumexp always takes a dim (here: all without out, as NumPy)
+        raise TypeError("logsumexp() missing 1 required positional argument: \"dim\" (PyTorch's logsumexp "
+                        f"takes out= only with a dim; input shape {x.shape})")
     if isinstance(out, Tensor) and out.dtype.kind not in "fc":
         raise OutDtypeError(f"logsumexp(): expected a floating point or complex out, got {out.dtype} (shape "
                             f"{out.shape}), as in PyTorch")
