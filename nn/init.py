@@ -206,14 +206,13 @@ def constant_(tensor: Tensor, val: float) -> Tensor:
     if isinstance(val, Tensor) and val.ndim:
         raise InitArgumentError(f"nn.init.constant_: fill_ only supports a number or a 0-dimension value tensor, "
                                 f"got a tensor of shape {val.shape}")
-    if isinstance(val, complex) and tensor.dtype.kind != "c":
+    if isinstance(val, complex) and tensor.dtype.kind not in "cb":   # into bool: True where non-zero, as PyTorch
         raise InitArgumentError(f"nn.init.constant_: the value {val} cannot be converted to type {tensor.dtype}")
     if not isinstance(val, (Tensor, int, float, complex, bool)) and not hasattr(val, "__float__"):   # torch's fill_
         raise TypeError(f"nn.init.constant_: val must be a number or a 0-d tensor, got {type(val).__name__} "
                         f"({val!r:.40}) for the tensor of shape {tuple(tensor.shape)}")
-    with mg.no_grad():
-        tensor.data[...] = val
-    tensor._bump_version()
+    with mg.no_grad():   # PyTorch's fill_ (its conversion: -2 is 254 in uint8, NaN or 300 into int8 are refused)
+        tensor.fill_(val)
     return tensor
 
 

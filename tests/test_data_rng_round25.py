@@ -3,6 +3,7 @@ their distribution, with fixed seeds and generous bounds)."""
 
 from __future__ import annotations
 
+import math
 import warnings
 
 import numpy
@@ -78,3 +79,23 @@ def test_uniform_never_draws_the_upper_bound(fill):
         for part in (values.real, values.imag) if dtype == "complex64" else (values,):
             assert set(numpy.unique(part)) == {numpy.float32(1000.0), numpy.float32(1000.000061)}
             assert abs((part == 1000).mean() - 0.5) < 0.02, dtype
+
+
+def test_constant_converts_the_value_as_pytorchs_fill():
+    # was NumPy's assignment: OverflowError for -2 into uint8 (PyTorch: 254), OverflowError/ValueError for inf/NaN
+    # into integers (PyTorch: RuntimeError), a refusal of a complex value into bool (PyTorch: True)
+    from nn import init
+
+    cases = [("uint8", -2), ("uint8", -129), ("int32", 300), ("int8", 300), ("int64", math.nan), ("int32", math.inf),
+             ("uint8", 1e10), ("bool", 2 + 1j), ("bool", 0.0), ("int64", 2.7), ("float16", 1e40), ("float32", -0.0)]
+    for dtype, value in cases:
+        try:
+            expected = torch.nn.init.constant_(torch.zeros(2, dtype=getattr(torch, dtype)), value).tolist()
+        except RuntimeError:
+            with pytest.raises(RuntimeError):
+                init.constant_(mg.zeros(2, dtype=dtype), value)
+            continue
+        tensor = mg.zeros(2, dtype=dtype)
+        version = tensor._version
+        assert init.constant_(tensor, value) is tensor and tensor._version == version + 1
+        assert str(tensor.tolist()) == str(expected), (dtype, value)
