@@ -991,6 +991,8 @@ def _group_norm(node: Function, g: Tensor) -> tuple:
     spatial = math.prod(x_array.shape[2:])   # (not -1: an empty x, N = 0 or a 0 in S, has no size to infer)
     grouped, channels = (n, node.groups, c // node.groups * spatial), (n, c, spatial)
     x = Reshape(grouped)(_input(node, 0, x_array))
+    if x_array.dtype == "float16":   # in float32, as the op; each gradient in its input's dtype
+        x, g = AsType("float32")(x), _kept(g, "float32")
     centered = Sub()(x, Mean((2,), True)(x))
     rstd = Div()(1, Sqrt()(Add()(Mean((2,), True)(Mul()(centered, centered)), node.eps)))
     normalized = Reshape(channels)(Mul()(centered, rstd))
@@ -1000,11 +1002,12 @@ def _group_norm(node: Function, g: Tensor) -> tuple:
         scaled = Reshape(grouped)(g if weight is None else Mul()(g, Reshape((c, 1))(_input(node, 2, weight))))
         projected = Mul()(Reshape(grouped)(normalized), Mean((2,), True)(Mul()(scaled, Reshape(grouped)(normalized))))
         gx = Mul()(Sub()(Sub()(scaled, Mean((2,), True)(scaled)), projected), rstd)
-        grads[0] = Reshape(tuple(x_array.shape))(gx)
+        grads[0] = _kept(Reshape(tuple(x_array.shape))(gx), x_array.dtype)
     if node.has_weight:
-        grads.append(Sum((0, 2), False)(Mul()(g, normalized)) if node.edges[2] is not None else None)
+        grads.append(_kept(Sum((0, 2), False)(Mul()(g, normalized)), weight.dtype) if node.edges[2] is not None
+                     else None)
     if node.has_bias:
-        grads.append(Sum((0, 2), False)(g) if node.edges[-1] is not None else None)
+        grads.append(_kept(Sum((0, 2), False)(g), node.bias_dtype) if node.edges[-1] is not None else None)
     return tuple(grads)
 
 

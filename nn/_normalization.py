@@ -231,7 +231,8 @@ class LayerNorm(mg.Function):
 
 
 class GroupNorm(mg.Function):
-    """:func:`group_norm` of a C-contiguous float32/float64 x (N, C, *S) as one op, PyTorch's ``native_group_norm``
+    """:func:`group_norm` of a C-contiguous x (N, C, *S) as one op (float16 computed in float32 and rounded once,
+    with float16 or float32 parameters, as PyTorch's CPU kernel), PyTorch's ``native_group_norm``
     (its node NativeGroupNormBackward0, edges (x, weight, bias)): each sample's ``groups`` groups of C/groups
     channels normalised over the group's channels and S (:func:`_normalize_rows` over rows (N·groups, C/groups·∏S),
     as :class:`LayerNorm`), then times weight and plus bias (C,) where given. Backward, PyTorch's: ĝ = g · weight,
@@ -261,29 +262,34 @@ class GroupNorm(mg.Function):
         self.eps = eps   # for the create_graph rule
         xp = self.xp
         weight = affine[0] if self.has_weight else None
-        out = xp.empty(x.shape, dtype=x.dtype)   # (owns its memory: an in-place op on it is no view's)
-        shift, rstd = _normalize_rows(xp, self._rows(x), eps, self._rows(out))
+        wide = x.dtype == numpy.float16   # PyTorch's float16 kernel computes in float32
+        rows = self._rows(x).astype(numpy.float32) if wide else self._rows(x)
+        out = xp.empty(x.shape, dtype=rows.dtype)   # (owns its memory: an in-place op on it is no view's)
+        shift, rstd = _normalize_rows(xp, rows, eps, self._rows(out))
         channels = self._channels(out)
         if weight is not None:
             channels *= weight[:, None]
         if self.has_bias:
             channels += affine[-1][:, None]
-        self.saved = (x, shift, rstd, weight)
-        return out
+        self.saved, self.bias_dtype = (x, shift, rstd, weight), affine[-1].dtype if self.has_bias else None
+        return out.astype(x.dtype) if wide else out
 
     def backward(self, gy: Any) -> tuple:
         x, shift, rstd, weight = self.saved
         xp = self.xp
-        normalized = _normalized_rows(self._rows(x), shift, rstd)
-        g = self._channels(gy)
+        wide = x.dtype == numpy.float16   # in float32, each gradient rounded once to its input's dtype
+        normalized = _normalized_rows(self._rows(x).astype(numpy.float32) if wide else self._rows(x), shift, rstd)
+        g = self._channels(gy.astype(numpy.float32) if wide else gy)
         grads = [None, None]
         if self.has_weight:   # (before x's gradient, which is written over x̂)
-            grads.append(xp.einsum("ncs,ncs->c", g, normalized.reshape(g.shape)) if self.needs_grad[2] else None)
+            grads.append(xp.einsum("ncs,ncs->c", g, normalized.reshape(g.shape)).astype(weight.dtype, copy=False)
+                         if self.needs_grad[2] else None)
         if self.has_bias:
-            grads.append(xp.einsum("ncs->c", g) if self.needs_grad[-1] else None)
+            grads.append(xp.einsum("ncs->c", g).astype(self.bias_dtype, copy=False) if self.needs_grad[-1] else None)
         if self.needs_grad[0]:
             scaled = g if weight is None else g * weight[:, None]   # ĝ
-            grads[0] = _rows_input_gradient(xp, self._rows(scaled), normalized, rstd).reshape(x.shape)
+            grads[0] = _rows_input_gradient(xp, self._rows(scaled), normalized, rstd).reshape(x.shape).astype(
+                x.dtype, copy=False)
         return tuple(grads)
 
 
@@ -679,15 +685,18 @@ def group_norm(input: Tensor, num_groups: int, weight: Tensor | None = None,  # 
     if batch * channels // num_groups * math.prod(x.shape[2:]) == 1:
         raise ValueError(f"{name}: expected more than 1 value per channel when training, got input of shape "
                          f"{x.shape} with num_groups={num_groups}")
-    if _mixed(name, x, weight=weight, bias=bias):
-        return group_norm(x.float(), num_groups, weight, bias, eps).half()
+    _mixed(name, x, weight=weight, bias=bias)   # float16 with float32 parameters: computed in float32, as one dtype
     x = _kernel_layout(x)
-    if x.data.flags.c_contiguous and x.dtype != mg.float16:
+    if x.data.flags.c_contiguous:   # (float16: the op computes in float32, as PyTorch's kernel)
         affine = tuple(tensor for tensor in (weight, bias) if tensor is not None)
         for what, tensor in (("weight", weight), ("bias", bias)):
             if tensor is not None:
                 _per_channel(tensor, channels, 2, name, what)   # (C,) checked
         return GroupNorm(num_groups, weight is not None, bias is not None)(x, eps, *affine)
+    if x.dtype == mg.float16:   # PyTorch's kernel computes in float32: widened, the result rounded once
+        def wide(tensor: Any) -> Any:
+            return tensor.float() if isinstance(tensor, Tensor) and tensor.dtype == mg.float16 else tensor
+        return group_norm(x.float(), num_groups, wide(weight), wide(bias), eps).half()
     # PyTorch's result: channels-last kept, any other layout C order; x's gradient as its kernel's grad_input
     x = gradient_in_suggested_format(x)
     grouped = x.reshape(batch, num_groups, channels // num_groups * math.prod(x.shape[2:]))

@@ -217,7 +217,7 @@ def _float16_in_float32(fn: Any, widened: tuple[str, ...], moved: tuple[str, ...
 # strict: another dtype among the parameters goes to the function's own rule (PyTorch's mixed-dtype norms or error)
 # (layer_norm takes float16 itself: its one op computes in float32, as PyTorch's kernel)
 rms_norm = _float16_in_float32(rms_norm, ("input", "weight"))
-group_norm = _float16_in_float32(group_norm, ("input", "weight", "bias"), strict=("weight", "bias"))
+# (group_norm takes float16 itself: its one op computes in float32, as PyTorch's kernel)
 conv1d, conv2d, conv3d, conv_transpose1d, conv_transpose2d, conv_transpose3d = (
     _float16_in_float32(f, ("input", "weight", "bias"), strict=("weight", "bias")) for f in (
         conv1d, conv2d, conv3d, conv_transpose1d, conv_transpose2d, conv_transpose3d))

@@ -13,7 +13,8 @@ softplus, logsigmoid, glu and the losses), each against torch 2.13: what the dif
   (|d| < β is False there); it was the quadratic piece's 1/β.
 - float16 elu/celu/selu/leaky_relu/softplus/logsigmoid/glu are their one node (computing in float32 inside, as
   PyTorch's kernels), not a ToCopy node over a float32 op: grad_fn's name and the hooks' float16 gradients are
-  PyTorch's; values and gradients as before (rounded once).
+  PyTorch's; values and gradients as before (rounded once). So is float16 group_norm of a C-contiguous input,
+  with float16 or float32 parameters (NativeGroupNormBackward0; was ToCopy over the float32 op).
 """
 
 from __future__ import annotations
@@ -157,3 +158,27 @@ def test_float16_activation_is_its_one_node(name: str) -> None:
         assert ours[:3] == theirs[:3]
     np.testing.assert_array_equal(ours[3], theirs[3])
     np.testing.assert_allclose(ours[4], theirs[4], rtol=1e-3, atol=1e-3)   # (torch's tails: other float32 exps)
+
+
+@pytest.mark.parametrize("params", ["float16", "float32", None])
+@pytest.mark.parametrize("shape", [(2, 6, 3), (2, 6, 2, 2)])
+def test_float16_group_norm_is_its_one_node(shape: tuple, params: str | None) -> None:
+    x_array = RNG.standard_normal(shape) * 3 + 1
+    w_array, b_array, g_array = RNG.standard_normal(6), RNG.standard_normal(6), RNG.standard_normal(shape)
+    results = []
+    for lib, F in ((mg, MF), (torch, TF)):
+        x = lib.tensor(x_array).to(lib.float16).requires_grad_()
+        affine = [lib.tensor(a).to(getattr(lib, params)).requires_grad_() for a in (w_array, b_array)] if params \
+            else [None, None]
+        y = F.group_norm(x, 3, *affine)
+        seen = {}
+        y.grad_fn.register_hook(lambda gi, go, seen=seen: seen.update(gi=[None if g is None else g.dtype for g in gi]))
+        y.backward(lib.tensor(g_array).to(lib.float16))
+        grads = [t.grad.double().numpy() for t in [x, *affine] if t is not None]
+        results.append((y.grad_fn.name(), [str(d).split(".")[-1] for d in seen["gi"]], y.detach().double().numpy(),
+                        grads, [str(t.grad.dtype).split(".")[-1] for t in [x, *affine] if t is not None]))
+    ours, theirs = results
+    assert ours[0] == theirs[0] and ours[1] == theirs[1] and ours[4] == theirs[4]
+    np.testing.assert_allclose(ours[2], theirs[2], rtol=2e-3, atol=2e-3)
+    for a, b in zip(ours[3], theirs[3]):
+        np.testing.assert_allclose(a, b, rtol=1e-2, atol=1e-2)
