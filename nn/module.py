@@ -641,7 +641,7 @@ class Module(ModuleHooks):
     # --- devices and dtypes ---
 
     def to(self, device: Any = None, dtype: Any = None, non_blocking: bool = False, *,
-           memory_format: Any = None) -> Module:
+           memory_format: Any = None, tensor: Tensor | None = None, copy: Any = None) -> Module:
         """Move (in place) every parameter and buffer to ``device`` and/or cast floats to ``dtype``.
 
         Parameters keep their identity, so an optimizer built before the move
@@ -650,7 +650,15 @@ class Module(ModuleHooks):
         tensor whose device and dtype to take: ``model.to(x)``. ``non_blocking`` is
         accepted and changes nothing (copies are synchronous). ``memory_format=mg.channels_last``
         lays the 4-D parameters and buffers out NHWC (``channels_last_3d``: the 5-D ones), as PyTorch's.
+        ``tensor=x`` is PyTorch's keyword spelling of ``model.to(x)``; ``copy`` is refused, as PyTorch's.
         """
+        if copy is not None:
+            raise RuntimeError(f"{type(self).__name__}.to() does not accept copy argument")
+        if tensor is not None:
+            if device is not None or dtype is not None or not isinstance(tensor, Tensor):
+                raise TypeError(f"{type(self).__name__}.to(): tensor= takes a Tensor, and no device or dtype beside "
+                                f"it; got {type(tensor).__name__}")
+            device = tensor
         fmt = memory_formats.check(memory_format, "to")
         if fmt is mg.channels_last or fmt is mg.channels_last_3d:
             rank = 4 if fmt is mg.channels_last else 5

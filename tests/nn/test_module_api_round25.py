@@ -159,3 +159,22 @@ def test_conversions_reach_tensors_that_overridden_listings_leave_out(call: str)
         return [(str(t.dtype).replace("torch.", ""), tuple(t.shape)) for t in tensors], len(list(model.parameters()))
 
     _both(case)
+
+
+@pytest.mark.parametrize("spelling", ["tensor_kw", "tensor_kw_nb", "tensor_kw_and_device", "tensor_kw_int", "copy"])
+def test_to_keyword_spellings(spelling: str) -> None:
+    def case(T: Any, N: Any) -> Any:
+        model = N.Sequential(N.Linear(1, 1), N.BatchNorm1d(1))
+        half = T.zeros(1, dtype=T.float16)
+        call = {"tensor_kw": lambda: model.to(tensor=half),
+                "tensor_kw_nb": lambda: model.to(tensor=half, non_blocking=True),
+                "tensor_kw_and_device": lambda: model.to("cpu", tensor=half),
+                "tensor_kw_int": lambda: model.to(tensor=3),
+                "copy": lambda: model.to(T.float64, copy=True)}[spelling]
+        try:
+            assert call() is model
+        except (TypeError, RuntimeError) as error:
+            return type(error).__name__
+        return [(name, str(t.dtype).replace("torch.", "")) for name, t in model.state_dict().items()]
+
+    _both(case)
