@@ -42,6 +42,10 @@ class InitArgumentError(ValueError, RuntimeError):
     that is not a number): PyTorch's RuntimeError, and the ValueError minigrad raised before."""
 
 
+class _GroupsZeroError(ValueError, ZeroDivisionError):
+    """``dirac_(groups=0)``: PyTorch's ZeroDivisionError, and the ValueError minigrad raised before."""
+
+
 def _check(tensor: Any, name: str) -> Tensor:
     """The Tensor to fill (any dtype: the fills take any; the draws check theirs with :func:`_drawable`)."""
     # PyTorch programs fill ``m.weight.data``, which is minigrad's NumPy/CuPy array: fill it through a
@@ -231,9 +235,9 @@ def xavier_uniform_(tensor: Tensor, gain: float = 1.0, generator: Any = None) ->
     tensor = _check(tensor, "xavier_uniform_")
     fan_in, fan_out = _fans(tensor, "xavier_uniform_")
     bound = gain * math.sqrt(6.0 / (fan_in + fan_out))
+    _drawable(tensor, "xavier_uniform_", uniform=True)   # the dtype first, as PyTorch's uniform_
     if not bound >= 0:
         raise InitArgumentError(f"nn.init.xavier_uniform_: expects gain >= 0 (U(-a, a) with a = {bound}), got {gain}")
-    _drawable(tensor, "xavier_uniform_", uniform=True)
     return _write(tensor, _uniform_array(tensor, -bound, bound, generator))
 
 
@@ -317,7 +321,8 @@ def dirac_(tensor: Tensor, groups: int = 1) -> Tensor:
     if tensor.ndim not in (3, 4, 5):
         raise ValueError(f"nn.init.dirac_: needs a 3-, 4- or 5-D tensor, got shape {tensor.shape}")
     if isinstance(groups, bool) or not isinstance(groups, int) or groups < 1 or tensor.shape[0] % groups:
-        raise ValueError(f"nn.init.dirac_: dim 0 ({tensor.shape[0]}) must be divisible by groups, got {groups!r}")
+        error = _GroupsZeroError if groups == 0 else ValueError   # PyTorch's size % 0: ZeroDivisionError
+        raise error(f"nn.init.dirac_: dim 0 ({tensor.shape[0]}) must be divisible by groups, got {groups!r}")
     out_per_group = tensor.shape[0] // groups
     xp = mg.array_module(tensor.data)
     with mg.on_device(tensor.device):
@@ -399,11 +404,11 @@ def sparse_(tensor: Tensor, sparsity: float, std: float = 0.01, generator: Any =
     tensor = _check(tensor, "sparse_")
     if tensor.ndim != 2:
         raise ValueError(f"nn.init.sparse_: needs a 2-D tensor, got shape {tensor.shape}")
-    if not 0 <= sparsity <= 1:
-        raise ValueError(f"nn.init.sparse_: sparsity must be in [0, 1], got {sparsity}")
     if not std >= 0:   # NaN too
         raise InitArgumentError(f"nn.init.sparse_: expects std >= 0.0, but found std {std}")
-    _drawable(tensor, "sparse_", uniform=False)
+    _drawable(tensor, "sparse_", uniform=False)   # PyTorch's normal_'s checks first, then (PyTorch has none) ours
+    if not 0 <= sparsity <= 1:
+        raise ValueError(f"nn.init.sparse_: sparsity must be in [0, 1], got {sparsity}")
     rows, cols = tensor.shape
     zeros = math.ceil(sparsity * rows)
     values = _normal_array(tensor, 0.0, std, generator)

@@ -99,3 +99,16 @@ def test_constant_converts_the_value_as_pytorchs_fill():
         version = tensor._version
         assert init.constant_(tensor, value) is tensor and tensor._version == version + 1
         assert str(tensor.tolist()) == str(expected), (dtype, value)
+
+
+def test_init_errors_are_pytorchs_classes():
+    from nn import init
+
+    for library, module in ((torch, torch.nn.init), (mg, init)):
+        # the dtype first, as PyTorch's uniform_ (was the ValueError/RuntimeError of the negative gain)
+        with pytest.raises(NotImplementedError):
+            module.xavier_uniform_(library.zeros(3, 4, dtype=library.uint8), gain=-1.0)
+        with pytest.raises(ZeroDivisionError):   # size % groups (was a ValueError only)
+            module.dirac_(library.zeros(4, 2, 3), groups=0)
+        with pytest.raises(RuntimeError):   # normal_'s std check before minigrad's sparsity check (was ValueError)
+            module.sparse_(library.zeros(3, 4), sparsity=-0.5, std=-1.0)
