@@ -20,10 +20,14 @@ in u with a graph), and ``Σ_k J_k·t_k`` is the gradient of ``Σ_k ⟨g_k, t_k�
 higher-order rules of :mod:`minigrad.higher_order`: an op without one raises NotImplementedError naming it,
 never a wrong tangent.
 
-Forward-over-reverse (a Hessian-vector product): ``mg.autograd.grad`` and ``backward`` called inside a dual
-level on outputs that reach a dual keep their graph (``create_graph=True``), so the gradient's tangent is
-H·t, as torch's gradients carry tangents. The tangent is differentiable (it keeps its graph) where the
-output depends on tensors outside the level that require grad (the primal, a model's parameters).
+Forward-over-reverse (a Hessian-vector product): ``mg.autograd.grad`` called inside a dual level on outputs that
+reach a dual keeps its graph (``create_graph=True``), so the gradient's tangent is H·t, as torch's gradients carry
+tangents. Without ``create_graph`` the gradients are handed out as PyTorch's: not requiring grad, no ``grad_fn``,
+the tangent (no graph) carried as by a tensor computed under no_grad; with it, the tangent is differentiable (it
+keeps its graph) where the output depends on tensors outside the level that require grad (the primal, a model's
+parameters). A plain ``backward()`` inside a level is first-order, as PyTorch's: ``.grad`` does not require grad
+and carries no tangent (PyTorch's first accumulation drops it; a later one, in place, carries the new gradient's
+tangent there, none here), and a hook's gradient carries none either.
 
 Grad mode, as PyTorch's forward AD: an op run under ``mg.no_grad()`` or ``set_grad_enabled(False)`` inside the
 level on tensors carrying tangents is still recorded, for the tangent only: its result does not require grad
@@ -332,10 +336,16 @@ class _Level:
         return False
 
     def needs_graph(self, roots: list) -> bool:
-        """For ``mg.autograd.grad``/``backward`` inside the level: whether ``roots`` reach a dual, so that the
-        gradients must keep their graph to carry tangents (forward-over-reverse); not for the second walk of
-        :func:`_tangent` (``products``)."""
+        """For ``mg.autograd.grad`` without ``create_graph`` inside the level: whether ``roots`` reach a dual, so
+        that the gradients must keep their graph to carry tangents (forward-over-reverse); not for the second walk
+        of :func:`_tangent` (``products``)."""
         return not self.products and bool(self.reached(roots)[0])
+
+    def first_order(self, grads: list) -> list:
+        """The gradients of a ``grad`` that kept its graph only for their tangents (:meth:`needs_graph`), as
+        PyTorch's first-order ones: not requiring grad, no ``grad_fn``, each carrying its tangent (H·t) as a tensor
+        computed under no_grad does (:meth:`hide`)."""
+        return [g if g is None or not g._requires_grad else self.hide((g,))[0] for g in grads]
 
 
 class _AnyThread:
@@ -388,6 +398,9 @@ class _AnyThread:
         level = _here.level
         return level is not None and level.needs_graph(roots)
 
+    def first_order(self, grads: list) -> list:
+        return _here.level.first_order(grads)   # only after needs_graph said True
+
     def changed_in_place(self, x: Tensor) -> None:
         level = _here.level
         if level is not None:
@@ -403,7 +416,7 @@ def _count_open(change: int) -> None:
     with _open_lock:
         _open[0] += change
         hooks = _open[0] > 0
-        functions.DUAL_LEVEL[:] = [_ANY_THREAD.needs_graph] if hooks else []
+        functions.DUAL_LEVEL[:] = [_ANY_THREAD.needs_graph, _ANY_THREAD.first_order] if hooks else []
         engine.FORWARD_AD = _ANY_THREAD if hooks else None
         tensor_module.INPLACE_CHANGES[:] = [_ANY_THREAD.changed_in_place] if hooks else []
 

@@ -60,7 +60,9 @@ def create_graph_walk() -> Any:
 
 
 # While a forward-AD dual level is open (minigrad.autograd.forward_ad sets it): [a callable telling whether a
-# backward from these roots reaches a dual tensor]; its gradients then keep their graph, to carry tangents.
+# grad() from these roots reaches a dual tensor, one handing its gradients out as PyTorch's first-order ones]:
+# grad() then keeps the graph, for their tangents (forward-over-reverse); a backward() stays first-order, as
+# PyTorch's first accumulation into .grad drops the tangent.
 DUAL_LEVEL: list = []
 
 
@@ -83,7 +85,7 @@ def tensor_backward(self: Tensor, gradient: Any = None, retain_graph: bool | Non
         if gradient is not None:
             raise TypeError("backward: give the gradient once, as gradient= (PyTorch's name) or grad=")
         gradient = grad
-    if inputs is not None or create_graph or DUAL_LEVEL:
+    if inputs is not None or create_graph:
         backward(self, gradient, retain_graph, create_graph, inputs=inputs)
         return
     gradient = _root_grad(self, gradient)
@@ -157,8 +159,6 @@ def backward(tensors: Any, grad_tensors: Any = None, retain_graph: bool | None =
                                "give only grad_tensors")
         grad_tensors = grad_variables
     roots = _tensor_list(tensors, "backward", "tensors")
-    if not create_graph and DUAL_LEVEL and DUAL_LEVEL[0](roots):   # forward-over-reverse: see forward_ad
-        create_graph = True
     if not create_graph:
         grads = _given_grads(roots, grad_tensors, "backward", "grad_tensors")
     targets = None
@@ -246,13 +246,16 @@ def grad(outputs: Any, inputs: Any, grad_outputs: Any = None, retain_graph: bool
             raise RuntimeError(f"grad: input {i} (shape {tuple(t.shape)}) does not require grad; "
                                "only tensors that require grad can be differentiated against")
     roots = _tensor_list(outputs, "grad", "outputs")
-    if not create_graph and DUAL_LEVEL and DUAL_LEVEL[0](roots):   # forward-over-reverse: see forward_ad
+    first_order = not create_graph and DUAL_LEVEL and DUAL_LEVEL[0](roots)   # forward-over-reverse: see forward_ad
+    if first_order:   # the graph is kept for the gradients' tangents (H·t), handed out as first-order gradients
         create_graph, retain_graph = True, True
     if create_graph:   # a differentiable backward: its own walk (minigrad.higher_order)
         for i, t in enumerate(wanted):
             refuse_checkpointed(t, f"grad(create_graph=True): inputs[{i}]")
         result = create_graph_walk().grad(roots, grad_outputs, wanted, True if retain_graph is None else retain_graph,
                                    allow_unused, materialize_grads)
+        if first_order:
+            result = DUAL_LEVEL[1](result)
         return dict(zip(names, result)) if names is not None else tuple(result)
     grads = _given_grads(roots, grad_outputs, "grad", "grad_outputs")
     captured: dict = {}
