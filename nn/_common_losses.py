@@ -27,7 +27,7 @@ from ._errors import InputDtypeError, InputRankError, InputShapeError
 from ._flags import flag
 from ._gradient_layout import contiguous_gradient
 from ._reduction import REDUCTIONS, check_reduction, checked_reduction, legacy_reduction, reduce_loss
-from ._targets import class_targets, class_weights, nll_rows, weighted_mean
+from ._targets import _cascade_sum, class_targets, class_weights, nll_rows, weighted_mean
 
 __all__ = ["binary_cross_entropy", "binary_cross_entropy_with_logits", "cosine_similarity", "cross_entropy",
            "huber_loss", "kl_div", "l1_loss", "mse_loss", "nll_loss", "pairwise_distance", "smooth_l1_loss"]
@@ -175,11 +175,13 @@ def _smoothing_share(label_smoothing: float, classes: int) -> float:
 def _float16_as_pytorch(loss: Tensor, log_probs: Tensor, safe: Tensor, keep: Tensor, weight: Tensor | None,
                         reduction: str) -> Tensor:
     """``loss``, the sum or mean nll of float16 log-probabilities on the CPU (``log_probs``: (N, C, d1, …), at
-    least 2 dims), with the value of PyTorch's kernels there: float16 steps into 8 partial sums
-    (see :func:`_cascade_sum`); the mean divides that by the kept rows' summed weight (summed the same way; an
-    (N, C) input without weights: their count). The gradient is ``loss``'s. Other cases: ``loss``."""
+    least 2 dims) by the composed ops (class weights that require grad: :func:`nll_rows`), with the value of
+    PyTorch's kernels there: float16 steps into 8 partial sums (see :func:`_cascade_sum`); the mean divides that
+    by the kept rows' summed weight (summed the same way). The gradient is ``loss``'s. Other cases: ``loss``."""
     ndim = log_probs.ndim
     if reduction == "none" or ndim < 2 or loss.dtype != mg.float16 or mg.array_module(loss.data) is not numpy:
+        return loss
+    if weight is None or not (weight.requires_grad and mg.is_grad_enabled()):   # the NllLoss op sums so itself
         return loss
     log_probs = numpy.moveaxis(log_probs.data, 1, -1).reshape(safe.shape[0], log_probs.shape[1]) if ndim > 2 \
         else log_probs.data
@@ -190,22 +192,6 @@ def _float16_as_pytorch(loss: Tensor, log_probs: Tensor, safe: Tensor, keep: Ten
         with numpy.errstate(divide="ignore", invalid="ignore"):   # no kept row: 0/0 is NaN, as PyTorch's
             total = total / (numpy.float16(kept.sum()) if weight is None and ndim == 2 else _cascade_sum(scale, kept))
     return _with_gradient(mg.tensor(total), loss)
-
-
-def _cascade_sum(values: numpy.ndarray, kept: numpy.ndarray) -> numpy.float16:
-    """The float16 sum of ``values[kept]`` (N,) as PyTorch's CPU nll_loss adds it: each into partial sum 0, and
-    partial sum j into j + 1 whenever the row's index has its low (j + 1)·p bits 0 (p = 4 below 2^32 rows), all
-    in float16 steps; then the 8 partial sums in order."""
-    power = max(4, math.ceil(math.log2(max(len(values), 1))) // 8)
-    mask = (1 << power) - 1
-    sums = [numpy.float16(0)] * 8
-    for row in numpy.flatnonzero(kept):
-        sums[0] += values[row]
-        for level in range(7):
-            if row & (mask << (level * power)):
-                break
-            sums[level + 1], sums[level] = sums[level + 1] + sums[level], numpy.float16(0)
-    return sum(sums, numpy.float16(0))   # in order, float16 steps
 
 
 def _soft_cross_entropy(logits: Tensor, target: Any, weight: Any, reduction: str, label_smoothing: float) -> Tensor:

@@ -271,6 +271,22 @@ def nll_rows(log_probs: Tensor, safe: Tensor, keep: Tensor, weight: Tensor | Non
     return weighted_mean(total, scale.sum())
 
 
+def _cascade_sum(values: numpy.ndarray, kept: numpy.ndarray) -> numpy.float16:
+    """The float16 sum of ``values[kept]`` (N,) as PyTorch's CPU nll_loss adds it: each into partial sum 0, and
+    partial sum j into j + 1 whenever the row's index has its low (j + 1)·p bits 0 (p = 4 below 2^32 rows), all
+    in float16 steps; then the 8 partial sums in order."""
+    power = max(4, math.ceil(math.log2(max(len(values), 1))) // 8)
+    mask = (1 << power) - 1
+    sums = [numpy.float16(0)] * 8
+    for row in numpy.flatnonzero(kept):
+        sums[0] += values[row]
+        for level in range(7):
+            if row & (mask << (level * power)):
+                break
+            sums[level + 1], sums[level] = sums[level + 1] + sums[level], numpy.float16(0)
+    return sum(sums, numpy.float16(0))   # in order, float16 steps
+
+
 class NllLoss(mg.Function):
     """:func:`nll_rows` as one op, PyTorch's nll_loss (its node NllLossBackward0 has one edge, the
     log-probabilities). Inputs: log_probs, (C,), (N, C) or (N, C, H, W) (PyTorch's nll_loss2d: the class axis 1;
@@ -319,11 +335,18 @@ class NllLoss(mg.Function):
         self.saved = (log_probs, safe, kept, scale, None)
         if self.reduction == "none":
             return loss.reshape(self.target_shape)
-        total = xp.asarray(loss.sum())
+        # float16 on the CPU: summed as PyTorch's kernel sums (its value; the gradient is the plain sum's)
+        cascade = loss.dtype == numpy.float16 and log_probs.ndim >= 2 and xp is numpy
+        total = xp.asarray(_cascade_sum(loss, kept) if cascade else loss.sum())
         if self.reduction == "sum":
             return total
         denominator = xp.asarray(scale.sum())
         self.saved = (log_probs, safe, kept, scale, denominator)   # (saved: mg.compile's replays make their own)
+        if cascade:   # the kept entries' count, or their summed weights as the losses (no kept one: 0/0, NaN)
+            with numpy.errstate(divide="ignore", invalid="ignore"):
+                count = numpy.float16(kept.sum()) if not self.weighted and log_probs.ndim == 2 \
+                    else _cascade_sum(scale, kept)
+                return numpy.asarray(total / count, dtype=numpy.float16)
         empty = denominator == 0   # as WeightedMean's: decided on the device
         return xp.where(empty, xp.asarray(numpy.nan, dtype=total.dtype),
                         total / xp.where(empty, xp.ones_like(denominator), denominator))

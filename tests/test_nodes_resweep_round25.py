@@ -15,6 +15,8 @@ softplus, logsigmoid, glu and the losses), each against torch 2.13: what the dif
   PyTorch's kernels), not a ToCopy node over a float32 op: grad_fn's name and the hooks' float16 gradients are
   PyTorch's; values and gradients as before (rounded once). So is float16 group_norm of a C-contiguous input,
   with float16 or float32 parameters (NativeGroupNormBackward0; was ToCopy over the float32 op).
+- float16 nll_loss/cross_entropy 'sum' and 'mean' on the CPU: the NllLoss op sums as PyTorch's kernel itself
+  (NllLossBackward0; was a where node over it).
 """
 
 from __future__ import annotations
@@ -182,3 +184,24 @@ def test_float16_group_norm_is_its_one_node(shape: tuple, params: str | None) ->
     np.testing.assert_allclose(ours[2], theirs[2], rtol=2e-3, atol=2e-3)
     for a, b in zip(ours[3], theirs[3]):
         np.testing.assert_allclose(a, b, rtol=1e-2, atol=1e-2)
+
+
+@pytest.mark.parametrize("shape", [(40, 5), (6, 5, 7), (2, 5, 3, 4)])
+@pytest.mark.parametrize("loss", ["nll_loss", "cross_entropy"])
+@pytest.mark.parametrize("reduction", ["sum", "mean"])
+@pytest.mark.parametrize("weighted", [False, True])
+def test_float16_nll_sum_is_its_one_node(shape: tuple, loss: str, reduction: str, weighted: bool) -> None:
+    x_array = RNG.standard_normal(shape) * 4 - 3
+    target = RNG.integers(0, 5, shape[:1] + shape[2:])
+    target.flat[::7] = 1
+    w_array = RNG.random(5) * 3
+    results = []
+    for lib, F in ((mg, MF), (torch, TF)):
+        x = lib.tensor(x_array).to(lib.float16).requires_grad_()
+        weight = lib.tensor(w_array).to(lib.float16) if weighted else None
+        y = getattr(F, loss)(x, lib.tensor(target), weight=weight, ignore_index=1, reduction=reduction)
+        y.backward()
+        results.append((y.grad_fn.name(), float(y.detach().float()), x.grad.float().numpy()))
+    ours, theirs = results
+    assert ours[:2] == theirs[:2]
+    np.testing.assert_allclose(ours[2], theirs[2], rtol=1e-2, atol=1e-3)
