@@ -189,6 +189,7 @@ class _Level:
         self.passing = False     # True while _tangent's walk runs: _TangentOnly nodes let gradients through
         self.products = False    # True while _tangent's second walk (the products J·t) runs
         self.hidden_ops = 0      # how many ops ran under no_grad on tensors carrying tangents (hide), ever
+        self.first_orders = 0    # how many first-order gradients were handed out (first_order), ever
         self.opaque = 0          # > 0 while a custom Function's forward runs: its ops under no_grad give no tangent
 
     # --- the engine's hooks (engine.FORWARD_AD passes them this thread's level while it is open) ---
@@ -253,11 +254,15 @@ class _Level:
         (a custom Function's ``ctx.needs_input_grad``)."""
         return self.reached([t])[1]
 
-    def hide(self, shadows: tuple) -> tuple:
+    def hide(self, shadows: tuple, op: bool = True) -> tuple:
         """The tensors an op run under no_grad hands out for its recorded outputs ``shadows``: the same arrays,
-        not requiring grad; each floating-point one carries its shadow's tangent."""
+        not requiring grad; each floating-point one carries its shadow's tangent. ``op`` False: first-order
+        gradients (:meth:`first_order`), not an op of ``func`` (jacfwd's checks count those only)."""
         hidden = self.hidden
-        self.hidden_ops += 1
+        if op:
+            self.hidden_ops += 1
+        else:
+            self.first_orders += 1
         results = []
         for shadow in shadows:
             y = Tensor._make(shadow.data, False, None, 0)
@@ -345,7 +350,7 @@ class _Level:
         """The gradients of a ``grad`` that kept its graph only for their tangents (:meth:`needs_graph`), as
         PyTorch's first-order ones: not requiring grad, no ``grad_fn``, each carrying its tangent (H·t) as a tensor
         computed under no_grad does (:meth:`hide`)."""
-        return [g if g is None or not g._requires_grad else self.hide((g,))[0] for g in grads]
+        return [g if g is None or not g._requires_grad else self.hide((g,), op=False)[0] for g in grads]
 
 
 class _AnyThread:
@@ -632,7 +637,7 @@ def _tangent(level: _Level, y: Tensor, under_no_grad: bool = False) -> tuple[Ten
                                               retain_graph=graph, create_graph=graph, allow_unused=True)
             finally:
                 level.products = False
-        if tangent is not None and tangent.requires_grad and outside and level.hidden_ops and \
+        if tangent is not None and tangent.requires_grad and outside and (level.hidden_ops or level.first_orders) and \
                 level.hidden_reaches_outside(y):
             tangent = _ConstantFormulas.apply(tangent)   # its values are right, a gradient through it would not be
     if tangent is None:   # y depends on the duals, with a derivative that is zero everywhere

@@ -147,8 +147,8 @@ class _Level:
         w.r.t. it (nested, or ``x`` requires grad with grad mode on), else a fresh leaf."""
         if not isinstance(x, Tensor):
             raise ValueError(f"Thing passed to transform API must be Tensor, got {type(x)}")
-        if (self.nested or self.outer) and x.requires_grad:
-            self.create_graph = True
+        if x.requires_grad and (self.nested or self.outer or _carries_tangent(x)):
+            self.create_graph = True   # (a dual's tangent: the gradients keep their graph for theirs, H·t)
             view = x.view_as(x)
             self.views.add(view._node)
             if view._node is not None:   # PyTorch's graph has no node for it: next_functions looks through it
@@ -231,14 +231,21 @@ class _Level:
 
     def unwrapped(self, tree: Any) -> Any:
         """``tree``'s Tensors as results: detached unless grad mode is on and they depend on a tensor from
-        outside (as torch.func unwraps its level); nested, kept as they are."""
+        outside (as torch.func unwraps its level); nested, kept as they are. Inside a forward-AD dual level, one
+        that depends on a dual and on nothing else outside that requires grad keeps its tangent, not requiring grad
+        (as PyTorch's, whose duals do not require grad)."""
         if self.nested:
             return tree
         keep = is_recording()
+        dual = forward_ad._level   # a forward-AD dual level open around the call: results carry their tangents
 
         def result(t: Any) -> Any:
-            if not isinstance(t, Tensor) or not t._requires_grad or (keep and self.reaches_outside([t])):
+            if not isinstance(t, Tensor) or not t._requires_grad:
                 return t
+            if keep and self.reaches_outside([t]) and (dual is None or dual.requires_grad_outside(t)):
+                return t
+            if dual is not None and _carries_tangent(t):   # as PyTorch's: not requiring grad, with the tangent
+                return dual.first_order([t])[0]
             return t.detach()
         return result(tree) if isinstance(tree, Tensor) else _pytree.tree_map(result, tree)
 
@@ -277,6 +284,12 @@ class _Level:
                 f"cannot do that here: {error}. If no gradient through this result is wanted, call the transform "
                 "under `with mg.no_grad():` or pass/close over detached tensors (`p.detach()`), which gives "
                 "first-order results")
+
+
+def _carries_tangent(x: Tensor) -> bool:
+    """Whether ``x`` (requiring grad) carries a tangent of a forward-AD dual level open around the transform."""
+    dual = forward_ad._level
+    return dual is not None and dual.carries_tangent([x])
 
 
 def _name(func: Any) -> str:

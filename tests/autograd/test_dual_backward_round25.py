@@ -174,3 +174,32 @@ def test_other_contexts_give_a_plain_grad() -> None:
     for mine, expected in zip(ours, theirs):
         _same(mine, expected)
         assert mine[1:] == (False, False, None)
+
+
+def _transforms_in_level(lib: Any) -> list:
+    """torch.func's grad, grad_and_value, vjp and jacrev called inside a dual level on a dual (whose primal does not
+    require grad), with grad mode on and off: first-order results that carry their tangents."""
+    fw = lib.autograd.forward_ad
+
+    def f(a: Any) -> Any:
+        return (a.sin() * a).sum() + (a ** 3).prod()
+
+    def vf(a: Any) -> Any:
+        return a.sin() * a
+
+    seen = []
+    for grad_mode in (True, False):
+        with fw.dual_level(), lib.set_grad_enabled(grad_mode):
+            d = fw.make_dual(_t(lib, X), _t(lib, V))
+            value, vjp_fn = lib.func.vjp(vf, d)
+            seen += [_describe(lib, t) for t in (lib.func.grad(f)(d), *lib.func.grad_and_value(f)(d), value,
+                                                 vjp_fn(_t(lib, W))[0], lib.func.jacrev(vf)(d))]
+    return seen
+
+
+def test_func_transforms_inside_a_dual_level_as_torch() -> None:
+    ours, theirs = _transforms_in_level(mg), _transforms_in_level(torch)
+    assert len(ours) == len(theirs) == 12
+    for mine, expected in zip(ours, theirs):
+        _same(mine, expected)
+        assert mine[1:3] == (False, False) and mine[3] is not None
