@@ -20,7 +20,7 @@ from minigrad.int_arguments import int_arg, int_tuple
 from ._arguments import _floating, _number, _tensor
 from ._errors import InputDtypeError, InputShapeError
 from ._flags import flag
-from ._gradient_layout import channels_last_as, gradient_in_suggested_format
+from ._gradient_layout import channels_last_as
 
 __all__ = ["batch_norm", "group_norm", "instance_norm", "layer_norm", "rms_norm"]
 
@@ -231,14 +231,15 @@ class LayerNorm(mg.Function):
 
 
 class GroupNorm(mg.Function):
-    """:func:`group_norm` of a C-contiguous x (N, C, *S) as one op (float16 computed in float32 and rounded once,
-    with float16 or float32 parameters, as PyTorch's CPU kernel), PyTorch's ``native_group_norm``
+    """:func:`group_norm` of a C-contiguous or channels-last x (N, C, *S) as one op (float16 computed in float32 and
+    rounded once, with float16 or float32 parameters, as PyTorch's CPU kernel), PyTorch's ``native_group_norm``
     (its node NativeGroupNormBackward0, edges (x, weight, bias)): each sample's ``groups`` groups of C/groups
     channels normalised over the group's channels and S (:func:`_normalize_rows` over rows (N·groups, C/groups·∏S),
     as :class:`LayerNorm`), then times weight and plus bias (C,) where given. Backward, PyTorch's: ĝ = g · weight,
     dx = rstd · (ĝ - mean(ĝ) - x̂ · mean(ĝ · x̂)) per group, dweight = Σ g · x̂, dbias = Σ g (over N and S); the
-    node keeps x, the shift, rstd and weight. Its ``create_graph=True`` rule is minigrad/higher_order_rules.py's
-    ``_group_norm``."""
+    node keeps x, the shift, rstd and weight. A channels-last x is read through a C-order copy; its result and
+    gradient are laid out as x, as PyTorch's kernel allocates them. Its ``create_graph=True`` rule is
+    minigrad/higher_order_rules.py's ``_group_norm``."""
 
     name = "native_group_norm"
     pytorch_outputs = 3   # PyTorch's node's outputs (y, mean, rstd): its hooks get (g, None, None)
@@ -263,7 +264,7 @@ class GroupNorm(mg.Function):
         xp = self.xp
         weight = affine[0] if self.has_weight else None
         wide = x.dtype == numpy.float16   # PyTorch's float16 kernel computes in float32
-        rows = self._rows(x).astype(numpy.float32) if wide else self._rows(x)
+        rows = self._rows(x).astype(numpy.float32) if wide else self._rows(x)   # (a channels-last x: a C-order copy)
         out = xp.empty(x.shape, dtype=rows.dtype)   # (owns its memory: an in-place op on it is no view's)
         shift, rstd = _normalize_rows(xp, rows, eps, self._rows(out))
         channels = self._channels(out)
@@ -272,6 +273,8 @@ class GroupNorm(mg.Function):
         if self.has_bias:
             channels += affine[-1][:, None]
         self.saved, self.bias_dtype = (x, shift, rstd, weight), affine[-1].dtype if self.has_bias else None
+        if not x.flags.c_contiguous:   # channels last: PyTorch's kernel lays its result out as x
+            return _laid_out_as(xp, x, out)
         return out.astype(x.dtype) if wide else out
 
     def backward(self, gy: Any) -> tuple:
@@ -288,9 +291,17 @@ class GroupNorm(mg.Function):
             grads.append(xp.einsum("ncs->c", g).astype(self.bias_dtype, copy=False) if self.needs_grad[-1] else None)
         if self.needs_grad[0]:
             scaled = g if weight is None else g * weight[:, None]   # ĝ
-            grads[0] = _rows_input_gradient(xp, self._rows(scaled), normalized, rstd).reshape(x.shape).astype(
-                x.dtype, copy=False)
+            gx = _rows_input_gradient(xp, self._rows(scaled), normalized, rstd).reshape(x.shape)
+            # x's layout and dtype (channels last: as PyTorch's kernel allocates its grad_input)
+            grads[0] = gx.astype(x.dtype, copy=False) if x.flags.c_contiguous else _laid_out_as(xp, x, gx)
         return tuple(grads)
+
+
+def _laid_out_as(xp: Any, x: Any, values: Any) -> Any:
+    """``values`` (x's shape) in a new array of x's dtype and strides (x dense: channels last)."""
+    out = xp.empty_like(x)
+    out[...] = values
+    return out
 
 
 def _kernel_layout(x: Tensor) -> Tensor:
@@ -686,22 +697,14 @@ def group_norm(input: Tensor, num_groups: int, weight: Tensor | None = None,  # 
         raise ValueError(f"{name}: expected more than 1 value per channel when training, got input of shape "
                          f"{x.shape} with num_groups={num_groups}")
     _mixed(name, x, weight=weight, bias=bias)   # float16 with float32 parameters: computed in float32, as one dtype
+    # PyTorch's layouts: a channels-last x stays so (the result and x's gradient), any other becomes C order
     x = _kernel_layout(x)
-    if x.data.flags.c_contiguous:   # (float16: the op computes in float32, as PyTorch's kernel)
-        affine = tuple(tensor for tensor in (weight, bias) if tensor is not None)
-        for what, tensor in (("weight", weight), ("bias", bias)):
-            if tensor is not None:
-                _per_channel(tensor, channels, 2, name, what)   # (C,) checked
-        return GroupNorm(num_groups, weight is not None, bias is not None)(x, eps, *affine)
-    if x.dtype == mg.float16:   # PyTorch's kernel computes in float32: widened, the result rounded once
-        def wide(tensor: Any) -> Any:
-            return tensor.float() if isinstance(tensor, Tensor) and tensor.dtype == mg.float16 else tensor
-        return group_norm(x.float(), num_groups, wide(weight), wide(bias), eps).half()
-    # PyTorch's result: channels-last kept, any other layout C order; x's gradient as its kernel's grad_input
-    x = gradient_in_suggested_format(x)
-    grouped = x.reshape(batch, num_groups, channels // num_groups * math.prod(x.shape[2:]))
-    out, _, _ = _normalized(grouped, (2,), eps)
-    return channels_last_as(_affine(out.reshape(x.shape), weight, bias, name), x)   # PyTorch's kernel's layout
+    affine = tuple(tensor for tensor in (weight, bias) if tensor is not None)
+    for what, tensor in (("weight", weight), ("bias", bias)):
+        if tensor is not None:
+            _per_channel(tensor, channels, 2, name, what)   # (C,) checked
+    # (float16: the op computes in float32, as PyTorch's kernel)
+    return GroupNorm(num_groups, weight is not None, bias is not None)(x, eps, *affine)
 
 
 def instance_norm(input: Tensor, running_mean: Tensor | None = None,  # noqa: A002
