@@ -16,8 +16,10 @@ is returned. PyTorch's rules:
   scans take ``out`` that is exactly an input (``mg.exp(x, out=x)``) but not one that partly overlaps it
   (``mg.add(x, x[0], out=x)``, ``out=x`` with ``x.T`` as input); ``cat``, ``gather``, ``take`` … take no overlap at
   all (``overlap="any"``), and neither do the matrix products' factors (``mm(a, b, out=a)``: PyTorch's result is
-  zeros; ``addmm(c, a, b, out=c)`` is fine: ``"operands"``). Views that are not dense (a column of a matrix) are
-  not checked, as PyTorch's;
+  zeros; ``addmm(c, a, b, out=c)`` is fine: ``"operands"``). Where out or an input is not dense (a column of a
+  matrix) PyTorch does not check: elementwise ops, sorts and scans compute here as there; where any sharing is
+  refused, PyTorch's kernel reads what it wrote (``mv(m, v, out=m[:, 0])`` is wrong), so an exact test of the
+  elements shared refuses it here;
 * the write bumps ``out``'s version counter, as an in-place op does, so a backward that saved ``out``'s old
   values refuses to run.
 
@@ -39,6 +41,7 @@ from . import backend
 from .dtypes import can_cast, complex64, complex128
 from .recording import is_recording
 from .tensor import Tensor
+from .versions import memory_owner
 
 AUTOGRAD_ERROR = ("{name}(): functions with out=... arguments don't support automatic differentiation, but one of "
                   "the arguments requires grad.")
@@ -129,11 +132,29 @@ def _check_overlap(name: str, out: Tensor, inputs: Any, overlap: str, resized: t
             continue
         else:
             other = _dense_span(value.data)
-            if span is None or other is None or not (span[0] < other[1] and other[0] < span[1]):
+            if span is None or other is None:   # not dense: PyTorch does not check, and where any sharing is
+                # refused (its kernel reads what it wrote: mv(m, v, out=m[:, 0])) computes a wrong result
+                clash = overlap == "any" and _shares_elements(out.data, value.data)
+            elif not (span[0] < other[1] and other[0] < span[1]):
                 continue
-            clash = overlap == "any" or span != other or _layout(out.data) != _layout(value.data)
+            else:
+                clash = overlap == "any" or span != other or _layout(out.data) != _layout(value.data)
         if clash:
             raise RuntimeError(OVERLAP_ERROR.format(name=name, input=value.shape, out=out.shape))
+
+
+def _shares_elements(a: Any, b: Any) -> bool:
+    """Whether arrays ``a`` and ``b`` (one of them not dense) have an element in common; True where NumPy cannot
+    tell (its exact test gives up on some strided layouts)."""
+    if memory_owner(a) is not memory_owner(b) or not a.size or not b.size:
+        return False
+    xp = backend.array_module(a)
+    if not xp.may_share_memory(a, b):   # the memory spans do not meet: cheap, no element compared
+        return False
+    try:   # (CuPy's exact answer runs a kernel: only reached for spans that meet)
+        return bool(getattr(xp, "shares_memory", xp.may_share_memory)(a, b))
+    except Exception:  # noqa: BLE001 - NumPy's TooHardError: cannot tell, so refuse rather than guess
+        return True
 
 
 def write_out(name: str, result: Any, out: Any, dtypes: str = "cast", warn: bool = True, inputs: Any = (),

@@ -150,3 +150,41 @@ def test_out_with_a_dim_and_numpys_axis_still_write() -> None:
     values, indices = mg.median(x, 0, out=(mg.zeros(2), mg.zeros(2, dtype=mg.int64)))
     assert values.tolist() == [1.0, 2.0] and indices.tolist() == [0, 0]
     assert mg.prod(x).item() == 24.0 and mg.median(x).item() == 2.0   # without out: all elements, as PyTorch
+
+
+# --- out= that is not dense and shares a factor's memory ------------------------------------------------------------
+
+_FACTOR_OUTS = {
+    "mv out=a column of the matrix": lambda lib, m: lib.mv(m, lib.ones(3), out=m[:, 0]),
+    "mv out=the vector, a column": lambda lib, m: lib.mv(lib.eye(3), m[:, 1], out=m[:, 1]),
+    "mm out=columns of a factor": lambda lib, m: lib.mm(m[:, :2].t(), m[:, 1:3], out=m[:2, ::2]),
+    "matmul out=every other column": lambda lib, m: lib.matmul(m[:2, :2], m[:2, ::2], out=m[1:3, ::2]),
+    "cat out=a column": lambda lib, m: lib.cat([m[0, :1], m[1:, 0]], out=m[:, 0]),
+}
+
+
+def _factor_matrix(lib: Any) -> Any:
+    return lib.tensor([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0], [7.0, 8.0, 9.0]])
+
+
+@pytest.mark.parametrize("call", sorted(_FACTOR_OUTS))
+def test_a_non_dense_out_sharing_a_factor_is_refused(call: str) -> None:
+    """PyTorch checks only dense outs: these compute, reading what the kernel already wrote (mv(m, 1, out=m[:, 0])
+    gives [5, 11, 17] where the product is [6, 15, 24]); refused as its dense overlap is, m left unchanged."""
+    m = _factor_matrix(mg)
+    with pytest.raises(RuntimeError, match="single memory location"):
+        _FACTOR_OUTS[call](mg, m)
+    assert m.tolist() == _factor_matrix(mg).tolist()
+
+
+def test_the_mv_case_is_wrong_in_pytorch() -> None:
+    m = _factor_matrix(torch)
+    torch.mv(m, torch.ones(3), out=m[:, 0])
+    assert m[:, 0].tolist() != (_factor_matrix(torch) @ torch.ones(3)).tolist()   # why refusing is better
+
+
+def test_a_non_dense_out_that_shares_no_element_still_writes() -> None:
+    m = _factor_matrix(mg)
+    assert mg.mv(m[:, 1:], mg.ones(2), out=m[:, 0]).tolist() == [5.0, 11.0, 17.0]   # columns 1-2 summed into 0
+    x = mg.tensor([[1.0, -2.0], [3.0, 4.0]])
+    assert mg.abs(x[:, 0], out=x[0]).tolist() == [1.0, 3.0]   # elementwise: as PyTorch, which does not check
