@@ -27,7 +27,9 @@ the tangent (no graph) carried as by a tensor computed under no_grad; with it, t
 keeps its graph) where the output depends on tensors outside the level that require grad (the primal, a model's
 parameters). A plain ``backward()`` inside a level is first-order, as PyTorch's: ``.grad`` does not require grad
 and carries no tangent (PyTorch's first accumulation drops it; a later one, in place, carries the new gradient's
-tangent there, none here), and a hook's gradient carries none either.
+tangent there, none here), and a hook's gradient carries none either; it keeps the saved arrays of a graph that
+reaches a dual (``retain_graph``), which the tangents read on demand (PyTorch computed them with the ops), so a
+second backward through it does not raise.
 
 Grad mode, as PyTorch's forward AD: an op run under ``mg.no_grad()`` or ``set_grad_enabled(False)`` inside the
 level on tensors carrying tangents is still recorded, for the tangent only: its result does not require grad
@@ -342,8 +344,8 @@ class _Level:
 
     def needs_graph(self, roots: list) -> bool:
         """For ``mg.autograd.grad`` without ``create_graph`` inside the level: whether ``roots`` reach a dual, so
-        that the gradients must keep their graph to carry tangents (forward-over-reverse); not for the second walk
-        of :func:`_tangent` (``products``)."""
+        that the gradients must keep their graph to carry tangents (forward-over-reverse); for ``backward``, so that
+        it keeps the saved arrays that tangents read; not for the second walk of :func:`_tangent` (``products``)."""
         return not self.products and bool(self.reached(roots)[0])
 
     def first_order(self, grads: list) -> list:

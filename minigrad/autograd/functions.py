@@ -60,9 +60,10 @@ def create_graph_walk() -> Any:
 
 
 # While a forward-AD dual level is open (minigrad.autograd.forward_ad sets it): [a callable telling whether a
-# grad() from these roots reaches a dual tensor, one handing its gradients out as PyTorch's first-order ones]:
-# grad() then keeps the graph, for their tangents (forward-over-reverse); a backward() stays first-order, as
-# PyTorch's first accumulation into .grad drops the tangent.
+# backward from these roots reaches a dual tensor, one handing grad()'s gradients out as PyTorch's first-order
+# ones]: grad() then keeps the graph, for their tangents (forward-over-reverse); a backward() stays first-order,
+# as PyTorch's first accumulation into .grad drops the tangent, and keeps the saved arrays (retain_graph), which
+# the tangents, computed on demand from the graph, read (PyTorch computed them with the op).
 DUAL_LEVEL: list = []
 
 
@@ -85,7 +86,7 @@ def tensor_backward(self: Tensor, gradient: Any = None, retain_graph: bool | Non
         if gradient is not None:
             raise TypeError("backward: give the gradient once, as gradient= (PyTorch's name) or grad=")
         gradient = grad
-    if inputs is not None or create_graph:
+    if inputs is not None or create_graph or DUAL_LEVEL:
         backward(self, gradient, retain_graph, create_graph, inputs=inputs)
         return
     gradient = _root_grad(self, gradient)
@@ -159,6 +160,8 @@ def backward(tensors: Any, grad_tensors: Any = None, retain_graph: bool | None =
                                "give only grad_tensors")
         grad_tensors = grad_variables
     roots = _tensor_list(tensors, "backward", "tensors")
+    if retain_graph is None and DUAL_LEVEL and DUAL_LEVEL[0](roots):   # tangents read the graph later: kept
+        retain_graph = True
     if not create_graph:
         grads = _given_grads(roots, grad_tensors, "backward", "grad_tensors")
     targets = None

@@ -203,3 +203,30 @@ def test_func_transforms_inside_a_dual_level_as_torch() -> None:
     for mine, expected in zip(ours, theirs):
         _same(mine, expected)
         assert mine[1:3] == (False, False) and mine[3] is not None
+
+
+def _tangents_after_backward(lib: Any) -> list:
+    """A training step inside a level, then the tangents: the plain backward (no retain_graph) must leave what the
+    tangents read (PyTorch computed them with the ops), also through ops run under no_grad."""
+    fw = lib.autograd.forward_ad
+    seen = []
+    for primal_requires_grad in (False, True):
+        p, w = _t(lib, X, primal_requires_grad), _t(lib, W, True)
+        with fw.dual_level():
+            d = fw.make_dual(p, _t(lib, V))
+            with lib.no_grad():
+                y = d.sin() * 2
+            z = (y * w).exp() + (d * w).cos() * y
+            loss = (z * w).sum()
+            loss.backward()
+            (g,) = lib.autograd.grad((y * w * d).sum(), w)
+            seen += [fw.unpack_dual(t).tangent.detach().numpy() for t in (loss, z, y, g)]
+            seen += [t.grad.numpy() for t in ((w, p) if primal_requires_grad else (w,))]
+    return seen
+
+
+def test_tangents_after_a_plain_backward() -> None:
+    ours, theirs = _tangents_after_backward(mg), _tangents_after_backward(torch)
+    assert len(ours) == len(theirs)
+    for mine, expected in zip(ours, theirs):
+        np.testing.assert_allclose(mine, expected, rtol=1e-10, atol=1e-12)
