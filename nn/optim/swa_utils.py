@@ -53,12 +53,24 @@ def _count(num_averaged: Any) -> int:
     return int(num_averaged)
 
 
-def _check_decay(decay: Any, where: str) -> float:
-    if not is_number(decay):   # PyTorch's TypeError from comparing it with 0.0
-        raise TypeError(f"{where}: decay must be a number in [0, 1], got {type(decay).__name__} {decay!r}")
-    if not 0.0 <= decay <= 1.0:
-        raise ValueError(f"{where}: invalid decay value {decay!r}; it must be a number in [0, 1]")
-    return float(decay)
+def _check_decay(decay: Any, where: str, *, zero_dim: bool = False) -> tuple[float, float]:
+    """(decay, 1 - decay) as PyTorch's EMA computes them: a number (a bool too) as a Python float; a one-element
+    Tensor (0-d for ``zero_dim``, as ``_foreach_lerp_`` takes) by its value in its dtype, 1 - decay in that dtype
+    too (float32 ``tensor(0.9)`` averages by 0.89999998 and 0.10000002, as PyTorch's tensor arithmetic)."""
+    if isinstance(decay, mg.Tensor) and decay.numel() == 1 and decay.dtype.kind in "fiub" \
+            and not (zero_dim and decay.ndim):
+        scalar = decay.detach().data.reshape(()).item()
+        one = np.dtype(decay.dtype if decay.dtype.kind == "f" else mg.get_default_dtype()).type(1)
+        value, complement = float(scalar), float(one - one.dtype.type(scalar))
+    elif is_number(decay) or isinstance(decay, bool):   # others: PyTorch's TypeError from comparing with 0.0
+        value = float(decay)
+        complement = 1 - value
+    else:
+        raise TypeError(f"{where}: decay must be a number in [0, 1]" + (" (or a 0-d Tensor)" if zero_dim else "")
+                        + f", got {type(decay).__name__} {decay!r}"[:200])
+    if not 0.0 <= value <= 1.0:
+        raise ValueError(f"{where}: invalid decay value {value!r}; it must be a number in [0, 1]")
+    return value, complement
 
 
 def _is_floating(tensor: mg.Tensor) -> bool:
@@ -83,7 +95,7 @@ def get_ema_multi_avg_fn(decay: float = 0.999) -> MultiAvgFn:
     """An in-place exponential moving average over lists of Tensors, as PyTorch's:
     W_ema ← decay·W_ema + (1 - decay)·W_model (a lerp by ``1 - decay``), for the ``multi_avg_fn`` of
     :class:`AveragedModel`. ``decay`` must be in [0, 1]."""
-    decay = _check_decay(decay, "get_ema_multi_avg_fn")
+    decay, complement = _check_decay(decay, "get_ema_multi_avg_fn", zero_dim=True)
 
     def ema_update(ema_params: Sequence[mg.Tensor], current_params: Sequence[mg.Tensor], _: Any) -> None:
         if not ema_params:
@@ -94,9 +106,9 @@ def get_ema_multi_avg_fn(decay: float = 0.999) -> MultiAvgFn:
             for ema, current in zip(ema_params, current_params, strict=True):
                 array, new = ema.data, _array_of(current, ema)
                 if floating:
-                    lerp_(array, new, 1 - decay)
+                    lerp_(array, new, complement)
                 else:   # integers (a use_buffers count): the average in the default dtype, truncated
-                    _truncated_into(array, array.astype(dtype) * decay + new.astype(dtype) * (1 - decay))
+                    _truncated_into(array, array.astype(dtype) * decay + new.astype(dtype) * complement)
                 bump_version(ema)
 
     return ema_update
@@ -128,11 +140,11 @@ def get_swa_multi_avg_fn() -> MultiAvgFn:
 def get_ema_avg_fn(decay: float = 0.999) -> AvgFn:
     """An exponential moving average of one Tensor, as PyTorch's: returns decay·W_ema + (1 - decay)·W_model
     (for the ``avg_fn`` of :class:`AveragedModel`). ``decay`` must be in [0, 1]."""
-    decay = _check_decay(decay, "get_ema_avg_fn")
+    decay, complement = _check_decay(decay, "get_ema_avg_fn")
 
     def ema_update(ema_param: mg.Tensor, current_param: mg.Tensor, num_averaged: Any) -> mg.Tensor:
         with mg.no_grad():
-            return decay * ema_param + (1 - decay) * current_param
+            return decay * ema_param + complement * current_param
 
     return ema_update
 
