@@ -188,3 +188,27 @@ def test_a_non_dense_out_that_shares_no_element_still_writes() -> None:
     assert mg.mv(m[:, 1:], mg.ones(2), out=m[:, 0]).tolist() == [5.0, 11.0, 17.0]   # columns 1-2 summed into 0
     x = mg.tensor([[1.0, -2.0], [3.0, 4.0]])
     assert mg.abs(x[:, 0], out=x[0]).tolist() == [1.0, 3.0]   # elementwise: as PyTorch, which does not check
+
+
+# --- atan2 takes tensors only, as PyTorch's (no number overload) ----------------------------------------------------
+
+_ATAN2_NUMBERS = {
+    "atan2(x, 2)": lambda lib, x: lib.atan2(x, 2),
+    "atan2(2.5, x)": lambda lib, x: lib.atan2(2.5, x),
+    "x.atan2(True)": lambda lib, x: x.atan2(True),
+    "arctan2(x, 1j)": lambda lib, x: lib.arctan2(x, 1j),
+    "x.atan2_(2)": lambda lib, x: x.atan2_(2),
+    "atan2(x, np.float64)": lambda lib, x: lib.atan2(x, np.float64(2.0)),
+}
+
+
+@pytest.mark.parametrize("call", sorted(_ATAN2_NUMBERS))
+def test_atan2_with_a_number_is_pytorchs_type_error(call: str) -> None:
+    for lib in (torch, mg):
+        with pytest.raises(TypeError, match="must be Tensor"):
+            _ATAN2_NUMBERS[call](lib, lib.tensor([1.0, -2.0]))
+
+
+def test_atan2_with_a_0d_tensor_still_broadcasts() -> None:
+    got = mg.atan2(mg.tensor([1.0, -2.0]), mg.tensor(2.0))
+    np.testing.assert_allclose(got.numpy(), np.arctan2([1.0, -2.0], 2.0), rtol=1e-6)

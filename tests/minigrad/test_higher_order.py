@@ -173,7 +173,7 @@ OPS: dict[str, tuple[Callable, Callable[[], list]]] = {
     "cumsum": (lambda a: a.cumsum(1) * a, lambda: [_t(3, 4)]),
     "cumprod": (lambda a: a.cumprod(1), lambda: [_t(3, 4)]),
     "cumprod_with_zeros": (lambda a: a.cumprod(0), lambda: [_with_zeros(4, 2)]),
-    "atan2": (lambda a, b: mg.atan2(a, b) * a + mg.atan2(b, 0.5), lambda: [_t(4), _t(4)]),
+    "atan2": (lambda a, b: mg.atan2(a, b) * a + mg.atan2(b, mg.full_like(b, 0.5)), lambda: [_t(4), _t(4)]),
     "fmod_remainder": (lambda a: mg.fmod(a, 0.7) * a + mg.remainder(a, -0.6) * a * a, lambda: [_t(5)]),
     "norms": (lambda a: a.norm(float("inf")) * a + a.norm(float("-inf"), dim=1, keepdim=True) * a + a.norm(3)
               + a.norm(1.5, dim=0).sum() + mg.linalg.vector_norm(a, 0.5) + a.norm("fro") * a.norm(0),
