@@ -982,6 +982,38 @@ def _piecewise_quadratic(node: Function, g: Tensor) -> tuple:
     return (gx if node.edges[0] is not None else None), (Neg()(gx) if node.edges[1] is not None else None)
 
 
+def _prelu_kernel(node: Function, g: Tensor) -> tuple:
+    """nn's ``PreluKernel``: its backward as an op on the graph (nn's ``PreluKernelBackward``, PyTorch's
+    _prelu_kernel_backward), the weight's gradient summed to the weight's shape."""
+    x, weight = node.saved
+    gx, gw = node.backward_op()(g, _input(node, 0, x), _input(node, 1, weight))
+    return (gx if node.edges[0] is not None else None), (sum_to(gw, weight.shape) if node.edges[1] is not None
+                                                         else None)
+
+
+def _prelu_kernel_backward(node: Function, grads: list) -> tuple:
+    """nn's ``PreluKernelBackward``: PyTorch's double backward of prelu composed of ops (x ≥ 0 picks the piece,
+    where the first-order backward reads x > 0): g gets where(x ≥ 0, gg0, gg0 · weight + gg1 · x), x gets
+    where(x ≥ 0, 0, g · gg1), the weight where(x ≥ 0, 0, g · gg0) summed to its shape."""
+    g_array, x_array, weight_array = node.saved
+    gg0, gg1 = grads
+    kept = x_array >= 0
+    g, x, weight = (_input(node, i, value) for i, value in enumerate(node.saved))
+    zero = _zero_like(x_array)
+    inner = None if gg0 is None else Mul()(gg0, weight)
+    if gg1 is not None:
+        inner = Mul()(gg1, x) if inner is None else Add()(inner, Mul()(gg1, x))
+    dg = dx = dweight = None
+    if node.edges[0] is not None:
+        dg = sum_to(Where()(kept, zero if gg0 is None else gg0, inner), g_array.shape)
+    if node.edges[1] is not None:   # (zeros without the gradient it multiplies, as PyTorch's zeros_like)
+        dx = Where()(kept, zero, Mul()(g, gg1)) if gg1 is not None else _zeros(x_array.shape, g)
+    if node.edges[2] is not None:
+        dweight = (sum_to(Where()(kept, zero, Mul()(g, gg0)), weight_array.shape) if gg0 is not None
+                   else _zeros(weight_array.shape, g))
+    return dg, dx, dweight
+
+
 def _group_norm(node: Function, g: Tensor) -> tuple:
     """nn's ``GroupNorm`` (PyTorch's native_group_norm): its backward with ``g`` and the inputs on the graph, the
     statistics computed again from x over each group (x as (N, groups, C/groups · ∏S)): x̂ = (x - mean) · rstd,
@@ -1060,6 +1092,8 @@ LATE_RULES["nn._normalization.LayerNorm"] = _layer_norm
 LATE_RULES["nn._normalization.GroupNorm"] = _group_norm
 LATE_RULES["nn._activations.ExponentialLinear"] = _exponential_linear
 LATE_RULES["nn._activations.LeakyRelu"] = _leaky_relu
+LATE_RULES["nn._activations.PreluKernel"] = _prelu_kernel
+LATE_RULES["nn._activations.PreluKernelBackward"] = _prelu_kernel_backward
 LATE_RULES["nn._activations.Softplus"] = _softplus
 LATE_RULES["nn._activations.LogSigmoid"] = _log_sigmoid
 LATE_RULES["nn._activations.Glu"] = _glu

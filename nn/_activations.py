@@ -671,8 +671,79 @@ def prelu(input: Tensor, weight: Tensor) -> Tensor:  # noqa: A002
                               f"channel{'s' if channels != 1 else ''} (dim 1)")
     if weight.ndim != x.ndim:   # (C,) → (1, C, 1, …): one slope per channel
         weight = weight.reshape([count if axis == 1 else 1 for axis in range(x.ndim)])
-    positive = x > 0   # weight's gradient reads 0 there, not x: an infinite x sends no inf · 0 = NaN to it
-    # at x = 0 the slope is the weight's value but not the weight itself: no second derivative between the two there,
-    # as PyTorch's double backward (x >= 0) gives
-    slope = mg.where(x == 0, weight.detach(), weight)
-    return _reads_input(mg.where(positive, x, slope * mg.where(positive, 0.0, x)))
+    return PreluKernel()(x, weight)
+
+
+def _sum_to(xp: Any, g: Any, shape: tuple) -> Any:
+    """``g`` summed down to ``shape`` (broadcasting's inverse; the same number of dims or fewer), float16 summed in
+    float32 and rounded once, as PyTorch's sum."""
+    lead = g.ndim - len(shape)
+    axes = tuple(range(lead)) + tuple(lead + i for i, n in enumerate(shape) if n == 1 and g.shape[lead + i] != 1)
+    if not axes:
+        return g
+    wide = numpy.float32 if g.dtype == numpy.float16 else None
+    return g.sum(axis=axes, dtype=wide).astype(g.dtype, copy=False).reshape(shape)
+
+
+class PreluKernel(mg.Function):
+    """:func:`prelu` as one op, PyTorch's ``_prelu_kernel`` (its node PreluKernelBackward0, edges (x, the weight as
+    viewed to broadcast)): x for x > 0, else weight · x. Backward, PyTorch's ``_prelu_kernel_backward`` (the node
+    keeps x and the weight): x gets g for x > 0, else weight · g; the weight Σ x · g over x ≤ 0 (an infinite x > 0
+    sends it no inf · 0). ``create_graph=True`` runs :class:`PreluKernelBackward` as an op, whose own backward is
+    PyTorch's double backward."""
+
+    name = "prelu_kernel"
+
+    def forward(self, x: Any, weight: Any) -> Any:
+        self.saved = (x, weight)
+        return self.xp.where(x > 0, x, weight * x)
+
+    def backward(self, gy: Any) -> tuple:
+        x, weight = self.saved
+        xp, positive = self.xp, x > 0
+        gx = gradient_layout(xp, xp.where(positive, gy, weight * gy), x, gy) if self.needs_grad[0] else None
+        gw = _sum_to(xp, xp.where(positive, 0, x * gy), weight.shape) if self.needs_grad[1] else None
+        return gx, gw
+
+    @staticmethod
+    def backward_op() -> mg.Function:
+        """The op computing :meth:`backward` on the graph (the create_graph rule reads it: minigrad imports no nn)."""
+        return PreluKernelBackward()
+
+
+class PreluKernelBackward(mg.Function):
+    """:class:`PreluKernel`'s backward as an op of (g, x, weight), PyTorch's ``_prelu_kernel_backward`` (its node
+    PreluKernelBackwardBackward0): outputs x's gradient where(x > 0, g, weight · g) and the weight's, unsummed
+    (x's shape), where(x > 0, 0, x · g). Its backward is PyTorch's double backward, which reads x ≥ 0 where the
+    forward reads x > 0 (at x = 0 the gradient's derivative with respect to g is 1, with respect to the weight
+    0): with gg0, gg1 the gradients of the two outputs, g gets where(x ≥ 0, gg0, gg0 · weight + gg1 · x), x gets
+    where(x ≥ 0, 0, g · gg1), the weight where(x ≥ 0, 0, g · gg0) summed to its shape. Its create_graph rule
+    (minigrad/higher_order_rules.py's ``_prelu_kernel_backward``) composes the same formula of ops."""
+
+    name = "prelu_kernel_backward"
+    multiple = True
+    n_outputs = 2
+
+    def forward(self, g: Any, x: Any, weight: Any) -> tuple:
+        self.saved = (g, x, weight)
+        xp, positive = self.xp, x > 0
+        return xp.where(positive, g, weight * g), xp.where(positive, 0, x * g)
+
+    def backward(self, gg0: Any, gg1: Any) -> tuple:
+        g, x, weight = self.saved
+        xp, kept = self.xp, x >= 0
+        zero = xp.zeros((), dtype=x.dtype)
+        dg = dx = dweight = None
+        if self.needs_grad[0]:
+            inner = 0 if gg0 is None else gg0 * weight
+            inner = inner if gg1 is None else inner + gg1 * x
+            dg = _sum_to(xp, xp.broadcast_to(xp.where(kept, zero if gg0 is None else gg0, inner), x.shape), g.shape)
+        if self.needs_grad[1] and gg1 is not None:
+            dx = xp.where(kept, zero, g * gg1)
+        if self.needs_grad[2] and gg0 is not None:
+            dweight = _sum_to(xp, xp.where(kept, zero, g * gg0), weight.shape)
+        if dx is None and self.needs_grad[1]:
+            dx = xp.zeros(x.shape, dtype=x.dtype)
+        if dweight is None and self.needs_grad[2]:
+            dweight = xp.zeros(weight.shape, dtype=weight.dtype)
+        return dg, dx, dweight

@@ -2,6 +2,9 @@
 
 group_norm of a channels-last input is its one op too (NativeGroupNormBackward0; it was 17 nodes of composed ops,
 a CloneBackward0 on top), its result and x's gradient laid out channels-last as PyTorch's kernel lays them out.
+prelu is one op (PreluKernelBackward0 over x and the weight's view; was 5 nodes of where/mul), its create_graph
+gradient an op too (PreluKernelBackwardBackward0) whose backward is PyTorch's double backward: x ≥ 0 picks the
+piece there where the forward reads x > 0 (at x = 0, -0, NaN and ±inf the second derivatives are torch's).
 Checked here against torch 2.13: the node's name, ``next_functions``, graph size and the post-hook's grad_inputs;
 values and gradients (float64, 1e-12) against torch and against the composed ops replaced; strides; float64
 gradcheck and gradgradcheck; float16; ``mg.compile`` replay bit-identical to eager; the GPU stand-in.
@@ -65,6 +68,10 @@ CASES = {   # fn(lib, F, *leaves), shapes
     "group_norm_last_plain": (lambda L, F, x: F.group_norm(_last(L, x), 4), ((2, 4, 3, 2),)),
     "group_norm_last_3d": (lambda L, F, x, w: F.group_norm(_last(L, x), 1, w), ((2, 4, 2, 3, 2), (4,))),
     "group_norm_last_module": (lambda L, F, x: L.nn.GroupNorm(3, 6).double()(_last(L, x)), ((2, 6, 2, 2),)),
+    "prelu": (lambda L, F, x, w: F.prelu(x, w), ((4, 3), (3,))),
+    "prelu_one_slope": (lambda L, F, x, w: F.prelu(x, w), ((2, 3, 4), (1,))),
+    "prelu_vector": (lambda L, F, x, w: F.prelu(x, w), ((5,), (1,))),
+    "prelu_module": (lambda L, F, x: L.nn.PReLU(3).double()(x), ((2, 3, 2),)),
 }
 
 
@@ -81,6 +88,21 @@ def _old_group_norm(x: Any, groups: int, weight: Any, bias: Any, eps: float) -> 
     return _affine(out, weight, bias, "group_norm")
 
 
+def _old_prelu(x: Any, weight: Any) -> Any:
+    """prelu as minigrad composed it before (round 24; its values and first derivatives)."""
+    if weight.ndim != x.ndim:
+        weight = weight.reshape([weight.numel() if axis == 1 else 1 for axis in range(x.ndim)])
+    positive = x > 0
+    return mg.where(positive, x, mg.where(x == 0, weight.detach(), weight) * mg.where(positive, 0.0, x))
+
+
+PRELU = {   # fn(lib, F, *leaves) (C-order leaves), the composed ops replaced, shapes
+    "prelu": (lambda L, F, x, w: F.prelu(x, w), _old_prelu, ((5, 3), (3,))),
+    "prelu_one_slope": (lambda L, F, x, w: F.prelu(x, w), _old_prelu, ((2, 3, 4), (1,))),
+    "prelu_4d": (lambda L, F, x, w: F.prelu(x, w), _old_prelu, ((2, 3, 2, 2), (3,))),
+    "prelu_scalar_slope": (lambda L, F, x, w: F.prelu(x, w), _old_prelu, ((4, 2), ())),
+}
+
 VALUES = {   # fn(lib, F, *leaves) of channels-last leaves first, the composed ops replaced, shapes
     "group_norm_last": (lambda L, F, x, w, b: F.group_norm(x, 2, w, b, 1e-3),
                         lambda x, w, b: _old_group_norm(x, 2, w, b, 1e-3), ((2, 4, 3, 2), (4,), (4,))),
@@ -91,34 +113,39 @@ VALUES = {   # fn(lib, F, *leaves) of channels-last leaves first, the composed o
 }
 
 
-def _values_and_grads(lib: Any, fn: Any, arrays: list, weights: np.ndarray) -> list:
-    leaves = [_leaf_last(lib, arrays[0])] + [lib.tensor(a, requires_grad=True) for a in arrays[1:]]
+def _values_and_grads(lib: Any, fn: Any, arrays: list, weights: np.ndarray, last: bool = True) -> list:
+    first = _leaf_last(lib, arrays[0]) if last else lib.tensor(arrays[0], requires_grad=True)
+    leaves = [first] + [lib.tensor(a, requires_grad=True) for a in arrays[1:]]
     out = fn(*leaves)
     (out * lib.tensor(weights)).sum().backward()
     strides = (tuple(out.stride()), tuple(leaves[0].grad.stride()))
     return [strides, out.detach().numpy()] + [leaf.grad.numpy() for leaf in leaves]
 
 
-@pytest.mark.parametrize("name", sorted(VALUES))
+@pytest.mark.parametrize("name", sorted(VALUES) + sorted(PRELU))
 def test_values_as_before_and_as_pytorch(name: str) -> None:
     """float64: within 1e-12 of the composed ops replaced and of torch, values and every gradient; the result's and
-    x's gradient's strides as torch's (channels last)."""
-    fn, old, shapes = VALUES[name]
+    x's gradient's strides as torch's (group_norm: channels last)."""
+    last = name in VALUES
+    fn, old, shapes = VALUES[name] if last else PRELU[name]
     arrays = [RNG.standard_normal(shape) * 2 for shape in shapes]
+    arrays[0].flat[:2] = 0.0, -0.0
     weights = RNG.standard_normal(shapes[0])
-    new = _values_and_grads(mg, lambda *t: fn(mg, MF, *t), arrays, weights)
-    before = _values_and_grads(mg, old, arrays, weights)
-    theirs = _values_and_grads(torch, lambda *t: fn(torch, TF, *t), arrays, weights)
+    new = _values_and_grads(mg, lambda *t: fn(mg, MF, *t), arrays, weights, last)
+    before = _values_and_grads(mg, old, arrays, weights, last)
+    theirs = _values_and_grads(torch, lambda *t: fn(torch, TF, *t), arrays, weights, last)
     assert new[0] == theirs[0]
     for a, b, c in zip(new[1:], before[1:], theirs[1:]):
         np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-14)
         np.testing.assert_allclose(a, c, rtol=1e-12, atol=1e-14)
 
 
-@pytest.mark.parametrize("name", sorted(VALUES))
+@pytest.mark.parametrize("name", sorted(VALUES) + sorted(PRELU))
 def test_gradcheck_and_gradgradcheck(name: str) -> None:
-    fn, _, shapes = VALUES[name]
-    leaves = [_leaf_last(mg, RNG.standard_normal(shapes[0]))] + [
+    fn, _, shapes = VALUES[name] if name in VALUES else PRELU[name]
+    first = RNG.standard_normal(shapes[0])
+    first[np.abs(first) < 0.05] = 0.1   # (no finite difference across prelu's kink)
+    leaves = [_leaf_last(mg, first) if name in VALUES else mg.tensor(first, requires_grad=True)] + [
         mg.tensor(RNG.standard_normal(shape) + 0.3, requires_grad=True) for shape in shapes[1:]]
 
     def run(*t: Any) -> Any:
@@ -166,6 +193,73 @@ def test_group_norm_channels_last_compiled_as_eager() -> None:
             results.append((loss.numpy(), x.grad.numpy(), w.grad.numpy()))
         for ours, theirs in zip(*results):
             np.testing.assert_array_equal(ours, theirs)
+
+
+SPECIAL = [-1.0, -0.0, 0.0, 1.0, float("nan"), -float("inf"), float("inf"), 2.0]
+
+
+def _prelu_derivatives(lib: Any, F: Any, squared: bool, shape: tuple, slopes: list) -> list:   # noqa: N803
+    x = lib.tensor(np.array(SPECIAL * 2).reshape(shape), requires_grad=True)
+    w = lib.tensor(np.array(slopes), requires_grad=True)
+    y = F.prelu(x, w)
+    loss = (y * y).sum() if squared else (y * lib.tensor(np.linspace(-1, 2, 16).reshape(shape))).sum()
+    gx, gw = lib.autograd.grad(loss, (x, w), create_graph=True)
+    out = [y.grad_fn.name(), gx.grad_fn.name(), y, gx, gw]
+    for t in (gx, gw):
+        scale = lib.tensor(np.linspace(0.5, 1.5, t.numel()).reshape(t.shape))
+        out += lib.autograd.grad((t * scale).sum(), (x, w), retain_graph=True, allow_unused=True)
+    return [o if isinstance(o, str) or o is None else o.detach().numpy() for o in out]
+
+
+@pytest.mark.parametrize("squared", [False, True])
+@pytest.mark.parametrize("shape, slopes", [((16,), [0.25]), ((4, 4), [0.25, -1.5, 0.0, 2.0]),
+                                           ((2, 4, 2), [0.25, -1.5, 0.0, 2.0]), ((2, 8), [0.3])])
+def test_prelu_second_derivatives_at_special_points_as_pytorch(squared: bool, shape: tuple, slopes: list) -> None:
+    """The first and second derivatives (each gradient's with respect to x and the weight) at ±0, NaN and ±inf, as
+    torch's double backward, which reads x ≥ 0 (the composed ops differed in 12 of these 56 arrays)."""
+    ours = _prelu_derivatives(mg, MF, squared, shape, slopes)
+    theirs = _prelu_derivatives(torch, TF, squared, shape, slopes)
+    assert ours[:2] == theirs[:2] == ["PreluKernelBackward0", "PreluKernelBackwardBackward0"]
+    for a, b in zip(ours[2:], theirs[2:]):
+        assert (a is None) == (b is None)
+        if a is not None:
+            np.testing.assert_allclose(a, b, rtol=1e-15, atol=0)
+
+
+def test_prelu_compiled_as_eager() -> None:
+    """mg.compile's replay: bit-identical loss and gradients to eager's, three calls."""
+    x_np, w_np = RNG.standard_normal((3, 4, 2)), RNG.standard_normal(4)
+
+    def step(x: Any, w: Any) -> Any:
+        return (MF.prelu(x, w) ** 2).mean()
+
+    compiled = mg.compile(step)
+    for _ in range(3):
+        results = []
+        for fn in (step, compiled):
+            x, w = mg.tensor(x_np, requires_grad=True), mg.tensor(w_np, requires_grad=True)
+            loss = fn(x, w)
+            loss.backward()
+            results.append((loss.numpy(), x.grad.numpy(), w.grad.numpy()))
+        for ours, theirs in zip(*results):
+            np.testing.assert_array_equal(ours, theirs)
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("name", sorted(PRELU))
+def test_prelu_on_the_gpu_as_on_the_cpu(name: str) -> None:
+    fn, _, shapes = PRELU[name]
+    arrays = [RNG.standard_normal(shape).astype(np.float32) for shape in shapes]
+    arrays[0].flat[:2] = 0.0, np.nan
+    results = []
+    for device in ("cpu", "cuda"):
+        leaves = [mg.tensor(a, requires_grad=True, device=device) for a in arrays]
+        out = fn(mg, MF, *leaves)
+        first = mg.autograd.grad((out * out).sum(), leaves, create_graph=True)
+        second = mg.autograd.grad(first[0].sum() + first[1].sum(), leaves)
+        results.append([t.numpy() for t in (out, *first, *second)])
+    for ours, cpu in zip(results[1], results[0]):
+        np.testing.assert_allclose(ours, cpu, rtol=1e-5, atol=1e-5)
 
 
 @pytest.mark.gpu
