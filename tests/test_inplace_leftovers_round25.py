@@ -190,7 +190,7 @@ def test_a_non_dense_out_that_shares_no_element_still_writes() -> None:
     assert mg.abs(x[:, 0], out=x[0]).tolist() == [1.0, 3.0]   # elementwise: as PyTorch, which does not check
 
 
-# --- atan2 takes tensors only, as PyTorch's (no number overload) ----------------------------------------------------
+# --- atan2, hypot, nextafter, logaddexp2 take tensors only, as PyTorch's (no number overload) ----------------------
 
 _ATAN2_NUMBERS = {
     "atan2(x, 2)": lambda lib, x: lib.atan2(x, 2),
@@ -199,11 +199,17 @@ _ATAN2_NUMBERS = {
     "arctan2(x, 1j)": lambda lib, x: lib.arctan2(x, 1j),
     "x.atan2_(2)": lambda lib, x: x.atan2_(2),
     "atan2(x, np.float64)": lambda lib, x: lib.atan2(x, np.float64(2.0)),
+    "hypot(x, 2.0)": lambda lib, x: lib.hypot(x, 2.0),
+    "hypot(2, x)": lambda lib, x: lib.hypot(2, x),
+    "nextafter(x, 0.0)": lambda lib, x: lib.nextafter(x, 0.0),
+    "x.nextafter(1)": lambda lib, x: x.nextafter(1),
+    "logaddexp2(x, 0.0)": lambda lib, x: lib.logaddexp2(x, 0.0),
+    "logaddexp2(1.0, x)": lambda lib, x: lib.logaddexp2(1.0, x),
 }
 
 
 @pytest.mark.parametrize("call", sorted(_ATAN2_NUMBERS))
-def test_atan2_with_a_number_is_pytorchs_type_error(call: str) -> None:
+def test_a_tensor_only_binary_op_with_a_number_is_pytorchs_type_error(call: str) -> None:
     for lib in (torch, mg):
         with pytest.raises(TypeError, match="must be Tensor"):
             _ATAN2_NUMBERS[call](lib, lib.tensor([1.0, -2.0]))

@@ -95,6 +95,15 @@ def complex_order_error(name: str, dtype: Any, runtime: bool = False, order: boo
     return kind(f"{name}: not implemented for complex tensors (dtype {dtype}){why}")
 
 
+def tensors_only(name: str, input: Any, other: Any) -> None:  # noqa: A002 - PyTorch's names
+    """PyTorch's TypeError for a binary op whose only overload is (Tensor, Tensor) (``atan2``, ``hypot``,
+    ``nextafter``, ``logaddexp2``) given a Python or NumPy number, which NumPy's ufunc would take."""
+    for position, (what, value) in enumerate((("input", input), ("other", other)), 1):
+        if isinstance(value, (int, float, complex, numpy.number, numpy.bool_)):
+            raise TypeError(f"{name}(): argument '{what}' (position {position}) must be Tensor, not "
+                            f"{type(value).__name__} (wrap it: mg.tensor({value!r}))")
+
+
 def refuse_complex(name: str, *values: Any, runtime: bool = False, order: bool = True) -> None:
     """Raise :func:`complex_order_error` if any of ``values`` (Tensors, arrays or numbers) is complex."""
     for value in values:

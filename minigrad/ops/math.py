@@ -39,6 +39,7 @@ from ._util import (
     same_device,
     sum_to,
     tensor_arg,
+    tensors_only,
 )
 from .elementwise import _integral, clip, mul
 from .iterator_layout import elementwise_layout, gradient_layout, lay_out_as_torch
@@ -423,10 +424,7 @@ def atan2(input: Any, other: Any, *, out: Tensor | None = None) -> Tensor:  # no
     into that tensor (minigrad/outputs.py)."""
     if out is not None:
         return write_out("atan2", atan2(input, other), out, inputs=(input, other), broadcast=True)
-    for position, (what, value) in enumerate((("input", input), ("other", other)), 1):   # no number overload
-        if isinstance(value, (int, float, complex, backend.numpy.number, backend.numpy.bool_)):   # in PyTorch
-            raise TypeError(f"atan2(): argument '{what}' (position {position}) must be Tensor, not "
-                            f"{type(value).__name__} (wrap it: mg.tensor({value!r}))")
+    tensors_only("atan2", input, other)
     refuse_complex("atan2", input, other, order=False)
     a, b = _pair(input, other, "atan2")
     a, b = _floating_pair(a, b, "atan2")

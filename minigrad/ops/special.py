@@ -32,6 +32,7 @@ from ._util import (
     float16_in_float32,
     number,
     refuse_complex,
+    tensors_only,
 )
 from .elementwise import _integral
 from .iterator_layout import lay_out_as_torch
@@ -262,6 +263,7 @@ def _no_integers(a: Any, b: Any, name: str) -> None:
 def hypot(input: Any, other: Any) -> Tensor:  # noqa: A002 - PyTorch's name
     """sqrt(a² + b²) (a = ``input``, b = ``other``) without overflow, broadcast (torch.hypot); gradients
     a / y and b / y (NaN at 0, 0)."""
+    tensors_only("hypot", input, other)
     _no_integers(input, other, "hypot")
     a, b = _operands(input, other, "hypot")
     refuse_complex("hypot", a, b, order=False)
@@ -272,6 +274,7 @@ def hypot(input: Any, other: Any) -> Tensor:  # noqa: A002 - PyTorch's name
 def logaddexp2(input: Any, other: Any) -> Tensor:  # noqa: A002 - PyTorch's name
     """log2(2^a + 2^b) (a = ``input``, b = ``other``) without overflow, broadcast; gradients
     1 / (1 + 2^(b - a)) and 1 / (1 + 2^(a - b))."""
+    tensors_only("logaddexp2", input, other)
     _no_integers(input, other, "logaddexp2")
     a, b = _operands(input, other, "logaddexp2")
     refuse_complex("logaddexp2", a, b, order=False)   # unlike logaddexp, PyTorch has no complex kernel
@@ -319,6 +322,7 @@ def nextafter(input: Tensor, other: Any) -> Tensor:  # noqa: A002 - PyTorch's na
     Gradients as PyTorch's: ``input`` gets the incoming gradient (0 where input == other: the result is
     other), ``other`` zero.
     """
+    tensors_only("nextafter", input, other)
     a, b = _operands(input, other, "nextafter", floating=False)
     refuse_complex("nextafter", a, b, order=False)
     if not any(isinstance(value, Tensor) and value.dtype.kind == "f" for value in (a, b)):   # float16 with a bool
