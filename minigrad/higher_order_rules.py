@@ -1090,6 +1090,7 @@ LATE_RULES["nn._normalization.BatchNorm"] = _batch_norm
 LATE_RULES["nn._normalization.BatchNormEval"] = _batch_norm_eval
 LATE_RULES["nn._normalization.LayerNorm"] = _layer_norm
 LATE_RULES["nn._normalization.GroupNorm"] = _group_norm
+LATE_RULES["nn._normalization.InstanceNorm"] = _group_norm
 LATE_RULES["nn._activations.ExponentialLinear"] = _exponential_linear
 LATE_RULES["nn._activations.LeakyRelu"] = _leaky_relu
 LATE_RULES["nn._activations.PreluKernel"] = _prelu_kernel

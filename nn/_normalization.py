@@ -1,8 +1,9 @@
 """The normalisations of ``torch.nn.functional`` (re-exported by ``nn.functional``): ``layer_norm``,
-``rms_norm``, ``batch_norm``, ``group_norm`` and ``instance_norm``, composed of engine ops: the mean and the
-biased variance over the normalised dims (each group, instance or channel), then the scale and shift. Batch norm
-of float32 and float64 is one op instead (:class:`BatchNorm`, :class:`BatchNormEval`), as PyTorch's
-``native_batch_norm``: its backward in a few array passes is what makes a small CNN's step fast."""
+``rms_norm``, ``batch_norm``, ``group_norm`` and ``instance_norm``: the mean and the biased variance over the
+normalised dims (each group, instance or channel), then the scale and shift. Each is one op where PyTorch records
+one node (:class:`LayerNorm`, :class:`GroupNorm`, :class:`BatchNorm`, :class:`BatchNormEval`; instance_norm
+PyTorch's batch norm of a (1, N·C, *S) view, :class:`InstanceNorm`), with its backward in a few array passes (what
+makes a small CNN's step fast); rms_norm, float16 batch/instance norm and a few edge cases compose engine ops."""
 
 from __future__ import annotations
 
@@ -639,6 +640,48 @@ def _half_instance_norm(x: Tensor, running_mean: Tensor | None, running_var: Ten
     return out.reshape(x.shape)
 
 
+def _instance_norm_as_batch_norm(x: Tensor, running_mean: Tensor | None, running_var: Tensor | None,
+                                 weight: Tensor | None, bias: Tensor | None, use_input_stats: bool, momentum: float,
+                                 eps: float) -> Tensor:
+    """:func:`instance_norm` of a C-contiguous float32/float64 x (N, C, *S) as PyTorch records it: a view of x as
+    (1, N·C, *S) normalised by one batch-norm op (:class:`InstanceNorm`, or :class:`BatchNormEval` with the running
+    estimates: NativeBatchNormBackward0), the (C,) weight and bias repeated N times (RepeatBackward0 edges), the
+    result viewed back. Training, each running estimate moves by ``momentum`` towards the mean over N of the
+    instances' statistics (computed again under no_grad, as the composed ops did)."""
+    name, (batch, channels) = "instance_norm", x.shape[:2]
+    per_channel = []
+    for what, t in (("running_mean", running_mean), ("running_var", running_var), ("weight", weight), ("bias", bias)):
+        if t is not None:
+            _per_channel(t, channels, 2, name, what)   # (C,) checked
+        per_channel.append(None if t is None else _tensor(t, name, what))
+    affine = tuple(t.repeat(batch) for t in per_channel[2:] if t is not None)
+    flat = x.reshape(1, batch * channels, *x.shape[2:])
+    has_weight, has_bias = weight is not None, bias is not None
+    if not use_input_stats:   # the running estimates read only (no gradient), in x's dtype: PyTorch casts them
+        stats = [t.detach().to(x.dtype).repeat(batch) for t in per_channel[:2]]
+        return BatchNormEval(has_weight, has_bias)(flat, eps, *stats, *affine).reshape(x.shape)
+    out = InstanceNorm(batch * channels, has_weight, has_bias)(flat, eps, *affine).reshape(x.shape)
+    if running_mean is not None:
+        axes, count = tuple(range(2, x.ndim)), math.prod(x.shape[2:])
+        with mg.no_grad():
+            centered, mean = _centered(x.detach(), axes)
+            unbiased = (centered * centered).mean(axis=axes, keepdims=True) * (count / (count - 1))
+            for running, value in ((running_mean, mean), (running_var, unbiased)):
+                average = value.reshape(batch, channels).mean(axis=0)
+                running.mul_(1 - momentum).add_(average.astype(running.dtype) * momentum)
+    return out
+
+
+class InstanceNorm(GroupNorm):
+    """:func:`instance_norm`'s op: x (1, N·C, *S) with N·C groups of one channel (:class:`GroupNorm`'s rows, each
+    instance centred on its first entry: a constant instance normalises to exactly 0, a large offset cancels),
+    weight and bias (N·C,) where given, recorded as PyTorch's ``native_batch_norm`` of that view (its node
+    NativeBatchNormBackward0, edges (x, weight, bias); its hooks' grad_outputs y's alone)."""
+
+    name = "native_batch_norm"
+    pytorch_outputs = 1
+
+
 def _rounded(x: Tensor, dtype: Any) -> Tensor:
     """``x``'s values rounded to ``dtype`` (still in x's dtype), with x's gradient."""
     return x + (x.detach().to(dtype).to(x.dtype) - x.detach())   # the difference is exact: x + it is the rounding
@@ -737,6 +780,10 @@ def instance_norm(input: Tensor, running_mean: Tensor | None = None,  # noqa: A0
         running_mean = running_var = None                # moves no running estimate (they stayed NaN here)
     if x.dtype == mg.float16 and count != 1:   # PyTorch's: batch_norm of (1, N·C, *S), the (C,) tensors repeated
         return _half_instance_norm(x, running_mean, running_var, weight, bias, use_input_stats, momentum, eps)
+    if x.numel() and (eps != 0 or not use_input_stats):
+        return _instance_norm_as_batch_norm(x, running_mean, running_var, weight, bias, use_input_stats,
+                                            _number(momentum, name, "momentum"), eps)
+    # (eps = 0: a zero-variance instance's 1/√var is 0, as PyTorch's kernel; an empty input: NaN statistics)
     if not use_input_stats:
         mean = _per_channel(running_mean, channels, x.ndim, name, "running_mean").to(x.dtype)
         variance = _per_channel(running_var, channels, x.ndim, name, "running_var").to(x.dtype)

@@ -5,6 +5,9 @@ a CloneBackward0 on top), its result and x's gradient laid out channels-last as 
 prelu is one op (PreluKernelBackward0 over x and the weight's view; was 5 nodes of where/mul), its create_graph
 gradient an op too (PreluKernelBackwardBackward0) whose backward is PyTorch's double backward: x ≥ 0 picks the
 piece there where the forward reads x > 0 (at x = 0, -0, NaN and ±inf the second derivatives are torch's).
+instance_norm is PyTorch's graph: ViewBackward0 over one NativeBatchNormBackward0 over a view of x as (1, N·C, *S),
+its weight and bias RepeatBackward0 (was 11-13 composed nodes), training (instances centred on their first entry,
+as before) and evaluating with the running estimates.
 Checked here against torch 2.13: the node's name, ``next_functions``, graph size and the post-hook's grad_inputs;
 values and gradients (float64, 1e-12) against torch and against the composed ops replaced; strides; float64
 gradcheck and gradgradcheck; float16; ``mg.compile`` replay bit-identical to eager; the GPU stand-in.
@@ -68,6 +71,18 @@ CASES = {   # fn(lib, F, *leaves), shapes
     "group_norm_last_plain": (lambda L, F, x: F.group_norm(_last(L, x), 4), ((2, 4, 3, 2),)),
     "group_norm_last_3d": (lambda L, F, x, w: F.group_norm(_last(L, x), 1, w), ((2, 4, 2, 3, 2), (4,))),
     "group_norm_last_module": (lambda L, F, x: L.nn.GroupNorm(3, 6).double()(_last(L, x)), ((2, 6, 2, 2),)),
+    "instance_norm": (lambda L, F, x: F.instance_norm(x), ((2, 3, 4),)),
+    "instance_norm_affine": (lambda L, F, x, w, b: F.instance_norm(x, weight=w, bias=b), ((2, 3, 2, 2), (3,), (3,))),
+    "instance_norm_weight": (lambda L, F, x, w: F.instance_norm(x, weight=w), ((2, 3, 4), (3,))),
+    "instance_norm_running": (lambda L, F, x: F.instance_norm(x, L.zeros(3, dtype=L.float64),
+                                                              L.ones(3, dtype=L.float64)), ((2, 3, 5),)),
+    "instance_norm_eval": (lambda L, F, x, w, b: F.instance_norm(
+        x, L.zeros(3, dtype=L.float64) + 0.5, L.ones(3, dtype=L.float64) * 2, w, b, use_input_stats=False),
+        ((2, 3, 4), (3,), (3,))),
+    "instance_norm_module": (lambda L, F, x: L.nn.InstanceNorm2d(3, affine=True, track_running_stats=True).double()(x),
+                             ((2, 3, 2, 2),)),
+    "instance_norm_module_eval": (lambda L, F, x: L.nn.InstanceNorm1d(3, affine=True, track_running_stats=True)
+                                  .double().eval()(x), ((2, 3, 4),)),
     "prelu": (lambda L, F, x, w: F.prelu(x, w), ((4, 3), (3,))),
     "prelu_one_slope": (lambda L, F, x, w: F.prelu(x, w), ((2, 3, 4), (1,))),
     "prelu_vector": (lambda L, F, x, w: F.prelu(x, w), ((5,), (1,))),
@@ -103,6 +118,31 @@ PRELU = {   # fn(lib, F, *leaves) (C-order leaves), the composed ops replaced, s
     "prelu_scalar_slope": (lambda L, F, x, w: F.prelu(x, w), _old_prelu, ((4, 2), ())),
 }
 
+def _old_instance_norm(x: Any, weight: Any = None, bias: Any = None, eps: float = 1e-5, mean: Any = None,
+                       variance: Any = None) -> Any:
+    """instance_norm as minigrad composed it before (round 24): training, or with the running estimates."""
+    if mean is None:
+        out = _normalized(x, tuple(range(2, x.ndim)), eps, flat_to_zero=True)[0]
+    else:
+        shape = (1, -1) + (1,) * (x.ndim - 2)
+        out = (x - mean.reshape(shape)) / (variance.reshape(shape) + eps).sqrt()
+    return _affine(out, weight, bias, "instance_norm")
+
+
+INSTANCE = {   # fn(lib, F, *leaves) (C-order leaves), the composed ops replaced, shapes
+    "instance_norm": (lambda L, F, x: F.instance_norm(x), _old_instance_norm, ((2, 3, 4),)),
+    "instance_norm_affine": (lambda L, F, x, w, b: F.instance_norm(x, weight=w, bias=b, eps=1e-3),
+                             lambda x, w, b: _old_instance_norm(x, w, b, 1e-3), ((2, 3, 2, 3), (3,), (3,))),
+    "instance_norm_3d": (lambda L, F, x, b: F.instance_norm(x, bias=b), lambda x, b: _old_instance_norm(x, None, b),
+                         ((1, 2, 2, 2, 3), (2,))),
+    "instance_norm_eval": (
+        lambda L, F, x, w: F.instance_norm(x, L.tensor([0.5, -1.0, 2.0], device=x.device),
+                                           L.tensor([2.0, 0.5, 1.5], device=x.device), w, use_input_stats=False),
+        lambda x, w: _old_instance_norm(x, w, None, 1e-5, mg.tensor([0.5, -1.0, 2.0]).double(),
+                                       mg.tensor([2.0, 0.5, 1.5]).double()),
+        ((2, 3, 4), (3,))),
+}
+
 VALUES = {   # fn(lib, F, *leaves) of channels-last leaves first, the composed ops replaced, shapes
     "group_norm_last": (lambda L, F, x, w, b: F.group_norm(x, 2, w, b, 1e-3),
                         lambda x, w, b: _old_group_norm(x, 2, w, b, 1e-3), ((2, 4, 3, 2), (4,), (4,))),
@@ -122,12 +162,15 @@ def _values_and_grads(lib: Any, fn: Any, arrays: list, weights: np.ndarray, last
     return [strides, out.detach().numpy()] + [leaf.grad.numpy() for leaf in leaves]
 
 
-@pytest.mark.parametrize("name", sorted(VALUES) + sorted(PRELU))
+OTHERS = {**PRELU, **INSTANCE}
+
+
+@pytest.mark.parametrize("name", sorted(VALUES) + sorted(OTHERS))
 def test_values_as_before_and_as_pytorch(name: str) -> None:
     """float64: within 1e-12 of the composed ops replaced and of torch, values and every gradient; the result's and
     x's gradient's strides as torch's (group_norm: channels last)."""
     last = name in VALUES
-    fn, old, shapes = VALUES[name] if last else PRELU[name]
+    fn, old, shapes = VALUES[name] if last else OTHERS[name]
     arrays = [RNG.standard_normal(shape) * 2 for shape in shapes]
     arrays[0].flat[:2] = 0.0, -0.0
     weights = RNG.standard_normal(shapes[0])
@@ -140,9 +183,9 @@ def test_values_as_before_and_as_pytorch(name: str) -> None:
         np.testing.assert_allclose(a, c, rtol=1e-12, atol=1e-14)
 
 
-@pytest.mark.parametrize("name", sorted(VALUES) + sorted(PRELU))
+@pytest.mark.parametrize("name", sorted(VALUES) + sorted(OTHERS))
 def test_gradcheck_and_gradgradcheck(name: str) -> None:
-    fn, _, shapes = VALUES[name] if name in VALUES else PRELU[name]
+    fn, _, shapes = VALUES[name] if name in VALUES else OTHERS[name]
     first = RNG.standard_normal(shapes[0])
     first[np.abs(first) < 0.05] = 0.1   # (no finite difference across prelu's kink)
     leaves = [_leaf_last(mg, first) if name in VALUES else mg.tensor(first, requires_grad=True)] + [
@@ -193,6 +236,35 @@ def test_group_norm_channels_last_compiled_as_eager() -> None:
             results.append((loss.numpy(), x.grad.numpy(), w.grad.numpy()))
         for ours, theirs in zip(*results):
             np.testing.assert_array_equal(ours, theirs)
+
+
+def _instance_module_steps(lib: Any, compiled: bool = False) -> list:
+    """Two training steps and an evaluation of InstanceNorm2d(affine, running estimates): outputs, gradients and the
+    running estimates after each."""
+    module = lib.nn.InstanceNorm2d(3, affine=True, track_running_stats=True, momentum=0.3).double()
+    with (torch.no_grad() if lib is torch else mg.no_grad()):
+        module.weight.copy_(lib.tensor([0.5, 1.5, -1.0]))
+        module.bias.copy_(lib.tensor([0.1, 0.0, -0.2]))
+    run = mg.compile(module) if compiled else module
+    results = []
+    for step, mode in enumerate(("train", "train", "eval")):
+        getattr(module, mode)()
+        x = lib.tensor(np.linspace(-2, 3, 48).reshape(2, 3, 2, 4) ** (step + 1), requires_grad=True)
+        out = run(x)
+        (out * lib.tensor(np.linspace(1, -1, 48).reshape(2, 3, 2, 4))).sum().backward()
+        results += [out.detach().numpy(), x.grad.numpy(), module.weight.grad.numpy().copy(),
+                    module.running_mean.numpy().copy(), module.running_var.numpy().copy()]
+    return results
+
+
+def test_instance_norm_module_running_estimates_as_pytorch_and_compiled() -> None:
+    """InstanceNorm2d training then evaluating: outputs, gradients and running estimates as torch's (1e-12), and
+    mg.compile's replay bit-identical to eager."""
+    eager = _instance_module_steps(mg)
+    for ours, theirs in zip(eager, _instance_module_steps(torch)):
+        np.testing.assert_allclose(ours, theirs, rtol=1e-12, atol=1e-14)
+    for ours, theirs in zip(_instance_module_steps(mg, compiled=True), eager):
+        np.testing.assert_array_equal(ours, theirs)
 
 
 SPECIAL = [-1.0, -0.0, 0.0, 1.0, float("nan"), -float("inf"), float("inf"), 2.0]
@@ -246,9 +318,9 @@ def test_prelu_compiled_as_eager() -> None:
 
 
 @pytest.mark.gpu
-@pytest.mark.parametrize("name", sorted(PRELU))
-def test_prelu_on_the_gpu_as_on_the_cpu(name: str) -> None:
-    fn, _, shapes = PRELU[name]
+@pytest.mark.parametrize("name", sorted(OTHERS))
+def test_prelu_and_instance_norm_on_the_gpu_as_on_the_cpu(name: str) -> None:
+    fn, _, shapes = OTHERS[name]
     arrays = [RNG.standard_normal(shape).astype(np.float32) for shape in shapes]
     arrays[0].flat[:2] = 0.0, np.nan
     results = []
@@ -256,7 +328,7 @@ def test_prelu_on_the_gpu_as_on_the_cpu(name: str) -> None:
         leaves = [mg.tensor(a, requires_grad=True, device=device) for a in arrays]
         out = fn(mg, MF, *leaves)
         first = mg.autograd.grad((out * out).sum(), leaves, create_graph=True)
-        second = mg.autograd.grad(first[0].sum() + first[1].sum(), leaves)
+        second = mg.autograd.grad(sum(g.sum() for g in first), leaves)
         results.append([t.numpy() for t in (out, *first, *second)])
     for ours, cpu in zip(results[1], results[0]):
         np.testing.assert_allclose(ours, cpu, rtol=1e-5, atol=1e-5)
