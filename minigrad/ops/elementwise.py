@@ -312,7 +312,7 @@ class AddCMulBy(Function):
     def forward(self, a: Any, b: Any, c: Any) -> Any:
         self.saved = (b, c)
         p = (b if self.value == 1 else b * self.value) * c
-        self.shapes = _broadcast_shapes(b, c, p)
+        self.shapes = (_shape(b), _shape(c))   # each summed back from gy's shape (a may broadcast b and c too)
         y = a + p
         self.shape_a = _shape(a)
         if y.ndim and not (a.flags.c_contiguous and b.flags.c_contiguous and c.flags.c_contiguous):
@@ -324,7 +324,7 @@ class AddCMulBy(Function):
         needs_grad = self.needs_grad
         out, dtype_b, dtype_c = _own_dtypes(gy, self.dtypes)
         g = gy.astype(out, copy=False)   # (exact: gy is in out's dtype, or float16 values in float32)
-        shape_b, shape_c = self.shapes if self.shapes is not None else (gy.shape, gy.shape)
+        shape_b, shape_c = self.shapes
         gb = gc = None
         if needs_grad[1]:
             gb = sum_to(g * _times_number(c.astype(dtype_c, copy=False), self.value), shape_b)
@@ -357,7 +357,7 @@ class AddCDiv(Function):
     def forward(self, a: Any, b: Any, c: Any) -> Any:
         self.saved = (b, c)
         q = (b if self.value == 1 else b * self.value) / c
-        self.shapes = _broadcast_shapes(b, c, q)
+        self.shapes = (_shape(b), _shape(c))   # each summed back from gy's shape (a may broadcast b and c too)
         y = a + q
         self.shape_a = _shape(a)
         if y.ndim and not (a.flags.c_contiguous and b.flags.c_contiguous and c.flags.c_contiguous):
@@ -370,7 +370,7 @@ class AddCDiv(Function):
         out, dtype_b, dtype_c = _own_dtypes(gy, self.dtypes)
         g = gy.astype(out, copy=False)   # (exact: gy is in out's dtype, or float16 values in float32)
         c = c.astype(dtype_c, copy=False)
-        shape_b, shape_c = self.shapes if self.shapes is not None else (gy.shape, gy.shape)
+        shape_b, shape_c = self.shapes
         gb = gc = None
         if needs_grad[1]:
             gb = sum_to(g * (c.dtype.type(self.value) / c), shape_b).astype(gy.dtype, copy=False)
