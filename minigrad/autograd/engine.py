@@ -12,17 +12,28 @@ call into a node of the graph:
 * the output Tensor holds the node strongly; the node does not hold its
   outputs at all.
 
-:meth:`Tensor.backward` walks the nodes reachable from the root in an order where
-every node comes after all its consumers (Kahn's algorithm, no recursion, so a
-50,000-op chain is fine; among the nodes ready to run, the one recorded last
-first, as PyTorch's sequence numbers order them), calls each node's
-``backward`` once with the summed gradient of its outputs and frees its saved
-arrays unless ``retain_graph`` is set (a plain backward takes that order from the sequence numbers alone,
-without first counting each node's consumers: :func:`_propagate_in_order`). :func:`observe_backward` runs the same
-walk for an observer (the visualiser's gradient norms) and changes nothing.
-PyTorch's :func:`grad` and :func:`backward` over several tensors (``inputs=``)
-run the same walk from one node standing for all their roots, restricted to
-the ops on a path to the wanted inputs.
+Backward runs each node reachable from the root once, after all its consumers
+(no recursion: a 50,000-op chain is fine), with the summed gradient of its
+outputs, then frees its saved arrays unless ``retain_graph`` is set. Among the
+nodes ready to run, the one recorded last goes first, as PyTorch's sequence
+numbers order them. :func:`_walk` picks one of two walks:
+
+* **In order** (:func:`_propagate_in_order`): a plain backward, from one root
+  or several (``autograd.backward``, from one node standing for all the roots),
+  with nothing watching. Every edge leads to a node recorded earlier, so running
+  nodes in decreasing sequence number is already a valid order; no pass counts
+  consumers first.
+* **Counted** (:func:`count_consumers`, then :func:`_propagate`): Kahn's
+  algorithm, for everything else: hooks of the user's on nodes, multi-grad
+  hooks, anomaly checks, the profiler, a node recorded out of order
+  (:func:`mark_unordered`), :func:`observe_backward` (the visualiser's
+  gradient norms; changes nothing), and ``grad()`` / ``backward(inputs=)``,
+  which run only the ops on a path to the wanted inputs.
+
+Gradients reach the leaves' ``.grad`` in :func:`_accumulate`, after the walk, or
+as each leaf's gradient completes when user code runs mid-walk
+(:func:`_accumulate_ripe`). ``create_graph=True`` walks are in
+:mod:`minigrad.higher_order`.
 
 The recording state this reads once per op (grad mode, anomaly mode, name
 scope) and its switches (``no_grad`` …) are in :mod:`minigrad.recording`.
@@ -70,7 +81,10 @@ __all__ = ["AnomalyError", "AxisError", "Function", "HookError", "LazyGradient",
            "observe_backward", "register_hook", "register_post_accumulate_grad_hook", "retain_grad", "tag"]
 
 _new_tensor = object.__new__
-_NDARRAY = numpy.ndarray   # (one global load where Function.__call__ tests each input's and output's type)
+_NDARRAY = numpy.ndarray   # (one global load, not two, where the hot paths test an array's type)
+_SEQUENCE = itertools.count(1)   # Function.seq: the order nodes were recorded in, which backward runs in reverse
+# one ((shape, dtype),) per output shape, shared by the nodes of that shape (see _shared_meta); checked for dtype
+_meta_cache: dict = {}
 _FREED = object()     # marks a node whose saved arrays were released
 # saved_tensors_hooks (autograd.graph), set there: _PACK(node, inputs) packs a recorded node's saved arrays while
 # hooks are on in some thread (None: the one check a recorded op pays); a packed node's epoch is -1, so the
@@ -250,10 +264,9 @@ class Function:
                 out = numpy.asarray(out)   # NumPy gives scalars for 0-d results
             if record:
                 meta = _meta_cache.get(out.shape)   # keyed by shape, checked for dtype: cheaper to hash
-                # a miss: new shapes, and complex values (the gates); an input that needs grad in another dtype
-                # than the output (abs of a complex, a float16 times a float32), looked for only once complex or
-                # mixed-dtype graphs have been recorded in this process (_PLAIN; until then only the lowest floating
-                # dtype recorded is cached: _note_float_dtypes)
+                # a miss runs the gates (_shared_meta), so every op that needs one must miss: complex metas and
+                # floating ones above the lowest recorded are not cached (_note_float_dtypes), and once a gate is
+                # on (not _PLAIN) an input that needs grad in another dtype than the output is a miss too
                 self.out_meta = meta if meta is not None and meta[0][1] is out.dtype \
                     and (_PLAIN or _plain_inputs(arrays, needs_grad, out.dtype)) else _shared_meta((out,), self, arrays)
             result = _new_tensor(Tensor)   # Tensor._make, inline: this runs once per op
@@ -421,10 +434,6 @@ def tag(tensor: Tensor, label: str) -> Tensor:
     return tensor
 
 
-_meta_cache: dict = {}
-_SEQUENCE = itertools.count(1)   # Function.seq
-
-
 def _tangent_only(node: Function, inputs: Sequence[Any], arrays: Sequence[Any], out: Any, edges: list,
                   needs_grad: list, state: Any) -> Any:
     """An op under ``no_grad`` (or on tensors that carry a tangent without requiring grad) inside a dual level:
@@ -436,7 +445,7 @@ def _tangent_only(node: Function, inputs: Sequence[Any], arrays: Sequence[Any], 
         node.scope = state.scope
     if _PACK is not None:
         _PACK(node, inputs)
-    if not node.multiple and type(out) is not numpy.ndarray and isinstance(out, (numpy.generic, int, float)):
+    if not node.multiple and type(out) is not _NDARRAY and isinstance(out, (numpy.generic, int, float)):
         out = numpy.asarray(out)
     outs = out if node.multiple else (out,)
     node.out_meta = _shared_meta(outs, node, arrays)
@@ -455,13 +464,11 @@ def _shared_meta(outs: Sequence[Any], node: Function | None = None, arrays: Sequ
     sharing their metadata keeps three objects per node away from Python's
     cycle collector, which otherwise runs noticeably more often.
 
-    Recording ``node`` (its input ``arrays``) comes here on a cache miss, which is also where the gates run: a
-    complex meta is never cached; until complex values require grad or float16 values or mixed dtypes were
-    recorded anywhere in the process, floating metas are cached for the lowest floating dtype recorded only
-    (:func:`_note_float_dtypes`), and after, a cache hit with an input that needs grad in another dtype than the
-    output is a miss too (:func:`_plain_inputs`), so every recorded op with a complex value or mixed dtypes
-    passes here and programs of one real dtype pay nothing on the cache's fast path (see :func:`_complex_gate`,
-    :func:`_dtype_gate`).
+    Recording ``node`` (its input ``arrays``) comes here on a miss of ``Function.__call__``'s shape cache, and so
+    do the gates (:func:`_complex_gate`, :func:`_dtype_gate`): every op that needs one must miss. Complex metas are
+    never cached; while no gate is on, floating ones only for the lowest floating dtype recorded
+    (:func:`_note_float_dtypes`); once one is on, a hit whose input that needs grad has another dtype than the
+    output is a miss too (:func:`_plain_inputs`). Programs of one real dtype pay nothing on their hits.
     """
     if node is not None:
         if node.gated_inside:   # split, unbind (outputs in their input's dtype), a compiled call
@@ -630,25 +637,25 @@ def dtype_graphs_begin() -> None:
 
 FLOAT16_GRAD_BEGINS.append(dtype_graphs_begin)
 
-# while no gate is on (_PLAIN): the lowest floating dtype among recorded outputs (None: none yet), the one dtype
-# of floating outputs the shape cache holds; the metas of the others (:data:`_HIGHER_METAS`). See _note_float_dtypes
+# while no gate is on (_PLAIN): the lowest floating dtype among recorded outputs (None: none yet), the only
+# floating dtype whose metas _meta_cache holds; the metas of higher ones are shared from _HIGHER_METAS, which
+# Function.__call__ never reads, so each such op misses and passes the gates. See _note_float_dtypes
 _PLAIN_FLOAT: Any = None
 _HIGHER_METAS: dict = {}
 
 
 def _note_float_dtypes(outs: Sequence[Any]) -> None:
-    """Keep :data:`_PLAIN_FLOAT` the lowest floating dtype among the outputs recorded while no gate is on (on a miss
-    of the shape cache); a lower one than before empties the cache, which holds only that dtype's floating metas.
+    """Keep :data:`_PLAIN_FLOAT` the lowest floating dtype of the outputs recorded while no gate is on (called on
+    each miss of the shape cache); a new lowest one empties the cache.
 
-    A cache hit while :data:`_PLAIN` is checked for the output's dtype only. An op whose input that needs grad has
-    another dtype than its output (a float32 ``h`` times a float64 ``k`` or a float64 NumPy array, an int64
-    tensor: NumPy's promotion to float64) must still miss, so that its gate runs: its output is float64 and every
-    float64 output misses once float32 ones were recorded. That is enough: a non-leaf input's dtype is that of a
-    recorded output, so not lower than ``_PLAIN_FLOAT``, and an op whose output is in a lower dtype than an input
-    that needs grad is a cast (``AsType``, which turns the gate on); a leaf's gradient is cast where it
-    accumulates. A program of one dtype, or a float64 program then a float32 one, pays nothing on its hits; float64
-    ops in a process that recorded float32 ones pay a miss each until the gate is on (float16 values turn it on,
-    here too: a split of a float16 leaf, whose gate is its input's, :attr:`Function.gated_inside`).
+    Why: while :data:`_PLAIN`, a cache hit checks the output's dtype only, yet an op whose input that needs grad
+    has another dtype than its output must reach its gate. Where that input is an op's output (a float32 ``h``
+    times a float64 ``k``, a float64 NumPy array, an int64 tensor: NumPy promotes to float64), the op's output is
+    higher than a recorded dtype, so not the cached one: it misses. An output lower than such an input is a cast
+    (``AsType``), which turns the gate on itself; a leaf input's gradient is cast where it accumulates. So a
+    program of one dtype, or a float64 program then a float32 one, pays nothing on its hits; float64 ops after
+    float32 ones pay a miss each until a gate is on. Float16 outputs turn the gate on here too (a split of a
+    float16 leaf, whose gate is its input's: :attr:`Function.gated_inside`).
     """
     global _PLAIN_FLOAT
     for y in outs:
@@ -1037,25 +1044,20 @@ def mark_unordered(node: Function) -> None:
 
 def _propagate_in_order(root: Tensor, grad: Any, retain_graph: bool, owned: set | None,
                         finished: dict | None) -> dict:
-    """:func:`_propagate` without pass 1, for a backward with nothing special (no observer, hooks of the user's
-    on nodes, multi-grad hooks, anomaly checks, profiler, restriction to some inputs): each node runs once all
-    its consumers have, the recorded last first, as there; the same order, taken from the sequence numbers alone.
+    """:func:`_propagate`'s order without its pass 1, for a backward with nothing watching (see :func:`_walk`).
 
-    Every edge leads from a node to one recorded before it (Function.__call__ numbers a node after its inputs
-    exist; the few nodes made otherwise are :func:`mark_unordered`, and keep the counted walk). So the nodes run
-    in decreasing numbers: the reachable node not yet run with the largest number has had all its consumers run
-    (each has a larger number), so it is waiting, comes first out of the heap, and is also the one the counted
-    walk runs next (the latest recorded of its ready nodes). Each number being one node's, the heap holds bare
-    numbers. If a node raises, the nodes left to run are those numbered at most its own
-    (:func:`_finished_leaves`).
+    Every edge leads to a node recorded earlier (``Function.__call__`` numbers a node after its inputs exist; the
+    few nodes made otherwise are :func:`mark_unordered` and take the counted walk). So the reachable node not yet
+    run with the largest number has had all its consumers run: running nodes in decreasing numbers is the order
+    the counted walk takes too. Each number is one node's, so the heap holds bare numbers.
     """
     root_node = node = root._node   # (node: the one running, which the error handler below names)
     pending: dict = {(root_node, root._index): grad}   # each op output's gradient so far, by its edge (node, index)
     leaves: dict = {}
     if owned is None:   # keys of sums this walk allocated, so adding into them in place is safe
         owned = set()
-    ready: list = []   # a heap of -seq of the nodes waiting to run (each number is one node's)
-    waiting: dict = {}   # -seq: node
+    ready: list = []   # a heap of -seq of the nodes reached and not yet run: the latest recorded comes out first
+    ready_nodes: dict = {}   # -seq: node, for each number in `ready`
     epoch = INPLACE.epoch
     try:
         while True:
@@ -1090,8 +1092,8 @@ def _propagate_in_order(root: Tensor, grad: Any, retain_graph: bool, owned: set 
                         else:
                             pending[edge] = g if type(g) is _NDARRAY else _sum(None, g, edge, owned)
                     key = -edge[0].seq
-                    if key not in waiting:   # (a node run is no one's parent any more: its key comes no more)
-                        waiting[key] = edge[0]
+                    if key not in ready_nodes:   # (a node run is no one's parent any more: its key comes no more)
+                        ready_nodes[key] = edge[0]
                         heappush(ready, key)
                 elif g is not None and edge is not None:   # (taken out and put back: `leaves` is in the order the
                     total = leaves.pop(edge, None)        # leaves were complete)
@@ -1104,15 +1106,21 @@ def _propagate_in_order(root: Tensor, grad: Any, retain_graph: bool, owned: set 
                         leaves[edge] = _sum(total, g, edge, owned)
             if not ready:
                 break
-            node = waiting.pop(heappop(ready))
+            node = ready_nodes.pop(heappop(ready))
     except BaseException:   # PyTorch has added into each leaf whose every consumer ran before the error: so do we
         if finished is not None:
-            # (a _Roots node's seq is 0: it ran first, and its edges to leaves given as roots have sent theirs)
-            unrun = [n for n in count_consumers(root_node) if n.seq <= node.seq and n is not root_node] \
-                if node is not root_node else list(count_consumers(root_node))
-            finished.update(_finished_leaves(leaves, unrun, {}, node))
+            finished.update(_finished_leaves(leaves, _not_run_in_order(root_node, node), {}, node))
         raise
     return leaves
+
+
+def _not_run_in_order(root_node: Function, failed: Function) -> list:
+    """The nodes :func:`_propagate_in_order` had not run when ``failed`` raised: those numbered at most its own.
+    The root's node ran first whatever its number (several roots' node is numbered 0)."""
+    reachable = count_consumers(root_node)
+    if failed is root_node:
+        return list(reachable)
+    return [node for node in reachable if node.seq <= failed.seq and node is not root_node]
 
 
 def _node_backward(node: Function, grads_out: list, epoch: int) -> tuple:
@@ -1331,7 +1339,7 @@ def _propagate(root: Tensor, grad: Any, retain_graph: bool, observer: Callable |
                     total = leaves.pop(edge, None)
                     if total is None:
                         leaves[edge] = g
-                    elif type(total) is type(g) is numpy.ndarray and edge in owned and g.dtype is total.dtype:
+                    elif type(total) is type(g) is _NDARRAY and edge in owned and g.dtype is total.dtype:
                         total += g   # a weight used many times: add in place into the sum this walk made
                         leaves[edge] = total
                     else:
@@ -1462,8 +1470,7 @@ def _root_grad(root: Tensor, grad: Any, name: str = "backward") -> Any:
     return grad
 
 
-# --- PyTorch's autograd functions: grad, and backward over several tensors or for some inputs only ---------------
-
+# --- hooks as Tensor methods (the register_hook above marks a non-leaf's node as running user code) ---------------
 
 Tensor.register_hook = register_hook   # type: ignore[attr-defined]
 Tensor.retain_grad = retain_grad   # type: ignore[attr-defined]
