@@ -762,6 +762,7 @@ def instance_norm(input: Tensor, running_mean: Tensor | None = None,  # noqa: A0
     """
     name = "instance_norm"
     x, eps = _tensor(input, name), _number(eps, name, "eps")
+    momentum = _number(momentum, name, "momentum")   # an argument's type first, as PyTorch's parser (None: TypeError)
     use_input_stats = flag(use_input_stats, name, "use_input_stats")
     if x.ndim < (3 if use_input_stats else 2):   # (N, C) with the running estimates: torch's batch_norm of it
         # the shape before the dtype, as PyTorch; under 2 dims its batch_norm indexes dim 1 (IndexError)
@@ -781,8 +782,8 @@ def instance_norm(input: Tensor, running_mean: Tensor | None = None,  # noqa: A0
     if x.dtype == mg.float16 and count != 1:   # PyTorch's: batch_norm of (1, N·C, *S), the (C,) tensors repeated
         return _half_instance_norm(x, running_mean, running_var, weight, bias, use_input_stats, momentum, eps)
     if x.numel() and (eps != 0 or not use_input_stats):
-        return _instance_norm_as_batch_norm(x, running_mean, running_var, weight, bias, use_input_stats,
-                                            _number(momentum, name, "momentum"), eps)
+        return _instance_norm_as_batch_norm(x, running_mean, running_var, weight, bias, use_input_stats, momentum,
+                                            eps)
     # (eps = 0: a zero-variance instance's 1/√var is 0, as PyTorch's kernel; an empty input: NaN statistics)
     if not use_input_stats:
         mean = _per_channel(running_mean, channels, x.ndim, name, "running_mean").to(x.dtype)
@@ -790,7 +791,6 @@ def instance_norm(input: Tensor, running_mean: Tensor | None = None,  # noqa: A0
         return _affine((x - mean) / (variance + eps).sqrt(), weight, bias, name)
     out, mean, variance = _normalized(x, tuple(range(2, x.ndim)), eps, flat_to_zero=True)   # batch_norm's kernel
     unbiased = variance * (count / (count - 1)) if count > 1 else variance
-    momentum = _number(momentum, name, "momentum")
     with mg.no_grad():
         for running, batch_value in ((running_mean, mean), (running_var, unbiased)):
             if running is not None:

@@ -29,3 +29,14 @@ def test_addc_complex_second_derivatives(name: str, value: complex, kinds: str) 
     for ours, theirs in zip(*results):
         assert ours.dtype == theirs.dtype
         np.testing.assert_allclose(ours, theirs, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("kwargs", [{"use_input_stats": False}, {}, {"use_input_stats": False, "shape": (2, 3)}])
+def test_instance_norm_momentum_none_is_a_type_error_first(kwargs: dict) -> None:
+    """momentum=None is PyTorch's TypeError (its parser's, before any other check): without running estimates and
+    use_input_stats=False it was the RuntimeError about the missing estimates (d09ddd32's sweep missed it)."""
+    shape = kwargs.pop("shape", (2, 3, 4))
+    with pytest.raises(TypeError, match="momentum"):
+        torch.nn.functional.instance_norm(torch.ones(shape), momentum=None, **kwargs)
+    with pytest.raises(TypeError, match="momentum"):
+        mg.nn.functional.instance_norm(mg.ones(shape), momentum=None, **kwargs)
