@@ -672,20 +672,17 @@ def _note_float_dtypes(outs: Sequence[Any]) -> None:
 
 
 def _dtype_gate(node: Function, arrays: Sequence[Any], outs: Sequence[Any]) -> None:
-    """PyTorch's engine casts the gradient each node sends to an input into that input's dtype (``validate_outputs``)
-    before the input's own node runs, so a float16 part of a graph that meets float32 values (``h.exp() * w`` with
-    a float16 ``h`` and a float32 ``w``) back-propagates float16 gradients: rounded, and ``inf`` past 65504 (which
-    GradScaler then sees). An op whose floating input that needs grad has another dtype than a floating output gets
-    a backward that casts so: its class is swapped for a subclass (made once per class) and ``node.grad_dtypes``
-    notes the dtypes; same-dtype ops pay nothing.
+    """Where an op's floating input that needs grad has another dtype than a floating output, give the node a
+    backward that casts each input's gradient to the input's dtype, as PyTorch's engine does (``validate_outputs``):
+    so a float16 part of a graph that meets float32 values (``h.exp() * w``) back-propagates float16 gradients,
+    rounded, and ``inf`` past 65504 (which GradScaler then sees). The node's class is swapped for a subclass (one
+    per op class) and ``node.grad_dtypes`` notes the dtypes; same-dtype ops pay nothing.
 
-    The gate runs on each cache miss of the shape cache (:func:`_shared_meta`): a recorded op of new output shape or
-    dtype. The first one with float16 values or mixed dtypes, a float16 tensor made to require grad
-    (``Tensor.requires_grad_``, ``Module.half()``) and a cast of a tensor that needs grad to another floating dtype
-    (``AsType``) make every later recorded op come here where its dtypes differ (:func:`dtype_graphs_begin`). A
-    float16 tensor that needs grad is thus always seen before it meets another dtype; before that, an op whose
-    output is in a higher floating dtype than the lowest recorded (a float32 value that needs grad meeting float64
-    values it was not cast to) always comes here (:func:`_note_float_dtypes`)."""
+    Runs on each miss of the shape cache (:func:`_shared_meta`). The first op with float16 values or mixed dtypes,
+    a float16 tensor made to require grad (``requires_grad_``, ``Module.half()``) and a cast of a tensor that needs
+    grad (``AsType``) turn the gate on (:func:`dtype_graphs_begin`): from then on every op whose dtypes differ
+    misses. Before that, an op whose output is above the lowest floating dtype recorded misses anyway
+    (:func:`_note_float_dtypes`)."""
     floats = [y.dtype for y in outs if y.dtype.kind in "fc"]
     if not floats:   # integer or bool outputs: no gradient flows back through them
         return
@@ -1124,9 +1121,9 @@ def _not_run_in_order(root_node: Function, failed: Function) -> list:
 
 
 def _node_backward(node: Function, grads_out: list, epoch: int) -> tuple:
-    """A node's hooks (retain_grad), backward and ``grad_fn.register_hook`` hooks in :func:`_propagate_in_order`,
-    as :func:`_propagate` runs them, for a node with hooks or several outputs: the gradients it sends on, and the
-    in-place epoch after them."""
+    """Run one node of :func:`_propagate_in_order` as :func:`_propagate` does, for the rare node with hooks
+    (``retain_grad``) or several outputs: its tensor hooks, its backward, its ``grad_fn.register_hook`` hooks.
+    Returns the gradients it sends along its edges and the in-place epoch after the hooks."""
     after = None
     if node.hooks or node.retained:
         mode = _state.get()   # a hook changes grad mode for its node only, as in PyTorch: restored after
@@ -1297,11 +1294,8 @@ def _propagate(root: Tensor, grad: Any, retain_graph: bool, observer: Callable |
                 if type(grads_in) is not tuple:
                     grads_in = (grads_in,)
             if after is not None:   # grad_fn.register_hook
-                wanted = getattr(stops, "leaves", None)   # a restricted walk's: what its gradients go to
-                if wanted is not None:   # as PyTorch, the hooks see None for an input off every path to a target
-                    grads_in = tuple(None if edge is None or (edge[0] not in consumers if type(edge) is tuple
-                                                              else edge not in wanted) else g
-                                     for edge, g in zip(node.edges, grads_in))
+                if getattr(stops, "leaves", None) is not None:   # a restricted walk (grad(), backward(inputs=))
+                    grads_in = _on_paths_only(node, grads_in, consumers, stops.leaves)
                 grads_in = _after_backward(node, after, grads_in, grads_out)
                 restore_state(mode)
                 epoch = INPLACE.epoch
@@ -1354,6 +1348,13 @@ def _propagate(root: Tensor, grad: Any, retain_graph: bool, observer: Callable |
             finished.update(_finished_leaves(leaves, waiting, consumers, node))
         raise
     return leaves
+
+
+def _on_paths_only(node: Function, grads_in: tuple, consumers: dict, wanted: Any) -> tuple:
+    """``node``'s gradients with None for each input off every path to a restricted walk's targets (a parent
+    outside ``consumers``, a leaf not ``wanted``), as PyTorch's ``grad_fn.register_hook`` hooks see them."""
+    return tuple(None if edge is None or (edge[0] not in consumers if type(edge) is tuple else edge not in wanted)
+                 else g for edge, g in zip(node.edges, grads_in))
 
 
 def _finished_leaves(leaves: dict, pending: Iterable, consumers: dict, failed: Function) -> dict:
