@@ -78,6 +78,7 @@ from .elementwise import (
 )
 from .elementwise import abs as abs_op  # not the builtins' names: this module also reads Python numbers
 from .elementwise import pow as pow_op
+from .join import _PartOf
 from .scatters import _EmbedStrided
 from .shape import (
     _PLAIN,
@@ -149,8 +150,8 @@ def _writable_again(data: Any) -> bool:
         return False
     try:
         data.flags.writeable = True
-    except ValueError:   # NumPy refuses for a view of a read-only array
-        return False
+    except ValueError:   # NumPy refuses for a view of a read-only view (broadcast_to's, or an as_strided array of
+        pass   # one: b.expand(3, 2).diagonal(-2)): _write writes through a writable alias (_writable) instead
     return True
 
 
@@ -207,7 +208,8 @@ NO_OVERLAP_CHECK = SAME_VALUE_WRITES | {"masked_fill_", "index_fill_", "masked_s
 class _WritableAlias:
     """Describes ``array``'s elements as writable (``numpy.asarray`` of it views them) and keeps ``owner``, the
     memory's owner, alive as ``base``: how an expand-ed (read-only) NumPy view is written through (as_strided's
-    way). Only for :data:`SAME_VALUE_WRITES`, and only when the owner itself is writable."""
+    way). For :data:`SAME_VALUE_WRITES`, or a part that cannot overlap (_writable_again), and only when the owner
+    itself is writable."""
 
     def __init__(self, array: Any, owner: Any) -> None:
         self.__array_interface__ = {**array.__array_interface__, "data": (_address(array), False)}
@@ -310,7 +312,11 @@ def _write(x: Tensor, name: str, compute: Callable[[Tensor], Tensor], operands: 
             # through its base's as_strided (the views between read it again after the write)
             while _may_overlap(base.data.shape, base.data.strides) and (outer := getattr(base, "_view", None)) \
                     and outer[0] is not None:
-                base = outer[0]
+                if isinstance(how, _PartOf):   # a part of split/chunk/unbind on the way: refused, as PyTorch's
+                    how.scatter()
+                base, how = outer
+            if isinstance(how, _PartOf):
+                how.scatter()
             how = None
         through.append((base, base._node, out, x, name))
         if isinstance(how, (Reshape, Transpose)):   # x is all of base, rearranged: base takes all of out
@@ -321,7 +327,12 @@ def _write(x: Tensor, name: str, compute: Callable[[Tensor], Tensor], operands: 
             # view, above): out goes where x reads base's memory
             return base, name, lambda cur: _scatter_back(how, cur, out, x, base, name), (out,)
         return _setitem_step(base, how, out, through=True)   # x is base[how]
-    (_writable(x, name) if name in SAME_VALUE_WRITES else x.data)[...] = out.data
+    try:
+        x.data[...] = out.data
+    except ValueError:   # read-only: a fill of an expand-ed view, or a part of one NumPy cannot flag writable
+        if getattr(x.data.flags, "writeable", True):
+            raise
+        _writable(x, name)[...] = out.data
     if tracer:
         tracer.record_write(name, x, out, record)
     if record:
@@ -1085,7 +1096,7 @@ def _read_only_target(x: Tensor, index: Any, basic: bool) -> Any:
         raise NotImplementedError(f"setitem: an advanced index (a list, tensor or mask) into {what} of shape "
                                   f"{x.shape} is not supported (PyTorch deprecates it): clone() it first, or write "
                                   "through ints and slices")
-    if _may_overlap(part.data.shape, part.data.strides):
+    if part.data.size and _may_overlap(part.data.shape, part.data.strides):   # empty: no element to share
         raise RuntimeError(f"setitem: unsupported operation: more than one element of the written-to part (shape "
                            f"{part.shape}) of {what} of shape {x.shape} refers to a single memory location. Please "
                            "clone() the tensor first.")
