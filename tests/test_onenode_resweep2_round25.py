@@ -40,3 +40,22 @@ def test_instance_norm_momentum_none_is_a_type_error_first(kwargs: dict) -> None
         torch.nn.functional.instance_norm(torch.ones(shape), momentum=None, **kwargs)
     with pytest.raises(TypeError, match="momentum"):
         mg.nn.functional.instance_norm(mg.ones(shape), momentum=None, **kwargs)
+
+
+@pytest.mark.parametrize("name", ["addcmul", "addcdiv"])
+@pytest.mark.parametrize("kinds", [("complex128", "complex128", "float32"), ("complex128", "float32", "complex128"),
+                                   ("float64", "float32", "complex64")])
+def test_addc_complex_gradients_keep_real_tensors_own_dtype(name: str, kinds: tuple) -> None:
+    """Beside complex tensors a real float32 tensor's products with the value are float32 before they meet the
+    complex gradient, as PyTorch's formulas (g * (t2 * value), g * (value / t2)); they were in the complex common
+    dtype (float64 precision): not PyTorch's bits."""
+    values = [[0.1 + 0.3j, -1.7], [0.7 - 0.2j, 1.3 + 0.1j], [0.3, -0.9 + 0.4j]]
+    theirs = [torch.tensor([v if "complex" in k else v.real for v in vs], dtype=getattr(torch, k)).requires_grad_()
+              for vs, k in zip(values, kinds)]
+    ours = [mg.tensor(t.detach().numpy()).requires_grad_() for t in theirs]
+    y = getattr(torch, name)(*theirs, value=2.3)
+    g = torch.tensor([0.7 + 0.1j, -1.1 - 0.6j], dtype=y.dtype)
+    y.backward(g)
+    getattr(mg, name)(*ours, value=2.3).backward(mg.tensor(g.numpy()))
+    for o, t in zip(ours, theirs):
+        np.testing.assert_array_equal(o.grad.numpy(), t.grad.numpy())

@@ -289,10 +289,23 @@ def _times_number(t: Any, value: Any) -> Any:
     return t * value
 
 
-def _own_dtypes(gy: Any, dtypes: tuple) -> tuple:
-    """addcmul's/addcdiv's gradient dtype and tensor1's and tensor2's for their backward: the common (complex) one
-    for complex values (a real tensor's own dtype would drop a complex value's imaginary part)."""
-    return (gy.dtype,) * 3 if gy.dtype.kind == "c" else dtypes
+def _own_dtypes(gy: Any, dtypes: tuple, value: Any) -> tuple:
+    """addcmul's/addcdiv's gradient dtype and tensor1's and tensor2's for their backward. For complex values the
+    gradient's is gy's (complex) and a real tensor keeps its own dtype beside a real value (PyTorch's ``t2 * value``
+    of a float32 t2 is float32 before it meets the complex gradient), or takes its complex counterpart beside a
+    complex value (float32 -> complex64; float16's ComplexHalf: complex64 here)."""
+    if gy.dtype.kind != "c":
+        return dtypes
+    if isinstance(value, complex):
+        return gy.dtype, *[d if d.kind == "c" else numpy.result_type(d, numpy.complex64) for d in dtypes[1:]]
+    return gy.dtype, *dtypes[1:]
+
+
+def _in(t: Any, dtype: Any) -> Any:
+    """``t`` (a saved tensor in the common dtype) in ``dtype``: a real one's values from a complex array's real part."""
+    if t.dtype.kind == "c" and dtype.kind != "c":
+        t = t.real   # (its imaginary part is 0: the tensor was real)
+    return t.astype(dtype, copy=False)
 
 
 class AddCMulBy(Function):
@@ -322,15 +335,15 @@ class AddCMulBy(Function):
     def backward(self, gy: Any) -> tuple:
         b, c = self.saved
         needs_grad = self.needs_grad
-        out, dtype_b, dtype_c = _own_dtypes(gy, self.dtypes)
+        out, dtype_b, dtype_c = _own_dtypes(gy, self.dtypes, self.value)
         g = gy.astype(out, copy=False)   # (exact: gy is in out's dtype, or float16 values in float32)
         shape_b, shape_c = self.shapes
         gb = gc = None
         if needs_grad[1]:
-            gb = sum_to(g * _times_number(c.astype(dtype_c, copy=False), self.value), shape_b)
+            gb = sum_to(g * _times_number(_in(c, dtype_c), self.value), shape_b)
             gb = gb.astype(gy.dtype, copy=False)
         if needs_grad[2]:
-            gc = sum_to(g * _times_number(b.astype(dtype_b, copy=False), self.value), shape_c)
+            gc = sum_to(g * _times_number(_in(b, dtype_b), self.value), shape_c)
             gc = gc.astype(gy.dtype, copy=False)
         return sum_to(gy, self.shape_a) if needs_grad[0] else None, gb, gc
 
@@ -367,15 +380,15 @@ class AddCDiv(Function):
     def backward(self, gy: Any) -> tuple:
         b, c = self.saved
         needs_grad = self.needs_grad
-        out, dtype_b, dtype_c = _own_dtypes(gy, self.dtypes)
+        out, dtype_b, dtype_c = _own_dtypes(gy, self.dtypes, self.value)
         g = gy.astype(out, copy=False)   # (exact: gy is in out's dtype, or float16 values in float32)
-        c = c.astype(dtype_c, copy=False)
+        c = _in(c, dtype_c)
         shape_b, shape_c = self.shapes
         gb = gc = None
         if needs_grad[1]:
             gb = sum_to(g * (c.dtype.type(self.value) / c), shape_b).astype(gy.dtype, copy=False)
         if needs_grad[2]:
-            scaled = _times_number(b.astype(dtype_b, copy=False), self.value)
+            scaled = _times_number(_in(b, dtype_b), self.value)
             gc = sum_to(-g * (scaled / (c * c)), shape_c).astype(gy.dtype, copy=False)
         return sum_to(gy, self.shape_a) if needs_grad[0] else None, gb, gc
 
