@@ -935,6 +935,44 @@ def _obeys_layout(g: Any, data: Any) -> bool:
     return True
 
 
+# --- the walks (the module docstring says which runs when: _walk picks it) --------------------------------------
+
+# a walk over this many nodes or more runs its nodes' backwards in a fresh frame-stack chunk (minigrad.frames)
+FRESH_CHUNK_NODES = 500
+# the root's seq at the last in-order walk: the nodes recorded since estimate the next one's size (no pass 1 counts)
+_LAST_ROOT = 0
+# nodes whose edges may lead to a node recorded after them (a forward-AD tangent-only node, whose seq is 0; an op of
+# a create_graph checkpoint's recomputation, re-pointed at stand-ins made after it: see mark_unordered); while one
+# lives, every walk counts consumers (pass 1), as the walk in order of recording would run a parent too early
+_UNORDERED: weakref.WeakSet = weakref.WeakSet()
+
+
+def mark_unordered(node: Function) -> None:
+    """Note that ``node`` has (or may get) an edge to a node recorded after it, or no sequence number of its own:
+    while it lives, backward walks count consumers instead of running nodes in the reverse order of recording."""
+    _UNORDERED.add(node)
+
+
+_NO_STOPS: frozenset = frozenset()   # a walk that runs the backward of every node it reaches (no grad() targets)
+WALK_BEGINS: list = []   # callables of (consumers, targets) told of each walk (autograd.graph's multi-grad hooks)
+
+
+# True while a backward walk runs that frees each node's saved arrays after its backward (no
+# retain_graph, no observer). A node whose saved state is many ops' (a compiled call's) may then
+# free each op's arrays as soon as that op's backward is done, as the walk does node by node.
+_freeing: ContextVar[bool] = ContextVar("minigrad_freeing", default=False)  # noqa: B039
+
+
+def frees_saved() -> bool:
+    """Whether the backward now running frees saved arrays after each node (``retain_graph=False``)."""
+    return _freeing.get()
+
+
+# True while :func:`observe_backward` walks a graph for an observer: a node whose backward only runs user hooks
+# on an identity (``runs_user_hooks``, nn's module backward hooks) hands its gradients through unchanged then.
+_observing: ContextVar[bool] = ContextVar("minigrad_observing", default=False)  # noqa: B039
+
+
 def observe_backward(root: Tensor, observer: Callable[[Function, list, tuple], None], grad: Any = None) -> None:
     """Run the backward computation over ``root``'s retained graph for ``observer``, changing nothing.
 
@@ -952,10 +990,6 @@ def observe_backward(root: Tensor, observer: Callable[[Function, list, tuple], N
             _walk(root, grad, True, observer)
         finally:
             _observing.reset(token)
-
-
-# a walk over this many nodes or more runs its second pass in a fresh frame-stack chunk (minigrad.frames)
-FRESH_CHUNK_NODES = 500
 
 
 def count_consumers(start: Function) -> dict:
@@ -976,15 +1010,15 @@ def count_consumers(start: Function) -> dict:
 
 def _walk(root: Tensor, grad: Any, retain_graph: bool, observer: Callable | None, owned: set | None = None,
           targets: Any = None, finished: dict | None = None) -> dict:
-    """Kahn's algorithm from ``root``: run each node's backward once, after all its consumers.
+    """Run each node's backward from ``root`` once, after all its consumers; returns ``{leaf: summed gradient}``.
 
-    Returns ``{leaf: summed gradient}``. With an observer, hands it each
-    node's gradients instead of running hooks and freeing saved arrays.
-    ``owned``, if given, is the set the walk records its own sums in: a leaf
-    in it has a gradient array the walk allocated (``.grad`` may take it
-    without a copy). With ``targets`` (a ``functions._Targets``), only the nodes on a path to one of
-    them run (the returned leaves may include others: the caller filters). If the walk raises,
-    ``finished`` (when given) holds the leaves whose gradient was complete, to accumulate as PyTorch has.
+    Picks the walk: in order of recording for a plain backward (:func:`_propagate_in_order`), else counts each
+    node's consumers first (pass 1) and runs Kahn's algorithm (:func:`_propagate`). With an ``observer``, hands
+    it each node's gradients instead of running hooks and freeing saved arrays. ``owned``, if given, collects the
+    walk's own sums: a leaf in it has a gradient array the walk allocated (``.grad`` may take it without a copy).
+    With ``targets`` (a ``functions._Targets``), only the nodes on a path to one of them run (the returned leaves
+    may include others: the caller filters). If the walk raises, ``finished`` (when given) holds the leaves whose
+    gradient was complete, to accumulate as PyTorch has.
     """
     root_node = root._node
     stops: set | frozenset = _NO_STOPS
@@ -995,10 +1029,10 @@ def _walk(root: Tensor, grad: Any, retain_graph: bool, observer: Callable | None
     elif observer is None and not (WALK_BEGINS or _NodeHooks.registered or _UNORDERED or PROFILE_HOOK) \
             and _state.get().checks is not True:   # the usual backward: no pass 1 (see _propagate_in_order)
         global _LAST_ROOT
-        recorded, _LAST_ROOT = root_node.seq - _LAST_ROOT, root_node.seq   # ~ the nodes this walk runs
+        recorded_since, _LAST_ROOT = root_node.seq - _LAST_ROOT, root_node.seq   # ~ the nodes this walk runs
         token = _freeing.set(not retain_graph)
         try:
-            if recorded >= FRESH_CHUNK_NODES:
+            if recorded_since >= FRESH_CHUNK_NODES:
                 return in_fresh_chunk(_propagate_in_order, root, grad, retain_graph, owned, finished)
             return _propagate_in_order(root, grad, retain_graph, owned, finished)
         finally:
@@ -1023,20 +1057,6 @@ def _walk(root: Tensor, grad: Any, retain_graph: bool, observer: Callable | None
         return _propagate(root, grad, retain_graph, observer, owned, consumers, stops, finished, ripe)
     finally:
         _freeing.reset(token)
-
-
-# the root's seq of the last walk without pass 1: the nodes recorded since, an estimate of the next one's size
-_LAST_ROOT = 0
-# nodes whose edges may lead to a node recorded after them (a forward-AD tangent-only node, whose seq is 0; an op of
-# a create_graph checkpoint's recomputation, re-pointed at stand-ins made after it: see mark_unordered); while one
-# lives, every walk counts consumers (pass 1), as the walk in order of recording would run a parent too early
-_UNORDERED: weakref.WeakSet = weakref.WeakSet()
-
-
-def mark_unordered(node: Function) -> None:
-    """Note that ``node`` has (or may get) an edge to a node recorded after it, or no sequence number of its own:
-    while it lives, backward walks count consumers instead of running nodes in the reverse order of recording."""
-    _UNORDERED.add(node)
 
 
 def _propagate_in_order(root: Tensor, grad: Any, retain_graph: bool, owned: set | None,
@@ -1199,26 +1219,6 @@ def _accumulate_ripe(node: Function, ripe: _Ripe, leaves: dict, owned: set) -> N
             hooks = [hook for hook in tuple(leaf._hooks) if not _is_prehook(hook)]   # a snapshot (HOOKS_LOCK)
             captured[leaf] = _apply_hooks(hooks, _dense(leaves.pop(leaf)), _leaf_label(leaf))
             restore_state(mode)
-
-
-_NO_STOPS: frozenset = frozenset()
-WALK_BEGINS: list = []   # callables of (consumers, targets) told of each walk (autograd.graph's multi-grad hooks)
-
-
-# True while a backward walk runs that frees each node's saved arrays after its backward (no
-# retain_graph, no observer). A node whose saved state is many ops' (a compiled call's) may then
-# free each op's arrays as soon as that op's backward is done, as the walk does node by node.
-_freeing: ContextVar[bool] = ContextVar("minigrad_freeing", default=False)  # noqa: B039
-
-
-def frees_saved() -> bool:
-    """Whether the backward now running frees saved arrays after each node (``retain_graph=False``)."""
-    return _freeing.get()
-
-
-# True while :func:`observe_backward` walks a graph for an observer: a node whose backward only runs user hooks
-# on an identity (``runs_user_hooks``, nn's module backward hooks) hands its gradients through unchanged then.
-_observing: ContextVar[bool] = ContextVar("minigrad_observing", default=False)  # noqa: B039
 
 
 def _propagate(root: Tensor, grad: Any, retain_graph: bool, observer: Callable | None, owned: set | None,
