@@ -525,6 +525,9 @@ def complex_graphs_begin() -> None:
         _PLAIN = False
 
 
+COMPLEX_GRAD_BEGINS.append(complex_graphs_begin)
+
+
 def _plain_inputs(arrays: Sequence[Any], needs_grad: Sequence[bool], dtype: Any) -> bool:
     """Every input that needs grad has the output's (real) ``dtype``: no complex one, no other precision (a cached
     meta then stands without the gates)."""
@@ -532,9 +535,6 @@ def _plain_inputs(arrays: Sequence[Any], needs_grad: Sequence[bool], dtype: Any)
         if needs and a.dtype is not dtype:
             return False
     return True
-
-
-COMPLEX_GRAD_BEGINS.append(complex_graphs_begin)
 
 
 def _complex_gate(node: Function, arrays: Sequence[Any], outs: Sequence[Any]) -> None:
@@ -1109,7 +1109,7 @@ def _propagate_in_order(root: Tensor, grad: Any, retain_graph: bool, owned: set 
                         else:
                             pending[edge] = g if type(g) is _NDARRAY else _sum(None, g, edge, owned)
                     key = -edge[0].seq
-                    if key not in ready_nodes:   # (a node run is no one's parent any more: its key comes no more)
+                    if key not in ready_nodes:   # (a node already run comes no more: its consumers all ran first)
                         ready_nodes[key] = edge[0]
                         heappush(ready, key)
                 elif g is not None and edge is not None:   # (taken out and put back: `leaves` is in the order the
