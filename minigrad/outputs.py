@@ -16,7 +16,14 @@ is returned. PyTorch's rules:
   scans take ``out`` that is exactly an input (``mg.exp(x, out=x)``) but not one that partly overlaps it
   (``mg.add(x, x[0], out=x)``, ``out=x`` with ``x.T`` as input); ``cat``, ``gather``, ``take`` … take no overlap at
   all (``overlap="any"``), and neither do the matrix products' factors (``mm(a, b, out=a)``: PyTorch's result is
-  zeros; ``addmm(c, a, b, out=c)`` is fine: ``"operands"``). Where out or an input is not dense (a column of a
+  zeros; ``addmm(c, a, b, out=c)`` is fine: ``"operands"``). A reduction given its own input as out
+  (``mg.sum(x, 0, out=x)``), or a view of it (``out=x[0]``), is refused where PyTorch refuses or resizes out first
+  and reduces what is left (sum → 0, amax → -inf …), or its kernel reads what it wrote: ``sum``, ``mean``,
+  ``prod``, ``amax``, ``amin``, ``all``, ``any``, ``nansum``, ``nanmean`` take no sharing at all (``"any"``);
+  ``max``/``min`` along a dim, ``std``, ``var``, ``norm``, ``argmax``, ``argmin``, ``aminmax``, ``mode``,
+  ``median`` and the scans take out that is exactly the input unresized (``"reduce"``); ``kthvalue`` takes a
+  strided view of its input, not the input itself (``"not_self"``); ``logsumexp`` (composed of other ops there)
+  takes any. Where out or an input is not dense (a column of a
   matrix) PyTorch does not check: elementwise ops, sorts and scans compute here as there; where any sharing is
   refused, PyTorch's kernel reads what it wrote (``mv(m, v, out=m[:, 0])`` is wrong), so an exact test of the
   elements shared refuses it here;
@@ -113,9 +120,13 @@ def _check_overlap(name: str, out: Tensor, inputs: Any, overlap: str, resized: t
                    broadcast: bool = False) -> None:
     """PyTorch's memory-overlap checks of ``out`` against each Tensor in ``inputs`` (nested lists too):
     ``"partial"`` refuses an input that shares some but not exactly all of out's elements, ``"any"`` refuses
-    any sharing (``out`` being an input included). A ``resized`` out (the result's shape; None: not resized)
-    gets new memory: only being an input counts, and for an elementwise op (``broadcast``) that makes the op an
-    in-place one, which PyTorch's rule forbids to resize (``maximum(a, b, out=a)`` is ``a.maximum_(b)``)."""
+    any sharing (``out`` being an input included), ``"reduce"`` any sharing but out being exactly the input with
+    the result's shape (PyTorch's reductions and scans that read a slice before writing its result: elsewhere
+    their result is garbage), ``"not_self"`` as ``"partial"`` but out may not be the input at all (``kthvalue``,
+    which PyTorch computes right into a strided view of its input). A ``resized`` out (the result's shape; None:
+    not resized) gets new memory: only being an input counts, and for an elementwise op (``broadcast``) that makes
+    the op an in-place one, which PyTorch's rule forbids to resize (``maximum(a, b, out=a)`` is
+    ``a.maximum_(b)``)."""
     span = _dense_span(out.data)
     for value in inputs:
         if isinstance(value, (list, tuple)):
@@ -127,20 +138,31 @@ def _check_overlap(name: str, out: Tensor, inputs: Any, overlap: str, resized: t
             if resized is not None and broadcast and overlap != "any":
                 raise RuntimeError(f"{name}(): output with shape {list(out.shape)} doesn't match the broadcast "
                                    f"shape {list(resized)} (out is also an input, so it cannot be resized)")
-            clash = overlap == "any"
+            clash = overlap in ("any", "not_self") or (resized is not None and overlap == "reduce")
         elif resized is not None:
             continue
         else:
             other = _dense_span(value.data)
             if span is None or other is None:   # not dense: PyTorch does not check, and where any sharing is
                 # refused (its kernel reads what it wrote: mv(m, v, out=m[:, 0])) computes a wrong result
-                clash = overlap == "any" and _shares_elements(out.data, value.data)
+                clash = (overlap == "any" or overlap == "reduce" and not _same_elements(out.data, value.data)) \
+                    and _shares_elements(out.data, value.data)
             elif not (span[0] < other[1] and other[0] < span[1]):
                 continue
             else:
                 clash = overlap == "any" or span != other or _layout(out.data) != _layout(value.data)
         if clash:
             raise RuntimeError(OVERLAP_ERROR.format(name=name, input=value.shape, out=out.shape))
+
+
+def _same_elements(a: Any, b: Any) -> bool:
+    """Whether arrays ``a`` and ``b`` are the same elements in the same layout (PyTorch's full overlap)."""
+    interface = getattr(a, "__cuda_array_interface__", None)
+    if interface is not None:
+        first, second = interface["data"][0], b.__cuda_array_interface__["data"][0]
+    else:
+        first, second = a.__array_interface__["data"][0], b.__array_interface__["data"][0]
+    return first == second and _layout(a) == _layout(b)
 
 
 def _shares_elements(a: Any, b: Any) -> bool:
@@ -165,8 +187,8 @@ def write_out(name: str, result: Any, out: Any, dtypes: str = "cast", warn: bool
     ``dtypes`` says which result dtypes ``out`` takes: ``"cast"`` (those an in-place op can write:
     ``dtypes.can_cast``) or ``"exact"`` (only its own). ``warn=False``: resize without PyTorch's warning, as
     its creation functions but ``arange`` do. ``inputs``: the op's tensors (lists of them too) that ``out``
-    may not overlap, PyTorch's way (``overlap``: ``"partial"``, ``"any"`` or ``"operands"``: see the module's
-    docstring).
+    may not overlap, PyTorch's way (``overlap``: ``"partial"``, ``"any"``, ``"reduce"``, ``"not_self"`` or
+    ``"operands"``: see the module's docstring and :func:`_check_overlap`).
     ``broadcast``: the op is elementwise (its result the broadcast of its inputs), so an input given as ``out``
     keeps its shape (PyTorch's in-place rule) instead of being resized.
     """
@@ -351,17 +373,22 @@ OUT_RULES: dict[str, dict[str, OutRule]] = {
         **_rules("bitwise_not ceil clamp_max clamp_min complex conj_physical fix float_power floor frac heaviside "
                  "isneginf isposinf ldexp nan_to_num neg negative polar round sgn sign signbit trunc", _EXACT),
         **_rules("addr column_stack diff dstack ger hstack kron outer row_stack vstack", OutRule()),
-        **_rules("std var", OutRule(reads_as_out=True)),
-        **_rules("alias_copy argmax argmin argsort as_strided_copy detach_copy "
+        # reductions: out sharing the input's memory (tests/test_reduce_self_out_round25.py): PyTorch resizes out
+        # that is the input before it reduces, and reads what it wrote into out that is a view of the input
+        **_rules("std var", OutRule(reads_as_out=True, overlap="reduce")),
+        **_rules("argmax argmin norm", OutRule("exact", overlap="reduce")),
+        **_rules("alias_copy argsort as_strided_copy detach_copy "
                  "diag diagonal_copy dot expand_copy frexp frobenius_norm histogram index_add index_copy index_reduce "
-                 "inner isin log_softmax logcumsumexp nonzero nonzero_static norm "
+                 "inner isin log_softmax nonzero nonzero_static "
                  "nuclear_norm permute_copy renorm scatter scatter_add scatter_reduce select_copy slice_copy "
                  "slice_scatter softmax squeeze_copy t_copy tensordot transpose_copy tril triu unfold_copy "
                  "unsqueeze_copy vdot view_copy", OutRule("exact")),
-        "all": OutRule("exact", kinds="b"), "any": OutRule("exact", kinds="b"),   # (PyTorch's uint8 out: refused)
-        "median": OutRule("exact", needs_dim=True),
-        "prod": OutRule("exact", accumulate=True, needs_dim=True),
-        "cumprod": OutRule("exact", accumulate=True, kinds="uifc"),
+        # (all/any: PyTorch's uint8 out refused)
+        "all": OutRule("exact", kinds="b", overlap="any"), "any": OutRule("exact", kinds="b", overlap="any"),
+        "median": OutRule("exact", needs_dim=True, overlap="reduce"),
+        "prod": OutRule("exact", accumulate=True, needs_dim=True, overlap="any"),
+        "cumprod": OutRule("exact", accumulate=True, kinds="uifc", overlap="reduce"),
+        "logcumsumexp": OutRule("exact", overlap="reduce"),
         **_rules("cross take_along_dim", OutRule("exact", overlap="any")),
         # linear algebra: out may share memory with an input (but matrix_power's: PyTorch's result is then wrong)
         **_rules("cholesky cholesky_inverse cholesky_solve geqrf orgqr", OutRule(overlap="")),
@@ -377,9 +404,10 @@ OUT_RULES: dict[str, dict[str, OutRule]] = {
     },
     # minigrad/ops/statistics.py's __all__, which mg takes as they are (the same objects)
     "statistics": {
-        **_rules("bucketize cummax cummin histc mode msort nanquantile quantile searchsorted", OutRule("exact")),
-        "nanmedian": OutRule("exact", needs_dim=True),
-        **_rules("nansum nanmean", OutRule("exact", accumulate=True, kinds="f")),
+        **_rules("bucketize histc msort nanquantile quantile searchsorted", OutRule("exact")),
+        **_rules("cummax cummin mode", OutRule("exact", overlap="reduce")),
+        "nanmedian": OutRule("exact", needs_dim=True, overlap="reduce"),
+        **_rules("nansum nanmean", OutRule("exact", accumulate=True, kinds="f", overlap="any")),
     },
     "special": {
         **_rules("airy_ai bessel_j0 bessel_j1 bessel_y0 bessel_y1 chebyshev_polynomial_t chebyshev_polynomial_u "
@@ -396,7 +424,8 @@ OUT_RULES: dict[str, dict[str, OutRule]] = {
     "linalg": {
         **_rules("cholesky cholesky_ex cross det eigh eigvalsh inv inv_ex ldl_factor ldl_factor_ex ldl_solve lu "
                  "lu_factor lu_factor_ex lu_solve matrix_norm matrix_power multi_dot norm qr slogdet solve solve_ex "
-                 "solve_triangular svd svdvals vecdot vector_norm", OutRule("exact", overlap="")),
+                 "solve_triangular svd svdvals vecdot", OutRule("exact", overlap="")),
+        "vector_norm": OutRule("exact", overlap="reduce"),   # a reduction: as mg.norm
         **_rules("cond eig eigvals householder_product lstsq matrix_rank pinv tensorinv tensorsolve",
                  OutRule(overlap="")),
     },

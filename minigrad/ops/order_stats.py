@@ -101,7 +101,7 @@ def kthvalue(input: Tensor, k: int, dim: int = -1, keepdim: bool = False, *,  # 
     dim, keepdim = axis_alias("kthvalue", dim, axis, -1), keep_flag("kthvalue", keepdim, keepdims)
     if out is not None:
         return write_out("kthvalue", kthvalue(input, k, dim, keepdim), out, "exact", inputs=(input,),
-                         overlap="any")
+                         overlap="not_self")
     x = _real(input, "kthvalue", kinds="iufb")   # bool: refused below, after PyTorch's earlier checks
     k = int_arg(k, "kthvalue", "k", one_element=True)
     keep = flag(keepdim, "kthvalue", "keepdim")

@@ -477,7 +477,8 @@ def sum(input: Tensor, dim: Any = None, keepdim: bool = False, *, axis: Any = No
     """
     if out is not None:
         dtype = getattr(out, "dtype", None) if dtype is None else dtype
-        return write_out("sum", sum(input, dim, keepdim, axis=axis, keepdims=keepdims, dtype=dtype), out, "exact")
+        return write_out("sum", sum(input, dim, keepdim, axis=axis, keepdims=keepdims, dtype=dtype), out, "exact",
+                         inputs=(input,), overlap="any")
     x = input
     if dtype is None and isinstance(x, Tensor) and x.data.dtype.kind != "u":
         return _reduced(Sum, "sum", x, dim, keepdim, axis, keepdims)
@@ -513,7 +514,7 @@ def mean(input: Tensor, dim: Any = None, keepdim: bool = False, *, axis: Any = N
         if dim is not None and result.dtype.kind == "c" and getattr(getattr(out, "dtype", None), "kind", "") == "f":
             result = result.to(out.dtype)   # PyTorch's mean along a dim writes the real part (with the cast's
             # warning) into a real out; without a dim it refuses, as here
-        return write_out("mean", result, out)
+        return write_out("mean", result, out, inputs=(input,), overlap="any")
     x = input
     if dtype is not None:
         x = tensor_arg(x, "mean").to(dtype=_mean_dtype(dtype, "mean"))
@@ -563,8 +564,9 @@ def max(input: Tensor, dim: Any = None, keepdim: bool | None = None, *, axis: An
     ``out=``: a ``(values, indices)`` pair of tensors along ``dim``, else one tensor (minigrad/outputs.py).
     """
     if out is not None:
-        return write_out("max", _extreme(input, dim, keepdim, axis, keepdims, False, other), out,
-                         _out_dtypes(dim, other, keepdim), inputs=(input, dim, other))
+        rule = _out_dtypes(dim, other, keepdim)   # "exact": a reduction, else elementwise
+        return write_out("max", _extreme(input, dim, keepdim, axis, keepdims, False, other), out, rule,
+                         inputs=(input, dim, other), overlap="reduce" if rule == "exact" else "partial")
     return _extreme(input, dim, keepdim, axis, keepdims, False, other)
 
 
@@ -573,8 +575,9 @@ def min(input: Tensor, dim: Any = None, keepdim: bool | None = None, *, axis: An
     """The minimum; the same conventions as :func:`max`: x (*) → () with no dim, ``(values, indices)`` with
     ``dim`` removed (kept as 1 with ``keepdim``), or the elementwise minimum with a Tensor ``other``."""
     if out is not None:
-        return write_out("min", _extreme(input, dim, keepdim, axis, keepdims, True, other), out,
-                         _out_dtypes(dim, other, keepdim), inputs=(input, dim, other))
+        rule = _out_dtypes(dim, other, keepdim)   # "exact": a reduction, else elementwise
+        return write_out("min", _extreme(input, dim, keepdim, axis, keepdims, True, other), out, rule,
+                         inputs=(input, dim, other), overlap="reduce" if rule == "exact" else "partial")
     return _extreme(input, dim, keepdim, axis, keepdims, True, other)
 
 
@@ -584,7 +587,8 @@ def amax(input: Tensor, dim: Any = (), keepdim: bool = False, *, axis: Any = Non
     with ``keepdim``); ties share the gradient. ``out=``: written
     into that tensor, of x's dtype."""
     if out is not None:
-        return write_out("amax", amax(input, dim, keepdim, axis=axis, keepdims=keepdims), out, "exact")
+        return write_out("amax", amax(input, dim, keepdim, axis=axis, keepdims=keepdims), out, "exact",
+                         inputs=(input,), overlap="any")
     return _reduced(lambda axes, keep: Max(axes, keep, nan_shares=False), "amax", input, dim, keepdim, axis, keepdims)
 
 
@@ -594,7 +598,8 @@ def amin(input: Tensor, dim: Any = (), keepdim: bool = False, *, axis: Any = Non
     with ``keepdim``); ties share the gradient. ``out=``: written
     into that tensor, of x's dtype."""
     if out is not None:
-        return write_out("amin", amin(input, dim, keepdim, axis=axis, keepdims=keepdims), out, "exact")
+        return write_out("amin", amin(input, dim, keepdim, axis=axis, keepdims=keepdims), out, "exact",
+                         inputs=(input,), overlap="any")
     return _reduced(lambda axes, keep: Max(axes, keep, smallest=True, nan_shares=False), "amin", input, dim, keepdim,
                     axis, keepdims)
 
@@ -678,7 +683,7 @@ def logsumexp(input: Tensor, dim: Any = None, keepdim: bool = False, *, axis: An
         result = _logsumexp_into(x, dim, keepdim, out.dtype)
     else:   # (NumPy's keywords: the result cast into out)
         result = _reduced(LogSumExp, "logsumexp", x, dim, keepdim, axis, keepdims)
-    return write_out("logsumexp", result, out, inputs=(input,))
+    return write_out("logsumexp", result, out)   # PyTorch's composed logsumexp is right with any overlap
 
 
 def _logsumexp_into(x: Tensor, dim: Any, keepdim: bool, dtype: Any) -> Tensor:

@@ -203,7 +203,8 @@ def cumsum(input: Tensor, dim: Any = NOT_GIVEN, *, dtype: Any = None, axis: Any 
     dtype, as torch's (x cast first); an explicit ``dtype`` must be out's."""
     if out is not None:
         dtype = getattr(out, "dtype", None) if dtype is None else dtype
-        return write_out("cumsum", cumsum(input, dim, dtype=dtype, axis=axis), out, "exact", inputs=(input,))
+        return write_out("cumsum", cumsum(input, dim, dtype=dtype, axis=axis), out, "exact", inputs=(input,),
+                         overlap="reduce")
     x, axis = _numpy_scan_input(_accumulated(tensor_arg(input, "cumsum"), dtype, "cumsum"), dim, axis)
     if x.dtype.kind == "b" and x.ndim and x.numel():   # PyTorch has no bool kernel (0-d and empty skip it)
         raise NotImplementedError("cumsum: not implemented for dtype bool (as PyTorch's)")

@@ -241,7 +241,8 @@ def aminmax(input: Tensor, *, dim: int | None = None, keepdim: bool = False, out
     """
     dim, keepdim = axis_alias("aminmax", dim, axis, None), keep_flag("aminmax", keepdim, keepdims)
     if out is not None:
-        return write_out("aminmax", aminmax(input, dim=dim, keepdim=keepdim), out, "exact", inputs=(input,))
+        return write_out("aminmax", aminmax(input, dim=dim, keepdim=keepdim), out, "exact", inputs=(input,),
+                         overlap="reduce")
     x = tensor_arg(input, "aminmax")
     if x.data.dtype.kind == "c":   # complex values have no order (NumPy's is lexicographic)
         raise complex_order_error("aminmax", x.dtype)
