@@ -114,3 +114,30 @@ def test_part_of_split_of_an_expanded_view_is_refused_while_recording(name: str,
         b = mg.tensor(0.5, dtype=mg.float64) * 1
         part(b).mul_(2.0)
         assert b.item() == 1.0
+
+
+def _complex_run(lib: Any, chain: Callable[[Any], Any], fill: bool) -> tuple:
+    values = np.array([0.5 - 1.0j, -1.5 + 0.25j, 2.0 + 1.0j, -0.75 - 0.5j])
+    a = lib.tensor(values, dtype=lib.complex128, requires_grad=True)
+    b = a * 1
+    x = chain(b)
+    w = lib.tensor(np.linspace(0.5, 1.5, x.numel()).reshape(tuple(x.shape)), dtype=lib.float64, requires_grad=True)
+    x.fill_(3.0) if fill else x.mul_(w)
+    ((b.real * 1.25).sum() + (b.imag * 0.5).sum() + (x * 2.0).sum()).backward()
+    return [np.array(t.numpy()) for t in (b.detach(), a.grad) + (() if fill else (w.grad,))]
+
+
+_COMPLEX: list[tuple[str, Callable[[Any], Any]]] = [
+    ("expand.real.diagonal", lambda b: b.expand(2, 4).real.diagonal(1)),
+    ("expand.imag.diagonal", lambda b: b.expand(3, 4).imag.diagonal(-1)),
+    ("expand.imag[:, 1:3][0]", lambda b: b.expand(2, 4).imag[:, 1:3][0]),
+    ("expand.real.as_strided", lambda b: b.expand(2, 4).real.as_strided((3,), (2,))),   # real parts of 3
+]
+
+
+@pytest.mark.parametrize("fill", [True, False], ids=["fill_", "mul_(w)"])
+@pytest.mark.parametrize("name, chain", _COMPLEX, ids=[c[0] for c in _COMPLEX])
+def test_real_or_imag_part_of_an_expanded_complex_view_writes_only_that_part(name: str, chain: Callable,
+                                                                             fill: bool) -> None:
+    for got, want in zip(_complex_run(mg, chain, fill), _complex_run(torch, chain, fill), strict=True):
+        np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-14)

@@ -59,6 +59,7 @@ from ._util import (
     sum_to,
     unwrap,
 )
+from .complex_ops import ViewAsComplex, ViewAsReal
 from .elementwise import (
     Where,
     _integral,
@@ -444,23 +445,31 @@ def _scatter_back(how: Function | None, current: Tensor, value: Tensor, view: Te
     if scatter is not None:   # diagonal: diagonal_scatter, with the view's own arguments (also on a GPU)
         return scatter(current, value, *(getattr(how, arg) for arg in how.view_args))
     b, v = base.data, view.data   # unfold, as_strided: views on the CPU only (a part of an expand-ed view: any)
-    item = b.itemsize
+    # a real or imaginary part of a view of a complex base (b.expand(2, 3).imag[0]): the places are in base's
+    # (real, imaginary) pairs, as view_as_real's, in the part's units
+    pairs = b.dtype.kind == "c" and v.dtype.kind != "c"
+    item, b_shape = v.itemsize if pairs else b.itemsize, b.shape
     b_strides, v_strides = tuple(s // item for s in b.strides), tuple(s // item for s in v.strides)
+    if pairs:
+        b_shape, b_strides = b_shape + (2,), b_strides + (1,)
     offset = (_address(v) - _address(b)) // item
-    storage = _span(b.shape, b_strides, 0)[1] if b.size else 0
+    storage = _span(b_shape, b_strides, 0)[1] if b.size else 0
     inside = memory_owner(v) is memory_owner(b) and all(s >= 0 for s in b_strides)
     if inside and v.size:
         low, high = _span(v.shape, v_strides, offset)
         inside = 0 <= low and high <= storage
-        if inside and storage != b.size:   # base has gaps (a strided base): are all of view's places base's?
+        if inside and storage != math.prod(b_shape):   # base has gaps (a strided base): are view's places base's?
             xp = backend.array_module(b)
             covered = xp.zeros(storage, dtype=bool)
-            covered[_places(xp, b.shape, b_strides, 0)] = True
+            covered[_places(xp, b_shape, b_strides, 0)] = True
             inside = bool(covered[_places(xp, v.shape, v_strides, offset)].all())
     if not inside:
         raise RuntimeError(f"{name}: the view written in place (shape {view.shape}) reads memory outside the tensor "
                            f"it was made from (shape {base.shape}; an as_strided view past its elements): minigrad "
                            "cannot write it through while recording. Use the out-of-place op, or clone() first.")
+    if pairs:
+        embed = _EmbedStrided(b_strides, storage, tuple(v.shape), v_strides, offset)(ViewAsReal()(current), value)
+        return ViewAsComplex()(embed)
     return _EmbedStrided(b_strides, storage, tuple(v.shape), v_strides, offset)(current, value)
 
 
