@@ -59,3 +59,25 @@ def test_addc_complex_gradients_keep_real_tensors_own_dtype(name: str, kinds: tu
     getattr(mg, name)(*ours, value=2.3).backward(mg.tensor(g.numpy()))
     for o, t in zip(ours, theirs):
         np.testing.assert_array_equal(o.grad.numpy(), t.grad.numpy())
+
+
+@pytest.mark.parametrize("name", ["addcmul", "addcdiv"])
+@pytest.mark.parametrize("value", [1, 2.5])
+def test_addc_float16_is_one_node(name: str, value: float) -> None:
+    """Three float16 tensors: one AddcmulBackward0/AddcdivBackward0 node whose hooks see float16 gradients, as
+    PyTorch's (it was a ToCopyBackward0 over the float32 op, with float32 tensors' casts under it); values and
+    gradients bit for bit as torch's, the input's broadcast gradient summed in float32."""
+    arrays = [np.array(v, dtype=np.float16) for v in ([[1.5], [-0.25]], [0.75, 2.0, 0.1], [[1.25, -3.0, 0.3]])]
+    results = []
+    for lib in (mg, torch):
+        xs = [lib.tensor(a).requires_grad_() for a in arrays]
+        y = getattr(lib, name)(*xs, value=value)
+        seen = []
+        y.register_hook(lambda g, seen=seen: seen.append(str(g.dtype).split(".")[-1]))
+        y.backward(lib.tensor(np.array([[0.3, -1.7, 2.1], [0.9, 0.01, -0.4]], dtype=np.float16)))
+        results.append((y.grad_fn.name(), seen, [t.detach().numpy() for t in (y, *(x.grad for x in xs))]))
+    (node, seen, arrays_m), (node_t, seen_t, arrays_t) = results
+    assert (node, seen) == (node_t, seen_t)
+    for ours, theirs in zip(arrays_m, arrays_t):
+        assert ours.dtype == theirs.dtype
+        np.testing.assert_array_equal(ours, theirs)

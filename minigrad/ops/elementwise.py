@@ -301,6 +301,14 @@ def _own_dtypes(gy: Any, dtypes: tuple, value: Any) -> tuple:
     return gy.dtype, *dtypes[1:]
 
 
+def _input_gradient(gy: Any, shape: tuple) -> Any:
+    """addcmul's/addcdiv's input gradient: gy summed back to ``shape``; a float16 one summed in float32, rounded once,
+    as PyTorch's sum of a broadcast float16 gradient."""
+    if gy.dtype is _FLOAT16_ and gy.shape != shape:
+        return sum_to(gy.astype(numpy.float32), shape).astype(_FLOAT16_)
+    return sum_to(gy, shape)
+
+
 def _in(t: Any, dtype: Any) -> Any:
     """``t`` (a saved tensor in the common dtype) in ``dtype``: a real one's values from a complex array's real part."""
     if t.dtype.kind == "c" and dtype.kind != "c":
@@ -324,13 +332,16 @@ class AddCMulBy(Function):
 
     def forward(self, a: Any, b: Any, c: Any) -> Any:
         self.saved = (b, c)
-        p = (b if self.value == 1 else b * self.value) * c
         self.shapes = (_shape(b), _shape(c))   # each summed back from gy's shape (a may broadcast b and c too)
-        y = a + p
         self.shape_a = _shape(a)
+        half = self.dtypes[0] is _FLOAT16_   # float16 tensors: PyTorch's kernel, in float32, rounded once
+        if half:
+            a, b, c = a.astype(numpy.float32), b.astype(numpy.float32), c.astype(numpy.float32)
+        p = (b if self.value == 1 else b * self.value) * c
+        y = a + p
         if y.ndim and not (a.flags.c_contiguous and b.flags.c_contiguous and c.flags.c_contiguous):
             y = lay_out_as_torch(self.xp, y, [strides_over(v, y.shape) for v in (a, b, c)])   # PyTorch's layout
-        return y
+        return y.astype(_FLOAT16_) if half else y
 
     def backward(self, gy: Any) -> tuple:
         b, c = self.saved
@@ -345,7 +356,7 @@ class AddCMulBy(Function):
         if needs_grad[2]:
             gc = sum_to(g * _times_number(_in(b, dtype_b), self.value), shape_c)
             gc = gc.astype(gy.dtype, copy=False)
-        return sum_to(gy, self.shape_a) if needs_grad[0] else None, gb, gc
+        return _input_gradient(gy, self.shape_a) if needs_grad[0] else None, gb, gc
 
     def kept_for_backward(self) -> tuple:
         b, c = self.saved   # b's gradient reads c, c's reads b
@@ -369,13 +380,16 @@ class AddCDiv(Function):
 
     def forward(self, a: Any, b: Any, c: Any) -> Any:
         self.saved = (b, c)
-        q = (b if self.value == 1 else b * self.value) / c
         self.shapes = (_shape(b), _shape(c))   # each summed back from gy's shape (a may broadcast b and c too)
-        y = a + q
         self.shape_a = _shape(a)
+        half = self.dtypes[0] is _FLOAT16_   # float16 tensors: PyTorch's kernel, in float32, rounded once
+        if half:
+            a, b, c = a.astype(numpy.float32), b.astype(numpy.float32), c.astype(numpy.float32)
+        q = (b if self.value == 1 else b * self.value) / c
+        y = a + q
         if y.ndim and not (a.flags.c_contiguous and b.flags.c_contiguous and c.flags.c_contiguous):
             y = lay_out_as_torch(self.xp, y, [strides_over(v, y.shape) for v in (a, b, c)])   # PyTorch's layout
-        return y
+        return y.astype(_FLOAT16_) if half else y
 
     def backward(self, gy: Any) -> tuple:
         b, c = self.saved
@@ -390,7 +404,7 @@ class AddCDiv(Function):
         if needs_grad[2]:
             scaled = _times_number(_in(b, dtype_b), self.value)
             gc = sum_to(-g * (scaled / (c * c)), shape_c).astype(gy.dtype, copy=False)
-        return sum_to(gy, self.shape_a) if needs_grad[0] else None, gb, gc
+        return _input_gradient(gy, self.shape_a) if needs_grad[0] else None, gb, gc
 
     def kept_for_backward(self) -> tuple:
         b, c = self.saved   # b's gradient reads c; c's reads b and c

@@ -537,13 +537,15 @@ def addcmul(input: Tensor, tensor1: Any, tensor2: Any, *deprecated: Any, value: 
     if deprecated:
         tensor1, tensor2, value = _scale_first("addcmul", tensor1, (tensor2,), deprecated, value, "value")
     _tensors_only("addcmul", input, tensor1, tensor2)
-    if _all_float16(input, tensor1, tensor2):   # PyTorch's float16 kernel: in float32, rounded once
-        half = numpy.dtype(numpy.float16)
-        return _addcmul(input.float(), tensor1.float(), tensor2.float(), value, (half, half, half)).half()
+    if _all_float16(input, tensor1, tensor2):   # PyTorch's float16 kernel: in float32, rounded once, one node
+        return _addcmul(input, tensor1, tensor2, value, (_HALF,) * 3)
     if (type(value) is int and value == 1 and isinstance(input, Tensor) and isinstance(tensor1, Tensor)
             and isinstance(tensor2, Tensor) and input.dtype == tensor1.dtype == tensor2.dtype != bool):
         return elementwise.AddCMul()(input, tensor1, tensor2)   # the common case, without the casts' checks
     return _addcmul(input, tensor1, tensor2, value, None)
+
+
+_HALF, _FLOAT32 = numpy.dtype(numpy.float16), numpy.dtype(numpy.float32)
 
 
 def _addcmul(x: Tensor, tensor1: Tensor, tensor2: Tensor, value: Any, dtypes: tuple | None) -> Tensor:
@@ -555,7 +557,7 @@ def _addcmul(x: Tensor, tensor1: Tensor, tensor2: Tensor, value: Any, dtypes: tu
     if x.dtype.kind == "b":   # PyTorch has no bool kernel
         raise DtypeNotImplementedError(f"addcmul: not implemented for bool tensors (shapes {tuple(x.shape)}, "
                                        f"{tuple(tensor1.shape)}, {tuple(tensor2.shape)}), as in PyTorch")
-    value = _fma_value("addcmul", value, x.dtype)
+    value = _fma_value("addcmul", value, x.dtype if dtypes is None else _FLOAT32)   # float16's: as a float
     if value == 1 and dtypes is None and own == (x.dtype, x.dtype):
         return elementwise.AddCMul()(x, tensor1, tensor2)
     try:
@@ -579,9 +581,8 @@ def addcdiv(input: Tensor, tensor1: Any, tensor2: Any, *deprecated: Any, value: 
     if _integral(tensor1) and _integral(tensor2):   # PyTorch's test, before the promotion with input
         raise ArgumentTypeError("addcdiv: integer division with addcdiv is not supported (as in PyTorch); "
                                 "use x + value * tensor1 / tensor2")
-    if _all_float16(input, tensor1, tensor2):   # PyTorch's float16 kernel: in float32, rounded once
-        half = numpy.dtype(numpy.float16)
-        return _addcdiv(input.float(), tensor1.float(), tensor2.float(), value, (half, half, half)).half()
+    if _all_float16(input, tensor1, tensor2):   # PyTorch's float16 kernel: in float32, rounded once, one node
+        return _addcdiv(input, tensor1, tensor2, value, (_HALF,) * 3)
     return _addcdiv(input, tensor1, tensor2, value, None)
 
 
@@ -590,7 +591,7 @@ def _addcdiv(x: Tensor, tensor1: Tensor, tensor2: Tensor, value: Any, dtypes: tu
     (the gradient's, tensor1's and tensor2's; None: the common one and the tensors' own), as PyTorch's."""
     own = (tensor1.dtype, tensor2.dtype)
     x, tensor1, tensor2 = _common("addcdiv", x, tensor1, tensor2)
-    value = _fma_value("addcdiv", value, x.dtype)
+    value = _fma_value("addcdiv", value, x.dtype if dtypes is None else _FLOAT32)   # float16's: as a float
     try:
         return elementwise.AddCDiv(value, dtypes or (x.dtype, *own))(x, tensor1, tensor2)
     except ValueError as error:   # shapes that do not broadcast: named as addcdiv
