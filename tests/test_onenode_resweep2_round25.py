@@ -81,3 +81,25 @@ def test_addc_float16_is_one_node(name: str, value: float) -> None:
     for ours, theirs in zip(arrays_m, arrays_t):
         assert ours.dtype == theirs.dtype
         np.testing.assert_array_equal(ours, theirs)
+
+
+@pytest.mark.parametrize("weight", [0.7, 0.3, "tensor"])
+def test_lerp_float16_is_one_node(weight: object) -> None:
+    """float16 lerp: one LerpBackward0/LerpBackward1 node on the float16 tensors (hooks see float16), as PyTorch's;
+    it was a ToCopyBackward0 over a float32 Lerp (7281e121 kept the casts). Values and gradients bit for bit."""
+    arrays = [np.array(v, dtype=np.float16) for v in ([[1.5], [-0.25]], [0.75, 2.0, 0.1], [[0.3, 0.8, -0.2]])]
+    results = []
+    for lib in (mg, torch):
+        xs = [lib.tensor(a).requires_grad_() for a in arrays]
+        y = lib.lerp(xs[0], xs[1], xs[2] if weight == "tensor" else weight)
+        seen = []
+        y.register_hook(lambda g, seen=seen: seen.append(str(g.dtype).split(".")[-1]))
+        y.backward(lib.tensor(np.array([[0.3, -1.7, 2.1], [0.9, 0.01, -0.4]], dtype=np.float16)))
+        grads = [x.grad for x in xs if x.grad is not None]
+        results.append((y.grad_fn.name(), seen, [t.detach().numpy() for t in (y, *grads)]))
+    (node, seen, arrays_m), (node_t, seen_t, arrays_t) = results
+    assert (node, seen) == (node_t, seen_t)
+    assert len(arrays_m) == len(arrays_t)
+    for ours, theirs in zip(arrays_m, arrays_t):
+        assert ours.dtype == theirs.dtype
+        np.testing.assert_array_equal(ours, theirs)

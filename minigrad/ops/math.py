@@ -24,6 +24,7 @@ from ..tensor import Tensor
 from . import error_function
 from ._util import (
     FLOAT16,
+    FLOAT32,
     DtypeMismatchError,
     DtypeNotImplementedError,
     ShapeMismatchError,
@@ -489,14 +490,19 @@ class Lerp(Function):
     def forward(self, start: Any, end: Any, *weight: Any) -> Any:
         xp = self.xp
         w = weight[0] if weight else self.weight
+        self.saved = (start, end, w)
+        if self.half:   # float16 tensors: computed in float32, rounded once (the node keeps the float16 ones)
+            start, end = start.astype("float32"), end.astype("float32")
+            if weight:
+                weight = (w := w.astype("float32"),)
         with backend.errstate(xp, invalid="ignore", over="ignore"):
             diff = end - start
             if not weight:
                 y = start + w * diff if builtins.abs(w) < 0.5 else end + (w - 1) * diff
             else:
                 y = xp.where(xp.abs(w) < 0.5, start + w * diff, end + (w - 1) * diff)
-        self.saved = (start, end, w)
-        return elementwise_layout(xp, xp.asarray(y), (start, end, *weight))
+        y = elementwise_layout(xp, xp.asarray(y), (start, end, *weight))
+        return y.astype("float16") if self.half else y
 
     def backward(self, gy: Any) -> tuple:
         start, end, w = self.saved
@@ -511,7 +517,7 @@ class Lerp(Function):
     def _half_backward(self, gy: Any) -> tuple:
         """Float16 tensors' gradients as PyTorch's float16 ops give them, each product rounded to float16 before
         the sum over a broadcast (a number weight: in float32, rounded once; a weight tensor's ``end - start``
-        rounded too); as float32 arrays of float16 values, for the casts around this node."""
+        rounded too), each sum in float32 rounded once to float16, as PyTorch's sum of a float16 gradient."""
         start, end, w = self.saved
         needs = self.needs_grad
         half, single = "float16", "float32"
@@ -519,13 +525,18 @@ class Lerp(Function):
         def rounded(v: Any) -> Any:
             return v.astype(half).astype(single)
 
-        g = rounded(gy)
+        def summed(v: Any, shape: tuple) -> Any:
+            return sum_to(v, shape).astype(half)
+
+        g = gy.astype(single)
+        if self.weight is None:
+            w = w.astype(single)
         with backend.errstate(self.xp, invalid="ignore", over="ignore"):
             one_minus = 1 - w if self.weight is not None else rounded(1 - w)
-            return (sum_to(rounded(g * one_minus), _shape(start)) if needs[0] else None,
-                    sum_to(rounded(g * w), _shape(end)) if needs[1] else None,
-                    *((sum_to(rounded(g * rounded(end - start)), _shape(w)) if needs[2] else None,)
-                      if len(needs) > 2 else ()))
+            return (summed(rounded(g * one_minus), _shape(start)) if needs[0] else None,
+                    summed(rounded(g * w), _shape(end)) if needs[1] else None,
+                    *((summed(rounded(g * (end.astype(half) - start.astype(half)).astype(single)), _shape(w))
+                       if needs[2] else None,) if len(needs) > 2 else ()))
 
 
 def lerp(input: Tensor, end: Any, weight: Any, *, out: Tensor | None = None) -> Tensor:  # noqa: A002
@@ -538,11 +549,10 @@ def lerp(input: Tensor, end: Any, weight: Any, *, out: Tensor | None = None) -> 
     start = tensor_arg(input, "lerp")
     if start.dtype == FLOAT16 and isinstance(end, Tensor) and end.dtype == FLOAT16 and (
             not isinstance(weight, Tensor) or weight.dtype == FLOAT16):   # PyTorch's: in float32, rounded once
-        start, end = start.float(), end.float()
-        if isinstance(weight, Tensor):
-            return Lerp(half=True)(start, end, weight.float()).half()
+        if isinstance(weight, Tensor):   # one LerpBackward node on the float16 tensors, as PyTorch's
+            return Lerp(half=True)(start, end, weight)
         weight = int(weight) if isinstance(weight, bool) else number(weight, "lerp", "weight", complex_ok=True)
-        return Lerp(real_scalar("lerp", "weight", weight, start.dtype), half=True)(start, end).half()
+        return Lerp(real_scalar("lerp", "weight", weight, FLOAT32), half=True)(start, end)   # (a float: opmath)
     if start.dtype.kind not in "fc":
         # PyTorch's one integer/bool case: end of start's very dtype, weight a 0-d float tensor, whose dtype wins
         if not (isinstance(weight, Tensor) and weight.ndim == 0 and weight.dtype.kind in "fc"):
