@@ -96,7 +96,7 @@ from .shape import (
     getitem,
     made_under_no_grad,
 )
-from .strided import _may_overlap, _places, _span
+from .strided import AsStrided, _may_overlap, _places, _span
 
 LEAF_ERROR = "a leaf Variable that requires grad is being used in an in-place operation."
 
@@ -411,7 +411,7 @@ def _repoint_views(base: Tensor) -> None:
             view = ref()
             record = getattr(view, "_view", None) if view is not None else None
             if record and record[0] is parent:
-                fresh = _read(record[1], parent)
+                fresh = _read(record[1], parent, base)
                 view._node, view._index, view._requires_grad = fresh._node, fresh._index, fresh._requires_grad
                 tracer = _state.get().checks
                 if tracer and tracer is not True:   # mg.compile captures: later reads of the view read fresh
@@ -419,9 +419,16 @@ def _repoint_views(base: Tensor) -> None:
                 stack.append(view)
 
 
-def _read(how: Any, base: Tensor) -> Tensor:
+def _read(how: Any, base: Tensor, root: Tensor | None = None) -> Tensor:
     """The view ``how`` of ``base`` read again (a new node): ``base[how]`` for an index, else the same
-    reshape or transpose as the op ``how`` that made the view."""
+    reshape or transpose as the op ``how`` that made the view. An as_strided view of a view of ``root`` (the
+    tensor written) is read from root's memory, as PyTorch reads every view again through its base's as_strided:
+    its places may lie outside base's elements (``b.as_strided((7, 3), (1, 1)).as_strided((9,), (2,))``), whose
+    gradients a read from base would drop."""
+    if type(how) is AsStrided and root is not None and root is not base and root.dtype == base.dtype:
+        op = AsStrided(how.size, how.stride, how.geometry[3])
+        op.name = how.name
+        return op(root)
     if isinstance(how, Reshape):
         op = Reshape(how.shape)
     elif isinstance(how, Transpose):
