@@ -38,6 +38,7 @@ from .higher_order import (
     rule,
     sum_to,
 )
+from .memory_formats import channels_last, channels_last_3d
 from .ops.arrange import DiagEmbed, Diagonal
 from .ops.complex_ops import Angle, Complex, Conj, Imag, Real, ViewAsComplex, ViewAsReal
 from .ops.contract import Einsum, _Ignored
@@ -1055,6 +1056,8 @@ def _group_norm(node: Function, g: Tensor) -> tuple:
         projected = Mul()(Reshape(grouped)(normalized), Mean((2,), True)(Mul()(scaled, Reshape(grouped)(normalized))))
         gx = Mul()(Sub()(Sub()(scaled, Mean((2,), True)(scaled)), projected), rstd)
         grads[0] = _kept(Reshape(tuple(x_array.shape))(gx), x_array.dtype)
+        if not x_array.flags.c_contiguous:   # a channels-last x: its gradient laid out as x, as the op's backward
+            grads[0] = Clone(channels_last if x_array.ndim == 4 else channels_last_3d)(grads[0])
     if node.has_weight:
         grads.append(_kept(Sum((0, 2), False)(Mul()(g, normalized)), weight.dtype) if node.edges[2] is not None
                      else None)

@@ -103,3 +103,23 @@ def test_lerp_float16_is_one_node(weight: object) -> None:
     for ours, theirs in zip(arrays_m, arrays_t):
         assert ours.dtype == theirs.dtype
         np.testing.assert_array_equal(ours, theirs)
+
+
+@pytest.mark.parametrize("shape", [(2, 4, 3, 2), (2, 4, 2, 3, 2)])
+@pytest.mark.parametrize("affine", [False, True])
+def test_group_norm_channels_last_create_graph_gradient_layout(shape: tuple, affine: bool) -> None:
+    """create_graph=True through channels-last group_norm: x's gradient channels-last, as PyTorch's (and as the
+    first-order backward since 30747271); its rule gave C order. Values as torch's."""
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal(shape)
+    fmt = "channels_last" if len(shape) == 4 else "channels_last_3d"
+    wb = [rng.standard_normal(shape[1]) for _ in range(2)] if affine else [None, None]
+    results = []
+    for lib in (mg, torch):
+        xt = lib.tensor(x).contiguous(memory_format=getattr(lib, fmt)).requires_grad_()
+        params = [None if p is None else lib.tensor(p) for p in wb]
+        y = lib.nn.functional.group_norm(xt, 2, *params)
+        (gx,) = lib.autograd.grad((y * y * y).sum(), xt, create_graph=True)
+        results.append((tuple(gx.stride()), gx.detach().numpy()))
+    assert results[0][0] == results[1][0]
+    np.testing.assert_allclose(results[0][1], results[1][1], rtol=1e-10, atol=1e-12)
