@@ -762,8 +762,9 @@ def instance_norm(input: Tensor, running_mean: Tensor | None = None,  # noqa: A0
     """
     name = "instance_norm"
     x, eps = _tensor(input, name), _number(eps, name, "eps")
-    momentum = _number(momentum, name, "momentum")   # an argument's type first, as PyTorch's parser (None: TypeError)
     use_input_stats = flag(use_input_stats, name, "use_input_stats")
+    if not use_input_stats:   # PyTorch's parser first (None: TypeError); with input stats after the spatial check
+        momentum = _number(momentum, name, "momentum")
     if x.ndim < (3 if use_input_stats else 2):   # (N, C) with the running estimates: torch's batch_norm of it
         # the shape before the dtype, as PyTorch; under 2 dims its batch_norm indexes dim 1 (IndexError)
         raise (ValueError if use_input_stats else IndexError)(
@@ -774,6 +775,8 @@ def instance_norm(input: Tensor, running_mean: Tensor | None = None,  # noqa: A0
     channels, count = x.shape[1], math.prod(x.shape[2:])
     if use_input_stats and count == 1:   # before the dtypes, as PyTorch's checks
         raise ValueError(f"{name}: expected more than 1 spatial element when training, got input of shape {x.shape}")
+    if use_input_stats:   # (F.instance_norm's spatial check comes before torch.instance_norm's parser)
+        momentum = _number(momentum, name, "momentum")
     if not use_input_stats and (running_mean is None or running_var is None):   # torch's class
         raise RuntimeError(f"{name}: running_mean and running_var are needed when use_input_stats is False")
     _mixed(name, x, weight=weight, bias=bias)   # PyTorch casts the running estimates

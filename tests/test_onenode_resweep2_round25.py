@@ -42,6 +42,16 @@ def test_instance_norm_momentum_none_is_a_type_error_first(kwargs: dict) -> None
         mg.nn.functional.instance_norm(mg.ones(shape), momentum=None, **kwargs)
 
 
+@pytest.mark.parametrize("shape", [(3, 3, 1), (3, 3)])
+def test_instance_norm_spatial_check_before_momentum(shape: tuple) -> None:
+    """With the input's statistics F.instance_norm's spatial-size check (ValueError) runs before torch.instance_norm's
+    parser reads momentum, so one spatial element with momentum=None is the ValueError, as PyTorch's."""
+    with pytest.raises(ValueError):
+        torch.nn.functional.instance_norm(torch.ones(shape), momentum=None)
+    with pytest.raises(ValueError):
+        mg.nn.functional.instance_norm(mg.ones(shape), momentum=None)
+
+
 @pytest.mark.parametrize("name", ["addcmul", "addcdiv"])
 @pytest.mark.parametrize("kinds", [("complex128", "complex128", "float32"), ("complex128", "float32", "complex128"),
                                    ("float64", "float32", "complex64")])
