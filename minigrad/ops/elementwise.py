@@ -278,6 +278,7 @@ class AddCMul(Function):
 
 
 _FLOAT16_ = numpy.dtype(numpy.float16)
+_FLOAT32_ = numpy.dtype(numpy.float32)
 
 
 def _times_number(t: Any, value: Any) -> Any:
@@ -336,7 +337,7 @@ class AddCMulBy(Function):
         self.shape_a = _shape(a)
         half = self.dtypes[0] is _FLOAT16_   # float16 tensors: PyTorch's kernel, in float32, rounded once
         if half:
-            a, b, c = a.astype(numpy.float32), b.astype(numpy.float32), c.astype(numpy.float32)
+            a, b, c = a.astype(_FLOAT32_), b.astype(_FLOAT32_), c.astype(_FLOAT32_)
         p = (b if self.value == 1 else b * self.value) * c
         y = a + p
         if y.ndim and not (a.flags.c_contiguous and b.flags.c_contiguous and c.flags.c_contiguous):
@@ -384,7 +385,7 @@ class AddCDiv(Function):
         self.shape_a = _shape(a)
         half = self.dtypes[0] is _FLOAT16_   # float16 tensors: PyTorch's kernel, in float32, rounded once
         if half:
-            a, b, c = a.astype(numpy.float32), b.astype(numpy.float32), c.astype(numpy.float32)
+            a, b, c = a.astype(_FLOAT32_), b.astype(_FLOAT32_), c.astype(_FLOAT32_)
         q = (b if self.value == 1 else b * self.value) / c
         y = a + q
         if y.ndim and not (a.flags.c_contiguous and b.flags.c_contiguous and c.flags.c_contiguous):
