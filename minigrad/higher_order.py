@@ -586,12 +586,23 @@ def _addcmul(node: Function, g: Tensor) -> tuple:   # a + b * c as one op
             sum_to(Mul()(product, _input(node, 1, b)), shape_c) if node.edges[2] is not None else None)
 
 
+def _own_dtype(node: Function, g: Tensor, t: Tensor, i: int) -> Tensor:
+    """addcmul's/addcdiv's tensor1 (i = 1) or tensor2 (i = 2) in its own dtype, as their first-order backward reads
+    it (a float16 or float32 tensor beside float64 ones: its products with the value rounded in its dtype); complex
+    gradients (the holomorphic variant) keep the common dtype."""
+    dtype = node.dtypes[i]
+    return t if g.dtype.kind == "c" or t.dtype == dtype else AsType(dtype)(t)
+
+
 @rule(AddCMulBy)
 def _addcmul_by(node: Function, g: Tensor) -> tuple:   # a + value * b * c as one op, PyTorch's formulas
     b, c = node.saved
     shape_b, shape_c = node.shapes if node.shapes is not None else (tuple(g.shape),) * 2
-    gb = sum_to(Mul()(g, Mul()(_input(node, 2, c), node.value)), shape_b) if node.edges[1] is not None else None
-    gc = sum_to(Mul()(g, Mul()(_input(node, 1, b), node.value)), shape_c) if node.edges[2] is not None else None
+    gb = gc = None
+    if node.edges[1] is not None:
+        gb = sum_to(Mul()(g, Mul()(_own_dtype(node, g, _input(node, 2, c), 2), node.value)), shape_b)
+    if node.edges[2] is not None:
+        gc = sum_to(Mul()(g, Mul()(_own_dtype(node, g, _input(node, 1, b), 1), node.value)), shape_c)
     return sum_to(g, node.shape_a) if node.edges[0] is not None else None, gb, gc
 
 
@@ -599,11 +610,12 @@ def _addcmul_by(node: Function, g: Tensor) -> tuple:   # a + value * b * c as on
 def _addcdiv(node: Function, g: Tensor) -> tuple:   # a + value * b / c as one op, PyTorch's formulas
     b, c = node.saved
     shape_b, shape_c = node.shapes if node.shapes is not None else (tuple(g.shape),) * 2
-    c_t = _input(node, 2, c)
-    gb = sum_to(Mul()(g, Div()(node.value, c_t)), shape_b) if node.edges[1] is not None else None
+    c_t = _own_dtype(node, g, _input(node, 2, c), 2)
+    value = node.value if g.dtype.kind == "c" else c_t.dtype.type(node.value)   # (the value in c's dtype first)
+    gb = sum_to(Mul()(g, Div()(value, c_t)), shape_b) if node.edges[1] is not None else None
     gc = None
     if node.edges[2] is not None:
-        scaled = Mul()(_input(node, 1, b), node.value)
+        scaled = Mul()(_own_dtype(node, g, _input(node, 1, b), 1), node.value)
         gc = sum_to(Mul()(Neg()(g), Div()(scaled, Mul()(c_t, c_t))), shape_c)
     return sum_to(g, node.shape_a) if node.edges[0] is not None else None, gb, gc
 
