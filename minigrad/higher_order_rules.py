@@ -39,6 +39,7 @@ from .higher_order import (
     sum_to,
 )
 from .memory_formats import channels_last, channels_last_3d
+from .ops._util import FLOAT16, FLOAT32
 from .ops.arrange import DiagEmbed, Diagonal
 from .ops.complex_ops import Angle, Complex, Conj, Imag, Real, ViewAsComplex, ViewAsReal
 from .ops.contract import Einsum, _Ignored
@@ -552,8 +553,35 @@ def _logit(node: Function, g: Tensor) -> Tensor:
     return Where()(outside, fill, Div()(g, Mul()(safe, Sub()(1, safe))))
 
 
+def _lerp_half(node: Function, g: Tensor) -> tuple:
+    """Float16 lerp's gradients as its first-order backward (``Lerp._half_backward``) computes them: each product
+    in float32 rounded to float16, each sum in float32 rounded once (a weight tensor's ``1 - w`` and ``end - start``
+    rounded too)."""
+    start, end, w = node.saved
+    single, half = FLOAT32, FLOAT16
+
+    def rounded(t: Tensor) -> Tensor:
+        return AsType(single)(AsType(half)(t))
+
+    def summed(t: Tensor, shape: tuple) -> Tensor:
+        return AsType(half)(sum_to(rounded(t), shape))
+
+    g = AsType(single)(g)
+    weighted = len(node.edges) > 2
+    w_t = AsType(single)(_input(node, 2, w)) if weighted else w
+    one_minus = rounded(Sub()(1, w_t)) if weighted else 1 - w
+    grads = [summed(Mul()(g, one_minus), _shape(start)) if node.edges[0] is not None else None,
+             summed(Mul()(g, w_t), _shape(end)) if node.edges[1] is not None else None]
+    if weighted:
+        diff = Sub()(AsType(single)(_input(node, 1, end)), AsType(single)(_input(node, 0, start)))
+        grads.append(summed(Mul()(g, rounded(diff)), _shape(w)) if node.edges[2] is not None else None)
+    return tuple(grads)
+
+
 @rule(Lerp)
 def _lerp(node: Function, g: Tensor) -> tuple:
+    if node.half and g.dtype == "float16":
+        return _lerp_half(node, g)
     start, end, w = node.saved
     w_t = _input(node, 2, w) if len(node.edges) > 2 else w
     ga = sum_to(Mul()(g, Sub()(1, w_t)), _shape(start)) if node.edges[0] is not None else None

@@ -152,3 +152,21 @@ def test_addc_create_graph_first_order_as_plain_and_torch(name: str, dtypes: tup
     for plain, graphed, theirs in zip(*results):
         np.testing.assert_array_equal(graphed, plain)
         np.testing.assert_allclose(graphed, theirs, rtol=1e-6 if graphed.dtype != np.float16 else 1e-3)
+
+
+@pytest.mark.parametrize("weight", [0.1, -0.2, "tensor"])
+def test_lerp_float16_create_graph_first_order_as_plain(weight: object) -> None:
+    """float16 lerp with create_graph=True: its first-order gradients as create_graph=False's and PyTorch's (each
+    product in float32 rounded to float16, each broadcast sum in float32 rounded once); the rule computed in float16
+    steps (a broadcast start's gradient one float16 ulp off)."""
+    arrays = [np.array(v, dtype=np.float16) for v in ([0.3, -1.2, 0.45], [[0.7], [-0.35]], [[0.2, 0.9, -0.6]])]
+    results = []
+    for lib, create_graph in ((mg, False), (mg, True), (torch, True)):
+        xs = [lib.tensor(a).requires_grad_() for a in arrays]
+        inputs = xs if weight == "tensor" else xs[:2]
+        y = lib.lerp(xs[0], xs[1], xs[2] if weight == "tensor" else weight)
+        grads = lib.autograd.grad((y * y).sum(), inputs, create_graph=create_graph)
+        results.append([g.detach().numpy() for g in grads])
+    for plain, graphed, theirs in zip(*results):
+        np.testing.assert_array_equal(graphed, plain)
+        np.testing.assert_array_equal(graphed, theirs)
