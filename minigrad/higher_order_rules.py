@@ -1073,7 +1073,7 @@ def _group_norm(node: Function, g: Tensor) -> tuple:
     grouped, channels = (n, node.groups, c // node.groups * spatial), (n, c, spatial)
     x = Reshape(grouped)(_input(node, 0, x_array))
     if x_array.dtype == "float16":   # in float32, as the op; each gradient in its input's dtype
-        x, g = AsType("float32")(x), _kept(g, "float32")
+        x, g = AsType(FLOAT32)(x), _kept(g, FLOAT32)
     centered = Sub()(x, Mean((2,), True)(x))
     rstd = Div()(1, Sqrt()(Add()(Mean((2,), True)(Mul()(centered, centered)), node.eps)))
     normalized = Reshape(channels)(Mul()(centered, rstd))
@@ -1104,7 +1104,7 @@ def _layer_norm(node: Function, g: Tensor) -> tuple:
     axes = tuple(range(len(lead), x_array.ndim))
     x = _input(node, 0, x_array)
     if x_array.dtype == "float16":
-        x, g = AsType("float32")(x), _kept(g, "float32")
+        x, g = AsType(FLOAT32)(x), _kept(g, FLOAT32)
     centered = Sub()(x, Mean(axes, True)(x))
     rstd = Div()(1, Sqrt()(Add()(Mean(axes, True)(Mul()(centered, centered)), node.eps)))
     normalized = Mul()(centered, rstd)

@@ -170,3 +170,25 @@ def test_lerp_float16_create_graph_first_order_as_plain(weight: object) -> None:
     for plain, graphed, theirs in zip(*results):
         np.testing.assert_array_equal(graphed, plain)
         np.testing.assert_array_equal(graphed, theirs)
+
+
+@pytest.mark.parametrize("kind", ["group_norm", "group_norm_channels_last", "layer_norm"])
+def test_float16_norm_create_graph_runs_as_plain(kind: str) -> None:
+    """float16 group_norm/layer_norm under create_graph=True: their rules cast with AsType("float32"), a string the
+    cast no longer takes (AttributeError); now the first-order gradients equal create_graph=False's."""
+    x = np.random.default_rng(0).standard_normal((2, 4, 3, 2))
+    results = []
+    for create_graph in (False, True):
+        xt = mg.tensor(x).to(mg.float16)
+        if kind == "group_norm_channels_last":
+            xt = xt.contiguous(memory_format=mg.channels_last)
+        xt.requires_grad_()
+        weight = mg.ones(2 if kind == "layer_norm" else 4, dtype=mg.float16, requires_grad=True)
+        y = (mg.nn.functional.layer_norm(xt, (2,), weight) if kind == "layer_norm"
+             else mg.nn.functional.group_norm(xt, 2, weight))
+        grads = mg.autograd.grad((y.float() * y.float() * mg.arange(48.0).reshape(x.shape)).sum(), [xt, weight],
+                                 create_graph=create_graph)
+        results.append([g.detach().numpy() for g in grads])
+    for plain, graphed in zip(*results):
+        assert graphed.dtype == plain.dtype == np.float16
+        np.testing.assert_array_equal(graphed, plain)
