@@ -1068,6 +1068,9 @@ def _group_norm(node: Function, g: Tensor) -> tuple:
     statistics computed again from x over each group (x as (N, groups, C/groups · ∏S)): x̂ = (x - mean) · rstd,
     ĝ = g · weight, dx = rstd · (ĝ - mean(ĝ) - x̂ · mean(ĝ · x̂)), dweight = Σ g · x̂, dbias = Σ g (over N and S)."""
     x_array, weight = node.saved[0], node.saved[3]
+    # x's gradient follows PyTorch's composite double-backward path: TensorIterator over (g, x), so channels-last
+    # only where both are (a C-order g, e.g. autograd.grad's grad_outputs, gives C order even for a channels-last x)
+    channels_last_gradient = not (x_array.flags.c_contiguous or g.data.flags.c_contiguous)
     n, c = x_array.shape[:2]
     spatial = math.prod(x_array.shape[2:])   # (not -1: an empty x, N = 0 or a 0 in S, has no size to infer)
     grouped, channels = (n, node.groups, c // node.groups * spatial), (n, c, spatial)
@@ -1084,7 +1087,7 @@ def _group_norm(node: Function, g: Tensor) -> tuple:
         projected = Mul()(Reshape(grouped)(normalized), Mean((2,), True)(Mul()(scaled, Reshape(grouped)(normalized))))
         gx = Mul()(Sub()(Sub()(scaled, Mean((2,), True)(scaled)), projected), rstd)
         grads[0] = _kept(Reshape(tuple(x_array.shape))(gx), x_array.dtype)
-        if not x_array.flags.c_contiguous:   # a channels-last x: its gradient laid out as x, as the op's backward
+        if channels_last_gradient:
             grads[0] = Clone(channels_last if x_array.ndim == 4 else channels_last_3d)(grads[0])
     if node.has_weight:
         grads.append(_kept(Sum((0, 2), False)(Mul()(g, normalized)), weight.dtype) if node.edges[2] is not None
