@@ -1,8 +1,10 @@
 """PyTorch's other activation functions (``F.elu`` … ``F.prelu``), re-exported by ``nn.functional``.
 
-Each is written from its pieces with ``mg.where`` where PyTorch's kernel has a kink, so that the
-gradient at the kink is the one PyTorch's backward picks (the comparison in each ``where`` is the
-one in PyTorch's kernel). ``inplace=True`` writes the result into the input and returns the input itself, as
+Most are one op each, an ``mg.Function`` whose forward and backward are PyTorch's kernels (elu/celu/selu,
+leaky_relu, softplus, logsigmoid, glu, prelu, silu, gelu, mish, hardtanh/relu6/hardsigmoid/hardswish); the rest
+(the shrinks, threshold, rrelu, softsign …) are written from their pieces with ``mg.where``. Either way the
+comparison that picks a piece is the one in PyTorch's kernel, so the gradient at a kink is the one PyTorch's
+backward picks. ``inplace=True`` writes the result into the input and returns the input itself, as
 PyTorch's (nn/_in_place.py: the same math, gradients exact; a leaf that requires grad refuses while recording).
 """
 
@@ -95,10 +97,9 @@ class ExponentialLinear(_Float32Inside, mg.Function):
     def __init__(self, name: str, alpha: float, input_scale: float, scale: float) -> None:
         self.name, self.alpha, self.input_scale, self.scale = name, alpha, input_scale, scale
 
-    def _exponential(self, x: Any, positive: Any) -> Any:
-        """e^{x·input_scale} where x is not positive, 1 where it is."""
-        xp = self.xp
-        return xp.exp(xp.where(positive, x.dtype.type(0), x) * self.input_scale)
+    def _exponent(self, x: Any, positive: Any) -> Any:
+        """x · input_scale where x is not positive, 0 where it is."""
+        return self.xp.where(positive, x.dtype.type(0), x) * self.input_scale
 
     def forward(self, x: Any) -> Any:
         if x.dtype == numpy.float16:
@@ -106,8 +107,7 @@ class ExponentialLinear(_Float32Inside, mg.Function):
         self.saved = (x,)
         xp = self.xp
         positive = x > 0
-        negative = self.alpha * xp.expm1(xp.where(positive, x.dtype.type(0), x) * self.input_scale)
-        y = xp.where(positive, x, negative)
+        y = xp.where(positive, x, self.alpha * xp.expm1(self._exponent(x, positive)))
         return y * self.scale if self.scale != 1 else y
 
     def backward(self, gy: Any) -> Any:
@@ -116,7 +116,7 @@ class ExponentialLinear(_Float32Inside, mg.Function):
             return self._half_backward(gy)
         xp = self.xp
         positive = x > 0
-        slope = self._exponential(x, positive)
+        slope = xp.exp(self._exponent(x, positive))
         slope *= self.scale * self.alpha * self.input_scale
         # PyTorch's elu_backward: a TensorIterator over (grad, x), so the gradient's layout first
         return gradient_layout(xp, xp.where(positive, gy * self.scale if self.scale != 1 else gy, gy * slope), gy, x)
@@ -178,7 +178,6 @@ class LeakyRelu(_Float32Inside, mg.Function):
         if x.dtype == numpy.float16:
             return self._half_backward(gy)
         return gradient_layout(self.xp, self.xp.where(x > 0, gy, gy * self.negative_slope), x, gy)
-
 
 
 def rrelu(input: Tensor, lower: float = 1.0 / 8, upper: float = 1.0 / 3, training: bool = False,  # noqa: A002

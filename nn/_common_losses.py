@@ -576,9 +576,9 @@ def _pointwise_loss(name: str, input: Any, target: Any, size_average: Any, reduc
     return weighted.sum() / weight.sum() if reduction == "mean" else reduce_loss(weighted, reduction)
 
 
-class MseLoss(mg.Function):
+class MseLoss(_ReducedLoss, mg.Function):
     """:func:`mse_loss` of two float tensors of one dtype and shape, unweighted, as one op (PyTorch's
-    MseLossBackward0, edges (input, target)): (x - y)², its mean, sum, or itself ('none'). Backward: x gets
+    MseLossBackward0, edges (input, target)): (x - y)², reduced inside (:class:`_ReducedLoss`). Backward: x gets
     2 · g · (x - y) (g / N for the mean), y its negation; the node keeps x and y, as PyTorch's (a target changed in
     place before the backward is refused). Its ``create_graph=True`` rule is minigrad/higher_order_rules.py's
     ``_mse_loss``."""
@@ -591,22 +591,11 @@ class MseLoss(mg.Function):
     def forward(self, x: Any, y: Any) -> Any:
         self.saved = (x, y)
         difference = x - y
-        errors = difference * difference
-        if self.reduction == "sum":
-            return errors.sum()
-        if self.reduction == "mean":
-            if not errors.size:   # the mean of nothing: NaN, quietly
-                with mg.errstate(self.xp, invalid="ignore"):
-                    return errors.sum() / 0
-            return errors.mean()
-        return errors
+        return self.reduced(difference * difference)
 
     def backward(self, gy: Any) -> tuple:
         x, y = self.saved
-        difference = x - y
-        if self.reduction == "mean":
-            gy = gy / difference.size if difference.size else gy
-        g = gy * difference
+        g = self.spread(gy) * (x - y)
         g *= 2
         return (g if self.needs_grad[0] else None), (-g if self.needs_grad[1] else None)
 

@@ -190,18 +190,18 @@ class LayerNorm(mg.Function):
         self.eps = eps   # for the create_graph rule
         xp, rows = self.xp, self._rows(x)
         weight = affine[0] if self.has_weight else None
+        bias = affine[-1] if self.has_bias else None
         wide = x.dtype == numpy.float16   # PyTorch's float16 kernel computes in float32
         if wide:
             rows = rows.astype(numpy.float32)
         out = xp.empty(x.shape, dtype=rows.dtype)   # the result owns its memory (an in-place op on it is no view's)
-        centered = self._rows(out)
-        shift, rstd = _normalize_rows(xp, rows, eps, centered)   # x̂, then scaled and shifted in place
+        out_rows = self._rows(out)
+        shift, rstd = _normalize_rows(xp, rows, eps, out_rows)   # x̂, then scaled and shifted in place
         if weight is not None:
-            centered *= weight.reshape(-1)
-        if self.has_bias:
-            centered += affine[-1].reshape(-1)
+            out_rows *= weight.reshape(-1)
+        if bias is not None:
+            out_rows += bias.reshape(-1)
         # the bias too, as PyTorch's node keeps it (an in-place change of it before the backward is refused)
-        bias = affine[-1] if self.has_bias else None
         self.saved, self.bias_dtype = (x, shift, rstd, weight, bias), None if bias is None else bias.dtype
         return out.astype(x.dtype) if wide else out
 
@@ -216,15 +216,14 @@ class LayerNorm(mg.Function):
         wide = x.dtype == numpy.float16
         g = self._rows(gy).astype(numpy.float32) if wide else self._rows(gy)
         normalized = _normalized_rows(rows.astype(numpy.float32) if wide else rows, shift, rstd)
-        weight_at, bias_at = 2, 2 + self.has_weight
-        grads = [None, None]
+        grads = [None, None]   # x's (below) and eps's
         if self.has_weight:   # (before x's gradient, which is written over x̂)
             grads.append(xp.einsum("ij,ij->j", g, normalized).reshape(weight.shape).astype(weight.dtype, copy=False)
-                         if self.needs_grad[weight_at] else None)
+                         if self.needs_grad[2] else None)
         if self.has_bias:
             bias_shape = x.shape[x.ndim - self.dims:]
             grads.append(xp.einsum("ij->j", g).reshape(bias_shape).astype(self.bias_dtype, copy=False)
-                         if self.needs_grad[bias_at] else None)
+                         if self.needs_grad[-1] else None)
         if self.needs_grad[0]:
             scaled = g if weight is None else g * weight.reshape(-1)   # ĝ
             grads[0] = _rows_input_gradient(xp, scaled, normalized, rstd).reshape(x.shape).astype(x.dtype, copy=False)
@@ -284,7 +283,7 @@ class GroupNorm(mg.Function):
         wide = x.dtype == numpy.float16   # in float32, each gradient rounded once to its input's dtype
         normalized = _normalized_rows(self._rows(x).astype(numpy.float32) if wide else self._rows(x), shift, rstd)
         g = self._channels(gy.astype(numpy.float32) if wide else gy)
-        grads = [None, None]
+        grads = [None, None]   # x's (below) and eps's
         if self.has_weight:   # (before x's gradient, which is written over x̂)
             grads.append(xp.einsum("ncs,ncs->c", g, normalized.reshape(g.shape)).astype(weight.dtype, copy=False)
                          if self.needs_grad[2] else None)
