@@ -26,11 +26,13 @@ from __future__ import annotations
 
 import math
 import sys
+import threading
 import warnings
 from heapq import heappop, heappush
 from typing import Any, Callable
 
 from . import backend, memory_formats
+from .autograd import engine as engine_module
 from .autograd.engine import (
     _FREED,
     WALK_BEGINS,
@@ -271,17 +273,52 @@ def _capture(captured: dict, node: Function, indices: set, grads_out: list) -> N
 def _run_hooks(node: Function, grads_out: list, stop: bool = False) -> list | None:
     """The hooks on ``node``'s output gradient Tensors (with their graphs), in PyTorch's order, as the
     first-order engine runs them (``hooks.run_node_hooks``)."""
-    return run_node_hooks(node, grads_out, stop, apply_hooks, accumulate, _label)
+    return run_node_hooks(node, grads_out, stop, apply_hooks, accumulate if SHOWN.first_order is None else _retain,
+                          _label)
+
+
+def _retain(tensor: Tensor, g: Tensor) -> None:
+    """A ``retain_grad()`` tensor's ``.grad`` while a first-order ``grad`` runs (:data:`SHOWN`): PyTorch's, carrying
+    its tangent."""
+    accumulate(tensor, g)
+    tensor._grad = _shown(tensor._grad)
 
 
 def _label(node: Function, index: int) -> str:
     return f"output {index} of op '{node.name}'"
 
 
+class _Shown(threading.local):
+    """While a ``grad`` without ``create_graph`` inside a forward-AD dual level runs this walk (its gradients keep
+    their graph for their tangents, H·t): ``first_order``, the level's callable handing gradients out as PyTorch's
+    first-order ones (not requiring grad, carrying their tangent); the hooks see those, as PyTorch's."""
+
+    first_order: Any = None
+
+
+SHOWN = _Shown()
+
+
+def _shown(g: Tensor) -> Tensor:
+    """``g`` as a hook sees it: the first-order gradient carrying its tangent while a first-order ``grad`` runs."""
+    first_order = SHOWN.first_order
+    return g if first_order is None or not g._requires_grad else first_order([g])[0]
+
+
+def _taken_back(result: Tensor, shown: Tensor, g: Tensor) -> Tensor:
+    """A hook's gradient ``result`` (given ``shown``, standing for ``g``) as the walk goes on with it: ``g`` itself,
+    or for one computed from first-order gradients, the tensor that carries its tangent (with the graph)."""
+    if result is shown:
+        return g
+    carrier = None if SHOWN.first_order is None or result._requires_grad else engine_module.FORWARD_AD.carrier(result)
+    return result if carrier is None else carrier
+
+
 def apply_hooks(hooks: list, g: Tensor, label: str) -> Tensor:
     """Each hook on the gradient Tensor ``g`` (with its graph); a hook may return a replacement of its shape."""
     for hook in tuple(hooks):
-        result = hook(g)
+        shown = _shown(g)
+        result = hook(shown)
         if result is None:
             continue
         if not isinstance(result, Tensor) and backend.is_array(result):
@@ -292,7 +329,7 @@ def apply_hooks(hooks: list, g: Tensor, label: str) -> Tensor:
             raise HookError(f"register_hook: the hook {getattr(hook, '__name__', hook)!r} on {label} returned "
                             f"{got}; it must return None or a Tensor of the gradient's shape {tuple(g.shape)} "
                             f"and dtype {g.dtype}")
-        g = result
+        g = _taken_back(result, shown, g)
     return g
 
 
@@ -407,6 +444,17 @@ def grad(roots: list, given: Any, wanted: list, retain_graph: bool, allow_unused
     records (the leaves' hooks too), even under ``no_grad``, as PyTorch's."""
     with record_grad():
         return _grad(roots, given, wanted, retain_graph, allow_unused, materialize_grads)
+
+
+def first_order_grad(first_order: Callable, *args: Any) -> list:
+    """:func:`grad` for a ``grad`` without ``create_graph`` inside a forward-AD dual level (``functions.grad``): the
+    walk keeps the graph for the gradients' tangents, the hooks see them as ``first_order`` hands them out (PyTorch's
+    first-order gradients, carrying their tangents), and so do the results."""
+    outer, SHOWN.first_order = SHOWN.first_order, first_order
+    try:
+        return first_order(grad(*args))
+    finally:
+        SHOWN.first_order = outer
 
 
 def _grad(roots: list, given: Any, wanted: list, retain_graph: bool, allow_unused: Any,

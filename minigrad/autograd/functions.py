@@ -255,10 +255,10 @@ def grad(outputs: Any, inputs: Any, grad_outputs: Any = None, retain_graph: bool
     if create_graph:   # a differentiable backward: its own walk (minigrad.higher_order)
         for i, t in enumerate(wanted):
             refuse_checkpointed(t, f"grad(create_graph=True): inputs[{i}]")
-        result = create_graph_walk().grad(roots, grad_outputs, wanted, True if retain_graph is None else retain_graph,
-                                   allow_unused, materialize_grads)
-        if first_order:
-            result = DUAL_LEVEL[1](result)
+        walk = create_graph_walk()
+        args = (roots, grad_outputs, wanted, True if retain_graph is None else retain_graph, allow_unused,
+                materialize_grads)
+        result = walk.first_order_grad(DUAL_LEVEL[1], *args) if first_order else walk.grad(*args)
         return dict(zip(names, result)) if names is not None else tuple(result)
     grads = _given_grads(roots, grad_outputs, "grad", "grad_outputs")
     captured: dict = {}
