@@ -1063,6 +1063,15 @@ def _prelu_kernel_backward(node: Function, grads: list) -> tuple:
     return dg, dx, dweight
 
 
+def _normalized_on_graph(x: Tensor, axes: tuple, eps: float) -> tuple:
+    """(x̂, rstd) of ``x`` over ``axes`` as ops, for the create_graph rules of nn's LayerNorm and GroupNorm (the
+    statistics depend on x, so they are computed again on the graph): x̂ = (x - mean) · rstd, rstd = 1/√(biased
+    variance + eps), both with ``axes`` kept as size-1 dims."""
+    centered = Sub()(x, Mean(axes, True)(x))
+    rstd = Div()(1, Sqrt()(Add()(Mean(axes, True)(Mul()(centered, centered)), eps)))
+    return Mul()(centered, rstd), rstd
+
+
 def _group_norm(node: Function, g: Tensor) -> tuple:
     """nn's ``GroupNorm`` (PyTorch's native_group_norm): its backward with ``g`` and the inputs on the graph, the
     statistics computed again from x over each group (x as (N, groups, C/groups · ∏S)): x̂ = (x - mean) · rstd,
@@ -1077,13 +1086,12 @@ def _group_norm(node: Function, g: Tensor) -> tuple:
     x = Reshape(grouped)(_input(node, 0, x_array))
     if x_array.dtype == "float16":   # in float32, as the op; each gradient in its input's dtype
         x, g = AsType(FLOAT32)(x), _kept(g, FLOAT32)
-    centered = Sub()(x, Mean((2,), True)(x))
-    rstd = Div()(1, Sqrt()(Add()(Mean((2,), True)(Mul()(centered, centered)), node.eps)))
-    normalized = Reshape(channels)(Mul()(centered, rstd))
-    g = Reshape(channels)(g)
+    normalized, rstd = _normalized_on_graph(x, (2,), node.eps)
+    normalized, g = Reshape(channels)(normalized), Reshape(channels)(g)
     grads = [None, None]   # x, eps
     if node.edges[0] is not None:
         scaled = Reshape(grouped)(g if weight is None else Mul()(g, Reshape((c, 1))(_input(node, 2, weight))))
+        # (a Reshape per use of x̂: one shared node would add up x̂'s gradients in another order, an ulp apart)
         projected = Mul()(Reshape(grouped)(normalized), Mean((2,), True)(Mul()(scaled, Reshape(grouped)(normalized))))
         gx = Mul()(Sub()(Sub()(scaled, Mean((2,), True)(scaled)), projected), rstd)
         grads[0] = _kept(Reshape(tuple(x_array.shape))(gx), x_array.dtype)
@@ -1108,9 +1116,7 @@ def _layer_norm(node: Function, g: Tensor) -> tuple:
     x = _input(node, 0, x_array)
     if x_array.dtype == "float16":
         x, g = AsType(FLOAT32)(x), _kept(g, FLOAT32)
-    centered = Sub()(x, Mean(axes, True)(x))
-    rstd = Div()(1, Sqrt()(Add()(Mean(axes, True)(Mul()(centered, centered)), node.eps)))
-    normalized = Mul()(centered, rstd)
+    normalized, rstd = _normalized_on_graph(x, axes, node.eps)
 
     def over_lead(t: Tensor) -> Tensor:
         return Sum(lead, False)(t) if lead else t
