@@ -100,7 +100,7 @@ def nll_loss(input: Tensor, target: Any, weight: Any = None, size_average: bool 
     """
     reduction = checked_reduction(size_average, reduce, reduction, "nll_loss")
     log_probs = _kernel_floating(input, "nll_loss")
-    _, safe, keep, shape = class_targets(log_probs, target, ignore_index, "nll_loss", as_rows=False)
+    safe, keep, shape = class_targets(log_probs, target, ignore_index, "nll_loss")
     weight = class_weights(weight, log_probs, log_probs.shape[1 if log_probs.ndim > 1 else 0], "nll_loss")
     return _float16_as_pytorch(nll_rows(log_probs, safe, keep, weight, shape, reduction), log_probs, safe, keep,
                                weight, reduction)
@@ -137,7 +137,7 @@ def cross_entropy(input: Tensor, target: Any, weight: Any = None, size_average: 
             raise InputShapeError(f"{name}: ignore_index is not supported for floating point target (class "
                                   f"probabilities), got ignore_index={ignore_index}")
         return _soft_cross_entropy(logits, target, weight, reduction, label_smoothing)
-    _, safe, keep, shape = class_targets(logits, target, ignore_index, name, as_rows=False)
+    safe, keep, shape = class_targets(logits, target, ignore_index, name)
     axis = 1 if logits.ndim > 1 else 0
     classes = logits.shape[axis]
     weight = class_weights(weight, logits, classes, name)

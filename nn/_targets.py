@@ -151,14 +151,12 @@ def checked_indices(indices: Any, device: Any, bound: int, name: str, message: A
     return CheckedIndices(name, bound, ignore, message)(tensor)
 
 
-def class_targets(logits: Tensor, target: Any, ignore_index: int, name: str,
-                  as_rows: bool = True) -> tuple[Tensor, Tensor, Tensor, tuple]:
-    """Validate the class targets of an (N, C, d1, …) input.
+def class_targets(logits: Tensor, target: Any, ignore_index: int, name: str) -> tuple[Tensor, Tensor, tuple]:
+    """Validate the class targets of a (C,), (N, C) or (N, C, d1, …) input.
 
-    Returns the input as (M, C) rows (class axis last: :func:`class_rows`; the input itself where ``as_rows`` is
-    False), the flat targets (M,) with ignored entries replaced by 0, the kept entries as 1.0/0.0 (M,)
-    in the logits' dtype (both Tensors made by :class:`ClassTargets`, so a
-    compiled function sees each call's targets), and the target shape.
+    Returns the flat targets (M,) with ignored entries replaced by 0, the kept entries as 1.0/0.0 (M,) in the
+    logits' dtype (both Tensors made by :class:`ClassTargets`, so a compiled function sees each call's targets),
+    and the target shape.
     """
     if logits.ndim == 0:
         raise ValueError(f"{name}: input must have a class dimension, got a 0-d tensor")
@@ -189,7 +187,7 @@ def class_targets(logits: Tensor, target: Any, ignore_index: int, name: str,
                 f"target dtype {array.dtype}, range [{low}, {high}])")
 
     safe, keep = ClassTargets(name, classes, int(ignore_index), logits.dtype, message)(source)
-    return class_rows(logits) if as_rows else logits, safe, keep, tuple(array.shape)
+    return safe, keep, tuple(array.shape)
 
 
 def class_rows(logits: Tensor) -> Tensor:
@@ -311,8 +309,8 @@ class NllLoss(mg.Function):
 
     @staticmethod
     def target_layout(log_probs: Any) -> tuple:
-        """(the shape a flat target (M,) takes to broadcast against log_probs along its class axis: that axis 1,
-        the class axis)."""
+        """(shape, axis): the shape the flat targets (M,) take to line up with log_probs (size 1 along its class
+        axis), and that class axis (0 for a (C,) log_probs, else 1)."""
         if log_probs.ndim == 1:
             return (1,), 0
         return (log_probs.shape[0], 1, *log_probs.shape[2:]), 1
