@@ -76,13 +76,6 @@ class _Float32Inside:
         return grad.astype(numpy.float16)
 
 
-def _exponential_below_zero(x: Tensor, alpha: float, input_scale: float = 1.0, scale: float = 1.0,
-                            name: str = "elu") -> Tensor:
-    """scale · (α·(exp(x·input_scale) - 1) where x <= 0, else x): ELU's two pieces, as one op
-    (:class:`ExponentialLinear`)."""
-    return ExponentialLinear(name, alpha, input_scale, scale)(x)
-
-
 class ExponentialLinear(_Float32Inside, mg.Function):
     """PyTorch's ``elu(x, α, scale, input_scale)`` as one op (elu and selu: EluBackward0, celu: CeluBackward0):
     y = scale · x for x > 0, else scale · α · (e^{x·input_scale} - 1). Backward, PyTorch's: g · scale for x > 0,
@@ -94,7 +87,7 @@ class ExponentialLinear(_Float32Inside, mg.Function):
     ``_exponential_linear``: no curvature at 0 itself, as PyTorch's double backward (x < 0). Same shape in and
     out; the node keeps x, as PyTorch's."""
 
-    def __init__(self, name: str, alpha: float, input_scale: float, scale: float) -> None:
+    def __init__(self, name: str, alpha: float, input_scale: float = 1.0, scale: float = 1.0) -> None:
         self.name, self.alpha, self.input_scale, self.scale = name, alpha, input_scale, scale
 
     def _exponent(self, x: Any, positive: Any) -> Any:
@@ -126,7 +119,8 @@ def elu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:  # 
     """ELU(x) = x for x > 0, α·(eˣ - 1) otherwise. Any shape in, the same shape out."""
     if inplace is not False and flag(inplace, "elu", "inplace"):
         return written_in_place("elu_", input, lambda x: elu(x, alpha))
-    return _exponential_below_zero(_floating(input, "elu"), _number(alpha, "elu", "alpha"))
+    x, alpha = _floating(input, "elu"), _number(alpha, "elu", "alpha")
+    return ExponentialLinear("elu", alpha)(x)
 
 
 def celu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:  # noqa: A002
@@ -136,7 +130,7 @@ def celu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:  #
     x, alpha = _floating(input, "celu"), _number(alpha, "celu", "alpha")
     if alpha == 0:   # PyTorch's RuntimeError (it names a ZeroDivisionError); a ValueError here as well
         raise InputShapeError("celu: alpha cannot be 0 (it divides x), as PyTorch's ZeroDivisionError")
-    return _exponential_below_zero(x, alpha, 1.0 / alpha, name="celu")
+    return ExponentialLinear("celu", alpha, 1.0 / alpha)(x)
 
 
 _SELU_ALPHA = 1.6732632423543772848170429916717
@@ -147,7 +141,7 @@ def selu(input: Tensor, inplace: bool = False) -> Tensor:  # noqa: A002
     """SELU(x) = scale · ELU(x, α) with PyTorch's constants α ≈ 1.6733, scale ≈ 1.0507. Any shape."""
     if inplace is not False and flag(inplace, "selu", "inplace"):
         return written_in_place("selu_", input, selu)
-    return _exponential_below_zero(_floating(input, "selu"), _SELU_ALPHA, scale=_SELU_SCALE)
+    return ExponentialLinear("elu", _SELU_ALPHA, scale=_SELU_SCALE)(_floating(input, "selu"))   # EluBackward0, as torch
 
 
 def leaky_relu(input: Tensor, negative_slope: float = 0.01, inplace: bool = False) -> Tensor:  # noqa: A002
