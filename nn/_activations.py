@@ -486,7 +486,7 @@ def _tanh_softplus(xp: Any, x: Any) -> Any:
 def softplus(input: Tensor, beta: float = 1.0, threshold: float = 20.0) -> Tensor:  # noqa: A002
     """log(1 + e^{βx}) / β, and x itself where βx > threshold (as PyTorch). Any shape.
 
-    Stable for any x (log1p(e^{-|βx|}) + max(βx, 0)), so it stays finite even with a huge threshold,
+    Stable for any x (logaddexp(βx, 0) = log1p(e^{-|βx|}) + max(βx, 0)), so it stays finite even with a huge threshold,
     where PyTorch's log1p(exp(βx)) overflows to inf. β = 0 or ±inf: PyTorch's values (±inf where β = ±0)
     and its gradient σ(βx) (see :class:`_DegenerateSoftplus`).
     """

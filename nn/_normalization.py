@@ -186,6 +186,11 @@ class LayerNorm(mg.Function):
         """PyTorch's node's inputs (x, weight, bias) among this op's (x, eps, weight, bias), None where not given."""
         return _affine_slots(2, self.has_weight, self.has_bias)
 
+    def _rows(self, x: Any) -> Any:
+        """x (C-contiguous) as (slices, N): one normalised slice per row."""
+        size = math.prod(x.shape[x.ndim - self.dims:])
+        return x.reshape(math.prod(x.shape[:x.ndim - self.dims]), size)
+
     def forward(self, x: Any, eps: float, *affine: Any) -> Any:
         self.eps = eps   # for the create_graph rule
         xp, rows = self.xp, self._rows(x)
@@ -204,11 +209,6 @@ class LayerNorm(mg.Function):
         # the bias too, as PyTorch's node keeps it (an in-place change of it before the backward is refused)
         self.saved, self.bias_dtype = (x, shift, rstd, weight, bias), None if bias is None else bias.dtype
         return out.astype(x.dtype) if wide else out
-
-    def _rows(self, x: Any) -> Any:
-        """x (C-contiguous) as (slices, N): one normalised slice per row."""
-        size = math.prod(x.shape[x.ndim - self.dims:])
-        return x.reshape(math.prod(x.shape[:x.ndim - self.dims]), size)
 
     def backward(self, gy: Any) -> tuple:
         x, shift, rstd, weight, _ = self.saved
@@ -252,6 +252,7 @@ class GroupNorm(mg.Function):
         return _affine_slots(2, self.has_weight, self.has_bias)
 
     def _rows(self, x: Any) -> Any:
+        """x as (N·groups, C/groups·∏S): one group per row."""
         return x.reshape(x.shape[0] * self.groups, x.size // max(x.shape[0] * self.groups, 1))
 
     @staticmethod
