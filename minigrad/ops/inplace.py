@@ -96,7 +96,7 @@ from .shape import (
     getitem,
     made_under_no_grad,
 )
-from .strided import AsStrided, _may_overlap, _places, _span
+from .strided import STRIDED_VIEWS_OF_VIEWS, AsStrided, _may_overlap, _places, _span
 
 LEAF_ERROR = "a leaf Variable that requires grad is being used in an in-place operation."
 
@@ -286,6 +286,8 @@ def _write(x: Tensor, name: str, compute: Callable[[Tensor], Tensor], operands: 
             view = None
         # the node keeps the old value, so the overwrite below cannot change what its backward reads
         current = Tensor._make(x.data.copy(), x.requires_grad, x._node, x._index)
+        if view and type(view[1]) is AsStrided and getattr(view[0], "_view", None):
+            view, current = _through_the_root(x, view, current)
     tracer = _state.get().checks   # mg.compile captures: the copy and the write are told (capture.Tracer)
     if tracer is True:
         tracer = None
@@ -571,6 +573,8 @@ def _note_unrecorded_hook_view_write(x: Tensor, name: str) -> None:
     """After an in-place op that nothing recorded on ``x`` (which requires grad): if ``x`` is an input or output of
     a hooked module call, or a view of one made while recording, ``x`` and that tensor now lead to a
     :class:`_ChangedHookView` node, so that a backward through a later use refuses it, as PyTorch's."""
+    if STRIDED_VIEWS_OF_VIEWS:   # (only once as_strided has made a view of a view)
+        _reread_views_of_root(x)
     root = _hooked_call_tensor(x)
     if root is None:
         return
@@ -584,6 +588,42 @@ def _note_unrecorded_hook_view_write(x: Tensor, name: str) -> None:
             changed = _ChangedHookView(message)(tensor)
             tensor._node, tensor._index = changed._node, changed._index
         _repoint_views(root)   # its other views made while recording read it again: their backward refuses too
+
+
+def _through_the_root(x: Tensor, view: tuple, current: Tensor) -> tuple:
+    """An as_strided view ``x`` of a view (its places may lie outside that view's elements), written while
+    recording: ``(root, None)``, x written through the root of its chain of views (its places worked out from the
+    two arrays, :func:`_scatter_back`), and ``current`` (x's old value) read from the root's memory, as PyTorch's
+    CopySlices writes a view through its base's as_strided and hands the old value's gradient to the base. Through
+    the view between, places outside its elements were refused (the write) or got no gradient (the old value)."""
+    base, how = view
+    while (outer := getattr(base, "_view", None)) and outer[0] is not None:
+        if isinstance(how, _PartOf):   # a part of split/chunk/unbind on the way: refused, as PyTorch's
+            how.scatter()
+        base, how = outer
+    if isinstance(how, _PartOf):
+        how.scatter()
+    fresh = _read(view[1], view[0], base)
+    return (base, None), Tensor._make(current.data, fresh._requires_grad, fresh._node, fresh._index)
+
+
+def _root_of(x: Tensor) -> Tensor:
+    """The tensor at the top of ``x``'s chain of views (x itself if it is none)."""
+    while (view := getattr(x, "_view", None)) and view[0] is not None:
+        x = view[0]
+    return x
+
+
+def _reread_views_of_root(x: Tensor) -> None:
+    """After an in-place op that nothing recorded on ``x`` (or a view or base of it): the views of the root of x's
+    views are read again from it, an as_strided view of a view from the root's memory, as PyTorch reads every view
+    whose version moved again through its base's as_strided at its next use. Read from the view between, the
+    places of ``b[:, 1:3].as_strided((1,), (2,), 4)`` outside that view's elements got no gradient where PyTorch's
+    go into b (under no_grad; without any write PyTorch drops them too, as minigrad)."""
+    root = _root_of(x)
+    if root._requires_grad and getattr(root, "_views", None):
+        with enable_grad():
+            _repoint_views(root)
 
 
 def _refuse_view_of_leaf(x: Tensor, name: str) -> None:

@@ -86,6 +86,10 @@ def _storage(array: Any) -> tuple:
 
 _vmapped = threading.local()
 
+# not empty once as_strided has made a view of a view (whose places may lie outside that view's elements): an
+# in-place op that nothing records then has ops/inplace.py read the written tensor's views again from their root
+STRIDED_VIEWS_OF_VIEWS: list = []
+
 
 def _root_key(array: Any) -> int | None:
     """The address of the memory at the end of a NumPy array's ``.base`` chain (None off the CPU)."""
@@ -251,7 +255,11 @@ def as_strided(input: Tensor, size: Any, stride: Any, storage_offset: int | None
                            f"storage (shape {x.shape}, dtype {x.dtype}) has {storage}")
     op = AsStrided(size, stride, offset)
     out = op(x)   # on the CPU a view: an in-place op on it reaches x and x's graph (on a GPU a copy)
-    return track_view(x, out, op) if type(out.data) is backend.numpy.ndarray else out
+    if type(out.data) is not backend.numpy.ndarray:
+        return out
+    if not STRIDED_VIEWS_OF_VIEWS and getattr(x, "_view", None):
+        STRIDED_VIEWS_OF_VIEWS.append(True)
+    return track_view(x, out, op)
 
 
 # --- conjugate transposes ------------------------------------------------------------------------------
