@@ -51,6 +51,7 @@ from .autograd.functions import register_create_graph_walk
 from .autograd.names import pytorch_slots, respelled
 from .hooks import (
     HookError,
+    _add_to_grad,
     _is_prehook,
     _leaf_label,
     _PostHooks,
@@ -190,7 +191,8 @@ def walk(start: Function, targets: Any = None, quiet: bool = False, finished: di
                                                                   else edge not in targets.leaves) else g
                                          for edge, g in zip(node.edges, grads_in))
                     grads_in = run_after_backward(node, after, tuple(grads_in), grads_out,
-                                                  pytorch_slots(node, len(node.edges)))
+                                                  pytorch_slots(node, len(node.edges))) \
+                        if SHOWN.first_order is None else _after_backward_shown(node, after, grads_in, grads_out)
                 visited.append(node)
                 for edge, g in zip(node.edges, grads_in):
                     if edge is None:
@@ -314,6 +316,17 @@ def _taken_back(result: Tensor, shown: Tensor, g: Tensor) -> Tensor:
     return result if carrier is None else carrier
 
 
+def _after_backward_shown(node: Function, after: list, grads_in: Any, grads_out: list) -> tuple:
+    """``grad_fn.register_hook``'s hooks while a first-order walk runs (:data:`SHOWN`): they see the gradients as
+    PyTorch's first-order ones, carrying their tangents; what they return goes on as :func:`_taken_back` says."""
+    grads_in = tuple(grads_in)
+    shown_in = tuple(None if g is None else _shown(g) for g in grads_in)
+    shown_out = [None if g is None else _shown(g) for g in grads_out]
+    results = run_after_backward(node, after, shown_in, shown_out, pytorch_slots(node, len(node.edges)))
+    return tuple(r if r is None else _taken_back(r, s, r if g is None else g)
+                 for r, s, g in zip(results, shown_in, grads_in))
+
+
 def apply_hooks(hooks: list, g: Tensor, label: str) -> Tensor:
     """Each hook on the gradient Tensor ``g`` (with its graph); a hook may return a replacement of its shape."""
     for hook in tuple(hooks):
@@ -396,11 +409,21 @@ def root_grads(roots: list, given: Any, name: str, what: str) -> list:
     return grads
 
 
-def backward(roots: list, given: Any, retain_graph: bool, targets: Any) -> None:
+def backward(roots: list, given: Any, retain_graph: bool, targets: Any, first_order: Callable | None = None) -> None:
     """``backward(create_graph=True)``: each leaf's ``.grad`` becomes ``.grad + gradient`` (a Tensor with its graph).
-    All of it records, the leaves' hooks and the additions into ``.grad`` too, even under ``no_grad``, as PyTorch's."""
-    with record_grad():
-        _backward(roots, given, retain_graph, targets)
+    All of it records, the leaves' hooks and the additions into ``.grad`` too, even under ``no_grad``, as PyTorch's.
+
+    ``first_order`` (``functions.backward`` without ``create_graph`` inside a forward-AD dual level, from roots that
+    reach a dual): the walk keeps the graph for the tangents only; the hooks and ``retain_grad()``'s ``.grad`` see
+    gradients as ``first_order`` hands them out (not requiring grad, carrying their tangents), and each leaf's
+    ``.grad`` is PyTorch's first-order one: the first accumulation a plain copy without a tangent, a later one an
+    in-place add after which ``.grad`` carries the tangent of what was added (plus its own), as PyTorch's."""
+    outer, SHOWN.first_order = SHOWN.first_order, first_order
+    try:
+        with record_grad():
+            _backward(roots, given, retain_graph, targets)
+    finally:
+        SHOWN.first_order = outer
 
 
 def _backward(roots: list, given: Any, retain_graph: bool, targets: Any) -> None:
@@ -428,14 +451,35 @@ def _accumulate_leaves(leaves: dict, targets: Any) -> None:
                 continue
             restore_state(mode)
             g = leaf_grad(leaf, _dense(g))
-            if g.requires_grad:
-                warnings.warn(REFERENCE_CYCLE, UserWarning, stacklevel=5)
-            if leaf._requires_grad:   # else detach_() or requires_grad_(False) since the forward: PyTorch's
-                accumulate(leaf, g)   # AccumulateGrad adds nothing (its hooks still run), as without create_graph
+            if SHOWN.first_order is not None:
+                if leaf._requires_grad:
+                    _first_order_accumulate(leaf, g)
+            else:
+                if g.requires_grad:
+                    warnings.warn(REFERENCE_CYCLE, UserWarning, stacklevel=5)
+                if leaf._requires_grad:   # else detach_() or requires_grad_(False) since the forward: PyTorch's
+                    accumulate(leaf, g)   # AccumulateGrad adds nothing (its hooks still run), as without create_graph
             if _PostHooks.registered:
                 run_post_accumulate_hooks((leaf,))
     finally:
         restore_state(mode)
+
+
+def _first_order_accumulate(leaf: Tensor, g: Tensor) -> None:
+    """``leaf.grad += g`` for a plain backward inside a forward-AD dual level (:func:`backward`'s ``first_order``), as
+    PyTorch's AccumulateGrad: the first time a copy without a tangent (PyTorch detaches it), then an add in place,
+    after which ``.grad`` carries its tangent plus ``g``'s."""
+    forward_ad = engine_module.FORWARD_AD
+    old = leaf._grad
+    array = g.data
+    if old is None and array.shape != leaf.data.shape:
+        array = _in_leaf_shape(leaf, array, True)
+    carried = None if old is None else forward_ad.carrier(old)
+    with engine_module._ACCUMULATING:
+        _add_to_grad(leaf, array.astype(leaf.data.dtype, copy=False) if old is not None else array)
+    if old is not None and g._requires_grad:
+        shadow = g if g.dtype == leaf.dtype else AsType(leaf.dtype)(g)
+        forward_ad.carry(leaf._grad, shadow if carried is None else Add()(carried, shadow), True)
 
 
 def grad(roots: list, given: Any, wanted: list, retain_graph: bool, allow_unused: Any,

@@ -25,11 +25,14 @@ reach a dual keeps its graph (``create_graph=True``), so the gradient's tangent 
 tangents. Without ``create_graph`` the gradients are handed out as PyTorch's: not requiring grad, no ``grad_fn``,
 the tangent (no graph) carried as by a tensor computed under no_grad; with it, the tangent is differentiable (it
 keeps its graph) where the output depends on tensors outside the level that require grad (the primal, a model's
-parameters). A plain ``backward()`` inside a level is first-order, as PyTorch's: ``.grad`` does not require grad
-and carries no tangent (PyTorch's first accumulation drops it; a later one, in place, carries the new gradient's
-tangent there, none here), and a hook's gradient carries none either; it keeps the saved arrays of a graph that
-reaches a dual (``retain_graph``), which the tangents read on demand (PyTorch computed them with the ops), so a
-second backward through it does not raise.
+parameters). A plain ``backward()`` inside a level is first-order, as PyTorch's: ``.grad`` does not require grad;
+the first accumulation into a leaf's ``.grad`` carries no tangent (PyTorch detaches it), a later one (in place) leaves
+it carrying its own tangent plus the added gradient's; the gradients hooks see (tensor, ``grad_fn`` and leaf hooks),
+a ``retain_grad()`` ``.grad``, and those of ``autograd.grad`` alike are first-order ones carrying their tangents. A
+backward from roots that reach a dual runs the graph-keeping walk for that (``higher_order.backward`` with
+``first_order``) and keeps the saved arrays (``retain_graph``), which the tangents read on demand (PyTorch computed
+them with the ops), so a second backward through it does not raise. Hooks there run with grad mode on (PyTorch's:
+off, outside ``create_graph``).
 
 Grad mode, as PyTorch's forward AD: an op run under ``mg.no_grad()`` or ``set_grad_enabled(False)`` inside the
 level on tensors carrying tangents is still recorded, for the tangent only: its result does not require grad
@@ -47,8 +50,9 @@ Differences from PyTorch, all of the same origin (a tangent is derived from the 
   tensor from outside the level that requires grad or a reverse transform differentiates them);
 - ``unpack_dual(y).primal`` of a computed ``y`` that also depends on tensors requiring grad outside the
   level is ``y`` itself (PyTorch: a view of y without the tangent);
-- an in-place op that is not recorded (under ``no_grad``, or on a tensor computed under ``no_grad``) on a
-  tensor carrying a tangent raises RuntimeError (PyTorch updates the tangent); recorded ones work;
+- an in-place op that is not recorded (under ``no_grad``, or on a tensor computed under ``no_grad``, or on a
+  ``.grad`` carrying a tangent: ``p.grad.mul_(c)``, ``clip_grad_norm_``) on a tensor carrying a tangent raises
+  RuntimeError (PyTorch updates the tangent); recorded ones work;
 - a complex tangent for a real primal raises NotImplementedError (PyTorch keeps the tangent complex);
 - an in-place op on a tensor that an earlier op saved for its derivative (``b = a.exp(); b.mul_(2)``) raises
   RuntimeError, as reverse mode does (PyTorch's forward AD computes the tangent), and so does one on the dual of
@@ -202,11 +206,40 @@ class _Level:
         entry = self.hidden.get(id(x))
         if entry is None or entry[0]() is not x:
             return None
-        if x._version != entry[2]:
+        if not self.current(x, entry):
+            if entry[3] is not None:
+                raise RuntimeError(f"forward AD: a .grad of shape {tuple(x.shape)} that carries a tangent (a backward "
+                                   "inside the level added into it) was changed in place since, not by a backward "
+                                   "(an in-place op, clip_grad_norm_, an optimizer): minigrad cannot update its "
+                                   "tangent (PyTorch does); set .grad to None first, or change it out of place")
             raise RuntimeError(f"forward AD: a tensor of shape {tuple(x.shape)} that carries a tangent (computed "
                                "under no_grad from a dual tensor) was changed in place since; minigrad cannot update "
                                "its tangent (PyTorch does): use the out-of-place op")
         return entry[1]
+
+    @staticmethod
+    def current(x: Tensor, entry: tuple) -> bool:
+        """Whether ``x``, carrying a tangent (its ``hidden`` entry), is as it was when it got it."""
+        return x._version == entry[2] and (
+            entry[3] is None or backend.array_module(x.data).array_equal(x.data, entry[3], equal_nan=True))
+
+    def adding(self, leaves: Any) -> list:
+        """Before a backward that reaches no dual adds into ``leaves``' ``.grad``: those carrying a tangent still
+        current, for :meth:`added` (the add of a gradient without a tangent leaves their tangent as it was, as
+        PyTorch's in-place add)."""
+        carried = []
+        for leaf in leaves:
+            total = leaf._grad
+            entry = None if total is None else self.hidden.get(id(total))
+            if entry is not None and entry[0]() is total and entry[3] is not None and self.current(total, entry):
+                carried.append((total, entry))
+        return carried
+
+    def added(self, carried: list) -> None:
+        """After that backward: each such ``.grad`` keeps its tangent, with its new values and version."""
+        for total, entry in carried:
+            if self.hidden.get(id(total)) is entry:
+                self.hidden[id(total)] = entry[:2] + (total._version, total.data.copy())
 
     def changed_in_place(self, x: Tensor) -> None:
         """Told by each in-place op (after it wrote ``x``): refuses one that leaves ``x``'s tangent stale, that is
@@ -260,7 +293,6 @@ class _Level:
         """The tensors an op run under no_grad hands out for its recorded outputs ``shadows``: the same arrays,
         not requiring grad; each floating-point one carries its shadow's tangent. ``op`` False: first-order
         gradients (:meth:`first_order`), not an op of ``func`` (jacfwd's checks count those only)."""
-        hidden = self.hidden
         if op:
             self.hidden_ops += 1
         else:
@@ -269,12 +301,22 @@ class _Level:
         for shadow in shadows:
             y = Tensor._make(shadow.data, False, None, 0)
             if shadow.dtype.kind in "fc":
-                with record_grad():
-                    carrier = _TangentOnly.apply(shadow)
-                key = id(y)
-                hidden[key] = (weakref.ref(y, lambda _, key=key: hidden.pop(key, None)), carrier, y._version)
+                self.carry(y, shadow)
             results.append(y)
         return tuple(results)
+
+    def carry(self, y: Tensor, shadow: Tensor, written: bool = False) -> None:
+        """``y`` (not requiring grad) carries ``shadow``'s tangent from now on (until ``y`` changes in place): as a
+        tensor computed under no_grad, or (``written``) a leaf's ``.grad`` that a backward inside the level added
+        into in place, which code writing its array directly (clip_grad_norm_, an optimizer) may change without a
+        version: its values are kept to compare (:meth:`carrier` refuses a stale tangent)."""
+        hidden = self.hidden
+        with record_grad():
+            carrier = _TangentOnly.apply(shadow)
+        key = id(y)
+        hidden[key] = (weakref.ref(y, lambda _, key=key: hidden.pop(key, None)), carrier, y._version,
+                       y.data.copy() if written else None)
+        self.cache.pop(key, None)   # (a .grad's tangent read before this add)
 
     def reaches_dual(self, edges: list) -> bool:
         """Whether the graph behind ``edges`` (a leaf or ``(node, index)`` each) reaches one of the level's
@@ -408,6 +450,16 @@ class _AnyThread:
     def first_order(self, grads: list) -> list:
         return _here.level.first_order(grads)   # only after needs_graph said True
 
+    def carry(self, y: Tensor, shadow: Tensor, written: bool = False) -> None:
+        _here.level.carry(y, shadow, written)   # only after needs_graph said True
+
+    def adding(self, leaves: Any) -> list:
+        level = _here.level
+        return [] if level is None else level.adding(leaves)
+
+    def added(self, carried: list) -> None:
+        _here.level.added(carried)   # only after adding found some
+
     def changed_in_place(self, x: Tensor) -> None:
         level = _here.level
         if level is not None:
@@ -423,7 +475,8 @@ def _count_open(change: int) -> None:
     with _open_lock:
         _open[0] += change
         hooks = _open[0] > 0
-        functions.DUAL_LEVEL[:] = [_ANY_THREAD.needs_graph, _ANY_THREAD.first_order] if hooks else []
+        functions.DUAL_LEVEL[:] = [_ANY_THREAD.needs_graph, _ANY_THREAD.first_order, _ANY_THREAD.adding,
+                                   _ANY_THREAD.added] if hooks else []
         engine.FORWARD_AD = _ANY_THREAD if hooks else None
         tensor_module.INPLACE_CHANGES[:] = [_ANY_THREAD.changed_in_place] if hooks else []
 

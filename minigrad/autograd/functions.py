@@ -60,10 +60,11 @@ def create_graph_walk() -> Any:
 
 
 # While a forward-AD dual level is open (minigrad.autograd.forward_ad sets it): [a callable telling whether a
-# backward from these roots reaches a dual tensor, one handing grad()'s gradients out as PyTorch's first-order
-# ones]: grad() then keeps the graph, for their tangents (forward-over-reverse); a backward() stays first-order,
-# as PyTorch's first accumulation into .grad drops the tangent, and keeps the saved arrays (retain_graph), which
-# the tangents, computed on demand from the graph, read (PyTorch computed them with the op).
+# backward from these roots reaches a dual tensor, one handing gradients out as PyTorch's first-order ones (not
+# requiring grad, carrying their tangents), two around a backward reaching none that adds into .grad carrying a
+# tangent (which keeps it)]. A grad() or backward() reaching one runs the graph-keeping walk for the tangents, its
+# gradients (hooks', .grad) handed out first-order, and keeps the saved arrays (retain_graph), which the tangents,
+# computed on demand from the graph, read (PyTorch computed them with the ops).
 DUAL_LEVEL: list = []
 
 
@@ -160,7 +161,8 @@ def backward(tensors: Any, grad_tensors: Any = None, retain_graph: bool | None =
                                "give only grad_tensors")
         grad_tensors = grad_variables
     roots = _tensor_list(tensors, "backward", "tensors")
-    if retain_graph is None and DUAL_LEVEL and DUAL_LEVEL[0](roots):   # tangents read the graph later: kept
+    first_order = not create_graph and DUAL_LEVEL and DUAL_LEVEL[0](roots)   # forward-over-reverse: see forward_ad
+    if first_order and retain_graph is None:   # tangents read the graph later: kept
         retain_graph = True
     if not create_graph:
         grads = _given_grads(roots, grad_tensors, "backward", "grad_tensors")
@@ -177,8 +179,10 @@ def backward(tensors: Any, grad_tensors: Any = None, retain_graph: bool | None =
         targets = _Targets(wanted)
     if not roots:
         return
-    if create_graph:   # a differentiable backward: its own walk (minigrad.higher_order), not this hot path
-        create_graph_walk().backward(roots, grad_tensors, True if retain_graph is None else retain_graph, targets)
+    if create_graph or first_order:   # a differentiable backward: its own walk (minigrad.higher_order), not this hot
+        # path; first-order (inside a forward-AD level) where its gradients carry tangents
+        create_graph_walk().backward(roots, grad_tensors, True if retain_graph is None else retain_graph, targets,
+                                     DUAL_LEVEL[1] if first_order else None)
         return
     owned: set = set()
     finished: dict = {}   # if the walk raises: the leaves whose gradient was complete
@@ -189,7 +193,10 @@ def backward(tensors: Any, grad_tensors: Any = None, retain_graph: bool | None =
         leaves = _walk_roots(roots, grads, False if retain_graph is None else retain_graph, owned, targets, finished)
         if targets is not None:
             leaves = {leaf: g for leaf, g in leaves.items() if leaf in targets.leaves}
+        carried = DUAL_LEVEL[2](leaves) if DUAL_LEVEL else None   # .grad carrying tangents (forward_ad)
         _accumulate(leaves, owned)   # (in the try: an add into a read-only .grad raises PyTorch's error, below)
+        if carried:
+            DUAL_LEVEL[3](carried)
     except BaseException as error:   # as PyTorch's engine, which had added these before the error
         _accumulate_finished({leaf: g for leaf, g in finished.items() if targets is None or leaf in targets.leaves},
                              owned, error)
