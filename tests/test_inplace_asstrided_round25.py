@@ -92,3 +92,19 @@ def test_without_a_write_the_places_outside_the_view_between_get_no_gradient_as_
         (a * 1).narrow(1, 1, 2).as_strided((1,), (2,), 4).sum().backward()
         results.append(a.grad.numpy())
     np.testing.assert_array_equal(*results)
+
+
+@pytest.mark.parametrize("leaf", [True, False], ids=["leaf root", "non-leaf root"])
+def test_an_optimizer_style_add_of_the_root_reads_the_as_strided_view_again(leaf: bool) -> None:
+    """``p.add_(other)`` under no_grad (the plain in-place path an optimizer takes) on the root, a leaf too."""
+    results = []
+    for lib in (mg, torch):
+        a = lib.tensor(np.arange(16.0).reshape(4, 4), dtype=lib.float64, requires_grad=True)
+        b = a if leaf else a * 1
+        x = b.narrow(1, 1, 2).as_strided((1,), (2,), 4)
+        with lib.no_grad():
+            b.add_(lib.ones_like(b), alpha=0.5)
+        (x * 10).sum().backward()
+        results.append((a.grad.numpy(), b.detach().numpy()))
+    for got, want in zip(*results, strict=True):
+        np.testing.assert_array_equal(got, want)

@@ -722,8 +722,8 @@ def _scaled_update(x: Tensor, other: Any, alpha: Any, ufunc_name: str) -> bool:
     if alpha != 1:
         operand = xp.multiply(operand, alpha)
     getattr(xp, ufunc_name)(data, operand, out=data)
-    if x._requires_grad and x._node is not None:   # (a parameter's update: a leaf, nothing to look at)
-        _note_unrecorded_hook_view_write(x, name)
+    if x._requires_grad and (x._node is not None or STRIDED_VIEWS_OF_VIEWS):   # (a parameter's update: a leaf,
+        _note_unrecorded_hook_view_write(x, name)   # nothing to look at, unless its views may need reading again)
     x._bump_version()
     return True
 
