@@ -90,7 +90,7 @@ from .ops.linalg import MatMul, StepAddMatMul, StepMatMul, _column_major, _trans
 from .ops.math import Binary, Unary
 from .ops.reduce import LogSoftmax, LogSumExp, Max, Mean, Norm, Softmax, Sum, _count
 from .ops.shape import AsType, BroadcastTo, Clone, GetItem, Repeat, Reshape, Transpose, _is_basic
-from .recording import _state, record_grad, restore_state
+from .recording import _state, no_grad, record_grad, restore_state
 from .tensor import Tensor
 from .versions import INPLACE
 
@@ -322,7 +322,8 @@ def _after_backward_shown(node: Function, after: list, grads_in: Any, grads_out:
     grads_in = tuple(grads_in)
     shown_in = tuple(None if g is None else _shown(g) for g in grads_in)
     shown_out = [None if g is None else _shown(g) for g in grads_out]
-    results = run_after_backward(node, after, shown_in, shown_out, pytorch_slots(node, len(node.edges)))
+    with no_grad():   # as PyTorch's first-order backward
+        results = run_after_backward(node, after, shown_in, shown_out, pytorch_slots(node, len(node.edges)))
     return tuple(r if r is None else _taken_back(r, s, r if g is None else g)
                  for r, s, g in zip(results, shown_in, grads_in))
 
@@ -331,7 +332,11 @@ def apply_hooks(hooks: list, g: Tensor, label: str) -> Tensor:
     """Each hook on the gradient Tensor ``g`` (with its graph); a hook may return a replacement of its shape."""
     for hook in tuple(hooks):
         shown = _shown(g)
-        result = hook(shown)
+        if SHOWN.first_order is None:
+            result = hook(shown)
+        else:   # with grad mode off, as PyTorch's first-order backward (ops on `shown` still carry its tangent)
+            with no_grad():
+                result = hook(shown)
         if result is None:
             continue
         if not isinstance(result, Tensor) and backend.is_array(result):

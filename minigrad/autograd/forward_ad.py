@@ -31,8 +31,8 @@ it carrying its own tangent plus the added gradient's; the gradients hooks see (
 a ``retain_grad()`` ``.grad``, and those of ``autograd.grad`` alike are first-order ones carrying their tangents. A
 backward from roots that reach a dual runs the graph-keeping walk for that (``higher_order.backward`` with
 ``first_order``) and keeps the saved arrays (``retain_graph``), which the tangents read on demand (PyTorch computed
-them with the ops), so a second backward through it does not raise. Hooks there run with grad mode on (PyTorch's:
-off, outside ``create_graph``).
+them with the ops), so a second backward through it does not raise. Hooks there run with grad mode off, as PyTorch's
+(their ops on the gradients still carry tangents).
 
 Grad mode, as PyTorch's forward AD: an op run under ``mg.no_grad()`` or ``set_grad_enabled(False)`` inside the
 level on tensors carrying tangents is still recorded, for the tangent only: its result does not require grad

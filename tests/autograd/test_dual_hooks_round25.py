@@ -152,3 +152,26 @@ def test_a_carried_grad_written_in_place_refuses_its_stale_tangent() -> None:
         x.grad = None
         (d ** 3).sum().backward()
         assert fw.unpack_dual(x.grad).tangent is None   # a first accumulation again, as PyTorch's
+
+
+def _grad_modes(lib: Any) -> list:
+    """Hooks run with grad mode off in a first-order backward/grad inside a level (as PyTorch's), and a hook's new
+    gradient computed there from a tensor requiring grad still gives the downstream tangents."""
+    fw = lib.autograd.forward_ad
+    x, w = _t(lib, X[:2], True), _t(lib, W[:2], True)
+    modes: list = []
+    with fw.dual_level():
+        d = fw.make_dual(x, _t(lib, V[:2]))
+        z = (d * w).exp()
+        z.register_hook(lambda g: modes.append(lib.is_grad_enabled()) or g * w)
+        w.register_hook(lambda g: modes.append(lib.is_grad_enabled()))
+        z.grad_fn.register_hook(lambda gi, go: modes.append(lib.is_grad_enabled()))
+        (z ** 2).sum().backward(retain_graph=True)
+        (z ** 2).sum().backward(retain_graph=True)
+        out = _describe_all(lib, [x.grad, w.grad, *lib.autograd.grad((z ** 2).sum(), (x, w))])
+    assert modes == [False] * 9
+    return out
+
+
+def test_hooks_run_with_grad_mode_off() -> None:
+    _same(_grad_modes(mg), _grad_modes(torch))
