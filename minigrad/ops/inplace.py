@@ -286,7 +286,7 @@ def _write(x: Tensor, name: str, compute: Callable[[Tensor], Tensor], operands: 
             view = None
         # the node keeps the old value, so the overwrite below cannot change what its backward reads
         current = Tensor._make(x.data.copy(), x.requires_grad, x._node, x._index)
-        if view and type(view[1]) is AsStrided and getattr(view[0], "_view", None):
+        if view and STRIDED_VIEWS_OF_VIEWS:   # (only once as_strided has made a view of a view)
             view, current = _through_the_root(x, view, current)
     tracer = _state.get().checks   # mg.compile captures: the copy and the write are told (capture.Tracer)
     if tracer is True:
@@ -591,20 +591,26 @@ def _note_unrecorded_hook_view_write(x: Tensor, name: str) -> None:
 
 
 def _through_the_root(x: Tensor, view: tuple, current: Tensor) -> tuple:
-    """An as_strided view ``x`` of a view (its places may lie outside that view's elements), written while
-    recording: ``(root, None)``, x written through the root of its chain of views (its places worked out from the
-    two arrays, :func:`_scatter_back`), and ``current`` (x's old value) read from the root's memory, as PyTorch's
-    CopySlices writes a view through its base's as_strided and hands the old value's gradient to the base. Through
-    the view between, places outside its elements were refused (the write) or got no gradient (the old value)."""
-    base, how = view
-    while (outer := getattr(base, "_view", None)) and outer[0] is not None:
+    """``x`` (a view, written while recording) when its chain of views holds an as_strided view of a view (whose
+    places may lie outside that view's elements): ``((root, None), current)``, x written through the root of the
+    chain (its places worked out from the two arrays, :func:`_scatter_back`), and ``current`` (x's old value)
+    read again from the root, the as_strided level from the root's memory, as PyTorch's CopySlices writes a view
+    through its base's as_strided and hands the old value's gradient to the base. Through the view between,
+    places outside its elements were refused (the write) or got no gradient (the old value). Else ``view`` and
+    ``current`` unchanged."""
+    chain = [(x, view)]
+    while (outer := getattr(chain[-1][1][0], "_view", None)) and outer[0] is not None:
+        chain.append((chain[-1][1][0], outer))
+    if not any(type(how) is AsStrided and getattr(parent, "_view", None) for _, (parent, how) in chain):
+        return view, current
+    root = chain[-1][1][0]
+    for _, (_, how) in chain:
         if isinstance(how, _PartOf):   # a part of split/chunk/unbind on the way: refused, as PyTorch's
             how.scatter()
-        base, how = outer
-    if isinstance(how, _PartOf):
-        how.scatter()
-    fresh = _read(view[1], view[0], base)
-    return (base, None), Tensor._make(current.data, fresh._requires_grad, fresh._node, fresh._index)
+    fresh = root
+    for _, (parent, how) in reversed(chain):
+        fresh = _read(how, fresh if parent is not root else root, root)
+    return (root, None), Tensor._make(current.data, fresh._requires_grad, fresh._node, fresh._index)
 
 
 def _root_of(x: Tensor) -> Tensor:
