@@ -317,16 +317,15 @@ def _in(t: Any, dtype: Any) -> Any:
     return t.astype(dtype, copy=False)
 
 
-class AddCMulBy(Function):
-    """``a + value * b * c`` as one op (torch.addcmul with a value other than 1, mixed dtypes or float16 tensors:
-    AddcmulBackward0), on ``a``, ``b`` and ``c`` in their common dtype; ``dtypes``: the gradient's, ``b``'s and
-    ``c``'s own dtypes (float16 where PyTorch's float16 kernel ran in float32 for all three). The value:
-    ``(value * b) * c + a``, rounded at each step, as PyTorch's kernel. The gradients as PyTorch's formulas:
-    b's ``g * (c * value)``, c's ``g * (b * value)``, each product with the number in that tensor's own dtype."""
+class _AddCByValue(Function):
+    """What addcmul's and addcdiv's one ops share: ``a + (value * b) ∘ c`` (∘ the subclass's ``combine``, ``*`` or
+    ``/``), on ``a``, ``b`` and ``c`` in their common dtype, rounded at each step as PyTorch's kernel; float16
+    tensors computed in float32 and rounded once; ``dtypes``: the gradient's, ``b``'s and ``c``'s own dtypes for the
+    subclass's backward."""
 
     complex_grad = "holomorphic"   # complex values: see autograd.engine._complex_gate
 
-    name = "addcmul"
+    combine: Any = None   # the subclass's operator.mul or operator.truediv
 
     def __init__(self, value: Any, dtypes: tuple) -> None:
         self.value, self.dtypes = value, dtypes
@@ -338,11 +337,22 @@ class AddCMulBy(Function):
         half = self.dtypes[0] is _FLOAT16_   # float16 tensors: PyTorch's kernel, in float32, rounded once
         if half:
             a, b, c = a.astype(_FLOAT32_), b.astype(_FLOAT32_), c.astype(_FLOAT32_)
-        p = (b if self.value == 1 else b * self.value) * c
-        y = a + p
+        y = a + type(self).combine(b if self.value == 1 else b * self.value, c)
         if y.ndim and not (a.flags.c_contiguous and b.flags.c_contiguous and c.flags.c_contiguous):
             y = lay_out_as_torch(self.xp, y, [strides_over(v, y.shape) for v in (a, b, c)])   # PyTorch's layout
         return y.astype(_FLOAT16_) if half else y
+
+
+class AddCMulBy(_AddCByValue):
+    """``a + value * b * c`` as one op (torch.addcmul with a value other than 1, mixed dtypes or float16 tensors:
+    AddcmulBackward0), on ``a``, ``b`` and ``c`` in their common dtype; ``dtypes``: the gradient's, ``b``'s and
+    ``c``'s own dtypes (float16 where PyTorch's float16 kernel ran in float32 for all three). The value:
+    ``(value * b) * c + a``, rounded at each step, as PyTorch's kernel. The gradients as PyTorch's formulas:
+    b's ``g * (c * value)``, c's ``g * (b * value)``, each product with the number in that tensor's own dtype."""
+
+    name = "addcmul"
+
+    combine = operator.mul
 
     def backward(self, gy: Any) -> tuple:
         b, c = self.saved
@@ -364,7 +374,7 @@ class AddCMulBy(Function):
         return (b if self.needs_grad[2] else None, c if self.needs_grad[1] else None)
 
 
-class AddCDiv(Function):
+class AddCDiv(_AddCByValue):
     """``a + value * b / c`` as one op (torch.addcdiv: AddcdivBackward0), on ``a``, ``b`` and ``c`` in their common
     dtype; ``dtypes``: the gradient's, ``b``'s and ``c``'s own dtypes (float16 where PyTorch's float16 kernel ran
     in float32 for all three). The value: ``(value * b) / c + a``, rounded at each step, as the composite was and
@@ -372,25 +382,9 @@ class AddCDiv(Function):
     b's ``g * (value / c)``, c's ``-g * ((value * b) / (c * c))`` (``value / c`` and ``c * c`` rounded in c's
     dtype: a float16 ``c`` beside float32 tensors rounds them to float16, and ``c * c`` overflows past 255.9)."""
 
-    complex_grad = "holomorphic"   # complex values: see autograd.engine._complex_gate
-
     name = "addcdiv"
 
-    def __init__(self, value: Any, dtypes: tuple) -> None:
-        self.value, self.dtypes = value, dtypes
-
-    def forward(self, a: Any, b: Any, c: Any) -> Any:
-        self.saved = (b, c)
-        self.shapes = (_shape(b), _shape(c))   # each summed back from gy's shape (a may broadcast b and c too)
-        self.shape_a = _shape(a)
-        half = self.dtypes[0] is _FLOAT16_   # float16 tensors: PyTorch's kernel, in float32, rounded once
-        if half:
-            a, b, c = a.astype(_FLOAT32_), b.astype(_FLOAT32_), c.astype(_FLOAT32_)
-        q = (b if self.value == 1 else b * self.value) / c
-        y = a + q
-        if y.ndim and not (a.flags.c_contiguous and b.flags.c_contiguous and c.flags.c_contiguous):
-            y = lay_out_as_torch(self.xp, y, [strides_over(v, y.shape) for v in (a, b, c)])   # PyTorch's layout
-        return y.astype(_FLOAT16_) if half else y
+    combine = operator.truediv
 
     def backward(self, gy: Any) -> tuple:
         b, c = self.saved
